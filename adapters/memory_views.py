@@ -1,0 +1,89 @@
+"""In-memory table view for unit tests and the popo store; semantics come from projections.query."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.popo import POPOTrackingRecorder
+
+from projections.model import Change, Delete, Increment, Patch, Table, Upsert, UpsertMax
+from projections.query import ListQuery, Page, run
+from projections.view import Batch, TableView
+
+
+class MemoryTableView(POPOTrackingRecorder, TableView):
+    """Rows in dicts keyed by primary key; one lock makes each batch atomic."""
+
+    def __init__(self, tables: tuple[Table, ...]) -> None:
+        super().__init__()
+        self.tables = tables
+        self._rows: dict[str, dict[Any, dict[str, Any]]] = {t.name: {} for t in tables}
+
+    def apply(self, batch: Batch) -> None:
+        with self._database_lock:
+            staged = copy.deepcopy(self._rows)
+            for changes, tracking in batch:
+                self._assert_tracking_uniqueness(tracking)
+                for change in changes:
+                    self._change(staged, change)
+                self._insert_tracking(tracking)
+            self._rows = staged
+
+    def apply_untracked(self, changes: Sequence[Change]) -> None:
+        with self._database_lock:
+            for change in changes:
+                self._change(self._rows, change)
+
+    def _change(self, rows: dict[str, dict[Any, dict[str, Any]]], change: Change) -> None:
+        table = self.table(change.table)
+        data = rows[change.table]
+        if isinstance(change, Upsert):
+            data[change.row[table.key]] = dict(change.row)
+        elif isinstance(change, UpsertMax):
+            old = data.get(change.row[table.key])
+            new = change.row[change.column]
+            if old is None or old[change.column] is None or old[change.column] < new:
+                data[change.row[table.key]] = dict(change.row)
+        elif isinstance(change, Patch):
+            for row in _where(data, change.where):
+                row.update(change.fields)
+        elif isinstance(change, Increment):
+            for row in _where(data, change.where):
+                if row[change.column] is not None:
+                    row[change.column] += change.delta
+        elif isinstance(change, Delete):
+            for row in list(_where(data, change.where)):
+                del data[row[table.key]]
+
+    def _joined(self, table: Table) -> list[dict[str, Any]]:
+        rows = [dict(r) for r in self._rows[table.name].values()]
+        for join in table.joins:
+            side = self._rows[join.table]
+            for row in rows:
+                other = side.get(row[join.local], {})
+                row.update({c.name: other.get(c.name) for c in join.columns})
+        return rows
+
+    def query(self, table: str, query: ListQuery) -> Page:
+        with self._database_lock:
+            return run(self.table(table), self._joined(self.table(table)), query)
+
+    def select(self, table: str, where: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
+        spec = self.table(table)
+        with self._database_lock:
+            rows = [r for r in self._joined(spec) if all(r.get(k) == v for k, v in where.items())]
+        rows.sort(key=lambda r: str(r[spec.key]))
+        return rows[:limit]
+
+    def reset(self, application_name: str) -> None:
+        with self._database_lock:
+            for table in self.tables:
+                if table.owned:
+                    self._rows[table.name] = {}
+            self._max_tracking_ids[application_name] = None
+
+
+def _where(data: dict[Any, dict[str, Any]], where: dict[str, Any]) -> list[dict[str, Any]]:
+    return [row for row in data.values() if all(row.get(k) == v for k, v in where.items())]

@@ -1,0 +1,79 @@
+"""Read-model tables in PostgreSQL, in the same database (and transaction scope) as tracking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg.sql import SQL, Identifier
+
+from adapters.sql_dialect import Dialect
+from projections.fleet_tables import FLEET_TABLES
+from projections.model import Change
+from projections.query import ListQuery, Page
+from projections.view import Batch, TableView
+
+
+class PostgresTableView(PostgresTrackingRecorder, TableView):
+    """Applies a batch of changes plus its tracking rows in one PostgreSQL transaction."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.dialect = Dialect(postgres=True)
+        for table in self.tables:
+            for statement in self.dialect.create(table):
+                self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
+
+    def apply(self, batch: Batch) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            for changes, tracking in batch:
+                for change in changes:
+                    sql, params = self.dialect.change(self.table(change.table), change)
+                    curs.execute(sql, params)  # type: ignore[call-overload]
+                self._insert_tracking(curs, tracking)
+
+    def apply_untracked(self, changes: Sequence[Change]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            for change in changes:
+                sql, params = self.dialect.change(self.table(change.table), change)
+                curs.execute(sql, params)  # type: ignore[call-overload]
+
+    def query(self, table: str, query: ListQuery) -> Page:
+        spec = self.table(table)
+        (rows_sql, rows_params), (count_sql, count_params) = self.dialect.select(spec, query)
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(rows_sql, rows_params)  # type: ignore[call-overload]
+            rows = [self.dialect.row(spec, r) for r in curs.fetchall()]
+            curs.execute(count_sql, count_params)  # type: ignore[call-overload]
+            total = curs.fetchone()["n"]  # type: ignore[index]
+        return Page(rows, total)
+
+    def select(self, table: str, where: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
+        spec = self.table(table)
+        source, exprs = self.dialect.source(spec)
+        clause = " AND ".join(f"{exprs[c]} = %s" for c in where) or "TRUE"
+        columns = ", ".join(f"{e} AS {n}" for n, e in exprs.items())
+        params = [self.dialect.to_db(spec.kind_of(c), v) for c, v in where.items()]
+        sql = f"SELECT {columns} FROM {source} WHERE {clause} ORDER BY t.{spec.key} LIMIT {limit:d}"
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(sql, params)  # type: ignore[call-overload]
+            return [self.dialect.row(spec, r) for r in curs.fetchall()]
+
+    def reset(self, application_name: str) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            for table in self.tables:
+                if table.owned:
+                    curs.execute(SQL("DELETE FROM {0}").format(  # type: ignore[arg-type]
+                        Identifier(self.dialect.name(table.name))))
+            curs.execute(
+                SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
+                    Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
+                (application_name,),
+            )
+
+
+class PostgresFleetView(PostgresTableView):
+    """Fleet read model in PostgreSQL."""
+
+    tables = FLEET_TABLES

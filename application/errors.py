@@ -1,0 +1,31 @@
+"""Errors the application layer raises; entrypoints map each to one HTTP status."""
+
+from __future__ import annotations
+
+from domain.shared import DomainError
+
+
+class NotFoundError(DomainError):
+    """The addressed object does not exist (or was deleted)."""
+
+
+class ConflictError(DomainError):
+    """The write lost against concurrent writers more often than the retry budget allows."""
+
+
+class ForbiddenError(DomainError):
+    """The operation is switched off by configuration."""
+
+
+class UnauthorizedError(DomainError):
+    """A credential (enrollment key, agent token) was not recognised."""
+
+
+class ReadModelLagError(DomainError):
+    """The write committed but the read model did not catch up in time."""
+
+    def __init__(self, position: int, waited: float) -> None:
+        super().__init__(
+            f"write committed at position {position}; read model did not catch up in {waited:.1f}s"
+        )
+        self.position = position

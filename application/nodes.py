@@ -1,0 +1,193 @@
+"""Node commands: enrollment by agents, re-registration, status, cluster moves, deletion."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+from uuid import UUID, uuid4
+
+import msgspec
+from msgspec import Meta
+
+from application.clusters import ClusterName, claim_name, live_cluster
+from application.errors import NotFoundError, UnauthorizedError
+from application.ports import Liveness
+from application.write_path import UnitOfWork, WritePath
+from domain.alias import Alias
+from domain.claims import NameClaim
+from domain.cluster import Cluster
+from domain.enrollment_key import EnrollmentKey, KeyRefusedError, decode_blob
+from domain.node import IdType, Node, NodeStatus
+
+Port = Annotated[int, Meta(ge=1, le=65535)]
+Version = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class Ports(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Ports the agent listens on; omitted ones take the documented defaults."""
+
+    http_port: Port | None = None
+    http_proxy_port: Port | None = None
+    socks5_proxy_port: Port | None = None
+    ssh_port: Port | None = None
+    host_metrics_port: Port | None = None
+    wireguard_metrics_port: Port | None = None
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
+
+
+class EnrollNode(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin: join the cluster named by an enrollment key."""
+
+    enrollment_key: Annotated[str, Meta(min_length=1, max_length=4096)]
+    id_type: IdType = IdType.RANDOM
+    node_id: UUID | None = None
+    version: Version | None = None
+    self_update_enabled: bool = False
+    ports: Ports = msgspec.field(default_factory=Ports)
+
+
+class ReregisterNode(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin on restart, authenticated by the node's api_token."""
+
+    version: Version | None = None
+    self_update_enabled: bool = False
+    ports: Ports = msgspec.field(default_factory=Ports)
+
+
+class ChangeCluster(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of PATCH /nodes/{id}/change_cluster."""
+
+    cluster_name: ClusterName
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """What an agent needs back after enrolling."""
+
+    node_id: UUID
+    api_token: str
+    reregistered: bool
+
+
+class Nodes:
+    """Application service for nodes."""
+
+    def __init__(self, writes: WritePath, liveness: Liveness) -> None:
+        self.writes = writes
+        self.liveness = liveness
+
+    def enroll(self, cmd: EnrollNode) -> Enrolled:
+        _, token = decode_blob(cmd.enrollment_key)
+        persistent = cmd.id_type is IdType.PERSISTENT and cmd.node_id is not None
+        node_id = cmd.node_id if persistent and cmd.node_id else uuid4()
+
+        def decide(uow: UnitOfWork) -> Enrolled:
+            key = uow.find(EnrollmentKey, EnrollmentKey.id_for(token))
+            if key is None or key.deleted:
+                raise UnauthorizedError("enrollment key is not valid", "enrollment_key")
+            cluster = uow.find(Cluster, key.cluster_id)
+            if cluster is None or cluster.deleted:
+                raise KeyRefusedError("the key's cluster was deleted", "enrollment_key")
+            key.use(node_id, uow.now)
+            api_token = new_token()
+            node = uow.find(Node, node_id)
+            if node is not None and not node.deleted:
+                node.reregister(
+                    cmd.version, cmd.self_update_enabled, cmd.ports.as_dict(), api_token,
+                    key.id, uow.now,
+                )
+                if node.cluster_id != cluster.id:
+                    move_node(uow, node, cluster)
+                return Enrolled(node_id, api_token, reregistered=True)
+            if node is not None:
+                raise KeyRefusedError(
+                    "this persistent node id was deleted; enroll with a new id", "node_id"
+                )
+            cluster.admit(node_id)
+            uow.add(Node.register(
+                node_id, cluster.id, cluster.name, cmd.id_type, cmd.version,
+                cmd.self_update_enabled, cmd.ports.as_dict(), (api_token, secrets.token_urlsafe(18)),
+                key.id, uow.now,
+            ))
+            return Enrolled(node_id, api_token, reregistered=False)
+
+        return self.writes.run(decide)
+
+    def reregister(self, node_id: UUID, cmd: ReregisterNode) -> None:
+        def decide(uow: UnitOfWork) -> None:
+            node = uow.get(Node, node_id, "node")
+            node.reregister(
+                cmd.version, cmd.self_update_enabled, cmd.ports.as_dict(), None, None, uow.now
+            )
+
+        self.writes.run(decide)
+
+    def heartbeat(self, node_id: UUID, reported: NodeStatus) -> str:
+        """Touches last_seen_at on the read side; only a status transition becomes an event."""
+        current = self.liveness.touch(node_id, self.writes.clock.now())
+        if current is None:
+            raise NotFoundError("node not found")
+        if current != reported.value:
+            self.set_status(node_id, reported, "heartbeat")
+            return reported.value
+        return current
+
+    def set_status(self, node_id: UUID, status: NodeStatus, reason: str) -> bool:
+        def decide(uow: UnitOfWork) -> bool:
+            return uow.get(Node, node_id, "node").change_status(status, reason, uow.now)
+
+        return self.writes.run(decide)
+
+    def change_cluster(self, node_id: UUID, cmd: ChangeCluster) -> None:
+        def decide(uow: UnitOfWork) -> None:
+            node = uow.get(Node, node_id, "node")
+            target = live_cluster(uow, cmd.cluster_name)
+            move_node(uow, node, target)
+
+        self.writes.run(decide)
+
+    def delete(self, node_id: UUID) -> None:
+        def decide(uow: UnitOfWork) -> None:
+            node = uow.get(Node, node_id, "node")
+            for alias_id in list(node.alias_ids):
+                remove_alias(uow, uow.get(Alias, UUID(alias_id), "alias"), node)
+            cluster = uow.find(Cluster, node.cluster_id)
+            if cluster is not None:
+                cluster.release(node.id)
+            node.delete(uow.now)
+
+        self.writes.run(decide)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def alias_claim_id(cluster_id: UUID, name: str) -> UUID:
+    return NameClaim.id_for("alias", str(cluster_id), name)
+
+
+def move_node(uow: UnitOfWork, node: Node, target: Cluster) -> None:
+    """Moves a node and its aliases; fails whole if an alias name is taken in the target."""
+    source = uow.find(Cluster, node.cluster_id)
+    node.move_to(target.id, target.name, uow.now)
+    target.admit(node.id)
+    if source is not None:
+        source.release(node.id)
+    for alias_id, name in node.alias_ids.items():
+        alias = uow.get(Alias, UUID(alias_id), "alias")
+        claim_name(uow, alias_claim_id(target.id, name), alias.id, f"alias {name}")
+        uow.get(NameClaim, alias_claim_id(alias.cluster_id, name), "alias name").release(alias.id)
+        alias.move(target.id, target.name, uow.now)
+
+
+def remove_alias(uow: UnitOfWork, alias: Alias, node: Node | None) -> None:
+    claim = uow.find(NameClaim, alias_claim_id(alias.cluster_id, alias.name))
+    if claim is not None:
+        claim.release(alias.id)
+    if node is not None:
+        node.detach_alias(alias.id)
+    alias.delete(uow.now)

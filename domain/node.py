@@ -1,0 +1,213 @@
+"""Edge nodes: machines running our agent, enrolled into exactly one cluster."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.shared import GoneError, InvalidValueError, StateConflictError
+
+DEFAULT_PORTS: dict[str, int] = {
+    "http_port": 44000,
+    "http_proxy_port": 44880,
+    "socks5_proxy_port": 44180,
+    "ssh_port": 42222,
+    "host_metrics_port": 49100,
+    "wireguard_metrics_port": 49586,
+}
+
+
+class NodeStatus(str, Enum):
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    UNREACHABLE = "unreachable"
+
+
+class IdType(str, Enum):
+    PERSISTENT = "persistent"
+    RANDOM = "random"
+
+
+class NodeGoneError(GoneError):
+    """The node was deleted."""
+
+
+class SameClusterError(StateConflictError):
+    """A node cannot be moved into the cluster it is already in."""
+
+
+def check_ports(ports: dict[str, int]) -> dict[str, int]:
+    merged = dict(DEFAULT_PORTS)
+    for name, value in ports.items():
+        if name not in DEFAULT_PORTS:
+            raise InvalidValueError("is not a known port", name)
+        if not 1 <= value <= 65535:
+            raise InvalidValueError("must be between 1 and 65535", name)
+        merged[name] = value
+    return merged
+
+
+class Node(Aggregate):
+    """A registered edge node; owns its credentials, status, version and alias ids."""
+
+    @event("Registered")
+    def __init__(  # noqa: PLR0913
+        self,
+        id: UUID,  # noqa: A002
+        cluster_id: UUID,
+        cluster_name: str,
+        id_type: str,
+        version: str | None,
+        self_update_enabled: bool,
+        ports: dict[str, int],
+        api_token: str,
+        proxy_password: str,
+        enrollment_key_id: UUID,
+        at: datetime,
+    ) -> None:
+        self.cluster_id = cluster_id
+        self.cluster_name = cluster_name
+        self.id_type = id_type
+        self.version = version
+        self.self_update_enabled = self_update_enabled
+        self.ports = ports
+        self.api_token = api_token
+        self.proxy_password = proxy_password
+        self.status = NodeStatus.HEALTHY.value
+        self.alias_ids: dict[str, str] = {}
+        self.deleted = False
+
+    @classmethod
+    def register(  # noqa: PLR0913
+        cls,
+        node_id: UUID,
+        cluster_id: UUID,
+        cluster_name: str,
+        id_type: IdType,
+        version: str | None,
+        self_update_enabled: bool,
+        ports: dict[str, int],
+        credentials: tuple[str, str],
+        enrollment_key_id: UUID,
+        at: datetime,
+    ) -> Node:
+        api_token, proxy_password = credentials
+        return cls(
+            id=node_id,
+            cluster_id=cluster_id,
+            cluster_name=cluster_name,
+            id_type=id_type.value,
+            version=version,
+            self_update_enabled=self_update_enabled,
+            ports=check_ports(ports),
+            api_token=api_token,
+            proxy_password=proxy_password,
+            enrollment_key_id=enrollment_key_id,
+            at=at,
+        )
+
+    def check_live(self) -> None:
+        if self.deleted:
+            raise NodeGoneError(f"node {self.id} was deleted")
+
+    def reregister(  # noqa: PLR0913
+        self,
+        version: str | None,
+        self_update_enabled: bool,
+        ports: dict[str, int],
+        api_token: str | None,
+        enrollment_key_id: UUID | None,
+        at: datetime,
+    ) -> None:
+        """A known node starts again; a new api_token is only issued on re-enrollment."""
+        self.check_live()
+        self._reregistered(
+            self_update_enabled=self_update_enabled,
+            ports=check_ports(ports),
+            api_token=api_token or self.api_token,
+            enrollment_key_id=enrollment_key_id,
+            at=at,
+        )
+        if version != self.version:
+            self._version_changed(previous=self.version, version=version, at=at)
+        self.change_status(NodeStatus.HEALTHY, "reregistered", at)
+
+    @event("Reregistered")
+    def _reregistered(  # noqa: PLR0913
+        self,
+        self_update_enabled: bool,
+        ports: dict[str, int],
+        api_token: str,
+        enrollment_key_id: UUID | None,
+        at: datetime,
+    ) -> None:
+        self.self_update_enabled = self_update_enabled
+        self.ports = ports
+        self.api_token = api_token
+
+    @event("VersionChanged")
+    def _version_changed(self, previous: str | None, version: str | None, at: datetime) -> None:
+        self.version = version
+
+    def change_status(self, status: NodeStatus, reason: str, at: datetime) -> bool:
+        """Records a transition; returns False when the node is already in that status."""
+        self.check_live()
+        if status.value == self.status:
+            return False
+        self._status_changed(previous=self.status, status=status.value, reason=reason, at=at)
+        return True
+
+    @event("StatusChanged")
+    def _status_changed(self, previous: str, status: str, reason: str, at: datetime) -> None:
+        self.status = status
+
+    def move_to(self, cluster_id: UUID, cluster_name: str, at: datetime) -> None:
+        self.check_live()
+        if cluster_id == self.cluster_id:
+            raise SameClusterError(f"node is already in cluster {cluster_name}", "cluster_name")
+        self._cluster_changed(
+            previous_cluster_id=self.cluster_id,
+            previous_cluster_name=self.cluster_name,
+            cluster_id=cluster_id,
+            cluster_name=cluster_name,
+            at=at,
+        )
+
+    @event("ClusterChanged")
+    def _cluster_changed(  # noqa: PLR0913
+        self,
+        previous_cluster_id: UUID,
+        previous_cluster_name: str,
+        cluster_id: UUID,
+        cluster_name: str,
+        at: datetime,
+    ) -> None:
+        self.cluster_id = cluster_id
+        self.cluster_name = cluster_name
+
+    def attach_alias(self, alias_id: UUID, name: str) -> None:
+        self.check_live()
+        self._alias_attached(alias_id=alias_id, name=name)
+
+    @event("AliasAttached")
+    def _alias_attached(self, alias_id: UUID, name: str) -> None:
+        self.alias_ids[str(alias_id)] = name
+
+    def detach_alias(self, alias_id: UUID) -> None:
+        if str(alias_id) in self.alias_ids:
+            self._alias_detached(alias_id=alias_id)
+
+    @event("AliasDetached")
+    def _alias_detached(self, alias_id: UUID) -> None:
+        self.alias_ids.pop(str(alias_id), None)
+
+    def delete(self, at: datetime) -> None:
+        self.check_live()
+        self._deleted(at=at)
+
+    @event("Deleted")
+    def _deleted(self, at: datetime) -> None:
+        self.deleted = True

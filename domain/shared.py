@@ -1,0 +1,66 @@
+"""Identifiers, naming rules and the error base shared by every aggregate."""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID, uuid5
+
+# Namespace for name-derived identifiers (uuid5). Changing it would orphan stored aggregates.
+EDGE_NAMESPACE = UUID("6f1c2a52-8d0e-4c71-9a0e-2b5d3f7e8a10")
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+UUID_SHAPE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+VPN_SUFFIX = "nm.internal"
+
+
+class DomainError(Exception):
+    """A business rule refused a command; the message is safe to show to API clients."""
+
+    field: str | None = None
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if field is not None:
+            self.field = field
+
+
+class InvalidValueError(DomainError):
+    """An input value breaks a domain rule (maps to 422 with a per-field detail)."""
+
+
+class StateConflictError(DomainError):
+    """The command is valid but the aggregate's current state forbids it (maps to 409)."""
+
+
+class GoneError(DomainError):
+    """The aggregate was deleted; commands against it behave as if it never existed (404)."""
+
+
+def name_id(kind: str, *parts: str) -> UUID:
+    """Deterministic id for a name that must be unique within a scope."""
+    return uuid5(EDGE_NAMESPACE, ":".join((kind, *parts)))
+
+
+def network_name(cluster_name: str) -> str:
+    return f"cluster-{cluster_name}"
+
+
+def vpn_domain(cluster_name: str) -> str:
+    return f"{network_name(cluster_name)}.{VPN_SUFFIX}"
+
+
+def node_name(node_id: UUID | str) -> str:
+    return f"node-{node_id}"
+
+
+def node_vpn_hostname(node_id: UUID | str, cluster_name: str) -> str:
+    return f"{node_name(node_id)}.{vpn_domain(cluster_name)}"
+
+
+def node_mdns_hostname(node_id: UUID | str) -> str:
+    return f"{node_name(node_id)}.local"
+
+
+def alias_vpn_hostname(alias: str, cluster_name: str) -> str:
+    return f"node-{alias}.{vpn_domain(cluster_name)}"

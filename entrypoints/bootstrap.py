@@ -1,0 +1,96 @@
+"""The only place that constructs adapters and wires them into the application services."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
+
+from adapters.liveness import SystemClock, ViewLiveness
+from adapters.memory_views import MemoryTableView
+from adapters.postgres_views import PostgresFleetView
+from adapters.sqlite_views import SQLiteFleetView
+from application.aliases import Aliases
+from application.clusters import Clusters
+from application.enrollment_keys import EnrollmentKeys
+from application.nodes import Nodes
+from application.ports import Clock
+from application.store import EdgeStore
+from application.write_path import WritePath
+from entrypoints.settings import Settings, database_kind
+from projections.fleet import FleetProjection
+from projections.fleet_tables import FLEET_TABLES
+from projections.runner import ProjectionWorker
+from projections.view import TableView
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a process needs, built once per process from Settings."""
+
+    settings: Settings
+    store: EdgeStore
+    view: TableView
+    projector: ProjectionWorker
+    writes: WritePath
+    clusters: Clusters
+    enrollment_keys: EnrollmentKeys
+    nodes: Nodes
+    aliases: Aliases
+
+    def start(self) -> None:
+        """Starts background work: the projector (unless another process runs it)."""
+        if self.settings.run_projections:
+            self.projector.catch_up()
+            self.projector.start()
+        if self.settings.default_cluster_name:
+            self.clusters.ensure(self.settings.default_cluster_name)
+
+    def close(self) -> None:
+        self.projector.stop()
+        self.store.close()
+        close = getattr(self.view, "close", None)
+        if close is not None:
+            close()
+
+
+def build_view(settings: Settings) -> TableView:
+    kind = database_kind(settings.database_url)
+    if kind == "memory":
+        view = MemoryTableView(FLEET_TABLES)
+        return view
+    env = Environment("fleet", settings.persistence_env("fleet"))
+    factory: Any = InfrastructureFactory.construct(env=env)
+    view_class = PostgresFleetView if kind == "postgres" else SQLiteFleetView
+    return factory.tracking_recorder(view_class)  # type: ignore[no-any-return]
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    store = EdgeStore(env=settings.persistence_env("edge"))
+    view = build_view(settings)
+    if database_kind(settings.database_url) == "memory":
+        # popo keeps events in this process: the projection must read from the same store.
+        pass
+    projector = ProjectionWorker(
+        FleetProjection(view), store.recorder, store.mapper, store.name  # type: ignore[arg-type]
+    )
+    writes = WritePath(store, clock or SystemClock(), projector)
+    return Services(
+        settings=settings,
+        store=store,
+        view=view,
+        projector=projector,
+        writes=writes,
+        clusters=Clusters(writes),
+        enrollment_keys=EnrollmentKeys(
+            writes, settings.advertised_url, settings.default_cluster_name or None,
+            settings.public_enrollment_key_enabled,
+        ),
+        nodes=Nodes(writes, ViewLiveness(view)),
+        aliases=Aliases(writes),
+    )

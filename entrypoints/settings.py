@@ -1,0 +1,174 @@
+"""Settings from environment variables; a bad value stops start-up with one clear line."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlparse
+
+DEFAULT_DATABASE_URL = "sqlite:///./edge-data/edge.sqlite3"
+CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+TRUE, FALSE = {"1", "true", "yes", "on", "y"}, {"0", "false", "no", "off", "n", ""}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the admin service, with its documented default."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    nats_url: str = ""
+    api_key: str = ""
+    master_key: str = ""
+    generated_api_key: bool = False
+    default_cluster_name: str = ""
+    public_enrollment_key_enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    heartbeat_interval: float = 10.0
+    node_unhealthy_after: float = 30.0
+    node_unreachable_after: float = 90.0
+    max_page_size: int = 100
+    max_body_bytes: int = 1_048_576
+    run_projections: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        e = dict(os.environ if env is None else env)
+        api_key, master_key = e.get("API_KEY", ""), e.get("MASTER_KEY", "")
+        generated = not api_key and not master_key
+        if generated:
+            api_key = secrets.token_urlsafe(24)
+        values: dict[str, object] = {
+            "database_url": e.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            "nats_url": e.get("NATS_URL", ""),
+            "api_key": api_key,
+            "master_key": master_key,
+            "generated_api_key": generated,
+            "default_cluster_name": e.get("DEFAULT_CLUSTER_NAME", ""),
+            "public_enrollment_key_enabled": _bool(e, "PUBLIC_ENROLLMENT_KEY_ENABLED", False),
+            "host": e.get("HOST", "127.0.0.1"),
+            "port": _int(e, "PORT", 8080, 0, 65535),
+            "public_url": e.get("PUBLIC_URL", ""),
+            "heartbeat_interval": _float(e, "HEARTBEAT_INTERVAL_SECONDS", 10.0),
+            "node_unhealthy_after": _float(e, "NODE_UNHEALTHY_AFTER_SECONDS", 30.0),
+            "node_unreachable_after": _float(e, "NODE_UNREACHABLE_AFTER_SECONDS", 90.0),
+            "max_page_size": _int(e, "MAX_PAGE_SIZE", 100, 1, 10_000),
+            "max_body_bytes": _int(e, "MAX_BODY_BYTES", 1_048_576, 1024, 1 << 30),
+            "run_projections": _bool(e, "RUN_PROJECTIONS", True),
+        }
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        database_kind(self.database_url)
+        name = self.default_cluster_name
+        if name and (len(name) > 24 or not CLUSTER_NAME.match(name) or name == "default"):
+            raise SettingsError(
+                f"DEFAULT_CLUSTER_NAME={name!r}: must be a cluster name (lowercase letters, digits"
+                " and hyphens, at most 24 characters) and not the reserved word 'default'"
+            )
+        if self.nats_url and urlparse(self.nats_url).scheme not in ("nats", "tls", "ws", "wss"):
+            raise SettingsError(f"NATS_URL={self.nats_url!r}: expected nats://host:port")
+        if not 0 < self.node_unhealthy_after < self.node_unreachable_after:
+            raise SettingsError(
+                "NODE_UNHEALTHY_AFTER_SECONDS must be positive and below "
+                "NODE_UNREACHABLE_AFTER_SECONDS"
+            )
+
+    @property
+    def advertised_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def api_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in (self.api_key, self.master_key) if k)
+
+    def persistence_env(self, name: str) -> dict[str, str]:
+        """The eventsourcing environment for DATABASE_URL, prefixed for one recorder `name`."""
+        kind = database_kind(self.database_url)
+        if kind == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        url = urlparse(self.database_url)
+        if kind == "sqlite":
+            path = unquote(url.path)
+            path = path[1:] if path.startswith("/./") else path
+            directory = os.path.dirname(path)
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+                    "SQLITE_LOCK_TIMEOUT": "30", "CREATE_TABLE": "y"}
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": "8",
+            "POSTGRES_MAX_OVERFLOW": "16",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "CREATE_TABLE": "y",
+        }
+
+
+def database_kind(url: str) -> str:
+    scheme = urlparse(url).scheme
+    if scheme in ("postgresql", "postgres"):
+        return "postgres"
+    if scheme == "sqlite":
+        if not urlparse(url).path.strip("/"):
+            raise SettingsError(f"DATABASE_URL={url!r}: expected sqlite:///path/to/file.db")
+        return "sqlite"
+    if scheme == "memory":
+        return "memory"
+    raise SettingsError(
+        f"DATABASE_URL={url!r}: expected postgresql://user@host:port/db or sqlite:///path"
+    )
+
+
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key)
+    if raw is None:
+        return default
+    if raw.strip().lower() in TRUE:
+        return True
+    if raw.strip().lower() in FALSE:
+        return False
+    raise SettingsError(f"{key}={raw!r}: expected true or false")
+
+
+def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r}: expected an integer") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{key}={raw!r}: expected an integer between {low} and {high}")
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r}: expected a number of seconds") from None
+    if value <= 0:
+        raise SettingsError(f"{key}={raw!r}: must be greater than 0")
+    return value

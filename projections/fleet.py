@@ -1,0 +1,126 @@
+"""Fleet projection: clusters, enrollment keys, nodes and aliases for the list/get endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+
+from domain.alias import Alias
+from domain.cluster import Cluster
+from domain.enrollment_key import EnrollmentKey
+from domain.node import DEFAULT_PORTS, Node
+from projections.model import Change, Delete, Increment, Patch, Upsert, UpsertMax
+from projections.view import TableView
+
+Handler = Callable[[Any], list[Change]]
+
+
+def _stamps(event: Any) -> dict[str, Any]:
+    return {"inserted_at": event.at, "updated_at": event.at}
+
+
+def _by_id(event: Any) -> dict[str, Any]:
+    return {"id": event.originator_id}
+
+
+def _cluster_created(e: Any) -> list[Change]:
+    row = {"id": e.originator_id, "name": e.name, "ipv4_range": e.ipv4_range,
+           "node_limit": e.node_limit, "node_count": 0, **_stamps(e)}
+    return [Upsert("clusters", row)]
+
+
+def _cluster_deleted(e: Any) -> list[Change]:
+    return [Delete("clusters", _by_id(e)), Delete("enrollment_keys", {"cluster_id": e.originator_id})]
+
+
+def _key_created(e: Any) -> list[Change]:
+    row = {"id": e.originator_id, "cluster_id": e.cluster_id, "cluster_name": e.cluster_name,
+           "key": e.key, "name": e.name, "uses_remaining": e.uses_remaining,
+           "expired_at": e.expired_at, "last_used_at": None, **_stamps(e)}
+    return [Upsert("enrollment_keys", row)]
+
+
+def _key_used(e: Any) -> list[Change]:
+    return [
+        Increment("enrollment_keys", _by_id(e), "uses_remaining", -1),
+        Patch("enrollment_keys", _by_id(e), {"last_used_at": e.at, "updated_at": e.at}),
+    ]
+
+
+def _node_row(e: Any) -> dict[str, Any]:
+    ports = {**DEFAULT_PORTS, **e.ports}
+    return {"id": e.originator_id, "cluster_id": e.cluster_id, "cluster_name": e.cluster_name,
+            "id_type": e.id_type, "api_token": e.api_token, "proxy_password": e.proxy_password,
+            "status": "healthy", "version": e.version, "self_update_enabled": e.self_update_enabled,
+            "netmaker_host_id": None, **ports, **_stamps(e)}
+
+
+def _seen(e: Any) -> Change:
+    return UpsertMax("node_liveness", {"node_id": e.originator_id, "last_seen_at": e.at},
+                     "last_seen_at")
+
+
+def _node_reregistered(e: Any) -> list[Change]:
+    fields = {"self_update_enabled": e.self_update_enabled, "api_token": e.api_token,
+              "updated_at": e.at, **{**DEFAULT_PORTS, **e.ports}}
+    return [Patch("nodes", _by_id(e), fields), _seen(e)]
+
+
+def _patch(table: str, **names: str) -> Handler:
+    """Handler copying event attributes (values of `names`) into columns (keys of `names`)."""
+
+    def handle(e: Any) -> list[Change]:
+        fields = {col: getattr(e, attr) for col, attr in names.items()}
+        return [Patch(table, _by_id(e), {**fields, "updated_at": e.at})]
+
+    return handle
+
+
+HANDLERS: dict[type[Any], Handler] = {
+    Cluster.Created: _cluster_created,
+    Cluster.NodeLimitChanged: _patch("clusters", node_limit="node_limit"),
+    Cluster.NodeAdmitted: lambda e: [Increment("clusters", _by_id(e), "node_count", 1)],
+    Cluster.NodeReleased: lambda e: [Increment("clusters", _by_id(e), "node_count", -1)],
+    Cluster.Deleted: _cluster_deleted,
+    EnrollmentKey.Created: _key_created,
+    EnrollmentKey.Updated: lambda e: [
+        Patch("enrollment_keys", _by_id(e), {**e.changes, "updated_at": e.at})
+    ],
+    EnrollmentKey.Used: _key_used,
+    EnrollmentKey.Deleted: lambda e: [Delete("enrollment_keys", _by_id(e))],
+    Node.Registered: lambda e: [Upsert("nodes", _node_row(e)), _seen(e)],
+    Node.Reregistered: _node_reregistered,
+    Node.VersionChanged: _patch("nodes", version="version"),
+    Node.StatusChanged: _patch("nodes", status="status"),
+    Node.ClusterChanged: _patch("nodes", cluster_id="cluster_id", cluster_name="cluster_name"),
+    Node.Deleted: lambda e: [
+        Delete("nodes", _by_id(e)), Delete("node_liveness", {"node_id": e.originator_id})
+    ],
+    Alias.Created: lambda e: [Upsert("aliases", {
+        "id": e.originator_id, "node_id": e.node_id, "cluster_id": e.cluster_id,
+        "cluster_name": e.cluster_name, "name": e.name, **_stamps(e)})],
+    Alias.Moved: _patch("aliases", cluster_id="cluster_id", cluster_name="cluster_name"),
+    Alias.Deleted: lambda e: [Delete("aliases", _by_id(e))],
+}
+
+
+def changes_for(event: Any) -> list[Change]:
+    """Pure mapping from one domain event to read-model changes; unknown events change nothing."""
+    handler = HANDLERS.get(type(event))
+    return handler(event) if handler else []
+
+
+class FleetProjection(Projection[TableView]):
+    """Keeps the fleet tables in step with the event log, exactly once per event."""
+
+    name = "fleet"
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.apply([(changes_for(domain_event), tracking)])
+
+    def process_batch(self, batch: list[tuple[Any, Tracking]]) -> None:
+        """Many events, one transaction: how the runner keeps up with bursts of writes."""
+        self.view.apply([(changes_for(event), tracking) for event, tracking in batch])

@@ -1,0 +1,93 @@
+"""Read-model tables and the changes a projection asks a view to apply to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Kind(str, Enum):
+    TEXT = "text"
+    INT = "int"
+    BOOL = "bool"
+    TIME = "time"
+    UUID = "uuid"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class Join:
+    """A side table whose columns read as if they were the main table's (LEFT JOIN)."""
+
+    table: str
+    local: str
+    remote: str
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """One read-model table; owned tables are emptied and rebuilt by replay."""
+
+    name: str
+    key: str
+    columns: tuple[Column, ...]
+    indexes: tuple[str, ...] = ()
+    owned: bool = True
+    joins: tuple[Join, ...] = ()
+
+    def kind_of(self, column: str) -> Kind:
+        for col in self.all_columns():
+            if col.name == column:
+                return col.kind
+        raise KeyError(column)
+
+    def all_columns(self) -> tuple[Column, ...]:
+        return self.columns + tuple(c for j in self.joins for c in j.columns)
+
+
+@dataclass(frozen=True)
+class Upsert:
+    table: str
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpsertMax:
+    """Insert the row, or raise `column` to the row's value if that is later."""
+
+    table: str
+    row: dict[str, Any]
+    column: str
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Set fields on every row whose columns equal `where`."""
+
+    table: str
+    where: dict[str, Any]
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Increment:
+    table: str
+    where: dict[str, Any]
+    column: str
+    delta: int
+
+
+@dataclass(frozen=True)
+class Delete:
+    table: str
+    where: dict[str, Any] = field(default_factory=dict)
+
+
+Change = Upsert | UpsertMax | Patch | Increment | Delete

@@ -1,0 +1,50 @@
+"""The abstract read-model view: tables, tracked change batches, and list queries."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
+from projections.model import Change, Table
+from projections.query import ListQuery, Page
+
+Batch = Sequence[tuple[Sequence[Change], Tracking]]
+
+
+class TableView(TrackingRecorder):
+    """A tracking recorder that also stores read-model tables; one class per persistence kind."""
+
+    tables: tuple[Table, ...] = ()
+
+    def table(self, name: str) -> Table:
+        for table in self.tables:
+            if table.name == name:
+                return table
+        raise KeyError(name)
+
+    @abstractmethod
+    def apply(self, batch: Batch) -> None:
+        """Applies every change and records every tracking position in one transaction."""
+
+    @abstractmethod
+    def apply_untracked(self, changes: Sequence[Change]) -> None:
+        """Applies changes that do not come from events (heartbeats)."""
+
+    @abstractmethod
+    def query(self, table: str, query: ListQuery) -> Page:
+        """Filters, orders and pages a table (joins included)."""
+
+    @abstractmethod
+    def select(self, table: str, where: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
+        """Rows whose columns equal `where`, in key order."""
+
+    @abstractmethod
+    def reset(self, application_name: str) -> None:
+        """Empties the owned tables and forgets the tracking position (before a replay)."""
+
+    def get(self, table: str, key: Any) -> dict[str, Any] | None:
+        rows = self.select(table, {self.table(table).key: key}, limit=1)
+        return rows[0] if rows else None
