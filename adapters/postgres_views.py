@@ -20,7 +20,7 @@ class PostgresTableView(PostgresTrackingRecorder, TableView):
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        self.dialect = Dialect(postgres=True)
+        self.dialect = Dialect(postgres=True, schema=self.datastore.schema)
         for table in self.tables:
             for statement in self.dialect.create(table):
                 self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
@@ -64,8 +64,7 @@ class PostgresTableView(PostgresTrackingRecorder, TableView):
         with self.datastore.transaction(commit=True) as curs:
             for table in self.tables:
                 if table.owned:
-                    curs.execute(SQL("DELETE FROM {0}").format(  # type: ignore[arg-type]
-                        Identifier(self.dialect.name(table.name))))
+                    curs.execute(f"DELETE FROM {self.dialect.name(table.name)}")  # type: ignore[call-overload]
             curs.execute(
                 SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
                     Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),

@@ -25,13 +25,14 @@ class Dialect:
 
     postgres: bool
 
-    def __init__(self, postgres: bool, prefix: str = "rm_") -> None:
+    def __init__(self, postgres: bool, schema: str = "", prefix: str = "rm_") -> None:
         self.postgres = postgres
+        self.schema = f'"{schema}".' if schema else ""
         self.prefix = prefix
         self.p = "%s" if postgres else "?"
 
     def name(self, table: str) -> str:
-        return self.prefix + table
+        return self.schema + self.prefix + table
 
     def column_type(self, kind: Kind) -> str:
         if self.postgres:
@@ -70,7 +71,8 @@ class Dialect:
         name = self.name(table.name)
         statements = [f"CREATE TABLE IF NOT EXISTS {name} ({cols}, PRIMARY KEY ({table.key}))"]
         statements += [
-            f"CREATE INDEX IF NOT EXISTS {name}_{col}_idx ON {name} ({col})" for col in table.indexes
+            f"CREATE INDEX IF NOT EXISTS {self.prefix}{table.name}_{col}_idx ON {name} ({col})"
+            for col in table.indexes
         ]
         return statements
 

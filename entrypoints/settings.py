@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 DEFAULT_DATABASE_URL = "sqlite:///./edge-data/edge.sqlite3"
 CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -118,6 +118,7 @@ class Settings:
             "POSTGRES_MAX_OVERFLOW": "16",
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_SCHEMA": parse_qs(url.query).get("schema", [""])[0],
             "CREATE_TABLE": "y",
         }
 

@@ -1,0 +1,33 @@
+"""Rebuild every read model from the event store, printing progress and events/s."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from entrypoints.bootstrap import Services
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    events: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else float("inf")
+
+
+def rebuild(services: Services, progress: Callable[[int, float], None] | None = None) -> ReplayReport:
+    """Empties the projection-owned tables and processes the whole log again."""
+    worker = services.projector
+    services.view.reset(worker.application_name)
+    worker.position = 0
+    started = time.perf_counter()
+    total = 0
+    while count := worker.step():
+        total += count
+        if progress is not None:
+            progress(total, time.perf_counter() - started)
+    return ReplayReport(total, time.perf_counter() - started)
