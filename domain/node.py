@@ -60,7 +60,7 @@ class Node(Aggregate):
         cluster_id: UUID,
         cluster_name: str,
         id_type: str,
-        version: str | None,
+        agent_version: str | None,
         self_update_enabled: bool,
         ports: dict[str, int],
         api_token: str,
@@ -71,7 +71,8 @@ class Node(Aggregate):
         self.cluster_id = cluster_id
         self.cluster_name = cluster_name
         self.id_type = id_type
-        self.version = version
+        # Not `version`: eventsourcing uses that name for the aggregate's own version.
+        self.agent_version = agent_version
         self.self_update_enabled = self_update_enabled
         self.ports = ports
         self.api_token = api_token
@@ -100,7 +101,7 @@ class Node(Aggregate):
             cluster_id=cluster_id,
             cluster_name=cluster_name,
             id_type=id_type.value,
-            version=version,
+            agent_version=version,
             self_update_enabled=self_update_enabled,
             ports=check_ports(ports),
             api_token=api_token,
@@ -131,8 +132,8 @@ class Node(Aggregate):
             enrollment_key_id=enrollment_key_id,
             at=at,
         )
-        if version != self.version:
-            self._version_changed(previous=self.version, version=version, at=at)
+        if version != self.agent_version:
+            self._version_changed(previous=self.agent_version, agent_version=version, at=at)
         self.change_status(NodeStatus.HEALTHY, "reregistered", at)
 
     @event("Reregistered")
@@ -149,8 +150,10 @@ class Node(Aggregate):
         self.api_token = api_token
 
     @event("VersionChanged")
-    def _version_changed(self, previous: str | None, version: str | None, at: datetime) -> None:
-        self.version = version
+    def _version_changed(
+        self, previous: str | None, agent_version: str | None, at: datetime
+    ) -> None:
+        self.agent_version = agent_version
 
     def change_status(self, status: NodeStatus, reason: str, at: datetime) -> bool:
         """Records a transition; returns False when the node is already in that status."""

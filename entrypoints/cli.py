@@ -1,0 +1,101 @@
+"""`edge-admin`: serve the API, run projections in their own process, rebuild read models."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from entrypoints.settings import Settings, SettingsError
+
+
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    if getattr(args, "host", None) is not None:
+        overrides["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        overrides["port"] = args.port
+    return Settings.from_env(**overrides)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from entrypoints.http.app import create_app
+
+    overrides = {"run_projections": False} if args.no_projections else {}
+    settings = _settings(args, **overrides)
+    if settings.generated_api_key:
+        print(f"edge-admin: API_KEY not set; this run accepts the generated key {settings.api_key}",
+              file=sys.stderr)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=args.log_level, access_log=False)
+    return 0
+
+
+def projections_run(args: argparse.Namespace) -> int:
+    from entrypoints.bootstrap import build_services
+
+    services = build_services(_settings(args, run_projections=True))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    services.projector.catch_up()
+    services.projector.start()
+    print(f"edge-admin: projections running at position {services.projector.position}",
+          file=sys.stderr)
+    stop.wait()
+    services.close()
+    return 0
+
+
+def replay(args: argparse.Namespace) -> int:
+    from entrypoints.bootstrap import build_services
+    from entrypoints.replay import rebuild
+
+    services = build_services(_settings(args, run_projections=False))
+
+    def progress(count: int, seconds: float) -> None:
+        rate = count / seconds if seconds else 0.0
+        print(f"replayed {count} events ({rate:,.0f} events/s)", file=sys.stderr)
+
+    report = rebuild(services, progress)
+    print(f"replay done: {report.events} events in {report.seconds:.2f}s "
+          f"({report.rate:,.0f} events/s)")
+    services.close()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="edge-admin", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve the HTTP API (projections run in-process)")
+    s.add_argument("--host", help="listen address (default HOST or 127.0.0.1)")
+    s.add_argument("--port", type=int, help="listen port (default PORT or 8080)")
+    s.add_argument("--no-projections", action="store_true",
+                   help="leave projections to a separate `edge-admin projections run`")
+    s.add_argument("--log-level", default="info")
+    s.set_defaults(func=serve)
+    p = sub.add_parser("projections", help="projection processes")
+    psub = p.add_subparsers(dest="action", required=True)
+    run = psub.add_parser("run", help="keep the read models up to date until stopped")
+    run.set_defaults(func=projections_run)
+    r = sub.add_parser("replay", help="rebuild every read model from the event store")
+    r.set_defaults(func=replay)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"edge-admin: invalid setting: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""create_app(settings): routes, middleware, error table and the lifespan that owns services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.shared import DomainError
+from entrypoints.bootstrap import Services, build_services
+from entrypoints.http import agent, aliases, clusters, docs, enrollment_keys, nodes
+from entrypoints.http.errors import (
+    ApiError,
+    on_api_error,
+    on_domain_error,
+    on_http_exception,
+    on_timeout,
+    on_unexpected,
+)
+from entrypoints.http.middleware import RequestContext
+from entrypoints.http.responses import JSONResponse
+from entrypoints.settings import Settings
+from entrypoints.sweeper import run_sweeper
+
+log = logging.getLogger(__name__)
+
+API_ROUTES = [
+    *clusters.ROUTES,
+    *enrollment_keys.ROUTES,
+    *nodes.ROUTES,
+    *aliases.ROUTES,
+]
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    """Builds the ASGI app; services are built (or the given ones started) in the lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        svc = services or await run_in_threadpool(build_services, settings)
+        await run_in_threadpool(svc.start)
+        app.state.services = svc
+        sweeper = asyncio.create_task(run_sweeper(svc, settings.heartbeat_interval))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await run_in_threadpool(svc.close)
+
+    app = Starlette(
+        routes=[
+            *API_ROUTES,
+            *agent.ROUTES,
+            *docs.ROUTES,
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        middleware=[
+            Middleware(
+                RequestContext,
+                api_keys=settings.api_keys(),
+                protected="/api/",
+                public=[enrollment_keys.PUBLIC_PATH],
+            )
+        ],
+        exception_handlers={
+            ApiError: on_api_error,
+            DomainError: on_domain_error,
+            HTTPException: on_http_exception,
+            TimeoutError: on_timeout,
+            Exception: on_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app

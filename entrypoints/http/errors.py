@@ -1,0 +1,142 @@
+"""One table from exceptions to HTTP errors; nothing escapes as a bare 500."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from application.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    ReadModelLagError,
+    UnauthorizedError,
+)
+from domain.enrollment_key import KeyRefusedError
+from domain.shared import DomainError, GoneError, InvalidValueError, StateConflictError
+from entrypoints.http.responses import JSONResponse, error_body
+
+log = logging.getLogger(__name__)
+
+STATUS = {
+    400: ("bad_request", "Invalid request parameters"),
+    401: ("unauthorized", "Missing or invalid credentials"),
+    403: ("forbidden", "Insufficient permissions"),
+    404: ("not_found", "Resource not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    409: ("conflict", "Resource already exists"),
+    413: ("payload_too_large", "Request body too large"),
+    415: ("unsupported_media_type", "Expected application/json"),
+    422: ("validation_failed", "Validation failed"),
+    500: ("internal_error", "Internal server error"),
+    503: ("service_unavailable", "Downstream dependency unreachable"),
+}
+
+
+class ApiError(Exception):
+    """An error raised by the HTTP layer itself (bad parameters, bad body, auth)."""
+
+    def __init__(self, status: int, details: Any = None, message: str | None = None) -> None:
+        super().__init__(message or STATUS[status][1])
+        self.status = status
+        self.details = details
+        self.message = message or STATUS[status][1]
+
+
+def error_response(
+    request: Request, status: int, details: Any = None, message: str | None = None
+) -> JSONResponse:
+    code, default = STATUS.get(status, STATUS[500])
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = error_body(request, code, message or default, details)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field_details(exc: DomainError, default_field: str = "base") -> dict[str, list[str]]:
+    return {exc.field or default_field: [exc.message]}
+
+
+def domain_status(exc: DomainError) -> int:
+    if isinstance(exc, NotFoundError | GoneError):
+        return 404
+    if isinstance(exc, UnauthorizedError):
+        return 401
+    if isinstance(exc, ForbiddenError | KeyRefusedError):
+        return 403
+    if isinstance(exc, ConflictError | StateConflictError):
+        return 409
+    if isinstance(exc, ReadModelLagError):
+        return 503
+    if isinstance(exc, InvalidValueError):
+        return 422
+    return 422
+
+
+async def on_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    status = domain_status(exc)
+    details = None if status == 404 else _field_details(exc)
+    message = exc.message if status in (401, 403, 404, 409, 503) else None
+    return error_response(request, status, details, message)
+
+
+async def on_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(request, exc.status, exc.details, exc.message)
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(request, exc.status_code, None, exc.detail if exc.detail else None)
+
+
+async def on_timeout(request: Request, exc: Exception) -> Response:
+    return error_response(request, 503, None, "the read model did not catch up in time; retry")
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(request, 500)
+
+
+_AT = re.compile(r" - at `\$\.?([^`]*)`$")
+_RULES = [
+    (re.compile(r"^Expected `str` of length <= (\d+)$"), "should be at most {0} character(s)"),
+    (re.compile(r"^Expected `str` of length >= (\d+)$"), "should be at least {0} character(s)"),
+    (re.compile(r"^Expected `array` of length <= (\d+)$"), "should have at most {0} item(s)"),
+    (re.compile(r"^Expected `array` of length >= (\d+)$"), "should have at least {0} item(s)"),
+    (re.compile(r"^Expected `object` of length <= (\d+)$"), "should have at most {0} entries"),
+    (re.compile(r"^Expected `int` >= (-?\d+)$"), "must be greater than or equal to {0}"),
+    (re.compile(r"^Expected `int` <= (-?\d+)$"), "must be less than or equal to {0}"),
+    (re.compile(r"^Expected `str` matching regex '(.*)'$"), "Invalid format. Expected ~r/{0}/"),
+    (re.compile(r"^Object missing required field `(\w+)`$"), "can't be blank"),
+    (re.compile(r"^Object contains unknown field `(\w+)`$"), "is not a known field"),
+    (re.compile(r"^Invalid enum value (.*)$"), "is invalid: {0}"),
+    (re.compile(r"^Expected `([\w |]+)`, got `(\w+)`$"), "is invalid: expected {0}, got {1}"),
+]
+
+
+def validation_details(exc: msgspec.ValidationError) -> dict[str, list[str]]:
+    """msgspec's one-line error as the seed's {field: [messages]} map."""
+    text = str(exc)
+    match = _AT.search(text)
+    path = match.group(1) if match else ""
+    text = _AT.sub("", text)
+    for pattern, template in _RULES:
+        found = pattern.match(text)
+        if found:
+            if template in ("can't be blank", "is not a known field"):
+                name = found.group(1)
+                return {f"{path}.{name}" if path else name: [template]}
+            return {path or "body": [template.format(*found.groups())]}
+    return {path or "body": [text]}
+
+
+def not_found(request: Request) -> JSONResponse:
+    return error_response(request, 404)

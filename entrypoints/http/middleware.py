@@ -1,0 +1,60 @@
+"""Request id on every response, and bearer authentication of the admin API."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import uuid
+from collections.abc import Iterable
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from entrypoints.http.errors import error_response
+
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestContext:
+    """Echoes a sane incoming x-request-id or makes one; checks the admin bearer key."""
+
+    def __init__(
+        self, app: ASGIApp, api_keys: Iterable[str], protected: str, public: Iterable[str]
+    ) -> None:
+        self.app = app
+        self.api_keys = tuple(k.encode() for k in api_keys)
+        self.protected = protected
+        self.public = frozenset(public)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get("x-request-id", "")
+        rid = incoming if _SANE_ID.match(incoming) else str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["x-request-id"] = rid
+            await send(message)
+
+        path = scope["path"]
+        if path.startswith(self.protected) and path not in self.public and not self._authorised(scope):
+            response = error_response(Request(scope), 401)
+            await response(scope, receive, send_with_id)
+            return
+        await self.app(scope, receive, send_with_id)
+
+    def _authorised(self, scope: Scope) -> bool:
+        header = Headers(scope=scope).get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return False
+        presented = token.strip().encode()
+        # Compare against every key so timing does not reveal which one matched.
+        matched = False
+        for key in self.api_keys:
+            matched |= hmac.compare_digest(presented, key)
+        return matched

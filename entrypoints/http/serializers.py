@@ -1,0 +1,78 @@
+"""Read-model rows to the seed's response shapes (derived names are computed, not stored)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.shared import (
+    alias_vpn_hostname,
+    network_name,
+    node_mdns_hostname,
+    node_name,
+    node_vpn_hostname,
+    vpn_domain,
+)
+from domain.node import DEFAULT_PORTS
+
+
+def node_summary(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "id_type": row["id_type"],
+        "status": row["status"],
+        "vpn_hostname": node_vpn_hostname(row["id"], row["cluster_name"]),
+    }
+
+
+def cluster(row: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "network_name": network_name(row["name"]),
+        "vpn_domain": vpn_domain(row["name"]),
+        "ipv4_range": row["ipv4_range"],
+        "node_count": row["node_count"],
+        "node_limit": row["node_limit"],
+        "nodes": [node_summary(n) for n in nodes],
+        "inserted_at": row["inserted_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def enrollment_key(row: dict[str, Any]) -> dict[str, Any]:
+    fields = ("id", "cluster_name", "key", "name", "uses_remaining", "expired_at", "last_used_at",
+              "inserted_at", "updated_at")
+    return {f: row[f] for f in fields}
+
+
+def node(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "id_type": row["id_type"],
+        "node_name": node_name(row["id"]),
+        "mdns_hostname": node_mdns_hostname(row["id"]),
+        "vpn_hostname": node_vpn_hostname(row["id"], row["cluster_name"]),
+        "cluster_name": row["cluster_name"],
+        "status": row["status"],
+        "version": row["version"],
+        "self_update_enabled": row["self_update_enabled"],
+        "api_token": row["api_token"],
+        "proxy_password": row["proxy_password"],
+        "netmaker_host_id": row["netmaker_host_id"],
+        **{port: row[port] for port in DEFAULT_PORTS},
+        "last_seen_at": row["last_seen_at"],
+        "inserted_at": row["inserted_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def alias(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "node_id": row["node_id"],
+        "cluster_name": row["cluster_name"],
+        "vpn_hostname": alias_vpn_hostname(row["name"], row["cluster_name"]),
+        "inserted_at": row["inserted_at"],
+        "updated_at": row["updated_at"],
+    }

@@ -1,0 +1,45 @@
+"""Turns missed heartbeats into status transitions: healthy -> unhealthy -> unreachable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from starlette.concurrency import run_in_threadpool
+
+from domain.node import NodeStatus
+from entrypoints.bootstrap import Services
+from projections.query import AnyOf, Cond, ListQuery
+
+log = logging.getLogger(__name__)
+
+
+def _stale(services: Services, seconds: float, statuses: tuple[str, ...]) -> list[dict[str, object]]:
+    cutoff = services.writes.clock.now() - timedelta(seconds=seconds)
+    query = ListQuery(
+        (Cond("last_seen_at", "lt", cutoff), AnyOf(tuple(Cond("status", "eq", s) for s in statuses))),
+        page_size=500,
+    )
+    return services.view.query("nodes", query).rows
+
+
+def sweep_once(services: Services) -> int:
+    """One pass; returns how many transitions it recorded."""
+    settings = services.settings
+    changed = 0
+    for row in _stale(services, settings.node_unreachable_after, ("healthy", "unhealthy")):
+        changed += services.nodes.set_status(row["id"], NodeStatus.UNREACHABLE, "missed heartbeats")  # type: ignore[arg-type]
+    for row in _stale(services, settings.node_unhealthy_after, ("healthy",)):
+        changed += services.nodes.set_status(row["id"], NodeStatus.UNHEALTHY, "missed heartbeats")  # type: ignore[arg-type]
+    return changed
+
+
+async def run_sweeper(services: Services, interval: float) -> None:
+    while True:
+        try:
+            while await run_in_threadpool(sweep_once, services) >= 500:
+                pass
+        except Exception:  # noqa: BLE001 - keep sweeping after a transient database error
+            log.exception("node status sweep failed")
+        await asyncio.sleep(interval)
