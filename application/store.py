@@ -9,6 +9,7 @@ from eventsourcing.application import Application
 
 from domain.claims import AddressPool, NameClaim
 from domain.cluster import Cluster
+from domain.enrollment_key import EnrollmentKey
 from domain.node import Node
 
 
@@ -22,4 +23,5 @@ class EdgeStore(Application[UUID]):
         AddressPool: 100,
         NameClaim: 100,
         Node: 200,
+        EnrollmentKey: 100,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,28 +77,37 @@ class WritePath:
         self.clock = clock
         self.waiter = waiter
         self.max_attempts = max_attempts
+        # The store serialises inserts on a table lock anyway; deciding one command at a time in
+        # this process means in-process writers never conflict (other processes still can).
+        self._lock = threading.Lock()
 
     def execute(self, decide: Decision[T], *, wait: bool = True) -> Written[T]:
-        for attempt in range(self.max_attempts):
-            uow = UnitOfWork(self.store, self.clock.now())
-            try:
-                result = decide(uow)
-            except GoneError as exc:
-                raise NotFoundError(exc.message, exc.field) from None
-            changed = uow.changed()
-            if not changed:
-                return Written(result, None)
-            try:
-                recordings = self.store.save(*changed)
-            except IntegrityError:
-                # Another writer saved one of these aggregates first: decide again on fresh state.
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter only
-                continue
-            position = max(r.notification.id for r in recordings)
-            self.waiter.notify_written(position)
+        written = self._decide_and_save(decide)
+        if written.position is not None:
+            self.waiter.notify_written(written.position)
             if wait:
-                self.waiter.wait(position)
-            return Written(result, position)
+                self.waiter.wait(written.position)
+        return written
+
+    def _decide_and_save(self, decide: Decision[T]) -> Written[T]:
+        for attempt in range(self.max_attempts):
+            with self._lock:
+                uow = UnitOfWork(self.store, self.clock.now())
+                try:
+                    result = decide(uow)
+                except GoneError as exc:
+                    raise NotFoundError(exc.message, exc.field) from None
+                changed = uow.changed()
+                if not changed:
+                    return Written(result, None)
+                try:
+                    recordings = self.store.save(*changed)
+                except IntegrityError:
+                    recordings = None
+            if recordings is not None:
+                return Written(result, max(r.notification.id for r in recordings))
+            # Another process saved one of these aggregates first: decide again on fresh state.
+            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter only
         raise ConflictError("too many concurrent changes to the same objects; retry the request")
 
     def run(self, decide: Decision[T]) -> T:

@@ -11,6 +11,8 @@ from eventsourcing.utils import Environment
 
 from adapters.liveness import SystemClock, ViewLiveness
 from adapters.memory_views import MemoryTableView
+from adapters.pg_lock import AdvisoryLock
+from adapters.pg_notify import NotifyListener
 from adapters.postgres_views import PostgresFleetView
 from adapters.sqlite_views import SQLiteFleetView
 from application.aliases import Aliases
@@ -42,16 +44,20 @@ class Services:
     enrollment_keys: EnrollmentKeys
     nodes: Nodes
     aliases: Aliases
+    listener: NotifyListener | None = None
 
     def start(self) -> None:
         """Starts background work: the projector (unless another process runs it)."""
         if self.settings.run_projections:
-            self.projector.catch_up()
             self.projector.start()
+            if self.listener is not None:
+                self.listener.start()
         if self.settings.default_cluster_name:
             self.clusters.ensure(self.settings.default_cluster_name)
 
     def close(self) -> None:
+        if self.listener is not None and self.settings.run_projections:
+            self.listener.stop()
         self.projector.stop()
         self.store.close()
         close = getattr(self.view, "close", None)
@@ -73,12 +79,18 @@ def build_view(settings: Settings) -> TableView:
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     store = EdgeStore(env=settings.persistence_env("edge"))
     view = build_view(settings)
-    if database_kind(settings.database_url) == "memory":
-        # popo keeps events in this process: the projection must read from the same store.
-        pass
+    leader, listener = None, None
+    if database_kind(settings.database_url) == "postgres":
+        lock = AdvisoryLock(settings.postgres_conninfo(), f"projector:{settings.database_url}:fleet")
+        leader = lock.held
     projector = ProjectionWorker(
-        FleetProjection(view), store.recorder, store.mapper, store.name  # type: ignore[arg-type]
+        FleetProjection(view), store.recorder, store.mapper, store.name,  # type: ignore[arg-type]
+        leader=leader,
     )
+    if leader is not None:
+        # Writers in other processes commit too: their NOTIFY wakes this projector at once.
+        channel = store.recorder.channel_name  # type: ignore[attr-defined]
+        listener = NotifyListener(settings.postgres_conninfo(), channel, projector.wake)
     writes = WritePath(store, clock or SystemClock(), projector)
     return Services(
         settings=settings,
@@ -93,4 +105,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         nodes=Nodes(writes, ViewLiveness(view)),
         aliases=Aliases(writes),
+        listener=listener,
     )

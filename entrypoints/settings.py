@@ -90,6 +90,9 @@ class Settings:
     def advertised_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
 
+    def postgres_conninfo(self) -> str:
+        return _conninfo(self.database_url)
+
     def api_keys(self) -> tuple[str, ...]:
         return tuple(k for k in (self.api_key, self.master_key) if k)
 
@@ -121,6 +124,12 @@ class Settings:
             "POSTGRES_SCHEMA": parse_qs(url.query).get("schema", [""])[0],
             "CREATE_TABLE": "y",
         }
+
+
+def _conninfo(url: str) -> str:
+    """A libpq URL without our own `schema` query parameter."""
+    parsed = urlparse(url)
+    return parsed._replace(query="").geturl()
 
 
 def database_kind(url: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Tracking
@@ -41,6 +42,7 @@ class ProjectionWorker:
         page_size: int = 500,
         poll_interval: float = 0.2,
         wait_timeout: float = 10.0,
+        leader: Callable[[], bool] | None = None,
     ) -> None:
         self.projection = projection
         self.recorder = recorder
@@ -55,9 +57,17 @@ class ProjectionWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.processed = 0
+        # Several processes may run a worker on one database; only the leader applies events,
+        # the others follow the tracking position so their writers can still wait on it.
+        self.leader = leader or (lambda: True)
+        self._wanted = 0
 
     # --- ReadModelWaiter port -------------------------------------------------------------
     def notify_written(self, position: int) -> None:
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Something was committed somewhere: look for new notifications now."""
         self._wake.set()
 
     def wait(self, position: int) -> None:
@@ -65,6 +75,8 @@ class ProjectionWorker:
         if self._thread is None:
             self._poll_until(position, deadline)
             return
+        self._wanted = max(self._wanted, position)
+        self._wake.set()
         with self._changed:
             while self.position < position:
                 remaining = deadline - time.monotonic()
@@ -119,11 +131,23 @@ class ProjectionWorker:
         with self._changed:
             self._changed.notify_all()
 
+    def follow(self) -> None:
+        """Catches the position up with what another process has applied."""
+        current = self.projection.view.max_tracking_id(self.application_name) or 0
+        with self._changed:
+            self.position = max(self.position, current)
+            self._changed.notify_all()
+
     def _loop(self) -> None:
         backoff = self.poll_interval
         while not self._stop.is_set():
             try:
                 self._wake.clear()
+                if not self.leader():
+                    self.follow()
+                    behind = self.position < self._wanted
+                    self._wake.wait(0.005 if behind else self.poll_interval)
+                    continue
                 if self.step() == self.page_size:
                     continue
                 backoff = self.poll_interval

@@ -1,0 +1,42 @@
+"""Wakes a local worker when any process commits events (PostgreSQL LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+log = logging.getLogger(__name__)
+
+
+class NotifyListener:
+    """LISTENs on the event store's channel on its own connection; reconnects after failures."""
+
+    def __init__(self, conninfo: str, channel: str, on_notify: Callable[[], None]) -> None:
+        self.conninfo = conninfo
+        self.channel = channel
+        self.on_notify = on_notify
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"listen-{channel}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(self.channel)))
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self.on_notify()
+            except psycopg.Error:
+                log.warning("LISTEN %s failed; retrying", self.channel, exc_info=True)
+                self._stop.wait(1.0)
