@@ -9,7 +9,7 @@ from typing import Any
 from eventsourcing.popo import POPOTrackingRecorder
 
 from projections.model import Change, Delete, Increment, Patch, Table, Upsert, UpsertMax
-from projections.query import ListQuery, Page, run
+from projections.query import ListQuery, Page, run, sort_key
 from projections.view import Batch, TableView
 
 
@@ -24,11 +24,16 @@ class MemoryTableView(POPOTrackingRecorder, TableView):
     def apply(self, batch: Batch) -> None:
         with self._database_lock:
             staged = copy.deepcopy(self._rows)
-            for changes, tracking in batch:
-                self._assert_tracking_uniqueness(tracking)
-                for change in changes:
-                    self._change(staged, change)
-                self._insert_tracking(tracking)
+            positions = copy.copy(self._max_tracking_ids)
+            try:
+                for changes, tracking in batch:
+                    self._assert_tracking_uniqueness(tracking)
+                    for change in changes:
+                        self._change(staged, change)
+                    self._insert_tracking(tracking)
+            except BaseException:
+                self._max_tracking_ids = positions  # a failed batch records no position either
+                raise
             self._rows = staged
 
     def apply_untracked(self, changes: Sequence[Change]) -> None:
@@ -74,7 +79,7 @@ class MemoryTableView(POPOTrackingRecorder, TableView):
         spec = self.table(table)
         with self._database_lock:
             rows = [r for r in self._joined(spec) if all(r.get(k) == v for k, v in where.items())]
-        rows.sort(key=lambda r: str(r[spec.key]))
+        rows.sort(key=sort_key(spec, ()))  # key order, as SQL's ORDER BY key (not str order)
         return rows[:limit]
 
     def reset(self, application_name: str) -> None:

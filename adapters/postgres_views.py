@@ -10,7 +10,7 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.sql_dialect import Dialect
 from projections.fleet_tables import FLEET_TABLES
-from projections.model import Change
+from projections.model import Change, Kind
 from projections.query import ListQuery, Page
 from projections.view import Batch, TableView
 
@@ -23,48 +23,50 @@ class PostgresTableView(PostgresTrackingRecorder, TableView):
         self.dialect = Dialect(postgres=True, schema=self.datastore.schema)
         for table in self.tables:
             for statement in self.dialect.create(table):
-                self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
+                self.sql_create_statements.append(SQL(statement).format())
 
     def apply(self, batch: Batch) -> None:
         with self.datastore.transaction(commit=True) as curs:
             for changes, tracking in batch:
                 for change in changes:
                     sql, params = self.dialect.change(self.table(change.table), change)
-                    curs.execute(sql, params)  # type: ignore[call-overload]
+                    curs.execute(sql, params)
                 self._insert_tracking(curs, tracking)
 
     def apply_untracked(self, changes: Sequence[Change]) -> None:
         with self.datastore.transaction(commit=True) as curs:
             for change in changes:
                 sql, params = self.dialect.change(self.table(change.table), change)
-                curs.execute(sql, params)  # type: ignore[call-overload]
+                curs.execute(sql, params)
 
     def query(self, table: str, query: ListQuery) -> Page:
         spec = self.table(table)
         (rows_sql, rows_params), (count_sql, count_params) = self.dialect.select(spec, query)
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(rows_sql, rows_params)  # type: ignore[call-overload]
+            curs.execute(rows_sql, rows_params)
             rows = [self.dialect.row(spec, r) for r in curs.fetchall()]
-            curs.execute(count_sql, count_params)  # type: ignore[call-overload]
+            curs.execute(count_sql, count_params)
             total = curs.fetchone()["n"]  # type: ignore[index]
         return Page(rows, total)
 
     def select(self, table: str, where: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
         spec = self.table(table)
         source, exprs = self.dialect.source(spec)
-        clause = " AND ".join(f"{exprs[c]} = %s" for c in where) or "TRUE"
+        clause, params = self.dialect.equal(spec, exprs, where)
+        clause = clause or "TRUE"
         columns = ", ".join(f"{e} AS {n}" for n, e in exprs.items())
-        params = [self.dialect.to_db(spec.kind_of(c), v) for c, v in where.items()]
-        sql = f"SELECT {columns} FROM {source} WHERE {clause} ORDER BY t.{spec.key} LIMIT {limit:d}"
+        collate = ' COLLATE "C"' if spec.kind_of(spec.key) is Kind.TEXT else ""
+        sql = (f"SELECT {columns} FROM {source} WHERE {clause} "
+               f"ORDER BY t.{spec.key}{collate} LIMIT {limit:d}")
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(sql, params)  # type: ignore[call-overload]
+            curs.execute(sql, params)
             return [self.dialect.row(spec, r) for r in curs.fetchall()]
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as curs:
             for table in self.tables:
                 if table.owned:
-                    curs.execute(f"DELETE FROM {self.dialect.name(table.name)}")  # type: ignore[call-overload]
+                    curs.execute(f"DELETE FROM {self.dialect.name(table.name)}")
             curs.execute(
                 SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
                     Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),

@@ -45,7 +45,9 @@ class Dialect:
         if value is None or self.postgres:
             return value
         if kind is Kind.TIME:
-            return value.astimezone(UTC).strftime(TIME_FORMAT)
+            # strftime's %Y does not zero-pad years before 1000, which breaks fixed-width order.
+            value = value.astimezone(UTC)
+            return f"{value.year:04d}" + value.strftime(TIME_FORMAT[2:])
         if kind is Kind.UUID:
             return str(value)
         if kind is Kind.BOOL:
@@ -105,8 +107,19 @@ class Dialect:
     def _where_equal(self, table: Table, where: dict[str, Any]) -> Statement:
         if not where:
             return "", []
-        clause = " AND ".join(f"{c} = {self.p}" for c in where)
-        return " WHERE " + clause, [self.to_db(table.kind_of(c), v) for c, v in where.items()]
+        clause, params = self.equal(table, {c: c for c in where}, where)
+        return " WHERE " + clause, params
+
+    def equal(self, table: Table, exprs: dict[str, str], where: dict[str, Any]) -> Statement:
+        """Every column equals its value, None matching NULL as in the memory view's `==`."""
+        clauses, params = [], []
+        for column, value in where.items():
+            if value is None:
+                clauses.append(f"{exprs[column]} IS NULL")
+            else:
+                clauses.append(f"{exprs[column]} = {self.p}")
+                params.append(self.to_db(table.kind_of(column), value))
+        return " AND ".join(clauses), params
 
     # --- queries --------------------------------------------------------------------------
     def source(self, table: Table) -> tuple[str, dict[str, str]]:
@@ -151,6 +164,8 @@ class Dialect:
     def _filter(self, table: Table, exprs: dict[str, str], item: Filter) -> Statement:
         if isinstance(item, AnyOf):
             parts = [self._filter(table, exprs, c) for c in item.items]
+            if not parts:  # an empty OR is false, as any(()) is
+                return "(1 = 0)", []
             return "(" + " OR ".join(p[0] for p in parts) + ")", [v for p in parts for v in p[1]]
         return self._cond(table, exprs[item.column], item)
 
@@ -159,6 +174,8 @@ class Dialect:
             return f"{expr} IS NULL", []
         if cond.op == "notnull":
             return f"{expr} IS NOT NULL", []
+        if self.postgres and table.kind_of(cond.column) is Kind.TEXT:
+            expr += ' COLLATE "C"'  # code-point comparisons whatever the database's collation
         if cond.op in _CMP:
             value = self.to_db(table.kind_of(cond.column), cond.value)
             return f"{expr} {_CMP[cond.op]} {self.p}", [value]

@@ -52,9 +52,9 @@ class SQLiteTableView(SQLiteTrackingRecorder, TableView):
     def select(self, table: str, where: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
         spec = self.table(table)
         source, exprs = self.dialect.source(spec)
-        clause = " AND ".join(f"{exprs[c]} = ?" for c in where) or "1"
+        clause, params = self.dialect.equal(spec, exprs, where)
+        clause = clause or "1"
         columns = ", ".join(f"{e} AS {n}" for n, e in exprs.items())
-        params = [self.dialect.to_db(spec.kind_of(c), v) for c, v in where.items()]
         sql = f"SELECT {columns} FROM {source} WHERE {clause} ORDER BY t.{spec.key} LIMIT {limit:d}"
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql, params)

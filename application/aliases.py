@@ -8,15 +8,14 @@ from uuid import UUID, uuid4
 import msgspec
 from msgspec import Meta
 
-from application.nodes import alias_claim_id, remove_alias
 from application.clusters import claim_name
+from application.nodes import alias_claim_id, remove_alias
 from application.write_path import UnitOfWork, WritePath
-from domain.alias import Alias, check_alias_name
+from domain.alias import MAX_ALIAS, Alias, check_alias_name
 from domain.node import Node
+from domain.shared import DNS_LABEL_PATTERN
 
-AliasName = Annotated[
-    str, Meta(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-]
+AliasName = Annotated[str, Meta(min_length=1, max_length=MAX_ALIAS, pattern=DNS_LABEL_PATTERN)]
 
 
 class CreateAlias(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,7 +37,9 @@ class Aliases:
             alias_id = uuid4()
             claim = alias_claim_id(node.cluster_id, cmd.name)
             claim_name(uow, claim, alias_id, f"alias {cmd.name} in cluster {node.cluster_name}")
-            alias = Alias.create(alias_id, node.id, node.cluster_id, node.cluster_name, cmd.name, uow.now)
+            alias = Alias.create(
+                alias_id, node.id, node.cluster_id, node.cluster_name, cmd.name, uow.now
+            )
             node.attach_alias(alias.id, alias.name)
             uow.add(alias)
             return alias_id

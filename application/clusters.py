@@ -11,10 +11,16 @@ from msgspec import UNSET, Meta, UnsetType
 from application.errors import NotFoundError
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import AddressPool, NameClaim, NameTakenError
-from domain.cluster import RESERVED_NAMES, Cluster, check_cluster_name, check_ipv4_range
-from domain.shared import InvalidValueError
+from domain.cluster import (
+    MAX_NAME,
+    RESERVED_NAMES,
+    Cluster,
+    check_cluster_name,
+    check_ipv4_range,
+)
+from domain.shared import DNS_LABEL_PATTERN, InvalidValueError
 
-ClusterName = Annotated[str, Meta(min_length=1, max_length=24, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]
+ClusterName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME, pattern=DNS_LABEL_PATTERN)]
 Ipv4Range = Annotated[str, Meta(pattern=r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\/\d{1,2}$")]
 NodeLimit = Annotated[int, Meta(ge=1)]
 
@@ -30,7 +36,7 @@ class CreateCluster(msgspec.Struct, forbid_unknown_fields=True):
 class UpdateCluster(msgspec.Struct, forbid_unknown_fields=True):
     """Body of PATCH /clusters/{name}; omitted fields stay as they are."""
 
-    node_limit: NodeLimit | None | UnsetType = UNSET
+    node_limit: NodeLimit | UnsetType | None = UNSET
 
 
 def cluster_claim_id(name: str) -> UUID:

@@ -13,6 +13,7 @@ from msgspec import UNSET, Meta, UnsetType
 from application.clusters import live_cluster
 from application.errors import ForbiddenError, NotFoundError
 from application.write_path import UnitOfWork, WritePath, sent_fields
+from domain.cluster import Cluster
 from domain.enrollment_key import UPDATABLE, EnrollmentKey
 
 Uses = Annotated[int, Meta(ge=1)]
@@ -23,16 +24,16 @@ class IssueEnrollmentKey(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /clusters/{cluster_name}/enrollment_keys; omit uses_remaining for 1 use."""
 
     name: KeyName | None = None
-    uses_remaining: Uses | None | UnsetType = UNSET
+    uses_remaining: Uses | UnsetType | None = UNSET
     expired_at: datetime | None = None
 
 
 class UpdateEnrollmentKey(msgspec.Struct, forbid_unknown_fields=True):
     """Body of PATCH /enrollment_keys/{id}; only fields present are changed."""
 
-    name: KeyName | None | UnsetType = UNSET
-    uses_remaining: Uses | None | UnsetType = UNSET
-    expired_at: datetime | None | UnsetType = UNSET
+    name: KeyName | UnsetType | None = UNSET
+    uses_remaining: Uses | UnsetType | None = UNSET
+    expired_at: datetime | UnsetType | None = UNSET
 
 
 class EnrollmentKeys:
@@ -90,6 +91,8 @@ class EnrollmentKeys:
 
 def live_key(uow: UnitOfWork, key_id: UUID) -> EnrollmentKey:
     key = uow.find(EnrollmentKey, key_id)
-    if key is None or key.deleted:
+    cluster = uow.find(Cluster, key.cluster_id) if key is not None else None
+    if key is None or key.deleted or cluster is None or cluster.deleted:
+        # A deleted cluster takes its keys with it (the read model drops them too).
         raise NotFoundError("enrollment key not found")
     return key

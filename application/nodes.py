@@ -19,6 +19,7 @@ from domain.claims import NameClaim
 from domain.cluster import Cluster
 from domain.enrollment_key import EnrollmentKey, KeyRefusedError, decode_blob
 from domain.node import IdType, Node, NodeStatus
+from domain.shared import InvalidValueError
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Version = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -81,8 +82,9 @@ class Nodes:
 
     def enroll(self, cmd: EnrollNode) -> Enrolled:
         _, token = decode_blob(cmd.enrollment_key)
-        persistent = cmd.id_type is IdType.PERSISTENT and cmd.node_id is not None
-        node_id = cmd.node_id if persistent and cmd.node_id else uuid4()
+        if cmd.id_type is IdType.PERSISTENT and cmd.node_id is None:
+            raise InvalidValueError("is required when id_type is persistent", "node_id")
+        node_id = cmd.node_id if cmd.id_type is IdType.PERSISTENT and cmd.node_id else uuid4()
 
         def decide(uow: UnitOfWork) -> Enrolled:
             key = uow.find(EnrollmentKey, EnrollmentKey.id_for(token))
@@ -102,16 +104,18 @@ class Nodes:
                 if node.cluster_id != cluster.id:
                     move_node(uow, node, cluster)
                 return Enrolled(node_id, api_token, reregistered=True)
-            if node is not None:
-                raise KeyRefusedError(
-                    "this persistent node id was deleted; enroll with a new id", "node_id"
-                )
             cluster.admit(node_id)
-            uow.add(Node.register(
-                node_id, cluster.id, cluster.name, cmd.id_type, cmd.version,
-                cmd.self_update_enabled, cmd.ports.as_dict(), (api_token, secrets.token_urlsafe(18)),
-                key.id, uow.now,
-            ))
+            credentials = (api_token, secrets.token_urlsafe(18))
+            if node is not None:
+                node.revive(
+                    cluster.id, cluster.name, cmd.version, cmd.self_update_enabled,
+                    cmd.ports.as_dict(), credentials, key.id, uow.now,
+                )
+            else:
+                uow.add(Node.register(
+                    node_id, cluster.id, cluster.name, cmd.id_type, cmd.version,
+                    cmd.self_update_enabled, cmd.ports.as_dict(), credentials, key.id, uow.now,
+                ))
             return Enrolled(node_id, api_token, reregistered=False)
 
         return self.writes.run(decide)

@@ -12,9 +12,9 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from msgspec import UNSET
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
+from msgspec import UNSET
 
 from application.errors import ConflictError, NotFoundError
 from application.ports import Clock, ReadModelWaiter

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import DNS_LABEL, UUID_SHAPE, GoneError, InvalidValueError
+from domain.shared import BAD_DNS_LABEL, DNS_LABEL, UUID_SHAPE, GoneError, InvalidValueError
 
 MAX_ALIAS = 63
 
@@ -22,7 +22,7 @@ def check_alias_name(name: str) -> None:
     if len(name) > MAX_ALIAS:
         raise InvalidValueError(f"should be at most {MAX_ALIAS} character(s)", "name")
     if not DNS_LABEL.match(name):
-        raise InvalidValueError("Invalid format. Expected ~r/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/", "name")
+        raise InvalidValueError(BAD_DNS_LABEL, "name")
     if UUID_SHAPE.match(name):
         # node-<alias> would shadow the node-<uuid> hostname of some node.
         raise InvalidValueError("must not be a UUID (reserved for node hostnames)", "name")

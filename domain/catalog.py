@@ -29,6 +29,7 @@ EVENT_TYPES: tuple[str, ...] = (
 PUBLIC_EVENTS: dict[type[Any], str] = {
     EnrollmentKey.Used: "edge.enrollment_key.verified",
     Node.Registered: "edge.node.registered",
+    Node.Revived: "edge.node.registered",
     Node.Reregistered: "edge.node.reregistered",
     Node.VersionChanged: "edge.node.version_changed",
     Node.StatusChanged: "edge.node.status_changed",

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import DNS_LABEL, GoneError, InvalidValueError, StateConflictError
+from domain.shared import BAD_DNS_LABEL, DNS_LABEL, GoneError, InvalidValueError, StateConflictError
 
 RESERVED_NAMES = frozenset({"default"})
 MAX_NAME = 24
@@ -32,7 +32,7 @@ def check_cluster_name(name: str, field: str = "name") -> None:
     if len(name) > MAX_NAME:
         raise InvalidValueError(f"should be at most {MAX_NAME} character(s)", field)
     if not DNS_LABEL.match(name):
-        raise InvalidValueError("Invalid format. Expected ~r/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/", field)
+        raise InvalidValueError(BAD_DNS_LABEL, field)
 
 
 def check_ipv4_range(cidr: str) -> str:
@@ -54,7 +54,7 @@ class Cluster(Aggregate):
     """An edge cluster; counts its members so node_limit and delete-when-empty hold exactly."""
 
     @event("Created")
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self, id: UUID, name: str, ipv4_range: str, node_limit: int | None, at: datetime  # noqa: A002
     ) -> None:
         self.name = name

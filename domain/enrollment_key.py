@@ -10,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import DomainError, GoneError, InvalidValueError, name_id
+from domain.shared import DomainError, GoneError, InvalidValueError, as_utc, name_id
 
 UPDATABLE = ("name", "uses_remaining", "expired_at")
 
@@ -93,6 +93,7 @@ class EnrollmentKey(Aggregate):
         at: datetime,
     ) -> EnrollmentKey:
         check_uses(uses_remaining)
+        expired_at = as_utc(expired_at)
         check_expiry(expired_at, at)
         return cls(
             id=cls.id_for(token),
@@ -118,6 +119,7 @@ class EnrollmentKey(Aggregate):
         if "uses_remaining" in changes:
             check_uses(changes["uses_remaining"])
         if "expired_at" in changes:
+            changes = {**changes, "expired_at": as_utc(changes["expired_at"])}
             check_expiry(changes["expired_at"], at)
         self._updated(changes=dict(changes), at=at)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -20,13 +20,13 @@ DEFAULT_PORTS: dict[str, int] = {
 }
 
 
-class NodeStatus(str, Enum):
+class NodeStatus(StrEnum):
     HEALTHY = "healthy"
     UNHEALTHY = "unhealthy"
     UNREACHABLE = "unreachable"
 
 
-class IdType(str, Enum):
+class IdType(StrEnum):
     PERSISTENT = "persistent"
     RANDOM = "random"
 
@@ -110,6 +110,51 @@ class Node(Aggregate):
             at=at,
         )
 
+    def revive(  # noqa: PLR0913
+        self,
+        cluster_id: UUID,
+        cluster_name: str,
+        version: str | None,
+        self_update_enabled: bool,
+        ports: dict[str, int],
+        credentials: tuple[str, str],
+        enrollment_key_id: UUID,
+        at: datetime,
+    ) -> None:
+        """A deleted persistent node enrolls again: it comes back as a fresh registration."""
+        if not self.deleted:
+            raise StateConflictError(f"node {self.id} is not deleted", "node_id")
+        api_token, proxy_password = credentials
+        self._revived(
+            cluster_id=cluster_id, cluster_name=cluster_name, id_type=self.id_type,
+            agent_version=version, self_update_enabled=self_update_enabled,
+            ports=check_ports(ports), api_token=api_token, proxy_password=proxy_password,
+            enrollment_key_id=enrollment_key_id, at=at,
+        )
+
+    @event("Revived")
+    def _revived(  # noqa: PLR0913
+        self,
+        cluster_id: UUID,
+        cluster_name: str,
+        id_type: str,
+        agent_version: str | None,
+        self_update_enabled: bool,
+        ports: dict[str, int],
+        api_token: str,
+        proxy_password: str,
+        enrollment_key_id: UUID,
+        at: datetime,
+    ) -> None:
+        self.cluster_id, self.cluster_name = cluster_id, cluster_name
+        self.agent_version = agent_version
+        self.self_update_enabled = self_update_enabled
+        self.ports = ports
+        self.api_token, self.proxy_password = api_token, proxy_password
+        self.status = NodeStatus.HEALTHY.value
+        self.alias_ids = {}
+        self.deleted = False
+
     def check_live(self) -> None:
         if self.deleted:
             raise NodeGoneError(f"node {self.id} was deleted")
@@ -137,7 +182,7 @@ class Node(Aggregate):
         self.change_status(NodeStatus.HEALTHY, "reregistered", at)
 
     @event("Reregistered")
-    def _reregistered(  # noqa: PLR0913
+    def _reregistered(
         self,
         self_update_enabled: bool,
         ports: dict[str, int],
@@ -180,7 +225,7 @@ class Node(Aggregate):
         )
 
     @event("ClusterChanged")
-    def _cluster_changed(  # noqa: PLR0913
+    def _cluster_changed(
         self,
         previous_cluster_id: UUID,
         previous_cluster_name: str,

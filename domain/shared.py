@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from uuid import UUID, uuid5
 
 # Namespace for name-derived identifiers (uuid5). Changing it would orphan stored aggregates.
 EDGE_NAMESPACE = UUID("6f1c2a52-8d0e-4c71-9a0e-2b5d3f7e8a10")
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+DNS_LABEL_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
+BAD_DNS_LABEL = f"Invalid format. Expected ~r/{DNS_LABEL_PATTERN}/"
 UUID_SHAPE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 VPN_SUFFIX = "nm.internal"
 
@@ -35,6 +38,15 @@ class StateConflictError(DomainError):
 
 class GoneError(DomainError):
     """The aggregate was deleted; commands against it behave as if it never existed (404)."""
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Timestamps are stored in UTC; a timestamp without an offset is taken as UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def name_id(kind: str, *parts: str) -> UUID:

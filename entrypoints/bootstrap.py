@@ -11,6 +11,7 @@ from eventsourcing.utils import Environment
 
 from adapters.liveness import SystemClock, ViewLiveness
 from adapters.memory_views import MemoryTableView
+from adapters.file_lock import FileLock
 from adapters.pg_lock import AdvisoryLock
 from adapters.pg_notify import NotifyListener
 from adapters.postgres_views import PostgresFleetView
@@ -29,6 +30,7 @@ from projections.runner import ProjectionWorker
 from projections.view import TableView
 
 log = logging.getLogger(__name__)
+ProjectorLock = AdvisoryLock | FileLock
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Services:
     nodes: Nodes
     aliases: Aliases
     listener: NotifyListener | None = None
+    lock: ProjectorLock | None = None
 
     def start(self) -> None:
         """Starts background work: the projector (unless another process runs it)."""
@@ -59,6 +62,11 @@ class Services:
         if self.listener is not None and self.settings.run_projections:
             self.listener.stop()
         self.projector.stop()
+        if self.lock is not None:
+            self.lock.release()
+        datastore = getattr(self.view, "datastore", None)
+        if datastore is not None:
+            datastore.close()
         self.store.close()
         close = getattr(self.view, "close", None)
         if close is not None:
@@ -76,18 +84,28 @@ def build_view(settings: Settings) -> TableView:
     return factory.tracking_recorder(view_class)  # type: ignore[no-any-return]
 
 
+def build_lock(settings: Settings) -> ProjectorLock | None:
+    """Who may apply events to the read models: one process per database."""
+    kind = database_kind(settings.database_url)
+    if kind == "postgres":
+        name = f"projector:{settings.database_url}:fleet"
+        return AdvisoryLock(settings.postgres_conninfo(), name)
+    if kind == "sqlite":
+        return FileLock(settings.persistence_env("fleet")["SQLITE_DBNAME"] + ".projector.lock")
+    return None
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     store = EdgeStore(env=settings.persistence_env("edge"))
     view = build_view(settings)
-    leader, listener = None, None
-    if database_kind(settings.database_url) == "postgres":
-        lock = AdvisoryLock(settings.postgres_conninfo(), f"projector:{settings.database_url}:fleet")
-        leader = lock.held
+    lock = build_lock(settings)
+    leader = lock.held if lock is not None else None
+    listener = None
     projector = ProjectionWorker(
-        FleetProjection(view), store.recorder, store.mapper, store.name,  # type: ignore[arg-type]
+        FleetProjection(view), store.recorder, store.mapper, store.name,
         leader=leader,
     )
-    if leader is not None:
+    if database_kind(settings.database_url) == "postgres":
         # Writers in other processes commit too: their NOTIFY wakes this projector at once.
         channel = store.recorder.channel_name  # type: ignore[attr-defined]
         listener = NotifyListener(settings.postgres_conninfo(), channel, projector.wake)
@@ -106,4 +124,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         nodes=Nodes(writes, ViewLiveness(view)),
         aliases=Aliases(writes),
         listener=listener,
+        lock=lock,
     )

@@ -17,7 +17,7 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None) is not None:
         overrides["port"] = args.port
-    return Settings.from_env(**overrides)
+    return Settings.from_env(None, **overrides)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -53,7 +53,7 @@ def projections_run(args: argparse.Namespace) -> int:
 
 def replay(args: argparse.Namespace) -> int:
     from entrypoints.bootstrap import build_services
-    from entrypoints.replay import rebuild
+    from entrypoints.replay import ProjectorBusyError, rebuild
 
     services = build_services(_settings(args, run_projections=False))
 
@@ -61,7 +61,12 @@ def replay(args: argparse.Namespace) -> int:
         rate = count / seconds if seconds else 0.0
         print(f"replayed {count} events ({rate:,.0f} events/s)", file=sys.stderr)
 
-    report = rebuild(services, progress)
+    try:
+        report = rebuild(services, progress)
+    except ProjectorBusyError as exc:
+        print(f"edge-admin: {exc}", file=sys.stderr)
+        services.close()
+        return 1
     print(f"replay done: {report.events} events in {report.seconds:.2f}s "
           f"({report.rate:,.0f} events/s)")
     services.close()

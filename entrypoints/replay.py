@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from entrypoints.bootstrap import Services
 
 
+class ProjectorBusyError(RuntimeError):
+    """Replay refused because a running projector holds the lock."""
+
+
 @dataclass(frozen=True)
 class ReplayReport:
     events: int
@@ -19,8 +23,19 @@ class ReplayReport:
         return self.events / self.seconds if self.seconds else float("inf")
 
 
-def rebuild(services: Services, progress: Callable[[int, float], None] | None = None) -> ReplayReport:
-    """Empties the projection-owned tables and processes the whole log again."""
+Progress = Callable[[int, float], None]
+
+
+def rebuild(services: Services, progress: Progress | None = None) -> ReplayReport:
+    """Empties the projection-owned tables and processes the whole log again.
+
+    Takes the projector lock first: rebuilding under a live projector would corrupt both.
+    """
+    if services.lock is not None and not services.lock.held():
+        raise ProjectorBusyError(
+            "another process is projecting this database; stop `edge-admin serve` / "
+            "`edge-admin projections run` before replaying"
+        )
     worker = services.projector
     services.view.reset(worker.application_name)
     worker.position = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -13,14 +14,13 @@ from entrypoints.bootstrap import Services
 from projections.query import AnyOf, Cond, ListQuery
 
 log = logging.getLogger(__name__)
+MISSED = "missed heartbeats"
 
 
-def _stale(services: Services, seconds: float, statuses: tuple[str, ...]) -> list[dict[str, object]]:
+def _stale(services: Services, seconds: float, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
     cutoff = services.writes.clock.now() - timedelta(seconds=seconds)
-    query = ListQuery(
-        (Cond("last_seen_at", "lt", cutoff), AnyOf(tuple(Cond("status", "eq", s) for s in statuses))),
-        page_size=500,
-    )
+    in_status = AnyOf(tuple(Cond("status", "eq", s) for s in statuses))
+    query = ListQuery((Cond("last_seen_at", "lt", cutoff), in_status), page_size=500)
     return services.view.query("nodes", query).rows
 
 
@@ -29,9 +29,9 @@ def sweep_once(services: Services) -> int:
     settings = services.settings
     changed = 0
     for row in _stale(services, settings.node_unreachable_after, ("healthy", "unhealthy")):
-        changed += services.nodes.set_status(row["id"], NodeStatus.UNREACHABLE, "missed heartbeats")  # type: ignore[arg-type]
+        changed += services.nodes.set_status(row["id"], NodeStatus.UNREACHABLE, MISSED)
     for row in _stale(services, settings.node_unhealthy_after, ("healthy",)):
-        changed += services.nodes.set_status(row["id"], NodeStatus.UNHEALTHY, "missed heartbeats")  # type: ignore[arg-type]
+        changed += services.nodes.set_status(row["id"], NodeStatus.UNHEALTHY, MISSED)
     return changed
 
 
@@ -40,6 +40,6 @@ async def run_sweeper(services: Services, interval: float) -> None:
         try:
             while await run_in_threadpool(sweep_once, services) >= 500:
                 pass
-        except Exception:  # noqa: BLE001 - keep sweeping after a transient database error
+        except Exception:
             log.exception("node status sweep failed")
         await asyncio.sleep(interval)

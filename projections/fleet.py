@@ -33,7 +33,8 @@ def _cluster_created(e: Any) -> list[Change]:
 
 
 def _cluster_deleted(e: Any) -> list[Change]:
-    return [Delete("clusters", _by_id(e)), Delete("enrollment_keys", {"cluster_id": e.originator_id})]
+    keys = Delete("enrollment_keys", {"cluster_id": e.originator_id})
+    return [Delete("clusters", _by_id(e)), keys]
 
 
 def _key_created(e: Any) -> list[Change]:
@@ -54,7 +55,8 @@ def _node_row(e: Any) -> dict[str, Any]:
     ports = {**DEFAULT_PORTS, **e.ports}
     return {"id": e.originator_id, "cluster_id": e.cluster_id, "cluster_name": e.cluster_name,
             "id_type": e.id_type, "api_token": e.api_token, "proxy_password": e.proxy_password,
-            "status": "healthy", "version": e.agent_version, "self_update_enabled": e.self_update_enabled,
+            "status": "healthy", "version": e.agent_version,
+            "self_update_enabled": e.self_update_enabled,
             "netmaker_host_id": None, **ports, **_stamps(e)}
 
 
@@ -92,6 +94,7 @@ HANDLERS: dict[type[Any], Handler] = {
     EnrollmentKey.Used: _key_used,
     EnrollmentKey.Deleted: lambda e: [Delete("enrollment_keys", _by_id(e))],
     Node.Registered: lambda e: [Upsert("nodes", _node_row(e)), _seen(e)],
+    Node.Revived: lambda e: [Upsert("nodes", _node_row(e)), _seen(e)],
     Node.Reregistered: _node_reregistered,
     Node.VersionChanged: _patch("nodes", version="agent_version"),
     Node.StatusChanged: _patch("nodes", status="status"),

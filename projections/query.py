@@ -126,7 +126,7 @@ def sort_key(table: Table, order: tuple[Order, ...]) -> Any:
                     continue
                 if a is None or b is None:
                     return (a is None) == o.descending
-                return (a > b) if o.descending else (a < b)
+                return bool(a > b) if o.descending else bool(a < b)
             return False
 
     return Key

@@ -119,8 +119,8 @@ class ProjectionWorker:
         return total
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name=f"projection-{self.projection.name}",
-                                        daemon=True)
+        name = f"projection-{self.projection.name}"
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -151,7 +151,7 @@ class ProjectionWorker:
                 if self.step() == self.page_size:
                     continue
                 backoff = self.poll_interval
-            except Exception:  # noqa: BLE001 - a projection must outlive database hiccups
+            except Exception:
                 log.exception("projection %s failed; retrying", self.projection.name)
                 backoff = min(backoff * 2, 5.0)
                 self._resync()
@@ -160,5 +160,5 @@ class ProjectionWorker:
     def _resync(self) -> None:
         try:
             self.position = self.projection.view.max_tracking_id(self.application_name) or 0
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not read tracking position")

@@ -136,4 +136,4 @@ def test_top_level_matches_the_design_card() -> None:
     assert not missing, f"missing at the repository root: {missing}"
     # Code lives only in the layer packages; a stray package would dodge the import contracts.
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
-    assert packages <= {*LAYERS, "tests"}, f"unexpected top-level packages: {packages}"
+    assert packages <= {*LAYERS, "tests", "bench"}, f"unexpected top-level packages: {packages}"

@@ -50,7 +50,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        svc = services or await run_in_threadpool(build_services, settings)
+        svc = services
+        if svc is None:
+            svc = await run_in_threadpool(build_services, settings)
         await run_in_threadpool(svc.start)
         app.state.services = svc
         sweeper = asyncio.create_task(run_sweeper(svc, settings.heartbeat_interval))

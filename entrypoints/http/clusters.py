@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -14,7 +15,7 @@ from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_cluster_name, read_body, services
-from entrypoints.http.listing import STANDARD, ListSpec, int_range, presence, text, parse_list_query
+from entrypoints.http.listing import STANDARD, ListSpec, int_range, parse_list_query, presence, text
 from entrypoints.http.responses import no_content, ok, paginated
 from projections.query import Cond, ListQuery
 
@@ -35,6 +36,11 @@ def render(svc: Services, row: dict[str, Any]) -> dict[str, Any]:
     return serializers.cluster(row, svc.view.select("nodes", {"cluster_id": row["id"]}, 100_000))
 
 
+def load_by_id(svc: Services, cluster_id: UUID) -> dict[str, Any] | None:
+    row = svc.view.get("clusters", cluster_id)
+    return render(svc, row) if row else None
+
+
 def load(svc: Services, name: str) -> dict[str, Any] | None:
     page = svc.view.query("clusters", ListQuery((Cond("name", "eq", name),), page_size=1))
     return render(svc, page.rows[0]) if page.rows else None
@@ -44,8 +50,7 @@ async def create(request: Request) -> Response:
     cmd = await read_body(request, CreateCluster)
     svc = services(request)
     cluster_id = await run_in_threadpool(svc.clusters.create, cmd)
-    row = await run_in_threadpool(svc.view.get, "clusters", cluster_id)
-    return ok(request, await run_in_threadpool(render, svc, row), 201)
+    return ok(request, await run_in_threadpool(load_by_id, svc, cluster_id), 201)
 
 
 async def index(request: Request) -> Response:

@@ -1,4 +1,8 @@
-"""Serves the OpenAPI document from schemas/ and a Swagger UI page for it."""
+"""Serves the OpenAPI document from schemas/ and an offline Swagger UI page for it.
+
+The Swagger UI assets come from the swagger-ui-bundle-v2 wheel (Swagger UI 5, the first major
+version that renders OpenAPI 3.1), so the page works on air-gapped hosts: no CDN is referenced.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+STATIC_PREFIX = "/swaggerui/static"
 
 
 async def openapi(request: Request) -> Response:
@@ -16,10 +23,11 @@ async def openapi(request: Request) -> Response:
 
 
 async def swagger_ui(request: Request) -> Response:
-    return HTMLResponse((SCHEMAS / "swagger.html").read_text())
+    return HTMLResponse((SCHEMAS / "swagger.html").read_text(encoding="utf-8"))
 
 
 ROUTES = [
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/swaggerui", swagger_ui, methods=["GET"]),
+    Mount(STATIC_PREFIX, app=StaticFiles(directory=str(swagger_ui_path)), name="swaggerui"),
 ]

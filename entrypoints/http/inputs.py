@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import TypeVar
 from uuid import UUID
 
 import msgspec
 from starlette.requests import Request
 
+from domain.cluster import MAX_NAME
+from domain.shared import BAD_DNS_LABEL, DNS_LABEL
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import ApiError, validation_details
 
 T = TypeVar("T")
-CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
 async def read_body(request: Request, type_: type[T]) -> T:
@@ -49,8 +49,8 @@ def path_uuid(request: Request, name: str = "id") -> UUID:
 
 def path_cluster_name(request: Request, name: str = "name") -> str:
     raw: str = request.path_params[name]
-    if len(raw) > 24 or not CLUSTER_NAME.match(raw):
-        raise ApiError(400, {name: ["Invalid format. Expected ~r/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/"]})
+    if len(raw) > MAX_NAME or not DNS_LABEL.match(raw):
+        raise ApiError(400, {name: [BAD_DNS_LABEL]})
     return raw
 
 

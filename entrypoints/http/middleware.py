@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 import uuid
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrypoints.http.errors import error_response
 
+log = logging.getLogger(__name__)
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -41,11 +43,27 @@ class RequestContext:
             await send(message)
 
         path = scope["path"]
-        if path.startswith(self.protected) and path not in self.public and not self._authorised(scope):
+        guarded = path.startswith(self.protected) and path not in self.public
+        if guarded and not self._authorised(scope):
             response = error_response(Request(scope), 401)
             await response(scope, receive, send_with_id)
             return
-        await self.app(scope, receive, send_with_id)
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_id(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception:
+            # Answer here, inside the request-id wrapper, rather than in Starlette's outer
+            # ServerErrorMiddleware, so even a 500 carries x-request-id.
+            log.exception("unhandled error on %s %s", scope.get("method"), path)
+            if started:
+                raise
+            await error_response(Request(scope), 500)(scope, receive, send_with_id)
 
     def _authorised(self, scope: Scope) -> bool:
         header = Headers(scope=scope).get("authorization", "")

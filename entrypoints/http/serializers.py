@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.node import DEFAULT_PORTS
 from domain.shared import (
     alias_vpn_hostname,
     network_name,
@@ -12,7 +13,6 @@ from domain.shared import (
     node_vpn_hostname,
     vpn_domain,
 )
-from domain.node import DEFAULT_PORTS
 
 
 def node_summary(row: dict[str, Any]) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def test_reclaim_by_the_owner_records_nothing() -> None:
 def test_a_claim_never_has_two_owners(ops: list[tuple[str, UUID]]) -> None:
     claim = NameClaim(id=uuid4(), owner_id=OWNERS[0])
     owner: UUID | None = OWNERS[0]
-    history = claim.collect_events()
+    history: list[Any] = list(claim.collect_events())
     for op, who in ops:
         if op == "claim":
             try:
@@ -119,9 +119,10 @@ def test_full_pool_is_reported() -> None:
         pool.allocate(uuid4(), None)
 
 
-REQUESTS = st.none() | st.sampled_from(
-    ["100.64.0.0/24", "100.64.0.0/22", "100.64.1.0/24", "100.64.4.0/24", "100.64.0.0/16", "10.0.0.0/8"]
-)
+REQUESTS = st.none() | st.sampled_from([
+    "100.64.0.0/24", "100.64.0.0/22", "100.64.1.0/24", "100.64.4.0/24", "100.64.0.0/16",
+    "10.0.0.0/8",
+])
 
 
 @settings(deadline=None, max_examples=80)
@@ -130,7 +131,7 @@ REQUESTS = st.none() | st.sampled_from(
 def test_allocations_never_overlap(ops: list[tuple[str, str | None, int]]) -> None:
     pool = AddressPool(id=AddressPool.POOL_ID)
     clusters = [uuid4() for _ in range(6)]
-    history = pool.collect_events()
+    history: list[Any] = list(pool.collect_events())
     for op, requested, index in ops:
         owner = clusters[index]
         if op == "release":

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from application.store import EdgeStore
 from domain.alias import Alias, AliasGoneError, check_alias_name
 from domain.node import DEFAULT_PORTS, IdType, Node, NodeGoneError, NodeStatus, SameClusterError
-from domain.shared import InvalidValueError
+from domain.shared import InvalidValueError, StateConflictError
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -111,6 +111,21 @@ def test_deleted_node_refuses_commands() -> None:
             command()
 
 
+def test_only_a_deleted_node_can_be_revived() -> None:
+    node = new_node()
+    revive_args: tuple[Any, ...] = (uuid4(), "edge", "3.0.0", False, {}, ("t2", "p2"), uuid4(), AT)
+    with pytest.raises(StateConflictError):
+        node.revive(*revive_args)
+    node.attach_alias(uuid4(), "web")
+    node.change_status(NodeStatus.UNREACHABLE, "timeout", AT)
+    node.delete(AT)
+    node.revive(*revive_args)
+    assert not node.deleted and node.alias_ids == {}
+    assert (node.cluster_name, node.agent_version, node.status, node.api_token) == (
+        "edge", "3.0.0", "healthy", "t2"
+    )
+
+
 STATUSES = st.sampled_from(list(NodeStatus))
 
 
@@ -118,7 +133,7 @@ STATUSES = st.sampled_from(list(NodeStatus))
 @given(st.lists(st.one_of(STATUSES, st.sampled_from(["1.0.0", "2.0.0", None])), max_size=25))
 def test_node_replays_to_the_same_state(steps: list[Any]) -> None:
     node = new_node()
-    history = node.collect_events()
+    history: list[Any] = list(node.collect_events())
     for step in steps:
         if isinstance(step, NodeStatus):
             node.change_status(step, "test", AT)
@@ -132,10 +147,10 @@ def test_node_survives_a_store_round_trip() -> None:
     store = EdgeStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     node = new_node(version="0.9.0")
     store.save(node)
-    loaded = store.repository.get(node.id)
+    loaded: Any = store.repository.get(node.id)
     loaded.change_status(NodeStatus.UNHEALTHY, "heartbeat", AT)
     store.save(loaded)
-    again = store.repository.get(node.id)
+    again: Any = store.repository.get(node.id)
     assert (again.version, again.agent_version, again.status) == (2, "0.9.0", "unhealthy")
 
 

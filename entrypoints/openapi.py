@@ -1,0 +1,307 @@
+"""build_openapi(): the OpenAPI 3.1 document of every admin and agent route.
+
+Paths, methods, path parameters, list query parameters and request bodies are read from the code
+(API_ROUTES, agent.ROUTES, each endpoint's ListSpec, the msgspec input structs), so the document
+cannot drift from what the service accepts. Regenerate the committed copy with
+`python -m entrypoints.openapi > schemas/openapi.json`; a test fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from types import SimpleNamespace
+from typing import Any, cast
+
+import msgspec
+from starlette.requests import Request
+from starlette.routing import Route
+
+from application.aliases import CreateAlias
+from application.clusters import CreateCluster, UpdateCluster
+from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
+from application.nodes import ChangeCluster, EnrollNode, ReregisterNode
+from entrypoints import openapi_schemas as oas
+from entrypoints.http import agent, aliases, clusters, enrollment_keys, nodes
+from entrypoints.http.app import API_ROUTES
+from entrypoints.http.listing import ListSpec, Param, parse_bool, parse_int, parse_text, parse_uuid
+from entrypoints.settings import Settings
+
+Security = list[dict[str, list[str]]]
+CLUSTER, KEY, NODE, ALIAS, AGENT = (
+    "Nodes.Cluster", "Nodes.EnrollmentKey", "Nodes.Node", "Nodes.Alias", "Agent")
+AGENT_TAG = ("Called by the edge agent: enrollment with a key, then calls authenticated by the"
+             " node's api_token. Not part of the Edge Admin 0.2.0 document.")
+PUBLIC: Security = []
+NODE_TOKEN: Security = [{"nodeToken": []}]
+SAMPLE_UUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+DATE_OR_TIME: oas.Schema = {"type": "string",
+                             "anyOf": [{"format": "date-time"}, {"format": "date"}]}
+
+
+@dataclass(frozen=True)
+class Op:
+    """What the routes cannot tell about one operation: its wording, outcomes and input types."""
+
+    tag: str
+    summary: str
+    status: int
+    data: str | None  # the success body is {data: <data>Response, meta}; None for 204
+    errors: tuple[int, ...]  # 401 is added unless the operation is public
+    body: type[msgspec.Struct] | None = None
+    listing: ListSpec | None = None
+    description: str = ""
+    security: Security | None = None  # None: the document-wide apiKey
+    also: tuple[int, ...] = ()  # further success statuses with the same body
+
+
+def _enrollment_key_spec() -> ListSpec:
+    """enrollment_keys.spec() reads the clock only for is_expired; any instant names the params."""
+    clock = SimpleNamespace(now=lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    state = SimpleNamespace(services=SimpleNamespace(writes=SimpleNamespace(clock=clock)))
+    return enrollment_keys.spec(cast(Request, SimpleNamespace(app=SimpleNamespace(state=state))))
+
+
+_GET, _POST, _PATCH, _DELETE = "GET", "POST", "PATCH", "DELETE"
+OPERATIONS: dict[tuple[str, str], Op] = {
+    (_POST, "/api/v1/clusters"): Op(
+        CLUSTER, "Create a new cluster", 201, "Cluster", (409, 422, 503), CreateCluster,
+        description="Create a new edge cluster with optional IP range. The name `default` is"
+        " reserved (used as a URL keyword on convenience routes) and is rejected with 422."),
+    (_GET, "/api/v1/clusters"): Op(
+        CLUSTER, "List all clusters", 200, "Cluster", (400,), listing=clusters.SPEC),
+    (_GET, "/api/v1/clusters/{name}"): Op(
+        CLUSTER, "Get a specific cluster", 200, "Cluster", (400, 404)),
+    (_PATCH, "/api/v1/clusters/{name}"): Op(
+        CLUSTER, "Update a cluster", 200, "Cluster", (404, 422, 503), UpdateCluster),
+    (_DELETE, "/api/v1/clusters/{name}"): Op(
+        CLUSTER, "Delete a cluster", 204, None, (400, 404, 409, 503),
+        description="Delete an empty cluster (must have no nodes)."),
+    (_POST, enrollment_keys.PUBLIC_PATH): Op(
+        KEY, "Get a public enrollment key for the default cluster", 201, "EnrollmentKey",
+        (403, 404, 503), security=PUBLIC,
+        description="Public endpoint (no authentication required). Only enabled when both"
+        " PUBLIC_ENROLLMENT_KEY_ENABLED=true and DEFAULT_CLUSTER_NAME are configured."),
+    (_POST, "/api/v1/clusters/default/enrollment_keys"): Op(
+        KEY, "Create an enrollment key for the default cluster", 201, "EnrollmentKey",
+        (403, 404, 422, 503), IssueEnrollmentKey,
+        description="Convenience endpoint for the default cluster (DEFAULT_CLUSTER_NAME)."),
+    (_POST, "/api/v1/clusters/{cluster_name}/enrollment_keys"): Op(
+        KEY, "Create an enrollment key for a cluster", 201, "EnrollmentKey", (404, 422, 503),
+        IssueEnrollmentKey,
+        description="Set the returned key blob as ENROLLMENT_KEY on the agent. Keys can be"
+        " limited by use count (uses_remaining) or by expiry time (expired_at). Omit both for"
+        " a single-use key with no expiry."),
+    (_GET, "/api/v1/enrollment_keys"): Op(
+        KEY, "List enrollment keys", 200, "EnrollmentKey", (400,), listing=_enrollment_key_spec()),
+    (_GET, "/api/v1/enrollment_keys/{id}"): Op(
+        KEY, "Get an enrollment key", 200, "EnrollmentKey", (400, 404)),
+    (_PATCH, "/api/v1/enrollment_keys/{id}"): Op(
+        KEY, "Update an enrollment key", 200, "EnrollmentKey", (404, 422, 503),
+        UpdateEnrollmentKey),
+    (_DELETE, "/api/v1/enrollment_keys/{id}"): Op(
+        KEY, "Delete an enrollment key", 204, None, (400, 404, 503)),
+    (_GET, "/api/v1/nodes"): Op(NODE, "List all nodes", 200, "Node", (400,), listing=nodes.SPEC),
+    (_GET, "/api/v1/nodes/{id}"): Op(NODE, "Get a specific node", 200, "Node", (400, 404)),
+    (_DELETE, "/api/v1/nodes/{id}"): Op(
+        NODE, "Delete a node", 204, None, (400, 404, 503),
+        description="Delete a node; its aliases are deleted with it."),
+    (_PATCH, "/api/v1/nodes/{id}/change_cluster"): Op(
+        NODE, "Change a node's cluster", 200, "Node", (404, 409, 422, 503), ChangeCluster,
+        description="Move a node (and its aliases) to another cluster. 409 when the target is"
+        " at its node_limit or one of the node's alias names is taken there."),
+    (_POST, "/api/v1/nodes/{node_id}/aliases"): Op(
+        ALIAS, "Create a new alias for a node", 201, "Alias", (404, 409, 422, 503), CreateAlias),
+    (_GET, "/api/v1/aliases"): Op(
+        ALIAS, "List all aliases", 200, "Alias", (400,), listing=aliases.SPEC),
+    (_GET, "/api/v1/aliases/{id}"): Op(ALIAS, "Get a specific alias", 200, "Alias", (400, 404)),
+    (_DELETE, "/api/v1/aliases/{id}"): Op(ALIAS, "Delete an alias", 204, None, (400, 404, 503)),
+    (_POST, "/agent/v1/enroll"): Op(
+        AGENT, "Enroll a node with an enrollment key", 201, "AgentEnrollment",
+        (400, 401, 403, 409, 422), EnrollNode, security=PUBLIC, also=(200,),
+        description="Consumes one use of the key. 201 for a new node; 200 when a persistent"
+        " node re-enrolls. 401: unknown key; 403: key expired, spent or its cluster deleted;"
+        " 409: the cluster is at its node_limit."),
+    (_POST, "/agent/v1/register"): Op(
+        AGENT, "Re-register a node after a restart", 200, "AgentNode", (400, 404, 422),
+        ReregisterNode, security=NODE_TOKEN),
+    (_POST, "/agent/v1/heartbeat"): Op(
+        AGENT, "Report the node's liveness", 200, "AgentHeartbeat", (400, 404, 422),
+        agent.Heartbeat, security=NODE_TOKEN),
+}
+
+
+def build_openapi() -> dict[str, Any]:
+    """The whole document as plain JSON values (a fresh copy on every call)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in [r for r in [*API_ROUTES, *agent.ROUTES] if isinstance(r, Route)]:
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            op = OPERATIONS.get((method, route.path))
+            if op is None:
+                raise LookupError(f"{method} {route.path}: add it to entrypoints/openapi.py")
+            paths.setdefault(route.path, {})[method.lower()] = _operation(route, op)
+    documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
+    if stale := OPERATIONS.keys() - documented:
+        raise LookupError(f"entrypoints/openapi.py documents routes that do not exist: {stale}")
+    tags = [CLUSTER, KEY, NODE, ALIAS, AGENT]
+    document = {
+        "openapi": "3.1.0",
+        "info": oas.INFO,
+        "tags": [{"name": t, "description": AGENT_TAG if t == AGENT else ""} for t in tags],
+        "security": [{"apiKey": []}],
+        "paths": paths,
+        "components": {
+            "schemas": {**_request_bodies(), **oas.RESOURCES, **_envelopes(), **oas.ENVELOPE},
+            "responses": oas.error_responses(),
+            "headers": {"RequestId": {"schema": oas.STR, "description": "Equals meta.request_id;"
+                                      " a sane incoming x-request-id is echoed"}},
+            "securitySchemes": oas.SECURITY_SCHEMES,
+        },
+    }
+    result: dict[str, Any] = json.loads(json.dumps(document))  # tuples to lists, no shared dicts
+    return result
+
+
+def _operation(route: Route, op: Op) -> dict[str, Any]:
+    endpoint = cast(Any, route.endpoint)
+    errors = sorted(set(op.errors) | ({401} if op.security != PUBLIC else set()))
+    doc: dict[str, Any] = {
+        "tags": [op.tag],
+        "summary": op.summary,
+        "operationId": f"{endpoint.__module__.rsplit('.', 1)[-1]}_{endpoint.__name__}",
+        "parameters": [*_path_params(route, op), *_query_params(route.path, op.listing)],
+        "responses": {
+            **{str(status): _success(op, status) for status in (op.status, *op.also)},
+            **{str(s): {"$ref": f"#/components/responses/{oas.ERRORS[s][0]}"} for s in errors},
+        },
+    }
+    if op.description:
+        doc["description"] = op.description
+    if op.security is not None:
+        doc["security"] = op.security
+    if op.body is not None:
+        content = {"application/json": {"schema": oas.ref(oas.BODY_DOCS[op.body.__name__][0])}}
+        required = any(f.required for f in msgspec.structs.fields(op.body))
+        doc["requestBody"] = {"required": required, "content": content}
+    return doc
+
+
+def _success(op: Op, status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": HTTPStatus(status).phrase,
+                                "headers": oas.REQUEST_ID_HEADER}
+    if op.data is not None:
+        wrapper = "Paginated" if op.listing is not None else "Single"
+        schema = oas.ref(f"{op.data}{wrapper}Response")
+        response["content"] = {"application/json": {"schema": schema}}
+    return response
+
+
+def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
+    params = []
+    for name in route.param_convertors:
+        schema, text = oas.PATH_PARAMS[name]
+        text = oas.ID_DOCS.get(op.tag, text) if name == "id" else text
+        params.append({"name": name, "in": "path", "required": True, "description": text,
+                       "schema": schema})
+    return params
+
+
+def _query_params(path: str, spec: ListSpec | None) -> list[dict[str, Any]]:
+    if spec is None:
+        return []
+    docs = oas.QUERY_DOCS[path]
+    params = [_filter_param(p, docs.get(p.name)) for p in spec.params]
+    return sorted([*params, *_paging_params(spec)], key=lambda p: str(p["name"]))
+
+
+def _filter_param(param: Param, text: str | None) -> dict[str, Any]:
+    schema, example = _param_schema(param)
+    if text is None and param.name.endswith(("__gte", "__lte")):
+        column, low = param.name[:-5], param.name.endswith("__gte")
+        if schema is DATE_OR_TIME:
+            edge, day = ("on or after", "start") if low else ("on or before", "end")
+            text = (f"Filter records where {column} is {edge} this datetime (ISO 8601 datetime;"
+                    f" date-only is treated as {day} of day UTC)")
+        else:
+            text = f"Filter by {'minimum' if low else 'maximum'} {column}"
+    return {"name": param.name, "in": "query", "required": False,
+            "description": text or f"Filter by {param.name}", "schema": schema, "example": example}
+
+
+def _param_schema(param: Param) -> tuple[oas.Schema, Any]:
+    """The schema and an accepted example value, from the parser the endpoint really uses."""
+    known = {parse_int: (oas.INT, 1), parse_bool: (oas.BOOL, True),
+             parse_uuid: (oas.UUID_S, SAMPLE_UUID),
+             parse_text: ({"type": "string", "minLength": 1},
+                          oas.QUERY_EXAMPLES.get(param.name, "example"))}
+    if param.parse in known:
+        return known[param.parse]
+    allowed = inspect.getclosurevars(param.parse).nonlocals.get("allowed")
+    if allowed:  # listing.one_of
+        return {"type": "string", "enum": list(allowed)}, allowed[0]
+    try:
+        probe = param.parse("2025-06-09")
+    except ValueError:
+        probe = None
+    if isinstance(probe, datetime):  # listing.time_range
+        return DATE_OR_TIME, "2025-06-09"
+    raise TypeError(f"query parameter {param.name}: teach entrypoints/openapi.py its parser")
+
+
+def _paging_params(spec: ListSpec) -> list[dict[str, Any]]:
+    default = ", ".join(f"{o.column} {('asc', 'desc')[o.descending]}" for o in spec.default_order)
+    query = {"in": "query", "required": False}
+    csv = {**query, "style": "form", "explode": False}
+    return [
+        {"name": "page", **query, "description": "Page number (1-indexed)",
+         "schema": {**oas.INT, "minimum": 1, "default": 1}},
+        {"name": "page_size", **query, "schema": {**oas.INT, "minimum": 1, "default": 20},
+         "description": f"Items per page (at most MAX_PAGE_SIZE, {Settings.max_page_size} unless"
+         " configured)"},
+        {"name": "order_by", **csv, "example": [spec.sortable[0]],
+         "description": f"Comma-separated list of fields to sort by (default: {default})",
+         "schema": {"type": "array", "items": {"type": "string", "enum": list(spec.sortable)}}},
+        {"name": "order_directions", **csv, "example": ["desc"],
+         "description": "Comma-separated list of sort directions (asc/desc) corresponding to"
+         " order_by fields; missing entries are asc, extra entries are a 400",
+         "schema": {"type": "array", "items": {"type": "string", "enum": ["asc", "desc"]}}},
+    ]
+
+
+def _envelopes() -> dict[str, oas.Schema]:
+    out = {}
+    for op in OPERATIONS.values():
+        if op.data is not None and op.listing is not None:
+            out[f"{op.data}PaginatedResponse"] = oas.paginated(op.data)
+        elif op.data is not None:
+            out[f"{op.data}SingleResponse"] = oas.single(op.data)
+    return out
+
+
+def _request_bodies() -> dict[str, oas.Schema]:
+    """msgspec's schemas of the input structs, renamed to the seed's names and described."""
+    structs = list(dict.fromkeys(op.body for op in OPERATIONS.values() if op.body is not None))
+    _, components = msgspec.json.schema_components(
+        structs, ref_template="#/components/schemas/{name}")
+    for struct in structs:
+        schema = components.pop(struct.__name__)
+        if f'"#/components/schemas/{struct.__name__}"' in json.dumps(components):
+            raise ValueError(f"{struct.__name__} is nested in another body; it cannot be renamed")
+        name, fields = oas.BODY_DOCS[struct.__name__]
+        for field, text in fields.items():
+            schema["properties"][field]["description"] = text
+        components[name] = {**schema, "title": name}
+    return components
+
+
+def main() -> None:
+    json.dump(build_openapi(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""Hand-written parts of the OpenAPI document: response schemas and the seed's wording.
+
+Responses are plain dicts built by entrypoints/http/serializers.py, so there is no struct to derive
+their schemas from; tests/e2e/test_openapi_document.py validates real responses against these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.cluster import MAX_NAME
+from domain.node import DEFAULT_PORTS, IdType, NodeStatus
+from domain.shared import DNS_LABEL_PATTERN
+
+Schema = dict[str, Any]
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+BOOL: Schema = {"type": "boolean"}
+NUMBER: Schema = {"type": "number"}
+UUID_S: Schema = {"type": "string", "format": "uuid"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+CLUSTER_NAME: Schema = {"type": "string", "maxLength": MAX_NAME, "pattern": DNS_LABEL_PATTERN}
+ID_TYPE: Schema = {"type": "string", "enum": [t.value for t in IdType]}
+STATUS: Schema = {"type": "string", "enum": [s.value for s in NodeStatus]}
+INFO = {
+    "title": "Edge Admin OpenAPI", "version": "0.2.0",
+    "description": "REST API for Edge Admin — the orchestration server for Edge Core.\n\n"
+    "Most endpoints require an API key (`Authorization: Bearer <API_KEY>` or `<MASTER_KEY>`)."
+    " An empty per-operation `security` array means the endpoint is unauthenticated by design.",
+}
+SECURITY_SCHEMES = {
+    "apiKey": {"type": "http", "scheme": "bearer",
+               "description": "API key for REST API access (API_KEY or MASTER_KEY)"},
+    "nodeToken": {"type": "http", "scheme": "bearer",
+                  "description": "The node's api_token, returned by /agent/v1/enroll"},
+}
+REQUEST_ID_HEADER = {"x-request-id": {"$ref": "#/components/headers/RequestId"}}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    widened = {**schema, "type": [schema["type"], "null"]}
+    if "enum" in schema:
+        widened["enum"] = [*schema["enum"], None]
+    return widened
+
+
+def doc(schema: Schema, text: str) -> Schema:
+    return {**schema, "description": text}
+
+
+def obj(description: str, **props: Schema) -> Schema:
+    """A closed object whose every property is always present, as the serializers emit them."""
+    return {"type": "object", "description": description, "properties": props,
+            "required": list(props), "additionalProperties": False}
+
+
+def single(name: str) -> Schema:
+    return obj(f"One {name} with response metadata", data=ref(f"{name}Response"), meta=ref("Meta"))
+
+
+def paginated(name: str) -> Schema:
+    items = {"type": "array", "items": ref(f"{name}Response")}
+    return obj(f"Paginated list of {name} with metadata", data=items, meta=ref("PaginatedMeta"))
+
+
+_AT = {"inserted_at": doc(TIME, "When it was created"),
+       "updated_at": doc(TIME, "When it was last updated")}
+_PORTS = {"http_port": "HTTP API port", "http_proxy_port": "HTTP proxy port",
+          "socks5_proxy_port": "SOCKS5 proxy port", "ssh_port": "SSH port",
+          "host_metrics_port": "Host metrics port (Node Exporter)",
+          "wireguard_metrics_port": "WireGuard metrics port (WireGuard Exporter)"}
+_AGENT_NODE = {"node_id": UUID_S, "cluster_name": nullable(STR), "status": nullable(STATUS),
+               "version": nullable(STR),
+               "heartbeat_interval_seconds": doc(NUMBER, "Send a heartbeat this often")}
+
+RESOURCES: dict[str, Schema] = {
+    "NodeSummary": obj(
+        "Summary of a node inside a cluster",
+        id=doc(UUID_S, "Node ID"), id_type=doc(ID_TYPE, "Node ID type"),
+        status=doc(STATUS, "Node status"), vpn_hostname=doc(STR, "DNS hostname for this node"),
+    ),
+    "ClusterResponse": obj(
+        "An edge cluster",
+        id=doc(UUID_S, "Unique cluster identifier (use name for API operations)"),
+        name=doc(CLUSTER_NAME, "Cluster name - primary identifier used in API operations"),
+        network_name=doc(STR, "Netmaker network name (cluster-<name>)"),
+        vpn_domain=doc(STR, "DNS domain suffix for nodes in this cluster"),
+        ipv4_range=doc(STR, "IPv4 CIDR range for this cluster"),
+        node_count=doc(INT, "Number of nodes in this cluster"),
+        node_limit=doc(nullable(INT), "Maximum nodes allowed (null means no limit)"),
+        nodes=doc({"type": "array", "items": ref("NodeSummary")}, "Nodes in this cluster"),
+        **_AT,
+    ),
+    "EnrollmentKeyResponse": obj(
+        "An enrollment key of a cluster",
+        id=doc(UUID_S, "Enrollment key ID"),
+        cluster_name=doc(STR, "Cluster this key belongs to"),
+        key=doc(STR, "Enrollment key blob (base64 JSON). Set as ENROLLMENT_KEY on the agent."),
+        name=doc(nullable(STR), "Optional human-readable label (display only); null if unset"),
+        uses_remaining=doc(nullable(INT), "Remaining uses. null means unlimited."),
+        expired_at=doc(nullable(TIME), "Expiry datetime. null means never expires."),
+        last_used_at=doc(nullable(TIME), "When the key was last used. null if unused."),
+        **_AT,
+    ),
+    "NodeResponse": obj(
+        "A registered edge node",
+        id=doc(UUID_S, "Unique node identifier"),
+        id_type=doc(ID_TYPE, "Type of node identifier"),
+        node_name=doc(STR, "Human-readable node name (node-<id>)"),
+        mdns_hostname=doc(STR, "mDNS hostname on the local LAN (node-<id>.local)"),
+        vpn_hostname=doc(STR, "DNS hostname for this node"),
+        cluster_name=doc(STR, "Name of the cluster this node belongs to"),
+        status=doc(STATUS, "Current node status"),
+        version=doc(nullable(STR), "Agent version"),
+        self_update_enabled=doc(BOOL, "Whether self-updates are enabled"),
+        api_token=doc(STR, "API token for agent authentication"),
+        proxy_password=doc(STR, "Password for proxy authentication (username is always '_')"),
+        netmaker_host_id=doc(nullable(UUID_S), "Netmaker Host UUID for API operations"),
+        **{port: {**INT, "description": _PORTS[port], "example": default}
+           for port, default in DEFAULT_PORTS.items()},
+        last_seen_at=doc(nullable(TIME), "Last heartbeat timestamp from the node"),
+        **_AT,
+    ),
+    "AliasResponse": obj(
+        "A DNS alias of a node",
+        id=doc(UUID_S, "Unique alias identifier"), name=doc(STR, "Alias name (used in DNS)"),
+        node_id=doc(UUID_S, "ID of the node this alias belongs to"),
+        cluster_name=doc(STR, "Name of the cluster"),
+        vpn_hostname=doc(STR, "Full DNS hostname (FQDN)"),
+        **_AT,
+    ),
+    "AgentEnrollmentResponse": obj(
+        "What an agent needs after enrolling; keep api_token, it is shown only here",
+        **_AGENT_NODE,
+        api_token=doc(STR, "Bearer token for the other agent endpoints"),
+        reregistered=doc(BOOL, "True when an existing persistent node re-enrolled"),
+    ),
+    "AgentNodeResponse": obj("The node as the agent sees it", **_AGENT_NODE),
+    "AgentHeartbeatResponse": obj(
+        "Status recorded for the heartbeat", node_id=UUID_S, status=STATUS,
+        heartbeat_interval_seconds=_AGENT_NODE["heartbeat_interval_seconds"],
+    ),
+}
+
+_REQUEST_ID = doc(STR, "Unique request identifier (mirrors x-request-id response header)")
+_STAMP = doc(TIME, "ISO 8601 UTC timestamp of when the response was generated")
+
+ENVELOPE: dict[str, Schema] = {
+    "Meta": obj("Response metadata", request_id=_REQUEST_ID, timestamp=_STAMP),
+    "PaginatedMeta": obj("Response metadata of a list", pagination=ref("Pagination"),
+                         request_id=_REQUEST_ID, timestamp=_STAMP),
+    "Pagination": obj(
+        "Where this page sits in the whole list",
+        has_next=doc(BOOL, "Whether a next page exists"),
+        has_prev=doc(BOOL, "Whether a previous page exists"),
+        next_page=doc(nullable(INT), "Next page number, null when on the last page"),
+        page=doc(INT, "Current page number"),
+        page_size=doc(INT, "Items per page"),
+        prev_page=doc(nullable(INT), "Previous page number, null when on the first page"),
+        total_count=doc(INT, "Total number of items"),
+        total_pages=doc(INT, "Total number of pages"),
+    ),
+    "ErrorResponse": obj(
+        "Every error: a stable code, a message and per-field details",
+        error=obj("What went wrong", code=STR, message=STR, details=doc(
+            {"type": ["object", "null"], "additionalProperties": {"type": "array", "items": STR}},
+            "Field name to list of messages; null when there is nothing to add")),
+        meta=ref("Meta"),
+    ),
+}
+
+# status -> (components/responses name, error.code, error.message, when)
+ERRORS: dict[int, tuple[str, str, str, str]] = {
+    400: ("BadRequest", "bad_request", "Invalid request parameters",
+          "Malformed path or query parameter, or a body that is not a JSON object"),
+    401: ("Unauthorized", "unauthorized", "Missing or invalid credentials",
+          "Missing or unknown bearer token"),
+    403: ("Forbidden", "forbidden", "Insufficient permissions", "Switched off by configuration"),
+    404: ("NotFound", "not_found", "Resource not found", "The addressed resource does not exist"),
+    409: ("Conflict", "conflict", "Resource already exists",
+          "The name is taken or the resource is in a conflicting state"),
+    422: ("ValidationFailed", "validation_failed", "Validation failed", "The body is invalid"),
+    503: ("ServiceUnavailable", "service_unavailable", "Downstream dependency unreachable",
+          "A dependency is unreachable or the read model did not catch up in time"),
+}
+
+
+def error_responses() -> dict[str, Any]:
+    """components/responses: one entry per error status, all with the ErrorResponse body."""
+    meta = {"request_id": "550e8400-e29b-41d4-a716-446655440000",
+            "timestamp": "2026-04-15T10:00:00.000Z"}
+    out = {}
+    for name, code, message, when in ERRORS.values():
+        example = {"error": {"code": code, "message": message, "details": None}, "meta": meta}
+        content = {"schema": ref("ErrorResponse"), "example": example}
+        out[name] = {"description": when, "headers": REQUEST_ID_HEADER,
+                     "content": {"application/json": content}}
+    return out
+
+
+# Query parameter wording from the seed (its lost `*` wildcards restored), per list path. Range
+# filters (`x__gte`, `x__lte`) get the seed's standard wording from entrypoints/openapi.py.
+_CLUSTER_FILTER = "Filter by cluster name (exact match or wildcard: `prod*`, `*east`, etc.)"
+_KEY_FLAG = "Filter by whether the key {}: true returns keys {}, false returns {}"
+QUERY_DOCS: dict[str, dict[str, str]] = {
+    "/api/v1/clusters": {
+        "has_node_limit": "Filter by whether a node limit is set: true returns clusters with a"
+        " limit, false returns unlimited",
+        "ipv4_range": "Filter by IPv4 range (exact match or wildcard)",
+        "name": "Filter by cluster name (exact match or wildcard: `prod*`, `*tion`, `*rod*`)",
+        "node_limit": "Filter by exact node limit",
+    },
+    "/api/v1/enrollment_keys": {
+        "cluster_name": _CLUSTER_FILTER,
+        "has_expiry": _KEY_FLAG.format("has an expiry set", "with expired_at present",
+                                       "keys with no expiry (unlimited lifetime)"),
+        "has_name": _KEY_FLAG.format(
+            "has a name set", "with a human-readable label",
+            "unlabeled keys (e.g. those issued by the public/default-cluster endpoint)"),
+        "is_expired": _KEY_FLAG.format("is expired", "where expired_at is in the past",
+                                       "active keys (including those with no expiry)"),
+        "is_never_used": _KEY_FLAG.format("has never been used", "where last_used_at is null",
+                                          "keys that have been used at least once"),
+        "is_spent": _KEY_FLAG.format("is exhausted", "with uses_remaining == 0",
+                                     "keys with uses remaining"),
+        "is_unlimited": _KEY_FLAG.format("has unlimited uses",
+                                         "that are unlimited (uses_remaining is null)",
+                                         "keys with a finite use count"),
+        "key": "Filter by exact key value",
+        "name": "Filter by enrollment key name (case-insensitive substring or wildcard:"
+        " `prod*`, `*rollout`, etc.)",
+        "uses_remaining": "Filter by exact uses_remaining (positive integer; use"
+        " is_unlimited=true to find unlimited keys)",
+    },
+    "/api/v1/nodes": {
+        "cluster_name": _CLUSTER_FILTER,
+        "id_type": "Filter by node ID type",
+        "self_update_enabled": "Filter by self-update enabled status",
+        "status": "Filter by node status",
+        "version": "Filter by agent version (exact match or wildcard: `1.0.0`, `1.*`, etc.)",
+    },
+    "/api/v1/aliases": {
+        "cluster_name": _CLUSTER_FILTER,
+        "name": "Filter by alias name (exact match or wildcard: `web*`, `*east`, etc.)",
+        "node_id": "Filter by node ID (exact match UUID)",
+    },
+}
+QUERY_EXAMPLES = {"name": "prod*", "cluster_name": "prod-*", "version": "1.*",
+                  "ipv4_range": "100.64.*"}
+
+# Path parameters: (schema, description); `id` is described per tag.
+PATH_PARAMS: dict[str, tuple[Schema, str]] = {
+    "name": (CLUSTER_NAME, "Cluster name"), "cluster_name": (CLUSTER_NAME, "Cluster name"),
+    "node_id": (UUID_S, "Node ID"), "id": (UUID_S, "ID"),
+}
+ID_DOCS = {"Nodes.EnrollmentKey": "Enrollment key ID", "Nodes.Node": "Node ID",
+           "Nodes.Alias": "Alias ID"}
+
+_KEEP = " Omit to leave unchanged."
+# Request bodies: input struct name -> (component name in the document, field descriptions).
+BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
+    "CreateCluster": ("ClusterCreateRequest", {
+        "name": "Cluster name — primary identifier (max 24 chars, lowercase alphanumeric +"
+        " hyphens); `default` is reserved",
+        "ipv4_range": "IPv4 CIDR range (auto-generated if not provided)",
+        "node_limit": "Maximum nodes allowed in this cluster (null means no limit enforced)",
+    }),
+    "UpdateCluster": ("ClusterUpdateRequest", {
+        "node_limit": "Maximum nodes allowed, or null to remove the limit." + _KEEP,
+    }),
+    "IssueEnrollmentKey": ("EnrollmentKeyCreateRequest", {
+        "expired_at": "Expiry datetime (ISO 8601). Omit or pass null for no expiry.",
+        "name": "Optional human-readable label for this key. Display only — not used for lookup.",
+        "uses_remaining": "Number of uses (must be >= 1). Pass null for unlimited. Omit to use"
+        " the default of 1.",
+    }),
+    "UpdateEnrollmentKey": ("EnrollmentKeyUpdateRequest", {
+        "expired_at": "Expiry datetime (ISO 8601), or null to remove expiry." + _KEEP,
+        "name": "Human-readable label for this key, or null to clear." + _KEEP,
+        "uses_remaining": "Positive integer to set a use limit, or null to make the key"
+        " unlimited." + _KEEP,
+    }),
+    "ChangeCluster": ("ChangeClusterRequest", {
+        "cluster_name": "Name of the target cluster to move this node to.",
+    }),
+    "CreateAlias": ("CreateAliasRequest", {
+        "name": "Alias name (lowercase alphanumeric with hyphens)",
+    }),
+    "EnrollNode": ("AgentEnrollRequest", {
+        "enrollment_key": "The key blob of an enrollment key (the agent's ENROLLMENT_KEY)",
+        "node_id": "The node's own id; kept only with id_type persistent",
+    }),
+    "ReregisterNode": ("AgentRegisterRequest", {}),
+    "Heartbeat": ("AgentHeartbeatRequest", {
+        "status": "healthy, or unhealthy when the agent's own checks fail",
+    }),
+}

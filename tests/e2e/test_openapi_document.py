@@ -1,0 +1,265 @@
+"""The OpenAPI document is current, covers every route, and says what the running service does."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+
+from entrypoints import openapi
+from entrypoints.http import agent
+from entrypoints.http.app import API_ROUTES, create_app
+from entrypoints.http.docs import SCHEMAS
+from tests.conftest import API_KEY, make_settings
+
+pytestmark = pytest.mark.e2e
+
+STALE = "schemas/openapi.json is stale: run `python -m entrypoints.openapi > schemas/openapi.json`"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+DOCUMENT = openapi.build_openapi()
+LIST_PATHS = sorted(
+    path for path, ops in DOCUMENT["paths"].items()
+    if any(p["in"] == "query" for p in ops.get("get", {}).get("parameters", []))
+)
+PATH_SAMPLES = {"uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6", None: "prod"}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings("memory://"))) as test_client:
+        yield test_client
+
+
+def test_committed_document_is_current(capsys: pytest.CaptureFixture[str]) -> None:
+    committed_text = (SCHEMAS / "openapi.json").read_text(encoding="utf-8")
+    assert json.loads(committed_text) == DOCUMENT, STALE
+    openapi.main()
+    assert capsys.readouterr().out == committed_text, STALE
+
+
+def test_served_document_covers_exactly_the_routes(client: TestClient) -> None:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == DOCUMENT
+    documented = {(m.upper(), p) for p, ops in DOCUMENT["paths"].items() for m in ops}
+    routed = {
+        (method, route.path)
+        for route in [*API_ROUTES, *agent.ROUTES] if isinstance(route, Route)
+        for method in (route.methods or set()) - {"HEAD"}
+    }
+    assert documented == routed
+
+
+def test_documented_security_is_what_the_service_enforces(client: TestClient) -> None:
+    for path, method, operation in _operations():
+        samples = {p["name"]: _path_sample(p) for p in operation["parameters"] if p["in"] == "path"}
+        url = path.format(**samples)
+        status = client.request(method, url).status_code
+        public = operation.get("security") == []
+        assert (status != 401) == public, (method, path, status)
+        assert public or "401" in operation["responses"], (method, path)
+
+
+@pytest.mark.parametrize("path", LIST_PATHS)
+def test_every_documented_query_parameter_is_accepted(client: TestClient, path: str) -> None:
+    for param in _query_params(path):
+        for value in _samples(param):
+            query = {param["name"]: value, **_companions(path, param["name"])}
+            response = client.get(path, params=query, headers=AUTH)
+            assert response.status_code == 200, (param["name"], value, response.json())
+
+
+@pytest.mark.parametrize("path", LIST_PATHS)
+def test_values_outside_the_documented_schema_are_rejected(client: TestClient, path: str) -> None:
+    for param in _query_params(path):
+        query = {param["name"]: _invalid(param["schema"]), **_companions(path, param["name"])}
+        response = client.get(path, params=query, headers=AUTH)
+        assert response.status_code == 400, (param["name"], response.json())
+        assert param["name"] in response.json()["error"]["details"]
+
+
+@pytest.mark.parametrize("path", LIST_PATHS)
+def test_an_undocumented_query_parameter_is_rejected(client: TestClient, path: str) -> None:
+    response = client.get(path, params={"not_documented": "1"}, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"not_documented": ["is not a supported filter"]}
+
+
+def test_responses_match_their_documented_schemas(client: TestClient) -> None:
+    cluster = f"docs-{uuid.uuid4().hex[:8]}"
+    check = _Checker(client)
+    check("POST", "/api/v1/clusters", json={"name": cluster, "node_limit": 5})
+    key = check("POST", "/api/v1/clusters/{cluster_name}/enrollment_keys",
+                {"cluster_name": cluster}, json={"name": "docs", "uses_remaining": 3})
+    enrolled = check("POST", "/agent/v1/enroll", json={"enrollment_key": key["data"]["key"]},
+                     auth=None)
+    token = {"Authorization": f"Bearer {enrolled['data']['api_token']}"}
+    node = {"id": enrolled["data"]["node_id"], "node_id": enrolled["data"]["node_id"]}
+    check("POST", "/agent/v1/register", json={"version": "1.2.3"}, auth=token)
+    check("POST", "/agent/v1/heartbeat", json={"status": "unhealthy"}, auth=token)
+    alias = check("POST", "/api/v1/nodes/{node_id}/aliases", node, json={"name": "docs-alias"})
+    for path in LIST_PATHS:
+        assert check("GET", path)["data"], path
+    check("GET", "/api/v1/clusters/{name}", {"name": cluster})
+    check("GET", "/api/v1/enrollment_keys/{id}", {"id": key["data"]["id"]})
+    check("GET", "/api/v1/nodes/{id}", node)
+    check("GET", "/api/v1/aliases/{id}", {"id": alias["data"]["id"]})
+    check("GET", "/api/v1/nodes/{id}", {"id": str(uuid.uuid4())})  # 404 body
+    check("DELETE", "/api/v1/clusters/{name}", {"name": cluster})  # 409: it still has a node
+    check("POST", "/api/v1/clusters", json={"name": "Not Valid"})  # 422 body
+    check("DELETE", "/api/v1/aliases/{id}", {"id": alias["data"]["id"]})  # 204
+
+
+def test_swagger_ui_is_served_from_local_assets_only(client: TestClient) -> None:
+    response = client.get("/swaggerui")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert "http://" not in html and "https://" not in html, "the page must work offline"
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert {"/swaggerui/static/swagger-ui-bundle.js", "/swaggerui/static/swagger-ui.css"} <= set(
+        assets)
+    spec_url = re.search(r'url: "([^"]+)"', html)
+    assert spec_url is not None and spec_url.group(1) == "/openapi.json"
+    for url in [*assets, spec_url.group(1)]:
+        assert url.startswith("/") and not url.startswith("//"), url
+        assert client.get(url).status_code == 200, url
+    # Swagger UI renders OpenAPI 3.1 only from major version 5 on.
+    assert int(swagger_ui_path.name.removeprefix("swagger-ui-").split(".")[0]) >= 5
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, ops in DOCUMENT["paths"].items():
+        for method, operation in ops.items():
+            yield path, method.upper(), operation
+
+
+def _path_sample(param: dict[str, Any]) -> str:
+    return PATH_SAMPLES[param["schema"].get("format")]
+
+
+def _query_params(path: str) -> list[dict[str, Any]]:
+    return [p for p in DOCUMENT["paths"][path]["get"]["parameters"] if p["in"] == "query"]
+
+
+def _as_query(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _samples(param: dict[str, Any]) -> list[str]:
+    """The documented example, plus every allowed value of an enum (or a list of one)."""
+    schema = param["schema"]
+    values = [_as_query(param["example"])] if "example" in param else [str(schema["default"])]
+    enum = schema.get("enum") or schema.get("items", {}).get("enum") or []
+    values += [str(v) for v in enum]
+    if schema.get("type") == "array":
+        values.append(",".join(enum))
+    return values
+
+
+def _companions(path: str, name: str) -> dict[str, str]:
+    """order_directions needs as many order_by fields as it has entries."""
+    if name != "order_directions":
+        return {}
+    order_by = next(p for p in _query_params(path) if p["name"] == "order_by")
+    return {"order_by": ",".join(order_by["schema"]["items"]["enum"])}
+
+
+def _invalid(schema: dict[str, Any]) -> str:
+    if schema.get("type") == "integer":
+        return "0" if "minimum" in schema else "abc"
+    if schema.get("type") == "boolean":
+        return "maybe"
+    if schema.get("format") == "uuid":
+        return "not-a-uuid"
+    if "enum" in schema or "enum" in schema.get("items", {}):
+        return "not-an-option"
+    if "anyOf" in schema:
+        return "yesterday"
+    return ""
+
+
+class _Checker:
+    """Calls the service and validates the body against the schema documented for the status."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def __call__(
+        self, method: str, template: str, path_params: dict[str, str] | None = None,
+        json: Any = None, auth: dict[str, str] | None = AUTH,
+    ) -> Any:
+        url = template.format(**(path_params or {}))
+        response = self.client.request(method, url, json=json, headers=auth)
+        documented = DOCUMENT["paths"][template][method.lower()]["responses"]
+        entry = documented.get(str(response.status_code))
+        assert entry is not None, (method, template, response.status_code, response.text)
+        if "$ref" in entry:
+            entry = DOCUMENT["components"]["responses"][entry["$ref"].rsplit("/", 1)[-1]]
+        assert response.headers["x-request-id"]
+        if "content" not in entry:
+            assert response.content == b"", (method, template)
+            return None
+        body = response.json()
+        _validate(body, entry["content"]["application/json"]["schema"], f"{method} {template}")
+        return body
+
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
+    "integer": int, "number": (int, float),
+}
+
+
+def _validate(value: Any, schema: dict[str, Any], where: str) -> None:
+    """The subset of JSON Schema the document uses: $ref, anyOf, type, enum, format, objects."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        _validate(value, DOCUMENT["components"]["schemas"][name], where)
+        return
+    if "anyOf" in schema:
+        assert any(_valid(value, option) for option in schema["anyOf"]), (where, value)
+    types = schema.get("type", [])
+    for name in [types] if isinstance(types, str) else types:
+        if isinstance(value, _JSON_TYPES[name]) and not (isinstance(value, bool) and name in (
+                "integer", "number")):
+            break
+    else:
+        assert not types, (where, value, types)
+    assert "enum" not in schema or value in schema["enum"], (where, value)
+    if isinstance(value, str) and schema.get("format") == "uuid":
+        uuid.UUID(value)
+    if isinstance(value, str) and schema.get("format") == "date-time":
+        assert datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo, (where, value)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        assert set(schema.get("required", [])) <= value.keys(), (where, sorted(value))
+        if schema.get("additionalProperties") is False:
+            assert value.keys() <= props.keys(), (where, sorted(value.keys() - props.keys()))
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub = props.get(key, extra if isinstance(extra, dict) else {})
+            _validate(item, sub, f"{where}.{key}")
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _validate(item, schema.get("items", {}), f"{where}[{index}]")
+
+
+def _valid(value: Any, schema: dict[str, Any]) -> bool:
+    try:
+        _validate(value, schema, "")
+    except (AssertionError, ValueError):
+        return False
+    return True

@@ -1,0 +1,120 @@
+"""WritePath: decide on fresh state, retry after a lost version race, wait for the read model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from application.clusters import CreateCluster
+from application.errors import ConflictError, NotFoundError
+from application.write_path import UnitOfWork, WritePath
+from domain.cluster import Cluster
+from entrypoints.bootstrap import Services, build_services
+from tests.conftest import make_settings
+from tests.fakes import FixedClock
+
+
+def must_get(services: Services, table: str, key: object) -> dict[str, Any]:
+    """A read-model row that must exist (the write returned, so the view has it)."""
+    found = services.view.get(table, key)
+    assert found is not None, f"{table} {key} is missing from the read model"
+    return found
+
+
+@pytest.fixture
+def services(any_url: str) -> Iterator[Services]:
+    services = build_services(make_settings(any_url))
+    services.start()
+    yield services
+    services.close()
+    # Services.close() leaves the SQL view's connection pool open (see report); close it.
+    datastore = getattr(services.view, "datastore", None)
+    if datastore is not None:
+        datastore.close()
+
+
+def sneak_in_limit(services: Services, cluster_id: UUID, limit: int) -> None:
+    """Another writer (as if in another process) saves the cluster behind the write path."""
+    cluster: Cluster = services.store.repository.get(cluster_id)
+    cluster.change_node_limit(limit, cluster.modified_on)
+    services.store.save(cluster)
+
+
+def test_lost_race_is_decided_again_on_fresh_state(services: Services) -> None:
+    cid = services.clusters.create(CreateCluster(name="c" + uuid4().hex[:10], node_limit=5))
+    seen: list[int | None] = []
+
+    def decide(uow: UnitOfWork) -> int | None:
+        cluster = uow.get(Cluster, cid, "cluster")
+        seen.append(cluster.node_limit)
+        if len(seen) == 1:
+            sneak_in_limit(services, cid, 9)
+        cluster.admit(uuid4())
+        return cluster.node_limit
+
+    written = services.writes.execute(decide)
+    assert seen == [5, 9]
+    assert written.result == 9
+    row = must_get(services, "clusters", cid)
+    assert (row["node_limit"], row["node_count"]) == (9, 1)
+
+
+def test_too_many_lost_races_become_a_conflict(services: Services) -> None:
+    cid = services.clusters.create(CreateCluster(name="c" + uuid4().hex[:10], node_limit=5))
+    writes = WritePath(services.store, FixedClock(), services.projector, max_attempts=3)
+    attempts = 0
+
+    def decide(uow: UnitOfWork) -> None:
+        nonlocal attempts
+        attempts += 1
+        cluster = uow.get(Cluster, cid, "cluster")
+        sneak_in_limit(services, cid, 10 + attempts)
+        cluster.admit(uuid4())
+
+    with pytest.raises(ConflictError):
+        writes.execute(decide)
+    assert attempts == 3
+    # Only the sneaked-in writes landed; none of the decision's admits did.
+    assert services.store.repository.get(cid).node_count == 0
+
+
+def test_gone_aggregates_read_as_not_found(memory_services: Services) -> None:
+    cid = memory_services.clusters.create(CreateCluster(name="prod"))
+    memory_services.clusters.delete("prod")
+    with pytest.raises(NotFoundError):
+        memory_services.writes.run(lambda uow: uow.find(Cluster, cid).admit(uuid4()))  # type: ignore[union-attr]
+
+
+def test_a_decision_without_changes_writes_nothing(memory_services: Services) -> None:
+    before = memory_services.store.recorder.max_notification_id()
+    written = memory_services.writes.execute(lambda uow: 42)
+    assert (written.result, written.position) == (42, None)
+    assert memory_services.store.recorder.max_notification_id() == before
+
+
+def test_a_failed_decision_saves_none_of_its_aggregates(memory_services: Services) -> None:
+    cid = memory_services.clusters.create(CreateCluster(name="prod"))
+
+    def decide(uow: UnitOfWork) -> None:
+        uow.get(Cluster, cid, "cluster").admit(uuid4())
+        raise NotFoundError("something else was missing")
+
+    with pytest.raises(NotFoundError):
+        memory_services.writes.run(decide)
+    assert must_get(memory_services, "clusters", cid)["node_count"] == 0
+
+
+def test_every_write_returns_after_the_view_has_it(services: Services) -> None:
+    prefix = "c" + uuid4().hex[:8]
+    for i in range(15):
+        cid = services.clusters.create(CreateCluster(name=f"{prefix}-{i}", node_limit=i + 1))
+        assert must_get(services, "clusters", cid)["node_limit"] == i + 1
+    written = services.writes.execute(
+        lambda uow: uow.get(Cluster, cid, "cluster").change_node_limit(99, uow.now)
+    )
+    assert written.position is not None
+    assert (services.view.max_tracking_id(services.store.name) or 0) >= written.position
+    assert must_get(services, "clusters", cid)["node_limit"] == 99
