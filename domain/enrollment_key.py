@@ -135,12 +135,14 @@ class EnrollmentKey(Aggregate):
             raise KeyRefusedError("enrollment key has expired", "enrollment_key")
         if self.uses_remaining == 0:
             raise KeyRefusedError("enrollment key has no uses remaining", "enrollment_key")
-        self._used(node_id=node_id, at=at)
+        left = None if self.uses_remaining is None else self.uses_remaining - 1
+        self._used(node_id=node_id, cluster_name=self.cluster_name, uses_remaining=left, at=at)
 
     @event("Used")
-    def _used(self, node_id: UUID, at: datetime) -> None:
-        if self.uses_remaining is not None:
-            self.uses_remaining -= 1
+    def _used(
+        self, node_id: UUID, cluster_name: str, uses_remaining: int | None, at: datetime
+    ) -> None:
+        self.uses_remaining = uses_remaining
         self.last_used_at = at
 
     def delete(self, at: datetime) -> None:

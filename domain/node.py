@@ -171,6 +171,7 @@ class Node(Aggregate):
         """A known node starts again; a new api_token is only issued on re-enrollment."""
         self.check_live()
         self._reregistered(
+            cluster_name=self.cluster_name,
             self_update_enabled=self_update_enabled,
             ports=check_ports(ports),
             api_token=api_token or self.api_token,
@@ -178,12 +179,16 @@ class Node(Aggregate):
             at=at,
         )
         if version != self.agent_version:
-            self._version_changed(previous=self.agent_version, agent_version=version, at=at)
+            self._version_changed(
+                cluster_name=self.cluster_name, previous=self.agent_version,
+                agent_version=version, at=at,
+            )
         self.change_status(NodeStatus.HEALTHY, "reregistered", at)
 
     @event("Reregistered")
-    def _reregistered(
+    def _reregistered(  # noqa: PLR0913
         self,
+        cluster_name: str,
         self_update_enabled: bool,
         ports: dict[str, int],
         api_token: str,
@@ -196,7 +201,7 @@ class Node(Aggregate):
 
     @event("VersionChanged")
     def _version_changed(
-        self, previous: str | None, agent_version: str | None, at: datetime
+        self, cluster_name: str, previous: str | None, agent_version: str | None, at: datetime
     ) -> None:
         self.agent_version = agent_version
 
@@ -205,11 +210,16 @@ class Node(Aggregate):
         self.check_live()
         if status.value == self.status:
             return False
-        self._status_changed(previous=self.status, status=status.value, reason=reason, at=at)
+        self._status_changed(
+            cluster_name=self.cluster_name, previous=self.status, status=status.value,
+            reason=reason, at=at,
+        )
         return True
 
     @event("StatusChanged")
-    def _status_changed(self, previous: str, status: str, reason: str, at: datetime) -> None:
+    def _status_changed(  # noqa: PLR0913
+        self, cluster_name: str, previous: str, status: str, reason: str, at: datetime
+    ) -> None:
         self.status = status
 
     def move_to(self, cluster_id: UUID, cluster_name: str, at: datetime) -> None:

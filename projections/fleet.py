@@ -45,10 +45,8 @@ def _key_created(e: Any) -> list[Change]:
 
 
 def _key_used(e: Any) -> list[Change]:
-    return [
-        Increment("enrollment_keys", _by_id(e), "uses_remaining", -1),
-        Patch("enrollment_keys", _by_id(e), {"last_used_at": e.at, "updated_at": e.at}),
-    ]
+    fields = {"uses_remaining": e.uses_remaining, "last_used_at": e.at, "updated_at": e.at}
+    return [Patch("enrollment_keys", _by_id(e), fields)]
 
 
 def _node_row(e: Any) -> dict[str, Any]:

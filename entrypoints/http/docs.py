@@ -6,6 +6,7 @@ version that renders OpenAPI 3.1), so the page works on air-gapped hosts: no CDN
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from starlette.requests import Request
@@ -14,7 +15,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+# schemas/ sits at the repository root; an installed (non-editable) copy points here instead.
+SOURCE_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMAS = Path(os.environ.get("EDGE_SCHEMAS_DIR") or SOURCE_SCHEMAS)
 STATIC_PREFIX = "/swaggerui/static"
 
 
