@@ -9,9 +9,9 @@ from typing import Any
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
+from adapters.file_lock import FileLock
 from adapters.liveness import SystemClock, ViewLiveness
 from adapters.memory_views import MemoryTableView
-from adapters.file_lock import FileLock
 from adapters.pg_lock import AdvisoryLock
 from adapters.pg_notify import NotifyListener
 from adapters.postgres_views import PostgresFleetView
