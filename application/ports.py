@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
+
+from domain.catalog import Message
 
 
 class Clock(Protocol):
@@ -27,3 +30,15 @@ class Liveness(Protocol):
     def touch(self, node_id: UUID, at: datetime) -> str | None:
         """Records last_seen_at; returns the node's current status, None if unknown."""
         ...
+
+
+class EventPublisher(Protocol):
+    """Where the relay sends catalog messages (JetStream, or the in-process bus)."""
+
+    async def start(self) -> None: ...
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Publishes in order; returns only when every message is durably accepted."""
+        ...
+
+    async def close(self) -> None: ...

@@ -71,9 +71,16 @@ class WritePath:
     """Runs every command; retries a decision when a concurrent writer won the version race."""
 
     def __init__(
-        self, store: EdgeStore, clock: Clock, waiter: ReadModelWaiter, max_attempts: int = 30
+        self,
+        store: EdgeStore,
+        clock: Clock,
+        waiter: ReadModelWaiter,
+        max_attempts: int = 30,
+        observers: list[Callable[[int], None]] | None = None,
     ) -> None:
         self.store = store
+        # Told the position of every commit (the relay wakes on it instead of polling).
+        self.observers = observers or []
         self.clock = clock
         self.waiter = waiter
         self.max_attempts = max_attempts
@@ -85,6 +92,8 @@ class WritePath:
         written = self._decide_and_save(decide)
         if written.position is not None:
             self.waiter.notify_written(written.position)
+            for observer in self.observers:
+                observer(written.position)
             if wait:
                 self.waiter.wait(written.position)
         return written

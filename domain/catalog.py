@@ -1,42 +1,225 @@
-"""The public edge.* event catalog (Edge Admin `GET /event_types`, in catalog order) and which
-domain events carry each type. Other domain events are internal."""
+"""The public edge.* event catalog: types in catalog order, versioned payloads, and the mapping
+from stored domain events to the messages NATS subscribers, webhooks and streams receive.
+
+Payload structs are the public contract (AsyncAPI and schemas/events are generated from them):
+add optional fields freely; anything else needs a new schema_version.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from uuid import UUID, uuid5
+
+import msgspec
 
 from domain.enrollment_key import EnrollmentKey
 from domain.node import Node
+from domain.shared import EDGE_NAMESPACE
 
-EVENT_TYPES: tuple[str, ...] = (
-    "edge.enrollment_key.verified",
-    "edge.node.registered",
-    "edge.node.reregistered",
-    "edge.node.version_changed",
-    "edge.node.status_changed",
-    "edge.node.cluster_changed",
-    "edge.node.update_triggered",
-    "edge.command_execution.created",
-    "edge.command_execution.sent",
-    "edge.command_execution.completed",
-    "edge.command_execution.cancelled",
-    "edge.command_execution.expired",
-    "edge.command_execution.pruned",
-    "edge.ssh_username.verified",
-    "edge.self_update_request.completed",
-)
+SCHEMA_VERSION = 1
+SOURCE = "edge-admin"
 
-PUBLIC_EVENTS: dict[type[Any], str] = {
-    EnrollmentKey.Used: "edge.enrollment_key.verified",
-    Node.Registered: "edge.node.registered",
-    Node.Revived: "edge.node.registered",
-    Node.Reregistered: "edge.node.reregistered",
-    Node.VersionChanged: "edge.node.version_changed",
-    Node.StatusChanged: "edge.node.status_changed",
-    Node.ClusterChanged: "edge.node.cluster_changed",
+
+class EnrollmentKeyVerified(msgspec.Struct, kw_only=True):
+    """An agent presented a valid enrollment key; one use was consumed."""
+
+    enrollment_key_id: UUID
+    cluster_name: str
+    node_id: UUID
+    uses_remaining: int | None
+
+
+class NodeRegistered(msgspec.Struct, kw_only=True):
+    """A node joined a cluster for the first time (or came back after being deleted)."""
+
+    node_id: UUID
+    cluster_name: str
+    id_type: str
+    version: str | None
+    self_update_enabled: bool
+
+
+class NodeReregistered(msgspec.Struct, kw_only=True):
+    """A known node started again (agent restart or re-enrollment)."""
+
+    node_id: UUID
+    cluster_name: str
+    self_update_enabled: bool
+    reenrolled: bool
+
+
+class NodeVersionChanged(msgspec.Struct, kw_only=True):
+    """The agent reported a different version than before."""
+
+    node_id: UUID
+    cluster_name: str
+    previous_version: str | None
+    version: str | None
+
+
+class NodeStatusChanged(msgspec.Struct, kw_only=True):
+    """healthy / unhealthy / unreachable transition, with why it happened."""
+
+    node_id: UUID
+    cluster_name: str
+    previous_status: str
+    status: str
+    reason: str
+
+
+class NodeClusterChanged(msgspec.Struct, kw_only=True):
+    """A node (and its aliases) moved to another cluster."""
+
+    node_id: UUID
+    previous_cluster_name: str
+    cluster_name: str
+
+
+class NodeUpdateTriggered(msgspec.Struct, kw_only=True):
+    """A self-update was dispatched to a node."""
+
+    node_id: UUID
+    cluster_name: str
+    self_update_request_id: UUID
+
+
+class CommandExecutionChanged(msgspec.Struct, kw_only=True):
+    """One node's execution of a command moved through its lifecycle."""
+
+    execution_id: UUID
+    command_id: UUID
+    node_id: UUID | None
+    cluster_name: str | None
+    status: str
+    exit_code: int | None = None
+
+
+class SshUsernameVerified(msgspec.Struct, kw_only=True):
+    """An agent asked the admin to check SSH credentials (never the secret itself)."""
+
+    ssh_username_id: UUID | None
+    node_id: UUID
+    username: str
+    method: str
+    outcome: str
+
+
+class SelfUpdateRequestCompleted(msgspec.Struct, kw_only=True):
+    """A self-update request finished; summary counts per node."""
+
+    self_update_request_id: UUID
+    total: int
+    triggered: int
+    failed: int
+
+
+PAYLOADS: dict[str, type[msgspec.Struct]] = {
+    "edge.enrollment_key.verified": EnrollmentKeyVerified,
+    "edge.node.registered": NodeRegistered,
+    "edge.node.reregistered": NodeReregistered,
+    "edge.node.version_changed": NodeVersionChanged,
+    "edge.node.status_changed": NodeStatusChanged,
+    "edge.node.cluster_changed": NodeClusterChanged,
+    "edge.node.update_triggered": NodeUpdateTriggered,
+    "edge.command_execution.created": CommandExecutionChanged,
+    "edge.command_execution.sent": CommandExecutionChanged,
+    "edge.command_execution.completed": CommandExecutionChanged,
+    "edge.command_execution.cancelled": CommandExecutionChanged,
+    "edge.command_execution.expired": CommandExecutionChanged,
+    "edge.command_execution.pruned": CommandExecutionChanged,
+    "edge.ssh_username.verified": SshUsernameVerified,
+    "edge.self_update_request.completed": SelfUpdateRequestCompleted,
+}
+EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
+
+
+class Message(msgspec.Struct, kw_only=True):
+    """The envelope every subscriber receives; `id` is stable for one stored event forever."""
+
+    id: UUID
+    type: str
+    schema_version: int
+    source: str
+    position: int
+    occurred_at: datetime
+    subject_id: UUID
+    data: msgspec.Struct
+
+
+def _key_verified(e: Any) -> msgspec.Struct:
+    return EnrollmentKeyVerified(enrollment_key_id=e.originator_id, cluster_name=e.cluster_name,
+                                 node_id=e.node_id, uses_remaining=e.uses_remaining)
+
+
+def _registered(e: Any) -> msgspec.Struct:
+    return NodeRegistered(node_id=e.originator_id, cluster_name=e.cluster_name,
+                          id_type=e.id_type, version=e.agent_version,
+                          self_update_enabled=e.self_update_enabled)
+
+
+def _reregistered(e: Any) -> msgspec.Struct:
+    return NodeReregistered(node_id=e.originator_id, cluster_name=e.cluster_name,
+                            self_update_enabled=e.self_update_enabled,
+                            reenrolled=e.enrollment_key_id is not None)
+
+
+def _version_changed(e: Any) -> msgspec.Struct:
+    return NodeVersionChanged(node_id=e.originator_id, cluster_name=e.cluster_name,
+                              previous_version=e.previous, version=e.agent_version)
+
+
+def _status_changed(e: Any) -> msgspec.Struct:
+    return NodeStatusChanged(node_id=e.originator_id, cluster_name=e.cluster_name,
+                             previous_status=e.previous, status=e.status, reason=e.reason)
+
+
+def _cluster_changed(e: Any) -> msgspec.Struct:
+    return NodeClusterChanged(node_id=e.originator_id,
+                              previous_cluster_name=e.previous_cluster_name,
+                              cluster_name=e.cluster_name)
+
+
+PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
+    EnrollmentKey.Used: ("edge.enrollment_key.verified", _key_verified),
+    Node.Registered: ("edge.node.registered", _registered),
+    Node.Revived: ("edge.node.registered", _registered),
+    Node.Reregistered: ("edge.node.reregistered", _reregistered),
+    Node.VersionChanged: ("edge.node.version_changed", _version_changed),
+    Node.StatusChanged: ("edge.node.status_changed", _status_changed),
+    Node.ClusterChanged: ("edge.node.cluster_changed", _cluster_changed),
 }
 
 
 def event_type(domain_event: Any) -> str | None:
     """The catalog type a stored domain event is published as, or None if it stays internal."""
-    return PUBLIC_EVENTS.get(type(domain_event))
+    entry = PUBLIC_EVENTS.get(type(domain_event))
+    return entry[0] if entry else None
+
+
+def message_id(originator_id: UUID, originator_version: int) -> UUID:
+    return uuid5(EDGE_NAMESPACE, f"event:{originator_id}:{originator_version}")
+
+
+def to_message(domain_event: Any, position: int) -> Message | None:
+    """The public message for a stored event (None for internal events)."""
+    entry = PUBLIC_EVENTS.get(type(domain_event))
+    if entry is None:
+        return None
+    kind, payload = entry
+    return Message(
+        id=message_id(domain_event.originator_id, domain_event.originator_version),
+        type=kind,
+        schema_version=SCHEMA_VERSION,
+        source=SOURCE,
+        position=position,
+        occurred_at=domain_event.at,
+        subject_id=domain_event.originator_id,
+        data=payload(domain_event),
+    )
+
+
+def topics_for(types: tuple[str, ...]) -> tuple[type[Any], ...]:
+    """Domain event classes that carry any of these catalog types."""
+    return tuple(cls for cls, (kind, _) in PUBLIC_EVENTS.items() if kind in types)

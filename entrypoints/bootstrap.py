@@ -6,12 +6,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
+from eventsourcing.popo import POPOTrackingRecorder
 from eventsourcing.utils import Environment
 
 from adapters.file_lock import FileLock
 from adapters.liveness import SystemClock, ViewLiveness
+from adapters.memory_bus import InProcessBus
 from adapters.memory_views import MemoryTableView
+from adapters.nats_publisher import JetStreamPublisher, StreamSettings
 from adapters.pg_lock import AdvisoryLock
 from adapters.pg_notify import NotifyListener
 from adapters.postgres_views import PostgresFleetView
@@ -20,7 +23,8 @@ from application.aliases import Aliases
 from application.clusters import Clusters
 from application.enrollment_keys import EnrollmentKeys
 from application.nodes import Nodes
-from application.ports import Clock
+from application.ports import Clock, EventPublisher
+from application.relay import Relay
 from application.store import EdgeStore
 from application.write_path import WritePath
 from entrypoints.settings import Settings, database_kind
@@ -46,8 +50,11 @@ class Services:
     enrollment_keys: EnrollmentKeys
     nodes: Nodes
     aliases: Aliases
+    relay: Relay
+    bus: InProcessBus | None = None
     listener: NotifyListener | None = None
     lock: ProjectorLock | None = None
+    relay_lock: ProjectorLock | None = None
 
     def start(self) -> None:
         """Starts background work: the projector (unless another process runs it)."""
@@ -62,8 +69,12 @@ class Services:
         if self.listener is not None and self.settings.run_projections:
             self.listener.stop()
         self.projector.stop()
-        if self.lock is not None:
-            self.lock.release()
+        for lock in (self.lock, self.relay_lock):
+            if lock is not None:
+                lock.release()
+        tracking = getattr(self.relay.tracking, "datastore", None)
+        if tracking is not None:
+            tracking.close()
         datastore = getattr(self.view, "datastore", None)
         if datastore is not None:
             datastore.close()
@@ -84,32 +95,51 @@ def build_view(settings: Settings) -> TableView:
     return factory.tracking_recorder(view_class)  # type: ignore[no-any-return]
 
 
-def build_lock(settings: Settings) -> ProjectorLock | None:
-    """Who may apply events to the read models: one process per database."""
+def build_lock(settings: Settings, role: str) -> ProjectorLock | None:
+    """Who may do `role` (project, relay) for this database: one process at a time."""
     kind = database_kind(settings.database_url)
     if kind == "postgres":
-        name = f"projector:{settings.database_url}:fleet"
-        return AdvisoryLock(settings.postgres_conninfo(), name)
+        return AdvisoryLock(settings.postgres_conninfo(), f"{role}:{settings.database_url}")
     if kind == "sqlite":
-        return FileLock(settings.persistence_env("fleet")["SQLITE_DBNAME"] + ".projector.lock")
+        return FileLock(settings.persistence_env(role)["SQLITE_DBNAME"] + f".{role}.lock")
     return None
+
+
+def build_tracking(settings: Settings, name: str) -> TrackingRecorder:
+    if database_kind(settings.database_url) == "memory":
+        return POPOTrackingRecorder()
+    env = Environment(name, settings.persistence_env(name))
+    return InfrastructureFactory.construct(env=env).tracking_recorder()  # type: ignore[no-any-return]
+
+
+def build_relay(settings: Settings, store: EdgeStore) -> tuple[Relay, InProcessBus | None, Any]:
+    bus = None if settings.nats_url else InProcessBus()
+    publisher: EventPublisher = bus or JetStreamPublisher(
+        settings.nats_url, StreamSettings(settings.nats_stream, settings.nats_subject_prefix)
+    )
+    lock = build_lock(settings, "relay")
+    relay = Relay(store, publisher, build_tracking(settings, "relay"),
+                  leader=lock.held if lock is not None else None)
+    return relay, bus, lock
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     store = EdgeStore(env=settings.persistence_env("edge"))
     view = build_view(settings)
-    lock = build_lock(settings)
-    leader = lock.held if lock is not None else None
-    listener = None
+    lock = build_lock(settings, "projector")
     projector = ProjectionWorker(
         FleetProjection(view), store.recorder, store.mapper, store.name,
-        leader=leader,
+        leader=lock.held if lock is not None else None,
     )
+    relay, bus, relay_lock = build_relay(settings, store)
+    listener = None
     if database_kind(settings.database_url) == "postgres":
-        # Writers in other processes commit too: their NOTIFY wakes this projector at once.
+        # Writers in other processes commit too: their NOTIFY wakes these workers at once.
         channel = store.recorder.channel_name  # type: ignore[attr-defined]
-        listener = NotifyListener(settings.postgres_conninfo(), channel, projector.wake)
-    writes = WritePath(store, clock or SystemClock(), projector)
+        listener = NotifyListener(
+            settings.postgres_conninfo(), channel, lambda: (projector.wake(), relay.wake())
+        )
+    writes = WritePath(store, clock or SystemClock(), projector, observers=[relay.wake])
     return Services(
         settings=settings,
         store=store,
@@ -123,6 +153,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         nodes=Nodes(writes, ViewLiveness(view)),
         aliases=Aliases(writes),
+        relay=relay,
+        bus=bus,
         listener=listener,
         lock=lock,
+        relay_lock=relay_lock,
     )

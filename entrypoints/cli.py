@@ -51,6 +51,27 @@ def projections_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def relay_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from entrypoints.bootstrap import build_services
+
+    services = build_services(_settings(args, run_projections=False))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        target = services.settings.nats_url or "the in-process bus"
+        print(f"edge-admin: relaying events to {target}", file=sys.stderr)
+        await services.relay.run(stop)
+
+    asyncio.run(main())
+    services.close()
+    return 0
+
+
 def replay(args: argparse.Namespace) -> int:
     from entrypoints.bootstrap import build_services
     from entrypoints.replay import ProjectorBusyError, rebuild
@@ -87,6 +108,11 @@ def parser() -> argparse.ArgumentParser:
     psub = p.add_subparsers(dest="action", required=True)
     run = psub.add_parser("run", help="keep the read models up to date until stopped")
     run.set_defaults(func=projections_run)
+    relay = sub.add_parser("relay", help="the event relay")
+    relay_sub = relay.add_subparsers(dest="action", required=True)
+    relay_sub.add_parser("run", help="publish the edge.* catalog to NATS until stopped").set_defaults(
+        func=relay_run
+    )
     r = sub.add_parser("replay", help="rebuild every read model from the event store")
     r.set_defaults(func=replay)
     return root

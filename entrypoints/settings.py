@@ -24,6 +24,9 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     nats_url: str = ""
+    nats_stream: str = "EDGE"
+    nats_subject_prefix: str = ""
+    run_relay: bool = True
     api_key: str = ""
     master_key: str = ""
     generated_api_key: bool = False
@@ -50,6 +53,9 @@ class Settings:
         values: dict[str, object] = {
             "database_url": e.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             "nats_url": e.get("NATS_URL", ""),
+            "nats_stream": e.get("NATS_STREAM") or "EDGE",
+            "nats_subject_prefix": e.get("NATS_SUBJECT_PREFIX", ""),
+            "run_relay": _bool(e, "RUN_RELAY", True),
             "api_key": api_key,
             "master_key": master_key,
             "generated_api_key": generated,

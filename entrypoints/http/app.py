@@ -56,12 +56,17 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         await run_in_threadpool(svc.start)
         app.state.services = svc
         sweeper = asyncio.create_task(run_sweeper(svc, settings.heartbeat_interval))
+        stop = asyncio.Event()
+        relay = asyncio.create_task(svc.relay.run(stop)) if settings.run_relay else None
         try:
             yield
         finally:
+            stop.set()
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            if relay is not None:
+                await relay
             await run_in_threadpool(svc.close)
 
     app = Starlette(

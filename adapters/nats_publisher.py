@@ -1,0 +1,109 @@
+"""JetStream side of the relay: the EDGE stream, and publishing with message-id dedupe."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from domain.catalog import Message
+
+log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """The stream that holds the edge.* catalog."""
+
+    name: str = "EDGE"
+    # Lets several deployments (or test runs) share one NATS: subjects become <prefix>edge.*.
+    subject_prefix: str = ""
+    # Must outlast the relay's retry horizon (one batch); hours leave room for long outages.
+    duplicate_window: float = 2 * 3600
+    max_age: float = 7 * 24 * 3600
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        return (f"{self.subject_prefix}edge.>",)
+
+    def subject(self, message: Message) -> str:
+        return self.subject_prefix + message.type
+
+
+def headers_for(message: Message) -> dict[str, str]:
+    return {
+        "Nats-Msg-Id": str(message.id),
+        "Edge-Position": str(message.position),
+        "Edge-Schema-Version": str(message.schema_version),
+    }
+
+
+async def connect(url: str, name: str) -> Client:
+    return await nats.connect(
+        url, name=name, connect_timeout=5, reconnect_time_wait=1, max_reconnect_attempts=-1,
+        allow_reconnect=True,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, stream: StreamSettings) -> None:
+    config = StreamConfig(
+        name=stream.name,
+        subjects=list(stream.subjects),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=stream.duplicate_window,
+        max_age=stream.max_age,
+    )
+    try:
+        await js.stream_info(stream.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        return
+    await js.update_stream(config)
+
+
+class JetStreamPublisher:
+    """Publishes batches with pipelined acks; each message's id makes re-sends harmless."""
+
+    def __init__(self, url: str, stream: StreamSettings | None = None) -> None:
+        self.url = url
+        self.stream = stream or StreamSettings()
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+
+    async def start(self) -> None:
+        self._nc = await connect(self.url, "edge-relay")
+        self._js = self._nc.jetstream(publish_async_max_pending=4000)
+        await ensure_stream(self._js, self.stream)
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        assert self._js is not None, "start() first"
+        futures = []
+        for message in messages:
+            futures.append(await self._js.publish_async(
+                self.stream.subject(message), _encode(message), headers=headers_for(message),
+                wait_stall=30,
+            ))
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise PublishError(f"{len(failures)} of {len(messages)} not acknowledged") from failures[0]
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.drain()
+        self._nc = self._js = None
+
+
+class PublishError(RuntimeError):
+    """Some messages of a batch were not acknowledged; the relay re-sends the whole batch."""

@@ -1,0 +1,119 @@
+"""The relay: tails the event store's notification log and publishes the public catalog.
+
+Publishing never happens inline with a request. The relay reads what is committed, publishes it
+in store order and then records how far it got; after a crash it resumes from that record and the
+broker drops the re-sent head by message id (JetStream's duplicate window, which is far longer
+than one batch takes to publish).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.utils import get_topic
+
+from application.ports import EventPublisher
+from application.store import EdgeStore
+from domain.catalog import PUBLIC_EVENTS, Message, to_message
+
+log = logging.getLogger(__name__)
+PUBLIC_TOPICS = tuple(get_topic(cls) for cls in PUBLIC_EVENTS)
+
+
+class Relay:
+    """One relay per database is active at a time (see `leader`); others stand by."""
+
+    def __init__(  # noqa: PLR0913
+        self,
+        store: EdgeStore,
+        publisher: EventPublisher,
+        tracking: TrackingRecorder,
+        *,
+        batch_size: int = 2000,
+        poll_interval: float = 0.05,
+        leader: Callable[[], bool] | None = None,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.tracking = tracking
+        self.tracking_name = f"relay:{store.name}"
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.leader = leader or (lambda: True)
+        self.position = 0
+        self.published = 0
+        self.last_error: str | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self, *_: Any) -> None:
+        """Thread-safe: a write committed somewhere, look now instead of at the next poll."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def read_batch(self) -> tuple[list[Message], int]:
+        """Messages after the tracked position and the position they take the relay to."""
+        notifications = self.store.recorder.select_notifications(
+            start=self.position, limit=self.batch_size, topics=PUBLIC_TOPICS,
+            inclusive_of_start=False,
+        )
+        messages = []
+        for notification in notifications:
+            message = to_message(self.store.mapper.to_domain_event(notification), notification.id)
+            if message is not None:
+                messages.append(message)
+        end = notifications[-1].id if notifications else self.position
+        return messages, end
+
+    async def step(self) -> int:
+        messages, end = await asyncio.to_thread(self.read_batch)
+        if end == self.position:
+            return 0
+        if messages:
+            await self.publisher.publish(messages)
+        await asyncio.to_thread(self.tracking.insert_tracking, Tracking(self.tracking_name, end))
+        self.position = end
+        self.published += len(messages)
+        return len(messages)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        await self.publisher.start()
+        backoff = self.poll_interval
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    if not await asyncio.to_thread(self.leader):
+                        await self._sleep(stop, 1.0)
+                        continue
+                    self.position = await asyncio.to_thread(self._tracked_position)
+                    while not stop.is_set() and await self.step() > 0:
+                        pass
+                    backoff, self.last_error = self.poll_interval, None
+                except Exception as exc:  # noqa: BLE001 - the relay outlives broker/db outages
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("relay failed at position %s; retrying: %s", self.position, exc)
+                    backoff = min(max(backoff * 2, 0.1), 5.0)
+                await self._sleep(stop, backoff)
+        finally:
+            await self.publisher.close()
+
+    def _tracked_position(self) -> int:
+        return self.tracking.max_tracking_id(self.tracking_name) or 0
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        assert self._wake is not None
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+
+    def lag(self) -> int:
+        """Notifications recorded but not yet relayed (0 when caught up)."""
+        return max(0, (self.store.recorder.max_notification_id() or 0) - self.position)
