@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -42,3 +43,50 @@ class EventPublisher(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class SecretBox(Protocol):
+    """Authenticated encryption for secrets kept at rest (webhook secrets and headers)."""
+
+    def seal(self, plaintext: bytes) -> str: ...
+
+    def open(self, sealed: str) -> bytes: ...
+
+
+class DestinationGuard(Protocol):
+    """SSRF policy for outbound URLs; raises InvalidValueError(field="url") when denied."""
+
+    def check(self, url: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A webhook as the fan-out sees it."""
+
+    webhook_id: UUID
+    event_types: frozenset[str]
+    created_position: int
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """One message owed to one webhook; `id` is the webhook-id header, fixed for all attempts."""
+
+    id: UUID
+    webhook_id: UUID
+    message_id: UUID
+    event_type: str
+    position: int
+    body: bytes
+
+
+class WebhookDirectory(Protocol):
+    """Current subscriptions, read from the webhooks read model."""
+
+    def subscriptions(self) -> list[Subscription]: ...
+
+
+class DeliveryQueue(Protocol):
+    """Durable queue of deliveries; enqueueing the same id twice is a no-op."""
+
+    def enqueue(self, deliveries: Sequence[NewDelivery]) -> int: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,12 +14,16 @@ from eventsourcing.utils import Environment
 from adapters.file_lock import FileLock
 from adapters.liveness import SystemClock, ViewLiveness
 from adapters.memory_bus import InProcessBus
+from adapters.memory_delivery_queue import MemoryDeliveryQueue
 from adapters.memory_views import MemoryTableView
 from adapters.nats_publisher import JetStreamPublisher, StreamSettings
 from adapters.pg_lock import AdvisoryLock
 from adapters.pg_notify import NotifyListener
 from adapters.postgres_views import PostgresFleetView
+from adapters.secret_box import AesGcmBox, derive_key, key_file
 from adapters.sqlite_views import SQLiteFleetView
+from adapters.webhook_directory import ViewWebhookDirectory
+from adapters.webhook_guard import SsrfGuard
 from application.aliases import Aliases
 from application.clusters import Clusters
 from application.enrollment_keys import EnrollmentKeys
@@ -26,6 +31,7 @@ from application.nodes import Nodes
 from application.ports import Clock, EventPublisher
 from application.relay import Relay
 from application.store import EdgeStore
+from application.webhooks import Webhooks
 from application.write_path import WritePath
 from entrypoints.settings import Settings, database_kind
 from projections.fleet import FleetProjection
@@ -50,6 +56,7 @@ class Services:
     enrollment_keys: EnrollmentKeys
     nodes: Nodes
     aliases: Aliases
+    webhooks: Webhooks
     relay: Relay
     bus: InProcessBus | None = None
     listener: NotifyListener | None = None
@@ -123,6 +130,17 @@ def build_relay(settings: Settings, store: EdgeStore) -> tuple[Relay, InProcessB
     return relay, bus, lock
 
 
+def build_box(settings: Settings) -> AesGcmBox:
+    """At-rest key: ENCRYPTION_KEY, else MASTER_KEY/API_KEY, else a key file beside SQLite."""
+    material = settings.secret_material()
+    if material:
+        return AesGcmBox(derive_key(material))
+    if database_kind(settings.database_url) == "sqlite":
+        path = settings.persistence_env("edge")["SQLITE_DBNAME"] + ".key"
+        return AesGcmBox(key_file(path))
+    return AesGcmBox(secrets.token_bytes(32))
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     store = EdgeStore(env=settings.persistence_env("edge"))
     view = build_view(settings)
@@ -153,6 +171,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         nodes=Nodes(writes, ViewLiveness(view)),
         aliases=Aliases(writes),
+        webhooks=Webhooks(
+            writes, build_box(settings), SsrfGuard(settings.webhook_allow_private_ips),
+            ViewWebhookDirectory(view, store.name), MemoryDeliveryQueue(),
+        ),
         relay=relay,
         bus=bus,
         listener=listener,

@@ -27,6 +27,10 @@ class Settings:
     nats_stream: str = "EDGE"
     nats_subject_prefix: str = ""
     run_relay: bool = True
+    webhook_allow_private_ips: bool = False
+    webhook_max_attempts: int = 3
+    webhook_timeout: float = 10.0
+    encryption_key: str = ""
     api_key: str = ""
     master_key: str = ""
     generated_api_key: bool = False
@@ -56,6 +60,10 @@ class Settings:
             "nats_stream": e.get("NATS_STREAM") or "EDGE",
             "nats_subject_prefix": e.get("NATS_SUBJECT_PREFIX", ""),
             "run_relay": _bool(e, "RUN_RELAY", True),
+            "webhook_allow_private_ips": _bool(e, "WEBHOOK_ALLOW_PRIVATE_IPS", False),
+            "webhook_max_attempts": _int(e, "WEBHOOK_MAX_ATTEMPTS", 3, 1, 100),
+            "webhook_timeout": _float(e, "WEBHOOK_TIMEOUT_SECONDS", 10.0),
+            "encryption_key": e.get("ENCRYPTION_KEY", ""),
             "api_key": api_key,
             "master_key": master_key,
             "generated_api_key": generated,
@@ -77,7 +85,12 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        database_kind(self.database_url)
+        kind = database_kind(self.database_url)
+        if kind == "postgres" and not self.secret_material() and self.generated_api_key:
+            raise SettingsError(
+                "ENCRYPTION_KEY (or MASTER_KEY / API_KEY) must be set with a PostgreSQL "
+                "DATABASE_URL: webhook secrets are sealed with a key derived from it"
+            )
         name = self.default_cluster_name
         if name and (len(name) > 24 or not CLUSTER_NAME.match(name) or name == "default"):
             raise SettingsError(
@@ -95,6 +108,14 @@ class Settings:
     @property
     def advertised_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    def secret_material(self) -> str:
+        """What the at-rest encryption key derives from, if the operator configured one."""
+        if self.encryption_key:
+            return self.encryption_key
+        if self.generated_api_key:
+            return ""
+        return self.master_key or self.api_key
 
     def postgres_conninfo(self) -> str:
         return _conninfo(self.database_url)

@@ -12,6 +12,8 @@ from domain.alias import Alias
 from domain.cluster import Cluster
 from domain.enrollment_key import EnrollmentKey
 from domain.node import DEFAULT_PORTS, Node
+from domain.webhook import Webhook
+from projections.fleet_tables import join_events
 from projections.model import Change, Delete, Increment, Patch, Upsert, UpsertMax
 from projections.view import TableView
 
@@ -105,11 +107,29 @@ HANDLERS: dict[type[Any], Handler] = {
         "cluster_name": e.cluster_name, "name": e.name, **_stamps(e)})],
     Alias.Moved: _patch("aliases", cluster_id="cluster_id", cluster_name="cluster_name"),
     Alias.Deleted: lambda e: [Delete("aliases", _by_id(e))],
+    Webhook.Deleted: lambda e: [Delete("webhooks", _by_id(e))],
 }
 
 
-def changes_for(event: Any) -> list[Change]:
+def _webhook_created(e: Any, position: int) -> list[Change]:
+    row = {"id": e.originator_id, "url": e.url,
+           "subscribed_events": join_events(e.subscribed_events),
+           "sealed_secret": e.sealed_secret, "sealed_headers": e.sealed_headers,
+           "created_position": position, **_stamps(e)}
+    return [Upsert("webhooks", row)]
+
+
+# Handlers that also need the event's position in the log.
+POSITIONED: dict[type[Any], Callable[[Any, int], list[Change]]] = {
+    Webhook.Created: _webhook_created,
+}
+
+
+def changes_for(event: Any, position: int = 0) -> list[Change]:
     """Pure mapping from one domain event to read-model changes; unknown events change nothing."""
+    positioned = POSITIONED.get(type(event))
+    if positioned is not None:
+        return positioned(event, position)
     handler = HANDLERS.get(type(event))
     return handler(event) if handler else []
 
@@ -120,8 +140,10 @@ class FleetProjection(Projection[TableView]):
     name = "fleet"
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.apply([(changes_for(domain_event), tracking)])
+        self.view.apply([(changes_for(domain_event, tracking.notification_id), tracking)])
 
     def process_batch(self, batch: list[tuple[Any, Tracking]]) -> None:
         """Many events, one transaction: how the runner keeps up with bursts of writes."""
-        self.view.apply([(changes_for(event), tracking) for event, tracking in batch])
+        self.view.apply(
+            [(changes_for(event, tracking.notification_id), tracking) for event, tracking in batch]
+        )

@@ -56,4 +56,22 @@ ALIASES = Table(
     indexes=("node_id", "cluster_name", "inserted_at"),
 )
 
-FLEET_TABLES = (CLUSTERS, ENROLLMENT_KEYS, NODE_LIVENESS, NODES, ALIASES)
+# subscribed_events is stored as "|type|type|" so "contains" is the glob *|type|* everywhere.
+WEBHOOKS = Table(
+    "webhooks", "id",
+    cols(
+        ("id", UID), ("url", TXT), ("subscribed_events", TXT), ("sealed_secret", TXT),
+        ("sealed_headers", TXT), ("created_position", INT), *STAMPS,
+    ),
+    indexes=("inserted_at",),
+)
+
+FLEET_TABLES = (CLUSTERS, ENROLLMENT_KEYS, NODE_LIVENESS, NODES, ALIASES, WEBHOOKS)
+
+
+def join_events(types: list[str]) -> str:
+    return "|" + "|".join(types) + "|"
+
+
+def split_events(stored: str) -> list[str]:
+    return [t for t in stored.split("|") if t]

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from domain.shared import DomainError
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.http import agent, aliases, clusters, docs, enrollment_keys, nodes
+from entrypoints.http import agent, aliases, clusters, docs, enrollment_keys, nodes, webhooks
 from entrypoints.http.errors import (
     ApiError,
     on_api_error,
@@ -38,6 +38,7 @@ API_ROUTES = [
     *enrollment_keys.ROUTES,
     *nodes.ROUTES,
     *aliases.ROUTES,
+    *webhooks.ROUTES,
 ]
 
 
