@@ -10,10 +10,10 @@ or decoded before checking, and numeric hosts are read the way libc and browsers
 from __future__ import annotations
 
 import re
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from urllib.parse import unquote
-
-import msgspec
 
 from domain.shared import InvalidValueError
 
@@ -89,10 +89,12 @@ _IPV6_DENY: tuple[tuple[IPv6Network, str], ...] = tuple(
 _GLOBAL_UNICAST = IPv6Network("2000::/3")  # everything else in IPv6 is unassigned or special
 _NAT64 = IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = IPv6Network("::/96")
-_TEREDO = IPv6Network("2001::/32")
 
 
-class Destination(msgspec.Struct, frozen=True, kw_only=True):
+# A dataclass, not a msgspec.Struct: it never crosses the wire and msgspec cannot encode
+# ipaddress values; the stored form of a webhook is its URL string.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Destination:
     """A webhook URL taken apart once, so the checker and the sender read the same host."""
 
     scheme: str
@@ -113,7 +115,8 @@ def _refuse(message: str) -> InvalidValueError:
 
 
 def _an(word: str) -> str:
-    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+    # Only "unspecified" among the reasons takes "an" ("unique-local" does not).
+    return f"an {word}" if word[0] in "aeio" or word == "unspecified" else f"a {word}"
 
 
 def parse_destination(url: str) -> Destination:
@@ -174,7 +177,11 @@ def _parse_host(text: str) -> tuple[str, IPAddress | None]:
     if text.startswith("["):
         return _parse_ipv6_literal(text[1:-1])
     # WHATWG percent-decodes hosts before using them, so "%31%32%37.0.0.1" is 127.0.0.1.
-    host = unquote(text, errors="strict").lower() if "%" in text else text.lower()
+    # Checked for ASCII before lower(): "\u212a".lower() is "k".
+    host = unquote(text, errors="replace") if "%" in text else text
+    if not host.isascii():
+        raise _refuse("URL host must be ASCII after percent-decoding")
+    host = host.lower()
     if host.endswith(".") and not host.endswith(".."):
         host = host[:-1]  # "localhost." is the same name as "localhost"
     labels = host.split(".")
@@ -201,7 +208,7 @@ def _parse_ipv6_literal(text: str) -> tuple[str, IPAddress]:
 
 def parse_legacy_ipv4(host: str) -> IPv4Address | None:
     """Read 1-4 dot-separated decimal/octal/hex parts the way inet_aton and WHATWG do."""
-    parts = host.split(".")
+    parts = host.lower().split(".")
     if not 1 <= len(parts) <= 4:
         return None
     numbers: list[int] = []
@@ -228,14 +235,13 @@ def classify_ip(ip: IPAddress) -> str | None:
     """Why a connection to `ip` is refused, or None when it is a public unicast address."""
     if isinstance(ip, IPv4Address):
         return next((reason for net, reason in _IPV4_DENY if ip in net), None)
-    ip = IPv6Address(ip.packed)  # drops a scope id, which would break network membership
     if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d: a dual-stack socket connects over IPv4
         return classify_ip(ip.ipv4_mapped)
     if ip in _NAT64:  # 64:ff9b::a.b.c.d: the NAT64 gateway connects to the embedded address
         return classify_ip(IPv4Address(ip.packed[-4:]))
     if ip.sixtofour is not None:
         return classify_ip(ip.sixtofour)
-    if ip in _TEREDO and ip.teredo is not None:
+    if ip.teredo is not None:  # 2001::/32: the relay forwards to the embedded client
         server, client = ip.teredo
         return classify_ip(client) or classify_ip(server)
     reason = next((reason for net, reason in _IPV6_DENY if ip in net), None)
@@ -254,7 +260,7 @@ def classify_hostname(host: str) -> str | None:
     return next((r for suffix, r in DENIED_SUFFIXES.items() if name.endswith(suffix)), None)
 
 
-def check_ips(ips: list[IPAddress], allow_private: bool) -> None:
+def check_ips(ips: Sequence[IPAddress], allow_private: bool) -> None:
     """Refuse unless every resolved address is allowed: one private answer is enough to refuse,
     because the sender may connect to any of them (and a rebinding DNS server picks which)."""
     if allow_private:
