@@ -92,7 +92,6 @@ class JetStreamPublisher:
         for message in messages:
             futures.append(await self._js.publish_async(
                 self.stream.subject(message), _encode(message), headers=headers_for(message),
-                wait_stall=30,
             ))
         results = await asyncio.gather(*futures, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]

@@ -55,30 +55,39 @@ class Relay:
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    def read_batch(self) -> tuple[list[Message], int]:
-        """Messages after the tracked position and the position they take the relay to."""
+    def read_batch(self, start: int) -> tuple[list[Message], int]:
+        """Messages after `start` and the position they take the relay to."""
         notifications = self.store.recorder.select_notifications(
-            start=self.position, limit=self.batch_size, topics=PUBLIC_TOPICS,
-            inclusive_of_start=False,
+            start=start, limit=self.batch_size, topics=PUBLIC_TOPICS, inclusive_of_start=False,
         )
         messages = []
         for notification in notifications:
             message = to_message(self.store.mapper.to_domain_event(notification), notification.id)
             if message is not None:
                 messages.append(message)
-        end = notifications[-1].id if notifications else self.position
+        end = notifications[-1].id if notifications else start
         return messages, end
 
-    async def step(self) -> int:
-        messages, end = await asyncio.to_thread(self.read_batch)
-        if end == self.position:
-            return 0
-        if messages:
-            await self.publisher.publish(messages)
-        await asyncio.to_thread(self.tracking.insert_tracking, Tracking(self.tracking_name, end))
-        self.position = end
-        self.published += len(messages)
-        return len(messages)
+    async def drain(self, stop: asyncio.Event) -> int:
+        """Publishes everything recorded so far; reads the next batch while publishing one."""
+        relayed = 0
+        reading = asyncio.create_task(asyncio.to_thread(self.read_batch, self.position))
+        try:
+            while True:
+                messages, end = await reading
+                if end == self.position or stop.is_set():
+                    return relayed
+                reading = asyncio.create_task(asyncio.to_thread(self.read_batch, end))
+                if messages:
+                    await self.publisher.publish(messages)
+                await asyncio.to_thread(
+                    self.tracking.insert_tracking, Tracking(self.tracking_name, end)
+                )
+                self.position = end
+                self.published += len(messages)
+                relayed += len(messages)
+        finally:
+            reading.cancel()
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
@@ -93,8 +102,7 @@ class Relay:
                         await self._sleep(stop, 1.0)
                         continue
                     self.position = await asyncio.to_thread(self._tracked_position)
-                    while not stop.is_set() and await self.step() > 0:
-                        pass
+                    await self.drain(stop)
                     backoff, self.last_error = self.poll_interval, None
                 except Exception as exc:  # noqa: BLE001 - the relay outlives broker/db outages
                     self.last_error = f"{type(exc).__name__}: {exc}"
