@@ -110,9 +110,8 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=projections_run)
     relay = sub.add_parser("relay", help="the event relay")
     relay_sub = relay.add_subparsers(dest="action", required=True)
-    relay_sub.add_parser("run", help="publish the edge.* catalog to NATS until stopped").set_defaults(
-        func=relay_run
-    )
+    relay_run_parser = relay_sub.add_parser("run", help="publish the edge.* catalog until stopped")
+    relay_run_parser.set_defaults(func=relay_run)
     r = sub.add_parser("replay", help="rebuild every read model from the event store")
     r.set_defaults(func=replay)
     return root

@@ -25,8 +25,11 @@ from application.aliases import CreateAlias
 from application.clusters import CreateCluster, UpdateCluster
 from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from application.nodes import ChangeCluster, EnrollNode, ReregisterNode
+from application.webhooks import CreateWebhook
+from domain.catalog import EVENT_TYPES
+from entrypoints import openapi_events as oev
 from entrypoints import openapi_schemas as oas
-from entrypoints.http import agent, aliases, clusters, enrollment_keys, nodes
+from entrypoints.http import agent, aliases, clusters, enrollment_keys, nodes, webhooks
 from entrypoints.http.app import API_ROUTES
 from entrypoints.http.listing import ListSpec, Param, parse_bool, parse_int, parse_text, parse_uuid
 from entrypoints.settings import Settings
@@ -34,6 +37,7 @@ from entrypoints.settings import Settings
 Security = list[dict[str, list[str]]]
 CLUSTER, KEY, NODE, ALIAS, AGENT = (
     "Nodes.Cluster", "Nodes.EnrollmentKey", "Nodes.Node", "Nodes.Alias", "Agent")
+EVENT_TYPE, WEBHOOK = "Events.Type", "Events.Webhook"
 AGENT_TAG = ("Called by the edge agent: enrollment with a key, then calls authenticated by the"
              " node's api_token. Not part of the Edge Admin 0.2.0 document.")
 PUBLIC: Security = []
@@ -120,6 +124,20 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         ALIAS, "List all aliases", 200, "Alias", (400,), listing=aliases.SPEC),
     (_GET, "/api/v1/aliases/{id}"): Op(ALIAS, "Get a specific alias", 200, "Alias", (400, 404)),
     (_DELETE, "/api/v1/aliases/{id}"): Op(ALIAS, "Delete an alias", 204, None, (400, 404, 503)),
+    (_GET, "/api/v1/event_types"): Op(
+        EVENT_TYPE, "List event types", 200, "EventTypes", (),
+        description="Returns the full catalog of event types, in catalog order. Every value is"
+        " valid in a webhook's subscribed_events; see /asyncdoc for each payload."),
+    (_POST, "/api/v1/webhooks"): Op(
+        WEBHOOK, "Create webhook", 201, "Webhook", (400, 422), CreateWebhook,
+        description=oev.WEBHOOK_DESCRIPTION),
+    (_GET, "/api/v1/webhooks"): Op(
+        WEBHOOK, "List webhooks", 200, "Webhook", (400,), listing=webhooks.SPEC),
+    (_GET, "/api/v1/webhooks/{id}"): Op(WEBHOOK, "Get webhook", 200, "Webhook", (400, 404)),
+    (_DELETE, "/api/v1/webhooks/{id}"): Op(
+        WEBHOOK, "Delete webhook", 204, None, (400, 404),
+        description="Permanently delete a webhook; deliveries still queued for it end as"
+        " failed."),
     (_POST, "/agent/v1/enroll"): Op(
         AGENT, "Enroll a node with an enrollment key", 201, "AgentEnrollment",
         (400, 401, 403, 409, 422), EnrollNode, security=PUBLIC, also=(200,),
@@ -147,7 +165,7 @@ def build_openapi() -> dict[str, Any]:
     documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     if stale := OPERATIONS.keys() - documented:
         raise LookupError(f"entrypoints/openapi.py documents routes that do not exist: {stale}")
-    tags = [CLUSTER, KEY, NODE, ALIAS, AGENT]
+    tags = [CLUSTER, KEY, NODE, ALIAS, EVENT_TYPE, WEBHOOK, AGENT]
     document = {
         "openapi": "3.1.0",
         "info": oas.INFO,
@@ -155,7 +173,8 @@ def build_openapi() -> dict[str, Any]:
         "security": [{"apiKey": []}],
         "paths": paths,
         "components": {
-            "schemas": {**_request_bodies(), **oas.RESOURCES, **_envelopes(), **oas.ENVELOPE},
+            "schemas": {**_request_bodies(), **oas.RESOURCES, **oev.RESOURCES, **_envelopes(),
+                        **oas.ENVELOPE},
             "responses": oas.error_responses(),
             "headers": {"RequestId": {"schema": oas.STR, "description": "Equals meta.request_id;"
                                       " a sane incoming x-request-id is echoed"}},
@@ -184,7 +203,8 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
     if op.security is not None:
         doc["security"] = op.security
     if op.body is not None:
-        content = {"application/json": {"schema": oas.ref(oas.BODY_DOCS[op.body.__name__][0])}}
+        component = {**oas.BODY_DOCS, **oev.BODY_DOCS}[op.body.__name__][0]
+        content = {"application/json": {"schema": oas.ref(component)}}
         required = any(f.required for f in msgspec.structs.fields(op.body))
         doc["requestBody"] = {"required": required, "content": content}
     return doc
@@ -204,7 +224,7 @@ def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
     params = []
     for name in route.param_convertors:
         schema, text = oas.PATH_PARAMS[name]
-        text = oas.ID_DOCS.get(op.tag, text) if name == "id" else text
+        text = {**oas.ID_DOCS, **oev.ID_DOCS}.get(op.tag, text) if name == "id" else text
         params.append({"name": name, "in": "path", "required": True, "description": text,
                        "schema": schema})
     return params
@@ -213,7 +233,7 @@ def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
 def _query_params(path: str, spec: ListSpec | None) -> list[dict[str, Any]]:
     if spec is None:
         return []
-    docs = oas.QUERY_DOCS[path]
+    docs = {**oas.QUERY_DOCS, **oev.QUERY_DOCS}[path]
     params = [_filter_param(p, docs.get(p.name)) for p in spec.params]
     return sorted([*params, *_paging_params(spec)], key=lambda p: str(p["name"]))
 
@@ -237,7 +257,8 @@ def _param_schema(param: Param) -> tuple[oas.Schema, Any]:
     known = {parse_int: (oas.INT, 1), parse_bool: (oas.BOOL, True),
              parse_uuid: (oas.UUID_S, SAMPLE_UUID),
              parse_text: ({"type": "string", "minLength": 1},
-                          oas.QUERY_EXAMPLES.get(param.name, "example"))}
+                          oas.QUERY_EXAMPLES.get(param.name, "example")),
+             webhooks.parse_event_type: (oev.TYPE_ENUM, EVENT_TYPES[0])}
     if param.parse in known:
         return known[param.parse]
     allowed = inspect.getclosurevars(param.parse).nonlocals.get("allowed")
@@ -291,7 +312,7 @@ def _request_bodies() -> dict[str, oas.Schema]:
         schema = components.pop(struct.__name__)
         if f'"#/components/schemas/{struct.__name__}"' in json.dumps(components):
             raise ValueError(f"{struct.__name__} is nested in another body; it cannot be renamed")
-        name, fields = oas.BODY_DOCS[struct.__name__]
+        name, fields = {**oas.BODY_DOCS, **oev.BODY_DOCS}[struct.__name__]
         for field, text in fields.items():
             schema["properties"][field]["description"] = text
         components[name] = {**schema, "title": name}

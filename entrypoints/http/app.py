@@ -17,7 +17,17 @@ from starlette.routing import Route
 
 from domain.shared import DomainError
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.http import agent, aliases, clusters, docs, enrollment_keys, nodes, webhooks
+from entrypoints.http import (
+    agent,
+    aliases,
+    clusters,
+    docs,
+    enrollment_keys,
+    event_docs,
+    event_types,
+    nodes,
+    webhooks,
+)
 from entrypoints.http.errors import (
     ApiError,
     on_api_error,
@@ -39,6 +49,7 @@ API_ROUTES = [
     *nodes.ROUTES,
     *aliases.ROUTES,
     *webhooks.ROUTES,
+    *event_types.ROUTES,
 ]
 
 
@@ -75,6 +86,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             *API_ROUTES,
             *agent.ROUTES,
             *docs.ROUTES,
+            *event_docs.ROUTES,
             Route("/healthz", healthz, methods=["GET"]),
         ],
         middleware=[

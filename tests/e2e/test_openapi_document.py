@@ -107,6 +107,11 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     check("POST", "/agent/v1/register", json={"version": "1.2.3"}, auth=token)
     check("POST", "/agent/v1/heartbeat", json={"status": "unhealthy"}, auth=token)
     alias = check("POST", "/api/v1/nodes/{node_id}/aliases", node, json={"name": "docs-alias"})
+    webhook = check("POST", "/api/v1/webhooks", json={
+        "url": "https://93.184.216.34/hook", "secret": "s" * 32,
+        "subscribed_events": ["edge.node.registered"], "headers": {"Authorization": "x"}})
+    check("GET", "/api/v1/webhooks/{id}", {"id": webhook["data"]["id"]})
+    check("GET", "/api/v1/event_types")
     for path in LIST_PATHS:
         assert check("GET", path)["data"], path
     check("GET", "/api/v1/clusters/{name}", {"name": cluster})

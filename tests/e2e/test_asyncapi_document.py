@@ -1,0 +1,301 @@
+"""The AsyncAPI document and event schemas are current, follow the catalog, and describe what the
+service really publishes; the docs and event-type routes serve them."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml  # type: ignore[import-untyped]
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.testclient import TestClient
+
+from domain.catalog import EVENT_TYPES, PAYLOADS, PUBLIC_EVENTS, event_type, to_message
+from domain.enrollment_key import EnrollmentKey
+from domain.node import IdType, Node, NodeStatus
+from entrypoints import asyncapi
+from entrypoints.http import event_docs, event_types
+from entrypoints.http.app import create_app
+from entrypoints.http.docs import SCHEMAS
+from entrypoints.http.middleware import RequestContext
+from tests.conftest import API_KEY, make_settings
+
+pytestmark = pytest.mark.e2e
+
+STALE = ("schemas/asyncapi.yaml or schemas/events/ is stale: run `python -m entrypoints.asyncapi`"
+         " (and delete event schemas it no longer writes)")
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+DOCUMENT = asyncapi.build_asyncapi()
+EVENT_SCHEMAS = asyncapi.build_event_schemas()
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_committed_files_are_current(tmp_path: Path) -> None:
+    asyncapi.main([str(tmp_path)])
+    generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert generated == sorted(Path(name) for name in asyncapi.rendered())
+    committed_events = sorted(p.name for p in (SCHEMAS / "events").glob("*.json"))
+    assert committed_events == sorted(p.name for p in (tmp_path / "events").iterdir()), STALE
+    for name in generated:
+        assert (SCHEMAS / name).read_text(encoding="utf-8") == (tmp_path / name).read_text(
+            encoding="utf-8"), f"{name}: {STALE}"
+
+
+def test_yaml_output_reads_back_as_the_document() -> None:
+    text = (SCHEMAS / "asyncapi.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(text) == DOCUMENT
+    tricky = {"a": ["", "yes", "x: y", "#1", " pad", "two\nlines", "tail\n", "é", 1.5, None],
+              "b": [{"c": []}, [{}], {"d": {"e": True}}], "$ref": "edge.>"}
+    assert yaml.safe_load(asyncapi.to_yaml(tricky)) == tricky
+
+
+def test_channels_operations_and_messages_follow_the_catalog() -> None:
+    names = [asyncapi.struct_name(kind) for kind in EVENT_TYPES]
+    assert DOCUMENT["asyncapi"] == "3.0.0"
+    assert list(DOCUMENT["channels"]) == list(EVENT_TYPES)
+    assert [c["address"] for c in DOCUMENT["channels"].values()] == list(EVENT_TYPES)
+    assert list(DOCUMENT["components"]["messages"]) == names
+    assert len(DOCUMENT["operations"]) == len(EVENT_TYPES)
+    for kind, name, operation in zip(EVENT_TYPES, names, DOCUMENT["operations"].values(),
+                                     strict=True):
+        assert operation["action"] == "send"
+        assert operation["channel"] == {"$ref": f"#/channels/{kind}"}
+        assert operation["messages"] == [{"$ref": f"#/channels/{kind}/messages/{name}"}]
+        in_channel = _resolve(DOCUMENT, operation["messages"][0]["$ref"])
+        assert in_channel == {"$ref": f"#/components/messages/{name}"}
+        message = _resolve(DOCUMENT, in_channel["$ref"])
+        assert message["title"] == kind
+        envelope = _resolve(DOCUMENT, message["payload"]["$ref"])
+        assert envelope["properties"]["type"]["enum"] == [kind]
+
+
+def test_every_reference_resolves() -> None:
+    refs = re.findall(r'"\$ref": "([^"]+)"', json.dumps(DOCUMENT))
+    assert len(refs) > 4 * len(EVENT_TYPES)
+    for ref in refs:
+        assert _resolve(DOCUMENT, ref) is not None, ref
+    for kind, schema in EVENT_SCHEMAS.items():
+        assert schema["$id"] == f"https://edge.example/schemas/events/{kind}.v1.json"
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        for ref in re.findall(r'"\$ref": "([^"]+)"', json.dumps(schema)):
+            assert ref.startswith("#/$defs/") and _resolve(schema, ref) is not None, ref
+
+
+@pytest.mark.parametrize("kind", EVENT_TYPES)
+def test_examples_validate_against_their_schemas(kind: str) -> None:
+    message = DOCUMENT["components"]["messages"][asyncapi.struct_name(kind)]
+    example = message["examples"][0]
+    assert _errors(example["payload"], EVENT_SCHEMAS[kind]) == []
+    assert _errors(example["payload"], message["payload"], DOCUMENT) == []
+    assert _errors(example["headers"], message["headers"], DOCUMENT) == []
+    assert example["headers"]["Nats-Msg-Id"] == example["payload"]["id"]
+    assert example["headers"]["Edge-Position"] == str(example["payload"]["position"])
+
+
+def test_schemas_reject_what_the_catalog_does_not_publish() -> None:
+    schema = EVENT_SCHEMAS["edge.node.registered"]
+    good = _example("edge.node.registered")
+    assert _errors(good, schema) == []
+    broken = [
+        {**good, "type": "edge.node.reregistered"},
+        {**good, "id": "not-a-uuid"},
+        {**good, "occurred_at": "yesterday"},
+        {key: value for key, value in good.items() if key != "data"},
+        {**good, "data": {**good["data"], "version": 7}},
+        {**good, "data": {k: v for k, v in good["data"].items() if k != "node_id"}},
+    ]
+    for message in broken:
+        assert _errors(message, schema), message
+    headers = DOCUMENT["components"]["schemas"]["NatsHeaders"]
+    assert _errors({"Nats-Msg-Id": good["id"], "Edge-Position": "x1"}, headers, DOCUMENT)
+
+
+def test_real_domain_events_match_the_schema_of_their_type() -> None:
+    published = set()
+    for position, domain_event in enumerate(_domain_events(), start=1):
+        message = to_message(domain_event, position)
+        if message is None:
+            continue
+        published.add(type(domain_event))
+        body = msgspec.json.encode(message)
+        decoded = json.loads(body)
+        assert decoded["type"] == event_type(domain_event)
+        assert _errors(decoded, EVENT_SCHEMAS[message.type]) == [], message.type
+        # Strict decoding with the documented types, as a typed consumer would.
+        typed: Any = msgspec.json.decode(body, type=asyncapi.envelope(message.type))
+        assert typed.data == message.data
+        assert b"secret-api-token" not in body and b"secret-proxy" not in body
+    assert published == set(PUBLIC_EVENTS), "add a scenario step for the new public event"
+
+
+def test_docs_routes_serve_the_document_and_its_page() -> None:
+    with TestClient(_bare_app()) as client:
+        raw = client.get("/asyncapi.yaml")
+        as_json = client.get("/asyncapi.json")
+        page = client.get("/asyncdoc")
+    assert raw.status_code == as_json.status_code == page.status_code == 200
+    assert raw.headers["content-type"].startswith("application/yaml")
+    assert raw.content == (SCHEMAS / "asyncapi.yaml").read_bytes()
+    assert as_json.headers["content-type"].startswith("application/json")
+    assert as_json.json() == DOCUMENT
+    assert page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    sections = [html.index(f'<section id="{kind}">') for kind in EVENT_TYPES]
+    assert sections == sorted(sections), "channels must appear in catalog order"
+    contents = [html.index(f'<a href="#{kind}">') for kind in EVENT_TYPES]
+    assert contents == sorted(contents) and contents[-1] < sections[0]
+    for kind, start, end in zip(EVENT_TYPES, sections, [*sections[1:], len(html)], strict=True):
+        section = html[start:end]
+        payload = PUBLIC_PAYLOAD_FIELDS[kind]
+        assert all(f"<td><code>{field}</code></td>" in section for field in payload), kind
+        assert "Nats-Msg-Id" in section and "<pre>" in section, kind
+        assert asyncapi.TYPE_DOCS[kind].replace("'", "&#x27;") in section, kind
+    assert "X-Edge-Signature" in html and "webhook-signature" in html
+
+
+def test_event_types_needs_the_key_and_lists_the_catalog_in_order() -> None:
+    with TestClient(_bare_app()) as client:
+        anonymous = client.get("/api/v1/event_types")
+        listed = client.get("/api/v1/event_types", headers=AUTH)
+    assert anonymous.status_code == 401
+    _assert_catalog(listed)
+
+
+def test_event_types_through_create_app() -> None:
+    app = create_app(make_settings("memory://"))
+    if not any(getattr(route, "path", None) == "/api/v1/event_types" for route in app.routes):
+        pytest.skip("entrypoints/http/app.py does not route event_types.ROUTES yet")
+    with TestClient(app) as client:
+        assert client.get("/api/v1/event_types").status_code == 401
+        _assert_catalog(client.get("/api/v1/event_types", headers=AUTH))
+        assert client.get("/asyncdoc").status_code == 200
+
+
+# --- helpers ---------------------------------------------------------------------------------
+PUBLIC_PAYLOAD_FIELDS = {kind: PAYLOADS[kind].__struct_fields__ for kind in EVENT_TYPES}
+
+
+def _assert_catalog(response: Any) -> None:
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] == list(EVENT_TYPES)
+    assert body["meta"]["request_id"] == response.headers["x-request-id"]
+    assert body["meta"]["timestamp"].endswith("Z")
+
+
+def _bare_app() -> Starlette:
+    """What create_app would route, without services: the docs and the key-protected API."""
+    settings = make_settings("memory://")
+    app = Starlette(
+        routes=[*event_docs.ROUTES, *event_types.ROUTES],
+        middleware=[Middleware(RequestContext, api_keys=settings.api_keys(), protected="/api/",
+                               public=[])],
+    )
+    app.state.settings = settings
+    return app
+
+
+def _example(kind: str) -> dict[str, Any]:
+    message = DOCUMENT["components"]["messages"][asyncapi.struct_name(kind)]
+    payload: dict[str, Any] = message["examples"][0]["payload"]
+    return payload
+
+
+def _domain_events() -> list[Any]:
+    """One of every public domain event, made by the aggregates themselves."""
+    key = EnrollmentKey.issue("token-0123456789", "https://admin.example", uuid.uuid4(), "prod",
+                              "docs", 3, None, AT)
+    node_id = uuid.uuid4()
+    key.use(node_id, AT)
+    node = Node.register(node_id, uuid.uuid4(), "prod", IdType.PERSISTENT, "1.0.0", True, {},
+                         ("secret-api-token", "secret-proxy"), key.id, AT)
+    node.reregister("1.1.0", False, {}, None, None, AT)
+    node.change_status(NodeStatus.UNREACHABLE, "missed heartbeats", AT)
+    node.move_to(uuid.uuid4(), "staging", AT)
+    node.delete(AT)
+    node.revive(uuid.uuid4(), "prod", None, True, {}, ("secret-api-token", "secret-proxy"),
+                key.id, AT)
+    return [*key.collect_events(), *node.collect_events()]
+
+
+def _resolve(root: dict[str, Any], ref: str) -> Any:
+    node: Any = root
+    for token in ref.removeprefix("#/").split("/"):
+        node = node[token.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
+    "integer": int, "number": (int, float),
+}
+_ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description", "examples", "default"}
+_KEYWORDS = {"$ref", "anyOf", "type", "enum", "const", "format", "pattern", "properties",
+             "required", "additionalProperties", "items"}
+
+
+def _errors(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None,
+            where: str = "$") -> list[str]:
+    """The JSON Schema subset our schemas use; an unknown keyword fails rather than passes."""
+    root = schema if root is None else root
+    unknown = set(schema) - _ANNOTATIONS - _KEYWORDS
+    assert not unknown, f"teach the test validator {sorted(unknown)} ({where})"
+    if "$ref" in schema:
+        return _errors(value, _resolve(root, schema["$ref"]), root, where)
+    errors: list[str] = []
+    if "anyOf" in schema and all(_errors(value, s, root, where) for s in schema["anyOf"]):
+        errors.append(f"{where}: matches no anyOf option")
+    if "type" in schema:
+        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_is_type(value, name) for name in names):
+            return [*errors, f"{where}: {value!r} is not {names}"]
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{where}: {value!r} not in {schema['enum']}")
+    if "const" in schema and value != schema["const"]:
+        errors.append(f"{where}: {value!r} != {schema['const']!r}")
+    if isinstance(value, str):
+        errors += _string_errors(value, schema, where)
+    if isinstance(value, dict):
+        missing = set(schema.get("required", [])) - value.keys()
+        errors += [f"{where}: missing {name}" for name in sorted(missing)]
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            sub = schema.get("properties", {}).get(key, extra)
+            if sub is False:
+                errors.append(f"{where}: unexpected {key}")
+            elif isinstance(sub, dict):
+                errors += _errors(item, sub, root, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            errors += _errors(item, schema["items"], root, f"{where}[{index}]")
+    return errors
+
+
+def _is_type(value: Any, name: str) -> bool:
+    if isinstance(value, bool) and name in ("integer", "number"):
+        return False
+    return isinstance(value, _JSON_TYPES[name])
+
+
+def _string_errors(value: str, schema: dict[str, Any], where: str) -> list[str]:
+    errors = []
+    if "pattern" in schema and not re.search(schema["pattern"], value):
+        errors.append(f"{where}: {value!r} does not match {schema['pattern']}")
+    try:
+        if schema.get("format") == "uuid":
+            uuid.UUID(value)
+        if schema.get("format") == "date-time":
+            if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", value):
+                raise ValueError(value)
+            datetime.fromisoformat(value)
+    except ValueError:
+        errors.append(f"{where}: {value!r} is not a {schema['format']}")
+    return errors
