@@ -96,7 +96,8 @@ class JetStreamPublisher:
         results = await asyncio.gather(*futures, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
-            raise PublishError(f"{len(failures)} of {len(messages)} not acknowledged") from failures[0]
+            unacked = f"{len(failures)} of {len(messages)} not acknowledged"
+            raise PublishError(unacked) from failures[0]
 
     async def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:

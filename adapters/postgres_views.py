@@ -10,7 +10,7 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.sql_dialect import Dialect
 from projections.fleet_tables import FLEET_TABLES
-from projections.model import Change, Kind
+from projections.model import Change
 from projections.query import ListQuery, Page
 from projections.view import Batch, TableView
 
@@ -51,13 +51,7 @@ class PostgresTableView(PostgresTrackingRecorder, TableView):
 
     def select(self, table: str, where: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
         spec = self.table(table)
-        source, exprs = self.dialect.source(spec)
-        clause, params = self.dialect.equal(spec, exprs, where)
-        clause = clause or "TRUE"
-        columns = ", ".join(f"{e} AS {n}" for n, e in exprs.items())
-        collate = ' COLLATE "C"' if spec.kind_of(spec.key) is Kind.TEXT else ""
-        sql = (f"SELECT {columns} FROM {source} WHERE {clause} "
-               f"ORDER BY t.{spec.key}{collate} LIMIT {limit:d}")
+        sql, params = self.dialect.select_equal(spec, where, limit)
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(sql, params)
             return [self.dialect.row(spec, r) for r in curs.fetchall()]

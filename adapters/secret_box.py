@@ -44,7 +44,8 @@ class AesGcmBox:
 
     def seal(self, plaintext: bytes) -> str:
         nonce = secrets.token_bytes(12)
-        return PREFIX + base64.b64encode(nonce + self._aead.encrypt(nonce, plaintext, None)).decode()
+        sealed = nonce + self._aead.encrypt(nonce, plaintext, None)
+        return PREFIX + base64.b64encode(sealed).decode()
 
     def open(self, sealed: str) -> bytes:
         if not sealed.startswith(PREFIX):

@@ -157,6 +157,16 @@ class Dialect:
 
         return (Order(table.key),)
 
+    def select_equal(self, table: Table, where: dict[str, Any], limit: int) -> Statement:
+        """Rows whose columns equal `where`, in key order (the views' `select`)."""
+        source, exprs = self.source(table)
+        clause, params = self.equal(table, exprs, where)
+        columns = ", ".join(f"{e} AS {n}" for n, e in exprs.items())
+        order = self._order(table, f"t.{table.key}", table.key, descending=False)
+        sql = (f"SELECT {columns} FROM {source} WHERE {clause or '1 = 1'} "
+               f"ORDER BY {order} LIMIT {limit:d}")
+        return sql, params
+
     def _order(self, table: Table, expr: str, column: str, descending: bool) -> str:
         collate = ' COLLATE "C"' if self.postgres and table.kind_of(column) is Kind.TEXT else ""
         return f"{expr}{collate} {'DESC NULLS FIRST' if descending else 'ASC NULLS LAST'}"

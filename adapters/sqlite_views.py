@@ -51,11 +51,7 @@ class SQLiteTableView(SQLiteTrackingRecorder, TableView):
 
     def select(self, table: str, where: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
         spec = self.table(table)
-        source, exprs = self.dialect.source(spec)
-        clause, params = self.dialect.equal(spec, exprs, where)
-        clause = clause or "1"
-        columns = ", ".join(f"{e} AS {n}" for n, e in exprs.items())
-        sql = f"SELECT {columns} FROM {source} WHERE {clause} ORDER BY t.{spec.key} LIMIT {limit:d}"
+        sql, params = self.dialect.select_equal(spec, where, limit)
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql, params)
             return [self.dialect.row(spec, dict(r)) for r in c.fetchall()]

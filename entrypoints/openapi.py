@@ -29,7 +29,7 @@ from application.webhooks import CreateWebhook
 from domain.catalog import EVENT_TYPES
 from entrypoints import openapi_events as oev
 from entrypoints import openapi_schemas as oas
-from entrypoints.http import agent, aliases, clusters, enrollment_keys, nodes, webhooks
+from entrypoints.http import agent, aliases, clusters, enrollment_keys, events, nodes, webhooks
 from entrypoints.http.app import API_ROUTES
 from entrypoints.http.listing import ListSpec, Param, parse_bool, parse_int, parse_text, parse_uuid
 from entrypoints.settings import Settings
@@ -37,7 +37,7 @@ from entrypoints.settings import Settings
 Security = list[dict[str, list[str]]]
 CLUSTER, KEY, NODE, ALIAS, AGENT = (
     "Nodes.Cluster", "Nodes.EnrollmentKey", "Nodes.Node", "Nodes.Alias", "Agent")
-EVENT_TYPE, WEBHOOK = "Events.Type", "Events.Webhook"
+EVENT_TYPE, WEBHOOK, EVENT = "Events.Type", "Events.Webhook", "Events.Event"
 AGENT_TAG = ("Called by the edge agent: enrollment with a key, then calls authenticated by the"
              " node's api_token. Not part of the Edge Admin 0.2.0 document.")
 PUBLIC: Security = []
@@ -138,6 +138,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         WEBHOOK, "Delete webhook", 204, None, (400, 404),
         description="Permanently delete a webhook; deliveries still queued for it end as"
         " failed."),
+    (_GET, "/api/v1/events"): Op(
+        EVENT, "List stored events", 200, "Event", (400,), listing=events.SPEC,
+        description=oev.EVENTS_DESCRIPTION),
+    (_GET, "/api/v1/events/stream"): Op(
+        EVENT, "Stream events (Server-Sent Events)", 200, None, (400,),
+        description=oev.STREAM_DESCRIPTION),
     (_POST, "/agent/v1/enroll"): Op(
         AGENT, "Enroll a node with an enrollment key", 201, "AgentEnrollment",
         (400, 401, 403, 409, 422), EnrollNode, security=PUBLIC, also=(200,),
@@ -165,7 +171,7 @@ def build_openapi() -> dict[str, Any]:
     documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     if stale := OPERATIONS.keys() - documented:
         raise LookupError(f"entrypoints/openapi.py documents routes that do not exist: {stale}")
-    tags = [CLUSTER, KEY, NODE, ALIAS, EVENT_TYPE, WEBHOOK, AGENT]
+    tags = [CLUSTER, KEY, NODE, ALIAS, EVENT_TYPE, WEBHOOK, EVENT, AGENT]
     document = {
         "openapi": "3.1.0",
         "info": oas.INFO,
@@ -258,7 +264,8 @@ def _param_schema(param: Param) -> tuple[oas.Schema, Any]:
              parse_uuid: (oas.UUID_S, SAMPLE_UUID),
              parse_text: ({"type": "string", "minLength": 1},
                           oas.QUERY_EXAMPLES.get(param.name, "example")),
-             webhooks.parse_event_type: (oev.TYPE_ENUM, EVENT_TYPES[0])}
+             webhooks.parse_event_type: (oev.TYPE_ENUM, EVENT_TYPES[0]),
+             events.parse_event_types: (oev.TYPES_CSV, EVENT_TYPES[0])}
     if param.parse in known:
         return known[param.parse]
     allowed = inspect.getclosurevars(param.parse).nonlocals.get("allowed")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from domain.catalog import EVENT_TYPES
-from entrypoints.openapi_schemas import STR, TIME, UUID_S, Schema, doc, obj
+from entrypoints.openapi_schemas import INT, STR, TIME, UUID_S, Schema, doc, obj
 
 TYPE_ENUM: Schema = {"type": "string", "enum": list(EVENT_TYPES)}
+TYPES_CSV: Schema = {"type": "string", "pattern": r"^[a-z_.]+(,[a-z_.]+)*$"}
 
 RESOURCES: dict[str, Schema] = {
     "EventTypesResponse": doc({"type": "array", "items": TYPE_ENUM},
@@ -19,9 +20,27 @@ RESOURCES: dict[str, Schema] = {
         inserted_at=doc(TIME, "When it was created"),
         updated_at=doc(TIME, "When it was last updated"),
     ),
+    "EventResponse": obj(
+        "A stored catalog event, exactly as NATS subscribers and webhooks receive it",
+        id=doc(UUID_S, "Stable id of this event (the same on every delivery and replay)"),
+        type=TYPE_ENUM,
+        schema_version=doc(INT, "Version of the payload schema of this type"),
+        source=doc(STR, "Always edge-admin"),
+        position=doc(INT, "Position in the event log (strictly increasing)"),
+        occurred_at=doc(TIME, "When it happened"),
+        subject_id=doc(UUID_S, "The node or enrollment key it is about"),
+        data={"type": "object", "description": "The type's payload; see /asyncdoc"},
+    ),
 }
 
 QUERY_DOCS: dict[str, dict[str, str]] = {
+    "/api/v1/events": {
+        "type": "Event type; repeat the parameter or separate types with commas",
+        "position__gt": "Only events after this position (resume point)",
+        "position__gte": "Only events at or after this position",
+        "position__lte": "Only events at or before this position",
+        "subject_id": "Only events about this node or enrollment key",
+    },
     "/api/v1/webhooks": {
         "event_type": "Returns webhooks whose subscribed_events list contains this event type."
         " Pass a literal event type, e.g. edge.node.registered.",
@@ -47,4 +66,18 @@ WEBHOOK_DESCRIPTION = (
     " delete and recreate. The URL is checked against the SSRF deny list (loopback, RFC1918,"
     " link-local, cloud metadata) unless WEBHOOK_ALLOW_PRIVATE_IPS=true. secret and headers are"
     " write-only and encrypted at rest. Delivery retry budget: WEBHOOK_MAX_ATTEMPTS (default 3)."
+)
+
+EVENTS_DESCRIPTION = (
+    "The public catalog messages recorded in the event store, oldest first (order_by=position"
+    " with order_directions=desc for newest first). Read from the store, not NATS. Filtering by"
+    " occurred_at decodes every event the other filters leave; a query that would decode more"
+    " than 100000 is a 400 asking for a narrower position range, type or subject_id."
+)
+STREAM_DESCRIPTION = (
+    "text/event-stream of catalog messages as they are recorded: `id: <position>`, `event:"
+    " <type>`, `data: <message JSON>`. Resumes strictly after the Last-Event-ID header (or"
+    " last_event_id); else from from_position (inclusive); else only new events. Query: type"
+    " (repeatable or comma-separated), last_event_id, from_position. A `: heartbeat` comment"
+    " line every 15 s while idle."
 )

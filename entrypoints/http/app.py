@@ -25,6 +25,7 @@ from entrypoints.http import (
     enrollment_keys,
     event_docs,
     event_types,
+    events,
     nodes,
     webhooks,
 )
@@ -50,6 +51,7 @@ API_ROUTES = [
     *aliases.ROUTES,
     *webhooks.ROUTES,
     *event_types.ROUTES,
+    *events.ROUTES,
 ]
 
 

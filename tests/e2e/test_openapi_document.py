@@ -179,7 +179,9 @@ def _companions(path: str, name: str) -> dict[str, str]:
     if name != "order_directions":
         return {}
     order_by = next(p for p in _query_params(path) if p["name"] == "order_by")
-    return {"order_by": ",".join(order_by["schema"]["items"]["enum"])}
+    fields = order_by["schema"]["items"]["enum"]
+    # Sorting by a field twice is allowed, so even a one-field list can take "asc,desc".
+    return {"order_by": ",".join(fields if len(fields) > 1 else fields * 2)}
 
 
 def _invalid(schema: dict[str, Any]) -> str:

@@ -1,0 +1,147 @@
+"""The EventLog port over the store's own events table: PostgreSQL, SQLite, or in memory.
+
+The recorders page notifications forwards only and cannot count, so the SQL kinds query the
+table eventsourcing created (`<schema>.<app>_events` keyed by notification_id; SQLite's
+`stored_events` keyed by rowid) with the same columns the recorder reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg import sql
+
+from application.event_log import EventLog, Window
+
+_COLUMNS = "originator_id, originator_version, topic, state"
+
+
+def event_log_for(recorder: ApplicationRecorder) -> EventLog:
+    """The EventLog reading the table behind `recorder`."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return PostgresEventLog(recorder)
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return SQLiteEventLog(recorder)
+    return MemoryEventLog(recorder)
+
+
+class PostgresEventLog:
+    """count(*) and LIMIT/OFFSET on the notification_id index, with topic = ANY(...)."""
+
+    def __init__(self, recorder: PostgresApplicationRecorder) -> None:
+        self.recorder = recorder
+        self.table = sql.SQL("{}.{}").format(
+            sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
+        )
+
+    def _where(self, window: Window) -> tuple[sql.Composable, list[Any]]:
+        clauses = [sql.SQL("notification_id >= %s"), sql.SQL("topic = ANY(%s)")]
+        params: list[Any] = [window.low, list(window.topics)]
+        if window.high is not None:
+            clauses.append(sql.SQL("notification_id <= %s"))
+            params.append(window.high)
+        if window.subject_id is not None:
+            clauses.append(sql.SQL("originator_id = %s"))
+            params.append(window.subject_id)
+        return sql.SQL(" AND ").join(clauses), params
+
+    def count(self, window: Window) -> int:
+        where, params = self._where(window)
+        query = sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(self.table, where)
+        with self.recorder.datastore.get_connection() as conn:
+            row = conn.execute(query, params).fetchone()
+        return int(row["n"]) if row else 0
+
+    def select(self, window: Window, offset: int, limit: int) -> Sequence[Notification]:
+        where, params = self._where(window)
+        query = sql.SQL(
+            "SELECT notification_id, {} FROM {} WHERE {} ORDER BY notification_id {} "
+            "LIMIT %s OFFSET %s"
+        ).format(sql.SQL(_COLUMNS), self.table, where,
+                 sql.SQL("DESC" if window.descending else "ASC"))
+        with self.recorder.datastore.get_connection() as conn:
+            rows = conn.execute(query, [*params, limit, offset]).fetchall()
+        return [
+            Notification(id=r["notification_id"], originator_id=r["originator_id"],
+                         originator_version=r["originator_version"], topic=r["topic"],
+                         state=bytes(r["state"]))
+            for r in rows
+        ]
+
+
+class SQLiteEventLog:
+    """The same queries on SQLite, where the notification id is the rowid."""
+
+    def __init__(self, recorder: SQLiteApplicationRecorder) -> None:
+        self.recorder = recorder
+        self.table = recorder.events_table_name
+
+    def _where(self, window: Window) -> tuple[str, list[Any]]:
+        marks = ",".join("?" * len(window.topics))
+        clauses = ["rowid >= ?", f"topic IN ({marks})"]
+        params: list[Any] = [window.low, *window.topics]
+        if window.high is not None:
+            clauses.append("rowid <= ?")
+            params.append(window.high)
+        if window.subject_id is not None:
+            clauses.append("originator_id = ?")  # stored as 32 hex digits
+            params.append(window.subject_id.hex)
+        return " AND ".join(clauses), params
+
+    def count(self, window: Window) -> int:
+        where, params = self._where(window)
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT count(*) FROM {self.table} WHERE {where}", params)  # noqa: S608
+            return int(c.fetchone()[0])
+
+    def select(self, window: Window, offset: int, limit: int) -> Sequence[Notification]:
+        where, params = self._where(window)
+        order = "DESC" if window.descending else "ASC"
+        statement = (
+            f"SELECT rowid, {_COLUMNS} FROM {self.table} WHERE {where} "  # noqa: S608
+            f"ORDER BY rowid {order} LIMIT ? OFFSET ?"
+        )
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.execute(statement, [*params, limit, offset])
+            rows = c.fetchall()
+        return [
+            Notification(id=r["rowid"],
+                         originator_id=self.recorder.convert_originator_id(r["originator_id"]),
+                         originator_version=r["originator_version"], topic=r["topic"],
+                         state=r["state"])
+            for r in rows
+        ]
+
+
+class MemoryEventLog:
+    """The in-process store: walks the recorder's notifications (development and tests)."""
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
+
+    def _all(self, window: Window) -> list[Notification]:
+        found: list[Notification] = []
+        start = window.low
+        while True:
+            batch = self.recorder.select_notifications(
+                start=start, limit=1000, stop=window.high, topics=list(window.topics),
+            )
+            found += [n for n in batch if _subject_matches(n.originator_id, window.subject_id)]
+            if len(batch) < 1000:
+                return found[::-1] if window.descending else found
+            start = batch[-1].id + 1
+
+    def count(self, window: Window) -> int:
+        return len(self._all(window))
+
+    def select(self, window: Window, offset: int, limit: int) -> Sequence[Notification]:
+        return self._all(window)[offset:offset + limit]
+
+
+def _subject_matches(originator_id: UUID | str, subject_id: UUID | None) -> bool:
+    return subject_id is None or originator_id == subject_id

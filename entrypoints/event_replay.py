@@ -1,0 +1,216 @@
+"""`edge-admin events replay`: re-send a range of the event log to NATS and/or one webhook.
+
+Copies keep the stored message body (same `id`) and get a fresh Nats-Msg-Id / delivery id per
+run plus an `Edge-Replay: <run id>` header, so JetStream's duplicate window and the delivery
+queue accept them and subscribers can tell them from first deliveries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from uuid import UUID, uuid4
+
+import msgspec
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from adapters.nats_publisher import PublishError, StreamSettings, connect, ensure_stream
+from application.errors import NotFoundError
+from application.event_log import select_types
+from application.event_replay import (
+    ReplayRange,
+    WebhookTarget,
+    read_range,
+    replay_headers,
+    webhook_target,
+)
+from application.ports import DeliveryQueue
+from domain.catalog import Message
+from entrypoints.bootstrap import Services, build_services
+from entrypoints.settings import Settings
+
+_encode = msgspec.json.Encoder().encode
+
+
+class ReplayError(Exception):
+    """The replay cannot start as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """What the command line asked for."""
+
+    start: int
+    stop: int | None = None
+    types: tuple[str, ...] = ()
+    nats: bool = False
+    webhook_id: UUID | None = None
+    dry_run: bool = False
+    run_id: UUID = field(default_factory=uuid4)
+
+
+@dataclass
+class ReplayReport:
+    run_id: UUID
+    start: int
+    stop: int
+    targets: list[str]
+    dry_run: bool
+    events: int = 0
+    published: int = 0
+    enqueued: int = 0
+    first: int | None = None
+    last: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        would = "would be " if self.dry_run else ""
+        found = f"positions {self.first}..{self.last}" if self.events else "none"
+        return (
+            f"replay {self.run_id}{' (dry run)' if self.dry_run else ''}: {self.events} events "
+            f"({found}) in range {self.start}..{self.stop} for "
+            f"{' and '.join(self.targets) or 'no target'}: {self.published} {would}published "
+            f"to NATS, {self.enqueued} deliveries {would}queued; {self.seconds:.2f}s "
+            f"({self.rate:,.0f} events/s)"
+        )
+
+
+class NatsReplay:
+    """Publishes copies with their own message ids; waits for every ack of a batch."""
+
+    def __init__(self, url: str, stream: StreamSettings) -> None:
+        self.url = url
+        self.stream = stream
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+
+    async def start(self) -> None:
+        self._nc = await connect(self.url, "edge-replay")
+        self._js = self._nc.jetstream(publish_async_max_pending=4000)
+        await ensure_stream(self._js, self.stream)
+
+    async def publish(self, messages: Sequence[Message], run_id: UUID) -> int:
+        assert self._js is not None, "start() first"
+        futures = [
+            await self._js.publish_async(self.stream.subject(m), _encode(m),
+                                         headers=replay_headers(m, run_id))
+            for m in messages
+        ]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise PublishError(f"{len(failures)} of {len(messages)} not acknowledged") from (
+                failures[0]
+            )
+        return len(messages)
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.drain()
+        self._nc = self._js = None
+
+
+def _plan(
+    services: Services, options: ReplayOptions
+) -> tuple[ReplayRange, WebhookTarget | None, list[str]]:
+    if not (options.nats or options.webhook_id or options.dry_run):
+        raise ReplayError("nothing to do: pass --nats and/or --webhook WEBHOOK_ID (or --dry-run)")
+    if options.nats and not services.settings.nats_url:
+        raise ReplayError("--nats needs NATS_URL to be set")
+    end = services.store.recorder.max_notification_id() or 0
+    if options.stop is None and end < options.start:
+        raise ReplayError(f"the event log ends at position {end}; nothing from {options.start}")
+    target, targets = None, []
+    if options.nats:
+        targets.append(f"NATS stream {services.settings.nats_stream}")
+    if options.webhook_id is not None:
+        try:
+            target = webhook_target(services.store, options.webhook_id, options.types)
+        except NotFoundError as exc:
+            raise ReplayError(exc.message) from None
+        targets.append(f"webhook {options.webhook_id}")
+    # Read only what some target takes: everything for NATS, the webhook's types otherwise.
+    types = options.types or (() if options.nats or target is None else tuple(target.types))
+    try:
+        selection = ReplayRange(options.start, end if options.stop is None else options.stop,
+                                types)
+    except ValueError as exc:
+        raise ReplayError(str(exc)) from None
+    return selection, target, targets
+
+
+async def replay(
+    services: Services, options: ReplayOptions, queue: DeliveryQueue | None = None
+) -> ReplayReport:
+    """Re-sends the selected range; `queue` defaults to the webhooks' delivery queue."""
+    selection, target, targets = _plan(services, options)
+    report = ReplayReport(options.run_id, selection.start, selection.stop, targets,
+                          options.dry_run)
+    nats_types = frozenset(options.types)
+    queue = queue or services.webhooks.queue
+    publisher = None
+    if options.nats and not options.dry_run:
+        settings = services.settings
+        publisher = NatsReplay(settings.nats_url,
+                               StreamSettings(settings.nats_stream, settings.nats_subject_prefix))
+        await publisher.start()
+    started = time.perf_counter()
+    try:
+        batches = read_range(services.store, selection)
+        while (batch := await asyncio.to_thread(next, batches, None)) is not None:
+            report.events += len(batch)
+            report.first = batch[0].position if report.first is None else report.first
+            report.last = batch[-1].position
+            to_nats = [m for m in batch if not nats_types or m.type in nats_types]
+            owed = target.deliveries(batch, options.run_id) if target else []
+            if options.dry_run:
+                report.published += len(to_nats) if options.nats else 0
+                report.enqueued += len(owed)
+                continue
+            if publisher is not None:
+                report.published += await publisher.publish(to_nats, options.run_id)
+            if owed:
+                report.enqueued += await asyncio.to_thread(queue.enqueue, owed)
+    finally:
+        if publisher is not None:
+            await publisher.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def options_from(args: argparse.Namespace) -> ReplayOptions:
+    try:
+        types = select_types(args.type or ())
+    except ValueError as exc:
+        raise ReplayError(f"--type: {exc}") from None
+    return ReplayOptions(start=args.start, stop=args.stop, types=types, nats=args.nats,
+                         webhook_id=args.webhook, dry_run=args.dry_run,
+                         run_id=args.run_id or uuid4())
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """The CLI command: prints a summary on stdout, a one-line reason on stderr on refusal."""
+    try:
+        options = options_from(args)
+    except ReplayError as exc:
+        print(f"edge-admin: {exc}", file=sys.stderr)
+        return 2
+    services = build_services(settings)
+    try:
+        report = asyncio.run(replay(services, options))
+    except ReplayError as exc:
+        print(f"edge-admin: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        services.close()
+    print(report.summary())
+    return 0

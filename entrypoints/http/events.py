@@ -1,0 +1,267 @@
+"""GET /api/v1/events (audit list from the store) and GET /api/v1/events/stream (SSE).
+
+Both read the event store, never NATS, so they work the same over the embedded SQLite store
+with the in-process bus and over PostgreSQL with JetStream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from adapters.event_log import event_log_for
+from application.event_log import (
+    AuditQuery,
+    EventAudit,
+    QueryTooBroadError,
+    messages_after,
+    select_types,
+    topics_of,
+)
+from application.store import EdgeStore
+from domain.catalog import Message
+from entrypoints.bootstrap import Services
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import services
+from entrypoints.http.listing import (
+    ListSpec,
+    Param,
+    exact,
+    parse_int,
+    parse_list_query,
+    parse_uuid,
+    time_range,
+)
+from entrypoints.http.responses import paginated
+from projections.query import Cond, ListQuery, Order, Page
+
+HEARTBEAT_SECONDS = 15.0
+# Wake-ups come from this process's write path at once; writes by other processes (a second
+# API process, the CLI) are noticed by polling the store this often.
+POLL_SECONDS = 0.25
+STREAM_BATCH = 500
+_encode = msgspec.json.Encoder().encode
+
+
+def parse_event_types(raw: str) -> str:
+    """One or more catalog types, comma-separated (the parameter may also repeat)."""
+    select_types([raw])
+    return raw
+
+
+def parse_position(raw: str) -> int:
+    value = parse_int(raw)
+    if value < 0:
+        raise ValueError("must be greater than or equal to 0")
+    return value
+
+
+def _position(name: str, op: str) -> Param:
+    return Param(name, parse_int, lambda v: (Cond("position", op, v),))
+
+
+SPEC = ListSpec(
+    params=(
+        # Validated here for the error details; all values (repeated or comma-separated) are
+        # read in parse_audit_query.
+        Param("type", parse_event_types, lambda v: ()),
+        _position("position__gt", "gt"),
+        _position("position__gte", "ge"),
+        _position("position__lte", "le"),
+        *time_range("occurred_at"),
+        exact("subject_id", parse_uuid),
+    ),
+    sortable=("position",),
+    default_order=(Order("position"),),
+)
+
+
+def parse_audit_query(request: Request) -> AuditQuery:
+    errors: dict[str, list[str]] = {}
+    types: tuple[str, ...] = ()
+    try:
+        types = select_types(request.query_params.getlist("type"))
+    except ValueError as exc:
+        errors["type"] = [str(exc)]
+    try:
+        query = parse_list_query(request, SPEC)
+    except ApiError as exc:
+        raise ApiError(400, {**exc.details, **errors}) from None
+    if errors:
+        raise ApiError(400, errors)
+    return to_audit_query(query, types)
+
+
+def to_audit_query(query: ListQuery, types: tuple[str, ...]) -> AuditQuery:
+    """The list machinery's conditions as store bounds (all position bounds are inclusive)."""
+    lows: list[int] = [1]
+    highs: list[int] = []
+    fields: dict[str, Any] = {}
+    for cond in query.filters:
+        assert isinstance(cond, Cond)
+        if cond.column == "position":
+            if cond.op == "le":
+                highs.append(cond.value)
+            else:
+                lows.append(cond.value + 1 if cond.op == "gt" else cond.value)
+        elif cond.column == "occurred_at":
+            fields["occurred_from" if cond.op == "ge" else "occurred_to"] = cond.value
+        else:
+            fields[cond.column] = cond.value
+    return AuditQuery(types=types, low=max(lows), high=min(highs) if highs else None,
+                      descending=query.order[0].descending, page=query.page,
+                      page_size=query.page_size, **fields)
+
+
+def audit(request: Request) -> EventAudit:
+    """One EventAudit per app, over the table behind the store's recorder."""
+    state = request.app.state
+    store = services(request).store
+    found: EventAudit | None = getattr(state, "event_audit", None)
+    if found is None or found.mapper is not store.mapper:
+        found = state.event_audit = EventAudit(event_log_for(store.recorder), store.mapper)
+    return found
+
+
+async def index(request: Request) -> Response:
+    query = parse_audit_query(request)
+    try:
+        result = await run_in_threadpool(audit(request).page, query)
+    except QueryTooBroadError as exc:
+        raise ApiError(400, {"occurred_at": [str(exc)]}) from None
+    meta = ListQuery(page=query.page, page_size=query.page_size)
+    return paginated(request, result.messages, Page([], result.total), meta)
+
+
+# --- Server-Sent Events ---------------------------------------------------------------------
+class EventStreams:
+    """Wakes every open stream when this process commits (observers run on worker threads)."""
+
+    def __init__(self, svc: Services, heartbeat: float = HEARTBEAT_SECONDS,
+                 poll: float = POLL_SECONDS) -> None:
+        self.store: EdgeStore = svc.store
+        self.heartbeat = heartbeat
+        self.poll = poll
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        svc.writes.observers.append(self.committed)
+
+    @property
+    def open_streams(self) -> int:
+        with self._lock:
+            return len(self._waiters)
+
+    def committed(self, position: int) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # that stream's loop has just closed
+                loop.call_soon_threadsafe(event.set)
+
+    async def frames(self, cursor: int, topics: tuple[str, ...]) -> AsyncIterator[bytes]:
+        """Events after `cursor` as they commit, with a comment line when idle."""
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiters.add(waiter)
+        try:
+            quiet_since = time.monotonic()
+            while True:
+                waiter[1].clear()
+                messages, cursor = await asyncio.to_thread(
+                    messages_after, self.store, cursor, topics, STREAM_BATCH
+                )
+                if messages:
+                    yield b"".join(frame(m) for m in messages)
+                    quiet_since = time.monotonic()
+                    if len(messages) == STREAM_BATCH:
+                        continue
+                left = self.heartbeat - (time.monotonic() - quiet_since)
+                if left <= 0:
+                    yield b": heartbeat\n\n"
+                    quiet_since, left = time.monotonic(), self.heartbeat
+                await _wait(waiter[1], min(self.poll, left))
+        finally:
+            with self._lock:
+                self._waiters.discard(waiter)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+def frame(message: Message) -> bytes:
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (
+        message.position, message.type.encode(), _encode(message)
+    )
+
+
+def streams(request: Request) -> EventStreams:
+    state = request.app.state
+    svc = services(request)
+    found: EventStreams | None = getattr(state, "event_streams", None)
+    if found is None or found.store is not svc.store:
+        found = state.event_streams = EventStreams(svc)
+    return found
+
+
+STREAM_PARAMS = ("type", "last_event_id", "from_position")
+
+
+def stream_start(request: Request) -> tuple[tuple[str, ...], int | None]:
+    """(types, cursor): resume after Last-Event-ID, else from from_position, else None (now)."""
+    params = request.query_params
+    errors = {n: ["is not a supported parameter"] for n in params if n not in STREAM_PARAMS}
+    types: tuple[str, ...] = ()
+    try:
+        types = select_types(params.getlist("type"))
+    except ValueError as exc:
+        errors["type"] = [str(exc)]
+    cursor = None
+    candidates: Iterable[tuple[str, str | None, int]] = (
+        ("Last-Event-ID", request.headers.get("last-event-id"), 0),
+        ("last_event_id", params.get("last_event_id"), 0),
+        ("from_position", params.get("from_position"), -1),
+    )
+    for name, raw, shift in candidates:
+        if raw is None:
+            continue
+        try:
+            value = parse_position(raw.strip())
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+            continue
+        cursor = max(value + shift, 0) if cursor is None else cursor
+    if errors:
+        raise ApiError(400, errors)
+    return types, cursor
+
+
+async def stream(request: Request) -> Response:
+    types, cursor = stream_start(request)
+    hub = streams(request)
+    if cursor is None:
+        cursor = await run_in_threadpool(hub.store.recorder.max_notification_id) or 0
+    return StreamingResponse(
+        hub.frames(cursor, topics_of(types)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+ROUTES = [
+    Route("/api/v1/events", index, methods=["GET"]),
+    Route("/api/v1/events/stream", stream, methods=["GET"]),
+]
