@@ -68,15 +68,26 @@ class Node(Aggregate):
         enrollment_key_id: UUID,
         at: datetime,
     ) -> None:
-        self.cluster_id = cluster_id
-        self.cluster_name = cluster_name
         self.id_type = id_type
+        self._start_over(cluster_id, cluster_name, agent_version, self_update_enabled, ports,
+                         (api_token, proxy_password))
+
+    def _start_over(  # noqa: PLR0913
+        self,
+        cluster_id: UUID,
+        cluster_name: str,
+        agent_version: str | None,
+        self_update_enabled: bool,
+        ports: dict[str, int],
+        credentials: tuple[str, str],
+    ) -> None:
+        """State of a fresh registration (first time, or after deletion)."""
+        self.cluster_id, self.cluster_name = cluster_id, cluster_name
         # Not `version`: eventsourcing uses that name for the aggregate's own version.
         self.agent_version = agent_version
         self.self_update_enabled = self_update_enabled
         self.ports = ports
-        self.api_token = api_token
-        self.proxy_password = proxy_password
+        self.api_token, self.proxy_password = credentials
         self.status = NodeStatus.HEALTHY.value
         self.alias_ids: dict[str, str] = {}
         self.deleted = False
@@ -146,14 +157,8 @@ class Node(Aggregate):
         enrollment_key_id: UUID,
         at: datetime,
     ) -> None:
-        self.cluster_id, self.cluster_name = cluster_id, cluster_name
-        self.agent_version = agent_version
-        self.self_update_enabled = self_update_enabled
-        self.ports = ports
-        self.api_token, self.proxy_password = api_token, proxy_password
-        self.status = NodeStatus.HEALTHY.value
-        self.alias_ids = {}
-        self.deleted = False
+        self._start_over(cluster_id, cluster_name, agent_version, self_update_enabled, ports,
+                         (api_token, proxy_password))
 
     def check_live(self) -> None:
         if self.deleted:
