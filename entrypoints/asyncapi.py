@@ -130,8 +130,8 @@ NATS_HEADER_DOCS: dict[str, tuple[Schema, str]] = {
     "Edge-Schema-Version": (_DIGITS, "The message schema_version, in decimal."),
 }
 WEBHOOK_HEADER_DOCS = {
-    "X-Edge-Signature": "sha256= and the hex HMAC-SHA256 of the raw body, keyed with the"
-    " webhook's secret.",
+    "X-Edge-Signature": "t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.<body>'>, keyed with the"
+    " webhook's secret; reject a t outside your tolerance window against replays.",
     "webhook-id": "The delivery id (one per webhook and message), the same on every attempt.",
     "webhook-timestamp": "Unix seconds of this attempt; reject stale ones against replays.",
     "webhook-signature": "Standard Webhooks: v1, and the base64 HMAC-SHA256 of"
