@@ -1,0 +1,135 @@
+"""The admin's agent API (/agent/v1) as typed calls; failures become two kinds of exception.
+
+`Unreachable` is anything worth retrying unchanged (no connection, timeout, 5xx, 429): the
+caller backs off. `AdminError` is the admin's considered answer (401, 403, 422, ...) and keeps
+the message and details from its error envelope, so the logs say what the admin said.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+import httpx
+import msgspec
+
+from entrypoints.agent.identity import Identity
+
+T = TypeVar("T")
+RETRYABLE_STATUS = frozenset({408, 425, 429})
+
+
+class Unreachable(Exception):
+    """No usable answer from the admin; the same request may succeed later."""
+
+
+class AdminError(Exception):
+    """The admin refused the request; `status` and `code` say why, `message` in its words."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(status, code, message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+    def __str__(self) -> str:
+        text = f"{self.status} {self.code}: {self.message}"
+        if self.details:
+            text += " " + msgspec.json.encode(self.details).decode()
+        return text
+
+
+class EnrollReply(msgspec.Struct):
+    """`data` of POST /agent/v1/enroll."""
+
+    node_id: UUID
+    api_token: str
+    heartbeat_interval_seconds: float
+    cluster_name: str | None = None
+    status: str | None = None
+    version: str | None = None
+    reregistered: bool = False
+
+
+class RegisterReply(msgspec.Struct):
+    """`data` of POST /agent/v1/register."""
+
+    node_id: UUID
+    heartbeat_interval_seconds: float
+    cluster_name: str | None = None
+    status: str | None = None
+    version: str | None = None
+
+
+class HeartbeatReply(msgspec.Struct):
+    """`data` of POST /agent/v1/heartbeat."""
+
+    node_id: UUID
+    status: str
+    heartbeat_interval_seconds: float
+
+
+class _Envelope(msgspec.Struct):
+    data: msgspec.Raw
+
+
+class _ErrorBody(msgspec.Struct):
+    code: str = "error"
+    message: str = ""
+    details: Any = None
+
+
+class _ErrorEnvelope(msgspec.Struct):
+    error: _ErrorBody
+
+
+class AgentApi:
+    """POSTs to /agent/v1 on one admin through a shared `httpx.AsyncClient`."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def enroll(
+        self, enrollment_key: str, identity: Identity, version: str, self_update: bool
+    ) -> EnrollReply:
+        body: dict[str, Any] = {"enrollment_key": enrollment_key, "id_type": identity.id_type,
+                                "version": version, "self_update_enabled": self_update}
+        if identity.id_type == "persistent":
+            body["node_id"] = identity.node_id
+        return await self._post("/agent/v1/enroll", body, None, EnrollReply)
+
+    async def register(self, api_token: str, version: str, self_update: bool) -> RegisterReply:
+        body = {"version": version, "self_update_enabled": self_update}
+        return await self._post("/agent/v1/register", body, api_token, RegisterReply)
+
+    async def heartbeat(self, api_token: str, status: str) -> HeartbeatReply:
+        return await self._post("/agent/v1/heartbeat", {"status": status}, api_token,
+                                HeartbeatReply)
+
+    async def _post(self, path: str, body: Any, token: str | None, reply: type[T]) -> T:
+        headers = {"content-type": "application/json"}
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        try:
+            response = await self.client.post(path, content=msgspec.json.encode(body),
+                                              headers=headers)
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+        status = response.status_code
+        if status >= 500 or status in RETRYABLE_STATUS:
+            raise Unreachable(str(_admin_error(response)))
+        if status >= 400:
+            raise _admin_error(response)
+        try:
+            data = msgspec.json.decode(response.content, type=_Envelope).data
+            return msgspec.json.decode(data, type=reply)
+        except msgspec.DecodeError as exc:
+            # Something other than the admin at that URL (a proxy's page, another service).
+            raise Unreachable(f"unexpected {status} answer to {path}: {exc}") from exc
+
+
+def _admin_error(response: httpx.Response) -> AdminError:
+    try:
+        error = msgspec.json.decode(response.content, type=_ErrorEnvelope).error
+    except msgspec.DecodeError:
+        text = response.text.strip().replace("\n", " ")[:200]
+        return AdminError(response.status_code, "http_error", text or response.reason_phrase)
+    return AdminError(response.status_code, error.code, error.message, error.details)

@@ -1,0 +1,173 @@
+"""`edge-agent`: enroll this machine with the edge admin and keep it heartbeating.
+
+    edge-agent --admin-url URL [--state-dir DIR] [--id-type persistent|random] [--version V]
+               [--self-update] [--machine-id ID] [--log-level LEVEL]
+
+Environment: ENROLLMENT_KEY (key blob from the admin; needed to enroll), ADMIN_URL (when there
+is no --admin-url), EDGE_AGENT_MACHINE_ID (same as --machine-id: stands in for /etc/machine-id,
+for tests or several agents on one machine), XDG_STATE_HOME (default state directory).
+Exit status: 0 after SIGTERM/SIGINT, 2 for bad settings, 1 when the node has to enroll again
+but ENROLLMENT_KEY is not set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+from entrypoints.agent.health import HealthLimits
+from entrypoints.agent.identity import (
+    MACHINE_ID_ENV,
+    Identity,
+    IdentityError,
+    IdentityStore,
+    default_state_dir,
+    persistent_identity,
+    random_identity,
+    read_machine_id,
+)
+from entrypoints.agent.runner import Agent, AgentConfig, AgentFatal
+
+log = logging.getLogger("edge_agent")
+MAX_VERSION_LENGTH = 64  # the admin's limit; a longer one would be refused on every enroll
+
+
+class SettingsError(Exception):
+    """A missing or bad setting; reported as one line on stderr with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"edge-agent: {message}\n")
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("edge-control-plane")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="edge-agent", description="Enroll this machine with the edge admin "
+                     "and keep it heartbeating. ENROLLMENT_KEY comes from the environment.")
+    parser.add_argument("--admin-url", help="the admin's base URL (default: $ADMIN_URL)")
+    parser.add_argument("--state-dir", type=Path, help="where a persistent identity is kept "
+                        "(default: $XDG_STATE_HOME/edge-agent or ~/.local/state/edge-agent)")
+    parser.add_argument("--id-type", choices=("persistent", "random"), default="persistent")
+    parser.add_argument("--version", default=_package_version(), metavar="V",
+                        help="agent version reported to the admin (default: %(default)s)")
+    parser.add_argument("--self-update", action="store_true", help="report self-update enabled")
+    parser.add_argument("--machine-id", help=f"use instead of /etc/machine-id "
+                        f"(default: ${MACHINE_ID_ENV})")
+    parser.add_argument("--min-free-disk-percent", type=float, default=5.0, metavar="P",
+                        help="report unhealthy below this much free space on / (default: 5)")
+    parser.add_argument("--max-load-per-core", type=float, default=3.0, metavar="L",
+                        help="report unhealthy above this 1-minute load per CPU (default: 3)")
+    parser.add_argument("--log-level", default="info",
+                        choices=("debug", "info", "warning", "error"))
+    return parser
+
+
+def _admin_url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
+    url = (args.admin_url or env.get("ADMIN_URL", "")).strip()
+    if not url:
+        raise SettingsError("the admin URL is not set: pass --admin-url or set ADMIN_URL")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"the admin URL must be http(s)://host[:port], got {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise SettingsError(f"the admin URL has a bad port: {url!r}") from exc
+    return url.rstrip("/")
+
+
+def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfig:
+    if not 1 <= len(args.version) <= MAX_VERSION_LENGTH:
+        raise SettingsError(f"--version must be 1 to {MAX_VERSION_LENGTH} characters")
+    if not 0 <= args.min_free_disk_percent <= 100:
+        raise SettingsError("--min-free-disk-percent must be between 0 and 100")
+    if not args.max_load_per_core > 0:
+        raise SettingsError("--max-load-per-core must be above 0")
+    state_dir = args.state_dir or default_state_dir(env)
+    return AgentConfig(
+        admin_url=_admin_url(args, env),
+        id_type=args.id_type,
+        enrollment_key=env.get("ENROLLMENT_KEY", "").strip() or None,
+        version=args.version,
+        self_update=args.self_update,
+        state_dir=state_dir if args.id_type == "persistent" else None,
+        limits=HealthLimits(args.min_free_disk_percent, args.max_load_per_core),
+    )
+
+
+def load_identity(
+    config: AgentConfig, args: argparse.Namespace, env: Mapping[str, str]
+) -> tuple[Identity, IdentityStore | None]:
+    if config.state_dir is None:
+        identity, store = random_identity(), None
+    else:
+        store = IdentityStore(config.state_dir)
+        store.prepare()
+        machine_id = read_machine_id(args.machine_id or env.get(MACHINE_ID_ENV))
+        identity = persistent_identity(store, machine_id)
+    if identity.api_token is None and config.enrollment_key is None:
+        raise SettingsError("ENROLLMENT_KEY is not set and there is no stored node token to "
+                            "register with")
+    return identity, store
+
+
+async def _run(agent: Agent) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.info("received %s; stopping", sig.name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    await agent.run(stop)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s edge-agent: %(message)s")
+    if level != "debug":  # httpx logs every request at INFO: one line per heartbeat
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        config = build_config(args, os.environ)
+        identity, store = load_identity(config, args, os.environ)
+    except (SettingsError, IdentityError) as exc:
+        print(f"edge-agent: {exc}", file=sys.stderr)
+        return 2
+    where = f", state in {config.state_dir}" if config.state_dir else ""
+    node = identity.node_id or "assigned at enrollment"
+    log.info("edge-agent %s starting: admin %s, %s node %s%s", config.version, config.admin_url,
+             config.id_type, node, where)
+    try:
+        asyncio.run(_run(Agent(config, identity, store)))
+    except AgentFatal as exc:
+        log.error("%s", exc)
+        return 1
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

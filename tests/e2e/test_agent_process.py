@@ -1,0 +1,368 @@
+"""Real `edge-agent` processes against a real `edge-admin serve` process: enroll, heartbeat,
+die, restart, get deleted, ride out an admin outage. Every wait has a deadline and every child
+process is killed at the end, whatever happens."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from entrypoints.agent.identity import node_id_for_machine
+
+pytestmark = pytest.mark.e2e
+T = TypeVar("T")
+BIN = Path(sys.executable).parent
+API_KEY = "agent-e2e-api-key-0123456789"
+DEADLINE = 30.0
+LIVENESS = {"HEARTBEAT_INTERVAL_SECONDS": "0.5", "NODE_UNHEALTHY_AFTER_SECONDS": "1.5",
+            "NODE_UNREACHABLE_AFTER_SECONDS": "3"}
+# Other test runs share this machine: its load or disk must not decide a lifecycle test.
+LENIENT_CHECKS = ("--max-load-per-core", "1000", "--min-free-disk-percent", "0")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Children:
+    """Child processes with one log file each; all of them are killed by close()."""
+
+    def __init__(self, logs: Path, peer: Children | None = None) -> None:
+        self.logs, self.peer = logs, peer  # the peer's logs (the admin's) go into failures too
+        self.procs: list[subprocess.Popen[bytes]] = []
+        logs.mkdir(parents=True, exist_ok=True)
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        executable = BIN / argv[0]
+        assert executable.exists(), f"{executable} missing: run `.venv/bin/pip install -e .`"
+        with open(self.logs / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen([str(executable), *argv[1:]], env=env, stdout=log,
+                                    stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text()
+
+    def tails(self) -> str:
+        mine = "".join(f"\n--- {p.name}\n" + p.read_text()[-2500:]
+                       for p in sorted(self.logs.glob("*.log")))
+        return mine + (self.peer.tails() if self.peer else "")
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+
+
+def eventually(check: Callable[[], T | None], what: str, children: Children,
+               timeout: float = DEADLINE) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} after {timeout}s{children.tails()}")
+        time.sleep(0.1)
+
+
+class Admin:
+    """`edge-admin serve` on a free port with its own SQLite file and fast liveness settings."""
+
+    def __init__(self, children: Children, tmp: Path) -> None:
+        self.children, self.port = children, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "API_KEY": API_KEY,
+                    "DATABASE_URL": f"sqlite:///{tmp}/edge.sqlite3", **LIVENESS}
+        self.http = httpx.Client(base_url=self.url, timeout=10,
+                                 headers={"authorization": f"Bearer {API_KEY}"})
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        argv = ["edge-admin", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        proc = self.proc = self.children.spawn("admin", argv, self.env)
+
+        def healthy() -> bool:
+            assert proc.poll() is None, f"edge-admin exited {proc.returncode}"
+            try:
+                return self.http.get("/healthz").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        eventually(healthy, "answer from /healthz", self.children)
+
+    def stop(self) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait(15)  # uvicorn re-raises SIGTERM after its graceful shutdown: -15
+
+    def close(self) -> None:
+        self.http.close()
+        self.children.close()
+
+    def data(self, response: httpx.Response) -> Any:
+        assert response.is_success, response.text
+        return response.json()["data"]
+
+    def new_cluster(self) -> tuple[str, str]:
+        """A fresh cluster and an unlimited enrollment key blob for it."""
+        name = "c-" + uuid.uuid4().hex[:10]
+        self.data(self.http.post("/api/v1/clusters", json={"name": name}))
+        key = self.data(self.http.post(f"/api/v1/clusters/{name}/enrollment_keys",
+                                       json={"uses_remaining": None}))
+        return name, str(key["key"])
+
+    def nodes(self, cluster: str) -> dict[str, dict[str, Any]]:
+        rows = self.data(self.http.get("/api/v1/nodes", params={"cluster_name": cluster,
+                                                                 "page_size": 100}))
+        return {row["id"]: row for row in rows}
+
+    def transitions(self, node_id: str) -> list[tuple[str, str, str]]:
+        events = self.data(self.http.get("/api/v1/events", params={
+            "type": "edge.node.status_changed", "subject_id": node_id, "page_size": 100}))
+        return [(e["data"]["previous_status"], e["data"]["status"], e["data"]["reason"])
+                for e in events]
+
+
+class Agents:
+    """Starts `edge-agent` processes against one admin and waits on what the admin sees."""
+
+    def __init__(self, children: Children, admin: Admin, tmp: Path) -> None:
+        self.children, self.admin, self.tmp = children, admin, tmp
+
+    def start(self, name: str, key: str | None, *args: str, version: str = "1.0.0",
+              machine_id: str | None = None) -> subprocess.Popen[bytes]:
+        env = {"PATH": os.environ["PATH"], "HOME": str(self.tmp / "home"),
+               "XDG_STATE_HOME": str(self.tmp / "xdg"), "ENROLLMENT_KEY": key or "",
+               "EDGE_AGENT_MACHINE_ID": machine_id or ""}
+        argv = ["edge-agent", "--admin-url", self.admin.url, "--version", version,
+                *LENIENT_CHECKS, *args]
+        return self.children.spawn(name, argv, env)
+
+    def persistent(self, name: str, key: str | None, machine_id: str,
+                   version: str = "1.0.0") -> subprocess.Popen[bytes]:
+        return self.start(name, key, "--state-dir", str(self.tmp / name), version=version,
+                          machine_id=machine_id)
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0  # a clean stop
+
+    def wait(self, check: Callable[[], T | None], what: str) -> T:
+        return eventually(check, what, self.children)
+
+    def healthy(self, cluster: str, count: int) -> dict[str, dict[str, Any]]:
+        def check() -> dict[str, dict[str, Any]] | None:
+            nodes = self.admin.nodes(cluster)
+            ok = len(nodes) == count and all(n["status"] == "healthy" for n in nodes.values())
+            return nodes if ok else None
+
+        return self.wait(check, f"{count} healthy node(s) in {cluster}")
+
+    def status(self, cluster: str, node_id: str, status: str) -> None:
+        self.wait(lambda: self.admin.nodes(cluster).get(node_id, {}).get("status") == status,
+                  f"node {node_id} {status}")
+
+
+@pytest.fixture(scope="module")
+def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
+    tmp = tmp_path_factory.mktemp("admin")
+    server = Admin(Children(tmp / "logs"), tmp)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def agents(admin: Admin, tmp_path: Path) -> Iterator[Agents]:
+    children = Children(tmp_path / "logs", peer=admin.children)
+    try:
+        yield Agents(children, admin, tmp_path)
+    finally:
+        children.close()
+        print(children.tails())  # shown by pytest when the test failed
+
+
+@pytest.fixture
+def own_admin(tmp_path: Path) -> Iterator[Agents]:
+    """An admin of the test's own (not started yet) that it may stop, and agents for it."""
+    server = Admin(Children(tmp_path / "logs"), tmp_path)
+    try:
+        yield Agents(server.children, server, tmp_path)
+    finally:
+        server.close()
+        print(server.children.tails())
+
+
+def test_three_agents_join_and_a_killed_one_goes_unhealthy_then_unreachable(
+    admin: Admin, agents: Agents
+) -> None:
+    cluster, key = admin.new_cluster()
+    machine_a, machine_b = uuid.uuid4().hex, uuid.uuid4().hex
+    # Two persistent agents on one host: their machine ids come from the env var and the flag.
+    agents.persistent("a", key, machine_a, version="1.0.0")
+    b = agents.start("b", key, "--state-dir", str(agents.tmp / "b"), "--machine-id", machine_b,
+                     version="1.0.1")
+    agents.start("c", key, "--id-type", "random", version="1.0.2")
+
+    nodes = agents.healthy(cluster, 3)
+    id_a, id_b = str(node_id_for_machine(machine_a)), str(node_id_for_machine(machine_b))
+    (id_c,) = set(nodes) - {id_a, id_b}
+    assert {i: (nodes[i]["id_type"], nodes[i]["version"]) for i in nodes} == {
+        id_a: ("persistent", "1.0.0"), id_b: ("persistent", "1.0.1"), id_c: ("random", "1.0.2")}
+
+    b.kill()
+    agents.status(cluster, id_b, "unreachable")
+    assert admin.transitions(id_b) == [("healthy", "unhealthy", "missed heartbeats"),
+                                       ("unhealthy", "unreachable", "missed heartbeats")]
+    nodes = admin.nodes(cluster)  # the others kept beating
+    assert (nodes[id_a]["status"], nodes[id_c]["status"]) == ("healthy", "healthy")
+    # Dozens of heartbeats by now, but the log only tells of changes.
+    assert len(agents.children.log("a").splitlines()) <= 4, agents.children.log("a")
+
+
+def test_restarted_persistent_agent_is_the_same_node_with_its_new_version(
+    admin: Admin, agents: Agents
+) -> None:
+    cluster, key = admin.new_cluster()
+    machine = uuid.uuid4().hex
+    agent = agents.persistent("a", key, machine, version="1.0.0")
+    ((node_id, first),) = agents.healthy(cluster, 1).items()
+    assert node_id == str(node_id_for_machine(machine))
+    agents.stop(agent)
+    identity = agents.tmp / "a" / "identity.json"
+    assert stat.S_IMODE(identity.stat().st_mode) == 0o600
+    assert first["api_token"] in identity.read_text()
+
+    agents.persistent("a", key, machine, version="2.0.0")
+    agents.wait(lambda: admin.nodes(cluster)[node_id]["version"] == "2.0.0", "version 2.0.0")
+    agents.status(cluster, node_id, "healthy")
+    assert list(admin.nodes(cluster)) == [node_id]  # no new node
+    assert admin.nodes(cluster)[node_id]["api_token"] == first["api_token"]  # registered
+    assert "registered node" in agents.children.log("a")
+
+
+def test_deleted_node_is_enrolled_again_by_its_agent(admin: Admin, agents: Agents) -> None:
+    cluster, key = admin.new_cluster()
+    agent = agents.persistent("a", key, uuid.uuid4().hex)
+    ((node_id, first),) = agents.healthy(cluster, 1).items()
+
+    assert admin.http.delete(f"/api/v1/nodes/{node_id}").status_code == 204
+    agents.status(cluster, node_id, "healthy")
+    revived = admin.nodes(cluster)[node_id]
+    assert revived["api_token"] != first["api_token"]
+    assert agent.poll() is None
+    assert revived["api_token"] in (agents.tmp / "a" / "identity.json").read_text()
+    assert agents.children.log("a").count("enrolling again") == 1
+
+
+def test_revoked_token_without_enrollment_key_stops_with_a_clear_message(
+    admin: Admin, agents: Agents
+) -> None:
+    cluster, key = admin.new_cluster()
+    machine = uuid.uuid4().hex
+    agent = agents.persistent("a", key, machine)
+    (node_id,) = agents.healthy(cluster, 1)
+    agents.stop(agent)
+    assert admin.http.delete(f"/api/v1/nodes/{node_id}").status_code == 204
+
+    assert agents.persistent("a", None, machine).wait(DEADLINE) == 1
+    assert "ENROLLMENT_KEY is not set" in agents.children.log("a")
+    # The dead token is forgotten, so the next start says at once what is missing.
+    assert agents.persistent("a", None, machine).wait(DEADLINE) == 2
+
+
+def test_restarted_random_agent_is_a_new_node(admin: Admin, agents: Agents) -> None:
+    cluster, key = admin.new_cluster()
+    state_dir = agents.tmp / "random-state"
+    first = agents.start("r", key, "--id-type", "random", "--state-dir", str(state_dir))
+    (old_id,) = agents.healthy(cluster, 1)
+    agents.stop(first)
+    agents.start("r", key, "--id-type", "random", "--state-dir", str(state_dir))
+    agents.wait(lambda: len(admin.nodes(cluster)) == 2, "a second node")
+    (new_id,) = set(admin.nodes(cluster)) - {old_id}
+    agents.status(cluster, new_id, "healthy")
+    assert not state_dir.exists() and not (agents.tmp / "xdg").exists()  # nothing on disk
+
+
+def test_agent_whose_checks_fail_reports_unhealthy(admin: Admin, agents: Agents) -> None:
+    cluster, key = admin.new_cluster()
+    # Every filesystem has less than 100% free, so the disk check always fails.
+    agents.start("sick", key, "--id-type", "random", "--min-free-disk-percent", "100")
+    (node_id,) = agents.wait(lambda: admin.nodes(cluster), "a node")
+    agents.status(cluster, node_id, "unhealthy")
+    time.sleep(3.5)  # longer than NODE_UNREACHABLE_AFTER_SECONDS: it keeps heartbeating
+    assert admin.nodes(cluster)[node_id]["status"] == "unhealthy"
+    assert admin.transitions(node_id) == [("healthy", "unhealthy", "heartbeat")]
+    assert "local checks fail" in agents.children.log("sick")
+
+
+def test_agent_rides_out_an_admin_outage(own_admin: Agents) -> None:
+    agents, server = own_admin, own_admin.admin
+    server.start()
+    cluster, key = server.new_cluster()
+    agent = agents.persistent("a", key, uuid.uuid4().hex)
+    (node_id,) = agents.healthy(cluster, 1)
+
+    server.stop()
+    time.sleep(3)  # several failed heartbeats
+    assert agent.poll() is None
+    server.start()
+    before = server.nodes(cluster)[node_id]["last_seen_at"]
+    agents.wait(lambda: (n := server.nodes(cluster)[node_id])["status"] == "healthy"
+                and n["last_seen_at"] > before, "heartbeats after the outage")
+    log = agents.children.log("a")
+    assert log.count("admin unreachable") == 1, log  # one line per outage, not per retry
+    assert log.count("heartbeating every") == 2, log  # before and after
+    assert "admin answers again after" in log, log
+
+
+def test_agent_without_admin_retries_quietly_and_stops_cleanly(own_admin: Agents) -> None:
+    agent = own_admin.start("a", "key", "--id-type", "random")  # nothing listens on that port
+    own_admin.wait(lambda: "admin unreachable" in own_admin.children.log("a"), "unreachable")
+    time.sleep(2)  # a few more attempts
+    assert agent.poll() is None
+    agent.send_signal(signal.SIGINT)
+    assert agent.wait(10) == 0
+    assert own_admin.children.log("a").count("admin unreachable") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        ((), {"ENROLLMENT_KEY": "k"}, "the admin URL is not set"),
+        (("--admin-url", "ftp://x"), {"ENROLLMENT_KEY": "k"}, "must be http(s)://"),
+        (("--admin-url", "http://127.0.0.1:9"), {}, "ENROLLMENT_KEY is not set"),
+        (("--admin-url", "http://x", "--id-type", "other"), {}, "invalid choice"),
+        (("--admin-url", "http://x", "--version", "v" * 65), {}, "--version must be"),
+    ],
+)
+def test_bad_settings_exit_2_with_one_line(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], message: str
+) -> None:
+    full_env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env}
+    result = subprocess.run([str(BIN / "edge-agent"), "--state-dir", str(tmp_path / "s"), *args],
+                            env=full_env, capture_output=True, text=True, timeout=DEADLINE,
+                            check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("edge-agent: ") and message in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
