@@ -9,6 +9,7 @@ than one batch takes to publish).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -52,8 +53,11 @@ class Relay:
 
     def wake(self, *_: Any) -> None:
         """Thread-safe: a write committed somewhere, look now instead of at the next poll."""
-        if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            # The loop may close between the check and the call (the relay just stopped).
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
 
     def read_batch(self, start: int) -> tuple[list[Message], int]:
         """Messages after `start` and the position they take the relay to."""
@@ -110,6 +114,7 @@ class Relay:
                     backoff = min(max(backoff * 2, 0.1), 5.0)
                 await self._sleep(stop, backoff)
         finally:
+            self._loop = self._wake = None
             await self.publisher.close()
 
     def _tracked_position(self) -> int:

@@ -21,11 +21,14 @@ from adapters.pg_lock import AdvisoryLock
 from adapters.pg_notify import NotifyListener
 from adapters.postgres_views import PostgresFleetView
 from adapters.secret_box import AesGcmBox, derive_key, key_file
+from adapters.sql_delivery_queue import PostgresDeliveryQueue, SQLiteDeliveryQueue
 from adapters.sqlite_views import SQLiteFleetView
 from adapters.webhook_directory import ViewWebhookDirectory
 from adapters.webhook_guard import SsrfGuard
+from adapters.webhook_http import MAX_ADDRESSES, HttpWebhookTransport, ViewWebhookTargets
 from application.aliases import Aliases
 from application.clusters import Clusters
+from application.deliveries import Deliverer, RetryPolicy
 from application.enrollment_keys import EnrollmentKeys
 from application.nodes import Nodes
 from application.ports import Clock, EventPublisher
@@ -41,6 +44,7 @@ from projections.view import TableView
 
 log = logging.getLogger(__name__)
 ProjectorLock = AdvisoryLock | FileLock
+AnyDeliveryQueue = MemoryDeliveryQueue | PostgresDeliveryQueue | SQLiteDeliveryQueue
 
 
 @dataclass
@@ -62,6 +66,8 @@ class Services:
     listener: NotifyListener | None = None
     lock: ProjectorLock | None = None
     relay_lock: ProjectorLock | None = None
+    deliveries: AnyDeliveryQueue | None = None
+    deliverer: Deliverer | None = None
 
     def start(self) -> None:
         """Starts background work: the projector (unless another process runs it)."""
@@ -86,6 +92,8 @@ class Services:
         if datastore is not None:
             datastore.close()
         self.store.close()
+        if self.deliveries is not None:
+            self.deliveries.close()
         close = getattr(self.view, "close", None)
         if close is not None:
             close()
@@ -141,6 +149,29 @@ def build_box(settings: Settings) -> AesGcmBox:
     return AesGcmBox(secrets.token_bytes(32))
 
 
+def build_delivery_queue(settings: Settings, clock: Clock) -> AnyDeliveryQueue:
+    """Webhook deliveries live in the store's database (memory:// keeps them in memory)."""
+    kind = database_kind(settings.database_url)
+    if kind == "memory":
+        return MemoryDeliveryQueue(clock)
+    env = settings.persistence_env("webhooks")
+    if kind == "sqlite":
+        return SQLiteDeliveryQueue(env["SQLITE_DBNAME"], clock)
+    return PostgresDeliveryQueue(settings.postgres_conninfo(), env["POSTGRES_SCHEMA"], clock)
+
+
+def build_deliverer(
+    settings: Settings, queue: AnyDeliveryQueue, view: TableView, box: AesGcmBox, clock: Clock,
+) -> Deliverer:
+    transport = HttpWebhookTransport(SsrfGuard(settings.webhook_allow_private_ips),
+                                     settings.webhook_timeout)
+    # A lease must outlast the slowest attempt (every pinned address timing out) or a second
+    # worker would send the same delivery while the first is still waiting.
+    lease = MAX_ADDRESSES * settings.webhook_timeout + 5
+    return Deliverer(queue, transport, ViewWebhookTargets(view, box), clock,
+                     RetryPolicy(max_attempts=settings.webhook_max_attempts), lease_seconds=lease)
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     store = EdgeStore(env=settings.persistence_env("edge"))
     view = build_view(settings)
@@ -157,7 +188,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         listener = NotifyListener(
             settings.postgres_conninfo(), channel, lambda: (projector.wake(), relay.wake())
         )
-    writes = WritePath(store, clock or SystemClock(), projector, observers=[relay.wake])
+    clock = clock or SystemClock()
+    writes = WritePath(store, clock, projector, observers=[relay.wake])
+    box, deliveries = build_box(settings), build_delivery_queue(settings, clock)
     return Services(
         settings=settings,
         store=store,
@@ -172,12 +205,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         nodes=Nodes(writes, ViewLiveness(view)),
         aliases=Aliases(writes),
         webhooks=Webhooks(
-            writes, build_box(settings), SsrfGuard(settings.webhook_allow_private_ips),
-            ViewWebhookDirectory(view, store.name), MemoryDeliveryQueue(),
+            writes, box, SsrfGuard(settings.webhook_allow_private_ips),
+            ViewWebhookDirectory(view, store.name), deliveries,
         ),
         relay=relay,
         bus=bus,
         listener=listener,
         lock=lock,
         relay_lock=relay_lock,
+        deliveries=deliveries,
+        deliverer=build_deliverer(settings, deliveries, view, box, clock),
     )

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import uuid
 from collections.abc import Sequence
 
 from entrypoints.settings import Settings, SettingsError
@@ -31,7 +32,9 @@ def serve(args: argparse.Namespace) -> int:
         print(f"edge-admin: API_KEY not set; this run accepts the generated key {settings.api_key}",
               file=sys.stderr)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=args.log_level, access_log=False)
+                log_level=args.log_level, access_log=False,
+                # Open event streams would otherwise hold shutdown until clients leave.
+                timeout_graceful_shutdown=3)
     return 0
 
 
@@ -72,6 +75,31 @@ def relay_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def webhooks_work(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from entrypoints.bootstrap import build_services
+    from entrypoints.webhook_worker import run_worker
+
+    services = build_services(_settings(args, run_projections=False))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        nats_url = services.settings.nats_url
+        print(f"edge-admin: delivering webhooks from {nats_url or 'the in-process relay'}",
+              file=sys.stderr)
+        # Without NATS the in-process bus is the only intake: this process must relay too.
+        relay = [] if nats_url else [services.relay.run(stop)]
+        await asyncio.gather(run_worker(services, stop), *relay)
+
+    asyncio.run(main())
+    services.close()
+    return 0
+
+
 def replay(args: argparse.Namespace) -> int:
     from entrypoints.bootstrap import build_services
     from entrypoints.replay import ProjectorBusyError, rebuild
@@ -94,6 +122,36 @@ def replay(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- events (entrypoints/event_replay.py) -----------------------------------------------------
+def events_replay(args: argparse.Namespace) -> int:
+    from entrypoints.event_replay import run as run_replay
+
+    return run_replay(args, _settings(args, run_projections=False))
+
+
+def add_events_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    events = sub.add_parser("events", help="the event log")
+    events_sub = events.add_subparsers(dest="action", required=True)
+    r = events_sub.add_parser(
+        "replay", help="re-send a range of stored events to NATS and/or a webhook (new ids)"
+    )
+    r.add_argument("--from", dest="start", type=int, required=True, metavar="POSITION",
+                   help="first position to replay (inclusive)")
+    r.add_argument("--to", dest="stop", type=int, metavar="POSITION",
+                   help="last position to replay (inclusive; default: the end of the log now)")
+    r.add_argument("--type", action="append", metavar="TYPE",
+                   help="catalog type to replay; repeatable or comma-separated (default: all, "
+                        "or the webhook's subscriptions)")
+    r.add_argument("--nats", action="store_true", help="re-publish to the NATS stream")
+    r.add_argument("--webhook", type=uuid.UUID, metavar="WEBHOOK_ID",
+                   help="queue fresh deliveries to this webhook")
+    r.add_argument("--dry-run", action="store_true", help="count what would be sent, send nothing")
+    r.add_argument("--run-id", type=uuid.UUID, metavar="UUID",
+                   help="repeat an interrupted run: copies get the same ids, so nothing doubles")
+    r.set_defaults(func=events_replay)
+# --- end events -------------------------------------------------------------------------------
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="edge-admin", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
@@ -112,8 +170,14 @@ def parser() -> argparse.ArgumentParser:
     relay_sub = relay.add_subparsers(dest="action", required=True)
     relay_run_parser = relay_sub.add_parser("run", help="publish the edge.* catalog until stopped")
     relay_run_parser.set_defaults(func=relay_run)
+    hooks = sub.add_parser("webhooks", help="webhook delivery")
+    hooks_sub = hooks.add_subparsers(dest="action", required=True)
+    hooks_sub.add_parser(
+        "work", help="fan published events out to webhooks and deliver them until stopped"
+    ).set_defaults(func=webhooks_work)
     r = sub.add_parser("replay", help="rebuild every read model from the event store")
     r.set_defaults(func=replay)
+    add_events_parser(sub)
     return root
 
 

@@ -29,7 +29,16 @@ from application.webhooks import CreateWebhook
 from domain.catalog import EVENT_TYPES
 from entrypoints import openapi_events as oev
 from entrypoints import openapi_schemas as oas
-from entrypoints.http import agent, aliases, clusters, enrollment_keys, events, nodes, webhooks
+from entrypoints.http import (
+    agent,
+    aliases,
+    clusters,
+    deliveries,
+    enrollment_keys,
+    events,
+    nodes,
+    webhooks,
+)
 from entrypoints.http.app import API_ROUTES
 from entrypoints.http.listing import ListSpec, Param, parse_bool, parse_int, parse_text, parse_uuid
 from entrypoints.settings import Settings
@@ -144,6 +153,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     (_GET, "/api/v1/events/stream"): Op(
         EVENT, "Stream events (Server-Sent Events)", 200, None, (400,),
         description=oev.STREAM_DESCRIPTION),
+    (_GET, "/api/v1/webhooks/{id}/deliveries"): Op(
+        WEBHOOK, "List a webhook's deliveries", 200, "WebhookDelivery", (400, 404),
+        listing=deliveries.SPEC,
+        description="Newest first. Each delivery has a fixed webhook-id and body; attempts are"
+        " retried on network errors, 408, 429 and 5xx up to WEBHOOK_MAX_ATTEMPTS."),
     (_POST, "/agent/v1/enroll"): Op(
         AGENT, "Enroll a node with an enrollment key", 201, "AgentEnrollment",
         (400, 401, 403, 409, 422), EnrollNode, security=PUBLIC, also=(200,),
@@ -284,12 +298,17 @@ def _paging_params(spec: ListSpec) -> list[dict[str, Any]]:
     default = ", ".join(f"{o.column} {('asc', 'desc')[o.descending]}" for o in spec.default_order)
     query = {"in": "query", "required": False}
     csv = {**query, "style": "form", "explode": False}
-    return [
+    paging = [
         {"name": "page", **query, "description": "Page number (1-indexed)",
          "schema": {**oas.INT, "minimum": 1, "default": 1}},
         {"name": "page_size", **query, "schema": {**oas.INT, "minimum": 1, "default": 20},
          "description": f"Items per page (at most MAX_PAGE_SIZE, {Settings.max_page_size} unless"
          " configured)"},
+    ]
+    if not spec.sortable:  # a fixed order (newest first): no sort parameters
+        return paging
+    return [
+        *paging,
         {"name": "order_by", **csv, "example": [spec.sortable[0]],
          "description": f"Comma-separated list of fields to sort by (default: {default})",
          "schema": {"type": "array", "items": {"type": "string", "enum": list(spec.sortable)}}},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.catalog import EVENT_TYPES
-from entrypoints.openapi_schemas import INT, STR, TIME, UUID_S, Schema, doc, obj
+from entrypoints.openapi_schemas import INT, STR, TIME, UUID_S, Schema, doc, nullable, obj
 
 TYPE_ENUM: Schema = {"type": "string", "enum": list(EVENT_TYPES)}
 TYPES_CSV: Schema = {"type": "string", "pattern": r"^[a-z_.]+(,[a-z_.]+)*$"}
@@ -33,6 +33,26 @@ RESOURCES: dict[str, Schema] = {
     ),
 }
 
+RESOURCES["WebhookDeliveryResponse"] = obj(
+    "One event owed to one webhook, with every attempt so far (no secrets, no signatures)",
+    id=doc(UUID_S, "Delivery id: the webhook-id header of every attempt"),
+    webhook_id=UUID_S,
+    event_id=doc(UUID_S, "The message id (stable per stored event)"),
+    event_type=TYPE_ENUM,
+    position=doc(INT, "The event's position in the store's log"),
+    status=doc({"type": "string", "enum": ["pending", "succeeded", "failed"]}, "Delivery state"),
+    attempt_count=INT,
+    next_attempt_at=doc(nullable(TIME), "When a pending delivery is next tried"),
+    last_status_code=nullable(INT),
+    last_error=nullable(STR),
+    delivered_at=nullable(TIME),
+    inserted_at=TIME,
+    updated_at=TIME,
+    attempts=doc({"type": "array", "items": obj(
+        "One HTTP attempt", attempt=INT, at=TIME, status_code=nullable(INT),
+        error=nullable(STR), duration_ms=nullable(INT))}, "Attempts, oldest first"),
+)
+
 QUERY_DOCS: dict[str, dict[str, str]] = {
     "/api/v1/events": {
         "type": "Event type; repeat the parameter or separate types with commas",
@@ -40,6 +60,10 @@ QUERY_DOCS: dict[str, dict[str, str]] = {
         "position__gte": "Only events at or after this position",
         "position__lte": "Only events at or before this position",
         "subject_id": "Only events about this node or enrollment key",
+    },
+    "/api/v1/webhooks/{id}/deliveries": {
+        "status": "Filter by delivery status",
+        "event_type": "Filter by event type",
     },
     "/api/v1/webhooks": {
         "event_type": "Returns webhooks whose subscribed_events list contains this event type."

@@ -27,6 +27,7 @@ class Settings:
     nats_stream: str = "EDGE"
     nats_subject_prefix: str = ""
     run_relay: bool = True
+    run_webhook_worker: bool = True
     webhook_allow_private_ips: bool = False
     webhook_max_attempts: int = 3
     webhook_timeout: float = 10.0
@@ -60,6 +61,7 @@ class Settings:
             "nats_stream": e.get("NATS_STREAM") or "EDGE",
             "nats_subject_prefix": e.get("NATS_SUBJECT_PREFIX", ""),
             "run_relay": _bool(e, "RUN_RELAY", True),
+            "run_webhook_worker": _bool(e, "RUN_WEBHOOK_WORKER", True),
             "webhook_allow_private_ips": _bool(e, "WEBHOOK_ALLOW_PRIVATE_IPS", False),
             "webhook_max_attempts": _int(e, "WEBHOOK_MAX_ATTEMPTS", 3, 1, 100),
             "webhook_timeout": _float(e, "WEBHOOK_TIMEOUT_SECONDS", 10.0),

@@ -21,6 +21,7 @@ from entrypoints.http import (
     agent,
     aliases,
     clusters,
+    deliveries,
     docs,
     enrollment_keys,
     event_docs,
@@ -41,6 +42,7 @@ from entrypoints.http.middleware import RequestContext
 from entrypoints.http.responses import JSONResponse
 from entrypoints.settings import Settings
 from entrypoints.sweeper import run_sweeper
+from entrypoints.webhook_worker import run_worker
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ API_ROUTES = [
     *webhooks.ROUTES,
     *event_types.ROUTES,
     *events.ROUTES,
+    *deliveries.ROUTES,
 ]
 
 
@@ -71,6 +74,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         app.state.services = svc
         sweeper = asyncio.create_task(run_sweeper(svc, settings.heartbeat_interval))
         stop = asyncio.Event()
+        # The worker subscribes to the in-process bus before the relay can publish on it.
+        worker = asyncio.create_task(run_worker(svc, stop)) if settings.run_webhook_worker else None
         relay = asyncio.create_task(svc.relay.run(stop)) if settings.run_relay else None
         try:
             yield
@@ -81,6 +86,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
                 await sweeper
             if relay is not None:
                 await relay
+            if worker is not None:
+                await worker
             await run_in_threadpool(svc.close)
 
     app = Starlette(

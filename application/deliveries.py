@@ -1,0 +1,339 @@
+"""Webhook delivery: the retry policy and the Deliverer that sends what the queue owes.
+
+A delivery (made by `Webhooks.fan_out`) has its id, the webhook-id header, and its body fixed at
+enqueue time, so every attempt by any worker, before or after a crash, sends the same id with
+the same bytes. Workers lease due rows; a dead worker's lease expires and another worker retries
+the same row. Outcomes (spec §4.4): 2xx ok; network errors, 408, 429, 5xx recoverable until
+WEBHOOK_MAX_ATTEMPTS; 3xx (not followed), other 4xx and an SSRF refusal at delivery terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from enum import Enum
+from typing import Protocol
+from uuid import UUID
+
+from application.ports import Clock, NewDelivery
+from domain.signing import edge_signature, standard_signature
+
+log = logging.getLogger(__name__)
+
+PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+STATUSES = (PENDING, SUCCEEDED, FAILED)
+WEBHOOK_DELETED = "webhook deleted"
+
+
+class Verdict(Enum):
+    """What one attempt's result means for the delivery."""
+
+    OK = "ok"
+    RECOVERABLE = "recoverable"
+    TERMINAL = "terminal"
+
+
+def classify(status_code: int | None) -> Verdict:
+    """None means no HTTP response at all (connection refused, reset, timeout)."""
+    if status_code is None:
+        return Verdict.RECOVERABLE
+    if 200 <= status_code < 300:
+        return Verdict.OK
+    if status_code in (408, 429) or 500 <= status_code < 600:
+        return Verdict.RECOVERABLE
+    return Verdict.TERMINAL
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds from `now`: delta-seconds or an HTTP-date; None if unusable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(min(int(value), 10**9))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempt budget and waits between attempts; no wait exceeds `max_delay` (1 h)."""
+
+    max_attempts: int = 3
+    base_delay: float = 2.0
+    max_delay: float = 3600.0
+
+    def backoff(self, attempt: int, rand: float) -> float:
+        """Wait after failed attempt `attempt` (1-based): doubling, the upper half jittered so
+        receivers recovering from an outage are not hit by every retry at once."""
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 64))
+        return ceiling / 2 + rand * ceiling / 2
+
+    def delay(self, attempt: int, retry_after: float | None, rand: float) -> float:
+        """The receiver's Retry-After wins over our own schedule (still capped)."""
+        if retry_after is not None:
+            return min(retry_after, self.max_delay)
+        return self.backoff(attempt, rand)
+
+
+# --- what the Deliverer works with -----------------------------------------------------------
+@dataclass(frozen=True)
+class Claim:
+    """A pending delivery leased to one worker; `lease` (its expiry) fences the settlement."""
+
+    id: UUID
+    webhook_id: UUID
+    message_id: UUID
+    event_type: str
+    position: int
+    body: bytes
+    attempts: int
+    lease: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One request made (or refused before sending) for a delivery."""
+
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The delivery's state after an attempt: pending (with its next time) or final."""
+
+    status: str
+    at: datetime
+    next_attempt_at: datetime | None
+    attempt: Attempt | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A webhook unsealed for one delivery; never stored or logged."""
+
+    url: str
+    secret: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the transport got back; status_code None means no response."""
+
+    status_code: int | None = None
+    retry_after: str | None = None
+    error: str | None = None
+    denied: bool = False  # the SSRF guard refused the destination at delivery time
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """A delivery as the API shows it, with its attempts (oldest first)."""
+
+    id: UUID
+    webhook_id: UUID
+    message_id: UUID
+    event_type: str
+    position: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+    attempt_log: tuple[Attempt, ...] = ()
+
+
+# Ports. They belong in application/ports.py with the others (moved there when wired).
+class DeliveryLedger(Protocol):
+    """The durable delivery queue as the worker uses it."""
+
+    def enqueue(self, deliveries: Sequence[NewDelivery]) -> int: ...
+
+    def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[Claim]:
+        """Leases up to `limit` due pending deliveries (not leased by a live worker)."""
+        ...
+
+    def settle(self, claim: Claim, settlement: Settlement) -> bool:
+        """Records the attempt and new state; False if the lease was lost meanwhile."""
+        ...
+
+
+class WebhookTransport(Protocol):
+    """Sends one signed request; SSRF-checks and pins the destination itself."""
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Sent: ...
+
+    async def close(self) -> None: ...
+
+
+TargetLookup = Callable[[UUID], WebhookTarget | None]
+
+
+def signed_headers(claim: Claim, secret: bytes, timestamp: int) -> dict[str, str]:
+    webhook_id = str(claim.id)
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_signature(webhook_id, timestamp, claim.body, secret),
+        "X-Edge-Signature": edge_signature(timestamp, claim.body, secret),
+        "X-Edge-Event-Type": claim.event_type,
+        "X-Edge-Event-Id": str(claim.message_id),
+    }
+
+
+def _describe(sent: Sent) -> str | None:
+    if sent.error is not None or sent.status_code is None:
+        return sent.error or "no response"
+    if 300 <= sent.status_code < 400:
+        return f"HTTP {sent.status_code}: redirects are not followed"
+    return None if 200 <= sent.status_code < 300 else f"HTTP {sent.status_code}"
+
+
+class Deliverer:
+    """Sends due deliveries with bounded concurrency; records every attempt and outcome."""
+
+    def __init__(  # noqa: PLR0913
+        self,
+        ledger: DeliveryLedger,
+        transport: WebhookTransport,
+        targets: TargetLookup,
+        clock: Clock,
+        policy: RetryPolicy | None = None,
+        *,
+        lease_seconds: float = 30.0,
+        concurrency: int = 64,
+        poll_interval: float = 0.5,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.ledger, self.transport, self.targets, self.clock = ledger, transport, targets, clock
+        self.policy = policy or RetryPolicy()
+        self.lease_seconds = lease_seconds
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.rand = rand
+        self.counts = {"attempts": 0, SUCCEEDED: 0, FAILED: 0, "lost_leases": 0}
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self, *_: object) -> None:
+        """Thread-safe: new deliveries were enqueued, claim now instead of at the next poll."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    def judge(self, claim: Claim, sent: Sent, started: datetime, duration_ms: int) -> Settlement:
+        """The state a delivery moves to after one attempt (pure apart from the jitter)."""
+        number = claim.attempts + 1
+        error = _describe(sent)
+        attempt = Attempt(number, started, sent.status_code, error, duration_ms)
+        at = self.clock.now()
+        verdict = Verdict.TERMINAL if sent.denied else classify(sent.status_code)
+        if verdict is Verdict.OK:
+            return Settlement(SUCCEEDED, at, None, attempt, None)
+        if verdict is Verdict.RECOVERABLE and number < self.policy.max_attempts:
+            wait = self.policy.delay(number, parse_retry_after(sent.retry_after, at), self.rand())
+            return Settlement(PENDING, at, at + timedelta(seconds=wait), attempt, error)
+        return Settlement(FAILED, at, None, attempt, error)
+
+    async def attempt(self, claim: Claim) -> Settlement:
+        """One attempt: look the webhook up, sign, send, judge."""
+        started = self.clock.now()
+        try:
+            target = await asyncio.to_thread(self.targets, claim.webhook_id)
+        except ValueError:  # the at-rest key changed: no attempt can ever be signed
+            return Settlement(FAILED, started, None, None, "webhook secret cannot be unsealed")
+        if target is None:
+            return Settlement(FAILED, started, None, None, WEBHOOK_DELETED)
+        headers = {**target.headers,
+                   **signed_headers(claim, target.secret, int(started.timestamp()))}
+        clock = time.monotonic()
+        try:
+            sent = await self.transport.send(target.url, claim.body, headers)
+        except Exception as exc:  # noqa: BLE001 - a transport bug must not stop the worker
+            sent = Sent(error=f"{type(exc).__name__}: {exc}")
+        return self.judge(claim, sent, started, round((time.monotonic() - clock) * 1000))
+
+    async def deliver(self, claim: Claim) -> Settlement | None:
+        """One attempt, recorded; None when the database failed (the lease lapses and the same
+        row is tried again)."""
+        try:
+            settlement = await self.attempt(claim)
+            kept = await asyncio.to_thread(self.ledger.settle, claim, settlement)
+        except Exception:  # the worker outlives database outages
+            log.warning("delivery %s not recorded; it will be retried", claim.id, exc_info=True)
+            return None
+        self.counts["attempts"] += settlement.attempt is not None
+        if not kept:
+            self.counts["lost_leases"] += 1
+        elif settlement.status != PENDING:
+            self.counts[settlement.status] += 1
+        return settlement
+
+    async def deliver_due(self, limit: int = 1000) -> int:
+        """Claims what is due now and delivers it; returns how many were attempted."""
+        claims = await asyncio.to_thread(
+            self.ledger.claim, self.clock.now(), limit, self.lease_seconds
+        )
+        await asyncio.gather(*(self.deliver(c) for c in claims))
+        return len(claims)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keeps up to `concurrency` deliveries in flight until `stop`; then lets them finish."""
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        inflight: set[asyncio.Task[Settlement | None]] = set()
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                free = self.concurrency - len(inflight)
+                claims = await self._claim(free) if free > 0 else []
+                for claim in claims:
+                    task = asyncio.create_task(self.deliver(claim))
+                    inflight.add(task)
+                    task.add_done_callback(inflight.discard)
+                if free > 0 and len(claims) < free:
+                    await self._sleep(stop, self.poll_interval)
+                elif inflight:  # more may be due: go on as soon as a slot frees
+                    await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._loop = self._wake = None  # later wake() calls must not reach a closed loop
+            if inflight:
+                await asyncio.gather(*inflight, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    async def _claim(self, limit: int) -> list[Claim]:
+        try:
+            return await asyncio.to_thread(
+                self.ledger.claim, self.clock.now(), limit, self.lease_seconds
+            )
+        except Exception:  # the worker outlives database outages
+            log.warning("claiming deliveries failed; retrying", exc_info=True)
+            return []
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        assert self._wake is not None
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()

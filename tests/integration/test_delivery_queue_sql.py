@@ -1,0 +1,137 @@
+"""The delivery queue contract on every persistence kind: idempotent enqueue, leases, fencing,
+history queries; and on PostgreSQL, concurrent workers never claim the same row."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from application.deliveries import FAILED, PENDING, SUCCEEDED, Attempt, Settlement
+from application.ports import NewDelivery
+from entrypoints.bootstrap import AnyDeliveryQueue, build_delivery_queue
+from tests.conftest import make_settings
+from tests.fakes import FixedClock
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def queue(any_url: str, clock: FixedClock) -> Iterator[AnyDeliveryQueue]:
+    queue = build_delivery_queue(make_settings(any_url), clock)
+    yield queue
+    queue.close()
+
+
+def delivery(webhook: UUID, position: int, event_type: str = "edge.node.registered") -> NewDelivery:
+    return NewDelivery(uuid4(), webhook, uuid4(), event_type, position,
+                       b'{"position":%d,"bytes":"\x00\xff"}' % position)
+
+
+def settle(queue: AnyDeliveryQueue, clock: FixedClock, status: str, code: int | None) -> None:
+    (claim,) = queue.claim(clock.now(), 1, 30)
+    attempt = Attempt(claim.attempts + 1, clock.now(), code, None if code == 200 else "boom", 12)
+    later = clock.now() + timedelta(seconds=5) if status == PENDING else None
+    assert queue.settle(claim, Settlement(status, clock.now(), later, attempt, attempt.error))
+
+
+def test_enqueue_is_idempotent_and_claims_return_the_exact_body(
+    queue: AnyDeliveryQueue, clock: FixedClock
+) -> None:
+    webhook = uuid4()
+    owed = [delivery(webhook, p) for p in (3, 1, 2)]
+    assert queue.enqueue(owed) == 3
+    assert queue.enqueue([*owed, delivery(webhook, 4)]) == 1
+    claims = queue.claim(clock.now(), 10, 30)
+    assert [c.position for c in claims] == [1, 2, 3, 4]
+    by_id = {d.id: d for d in owed}
+    for claim in claims[:3]:
+        original = by_id[claim.id]
+        assert (claim.body, claim.webhook_id, claim.message_id, claim.attempts) == (
+            original.body, webhook, original.message_id, 0)
+    assert queue.claim(clock.now(), 10, 30) == []  # all leased
+
+
+def test_expired_lease_is_retried_and_the_stale_holder_is_fenced_off(
+    queue: AnyDeliveryQueue, clock: FixedClock
+) -> None:
+    webhook = uuid4()
+    queue.enqueue([delivery(webhook, 1)])
+    (first,) = queue.claim(clock.now(), 10, 30)
+    clock.advance(31)  # the first worker died (or hung) holding the lease
+    (second,) = queue.claim(clock.now(), 10, 30)
+    assert (second.id, second.body) == (first.id, first.body)
+    done = Settlement(SUCCEEDED, clock.now(), None, Attempt(1, clock.now(), 200, None, 3), None)
+    assert not queue.settle(first, done)
+    assert queue.settle(second, done)
+    assert not queue.settle(second, done)  # settled rows are final
+    record = queue.get(first.id)
+    assert record is not None
+    assert (record.status, record.attempts, record.delivered_at) == (SUCCEEDED, 1, clock.now())
+
+
+def test_retry_schedule_and_history(queue: AnyDeliveryQueue, clock: FixedClock) -> None:
+    webhook, other = uuid4(), uuid4()
+    queue.enqueue([delivery(webhook, 1), delivery(other, 2)])
+    queue.enqueue([delivery(webhook, 3, "edge.node.status_changed")])
+    # position 1 fails once then succeeds; others stay untouched.
+    (claim,) = [c for c in queue.claim(clock.now(), 10, 30) if c.position == 1]
+    attempt = Attempt(1, clock.now(), 503, "HTTP 503", 40)
+    retry_at = clock.now() + timedelta(seconds=5)
+    assert queue.settle(claim, Settlement(PENDING, clock.now(), retry_at, attempt, "HTTP 503"))
+    clock.advance(31)  # the other two leases lapse; position 1 is due again too
+    assert sorted(c.position for c in queue.claim(clock.now(), 10, 30)) == [1, 2, 3]
+    clock.advance(31)
+    claims = {c.position: c for c in queue.claim(clock.now(), 10, 30)}
+    assert claims[1].attempts == 1
+    assert queue.settle(claims[1], Settlement(
+        SUCCEEDED, clock.now(), None, Attempt(2, clock.now(), 200, None, 7), None))
+    assert queue.settle(claims[3], Settlement(FAILED, clock.now(), None, None, "webhook deleted"))
+
+    records, total = queue.page(webhook)
+    assert total == 2
+    assert [r.position for r in records] == [3, 1]  # newest first
+    assert [(a.attempt, a.status_code, a.error) for a in records[1].attempt_log] == [
+        (1, 503, "HTTP 503"), (2, 200, None)]
+    assert (records[1].status, records[1].last_status_code, records[1].next_attempt_at) == (
+        SUCCEEDED, 200, None)
+    assert (records[0].status, records[0].attempts, records[0].last_error) == (
+        FAILED, 0, "webhook deleted")
+    assert queue.page(webhook, status=FAILED)[1] == 1
+    assert queue.page(webhook, event_type="edge.node.registered")[0][0].position == 1
+    assert queue.page(webhook, page=2, page_size=1)[0][0].position == 1
+    assert queue.counts(webhook) == {"pending": 0, "succeeded": 1, "failed": 1}
+    assert queue.counts() == {"pending": 1, "succeeded": 1, "failed": 1}
+
+
+def test_concurrent_claims_never_share_a_row(any_url: str, clock: FixedClock) -> None:
+    if any_url == "memory://":
+        pytest.skip("one process only")
+    queues = [build_delivery_queue(make_settings(any_url), clock) for _ in range(4)]
+    try:
+        webhook = uuid4()
+        queues[0].enqueue([delivery(webhook, p) for p in range(400)])
+        claimed: list[list[UUID]] = [[] for _ in queues]
+
+        def work(index: int) -> None:
+            while batch := queues[index].claim(clock.now(), 7, 30):
+                claimed[index] += [c.id for c in batch]
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(queues))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        everything = [i for ids in claimed for i in ids]
+        assert len(everything) == len(set(everything)) == 400
+    finally:
+        for q in queues:
+            q.close()

@@ -1,0 +1,239 @@
+"""Delivery policy (classification, backoff, Retry-After) and the Deliverer over the in-memory
+queue with a scripted transport (a fake of the WebhookTransport port)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import timedelta
+from email.utils import format_datetime
+from uuid import UUID, uuid4
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.memory_delivery_queue import MemoryDeliveryQueue
+from application.deliveries import (
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    WEBHOOK_DELETED,
+    Deliverer,
+    RetryPolicy,
+    Sent,
+    Verdict,
+    WebhookTarget,
+    classify,
+    parse_retry_after,
+)
+from application.ports import NewDelivery
+from domain.signing import verify_edge, verify_standard
+from tests.fakes import FixedClock
+
+SECRET = b"s" * 32
+
+
+@pytest.mark.parametrize(("code", "verdict"), [
+    (None, Verdict.RECOVERABLE), (200, Verdict.OK), (204, Verdict.OK), (299, Verdict.OK),
+    (408, Verdict.RECOVERABLE), (429, Verdict.RECOVERABLE), (500, Verdict.RECOVERABLE),
+    (502, Verdict.RECOVERABLE), (503, Verdict.RECOVERABLE), (599, Verdict.RECOVERABLE),
+    (301, Verdict.TERMINAL), (302, Verdict.TERMINAL), (307, Verdict.TERMINAL),
+    (400, Verdict.TERMINAL), (401, Verdict.TERMINAL), (404, Verdict.TERMINAL),
+    (410, Verdict.TERMINAL), (100, Verdict.TERMINAL),
+])
+def test_classify(code: int | None, verdict: Verdict) -> None:
+    assert classify(code) is verdict
+
+
+@given(attempt=st.integers(1, 10_000), rand=st.floats(0, 1, exclude_max=True),
+       base=st.floats(0.01, 60), cap=st.floats(1, 7200))
+def test_backoff_stays_between_half_and_whole_ceiling(
+    attempt: int, rand: float, base: float, cap: float
+) -> None:
+    policy = RetryPolicy(base_delay=base, max_delay=cap)
+    ceiling = min(cap, base * 2.0 ** (attempt - 1)) if attempt < 64 else cap
+    delay = policy.backoff(attempt, rand)
+    assert ceiling / 2 <= delay <= ceiling * (1 + 1e-9) <= cap * (1 + 1e-9)
+    assert policy.backoff(attempt + 1, rand) >= delay  # never shorter for a later attempt
+
+
+def test_default_backoff_doubles_from_two_seconds() -> None:
+    policy = RetryPolicy()
+    assert [policy.backoff(n, 0.999999) for n in (1, 2, 3, 4)] == pytest.approx([2, 4, 8, 16])
+    assert [policy.backoff(n, 0.0) for n in (1, 2, 3)] == [1, 2, 4]
+    assert policy.backoff(50, 0.5) == pytest.approx(3600 * 0.75)
+
+
+@given(seconds=st.integers(0, 10**12), rand=st.floats(0, 1, exclude_max=True))
+def test_retry_after_seconds_is_honoured_up_to_an_hour(seconds: int, rand: float) -> None:
+    now = FixedClock().now()
+    parsed = parse_retry_after(f" {seconds} ", now)
+    assert parsed == min(seconds, 10**9)
+    assert RetryPolicy().delay(1, parsed, rand) == min(seconds, 3600)
+
+
+@given(seconds=st.integers(-86_400, 86_400))
+def test_retry_after_http_date(seconds: int) -> None:
+    now = FixedClock().now()
+    parsed = parse_retry_after(format_datetime(now + timedelta(seconds=seconds), usegmt=True),
+                               now)
+    assert parsed == max(0, seconds)
+
+
+@pytest.mark.parametrize("raw", [None, "", "soon", "-5", "1.5", "Mon, 99 Foo 2026", "\u0665"])
+def test_unusable_retry_after_falls_back_to_backoff(raw: str | None) -> None:
+    assert parse_retry_after(raw, FixedClock().now()) is None
+
+
+# --- the Deliverer over the memory queue ---------------------------------------------------
+class ScriptedTransport:
+    """Answers each send with the next scripted result and records what it was given."""
+
+    def __init__(self, *script: Sent) -> None:
+        self.script = list(script)
+        self.requests: list[tuple[str, bytes, dict[str, str]]] = []
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
+        self.requests.append((url, body, dict(headers)))
+        return self.script.pop(0) if len(self.script) > 1 else self.script[0]
+
+    async def close(self) -> None:
+        return None
+
+
+class World:
+    def __init__(self, *script: Sent, max_attempts: int = 3) -> None:
+        self.clock = FixedClock()
+        self.queue = MemoryDeliveryQueue(self.clock)
+        self.transport = ScriptedTransport(*script)
+        self.webhook = uuid4()
+        self.targets = {self.webhook: WebhookTarget("https://example.com/h", SECRET,
+                                                    {"Authorization": "Bearer t"})}
+        self.deliverer = Deliverer(self.queue, self.transport, self.targets.get, self.clock,
+                                   RetryPolicy(max_attempts=max_attempts), lease_seconds=30,
+                                   rand=lambda: 0.5)
+
+    def enqueue(self, webhook: UUID | None = None) -> UUID:
+        delivery = NewDelivery(uuid4(), webhook or self.webhook, uuid4(), "edge.node.registered",
+                               7, b'{"n":7}')
+        assert self.queue.enqueue([delivery, delivery]) == 1
+        return delivery.id
+
+    def round(self) -> int:
+        return asyncio.run(self.deliverer.deliver_due())
+
+
+def test_success_is_signed_and_recorded() -> None:
+    world = World(Sent(status_code=204))
+    delivery_id = world.enqueue()
+    assert world.round() == 1
+    url, body, headers = world.transport.requests[0]
+    assert (url, body, headers["Authorization"]) == ("https://example.com/h", b'{"n":7}',
+                                                     "Bearer t")
+    now = int(world.clock.now().timestamp())
+    assert verify_standard(headers, body, SECRET, now) == str(delivery_id)
+    assert verify_edge(headers["X-Edge-Signature"], body, SECRET, now) == now
+    assert headers["X-Edge-Event-Type"] == "edge.node.registered"
+    record = world.queue.get(delivery_id)
+    assert record is not None
+    assert (record.status, record.attempts, record.delivered_at) == (SUCCEEDED, 1,
+                                                                     world.clock.now())
+    assert [(a.attempt, a.status_code, a.error) for a in record.attempt_log] == [(1, 204, None)]
+    assert world.round() == 0  # nothing left to do
+
+
+def test_server_error_is_retried_after_backoff_then_succeeds() -> None:
+    world = World(Sent(status_code=500), Sent(status_code=200))
+    delivery_id = world.enqueue()
+    world.round()
+    record = world.queue.get(delivery_id)
+    assert record is not None and record.status == PENDING
+    assert record.next_attempt_at == world.clock.now() + timedelta(seconds=1.5)  # 1 + 0.5 * 1
+    assert world.round() == 0  # not due yet
+    world.clock.advance(1.5)
+    assert world.round() == 1
+    record = world.queue.get(delivery_id)
+    assert record is not None
+    assert (record.status, [a.status_code for a in record.attempt_log]) == (SUCCEEDED, [500, 200])
+    ids = {r[2]["webhook-id"] for r in world.transport.requests}
+    assert ids == {str(delivery_id)} and len({r[1] for r in world.transport.requests}) == 1
+
+
+def test_retry_after_is_honoured() -> None:
+    world = World(Sent(status_code=429, retry_after="120"), Sent(status_code=200))
+    delivery_id = world.enqueue()
+    world.round()
+    record = world.queue.get(delivery_id)
+    assert record is not None
+    assert record.next_attempt_at == world.clock.now() + timedelta(seconds=120)
+
+
+@pytest.mark.parametrize("sent", [Sent(status_code=400), Sent(status_code=302),
+                                  Sent(error="destination refused: private", denied=True)])
+def test_terminal_outcomes_fail_after_one_attempt(sent: Sent) -> None:
+    world = World(sent)
+    delivery_id = world.enqueue()
+    world.round()
+    record = world.queue.get(delivery_id)
+    assert record is not None and (record.status, record.attempts) == (FAILED, 1)
+    assert record.last_error
+
+
+def test_network_errors_exhaust_the_budget() -> None:
+    world = World(Sent(error="connect failed"), max_attempts=4)
+    delivery_id = world.enqueue()
+    for _ in range(4):
+        world.round()
+        world.clock.advance(3600)
+    record = world.queue.get(delivery_id)
+    assert record is not None
+    assert (record.status, record.attempts, record.last_error) == (FAILED, 4, "connect failed")
+    assert record.last_status_code is None and len(world.transport.requests) == 4
+
+
+def test_deliveries_of_a_deleted_webhook_fail_without_sending() -> None:
+    world = World(Sent(status_code=200))
+    delivery_id = world.enqueue(webhook=uuid4())
+    world.round()
+    record = world.queue.get(delivery_id)
+    assert record is not None
+    assert (record.status, record.attempts, record.last_error) == (FAILED, 0, WEBHOOK_DELETED)
+    assert world.transport.requests == []
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_settle() -> None:
+    world = World(Sent(status_code=200))
+    delivery_id = world.enqueue()
+    first = world.queue.claim(world.clock.now(), 10, 30)
+    assert world.queue.claim(world.clock.now(), 10, 30) == []  # leased
+    world.clock.advance(31)
+    second = world.queue.claim(world.clock.now(), 10, 30)
+    assert [(c.id, c.body) for c in second] == [(first[0].id, first[0].body)]
+    stale = world.deliverer.judge(first[0], Sent(status_code=200), world.clock.now(), 5)
+    assert not world.queue.settle(first[0], stale)
+    assert world.queue.settle(second[0], stale)
+    assert world.queue.counts(world.webhook) == {"pending": 0, "succeeded": 1, "failed": 0}
+    assert world.queue.page(world.webhook)[0][0].id == delivery_id
+
+
+def test_run_delivers_as_soon_as_woken() -> None:
+    world = World(Sent(status_code=200))
+    world.deliverer.poll_interval = 30  # only the wake-up can make this test pass in time
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(world.deliverer.run(stop))
+        await asyncio.sleep(0.05)
+        world.enqueue()
+        world.deliverer.wake()
+        for _ in range(200):
+            if world.queue.counts()["succeeded"]:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(runner, 5)
+
+    asyncio.run(scenario())
+    assert world.queue.counts() == {"pending": 0, "succeeded": 1, "failed": 0}
+    assert world.deliverer.counts[SUCCEEDED] == 1
