@@ -10,6 +10,10 @@ from domain.shared import InvalidValueError
 from domain.ssrf import Destination, IPAddress, check_destination, check_ips, parse_destination
 
 
+class UnresolvedHostError(InvalidValueError):
+    """DNS gave no answer: refused at create time, but only a transient failure at delivery."""
+
+
 class Resolver(Protocol):
     """What check_url needs from DNS; tests pass a fake answering from a table."""
 
@@ -25,7 +29,7 @@ class SystemResolver:
             # AF_UNSPEC: both families, since the client may pick either one.
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError):
-            raise InvalidValueError("host does not resolve", "url") from None
+            raise UnresolvedHostError("host does not resolve", "url") from None
         ips: list[IPAddress] = []
         for family, _, _, _, sockaddr in infos:
             if family not in (socket.AF_INET, socket.AF_INET6):
@@ -34,7 +38,7 @@ class SystemResolver:
             if ip not in ips:  # one entry per address, kept in resolver order
                 ips.append(ip)
         if not ips:
-            raise InvalidValueError("host does not resolve", "url")
+            raise UnresolvedHostError("host does not resolve", "url")
         return ips
 
 

@@ -46,7 +46,7 @@ def delivery_id(webhook_id: UUID, message_id: UUID) -> UUID:
 class Webhooks:
     """Application service for webhooks."""
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         writes: WritePath,
         box: SecretBox,

@@ -222,7 +222,7 @@ class Node(Aggregate):
         return True
 
     @event("StatusChanged")
-    def _status_changed(  # noqa: PLR0913
+    def _status_changed(
         self, cluster_name: str, previous: str, status: str, reason: str, at: datetime
     ) -> None:
         self.status = status

@@ -31,7 +31,7 @@ class WebhookGoneError(GoneError):
 
 
 def check_events(events: list[str]) -> list[str]:
-    """1–20 known catalog types; duplicates are dropped, first occurrence keeps its place."""
+    """1-20 known catalog types; duplicates are dropped, first occurrence keeps its place."""
     if not events:
         raise InvalidValueError("should have at least 1 item(s)", "subscribed_events")
     unique = list(dict.fromkeys(events))

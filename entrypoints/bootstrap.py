@@ -124,7 +124,9 @@ def build_tracking(settings: Settings, name: str) -> TrackingRecorder:
     if database_kind(settings.database_url) == "memory":
         return POPOTrackingRecorder()
     env = Environment(name, settings.persistence_env(name))
-    return InfrastructureFactory.construct(env=env).tracking_recorder()  # type: ignore[no-any-return]
+    factory: Any = InfrastructureFactory.construct(env=env)
+    recorder: TrackingRecorder = factory.tracking_recorder()
+    return recorder
 
 
 def build_relay(settings: Settings, store: EdgeStore) -> tuple[Relay, InProcessBus | None, Any]:
@@ -185,9 +187,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     if database_kind(settings.database_url) == "postgres":
         # Writers in other processes commit too: their NOTIFY wakes these workers at once.
         channel = store.recorder.channel_name  # type: ignore[attr-defined]
-        listener = NotifyListener(
-            settings.postgres_conninfo(), channel, lambda: (projector.wake(), relay.wake())
-        )
+        def wake_all() -> None:
+            projector.wake()
+            relay.wake()
+
+        listener = NotifyListener(settings.postgres_conninfo(), channel, wake_all)
     clock = clock or SystemClock()
     writes = WritePath(store, clock, projector, observers=[relay.wake])
     box, deliveries = build_box(settings), build_delivery_queue(settings, clock)
