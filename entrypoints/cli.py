@@ -8,9 +8,14 @@ import signal
 import sys
 import threading
 import uuid
-from collections.abc import Sequence
+from asyncio import Event
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from entrypoints.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from entrypoints.bootstrap import Services
 
 
 def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
@@ -54,7 +59,11 @@ def projections_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def relay_run(args: argparse.Namespace) -> int:
+Work = Callable[["Services", Event], Awaitable[None]]
+
+
+def _until_signalled(args: argparse.Namespace, work: Work) -> int:
+    """Builds this process's services and runs `work` until SIGTERM/SIGINT sets its stop event."""
     import asyncio
 
     from entrypoints.bootstrap import build_services
@@ -66,28 +75,28 @@ def relay_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        target = services.settings.nats_url or "the in-process bus"
-        print(f"edge-admin: relaying events to {target}", file=sys.stderr)
-        await services.relay.run(stop)
+        await work(services, stop)
 
     asyncio.run(main())
     services.close()
     return 0
 
 
+def relay_run(args: argparse.Namespace) -> int:
+    async def relay(services: Services, stop: Event) -> None:
+        target = services.settings.nats_url or "the in-process bus"
+        print(f"edge-admin: relaying events to {target}", file=sys.stderr)
+        await services.relay.run(stop)
+
+    return _until_signalled(args, relay)
+
+
 def webhooks_work(args: argparse.Namespace) -> int:
     import asyncio
 
-    from entrypoints.bootstrap import build_services
     from entrypoints.webhook_worker import run_worker
 
-    services = build_services(_settings(args, run_projections=False))
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+    async def work(services: Services, stop: Event) -> None:
         nats_url = services.settings.nats_url
         print(f"edge-admin: delivering webhooks from {nats_url or 'the in-process relay'}",
               file=sys.stderr)
@@ -95,9 +104,7 @@ def webhooks_work(args: argparse.Namespace) -> int:
         relay = [] if nats_url else [services.relay.run(stop)]
         await asyncio.gather(run_worker(services, stop), *relay)
 
-    asyncio.run(main())
-    services.close()
-    return 0
+    return _until_signalled(args, work)
 
 
 def replay(args: argparse.Namespace) -> int:
