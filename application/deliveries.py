@@ -22,6 +22,7 @@ from typing import Protocol
 from uuid import UUID
 
 from application.ports import Clock, NewDelivery
+from application.wakeup import Wakeup
 from domain.signing import edge_signature, standard_signature
 
 log = logging.getLogger(__name__)
@@ -232,14 +233,11 @@ class Deliverer:
         self.poll_interval = poll_interval
         self.rand = rand
         self.counts = {"attempts": 0, SUCCEEDED: 0, FAILED: 0, "lost_leases": 0}
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup = Wakeup()
 
     def wake(self, *_: object) -> None:
         """Thread-safe: new deliveries were enqueued, claim now instead of at the next poll."""
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
+        self._wakeup.set()
 
     def judge(self, claim: Claim, sent: Sent, started: datetime, duration_ms: int) -> Settlement:
         """The state a delivery moves to after one attempt (pure apart from the jitter)."""
@@ -299,11 +297,11 @@ class Deliverer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keeps up to `concurrency` deliveries in flight until `stop`; then lets them finish."""
-        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        self._wakeup.bind()
         inflight: set[asyncio.Task[Settlement | None]] = set()
         try:
             while not stop.is_set():
-                self._wake.clear()
+                self._wakeup.clear()
                 free = self.concurrency - len(inflight)
                 claims = await self._claim(free) if free > 0 else []
                 for claim in claims:
@@ -311,11 +309,11 @@ class Deliverer:
                     inflight.add(task)
                     task.add_done_callback(inflight.discard)
                 if free > 0 and len(claims) < free:
-                    await self._sleep(stop, self.poll_interval)
+                    await self._wakeup.sleep(stop, self.poll_interval)
                 elif inflight:  # more may be due: go on as soon as a slot frees
                     await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._loop = self._wake = None  # later wake() calls must not reach a closed loop
+            self._wakeup.unbind()
             if inflight:
                 await asyncio.gather(*inflight, return_exceptions=True)
 
@@ -330,10 +328,3 @@ class Deliverer:
         except Exception:  # the worker outlives database outages
             log.warning("claiming deliveries failed; retrying", exc_info=True)
             return []
-
-    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
-        assert self._wake is not None
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()

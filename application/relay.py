@@ -9,7 +9,6 @@ than one batch takes to publish).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +18,7 @@ from eventsourcing.utils import get_topic
 
 from application.ports import EventPublisher
 from application.store import EdgeStore
+from application.wakeup import Wakeup
 from domain.catalog import PUBLIC_EVENTS, Message, to_message
 
 log = logging.getLogger(__name__)
@@ -48,16 +48,11 @@ class Relay:
         self.position = 0
         self.published = 0
         self.last_error: str | None = None
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup = Wakeup()
 
     def wake(self, *_: Any) -> None:
         """Thread-safe: a write committed somewhere, look now instead of at the next poll."""
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
-            # The loop may close between the check and the call (the relay just stopped).
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(wake.set)
+        self._wakeup.set()
 
     def read_batch(self, start: int) -> tuple[list[Message], int]:
         """Messages after `start` and the position they take the relay to."""
@@ -94,16 +89,15 @@ class Relay:
             reading.cancel()
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
+        self._wakeup.bind()
         await self.publisher.start()
         backoff = self.poll_interval
         try:
             while not stop.is_set():
-                self._wake.clear()
+                self._wakeup.clear()
                 try:
                     if not await asyncio.to_thread(self.leader):
-                        await self._sleep(stop, 1.0)
+                        await self._wakeup.sleep(stop, 1.0)
                         continue
                     self.position = await asyncio.to_thread(self._tracked_position)
                     await self.drain(stop)
@@ -112,20 +106,13 @@ class Relay:
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     log.warning("relay failed at position %s; retrying: %s", self.position, exc)
                     backoff = min(max(backoff * 2, 0.1), 5.0)
-                await self._sleep(stop, backoff)
+                await self._wakeup.sleep(stop, backoff)
         finally:
-            self._loop = self._wake = None
+            self._wakeup.unbind()
             await self.publisher.close()
 
     def _tracked_position(self) -> int:
         return self.tracking.max_tracking_id(self.tracking_name) or 0
-
-    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
-        assert self._wake is not None
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
 
     def lag(self) -> int:
         """Notifications recorded but not yet relayed (0 when caught up)."""
