@@ -12,11 +12,12 @@ from msgspec import Meta
 
 from application.clusters import ClusterName, claim_name, live_cluster
 from application.errors import NotFoundError, UnauthorizedError
-from application.ports import Liveness
+from application.ports import ExecutionIndex, Liveness
 from application.write_path import UnitOfWork, WritePath
 from domain.alias import Alias
 from domain.claims import NameClaim
 from domain.cluster import Cluster
+from domain.command_execution import CommandExecution
 from domain.enrollment_key import EnrollmentKey, KeyRefusedError, decode_blob
 from domain.node import IdType, Node, NodeStatus
 from domain.shared import InvalidValueError
@@ -76,9 +77,10 @@ class Enrolled:
 class Nodes:
     """Application service for nodes."""
 
-    def __init__(self, writes: WritePath, liveness: Liveness) -> None:
+    def __init__(self, writes: WritePath, liveness: Liveness, executions: ExecutionIndex) -> None:
         self.writes = writes
         self.liveness = liveness
+        self.executions = executions
 
     def enroll(self, cmd: EnrollNode) -> Enrolled:
         _, token = decode_blob(cmd.enrollment_key)
@@ -154,8 +156,15 @@ class Nodes:
         self.writes.run(decide)
 
     def delete(self, node_id: UUID) -> None:
+        """Cascades to aliases; open executions end as cancelled (history keeps the rest)."""
+        open_executions = [ref.id for ref in self.executions.open_for_node(node_id, 100_000)]
+
         def decide(uow: UnitOfWork) -> None:
             node = uow.get(Node, node_id, "node")
+            for exec_id in open_executions:
+                execution = uow.find(CommandExecution, exec_id)
+                if execution is not None:
+                    execution.abandon("node deleted", uow.now)
             for alias_id in list(node.alias_ids):
                 remove_alias(uow, uow.get(Alias, UUID(alias_id), "alias"), node)
             cluster = uow.find(Cluster, node.cluster_id)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from domain.catalog import Message
+from domain.targeting import Targeting
 
 
 class Clock(Protocol):
@@ -90,3 +91,57 @@ class DeliveryQueue(Protocol):
     """Durable queue of deliveries; enqueueing the same id twice is a no-op."""
 
     def enqueue(self, deliveries: Sequence[NewDelivery]) -> int: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """A node an order resolved to, with the cluster it was in at that moment."""
+
+    node_id: UUID
+    cluster_name: str
+
+
+class TargetFinder(Protocol):
+    """Resolves targeting against the fleet read model (once, when an order is created)."""
+
+    def resolve(self, targeting: Targeting) -> list[Target]: ...
+
+
+@dataclass(frozen=True)
+class ExecutionRef:
+    """An open execution as the read model last saw it; decisions reload the aggregate."""
+
+    id: UUID
+    status: str
+    cancel_requested: bool
+    sent_at: datetime | None
+
+
+class ExecutionIndex(Protocol):
+    """Read-side lookups that find which executions and requests need attention."""
+
+    def open_for_node(self, node_id: UUID, limit: int) -> list[ExecutionRef]:
+        """Pending and sent executions of a node, oldest first."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[UUID]:
+        """Open executions whose expired_at has passed."""
+        ...
+
+    def orphaned(self, limit: int) -> list[UUID]:
+        """Open executions whose node was deleted."""
+        ...
+
+    def on_unreachable_nodes(self, seen_before: datetime, limit: int) -> list[UUID]:
+        """Open executions of nodes unreachable and unseen since `seen_before`."""
+        ...
+
+    def unfinished_update_requests(self, limit: int) -> list[UUID]:
+        """Self-update requests still pending or processing, oldest first."""
+        ...
+
+
+class WorkNotifier(Protocol):
+    """Wakes the long polls of agents that have new work (executions, cancels, updates)."""
+
+    def ring(self, node_ids: Iterable[UUID]) -> None: ...

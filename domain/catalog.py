@@ -14,8 +14,10 @@ from uuid import UUID, uuid5
 
 import msgspec
 
+from domain.command_execution import CommandExecution
 from domain.enrollment_key import EnrollmentKey
 from domain.node import Node
+from domain.self_update import SelfUpdateRequest
 from domain.shared import EDGE_NAMESPACE
 
 SCHEMA_VERSION = 1
@@ -94,6 +96,8 @@ class CommandExecutionChanged(msgspec.Struct, kw_only=True):
     cluster_name: str | None
     status: str
     exit_code: int | None = None
+    # Why it ended, for cancelled and expired ("node deleted", "expired_at passed", ...).
+    reason: str | None = None
 
 
 class SshUsernameVerified(msgspec.Struct, kw_only=True):
@@ -181,6 +185,27 @@ def _cluster_changed(e: Any) -> msgspec.Struct:
                               cluster_name=e.cluster_name)
 
 
+def _update_triggered(e: Any) -> msgspec.Struct:
+    return NodeUpdateTriggered(node_id=e.originator_id, cluster_name=e.cluster_name,
+                               self_update_request_id=e.self_update_request_id)
+
+
+def _execution(status: str) -> Callable[[Any], msgspec.Struct]:
+    def payload(e: Any) -> msgspec.Struct:
+        return CommandExecutionChanged(
+            execution_id=e.originator_id, command_id=e.command_id, node_id=e.node_id,
+            cluster_name=e.cluster_name, status=status,
+            exit_code=getattr(e, "exit_code", None), reason=getattr(e, "reason", None),
+        )
+
+    return payload
+
+
+def _self_update_completed(e: Any) -> msgspec.Struct:
+    return SelfUpdateRequestCompleted(self_update_request_id=e.originator_id, total=e.total,
+                                      triggered=e.triggered, failed=e.failed)
+
+
 PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     EnrollmentKey.Used: ("edge.enrollment_key.verified", _key_verified),
     Node.Registered: ("edge.node.registered", _registered),
@@ -189,6 +214,14 @@ PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     Node.VersionChanged: ("edge.node.version_changed", _version_changed),
     Node.StatusChanged: ("edge.node.status_changed", _status_changed),
     Node.ClusterChanged: ("edge.node.cluster_changed", _cluster_changed),
+    Node.UpdateTriggered: ("edge.node.update_triggered", _update_triggered),
+    CommandExecution.Created: ("edge.command_execution.created", _execution("pending")),
+    CommandExecution.Sent: ("edge.command_execution.sent", _execution("sent")),
+    CommandExecution.Completed: ("edge.command_execution.completed", _execution("completed")),
+    CommandExecution.Cancelled: ("edge.command_execution.cancelled", _execution("cancelled")),
+    CommandExecution.Expired: ("edge.command_execution.expired", _execution("expired")),
+    CommandExecution.Pruned: ("edge.command_execution.pruned", _execution("pruned")),
+    SelfUpdateRequest.Completed: ("edge.self_update_request.completed", _self_update_completed),
 }
 
 

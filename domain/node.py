@@ -50,8 +50,15 @@ def check_ports(ports: dict[str, int]) -> dict[str, int]:
     return merged
 
 
+class NotUpdatableError(StateConflictError):
+    """Self-updates only reach live, healthy nodes that allow them."""
+
+
 class Node(Aggregate):
     """A registered edge node; owns its credentials, status, version and alias ids."""
+
+    # Class default: snapshots taken before self-updates existed lack the attribute.
+    update_request_id: UUID | None = None
 
     @event("Registered")
     def __init__(  # noqa: PLR0913
@@ -90,6 +97,7 @@ class Node(Aggregate):
         self.api_token, self.proxy_password = credentials
         self.status = NodeStatus.HEALTHY.value
         self.alias_ids: dict[str, str] = {}
+        self.update_request_id = None
         self.deleted = False
 
     @classmethod
@@ -203,6 +211,8 @@ class Node(Aggregate):
         self.self_update_enabled = self_update_enabled
         self.ports = ports
         self.api_token = api_token
+        # A restarted agent has acted on (or dropped) any self-update it was asked for.
+        self.update_request_id = None
 
     @event("VersionChanged")
     def _version_changed(
@@ -274,3 +284,19 @@ class Node(Aggregate):
     @event("Deleted")
     def _deleted(self, at: datetime) -> None:
         self.deleted = True
+
+    def trigger_update(self, request_id: UUID, at: datetime) -> bool:
+        """Asks the agent to update itself; False if this request already triggered it."""
+        self.check_live()
+        if self.update_request_id == request_id:
+            return False
+        if self.status != NodeStatus.HEALTHY.value or not self.self_update_enabled:
+            raise NotUpdatableError(f"node {self.id} is not healthy with self-update enabled")
+        self._update_triggered(cluster_name=self.cluster_name, self_update_request_id=request_id,
+                               at=at)
+        return True
+
+    @event("UpdateTriggered")
+    def _update_triggered(self, cluster_name: str, self_update_request_id: UUID,
+                          at: datetime) -> None:
+        self.update_request_id = self_update_request_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from uuid import UUID, uuid5
 
 # Namespace for name-derived identifiers (uuid5). Changing it would orphan stored aggregates.
@@ -76,3 +76,18 @@ def node_mdns_hostname(node_id: UUID | str) -> str:
 
 def alias_vpn_hostname(alias: str, cluster_name: str) -> str:
     return f"node-{alias}.{vpn_domain(cluster_name)}"
+
+
+def parse_moment(raw: str, end_of_day: bool) -> datetime:
+    """ISO 8601 datetime (naive = UTC) or a date: its first or last instant in UTC."""
+    if "T" not in raw and ":" not in raw:
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 date or datetime") from None
+        return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date or datetime") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)

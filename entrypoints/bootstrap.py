@@ -20,19 +20,24 @@ from adapters.nats_publisher import JetStreamPublisher, StreamSettings
 from adapters.pg_lock import AdvisoryLock
 from adapters.pg_notify import NotifyListener
 from adapters.postgres_views import PostgresFleetView
+from adapters.read_ports import ViewExecutionIndex, ViewTargetFinder
 from adapters.secret_box import AesGcmBox, derive_key, key_file
 from adapters.sql_delivery_queue import PostgresDeliveryQueue, SQLiteDeliveryQueue
 from adapters.sqlite_views import SQLiteFleetView
 from adapters.webhook_directory import ViewWebhookDirectory
 from adapters.webhook_guard import SsrfGuard
 from adapters.webhook_http import MAX_ADDRESSES, HttpWebhookTransport, ViewWebhookTargets
+from adapters.work_doorbell import WorkDoorbell
 from application.aliases import Aliases
 from application.clusters import Clusters
+from application.commands import Commands
 from application.deliveries import Deliverer, RetryPolicy
 from application.enrollment_keys import EnrollmentKeys
+from application.executions import Executions
 from application.nodes import Nodes
 from application.ports import Clock, EventPublisher
 from application.relay import Relay
+from application.self_updates import SelfUpdates
 from application.store import EdgeStore
 from application.webhooks import Webhooks
 from application.write_path import WritePath
@@ -61,6 +66,10 @@ class Services:
     nodes: Nodes
     aliases: Aliases
     webhooks: Webhooks
+    commands: Commands
+    executions: Executions
+    self_updates: SelfUpdates
+    doorbell: WorkDoorbell
     relay: Relay
     bus: InProcessBus | None = None
     listener: NotifyListener | None = None
@@ -68,6 +77,7 @@ class Services:
     relay_lock: ProjectorLock | None = None
     deliveries: AnyDeliveryQueue | None = None
     deliverer: Deliverer | None = None
+    scheduler_lock: ProjectorLock | None = None
 
     def start(self) -> None:
         """Starts background work: the projector (unless another process runs it)."""
@@ -82,7 +92,7 @@ class Services:
         if self.listener is not None and self.settings.run_projections:
             self.listener.stop()
         self.projector.stop()
-        for lock in (self.lock, self.relay_lock):
+        for lock in (self.lock, self.relay_lock, self.scheduler_lock):
             if lock is not None:
                 lock.release()
         tracking = getattr(self.relay.tracking, "datastore", None)
@@ -195,6 +205,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     writes = WritePath(store, clock, projector, observers=[relay.wake])
     box, deliveries = build_box(settings), build_delivery_queue(settings, clock)
+    targets, index, doorbell = ViewTargetFinder(view), ViewExecutionIndex(view), WorkDoorbell()
     return Services(
         settings=settings,
         store=store,
@@ -206,12 +217,16 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             writes, settings.advertised_url, settings.default_cluster_name or None,
             settings.public_enrollment_key_enabled,
         ),
-        nodes=Nodes(writes, ViewLiveness(view)),
+        nodes=Nodes(writes, ViewLiveness(view), index),
         aliases=Aliases(writes),
         webhooks=Webhooks(
             writes, box, SsrfGuard(settings.webhook_allow_private_ips),
             ViewWebhookDirectory(view, store.name), deliveries,
         ),
+        commands=Commands(writes, targets, doorbell),
+        executions=Executions(writes, index),
+        self_updates=SelfUpdates(writes, targets, index, doorbell),
+        doorbell=doorbell,
         relay=relay,
         bus=bus,
         listener=listener,
@@ -219,4 +234,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         relay_lock=relay_lock,
         deliveries=deliveries,
         deliverer=build_deliverer(settings, deliveries, view, box, clock),
+        scheduler_lock=build_lock(settings, "scheduler"),
     )

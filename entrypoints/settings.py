@@ -43,6 +43,9 @@ class Settings:
     heartbeat_interval: float = 10.0
     node_unhealthy_after: float = 30.0
     node_unreachable_after: float = 90.0
+    execution_unreachable_grace: float = 900.0
+    scheduler_interval: float = 1.0
+    agent_poll_recheck: float = 5.0
     max_page_size: int = 100
     max_body_bytes: int = 1_048_576
     run_projections: bool = True
@@ -77,6 +80,10 @@ class Settings:
             "heartbeat_interval": _float(e, "HEARTBEAT_INTERVAL_SECONDS", 10.0),
             "node_unhealthy_after": _float(e, "NODE_UNHEALTHY_AFTER_SECONDS", 30.0),
             "node_unreachable_after": _float(e, "NODE_UNREACHABLE_AFTER_SECONDS", 90.0),
+            "execution_unreachable_grace": _float(
+                e, "EXECUTION_UNREACHABLE_GRACE_SECONDS", 900.0),
+            "scheduler_interval": _float(e, "SCHEDULER_INTERVAL_SECONDS", 1.0),
+            "agent_poll_recheck": _float(e, "AGENT_POLL_RECHECK_SECONDS", 5.0),
             "max_page_size": _int(e, "MAX_PAGE_SIZE", 100, 1, 10_000),
             "max_body_bytes": _int(e, "MAX_BODY_BYTES", 1_048_576, 1024, 1 << 30),
             "run_projections": _bool(e, "RUN_PROJECTIONS", True),

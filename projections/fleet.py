@@ -13,6 +13,7 @@ from domain.cluster import Cluster
 from domain.enrollment_key import EnrollmentKey
 from domain.node import DEFAULT_PORTS, Node
 from domain.webhook import Webhook
+from projections.command_handlers import COMMAND_HANDLERS, NODE_EXTRAS
 from projections.fleet_tables import join_events
 from projections.model import Change, Delete, Increment, Patch, Upsert, UpsertMax
 from projections.view import TableView
@@ -118,6 +119,14 @@ def _webhook_created(e: Any, position: int) -> list[Change]:
            "created_position": position, **_stamps(e)}
     return [Upsert("webhooks", row)]
 
+
+def _also(first: Handler, second: Handler) -> Handler:
+    return lambda e: first(e) + second(e)
+
+
+HANDLERS.update(COMMAND_HANDLERS)
+for _type, _extra in NODE_EXTRAS.items():
+    HANDLERS[_type] = _also(HANDLERS[_type], _extra) if _type in HANDLERS else _extra
 
 # Handlers that also need the event's position in the log.
 POSITIONED: dict[type[Any], Callable[[Any, int], list[Change]]] = {

@@ -1,4 +1,4 @@
-"""Tables of the fleet read model: clusters, enrollment keys, nodes, aliases, liveness."""
+"""Tables of the fleet read model: clusters, keys, nodes, aliases, liveness, webhooks, commands."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ NODES = Table(
     cols(
         ("id", UID), ("cluster_id", UID), ("cluster_name", TXT), ("id_type", TXT),
         ("api_token", TXT), ("proxy_password", TXT), ("status", TXT), ("version", TXT),
-        ("self_update_enabled", BOOL),
+        ("self_update_enabled", BOOL), ("update_request_id", UID),
         ("netmaker_host_id", UID), *((p, INT) for p in PORTS), *STAMPS,
     ),
     indexes=("cluster_id", "cluster_name", "api_token", "status", "inserted_at"),
@@ -66,7 +66,43 @@ WEBHOOKS = Table(
     indexes=("inserted_at",),
 )
 
-FLEET_TABLES = (CLUSTERS, ENROLLMENT_KEYS, NODE_LIVENESS, NODES, ALIASES, WEBHOOKS)
+# targeting is stored as the JSON text the client sent (after dedup); it is only echoed back.
+COMMANDS = Table(
+    "commands", "id",
+    cols(
+        ("id", UID), ("command_text", TXT), ("targeting", TXT), ("timeout", INT),
+        ("expired_at", TIME), ("execution_count", INT), *STAMPS,
+    ),
+    indexes=("inserted_at", "expired_at"),
+)
+# node_id becomes NULL when the node is deleted (history stays); node_cluster_name follows the
+# node's moves (the seed's cluster_name filter), cluster_name is the cluster the command named.
+# The liveness join tells whether the node still exists (its row goes with the node).
+COMMAND_EXECUTIONS = Table(
+    "command_executions", "id",
+    cols(
+        ("id", UID), ("command_id", UID), ("node_id", UID), ("node_cluster_name", TXT),
+        ("cluster_name", TXT), ("target_all", BOOL), ("command_text", TXT), ("timeout", INT),
+        ("expired_at", TIME), ("status", TXT), ("cancel_requested", BOOL), ("sent_at", TIME),
+        ("completed_at", TIME), ("cancelled_at", TIME), ("exit_code", INT), ("output", TXT),
+        ("reason", TXT), *STAMPS,
+    ),
+    indexes=("command_id", "node_id", "status", "expired_at", "inserted_at"),
+    joins=(Join("node_liveness", "node_id", "node_id", cols(("last_seen_at", TIME))),),
+)
+SELF_UPDATE_REQUESTS = Table(
+    "self_update_requests", "id",
+    cols(
+        ("id", UID), ("targeting", TXT), ("status", TXT), ("total", INT), ("triggered", INT),
+        ("failed", INT), *STAMPS,
+    ),
+    indexes=("status", "inserted_at"),
+)
+
+FLEET_TABLES = (
+    CLUSTERS, ENROLLMENT_KEYS, NODE_LIVENESS, NODES, ALIASES, WEBHOOKS, COMMANDS,
+    COMMAND_EXECUTIONS, SELF_UPDATE_REQUESTS,
+)
 
 
 def join_events(types: list[str]) -> str:

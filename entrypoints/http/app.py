@@ -40,6 +40,7 @@ from entrypoints.http.errors import (
 )
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.responses import JSONResponse
+from entrypoints.scheduler import run_scheduler
 from entrypoints.settings import Settings
 from entrypoints.sweeper import run_sweeper
 from entrypoints.webhook_worker import run_worker
@@ -73,6 +74,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         await run_in_threadpool(svc.start)
         app.state.services = svc
         sweeper = asyncio.create_task(run_sweeper(svc, settings.heartbeat_interval))
+        scheduler = asyncio.create_task(run_scheduler(svc, settings.scheduler_interval))
         stop = asyncio.Event()
         # The worker subscribes to the in-process bus before the relay can publish on it.
         worker = asyncio.create_task(run_worker(svc, stop)) if settings.run_webhook_worker else None
@@ -81,9 +83,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             yield
         finally:
             stop.set()
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, scheduler):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if relay is not None:
                 await relay
             if worker is not None:

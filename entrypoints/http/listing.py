@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from starlette.requests import Request
 
+from domain.shared import parse_moment
 from entrypoints.http.errors import ApiError
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order
 
@@ -80,21 +81,6 @@ def one_of(*allowed: str) -> Parser:
         return raw
 
     return parse
-
-
-def parse_moment(raw: str, end_of_day: bool) -> datetime:
-    """ISO 8601 datetime (naive = UTC) or a date: its first or last instant in UTC."""
-    if "T" not in raw and ":" not in raw:
-        try:
-            day = date.fromisoformat(raw)
-        except ValueError:
-            raise ValueError("must be an ISO 8601 date or datetime") from None
-        return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise ValueError("must be an ISO 8601 date or datetime") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 # --- parameter builders -----------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Admin side of commands: create (resolve targets once), delete, cancel and delete executions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID, uuid4
+
+import msgspec
+from msgspec import Meta
+
+from application.ports import TargetFinder, WorkNotifier
+from application.write_path import UnitOfWork, WritePath
+from domain.command import Command, execution_id
+from domain.command_execution import CommandExecution
+from domain.shared import as_utc
+from domain.targeting import Targeting, TargetType
+
+CommandText = Annotated[str, Meta(min_length=1, max_length=65_536)]
+
+
+class CreateCommand(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /commands. `timeout` is checked by the domain (the seed's own message)."""
+
+    command_text: CommandText
+    targeting: Targeting
+    timeout: int | None = None
+    expired_at: datetime | None = None
+
+
+class Commands:
+    """Application service for commands and their executions (operator side)."""
+
+    def __init__(self, writes: WritePath, targets: TargetFinder, work: WorkNotifier) -> None:
+        self.writes = writes
+        self.targets = targets
+        self.work = work
+
+    def create(self, cmd: CreateCommand) -> UUID:
+        expired_at = as_utc(cmd.expired_at)
+        Command.check(cmd.command_text, cmd.timeout, expired_at, self.writes.clock.now())
+        targeting = cmd.targeting.checked()
+        targets = self.targets.resolve(targeting)
+        node_ids = [t.node_id for t in targets]
+        command_id = uuid4()
+
+        def decide(uow: UnitOfWork) -> UUID:
+            command = Command.issue(command_id, cmd.command_text, targeting.as_dict(),
+                                    cmd.timeout, expired_at, node_ids, uow.now)
+            uow.add(command, *(
+                CommandExecution(
+                    id=execution_id(command_id, target.node_id), command_id=command_id,
+                    node_id=target.node_id, cluster_name=targeting.single_cluster(),
+                    target_all=targeting.type is TargetType.ALL,
+                    command_text=command.command_text, timeout=command.timeout,
+                    expired_at=command.expired_at, node_cluster_name=target.cluster_name,
+                    at=uow.now,
+                )
+                for target in targets
+            ))
+            return command_id
+
+        self.writes.run(decide)
+        self.work.ring(node_ids)
+        return command_id
+
+    def delete(self, command_id: UUID) -> None:
+        """Deletes a command and every execution; 409 while any execution is still open."""
+
+        def decide(uow: UnitOfWork) -> None:
+            command = uow.get(Command, command_id, "command")
+            for exec_id in command.execution_ids():
+                execution = uow.find(CommandExecution, exec_id)
+                if execution is not None:
+                    execution.prune(uow.now)
+            command.delete(uow.now)
+
+        self.writes.run(decide)
+
+    def cancel_execution(self, exec_id: UUID) -> str:
+        def decide(uow: UnitOfWork) -> tuple[str, UUID]:
+            execution = uow.get(CommandExecution, exec_id, "command execution")
+            return execution.cancel(uow.now), execution.node_id
+
+        result, node_id = self.writes.run(decide)
+        self.work.ring([node_id])
+        return result
+
+    def delete_execution(self, exec_id: UUID) -> None:
+        def decide(uow: UnitOfWork) -> None:
+            uow.get(CommandExecution, exec_id, "command execution").prune(uow.now)
+
+        self.writes.run(decide)

@@ -1,0 +1,140 @@
+"""Agent and scheduler side of executions: hand out work, take results, end what cannot finish.
+
+Delivery protocol (see README "Commands"): each poll names the executions the agent holds in its
+journal (`running`). A sent execution missing from that list never reached the agent (its
+answer was lost), so it is handed out again; one the agent holds and the operator cancelled is
+listed for cancellation. An agent that restarted mid-command reports it with exit code 137.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from application.errors import NotFoundError
+from application.ports import ExecutionIndex, ExecutionRef
+from application.write_path import UnitOfWork, WritePath
+from domain.command_execution import CommandExecution, ExecutionStatus
+
+# Stored output is capped; the agent keeps head and tail and marks the cut (README).
+OUTPUT_LIMIT = 65_536
+# A sent execution absent from the agent's journal this long after sending is handed out again.
+REDELIVER_AFTER = timedelta(seconds=2)
+BATCH = 500
+_Ender = Callable[[CommandExecution, datetime], bool]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One execution handed to an agent."""
+
+    id: UUID
+    command_id: UUID
+    command_text: str
+    timeout: int | None
+    expired_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one poll gives an agent."""
+
+    executions: list[Assignment]
+    cancel: list[UUID]
+
+
+@dataclass(frozen=True)
+class Reported:
+    status: str
+    accepted: bool
+
+
+def cap_output(output: str, limit: int = OUTPUT_LIMIT) -> str:
+    """Keeps the head and the tail, where errors usually are, and says how much was cut."""
+    if len(output) <= limit:
+        return output
+    marker = f"\n[... {len(output) - limit} characters omitted by edge-admin ...]\n"
+    keep = max(limit - len(marker), 0)
+    return output[: keep // 2] + marker + output[len(output) - (keep - keep // 2):]
+
+
+class Executions:
+    """Hands executions to agents, records their results, and ends those that cannot finish."""
+
+    def __init__(self, writes: WritePath, index: ExecutionIndex) -> None:
+        self.writes = writes
+        self.index = index
+
+    def next_work(self, node_id: UUID, running: Collection[UUID], limit: int = 50) -> Work:
+        now = self.writes.clock.now()
+        open_ = self.index.open_for_node(node_id, 1000)
+        held = set(running)
+        wanted = [r.id for r in open_ if self._deliverable(r, held, now)][:limit]
+        cancel = [r.id for r in open_ if r.cancel_requested and r.id in held]
+        if not wanted:
+            return Work([], cancel)
+
+        def decide(uow: UnitOfWork) -> list[Assignment]:
+            handed = []
+            for exec_id in wanted:
+                execution = uow.find(CommandExecution, exec_id)
+                if execution is None or execution.node_id != node_id:
+                    continue
+                if execution.send(uow.now):
+                    handed.append(Assignment(execution.id, execution.command_id,
+                                             execution.command_text, execution.timeout,
+                                             execution.expired_at))
+            return handed
+
+        return Work(self.writes.run(decide), cancel)
+
+    @staticmethod
+    def _deliverable(ref: ExecutionRef, held: set[UUID], now: datetime) -> bool:
+        if ref.status == ExecutionStatus.PENDING.value:
+            return True
+        lost = ref.id not in held and (ref.sent_at is None or ref.sent_at <= now - REDELIVER_AFTER)
+        return ref.status == ExecutionStatus.SENT.value and lost
+
+    def report(self, node_id: UUID, exec_id: UUID, exit_code: int, output: str) -> Reported:
+        def decide(uow: UnitOfWork) -> Reported:
+            execution = uow.find(CommandExecution, exec_id)
+            if execution is None or execution.node_id != node_id:
+                raise NotFoundError("command execution not found")
+            accepted = execution.report(exit_code, cap_output(output), uow.now)
+            return Reported(execution.status, accepted)
+
+        return self.writes.run(decide)
+
+    # --- scheduler ------------------------------------------------------------------------
+    def expire_due(self) -> int:
+        """Ends open executions whose command's expired_at passed (one batch)."""
+        due = self.index.due(self.writes.clock.now(), BATCH)
+        return self._end(due, lambda e, now: e.expire("expired_at passed", now))
+
+    def abandon_orphans(self) -> int:
+        """Ends open executions whose node was deleted (one batch)."""
+        orphans = self.index.orphaned(BATCH)
+        return self._end(orphans, lambda e, now: e.abandon("node deleted", now))
+
+    def expire_unreachable(self, grace_seconds: float) -> int:
+        """Ends open executions of nodes unreachable for longer than the grace (one batch)."""
+        cutoff = self.writes.clock.now() - timedelta(seconds=grace_seconds)
+        stuck = self.index.on_unreachable_nodes(cutoff, BATCH)
+        reason = f"node unreachable for more than {grace_seconds:g}s"
+        return self._end(stuck, lambda e, now: e.expire(reason, now))
+
+    def _end(self, ids: list[UUID], end: _Ender) -> int:
+        if not ids:
+            return 0
+
+        def decide(uow: UnitOfWork) -> int:
+            ended = 0
+            for exec_id in ids:
+                execution = uow.find(CommandExecution, exec_id)
+                if execution is not None and end(execution, uow.now):
+                    ended += 1
+            return ended
+
+        return self.writes.run(decide)

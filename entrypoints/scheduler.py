@@ -1,0 +1,56 @@
+"""Background duties that must happen whether or not anyone asks: expiring executions,
+ending those whose node is gone or unreachable, and processing self-update requests.
+
+Everything it acts on is read from the read model, so a restarted admin picks up where the
+last one stopped. With several admins only the holder of the scheduler lock acts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+
+from application.executions import BATCH
+from entrypoints.bootstrap import Services
+
+log = logging.getLogger(__name__)
+# Self-update chunks per pass: enough to finish large requests quickly, bounded per pass.
+UPDATE_CHUNKS_PER_PASS = 50
+
+
+def _drain(step: Callable[[], int]) -> int:
+    total = 0
+    while (done := step()) > 0:
+        total += done
+        if done < BATCH:
+            break
+    return total
+
+
+def schedule_once(services: Services) -> int:
+    """One pass of every duty; returns how many executions or chunks it handled."""
+    lock = services.scheduler_lock
+    if lock is not None and not lock.held():
+        return 0
+    executions = services.executions
+    grace = services.settings.execution_unreachable_grace
+    handled = _drain(executions.expire_due)
+    handled += _drain(executions.abandon_orphans)
+    handled += _drain(lambda: executions.expire_unreachable(grace))
+    for _ in range(UPDATE_CHUNKS_PER_PASS):
+        if not services.self_updates.process_next():
+            break
+        handled += 1
+    return handled
+
+
+async def run_scheduler(services: Services, interval: float) -> None:
+    while True:
+        try:
+            await run_in_threadpool(schedule_once, services)
+        except Exception:
+            log.exception("scheduler pass failed; retrying")
+        await asyncio.sleep(interval)
