@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import json
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from types import SimpleNamespace
@@ -27,10 +26,13 @@ from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from application.nodes import ChangeCluster, EnrollNode, ReregisterNode
 from application.webhooks import CreateWebhook
 from domain.catalog import EVENT_TYPES
+from entrypoints import openapi_agent_work as owork
+from entrypoints import openapi_commands as ocmd
 from entrypoints import openapi_events as oev
 from entrypoints import openapi_schemas as oas
 from entrypoints.http import (
     agent,
+    agent_work,
     aliases,
     clusters,
     deliveries,
@@ -41,35 +43,25 @@ from entrypoints.http import (
 )
 from entrypoints.http.app import API_ROUTES
 from entrypoints.http.listing import ListSpec, Param, parse_bool, parse_int, parse_text, parse_uuid
+from entrypoints.openapi_op import (
+    AGENT,
+    AGENT_TAG,
+    ALIAS,
+    CLUSTER,
+    EVENT,
+    EVENT_TYPE,
+    KEY,
+    NODE,
+    NODE_TOKEN,
+    PUBLIC,
+    WEBHOOK,
+    Op,
+)
 from entrypoints.settings import Settings
 
-Security = list[dict[str, list[str]]]
-CLUSTER, KEY, NODE, ALIAS, AGENT = (
-    "Nodes.Cluster", "Nodes.EnrollmentKey", "Nodes.Node", "Nodes.Alias", "Agent")
-EVENT_TYPE, WEBHOOK, EVENT = "Events.Type", "Events.Webhook", "Events.Event"
-AGENT_TAG = ("Called by the edge agent: enrollment with a key, then calls authenticated by the"
-             " node's api_token. Not part of the Edge Admin 0.2.0 document.")
-PUBLIC: Security = []
-NODE_TOKEN: Security = [{"nodeToken": []}]
 SAMPLE_UUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 DATE_OR_TIME: oas.Schema = {"type": "string",
                              "anyOf": [{"format": "date-time"}, {"format": "date"}]}
-
-
-@dataclass(frozen=True)
-class Op:
-    """What the routes cannot tell about one operation: its wording, outcomes and input types."""
-
-    tag: str
-    summary: str
-    status: int
-    data: str | None  # the success body is {data: <data>Response, meta}; None for 204
-    errors: tuple[int, ...]  # 401 is added unless the operation is public
-    body: type[msgspec.Struct] | None = None
-    listing: ListSpec | None = None
-    description: str = ""
-    security: Security | None = None  # None: the document-wide apiKey
-    also: tuple[int, ...] = ()  # further success statuses with the same body
 
 
 def _enrollment_key_spec() -> ListSpec:
@@ -173,10 +165,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 }
 
 
+OPERATIONS.update(ocmd.OPERATIONS)
+OPERATIONS.update(owork.OPERATIONS)
+
+
 def build_openapi() -> dict[str, Any]:
     """The whole document as plain JSON values (a fresh copy on every call)."""
     paths: dict[str, dict[str, Any]] = {}
-    for route in [r for r in [*API_ROUTES, *agent.ROUTES] if isinstance(r, Route)]:
+    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES]
+    for route in [r for r in routes if isinstance(r, Route)]:
         for method in sorted((route.methods or set()) - {"HEAD"}):
             op = OPERATIONS.get((method, route.path))
             if op is None:
@@ -185,7 +182,7 @@ def build_openapi() -> dict[str, Any]:
     documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     if stale := OPERATIONS.keys() - documented:
         raise LookupError(f"entrypoints/openapi.py documents routes that do not exist: {stale}")
-    tags = [CLUSTER, KEY, NODE, ALIAS, EVENT_TYPE, WEBHOOK, EVENT, AGENT]
+    tags = [CLUSTER, KEY, NODE, ALIAS, *ocmd.TAGS, EVENT_TYPE, WEBHOOK, EVENT, AGENT]
     document = {
         "openapi": "3.1.0",
         "info": oas.INFO,
@@ -193,8 +190,8 @@ def build_openapi() -> dict[str, Any]:
         "security": [{"apiKey": []}],
         "paths": paths,
         "components": {
-            "schemas": {**_request_bodies(), **oas.RESOURCES, **oev.RESOURCES, **_envelopes(),
-                        **oas.ENVELOPE},
+            "schemas": {**_request_bodies(), **oas.RESOURCES, **oev.RESOURCES,
+                        **ocmd.RESOURCES, **owork.RESOURCES, **_envelopes(), **oas.ENVELOPE},
             "responses": oas.error_responses(),
             "headers": {"RequestId": {"schema": oas.STR, "description": "Equals meta.request_id;"
                                       " a sane incoming x-request-id is echoed"}},
@@ -338,7 +335,8 @@ def _request_bodies() -> dict[str, oas.Schema]:
         schema = components.pop(struct.__name__)
         if f'"#/components/schemas/{struct.__name__}"' in json.dumps(components):
             raise ValueError(f"{struct.__name__} is nested in another body; it cannot be renamed")
-        name, fields = {**oas.BODY_DOCS, **oev.BODY_DOCS}[struct.__name__]
+        docs = {**oas.BODY_DOCS, **oev.BODY_DOCS, **ocmd.BODY_DOCS, **owork.BODY_DOCS}
+        name, fields = docs[struct.__name__]
         for field, text in fields.items():
             schema["properties"][field]["description"] = text
         components[name] = {**schema, "title": name}

@@ -19,6 +19,7 @@ from domain.shared import DomainError
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.http import (
     agent,
+    agent_work,
     aliases,
     clusters,
     deliveries,
@@ -97,6 +98,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         routes=[
             *API_ROUTES,
             *agent.ROUTES,
+            *agent_work.ROUTES,
             *docs.ROUTES,
             *event_docs.ROUTES,
             Route("/healthz", healthz, methods=["GET"]),
