@@ -57,7 +57,7 @@ def _node_row(e: Any) -> dict[str, Any]:
     return {"id": e.originator_id, "cluster_id": e.cluster_id, "cluster_name": e.cluster_name,
             "id_type": e.id_type, "api_token": e.api_token, "proxy_password": e.proxy_password,
             "status": "healthy", "version": e.agent_version,
-            "self_update_enabled": e.self_update_enabled,
+            "self_update_enabled": e.self_update_enabled, "update_request_id": None,
             "netmaker_host_id": None, **ports, **_stamps(e)}
 
 

@@ -18,8 +18,10 @@ from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
 from domain.catalog import EVENT_TYPES, PAYLOADS, PUBLIC_EVENTS, event_type, to_message
+from domain.command_execution import CommandExecution
 from domain.enrollment_key import EnrollmentKey
 from domain.node import IdType, Node, NodeStatus
+from domain.self_update import SelfUpdateRequest
 from entrypoints import asyncapi
 from entrypoints.http import event_docs, event_types
 from entrypoints.http.app import create_app
@@ -223,7 +225,33 @@ def _domain_events() -> list[Any]:
     node.delete(AT)
     node.revive(uuid.uuid4(), "prod", None, True, {}, ("secret-api-token", "secret-proxy"),
                 key.id, AT)
-    return [*key.collect_events(), *node.collect_events()]
+    request = SelfUpdateRequest(id=uuid.uuid4(), targeting={"type": "all"}, at=AT)
+    request.start([node_id], AT)
+    node.trigger_update(request.id, AT)
+    request.record([node_id], [], AT)
+    return [*key.collect_events(), *node.collect_events(), *_execution_events(node_id),
+            *request.collect_events()]
+
+
+def _execution_events(node_id: uuid.UUID) -> list[Any]:
+    """Every execution outcome: completed, cancelled (agent honoured it), expired, pruned."""
+    events: list[Any] = []
+    for outcome in ("completed", "cancelled", "expired"):
+        execution = CommandExecution(
+            id=uuid.uuid4(), command_id=uuid.uuid4(), node_id=node_id, cluster_name="prod",
+            target_all=False, command_text="uptime", timeout=1000, expired_at=None,
+            node_cluster_name="prod", at=AT)
+        execution.send(AT)
+        if outcome == "completed":
+            execution.report(0, "up 3 days", AT)
+        elif outcome == "cancelled":
+            execution.cancel(AT)
+            execution.report(143, "", AT)
+        else:
+            execution.expire("expired_at passed", AT)
+        execution.prune(AT)
+        events += execution.collect_events()
+    return events
 
 
 def _resolve(root: dict[str, Any], ref: str) -> Any:
