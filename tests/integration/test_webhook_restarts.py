@@ -154,6 +154,14 @@ def _check_deliveries(services: Services, receiver: Receiver, webhook: Any, tota
           f"({len(got) - total} duplicates from expired leases)")
 
 
+def _until_published_past(stream: str, position: int | None, writer: threading.Thread) -> None:
+    deadline = time.monotonic() + 20
+    while writer.is_alive() and time.monotonic() < deadline:
+        if (last_stream_position(stream) or 0) > (position or 0):
+            return
+        time.sleep(0.05)
+
+
 def test_relay_sigkilled_at_random_moments_publishes_each_event_once_in_order(
     pg_url: str, nats_settings: dict[str, Any], processes: Processes
 ) -> None:
@@ -167,7 +175,11 @@ def test_relay_sigkilled_at_random_moments_publishes_each_event_once_in_order(
         writer.start()
         progress = []
         while writer.is_alive():
-            time.sleep(rng.uniform(0.2, 1.2))
+            # Kill only once this relay has published something (a loaded machine can take
+            # longer to start one than any fixed delay), then at a random later moment.
+            before = progress[-1] if progress else None
+            _until_published_past(nats_settings["nats_stream"], before, writer)
+            time.sleep(rng.uniform(0.0, 0.6))
             relay.kill()
             relay.wait(10)
             kills += 1
