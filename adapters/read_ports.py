@@ -31,8 +31,11 @@ class ViewExecutionIndex:
     def __init__(self, view: TableView) -> None:
         self.view = view
 
-    def _ids(self, table: str, filters: tuple[Filter, ...], limit: int) -> list[UUID]:
-        query = ListQuery(filters, (Order("inserted_at"), Order("id")), page_size=limit)
+    def _ids(
+        self, table: str, filters: tuple[Filter, ...], limit: int, page: int = 1
+    ) -> list[UUID]:
+        query = ListQuery(filters, (Order("inserted_at"), Order("id")), page=page,
+                          page_size=limit)
         return [r["id"] for r in self.view.query(table, query).rows]
 
     def open_for_node(self, node_id: UUID, limit: int) -> list[ExecutionRef]:
@@ -49,12 +52,21 @@ class ViewExecutionIndex:
         return self._ids("command_executions", (Cond("last_seen_at", "null"), _OPEN), limit)
 
     def on_unreachable_nodes(self, seen_before: datetime, limit: int) -> list[UUID]:
-        nodes = self._ids("nodes", (Cond("status", "eq", "unreachable"),
-                                    Cond("last_seen_at", "lt", seen_before)), limit)
-        if not nodes:
-            return []
-        of_nodes = AnyOf(tuple(Cond("node_id", "eq", n) for n in nodes))
-        return self._ids("command_executions", (of_nodes, _OPEN), limit)
+        # Pages through the unreachable nodes: the first `limit` of them may have no open work
+        # (long-dead machines nobody deleted) while later ones do.
+        stale = (Cond("status", "eq", "unreachable"), Cond("last_seen_at", "lt", seen_before))
+        found: list[UUID] = []
+        page = 1
+        while len(found) < limit:
+            nodes = self._ids("nodes", stale, limit, page)
+            if not nodes:
+                break
+            of_nodes = AnyOf(tuple(Cond("node_id", "eq", n) for n in nodes))
+            found += self._ids("command_executions", (of_nodes, _OPEN), limit - len(found))
+            if len(nodes) < limit:
+                break
+            page += 1
+        return found
 
     def unfinished_update_requests(self, limit: int) -> list[UUID]:
         unfinished = AnyOf((Cond("status", "eq", "pending"), Cond("status", "eq", "processing")))

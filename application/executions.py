@@ -16,7 +16,7 @@ from uuid import UUID
 from application.errors import NotFoundError
 from application.ports import ExecutionIndex, ExecutionRef
 from application.write_path import UnitOfWork, WritePath
-from domain.command_execution import CommandExecution, ExecutionStatus
+from domain.command_execution import NODE_DELETED, CommandExecution, ExecutionStatus
 
 # Stored output is capped; the agent keeps head and tail and marks the cut (README).
 OUTPUT_LIMIT = 65_536
@@ -55,8 +55,13 @@ def cap_output(output: str, limit: int = OUTPUT_LIMIT) -> str:
     """Keeps the head and the tail, where errors usually are, and says how much was cut."""
     if len(output) <= limit:
         return output
-    marker = f"\n[... {len(output) - limit} characters omitted by edge-admin ...]\n"
-    keep = max(limit - len(marker), 0)
+    omitted = len(output) - limit
+    while True:  # the marker takes room too: count what is really cut (settles in <= 3 rounds)
+        marker = f"\n[... {omitted} characters omitted by edge-admin ...]\n"
+        keep = max(limit - len(marker), 0)
+        if len(output) - keep == omitted:
+            break
+        omitted = len(output) - keep
     return output[: keep // 2] + marker + output[len(output) - (keep - keep // 2):]
 
 
@@ -116,7 +121,7 @@ class Executions:
     def abandon_orphans(self) -> int:
         """Ends open executions whose node was deleted (one batch)."""
         orphans = self.index.orphaned(BATCH)
-        return self._end(orphans, lambda e, now: e.abandon("node deleted", now))
+        return self._end(orphans, lambda e, now: e.abandon(NODE_DELETED, now))
 
     def expire_unreachable(self, grace_seconds: float) -> int:
         """Ends open executions of nodes unreachable for longer than the grace (one batch)."""

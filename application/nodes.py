@@ -17,7 +17,7 @@ from application.write_path import UnitOfWork, WritePath
 from domain.alias import Alias
 from domain.claims import NameClaim
 from domain.cluster import Cluster
-from domain.command_execution import CommandExecution
+from domain.command_execution import NODE_DELETED, CommandExecution
 from domain.enrollment_key import EnrollmentKey, KeyRefusedError, decode_blob
 from domain.node import IdType, Node, NodeStatus
 from domain.shared import InvalidValueError
@@ -164,7 +164,7 @@ class Nodes:
             for exec_id in open_executions:
                 execution = uow.find(CommandExecution, exec_id)
                 if execution is not None:
-                    execution.abandon("node deleted", uow.now)
+                    execution.abandon(NODE_DELETED, uow.now)
             for alias_id in list(node.alias_ids):
                 remove_alias(uow, uow.get(Alias, UUID(alias_id), "alias"), node)
             cluster = uow.find(Cluster, node.cluster_id)

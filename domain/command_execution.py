@@ -17,6 +17,9 @@ from domain.shared import StateConflictError
 
 # 128 + SIGTERM: how a shell reports that it honoured a cancellation.
 CANCELLED_EXIT_CODE = 143
+# The reason an execution ends with when its node is deleted (the read model then forgets the
+# node id, as the seed keeps such executions "with node_id set to NULL").
+NODE_DELETED = "node deleted"
 
 
 class ExecutionStatus(StrEnum):

@@ -40,7 +40,7 @@ class SelfUpdateRequest(Aggregate):
     def start(self, node_ids: list[UUID], now: datetime) -> None:
         """Targets are resolved once, when processing starts."""
         if self.status == RequestStatus.PENDING.value:
-            self._started(node_ids=node_ids, at=now)
+            self._started(node_ids=list(dict.fromkeys(node_ids)), at=now)
 
     @event("Started")
     def _started(self, node_ids: list[UUID], at: datetime) -> None:
@@ -51,8 +51,11 @@ class SelfUpdateRequest(Aggregate):
         return [n for n in self.node_ids if str(n) not in self.handled]
 
     def record(self, triggered: list[UUID], failed: list[UUID], now: datetime) -> None:
-        fresh_t = [n for n in triggered if str(n) not in self.handled]
-        fresh_f = [n for n in failed if str(n) not in self.handled]
+        """Counts each target once, by its first outcome, so triggered + failed == total."""
+        unhandled = {str(n) for n in self.remaining()}
+        fresh_t = [n for n in dict.fromkeys(triggered) if str(n) in unhandled]
+        unhandled.difference_update(str(n) for n in fresh_t)
+        fresh_f = [n for n in dict.fromkeys(failed) if str(n) in unhandled]
         if fresh_t or fresh_f:
             self._progressed(triggered=fresh_t, failed=fresh_f, at=now)
         if self.status == RequestStatus.PROCESSING.value and not self.remaining():

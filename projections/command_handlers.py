@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from domain.command import Command
-from domain.command_execution import CommandExecution
+from domain.command_execution import NODE_DELETED, CommandExecution
 from domain.node import Node
 from domain.self_update import SelfUpdateRequest
 from projections.model import Change, Delete, Patch, Upsert
@@ -53,6 +53,16 @@ def _const(value: Any) -> Callable[[Any], Any]:
     return lambda _: value
 
 
+def _cancelled(e: Any) -> list[Change]:
+    fields = {"status": "cancelled", "cancelled_at": e.at, "exit_code": e.exit_code,
+              "output": e.output, "reason": e.reason, "updated_at": e.at}
+    if e.reason == NODE_DELETED:
+        # Also covers an execution created just after its node was deleted (a race the
+        # node's own deletion cannot see): its row still named the node.
+        fields["node_id"] = None
+    return [Patch("command_executions", _by_id(e), fields)]
+
+
 def _request_created(e: Any) -> list[Change]:
     row = {"id": e.originator_id, "targeting": json.dumps(e.targeting, sort_keys=True),
            "status": "pending", "total": None, "triggered": None, "failed": None,
@@ -90,13 +100,13 @@ COMMAND_HANDLERS: dict[type[Any], Handler] = {
     Command.Deleted: lambda e: [Delete("commands", _by_id(e))],
     CommandExecution.Created: _execution_created,
     CommandExecution.Sent: _execution(status=_const("sent"), sent_at=_at),
+    # The latest hand-out: redelivery waits REDELIVER_AFTER from it, not from the first send.
+    CommandExecution.Redelivered: _execution(sent_at=_at),
     CommandExecution.CancelRequested: _execution(cancel_requested=_const(True)),
     CommandExecution.Completed: _execution(
         status=_const("completed"), completed_at=_at, exit_code=lambda e: e.exit_code,
         output=lambda e: e.output),
-    CommandExecution.Cancelled: _execution(
-        status=_const("cancelled"), cancelled_at=_at, exit_code=lambda e: e.exit_code,
-        output=lambda e: e.output, reason=lambda e: e.reason),
+    CommandExecution.Cancelled: _cancelled,
     CommandExecution.Expired: _execution(status=_const("expired"), reason=lambda e: e.reason),
     CommandExecution.Pruned: lambda e: [Delete("command_executions", _by_id(e))],
     SelfUpdateRequest.Created: _request_created,
