@@ -6,13 +6,14 @@ from datetime import datetime
 from uuid import UUID
 
 from application.ports import ExecutionRef, Target
-from domain.command_execution import OPEN
+from domain.command_execution import OPEN, TERMINAL
 from domain.targeting import Targeting
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order
 from projections.targets import resolve
 from projections.view import TableView
 
 _OPEN = AnyOf(tuple(Cond("status", "eq", s) for s in OPEN))
+_TERMINAL = AnyOf(tuple(Cond("status", "eq", s) for s in TERMINAL))
 
 
 class ViewTargetFinder:
@@ -67,6 +68,10 @@ class ViewExecutionIndex:
                 break
             page += 1
         return found
+
+    def finished_before(self, cutoff: datetime, limit: int) -> list[UUID]:
+        return self._ids("command_executions", (Cond("updated_at", "lt", cutoff), _TERMINAL),
+                         limit)
 
     def unfinished_update_requests(self, limit: int) -> list[UUID]:
         unfinished = AnyOf((Cond("status", "eq", "pending"), Cond("status", "eq", "processing")))

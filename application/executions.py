@@ -130,6 +130,19 @@ class Executions:
         reason = f"node unreachable for more than {grace_seconds:g}s"
         return self._end(stuck, lambda e, now: e.expire(reason, now))
 
+    def prune_finished(self, retention_days: float) -> int:
+        """Deletes executions finished longer ago than the retention (one batch)."""
+        cutoff = self.writes.clock.now() - timedelta(days=retention_days)
+        old = self.index.finished_before(cutoff, BATCH)
+
+        def prune(execution: CommandExecution, now: datetime) -> bool:
+            if execution.deleted:
+                return False
+            execution.prune(now)
+            return True
+
+        return self._end(old, prune)
+
     def _end(self, ids: list[UUID], end: _Ender) -> int:
         if not ids:
             return 0

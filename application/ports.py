@@ -136,6 +136,10 @@ class ExecutionIndex(Protocol):
         """Open executions of nodes unreachable and unseen since `seen_before`."""
         ...
 
+    def finished_before(self, cutoff: datetime, limit: int) -> list[UUID]:
+        """Terminal executions last changed before `cutoff` (retention)."""
+        ...
+
     def unfinished_update_requests(self, limit: int) -> list[UUID]:
         """Self-update requests still pending or processing, oldest first."""
         ...

@@ -1,5 +1,6 @@
 """Background duties that must happen whether or not anyone asks: expiring executions,
-ending those whose node is gone or unreachable, and processing self-update requests.
+ending those whose node is gone or unreachable, pruning finished ones past their retention,
+and processing self-update requests.
 
 Everything it acts on is read from the read model, so a restarted admin picks up where the
 last one stopped. With several admins only the holder of the scheduler lock acts.
@@ -40,6 +41,9 @@ def schedule_once(services: Services) -> int:
     handled = _drain(executions.expire_due)
     handled += _drain(executions.abandon_orphans)
     handled += _drain(lambda: executions.expire_unreachable(grace))
+    retention = services.settings.execution_retention_days
+    if retention > 0:
+        handled += _drain(lambda: executions.prune_finished(retention))
     for _ in range(UPDATE_CHUNKS_PER_PASS):
         if not services.self_updates.process_next():
             break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -44,6 +45,7 @@ class Settings:
     node_unhealthy_after: float = 30.0
     node_unreachable_after: float = 90.0
     execution_unreachable_grace: float = 900.0
+    execution_retention_days: float = 30.0
     scheduler_interval: float = 1.0
     agent_poll_recheck: float = 5.0
     max_page_size: int = 100
@@ -82,6 +84,8 @@ class Settings:
             "node_unreachable_after": _float(e, "NODE_UNREACHABLE_AFTER_SECONDS", 90.0),
             "execution_unreachable_grace": _float(
                 e, "EXECUTION_UNREACHABLE_GRACE_SECONDS", 900.0),
+            "execution_retention_days": _float(
+                e, "EXECUTION_RETENTION_DAYS", 30.0, "days", zero=True),
             "scheduler_interval": _float(e, "SCHEDULER_INTERVAL_SECONDS", 1.0),
             "agent_poll_recheck": _float(e, "AGENT_POLL_RECHECK_SECONDS", 5.0),
             "max_page_size": _int(e, "MAX_PAGE_SIZE", 100, 1, 10_000),
@@ -207,14 +211,17 @@ def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) ->
     return value
 
 
-def _float(env: Mapping[str, str], key: str, default: float) -> float:
+def _float(
+    env: Mapping[str, str], key: str, default: float, unit: str = "seconds", zero: bool = False
+) -> float:
+    """A positive number (or zero, where zero means "off")."""
     raw = env.get(key)
     if raw is None or raw == "":
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(f"{key}={raw!r}: expected a number of seconds") from None
-    if value <= 0:
-        raise SettingsError(f"{key}={raw!r}: must be greater than 0")
+        raise SettingsError(f"{key}={raw!r}: expected a number of {unit}") from None
+    if math.isnan(value) or value < 0 or (value == 0 and not zero):
+        raise SettingsError(f"{key}={raw!r}: must be greater than 0" + (" or 0" if zero else ""))
     return value

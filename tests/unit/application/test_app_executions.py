@@ -322,3 +322,20 @@ def test_one_scheduler_pass_does_every_duty(fleet: Fleet) -> None:
     summary = fleet.row(request_id, "self_update_requests")
     assert (summary["status"], summary["total"], summary["triggered"]) == ("completed", 1, 1)
     assert schedule_once(fleet.services) == 0
+
+
+def test_finished_executions_are_pruned_after_the_retention(fleet: Fleet) -> None:
+    nodes = fleet.nodes(3)
+    command_id = fleet.command()
+    done, running, waiting = (execution_id(command_id, n) for n in nodes)
+    fleet.handed(nodes[0])
+    fleet.services.executions.report(nodes[0], done, 0, "ok")
+    fleet.handed(nodes[1])
+    executions = fleet.services.executions
+    fleet.clock.advance(86_400 * 2)
+    assert executions.prune_finished(retention_days=3) == 0  # finished 2 days ago: kept
+    fleet.clock.advance(86_400 * 2)
+    assert executions.prune_finished(retention_days=3) == 1
+    assert fleet.services.view.get("command_executions", done) is None
+    assert {fleet.status(running), fleet.status(waiting)} == {"sent", "pending"}  # open: kept
+    assert executions.prune_finished(retention_days=3) == 0

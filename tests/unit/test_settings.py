@@ -1,0 +1,35 @@
+"""Settings from the environment: defaults, and one clear line for each bad value."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrypoints.settings import Settings, SettingsError
+
+BASE = {"DATABASE_URL": "memory://", "API_KEY": "k"}
+
+
+def test_command_settings_have_documented_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.execution_unreachable_grace == 900.0
+    assert settings.execution_retention_days == 30.0
+    assert settings.scheduler_interval == 1.0
+    assert settings.agent_poll_recheck == 5.0
+
+
+def test_retention_zero_switches_pruning_off() -> None:
+    settings = Settings.from_env({**BASE, "EXECUTION_RETENTION_DAYS": "0"})
+    assert settings.execution_retention_days == 0
+
+
+@pytest.mark.parametrize(("key", "raw", "message"), [
+    ("EXECUTION_RETENTION_DAYS", "-1", "must be greater than 0 or 0"),
+    ("EXECUTION_RETENTION_DAYS", "soon", "expected a number of days"),
+    ("EXECUTION_UNREACHABLE_GRACE_SECONDS", "0", "must be greater than 0"),
+    ("SCHEDULER_INTERVAL_SECONDS", "nan", "must be greater than 0"),
+    ("AGENT_POLL_RECHECK_SECONDS", "x", "expected a number of seconds"),
+])
+def test_bad_values_name_the_setting(key: str, raw: str, message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**BASE, key: raw})
+    assert str(caught.value).startswith(f"{key}={raw!r}: ") and message in str(caught.value)
