@@ -220,7 +220,7 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
     if op.security is not None:
         doc["security"] = op.security
     if op.body is not None:
-        component = {**oas.BODY_DOCS, **oev.BODY_DOCS}[op.body.__name__][0]
+        component = _body_docs()[op.body.__name__][0]
         content = {"application/json": {"schema": oas.ref(component)}}
         required = any(f.required for f in msgspec.structs.fields(op.body))
         doc["requestBody"] = {"required": required, "content": content}
@@ -241,7 +241,8 @@ def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
     params = []
     for name in route.param_convertors:
         schema, text = oas.PATH_PARAMS[name]
-        text = {**oas.ID_DOCS, **oev.ID_DOCS}.get(op.tag, text) if name == "id" else text
+        if name == "id":
+            text = {**oas.ID_DOCS, **oev.ID_DOCS, **ocmd.ID_DOCS}.get(op.tag, text)
         params.append({"name": name, "in": "path", "required": True, "description": text,
                        "schema": schema})
     return params
@@ -250,7 +251,7 @@ def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
 def _query_params(path: str, spec: ListSpec | None) -> list[dict[str, Any]]:
     if spec is None:
         return []
-    docs = {**oas.QUERY_DOCS, **oev.QUERY_DOCS}[path]
+    docs = {**oas.QUERY_DOCS, **oev.QUERY_DOCS, **ocmd.QUERY_DOCS}[path]
     params = [_filter_param(p, docs.get(p.name)) for p in spec.params]
     return sorted([*params, *_paging_params(spec)], key=lambda p: str(p["name"]))
 
@@ -335,12 +336,15 @@ def _request_bodies() -> dict[str, oas.Schema]:
         schema = components.pop(struct.__name__)
         if f'"#/components/schemas/{struct.__name__}"' in json.dumps(components):
             raise ValueError(f"{struct.__name__} is nested in another body; it cannot be renamed")
-        docs = {**oas.BODY_DOCS, **oev.BODY_DOCS, **ocmd.BODY_DOCS, **owork.BODY_DOCS}
-        name, fields = docs[struct.__name__]
+        name, fields = _body_docs()[struct.__name__]
         for field, text in fields.items():
             schema["properties"][field]["description"] = text
         components[name] = {**schema, "title": name}
     return components
+
+
+def _body_docs() -> dict[str, tuple[str, dict[str, str]]]:
+    return {**oas.BODY_DOCS, **oev.BODY_DOCS, **ocmd.BODY_DOCS, **owork.BODY_DOCS}
 
 
 def main() -> None:

@@ -22,6 +22,8 @@ from entrypoints.http import (
     agent_work,
     aliases,
     clusters,
+    command_executions,
+    commands,
     deliveries,
     docs,
     enrollment_keys,
@@ -29,6 +31,7 @@ from entrypoints.http import (
     event_types,
     events,
     nodes,
+    self_update_requests,
     webhooks,
 )
 from entrypoints.http.errors import (
@@ -53,6 +56,9 @@ API_ROUTES = [
     *enrollment_keys.ROUTES,
     *nodes.ROUTES,
     *aliases.ROUTES,
+    *commands.ROUTES,
+    *command_executions.ROUTES,
+    *self_update_requests.ROUTES,
     *webhooks.ROUTES,
     *event_types.ROUTES,
     *events.ROUTES,

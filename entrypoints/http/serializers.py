@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from domain.node import DEFAULT_PORTS
@@ -76,3 +77,27 @@ def alias(row: dict[str, Any]) -> dict[str, Any]:
         "inserted_at": row["inserted_at"],
         "updated_at": row["updated_at"],
     }
+
+
+def command(row: dict[str, Any]) -> dict[str, Any]:
+    fields = ("id", "command_text", "timeout", "expired_at", "inserted_at", "updated_at")
+    return {**{f: row[f] for f in fields}, "targeting": json.loads(row["targeting"])}
+
+
+EXECUTION_FIELDS = (
+    "id", "command_id", "node_id", "cluster_name", "command_text", "timeout", "expired_at",
+    "status", "target_all", "sent_at", "completed_at", "cancelled_at", "exit_code", "output",
+    "inserted_at", "updated_at",
+)
+
+
+def command_execution(row: dict[str, Any]) -> dict[str, Any]:
+    return {f: row[f] for f in EXECUTION_FIELDS}
+
+
+def self_update_request(row: dict[str, Any]) -> dict[str, Any]:
+    done = row["status"] == "completed"
+    summary = {k: row[k] for k in ("total", "triggered", "failed")} if done else None
+    return {"id": row["id"], "status": row["status"], "summary": summary,
+            "targeting": json.loads(row["targeting"]), "inserted_at": row["inserted_at"],
+            "updated_at": row["updated_at"]}

@@ -115,6 +115,18 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
         "subscribed_events": ["edge.node.registered"], "headers": {"Authorization": "x"}})
     check("GET", "/api/v1/webhooks/{id}", {"id": webhook["data"]["id"]})
     check("GET", "/api/v1/event_types")
+    command = check("POST", "/api/v1/commands", json={
+        "command_text": "uptime", "timeout": 1000, "expired_at": "2999-01-01T00:00:00Z",
+        "targeting": {"type": "clusters", "cluster_names": [cluster],
+                      "node_filters": {"version": "1.*"}}})
+    check("GET", "/api/v1/commands/{id}", {"id": command["data"]["id"]})
+    [execution] = check("GET", "/api/v1/command_executions")["data"]
+    check("GET", "/api/v1/command_executions/{id}", {"id": execution["id"]})
+    check("PATCH", "/api/v1/command_executions/{id}/cancel", {"id": execution["id"]})
+    check("PATCH", "/api/v1/command_executions/{id}/cancel", {"id": execution["id"]})  # 409
+    update = check("POST", "/api/v1/self_update_requests", json={"targeting": {"type": "all"}})
+    check("GET", "/api/v1/self_update_requests/{id}", {"id": update["data"]["id"]})
+    check("DELETE", "/api/v1/self_update_requests/{id}", {"id": update["data"]["id"]})  # 409
     for path in LIST_PATHS:
         assert check("GET", path)["data"], path
     check("GET", "/api/v1/clusters/{name}", {"name": cluster})
@@ -125,6 +137,8 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     check("DELETE", "/api/v1/clusters/{name}", {"name": cluster})  # 409: it still has a node
     check("POST", "/api/v1/clusters", json={"name": "Not Valid"})  # 422 body
     check("DELETE", "/api/v1/aliases/{id}", {"id": alias["data"]["id"]})  # 204
+    check("DELETE", "/api/v1/command_executions/{id}", {"id": execution["id"]})  # 204
+    check("DELETE", "/api/v1/commands/{id}", {"id": command["data"]["id"]})  # 204
 
 
 def test_swagger_ui_is_served_from_local_assets_only(client: TestClient) -> None:

@@ -1,0 +1,87 @@
+"""Commands.CommandExecution endpoints: list, get, delete (finished only), cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.command_execution import ExecutionStatus
+from entrypoints.bootstrap import Services
+from entrypoints.http import serializers
+from entrypoints.http.errors import not_found
+from entrypoints.http.inputs import path_uuid, services
+from entrypoints.http.listing import (
+    STANDARD,
+    ListSpec,
+    boolean,
+    exact,
+    int_range,
+    one_of,
+    parse_list_query,
+    parse_uuid,
+    presence,
+    text,
+    time_range,
+)
+from entrypoints.http.responses import no_content, ok, paginated
+
+SPEC = ListSpec(
+    params=(
+        *STANDARD,
+        *time_range("cancelled_at"),
+        *time_range("completed_at"),
+        *time_range("sent_at"),
+        # The seed: "via node's cluster" (where the node is now), not the targeted cluster.
+        text("cluster_name", "node_cluster_name"),
+        exact("command_id", parse_uuid),
+        exact("node_id", parse_uuid),
+        *int_range("exit_code", with_exact=True),
+        presence("has_cluster", "cluster_name"),
+        presence("has_output", "output"),
+        text("output"),
+        exact("status", one_of(*(s.value for s in ExecutionStatus))),
+        boolean("target_all"),
+    ),
+    sortable=("status", "exit_code", "sent_at", "completed_at", "cancelled_at", "inserted_at",
+              "updated_at"),
+)
+
+
+def render(svc: Services, exec_id: UUID) -> dict[str, Any] | None:
+    row = svc.view.get("command_executions", exec_id)
+    return serializers.command_execution(row) if row else None
+
+
+async def index(request: Request) -> Response:
+    query = parse_list_query(request, SPEC)
+    page = await run_in_threadpool(services(request).view.query, "command_executions", query)
+    return paginated(request, [serializers.command_execution(r) for r in page.rows], page, query)
+
+
+async def show(request: Request) -> Response:
+    found = await run_in_threadpool(render, services(request), path_uuid(request))
+    return ok(request, found) if found else not_found(request)
+
+
+async def delete(request: Request) -> Response:
+    await run_in_threadpool(services(request).commands.delete_execution, path_uuid(request))
+    return no_content()
+
+
+async def cancel(request: Request) -> Response:
+    result = await run_in_threadpool(services(request).commands.cancel_execution,
+                                     path_uuid(request))
+    return ok(request, {"result": result})
+
+
+ROUTES = [
+    Route("/api/v1/command_executions", index, methods=["GET"]),
+    Route("/api/v1/command_executions/{id}", show, methods=["GET"]),
+    Route("/api/v1/command_executions/{id}", delete, methods=["DELETE"]),
+    Route("/api/v1/command_executions/{id}/cancel", cancel, methods=["PATCH"]),
+]
