@@ -22,7 +22,8 @@ class WorkDoorbell:
 
     def ring(self, node_ids: Iterable[UUID]) -> None:
         with self._lock:
-            woken = [w for n in node_ids for w in self._waiters.pop(n, [])]
+            # Not popped: a poll re-arms by clearing its flag and keeps listening until it ends.
+            woken = [w for n in node_ids for w in self._waiters.get(n, [])]
         for loop, flag in woken:
             try:
                 loop.call_soon_threadsafe(flag.set)

@@ -27,7 +27,7 @@ class Heartbeat(msgspec.Struct, forbid_unknown_fields=True):
     status: NodeStatus = NodeStatus.HEALTHY
 
 
-def _node_for_token(request: Request) -> dict[str, Any]:
+def node_for_token(request: Request) -> dict[str, Any]:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, None, "missing node api_token")
@@ -62,14 +62,14 @@ async def enroll(request: Request) -> Response:
 
 
 async def register(request: Request) -> Response:
-    node = await run_in_threadpool(_node_for_token, request)
+    node = await run_in_threadpool(node_for_token, request)
     cmd = await read_body(request, ReregisterNode)
     await run_in_threadpool(services(request).nodes.reregister, node["id"], cmd)
     return ok(request, await run_in_threadpool(_agent_view, request, node["id"]))
 
 
 async def heartbeat(request: Request) -> Response:
-    node = await run_in_threadpool(_node_for_token, request)
+    node = await run_in_threadpool(node_for_token, request)
     beat = await read_body(request, Heartbeat)
     if beat.status is NodeStatus.UNREACHABLE:
         raise ApiError(422, {"status": ["must be healthy or unhealthy"]})

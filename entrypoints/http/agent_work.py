@@ -1,7 +1,96 @@
-"""Agent API work loop: long-poll for executions, cancels and self-updates; report results."""
+"""Agent API work loop: long-poll for executions, cancels and self-updates; report results.
+
+The agent calls out (it may sit behind NAT). A poll names the executions the agent holds in its
+journal; the answer comes as soon as there is work, or empty after `wait_seconds`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
-ROUTES: list[Route] = []
+from application.executions import Work
+from entrypoints.bootstrap import Services
+from entrypoints.http.agent import node_for_token
+from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.responses import ok
+
+MAX_WAIT = 30.0
+ExitCode = Annotated[int, Meta(ge=-(2**31), le=2**31 - 1)]
+
+
+class WorkPoll(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin: what it holds, and how long it is willing to wait for more."""
+
+    running: Annotated[list[UUID], Meta(max_length=10_000)] = msgspec.field(default_factory=list)
+    wait_seconds: Annotated[float, Meta(ge=0, le=MAX_WAIT)] = 25.0
+
+
+class ExecutionResult(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin: how a command ended (the admin caps the stored output)."""
+
+    exit_code: ExitCode
+    output: Annotated[str, Meta(max_length=1_048_576)] = ""
+
+
+def _find(svc: Services, node_id: UUID, running: list[UUID]) -> tuple[Work, UUID | None]:
+    work = svc.executions.next_work(node_id, running)
+    row = svc.view.get("nodes", node_id)
+    return work, row["update_request_id"] if row else None
+
+
+def _body(svc: Services, work: Work, update: UUID | None) -> dict[str, Any]:
+    return {
+        "executions": [
+            {"id": a.id, "command_id": a.command_id, "command_text": a.command_text,
+             "timeout": a.timeout, "expired_at": a.expired_at}
+            for a in work.executions
+        ],
+        "cancel": work.cancel,
+        "self_update": {"request_id": update} if update else None,
+        "heartbeat_interval_seconds": svc.settings.heartbeat_interval,
+    }
+
+
+async def work(request: Request) -> Response:
+    node = await run_in_threadpool(node_for_token, request)
+    poll = await read_body(request, WorkPoll)
+    svc = services(request)
+    deadline = time.monotonic() + poll.wait_seconds
+    # Armed before the first look, so work recorded while looking still wakes this poll.
+    with svc.doorbell.listen(node["id"]) as rung:
+        while True:
+            rung.clear()
+            found, update = await run_in_threadpool(_find, svc, node["id"], poll.running)
+            remaining = deadline - time.monotonic()
+            if found.executions or found.cancel or update or remaining <= 0:
+                return ok(request, _body(svc, found, update))
+            # Work recorded by another admin process rings nothing here: look again regularly.
+            try:
+                await asyncio.wait_for(rung.wait(), min(remaining, svc.settings.agent_poll_recheck))
+            except TimeoutError:
+                pass
+
+
+async def result(request: Request) -> Response:
+    node = await run_in_threadpool(node_for_token, request)
+    exec_id = path_uuid(request)
+    body = await read_body(request, ExecutionResult)
+    reported = await run_in_threadpool(services(request).executions.report, node["id"], exec_id,
+                                       body.exit_code, body.output)
+    return ok(request, {"id": exec_id, "status": reported.status, "accepted": reported.accepted})
+
+
+ROUTES = [
+    Route("/agent/v1/work", work, methods=["POST"]),
+    Route("/agent/v1/executions/{id}/result", result, methods=["POST"]),
+]

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from entrypoints import openapi
-from entrypoints.http import agent
+from entrypoints.http import agent, agent_work
 from entrypoints.http.app import API_ROUTES, create_app
 from entrypoints.http.docs import SCHEMAS
 from tests.conftest import API_KEY, make_settings
@@ -56,7 +56,8 @@ def test_served_document_covers_exactly_the_routes(client: TestClient) -> None:
     documented = {(m.upper(), p) for p, ops in DOCUMENT["paths"].items() for m in ops}
     routed = {
         (method, route.path)
-        for route in [*API_ROUTES, *agent.ROUTES] if isinstance(route, Route)
+        for route in [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES]
+        if isinstance(route, Route)
         for method in (route.methods or set()) - {"HEAD"}
     }
     assert documented == routed
@@ -109,6 +110,7 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     node = {"id": enrolled["data"]["node_id"], "node_id": enrolled["data"]["node_id"]}
     check("POST", "/agent/v1/register", json={"version": "1.2.3"}, auth=token)
     check("POST", "/agent/v1/heartbeat", json={"status": "unhealthy"}, auth=token)
+    check("POST", "/agent/v1/work", json={"running": [], "wait_seconds": 0}, auth=token)
     alias = check("POST", "/api/v1/nodes/{node_id}/aliases", node, json={"name": "docs-alias"})
     webhook = check("POST", "/api/v1/webhooks", json={
         "url": "https://93.184.216.34/hook", "secret": "s" * 32,
@@ -120,9 +122,18 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
         "targeting": {"type": "clusters", "cluster_names": [cluster],
                       "node_filters": {"version": "1.*"}}})
     check("GET", "/api/v1/commands/{id}", {"id": command["data"]["id"]})
+    [handed] = check("POST", "/agent/v1/work", json={"wait_seconds": 5}, auth=token)["data"][
+        "executions"]
     [execution] = check("GET", "/api/v1/command_executions")["data"]
+    assert handed["id"] == execution["id"]
     check("GET", "/api/v1/command_executions/{id}", {"id": execution["id"]})
     check("PATCH", "/api/v1/command_executions/{id}/cancel", {"id": execution["id"]})
+    check("POST", "/agent/v1/work", json={"running": [handed["id"]], "wait_seconds": 5},
+          auth=token)  # the cancel
+    check("POST", "/agent/v1/executions/{id}/result", {"id": execution["id"]},
+          json={"exit_code": 143, "output": "Terminated"}, auth=token)
+    check("POST", "/agent/v1/executions/{id}/result", {"id": str(uuid.uuid4())},
+          json={"exit_code": 0}, auth=token)  # 404
     check("PATCH", "/api/v1/command_executions/{id}/cancel", {"id": execution["id"]})  # 409
     update = check("POST", "/api/v1/self_update_requests", json={"targeting": {"type": "all"}})
     check("GET", "/api/v1/self_update_requests/{id}", {"id": update["data"]["id"]})

@@ -44,3 +44,19 @@ def test_listeners_are_forgotten_when_their_poll_ends() -> None:
     asyncio.run(scenario())
     assert bell._waiters == {}
     bell.ring([node])  # nobody waits: a harmless no-op
+
+
+def test_a_listener_hears_every_ring_until_its_poll_ends() -> None:
+    bell, node = WorkDoorbell(), uuid4()
+
+    async def scenario() -> list[bool]:
+        heard = []
+        with bell.listen(node) as woken:
+            for _ in range(3):
+                woken.clear()
+                bell.ring([node])
+                await asyncio.sleep(0)
+                heard.append(woken.is_set())
+        return heard
+
+    assert asyncio.run(scenario()) == [True, True, True]
