@@ -111,6 +111,10 @@ class CommandExecution(Aggregate):
         """The agent's result; False when the execution had already ended (late result)."""
         if self.status != ExecutionStatus.SENT.value:
             return False
+        if self.expired_at is not None and now >= self.expired_at:
+            # Too late: the agent stops commands at expired_at, so this is (at best) that stop.
+            self._expired(**self._refs(), reason="expired_at passed", at=now)
+            return False
         if self.cancel_requested and exit_code == CANCELLED_EXIT_CODE:
             self._cancelled(**self._refs(), reason="the agent honoured the cancellation",
                             exit_code=exit_code, output=output, at=now)

@@ -14,6 +14,7 @@ import httpx
 import msgspec
 
 from entrypoints.agent.identity import Identity
+from entrypoints.agent.journal import Assignment
 
 T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({408, 425, 429})
@@ -67,6 +68,26 @@ class HeartbeatReply(msgspec.Struct):
     heartbeat_interval_seconds: float
 
 
+class SelfUpdate(msgspec.Struct):
+    request_id: UUID
+
+
+class WorkReply(msgspec.Struct):
+    """`data` of POST /agent/v1/work."""
+
+    executions: list[Assignment]
+    cancel: list[UUID]
+    self_update: SelfUpdate | None = None
+
+
+class ResultReply(msgspec.Struct):
+    """`data` of POST /agent/v1/executions/{id}/result."""
+
+    id: UUID
+    status: str
+    accepted: bool
+
+
 class _Envelope(msgspec.Struct):
     data: msgspec.Raw
 
@@ -104,13 +125,27 @@ class AgentApi:
         return await self._post("/agent/v1/heartbeat", {"status": status}, api_token,
                                 HeartbeatReply)
 
-    async def _post(self, path: str, body: Any, token: str | None, reply: type[T]) -> T:
+    async def work(self, api_token: str, running: list[UUID], wait: float) -> WorkReply:
+        """Long poll: the HTTP timeout covers the admin's wait plus the usual margin."""
+        body = {"running": running, "wait_seconds": wait}
+        timeout = self.client.timeout.read or 10.0
+        return await self._post("/agent/v1/work", body, api_token, WorkReply, wait + timeout)
+
+    async def result(self, api_token: str, exec_id: UUID, exit_code: int,
+                     output: str) -> ResultReply:
+        body = {"exit_code": exit_code, "output": output}
+        return await self._post(f"/agent/v1/executions/{exec_id}/result", body, api_token,
+                                ResultReply)
+
+    async def _post(self, path: str, body: Any, token: str | None, reply: type[T],
+                    timeout: float | None = None) -> T:
         headers = {"content-type": "application/json"}
         if token is not None:
             headers["authorization"] = f"Bearer {token}"
         try:
-            response = await self.client.post(path, content=msgspec.json.encode(body),
-                                              headers=headers)
+            response = await self.client.post(
+                path, content=msgspec.json.encode(body), headers=headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
         except httpx.HTTPError as exc:
             raise Unreachable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
         status = response.status_code

@@ -1,11 +1,14 @@
-"""`edge-agent`: enroll this machine with the edge admin and keep it heartbeating.
+"""`edge-agent`: enroll this machine with the edge admin, heartbeat, and run its commands.
 
     edge-agent --admin-url URL [--state-dir DIR] [--id-type persistent|random] [--version V]
-               [--self-update] [--machine-id ID] [--log-level LEVEL]
+               [--version-file F] [--self-update] [--update-command CMD] [--output-limit N]
+               [--machine-id ID] [--log-level LEVEL]
 
 Environment: ENROLLMENT_KEY (key blob from the admin; needed to enroll), ADMIN_URL (when there
 is no --admin-url), EDGE_AGENT_MACHINE_ID (same as --machine-id: stands in for /etc/machine-id,
-for tests or several agents on one machine), XDG_STATE_HOME (default state directory).
+for tests or several agents on one machine), EDGE_AGENT_VERSION_FILE (same as --version-file),
+EDGE_AGENT_UPDATE_COMMAND (same as --update-command), XDG_STATE_HOME (default state directory).
+EDGE_AGENT_HANDOFF is set by the agent itself when it re-executes for a self-update.
 Exit status: 0 after SIGTERM/SIGINT, 2 for bad settings, 1 when the node has to enroll again
 but ENROLLMENT_KEY is not set.
 """
@@ -18,12 +21,17 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+import msgspec
+
+from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
 from entrypoints.agent.health import HealthLimits
 from entrypoints.agent.identity import (
     MACHINE_ID_ENV,
@@ -36,6 +44,7 @@ from entrypoints.agent.identity import (
     read_machine_id,
 )
 from entrypoints.agent.runner import Agent, AgentConfig, AgentFatal
+from entrypoints.agent.work import HANDOFF_ENV
 
 log = logging.getLogger("edge_agent")
 MAX_VERSION_LENGTH = 64  # the admin's limit; a longer one would be refused on every enroll
@@ -66,7 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--id-type", choices=("persistent", "random"), default="persistent")
     parser.add_argument("--version", default=_package_version(), metavar="V",
                         help="agent version reported to the admin (default: %(default)s)")
+    parser.add_argument("--version-file", type=Path, metavar="F",
+                        help="read the version from this file at start (overrides --version; "
+                        "default: $EDGE_AGENT_VERSION_FILE)")
     parser.add_argument("--self-update", action="store_true", help="report self-update enabled")
+    parser.add_argument("--update-command", metavar="CMD",
+                        help="shell command run on a self-update request before the agent "
+                        "re-executes itself (default: $EDGE_AGENT_UPDATE_COMMAND; none: just "
+                        "re-execute)")
+    parser.add_argument("--output-limit", type=int, default=DEFAULT_OUTPUT_LIMIT, metavar="N",
+                        help="characters of command output reported, head and tail kept "
+                        "(default: %(default)s)")
     parser.add_argument("--machine-id", help=f"use instead of /etc/machine-id "
                         f"(default: ${MACHINE_ID_ENV})")
     parser.add_argument("--min-free-disk-percent", type=float, default=5.0, metavar="P",
@@ -92,13 +111,27 @@ def _admin_url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     return url.rstrip("/")
 
 
+def _version(args: argparse.Namespace, env: Mapping[str, str]) -> str:
+    path = args.version_file or (Path(env["EDGE_AGENT_VERSION_FILE"])
+                                 if env.get("EDGE_AGENT_VERSION_FILE") else None)
+    if path is None:
+        return str(args.version)
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(f"cannot read the version file {path}: {exc.strerror}") from None
+
+
 def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfig:
+    args.version = _version(args, env)
     if not 1 <= len(args.version) <= MAX_VERSION_LENGTH:
         raise SettingsError(f"--version must be 1 to {MAX_VERSION_LENGTH} characters")
     if not 0 <= args.min_free_disk_percent <= 100:
         raise SettingsError("--min-free-disk-percent must be between 0 and 100")
     if not args.max_load_per_core > 0:
         raise SettingsError("--max-load-per-core must be above 0")
+    if args.output_limit < 1024:
+        raise SettingsError("--output-limit must be at least 1024")
     state_dir = args.state_dir or default_state_dir(env)
     return AgentConfig(
         admin_url=_admin_url(args, env),
@@ -107,6 +140,10 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
         version=args.version,
         self_update=args.self_update,
         state_dir=state_dir if args.id_type == "persistent" else None,
+        journal_dir=state_dir / "executions",
+        output_limit=args.output_limit,
+        update_command=(args.update_command or env.get("EDGE_AGENT_UPDATE_COMMAND", "")).strip()
+        or None,
         limits=HealthLimits(args.min_free_disk_percent, args.max_load_per_core),
     )
 
@@ -121,10 +158,30 @@ def load_identity(
         store.prepare()
         machine_id = read_machine_id(args.machine_id or env.get(MACHINE_ID_ENV))
         identity = persistent_identity(store, machine_id)
+    handed = _handoff(os.environ)
+    if handed is not None:  # re-executed for a self-update: same node, same token
+        identity = replace(identity, node_id=handed.node_id, api_token=handed.api_token)
     if identity.api_token is None and config.enrollment_key is None:
         raise SettingsError("ENROLLMENT_KEY is not set and there is no stored node token to "
                             "register with")
     return identity, store
+
+
+class _Handoff(msgspec.Struct):
+    node_id: uuid.UUID
+    api_token: str
+
+
+def _handoff(env: MutableMapping[str, str]) -> _Handoff | None:
+    """The identity a self-updating agent passed to its successor (removed from the env)."""
+    raw = env.pop(HANDOFF_ENV, None)
+    if not raw:
+        return None
+    try:
+        return msgspec.json.decode(raw, type=_Handoff)
+    except msgspec.DecodeError:
+        log.warning("ignoring a malformed %s", HANDOFF_ENV)
+        return None
 
 
 async def _run(agent: Agent) -> None:

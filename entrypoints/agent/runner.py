@@ -20,7 +20,10 @@ import httpx
 
 from entrypoints.agent import health
 from entrypoints.agent.api import AdminError, AgentApi, Unreachable
+from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
 from entrypoints.agent.identity import Identity, IdentityError, IdentityStore
+from entrypoints.agent.journal import Journal
+from entrypoints.agent.work import WorkLoop
 
 log = logging.getLogger("edge_agent")
 MIN_HEARTBEAT_INTERVAL = 0.1  # whatever the admin says, never a busy loop
@@ -40,6 +43,10 @@ class AgentConfig:
     version: str
     self_update: bool = False
     state_dir: Path | None = None
+    # The execution journal lives here whatever the id type (a random id keeps no identity).
+    journal_dir: Path | None = None
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
+    update_command: str | None = None
     limits: health.HealthLimits = field(default_factory=health.HealthLimits)
     request_timeout: float = 10.0
     backoff_base: float = 0.5
@@ -71,8 +78,8 @@ class Backoff:
 
 
 class Agent:
-    """Keeps one node enrolled and heartbeating. Further loops (the later work long-poll) run
-    beside `_heartbeat_loop` in `run` and share the session through `session()`/`drop()`."""
+    """Keeps one node enrolled and heartbeating; the work loop (entrypoints/agent/work.py)
+    runs beside `_heartbeat_loop` in `run` and shares the session through `session()`/`drop()`."""
 
     def __init__(self, config: AgentConfig, identity: Identity,
                  store: IdentityStore | None = None, rng: random.Random | None = None) -> None:
@@ -93,6 +100,10 @@ class Agent:
             self._api = AgentApi(client)
             stopping = asyncio.create_task(stop.wait(), name="stop")
             loops = [asyncio.create_task(self._heartbeat_loop(), name="heartbeat")]
+            if self.config.journal_dir is not None:
+                work = WorkLoop(self, Journal(self.config.journal_dir), self.config.output_limit,
+                                self.config.update_command)
+                loops.append(asyncio.create_task(work.run(), name="work"))
             try:
                 await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -121,6 +132,11 @@ class Agent:
                     await asyncio.sleep(self._trouble(f"refused {exc.status}",
                                                       f"admin refused to take this node: {exc}"))
             return self._session
+
+    async def reconnect(self, session: Session) -> Session:
+        """Registers again (with the version this process runs); returns the new session."""
+        self.drop(session, forget_token=False)
+        return await self.session()
 
     def drop(self, session: Session, forget_token: bool) -> None:
         """Ends `session` (unless another loop already replaced it); the next call connects."""

@@ -348,3 +348,13 @@ class ExecutionMachine(RuleBasedStateMachine):
 
 TestExecutionMachine = ExecutionMachine.TestCase
 TestExecutionMachine.settings = settings(deadline=None, max_examples=150, stateful_step_count=25)
+
+
+def test_a_result_reported_after_expired_at_ends_the_execution_expired() -> None:
+    execution = new_execution()
+    execution.send(AT)
+    assert execution.expired_at is not None
+    assert execution.report(143, "Terminated", execution.expired_at) is False
+    assert execution.status == "expired" and execution.exit_code is None
+    assert names(execution)[-1] == "Expired"
+    assert execution.report(0, "late", execution.expired_at) is False  # and stays expired

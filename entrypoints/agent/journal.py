@@ -1,0 +1,97 @@
+"""The agent's execution journal: what it accepted, its output so far, and its unsent result.
+
+An entry is written (and fsynced) before a command starts and removed only once the admin has
+acknowledged the result, so an agent that dies at any moment knows on restart which commands it
+was running (reported as interrupted, never re-run) and which results it still owes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from uuid import UUID
+
+import msgspec
+
+from entrypoints.agent.identity import write_private
+
+
+class Assignment(msgspec.Struct, kw_only=True):
+    """One execution as the admin handed it out."""
+
+    id: UUID
+    command_id: UUID
+    command_text: str
+    timeout: int | None = None
+    expired_at: datetime | None = None
+
+
+class Result(msgspec.Struct, kw_only=True):
+    exit_code: int
+    output: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    assignment: Assignment
+    result: Result | None
+
+
+class Journal:
+    """One directory; `<id>.json` (accepted), `<id>.out` (output), `<id>.result` (to report)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def prepare(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def _path(self, exec_id: UUID, suffix: str) -> Path:
+        return self.directory / f"{exec_id}{suffix}"
+
+    def output_path(self, exec_id: UUID) -> Path:
+        return self._path(exec_id, ".out")
+
+    def accept(self, assignment: Assignment) -> bool:
+        """Records the assignment durably; False if it is already held (a repeated hand-out)."""
+        path = self._path(assignment.id, ".json")
+        if path.exists():
+            return False
+        write_private(path, msgspec.json.encode(assignment))
+        return True
+
+    def finish(self, exec_id: UUID, result: Result) -> None:
+        write_private(self._path(exec_id, ".result"), msgspec.json.encode(result))
+
+    def forget(self, exec_id: UUID) -> None:
+        """The admin has the result: the entry goes (result first, so a crash here is harmless)."""
+        for suffix in (".result", ".out", ".json"):
+            self._path(exec_id, suffix).unlink(missing_ok=True)
+
+    def held(self) -> list[UUID]:
+        return [e.assignment.id for e in self.entries()]
+
+    def entries(self) -> list[Entry]:
+        found = []
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                assignment = msgspec.json.decode(path.read_bytes(), type=Assignment)
+            except (OSError, msgspec.DecodeError):
+                continue  # torn by a crash mid-write: it never started (written before start)
+            result_path = self._path(assignment.id, ".result")
+            result = None
+            if result_path.exists():
+                try:
+                    result = msgspec.json.decode(result_path.read_bytes(), type=Result)
+                except msgspec.DecodeError:
+                    result = None
+            found.append(Entry(assignment, result))
+        return found
+
+    def partial_output(self, exec_id: UUID) -> str:
+        try:
+            return self.output_path(exec_id).read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return ""
+

@@ -1,0 +1,169 @@
+"""The agent's work loop: long-poll the admin, run what it hands out, report, update itself.
+
+Nothing is lost across restarts of either side: results stay in the journal until the admin
+acknowledges them, and a command that was running when the agent died is reported as
+interrupted (exit code 137) with the output it had produced, never run a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from entrypoints.agent.api import AdminError, Unreachable
+from entrypoints.agent.executor import Execution, cap
+from entrypoints.agent.journal import Assignment, Journal, Result
+
+if TYPE_CHECKING:
+    from entrypoints.agent.runner import Agent, Session
+
+log = logging.getLogger("edge_agent")
+POLL_WAIT = 25.0
+INTERRUPTED = 137  # 128 + SIGKILL: what the shell would have reported had it been killed
+INTERRUPTED_NOTE = ("\n[edge-agent] interrupted: the agent stopped while this command ran; it"
+                    " was not re-run")
+HANDOFF_ENV = "EDGE_AGENT_HANDOFF"
+UPDATE_TIMEOUT = 600.0
+
+
+class WorkLoop:
+    """Runs beside the heartbeat loop and shares the agent's session."""
+
+    def __init__(self, agent: Agent, journal: Journal, output_limit: int,
+                 update_command: str | None) -> None:
+        self.agent, self.journal = agent, journal
+        self.output_limit, self.update_command = output_limit, update_command
+        self.running: dict[UUID, Execution] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.updating = False
+
+    async def run(self) -> None:
+        self.journal.prepare()
+        self._recover()
+        failures = 0
+        while True:
+            session = await self.agent.session()
+            try:
+                reply = await self.agent.api.work(session.api_token, self.journal.held(), POLL_WAIT)
+            except (Unreachable, AdminError) as exc:
+                if isinstance(exc, AdminError) and exc.status == 401:
+                    self.agent.drop(session, forget_token=True)
+                    continue
+                if failures == 0:
+                    log.warning("work poll failed (%s); retrying with backoff", exc)
+                failures += 1
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                continue
+            failures = 0
+            for assignment in reply.executions:
+                self._start(assignment)
+            for exec_id in reply.cancel:
+                if exec_id in self.running:
+                    log.info("cancelling execution %s", exec_id)
+                    self.running[exec_id].stop()
+            if reply.self_update is not None and not self.updating:
+                self.updating = True
+                self._spawn(self._self_update(session, reply.self_update.request_id))
+
+    def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(job)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _start(self, assignment: Assignment) -> None:
+        if self.updating:
+            return  # not journaled: the admin hands it out again to the updated agent
+        if not self.journal.accept(assignment):
+            return  # already held: a repeated hand-out
+        log.info("running execution %s of command %s", assignment.id, assignment.command_id)
+        self._spawn(self._execute(assignment))
+
+    async def _execute(self, assignment: Assignment) -> None:
+        execution = Execution(assignment, self.journal.output_path(assignment.id),
+                              self.output_limit)
+        self.running[assignment.id] = execution
+        try:
+            exit_code, output = await execution.run()
+        except OSError as exc:  # /bin/sh missing, no space for the output file, ...
+            exit_code, output = 127, f"[edge-agent] could not run the command: {exc}"
+        finally:
+            self.running.pop(assignment.id, None)
+        self.journal.finish(assignment.id, Result(exit_code=exit_code, output=output))
+        log.info("execution %s ended with exit code %d", assignment.id, exit_code)
+        await self._report(assignment.id, Result(exit_code=exit_code, output=output))
+
+    def _recover(self) -> None:
+        """Entries left by an earlier run: finish the interrupted ones, then report them all."""
+        for entry in self.journal.entries():
+            result = entry.result
+            if result is None:
+                partial = self.journal.partial_output(entry.assignment.id) + INTERRUPTED_NOTE
+                result = Result(exit_code=INTERRUPTED, output=cap(partial, self.output_limit))
+                self.journal.finish(entry.assignment.id, result)
+                log.warning("execution %s was interrupted by an agent restart; reporting it",
+                            entry.assignment.id)
+            self._spawn(self._report(entry.assignment.id, result))
+
+    async def _report(self, exec_id: UUID, result: Result) -> None:
+        """Retries until the admin has the result; only then is the journal entry dropped."""
+        failures = 0
+        while True:
+            session = await self.agent.session()
+            try:
+                reply = await self.agent.api.result(session.api_token, exec_id, result.exit_code,
+                                                    result.output)
+            except Unreachable:
+                failures += 1
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                continue
+            except AdminError as exc:
+                if exc.status == 401:
+                    self.agent.drop(session, forget_token=True)
+                    continue
+                # 404: not this node's any more (deleted, or the node enrolled anew).
+                log.warning("admin refused the result of %s (%s); dropping it", exec_id, exc)
+            else:
+                if not reply.accepted:
+                    log.info("execution %s had already ended as %s; result dropped", exec_id,
+                             reply.status)
+            self.journal.forget(exec_id)
+            return
+
+    async def _self_update(self, session: Session, request_id: UUID) -> None:
+        """Waits for running commands, runs the update command, then re-executes itself."""
+        log.info("self-update requested (%s); waiting for %d running command(s)", request_id,
+                 len(self.running))
+        while self.running:
+            await asyncio.sleep(0.2)
+        if self.update_command and not await self._run_update_command():
+            # Re-registering clears the admin's pending trigger; this agent carries on.
+            await self.agent.reconnect(session)
+            self.updating = False
+            return
+        log.info("re-executing to complete self-update %s", request_id)
+        os.environ[HANDOFF_ENV] = json.dumps(
+            {"node_id": str(session.node_id), "api_token": session.api_token})
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        argv = [sys.executable, "-m", "entrypoints.agent.cli", *sys.argv[1:]]
+        os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter and module
+
+    async def _run_update_command(self) -> bool:
+        assert self.update_command is not None
+        process = await asyncio.create_subprocess_exec("/bin/sh", "-c", self.update_command)
+        try:
+            code = await asyncio.wait_for(process.wait(), UPDATE_TIMEOUT)
+        except TimeoutError:
+            process.kill()
+            log.error("update command timed out after %gs; not updating", UPDATE_TIMEOUT)
+            return False
+        if code != 0:
+            log.error("update command exited with %d; not updating", code)
+            return False
+        return True

@@ -1,0 +1,196 @@
+"""Real `edge-agent` processes running commands for a real `edge-admin serve` on PostgreSQL:
+outputs and exit codes, cancel, expiry, timeout, an agent killed mid-command (restarted, or
+gone for good), and a self-update that re-executes the agent with a new version."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.conftest import PG_BASE, _pg_available
+from tests.e2e.test_agent_process import Admin, Agents, Children, eventually
+
+pytestmark = pytest.mark.e2e
+FAST = {"SCHEDULER_INTERVAL_SECONDS": "0.2", "AGENT_POLL_RECHECK_SECONDS": "1",
+        "EXECUTION_UNREACHABLE_GRACE_SECONDS": "2"}
+
+
+@pytest.fixture(scope="module")
+def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
+    if not _pg_available():
+        pytest.skip("PostgreSQL is not reachable at " + PG_BASE)
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    tmp = tmp_path_factory.mktemp("admin")
+    server = Admin(Children(tmp / "logs"), tmp)
+    server.env.update({"DATABASE_URL": f"{PG_BASE}?schema={schema}", **FAST})
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def agents(admin: Admin, tmp_path: Path) -> Iterator[Agents]:
+    children = Children(tmp_path / "logs", peer=admin.children)
+    try:
+        yield Agents(children, admin, tmp_path)
+    finally:
+        children.close()
+
+
+def start(agents: Agents, name: str, key: str, *args: str,
+          version: str = "1.0.0") -> subprocess.Popen[bytes]:
+    """A persistent agent with its own state dir (identity and execution journal)."""
+    return agents.start(name, key, "--state-dir", str(agents.tmp / name), *args,
+                        version=version, machine_id=f"machine-{name}-{agents.tmp.name}")
+
+
+def command(admin: Admin, text: str, targeting: dict[str, Any], **fields: Any) -> str:
+    body = {"command_text": text, "targeting": targeting, **fields}
+    return str(admin.data(admin.http.post("/api/v1/commands", json=body))["id"])
+
+
+def executions(admin: Admin, command_id: str) -> dict[str, dict[str, Any]]:
+    rows = admin.data(admin.http.get("/api/v1/command_executions",
+                                     params={"command_id": command_id, "page_size": 100}))
+    return {row["node_id"] or row["id"]: row for row in rows}
+
+
+def ended(agents: Agents, command_id: str, count: int) -> dict[str, dict[str, Any]]:
+    def check() -> dict[str, dict[str, Any]] | None:
+        rows = executions(agents.admin, command_id)
+        done = [r for r in rows.values() if r["status"] not in ("pending", "sent")]
+        return rows if len(rows) == count and len(done) == count else None
+
+    return agents.wait(check, f"{count} finished execution(s) of {command_id}")
+
+
+def sent(agents: Agents, command_id: str) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        [row] = executions(agents.admin, command_id).values()
+        return row if row["status"] == "sent" else None
+
+    return agents.wait(check, f"command {command_id} sent")
+
+
+def test_command_by_cluster_with_filters_runs_on_the_matching_agents(agents: Agents) -> None:
+    admin = agents.admin
+    east, east_key = admin.new_cluster()
+    west, west_key = admin.new_cluster()
+    start(agents, "a", east_key)
+    start(agents, "b", east_key, version="2.0.0")
+    start(agents, "c", west_key)
+    nodes = {**agents.healthy(east, 2), **agents.healthy(west, 1)}
+    old = {n for n, row in nodes.items() if row["version"] == "1.0.0"}
+    script = "echo out-$((40 + 2))\necho err >&2\nhostname >/dev/null\nexit 3"
+    command_id = command(admin, script, {
+        "type": "clusters", "cluster_names": [east, west], "node_filters": {"version": "1.*"}})
+    rows = ended(agents, command_id, 2)
+    assert set(rows) == old
+    for row in rows.values():
+        assert row["status"] == "completed" and row["exit_code"] == 3
+        assert row["output"] == "out-42\nerr\n"
+        assert row["sent_at"] <= row["completed_at"]
+
+
+def test_cancel_timeout_and_expiry(agents: Agents) -> None:
+    admin = agents.admin
+    cluster, key = admin.new_cluster()
+    start(agents, "d", key)
+    [node] = agents.healthy(cluster, 1)
+    target = {"type": "nodes", "node_ids": [node]}
+    long_one = command(admin, "echo begun; exec sleep 30", target)
+    row = sent(agents, long_one)
+    cancel = admin.http.patch(f"/api/v1/command_executions/{row['id']}/cancel")
+    assert admin.data(cancel) == {"result": "cancellation request sent"}
+    [cancelled] = ended(agents, long_one, 1).values()
+    assert cancelled["status"] == "cancelled" and cancelled["exit_code"] == 143
+    assert cancelled["output"].startswith("begun\n")
+    timed = command(admin, "exec sleep 30", target, timeout=500)
+    [timed_out] = ended(agents, timed, 1).values()
+    assert timed_out["status"] == "completed" and timed_out["exit_code"] == 124
+    assert "timed out after 500 ms" in timed_out["output"]
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    expiring = command(admin, "exec sleep 30", target, expired_at=soon)
+    [expired] = ended(agents, expiring, 1).values()
+    assert expired["status"] == "expired" and expired["completed_at"] is None
+
+
+def test_an_agent_killed_mid_command_reports_it_interrupted_after_restart(
+    agents: Agents,
+) -> None:
+    admin = agents.admin
+    cluster, key = admin.new_cluster()
+    proc = start(agents, "e", key)
+    [node] = agents.healthy(cluster, 1)
+    target = {"type": "nodes", "node_ids": [node]}
+    command_id = command(admin, "echo partial\nexec sleep 30", target)
+    sent(agents, command_id)
+    time.sleep(0.5)  # let the shell print before the kill
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    start(agents, "e", key)
+    [row] = ended(agents, command_id, 1).values()
+    assert row["status"] == "completed" and row["exit_code"] == 137
+    assert row["output"].startswith("partial\n")
+    assert "interrupted: the agent stopped while this command ran" in row["output"]
+
+
+def test_work_of_an_agent_that_never_comes_back_expires(agents: Agents) -> None:
+    admin = agents.admin
+    cluster, key = admin.new_cluster()
+    proc = start(agents, "f", key)
+    [node] = agents.healthy(cluster, 1)
+    command_id = command(admin, "exec sleep 60", {"type": "nodes", "node_ids": [node]})
+    sent(agents, command_id)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    agents.status(cluster, node, "unreachable")
+    [row] = ended(agents, command_id, 1).values()
+    assert row["status"] == "expired"
+    events = admin.data(admin.http.get("/api/v1/events", params={
+        "type": "edge.command_execution.expired", "subject_id": row["id"]}))
+    assert "node unreachable" in events[0]["data"]["reason"]
+
+
+def test_self_update_re_executes_the_agent_with_its_new_version(agents: Agents) -> None:
+    admin = agents.admin
+    cluster, key = admin.new_cluster()
+    version_file = agents.tmp / "version"
+    version_file.write_text("1.0.0\n")
+    proc = start(agents, "g", key, "--self-update", "--version-file", str(version_file),
+                 "--update-command", f"echo 2.0.0 > {version_file}")
+    [node] = agents.healthy(cluster, 1)
+    request = admin.data(admin.http.post("/api/v1/self_update_requests", json={
+        "targeting": {"type": "clusters", "cluster_names": [cluster]}}))
+
+    def updated() -> bool:
+        row = admin.nodes(cluster).get(node, {})
+        return row.get("version") == "2.0.0"
+
+    agents.wait(updated, "the node re-registered with version 2.0.0")
+    assert proc.poll() is None  # the same process, re-executed in place
+    done = admin.data(admin.http.get(f"/api/v1/self_update_requests/{request['id']}"))
+    assert done["status"] == "completed"
+    assert done["summary"] == {"total": 1, "triggered": 1, "failed": 0}
+    later = command(admin, "echo still-here", {"type": "nodes", "node_ids": [node]})
+    [row] = ended(agents, later, 1).values()
+    assert row["output"] == "still-here\n"
+    assert os.path.exists(agents.tmp / "g" / "executions")
+    eventually(lambda: "re-executing" in agents.children.log("g"), "a log line",
+               agents.children)

@@ -1,0 +1,91 @@
+"""The agent's executor and journal with real /bin/sh processes (short sleeps only)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from entrypoints.agent.executor import TIMED_OUT, Execution, cap, child_env
+from entrypoints.agent.journal import Assignment, Journal, Result
+
+
+def assignment(text: str, **fields: object) -> Assignment:
+    return Assignment(id=uuid4(), command_id=uuid4(), command_text=text, **fields)  # type: ignore[arg-type]
+
+
+def run(tmp_path: Path, text: str, limit: int = 65_536, **fields: object) -> tuple[int, str]:
+    execution = Execution(assignment(text, **fields), tmp_path / "out", limit)
+    return asyncio.run(execution.run())
+
+
+def test_output_and_exit_code_of_a_multi_line_script(tmp_path: Path) -> None:
+    assert run(tmp_path, "A=value\necho $A\necho oops >&2\nexit 5") == (5, "value\noops\n")
+
+
+def test_long_output_keeps_head_and_tail(tmp_path: Path) -> None:
+    code, output = run(tmp_path, "seq 1 100000", limit=2048)
+    assert code == 0 and len(output) == 2048
+    assert output.startswith("1\n2\n3\n") and output.endswith("99999\n100000\n")
+    assert "characters omitted by edge-agent" in output
+
+
+def test_timeout_stops_the_whole_process_group(tmp_path: Path) -> None:
+    code, output = run(tmp_path, "sleep 30 & sleep 30; echo never", timeout=300)
+    assert code == TIMED_OUT and "never" not in output
+    assert "timed out after 300 ms" in output
+
+
+def test_cancel_is_a_sigterm_reported_as_143(tmp_path: Path) -> None:
+    async def scenario() -> tuple[int, str]:
+        execution = Execution(assignment("echo started; sleep 30"), tmp_path / "out", 65_536)
+        task = asyncio.create_task(execution.run())
+        await asyncio.sleep(0.3)
+        execution.stop()
+        return await task
+
+    assert asyncio.run(scenario()) == (143, "started\n")
+
+
+def test_a_command_ignoring_sigterm_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    monkeypatch.setattr("entrypoints.agent.executor.KILL_AFTER", 0.2)
+    code, _ = run(tmp_path, "trap '' TERM; sleep 30", timeout=200)
+    assert code == TIMED_OUT
+
+
+def test_expired_at_stops_the_command(tmp_path: Path) -> None:
+    soon = datetime.now(UTC) + timedelta(milliseconds=300)
+    code, output = run(tmp_path, "exec sleep 30", expired_at=soon)
+    assert code == 143 and "stopped at expired_at" in output
+
+
+def test_commands_never_see_the_agents_secrets() -> None:
+    env = child_env({"PATH": "/bin", "ENROLLMENT_KEY": "k", "EDGE_AGENT_HANDOFF": "{}"})
+    assert env == {"PATH": "/bin"}
+
+
+def test_cap_is_exact() -> None:
+    assert cap("x" * 10, 10) == "x" * 10
+    capped = cap("a" * 5000 + "b" * 5000, 1024)
+    assert len(capped) == 1024 and capped.startswith("a") and capped.endswith("b")
+
+
+def test_journal_keeps_entries_until_forgotten(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "executions")
+    journal.prepare()
+    first, second = assignment("true"), assignment("false")
+    assert journal.accept(first) and journal.accept(second)
+    assert not journal.accept(first)  # a repeated hand-out is not run twice
+    journal.output_path(first.id).write_text("half")
+    journal.finish(second.id, Result(exit_code=1, output=""))
+    entries = {e.assignment.id: e for e in Journal(tmp_path / "executions").entries()}
+    assert entries[first.id].result is None and journal.partial_output(first.id) == "half"
+    assert entries[second.id].result == Result(exit_code=1, output="")
+    journal.forget(second.id)
+    assert journal.held() == [first.id]
+    assert oct(os.stat(tmp_path / "executions" / f"{first.id}.json").st_mode & 0o777) == "0o600"
