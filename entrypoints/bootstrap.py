@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
@@ -78,15 +79,24 @@ class Services:
     deliveries: AnyDeliveryQueue | None = None
     deliverer: Deliverer | None = None
     scheduler_lock: ProjectorLock | None = None
+    started_at: datetime | None = None
 
     def start(self) -> None:
         """Starts background work: the projector (unless another process runs it)."""
+        self.started_at = self.writes.clock.now()
         if self.settings.run_projections:
             self.projector.start()
             if self.listener is not None:
                 self.listener.start()
         if self.settings.default_cluster_name:
             self.clusters.ensure(self.settings.default_cluster_name)
+
+    def up_for(self, seconds: float) -> bool:
+        """Whether this process has been running that long: silence from nodes counts only
+        while an admin was up to hear them (after an outage, every node looks stale)."""
+        if self.started_at is None:
+            return False
+        return (self.writes.clock.now() - self.started_at).total_seconds() >= seconds
 
     def close(self) -> None:
         if self.listener is not None and self.settings.run_projections:

@@ -40,7 +40,8 @@ def schedule_once(services: Services) -> int:
     grace = services.settings.execution_unreachable_grace
     handled = _drain(executions.expire_due)
     handled += _drain(executions.abandon_orphans)
-    handled += _drain(lambda: executions.expire_unreachable(grace))
+    if services.up_for(grace):
+        handled += _drain(lambda: executions.expire_unreachable(grace))
     retention = services.settings.execution_retention_days
     if retention > 0:
         handled += _drain(lambda: executions.prune_finished(retention))

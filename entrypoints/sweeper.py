@@ -28,10 +28,12 @@ def sweep_once(services: Services) -> int:
     """One pass; returns how many transitions it recorded."""
     settings = services.settings
     changed = 0
-    for row in _stale(services, settings.node_unreachable_after, ("healthy", "unhealthy")):
-        changed += services.nodes.set_status(row["id"], NodeStatus.UNREACHABLE, MISSED)
-    for row in _stale(services, settings.node_unhealthy_after, ("healthy",)):
-        changed += services.nodes.set_status(row["id"], NodeStatus.UNHEALTHY, MISSED)
+    if services.up_for(settings.node_unreachable_after):
+        for row in _stale(services, settings.node_unreachable_after, ("healthy", "unhealthy")):
+            changed += services.nodes.set_status(row["id"], NodeStatus.UNREACHABLE, MISSED)
+    if services.up_for(settings.node_unhealthy_after):
+        for row in _stale(services, settings.node_unhealthy_after, ("healthy",)):
+            changed += services.nodes.set_status(row["id"], NodeStatus.UNHEALTHY, MISSED)
     return changed
 
 

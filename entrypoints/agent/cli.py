@@ -19,8 +19,10 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import uuid
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import replace
@@ -140,7 +142,8 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
         version=args.version,
         self_update=args.self_update,
         state_dir=state_dir if args.id_type == "persistent" else None,
-        journal_dir=state_dir / "executions",
+        # A random agent keeps nothing on disk: its journal is a temporary directory (main).
+        journal_dir=state_dir / "executions" if args.id_type == "persistent" else None,
         output_limit=args.output_limit,
         update_command=(args.update_command or env.get("EDGE_AGENT_UPDATE_COMMAND", "")).strip()
         or None,
@@ -150,7 +153,7 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
 
 def load_identity(
     config: AgentConfig, args: argparse.Namespace, env: Mapping[str, str]
-) -> tuple[Identity, IdentityStore | None]:
+) -> tuple[AgentConfig, Identity, IdentityStore | None]:
     if config.state_dir is None:
         identity, store = random_identity(), None
     else:
@@ -161,15 +164,18 @@ def load_identity(
     handed = _handoff(os.environ)
     if handed is not None:  # re-executed for a self-update: same node, same token
         identity = replace(identity, node_id=handed.node_id, api_token=handed.api_token)
+        if config.journal_dir is None and handed.journal_dir:
+            config = replace(config, journal_dir=Path(handed.journal_dir))
     if identity.api_token is None and config.enrollment_key is None:
         raise SettingsError("ENROLLMENT_KEY is not set and there is no stored node token to "
                             "register with")
-    return identity, store
+    return config, identity, store
 
 
 class _Handoff(msgspec.Struct):
     node_id: uuid.UUID
     api_token: str
+    journal_dir: str | None = None
 
 
 def _handoff(env: MutableMapping[str, str]) -> _Handoff | None:
@@ -208,8 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.log_level)
     try:
-        config = build_config(args, os.environ)
-        identity, store = load_identity(config, args, os.environ)
+        config, identity, store = load_identity(build_config(args, os.environ), args, os.environ)
     except (SettingsError, IdentityError) as exc:
         print(f"edge-agent: {exc}", file=sys.stderr)
         return 2
@@ -217,11 +222,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     node = identity.node_id or "assigned at enrollment"
     log.info("edge-agent %s starting: admin %s, %s node %s%s", config.version, config.admin_url,
              config.id_type, node, where)
+    if config.journal_dir is None:
+        config = replace(config, journal_dir=Path(tempfile.mkdtemp(prefix="edge-agent-")))
+    # A random agent's journal (maybe handed over by its pre-update self) goes when it stops.
+    scratch = config.journal_dir if config.id_type == "random" else None
     try:
         asyncio.run(_run(Agent(config, identity, store)))
     except AgentFatal as exc:
         log.error("%s", exc)
         return 1
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     log.info("stopped")
     return 0
 

@@ -148,7 +148,8 @@ class WorkLoop:
             return
         log.info("re-executing to complete self-update %s", request_id)
         os.environ[HANDOFF_ENV] = json.dumps(
-            {"node_id": str(session.node_id), "api_token": session.api_token})
+            {"node_id": str(session.node_id), "api_token": session.api_token,
+             "journal_dir": str(self.journal.directory)})
         for handler in logging.getLogger().handlers:
             handler.flush()
         argv = [sys.executable, "-m", "entrypoints.agent.cli", *sys.argv[1:]]

@@ -4,6 +4,7 @@ gone for good), and a self-update that re-executes the agent with a new version.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,16 +26,16 @@ FAST = {"SCHEDULER_INTERVAL_SECONDS": "0.2", "AGENT_POLL_RECHECK_SECONDS": "1",
         "EXECUTION_UNREACHABLE_GRACE_SECONDS": "2"}
 
 
-@pytest.fixture(scope="module")
-def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
+@contextlib.contextmanager
+def pg_admin(tmp: Path, **settings: str) -> Iterator[Admin]:
+    """`edge-admin serve` on a fresh PostgreSQL schema, dropped afterwards."""
     if not _pg_available():
         pytest.skip("PostgreSQL is not reachable at " + PG_BASE)
     schema = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(PG_BASE, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    tmp = tmp_path_factory.mktemp("admin")
     server = Admin(Children(tmp / "logs"), tmp)
-    server.env.update({"DATABASE_URL": f"{PG_BASE}?schema={schema}", **FAST})
+    server.env.update({"DATABASE_URL": f"{PG_BASE}?schema={schema}", **FAST, **settings})
     try:
         server.start()
         yield server
@@ -42,6 +43,12 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
         server.close()
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="module")
+def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
+    with pg_admin(tmp_path_factory.mktemp("admin")) as server:
+        yield server
 
 
 @pytest.fixture
@@ -194,3 +201,26 @@ def test_self_update_re_executes_the_agent_with_its_new_version(agents: Agents) 
     assert os.path.exists(agents.tmp / "g" / "executions")
     eventually(lambda: "re-executing" in agents.children.log("g"), "a log line",
                agents.children)
+
+
+def test_a_result_finished_while_the_admin_was_down_arrives_after_its_restart(
+    tmp_path: Path,
+) -> None:
+    # Its own admin: the module's aggressive unreachable grace would end the work first.
+    with pg_admin(tmp_path / "own", EXECUTION_UNREACHABLE_GRACE_SECONDS="60") as admin:
+        children = Children(tmp_path / "logs", peer=admin.children)
+        try:
+            agents = Agents(children, admin, tmp_path)
+            cluster, key = admin.new_cluster()
+            start(agents, "h", key)
+            [node] = agents.healthy(cluster, 1)
+            target = {"type": "nodes", "node_ids": [node]}
+            command_id = command(admin, "sleep 1; echo finished", target)
+            sent(agents, command_id)
+            admin.stop()
+            time.sleep(2.5)  # the command ends while nobody can take its result
+            admin.start()
+            [row] = ended(agents, command_id, 1).values()
+            assert row["status"] == "completed" and row["output"] == "finished\n"
+        finally:
+            children.close()

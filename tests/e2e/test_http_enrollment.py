@@ -259,3 +259,17 @@ def test_regular_heartbeats_keep_a_node_healthy() -> None:
         error(beat(client, "not-a-token"), 401, "unauthorized")
         client.delete(f"/api/v1/nodes/{node['node_id']}", headers=AUTH)
         error(beat(client, node["api_token"]), 401, "unauthorized")
+
+
+def test_an_admin_back_from_an_outage_waits_before_judging_silence(sqlite_url: str) -> None:
+    clock: FixedClock = fixed_clock()
+    with running(sqlite_url, clock=clock, **LIVENESS) as client:
+        node_id = enroll(client, issue_key(client, "main")["key"])["node_id"]
+    clock.advance(3600)  # the admin was down for an hour; the node kept running
+    with running(sqlite_url, clock=clock, **LIVENESS) as client:
+        services = services_of(client)
+        assert sweep_once(services) == 0  # its silence was the admin's, not the node's
+        assert _statuses(client, node_id) == ("healthy", "healthy")
+        clock.advance(31)
+        sweep_once(services)  # up long enough to have heard a heartbeat: now it counts
+        assert _statuses(client, node_id) == ("unhealthy", "unhealthy")
