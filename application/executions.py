@@ -17,6 +17,7 @@ from application.errors import NotFoundError
 from application.ports import ExecutionIndex, ExecutionRef
 from application.write_path import UnitOfWork, WritePath
 from domain.command_execution import NODE_DELETED, CommandExecution, ExecutionStatus
+from domain.command_execution import cap_output as cap_text
 
 # Stored output is capped; the agent keeps head and tail and marks the cut (README).
 OUTPUT_LIMIT = 65_536
@@ -52,17 +53,7 @@ class Reported:
 
 
 def cap_output(output: str, limit: int = OUTPUT_LIMIT) -> str:
-    """Keeps the head and the tail, where errors usually are, and says how much was cut."""
-    if len(output) <= limit:
-        return output
-    omitted = len(output) - limit
-    while True:  # the marker takes room too: count what is really cut (settles in <= 3 rounds)
-        marker = f"\n[... {omitted} characters omitted by edge-admin ...]\n"
-        keep = max(limit - len(marker), 0)
-        if len(output) - keep == omitted:
-            break
-        omitted = len(output) - keep
-    return output[: keep // 2] + marker + output[len(output) - (keep - keep // 2):]
+    return cap_text(output, limit, "edge-admin")
 
 
 class Executions:

@@ -22,6 +22,20 @@ CANCELLED_EXIT_CODE = 143
 NODE_DELETED = "node deleted"
 
 
+def cap_output(output: str, limit: int, by: str) -> str:
+    """Keeps the head and the tail, where errors usually are, and says how much `by` cut."""
+    if len(output) <= limit:
+        return output
+    omitted = len(output) - limit
+    while True:  # the marker takes room too: count what is really cut (settles in <= 3 rounds)
+        marker = f"\n[... {omitted} characters omitted by {by} ...]\n"
+        keep = max(limit - len(marker), 0)
+        if len(output) - keep == omitted:
+            break
+        omitted = len(output) - keep
+    return output[: keep // 2] + marker + output[len(output) - (keep - keep // 2):]
+
+
 class ExecutionStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from domain.command_execution import cap_output
 from entrypoints.agent.journal import Assignment
 
 TIMED_OUT = 124
@@ -39,17 +40,7 @@ def _die_with(parent: int) -> Callable[[], None]:
 
 
 def cap(output: str, limit: int) -> str:
-    """Head and tail around a marker saying exactly how many characters were cut."""
-    if len(output) <= limit:
-        return output
-    omitted = len(output) - limit
-    while True:
-        marker = f"\n[... {omitted} characters omitted by edge-agent ...]\n"
-        keep = max(limit - len(marker), 0)
-        if len(output) - keep == omitted:
-            break
-        omitted = len(output) - keep
-    return output[: keep // 2] + marker + output[len(output) - (keep - keep // 2):]
+    return cap_output(output, limit, "edge-agent")
 
 
 def child_env(env: Mapping[str, str]) -> dict[str, str]:
