@@ -70,6 +70,10 @@ class WorkLoop:
             if reply.self_update is not None and not self.updating:
                 self.updating = True
                 self._spawn(self._self_update(session, reply.self_update.request_id))
+            if self.updating:
+                # Every answer carries the pending update while this agent drains its commands:
+                # poll gently (cancels still get through) instead of in a tight loop.
+                await asyncio.sleep(1.0)
 
     def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(job)
