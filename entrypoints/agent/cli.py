@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "re-execute)")
     parser.add_argument("--output-limit", type=int, default=DEFAULT_OUTPUT_LIMIT, metavar="N",
                         help="characters of command output reported, head and tail kept "
-                        "(default: %(default)s)")
+                        "(1024 to %(default)s, the most the admin stores; default: %(default)s)")
     parser.add_argument("--machine-id", help=f"use instead of /etc/machine-id "
                         f"(default: ${MACHINE_ID_ENV})")
     parser.add_argument("--min-free-disk-percent", type=float, default=5.0, metavar="P",
@@ -132,8 +132,9 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
         raise SettingsError("--min-free-disk-percent must be between 0 and 100")
     if not args.max_load_per_core > 0:
         raise SettingsError("--max-load-per-core must be above 0")
-    if args.output_limit < 1024:
-        raise SettingsError("--output-limit must be at least 1024")
+    if not 1024 <= args.output_limit <= DEFAULT_OUTPUT_LIMIT:
+        # The admin stores no more; a larger result could also exceed its MAX_BODY_BYTES.
+        raise SettingsError(f"--output-limit must be between 1024 and {DEFAULT_OUTPUT_LIMIT}")
     state_dir = args.state_dir or default_state_dir(env)
     return AgentConfig(
         admin_url=_admin_url(args, env),

@@ -39,7 +39,8 @@ class Entry:
 
 
 class Journal:
-    """One directory; `<id>.json` (accepted), `<id>.out` (output), `<id>.result` (to report)."""
+    """One directory; `<id>.json` (accepted), `<id>.out` (output), `<id>.pid` (its process
+    group, to find what is left of it after a crash), `<id>.result` (to report)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -61,12 +62,22 @@ class Journal:
         write_private(path, msgspec.json.encode(assignment))
         return True
 
+    def started(self, exec_id: UUID, pgid: int) -> None:
+        """Not fsynced: it only matters while this boot's processes can still be alive."""
+        self._path(exec_id, ".pid").write_text(f"{pgid}\n")
+
+    def pgid(self, exec_id: UUID) -> int | None:
+        try:
+            return int(self._path(exec_id, ".pid").read_text())
+        except (OSError, ValueError):
+            return None
+
     def finish(self, exec_id: UUID, result: Result) -> None:
         write_private(self._path(exec_id, ".result"), msgspec.json.encode(result))
 
     def forget(self, exec_id: UUID) -> None:
         """The admin has the result: the entry goes (result first, so a crash here is harmless)."""
-        for suffix in (".result", ".out", ".json"):
+        for suffix in (".result", ".out", ".pid", ".json"):
             self._path(exec_id, suffix).unlink(missing_ok=True)
 
     def held(self) -> list[UUID]:
@@ -88,10 +99,3 @@ class Journal:
                     result = None
             found.append(Entry(assignment, result))
         return found
-
-    def partial_output(self, exec_id: UUID) -> str:
-        try:
-            return self.output_path(exec_id).read_bytes().decode("utf-8", "replace")
-        except OSError:
-            return ""
-

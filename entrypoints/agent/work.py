@@ -8,16 +8,27 @@ interrupted (exit code 137) with the output it had produced, never run a second 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from entrypoints.agent.api import AdminError, Unreachable
-from entrypoints.agent.executor import Execution, cap
+from entrypoints.agent.executor import (
+    INTERRUPTED,
+    INTERRUPTED_NOTE,
+    KILL_AFTER,
+    Execution,
+    cap,
+    kill_leftovers,
+    read_output,
+    terminate,
+)
 from entrypoints.agent.journal import Assignment, Journal, Result
 
 if TYPE_CHECKING:
@@ -25,9 +36,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("edge_agent")
 POLL_WAIT = 25.0
-INTERRUPTED = 137  # 128 + SIGKILL: what the shell would have reported had it been killed
-INTERRUPTED_NOTE = ("\n[edge-agent] interrupted: the agent stopped while this command ran; it"
-                    " was not re-run")
+# An answer with nothing new (a cancel already being carried out, a pending self-update) comes
+# back at once: wait this long before the next poll rather than polling in a tight loop.
+QUIET_POLL = 1.0
+# On SIGTERM the agent stops its commands (KILL_AFTER) and tries this long to report them.
+REPORT_ON_STOP = 2.0
+# What a result the admin refuses (other than 401/404) is cut to before it is sent again.
+FALLBACK_OUTPUT = 4096
 HANDOFF_ENV = "EDGE_AGENT_HANDOFF"
 UPDATE_TIMEOUT = 600.0
 
@@ -46,6 +61,13 @@ class WorkLoop:
     async def run(self) -> None:
         self.journal.prepare()
         self._recover()
+        try:
+            await self._poll()
+        except asyncio.CancelledError:
+            await self._shutdown()
+            raise
+
+    async def _poll(self) -> None:
         failures = 0
         while True:
             session = await self.agent.session()
@@ -61,36 +83,38 @@ class WorkLoop:
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
                 continue
             failures = 0
-            for assignment in reply.executions:
-                self._start(assignment)
+            fresh = sum(self._start(assignment) for assignment in reply.executions)
             for exec_id in reply.cancel:
-                if exec_id in self.running:
+                if exec_id in self.running and self.running[exec_id].stop("cancel"):
                     log.info("cancelling execution %s", exec_id)
-                    self.running[exec_id].stop()
+                    fresh += 1
             if reply.self_update is not None and not self.updating:
                 self.updating = True
+                fresh += 1
                 self._spawn(self._self_update(session, reply.self_update.request_id))
-            if self.updating:
-                # Every answer carries the pending update while this agent drains its commands:
-                # poll gently (cancels still get through) instead of in a tight loop.
-                await asyncio.sleep(1.0)
+            if not fresh and (reply.executions or reply.cancel or reply.self_update):
+                # Every answer repeats a cancel until its result is in, and the pending update
+                # while this agent drains its commands: poll gently, not in a tight loop.
+                await asyncio.sleep(QUIET_POLL)
 
     def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(job)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def _start(self, assignment: Assignment) -> None:
+    def _start(self, assignment: Assignment) -> bool:
         if self.updating:
-            return  # not journaled: the admin hands it out again to the updated agent
+            return False  # not journaled: the admin hands it out again to the updated agent
         if not self.journal.accept(assignment):
-            return  # already held: a repeated hand-out
+            return False  # already held: a repeated hand-out
         log.info("running execution %s of command %s", assignment.id, assignment.command_id)
         self._spawn(self._execute(assignment))
+        return True
 
     async def _execute(self, assignment: Assignment) -> None:
         execution = Execution(assignment, self.journal.output_path(assignment.id),
-                              self.output_limit)
+                              self.output_limit,
+                              on_spawn=lambda pgid: self.journal.started(assignment.id, pgid))
         self.running[assignment.id] = execution
         try:
             exit_code, output = await execution.run()
@@ -107,9 +131,15 @@ class WorkLoop:
         for entry in self.journal.entries():
             result = entry.result
             if result is None:
-                partial = self.journal.partial_output(entry.assignment.id) + INTERRUPTED_NOTE
-                result = Result(exit_code=INTERRUPTED, output=cap(partial, self.output_limit))
-                self.journal.finish(entry.assignment.id, result)
+                exec_id = entry.assignment.id
+                pgid = self.journal.pgid(exec_id)
+                # The shell died with the agent, but what it started in the background may not.
+                if pgid is not None and kill_leftovers(pgid, exec_id):
+                    log.warning("killed what was left of execution %s", exec_id)
+                partial = read_output(self.journal.output_path(exec_id),
+                                      self.output_limit - len(INTERRUPTED_NOTE))
+                result = Result(exit_code=INTERRUPTED, output=partial + INTERRUPTED_NOTE)
+                self.journal.finish(exec_id, result)
                 log.warning("execution %s was interrupted by an agent restart; reporting it",
                             entry.assignment.id)
             self._spawn(self._report(entry.assignment.id, result))
@@ -130,7 +160,17 @@ class WorkLoop:
                 if exc.status == 401:
                     self.agent.drop(session, forget_token=True)
                     continue
-                # 404: not this node's any more (deleted, or the node enrolled anew).
+                if exc.status != 404:
+                    # Forgetting it would make the admin hand the execution out again (it is
+                    # no longer in `running`): send it again, cut short, until it is taken.
+                    log.error("admin refused the result of %s (%s); sending it cut to %d"
+                              " characters", exec_id, exc, FALLBACK_OUTPUT)
+                    result = Result(exit_code=result.exit_code,
+                                    output=cap(result.output, FALLBACK_OUTPUT))
+                    failures += 1
+                    await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                    continue
+                # Not this node's any more (deleted, or the node enrolled anew).
                 log.warning("admin refused the result of %s (%s); dropping it", exec_id, exc)
             else:
                 if not reply.accepted:
@@ -159,15 +199,33 @@ class WorkLoop:
         argv = [sys.executable, "-m", "entrypoints.agent.cli", *sys.argv[1:]]
         os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter and module
 
+    async def _shutdown(self) -> None:
+        """The agent is stopping: end the commands (reported as interrupted, now if the admin
+        answers in time, else after the next start) rather than leave them unwatched."""
+        for execution in list(self.running.values()):
+            execution.stop("shutdown")
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=KILL_AFTER + REPORT_ON_STOP)
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
     async def _run_update_command(self) -> bool:
         assert self.update_command is not None
-        process = await asyncio.create_subprocess_exec("/bin/sh", "-c", self.update_command)
+        process = await asyncio.create_subprocess_exec(
+            "/bin/sh", "-c", self.update_command, stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True)
+        done = asyncio.ensure_future(process.wait())
         try:
-            code = await asyncio.wait_for(process.wait(), UPDATE_TIMEOUT)
+            code = await asyncio.wait_for(asyncio.shield(done), UPDATE_TIMEOUT)
         except TimeoutError:
-            process.kill()
             log.error("update command timed out after %gs; not updating", UPDATE_TIMEOUT)
+            await terminate(process.pid, done)
             return False
+        finally:
+            if not done.done():  # the agent is stopping
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
         if code != 0:
             log.error("update command exited with %d; not updating", code)
             return False

@@ -138,24 +138,43 @@ def test_cancel_timeout_and_expiry(agents: Agents) -> None:
     assert expired["status"] == "expired" and expired["completed_at"] is None
 
 
-def test_an_agent_killed_mid_command_reports_it_interrupted_after_restart(
-    agents: Agents,
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_an_agent_stopped_mid_command_reports_it_interrupted_and_leaves_nothing_running(
+    agents: Agents, how: signal.Signals,
 ) -> None:
     admin = agents.admin
     cluster, key = admin.new_cluster()
     proc = start(agents, "e", key)
     [node] = agents.healthy(cluster, 1)
     target = {"type": "nodes", "node_ids": [node]}
-    command_id = command(admin, "echo partial\nexec sleep 30", target)
+    pid_file = agents.tmp / "background.pid"
+    # Not `exec`: the shell's own child outlives the shell unless the agent sees to it.
+    script = f"echo partial\nsleep 120 & echo $! > {pid_file}\nwait"
+    command_id = command(admin, script, target)
     sent(agents, command_id)
-    time.sleep(0.5)  # let the shell print before the kill
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
-    start(agents, "e", key)
-    [row] = ended(agents, command_id, 1).values()
-    assert row["status"] == "completed" and row["exit_code"] == 137
-    assert row["output"].startswith("partial\n")
-    assert "interrupted: the agent stopped while this command ran" in row["output"]
+    background = int(agents.wait(lambda: pid_file.exists() and pid_file.read_text(), "a pid"))
+    try:
+        proc.send_signal(how)
+        assert proc.wait(10) == (0 if how == signal.SIGTERM else -signal.SIGKILL)
+        if how == signal.SIGKILL:
+            start(agents, "e", key)
+        [row] = ended(agents, command_id, 1).values()
+        assert row["status"] == "completed" and row["exit_code"] == 137
+        assert row["output"].startswith("partial\n")
+        assert "interrupted: the agent stopped while this command ran" in row["output"]
+        eventually(lambda: not alive(background), "the background sleep gone", agents.children,
+                   timeout=5)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(background, signal.SIGKILL)
 
 
 def test_work_of_an_agent_that_never_comes_back_expires(agents: Agents) -> None:

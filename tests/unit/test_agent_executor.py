@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
-from entrypoints.agent.executor import TIMED_OUT, Execution, cap, child_env
+from entrypoints.agent.executor import (
+    EXECUTION_ENV,
+    INTERRUPTED,
+    INTERRUPTED_NOTE,
+    NOT_STARTED_NOTE,
+    TIMED_OUT,
+    Execution,
+    cap,
+    child_env,
+    kill_leftovers,
+    read_output,
+)
 from entrypoints.agent.journal import Assignment, Journal, Result
 
 
@@ -84,8 +98,82 @@ def test_journal_keeps_entries_until_forgotten(tmp_path: Path) -> None:
     journal.output_path(first.id).write_text("half")
     journal.finish(second.id, Result(exit_code=1, output=""))
     entries = {e.assignment.id: e for e in Journal(tmp_path / "executions").entries()}
-    assert entries[first.id].result is None and journal.partial_output(first.id) == "half"
+    assert entries[first.id].result is None
+    assert read_output(journal.output_path(first.id), 1024) == "half"
     assert entries[second.id].result == Result(exit_code=1, output="")
     journal.forget(second.id)
     assert journal.held() == [first.id]
     assert oct(os.stat(tmp_path / "executions" / f"{first.id}.json").st_mode & 0o777) == "0o600"
+
+
+def stopped_after(tmp_path: Path, text: str, reason: str, pause: float = 0.3) -> tuple[int, str]:
+    async def scenario() -> tuple[int, str]:
+        execution = Execution(assignment(text), tmp_path / "out", 65_536)
+        task = asyncio.create_task(execution.run())
+        await asyncio.sleep(pause)
+        execution.stop(reason)
+        return await task
+
+    return asyncio.run(scenario())
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_cancel_that_needs_sigkill_is_still_reported_as_143(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("entrypoints.agent.executor.KILL_AFTER", 0.2)
+    assert stopped_after(tmp_path, "trap '' TERM; echo up; sleep 30", "cancel") == (143, "up\n")
+
+
+def test_an_agent_shutdown_kills_the_whole_group_and_says_so(tmp_path: Path) -> None:
+    pid_file = tmp_path / "bg.pid"
+    code, output = stopped_after(tmp_path, f"sleep 30 & echo $! > {pid_file}; wait", "shutdown")
+    assert (code, output) == (INTERRUPTED, INTERRUPTED_NOTE)
+    background = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while alive(background) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(background)
+
+
+def test_an_already_expired_assignment_is_not_started(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    assert run(tmp_path, f"touch {marker}", expired_at=past) == (143, NOT_STARTED_NOTE)
+    assert not marker.exists()
+
+
+def test_huge_output_is_capped_exactly_without_reading_it_all(tmp_path: Path) -> None:
+    path = tmp_path / "out"
+    with open(path, "wb") as out:
+        out.write("é".encode() * 3000)  # two bytes per character
+        out.write(b"x" * 5_000_000)
+        out.write(b"tail-end")
+    text = read_output(path, 2048)
+    assert len(text) == 2048 and text.startswith("é" * 500) and text.endswith("xxtail-end")
+    assert text == cap("é" * 3000 + "x" * 5_000_000 + "tail-end", 2048)
+
+
+def test_leftovers_of_a_dead_agents_command_are_killed_and_nothing_else(tmp_path: Path) -> None:
+    mine, other = uuid4(), uuid4()
+    procs = [
+        subprocess.Popen(["/bin/sh", "-c", "sleep 30 & wait"], start_new_session=True,
+                         env={**os.environ, EXECUTION_ENV: str(exec_id)})
+        for exec_id in (mine, other)
+    ]
+    try:
+        time.sleep(0.2)  # the background sleeps exist
+        assert kill_leftovers(procs[0].pid, mine) == 2  # the shell and its sleep
+        assert kill_leftovers(procs[1].pid, mine) == 0  # someone else's group is left alone
+        assert procs[0].wait(5) == -signal.SIGKILL and procs[1].poll() is None
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
