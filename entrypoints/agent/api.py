@@ -125,9 +125,10 @@ class AgentApi:
         return await self._post("/agent/v1/heartbeat", {"status": status}, api_token,
                                 HeartbeatReply)
 
-    async def work(self, api_token: str, running: list[UUID], wait: float) -> WorkReply:
+    async def work(self, api_token: str, running: list[UUID], wait: float,
+                   accept_work: bool = True) -> WorkReply:
         """Long poll: the HTTP timeout covers the admin's wait plus the usual margin."""
-        body = {"running": running, "wait_seconds": wait}
+        body = {"running": running, "wait_seconds": wait, "accept_work": accept_work}
         timeout = self.client.timeout.read or 10.0
         return await self._post("/agent/v1/work", body, api_token, WorkReply, wait + timeout)
 

@@ -72,7 +72,8 @@ class WorkLoop:
         while True:
             session = await self.agent.session()
             try:
-                reply = await self.agent.api.work(session.api_token, self.journal.held(), POLL_WAIT)
+                reply = await self.agent.api.work(session.api_token, self.journal.held(),
+                                                  POLL_WAIT, accept_work=not self.updating)
             except (Unreachable, AdminError) as exc:
                 if isinstance(exc, AdminError) and exc.status == 401:
                     self.agent.drop(session, forget_token=True)

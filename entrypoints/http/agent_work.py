@@ -33,6 +33,8 @@ class WorkPoll(msgspec.Struct, forbid_unknown_fields=True):
 
     running: Annotated[list[UUID], Meta(max_length=10_000)] = msgspec.field(default_factory=list)
     wait_seconds: Annotated[float, Meta(ge=0, le=MAX_WAIT)] = 25.0
+    # False while the agent drains for a self-update: cancels only, no new executions.
+    accept_work: bool = True
 
 
 class ExecutionResult(msgspec.Struct, forbid_unknown_fields=True):
@@ -42,8 +44,8 @@ class ExecutionResult(msgspec.Struct, forbid_unknown_fields=True):
     output: Annotated[str, Meta(max_length=1_048_576)] = ""
 
 
-def _find(svc: Services, node_id: UUID, running: list[UUID]) -> tuple[Work, UUID | None]:
-    work = svc.executions.next_work(node_id, running)
+def _find(svc: Services, node_id: UUID, poll: WorkPoll) -> tuple[Work, UUID | None]:
+    work = svc.executions.next_work(node_id, poll.running, 50 if poll.accept_work else 0)
     row = svc.view.get("nodes", node_id)
     return work, row["update_request_id"] if row else None
 
@@ -70,7 +72,7 @@ async def work(request: Request) -> Response:
     with svc.doorbell.listen(node["id"]) as rung:
         while True:
             rung.clear()
-            found, update = await run_in_threadpool(_find, svc, node["id"], poll.running)
+            found, update = await run_in_threadpool(_find, svc, node["id"], poll)
             remaining = deadline - time.monotonic()
             if found.executions or found.cancel or update or remaining <= 0:
                 return ok(request, _body(svc, found, update))
