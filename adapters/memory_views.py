@@ -12,6 +12,8 @@ from projections.model import Change, Delete, Increment, Patch, Table, Upsert, U
 from projections.query import ListQuery, Page, run, sort_key
 from projections.view import Batch, TableView
 
+Undo = dict[tuple[str, Any], dict[str, Any] | None]  # (table, key) -> row before the batch
+
 
 class MemoryTableView(POPOTrackingRecorder, TableView):
     """Rows in dicts keyed by primary key; one lock makes each batch atomic."""
@@ -23,43 +25,57 @@ class MemoryTableView(POPOTrackingRecorder, TableView):
 
     def apply(self, batch: Batch) -> None:
         with self._database_lock:
-            staged = copy.deepcopy(self._rows)
             positions = copy.copy(self._max_tracking_ids)
+            undo: Undo = {}
             try:
                 for changes, tracking in batch:
                     self._assert_tracking_uniqueness(tracking)
                     for change in changes:
-                        self._change(staged, change)
+                        self._change(change, undo)
                     self._insert_tracking(tracking)
             except BaseException:
                 self._max_tracking_ids = positions  # a failed batch records no position either
+                for (table, key), row in undo.items():
+                    if row is None:
+                        self._rows[table].pop(key, None)
+                    else:
+                        self._rows[table][key] = row
                 raise
-            self._rows = staged
 
     def apply_untracked(self, changes: Sequence[Change]) -> None:
         with self._database_lock:
             for change in changes:
-                self._change(self._rows, change)
+                self._change(change, {})
 
-    def _change(self, rows: dict[str, dict[Any, dict[str, Any]]], change: Change) -> None:
+    def _change(self, change: Change, undo: Undo) -> None:
+        """Applies one change, first noting in `undo` how each row it touches was before."""
         table = self.table(change.table)
-        data = rows[change.table]
-        if isinstance(change, Upsert):
-            data[change.row[table.key]] = dict(change.row)
-        elif isinstance(change, UpsertMax):
-            old = data.get(change.row[table.key])
-            new = change.row[change.column]
-            if old is None or old[change.column] is None or old[change.column] < new:
-                data[change.row[table.key]] = dict(change.row)
-        elif isinstance(change, Patch):
-            for row in _where(data, change.where):
-                row.update(change.fields)
-        elif isinstance(change, Increment):
-            for row in _where(data, change.where):
-                if row[change.column] is not None:
+        data = self._rows[change.table]
+
+        def touch(key: Any) -> None:
+            if (change.table, key) not in undo:
+                old = data.get(key)
+                undo[(change.table, key)] = None if old is None else dict(old)
+
+        if isinstance(change, Upsert | UpsertMax):
+            key = change.row[table.key]
+            old = data.get(key)
+            if isinstance(change, UpsertMax) and old is not None:
+                new = change.row[change.column]
+                if old[change.column] is not None and not old[change.column] < new:
+                    return
+            touch(key)
+            data[key] = dict(change.row)
+        elif isinstance(change, Patch | Increment):
+            for row in _where(data, table, change.where):
+                touch(row[table.key])
+                if isinstance(change, Patch):
+                    row.update(change.fields)
+                elif row[change.column] is not None:
                     row[change.column] += change.delta
         elif isinstance(change, Delete):
-            for row in list(_where(data, change.where)):
+            for row in _where(data, table, change.where):
+                touch(row[table.key])
                 del data[row[table.key]]
 
     def _joined(self, table: Table) -> list[dict[str, Any]]:
@@ -90,5 +106,11 @@ class MemoryTableView(POPOTrackingRecorder, TableView):
             self._max_tracking_ids[application_name] = None
 
 
-def _where(data: dict[Any, dict[str, Any]], where: dict[str, Any]) -> list[dict[str, Any]]:
-    return [row for row in data.values() if all(row.get(k) == v for k, v in where.items())]
+def _where(data: dict[Any, dict[str, Any]], table: Table, where: dict[str, Any]
+           ) -> list[dict[str, Any]]:
+    if table.key in where:  # by primary key: one lookup instead of a scan
+        row = data.get(where[table.key])
+        candidates = [] if row is None else [row]
+    else:
+        candidates = list(data.values())
+    return [row for row in candidates if all(row.get(k) == v for k, v in where.items())]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg import Cursor
 from psycopg.sql import SQL, Identifier
 
-from adapters.sql_dialect import Dialect
+from adapters.sql_dialect import Dialect, tracking_bounds
 from projections.fleet_tables import FLEET_TABLES
 from projections.model import Change
 from projections.query import ListQuery, Page
@@ -26,18 +27,21 @@ class PostgresTableView(PostgresTrackingRecorder, TableView):
                 self.sql_create_statements.append(SQL(statement).format())
 
     def apply(self, batch: Batch) -> None:
+        trackings = tracking_bounds(tracking for _, tracking in batch)
+        statements = self._statements(change for changes, _ in batch for change in changes)
         with self.datastore.transaction(commit=True) as curs:
-            for changes, tracking in batch:
-                for change in changes:
-                    sql, params = self.dialect.change(self.table(change.table), change)
-                    curs.execute(sql, params)
+            for tracking in trackings:  # first: a repeated batch fails before doing any work
                 self._insert_tracking(curs, tracking)
+            _execute(curs, statements)
 
     def apply_untracked(self, changes: Sequence[Change]) -> None:
+        statements = self._statements(changes)
         with self.datastore.transaction(commit=True) as curs:
-            for change in changes:
-                sql, params = self.dialect.change(self.table(change.table), change)
-                curs.execute(sql, params)
+            _execute(curs, statements)
+
+    def _statements(self, changes: Iterable[Change]) -> list[tuple[str, list[list[Any]]]]:
+        by_name = {t.name: t for t in self.tables}
+        return self.dialect.statements(by_name.__getitem__, changes)
 
     def query(self, table: str, query: ListQuery) -> Page:
         spec = self.table(table)
@@ -66,6 +70,14 @@ class PostgresTableView(PostgresTrackingRecorder, TableView):
                     Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
                 (application_name,),
             )
+
+
+def _execute(curs: Cursor[Any], statements: list[tuple[str, list[list[Any]]]]) -> None:
+    for sql, rows in statements:
+        if len(rows) == 1:
+            curs.execute(sql, rows[0])
+        else:  # psycopg pipelines the rows: one round trip for the run
+            curs.executemany(sql, rows)
 
 
 class PostgresFleetView(PostgresTableView):

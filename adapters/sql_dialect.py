@@ -6,9 +6,12 @@ text in SQLite (so text order is time order). Text order is code-point order in 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from projections.model import Change, Delete, Increment, Kind, Patch, Table, Upsert, UpsertMax
 from projections.query import AnyOf, Cond, Filter, ListQuery, ascii_lower
@@ -18,6 +21,34 @@ _UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
 _CMP = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 Statement = tuple[str, list[Any]]
+
+
+def tracking_bounds(trackings: Iterable[Tracking]) -> list[Tracking]:
+    """The positions a batch records: per application its first and its last.
+
+    Each must exceed what is recorded already (single-row tracking refuses anything else), and
+    the batch must rise strictly in between, so a batch repeating an applied event still fails
+    whole, as with a row per event, for two statements instead of one per event.
+    """
+    first: dict[str, Tracking] = {}
+    last: dict[str, Tracking] = {}
+    for tracking in trackings:
+        name = tracking.application_name
+        before = last.get(name)
+        if before is not None and tracking.notification_id <= before.notification_id:
+            msg = f"{name} position {tracking.notification_id} after {before.notification_id}"
+            raise IntegrityError(msg)
+        first.setdefault(name, tracking)
+        last[name] = tracking
+    return [*first.values(), *(t for name, t in last.items() if t is not first[name])]
+
+
+def _pg_text(value: Any) -> Any:
+    """PostgreSQL text cannot hold U+0000: store (and compare) U+FFFD instead, so an event that
+    carries one still projects rather than stalling the read model on a DataError."""
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 class Dialect:
@@ -30,6 +61,10 @@ class Dialect:
         self.schema = f'"{schema}".' if schema else ""
         self.prefix = prefix
         self.p = "%s" if postgres else "?"
+        self._kinds: dict[str, tuple[Table, dict[str, Kind]]] = {}
+        self._sql: dict[tuple[Any, ...], str] = {}
+        self._reader_cache: dict[
+            str, tuple[Table, list[str], list[tuple[str, Callable[[Any], Any]]]]] = {}
 
     def name(self, table: str) -> str:
         return self.schema + self.prefix + table
@@ -42,8 +77,10 @@ class Dialect:
                 Kind.TIME: "TEXT", Kind.UUID: "TEXT"}[kind]
 
     def to_db(self, kind: Kind, value: Any) -> Any:
-        if value is None or self.postgres:
+        if value is None:
             return value
+        if self.postgres:
+            return _pg_text(value) if kind is Kind.TEXT else value
         if kind is Kind.TIME:
             # strftime's %Y does not zero-pad years before 1000, which breaks fixed-width order.
             value = value.astimezone(UTC)
@@ -60,7 +97,7 @@ class Dialect:
         if self.postgres:
             return value.astimezone(UTC) if kind is Kind.TIME else value
         if kind is Kind.TIME:
-            return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=UTC)
+            return datetime.fromisoformat(value)
         if kind is Kind.UUID:
             return UUID(value)
         if kind is Kind.BOOL:
@@ -72,18 +109,63 @@ class Dialect:
         cols = ", ".join(f"{c.name} {self.column_type(c.kind)}" for c in table.columns)
         name = self.name(table.name)
         statements = [f"CREATE TABLE IF NOT EXISTS {name} ({cols}, PRIMARY KEY ({table.key}))"]
-        statements += [
-            f"CREATE INDEX IF NOT EXISTS {self.prefix}{table.name}_{col}_idx ON {name} ({col})"
-            for col in table.indexes
-        ]
+        for entry in table.indexes:  # "col" or "col_a, col_b" (a composite index)
+            parts = [c.strip() for c in entry.split(",")]
+            index = f"{self.prefix}{table.name}_{'_'.join(parts)}_idx"
+            statements.append(f"CREATE INDEX IF NOT EXISTS {index} ON {name} ({', '.join(parts)})")
         return statements
 
     # --- changes --------------------------------------------------------------------------
+    def kinds(self, table: Table) -> dict[str, Kind]:
+        cached = self._kinds.get(table.name)
+        if cached is None or cached[0] is not table:
+            kinds = {c.name: c.kind for c in table.all_columns()}
+            cached = self._kinds[table.name] = (table, kinds)
+        return cached[1]
+
     def change(self, table: Table, change: Change) -> Statement:
+        """SQL and parameters; the SQL depends only on the change's shape, so it is built once."""
+        kinds = self.kinds(table)
+        shape: tuple[Any, ...] = (table.name, table.key, type(change),
+                                  getattr(change, "column", None))
+        if isinstance(change, Upsert | UpsertMax):
+            shape += tuple(change.row)
+            params = [self.to_db(kinds[c], v) for c, v in change.row.items()]
+        else:
+            # A None in `where` reads IS NULL, so which values are None is part of the shape.
+            shape += tuple((c, v is None) for c, v in change.where.items())
+            if isinstance(change, Patch):
+                shape += (None, *change.fields)
+            params = [self.to_db(kinds[c], v) for c, v in change.where.items() if v is not None]
+            if isinstance(change, Patch):
+                params[:0] = [self.to_db(kinds[c], v) for c, v in change.fields.items()]
+            elif isinstance(change, Increment):
+                params.insert(0, change.delta)
+        sql = self._sql.get(shape)
+        if sql is None:
+            if len(self._sql) > 10_000:  # shapes come from code, so this only guards a leak
+                self._sql.clear()
+            sql = self._sql[shape] = self._change_sql(table, change)
+        return sql, params
+
+    def statements(
+        self, table: Callable[[str], Table], changes: Iterable[Change]
+    ) -> list[tuple[str, list[list[Any]]]]:
+        """Changes in order, consecutive ones of the same shape sharing one statement (for
+        executemany: one round trip per run instead of one per change)."""
+        out: list[tuple[str, list[list[Any]]]] = []
+        for change in changes:
+            sql, params = self.change(table(change.table), change)
+            if out and out[-1][0] is sql:
+                out[-1][1].append(params)
+            else:
+                out.append((sql, [params]))
+        return out
+
+    def _change_sql(self, table: Table, change: Change) -> str:
         name = self.name(table.name)
         if isinstance(change, Upsert | UpsertMax):
             cols = list(change.row)
-            values = [self.to_db(table.kind_of(c), change.row[c]) for c in cols]
             marks = ", ".join(self.p for _ in cols)
             updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != table.key)
             sql = (f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({marks}) "
@@ -91,17 +173,16 @@ class Dialect:
             if isinstance(change, UpsertMax):
                 c = change.column
                 sql += f" WHERE {name}.{c} IS NULL OR {name}.{c} < excluded.{c}"
-            return sql, values
-        where, params = self._where_equal(table, change.where)
+            return sql
+        where, _ = self._where_equal(table, change.where)
         if isinstance(change, Patch):
             sets = ", ".join(f"{c} = {self.p}" for c in change.fields)
-            values = [self.to_db(table.kind_of(c), v) for c, v in change.fields.items()]
-            return f"UPDATE {name} SET {sets}{where}", values + params
+            return f"UPDATE {name} SET {sets}{where}"
         if isinstance(change, Increment):
             c = change.column
-            return f"UPDATE {name} SET {c} = {c} + {self.p}{where}", [change.delta, *params]
+            return f"UPDATE {name} SET {c} = {c} + {self.p}{where}"
         if isinstance(change, Delete):
-            return f"DELETE FROM {name}{where}", params
+            return f"DELETE FROM {name}{where}"
         raise TypeError(change)
 
     def _where_equal(self, table: Table, where: dict[str, Any]) -> Statement:
@@ -193,11 +274,37 @@ class Dialect:
         pattern = ascii_lower(cond.value) if insensitive else cond.value
         if self.postgres:
             target = f"translate({expr}, '{_UPPER}', '{_LOWER}')" if insensitive else expr
-            like = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            like = _pg_text(pattern).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             return f"{target} LIKE {self.p}", [like.replace("*", "%")]
         target = f"lower({expr})" if insensitive else expr
         glob = pattern.replace("[", "[[]").replace("?", "[?]")
         return f"{target} GLOB {self.p}", [glob]
 
-    def row(self, table: Table, raw: dict[str, Any]) -> dict[str, Any]:
-        return {c.name: self.from_db(c.kind, raw[c.name]) for c in table.all_columns()}
+    def row(self, table: Table, raw: Any) -> dict[str, Any]:
+        """A fetched row (mapping by column name) in Python values."""
+        names, readers = self._readers(table)
+        out = {name: raw[name] for name in names}
+        for name, read in readers:
+            value = out[name]
+            if value is not None:
+                out[name] = read(value)
+        return out
+
+    def _readers(self, table: Table) -> tuple[list[str], list[tuple[str, Callable[[Any], Any]]]]:
+        """Column names, and a converter for each column whose values need one."""
+        cached = self._reader_cache.get(table.name)
+        if cached is None or cached[0] is not table:
+            columns = table.all_columns()
+            readers = [(c.name, read) for c in columns
+                       if (read := self._reader(c.kind)) is not None]
+            cached = self._reader_cache[table.name] = (table, [c.name for c in columns], readers)
+        return cached[1], cached[2]
+
+    def _reader(self, kind: Kind) -> Callable[[Any], Any] | None:
+        if kind is Kind.TIME:
+            if self.postgres:
+                return lambda value: value.astimezone(UTC)
+            return datetime.fromisoformat  # TIME_FORMAT text; much faster than strptime
+        if self.postgres:
+            return None
+        return {Kind.UUID: UUID, Kind.BOOL: bool}.get(kind)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
-from adapters.sql_dialect import Dialect
+from adapters.sql_dialect import Dialect, tracking_bounds
 from projections.fleet_tables import FLEET_TABLES
 from projections.model import Change
 from projections.query import ListQuery, Page
@@ -28,23 +28,28 @@ class SQLiteTableView(SQLiteTrackingRecorder, TableView):
         return statements
 
     def apply(self, batch: Batch) -> None:
+        trackings = tracking_bounds(tracking for _, tracking in batch)
+        statements = self._statements(change for changes, _ in batch for change in changes)
         with self.datastore.transaction(commit=True) as c:
-            for changes, tracking in batch:
-                for change in changes:
-                    c.execute(*self.dialect.change(self.table(change.table), change))
+            for tracking in trackings:  # first: a repeated batch fails before doing any work
                 self._insert_tracking(c, tracking)
+            _execute(c, statements)
 
     def apply_untracked(self, changes: Sequence[Change]) -> None:
+        statements = self._statements(changes)
         with self.datastore.transaction(commit=True) as c:
-            for change in changes:
-                c.execute(*self.dialect.change(self.table(change.table), change))
+            _execute(c, statements)
+
+    def _statements(self, changes: Iterable[Change]) -> list[tuple[str, list[list[Any]]]]:
+        by_name = {t.name: t for t in self.tables}
+        return self.dialect.statements(by_name.__getitem__, changes)
 
     def query(self, table: str, query: ListQuery) -> Page:
         spec = self.table(table)
         (rows_sql, rows_params), (count_sql, count_params) = self.dialect.select(spec, query)
         with self.datastore.transaction(commit=False) as c:
             c.execute(rows_sql, rows_params)
-            rows = [self.dialect.row(spec, dict(r)) for r in c.fetchall()]
+            rows = [self.dialect.row(spec, r) for r in c.fetchall()]
             c.execute(count_sql, count_params)
             total = c.fetchone()["n"]
         return Page(rows, total)
@@ -54,7 +59,7 @@ class SQLiteTableView(SQLiteTrackingRecorder, TableView):
         sql, params = self.dialect.select_equal(spec, where, limit)
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql, params)
-            return [self.dialect.row(spec, dict(r)) for r in c.fetchall()]
+            return [self.dialect.row(spec, r) for r in c.fetchall()]
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as c:
@@ -62,6 +67,14 @@ class SQLiteTableView(SQLiteTrackingRecorder, TableView):
                 if table.owned:
                     c.execute(f"DELETE FROM {self.dialect.name(table.name)}")
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
+
+
+def _execute(c: SQLiteCursor, statements: list[tuple[str, list[list[Any]]]]) -> None:
+    for sql, rows in statements:
+        if len(rows) == 1:
+            c.execute(sql, rows[0])
+        else:
+            c.executemany(sql, rows)
 
 
 class SQLiteFleetView(SQLiteTableView):

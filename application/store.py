@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Recording
 
 from domain.claims import AddressPool, NameClaim
 from domain.cluster import Cluster
@@ -25,3 +27,23 @@ class EdgeStore(Application[UUID]):
         Node: 200,
         EnrollmentKey: 100,
     }
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Application.save, collecting our aggregates' events directly.
+
+        The base class tells aggregates from events with runtime Protocol checks, about 40 µs
+        per object: half a second for a command to 10,000 nodes (10,001 aggregates).
+        """
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing.events.extend(obj.collect_events())
+                processing.aggregates[obj.id] = obj
+            else:
+                processing.collect_events(obj)
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # deprecated hook, still called by the base class
+        return recordings

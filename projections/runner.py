@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Tracking
@@ -61,6 +62,9 @@ class ProjectionWorker:
         # the others follow the tracking position so their writers can still wait on it.
         self.leader = leader or (lambda: True)
         self._wanted = 0
+        # While one page is applied the next is read and decoded (database waits overlap).
+        self._reader: ThreadPoolExecutor | None = None
+        self._ahead: tuple[int, Future[list[tuple[Any, Tracking]]]] | None = None
 
     # --- ReadModelWaiter port -------------------------------------------------------------
     def notify_written(self, position: int) -> None:
@@ -95,21 +99,45 @@ class ProjectionWorker:
     # --- processing -----------------------------------------------------------------------
     def step(self) -> int:
         """Processes one page of new notifications; returns how many."""
-        notifications = self.recorder.select_notifications(
-            start=self.position, limit=self.page_size, inclusive_of_start=False
-        )
-        if not notifications:
+        batch = self._prefetched(self.position)
+        if batch is None:
+            batch = self._read(self.position)
+        if not batch:
             return 0
-        batch = [
+        last = batch[-1][1].notification_id
+        if len(batch) == self.page_size:  # a burst: read and decode the next page meanwhile
+            self._read_ahead(last)
+        self.projection.process_batch(batch)
+        with self._changed:
+            self.position = last
+            self.processed += len(batch)
+            self._changed.notify_all()
+        return len(batch)
+
+    def _read(self, start: int) -> list[tuple[Any, Tracking]]:
+        notifications = self.recorder.select_notifications(
+            start=start, limit=self.page_size, inclusive_of_start=False
+        )
+        return [
             (self.mapper.to_domain_event(n), Tracking(self.application_name, n.id))
             for n in notifications
         ]
-        self.projection.process_batch(batch)
-        with self._changed:
-            self.position = notifications[-1].id
-            self.processed += len(notifications)
-            self._changed.notify_all()
-        return len(notifications)
+
+    def _read_ahead(self, start: int) -> None:
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="projection-read")
+        self._ahead = (start, self._reader.submit(self._read, start))
+
+    def _prefetched(self, start: int) -> list[tuple[Any, Tracking]] | None:
+        """The page read ahead, if it starts where we are (else it is stale: dropped)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead[0] != start:
+            return None
+        try:
+            return ahead[1].result()
+        except Exception:
+            log.exception("reading ahead failed; reading again")
+            return None
 
     def catch_up(self) -> int:
         """Processes everything recorded so far (used by replay and tests)."""
@@ -128,6 +156,8 @@ class ProjectionWorker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._reader is not None:
+            self._reader.shutdown(wait=True, cancel_futures=True)
         with self._changed:
             self._changed.notify_all()
 

@@ -25,8 +25,24 @@ class Resolved:
     cluster_name: str
 
 
+# Stored integers are 64-bit (SQLite refuses larger parameters); the body's integers are not.
+_INT_RANGE = (-(2**63), 2**63 - 1)
+_NEVER = AnyOf(())
+
+
 def _text(column: str, value: str) -> Cond:
     return Cond(column, "glob" if "*" in value else "eq", value)
+
+
+def _count(op: str, value: int) -> Filter:
+    """node_count <op> value, for any size of value."""
+    low, high = _INT_RANGE
+    if low <= value <= high:
+        return Cond("node_count", op, value)
+    if op == "eq":
+        return _NEVER
+    always = op == ("le" if value > high else "ge")  # every count is below (above) the value
+    return Cond("node_count", "notnull") if always else _NEVER
 
 
 def _ranges(filters: Any, names: Sequence[str]) -> list[Filter]:
@@ -66,57 +82,66 @@ def cluster_conditions(f: ClusterFilters) -> list[Filter]:
         out.append(Cond("node_limit", "notnull" if f.has_node_limit else "null"))
     for name, op in (("node_count", "eq"), ("node_count__gte", "ge"), ("node_count__lte", "le")):
         if getattr(f, name) is not None:
-            out.append(Cond("node_count", op, getattr(f, name)))
+            out.append(_count(op, getattr(f, name)))
     return out
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start:start + CHUNK]
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def _any(column: str, values: Sequence[Any]) -> AnyOf:
     return AnyOf(tuple(Cond(column, "eq", v) for v in values))
 
 
-def _all_rows(view: TableView, table: str, filters: list[Filter]) -> Iterator[dict[str, Any]]:
+def _all_rows(
+    view: TableView, table: str, filters: list[Filter], size: int = PAGE
+) -> Iterator[dict[str, Any]]:
     page = 1
     while True:
-        query = ListQuery(tuple(filters), (Order("id"),), page=page, page_size=PAGE)
+        query = ListQuery(tuple(filters), (Order("id"),), page=page, page_size=size)
         rows = view.query(table, query).rows
         yield from rows
-        if len(rows) < PAGE:
+        if len(rows) < size:
             return
         page += 1
 
 
-def cluster_scope(view: TableView, targeting: Targeting) -> list[str] | None:
+def cluster_scope(
+    view: TableView, targeting: Targeting, chunk: int = CHUNK, page: int = PAGE
+) -> list[str] | None:
     """Names of the clusters nodes must be in, or None when any cluster will do."""
-    named = targeting.cluster_names if targeting.type is TargetType.CLUSTERS else None
+    named = None
+    if targeting.type is TargetType.CLUSTERS:
+        named = list(dict.fromkeys(targeting.cluster_names or []))
     if targeting.cluster_filters is None:
         return list(named) if named is not None else None
     conditions = cluster_conditions(targeting.cluster_filters)
     if named is None:
-        return [r["name"] for r in _all_rows(view, "clusters", conditions)]
-    return [r["name"] for chunk in _chunks(named)
-            for r in _all_rows(view, "clusters", [*conditions, _any("name", chunk)])]
+        return [r["name"] for r in _all_rows(view, "clusters", conditions, page)]
+    return [r["name"] for part in _chunks(named, chunk)
+            for r in _all_rows(view, "clusters", [*conditions, _any("name", part)], page)]
 
 
-def resolve(view: TableView, targeting: Targeting) -> list[Resolved]:
+def resolve(
+    view: TableView, targeting: Targeting, *, chunk: int = CHUNK, page: int = PAGE
+) -> list[Resolved]:
     """Every node the targeting reaches now, each once, ordered by id."""
-    scope = cluster_scope(view, targeting)
+    scope = cluster_scope(view, targeting, chunk, page)
     if scope is not None and not scope:
         return []
     base = node_conditions(targeting.node_filters) if targeting.node_filters else []
     restrictions: list[list[Filter]] = [[]]
     if targeting.type is TargetType.NODES:
-        restrictions = [[_any("id", chunk)] for chunk in _chunks(targeting.node_ids or [])]
+        restrictions = [[_any("id", part)]
+                        for part in _chunks(list(dict.fromkeys(targeting.node_ids or [])), chunk)]
     if scope is not None:
-        restrictions = [[*r, _any("cluster_name", chunk)]
-                        for r in restrictions for chunk in _chunks(scope)]
+        restrictions = [[*r, _any("cluster_name", part)]
+                        for r in restrictions for part in _chunks(scope, chunk)]
     found: dict[UUID, Resolved] = {}
     for extra in restrictions:
-        for row in _all_rows(view, "nodes", [*base, *extra]):
+        for row in _all_rows(view, "nodes", [*base, *extra], page):
             found[row["id"]] = Resolved(row["id"], row["cluster_name"])
     return [found[k] for k in sorted(found, key=str)]
 
