@@ -163,6 +163,8 @@ class Settings:
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_SCHEMA": parse_qs(url.query).get("schema", [""])[0],
             "CREATE_TABLE": "y",
+            # The stock recorder hangs on saves above ~4 MB (adapters/pg_recorder.py).
+            "APPLICATION_RECORDER_TOPIC": "adapters.pg_recorder:CopyApplicationRecorder",
         }
 
 

@@ -1,0 +1,67 @@
+"""The event store's PostgreSQL recorder: events go in with COPY in a plain transaction.
+
+eventsourcing's recorder sends all of a save's rows as one pipelined executemany. With psycopg
+3.3 the pipeline stops flushing once its command queue is empty and waits for a reply, so an
+INSERT message larger than the socket buffers (about 4 MB: a command to some 7,000 nodes) is
+never fully sent and the save hangs, holding the events table's lock. COPY has no such limit and
+is about four times faster than the stock array-of-composites insert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
+from psycopg.sql import SQL, Identifier
+
+TOPIC = "adapters.pg_recorder:CopyApplicationRecorder"
+
+
+class CopyApplicationRecorder(PostgresApplicationRecorder):
+    """Inserts a save's events with COPY, under the same table lock and NOTIFY as the base.
+
+    Under the table lock no one else takes notification ids, so ours are the ones above the
+    maximum read before the COPY. A duplicate (id, version) still fails the whole save with
+    eventsourcing's IntegrityError, which the write path retries on fresh state.
+    """
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        table = SQL("{0}.{1}").format(Identifier(self.datastore.schema),
+                                      Identifier(self.events_table_name))
+        self.sql_top = SQL("SELECT COALESCE(MAX(notification_id), 0) AS top FROM {0}").format(
+            table)
+        self.sql_copy = SQL("COPY {0} (originator_id, originator_version, topic, state) "
+                            "FROM STDIN (FORMAT BINARY)").format(table)
+        self.sql_ids = SQL("SELECT notification_id FROM {0} WHERE notification_id > %s "
+                           "ORDER BY notification_id").format(table)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return None
+        with self.datastore.transaction(commit=True) as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            curs.execute(self.sql_top)
+            top = curs.fetchone()["top"]  # type: ignore[index]
+            with curs.copy(self.sql_copy) as copy:
+                copy.set_types(["uuid", "int8", "text", "bytea"])
+                for e in stored_events:
+                    copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+            curs.execute(self.sql_ids, (top,))
+            ids = [row["notification_id"] for row in curs.fetchall()]
+        if len(ids) != len(stored_events):
+            raise ProgrammingError(f"{len(ids)} notification ids for {len(stored_events)} events")
+        return ids

@@ -1,0 +1,65 @@
+"""The event store's PostgreSQL recorder (COPY): large saves finish, conflicts still conflict."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from adapters.pg_recorder import CopyApplicationRecorder
+from domain.command import Command
+from entrypoints.bootstrap import build_services
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.integration
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _commands(count: int, size: int) -> list[Command]:
+    return [Command.issue(uuid4(), "x" * size, {"type": "all"}, None, None, [], AT)
+            for _ in range(count)]
+
+
+def test_a_save_larger_than_socket_buffers_completes(pg_url: str) -> None:
+    services = build_services(make_settings(pg_url))
+    services.start()
+    try:
+        assert isinstance(services.store.recorder, CopyApplicationRecorder)
+        commands = _commands(1_500, 6_000)  # ~9 MB in one transaction
+        outcome: dict[str, Any] = {}
+
+        def save() -> None:
+            outcome["recordings"] = services.store.save(*commands)
+
+        worker = threading.Thread(target=save, daemon=True)
+        worker.start()
+        worker.join(120)
+        assert not worker.is_alive(), "the save hung"
+        ids = [r.notification.id for r in outcome["recordings"]]
+        assert ids == list(range(ids[0], ids[0] + len(commands)))  # ours, in order, no gaps
+        stored = services.store.repository.get(commands[-1].id)
+        assert stored.command_text == "x" * 6_000
+    finally:
+        services.close()
+
+
+def test_a_version_conflict_is_still_an_integrity_error(pg_url: str) -> None:
+    services = build_services(make_settings(pg_url))
+    services.start()
+    try:
+        [command] = _commands(1, 10)
+        services.store.save(command)
+        first = services.store.repository.get(command.id)
+        second = services.store.repository.get(command.id)
+        first.delete(AT)
+        second.delete(AT)
+        services.store.save(first)
+        with pytest.raises(IntegrityError):
+            services.store.save(second)
+        assert services.store.recorder.max_notification_id() == 2
+    finally:
+        services.close()
