@@ -22,17 +22,23 @@ CANCELLED_EXIT_CODE = 143
 NODE_DELETED = "node deleted"
 
 
+def cut_marker(total: int, limit: int, by: str) -> tuple[str, int]:
+    """The line saying how much `by` cut from `total` characters to fit `limit`, and how many
+    characters of text stay beside it (the marker takes room too; settles in <= 3 rounds)."""
+    omitted = total - limit
+    while True:
+        marker = f"\n[... {omitted} characters omitted by {by} ...]\n"
+        keep = max(limit - len(marker), 0)
+        if total - keep == omitted:
+            return marker, keep
+        omitted = total - keep
+
+
 def cap_output(output: str, limit: int, by: str) -> str:
     """Keeps the head and the tail, where errors usually are, and says how much `by` cut."""
     if len(output) <= limit:
         return output
-    omitted = len(output) - limit
-    while True:  # the marker takes room too: count what is really cut (settles in <= 3 rounds)
-        marker = f"\n[... {omitted} characters omitted by {by} ...]\n"
-        keep = max(limit - len(marker), 0)
-        if len(output) - keep == omitted:
-            break
-        omitted = len(output) - keep
+    marker, keep = cut_marker(len(output), limit, by)
     return output[: keep // 2] + marker + output[len(output) - (keep - keep // 2):]
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
-from domain.command_execution import cap_output
+from domain.command_execution import cap_output, cut_marker
 from entrypoints.agent.journal import Assignment
 
 TIMED_OUT, STOPPED, INTERRUPTED = 124, 143, 137
@@ -77,14 +77,7 @@ def read_output(path: Path, limit: int) -> str:
             tail = out.read().decode("utf-8", "replace")
     except OSError:
         return ""
-    total = len(head) + middle + len(tail)
-    omitted = total - limit
-    while True:  # as in cap_output: the marker's own length moves the cut
-        marker = f"\n[... {omitted} characters omitted by edge-agent ...]\n"
-        keep = max(limit - len(marker), 0)
-        if total - keep == omitted:
-            break
-        omitted = total - keep
+    marker, keep = cut_marker(len(head) + middle + len(tail), limit, "edge-agent")
     return head[: keep // 2] + marker + tail[len(tail) - (keep - keep // 2):]
 
 
