@@ -32,7 +32,7 @@ async def read_body(request: Request, type_: type[T]) -> T:
     try:
         return msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
-        if str(exc).startswith("Expected `object`, got"):
+        if str(exc).startswith("Expected `object`, got") and " - at `$." not in str(exc):
             raise ApiError(400, {"body": ["must be a JSON object"]}) from None
         raise ApiError(422, validation_details(exc)) from None
     except msgspec.DecodeError:

@@ -108,3 +108,13 @@ def test_list_filter_and_unknown_ids() -> None:
               "not_found")
         error(client.delete(f"/api/v1/self_update_requests/{MISSING}", headers=AUTH), 404,
               "not_found")
+
+
+def test_a_non_object_targeting_names_the_field() -> None:
+    with running() as client:
+        response = client.post("/api/v1/self_update_requests", headers=AUTH,
+                               json={"targeting": []})
+        details = error(response, 422, "validation_failed", {"targeting"})
+        assert "object" in details["targeting"][0]
+        error(client.post("/api/v1/self_update_requests", headers=AUTH, json=[]), 400,
+              "bad_request", {"body"})
