@@ -88,6 +88,8 @@ def parse_moment(raw: str, end_of_day: bool) -> datetime:
         return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
         raise ValueError("must be an ISO 8601 date or datetime") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first UTC instant
+        raise ValueError("is out of range") from None

@@ -87,7 +87,8 @@ COMMAND_EXECUTIONS = Table(
         ("completed_at", TIME), ("cancelled_at", TIME), ("exit_code", INT), ("output", TXT),
         ("reason", TXT), *STAMPS,
     ),
-    indexes=("command_id", "node_id", "status", "expired_at", "inserted_at"),
+    # command_id + the default order: a command's page of executions without a sort.
+    indexes=("command_id, inserted_at, id", "node_id", "status", "expired_at", "inserted_at"),
     joins=(Join("node_liveness", "node_id", "node_id", cols(("last_seen_at", TIME))),),
 )
 SELF_UPDATE_REQUESTS = Table(

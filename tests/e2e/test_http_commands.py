@@ -278,3 +278,14 @@ def test_main_flow_on_postgres(pg_url: str) -> None:
         assert statuses == {"completed", "cancelled"}
         assert client.delete(f"/api/v1/commands/{created['id']}", headers=AUTH).status_code == 204
         assert executions(client, command_id=created["id"]) == []
+
+
+def test_dates_out_of_range_are_422_not_500() -> None:
+    with running() as client:
+        body = {"command_text": "uptime", "targeting": {
+            "type": "all", "node_filters": {"inserted_at__gte": "0001-01-01T00:00:00+01:00"}}}
+        details = error(client.post("/api/v1/commands", headers=AUTH, json=body), 422,
+                        "validation_failed", {"targeting.node_filters.inserted_at__gte"})
+        assert details["targeting.node_filters.inserted_at__gte"] == ["is out of range"]
+        error(client.get("/api/v1/commands?inserted_at__gte=0001-01-01T00:00:00%2B01:00",
+                         headers=AUTH), 400, "bad_request", {"inserted_at__gte"})
