@@ -10,6 +10,8 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.shared import InvalidValueError, name_id
 
+MAX_TIMEOUT = 2**63 - 1  # the read models store it as a signed 64-bit integer
+
 
 def execution_id(command_id: UUID, node_id: UUID) -> UUID:
     """One execution per (command, node): the command alone can name all of its executions."""
@@ -61,6 +63,8 @@ class Command(Aggregate):
             raise InvalidValueError("can't be blank", "command_text")
         if timeout is not None and timeout < 1:
             raise InvalidValueError("must be greater than 0", "timeout")
+        if timeout is not None and timeout > MAX_TIMEOUT:
+            raise InvalidValueError(f"must be less than or equal to {MAX_TIMEOUT}", "timeout")
         if expired_at is not None and expired_at <= now:
             raise InvalidValueError("must be in the future", "expired_at")
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from application.commands import CreateCommand
 from application.self_updates import CreateSelfUpdateRequest
 from domain.command_execution import ExecutionStatus
 from domain.self_update import RequestStatus
+from domain.targeting import Targeting
 from entrypoints.http import command_executions, commands, self_update_requests
 from entrypoints.openapi_op import Op
 from entrypoints.openapi_schemas import (
@@ -27,11 +30,85 @@ COMMAND, EXECUTION, SELF_UPDATE = (
 TAGS = [COMMAND, EXECUTION, SELF_UPDATE]
 _AT = {"inserted_at": doc(TIME, "When it was created"),
        "updated_at": doc(TIME, "When it was last updated")}
-_TARGETING = doc({"type": "object"}, "Targeting configuration used when creating this order"
-                 " (informational only, not filterable)")
+_TARGETING = doc({"type": "object"}, "Targeting configuration used when creating this command"
+                 " (informational only, not filterable); node_ids and cluster_names"
+                 " deduplicated")
 _EXEC_STATUS: Schema = {"type": "string", "enum": [s.value for s in ExecutionStatus]}
+_SUMMARY: Schema = {"type": ["object", "null"], "required": ["total", "triggered", "failed"],
+                    "additionalProperties": False, "properties": {
+                        "total": doc(INT, "Nodes the targeting resolved to"),
+                        "triggered": doc(INT, "Nodes told to update themselves"),
+                        "failed": doc(INT, "Nodes that could not be told (deleted, no longer"
+                                      " healthy or self-update switched off meanwhile)")}}
+
+# The nested targeting structs become their own components (msgspec names them after the
+# structs); the seed's field wording is added here so the constraints still come from the code.
+_CLUSTER_FILTER = "Filter by cluster name (exact match or wildcard: prod*, *staging, etc.)"
+TARGETING_DOCS: dict[str, tuple[str, dict[str, str]]] = {
+    "Targeting": ("Targeting specification (shared by commands and self-update requests)", {
+        "type": "Targeting strategy: 'all' for all nodes, 'nodes' for specific nodes,"
+        " 'clusters' for specific clusters",
+        "node_ids": "Array of node IDs (required when type is 'nodes', refused otherwise)"
+        " (will always be deduplicated). Unknown IDs match nothing.",
+        "cluster_names": "Array of cluster names (required when type is 'clusters', refused"
+        " otherwise) (will always be deduplicated). Unknown names match nothing.",
+        "node_filters": "Optional filters to apply to target nodes (AND logic with"
+        " cluster_filters). Same meaning as the node list filters.",
+        "cluster_filters": "Optional filters to apply to target clusters (AND logic with"
+        " node_filters). Same meaning as the cluster list filters.",
+    }),
+    "NodeFilters": ("Node list filters usable in targeting; unknown keys are a 422", {
+        "cluster_name": _CLUSTER_FILTER,
+        "id_type": "Filter by node ID type",
+        "inserted_at__gte": "Filter nodes inserted after or on this date",
+        "inserted_at__lte": "Filter nodes inserted before or on this date",
+        "last_seen_at__gte": "Filter nodes last seen after or on this datetime",
+        "last_seen_at__lte": "Filter nodes last seen before or on this datetime",
+        "updated_at__gte": "Filter nodes updated after or on this datetime",
+        "updated_at__lte": "Filter nodes updated before or on this datetime",
+        "self_update_enabled": "Filter by self-update enabled status",
+        "status": "Filter by node status",
+        "version": "Filter by node version (exact match or wildcard: 1.0.0, 1.*, etc.)",
+    }),
+    "ClusterFilters": ("Cluster list filters usable in targeting (a node matches when its"
+                       " cluster does); unknown keys are a 422", {
+        "has_node_limit": "Filter clusters that have (true) or do not have (false) a node"
+        " limit set",
+        "inserted_at__gte": "Filter clusters inserted after or on this date",
+        "inserted_at__lte": "Filter clusters inserted before or on this date",
+        "updated_at__gte": "Filter clusters updated after or on this datetime",
+        "updated_at__lte": "Filter clusters updated before or on this datetime",
+        "ipv4_range": "Filter by IPv4 range (CIDR notation; exact match or wildcard)",
+        "name": _CLUSTER_FILTER,
+        "node_count": "Filter by exact node count",
+        "node_count__gte": "Filter by node count greater than or equal to",
+        "node_count__lte": "Filter by node count less than or equal to",
+    }),
+}
+_MOMENT_NOTE = " (ISO 8601 datetime or date; a date-only __lte covers the whole day, UTC)"
+
+
+def _targeting_components() -> dict[str, Schema]:
+    _, found = msgspec.json.schema_components(
+        [Targeting], ref_template="#/components/schemas/{name}")
+    out = {}
+    for name, (description, fields) in TARGETING_DOCS.items():
+        schema = found[name]
+        if undocumented := set(schema["properties"]) - set(fields):
+            raise LookupError(f"{name}: describe {sorted(undocumented)} in TARGETING_DOCS")
+        for field, text in fields.items():
+            prop = schema["properties"][field]
+            if field.endswith(("at__gte", "at__lte")):
+                prop["anyOf"] = [{"type": "string", "format": "date-time"},
+                                 {"type": "string", "format": "date"}, {"type": "null"}]
+                text += _MOMENT_NOTE
+            prop["description"] = text
+        out[name] = {**schema, "description": description}
+    return out
+
 
 RESOURCES: dict[str, Any] = {
+    **_targeting_components(),
     "CommandResponse": obj(
         "A command: a shell script for the nodes its targeting resolved to at creation",
         id=doc(UUID_S, "Unique command identifier"),
@@ -46,13 +123,18 @@ RESOURCES: dict[str, Any] = {
         "One command on one node",
         id=doc(UUID_S, "Unique command execution identifier"),
         command_id=doc(UUID_S, "ID of the command being executed"),
-        node_id=doc(nullable(UUID_S), "ID of the target node; null once the node is deleted"),
+        node_id=doc(nullable(UUID_S), "ID of the target node; null once the node is deleted"
+                    " (the execution stays for history)"),
         cluster_name=doc(nullable(STR), "The cluster explicitly targeted when this execution"
-                         " was created; only set when the command targeted exactly one cluster"),
-        command_text=doc(nullable(STR), "The command text being executed"),
+                         " was created. Only set when the command used clusters targeting"
+                         " against a single cluster — null for all, nodes, or multi-cluster"
+                         " targeting"),
+        command_text=doc(nullable(STR), "The command text being executed (denormalized)"),
         timeout=doc(nullable(INT), "Command timeout in milliseconds (null means no timeout)"),
-        expired_at=doc(nullable(TIME), "The expiration deadline from the parent command"),
-        status=doc(_EXEC_STATUS, "Current execution status"),
+        expired_at=doc(nullable(TIME), "The expiration deadline from the parent command (null"
+                       " if no expiration was set)"),
+        status=doc(_EXEC_STATUS, "Current execution status: pending -> sent -> completed |"
+                   " cancelled | expired (the last three are final)"),
         target_all=doc(BOOL, "Whether this execution was created from a system-wide command"),
         sent_at=doc(nullable(TIME), "When the command was (last) handed to the agent"),
         completed_at=doc(nullable(TIME), "When the command execution was completed"),
@@ -70,31 +152,42 @@ RESOURCES: dict[str, Any] = {
         "A request for agents to update themselves",
         id=doc(UUID_S, "Self-update request ID"),
         status=doc({"type": "string", "enum": [s.value for s in RequestStatus]},
-                   "Request processing status"),
-        summary=doc({"type": ["object", "null"], "properties": {
-            "total": INT, "triggered": INT, "failed": INT}},
-            "Summary of results; null until the request is completed"),
+                   "Request processing status: pending -> processing -> completed"),
+        summary=doc(_SUMMARY, "Summary of results (total == triggered + failed); null until"
+                    " the request is completed"),
         targeting=doc({"type": "object"}, "Targeting configuration (same format as commands),"
-                      " with the implicit status=healthy and self_update_enabled=true filters"),
+                      " with the implicit status=healthy and self_update_enabled=true filters"
+                      " merged into node_filters"),
         **_AT,
     ),
 }
 
 _CONFLICT = " Returns 409 while any of them is pending or sent."
-_ORDER = ("Targets are resolved once, when the order is created; nodes that join later are not"
-          " targeted. Unknown node ids and cluster names match nothing (not an error).")
+_TARGETS = ("Targeting types: 'all' (all nodes), 'nodes' (node_ids) or 'clusters'"
+            " (cluster_names), each refined by node_filters and cluster_filters (AND). Targets"
+            " are resolved once, when the order is created; nodes that join later are not"
+            " targeted. Unknown node ids and cluster names match nothing (not an error).")
+_NODE_GONE = (" When a node is deleted its executions stay with node_id null; the open ones"
+              " (pending, sent) end `cancelled` in the same transaction.")
+_LATE = (" Final states never change: a result the agent reports after a cancel or an expiry"
+         " is acknowledged and dropped.")
 _GET, _POST, _PATCH, _DELETE = "GET", "POST", "PATCH", "DELETE"
 OPERATIONS: dict[tuple[str, str], Op] = {
     (_POST, "/api/v1/commands"): Op(
         COMMAND, "Create a new command", 201, "Command", (400, 422), CreateCommand,
         description="Create a new command for execution on nodes using flexible targeting"
-        " options: `all`, `nodes` (node_ids) or `clusters` (cluster_names), refined by"
-        " node_filters and cluster_filters (AND). " + _ORDER + " One execution per node is"
-        " created in the same transaction, each emitting edge.command_execution.created."),
+        " options. " + _TARGETS + " One `pending` execution per node is created in the same"
+        " transaction, each emitting edge.command_execution.created. 422 names the field:"
+        " `timeout` must be greater than 0, `expired_at` must be in the future,"
+        " `targeting.node_ids` / `targeting.cluster_names` are required for (and only for)"
+        " their type, filters refuse unknown keys and values outside their enums."),
     (_GET, "/api/v1/commands"): Op(
-        COMMAND, "List all commands", 200, "Command", (400,), listing=commands.SPEC),
+        COMMAND, "List all commands", 200, "Command", (400,), listing=commands.SPEC,
+        description="Returns a paginated list of all commands with filtering and sorting."
+        " `targeting` is informational only, not filterable."),
     (_GET, "/api/v1/commands/{id}"): Op(
-        COMMAND, "Get a specific command", 200, "Command", (400, 404)),
+        COMMAND, "Get a specific command", 200, "Command", (400, 404),
+        description="Returns details for a specific command by ID"),
     (_DELETE, "/api/v1/commands/{id}"): Op(
         COMMAND, "Delete a command", 204, None, (400, 404, 409),
         description="Delete a command and all its related command executions (cascaded"
@@ -103,59 +196,81 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         + _CONFLICT),
     (_GET, "/api/v1/command_executions"): Op(
         EXECUTION, "List command executions", 200, "CommandExecution", (400,),
-        listing=command_executions.SPEC),
+        listing=command_executions.SPEC,
+        description="Returns a paginated list of command executions with filtering and"
+        " sorting. The `cluster_name` filter follows the node's current cluster (it moves"
+        " with PATCH /nodes/{id}/change_cluster), while the `cluster_name` field is the"
+        " cluster the command named." + _NODE_GONE),
     (_GET, "/api/v1/command_executions/{id}"): Op(
-        EXECUTION, "Get a specific command execution", 200, "CommandExecution", (400, 404)),
+        EXECUTION, "Get a specific command execution", 200, "CommandExecution", (400, 404),
+        description="Returns details for a specific command execution by ID." + _NODE_GONE
+        + _LATE + " Open executions also end `expired` once the command's expired_at passes,"
+        " or when their node stays unreachable longer than EXECUTION_UNREACHABLE_GRACE_SECONDS."),
     (_DELETE, "/api/v1/command_executions/{id}"): Op(
         EXECUTION, "Delete a command execution", 204, None, (400, 404, 409),
-        description="Only completed, cancelled, or expired executions can be deleted; pending"
-        " or sent ones return 409."),
+        description="Delete a specific command execution (emits"
+        " edge.command_execution.pruned). Only completed, cancelled, or expired executions"
+        " can be deleted; pending or sent ones return 409."),
     (_PATCH, "/api/v1/command_executions/{id}/cancel"): Op(
         EXECUTION, "Cancel a command execution", 200, "CancelExecutionData",
         (400, 404, 409),
-        description="`pending`: cancelled at once (the command never ran). `sent`: the agent"
-        " is asked on its next poll and stays the source of truth: exit code 143 means it"
-        " honoured the cancellation (`cancelled`); any other result means the command had"
-        " finished (`completed`). Terminal executions (completed, cancelled, expired) return"
-        " 409. Results that arrive after a cancel or an expiry are ignored."),
+        description="`pending`: cancelled at once (the command never ran); result"
+        " `cancelled`. `sent`: the agent is asked on its next poll (result `cancellation"
+        " request sent`, also when asked again) and stays the source of truth: exit code 143"
+        " means it honoured the cancellation (`cancelled`); any other result means the"
+        " command had finished (`completed`). Poll the execution to see the outcome."
+        " Terminal executions (completed, cancelled, expired) return 409." + _LATE),
     (_POST, "/api/v1/self_update_requests"): Op(
         SELF_UPDATE, "Create a new self-update request", 201, "SelfUpdateRequest", (400, 422),
         CreateSelfUpdateRequest,
-        description="Created `pending`; processed asynchronously (`processing`, then"
-        " `completed` with its summary). Only healthy nodes with self_update_enabled=true are"
-        " updated: those filters are merged into the stored targeting, and asking for other"
-        " values is a 422. Each triggered node emits edge.node.update_triggered; completion"
-        " emits edge.self_update_request.completed."),
+        description="Create a new self-update request to trigger agent updates. The request"
+        " will be processed asynchronously. Only healthy nodes with self_update_enabled=true"
+        " will be updated: those filters are merged into the stored targeting, and asking for"
+        " other values of them is a 422. " + _TARGETS + " Created `pending` with summary"
+        " null; the scheduler resolves the targets (`processing`), tells each node (emitting"
+        " edge.node.update_triggered) and ends `completed` with its summary (emitting"
+        " edge.self_update_request.completed)."),
     (_GET, "/api/v1/self_update_requests"): Op(
         SELF_UPDATE, "List all self-update requests", 200, "SelfUpdateRequest", (400,),
-        listing=self_update_requests.SPEC),
+        listing=self_update_requests.SPEC,
+        description="Returns a paginated list of all self-update requests with filtering and"
+        " sorting. `summary` is null until a request is completed."),
     (_GET, "/api/v1/self_update_requests/{id}"): Op(
         SELF_UPDATE, "Get a specific self-update request", 200, "SelfUpdateRequest",
-        (400, 404)),
+        (400, 404),
+        description="Returns details for a specific self-update request by ID. `summary` is"
+        " null until the request is completed."),
     (_DELETE, "/api/v1/self_update_requests/{id}"): Op(
         SELF_UPDATE, "Delete a self-update request", 204, None, (400, 404, 409),
-        description="Only completed requests can be deleted; pending or processing ones"
-        " return 409."),
+        description="Only completed requests can be deleted. Attempting to delete a pending or"
+        " processing request will return 409."),
 }
 
 _WILD = "(exact match or wildcard: {})"
+_HAS = "Filter by whether {0} is set: true returns {1} with {2}, false returns {1} without"
 QUERY_DOCS: dict[str, dict[str, str]] = {
     "/api/v1/commands": {
         "command_text": "Filter by command text " + _WILD.format("ls, docker*, etc."),
-        "has_expired_at": "true returns commands with expired_at, false returns commands"
-        " without",
-        "has_timeout": "true returns commands with a timeout, false returns commands without",
+        "has_expired_at": _HAS.format("an expiration", "commands", "expired_at"),
+        "has_timeout": _HAS.format("a timeout", "commands", "a timeout"),
+        "timeout__gte": "Filter commands with timeout greater than or equal to this value"
+        " (milliseconds)",
+        "timeout__lte": "Filter commands with timeout less than or equal to this value"
+        " (milliseconds)",
     },
     "/api/v1/command_executions": {
-        "cluster_name": "Filter by cluster name via node's cluster "
+        "cluster_name": "Filter by cluster name via node's cluster (its current one) "
         + _WILD.format("prod, staging*, etc."),
         "command_id": "Filter by command ID",
         "exit_code": "Filter by exact exit code",
-        "has_cluster": "true = executions of commands that targeted exactly one cluster",
-        "has_output": "true returns executions with output, false returns executions with no"
-        " output",
+        "exit_code__gte": "Filter executions with exit code greater than or equal to this"
+        " value (e.g. 1 for all failures)",
+        "exit_code__lte": "Filter executions with exit code less than or equal to this value",
+        "has_cluster": "Filter by cluster_name presence (true = executions of a command that"
+        " targeted exactly one cluster, false = all, nodes or multi-cluster targeting)",
+        "has_output": _HAS.format("output", "executions", "output"),
         "node_id": "Filter by node ID",
-        "output": "Search in output " + _WILD.format("error, *failed*, etc."),
+        "output": "Text search in output " + _WILD.format("error, *failed*, etc."),
         "status": "Filter by execution status",
         "target_all": "Filter by target_all flag",
     },
@@ -169,8 +284,9 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
         "targeting": "Which nodes receive the command (resolved once, at creation)",
         "timeout": "Command timeout in milliseconds (optional, null or omitted means no"
         " timeout, must be > 0)",
-        "expired_at": "Deadline after which pending/sent executions are automatically"
-        " expired. Must be in the future. Immutable after creation.",
+        "expired_at": "RFC 3339 datetime (UTC when no offset is given). Deadline after which"
+        " pending/sent executions are automatically expired. Must be in the future."
+        " Immutable after creation.",
     }),
     "CreateSelfUpdateRequest": ("SelfUpdateRequestCreateRequest", {
         "targeting": "Which nodes to update (same format as commands)",

@@ -47,8 +47,8 @@ SPEC = ListSpec(
         exact("status", one_of(*(s.value for s in ExecutionStatus))),
         boolean("target_all"),
     ),
-    sortable=("status", "exit_code", "sent_at", "completed_at", "cancelled_at", "inserted_at",
-              "updated_at"),
+    sortable=("status", "exit_code", "sent_at", "completed_at", "cancelled_at", "expired_at",
+              "inserted_at", "updated_at"),
 )
 
 

@@ -45,9 +45,12 @@ class ListSpec:
 # --- value parsers (raise ValueError with the message shown to the client) -------------------
 def parse_int(raw: str) -> int:
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValueError("must be an integer") from None
+    if not -(2**63) <= value < 2**63:  # stored integers are signed 64-bit
+        raise ValueError("is out of range")
+    return value
 
 
 def parse_bool(raw: str) -> bool:

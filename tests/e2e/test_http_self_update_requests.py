@@ -19,6 +19,7 @@ from tests.e2e.test_http_support import (
     error,
     get_node,
     listed,
+    page,
     running,
     services_of,
 )
@@ -118,3 +119,63 @@ def test_a_non_object_targeting_names_the_field() -> None:
         assert "object" in details["targeting"][0]
         error(client.post("/api/v1/self_update_requests", headers=AUTH, json=[]), 400,
               "bad_request", {"body"})
+
+
+def test_lifecycle_on_every_store(any_url: str) -> None:
+    with running(any_url, scheduler_interval=3600.0) as client:
+        create_cluster(client, "edge-a")
+        create_cluster(client, "edge-b")
+        target = add_node(client, "edge-a", self_update_enabled=True)
+        add_node(client, "edge-b", self_update_enabled=True)  # another cluster
+        add_node(client, "edge-a")  # self-update off
+        created = request(client, {"type": "clusters", "cluster_names": ["edge-a", "edge-a"]})
+        assert created["targeting"] == {"type": "clusters", "cluster_names": ["edge-a"],
+                                        "node_filters": {"status": "healthy",
+                                                         "self_update_enabled": True}}
+        [row] = listed(client, "/api/v1/self_update_requests", status="pending")
+        assert row == created and row["summary"] is None
+        error(client.delete(f"/api/v1/self_update_requests/{created['id']}", headers=AUTH),
+              409, "conflict")
+        schedule_once(services_of(client))
+        done = fetch(client, created["id"])
+        assert done["status"] == "completed" and done["targeting"] == created["targeting"]
+        assert done["summary"] == {"total": 1, "triggered": 1, "failed": 0}
+        assert done["inserted_at"] == created["inserted_at"]
+        row = services_of(client).view.get("nodes", UUID(target))
+        assert row is not None and row["update_request_id"] == UUID(created["id"])
+        assert client.delete(f"/api/v1/self_update_requests/{created['id']}",
+                             headers=AUTH).status_code == 204
+        assert listed(client, "/api/v1/self_update_requests") == []
+
+
+def test_a_request_that_reaches_nobody_completes_empty() -> None:
+    with running(scheduler_interval=3600.0) as client:
+        add_node(client)  # not self_update_enabled
+        nobody = request(client, {"type": "nodes", "node_ids": [MISSING, MISSING]})
+        assert nobody["targeting"]["node_ids"] == [MISSING]
+        schedule_once(services_of(client))
+        done = fetch(client, nobody["id"])
+        assert done["status"] == "completed"
+        assert done["summary"] == {"total": 0, "triggered": 0, "failed": 0}
+
+
+def test_list_sorts_pages_and_checks_parameters() -> None:
+    with running(scheduler_interval=3600.0) as client:
+        first = request(client, {"type": "all"})
+        second = request(client, {"type": "all", "node_filters": {"version": "0.*"}})
+        schedule_once(services_of(client))
+        third = request(client, {"type": "all"})
+        rows, pagination = page(client.get("/api/v1/self_update_requests", headers=AUTH,
+                                           params={"page_size": 2}))
+        assert [r["id"] for r in rows] == [first["id"], second["id"]]
+        assert pagination["total_count"] == 3 and pagination["has_next"]
+        rows = listed(client, "/api/v1/self_update_requests", order_by="status,inserted_at",
+                      order_directions="asc,desc")
+        assert [r["id"] for r in rows] == [second["id"], first["id"], third["id"]]
+        assert [r["summary"] is None for r in rows] == [False, False, True]
+        for params in ({"order_by": "summary"}, {"targeting": "all"},
+                       {"inserted_at__gte": "later"}):
+            error(client.get("/api/v1/self_update_requests", headers=AUTH, params=params), 400,
+                  "bad_request", set(params))
+        error(client.get("/api/v1/self_update_requests/nope", headers=AUTH), 400,
+              "bad_request", {"id"})
