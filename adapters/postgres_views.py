@@ -45,18 +45,23 @@ class PostgresTableView(PostgresTrackingRecorder, TableView):
 
     def query(self, table: str, query: ListQuery) -> Page:
         spec = self.table(table)
-        (rows_sql, rows_params), (count_sql, count_params) = self.dialect.select(spec, query)
-        with self.datastore.transaction(commit=False) as curs:
+        (rows_sql, rows_params), counting = self.dialect.select(spec, query)
+        # Autocommit reads: no BEGIN/ROLLBACK round trips. The total is its own statement (a
+        # window count would sort every matching row instead of reading the top of an index),
+        # so under concurrent writes it may differ from the page by what was just written.
+        with self.datastore.cursor() as curs:
             curs.execute(rows_sql, rows_params)
-            rows = [self.dialect.row(spec, r) for r in curs.fetchall()]
-            curs.execute(count_sql, count_params)
+            rows = [self.dialect.row(spec, r, query.columns) for r in curs.fetchall()]
+            if counting is None:
+                return Page(rows, -1)
+            curs.execute(*counting)
             total = curs.fetchone()["n"]  # type: ignore[index]
         return Page(rows, total)
 
     def select(self, table: str, where: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
         spec = self.table(table)
         sql, params = self.dialect.select_equal(spec, where, limit)
-        with self.datastore.transaction(commit=False) as curs:
+        with self.datastore.cursor() as curs:
             curs.execute(sql, params)
             return [self.dialect.row(spec, r) for r in curs.fetchall()]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from application.ports import ExecutionRef, Target
+from application.ports import ExecutionRef, StoredUsername, Target
 from domain.command_execution import OPEN, TERMINAL
 from domain.targeting import Targeting
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order
@@ -76,3 +76,21 @@ class ViewExecutionIndex:
     def unfinished_update_requests(self, limit: int) -> list[UUID]:
         unfinished = AnyOf((Cond("status", "eq", "pending"), Cond("status", "eq", "processing")))
         return self._ids("self_update_requests", (unfinished,), limit)
+
+
+class ViewSshCredentials:
+    """SshCredentials from the fleet read model (what the API shows is what logins see)."""
+
+    def __init__(self, view: TableView) -> None:
+        self.view = view
+
+    def username(self, node_id: UUID, username: str) -> StoredUsername | None:
+        query = ListQuery((Cond("node_id", "eq", node_id), Cond("username", "eq", username)),
+                          page_size=1)
+        rows = self.view.query("ssh_usernames", query).rows
+        return StoredUsername(rows[0]["id"], rows[0]["password_hash"]) if rows else None
+
+    def has_key(self, ssh_username_id: UUID, fingerprint: str) -> bool:
+        query = ListQuery((Cond("ssh_username_id", "eq", ssh_username_id),
+                           Cond("fingerprint", "eq", fingerprint)), page_size=1)
+        return bool(self.view.query("ssh_public_keys", query).rows)

@@ -63,8 +63,8 @@ class Dialect:
         self.p = "%s" if postgres else "?"
         self._kinds: dict[str, tuple[Table, dict[str, Kind]]] = {}
         self._sql: dict[tuple[Any, ...], str] = {}
-        self._reader_cache: dict[
-            str, tuple[Table, list[str], list[tuple[str, Callable[[Any], Any]]]]] = {}
+        self._reader_cache: dict[tuple[str, tuple[str, ...]], tuple[
+            Table, list[str], list[tuple[str, Callable[[Any], Any]]]]] = {}
 
     def name(self, table: str) -> str:
         return self.schema + self.prefix + table
@@ -214,7 +214,7 @@ class Dialect:
             exprs.update({c.name: f"{alias}.{c.name}" for c in join.columns})
         return sql, exprs
 
-    def select(self, table: Table, query: ListQuery) -> tuple[Statement, Statement]:
+    def select(self, table: Table, query: ListQuery) -> tuple[Statement, Statement | None]:
         source, exprs = self.source(table)
         clauses, params = [], []
         for item in query.filters:
@@ -226,10 +226,13 @@ class Dialect:
             self._order(table, exprs[o.column], o.column, o.descending)
             for o in (*query.order, *self._tiebreak(table, query))
         )
-        columns = ", ".join(f"{e} AS {n}" for n, e in exprs.items())
+        shown = query.columns or tuple(exprs)
+        columns = ", ".join(f"{exprs[n]} AS {n}" for n in shown)
         offset = (query.page - 1) * query.page_size
         rows = (f"SELECT {columns} FROM {source}{where} ORDER BY {order} "
                 f"LIMIT {self.p} OFFSET {self.p}", [*params, query.page_size, offset])
+        if not query.count:
+            return rows, None
         return rows, (f"SELECT COUNT(*) AS n FROM {source}{where}", params)
 
     @staticmethod
@@ -280,9 +283,9 @@ class Dialect:
         glob = pattern.replace("[", "[[]").replace("?", "[?]")
         return f"{target} GLOB {self.p}", [glob]
 
-    def row(self, table: Table, raw: Any) -> dict[str, Any]:
-        """A fetched row (mapping by column name) in Python values."""
-        names, readers = self._readers(table)
+    def row(self, table: Table, raw: Any, columns: tuple[str, ...] = ()) -> dict[str, Any]:
+        """A fetched row (mapping by column name) in Python values; `columns`: those fetched."""
+        names, readers = self._readers(table, columns)
         out = {name: raw[name] for name in names}
         for name, read in readers:
             value = out[name]
@@ -290,14 +293,17 @@ class Dialect:
                 out[name] = read(value)
         return out
 
-    def _readers(self, table: Table) -> tuple[list[str], list[tuple[str, Callable[[Any], Any]]]]:
+    def _readers(
+        self, table: Table, only: tuple[str, ...] = ()
+    ) -> tuple[list[str], list[tuple[str, Callable[[Any], Any]]]]:
         """Column names, and a converter for each column whose values need one."""
-        cached = self._reader_cache.get(table.name)
+        cached = self._reader_cache.get((table.name, only))
         if cached is None or cached[0] is not table:
-            columns = table.all_columns()
+            columns = [c for c in table.all_columns() if not only or c.name in only]
             readers = [(c.name, read) for c in columns
                        if (read := self._reader(c.kind)) is not None]
-            cached = self._reader_cache[table.name] = (table, [c.name for c in columns], readers)
+            cached = (table, [c.name for c in columns], readers)
+            self._reader_cache[(table.name, only)] = cached
         return cached[1], cached[2]
 
     def _reader(self, kind: Kind) -> Callable[[Any], Any] | None:

@@ -46,11 +46,13 @@ class SQLiteTableView(SQLiteTrackingRecorder, TableView):
 
     def query(self, table: str, query: ListQuery) -> Page:
         spec = self.table(table)
-        (rows_sql, rows_params), (count_sql, count_params) = self.dialect.select(spec, query)
+        (rows_sql, rows_params), counting = self.dialect.select(spec, query)
         with self.datastore.transaction(commit=False) as c:
             c.execute(rows_sql, rows_params)
-            rows = [self.dialect.row(spec, r) for r in c.fetchall()]
-            c.execute(count_sql, count_params)
+            rows = [self.dialect.row(spec, r, query.columns) for r in c.fetchall()]
+            if counting is None:
+                return Page(rows, -1)
+            c.execute(*counting)
             total = c.fetchone()["n"]
         return Page(rows, total)
 

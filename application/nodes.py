@@ -13,6 +13,7 @@ from msgspec import Meta
 from application.clusters import ClusterName, claim_name, live_cluster
 from application.errors import NotFoundError, UnauthorizedError
 from application.ports import ExecutionIndex, Liveness
+from application.ssh_access import remove_username
 from application.write_path import UnitOfWork, WritePath
 from domain.alias import Alias
 from domain.claims import NameClaim
@@ -21,6 +22,7 @@ from domain.command_execution import NODE_DELETED, CommandExecution
 from domain.enrollment_key import EnrollmentKey, KeyRefusedError, decode_blob
 from domain.node import IdType, Node, NodeStatus
 from domain.shared import InvalidValueError
+from domain.ssh_access import SshUsername
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Version = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -97,7 +99,8 @@ class Nodes:
                 raise KeyRefusedError("the key's cluster was deleted", "enrollment_key")
             key.use(node_id, uow.now)
             api_token = new_token()
-            node = uow.find(Node, node_id)
+            # A fresh random id cannot name a stored node: no need to look.
+            node = uow.find(Node, node_id) if cmd.id_type is IdType.PERSISTENT else None
             if node is not None and not node.deleted:
                 node.reregister(
                     cmd.version, cmd.self_update_enabled, cmd.ports.as_dict(), api_token,
@@ -156,7 +159,8 @@ class Nodes:
         self.writes.run(decide)
 
     def delete(self, node_id: UUID) -> None:
-        """Cascades to aliases; open executions end as cancelled (history keeps the rest)."""
+        """Cascades to aliases and SSH usernames (with their keys); open executions end as
+        cancelled (history keeps the rest)."""
         open_executions = [ref.id for ref in self.executions.open_for_node(node_id, 100_000)]
 
         def decide(uow: UnitOfWork) -> None:
@@ -167,6 +171,9 @@ class Nodes:
                     execution.abandon(NODE_DELETED, uow.now)
             for alias_id in list(node.alias_ids):
                 remove_alias(uow, uow.get(Alias, UUID(alias_id), "alias"), node)
+            for username_id in list(node.ssh_usernames):
+                remove_username(uow, uow.get(SshUsername, UUID(username_id), "ssh username"),
+                                node)
             cluster = uow.find(Cluster, node.cluster_id)
             if cluster is not None:
                 cluster.release(node.id)

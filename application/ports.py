@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from domain.catalog import Message
@@ -22,6 +22,15 @@ class ReadModelWaiter(Protocol):
     """Lets a write return only after the read model holds its own events."""
 
     def notify_written(self, position: int) -> None: ...
+
+    def saving(self) -> None:
+        """A save is about to commit in this process (its events will be handed over)."""
+        ...
+
+    def saved(self, events: Sequence[tuple[Any, int]]) -> None:
+        """The save ended: its events with their notification ids, or none if it failed. An
+        in-process projector applies them as they are instead of reading them back."""
+        ...
 
     def wait(self, position: int) -> None: ...
 
@@ -149,3 +158,27 @@ class WorkNotifier(Protocol):
     """Wakes the long polls of agents that have new work (executions, cancels, updates)."""
 
     def ring(self, node_ids: Iterable[UUID]) -> None: ...
+
+
+class PasswordHasher(Protocol):
+    """One-way password hashing (Argon2id in production); plain passwords are never stored."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, hashed: str, password: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class StoredUsername:
+    """What a login check needs to know about an SSH username."""
+
+    id: UUID
+    password_hash: str | None
+
+
+class SshCredentials(Protocol):
+    """Read-model lookups for login checks: the admin answers from what it shows, no replay."""
+
+    def username(self, node_id: UUID, username: str) -> StoredUsername | None: ...
+
+    def has_key(self, ssh_username_id: UUID, fingerprint: str) -> bool: ...

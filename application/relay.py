@@ -37,8 +37,13 @@ class Relay:
         batch_size: int = 2000,
         poll_interval: float = 0.05,
         leader: Callable[[], bool] | None = None,
+        settled: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
+        # Waits (bounded; TimeoutError) until the read models hold a position. Publishing after
+        # them means a subscriber can read back what an event names, and in a burst the
+        # projector (which answers waiting API clients) gets the CPU first.
+        self.settled = settled
         self.publisher = publisher
         self.tracking = tracking
         self.tracking_name = f"relay:{store.name}"
@@ -70,6 +75,8 @@ class Relay:
     async def drain(self, stop: asyncio.Event) -> int:
         """Publishes everything recorded so far; reads the next batch while publishing one."""
         relayed = 0
+        if self.settled is not None:
+            await asyncio.to_thread(self._let_read_models_settle)
         reading = asyncio.create_task(asyncio.to_thread(self.read_batch, self.position))
         try:
             while True:
@@ -110,6 +117,14 @@ class Relay:
         finally:
             self._wakeup.unbind()
             await self.publisher.close()
+
+    def _let_read_models_settle(self) -> None:
+        if self.settled is None:
+            return
+        try:
+            self.settled(self.store.recorder.max_notification_id() or 0)
+        except TimeoutError:  # read models stalled or run nowhere: publish all the same
+            log.debug("relay publishing ahead of the read models")
 
     def _tracked_position(self) -> int:
         return self.tracking.max_tracking_id(self.tracking_name) or 0

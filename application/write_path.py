@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from eventsourcing.persistence import IntegrityError
 from msgspec import UNSET
 
 from application.errors import ConflictError, NotFoundError
+from application.group_commit import GroupCommit, Request, isolated
 from application.ports import Clock, ReadModelWaiter
 from application.store import EdgeStore
 from domain.shared import GoneError
@@ -28,13 +30,23 @@ A = TypeVar("A", bound=Aggregate)
 class UnitOfWork:
     """Aggregates loaded or created by one command; everything touched is saved together."""
 
-    def __init__(self, store: EdgeStore, now: datetime) -> None:
+    def __init__(
+        self, store: EdgeStore, now: datetime, shared: dict[UUID, Aggregate] | None = None
+    ) -> None:
         self._store = store
         self.now = now
         self._seen: dict[UUID, Aggregate] = {}
+        # In a group commit: what the batch's earlier decisions left, read through copies.
+        self._shared = shared or {}
+        self._pending_before: dict[UUID, int] = {}
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         if aggregate_id not in self._seen:
+            copied = isolated(self._shared, aggregate_id)
+            if copied is not None:
+                self._seen[aggregate_id] = copied
+                self._pending_before[aggregate_id] = len(copied.pending_events)
+                return copied if isinstance(copied, cls) else None
             try:
                 self._seen[aggregate_id] = self._store.repository.get(aggregate_id)
             except AggregateNotFoundError:
@@ -55,6 +67,14 @@ class UnitOfWork:
     def changed(self) -> list[Aggregate]:
         return [a for a in self._seen.values() if a.pending_events]
 
+    def touched(self) -> dict[UUID, Aggregate]:
+        return dict(self._seen)
+
+    def made_changes(self) -> bool:
+        """Whether this decision added events (copies may carry earlier decisions' events)."""
+        return any(len(a.pending_events) > self._pending_before.get(i, 0)
+                   for i, a in self._seen.items())
+
 
 Decision = Callable[[UnitOfWork], T]
 
@@ -70,13 +90,14 @@ class Written(Generic[T]):
 class WritePath:
     """Runs every command; retries a decision when a concurrent writer won the version race."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913
         self,
         store: EdgeStore,
         clock: Clock,
         waiter: ReadModelWaiter,
         max_attempts: int = 30,
         observers: list[Callable[[int], None]] | None = None,
+        group_commit: bool = True,
     ) -> None:
         self.store = store
         # Told the position of every commit (the relay wakes on it instead of polling).
@@ -87,6 +108,9 @@ class WritePath:
         # The store serialises inserts on a table lock anyway; deciding one command at a time in
         # this process means in-process writers never conflict (other processes still can).
         self._lock = threading.Lock()
+        # Concurrent commands share transactions; None: one transaction per command (the naive
+        # path, kept for comparison benchmarks).
+        self.group = GroupCommit(store, waiter) if group_commit else None
 
     def execute(self, decide: Decision[T], *, wait: bool = True) -> Written[T]:
         written = self._decide_and_save(decide)
@@ -99,7 +123,28 @@ class WritePath:
         return written
 
     def _decide_and_save(self, decide: Decision[T]) -> Written[T]:
-        for attempt in range(self.max_attempts):
+        if self.group is None:
+            return self._alone(decide, self.max_attempts)
+        request = self.group.submit(Request(partial(self._decide_shared, decide)))
+        if request.error is not None:
+            raise request.error
+        if request.retry_alone:  # the batch lost a version race to another process
+            return self._alone(decide, self.max_attempts - 1)
+        return Written(request.result, request.position)
+
+    def _decide_shared(
+        self, decide: Decision[T], shared: dict[UUID, Aggregate]
+    ) -> tuple[T, dict[UUID, Aggregate], bool]:
+        uow = UnitOfWork(self.store, self.clock.now(), shared)
+        try:
+            result = decide(uow)
+        except GoneError as exc:
+            raise NotFoundError(exc.message, exc.field) from None
+        return result, uow.touched(), uow.made_changes()
+
+    def _alone(self, decide: Decision[T], attempts: int) -> Written[T]:
+        """One decision, one transaction; decided again on fresh state after a lost race."""
+        for attempt in range(attempts):
             with self._lock:
                 uow = UnitOfWork(self.store, self.clock.now())
                 try:
@@ -109,10 +154,15 @@ class WritePath:
                 changed = uow.changed()
                 if not changed:
                     return Written(result, None)
+                self.waiter.saving()
+                recordings = None
                 try:
                     recordings = self.store.save(*changed)
                 except IntegrityError:
-                    recordings = None
+                    pass
+                finally:
+                    self.waiter.saved([(r.domain_event, r.notification.id)
+                                       for r in recordings or ()])
             if recordings is not None:
                 return Written(result, max(r.notification.id for r in recordings))
             # Another process saved one of these aggregates first: decide again on fresh state.

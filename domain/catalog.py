@@ -19,6 +19,7 @@ from domain.enrollment_key import EnrollmentKey
 from domain.node import Node
 from domain.self_update import SelfUpdateRequest
 from domain.shared import EDGE_NAMESPACE
+from domain.ssh_access import SshLogin
 
 SCHEMA_VERSION = 1
 SOURCE = "edge-admin"
@@ -108,6 +109,8 @@ class SshUsernameVerified(msgspec.Struct, kw_only=True):
     username: str
     method: str
     outcome: str
+    # SHA256 fingerprint of the offered key (publickey logins only).
+    fingerprint: str | None = None
 
 
 class SelfUpdateRequestCompleted(msgspec.Struct, kw_only=True):
@@ -201,6 +204,12 @@ def _execution(status: str) -> Callable[[Any], msgspec.Struct]:
     return payload
 
 
+def _ssh_checked(e: Any) -> msgspec.Struct:
+    return SshUsernameVerified(ssh_username_id=e.ssh_username_id, node_id=e.node_id,
+                               username=e.username, method=e.method, outcome=e.outcome,
+                               fingerprint=e.fingerprint)
+
+
 def _self_update_completed(e: Any) -> msgspec.Struct:
     return SelfUpdateRequestCompleted(self_update_request_id=e.originator_id, total=e.total,
                                       triggered=e.triggered, failed=e.failed)
@@ -221,6 +230,7 @@ PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     CommandExecution.Cancelled: ("edge.command_execution.cancelled", _execution("cancelled")),
     CommandExecution.Expired: ("edge.command_execution.expired", _execution("expired")),
     CommandExecution.Pruned: ("edge.command_execution.pruned", _execution("pruned")),
+    SshLogin.Checked: ("edge.ssh_username.verified", _ssh_checked),
     SelfUpdateRequest.Completed: ("edge.self_update_request.completed", _self_update_completed),
 }
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -53,12 +55,17 @@ def check_ports(ports: dict[str, int]) -> dict[str, int]:
 class NotUpdatableError(StateConflictError):
     """Self-updates only reach live, healthy nodes that allow them."""
 
+_NO_USERNAMES: Mapping[str, str] = MappingProxyType({})
+
 
 class Node(Aggregate):
     """A registered edge node; owns its credentials, status, version and alias ids."""
 
     # Class default: snapshots taken before self-updates existed lack the attribute.
     update_request_id: UUID | None = None
+    # Same for SSH usernames (id -> username); unannotated so it is no dataclass field, and
+    # read-only because instances only ever replace it.
+    ssh_usernames = _NO_USERNAMES
 
     @event("Registered")
     def __init__(  # noqa: PLR0913
@@ -97,6 +104,7 @@ class Node(Aggregate):
         self.api_token, self.proxy_password = credentials
         self.status = NodeStatus.HEALTHY.value
         self.alias_ids: dict[str, str] = {}
+        self.ssh_usernames = {}
         self.update_request_id = None
         self.deleted = False
 
@@ -276,6 +284,28 @@ class Node(Aggregate):
     @event("AliasDetached")
     def _alias_detached(self, alias_id: UUID) -> None:
         self.alias_ids.pop(str(alias_id), None)
+
+    def attach_ssh_username(self, ssh_username_id: UUID, username: str) -> None:
+        """Usernames are unique per node; the node's version check makes that race-free."""
+        self.check_live()
+        if username in self.ssh_usernames.values():
+            raise StateConflictError(f"ssh username {username} already exists on this node",
+                                     "username")
+        self._ssh_username_attached(ssh_username_id=ssh_username_id, username=username)
+
+    @event("SshUsernameAttached")
+    def _ssh_username_attached(self, ssh_username_id: UUID, username: str) -> None:
+        self.ssh_usernames = {**self.ssh_usernames, str(ssh_username_id): username}
+
+    def detach_ssh_username(self, ssh_username_id: UUID) -> None:
+        if str(ssh_username_id) in self.ssh_usernames:
+            self._ssh_username_detached(ssh_username_id=ssh_username_id)
+
+    @event("SshUsernameDetached")
+    def _ssh_username_detached(self, ssh_username_id: UUID) -> None:
+        self.ssh_usernames = {
+            k: v for k, v in self.ssh_usernames.items() if k != str(ssh_username_id)
+        }
 
     def delete(self, at: datetime) -> None:
         self.check_live()

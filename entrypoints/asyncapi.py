@@ -102,8 +102,11 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "exit_code": (None, "The process exit code once the agent reported one, else null."),
     "ssh_username_id": (_ID, "The SSH username record; null when the username is unknown."),
     "username": ("ops", "The SSH username that was checked."),
-    "method": ("public_key", "password or public_key."),
-    "outcome": ("accepted", "accepted or rejected."),
+    "method": ("publickey", "publickey or password (SSH's method names)."),
+    "outcome": ("accepted", "accepted, or why not: unknown_username, unknown_key,"
+                " wrong_password, no_password, rate_limited."),
+    "fingerprint": ("SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+                    "SHA256 fingerprint of the offered key; null for password logins."),
     "total": (12, "Nodes the request targeted."),
     "triggered": (11, "Nodes a self-update was dispatched to."),
     "failed": (1, "Nodes that could not be triggered."),

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.popo import POPOTrackingRecorder
 from eventsourcing.utils import Environment
 
+from adapters.argon2_hasher import Argon2Hasher
 from adapters.file_lock import FileLock
 from adapters.liveness import SystemClock, ViewLiveness
 from adapters.memory_bus import InProcessBus
@@ -21,7 +23,7 @@ from adapters.nats_publisher import JetStreamPublisher, StreamSettings
 from adapters.pg_lock import AdvisoryLock
 from adapters.pg_notify import NotifyListener
 from adapters.postgres_views import PostgresFleetView
-from adapters.read_ports import ViewExecutionIndex, ViewTargetFinder
+from adapters.read_ports import ViewExecutionIndex, ViewSshCredentials, ViewTargetFinder
 from adapters.secret_box import AesGcmBox, derive_key, key_file
 from adapters.sql_delivery_queue import PostgresDeliveryQueue, SQLiteDeliveryQueue
 from adapters.sqlite_views import SQLiteFleetView
@@ -39,6 +41,8 @@ from application.nodes import Nodes
 from application.ports import Clock, EventPublisher
 from application.relay import Relay
 from application.self_updates import SelfUpdates
+from application.ssh_access import SshAccess
+from application.ssh_logins import FailureWindow, SshLogins
 from application.store import EdgeStore
 from application.webhooks import Webhooks
 from application.write_path import WritePath
@@ -70,6 +74,8 @@ class Services:
     commands: Commands
     executions: Executions
     self_updates: SelfUpdates
+    ssh_access: SshAccess
+    ssh_logins: SshLogins
     doorbell: WorkDoorbell
     relay: Relay
     bus: InProcessBus | None = None
@@ -149,14 +155,25 @@ def build_tracking(settings: Settings, name: str) -> TrackingRecorder:
     return recorder
 
 
-def build_relay(settings: Settings, store: EdgeStore) -> tuple[Relay, InProcessBus | None, Any]:
+# Hot aggregates (a cluster, an enrollment key) are kept decoded between commands; each use
+# still reads the events saved since (other processes write too) and gets its own copy.
+STORE_CACHE = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+RELAY_SETTLE_SECONDS = 2.0  # how long the relay lets the read models go first, at most
+
+
+def build_relay(
+    settings: Settings, store: EdgeStore, projector: ProjectionWorker
+) -> tuple[Relay, InProcessBus | None, Any]:
     bus = None if settings.nats_url else InProcessBus()
     publisher: EventPublisher = bus or JetStreamPublisher(
         settings.nats_url, StreamSettings(settings.nats_stream, settings.nats_subject_prefix)
     )
     lock = build_lock(settings, "relay")
     relay = Relay(store, publisher, build_tracking(settings, "relay"),
-                  leader=lock.held if lock is not None else None)
+                  leader=lock.held if lock is not None else None,
+                  # Only a projector in this process is waited for: elsewhere, none may run.
+                  settled=partial(projector.wait, timeout=RELAY_SETTLE_SECONDS)
+                  if settings.run_projections else None)
     return relay, bus, lock
 
 
@@ -195,14 +212,14 @@ def build_deliverer(
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    store = EdgeStore(env=settings.persistence_env("edge"))
+    store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
     view = build_view(settings)
     lock = build_lock(settings, "projector")
     projector = ProjectionWorker(
         FleetProjection(view), store.recorder, store.mapper, store.name,
         leader=lock.held if lock is not None else None,
     )
-    relay, bus, relay_lock = build_relay(settings, store)
+    relay, bus, relay_lock = build_relay(settings, store, projector)
     listener = None
     if database_kind(settings.database_url) == "postgres":
         # Writers in other processes commit too: their NOTIFY wakes these workers at once.
@@ -213,9 +230,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
 
         listener = NotifyListener(settings.postgres_conninfo(), channel, wake_all)
     clock = clock or SystemClock()
-    writes = WritePath(store, clock, projector, observers=[relay.wake])
+    writes = WritePath(store, clock, projector, observers=[relay.wake],
+                       group_commit=settings.write_group_commit)
     box, deliveries = build_box(settings), build_delivery_queue(settings, clock)
     targets, index, doorbell = ViewTargetFinder(view), ViewExecutionIndex(view), WorkDoorbell()
+    hasher = Argon2Hasher()
+    failures = FailureWindow(settings.ssh_login_max_failures,
+                             timedelta(seconds=settings.ssh_login_window))
     return Services(
         settings=settings,
         store=store,
@@ -236,6 +257,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         commands=Commands(writes, targets, doorbell),
         executions=Executions(writes, index),
         self_updates=SelfUpdates(writes, targets, index, doorbell),
+        ssh_access=SshAccess(writes, hasher),
+        ssh_logins=SshLogins(writes, ViewSshCredentials(view), hasher, failures),
         doorbell=doorbell,
         relay=relay,
         bus=bus,

@@ -30,6 +30,7 @@ from entrypoints import openapi_agent_work as owork
 from entrypoints import openapi_commands as ocmd
 from entrypoints import openapi_events as oev
 from entrypoints import openapi_schemas as oas
+from entrypoints import openapi_ssh as ossh
 from entrypoints.http import (
     agent,
     agent_work,
@@ -167,6 +168,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 
 OPERATIONS.update(ocmd.OPERATIONS)
 OPERATIONS.update(owork.OPERATIONS)
+OPERATIONS.update(ossh.OPERATIONS)
 
 
 def build_openapi() -> dict[str, Any]:
@@ -182,7 +184,7 @@ def build_openapi() -> dict[str, Any]:
     documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     if stale := OPERATIONS.keys() - documented:
         raise LookupError(f"entrypoints/openapi.py documents routes that do not exist: {stale}")
-    tags = [CLUSTER, KEY, NODE, ALIAS, *ocmd.TAGS, EVENT_TYPE, WEBHOOK, EVENT, AGENT]
+    tags = [CLUSTER, KEY, NODE, ALIAS, *ocmd.TAGS, *ossh.TAGS, EVENT_TYPE, WEBHOOK, EVENT, AGENT]
     document = {
         "openapi": "3.1.0",
         "info": oas.INFO,
@@ -191,7 +193,8 @@ def build_openapi() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": {**_request_bodies(), **oas.RESOURCES, **oev.RESOURCES,
-                        **ocmd.RESOURCES, **owork.RESOURCES, **_envelopes(), **oas.ENVELOPE},
+                        **ocmd.RESOURCES, **owork.RESOURCES, **ossh.RESOURCES,
+                        **_envelopes(), **oas.ENVELOPE},
             "responses": oas.error_responses(),
             "headers": {"RequestId": {"schema": oas.STR, "description": "Equals meta.request_id;"
                                       " a sane incoming x-request-id is echoed"}},
@@ -240,9 +243,10 @@ def _success(op: Op, status: int) -> dict[str, Any]:
 def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
     params = []
     for name in route.param_convertors:
-        schema, text = oas.PATH_PARAMS[name]
+        schema, text = {**oas.PATH_PARAMS, **ossh.PATH_PARAMS}[name]
         if name == "id":
-            text = {**oas.ID_DOCS, **oev.ID_DOCS, **ocmd.ID_DOCS}.get(op.tag, text)
+            text = {**oas.ID_DOCS, **oev.ID_DOCS, **ocmd.ID_DOCS, **ossh.ID_DOCS}.get(
+                op.tag, text)
         params.append({"name": name, "in": "path", "required": True, "description": text,
                        "schema": schema})
     return params
@@ -251,7 +255,7 @@ def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
 def _query_params(path: str, spec: ListSpec | None) -> list[dict[str, Any]]:
     if spec is None:
         return []
-    docs = {**oas.QUERY_DOCS, **oev.QUERY_DOCS, **ocmd.QUERY_DOCS}[path]
+    docs = {**oas.QUERY_DOCS, **oev.QUERY_DOCS, **ocmd.QUERY_DOCS, **ossh.QUERY_DOCS}[path]
     params = [_filter_param(p, docs.get(p.name)) for p in spec.params]
     return sorted([*params, *_paging_params(spec)], key=lambda p: str(p["name"]))
 
@@ -344,7 +348,8 @@ def _request_bodies() -> dict[str, oas.Schema]:
 
 
 def _body_docs() -> dict[str, tuple[str, dict[str, str]]]:
-    return {**oas.BODY_DOCS, **oev.BODY_DOCS, **ocmd.BODY_DOCS, **owork.BODY_DOCS}
+    return {**oas.BODY_DOCS, **oev.BODY_DOCS, **ocmd.BODY_DOCS, **owork.BODY_DOCS,
+            **ossh.BODY_DOCS}
 
 
 def main() -> None:

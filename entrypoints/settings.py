@@ -48,9 +48,12 @@ class Settings:
     execution_retention_days: float = 30.0
     scheduler_interval: float = 1.0
     agent_poll_recheck: float = 5.0
+    ssh_login_max_failures: int = 10
+    ssh_login_window: float = 300.0
     max_page_size: int = 100
     max_body_bytes: int = 1_048_576
     run_projections: bool = True
+    write_group_commit: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -88,9 +91,12 @@ class Settings:
                 e, "EXECUTION_RETENTION_DAYS", 30.0, "days", zero=True),
             "scheduler_interval": _float(e, "SCHEDULER_INTERVAL_SECONDS", 1.0),
             "agent_poll_recheck": _float(e, "AGENT_POLL_RECHECK_SECONDS", 5.0),
+            "ssh_login_max_failures": _int(e, "SSH_LOGIN_MAX_FAILURES", 10, 1, 1_000_000),
+            "ssh_login_window": _float(e, "SSH_LOGIN_WINDOW_SECONDS", 300.0),
             "max_page_size": _int(e, "MAX_PAGE_SIZE", 100, 1, 10_000),
             "max_body_bytes": _int(e, "MAX_BODY_BYTES", 1_048_576, 1024, 1 << 30),
             "run_projections": _bool(e, "RUN_PROJECTIONS", True),
+            "write_group_commit": _bool(e, "WRITE_GROUP_COMMIT", True),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]

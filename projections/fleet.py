@@ -16,6 +16,7 @@ from domain.webhook import Webhook
 from projections.command_handlers import COMMAND_HANDLERS, NODE_EXTRAS
 from projections.fleet_tables import join_events
 from projections.model import Change, Delete, Increment, Patch, Upsert, UpsertMax
+from projections.ssh_handlers import SSH_HANDLERS
 from projections.view import TableView
 
 Handler = Callable[[Any], list[Change]]
@@ -125,6 +126,7 @@ def _also(first: Handler, second: Handler) -> Handler:
 
 
 HANDLERS.update(COMMAND_HANDLERS)
+HANDLERS.update(SSH_HANDLERS)
 for _type, _extra in NODE_EXTRAS.items():
     HANDLERS[_type] = _also(HANDLERS[_type], _extra) if _type in HANDLERS else _extra
 

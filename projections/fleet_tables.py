@@ -1,4 +1,5 @@
-"""Tables of the fleet read model: clusters, keys, nodes, aliases, liveness, webhooks, commands."""
+"""Tables of the fleet read model: clusters, keys, nodes, aliases, liveness, webhooks, commands,
+SSH access."""
 
 from __future__ import annotations
 
@@ -100,9 +101,32 @@ SELF_UPDATE_REQUESTS = Table(
     indexes=("status", "inserted_at"),
 )
 
+# Usernames never change after creation; cluster_name follows the node through the join.
+# password_hash is internal (login checks); the API shows only has_password.
+_NODE_CLUSTER = (Join("nodes", "node_id", "id", cols(("cluster_name", TXT))),)
+SSH_USERNAMES = Table(
+    "ssh_usernames", "id",
+    cols(
+        ("id", UID), ("node_id", UID), ("username", TXT), ("password_hash", TXT),
+        ("has_password", BOOL), *STAMPS,
+    ),
+    indexes=("node_id, username", "inserted_at"),
+    joins=_NODE_CLUSTER,
+)
+SSH_PUBLIC_KEYS = Table(
+    "ssh_public_keys", "id",
+    cols(
+        ("id", UID), ("ssh_username_id", UID), ("node_id", UID), ("username", TXT),
+        ("key_name", TXT), ("public_key", TXT), ("algorithm", TXT), ("fingerprint", TXT),
+        *STAMPS,
+    ),
+    indexes=("ssh_username_id, fingerprint", "node_id", "inserted_at"),
+    joins=_NODE_CLUSTER,
+)
+
 FLEET_TABLES = (
     CLUSTERS, ENROLLMENT_KEYS, NODE_LIVENESS, NODES, ALIASES, WEBHOOKS, COMMANDS,
-    COMMAND_EXECUTIONS, SELF_UPDATE_REQUESTS,
+    COMMAND_EXECUTIONS, SELF_UPDATE_REQUESTS, SSH_USERNAMES, SSH_PUBLIC_KEYS,
 )
 
 

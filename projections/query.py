@@ -45,12 +45,16 @@ class ListQuery:
     order: tuple[Order, ...] = ()
     page: int = 1
     page_size: int = 20
+    # Internal readers that need a few columns and no total (targeting 10,000 nodes) say so:
+    # SQL views then fetch only those columns and skip the COUNT. Rows may hold more columns.
+    columns: tuple[str, ...] = ()
+    count: bool = True
 
 
 @dataclass(frozen=True)
 class Page:
     rows: list[dict[str, Any]]
-    total: int
+    total: int  # -1 when the query asked for no count
 
 
 def ascii_lower(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -28,6 +28,9 @@ class BatchProjection(Protocol):
     def view(self) -> TableView: ...
 
     def process_batch(self, batch: list[tuple[Any, Tracking]]) -> None: ...
+
+
+OFFER_WAIT = 0.5  # at most this long for a save in flight here, before reading from the store
 
 
 class ProjectionWorker:
@@ -65,17 +68,35 @@ class ProjectionWorker:
         # While one page is applied the next is read and decoded (database waits overlap).
         self._reader: ThreadPoolExecutor | None = None
         self._ahead: tuple[int, Future[list[tuple[Any, Tracking]]]] | None = None
+        # Events this process just saved, with their notification ids: applied as they are
+        # when they follow on from the position (no read back, no decoding).
+        self._offered: list[tuple[Any, int]] | None = None
+        self._offers = threading.Condition()
+        self._saving = 0
+        self.handed_over = 0  # batches applied from a writer's hand, not read back
 
     # --- ReadModelWaiter port -------------------------------------------------------------
     def notify_written(self, position: int) -> None:
+        self._wake.set()
+
+    def saving(self) -> None:
+        with self._offers:
+            self._saving += 1
+
+    def saved(self, events: Sequence[tuple[Any, int]]) -> None:
+        with self._offers:
+            self._saving = max(0, self._saving - 1)
+            if events and self._thread is not None:
+                self._offered = sorted(events, key=lambda pair: pair[1])
+            self._offers.notify_all()
         self._wake.set()
 
     def wake(self) -> None:
         """Something was committed somewhere: look for new notifications now."""
         self._wake.set()
 
-    def wait(self, position: int) -> None:
-        deadline = time.monotonic() + self.wait_timeout
+    def wait(self, position: int, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (self.wait_timeout if timeout is None else timeout)
         if self._thread is None:
             self._poll_until(position, deadline)
             return
@@ -99,13 +120,17 @@ class ProjectionWorker:
     # --- processing -----------------------------------------------------------------------
     def step(self) -> int:
         """Processes one page of new notifications; returns how many."""
-        batch = self._prefetched(self.position)
+        batch = self._take_offered(self.position)
+        if batch is not None:
+            self.handed_over += 1
+        else:
+            batch = self._prefetched(self.position)
         if batch is None:
             batch = self._read(self.position)
         if not batch:
             return 0
         last = batch[-1][1].notification_id
-        if len(batch) == self.page_size:  # a burst: read and decode the next page meanwhile
+        if len(batch) >= self.page_size:  # a burst: read and decode the next page meanwhile
             self._read_ahead(last)
         self.projection.process_batch(batch)
         with self._changed:
@@ -122,6 +147,18 @@ class ProjectionWorker:
             (self.mapper.to_domain_event(n), Tracking(self.application_name, n.id))
             for n in notifications
         ]
+
+    def _take_offered(self, start: int) -> list[tuple[Any, Tracking]] | None:
+        """The offered events if the first follows `start` directly. Commits happen in
+        notification order (the store's table lock), so nothing else can fall in between."""
+        with self._offers:
+            # Woken by the commit's NOTIFY before the writer could hand its events over.
+            self._offers.wait_for(lambda: not self._saving or self._offered is not None,
+                                  timeout=OFFER_WAIT)
+            offered, self._offered = self._offered, None
+        if not offered or offered[0][1] != start + 1:
+            return None
+        return [(event, Tracking(self.application_name, nid)) for event, nid in offered]
 
     def _read_ahead(self, start: int) -> None:
         if self._reader is None:
@@ -178,7 +215,7 @@ class ProjectionWorker:
                     behind = self.position < self._wanted
                     self._wake.wait(0.005 if behind else self.poll_interval)
                     continue
-                if self.step() == self.page_size:
+                if self.step() >= self.page_size:
                     continue
                 backoff = self.poll_interval
             except Exception:

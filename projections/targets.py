@@ -15,6 +15,8 @@ from domain.targeting import ClusterFilters, NodeFilters, Targeting, TargetType,
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order
 from projections.view import TableView
 
+# Only what a target needs is fetched (10,000 full node rows took a third of a second).
+_NAME, _TARGET = ("name", "id"), ("id", "cluster_name")
 CHUNK = 500  # ids or names per query: keeps each OR-list a reasonable statement
 PAGE = 5_000
 
@@ -96,11 +98,12 @@ def _any(column: str, values: Sequence[Any]) -> AnyOf:
 
 
 def _all_rows(
-    view: TableView, table: str, filters: list[Filter], size: int = PAGE
+    view: TableView, table: str, filters: list[Filter], size: int, columns: tuple[str, ...]
 ) -> Iterator[dict[str, Any]]:
     page = 1
     while True:
-        query = ListQuery(tuple(filters), (Order("id"),), page=page, page_size=size)
+        query = ListQuery(tuple(filters), (Order("id"),), page=page, page_size=size,
+                          columns=columns, count=False)
         rows = view.query(table, query).rows
         yield from rows
         if len(rows) < size:
@@ -119,9 +122,9 @@ def cluster_scope(
         return list(named) if named is not None else None
     conditions = cluster_conditions(targeting.cluster_filters)
     if named is None:
-        return [r["name"] for r in _all_rows(view, "clusters", conditions, page)]
+        return [r["name"] for r in _all_rows(view, "clusters", conditions, page, _NAME)]
     return [r["name"] for part in _chunks(named, chunk)
-            for r in _all_rows(view, "clusters", [*conditions, _any("name", part)], page)]
+            for r in _all_rows(view, "clusters", [*conditions, _any("name", part)], page, _NAME)]
 
 
 def resolve(
@@ -141,7 +144,7 @@ def resolve(
                         for r in restrictions for part in _chunks(scope, chunk)]
     found: dict[UUID, Resolved] = {}
     for extra in restrictions:
-        for row in _all_rows(view, "nodes", [*base, *extra], page):
+        for row in _all_rows(view, "nodes", [*base, *extra], page, _TARGET):
             found[row["id"]] = Resolved(row["id"], row["cluster_name"])
     return [found[k] for k in sorted(found, key=str)]
 

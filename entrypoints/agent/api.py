@@ -88,6 +88,12 @@ class ResultReply(msgspec.Struct):
     accepted: bool
 
 
+class SshVerdict(msgspec.Struct):
+    allowed: bool
+    reason: str | None = None
+    ssh_username_id: UUID | None = None
+
+
 class _Envelope(msgspec.Struct):
     data: msgspec.Raw
 
@@ -109,16 +115,22 @@ class AgentApi:
         self.client = client
 
     async def enroll(
-        self, enrollment_key: str, identity: Identity, version: str, self_update: bool
+        self, enrollment_key: str, identity: Identity, version: str, self_update: bool,
+        ports: dict[str, int] | None = None,
     ) -> EnrollReply:
         body: dict[str, Any] = {"enrollment_key": enrollment_key, "id_type": identity.id_type,
                                 "version": version, "self_update_enabled": self_update}
+        if ports:
+            body["ports"] = ports
         if identity.id_type == "persistent":
             body["node_id"] = identity.node_id
         return await self._post("/agent/v1/enroll", body, None, EnrollReply)
 
-    async def register(self, api_token: str, version: str, self_update: bool) -> RegisterReply:
-        body = {"version": version, "self_update_enabled": self_update}
+    async def register(self, api_token: str, version: str, self_update: bool,
+                       ports: dict[str, int] | None = None) -> RegisterReply:
+        body: dict[str, Any] = {"version": version, "self_update_enabled": self_update}
+        if ports:
+            body["ports"] = ports
         return await self._post("/agent/v1/register", body, api_token, RegisterReply)
 
     async def heartbeat(self, api_token: str, status: str) -> HeartbeatReply:
@@ -137,6 +149,16 @@ class AgentApi:
         body = {"exit_code": exit_code, "output": output}
         return await self._post(f"/agent/v1/executions/{exec_id}/result", body, api_token,
                                 ResultReply)
+
+    async def ssh_verify(self, api_token: str, username: str, method: str, *,
+                         public_key: str | None = None,
+                         password: str | None = None) -> SshVerdict:
+        body: dict[str, Any] = {"username": username, "method": method}
+        if public_key is not None:
+            body["public_key"] = public_key
+        if password is not None:
+            body["password"] = password
+        return await self._post("/agent/v1/ssh/verify", body, api_token, SshVerdict)
 
     async def _post(self, path: str, body: Any, token: str | None, reply: type[T],
                     timeout: float | None = None) -> T:

@@ -50,6 +50,8 @@ from entrypoints.agent.work import HANDOFF_ENV
 
 log = logging.getLogger("edge_agent")
 MAX_VERSION_LENGTH = 64  # the admin's limit; a longer one would be refused on every enroll
+DEFAULT_SSH_PORT = 42222  # the admin's default ssh_port for a node
+MAX_PORT = 65535
 
 
 class SettingsError(Exception):
@@ -88,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-limit", type=int, default=DEFAULT_OUTPUT_LIMIT, metavar="N",
                         help="characters of command output reported, head and tail kept "
                         "(1024 to %(default)s, the most the admin stores; default: %(default)s)")
+    parser.add_argument("--ssh-port", type=int, default=DEFAULT_SSH_PORT, metavar="P",
+                        help="serve SSH on this port, logins checked by the admin (0: no SSH "
+                        "server; default: %(default)s)")
+    parser.add_argument("--ssh-host", default="0.0.0.0", metavar="H",  # noqa: S104
+                        help="address the SSH server listens on (default: %(default)s)")
     parser.add_argument("--machine-id", help=f"use instead of /etc/machine-id "
                         f"(default: ${MACHINE_ID_ENV})")
     parser.add_argument("--min-free-disk-percent", type=float, default=5.0, metavar="P",
@@ -135,6 +142,8 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
     if not 1024 <= args.output_limit <= DEFAULT_OUTPUT_LIMIT:
         # The admin stores no more; a larger result could also exceed its MAX_BODY_BYTES.
         raise SettingsError(f"--output-limit must be between 1024 and {DEFAULT_OUTPUT_LIMIT}")
+    if not 0 <= args.ssh_port <= MAX_PORT:
+        raise SettingsError(f"--ssh-port must be between 0 (no SSH server) and {MAX_PORT}")
     state_dir = args.state_dir or default_state_dir(env)
     return AgentConfig(
         admin_url=_admin_url(args, env),
@@ -149,6 +158,8 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
         update_command=(args.update_command or env.get("EDGE_AGENT_UPDATE_COMMAND", "")).strip()
         or None,
         limits=HealthLimits(args.min_free_disk_percent, args.max_load_per_core),
+        ssh_host=args.ssh_host,
+        ssh_port=args.ssh_port,
     )
 
 

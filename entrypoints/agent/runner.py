@@ -18,7 +18,7 @@ from uuid import UUID
 
 import httpx
 
-from entrypoints.agent import health
+from entrypoints.agent import health, ssh_server
 from entrypoints.agent.api import AdminError, AgentApi, Unreachable
 from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
 from entrypoints.agent.identity import Identity, IdentityError, IdentityStore
@@ -49,6 +49,9 @@ class AgentConfig:
     update_command: str | None = None
     limits: health.HealthLimits = field(default_factory=health.HealthLimits)
     request_timeout: float = 10.0
+    # 0: no SSH server (the CLI's default is the admin's default ssh_port, 42222).
+    ssh_host: str = "0.0.0.0"  # noqa: S104 - reached by operators over the network
+    ssh_port: int = 0
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
 
@@ -100,6 +103,8 @@ class Agent:
             self._api = AgentApi(client)
             stopping = asyncio.create_task(stop.wait(), name="stop")
             loops = [asyncio.create_task(self._heartbeat_loop(), name="heartbeat")]
+            if self.config.ssh_port:
+                loops.append(asyncio.create_task(self._ssh(), name="ssh"))
             if self.config.journal_dir is not None:
                 work = WorkLoop(self, Journal(self.config.journal_dir), self.config.output_limit,
                                 self.config.update_command)
@@ -145,12 +150,44 @@ class Agent:
             if forget_token:
                 self._forget_token()
 
+    def ports(self) -> dict[str, int]:
+        """Ports reported at enrollment and registration (the admin defaults the rest)."""
+        return {"ssh_port": self.config.ssh_port} if self.config.ssh_port else {}
+
+    async def _ssh(self) -> None:
+        cfg = self.config
+        key = await asyncio.to_thread(ssh_server.host_key, cfg.state_dir)
+        try:
+            await ssh_server.serve(cfg.ssh_host, cfg.ssh_port, key, self.check_login)
+        except OSError as exc:
+            raise AgentFatal(f"cannot serve SSH on {cfg.ssh_host}:{cfg.ssh_port}: "
+                             f"{exc.strerror or exc}") from exc
+
+    async def check_login(self, username: str, method: str, public_key: str | None,
+                          password: str | None) -> bool:
+        """Asks the admin; anything but a clear yes (admin unreachable, refused) is a no."""
+        try:
+            session = await asyncio.wait_for(self.session(), self.config.request_timeout)
+            verdict = await self.api.ssh_verify(session.api_token, username, method,
+                                                public_key=public_key, password=password)
+        except (TimeoutError, Unreachable) as exc:
+            log.warning("ssh login for %r refused: the admin could not be asked (%s)",
+                        username, exc or "no session")
+            return False
+        except AdminError as exc:
+            if exc.status == 401:  # the heartbeat loop re-enrolls; this attempt just fails
+                self.drop(session, forget_token=False)
+            log.warning("ssh login for %r refused: the admin answered %s", username, exc)
+            return False
+        return verdict.allowed
+
     async def _connect(self) -> Session:
         token = self.identity.api_token
         cfg = self.config
         if token is not None:
             try:
-                reply = await self.api.register(token, cfg.version, cfg.self_update)
+                reply = await self.api.register(token, cfg.version, cfg.self_update,
+                                                self.ports())
             except AdminError as exc:
                 if exc.status != 401:
                     raise
@@ -164,7 +201,7 @@ class Agent:
         if not cfg.enrollment_key:
             raise AgentFatal("this node must enroll again but ENROLLMENT_KEY is not set")
         enrolled = await self.api.enroll(cfg.enrollment_key, self.identity, cfg.version,
-                                         cfg.self_update)
+                                         cfg.self_update, self.ports())
         self._keep(replace(self.identity, node_id=enrolled.node_id,
                            api_token=enrolled.api_token))
         how = "re-enrolled existing" if enrolled.reregistered else "enrolled as"

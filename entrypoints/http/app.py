@@ -32,6 +32,7 @@ from entrypoints.http import (
     events,
     nodes,
     self_update_requests,
+    ssh,
     webhooks,
 )
 from entrypoints.http.errors import (
@@ -59,6 +60,7 @@ API_ROUTES = [
     *commands.ROUTES,
     *command_executions.ROUTES,
     *self_update_requests.ROUTES,
+    *ssh.ROUTES,
     *webhooks.ROUTES,
     *event_types.ROUTES,
     *events.ROUTES,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import random
 import re
 import uuid
 from collections.abc import Iterable
@@ -34,7 +35,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         incoming = Headers(scope=scope).get("x-request-id", "")
-        rid = incoming if _SANE_ID.match(incoming) else str(uuid.uuid4())
+        rid = incoming if _SANE_ID.match(incoming) else _request_id()
         scope.setdefault("state", {})["request_id"] = rid
 
         async def send_with_id(message: Message) -> None:
@@ -76,3 +77,9 @@ class RequestContext:
         for key in self.api_keys:
             matched |= hmac.compare_digest(presented, key)
         return matched
+
+
+def _request_id() -> str:
+    """A version-4 UUID from the fast generator: request ids correlate logs, they guard
+    nothing, and uuid4()'s os.urandom call cost 6% of a simple GET's time."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))

@@ -101,3 +101,29 @@ def self_update_request(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "status": row["status"], "summary": summary,
             "targeting": json.loads(row["targeting"]), "inserted_at": row["inserted_at"],
             "updated_at": row["updated_at"]}
+
+
+def ssh_public_key(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "ssh_username_id": row["ssh_username_id"],
+        "key_name": row["key_name"],
+        "public_key": row["public_key"],
+        # Not in the seed: lets operators match `ssh-keygen -l` output and audit events.
+        "fingerprint": row["fingerprint"],
+        "inserted_at": row["inserted_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def ssh_username(row: dict[str, Any], keys: list[dict[str, Any]]) -> dict[str, Any]:
+    """password_hash stays inside: only whether there is one is shown."""
+    return {
+        "id": row["id"],
+        "node_id": row["node_id"],
+        "username": row["username"],
+        "has_password": row["has_password"],
+        "public_keys": keys,
+        "inserted_at": row["inserted_at"],
+        "updated_at": row["updated_at"],
+    }

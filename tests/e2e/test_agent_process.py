@@ -29,7 +29,9 @@ DEADLINE = 30.0
 LIVENESS = {"HEARTBEAT_INTERVAL_SECONDS": "0.5", "NODE_UNHEALTHY_AFTER_SECONDS": "1.5",
             "NODE_UNREACHABLE_AFTER_SECONDS": "3"}
 # Other test runs share this machine: its load or disk must not decide a lifecycle test.
-LENIENT_CHECKS = ("--max-load-per-core", "1000", "--min-free-disk-percent", "0")
+# Several agents share this machine: no SSH server unless a test asks for one on a free port.
+LENIENT_CHECKS = ("--max-load-per-core", "1000", "--min-free-disk-percent", "0",
+                  "--ssh-port", "0")
 
 
 def free_port() -> int:
@@ -354,6 +356,7 @@ def test_agent_without_admin_retries_quietly_and_stops_cleanly(own_admin: Agents
         (("--admin-url", "http://127.0.0.1:9"), {}, "ENROLLMENT_KEY is not set"),
         (("--admin-url", "http://x", "--id-type", "other"), {}, "invalid choice"),
         (("--admin-url", "http://x", "--version", "v" * 65), {}, "--version must be"),
+        (("--admin-url", "http://x", "--ssh-port", "70000"), {}, "--ssh-port must be"),
     ],
 )
 def test_bad_settings_exit_2_with_one_line(

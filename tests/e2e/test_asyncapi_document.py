@@ -22,6 +22,7 @@ from domain.command_execution import CommandExecution
 from domain.enrollment_key import EnrollmentKey
 from domain.node import IdType, Node, NodeStatus
 from domain.self_update import SelfUpdateRequest
+from domain.ssh_access import SshLogin
 from entrypoints import asyncapi
 from entrypoints.http import event_docs, event_types
 from entrypoints.http.app import create_app
@@ -229,8 +230,13 @@ def _domain_events() -> list[Any]:
     request.start([node_id], AT)
     node.trigger_update(request.id, AT)
     request.record([node_id], [], AT)
+    logins = [SshLogin(id=uuid.uuid4(), node_id=node_id, ssh_username_id=owner, username="ops",
+                       method=method, outcome=outcome, fingerprint=print_, at=AT)
+              for owner, method, outcome, print_ in (
+                  (uuid.uuid4(), "publickey", "accepted", "SHA256:abc"),
+                  (None, "password", "unknown_username", None))]
     return [*key.collect_events(), *node.collect_events(), *_execution_events(node_id),
-            *request.collect_events()]
+            *request.collect_events(), *(e for login in logins for e in login.collect_events())]
 
 
 def _execution_events(node_id: uuid.UUID) -> list[Any]:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import asyncssh
 import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
@@ -138,8 +139,22 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     update = check("POST", "/api/v1/self_update_requests", json={"targeting": {"type": "all"}})
     check("GET", "/api/v1/self_update_requests/{id}", {"id": update["data"]["id"]})
     check("DELETE", "/api/v1/self_update_requests/{id}", {"id": update["data"]["id"]})  # 409
+    ssh_user = check("POST", "/api/v1/nodes/{node_id}/ssh_usernames", node, json={
+        "username": "deploy", "password": "p" * 12,
+        "public_keys": [{"key_name": "a", "public_key": _public_key()}]})
+    user_id = {"id": ssh_user["data"]["id"], "ssh_username_id": ssh_user["data"]["id"]}
+    ssh_key = check("POST", "/api/v1/ssh_usernames/{ssh_username_id}/ssh_public_keys", user_id,
+                    json={"key_name": "b", "public_key": _public_key()})
+    check("POST", "/api/v1/ssh_usernames/{ssh_username_id}/ssh_public_keys", user_id,
+          json={"key_name": "b", "public_key": "ssh-rsa AAAA"})  # 422
+    check("POST", "/agent/v1/ssh/verify", json={"username": "deploy", "method": "password",
+                                                "password": "p" * 12}, auth=token)
+    check("GET", "/api/v1/ssh_usernames/{id}", user_id)
+    check("GET", "/api/v1/ssh_public_keys/{id}", {"id": ssh_key["data"]["id"]})
     for path in LIST_PATHS:
         assert check("GET", path)["data"], path
+    check("DELETE", "/api/v1/ssh_public_keys/{id}", {"id": ssh_key["data"]["id"]})  # 204
+    check("DELETE", "/api/v1/ssh_usernames/{id}", user_id)  # 204
     check("GET", "/api/v1/clusters/{name}", {"name": cluster})
     check("GET", "/api/v1/enrollment_keys/{id}", {"id": key["data"]["id"]})
     check("GET", "/api/v1/nodes/{id}", node)
@@ -150,6 +165,10 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     check("DELETE", "/api/v1/aliases/{id}", {"id": alias["data"]["id"]})  # 204
     check("DELETE", "/api/v1/command_executions/{id}", {"id": execution["id"]})  # 204
     check("DELETE", "/api/v1/commands/{id}", {"id": command["data"]["id"]})  # 204
+
+
+def _public_key() -> str:
+    return asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
 
 
 def test_swagger_ui_is_served_from_local_assets_only(client: TestClient) -> None:

@@ -1,0 +1,142 @@
+"""Group commit: the decisions of concurrent callers share one transaction.
+
+The store serialises inserts on one table lock held through the disk flush, so one transaction
+per command caps a process at a few hundred writes per second. Here callers queue their
+decisions; whoever finds no commit in progress leads: it decides every queued decision in order
+against one shared state, saves everything they changed in one transaction, and hands each
+caller its own answer. While that transaction flushes, the next callers queue up: the batch
+grows with the load, and a lone caller waits for nobody.
+
+Each decision sees what the earlier ones in its batch decided, and works on copies, so one that
+fails (a rule, a bug) leaves no trace and fails alone. If the transaction loses a version race
+to another process, every decision of the batch is run again on its own, so only the ones that
+really conflict are retried or refused.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording
+
+from application.ports import ReadModelWaiter
+from application.store import EdgeStore
+
+# shared aggregates of the batch -> (result, aggregates it touched, whether it changed any)
+Decide = Callable[[dict[UUID, Aggregate]], tuple[Any, dict[UUID, Aggregate], bool]]
+
+
+@dataclass(eq=False)
+class Request:
+    """One caller's decision and, once its batch is done, its answer."""
+
+    decide: Decide
+    result: Any = None
+    error: BaseException | None = None
+    changed: bool = False  # it saved events, so it has a position to wait for
+    position: int | None = None
+    done: bool = False
+    retry_alone: bool = False  # the batch lost a race: decide again, alone
+    saved: bool = False  # its batch committed (or had nothing to commit)
+
+    def answered(self) -> bool:
+        return self.saved or self.retry_alone or self.error is not None
+
+
+class GroupCommit:
+    """Batches decisions from any number of threads into shared transactions."""
+
+    def __init__(self, store: EdgeStore, waiter: ReadModelWaiter, max_batch: int = 500) -> None:
+        self.store = store
+        self.waiter = waiter
+        self.max_batch = max_batch
+        self._queue: deque[Request] = deque()
+        self._cond = threading.Condition()
+        self._leading = False
+        self.batches = 0  # transactions committed (for benchmarks and tests)
+        self.decisions = 0
+
+    def submit(self, request: Request) -> Request:
+        """Returns once the request's batch is durable (or it failed / must be retried)."""
+        with self._cond:
+            self._queue.append(request)
+            while not request.done:
+                if self._leading:
+                    self._cond.wait()
+                    continue
+                self._leading = True
+                batch = [self._queue.popleft()
+                         for _ in range(min(self.max_batch, len(self._queue)))]
+                self._cond.release()
+                try:
+                    self._commit(batch)
+                finally:
+                    self._cond.acquire()
+                    self._leading = False
+                    self._cond.notify_all()
+        return request
+
+    def _commit(self, batch: list[Request]) -> None:
+        shared: dict[UUID, Aggregate] = {}
+        decided = []
+        try:
+            for request in batch:
+                try:
+                    request.result, touched, request.changed = request.decide(shared)
+                except Exception as exc:  # noqa: BLE001 - it belongs to that caller alone
+                    request.error = exc
+                    continue
+                shared.update(touched)
+                decided.append(request)
+            self._save(shared, decided)
+        finally:
+            for request in batch:
+                if not request.answered():  # the leader itself was interrupted
+                    request.error = RuntimeError("the write was interrupted; retry the request")
+                request.done = True
+
+    def _save(self, shared: dict[UUID, Aggregate], decided: list[Request]) -> None:
+        changed = [a for a in shared.values() if a.pending_events]
+        if not changed:
+            for request in decided:
+                request.saved = True
+            return
+        self.waiter.saving()
+        recordings: list[Recording[UUID]] | None = None
+        try:
+            recordings = self.store.save(*changed)
+        except IntegrityError:
+            for request in decided:
+                request.retry_alone = True
+            return
+        except Exception as exc:  # noqa: BLE001 - the database failed: every caller hears it
+            for request in decided:
+                request.error = exc
+            return
+        finally:
+            self.waiter.saved([(r.domain_event, r.notification.id) for r in recordings or ()])
+        position = max(r.notification.id for r in recordings)
+        self.batches += 1
+        self.decisions += len(decided)
+        for request in decided:
+            request.saved = True
+            if request.changed:
+                request.position = position
+
+
+def isolated(shared: dict[UUID, Aggregate], aggregate_id: UUID) -> Aggregate | None:
+    """A decision's own copy of what earlier decisions in its batch left (None: not there).
+
+    Pending events are immutable, so the copy shares them: copying them too made a batch of
+    n commands on one hot aggregate (a cluster admitting nodes) cost n^2 event copies."""
+    found = shared.get(aggregate_id)
+    if found is None:
+        return None
+    return copy.deepcopy(found, {id(e): e for e in found.pending_events})

@@ -1,0 +1,175 @@
+"""The write-path benchmark suite, one command, one table.
+
+Run: .venv/bin/python -m bench.suite [--seconds 5] [--clients 1 16 64]
+For group commit and for the naive path (WRITE_GROUP_COMMIT=false), each in a fresh schema of
+the local PostgreSQL `test` database: starts a real `edge-admin serve`, drives it with wrk (a
+separate process; `apt-get install wrk`) at each client count, and prints requests/s with
+p50/p99 latency for node registrations (POST /agent/v1/enroll) and command creation
+(POST /api/v1/commands to one node), then reads (list and get) once. Every write is answered
+after it is durable and its read model caught up. Then, in this process: projection lag
+(commit -> read model) p99 under 16 writer threads, and replay events/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+
+from application.clusters import CreateCluster
+from application.write_path import UnitOfWork
+from bench import wrk
+from bench.commands import API_KEY, fresh_schema, relay_settled, server, services_for
+from domain.cluster import Cluster
+from entrypoints.replay import rebuild
+
+Row = tuple[str, str, int, dict[str, Any]]
+
+
+def load(  # noqa: PLR0913 - one call per table row, all plain values
+    client: httpx.Client, workload: str, clients: int, seconds: float, key: str = "",
+    ids: list[str] | None = None,
+) -> dict[str, Any]:
+    lua = {
+        "register": lambda: wrk.script(API_KEY, "POST", "/agent/v1/enroll", json.dumps(
+            {"enrollment_key": key, "id_type": "random", "version": "1.0.0"})),
+        "command": lambda: wrk.script(API_KEY, "POST", "/api/v1/commands", json.dumps(
+            {"command_text": "uptime", "targeting": {"type": "nodes", "node_ids": ["{id}"]}}),
+            ids),
+        "list": lambda: wrk.script(API_KEY, "GET", "/api/v1/nodes?page_size=20"),
+        "get": lambda: wrk.script(API_KEY, "GET", "/api/v1/nodes/{id}", ids=ids),
+    }[workload]()
+    return wrk.run(str(client.base_url), lua, clients, seconds)
+
+
+def node_ids(client: httpx.Client) -> list[str]:
+    ids: list[str] = []
+    page = 1
+    while True:
+        rows = client.get("/api/v1/nodes", params={"page_size": 100, "page": page}).json()
+        ids += [r["id"] for r in rows["data"]]
+        if len(rows["data"]) < 100 or len(ids) >= 2000:
+            break
+        page += 1
+    return ids
+
+
+def run_mode(mode: str, args: argparse.Namespace) -> list[Row]:
+    rows: list[Row] = []
+    os.environ["WRITE_GROUP_COMMIT"] = "true" if mode == "group commit" else "false"
+    with fresh_schema() as url, server(url, args.log, False) as client:
+        relay_settled(url)
+        client.post("/api/v1/clusters", json={"name": "bench"}).raise_for_status()
+        key = client.post("/api/v1/clusters/bench/enrollment_keys",
+                          json={"uses_remaining": None}).json()["data"]["key"]
+        for clients in args.clients:
+            rows.append((mode, "register", clients,
+                         load(client, "register", clients, args.seconds, key=key)))
+        ids = node_ids(client)
+        for clients in args.clients:
+            rows.append((mode, "command", clients,
+                         load(client, "command", clients, args.seconds, ids=ids)))
+        if mode == "group commit":
+            for workload in ("list", "get"):
+                for clients in args.clients[1:]:
+                    rows.append(("reads", workload, clients,
+                                 load(client, workload, clients, args.seconds, ids=ids)))
+    return rows
+
+
+def projection_lag(threads: int = 16, writes: int = 100) -> tuple[float, float]:
+    """Commit -> read model, as each writer sees it (ms p50, p99)."""
+    with fresh_schema() as url:
+        services = services_for(url)
+        services.start()
+        try:
+            cluster_id = services.clusters.create(CreateCluster(name="lag"))
+            lags: list[float] = []
+            lock = threading.Lock()
+
+            def writer() -> None:
+                for _ in range(writes):
+                    def decide(uow: UnitOfWork) -> None:
+                        uow.get(Cluster, cluster_id, "cluster").admit(uuid4())
+
+                    written = services.writes.execute(decide, wait=False)
+                    committed = time.perf_counter()
+                    assert written.position is not None
+                    services.projector.wait(written.position)
+                    with lock:
+                        lags.append((time.perf_counter() - committed) * 1000)
+
+            workers = [threading.Thread(target=writer) for _ in range(threads)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            lags.sort()
+            return lags[len(lags) // 2], lags[int(len(lags) * 0.99)]
+        finally:
+            services.close()
+
+
+def replay_rate(events: int) -> float:
+    """Rebuilds the read models from a store holding `events` registrations' events."""
+    with fresh_schema() as url:
+        services = services_for(url)
+        services.start()
+        try:
+            cluster_id = services.clusters.create(CreateCluster(name="replay"))
+            batch = 500
+            for _ in range(events // batch):
+                def decide(uow: UnitOfWork) -> None:
+                    cluster = uow.get(Cluster, cluster_id, "cluster")
+                    for _ in range(batch):
+                        cluster.admit(uuid4())
+
+                services.writes.run(decide)
+        finally:
+            services.close()
+        replayer = services_for(url, run_projections=False)  # the rebuild is the only projector
+        try:
+            return rebuild(replayer).rate
+        finally:
+            replayer.close()
+
+
+def print_rows(rows: list[Row]) -> None:
+    print(f"{'path':<14}{'workload':<10}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'errors':>8}")
+    for mode, workload, clients, r in rows:
+        p50 = f"{r['p50_ms']:.1f}" if r["p50_ms"] is not None else "-"
+        p99 = f"{r['p99_ms']:.1f}" if r["p99_ms"] is not None else "-"
+        print(f"{mode:<14}{workload:<10}{clients:>8}{r['rate']:>10,.0f}{p50:>9}{p99:>9}"
+              f"{r['errors']:>8}")
+        if r["first_error"]:
+            print(f"    {r['first_error'][0]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--log", type=Path, default=Path("/tmp/bench-suite-serve.log"))
+    args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    if not wrk.available():
+        sys.exit("bench.suite drives the server with wrk: apt-get install wrk")
+    print(f"{os.cpu_count()} CPUs, PostgreSQL; server log: {args.log}")
+    print_rows([row for mode in ("group commit", "naive") for row in run_mode(mode, args)])
+    p50, p99 = projection_lag()
+    print(f"projection lag (commit -> read model), 16 writer threads: p50 {p50:.1f} ms, "
+          f"p99 {p99:.1f} ms")
+    print(f"replay: {replay_rate(50_000):,.0f} events/s (50,000 events)")
+
+
+if __name__ == "__main__":
+    main()

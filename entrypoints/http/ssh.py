@@ -1,0 +1,145 @@
+"""Ssh.SshUsername and Ssh.SshPublicKey endpoints, and the agent's login check."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.ssh_access import CreateSshPublicKey, CreateSshUsername
+from application.ssh_logins import CheckSshLogin
+from entrypoints.bootstrap import Services
+from entrypoints.http import serializers
+from entrypoints.http.agent import node_for_token
+from entrypoints.http.errors import not_found
+from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.listing import (
+    STANDARD,
+    ListSpec,
+    boolean,
+    exact,
+    parse_list_query,
+    parse_text,
+    parse_uuid,
+    text,
+)
+from entrypoints.http.responses import no_content, ok, paginated
+from projections.query import AnyOf, Cond, ListQuery, Order
+
+USERNAMES = ListSpec(
+    params=(*STANDARD, text("cluster_name"), boolean("has_password"),
+            exact("node_id", parse_uuid), text("username")),
+    sortable=("username", "inserted_at", "updated_at"),
+)
+KEYS = ListSpec(
+    params=(*STANDARD, text("cluster_name"), text("key_name"), exact("node_id", parse_uuid),
+            text("public_key"), exact("ssh_username_id", parse_uuid), text("username"),
+            exact("fingerprint", parse_text)),
+    sortable=("key_name", "username", "inserted_at", "updated_at"),
+)
+MAX_KEYS_SHOWN = 10_000
+
+
+def _keys_of(svc: Services, username_ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:
+    """The public keys of a page of usernames, in one query ("preloaded" in the seed)."""
+    found: dict[UUID, list[dict[str, Any]]] = {i: [] for i in username_ids}
+    if not username_ids:
+        return found
+    owners = AnyOf(tuple(Cond("ssh_username_id", "eq", i) for i in username_ids))
+    # Keys created in one request share inserted_at: their names order them.
+    order = (Order("inserted_at"), Order("key_name"))
+    query = ListQuery((owners,), order, page_size=MAX_KEYS_SHOWN)
+    for row in svc.view.query("ssh_public_keys", query).rows:
+        found[row["ssh_username_id"]].append(serializers.ssh_public_key(row))
+    return found
+
+
+def _usernames(svc: Services, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = _keys_of(svc, [r["id"] for r in rows])
+    return [serializers.ssh_username(r, keys[r["id"]]) for r in rows]
+
+
+def render_username(svc: Services, ssh_username_id: UUID) -> dict[str, Any] | None:
+    row = svc.view.get("ssh_usernames", ssh_username_id)
+    return _usernames(svc, [row])[0] if row else None
+
+
+def render_key(svc: Services, key_id: UUID) -> dict[str, Any] | None:
+    row = svc.view.get("ssh_public_keys", key_id)
+    return serializers.ssh_public_key(row) if row else None
+
+
+async def create_username(request: Request) -> Response:
+    node_id = path_uuid(request, "node_id")
+    cmd = await read_body(request, CreateSshUsername)
+    svc = services(request)
+    created = await run_in_threadpool(svc.ssh_access.create_username, node_id, cmd)
+    return ok(request, await run_in_threadpool(render_username, svc, created), 201)
+
+
+async def list_usernames(request: Request) -> Response:
+    query = parse_list_query(request, USERNAMES)
+    svc = services(request)
+    page = await run_in_threadpool(svc.view.query, "ssh_usernames", query)
+    return paginated(request, await run_in_threadpool(_usernames, svc, page.rows), page, query)
+
+
+async def show_username(request: Request) -> Response:
+    found = await run_in_threadpool(render_username, services(request), path_uuid(request))
+    return ok(request, found) if found else not_found(request)
+
+
+async def delete_username(request: Request) -> Response:
+    await run_in_threadpool(services(request).ssh_access.delete_username, path_uuid(request))
+    return no_content()
+
+
+async def create_key(request: Request) -> Response:
+    owner = path_uuid(request, "ssh_username_id")
+    cmd = await read_body(request, CreateSshPublicKey)
+    svc = services(request)
+    created = await run_in_threadpool(svc.ssh_access.add_key, owner, cmd)
+    return ok(request, await run_in_threadpool(render_key, svc, created), 201)
+
+
+async def list_keys(request: Request) -> Response:
+    query = parse_list_query(request, KEYS)
+    page = await run_in_threadpool(services(request).view.query, "ssh_public_keys", query)
+    return paginated(request, [serializers.ssh_public_key(r) for r in page.rows], page, query)
+
+
+async def show_key(request: Request) -> Response:
+    found = await run_in_threadpool(render_key, services(request), path_uuid(request))
+    return ok(request, found) if found else not_found(request)
+
+
+async def delete_key(request: Request) -> Response:
+    await run_in_threadpool(services(request).ssh_access.delete_key, path_uuid(request))
+    return no_content()
+
+
+async def verify(request: Request) -> Response:
+    """Agent API: may this credential log in as this username on the calling node?"""
+    node = await run_in_threadpool(node_for_token, request)
+    cmd = await read_body(request, CheckSshLogin)
+    verdict = await run_in_threadpool(services(request).ssh_logins.verify, node["id"], cmd)
+    return ok(request, {"allowed": verdict.allowed, "reason": verdict.reason,
+                        "ssh_username_id": verdict.ssh_username_id})
+
+
+ROUTES = [
+    Route("/api/v1/nodes/{node_id}/ssh_usernames", create_username, methods=["POST"]),
+    Route("/api/v1/ssh_usernames", list_usernames, methods=["GET"]),
+    Route("/api/v1/ssh_usernames/{id}", show_username, methods=["GET"]),
+    Route("/api/v1/ssh_usernames/{id}", delete_username, methods=["DELETE"]),
+    Route("/api/v1/ssh_usernames/{ssh_username_id}/ssh_public_keys", create_key,
+          methods=["POST"]),
+    Route("/api/v1/ssh_public_keys", list_keys, methods=["GET"]),
+    Route("/api/v1/ssh_public_keys/{id}", show_key, methods=["GET"]),
+    Route("/api/v1/ssh_public_keys/{id}", delete_key, methods=["DELETE"]),
+    Route("/agent/v1/ssh/verify", verify, methods=["POST"]),
+]
