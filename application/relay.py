@@ -9,6 +9,7 @@ than one batch takes to publish).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -93,7 +94,10 @@ class Relay:
                 self.published += len(messages)
                 relayed += len(messages)
         finally:
-            reading.cancel()
+            # Awaited, not cancelled: cancelling leaves the read running in its thread, and the
+            # store may be closed under it next (a segfault on SQLite).
+            with contextlib.suppress(Exception):
+                await reading
 
     async def run(self, stop: asyncio.Event) -> None:
         self._wakeup.bind()

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from application.executions import BATCH
 from entrypoints.bootstrap import Services
+from entrypoints.pause import pause
 
 log = logging.getLogger(__name__)
 # Self-update chunks per pass: enough to finish large requests quickly, bounded per pass.
@@ -52,10 +53,12 @@ def schedule_once(services: Services) -> int:
     return handled
 
 
-async def run_scheduler(services: Services, interval: float) -> None:
-    while True:
+async def run_scheduler(services: Services, interval: float, stop: asyncio.Event) -> None:
+    """Runs passes until `stop` is set; like the sweeper, it ends between passes, never inside
+    one, so the stores are not closed under a running pass."""
+    while not stop.is_set():
         try:
             await run_in_threadpool(schedule_once, services)
         except Exception:
             log.exception("scheduler pass failed; retrying")
-        await asyncio.sleep(interval)
+        await pause(stop, interval)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from domain.node import NodeStatus
 from entrypoints.bootstrap import Services
+from entrypoints.pause import pause
 from projections.query import AnyOf, Cond, ListQuery
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,13 @@ def sweep_once(services: Services) -> int:
     return changed
 
 
-async def run_sweeper(services: Services, interval: float) -> None:
-    while True:
+async def run_sweeper(services: Services, interval: float, stop: asyncio.Event) -> None:
+    """Sweeps until `stop` is set. It is never cancelled mid-pass: a cancelled task leaves its
+    worker thread running, and closing the stores under that thread crashed the process."""
+    while not stop.is_set():
         try:
-            while await run_in_threadpool(sweep_once, services) >= 500:
+            while await run_in_threadpool(sweep_once, services) >= 500 and not stop.is_set():
                 pass
         except Exception:
             log.exception("node status sweep failed")
-        await asyncio.sleep(interval)
+        await pause(stop, interval)

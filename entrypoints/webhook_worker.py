@@ -26,6 +26,7 @@ from adapters.nats_publisher import StreamSettings, connect, ensure_stream
 from application.deliveries import Deliverer
 from domain.catalog import PAYLOADS, Message
 from entrypoints.bootstrap import Services
+from entrypoints.pause import pause
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ async def consume_jetstream(services: Services, stop: asyncio.Event) -> None:
                 backoff = 0.5
         except Exception as exc:  # noqa: BLE001 - the worker outlives broker and database outages
             log.warning("webhook intake failed; retrying in %.1fs: %s", backoff, exc)
-            await _sleep(stop, backoff)
+            await pause(stop, backoff)
             backoff = min(backoff * 2, 5.0)
         finally:
             if nc is not None and not nc.is_closed:
@@ -156,9 +157,3 @@ async def run_worker(services: Services, stop: asyncio.Event) -> None:
                 await intake
         await deliverer.close()
 
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -82,9 +82,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             svc = await run_in_threadpool(build_services, settings)
         await run_in_threadpool(svc.start)
         app.state.services = svc
-        sweeper = asyncio.create_task(run_sweeper(svc, settings.heartbeat_interval))
-        scheduler = asyncio.create_task(run_scheduler(svc, settings.scheduler_interval))
         stop = asyncio.Event()
+        sweeper = asyncio.create_task(run_sweeper(svc, settings.heartbeat_interval, stop))
+        scheduler = asyncio.create_task(run_scheduler(svc, settings.scheduler_interval, stop))
         # The worker subscribes to the in-process bus before the relay can publish on it.
         worker = asyncio.create_task(run_worker(svc, stop)) if settings.run_webhook_worker else None
         relay = asyncio.create_task(svc.relay.run(stop)) if settings.run_relay else None
@@ -92,10 +92,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             yield
         finally:
             stop.set()
-            for task in (sweeper, scheduler):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # Awaited, not cancelled: a cancelled task would leave its pass running in a worker
+            # thread while the stores are closed under it (a segfault on SQLite).
+            await sweeper
+            await scheduler
             if relay is not None:
                 await relay
             if worker is not None:
