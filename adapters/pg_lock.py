@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 
 import psycopg
 
@@ -17,9 +18,15 @@ class AdvisoryLock:
         self.conninfo = conninfo
         self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        # The scheduler, sweeper and membership threads ask at once: one connection for all.
+        self._guard = threading.Lock()
 
     def held(self) -> bool:
         """True while this process holds the lock; tries to take it when it does not."""
+        with self._guard:
+            return self._held()
+
+    def _held(self) -> bool:
         try:
             if self._conn is not None and not self._conn.closed:
                 self._conn.execute("SELECT 1")
@@ -28,13 +35,17 @@ class AdvisoryLock:
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
             if row and row[0]:
                 return True
-            self.release()
+            self._release()
         except psycopg.Error:
             log.warning("advisory lock connection failed; will retry", exc_info=True)
-            self.release()
+            self._release()
         return False
 
     def release(self) -> None:
+        with self._guard:
+            self._release()
+
+    def _release(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
