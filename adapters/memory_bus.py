@@ -18,6 +18,8 @@ class InProcessBus:
     what it needs (the webhook fan-out writes delivery rows) loses nothing across restarts.
     """
 
+    connected = True  # nothing to reach
+
     def __init__(self) -> None:
         self._handlers: list[Handler] = []
         self.published = 0

@@ -86,6 +86,10 @@ class JetStreamPublisher:
         self._js = self._nc.jetstream(publish_async_max_pending=4000)
         await ensure_stream(self._js, self.stream)
 
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
     async def publish(self, messages: Sequence[Message]) -> None:
         assert self._js is not None, "start() first"
         futures = []

@@ -232,7 +232,7 @@ class Deliverer:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.rand = rand
-        self.counts = {"attempts": 0, SUCCEEDED: 0, FAILED: 0, "lost_leases": 0}
+        self.counts = {"attempts": 0, SUCCEEDED: 0, FAILED: 0, "recoverable": 0, "lost_leases": 0}
         self._wakeup = Wakeup()
 
     def wake(self, *_: object) -> None:
@@ -283,8 +283,8 @@ class Deliverer:
         self.counts["attempts"] += settlement.attempt is not None
         if not kept:
             self.counts["lost_leases"] += 1
-        elif settlement.status != PENDING:
-            self.counts[settlement.status] += 1
+        else:
+            self.counts["recoverable" if settlement.status == PENDING else settlement.status] += 1
         return settlement
 
     async def deliver_due(self, limit: int = 1000) -> int:

@@ -48,6 +48,11 @@ class EventPublisher(Protocol):
 
     async def start(self) -> None: ...
 
+    @property
+    def connected(self) -> bool:
+        """Whether the broker can be reached now (readiness)."""
+        ...
+
     async def publish(self, messages: Sequence[Message]) -> None:
         """Publishes in order; returns only when every message is durably accepted."""
         ...
@@ -182,3 +187,55 @@ class SshCredentials(Protocol):
     def username(self, node_id: UUID, username: str) -> StoredUsername | None: ...
 
     def has_key(self, ssh_username_id: UUID, fingerprint: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class AdminMember:
+    """An admin as the read model knows it: announced profile and last check-in."""
+
+    id: UUID
+    name: str
+    admin_cluster_name: str
+    max_peers: int
+    url: str
+    present: bool  # False once it left cleanly
+    joined_at: datetime
+    last_checked_in: datetime | None
+
+
+class AdminDirectory(Protocol):
+    """Read-model lookups for membership and sharding."""
+
+    def members(self) -> list[AdminMember]: ...
+
+    def cluster_sizes(self) -> dict[str, int]:
+        """Every edge cluster's name and node count."""
+        ...
+
+    def cluster_nodes(self) -> dict[str, list[UUID]]:
+        """Every edge cluster's node ids (empty clusters included)."""
+        ...
+
+
+class AdminCheckins(Protocol):
+    """Liveness of admin processes; on the read side, never an event."""
+
+    def check_in(self, admin_id: UUID, at: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class MetricsReport:
+    """The latest metrics a node's agent sent, with when the admin received them."""
+
+    node_id: UUID
+    received_at: datetime
+    host: dict[str, Any]
+    agent: dict[str, Any]
+
+
+class NodeMetricsBook(Protocol):
+    """Keeps each node's latest metrics report (replaced, not appended: there is no history)."""
+
+    def put(self, report: MetricsReport) -> None: ...
+
+    def latest(self, node_id: UUID) -> MetricsReport | None: ...

@@ -19,7 +19,7 @@ from eventsourcing.utils import get_topic
 
 from application.ports import EventPublisher
 from application.store import EdgeStore
-from application.wakeup import Wakeup
+from application.wakeup import Stopped, Wakeup, unless_stopped
 from domain.catalog import PUBLIC_EVENTS, Message, to_message
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ class Relay:
         self.leader = leader or (lambda: True)
         self.position = 0
         self.published = 0
+        self.read = 0  # messages read for publishing (some more than once, after a failure)
+        self.failed_batches = 0
         self.last_error: str | None = None
         self._wakeup = Wakeup()
 
@@ -86,7 +88,12 @@ class Relay:
                     return relayed
                 reading = asyncio.create_task(asyncio.to_thread(self.read_batch, end))
                 if messages:
-                    await self.publisher.publish(messages)
+                    self.read += len(messages)
+                    try:
+                        await self.publisher.publish(messages)
+                    except Exception:
+                        self.failed_batches += 1
+                        raise
                 await asyncio.to_thread(
                     self.tracking.insert_tracking, Tracking(self.tracking_name, end)
                 )
@@ -101,7 +108,9 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._wakeup.bind()
-        await self.publisher.start()
+        if not await self._start_publisher(stop):
+            self._wakeup.unbind()
+            return
         backoff = self.poll_interval
         try:
             while not stop.is_set():
@@ -121,6 +130,16 @@ class Relay:
         finally:
             self._wakeup.unbind()
             await self.publisher.close()
+
+    async def _start_publisher(self, stop: asyncio.Event) -> bool:
+        """Connects, however long the broker is away, unless the process stops first."""
+        try:
+            await unless_stopped(self.publisher.start(), stop)
+        except Stopped:
+            with contextlib.suppress(Exception):
+                await self.publisher.close()
+            return False
+        return True
 
     def _let_read_models_settle(self) -> None:
         if self.settled is None:

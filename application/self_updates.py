@@ -46,6 +46,7 @@ class SelfUpdates:
         self.targets = targets
         self.index = index
         self.work = work
+        self.completed = 0  # requests this process brought to completion (metrics)
 
     def create(self, cmd: CreateSelfUpdateRequest) -> UUID:
         targeting = eligible(cmd.targeting.checked())
@@ -81,12 +82,14 @@ class SelfUpdates:
         request = self.writes.run(start)
         chunk = request.remaining()[:CHUNK]
         if chunk:
-            self.writes.run(lambda uow: self._trigger(uow, request_id, chunk))
+            request = self.writes.run(lambda uow: self._trigger(uow, request_id, chunk))
             self.work.ring(chunk)
+        if request.status == RequestStatus.COMPLETED.value:
+            self.completed += 1
         return True
 
     @staticmethod
-    def _trigger(uow: UnitOfWork, request_id: UUID, node_ids: list[UUID]) -> None:
+    def _trigger(uow: UnitOfWork, request_id: UUID, node_ids: list[UUID]) -> SelfUpdateRequest:
         request = uow.get(SelfUpdateRequest, request_id, "self-update request")
         triggered, failed = [], []
         for node_id in node_ids:
@@ -100,3 +103,4 @@ class SelfUpdates:
                 # Deleted, no longer healthy, or self-update switched off since resolution.
                 failed.append(node_id)
         request.record(triggered, failed, uow.now)
+        return request

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Wakeup:
@@ -39,3 +43,24 @@ class Wakeup:
         await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
+
+
+class Stopped(Exception):
+    """The process began stopping while an awaited step was still under way."""
+
+
+async def unless_stopped(step: Awaitable[T], stop: asyncio.Event) -> T:
+    """`await step`, abandoned (cancelled) if `stop` is set first: the NATS client retries an
+    unreachable server forever, and shutdown must not wait on it."""
+    task = asyncio.ensure_future(step)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    raise Stopped

@@ -13,6 +13,7 @@ from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.popo import POPOTrackingRecorder
 from eventsourcing.utils import Environment
 
+from adapters.admin_ports import ViewAdminDirectory, ViewNodeMetrics
 from adapters.argon2_hasher import Argon2Hasher
 from adapters.file_lock import FileLock
 from adapters.liveness import SystemClock, ViewLiveness
@@ -31,14 +32,16 @@ from adapters.webhook_directory import ViewWebhookDirectory
 from adapters.webhook_guard import SsrfGuard
 from adapters.webhook_http import MAX_ADDRESSES, HttpWebhookTransport, ViewWebhookTargets
 from adapters.work_doorbell import WorkDoorbell
+from application.admins import AdminProfile, Admins
 from application.aliases import Aliases
 from application.clusters import Clusters
 from application.commands import Commands
+from application.counters import Counters
 from application.deliveries import Deliverer, RetryPolicy
 from application.enrollment_keys import EnrollmentKeys
 from application.executions import Executions
 from application.nodes import Nodes
-from application.ports import Clock, EventPublisher
+from application.ports import Clock, EventPublisher, NodeMetricsBook
 from application.relay import Relay
 from application.self_updates import SelfUpdates
 from application.ssh_access import SshAccess
@@ -78,6 +81,9 @@ class Services:
     ssh_logins: SshLogins
     doorbell: WorkDoorbell
     relay: Relay
+    counters: Counters
+    admins: Admins
+    node_metrics: NodeMetricsBook
     bus: InProcessBus | None = None
     listener: NotifyListener | None = None
     lock: ProjectorLock | None = None
@@ -211,6 +217,16 @@ def build_deliverer(
                      RetryPolicy(max_attempts=settings.webhook_max_attempts), lease_seconds=lease)
 
 
+def build_admins(
+    settings: Settings, writes: WritePath, view: TableView, counters: Counters
+) -> Admins:
+    directory = ViewAdminDirectory(view)
+    me = AdminProfile(settings.effective_admin_id, settings.admin_cluster_name,
+                      settings.admin_max_peers, settings.advertised_url)
+    return Admins(writes, directory, directory, counters, me,
+                  timedelta(seconds=settings.admin_offline_after))
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
     view = build_view(settings)
@@ -237,6 +253,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     hasher = Argon2Hasher()
     failures = FailureWindow(settings.ssh_login_max_failures,
                              timedelta(seconds=settings.ssh_login_window))
+    counters = Counters()
     return Services(
         settings=settings,
         store=store,
@@ -261,6 +278,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ssh_logins=SshLogins(writes, ViewSshCredentials(view), hasher, failures),
         doorbell=doorbell,
         relay=relay,
+        counters=counters,
+        admins=build_admins(settings, writes, view, counters),
+        node_metrics=ViewNodeMetrics(view),
         bus=bus,
         listener=listener,
         lock=lock,

@@ -12,6 +12,7 @@ from asyncio import Event
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
+from entrypoints import logs
 from entrypoints.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -33,11 +34,12 @@ def serve(args: argparse.Namespace) -> int:
 
     overrides = {"run_projections": False} if args.no_projections else {}
     settings = _settings(args, **overrides)
+    logs.configure(settings.log_format, args.log_level)
     if settings.generated_api_key:
         print(f"edge-admin: API_KEY not set; this run accepts the generated key {settings.api_key}",
               file=sys.stderr)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=args.log_level, access_log=False,
+                log_level=args.log_level, access_log=False, log_config=None,
                 # Open event streams would otherwise hold shutdown until clients leave.
                 timeout_graceful_shutdown=3)
     return 0

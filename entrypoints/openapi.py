@@ -26,6 +26,7 @@ from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from application.nodes import ChangeCluster, EnrollNode, ReregisterNode
 from application.webhooks import CreateWebhook
 from domain.catalog import EVENT_TYPES
+from entrypoints import openapi_admins as oadm
 from entrypoints import openapi_agent_work as owork
 from entrypoints import openapi_commands as ocmd
 from entrypoints import openapi_events as oev
@@ -169,6 +170,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 OPERATIONS.update(ocmd.OPERATIONS)
 OPERATIONS.update(owork.OPERATIONS)
 OPERATIONS.update(ossh.OPERATIONS)
+OPERATIONS.update(oadm.OPERATIONS)
 
 
 def build_openapi() -> dict[str, Any]:
@@ -184,7 +186,8 @@ def build_openapi() -> dict[str, Any]:
     documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     if stale := OPERATIONS.keys() - documented:
         raise LookupError(f"entrypoints/openapi.py documents routes that do not exist: {stale}")
-    tags = [CLUSTER, KEY, NODE, ALIAS, *ocmd.TAGS, *ossh.TAGS, EVENT_TYPE, WEBHOOK, EVENT, AGENT]
+    tags = [*oadm.TAGS, CLUSTER, KEY, NODE, ALIAS, *oadm.NODE_TAGS, *ocmd.TAGS, *ossh.TAGS,
+            EVENT_TYPE, WEBHOOK, EVENT, AGENT]
     document = {
         "openapi": "3.1.0",
         "info": oas.INFO,
@@ -194,6 +197,7 @@ def build_openapi() -> dict[str, Any]:
         "components": {
             "schemas": {**_request_bodies(), **oas.RESOURCES, **oev.RESOURCES,
                         **ocmd.RESOURCES, **owork.RESOURCES, **ossh.RESOURCES,
+                        **oadm.RESOURCES,
                         **_envelopes(), **oas.ENVELOPE},
             "responses": oas.error_responses(),
             "headers": {"RequestId": {"schema": oas.STR, "description": "Equals meta.request_id;"
@@ -235,7 +239,7 @@ def _success(op: Op, status: int) -> dict[str, Any]:
                                 "headers": oas.REQUEST_ID_HEADER}
     if op.data is not None:
         wrapper = "Paginated" if op.listing is not None else "Single"
-        schema = oas.ref(f"{op.data}{wrapper}Response")
+        schema = oas.ref(f"{op.data}{'' if op.flat else wrapper}Response")
         response["content"] = {"application/json": {"schema": schema}}
     return response
 
@@ -326,7 +330,7 @@ def _envelopes() -> dict[str, oas.Schema]:
     for op in OPERATIONS.values():
         if op.data is not None and op.listing is not None:
             out[f"{op.data}PaginatedResponse"] = oas.paginated(op.data)
-        elif op.data is not None:
+        elif op.data is not None and not op.flat:
             out[f"{op.data}SingleResponse"] = oas.single(op.data)
     return out
 
@@ -349,7 +353,7 @@ def _request_bodies() -> dict[str, oas.Schema]:
 
 def _body_docs() -> dict[str, tuple[str, dict[str, str]]]:
     return {**oas.BODY_DOCS, **oev.BODY_DOCS, **ocmd.BODY_DOCS, **owork.BODY_DOCS,
-            **ossh.BODY_DOCS}
+            **ossh.BODY_DOCS, **oadm.BODY_DOCS}
 
 
 def main() -> None:

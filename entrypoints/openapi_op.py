@@ -32,3 +32,4 @@ class Op:
     description: str = ""
     security: Security | None = None  # None: the document-wide apiKey
     also: tuple[int, ...] = ()  # further success statuses with the same body
+    flat: bool = False  # the body is <data>Response itself, not wrapped in {data, meta}

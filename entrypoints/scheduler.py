@@ -40,6 +40,7 @@ def schedule_once(services: Services) -> int:
     executions = services.executions
     grace = services.settings.execution_unreachable_grace
     handled = _drain(executions.expire_due)
+    services.counters.add("commands.expiration_total")
     handled += _drain(executions.abandon_orphans)
     if services.up_for(grace):
         handled += _drain(lambda: executions.expire_unreachable(grace))
@@ -59,6 +60,8 @@ async def run_scheduler(services: Services, interval: float, stop: asyncio.Event
     while not stop.is_set():
         try:
             await run_in_threadpool(schedule_once, services)
+            services.counters.add("quantum.jobs_executed_total")
         except Exception:
+            services.counters.add("quantum.jobs_exceptions_total")
             log.exception("scheduler pass failed; retrying")
         await pause(stop, interval)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlparse
 
 DEFAULT_DATABASE_URL = "sqlite:///./edge-data/edge.sqlite3"
 CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+ADMIN_ID = re.compile(r"^[a-z0-9]{12}$")
 TRUE, FALSE = {"1", "true", "yes", "on", "y"}, {"0", "false", "no", "off", "n", ""}
 
 
@@ -54,6 +57,13 @@ class Settings:
     max_body_bytes: int = 1_048_576
     run_projections: bool = True
     write_group_commit: bool = True
+    admin_id: str = ""
+    admin_cluster_name: str = "admin-cluster-main"
+    admin_max_peers: int = 100_000
+    admin_checkin_interval: float = 5.0
+    admin_offline_after: float = 15.0
+    admin_forget_after: float = 3600.0
+    log_format: str = "json"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -97,6 +107,13 @@ class Settings:
             "max_body_bytes": _int(e, "MAX_BODY_BYTES", 1_048_576, 1024, 1 << 30),
             "run_projections": _bool(e, "RUN_PROJECTIONS", True),
             "write_group_commit": _bool(e, "WRITE_GROUP_COMMIT", True),
+            "admin_id": e.get("ADMIN_ID", ""),
+            "admin_cluster_name": e.get("ADMIN_CLUSTER_NAME") or "admin-cluster-main",
+            "admin_max_peers": _int(e, "ADMIN_MAX_PEERS", 100_000, 1, 1_000_000),
+            "admin_checkin_interval": _float(e, "ADMIN_CHECKIN_SECONDS", 5.0),
+            "admin_offline_after": _float(e, "ADMIN_OFFLINE_AFTER_SECONDS", 15.0),
+            "admin_forget_after": _float(e, "ADMIN_FORGET_AFTER_SECONDS", 3600.0),
+            "log_format": (e.get("LOG_FORMAT") or "json").lower(),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -123,6 +140,34 @@ class Settings:
                 "NODE_UNHEALTHY_AFTER_SECONDS must be positive and below "
                 "NODE_UNREACHABLE_AFTER_SECONDS"
             )
+
+        self._validate_admin()
+
+    def _validate_admin(self) -> None:
+        if self.admin_id and not ADMIN_ID.match(self.admin_id):
+            raise SettingsError(f"ADMIN_ID={self.admin_id!r}: expected 12 lowercase letters "
+                                "or digits")
+        if not CLUSTER_NAME.match(self.admin_cluster_name) or len(self.admin_cluster_name) > 63:
+            raise SettingsError(f"ADMIN_CLUSTER_NAME={self.admin_cluster_name!r}: expected a "
+                                "DNS label (lowercase letters, digits and hyphens)")
+        if not 0 < self.admin_checkin_interval < self.admin_offline_after:
+            raise SettingsError("ADMIN_CHECKIN_SECONDS must be positive and below "
+                                "ADMIN_OFFLINE_AFTER_SECONDS")
+        if self.admin_forget_after < self.admin_offline_after:
+            raise SettingsError("ADMIN_FORGET_AFTER_SECONDS must not be below "
+                                "ADMIN_OFFLINE_AFTER_SECONDS")
+        if self.log_format not in ("json", "text"):
+            raise SettingsError(f"LOG_FORMAT={self.log_format!r}: expected json or text")
+
+    @property
+    def effective_admin_id(self) -> str:
+        """ADMIN_ID, or one derived from this machine's name and port: stable across restarts,
+        distinct for two admins on one machine."""
+        if self.admin_id:
+            return self.admin_id
+        digest = hashlib.sha256(f"{socket.gethostname()}:{self.port}".encode()).digest()
+        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+        return "".join(alphabet[b % 36] for b in digest[:12])
 
     @property
     def advertised_url(self) -> str:

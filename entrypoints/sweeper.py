@@ -26,7 +26,11 @@ def _stale(services: Services, seconds: float, statuses: tuple[str, ...]) -> lis
 
 
 def sweep_once(services: Services) -> int:
-    """One pass; returns how many transitions it recorded."""
+    """One pass; returns how many transitions it recorded. With several admins only the
+    scheduler-lock holder sweeps, so a missed heartbeat is recorded once."""
+    lock = services.scheduler_lock
+    if lock is not None and not lock.held():
+        return 0
     settings = services.settings
     changed = 0
     if services.up_for(settings.node_unreachable_after):
@@ -45,6 +49,8 @@ async def run_sweeper(services: Services, interval: float, stop: asyncio.Event) 
         try:
             while await run_in_threadpool(sweep_once, services) >= 500 and not stop.is_set():
                 pass
+            services.counters.add("quantum.jobs_executed_total")
         except Exception:
+            services.counters.add("quantum.jobs_exceptions_total")
             log.exception("node status sweep failed")
         await pause(stop, interval)

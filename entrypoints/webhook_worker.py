@@ -24,6 +24,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.nats_publisher import StreamSettings, connect, ensure_stream
 from application.deliveries import Deliverer
+from application.wakeup import Stopped, unless_stopped
 from domain.catalog import PAYLOADS, Message
 from entrypoints.bootstrap import Services
 from entrypoints.pause import pause
@@ -75,6 +76,7 @@ async def fan_out(services: Services, messages: Sequence[Message]) -> int:
     # these messages, or a webhook created just before them would miss them.
     await asyncio.to_thread(services.projector.wait, max(m.position for m in messages))
     added = await asyncio.to_thread(services.webhooks.fan_out, messages)
+    services.counters.add("webhook.fan_outs_total")
     if added:
         _deliverer(services).wake()
     return added
@@ -107,7 +109,7 @@ async def consume_jetstream(services: Services, stop: asyncio.Event) -> None:
     while not stop.is_set():
         nc: Client | None = None
         try:
-            nc = await connect(settings.nats_url, "edge-webhook-worker")
+            nc = await unless_stopped(connect(settings.nats_url, "edge-webhook-worker"), stop)
             js = nc.jetstream()
             await ensure_stream(js, stream)
             sub = await js.pull_subscribe(stream.subjects[0], durable=DURABLE,
@@ -119,6 +121,8 @@ async def consume_jetstream(services: Services, stop: asyncio.Event) -> None:
                     continue
                 await handle_batch(services, batch)
                 backoff = 0.5
+        except Stopped:
+            return
         except Exception as exc:  # noqa: BLE001 - the worker outlives broker and database outages
             log.warning("webhook intake failed; retrying in %.1fs: %s", backoff, exc)
             await pause(stop, backoff)

@@ -13,6 +13,7 @@ from domain.cluster import Cluster
 from domain.enrollment_key import EnrollmentKey
 from domain.node import DEFAULT_PORTS, Node
 from domain.webhook import Webhook
+from projections.admin_handlers import ADMIN_HANDLERS
 from projections.command_handlers import COMMAND_HANDLERS, NODE_EXTRAS
 from projections.fleet_tables import join_events
 from projections.model import Change, Delete, Increment, Patch, Upsert, UpsertMax
@@ -102,7 +103,8 @@ HANDLERS: dict[type[Any], Handler] = {
     Node.StatusChanged: _patch("nodes", status="status"),
     Node.ClusterChanged: _patch("nodes", cluster_id="cluster_id", cluster_name="cluster_name"),
     Node.Deleted: lambda e: [
-        Delete("nodes", _by_id(e)), Delete("node_liveness", {"node_id": e.originator_id})
+        Delete("nodes", _by_id(e)), Delete("node_liveness", {"node_id": e.originator_id}),
+        Delete("node_metrics", {"node_id": e.originator_id}),
     ],
     Alias.Created: lambda e: [Upsert("aliases", {
         "id": e.originator_id, "node_id": e.node_id, "cluster_id": e.cluster_id,
@@ -127,6 +129,7 @@ def _also(first: Handler, second: Handler) -> Handler:
 
 HANDLERS.update(COMMAND_HANDLERS)
 HANDLERS.update(SSH_HANDLERS)
+HANDLERS.update(ADMIN_HANDLERS)
 for _type, _extra in NODE_EXTRAS.items():
     HANDLERS[_type] = _also(HANDLERS[_type], _extra) if _type in HANDLERS else _extra
 

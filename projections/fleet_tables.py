@@ -124,9 +124,30 @@ SSH_PUBLIC_KEYS = Table(
     joins=_NODE_CLUSTER,
 )
 
+# Admin processes (membership events) and their check-ins (liveness, not events).
+ADMINS = Table(
+    "admins", "id",
+    cols(
+        ("id", UID), ("admin_id", TXT), ("name", TXT), ("admin_cluster_name", TXT),
+        ("max_peers", INT), ("url", TXT), ("present", BOOL), ("joined_at", TIME),
+    ),
+    joins=(Join("admin_checkins", "id", "admin_id", cols(("last_checked_in", TIME))),),
+)
+ADMIN_CHECKINS = Table(
+    "admin_checkins", "admin_id", cols(("admin_id", UID), ("last_checked_in", TIME)),
+    owned=False,
+)
+# Each node's latest agent report (JSON text); replaced on every report, never replayed.
+NODE_METRICS = Table(
+    "node_metrics", "node_id",
+    cols(("node_id", UID), ("received_at", TIME), ("host", TXT), ("agent", TXT)),
+    owned=False,
+)
+
 FLEET_TABLES = (
     CLUSTERS, ENROLLMENT_KEYS, NODE_LIVENESS, NODES, ALIASES, WEBHOOKS, COMMANDS,
-    COMMAND_EXECUTIONS, SELF_UPDATE_REQUESTS, SSH_USERNAMES, SSH_PUBLIC_KEYS,
+    COMMAND_EXECUTIONS, SELF_UPDATE_REQUESTS, SSH_USERNAMES, SSH_PUBLIC_KEYS, ADMIN_CHECKINS,
+    ADMINS, NODE_METRICS,
 )
 
 

@@ -98,6 +98,10 @@ class _Envelope(msgspec.Struct):
     data: msgspec.Raw
 
 
+class MetricsReply(msgspec.Struct):
+    received_at: str
+
+
 class _ErrorBody(msgspec.Struct):
     code: str = "error"
     message: str = ""
@@ -159,6 +163,9 @@ class AgentApi:
         if password is not None:
             body["password"] = password
         return await self._post("/agent/v1/ssh/verify", body, api_token, SshVerdict)
+
+    async def metrics(self, api_token: str, report: dict[str, Any]) -> MetricsReply:
+        return await self._post("/agent/v1/metrics", report, api_token, MetricsReply)
 
     async def _post(self, path: str, body: Any, token: str | None, reply: type[T],
                     timeout: float | None = None) -> T:

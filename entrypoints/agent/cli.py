@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "server; default: %(default)s)")
     parser.add_argument("--ssh-host", default="0.0.0.0", metavar="H",  # noqa: S104
                         help="address the SSH server listens on (default: %(default)s)")
+    parser.add_argument("--metrics-interval", type=float, default=15.0, metavar="S",
+                        help="seconds between host and agent metrics reports (0: none; "
+                        "default: %(default)s)")
     parser.add_argument("--machine-id", help=f"use instead of /etc/machine-id "
                         f"(default: ${MACHINE_ID_ENV})")
     parser.add_argument("--min-free-disk-percent", type=float, default=5.0, metavar="P",
@@ -144,6 +147,8 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
         raise SettingsError(f"--output-limit must be between 1024 and {DEFAULT_OUTPUT_LIMIT}")
     if not 0 <= args.ssh_port <= MAX_PORT:
         raise SettingsError(f"--ssh-port must be between 0 (no SSH server) and {MAX_PORT}")
+    if not (args.metrics_interval == 0 or 1 <= args.metrics_interval <= 3600):
+        raise SettingsError("--metrics-interval must be 0 (no reports) or 1 to 3600 seconds")
     state_dir = args.state_dir or default_state_dir(env)
     return AgentConfig(
         admin_url=_admin_url(args, env),
@@ -160,6 +165,7 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
         limits=HealthLimits(args.min_free_disk_percent, args.max_load_per_core),
         ssh_host=args.ssh_host,
         ssh_port=args.ssh_port,
+        metrics_interval=args.metrics_interval,
     )
 
 

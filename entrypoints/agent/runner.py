@@ -18,11 +18,13 @@ from uuid import UUID
 
 import httpx
 
+from application.counters import Counters
 from entrypoints.agent import health, ssh_server
 from entrypoints.agent.api import AdminError, AgentApi, Unreachable
 from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
 from entrypoints.agent.identity import Identity, IdentityError, IdentityStore
 from entrypoints.agent.journal import Journal
+from entrypoints.agent.metrics import MetricsReporter
 from entrypoints.agent.work import WorkLoop
 
 log = logging.getLogger("edge_agent")
@@ -52,6 +54,7 @@ class AgentConfig:
     # 0: no SSH server (the CLI's default is the admin's default ssh_port, 42222).
     ssh_host: str = "0.0.0.0"  # noqa: S104 - reached by operators over the network
     ssh_port: int = 0
+    metrics_interval: float = 0.0  # 0: no metrics reports (the CLI's default is 15 s)
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
 
@@ -94,6 +97,8 @@ class Agent:
         self._condition: str | None = None
         self._failed_checks: frozenset[str] = frozenset()
         self._api: AgentApi | None = None
+        self.counters = Counters()
+        self.started = time.monotonic()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Runs until `stop` is set; raises AgentFatal if a loop cannot continue."""
@@ -105,6 +110,9 @@ class Agent:
             loops = [asyncio.create_task(self._heartbeat_loop(), name="heartbeat")]
             if self.config.ssh_port:
                 loops.append(asyncio.create_task(self._ssh(), name="ssh"))
+            if self.config.metrics_interval:
+                reporter = MetricsReporter(self, self.config.metrics_interval)
+                loops.append(asyncio.create_task(reporter.run(), name="metrics"))
             if self.config.journal_dir is not None:
                 work = WorkLoop(self, Journal(self.config.journal_dir), self.config.output_limit,
                                 self.config.update_command)
@@ -158,7 +166,8 @@ class Agent:
         cfg = self.config
         key = await asyncio.to_thread(ssh_server.host_key, cfg.state_dir)
         try:
-            await ssh_server.serve(cfg.ssh_host, cfg.ssh_port, key, self.check_login)
+            await ssh_server.serve(cfg.ssh_host, cfg.ssh_port, key, self.check_login,
+                                   lambda: self.counters.add("ssh.connections_total"))
         except OSError as exc:
             raise AgentFatal(f"cannot serve SSH on {cfg.ssh_host}:{cfg.ssh_port}: "
                              f"{exc.strerror or exc}") from exc
@@ -166,6 +175,7 @@ class Agent:
     async def check_login(self, username: str, method: str, public_key: str | None,
                           password: str | None) -> bool:
         """Asks the admin; anything but a clear yes (admin unreachable, refused) is a no."""
+        self.counters.add("ssh.authentications_total")
         try:
             session = await asyncio.wait_for(self.session(), self.config.request_timeout)
             verdict = await self.api.ssh_verify(session.api_token, username, method,

@@ -55,14 +55,16 @@ class _Gate(asyncssh.SSHServer):
     """One per connection: asks the admin about each credential, remembers the answers for
     this connection only (asyncssh checks a key once when queried and again when signed)."""
 
-    def __init__(self, check: Check) -> None:
+    def __init__(self, check: Check, connected: Callable[[], None]) -> None:
         self._check = check
+        self._connected = connected
         self._answers: dict[tuple[str, str], bool] = {}
         self._peer = "?"
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         peer = conn.get_extra_info("peername")
         self._peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self._connected()
 
     def begin_auth(self, username: str) -> bool:
         return True  # every user must authenticate
@@ -91,10 +93,12 @@ class _Gate(asyncssh.SSHServer):
         log.info("ssh %s %s login for %r from %s", verdict, method, username, self._peer)
 
 
-async def serve(host: str, port: int, key: asyncssh.SSHKey, check: Check) -> None:
+async def serve(host: str, port: int, key: asyncssh.SSHKey, check: Check,
+                connected: Callable[[], None] = lambda: None) -> None:
     """Listens until cancelled; raises OSError if the address cannot be bound."""
     server = await asyncssh.create_server(
-        lambda: _Gate(check), host, port, server_host_keys=[key], process_factory=run_session,
+        lambda: _Gate(check, connected), host, port, server_host_keys=[key],
+        process_factory=run_session,
         encoding=None, allow_scp=False, agent_forwarding=False, x11_forwarding=False,
         sftp_factory=None, login_timeout=30,
     )

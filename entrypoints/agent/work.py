@@ -72,6 +72,7 @@ class WorkLoop:
         while True:
             session = await self.agent.session()
             try:
+                self.agent.counters.add("commands.synced_total")
                 reply = await self.agent.api.work(session.api_token, self.journal.held(),
                                                   POLL_WAIT, accept_work=not self.updating)
             except (Unreachable, AdminError) as exc:
@@ -109,6 +110,7 @@ class WorkLoop:
         if not self.journal.accept(assignment):
             return False  # already held: a repeated hand-out
         log.info("running execution %s of command %s", assignment.id, assignment.command_id)
+        self.agent.counters.add("commands.enqueued_total")
         self._spawn(self._execute(assignment))
         return True
 
@@ -124,6 +126,7 @@ class WorkLoop:
         finally:
             self.running.pop(assignment.id, None)
         self.journal.finish(assignment.id, Result(exit_code=exit_code, output=output))
+        self.agent.counters.add("commands.completed_total")
         log.info("execution %s ended with exit code %d", assignment.id, exit_code)
         await self._report(assignment.id, Result(exit_code=exit_code, output=output))
 
@@ -174,6 +177,7 @@ class WorkLoop:
                 # Not this node's any more (deleted, or the node enrolled anew).
                 log.warning("admin refused the result of %s (%s); dropping it", exec_id, exc)
             else:
+                self.agent.counters.add("commands.reported_total")
                 if not reply.accepted:
                     log.info("execution %s had already ended as %s; result dropped", exec_id,
                              reply.status)

@@ -74,6 +74,7 @@ async def heartbeat(request: Request) -> Response:
     if beat.status is NodeStatus.UNREACHABLE:
         raise ApiError(422, {"status": ["must be healthy or unhealthy"]})
     status = await run_in_threadpool(services(request).nodes.heartbeat, node["id"], beat.status)
+    services(request).counters.add("nodes.health_checks_total")
     body = {"node_id": node["id"], "status": status,
             "heartbeat_interval_seconds": services(request).settings.heartbeat_interval}
     return ok(request, body)

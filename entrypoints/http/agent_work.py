@@ -63,6 +63,14 @@ def _body(svc: Services, work: Work, update: UUID | None) -> dict[str, Any]:
     }
 
 
+def _count_delivery(svc: Services, handed_out: int) -> None:
+    svc.counters.add("commands.synced_total")
+    if handed_out:
+        svc.counters.add("commands.delivery_total")
+        svc.counters.set("commands.delivery_delivered_count", handed_out)
+        svc.counters.add("commands.execution_delivered_total", handed_out)
+
+
 async def work(request: Request) -> Response:
     node = await run_in_threadpool(node_for_token, request)
     poll = await read_body(request, WorkPoll)
@@ -75,6 +83,7 @@ async def work(request: Request) -> Response:
             found, update = await run_in_threadpool(_find, svc, node["id"], poll)
             remaining = deadline - time.monotonic()
             if found.executions or found.cancel or update or remaining <= 0:
+                _count_delivery(svc, len(found.executions))
                 return ok(request, _body(svc, found, update))
             # Work recorded by another admin process rings nothing here: look again regularly.
             try:
@@ -89,6 +98,8 @@ async def result(request: Request) -> Response:
     body = await read_body(request, ExecutionResult)
     reported = await run_in_threadpool(services(request).executions.report, node["id"], exec_id,
                                        body.exit_code, body.output)
+    if reported.accepted:
+        services(request).counters.add("commands.execution_completed_total")
     return ok(request, {"id": exec_id, "status": reported.status, "accepted": reported.accepted})
 
 

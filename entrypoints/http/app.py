@@ -11,13 +11,13 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.shared import DomainError
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.http import (
+    admin_metrics,
+    admins,
     agent,
     agent_work,
     aliases,
@@ -30,6 +30,8 @@ from entrypoints.http import (
     event_docs,
     event_types,
     events,
+    health,
+    node_metrics,
     nodes,
     self_update_requests,
     ssh,
@@ -44,7 +46,8 @@ from entrypoints.http.errors import (
     on_unexpected,
 )
 from entrypoints.http.middleware import RequestContext
-from entrypoints.http.responses import JSONResponse
+from entrypoints.http.prometheus import HttpMetrics, metrics_endpoint
+from entrypoints.membership import join_admin_cluster, leave_admin_cluster, run_membership
 from entrypoints.scheduler import run_scheduler
 from entrypoints.settings import Settings
 from entrypoints.sweeper import run_sweeper
@@ -61,6 +64,9 @@ API_ROUTES = [
     *command_executions.ROUTES,
     *self_update_requests.ROUTES,
     *ssh.ROUTES,
+    *admins.ROUTES,
+    *admin_metrics.ROUTES,
+    *node_metrics.ROUTES,
     *webhooks.ROUTES,
     *event_types.ROUTES,
     *events.ROUTES,
@@ -68,12 +74,10 @@ API_ROUTES = [
 ]
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
     """Builds the ASGI app; services are built (or the given ones started) in the lifespan."""
+
+    http_metrics = HttpMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,8 +85,11 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         if svc is None:
             svc = await run_in_threadpool(build_services, settings)
         await run_in_threadpool(svc.start)
+        await run_in_threadpool(join_admin_cluster, svc)
         app.state.services = svc
+        http_metrics.services = svc
         stop = asyncio.Event()
+        membership = asyncio.create_task(run_membership(svc, stop))
         sweeper = asyncio.create_task(run_sweeper(svc, settings.heartbeat_interval, stop))
         scheduler = asyncio.create_task(run_scheduler(svc, settings.scheduler_interval, stop))
         # The worker subscribes to the in-process bus before the relay can publish on it.
@@ -96,10 +103,12 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             # thread while the stores are closed under it (a segfault on SQLite).
             await sweeper
             await scheduler
+            await membership
             if relay is not None:
                 await relay
             if worker is not None:
                 await worker
+            await run_in_threadpool(leave_admin_cluster, svc)
             await run_in_threadpool(svc.close)
 
     app = Starlette(
@@ -109,7 +118,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             *agent_work.ROUTES,
             *docs.ROUTES,
             *event_docs.ROUTES,
-            Route("/healthz", healthz, methods=["GET"]),
+            *health.ROUTES,
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         middleware=[
             Middleware(
@@ -117,6 +127,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
                 api_keys=settings.api_keys(),
                 protected="/api/",
                 public=[enrollment_keys.PUBLIC_PATH],
+                observe=http_metrics.observe,
             )
         ],
         exception_handlers={
@@ -128,5 +139,6 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         },
         lifespan=lifespan,
     )
+    app.state.http_metrics = http_metrics
     app.state.settings = settings
     return app

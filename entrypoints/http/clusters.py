@@ -13,6 +13,7 @@ from starlette.routing import Route
 from application.clusters import CreateCluster, UpdateCluster
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
+from entrypoints.http.degraded import unless_degraded
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_cluster_name, read_body, services
 from entrypoints.http.listing import STANDARD, ListSpec, int_range, parse_list_query, presence, text
@@ -88,9 +89,9 @@ async def delete(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/v1/clusters", create, methods=["POST"]),
+    Route("/api/v1/clusters", unless_degraded(create), methods=["POST"]),
     Route("/api/v1/clusters", index, methods=["GET"]),
     Route("/api/v1/clusters/{name}", show, methods=["GET"]),
-    Route("/api/v1/clusters/{name}", update, methods=["PATCH"]),
-    Route("/api/v1/clusters/{name}", delete, methods=["DELETE"]),
+    Route("/api/v1/clusters/{name}", unless_degraded(update), methods=["PATCH"]),
+    Route("/api/v1/clusters/{name}", unless_degraded(delete), methods=["DELETE"]),
 ]

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
+from entrypoints.http.degraded import unless_degraded
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_cluster_name, path_uuid, read_body, services
 from entrypoints.http.listing import (
@@ -118,11 +119,13 @@ async def delete(request: Request) -> Response:
 
 PUBLIC_PATH = "/api/v1/clusters/default/enrollment_keys/public"
 ROUTES = [
-    Route(PUBLIC_PATH, create_public, methods=["POST"]),
-    Route("/api/v1/clusters/default/enrollment_keys", create_default, methods=["POST"]),
-    Route("/api/v1/clusters/{cluster_name}/enrollment_keys", create, methods=["POST"]),
+    Route(PUBLIC_PATH, unless_degraded(create_public), methods=["POST"]),
+    Route("/api/v1/clusters/default/enrollment_keys", unless_degraded(create_default),
+          methods=["POST"]),
+    Route("/api/v1/clusters/{cluster_name}/enrollment_keys", unless_degraded(create),
+          methods=["POST"]),
     Route("/api/v1/enrollment_keys", index, methods=["GET"]),
     Route("/api/v1/enrollment_keys/{id}", show, methods=["GET"]),
-    Route("/api/v1/enrollment_keys/{id}", update, methods=["PATCH"]),
-    Route("/api/v1/enrollment_keys/{id}", delete, methods=["DELETE"]),
+    Route("/api/v1/enrollment_keys/{id}", unless_degraded(update), methods=["PATCH"]),
+    Route("/api/v1/enrollment_keys/{id}", unless_degraded(delete), methods=["DELETE"]),
 ]

@@ -6,16 +6,22 @@ import hmac
 import logging
 import random
 import re
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrypoints.http.errors import error_response
+from entrypoints.logs import request_id
+
+# (method, route template, status, perf_counter at the start): feeds the latency histogram.
+Observe = Callable[[str, str, int, float], None]
 
 log = logging.getLogger(__name__)
+access = logging.getLogger("edge_admin.access")  # one line per request at debug level
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -23,9 +29,11 @@ class RequestContext:
     """Echoes a sane incoming x-request-id or makes one; checks the admin bearer key."""
 
     def __init__(
-        self, app: ASGIApp, api_keys: Iterable[str], protected: str, public: Iterable[str]
+        self, app: ASGIApp, api_keys: Iterable[str], protected: str, public: Iterable[str],
+        observe: Observe | None = None,
     ) -> None:
         self.app = app
+        self.observe = observe
         self.api_keys = tuple(k.encode() for k in api_keys)
         self.protected = protected
         self.public = frozenset(public)
@@ -37,12 +45,27 @@ class RequestContext:
         incoming = Headers(scope=scope).get("x-request-id", "")
         rid = incoming if _SANE_ID.match(incoming) else _request_id()
         scope.setdefault("state", {})["request_id"] = rid
+        began, status = time.perf_counter(), 500
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 MutableHeaders(scope=message)["x-request-id"] = rid
             await send(message)
 
+        token = request_id.set(rid)
+        try:
+            await self._answer(scope, receive, send_with_id)
+        finally:
+            access.debug("%s %s %d %.1f ms", scope["method"], scope["path"], status,
+                         (time.perf_counter() - began) * 1000)
+            request_id.reset(token)
+            if self.observe is not None:
+                route = scope.get("route")
+                self.observe(scope["method"], getattr(route, "path", "unmatched"), status, began)
+
+    async def _answer(self, scope: Scope, receive: Receive, send_with_id: Send) -> None:
         path = scope["path"]
         guarded = path.startswith(self.protected) and path not in self.public
         if guarded and not self._authorised(scope):

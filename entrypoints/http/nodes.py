@@ -13,6 +13,7 @@ from starlette.routing import Route
 from application.nodes import ChangeCluster
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
+from entrypoints.http.degraded import unless_degraded
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.listing import (
@@ -74,6 +75,7 @@ async def change_cluster(request: Request) -> Response:
 ROUTES = [
     Route("/api/v1/nodes", index, methods=["GET"]),
     Route("/api/v1/nodes/{id}", show, methods=["GET"]),
-    Route("/api/v1/nodes/{id}", delete, methods=["DELETE"]),
-    Route("/api/v1/nodes/{id}/change_cluster", change_cluster, methods=["PATCH"]),
+    Route("/api/v1/nodes/{id}", unless_degraded(delete), methods=["DELETE"]),
+    Route("/api/v1/nodes/{id}/change_cluster", unless_degraded(change_cluster),
+          methods=["PATCH"]),
 ]

@@ -127,6 +127,9 @@ async def verify(request: Request) -> Response:
     node = await run_in_threadpool(node_for_token, request)
     cmd = await read_body(request, CheckSshLogin)
     verdict = await run_in_threadpool(services(request).ssh_logins.verify, node["id"], cmd)
+    services(request).counters.add("ssh.verifications_total")
+    if not verdict.allowed:
+        services(request).counters.add("ssh.verifications_failed")
     return ok(request, {"allowed": verdict.allowed, "reason": verdict.reason,
                         "ssh_username_id": verdict.ssh_username_id})
 

@@ -1,0 +1,76 @@
+"""Membership and node-metrics ports answered from (and written to) the fleet read model."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from application.ports import AdminMember, MetricsReport
+from projections.model import Upsert, UpsertMax
+from projections.query import Cond, ListQuery, Order
+from projections.view import TableView
+
+PAGE = 5000
+
+
+def _all(view: TableView, table: str, columns: tuple[str, ...],
+         filters: tuple[Cond, ...] = ()) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        query = ListQuery(filters, (Order(columns[0]),), page=page, page_size=PAGE,
+                          columns=columns, count=False)
+        batch = view.query(table, query).rows
+        rows += batch
+        if len(batch) < PAGE:
+            return rows
+        page += 1
+
+
+class ViewAdminDirectory:
+    """AdminDirectory and AdminCheckins on the admins, admin_checkins, clusters and nodes tables."""
+
+    def __init__(self, view: TableView) -> None:
+        self.view = view
+
+    def members(self) -> list[AdminMember]:
+        columns = ("name", "id", "admin_cluster_name", "max_peers", "url", "present",
+                   "joined_at", "last_checked_in")
+        return [AdminMember(r["id"], r["name"], r["admin_cluster_name"], r["max_peers"],
+                            r["url"], bool(r["present"]), r["joined_at"], r["last_checked_in"])
+                for r in _all(self.view, "admins", columns)]
+
+    def cluster_sizes(self) -> dict[str, int]:
+        return {r["name"]: r["node_count"]
+                for r in _all(self.view, "clusters", ("name", "node_count"))}
+
+    def cluster_nodes(self) -> dict[str, list[UUID]]:
+        nodes: dict[str, list[UUID]] = {name: [] for name in self.cluster_sizes()}
+        for row in _all(self.view, "nodes", ("id", "cluster_name")):
+            nodes.setdefault(row["cluster_name"], []).append(row["id"])
+        return nodes
+
+    def check_in(self, admin_id: UUID, at: datetime) -> None:
+        row = {"admin_id": admin_id, "last_checked_in": at}
+        self.view.apply_untracked([UpsertMax("admin_checkins", row, "last_checked_in")])
+
+
+class ViewNodeMetrics:
+    """NodeMetricsBook: one row per node, replaced by each report."""
+
+    def __init__(self, view: TableView) -> None:
+        self.view = view
+
+    def put(self, report: MetricsReport) -> None:
+        row = {"node_id": report.node_id, "received_at": report.received_at,
+               "host": json.dumps(report.host), "agent": json.dumps(report.agent)}
+        self.view.apply_untracked([Upsert("node_metrics", row)])
+
+    def latest(self, node_id: UUID) -> MetricsReport | None:
+        row = self.view.get("node_metrics", node_id)
+        if row is None:
+            return None
+        return MetricsReport(node_id, row["received_at"], json.loads(row["host"]),
+                             json.loads(row["agent"]))

@@ -1,0 +1,145 @@
+"""Admin membership: each admin process joins its admin cluster, checks in, leaves cleanly, and
+forgets peers that went silent. Topology, the weak leader and cluster shards are computed from
+the read model, so every admin reaches the same answer."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from application.counters import Counters
+from application.ports import AdminCheckins, AdminDirectory, AdminMember
+from application.write_path import UnitOfWork, WritePath
+from domain.admin import Admin, admin_name, admin_uuid
+from domain.sharding import Budget, Shards, edge_node_capacity, shard
+
+ZOMBIE = "no check-in within the forget threshold"
+
+
+@dataclass(frozen=True)
+class AdminProfile:
+    """What this process announces: ADMIN_ID, ADMIN_CLUSTER_NAME, ADMIN_MAX_PEERS, its URL."""
+
+    admin_id: str
+    admin_cluster_name: str
+    max_peers: int
+    url: str
+
+    @property
+    def name(self) -> str:
+        return admin_name(self.admin_id)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """One recomputation of the admin cluster as this admin sees it."""
+
+    me: AdminProfile
+    members: list[tuple[AdminMember, str]]  # every known admin with its status
+    live: list[AdminMember]  # online admins of my admin cluster, by name
+    cluster_sizes: dict[str, int]
+    shards: Shards
+    computed_at: datetime
+    edge_capacity: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_nodes(self) -> int:
+        return sum(self.cluster_sizes.values())
+
+    @property
+    def weak_leader(self) -> str:
+        return self.live[0].name if self.live else self.me.name
+
+
+class Admins:
+    """Membership commands and the topology computation, for this admin process."""
+
+    def __init__(  # noqa: PLR0913
+        self, writes: WritePath, directory: AdminDirectory, checkins: AdminCheckins,
+        counters: Counters, me: AdminProfile, offline_after: timedelta,
+    ) -> None:
+        self.writes, self.directory, self.checkins = writes, directory, checkins
+        self.counters, self.me, self.offline_after = counters, me, offline_after
+        self._latest: Topology | None = None
+        self._lock = threading.Lock()
+
+    def join(self) -> None:
+        me = self.me
+
+        def decide(uow: UnitOfWork) -> None:
+            admin = uow.find(Admin, admin_uuid(me.admin_id))
+            if admin is None:
+                uow.add(Admin.join(me.admin_id, me.admin_cluster_name, me.max_peers, me.url,
+                                   uow.now))
+            else:
+                admin.rejoin(me.admin_cluster_name, me.max_peers, me.url, uow.now)
+                uow.add(admin)
+
+        self.writes.run(decide)
+        self.check_in()
+
+    def check_in(self) -> None:
+        self.checkins.check_in(admin_uuid(self.me.admin_id), self.writes.clock.now())
+        self.counters.add("membership.checkins_total")
+
+    def leave(self) -> None:
+        def decide(uow: UnitOfWork) -> None:
+            admin = uow.find(Admin, admin_uuid(self.me.admin_id))
+            if admin is not None:
+                admin.leave(uow.now)
+                uow.add(admin)
+
+        self.writes.run(decide)
+
+    def forget_silent(self, after: timedelta) -> int:
+        """Zombie cleanup: peers silent for `after` leave the topology (they rejoin on start)."""
+        now = self.writes.clock.now()
+        silent = [m.id for m in self.directory.members()
+                  if m.present and m.id != admin_uuid(self.me.admin_id)
+                  and (m.last_checked_in is None or now - m.last_checked_in >= after)]
+
+        def decide(uow: UnitOfWork) -> None:
+            for admin_id in silent:
+                admin = uow.find(Admin, admin_id)
+                if admin is not None:
+                    admin.forget(uow.now, ZOMBIE)
+                    uow.add(admin)
+
+        if silent:
+            self.writes.run(decide)
+        self.counters.add("vpn.zombie_cleanup_total")
+        self.counters.set("vpn.zombie_cleanup_deleted_count", len(silent))
+        return len(silent)
+
+    def recompute(self) -> Topology:
+        now = self.writes.clock.now()
+        members = self.directory.members()
+        statuses = [(m, self._status(m, now)) for m in members]
+        mine = self.me.admin_cluster_name
+        live = sorted((m for m, s in statuses if s == "online" and m.admin_cluster_name == mine),
+                      key=lambda m: m.name)
+        capacity = {m.name: edge_node_capacity(m.max_peers, len(live) or 1) for m in live}
+        sizes = self.directory.cluster_sizes()
+        shards = shard([Budget(n, c) for n, c in capacity.items()], sizes)
+        topology = Topology(self.me, statuses, live, sizes, shards, now, capacity)
+        with self._lock:
+            self._latest = topology
+        self.counters.add("metadata.recomputations_total")
+        return topology
+
+    def latest(self) -> Topology:
+        with self._lock:
+            latest = self._latest
+        return latest if latest is not None else self.recompute()
+
+    def degraded(self) -> bool:
+        return self.latest().shards.degraded
+
+    def _status(self, member: AdminMember, now: datetime) -> str:
+        if not member.present:
+            return "disconnected"
+        if member.id == admin_uuid(self.me.admin_id):
+            return "online"  # this process is, by definition, alive
+        seen = member.last_checked_in
+        return "online" if seen is not None and now - seen < self.offline_after else "offline"

@@ -1,0 +1,72 @@
+"""The agent's metrics reports: host figures from /proc and its own counters, sent to the admin
+every `--metrics-interval` seconds so E27-E29 answer without reaching into the node."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from entrypoints.agent.api import AdminError, Unreachable
+from entrypoints.process_stats import host_metrics, human_duration, resident_bytes
+
+if TYPE_CHECKING:
+    from entrypoints.agent.runner import Agent
+
+log = logging.getLogger(__name__)
+MB = 1024 * 1024
+
+
+def agent_metrics(agent: Agent) -> dict[str, Any]:
+    """The seed's agent groups; those with no meaning for this agent (no BEAM memory classes,
+    no proxy, no VPN, no HTTP-fallback health reports, no admin discovery, no Oban) are null."""
+    counts = agent.counters.snapshot()
+    uptime = int(time.monotonic() - agent.started)
+    rss = resident_bytes()
+    return {
+        "application": {
+            "memory_binary_bytes": None, "memory_binary_mb": None, "memory_ets_bytes": None,
+            "memory_ets_mb": None, "memory_processes_bytes": None, "memory_processes_mb": None,
+            "memory_total_bytes": rss,
+            "memory_total_mb": round(rss / MB, 2) if rss is not None else None,
+            "process_count": threading.active_count(),
+            "uptime_human": human_duration(uptime), "uptime_seconds": uptime,
+            "version": agent.config.version,
+        },
+        "commands": {k: counts.get(f"commands.{k}", 0) for k in (
+            "completed_total", "enqueued_total", "reported_total", "synced_total")},
+        "discovery": None,
+        "health_check": None,
+        "oban_queues": None,
+        "proxy": None,
+        "ssh": {k: counts.get(f"ssh.{k}", 0) for k in (
+            "authentications_total", "connections_total")},
+        "vpn": None,
+    }
+
+
+class MetricsReporter:
+    """Reports on a fixed period; a failed report is simply replaced by the next one."""
+
+    def __init__(self, agent: Agent, interval: float) -> None:
+        self.agent, self.interval = agent, interval
+
+    async def run(self) -> None:
+        while True:
+            await self.report_once()
+            await asyncio.sleep(self.interval)
+
+    async def report_once(self) -> bool:
+        session = await self.agent.session()
+        host = await asyncio.to_thread(host_metrics)
+        report = {"host": host, "agent": agent_metrics(self.agent)}
+        try:
+            await self.agent.api.metrics(session.api_token, report)
+        except (Unreachable, AdminError) as exc:
+            if isinstance(exc, AdminError) and exc.status == 401:
+                self.agent.drop(session, forget_token=False)
+            log.debug("metrics report not delivered: %s", exc)
+            return False
+        return True

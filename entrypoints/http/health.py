@@ -1,0 +1,54 @@
+"""/healthz: the process answers (liveness). /readyz: it can do its job now, meaning the event
+store and read model answer and, when NATS is configured, the relay is connected to it."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from entrypoints.bootstrap import Services
+from entrypoints.http.inputs import services
+from entrypoints.http.responses import JSONResponse
+from projections.query import ListQuery
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def _database(svc: Services) -> str:
+    try:
+        svc.store.recorder.max_notification_id()
+        svc.view.query("clusters", ListQuery(page_size=1, count=False))
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready; the reason is shown
+        log.warning("readiness: database check failed: %s", exc)
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _broker(svc: Services) -> str:
+    if not svc.settings.nats_url:
+        return "ok (in-process bus)"
+    if not svc.settings.run_relay:
+        return "not used by this process (RUN_RELAY=false)"
+    return "ok" if svc.relay.publisher.connected else "error: not connected to NATS"
+
+
+async def readyz(request: Request) -> Response:
+    svc = services(request)
+    checks = {"database": await run_in_threadpool(_database, svc), "broker": _broker(svc)}
+    ready = all(not value.startswith("error") for value in checks.values())
+    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+ROUTES = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+]

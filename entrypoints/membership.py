@@ -1,0 +1,52 @@
+"""This admin's membership duties: check in, forget silent peers (only the scheduler-lock
+holder, so two admins never record the same cleanup), recompute topology and shards."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from starlette.concurrency import run_in_threadpool
+
+from entrypoints.bootstrap import Services
+from entrypoints.pause import pause
+
+log = logging.getLogger(__name__)
+
+
+def membership_once(services: Services) -> None:
+    admins = services.admins
+    admins.check_in()
+    lock = services.scheduler_lock
+    if lock is None or lock.held():
+        admins.forget_silent(timedelta(seconds=services.settings.admin_forget_after))
+    admins.recompute()
+
+
+async def run_membership(services: Services, stop: asyncio.Event) -> None:
+    """Joined by the lifespan before serving; runs until `stop`, then leaves."""
+    interval = services.settings.admin_checkin_interval
+    while not stop.is_set():
+        await pause(stop, interval)
+        try:
+            await run_in_threadpool(membership_once, services)
+            services.counters.add("quantum.jobs_executed_total")
+        except Exception:
+            services.counters.add("quantum.jobs_exceptions_total")
+            log.exception("admin check-in failed; retrying")
+
+
+def join_admin_cluster(services: Services) -> None:
+    services.admins.join()
+    services.counters.add("membership.complete_total")
+    services.counters.add("membership.steps_completed_total", 2)  # recorded, checked in
+    services.admins.recompute()
+
+
+def leave_admin_cluster(services: Services) -> None:
+    """Best effort: peers see a clean `disconnected` at once; a crash is noticed by silence."""
+    try:
+        services.admins.leave()
+    except Exception:  # shutting down regardless (the database may be gone)
+        log.warning("could not record leaving the admin cluster", exc_info=True)
