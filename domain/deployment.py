@@ -1,0 +1,231 @@
+"""A deployment: one container of an application version placed on a node near its users.
+
+Statuses are Edgegap's `Status.*` values. A deployment is requested and placed (DEPLOYING) or
+fails to place (ERROR) in one decision; the agent reports READY (with its ports) or ERROR (with
+an exit code); a stop ends it TERMINATED. A stop asked while it is neither READY nor ERROR is
+kept and carried out as soon as it gets there, as the seed says.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.shared import GoneError, InvalidValueError, StateConflictError, name_id
+
+REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
+MAX_TAG = 128
+
+
+class Status(StrEnum):
+    SEEKING = "Status.SEEKING"
+    DEPLOYING = "Status.DEPLOYING"
+    READY = "Status.READY"
+    ERROR = "Status.ERROR"
+    TERMINATED = "Status.TERMINATED"
+
+
+class AlreadyTerminatedError(StateConflictError):
+    """The seed's "Instance Already terminated"."""
+
+
+class TagExistsError(StateConflictError):
+    """A deployment's tags are unique by name."""
+
+
+def check_tag(name: str) -> None:
+    if not 1 <= len(name) <= MAX_TAG or any(ord(c) < 32 for c in name):
+        raise InvalidValueError(f"1 to {MAX_TAG} printable characters", "name")
+
+
+def deployment_uuid(request_id: str) -> UUID:
+    return name_id("deployment", request_id)
+
+
+class Deployment(Aggregate):
+    """What was asked (app version, users, env, tags, hooks) and what became of it."""
+
+    @event("Requested")
+    def __init__(
+        self,
+        id: UUID,  # noqa: A002
+        request_id: str,
+        spec: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        self.request_id = request_id
+        self.spec = spec  # app, version, image, ports, resources, env, tags, webhooks, users
+        self.status = Status.SEEKING.value
+        self.last_status: str | None = None
+        self.node_id: UUID | None = None
+        self.error_detail = ""
+        self.stop_pending: str | None = None  # the reason of a stop asked before READY/ERROR
+        self.stopping: str | None = None  # the reason of a stop the agent is carrying out
+        self.requested_at = at
+        self.tags: list[str] = list(spec.get("tags", []))
+
+    @classmethod
+    def request(cls, request_id: str, spec: dict[str, Any], at: datetime) -> Deployment:
+        return cls(id=deployment_uuid(request_id), request_id=request_id, spec=spec, at=at)
+
+    # -- placement ------------------------------------------------------------------------
+    def place(self, node_id: UUID, location: dict[str, Any], at: datetime) -> None:
+        self._placed(request_id=self.request_id, node_id=node_id, location=location, at=at)
+
+    @event("Placed")
+    def _placed(
+        self, request_id: str, node_id: UUID, location: dict[str, Any], at: datetime
+    ) -> None:
+        self.node_id = node_id
+        self._move(Status.DEPLOYING)
+
+    def fail_placement(self, detail: str, at: datetime) -> None:
+        self._failed(
+            request_id=self.request_id, detail=detail, exit_code=None, previous=self.status, at=at
+        )
+        self._carry_out_pending(at)
+
+    # -- what the agent reports -------------------------------------------------------------
+    def ready(self, ports: dict[str, Any], public_ip: str, at: datetime) -> bool:
+        """Recorded once; a report after a stop or an error changes nothing."""
+        if self.status != Status.DEPLOYING.value:
+            return False
+        self._ready(request_id=self.request_id, ports=ports, public_ip=public_ip, at=at)
+        self._carry_out_pending(at)
+        return True
+
+    @event("Ready")
+    def _ready(self, request_id: str, ports: dict[str, Any], public_ip: str, at: datetime) -> None:
+        self._move(Status.READY)
+
+    def fail(self, detail: str, exit_code: int | None, at: datetime) -> bool:
+        """The container could not start or crashed."""
+        if self.status in (Status.ERROR.value, Status.TERMINATED.value):
+            return False
+        if self.stopping is not None:  # it died while being stopped: that is the end asked for
+            self._terminated(
+                request_id=self.request_id,
+                reason=self.stopping,
+                exit_code=exit_code,
+                previous=self.status,
+                at=at,
+            )
+            return True
+        self._failed(
+            request_id=self.request_id,
+            detail=detail,
+            exit_code=exit_code,
+            previous=self.status,
+            at=at,
+        )
+        self._carry_out_pending(at)
+        return True
+
+    @event("Failed")
+    def _failed(
+        self, request_id: str, detail: str, exit_code: int | None, previous: str, at: datetime
+    ) -> None:
+        self.error_detail = detail
+        self._move(Status.ERROR)
+
+    def terminated(self, exit_code: int | None, at: datetime) -> bool:
+        if self.status == Status.TERMINATED.value:
+            return False
+        self._terminated(
+            request_id=self.request_id,
+            reason=self.stopping or "stopped",
+            exit_code=exit_code,
+            previous=self.status,
+            at=at,
+        )
+        return True
+
+    @event("Terminated")
+    def _terminated(
+        self, request_id: str, reason: str, exit_code: int | None, previous: str, at: datetime
+    ) -> None:
+        self.stopping = self.stop_pending = None
+        self._move(Status.TERMINATED)
+
+    # -- stopping ---------------------------------------------------------------------------
+    def stop(self, reason: str, at: datetime) -> bool:
+        """True when the stop happens now (200), False when deferred (202)."""
+        if self.status == Status.TERMINATED.value:
+            raise AlreadyTerminatedError(f"Instance {self.request_id} is already terminated")
+        if self.stopping is not None or self.stop_pending is not None:
+            return self.stopping is not None
+        if self.status in (Status.READY.value, Status.ERROR.value):
+            self._begin_stop(reason, at)
+            return True
+        self._stop_deferred(request_id=self.request_id, reason=reason, at=at)
+        return False
+
+    @event("StopDeferred")
+    def _stop_deferred(self, request_id: str, reason: str, at: datetime) -> None:
+        self.stop_pending = reason
+
+    def _carry_out_pending(self, at: datetime) -> None:
+        if self.stop_pending is not None:
+            self._begin_stop(self.stop_pending, at)
+
+    def _begin_stop(self, reason: str, at: datetime) -> None:
+        if self.node_id is None:  # never placed: nothing runs anywhere
+            self._terminated(
+                request_id=self.request_id,
+                reason=reason,
+                exit_code=None,
+                previous=self.status,
+                at=at,
+            )
+        else:
+            self._stop_requested(
+                request_id=self.request_id, reason=reason, status=self.status, at=at
+            )
+
+    @event("StopRequested")
+    def _stop_requested(self, request_id: str, reason: str, status: str, at: datetime) -> None:
+        self.stopping = reason
+        self.stop_pending = None
+
+    # -- tags (not injected into a running container, as the seed says) -------------------
+    def add_tag(self, name: str, at: datetime) -> None:
+        check_tag(name)
+        if name in self.tags:
+            raise TagExistsError(f"tag {name} already exists on {self.request_id}", "name")
+        self._tag_added(name=name, at=at)
+
+    @event("TagAdded")
+    def _tag_added(self, name: str, at: datetime) -> None:
+        self.tags.append(name)
+
+    def rename_tag(self, old: str, new: str, at: datetime) -> None:
+        self._need_tag(old)
+        check_tag(new)
+        if new != old and new in self.tags:
+            raise TagExistsError(f"tag {new} already exists on {self.request_id}", "name")
+        if new != old:
+            self._tag_renamed(old=old, new=new, at=at)
+
+    @event("TagRenamed")
+    def _tag_renamed(self, old: str, new: str, at: datetime) -> None:
+        self.tags[self.tags.index(old)] = new
+
+    def remove_tag(self, name: str, at: datetime) -> None:
+        self._need_tag(name)
+        self._tag_removed(name=name, at=at)
+
+    @event("TagRemoved")
+    def _tag_removed(self, name: str, at: datetime) -> None:
+        self.tags.remove(name)
+
+    def _need_tag(self, name: str) -> None:
+        if name not in self.tags:
+            raise GoneError(f"tag {name} not found on {self.request_id}", "tag_name")
+
+    def _move(self, status: Status) -> None:
+        self.last_status, self.status = self.status, status.value
