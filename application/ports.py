@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.catalog import Message
+from domain.placement import Candidate
 from domain.targeting import Targeting
 
 
@@ -239,3 +240,35 @@ class NodeMetricsBook(Protocol):
     def put(self, report: MetricsReport) -> None: ...
 
     def latest(self, node_id: UUID) -> MetricsReport | None: ...
+
+
+@dataclass(frozen=True)
+class GeoPlace:
+    """Where an IP address is, as far as the geo-IP data knows."""
+
+    latitude: float
+    longitude: float
+    country: str | None = None
+    city: str | None = None
+
+
+class GeoLocator(Protocol):
+    """IP address -> approximate place (None: private, unknown or not an address)."""
+
+    def locate(self, ip_address: str) -> GeoPlace | None: ...
+
+
+class PlacementIndex(Protocol):
+    """Every host with its location, room, health and cached images (read model)."""
+
+    def candidates(self) -> list[Candidate]: ...
+
+    def location_of(self, node_id: UUID) -> dict[str, Any]: ...
+
+
+class DeploymentFinder(Protocol):
+    """request_ids of the deployments matching bulk-stop filters (read model)."""
+
+    def matching(self, filters: Sequence[Any]) -> list[str]: ...
+
+    def overdue(self, now: datetime) -> list[str]: ...

@@ -15,6 +15,7 @@ from uuid import UUID, uuid5
 import msgspec
 
 from domain.command_execution import CommandExecution
+from domain.deployment import Deployment
 from domain.enrollment_key import EnrollmentKey
 from domain.node import Node
 from domain.self_update import SelfUpdateRequest
@@ -122,6 +123,19 @@ class SelfUpdateRequestCompleted(msgspec.Struct, kw_only=True):
     failed: int
 
 
+class DeploymentChanged(msgspec.Struct, kw_only=True):
+    """A deployment moved through its lifecycle (Edgegap `Status.*` values)."""
+
+    request_id: str
+    status: str
+    app_name: str | None = None
+    app_version: str | None = None
+    node_id: UUID | None = None
+    exit_code: int | None = None
+    detail: str | None = None
+    reason: str | None = None
+
+
 PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "edge.enrollment_key.verified": EnrollmentKeyVerified,
     "edge.node.registered": NodeRegistered,
@@ -138,6 +152,12 @@ PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "edge.command_execution.pruned": CommandExecutionChanged,
     "edge.ssh_username.verified": SshUsernameVerified,
     "edge.self_update_request.completed": SelfUpdateRequestCompleted,
+    "edge.deployment.requested": DeploymentChanged,
+    "edge.deployment.placed": DeploymentChanged,
+    "edge.deployment.ready": DeploymentChanged,
+    "edge.deployment.error": DeploymentChanged,
+    "edge.deployment.stop_requested": DeploymentChanged,
+    "edge.deployment.terminated": DeploymentChanged,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
 
@@ -215,6 +235,20 @@ def _self_update_completed(e: Any) -> msgspec.Struct:
                                       triggered=e.triggered, failed=e.failed)
 
 
+def _deployment(status: str) -> Callable[[Any], msgspec.Struct]:
+    def payload(e: Any) -> msgspec.Struct:
+        spec = getattr(e, "spec", None) or {}
+        return DeploymentChanged(
+            request_id=e.request_id, status=getattr(e, "status", status),
+            app_name=spec.get("app"),
+            app_version=spec.get("version"), node_id=getattr(e, "node_id", None),
+            exit_code=getattr(e, "exit_code", None), detail=getattr(e, "detail", None),
+            reason=getattr(e, "reason", None),
+        )
+
+    return payload
+
+
 PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     EnrollmentKey.Used: ("edge.enrollment_key.verified", _key_verified),
     Node.Registered: ("edge.node.registered", _registered),
@@ -232,6 +266,13 @@ PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     CommandExecution.Pruned: ("edge.command_execution.pruned", _execution("pruned")),
     SshLogin.Checked: ("edge.ssh_username.verified", _ssh_checked),
     SelfUpdateRequest.Completed: ("edge.self_update_request.completed", _self_update_completed),
+    Deployment.Requested: ("edge.deployment.requested", _deployment("Status.SEEKING")),
+    Deployment.Placed: ("edge.deployment.placed", _deployment("Status.DEPLOYING")),
+    Deployment.Ready: ("edge.deployment.ready", _deployment("Status.READY")),
+    Deployment.Failed: ("edge.deployment.error", _deployment("Status.ERROR")),
+    # Its status is the one the stop found (READY or ERROR); the event carries it.
+    Deployment.StopRequested: ("edge.deployment.stop_requested", _deployment("Status.READY")),
+    Deployment.Terminated: ("edge.deployment.terminated", _deployment("Status.TERMINATED")),
 }
 
 

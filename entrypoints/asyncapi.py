@@ -69,6 +69,12 @@ TYPE_DOCS = {
     "edge.command_execution.pruned": "A finished execution was deleted; data is its last state.",
     "edge.ssh_username.verified": "An agent had SSH credentials checked; only the outcome is sent.",
     "edge.self_update_request.completed": "A self-update request finished.",
+    "edge.deployment.requested": "A deployment was asked for (POST /v2/deployments).",
+    "edge.deployment.placed": "It was placed on a node near its users (Status.DEPLOYING).",
+    "edge.deployment.ready": "Its container runs and its ports are published (Status.READY).",
+    "edge.deployment.error": "No room to place it, or its container failed (Status.ERROR).",
+    "edge.deployment.stop_requested": "A stop (API, self-stop, bulk, max_duration) began.",
+    "edge.deployment.terminated": "It ended; its container is gone (Status.TERMINATED).",
 }
 ENVELOPE_DOCS = {
     "id": "Stable for one stored event forever (and equal to Nats-Msg-Id): deduplicate on it.",
@@ -110,11 +116,20 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "total": (12, "Nodes the request targeted."),
     "triggered": (11, "Nodes a self-update was dispatched to."),
     "failed": (1, "Nodes that could not be triggered."),
+    "request_id": ("a69f8e3e0555", "The deployment's request id (GET /v1/status/{request_id})."),
+    "app_name": ("my-game", "Application (on edge.deployment.requested; else null)."),
+    "app_version": ("1.0.3", "Application version (on edge.deployment.requested; else null)."),
+    "detail": (None, "Why it is in error (Couldn't Allocate Server, exit code...)."),
 }
 FIELD_DOCS_BY_STRUCT = {
     "CommandExecutionChanged.cluster_name": "The target node's cluster, if it has one.",
     "CommandExecutionChanged.node_id": "The target node; null once the node was deleted.",
     "CommandExecutionChanged.status": "pending, sent, completed, cancelled or expired.",
+    "DeploymentChanged.status": "Edgegap Status.*: SEEKING, DEPLOYING, READY, ERROR, TERMINATED"
+                                " (for stop_requested: the status the stop found).",
+    "DeploymentChanged.node_id": "The node it runs on (on placed; else null).",
+    "DeploymentChanged.reason": "Why it stopped (stop requested, self-stop, bulk stop,"
+                                " max_duration reached).",
 }
 SAMPLES_BY_TYPE: dict[str, dict[str, Any]] = {
     "edge.command_execution.created": {"status": "pending"},
@@ -123,6 +138,14 @@ SAMPLES_BY_TYPE: dict[str, dict[str, Any]] = {
     "edge.command_execution.cancelled": {"status": "cancelled", "exit_code": 143},
     "edge.command_execution.expired": {"status": "expired"},
     "edge.command_execution.pruned": {"status": "completed", "exit_code": 0},
+    "edge.deployment.requested": {"status": "Status.SEEKING"},
+    "edge.deployment.placed": {"status": "Status.DEPLOYING"},
+    "edge.deployment.ready": {"status": "Status.READY"},
+    "edge.deployment.error": {"status": "Status.ERROR", "exit_code": 3,
+                              "detail": "container exited with code 3"},
+    "edge.deployment.stop_requested": {"status": "Status.READY", "reason": "self-stop"},
+    "edge.deployment.terminated": {"status": "Status.TERMINATED", "exit_code": 143,
+                                   "reason": "stop requested"},
 }
 _STRING = {"type": "string"}
 _DIGITS = {"type": "string", "pattern": "^[0-9]+$"}

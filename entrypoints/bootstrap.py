@@ -15,7 +15,9 @@ from eventsourcing.utils import Environment
 
 from adapters.admin_ports import ViewAdminDirectory, ViewNodeMetrics
 from adapters.argon2_hasher import Argon2Hasher
+from adapters.deployment_finder import ViewDeploymentFinder
 from adapters.file_lock import FileLock
+from adapters.geo_ip import BundledGeoLocator
 from adapters.liveness import SystemClock, ViewLiveness
 from adapters.memory_bus import InProcessBus
 from adapters.memory_delivery_queue import MemoryDeliveryQueue
@@ -23,6 +25,7 @@ from adapters.memory_views import MemoryTableView
 from adapters.nats_publisher import JetStreamPublisher, StreamSettings
 from adapters.pg_lock import AdvisoryLock
 from adapters.pg_notify import NotifyListener
+from adapters.placement_index import ViewPlacementIndex
 from adapters.postgres_views import PostgresFleetView
 from adapters.read_ports import ViewExecutionIndex, ViewSshCredentials, ViewTargetFinder
 from adapters.secret_box import AesGcmBox, derive_key, key_file
@@ -34,14 +37,17 @@ from adapters.webhook_http import MAX_ADDRESSES, HttpWebhookTransport, ViewWebho
 from adapters.work_doorbell import WorkDoorbell
 from application.admins import AdminProfile, Admins
 from application.aliases import Aliases
+from application.apps import Apps
 from application.clusters import Clusters
 from application.commands import Commands
 from application.counters import Counters
 from application.deliveries import Deliverer, RetryPolicy
+from application.deployments import Deployments
 from application.enrollment_keys import EnrollmentKeys
 from application.executions import Executions
+from application.hosts import Hosts
 from application.nodes import Nodes
-from application.ports import Clock, EventPublisher, NodeMetricsBook
+from application.ports import Clock, DeploymentFinder, EventPublisher, NodeMetricsBook
 from application.relay import Relay
 from application.self_updates import SelfUpdates
 from application.ssh_access import SshAccess
@@ -84,6 +90,10 @@ class Services:
     counters: Counters
     admins: Admins
     node_metrics: NodeMetricsBook
+    apps: Apps
+    hosts: Hosts
+    deployments: Deployments
+    deployment_finder: DeploymentFinder
     bus: InProcessBus | None = None
     listener: NotifyListener | None = None
     lock: ProjectorLock | None = None
@@ -164,6 +174,7 @@ def build_tracking(settings: Settings, name: str) -> TrackingRecorder:
 # Hot aggregates (a cluster, an enrollment key) are kept decoded between commands; each use
 # still reads the events saved since (other processes write too) and gets its own copy.
 STORE_CACHE = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+GEO = BundledGeoLocator()  # one per process: its data takes half a second to load
 RELAY_SETTLE_SECONDS = 2.0  # how long the relay lets the read models go first, at most
 
 
@@ -281,6 +292,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         counters=counters,
         admins=build_admins(settings, writes, view, counters),
         node_metrics=ViewNodeMetrics(view),
+        apps=Apps(writes),
+        hosts=Hosts(writes),
+        deployments=Deployments(writes, GEO,
+                                ViewPlacementIndex(view, settings.placement_snapshot), doorbell,
+                                settings.advertised_url),
+        deployment_finder=ViewDeploymentFinder(view),
         bus=bus,
         listener=listener,
         lock=lock,

@@ -29,6 +29,7 @@ from domain.catalog import EVENT_TYPES
 from entrypoints import openapi_admins as oadm
 from entrypoints import openapi_agent_work as owork
 from entrypoints import openapi_commands as ocmd
+from entrypoints import openapi_deployments as odep
 from entrypoints import openapi_events as oev
 from entrypoints import openapi_schemas as oas
 from entrypoints import openapi_ssh as ossh
@@ -44,6 +45,7 @@ from entrypoints.http import (
     webhooks,
 )
 from entrypoints.http.app import API_ROUTES
+from entrypoints.http.errors import is_edgegap
 from entrypoints.http.listing import ListSpec, Param, parse_bool, parse_int, parse_text, parse_uuid
 from entrypoints.openapi_op import (
     AGENT,
@@ -171,6 +173,7 @@ OPERATIONS.update(ocmd.OPERATIONS)
 OPERATIONS.update(owork.OPERATIONS)
 OPERATIONS.update(ossh.OPERATIONS)
 OPERATIONS.update(oadm.OPERATIONS)
+OPERATIONS.update(odep.OPERATIONS)
 
 
 def build_openapi() -> dict[str, Any]:
@@ -187,7 +190,7 @@ def build_openapi() -> dict[str, Any]:
     if stale := OPERATIONS.keys() - documented:
         raise LookupError(f"entrypoints/openapi.py documents routes that do not exist: {stale}")
     tags = [*oadm.TAGS, CLUSTER, KEY, NODE, ALIAS, *oadm.NODE_TAGS, *ocmd.TAGS, *ossh.TAGS,
-            EVENT_TYPE, WEBHOOK, EVENT, AGENT]
+            EVENT_TYPE, WEBHOOK, EVENT, *odep.TAGS, AGENT]
     document = {
         "openapi": "3.1.0",
         "info": oas.INFO,
@@ -197,7 +200,7 @@ def build_openapi() -> dict[str, Any]:
         "components": {
             "schemas": {**_request_bodies(), **oas.RESOURCES, **oev.RESOURCES,
                         **ocmd.RESOURCES, **owork.RESOURCES, **ossh.RESOURCES,
-                        **oadm.RESOURCES,
+                        **oadm.RESOURCES, **odep.RESOURCES,
                         **_envelopes(), **oas.ENVELOPE},
             "responses": oas.error_responses(),
             "headers": {"RequestId": {"schema": oas.STR, "description": "Equals meta.request_id;"
@@ -219,7 +222,7 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
         "parameters": [*_path_params(route, op), *_query_params(route.path, op.listing)],
         "responses": {
             **{str(status): _success(op, status) for status in (op.status, *op.also)},
-            **{str(s): {"$ref": f"#/components/responses/{oas.ERRORS[s][0]}"} for s in errors},
+            **{str(s): _error(route.path, s) for s in errors},
         },
     }
     if op.description:
@@ -232,6 +235,15 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
         required = any(f.required for f in msgspec.structs.fields(op.body))
         doc["requestBody"] = {"required": required, "content": content}
     return doc
+
+
+def _error(path: str, status: int) -> dict[str, Any]:
+    if not is_edgegap(path):
+        return {"$ref": f"#/components/responses/{oas.ERRORS[status][0]}"}
+    # Edgegap's own error bodies; its 422 is "Couldn't Allocate Server" and nothing else.
+    schema = "AllocationErrorResponse" if status == 422 else "ErrorMessageResponse"
+    return {"description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"schema": oas.ref(schema)}}}
 
 
 def _success(op: Op, status: int) -> dict[str, Any]:
@@ -247,7 +259,7 @@ def _success(op: Op, status: int) -> dict[str, Any]:
 def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
     params = []
     for name in route.param_convertors:
-        schema, text = {**oas.PATH_PARAMS, **ossh.PATH_PARAMS}[name]
+        schema, text = {**oas.PATH_PARAMS, **ossh.PATH_PARAMS, **odep.PATH_PARAMS}[name]
         if name == "id":
             text = {**oas.ID_DOCS, **oev.ID_DOCS, **ocmd.ID_DOCS, **ossh.ID_DOCS}.get(
                 op.tag, text)
@@ -259,7 +271,8 @@ def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
 def _query_params(path: str, spec: ListSpec | None) -> list[dict[str, Any]]:
     if spec is None:
         return []
-    docs = {**oas.QUERY_DOCS, **oev.QUERY_DOCS, **ocmd.QUERY_DOCS, **ossh.QUERY_DOCS}[path]
+    docs = {**oas.QUERY_DOCS, **oev.QUERY_DOCS, **ocmd.QUERY_DOCS, **ossh.QUERY_DOCS,
+            **odep.QUERY_DOCS}[path]
     params = [_filter_param(p, docs.get(p.name)) for p in spec.params]
     return sorted([*params, *_paging_params(spec)], key=lambda p: str(p["name"]))
 
@@ -353,7 +366,7 @@ def _request_bodies() -> dict[str, oas.Schema]:
 
 def _body_docs() -> dict[str, tuple[str, dict[str, str]]]:
     return {**oas.BODY_DOCS, **oev.BODY_DOCS, **ocmd.BODY_DOCS, **owork.BODY_DOCS,
-            **ossh.BODY_DOCS, **oadm.BODY_DOCS}
+            **ossh.BODY_DOCS, **oadm.BODY_DOCS, **odep.BODY_DOCS}
 
 
 def main() -> None:

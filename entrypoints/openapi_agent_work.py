@@ -26,6 +26,11 @@ RESOURCES: dict[str, Any] = {
         self_update=doc({"type": ["object", "null"], "properties": {"request_id": UUID_S}},
                         "Set when the agent should update itself and re-register"),
         heartbeat_interval_seconds=doc(NUMBER, "Send a heartbeat this often"),
+        deployments=doc({"type": "array", "items": {"type": "object"}},
+                        "Containers to start: request_id, image, ports, env (ARBITRIUM_*"
+                        " included), cpu_units, memory_mb, command, arguments, max_duration"),
+        stop_deployments=doc({"type": "array", "items": STR},
+                             "request_ids the agent holds that must stop (SIGTERM)"),
     ),
     "AgentExecutionResultResponse": obj(
         "What the admin recorded",

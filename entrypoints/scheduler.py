@@ -47,6 +47,8 @@ def schedule_once(services: Services) -> int:
     retention = services.settings.execution_retention_days
     if retention > 0:
         handled += _drain(lambda: executions.prune_finished(retention))
+    overdue = services.deployment_finder.overdue(services.writes.clock.now())
+    handled += services.deployments.stop_overdue(overdue)
     for _ in range(UPDATE_CHUNKS_PER_PASS):
         if not services.self_updates.process_next():
             break

@@ -64,6 +64,7 @@ class Settings:
     admin_offline_after: float = 15.0
     admin_forget_after: float = 3600.0
     log_format: str = "json"
+    placement_snapshot: float = 0.5
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -114,6 +115,7 @@ class Settings:
             "admin_offline_after": _float(e, "ADMIN_OFFLINE_AFTER_SECONDS", 15.0),
             "admin_forget_after": _float(e, "ADMIN_FORGET_AFTER_SECONDS", 3600.0),
             "log_format": (e.get("LOG_FORMAT") or "json").lower(),
+            "placement_snapshot": _float(e, "PLACEMENT_SNAPSHOT_SECONDS", 0.5, zero=True),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]

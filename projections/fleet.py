@@ -15,6 +15,7 @@ from domain.node import DEFAULT_PORTS, Node
 from domain.webhook import Webhook
 from projections.admin_handlers import ADMIN_HANDLERS
 from projections.command_handlers import COMMAND_HANDLERS, NODE_EXTRAS
+from projections.deployment_handlers import DEPLOYMENT_HANDLERS
 from projections.fleet_tables import join_events
 from projections.model import Change, Delete, Increment, Patch, Upsert, UpsertMax
 from projections.ssh_handlers import SSH_HANDLERS
@@ -130,6 +131,7 @@ def _also(first: Handler, second: Handler) -> Handler:
 HANDLERS.update(COMMAND_HANDLERS)
 HANDLERS.update(SSH_HANDLERS)
 HANDLERS.update(ADMIN_HANDLERS)
+HANDLERS.update(DEPLOYMENT_HANDLERS)
 for _type, _extra in NODE_EXTRAS.items():
     HANDLERS[_type] = _also(HANDLERS[_type], _extra) if _type in HANDLERS else _extra
 

@@ -3,6 +3,7 @@ SSH access."""
 
 from __future__ import annotations
 
+from projections.deployment_tables import DEPLOYMENT_TABLES
 from projections.model import Column, Join, Kind, Table
 
 TXT, INT, BOOL, TIME, UID = Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.UUID
@@ -147,7 +148,7 @@ NODE_METRICS = Table(
 FLEET_TABLES = (
     CLUSTERS, ENROLLMENT_KEYS, NODE_LIVENESS, NODES, ALIASES, WEBHOOKS, COMMANDS,
     COMMAND_EXECUTIONS, SELF_UPDATE_REQUESTS, SSH_USERNAMES, SSH_PUBLIC_KEYS, ADMIN_CHECKINS,
-    ADMINS, NODE_METRICS,
+    ADMINS, NODE_METRICS, *DEPLOYMENT_TABLES,
 )
 
 

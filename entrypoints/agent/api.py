@@ -72,12 +72,33 @@ class SelfUpdate(msgspec.Struct):
     request_id: UUID
 
 
+class ContainerSpec(msgspec.Struct):
+    """A deployment to run: everything the container needs."""
+
+    request_id: str
+    image: str
+    ports: list[dict[str, Any]]
+    env: dict[str, str]
+    cpu_units: int
+    memory_mb: int
+    command: str | None = None
+    arguments: str | None = None
+    max_duration: int = 0
+
+
 class WorkReply(msgspec.Struct):
     """`data` of POST /agent/v1/work."""
 
     executions: list[Assignment]
     cancel: list[UUID]
     self_update: SelfUpdate | None = None
+    deployments: list[ContainerSpec] = []
+    stop_deployments: list[str] = []
+
+
+class DeploymentReply(msgspec.Struct):
+    request_id: str
+    status: str
 
 
 class ResultReply(msgspec.Struct):
@@ -142,9 +163,10 @@ class AgentApi:
                                 HeartbeatReply)
 
     async def work(self, api_token: str, running: list[UUID], wait: float,
-                   accept_work: bool = True) -> WorkReply:
+                   accept_work: bool = True, deployments: list[str] | None = None) -> WorkReply:
         """Long poll: the HTTP timeout covers the admin's wait plus the usual margin."""
-        body = {"running": running, "wait_seconds": wait, "accept_work": accept_work}
+        body = {"running": running, "wait_seconds": wait, "accept_work": accept_work,
+                "deployments": deployments or []}
         timeout = self.client.timeout.read or 10.0
         return await self._post("/agent/v1/work", body, api_token, WorkReply, wait + timeout)
 
@@ -163,6 +185,14 @@ class AgentApi:
         if password is not None:
             body["password"] = password
         return await self._post("/agent/v1/ssh/verify", body, api_token, SshVerdict)
+
+    async def deployment(self, api_token: str, request_id: str,
+                         report: dict[str, Any]) -> DeploymentReply:
+        return await self._post(f"/agent/v1/deployments/{request_id}/report", report,
+                                api_token, DeploymentReply)
+
+    async def host(self, api_token: str, report: dict[str, Any]) -> dict[str, Any]:
+        return await self._post("/agent/v1/host", report, api_token, dict)
 
     async def metrics(self, api_token: str, report: dict[str, Any]) -> MetricsReply:
         return await self._post("/agent/v1/metrics", report, api_token, MetricsReply)

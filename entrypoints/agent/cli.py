@@ -35,6 +35,7 @@ import msgspec
 
 from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
 from entrypoints.agent.health import HealthLimits
+from entrypoints.agent.hosting_cli import HostingSettingsError, add_hosting_args, hosting_config
 from entrypoints.agent.identity import (
     MACHINE_ID_ENV,
     Identity,
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="report unhealthy above this 1-minute load per CPU (default: 3)")
     parser.add_argument("--log-level", default="info",
                         choices=("debug", "info", "warning", "error"))
+    add_hosting_args(parser)
     return parser
 
 
@@ -150,8 +152,13 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
     if not (args.metrics_interval == 0 or 1 <= args.metrics_interval <= 3600):
         raise SettingsError("--metrics-interval must be 0 (no reports) or 1 to 3600 seconds")
     state_dir = args.state_dir or default_state_dir(env)
+    admin_url = _admin_url(args, env)
+    try:
+        hosting = hosting_config(args, env, admin_url)
+    except (HostingSettingsError, OSError) as exc:
+        raise SettingsError(str(exc)) from None
     return AgentConfig(
-        admin_url=_admin_url(args, env),
+        admin_url=admin_url,
         id_type=args.id_type,
         enrollment_key=env.get("ENROLLMENT_KEY", "").strip() or None,
         version=args.version,
@@ -166,6 +173,7 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
         ssh_host=args.ssh_host,
         ssh_port=args.ssh_port,
         metrics_interval=args.metrics_interval,
+        hosting=hosting,
     )
 
 

@@ -22,6 +22,7 @@ from application.counters import Counters
 from entrypoints.agent import health, ssh_server
 from entrypoints.agent.api import AdminError, AgentApi, Unreachable
 from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
+from entrypoints.agent.hosting import Hosting, HostingConfig
 from entrypoints.agent.identity import Identity, IdentityError, IdentityStore
 from entrypoints.agent.journal import Journal
 from entrypoints.agent.metrics import MetricsReporter
@@ -55,6 +56,7 @@ class AgentConfig:
     ssh_host: str = "0.0.0.0"  # noqa: S104 - reached by operators over the network
     ssh_port: int = 0
     metrics_interval: float = 0.0  # 0: no metrics reports (the CLI's default is 15 s)
+    hosting: HostingConfig | None = None  # None: this node runs no deployments
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
 
@@ -113,9 +115,14 @@ class Agent:
             if self.config.metrics_interval:
                 reporter = MetricsReporter(self, self.config.metrics_interval)
                 loops.append(asyncio.create_task(reporter.run(), name="metrics"))
+            hosting = Hosting(self, self.config.hosting) if self.config.hosting else None
+            if hosting is not None:
+                await hosting.open()
+                loops.append(asyncio.create_task(hosting.report_host(), name="host"))
             if self.config.journal_dir is not None:
                 work = WorkLoop(self, Journal(self.config.journal_dir), self.config.output_limit,
-                                self.config.update_command)
+                                self.config.update_command,
+                                hosting.runner if hosting is not None else None)
                 loops.append(asyncio.create_task(work.run(), name="work"))
             try:
                 await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
@@ -123,6 +130,8 @@ class Agent:
                 for task in (stopping, *loops):
                     task.cancel()
                 results = await asyncio.gather(stopping, *loops, return_exceptions=True)
+                if hosting is not None:
+                    await hosting.close()
         for result in results:
             if isinstance(result, Exception):
                 raise result

@@ -18,7 +18,8 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from entrypoints.agent.api import AdminError, Unreachable
+from entrypoints.agent.api import AdminError, Unreachable, WorkReply
+from entrypoints.agent.containers import ContainerRunner
 from entrypoints.agent.executor import (
     INTERRUPTED,
     INTERRUPTED_NOTE,
@@ -51,8 +52,8 @@ class WorkLoop:
     """Runs beside the heartbeat loop and shares the agent's session."""
 
     def __init__(self, agent: Agent, journal: Journal, output_limit: int,
-                 update_command: str | None) -> None:
-        self.agent, self.journal = agent, journal
+                 update_command: str | None, containers: ContainerRunner | None = None) -> None:
+        self.agent, self.journal, self.containers = agent, journal, containers
         self.output_limit, self.update_command = output_limit, update_command
         self.running: dict[UUID, Execution] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -73,8 +74,10 @@ class WorkLoop:
             session = await self.agent.session()
             try:
                 self.agent.counters.add("commands.synced_total")
+                held = self.containers.held() if self.containers is not None else []
                 reply = await self.agent.api.work(session.api_token, self.journal.held(),
-                                                  POLL_WAIT, accept_work=not self.updating)
+                                                  POLL_WAIT, accept_work=not self.updating,
+                                                  deployments=held)
             except (Unreachable, AdminError) as exc:
                 if isinstance(exc, AdminError) and exc.status == 401:
                     self.agent.drop(session, forget_token=True)
@@ -94,10 +97,22 @@ class WorkLoop:
                 self.updating = True
                 fresh += 1
                 self._spawn(self._self_update(session, reply.self_update.request_id))
-            if not fresh and (reply.executions or reply.cancel or reply.self_update):
+            fresh += self._containers(reply)
+            asked = reply.deployments or reply.stop_deployments
+            if not fresh and (reply.executions or reply.cancel or reply.self_update or asked):
                 # Every answer repeats a cancel until its result is in, and the pending update
                 # while this agent drains its commands: poll gently, not in a tight loop.
                 await asyncio.sleep(QUIET_POLL)
+
+    def _containers(self, reply: WorkReply) -> int:
+        if self.containers is None:
+            return 0
+        fresh = sum(self.containers.start(spec) for spec in reply.deployments)
+        for request_id in reply.stop_deployments:
+            if self.containers.stop(request_id):
+                log.info("stopping deployment %s", request_id)
+                fresh += 1
+        return fresh
 
     def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(job)

@@ -21,6 +21,8 @@ from starlette.routing import Route
 from application.executions import Work
 from entrypoints.bootstrap import Services
 from entrypoints.http.agent import node_for_token
+from entrypoints.http.agent_deployments import deployment_work, host_report
+from entrypoints.http.agent_deployments import report as report_deployment
 from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.responses import ok
 
@@ -35,6 +37,9 @@ class WorkPoll(msgspec.Struct, forbid_unknown_fields=True):
     wait_seconds: Annotated[float, Meta(ge=0, le=MAX_WAIT)] = 25.0
     # False while the agent drains for a self-update: cancels only, no new executions.
     accept_work: bool = True
+    # request_ids of the deployments (containers) the agent runs or is starting.
+    deployments: Annotated[list[Annotated[str, Meta(max_length=12)]],
+                           Meta(max_length=10_000)] = msgspec.field(default_factory=list)
 
 
 class ExecutionResult(msgspec.Struct, forbid_unknown_fields=True):
@@ -44,14 +49,21 @@ class ExecutionResult(msgspec.Struct, forbid_unknown_fields=True):
     output: Annotated[str, Meta(max_length=1_048_576)] = ""
 
 
-def _find(svc: Services, node_id: UUID, poll: WorkPoll) -> tuple[Work, UUID | None]:
+def _find(
+    svc: Services, node_id: UUID, poll: WorkPoll
+) -> tuple[Work, UUID | None, dict[str, list[Any]]]:
     work = svc.executions.next_work(node_id, poll.running, 50 if poll.accept_work else 0)
     row = svc.view.get("nodes", node_id)
-    return work, row["update_request_id"] if row else None
+    containers = deployment_work(svc, node_id, poll.deployments)
+    if not poll.accept_work:
+        containers["deployments"] = []
+    return work, row["update_request_id"] if row else None, containers
 
 
-def _body(svc: Services, work: Work, update: UUID | None) -> dict[str, Any]:
+def _body(svc: Services, work: Work, update: UUID | None,
+          containers: dict[str, list[Any]]) -> dict[str, Any]:
     return {
+        **containers,
         "executions": [
             {"id": a.id, "command_id": a.command_id, "command_text": a.command_text,
              "timeout": a.timeout, "expired_at": a.expired_at}
@@ -80,11 +92,12 @@ async def work(request: Request) -> Response:
     with svc.doorbell.listen(node["id"]) as rung:
         while True:
             rung.clear()
-            found, update = await run_in_threadpool(_find, svc, node["id"], poll)
+            found, update, containers = await run_in_threadpool(_find, svc, node["id"], poll)
             remaining = deadline - time.monotonic()
-            if found.executions or found.cancel or update or remaining <= 0:
+            busy = found.executions or found.cancel or update or any(containers.values())
+            if busy or remaining <= 0:
                 _count_delivery(svc, len(found.executions))
-                return ok(request, _body(svc, found, update))
+                return ok(request, _body(svc, found, update, containers))
             # Work recorded by another admin process rings nothing here: look again regularly.
             try:
                 await asyncio.wait_for(rung.wait(), min(remaining, svc.settings.agent_poll_recheck))
@@ -106,4 +119,6 @@ async def result(request: Request) -> Response:
 ROUTES = [
     Route("/agent/v1/work", work, methods=["POST"]),
     Route("/agent/v1/executions/{id}/result", result, methods=["POST"]),
+    Route("/agent/v1/deployments/{request_id}/report", report_deployment, methods=["POST"]),
+    Route("/agent/v1/host", host_report, methods=["POST"]),
 ]

@@ -21,11 +21,14 @@ from entrypoints.http import (
     agent,
     agent_work,
     aliases,
+    apps,
     clusters,
     command_executions,
     commands,
     deliveries,
     docs,
+    edgegap,
+    edgegap_more,
     enrollment_keys,
     event_docs,
     event_types,
@@ -37,7 +40,9 @@ from entrypoints.http import (
     ssh,
     webhooks,
 )
+from entrypoints.http.edgegap import SELF_STOP_PREFIX
 from entrypoints.http.errors import (
+    EDGEGAP_PREFIXES,
     ApiError,
     on_api_error,
     on_domain_error,
@@ -67,6 +72,9 @@ API_ROUTES = [
     *admins.ROUTES,
     *admin_metrics.ROUTES,
     *node_metrics.ROUTES,
+    *edgegap.ROUTES,
+    *edgegap_more.ROUTES,
+    *apps.ROUTES,
     *webhooks.ROUTES,
     *event_types.ROUTES,
     *events.ROUTES,
@@ -125,8 +133,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Middleware(
                 RequestContext,
                 api_keys=settings.api_keys(),
-                protected="/api/",
-                public=[enrollment_keys.PUBLIC_PATH],
+                protected=("/api/", *EDGEGAP_PREFIXES, "/deployments/"),
+                public=[enrollment_keys.PUBLIC_PATH, SELF_STOP_PREFIX],
                 observe=http_metrics.observe,
             )
         ],

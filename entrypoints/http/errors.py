@@ -52,10 +52,32 @@ class ApiError(Exception):
 def error_response(
     request: Request, status: int, details: Any = None, message: str | None = None
 ) -> JSONResponse:
+    if is_edgegap(request.url.path):
+        return edgegap_error(status, details, message)
     code, default = STATUS.get(status, STATUS[500])
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     body = error_body(request, code, message or default, details)
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+EDGEGAP_PREFIXES = ("/v1/", "/v2/")
+
+
+def is_edgegap(path: str) -> bool:
+    return path.startswith(EDGEGAP_PREFIXES)
+
+
+def edgegap_error(status: int, details: Any = None, message: str | None = None) -> JSONResponse:
+    """Edgegap's `Error` body, {message, details}. A bad request is a 400 there: its 422 means
+    "Couldn't Allocate Server" and nothing else."""
+    if status == 422:
+        status = 400
+        message = None if message == STATUS[422][1] else message
+    text = message or ("Client Side Request Error" if status == 400
+                       else STATUS.get(status, STATUS[500])[1])
+    headers = {"WWW-Authenticate": "token"} if status == 401 else None
+    return JSONResponse({"message": text, "details": details or {}}, status_code=status,
+                        headers=headers)
 
 
 def _field_details(exc: DomainError, default_field: str = "base") -> dict[str, list[str]]:

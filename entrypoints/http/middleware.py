@@ -29,14 +29,16 @@ class RequestContext:
     """Echoes a sane incoming x-request-id or makes one; checks the admin bearer key."""
 
     def __init__(
-        self, app: ASGIApp, api_keys: Iterable[str], protected: str, public: Iterable[str],
-        observe: Observe | None = None,
+        self, app: ASGIApp, api_keys: Iterable[str], protected: tuple[str, ...],
+        public: Iterable[str], observe: Observe | None = None,
     ) -> None:
         self.app = app
         self.observe = observe
         self.api_keys = tuple(k.encode() for k in api_keys)
         self.protected = protected
-        self.public = frozenset(public)
+        # Exact paths, or prefixes ending in "/" (the self-stop URL carries its own token).
+        self.public = frozenset(p for p in public if not p.endswith("/"))
+        self.public_prefixes = tuple(p for p in public if p.endswith("/"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +69,8 @@ class RequestContext:
 
     async def _answer(self, scope: Scope, receive: Receive, send_with_id: Send) -> None:
         path = scope["path"]
-        guarded = path.startswith(self.protected) and path not in self.public
+        guarded = (path.startswith(self.protected) and path not in self.public
+                   and not path.startswith(self.public_prefixes))
         if guarded and not self._authorised(scope):
             response = error_response(Request(scope), 401)
             await response(scope, receive, send_with_id)
@@ -90,9 +93,16 @@ class RequestContext:
             await error_response(Request(scope), 500)(scope, receive, send_with_id)
 
     def _authorised(self, scope: Scope) -> bool:
-        header = Headers(scope=scope).get("authorization", "")
+        header = Headers(scope=scope).get("authorization", "").strip()
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        schemes: tuple[str, ...] = ("bearer",)
+        if not scope["path"].startswith("/api/"):
+            # The Edgegap-compatible API takes what its clients send: `token <key>`, or the
+            # bare key as in its examples. The Edge Admin API keeps to Bearer.
+            schemes = ("bearer", "token")
+            if not token:
+                scheme, token = "token", scheme
+        if scheme.lower() not in schemes or not token.strip():
             return False
         presented = token.strip().encode()
         # Compare against every key so timing does not reveal which one matched.

@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from domain.catalog import EVENT_TYPES, PAYLOADS, PUBLIC_EVENTS, event_type, to_message
 from domain.command_execution import CommandExecution
+from domain.deployment import Deployment
 from domain.enrollment_key import EnrollmentKey
 from domain.node import IdType, Node, NodeStatus
 from domain.self_update import SelfUpdateRequest
@@ -236,7 +237,21 @@ def _domain_events() -> list[Any]:
                   (uuid.uuid4(), "publickey", "accepted", "SHA256:abc"),
                   (None, "password", "unknown_username", None))]
     return [*key.collect_events(), *node.collect_events(), *_execution_events(node_id),
-            *request.collect_events(), *(e for login in logins for e in login.collect_events())]
+            *request.collect_events(), *(e for login in logins for e in login.collect_events()),
+            *_deployment_events(node_id)]
+
+
+def _deployment_events(node_id: uuid.UUID) -> list[Any]:
+    """A deployment through its whole life, and one that found no room."""
+    spec = {"app": "game", "version": "1.0.3", "tags": ["blue"]}
+    served = Deployment.request("a69f8e3e0555", spec, AT)
+    served.place(node_id, {"city": "Montreal"}, AT)
+    served.ready({"web": {"external": 31000}}, "203.0.113.7", AT)
+    served.stop("stop requested", AT)
+    served.terminated(143, AT)
+    refused = Deployment.request("c0653765de3b", spec, AT)
+    refused.fail_placement("Couldn't Allocate Server", AT)
+    return [*served.collect_events(), *refused.collect_events()]
 
 
 def _execution_events(node_id: uuid.UUID) -> list[Any]:

@@ -151,6 +151,32 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
                                                 "password": "p" * 12}, auth=token)
     check("GET", "/api/v1/ssh_usernames/{id}", user_id)
     check("GET", "/api/v1/ssh_public_keys/{id}", {"id": ssh_key["data"]["id"]})
+    app = {"app_name": "docs-app"}
+    check("POST", "/api/v1/apps", json={"name": "docs-app"})
+    check("POST", "/api/v1/apps/{app_name}/versions", app, json={
+        "name": "v1", "image": "localhost/busybox:1", "ports": [{"port": 8080}],
+        "env": [{"key": "HIDDEN", "value": "x", "is_hidden": True}]})
+    check("GET", "/api/v1/apps/{app_name}/versions/{version}", {**app, "version": "v1"})
+    check("PATCH", "/api/v1/nodes/{id}/host", node, json={
+        "location": {"city": "Montreal", "latitude": 45.5, "longitude": -73.6},
+        "cpu_units": 1024, "memory_mb": 1024, "fleet": "docs"})
+    deploy = {"application": "docs-app", "version": "v1", "tags": ["docs"], "users": [
+        {"user_type": "geo_coordinates", "user_data": {"latitude": 45, "longitude": -73}}]}
+    placed = check("POST", "/v2/deployments", json=deploy)
+    deployment = {"request_id": placed["request_id"]}
+    check("GET", "/v1/status/{request_id}", deployment)
+    check("GET", "/v1/deployments")
+    check("GET", "/v1/locations")
+    check("GET", "/v2/private-fleets/{fleet_name}/hosts", {"fleet_name": "docs"})
+    check("POST", "/v1/deployments/{request_id}/tags", deployment, json={"name": "blue"})
+    check("GET", "/v1/deployments/{request_id}/tags", deployment)
+    check("POST", "/agent/v1/deployments/{request_id}/report", deployment,
+          json={"state": "ready", "ports": {"8080": {"external": 31000}}}, auth=token)
+    check("DELETE", "/v1/stop/{request_id}", deployment)  # 200: READY
+    check("POST", "/v2/private-fleets:deploy", json={**deploy, "private_host_ids": [node["id"]]})
+    check("POST", "/v2/deployments", json={**deploy, "version": "nope"})  # 400
+    check("POST", "/v1/deployments/bulk-stop", json={
+        "filters": [{"field": "tags", "values": ["docs"], "filter_type": "any"}]})
     for path in LIST_PATHS:
         assert check("GET", path)["data"], path
     check("DELETE", "/api/v1/ssh_public_keys/{id}", {"id": ssh_key["data"]["id"]})  # 204

@@ -1,0 +1,205 @@
+"""Deployments: place an application version near its users, stop it, follow what the agent
+reports, tag it. Allocation happens on the Host aggregate in the same transaction as the
+placement, so two deployments never take the same last room on a node."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from application.deployment_inputs import DeploymentCreate, DeploymentReport, user_points
+from application.errors import NotFoundError
+from application.ports import GeoLocator, PlacementIndex, WorkNotifier
+from application.write_path import UnitOfWork, WritePath
+from domain.app import App, app_uuid
+from domain.deployment import AlreadyTerminatedError, Deployment, Status, deployment_uuid
+from domain.host import Host, HostFullError, host_uuid
+from domain.placement import Need, place
+
+NO_ROOM = "Couldn't Allocate Server"
+
+
+class InvalidAppVersionError(NotFoundError):
+    """The seed's 400 "Invalid Application or Application Version"."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    request_id: str
+    placed: bool
+    node_id: UUID | None
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(6)  # 12 lowercase hex characters, as in every seed example
+
+
+class Deployments:
+    """Application service for deployments."""
+
+    def __init__(self, writes: WritePath, geo: GeoLocator, index: PlacementIndex,
+                 work: WorkNotifier, public_url: str) -> None:
+        self.writes, self.geo, self.index, self.work = writes, geo, index, work
+        self.public_url = public_url.rstrip("/")
+
+    def deploy(self, cmd: DeploymentCreate, preferred: tuple[str, ...] = ()) -> Accepted:
+        users = user_points(cmd.users, self.geo)
+        candidates = self.index.candidates()
+        request_id = new_request_id()
+
+        def decide(uow: UnitOfWork) -> Accepted:
+            deployment = Deployment.request(request_id, self._spec(uow, cmd, request_id), uow.now)
+            spec = deployment.spec
+            need = Need(spec["cpu_units"], spec["memory_mb"], spec["image"],
+                        bool(cmd.require_cached_locations), preferred)
+            remaining = list(candidates)
+            while (chosen := place(remaining, users, need)) is not None:
+                node_id = UUID(chosen.host_id)
+                host = uow.find(Host, host_uuid(node_id))
+                try:
+                    if host is None:
+                        raise HostFullError("no host profile")
+                    host.allocate(request_id, need.cpu_units, need.memory_mb, uow.now)
+                except HostFullError:  # the read model was behind: try the next best
+                    remaining.remove(chosen)
+                    continue
+                uow.add(host)
+                deployment.place(node_id, self.index.location_of(node_id), uow.now)
+                break
+            else:
+                deployment.fail_placement(NO_ROOM, uow.now)
+            uow.add(deployment)
+            return Accepted(request_id, deployment.node_id is not None, deployment.node_id)
+
+        accepted = self.writes.run(decide)
+        if accepted.node_id is not None:
+            self.work.ring([accepted.node_id])
+        return accepted
+
+    def _spec(self, uow: UnitOfWork, cmd: DeploymentCreate, request_id: str) -> dict[str, Any]:
+        app = uow.find(App, app_uuid(cmd.application))
+        version = None if app is None or app.deleted else app.versions.get(cmd.version)
+        if version is None:
+            raise InvalidAppVersionError("Invalid Application or Application Version")
+        env = {v["key"]: v for v in version["env"]}
+        env.update({v.key: {"key": v.key, "value": v.value, "is_hidden": v.is_hidden}
+                    for v in cmd.environment_variables})
+        access_point = secrets.randbelow(1 << 31)
+        hooks = {k: getattr(cmd, f"webhook_on_{k}").url if getattr(cmd, f"webhook_on_{k}")
+                 else None for k in ("ready", "error", "terminated")}
+        return {
+            "app": cmd.application, "version": cmd.version, "image": version["image"],
+            "ports": version["ports"], "cpu_units": version["cpu_units"],
+            "memory_mb": version["memory_mb"], "max_duration": version["max_duration"],
+            "command": version["command"], "arguments": version["arguments"],
+            "env": list(env.values()), "tags": list(dict.fromkeys(cmd.tags)),
+            "webhooks": hooks, "access_point_id": access_point,
+            "delete_token": secrets.token_urlsafe(24),
+            "delete_url": f"{self.public_url}/v1/self/stop/{request_id}/{access_point}",
+        }
+
+    def stop(self, request_id: str, reason: str = "stop requested") -> bool:
+        """True: stopping now (200); False: deferred until READY or ERROR (202)."""
+        def decide(uow: UnitOfWork) -> tuple[bool, UUID | None]:
+            deployment = self._get(uow, request_id)
+            now = deployment.stop(reason, uow.now)
+            self._release_if_over(uow, deployment)
+            return now, deployment.node_id
+
+        stopping, node_id = self.writes.run(decide)
+        self._ring(node_id)
+        return stopping
+
+    def self_stop(self, request_id: str, access_point_id: int, token: str) -> bool:
+        def decide(uow: UnitOfWork) -> tuple[bool, UUID | None]:
+            deployment = self._get(uow, request_id)
+            spec = deployment.spec
+            if spec["access_point_id"] != access_point_id or not hmac.compare_digest(
+                token.encode(), spec["delete_token"].encode()
+            ):
+                raise NotFoundError(f"deployment {request_id} not found")
+            now = deployment.stop("self-stop", uow.now)
+            self._release_if_over(uow, deployment)
+            return now, deployment.node_id
+
+        stopping, node_id = self.writes.run(decide)
+        self._ring(node_id)
+        return stopping
+
+    def _get(self, uow: UnitOfWork, request_id: str) -> Deployment:
+        return uow.get(Deployment, deployment_uuid(request_id), f"deployment {request_id}")
+
+    def _release_if_over(self, uow: UnitOfWork, deployment: Deployment) -> None:
+        """A deployment that ended (or whose container is gone) gives its room back."""
+        over = deployment.status in (Status.TERMINATED.value, Status.ERROR.value)
+        if over and deployment.node_id is not None:
+            host = uow.find(Host, host_uuid(deployment.node_id))
+            if host is not None and deployment.request_id in host.allocations:
+                host.release(deployment.request_id, uow.now)
+                uow.add(host)
+
+    def _ring(self, node_id: UUID | None) -> None:
+        if node_id is not None:
+            self.work.ring([node_id])
+
+    # -- what the agent reports -------------------------------------------------------------
+    def report(self, node_id: UUID, request_id: str, report: DeploymentReport) -> str:
+        """The node's word on its container; returns the status after it."""
+        def decide(uow: UnitOfWork) -> str:
+            deployment = self._get(uow, request_id)
+            if deployment.node_id != node_id:
+                raise NotFoundError(f"deployment {request_id} not found")
+            if report.state == "ready":
+                deployment.ready(report.ports, report.public_ip, uow.now)
+            elif report.state == "error":
+                deployment.fail(report.detail or "container failed", report.exit_code, uow.now)
+            else:
+                deployment.terminated(report.exit_code, uow.now)
+            self._release_if_over(uow, deployment)
+            uow.add(deployment)
+            return deployment.status
+
+        return self.writes.run(decide)
+
+    # -- tags -------------------------------------------------------------------------------
+    def add_tag(self, request_id: str, name: str) -> None:
+        self._tags(request_id, lambda d, now: d.add_tag(name, now))
+
+    def rename_tag(self, request_id: str, old: str, new: str) -> None:
+        self._tags(request_id, lambda d, now: d.rename_tag(old, new, now))
+
+    def remove_tag(self, request_id: str, name: str) -> None:
+        self._tags(request_id, lambda d, now: d.remove_tag(name, now))
+
+    def _tags(self, request_id: str, change: Callable[[Deployment, datetime], None]) -> None:
+        def decide(uow: UnitOfWork) -> None:
+            change(self._get(uow, request_id), uow.now)
+
+        self.writes.run(decide)
+
+    def bulk_stop(self, request_ids: list[str]) -> list[str]:
+        """Stops each (deferred where needed); returns those that were not already over."""
+        processable = []
+        for request_id in request_ids:
+            try:
+                self.stop(request_id, "bulk stop")
+            except (AlreadyTerminatedError, NotFoundError):
+                continue
+            processable.append(request_id)
+        return processable
+
+    def stop_overdue(self, overdue: list[str]) -> int:
+        """Stops deployments past their version's max_duration (the scheduler finds them)."""
+        stopped = 0
+        for request_id in overdue:
+            try:
+                self.stop(request_id, "max_duration reached")
+            except (AlreadyTerminatedError, NotFoundError):
+                continue
+            stopped += 1
+        return stopped

@@ -1,0 +1,106 @@
+"""Hosts: the placement profile of a node (location, capacity, private fleet), set by the
+operator over the API or reported by the node's agent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from application.write_path import UnitOfWork, WritePath
+from domain.host import Host, host_uuid
+from domain.node import Node
+
+Units = Annotated[int, Meta(ge=0, le=1 << 40)]
+Place = Annotated[str, Meta(max_length=128)]
+
+
+class Location(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    city: Place | None = None
+    country: Place | None = None
+    continent: Place | None = None
+    administrative_division: Place | None = None
+    timezone: Place | None = None
+    latitude: Annotated[float, Meta(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Meta(ge=-180, le=180)] | None = None
+
+
+class UpdateHost(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of PATCH /api/v1/nodes/{id}/host; omitted fields stay as they are."""
+
+    location: Location | UnsetType = UNSET
+    cpu_units: Units | UnsetType = UNSET  # 1024 units = 1 vCPU
+    memory_mb: Units | UnsetType = UNSET
+    fleet: Annotated[str, Meta(max_length=63)] | UnsetType | None = UNSET
+
+
+def changes_of(cmd: UpdateHost) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if cmd.location is not UNSET:
+        changes["location"] = msgspec.to_builtins(cmd.location)
+    for name in ("cpu_units", "memory_mb", "fleet"):
+        value = getattr(cmd, name)
+        if value is not UNSET:
+            changes[name] = value
+    return changes
+
+
+class Hosts:
+    """Application service for host profiles."""
+
+    def __init__(self, writes: WritePath) -> None:
+        self.writes = writes
+
+    def update(self, node_id: Any, cmd: UpdateHost) -> None:
+        changes = changes_of(cmd)
+        self._apply(node_id, lambda host: changes)
+
+    def report(self, node_id: Any, report: AgentHostReport) -> None:
+        """The agent's view: its flags win; what it detected fills only what is unset."""
+        self._apply(node_id, lambda host: agent_changes(report, host))
+
+    def _apply(self, node_id: Any, changes_for: Callable[[Host | None], dict[str, Any]]) -> None:
+        def decide(uow: UnitOfWork) -> None:
+            uow.get(Node, node_id, f"node {node_id}")
+            host = uow.find(Host, host_uuid(node_id))
+            changes = changes_for(host)
+            if host is None:
+                uow.add(Host.profile(node_id, changes.get("location", {}),
+                                     changes.get("cpu_units", 0), changes.get("memory_mb", 0),
+                                     changes.get("fleet"), uow.now))
+            else:
+                host.update(changes, uow.now)
+
+        self.writes.run(decide)
+
+
+class AgentHostReport(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /agent/v1/host: what the agent was told (flags) and what it found."""
+
+    location: Location | None = None
+    cpu_units: Units | None = None  # set by the operator on the agent's command line
+    memory_mb: Units | None = None
+    fleet: Annotated[str, Meta(max_length=63)] | None = None
+    detected_cpu_units: Units = 0  # the machine's own: used while no capacity is set
+    detected_memory_mb: Units = 0
+    images: Annotated[list[Annotated[str, Meta(max_length=512)]], Meta(max_length=1000)] = []
+
+
+def agent_changes(report: AgentHostReport, host: Host | None) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if report.location is not None:
+        changes["location"] = msgspec.to_builtins(report.location)
+    if report.fleet is not None:
+        changes["fleet"] = report.fleet
+    unset = host is None or host.cpu_units == 0
+    cpu = report.cpu_units if report.cpu_units is not None else (
+        report.detected_cpu_units if unset else None)
+    memory = report.memory_mb if report.memory_mb is not None else (
+        report.detected_memory_mb if host is None or host.memory_mb == 0 else None)
+    if cpu is not None:
+        changes["cpu_units"] = cpu
+    if memory is not None:
+        changes["memory_mb"] = memory
+    return changes

@@ -1,0 +1,192 @@
+"""Deployments as containers on this node's Docker-API engine (Docker, or podman's compatible
+service), driven with aiodocker.
+
+Each container carries the label `edge.request_id`, so an agent that restarts finds its
+containers again and keeps watching them (containers outlive the agent). Every port is published
+on a host port the engine picks; the reported link is `<public ip>:<port>` (with a scheme for
+HTTP-like protocols). A container that exits unasked is reported as an error with its exit code;
+one that exits after a stop, as terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiodocker
+
+from entrypoints.agent.api import ContainerSpec
+
+log = logging.getLogger(__name__)
+LABEL = "edge.request_id"
+STOP_GRACE = 10  # seconds between SIGTERM and SIGKILL, as `docker stop` does
+SCHEMES = {"HTTP": "http", "HTTPS": "https", "WS": "ws", "WSS": "wss"}
+Send = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+def _protocols(protocol: str) -> list[str]:
+    return {"UDP": ["udp"], "TCP/UDP": ["tcp", "udp"]}.get(protocol, ["tcp"])
+
+
+def container_config(spec: ContainerSpec) -> dict[str, Any]:
+    exposed: dict[str, Any] = {}
+    bindings: dict[str, Any] = {}
+    for port in spec.ports:
+        for proto in _protocols(port["protocol"]):
+            key = f"{port['port']}/{proto}"
+            exposed[key] = {}
+            bindings[key] = [{"HostIp": "", "HostPort": ""}]
+    config: dict[str, Any] = {
+        "Image": spec.image,
+        "Env": [f"{k}={v}" for k, v in spec.env.items()],
+        "Labels": {LABEL: spec.request_id},
+        "ExposedPorts": exposed,
+        "HostConfig": {"PortBindings": bindings, "NanoCpus": spec.cpu_units * 1_000_000_000 // 1024,
+                       "Memory": spec.memory_mb * 1024 * 1024},
+    }
+    if spec.command:
+        config["Entrypoint"] = shlex.split(spec.command)
+    if spec.arguments:
+        config["Cmd"] = shlex.split(spec.arguments)
+    return config
+
+
+def reported_ports(spec: ContainerSpec, published: dict[str, Any], public_ip: str
+                   ) -> dict[str, Any]:
+    ports = {}
+    for port in spec.ports:
+        key = f"{port['port']}/{_protocols(port['protocol'])[0]}"
+        binding = (published.get(key) or [{}])[0]
+        external = int(binding.get("HostPort") or 0)
+        scheme = SCHEMES.get(port["protocol"])
+        if scheme == "http" and port.get("tls_upgrade"):
+            scheme = "https"
+        address = f"{public_ip}:{external}"
+        ports[port["name"]] = {
+            "name": port["name"], "internal": port["port"], "external": external,
+            "protocol": port["protocol"], "tls_upgrade": bool(port.get("tls_upgrade")),
+            "link": f"{scheme}://{address}" if scheme else address, "proxy": None,
+        }
+    return ports
+
+
+class ContainerRunner:
+    """Starts, watches and stops this node's deployment containers."""
+
+    def __init__(self, url: str, public_ip: str, send: Send) -> None:
+        self.url, self.public_ip, self.send = url, public_ip, send
+        self.docker: aiodocker.Docker | None = None
+        self._held: set[str] = set()
+        self._stopping: set[str] = set()
+        self._containers: dict[str, Any] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def open(self) -> None:
+        self.docker = aiodocker.Docker(url=self.url)
+        for container in await self.docker.containers.list(all=True,
+                                                           filters={"label": [LABEL]}):
+            request_id = (container._container.get("Labels") or {}).get(LABEL)
+            if request_id:
+                log.info("found deployment %s from an earlier run; watching it", request_id)
+                self._held.add(request_id)
+                self._containers[request_id] = container
+                self._spawn(self._watch(request_id, container))
+
+    def held(self) -> list[str]:
+        return sorted(self._held)
+
+    def start(self, spec: ContainerSpec) -> bool:
+        if spec.request_id in self._held:
+            return False
+        self._held.add(spec.request_id)
+        self._spawn(self._run(spec))
+        return True
+
+    def stop(self, request_id: str) -> bool:
+        if request_id not in self._held or request_id in self._stopping:
+            return False
+        self._stopping.add(request_id)
+        self._spawn(self._stop(request_id))
+        return True
+
+    async def images(self) -> list[str]:
+        assert self.docker is not None
+        found = await self.docker.images.list()
+        return sorted({tag for image in found for tag in image.get("RepoTags") or []})
+
+    async def close(self) -> None:
+        """Stops watching; the containers keep running for the next agent run."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.docker is not None:
+            await self.docker.close()
+
+    async def _run(self, spec: ContainerSpec) -> None:
+        assert self.docker is not None
+        name = f"edge-{spec.request_id}"
+        try:
+            container = await self._create(name, spec)
+            self._containers[spec.request_id] = container
+            await container.start()
+            info = await container.show()
+            published = info["NetworkSettings"]["Ports"] or {}
+            ports = reported_ports(spec, published, self.public_ip)
+        except aiodocker.DockerError as exc:
+            log.warning("deployment %s could not start: %s", spec.request_id, exc.message)
+            self._held.discard(spec.request_id)
+            await self.send(spec.request_id, {"state": "error", "detail": exc.message[:4000]})
+            return
+        log.info("deployment %s ready: %s", spec.request_id,
+                 ", ".join(p["link"] for p in ports.values()) or "no ports")
+        await self.send(spec.request_id, {"state": "ready", "ports": ports,
+                                          "public_ip": self.public_ip})
+        if spec.request_id in self._stopping:  # asked to stop while starting
+            await container.stop(t=STOP_GRACE)
+        await self._watch(spec.request_id, container)
+
+    async def _create(self, name: str, spec: ContainerSpec) -> Any:
+        assert self.docker is not None
+        config = container_config(spec)
+        try:
+            return await self.docker.containers.create_or_replace(name=name, config=config)
+        except aiodocker.DockerError as exc:
+            if exc.status != 404:
+                raise
+        await self.docker.images.pull(spec.image)  # not on this node yet
+        return await self.docker.containers.create_or_replace(name=name, config=config)
+
+    async def _watch(self, request_id: str, container: Any) -> None:
+        result = await container.wait()
+        code = result.get("StatusCode")
+        if request_id in self._stopping:
+            report = {"state": "terminated", "exit_code": code}
+        else:
+            report = {"state": "error", "exit_code": code,
+                      "detail": f"container exited with code {code}"}
+        log.info("deployment %s ended (%s, exit code %s)", request_id, report["state"], code)
+        await self.send(request_id, report)
+        try:
+            await container.delete(force=True)
+        except aiodocker.DockerError as exc:
+            log.warning("could not remove the container of %s: %s", request_id, exc.message)
+        self._held.discard(request_id)
+        self._stopping.discard(request_id)
+        self._containers.pop(request_id, None)
+
+    async def _stop(self, request_id: str) -> None:
+        container = self._containers.get(request_id)
+        if container is None:
+            return  # still being created: _run stops it once it exists
+        try:
+            await container.stop(t=STOP_GRACE)
+        except aiodocker.DockerError as exc:
+            log.warning("could not stop %s: %s", request_id, exc.message)
+
+    def _spawn(self, job: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

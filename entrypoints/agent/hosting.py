@@ -1,0 +1,101 @@
+"""The agent's hosting side: the container runner tied to the admin. Reports are retried until
+the admin has them (a 404 means the deployment is no longer this node's: dropped), and the
+node's placement profile and cached images are sent at start and then periodically."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiodocker
+
+from entrypoints.agent.api import AdminError, Unreachable
+from entrypoints.agent.containers import ContainerRunner
+from entrypoints.process_stats import host_memory
+
+if TYPE_CHECKING:
+    from entrypoints.agent.runner import Agent
+
+log = logging.getLogger(__name__)
+HOST_REPORT_EVERY = 15.0
+
+
+@dataclass(frozen=True)
+class HostingConfig:
+    """--docker-url and what the agent tells the admin about its host."""
+
+    docker_url: str
+    public_ip: str
+    location: dict[str, Any] = field(default_factory=dict)
+    cpu_units: int | None = None
+    memory_mb: int | None = None
+    fleet: str | None = None
+
+
+class Hosting:
+    """Owns the ContainerRunner for one agent run."""
+
+    def __init__(self, agent: Agent, config: HostingConfig) -> None:
+        self.agent, self.config = agent, config
+        self.runner = ContainerRunner(config.docker_url, config.public_ip, self.deliver)
+
+    async def open(self) -> None:
+        try:
+            await self.runner.open()
+        except (aiodocker.DockerError, OSError) as exc:
+            from entrypoints.agent.runner import AgentFatal  # here: runner imports this module
+
+            raise AgentFatal(f"cannot reach the container engine at {self.config.docker_url}:"
+                             f" {exc}") from exc
+
+    async def deliver(self, request_id: str, report: dict[str, Any]) -> None:
+        failures = 0
+        while True:
+            session = await self.agent.session()
+            try:
+                await self.agent.api.deployment(session.api_token, request_id, report)
+                return
+            except AdminError as exc:
+                if exc.status == 401:
+                    self.agent.drop(session, forget_token=False)
+                    continue
+                if exc.status == 404:
+                    log.warning("admin no longer knows deployment %s; report dropped",
+                                request_id)
+                    return
+                log.error("admin refused the report on %s: %s", request_id, exc)
+                return
+            except Unreachable:
+                failures += 1
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+
+    async def report_host(self) -> None:
+        """Sends the profile now and then every HOST_REPORT_EVERY seconds."""
+        while True:
+            try:
+                await self._report_once()
+            except (Unreachable, AdminError, aiodocker.DockerError) as exc:
+                log.debug("host report not delivered: %s", exc)
+            await asyncio.sleep(HOST_REPORT_EVERY)
+
+    async def _report_once(self) -> None:
+        session = await self.agent.session()
+        memory = host_memory() or {}
+        body: dict[str, Any] = {
+            "detected_cpu_units": (os.cpu_count() or 1) * 1024,
+            "detected_memory_mb": int(memory.get("total_bytes", 0)) // (1024 * 1024),
+            "images": await self.runner.images(),
+        }
+        if self.config.location:
+            body["location"] = self.config.location
+        for name in ("cpu_units", "memory_mb", "fleet"):
+            value = getattr(self.config, name)
+            if value is not None:
+                body[name] = value
+        await self.agent.api.host(session.api_token, body)
+
+    async def close(self) -> None:
+        await self.runner.close()

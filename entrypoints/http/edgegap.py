@@ -1,0 +1,152 @@
+"""The Edgegap-compatible deployment API: deploy (E1, E2), status (E4), stop (E5), self-stop
+(E6), bulk stop (E7) and list (E8). Shapes, status codes and strings follow the seed; errors
+are Edgegap's {message, details}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.deployment_inputs import (
+    BulkStop,
+    DeploymentCreate,
+    PrivateFleetDeploymentCreate,
+)
+from application.deployments import NO_ROOM, Accepted, InvalidAppVersionError
+from domain.deployment import REQUEST_ID, AlreadyTerminatedError
+from entrypoints.http.edgegap_views import edgegap_page, list_item, status_body
+from entrypoints.http.errors import ApiError, edgegap_error
+from entrypoints.http.inputs import read_body, services
+from entrypoints.http.responses import JSONResponse
+from projections.query import ListQuery, Order
+
+SELF_STOP_PREFIX = "/v1/self/stop/"
+MAX_LIMIT = 100
+
+
+def _accepted(accepted: Accepted) -> Response:
+    if accepted.placed:
+        return JSONResponse({"request_id": accepted.request_id}, status_code=202)
+    # The deployment exists, in error, as the seed says; a stop (or time) removes it.
+    return JSONResponse({"request_id": accepted.request_id, "message": NO_ROOM},
+                        status_code=422)
+
+
+async def _deploy(request: Request, cmd: DeploymentCreate,
+                  preferred: tuple[str, ...] = ()) -> Response:
+    try:
+        accepted = await run_in_threadpool(services(request).deployments.deploy, cmd, preferred)
+    except InvalidAppVersionError as exc:  # the seed's 400: nothing was created
+        return edgegap_error(400, None, exc.message)
+    return _accepted(accepted)
+
+
+async def deploy(request: Request) -> Response:
+    return await _deploy(request, await read_body(request, DeploymentCreate))
+
+
+async def deploy_to_fleet(request: Request) -> Response:
+    cmd = await read_body(request, PrivateFleetDeploymentCreate)
+    if not cmd.private_host_ids or len(set(cmd.private_host_ids)) != len(cmd.private_host_ids):
+        raise ApiError(400, {"private_host_ids": ["must list at least one host, each once"]})
+    return await _deploy(request, cmd, tuple(cmd.private_host_ids))
+
+
+def request_id_of(request: Request) -> str:
+    request_id = str(request.path_params["request_id"])
+    if not REQUEST_ID.match(request_id):
+        raise ApiError(404, None, f"deployment {request_id} not found")
+    return request_id
+
+
+def deployment_row(request: Request, request_id: str) -> dict[str, Any]:
+    row = services(request).view.get("deployments", request_id)
+    if row is None:
+        raise ApiError(404, None, f"deployment {request_id} not found")
+    return row
+
+
+async def status(request: Request) -> Response:
+    request_id = request_id_of(request)
+    body = await run_in_threadpool(lambda: status_body(services(request),
+                                                       deployment_row(request, request_id)))
+    return JSONResponse(body)
+
+
+async def _stopped(request: Request, request_id: str, now: bool) -> Response:
+    summary = await run_in_threadpool(lambda: status_body(services(request),
+                                                          deployment_row(request, request_id)))
+    body = {"message": f"Instance {request_id} will be deleted", "deployment_summary": summary}
+    return JSONResponse(body, status_code=200 if now else 202)
+
+
+async def stop(request: Request) -> Response:
+    request_id = request_id_of(request)
+    try:
+        now = await run_in_threadpool(services(request).deployments.stop, request_id)
+    except AlreadyTerminatedError:
+        return edgegap_error(410, None, "Instance Already terminated")
+    return await _stopped(request, request_id, now)
+
+
+async def self_stop(request: Request) -> Response:
+    request_id = request_id_of(request)
+    raw_point = str(request.path_params["access_point_id"])
+    token = request.headers.get("authorization", "").strip()
+    if not raw_point.isdigit() or not token:
+        raise ApiError(401 if not token else 404, None,
+                       "Unauthorized" if not token else f"deployment {request_id} not found")
+    try:
+        now = await run_in_threadpool(services(request).deployments.self_stop, request_id,
+                                      int(raw_point), token)
+    except AlreadyTerminatedError:
+        return edgegap_error(410, None, "Instance Already terminated")
+    return await _stopped(request, request_id, now)
+
+
+async def bulk_stop(request: Request) -> Response:
+    cmd = await read_body(request, BulkStop)
+    svc = services(request)
+    matching = await run_in_threadpool(svc.deployment_finder.matching, cmd.filters)
+    stopped = await run_in_threadpool(svc.deployments.bulk_stop, matching)
+    return JSONResponse({"processable": [{"request_id": r} for r in stopped]}, status_code=202)
+
+
+def _page_args(request: Request) -> tuple[int, int]:
+    try:
+        page = int(request.query_params.get("page", "1"))
+        limit = int(request.query_params.get("limit", "20"))
+    except ValueError:
+        raise ApiError(400, {"page": ["page and limit must be integers"]}) from None
+    if page < 1 or not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, {"limit": [f"page >= 1 and 1 <= limit <= {MAX_LIMIT}"]})
+    return page, limit
+
+
+async def index(request: Request) -> Response:
+    page, limit = _page_args(request)
+    svc = services(request)
+
+    def load() -> dict[str, Any]:
+        query = ListQuery((), (Order("start_time", descending=True), Order("request_id")),
+                          page=page, page_size=limit)
+        found = svc.view.query("deployments", query)
+        return {"data": [list_item(svc, r) for r in found.rows], "total_count": found.total,
+                "pagination": edgegap_page(page, limit, found.total), "message": []}
+
+    return JSONResponse(await run_in_threadpool(load))
+
+
+ROUTES = [
+    Route("/v2/deployments", deploy, methods=["POST"]),
+    Route("/v2/private-fleets:deploy", deploy_to_fleet, methods=["POST"]),
+    Route("/v1/status/{request_id}", status, methods=["GET"]),
+    Route("/v1/stop/{request_id}", stop, methods=["DELETE"]),
+    Route(SELF_STOP_PREFIX + "{request_id}/{access_point_id}", self_stop, methods=["DELETE"]),
+    Route("/v1/deployments/bulk-stop", bulk_stop, methods=["POST"]),
+    Route("/v1/deployments", index, methods=["GET"]),
+]

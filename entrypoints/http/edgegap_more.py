@@ -1,0 +1,159 @@
+"""Edgegap locations (E9), private fleet hosts (E3) and deployment tags (E12-E16)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.deployment_inputs import TagBody
+from entrypoints.bootstrap import Services
+from entrypoints.http.edgegap import deployment_row, request_id_of
+from entrypoints.http.edgegap_views import edgegap_time, tags_of
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import read_body, services
+from entrypoints.http.responses import JSONResponse, no_content
+from projections.query import Cond, ListQuery, Order
+
+PLACE = ("city", "continent", "country", "timezone", "administrative_division")
+
+
+def _hosts(svc: Services, *filters: Cond) -> list[dict[str, Any]]:
+    query = ListQuery(filters, (Order("node_id"),), page_size=10_000)
+    return svc.view.query("hosts", query).rows
+
+
+def _need(svc: Services, app: str | None, version: str | None) -> tuple[int, int] | None:
+    if not app or not version:
+        return None
+    rows = svc.view.select("app_versions", {"app_name": app, "name": version}, 1)
+    if not rows:
+        raise ApiError(400, {"version": ["unknown application or version"]})
+    return rows[0]["cpu_units"], rows[0]["memory_mb"]
+
+
+def locations_body(svc: Services, app: str | None, version: str | None) -> dict[str, Any]:
+    need = _need(svc, app, version)
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for host in _hosts(svc):
+        loc = json.loads(host["location"] or "{}")
+        if host.get("status") != "healthy" or loc.get("latitude") is None:
+            continue
+        free = (host["cpu_units"] - host["allocated_cpu_units"],
+                host["memory_mb"] - host["allocated_memory_mb"])
+        if need is not None and (free[0] < need[0] or free[1] < need[1]):
+            continue
+        key = tuple(loc.get(k) for k in PLACE)
+        seen.setdefault(key, {**{k: loc.get(k) for k in PLACE},
+                              "latitude": str(loc["latitude"]),
+                              "longitude": str(loc["longitude"]),
+                              "type": "standard", "tags": []})
+    return {"locations": list(seen.values()), "messages": []}
+
+
+async def locations(request: Request) -> Response:
+    app, version = request.query_params.get("app"), request.query_params.get("version")
+    body = await run_in_threadpool(locations_body, services(request), app, version)
+    return JSONResponse(body)
+
+
+def fleet_host(row: dict[str, Any], fleet_size: int) -> dict[str, Any]:
+    loc = json.loads(row["location"] or "{}")
+    iso = "%Y-%m-%dT%H:%M:%S.%fZ"
+    return {
+        "host_id": str(row["node_id"]),
+        "status": "ACTIVE" if row.get("status") == "healthy" else "PENDING",
+        "ip_address": None,
+        "latitude": loc.get("latitude"), "longitude": loc.get("longitude"),
+        "city": loc.get("city"), "country": loc.get("country"),
+        "continent": loc.get("continent"),
+        "allocated_cpu_units": row["allocated_cpu_units"],
+        "allocated_memory_mb": row["allocated_memory_mb"],
+        "allocatable_cpu_units": row["cpu_units"],
+        "allocatable_memory_mb": row["memory_mb"],
+        "beacon": None,
+        "created_at": row["inserted_at"].strftime(iso),
+        "updated_at": row["updated_at"].strftime(iso),
+        # No centroid orchestration here: each host is its own centre.
+        "centroid": {"label": row["fleet"], "latitude": loc.get("latitude"),
+                     "longitude": loc.get("longitude"), "radius_km": 0,
+                     "desired_host_count": fleet_size},
+        "delete_schedule": None,
+        "fleet_host_specifications": {"cpu_units": row["cpu_units"],
+                                      "memory_mb": row["memory_mb"],
+                                      "base_clock_speed_mhz": None},
+    }
+
+
+async def fleet_hosts(request: Request) -> Response:
+    fleet = str(request.path_params["fleet_name"])
+    svc = services(request)
+    rows = await run_in_threadpool(_hosts, svc, Cond("fleet", "eq", fleet))
+    return JSONResponse({"data": [fleet_host(r, len(rows)) for r in rows]})
+
+
+def tag_body(tag: dict[str, Any]) -> dict[str, Any]:
+    return {"name": tag["name"], "create_time": edgegap_time(tag["create_time"]),
+            "last_updated": edgegap_time(tag["last_updated"])}
+
+
+def _tags(request: Request) -> list[dict[str, Any]]:
+    row = deployment_row(request, request_id_of(request))
+    return tags_of(services(request), row["id"])
+
+
+def _tag(request: Request) -> dict[str, Any]:
+    name = request.path_params["tag_name"]
+    found = next((t for t in _tags(request) if t["name"] == name), None)
+    if found is None:
+        raise ApiError(404, None, f"tag {name} not found")
+    return found
+
+
+async def list_tags(request: Request) -> Response:
+    tags = await run_in_threadpool(_tags, request)
+    return JSONResponse({"tags": [tag_body(t) for t in tags], "count": len(tags),
+                         "pagination": {}})
+
+
+async def get_tag(request: Request) -> Response:
+    return JSONResponse(tag_body(await run_in_threadpool(_tag, request)))
+
+
+async def create_tag(request: Request) -> Response:
+    request_id = request_id_of(request)
+    body = await read_body(request, TagBody)
+    await run_in_threadpool(services(request).deployments.add_tag, request_id, body.name)
+    request.path_params["tag_name"] = body.name
+    return JSONResponse(tag_body(await run_in_threadpool(_tag, request)))
+
+
+async def update_tag(request: Request) -> Response:
+    request_id = request_id_of(request)
+    body = await read_body(request, TagBody)
+    await run_in_threadpool(services(request).deployments.rename_tag, request_id,
+                            request.path_params["tag_name"], body.name)
+    request.path_params["tag_name"] = body.name
+    return JSONResponse(tag_body(await run_in_threadpool(_tag, request)))
+
+
+async def delete_tag(request: Request) -> Response:
+    await run_in_threadpool(services(request).deployments.remove_tag, request_id_of(request),
+                            request.path_params["tag_name"])
+    return no_content()
+
+
+TAGS = "/v1/deployments/{request_id}/tags"
+ROUTES = [
+    Route("/v1/locations", locations, methods=["GET"]),
+    Route("/v2/private-fleets/{fleet_name}/hosts", fleet_hosts, methods=["GET"]),
+    Route(TAGS, list_tags, methods=["GET"]),
+    Route(TAGS, create_tag, methods=["POST"]),
+    Route(TAGS + "/{tag_name}", get_tag, methods=["GET"]),
+    Route(TAGS + "/{tag_name}", update_tag, methods=["PATCH"]),
+    Route(TAGS + "/{tag_name}", delete_tag, methods=["DELETE"]),
+]

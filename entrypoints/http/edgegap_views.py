@@ -1,0 +1,75 @@
+"""Edgegap response shapes built from the deployments read model (formats as in the seed)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.deployment import Status
+from entrypoints.bootstrap import Services
+from projections.query import Cond, ListQuery, Order
+
+SESSIONLESS: list[Any] = []  # no session-based deployments here
+
+
+def edgegap_time(moment: datetime | None) -> str | None:
+    """'2025-11-29 22:35:31.971359', UTC without an offset, as Edgegap writes it."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def tags_of(svc: Services, deployment_id: Any) -> list[dict[str, Any]]:
+    query = ListQuery((Cond("deployment_id", "eq", deployment_id),),
+                      (Order("create_time"), Order("name")), page_size=1000)
+    return svc.view.query("deployment_tags", query).rows
+
+
+def status_body(svc: Services, row: dict[str, Any]) -> dict[str, Any]:
+    """The status object of GET /v1/status/{request_id} (E4)."""
+    spec = json.loads(row["spec"])
+    start, end = row["start_time"], row.get("removal_time")
+    elapsed = int(((end or datetime.now(UTC)) - start).total_seconds())
+    return {
+        "request_id": row["request_id"],
+        "fqdn": row.get("public_ip") or None,  # no DNS name here: the node's reachable address
+        "app_name": row["app_name"],
+        "app_version": row["app_version"],
+        "current_status": row["status"],
+        "running": row["status"] == Status.READY.value,
+        "whitelisting_active": False,
+        "start_time": edgegap_time(start),
+        "removal_time": edgegap_time(end),
+        "elapsed_time": max(elapsed, 0),
+        "last_status": row.get("last_status"),
+        "error": bool(row["error"]),
+        "error_detail": row.get("error_detail") or "",
+        "ports": json.loads(row.get("ports") or "{}"),
+        "public_ip": row.get("public_ip") or None,
+        "sessions": SESSIONLESS,
+        "location": json.loads(row.get("location") or "{}") or None,
+        "tags": [t["name"] for t in tags_of(svc, row["id"])],
+        "sockets": None,
+        "sockets_usage": None,
+        "command": spec.get("command"),
+        "arguments": spec.get("arguments"),
+        "max_duration": row["max_duration"],
+    }
+
+
+def list_item(svc: Services, row: dict[str, Any]) -> dict[str, Any]:
+    """An element of GET /v1/deployments (E8)."""
+    full = status_body(svc, row)
+    keys = ("request_id", "fqdn", "start_time", "public_ip", "ports", "tags", "sockets",
+            "sockets_usage")
+    return {**{k: full[k] for k in keys}, "ready": full["running"],
+            "is_joinable_by_session": False}
+
+
+def edgegap_page(number: int, size: int, total: int) -> dict[str, Any]:
+    pages = max(1, -(-total // size))
+    return {"number": number, "next_page_number": number + 1 if number < pages else None,
+            "previous_page_number": number - 1 if number > 1 else None,
+            "paginator": {"num_pages": pages}, "has_next": number < pages,
+            "has_previous": number > 1}

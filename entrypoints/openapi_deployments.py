@@ -1,0 +1,180 @@
+"""OpenAPI parts for applications, hosts and the Edgegap-compatible deployment API.
+
+The Edgegap operations answer in Edgegap's own shapes (no {data, meta} envelope) and errors
+({message, details}), as its clients expect; they accept `Authorization: token <key>`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from application.apps import CreateApp, CreateAppVersion
+from application.deployment_inputs import (
+    BulkStop,
+    DeploymentCreate,
+    DeploymentReport,
+    PrivateFleetDeploymentCreate,
+    TagBody,
+)
+from application.hosts import AgentHostReport, UpdateHost
+from entrypoints.http import apps
+from entrypoints.openapi_op import AGENT, NODE_TOKEN, PUBLIC, Op
+from entrypoints.openapi_schemas import INT, STR, TIME, UUID_S, Schema, doc, obj
+
+APPS, HOSTS = "Deployments.App", "Deployments.Host"
+DEPLOY, LEGACY, FLEETS, TAGS_TAG = ("Edgegap.Deployments", "Edgegap.Legacy",
+                                    "Edgegap.PrivateFleets", "Edgegap.Tags")
+TAGS = [APPS, HOSTS, DEPLOY, LEGACY, FLEETS, TAGS_TAG]
+_OPEN: Schema = {"type": "object", "additionalProperties": True}
+_ANY_OBJ: Schema = {"type": ["object", "null"], "additionalProperties": True}
+_LIST: Schema = {"type": "array", "items": _OPEN}
+_STAMP = doc(STR, "'YYYY-MM-DD HH:MM:SS.ffffff' in UTC, as Edgegap writes it")
+
+RESOURCES: dict[str, Any] = {
+    "AppResponse": obj("An application", id=UUID_S, name=STR, version_count=INT,
+                       inserted_at=TIME, updated_at=TIME),
+    "AppVersionResponse": {**_OPEN, "description": "A version: image, ports, resources, env"
+                           " (hidden values shown as null), max_duration in minutes"},
+    "HostResponse": {**_OPEN, "description": "A node's placement profile: location, capacity,"
+                     " fleet, what is allocated and which images it holds"},
+    "DeploymentAcceptedResponse": obj("Deployment Request Accepted", request_id=doc(
+        STR, "Request ID. Unique identifier of the deployment request (12 hex characters)")),
+    "DeploymentStatusResponse": {**_OPEN, "description": "The seed's status object: request_id,"
+                                 " fqdn, app_name, app_version, current_status (Status.*),"
+                                 " running, start_time, removal_time, elapsed_time,"
+                                 " last_status, error, error_detail, ports, public_ip,"
+                                 " sessions, location, tags, command, arguments,"
+                                 " max_duration"},
+    "DeploymentStopResponse": obj("Stop accepted", message=doc(STR, "Instance <id> will be"
+                                  " deleted"), deployment_summary=_OPEN),
+    "BulkStopResponse": obj("The deployments that will be stopped",
+                            processable={"type": "array", "items": obj(
+                                "One deployment", request_id=STR)}),
+    "DeploymentListResponse": obj("A page of deployments", data=_LIST, total_count=INT,
+                                  pagination=_OPEN, message={"type": "array", "items": STR}),
+    "LocationsResponse": obj("Places with a healthy host (with room for app/version if given)",
+                             locations=_LIST, messages={"type": "array", "items": STR}),
+    "FleetHostsResponse": obj("The hosts of a private fleet", data=_LIST),
+    "TagResponse": obj("A deployment tag", name=STR, create_time=_STAMP,
+                       last_updated=_STAMP),
+    "TagListResponse": obj("A deployment's tags", tags=_LIST, count=INT, pagination=_OPEN),
+    "AgentDeploymentReportResponse": obj("The deployment's status after the report",
+                                         request_id=STR, status=STR),
+    "AgentHostResponse": obj("Recorded", node_id=UUID_S, images=INT),
+    "ErrorMessageResponse": obj("Edgegap's error body", message=STR, details=_ANY_OBJ),
+    "AllocationErrorResponse": obj("Couldn't Allocate Server: the deployment exists, in"
+                                   " Status.ERROR", request_id=STR, message=STR),
+}
+
+_NO_ROOM = (" 422 when no healthy host has room: the deployment is recorded in Status.ERROR"
+            " with its request_id; stop it to remove it. 400: invalid body, or unknown"
+            " application or version (nothing is created).")
+_STOP = (" 200 when READY or ERROR (the container gets SIGTERM); 202 otherwise: the stop"
+         " is carried out once READY or ERROR is reached. 410: already terminated.")
+_G, _P, _D, _PA = "GET", "POST", "DELETE", "PATCH"
+OPERATIONS: dict[tuple[str, str], Op] = {
+    (_P, "/api/v1/apps"): Op(APPS, "Create an application", 201, "App", (400, 409, 422),
+                             CreateApp),
+    (_G, "/api/v1/apps"): Op(APPS, "List applications", 200, "App", (400,),
+                             listing=apps.APPS),
+    (_G, "/api/v1/apps/{app_name}"): Op(APPS, "Get an application", 200, "App", (404,)),
+    (_D, "/api/v1/apps/{app_name}"): Op(APPS, "Delete an application", 204, None, (404, 409),
+                                        description="409 while it has versions."),
+    (_P, "/api/v1/apps/{app_name}/versions"): Op(
+        APPS, "Register a version", 201, "AppVersion", (400, 404, 409, 422), CreateAppVersion),
+    (_G, "/api/v1/apps/{app_name}/versions"): Op(APPS, "List versions", 200, "AppVersion",
+                                                 (400, 404), listing=apps.VERSIONS),
+    (_G, "/api/v1/apps/{app_name}/versions/{version}"): Op(
+        APPS, "Get a version", 200, "AppVersion", (404,)),
+    (_D, "/api/v1/apps/{app_name}/versions/{version}"): Op(
+        APPS, "Delete a version", 204, None, (404,)),
+    (_G, "/api/v1/hosts"): Op(HOSTS, "List host profiles", 200, "Host", (400,),
+                              listing=apps.HOSTS),
+    (_G, "/api/v1/nodes/{id}/host"): Op(HOSTS, "Get a node's host profile", 200, "Host",
+                                        (400, 404)),
+    (_PA, "/api/v1/nodes/{id}/host"): Op(
+        HOSTS, "Set a node's location, capacity and fleet", 200, "Host", (400, 404, 422),
+        UpdateHost, description="Creates the profile on first use; 1024 cpu units = 1 vCPU."),
+    (_P, "/v2/deployments"): Op(DEPLOY, "[v2] Deploy", 202, "DeploymentAccepted",
+                                (400, 422), DeploymentCreate, flat=True,
+                                description="Places the version on the healthy host with"
+                                " room nearest the users." + _NO_ROOM),
+    (_P, "/v2/private-fleets:deploy"): Op(
+        FLEETS, "Deploy to Fleet", 202, "DeploymentAccepted", (400, 422),
+        PrivateFleetDeploymentCreate, flat=True,
+        description="private_host_ids (node ids) are tried in order, then the rest of the"
+        " fleet by distance." + _NO_ROOM),
+    (_G, "/v2/private-fleets/{fleet_name}/hosts"): Op(
+        FLEETS, "List Private Fleet Hosts", 200, "FleetHosts", (400,), flat=True),
+    (_G, "/v1/status/{request_id}"): Op(LEGACY, "Deployment status", 200,
+                                        "DeploymentStatus", (400, 404), flat=True),
+    (_D, "/v1/stop/{request_id}"): Op(LEGACY, "Stop a deployment", 200, "DeploymentStop",
+                                      (400, 404, 410), flat=True, also=(202,),
+                                      description="Graceful (SIGTERM)." + _STOP),
+    (_D, "/v1/self/stop/{request_id}/{access_point_id}"): Op(
+        LEGACY, "Stop a deployment from inside it", 200, "DeploymentStop", (400, 404, 410),
+        flat=True, also=(202,), security=PUBLIC,
+        description="Called with ARBITRIUM_DELETE_URL and the header `authorization:"
+        " $ARBITRIUM_DELETE_TOKEN`, both injected into the container." + _STOP),
+    (_P, "/v1/deployments/bulk-stop"): Op(
+        LEGACY, "Bulk stop", 202, "BulkStop", (400,), BulkStop, flat=True,
+        description="Filters on request_id, app_name, app_version, status, tags or node_id;"
+        " any/all/not. Every filter must pass."),
+    (_G, "/v1/deployments"): Op(LEGACY, "List deployments", 200, "DeploymentList", (400,),
+                                flat=True, description="Newest first; `page`, `limit`."),
+    (_G, "/v1/locations"): Op(LEGACY, "List locations", 200, "Locations", (400,), flat=True,
+                              description="`app` and `version` keep the locations with room"
+                              " for that version."),
+    (_G, "/v1/deployments/{request_id}/tags"): Op(TAGS_TAG, "List tags", 200, "TagList",
+                                                  (404,), flat=True),
+    (_P, "/v1/deployments/{request_id}/tags"): Op(
+        TAGS_TAG, "Create a tag", 200, "Tag", (400, 404, 409), TagBody, flat=True,
+        description="Not injected into a running container."),
+    (_G, "/v1/deployments/{request_id}/tags/{tag_name}"): Op(TAGS_TAG, "Get a tag", 200, "Tag",
+                                                             (404,), flat=True),
+    (_PA, "/v1/deployments/{request_id}/tags/{tag_name}"): Op(
+        TAGS_TAG, "Rename a tag", 200, "Tag", (400, 404, 409), TagBody, flat=True),
+    (_D, "/v1/deployments/{request_id}/tags/{tag_name}"): Op(TAGS_TAG, "Delete a tag", 204,
+                                                             None, (404,)),
+    ("POST", "/agent/v1/deployments/{request_id}/report"): Op(
+        AGENT, "Report a deployment's container", 200, "AgentDeploymentReport",
+        (400, 404, 422), DeploymentReport, security=NODE_TOKEN,
+        description="ready (with its ports), error (with an exit code) or terminated."),
+    ("POST", "/agent/v1/host"): Op(
+        AGENT, "Report the node's placement profile and cached images", 200, "AgentHost",
+        (400, 404, 422), AgentHostReport, security=NODE_TOKEN,
+        description="Flags given to the agent (location, capacity, fleet) are recorded; the"
+        " capacity it detected is used only while none is set. `images` replaces the list"
+        " used by require_cached_locations."),
+}
+PATH_PARAMS: dict[str, tuple[Schema, str]] = {
+    "app_name": (STR, "Application name"), "version": (STR, "Version name"),
+    "request_id": (STR, "Deployment request id (12 hex characters)"),
+    "access_point_id": (INT, "Access point number, from ARBITRIUM_DELETE_URL"),
+    "tag_name": (STR, "Tag name"), "fleet_name": (STR, "Name of your private fleet"),
+}
+QUERY_DOCS: dict[str, dict[str, str]] = {
+    "/api/v1/apps": {"name": "Filter by name (exact or wildcard)"},
+    "/api/v1/apps/{app_name}/versions": {"name": "Filter by version name",
+                                         "image": "Filter by image"},
+    "/api/v1/hosts": {"fleet": "Filter by private fleet", "status": "Filter by node status",
+                      "cluster_name": "Filter by the node's cluster"},
+}
+BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
+    "CreateApp": ("AppCreateRequest", {"name": "Lowercase letters, digits, hyphens"}),
+    "CreateAppVersion": ("AppVersionCreateRequest", {
+        "image": "Container image reference, pulled or present on the node",
+        "max_duration": "Minutes before the deployment is stopped; 0: no limit"}),
+    "UpdateHost": ("HostUpdateRequest", {"fleet": "Private fleet name (null: none)"}),
+    "DeploymentCreate": ("DeploymentCreate", {
+        "users": "Players: ip_address (country-level geo-IP) or geo_coordinates"}),
+    "PrivateFleetDeploymentCreate": ("PrivateFleetDeploymentCreate", {
+        "private_host_ids": "Node ids to try first, in order"}),
+    "BulkStop": ("BulkStopRequest", {"filters": "All must match"}),
+    "TagBody": ("TagRequest", {"name": "The name of the tag"}),
+    "AgentHostReport": ("AgentHostReportRequest", {
+        "images": "Image references the node holds (RepoTags)"}),
+    "DeploymentReport": ("AgentDeploymentReportRequest", {
+        "state": "ready, error or terminated", "ports": "name -> {external, internal,"
+        " protocol, link, tls_upgrade} once ready"}),
+}

@@ -1,0 +1,183 @@
+"""Deployments end to end: a real admin, three real agents at different places running
+containers through podman's Docker API, and a locally built busybox image.
+
+A deploy from a user near one agent lands there and serves on its published port with the
+injected environment; a container stops itself through ARBITRIUM_DELETE_URL; a crash is an
+error with its exit code; bulk stop stops the right ones; a full fleet answers 422.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.podman_harness import IMAGE, Engine
+from tests.e2e.test_agent_process import (
+    API_KEY,
+    BIN,
+    LENIENT_CHECKS,
+    Children,
+    eventually,
+    free_port,
+)
+
+pytestmark = pytest.mark.e2e
+TOKEN = {"authorization": f"token {API_KEY}"}
+PLACES = {"montreal": (45.50, -73.57), "paris": (48.86, 2.35), "tokyo": (35.68, 139.69)}
+SELF_STOP = (
+    'u=${ARBITRIUM_DELETE_URL#http://}; hp=${u%%/*}; p=/${u#*/}; '
+    'printf "DELETE $p HTTP/1.0\\r\\nHost: $hp\\r\\nauthorization: $ARBITRIUM_DELETE_TOKEN'
+    '\\r\\n\\r\\n" | nc ${hp%:*} ${hp#*:}; sleep 120'
+)
+
+
+class Fleet:
+    """One admin on all interfaces (containers call it back) and one agent per place."""
+
+    def __init__(self, children: Children, tmp: Path, engine: Engine) -> None:
+        self.children, self.tmp, self.engine = children, tmp, engine
+        self.port = free_port()
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "API_KEY": API_KEY,
+               "DATABASE_URL": f"sqlite:///{tmp}/edge.sqlite3", "DEFAULT_CLUSTER_NAME": "main",
+               "PUBLIC_URL": f"http://host.containers.internal:{self.port}",
+               "HEARTBEAT_INTERVAL_SECONDS": "1", "SCHEDULER_INTERVAL_SECONDS": "0.5"}
+        self.admin = children.spawn("admin", ["edge-admin", "serve", "--host", "0.0.0.0",
+                                              "--port", str(self.port)], env)
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=15)
+        eventually(self._up, "the admin", children)
+        self.api = {"Authorization": f"Bearer {API_KEY}"}
+
+    def _up(self) -> bool:
+        assert self.admin.poll() is None, "edge-admin exited"
+        try:
+            return self.http.get("/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def start_agents(self) -> dict[str, str]:
+        key = self.http.post("/api/v1/clusters/main/enrollment_keys", headers=self.api,
+                             json={"uses_remaining": None}).json()["data"]["key"]
+        for city, (lat, lon) in PLACES.items():
+            env = {"PATH": os.environ["PATH"], "HOME": str(self.tmp / city),
+                   "ENROLLMENT_KEY": key}
+            argv = [str(BIN / "edge-agent"), "--admin-url", f"http://127.0.0.1:{self.port}",
+                    "--id-type", "random", *LENIENT_CHECKS, "--docker-url", self.engine.url,
+                    "--public-ip", "127.0.0.1", "--city", city, "--latitude", str(lat),
+                    "--longitude", str(lon), "--cpu-units", "2048", "--memory-mb", "512",
+                    "--metrics-interval", "0"]
+            self.children.spawn(city, argv, env)
+
+        def profiled() -> dict[str, str] | None:
+            rows = self.http.get("/api/v1/hosts", headers=self.api).json()["data"]
+            found = {r["location"].get("city"): r["node_id"] for r in rows
+                     if r["cpu_units"] == 2048 and r["status"] == "healthy"}
+            return found if len(found) == 3 else None
+
+        return eventually(profiled, "three host profiles", self.children)
+
+    def version(self, name: str, command: str | None = None, cpu: int = 1024) -> None:
+        body: dict[str, Any] = {
+            "name": name, "image": IMAGE, "cpu_units": cpu, "memory_mb": 64,
+            "ports": [{"port": 8080, "protocol": "HTTP", "name": "web"}],
+            "env": [{"key": "GREETING", "value": "hi", "is_hidden": False},
+                    {"key": "SECRET", "value": "s3cret", "is_hidden": True}]}
+        if command:
+            body.update(command="/bin/sh", arguments=f"-c '{command}'")
+        created = self.http.post("/api/v1/apps/game/versions", headers=self.api, json=body)
+        assert created.status_code == 201, created.text
+
+    def deploy(self, version: str, city: str, status: int = 202, **extra: Any) -> str:
+        lat, lon = PLACES[city]
+        body = {"application": "game", "version": version, "users": [
+            {"user_type": "geo_coordinates", "user_data": {"latitude": lat + 0.5,
+                                                           "longitude": lon}}], **extra}
+        answer = self.http.post("/v2/deployments", headers=TOKEN, json=body)
+        assert answer.status_code == status, answer.text
+        return str(answer.json()["request_id"])
+
+    def status(self, request_id: str) -> dict[str, Any]:
+        answer = self.http.get(f"/v1/status/{request_id}", headers=TOKEN)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def reaches(self, request_id: str, status: str) -> dict[str, Any]:
+        return eventually(lambda: (s := self.status(request_id))["current_status"] == status
+                          and s, f"{request_id} {status}", self.children, timeout=60)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, engine: Engine) -> Iterator[Fleet]:
+    children = Children(tmp_path / "logs")
+    running = None
+    try:
+        running = Fleet(children, tmp_path, engine)
+        yield running
+    finally:
+        if running is not None:
+            running.http.close()
+        children.close()
+
+
+def fetch(url: str) -> str:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as page:
+                return str(page.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_deployments_run_as_real_containers_near_their_users(fleet: Fleet) -> None:
+    hosts = fleet.start_agents()
+    assert fleet.http.post("/api/v1/apps", headers=fleet.api, json={"name": "game"}).is_success
+    fleet.version("v1", "env > /www/env.txt; exec httpd -f -p 8080 -h /www")
+    fleet.version("selfstop", SELF_STOP)
+    fleet.version("crash", "exit 3")
+
+    served = fleet.deploy("v1", "paris", tags=["blue"])
+    ready = fleet.reaches(served, "Status.READY")
+    assert ready["location"]["city"] == "paris"
+    link = ready["ports"]["web"]["link"]
+    assert link.startswith("http://127.0.0.1:") and ready["ports"]["web"]["internal"] == 8080
+    assert fetch(link + "/index.html") == "hello from the edge\n"
+    env = fetch(link + "/env.txt")
+    assert "GREETING=hi" in env and "SECRET=s3cret" in env
+    assert f"ARBITRIUM_REQUEST_ID={served}" in env and "ARBITRIUM_DELETE_TOKEN=" in env
+    node = fleet.http.get(f"/api/v1/nodes/{hosts['paris']}/host", headers=fleet.api).json()
+    assert node["data"]["allocated_cpu_units"] == 1024
+
+    quitter = fleet.deploy("selfstop", "tokyo")
+    ended = fleet.reaches(quitter, "Status.TERMINATED")
+    assert ended["location"]["city"] == "tokyo" and ended["removal_time"]
+
+    crashed = fleet.deploy("crash", "montreal")
+    failed = fleet.reaches(crashed, "Status.ERROR")
+    assert failed["error"] and "code 3" in failed["error_detail"]
+
+    # Room: each host has 2048 units; paris holds one 1024 deployment.
+    extra = [fleet.deploy("v1", "paris") for _ in range(5)]  # the five slots left
+    for request_id in extra:
+        fleet.reaches(request_id, "Status.READY")
+    full = fleet.http.post("/v2/deployments", headers=TOKEN, json={
+        "application": "game", "version": "v1", "users": [
+            {"user_type": "geo_coordinates", "user_data": {"latitude": 0, "longitude": 0}}]})
+    assert full.status_code == 422, full.text
+    assert full.json()["message"] == "Couldn't Allocate Server"
+    assert fleet.status(full.json()["request_id"])["current_status"] == "Status.ERROR"
+
+    stopped = fleet.http.post("/v1/deployments/bulk-stop", headers=TOKEN, json={
+        "filters": [{"field": "tags", "values": ["blue"], "filter_type": "any"}]})
+    assert stopped.json() == {"processable": [{"request_id": served}]}
+    fleet.reaches(served, "Status.TERMINATED")
+    for request_id in extra:
+        assert fleet.status(request_id)["current_status"] == "Status.READY"

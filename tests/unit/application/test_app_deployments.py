@@ -1,0 +1,176 @@
+"""Deployments on the in-memory store: placement near users, capacity, preferred hosts, cached
+images, stops before and after READY, agent reports, and concurrent deploys racing for room."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import pytest
+
+from application.apps import CreateApp, CreateAppVersion
+from application.clusters import CreateCluster
+from application.deployment_inputs import DeploymentCreate, DeploymentReport
+from application.deployments import NO_ROOM, InvalidAppVersionError
+from application.enrollment_keys import IssueEnrollmentKey
+from application.hosts import UpdateHost
+from application.nodes import EnrollNode
+from domain.deployment import AlreadyTerminatedError, Status
+from entrypoints.bootstrap import Services, build_services
+from entrypoints.scheduler import schedule_once
+from projections.model import Upsert
+from tests.conftest import make_settings
+from tests.fakes import FixedClock
+
+CITIES = {"montreal": (45.50, -73.57), "paris": (48.86, 2.35), "tokyo": (35.68, 139.69)}
+
+
+@pytest.fixture
+def services() -> Iterator[Services]:
+    # Placement reads the hosts afresh each time here: the tests change them between deploys.
+    services = build_services(make_settings("memory://", placement_snapshot=0))
+    services.start()
+    yield services
+    services.close()
+
+
+def nodes(services: Services, slots: int = 2) -> dict[str, UUID]:
+    """One node per city, each with room for `slots` deployments of 512 units / 256 MB."""
+    services.clusters.create(CreateCluster(name="edge"))
+    key_id = services.enrollment_keys.issue("edge", IssueEnrollmentKey(uses_remaining=None))
+    blob = services.view.get("enrollment_keys", key_id)["key"]  # type: ignore[index]
+    found = {}
+    for city, (lat, lon) in CITIES.items():
+        node = services.nodes.enroll(EnrollNode(enrollment_key=blob, version="1.0.0")).node_id
+        update = msgspec.convert({"location": {"city": city, "latitude": lat, "longitude": lon},
+                                  "cpu_units": 512 * slots, "memory_mb": 256 * slots},
+                                 UpdateHost)
+        services.hosts.update(node, update)
+        found[city] = node
+    services.apps.create(CreateApp(name="game"))
+    services.apps.add_version("game", CreateAppVersion(
+        name="1", image="localhost/game:1", cpu_units=512, memory_mb=256))
+    return found
+
+
+def near(city: str, **extra: Any) -> DeploymentCreate:
+    lat, lon = CITIES[city]
+    body = {"application": "game", "version": "1", "users": [
+        {"user_type": "geo_coordinates", "user_data": {"latitude": lat + 1, "longitude": lon}}],
+        **extra}
+    return msgspec.convert(body, DeploymentCreate)
+
+
+def row(services: Services, request_id: str) -> dict[str, Any]:
+    found = services.view.get("deployments", request_id)
+    assert found is not None
+    return found
+
+
+def test_a_deployment_lands_on_the_node_nearest_its_users(services: Services) -> None:
+    where = nodes(services)
+    accepted = services.deployments.deploy(near("paris"))
+    assert accepted.placed and accepted.node_id == where["paris"]
+    stored = row(services, accepted.request_id)
+    assert (stored["status"], stored["last_status"]) == (Status.DEPLOYING, Status.SEEKING)
+    assert stored["node_id"] == where["paris"]
+    host = services.view.get("hosts", where["paris"])
+    assert host is not None and (host["allocated_cpu_units"], host["deployment_count"]) == (512, 1)
+
+
+def test_a_full_fleet_records_the_deployment_in_error(services: Services) -> None:
+    nodes(services, slots=1)
+    placed = [services.deployments.deploy(near("tokyo")) for _ in range(3)]
+    assert all(a.placed for a in placed)
+    assert len({a.node_id for a in placed}) == 3  # overflow to the next nearest
+    failed = services.deployments.deploy(near("tokyo"))
+    assert not failed.placed
+    stored = row(services, failed.request_id)
+    assert (stored["status"], stored["error"], stored["error_detail"]) == (
+        Status.ERROR, True, NO_ROOM)
+
+
+def test_preferred_hosts_first_and_cached_images_only_when_asked(services: Services) -> None:
+    where = nodes(services)
+    preferred = (str(where["tokyo"]),)
+    assert services.deployments.deploy(near("paris"), preferred).node_id == where["tokyo"]
+    services.view.apply_untracked([Upsert("node_images", {
+        "node_id": where["montreal"], "images": "|localhost/game:1|"})])
+    cached = services.deployments.deploy(near("paris", require_cached_locations=True))
+    assert cached.node_id == where["montreal"]
+
+
+def test_unknown_application_or_version_is_refused(services: Services) -> None:
+    nodes(services)
+    body = msgspec.convert({"application": "game", "version": "9", "users": [
+        {"user_type": "geo_coordinates", "user_data": {"latitude": 0, "longitude": 0}}]},
+        DeploymentCreate)
+    with pytest.raises(InvalidAppVersionError):
+        services.deployments.deploy(body)
+
+
+def test_stop_waits_for_ready_then_the_agent_ends_it_and_the_room_comes_back(
+    services: Services,
+) -> None:
+    where = nodes(services)
+    accepted = services.deployments.deploy(near("montreal"))
+    assert services.deployments.stop(accepted.request_id) is False  # 202: not READY yet
+    node = where["montreal"]
+    ready = DeploymentReport(state="ready", ports={"7777": {"external": 31000}},
+                             public_ip="127.0.0.1")
+    assert services.deployments.report(node, accepted.request_id, ready) == Status.READY
+    assert row(services, accepted.request_id)["stopping"] == "stop requested"
+    done = DeploymentReport(state="terminated", exit_code=143)
+    assert services.deployments.report(node, accepted.request_id, done) == Status.TERMINATED
+    host = services.view.get("hosts", node)
+    assert host is not None and host["allocated_cpu_units"] == 0
+    with pytest.raises(AlreadyTerminatedError):
+        services.deployments.stop(accepted.request_id)
+
+
+def test_concurrent_deploys_never_overbook_a_host(services: Services) -> None:
+    nodes(services, slots=2)  # six slots in all
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def deploy() -> None:
+        accepted = services.deployments.deploy(near("paris"))
+        with lock:
+            results.append(accepted.placed)
+
+    threads = [threading.Thread(target=deploy) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 4 + [True] * 6
+    for host in services.view.select("hosts", {}):
+        assert host["allocated_cpu_units"] <= host["cpu_units"]
+
+
+def test_the_scheduler_stops_a_deployment_past_its_max_duration() -> None:
+    clock = FixedClock()
+    services = build_services(make_settings("memory://"), clock=clock)
+    services.start()
+    try:
+        where = nodes(services)
+        services.apps.add_version("game", CreateAppVersion(
+            name="short", image="localhost/game:1", cpu_units=512, memory_mb=256,
+            max_duration=1))
+        body = msgspec.convert({"application": "game", "version": "short", "users": [
+            {"user_type": "geo_coordinates", "user_data": {"latitude": 48, "longitude": 2}}]},
+            DeploymentCreate)
+        accepted = services.deployments.deploy(body)
+        services.deployments.report(where["paris"], accepted.request_id,
+                                    DeploymentReport(state="ready"))
+        clock.advance(59)
+        schedule_once(services)
+        assert row(services, accepted.request_id).get("stopping") is None
+        clock.advance(2)
+        schedule_once(services)
+        assert row(services, accepted.request_id)["stopping"] == "max_duration reached"
+    finally:
+        services.close()
