@@ -9,24 +9,14 @@ from uuid import UUID
 
 from application.ports import AdminMember, MetricsReport
 from projections.model import Upsert, UpsertMax
-from projections.query import Cond, ListQuery, Order
+from projections.targets import all_rows
 from projections.view import TableView
 
 PAGE = 5000
 
 
-def _all(view: TableView, table: str, columns: tuple[str, ...],
-         filters: tuple[Cond, ...] = ()) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        query = ListQuery(filters, (Order(columns[0]),), page=page, page_size=PAGE,
-                          columns=columns, count=False)
-        batch = view.query(table, query).rows
-        rows += batch
-        if len(batch) < PAGE:
-            return rows
-        page += 1
+def _all(view: TableView, table: str, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    return list(all_rows(view, table, [], PAGE, columns, order=columns[0]))
 
 
 class ViewAdminDirectory:

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from projections.query import Cond, ListQuery, Order
+from projections.query import Cond
+from projections.targets import all_rows
 from projections.view import TableView
 
 PAGE = 5000
@@ -24,16 +25,8 @@ class ViewDeploymentFinder:
         self.view = view
 
     def _rows(self, table: str, cond: Any, columns: tuple[str, ...]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            query = ListQuery((cond,) if cond is not None else (), (Order(columns[0]),),
-                              page=page, page_size=PAGE, columns=columns, count=False)
-            batch = self.view.query(table, query).rows
-            rows += batch
-            if len(batch) < PAGE:
-                return rows
-            page += 1
+        filters = [cond] if cond is not None else []
+        return list(all_rows(self.view, table, filters, PAGE, columns, order=columns[0]))
 
     def _with(self, field: str, value: str) -> set[str]:
         if field == "tags":

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.placement import Candidate, Point
-from projections.query import ListQuery, Order
+from projections.targets import all_rows
 from projections.view import TableView
 
 PAGE = 5000
@@ -49,16 +49,8 @@ class ViewPlacementIndex:
         return snapshot[1]
 
     def _read(self) -> list[Candidate]:
-        found: list[Candidate] = []
-        page = 1
-        while True:
-            query = ListQuery((), (Order("node_id"),), page=page, page_size=PAGE,
-                              columns=COLUMNS, count=False)
-            rows = self.view.query("hosts", query).rows
-            found += [candidate(r) for r in rows]
-            if len(rows) < PAGE:
-                return found
-            page += 1
+        rows = all_rows(self.view, "hosts", [], PAGE, COLUMNS, order="node_id")
+        return [candidate(r) for r in rows]
 
     def location_of(self, node_id: UUID) -> dict[str, Any]:
         row = self.view.get("hosts", node_id)

@@ -97,12 +97,14 @@ def _any(column: str, values: Sequence[Any]) -> AnyOf:
     return AnyOf(tuple(Cond(column, "eq", v) for v in values))
 
 
-def _all_rows(
-    view: TableView, table: str, filters: list[Filter], size: int, columns: tuple[str, ...]
+def all_rows(  # noqa: PLR0913 - the parts of one query
+    view: TableView, table: str, filters: list[Filter], size: int, columns: tuple[str, ...],
+    order: str = "id",
 ) -> Iterator[dict[str, Any]]:
+    """Every matching row, page by page in `order` (a unique column), without a COUNT."""
     page = 1
     while True:
-        query = ListQuery(tuple(filters), (Order("id"),), page=page, page_size=size,
+        query = ListQuery(tuple(filters), (Order(order),), page=page, page_size=size,
                           columns=columns, count=False)
         rows = view.query(table, query).rows
         yield from rows
@@ -122,9 +124,9 @@ def cluster_scope(
         return list(named) if named is not None else None
     conditions = cluster_conditions(targeting.cluster_filters)
     if named is None:
-        return [r["name"] for r in _all_rows(view, "clusters", conditions, page, _NAME)]
+        return [r["name"] for r in all_rows(view, "clusters", conditions, page, _NAME)]
     return [r["name"] for part in _chunks(named, chunk)
-            for r in _all_rows(view, "clusters", [*conditions, _any("name", part)], page, _NAME)]
+            for r in all_rows(view, "clusters", [*conditions, _any("name", part)], page, _NAME)]
 
 
 def resolve(
@@ -144,7 +146,7 @@ def resolve(
                         for r in restrictions for part in _chunks(scope, chunk)]
     found: dict[UUID, Resolved] = {}
     for extra in restrictions:
-        for row in _all_rows(view, "nodes", [*base, *extra], page, _TARGET):
+        for row in all_rows(view, "nodes", [*base, *extra], page, _TARGET):
             found[row["id"]] = Resolved(row["id"], row["cluster_name"])
     return [found[k] for k in sorted(found, key=str)]
 
