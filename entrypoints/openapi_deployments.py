@@ -13,6 +13,7 @@ from application.deployment_inputs import (
     BulkStop,
     DeploymentCreate,
     DeploymentReport,
+    DeploymentTelemetry,
     PrivateFleetDeploymentCreate,
     TagBody,
 )
@@ -61,6 +62,13 @@ RESOURCES: dict[str, Any] = {
     "AgentDeploymentReportResponse": obj("The deployment's status after the report",
                                          request_id=STR, status=STR),
     "AgentHostResponse": obj("Recorded", node_id=UUID_S, images=INT),
+    "AgentTelemetryResponse": obj("Recorded", request_id=STR, received_at=TIME),
+    "ContainerLogsResponse": obj("Logs of the container", logs=STR, encoding=STR,
+                                 crash_logs={"type": ["string", "null"]},
+                                 crash_data=_ANY_OBJ, logs_link={"type": ["string", "null"]}),
+    "DeploymentMetricsResponse": {**_OPEN, "description": "total.{receive,transmit,disk_read,"
+                                  "disk_write}_total, cpu, mem, network.{receive,transmit}:"
+                                  " each {labels, datasets, timestamps}"},
     "ErrorMessageResponse": obj("Edgegap's error body", message=STR, details=_ANY_OBJ),
     "AllocationErrorResponse": obj("Couldn't Allocate Server: the deployment exists, in"
                                    " Status.ERROR", request_id=STR, message=STR),
@@ -140,6 +148,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         AGENT, "Report a deployment's container", 200, "AgentDeploymentReport",
         (400, 404, 422), DeploymentReport, security=NODE_TOKEN,
         description="ready (with its ports), error (with an exit code) or terminated."),
+    (_G, "/v1/deployment/{request_id}/container-logs"): Op(
+        LEGACY, "Container logs", 200, "ContainerLogs", (400, 404), flat=True,
+        description="The latest log tail the agent sent (every --telemetry-interval seconds),"
+        " and the logs of a crash. 404 once the deployment is terminated."),
+    (_G, "/v1/metrics/deployment/{request_id}"): Op(
+        LEGACY, "Deployment metrics", 200, "DeploymentMetrics", (400, 404, 422), flat=True,
+        description="`start_time`/`end_time` ('%Y-%m-%d %H:%M:%S.%f', UTC; default: the"
+        " deployment's start and now), `steps` (30s, 1m, 5m, 1h: one point per step, its last"
+        " sample) and `raw=true` (every sample). Totals are cumulative since the container"
+        " started; cpu is percent of one core, mem is bytes."),
+    ("POST", "/agent/v1/deployments/{request_id}/telemetry"): Op(
+        AGENT, "Send a container's log tail and a resource sample", 200, "AgentTelemetry",
+        (400, 404, 422), DeploymentTelemetry, security=NODE_TOKEN),
     ("POST", "/agent/v1/host"): Op(
         AGENT, "Report the node's placement profile and cached images", 200, "AgentHost",
         (400, 404, 422), AgentHostReport, security=NODE_TOKEN,
@@ -172,6 +193,9 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
         "private_host_ids": "Node ids to try first, in order"}),
     "BulkStop": ("BulkStopRequest", {"filters": "All must match"}),
     "TagBody": ("TagRequest", {"name": "The name of the tag"}),
+    "DeploymentTelemetry": ("AgentTelemetryRequest", {
+        "logs": "The container's latest log lines (at most 64 KiB)",
+        "crashed": "The container exited unasked: these are its last logs"}),
     "AgentHostReport": ("AgentHostReportRequest", {
         "images": "Image references the node holds (RepoTags)"}),
     "DeploymentReport": ("AgentDeploymentReportRequest", {

@@ -66,4 +66,22 @@ DEPLOYMENT_TAGS = Table(
     indexes=("deployment_id, name",),
 )
 
-DEPLOYMENT_TABLES = (APPS, APP_VERSIONS, NODE_IMAGES, HOSTS, DEPLOYMENTS, DEPLOYMENT_TAGS)
+# What agents send about running containers (not events): the latest log tail, the logs of a
+# crash, and periodic resource samples for the metrics endpoint.
+DEPLOYMENT_LOGS = Table(
+    "deployment_logs", "request_id",
+    cols(("request_id", TXT), ("logs", TXT), ("crash_logs", TXT), ("exit_code", INT),
+         ("updated_at", TIME)),
+    owned=False,
+)
+DEPLOYMENT_SAMPLES = Table(
+    "deployment_samples", "id",
+    cols(("id", UID), ("request_id", TXT), ("at", TIME), ("cpu_percent", TXT),
+         ("memory_bytes", INT), ("receive_total", INT), ("transmit_total", INT),
+         ("disk_read_total", INT), ("disk_write_total", INT)),
+    indexes=("request_id, at",),
+    owned=False,
+)
+
+DEPLOYMENT_TABLES = (APPS, APP_VERSIONS, NODE_IMAGES, HOSTS, DEPLOYMENTS, DEPLOYMENT_TAGS,
+                     DEPLOYMENT_LOGS, DEPLOYMENT_SAMPLES)

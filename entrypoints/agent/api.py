@@ -191,6 +191,11 @@ class AgentApi:
         return await self._post(f"/agent/v1/deployments/{request_id}/report", report,
                                 api_token, DeploymentReply)
 
+    async def telemetry(self, api_token: str, request_id: str,
+                        body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post(f"/agent/v1/deployments/{request_id}/telemetry", body,
+                                api_token, dict)
+
     async def host(self, api_token: str, report: dict[str, Any]) -> dict[str, Any]:
         return await self._post("/agent/v1/host", report, api_token, dict)
 

@@ -27,6 +27,30 @@ SCHEMES = {"HTTP": "http", "HTTPS": "https", "WS": "ws", "WSS": "wss"}
 Send = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
+LOG_TAIL = 65_536  # characters of logs sent (the admin keeps no more)
+
+
+def stats_sample(stats: dict[str, Any]) -> dict[str, Any]:
+    """Docker's stats document -> the admin's sample (totals since the container started)."""
+    cpu, pre = stats.get("cpu_stats") or {}, stats.get("precpu_stats") or {}
+    used = ((cpu.get("cpu_usage") or {}).get("total_usage") or 0) - (
+        (pre.get("cpu_usage") or {}).get("total_usage") or 0)
+    system = (cpu.get("system_cpu_usage") or 0) - (pre.get("system_cpu_usage") or 0)
+    online = cpu.get("online_cpus") or 1
+    networks = (stats.get("networks") or {}).values()
+    blkio = (stats.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []
+    return {
+        "cpu_percent": round(used / system * online * 100, 2) if used > 0 and system > 0 else 0,
+        "memory_bytes": int((stats.get("memory_stats") or {}).get("usage") or 0),
+        "receive_total": sum(int(n.get("rx_bytes") or 0) for n in networks),
+        "transmit_total": sum(int(n.get("tx_bytes") or 0) for n in networks),
+        "disk_read_total": sum(int(b.get("value") or 0) for b in blkio
+                               if str(b.get("op", "")).lower() == "read"),
+        "disk_write_total": sum(int(b.get("value") or 0) for b in blkio
+                                if str(b.get("op", "")).lower() == "write"),
+    }
+
+
 def _protocols(protocol: str) -> list[str]:
     return {"UDP": ["udp"], "TCP/UDP": ["tcp", "udp"]}.get(protocol, ["tcp"])
 
@@ -76,8 +100,9 @@ def reported_ports(spec: ContainerSpec, published: dict[str, Any], public_ip: st
 class ContainerRunner:
     """Starts, watches and stops this node's deployment containers."""
 
-    def __init__(self, url: str, public_ip: str, send: Send) -> None:
-        self.url, self.public_ip, self.send = url, public_ip, send
+    def __init__(self, url: str, public_ip: str, send: Send,
+                 telemetry: Send | None = None) -> None:
+        self.url, self.public_ip, self.send, self.telemetry = url, public_ip, send, telemetry
         self.docker: aiodocker.Docker | None = None
         self._held: set[str] = set()
         self._stopping: set[str] = set()
@@ -111,6 +136,24 @@ class ContainerRunner:
         self._stopping.add(request_id)
         self._spawn(self._stop(request_id))
         return True
+
+    def running(self) -> list[str]:
+        return sorted(r for r in self._containers if r not in self._stopping)
+
+    async def logs(self, request_id: str) -> str:
+        container = self._containers.get(request_id)
+        if container is None:
+            return ""
+        lines = await container.log(stdout=True, stderr=True, tail=500)
+        return "".join(lines)[-LOG_TAIL:]
+
+    async def sample(self, request_id: str) -> dict[str, Any] | None:
+        container = self._containers.get(request_id)
+        if container is None:
+            return None
+        found = await container.stats(stream=False)
+        stats = found[0] if isinstance(found, list) and found else found
+        return stats_sample(stats) if isinstance(stats, dict) else None
 
     async def images(self) -> list[str]:
         assert self.docker is not None
@@ -167,6 +210,7 @@ class ContainerRunner:
         else:
             report = {"state": "error", "exit_code": code,
                       "detail": f"container exited with code {code}"}
+            await self._send_crash_logs(request_id, code)
         log.info("deployment %s ended (%s, exit code %s)", request_id, report["state"], code)
         await self.send(request_id, report)
         try:
@@ -176,6 +220,15 @@ class ContainerRunner:
         self._held.discard(request_id)
         self._stopping.discard(request_id)
         self._containers.pop(request_id, None)
+
+    async def _send_crash_logs(self, request_id: str, code: int | None) -> None:
+        if self.telemetry is None:
+            return
+        try:
+            logs = await self.logs(request_id)
+        except aiodocker.DockerError as exc:
+            logs = f"[edge-agent] logs unavailable: {exc.message}"
+        await self.telemetry(request_id, {"logs": logs, "crashed": True, "exit_code": code})
 
     async def _stop(self, request_id: str) -> None:
         container = self._containers.get(request_id)

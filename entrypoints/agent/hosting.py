@@ -33,6 +33,7 @@ class HostingConfig:
     cpu_units: int | None = None
     memory_mb: int | None = None
     fleet: str | None = None
+    telemetry_interval: float = 10.0
 
 
 class Hosting:
@@ -40,7 +41,8 @@ class Hosting:
 
     def __init__(self, agent: Agent, config: HostingConfig) -> None:
         self.agent, self.config = agent, config
-        self.runner = ContainerRunner(config.docker_url, config.public_ip, self.deliver)
+        self.runner = ContainerRunner(config.docker_url, config.public_ip, self.deliver,
+                                      self.send_telemetry)
 
     async def open(self) -> None:
         try:
@@ -71,6 +73,27 @@ class Hosting:
             except Unreachable:
                 failures += 1
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+
+    async def send_telemetry(self, request_id: str, body: dict[str, Any]) -> None:
+        """Best effort: a lost sample is replaced by the next one."""
+        try:
+            session = await self.agent.session()
+            await self.agent.api.telemetry(session.api_token, request_id, body)
+        except (Unreachable, AdminError) as exc:
+            log.debug("telemetry for %s not delivered: %s", request_id, exc)
+
+    async def report_telemetry(self) -> None:
+        """Every running container's log tail and a resource sample, each interval."""
+        while True:
+            await asyncio.sleep(self.config.telemetry_interval)
+            for request_id in self.runner.running():
+                try:
+                    body = {"logs": await self.runner.logs(request_id),
+                            "sample": await self.runner.sample(request_id)}
+                except aiodocker.DockerError as exc:  # it ended meanwhile
+                    log.debug("no telemetry for %s: %s", request_id, exc.message)
+                    continue
+                await self.send_telemetry(request_id, body)
 
     async def report_host(self) -> None:
         """Sends the profile now and then every HOST_REPORT_EVERY seconds."""

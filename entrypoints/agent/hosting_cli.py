@@ -37,6 +37,9 @@ def add_hosting_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--memory-mb", type=int, metavar="N",
                        help="memory offered to deployments (default: all, unless set)")
     group.add_argument("--fleet", metavar="NAME", help="private fleet this node belongs to")
+    group.add_argument("--telemetry-interval", type=float, default=10.0, metavar="S",
+                       help="seconds between container log tails and resource samples sent"
+                       " to the admin (default: %(default)s)")
 
 
 def _local_address(admin_url: str) -> str:
@@ -63,6 +66,8 @@ def hosting_config(args: argparse.Namespace, env: Mapping[str, str],
         value = getattr(args, name)
         if value is not None and not 0 <= value <= 1 << 40:
             raise HostingSettingsError(f"--{name.replace('_', '-')} must be 0 or more")
+    if not 0.5 <= args.telemetry_interval <= 3600:
+        raise HostingSettingsError("--telemetry-interval must be between 0.5 and 3600 seconds")
     public_ip = args.public_ip or _local_address(admin_url)
     try:
         ipaddress.ip_address(public_ip)
@@ -70,4 +75,5 @@ def hosting_config(args: argparse.Namespace, env: Mapping[str, str],
         raise HostingSettingsError(f"--public-ip {public_ip!r} is not an IP address") from None
     location = {n: getattr(args, n) for n in (*PLACE_FLAGS, "latitude", "longitude")
                 if getattr(args, n) is not None}
-    return HostingConfig(url, public_ip, location, args.cpu_units, args.memory_mb, args.fleet)
+    return HostingConfig(url, public_ip, location, args.cpu_units, args.memory_mb, args.fleet,
+                         args.telemetry_interval)

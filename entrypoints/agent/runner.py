@@ -119,6 +119,7 @@ class Agent:
             if hosting is not None:
                 await hosting.open()
                 loops.append(asyncio.create_task(hosting.report_host(), name="host"))
+                loops.append(asyncio.create_task(hosting.report_telemetry(), name="telemetry"))
             if self.config.journal_dir is not None:
                 work = WorkLoop(self, Journal(self.config.journal_dir), self.config.output_limit,
                                 self.config.update_command,

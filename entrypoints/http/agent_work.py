@@ -23,6 +23,7 @@ from entrypoints.bootstrap import Services
 from entrypoints.http.agent import node_for_token
 from entrypoints.http.agent_deployments import deployment_work, host_report
 from entrypoints.http.agent_deployments import report as report_deployment
+from entrypoints.http.edgegap_telemetry import telemetry
 from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.responses import ok
 
@@ -121,4 +122,5 @@ ROUTES = [
     Route("/agent/v1/executions/{id}/result", result, methods=["POST"]),
     Route("/agent/v1/deployments/{request_id}/report", report_deployment, methods=["POST"]),
     Route("/agent/v1/host", host_report, methods=["POST"]),
+    Route("/agent/v1/deployments/{request_id}/telemetry", telemetry, methods=["POST"]),
 ]

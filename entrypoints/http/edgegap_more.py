@@ -13,6 +13,7 @@ from starlette.routing import Route
 from application.deployment_inputs import TagBody
 from entrypoints.bootstrap import Services
 from entrypoints.http.edgegap import deployment_row, request_id_of
+from entrypoints.http.edgegap_telemetry import container_logs, deployment_metrics
 from entrypoints.http.edgegap_views import edgegap_time, tags_of
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import read_body, services
@@ -150,6 +151,8 @@ async def delete_tag(request: Request) -> Response:
 TAGS = "/v1/deployments/{request_id}/tags"
 ROUTES = [
     Route("/v1/locations", locations, methods=["GET"]),
+    Route("/v1/deployment/{request_id}/container-logs", container_logs, methods=["GET"]),
+    Route("/v1/metrics/deployment/{request_id}", deployment_metrics, methods=["GET"]),
     Route("/v2/private-fleets/{fleet_name}/hosts", fleet_hosts, methods=["GET"]),
     Route(TAGS, list_tags, methods=["GET"]),
     Route(TAGS, create_tag, methods=["POST"]),

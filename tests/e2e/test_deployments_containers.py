@@ -71,7 +71,7 @@ class Fleet:
                     "--id-type", "random", *LENIENT_CHECKS, "--docker-url", self.engine.url,
                     "--public-ip", "127.0.0.1", "--city", city, "--latitude", str(lat),
                     "--longitude", str(lon), "--cpu-units", "2048", "--memory-mb", "512",
-                    "--metrics-interval", "0"]
+                    "--metrics-interval", "0", "--telemetry-interval", "1"]
             self.children.spawn(city, argv, env)
 
         def profiled() -> dict[str, str] | None:
@@ -101,6 +101,11 @@ class Fleet:
         answer = self.http.post("/v2/deployments", headers=TOKEN, json=body)
         assert answer.status_code == status, answer.text
         return str(answer.json()["request_id"])
+
+    def get(self, path: str) -> dict[str, Any]:
+        answer = self.http.get(path, headers=TOKEN)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
 
     def status(self, request_id: str) -> dict[str, Any]:
         answer = self.http.get(f"/v1/status/{request_id}", headers=TOKEN)
@@ -140,9 +145,10 @@ def fetch(url: str) -> str:
 def test_deployments_run_as_real_containers_near_their_users(fleet: Fleet) -> None:
     hosts = fleet.start_agents()
     assert fleet.http.post("/api/v1/apps", headers=fleet.api, json={"name": "game"}).is_success
-    fleet.version("v1", "env > /www/env.txt; exec httpd -f -p 8080 -h /www")
+    fleet.version("v1", "echo serving $ARBITRIUM_REQUEST_ID; env > /www/env.txt;"
+                  " exec httpd -f -p 8080 -h /www")
     fleet.version("selfstop", SELF_STOP)
-    fleet.version("crash", "exit 3")
+    fleet.version("crash", "echo boom; exit 3")
 
     served = fleet.deploy("v1", "paris", tags=["blue"])
     ready = fleet.reaches(served, "Status.READY")
@@ -155,6 +161,14 @@ def test_deployments_run_as_real_containers_near_their_users(fleet: Fleet) -> No
     assert f"ARBITRIUM_REQUEST_ID={served}" in env and "ARBITRIUM_DELETE_TOKEN=" in env
     node = fleet.http.get(f"/api/v1/nodes/{hosts['paris']}/host", headers=fleet.api).json()
     assert node["data"]["allocated_cpu_units"] == 1024
+    logs = eventually(lambda: (r := fleet.get(f"/v1/deployment/{served}/container-logs"))
+                      ["logs"] and r, "container logs", fleet.children)
+    assert f"serving {served}" in logs["logs"] and logs["crash_logs"] is None
+    raw = eventually(lambda: (m := fleet.get(f"/v1/metrics/deployment/{served}?raw=true"))
+                     ["mem"]["datasets"] and m, "container metrics", fleet.children)
+    assert int(raw["mem"]["datasets"][-1]) > 0
+    assert set(raw["total"]) == {"receive_total", "transmit_total", "disk_read_total",
+                                 "disk_write_total"}
 
     quitter = fleet.deploy("selfstop", "tokyo")
     ended = fleet.reaches(quitter, "Status.TERMINATED")
@@ -163,6 +177,9 @@ def test_deployments_run_as_real_containers_near_their_users(fleet: Fleet) -> No
     crashed = fleet.deploy("crash", "montreal")
     failed = fleet.reaches(crashed, "Status.ERROR")
     assert failed["error"] and "code 3" in failed["error_detail"]
+    crash = eventually(lambda: (r := fleet.get(f"/v1/deployment/{crashed}/container-logs"))
+                       ["crash_logs"] and r, "crash logs", fleet.children)
+    assert "boom" in crash["crash_logs"] and crash["crash_data"]["exit_code"] == 3
 
     # Room: each host has 2048 units; paris holds one 1024 deployment.
     extra = [fleet.deploy("v1", "paris") for _ in range(5)]  # the five slots left
@@ -179,5 +196,7 @@ def test_deployments_run_as_real_containers_near_their_users(fleet: Fleet) -> No
         "filters": [{"field": "tags", "values": ["blue"], "filter_type": "any"}]})
     assert stopped.json() == {"processable": [{"request_id": served}]}
     fleet.reaches(served, "Status.TERMINATED")
+    gone = fleet.http.get(f"/v1/deployment/{served}/container-logs", headers=TOKEN)
+    assert gone.status_code == 404
     for request_id in extra:
         assert fleet.status(request_id)["current_status"] == "Status.READY"

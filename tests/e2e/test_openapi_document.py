@@ -172,6 +172,10 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     check("GET", "/v1/deployments/{request_id}/tags", deployment)
     check("POST", "/agent/v1/deployments/{request_id}/report", deployment,
           json={"state": "ready", "ports": {"8080": {"external": 31000}}}, auth=token)
+    check("POST", "/agent/v1/deployments/{request_id}/telemetry", deployment, json={
+        "logs": "started\n", "sample": {"cpu_percent": 1.5, "memory_bytes": 1024}}, auth=token)
+    check("GET", "/v1/deployment/{request_id}/container-logs", deployment)
+    check("GET", "/v1/metrics/deployment/{request_id}", deployment)
     check("DELETE", "/v1/stop/{request_id}", deployment)  # 200: READY
     check("POST", "/v2/private-fleets:deploy", json={**deploy, "private_host_ids": [node["id"]]})
     check("POST", "/v2/deployments", json={**deploy, "version": "nope"})  # 400

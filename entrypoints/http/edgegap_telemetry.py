@@ -1,0 +1,137 @@
+"""Container logs (E10) and metrics (E11), from what agents push: nodes may sit behind NAT, so
+the admin never reaches into them. The agent sends each running container's log tail and a
+resource sample every --telemetry-interval seconds, and the last logs of a crash."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from application.deployment_inputs import DeploymentTelemetry
+from domain.deployment import REQUEST_ID, Status
+from entrypoints.http.agent import node_for_token
+from entrypoints.http.edgegap import deployment_row, request_id_of
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import read_body, services
+from entrypoints.http.responses import JSONResponse, ok
+from projections.model import Upsert
+from projections.query import Cond, ListQuery, Order
+
+STEP = re.compile(r"^(\d{1,6})([smhd])$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+SERIES = {"total.receive_total": "receive_total", "total.transmit_total": "transmit_total",
+          "total.disk_read_total": "disk_read_total", "total.disk_write_total": "disk_write_total",
+          "cpu": "cpu_percent", "mem": "memory_bytes"}
+MAX_POINTS = 10_000
+
+
+async def telemetry(request: Request) -> Response:
+    node = await run_in_threadpool(node_for_token, request)
+    request_id = str(request.path_params["request_id"])
+    body = await read_body(request, DeploymentTelemetry)
+    svc = services(request)
+    row = await run_in_threadpool(svc.view.get, "deployments", request_id) \
+        if REQUEST_ID.match(request_id) else None
+    if row is None or row.get("node_id") != node["id"]:
+        raise ApiError(404, None, f"deployment {request_id} not found")
+    now = svc.writes.clock.now()
+    log_row: dict[str, Any] = {"request_id": request_id, "logs": body.logs, "updated_at": now}
+    if body.crashed:
+        log_row.update(crash_logs=body.logs, exit_code=body.exit_code)
+    changes = [Upsert("deployment_logs", log_row)]
+    if body.sample is not None:
+        sample = {"id": uuid.uuid4(), "request_id": request_id, "at": now,
+                  **{k: v for k, v in vars_of(body.sample).items()}}
+        sample["cpu_percent"] = str(sample["cpu_percent"])
+        changes.append(Upsert("deployment_samples", sample))
+    await run_in_threadpool(svc.view.apply_untracked, changes)
+    return ok(request, {"request_id": request_id, "received_at": now})
+
+
+def vars_of(sample: Any) -> dict[str, Any]:
+    return {name: getattr(sample, name) for name in sample.__struct_fields__}
+
+
+def _logs(request: Request) -> dict[str, Any]:
+    request_id = request_id_of(request)
+    row = deployment_row(request, request_id)
+    if row["status"] == Status.TERMINATED.value:
+        raise ApiError(404, None, "Logs are not available when your deployment is terminated")
+    found = services(request).view.get("deployment_logs", request_id) or {}
+    crashed = found.get("crash_logs") is not None
+    return {
+        "logs": found.get("logs") or "", "encoding": "utf-8",
+        "crash_logs": found.get("crash_logs") if crashed else None,
+        "crash_data": {"exit_code": found.get("exit_code"), "message": row.get("error_detail"),
+                       "restart_count": 0} if crashed else None,
+        "logs_link": None,
+    }
+
+
+async def container_logs(request: Request) -> Response:
+    return JSONResponse(await run_in_threadpool(_logs, request))
+
+
+def _when(raw: str | None, name: str, default: datetime) -> datetime:
+    if raw is None or raw == "":
+        return default
+    try:
+        return datetime.strptime(raw, TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise ApiError(422, {name: ["should match %Y-%m-%d %H:%M:%S.%f"]}) from None
+
+
+def _metrics(request: Request) -> dict[str, Any]:
+    request_id = request_id_of(request)
+    row = deployment_row(request, request_id)
+    params = request.query_params
+    start = _when(params.get("start_time"), "start_time", row["start_time"])
+    end = _when(params.get("end_time"), "end_time", datetime.now(UTC))
+    if end <= start:
+        raise ApiError(422, {"end_time": ["must be greater than start_time"]})
+    step = STEP.match(params.get("steps", "1m").replace(" ", ""))
+    if step is None or int(step.group(1)) == 0:
+        raise ApiError(422, {"steps": ["a duration such as 30s, 1m, 5m, 1h"]})
+    seconds = int(step.group(1)) * UNITS[step.group(2)]
+    raw = params.get("raw", "false").lower() == "true"
+    query = ListQuery((Cond("request_id", "eq", request_id), Cond("at", "ge", start),
+                       Cond("at", "le", end)), (Order("at"),), page_size=MAX_POINTS)
+    samples = services(request).view.query("deployment_samples", query).rows
+    return series(samples, start, timedelta(seconds=seconds), raw)
+
+
+def series(samples: list[dict[str, Any]], start: datetime, step: timedelta,
+           raw: bool) -> dict[str, Any]:
+    """Each series as {labels, datasets, timestamps}; one point per step (its last sample)
+    unless raw, numbers as strings, as the seed shows them."""
+    points: list[dict[str, Any]] = []
+    for sample in samples:
+        if raw or not points or sample["at"] - points[-1]["bucket"] >= step:
+            bucket = sample["at"] if raw else start + step * ((sample["at"] - start) // step)
+            points.append({"bucket": bucket, **sample})
+        else:
+            points[-1].update(sample)
+    out: dict[str, Any] = {}
+    for key, column in SERIES.items():
+        entry = {"labels": [p["at"].strftime("%H:%M:%S") for p in points],
+                 "datasets": [str(p[column]) for p in points],
+                 "timestamps": [p["at"].strftime(TIME_FORMAT)[:-3] for p in points]}
+        group, _, name = key.partition(".")
+        if name:
+            out.setdefault(group, {})[name] = entry
+        else:
+            out[group] = entry
+    out["network"] = {"receive": out["total"]["receive_total"],
+                      "transmit": out["total"]["transmit_total"]}
+    return out
+
+
+async def deployment_metrics(request: Request) -> Response:
+    return JSONResponse(await run_in_threadpool(_metrics, request))
