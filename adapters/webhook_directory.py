@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
 from application.ports import SecretBox, Subscription
 from projections.fleet_tables import split_events
-from projections.query import ListQuery
+from projections.query import AnyOf, Cond, ListQuery
 from projections.view import TableView
 
 
@@ -34,6 +35,14 @@ class ViewWebhookDirectory:
                 ]
                 self._seen_position = position
             return list(self._cached)
+
+    def deployment_hooks(self, request_ids: Iterable[str]) -> set[tuple[str, str]]:
+        wanted = tuple(Cond("request_id", "eq", r) for r in request_ids)
+        if not wanted:
+            return set()
+        query = ListQuery((AnyOf(wanted),), page_size=10_000)
+        return {(r["request_id"], r["kind"])
+                for r in self.view.query("deployment_hooks", query).rows}
 
 
 def all_rows(view: TableView, table: str) -> list[dict[str, Any]]:

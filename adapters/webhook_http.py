@@ -199,6 +199,9 @@ class ViewWebhookTargets:
         if row is not None:
             secret, headers = open_webhook(self.box, row)
             target = WebhookTarget(url=row["url"], secret=secret, headers=headers)
+        elif (hook := self.view.get("deployment_hooks", webhook_id)) is not None:
+            # A deployment's webhook_on_<kind>: signed with the secret its 202 answer gave.
+            target = WebhookTarget(url=hook["url"], secret=hook["secret"].encode(), headers={})
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

@@ -14,12 +14,13 @@ from uuid import UUID
 
 from application.deployment_inputs import DeploymentCreate, DeploymentReport, user_points
 from application.errors import NotFoundError
-from application.ports import GeoLocator, PlacementIndex, WorkNotifier
+from application.ports import DestinationGuard, GeoLocator, PlacementIndex, WorkNotifier
 from application.write_path import UnitOfWork, WritePath
 from domain.app import App, app_uuid
 from domain.deployment import AlreadyTerminatedError, Deployment, Status, deployment_uuid
 from domain.host import Host, HostFullError, host_uuid
 from domain.placement import Need, place
+from domain.shared import InvalidValueError
 
 NO_ROOM = "Couldn't Allocate Server"
 
@@ -33,6 +34,7 @@ class Accepted:
     request_id: str
     placed: bool
     node_id: UUID | None
+    hook_secret: str | None = None  # signs the webhook_on_* deliveries, when any were given
 
 
 def new_request_id() -> str:
@@ -42,13 +44,21 @@ def new_request_id() -> str:
 class Deployments:
     """Application service for deployments."""
 
-    def __init__(self, writes: WritePath, geo: GeoLocator, index: PlacementIndex,
-                 work: WorkNotifier, public_url: str) -> None:
+    def __init__(self, writes: WritePath, geo: GeoLocator, index: PlacementIndex,  # noqa: PLR0913
+                 work: WorkNotifier, public_url: str, guard: DestinationGuard) -> None:
         self.writes, self.geo, self.index, self.work = writes, geo, index, work
+        self.guard = guard
         self.public_url = public_url.rstrip("/")
 
     def deploy(self, cmd: DeploymentCreate, preferred: tuple[str, ...] = ()) -> Accepted:
         users = user_points(cmd.users, self.geo)
+        for kind in ("ready", "error", "terminated"):
+            hook = getattr(cmd, f"webhook_on_{kind}")
+            if hook is not None:
+                try:
+                    self.guard.check(hook.url)
+                except InvalidValueError as exc:
+                    raise InvalidValueError(exc.message, f"webhook_on_{kind}.url") from None
         candidates = self.index.candidates()
         request_id = new_request_id()
 
@@ -74,7 +84,9 @@ class Deployments:
             else:
                 deployment.fail_placement(NO_ROOM, uow.now)
             uow.add(deployment)
-            return Accepted(request_id, deployment.node_id is not None, deployment.node_id)
+            hooked = any(spec["webhooks"].values())
+            return Accepted(request_id, deployment.node_id is not None, deployment.node_id,
+                            spec["hook_secret"] if hooked else None)
 
         accepted = self.writes.run(decide)
         if accepted.node_id is not None:
@@ -99,6 +111,7 @@ class Deployments:
             "command": version["command"], "arguments": version["arguments"],
             "env": list(env.values()), "tags": list(dict.fromkeys(cmd.tags)),
             "webhooks": hooks, "access_point_id": access_point,
+            "hook_secret": secrets.token_urlsafe(32),
             "delete_token": secrets.token_urlsafe(24),
             "delete_url": f"{self.public_url}/v1/self/stop/{request_id}/{access_point}",
         }

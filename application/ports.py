@@ -101,6 +101,10 @@ class WebhookDirectory(Protocol):
 
     def subscriptions(self) -> list[Subscription]: ...
 
+    def deployment_hooks(self, request_ids: Iterable[str]) -> set[tuple[str, str]]:
+        """(request_id, kind) of the webhook_on_<kind> URLs these deployments were given."""
+        ...
+
 
 class DeliveryQueue(Protocol):
     """Durable queue of deliveries; enqueueing the same id twice is a no-op."""

@@ -20,6 +20,7 @@ from application.ports import (
 )
 from application.write_path import UnitOfWork, WritePath
 from domain.catalog import Message
+from domain.deployment import HOOK_TYPES, hook_id
 from domain.shared import EDGE_NAMESPACE
 from domain.webhook import Webhook, check_headers, check_secret
 
@@ -103,4 +104,26 @@ class Webhooks:
                     message_id=message.id, event_type=message.type, position=message.position,
                     body=body,
                 ))
+        owed += self._deployment_hooks(messages)
         return self.queue.enqueue(owed) if owed else 0
+
+    def _deployment_hooks(self, messages: Sequence[Message]) -> list[NewDelivery]:
+        """A deployment's own webhook_on_ready|error|terminated, through the same signed queue."""
+        hooked = [m for m in messages if m.type in HOOK_TYPES]
+        if not hooked:
+            return []
+        given = self.directory.deployment_hooks({_request_id(m) for m in hooked})
+        owed = []
+        for message in hooked:
+            request_id = _request_id(message)
+            kind = HOOK_TYPES[message.type]
+            if (request_id, kind) in given:
+                target = hook_id(request_id, kind)
+                owed.append(NewDelivery(
+                    id=delivery_id(target, message.id), webhook_id=target, message_id=message.id,
+                    event_type=message.type, position=message.position, body=_encode(message)))
+        return owed
+
+
+def _request_id(message: Message) -> str:
+    return str(getattr(message.data, "request_id", ""))

@@ -47,6 +47,16 @@ def deployment_uuid(request_id: str) -> UUID:
     return name_id("deployment", request_id)
 
 
+# webhook_on_<kind> is called with the catalog message of that type.
+HOOK_TYPES = {"edge.deployment.ready": "ready", "edge.deployment.error": "error",
+              "edge.deployment.terminated": "terminated"}
+
+
+def hook_id(request_id: str, kind: str) -> UUID:
+    """The delivery queue's webhook id for one deployment's webhook_on_<kind>."""
+    return name_id("deployment-hook", request_id, kind)
+
+
 class Deployment(Aggregate):
     """What was asked (app version, users, env, tags, hooks) and what became of it."""
 

@@ -31,6 +31,13 @@ _ANY_OBJ: Schema = {"type": ["object", "null"], "additionalProperties": True}
 _LIST: Schema = {"type": "array", "items": _OPEN}
 _STAMP = doc(STR, "'YYYY-MM-DD HH:MM:SS.ffffff' in UTC, as Edgegap writes it")
 
+def _optional_secret(schema: Schema) -> Schema:
+    """Only when webhook_on_* were given: the secret their deliveries are signed with
+    (Standard Webhooks and X-Edge-Signature, as for registered webhooks). Not in Edgegap."""
+    secret = doc(STR, "Signs this deployment's webhook_on_* deliveries")
+    return {**schema, "properties": {**schema["properties"], "webhook_secret": secret}}
+
+
 RESOURCES: dict[str, Any] = {
     "AppResponse": obj("An application", id=UUID_S, name=STR, version_count=INT,
                        inserted_at=TIME, updated_at=TIME),
@@ -38,8 +45,9 @@ RESOURCES: dict[str, Any] = {
                            " (hidden values shown as null), max_duration in minutes"},
     "HostResponse": {**_OPEN, "description": "A node's placement profile: location, capacity,"
                      " fleet, what is allocated and which images it holds"},
-    "DeploymentAcceptedResponse": obj("Deployment Request Accepted", request_id=doc(
-        STR, "Request ID. Unique identifier of the deployment request (12 hex characters)")),
+    "DeploymentAcceptedResponse": _optional_secret(obj(
+        "Deployment Request Accepted", request_id=doc(
+            STR, "Request ID. Unique identifier of the deployment request (12 hex characters)"))),
     "DeploymentStatusResponse": {**_OPEN, "description": "The seed's status object: request_id,"
                                  " fqdn, app_name, app_version, current_status (Status.*),"
                                  " running, start_time, removal_time, elapsed_time,"
@@ -70,8 +78,9 @@ RESOURCES: dict[str, Any] = {
                                   "disk_write}_total, cpu, mem, network.{receive,transmit}:"
                                   " each {labels, datasets, timestamps}"},
     "ErrorMessageResponse": obj("Edgegap's error body", message=STR, details=_ANY_OBJ),
-    "AllocationErrorResponse": obj("Couldn't Allocate Server: the deployment exists, in"
-                                   " Status.ERROR", request_id=STR, message=STR),
+    "AllocationErrorResponse": _optional_secret(obj(
+        "Couldn't Allocate Server: the deployment exists, in Status.ERROR", request_id=STR,
+        message=STR)),
 }
 
 _NO_ROOM = (" 422 when no healthy host has room: the deployment is recorded in Status.ERROR"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from domain.app import App
-from domain.deployment import Deployment, Status
+from domain.deployment import Deployment, Status, hook_id
 from domain.host import Host
 from domain.shared import name_id
 from projections.model import Change, Delete, Increment, Patch, Upsert
@@ -76,7 +76,11 @@ def _requested(e: Any) -> list[Change]:
            "delete_token": spec["delete_token"], "max_duration": spec["max_duration"],
            "ports": "{}", "location": "{}", "updated_at": e.at}
     tags = [_tag_row(e, t) for t in spec.get("tags", [])]
-    return [Upsert("deployments", row), *tags]
+    hooks = [Upsert("deployment_hooks", {"id": hook_id(e.request_id, kind),
+                                         "request_id": e.request_id, "kind": kind, "url": url,
+                                         "secret": spec["hook_secret"]})
+             for kind, url in (spec.get("webhooks") or {}).items() if url]
+    return [Upsert("deployments", row), *tags, *hooks]
 
 
 def _tag_row(e: Any, name: str) -> Change:

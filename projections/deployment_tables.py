@@ -83,5 +83,12 @@ DEPLOYMENT_SAMPLES = Table(
     owned=False,
 )
 
+# A deployment's webhook_on_<kind> URLs, with the secret their deliveries are signed with.
+DEPLOYMENT_HOOKS = Table(
+    "deployment_hooks", "id",
+    cols(("id", UID), ("request_id", TXT), ("kind", TXT), ("url", TXT), ("secret", TXT)),
+    indexes=("request_id",),
+)
+
 DEPLOYMENT_TABLES = (APPS, APP_VERSIONS, NODE_IMAGES, HOSTS, DEPLOYMENTS, DEPLOYMENT_TAGS,
-                     DEPLOYMENT_LOGS, DEPLOYMENT_SAMPLES)
+                     DEPLOYMENT_LOGS, DEPLOYMENT_SAMPLES, DEPLOYMENT_HOOKS)

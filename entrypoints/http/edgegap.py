@@ -29,10 +29,12 @@ MAX_LIMIT = 100
 
 
 def _accepted(accepted: Accepted) -> Response:
+    # With webhook_on_* given, the secret their signed deliveries use (not in Edgegap's API).
+    extra = {"webhook_secret": accepted.hook_secret} if accepted.hook_secret else {}
     if accepted.placed:
-        return JSONResponse({"request_id": accepted.request_id}, status_code=202)
+        return JSONResponse({"request_id": accepted.request_id, **extra}, status_code=202)
     # The deployment exists, in error, as the seed says; a stop (or time) removes it.
-    return JSONResponse({"request_id": accepted.request_id, "message": NO_ROOM},
+    return JSONResponse({"request_id": accepted.request_id, "message": NO_ROOM, **extra},
                         status_code=422)
 
 

@@ -8,6 +8,7 @@ error with its exit code; bulk stop stops the right ones; a full fleet answers 4
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import urllib.request
@@ -27,6 +28,7 @@ from tests.e2e.test_agent_process import (
     eventually,
     free_port,
 )
+from tests.integration.webhook_harness import Receiver
 
 pytestmark = pytest.mark.e2e
 TOKEN = {"authorization": f"token {API_KEY}"}
@@ -47,7 +49,8 @@ class Fleet:
         env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "API_KEY": API_KEY,
                "DATABASE_URL": f"sqlite:///{tmp}/edge.sqlite3", "DEFAULT_CLUSTER_NAME": "main",
                "PUBLIC_URL": f"http://host.containers.internal:{self.port}",
-               "HEARTBEAT_INTERVAL_SECONDS": "1", "SCHEDULER_INTERVAL_SECONDS": "0.5"}
+               "HEARTBEAT_INTERVAL_SECONDS": "1", "SCHEDULER_INTERVAL_SECONDS": "0.5",
+               "WEBHOOK_ALLOW_PRIVATE_IPS": "true"}  # the hook receiver is on loopback
         self.admin = children.spawn("admin", ["edge-admin", "serve", "--host", "0.0.0.0",
                                               "--port", str(self.port)], env)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=15)
@@ -94,13 +97,17 @@ class Fleet:
         assert created.status_code == 201, created.text
 
     def deploy(self, version: str, city: str, status: int = 202, **extra: Any) -> str:
+        return str(self.deploy_answer(version, city, status, **extra)["request_id"])
+
+    def deploy_answer(self, version: str, city: str, status: int = 202,
+                      **extra: Any) -> dict[str, Any]:
         lat, lon = PLACES[city]
         body = {"application": "game", "version": version, "users": [
             {"user_type": "geo_coordinates", "user_data": {"latitude": lat + 0.5,
                                                            "longitude": lon}}], **extra}
         answer = self.http.post("/v2/deployments", headers=TOKEN, json=body)
         assert answer.status_code == status, answer.text
-        return str(answer.json()["request_id"])
+        return dict(answer.json())
 
     def get(self, path: str) -> dict[str, Any]:
         answer = self.http.get(path, headers=TOKEN)
@@ -150,8 +157,26 @@ def test_deployments_run_as_real_containers_near_their_users(fleet: Fleet) -> No
     fleet.version("selfstop", SELF_STOP)
     fleet.version("crash", "echo boom; exit 3")
 
-    served = fleet.deploy("v1", "paris", tags=["blue"])
+    with Receiver().running() as hooks:
+        answer = fleet.deploy_answer("v1", "paris", tags=["blue"],
+                                     webhook_on_ready={"url": hooks.url("/ready")},
+                                     webhook_on_terminated={"url": hooks.url("/terminated")})
+        hooks.secret = answer["webhook_secret"].encode()
+        served = answer["request_id"]
+        _check_deployment(fleet, hosts, hooks, served)
+
+
+def _hook(fleet: Fleet, hooks: Receiver, path: str, served: str) -> None:
+    [call] = eventually(lambda: hooks.at(path), f"the {path} webhook", fleet.children)
+    assert call.standard_ok and call.edge_ok  # signed with the secret the 202 gave
+    message = json.loads(call.body)
+    assert message["type"] == f"edge.deployment.{path[1:]}"
+    assert message["data"]["request_id"] == served
+
+
+def _check_deployment(fleet: Fleet, hosts: dict[str, str], hooks: Receiver, served: str) -> None:
     ready = fleet.reaches(served, "Status.READY")
+    _hook(fleet, hooks, "/ready", served)
     assert ready["location"]["city"] == "paris"
     link = ready["ports"]["web"]["link"]
     assert link.startswith("http://127.0.0.1:") and ready["ports"]["web"]["internal"] == 8080
@@ -198,5 +223,6 @@ def test_deployments_run_as_real_containers_near_their_users(fleet: Fleet) -> No
     fleet.reaches(served, "Status.TERMINATED")
     gone = fleet.http.get(f"/v1/deployment/{served}/container-logs", headers=TOKEN)
     assert gone.status_code == 404
+    _hook(fleet, hooks, "/terminated", served)
     for request_id in extra:
         assert fleet.status(request_id)["current_status"] == "Status.READY"

@@ -19,6 +19,7 @@ from application.enrollment_keys import IssueEnrollmentKey
 from application.hosts import UpdateHost
 from application.nodes import EnrollNode
 from domain.deployment import AlreadyTerminatedError, Status
+from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.scheduler import schedule_once
 from projections.model import Upsert
@@ -174,3 +175,15 @@ def test_the_scheduler_stops_a_deployment_past_its_max_duration() -> None:
         assert row(services, accepted.request_id)["stopping"] == "max_duration reached"
     finally:
         services.close()
+
+
+def test_webhook_urls_pass_the_ssrf_policy(services: Services) -> None:
+    nodes(services)
+    private = near("paris", webhook_on_ready={"url": "http://127.0.0.1:9/hook"})
+    with pytest.raises(InvalidValueError) as refused:
+        services.deployments.deploy(private)
+    assert refused.value.field == "webhook_on_ready.url"
+    accepted = services.deployments.deploy(
+        near("paris", webhook_on_error={"url": "https://93.184.216.34/hook"}))
+    assert accepted.hook_secret is not None and len(accepted.hook_secret) >= 32
+    assert services.deployments.deploy(near("paris")).hook_secret is None
