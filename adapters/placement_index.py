@@ -39,18 +39,23 @@ class ViewPlacementIndex:
     def __init__(self, view: TableView, max_age: float = 0.5) -> None:
         self.view, self.max_age = view, max_age
         self._lock = threading.Lock()
-        self._snapshot: tuple[float, list[Candidate]] | None = None
+        self._snapshot: tuple[float, list[Candidate], dict[str, dict[str, Any]]] | None = None
 
     def candidates(self) -> list[Candidate]:
+        return self._fresh()[1]
+
+    def locations(self) -> dict[str, dict[str, Any]]:
+        return self._fresh()[2]
+
+    def _fresh(self) -> tuple[float, list[Candidate], dict[str, dict[str, Any]]]:
         with self._lock:
             snapshot = self._snapshot
             if snapshot is None or time.monotonic() - snapshot[0] > self.max_age:
-                snapshot = self._snapshot = (time.monotonic(), self._read())
-        return snapshot[1]
-
-    def _read(self) -> list[Candidate]:
-        rows = all_rows(self.view, "hosts", [], PAGE, COLUMNS, order="node_id")
-        return [candidate(r) for r in rows]
+                rows = list(all_rows(self.view, "hosts", [], PAGE, COLUMNS, order="node_id"))
+                places = {str(r["node_id"]): json.loads(r["location"] or "{}") for r in rows}
+                snapshot = self._snapshot = (time.monotonic(), [candidate(r) for r in rows],
+                                             places)
+        return snapshot
 
     def location_of(self, node_id: UUID) -> dict[str, Any]:
         row = self.view.get("hosts", node_id)

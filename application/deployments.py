@@ -19,7 +19,7 @@ from application.write_path import UnitOfWork, WritePath
 from domain.app import App, app_uuid
 from domain.deployment import AlreadyTerminatedError, Deployment, Status, deployment_uuid
 from domain.host import Host, HostFullError, host_uuid
-from domain.placement import Need, place
+from domain.placement import Candidate, Need, Point, place
 from domain.shared import InvalidValueError
 
 NO_ROOM = "Couldn't Allocate Server"
@@ -59,14 +59,29 @@ class Deployments:
                     self.guard.check(hook.url)
                 except InvalidValueError as exc:
                     raise InvalidValueError(exc.message, f"webhook_on_{kind}.url") from None
-        candidates = self.index.candidates()
         request_id = new_request_id()
+        return self._deploy(request_id, lambda uow: self._spec(uow, cmd, request_id), users,
+                            bool(cmd.require_cached_locations), preferred)
+
+    def deploy_spec(self, spec: dict[str, Any], users: list[Point],
+                    hosts: Callable[[Candidate], bool] | None = None) -> Accepted:
+        """A deployment described whole (Mengi's app hosting), placed among `hosts`."""
+        request_id = new_request_id()
+        full = {**self._platform(request_id), "tags": [], **spec}
+        return self._deploy(request_id, lambda uow: full, users, False, (), hosts)
+
+    def _deploy(  # noqa: PLR0913
+        self, request_id: str, spec_for: Callable[[UnitOfWork], dict[str, Any]],
+        users: list[Point], require_cached: bool, preferred: tuple[str, ...],
+        hosts: Callable[[Candidate], bool] | None = None,
+    ) -> Accepted:
+        candidates = [c for c in self.index.candidates() if hosts is None or hosts(c)]
 
         def decide(uow: UnitOfWork) -> Accepted:
-            deployment = Deployment.request(request_id, self._spec(uow, cmd, request_id), uow.now)
+            deployment = Deployment.request(request_id, spec_for(uow), uow.now)
             spec = deployment.spec
-            need = Need(spec["cpu_units"], spec["memory_mb"], spec["image"],
-                        bool(cmd.require_cached_locations), preferred)
+            need = Need(spec["cpu_units"], spec["memory_mb"], spec["image"], require_cached,
+                        preferred)
             remaining = list(candidates)
             while (chosen := place(remaining, users, need)) is not None:
                 node_id = UUID(chosen.host_id)
@@ -101,18 +116,23 @@ class Deployments:
         env = {v["key"]: v for v in version["env"]}
         env.update({v.key: {"key": v.key, "value": v.value, "is_hidden": v.is_hidden}
                     for v in cmd.environment_variables})
-        access_point = secrets.randbelow(1 << 31)
         hooks = {k: getattr(cmd, f"webhook_on_{k}").url if getattr(cmd, f"webhook_on_{k}")
                  else None for k in ("ready", "error", "terminated")}
         return {
+            **self._platform(request_id),
             "app": cmd.application, "version": cmd.version, "image": version["image"],
             "ports": version["ports"], "cpu_units": version["cpu_units"],
             "memory_mb": version["memory_mb"], "max_duration": version["max_duration"],
             "command": version["command"], "arguments": version["arguments"],
-            "env": list(env.values()), "tags": list(dict.fromkeys(cmd.tags)),
-            "webhooks": hooks, "access_point_id": access_point,
-            "hook_secret": secrets.token_urlsafe(32),
-            "delete_token": secrets.token_urlsafe(24),
+            "env": list(env.values()), "tags": list(dict.fromkeys(cmd.tags)), "webhooks": hooks,
+        }
+
+    def _platform(self, request_id: str) -> dict[str, Any]:
+        """What every deployment gets from us: its self-stop URL and token, a hook secret."""
+        access_point = secrets.randbelow(1 << 31)
+        return {
+            "access_point_id": access_point, "hook_secret": secrets.token_urlsafe(32),
+            "delete_token": secrets.token_urlsafe(24), "webhooks": {},
             "delete_url": f"{self.public_url}/v1/self/stop/{request_id}/{access_point}",
         }
 

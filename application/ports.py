@@ -267,6 +267,10 @@ class PlacementIndex(Protocol):
 
     def candidates(self) -> list[Candidate]: ...
 
+    def locations(self) -> dict[str, dict[str, Any]]:
+        """Each host's location, by host id (same snapshot as candidates)."""
+        ...
+
     def location_of(self, node_id: UUID) -> dict[str, Any]: ...
 
 

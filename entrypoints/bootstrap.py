@@ -37,6 +37,7 @@ from adapters.webhook_http import MAX_ADDRESSES, HttpWebhookTransport, ViewWebho
 from adapters.work_doorbell import WorkDoorbell
 from application.admins import AdminProfile, Admins
 from application.aliases import Aliases
+from application.app_hosting import AppHosting
 from application.apps import Apps
 from application.clusters import Clusters
 from application.commands import Commands
@@ -94,6 +95,7 @@ class Services:
     hosts: Hosts
     deployments: Deployments
     deployment_finder: DeploymentFinder
+    app_hosting: AppHosting
     bus: InProcessBus | None = None
     listener: NotifyListener | None = None
     lock: ProjectorLock | None = None
@@ -265,6 +267,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     failures = FailureWindow(settings.ssh_login_max_failures,
                              timedelta(seconds=settings.ssh_login_window))
     counters = Counters()
+    placement = ViewPlacementIndex(view, settings.placement_snapshot)
+    deployments = Deployments(writes, GEO, placement, doorbell, settings.advertised_url,
+                              SsrfGuard(settings.webhook_allow_private_ips))
     return Services(
         settings=settings,
         store=store,
@@ -294,11 +299,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         node_metrics=ViewNodeMetrics(view),
         apps=Apps(writes),
         hosts=Hosts(writes),
-        deployments=Deployments(writes, GEO,
-                                ViewPlacementIndex(view, settings.placement_snapshot), doorbell,
-                                settings.advertised_url,
-                                SsrfGuard(settings.webhook_allow_private_ips)),
+        deployments=deployments,
         deployment_finder=ViewDeploymentFinder(view),
+        app_hosting=AppHosting(deployments, placement),
         bus=bus,
         listener=listener,
         lock=lock,

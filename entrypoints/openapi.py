@@ -238,6 +238,9 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
 
 
 def _error(path: str, status: int) -> dict[str, Any]:
+    if path.startswith("/deployments/") and status == 422:  # Mengi's FastAPI errors
+        return {"description": "Validation Error", "content": {"application/json": {
+            "schema": oas.ref("HTTPValidationErrorResponse")}}}
     if not is_edgegap(path):
         return {"$ref": f"#/components/responses/{oas.ERRORS[status][0]}"}
     # Edgegap's own error bodies; its 422 is "Couldn't Allocate Server" and nothing else.

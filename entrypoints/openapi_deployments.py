@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from application.app_hosting import AppHostingDeploymentCreate
 from application.apps import CreateApp, CreateAppVersion
 from application.deployment_inputs import (
     BulkStop,
@@ -25,7 +26,8 @@ from entrypoints.openapi_schemas import INT, STR, TIME, UUID_S, Schema, doc, obj
 APPS, HOSTS = "Deployments.App", "Deployments.Host"
 DEPLOY, LEGACY, FLEETS, TAGS_TAG = ("Edgegap.Deployments", "Edgegap.Legacy",
                                     "Edgegap.PrivateFleets", "Edgegap.Tags")
-TAGS = [APPS, HOSTS, DEPLOY, LEGACY, FLEETS, TAGS_TAG]
+MENGI = "Mengi.AppHosting"
+TAGS = [APPS, HOSTS, DEPLOY, LEGACY, FLEETS, TAGS_TAG, MENGI]
 _OPEN: Schema = {"type": "object", "additionalProperties": True}
 _ANY_OBJ: Schema = {"type": ["object", "null"], "additionalProperties": True}
 _LIST: Schema = {"type": "array", "items": _OPEN}
@@ -70,6 +72,10 @@ RESOURCES: dict[str, Any] = {
     "AgentDeploymentReportResponse": obj("The deployment's status after the report",
                                          request_id=STR, status=STR),
     "AgentHostResponse": obj("Recorded", node_id=UUID_S, images=INT),
+    "AppHostingDeploymentResponse": {**_OPEN, "description": "Mengi's DeploymentResponse"},
+    "HTTPValidationErrorResponse": obj("FastAPI's validation error", detail={
+        "type": "array", "items": obj("One problem", loc={"type": "array"}, msg=STR,
+                                      type=STR)}),
     "AgentTelemetryResponse": obj("Recorded", request_id=STR, received_at=TIME),
     "ContainerLogsResponse": obj("Logs of the container", logs=STR, encoding=STR,
                                  crash_logs={"type": ["string", "null"]},
@@ -170,6 +176,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/agent/v1/deployments/{request_id}/telemetry"): Op(
         AGENT, "Send a container's log tail and a resource sample", 200, "AgentTelemetry",
         (400, 404, 422), DeploymentTelemetry, security=NODE_TOKEN),
+    ("POST", "/deployments/app-hosting"): Op(
+        MENGI, "Create App Hosting Deployment", 200, "AppHostingDeployment", (422,),
+        AppHostingDeploymentCreate, flat=True,
+        description="Mengi's request on the same deployments: `deployment_type: docker` only"
+        " (docker_image, container_port, cpu_request in vCPU, memory_request_mb,"
+        " environment_variables as KEY=value). The region picks the hosts whose location"
+        " names it; the answer is Mengi's DeploymentResponse (status pending, provisioning,"
+        " running, failed, stopped or deleting), plus `request_id` for the Edgegap endpoints."
+        " Errors are FastAPI's {detail: [{loc, msg, type}]}."),
     ("POST", "/agent/v1/host"): Op(
         AGENT, "Report the node's placement profile and cached images", 200, "AgentHost",
         (400, 404, 422), AgentHostReport, security=NODE_TOKEN,
@@ -205,6 +220,8 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
     "DeploymentTelemetry": ("AgentTelemetryRequest", {
         "logs": "The container's latest log lines (at most 64 KiB)",
         "crashed": "The container exited unasked: these are its last logs"}),
+    "AppHostingDeploymentCreate": ("AppHostingDeploymentCreate", {
+        "geographic_region": "A continent, country, region or city some hosts are in"}),
     "AgentHostReport": ("AgentHostReportRequest", {
         "images": "Image references the node holds (RepoTags)"}),
     "DeploymentReport": ("AgentDeploymentReportRequest", {

@@ -179,6 +179,11 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     check("DELETE", "/v1/stop/{request_id}", deployment)  # 200: READY
     check("POST", "/v2/private-fleets:deploy", json={**deploy, "private_host_ids": [node["id"]]})
     check("POST", "/v2/deployments", json={**deploy, "version": "nope"})  # 400
+    check("POST", "/deployments/app-hosting", json={
+        "geographic_region": "montreal", "deployment_name": "docs", "docker_image": "x:1",
+        "container_port": 8080})
+    check("POST", "/deployments/app-hosting", json={
+        "geographic_region": "mars", "deployment_name": "docs", "docker_image": "x:1"})  # 422
     check("POST", "/v1/deployments/bulk-stop", json={
         "filters": [{"field": "tags", "values": ["docs"], "filter_type": "any"}]})
     for path in LIST_PATHS:

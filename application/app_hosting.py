@@ -1,0 +1,113 @@
+"""Mengi's App Hosting request on the same Deployment aggregate.
+
+Only `deployment_type: docker` can run here (a container on an edge node); Helm charts and
+vClusters have no meaning on this platform and are refused with a clear error. The region
+picks the hosts whose location names it (continent, country, administrative division or city,
+case-insensitive); among them the one nearest their centre with room wins.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from application.deployments import Accepted, Deployments
+from application.ports import PlacementIndex
+from domain.placement import Candidate, Point
+from domain.shared import InvalidValueError
+
+Text = Annotated[str, Meta(max_length=4096)]
+MAX_PORT = 65535
+
+
+class VolumeConfig(msgspec.Struct):
+    path: Text
+    sizeGb: int = 10  # the seed's (camelCase) name
+    purpose: Text | None = None
+
+
+class AppHostingDeploymentCreate(msgspec.Struct):
+    """Body of POST /deployments/app-hosting (all 23 fields of the seed)."""
+
+    geographic_region: Annotated[str, Meta(min_length=1, max_length=128)]
+    deployment_name: Annotated[str, Meta(min_length=1, max_length=128)]
+    app_type: str = "helm"
+    config: dict[str, Any] | None = None
+    cpu_request: Annotated[float, Meta(gt=0, le=1024)] | None = None
+    memory_request_mb: Annotated[int, Meta(ge=1, le=1 << 22)] | None = None
+    replicas: Annotated[int, Meta(ge=0, le=1000)] | None = None
+    container_port: Annotated[int, Meta(ge=1, le=MAX_PORT)] | None = None
+    environment_variables: list[Text] | None = None
+    docker_image: Annotated[str, Meta(min_length=1, max_length=512)] | None = None
+    storage_size_gb: int | None = None
+    volumes: list[VolumeConfig] | None = None
+    run_as_uid: int | None = None
+    deployment_type: str = "docker"
+    helm_repo_url: Text | None = None
+    helm_chart_name: Text | None = None
+    helm_chart_version: Text | None = None
+    custom_values_yaml: Text | None = None
+    image_update_strategy: Text | None = None
+    image_update_constraint: Text | None = None
+    image_allow_tags: Text | None = None
+    image_ignore_tags: Text | None = None
+    kubernetes_version: Text | None = None
+
+
+def _env(items: list[str] | None) -> list[dict[str, Any]]:
+    env = []
+    for i, item in enumerate(items or []):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidValueError("expected KEY=value", f"environment_variables[{i}]")
+        env.append({"key": key, "value": value, "is_hidden": False})
+    return env
+
+
+def hosting_spec(cmd: AppHostingDeploymentCreate) -> dict[str, Any]:
+    if cmd.deployment_type != "docker":
+        raise InvalidValueError("only docker deployments run on this platform (no Helm,"
+                                " no vCluster)", "deployment_type")
+    if cmd.docker_image is None:
+        raise InvalidValueError("is required for a docker deployment", "docker_image")
+    if (cmd.replicas or 1) != 1:
+        raise InvalidValueError("one replica per deployment here", "replicas")
+    port = cmd.container_port
+    ports = [{"port": port, "protocol": "HTTP", "name": str(port), "tls_upgrade": False}] \
+        if port else []
+    return {"app": cmd.deployment_name, "version": "app-hosting", "image": cmd.docker_image,
+            "ports": ports, "cpu_units": round((cmd.cpu_request or 0.25) * 1024),
+            "memory_mb": cmd.memory_request_mb or 256, "max_duration": 0, "command": None,
+            "arguments": None, "env": _env(cmd.environment_variables),
+            "hosting": json.loads(msgspec.json.encode(cmd))}
+
+
+class AppHosting:
+    """Places Mengi app-hosting requests through Deployments."""
+
+    def __init__(self, deployments: Deployments, index: PlacementIndex) -> None:
+        self.deployments, self.index = deployments, index
+
+    def create(self, cmd: AppHostingDeploymentCreate) -> Accepted:
+        spec = hosting_spec(cmd)
+        region = cmd.geographic_region.strip().lower()
+        places = self.index.locations()
+        inside = {h for h, place in places.items() if region in _names(place)}
+        if not inside:
+            raise InvalidValueError("no host is located in this region", "geographic_region")
+        points = [c.point for c in self.index.candidates() if c.host_id in inside and c.point]
+        centre = [Point(sum(p.latitude for p in points) / len(points),
+                        sum(p.longitude for p in points) / len(points))] if points else []
+
+        def in_region(candidate: Candidate) -> bool:
+            return candidate.host_id in inside
+
+        return self.deployments.deploy_spec(spec, centre, in_region)
+
+
+def _names(place: dict[str, Any]) -> set[str]:
+    return {str(place[k]).lower() for k in
+            ("continent", "country", "administrative_division", "city") if place.get(k)}

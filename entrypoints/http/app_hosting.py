@@ -1,0 +1,71 @@
+"""Mengi's `POST /deployments/app-hosting` on the Deployment aggregate, with its response shape
+(DeploymentResponse) and FastAPI's validation errors ({"detail": [{loc, msg, type}]})."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.app_hosting import AppHostingDeploymentCreate
+from domain.deployment import Status
+from domain.shared import InvalidValueError
+from entrypoints.http.inputs import services
+from entrypoints.http.responses import JSONResponse
+
+STATUS = {Status.SEEKING.value: "pending", Status.DEPLOYING.value: "provisioning",
+          Status.READY.value: "running", Status.ERROR.value: "failed",
+          Status.TERMINATED.value: "stopped"}
+ECHOED = ("config", "cpu_request", "memory_request_mb", "replicas", "container_port",
+          "storage_size_gb", "deployment_type", "helm_repo_url", "helm_chart_name",
+          "helm_chart_version", "custom_values_yaml", "image_update_strategy",
+          "image_update_constraint", "image_allow_tags", "image_ignore_tags")
+
+
+def invalid(loc: list[Any], msg: str, kind: str = "value_error") -> JSONResponse:
+    return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, status_code=422)
+
+
+def hosting_body(row: dict[str, Any]) -> dict[str, Any]:
+    spec = json.loads(row["spec"])
+    asked = spec["hosting"]
+    ports = json.loads(row.get("ports") or "{}")
+    link = next((p.get("link") for p in ports.values()), None)
+    location = json.loads(row.get("location") or "{}")
+    status = "deleting" if row.get("stopping") else STATUS[row["status"]]
+    return {
+        "id": row["id"], "user_id": None, "cluster_id": row.get("node_id"),
+        "name": asked["deployment_name"], "app_type": asked["app_type"], "status": status,
+        **{k: asked.get(k) for k in ECHOED},
+        "values_yaml": None, "git_path": None, "endpoint_url": link,
+        "error_message": row.get("error_detail") or None, "is_adopted": False,
+        "source_namespace": None, "created_at": row["start_time"],
+        "updated_at": row["updated_at"], "provider": "edge", "region": asked["geographic_region"],
+        "cluster_status": location.get("city"), "cluster_error": None,
+        "request_id": row["request_id"],
+    }
+
+
+async def create(request: Request) -> Response:
+    try:
+        cmd = msgspec.json.decode(await request.body() or b"{}", type=AppHostingDeploymentCreate)
+    except msgspec.ValidationError as exc:
+        return invalid(["body"], str(exc), "value_error")
+    except msgspec.DecodeError:
+        return invalid(["body"], "is not valid JSON", "json_invalid")
+    svc = services(request)
+    try:
+        accepted = await run_in_threadpool(svc.app_hosting.create, cmd)
+    except InvalidValueError as exc:
+        return invalid(["body", exc.field or "body"], exc.message)
+    row = await run_in_threadpool(svc.view.get, "deployments", accepted.request_id)
+    assert row is not None  # written through the read model before deploy() returned
+    return JSONResponse(hosting_body(row))
+
+
+ROUTES = [Route("/deployments/app-hosting", create, methods=["POST"])]
