@@ -11,6 +11,7 @@ from uuid import UUID
 from application.ports import SecretBox, Subscription
 from projections.fleet_tables import split_events
 from projections.query import AnyOf, Cond, ListQuery
+from projections.targets import all_rows
 from projections.view import TableView
 
 
@@ -31,7 +32,7 @@ class ViewWebhookDirectory:
                 self._cached = [
                     Subscription(row["id"], frozenset(split_events(row["subscribed_events"])),
                                  row["created_position"])
-                    for row in all_rows(self.view, "webhooks")
+                    for row in all_rows(self.view, "webhooks", [], 1000, ())
                 ]
                 self._seen_position = position
             return list(self._cached)
@@ -43,16 +44,6 @@ class ViewWebhookDirectory:
         query = ListQuery((AnyOf(wanted),), page_size=10_000)
         return {(r["request_id"], r["kind"])
                 for r in self.view.query("deployment_hooks", query).rows}
-
-
-def all_rows(view: TableView, table: str) -> list[dict[str, Any]]:
-    rows, page = [], 1
-    while True:
-        batch = view.query(table, ListQuery(page=page, page_size=1000)).rows
-        rows += batch
-        if len(batch) < 1000:
-            return rows
-        page += 1
 
 
 def open_webhook(box: SecretBox, row: dict[str, Any]) -> tuple[bytes, dict[str, str]]:

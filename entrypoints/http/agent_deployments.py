@@ -30,8 +30,9 @@ LIVE = AnyOf(tuple(Cond("status", "eq", s.value)
                    for s in (Status.DEPLOYING, Status.READY, Status.ERROR)))
 
 
-def start_spec(row: dict[str, Any], tags: list[str]) -> dict[str, Any]:
+def start_spec(row: dict[str, Any]) -> dict[str, Any]:
     spec = json.loads(row["spec"])
+    tags = spec.get("tags", [])
     env = {v["key"]: v["value"] for v in spec["env"]}
     env.update({
         "ARBITRIUM_REQUEST_ID": row["request_id"],
@@ -56,8 +57,7 @@ def deployment_work(svc: Services, node_id: Any, held: list[str]) -> dict[str, l
     starts = []
     for request_id, row in rows.items():
         if request_id not in holding and row["status"] == Status.DEPLOYING.value:
-            tags = json.loads(row["spec"]).get("tags", [])
-            starts.append(start_spec(row, tags))
+            starts.append(start_spec(row))
     stops = sorted(r for r in holding if r not in rows or rows[r].get("stopping"))
     return {"deployments": starts, "stop_deployments": stops}
 

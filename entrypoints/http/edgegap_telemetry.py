@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -48,15 +49,11 @@ async def telemetry(request: Request) -> Response:
     changes = [Upsert("deployment_logs", log_row)]
     if body.sample is not None:
         sample = {"id": uuid.uuid4(), "request_id": request_id, "at": now,
-                  **{k: v for k, v in vars_of(body.sample).items()}}
+                  **msgspec.structs.asdict(body.sample)}
         sample["cpu_percent"] = str(sample["cpu_percent"])
         changes.append(Upsert("deployment_samples", sample))
     await run_in_threadpool(svc.view.apply_untracked, changes)
     return ok(request, {"request_id": request_id, "received_at": now})
-
-
-def vars_of(sample: Any) -> dict[str, Any]:
-    return {name: getattr(sample, name) for name in sample.__struct_fields__}
 
 
 def _logs(request: Request) -> dict[str, Any]:
