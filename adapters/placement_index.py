@@ -6,7 +6,6 @@ import json
 import threading
 import time
 from typing import Any
-from uuid import UUID
 
 from domain.placement import Candidate, Point
 from projections.targets import all_rows
@@ -56,7 +55,3 @@ class ViewPlacementIndex:
                 snapshot = self._snapshot = (time.monotonic(), [candidate(r) for r in rows],
                                              places)
         return snapshot
-
-    def location_of(self, node_id: UUID) -> dict[str, Any]:
-        row = self.view.get("hosts", node_id)
-        return dict(json.loads(row["location"] or "{}")) if row else {}

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -19,10 +20,11 @@ from application.write_path import UnitOfWork, WritePath
 from domain.app import App, app_uuid
 from domain.deployment import AlreadyTerminatedError, Deployment, Status, deployment_uuid
 from domain.host import Host, HostFullError, host_uuid
-from domain.placement import Candidate, Need, Point, place
+from domain.placement import Candidate, Need, Point, fits, ranking
 from domain.shared import InvalidValueError
 
 NO_ROOM = "Couldn't Allocate Server"
+PREFETCH = 2  # hosts loaded with the batch: the likely choice and the next, should it be full
 
 
 class InvalidAppVersionError(NotFoundError):
@@ -61,7 +63,8 @@ class Deployments:
                     raise InvalidValueError(exc.message, f"webhook_on_{kind}.url") from None
         request_id = new_request_id()
         return self._deploy(request_id, lambda uow: self._spec(uow, cmd, request_id), users,
-                            bool(cmd.require_cached_locations), preferred)
+                            bool(cmd.require_cached_locations), preferred,
+                            reads=(app_uuid(cmd.application),))
 
     def deploy_spec(self, spec: dict[str, Any], users: list[Point],
                     hosts: Callable[[Candidate], bool] | None = None) -> Accepted:
@@ -73,17 +76,21 @@ class Deployments:
     def _deploy(  # noqa: PLR0913
         self, request_id: str, spec_for: Callable[[UnitOfWork], dict[str, Any]],
         users: list[Point], require_cached: bool, preferred: tuple[str, ...],
-        hosts: Callable[[Candidate], bool] | None = None,
+        hosts: Callable[[Candidate], bool] | None = None, reads: tuple[UUID, ...] = (),
     ) -> Accepted:
-        candidates = [c for c in self.index.candidates() if hosts is None or hosts(c)]
+        # Ranked here, in the caller's thread: the decision below runs in the group commit's
+        # critical section, where only checking room and allocating belong.
+        ranked = ranking([c for c in self.index.candidates() if hosts is None or hosts(c)],
+                         users, preferred)
+        locations = self.index.locations()
 
         def decide(uow: UnitOfWork) -> Accepted:
             deployment = Deployment.request(request_id, spec_for(uow), uow.now)
             spec = deployment.spec
-            need = Need(spec["cpu_units"], spec["memory_mb"], spec["image"], require_cached,
-                        preferred)
-            remaining = list(candidates)
-            while (chosen := place(remaining, users, need)) is not None:
+            need = Need(spec["cpu_units"], spec["memory_mb"], spec["image"], require_cached)
+            for chosen in ranked:
+                if not fits(chosen, need):
+                    continue
                 node_id = UUID(chosen.host_id)
                 host = uow.find(Host, host_uuid(node_id))
                 try:
@@ -91,10 +98,9 @@ class Deployments:
                         raise HostFullError("no host profile")
                     host.allocate(request_id, need.cpu_units, need.memory_mb, uow.now)
                 except HostFullError:  # the read model was behind: try the next best
-                    remaining.remove(chosen)
                     continue
                 uow.add(host)
-                deployment.place(node_id, self.index.location_of(node_id), uow.now)
+                deployment.place(node_id, dict(locations.get(chosen.host_id, {})), uow.now)
                 break
             else:
                 deployment.fail_placement(NO_ROOM, uow.now)
@@ -103,7 +109,10 @@ class Deployments:
             return Accepted(request_id, deployment.node_id is not None, deployment.node_id,
                             spec["hook_secret"] if hooked else None)
 
-        accepted = self.writes.run(decide)
+        likely = islice((c for c in ranked
+                         if c.healthy and c.free_cpu_units > 0 and c.free_memory_mb > 0), PREFETCH)
+        prefetch = (*reads, *(host_uuid(UUID(c.host_id)) for c in likely))
+        accepted = self.writes.run(decide, prefetch=prefetch)
         if accepted.node_id is not None:
             self.work.ring([accepted.node_id])
         return accepted

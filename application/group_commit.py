@@ -38,6 +38,8 @@ class Request:
     """One caller's decision and, once its batch is done, its answer."""
 
     decide: Decide
+    # Aggregates the decision will likely read: the batch loads them all in one query.
+    prefetch: tuple[UUID, ...] = ()
     result: Any = None
     error: BaseException | None = None
     changed: bool = False  # it saved events, so it has a position to wait for
@@ -87,6 +89,14 @@ class GroupCommit:
         shared: dict[UUID, Aggregate] = {}
         decided = []
         try:
+            wanted = {i for request in batch for i in request.prefetch}
+            if wanted:
+                try:
+                    shared.update(self.store.get_many(wanted))
+                except Exception as exc:  # noqa: BLE001 - the database failed: all hear it
+                    for request in batch:
+                        request.error = exc
+                    return
             for request in batch:
                 try:
                     request.result, touched, request.changed = request.decide(shared)

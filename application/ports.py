@@ -271,8 +271,6 @@ class PlacementIndex(Protocol):
         """Each host's location, by host id (same snapshot as candidates)."""
         ...
 
-    def location_of(self, node_id: UUID) -> dict[str, Any]: ...
-
 
 class DeploymentFinder(Protocol):
     """request_ids of the deployments matching bulk-stop filters (read model)."""

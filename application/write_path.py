@@ -112,8 +112,10 @@ class WritePath:
         # path, kept for comparison benchmarks).
         self.group = GroupCommit(store, waiter) if group_commit else None
 
-    def execute(self, decide: Decision[T], *, wait: bool = True) -> Written[T]:
-        written = self._decide_and_save(decide)
+    def execute(self, decide: Decision[T], *, wait: bool = True,
+                prefetch: tuple[UUID, ...] = ()) -> Written[T]:
+        """prefetch: aggregates the decision will likely read, loaded with its batch's."""
+        written = self._decide_and_save(decide, prefetch)
         if written.position is not None:
             self.waiter.notify_written(written.position)
             for observer in self.observers:
@@ -122,10 +124,10 @@ class WritePath:
                 self.waiter.wait(written.position)
         return written
 
-    def _decide_and_save(self, decide: Decision[T]) -> Written[T]:
+    def _decide_and_save(self, decide: Decision[T], prefetch: tuple[UUID, ...]) -> Written[T]:
         if self.group is None:
             return self._alone(decide, self.max_attempts)
-        request = self.group.submit(Request(partial(self._decide_shared, decide)))
+        request = self.group.submit(Request(partial(self._decide_shared, decide), prefetch))
         if request.error is not None:
             raise request.error
         if request.retry_alone:  # the batch lost a version race to another process
@@ -169,8 +171,8 @@ class WritePath:
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter only
         raise ConflictError("too many concurrent changes to the same objects; retry the request")
 
-    def run(self, decide: Decision[T]) -> T:
-        return self.execute(decide).result
+    def run(self, decide: Decision[T], prefetch: tuple[UUID, ...] = ()) -> T:
+        return self.execute(decide, prefetch=prefetch).result
 
 
 def sent_fields(struct: Any, names: tuple[str, ...]) -> dict[str, Any]:

@@ -30,12 +30,12 @@ def services(any_url: str) -> Iterator[Services]:
     built.close()
 
 
-def admit(services: Services, cluster_id: UUID, node_id: UUID) -> bool:
+def admit(services: Services, cluster_id: UUID, node_id: UUID, prefetch: bool = False) -> bool:
     def decide(uow: UnitOfWork) -> None:
         uow.get(Cluster, cluster_id, "cluster").admit(node_id)
 
     try:
-        services.writes.run(decide)
+        services.writes.run(decide, prefetch=(cluster_id,) if prefetch else ())
     except ClusterFullError:
         return False
     return True
@@ -66,10 +66,11 @@ def run_threads(threads: int, per_thread: int, target: object, outsider: object 
 @settings(max_examples=5, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(limit=st.integers(1, 60), threads=st.integers(2, 24), per_thread=st.integers(1, 6),
-       outsider=st.booleans())
+       outsider=st.booleans(), prefetch=st.booleans())
 def test_concurrent_admits_match_a_serial_order(
-    services: Services, limit: int, threads: int, per_thread: int, outsider: bool
+    services: Services, limit: int, threads: int, per_thread: int, outsider: bool, prefetch: bool
 ) -> None:
+    """With prefetch, each batch loads the cluster up front (one query for the batch)."""
     cluster_id = services.clusters.create(CreateCluster(name="g" + uuid4().hex[:10],
                                                          node_limit=limit))
     accepted: list[UUID] = []
@@ -79,7 +80,7 @@ def test_concurrent_admits_match_a_serial_order(
     def worker(_: int) -> None:
         for _ in range(per_thread):
             node_id = uuid4()
-            ok = admit(services, cluster_id, node_id)
+            ok = admit(services, cluster_id, node_id, prefetch)
             with lock:
                 (accepted if ok else refused).append(node_id)
 
@@ -143,3 +144,19 @@ def test_a_failing_decision_fails_alone_and_leaves_no_trace(memory_services: Ser
     assert sorted(outcomes.values()) == ["failed"] * 4 + ["ok"] * 4
     cluster: Cluster = memory_services.store.repository.get(cluster_id)
     assert cluster.node_count == 4
+
+
+def test_get_many_is_one_get_each(services: Services) -> None:
+    """The batch prefetch's one query rebuilds the same state as the repository, snapshots or
+    not, and leaves out what does not exist."""
+    busy = services.clusters.create(CreateCluster(name="m" + uuid4().hex[:10], node_limit=500))
+    for _ in range(130):  # past the cluster's snapshot interval (100)
+        assert admit(services, busy, uuid4())
+    quiet = services.clusters.create(CreateCluster(name="q" + uuid4().hex[:10]))
+    missing = uuid4()
+    found = services.store.get_many([busy, quiet, missing])
+    assert set(found) == {busy, quiet}
+    for aggregate_id in (busy, quiet):
+        one = services.store.repository.get(aggregate_id)
+        assert vars(found[aggregate_id]) == vars(one)
+        assert found[aggregate_id].version == one.version

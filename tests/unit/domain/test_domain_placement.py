@@ -8,7 +8,16 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.placement import Candidate, Need, Point, distance_km, fits, place
+from domain.placement import (
+    Candidate,
+    Need,
+    Point,
+    distance_km,
+    fits,
+    mean_distance,
+    place,
+    ranking,
+)
 
 points = st.builds(Point, st.floats(-90, 90), st.floats(-180, 180))
 images = st.sampled_from(["game:1", "game:2", "web:1"])
@@ -79,3 +88,28 @@ def test_nearest_to_all_users_on_average() -> None:
     assert place([east, west], [Point(42.4, -71.1)], need) == east
     assert place([east, west], [Point(47.6, -122.3), Point(34.1, -118.2)], need) == west
     assert place([east, west], [Point(0, 0)], Need(2048, 512, "game:1")) is None
+
+
+@given(st.none() | points, st.lists(points, max_size=4))
+def test_mean_distance_is_exactly_the_mean_of_great_circles(
+    point: Point | None, users: list[Point]
+) -> None:
+    """The fast path shares distance_km's arithmetic: equal floats, so an equal order."""
+    expected = (math.inf if point is None or not users
+                else sum(distance_km(point, u) for u in users) / len(users))
+    assert mean_distance(Candidate("h", point, 0, 0), users) == expected
+
+
+@given(candidates, st.lists(points, min_size=1, max_size=3), st.data())
+def test_ranking_lists_every_host_once_preferred_first(
+    cands: list[Candidate], users: list[Point], data: st.DataObject
+) -> None:
+    ids = [c.host_id for c in cands]
+    preferred = data.draw(st.lists(st.sampled_from(ids) | st.just("gone"))) if ids else []
+    ranked = ranking(cands, users, preferred)
+    assert sorted(c.host_id for c in ranked) == sorted(ids)
+    known = [h for h in dict.fromkeys(preferred) if h in ids]
+    assert [c.host_id for c in ranked[:len(known)]] == known
+    rest = ranked[len(known):]
+    keys = [(mean_distance(c, users), c.host_id) for c in rest]
+    assert keys == sorted(keys)
