@@ -24,6 +24,7 @@ from domain.placement import Candidate, Need, Point, fits, ranking
 from domain.shared import InvalidValueError
 
 NO_ROOM = "Couldn't Allocate Server"
+LOST = "the container is gone from the node (removed while no agent watched it)"
 PREFETCH = 2  # hosts loaded with the batch: the likely choice and the next, should it be full
 
 
@@ -207,6 +208,11 @@ class Deployments:
             return deployment.status
 
         return self.writes.run(decide)
+
+    def lost(self, node_id: UUID, request_ids: list[str]) -> None:
+        """Deployments whose container is gone from their node with no exit seen."""
+        for request_id in request_ids:
+            self.report(node_id, request_id, DeploymentReport(state="error", detail=LOST))
 
     # -- tags -------------------------------------------------------------------------------
     def add_tag(self, request_id: str, name: str) -> None:

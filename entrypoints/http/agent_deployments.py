@@ -3,7 +3,8 @@ work poll) and the agent's reports on its containers.
 
 A poll names the deployments the agent holds. The answer lists those placed on the node that it
 does not hold yet (with everything needed to run them) and those it holds that must stop: a stop
-was asked, or the admin no longer knows them as live.
+was asked, or the admin no longer knows them as live. A ready one the agent does not hold has
+lost its container: it becomes an error.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ def deployment_work(svc: Services, node_id: Any, held: list[str]) -> dict[str, l
         if request_id not in holding and row["status"] == Status.DEPLOYING.value:
             starts.append(start_spec(row))
     stops = sorted(r for r in holding if r not in rows or rows[r].get("stopping"))
+    # Ready here but not held there: the agent holds every container it started or found at
+    # its start, so this one was removed while no agent watched it (an agent restart).
+    lost = sorted(r for r, row in rows.items()
+                  if r not in holding and row["status"] == Status.READY.value)
+    if lost:
+        svc.deployments.lost(node_id, lost)
     return {"deployments": starts, "stop_deployments": stops}
 
 

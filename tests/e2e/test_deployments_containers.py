@@ -3,13 +3,15 @@ containers through podman's Docker API, and a locally built busybox image.
 
 A deploy from a user near one agent lands there and serves on its published port with the
 injected environment; a container stops itself through ARBITRIUM_DELETE_URL; a crash is an
-error with its exit code; bulk stop stops the right ones; a full fleet answers 422.
+error with its exit code; bulk stop stops the right ones; a full fleet answers 422. An agent
+killed and started again takes its running containers back; one removed meanwhile is an error.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -56,6 +58,7 @@ class Fleet:
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=15)
         eventually(self._up, "the admin", children)
         self.api = {"Authorization": f"Bearer {API_KEY}"}
+        self.agents: dict[str, tuple[list[str], dict[str, str], subprocess.Popen[bytes]]] = {}
 
     def _up(self) -> bool:
         assert self.admin.poll() is None, "edge-admin exited"
@@ -64,18 +67,22 @@ class Fleet:
         except httpx.TransportError:
             return False
 
-    def start_agents(self) -> dict[str, str]:
+    def start_agents(self, keeps_identity: str | None = None) -> dict[str, str]:
+        """keeps_identity: the one city whose agent keeps its node across restarts (persistent
+        identities come from the machine id, so only one agent per machine can have one)."""
         key = self.http.post("/api/v1/clusters/main/enrollment_keys", headers=self.api,
                              json={"uses_remaining": None}).json()["data"]["key"]
         for city, (lat, lon) in PLACES.items():
             env = {"PATH": os.environ["PATH"], "HOME": str(self.tmp / city),
                    "ENROLLMENT_KEY": key}
             argv = [str(BIN / "edge-agent"), "--admin-url", f"http://127.0.0.1:{self.port}",
-                    "--id-type", "random", *LENIENT_CHECKS, "--docker-url", self.engine.url,
+                    *(("--id-type", "persistent", "--state-dir", str(self.tmp / city))
+                      if city == keeps_identity else ("--id-type", "random")),
+                    *LENIENT_CHECKS, "--docker-url", self.engine.url,
                     "--public-ip", "127.0.0.1", "--city", city, "--latitude", str(lat),
                     "--longitude", str(lon), "--cpu-units", "2048", "--memory-mb", "512",
                     "--metrics-interval", "0", "--telemetry-interval", "1"]
-            self.children.spawn(city, argv, env)
+            self.agents[city] = (argv, env, self.children.spawn(city, argv, env))
 
         def profiled() -> dict[str, str] | None:
             rows = self.http.get("/api/v1/hosts", headers=self.api).json()["data"]
@@ -226,3 +233,35 @@ def _check_deployment(fleet: Fleet, hosts: dict[str, str], hooks: Receiver, serv
     _hook(fleet, hooks, "/terminated", served)
     for request_id in extra:
         assert fleet.status(request_id)["current_status"] == "Status.READY"
+
+
+def test_a_restarted_agent_takes_its_running_containers_back(fleet: Fleet) -> None:
+    hosts = fleet.start_agents(keeps_identity="montreal")
+    assert fleet.http.post("/api/v1/apps", headers=fleet.api, json={"name": "game"}).is_success
+    fleet.version("v1", "exec httpd -f -p 8080 -h /www")
+    kept, removed = fleet.deploy("v1", "montreal"), fleet.deploy("v1", "montreal")
+    link = fleet.reaches(kept, "Status.READY")["ports"]["web"]["link"]
+    fleet.reaches(removed, "Status.READY")
+
+    argv, env, agent = fleet.agents["montreal"]
+    agent.kill()
+    agent.wait(10)
+    assert fetch(link + "/index.html") == "hello from the edge\n"  # it outlives its agent
+    subprocess.run(["podman", "rm", "-f", f"edge-{removed}"], env=fleet.engine.env, check=True,
+                   capture_output=True, timeout=60)
+    fleet.children.spawn("montreal-again", argv, env)
+
+    lost = fleet.reaches(removed, "Status.ERROR")
+    assert "container is gone" in lost["error_detail"]
+    node = f"/api/v1/nodes/{hosts['montreal']}/host"
+    eventually(lambda: fleet.http.get(node, headers=fleet.api).json()["data"]
+               ["allocated_cpu_units"] == 1024, "the lost one's room given back", fleet.children)
+    assert fleet.status(kept)["current_status"] == "Status.READY"
+    assert fetch(link + "/index.html") == "hello from the edge\n"
+
+    stopped = fleet.http.delete(f"/v1/stop/{kept}", headers=TOKEN)
+    assert stopped.status_code == 200, stopped.text
+    fleet.reaches(kept, "Status.TERMINATED")  # the new agent stopped the container it found
+    names = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], env=fleet.engine.env,
+                           check=True, capture_output=True, text=True, timeout=60).stdout
+    assert f"edge-{kept}" not in names.split()

@@ -14,8 +14,9 @@ import pytest
 from application.apps import CreateApp, CreateAppVersion
 from application.clusters import CreateCluster
 from application.deployment_inputs import DeploymentCreate, DeploymentReport
-from application.deployments import NO_ROOM, InvalidAppVersionError
+from application.deployments import LOST, NO_ROOM, InvalidAppVersionError
 from application.enrollment_keys import IssueEnrollmentKey
+from application.errors import NotFoundError
 from application.hosts import UpdateHost
 from application.nodes import EnrollNode
 from domain.deployment import AlreadyTerminatedError, Status
@@ -130,6 +131,20 @@ def test_stop_waits_for_ready_then_the_agent_ends_it_and_the_room_comes_back(
     assert host is not None and host["allocated_cpu_units"] == 0
     with pytest.raises(AlreadyTerminatedError):
         services.deployments.stop(accepted.request_id)
+
+
+def test_a_ready_deployment_whose_container_is_lost_is_an_error(services: Services) -> None:
+    where = nodes(services)
+    accepted = services.deployments.deploy(near("paris"))
+    ready = DeploymentReport(state="ready", public_ip="127.0.0.1")
+    services.deployments.report(where["paris"], accepted.request_id, ready)
+    with pytest.raises(NotFoundError):  # only the node it runs on can lose it
+        services.deployments.lost(where["tokyo"], [accepted.request_id])
+    services.deployments.lost(where["paris"], [accepted.request_id])
+    stored = row(services, accepted.request_id)
+    assert (stored["status"], stored["error_detail"]) == (Status.ERROR, LOST)
+    host = services.view.get("hosts", where["paris"])
+    assert host is not None and host["allocated_cpu_units"] == 0
 
 
 def test_concurrent_deploys_never_overbook_a_host(services: Services) -> None:
