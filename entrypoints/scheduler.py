@@ -1,6 +1,7 @@
 """Background duties that must happen whether or not anyone asks: expiring executions,
 ending those whose node is gone or unreachable, pruning finished ones past their retention,
-and processing self-update requests.
+stopping deployments past their max_duration, deleting container telemetry past its
+retention, and processing self-update requests.
 
 Everything it acts on is read from the read model, so a restarted admin picks up where the
 last one stopped. With several admins only the holder of the scheduler lock acts.
@@ -17,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from application.executions import BATCH
 from entrypoints.bootstrap import Services
 from entrypoints.pause import pause
+from entrypoints.telemetry_retention import prune_telemetry
 
 log = logging.getLogger(__name__)
 # Self-update chunks per pass: enough to finish large requests quickly, bounded per pass.
@@ -47,6 +49,10 @@ def schedule_once(services: Services) -> int:
     retention = services.settings.execution_retention_days
     if retention > 0:
         handled += _drain(lambda: executions.prune_finished(retention))
+    telemetry_days = services.settings.telemetry_retention_days
+    if telemetry_days > 0:
+        handled += _drain(lambda: prune_telemetry(services.view, services.writes.clock.now(),
+                                                  telemetry_days))
     overdue = services.deployment_finder.overdue(services.writes.clock.now())
     handled += services.deployments.stop_overdue(overdue)
     for _ in range(UPDATE_CHUNKS_PER_PASS):

@@ -49,6 +49,7 @@ class Settings:
     node_unreachable_after: float = 90.0
     execution_unreachable_grace: float = 900.0
     execution_retention_days: float = 30.0
+    telemetry_retention_days: float = 7.0
     scheduler_interval: float = 1.0
     agent_poll_recheck: float = 5.0
     ssh_login_max_failures: int = 10
@@ -100,6 +101,8 @@ class Settings:
                 e, "EXECUTION_UNREACHABLE_GRACE_SECONDS", 900.0),
             "execution_retention_days": _float(
                 e, "EXECUTION_RETENTION_DAYS", 30.0, "days", zero=True),
+            "telemetry_retention_days": _float(
+                e, "DEPLOYMENT_TELEMETRY_RETENTION_DAYS", 7.0, "days", zero=True),
             "scheduler_interval": _float(e, "SCHEDULER_INTERVAL_SECONDS", 1.0),
             "agent_poll_recheck": _float(e, "AGENT_POLL_RECHECK_SECONDS", 5.0),
             "ssh_login_max_failures": _int(e, "SSH_LOGIN_MAX_FAILURES", 10, 1, 1_000_000),

@@ -1,0 +1,71 @@
+"""Container telemetry past its retention is deleted, page by page, on every store; newer rows
+and the log tail of a running deployment stay."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from entrypoints.bootstrap import Services, build_services
+from entrypoints.scheduler import schedule_once
+from entrypoints.telemetry_retention import PAGE, prune_telemetry
+from projections.model import Upsert
+from projections.query import ListQuery
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def services(any_url: str) -> Iterator[Services]:
+    built = build_services(make_settings(any_url))
+    built.start()
+    yield built
+    built.close()
+
+
+def sample(request_id: str, at: datetime) -> Upsert:
+    return Upsert("deployment_samples", {
+        "id": uuid.uuid4(), "request_id": request_id, "at": at, "cpu_percent": "1.5",
+        "memory_bytes": 1, "receive_total": 0, "transmit_total": 0, "disk_read_total": 0,
+        "disk_write_total": 0})
+
+
+def logs(request_id: str, at: datetime) -> Upsert:
+    return Upsert("deployment_logs", {"request_id": request_id, "logs": "hi",
+                                      "crash_logs": None, "exit_code": None, "updated_at": at})
+
+
+def remaining(services: Services, table: str) -> int:
+    return services.view.query(table, ListQuery(page_size=1)).total
+
+
+def test_old_samples_and_stale_logs_go_newer_ones_stay(services: Services) -> None:
+    old, fresh = NOW - timedelta(days=8), NOW - timedelta(days=6)
+    services.view.apply_untracked(
+        [sample("aaaaaaaaaaaa", old + timedelta(seconds=i)) for i in range(PAGE + 5)]
+        + [sample("aaaaaaaaaaaa", fresh), sample("bbbbbbbbbbbb", NOW)]
+        + [logs("aaaaaaaaaaaa", old), logs("bbbbbbbbbbbb", fresh)])
+    assert prune_telemetry(services.view, NOW, 7) == PAGE + 1  # a page of samples, one log
+    assert prune_telemetry(services.view, NOW, 7) == 5
+    assert prune_telemetry(services.view, NOW, 7) == 0
+    assert remaining(services, "deployment_samples") == 2
+    assert services.view.get("deployment_logs", "aaaaaaaaaaaa") is None
+    assert services.view.get("deployment_logs", "bbbbbbbbbbbb") is not None
+
+
+def test_the_scheduler_applies_the_retention_setting() -> None:
+    services = build_services(make_settings("memory://", telemetry_retention_days=0.5))
+    services.start()
+    try:
+        now = services.writes.clock.now()
+        services.view.apply_untracked([sample("cccccccccccc", now - timedelta(days=1)),
+                                       sample("cccccccccccc", now)])
+        schedule_once(services)
+        assert remaining(services, "deployment_samples") == 1
+    finally:
+        services.close()
