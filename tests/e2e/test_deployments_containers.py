@@ -5,6 +5,7 @@ A deploy from a user near one agent lands there and serves on its published port
 injected environment; a container stops itself through ARBITRIUM_DELETE_URL; a crash is an
 error with its exit code; bulk stop stops the right ones; a full fleet answers 422. An agent
 killed and started again takes its running containers back; one removed meanwhile is an error.
+Mengi's app hosting runs its docker image in the region asked.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tests.integration.webhook_harness import Receiver
 pytestmark = pytest.mark.e2e
 TOKEN = {"authorization": f"token {API_KEY}"}
 PLACES = {"montreal": (45.50, -73.57), "paris": (48.86, 2.35), "tokyo": (35.68, 139.69)}
+CONTINENTS = {"montreal": "North America", "paris": "Europe", "tokyo": "Asia"}
 SELF_STOP = (
     'u=${ARBITRIUM_DELETE_URL#http://}; hp=${u%%/*}; p=/${u#*/}; '
     'printf "DELETE $p HTTP/1.0\\r\\nHost: $hp\\r\\nauthorization: $ARBITRIUM_DELETE_TOKEN'
@@ -79,7 +81,8 @@ class Fleet:
                     *(("--id-type", "persistent", "--state-dir", str(self.tmp / city))
                       if city == keeps_identity else ("--id-type", "random")),
                     *LENIENT_CHECKS, "--docker-url", self.engine.url,
-                    "--public-ip", "127.0.0.1", "--city", city, "--latitude", str(lat),
+                    "--public-ip", "127.0.0.1", "--city", city, "--continent",
+                    CONTINENTS[city], "--latitude", str(lat),
                     "--longitude", str(lon), "--cpu-units", "2048", "--memory-mb", "512",
                     "--metrics-interval", "0", "--telemetry-interval", "1"]
             self.agents[city] = (argv, env, self.children.spawn(city, argv, env))
@@ -265,3 +268,19 @@ def test_a_restarted_agent_takes_its_running_containers_back(fleet: Fleet) -> No
     names = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], env=fleet.engine.env,
                            check=True, capture_output=True, text=True, timeout=60).stdout
     assert f"edge-{kept}" not in names.split()
+
+
+def test_a_mengi_app_hosting_deployment_runs_in_its_region(fleet: Fleet) -> None:
+    hosts = fleet.start_agents()
+    answer = fleet.http.post("/deployments/app-hosting", headers=fleet.api, json={
+        "deployment_name": "shop", "docker_image": IMAGE, "container_port": 8080,
+        "geographic_region": "asia", "cpu_request": 0.5, "memory_request_mb": 64})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == "provisioning" and body["cluster_id"] == hosts["tokyo"]
+    ready = fleet.reaches(body["request_id"], "Status.READY")
+    [port] = ready["ports"].values()
+    assert port["internal"] == 8080
+    assert fetch(port["link"] + "/index.html") == "hello from the edge\n"
+    assert fleet.http.delete(f"/v1/stop/{body['request_id']}", headers=TOKEN).status_code == 200
+    fleet.reaches(body["request_id"], "Status.TERMINATED")
