@@ -27,6 +27,7 @@ from yarl import URL
 from adapters.resolver import UnresolvedHostError
 from adapters.webhook_directory import open_webhook, webhook_row
 from application.deliveries import Sent, WebhookTarget
+from application.deployments import reveal
 from application.ports import SecretBox
 from domain.shared import InvalidValueError
 from domain.ssrf import Destination, IPAddress, parse_destination
@@ -201,7 +202,8 @@ class ViewWebhookTargets:
             target = WebhookTarget(url=row["url"], secret=secret, headers=headers)
         elif (hook := self.view.get("deployment_hooks", webhook_id)) is not None:
             # A deployment's webhook_on_<kind>: signed with the secret its 202 answer gave.
-            target = WebhookTarget(url=hook["url"], secret=hook["secret"].encode(), headers={})
+            secret = reveal(self.box, hook["secret"]).encode()
+            target = WebhookTarget(url=hook["url"], secret=secret, headers={})
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

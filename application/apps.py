@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from application.ports import SecretBox
 from application.write_path import UnitOfWork, WritePath
 from domain.app import App, AppExistsError, app_uuid
 
@@ -54,8 +55,22 @@ class CreateAppVersion(msgspec.Struct, forbid_unknown_fields=True):
     arguments: Text | None = None
 
 
-def version_spec(cmd: CreateAppVersion) -> dict[str, Any]:
+def sealed_env(box: SecretBox, key: str, value: str, hidden: bool) -> dict[str, Any]:
+    """An environment variable as stored: a hidden value only sealed (events are forever, and
+    a secret written in clear into one could never be scrubbed)."""
+    if not hidden:
+        return {"key": key, "value": value, "is_hidden": False}
+    return {"key": key, "value": None, "is_hidden": True, "sealed": box.seal(value.encode())}
+
+
+def env_value(box: SecretBox, var: dict[str, Any]) -> str:
+    """What the container gets for a stored variable."""
+    return box.open(var["sealed"]).decode() if "sealed" in var else str(var["value"])
+
+
+def version_spec(cmd: CreateAppVersion, box: SecretBox) -> dict[str, Any]:
     spec = msgspec.to_builtins(cmd)
+    spec["env"] = [sealed_env(box, v.key, v.value, v.is_hidden) for v in cmd.env]
     for port in spec["ports"]:
         port.setdefault("name", None)
         port["name"] = port["name"] or str(port["port"])  # Edgegap: defaults to the port
@@ -65,8 +80,8 @@ def version_spec(cmd: CreateAppVersion) -> dict[str, Any]:
 class Apps:
     """Application service for applications and their versions."""
 
-    def __init__(self, writes: WritePath) -> None:
-        self.writes = writes
+    def __init__(self, writes: WritePath, box: SecretBox) -> None:
+        self.writes, self.box = writes, box
 
     def create(self, cmd: CreateApp) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
@@ -92,7 +107,7 @@ class Apps:
     def add_version(self, app_name: str, cmd: CreateAppVersion) -> dict[str, Any]:
         def decide(uow: UnitOfWork) -> dict[str, Any]:
             app = uow.get(App, app_uuid(app_name), f"application {app_name}")
-            spec = version_spec(cmd)
+            spec = version_spec(cmd, self.box)
             app.add_version(spec, uow.now)
             return spec
 

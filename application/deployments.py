@@ -13,9 +13,16 @@ from itertools import islice
 from typing import Any
 from uuid import UUID
 
+from application.apps import sealed_env
 from application.deployment_inputs import DeploymentCreate, DeploymentReport, user_points
 from application.errors import NotFoundError
-from application.ports import DestinationGuard, GeoLocator, PlacementIndex, WorkNotifier
+from application.ports import (
+    DestinationGuard,
+    GeoLocator,
+    PlacementIndex,
+    SecretBox,
+    WorkNotifier,
+)
 from application.write_path import UnitOfWork, WritePath
 from domain.app import App, app_uuid
 from domain.deployment import AlreadyTerminatedError, Deployment, Status, deployment_uuid
@@ -40,6 +47,12 @@ class Accepted:
     hook_secret: str | None = None  # signs the webhook_on_* deliveries, when any were given
 
 
+def reveal(box: SecretBox, token: str) -> str:
+    """A deployment's delete token or hook secret as handed out. Stored sealed; ones stored
+    before sealing are url-safe base64, which never holds the sealed form's ':'."""
+    return box.open(token).decode() if ":" in token else token
+
+
 def new_request_id() -> str:
     return secrets.token_hex(6)  # 12 lowercase hex characters, as in every seed example
 
@@ -48,9 +61,10 @@ class Deployments:
     """Application service for deployments."""
 
     def __init__(self, writes: WritePath, geo: GeoLocator, index: PlacementIndex,  # noqa: PLR0913
-                 work: WorkNotifier, public_url: str, guard: DestinationGuard) -> None:
+                 work: WorkNotifier, public_url: str, guard: DestinationGuard,
+                 box: SecretBox) -> None:
         self.writes, self.geo, self.index, self.work = writes, geo, index, work
-        self.guard = guard
+        self.guard, self.box = guard, box
         self.public_url = public_url.rstrip("/")
 
     def deploy(self, cmd: DeploymentCreate, preferred: tuple[str, ...] = ()) -> Accepted:
@@ -108,7 +122,7 @@ class Deployments:
             uow.add(deployment)
             hooked = any(spec["webhooks"].values())
             return Accepted(request_id, deployment.node_id is not None, deployment.node_id,
-                            spec["hook_secret"] if hooked else None)
+                            reveal(self.box, spec["hook_secret"]) if hooked else None)
 
         likely = islice((c for c in ranked
                          if c.healthy and c.free_cpu_units > 0 and c.free_memory_mb > 0), PREFETCH)
@@ -124,7 +138,7 @@ class Deployments:
         if version is None:
             raise InvalidAppVersionError("Invalid Application or Application Version")
         env = {v["key"]: v for v in version["env"]}
-        env.update({v.key: {"key": v.key, "value": v.value, "is_hidden": v.is_hidden}
+        env.update({v.key: sealed_env(self.box, v.key, v.value, v.is_hidden)
                     for v in cmd.environment_variables})
         hooks = {k: getattr(cmd, f"webhook_on_{k}").url if getattr(cmd, f"webhook_on_{k}")
                  else None for k in ("ready", "error", "terminated")}
@@ -138,11 +152,13 @@ class Deployments:
         }
 
     def _platform(self, request_id: str) -> dict[str, Any]:
-        """What every deployment gets from us: its self-stop URL and token, a hook secret."""
+        """What every deployment gets from us: its self-stop URL and token, a hook secret (both
+        sealed: see reveal)."""
         access_point = secrets.randbelow(1 << 31)
         return {
-            "access_point_id": access_point, "hook_secret": secrets.token_urlsafe(32),
-            "delete_token": secrets.token_urlsafe(24), "webhooks": {},
+            "access_point_id": access_point,
+            "hook_secret": self.box.seal(secrets.token_urlsafe(32).encode()),
+            "delete_token": self.box.seal(secrets.token_urlsafe(24).encode()), "webhooks": {},
             "delete_url": f"{self.public_url}/v1/self/stop/{request_id}/{access_point}",
         }
 
@@ -163,7 +179,7 @@ class Deployments:
             deployment = self._get(uow, request_id)
             spec = deployment.spec
             if spec["access_point_id"] != access_point_id or not hmac.compare_digest(
-                token.encode(), spec["delete_token"].encode()
+                token.encode(), reveal(self.box, spec["delete_token"]).encode()
             ):
                 raise NotFoundError(f"deployment {request_id} not found")
             now = deployment.stop("self-stop", uow.now)

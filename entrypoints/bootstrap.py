@@ -48,7 +48,13 @@ from application.enrollment_keys import EnrollmentKeys
 from application.executions import Executions
 from application.hosts import Hosts
 from application.nodes import Nodes
-from application.ports import Clock, DeploymentFinder, EventPublisher, NodeMetricsBook
+from application.ports import (
+    Clock,
+    DeploymentFinder,
+    EventPublisher,
+    NodeMetricsBook,
+    SecretBox,
+)
 from application.relay import Relay
 from application.self_updates import SelfUpdates
 from application.ssh_access import SshAccess
@@ -92,6 +98,7 @@ class Services:
     admins: Admins
     node_metrics: NodeMetricsBook
     apps: Apps
+    box: SecretBox  # seals secrets at rest (webhook secrets, deployment tokens, hidden env)
     hosts: Hosts
     deployments: Deployments
     deployment_finder: DeploymentFinder
@@ -269,7 +276,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     counters = Counters()
     placement = ViewPlacementIndex(view, settings.placement_snapshot)
     deployments = Deployments(writes, GEO, placement, doorbell, settings.advertised_url,
-                              SsrfGuard(settings.webhook_allow_private_ips))
+                              SsrfGuard(settings.webhook_allow_private_ips), box)
     return Services(
         settings=settings,
         store=store,
@@ -297,7 +304,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         counters=counters,
         admins=build_admins(settings, writes, view, counters),
         node_metrics=ViewNodeMetrics(view),
-        apps=Apps(writes),
+        apps=Apps(writes, box),
+        box=box,
         hosts=Hosts(writes),
         deployments=deployments,
         deployment_finder=ViewDeploymentFinder(view),

@@ -16,8 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from application.apps import env_value
 from application.deployment_inputs import DeploymentReport
+from application.deployments import reveal
 from application.hosts import AgentHostReport
+from application.ports import SecretBox
 from domain.deployment import REQUEST_ID, Status
 from entrypoints.bootstrap import Services
 from entrypoints.http.agent import node_for_token
@@ -31,14 +34,16 @@ LIVE = AnyOf(tuple(Cond("status", "eq", s.value)
                    for s in (Status.DEPLOYING, Status.READY, Status.ERROR)))
 
 
-def start_spec(row: dict[str, Any]) -> dict[str, Any]:
+def start_spec(box: SecretBox, row: dict[str, Any]) -> dict[str, Any]:
+    """What the agent needs to run a deployment: secrets unsealed only here, on their way to
+    the node that runs the container."""
     spec = json.loads(row["spec"])
     tags = spec.get("tags", [])
-    env = {v["key"]: v["value"] for v in spec["env"]}
+    env = {v["key"]: env_value(box, v) for v in spec["env"]}
     env.update({
         "ARBITRIUM_REQUEST_ID": row["request_id"],
         "ARBITRIUM_DELETE_URL": spec["delete_url"],
-        "ARBITRIUM_DELETE_TOKEN": spec["delete_token"],
+        "ARBITRIUM_DELETE_TOKEN": reveal(box, spec["delete_token"]),
         "ARBITRIUM_DEPLOYMENT_TAGS": json.dumps(tags),
         "ARBITRIUM_DEPLOYMENT_LOCATION": row.get("location") or "{}",
         "ARBITRIUM_DEPLOYMENT_VCPU_UNITS": str(spec["cpu_units"]),
@@ -58,7 +63,7 @@ def deployment_work(svc: Services, node_id: Any, held: list[str]) -> dict[str, l
     starts = []
     for request_id, row in rows.items():
         if request_id not in holding and row["status"] == Status.DEPLOYING.value:
-            starts.append(start_spec(row))
+            starts.append(start_spec(svc.box, row))
     stops = sorted(r for r in holding if r not in rows or rows[r].get("stopping"))
     # Ready here but not held there: the agent holds every container it started or found at
     # its start, so this one was removed while no agent watched it (an agent restart).

@@ -34,7 +34,8 @@ def app_body(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def version_body(row: dict[str, Any]) -> dict[str, Any]:
-    env = [{**v, "value": None} if v["is_hidden"] else v for v in json.loads(row["env"])]
+    env = [{"key": v["key"], "value": None if v["is_hidden"] else v["value"],
+            "is_hidden": v["is_hidden"]} for v in json.loads(row["env"])]
     return {"app_name": row["app_name"], "name": row["name"], "image": row["image"],
             "ports": json.loads(row["ports"]), "cpu_units": row["cpu_units"],
             "memory_mb": row["memory_mb"], "env": env, "max_duration": row["max_duration"],

@@ -22,6 +22,7 @@ from application.nodes import EnrollNode
 from domain.deployment import AlreadyTerminatedError, Status
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services, build_services
+from entrypoints.http.agent_deployments import deployment_work
 from entrypoints.scheduler import schedule_once
 from projections.model import Upsert
 from tests.conftest import make_settings
@@ -202,3 +203,38 @@ def test_webhook_urls_pass_the_ssrf_policy(services: Services) -> None:
         near("paris", webhook_on_error={"url": "https://93.184.216.34/hook"}))
     assert accepted.hook_secret is not None and len(accepted.hook_secret) >= 32
     assert services.deployments.deploy(near("paris")).hook_secret is None
+
+
+def test_secrets_are_sealed_at_rest_and_unsealed_for_the_node(services: Services) -> None:
+    """Hidden values, the delete token and the hook secret never reach an event or a read-model
+    row in clear (events cannot be scrubbed later); the agent's start spec has them whole."""
+    where = nodes(services)
+    services.apps.add_version("game", msgspec.convert({
+        "name": "2", "image": "localhost/game:2", "cpu_units": 512, "memory_mb": 256,
+        "env": [{"key": "DB_PASSWORD", "value": "version-secret-1", "is_hidden": True},
+                {"key": "MODE", "value": "plain-mode", "is_hidden": False}]}, CreateAppVersion))
+    accepted = services.deployments.deploy(near(
+        "paris", version="2", webhook_on_ready={"url": "https://93.184.216.34/hook"},
+        environment_variables=[{"key": "API_KEY", "value": "deploy-secret-2",
+                                "is_hidden": True}]))
+    assert accepted.hook_secret is not None
+    [start] = deployment_work(services, where["paris"], [])["deployments"]
+    env = start["env"]
+    assert (env["DB_PASSWORD"], env["API_KEY"], env["MODE"]) == (
+        "version-secret-1", "deploy-secret-2", "plain-mode")
+    token = env["ARBITRIUM_DELETE_TOKEN"]
+    secrets = ("version-secret-1", "deploy-secret-2", token, accepted.hook_secret)
+    stored = b"".join(n.state for n in services.store.recorder.select_notifications(1, 10_000))
+    assert b"plain-mode" in stored  # the scan does see what is stored in clear
+    assert not [s for s in secrets if s.encode() in stored]
+    rows = [services.view.select(t, {}) for t in ("deployments", "app_versions",
+                                                   "deployment_hooks")]
+    assert not [s for s in secrets if s in repr(rows)]
+    point = start_access_point(start)
+    with pytest.raises(NotFoundError):
+        services.deployments.self_stop(accepted.request_id, point, token[:-1])
+    assert services.deployments.self_stop(accepted.request_id, point, token) is False  # 202
+
+
+def start_access_point(start: dict[str, Any]) -> int:
+    return int(start["env"]["ARBITRIUM_DELETE_URL"].rsplit("/", 1)[1])
