@@ -21,7 +21,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 TOPIC = "adapters.pg_recorder:CopyApplicationRecorder"
 
@@ -36,30 +36,52 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        table = SQL("{0}.{1}").format(Identifier(self.datastore.schema),
-                                      Identifier(self.events_table_name))
+        table = self._table = SQL("{0}.{1}").format(Identifier(self.datastore.schema),
+                                                    Identifier(self.events_table_name))
         self.sql_top = SQL("SELECT COALESCE(MAX(notification_id), 0) AS top FROM {0}").format(
             table)
         self.sql_copy = SQL("COPY {0} (originator_id, originator_version, topic, state) "
                             "FROM STDIN (FORMAT BINARY)").format(table)
         self.sql_ids = SQL("SELECT notification_id FROM {0} WHERE notification_id > %s "
                            "ORDER BY notification_id").format(table)
-        self.sql_many = SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
-                            "WHERE originator_id = ANY(%s) "
-                            "ORDER BY originator_id, originator_version").format(table)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def select_events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
-        """Every event of several aggregates in one query (one round trip, not one each)."""
+    def select_events_of(
+        self, originator_ids: Sequence[UUID], snapshots: Any = None
+    ) -> dict[UUID, list[StoredEvent]]:
+        """What rebuilds several aggregates, in one query (one round trip, not one each): each
+        one's latest snapshot, when `snapshots` (the snapshot recorder) holds one, then its
+        events after it."""
+        sql = self._sql_snapshotted(snapshots) if snapshots is not None else self._sql_events
         found: dict[UUID, list[StoredEvent]] = {}
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self.sql_many, (list(originator_ids),))
+            curs.execute(sql, {"ids": list(originator_ids)})
             for row in curs.fetchall():
                 originator_id = row["originator_id"]
                 found.setdefault(originator_id, []).append(StoredEvent(
                     originator_id=originator_id, originator_version=row["originator_version"],
                     topic=row["topic"], state=row["state"]))
         return found
+
+    @property
+    def _sql_events(self) -> Composed:
+        return SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
+                   "WHERE originator_id = ANY(%(ids)s) "
+                   "ORDER BY originator_id, originator_version").format(self._table)
+
+    def _sql_snapshotted(self, snapshots: Any) -> Composed:
+        table = SQL("{0}.{1}").format(Identifier(snapshots.datastore.schema),
+                                      Identifier(snapshots.events_table_name))
+        return SQL(
+            "WITH snap AS (SELECT DISTINCT ON (originator_id) originator_id, "
+            "originator_version, topic, state FROM {1} WHERE originator_id = ANY(%(ids)s) "
+            "ORDER BY originator_id, originator_version DESC) "
+            "SELECT originator_id, originator_version, topic, state FROM snap UNION ALL "
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM {0} e "
+            "LEFT JOIN snap s ON s.originator_id = e.originator_id "
+            "WHERE e.originator_id = ANY(%(ids)s) "
+            "AND e.originator_version > COALESCE(s.originator_version, 0) "
+            "ORDER BY 1, 2").format(self._table, table)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

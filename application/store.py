@@ -18,6 +18,7 @@ from eventsourcing.persistence import Recording
 from domain.claims import AddressPool, NameClaim
 from domain.cluster import Cluster
 from domain.enrollment_key import EnrollmentKey
+from domain.host import Host
 from domain.node import Node
 
 
@@ -32,6 +33,7 @@ class EdgeStore(Application[UUID]):
         NameClaim: 100,
         Node: 200,
         EnrollmentKey: 100,
+        Host: 100,  # two events per deployment it ever ran
     }
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
@@ -56,8 +58,8 @@ class EdgeStore(Application[UUID]):
 
     def get_many(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Aggregate]:
         """The current state of several aggregates (absent ones left out), in one query where
-        the recorder can (PostgreSQL), else one get each. Snapshots are not used: every event
-        is replayed, which is what a snapshot would save and gives the same state."""
+        the recorder can (PostgreSQL), else one get each; from the latest snapshot on, as the
+        repository does."""
         select = getattr(self.recorder, "select_events_of", None)
         found: dict[UUID, Aggregate] = {}
         if select is None:
@@ -67,7 +69,8 @@ class EdgeStore(Application[UUID]):
                 except AggregateNotFoundError:
                     pass
             return found
-        for aggregate_id, stored in select(list(aggregate_ids)).items():
+        snapshots = self.snapshots.recorder if self.snapshots is not None else None
+        for aggregate_id, stored in select(list(aggregate_ids), snapshots).items():
             aggregate = project_aggregate(None, map(self.mapper.to_domain_event, stored))
             if aggregate is not None:
                 found[aggregate_id] = aggregate

@@ -147,11 +147,13 @@ def test_a_failing_decision_fails_alone_and_leaves_no_trace(memory_services: Ser
 
 
 def test_get_many_is_one_get_each(services: Services) -> None:
-    """The batch prefetch's one query rebuilds the same state as the repository, snapshots or
-    not, and leaves out what does not exist."""
+    """The batch prefetch's one query rebuilds the same state as the repository, from a
+    snapshot or from the first event, and leaves out what does not exist."""
     busy = services.clusters.create(CreateCluster(name="m" + uuid4().hex[:10], node_limit=500))
     for _ in range(130):  # past the cluster's snapshot interval (100)
         assert admit(services, busy, uuid4())
+    assert services.store.snapshots is not None
+    assert list(services.store.snapshots.get(busy)), "the busy cluster has a snapshot to start from"
     quiet = services.clusters.create(CreateCluster(name="q" + uuid4().hex[:10]))
     missing = uuid4()
     found = services.store.get_many([busy, quiet, missing])
