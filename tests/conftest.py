@@ -28,6 +28,16 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
+def services(any_url: str) -> Iterator[Services]:
+    """Started services on every persistence kind (any_url); a module that needs other
+    settings defines its own `services`."""
+    built = build_services(make_settings(any_url))
+    built.start()
+    yield built
+    built.close()
+
+
+@pytest.fixture
 def memory_services() -> Iterator[Services]:
     services = build_services(make_settings("memory://"))
     services.start()

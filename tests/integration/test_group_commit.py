@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from uuid import UUID, uuid4
 
 import pytest
@@ -16,18 +15,9 @@ from hypothesis import strategies as st
 from application.clusters import CreateCluster
 from application.write_path import UnitOfWork
 from domain.cluster import Cluster, ClusterFullError
-from entrypoints.bootstrap import Services, build_services
-from tests.conftest import make_settings
+from entrypoints.bootstrap import Services
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def services(any_url: str) -> Iterator[Services]:
-    built = build_services(make_settings(any_url))
-    built.start()
-    yield built
-    built.close()
 
 
 def admit(services: Services, cluster_id: UUID, node_id: UUID, prefetch: bool = False) -> bool:

@@ -4,7 +4,6 @@ and the log tail of a running deployment stay."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,14 +17,6 @@ from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def services(any_url: str) -> Iterator[Services]:
-    built = build_services(make_settings(any_url))
-    built.start()
-    yield built
-    built.close()
 
 
 def sample(request_id: str, at: datetime) -> Upsert:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,8 +11,7 @@ from application.clusters import CreateCluster
 from application.errors import ConflictError, NotFoundError
 from application.write_path import UnitOfWork, WritePath
 from domain.cluster import Cluster
-from entrypoints.bootstrap import Services, build_services
-from tests.conftest import make_settings
+from entrypoints.bootstrap import Services
 from tests.fakes import FixedClock
 
 
@@ -22,18 +20,6 @@ def must_get(services: Services, table: str, key: object) -> dict[str, Any]:
     found = services.view.get(table, key)
     assert found is not None, f"{table} {key} is missing from the read model"
     return found
-
-
-@pytest.fixture
-def services(any_url: str) -> Iterator[Services]:
-    services = build_services(make_settings(any_url))
-    services.start()
-    yield services
-    services.close()
-    # Services.close() leaves the SQL view's connection pool open (see report); close it.
-    datastore = getattr(services.view, "datastore", None)
-    if datastore is not None:
-        datastore.close()
 
 
 def sneak_in_limit(services: Services, cluster_id: UUID, limit: int) -> None:
