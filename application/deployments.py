@@ -35,6 +35,11 @@ LOST = "the container is gone from the node (removed while no agent watched it)"
 PREFETCH = 2  # hosts loaded with the batch: the likely choice and the next, should it be full
 
 
+class _StaleSnapshotError(Exception):
+    """No host fitted in a placement snapshot that can be refreshed: decide again on a fresh one
+    before answering "Couldn't Allocate Server" (a stop may have just given room back)."""
+
+
 class InvalidAppVersionError(NotFoundError):
     """The seed's 400 "Invalid Application or Application Version"."""
 
@@ -93,6 +98,21 @@ class Deployments:
         users: list[Point], require_cached: bool, preferred: tuple[str, ...],
         hosts: Callable[[Candidate], bool] | None = None, reads: tuple[UUID, ...] = (),
     ) -> Accepted:
+        try:
+            accepted = self._place(request_id, spec_for, users, require_cached, preferred,
+                                   hosts, reads, last_try=False)
+        except _StaleSnapshotError:  # room may have appeared since the snapshot: look again
+            accepted = self._place(request_id, spec_for, users, require_cached, preferred,
+                                   hosts, reads, last_try=True)
+        if accepted.node_id is not None:
+            self.work.ring([accepted.node_id])
+        return accepted
+
+    def _place(  # noqa: PLR0913
+        self, request_id: str, spec_for: Callable[[UnitOfWork], dict[str, Any]],
+        users: list[Point], require_cached: bool, preferred: tuple[str, ...],
+        hosts: Callable[[Candidate], bool] | None, reads: tuple[UUID, ...], *, last_try: bool,
+    ) -> Accepted:
         # Ranked here, in the caller's thread: the decision below runs in the group commit's
         # critical section, where only checking room and allocating belong.
         ranked = ranking([c for c in self.index.candidates() if hosts is None or hosts(c)],
@@ -118,6 +138,8 @@ class Deployments:
                 deployment.place(node_id, dict(locations.get(chosen.host_id, {})), uow.now)
                 break
             else:
+                if not last_try and self.index.refresh():
+                    raise _StaleSnapshotError
                 deployment.fail_placement(NO_ROOM, uow.now)
             uow.add(deployment)
             hooked = any(spec["webhooks"].values())
@@ -127,10 +149,7 @@ class Deployments:
         likely = islice((c for c in ranked
                          if c.healthy and c.free_cpu_units > 0 and c.free_memory_mb > 0), PREFETCH)
         prefetch = (*reads, *(host_uuid(UUID(c.host_id)) for c in likely))
-        accepted = self.writes.run(decide, prefetch=prefetch)
-        if accepted.node_id is not None:
-            self.work.ring([accepted.node_id])
-        return accepted
+        return self.writes.run(decide, prefetch=prefetch)
 
     def _spec(self, uow: UnitOfWork, cmd: DeploymentCreate, request_id: str) -> dict[str, Any]:
         app = uow.find(App, app_uuid(cmd.application))

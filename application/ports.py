@@ -271,6 +271,10 @@ class PlacementIndex(Protocol):
         """Each host's location, by host id (same snapshot as candidates)."""
         ...
 
+    def refresh(self) -> bool:
+        """Drops the snapshot so the next read is fresh; False when it is fresh already."""
+        ...
+
 
 class DeploymentFinder(Protocol):
     """request_ids of the deployments matching bulk-stop filters (read model)."""

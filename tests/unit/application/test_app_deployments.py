@@ -4,6 +4,7 @@ images, stops before and after READY, agent reports, and concurrent deploys raci
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -11,6 +12,7 @@ from uuid import UUID
 import msgspec
 import pytest
 
+from adapters.placement_index import FRESH
 from application.apps import CreateApp, CreateAppVersion
 from application.clusters import CreateCluster
 from application.deployment_inputs import DeploymentCreate, DeploymentReport
@@ -238,3 +240,29 @@ def test_secrets_are_sealed_at_rest_and_unsealed_for_the_node(services: Services
 
 def start_access_point(start: dict[str, Any]) -> int:
     return int(start["env"]["ARBITRIUM_DELETE_URL"].rsplit("/", 1)[1])
+
+
+def test_room_given_back_since_the_snapshot_is_found_before_refusing() -> None:
+    """A placement snapshot older than FRESH that shows a full fleet is read again once before
+    "Couldn't Allocate Server": a stop may have just given room back."""
+    services = build_services(make_settings("memory://", placement_snapshot=0.5))
+    services.start()
+    try:
+        where = nodes(services, slots=1)
+        first = [services.deployments.deploy(near("tokyo")) for _ in range(3)]
+        assert all(a.placed for a in first)
+        time.sleep(0.6)  # the next deploy takes a new snapshot: every host full
+        assert not services.deployments.deploy(near("tokyo")).placed
+        ended = first[0]
+        node = ended.node_id
+        assert node is not None
+        services.deployments.report(node, ended.request_id, DeploymentReport(state="ready"))
+        services.deployments.stop(ended.request_id)
+        services.deployments.report(node, ended.request_id,
+                                    DeploymentReport(state="terminated", exit_code=0))
+        time.sleep(FRESH * 1.5)  # older than FRESH, younger than 0.5 s: it shows that host full
+        again = services.deployments.deploy(near("tokyo"))
+        assert again.placed and again.node_id == node
+        assert set(where.values()) == {a.node_id for a in first}
+    finally:
+        services.close()
