@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -10,7 +10,6 @@ from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
     ProcessingEvent,
-    project_aggregate,
 )
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording
@@ -20,6 +19,15 @@ from domain.cluster import Cluster
 from domain.enrollment_key import EnrollmentKey
 from domain.host import Host
 from domain.node import Node
+
+
+def project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """eventsourcing's project_aggregate without its per-event `isinstance` check against a
+    runtime-checkable Protocol: 14 µs an event, far more than applying it, and paid on every
+    aggregate load and snapshot (a cluster replays up to 100 events since its last one)."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 class EdgeStore(Application[UUID]):
@@ -35,6 +43,8 @@ class EdgeStore(Application[UUID]):
         EnrollmentKey: 100,
         Host: 100,  # two events per deployment it ever ran
     }
+    snapshotting_projectors: ClassVar[dict[type[Any], Any]] = dict.fromkeys(
+        snapshotting_intervals, project)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Application.save, collecting our aggregates' events directly.
@@ -65,13 +75,14 @@ class EdgeStore(Application[UUID]):
         if select is None:
             for aggregate_id in aggregate_ids:
                 try:
-                    found[aggregate_id] = self.repository.get(aggregate_id)
+                    found[aggregate_id] = self.repository.get(aggregate_id,
+                                                              projector_func=project)
                 except AggregateNotFoundError:
                     pass
             return found
         snapshots = self.snapshots.recorder if self.snapshots is not None else None
         for aggregate_id, stored in select(list(aggregate_ids), snapshots).items():
-            aggregate = project_aggregate(None, map(self.mapper.to_domain_event, stored))
+            aggregate = project(None, map(self.mapper.to_domain_event, stored))
             if aggregate is not None:
                 found[aggregate_id] = aggregate
         return found

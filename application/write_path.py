@@ -20,7 +20,7 @@ from msgspec import UNSET
 from application.errors import ConflictError, NotFoundError
 from application.group_commit import GroupCommit, Request, isolated
 from application.ports import Clock, ReadModelWaiter
-from application.store import EdgeStore
+from application.store import EdgeStore, project
 from domain.shared import GoneError
 
 T = TypeVar("T")
@@ -48,7 +48,8 @@ class UnitOfWork:
                 self._pending_before[aggregate_id] = len(copied.pending_events)
                 return copied if isinstance(copied, cls) else None
             try:
-                self._seen[aggregate_id] = self._store.repository.get(aggregate_id)
+                self._seen[aggregate_id] = self._store.repository.get(
+                    aggregate_id, projector_func=project)
             except AggregateNotFoundError:
                 return None
         found = self._seen[aggregate_id]
