@@ -44,6 +44,10 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                             "FROM STDIN (FORMAT BINARY)").format(table)
         self.sql_ids = SQL("SELECT notification_id FROM {0} WHERE notification_id > %s "
                            "ORDER BY notification_id").format(table)
+        self.sql_many = SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
+                            "WHERE originator_id = ANY(%(ids)s) "
+                            "ORDER BY originator_id, originator_version").format(table)
+        self._sql_many_snapshotted: tuple[Any, Composed] | None = None  # (snapshot recorder, sql)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events_of(
@@ -52,7 +56,7 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         """What rebuilds several aggregates, in one query (one round trip, not one each): each
         one's latest snapshot, when `snapshots` (the snapshot recorder) holds one, then its
         events after it."""
-        sql = self._sql_snapshotted(snapshots) if snapshots is not None else self._sql_events
+        sql = self._sql_snapshotted(snapshots) if snapshots is not None else self.sql_many
         found: dict[UUID, list[StoredEvent]] = {}
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(sql, {"ids": list(originator_ids)})
@@ -63,16 +67,14 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                     topic=row["topic"], state=row["state"]))
         return found
 
-    @property
-    def _sql_events(self) -> Composed:
-        return SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
-                   "WHERE originator_id = ANY(%(ids)s) "
-                   "ORDER BY originator_id, originator_version").format(self._table)
-
     def _sql_snapshotted(self, snapshots: Any) -> Composed:
+        """Composed once per snapshot recorder (the store always passes the same one)."""
+        cached = self._sql_many_snapshotted
+        if cached is not None and cached[0] is snapshots:
+            return cached[1]
         table = SQL("{0}.{1}").format(Identifier(snapshots.datastore.schema),
                                       Identifier(snapshots.events_table_name))
-        return SQL(
+        sql = SQL(
             "WITH snap AS (SELECT DISTINCT ON (originator_id) originator_id, "
             "originator_version, topic, state FROM {1} WHERE originator_id = ANY(%(ids)s) "
             "ORDER BY originator_id, originator_version DESC) "
@@ -82,6 +84,8 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
             "WHERE e.originator_id = ANY(%(ids)s) "
             "AND e.originator_version > COALESCE(s.originator_version, 0) "
             "ORDER BY 1, 2").format(self._table, table)
+        self._sql_many_snapshotted = (snapshots, sql)
+        return sql
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
