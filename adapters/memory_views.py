@@ -10,7 +10,8 @@ from eventsourcing.popo import POPOTrackingRecorder
 
 from projections.model import Change, Delete, Increment, Patch, Table, Upsert, UpsertMax
 from projections.query import ListQuery, Page, run, sort_key
-from projections.view import Batch, TableView
+from projections.versioning import Action, ReadModelVersion
+from projections.view import Batch, TableView, version_row
 
 Undo = dict[tuple[str, Any], dict[str, Any] | None]  # (table, key) -> row before the batch
 
@@ -97,6 +98,11 @@ class MemoryTableView(POPOTrackingRecorder, TableView):
             rows = [r for r in self._joined(spec) if all(r.get(k) == v for k, v in where.items())]
         rows.sort(key=sort_key(spec, ()))  # key order, as SQL's ORDER BY key (not str order)
         return rows[:limit]
+
+    def prepare(self, application_name: str, ours: ReadModelVersion) -> Action:
+        """Nothing outlives the process: the version is only recorded."""
+        self.apply_untracked([version_row(ours)])
+        return Action.RECORD
 
     def reset(self, application_name: str) -> None:
         with self._database_lock:

@@ -13,7 +13,8 @@ from adapters.sql_dialect import Dialect, tracking_bounds
 from projections.fleet_tables import FLEET_TABLES
 from projections.model import Change
 from projections.query import ListQuery, Page
-from projections.view import Batch, TableView
+from projections.versioning import META, Action, ReadModelVersion, decide
+from projections.view import Batch, TableView, version_row
 
 
 class PostgresTableView(PostgresTrackingRecorder, TableView):
@@ -75,6 +76,32 @@ class PostgresTableView(PostgresTrackingRecorder, TableView):
                     Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
                 (application_name,),
             )
+
+
+    def prepare(self, application_name: str, ours: ReadModelVersion) -> Action:
+        """Rebuilds the owned tables if an older release built them (see projections.versioning);
+        two processes starting at once take turns on a transaction-scoped advisory lock."""
+        schema = Identifier(self.datastore.schema)
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                         (f"edge-read-models:{self.datastore.schema}",))
+            curs.execute(SQL("SELECT version, fingerprint FROM {0} WHERE name = %s").format(
+                SQL(self.dialect.name(META.name))), (ours.name,))
+            stored = curs.fetchone()
+            curs.execute(SQL("SELECT 1 FROM {0}.{1} WHERE application_name = %s LIMIT 1").format(
+                schema, Identifier(self.tracking_table_name)), (application_name,))
+            action = decide(ours, stored, curs.fetchone() is not None)
+            if action is Action.REBUILD:
+                for table in self.tables:
+                    if table.owned:
+                        curs.execute(f"DROP TABLE IF EXISTS {self.dialect.name(table.name)}")
+                        for statement in self.dialect.create(table):
+                            curs.execute(statement)
+                curs.execute(SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
+                    schema, Identifier(self.tracking_table_name)), (application_name,))
+            if action is not Action.KEEP:
+                _execute(curs, self._statements([version_row(ours)]))
+        return action
 
 
 def _execute(curs: Cursor[Any], statements: list[tuple[str, list[list[Any]]]]) -> None:

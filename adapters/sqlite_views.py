@@ -11,7 +11,8 @@ from adapters.sql_dialect import Dialect, tracking_bounds
 from projections.fleet_tables import FLEET_TABLES
 from projections.model import Change
 from projections.query import ListQuery, Page
-from projections.view import Batch, TableView
+from projections.versioning import META, Action, ReadModelVersion, decide
+from projections.view import Batch, TableView, version_row
 
 
 class SQLiteTableView(SQLiteTrackingRecorder, TableView):
@@ -69,6 +70,28 @@ class SQLiteTableView(SQLiteTrackingRecorder, TableView):
                 if table.owned:
                     c.execute(f"DELETE FROM {self.dialect.name(table.name)}")
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
+
+
+    def prepare(self, application_name: str, ours: ReadModelVersion) -> Action:
+        """Rebuilds the owned tables if an older release built them (see projections.versioning)."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"SELECT version, fingerprint FROM {self.dialect.name(META.name)} "
+                      "WHERE name = ?", (ours.name,))
+            found = c.fetchone()
+            stored = None if found is None else {"version": found[0], "fingerprint": found[1]}
+            c.execute("SELECT 1 FROM tracking WHERE application_name = ? LIMIT 1",
+                      (application_name,))
+            action = decide(ours, stored, c.fetchone() is not None)
+            if action is Action.REBUILD:
+                for table in self.tables:
+                    if table.owned:
+                        c.execute(f"DROP TABLE IF EXISTS {self.dialect.name(table.name)}")
+                        for statement in self.dialect.create(table):
+                            c.execute(statement)
+                c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
+            if action is not Action.KEEP:
+                _execute(c, self._statements([version_row(ours)]))
+        return action
 
 
 def _execute(c: SQLiteCursor, statements: list[tuple[str, list[list[Any]]]]) -> None:

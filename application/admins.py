@@ -63,6 +63,7 @@ class Admins:
         self.counters, self.me, self.offline_after = counters, me, offline_after
         self._latest: Topology | None = None
         self._lock = threading.Lock()
+        self.joined = False  # recorded as joined by this process (a failed join is retried)
 
     def join(self) -> None:
         me = self.me
@@ -77,6 +78,7 @@ class Admins:
                 uow.add(admin)
 
         self.writes.run(decide)
+        self.joined = True
         self.check_in()
 
     def check_in(self) -> None:

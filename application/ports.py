@@ -35,6 +35,11 @@ class ReadModelWaiter(Protocol):
 
     def wait(self, position: int) -> None: ...
 
+    def check(self) -> None:
+        """Raises when the read model cannot follow the log, so a write would be recorded but
+        never answered: the write is refused before it is decided."""
+        ...
+
 
 class Liveness(Protocol):
     """Heartbeat sink on the read side; heartbeats are not events."""

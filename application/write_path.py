@@ -116,6 +116,7 @@ class WritePath:
     def execute(self, decide: Decision[T], *, wait: bool = True,
                 prefetch: tuple[UUID, ...] = ()) -> Written[T]:
         """prefetch: aggregates the decision will likely read, loaded with its batch's."""
+        self.waiter.check()
         written = self._decide_and_save(decide, prefetch)
         if written.position is not None:
             self.waiter.notify_written(written.position)

@@ -64,8 +64,10 @@ from application.webhooks import Webhooks
 from application.write_path import WritePath
 from entrypoints.settings import Settings, database_kind
 from projections.fleet import FleetProjection
-from projections.fleet_tables import FLEET_TABLES
+from projections.fleet_tables import FLEET_TABLES, FLEET_VERSION
 from projections.runner import ProjectionWorker
+from projections.status import ProjectionFailure, ProjectionStuckError
+from projections.versioning import Action
 from projections.view import TableView
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,8 @@ class Services:
     deliverer: Deliverer | None = None
     scheduler_lock: ProjectorLock | None = None
     started_at: datetime | None = None
+    default_cluster_ensured: bool = False
+    rebuilding_to: int = 0  # the position a read-model rebuild at start must reach
 
     def start(self) -> None:
         """Starts background work: the projector (unless another process runs it)."""
@@ -119,8 +123,26 @@ class Services:
             self.projector.start()
             if self.listener is not None:
                 self.listener.start()
-        if self.settings.default_cluster_name:
-            self.clusters.ensure(self.settings.default_cluster_name)
+        self.ensure_default_cluster()
+
+    def ensure_default_cluster(self) -> None:
+        """Creates DEFAULT_CLUSTER_NAME unless done. A read model that cannot follow is not a
+        reason to stay down (/readyz says why): the membership pass tries again."""
+        name = self.settings.default_cluster_name
+        if not name or self.default_cluster_ensured:
+            return
+        try:
+            self.clusters.ensure(name)
+        except (ProjectionStuckError, TimeoutError) as exc:
+            log.warning("could not create the default cluster %s yet: %s", name, exc)
+            return
+        self.default_cluster_ensured = True
+
+    def projector_failure(self) -> ProjectionFailure | None:
+        """Why the read model cannot go on, wherever it is projected (None: it can)."""
+        if self.settings.run_projections and self.projector.running():
+            return self.projector.failure
+        return self.projector.read_failure()
 
     def up_for(self, seconds: float) -> bool:
         """Whether this process has been running that long: silence from nodes counts only
@@ -161,6 +183,18 @@ def build_view(settings: Settings) -> TableView:
     return factory.tracking_recorder(view_class)  # type: ignore[no-any-return]
 
 
+def prepare_view(view: TableView, store: EdgeStore) -> int:
+    """Rebuilds the read model if an older release built it; returns the log position the
+    rebuild must reach before the service is ready (0: nothing to rebuild)."""
+    action = view.prepare(store.name, FLEET_VERSION)
+    if action is not Action.REBUILD:
+        return 0
+    head = store.recorder.max_notification_id() or 0
+    log.warning("read models rebuilt for read-model version %d: replaying %d events from the "
+                "log; /readyz answers 503 until they are in", FLEET_VERSION.version, head)
+    return head
+
+
 def build_lock(settings: Settings, role: str) -> ProjectorLock | None:
     """Who may do `role` (project, relay) for this database: one process at a time."""
     kind = database_kind(settings.database_url)
@@ -198,9 +232,17 @@ def build_relay(
     relay = Relay(store, publisher, build_tracking(settings, "relay"),
                   leader=lock.held if lock is not None else None,
                   # Only a projector in this process is waited for: elsewhere, none may run.
-                  settled=partial(projector.wait, timeout=RELAY_SETTLE_SECONDS)
-                  if settings.run_projections else None)
+                  settled=partial(_settle, projector) if settings.run_projections else None)
     return relay, bus, lock
+
+
+def _settle(projector: ProjectionWorker, position: int) -> None:
+    """The relay lets the read models go first, but never waits on a stuck one: the events are
+    recorded and subscribers must hear of them all the same."""
+    try:
+        projector.wait(position, timeout=RELAY_SETTLE_SECONDS)
+    except ProjectionStuckError:
+        pass
 
 
 def build_box(settings: Settings) -> AesGcmBox:
@@ -250,6 +292,7 @@ def build_admins(
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
     view = build_view(settings)
+    rebuilding_to = prepare_view(view, store)
     lock = build_lock(settings, "projector")
     projector = ProjectionWorker(
         FleetProjection(view), store.recorder, store.mapper, store.name,
@@ -317,4 +360,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         deliveries=deliveries,
         deliverer=build_deliverer(settings, deliveries, view, box, clock),
         scheduler_lock=build_lock(settings, "scheduler"),
+        rebuilding_to=rebuilding_to,
     )

@@ -61,6 +61,36 @@ def projections_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def projections_status(args: argparse.Namespace) -> int:
+    """Where the read model stands, and the event it is stuck at if any (exit code 1 then)."""
+    import json
+
+    from entrypoints.bootstrap import build_services
+
+    services = build_services(_settings(args, run_projections=False))
+    try:
+        worker = services.projector
+        failure = worker.read_failure()
+        position = worker.projection.view.max_tracking_id(worker.application_name) or 0
+        head = services.store.recorder.max_notification_id() or 0
+    finally:
+        services.close()
+    name = worker.projection.name
+    if args.json:
+        print(json.dumps({"projection": name, "position": position, "head": head,
+                          "behind": max(0, head - position),
+                          "failure": failure.as_dict() if failure else None}))
+    elif failure is None:
+        print(f"projection {name}: ok, at {position} of {head} ({max(0, head - position)} behind)")
+    else:
+        print(f"projection {name}: STUCK at {failure.describe_event()} since "
+              f"{failure.since_iso()}, {failure.attempts} attempts\n"
+              f"  error: {failure.error}\n"
+              f"  at {position} of {head}; writes are refused until a release that can apply "
+              f"event {failure.notification_id} is running")
+    return 0 if failure is None else 1
+
+
 Work = Callable[["Services", Event], Awaitable[None]]
 
 
@@ -112,17 +142,27 @@ def webhooks_work(args: argparse.Namespace) -> int:
 def replay(args: argparse.Namespace) -> int:
     from entrypoints.bootstrap import build_services
     from entrypoints.replay import ProjectorBusyError, rebuild
+    from projections.runner import EventFailedError, type_name
+    from projections.status import describe_error
 
     services = build_services(_settings(args, run_projections=False))
+    total = services.store.recorder.max_notification_id() or 0
 
     def progress(count: int, seconds: float) -> None:
         rate = count / seconds if seconds else 0.0
-        print(f"replayed {count} events ({rate:,.0f} events/s)", file=sys.stderr)
+        share = f" of {total} ({100 * count / total:.0f}%)" if total else ""
+        print(f"replayed {count}{share} events ({rate:,.0f} events/s)", file=sys.stderr)
 
     try:
         report = rebuild(services, progress)
     except ProjectorBusyError as exc:
         print(f"edge-admin: {exc}", file=sys.stderr)
+        services.close()
+        return 1
+    except EventFailedError as exc:
+        print(f"edge-admin: replay stopped at event {exc.notification_id} "
+              f"({type_name(exc.event)}): {describe_error(exc.cause)}; the read models hold "
+              f"the events before it", file=sys.stderr)
         services.close()
         return 1
     print(f"replay done: {report.events} events in {report.seconds:.2f}s "
@@ -175,6 +215,10 @@ def parser() -> argparse.ArgumentParser:
     psub = p.add_subparsers(dest="action", required=True)
     run = psub.add_parser("run", help="keep the read models up to date until stopped")
     run.set_defaults(func=projections_run)
+    status = psub.add_parser(
+        "status", help="where the read model stands; the event it is stuck at, if any (exit 1)")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    status.set_defaults(func=projections_status)
     relay = sub.add_parser("relay", help="the event relay")
     relay_sub = relay.add_subparsers(dest="action", required=True)
     relay_run_parser = relay_sub.add_parser("run", help="publish the edge.* catalog until stopped")

@@ -11,12 +11,16 @@ from starlette.concurrency import run_in_threadpool
 
 from entrypoints.bootstrap import Services
 from entrypoints.pause import pause
+from projections.status import ProjectionStuckError
 
 log = logging.getLogger(__name__)
 
 
 def membership_once(services: Services) -> None:
     admins = services.admins
+    if not admins.joined:  # the join at start failed (the read model could not follow)
+        join_admin_cluster(services)
+    services.ensure_default_cluster()
     admins.check_in()
     lock = services.scheduler_lock
     if lock is None or lock.held():
@@ -32,9 +36,20 @@ async def run_membership(services: Services, stop: asyncio.Event) -> None:
         try:
             await run_in_threadpool(membership_once, services)
             services.counters.add("quantum.jobs_executed_total")
+        except ProjectionStuckError:
+            services.counters.add("quantum.jobs_exceptions_total")  # the projector logs why
         except Exception:
             services.counters.add("quantum.jobs_exceptions_total")
             log.exception("admin check-in failed; retrying")
+
+
+def join_at_start(services: Services) -> None:
+    """Joins before serving; a read model that cannot follow must not stop the start (the
+    service answers /readyz with why): the membership loop joins once it can."""
+    try:
+        join_admin_cluster(services)
+    except (ProjectionStuckError, TimeoutError) as exc:
+        log.warning("could not join the admin cluster at start (%s); retrying", exc)
 
 
 def join_admin_cluster(services: Services) -> None:
@@ -46,7 +61,11 @@ def join_admin_cluster(services: Services) -> None:
 
 def leave_admin_cluster(services: Services) -> None:
     """Best effort: peers see a clean `disconnected` at once; a crash is noticed by silence."""
+    if not services.admins.joined:
+        return
     try:
         services.admins.leave()
+    except ProjectionStuckError as exc:
+        log.warning("could not record leaving the admin cluster: %s", exc)
     except Exception:  # shutting down regardless (the database may be gone)
         log.warning("could not record leaving the admin cluster", exc_info=True)

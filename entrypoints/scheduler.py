@@ -19,6 +19,7 @@ from application.executions import BATCH
 from entrypoints.bootstrap import Services
 from entrypoints.pause import pause
 from entrypoints.telemetry_retention import prune_telemetry
+from projections.status import ProjectionStuckError
 
 log = logging.getLogger(__name__)
 # Self-update chunks per pass: enough to finish large requests quickly, bounded per pass.
@@ -69,6 +70,8 @@ async def run_scheduler(services: Services, interval: float, stop: asyncio.Event
         try:
             await run_in_threadpool(schedule_once, services)
             services.counters.add("quantum.jobs_executed_total")
+        except ProjectionStuckError:
+            services.counters.add("quantum.jobs_exceptions_total")  # the projector logs why
         except Exception:
             services.counters.add("quantum.jobs_exceptions_total")
             log.exception("scheduler pass failed; retrying")

@@ -13,6 +13,7 @@ from domain.node import NodeStatus
 from entrypoints.bootstrap import Services
 from entrypoints.pause import pause
 from projections.query import AnyOf, Cond, ListQuery
+from projections.status import ProjectionStuckError
 
 log = logging.getLogger(__name__)
 MISSED = "missed heartbeats"
@@ -50,6 +51,8 @@ async def run_sweeper(services: Services, interval: float, stop: asyncio.Event) 
             while await run_in_threadpool(sweep_once, services) >= 500 and not stop.is_set():
                 pass
             services.counters.add("quantum.jobs_executed_total")
+        except ProjectionStuckError:
+            services.counters.add("quantum.jobs_exceptions_total")  # the projector logs why
         except Exception:
             services.counters.add("quantum.jobs_exceptions_total")
             log.exception("node status sweep failed")

@@ -25,7 +25,13 @@ def tag_id(deployment_id: Any, name: str) -> Any:
 
 def _app_row(e: Any) -> list[Change]:
     return [Upsert("apps", {"id": e.originator_id, "name": e.name, "version_count": 0,
-                            "inserted_at": e.at, "updated_at": e.at})]
+                            "deleted": False, "inserted_at": e.at, "updated_at": e.at})]
+
+
+def _app_restored(e: Any) -> list[Change]:
+    """The name registered again: the kept row comes back as new (Restored names nothing)."""
+    return [Patch("apps", {"id": e.originator_id}, {"deleted": False, "version_count": 0,
+                                                    "inserted_at": e.at, "updated_at": e.at})]
 
 
 def _version_added(e: Any) -> list[Change]:
@@ -100,10 +106,11 @@ def _tag_renamed(e: Any) -> list[Change]:
 
 DEPLOYMENT_HANDLERS: dict[type[Any], Handler] = {
     App.Created: _app_row,
-    App.Restored: _app_row,
+    App.Restored: _app_restored,
     App.VersionAdded: _version_added,
     App.VersionRemoved: _version_removed,
-    App.Deleted: lambda e: [Delete("apps", {"id": e.originator_id})],
+    App.Deleted: lambda e: [Patch("apps", {"id": e.originator_id},
+                                  {"deleted": True, "updated_at": e.at})],
     Host.Profiled: _host_row,
     Host.Updated: _host_updated,
     Host.Allocated: _allocation(1),

@@ -18,7 +18,9 @@ def cols(*spec: tuple[str, Kind]) -> tuple[Column, ...]:
 
 APPS = Table(
     "apps", "id",
-    cols(("id", UID), ("name", TXT), ("version_count", INT), *STAMPS),
+    # A deleted application keeps its row (deleted = true) until its name is used again: the
+    # row is the only place its name is known to a later App.Restored.
+    cols(("id", UID), ("name", TXT), ("version_count", INT), ("deleted", BOOL), *STAMPS),
     indexes=("name", "inserted_at"),
 )
 APP_VERSIONS = Table(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from projections.deployment_tables import DEPLOYMENT_TABLES
 from projections.model import Column, Join, Kind, Table
+from projections.status import FAILURES
+from projections.versioning import META, ReadModelVersion, fingerprint
 
 TXT, INT, BOOL, TIME, UID = Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.UUID
 
@@ -148,8 +150,12 @@ NODE_METRICS = Table(
 FLEET_TABLES = (
     CLUSTERS, ENROLLMENT_KEYS, NODE_LIVENESS, NODES, ALIASES, WEBHOOKS, COMMANDS,
     COMMAND_EXECUTIONS, SELF_UPDATE_REQUESTS, SSH_USERNAMES, SSH_PUBLIC_KEYS, ADMIN_CHECKINS,
-    ADMINS, NODE_METRICS, *DEPLOYMENT_TABLES,
+    ADMINS, NODE_METRICS, *DEPLOYMENT_TABLES, FAILURES, META,
 )
+# Raise by one when an owned table changes shape or a handler changes what it writes for events
+# already recorded: the first start of the new release rebuilds the read model from the log.
+# 2: apps keep a deleted application's row (App.Restored names no application).
+FLEET_VERSION = ReadModelVersion("fleet", 2, fingerprint(FLEET_TABLES))
 
 
 def join_events(types: list[str]) -> str:

@@ -3,6 +3,14 @@
 eventsourcing's ProjectionRunner hands events over one at a time and needs a recorder that
 supports subscriptions (SQLite has none); this runner pulls pages of notifications, applies each
 page in one view transaction and wakes on in-process writes or a short poll.
+
+An event the projection cannot apply must not take the service down with it, nor be skipped (the
+read model would silently disagree with the log). The runner applies everything before it, stops
+there and says so in one place: `failure` (readiness, metrics, `edge-admin projections status`,
+and the status row other processes read), one log line with the traceback, then one line a
+minute. Writers are refused at once instead of each waiting for a position that will not come.
+It keeps retrying, so a transient fault clears by itself; a fixed release resumes from the
+stuck event on restart, because the tracking position never moved past it.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Tracking
 
+from projections.model import Delete, Upsert
+from projections.status import FAILURES, ProjectionFailure, ProjectionStuckError, describe_error
 from projections.view import TableView
 
 log = logging.getLogger(__name__)
@@ -31,6 +41,19 @@ class BatchProjection(Protocol):
 
 
 OFFER_WAIT = 0.5  # at most this long for a save in flight here, before reading from the store
+RETRY_CAP = 5.0  # seconds between attempts at an event that failed, at most
+REMIND_EVERY = 60.0  # seconds between the one-line reminders that the projection is stuck
+FAILURE_READ_EVERY = 0.5  # how often a following process reads the projecting one's failure
+
+
+class EventFailedError(Exception):
+    """One event of a page could not be applied; everything before it was."""
+
+    def __init__(self, event: Any, notification_id: int, cause: BaseException) -> None:
+        super().__init__(f"event {notification_id} failed: {cause!r}")
+        self.event = event
+        self.notification_id = notification_id
+        self.cause = cause
 
 
 class ProjectionWorker:
@@ -74,6 +97,13 @@ class ProjectionWorker:
         self._offers = threading.Condition()
         self._saving = 0
         self.handed_over = 0  # batches applied from a writer's hand, not read back
+        # Why the projection cannot go on (None: it can); shared with other processes through
+        # the view's status table.
+        self.failure: ProjectionFailure | None = None
+        self.failed_attempts = 0  # every attempt that raised, since start (a metric)
+        self._reminded = 0.0
+        self._failure_read = 0.0
+        self._published = False
 
     # --- ReadModelWaiter port -------------------------------------------------------------
     def notify_written(self, position: int) -> None:
@@ -95,6 +125,13 @@ class ProjectionWorker:
         """Something was committed somewhere: look for new notifications now."""
         self._wake.set()
 
+    def check(self) -> None:
+        """Raises ProjectionStuckError when the read model cannot follow the log: a write now
+        would be recorded but never answered, so it is refused before it is decided."""
+        failure = self.failure if self.running() else self.read_failure()
+        if failure is not None:
+            raise ProjectionStuckError(failure)
+
     def wait(self, position: int, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (self.wait_timeout if timeout is None else timeout)
         if self._thread is None:
@@ -104,6 +141,9 @@ class ProjectionWorker:
         self._wake.set()
         with self._changed:
             while self.position < position:
+                failure = self.failure
+                if failure is not None and failure.notification_id <= position:
+                    raise ProjectionStuckError(failure)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._stop.is_set():
                     raise TimeoutError(position)
@@ -112,10 +152,18 @@ class ProjectionWorker:
     def _poll_until(self, position: int, deadline: float) -> None:
         delay = 0.005
         while (self.projection.view.max_tracking_id(self.application_name) or 0) < position:
+            failure = self.read_failure()
+            if failure is not None and failure.notification_id <= position:
+                raise ProjectionStuckError(failure)
             if time.monotonic() > deadline:
                 raise TimeoutError(position)
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+    def read_failure(self) -> ProjectionFailure | None:
+        """The failure the projecting process (this one or another) recorded, if any."""
+        row = self.projection.view.get(FAILURES.name, self.projection.name)
+        return ProjectionFailure.from_row(row) if row is not None else None
 
     # --- processing -----------------------------------------------------------------------
     def step(self) -> int:
@@ -132,12 +180,33 @@ class ProjectionWorker:
         last = batch[-1][1].notification_id
         if len(batch) >= self.page_size:  # a burst: read and decode the next page meanwhile
             self._read_ahead(last)
-        self.projection.process_batch(batch)
-        with self._changed:
-            self.position = last
-            self.processed += len(batch)
-            self._changed.notify_all()
+        try:
+            self.projection.process_batch(batch)
+        except Exception as exc:
+            if len(batch) > 1:
+                return self._one_by_one(batch)
+            event, tracking = batch[0]
+            raise EventFailedError(event, tracking.notification_id, exc) from exc
+        self._advance(last, len(batch))
         return len(batch)
+
+    def _one_by_one(self, batch: list[tuple[Any, Tracking]]) -> int:
+        """A page failed as a whole (nothing of it was applied): apply its events one at a
+        time, so every event before the bad one is applied and the bad one is named."""
+        self._ahead = None  # the page read ahead follows the failed one; it would be stale
+        for event, tracking in batch:
+            try:
+                self.projection.process_batch([(event, tracking)])
+            except Exception as exc:
+                raise EventFailedError(event, tracking.notification_id, exc) from exc
+            self._advance(tracking.notification_id, 1)
+        return len(batch)
+
+    def _advance(self, position: int, count: int) -> None:
+        with self._changed:
+            self.position = position
+            self.processed += count
+            self._changed.notify_all()
 
     def _read(self, start: int) -> list[tuple[Any, Tracking]]:
         notifications = self.recorder.select_notifications(
@@ -183,6 +252,9 @@ class ProjectionWorker:
             total += count
         return total
 
+    def running(self) -> bool:
+        return self._thread is not None
+
     def start(self) -> None:
         name = f"projection-{self.projection.name}"
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -199,8 +271,13 @@ class ProjectionWorker:
             self._changed.notify_all()
 
     def follow(self) -> None:
-        """Catches the position up with what another process has applied."""
+        """Catches the position up with what another process has applied, and takes over the
+        failure it recorded (so writers here are refused too)."""
         current = self.projection.view.max_tracking_id(self.application_name) or 0
+        now = time.monotonic()
+        if now - self._failure_read >= FAILURE_READ_EVERY:
+            self._failure_read = now
+            self.failure = self.read_failure()
         with self._changed:
             self.position = max(self.position, current)
             self._changed.notify_all()
@@ -215,17 +292,73 @@ class ProjectionWorker:
                     behind = self.position < self._wanted
                     self._wake.wait(0.005 if behind else self.poll_interval)
                     continue
-                if self.step() >= self.page_size:
+                applied = self.step()
+                if self.failure is not None or not self._published:
+                    self._recovered()  # also clears what a stopped process left recorded
+                if applied >= self.page_size:
                     continue
                 backoff = self.poll_interval
-            except Exception:
-                log.exception("projection %s failed; retrying", self.projection.name)
-                backoff = min(backoff * 2, 5.0)
+            except Exception as exc:  # noqa: BLE001 - whatever it is, it is reported and retried
+                self._failed(exc)
+                backoff = min(max(backoff, self.poll_interval) * 2, RETRY_CAP)
                 self._resync()
             self._wake.wait(backoff)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.failed_attempts += 1
+        if isinstance(exc, EventFailedError):
+            nid, event_type, cause = exc.notification_id, type_name(exc.event), exc.cause
+        else:  # reading or decoding the page failed: the next event is the one in question
+            nid, event_type, cause = self.position + 1, "", exc
+        error = describe_error(cause)
+        previous = self.failure
+        same = (previous is not None and previous.notification_id == nid
+                and previous.error == error)
+        self.failure = ProjectionFailure(
+            projection=self.projection.name, position=self.position, notification_id=nid,
+            event_type=event_type, error=error,
+            since=previous.since if same and previous else time.time(),
+            attempts=(previous.attempts if same and previous else 0) + 1,
+        )
+        with self._changed:
+            self._changed.notify_all()  # writers waiting for this event are answered now
+        now = time.monotonic()
+        if not same:
+            self._reminded = now
+            log.error("projection %s cannot apply %s; writes are refused until it can "
+                      "(retrying every %.0fs at most)", self.projection.name,
+                      self.failure.describe(), RETRY_CAP, exc_info=cause)
+        elif now - self._reminded >= REMIND_EVERY:
+            self._reminded = now
+            log.error("projection %s still stuck: %s", self.projection.name,
+                      self.failure.describe())
+        self._publish(self.failure)
+
+    def _recovered(self) -> None:
+        failure, self.failure = self.failure, None
+        if failure is not None:
+            log.warning("projection %s resumed: %s now applied after %d attempts",
+                        self.projection.name, failure.describe_event(), failure.attempts)
+        self._publish(None)
+
+    def _publish(self, failure: ProjectionFailure | None) -> None:
+        """Records the failure where other processes (and `projections status`) read it."""
+        name = self.projection.name
+        change = (Upsert(FAILURES.name, failure.to_row()) if failure is not None
+                  else Delete(FAILURES.name, {"name": name}))
+        try:
+            self.projection.view.apply_untracked([change])
+            self._published = True
+        except Exception:
+            log.debug("could not record the state of projection %s", name, exc_info=True)
 
     def _resync(self) -> None:
         try:
             self.position = self.projection.view.max_tracking_id(self.application_name) or 0
         except Exception:
-            log.exception("could not read tracking position")
+            log.debug("could not read tracking position", exc_info=True)
+
+
+def type_name(event: Any) -> str:
+    """`App.Restored` for an event class nested in its aggregate."""
+    return type(event).__qualname__

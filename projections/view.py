@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from projections.model import Change, Table
+from projections.model import Change, Table, Upsert
 from projections.query import ListQuery, Page
+from projections.versioning import META, Action, ReadModelVersion
 
 Batch = Sequence[tuple[Sequence[Change], Tracking]]
 
@@ -42,9 +44,19 @@ class TableView(TrackingRecorder):
         """Rows whose columns equal `where`, in key order."""
 
     @abstractmethod
+    def prepare(self, application_name: str, ours: ReadModelVersion) -> Action:
+        """Before projecting: rebuilds the owned tables (empty, tracking forgotten) when an
+        older release built them; records the version otherwise."""
+
+    @abstractmethod
     def reset(self, application_name: str) -> None:
         """Empties the owned tables and forgets the tracking position (before a replay)."""
 
     def get(self, table: str, key: Any) -> dict[str, Any] | None:
         rows = self.select(table, {self.table(table).key: key}, limit=1)
         return rows[0] if rows else None
+
+
+def version_row(ours: ReadModelVersion) -> Upsert:
+    return Upsert(META.name, {"name": ours.name, "version": ours.version,
+                              "fingerprint": ours.fingerprint, "built_at": datetime.now(UTC)})

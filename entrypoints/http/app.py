@@ -48,16 +48,18 @@ from entrypoints.http.errors import (
     on_api_error,
     on_domain_error,
     on_http_exception,
+    on_projection_stuck,
     on_timeout,
     on_unexpected,
 )
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.prometheus import HttpMetrics, metrics_endpoint
-from entrypoints.membership import join_admin_cluster, leave_admin_cluster, run_membership
+from entrypoints.membership import join_at_start, leave_admin_cluster, run_membership
 from entrypoints.scheduler import run_scheduler
 from entrypoints.settings import Settings
 from entrypoints.sweeper import run_sweeper
 from entrypoints.webhook_worker import run_worker
+from projections.status import ProjectionStuckError
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         if svc is None:
             svc = await run_in_threadpool(build_services, settings)
         await run_in_threadpool(svc.start)
-        await run_in_threadpool(join_admin_cluster, svc)
+        await run_in_threadpool(join_at_start, svc)
         app.state.services = svc
         http_metrics.services = svc
         stop = asyncio.Event()
@@ -145,6 +147,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             DomainError: on_domain_error,
             HTTPException: on_http_exception,
             TimeoutError: on_timeout,
+            ProjectionStuckError: on_projection_stuck,
             Exception: on_unexpected,
         },
         lifespan=lifespan,

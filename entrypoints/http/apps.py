@@ -55,7 +55,7 @@ def host_body(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _app(svc: Services, name: str) -> dict[str, Any] | None:
-    rows = svc.view.select("apps", {"name": name}, 1)
+    rows = svc.view.select("apps", {"name": name, "deleted": False}, 1)
     return app_body(rows[0]) if rows else None
 
 
@@ -68,6 +68,7 @@ async def create_app(request: Request) -> Response:
 
 async def index_apps(request: Request) -> Response:
     query = parse_list_query(request, APPS)
+    query = replace(query, filters=(*query.filters, Cond("deleted", "eq", False)))
     page = await run_in_threadpool(services(request).view.query, "apps", query)
     return paginated(request, [app_body(r) for r in page.rows], page, query)
 

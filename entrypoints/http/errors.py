@@ -21,6 +21,7 @@ from application.errors import (
 from domain.enrollment_key import KeyRefusedError
 from domain.shared import DomainError, GoneError, InvalidValueError, StateConflictError
 from entrypoints.http.responses import JSONResponse, error_body
+from projections.status import ProjectionStuckError
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,14 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 
 async def on_timeout(request: Request, exc: Exception) -> Response:
     return error_response(request, 503, None, "the read model did not catch up in time; retry")
+
+
+async def on_projection_stuck(request: Request, exc: Exception) -> Response:
+    """Writes refused at once (not after a timeout each) while the read model cannot go on."""
+    assert isinstance(exc, ProjectionStuckError)
+    failure = exc.failure
+    details = {"projection": [f"{failure.projection} stuck at {failure.describe()}"]}
+    return error_response(request, 503, details, str(exc))
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

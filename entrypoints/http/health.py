@@ -1,5 +1,6 @@
 """/healthz: the process answers (liveness). /readyz: it can do its job now, meaning the event
-store and read model answer and, when NATS is configured, the relay is connected to it."""
+store and read model answer, the read model can apply every event recorded (otherwise writes are
+refused) and, when NATS is configured, the relay is connected to it."""
 
 from __future__ import annotations
 
@@ -40,9 +41,34 @@ def _broker(svc: Services) -> str:
     return "ok" if svc.relay.publisher.connected else "error: not connected to NATS"
 
 
+def _projections(svc: Services) -> str:
+    """An event the read model cannot apply: writes are refused until a fixed release runs."""
+    try:
+        failure = svc.projector_failure()
+    except Exception as exc:  # noqa: BLE001 - the database check reports the cause
+        return f"error: cannot read the projection state ({type(exc).__name__})"
+    if failure is None:
+        return _rebuild(svc)
+    return (f"error: projection {failure.projection} stuck at {failure.describe()}"
+            f" (since {failure.since_iso()}, {failure.attempts} attempts)")
+
+
+def _rebuild(svc: Services) -> str:
+    """After an upgrade that changed the read models, they are replayed from the log first."""
+    target = svc.rebuilding_to
+    if not target:
+        return "ok"
+    position = svc.projector.position
+    if position >= target:
+        svc.rebuilding_to = 0
+        return "ok"
+    return f"error: rebuilding the read models after an upgrade ({position} of {target} events)"
+
+
 async def readyz(request: Request) -> Response:
     svc = services(request)
-    checks = {"database": await run_in_threadpool(_database, svc), "broker": _broker(svc)}
+    checks = {"database": await run_in_threadpool(_database, svc), "broker": _broker(svc),
+              "projections": await run_in_threadpool(_projections, svc)}
     ready = all(not value.startswith("error") for value in checks.values())
     body = {"status": "ready" if ready else "not_ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)

@@ -70,6 +70,26 @@ class _ServiceCollector(Collector):
                      sum(topology.edge_capacity.values()))
         yield _gauge("uptime_seconds", "Seconds since this admin started",
                      groups["application"]["uptime_seconds"])
+        yield from _projection(svc)
+
+
+def _projection(svc: Any) -> Iterator[Metric]:
+    """What an operator alerts on: a read model that cannot apply an event (writes are refused
+    until it can) and one that falls behind the log."""
+    worker = svc.projector
+    failure = svc.projector_failure()
+    head = svc.store.recorder.max_notification_id() or 0
+    position = worker.position if worker.running() else (
+        worker.projection.view.max_tracking_id(worker.application_name) or 0)
+    yield _gauge("projection_stuck", "1 while the read model cannot apply an event (writes are "
+                 "refused); /readyz names the event", 1 if failure is not None else 0)
+    yield _gauge("projection_position", "Last event position the read model holds",
+                 position)
+    yield _gauge("projection_lag_events", "Events recorded but not yet in the read model",
+                 max(0, head - position))
+    yield CounterMetricFamily("edge_admin_projection_failures",
+                              "Attempts at applying events that raised, in this process",
+                              value=worker.failed_attempts)
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -1,0 +1,82 @@
+"""What is known about a projection that cannot go on: which event stopped it, why, since when.
+
+The projecting process keeps it in memory and records it in the `projection_failures` table, so
+other processes (their writers, their readiness, `edge-admin projections status`) see it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from projections.model import Column, Kind, Table
+
+FAILURES = Table(
+    "projection_failures", "name",
+    tuple(Column(n, k) for n, k in (
+        ("name", Kind.TEXT), ("position", Kind.INT), ("notification_id", Kind.INT),
+        ("event_type", Kind.TEXT), ("error", Kind.TEXT), ("since", Kind.TIME),
+        ("attempts", Kind.INT),
+    )),
+    owned=False,
+)
+MAX_ERROR = 500  # characters of the error kept: enough to name it, never a wall of text
+
+
+def describe_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+
+
+@dataclass(frozen=True)
+class ProjectionFailure:
+    """The projection applied everything up to `position`; event `notification_id` fails."""
+
+    projection: str
+    position: int
+    notification_id: int
+    event_type: str
+    error: str
+    since: float  # seconds since the epoch of the first failure at this event
+    attempts: int
+
+    def describe_event(self) -> str:
+        kind = f" ({self.event_type})" if self.event_type else ""
+        return f"event {self.notification_id}{kind}"
+
+    def describe(self) -> str:
+        return f"{self.describe_event()}: {self.error}"
+
+    def since_iso(self) -> str:
+        return datetime.fromtimestamp(self.since, UTC).isoformat(timespec="seconds")
+
+    def to_row(self) -> dict[str, Any]:
+        return {"name": self.projection, "position": self.position,
+                "notification_id": self.notification_id, "event_type": self.event_type,
+                "error": self.error, "since": datetime.fromtimestamp(self.since, UTC),
+                "attempts": self.attempts}
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ProjectionFailure:
+        since = row["since"]
+        return cls(projection=row["name"], position=row["position"] or 0,
+                   notification_id=row["notification_id"] or 0,
+                   event_type=row["event_type"] or "", error=row["error"] or "",
+                   since=since.timestamp() if since is not None else 0.0,
+                   attempts=row["attempts"] or 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"projection": self.projection, "position": self.position,
+                "stuck_at": self.notification_id, "event_type": self.event_type,
+                "error": self.error, "since": self.since_iso(), "attempts": self.attempts}
+
+
+class ProjectionStuckError(Exception):
+    """A write refused (or left unanswered) because the read model cannot apply an event."""
+
+    def __init__(self, failure: ProjectionFailure) -> None:
+        super().__init__(
+            f"the read model is stuck at {failure.describe()}; writes are refused until a"
+            f" release that can apply it is running (see /readyz)")
+        self.failure = failure
