@@ -15,7 +15,7 @@ from starlette.routing import Route
 from application.app_hosting import AppHostingDeploymentCreate
 from domain.deployment import Status
 from domain.shared import InvalidValueError
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import BodyError, decode_body, services
 from entrypoints.http.responses import JSONResponse
 
 STATUS = {Status.SEEKING.value: "pending", Status.DEPLOYING.value: "provisioning",
@@ -53,11 +53,14 @@ def hosting_body(row: dict[str, Any]) -> dict[str, Any]:
 
 async def create(request: Request) -> Response:
     try:
-        cmd = msgspec.json.decode(await request.body() or b"{}", type=AppHostingDeploymentCreate)
+        cmd = await decode_body(request, AppHostingDeploymentCreate)
     except msgspec.ValidationError as exc:
         return invalid(["body"], str(exc), "value_error")
-    except msgspec.DecodeError:
-        return invalid(["body"], "is not valid JSON", "json_invalid")
+    except BodyError as exc:
+        if exc.too_large:
+            return JSONResponse({"detail": f"request body {exc.message}"}, status_code=413)
+        loc = ["body"] if exc.field == "body" else ["body", *exc.field.split(".")]
+        return invalid(loc, exc.message, "json_invalid" if exc.status == 400 else "value_error")
     svc = services(request)
     try:
         accepted = await run_in_threadpool(svc.app_hosting.create, cmd)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -16,27 +16,106 @@ from entrypoints.http.errors import ApiError, validation_details
 T = TypeVar("T")
 
 
+class BodyError(Exception):
+    """A body that cannot be taken: status 400 (not JSON, too big) or 422 (a value), with the
+    field it concerns ("body" for the whole)."""
+
+    def __init__(self, status: int, field: str, message: str, too_large: bool = False) -> None:
+        super().__init__(message)
+        self.status, self.field, self.message = status, field, message
+        self.too_large = too_large
+
+    def details(self) -> dict[str, list[str]]:
+        return {self.field: [self.message]}
+
+
 async def read_body(request: Request, type_: type[T]) -> T:
     """Decodes a JSON body; an empty body counts as {} (every field optional then)."""
-    limit: int = request.app.state.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(400, {"body": [f"must be at most {limit} bytes"]})
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(400, {"body": [f"must be at most {limit} bytes"]})
-        chunks.append(chunk)
-    body = b"".join(chunks).strip() or b"{}"
     try:
-        return msgspec.json.decode(body, type=type_)
+        return await decode_body(request, type_)
     except msgspec.ValidationError as exc:
         if str(exc).startswith("Expected `object`, got") and " - at `$." not in str(exc):
             raise ApiError(400, {"body": ["must be a JSON object"]}) from None
         raise ApiError(422, validation_details(exc)) from None
+    except BodyError as exc:
+        raise ApiError(exc.status, exc.details()) from None
+
+
+async def decode_body(request: Request, type_: type[T]) -> T:
+    """The body as `type_`, every value in it fit to be stored (see `check_values`). Raises
+    msgspec.ValidationError for a value of the wrong type, BodyError for the rest."""
+    limit: int = request.app.state.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyError(400, "body", f"must be at most {limit} bytes", too_large=True)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyError(400, "body", f"must be at most {limit} bytes", too_large=True)
+        chunks.append(chunk)
+    body = b"".join(chunks).strip() or b"{}"
+    try:
+        decoded = msgspec.json.decode(body, type=type_)
+    except msgspec.ValidationError:
+        raise
     except msgspec.DecodeError:
-        raise ApiError(400, {"body": ["is not valid JSON"]}) from None
+        raise BodyError(400, "body", "is not valid JSON") from None
+    except UnicodeDecodeError:
+        raise BodyError(400, "body", "is not valid UTF-8") from None
+    except RecursionError:
+        raise BodyError(400, "body", f"nests more than {MAX_DEPTH} levels deep") from None
+    check_values(decoded)
+    return decoded
+
+
+# Every value a request carries is stored (events, read-model columns) and must stay storable
+# there: one integer past 64 bits or one NUL would stop the read model for everyone.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+MAX_DEPTH = 32  # levels of nesting in a body; free-form JSON (user_data, config) included
+
+
+def check_values(value: Any) -> None:
+    """Raises BodyError (422, naming the field) for an integer outside 64 bits, text with a NUL
+    or a lone surrogate, or nesting deeper than MAX_DEPTH."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            where = path if len(path) <= 80 else path[:79] + "…"
+            raise BodyError(422, where or "body", f"nests more than {MAX_DEPTH} levels deep")
+        if isinstance(item, str):
+            _check_text(item, path)
+        elif isinstance(item, bool) or item is None or isinstance(item, float):
+            continue
+        elif isinstance(item, int):
+            if not INT_MIN <= item <= INT_MAX:
+                raise BodyError(422, path or "body",
+                                f"must be between {INT_MIN} and {INT_MAX}")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                name = str(key)
+                _check_text(name, _join(path, name))
+                stack.append((child, _join(path, name), depth + 1))
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+        elif isinstance(item, msgspec.Struct):
+            for field in msgspec.structs.fields(item):
+                stack.append((getattr(item, field.name), _join(path, field.encode_name),
+                              depth + 1))
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _check_text(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise BodyError(422, path or "body", "must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BodyError(422, path or "body", "must not contain lone surrogates") from None
 
 
 def path_uuid(request: Request, name: str = "id") -> UUID:
