@@ -1,6 +1,7 @@
 """Deployments: place an application version near its users, stop it, follow what the agent
 reports, tag it. Allocation happens on the Host aggregate in the same transaction as the
-placement, so two deployments never take the same last room on a node."""
+placement, so two deployments never take the same last room on a node, and only on a node
+healthy at that moment."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from application.write_path import UnitOfWork, WritePath
 from domain.app import App, app_uuid
 from domain.deployment import AlreadyTerminatedError, Deployment, Status, deployment_uuid
 from domain.host import Host, HostFullError, host_uuid
+from domain.node import Node, NodeStatus
 from domain.placement import Candidate, Need, Point, fits, ranking
 from domain.shared import InvalidValueError
 
@@ -60,6 +62,30 @@ def reveal(box: SecretBox, token: str) -> str:
 
 def new_request_id() -> str:
     return secrets.token_hex(6)  # 12 lowercase hex characters, as in every seed example
+
+
+def _allocate(uow: UnitOfWork, ranked: list[Candidate], need: Need,
+              request_id: str) -> Candidate | None:
+    """The first ranked host that fits, allocated. The ranking comes from a snapshot that may be
+    behind, so the room is checked again on the Host aggregate and the health on the Node
+    aggregate, as they are now: a node marked unhealthy a moment ago is never chosen."""
+    for candidate in ranked:
+        if not fits(candidate, need):
+            continue
+        node_id = UUID(candidate.host_id)
+        node = uow.find(Node, node_id)
+        if node is None or node.deleted or node.status != NodeStatus.HEALTHY.value:
+            continue
+        host = uow.find(Host, host_uuid(node_id))
+        if host is None:
+            continue
+        try:
+            host.allocate(request_id, need.cpu_units, need.memory_mb, uow.now)
+        except HostFullError:  # the snapshot was behind: try the next best
+            continue
+        uow.add(host)
+        return candidate
+    return None
 
 
 class Deployments:
@@ -123,20 +149,10 @@ class Deployments:
             deployment = Deployment.request(request_id, spec_for(uow), uow.now)
             spec = deployment.spec
             need = Need(spec["cpu_units"], spec["memory_mb"], spec["image"], require_cached)
-            for chosen in ranked:
-                if not fits(chosen, need):
-                    continue
-                node_id = UUID(chosen.host_id)
-                host = uow.find(Host, host_uuid(node_id))
-                try:
-                    if host is None:
-                        raise HostFullError("no host profile")
-                    host.allocate(request_id, need.cpu_units, need.memory_mb, uow.now)
-                except HostFullError:  # the read model was behind: try the next best
-                    continue
-                uow.add(host)
-                deployment.place(node_id, dict(locations.get(chosen.host_id, {})), uow.now)
-                break
+            chosen = _allocate(uow, ranked, need, request_id)
+            if chosen is not None:
+                deployment.place(UUID(chosen.host_id),
+                                 dict(locations.get(chosen.host_id, {})), uow.now)
             else:
                 if not last_try and self.index.refresh():
                     raise _StaleSnapshotError
@@ -148,7 +164,8 @@ class Deployments:
 
         likely = islice((c for c in ranked
                          if c.healthy and c.free_cpu_units > 0 and c.free_memory_mb > 0), PREFETCH)
-        prefetch = (*reads, *(host_uuid(UUID(c.host_id)) for c in likely))
+        prefetch = (*reads, *(i for c in likely for i in (host_uuid(UUID(c.host_id)),
+                                                           UUID(c.host_id))))
         return self.writes.run(decide, prefetch=prefetch)
 
     def _spec(self, uow: UnitOfWork, cmd: DeploymentCreate, request_id: str) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """Deployments on the in-memory store: placement near users, capacity, preferred hosts, cached
-images, stops before and after READY, agent reports, and concurrent deploys racing for room."""
+images, stops before and after READY, agent reports, concurrent deploys racing for room, and
+never a node unhealthy at decision time."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from application.errors import NotFoundError
 from application.hosts import UpdateHost
 from application.nodes import EnrollNode
 from domain.deployment import AlreadyTerminatedError, Status
+from domain.node import NodeStatus
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.http.agent_deployments import deployment_work
@@ -264,5 +267,28 @@ def test_room_given_back_since_the_snapshot_is_found_before_refusing() -> None:
         again = services.deployments.deploy(near("tokyo"))
         assert again.placed and again.node_id == node
         assert set(where.values()) == {a.node_id for a in first}
+    finally:
+        services.close()
+
+
+def test_placement_never_chooses_a_node_unhealthy_at_decision_time() -> None:
+    """The hosts snapshot is an hour old here (all healthy when read); each deploy comes right
+    after the nodes' statuses changed, and must land on the nearest node healthy now."""
+    services = build_services(make_settings("memory://", placement_snapshot=3600))
+    services.start()
+    try:
+        where = nodes(services, slots=30)
+        assert services.deployments.deploy(near("paris")).node_id == where["paris"]
+        by_distance = ("paris", "montreal", "tokyo")  # from users near Paris
+        combos = list(itertools.product(NodeStatus, repeat=3))
+        # Combos leaving a healthy node first: placement then never needs a fresh snapshot.
+        combos.sort(key=lambda c: NodeStatus.HEALTHY not in c)
+        for statuses in combos:
+            for city, status in zip(by_distance, statuses, strict=True):
+                services.nodes.set_status(where[city], status, "test")
+            accepted = services.deployments.deploy(near("paris"))
+            healthy = [where[c] for c, s in zip(by_distance, statuses, strict=True)
+                       if s is NodeStatus.HEALTHY]
+            assert accepted.node_id == (healthy[0] if healthy else None), statuses
     finally:
         services.close()
