@@ -1,7 +1,8 @@
 """Deployments: place an application version near its users, stop it, follow what the agent
 reports, tag it. Allocation happens on the Host aggregate in the same transaction as the
 placement, so two deployments never take the same last room on a node, and only on a node
-healthy at that moment."""
+healthy at that moment. A placement no node ever starts ends in ERROR (start deadline, node
+unreachable or deleted), giving its room back."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 from uuid import UUID
@@ -18,6 +19,7 @@ from application.apps import sealed_env
 from application.deployment_inputs import DeploymentCreate, DeploymentReport, user_points
 from application.errors import NotFoundError
 from application.ports import (
+    DeploymentFinder,
     DestinationGuard,
     GeoLocator,
     PlacementIndex,
@@ -35,6 +37,7 @@ from domain.shared import InvalidValueError
 NO_ROOM = "Couldn't Allocate Server"
 LOST = "the container is gone from the node (removed while no agent watched it)"
 PREFETCH = 2  # hosts loaded with the batch: the likely choice and the next, should it be full
+BATCH = 500  # deployments given up per step of a scheduler pass
 
 
 class _StaleSnapshotError(Exception):
@@ -93,9 +96,9 @@ class Deployments:
 
     def __init__(self, writes: WritePath, geo: GeoLocator, index: PlacementIndex,  # noqa: PLR0913
                  work: WorkNotifier, public_url: str, guard: DestinationGuard,
-                 box: SecretBox) -> None:
+                 box: SecretBox, finder: DeploymentFinder) -> None:
         self.writes, self.geo, self.index, self.work = writes, geo, index, work
-        self.guard, self.box = guard, box
+        self.guard, self.box, self.finder = guard, box, finder
         self.public_url = public_url.rstrip("/")
 
     def deploy(self, cmd: DeploymentCreate, preferred: tuple[str, ...] = ()) -> Accepted:
@@ -260,6 +263,61 @@ class Deployments:
             return deployment.status
 
         return self.writes.run(decide)
+
+    # -- starts that never came (the scheduler) --------------------------------------------
+    def expire_unstarted(self, deadline_seconds: float) -> int:
+        """Ends in ERROR, room given back, one batch of deployments placed at least
+        `deadline_seconds` ago that their node has not reported started."""
+        deadline = timedelta(seconds=deadline_seconds)
+        due = self.finder.deploying_before(self.writes.clock.now() - deadline, BATCH)
+
+        def why(uow: UnitOfWork, deployment: Deployment) -> str | None:
+            if not deployment.start_overdue(deadline, uow.now):
+                return None
+            return f"not started within {deadline_seconds:g} s on node {deployment.node_id}"
+
+        return self._give_up(due, why)
+
+    def abandon_on_lost_nodes(self) -> int:
+        """Ends in ERROR, room given back, one batch of deployments not yet started on a node
+        that is now unreachable or deleted. They are not placed again elsewhere: where they may
+        go (users, preferred hosts, a region, cached images) is not recorded, and an Edgegap
+        client deploys again on an error. READY ones are left alone: the node may come back
+        with them running, and one that comes back without its container loses it then."""
+        candidates = self.finder.deploying_on_lost_nodes(BATCH)
+
+        def why(uow: UnitOfWork, deployment: Deployment) -> str | None:
+            node = uow.find(Node, deployment.node_id) if deployment.node_id else None
+            if node is None or node.deleted:
+                return f"node {deployment.node_id} was deleted before starting it"
+            if node.status == NodeStatus.UNREACHABLE.value:
+                return f"node {deployment.node_id} became unreachable before starting it"
+            return None  # back meanwhile: the read model was behind
+
+        return self._give_up(candidates, why)
+
+    def _give_up(self, request_ids: list[str],
+                 why: Callable[[UnitOfWork, Deployment], str | None]) -> int:
+        """Decides on current state, so a pass is idempotent and a start reported meanwhile
+        wins; the node is rung, as it may hold a container it must now remove."""
+        if not request_ids:
+            return 0
+
+        def decide(uow: UnitOfWork) -> list[UUID | None]:
+            ended = []
+            for request_id in request_ids:
+                deployment = uow.find(Deployment, deployment_uuid(request_id))
+                if deployment is None or deployment.status != Status.DEPLOYING.value:
+                    continue
+                detail = why(uow, deployment)
+                if detail is not None and deployment.give_up_start(detail, uow.now):
+                    self._release_if_over(uow, deployment)
+                    ended.append(deployment.node_id)
+            return ended
+
+        nodes = self.writes.run(decide, prefetch=tuple(deployment_uuid(r) for r in request_ids))
+        self.work.ring({n for n in nodes if n is not None})
+        return len(nodes)
 
     def lost(self, node_id: UUID, request_ids: list[str]) -> None:
         """Deployments whose container is gone from their node with no exit seen."""
