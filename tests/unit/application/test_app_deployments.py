@@ -346,6 +346,31 @@ def test_a_start_that_never_comes_ends_in_error_and_gives_its_room_back(
     assert again.placed and again.node_id in {a.node_id for a in stuck}
 
 
+def test_a_late_start_does_not_revive_a_start_given_up_and_is_removed(
+    clocked: tuple[Services, FixedClock],
+) -> None:
+    """The node starts the container after the deadline: its READY changes nothing, the next
+    work poll tells it to remove the container, and its report of that changes nothing."""
+    services, clock = clocked
+    where = nodes(services)
+    accepted = services.deployments.deploy(near("paris"))
+    node = where["paris"]
+    clock.advance(600)
+    schedule_once(services)
+    assert row(services, accepted.request_id)["status"] == Status.ERROR
+    ready = DeploymentReport(state="ready", public_ip="127.0.0.1")
+    assert services.deployments.report(node, accepted.request_id, ready) == Status.ERROR
+    work = deployment_work(services, node, [accepted.request_id])
+    assert work == {"deployments": [], "stop_deployments": [accepted.request_id]}
+    removed = DeploymentReport(state="terminated", exit_code=143)
+    assert services.deployments.report(node, accepted.request_id, removed) == Status.ERROR
+    assert allocated(services, node) == 0
+    assert services.deployments.stop(accepted.request_id) is True  # nothing runs: ends now
+    stored = row(services, accepted.request_id)
+    assert (stored["status"], stored["stopping"]) == (Status.TERMINATED, None)
+    assert deployment_work(services, node, []) == {"deployments": [], "stop_deployments": []}
+
+
 def test_starts_on_a_node_that_becomes_unreachable_or_is_deleted_end_in_error(
     clocked: tuple[Services, FixedClock],
 ) -> None:
