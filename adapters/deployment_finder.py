@@ -1,4 +1,5 @@
-"""DeploymentFinder: bulk-stop filters evaluated on the deployments read model.
+"""DeploymentFinder: bulk-stop filters evaluated on the deployments read model, and the
+deployments the scheduler may have to act on.
 
 Each filter selects a set of request ids: `any` value matches, `all` values match (for tags:
 the deployment has every tag), `not`: none matches. A deployment must pass every filter.
@@ -11,7 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from projections.query import Cond
+from domain.deployment import Status
+from domain.node import NodeStatus
+from projections.query import AnyOf, Cond, ListQuery, Order
 from projections.targets import all_rows
 from projections.view import TableView
 
@@ -56,8 +59,6 @@ class ViewDeploymentFinder:
                 selected -= set().union(*sets)
         return sorted(selected)
 
-
-
     def overdue(self, now: datetime) -> list[str]:
         """READY deployments whose max_duration (minutes) has run out."""
         rows = self._rows("deployments", Cond("max_duration", "gt", 0),
@@ -65,3 +66,27 @@ class ViewDeploymentFinder:
         return sorted(r["request_id"] for r in rows
                       if r["status"] == "Status.READY" and not r.get("stopping")
                       and r["start_time"] + timedelta(minutes=r["max_duration"]) <= now)
+
+    def _deploying(self, filters: tuple[Cond, ...], limit: int) -> list[dict[str, Any]]:
+        query = ListQuery((Cond("status", "eq", Status.DEPLOYING.value), *filters),
+                          (Order("start_time"), Order("request_id")), page_size=limit,
+                          columns=("request_id", "node_id"), count=False)
+        return self.view.query("deployments", query).rows
+
+    def deploying_before(self, cutoff: datetime, limit: int) -> list[str]:
+        # Placed in the decision that requested it, so start_time is when it was placed.
+        return [r["request_id"] for r in self._deploying((Cond("start_time", "le", cutoff),),
+                                                          limit)]
+
+    def deploying_on_lost_nodes(self, limit: int) -> list[str]:
+        # From the deployments side: DEPLOYING is a passing state, so there are few, while
+        # unreachable nodes pile up (dead machines nobody deleted).
+        rows = self._deploying((), limit)
+        nodes = sorted({r["node_id"] for r in rows if r["node_id"] is not None}, key=str)
+        if not nodes:
+            return []
+        query = ListQuery((AnyOf(tuple(Cond("id", "eq", n) for n in nodes)),),
+                          page_size=len(nodes), columns=("id", "status"), count=False)
+        status = {r["id"]: r["status"] for r in self.view.query("nodes", query).rows}
+        lost = (None, NodeStatus.UNREACHABLE.value)  # None: its row went with the node
+        return [r["request_id"] for r in rows if status.get(r["node_id"]) in lost]

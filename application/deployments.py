@@ -1,6 +1,8 @@
 """Deployments: place an application version near its users, stop it, follow what the agent
 reports, tag it. Allocation happens on the Host aggregate in the same transaction as the
-placement, so two deployments never take the same last room on a node."""
+placement, so two deployments never take the same last room on a node, and only on a node
+healthy at that moment. A placement no node ever starts ends in ERROR (start deadline, node
+unreachable or deleted), giving its room back."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 from uuid import UUID
@@ -17,6 +19,7 @@ from application.apps import sealed_env
 from application.deployment_inputs import DeploymentCreate, DeploymentReport, user_points
 from application.errors import NotFoundError
 from application.ports import (
+    DeploymentFinder,
     DestinationGuard,
     GeoLocator,
     PlacementIndex,
@@ -27,12 +30,14 @@ from application.write_path import UnitOfWork, WritePath
 from domain.app import App, app_uuid
 from domain.deployment import AlreadyTerminatedError, Deployment, Status, deployment_uuid
 from domain.host import Host, HostFullError, host_uuid
+from domain.node import Node, NodeStatus
 from domain.placement import Candidate, Need, Point, fits, ranking
 from domain.shared import InvalidValueError
 
 NO_ROOM = "Couldn't Allocate Server"
 LOST = "the container is gone from the node (removed while no agent watched it)"
 PREFETCH = 2  # hosts loaded with the batch: the likely choice and the next, should it be full
+BATCH = 500  # deployments given up per step of a scheduler pass
 
 
 class _StaleSnapshotError(Exception):
@@ -62,14 +67,38 @@ def new_request_id() -> str:
     return secrets.token_hex(6)  # 12 lowercase hex characters, as in every seed example
 
 
+def _allocate(uow: UnitOfWork, ranked: list[Candidate], need: Need,
+              request_id: str) -> Candidate | None:
+    """The first ranked host that fits, allocated. The ranking comes from a snapshot that may be
+    behind, so the room is checked again on the Host aggregate and the health on the Node
+    aggregate, as they are now: a node marked unhealthy a moment ago is never chosen."""
+    for candidate in ranked:
+        if not fits(candidate, need):
+            continue
+        node_id = UUID(candidate.host_id)
+        node = uow.find(Node, node_id)
+        if node is None or node.deleted or node.status != NodeStatus.HEALTHY.value:
+            continue
+        host = uow.find(Host, host_uuid(node_id))
+        if host is None:
+            continue
+        try:
+            host.allocate(request_id, need.cpu_units, need.memory_mb, uow.now)
+        except HostFullError:  # the snapshot was behind: try the next best
+            continue
+        uow.add(host)
+        return candidate
+    return None
+
+
 class Deployments:
     """Application service for deployments."""
 
     def __init__(self, writes: WritePath, geo: GeoLocator, index: PlacementIndex,  # noqa: PLR0913
                  work: WorkNotifier, public_url: str, guard: DestinationGuard,
-                 box: SecretBox) -> None:
+                 box: SecretBox, finder: DeploymentFinder) -> None:
         self.writes, self.geo, self.index, self.work = writes, geo, index, work
-        self.guard, self.box = guard, box
+        self.guard, self.box, self.finder = guard, box, finder
         self.public_url = public_url.rstrip("/")
 
     def deploy(self, cmd: DeploymentCreate, preferred: tuple[str, ...] = ()) -> Accepted:
@@ -123,20 +152,10 @@ class Deployments:
             deployment = Deployment.request(request_id, spec_for(uow), uow.now)
             spec = deployment.spec
             need = Need(spec["cpu_units"], spec["memory_mb"], spec["image"], require_cached)
-            for chosen in ranked:
-                if not fits(chosen, need):
-                    continue
-                node_id = UUID(chosen.host_id)
-                host = uow.find(Host, host_uuid(node_id))
-                try:
-                    if host is None:
-                        raise HostFullError("no host profile")
-                    host.allocate(request_id, need.cpu_units, need.memory_mb, uow.now)
-                except HostFullError:  # the read model was behind: try the next best
-                    continue
-                uow.add(host)
-                deployment.place(node_id, dict(locations.get(chosen.host_id, {})), uow.now)
-                break
+            chosen = _allocate(uow, ranked, need, request_id)
+            if chosen is not None:
+                deployment.place(UUID(chosen.host_id),
+                                 dict(locations.get(chosen.host_id, {})), uow.now)
             else:
                 if not last_try and self.index.refresh():
                     raise _StaleSnapshotError
@@ -148,7 +167,8 @@ class Deployments:
 
         likely = islice((c for c in ranked
                          if c.healthy and c.free_cpu_units > 0 and c.free_memory_mb > 0), PREFETCH)
-        prefetch = (*reads, *(host_uuid(UUID(c.host_id)) for c in likely))
+        prefetch = (*reads, *(i for c in likely for i in (host_uuid(UUID(c.host_id)),
+                                                           UUID(c.host_id))))
         return self.writes.run(decide, prefetch=prefetch)
 
     def _spec(self, uow: UnitOfWork, cmd: DeploymentCreate, request_id: str) -> dict[str, Any]:
@@ -243,6 +263,61 @@ class Deployments:
             return deployment.status
 
         return self.writes.run(decide)
+
+    # -- starts that never came (the scheduler) --------------------------------------------
+    def expire_unstarted(self, deadline_seconds: float) -> int:
+        """Ends in ERROR, room given back, one batch of deployments placed at least
+        `deadline_seconds` ago that their node has not reported started."""
+        deadline = timedelta(seconds=deadline_seconds)
+        due = self.finder.deploying_before(self.writes.clock.now() - deadline, BATCH)
+
+        def why(uow: UnitOfWork, deployment: Deployment) -> str | None:
+            if not deployment.start_overdue(deadline, uow.now):
+                return None
+            return f"not started within {deadline_seconds:g} s on node {deployment.node_id}"
+
+        return self._give_up(due, why)
+
+    def abandon_on_lost_nodes(self) -> int:
+        """Ends in ERROR, room given back, one batch of deployments not yet started on a node
+        that is now unreachable or deleted. They are not placed again elsewhere: where they may
+        go (users, preferred hosts, a region, cached images) is not recorded, and an Edgegap
+        client deploys again on an error. READY ones are left alone: the node may come back
+        with them running, and one that comes back without its container loses it then."""
+        candidates = self.finder.deploying_on_lost_nodes(BATCH)
+
+        def why(uow: UnitOfWork, deployment: Deployment) -> str | None:
+            node = uow.find(Node, deployment.node_id) if deployment.node_id else None
+            if node is None or node.deleted:
+                return f"node {deployment.node_id} was deleted before starting it"
+            if node.status == NodeStatus.UNREACHABLE.value:
+                return f"node {deployment.node_id} became unreachable before starting it"
+            return None  # back meanwhile: the read model was behind
+
+        return self._give_up(candidates, why)
+
+    def _give_up(self, request_ids: list[str],
+                 why: Callable[[UnitOfWork, Deployment], str | None]) -> int:
+        """Decides on current state, so a pass is idempotent and a start reported meanwhile
+        wins; the node is rung, as it may hold a container it must now remove."""
+        if not request_ids:
+            return 0
+
+        def decide(uow: UnitOfWork) -> list[UUID | None]:
+            ended = []
+            for request_id in request_ids:
+                deployment = uow.find(Deployment, deployment_uuid(request_id))
+                if deployment is None or deployment.status != Status.DEPLOYING.value:
+                    continue
+                detail = why(uow, deployment)
+                if detail is not None and deployment.give_up_start(detail, uow.now):
+                    self._release_if_over(uow, deployment)
+                    ended.append(deployment.node_id)
+            return ended
+
+        nodes = self.writes.run(decide, prefetch=tuple(deployment_uuid(r) for r in request_ids))
+        self.work.ring({n for n in nodes if n is not None})
+        return len(nodes)
 
     def lost(self, node_id: UUID, request_ids: list[str]) -> None:
         """Deployments whose container is gone from their node with no exit seen."""

@@ -2,14 +2,17 @@
 
 Statuses are Edgegap's `Status.*` values. A deployment is requested and placed (DEPLOYING) or
 fails to place (ERROR) in one decision; the agent reports READY (with its ports) or ERROR (with
-an exit code); a stop ends it TERMINATED. A stop asked while it is neither READY nor ERROR is
-kept and carried out as soon as it gets there, as the seed says.
+an exit code), or the admin gives up on a start that never came (ERROR); a stop ends it
+TERMINATED. A stop asked while it is neither READY nor ERROR is kept and carried out as soon as
+it gets there, as the seed says. ERROR is over for the admin: nothing it accounts for runs (the
+agent removes a failed container, and is told to remove any it still holds), so a stop ends an
+ERROR deployment at once and a late word from the node changes nothing.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -77,6 +80,7 @@ class Deployment(Aggregate):
         self.stop_pending: str | None = None  # the reason of a stop asked before READY/ERROR
         self.stopping: str | None = None  # the reason of a stop the agent is carrying out
         self.requested_at = at
+        self.placed_at: datetime | None = None
         self.tags: list[str] = list(spec.get("tags", []))
 
     @classmethod
@@ -92,6 +96,7 @@ class Deployment(Aggregate):
         self, request_id: str, node_id: UUID, location: dict[str, Any], at: datetime
     ) -> None:
         self.node_id = node_id
+        self.placed_at = at
         self._move(Status.DEPLOYING)
 
     def fail_placement(self, detail: str, at: datetime) -> None:
@@ -99,6 +104,19 @@ class Deployment(Aggregate):
             request_id=self.request_id, detail=detail, exit_code=None, previous=self.status, at=at
         )
         self._carry_out_pending(at)
+
+    def start_overdue(self, deadline: timedelta, now: datetime) -> bool:
+        """Placed at least `deadline` ago and still not started by its node."""
+        return (self.status == Status.DEPLOYING.value and self.placed_at is not None
+                and now - self.placed_at >= deadline)
+
+    def give_up_start(self, detail: str, at: datetime) -> bool:
+        """The admin stops waiting for the node to start it (start deadline passed, node
+        unreachable or deleted): ERROR, as if the node had reported a failed start. Only a
+        DEPLOYING deployment: one the node already started is left to the node's reports."""
+        if self.status != Status.DEPLOYING.value:
+            return False
+        return self.fail(detail, None, at)
 
     # -- what the agent reports -------------------------------------------------------------
     def ready(self, ports: dict[str, Any], public_ip: str, at: datetime) -> bool:
@@ -146,6 +164,10 @@ class Deployment(Aggregate):
     def terminated(self, exit_code: int | None, at: datetime) -> bool:
         if self.status == Status.TERMINATED.value:
             return False
+        if self.status == Status.ERROR.value and self.stopping is None:
+            # The node removed a container of a deployment already over (one it started after
+            # the admin gave up on it): cleaning up, not an end anyone asked for.
+            return False
         self._terminated(
             request_id=self.request_id,
             reason=self.stopping or "stopped",
@@ -167,9 +189,12 @@ class Deployment(Aggregate):
         """True when the stop happens now (200), False when deferred (202)."""
         if self.status == Status.TERMINATED.value:
             raise AlreadyTerminatedError(f"Instance {self.request_id} is already terminated")
+        if self.status == Status.ERROR.value:  # nothing runs: it ends now (see _begin_stop)
+            self._begin_stop(reason, at)
+            return True
         if self.stopping is not None or self.stop_pending is not None:
             return self.stopping is not None
-        if self.status in (Status.READY.value, Status.ERROR.value):
+        if self.status == Status.READY.value:
             self._begin_stop(reason, at)
             return True
         self._stop_deferred(request_id=self.request_id, reason=reason, at=at)
@@ -184,7 +209,10 @@ class Deployment(Aggregate):
             self._begin_stop(self.stop_pending, at)
 
     def _begin_stop(self, reason: str, at: datetime) -> None:
-        if self.node_id is None:  # never placed: nothing runs anywhere
+        # Never placed, or failed: nothing runs that the node would have to stop. Waiting for
+        # a node to confirm the end of an ERROR deployment left it "stopping" for good when
+        # that node was gone or no longer held the container.
+        if self.node_id is None or self.status == Status.ERROR.value:
             self._terminated(
                 request_id=self.request_id,
                 reason=reason,

@@ -72,7 +72,9 @@ TYPE_DOCS = {
     "edge.deployment.requested": "A deployment was asked for (POST /v2/deployments).",
     "edge.deployment.placed": "It was placed on a node near its users (Status.DEPLOYING).",
     "edge.deployment.ready": "Its container runs and its ports are published (Status.READY).",
-    "edge.deployment.error": "No room to place it, or its container failed (Status.ERROR).",
+    "edge.deployment.error": ("No room to place it, its container failed, or its node never"
+                              " started it: start deadline passed, node unreachable or"
+                              " deleted (Status.ERROR)."),
     "edge.deployment.stop_requested": "A stop (API, self-stop, bulk, max_duration) began.",
     "edge.deployment.terminated": "It ended; its container is gone (Status.TERMINATED).",
 }

@@ -318,8 +318,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                              timedelta(seconds=settings.ssh_login_window))
     counters = Counters()
     placement = ViewPlacementIndex(view, settings.placement_snapshot)
+    finder = ViewDeploymentFinder(view)
     deployments = Deployments(writes, GEO, placement, doorbell, settings.advertised_url,
-                              SsrfGuard(settings.webhook_allow_private_ips), box)
+                              SsrfGuard(settings.webhook_allow_private_ips), box, finder)
     return Services(
         settings=settings,
         store=store,
@@ -351,7 +352,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         box=box,
         hosts=Hosts(writes),
         deployments=deployments,
-        deployment_finder=ViewDeploymentFinder(view),
+        deployment_finder=finder,
         app_hosting=AppHosting(deployments, placement),
         bus=bus,
         listener=listener,

@@ -92,8 +92,9 @@ RESOURCES: dict[str, Any] = {
 _NO_ROOM = (" 422 when no healthy host has room: the deployment is recorded in Status.ERROR"
             " with its request_id; stop it to remove it. 400: invalid body, or unknown"
             " application or version (nothing is created).")
-_STOP = (" 200 when READY or ERROR (the container gets SIGTERM); 202 otherwise: the stop"
-         " is carried out once READY or ERROR is reached. 410: already terminated.")
+_STOP = (" 200 when READY (the container gets SIGTERM) or ERROR (nothing runs: it ends"
+         " TERMINATED at once); 202 otherwise: the stop is carried out once READY or ERROR is"
+         " reached. 410: already terminated.")
 _G, _P, _D, _PA = "GET", "POST", "DELETE", "PATCH"
 OPERATIONS: dict[tuple[str, str], Op] = {
     (_P, "/api/v1/apps"): Op(APPS, "Create an application", 201, "App", (400, 409, 422),

@@ -1,6 +1,7 @@
 """Background duties that must happen whether or not anyone asks: expiring executions,
 ending those whose node is gone or unreachable, pruning finished ones past their retention,
-stopping deployments past their max_duration, deleting container telemetry past its
+stopping deployments past their max_duration, failing deployments their node never started
+(start deadline, node unreachable or deleted), deleting container telemetry past its
 retention, and processing self-update requests.
 
 Everything it acts on is read from the read model, so a restarted admin picks up where the
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
+from application.deployments import BATCH as DEPLOYMENTS_BATCH
 from application.executions import BATCH
 from entrypoints.bootstrap import Services
 from entrypoints.pause import pause
@@ -26,11 +28,11 @@ log = logging.getLogger(__name__)
 UPDATE_CHUNKS_PER_PASS = 50
 
 
-def _drain(step: Callable[[], int]) -> int:
+def _drain(step: Callable[[], int], batch: int = BATCH) -> int:
     total = 0
     while (done := step()) > 0:
         total += done
-        if done < BATCH:
+        if done < batch:
             break
     return total
 
@@ -56,10 +58,21 @@ def schedule_once(services: Services) -> int:
                                                   telemetry_days))
     overdue = services.deployment_finder.overdue(services.writes.clock.now())
     handled += services.deployments.stop_overdue(overdue)
+    handled += _unstarted(services)
     for _ in range(UPDATE_CHUNKS_PER_PASS):
         if not services.self_updates.process_next():
             break
         handled += 1
+    return handled
+
+
+def _unstarted(services: Services) -> int:
+    deployments = services.deployments
+    handled = _drain(deployments.abandon_on_lost_nodes, DEPLOYMENTS_BATCH)
+    deadline = services.settings.deployment_start_deadline
+    # Only while an admin was up to hear the reports: after an outage, every start is late.
+    if services.up_for(deadline):
+        handled += _drain(lambda: deployments.expire_unstarted(deadline), DEPLOYMENTS_BATCH)
     return handled
 
 

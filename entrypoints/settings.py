@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 DEFAULT_DATABASE_URL = "sqlite:///./edge-data/edge.sqlite3"
 CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 ADMIN_ID = re.compile(r"^[a-z0-9]{12}$")
+MAX_START_DEADLINE = 7 * 86400  # beyond that, a start is not late but lost (and inf overflows)
 TRUE, FALSE = {"1", "true", "yes", "on", "y"}, {"0", "false", "no", "off", "n", ""}
 
 
@@ -66,6 +67,7 @@ class Settings:
     admin_forget_after: float = 3600.0
     log_format: str = "json"
     placement_snapshot: float = 0.5
+    deployment_start_deadline: float = 600.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -119,6 +121,7 @@ class Settings:
             "admin_forget_after": _float(e, "ADMIN_FORGET_AFTER_SECONDS", 3600.0),
             "log_format": (e.get("LOG_FORMAT") or "json").lower(),
             "placement_snapshot": _float(e, "PLACEMENT_SNAPSHOT_SECONDS", 0.5, zero=True),
+            "deployment_start_deadline": _float(e, "DEPLOYMENT_START_DEADLINE_SECONDS", 600.0),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -145,6 +148,10 @@ class Settings:
                 "NODE_UNHEALTHY_AFTER_SECONDS must be positive and below "
                 "NODE_UNREACHABLE_AFTER_SECONDS"
             )
+        if not 0 < self.deployment_start_deadline <= MAX_START_DEADLINE:
+            raise SettingsError(f"DEPLOYMENT_START_DEADLINE_SECONDS="
+                                f"{self.deployment_start_deadline:g}: must be greater than 0 "
+                                f"and at most {MAX_START_DEADLINE} (a week)")
 
         self._validate_admin()
 

@@ -3,8 +3,9 @@ work poll) and the agent's reports on its containers.
 
 A poll names the deployments the agent holds. The answer lists those placed on the node that it
 does not hold yet (with everything needed to run them) and those it holds that must stop: a stop
-was asked, or the admin no longer knows them as live. A ready one the agent does not hold has
-lost its container: it becomes an error.
+was asked, the admin no longer knows them as live, or they are over as an ERROR (a start the
+admin gave up on that the node made late: nothing may run that the admin does not account for).
+A ready one the agent does not hold has lost its container: it becomes an error.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def deployment_work(svc: Services, node_id: Any, held: list[str]) -> dict[str, l
     for request_id, row in rows.items():
         if request_id not in holding and row["status"] == Status.DEPLOYING.value:
             starts.append(start_spec(svc.box, row))
-    stops = sorted(r for r in holding if r not in rows or rows[r].get("stopping"))
+    stops = sorted(r for r in holding if r not in rows or rows[r].get("stopping")
+                   or rows[r]["status"] == Status.ERROR.value)
     # Ready here but not held there: the agent holds every container it started or found at
     # its start, so this one was removed while no agent watched it (an agent restart).
     lost = sorted(r for r, row in rows.items()

@@ -33,3 +33,13 @@ def test_bad_values_name_the_setting(key: str, raw: str, message: str) -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({**BASE, key: raw})
     assert str(caught.value).startswith(f"{key}={raw!r}: ") and message in str(caught.value)
+
+
+def test_the_deployment_start_deadline_is_bounded() -> None:
+    assert Settings.from_env(BASE).deployment_start_deadline == 600.0
+    assert Settings.from_env({**BASE, "DEPLOYMENT_START_DEADLINE_SECONDS": "90"}
+                             ).deployment_start_deadline == 90.0
+    for raw in ("0", "-5", "inf", "604801", "soon"):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env({**BASE, "DEPLOYMENT_START_DEADLINE_SECONDS": raw})
+        assert str(caught.value).startswith("DEPLOYMENT_START_DEADLINE_SECONDS=")

@@ -1,8 +1,10 @@
 """Deployments on the in-memory store: placement near users, capacity, preferred hosts, cached
-images, stops before and after READY, agent reports, and concurrent deploys racing for room."""
+images, stops before and after READY, agent reports, concurrent deploys racing for room, never a
+node unhealthy at decision time, and starts that never came (deadline, node lost)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from application.errors import NotFoundError
 from application.hosts import UpdateHost
 from application.nodes import EnrollNode
 from domain.deployment import AlreadyTerminatedError, Status
+from domain.node import NodeStatus
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.http.agent_deployments import deployment_work
@@ -266,3 +269,131 @@ def test_room_given_back_since_the_snapshot_is_found_before_refusing() -> None:
         assert set(where.values()) == {a.node_id for a in first}
     finally:
         services.close()
+
+
+def test_placement_never_chooses_a_node_unhealthy_at_decision_time() -> None:
+    """The hosts snapshot is an hour old here (all healthy when read); each deploy comes right
+    after the nodes' statuses changed, and must land on the nearest node healthy now."""
+    services = build_services(make_settings("memory://", placement_snapshot=3600))
+    services.start()
+    try:
+        where = nodes(services, slots=30)
+        assert services.deployments.deploy(near("paris")).node_id == where["paris"]
+        by_distance = ("paris", "montreal", "tokyo")  # from users near Paris
+        combos = list(itertools.product(NodeStatus, repeat=3))
+        # Combos leaving a healthy node first: placement then never needs a fresh snapshot.
+        combos.sort(key=lambda c: NodeStatus.HEALTHY not in c)
+        for statuses in combos:
+            for city, status in zip(by_distance, statuses, strict=True):
+                services.nodes.set_status(where[city], status, "test")
+            accepted = services.deployments.deploy(near("paris"))
+            healthy = [where[c] for c, s in zip(by_distance, statuses, strict=True)
+                       if s is NodeStatus.HEALTHY]
+            assert accepted.node_id == (healthy[0] if healthy else None), statuses
+    finally:
+        services.close()
+
+
+@pytest.fixture
+def clocked(any_url: str) -> Iterator[tuple[Services, FixedClock]]:
+    """On every store: the passes read the deployments and nodes tables through SQL there."""
+    clock = FixedClock()
+    services = build_services(make_settings(any_url, placement_snapshot=0,
+                                            deployment_start_deadline=600), clock=clock)
+    services.start()
+    clock.advance(3600)  # the admin has been up longer than the deadline
+    yield services, clock
+    services.close()
+
+
+def allocated(services: Services, node: UUID) -> int:
+    host = services.view.get("hosts", node)
+    assert host is not None
+    return int(host["allocated_cpu_units"])
+
+
+def test_a_start_that_never_comes_ends_in_error_and_gives_its_room_back(
+    clocked: tuple[Services, FixedClock],
+) -> None:
+    services, clock = clocked
+    where = nodes(services, slots=1)
+    placed = [services.deployments.deploy(near("tokyo")) for _ in range(3)]
+    assert all(a.placed for a in placed)
+    started, *stuck = placed
+    assert started.node_id is not None
+    services.deployments.report(started.node_id, started.request_id,
+                                DeploymentReport(state="ready", public_ip="127.0.0.1"))
+    assert not services.deployments.deploy(near("tokyo")).placed  # full fleet
+    clock.advance(599)
+    schedule_once(services)
+    assert all(row(services, a.request_id)["status"] == Status.DEPLOYING for a in stuck)
+    clock.advance(1)
+    schedule_once(services)
+    for accepted in stuck:
+        stored = row(services, accepted.request_id)
+        assert (stored["status"], stored["last_status"], stored["error"]) == (
+            Status.ERROR, Status.DEPLOYING, True)
+        assert stored["error_detail"] == (
+            f"not started within 600 s on node {accepted.node_id}")
+        assert accepted.node_id is not None and allocated(services, accepted.node_id) == 0
+    assert row(services, started.request_id)["status"] == Status.READY
+    assert allocated(services, where["tokyo"]) == 512  # the started one keeps its room
+    failed = [n.state for n in services.store.recorder.select_notifications(1, 10_000)
+              if n.topic.endswith("Deployment.Failed")]
+    assert len(failed) == 3  # the two given up (edge.deployment.error) and the refused one
+    assert schedule_once(services) == 0  # idempotent
+    again = services.deployments.deploy(near("tokyo"))  # the room given back is found
+    assert again.placed and again.node_id in {a.node_id for a in stuck}
+
+
+def test_a_late_start_does_not_revive_a_start_given_up_and_is_removed(
+    clocked: tuple[Services, FixedClock],
+) -> None:
+    """The node starts the container after the deadline: its READY changes nothing, the next
+    work poll tells it to remove the container, and its report of that changes nothing."""
+    services, clock = clocked
+    where = nodes(services)
+    accepted = services.deployments.deploy(near("paris"))
+    node = where["paris"]
+    clock.advance(600)
+    schedule_once(services)
+    assert row(services, accepted.request_id)["status"] == Status.ERROR
+    ready = DeploymentReport(state="ready", public_ip="127.0.0.1")
+    assert services.deployments.report(node, accepted.request_id, ready) == Status.ERROR
+    work = deployment_work(services, node, [accepted.request_id])
+    assert work == {"deployments": [], "stop_deployments": [accepted.request_id]}
+    removed = DeploymentReport(state="terminated", exit_code=143)
+    assert services.deployments.report(node, accepted.request_id, removed) == Status.ERROR
+    assert allocated(services, node) == 0
+    assert services.deployments.stop(accepted.request_id) is True  # nothing runs: ends now
+    stored = row(services, accepted.request_id)
+    assert (stored["status"], stored["stopping"]) == (Status.TERMINATED, None)
+    assert deployment_work(services, node, []) == {"deployments": [], "stop_deployments": []}
+
+
+def test_starts_on_a_node_that_becomes_unreachable_or_is_deleted_end_in_error(
+    clocked: tuple[Services, FixedClock],
+) -> None:
+    services, _ = clocked
+    where = nodes(services)
+    running, waiting = (services.deployments.deploy(near("paris")) for _ in range(2))
+    services.deployments.report(where["paris"], running.request_id,
+                                DeploymentReport(state="ready", public_ip="127.0.0.1"))
+    on_montreal = services.deployments.deploy(near("montreal"))
+    on_tokyo = services.deployments.deploy(near("tokyo"))
+    services.nodes.set_status(where["tokyo"], NodeStatus.UNHEALTHY, "test")
+    assert schedule_once(services) == 0  # unhealthy may still start it: the deadline decides
+    services.nodes.set_status(where["paris"], NodeStatus.UNREACHABLE, "missed heartbeats")
+    services.nodes.delete(where["montreal"])
+    schedule_once(services)
+    stored = row(services, waiting.request_id)
+    assert (stored["status"], stored["error_detail"]) == (
+        Status.ERROR, f"node {where['paris']} became unreachable before starting it")
+    gone = row(services, on_montreal.request_id)
+    assert (gone["status"], gone["error_detail"]) == (
+        Status.ERROR, f"node {where['montreal']} was deleted before starting it")
+    # A READY one is left to the node: it may come back with it running.
+    assert row(services, running.request_id)["status"] == Status.READY
+    assert allocated(services, where["paris"]) == 512
+    assert row(services, on_tokyo.request_id)["status"] == Status.DEPLOYING
+    assert schedule_once(services) == 0

@@ -1,9 +1,10 @@
 """The deployment state machine under any sequence of reports and stops: Edgegap's statuses,
-deferred stops carried out on READY or ERROR, TERMINATED final, and replay giving the same."""
+deferred stops carried out on READY or ERROR, TERMINATED final, ERROR never brought back by a
+late report, and replay giving the same."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -14,7 +15,8 @@ from domain.deployment import AlreadyTerminatedError, Deployment, Status
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 ACTIONS = st.lists(st.sampled_from(
-    ["place", "fail_placement", "ready", "fail", "terminated", "stop"]), max_size=12)
+    ["place", "fail_placement", "ready", "fail", "terminated", "stop", "give_up",
+     "late_terminated"]), max_size=12)
 
 
 def new() -> Deployment:
@@ -36,6 +38,11 @@ def act(d: Deployment, action: str) -> None:
     elif action == "terminated":
         if d.stopping is not None:
             d.terminated(0, AT)
+    elif action == "late_terminated":  # the node removed a container nobody asked it to stop
+        if d.node_id is not None and d.stopping is None:
+            d.terminated(0, AT)
+    elif action == "give_up":
+        d.give_up_start("not started within 600 s", AT)
     elif action == "stop":
         try:
             d.stop("stop requested", AT)
@@ -47,17 +54,19 @@ def act(d: Deployment, action: str) -> None:
 def test_any_sequence_keeps_the_invariants(actions: list[str]) -> None:
     d = new()
     events = list(d.collect_events())
-    was_terminated = False
+    was_terminated = was_over = False
     for action in actions:
         act(d, action)
         events += d.collect_events()
         status = Status(d.status)
         assert not was_terminated or status is Status.TERMINATED
+        assert not was_over or status in (Status.ERROR, Status.TERMINATED)
         was_terminated = status is Status.TERMINATED
+        was_over = status in (Status.ERROR, Status.TERMINATED)
         if d.stop_pending is not None:
             assert status in (Status.SEEKING, Status.DEPLOYING)
-        if d.stopping is not None:
-            assert status in (Status.READY, Status.ERROR) and d.node_id is not None
+        if d.stopping is not None:  # only a running container is waited for
+            assert status is Status.READY and d.node_id is not None
     replayed = None
     for e in events:
         replayed = e.mutate(replayed)
@@ -92,3 +101,47 @@ def test_a_crash_while_stopping_is_the_end_that_was_asked_for() -> None:
     d.stop("self-stop", AT)
     assert d.fail("exited", 137, AT)
     assert d.status == Status.TERMINATED.value
+
+
+def test_a_start_given_up_stays_an_error_whatever_the_node_says_later() -> None:
+    d = new()
+    d.place(uuid4(), {}, AT)
+    deadline = timedelta(seconds=600)
+    assert not d.start_overdue(deadline, AT + deadline - timedelta(microseconds=1))
+    assert d.start_overdue(deadline, AT + deadline)
+    assert d.give_up_start("not started within 600 s", AT + deadline)
+    assert (d.status, d.error_detail) == (Status.ERROR.value, "not started within 600 s")
+    assert not d.start_overdue(deadline, AT + deadline)
+    assert not d.give_up_start("again", AT + deadline)  # idempotent
+    assert not d.ready({}, "127.0.0.1", AT + deadline)  # a late start does not resurrect it
+    assert not d.terminated(143, AT + deadline)  # nor does the node removing that container
+    assert d.status == Status.ERROR.value
+    assert d.stop("stop requested", AT + deadline) is True  # nothing runs: it ends now
+    assert d.status == Status.TERMINATED.value and d.stopping is None
+
+
+def test_only_a_deploying_start_can_be_given_up() -> None:
+    ready = new()
+    ready.place(uuid4(), {}, AT)
+    ready.ready({}, "127.0.0.1", AT)
+    assert not ready.give_up_start("late", AT) and ready.status == Status.READY.value
+    seeking = new()
+    assert not seeking.give_up_start("late", AT) and seeking.status == Status.SEEKING.value
+
+
+def test_a_stop_deferred_then_a_start_given_up_ends_terminated() -> None:
+    d = new()
+    d.place(uuid4(), {}, AT)
+    assert d.stop("stop requested", AT) is False
+    assert d.give_up_start("not started", AT)
+    assert (d.status, d.last_status) == (Status.TERMINATED.value, Status.ERROR.value)
+
+
+def test_a_stop_after_a_crash_ends_it_at_once() -> None:
+    """The agent reports a crash and removes the container: no node will confirm a stop."""
+    d = new()
+    d.place(uuid4(), {}, AT)
+    d.ready({}, "127.0.0.1", AT)
+    assert d.fail("container exited with code 3", 3, AT)
+    assert d.stop("stop requested", AT) is True
+    assert d.status == Status.TERMINATED.value and d.stopping is None
