@@ -25,6 +25,8 @@ from adapters.memory_views import MemoryTableView
 from adapters.nats_publisher import JetStreamPublisher, StreamSettings
 from adapters.pg_lock import AdvisoryLock
 from adapters.pg_notify import NotifyListener
+from adapters.pg_secret_key import TABLE as PG_KEY_TABLE
+from adapters.pg_secret_key import database_key
 from adapters.placement_index import ViewPlacementIndex
 from adapters.postgres_views import PostgresFleetView
 from adapters.read_ports import ViewExecutionIndex, ViewSshCredentials, ViewTargetFinder
@@ -204,14 +206,35 @@ def build_relay(
 
 
 def build_box(settings: Settings) -> AesGcmBox:
-    """At-rest key: ENCRYPTION_KEY, else MASTER_KEY/API_KEY, else a key file beside SQLite."""
-    material = settings.secret_material()
-    if material:
-        return AesGcmBox(derive_key(material))
-    if database_kind(settings.database_url) == "sqlite":
-        path = settings.persistence_env("edge")["SQLITE_DBNAME"] + ".key"
-        return AesGcmBox(key_file(path))
-    return AesGcmBox(secrets.token_bytes(32))
+    """The key ring for secrets at rest. ENCRYPTION_KEY's first key seals, else a random key
+    kept with the data (SQLite: a file beside it; PostgreSQL: a table; memory: this process's).
+    Every other key only opens: the rest of ENCRYPTION_KEY, the stored key once ENCRYPTION_KEY
+    is set, and what earlier releases sealed with (ENCRYPTION_KEY read whole, commas and all;
+    keys derived from MASTER_KEY and API_KEY). Sealing never depends on the API keys."""
+    configured = [derive_key(k) for k in settings.encryption_keys()]
+    stored = _stored_key(settings, create=not configured)
+    if not configured and stored is None:
+        stored = secrets.token_bytes(32)  # memory://: nothing outlives the process anyway
+    ring = configured + ([stored] if stored is not None else [])
+    whole = settings.encryption_key
+    earlier = [whole] if whole and settings.encryption_keys() != (whole,) else []
+    earlier += [] if settings.generated_api_key else list(settings.api_keys())
+    return AesGcmBox(ring[0], ring[1:] + [derive_key(m) for m in earlier])
+
+
+def _stored_key(settings: Settings, create: bool) -> bytes | None:
+    kind = database_kind(settings.database_url)
+    if kind == "sqlite":
+        return key_file(settings.persistence_env("edge")["SQLITE_DBNAME"] + ".key", create)
+    if kind != "postgres":
+        return None
+    key = database_key(settings.postgres_conninfo(),
+                       settings.persistence_env("edge")["POSTGRES_SCHEMA"], create)
+    if create:
+        log.warning("ENCRYPTION_KEY is not set: secrets at rest are sealed with a random key "
+                    "kept in the database (table %s); set ENCRYPTION_KEY to protect them from "
+                    "whoever can read the database", PG_KEY_TABLE)
+    return key
 
 
 def build_delivery_queue(settings: Settings, clock: Clock) -> AnyDeliveryQueue:
