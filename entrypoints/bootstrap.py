@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -35,7 +35,12 @@ from adapters.sql_delivery_queue import PostgresDeliveryQueue, SQLiteDeliveryQue
 from adapters.sqlite_views import SQLiteFleetView
 from adapters.webhook_directory import ViewWebhookDirectory
 from adapters.webhook_guard import SsrfGuard
-from adapters.webhook_http import MAX_ADDRESSES, HttpWebhookTransport, ViewWebhookTargets
+from adapters.webhook_http import (
+    MAX_ADDRESSES,
+    HttpWebhookTransport,
+    ViewWebhookTargets,
+    check_webhook_secrets,
+)
 from adapters.work_doorbell import WorkDoorbell
 from application.admins import AdminProfile, Admins
 from application.aliases import Aliases
@@ -62,6 +67,7 @@ from application.self_updates import SelfUpdates
 from application.ssh_access import SshAccess
 from application.ssh_logins import FailureWindow, SshLogins
 from application.store import EdgeStore
+from application.unsealing import UnsealFailures
 from application.webhooks import Webhooks
 from application.write_path import WritePath
 from entrypoints.settings import Settings, database_kind
@@ -113,6 +119,7 @@ class Services:
     deliverer: Deliverer | None = None
     scheduler_lock: ProjectorLock | None = None
     started_at: datetime | None = None
+    unsealing: UnsealFailures = field(default_factory=UnsealFailures)  # readiness, metrics
 
     def start(self) -> None:
         """Starts background work: the projector (unless another process runs it)."""
@@ -123,6 +130,15 @@ class Services:
                 self.listener.start()
         if self.settings.default_cluster_name:
             self.clusters.ensure(self.settings.default_cluster_name)
+        self.check_sealed()
+
+    def check_sealed(self) -> None:
+        """A key missing from ENCRYPTION_KEY shows at start (logged, and in readiness), not at
+        the next delivery; it never stops the start."""
+        try:
+            check_webhook_secrets(self.view, self.box, self.unsealing)
+        except Exception:  # e.g. the database is away: the check waits for a use
+            log.warning("start-up check of sealed webhook secrets failed", exc_info=True)
 
     def up_for(self, seconds: float) -> bool:
         """Whether this process has been running that long: silence from nodes counts only
@@ -248,15 +264,17 @@ def build_delivery_queue(settings: Settings, clock: Clock) -> AnyDeliveryQueue:
     return PostgresDeliveryQueue(settings.postgres_conninfo(), env["POSTGRES_SCHEMA"], clock)
 
 
-def build_deliverer(
+def build_deliverer(  # noqa: PLR0913
     settings: Settings, queue: AnyDeliveryQueue, view: TableView, box: AesGcmBox, clock: Clock,
+    unsealing: UnsealFailures | None = None,
 ) -> Deliverer:
     transport = HttpWebhookTransport(SsrfGuard(settings.webhook_allow_private_ips),
                                      settings.webhook_timeout)
     # A lease must outlast the slowest attempt (every pinned address timing out) or a second
     # worker would send the same delivery while the first is still waiting.
     lease = MAX_ADDRESSES * settings.webhook_timeout + 5
-    return Deliverer(queue, transport, ViewWebhookTargets(view, box), clock,
+    targets = ViewWebhookTargets(view, box, unsealing=unsealing)
+    return Deliverer(queue, transport, targets, clock,
                      RetryPolicy(max_attempts=settings.webhook_max_attempts), lease_seconds=lease)
 
 
@@ -292,6 +310,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     writes = WritePath(store, clock, projector, observers=[relay.wake],
                        group_commit=settings.write_group_commit)
     box, deliveries = build_box(settings), build_delivery_queue(settings, clock)
+    unsealing = UnsealFailures()
     targets, index, doorbell = ViewTargetFinder(view), ViewExecutionIndex(view), WorkDoorbell()
     hasher = Argon2Hasher()
     failures = FailureWindow(settings.ssh_login_max_failures,
@@ -299,7 +318,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     counters = Counters()
     placement = ViewPlacementIndex(view, settings.placement_snapshot)
     deployments = Deployments(writes, GEO, placement, doorbell, settings.advertised_url,
-                              SsrfGuard(settings.webhook_allow_private_ips), box)
+                              SsrfGuard(settings.webhook_allow_private_ips), box, unsealing)
     return Services(
         settings=settings,
         store=store,
@@ -338,6 +357,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         lock=lock,
         relay_lock=relay_lock,
         deliveries=deliveries,
-        deliverer=build_deliverer(settings, deliveries, view, box, clock),
+        deliverer=build_deliverer(settings, deliveries, view, box, clock, unsealing),
         scheduler_lock=build_lock(settings, "scheduler"),
+        unsealing=unsealing,
     )

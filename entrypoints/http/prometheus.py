@@ -70,6 +70,17 @@ class _ServiceCollector(Collector):
                      sum(topology.edge_capacity.values()))
         yield _gauge("uptime_seconds", "Seconds since this admin started",
                      groups["application"]["uptime_seconds"])
+        yield from _unsealing(svc)
+
+
+def _unsealing(svc: Any) -> Iterator[Metric]:
+    """A key missing from ENCRYPTION_KEY: alert on the gauge (README: key rotation)."""
+    failures = svc.unsealing
+    yield CounterMetricFamily("edge_admin_secret_unseal_failures",
+                              "Sealed values that did not open (every attempt)",
+                              value=failures.total)
+    yield _gauge("secrets_unsealable", "Objects whose sealed values do not open, still in use",
+                 len(failures.unsealable()))
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
