@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import secrets
@@ -52,11 +53,18 @@ def key_file(path: str, create: bool = True) -> bytes | None:
             return derive_key(handle.read().decode().strip())
     if not create:
         return None
-    material = new_key_material()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(material + "\n")
-    return derive_key(material)
+    # Written aside, then linked into place: a process starting at the same moment finds either
+    # no file or a whole one, and the first link wins.
+    spare = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(new_key_material() + "\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(spare, path)
+    finally:
+        os.unlink(spare)
+    return key_file(path, create=False)
 
 
 class AesGcmBox:

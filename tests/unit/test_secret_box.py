@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from adapters.pg_secret_key import database_key
-from adapters.secret_box import AesGcmBox, derive_key, key_id
+from adapters.secret_box import AesGcmBox, derive_key, key_file, key_id
 from application.ports import UnsealError
 from entrypoints.bootstrap import build_box
 from entrypoints.settings import Settings, SettingsError
@@ -163,3 +163,22 @@ def test_postgres_default_key_survives_an_api_key_change(pg_url: str) -> None:
     sealed = box(pg_url, API_KEY="k1").seal(b"whsec")
     assert box(pg_url, API_KEY="k2").open(sealed) == b"whsec"
     assert box(pg_url, API_KEY="k2", ENCRYPTION_KEY=A).open(sealed) == b"whsec"
+
+
+def test_processes_starting_at_once_on_sqlite_share_one_key_file(tmp_path: object) -> None:
+    path = f"{tmp_path}/edge.sqlite3.key"
+    keys: list[bytes | None] = []
+    start = threading.Barrier(16)
+
+    def first_start() -> None:
+        start.wait()
+        keys.append(key_file(path))
+
+    threads = [threading.Thread(target=first_start) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 16 and len(set(keys)) == 1 and keys[0] is not None
+    assert os.listdir(f"{tmp_path}") == ["edge.sqlite3.key"]
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
