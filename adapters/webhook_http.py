@@ -15,9 +15,10 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from ipaddress import IPv6Address
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 import aiohttp
@@ -28,9 +29,12 @@ from adapters.resolver import UnresolvedHostError
 from adapters.webhook_directory import open_webhook, webhook_row
 from application.deliveries import Sent, WebhookTarget
 from application.deployments import reveal
-from application.ports import SecretBox
+from application.ports import SecretBox, UnsealError
+from application.unsealing import UnsealFailures
+from domain.deployment import Status
 from domain.shared import InvalidValueError
 from domain.ssrf import Destination, IPAddress, parse_destination
+from projections.targets import all_rows
 from projections.view import TableView
 
 MAX_RESPONSE_BYTES = 64 * 1024  # read (and drop) at most this much of a receiver's answer
@@ -180,12 +184,15 @@ def _reason(exc: aiohttp.ClientConnectorError) -> str:
 class ViewWebhookTargets:
     """Finds a webhook in the read model and unseals its secret and headers for a delivery;
     None when it was deleted. Answers are reused for `ttl` seconds (webhooks are immutable, so
-    only a deletion can be missed, and only for that long)."""
+    only a deletion can be missed, and only for that long). A secret that does not open raises
+    UnsealError, after `unsealing` has logged and counted it."""
 
-    def __init__(self, view: TableView, box: SecretBox, ttl: float = 2.0) -> None:
+    def __init__(self, view: TableView, box: SecretBox, ttl: float = 2.0,
+                 unsealing: UnsealFailures | None = None) -> None:
         self.view = view
         self.box = box
         self.ttl = ttl
+        self.unsealing = unsealing or UnsealFailures()
         self._lock = threading.Lock()
         self._cache: dict[UUID, tuple[float, WebhookTarget | None]] = {}
 
@@ -198,14 +205,53 @@ class ViewWebhookTargets:
         row = webhook_row(self.view, webhook_id)
         target = None
         if row is not None:
-            secret, headers = open_webhook(self.box, row)
+            secret, headers = open_checked(self.view, self.box, self.unsealing, row)
             target = WebhookTarget(url=row["url"], secret=secret, headers=headers)
         elif (hook := self.view.get("deployment_hooks", webhook_id)) is not None:
             # A deployment's webhook_on_<kind>: signed with the secret its 202 answer gave.
-            secret = reveal(self.box, hook["secret"]).encode()
+            try:
+                secret = reveal(self.box, hook["secret"]).encode()
+            except UnsealError as exc:
+                self.unsealing.failed(f"deployment {hook['request_id']} hook secret", exc,
+                                      partial(_deployment_live, self.view, hook["request_id"]))
+                raise
             target = WebhookTarget(url=hook["url"], secret=secret, headers={})
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[webhook_id] = (now, target)
         return target
+
+
+def open_checked(
+    view: TableView, box: SecretBox, unsealing: UnsealFailures, row: dict[str, Any]
+) -> tuple[bytes, dict[str, str]]:
+    """open_webhook, a failure logged and counted (until the webhook is deleted)."""
+    try:
+        return open_webhook(box, row)
+    except UnsealError as exc:
+        unsealing.failed(f"webhook {row['id']}", exc,
+                         partial(_webhook_exists, view, row["id"]))
+        raise
+
+
+def check_webhook_secrets(view: TableView, box: SecretBox, unsealing: UnsealFailures) -> int:
+    """The start-up check: every webhook's secret opens (microseconds each); returns how many
+    do not, each already logged and reported to readiness."""
+    failed = 0
+    for row in all_rows(view, "webhooks", [], 1000, ()):
+        try:
+            open_checked(view, box, unsealing, row)
+        except UnsealError:
+            failed += 1
+    return failed
+
+
+def _webhook_exists(view: TableView, webhook_id: UUID) -> bool:
+    return webhook_row(view, webhook_id) is not None
+
+
+def _deployment_live(view: TableView, request_id: str) -> bool:
+    """A deployment's hook deliveries go on until it is terminated."""
+    row = view.get("deployments", request_id)
+    return row is not None and row["status"] != Status.TERMINATED.value

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 STATUSES = (PENDING, SUCCEEDED, FAILED)
 WEBHOOK_DELETED = "webhook deleted"
+UNSEALABLE = "webhook secret cannot be unsealed"
+UNSEALABLE_HINT = "the key that sealed it is missing from ENCRYPTION_KEY"
 
 
 class Verdict(Enum):
@@ -258,8 +260,9 @@ class Deliverer:
         started = self.clock.now()
         try:
             target = await asyncio.to_thread(self.targets, claim.webhook_id)
-        except ValueError:  # the at-rest key changed: no attempt can ever be signed
-            return Settlement(FAILED, started, None, None, "webhook secret cannot be unsealed")
+        except ValueError as exc:  # its key is missing (the lookup logged and counted it)
+            return Settlement(FAILED, started, None, None,
+                              f"{UNSEALABLE}: {exc}; {UNSEALABLE_HINT}")
         if target is None:
             return Settlement(FAILED, started, None, None, WEBHOOK_DELETED)
         headers = {**target.headers,

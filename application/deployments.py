@@ -17,15 +17,17 @@ from uuid import UUID
 
 from application.apps import sealed_env
 from application.deployment_inputs import DeploymentCreate, DeploymentReport, user_points
-from application.errors import NotFoundError
+from application.errors import NotFoundError, SecretUnavailableError
 from application.ports import (
     DeploymentFinder,
     DestinationGuard,
     GeoLocator,
     PlacementIndex,
     SecretBox,
+    UnsealError,
     WorkNotifier,
 )
+from application.unsealing import UnsealFailures
 from application.write_path import UnitOfWork, WritePath
 from domain.app import App, app_uuid
 from domain.deployment import AlreadyTerminatedError, Deployment, Status, deployment_uuid
@@ -38,6 +40,7 @@ NO_ROOM = "Couldn't Allocate Server"
 LOST = "the container is gone from the node (removed while no agent watched it)"
 PREFETCH = 2  # hosts loaded with the batch: the likely choice and the next, should it be full
 BATCH = 500  # deployments given up per step of a scheduler pass
+UNSEALABLE = "its secrets cannot be unsealed"
 
 
 class _StaleSnapshotError(Exception):
@@ -96,9 +99,11 @@ class Deployments:
 
     def __init__(self, writes: WritePath, geo: GeoLocator, index: PlacementIndex,  # noqa: PLR0913
                  work: WorkNotifier, public_url: str, guard: DestinationGuard,
-                 box: SecretBox, finder: DeploymentFinder) -> None:
+                 box: SecretBox, finder: DeploymentFinder,
+                 unsealing: UnsealFailures | None = None) -> None:
         self.writes, self.geo, self.index, self.work = writes, geo, index, work
         self.guard, self.box, self.finder = guard, box, finder
+        self.unsealing = unsealing or UnsealFailures()
         self.public_url = public_url.rstrip("/")
 
     def deploy(self, cmd: DeploymentCreate, preferred: tuple[str, ...] = ()) -> Accepted:
@@ -218,7 +223,7 @@ class Deployments:
             deployment = self._get(uow, request_id)
             spec = deployment.spec
             if spec["access_point_id"] != access_point_id or not hmac.compare_digest(
-                token.encode(), reveal(self.box, spec["delete_token"]).encode()
+                token.encode(), self._reveal(request_id, spec["delete_token"]).encode()
             ):
                 raise NotFoundError(f"deployment {request_id} not found")
             now = deployment.stop("self-stop", uow.now)
@@ -228,6 +233,13 @@ class Deployments:
         stopping, node_id = self.writes.run(decide)
         self._ring(node_id)
         return stopping
+
+    def _reveal(self, request_id: str, sealed: str) -> str:
+        try:
+            return reveal(self.box, sealed)
+        except UnsealError as exc:
+            self.unsealing.failed(f"deployment {request_id}", exc)
+            raise SecretUnavailableError(f"deployment {request_id}: {UNSEALABLE}") from exc
 
     def _get(self, uow: UnitOfWork, request_id: str) -> Deployment:
         return uow.get(Deployment, deployment_uuid(request_id), f"deployment {request_id}")
@@ -323,6 +335,13 @@ class Deployments:
         """Deployments whose container is gone from their node with no exit seen."""
         for request_id in request_ids:
             self.report(node_id, request_id, DeploymentReport(state="error", detail=LOST))
+
+    def cannot_start(self, node_id: UUID, request_id: str, error: UnsealError) -> None:
+        """A deployment whose secrets do not open cannot start: it fails now, with the reason,
+        rather than waiting in DEPLOYING for a key that may never come back."""
+        self.unsealing.failed(f"deployment {request_id}", error)
+        detail = f"{UNSEALABLE} ({error}): the key that sealed them is missing on the admin"
+        self.report(node_id, request_id, DeploymentReport(state="error", detail=detail))
 
     # -- tags -------------------------------------------------------------------------------
     def add_tag(self, request_id: str, name: str) -> None:

@@ -21,6 +21,11 @@ class UnauthorizedError(DomainError):
     """A credential (enrollment key, agent token) was not recognised."""
 
 
+class SecretUnavailableError(DomainError):
+    """A sealed value the operation needs does not open: its key is missing from this process
+    (logged and counted where it failed)."""
+
+
 class ReadModelLagError(DomainError):
     """The write committed but the read model did not catch up in time."""
 

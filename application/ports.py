@@ -66,12 +66,24 @@ class EventPublisher(Protocol):
     async def close(self) -> None: ...
 
 
+class UnsealError(ValueError):
+    """A sealed value does not open: the key that sealed it is not among this process's keys
+    (`key_id` names it when the value says), or the value was altered."""
+
+    def __init__(self, message: str, key_id: str | None = None) -> None:
+        super().__init__(message)
+        self.key_id = key_id
+
+
 class SecretBox(Protocol):
-    """Authenticated encryption for secrets kept at rest (webhook secrets and headers)."""
+    """Authenticated encryption for secrets kept at rest (webhook secrets and headers,
+    deployment tokens and hook secrets, hidden environment values)."""
 
     def seal(self, plaintext: bytes) -> str: ...
 
-    def open(self, sealed: str) -> bytes: ...
+    def open(self, sealed: str) -> bytes:
+        """Raises UnsealError when the value does not open."""
+        ...
 
 
 class DestinationGuard(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -25,6 +25,8 @@ from adapters.memory_views import MemoryTableView
 from adapters.nats_publisher import JetStreamPublisher, StreamSettings
 from adapters.pg_lock import AdvisoryLock
 from adapters.pg_notify import NotifyListener
+from adapters.pg_secret_key import TABLE as PG_KEY_TABLE
+from adapters.pg_secret_key import database_key
 from adapters.placement_index import ViewPlacementIndex
 from adapters.postgres_views import PostgresFleetView
 from adapters.read_ports import ViewExecutionIndex, ViewSshCredentials, ViewTargetFinder
@@ -33,7 +35,12 @@ from adapters.sql_delivery_queue import PostgresDeliveryQueue, SQLiteDeliveryQue
 from adapters.sqlite_views import SQLiteFleetView
 from adapters.webhook_directory import ViewWebhookDirectory
 from adapters.webhook_guard import SsrfGuard
-from adapters.webhook_http import MAX_ADDRESSES, HttpWebhookTransport, ViewWebhookTargets
+from adapters.webhook_http import (
+    MAX_ADDRESSES,
+    HttpWebhookTransport,
+    ViewWebhookTargets,
+    check_webhook_secrets,
+)
 from adapters.work_doorbell import WorkDoorbell
 from application.admins import AdminProfile, Admins
 from application.aliases import Aliases
@@ -60,6 +67,7 @@ from application.self_updates import SelfUpdates
 from application.ssh_access import SshAccess
 from application.ssh_logins import FailureWindow, SshLogins
 from application.store import EdgeStore
+from application.unsealing import UnsealFailures
 from application.webhooks import Webhooks
 from application.write_path import WritePath
 from entrypoints.settings import Settings, database_kind
@@ -115,6 +123,7 @@ class Services:
     started_at: datetime | None = None
     default_cluster_ensured: bool = False
     rebuilding_to: int = 0  # the position a read-model rebuild at start must reach
+    unsealing: UnsealFailures = field(default_factory=UnsealFailures)  # readiness, metrics
 
     def start(self) -> None:
         """Starts background work: the projector (unless another process runs it)."""
@@ -124,6 +133,7 @@ class Services:
             if self.listener is not None:
                 self.listener.start()
         self.ensure_default_cluster()
+        self.check_sealed()
 
     def ensure_default_cluster(self) -> None:
         """Creates DEFAULT_CLUSTER_NAME unless done. A read model that cannot follow is not a
@@ -143,6 +153,14 @@ class Services:
         if self.settings.run_projections and self.projector.running():
             return self.projector.failure
         return self.projector.read_failure()
+
+    def check_sealed(self) -> None:
+        """A key missing from ENCRYPTION_KEY shows at start (logged, and in readiness), not at
+        the next delivery; it never stops the start."""
+        try:
+            check_webhook_secrets(self.view, self.box, self.unsealing)
+        except Exception:  # e.g. the database is away: the check waits for a use
+            log.warning("start-up check of sealed webhook secrets failed", exc_info=True)
 
     def up_for(self, seconds: float) -> bool:
         """Whether this process has been running that long: silence from nodes counts only
@@ -246,14 +264,35 @@ def _settle(projector: ProjectionWorker, position: int) -> None:
 
 
 def build_box(settings: Settings) -> AesGcmBox:
-    """At-rest key: ENCRYPTION_KEY, else MASTER_KEY/API_KEY, else a key file beside SQLite."""
-    material = settings.secret_material()
-    if material:
-        return AesGcmBox(derive_key(material))
-    if database_kind(settings.database_url) == "sqlite":
-        path = settings.persistence_env("edge")["SQLITE_DBNAME"] + ".key"
-        return AesGcmBox(key_file(path))
-    return AesGcmBox(secrets.token_bytes(32))
+    """The key ring for secrets at rest. ENCRYPTION_KEY's first key seals, else a random key
+    kept with the data (SQLite: a file beside it; PostgreSQL: a table; memory: this process's).
+    Every other key only opens: the rest of ENCRYPTION_KEY, the stored key once ENCRYPTION_KEY
+    is set, and what earlier releases sealed with (ENCRYPTION_KEY read whole, commas and all;
+    keys derived from MASTER_KEY and API_KEY). Sealing never depends on the API keys."""
+    configured = [derive_key(k) for k in settings.encryption_keys()]
+    stored = _stored_key(settings, create=not configured)
+    if not configured and stored is None:
+        stored = secrets.token_bytes(32)  # memory://: nothing outlives the process anyway
+    ring = configured + ([stored] if stored is not None else [])
+    whole = settings.encryption_key
+    earlier = [whole] if whole and settings.encryption_keys() != (whole,) else []
+    earlier += [] if settings.generated_api_key else list(settings.api_keys())
+    return AesGcmBox(ring[0], ring[1:] + [derive_key(m) for m in earlier])
+
+
+def _stored_key(settings: Settings, create: bool) -> bytes | None:
+    kind = database_kind(settings.database_url)
+    if kind == "sqlite":
+        return key_file(settings.persistence_env("edge")["SQLITE_DBNAME"] + ".key", create)
+    if kind != "postgres":
+        return None
+    key = database_key(settings.postgres_conninfo(),
+                       settings.persistence_env("edge")["POSTGRES_SCHEMA"], create)
+    if create:
+        log.warning("ENCRYPTION_KEY is not set: secrets at rest are sealed with a random key "
+                    "kept in the database (table %s); set ENCRYPTION_KEY to protect them from "
+                    "whoever can read the database", PG_KEY_TABLE)
+    return key
 
 
 def build_delivery_queue(settings: Settings, clock: Clock) -> AnyDeliveryQueue:
@@ -267,15 +306,17 @@ def build_delivery_queue(settings: Settings, clock: Clock) -> AnyDeliveryQueue:
     return PostgresDeliveryQueue(settings.postgres_conninfo(), env["POSTGRES_SCHEMA"], clock)
 
 
-def build_deliverer(
+def build_deliverer(  # noqa: PLR0913
     settings: Settings, queue: AnyDeliveryQueue, view: TableView, box: AesGcmBox, clock: Clock,
+    unsealing: UnsealFailures | None = None,
 ) -> Deliverer:
     transport = HttpWebhookTransport(SsrfGuard(settings.webhook_allow_private_ips),
                                      settings.webhook_timeout)
     # A lease must outlast the slowest attempt (every pinned address timing out) or a second
     # worker would send the same delivery while the first is still waiting.
     lease = MAX_ADDRESSES * settings.webhook_timeout + 5
-    return Deliverer(queue, transport, ViewWebhookTargets(view, box), clock,
+    targets = ViewWebhookTargets(view, box, unsealing=unsealing)
+    return Deliverer(queue, transport, targets, clock,
                      RetryPolicy(max_attempts=settings.webhook_max_attempts), lease_seconds=lease)
 
 
@@ -312,6 +353,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     writes = WritePath(store, clock, projector, observers=[relay.wake],
                        group_commit=settings.write_group_commit)
     box, deliveries = build_box(settings), build_delivery_queue(settings, clock)
+    unsealing = UnsealFailures()
     targets, index, doorbell = ViewTargetFinder(view), ViewExecutionIndex(view), WorkDoorbell()
     hasher = Argon2Hasher()
     failures = FailureWindow(settings.ssh_login_max_failures,
@@ -320,7 +362,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     placement = ViewPlacementIndex(view, settings.placement_snapshot)
     finder = ViewDeploymentFinder(view)
     deployments = Deployments(writes, GEO, placement, doorbell, settings.advertised_url,
-                              SsrfGuard(settings.webhook_allow_private_ips), box, finder)
+                              SsrfGuard(settings.webhook_allow_private_ips), box, finder,
+                              unsealing)
     return Services(
         settings=settings,
         store=store,
@@ -359,7 +402,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         lock=lock,
         relay_lock=relay_lock,
         deliveries=deliveries,
-        deliverer=build_deliverer(settings, deliveries, view, box, clock),
+        deliverer=build_deliverer(settings, deliveries, view, box, clock, unsealing),
         scheduler_lock=build_lock(settings, "scheduler"),
         rebuilding_to=rebuilding_to,
+        unsealing=unsealing,
     )

@@ -129,12 +129,10 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        kind = database_kind(self.database_url)
-        if kind == "postgres" and not self.secret_material() and self.generated_api_key:
-            raise SettingsError(
-                "ENCRYPTION_KEY (or MASTER_KEY / API_KEY) must be set with a PostgreSQL "
-                "DATABASE_URL: webhook secrets are sealed with a key derived from it"
-            )
+        database_kind(self.database_url)  # raises on a DATABASE_URL we cannot use
+        if self.encryption_key and not self.encryption_keys():
+            raise SettingsError("ENCRYPTION_KEY holds no key: expected keys separated by "
+                                "commas, newest first")
         name = self.default_cluster_name
         if name and (len(name) > 24 or not CLUSTER_NAME.match(name) or name == "default"):
             raise SettingsError(
@@ -185,13 +183,9 @@ class Settings:
     def advertised_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
 
-    def secret_material(self) -> str:
-        """What the at-rest encryption key derives from, if the operator configured one."""
-        if self.encryption_key:
-            return self.encryption_key
-        if self.generated_api_key:
-            return ""
-        return self.master_key or self.api_key
+    def encryption_keys(self) -> tuple[str, ...]:
+        """ENCRYPTION_KEY as a key ring, newest (the sealing key) first."""
+        return tuple(k.strip() for k in self.encryption_key.split(",") if k.strip())
 
     def postgres_conninfo(self) -> str:
         return _conninfo(self.database_url)

@@ -21,7 +21,7 @@ from application.apps import env_value
 from application.deployment_inputs import DeploymentReport
 from application.deployments import reveal
 from application.hosts import AgentHostReport
-from application.ports import SecretBox
+from application.ports import SecretBox, UnsealError
 from domain.deployment import REQUEST_ID, Status
 from entrypoints.bootstrap import Services
 from entrypoints.http.agent import node_for_token
@@ -64,7 +64,10 @@ def deployment_work(svc: Services, node_id: Any, held: list[str]) -> dict[str, l
     starts = []
     for request_id, row in rows.items():
         if request_id not in holding and row["status"] == Status.DEPLOYING.value:
-            starts.append(start_spec(svc.box, row))
+            try:
+                starts.append(start_spec(svc.box, row))
+            except UnsealError as exc:  # the others still start
+                svc.deployments.cannot_start(node_id, request_id, exc)
     stops = sorted(r for r in holding if r not in rows or rows[r].get("stopping")
                    or rows[r]["status"] == Status.ERROR.value)
     # Ready here but not held there: the agent holds every container it started or found at

@@ -16,6 +16,7 @@ from application.errors import (
     ForbiddenError,
     NotFoundError,
     ReadModelLagError,
+    SecretUnavailableError,
     UnauthorizedError,
 )
 from domain.enrollment_key import KeyRefusedError
@@ -94,7 +95,7 @@ def domain_status(exc: DomainError) -> int:
         return 403
     if isinstance(exc, ConflictError | StateConflictError):
         return 409
-    if isinstance(exc, ReadModelLagError):
+    if isinstance(exc, ReadModelLagError | SecretUnavailableError):
         return 503
     if isinstance(exc, InvalidValueError):
         return 422

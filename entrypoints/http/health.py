@@ -1,6 +1,7 @@
 """/healthz: the process answers (liveness). /readyz: it can do its job now, meaning the event
 store and read model answer, the read model can apply every event recorded (otherwise writes are
-refused) and, when NATS is configured, the relay is connected to it."""
+refused), when NATS is configured the relay is connected to it, and every sealed value it needed
+opened."""
 
 from __future__ import annotations
 
@@ -65,10 +66,17 @@ def _rebuild(svc: Services) -> str:
     return f"error: rebuilding the read models after an upgrade ({position} of {target} events)"
 
 
+def _secrets(svc: Services) -> str:
+    """Sealed values this process needed and could not open (application/unsealing.py)."""
+    problem = svc.unsealing.summary()
+    return "ok" if problem is None else f"error: {problem}"
+
+
 async def readyz(request: Request) -> Response:
     svc = services(request)
     checks = {"database": await run_in_threadpool(_database, svc), "broker": _broker(svc),
               "projections": await run_in_threadpool(_projections, svc)}
+    checks["secrets"] = await run_in_threadpool(_secrets, svc)
     ready = all(not value.startswith("error") for value in checks.values())
     body = {"status": "ready" if ready else "not_ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)

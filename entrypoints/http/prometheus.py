@@ -71,6 +71,7 @@ class _ServiceCollector(Collector):
         yield _gauge("uptime_seconds", "Seconds since this admin started",
                      groups["application"]["uptime_seconds"])
         yield from _projection(svc)
+        yield from _unsealing(svc)
 
 
 def _projection(svc: Any) -> Iterator[Metric]:
@@ -90,6 +91,16 @@ def _projection(svc: Any) -> Iterator[Metric]:
     yield CounterMetricFamily("edge_admin_projection_failures",
                               "Attempts at applying events that raised, in this process",
                               value=worker.failed_attempts)
+
+
+def _unsealing(svc: Any) -> Iterator[Metric]:
+    """A key missing from ENCRYPTION_KEY: alert on the gauge (README: key rotation)."""
+    failures = svc.unsealing
+    yield CounterMetricFamily("edge_admin_secret_unseal_failures",
+                              "Sealed values that did not open (every attempt)",
+                              value=failures.total)
+    yield _gauge("secrets_unsealable", "Objects whose sealed values do not open, still in use",
+                 len(failures.unsealable()))
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

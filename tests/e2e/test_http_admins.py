@@ -151,5 +151,6 @@ def test_readiness_checks_the_database_and_the_broker(pg_url: str) -> None:
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json() == {"status": "ready", "checks": {
-            "database": "ok", "broker": "ok (in-process bus)", "projections": "ok"}}
+            "database": "ok", "broker": "ok (in-process bus)", "projections": "ok",
+            "secrets": "ok"}}
         assert client.get("/healthz").json() == {"status": "ok"}

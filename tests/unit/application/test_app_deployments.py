@@ -5,6 +5,7 @@ node unhealthy at decision time, and starts that never came (deadline, node lost
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -15,12 +16,13 @@ import msgspec
 import pytest
 
 from adapters.placement_index import FRESH
+from adapters.secret_box import derive_key, key_id
 from application.apps import CreateApp, CreateAppVersion
 from application.clusters import CreateCluster
 from application.deployment_inputs import DeploymentCreate, DeploymentReport
-from application.deployments import LOST, NO_ROOM, InvalidAppVersionError
+from application.deployments import LOST, NO_ROOM, UNSEALABLE, InvalidAppVersionError
 from application.enrollment_keys import IssueEnrollmentKey
-from application.errors import NotFoundError
+from application.errors import NotFoundError, SecretUnavailableError
 from application.hosts import UpdateHost
 from application.nodes import EnrollNode
 from domain.deployment import AlreadyTerminatedError, Status
@@ -243,6 +245,41 @@ def test_secrets_are_sealed_at_rest_and_unsealed_for_the_node(services: Services
 
 def start_access_point(start: dict[str, Any]) -> int:
     return int(start["env"]["ARBITRIUM_DELETE_URL"].rsplit("/", 1)[1])
+
+
+def test_a_deployment_whose_secrets_do_not_open_fails_loudly(tmp_path: Any) -> None:
+    """Restarted without the key that sealed its hidden value and token: the work poll still
+    answers (others start), the deployment fails with the reason, a self-stop answers 503, and
+    the failure is counted for readiness and the metrics."""
+    url, (old_key, new_key) = f"sqlite:///{tmp_path}/edge.sqlite3", ("old key", "new key")
+    before = build_services(make_settings(url, encryption_key=old_key, placement_snapshot=0))
+    before.start()
+    try:
+        where = nodes(before)
+        before.apps.add_version("game", msgspec.convert({
+            "name": "2", "image": "localhost/game:2", "cpu_units": 512, "memory_mb": 256,
+            "env": [{"key": "DB_PASSWORD", "value": "hidden", "is_hidden": True}]},
+            CreateAppVersion))
+        sealed = before.deployments.deploy(near("paris", version="2")).request_id
+    finally:
+        before.close()
+    after = build_services(make_settings(url, encryption_key=new_key, placement_snapshot=0))
+    after.start()
+    try:
+        point = json.loads(row(after, sealed)["spec"])["access_point_id"]
+        with pytest.raises(SecretUnavailableError):
+            after.deployments.self_stop(sealed, point, "any token")
+        fresh = after.deployments.deploy(near("paris")).request_id
+        starts = deployment_work(after, where["paris"], [])["deployments"]
+        assert [s["request_id"] for s in starts] == [fresh]
+        failed = row(after, sealed)
+        assert failed["status"] == Status.ERROR.value
+        assert failed["error_detail"].startswith(f"{UNSEALABLE} (sealed with key "
+                                                 f"{key_id(derive_key(old_key))}")
+        assert after.unsealing.total == 2
+        assert [u.what for u in after.unsealing.unsealable()] == [f"deployment {sealed}"]
+    finally:
+        after.close()
 
 
 def test_room_given_back_since_the_snapshot_is_found_before_refusing() -> None:
