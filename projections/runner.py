@@ -302,6 +302,9 @@ class ProjectionWorker:
                 self._failed(exc)
                 backoff = min(max(backoff, self.poll_interval) * 2, RETRY_CAP)
                 self._resync()
+                # New writes would wake it at once; they cannot help the stuck event.
+                self._stop.wait(backoff)
+                continue
             self._wake.wait(backoff)
 
     def _failed(self, exc: BaseException) -> None:

@@ -486,6 +486,28 @@ class TotalityMachine(RuleBasedStateMachine):
         }[action]
         attempt(run)
 
+    # --- delete and create again under the same name (where a name makes the id) ----------
+    @rule(kind=st.sampled_from(["cluster", "app", "node"]), name=NAMES)
+    def recreate(self, kind: str, name: str) -> None:
+        for _ in range(2):
+            if kind == "cluster":
+                self.create_cluster(name, None)
+                self.delete_cluster(name)
+            elif kind == "app":
+                self.create_app("game")
+                self.delete_app("game")
+            elif self.nodes and self.keys:  # a persistent node enrolls again with its id
+                node = self.nodes[-1]
+                attempt(lambda: self.svc.nodes.delete(node))
+                from application.nodes import EnrollNode
+
+                cmd = edge({"enrollment_key": self.keys[-1], "id_type": "persistent",
+                            "node_id": node}, EnrollNode)
+                if cmd is not None:
+                    attempt(lambda: self.svc.nodes.enroll(cmd))
+        if kind == "app":
+            self.create_app("game")
+
     # --- time -------------------------------------------------------------------------------
     @rule(seconds=st.sampled_from([1, 60, 3600, 86400 * 40]))
     def later(self, seconds: int) -> None:
