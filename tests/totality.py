@@ -497,16 +497,17 @@ class TotalityMachine(RuleBasedStateMachine):
                 self.create_app("game")
                 self.delete_app("game")
             elif self.nodes and self.keys:  # a persistent node enrolls again with its id
-                node = self.nodes[-1]
-                attempt(lambda: self.svc.nodes.delete(node))
-                from application.nodes import EnrollNode
-
-                cmd = edge({"enrollment_key": self.keys[-1], "id_type": "persistent",
-                            "node_id": node}, EnrollNode)
-                if cmd is not None:
-                    attempt(lambda: self.svc.nodes.enroll(cmd))
+                self.reenroll(self.nodes[-1], self.keys[-1])
         if kind == "app":
             self.create_app("game")
+
+    def reenroll(self, node: uuid.UUID, key: str) -> None:
+        from application.nodes import EnrollNode
+
+        attempt(lambda: self.svc.nodes.delete(node))
+        cmd = edge({"enrollment_key": key, "id_type": "persistent", "node_id": node}, EnrollNode)
+        if cmd is not None:
+            attempt(lambda: self.svc.nodes.enroll(cmd))
 
     # --- time -------------------------------------------------------------------------------
     @rule(seconds=st.sampled_from([1, 60, 3600, 86400 * 40]))
