@@ -25,6 +25,7 @@ from entrypoints.http.responses import JSONResponse
 from projections.query import ListQuery, Order
 
 SELF_STOP_PREFIX = "/v1/self/stop/"
+MAX_PAGE = 1_000_000  # as the admin API's lists: an offset that always fits a bigint
 MAX_LIMIT = 100
 
 
@@ -124,8 +125,8 @@ def _page_args(request: Request) -> tuple[int, int]:
         limit = int(request.query_params.get("limit", "20"))
     except ValueError:
         raise ApiError(400, {"page": ["page and limit must be integers"]}) from None
-    if page < 1 or not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(400, {"limit": [f"page >= 1 and 1 <= limit <= {MAX_LIMIT}"]})
+    if not 1 <= page <= MAX_PAGE or not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, {"limit": [f"1 <= page <= {MAX_PAGE} and 1 <= limit <= {MAX_LIMIT}"]})
     return page, limit
 
 

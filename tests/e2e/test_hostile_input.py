@@ -1,0 +1,185 @@
+"""Nothing a client sends stops the service: values past what storage holds, NUL, invalid
+UTF-8, deep nesting and oversized bodies are 4xx answers on every route of every API, and the
+read model goes on (issue 14, items 2, 4 and 5), on every store."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from tests.e2e.test_http_support import AUTH, error, issue_key, running, services_of
+
+pytestmark = pytest.mark.e2e
+
+HUGE = 2**63  # one past the largest bigint
+DEEP = 5000  # past msgspec's own recursion limit
+NESTED = 40  # past ours (32), within msgspec's
+
+
+def json_body(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def deep_array(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def agent_node(client: TestClient) -> tuple[str, dict[str, str]]:
+    """A node enrolled like an agent; its id and the header its token goes in."""
+    enrolled = client.post("/agent/v1/enroll", json={"enrollment_key": issue_key(client)["key"]})
+    assert enrolled.status_code == 201, enrolled.text
+    found = enrolled.json()["data"]
+    return str(found["node_id"]), {"Authorization": f"Bearer {found['api_token']}"}
+
+
+def assert_still_serving(client: TestClient) -> None:
+    assert services_of(client).projector.failure is None
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    made = client.post("/api/v1/clusters", headers=AUTH, json={"name": "after-probe"})
+    assert made.status_code in (201, 409), made.text
+
+
+# --- the cases the issue names -------------------------------------------------------------
+def test_integers_past_64_bits_are_refused_where_they_were_stored(any_url: str) -> None:
+    with running(any_url) as client:
+        client.post("/api/v1/clusters", headers=AUTH, json={"name": "big"})
+        limit = client.patch("/api/v1/clusters/big", headers=AUTH, json={"node_limit": HUGE})
+        assert error(limit, 422, "validation_failed", {"node_limit"})
+        uses = client.post("/api/v1/clusters/big/enrollment_keys", headers=AUTH,
+                           json={"uses_remaining": HUGE})
+        assert error(uses, 422, "validation_failed", {"uses_remaining"})
+        largest = client.patch("/api/v1/clusters/big", headers=AUTH,
+                               json={"node_limit": HUGE - 1})
+        assert largest.status_code == 200
+        assert largest.json()["data"]["node_limit"] == HUGE - 1
+        _, token = agent_node(client)
+        for path in ("/agent/v1/deployments/0123456789ab/report",
+                     "/agent/v1/deployments/0123456789ab/telemetry"):
+            body = {"state": "error", "exit_code": 2**70} if path.endswith("report") else {
+                "exit_code": 2**70, "crashed": True}
+            answer = client.post(path, headers=token, json=body)
+            assert answer.status_code == 422, (path, answer.text)
+            assert "exit_code" in answer.json()["error"]["details"]
+        assert_still_serving(client)
+
+
+def test_nul_is_refused_naming_the_field_not_altered(any_url: str) -> None:
+    with running(any_url) as client:
+        sent = {"command_text": "echo a\x00b", "targeting": {"type": "all"}}
+        answer = client.post("/api/v1/commands", headers=AUTH, json=sent)
+        assert error(answer, 422, "validation_failed", {"command_text"})
+        assert "NUL" in answer.json()["error"]["details"]["command_text"][0]
+        key = client.post("/api/v1/clusters/main/enrollment_keys", headers=AUTH,
+                          json={"name": "a\x00"})
+        assert error(key, 422, "validation_failed", {"name"})
+        assert_still_serving(client)
+
+
+def test_invalid_utf8_and_deep_nesting_are_4xx(any_url: str) -> None:
+    with running(any_url) as client:
+        node, token = agent_node(client)
+        headers = {**AUTH, "content-type": "application/json"}
+        bad = client.post("/api/v1/clusters", headers=headers, content=b'{"name": "a\xffb"}')
+        assert error(bad, 400, "bad_request", {"body"})
+        user = {"user_type": "ip_address", "user_data": {"ip_address": "1.2.3.4"}}
+        for depth, status in ((NESTED, 400), (DEEP, 400)):
+            deploy = ('{"application": "x", "version": "y", "users": [{"user_type": '
+                      '"ip_address", "user_data": {"ip_address": "1.2.3.4", "x": '
+                      + deep_array(depth) + "}}]}")
+            answer = client.post("/v2/deployments", headers=headers, content=deploy.encode())
+            assert answer.status_code == status, answer.text  # Edgegap: a 400 {message}
+            assert "nests more than 32 levels" in answer.text
+        hosting = client.post("/deployments/app-hosting", headers=headers,
+                              content=f'{{"config": {{"a": {deep_array(DEEP)}}}}}'.encode())
+        assert hosting.status_code == 422 and "detail" in hosting.json()
+        metrics = client.post("/agent/v1/metrics", headers={**token, "content-type":
+                                                            "application/json"},
+                              content=f'{{"host": {deep_array(990)}}}'.encode())
+        assert 400 <= metrics.status_code < 500, metrics.text
+        report = client.post("/agent/v1/deployments/0123456789ab/report",
+                             headers={**token, "content-type": "application/json"},
+                             content=('{"state": "ready", "ports": {"p": {"x": '
+                                      + deep_array(DEEP) + "}}}").encode())
+        assert 400 <= report.status_code < 500, report.text
+        assert node
+        assert_still_serving(client)
+
+
+def test_app_hosting_keeps_to_the_body_limit() -> None:
+    with running(max_body_bytes=4096) as client:
+        big = b'{"deployment_name": "' + b"x" * 8192 + b'"}'
+        answer = client.post("/deployments/app-hosting", headers=AUTH, content=big)
+        assert answer.status_code == 413
+        assert "4096 bytes" in answer.json()["detail"]
+
+
+# --- every route, every hostile value ------------------------------------------------------
+HOSTILE_BODIES = [
+    b'{"name": "a\xffb"}',
+    b"\xff\xfe",
+    deep_array(DEEP).encode(),
+    ('{"name": ' + deep_array(DEEP) + "}").encode(),
+    ('{"name": ' + deep_array(NESTED) + "}").encode(),
+    b'{"name": "a\\u0000b", "key": "\\u0000", "command_text": "\\u0000"}',
+    json_body({k: 2**70 for k in ("node_limit", "uses_remaining", "exit_code", "timeout",
+                                  "cpu_units", "memory_mb", "max_duration", "port")}),
+    json_body({k: -(2**70) for k in ("node_limit", "uses_remaining", "exit_code")}),
+    b"",
+    b"null",
+    b'"text"',
+    b"{" * 3,
+]
+HOSTILE_QUERIES = [
+    {"page": str(10**30), "page_size": "20"},
+    {"page": "1", "page_size": str(10**30)},
+    {"limit": str(10**30), "offset": str(10**30)},
+    {"name": "a\x00b", "cluster_name": "\x00", "status": "\x00"},
+    {"inserted_at_gte": "9999999999-01-01", "inserted_at_lte": "\x00"},
+    {"node_count": str(10**30), "node_limit": str(-(10**30))},
+    {"cursor": str(10**30), "after": str(10**30), "steps": "99999999999999999999h"},
+    {"start_time": "\x00", "end_time": "99999-12-31 00:00:00.000000"},
+]
+
+
+def concrete(path: str, node: str) -> str:
+    """A route's path with its parameters filled: real where it helps, unknown elsewhere."""
+    values = {"node_id": node, "id": node, "name": "main", "cluster_name": "main",
+              "app_name": "game", "version": "v1", "request_id": "0123456789ab"}
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "x"), path)
+
+
+def test_no_route_answers_500_to_hostile_input(any_url: str,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    with running(any_url, max_body_bytes=65_536) as client:
+        client.post("/api/v1/apps", headers=AUTH, json={"name": "game"})
+        node, token = agent_node(client)
+        routes = [r for r in client.app.routes if isinstance(r, Route)]  # type: ignore[attr-defined]
+        failures = []
+        for route in routes:
+            path = concrete(route.path, node)
+            headers = {**(token if path.startswith("/agent/") else AUTH),
+                       "content-type": "application/json"}
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                if method == "GET":
+                    if path.endswith(("/stream", "/events/stream")):
+                        continue  # long-lived; their parameters are checked in test_events_api
+                    for params in HOSTILE_QUERIES:
+                        answer = client.get(path, headers=headers, params=params)
+                        if answer.status_code >= 500:
+                            failures.append((method, path, params, answer.status_code))
+                    continue
+                for body in [*HOSTILE_BODIES, b"x" * 65_537]:
+                    answer = client.request(method, path, headers=headers, content=body)
+                    if answer.status_code >= 500:
+                        failures.append((method, path, body[:60], answer.status_code))
+        assert not failures, failures
+        unhandled = [r.getMessage() for r in caplog.records
+                     if r.name.startswith("entrypoints.http") and r.levelname == "ERROR"]
+        assert not unhandled
+        assert_still_serving(client)
