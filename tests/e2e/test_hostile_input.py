@@ -87,7 +87,6 @@ def test_invalid_utf8_and_deep_nesting_are_4xx(any_url: str) -> None:
         headers = {**AUTH, "content-type": "application/json"}
         bad = client.post("/api/v1/clusters", headers=headers, content=b'{"name": "a\xffb"}')
         assert error(bad, 400, "bad_request", {"body"})
-        user = {"user_type": "ip_address", "user_data": {"ip_address": "1.2.3.4"}}
         for depth, status in ((NESTED, 400), (DEEP, 400)):
             deploy = ('{"application": "x", "version": "y", "users": [{"user_type": '
                       '"ip_address", "user_data": {"ip_address": "1.2.3.4", "x": '
@@ -160,7 +159,7 @@ def test_no_route_answers_500_to_hostile_input(any_url: str,
         client.post("/api/v1/apps", headers=AUTH, json={"name": "game"})
         node, token = agent_node(client)
         routes = [r for r in client.app.routes if isinstance(r, Route)]  # type: ignore[attr-defined]
-        failures = []
+        failures: list[tuple[str, str, object, int]] = []
         for route in routes:
             path = concrete(route.path, node)
             headers = {**(token if path.startswith("/agent/") else AUTH),
