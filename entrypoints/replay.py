@@ -45,4 +45,5 @@ def rebuild(services: Services, progress: Progress | None = None) -> ReplayRepor
         total += count
         if progress is not None:
             progress(total, time.perf_counter() - started)
+    worker.clear_failure()  # a failure recorded earlier is behind us now
     return ReplayReport(total, time.perf_counter() - started)

@@ -337,6 +337,10 @@ class ProjectionWorker:
                       self.failure.describe())
         self._publish(self.failure)
 
+    def clear_failure(self) -> None:
+        """Everything up to the head was applied (a replay): forget any recorded failure."""
+        self._recovered()
+
     def _recovered(self) -> None:
         failure, self.failure = self.failure, None
         if failure is not None:
