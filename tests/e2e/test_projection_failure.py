@@ -27,6 +27,9 @@ from tests.e2e.test_http_support import AUTH, add_node, error, running, services
 pytestmark = pytest.mark.e2e
 
 
+HANDLERS: dict[Any, Any] = fleet.HANDLERS  # keyed by event classes made at class creation
+
+
 def broken(event: Any) -> list[Any]:
     raise RuntimeError(f"injected bug for {type(event).__qualname__}")
 
@@ -49,7 +52,7 @@ def test_recreating_a_deleted_app_goes_on(any_url: str) -> None:
 def test_a_raising_handler_stops_only_the_read_model(
     any_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setitem(fleet.HANDLERS, Alias.Created, broken)
+    monkeypatch.setitem(HANDLERS, Alias.Created, broken)
     with running(any_url) as client:
         node = add_node(client)
         caplog.set_level(logging.ERROR, "projections.runner")
@@ -87,7 +90,7 @@ def test_a_fixed_release_resumes_from_the_stuck_event(
 ) -> None:
     if any_url == "memory://":
         pytest.skip("memory:// keeps nothing between processes by design")
-    monkeypatch.setitem(fleet.HANDLERS, Alias.Created, broken)
+    monkeypatch.setitem(HANDLERS, Alias.Created, broken)
     with running(any_url) as client:
         node = add_node(client)
         answer = client.post(f"/api/v1/nodes/{node}/aliases", headers=AUTH, json={"name": "web"})
@@ -116,7 +119,7 @@ def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_projections_status_and_replay_name_the_stuck_event(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(fleet.HANDLERS, App.Deleted, broken)
+    monkeypatch.setitem(HANDLERS, App.Deleted, broken)  # type: ignore[attr-defined]
     with running(sqlite_url) as client:
         client.post("/api/v1/apps", headers=AUTH, json={"name": "game"})
         assert client.delete("/api/v1/apps/game", headers=AUTH).status_code == 503
@@ -139,7 +142,7 @@ def test_replay_stops_at_a_failing_event_with_one_line(
         client.post("/api/v1/apps", headers=AUTH, json={"name": "game"})
     from entrypoints import cli
 
-    monkeypatch.setitem(fleet.HANDLERS, App.Created, broken)
+    monkeypatch.setitem(HANDLERS, App.Created, broken)
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("API_KEY", API_KEY)
     assert cli.main(["replay"]) == 1

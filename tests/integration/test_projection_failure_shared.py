@@ -18,6 +18,9 @@ from tests.conftest import make_settings
 pytestmark = pytest.mark.integration
 
 
+HANDLERS: dict[Any, Any] = fleet.HANDLERS  # keyed by event classes made at class creation
+
+
 def broken(event: Any) -> list[Any]:
     raise RuntimeError("injected bug")
 
@@ -31,7 +34,7 @@ def test_other_processes_refuse_writes_while_the_projector_is_stuck(
     follower.start()
     try:
         assert leader.lock is not None and leader.lock.held()
-        monkeypatch.setitem(fleet.HANDLERS, Cluster.Created, broken)
+        monkeypatch.setitem(HANDLERS, Cluster.Created, broken)
         with pytest.raises(ProjectionStuckError):
             leader.clusters.create(CreateCluster(name="first"))
         deadline = time.monotonic() + 5
