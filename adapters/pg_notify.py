@@ -28,7 +28,8 @@ class NotifyListener:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
+        if self._thread.ident is not None:  # a process refused at start never started it
+            self._thread.join(timeout=2)
 
     def _run(self) -> None:
         while not self._stop.is_set():

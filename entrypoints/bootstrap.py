@@ -112,6 +112,7 @@ class Services:
     deliveries: AnyDeliveryQueue | None = None
     deliverer: Deliverer | None = None
     scheduler_lock: ProjectorLock | None = None
+    admin_lock: ProjectorLock | None = None  # held while this process acts as ADMIN_ID
     started_at: datetime | None = None
 
     def start(self) -> None:
@@ -135,7 +136,7 @@ class Services:
         if self.listener is not None and self.settings.run_projections:
             self.listener.stop()
         self.projector.stop()
-        for lock in (self.lock, self.relay_lock, self.scheduler_lock):
+        for lock in (self.lock, self.relay_lock, self.scheduler_lock, self.admin_lock):
             if lock is not None:
                 lock.release()  # the last one closes the locks' connection
         if self.deliveries is not None:
@@ -354,4 +355,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         deliveries=deliveries,
         deliverer=build_deliverer(settings, deliveries, view, box, clock),
         scheduler_lock=build_lock(settings, "scheduler", locks),
+        admin_lock=build_lock(settings, f"admin-{settings.effective_admin_id}", locks),
     )
