@@ -305,8 +305,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     writes = WritePath(store, clock, projector, observers=[relay.wake],
                        group_commit=settings.write_group_commit)
-    box = build_box(settings)
-    deliveries = build_delivery_queue(settings, clock, store_pool(store))
+    box, deliveries = build_box(settings), build_delivery_queue(settings, clock, store_pool(store))
     targets, index, doorbell = ViewTargetFinder(view), ViewExecutionIndex(view), WorkDoorbell()
     hasher = Argon2Hasher()
     failures = FailureWindow(settings.ssh_login_max_failures,
