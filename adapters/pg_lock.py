@@ -1,4 +1,5 @@
-"""A PostgreSQL advisory lock held on its own connection: one active projector per database."""
+"""PostgreSQL advisory locks: one active projector, relay and scheduler per database, and one
+process per admin id. A process holds all its locks on one connection (a LockSession)."""
 
 from __future__ import annotations
 
@@ -11,41 +12,78 @@ import psycopg
 log = logging.getLogger(__name__)
 
 
-class AdvisoryLock:
-    """Session-level pg_try_advisory_lock; lost (and retried) if the connection drops."""
+class LockSession:
+    """One connection for every session-level advisory lock of this process: a lock is held
+    while the session lasts, so if the connection drops, all of them are lost (and retried)."""
 
-    def __init__(self, conninfo: str, name: str) -> None:
-        self.conninfo = conninfo
-        self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    def __init__(self, conninfo: str, application_name: str = "edge-admin:locks") -> None:
+        self.conninfo, self.application_name = conninfo, application_name
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
-        # The scheduler, sweeper and membership threads ask at once: one connection for all.
+        self._keys: set[int] = set()
+        # The scheduler, sweeper, membership, projector and relay threads ask at once.
         self._guard = threading.Lock()
 
-    def held(self) -> bool:
-        """True while this process holds the lock; tries to take it when it does not."""
-        with self._guard:
-            return self._held()
+    def lock(self, name: str) -> AdvisoryLock:
+        return AdvisoryLock(self, name)
 
-    def _held(self) -> bool:
-        try:
-            if self._conn is not None and not self._conn.closed:
-                self._conn.execute("SELECT 1")
-                return True
-            self._conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+    def held(self, key: int) -> bool:
+        """True while this session holds `key`; tries to take it when it does not."""
+        with self._guard:
+            try:
+                conn = self._connection()
+                if key in self._keys:
+                    conn.execute("SELECT 1")  # the session, and so the lock, is still there
+                    return True
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            except psycopg.Error:
+                log.warning("advisory lock connection failed; will retry", exc_info=True)
+                self._close()
+                return False
             if row and row[0]:
+                self._keys.add(key)
                 return True
-            self._release()
-        except psycopg.Error:
-            log.warning("advisory lock connection failed; will retry", exc_info=True)
-            self._release()
-        return False
+            return False
 
-    def release(self) -> None:
+    def release(self, key: int) -> None:
+        """Gives `key` up; the connection goes with the last lock held."""
         with self._guard:
-            self._release()
+            if key in self._keys and self._conn is not None:
+                try:
+                    self._conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                    self._keys.discard(key)
+                except psycopg.Error:
+                    self._close()  # closing the session releases its locks all the same
+            if not self._keys:
+                self._close()
 
-    def _release(self) -> None:
+    def close(self) -> None:
+        with self._guard:
+            self._close()
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
+        if self._conn is None or self._conn.closed:
+            self._keys.clear()
+            self._conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
+                                         application_name=self.application_name)
+        return self._conn
+
+    def _close(self) -> None:
+        self._keys.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+class AdvisoryLock:
+    """Session-level pg_try_advisory_lock on the process's LockSession."""
+
+    def __init__(self, session: LockSession, name: str) -> None:
+        self.session = session
+        self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+    def held(self) -> bool:
+        """True while this process holds the lock; tries to take it when it does not."""
+        return self.session.held(self.key)
+
+    def release(self) -> None:
+        self.session.release(self.key)

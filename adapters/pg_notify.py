@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 class NotifyListener:
     """LISTENs on the event store's channel on its own connection; reconnects after failures."""
 
-    def __init__(self, conninfo: str, channel: str, on_notify: Callable[[], None]) -> None:
-        self.conninfo = conninfo
+    def __init__(self, conninfo: str, channel: str, on_notify: Callable[[], None],
+                 application_name: str = "edge-admin:listen") -> None:
+        self.conninfo, self.application_name = conninfo, application_name
         self.channel = channel
         self.on_notify = on_notify
         self._stop = threading.Event()
@@ -27,12 +28,14 @@ class NotifyListener:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
+        if self._thread.ident is not None:  # a process refused at start never started it
+            self._thread.join(timeout=2)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
+                                     application_name=self.application_name) as conn:
                     conn.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(self.channel)))
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=0.5, stop_after=1):

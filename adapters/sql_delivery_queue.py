@@ -19,8 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from eventsourcing.postgres import PostgresDatastore
 
 from application.deliveries import PENDING, SUCCEEDED, Attempt, Claim, DeliveryRecord, Settlement
 from application.ports import Clock, NewDelivery
@@ -218,15 +217,14 @@ class SqlDeliveryQueue(ABC):
 
 
 class PostgresDeliveryQueue(SqlDeliveryQueue):
-    """PostgreSQL: a small connection pool; tables in the store's schema."""
+    """PostgreSQL: connections from the process's pool (the event store's, unless `owned`);
+    tables in its schema."""
 
-    def __init__(self, conninfo: str, schema: str = "", clock: Clock | None = None) -> None:
-        prefix = f'"{schema or "public"}".'
+    def __init__(self, datastore: PostgresDatastore, clock: Clock | None = None,
+                 owned: bool = False) -> None:
+        prefix = f'"{datastore.schema}".'
         super().__init__(prefix + DELIVERIES, prefix + ATTEMPTS, clock)
-        self.pool: ConnectionPool = ConnectionPool(
-            conninfo, min_size=1, max_size=8, open=True, timeout=10.0,
-            check=ConnectionPool.check_connection, name="webhook-deliveries",
-        )
+        self.datastore, self.owned = datastore, owned
         with self._tx() as cur:
             # Several processes may start at once; CREATE ... IF NOT EXISTS alone can still race.
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.t,))
@@ -235,11 +233,12 @@ class PostgresDeliveryQueue(SqlDeliveryQueue):
 
     @contextmanager
     def _tx(self, immediate: bool = False) -> Iterator[Any]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            yield cur  # the pool commits on a clean exit and rolls back on an exception
+        with self.datastore.transaction(commit=True) as cur:
+            yield cur  # rows by column name; commits on a clean exit, rolls back on an exception
 
     def close(self) -> None:
-        self.pool.close()
+        if self.owned:
+            self.datastore.close()
 
 
 class SQLiteDeliveryQueue(SqlDeliveryQueue):

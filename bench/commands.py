@@ -117,7 +117,7 @@ def server(url: str, log: Path, projector_process: bool) -> Iterator[httpx.Clien
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
            "DATABASE_URL": url, "API_KEY": API_KEY, "HOST": "127.0.0.1", "PORT": str(port)}
     env.update({k: v for k, v in os.environ.items()
-                if k.startswith(("RUN_", "WRITE_")) or k in STOCK})
+                if k.startswith(("RUN_", "WRITE_")) or k in STOCK or k == "DATABASE_POOL_SIZE"})
     env["PYTHONPATH"] = str(ROOT)
     binary = str(Path(sys.executable).parent / "edge-admin")
     procs = []

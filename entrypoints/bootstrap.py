@@ -11,6 +11,7 @@ from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.popo import POPOTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.utils import Environment
 
 from adapters.admin_ports import ViewAdminDirectory, ViewNodeMetrics
@@ -23,7 +24,8 @@ from adapters.memory_bus import InProcessBus
 from adapters.memory_delivery_queue import MemoryDeliveryQueue
 from adapters.memory_views import MemoryTableView
 from adapters.nats_publisher import JetStreamPublisher, StreamSettings
-from adapters.pg_lock import AdvisoryLock
+from adapters.pg_datastore import tracking_recorder
+from adapters.pg_lock import AdvisoryLock, LockSession
 from adapters.pg_notify import NotifyListener
 from adapters.pg_secret_key import TABLE as PG_KEY_TABLE
 from adapters.pg_secret_key import database_key
@@ -120,6 +122,7 @@ class Services:
     deliveries: AnyDeliveryQueue | None = None
     deliverer: Deliverer | None = None
     scheduler_lock: ProjectorLock | None = None
+    admin_lock: ProjectorLock | None = None  # held while this process acts as ADMIN_ID
     started_at: datetime | None = None
     default_cluster_ensured: bool = False
     rebuilding_to: int = 0  # the position a read-model rebuild at start must reach
@@ -173,28 +176,30 @@ class Services:
         if self.listener is not None and self.settings.run_projections:
             self.listener.stop()
         self.projector.stop()
-        for lock in (self.lock, self.relay_lock, self.scheduler_lock):
+        for lock in (self.lock, self.relay_lock, self.scheduler_lock, self.admin_lock):
             if lock is not None:
-                lock.release()
-        tracking = getattr(self.relay.tracking, "datastore", None)
-        if tracking is not None:
-            tracking.close()
-        datastore = getattr(self.view, "datastore", None)
-        if datastore is not None:
-            datastore.close()
-        self.store.close()
+                lock.release()  # the last one closes the locks' connection
         if self.deliveries is not None:
             self.deliveries.close()
+        # On PostgreSQL these share the store's pool; closing a closed pool does nothing.
+        for part in (self.relay.tracking, self.view):
+            datastore = getattr(part, "datastore", None)
+            if datastore is not None:
+                datastore.close()
+        self.store.close()
         close = getattr(self.view, "close", None)
         if close is not None:
             close()
 
 
-def build_view(settings: Settings) -> TableView:
+def build_view(settings: Settings, pool: PostgresDatastore | None = None) -> TableView:
+    """The read models; on PostgreSQL in `pool` (the store's) when given."""
     kind = database_kind(settings.database_url)
     if kind == "memory":
         view = MemoryTableView(FLEET_TABLES)
         return view
+    if pool is not None:
+        return tracking_recorder(pool, "fleet", PostgresFleetView)
     env = Environment("fleet", settings.persistence_env("fleet"))
     factory: Any = InfrastructureFactory.construct(env=env)
     view_class = PostgresFleetView if kind == "postgres" else SQLiteFleetView
@@ -213,19 +218,35 @@ def prepare_view(view: TableView, store: EdgeStore) -> int:
     return head
 
 
-def build_lock(settings: Settings, role: str) -> ProjectorLock | None:
+def build_lock_session(settings: Settings) -> LockSession | None:
+    """The one connection that holds this process's advisory locks (PostgreSQL only); it
+    connects when a lock is first asked for."""
+    if database_kind(settings.database_url) != "postgres":
+        return None
+    return LockSession(settings.postgres_conninfo(), settings.postgres_application_name("locks"))
+
+
+def build_lock(
+    settings: Settings, role: str, session: LockSession | None = None
+) -> ProjectorLock | None:
     """Who may do `role` (project, relay) for this database: one process at a time."""
     kind = database_kind(settings.database_url)
     if kind == "postgres":
-        return AdvisoryLock(settings.postgres_conninfo(), f"{role}:{settings.database_url}")
+        session = session or build_lock_session(settings)
+        assert session is not None
+        return AdvisoryLock(session, f"{role}:{settings.database_url}")
     if kind == "sqlite":
         return FileLock(settings.persistence_env(role)["SQLITE_DBNAME"] + f".{role}.lock")
     return None
 
 
-def build_tracking(settings: Settings, name: str) -> TrackingRecorder:
+def build_tracking(
+    settings: Settings, name: str, pool: PostgresDatastore | None = None
+) -> TrackingRecorder:
     if database_kind(settings.database_url) == "memory":
         return POPOTrackingRecorder()
+    if pool is not None:
+        return tracking_recorder(pool, name, PostgresTrackingRecorder)
     env = Environment(name, settings.persistence_env(name))
     factory: Any = InfrastructureFactory.construct(env=env)
     recorder: TrackingRecorder = factory.tracking_recorder()
@@ -240,14 +261,15 @@ RELAY_SETTLE_SECONDS = 2.0  # how long the relay lets the read models go first, 
 
 
 def build_relay(
-    settings: Settings, store: EdgeStore, projector: ProjectionWorker
+    settings: Settings, store: EdgeStore, projector: ProjectionWorker,
+    locks: LockSession | None = None,
 ) -> tuple[Relay, InProcessBus | None, Any]:
     bus = None if settings.nats_url else InProcessBus()
     publisher: EventPublisher = bus or JetStreamPublisher(
         settings.nats_url, StreamSettings(settings.nats_stream, settings.nats_subject_prefix)
     )
-    lock = build_lock(settings, "relay")
-    relay = Relay(store, publisher, build_tracking(settings, "relay"),
+    lock = build_lock(settings, "relay", locks)
+    relay = Relay(store, publisher, build_tracking(settings, "relay", store_pool(store)),
                   leader=lock.held if lock is not None else None,
                   # Only a projector in this process is waited for: elsewhere, none may run.
                   settled=partial(_settle, projector) if settings.run_projections else None)
@@ -295,15 +317,28 @@ def _stored_key(settings: Settings, create: bool) -> bytes | None:
     return key
 
 
-def build_delivery_queue(settings: Settings, clock: Clock) -> AnyDeliveryQueue:
-    """Webhook deliveries live in the store's database (memory:// keeps them in memory)."""
+def build_delivery_queue(
+    settings: Settings, clock: Clock, pool: PostgresDatastore | None = None
+) -> AnyDeliveryQueue:
+    """Webhook deliveries live in the store's database (memory:// keeps them in memory); on
+    PostgreSQL in `pool` (the store's) when given, else in a pool of their own."""
     kind = database_kind(settings.database_url)
     if kind == "memory":
         return MemoryDeliveryQueue(clock)
     env = settings.persistence_env("webhooks")
     if kind == "sqlite":
         return SQLiteDeliveryQueue(env["SQLITE_DBNAME"], clock)
-    return PostgresDeliveryQueue(settings.postgres_conninfo(), env["POSTGRES_SCHEMA"], clock)
+    if pool is not None:
+        return PostgresDeliveryQueue(pool, clock)
+    factory: Any = InfrastructureFactory.construct(env=Environment("webhooks", env))
+    return PostgresDeliveryQueue(factory.datastore, clock, owned=True)
+
+
+def store_pool(store: EdgeStore) -> PostgresDatastore | None:
+    """The store's PostgreSQL pool, which the read models, the relay's tracking and the
+    deliveries share (one database: one pool per process)."""
+    datastore = getattr(store.factory, "datastore", None)
+    return datastore if isinstance(datastore, PostgresDatastore) else None
 
 
 def build_deliverer(  # noqa: PLR0913
@@ -332,14 +367,15 @@ def build_admins(
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
-    view = build_view(settings)
+    view = build_view(settings, store_pool(store))
     rebuilding_to = prepare_view(view, store)
-    lock = build_lock(settings, "projector")
+    locks = build_lock_session(settings)
+    lock = build_lock(settings, "projector", locks)
     projector = ProjectionWorker(
         FleetProjection(view), store.recorder, store.mapper, store.name,
         leader=lock.held if lock is not None else None,
     )
-    relay, bus, relay_lock = build_relay(settings, store, projector)
+    relay, bus, relay_lock = build_relay(settings, store, projector, locks)
     listener = None
     if database_kind(settings.database_url) == "postgres":
         # Writers in other processes commit too: their NOTIFY wakes these workers at once.
@@ -348,11 +384,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             projector.wake()
             relay.wake()
 
-        listener = NotifyListener(settings.postgres_conninfo(), channel, wake_all)
+        listener = NotifyListener(settings.postgres_conninfo(), channel, wake_all,
+                                  settings.postgres_application_name("listen"))
     clock = clock or SystemClock()
     writes = WritePath(store, clock, projector, observers=[relay.wake],
                        group_commit=settings.write_group_commit)
-    box, deliveries = build_box(settings), build_delivery_queue(settings, clock)
+    box, deliveries = build_box(settings), build_delivery_queue(settings, clock, store_pool(store))
     unsealing = UnsealFailures()
     targets, index, doorbell = ViewTargetFinder(view), ViewExecutionIndex(view), WorkDoorbell()
     hasher = Argon2Hasher()
@@ -403,7 +440,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         relay_lock=relay_lock,
         deliveries=deliveries,
         deliverer=build_deliverer(settings, deliveries, view, box, clock, unsealing),
-        scheduler_lock=build_lock(settings, "scheduler"),
+        scheduler_lock=build_lock(settings, "scheduler", locks),
+        admin_lock=build_lock(settings, f"admin-{settings.effective_admin_id}", locks),
         rebuilding_to=rebuilding_to,
         unsealing=unsealing,
     )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from entrypoints import logs
 from entrypoints.settings import Settings, SettingsError
+from projections.versioning import ReadModelTooNewError
 
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Services
@@ -28,20 +29,43 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Listens first, then builds and joins: a port in use (or an ADMIN_ID another running
+    admin holds) stops this process with one line and exit code 1, having recorded nothing."""
+    import dataclasses
+
     import uvicorn
 
+    from entrypoints.bootstrap import build_services
     from entrypoints.http.app import create_app
+    from entrypoints.listen import ListenError, listen, where
+    from entrypoints.membership import AdminIdInUseError, claim_admin_id
 
     overrides = {"run_projections": False} if args.no_projections else {}
     settings = _settings(args, **overrides)
     logs.configure(settings.log_format, args.log_level)
+    try:
+        sockets = listen(settings.host, settings.port)
+    except ListenError as exc:
+        print(f"edge-admin: {exc}", file=sys.stderr)
+        return 1
+    if settings.port == 0:  # the port the system chose names this admin and its URL
+        settings = dataclasses.replace(settings, port=sockets[0].getsockname()[1])
+    services = build_services(settings)
+    try:
+        claim_admin_id(services)
+    except AdminIdInUseError as exc:
+        print(f"edge-admin: {exc}", file=sys.stderr)
+        services.close()
+        return 1
     if settings.generated_api_key:
         print(f"edge-admin: API_KEY not set; this run accepts the generated key {settings.api_key}",
               file=sys.stderr)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=args.log_level, access_log=False, log_config=None,
-                # Open event streams would otherwise hold shutdown until clients leave.
-                timeout_graceful_shutdown=3)
+    logging.getLogger(__name__).info("listening on http://%s", where(settings.host, settings.port))
+    config = uvicorn.Config(create_app(settings, services), log_level=args.log_level,
+                            access_log=False, log_config=None,
+                            # Open event streams would otherwise hold shutdown until clients leave.
+                            timeout_graceful_shutdown=3)
+    uvicorn.Server(config).run(sockets=sockets)
     return 0
 
 
@@ -52,7 +76,10 @@ def projections_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    services.projector.catch_up()
+    try:
+        services.projector.catch_up()
+    except Exception:  # noqa: BLE001 - the running projector reports it (readyz, status)
+        logging.getLogger(__name__).debug("catching up stopped at a failing event")
     services.projector.start()
     print(f"edge-admin: projections running at position {services.projector.position}",
           file=sys.stderr)
@@ -242,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"edge-admin: invalid setting: {exc}", file=sys.stderr)
         return 2
+    except ReadModelTooNewError as exc:
+        print(f"edge-admin: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

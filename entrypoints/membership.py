@@ -52,7 +52,21 @@ def join_at_start(services: Services) -> None:
         log.warning("could not join the admin cluster at start (%s); retrying", exc)
 
 
+class AdminIdInUseError(RuntimeError):
+    """Another running process acts as this ADMIN_ID: joining (or later leaving) in its name
+    would rewrite its URL and mark it disconnected while it serves."""
+
+
+def claim_admin_id(services: Services) -> None:
+    """Holds this process's admin id for as long as it runs (a lock per id and database)."""
+    lock = services.admin_lock
+    if lock is not None and not lock.held():
+        raise AdminIdInUseError(f"ADMIN_ID {services.settings.effective_admin_id} is in use by "
+                                "another running admin on this database")
+
+
 def join_admin_cluster(services: Services) -> None:
+    claim_admin_id(services)
     services.admins.join()
     services.counters.add("membership.complete_total")
     services.counters.add("membership.steps_completed_total", 2)  # recorded, checked in
@@ -60,8 +74,14 @@ def join_admin_cluster(services: Services) -> None:
 
 
 def leave_admin_cluster(services: Services) -> None:
-    """Best effort: peers see a clean `disconnected` at once; a crash is noticed by silence."""
+    """Best effort: peers see a clean `disconnected` at once; a crash is noticed by silence.
+    Nothing is recorded for an id another process has taken over (our lock was lost)."""
     if not services.admins.joined:
+        return
+    lock = services.admin_lock
+    if lock is not None and not lock.held():
+        log.warning("not recording leaving the admin cluster: ADMIN_ID %s is held by another "
+                    "process", services.settings.effective_admin_id)
         return
     try:
         services.admins.leave()

@@ -16,6 +16,9 @@ DEFAULT_DATABASE_URL = "sqlite:///./edge-data/edge.sqlite3"
 CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 ADMIN_ID = re.compile(r"^[a-z0-9]{12}$")
 MAX_START_DEADLINE = 7 * 86400  # beyond that, a start is not late but lost (and inf overflows)
+# The main pool's ceiling: commands share transactions (group commit) and the interpreter, not
+# the database, bounds throughput, so a few connections serve 64 clients (README, Performance).
+DATABASE_POOL_SIZE = 8
 TRUE, FALSE = {"1", "true", "yes", "on", "y"}, {"0", "false", "no", "off", "n", ""}
 
 
@@ -68,6 +71,8 @@ class Settings:
     log_format: str = "json"
     placement_snapshot: float = 0.5
     deployment_start_deadline: float = 600.0
+    database_pool_size: int = DATABASE_POOL_SIZE
+    database_app_name: str = "edge-admin"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -122,6 +127,9 @@ class Settings:
             "log_format": (e.get("LOG_FORMAT") or "json").lower(),
             "placement_snapshot": _float(e, "PLACEMENT_SNAPSHOT_SECONDS", 0.5, zero=True),
             "deployment_start_deadline": _float(e, "DEPLOYMENT_START_DEADLINE_SECONDS", 600.0),
+            "database_pool_size": _int(e, "DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, 1, 1000),
+            # libpq's own variable; our connections add their pool: `edge-admin:store`.
+            "database_app_name": e.get("PGAPPNAME") or "edge-admin",
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -190,6 +198,10 @@ class Settings:
     def postgres_conninfo(self) -> str:
         return _conninfo(self.database_url)
 
+    def postgres_application_name(self, pool: str) -> str:
+        """What pg_stat_activity shows for one of our pools: `edge-admin:store`."""
+        return f"{self.database_app_name}:{pool}"[:63]
+
     def api_keys(self) -> tuple[str, ...]:
         return tuple(k for k in (self.api_key, self.master_key) if k)
 
@@ -208,14 +220,18 @@ class Settings:
             return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
                     "SQLITE_LOCK_TIMEOUT": "30", "CREATE_TABLE": "y"}
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # eventsourcing's factory, naming its connections (POSTGRES_APPLICATION_NAME).
+            "PERSISTENCE_MODULE": "adapters.pg_datastore:NamedPostgresFactory",
             "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
-            "POSTGRES_POOL_SIZE": "8",
-            "POSTGRES_MAX_OVERFLOW": "16",
+            # One connection kept; more opened under load up to DATABASE_POOL_SIZE (eventsourcing
+            # opens POOL_SIZE at once and allows MAX_OVERFLOW more).
+            "POSTGRES_POOL_SIZE": "1",
+            "POSTGRES_MAX_OVERFLOW": str(self.database_pool_size - 1),
+            "POSTGRES_APPLICATION_NAME": self.postgres_application_name("store"),
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_SCHEMA": parse_qs(url.query).get("schema", [""])[0],

@@ -1,0 +1,45 @@
+"""The listening sockets of `serve`, bound before anything is built or recorded: a second admin
+started on a port in use must stop without having joined the admin cluster in its name."""
+
+from __future__ import annotations
+
+import socket
+
+BACKLOG = 2048  # uvicorn's default
+
+
+class ListenError(OSError):
+    """The address cannot be listened on (in use, not local, not resolvable)."""
+
+
+def where(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for every address `host` resolves to, as asyncio's create_server (and
+    so uvicorn) binds them: SO_REUSEADDR, IPv6 sockets IPv6-only. Listening at once, not only
+    bound: two bound sockets with SO_REUSEADDR may share a port until one listens."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ListenError(f"cannot listen on {where(host, port)}: {exc.strerror}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((address[0], port, *address[2:]))
+            sock.listen(BACKLOG)
+            if port == 0:  # the other addresses take the port the first one was given
+                port = sock.getsockname()[1]
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        reason = (exc.strerror or str(exc)).lower()
+        raise ListenError(f"cannot listen on {where(host, port)}: {reason}") from None
+    return sockets
