@@ -19,6 +19,8 @@ from projections.targets import all_rows
 from projections.view import TableView
 
 PAGE = 5000
+LIVE = AnyOf(tuple(Cond("status", "eq", s.value)
+                   for s in (Status.DEPLOYING, Status.READY, Status.ERROR)))
 
 
 class ViewDeploymentFinder:
@@ -90,3 +92,11 @@ class ViewDeploymentFinder:
         status = {r["id"]: r["status"] for r in self.view.query("nodes", query).rows}
         lost = (None, NodeStatus.UNREACHABLE.value)  # None: its row went with the node
         return [r["request_id"] for r in rows if status.get(r["node_id"]) in lost]
+
+    def live_on(self, node_id: UUID) -> list[dict[str, Any]]:
+        query = ListQuery((Cond("node_id", "eq", node_id), LIVE), (Order("start_time"),),
+                          page_size=1000)
+        return self.view.query("deployments", query).rows
+
+    def one(self, request_id: str) -> dict[str, Any] | None:
+        return self.view.get("deployments", request_id)

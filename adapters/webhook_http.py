@@ -27,8 +27,8 @@ from yarl import URL
 
 from adapters.resolver import UnresolvedHostError
 from adapters.webhook_directory import open_webhook, webhook_row
+from application.apps import reveal
 from application.deliveries import Sent, WebhookTarget
-from application.deployments import reveal
 from application.ports import SecretBox, UnsealError
 from application.unsealing import UnsealFailures
 from domain.deployment import Status

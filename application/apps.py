@@ -119,3 +119,9 @@ class Apps:
             app.remove_version(version, uow.now)
 
         self.writes.run(decide)
+
+
+def reveal(box: SecretBox, token: str) -> str:
+    """A deployment's delete token or hook secret as handed out. Stored sealed; ones stored
+    before sealing are url-safe base64, which never holds the sealed form's ':'."""
+    return box.open(token).decode() if ":" in token else token

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 from uuid import UUID
 
-from application.apps import sealed_env
+from application.apps import reveal, sealed_env
 from application.deployment_inputs import DeploymentCreate, DeploymentReport, user_points
+from application.deployment_work import work_for
 from application.errors import NotFoundError, SecretUnavailableError
 from application.ports import (
     DeploymentFinder,
@@ -58,12 +59,6 @@ class Accepted:
     placed: bool
     node_id: UUID | None
     hook_secret: str | None = None  # signs the webhook_on_* deliveries, when any were given
-
-
-def reveal(box: SecretBox, token: str) -> str:
-    """A deployment's delete token or hook secret as handed out. Stored sealed; ones stored
-    before sealing are url-safe base64, which never holds the sealed form's ':'."""
-    return box.open(token).decode() if ":" in token else token
 
 
 def new_request_id() -> str:
@@ -335,6 +330,10 @@ class Deployments:
         """Deployments whose container is gone from their node with no exit seen."""
         for request_id in request_ids:
             self.report(node_id, request_id, DeploymentReport(state="error", detail=LOST))
+
+    def work_for(self, node_id: UUID, held: Sequence[str]) -> dict[str, list[Any]]:
+        """The containers the node should start and stop now (see deployment_work)."""
+        return work_for(self, node_id, held)
 
     def cannot_start(self, node_id: UUID, request_id: str, error: UnsealError) -> None:
         """A deployment whose secrets do not open cannot start: it fails now, with the reason,

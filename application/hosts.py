@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from application.ports import NodeReports
 from application.write_path import UnitOfWork, WritePath
 from domain.host import Host, host_uuid
 from domain.node import Node
@@ -50,16 +51,18 @@ def changes_of(cmd: UpdateHost) -> dict[str, Any]:
 class Hosts:
     """Application service for host profiles."""
 
-    def __init__(self, writes: WritePath) -> None:
-        self.writes = writes
+    def __init__(self, writes: WritePath, reports: NodeReports) -> None:
+        self.writes, self.reports = writes, reports
 
     def update(self, node_id: Any, cmd: UpdateHost) -> None:
         changes = changes_of(cmd)
         self._apply(node_id, lambda host: changes)
 
     def report(self, node_id: Any, report: AgentHostReport) -> None:
-        """The agent's view: its flags win; what it detected fills only what is unset."""
+        """The agent's view: its flags win; what it detected fills only what is unset. The
+        images it holds are noted on the read side (no event: they change at every pull)."""
         self._apply(node_id, lambda host: agent_changes(report, host))
+        self.reports.images(node_id, report.images)
 
     def _apply(self, node_id: Any, changes_for: Callable[[Host | None], dict[str, Any]]) -> None:
         def decide(uow: UnitOfWork) -> None:

@@ -308,3 +308,23 @@ class DeploymentFinder(Protocol):
         """Among the `limit` oldest DEPLOYING deployments, those whose node the read model shows
         unreachable or no longer has (deleted)."""
         ...
+
+    def live_on(self, node_id: UUID) -> list[dict[str, Any]]:
+        """The node's DEPLOYING, READY and ERROR deployments (read-model rows), oldest first."""
+        ...
+
+    def one(self, request_id: str) -> dict[str, Any] | None:
+        """One deployment's read-model row."""
+        ...
+
+
+class NodeReports(Protocol):
+    """What agents report that is no event: kept on the read side, replaced at each report,
+    never replayed (cached images, container log tails, resource samples)."""
+
+    def images(self, node_id: UUID, images: Sequence[str]) -> None: ...
+
+    def container(  # noqa: PLR0913 - one report's fields, named
+        self, request_id: str, logs: str, at: datetime, *, crashed: bool,
+        exit_code: int | None, sample: dict[str, Any] | None,
+    ) -> None: ...

@@ -17,6 +17,7 @@ from eventsourcing.utils import Environment
 from adapters.admin_ports import ViewAdminDirectory, ViewNodeMetrics
 from adapters.argon2_hasher import Argon2Hasher
 from adapters.deployment_finder import ViewDeploymentFinder
+from adapters.event_log import event_log_for
 from adapters.file_lock import FileLock
 from adapters.geo_ip import BundledGeoLocator
 from adapters.liveness import SystemClock, ViewLiveness
@@ -24,6 +25,7 @@ from adapters.memory_bus import InProcessBus
 from adapters.memory_delivery_queue import MemoryDeliveryQueue
 from adapters.memory_views import MemoryTableView
 from adapters.nats_publisher import JetStreamPublisher, StreamSettings
+from adapters.node_reports import ViewNodeReports
 from adapters.pg_datastore import tracking_recorder
 from adapters.pg_lock import AdvisoryLock, LockSession
 from adapters.pg_notify import NotifyListener
@@ -50,10 +52,12 @@ from application.app_hosting import AppHosting
 from application.apps import Apps
 from application.clusters import Clusters
 from application.commands import Commands
+from application.container_telemetry import ContainerTelemetry
 from application.counters import Counters
 from application.deliveries import Deliverer, RetryPolicy
 from application.deployments import Deployments
 from application.enrollment_keys import EnrollmentKeys
+from application.event_log import EventAudit
 from application.executions import Executions
 from application.hosts import Hosts
 from application.nodes import Nodes
@@ -112,6 +116,8 @@ class Services:
     apps: Apps
     box: SecretBox  # seals secrets at rest (webhook secrets, deployment tokens, hidden env)
     hosts: Hosts
+    telemetry: ContainerTelemetry
+    event_audit: EventAudit  # reads the event log itself (GET /api/v1/events)
     deployments: Deployments
     deployment_finder: DeploymentFinder
     app_hosting: AppHosting
@@ -397,7 +403,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                              timedelta(seconds=settings.ssh_login_window))
     counters = Counters()
     placement = ViewPlacementIndex(view, settings.placement_snapshot)
-    finder = ViewDeploymentFinder(view)
+    finder, reports = ViewDeploymentFinder(view), ViewNodeReports(view)
     deployments = Deployments(writes, GEO, placement, doorbell, settings.advertised_url,
                               SsrfGuard(settings.webhook_allow_private_ips), box, finder,
                               unsealing)
@@ -430,7 +436,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         node_metrics=ViewNodeMetrics(view),
         apps=Apps(writes, box),
         box=box,
-        hosts=Hosts(writes),
+        hosts=Hosts(writes, reports),
+        telemetry=ContainerTelemetry(finder, reports, clock),
+        event_audit=EventAudit(event_log_for(store.recorder), store.mapper),
         deployments=deployments,
         deployment_finder=finder,
         app_hosting=AppHosting(deployments, placement),

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from application.nodes import EnrollNode, ReregisterNode
 from domain.node import NodeStatus
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import read_body, services
+from entrypoints.http.inputs import node_for_token, read_body, services
 from entrypoints.http.responses import ok
 
 
@@ -25,16 +25,6 @@ class Heartbeat(msgspec.Struct, forbid_unknown_fields=True):
     """Agent's periodic report; `unhealthy` when its own checks fail."""
 
     status: NodeStatus = NodeStatus.HEALTHY
-
-
-def node_for_token(request: Request) -> dict[str, Any]:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, None, "missing node api_token")
-    rows = services(request).view.select("nodes", {"api_token": token.strip()}, 1)
-    if not rows:
-        raise ApiError(401, None, "unknown or revoked node api_token")
-    return rows[0]
 
 
 def _agent_view(request: Request, node_id: UUID, api_token: str | None = None) -> dict[str, Any]:

@@ -20,11 +20,7 @@ from starlette.routing import Route
 
 from application.executions import Work
 from entrypoints.bootstrap import Services
-from entrypoints.http.agent import node_for_token
-from entrypoints.http.agent_deployments import deployment_work, host_report
-from entrypoints.http.agent_deployments import report as report_deployment
-from entrypoints.http.edgegap_telemetry import telemetry
-from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
 from entrypoints.http.responses import ok
 
 MAX_WAIT = 30.0
@@ -55,7 +51,7 @@ def _find(
 ) -> tuple[Work, UUID | None, dict[str, list[Any]]]:
     work = svc.executions.next_work(node_id, poll.running, 50 if poll.accept_work else 0)
     row = svc.view.get("nodes", node_id)
-    containers = deployment_work(svc, node_id, poll.deployments)
+    containers = svc.deployments.work_for(node_id, poll.deployments)
     if not poll.accept_work:
         containers["deployments"] = []
     return work, row["update_request_id"] if row else None, containers
@@ -120,7 +116,4 @@ async def result(request: Request) -> Response:
 ROUTES = [
     Route("/agent/v1/work", work, methods=["POST"]),
     Route("/agent/v1/executions/{id}/result", result, methods=["POST"]),
-    Route("/agent/v1/deployments/{request_id}/report", report_deployment, methods=["POST"]),
-    Route("/agent/v1/host", host_report, methods=["POST"]),
-    Route("/agent/v1/deployments/{request_id}/telemetry", telemetry, methods=["POST"]),
 ]

@@ -11,7 +11,6 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
 
 from domain.shared import DomainError
 from entrypoints.bootstrap import Services, build_services
@@ -19,6 +18,7 @@ from entrypoints.http import (
     admin_metrics,
     admins,
     agent,
+    agent_deployments,
     agent_work,
     aliases,
     app_hosting,
@@ -29,7 +29,9 @@ from entrypoints.http import (
     deliveries,
     docs,
     edgegap,
-    edgegap_more,
+    edgegap_fleet,
+    edgegap_tags,
+    edgegap_telemetry,
     enrollment_keys,
     event_docs,
     event_types,
@@ -41,6 +43,7 @@ from entrypoints.http import (
     ssh,
     webhooks,
 )
+from entrypoints.http.admin_metrics import HttpMetrics
 from entrypoints.http.edgegap import SELF_STOP_PREFIX
 from entrypoints.http.errors import (
     EDGEGAP_PREFIXES,
@@ -53,7 +56,6 @@ from entrypoints.http.errors import (
     on_unexpected,
 )
 from entrypoints.http.middleware import RequestContext
-from entrypoints.http.prometheus import HttpMetrics, metrics_endpoint
 from entrypoints.membership import join_at_start, leave_admin_cluster, run_membership
 from entrypoints.scheduler import run_scheduler
 from entrypoints.settings import Settings
@@ -76,7 +78,9 @@ API_ROUTES = [
     *admin_metrics.ROUTES,
     *node_metrics.ROUTES,
     *edgegap.ROUTES,
-    *edgegap_more.ROUTES,
+    *edgegap_fleet.ROUTES,
+    *edgegap_tags.ROUTES,
+    *edgegap_telemetry.ROUTES,
     *apps.ROUTES,
     *app_hosting.ROUTES,
     *webhooks.ROUTES,
@@ -128,10 +132,11 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             *API_ROUTES,
             *agent.ROUTES,
             *agent_work.ROUTES,
+            *agent_deployments.ROUTES,
             *docs.ROUTES,
             *event_docs.ROUTES,
             *health.ROUTES,
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *admin_metrics.SCRAPE_ROUTES,
         ],
         middleware=[
             Middleware(

@@ -18,9 +18,8 @@ from application.deliveries import STATUSES, DeliveryRecord
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_uuid, services
-from entrypoints.http.listing import ListSpec, exact, one_of, parse_list_query
+from entrypoints.http.listing import ListSpec, exact, one_of, parse_event_type, parse_list_query
 from entrypoints.http.responses import paginated
-from entrypoints.http.webhooks import parse_event_type
 from projections.query import Cond, ListQuery, Page
 
 SPEC = ListSpec(

@@ -6,18 +6,14 @@ version that renders OpenAPI 3.1), so the page works on air-gapped hosts: no CDN
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-# schemas/ sits at the repository root; an installed (non-editable) copy points here instead.
-SOURCE_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-SCHEMAS = Path(os.environ.get("EDGE_SCHEMAS_DIR") or SOURCE_SCHEMAS)
+from entrypoints.http.openapi import SCHEMAS
+
 STATIC_PREFIX = "/swaggerui/static"
 
 

@@ -17,8 +17,14 @@ from application.deployment_inputs import (
     PrivateFleetDeploymentCreate,
 )
 from application.deployments import NO_ROOM, Accepted, InvalidAppVersionError
-from domain.deployment import REQUEST_ID, AlreadyTerminatedError
-from entrypoints.http.edgegap_views import edgegap_page, list_item, status_body
+from domain.deployment import AlreadyTerminatedError
+from entrypoints.http.edgegap_views import (
+    deployment_row,
+    edgegap_page,
+    list_item,
+    request_id_of,
+    status_body,
+)
 from entrypoints.http.errors import ApiError, edgegap_error
 from entrypoints.http.inputs import read_body, services
 from entrypoints.http.responses import JSONResponse
@@ -57,20 +63,6 @@ async def deploy_to_fleet(request: Request) -> Response:
     if not cmd.private_host_ids or len(set(cmd.private_host_ids)) != len(cmd.private_host_ids):
         raise ApiError(400, {"private_host_ids": ["must list at least one host, each once"]})
     return await _deploy(request, cmd, tuple(cmd.private_host_ids))
-
-
-def request_id_of(request: Request) -> str:
-    request_id = str(request.path_params["request_id"])
-    if not REQUEST_ID.match(request_id):
-        raise ApiError(404, None, f"deployment {request_id} not found")
-    return request_id
-
-
-def deployment_row(request: Request, request_id: str) -> dict[str, Any]:
-    row = services(request).view.get("deployments", request_id)
-    if row is None:
-        raise ApiError(404, None, f"deployment {request_id} not found")
-    return row
 
 
 async def status(request: Request) -> Response:

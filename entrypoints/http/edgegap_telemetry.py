@@ -5,23 +5,19 @@ resource sample every --telemetry-interval seconds, and the last logs of a crash
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
-from application.deployment_inputs import DeploymentTelemetry
-from domain.deployment import REQUEST_ID, Status
-from entrypoints.http.agent import node_for_token
-from entrypoints.http.edgegap import deployment_row, request_id_of
+from domain.deployment import Status
+from entrypoints.http.edgegap_views import deployment_row, request_id_of
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import read_body, services
-from entrypoints.http.responses import JSONResponse, ok
-from projections.model import Upsert
+from entrypoints.http.inputs import services
+from entrypoints.http.responses import JSONResponse
 from projections.query import Cond, ListQuery, Order
 
 STEP = re.compile(r"^(\d{1,6})([smhd])$")
@@ -31,29 +27,6 @@ SERIES = {"total.receive_total": "receive_total", "total.transmit_total": "trans
           "total.disk_read_total": "disk_read_total", "total.disk_write_total": "disk_write_total",
           "cpu": "cpu_percent", "mem": "memory_bytes"}
 MAX_POINTS = 10_000
-
-
-async def telemetry(request: Request) -> Response:
-    node = await run_in_threadpool(node_for_token, request)
-    request_id = str(request.path_params["request_id"])
-    body = await read_body(request, DeploymentTelemetry)
-    svc = services(request)
-    row = await run_in_threadpool(svc.view.get, "deployments", request_id) \
-        if REQUEST_ID.match(request_id) else None
-    if row is None or row.get("node_id") != node["id"]:
-        raise ApiError(404, None, f"deployment {request_id} not found")
-    now = svc.writes.clock.now()
-    log_row: dict[str, Any] = {"request_id": request_id, "logs": body.logs, "updated_at": now}
-    if body.crashed:
-        log_row.update(crash_logs=body.logs, exit_code=body.exit_code)
-    changes = [Upsert("deployment_logs", log_row)]
-    if body.sample is not None:
-        sample = {"id": uuid.uuid4(), "request_id": request_id, "at": now,
-                  **msgspec.structs.asdict(body.sample)}
-        sample["cpu_percent"] = str(sample["cpu_percent"])
-        changes.append(Upsert("deployment_samples", sample))
-    await run_in_threadpool(svc.view.apply_untracked, changes)
-    return ok(request, {"request_id": request_id, "received_at": now})
 
 
 def _logs(request: Request) -> dict[str, Any]:
@@ -132,3 +105,9 @@ def series(samples: list[dict[str, Any]], start: datetime, step: timedelta,
 
 async def deployment_metrics(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(_metrics, request))
+
+
+ROUTES = [
+    Route("/v1/deployment/{request_id}/container-logs", container_logs, methods=["GET"]),
+    Route("/v1/metrics/deployment/{request_id}", deployment_metrics, methods=["GET"]),
+]

@@ -1,4 +1,5 @@
-"""Edgegap response shapes built from the deployments read model (formats as in the seed)."""
+"""Edgegap response shapes built from the deployments read model (formats as in the seed),
+and the deployment a path names."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.deployment import Status
+from starlette.requests import Request
+
+from domain.deployment import REQUEST_ID, Status
 from entrypoints.bootstrap import Services
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import services
 from projections.query import Cond, ListQuery, Order
 
 SESSIONLESS: list[Any] = []  # no session-based deployments here
@@ -18,6 +23,20 @@ def edgegap_time(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def request_id_of(request: Request) -> str:
+    request_id = str(request.path_params["request_id"])
+    if not REQUEST_ID.match(request_id):
+        raise ApiError(404, None, f"deployment {request_id} not found")
+    return request_id
+
+
+def deployment_row(request: Request, request_id: str) -> dict[str, Any]:
+    row = services(request).view.get("deployments", request_id)
+    if row is None:
+        raise ApiError(404, None, f"deployment {request_id} not found")
+    return row
 
 
 def tags_of(svc: Services, deployment_id: Any) -> list[dict[str, Any]]:

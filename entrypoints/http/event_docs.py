@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from entrypoints.asyncapi import build_asyncapi
-from entrypoints.http.docs import SCHEMAS
+from entrypoints.http.openapi import SCHEMAS
+from entrypoints.http.openapi.asyncapi import build_asyncapi
 from entrypoints.http.responses import JSONResponse
 
 Schema = dict[str, Any]

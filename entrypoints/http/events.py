@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from adapters.event_log import event_log_for
 from application.event_log import (
     AuditQuery,
     EventAudit,
@@ -124,13 +123,7 @@ def to_audit_query(query: ListQuery, types: tuple[str, ...]) -> AuditQuery:
 
 
 def audit(request: Request) -> EventAudit:
-    """One EventAudit per app, over the table behind the store's recorder."""
-    state = request.app.state
-    store = services(request).store
-    found: EventAudit | None = getattr(state, "event_audit", None)
-    if found is None or found.mapper is not store.mapper:
-        found = state.event_audit = EventAudit(event_log_for(store.recorder), store.mapper)
-    return found
+    return services(request).event_audit
 
 
 async def index(request: Request) -> Response:

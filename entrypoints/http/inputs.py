@@ -133,6 +133,16 @@ def path_cluster_name(request: Request, name: str = "name") -> str:
     return raw
 
 
+def node_for_token(request: Request) -> dict[str, Any]:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, None, "missing node api_token")
+    rows = services(request).view.select("nodes", {"api_token": token.strip()}, 1)
+    if not rows:
+        raise ApiError(401, None, "unknown or revoked node api_token")
+    return rows[0]
+
+
 def services(request: Request) -> Services:
     """The process's wired services, kept in the app state by the lifespan."""
     return request.app.state.services  # type: ignore[no-any-return]

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from starlette.requests import Request
 
+from domain.catalog import EVENT_TYPES
 from domain.shared import parse_moment
 from entrypoints.http.errors import ApiError
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order
@@ -207,3 +208,9 @@ def now_filter(column: str, past: bool, now: datetime) -> Filter:
     if past:
         return Cond(column, "lt", now)
     return AnyOf((Cond(column, "null"), Cond(column, "ge", now)))
+
+
+def parse_event_type(raw: str) -> str:
+    if raw not in EVENT_TYPES:
+        raise ValueError("is not a known event type; see GET /api/v1/event_types")
+    return raw

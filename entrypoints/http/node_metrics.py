@@ -19,9 +19,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from application.ports import MetricsReport
-from entrypoints.http.agent import node_for_token
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
 from entrypoints.http.responses import JSONResponse, ok
 
 Count = Annotated[int, Meta(ge=0, le=2**63 - 1)]

@@ -14,9 +14,8 @@ from application.ssh_access import CreateSshPublicKey, CreateSshUsername
 from application.ssh_logins import CheckSshLogin
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
-from entrypoints.http.agent import node_for_token
 from entrypoints.http.errors import not_found
-from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
 from entrypoints.http.listing import (
     STANDARD,
     ListSpec,

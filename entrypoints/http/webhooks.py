@@ -11,21 +11,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from application.webhooks import CreateWebhook
-from domain.catalog import EVENT_TYPES
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_uuid, read_body, services
-from entrypoints.http.listing import STANDARD, ListSpec, Param, parse_list_query, text
+from entrypoints.http.listing import (
+    STANDARD,
+    ListSpec,
+    Param,
+    parse_event_type,
+    parse_list_query,
+    text,
+)
 from entrypoints.http.responses import no_content, ok, paginated
 from projections.fleet_tables import split_events
 from projections.query import Cond
-
-
-def parse_event_type(raw: str) -> str:
-    if raw not in EVENT_TYPES:
-        raise ValueError("is not a known event type; see GET /api/v1/event_types")
-    return raw
-
 
 SPEC = ListSpec(
     params=(

@@ -24,16 +24,16 @@ from domain.enrollment_key import EnrollmentKey
 from domain.node import IdType, Node, NodeStatus
 from domain.self_update import SelfUpdateRequest
 from domain.ssh_access import SshLogin
-from entrypoints import asyncapi
 from entrypoints.http import event_docs, event_types
 from entrypoints.http.app import create_app
-from entrypoints.http.docs import SCHEMAS
 from entrypoints.http.middleware import RequestContext
+from entrypoints.http.openapi import SCHEMAS, asyncapi
 from tests.conftest import API_KEY, make_settings
 
 pytestmark = pytest.mark.e2e
 
-STALE = ("schemas/asyncapi.yaml or schemas/events/ is stale: run `python -m entrypoints.asyncapi`"
+STALE = ("schemas/asyncapi.yaml or schemas/events/ is stale: run "
+         "`python -m entrypoints.http.openapi.asyncapi`"
          " (and delete event schemas it no longer writes)")
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 DOCUMENT = asyncapi.build_asyncapi()

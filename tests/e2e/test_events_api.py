@@ -111,9 +111,8 @@ def test_time_filter_refuses_a_scan_beyond_the_limit() -> None:
         for _ in range(3):
             add_node(client)
         store = services_of(client).store
-        app: Any = client.app
-        app.state.event_audit = EventAudit(event_log_for(store.recorder), store.mapper,
-                                           max_scan=5)
+        services_of(client).event_audit = EventAudit(event_log_for(store.recorder),
+                                                      store.mapper, max_scan=5)
         details = error(client.get("/api/v1/events", headers=AUTH,
                                    params={"occurred_at__gte": "2026-01-01"}), 400, "bad_request",
                         {"occurred_at"})

@@ -13,7 +13,7 @@ from uuid import UUID
 import pytest
 from starlette.testclient import TestClient
 
-from entrypoints.openapi import build_openapi
+from entrypoints.http.openapi.document import build_openapi
 from tests.e2e.test_http_support import (
     AUTH,
     MISSING,

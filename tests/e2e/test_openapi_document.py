@@ -15,15 +15,16 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-from entrypoints import openapi
-from entrypoints.http import agent, agent_work
+from entrypoints.http import agent, agent_deployments, agent_work
 from entrypoints.http.app import API_ROUTES, create_app
-from entrypoints.http.docs import SCHEMAS
+from entrypoints.http.openapi import SCHEMAS
+from entrypoints.http.openapi import document as openapi
 from tests.conftest import API_KEY, make_settings
 
 pytestmark = pytest.mark.e2e
 
-STALE = "schemas/openapi.json is stale: run `python -m entrypoints.openapi > schemas/openapi.json`"
+STALE = ("schemas/openapi.json is stale: run "
+         "`python -m entrypoints.http.openapi.document > schemas/openapi.json`")
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 DOCUMENT = openapi.build_openapi()
 # Top-level lists; a list under a parent (a webhook's deliveries) needs a real parent and is
@@ -57,7 +58,7 @@ def test_served_document_covers_exactly_the_routes(client: TestClient) -> None:
     documented = {(m.upper(), p) for p, ops in DOCUMENT["paths"].items() for m in ops}
     routed = {
         (method, route.path)
-        for route in [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES]
+        for route in [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES]
         if isinstance(route, Route)
         for method in (route.methods or set()) - {"HEAD"}
     }

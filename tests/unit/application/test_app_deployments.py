@@ -29,7 +29,6 @@ from domain.deployment import AlreadyTerminatedError, Status
 from domain.node import NodeStatus
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.http.agent_deployments import deployment_work
 from entrypoints.scheduler import schedule_once
 from projections.model import Upsert
 from tests.conftest import make_settings
@@ -225,7 +224,7 @@ def test_secrets_are_sealed_at_rest_and_unsealed_for_the_node(services: Services
         environment_variables=[{"key": "API_KEY", "value": "deploy-secret-2",
                                 "is_hidden": True}]))
     assert accepted.hook_secret is not None
-    [start] = deployment_work(services, where["paris"], [])["deployments"]
+    [start] = services.deployments.work_for(where["paris"], [])["deployments"]
     env = start["env"]
     assert (env["DB_PASSWORD"], env["API_KEY"], env["MODE"]) == (
         "version-secret-1", "deploy-secret-2", "plain-mode")
@@ -270,7 +269,7 @@ def test_a_deployment_whose_secrets_do_not_open_fails_loudly(tmp_path: Any) -> N
         with pytest.raises(SecretUnavailableError):
             after.deployments.self_stop(sealed, point, "any token")
         fresh = after.deployments.deploy(near("paris")).request_id
-        starts = deployment_work(after, where["paris"], [])["deployments"]
+        starts = after.deployments.work_for(where["paris"], [])["deployments"]
         assert [s["request_id"] for s in starts] == [fresh]
         failed = row(after, sealed)
         assert failed["status"] == Status.ERROR.value
@@ -397,7 +396,7 @@ def test_a_late_start_does_not_revive_a_start_given_up_and_is_removed(
     assert row(services, accepted.request_id)["status"] == Status.ERROR
     ready = DeploymentReport(state="ready", public_ip="127.0.0.1")
     assert services.deployments.report(node, accepted.request_id, ready) == Status.ERROR
-    work = deployment_work(services, node, [accepted.request_id])
+    work = services.deployments.work_for(node, [accepted.request_id])
     assert work == {"deployments": [], "stop_deployments": [accepted.request_id]}
     removed = DeploymentReport(state="terminated", exit_code=143)
     assert services.deployments.report(node, accepted.request_id, removed) == Status.ERROR
@@ -405,7 +404,7 @@ def test_a_late_start_does_not_revive_a_start_given_up_and_is_removed(
     assert services.deployments.stop(accepted.request_id) is True  # nothing runs: ends now
     stored = row(services, accepted.request_id)
     assert (stored["status"], stored["stopping"]) == (Status.TERMINATED, None)
-    assert deployment_work(services, node, []) == {"deployments": [], "stop_deployments": []}
+    assert services.deployments.work_for(node, []) == {"deployments": [], "stop_deployments": []}
 
 
 def test_starts_on_a_node_that_becomes_unreachable_or_is_deleted_end_in_error(

@@ -204,7 +204,8 @@ def error_responses() -> dict[str, Any]:
 
 
 # Query parameter wording from the seed (its lost `*` wildcards restored), per list path. Range
-# filters (`x__gte`, `x__lte`) get the seed's standard wording from entrypoints/openapi.py.
+# filters (`x__gte`, `x__lte`) get the seed's standard wording from
+# entrypoints/http/openapi/document.py.
 _CLUSTER_FILTER = "Filter by cluster name (exact match or wildcard: `prod*`, `*east`, etc.)"
 _KEY_FLAG = "Filter by whether the key {}: true returns keys {}, false returns {}"
 QUERY_DOCS: dict[str, dict[str, str]] = {

@@ -1,4 +1,4 @@
-"""Edgegap locations (E9), private fleet hosts (E3) and deployment tags (E12-E16)."""
+"""Edgegap locations (E9) and private fleet hosts (E3): where deployments can go."""
 
 from __future__ import annotations
 
@@ -10,14 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from application.deployment_inputs import TagBody
 from entrypoints.bootstrap import Services
-from entrypoints.http.edgegap import deployment_row, request_id_of
-from entrypoints.http.edgegap_telemetry import container_logs, deployment_metrics
-from entrypoints.http.edgegap_views import edgegap_time, tags_of
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import read_body, services
-from entrypoints.http.responses import JSONResponse, no_content
+from entrypoints.http.inputs import services
+from entrypoints.http.responses import JSONResponse
 from projections.query import Cond, ListQuery, Order
 
 PLACE = ("city", "continent", "country", "timezone", "administrative_division")
@@ -97,66 +93,7 @@ async def fleet_hosts(request: Request) -> Response:
     return JSONResponse({"data": [fleet_host(r, len(rows)) for r in rows]})
 
 
-def tag_body(tag: dict[str, Any]) -> dict[str, Any]:
-    return {"name": tag["name"], "create_time": edgegap_time(tag["create_time"]),
-            "last_updated": edgegap_time(tag["last_updated"])}
-
-
-def _tags(request: Request) -> list[dict[str, Any]]:
-    row = deployment_row(request, request_id_of(request))
-    return tags_of(services(request), row["id"])
-
-
-def _tag(request: Request) -> dict[str, Any]:
-    name = request.path_params["tag_name"]
-    found = next((t for t in _tags(request) if t["name"] == name), None)
-    if found is None:
-        raise ApiError(404, None, f"tag {name} not found")
-    return found
-
-
-async def list_tags(request: Request) -> Response:
-    tags = await run_in_threadpool(_tags, request)
-    return JSONResponse({"tags": [tag_body(t) for t in tags], "count": len(tags),
-                         "pagination": {}})
-
-
-async def get_tag(request: Request) -> Response:
-    return JSONResponse(tag_body(await run_in_threadpool(_tag, request)))
-
-
-async def create_tag(request: Request) -> Response:
-    request_id = request_id_of(request)
-    body = await read_body(request, TagBody)
-    await run_in_threadpool(services(request).deployments.add_tag, request_id, body.name)
-    request.path_params["tag_name"] = body.name
-    return JSONResponse(tag_body(await run_in_threadpool(_tag, request)))
-
-
-async def update_tag(request: Request) -> Response:
-    request_id = request_id_of(request)
-    body = await read_body(request, TagBody)
-    await run_in_threadpool(services(request).deployments.rename_tag, request_id,
-                            request.path_params["tag_name"], body.name)
-    request.path_params["tag_name"] = body.name
-    return JSONResponse(tag_body(await run_in_threadpool(_tag, request)))
-
-
-async def delete_tag(request: Request) -> Response:
-    await run_in_threadpool(services(request).deployments.remove_tag, request_id_of(request),
-                            request.path_params["tag_name"])
-    return no_content()
-
-
-TAGS = "/v1/deployments/{request_id}/tags"
 ROUTES = [
     Route("/v1/locations", locations, methods=["GET"]),
-    Route("/v1/deployment/{request_id}/container-logs", container_logs, methods=["GET"]),
-    Route("/v1/metrics/deployment/{request_id}", deployment_metrics, methods=["GET"]),
     Route("/v2/private-fleets/{fleet_name}/hosts", fleet_hosts, methods=["GET"]),
-    Route(TAGS, list_tags, methods=["GET"]),
-    Route(TAGS, create_tag, methods=["POST"]),
-    Route(TAGS + "/{tag_name}", get_tag, methods=["GET"]),
-    Route(TAGS + "/{tag_name}", update_tag, methods=["PATCH"]),
-    Route(TAGS + "/{tag_name}", delete_tag, methods=["DELETE"]),
 ]

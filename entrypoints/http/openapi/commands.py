@@ -12,8 +12,8 @@ from domain.command_execution import ExecutionStatus
 from domain.self_update import RequestStatus
 from domain.targeting import Targeting
 from entrypoints.http import command_executions, commands, self_update_requests
-from entrypoints.openapi_op import Op
-from entrypoints.openapi_schemas import (
+from entrypoints.http.openapi.op import Op
+from entrypoints.http.openapi.schemas import (
     BOOL,
     INT,
     STR,

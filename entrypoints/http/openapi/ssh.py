@@ -7,8 +7,8 @@ from typing import Any
 from application.ssh_access import CreateSshPublicKey, CreateSshUsername
 from application.ssh_logins import CheckSshLogin
 from entrypoints.http import ssh
-from entrypoints.openapi_op import AGENT, NODE_TOKEN, Op
-from entrypoints.openapi_schemas import BOOL, STR, TIME, UUID_S, Schema, doc, nullable, obj
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
+from entrypoints.http.openapi.schemas import BOOL, STR, TIME, UUID_S, Schema, doc, nullable, obj
 
 USERNAME, KEY = "Ssh.SshUsername", "Ssh.SshPublicKey"
 TAGS = [USERNAME, KEY]

@@ -2,7 +2,8 @@
 JSON Schema per event type. Channels follow EVENT_TYPES, schemas are msgspec's view of the payload
 structs inside the `Message` envelope, examples are encoded `Message`s, NATS headers are the
 publisher's. Only wording and samples live here; a missing one fails the build. Regenerate the
-committed copies with `python -m entrypoints.asyncapi [DIR]`; a test fails when they are stale.
+committed copies with `python -m entrypoints.http.openapi.asyncapi [DIR]`; a test fails when they
+are stale.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import msgspec
 
 from adapters.nats_publisher import StreamSettings, headers_for
 from domain.catalog import EVENT_TYPES, PAYLOADS, SCHEMA_VERSION, SOURCE, Message, message_id
-from entrypoints.http.docs import SCHEMAS
+from entrypoints.http.openapi import SCHEMAS
 
 Schema = dict[str, Any]
 JSON_SCHEMA = "https://json-schema.org/draft/2020-12/schema"

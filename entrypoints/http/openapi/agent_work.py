@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from entrypoints.http.agent_work import ExecutionResult, WorkPoll
-from entrypoints.openapi_op import AGENT, NODE_TOKEN, Op
-from entrypoints.openapi_schemas import INT, NUMBER, STR, TIME, UUID_S, doc, nullable, obj
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
+from entrypoints.http.openapi.schemas import INT, NUMBER, STR, TIME, UUID_S, doc, nullable, obj
 
 _ASSIGNMENT = obj(
     "One execution handed to the agent; run it once with /bin/sh",

@@ -20,8 +20,8 @@ from application.deployment_inputs import (
 )
 from application.hosts import AgentHostReport, UpdateHost
 from entrypoints.http import apps
-from entrypoints.openapi_op import AGENT, NODE_TOKEN, PUBLIC, Op
-from entrypoints.openapi_schemas import INT, STR, TIME, UUID_S, Schema, doc, obj
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, PUBLIC, Op
+from entrypoints.http.openapi.schemas import INT, STR, TIME, UUID_S, Schema, doc, obj
 
 APPS, HOSTS = "Deployments.App", "Deployments.Host"
 DEPLOY, LEGACY, FLEETS, TAGS_TAG = ("Edgegap.Deployments", "Edgegap.Legacy",

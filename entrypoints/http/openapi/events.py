@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.catalog import EVENT_TYPES
-from entrypoints.openapi_schemas import INT, STR, TIME, UUID_S, Schema, doc, nullable, obj
+from entrypoints.http.openapi.schemas import INT, STR, TIME, UUID_S, Schema, doc, nullable, obj
 
 TYPE_ENUM: Schema = {"type": "string", "enum": list(EVENT_TYPES)}
 TYPES_CSV: Schema = {"type": "string", "pattern": r"^[a-z_.]+(,[a-z_.]+)*$"}

@@ -5,8 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from entrypoints.http.node_metrics import MetricsBody
-from entrypoints.openapi_op import AGENT, NODE_TOKEN, Op
-from entrypoints.openapi_schemas import BOOL, INT, STR, TIME, UUID_S, Schema, doc, nullable, obj
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
+from entrypoints.http.openapi.schemas import (
+    BOOL,
+    INT,
+    STR,
+    TIME,
+    UUID_S,
+    Schema,
+    doc,
+    nullable,
+    obj,
+)
 
 META, METRICS, NODE_METRICS = "Admins.Metadata", "Admins.Metrics", "Nodes.Metrics"
 TAGS = [META, METRICS]

@@ -3,7 +3,7 @@
 Paths, methods, path parameters, list query parameters and request bodies are read from the code
 (API_ROUTES, agent.ROUTES, each endpoint's ListSpec, the msgspec input structs), so the document
 cannot drift from what the service accepts. Regenerate the committed copy with
-`python -m entrypoints.openapi > schemas/openapi.json`; a test fails when it is stale.
+`python -m entrypoints.http.openapi.document > schemas/openapi.json`; a test fails when it is stale.
 """
 
 from __future__ import annotations
@@ -26,15 +26,9 @@ from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from application.nodes import ChangeCluster, EnrollNode, ReregisterNode
 from application.webhooks import CreateWebhook
 from domain.catalog import EVENT_TYPES
-from entrypoints import openapi_admins as oadm
-from entrypoints import openapi_agent_work as owork
-from entrypoints import openapi_commands as ocmd
-from entrypoints import openapi_deployments as odep
-from entrypoints import openapi_events as oev
-from entrypoints import openapi_schemas as oas
-from entrypoints import openapi_ssh as ossh
 from entrypoints.http import (
     agent,
+    agent_deployments,
     agent_work,
     aliases,
     clusters,
@@ -46,8 +40,23 @@ from entrypoints.http import (
 )
 from entrypoints.http.app import API_ROUTES
 from entrypoints.http.errors import is_edgegap
-from entrypoints.http.listing import ListSpec, Param, parse_bool, parse_int, parse_text, parse_uuid
-from entrypoints.openapi_op import (
+from entrypoints.http.listing import (
+    ListSpec,
+    Param,
+    parse_bool,
+    parse_event_type,
+    parse_int,
+    parse_text,
+    parse_uuid,
+)
+from entrypoints.http.openapi import admins as oadm
+from entrypoints.http.openapi import agent_work as owork
+from entrypoints.http.openapi import commands as ocmd
+from entrypoints.http.openapi import deployments as odep
+from entrypoints.http.openapi import events as oev
+from entrypoints.http.openapi import schemas as oas
+from entrypoints.http.openapi import ssh as ossh
+from entrypoints.http.openapi.op import (
     AGENT,
     AGENT_TAG,
     ALIAS,
@@ -179,16 +188,16 @@ OPERATIONS.update(odep.OPERATIONS)
 def build_openapi() -> dict[str, Any]:
     """The whole document as plain JSON values (a fresh copy on every call)."""
     paths: dict[str, dict[str, Any]] = {}
-    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES]
+    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES]
     for route in [r for r in routes if isinstance(r, Route)]:
         for method in sorted((route.methods or set()) - {"HEAD"}):
             op = OPERATIONS.get((method, route.path))
             if op is None:
-                raise LookupError(f"{method} {route.path}: add it to entrypoints/openapi.py")
+                raise LookupError(f"{method} {route.path}: add it to {__name__}")
             paths.setdefault(route.path, {})[method.lower()] = _operation(route, op)
     documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     if stale := OPERATIONS.keys() - documented:
-        raise LookupError(f"entrypoints/openapi.py documents routes that do not exist: {stale}")
+        raise LookupError(f"{__name__} documents routes that do not exist: {stale}")
     tags = [*oadm.TAGS, CLUSTER, KEY, NODE, ALIAS, *oadm.NODE_TAGS, *ocmd.TAGS, *ossh.TAGS,
             EVENT_TYPE, WEBHOOK, EVENT, *odep.TAGS, AGENT]
     document = {
@@ -300,7 +309,7 @@ def _param_schema(param: Param) -> tuple[oas.Schema, Any]:
              parse_uuid: (oas.UUID_S, SAMPLE_UUID),
              parse_text: ({"type": "string", "minLength": 1},
                           oas.QUERY_EXAMPLES.get(param.name, "example")),
-             webhooks.parse_event_type: (oev.TYPE_ENUM, EVENT_TYPES[0]),
+             parse_event_type: (oev.TYPE_ENUM, EVENT_TYPES[0]),
              events.parse_event_types: (oev.TYPES_CSV, EVENT_TYPES[0])}
     if param.parse in known:
         return known[param.parse]
@@ -313,7 +322,7 @@ def _param_schema(param: Param) -> tuple[oas.Schema, Any]:
         probe = None
     if isinstance(probe, datetime):  # listing.time_range
         return DATE_OR_TIME, "2025-06-09"
-    raise TypeError(f"query parameter {param.name}: teach entrypoints/openapi.py its parser")
+    raise TypeError(f"query parameter {param.name}: teach {__name__} its parser")
 
 
 def _paging_params(spec: ListSpec) -> list[dict[str, Any]]:

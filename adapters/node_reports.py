@@ -1,0 +1,36 @@
+"""NodeReports on the read model: what agents report that is no event, one row per subject,
+replaced at each report (the telemetry retention pass deletes what grows old)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from projections.model import Change, Upsert
+from projections.view import TableView
+
+
+class ViewNodeReports:
+    def __init__(self, view: TableView) -> None:
+        self.view = view
+
+    def images(self, node_id: UUID, images: Sequence[str]) -> None:
+        held = "|" + "|".join(sorted(set(images))) + "|" if images else ""
+        self.view.apply_untracked([Upsert("node_images", {"node_id": node_id, "images": held})])
+
+    def container(  # noqa: PLR0913 - one report's fields, named
+        self, request_id: str, logs: str, at: datetime, *, crashed: bool,
+        exit_code: int | None, sample: dict[str, Any] | None,
+    ) -> None:
+        log_row: dict[str, Any] = {"request_id": request_id, "logs": logs, "updated_at": at}
+        if crashed:
+            log_row.update(crash_logs=logs, exit_code=exit_code)
+        changes: list[Change] = [Upsert("deployment_logs", log_row)]
+        if sample is not None:
+            row = {"id": uuid.uuid4(), "request_id": request_id, "at": at, **sample}
+            row["cpu_percent"] = str(row["cpu_percent"])  # exact decimal text, as stored
+            changes.append(Upsert("deployment_samples", row))
+        self.view.apply_untracked(changes)

@@ -1,0 +1,77 @@
+"""Edgegap deployment tags (E12-E16): set on a deployment, not injected into its container."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.deployment_inputs import TagBody
+from entrypoints.http.edgegap_views import deployment_row, edgegap_time, request_id_of, tags_of
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import read_body, services
+from entrypoints.http.responses import JSONResponse, no_content
+
+
+def tag_body(tag: dict[str, Any]) -> dict[str, Any]:
+    return {"name": tag["name"], "create_time": edgegap_time(tag["create_time"]),
+            "last_updated": edgegap_time(tag["last_updated"])}
+
+
+def _tags(request: Request) -> list[dict[str, Any]]:
+    row = deployment_row(request, request_id_of(request))
+    return tags_of(services(request), row["id"])
+
+
+def _tag(request: Request) -> dict[str, Any]:
+    name = request.path_params["tag_name"]
+    found = next((t for t in _tags(request) if t["name"] == name), None)
+    if found is None:
+        raise ApiError(404, None, f"tag {name} not found")
+    return found
+
+
+async def list_tags(request: Request) -> Response:
+    tags = await run_in_threadpool(_tags, request)
+    return JSONResponse({"tags": [tag_body(t) for t in tags], "count": len(tags),
+                         "pagination": {}})
+
+
+async def get_tag(request: Request) -> Response:
+    return JSONResponse(tag_body(await run_in_threadpool(_tag, request)))
+
+
+async def create_tag(request: Request) -> Response:
+    request_id = request_id_of(request)
+    body = await read_body(request, TagBody)
+    await run_in_threadpool(services(request).deployments.add_tag, request_id, body.name)
+    request.path_params["tag_name"] = body.name
+    return JSONResponse(tag_body(await run_in_threadpool(_tag, request)))
+
+
+async def update_tag(request: Request) -> Response:
+    request_id = request_id_of(request)
+    body = await read_body(request, TagBody)
+    await run_in_threadpool(services(request).deployments.rename_tag, request_id,
+                            request.path_params["tag_name"], body.name)
+    request.path_params["tag_name"] = body.name
+    return JSONResponse(tag_body(await run_in_threadpool(_tag, request)))
+
+
+async def delete_tag(request: Request) -> Response:
+    await run_in_threadpool(services(request).deployments.remove_tag, request_id_of(request),
+                            request.path_params["tag_name"])
+    return no_content()
+
+
+TAGS = "/v1/deployments/{request_id}/tags"
+ROUTES = [
+    Route(TAGS, list_tags, methods=["GET"]),
+    Route(TAGS, create_tag, methods=["POST"]),
+    Route(TAGS + "/{tag_name}", get_tag, methods=["GET"]),
+    Route(TAGS + "/{tag_name}", update_tag, methods=["PATCH"]),
+    Route(TAGS + "/{tag_name}", delete_tag, methods=["DELETE"]),
+]
