@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-from uuid import UUID
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.command_execution import ExecutionStatus
-from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
-from entrypoints.http.errors import not_found
+from entrypoints.http.crud import Resource, each
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.listing import (
     STANDARD,
@@ -22,13 +18,12 @@ from entrypoints.http.listing import (
     exact,
     int_range,
     one_of,
-    parse_list_query,
     parse_uuid,
     presence,
     text,
     time_range,
 )
-from entrypoints.http.responses import no_content, ok, paginated
+from entrypoints.http.responses import ok
 
 SPEC = ListSpec(
     params=(
@@ -52,25 +47,10 @@ SPEC = ListSpec(
 )
 
 
-def render(svc: Services, exec_id: UUID) -> dict[str, Any] | None:
-    row = svc.view.get("command_executions", exec_id)
-    return serializers.command_execution(row) if row else None
-
-
-async def index(request: Request) -> Response:
-    query = parse_list_query(request, SPEC)
-    page = await run_in_threadpool(services(request).view.query, "command_executions", query)
-    return paginated(request, [serializers.command_execution(r) for r in page.rows], page, query)
-
-
-async def show(request: Request) -> Response:
-    found = await run_in_threadpool(render, services(request), path_uuid(request))
-    return ok(request, found) if found else not_found(request)
-
-
-async def delete(request: Request) -> Response:
-    await run_in_threadpool(services(request).commands.delete_execution, path_uuid(request))
-    return no_content()
+RESOURCE = Resource(__name__, "command_executions", each(serializers.command_execution), SPEC)
+index = RESOURCE.index()
+show = RESOURCE.show()
+delete = RESOURCE.delete(lambda svc, key: svc.commands.delete_execution(key))
 
 
 async def cancel(request: Request) -> Response:

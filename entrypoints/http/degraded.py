@@ -24,6 +24,7 @@ def unless_degraded(handler: Handler) -> Handler:
             raise ApiError(503, None, DEGRADED)
         return await handler(request)
 
-    gated.__name__ = handler.__name__
-    gated.__doc__ = handler.__doc__
+    # The route module's name and the handler's: the OpenAPI operation id is made from both.
+    gated.__module__, gated.__name__ = handler.__module__, handler.__name__
+    gated.__qualname__, gated.__doc__ = handler.__qualname__, handler.__doc__
     return gated

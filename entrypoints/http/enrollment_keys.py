@@ -11,11 +11,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
-from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
+from entrypoints.http.crud import Resource, each
 from entrypoints.http.degraded import unless_degraded
-from entrypoints.http.errors import not_found
-from entrypoints.http.inputs import path_cluster_name, path_uuid, read_body, services
+from entrypoints.http.inputs import path_cluster_name, read_body, services
 from entrypoints.http.listing import (
     STANDARD,
     ListSpec,
@@ -25,13 +24,12 @@ from entrypoints.http.listing import (
     itext,
     now_filter,
     parse_bool,
-    parse_list_query,
     parse_text,
     presence,
     text,
     time_range,
 )
-from entrypoints.http.responses import no_content, ok, paginated
+from entrypoints.http.responses import ok
 from projections.query import AnyOf, Cond
 
 
@@ -66,13 +64,11 @@ def spec(request: Request) -> ListSpec:
     )
 
 
-def render(svc: Services, key_id: UUID) -> dict[str, Any] | None:
-    row = svc.view.get("enrollment_keys", key_id)
-    return serializers.enrollment_key(row) if row else None
+RESOURCE = Resource(__name__, "enrollment_keys", each(serializers.enrollment_key), spec)
 
 
 async def _issued(request: Request, key_id: UUID) -> Response:
-    return ok(request, await run_in_threadpool(render, services(request), key_id), 201)
+    return ok(request, await run_in_threadpool(RESOURCE.load, services(request), key_id), 201)
 
 
 async def create_public(request: Request) -> Response:
@@ -93,29 +89,11 @@ async def create(request: Request) -> Response:
     return await _issued(request, key_id)
 
 
-async def index(request: Request) -> Response:
-    query = parse_list_query(request, spec(request))
-    page = await run_in_threadpool(services(request).view.query, "enrollment_keys", query)
-    return paginated(request, [serializers.enrollment_key(r) for r in page.rows], page, query)
-
-
-async def show(request: Request) -> Response:
-    found = await run_in_threadpool(render, services(request), path_uuid(request))
-    return ok(request, found) if found else not_found(request)
-
-
-async def update(request: Request) -> Response:
-    key_id = path_uuid(request)
-    cmd = await read_body(request, UpdateEnrollmentKey)
-    svc = services(request)
-    await run_in_threadpool(svc.enrollment_keys.update, key_id, cmd)
-    return ok(request, await run_in_threadpool(render, svc, key_id))
-
-
-async def delete(request: Request) -> Response:
-    await run_in_threadpool(services(request).enrollment_keys.delete, path_uuid(request))
-    return no_content()
-
+index = RESOURCE.index()
+show = RESOURCE.show()
+update = RESOURCE.update(UpdateEnrollmentKey,
+                         lambda svc, key, cmd: svc.enrollment_keys.update(key, cmd))
+delete = RESOURCE.delete(lambda svc, key: svc.enrollment_keys.delete(key))
 
 PUBLIC_PATH = "/api/v1/clusters/default/enrollment_keys/public"
 ROUTES = [

@@ -14,19 +14,18 @@ from application.ssh_access import CreateSshPublicKey, CreateSshUsername
 from application.ssh_logins import CheckSshLogin
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
-from entrypoints.http.errors import not_found
+from entrypoints.http.crud import Resource, each
 from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
 from entrypoints.http.listing import (
     STANDARD,
     ListSpec,
     boolean,
     exact,
-    parse_list_query,
     parse_text,
     parse_uuid,
     text,
 )
-from entrypoints.http.responses import no_content, ok, paginated
+from entrypoints.http.responses import ok
 from projections.query import AnyOf, Cond, ListQuery, Order
 
 USERNAMES = ListSpec(
@@ -62,63 +61,25 @@ def _usernames(svc: Services, rows: list[dict[str, Any]]) -> list[dict[str, Any]
     return [serializers.ssh_username(r, keys[r["id"]]) for r in rows]
 
 
-def render_username(svc: Services, ssh_username_id: UUID) -> dict[str, Any] | None:
-    row = svc.view.get("ssh_usernames", ssh_username_id)
-    return _usernames(svc, [row])[0] if row else None
+USERNAME = Resource(__name__, "ssh_usernames", _usernames, USERNAMES)
+KEY = Resource(__name__, "ssh_public_keys", each(serializers.ssh_public_key), KEYS)
 
 
-def render_key(svc: Services, key_id: UUID) -> dict[str, Any] | None:
-    row = svc.view.get("ssh_public_keys", key_id)
-    return serializers.ssh_public_key(row) if row else None
-
-
-async def create_username(request: Request) -> Response:
-    node_id = path_uuid(request, "node_id")
-    cmd = await read_body(request, CreateSshUsername)
-    svc = services(request)
-    created = await run_in_threadpool(svc.ssh_access.create_username, node_id, cmd)
-    return ok(request, await run_in_threadpool(render_username, svc, created), 201)
-
-
-async def list_usernames(request: Request) -> Response:
-    query = parse_list_query(request, USERNAMES)
-    svc = services(request)
-    page = await run_in_threadpool(svc.view.query, "ssh_usernames", query)
-    return paginated(request, await run_in_threadpool(_usernames, svc, page.rows), page, query)
-
-
-async def show_username(request: Request) -> Response:
-    found = await run_in_threadpool(render_username, services(request), path_uuid(request))
-    return ok(request, found) if found else not_found(request)
-
-
-async def delete_username(request: Request) -> Response:
-    await run_in_threadpool(services(request).ssh_access.delete_username, path_uuid(request))
-    return no_content()
-
-
-async def create_key(request: Request) -> Response:
-    owner = path_uuid(request, "ssh_username_id")
-    cmd = await read_body(request, CreateSshPublicKey)
-    svc = services(request)
-    created = await run_in_threadpool(svc.ssh_access.add_key, owner, cmd)
-    return ok(request, await run_in_threadpool(render_key, svc, created), 201)
-
-
-async def list_keys(request: Request) -> Response:
-    query = parse_list_query(request, KEYS)
-    page = await run_in_threadpool(services(request).view.query, "ssh_public_keys", query)
-    return paginated(request, [serializers.ssh_public_key(r) for r in page.rows], page, query)
-
-
-async def show_key(request: Request) -> Response:
-    found = await run_in_threadpool(render_key, services(request), path_uuid(request))
-    return ok(request, found) if found else not_found(request)
-
-
-async def delete_key(request: Request) -> Response:
-    await run_in_threadpool(services(request).ssh_access.delete_key, path_uuid(request))
-    return no_content()
+create_username = USERNAME.create(
+    CreateSshUsername,
+    lambda svc, request, cmd: svc.ssh_access.create_username(path_uuid(request, "node_id"), cmd),
+    "create_username")
+list_usernames = USERNAME.index("list_usernames")
+show_username = USERNAME.show("show_username")
+delete_username = USERNAME.delete(lambda svc, key: svc.ssh_access.delete_username(key),
+                                  "delete_username")
+create_key = KEY.create(
+    CreateSshPublicKey,
+    lambda svc, request, cmd: svc.ssh_access.add_key(path_uuid(request, "ssh_username_id"), cmd),
+    "create_key")
+list_keys = KEY.index("list_keys")
+show_key = KEY.show("show_key")
+delete_key = KEY.delete(lambda svc, key: svc.ssh_access.delete_key(key), "delete_key")
 
 
 async def verify(request: Request) -> Response:

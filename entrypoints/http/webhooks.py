@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from application.webhooks import CreateWebhook
-from entrypoints.bootstrap import Services
-from entrypoints.http.errors import not_found
-from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.crud import Resource, each
 from entrypoints.http.listing import (
     STANDARD,
     ListSpec,
     Param,
     parse_event_type,
-    parse_list_query,
     text,
 )
-from entrypoints.http.responses import no_content, ok, paginated
 from projections.fleet_tables import split_events
 from projections.query import Cond
 
@@ -48,33 +40,11 @@ def serialize(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render(svc: Services, webhook_id: UUID) -> dict[str, Any] | None:
-    row = svc.view.get("webhooks", webhook_id)
-    return serialize(row) if row else None
-
-
-async def create(request: Request) -> Response:
-    cmd = await read_body(request, CreateWebhook)
-    svc = services(request)
-    webhook_id = await run_in_threadpool(svc.webhooks.create, cmd)
-    return ok(request, await run_in_threadpool(render, svc, webhook_id), 201)
-
-
-async def index(request: Request) -> Response:
-    query = parse_list_query(request, SPEC)
-    page = await run_in_threadpool(services(request).view.query, "webhooks", query)
-    return paginated(request, [serialize(r) for r in page.rows], page, query)
-
-
-async def show(request: Request) -> Response:
-    found = await run_in_threadpool(render, services(request), path_uuid(request))
-    return ok(request, found) if found else not_found(request)
-
-
-async def delete(request: Request) -> Response:
-    await run_in_threadpool(services(request).webhooks.delete, path_uuid(request))
-    return no_content()
-
+RESOURCE = Resource(__name__, "webhooks", each(serialize), SPEC)
+create = RESOURCE.create(CreateWebhook, lambda svc, request, cmd: svc.webhooks.create(cmd))
+index = RESOURCE.index()
+show = RESOURCE.show()
+delete = RESOURCE.delete(lambda svc, key: svc.webhooks.delete(key))
 
 ROUTES = [
     Route("/api/v1/webhooks", create, methods=["POST"]),

@@ -1,0 +1,108 @@
+"""The create / list / show / update / delete skeleton the Edge Admin resources share.
+
+A route module describes its resource once (its read-model table, how rows render, its list
+parameters) and asks for the endpoints it has; what differs (a path parameter that names the
+parent, a gate such as degraded mode) stays in the route module. Each endpoint carries the route
+module's name and a plain function name, from which the OpenAPI document makes operation ids
+(`commands_create`, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from entrypoints.bootstrap import Services
+from entrypoints.http.errors import not_found
+from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.listing import ListSpec, parse_list_query
+from entrypoints.http.responses import no_content, ok, paginated
+
+T = TypeVar("T")
+Endpoint = Callable[[Request], Awaitable[Response]]
+Row = dict[str, Any]
+# Rows to response shapes, several at a time (a shape may need one more read for the batch).
+Render = Callable[[Services, list[Row]], list[Any]]
+
+
+def each(render: Callable[[Row], Any]) -> Render:
+    """A Render for shapes made from their row alone."""
+    return lambda svc, rows: [render(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Resource:
+    module: str  # the route module's __name__
+    table: str
+    render: Render
+    spec: ListSpec | Callable[[Request], ListSpec] | None = None
+
+    def load(self, svc: Services, key: Any) -> Any | None:
+        row = svc.view.get(self.table, key)
+        return self.render(svc, [row])[0] if row else None
+
+    def index(self, name: str = "index") -> Endpoint:
+        async def index(request: Request) -> Response:
+            spec = self.spec(request) if callable(self.spec) else self.spec
+            assert spec is not None, f"{self.module}: a listed resource needs its ListSpec"
+            query = parse_list_query(request, spec)
+            svc = services(request)
+
+            def fetch() -> tuple[Any, list[Any]]:
+                page = svc.view.query(self.table, query)
+                return page, self.render(svc, page.rows)
+
+            page, data = await run_in_threadpool(fetch)
+            return paginated(request, data, page, query)
+
+        return self.named(index, name)
+
+    def show(self, name: str = "show") -> Endpoint:
+        async def show(request: Request) -> Response:
+            found = await run_in_threadpool(self.load, services(request), path_uuid(request))
+            return ok(request, found) if found else not_found(request)
+
+        return self.named(show, name)
+
+    def create(self, body: type[T], action: Callable[[Services, Request, T], UUID],
+               name: str = "create") -> Endpoint:
+        """POST: the service's answer is the new object's key; 201 with its shape."""
+
+        async def create(request: Request) -> Response:
+            cmd = await read_body(request, body)
+            svc = services(request)
+            key = await run_in_threadpool(action, svc, request, cmd)
+            return ok(request, await run_in_threadpool(self.load, svc, key), 201)
+
+        return self.named(create, name)
+
+    def update(self, body: type[T], action: Callable[[Services, UUID, T], Any],
+               name: str = "update") -> Endpoint:
+        """PATCH /{id}: 200 with the changed object's shape."""
+
+        async def update(request: Request) -> Response:
+            key = path_uuid(request)
+            cmd = await read_body(request, body)
+            svc = services(request)
+            await run_in_threadpool(action, svc, key, cmd)
+            return ok(request, await run_in_threadpool(self.load, svc, key))
+
+        return self.named(update, name)
+
+    def delete(self, action: Callable[[Services, UUID], Any], name: str = "delete") -> Endpoint:
+        async def delete(request: Request) -> Response:
+            await run_in_threadpool(action, services(request), path_uuid(request))
+            return no_content()
+
+        return self.named(delete, name)
+
+    def named(self, endpoint: Endpoint, name: str | None = None) -> Endpoint:
+        endpoint.__module__ = self.module
+        endpoint.__name__ = endpoint.__qualname__ = name or endpoint.__name__
+        return endpoint
