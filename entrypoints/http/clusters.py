@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,11 +12,12 @@ from starlette.routing import Route
 from application.clusters import CreateCluster, UpdateCluster
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
+from entrypoints.http.crud import Resource
 from entrypoints.http.degraded import unless_degraded
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_cluster_name, read_body, services
-from entrypoints.http.listing import STANDARD, ListSpec, int_range, parse_list_query, presence, text
-from entrypoints.http.responses import no_content, ok, paginated
+from entrypoints.http.listing import STANDARD, ListSpec, int_range, presence, text
+from entrypoints.http.responses import no_content, ok
 from projections.query import Cond, ListQuery
 
 SPEC = ListSpec(
@@ -33,37 +33,18 @@ SPEC = ListSpec(
 )
 
 
-def render(svc: Services, row: dict[str, Any]) -> dict[str, Any]:
+def render(svc: Services, row: dict[str, Any]) -> serializers.ClusterResponse:
     return serializers.cluster(row, svc.view.select("nodes", {"cluster_id": row["id"]}, 100_000))
 
 
-def load_by_id(svc: Services, cluster_id: UUID) -> dict[str, Any] | None:
-    row = svc.view.get("clusters", cluster_id)
-    return render(svc, row) if row else None
-
-
-def load(svc: Services, name: str) -> dict[str, Any] | None:
+def load(svc: Services, name: str) -> serializers.ClusterResponse | None:
     page = svc.view.query("clusters", ListQuery((Cond("name", "eq", name),), page_size=1))
     return render(svc, page.rows[0]) if page.rows else None
 
 
-async def create(request: Request) -> Response:
-    cmd = await read_body(request, CreateCluster)
-    svc = services(request)
-    cluster_id = await run_in_threadpool(svc.clusters.create, cmd)
-    return ok(request, await run_in_threadpool(load_by_id, svc, cluster_id), 201)
-
-
-async def index(request: Request) -> Response:
-    query = parse_list_query(request, SPEC)
-    svc = services(request)
-
-    def fetch() -> tuple[Any, list[dict[str, Any]]]:
-        page = svc.view.query("clusters", query)
-        return page, [render(svc, r) for r in page.rows]
-
-    page, data = await run_in_threadpool(fetch)
-    return paginated(request, data, page, query)
+RESOURCE = Resource(__name__, "clusters", lambda svc, rows: [render(svc, r) for r in rows], SPEC)
+create = RESOURCE.create(CreateCluster, lambda svc, request, cmd: svc.clusters.create(cmd))
+index = RESOURCE.index()
 
 
 async def show(request: Request) -> Response:

@@ -1,11 +1,21 @@
-"""Read-model rows to the seed's response shapes (derived names are computed, not stored)."""
+"""Read-model rows to the seed's response shapes (derived names are computed, not stored).
+
+The shapes are msgspec Structs: the handler returns them, msgspec encodes them, and the OpenAPI
+document takes their schemas from the same classes (entrypoints/http/openapi/document.py), so a
+response and its documentation cannot drift apart. Class names are the seed's schema names.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
 
-from domain.node import DEFAULT_PORTS
+import msgspec
+from msgspec import Meta
+
+from domain.node import DEFAULT_PORTS, IdType, NodeStatus
 from domain.shared import (
     alias_vpn_hostname,
     network_name,
@@ -16,67 +26,151 @@ from domain.shared import (
 )
 
 
-def node_summary(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "id_type": row["id_type"],
-        "status": row["status"],
-        "vpn_hostname": node_vpn_hostname(row["id"], row["cluster_name"]),
-    }
+def _d(text: str, **more: Any) -> Meta:
+    return Meta(description=text, **more)
 
 
-def cluster(row: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "network_name": network_name(row["name"]),
-        "vpn_domain": vpn_domain(row["name"]),
-        "ipv4_range": row["ipv4_range"],
-        "node_count": row["node_count"],
-        "node_limit": row["node_limit"],
-        "nodes": [node_summary(n) for n in nodes],
-        "inserted_at": row["inserted_at"],
-        "updated_at": row["updated_at"],
-    }
+Moment = Annotated[datetime, Meta(tz=True)]  # always UTC: documented as date-time
+Created = Annotated[Moment, _d("When it was created")]
+Updated = Annotated[Moment, _d("When it was last updated")]
+Port = Annotated[int, Meta(ge=0, le=65535)]
 
 
-def enrollment_key(row: dict[str, Any]) -> dict[str, Any]:
-    fields = ("id", "cluster_name", "key", "name", "uses_remaining", "expired_at", "last_used_at",
-              "inserted_at", "updated_at")
-    return {f: row[f] for f in fields}
+class Shape(msgspec.Struct, forbid_unknown_fields=True):
+    """Response shapes: closed objects whose every field is always present."""
 
 
-def node(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "id_type": row["id_type"],
-        "node_name": node_name(row["id"]),
-        "mdns_hostname": node_mdns_hostname(row["id"]),
-        "vpn_hostname": node_vpn_hostname(row["id"], row["cluster_name"]),
-        "cluster_name": row["cluster_name"],
-        "status": row["status"],
-        "version": row["version"],
-        "self_update_enabled": row["self_update_enabled"],
-        "api_token": row["api_token"],
-        "proxy_password": row["proxy_password"],
-        "netmaker_host_id": row["netmaker_host_id"],
-        **{port: row[port] for port in DEFAULT_PORTS},
-        "last_seen_at": row["last_seen_at"],
-        "inserted_at": row["inserted_at"],
-        "updated_at": row["updated_at"],
-    }
+class NodeSummary(Shape):
+    """Summary of a node inside a cluster"""
+
+    id: Annotated[UUID, _d("Node ID")]
+    id_type: Annotated[IdType, _d("Node ID type")]
+    status: Annotated[NodeStatus, _d("Node status")]
+    vpn_hostname: Annotated[str, _d("DNS hostname for this node")]
 
 
-def alias(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "node_id": row["node_id"],
-        "cluster_name": row["cluster_name"],
-        "vpn_hostname": alias_vpn_hostname(row["name"], row["cluster_name"]),
-        "inserted_at": row["inserted_at"],
-        "updated_at": row["updated_at"],
-    }
+class ClusterResponse(Shape):
+    """An edge cluster"""
+
+    id: Annotated[UUID, _d("Unique cluster identifier (use name for API operations)")]
+    name: Annotated[str, _d("Cluster name - primary identifier used in API operations")]
+    network_name: Annotated[str, _d("Netmaker network name (cluster-<name>)")]
+    vpn_domain: Annotated[str, _d("DNS domain suffix for nodes in this cluster")]
+    ipv4_range: Annotated[str, _d("IPv4 CIDR range for this cluster")]
+    node_count: Annotated[int, _d("Number of nodes in this cluster")]
+    node_limit: Annotated[int | None, _d("Maximum nodes allowed (null means no limit)")]
+    nodes: Annotated[list[NodeSummary], _d("Nodes in this cluster")]
+    inserted_at: Created
+    updated_at: Updated
+
+
+class EnrollmentKeyResponse(Shape):
+    """An enrollment key of a cluster"""
+
+    id: Annotated[UUID, _d("Enrollment key ID")]
+    cluster_name: Annotated[str, _d("Cluster this key belongs to")]
+    key: Annotated[str, _d("Enrollment key blob (base64 JSON). Set as ENROLLMENT_KEY on the "
+                           "agent.")]
+    name: Annotated[str | None, _d("Optional human-readable label (display only); null if "
+                                   "unset")]
+    uses_remaining: Annotated[int | None, _d("Remaining uses. null means unlimited.")]
+    expired_at: Annotated[Moment | None, _d("Expiry datetime. null means never expires.")]
+    last_used_at: Annotated[Moment | None, _d("When the key was last used. null if unused.")]
+    inserted_at: Created
+    updated_at: Updated
+
+
+class NodeResponse(Shape):
+    """A registered edge node"""
+
+    id: Annotated[UUID, _d("Unique node identifier")]
+    id_type: Annotated[IdType, _d("Type of node identifier")]
+    node_name: Annotated[str, _d("Human-readable node name (node-<id>)")]
+    mdns_hostname: Annotated[str, _d("mDNS hostname on the local LAN (node-<id>.local)")]
+    vpn_hostname: Annotated[str, _d("DNS hostname for this node")]
+    cluster_name: Annotated[str, _d("Name of the cluster this node belongs to")]
+    status: Annotated[NodeStatus, _d("Current node status")]
+    version: Annotated[str | None, _d("Agent version")]
+    self_update_enabled: Annotated[bool, _d("Whether self-updates are enabled")]
+    api_token: Annotated[str, _d("API token for agent authentication")]
+    proxy_password: Annotated[str, _d("Password for proxy authentication (username is always "
+                                      "'_')")]
+    netmaker_host_id: Annotated[UUID | None, _d("Netmaker Host UUID for API operations")]
+    http_port: Annotated[Port, _d("HTTP API port", examples=[DEFAULT_PORTS["http_port"]])]
+    http_proxy_port: Annotated[Port, _d("HTTP proxy port",
+                                        examples=[DEFAULT_PORTS["http_proxy_port"]])]
+    socks5_proxy_port: Annotated[Port, _d("SOCKS5 proxy port",
+                                          examples=[DEFAULT_PORTS["socks5_proxy_port"]])]
+    ssh_port: Annotated[Port, _d("SSH port", examples=[DEFAULT_PORTS["ssh_port"]])]
+    host_metrics_port: Annotated[Port, _d("Host metrics port (Node Exporter)",
+                                          examples=[DEFAULT_PORTS["host_metrics_port"]])]
+    wireguard_metrics_port: Annotated[Port, _d(
+        "WireGuard metrics port (WireGuard Exporter)",
+        examples=[DEFAULT_PORTS["wireguard_metrics_port"]])]
+    last_seen_at: Annotated[Moment | None, _d("Last heartbeat timestamp from the node")]
+    inserted_at: Created
+    updated_at: Updated
+
+
+class AliasResponse(Shape):
+    """A DNS alias of a node"""
+
+    id: Annotated[UUID, _d("Unique alias identifier")]
+    name: Annotated[str, _d("Alias name (used in DNS)")]
+    node_id: Annotated[UUID, _d("ID of the node this alias belongs to")]
+    cluster_name: Annotated[str, _d("Name of the cluster")]
+    vpn_hostname: Annotated[str, _d("Full DNS hostname (FQDN)")]
+    inserted_at: Created
+    updated_at: Updated
+
+
+# The shapes whose schemas the OpenAPI document takes from the classes themselves.
+SHAPES = (NodeSummary, ClusterResponse, EnrollmentKeyResponse, NodeResponse, AliasResponse)
+
+
+def node_summary(row: dict[str, Any]) -> NodeSummary:
+    return NodeSummary(id=row["id"], id_type=row["id_type"], status=row["status"],
+                       vpn_hostname=node_vpn_hostname(row["id"], row["cluster_name"]))
+
+
+def cluster(row: dict[str, Any], nodes: list[dict[str, Any]]) -> ClusterResponse:
+    return ClusterResponse(
+        id=row["id"], name=row["name"], network_name=network_name(row["name"]),
+        vpn_domain=vpn_domain(row["name"]), ipv4_range=row["ipv4_range"],
+        node_count=row["node_count"], node_limit=row["node_limit"],
+        nodes=[node_summary(n) for n in nodes], inserted_at=row["inserted_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def enrollment_key(row: dict[str, Any]) -> EnrollmentKeyResponse:
+    return EnrollmentKeyResponse(
+        id=row["id"], cluster_name=row["cluster_name"], key=row["key"], name=row["name"],
+        uses_remaining=row["uses_remaining"], expired_at=row["expired_at"],
+        last_used_at=row["last_used_at"], inserted_at=row["inserted_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def node(row: dict[str, Any]) -> NodeResponse:
+    return NodeResponse(
+        id=row["id"], id_type=row["id_type"], node_name=node_name(row["id"]),
+        mdns_hostname=node_mdns_hostname(row["id"]),
+        vpn_hostname=node_vpn_hostname(row["id"], row["cluster_name"]),
+        cluster_name=row["cluster_name"], status=row["status"], version=row["version"],
+        self_update_enabled=row["self_update_enabled"], api_token=row["api_token"],
+        proxy_password=row["proxy_password"], netmaker_host_id=row["netmaker_host_id"],
+        **{port: row[port] for port in DEFAULT_PORTS}, last_seen_at=row["last_seen_at"],
+        inserted_at=row["inserted_at"], updated_at=row["updated_at"],
+    )
+
+
+def alias(row: dict[str, Any]) -> AliasResponse:
+    return AliasResponse(
+        id=row["id"], name=row["name"], node_id=row["node_id"], cluster_name=row["cluster_name"],
+        vpn_hostname=alias_vpn_hostname(row["name"], row["cluster_name"]),
+        inserted_at=row["inserted_at"], updated_at=row["updated_at"],
+    )
 
 
 def command(row: dict[str, Any]) -> dict[str, Any]:

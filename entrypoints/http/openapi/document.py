@@ -36,6 +36,7 @@ from entrypoints.http import (
     enrollment_keys,
     events,
     nodes,
+    serializers,
     webhooks,
 )
 from entrypoints.http.app import API_ROUTES
@@ -207,7 +208,8 @@ def build_openapi() -> dict[str, Any]:
         "security": [{"apiKey": []}],
         "paths": paths,
         "components": {
-            "schemas": {**_request_bodies(), **oas.RESOURCES, **oev.RESOURCES,
+            "schemas": {**_request_bodies(), **_response_shapes(), **oas.RESOURCES,
+                        **oev.RESOURCES,
                         **ocmd.RESOURCES, **owork.RESOURCES, **ossh.RESOURCES,
                         **oadm.RESOURCES, **odep.RESOURCES,
                         **_envelopes(), **oas.ENVELOPE},
@@ -373,6 +375,13 @@ def _request_bodies() -> dict[str, oas.Schema]:
         for field, text in fields.items():
             schema["properties"][field]["description"] = text
         components[name] = {**schema, "title": name}
+    return components
+
+
+def _response_shapes() -> dict[str, oas.Schema]:
+    """The typed responses' schemas, from the classes the handlers return."""
+    _, components = msgspec.json.schema_components(
+        serializers.SHAPES, ref_template="#/components/schemas/{name}")
     return components
 
 

@@ -1,15 +1,13 @@
-"""Hand-written parts of the OpenAPI document: response schemas and the seed's wording.
-
-Responses are plain dicts built by entrypoints/http/serializers.py, so there is no struct to derive
-their schemas from; tests/e2e/test_openapi_document.py validates real responses against these.
-"""
+"""Hand-written parts of the OpenAPI document: the seed's wording, and the response schemas not
+yet typed. Typed responses (entrypoints/http/serializers.py SHAPES) bring their own schemas;
+tests/e2e/test_openapi_document.py validates real responses against both."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from domain.cluster import MAX_NAME
-from domain.node import DEFAULT_PORTS, IdType, NodeStatus
+from domain.node import NodeStatus
 from domain.shared import DNS_LABEL_PATTERN
 
 Schema = dict[str, Any]
@@ -21,7 +19,6 @@ NUMBER: Schema = {"type": "number"}
 UUID_S: Schema = {"type": "string", "format": "uuid"}
 TIME: Schema = {"type": "string", "format": "date-time"}
 CLUSTER_NAME: Schema = {"type": "string", "maxLength": MAX_NAME, "pattern": DNS_LABEL_PATTERN}
-ID_TYPE: Schema = {"type": "string", "enum": [t.value for t in IdType]}
 STATUS: Schema = {"type": "string", "enum": [s.value for s in NodeStatus]}
 INFO = {
     "title": "Edge Admin OpenAPI", "version": "0.2.0",
@@ -68,72 +65,11 @@ def paginated(name: str) -> Schema:
     return obj(f"Paginated list of {name} with metadata", data=items, meta=ref("PaginatedMeta"))
 
 
-_AT = {"inserted_at": doc(TIME, "When it was created"),
-       "updated_at": doc(TIME, "When it was last updated")}
-_PORTS = {"http_port": "HTTP API port", "http_proxy_port": "HTTP proxy port",
-          "socks5_proxy_port": "SOCKS5 proxy port", "ssh_port": "SSH port",
-          "host_metrics_port": "Host metrics port (Node Exporter)",
-          "wireguard_metrics_port": "WireGuard metrics port (WireGuard Exporter)"}
 _AGENT_NODE = {"node_id": UUID_S, "cluster_name": nullable(STR), "status": nullable(STATUS),
                "version": nullable(STR),
                "heartbeat_interval_seconds": doc(NUMBER, "Send a heartbeat this often")}
 
 RESOURCES: dict[str, Schema] = {
-    "NodeSummary": obj(
-        "Summary of a node inside a cluster",
-        id=doc(UUID_S, "Node ID"), id_type=doc(ID_TYPE, "Node ID type"),
-        status=doc(STATUS, "Node status"), vpn_hostname=doc(STR, "DNS hostname for this node"),
-    ),
-    "ClusterResponse": obj(
-        "An edge cluster",
-        id=doc(UUID_S, "Unique cluster identifier (use name for API operations)"),
-        name=doc(CLUSTER_NAME, "Cluster name - primary identifier used in API operations"),
-        network_name=doc(STR, "Netmaker network name (cluster-<name>)"),
-        vpn_domain=doc(STR, "DNS domain suffix for nodes in this cluster"),
-        ipv4_range=doc(STR, "IPv4 CIDR range for this cluster"),
-        node_count=doc(INT, "Number of nodes in this cluster"),
-        node_limit=doc(nullable(INT), "Maximum nodes allowed (null means no limit)"),
-        nodes=doc({"type": "array", "items": ref("NodeSummary")}, "Nodes in this cluster"),
-        **_AT,
-    ),
-    "EnrollmentKeyResponse": obj(
-        "An enrollment key of a cluster",
-        id=doc(UUID_S, "Enrollment key ID"),
-        cluster_name=doc(STR, "Cluster this key belongs to"),
-        key=doc(STR, "Enrollment key blob (base64 JSON). Set as ENROLLMENT_KEY on the agent."),
-        name=doc(nullable(STR), "Optional human-readable label (display only); null if unset"),
-        uses_remaining=doc(nullable(INT), "Remaining uses. null means unlimited."),
-        expired_at=doc(nullable(TIME), "Expiry datetime. null means never expires."),
-        last_used_at=doc(nullable(TIME), "When the key was last used. null if unused."),
-        **_AT,
-    ),
-    "NodeResponse": obj(
-        "A registered edge node",
-        id=doc(UUID_S, "Unique node identifier"),
-        id_type=doc(ID_TYPE, "Type of node identifier"),
-        node_name=doc(STR, "Human-readable node name (node-<id>)"),
-        mdns_hostname=doc(STR, "mDNS hostname on the local LAN (node-<id>.local)"),
-        vpn_hostname=doc(STR, "DNS hostname for this node"),
-        cluster_name=doc(STR, "Name of the cluster this node belongs to"),
-        status=doc(STATUS, "Current node status"),
-        version=doc(nullable(STR), "Agent version"),
-        self_update_enabled=doc(BOOL, "Whether self-updates are enabled"),
-        api_token=doc(STR, "API token for agent authentication"),
-        proxy_password=doc(STR, "Password for proxy authentication (username is always '_')"),
-        netmaker_host_id=doc(nullable(UUID_S), "Netmaker Host UUID for API operations"),
-        **{port: {**INT, "description": _PORTS[port], "example": default}
-           for port, default in DEFAULT_PORTS.items()},
-        last_seen_at=doc(nullable(TIME), "Last heartbeat timestamp from the node"),
-        **_AT,
-    ),
-    "AliasResponse": obj(
-        "A DNS alias of a node",
-        id=doc(UUID_S, "Unique alias identifier"), name=doc(STR, "Alias name (used in DNS)"),
-        node_id=doc(UUID_S, "ID of the node this alias belongs to"),
-        cluster_name=doc(STR, "Name of the cluster"),
-        vpn_hostname=doc(STR, "Full DNS hostname (FQDN)"),
-        **_AT,
-    ),
     "AgentEnrollmentResponse": obj(
         "What an agent needs after enrolling; keep api_token, it is shown only here",
         **_AGENT_NODE,
