@@ -92,15 +92,9 @@ class RetryPolicy:
 
 # --- what the Deliverer works with -----------------------------------------------------------
 @dataclass(frozen=True)
-class Claim:
+class Claim(NewDelivery):
     """A pending delivery leased to one worker; `lease` (its expiry) fences the settlement."""
 
-    id: UUID
-    webhook_id: UUID
-    message_id: UUID
-    event_type: str
-    position: int
-    body: bytes
     attempts: int
     lease: datetime
 

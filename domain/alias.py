@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.shared import BAD_DNS_LABEL, DNS_LABEL, UUID_SHAPE, GoneError, InvalidValueError
+from domain.soft_delete import SoftDeletable
 
 MAX_ALIAS = 63
 
@@ -28,7 +29,7 @@ def check_alias_name(name: str) -> None:
         raise InvalidValueError("must not be a UUID (reserved for node hostnames)", "name")
 
 
-class Alias(Aggregate):
+class Alias(SoftDeletable, Aggregate):
     """A DNS alias; follows its node when the node changes cluster."""
 
     @event("Created")
@@ -58,9 +59,8 @@ class Alias(Aggregate):
             name=name, at=at,
         )
 
-    def check_live(self) -> None:
-        if self.deleted:
-            raise AliasGoneError("alias was deleted")
+    def gone(self) -> GoneError:
+        return AliasGoneError("alias was deleted")
 
     def move(self, cluster_id: UUID, cluster_name: str, at: datetime) -> None:
         self.check_live()
@@ -70,10 +70,6 @@ class Alias(Aggregate):
     def _moved(self, cluster_id: UUID, cluster_name: str, at: datetime) -> None:
         self.cluster_id = cluster_id
         self.cluster_name = cluster_name
-
-    def delete(self, at: datetime) -> None:
-        self.check_live()
-        self._deleted(at=at)
 
     @event("Deleted")
     def _deleted(self, at: datetime) -> None:

@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.shared import GoneError, InvalidValueError, StateConflictError, name_id
+from domain.soft_delete import SoftDeletable
 
 APP_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
 VERSION_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
@@ -53,7 +54,7 @@ def check_version(spec: dict[str, Any]) -> None:
                                     f" {RESERVED_ENV} (set by the platform)", f"env[{i}].key")
 
 
-class App(Aggregate):
+class App(SoftDeletable, Aggregate):
     """An application; its versions are kept in `versions` by name."""
 
     @event("Created")
@@ -69,12 +70,11 @@ class App(Aggregate):
             raise InvalidValueError("lowercase letters, digits and hyphens; at most 64", "name")
         return cls(id=app_uuid(name), name=name, at=at)
 
-    def _live(self) -> None:
-        if self.deleted:
-            raise GoneError(f"application {self.name} was deleted")
+    def gone(self) -> GoneError:
+        return GoneError(f"application {self.name} was deleted")
 
     def add_version(self, spec: dict[str, Any], at: datetime) -> None:
-        self._live()
+        self.check_live()
         check_version(spec)
         spec = {**spec, "app": self.name}
         if spec["name"] in self.versions:
@@ -86,7 +86,7 @@ class App(Aggregate):
         self.versions[spec["name"]] = {**spec, "inserted_at": at}
 
     def spec_of(self, name: str) -> dict[str, Any]:
-        self._live()
+        self.check_live()
         found = self.versions.get(name)
         if found is None:
             raise GoneError(f"version {name} of {self.name} not found", "version")
@@ -100,12 +100,10 @@ class App(Aggregate):
     def _version_removed(self, app: str, version: str, at: datetime) -> None:
         self.versions.pop(version, None)
 
-    def delete(self, at: datetime) -> None:
-        self._live()
+    def check_deletable(self) -> None:
         if self.versions:
             raise StateConflictError(
                 f"application {self.name} still has {len(self.versions)} version(s)")
-        self._deleted(at=at)
 
     @event("Deleted")
     def _deleted(self, at: datetime) -> None:

@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.shared import BAD_DNS_LABEL, DNS_LABEL, GoneError, InvalidValueError, StateConflictError
+from domain.soft_delete import SoftDeletable
 
 RESERVED_NAMES = frozenset({"default"})
 MAX_NAME = 24
@@ -50,7 +51,7 @@ def check_node_limit(limit: int | None) -> None:
         raise InvalidValueError("must be greater than or equal to 1", "node_limit")
 
 
-class Cluster(Aggregate):
+class Cluster(SoftDeletable, Aggregate):
     """An edge cluster; counts its members so node_limit and delete-when-empty hold exactly."""
 
     @event("Created")
@@ -74,12 +75,11 @@ class Cluster(Aggregate):
         check_node_limit(node_limit)
         return cls(id=cluster_id, name=name, ipv4_range=ipv4_range, node_limit=node_limit, at=at)
 
-    def _check_live(self) -> None:
-        if self.deleted:
-            raise ClusterGoneError(f"cluster {self.name} was deleted")
+    def gone(self) -> GoneError:
+        return ClusterGoneError(f"cluster {self.name} was deleted")
 
     def change_node_limit(self, node_limit: int | None, at: datetime) -> None:
-        self._check_live()
+        self.check_live()
         check_node_limit(node_limit)
         if node_limit is not None and node_limit < self.node_count:
             raise InvalidValueError(
@@ -93,7 +93,7 @@ class Cluster(Aggregate):
         self.node_limit = node_limit
 
     def admit(self, node_id: UUID) -> None:
-        self._check_live()
+        self.check_live()
         if self.node_limit is not None and self.node_count >= self.node_limit:
             raise ClusterFullError(
                 f"cluster {self.name} is at its node_limit ({self.node_limit})", "cluster_name"
@@ -111,13 +111,11 @@ class Cluster(Aggregate):
     def _node_released(self, node_id: UUID) -> None:
         self.node_count = max(0, self.node_count - 1)
 
-    def delete(self, at: datetime) -> None:
-        self._check_live()
+    def check_deletable(self) -> None:
         if self.node_count:
             raise ClusterNotEmptyError(
                 f"cluster {self.name} still has {self.node_count} node(s)", "name"
             )
-        self._deleted(at=at)
 
     @event("Deleted")
     def _deleted(self, at: datetime) -> None:

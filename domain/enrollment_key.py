@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.shared import DomainError, GoneError, InvalidValueError, as_utc, name_id
+from domain.soft_delete import SoftDeletable
 
 UPDATABLE = ("name", "uses_remaining", "expired_at")
 
@@ -52,7 +53,7 @@ def check_expiry(expired_at: datetime | None, now: datetime) -> None:
         raise InvalidValueError("must be in the future", "expired_at")
 
 
-class EnrollmentKey(Aggregate):
+class EnrollmentKey(SoftDeletable, Aggregate):
     """A use-counted, optionally expiring key; its id derives from its secret token."""
 
     @staticmethod
@@ -106,13 +107,12 @@ class EnrollmentKey(Aggregate):
             at=at,
         )
 
-    def _check_live(self) -> None:
-        if self.deleted:
-            raise KeyGoneError("enrollment key was deleted")
+    def gone(self) -> GoneError:
+        return KeyGoneError("enrollment key was deleted")
 
     def update(self, changes: dict[str, Any], at: datetime) -> None:
         """Applies only the fields present in changes; None clears a nullable field."""
-        self._check_live()
+        self.check_live()
         unknown = set(changes) - set(UPDATABLE)
         if unknown:
             raise InvalidValueError("is not an updatable field", sorted(unknown)[0])
@@ -130,7 +130,7 @@ class EnrollmentKey(Aggregate):
 
     def use(self, node_id: UUID, at: datetime) -> None:
         """Consumes one use; refuses expired and spent keys."""
-        self._check_live()
+        self.check_live()
         if self.expired_at is not None and self.expired_at <= at:
             raise KeyRefusedError("enrollment key has expired", "enrollment_key")
         if self.uses_remaining == 0:
@@ -144,10 +144,6 @@ class EnrollmentKey(Aggregate):
     ) -> None:
         self.uses_remaining = uses_remaining
         self.last_used_at = at
-
-    def delete(self, at: datetime) -> None:
-        self._check_live()
-        self._deleted(at=at)
 
     @event("Deleted")
     def _deleted(self, at: datetime) -> None:

@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.shared import GoneError, InvalidValueError, StateConflictError
+from domain.soft_delete import SoftDeletable
 
 DEFAULT_PORTS: dict[str, int] = {
     "http_port": 44000,
@@ -58,7 +59,7 @@ class NotUpdatableError(StateConflictError):
 _NO_USERNAMES: Mapping[str, str] = MappingProxyType({})
 
 
-class Node(Aggregate):
+class Node(SoftDeletable, Aggregate):
     """A registered edge node; owns its credentials, status, version and alias ids."""
 
     # Class default: snapshots taken before self-updates existed lack the attribute.
@@ -176,9 +177,8 @@ class Node(Aggregate):
         self._start_over(cluster_id, cluster_name, agent_version, self_update_enabled, ports,
                          (api_token, proxy_password))
 
-    def check_live(self) -> None:
-        if self.deleted:
-            raise NodeGoneError(f"node {self.id} was deleted")
+    def gone(self) -> GoneError:
+        return NodeGoneError(f"node {self.id} was deleted")
 
     def reregister(  # noqa: PLR0913
         self,
@@ -306,10 +306,6 @@ class Node(Aggregate):
         self.ssh_usernames = {
             k: v for k, v in self.ssh_usernames.items() if k != str(ssh_username_id)
         }
-
-    def delete(self, at: datetime) -> None:
-        self.check_live()
-        self._deleted(at=at)
 
     @event("Deleted")
     def _deleted(self, at: datetime) -> None:

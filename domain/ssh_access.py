@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.shared import GoneError, InvalidValueError, StateConflictError
+from domain.soft_delete import SoftDeletable
 from domain.ssh_key import SshKey
 
 USERNAME_PATTERN = r"^[a-z_][a-z0-9_-]*$"
@@ -50,7 +51,7 @@ def check_key_name(key_name: str) -> None:
         raise InvalidValueError(f"should be at most {MAX_KEY_NAME} character(s)", "key_name")
 
 
-class SshUsername(Aggregate):
+class SshUsername(SoftDeletable, Aggregate):
     """A login name on one node; owns the names and fingerprints of its keys for uniqueness."""
 
     @event("Created")
@@ -75,9 +76,8 @@ class SshUsername(Aggregate):
         return cls(id=ssh_username_id, node_id=node_id, username=username,
                    password_hash=password_hash, at=at)
 
-    def check_live(self) -> None:
-        if self.deleted:
-            raise SshUsernameGoneError("ssh username was deleted")
+    def gone(self) -> GoneError:
+        return SshUsernameGoneError("ssh username was deleted")
 
     def attach_key(self, key_id: UUID, key_name: str, key: SshKey, field: str = "") -> None:
         """A key or a key name appears once per username (409 otherwise)."""
@@ -105,16 +105,12 @@ class SshUsername(Aggregate):
     def _key_detached(self, key_id: UUID) -> None:
         self.keys.pop(str(key_id), None)
 
-    def delete(self, at: datetime) -> None:
-        self.check_live()
-        self._deleted(at=at)
-
     @event("Deleted")
     def _deleted(self, at: datetime) -> None:
         self.deleted = True
 
 
-class SshPublicKey(Aggregate):
+class SshPublicKey(SoftDeletable, Aggregate):
     """One public key allowed to log in as its username."""
 
     @event("Created")
@@ -146,10 +142,8 @@ class SshPublicKey(Aggregate):
                    username=owner.username, key_name=key_name, public_key=key.text,
                    algorithm=key.algorithm, fingerprint=key.fingerprint, at=at)
 
-    def delete(self, at: datetime) -> None:
-        if self.deleted:
-            raise SshPublicKeyGoneError("ssh public key was deleted")
-        self._deleted(at=at)
+    def gone(self) -> GoneError:
+        return SshPublicKeyGoneError("ssh public key was deleted")
 
     @event("Deleted")
     def _deleted(self, at: datetime) -> None:

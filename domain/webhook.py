@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.catalog import EVENT_TYPES
 from domain.shared import GoneError, InvalidValueError
+from domain.soft_delete import SoftDeletable
 from domain.ssrf import parse_destination
 
 MAX_EVENTS = 20
@@ -68,7 +69,7 @@ def check_headers(headers: dict[str, str]) -> None:
             )
 
 
-class Webhook(Aggregate):
+class Webhook(SoftDeletable, Aggregate):
     """Where and what to deliver; the secret and headers are stored sealed, never in clear."""
 
     @event("Created")
@@ -96,10 +97,8 @@ class Webhook(Aggregate):
         return cls(id=webhook_id, url=url, subscribed_events=check_events(events),
                    sealed_secret=sealed_secret, sealed_headers=sealed_headers, at=at)
 
-    def delete(self, at: datetime) -> None:
-        if self.deleted:
-            raise WebhookGoneError("webhook was deleted")
-        self._deleted(at=at)
+    def gone(self) -> GoneError:
+        return WebhookGoneError("webhook was deleted")
 
     @event("Deleted")
     def _deleted(self, at: datetime) -> None:

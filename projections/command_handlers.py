@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from domain.command import Command
@@ -37,12 +38,18 @@ def _execution_created(e: Any) -> list[Change]:
     return [Upsert("command_executions", row)]
 
 
-def _execution(**fields: Callable[[Any], Any]) -> Handler:
+def _patch(table: str, **fields: Callable[[Any], Any]) -> Handler:
+    """Handler setting each column to its function of the event, on the event's own row."""
+
     def handle(e: Any) -> list[Change]:
         values = {name: get(e) for name, get in fields.items()}
-        return [Patch("command_executions", _by_id(e), {**values, "updated_at": e.at})]
+        return [Patch(table, _by_id(e), {**values, "updated_at": e.at})]
 
     return handle
+
+
+_execution = partial(_patch, "command_executions")
+_request_patch = partial(_patch, "self_update_requests")
 
 
 def _at(e: Any) -> Any:
@@ -68,14 +75,6 @@ def _request_created(e: Any) -> list[Change]:
            "status": "pending", "total": None, "triggered": None, "failed": None,
            "inserted_at": e.at, "updated_at": e.at}
     return [Upsert("self_update_requests", row)]
-
-
-def _request_patch(**fields: Callable[[Any], Any]) -> Handler:
-    def handle(e: Any) -> list[Change]:
-        values = {name: get(e) for name, get in fields.items()}
-        return [Patch("self_update_requests", _by_id(e), {**values, "updated_at": e.at})]
-
-    return handle
 
 
 def _node_deleted(e: Any) -> list[Change]:
