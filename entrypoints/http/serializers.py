@@ -15,7 +15,9 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from domain.command_execution import ExecutionStatus
 from domain.node import DEFAULT_PORTS, IdType, NodeStatus
+from domain.self_update import RequestStatus
 from domain.shared import (
     alias_vpn_hostname,
     network_name,
@@ -124,8 +126,118 @@ class AliasResponse(Shape):
     updated_at: Updated
 
 
+class CommandResponse(Shape):
+    """A command: a shell script for the nodes its targeting resolved to at creation"""
+
+    id: Annotated[UUID, _d("Unique command identifier")]
+    command_text: Annotated[str, _d("Multi-line shell script/commands")]
+    targeting: Annotated[dict[str, Any], _d(
+        "Targeting configuration used when creating this command (informational only, not "
+        "filterable); node_ids and cluster_names deduplicated")]
+    timeout: Annotated[int | None, _d("Command timeout in milliseconds (null means no timeout)")]
+    expired_at: Annotated[Moment | None, _d(
+        "Deadline after which pending/sent executions are automatically expired (immutable "
+        "after creation)")]
+    inserted_at: Created
+    updated_at: Updated
+
+
+class CommandExecutionResponse(Shape):
+    """One command on one node"""
+
+    id: Annotated[UUID, _d("Unique command execution identifier")]
+    command_id: Annotated[UUID, _d("ID of the command being executed")]
+    node_id: Annotated[UUID | None, _d(
+        "ID of the target node; null once the node is deleted (the execution stays for "
+        "history)")]
+    cluster_name: Annotated[str | None, _d(
+        "The cluster explicitly targeted when this execution was created. Only set when the "
+        "command used clusters targeting against a single cluster — null for all, nodes, or "
+        "multi-cluster targeting")]
+    command_text: Annotated[str | None, _d("The command text being executed (denormalized)")]
+    timeout: Annotated[int | None, _d("Command timeout in milliseconds (null means no timeout)")]
+    expired_at: Annotated[Moment | None, _d(
+        "The expiration deadline from the parent command (null if no expiration was set)")]
+    status: Annotated[ExecutionStatus, _d(
+        "Current execution status: pending -> sent -> completed | cancelled | expired (the "
+        "last three are final)")]
+    target_all: Annotated[bool, _d(
+        "Whether this execution was created from a system-wide command")]
+    sent_at: Annotated[Moment | None, _d("When the command was (last) handed to the agent")]
+    completed_at: Annotated[Moment | None, _d("When the command execution was completed")]
+    cancelled_at: Annotated[Moment | None, _d("When the command execution was cancelled")]
+    exit_code: Annotated[int | None, _d(
+        "Final exit code (0 = success, non-zero = failure; 143 = cancelled by the agent, "
+        "124 = timed out, 137 = the agent stopped)")]
+    output: Annotated[str | None, _d(
+        "Combined stdout and stderr, at most 65,536 characters (head and tail kept around a "
+        "marker when longer)")]
+    inserted_at: Created
+    updated_at: Updated
+
+
+class SelfUpdateSummary(Shape):
+    """What became of a completed self-update request"""
+
+    total: Annotated[int, _d("Nodes the targeting resolved to")]
+    triggered: Annotated[int, _d("Nodes told to update themselves")]
+    failed: Annotated[int, _d("Nodes that could not be told (deleted, no longer healthy or "
+                              "self-update switched off meanwhile)")]
+
+
+class SelfUpdateRequestResponse(Shape):
+    """A request for agents to update themselves"""
+
+    id: Annotated[UUID, _d("Self-update request ID")]
+    status: Annotated[RequestStatus, _d(
+        "Request processing status: pending -> processing -> completed")]
+    summary: Annotated[SelfUpdateSummary | None, _d(
+        "Summary of results (total == triggered + failed); null until the request is "
+        "completed")]
+    targeting: Annotated[dict[str, Any], _d(
+        "Targeting configuration (same format as commands), with the implicit status=healthy "
+        "and self_update_enabled=true filters merged into node_filters")]
+    inserted_at: Created
+    updated_at: Updated
+
+
+class SshPublicKeyResponse(Shape):
+    """A public key allowed to log in as its username"""
+
+    id: Annotated[UUID, _d("SSH public key ID")]
+    ssh_username_id: Annotated[UUID, _d("SSH username this key belongs to")]
+    key_name: Annotated[str, _d("Human-readable name for the SSH key")]
+    public_key: Annotated[str, _d(
+        "SSH public key in OpenSSH format (algorithm base64data [comment]), normalised to "
+        "single spaces")]
+    # Not in the seed: lets operators match `ssh-keygen -l` output and audit events.
+    fingerprint: Annotated[str, _d(
+        "SHA256 fingerprint as `ssh-keygen -l` prints it (SHA256:...); not in the Edge Admin "
+        "0.2.0 document")]
+    inserted_at: Created
+    updated_at: Updated
+
+
+class SshUsernameResponse(Shape):
+    """A login name on one node"""
+
+    id: Annotated[UUID, _d("SSH username ID")]
+    node_id: Annotated[UUID, _d("Node this username belongs to")]
+    username: Annotated[str, _d("SSH username for node access")]
+    has_password: Annotated[bool, _d(
+        "Whether this username has a password configured for authentication (the Argon2id "
+        "hash is never returned)")]
+    public_keys: Annotated[list[SshPublicKeyResponse], _d(
+        "SSH public keys associated with this username (always preloaded here; ordered by "
+        "creation, then name)")]
+    inserted_at: Created
+    updated_at: Updated
+
+
 # The shapes whose schemas the OpenAPI document takes from the classes themselves.
-SHAPES = (NodeSummary, ClusterResponse, EnrollmentKeyResponse, NodeResponse, AliasResponse)
+SHAPES = (NodeSummary, ClusterResponse, EnrollmentKeyResponse, NodeResponse, AliasResponse,
+          CommandResponse, CommandExecutionResponse, SelfUpdateRequestResponse,
+          SshUsernameResponse, SshPublicKeyResponse)
 
 
 def node_summary(row: dict[str, Any]) -> NodeSummary:
@@ -173,51 +285,39 @@ def alias(row: dict[str, Any]) -> AliasResponse:
     )
 
 
-def command(row: dict[str, Any]) -> dict[str, Any]:
-    fields = ("id", "command_text", "timeout", "expired_at", "inserted_at", "updated_at")
-    return {**{f: row[f] for f in fields}, "targeting": json.loads(row["targeting"])}
+def command(row: dict[str, Any]) -> CommandResponse:
+    return CommandResponse(
+        id=row["id"], command_text=row["command_text"], targeting=json.loads(row["targeting"]),
+        timeout=row["timeout"], expired_at=row["expired_at"], inserted_at=row["inserted_at"],
+        updated_at=row["updated_at"],
+    )
 
 
-EXECUTION_FIELDS = (
-    "id", "command_id", "node_id", "cluster_name", "command_text", "timeout", "expired_at",
-    "status", "target_all", "sent_at", "completed_at", "cancelled_at", "exit_code", "output",
-    "inserted_at", "updated_at",
-)
+def command_execution(row: dict[str, Any]) -> CommandExecutionResponse:
+    return CommandExecutionResponse(**{
+        f: row[f] for f in CommandExecutionResponse.__struct_fields__})
 
 
-def command_execution(row: dict[str, Any]) -> dict[str, Any]:
-    return {f: row[f] for f in EXECUTION_FIELDS}
-
-
-def self_update_request(row: dict[str, Any]) -> dict[str, Any]:
+def self_update_request(row: dict[str, Any]) -> SelfUpdateRequestResponse:
     done = row["status"] == "completed"
-    summary = {k: row[k] for k in ("total", "triggered", "failed")} if done else None
-    return {"id": row["id"], "status": row["status"], "summary": summary,
-            "targeting": json.loads(row["targeting"]), "inserted_at": row["inserted_at"],
-            "updated_at": row["updated_at"]}
+    summary = SelfUpdateSummary(total=row["total"], triggered=row["triggered"],
+                                failed=row["failed"]) if done else None
+    return SelfUpdateRequestResponse(
+        id=row["id"], status=row["status"], summary=summary,
+        targeting=json.loads(row["targeting"]), inserted_at=row["inserted_at"],
+        updated_at=row["updated_at"],
+    )
 
 
-def ssh_public_key(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "ssh_username_id": row["ssh_username_id"],
-        "key_name": row["key_name"],
-        "public_key": row["public_key"],
-        # Not in the seed: lets operators match `ssh-keygen -l` output and audit events.
-        "fingerprint": row["fingerprint"],
-        "inserted_at": row["inserted_at"],
-        "updated_at": row["updated_at"],
-    }
+def ssh_public_key(row: dict[str, Any]) -> SshPublicKeyResponse:
+    return SshPublicKeyResponse(**{f: row[f] for f in SshPublicKeyResponse.__struct_fields__})
 
 
-def ssh_username(row: dict[str, Any], keys: list[dict[str, Any]]) -> dict[str, Any]:
+def ssh_username(row: dict[str, Any],
+                 keys: list[SshPublicKeyResponse]) -> SshUsernameResponse:
     """password_hash stays inside: only whether there is one is shown."""
-    return {
-        "id": row["id"],
-        "node_id": row["node_id"],
-        "username": row["username"],
-        "has_password": row["has_password"],
-        "public_keys": keys,
-        "inserted_at": row["inserted_at"],
-        "updated_at": row["updated_at"],
-    }
+    return SshUsernameResponse(
+        id=row["id"], node_id=row["node_id"], username=row["username"],
+        has_password=row["has_password"], public_keys=keys, inserted_at=row["inserted_at"],
+        updated_at=row["updated_at"],
+    )

@@ -42,9 +42,10 @@ KEYS = ListSpec(
 MAX_KEYS_SHOWN = 10_000
 
 
-def _keys_of(svc: Services, username_ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:
+def _keys_of(svc: Services,
+             username_ids: list[UUID]) -> dict[UUID, list[serializers.SshPublicKeyResponse]]:
     """The public keys of a page of usernames, in one query ("preloaded" in the seed)."""
-    found: dict[UUID, list[dict[str, Any]]] = {i: [] for i in username_ids}
+    found: dict[UUID, list[serializers.SshPublicKeyResponse]] = {i: [] for i in username_ids}
     if not username_ids:
         return found
     owners = AnyOf(tuple(Cond("ssh_username_id", "eq", i) for i in username_ids))
@@ -56,7 +57,8 @@ def _keys_of(svc: Services, username_ids: list[UUID]) -> dict[UUID, list[dict[st
     return found
 
 
-def _usernames(svc: Services, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _usernames(svc: Services,
+               rows: list[dict[str, Any]]) -> list[serializers.SshUsernameResponse]:
     keys = _keys_of(svc, [r["id"] for r in rows])
     return [serializers.ssh_username(r, keys[r["id"]]) for r in rows]
 

@@ -9,19 +9,15 @@ import msgspec
 from application.commands import CreateCommand
 from application.self_updates import CreateSelfUpdateRequest
 from domain.command_execution import ExecutionStatus
-from domain.self_update import RequestStatus
 from domain.targeting import Targeting
 from entrypoints.http import command_executions, commands, self_update_requests
 from entrypoints.http.openapi.op import Op
 from entrypoints.http.openapi.schemas import (
-    BOOL,
     INT,
     STR,
     TIME,
-    UUID_S,
     Schema,
     doc,
-    nullable,
     obj,
 )
 
@@ -109,57 +105,9 @@ def _targeting_components() -> dict[str, Schema]:
 
 RESOURCES: dict[str, Any] = {
     **_targeting_components(),
-    "CommandResponse": obj(
-        "A command: a shell script for the nodes its targeting resolved to at creation",
-        id=doc(UUID_S, "Unique command identifier"),
-        command_text=doc(STR, "Multi-line shell script/commands"),
-        targeting=_TARGETING,
-        timeout=doc(nullable(INT), "Command timeout in milliseconds (null means no timeout)"),
-        expired_at=doc(nullable(TIME), "Deadline after which pending/sent executions are"
-                       " automatically expired (immutable after creation)"),
-        **_AT,
-    ),
-    "CommandExecutionResponse": obj(
-        "One command on one node",
-        id=doc(UUID_S, "Unique command execution identifier"),
-        command_id=doc(UUID_S, "ID of the command being executed"),
-        node_id=doc(nullable(UUID_S), "ID of the target node; null once the node is deleted"
-                    " (the execution stays for history)"),
-        cluster_name=doc(nullable(STR), "The cluster explicitly targeted when this execution"
-                         " was created. Only set when the command used clusters targeting"
-                         " against a single cluster — null for all, nodes, or multi-cluster"
-                         " targeting"),
-        command_text=doc(nullable(STR), "The command text being executed (denormalized)"),
-        timeout=doc(nullable(INT), "Command timeout in milliseconds (null means no timeout)"),
-        expired_at=doc(nullable(TIME), "The expiration deadline from the parent command (null"
-                       " if no expiration was set)"),
-        status=doc(_EXEC_STATUS, "Current execution status: pending -> sent -> completed |"
-                   " cancelled | expired (the last three are final)"),
-        target_all=doc(BOOL, "Whether this execution was created from a system-wide command"),
-        sent_at=doc(nullable(TIME), "When the command was (last) handed to the agent"),
-        completed_at=doc(nullable(TIME), "When the command execution was completed"),
-        cancelled_at=doc(nullable(TIME), "When the command execution was cancelled"),
-        exit_code=doc(nullable(INT), "Final exit code (0 = success, non-zero = failure; 143 ="
-                      " cancelled by the agent, 124 = timed out, 137 = the agent stopped)"),
-        output=doc(nullable(STR), "Combined stdout and stderr, at most 65,536 characters"
-                   " (head and tail kept around a marker when longer)"),
-        **_AT,
-    ),
     "CancelExecutionDataResponse": obj(
         "Cancellation request status", result=doc(STR, "`cancelled` for a pending execution,"
                                                    " `cancellation request sent` for a sent one")),
-    "SelfUpdateRequestResponse": obj(
-        "A request for agents to update themselves",
-        id=doc(UUID_S, "Self-update request ID"),
-        status=doc({"type": "string", "enum": [s.value for s in RequestStatus]},
-                   "Request processing status: pending -> processing -> completed"),
-        summary=doc(_SUMMARY, "Summary of results (total == triggered + failed); null until"
-                    " the request is completed"),
-        targeting=doc({"type": "object"}, "Targeting configuration (same format as commands),"
-                      " with the implicit status=healthy and self_update_enabled=true filters"
-                      " merged into node_filters"),
-        **_AT,
-    ),
 }
 
 _CONFLICT = " Returns 409 while any of them is pending or sent."

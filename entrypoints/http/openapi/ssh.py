@@ -8,7 +8,7 @@ from application.ssh_access import CreateSshPublicKey, CreateSshUsername
 from application.ssh_logins import CheckSshLogin
 from entrypoints.http import ssh
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
-from entrypoints.http.openapi.schemas import BOOL, STR, TIME, UUID_S, Schema, doc, nullable, obj
+from entrypoints.http.openapi.schemas import BOOL, TIME, UUID_S, Schema, doc, nullable, obj
 
 USERNAME, KEY = "Ssh.SshUsername", "Ssh.SshPublicKey"
 TAGS = [USERNAME, KEY]
@@ -18,29 +18,6 @@ _KEY_REF: Schema = {"$ref": "#/components/schemas/SshPublicKeyResponse"}
 _REASONS = ["unknown_username", "unknown_key", "wrong_password", "no_password", "rate_limited"]
 
 RESOURCES: dict[str, Any] = {
-    "SshUsernameResponse": obj(
-        "A login name on one node",
-        id=doc(UUID_S, "SSH username ID"),
-        node_id=doc(UUID_S, "Node this username belongs to"),
-        username=doc(STR, "SSH username for node access"),
-        has_password=doc(BOOL, "Whether this username has a password configured for"
-                         " authentication (the Argon2id hash is never returned)"),
-        public_keys=doc({"type": "array", "items": _KEY_REF},
-                        "SSH public keys associated with this username (always preloaded"
-                        " here; ordered by creation, then name)"),
-        **_AT,
-    ),
-    "SshPublicKeyResponse": obj(
-        "A public key allowed to log in as its username",
-        id=doc(UUID_S, "SSH public key ID"),
-        ssh_username_id=doc(UUID_S, "SSH username this key belongs to"),
-        key_name=doc(STR, "Human-readable name for the SSH key"),
-        public_key=doc(STR, "SSH public key in OpenSSH format (algorithm base64data"
-                       " [comment]), normalised to single spaces"),
-        fingerprint=doc(STR, "SHA256 fingerprint as `ssh-keygen -l` prints it (SHA256:...);"
-                        " not in the Edge Admin 0.2.0 document"),
-        **_AT,
-    ),
     "AgentSshVerdictResponse": obj(
         "Whether the offered credential may log in",
         allowed=doc(BOOL, "true only for a known username with this key or password"),
