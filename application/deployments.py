@@ -370,8 +370,12 @@ class Deployments:
             processable.append(request_id)
         return processable
 
+    def stop_all_overdue(self) -> int:
+        """Stops every deployment past its version's max_duration (the scheduler's pass)."""
+        return self.stop_overdue(self.finder.overdue(self.writes.clock.now()))
+
     def stop_overdue(self, overdue: list[str]) -> int:
-        """Stops deployments past their version's max_duration (the scheduler finds them)."""
+        """Stops these deployments, found past their version's max_duration."""
         stopped = 0
         for request_id in overdue:
             try:

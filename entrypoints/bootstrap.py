@@ -16,12 +16,14 @@ from eventsourcing.utils import Environment
 from adapters.admin_ports import ViewAdminDirectory, ViewNodeMetrics
 from adapters.argon2_hasher import Argon2Hasher
 from adapters.deployment_finder import ViewDeploymentFinder
+from adapters.deployment_telemetry import ViewDeploymentTelemetry
 from adapters.file_lock import FileLock
 from adapters.geo_ip import BundledGeoLocator
 from adapters.liveness import SystemClock, ViewLiveness
 from adapters.memory_bus import InProcessBus
 from adapters.memory_delivery_queue import MemoryDeliveryQueue
 from adapters.memory_views import MemoryTableView
+from adapters.nats_consumer import JetStreamConsumer
 from adapters.nats_publisher import JetStreamPublisher, StreamSettings
 from adapters.pg_lock import AdvisoryLock
 from adapters.pg_notify import NotifyListener
@@ -50,6 +52,7 @@ from application.clusters import Clusters
 from application.commands import Commands
 from application.counters import Counters
 from application.deliveries import Deliverer, RetryPolicy
+from application.deployment_telemetry import DeploymentTelemetry
 from application.deployments import Deployments
 from application.enrollment_keys import EnrollmentKeys
 from application.executions import Executions
@@ -59,6 +62,7 @@ from application.ports import (
     Clock,
     DeploymentFinder,
     EventPublisher,
+    MessageSource,
     NodeMetricsBook,
     SecretBox,
 )
@@ -113,7 +117,9 @@ class Services:
     deployments: Deployments
     deployment_finder: DeploymentFinder
     app_hosting: AppHosting
+    deployment_telemetry: DeploymentTelemetry
     bus: InProcessBus | None = None
+    intake: MessageSource | None = None  # webhook workers' intake with NATS (else the bus)
     listener: NotifyListener | None = None
     lock: ProjectorLock | None = None
     relay_lock: ProjectorLock | None = None
@@ -252,6 +258,13 @@ def build_relay(
                   # Only a projector in this process is waited for: elsewhere, none may run.
                   settled=partial(_settle, projector) if settings.run_projections else None)
     return relay, bus, lock
+
+
+def build_intake(settings: Settings) -> MessageSource | None:
+    if not settings.nats_url:
+        return None
+    stream = StreamSettings(settings.nats_stream, settings.nats_subject_prefix)
+    return JetStreamConsumer(settings.nats_url, stream)
 
 
 def _settle(projector: ProjectionWorker, position: int) -> None:
@@ -397,7 +410,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         deployments=deployments,
         deployment_finder=finder,
         app_hosting=AppHosting(deployments, placement),
+        deployment_telemetry=DeploymentTelemetry(ViewDeploymentTelemetry(view), clock),
         bus=bus,
+        intake=build_intake(settings),
         listener=listener,
         lock=lock,
         relay_lock=relay_lock,

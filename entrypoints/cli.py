@@ -126,7 +126,7 @@ def relay_run(args: argparse.Namespace) -> int:
 def webhooks_work(args: argparse.Namespace) -> int:
     import asyncio
 
-    from entrypoints.webhook_worker import run_worker
+    from entrypoints.workers.webhooks import run_worker
 
     async def work(services: Services, stop: Event) -> None:
         nats_url = services.settings.nats_url

@@ -54,11 +54,11 @@ from entrypoints.http.errors import (
 )
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.prometheus import HttpMetrics, metrics_endpoint
-from entrypoints.membership import join_at_start, leave_admin_cluster, run_membership
-from entrypoints.scheduler import run_scheduler
 from entrypoints.settings import Settings
-from entrypoints.sweeper import run_sweeper
-from entrypoints.webhook_worker import run_worker
+from entrypoints.workers.membership import join_at_start, leave_admin_cluster, run_membership
+from entrypoints.workers.scheduler import run_scheduler
+from entrypoints.workers.sweeper import run_sweeper
+from entrypoints.workers.webhooks import run_worker
 from projections.status import ProjectionStuckError
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from domain.node import NodeStatus
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.http.agent_deployments import deployment_work
-from entrypoints.scheduler import schedule_once
+from entrypoints.workers.scheduler import schedule_once
 from projections.model import Upsert
 from tests.conftest import make_settings
 from tests.fakes import FixedClock

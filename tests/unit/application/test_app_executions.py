@@ -29,7 +29,7 @@ from domain.command_execution import CommandExecution
 from domain.node import IdType, Node, NodeStatus
 from domain.targeting import Targeting, TargetType
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.scheduler import schedule_once
+from entrypoints.workers.scheduler import schedule_once
 from tests.conftest import make_settings
 from tests.fakes import FixedClock
 
