@@ -30,7 +30,7 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from entrypoints.http.app import create_app
+    from entrypoints.app import create_app
 
     overrides = {"run_projections": False} if args.no_projections else {}
     settings = _settings(args, **overrides)

@@ -25,8 +25,8 @@ from domain.node import IdType, Node, NodeStatus
 from domain.self_update import SelfUpdateRequest
 from domain.ssh_access import SshLogin
 from entrypoints import asyncapi
+from entrypoints.app import create_app
 from entrypoints.http import event_docs, event_types
-from entrypoints.http.app import create_app
 from entrypoints.http.docs import SCHEMAS
 from entrypoints.http.middleware import RequestContext
 from tests.conftest import API_KEY, make_settings

@@ -16,8 +16,9 @@ from starlette.testclient import TestClient
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from entrypoints import openapi
+from entrypoints.app import create_app
 from entrypoints.http import agent, agent_work
-from entrypoints.http.app import API_ROUTES, create_app
+from entrypoints.http.app import API_ROUTES
 from entrypoints.http.docs import SCHEMAS
 from tests.conftest import API_KEY, make_settings
 
