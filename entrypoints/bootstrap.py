@@ -126,7 +126,7 @@ class Services:
     deliveries: AnyDeliveryQueue | None = None
     deliverer: Deliverer | None = None
     scheduler_lock: ProjectorLock | None = None
-    started_at: datetime | None = None
+    started_at: datetime | None = None  # silence counts only since (Nodes.sweep_stale, ...)
     default_cluster_ensured: bool = False
     rebuilding_to: int = 0  # the position a read-model rebuild at start must reach
     unsealing: UnsealFailures = field(default_factory=UnsealFailures)  # readiness, metrics
@@ -167,13 +167,6 @@ class Services:
             check_webhook_secrets(self.view, self.box, self.unsealing)
         except Exception:  # e.g. the database is away: the check waits for a use
             log.warning("start-up check of sealed webhook secrets failed", exc_info=True)
-
-    def up_for(self, seconds: float) -> bool:
-        """Whether this process has been running that long: silence from nodes counts only
-        while an admin was up to hear them (after an outage, every node looks stale)."""
-        if self.started_at is None:
-            return False
-        return (self.writes.clock.now() - self.started_at).total_seconds() >= seconds
 
     def close(self) -> None:
         if self.listener is not None and self.settings.run_projections:

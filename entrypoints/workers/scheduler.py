@@ -41,8 +41,7 @@ def schedule_once(services: Services) -> int:
     handled = _drain(executions.expire_due)
     services.counters.add("commands.expiration_total")
     handled += _drain(executions.abandon_orphans)
-    if services.up_for(grace):
-        handled += _drain(lambda: executions.expire_unreachable(grace))
+    handled += _drain(lambda: executions.expire_unreachable(grace, services.started_at))
     retention = services.settings.execution_retention_days
     if retention > 0:
         handled += _drain(lambda: executions.prune_finished(retention))
@@ -62,9 +61,8 @@ def _unstarted(services: Services) -> int:
     deployments = services.deployments
     handled = _drain(deployments.abandon_on_lost_nodes, DEPLOYMENTS_BATCH)
     deadline = services.settings.deployment_start_deadline
-    # Only while an admin was up to hear the reports: after an outage, every start is late.
-    if services.up_for(deadline):
-        handled += _drain(lambda: deployments.expire_unstarted(deadline), DEPLOYMENTS_BATCH)
+    handled += _drain(lambda: deployments.expire_unstarted(deadline, services.started_at),
+                      DEPLOYMENTS_BATCH)
     return handled
 
 
