@@ -27,7 +27,7 @@ def membership_once(services: Services) -> None:
 
 
 async def run_membership(services: Services, stop: asyncio.Event) -> None:
-    """Joined by the lifespan before serving; runs until `stop`, then leaves."""
+    """Checks in every interval until `stop` (`background` joins before and leaves after)."""
     await every(services.settings.admin_checkin_interval, stop,
                 lambda: membership_once(services), services.counters, "admin check-in",
                 pause_first=True)

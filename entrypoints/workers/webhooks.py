@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from functools import partial
 
 from application.deliveries import Deliverer
 from domain.catalog import Message
@@ -53,12 +54,7 @@ async def run_worker(services: Services, stop: asyncio.Event) -> None:
     deliverer = _deliverer(services)
     intake = None
     if services.intake is not None:
-        source = services.intake
-
-        async def handle(messages: Sequence[Message]) -> None:
-            await fan_out(services, messages)
-
-        intake = asyncio.create_task(source.consume(handle, stop))
+        intake = asyncio.create_task(services.intake.consume(partial(fan_out, services), stop))
     else:
         subscribe_bus(services)  # before the first await: the relay must not publish past us
     try:
