@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from projections.model import UpsertMax
+from projections.query import AnyOf, Cond, ListQuery
 from projections.view import TableView
 
 
@@ -29,3 +30,8 @@ class ViewLiveness:
         row = {"node_id": node_id, "last_seen_at": at}
         self.view.apply_untracked([UpsertMax("node_liveness", row, "last_seen_at")])
         return str(node["status"])
+
+    def silent(self, seen_before: datetime, statuses: tuple[str, ...], limit: int) -> list[UUID]:
+        in_status = AnyOf(tuple(Cond("status", "eq", s) for s in statuses))
+        query = ListQuery((Cond("last_seen_at", "lt", seen_before), in_status), page_size=limit)
+        return [row["id"] for row in self.view.query("nodes", query).rows]

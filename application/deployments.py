@@ -272,11 +272,16 @@ class Deployments:
         return self.writes.run(decide)
 
     # -- starts that never came (the scheduler) --------------------------------------------
-    def expire_unstarted(self, deadline_seconds: float) -> int:
+    def expire_unstarted(self, deadline_seconds: float, listening_since: datetime | None) -> int:
         """Ends in ERROR, room given back, one batch of deployments placed at least
-        `deadline_seconds` ago that their node has not reported started."""
+        `deadline_seconds` ago that their node has not reported started. Only while an admin
+        was up that long to hear the reports (`listening_since`, None: not yet): after an
+        outage, every start is late."""
         deadline = timedelta(seconds=deadline_seconds)
-        due = self.finder.deploying_before(self.writes.clock.now() - deadline, BATCH)
+        cutoff = self.writes.clock.now() - deadline
+        if listening_since is None or listening_since > cutoff:
+            return 0
+        due = self.finder.deploying_before(cutoff, BATCH)
 
         def why(uow: UnitOfWork, deployment: Deployment) -> str | None:
             if not deployment.start_overdue(deadline, uow.now):
@@ -369,8 +374,12 @@ class Deployments:
             processable.append(request_id)
         return processable
 
+    def stop_all_overdue(self) -> int:
+        """Stops every deployment past its version's max_duration (the scheduler's pass)."""
+        return self.stop_overdue(self.finder.overdue(self.writes.clock.now()))
+
     def stop_overdue(self, overdue: list[str]) -> int:
-        """Stops deployments past their version's max_duration (the scheduler finds them)."""
+        """Stops these deployments, found past their version's max_duration."""
         stopped = 0
         for request_id in overdue:
             try:

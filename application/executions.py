@@ -114,9 +114,13 @@ class Executions:
         orphans = self.index.orphaned(BATCH)
         return self._end(orphans, lambda e, now: e.abandon(NODE_DELETED, now))
 
-    def expire_unreachable(self, grace_seconds: float) -> int:
-        """Ends open executions of nodes unreachable for longer than the grace (one batch)."""
+    def expire_unreachable(self, grace_seconds: float, listening_since: datetime | None) -> int:
+        """Ends open executions of nodes unreachable for longer than the grace (one batch).
+        Only while an admin was listening that long (`listening_since`, None: not yet): after
+        an outage every node looks unreachable."""
         cutoff = self.writes.clock.now() - timedelta(seconds=grace_seconds)
+        if listening_since is None or listening_since > cutoff:
+            return 0
         stuck = self.index.on_unreachable_nodes(cutoff, BATCH)
         reason = f"node unreachable for more than {grace_seconds:g}s"
         return self._end(stuck, lambda e, now: e.expire(reason, now))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID, uuid4
 
@@ -23,6 +24,9 @@ from domain.enrollment_key import EnrollmentKey, KeyRefusedError, decode_blob
 from domain.node import IdType, Node, NodeStatus
 from domain.shared import InvalidValueError
 from domain.ssh_access import SshUsername
+
+MISSED = "missed heartbeats"
+SWEEP_PAGE = 500  # nodes per status per sweep; a full page asks for another sweep at once
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Version = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -149,6 +153,27 @@ class Nodes:
             return uow.get(Node, node_id, "node").change_status(status, reason, uow.now)
 
         return self.writes.run(decide)
+
+    def sweep_stale(
+        self, listening_since: datetime | None, unhealthy_after: float, unreachable_after: float
+    ) -> int:
+        """Turns missed heartbeats into status transitions (healthy -> unhealthy -> unreachable)
+        and returns how many it recorded. Silence counts only while an admin was listening
+        (`listening_since`, None: not yet): after an outage, every node looks silent."""
+        if listening_since is None:
+            return 0
+        now = self.writes.clock.now()
+        changed = 0
+        for after, statuses, status in (
+            (unreachable_after, ("healthy", "unhealthy"), NodeStatus.UNREACHABLE),
+            (unhealthy_after, ("healthy",), NodeStatus.UNHEALTHY),
+        ):
+            cutoff = now - timedelta(seconds=after)
+            if listening_since > cutoff:
+                continue
+            for node_id in self.liveness.silent(cutoff, statuses, SWEEP_PAGE):
+                changed += self.set_status(node_id, status, MISSED)
+        return changed
 
     def change_cluster(self, node_id: UUID, cmd: ChangeCluster) -> None:
         def decide(uow: UnitOfWork) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -48,6 +49,10 @@ class Liveness(Protocol):
         """Records last_seen_at; returns the node's current status, None if unknown."""
         ...
 
+    def silent(self, seen_before: datetime, statuses: tuple[str, ...], limit: int) -> list[UUID]:
+        """Nodes in one of `statuses` last heard from before `seen_before`, at most `limit`."""
+        ...
+
 
 class EventPublisher(Protocol):
     """Where the relay sends catalog messages (JetStream, or the in-process bus)."""
@@ -64,6 +69,19 @@ class EventPublisher(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+MessageHandler = Callable[[Sequence[Message]], Awaitable[object]]
+
+
+class MessageSource(Protocol):
+    """Where a webhook worker takes published messages from (a durable JetStream consumer
+    shared by every worker)."""
+
+    async def consume(self, handle: MessageHandler, stop: asyncio.Event) -> None:
+        """Hands each batch to `handle` and acknowledges it only after `handle` returned,
+        until `stop`; outlives broker outages (reconnects)."""
+        ...
 
 
 class UnsealError(ValueError):
@@ -328,3 +346,12 @@ class NodeReports(Protocol):
         self, request_id: str, logs: str, at: datetime, *, crashed: bool,
         exit_code: int | None, sample: dict[str, Any] | None,
     ) -> None: ...
+
+class DeploymentTelemetryStore(Protocol):
+    """Container telemetry the agents push (samples, log tails): read-model rows, not events,
+    so only retention ever removes them."""
+
+    def delete_before(self, cutoff: datetime, limit: int) -> int:
+        """Deletes up to `limit` samples taken and `limit` log tails last written before
+        `cutoff`, oldest first; returns how many rows went."""
+        ...

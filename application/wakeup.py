@@ -45,6 +45,14 @@ class Wakeup:
             waiter.cancel()
 
 
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """A sleep that ends early when the process is stopping."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
 class Stopped(Exception):
     """The process began stopping while an awaited step was still under way."""
 

@@ -34,7 +34,7 @@ from domain.node import IdType, Node, NodeStatus
 from domain.signing import SignatureError, verify_edge
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
-from entrypoints.webhook_worker import run_worker
+from entrypoints.workers.webhooks import run_worker
 
 BASE = "postgresql://postgres@127.0.0.1:5432/test"
 NATS = "nats://127.0.0.1:4222"

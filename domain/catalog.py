@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid5
 
 import msgspec
@@ -173,6 +173,31 @@ class Message(msgspec.Struct, kw_only=True):
     occurred_at: datetime
     subject_id: UUID
     data: msgspec.Struct
+
+
+class _Typed(msgspec.Struct):
+    type: str
+
+
+# Message with `data` typed for one message type: what a subscriber decodes a message as (the
+# same fields in the same order; `data` alone is narrowed).
+_TYPED: dict[str, type[Message]] = {
+    name: cast("type[Message]", msgspec.defstruct(
+        "Message", [("data", payload)], bases=(Message,), kw_only=True))
+    for name, payload in PAYLOADS.items()
+}
+_FIELDS = Message.__struct_fields__
+
+
+def decode_message(raw: bytes) -> Message:
+    """A catalog message from its JSON (the payload type depends on the message type). Raises
+    msgspec.DecodeError or ValidationError when malformed, ValueError for an unknown type."""
+    kind = msgspec.json.decode(raw, type=_Typed).type
+    typed = _TYPED.get(kind)
+    if typed is None:
+        raise ValueError(f"unknown message type {kind!r}")
+    decoded = msgspec.json.decode(raw, type=typed)
+    return Message(**{name: getattr(decoded, name) for name in _FIELDS})
 
 
 def _key_verified(e: Any) -> msgspec.Struct:

@@ -17,6 +17,7 @@ from eventsourcing.utils import Environment
 from adapters.admin_ports import ViewAdminDirectory, ViewNodeMetrics
 from adapters.argon2_hasher import Argon2Hasher
 from adapters.deployment_finder import ViewDeploymentFinder
+from adapters.deployment_telemetry import ViewDeploymentTelemetry
 from adapters.event_log import event_log_for
 from adapters.file_lock import FileLock
 from adapters.geo_ip import BundledGeoLocator
@@ -24,6 +25,7 @@ from adapters.liveness import SystemClock, ViewLiveness
 from adapters.memory_bus import InProcessBus
 from adapters.memory_delivery_queue import MemoryDeliveryQueue
 from adapters.memory_views import MemoryTableView
+from adapters.nats_consumer import JetStreamConsumer
 from adapters.nats_publisher import JetStreamPublisher, StreamSettings
 from adapters.node_reports import ViewNodeReports
 from adapters.pg_datastore import tracking_recorder
@@ -55,6 +57,7 @@ from application.commands import Commands
 from application.container_telemetry import ContainerTelemetry
 from application.counters import Counters
 from application.deliveries import Deliverer, RetryPolicy
+from application.deployment_telemetry import DeploymentTelemetry
 from application.deployments import Deployments
 from application.enrollment_keys import EnrollmentKeys
 from application.event_log import EventAudit
@@ -65,6 +68,7 @@ from application.ports import (
     Clock,
     DeploymentFinder,
     EventPublisher,
+    MessageSource,
     NodeMetricsBook,
     SecretBox,
 )
@@ -121,7 +125,9 @@ class Services:
     deployments: Deployments
     deployment_finder: DeploymentFinder
     app_hosting: AppHosting
+    deployment_telemetry: DeploymentTelemetry
     bus: InProcessBus | None = None
+    intake: MessageSource | None = None  # webhook workers' intake with NATS (else the bus)
     listener: NotifyListener | None = None
     lock: ProjectorLock | None = None
     relay_lock: ProjectorLock | None = None
@@ -129,7 +135,7 @@ class Services:
     deliverer: Deliverer | None = None
     scheduler_lock: ProjectorLock | None = None
     admin_lock: ProjectorLock | None = None  # held while this process acts as ADMIN_ID
-    started_at: datetime | None = None
+    started_at: datetime | None = None  # silence counts only since (Nodes.sweep_stale, ...)
     default_cluster_ensured: bool = False
     rebuilding_to: int = 0  # the position a read-model rebuild at start must reach
     unsealing: UnsealFailures = field(default_factory=UnsealFailures)  # readiness, metrics
@@ -170,13 +176,6 @@ class Services:
             check_webhook_secrets(self.view, self.box, self.unsealing)
         except Exception:  # e.g. the database is away: the check waits for a use
             log.warning("start-up check of sealed webhook secrets failed", exc_info=True)
-
-    def up_for(self, seconds: float) -> bool:
-        """Whether this process has been running that long: silence from nodes counts only
-        while an admin was up to hear them (after an outage, every node looks stale)."""
-        if self.started_at is None:
-            return False
-        return (self.writes.clock.now() - self.started_at).total_seconds() >= seconds
 
     def close(self) -> None:
         if self.listener is not None and self.settings.run_projections:
@@ -280,6 +279,13 @@ def build_relay(
                   # Only a projector in this process is waited for: elsewhere, none may run.
                   settled=partial(_settle, projector) if settings.run_projections else None)
     return relay, bus, lock
+
+
+def build_intake(settings: Settings) -> MessageSource | None:
+    if not settings.nats_url:
+        return None
+    stream = StreamSettings(settings.nats_stream, settings.nats_subject_prefix)
+    return JetStreamConsumer(settings.nats_url, stream)
 
 
 def _settle(projector: ProjectionWorker, position: int) -> None:
@@ -442,7 +448,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         deployments=deployments,
         deployment_finder=finder,
         app_hosting=AppHosting(deployments, placement),
+        deployment_telemetry=DeploymentTelemetry(ViewDeploymentTelemetry(view), clock),
         bus=bus,
+        intake=build_intake(settings),
         listener=listener,
         lock=lock,
         relay_lock=relay_lock,

@@ -35,10 +35,10 @@ def serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from entrypoints.app import create_app
     from entrypoints.bootstrap import build_services
-    from entrypoints.http.app import create_app
     from entrypoints.listen import ListenError, listen, where
-    from entrypoints.membership import AdminIdInUseError, claim_admin_id
+    from entrypoints.workers.membership import AdminIdInUseError, claim_admin_id
 
     overrides = {"run_projections": False} if args.no_projections else {}
     settings = _settings(args, **overrides)
@@ -153,7 +153,7 @@ def relay_run(args: argparse.Namespace) -> int:
 def webhooks_work(args: argparse.Namespace) -> int:
     import asyncio
 
-    from entrypoints.webhook_worker import run_worker
+    from entrypoints.workers.webhooks import run_worker
 
     async def work(services: Services, stop: Event) -> None:
         nats_url = services.settings.nats_url

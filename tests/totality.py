@@ -291,7 +291,7 @@ class TotalityMachine(RuleBasedStateMachine):
 
     @rule()
     def schedule(self) -> None:
-        from entrypoints.scheduler import schedule_once
+        from entrypoints.workers.scheduler import schedule_once
 
         attempt(lambda: schedule_once(self.svc))
 

@@ -1,11 +1,13 @@
-"""create_app(settings): routes, middleware, error table and the lifespan that owns services."""
+"""create_http_app(settings): routes, middleware, error table and the lifespan that owns
+services. The workers beside the API come in as `background` (entrypoints/app.py wires them):
+this room does not import that one."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -56,14 +58,11 @@ from entrypoints.http.errors import (
     on_unexpected,
 )
 from entrypoints.http.middleware import RequestContext
-from entrypoints.membership import join_at_start, leave_admin_cluster, run_membership
-from entrypoints.scheduler import run_scheduler
 from entrypoints.settings import Settings
-from entrypoints.sweeper import run_sweeper
-from entrypoints.webhook_worker import run_worker
 from projections.status import ProjectionStuckError
 
 log = logging.getLogger(__name__)
+Background = Callable[[Services], AbstractAsyncContextManager[None]]
 
 API_ROUTES = [
     *clusters.ROUTES,
@@ -90,8 +89,11 @@ API_ROUTES = [
 ]
 
 
-def create_app(settings: Settings, services: Services | None = None) -> Starlette:
-    """Builds the ASGI app; services are built (or the given ones started) in the lifespan."""
+def create_http_app(
+    settings: Settings, services: Services | None = None, background: Background | None = None
+) -> Starlette:
+    """Builds the ASGI app; services are built (or the given ones started) in the lifespan,
+    which runs `background` (the workers) around serving."""
 
     http_metrics = HttpMetrics()
 
@@ -101,30 +103,12 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         if svc is None:
             svc = await run_in_threadpool(build_services, settings)
         await run_in_threadpool(svc.start)
-        await run_in_threadpool(join_at_start, svc)
-        app.state.services = svc
-        http_metrics.services = svc
-        stop = asyncio.Event()
-        membership = asyncio.create_task(run_membership(svc, stop))
-        sweeper = asyncio.create_task(run_sweeper(svc, settings.heartbeat_interval, stop))
-        scheduler = asyncio.create_task(run_scheduler(svc, settings.scheduler_interval, stop))
-        # The worker subscribes to the in-process bus before the relay can publish on it.
-        worker = asyncio.create_task(run_worker(svc, stop)) if settings.run_webhook_worker else None
-        relay = asyncio.create_task(svc.relay.run(stop)) if settings.run_relay else None
         try:
-            yield
+            async with background(svc) if background else contextlib.nullcontext():
+                app.state.services = svc
+                http_metrics.services = svc
+                yield
         finally:
-            stop.set()
-            # Awaited, not cancelled: a cancelled task would leave its pass running in a worker
-            # thread while the stores are closed under it (a segfault on SQLite).
-            await sweeper
-            await scheduler
-            await membership
-            if relay is not None:
-                await relay
-            if worker is not None:
-                await worker
-            await run_in_threadpool(leave_admin_cluster, svc)
             await run_in_threadpool(svc.close)
 
     app = Starlette(

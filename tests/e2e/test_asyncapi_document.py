@@ -24,8 +24,8 @@ from domain.enrollment_key import EnrollmentKey
 from domain.node import IdType, Node, NodeStatus
 from domain.self_update import SelfUpdateRequest
 from domain.ssh_access import SshLogin
+from entrypoints.app import create_app
 from entrypoints.http import event_docs, event_types
-from entrypoints.http.app import create_app
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import SCHEMAS, asyncapi
 from tests.conftest import API_KEY, make_settings

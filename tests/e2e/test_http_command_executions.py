@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 from starlette.testclient import TestClient
 
-from entrypoints.scheduler import schedule_once
+from entrypoints.workers.scheduler import schedule_once
 from tests.e2e.test_http_commands import (
     EXECUTION_FIELDS,
     by_node,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from entrypoints.sweeper import sweep_once
+from entrypoints.workers.sweeper import sweep_once
 from tests.e2e.test_http_support import (
     AUTH,
     create_cluster,

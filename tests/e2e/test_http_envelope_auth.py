@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from entrypoints.http.app import create_app
+from entrypoints.app import create_app
 from tests.conftest import API_KEY, make_settings
 from tests.e2e.test_http_support import (
     AUTH,

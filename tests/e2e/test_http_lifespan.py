@@ -8,7 +8,7 @@ import warnings
 import pytest
 from starlette.testclient import TestClient
 
-from entrypoints.http.app import create_app
+from entrypoints.app import create_app
 from tests.conftest import make_settings
 from tests.e2e.test_http_support import (
     AUTH,

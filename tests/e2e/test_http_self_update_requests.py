@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 from starlette.testclient import TestClient
 
-from entrypoints.scheduler import schedule_once
+from entrypoints.workers.scheduler import schedule_once
 from tests.e2e.test_http_support import (
     AUTH,
     MISSING,

@@ -14,8 +14,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from entrypoints.app import create_app
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.http.app import create_app
 from tests.conftest import API_KEY, make_settings
 from tests.fakes import FixedClock
 

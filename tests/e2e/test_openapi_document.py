@@ -15,8 +15,9 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
+from entrypoints.app import create_app
 from entrypoints.http import agent, agent_deployments, agent_work
-from entrypoints.http.app import API_ROUTES, create_app
+from entrypoints.http.app import API_ROUTES
 from entrypoints.http.openapi import SCHEMAS
 from entrypoints.http.openapi import document as openapi
 from tests.conftest import API_KEY, make_settings

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 CYCLES = """
 import sys
 from starlette.testclient import TestClient
-from entrypoints.http.app import create_app
+from entrypoints.app import create_app
 from tests.conftest import make_settings
 
 folder = sys.argv[1]
@@ -52,7 +52,7 @@ def test_repeated_start_and_stop_with_busy_background_passes(tmp_path: Path) -> 
 UNREACHABLE_NATS = """
 import sys
 from starlette.testclient import TestClient
-from entrypoints.http.app import create_app
+from entrypoints.app import create_app
 from tests.conftest import make_settings
 
 settings = make_settings("memory://", nats_url="nats://127.0.0.1:" + sys.argv[1])

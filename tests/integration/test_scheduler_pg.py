@@ -14,7 +14,7 @@ from application.commands import CreateCommand
 from application.enrollment_keys import IssueEnrollmentKey
 from application.nodes import EnrollNode
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.scheduler import schedule_once
+from entrypoints.workers.scheduler import schedule_once
 from projections.query import Cond, ListQuery
 from tests.conftest import make_settings
 from tests.fakes import FixedClock

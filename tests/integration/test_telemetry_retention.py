@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.deployment_telemetry import ViewDeploymentTelemetry
+from application.deployment_telemetry import PAGE, DeploymentTelemetry
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.scheduler import schedule_once
-from entrypoints.telemetry_retention import PAGE, prune_telemetry
+from entrypoints.workers.scheduler import schedule_once
 from projections.model import Upsert
 from projections.query import ListQuery
 from tests.conftest import make_settings
+from tests.fakes import FixedClock
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -41,9 +43,10 @@ def test_old_samples_and_stale_logs_go_newer_ones_stay(services: Services) -> No
         [sample("aaaaaaaaaaaa", old + timedelta(seconds=i)) for i in range(PAGE + 5)]
         + [sample("aaaaaaaaaaaa", fresh), sample("bbbbbbbbbbbb", NOW)]
         + [logs("aaaaaaaaaaaa", old), logs("bbbbbbbbbbbb", fresh)])
-    assert prune_telemetry(services.view, NOW, 7) == PAGE + 1  # a page of samples, one log
-    assert prune_telemetry(services.view, NOW, 7) == 5
-    assert prune_telemetry(services.view, NOW, 7) == 0
+    telemetry = DeploymentTelemetry(ViewDeploymentTelemetry(services.view), FixedClock(NOW))
+    assert telemetry.prune(7) == PAGE + 1  # a page of samples, one log
+    assert telemetry.prune(7) == 5
+    assert telemetry.prune(7) == 0
     assert remaining(services, "deployment_samples") == 2
     assert services.view.get("deployment_logs", "aaaaaaaaaaaa") is None
     assert services.view.get("deployment_logs", "bbbbbbbbbbbb") is not None

@@ -18,10 +18,10 @@ from application.deliveries import FAILED, SUCCEEDED, RetryPolicy
 from application.enrollment_keys import IssueEnrollmentKey
 from application.nodes import EnrollNode
 from application.webhooks import CreateWebhook, delivery_id
+from domain.catalog import decode_message
+from entrypoints.app import create_app
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.http import deliveries
-from entrypoints.http.app import create_app
-from entrypoints.webhook_worker import decode_message
 from tests.conftest import API_KEY, make_settings
 from tests.integration.webhook_harness import (
     NATS_URL,

@@ -18,8 +18,8 @@ from starlette.testclient import TestClient
 from adapters.secret_box import derive_key, key_id
 from application.deliveries import FAILED, SUCCEEDED, DeliveryRecord
 from application.webhooks import CreateWebhook
+from entrypoints.app import create_app
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.integration.webhook_harness import (
     SECRET,

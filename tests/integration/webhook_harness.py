@@ -23,7 +23,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from domain.node import IdType, Node, NodeStatus
 from domain.signing import SignatureError, receiver_secret, verify_edge
 from entrypoints.bootstrap import Services
-from entrypoints.webhook_worker import run_worker
+from entrypoints.workers.webhooks import run_worker
 
 NATS_URL = "nats://127.0.0.1:4222"
 SECRET = "receiver-shared-secret-0123456789abcdef"

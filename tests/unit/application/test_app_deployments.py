@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -29,7 +30,7 @@ from domain.deployment import AlreadyTerminatedError, Status
 from domain.node import NodeStatus
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.scheduler import schedule_once
+from entrypoints.workers.scheduler import schedule_once
 from projections.model import Upsert
 from tests.conftest import make_settings
 from tests.fakes import FixedClock
@@ -364,6 +365,9 @@ def test_a_start_that_never_comes_ends_in_error_and_gives_its_room_back(
     schedule_once(services)
     assert all(row(services, a.request_id)["status"] == Status.DEPLOYING for a in stuck)
     clock.advance(1)
+    # An admin up for less than the deadline was not there to hear the reports: all look late.
+    assert services.deployments.expire_unstarted(600, clock.now() - timedelta(seconds=599)) == 0
+    assert services.deployments.expire_unstarted(600, None) == 0
     schedule_once(services)
     for accepted in stuck:
         stored = row(services, accepted.request_id)

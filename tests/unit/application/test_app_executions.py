@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -29,7 +29,7 @@ from domain.command_execution import CommandExecution
 from domain.node import IdType, Node, NodeStatus
 from domain.targeting import Targeting, TargetType
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.scheduler import schedule_once
+from entrypoints.workers.scheduler import schedule_once
 from tests.conftest import make_settings
 from tests.fakes import FixedClock
 
@@ -247,6 +247,11 @@ def test_abandon_orphans_ends_executions_created_for_a_node_deleted_meanwhile(
     assert fleet.services.executions.abandon_orphans() == 0
 
 
+def expire_unreachable(fleet: Fleet, listening_since: datetime | None = None) -> int:
+    since = listening_since or fleet.services.started_at
+    return fleet.services.executions.expire_unreachable(60, since)
+
+
 def test_expire_unreachable_waits_for_the_grace(fleet: Fleet) -> None:
     unreachable, unhealthy, healthy = fleet.nodes(3)
     fleet.services.nodes.set_status(unreachable, NodeStatus.UNREACHABLE, "timeout")
@@ -254,13 +259,16 @@ def test_expire_unreachable_waits_for_the_grace(fleet: Fleet) -> None:
     command_id = fleet.command()
     ids = {n: execution_id(command_id, n) for n in (unreachable, unhealthy, healthy)}
     fleet.clock.advance(60)
-    assert fleet.services.executions.expire_unreachable(60) == 0  # last seen exactly 60 s ago
+    assert expire_unreachable(fleet) == 0  # last seen exactly 60 s ago
     fleet.clock.advance(1)
-    assert fleet.services.executions.expire_unreachable(60) == 1
+    # An admin up for less than the grace has not heard from the node long enough to judge.
+    assert expire_unreachable(fleet, fleet.clock.now() - timedelta(seconds=59)) == 0
+    assert fleet.services.executions.expire_unreachable(60, None) == 0
+    assert expire_unreachable(fleet) == 1
     row = fleet.row(ids[unreachable])
     assert (row["status"], row["reason"]) == ("expired", "node unreachable for more than 60s")
     assert [fleet.status(ids[n]) for n in (unhealthy, healthy)] == ["pending", "pending"]
-    assert fleet.services.executions.expire_unreachable(60) == 0
+    assert expire_unreachable(fleet) == 0
 
 
 def test_expire_unreachable_finds_work_behind_a_batch_of_idle_unreachable_nodes(
@@ -286,7 +294,7 @@ def test_expire_unreachable_finds_work_behind_a_batch_of_idle_unreachable_nodes(
                            busy)
     fleet.services.nodes.set_status(busy, NodeStatus.UNREACHABLE, "timeout")
     fleet.clock.advance(120)
-    assert fleet.services.executions.expire_unreachable(60) == 1
+    assert expire_unreachable(fleet) == 1
     assert fleet.status(exec_id) == "expired"
 
 
@@ -296,7 +304,7 @@ def test_a_recent_heartbeat_keeps_unreachable_work_alive(fleet: Fleet) -> None:
     fleet.clock.advance(100)
     fleet.services.nodes.heartbeat(node, NodeStatus.UNHEALTHY)
     fleet.services.nodes.set_status(node, NodeStatus.UNREACHABLE, "timeout")
-    assert fleet.services.executions.expire_unreachable(60) == 0
+    assert expire_unreachable(fleet) == 0
     assert fleet.status(exec_id) == "pending"
 
 

@@ -222,6 +222,29 @@ def test_heartbeat_touches_and_changes_status_only_on_transition(
         services.nodes.heartbeat(uuid4(), NodeStatus.HEALTHY)
 
 
+def test_sweep_stale_counts_silence_only_while_someone_listened(
+    services: Services, clock: FixedClock
+) -> None:
+    cluster(services, "prod")
+    quiet, chatty = enrolled(services, "prod"), enrolled(services, "prod")
+    services.nodes.heartbeat(quiet, NodeStatus.HEALTHY)
+    services.nodes.heartbeat(chatty, NodeStatus.HEALTHY)
+    listening_since = clock.now()
+    clock.advance(31)
+    assert services.nodes.sweep_stale(None, 30, 90) == 0  # nobody listening: nothing counts
+    late = clock.now() - timedelta(seconds=29)
+    assert services.nodes.sweep_stale(late, 30, 90) == 0  # listening for less than 30 s
+    services.nodes.heartbeat(chatty, NodeStatus.HEALTHY)
+    assert services.nodes.sweep_stale(listening_since, 30, 90) == 1
+    assert must_get(services, "nodes", quiet)["status"] == "unhealthy"
+    assert must_get(services, "nodes", chatty)["status"] == "healthy"
+    clock.advance(60)
+    assert services.nodes.sweep_stale(listening_since, 30, 90) == 2  # both silent by now
+    assert must_get(services, "nodes", quiet)["status"] == "unreachable"
+    assert must_get(services, "nodes", chatty)["status"] == "unhealthy"
+    assert services.nodes.sweep_stale(listening_since, 30, 90) == 0
+
+
 def test_change_cluster_moves_node_and_its_aliases(services: Services) -> None:
     src, dst = cluster(services, "src"), cluster(services, "dst")
     node_id = enrolled(services, "src")

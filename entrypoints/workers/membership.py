@@ -7,10 +7,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from starlette.concurrency import run_in_threadpool
-
 from entrypoints.bootstrap import Services
-from entrypoints.pause import pause
+from entrypoints.workers.loop import every
 from projections.status import ProjectionStuckError
 
 log = logging.getLogger(__name__)
@@ -29,18 +27,10 @@ def membership_once(services: Services) -> None:
 
 
 async def run_membership(services: Services, stop: asyncio.Event) -> None:
-    """Joined by the lifespan before serving; runs until `stop`, then leaves."""
-    interval = services.settings.admin_checkin_interval
-    while not stop.is_set():
-        await pause(stop, interval)
-        try:
-            await run_in_threadpool(membership_once, services)
-            services.counters.add("quantum.jobs_executed_total")
-        except ProjectionStuckError:
-            services.counters.add("quantum.jobs_exceptions_total")  # the projector logs why
-        except Exception:
-            services.counters.add("quantum.jobs_exceptions_total")
-            log.exception("admin check-in failed; retrying")
+    """Checks in every interval until `stop` (`background` joins before and leaves after)."""
+    await every(services.settings.admin_checkin_interval, stop,
+                lambda: membership_once(services), services.counters, "admin check-in",
+                pause_first=True)
 
 
 def join_at_start(services: Services) -> None:

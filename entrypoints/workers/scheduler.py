@@ -11,19 +11,13 @@ last one stopped. With several admins only the holder of the scheduler lock acts
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
-
-from starlette.concurrency import run_in_threadpool
 
 from application.deployments import BATCH as DEPLOYMENTS_BATCH
 from application.executions import BATCH
 from entrypoints.bootstrap import Services
-from entrypoints.pause import pause
-from entrypoints.telemetry_retention import prune_telemetry
-from projections.status import ProjectionStuckError
+from entrypoints.workers.loop import every
 
-log = logging.getLogger(__name__)
 # Self-update chunks per pass: enough to finish large requests quickly, bounded per pass.
 UPDATE_CHUNKS_PER_PASS = 50
 
@@ -47,17 +41,14 @@ def schedule_once(services: Services) -> int:
     handled = _drain(executions.expire_due)
     services.counters.add("commands.expiration_total")
     handled += _drain(executions.abandon_orphans)
-    if services.up_for(grace):
-        handled += _drain(lambda: executions.expire_unreachable(grace))
+    handled += _drain(lambda: executions.expire_unreachable(grace, services.started_at))
     retention = services.settings.execution_retention_days
     if retention > 0:
         handled += _drain(lambda: executions.prune_finished(retention))
     telemetry_days = services.settings.telemetry_retention_days
     if telemetry_days > 0:
-        handled += _drain(lambda: prune_telemetry(services.view, services.writes.clock.now(),
-                                                  telemetry_days))
-    overdue = services.deployment_finder.overdue(services.writes.clock.now())
-    handled += services.deployments.stop_overdue(overdue)
+        handled += _drain(lambda: services.deployment_telemetry.prune(telemetry_days))
+    handled += services.deployments.stop_all_overdue()
     handled += _unstarted(services)
     for _ in range(UPDATE_CHUNKS_PER_PASS):
         if not services.self_updates.process_next():
@@ -70,22 +61,12 @@ def _unstarted(services: Services) -> int:
     deployments = services.deployments
     handled = _drain(deployments.abandon_on_lost_nodes, DEPLOYMENTS_BATCH)
     deadline = services.settings.deployment_start_deadline
-    # Only while an admin was up to hear the reports: after an outage, every start is late.
-    if services.up_for(deadline):
-        handled += _drain(lambda: deployments.expire_unstarted(deadline), DEPLOYMENTS_BATCH)
+    handled += _drain(lambda: deployments.expire_unstarted(deadline, services.started_at),
+                      DEPLOYMENTS_BATCH)
     return handled
 
 
 async def run_scheduler(services: Services, interval: float, stop: asyncio.Event) -> None:
-    """Runs passes until `stop` is set; like the sweeper, it ends between passes, never inside
-    one, so the stores are not closed under a running pass."""
-    while not stop.is_set():
-        try:
-            await run_in_threadpool(schedule_once, services)
-            services.counters.add("quantum.jobs_executed_total")
-        except ProjectionStuckError:
-            services.counters.add("quantum.jobs_exceptions_total")  # the projector logs why
-        except Exception:
-            services.counters.add("quantum.jobs_exceptions_total")
-            log.exception("scheduler pass failed; retrying")
-        await pause(stop, interval)
+    """Runs passes until `stop` is set, ending between passes (see `every`)."""
+    await every(interval, stop, lambda: schedule_once(services), services.counters,
+                "scheduler pass")

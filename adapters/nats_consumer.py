@@ -1,0 +1,88 @@
+"""JetStream intake of the webhook workers: a durable pull consumer shared by every worker.
+
+Each fetched batch is decoded, handed to the handler (the fan-out) and only then acknowledged,
+so a worker killed mid-batch leaves those messages to be redelivered and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import msgspec
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from adapters.nats_publisher import StreamSettings, connect, ensure_stream
+from application.ports import MessageHandler
+from application.wakeup import Stopped, pause, unless_stopped
+from domain.catalog import Message, decode_message
+
+log = logging.getLogger(__name__)
+
+DURABLE = "webhook-fanout"
+BATCH = 256
+# Long enough for one batch's fan-out (which may wait for the read model), short enough that a
+# killed worker's unacknowledged batch comes back soon. Redelivery early is harmless: the
+# fan-out is idempotent.
+ACK_WAIT = 10.0
+
+
+def decode_batch(batch: list[Msg]) -> list[Message]:
+    """The batch's catalog messages; one that does not decode is logged and dropped."""
+    messages = []
+    for msg in batch:
+        try:
+            messages.append(decode_message(msg.data))
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+            log.warning("dropping undecodable message %s on %s", msg.headers, msg.subject)
+    return messages
+
+
+class JetStreamConsumer:
+    """Implements the MessageSource port on the shared durable consumer DURABLE."""
+
+    def __init__(self, url: str, stream: StreamSettings, name: str = "edge-webhook-worker"):
+        self.url = url
+        self.stream = stream
+        self.name = name
+
+    def _config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=DURABLE, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+            ack_wait=ACK_WAIT, max_deliver=-1, max_ack_pending=20 * BATCH,
+            filter_subject=self.stream.subjects[0],
+        )
+
+    async def consume(self, handle: MessageHandler, stop: asyncio.Event) -> None:
+        """Pulls until `stop`; each batch is acknowledged once `handle` returned (at least
+        once: the handler must be idempotent). Reconnects after failures."""
+        backoff = 0.5
+        while not stop.is_set():
+            nc: Client | None = None
+            try:
+                nc = await unless_stopped(connect(self.url, self.name), stop)
+                js = nc.jetstream()
+                await ensure_stream(js, self.stream)
+                sub = await js.pull_subscribe(self.stream.subjects[0], durable=DURABLE,
+                                              stream=self.stream.name, config=self._config())
+                while not stop.is_set():
+                    try:
+                        batch = await sub.fetch(BATCH, timeout=1.0)
+                    except nats.errors.TimeoutError:
+                        continue
+                    await handle(decode_batch(batch))
+                    for msg in batch:
+                        await msg.ack()
+                    backoff = 0.5
+            except Stopped:
+                return
+            except Exception as exc:  # noqa: BLE001 - the worker outlives broker and database outages
+                log.warning("webhook intake failed; retrying in %.1fs: %s", backoff, exc)
+                await pause(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                if nc is not None and not nc.is_closed:
+                    await nc.close()
