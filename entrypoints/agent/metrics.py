@@ -7,23 +7,21 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 from entrypoints.agent.api import AdminError, Unreachable
-from entrypoints.process_stats import host_metrics, human_duration, resident_bytes
-
-if TYPE_CHECKING:
-    from entrypoints.agent.runner import Agent
+from entrypoints.agent.host_stats import host_metrics, human_duration, resident_bytes
+from entrypoints.agent.session import Link
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
 
 
-def agent_metrics(agent: Agent) -> dict[str, Any]:
+def agent_metrics(counts: Mapping[str, int], started: float, version: str) -> dict[str, Any]:
     """The seed's agent groups; those with no meaning for this agent (no BEAM memory classes,
     no proxy, no VPN, no HTTP-fallback health reports, no admin discovery, no Oban) are null."""
-    counts = agent.counters.snapshot()
-    uptime = int(time.monotonic() - agent.started)
+    uptime = int(time.monotonic() - started)
     rss = resident_bytes()
     return {
         "application": {
@@ -33,7 +31,7 @@ def agent_metrics(agent: Agent) -> dict[str, Any]:
             "memory_total_mb": round(rss / MB, 2) if rss is not None else None,
             "process_count": threading.active_count(),
             "uptime_human": human_duration(uptime), "uptime_seconds": uptime,
-            "version": agent.config.version,
+            "version": version,
         },
         "commands": {k: counts.get(f"commands.{k}", 0) for k in (
             "completed_total", "enqueued_total", "reported_total", "synced_total")},
@@ -50,8 +48,9 @@ def agent_metrics(agent: Agent) -> dict[str, Any]:
 class MetricsReporter:
     """Reports on a fixed period; a failed report is simply replaced by the next one."""
 
-    def __init__(self, agent: Agent, interval: float) -> None:
-        self.agent, self.interval = agent, interval
+    def __init__(self, link: Link, started: float, version: str, interval: float) -> None:
+        self.link, self.interval = link, interval
+        self.started, self.version = started, version
 
     async def run(self) -> None:
         while True:
@@ -59,14 +58,15 @@ class MetricsReporter:
             await asyncio.sleep(self.interval)
 
     async def report_once(self) -> bool:
-        session = await self.agent.session()
+        session = await self.link.session()
         host = await asyncio.to_thread(host_metrics)
-        report = {"host": host, "agent": agent_metrics(self.agent)}
+        report = {"host": host,
+                  "agent": agent_metrics(self.link.counters, self.started, self.version)}
         try:
-            await self.agent.api.metrics(session.api_token, report)
+            await self.link.api.metrics(session.api_token, report)
         except (Unreachable, AdminError) as exc:
             if isinstance(exc, AdminError) and exc.status == 401:
-                self.agent.drop(session, forget_token=False)
+                self.link.drop(session, forget_token=False)
             log.debug("metrics report not delivered: %s", exc)
             return False
         return True
