@@ -18,7 +18,7 @@ from typing import Any
 
 import aiodocker
 
-from entrypoints.agent.api import ContainerSpec
+from application.agent_protocol import ContainerSpec
 
 log = logging.getLogger(__name__)
 LABEL = "edge.request_id"

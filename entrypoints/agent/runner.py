@@ -11,11 +11,12 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
 from entrypoints.agent import health, ssh_server
-from entrypoints.agent.api import AdminError, AgentApi, Unreachable
+from entrypoints.agent.api import AdminError, AgentApi, LoginMethod, Unreachable
 from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
 from entrypoints.agent.hosting import Hosting, HostingConfig
 from entrypoints.agent.identity import Identity, IdentityStore
@@ -115,7 +116,7 @@ class Agent:
             raise AgentFatal(f"cannot serve SSH on {cfg.ssh_host}:{cfg.ssh_port}: "
                              f"{exc.strerror or exc}") from exc
 
-    async def check_login(self, username: str, method: str, public_key: str | None,
+    async def check_login(self, username: str, method: LoginMethod, public_key: str | None,
                           password: str | None) -> bool:
         """Asks the admin; anything but a clear yes (admin unreachable, refused) is a no."""
         self.link.counters["ssh.authentications_total"] += 1
@@ -163,7 +164,7 @@ class Agent:
             wait = session.heartbeat_interval * self.rng.uniform(0.85, 1.0)
             delay = max(0.0, wait - (time.monotonic() - started))
 
-    def _check_health(self) -> str:
+    def _check_health(self) -> Literal["healthy", "unhealthy"]:
         found = health.problems(self.config.limits)
         if frozenset(found) != self._failed_checks:
             if found:

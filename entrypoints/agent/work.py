@@ -18,7 +18,8 @@ from collections.abc import Coroutine
 from typing import Any
 from uuid import UUID
 
-from entrypoints.agent.api import AdminError, Unreachable, WorkReply
+from application.agent_protocol import Assignment, WorkReply
+from entrypoints.agent.api import AdminError, Unreachable
 from entrypoints.agent.containers import ContainerRunner
 from entrypoints.agent.executor import (
     INTERRUPTED,
@@ -30,7 +31,7 @@ from entrypoints.agent.executor import (
     read_output,
     terminate,
 )
-from entrypoints.agent.journal import Assignment, Journal, Result
+from entrypoints.agent.journal import Journal, Result
 from entrypoints.agent.session import Link, Session
 
 log = logging.getLogger("edge_agent")

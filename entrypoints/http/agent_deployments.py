@@ -17,10 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from application.agent_protocol import AgentHostReport, DeploymentReport
 from application.apps import env_value
-from application.deployment_inputs import DeploymentReport
 from application.deployments import reveal
-from application.hosts import AgentHostReport
 from application.ports import SecretBox, UnsealError
 from domain.deployment import REQUEST_ID, Status
 from entrypoints.bootstrap import Services

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from application.deployment_inputs import DeploymentTelemetry
+from application.agent_protocol import DeploymentTelemetry
 from domain.deployment import REQUEST_ID, Status
 from entrypoints.http.agent import node_for_token
 from entrypoints.http.edgegap import deployment_row, request_id_of
