@@ -14,14 +14,18 @@ import httpx
 import msgspec
 
 from application.agent_protocol import (
+    AgentHostReport,
     CheckSshLogin,
     DeploymentReply,
+    DeploymentReport,
+    DeploymentTelemetry,
     EnrollNode,
     EnrollReply,
     ExecutionResult,
     Heartbeat,
     HeartbeatReply,
     HostReply,
+    MetricsBody,
     MetricsReply,
     Ports,
     RegisterReply,
@@ -119,23 +123,20 @@ class AgentApi:
                              password=password)
         return await self._post("/agent/v1/ssh/verify", body, api_token, SshVerdict)
 
-    # The reports below are built as the wire's JSON by their producers (the container runner,
-    # the host and metrics readers); DeploymentReport, DeploymentTelemetry, AgentHostReport and
-    # MetricsBody in application/agent_protocol.py are what the admin decodes them as.
     async def deployment(self, api_token: str, request_id: str,
-                         report: dict[str, Any]) -> DeploymentReply:
+                         report: DeploymentReport) -> DeploymentReply:
         return await self._post(f"/agent/v1/deployments/{request_id}/report", report,
                                 api_token, DeploymentReply)
 
     async def telemetry(self, api_token: str, request_id: str,
-                        body: dict[str, Any]) -> TelemetryReply:
+                        body: DeploymentTelemetry) -> TelemetryReply:
         return await self._post(f"/agent/v1/deployments/{request_id}/telemetry", body,
                                 api_token, TelemetryReply)
 
-    async def host(self, api_token: str, report: dict[str, Any]) -> HostReply:
+    async def host(self, api_token: str, report: AgentHostReport) -> HostReply:
         return await self._post("/agent/v1/host", report, api_token, HostReply)
 
-    async def metrics(self, api_token: str, report: dict[str, Any]) -> MetricsReply:
+    async def metrics(self, api_token: str, report: MetricsBody) -> MetricsReply:
         return await self._post("/agent/v1/metrics", report, api_token, MetricsReply)
 
     async def _post(self, path: str, body: Any, token: str | None, reply: type[T],

@@ -12,6 +12,13 @@ from typing import Any
 
 import aiodocker
 
+from application.agent_protocol import (
+    AgentHostReport,
+    ContainerSample,
+    DeploymentReport,
+    DeploymentTelemetry,
+    Location,
+)
 from entrypoints.agent.api import AdminError, Unreachable
 from entrypoints.agent.containers import ContainerRunner
 from entrypoints.agent.host_stats import host_memory
@@ -49,7 +56,7 @@ class Hosting:
             raise AgentFatal(f"cannot reach the container engine at {self.config.docker_url}:"
                              f" {exc}") from exc
 
-    async def deliver(self, request_id: str, report: dict[str, Any]) -> None:
+    async def deliver(self, request_id: str, report: DeploymentReport) -> None:
         failures = 0
         while True:
             session = await self.link.session()
@@ -70,7 +77,7 @@ class Hosting:
                 failures += 1
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
 
-    async def send_telemetry(self, request_id: str, body: dict[str, Any]) -> None:
+    async def send_telemetry(self, request_id: str, body: DeploymentTelemetry) -> None:
         """Best effort: a lost sample is replaced by the next one."""
         try:
             session = await self.link.session()
@@ -84,11 +91,13 @@ class Hosting:
             await asyncio.sleep(self.config.telemetry_interval)
             for request_id in self.runner.running():
                 try:
-                    body = {"logs": await self.runner.logs(request_id),
-                            "sample": await self.runner.sample(request_id)}
+                    logs = await self.runner.logs(request_id)
+                    sample = await self.runner.sample(request_id)
                 except aiodocker.DockerError as exc:  # it ended meanwhile
                     log.debug("no telemetry for %s: %s", request_id, exc.message)
                     continue
+                body = DeploymentTelemetry(
+                    logs=logs, sample=ContainerSample(**sample) if sample is not None else None)
                 await self.send_telemetry(request_id, body)
 
     async def report_host(self) -> None:
@@ -103,17 +112,13 @@ class Hosting:
     async def _report_once(self) -> None:
         session = await self.link.session()
         memory = host_memory() or {}
-        body: dict[str, Any] = {
-            "detected_cpu_units": (os.cpu_count() or 1) * 1024,
-            "detected_memory_mb": int(memory.get("total_bytes", 0)) // (1024 * 1024),
-            "images": await self.runner.images(),
-        }
-        if self.config.location:
-            body["location"] = self.config.location
-        for name in ("cpu_units", "memory_mb", "fleet"):
-            value = getattr(self.config, name)
-            if value is not None:
-                body[name] = value
+        cfg = self.config
+        body = AgentHostReport(
+            location=Location(**cfg.location) if cfg.location else None,
+            cpu_units=cfg.cpu_units, memory_mb=cfg.memory_mb, fleet=cfg.fleet,
+            detected_cpu_units=(os.cpu_count() or 1) * 1024,
+            detected_memory_mb=int(memory.get("total_bytes", 0)) // (1024 * 1024),
+            images=await self.runner.images())
         await self.link.api.host(session.api_token, body)
 
     async def close(self) -> None:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from application.agent_protocol import AgentReport, Cpu, HostReport, MetricsBody, Uptime, Usage
 from entrypoints.agent.api import AdminError, Unreachable
 from entrypoints.agent.host_stats import host_metrics, human_duration, resident_bytes
 from entrypoints.agent.session import Link
@@ -45,6 +46,14 @@ def agent_metrics(counts: Mapping[str, int], started: float, version: str) -> di
     }
 
 
+def host_report(host: dict[str, Any]) -> HostReport:
+    """The /proc figures (None where unreadable) as the wire's host group."""
+    cpu, disk, memory, uptime = (host.get(k) for k in ("cpu", "disk", "memory", "uptime"))
+    return HostReport(cpu=Cpu(**cpu) if cpu else None, disk=Usage(**disk) if disk else None,
+                      memory=Usage(**memory) if memory else None,
+                      uptime=Uptime(**uptime) if uptime else None)
+
+
 class MetricsReporter:
     """Reports on a fixed period; a failed report is simply replaced by the next one."""
 
@@ -60,8 +69,9 @@ class MetricsReporter:
     async def report_once(self) -> bool:
         session = await self.link.session()
         host = await asyncio.to_thread(host_metrics)
-        report = {"host": host,
-                  "agent": agent_metrics(self.link.counters, self.started, self.version)}
+        report = MetricsBody(
+            host=host_report(host),
+            agent=AgentReport(**agent_metrics(self.link.counters, self.started, self.version)))
         try:
             await self.link.api.metrics(session.api_token, report)
         except (Unreachable, AdminError) as exc:
