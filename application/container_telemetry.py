@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from application.deployment_inputs import DeploymentTelemetry
+from application.agent_protocol import DeploymentTelemetry
 from application.errors import NotFoundError
 from application.ports import Clock, DeploymentFinder, NodeReports
 from domain.deployment import REQUEST_ID

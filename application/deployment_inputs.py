@@ -62,39 +62,6 @@ class TagBody(msgspec.Struct, forbid_unknown_fields=True):
     name: Tag
 
 
-class DeploymentReport(msgspec.Struct, forbid_unknown_fields=True):
-    """Agent -> admin: what became of a deployment's container."""
-
-    state: Literal["ready", "error", "terminated"]
-    ports: dict[Annotated[str, Meta(max_length=32)], dict[str, Any]] = {}
-    public_ip: Annotated[str, Meta(max_length=64)] = ""
-    exit_code: int | None = None
-    detail: Annotated[str, Meta(max_length=4096)] = ""
-
-
-Total = Annotated[int, Meta(ge=0, le=2**63 - 1)]
-
-
-class ContainerSample(msgspec.Struct, forbid_unknown_fields=True):
-    """One reading of a container's resources (totals since it started)."""
-
-    cpu_percent: Annotated[float, Meta(ge=0, le=100_000)] = 0.0
-    memory_bytes: Total = 0
-    receive_total: Total = 0
-    transmit_total: Total = 0
-    disk_read_total: Total = 0
-    disk_write_total: Total = 0
-
-
-class DeploymentTelemetry(msgspec.Struct, forbid_unknown_fields=True):
-    """Agent -> admin: a running (or just crashed) container's log tail and a sample."""
-
-    logs: Annotated[str, Meta(max_length=65_536)] = ""
-    sample: ContainerSample | None = None
-    crashed: bool = False  # the logs are the crash's; exit_code says how it ended
-    exit_code: int | None = None
-
-
 class BulkStopFilter(msgspec.Struct, forbid_unknown_fields=True):
     field: Literal["request_id", "app_name", "app_version", "status", "tags", "node_id"]
     values: Annotated[list[Annotated[str, Meta(max_length=256)]], Meta(min_length=1,

@@ -15,8 +15,9 @@ from itertools import islice
 from typing import Any
 from uuid import UUID
 
+from application.agent_protocol import DeploymentReport
 from application.apps import reveal, sealed_env
-from application.deployment_inputs import DeploymentCreate, DeploymentReport, user_points
+from application.deployment_inputs import DeploymentCreate, user_points
 from application.deployment_work import work_for
 from application.errors import NotFoundError, SecretUnavailableError
 from application.ports import (

@@ -13,14 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from application.agent_protocol import cap_output as cap_text
 from application.errors import NotFoundError
 from application.ports import ExecutionIndex, ExecutionRef
 from application.write_path import UnitOfWork, WritePath
-from domain.command_execution import NODE_DELETED, CommandExecution, ExecutionStatus
-from domain.command_execution import cap_output as cap_text
+from domain.command_execution import (
+    NODE_DELETED,
+    OUTPUT_LIMIT,
+    CommandExecution,
+    ExecutionStatus,
+)
 
-# Stored output is capped; the agent keeps head and tail and marks the cut (README).
-OUTPUT_LIMIT = 65_536
+# Stored output is capped to OUTPUT_LIMIT; the agent keeps head and tail and marks the cut
+# (README), and this side cuts the same way (the marker is part of the wire contract).
 # A sent execution absent from the agent's journal this long after sending is handed out again.
 REDELIVER_AFTER = timedelta(seconds=2)
 BATCH = 500

@@ -9,23 +9,11 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from application.agent_protocol import AgentHostReport, Location, Units
 from application.ports import NodeReports
 from application.write_path import UnitOfWork, WritePath
 from domain.host import Host, host_uuid
 from domain.node import Node
-
-Units = Annotated[int, Meta(ge=0, le=1 << 40)]
-Place = Annotated[str, Meta(max_length=128)]
-
-
-class Location(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    city: Place | None = None
-    country: Place | None = None
-    continent: Place | None = None
-    administrative_division: Place | None = None
-    timezone: Place | None = None
-    latitude: Annotated[float, Meta(ge=-90, le=90)] | None = None
-    longitude: Annotated[float, Meta(ge=-180, le=180)] | None = None
 
 
 class UpdateHost(msgspec.Struct, forbid_unknown_fields=True):
@@ -77,18 +65,6 @@ class Hosts:
                 host.update(changes, uow.now)
 
         self.writes.run(decide)
-
-
-class AgentHostReport(msgspec.Struct, forbid_unknown_fields=True):
-    """Body of POST /agent/v1/host: what the agent was told (flags) and what it found."""
-
-    location: Location | None = None
-    cpu_units: Units | None = None  # set by the operator on the agent's command line
-    memory_mb: Units | None = None
-    fleet: Annotated[str, Meta(max_length=63)] | None = None
-    detected_cpu_units: Units = 0  # the machine's own: used while no capacity is set
-    detected_memory_mb: Units = 0
-    images: Annotated[list[Annotated[str, Meta(max_length=512)]], Meta(max_length=1000)] = []
 
 
 def agent_changes(report: AgentHostReport, host: Host | None) -> dict[str, Any]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
 from uuid import UUID, uuid4
 
 import msgspec
-from msgspec import Meta
 
+from application.agent_protocol import EnrollNode, ReregisterNode
 from application.clusters import ClusterName, claim_name, live_cluster
 from application.errors import NotFoundError, UnauthorizedError
 from application.ports import ExecutionIndex, Liveness
@@ -27,42 +26,6 @@ from domain.ssh_access import SshUsername
 
 MISSED = "missed heartbeats"
 SWEEP_PAGE = 500  # nodes per status per sweep; a full page asks for another sweep at once
-
-Port = Annotated[int, Meta(ge=1, le=65535)]
-Version = Annotated[str, Meta(min_length=1, max_length=64)]
-
-
-class Ports(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Ports the agent listens on; omitted ones take the documented defaults."""
-
-    http_port: Port | None = None
-    http_proxy_port: Port | None = None
-    socks5_proxy_port: Port | None = None
-    ssh_port: Port | None = None
-    host_metrics_port: Port | None = None
-    wireguard_metrics_port: Port | None = None
-
-    def as_dict(self) -> dict[str, int]:
-        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
-
-
-class EnrollNode(msgspec.Struct, forbid_unknown_fields=True):
-    """Agent -> admin: join the cluster named by an enrollment key."""
-
-    enrollment_key: Annotated[str, Meta(min_length=1, max_length=4096)]
-    id_type: IdType = IdType.RANDOM
-    node_id: UUID | None = None
-    version: Version | None = None
-    self_update_enabled: bool = False
-    ports: Ports = msgspec.field(default_factory=Ports)
-
-
-class ReregisterNode(msgspec.Struct, forbid_unknown_fields=True):
-    """Agent -> admin on restart, authenticated by the node's api_token."""
-
-    version: Version | None = None
-    self_update_enabled: bool = False
-    ports: Ports = msgspec.field(default_factory=Ports)
 
 
 class ChangeCluster(msgspec.Struct, forbid_unknown_fields=True):
@@ -90,9 +53,10 @@ class Nodes:
 
     def enroll(self, cmd: EnrollNode) -> Enrolled:
         _, token = decode_blob(cmd.enrollment_key)
-        if cmd.id_type is IdType.PERSISTENT and cmd.node_id is None:
+        id_type = IdType(cmd.id_type)  # the wire's enum, as the domain names it
+        if id_type is IdType.PERSISTENT and cmd.node_id is None:
             raise InvalidValueError("is required when id_type is persistent", "node_id")
-        node_id = cmd.node_id if cmd.id_type is IdType.PERSISTENT and cmd.node_id else uuid4()
+        node_id = cmd.node_id if id_type is IdType.PERSISTENT and cmd.node_id else uuid4()
 
         def decide(uow: UnitOfWork) -> Enrolled:
             key = uow.find(EnrollmentKey, EnrollmentKey.id_for(token))
@@ -104,7 +68,7 @@ class Nodes:
             key.use(node_id, uow.now)
             api_token = new_token()
             # A fresh random id cannot name a stored node: no need to look.
-            node = uow.find(Node, node_id) if cmd.id_type is IdType.PERSISTENT else None
+            node = uow.find(Node, node_id) if id_type is IdType.PERSISTENT else None
             if node is not None and not node.deleted:
                 node.reregister(
                     cmd.version, cmd.self_update_enabled, cmd.ports.as_dict(), api_token,
@@ -122,7 +86,7 @@ class Nodes:
                 )
             else:
                 uow.add(Node.register(
-                    node_id, cluster.id, cluster.name, cmd.id_type, cmd.version,
+                    node_id, cluster.id, cluster.name, id_type, cmd.version,
                     cmd.self_update_enabled, cmd.ports.as_dict(), credentials, key.id, uow.now,
                 ))
             return Enrolled(node_id, api_token, reregistered=False)

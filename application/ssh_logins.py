@@ -7,36 +7,14 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-import msgspec
-from msgspec import Meta
-
+from application.agent_protocol import CheckSshLogin
 from application.ports import PasswordHasher, SshCredentials, StoredUsername
 from application.write_path import UnitOfWork, WritePath
 from domain.shared import InvalidValueError
 from domain.ssh_access import LoginMethod, LoginOutcome, SshLogin
-from domain.ssh_key import MAX_KEY_TEXT, key_fingerprint
-
-# A password longer than any stored one cannot match; the cap keeps hashing cheap.
-MAX_ATTEMPT_PASSWORD = 1024
-# Clients may offer any name; longer than any valid one simply is not found.
-MAX_ATTEMPT_USERNAME = 256
-
-
-AttemptUsername = Annotated[str, Meta(min_length=1, max_length=MAX_ATTEMPT_USERNAME)]
-AttemptKey = Annotated[str, Meta(min_length=1, max_length=MAX_KEY_TEXT)]
-AttemptPassword = Annotated[str, Meta(max_length=MAX_ATTEMPT_PASSWORD)]
-
-
-class CheckSshLogin(msgspec.Struct, forbid_unknown_fields=True):
-    """Body of POST /agent/v1/ssh/verify: one credential an SSH client offered the agent."""
-
-    username: AttemptUsername
-    method: Literal["publickey", "password"]
-    public_key: AttemptKey | None = None
-    password: AttemptPassword | None = None
+from domain.ssh_key import key_fingerprint
 
 
 @dataclass(frozen=True)

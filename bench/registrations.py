@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
+from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
 from application.enrollment_keys import IssueEnrollmentKey
-from application.nodes import EnrollNode
 from entrypoints.bootstrap import build_services
 from entrypoints.replay import rebuild
 from entrypoints.settings import Settings

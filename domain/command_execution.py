@@ -13,33 +13,16 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import StateConflictError
+from domain.shared import InvalidValueError, StateConflictError
 
 # 128 + SIGTERM: how a shell reports that it honoured a cancellation.
 CANCELLED_EXIT_CODE = 143
 # The reason an execution ends with when its node is deleted (the read model then forgets the
 # node id, as the seed keeps such executions "with node_id set to NULL").
 NODE_DELETED = "node deleted"
-
-
-def cut_marker(total: int, limit: int, by: str) -> tuple[str, int]:
-    """The line saying how much `by` cut from `total` characters to fit `limit`, and how many
-    characters of text stay beside it (the marker takes room too; settles in <= 3 rounds)."""
-    omitted = total - limit
-    while True:
-        marker = f"\n[... {omitted} characters omitted by {by} ...]\n"
-        keep = max(limit - len(marker), 0)
-        if total - keep == omitted:
-            return marker, keep
-        omitted = total - keep
-
-
-def cap_output(output: str, limit: int, by: str) -> str:
-    """Keeps the head and the tail, where errors usually are, and says how much `by` cut."""
-    if len(output) <= limit:
-        return output
-    marker, keep = cut_marker(len(output), limit, by)
-    return output[: keep // 2] + marker + output[len(output) - (keep - keep // 2):]
+# The longest output an execution keeps. The application service cuts longer output to it with
+# the wire contract's marker (application/agent_protocol.py cap_output) before reporting.
+OUTPUT_LIMIT = 65_536
 
 
 class ExecutionStatus(StrEnum):
@@ -129,6 +112,8 @@ class CommandExecution(Aggregate):
 
     def report(self, exit_code: int, output: str, now: datetime) -> bool:
         """The agent's result; False when the execution had already ended (late result)."""
+        if len(output) > OUTPUT_LIMIT:
+            raise InvalidValueError(f"is longer than {OUTPUT_LIMIT} characters", "output")
         if self.status != ExecutionStatus.SENT.value:
             return False
         if self.expired_at is not None and now >= self.expired_at:

@@ -1,14 +1,11 @@
-"""Figures read from /proc and the filesystem: this process's memory and descriptors (admin and
-agent metrics) and the host's load, memory, root disk and uptime (the agent's host metrics).
-Anything unreadable (not Linux, a sandbox) is None rather than a guess."""
+"""The admin process's own figures from /proc (memory, open descriptors) for its metrics
+endpoint. Anything unreadable (not Linux, a sandbox) is None rather than a guess. The agent has
+its own reader (entrypoints/agent/host_stats.py): it shares no code with the admin."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-GB = 1024**3
 
 
 def human_duration(seconds: float) -> str:
@@ -36,62 +33,3 @@ def open_fds() -> int | None:
         return len(os.listdir("/proc/self/fd"))
     except OSError:
         return None
-
-
-def _meminfo() -> dict[str, int]:
-    values: dict[str, int] = {}
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        fields = rest.split()
-        if fields and fields[0].isdigit():
-            values[name] = int(fields[0]) * (1024 if fields[1:] == ["kB"] else 1)
-    return values
-
-
-def _usage(total: int, available: int) -> dict[str, Any]:
-    used = total - available
-    return {
-        "available_bytes": available, "available_gb": round(available / GB, 2),
-        "total_bytes": total, "total_gb": round(total / GB, 2),
-        "usage_percent": round(used * 100 / total, 1) if total else None,
-        "used_bytes": used, "used_gb": round(used / GB, 2),
-    }
-
-
-def host_cpu() -> dict[str, Any] | None:
-    try:
-        load = Path("/proc/loadavg").read_text().split()[:3]
-        return {"cores": os.cpu_count(), "load_1m": float(load[0]), "load_5m": float(load[1]),
-                "load_15m": float(load[2])}
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def host_memory() -> dict[str, Any] | None:
-    try:
-        info = _meminfo()
-        return _usage(info["MemTotal"], info["MemAvailable"])
-    except (OSError, KeyError):
-        return None
-
-
-def host_disk(path: str = "/") -> dict[str, Any] | None:
-    try:
-        fs = os.statvfs(path)
-    except OSError:
-        return None
-    # f_bavail: what an unprivileged user can still write, as `df` reports it.
-    return _usage(fs.f_blocks * fs.f_frsize, fs.f_bavail * fs.f_frsize)
-
-
-def host_uptime() -> dict[str, Any] | None:
-    try:
-        seconds = int(float(Path("/proc/uptime").read_text().split()[0]))
-    except (OSError, IndexError, ValueError):
-        return None
-    return {"human": human_duration(seconds), "seconds": seconds}
-
-
-def host_metrics() -> dict[str, Any]:
-    return {"cpu": host_cpu(), "disk": host_disk(), "memory": host_memory(),
-            "uptime": host_uptime()}

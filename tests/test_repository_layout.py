@@ -131,6 +131,17 @@ def test_domain_imports_no_eventsourcing_infrastructure() -> None:
     assert not offenders, "\n".join(offenders)
 
 
+def test_the_agent_process_loads_only_the_wire_contract_of_the_admin_side() -> None:
+    # lint-imports sees the imports; this also sees what package __init__ modules pull in.
+    probe = ("import sys, entrypoints.agent.cli; print(' '.join(sorted(m for m in sys.modules"
+             " if m.split('.')[0] in " + repr(LAYERS) + " or m == 'eventsourcing')))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, check=True)
+    loaded = set(result.stdout.split())
+    admin_side = {m for m in loaded if not m.startswith("entrypoints.agent")}
+    assert admin_side == {"application", "application.agent_protocol", "entrypoints"}
+
+
 def test_top_level_matches_the_design_card() -> None:
     missing = [entry for entry in TOP_LEVEL if not (ROOT / entry).exists()]
     assert not missing, f"missing at the repository root: {missing}"

@@ -159,7 +159,7 @@ class TotalityMachine(RuleBasedStateMachine):
     @rule(data=st.data(), version=st.none() | TEXTS, port=INTS, persistent=st.booleans())
     def enroll(self, data: st.DataObject, version: str | None, port: int,
                persistent: bool) -> None:
-        from application.nodes import EnrollNode
+        from application.agent_protocol import EnrollNode
 
         key = data.draw(st.sampled_from(self.keys))
         payload: dict[str, Any] = {"enrollment_key": key, "version": version,
@@ -176,7 +176,7 @@ class TotalityMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.nodes)
     @rule(data=st.data(), version=st.none() | TEXTS, port=INTS)
     def reregister(self, data: st.DataObject, version: str | None, port: int) -> None:
-        from application.nodes import ReregisterNode
+        from application.agent_protocol import ReregisterNode
 
         node = data.draw(st.sampled_from(self.nodes))
         cmd = edge({"version": version, "ports": {"http_port": port}}, ReregisterNode)
@@ -341,7 +341,7 @@ class TotalityMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.usernames and self.nodes)
     @rule(data=st.data(), password=TEXTS)
     def ssh_login(self, data: st.DataObject, password: str) -> None:
-        from application.ssh_logins import CheckSshLogin
+        from application.agent_protocol import CheckSshLogin
 
         _, name = data.draw(st.sampled_from(self.usernames))
         node = data.draw(st.sampled_from(self.nodes))
@@ -407,7 +407,8 @@ class TotalityMachine(RuleBasedStateMachine):
     @rule(data=st.data(), cpu=INTS, memory=INTS, location=LOCATIONS, fleet=st.none() | TEXTS)
     def profile_host(self, data: st.DataObject, cpu: int, memory: int,
                      location: dict[str, Any], fleet: str | None) -> None:
-        from application.hosts import AgentHostReport, UpdateHost
+        from application.agent_protocol import AgentHostReport
+        from application.hosts import UpdateHost
 
         node = data.draw(st.sampled_from(self.nodes))
         if data.draw(st.booleans()):
@@ -456,7 +457,7 @@ class TotalityMachine(RuleBasedStateMachine):
           code=st.none() | INTS, port=INTS, detail=TEXTS)
     def report_deployment(self, data: st.DataObject, state: str, code: int | None,
                           port: int, detail: str) -> None:
-        from application.deployment_inputs import DeploymentReport
+        from application.agent_protocol import DeploymentReport
 
         request_id, node = data.draw(st.sampled_from(self.deployments))
         if node is None:
@@ -502,7 +503,7 @@ class TotalityMachine(RuleBasedStateMachine):
             self.create_app("game")
 
     def reenroll(self, node: uuid.UUID, key: str) -> None:
-        from application.nodes import EnrollNode
+        from application.agent_protocol import EnrollNode
 
         attempt(lambda: self.svc.nodes.delete(node))
         cmd = edge({"enrollment_key": key, "id_type": "persistent", "node_id": node}, EnrollNode)

@@ -46,7 +46,8 @@ from entrypoints.agent.identity import (
     random_identity,
     read_machine_id,
 )
-from entrypoints.agent.runner import Agent, AgentConfig, AgentFatal
+from entrypoints.agent.runner import Agent, AgentConfig
+from entrypoints.agent.session import AgentFatal
 from entrypoints.agent.work import HANDOFF_ENV
 
 log = logging.getLogger("edge_agent")

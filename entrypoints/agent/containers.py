@@ -18,13 +18,14 @@ from typing import Any
 
 import aiodocker
 
-from entrypoints.agent.api import ContainerSpec
+from application.agent_protocol import ContainerSpec, DeploymentReport, DeploymentTelemetry
 
 log = logging.getLogger(__name__)
 LABEL = "edge.request_id"
 STOP_GRACE = 10  # seconds between SIGTERM and SIGKILL, as `docker stop` does
 SCHEMES = {"HTTP": "http", "HTTPS": "https", "WS": "ws", "WSS": "wss"}
-Send = Callable[[str, dict[str, Any]], Awaitable[None]]
+Send = Callable[[str, DeploymentReport], Awaitable[None]]
+SendTelemetry = Callable[[str, DeploymentTelemetry], Awaitable[None]]
 
 
 LOG_TAIL = 65_536  # characters of logs sent (the admin keeps no more)
@@ -101,7 +102,7 @@ class ContainerRunner:
     """Starts, watches and stops this node's deployment containers."""
 
     def __init__(self, url: str, public_ip: str, send: Send,
-                 telemetry: Send | None = None) -> None:
+                 telemetry: SendTelemetry | None = None) -> None:
         self.url, self.public_ip, self.send, self.telemetry = url, public_ip, send, telemetry
         self.docker: aiodocker.Docker | None = None
         self._held: set[str] = set()
@@ -181,12 +182,13 @@ class ContainerRunner:
         except aiodocker.DockerError as exc:
             log.warning("deployment %s could not start: %s", spec.request_id, exc.message)
             self._held.discard(spec.request_id)
-            await self.send(spec.request_id, {"state": "error", "detail": exc.message[:4000]})
+            await self.send(spec.request_id,
+                            DeploymentReport(state="error", detail=exc.message[:4000]))
             return
         log.info("deployment %s ready: %s", spec.request_id,
                  ", ".join(p["link"] for p in ports.values()) or "no ports")
-        await self.send(spec.request_id, {"state": "ready", "ports": ports,
-                                          "public_ip": self.public_ip})
+        await self.send(spec.request_id, DeploymentReport(state="ready", ports=ports,
+                                                          public_ip=self.public_ip))
         if spec.request_id in self._stopping:  # asked to stop while starting
             await container.stop(t=STOP_GRACE)
         await self._watch(spec.request_id, container)
@@ -206,12 +208,12 @@ class ContainerRunner:
         result = await container.wait()
         code = result.get("StatusCode")
         if request_id in self._stopping:
-            report = {"state": "terminated", "exit_code": code}
+            report = DeploymentReport(state="terminated", exit_code=code)
         else:
-            report = {"state": "error", "exit_code": code,
-                      "detail": f"container exited with code {code}"}
+            report = DeploymentReport(state="error", exit_code=code,
+                                      detail=f"container exited with code {code}")
             await self._send_crash_logs(request_id, code)
-        log.info("deployment %s ended (%s, exit code %s)", request_id, report["state"], code)
+        log.info("deployment %s ended (%s, exit code %s)", request_id, report.state, code)
         await self.send(request_id, report)
         try:
             await container.delete(force=True)
@@ -228,7 +230,8 @@ class ContainerRunner:
             logs = await self.logs(request_id)
         except aiodocker.DockerError as exc:
             logs = f"[edge-agent] logs unavailable: {exc.message}"
-        await self.telemetry(request_id, {"logs": logs, "crashed": True, "exit_code": code})
+        await self.telemetry(request_id,
+                             DeploymentTelemetry(logs=logs, crashed=True, exit_code=code))
 
     async def _stop(self, request_id: str) -> None:
         container = self._containers.get(request_id)

@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
-from domain.command_execution import cap_output, cut_marker
-from entrypoints.agent.journal import Assignment
+from application.agent_protocol import Assignment, cap_output, cut_marker
 
 TIMED_OUT, STOPPED, INTERRUPTED = 124, 143, 137
 KILL_AFTER = 5.0

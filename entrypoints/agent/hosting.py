@@ -8,16 +8,21 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiodocker
 
+from application.agent_protocol import (
+    AgentHostReport,
+    ContainerSample,
+    DeploymentReport,
+    DeploymentTelemetry,
+    Location,
+)
 from entrypoints.agent.api import AdminError, Unreachable
 from entrypoints.agent.containers import ContainerRunner
-from entrypoints.process_stats import host_memory
-
-if TYPE_CHECKING:
-    from entrypoints.agent.runner import Agent
+from entrypoints.agent.host_stats import host_memory
+from entrypoints.agent.session import AgentFatal, Link
 
 log = logging.getLogger(__name__)
 HOST_REPORT_EVERY = 15.0
@@ -39,8 +44,8 @@ class HostingConfig:
 class Hosting:
     """Owns the ContainerRunner for one agent run."""
 
-    def __init__(self, agent: Agent, config: HostingConfig) -> None:
-        self.agent, self.config = agent, config
+    def __init__(self, link: Link, config: HostingConfig) -> None:
+        self.link, self.config = link, config
         self.runner = ContainerRunner(config.docker_url, config.public_ip, self.deliver,
                                       self.send_telemetry)
 
@@ -48,21 +53,19 @@ class Hosting:
         try:
             await self.runner.open()
         except (aiodocker.DockerError, OSError) as exc:
-            from entrypoints.agent.runner import AgentFatal  # here: runner imports this module
-
             raise AgentFatal(f"cannot reach the container engine at {self.config.docker_url}:"
                              f" {exc}") from exc
 
-    async def deliver(self, request_id: str, report: dict[str, Any]) -> None:
+    async def deliver(self, request_id: str, report: DeploymentReport) -> None:
         failures = 0
         while True:
-            session = await self.agent.session()
+            session = await self.link.session()
             try:
-                await self.agent.api.deployment(session.api_token, request_id, report)
+                await self.link.api.deployment(session.api_token, request_id, report)
                 return
             except AdminError as exc:
                 if exc.status == 401:
-                    self.agent.drop(session, forget_token=False)
+                    self.link.drop(session, forget_token=False)
                     continue
                 if exc.status == 404:
                     log.warning("admin no longer knows deployment %s; report dropped",
@@ -74,11 +77,11 @@ class Hosting:
                 failures += 1
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
 
-    async def send_telemetry(self, request_id: str, body: dict[str, Any]) -> None:
+    async def send_telemetry(self, request_id: str, body: DeploymentTelemetry) -> None:
         """Best effort: a lost sample is replaced by the next one."""
         try:
-            session = await self.agent.session()
-            await self.agent.api.telemetry(session.api_token, request_id, body)
+            session = await self.link.session()
+            await self.link.api.telemetry(session.api_token, request_id, body)
         except (Unreachable, AdminError) as exc:
             log.debug("telemetry for %s not delivered: %s", request_id, exc)
 
@@ -88,11 +91,13 @@ class Hosting:
             await asyncio.sleep(self.config.telemetry_interval)
             for request_id in self.runner.running():
                 try:
-                    body = {"logs": await self.runner.logs(request_id),
-                            "sample": await self.runner.sample(request_id)}
+                    logs = await self.runner.logs(request_id)
+                    sample = await self.runner.sample(request_id)
                 except aiodocker.DockerError as exc:  # it ended meanwhile
                     log.debug("no telemetry for %s: %s", request_id, exc.message)
                     continue
+                body = DeploymentTelemetry(
+                    logs=logs, sample=ContainerSample(**sample) if sample is not None else None)
                 await self.send_telemetry(request_id, body)
 
     async def report_host(self) -> None:
@@ -105,20 +110,16 @@ class Hosting:
             await asyncio.sleep(HOST_REPORT_EVERY)
 
     async def _report_once(self) -> None:
-        session = await self.agent.session()
+        session = await self.link.session()
         memory = host_memory() or {}
-        body: dict[str, Any] = {
-            "detected_cpu_units": (os.cpu_count() or 1) * 1024,
-            "detected_memory_mb": int(memory.get("total_bytes", 0)) // (1024 * 1024),
-            "images": await self.runner.images(),
-        }
-        if self.config.location:
-            body["location"] = self.config.location
-        for name in ("cpu_units", "memory_mb", "fleet"):
-            value = getattr(self.config, name)
-            if value is not None:
-                body[name] = value
-        await self.agent.api.host(session.api_token, body)
+        cfg = self.config
+        body = AgentHostReport(
+            location=Location(**cfg.location) if cfg.location else None,
+            cpu_units=cfg.cpu_units, memory_mb=cfg.memory_mb, fleet=cfg.fleet,
+            detected_cpu_units=(os.cpu_count() or 1) * 1024,
+            detected_memory_mb=int(memory.get("total_bytes", 0)) // (1024 * 1024),
+            images=await self.runner.images())
+        await self.link.api.host(session.api_token, body)
 
     async def close(self) -> None:
         await self.runner.close()

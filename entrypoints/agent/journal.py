@@ -8,23 +8,13 @@ was running (reported as interrupted, never re-run) and which results it still o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
 import msgspec
 
+from application.agent_protocol import Assignment
 from entrypoints.agent.identity import write_private
-
-
-class Assignment(msgspec.Struct, kw_only=True):
-    """One execution as the admin handed it out."""
-
-    id: UUID
-    command_id: UUID
-    command_text: str
-    timeout: int | None = None
-    expired_at: datetime | None = None
 
 
 class Result(msgspec.Struct, kw_only=True):

@@ -22,13 +22,14 @@ from typing import Any
 
 import asyncssh
 
+from entrypoints.agent.api import LoginMethod
 from entrypoints.agent.executor import child_env, terminate
 
 log = logging.getLogger("edge_agent.ssh")
 HOST_KEY_FILE = "ssh_host_ed25519_key"
 _CHUNK = 65_536
 # (username, method, public_key, password) -> allowed?
-Check = Callable[[str, str, str | None, str | None], Awaitable[bool]]
+Check = Callable[[str, LoginMethod, str | None, str | None], Awaitable[bool]]
 
 
 def host_key(state_dir: Path | None) -> asyncssh.SSHKey:

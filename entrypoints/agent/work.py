@@ -15,10 +15,11 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
-from entrypoints.agent.api import AdminError, Unreachable, WorkReply
+from application.agent_protocol import Assignment, WorkReply
+from entrypoints.agent.api import AdminError, Unreachable
 from entrypoints.agent.containers import ContainerRunner
 from entrypoints.agent.executor import (
     INTERRUPTED,
@@ -30,10 +31,8 @@ from entrypoints.agent.executor import (
     read_output,
     terminate,
 )
-from entrypoints.agent.journal import Assignment, Journal, Result
-
-if TYPE_CHECKING:
-    from entrypoints.agent.runner import Agent, Session
+from entrypoints.agent.journal import Journal, Result
+from entrypoints.agent.session import Link, Session
 
 log = logging.getLogger("edge_agent")
 POLL_WAIT = 25.0
@@ -51,9 +50,9 @@ UPDATE_TIMEOUT = 600.0
 class WorkLoop:
     """Runs beside the heartbeat loop and shares the agent's session."""
 
-    def __init__(self, agent: Agent, journal: Journal, output_limit: int,
+    def __init__(self, link: Link, journal: Journal, output_limit: int,
                  update_command: str | None, containers: ContainerRunner | None = None) -> None:
-        self.agent, self.journal, self.containers = agent, journal, containers
+        self.link, self.journal, self.containers = link, journal, containers
         self.output_limit, self.update_command = output_limit, update_command
         self.running: dict[UUID, Execution] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -71,16 +70,16 @@ class WorkLoop:
     async def _poll(self) -> None:
         failures = 0
         while True:
-            session = await self.agent.session()
+            session = await self.link.session()
             try:
-                self.agent.counters.add("commands.synced_total")
+                self.link.counters["commands.synced_total"] += 1
                 held = self.containers.held() if self.containers is not None else []
-                reply = await self.agent.api.work(session.api_token, self.journal.held(),
+                reply = await self.link.api.work(session.api_token, self.journal.held(),
                                                   POLL_WAIT, accept_work=not self.updating,
                                                   deployments=held)
             except (Unreachable, AdminError) as exc:
                 if isinstance(exc, AdminError) and exc.status == 401:
-                    self.agent.drop(session, forget_token=True)
+                    self.link.drop(session, forget_token=True)
                     continue
                 if failures == 0:
                     log.warning("work poll failed (%s); retrying with backoff", exc)
@@ -125,7 +124,7 @@ class WorkLoop:
         if not self.journal.accept(assignment):
             return False  # already held: a repeated hand-out
         log.info("running execution %s of command %s", assignment.id, assignment.command_id)
-        self.agent.counters.add("commands.enqueued_total")
+        self.link.counters["commands.enqueued_total"] += 1
         self._spawn(self._execute(assignment))
         return True
 
@@ -141,7 +140,7 @@ class WorkLoop:
         finally:
             self.running.pop(assignment.id, None)
         self.journal.finish(assignment.id, Result(exit_code=exit_code, output=output))
-        self.agent.counters.add("commands.completed_total")
+        self.link.counters["commands.completed_total"] += 1
         log.info("execution %s ended with exit code %d", assignment.id, exit_code)
         await self._report(assignment.id, Result(exit_code=exit_code, output=output))
 
@@ -167,9 +166,9 @@ class WorkLoop:
         """Retries until the admin has the result; only then is the journal entry dropped."""
         failures = 0
         while True:
-            session = await self.agent.session()
+            session = await self.link.session()
             try:
-                reply = await self.agent.api.result(session.api_token, exec_id, result.exit_code,
+                reply = await self.link.api.result(session.api_token, exec_id, result.exit_code,
                                                     result.output)
             except Unreachable:
                 failures += 1
@@ -177,7 +176,7 @@ class WorkLoop:
                 continue
             except AdminError as exc:
                 if exc.status == 401:
-                    self.agent.drop(session, forget_token=True)
+                    self.link.drop(session, forget_token=True)
                     continue
                 if exc.status != 404:
                     # Forgetting it would make the admin hand the execution out again (it is
@@ -192,7 +191,7 @@ class WorkLoop:
                 # Not this node's any more (deleted, or the node enrolled anew).
                 log.warning("admin refused the result of %s (%s); dropping it", exec_id, exc)
             else:
-                self.agent.counters.add("commands.reported_total")
+                self.link.counters["commands.reported_total"] += 1
                 if not reply.accepted:
                     log.info("execution %s had already ended as %s; result dropped", exec_id,
                              reply.status)
@@ -207,7 +206,7 @@ class WorkLoop:
             await asyncio.sleep(0.2)
         if self.update_command and not await self._run_update_command():
             # Re-registering clears the admin's pending trigger; this agent carries on.
-            await self.agent.reconnect(session)
+            await self.link.reconnect(session)
             self.updating = False
             return
         log.info("re-executing to complete self-update %s", request_id)

@@ -8,23 +8,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from application.nodes import EnrollNode, ReregisterNode
+from application.agent_protocol import EnrollNode, Heartbeat, ReregisterNode
 from domain.node import NodeStatus
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import node_for_token, read_body, services
 from entrypoints.http.responses import ok
-
-
-class Heartbeat(msgspec.Struct, forbid_unknown_fields=True):
-    """Agent's periodic report; `unhealthy` when its own checks fail."""
-
-    status: NodeStatus = NodeStatus.HEALTHY
 
 
 def _agent_view(request: Request, node_id: UUID, api_token: str | None = None) -> dict[str, Any]:
@@ -61,9 +54,10 @@ async def register(request: Request) -> Response:
 async def heartbeat(request: Request) -> Response:
     node = await run_in_threadpool(node_for_token, request)
     beat = await read_body(request, Heartbeat)
-    if beat.status is NodeStatus.UNREACHABLE:
+    if beat.status == NodeStatus.UNREACHABLE.value:
         raise ApiError(422, {"status": ["must be healthy or unhealthy"]})
-    status = await run_in_threadpool(services(request).nodes.heartbeat, node["id"], beat.status)
+    status = await run_in_threadpool(services(request).nodes.heartbeat, node["id"],
+                                     NodeStatus(beat.status))
     services(request).counters.add("nodes.health_checks_total")
     body = {"node_id": node["id"], "status": status,
             "heartbeat_interval_seconds": services(request).settings.heartbeat_interval}

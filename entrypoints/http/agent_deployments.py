@@ -9,8 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from application.deployment_inputs import DeploymentReport, DeploymentTelemetry
-from application.hosts import AgentHostReport
+from application.agent_protocol import AgentHostReport, DeploymentReport, DeploymentTelemetry
 from domain.deployment import REQUEST_ID
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import node_for_token, read_body, services

@@ -8,42 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-import msgspec
-from msgspec import Meta
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from application.agent_protocol import ExecutionResult, WorkPoll
 from application.executions import Work
 from entrypoints.bootstrap import Services
 from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
 from entrypoints.http.responses import ok
-
-MAX_WAIT = 30.0
-ExitCode = Annotated[int, Meta(ge=-(2**31), le=2**31 - 1)]
-
-
-class WorkPoll(msgspec.Struct, forbid_unknown_fields=True):
-    """Agent -> admin: what it holds, and how long it is willing to wait for more."""
-
-    running: Annotated[list[UUID], Meta(max_length=10_000)] = msgspec.field(default_factory=list)
-    wait_seconds: Annotated[float, Meta(ge=0, le=MAX_WAIT)] = 25.0
-    # False while the agent drains for a self-update: cancels only, no new executions.
-    accept_work: bool = True
-    # request_ids of the deployments (containers) the agent runs or is starting.
-    deployments: Annotated[list[Annotated[str, Meta(max_length=12)]],
-                           Meta(max_length=10_000)] = msgspec.field(default_factory=list)
-
-
-class ExecutionResult(msgspec.Struct, forbid_unknown_fields=True):
-    """Agent -> admin: how a command ended (the admin caps the stored output)."""
-
-    exit_code: ExitCode
-    output: Annotated[str, Meta(max_length=1_048_576)] = ""
 
 
 def _find(

@@ -9,73 +9,19 @@ NODE_UNREACHABLE_AFTER_SECONDS. E28 is flat and E29 carries `data`, as the seed 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from msgspec import Meta
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from application.agent_protocol import AgentReport, MetricsBody
 from application.ports import MetricsReport
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
 from entrypoints.http.responses import JSONResponse, ok
-
-Count = Annotated[int, Meta(ge=0, le=2**63 - 1)]
-Amount = Annotated[float, Meta(ge=0)]
-Percent = Annotated[float, Meta(ge=0, le=100)]
-Group = dict[Annotated[str, Meta(max_length=64)], Any]
-
-
-class Cpu(msgspec.Struct, forbid_unknown_fields=True):
-    cores: Count | None = None
-    load_1m: Amount | None = None
-    load_5m: Amount | None = None
-    load_15m: Amount | None = None
-    usage_percent: Percent | None = None
-
-
-class Usage(msgspec.Struct, forbid_unknown_fields=True):
-    available_bytes: Count | None = None
-    available_gb: Amount | None = None
-    total_bytes: Count | None = None
-    total_gb: Amount | None = None
-    usage_percent: Percent | None = None
-    used_bytes: Count | None = None
-    used_gb: Amount | None = None
-
-
-class Uptime(msgspec.Struct, forbid_unknown_fields=True):
-    human: Annotated[str, Meta(max_length=64)] | None = None
-    seconds: Count | None = None
-
-
-class HostReport(msgspec.Struct, forbid_unknown_fields=True):
-    cpu: Cpu | None = None
-    disk: Usage | None = None
-    memory: Usage | None = None
-    uptime: Uptime | None = None
-
-
-class AgentReport(msgspec.Struct, forbid_unknown_fields=True):
-    application: Group | None = None
-    commands: Group | None = None
-    discovery: Group | None = None
-    health_check: Group | None = None
-    oban_queues: Annotated[list[Group], Meta(max_length=64)] | None = None
-    proxy: Group | None = None
-    ssh: Group | None = None
-    vpn: Group | None = None
-
-
-class MetricsBody(msgspec.Struct, forbid_unknown_fields=True):
-    """Agent -> admin: the host's figures and the agent's own counters."""
-
-    host: HostReport
-    agent: AgentReport
-
 
 HOST_GROUPS = ("cpu", "disk", "memory", "uptime")
 AGENT_GROUPS = tuple(AgentReport.__struct_fields__)

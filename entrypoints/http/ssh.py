@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from application.agent_protocol import CheckSshLogin
 from application.ssh_access import CreateSshPublicKey, CreateSshUsername
-from application.ssh_logins import CheckSshLogin
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
 from entrypoints.http.crud import Resource, each

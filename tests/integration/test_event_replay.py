@@ -18,11 +18,11 @@ from nats.js.errors import NotFoundError as StreamNotFoundError
 
 from adapters.memory_delivery_queue import MemoryDeliveryQueue
 from adapters.nats_publisher import StreamSettings, connect, ensure_stream
+from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
 from application.enrollment_keys import IssueEnrollmentKey
 from application.event_log import messages_after, topics_of
 from application.event_replay import replay_delivery_id, replay_message_id
-from application.nodes import EnrollNode
 from application.webhooks import CreateWebhook, delivery_id
 from domain.catalog import Message
 from entrypoints import cli

@@ -17,10 +17,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application.agent_protocol import EnrollNode
 from application.aliases import CreateAlias
 from application.clusters import CreateCluster
 from application.enrollment_keys import IssueEnrollmentKey
-from application.nodes import EnrollNode
 from domain.claims import NameTakenError
 from domain.cluster import ClusterFullError
 from domain.enrollment_key import KeyRefusedError

@@ -9,10 +9,11 @@ from uuid import uuid4
 
 import pytest
 
+from application.agent_protocol import EnrollNode, Ports, ReregisterNode
 from application.aliases import CreateAlias
 from application.clusters import CreateCluster, UpdateCluster
 from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
-from application.nodes import ChangeCluster, EnrollNode, Ports, ReregisterNode
+from application.nodes import ChangeCluster
 from domain.node import IdType, NodeStatus
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.replay import rebuild

@@ -9,10 +9,10 @@ from uuid import UUID
 import msgspec
 import pytest
 
+from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
 from application.commands import CreateCommand
 from application.enrollment_keys import IssueEnrollmentKey
-from application.nodes import EnrollNode
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.workers.scheduler import schedule_once
 from projections.query import Cond, ListQuery

@@ -13,10 +13,10 @@ import msgspec
 import pytest
 from starlette.testclient import TestClient
 
+from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
 from application.deliveries import FAILED, SUCCEEDED, RetryPolicy
 from application.enrollment_keys import IssueEnrollmentKey
-from application.nodes import EnrollNode
 from application.webhooks import CreateWebhook, delivery_id
 from domain.catalog import decode_message
 from entrypoints.app import create_app

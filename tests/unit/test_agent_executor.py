@@ -13,6 +13,7 @@ from uuid import uuid4
 
 import pytest
 
+from application.agent_protocol import Assignment
 from entrypoints.agent.executor import (
     EXECUTION_ENV,
     INTERRUPTED,
@@ -25,7 +26,7 @@ from entrypoints.agent.executor import (
     kill_leftovers,
     read_output,
 )
-from entrypoints.agent.journal import Assignment, Journal, Result
+from entrypoints.agent.journal import Journal, Result
 
 
 def assignment(text: str, **fields: object) -> Assignment:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from entrypoints.http.node_metrics import MetricsBody
+from application.agent_protocol import MetricsBody
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.openapi.schemas import (
     BOOL,

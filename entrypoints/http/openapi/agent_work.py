@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from entrypoints.http.agent_work import ExecutionResult, WorkPoll
+from application.agent_protocol import ExecutionResult, WorkPoll
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.openapi.schemas import INT, NUMBER, STR, TIME, UUID_S, doc, nullable, obj
 

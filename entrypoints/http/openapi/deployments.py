@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from application.agent_protocol import AgentHostReport, DeploymentReport, DeploymentTelemetry
 from application.app_hosting import AppHostingDeploymentCreate
 from application.apps import CreateApp, CreateAppVersion
 from application.deployment_inputs import (
     BulkStop,
     DeploymentCreate,
-    DeploymentReport,
-    DeploymentTelemetry,
     PrivateFleetDeploymentCreate,
     TagBody,
 )
-from application.hosts import AgentHostReport, UpdateHost
+from application.hosts import UpdateHost
 from entrypoints.http import apps
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, PUBLIC, Op
 from entrypoints.http.openapi.schemas import INT, STR, TIME, UUID_S, Schema, doc, obj

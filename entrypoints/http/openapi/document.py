@@ -20,10 +20,11 @@ import msgspec
 from starlette.requests import Request
 from starlette.routing import Route
 
+from application.agent_protocol import EnrollNode, Heartbeat, ReregisterNode
 from application.aliases import CreateAlias
 from application.clusters import CreateCluster, UpdateCluster
 from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
-from application.nodes import ChangeCluster, EnrollNode, ReregisterNode
+from application.nodes import ChangeCluster
 from application.webhooks import CreateWebhook
 from domain.catalog import EVENT_TYPES
 from entrypoints.http import (
@@ -175,7 +176,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         ReregisterNode, security=NODE_TOKEN),
     (_POST, "/agent/v1/heartbeat"): Op(
         AGENT, "Report the node's liveness", 200, "AgentHeartbeat", (400, 404, 422),
-        agent.Heartbeat, security=NODE_TOKEN),
+        Heartbeat, security=NODE_TOKEN),
 }
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from application.agent_protocol import CheckSshLogin
 from application.ssh_access import CreateSshPublicKey, CreateSshUsername
-from application.ssh_logins import CheckSshLogin
 from entrypoints.http import ssh
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.openapi.schemas import BOOL, TIME, UUID_S, Schema, doc, nullable, obj

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from application.admins import Admins
+from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
 from application.enrollment_keys import IssueEnrollmentKey
-from application.nodes import EnrollNode
 from domain.admin import Admin, admin_uuid
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services, build_admins, build_services

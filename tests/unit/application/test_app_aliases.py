@@ -7,11 +7,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application.agent_protocol import EnrollNode
 from application.aliases import CreateAlias
 from application.clusters import CreateCluster
 from application.enrollment_keys import IssueEnrollmentKey
 from application.errors import NotFoundError
-from application.nodes import EnrollNode
 from domain.claims import NameTakenError
 from domain.shared import InvalidValueError, StateConflictError
 from entrypoints.bootstrap import Services

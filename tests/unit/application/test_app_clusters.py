@@ -8,10 +8,10 @@ from uuid import uuid4
 
 import pytest
 
+from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster, UpdateCluster
 from application.enrollment_keys import IssueEnrollmentKey
 from application.errors import NotFoundError
-from application.nodes import EnrollNode
 from domain.claims import NameTakenError, RangeOverlapError
 from domain.cluster import ClusterNotEmptyError
 from domain.shared import InvalidValueError, StateConflictError

@@ -12,12 +12,13 @@ from uuid import UUID, uuid4
 import msgspec
 import pytest
 
+from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
 from application.commands import CreateCommand
 from application.enrollment_keys import IssueEnrollmentKey
 from application.errors import NotFoundError
 from application.event_log import messages_after, topics_of
-from application.nodes import ChangeCluster, EnrollNode
+from application.nodes import ChangeCluster
 from domain.catalog import Message
 from domain.command import execution_id
 from domain.command_execution import ExecutionNotTerminalError, ExecutionTerminalError

@@ -18,14 +18,14 @@ import pytest
 
 from adapters.placement_index import FRESH
 from adapters.secret_box import derive_key, key_id
+from application.agent_protocol import DeploymentReport, EnrollNode
 from application.apps import CreateApp, CreateAppVersion
 from application.clusters import CreateCluster
-from application.deployment_inputs import DeploymentCreate, DeploymentReport
+from application.deployment_inputs import DeploymentCreate
 from application.deployments import LOST, NO_ROOM, UNSEALABLE, InvalidAppVersionError
 from application.enrollment_keys import IssueEnrollmentKey
 from application.errors import NotFoundError, SecretUnavailableError
 from application.hosts import UpdateHost
-from application.nodes import EnrollNode
 from domain.deployment import AlreadyTerminatedError, Status
 from domain.node import NodeStatus
 from domain.shared import InvalidValueError

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
 from application.commands import Commands, CreateCommand
 from application.enrollment_keys import IssueEnrollmentKey
 from application.errors import NotFoundError
 from application.executions import BATCH, OUTPUT_LIMIT, Reported, cap_output
-from application.nodes import EnrollNode
 from application.ports import Target
 from application.self_updates import CreateSelfUpdateRequest
 from application.write_path import UnitOfWork

@@ -9,11 +9,12 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application.agent_protocol import EnrollNode, Ports, ReregisterNode
 from application.aliases import CreateAlias
 from application.clusters import CreateCluster, UpdateCluster
 from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from application.errors import NotFoundError, UnauthorizedError
-from application.nodes import ChangeCluster, EnrollNode, Ports, ReregisterNode
+from application.nodes import ChangeCluster
 from domain.claims import NameTakenError
 from domain.cluster import ClusterFullError
 from domain.enrollment_key import KeyRefusedError, encode_blob

@@ -11,10 +11,10 @@ from uuid import UUID, uuid4
 import msgspec
 import pytest
 
+from application.agent_protocol import ReregisterNode
 from application.clusters import CreateCluster
 from application.errors import NotFoundError
 from application.event_log import messages_after, topics_of
-from application.nodes import ReregisterNode
 from application.self_updates import CHUNK, CreateSelfUpdateRequest
 from domain.catalog import Message
 from domain.cluster import Cluster

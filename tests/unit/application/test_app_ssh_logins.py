@@ -11,9 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.argon2_hasher import Argon2Hasher
+from application import agent_protocol
+from application.agent_protocol import CheckSshLogin
 from application.errors import NotFoundError
 from application.ssh_access import CreateSshUsername, SshPublicKeyItem
-from application.ssh_logins import CheckSshLogin, FailureWindow
+from application.ssh_logins import FailureWindow
+from domain.ssh_key import MAX_KEY_TEXT
 from entrypoints.bootstrap import Services
 from tests.unit.application.test_app_aliases import node_in
 
@@ -48,6 +51,11 @@ def test_failure_window_forgets_the_least_recent_pairs_beyond_its_bound() -> Non
         failures.failed(node, user, T0)
     assert not failures.blocked(node, "a", T0)
     assert failures.blocked(node, "b", T0) and failures.blocked(node, "c", T0)
+
+
+def test_the_wire_accepts_exactly_the_keys_the_domain_stores() -> None:
+    # The protocol module imports nothing of ours, so it states the domain's limit again.
+    assert agent_protocol.MAX_KEY_TEXT == MAX_KEY_TEXT
 
 
 def test_argon2id_hashes_use_owasp_parameters_and_verify() -> None:

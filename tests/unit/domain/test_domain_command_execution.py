@@ -16,12 +16,13 @@ from application.store import EdgeStore
 from domain.catalog import to_message
 from domain.command_execution import (
     CANCELLED_EXIT_CODE,
+    OUTPUT_LIMIT,
     TERMINAL,
     CommandExecution,
     ExecutionNotTerminalError,
     ExecutionTerminalError,
 )
-from domain.shared import StateConflictError
+from domain.shared import InvalidValueError, StateConflictError
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 ENDINGS = {"Completed": "completed", "Cancelled": "cancelled", "Expired": "expired"}
@@ -84,6 +85,13 @@ def test_report_completes_whatever_the_exit_code_without_a_cancel(exit_code: int
     assert names(execution) == ["Completed"]
     assert (execution.status, execution.exit_code, execution.output) == (
         "completed", exit_code, "out")
+
+
+def test_output_longer_than_the_limit_is_refused_the_service_cuts_it_first() -> None:
+    execution = sent()
+    assert execution.report(0, "x" * OUTPUT_LIMIT, AT)
+    with pytest.raises(InvalidValueError):
+        sent().report(0, "x" * (OUTPUT_LIMIT + 1), AT)
 
 
 def test_a_late_report_is_acknowledged_but_changes_nothing() -> None:

@@ -1,0 +1,365 @@
+"""The wire contract between `edge-agent` and the admin's /agent/v1 routes, in one module.
+
+Request bodies (agent -> admin) are decoded by the admin's routes and handed to its application
+services; reply bodies (the `data` of the admin's answer) are what the agent decodes. Both sides
+import this module and nothing else of each other, so it imports only the standard library and
+msgspec. Reply structs accept unknown fields, so an older agent can read a newer admin's answer.
+The output cap is here too: both sides keep head and tail around the same marker.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+# ---- the output cap -----------------------------------------------------------------------
+
+
+def cut_marker(total: int, limit: int, by: str) -> tuple[str, int]:
+    """The line saying how much `by` cut from `total` characters to fit `limit`, and how many
+    characters of text stay beside it (the marker takes room too; settles in <= 3 rounds)."""
+    omitted = total - limit
+    while True:
+        marker = f"\n[... {omitted} characters omitted by {by} ...]\n"
+        keep = max(limit - len(marker), 0)
+        if total - keep == omitted:
+            return marker, keep
+        omitted = total - keep
+
+
+def cap_output(output: str, limit: int, by: str) -> str:
+    """Keeps the head and the tail, where errors usually are, and says how much `by` cut."""
+    if len(output) <= limit:
+        return output
+    marker, keep = cut_marker(len(output), limit, by)
+    return output[: keep // 2] + marker + output[len(output) - (keep - keep // 2):]
+
+
+# ---- enroll, register, heartbeat ------------------------------------------------------------
+
+Port = Annotated[int, Meta(ge=1, le=65535)]
+Version = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+# How the agent names its node: a stable id it keeps, or a fresh one at each enrollment.
+IdType = Literal["persistent", "random"]
+
+
+class Ports(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Ports the agent listens on; omitted ones take the documented defaults."""
+
+    http_port: Port | None = None
+    http_proxy_port: Port | None = None
+    socks5_proxy_port: Port | None = None
+    ssh_port: Port | None = None
+    host_metrics_port: Port | None = None
+    wireguard_metrics_port: Port | None = None
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
+
+
+class EnrollNode(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin: join the cluster named by an enrollment key."""
+
+    enrollment_key: Annotated[str, Meta(min_length=1, max_length=4096)]
+    id_type: IdType = "random"
+    node_id: UUID | None = None
+    version: Version | None = None
+    self_update_enabled: bool = False
+    ports: Ports = msgspec.field(default_factory=Ports)
+
+
+class ReregisterNode(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin on restart, authenticated by the node's api_token."""
+
+    version: Version | None = None
+    self_update_enabled: bool = False
+    ports: Ports = msgspec.field(default_factory=Ports)
+
+
+class Heartbeat(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent's periodic report; `unhealthy` when its own checks fail."""
+
+    status: Literal["healthy", "unhealthy", "unreachable"] = "healthy"
+
+
+class EnrollReply(msgspec.Struct):
+    """`data` of POST /agent/v1/enroll."""
+
+    node_id: UUID
+    api_token: str
+    heartbeat_interval_seconds: float
+    cluster_name: str | None = None
+    status: str | None = None
+    version: str | None = None
+    reregistered: bool = False
+
+
+class RegisterReply(msgspec.Struct):
+    """`data` of POST /agent/v1/register."""
+
+    node_id: UUID
+    heartbeat_interval_seconds: float
+    cluster_name: str | None = None
+    status: str | None = None
+    version: str | None = None
+
+
+class HeartbeatReply(msgspec.Struct):
+    """`data` of POST /agent/v1/heartbeat."""
+
+    node_id: UUID
+    status: str
+    heartbeat_interval_seconds: float
+
+
+# ---- work and results -------------------------------------------------------------------
+
+MAX_WAIT = 30.0
+ExitCode = Annotated[int, Meta(ge=-(2**31), le=2**31 - 1)]
+
+
+class WorkPoll(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin: what it holds, and how long it is willing to wait for more."""
+
+    running: Annotated[list[UUID], Meta(max_length=10_000)] = msgspec.field(default_factory=list)
+    wait_seconds: Annotated[float, Meta(ge=0, le=MAX_WAIT)] = 25.0
+    # False while the agent drains for a self-update: cancels only, no new executions.
+    accept_work: bool = True
+    # request_ids of the deployments (containers) the agent runs or is starting.
+    deployments: Annotated[list[Annotated[str, Meta(max_length=12)]],
+                           Meta(max_length=10_000)] = msgspec.field(default_factory=list)
+
+
+class Assignment(msgspec.Struct, kw_only=True):
+    """One execution as the admin handed it out (the agent journals it as it came)."""
+
+    id: UUID
+    command_id: UUID
+    command_text: str
+    timeout: int | None = None
+    expired_at: datetime | None = None
+
+
+class SelfUpdate(msgspec.Struct):
+    request_id: UUID
+
+
+class ContainerSpec(msgspec.Struct):
+    """A deployment to run: everything the container needs."""
+
+    request_id: str
+    image: str
+    ports: list[dict[str, Any]]
+    env: dict[str, str]
+    cpu_units: int
+    memory_mb: int
+    command: str | None = None
+    arguments: str | None = None
+    max_duration: int = 0
+
+
+class WorkReply(msgspec.Struct):
+    """`data` of POST /agent/v1/work."""
+
+    executions: list[Assignment]
+    cancel: list[UUID]
+    self_update: SelfUpdate | None = None
+    deployments: list[ContainerSpec] = []
+    stop_deployments: list[str] = []
+
+
+class ExecutionResult(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin: how a command ended (the admin caps the stored output)."""
+
+    exit_code: ExitCode
+    output: Annotated[str, Meta(max_length=1_048_576)] = ""
+
+
+class ResultReply(msgspec.Struct):
+    """`data` of POST /agent/v1/executions/{id}/result."""
+
+    id: UUID
+    status: str
+    accepted: bool
+
+
+# ---- SSH logins -------------------------------------------------------------------------
+
+# A password longer than any stored one cannot match; the cap keeps hashing cheap.
+MAX_ATTEMPT_PASSWORD = 1024
+# Clients may offer any name; longer than any valid one simply is not found.
+MAX_ATTEMPT_USERNAME = 256
+# The longest public key line the admin stores (domain.ssh_key.MAX_KEY_TEXT; a test checks).
+MAX_KEY_TEXT = 16384
+
+AttemptUsername = Annotated[str, Meta(min_length=1, max_length=MAX_ATTEMPT_USERNAME)]
+AttemptKey = Annotated[str, Meta(min_length=1, max_length=MAX_KEY_TEXT)]
+AttemptPassword = Annotated[str, Meta(max_length=MAX_ATTEMPT_PASSWORD)]
+
+
+class CheckSshLogin(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /agent/v1/ssh/verify: one credential an SSH client offered the agent."""
+
+    username: AttemptUsername
+    method: Literal["publickey", "password"]
+    public_key: AttemptKey | None = None
+    password: AttemptPassword | None = None
+
+
+class SshVerdict(msgspec.Struct):
+    """`data` of POST /agent/v1/ssh/verify."""
+
+    allowed: bool
+    reason: str | None = None
+    ssh_username_id: UUID | None = None
+
+
+# ---- deployments (containers) and the host ---------------------------------------------------
+
+
+class DeploymentReport(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin: what became of a deployment's container."""
+
+    state: Literal["ready", "error", "terminated"]
+    ports: dict[Annotated[str, Meta(max_length=32)], dict[str, Any]] = {}
+    public_ip: Annotated[str, Meta(max_length=64)] = ""
+    exit_code: int | None = None
+    detail: Annotated[str, Meta(max_length=4096)] = ""
+
+
+class DeploymentReply(msgspec.Struct):
+    """`data` of POST /agent/v1/deployments/{request_id}/report."""
+
+    request_id: str
+    status: str
+
+
+Total = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+
+
+class ContainerSample(msgspec.Struct, forbid_unknown_fields=True):
+    """One reading of a container's resources (totals since it started)."""
+
+    cpu_percent: Annotated[float, Meta(ge=0, le=100_000)] = 0.0
+    memory_bytes: Total = 0
+    receive_total: Total = 0
+    transmit_total: Total = 0
+    disk_read_total: Total = 0
+    disk_write_total: Total = 0
+
+
+class DeploymentTelemetry(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin: a running (or just crashed) container's log tail and a sample."""
+
+    logs: Annotated[str, Meta(max_length=65_536)] = ""
+    sample: ContainerSample | None = None
+    crashed: bool = False  # the logs are the crash's; exit_code says how it ended
+    exit_code: int | None = None
+
+
+class TelemetryReply(msgspec.Struct):
+    """`data` of POST /agent/v1/deployments/{request_id}/telemetry."""
+
+    request_id: str
+    received_at: str
+
+
+Units = Annotated[int, Meta(ge=0, le=1 << 40)]
+Place = Annotated[str, Meta(max_length=128)]
+
+
+class Location(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    city: Place | None = None
+    country: Place | None = None
+    continent: Place | None = None
+    administrative_division: Place | None = None
+    timezone: Place | None = None
+    latitude: Annotated[float, Meta(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Meta(ge=-180, le=180)] | None = None
+
+
+class AgentHostReport(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /agent/v1/host: what the agent was told (flags) and what it found."""
+
+    location: Location | None = None
+    cpu_units: Units | None = None  # set by the operator on the agent's command line
+    memory_mb: Units | None = None
+    fleet: Annotated[str, Meta(max_length=63)] | None = None
+    detected_cpu_units: Units = 0  # the machine's own: used while no capacity is set
+    detected_memory_mb: Units = 0
+    images: Annotated[list[Annotated[str, Meta(max_length=512)]], Meta(max_length=1000)] = []
+
+
+class HostReply(msgspec.Struct):
+    """`data` of POST /agent/v1/host."""
+
+    node_id: UUID
+    images: int
+
+
+# ---- metrics ----------------------------------------------------------------------------
+
+Count = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+Amount = Annotated[float, Meta(ge=0)]
+Percent = Annotated[float, Meta(ge=0, le=100)]
+Group = dict[Annotated[str, Meta(max_length=64)], Any]
+
+
+class Cpu(msgspec.Struct, forbid_unknown_fields=True):
+    cores: Count | None = None
+    load_1m: Amount | None = None
+    load_5m: Amount | None = None
+    load_15m: Amount | None = None
+    usage_percent: Percent | None = None
+
+
+class Usage(msgspec.Struct, forbid_unknown_fields=True):
+    available_bytes: Count | None = None
+    available_gb: Amount | None = None
+    total_bytes: Count | None = None
+    total_gb: Amount | None = None
+    usage_percent: Percent | None = None
+    used_bytes: Count | None = None
+    used_gb: Amount | None = None
+
+
+class Uptime(msgspec.Struct, forbid_unknown_fields=True):
+    human: Annotated[str, Meta(max_length=64)] | None = None
+    seconds: Count | None = None
+
+
+class HostReport(msgspec.Struct, forbid_unknown_fields=True):
+    cpu: Cpu | None = None
+    disk: Usage | None = None
+    memory: Usage | None = None
+    uptime: Uptime | None = None
+
+
+class AgentReport(msgspec.Struct, forbid_unknown_fields=True):
+    application: Group | None = None
+    commands: Group | None = None
+    discovery: Group | None = None
+    health_check: Group | None = None
+    oban_queues: Annotated[list[Group], Meta(max_length=64)] | None = None
+    proxy: Group | None = None
+    ssh: Group | None = None
+    vpn: Group | None = None
+
+
+class MetricsBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin: the host's figures and the agent's own counters."""
+
+    host: HostReport
+    agent: AgentReport
+
+
+class MetricsReply(msgspec.Struct):
+    """`data` of POST /agent/v1/metrics."""
+
+    received_at: str
