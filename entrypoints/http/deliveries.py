@@ -6,7 +6,7 @@ webhook's headers or the signatures.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +20,7 @@ from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.listing import ListSpec, exact, one_of, parse_event_type, parse_list_query
 from entrypoints.http.responses import paginated
+from entrypoints.http.serializers import EventType, Moment, Shape, described
 from projections.query import Cond, ListQuery, Page
 
 SPEC = ListSpec(
@@ -28,27 +29,51 @@ SPEC = ListSpec(
 )
 
 
-def serialize(record: DeliveryRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "webhook_id": record.webhook_id,
-        "event_id": record.message_id,
-        "event_type": record.event_type,
-        "position": record.position,
-        "status": record.status,
-        "attempt_count": record.attempts,
-        "next_attempt_at": record.next_attempt_at,
-        "last_status_code": record.last_status_code,
-        "last_error": record.last_error,
-        "delivered_at": record.delivered_at,
-        "inserted_at": record.created_at,
-        "updated_at": record.updated_at,
-        "attempts": [
-            {"attempt": a.attempt, "at": a.at, "status_code": a.status_code, "error": a.error,
-             "duration_ms": a.duration_ms}
-            for a in record.attempt_log
-        ],
-    }
+class DeliveryAttempt(Shape):
+    """One HTTP attempt"""
+
+    attempt: int
+    at: Moment
+    status_code: int | None
+    error: str | None
+    duration_ms: int | None
+
+
+class WebhookDeliveryResponse(Shape):
+    """One event owed to one webhook, with every attempt so far (no secrets, no signatures)"""
+
+    id: Annotated[UUID, described("Delivery id: the webhook-id header of every attempt")]
+    webhook_id: UUID
+    event_id: Annotated[UUID, described("The message id (stable per stored event)")]
+    event_type: EventType
+    position: Annotated[int, described("The event's position in the store's log")]
+    status: Annotated[str, described("Delivery state", extra_json_schema={"enum": list(STATUSES)})]
+    attempt_count: int
+    next_attempt_at: Annotated[Moment | None, described(
+        "When a pending delivery is next tried")]
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: Moment | None
+    inserted_at: Moment
+    updated_at: Moment
+    attempts: Annotated[list[DeliveryAttempt], described("Attempts, oldest first")]
+
+
+SHAPES = (WebhookDeliveryResponse,)
+
+
+def serialize(record: DeliveryRecord) -> WebhookDeliveryResponse:
+    return WebhookDeliveryResponse(
+        id=record.id, webhook_id=record.webhook_id, event_id=record.message_id,
+        event_type=record.event_type, position=record.position, status=record.status,
+        attempt_count=record.attempts, next_attempt_at=record.next_attempt_at,
+        last_status_code=record.last_status_code, last_error=record.last_error,
+        delivered_at=record.delivered_at, inserted_at=record.created_at,
+        updated_at=record.updated_at,
+        attempts=[DeliveryAttempt(attempt=a.attempt, at=a.at, status_code=a.status_code,
+                                  error=a.error, duration_ms=a.duration_ms)
+                  for a in record.attempt_log],
+    )
 
 
 def _value(query: ListQuery, column: str) -> Any:

@@ -15,6 +15,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from domain.catalog import EVENT_TYPES
 from domain.command_execution import ExecutionStatus
 from domain.node import DEFAULT_PORTS, IdType, NodeStatus
 from domain.self_update import RequestStatus
@@ -28,14 +29,19 @@ from domain.shared import (
 )
 
 
-def _d(text: str, **more: Any) -> Meta:
+def described(text: str, **more: Any) -> Meta:
+    """A field's documentation, kept on the field itself."""
     return Meta(description=text, **more)
+
+
+_d = described
 
 
 Moment = Annotated[datetime, Meta(tz=True)]  # always UTC: documented as date-time
 Created = Annotated[Moment, _d("When it was created")]
 Updated = Annotated[Moment, _d("When it was last updated")]
 Port = Annotated[int, Meta(ge=0, le=65535)]
+EventType = Annotated[str, Meta(extra_json_schema={"enum": list(EVENT_TYPES)})]
 
 
 class Shape(msgspec.Struct, forbid_unknown_fields=True):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
 from starlette.routing import Route
 
@@ -15,6 +16,7 @@ from entrypoints.http.listing import (
     parse_event_type,
     text,
 )
+from entrypoints.http.serializers import Created, EventType, Shape, Updated, described
 from projections.fleet_tables import split_events
 from projections.query import Cond
 
@@ -29,15 +31,25 @@ SPEC = ListSpec(
 )
 
 
-def serialize(row: dict[str, Any]) -> dict[str, Any]:
+class WebhookResponse(Shape):
+    """A webhook subscription (secret and headers are write-only and never returned)"""
+
+    id: Annotated[UUID, described("Webhook ID")]
+    url: Annotated[str, described("Destination URL — receives a POST per matching event")]
+    subscribed_events: Annotated[list[EventType], described(
+        "Explicit list of event types this webhook fires on")]
+    inserted_at: Created
+    updated_at: Updated
+
+
+SHAPES = (WebhookResponse,)
+
+
+def serialize(row: dict[str, Any]) -> WebhookResponse:
     """Never the sealed secret or headers."""
-    return {
-        "id": row["id"],
-        "url": row["url"],
-        "subscribed_events": split_events(row["subscribed_events"]),
-        "inserted_at": row["inserted_at"],
-        "updated_at": row["updated_at"],
-    }
+    return WebhookResponse(id=row["id"], url=row["url"],
+                           subscribed_events=split_events(row["subscribed_events"]),
+                           inserted_at=row["inserted_at"], updated_at=row["updated_at"])
 
 
 RESOURCE = Resource(__name__, "webhooks", each(serialize), SPEC)

@@ -381,8 +381,9 @@ def _request_bodies() -> dict[str, oas.Schema]:
 
 def _response_shapes() -> dict[str, oas.Schema]:
     """The typed responses' schemas, from the classes the handlers return."""
+    shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES)
     _, components = msgspec.json.schema_components(
-        serializers.SHAPES, ref_template="#/components/schemas/{name}")
+        shapes, ref_template="#/components/schemas/{name}")
     return components
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.catalog import EVENT_TYPES
-from entrypoints.http.openapi.schemas import INT, STR, TIME, UUID_S, Schema, doc, nullable, obj
+from entrypoints.http.openapi.schemas import INT, STR, TIME, UUID_S, Schema, doc, obj
 
 TYPE_ENUM: Schema = {"type": "string", "enum": list(EVENT_TYPES)}
 TYPES_CSV: Schema = {"type": "string", "pattern": r"^[a-z_.]+(,[a-z_.]+)*$"}
@@ -11,15 +11,6 @@ TYPES_CSV: Schema = {"type": "string", "pattern": r"^[a-z_.]+(,[a-z_.]+)*$"}
 RESOURCES: dict[str, Schema] = {
     "EventTypesResponse": doc({"type": "array", "items": TYPE_ENUM},
                               "Full catalog of event types, in catalog order"),
-    "WebhookResponse": obj(
-        "A webhook subscription (secret and headers are write-only and never returned)",
-        id=doc(UUID_S, "Webhook ID"),
-        url=doc(STR, "Destination URL — receives a POST per matching event"),
-        subscribed_events=doc({"type": "array", "items": TYPE_ENUM},
-                              "Explicit list of event types this webhook fires on"),
-        inserted_at=doc(TIME, "When it was created"),
-        updated_at=doc(TIME, "When it was last updated"),
-    ),
     "EventResponse": obj(
         "A stored catalog event, exactly as NATS subscribers and webhooks receive it",
         id=doc(UUID_S, "Stable id of this event (the same on every delivery and replay)"),
@@ -32,26 +23,6 @@ RESOURCES: dict[str, Schema] = {
         data={"type": "object", "description": "The type's payload; see /asyncdoc"},
     ),
 }
-
-RESOURCES["WebhookDeliveryResponse"] = obj(
-    "One event owed to one webhook, with every attempt so far (no secrets, no signatures)",
-    id=doc(UUID_S, "Delivery id: the webhook-id header of every attempt"),
-    webhook_id=UUID_S,
-    event_id=doc(UUID_S, "The message id (stable per stored event)"),
-    event_type=TYPE_ENUM,
-    position=doc(INT, "The event's position in the store's log"),
-    status=doc({"type": "string", "enum": ["pending", "succeeded", "failed"]}, "Delivery state"),
-    attempt_count=INT,
-    next_attempt_at=doc(nullable(TIME), "When a pending delivery is next tried"),
-    last_status_code=nullable(INT),
-    last_error=nullable(STR),
-    delivered_at=nullable(TIME),
-    inserted_at=TIME,
-    updated_at=TIME,
-    attempts=doc({"type": "array", "items": obj(
-        "One HTTP attempt", attempt=INT, at=TIME, status_code=nullable(INT),
-        error=nullable(STR), duration_ms=nullable(INT))}, "Attempts, oldest first"),
-)
 
 QUERY_DOCS: dict[str, dict[str, str]] = {
     "/api/v1/events": {
