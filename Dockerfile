@@ -8,9 +8,6 @@ RUN pip install --no-cache-dir --disable-pip-version-check --prefix=/install .
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 COPY --from=build /install /usr/local
-# The OpenAPI/AsyncAPI documents are served from schemas/, which is not a Python package.
-COPY --from=build /src/schemas /usr/local/share/edge-admin/schemas
-ENV EDGE_SCHEMAS_DIR=/usr/local/share/edge-admin/schemas
 # A fixed non-root uid so a mounted volume's ownership is predictable; its home is the working
 # directory because the default SQLite store (DATABASE_URL unset) writes ./edge-data there.
 RUN useradd --create-home --uid 10001 edge

@@ -14,11 +14,10 @@ from html import escape
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from entrypoints.http.openapi import SCHEMAS
-from entrypoints.http.openapi.asyncapi import build_asyncapi
+from entrypoints.http.openapi.asyncapi import build_asyncapi, to_yaml
 from entrypoints.http.responses import JSONResponse
 
 Schema = dict[str, Any]
@@ -46,8 +45,13 @@ def page() -> str:
     return render(document())
 
 
+@functools.cache
+def yaml_text() -> str:
+    return to_yaml(document())
+
+
 async def asyncapi_yaml(request: Request) -> Response:
-    return FileResponse(SCHEMAS / "asyncapi.yaml", media_type="application/yaml")
+    return Response(yaml_text(), media_type="application/yaml")
 
 
 async def asyncapi_json(request: Request) -> Response:
