@@ -29,13 +29,11 @@ from entrypoints.http import (
     command_executions,
     commands,
     deliveries,
-    docs,
     edgegap,
     edgegap_fleet,
     edgegap_tags,
     edgegap_telemetry,
     enrollment_keys,
-    event_docs,
     event_types,
     events,
     health,
@@ -58,6 +56,7 @@ from entrypoints.http.errors import (
     on_unexpected,
 )
 from entrypoints.http.middleware import RequestContext
+from entrypoints.http.openapi import asyncdoc, swagger
 from entrypoints.settings import Settings
 from projections.status import ProjectionStuckError
 
@@ -117,8 +116,8 @@ def create_http_app(
             *agent.ROUTES,
             *agent_work.ROUTES,
             *agent_deployments.ROUTES,
-            *docs.ROUTES,
-            *event_docs.ROUTES,
+            *swagger.ROUTES,
+            *asyncdoc.ROUTES,
             *health.ROUTES,
             *admin_metrics.SCRAPE_ROUTES,
         ],

@@ -25,9 +25,10 @@ from domain.node import IdType, Node, NodeStatus
 from domain.self_update import SelfUpdateRequest
 from domain.ssh_access import SshLogin
 from entrypoints.app import create_app
-from entrypoints.http import event_docs, event_types
+from entrypoints.http import event_types
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import SCHEMAS, asyncapi
+from entrypoints.http.openapi import asyncdoc as event_docs
 from tests.conftest import API_KEY, make_settings
 
 pytestmark = pytest.mark.e2e

@@ -23,7 +23,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from entrypoints.http.responses import JSONResponse
 
 STATIC_PREFIX = "/swaggerui/static"
-SWAGGER_PAGE = Path(__file__).parent / "openapi" / "swagger.html"
+SWAGGER_PAGE = Path(__file__).parent / "swagger.html"
 
 
 @functools.cache
