@@ -10,7 +10,8 @@ import threading
 import uuid
 from asyncio import Event
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from importlib import metadata
+from typing import TYPE_CHECKING, NoReturn
 
 from entrypoints import logs
 from entrypoints.settings import Settings, SettingsError
@@ -205,7 +206,7 @@ def events_replay(args: argparse.Namespace) -> int:
     return run_replay(args, _settings(args, run_projections=False))
 
 
-def add_events_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_events_parser(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     events = sub.add_parser("events", help="the event log")
     events_sub = events.add_subparsers(dest="action", required=True)
     r = events_sub.add_parser(
@@ -228,15 +229,43 @@ def add_events_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 # --- end events -------------------------------------------------------------------------------
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad flags end like bad settings: one line on stderr naming the problem, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def port_number(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 65535, got {raw!r}")
+    return value
+
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("edge-control-plane")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="edge-admin", description=__doc__)
+    root = OneLineParser(prog="edge-admin", description=__doc__)
+    root.add_argument("--version", action="version", version=f"edge-admin {_version()}")
     sub = root.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve the HTTP API (projections run in-process)")
     s.add_argument("--host", help="listen address (default HOST or 127.0.0.1)")
-    s.add_argument("--port", type=int, help="listen port (default PORT or 8080)")
+    s.add_argument("--port", type=port_number, help="listen port (default PORT or 8080)")
     s.add_argument("--no-projections", action="store_true",
                    help="leave projections to a separate `edge-admin projections run`")
-    s.add_argument("--log-level", default="info")
+    s.add_argument("--log-level", default="info", choices=LOG_LEVELS, type=str.lower)
     s.set_defaults(func=serve)
     p = sub.add_parser("projections", help="projection processes")
     psub = p.add_subparsers(dest="action", required=True)
