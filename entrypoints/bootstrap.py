@@ -84,7 +84,7 @@ from entrypoints.settings import Settings, database_kind
 from projections.fleet import FleetProjection
 from projections.fleet_tables import FLEET_TABLES, FLEET_VERSION
 from projections.runner import ProjectionWorker
-from projections.status import ProjectionFailure, ProjectionStuckError
+from projections.status import ProjectionStuckError
 from projections.versioning import Action
 from projections.view import TableView
 
@@ -162,12 +162,6 @@ class Services:
             log.warning("could not create the default cluster %s yet: %s", name, exc)
             return
         self.default_cluster_ensured = True
-
-    def projector_failure(self) -> ProjectionFailure | None:
-        """Why the read model cannot go on, wherever it is projected (None: it can)."""
-        if self.settings.run_projections and self.projector.running():
-            return self.projector.failure
-        return self.projector.read_failure()
 
     def check_sealed(self) -> None:
         """A key missing from ENCRYPTION_KEY shows at start (logged, and in readiness), not at

@@ -98,8 +98,8 @@ def projections_status(args: argparse.Namespace) -> int:
     services = build_services(_settings(args, run_projections=False))
     try:
         worker = services.projector
-        failure = worker.read_failure()
-        position = worker.projection.view.max_tracking_id(worker.application_name) or 0
+        failure = worker.current_failure()
+        position = worker.applied()
         head = services.store.recorder.max_notification_id() or 0
     finally:
         services.close()

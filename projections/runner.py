@@ -128,9 +128,20 @@ class ProjectionWorker:
     def check(self) -> None:
         """Raises ProjectionStuckError when the read model cannot follow the log: a write now
         would be recorded but never answered, so it is refused before it is decided."""
-        failure = self.failure if self.running() else self.read_failure()
+        failure = self.current_failure()
         if failure is not None:
             raise ProjectionStuckError(failure)
+
+    def current_failure(self) -> ProjectionFailure | None:
+        """Why the read model cannot go on, wherever it is projected: kept in memory while this
+        process's loop runs (it projects, or follows the process that does), else read."""
+        return self.failure if self.running() else self.read_failure()
+
+    def applied(self) -> int:
+        """The last position the read model holds, as this process knows it."""
+        if self.running():
+            return self.position
+        return self.projection.view.max_tracking_id(self.application_name) or 0
 
     def wait(self, position: int, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (self.wait_timeout if timeout is None else timeout)

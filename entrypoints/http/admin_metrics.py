@@ -181,10 +181,9 @@ def _projection(svc: Any) -> Iterator[Metric]:
     """What an operator alerts on: a read model that cannot apply an event (writes are refused
     until it can) and one that falls behind the log."""
     worker = svc.projector
-    failure = svc.projector_failure()
+    failure = worker.current_failure()
     head = svc.store.recorder.max_notification_id() or 0
-    position = worker.position if worker.running() else (
-        worker.projection.view.max_tracking_id(worker.application_name) or 0)
+    position = worker.applied()
     yield _gauge("projection_stuck", "1 while the read model cannot apply an event (writes are "
                  "refused); /readyz names the event", 1 if failure is not None else 0)
     yield _gauge("projection_position", "Last event position the read model holds",

@@ -45,7 +45,7 @@ def _broker(svc: Services) -> str:
 def _projections(svc: Services) -> str:
     """An event the read model cannot apply: writes are refused until a fixed release runs."""
     try:
-        failure = svc.projector_failure()
+        failure = svc.projector.current_failure()
     except Exception as exc:  # noqa: BLE001 - the database check reports the cause
         return f"error: cannot read the projection state ({type(exc).__name__})"
     if failure is None:

@@ -46,7 +46,7 @@ def test_other_processes_refuse_writes_while_the_projector_is_stuck(
             follower.clusters.create(CreateCluster(name="second"))
         assert time.monotonic() - started < 0.5
         assert "Cluster.Created" in str(refused.value)
-        assert follower.projector_failure() is not None
+        assert follower.projector.current_failure() is not None
         monkeypatch.undo()  # the leader's next attempt applies it
         deadline = time.monotonic() + 10
         while follower.projector.failure is not None:
