@@ -1,5 +1,6 @@
 """Mengi's `POST /deployments/app-hosting` on the Deployment aggregate, with its response shape
-(DeploymentResponse) and FastAPI's validation errors ({"detail": [{loc, msg, type}]})."""
+(DeploymentResponse) and FastAPI's validation errors ({"detail": [{loc, msg, type}]}); both
+shapes live in entrypoints/http/deployment_shapes.py."""
 
 from __future__ import annotations
 
@@ -15,40 +16,48 @@ from starlette.routing import Route
 from application.app_hosting import AppHostingDeploymentCreate
 from domain.deployment import Status
 from domain.shared import InvalidValueError
+from entrypoints.http.deployment_shapes import (
+    AppHostingDeploymentResponse,
+    HTTPValidationErrorResponse,
+    MengiStatus,
+    ValidationProblem,
+)
 from entrypoints.http.inputs import BodyError, decode_body, services
 from entrypoints.http.responses import JSONResponse
 
-STATUS = {Status.SEEKING.value: "pending", Status.DEPLOYING.value: "provisioning",
-          Status.READY.value: "running", Status.ERROR.value: "failed",
-          Status.TERMINATED.value: "stopped"}
+STATUS: dict[str, MengiStatus] = {
+    Status.SEEKING.value: "pending", Status.DEPLOYING.value: "provisioning",
+    Status.READY.value: "running", Status.ERROR.value: "failed",
+    Status.TERMINATED.value: "stopped"}
 ECHOED = ("config", "cpu_request", "memory_request_mb", "replicas", "container_port",
           "storage_size_gb", "deployment_type", "helm_repo_url", "helm_chart_name",
           "helm_chart_version", "custom_values_yaml", "image_update_strategy",
           "image_update_constraint", "image_allow_tags", "image_ignore_tags")
 
 
-def invalid(loc: list[Any], msg: str, kind: str = "value_error") -> JSONResponse:
-    return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, status_code=422)
+def invalid(loc: list[str | int], msg: str, kind: str = "value_error") -> JSONResponse:
+    problem = ValidationProblem(loc=loc, msg=msg, type=kind)
+    return JSONResponse(HTTPValidationErrorResponse(detail=[problem]), status_code=422)
 
 
-def hosting_body(row: dict[str, Any]) -> dict[str, Any]:
+def hosting_body(row: dict[str, Any]) -> AppHostingDeploymentResponse:
     spec = json.loads(row["spec"])
     asked = spec["hosting"]
     ports = json.loads(row.get("ports") or "{}")
     link = next((p.get("link") for p in ports.values()), None)
     location = json.loads(row.get("location") or "{}")
-    status = "deleting" if row.get("stopping") else STATUS[row["status"]]
-    return {
-        "id": row["id"], "user_id": None, "cluster_id": row.get("node_id"),
-        "name": asked["deployment_name"], "app_type": asked["app_type"], "status": status,
+    status: MengiStatus = "deleting" if row.get("stopping") else STATUS[row["status"]]
+    return AppHostingDeploymentResponse(
+        id=row["id"], user_id=None, cluster_id=row.get("node_id"),
+        name=asked["deployment_name"], app_type=asked["app_type"], status=status,
         **{k: asked.get(k) for k in ECHOED},
-        "values_yaml": None, "git_path": None, "endpoint_url": link,
-        "error_message": row.get("error_detail") or None, "is_adopted": False,
-        "source_namespace": None, "created_at": row["start_time"],
-        "updated_at": row["updated_at"], "provider": "edge", "region": asked["geographic_region"],
-        "cluster_status": location.get("city"), "cluster_error": None,
-        "request_id": row["request_id"],
-    }
+        values_yaml=None, git_path=None, endpoint_url=link,
+        error_message=row.get("error_detail") or None, is_adopted=False,
+        source_namespace=None, created_at=row["start_time"],
+        updated_at=row["updated_at"], provider="edge", region=asked["geographic_region"],
+        cluster_status=location.get("city"), cluster_error=None,
+        request_id=row["request_id"],
+    )
 
 
 async def create(request: Request) -> Response:
@@ -59,7 +68,7 @@ async def create(request: Request) -> Response:
     except BodyError as exc:
         if exc.too_large:
             return JSONResponse({"detail": f"request body {exc.message}"}, status_code=413)
-        loc = ["body"] if exc.field == "body" else ["body", *exc.field.split(".")]
+        loc: list[str | int] = ["body", *exc.field.split(".")] if exc.field != "body" else ["body"]
         return invalid(loc, exc.message, "json_invalid" if exc.status == 400 else "value_error")
     svc = services(request)
     try:

@@ -4,8 +4,6 @@ are Edgegap's {message, details}."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +16,14 @@ from application.deployment_inputs import (
 )
 from application.deployments import NO_ROOM, Accepted, InvalidAppVersionError
 from domain.deployment import AlreadyTerminatedError
+from entrypoints.http.deployment_shapes import (
+    AllocationErrorResponse,
+    BulkStopResponse,
+    DeploymentAcceptedResponse,
+    DeploymentListResponse,
+    DeploymentStopResponse,
+    Processable,
+)
 from entrypoints.http.edgegap_views import (
     deployment_row,
     edgegap_page,
@@ -37,11 +43,14 @@ MAX_LIMIT = 100
 
 def _accepted(accepted: Accepted) -> Response:
     # With webhook_on_* given, the secret their signed deliveries use (not in Edgegap's API).
-    extra = {"webhook_secret": accepted.hook_secret} if accepted.hook_secret else {}
+    secret = accepted.hook_secret or None
     if accepted.placed:
-        return JSONResponse({"request_id": accepted.request_id, **extra}, status_code=202)
+        return JSONResponse(DeploymentAcceptedResponse(request_id=accepted.request_id,
+                                                       webhook_secret=secret),
+                            status_code=202)
     # The deployment exists, in error, as the seed says; a stop (or time) removes it.
-    return JSONResponse({"request_id": accepted.request_id, "message": NO_ROOM, **extra},
+    return JSONResponse(AllocationErrorResponse(
+        request_id=accepted.request_id, message=NO_ROOM, webhook_secret=secret),
                         status_code=422)
 
 
@@ -75,7 +84,7 @@ async def status(request: Request) -> Response:
 async def _stopped(request: Request, request_id: str, now: bool) -> Response:
     summary = await run_in_threadpool(lambda: status_body(services(request),
                                                           deployment_row(request, request_id)))
-    body = {"message": f"Instance {request_id} will be deleted", "deployment_summary": summary}
+    body = DeploymentStopResponse(f"Instance {request_id} will be deleted", summary)
     return JSONResponse(body, status_code=200 if now else 202)
 
 
@@ -108,7 +117,7 @@ async def bulk_stop(request: Request) -> Response:
     svc = services(request)
     matching = await run_in_threadpool(svc.deployment_finder.matching, cmd.filters)
     stopped = await run_in_threadpool(svc.deployments.bulk_stop, matching)
-    return JSONResponse({"processable": [{"request_id": r} for r in stopped]}, status_code=202)
+    return JSONResponse(BulkStopResponse([Processable(r) for r in stopped]), status_code=202)
 
 
 def _page_args(request: Request) -> tuple[int, int]:
@@ -126,12 +135,12 @@ async def index(request: Request) -> Response:
     page, limit = _page_args(request)
     svc = services(request)
 
-    def load() -> dict[str, Any]:
+    def load() -> DeploymentListResponse:
         query = ListQuery((), (Order("start_time", descending=True), Order("request_id")),
                           page=page, page_size=limit)
         found = svc.view.query("deployments", query)
-        return {"data": [list_item(svc, r) for r in found.rows], "total_count": found.total,
-                "pagination": edgegap_page(page, limit, found.total), "message": []}
+        return DeploymentListResponse([list_item(svc, r) for r in found.rows], found.total,
+                                      edgegap_page(page, limit, found.total), [])
 
     return JSONResponse(await run_in_threadpool(load))
 

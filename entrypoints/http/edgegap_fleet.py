@@ -11,6 +11,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from entrypoints.bootstrap import Services
+from entrypoints.http.deployment_shapes import (
+    Centroid,
+    FleetHost,
+    FleetHostSpecifications,
+    FleetHostsResponse,
+    LocationEntry,
+    LocationsResponse,
+)
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import JSONResponse
@@ -33,9 +41,9 @@ def _need(svc: Services, app: str | None, version: str | None) -> tuple[int, int
     return rows[0]["cpu_units"], rows[0]["memory_mb"]
 
 
-def locations_body(svc: Services, app: str | None, version: str | None) -> dict[str, Any]:
+def locations_body(svc: Services, app: str | None, version: str | None) -> LocationsResponse:
     need = _need(svc, app, version)
-    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    seen: dict[tuple[Any, ...], LocationEntry] = {}
     for host in _hosts(svc):
         loc = json.loads(host["location"] or "{}")
         if host.get("status") != "healthy" or loc.get("latitude") is None:
@@ -45,11 +53,11 @@ def locations_body(svc: Services, app: str | None, version: str | None) -> dict[
         if need is not None and (free[0] < need[0] or free[1] < need[1]):
             continue
         key = tuple(loc.get(k) for k in PLACE)
-        seen.setdefault(key, {**{k: loc.get(k) for k in PLACE},
-                              "latitude": str(loc["latitude"]),
-                              "longitude": str(loc["longitude"]),
-                              "type": "standard", "tags": []})
-    return {"locations": list(seen.values()), "messages": []}
+        seen.setdefault(key, LocationEntry(**{k: loc.get(k) for k in PLACE},
+                                           latitude=str(loc["latitude"]),
+                                           longitude=str(loc["longitude"]),
+                                           type="standard", tags=[]))
+    return LocationsResponse(locations=list(seen.values()), messages=[])
 
 
 async def locations(request: Request) -> Response:
@@ -58,39 +66,38 @@ async def locations(request: Request) -> Response:
     return JSONResponse(body)
 
 
-def fleet_host(row: dict[str, Any], fleet_size: int) -> dict[str, Any]:
+def fleet_host(row: dict[str, Any], fleet_size: int) -> FleetHost:
     loc = json.loads(row["location"] or "{}")
     iso = "%Y-%m-%dT%H:%M:%S.%fZ"
-    return {
-        "host_id": str(row["node_id"]),
-        "status": "ACTIVE" if row.get("status") == "healthy" else "PENDING",
-        "ip_address": None,
-        "latitude": loc.get("latitude"), "longitude": loc.get("longitude"),
-        "city": loc.get("city"), "country": loc.get("country"),
-        "continent": loc.get("continent"),
-        "allocated_cpu_units": row["allocated_cpu_units"],
-        "allocated_memory_mb": row["allocated_memory_mb"],
-        "allocatable_cpu_units": row["cpu_units"],
-        "allocatable_memory_mb": row["memory_mb"],
-        "beacon": None,
-        "created_at": row["inserted_at"].strftime(iso),
-        "updated_at": row["updated_at"].strftime(iso),
+    return FleetHost(
+        host_id=str(row["node_id"]),
+        status="ACTIVE" if row.get("status") == "healthy" else "PENDING",
+        ip_address=None,
+        latitude=loc.get("latitude"), longitude=loc.get("longitude"),
+        city=loc.get("city"), country=loc.get("country"),
+        continent=loc.get("continent"),
+        allocated_cpu_units=row["allocated_cpu_units"],
+        allocated_memory_mb=row["allocated_memory_mb"],
+        allocatable_cpu_units=row["cpu_units"],
+        allocatable_memory_mb=row["memory_mb"],
+        beacon=None,
+        created_at=row["inserted_at"].strftime(iso),
+        updated_at=row["updated_at"].strftime(iso),
         # No centroid orchestration here: each host is its own centre.
-        "centroid": {"label": row["fleet"], "latitude": loc.get("latitude"),
-                     "longitude": loc.get("longitude"), "radius_km": 0,
-                     "desired_host_count": fleet_size},
-        "delete_schedule": None,
-        "fleet_host_specifications": {"cpu_units": row["cpu_units"],
-                                      "memory_mb": row["memory_mb"],
-                                      "base_clock_speed_mhz": None},
-    }
+        centroid=Centroid(label=row["fleet"], latitude=loc.get("latitude"),
+                          longitude=loc.get("longitude"), radius_km=0,
+                          desired_host_count=fleet_size),
+        delete_schedule=None,
+        fleet_host_specifications=FleetHostSpecifications(
+            cpu_units=row["cpu_units"], memory_mb=row["memory_mb"], base_clock_speed_mhz=None),
+    )
 
 
 async def fleet_hosts(request: Request) -> Response:
     fleet = str(request.path_params["fleet_name"])
     svc = services(request)
     rows = await run_in_threadpool(_hosts, svc, Cond("fleet", "eq", fleet))
-    return JSONResponse({"data": [fleet_host(r, len(rows)) for r in rows]})
+    return JSONResponse(FleetHostsResponse(data=[fleet_host(r, len(rows)) for r in rows]))
 
 
 ROUTES = [

@@ -14,6 +14,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.deployment import Status
+from entrypoints.http.deployment_shapes import (
+    ContainerLogsResponse,
+    CrashData,
+    DeploymentMetricsResponse,
+    MetricSeries,
+    MetricTotals,
+    NetworkSeries,
+)
 from entrypoints.http.edgegap_views import deployment_row, request_id_of
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import services
@@ -23,26 +31,23 @@ from projections.query import Cond, ListQuery, Order
 STEP = re.compile(r"^(\d{1,6})([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-SERIES = {"total.receive_total": "receive_total", "total.transmit_total": "transmit_total",
-          "total.disk_read_total": "disk_read_total", "total.disk_write_total": "disk_write_total",
-          "cpu": "cpu_percent", "mem": "memory_bytes"}
 MAX_POINTS = 10_000
 
 
-def _logs(request: Request) -> dict[str, Any]:
+def _logs(request: Request) -> ContainerLogsResponse:
     request_id = request_id_of(request)
     row = deployment_row(request, request_id)
     if row["status"] == Status.TERMINATED.value:
         raise ApiError(404, None, "Logs are not available when your deployment is terminated")
     found = services(request).view.get("deployment_logs", request_id) or {}
     crashed = found.get("crash_logs") is not None
-    return {
-        "logs": found.get("logs") or "", "encoding": "utf-8",
-        "crash_logs": found.get("crash_logs") if crashed else None,
-        "crash_data": {"exit_code": found.get("exit_code"), "message": row.get("error_detail"),
-                       "restart_count": 0} if crashed else None,
-        "logs_link": None,
-    }
+    return ContainerLogsResponse(
+        logs=found.get("logs") or "", encoding="utf-8",
+        crash_logs=found.get("crash_logs") if crashed else None,
+        crash_data=CrashData(exit_code=found.get("exit_code"), message=row.get("error_detail"),
+                             restart_count=0) if crashed else None,
+        logs_link=None,
+    )
 
 
 async def container_logs(request: Request) -> Response:
@@ -58,7 +63,7 @@ def _when(raw: str | None, name: str, default: datetime) -> datetime:
         raise ApiError(422, {name: ["should match %Y-%m-%d %H:%M:%S.%f"]}) from None
 
 
-def _metrics(request: Request) -> dict[str, Any]:
+def _metrics(request: Request) -> DeploymentMetricsResponse:
     request_id = request_id_of(request)
     row = deployment_row(request, request_id)
     params = request.query_params
@@ -78,7 +83,7 @@ def _metrics(request: Request) -> dict[str, Any]:
 
 
 def series(samples: list[dict[str, Any]], start: datetime, step: timedelta,
-           raw: bool) -> dict[str, Any]:
+           raw: bool) -> DeploymentMetricsResponse:
     """Each series as {labels, datasets, timestamps}; one point per step (its last sample)
     unless raw, numbers as strings, as the seed shows them."""
     points: list[dict[str, Any]] = []
@@ -88,19 +93,17 @@ def series(samples: list[dict[str, Any]], start: datetime, step: timedelta,
             points.append({"bucket": bucket, **sample})
         else:
             points[-1].update(sample)
-    out: dict[str, Any] = {}
-    for key, column in SERIES.items():
-        entry = {"labels": [p["at"].strftime("%H:%M:%S") for p in points],
-                 "datasets": [str(p[column]) for p in points],
-                 "timestamps": [p["at"].strftime(TIME_FORMAT)[:-3] for p in points]}
-        group, _, name = key.partition(".")
-        if name:
-            out.setdefault(group, {})[name] = entry
-        else:
-            out[group] = entry
-    out["network"] = {"receive": out["total"]["receive_total"],
-                      "transmit": out["total"]["transmit_total"]}
-    return out
+    labels = [p["at"].strftime("%H:%M:%S") for p in points]
+    stamps = [p["at"].strftime(TIME_FORMAT)[:-3] for p in points]
+
+    def of(column: str) -> MetricSeries:
+        return MetricSeries(labels=labels, datasets=[str(p[column]) for p in points],
+                      timestamps=stamps)
+
+    totals = MetricTotals(**{name: of(name) for name in MetricTotals.__struct_fields__})
+    return DeploymentMetricsResponse(
+        total=totals, cpu=of("cpu_percent"), mem=of("memory_bytes"),
+        network=NetworkSeries(receive=totals.receive_total, transmit=totals.transmit_total))
 
 
 async def deployment_metrics(request: Request) -> Response:

@@ -1,12 +1,12 @@
-"""OpenAPI parts for applications, hosts and the Edgegap-compatible deployment API.
+"""OpenAPI parts for applications, hosts and the Edgegap-compatible deployment API: per-operation
+wording and metadata only. The response schemas come from the Structs the handlers return
+(entrypoints/http/deployment_shapes.py, apps.py and agent_deployments.py SHAPES).
 
 The Edgegap operations answer in Edgegap's own shapes (no {data, meta} envelope) and errors
 ({message, details}), as its clients expect; they accept `Authorization: token <key>`.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from application.agent_protocol import AgentHostReport, DeploymentReport, DeploymentTelemetry
 from application.app_hosting import AppHostingDeploymentCreate
@@ -20,74 +20,13 @@ from application.deployment_inputs import (
 from application.hosts import UpdateHost
 from entrypoints.http import apps
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, PUBLIC, Op
-from entrypoints.http.openapi.schemas import INT, STR, TIME, UUID_S, Schema, doc, obj
+from entrypoints.http.openapi.schemas import INT, STR, Schema
 
 APPS, HOSTS = "Deployments.App", "Deployments.Host"
 DEPLOY, LEGACY, FLEETS, TAGS_TAG = ("Edgegap.Deployments", "Edgegap.Legacy",
                                     "Edgegap.PrivateFleets", "Edgegap.Tags")
 MENGI = "Mengi.AppHosting"
 TAGS = [APPS, HOSTS, DEPLOY, LEGACY, FLEETS, TAGS_TAG, MENGI]
-_OPEN: Schema = {"type": "object", "additionalProperties": True}
-_ANY_OBJ: Schema = {"type": ["object", "null"], "additionalProperties": True}
-_LIST: Schema = {"type": "array", "items": _OPEN}
-_STAMP = doc(STR, "'YYYY-MM-DD HH:MM:SS.ffffff' in UTC, as Edgegap writes it")
-
-def _optional_secret(schema: Schema) -> Schema:
-    """Only when webhook_on_* were given: the secret their deliveries are signed with
-    (Standard Webhooks and X-Edge-Signature, as for registered webhooks). Not in Edgegap."""
-    secret = doc(STR, "Signs this deployment's webhook_on_* deliveries")
-    return {**schema, "properties": {**schema["properties"], "webhook_secret": secret}}
-
-
-RESOURCES: dict[str, Any] = {
-    "AppResponse": obj("An application", id=UUID_S, name=STR, version_count=INT,
-                       inserted_at=TIME, updated_at=TIME),
-    "AppVersionResponse": {**_OPEN, "description": "A version: image, ports, resources, env"
-                           " (hidden values shown as null), max_duration in minutes"},
-    "HostResponse": {**_OPEN, "description": "A node's placement profile: location, capacity,"
-                     " fleet, what is allocated and which images it holds"},
-    "DeploymentAcceptedResponse": _optional_secret(obj(
-        "Deployment Request Accepted", request_id=doc(
-            STR, "Request ID. Unique identifier of the deployment request (12 hex characters)"))),
-    "DeploymentStatusResponse": {**_OPEN, "description": "The seed's status object: request_id,"
-                                 " fqdn, app_name, app_version, current_status (Status.*),"
-                                 " running, start_time, removal_time, elapsed_time,"
-                                 " last_status, error, error_detail, ports, public_ip,"
-                                 " sessions, location, tags, command, arguments,"
-                                 " max_duration"},
-    "DeploymentStopResponse": obj("Stop accepted", message=doc(STR, "Instance <id> will be"
-                                  " deleted"), deployment_summary=_OPEN),
-    "BulkStopResponse": obj("The deployments that will be stopped",
-                            processable={"type": "array", "items": obj(
-                                "One deployment", request_id=STR)}),
-    "DeploymentListResponse": obj("A page of deployments", data=_LIST, total_count=INT,
-                                  pagination=_OPEN, message={"type": "array", "items": STR}),
-    "LocationsResponse": obj("Places with a healthy host (with room for app/version if given)",
-                             locations=_LIST, messages={"type": "array", "items": STR}),
-    "FleetHostsResponse": obj("The hosts of a private fleet", data=_LIST),
-    "TagResponse": obj("A deployment tag", name=STR, create_time=_STAMP,
-                       last_updated=_STAMP),
-    "TagListResponse": obj("A deployment's tags", tags=_LIST, count=INT, pagination=_OPEN),
-    "AgentDeploymentReportResponse": obj("The deployment's status after the report",
-                                         request_id=STR, status=STR),
-    "AgentHostResponse": obj("Recorded", node_id=UUID_S, images=INT),
-    "AppHostingDeploymentResponse": {**_OPEN, "description": "Mengi's DeploymentResponse"},
-    "HTTPValidationErrorResponse": obj("FastAPI's validation error", detail={
-        "type": "array", "items": obj("One problem", loc={"type": "array"}, msg=STR,
-                                      type=STR)}),
-    "AgentTelemetryResponse": obj("Recorded", request_id=STR, received_at=TIME),
-    "ContainerLogsResponse": obj("Logs of the container", logs=STR, encoding=STR,
-                                 crash_logs={"type": ["string", "null"]},
-                                 crash_data=_ANY_OBJ, logs_link={"type": ["string", "null"]}),
-    "DeploymentMetricsResponse": {**_OPEN, "description": "total.{receive,transmit,disk_read,"
-                                  "disk_write}_total, cpu, mem, network.{receive,transmit}:"
-                                  " each {labels, datasets, timestamps}"},
-    "ErrorMessageResponse": obj("Edgegap's error body", message=STR, details=_ANY_OBJ),
-    "AllocationErrorResponse": _optional_secret(obj(
-        "Couldn't Allocate Server: the deployment exists, in Status.ERROR", request_id=STR,
-        message=STR)),
-}
-
 _NO_ROOM = (" 422 when no healthy host has room: the deployment is recorded in Status.ERROR"
             " with its request_id; stop it to remove it. 400: invalid body, or unknown"
             " application or version (nothing is created).")

@@ -32,8 +32,10 @@ from entrypoints.http import (
     agent_deployments,
     agent_work,
     aliases,
+    apps,
     clusters,
     deliveries,
+    deployment_shapes,
     enrollment_keys,
     events,
     nodes,
@@ -212,7 +214,7 @@ def build_openapi() -> dict[str, Any]:
             "schemas": {**_request_bodies(), **_response_shapes(), **oas.RESOURCES,
                         **oev.RESOURCES,
                         **ocmd.RESOURCES, **owork.RESOURCES, **ossh.RESOURCES,
-                        **oadm.RESOURCES, **odep.RESOURCES,
+                        **oadm.RESOURCES,
                         **_envelopes(), **oas.ENVELOPE},
             "responses": oas.error_responses(),
             "headers": {"RequestId": {"schema": oas.STR, "description": "Equals meta.request_id;"
@@ -381,7 +383,8 @@ def _request_bodies() -> dict[str, oas.Schema]:
 
 def _response_shapes() -> dict[str, oas.Schema]:
     """The typed responses' schemas, from the classes the handlers return."""
-    shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES)
+    shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES,
+              *deployment_shapes.SHAPES, *apps.SHAPES, *agent_deployments.SHAPES)
     _, components = msgspec.json.schema_components(
         shapes, ref_template="#/components/schemas/{name}")
     return components
