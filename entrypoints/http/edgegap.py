@@ -4,6 +4,9 @@ are Edgegap's {message, details}."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +31,7 @@ from entrypoints.http.edgegap_views import (
     deployment_row,
     edgegap_page,
     list_item,
+    read_query,
     request_id_of,
     status_body,
 )
@@ -39,6 +43,13 @@ from projections.query import ListQuery, Order
 SELF_STOP_PREFIX = "/v1/self/stop/"
 MAX_PAGE = 1_000_000  # as the admin API's lists: an offset that always fits a bigint
 MAX_LIMIT = 100
+
+
+class DeploymentListQuery(msgspec.Struct):
+    """Query string of GET /v1/deployments (newest first)."""
+
+    page: Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE, description="Page number")] = 1
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT, description="Items per page")] = 20
 
 
 def _accepted(accepted: Accepted) -> Response:
@@ -120,19 +131,9 @@ async def bulk_stop(request: Request) -> Response:
     return JSONResponse(BulkStopResponse([Processable(r) for r in stopped]), status_code=202)
 
 
-def _page_args(request: Request) -> tuple[int, int]:
-    try:
-        page = int(request.query_params.get("page", "1"))
-        limit = int(request.query_params.get("limit", "20"))
-    except ValueError:
-        raise ApiError(400, {"page": ["page and limit must be integers"]}) from None
-    if not 1 <= page <= MAX_PAGE or not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(400, {"limit": [f"1 <= page <= {MAX_PAGE} and 1 <= limit <= {MAX_LIMIT}"]})
-    return page, limit
-
-
 async def index(request: Request) -> Response:
-    page, limit = _page_args(request)
+    asked = read_query(request, DeploymentListQuery)
+    page, limit = asked.page, asked.limit
     svc = services(request)
 
     def load() -> DeploymentListResponse:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,12 +21,28 @@ from entrypoints.http.deployment_shapes import (
     LocationEntry,
     LocationsResponse,
 )
+from entrypoints.http.edgegap_views import read_query
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import JSONResponse
 from projections.query import Cond, ListQuery, Order
 
 PLACE = ("city", "continent", "country", "timezone", "administrative_division")
+Name = Annotated[str, Meta(max_length=128)]
+
+
+class LocationsQuery(msgspec.Struct):
+    """Query string of GET /v1/locations."""
+
+    app: Annotated[Name, Meta(description="The App Name you want to filter with capacity"
+                                          " (with version)")] | UnsetType = UNSET
+    version: Annotated[Name, Meta(description="The Version Name you want to filter with"
+                                              " capacity (with app)")] | UnsetType = UNSET
+    type: Annotated[Literal["standard"], Meta(
+        description="The type of the location; every location here is standard")
+    ] | UnsetType = UNSET
+    tags: Annotated[bool, Meta(description="Locations always carry their tags here (none are"
+                                           " set)")] | UnsetType = UNSET
 
 
 def _hosts(svc: Services, *filters: Cond) -> list[dict[str, Any]]:
@@ -61,7 +79,9 @@ def locations_body(svc: Services, app: str | None, version: str | None) -> Locat
 
 
 async def locations(request: Request) -> Response:
-    app, version = request.query_params.get("app"), request.query_params.get("version")
+    asked = read_query(request, LocationsQuery)
+    app = asked.app if asked.app is not UNSET else None
+    version = asked.version if asked.version is not UNSET else None
     body = await run_in_threadpool(locations_body, services(request), app, version)
     return JSONResponse(body)
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,7 +24,7 @@ from entrypoints.http.deployment_shapes import (
     MetricTotals,
     NetworkSeries,
 )
-from entrypoints.http.edgegap_views import deployment_row, request_id_of
+from entrypoints.http.edgegap_views import deployment_row, read_query, request_id_of
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import JSONResponse
@@ -32,6 +34,23 @@ STEP = re.compile(r"^(\d{1,6})([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 MAX_POINTS = 10_000
+_MOMENT = "Should match %Y-%m-%d %H:%M:%S.%f (UTC), e.g. 2021-07-10 00:00:00.00"
+
+
+class MetricsQuery(msgspec.Struct):
+    """Query string of GET /v1/metrics/deployment/{request_id}."""
+
+    start_time: Annotated[str, Meta(max_length=64, description=(
+        f"Starting time for the query. Default to deployment start time. {_MOMENT}"))
+    ] | UnsetType = UNSET
+    end_time: Annotated[str, Meta(max_length=64, description=(
+        f"End time for the metrics. Default to now. Must be greater than start_time. {_MOMENT}"))
+    ] | UnsetType = UNSET
+    steps: Annotated[str, Meta(max_length=64, description=(
+        "Steps between each metrics: a number and s, m, h or d (30s, 1m, 5m, 10m, 1h); one"
+        " point per step, its last sample"))] = "1m"
+    raw: Annotated[bool, Meta(description=(
+        "If set to true, will return the raw data (every sample)."))] = False
 
 
 def _logs(request: Request) -> ContainerLogsResponse:
@@ -54,8 +73,8 @@ async def container_logs(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(_logs, request))
 
 
-def _when(raw: str | None, name: str, default: datetime) -> datetime:
-    if raw is None or raw == "":
+def _when(raw: str | UnsetType, name: str, default: datetime) -> datetime:
+    if raw is UNSET or raw == "":
         return default
     try:
         return datetime.strptime(raw, TIME_FORMAT).replace(tzinfo=UTC)
@@ -66,20 +85,19 @@ def _when(raw: str | None, name: str, default: datetime) -> datetime:
 def _metrics(request: Request) -> DeploymentMetricsResponse:
     request_id = request_id_of(request)
     row = deployment_row(request, request_id)
-    params = request.query_params
-    start = _when(params.get("start_time"), "start_time", row["start_time"])
-    end = _when(params.get("end_time"), "end_time", datetime.now(UTC))
+    asked = read_query(request, MetricsQuery, 422)
+    start = _when(asked.start_time, "start_time", row["start_time"])
+    end = _when(asked.end_time, "end_time", datetime.now(UTC))
     if end <= start:
         raise ApiError(422, {"end_time": ["must be greater than start_time"]})
-    step = STEP.match(params.get("steps", "1m").replace(" ", ""))
+    step = STEP.match(asked.steps.replace(" ", ""))
     if step is None or int(step.group(1)) == 0:
         raise ApiError(422, {"steps": ["a duration such as 30s, 1m, 5m, 1h"]})
     seconds = int(step.group(1)) * UNITS[step.group(2)]
-    raw = params.get("raw", "false").lower() == "true"
     query = ListQuery((Cond("request_id", "eq", request_id), Cond("at", "ge", start),
                        Cond("at", "le", end)), (Order("at"),), page_size=MAX_POINTS)
     samples = services(request).view.query("deployment_samples", query).rows
-    return series(samples, start, timedelta(seconds=seconds), raw)
+    return series(samples, start, timedelta(seconds=seconds), asked.raw)
 
 
 def series(samples: list[dict[str, Any]], start: datetime, step: timedelta,

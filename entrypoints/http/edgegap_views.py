@@ -1,12 +1,14 @@
 """Edgegap response shapes (entrypoints/http/deployment_shapes.py) built from the deployments
-read model (formats as in the seed), and the deployment a path names."""
+read model (formats as in the seed), the deployment a path names, and query strings decoded
+into the Structs that also document them."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from starlette.requests import Request
 
 from domain.deployment import REQUEST_ID, Status
@@ -20,9 +22,20 @@ from entrypoints.http.deployment_shapes import (
     EdgegapSession,
     Paginator,
 )
-from entrypoints.http.errors import ApiError
+from entrypoints.http.errors import ApiError, validation_details
 from entrypoints.http.inputs import services
 from projections.query import Cond, ListQuery, Order
+
+Query = TypeVar("Query", bound=msgspec.Struct)
+
+
+def read_query(request: Request, query: type[Query], status: int = 400) -> Query:
+    """The query string as `query` (its fields are the documented parameters; others are
+    ignored, as Edgegap does); a value its type refuses is an Edgegap error with `status`."""
+    try:
+        return msgspec.convert(dict(request.query_params), query, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ApiError(status, validation_details(exc)) from None
 
 
 def edgegap_time(moment: datetime) -> str:

@@ -28,13 +28,15 @@ STALE = ("schemas/openapi.json is stale: run "
          "`python -m entrypoints.http.openapi.document > schemas/openapi.json`")
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 DOCUMENT = openapi.build_openapi()
-# Top-level lists; a list under a parent (a webhook's deliveries) needs a real parent and is
-# covered with one in tests/integration/test_webhook_delivery.py.
+# Top-level house lists (the Edgegap ones have their own query strings, tested below); a list
+# under a parent (a webhook's deliveries) needs a real parent and is covered with one in
+# tests/integration/test_webhook_delivery.py.
 LIST_PATHS = sorted(
     path for path, ops in DOCUMENT["paths"].items()
-    if "{" not in path
+    if "{" not in path and path.startswith("/api/")
     and any(p["in"] == "query" for p in ops.get("get", {}).get("parameters", []))
 )
+EDGEGAP_LISTS = ("/v1/deployments", "/v1/locations")
 PATH_SAMPLES = {"uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6", None: "prod"}
 
 
@@ -168,7 +170,8 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     deployment = {"request_id": placed["request_id"]}
     check("GET", "/v1/status/{request_id}", deployment)
     check("GET", "/v1/deployments")
-    check("GET", "/v1/locations")
+    check("POST", "/agent/v1/heartbeat", json={"status": "healthy"}, auth=token)
+    assert check("GET", "/v1/locations")["locations"]
     check("GET", "/v2/private-fleets/{fleet_name}/hosts", {"fleet_name": "docs"})
     check("POST", "/v1/deployments/{request_id}/tags", deployment, json={"name": "blue"})
     check("GET", "/v1/deployments/{request_id}/tags", deployment)
@@ -178,6 +181,10 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
         "logs": "started\n", "sample": {"cpu_percent": 1.5, "memory_bytes": 1024}}, auth=token)
     check("GET", "/v1/deployment/{request_id}/container-logs", deployment)
     check("GET", "/v1/metrics/deployment/{request_id}", deployment)
+    check("GET", "/v1/metrics/deployment/{request_id}", deployment,
+          params={"steps": "30s", "raw": "true", "start_time": "2021-07-10 00:00:00.00"})
+    check("GET", "/v1/metrics/deployment/{request_id}", deployment,
+          params={"raw": "maybe"})  # 400, Edgegap's error body
     check("DELETE", "/v1/stop/{request_id}", deployment)  # 200: READY
     check("POST", "/v2/private-fleets:deploy", json={**deploy, "private_host_ids": [node["id"]]})
     check("POST", "/v2/deployments", json={**deploy, "version": "nope"})  # 400
@@ -190,6 +197,9 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
         "filters": [{"field": "tags", "values": ["docs"], "filter_type": "any"}]})
     for path in LIST_PATHS:
         assert check("GET", path)["data"], path
+    assert check("GET", "/v1/deployments", params={"page": "1", "limit": "1"})["data"]
+    check("GET", "/v1/locations", params={"app": "docs-app", "version": "v1",
+                                          "type": "standard", "tags": "true"})
     check("DELETE", "/api/v1/ssh_public_keys/{id}", {"id": ssh_key["data"]["id"]})  # 204
     check("DELETE", "/api/v1/ssh_usernames/{id}", user_id)  # 204
     check("GET", "/api/v1/clusters/{name}", {"name": cluster})
@@ -202,6 +212,49 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     check("DELETE", "/api/v1/aliases/{id}", {"id": alias["data"]["id"]})  # 204
     check("DELETE", "/api/v1/command_executions/{id}", {"id": execution["id"]})  # 204
     check("DELETE", "/api/v1/commands/{id}", {"id": command["data"]["id"]})  # 204
+
+
+@pytest.mark.parametrize("path", EDGEGAP_LISTS)
+def test_edgegap_lists_take_their_documented_query_parameters(client: TestClient,
+                                                              path: str) -> None:
+    for param in _query_params(path):
+        schema = param["schema"]
+        valid = {"integer": str(schema.get("maximum", 1)), "boolean": "false"}.get(
+            schema.get("type"), (schema.get("enum") or ["x"])[0])
+        response = client.get(path, params={param["name"]: valid}, headers=AUTH)
+        assert response.status_code == 200, (param["name"], response.json())
+        response = client.get(path, params={param["name"]: _invalid(schema, long=True)},
+                              headers=AUTH)
+        assert response.status_code == 400, (param["name"], response.json())
+        assert list(response.json()["details"]) == [param["name"]]
+
+
+def test_swagger_try_it_out_fills_in_no_filter(client: TestClient) -> None:
+    """Swagger UI fills "Try it out" with a parameter's example, else its schema's example,
+    else its default; whatever it fills in must answer as leaving the parameter out."""
+    client.post("/api/v1/clusters", json={"name": f"fill-{uuid.uuid4().hex[:6]}"}, headers=AUTH)
+    client.post("/api/v1/apps", json={"name": f"fill-{uuid.uuid4().hex[:6]}"}, headers=AUTH)
+    for path in [*LIST_PATHS, *EDGEGAP_LISTS]:
+        filled = {p["name"]: _as_query(value) for p in _query_params(path)
+                  if (value := _swagger_fill(p)) is not None}
+        plain = client.get(path, headers=AUTH).json()
+        tried = client.get(path, params=filled, headers=AUTH).json()
+        if "meta" in plain:
+            plain, tried = plain["data"], tried["data"]
+        assert tried == plain, (path, filled)
+    for path, _, operation in _operations():
+        for param in operation["parameters"]:
+            assert "example" not in param and "examples" not in param, (path, param["name"])
+
+
+def _swagger_fill(param: dict[str, Any]) -> Any:
+    """What Swagger UI 5 puts in a query parameter's field (OpenAPI 3)."""
+    schema = param["schema"]
+    for value in (param.get("example"), schema.get("example"), schema.get("default"),
+                  param.get("default")):
+        if value is not None:
+            return value
+    return None
 
 
 def _public_key() -> str:
@@ -250,7 +303,8 @@ def _as_query(value: Any) -> str:
 def _samples(param: dict[str, Any]) -> list[str]:
     """The documented example, plus every allowed value of an enum (or a list of one)."""
     schema = param["schema"]
-    values = [_as_query(param["example"])] if "example" in param else [str(schema["default"])]
+    values = [_as_query(schema["examples"][0])] if "examples" in schema else [
+        _as_query(schema["default"])]
     enum = schema.get("enum") or schema.get("items", {}).get("enum") or []
     values += [str(v) for v in enum]
     if schema.get("type") == "array":
@@ -268,7 +322,9 @@ def _companions(path: str, name: str) -> dict[str, str]:
     return {"order_by": ",".join(fields if len(fields) > 1 else fields * 2)}
 
 
-def _invalid(schema: dict[str, Any]) -> str:
+def _invalid(schema: dict[str, Any], long: bool = False) -> str:
+    if long and schema.get("type") == "string" and "maxLength" in schema:
+        return "x" * (int(schema["maxLength"]) + 1)
     if schema.get("type") == "integer":
         return "0" if "minimum" in schema else "abc"
     if schema.get("type") == "boolean":
@@ -291,9 +347,10 @@ class _Checker:
     def __call__(
         self, method: str, template: str, path_params: dict[str, str] | None = None,
         json: Any = None, auth: dict[str, str] | None = AUTH,
+        params: dict[str, str] | None = None,
     ) -> Any:
         url = template.format(**(path_params or {}))
-        response = self.client.request(method, url, json=json, headers=auth)
+        response = self.client.request(method, url, json=json, headers=auth, params=params)
         documented = DOCUMENT["paths"][template][method.lower()]["responses"]
         entry = documented.get(str(response.status_code))
         assert entry is not None, (method, template, response.status_code, response.text)

@@ -18,7 +18,7 @@ from application.deployment_inputs import (
     TagBody,
 )
 from application.hosts import UpdateHost
-from entrypoints.http import apps
+from entrypoints.http import apps, edgegap, edgegap_fleet, edgegap_telemetry
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, PUBLIC, Op
 from entrypoints.http.openapi.schemas import INT, STR, Schema
 
@@ -83,10 +83,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         description="Filters on request_id, app_name, app_version, status, tags or node_id;"
         " any/all/not. Every filter must pass."),
     (_G, "/v1/deployments"): Op(LEGACY, "List deployments", 200, "DeploymentList", (400,),
-                                flat=True, description="Newest first; `page`, `limit`."),
+                                flat=True, description="Newest first.",
+                                query=edgegap.DeploymentListQuery),
     (_G, "/v1/locations"): Op(LEGACY, "List locations", 200, "Locations", (400,), flat=True,
                               description="`app` and `version` keep the locations with room"
-                              " for that version."),
+                              " for that version.", query=edgegap_fleet.LocationsQuery),
     (_G, "/v1/deployments/{request_id}/tags"): Op(TAGS_TAG, "List tags", 200, "TagList",
                                                   (404,), flat=True),
     (_P, "/v1/deployments/{request_id}/tags"): Op(
@@ -108,10 +109,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         " and the logs of a crash. 404 once the deployment is terminated."),
     (_G, "/v1/metrics/deployment/{request_id}"): Op(
         LEGACY, "Deployment metrics", 200, "DeploymentMetrics", (400, 404, 422), flat=True,
-        description="`start_time`/`end_time` ('%Y-%m-%d %H:%M:%S.%f', UTC; default: the"
-        " deployment's start and now), `steps` (30s, 1m, 5m, 1h: one point per step, its last"
-        " sample) and `raw=true` (every sample). Totals are cumulative since the container"
-        " started; cpu is percent of one core, mem is bytes."),
+        query=edgegap_telemetry.MetricsQuery,
+        description="Totals are cumulative since the container started; cpu is percent of one"
+        " core, mem is bytes."),
     ("POST", "/agent/v1/deployments/{request_id}/telemetry"): Op(
         AGENT, "Send a container's log tail and a resource sample", 200, "AgentTelemetry",
         (400, 404, 422), DeploymentTelemetry, security=NODE_TOKEN),

@@ -233,7 +233,8 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
         "tags": [op.tag],
         "summary": op.summary,
         "operationId": f"{endpoint.__module__.rsplit('.', 1)[-1]}_{endpoint.__name__}",
-        "parameters": [*_path_params(route, op), *_query_params(route.path, op.listing)],
+        "parameters": [*_path_params(route, op), *_query_params(route.path, op.listing),
+                       *_query_struct_params(op.query)],
         "responses": {
             **{str(status): _success(op, status) for status in (op.status, *op.also)},
             **{str(s): _error(route.path, s) for s in errors},
@@ -294,6 +295,21 @@ def _query_params(path: str, spec: ListSpec | None) -> list[dict[str, Any]]:
     return sorted([*params, *_paging_params(spec)], key=lambda p: str(p["name"]))
 
 
+def _query_struct_params(query: type[msgspec.Struct] | None) -> list[dict[str, Any]]:
+    """A query string Struct's fields as parameters: msgspec's schema of each, its description
+    lifted to the parameter, and a default only where the endpoint applies it."""
+    if query is None:
+        return []
+    _, components = msgspec.json.schema_components([query])
+    schema = components[query.__name__]
+    params = []
+    for name, field in schema["properties"].items():
+        text = field.pop("description", name)
+        params.append({"name": name, "in": "query", "required": name in schema["required"],
+                       "description": text, "schema": field})
+    return params
+
+
 def _filter_param(param: Param, text: str | None) -> dict[str, Any]:
     schema, example = _param_schema(param)
     if text is None and param.name.endswith(("__gte", "__lte")):
@@ -304,8 +320,11 @@ def _filter_param(param: Param, text: str | None) -> dict[str, Any]:
                     f" date-only is treated as {day} of day UTC)")
         else:
             text = f"Filter by {'minimum' if low else 'maximum'} {column}"
+    # Swagger UI fills "Try it out" with a parameter's example, which would then filter every
+    # call; JSON Schema's `examples` is shown but never sent.
     return {"name": param.name, "in": "query", "required": False,
-            "description": text or f"Filter by {param.name}", "schema": schema, "example": example}
+            "description": text or f"Filter by {param.name}",
+            "schema": {**schema, "examples": [example]}}
 
 
 def _param_schema(param: Param) -> tuple[oas.Schema, Any]:
@@ -345,13 +364,15 @@ def _paging_params(spec: ListSpec) -> list[dict[str, Any]]:
         return paging
     return [
         *paging,
-        {"name": "order_by", **csv, "example": [spec.sortable[0]],
+        {"name": "order_by", **csv,
          "description": f"Comma-separated list of fields to sort by (default: {default})",
-         "schema": {"type": "array", "items": {"type": "string", "enum": list(spec.sortable)}}},
-        {"name": "order_directions", **csv, "example": ["desc"],
+         "schema": {"type": "array", "items": {"type": "string", "enum": list(spec.sortable)},
+                    "examples": [[spec.sortable[0]]]}},
+        {"name": "order_directions", **csv,
          "description": "Comma-separated list of sort directions (asc/desc) corresponding to"
          " order_by fields; missing entries are asc, extra entries are a 400",
-         "schema": {"type": "array", "items": {"type": "string", "enum": ["asc", "desc"]}}},
+         "schema": {"type": "array", "items": {"type": "string", "enum": ["asc", "desc"]},
+                    "examples": [["desc"]]}},
     ]
 
 
