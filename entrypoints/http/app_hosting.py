@@ -1,11 +1,12 @@
 """Mengi's `POST /deployments/app-hosting` on the Deployment aggregate, with its response shape
-(DeploymentResponse) and FastAPI's validation errors ({"detail": [{loc, msg, type}]}); both
-shapes live in entrypoints/http/deployment_shapes.py."""
+(DeploymentResponse) and FastAPI's validation errors ({"detail": [{loc, msg, type}]}), as
+Structs the handler returns and the OpenAPI document takes its schemas from (SHAPES)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -16,15 +17,70 @@ from starlette.routing import Route
 from application.app_hosting import AppHostingDeploymentCreate
 from domain.deployment import Status
 from domain.shared import InvalidValueError
-from entrypoints.http.deployment_shapes import (
-    AppHostingDeploymentResponse,
-    HTTPValidationErrorResponse,
-    MengiStatus,
-    ValidationProblem,
-)
+from entrypoints.http.edgegap_shapes import RequestId
 from entrypoints.http.inputs import BodyError, decode_body, services
 from entrypoints.http.responses import JSONResponse
+from entrypoints.http.serializers import Moment, Shape, described
 
+_d = described
+_NONE = Annotated[str | None, _d("Always null here")]
+MengiStatus = Literal["pending", "provisioning", "promoting", "running", "stopped", "failed",
+                      "error", "migrating", "deleting"]
+
+
+class AppHostingDeploymentResponse(Shape):
+    """Mengi's DeploymentResponse, plus request_id for the Edgegap endpoints"""
+
+    id: Annotated[UUID, _d("The deployment's id")]
+    user_id: Annotated[UUID | None, _d("Always null: no users here")]
+    cluster_id: Annotated[UUID | None, _d("The node it is placed on; null if none had room")]
+    name: Annotated[str, _d("deployment_name")]
+    app_type: Annotated[str, _d("As requested (Mengi's: web_app, api, database, static_site,"
+                                " container, helm)")]
+    status: MengiStatus
+    config: Annotated[dict[str, Any] | None, _d("As requested (free-form)")]
+    cpu_request: float | None
+    memory_request_mb: int | None
+    replicas: int | None
+    container_port: int | None
+    storage_size_gb: int | None
+    deployment_type: str | None
+    helm_repo_url: str | None
+    helm_chart_name: str | None
+    helm_chart_version: str | None
+    custom_values_yaml: str | None
+    image_update_strategy: str | None
+    image_update_constraint: str | None
+    image_allow_tags: str | None
+    image_ignore_tags: str | None
+    values_yaml: _NONE
+    git_path: _NONE
+    endpoint_url: Annotated[str | None, _d("The container port's link once running")]
+    error_message: str | None
+    is_adopted: bool
+    source_namespace: _NONE
+    created_at: Moment
+    updated_at: Moment
+    provider: Literal["edge"]
+    region: Annotated[str, _d("geographic_region as requested")]
+    cluster_status: Annotated[str | None, _d("The host's city")]
+    cluster_error: _NONE
+    request_id: RequestId
+
+
+class ValidationProblem(Shape):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class HTTPValidationErrorResponse(Shape):
+    """FastAPI's validation error"""
+
+    detail: list[ValidationProblem]
+
+
+SHAPES = (AppHostingDeploymentResponse, HTTPValidationErrorResponse)
 STATUS: dict[str, MengiStatus] = {
     Status.SEEKING.value: "pending", Status.DEPLOYING.value: "provisioning",
     Status.READY.value: "running", Status.ERROR.value: "failed",

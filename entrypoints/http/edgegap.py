@@ -19,7 +19,7 @@ from application.deployment_inputs import (
 )
 from application.deployments import NO_ROOM, Accepted, InvalidAppVersionError
 from domain.deployment import AlreadyTerminatedError
-from entrypoints.http.deployment_shapes import (
+from entrypoints.http.edgegap_shapes import (
     AllocationErrorResponse,
     BulkStopResponse,
     DeploymentAcceptedResponse,

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from entrypoints.bootstrap import Services
-from entrypoints.http.deployment_shapes import (
+from entrypoints.http.edgegap_shapes import (
     Centroid,
     FleetHost,
     FleetHostSpecifications,

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from application.deployment_inputs import TagBody
-from entrypoints.http.deployment_shapes import EmptyPagination, TagListResponse, TagResponse
+from entrypoints.http.edgegap_shapes import EmptyPagination, TagListResponse, TagResponse
 from entrypoints.http.edgegap_views import deployment_row, edgegap_time, request_id_of, tags_of
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import read_body, services

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.deployment import Status
-from entrypoints.http.deployment_shapes import (
+from entrypoints.http.edgegap_shapes import (
     ContainerLogsResponse,
     CrashData,
     DeploymentMetricsResponse,

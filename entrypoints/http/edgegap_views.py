@@ -1,4 +1,4 @@
-"""Edgegap response shapes (entrypoints/http/deployment_shapes.py) built from the deployments
+"""Edgegap response shapes (entrypoints/http/edgegap_shapes.py) built from the deployments
 read model (formats as in the seed), the deployment a path names, and query strings decoded
 into the Structs that also document them."""
 
@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from domain.deployment import REQUEST_ID, Status
 from entrypoints.bootstrap import Services
-from entrypoints.http.deployment_shapes import (
+from entrypoints.http.edgegap_shapes import (
     DeploymentListItem,
     DeploymentStatusResponse,
     EdgegapLocation,

@@ -21,7 +21,7 @@ from application.errors import (
 )
 from domain.enrollment_key import KeyRefusedError
 from domain.shared import DomainError, GoneError, InvalidValueError, StateConflictError
-from entrypoints.http.deployment_shapes import ErrorMessageResponse
+from entrypoints.http.edgegap_shapes import ErrorMessageResponse
 from entrypoints.http.responses import JSONResponse, error_body
 from projections.status import ProjectionStuckError
 

@@ -32,10 +32,11 @@ from entrypoints.http import (
     agent_deployments,
     agent_work,
     aliases,
+    app_hosting,
     apps,
     clusters,
     deliveries,
-    deployment_shapes,
+    edgegap_shapes,
     enrollment_keys,
     events,
     nodes,
@@ -405,7 +406,8 @@ def _request_bodies() -> dict[str, oas.Schema]:
 def _response_shapes() -> dict[str, oas.Schema]:
     """The typed responses' schemas, from the classes the handlers return."""
     shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES,
-              *deployment_shapes.SHAPES, *apps.SHAPES, *agent_deployments.SHAPES)
+              *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
+              *agent_deployments.SHAPES)
     _, components = msgspec.json.schema_components(
         shapes, ref_template="#/components/schemas/{name}")
     return components

@@ -1,22 +1,21 @@
-"""The Deployment context's wire shapes at the seeds' edges: Edgegap's (/v1, /v2) and Mengi's
-(/deployments/app-hosting), as msgspec Structs the handlers return.
+"""The Edgegap wire format of the Deployment context (/v1, /v2): the msgspec Structs the
+Edgegap handlers return, shared by their route modules (and errors.py for the error body).
 
 The OpenAPI document takes their schemas from these classes (SHAPES, collected by
 entrypoints/http/openapi/document.py), so what a handler sends and what the document promises
-are one definition. Class and field names are the seeds'; a class named `<X>Response` is the
+are one definition. Class and field names are the seed's; a class named `<X>Response` is the
 component the operation table (entrypoints/http/openapi/deployments.py) names `<X>`. Rendering
 rows into these shapes stays with the routes and edgegap_views.py.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-from uuid import UUID
+from typing import Annotated, Literal
 
 from msgspec import Meta
 
 from domain.deployment import Status
-from entrypoints.http.serializers import Moment, Shape, described
+from entrypoints.http.serializers import Shape, described
 
 _d = described
 
@@ -323,52 +322,6 @@ class DeploymentMetricsResponse(Shape):
     network: NetworkSeries
 
 
-# ---- Mengi App Hosting -------------------------------------------------------------------
-_NONE = Annotated[str | None, _d("Always null here")]
-MengiStatus = Literal["pending", "provisioning", "promoting", "running", "stopped", "failed",
-                      "error", "migrating", "deleting"]
-
-
-class AppHostingDeploymentResponse(Shape):
-    """Mengi's DeploymentResponse, plus request_id for the Edgegap endpoints"""
-
-    id: Annotated[UUID, _d("The deployment's id")]
-    user_id: Annotated[UUID | None, _d("Always null: no users here")]
-    cluster_id: Annotated[UUID | None, _d("The node it is placed on; null if none had room")]
-    name: Annotated[str, _d("deployment_name")]
-    app_type: Annotated[str, _d("As requested (Mengi's: web_app, api, database, static_site,"
-                                " container, helm)")]
-    status: MengiStatus
-    config: Annotated[dict[str, Any] | None, _d("As requested (free-form)")]
-    cpu_request: float | None
-    memory_request_mb: int | None
-    replicas: int | None
-    container_port: int | None
-    storage_size_gb: int | None
-    deployment_type: str | None
-    helm_repo_url: str | None
-    helm_chart_name: str | None
-    helm_chart_version: str | None
-    custom_values_yaml: str | None
-    image_update_strategy: str | None
-    image_update_constraint: str | None
-    image_allow_tags: str | None
-    image_ignore_tags: str | None
-    values_yaml: _NONE
-    git_path: _NONE
-    endpoint_url: Annotated[str | None, _d("The container port's link once running")]
-    error_message: str | None
-    is_adopted: bool
-    source_namespace: _NONE
-    created_at: Moment
-    updated_at: Moment
-    provider: Literal["edge"]
-    region: Annotated[str, _d("geographic_region as requested")]
-    cluster_status: Annotated[str | None, _d("The host's city")]
-    cluster_error: _NONE
-    request_id: RequestId
-
-
 class ErrorMessageResponse(Shape):
     """Edgegap's error body"""
 
@@ -376,20 +329,7 @@ class ErrorMessageResponse(Shape):
     details: Annotated[dict[str, list[str]], _d("Field name -> its problems; may be empty")]
 
 
-class ValidationProblem(Shape):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class HTTPValidationErrorResponse(Shape):
-    """FastAPI's validation error"""
-
-    detail: list[ValidationProblem]
-
-
 SHAPES = (DeploymentStatusResponse, DeploymentStopResponse, DeploymentListResponse,
           DeploymentAcceptedResponse, AllocationErrorResponse, BulkStopResponse,
           LocationsResponse, FleetHostsResponse, TagResponse, TagListResponse,
-          ContainerLogsResponse, DeploymentMetricsResponse, AppHostingDeploymentResponse,
-          ErrorMessageResponse, HTTPValidationErrorResponse)
+          ContainerLogsResponse, DeploymentMetricsResponse, ErrorMessageResponse)
