@@ -108,10 +108,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         description="The latest log tail the agent sent (every --telemetry-interval seconds),"
         " and the logs of a crash. 404 once the deployment is terminated."),
     (_G, "/v1/metrics/deployment/{request_id}"): Op(
-        LEGACY, "Deployment metrics", 200, "DeploymentMetrics", (400, 404, 422), flat=True,
+        LEGACY, "Deployment metrics", 200, "DeploymentMetrics", (400, 404), flat=True,
         query=edgegap_telemetry.MetricsQuery,
         description="Totals are cumulative since the container started; cpu is percent of one"
-        " core, mem is bytes."),
+        " core, mem is bytes. A bad time, step or range is a 400 (Edgegap's 422 means only"
+        " \"Couldn't Allocate Server\" here)."),
     ("POST", "/agent/v1/deployments/{request_id}/telemetry"): Op(
         AGENT, "Send a container's log tail and a resource sample", 200, "AgentTelemetry",
         (400, 404, 422), DeploymentTelemetry, security=NODE_TOKEN),
