@@ -80,7 +80,13 @@ class HTTPValidationErrorResponse(Shape):
     detail: list[ValidationProblem]
 
 
-SHAPES = (AppHostingDeploymentResponse, HTTPValidationErrorResponse)
+class HTTPErrorResponse(Shape):
+    """FastAPI's HTTPException body"""
+
+    detail: str
+
+
+SHAPES = (AppHostingDeploymentResponse, HTTPValidationErrorResponse, HTTPErrorResponse)
 STATUS: dict[str, MengiStatus] = {
     Status.SEEKING.value: "pending", Status.DEPLOYING.value: "provisioning",
     Status.READY.value: "running", Status.ERROR.value: "failed",
@@ -123,7 +129,8 @@ async def create(request: Request) -> Response:
         return invalid(["body"], str(exc), "value_error")
     except BodyError as exc:
         if exc.too_large:
-            return JSONResponse({"detail": f"request body {exc.message}"}, status_code=413)
+            return JSONResponse(HTTPErrorResponse(detail=f"request body {exc.message}"),
+                                status_code=413)
         loc: list[str | int] = ["body", *exc.field.split(".")] if exc.field != "body" else ["body"]
         return invalid(loc, exc.message, "json_invalid" if exc.status == 400 else "value_error")
     svc = services(request)

@@ -20,6 +20,7 @@ from entrypoints.http import agent, agent_deployments, agent_work
 from entrypoints.http.app import API_ROUTES
 from entrypoints.http.openapi import SCHEMAS
 from entrypoints.http.openapi import document as openapi
+from entrypoints.settings import Settings
 from tests.conftest import API_KEY, make_settings
 
 pytestmark = pytest.mark.e2e
@@ -193,6 +194,9 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
         "container_port": 8080})
     check("POST", "/deployments/app-hosting", json={
         "geographic_region": "mars", "deployment_name": "docs", "docker_image": "x:1"})  # 422
+    too_big = check("POST", "/deployments/app-hosting", json={
+        "geographic_region": "x", "deployment_name": "x" * Settings.max_body_bytes})
+    assert "bytes" in too_big["detail"]  # 413
     check("POST", "/v1/deployments/bulk-stop", json={
         "filters": [{"field": "tags", "values": ["docs"], "filter_type": "any"}]})
     for path in LIST_PATHS:

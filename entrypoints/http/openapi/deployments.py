@@ -117,14 +117,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         AGENT, "Send a container's log tail and a resource sample", 200, "AgentTelemetry",
         (400, 404, 422), DeploymentTelemetry, security=NODE_TOKEN),
     ("POST", "/deployments/app-hosting"): Op(
-        MENGI, "Create App Hosting Deployment", 200, "AppHostingDeployment", (422,),
+        MENGI, "Create App Hosting Deployment", 200, "AppHostingDeployment", (413, 422),
         AppHostingDeploymentCreate, flat=True,
         description="Mengi's request on the same deployments: `deployment_type: docker` only"
         " (docker_image, container_port, cpu_request in vCPU, memory_request_mb,"
         " environment_variables as KEY=value). The region picks the hosts whose location"
         " names it; the answer is Mengi's DeploymentResponse (status pending, provisioning,"
         " running, failed, stopped or deleting), plus `request_id` for the Edgegap endpoints."
-        " Errors are FastAPI's {detail: [{loc, msg, type}]}."),
+        " Errors are FastAPI's {detail: [{loc, msg, type}]}; a body past MAX_BODY_BYTES is a"
+        " 413 {detail}."),
     ("POST", "/agent/v1/host"): Op(
         AGENT, "Report the node's placement profile and cached images", 200, "AgentHost",
         (400, 404, 422), AgentHostReport, security=NODE_TOKEN,

@@ -254,9 +254,10 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
 
 
 def _error(path: str, status: int) -> dict[str, Any]:
-    if path.startswith("/deployments/") and status == 422:  # Mengi's FastAPI errors
-        return {"description": "Validation Error", "content": {"application/json": {
-            "schema": oas.ref("HTTPValidationErrorResponse")}}}
+    if path.startswith("/deployments/") and status in (413, 422):  # Mengi's FastAPI errors
+        schema = "HTTPValidationErrorResponse" if status == 422 else "HTTPErrorResponse"
+        return {"description": "Validation Error" if status == 422 else HTTPStatus(status).phrase,
+                "content": {"application/json": {"schema": oas.ref(schema)}}}
     if not is_edgegap(path):
         return {"$ref": f"#/components/responses/{oas.ERRORS[status][0]}"}
     # Edgegap's own error bodies; its 422 is "Couldn't Allocate Server" and nothing else.
