@@ -167,17 +167,24 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
         "cpu_units": 1024, "memory_mb": 1024, "fleet": "docs"})
     deploy = {"application": "docs-app", "version": "v1", "tags": ["docs"], "users": [
         {"user_type": "geo_coordinates", "user_data": {"latitude": 45, "longitude": -73}}]}
+    check("POST", "/agent/v1/heartbeat", json={"status": "healthy"}, auth=token)  # placeable
     placed = check("POST", "/v2/deployments", json=deploy)
     deployment = {"request_id": placed["request_id"]}
     check("GET", "/v1/status/{request_id}", deployment)
     check("GET", "/v1/deployments")
-    check("POST", "/agent/v1/heartbeat", json={"status": "healthy"}, auth=token)
     assert check("GET", "/v1/locations")["locations"]
     check("GET", "/v2/private-fleets/{fleet_name}/hosts", {"fleet_name": "docs"})
     check("POST", "/v1/deployments/{request_id}/tags", deployment, json={"name": "blue"})
     check("GET", "/v1/deployments/{request_id}/tags", deployment)
+    refused = check("POST", "/agent/v1/deployments/{request_id}/report", deployment,
+                    json={"state": "ready", "ports": {"8080": {"extern": 31000}}}, auth=token)
+    assert list(refused["error"]["details"]) == ["ports[...].extern"]  # 422: ports are typed
     check("POST", "/agent/v1/deployments/{request_id}/report", deployment,
           json={"state": "ready", "ports": {"8080": {"external": 31000}}}, auth=token)
+    ready = check("GET", "/v1/status/{request_id}", deployment)
+    assert ready["ports"]["8080"] == {"external": 31000, "internal": None, "protocol": None,
+                                      "name": "8080", "tls_upgrade": False, "link": None,
+                                      "proxy": None}
     check("POST", "/agent/v1/deployments/{request_id}/telemetry", deployment, json={
         "logs": "started\n", "sample": {"cpu_percent": 1.5, "memory_bytes": 1024}}, auth=token)
     check("GET", "/v1/deployment/{request_id}/container-logs", deployment)
