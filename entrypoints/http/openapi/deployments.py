@@ -1,6 +1,7 @@
 """OpenAPI parts for applications, hosts and the Edgegap-compatible deployment API: per-operation
 wording and metadata only. The response schemas come from the Structs the handlers return
-(entrypoints/http/edgegap_shapes.py, apps.py and agent_deployments.py SHAPES).
+(entrypoints/http/edgegap_shapes.py, app_hosting.py, apps.py and agent_deployments.py
+SHAPES).
 
 The Edgegap operations answer in Edgegap's own shapes (no {data, meta} envelope) and errors
 ({message, details}), as its clients expect; they accept `Authorization: token <key>`.
