@@ -95,7 +95,8 @@ async def status(request: Request) -> Response:
 async def _stopped(request: Request, request_id: str, now: bool) -> Response:
     summary = await run_in_threadpool(lambda: status_body(services(request),
                                                           deployment_row(request, request_id)))
-    body = DeploymentStopResponse(f"Instance {request_id} will be deleted", summary)
+    body = DeploymentStopResponse(message=f"Instance {request_id} will be deleted",
+                                  deployment_summary=summary)
     return JSONResponse(body, status_code=200 if now else 202)
 
 
@@ -128,7 +129,8 @@ async def bulk_stop(request: Request) -> Response:
     svc = services(request)
     matching = await run_in_threadpool(svc.deployment_finder.matching, cmd.filters)
     stopped = await run_in_threadpool(svc.deployments.bulk_stop, matching)
-    return JSONResponse(BulkStopResponse([Processable(r) for r in stopped]), status_code=202)
+    body = BulkStopResponse(processable=[Processable(request_id=r) for r in stopped])
+    return JSONResponse(body, status_code=202)
 
 
 async def index(request: Request) -> Response:
@@ -140,8 +142,9 @@ async def index(request: Request) -> Response:
         query = ListQuery((), (Order("start_time", descending=True), Order("request_id")),
                           page=page, page_size=limit)
         found = svc.view.query("deployments", query)
-        return DeploymentListResponse([list_item(svc, r) for r in found.rows], found.total,
-                                      edgegap_page(page, limit, found.total), [])
+        return DeploymentListResponse(
+            data=[list_item(svc, r) for r in found.rows], total_count=found.total,
+            pagination=edgegap_page(page, limit, found.total), message=[])
 
     return JSONResponse(await run_in_threadpool(load))
 
