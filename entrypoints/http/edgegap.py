@@ -54,7 +54,7 @@ class DeploymentListQuery(msgspec.Struct):
 
 def _accepted(accepted: Accepted) -> Response:
     # With webhook_on_* given, the secret their signed deliveries use (not in Edgegap's API).
-    secret = accepted.hook_secret or None
+    secret = accepted.hook_secret or msgspec.UNSET
     if accepted.placed:
         return JSONResponse(DeploymentAcceptedResponse(request_id=accepted.request_id,
                                                        webhook_secret=secret),

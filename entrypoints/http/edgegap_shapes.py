@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 from domain.deployment import Status
 from entrypoints.http.serializers import Shape, described
@@ -144,19 +144,19 @@ _SECRET = _d("Only when webhook_on_* were given: signs their deliveries (Standar
              " X-Edge-Signature, as for registered webhooks). Not in Edgegap's API")
 
 
-class DeploymentAcceptedResponse(Shape, omit_defaults=True):
+class DeploymentAcceptedResponse(Shape):
     """Deployment Request Accepted (webhook_secret appears only with webhooks)"""
 
     request_id: RequestId
-    webhook_secret: Annotated[str | None, _SECRET] = None
+    webhook_secret: Annotated[str, _SECRET] | UnsetType = UNSET
 
 
-class AllocationErrorResponse(Shape, omit_defaults=True):
+class AllocationErrorResponse(Shape):
     """Couldn't Allocate Server: the deployment exists, in Status.ERROR"""
 
     request_id: RequestId
     message: str
-    webhook_secret: Annotated[str | None, _SECRET] = None
+    webhook_secret: Annotated[str, _SECRET] | UnsetType = UNSET
 
 
 class Processable(Shape):
