@@ -200,6 +200,9 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     check("DELETE", "/v1/stop/{request_id}", deployment)  # 200: READY
     check("POST", "/v2/private-fleets:deploy", json={**deploy, "private_host_ids": [node["id"]]})
     check("POST", "/v2/deployments", json={**deploy, "version": "nope"})  # 400
+    hooked = check("POST", "/v2/deployments",
+                   json={**deploy, "webhook_on_ready": {"url": "https://93.184.216.34/h"}})
+    assert hooked["webhook_secret"]
     check("POST", "/deployments/app-hosting", json={
         "geographic_region": "montreal", "deployment_name": "docs", "docker_image": "x:1",
         "container_port": 8080})
