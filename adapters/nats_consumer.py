@@ -15,10 +15,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from adapters.nats_publisher import StreamSettings, connect, ensure_stream
+from adapters.nats_publisher import connect, ensure_stream
 from application.ports import MessageHandler
 from application.wakeup import Stopped, pause, unless_stopped
 from domain.catalog import Message, decode_message
+from domain.event_stream import StreamSettings
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import msgspec
 import nats
@@ -15,36 +14,10 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from domain.catalog import Message
+from domain.event_stream import StreamSettings, headers_for
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
-
-
-@dataclass(frozen=True)
-class StreamSettings:
-    """The stream that holds the edge.* catalog."""
-
-    name: str = "EDGE"
-    # Lets several deployments (or test runs) share one NATS: subjects become <prefix>edge.*.
-    subject_prefix: str = ""
-    # Must outlast the relay's retry horizon (one batch); hours leave room for long outages.
-    duplicate_window: float = 2 * 3600
-    max_age: float = 7 * 24 * 3600
-
-    @property
-    def subjects(self) -> tuple[str, ...]:
-        return (f"{self.subject_prefix}edge.>",)
-
-    def subject(self, message: Message) -> str:
-        return self.subject_prefix + message.type
-
-
-def headers_for(message: Message) -> dict[str, str]:
-    return {
-        "Nats-Msg-Id": str(message.id),
-        "Edge-Position": str(message.position),
-        "Edge-Schema-Version": str(message.schema_version),
-    }
 
 
 async def connect(url: str, name: str) -> Client:

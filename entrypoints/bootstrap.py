@@ -26,7 +26,7 @@ from adapters.memory_bus import InProcessBus
 from adapters.memory_delivery_queue import MemoryDeliveryQueue
 from adapters.memory_views import MemoryTableView
 from adapters.nats_consumer import JetStreamConsumer
-from adapters.nats_publisher import JetStreamPublisher, StreamSettings
+from adapters.nats_publisher import JetStreamPublisher
 from adapters.node_reports import ViewNodeReports
 from adapters.pg_datastore import tracking_recorder
 from adapters.pg_lock import AdvisoryLock, LockSession
@@ -80,6 +80,7 @@ from application.store import EdgeStore
 from application.unsealing import UnsealFailures
 from application.webhooks import Webhooks
 from application.write_path import WritePath
+from domain.event_stream import StreamSettings
 from entrypoints.settings import Settings, database_kind
 from projections.fleet import FleetProjection
 from projections.fleet_tables import FLEET_TABLES, FLEET_VERSION

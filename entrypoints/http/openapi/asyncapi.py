@@ -18,8 +18,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
-from adapters.nats_publisher import StreamSettings, headers_for
 from domain.catalog import EVENT_TYPES, PAYLOADS, SCHEMA_VERSION, SOURCE, Message, message_id
+from domain.event_stream import StreamSettings, headers_for
 from entrypoints.http.openapi import SCHEMAS
 
 Schema = dict[str, Any]
