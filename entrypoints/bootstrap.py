@@ -28,7 +28,7 @@ from adapters.memory_views import MemoryTableView
 from adapters.nats_consumer import JetStreamConsumer
 from adapters.nats_publisher import JetStreamPublisher
 from adapters.node_reports import ViewNodeReports
-from adapters.pg_datastore import tracking_recorder
+from adapters.pg_datastore import prepare_database, tracking_recorder
 from adapters.pg_lock import AdvisoryLock, LockSession
 from adapters.pg_notify import NotifyListener
 from adapters.pg_secret_key import TABLE as PG_KEY_TABLE
@@ -373,6 +373,11 @@ def build_admins(
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Raises DatabaseUnavailableError (one line: what is wrong with DATABASE_URL) before any
+    pool tries, and creates the `?schema=` DATABASE_URL names if it is missing."""
+    if database_kind(settings.database_url) == "postgres" and prepare_database(
+            settings.postgres_conninfo(), settings.postgres_schema()):
+        log.info("created schema %s", settings.postgres_schema())
     store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
     view = build_view(settings, store_pool(store))
     rebuilding_to = prepare_view(view, store)

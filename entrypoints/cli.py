@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, NoReturn
 
+from adapters.pg_datastore import DatabaseUnavailableError
 from entrypoints import logs
 from entrypoints.settings import Settings, SettingsError
 from projections.versioning import ReadModelTooNewError
@@ -298,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"edge-admin: invalid setting: {exc}", file=sys.stderr)
         return 2
-    except ReadModelTooNewError as exc:
+    except (ReadModelTooNewError, DatabaseUnavailableError) as exc:
         print(f"edge-admin: {exc}", file=sys.stderr)
         return 1
 

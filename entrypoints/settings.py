@@ -198,6 +198,11 @@ class Settings:
     def postgres_conninfo(self) -> str:
         return _conninfo(self.database_url)
 
+    def postgres_schema(self) -> str:
+        """DATABASE_URL's `?schema=` (ours, not libpq's): where our tables live; "" for the
+        role's search_path."""
+        return parse_qs(urlparse(self.database_url).query).get("schema", [""])[0]
+
     def postgres_application_name(self, pool: str) -> str:
         """What pg_stat_activity shows for one of our pools: `edge-admin:store`."""
         return f"{self.database_app_name}:{pool}"[:63]
@@ -234,7 +239,7 @@ class Settings:
             "POSTGRES_APPLICATION_NAME": self.postgres_application_name("store"),
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "10",
-            "POSTGRES_SCHEMA": parse_qs(url.query).get("schema", [""])[0],
+            "POSTGRES_SCHEMA": self.postgres_schema(),
             "CREATE_TABLE": "y",
             # The stock recorder hangs on saves above ~4 MB (adapters/pg_recorder.py).
             "APPLICATION_RECORDER_TOPIC": "adapters.pg_recorder:CopyApplicationRecorder",
