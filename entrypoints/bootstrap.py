@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from adapters.liveness import SystemClock, ViewLiveness
 from adapters.memory_bus import InProcessBus
 from adapters.memory_delivery_queue import MemoryDeliveryQueue
 from adapters.memory_views import MemoryTableView
+from adapters.migrate import MigrationReport, migrate
 from adapters.nats_consumer import JetStreamConsumer
 from adapters.nats_publisher import JetStreamPublisher
 from adapters.node_reports import ViewNodeReports
@@ -190,6 +192,21 @@ class Services:
         close = getattr(self.view, "close", None)
         if close is not None:
             close()
+
+
+def migrate_database(settings: Settings) -> MigrationReport | None:
+    """The database as this release needs it (None for memory://, which keeps nothing)."""
+    kind = database_kind(settings.database_url)
+    if kind == "memory":
+        return None
+    if kind == "postgres" and prepare_database(settings.postgres_conninfo(),
+                                               settings.postgres_schema()):
+        log.info("created schema %s", settings.postgres_schema())
+    url = settings.database_url
+    if kind == "sqlite":  # the file the store opens (its folder made if missing), absolute
+        path = os.path.abspath(settings.persistence_env("edge")["SQLITE_DBNAME"])
+        url = "sqlite:////" + path.lstrip("/")  # POSIX keeps a leading "//"; yoyo cannot
+    return migrate(url)
 
 
 def build_view(settings: Settings, pool: PostgresDatastore | None = None) -> TableView:
@@ -374,10 +391,9 @@ def build_admins(
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Raises DatabaseUnavailableError (one line: what is wrong with DATABASE_URL) before any
-    pool tries, and creates the `?schema=` DATABASE_URL names if it is missing."""
-    if database_kind(settings.database_url) == "postgres" and prepare_database(
-            settings.postgres_conninfo(), settings.postgres_schema()):
-        log.info("created schema %s", settings.postgres_schema())
+    pool tries; creates the `?schema=` DATABASE_URL names if it is missing, and applies the
+    pending migrations (adapters/migrate.py)."""
+    migrate_database(settings)
     store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
     view = build_view(settings, store_pool(store))
     rebuilding_to = prepare_view(view, store)

@@ -120,6 +120,21 @@ def projections_status(args: argparse.Namespace) -> int:
     return 0 if failure is None else 1
 
 
+def migrate(args: argparse.Namespace) -> int:
+    """Applies the pending migrations (every command does at start; this does only that)."""
+    from entrypoints.bootstrap import migrate_database
+
+    report = migrate_database(_settings(args))
+    if report is None:
+        print("memory:// keeps no tables: nothing to migrate")
+    elif report.applied:
+        print(f"applied {len(report.applied)} migration(s): {', '.join(report.applied)}; "
+              f"{report.total} in all")
+    else:
+        print(f"up to date: {report.total} migration(s) applied")
+    return 0
+
+
 Work = Callable[["Services", Event], Awaitable[None]]
 
 
@@ -285,6 +300,8 @@ def parser() -> argparse.ArgumentParser:
     hooks_sub.add_parser(
         "work", help="fan published events out to webhooks and deliver them until stopped"
     ).set_defaults(func=webhooks_work)
+    sub.add_parser("migrate", help="apply the pending migrations of the tables events cannot "
+                   "rebuild (serve does too, at start)").set_defaults(func=migrate)
     r = sub.add_parser("replay", help="rebuild every read model from the event store")
     r.set_defaults(func=replay)
     add_events_parser(sub)
