@@ -20,11 +20,57 @@ log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 
 
-async def connect(url: str, name: str) -> Client:
-    return await nats.connect(
+class ConnectionLog:
+    """One log line per change of a connection's state (unreachable, disconnected, back), where
+    the client's own default writes a traceback for every attempt: 24 in 11 s of an outage."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url, self.name = url, name
+        self.state = "connecting"
+        self._closing = False
+
+    async def error(self, exc: Exception) -> None:
+        if self.state != "unreachable":
+            log.warning("%s: NATS at %s unreachable (%s); retrying every second until it "
+                        "answers", self.name, self.url, describe(exc))
+            self.state = "unreachable"
+
+    async def disconnected(self) -> None:
+        if self._closing:
+            self._closing = False
+            return
+        if self.state == "connected":
+            log.warning("%s: disconnected from NATS at %s; reconnecting", self.name, self.url)
+            self.state = "disconnected"
+
+    def closing(self) -> None:
+        """We close it: the disconnection that follows is no news (and the state stays as it
+        was, so a caller that connects again right away logs nothing either)."""
+        self._closing = True
+
+    async def connected(self) -> None:
+        self._closing = False  # a close whose disconnection never came is over
+        if self.state != "connected":
+            log.info("%s: connected to NATS at %s", self.name, self.url)
+            self.state = "connected"
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def connect(url: str, name: str, states: ConnectionLog | None = None) -> Client:
+    """A client that reconnects by itself for ever, logging through `states` (kept by the
+    caller across calls, so a retried connect does not log its outage again)."""
+    states = states or ConnectionLog(url, name)
+    client = await nats.connect(
         url, name=name, connect_timeout=5, reconnect_time_wait=1, max_reconnect_attempts=-1,
-        allow_reconnect=True,
+        allow_reconnect=True, error_cb=states.error, disconnected_cb=states.disconnected,
+        reconnected_cb=states.connected,
     )
+    await states.connected()
+    return client
 
 
 async def ensure_stream(js: JetStreamContext, stream: StreamSettings) -> None:
@@ -53,9 +99,10 @@ class JetStreamPublisher:
         self.stream = stream or StreamSettings()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._states = ConnectionLog(url, "edge-relay")
 
     async def start(self) -> None:
-        self._nc = await connect(self.url, "edge-relay")
+        self._nc = await connect(self.url, "edge-relay", self._states)
         self._js = self._nc.jetstream(publish_async_max_pending=4000)
         await ensure_stream(self._js, self.stream)
 
@@ -77,6 +124,7 @@ class JetStreamPublisher:
             raise PublishError(unacked) from failures[0]
 
     async def close(self) -> None:
+        self._states.closing()
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.drain()
         self._nc = self._js = None
