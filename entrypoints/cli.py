@@ -44,7 +44,7 @@ def serve(args: argparse.Namespace) -> int:
 
     overrides = {"run_projections": False} if args.no_projections else {}
     settings = _settings(args, **overrides)
-    logs.configure(settings.log_format, args.log_level)
+    logs.configure(settings.log_format, args.log_level, settings.access_log)
     try:
         sockets = listen(settings.host, settings.port)
     except ListenError as exc:

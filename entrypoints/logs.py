@@ -33,10 +33,15 @@ class TextFormatter(logging.Formatter):
         return f"{line} request_id={rid}" if rid is not None else line
 
 
-def configure(fmt: str, level: str = "info") -> None:
-    """Replaces the root handlers; uvicorn logs propagate here when run with log_config=None."""
+ACCESS = "edge_admin.access"  # the middleware's one line per request
+
+
+def configure(fmt: str, level: str = "info", access: bool = True) -> None:
+    """Replaces the root handlers; uvicorn logs propagate here when run with log_config=None.
+    `access` False (ACCESS_LOG=false) silences the per-request lines whatever the level."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger(ACCESS).setLevel(logging.NOTSET if access else logging.WARNING)

@@ -69,6 +69,7 @@ class Settings:
     admin_offline_after: float = 15.0
     admin_forget_after: float = 3600.0
     log_format: str = "json"
+    access_log: bool = True  # one line per request, at info
     placement_snapshot: float = 0.5
     deployment_start_deadline: float = 600.0
     database_pool_size: int = DATABASE_POOL_SIZE
@@ -125,6 +126,7 @@ class Settings:
             "admin_offline_after": _float(e, "ADMIN_OFFLINE_AFTER_SECONDS", 15.0),
             "admin_forget_after": _float(e, "ADMIN_FORGET_AFTER_SECONDS", 3600.0),
             "log_format": (e.get("LOG_FORMAT") or "json").lower(),
+            "access_log": _bool(e, "ACCESS_LOG", True),
             "placement_snapshot": _float(e, "PLACEMENT_SNAPSHOT_SECONDS", 0.5, zero=True),
             "deployment_start_deadline": _float(e, "DEPLOYMENT_START_DEADLINE_SECONDS", 600.0),
             "database_pool_size": _int(e, "DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, 1, 1000),

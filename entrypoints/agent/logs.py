@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 
 class JsonFormatter(logging.Formatter):
-    """time, level, logger, message, exception (if any), and whatever `fields` adds."""
+    """time, level, logger, message, a record's `fields` extra, exception (if any), and
+    whatever the `fields` method adds."""
 
     def fields(self, record: logging.LogRecord) -> dict[str, object]:
         return {}
@@ -20,6 +21,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            **getattr(record, "fields", {}),  # structured extras: extra={"fields": {...}}
             **self.fields(record),
         }
         if record.exc_info:
