@@ -3,7 +3,7 @@
 GET /api/v1/admins/me/metrics (E6): this process's counters in the seed's groups. Groups and
 fields with no meaning in this service are null, never invented: there is no BEAM (atoms, ETS),
 no Netmaker (reconciliation), no peer discovery over DNS, and no admin-side proxy or gateways.
-README "Metrics" lists each field's source.
+README "Metrics" lists each field's source; entrypoints/http/admin_metrics_shapes.py its shape.
 
 GET /metrics, in the Prometheus text format: request latency by route, this process's counters
 (the same ones E6 shows), the fleet and topology gauges, and the process collector.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
+import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -80,10 +81,8 @@ async def enroll(request: Request) -> Response:
     cmd = await read_body(request, EnrollNode)
     enrolled = await run_in_threadpool(services(request).nodes.enroll, cmd)
     seen = await run_in_threadpool(_agent_view, request, enrolled.node_id)
-    body = AgentEnrollmentResponse(
-        node_id=seen.node_id, cluster_name=seen.cluster_name, status=seen.status,
-        version=seen.version, heartbeat_interval_seconds=seen.heartbeat_interval_seconds,
-        api_token=enrolled.api_token, reregistered=enrolled.reregistered)
+    body = AgentEnrollmentResponse(**msgspec.structs.asdict(seen), api_token=enrolled.api_token,
+                                   reregistered=enrolled.reregistered)
     return ok(request, body, 200 if enrolled.reregistered else 201)
 
 
