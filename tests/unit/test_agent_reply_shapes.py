@@ -2,7 +2,9 @@
 
 The admin documents and returns shapes whose every field is always present; the agent decodes
 the same JSON with application/agent_protocol.py, whose defaults let it read older admins. Each
-pair must agree on every field the agent reads, with the values the admin sends.
+pair must agree on every field the agent reads, with the values the admin sends. The node
+metrics shapes show every figure an agent reports, even from a report stored before a figure
+existed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from application.agent_protocol import (
 )
 from domain.command_execution import ExecutionStatus
 from domain.node import NodeStatus
+from entrypoints.http import node_metrics
 from entrypoints.http.agent import (
     AgentEnrollmentResponse,
     AgentHeartbeatResponse,
@@ -106,3 +109,10 @@ def test_the_node_metrics_shapes_show_every_figure_the_agent_reports() -> None:
     assert set(AgentMetricsResponse.__struct_fields__) - head == agent
     for figures, reported in ((CpuFigures, Cpu), (UsageFigures, Usage), (UptimeFigures, Uptime)):
         assert figures.__struct_fields__ == reported.__struct_fields__
+
+
+def test_a_stored_host_group_missing_a_figure_shows_it_as_null() -> None:
+    # A report stored by an agent that did not send usage_percent yet (or an older admin).
+    assert node_metrics._figures(CpuFigures, {"cores": 2, "load_1m": 0.5}) == CpuFigures(
+        cores=2, load_1m=0.5, load_5m=None, load_15m=None, usage_percent=None)
+    assert node_metrics._figures(CpuFigures, None) is None
