@@ -27,6 +27,7 @@ from domain.shared import (
     node_vpn_hostname,
     vpn_domain,
 )
+from domain.targeting import Targeting
 
 
 def described(text: str, **more: Any) -> Meta:
@@ -137,7 +138,7 @@ class CommandResponse(Shape):
 
     id: Annotated[UUID, _d("Unique command identifier")]
     command_text: Annotated[str, _d("Multi-line shell script/commands")]
-    targeting: Annotated[dict[str, Any], _d(
+    targeting: Annotated[Targeting, _d(
         "Targeting configuration used when creating this command (informational only, not "
         "filterable); node_ids and cluster_names deduplicated")]
     timeout: Annotated[int | None, _d("Command timeout in milliseconds (null means no timeout)")]
@@ -200,7 +201,7 @@ class SelfUpdateRequestResponse(Shape):
     summary: Annotated[SelfUpdateSummary | None, _d(
         "Summary of results (total == triggered + failed); null until the request is "
         "completed")]
-    targeting: Annotated[dict[str, Any], _d(
+    targeting: Annotated[Targeting, _d(
         "Targeting configuration (same format as commands), with the implicit status=healthy "
         "and self_update_enabled=true filters merged into node_filters")]
     inserted_at: Created
@@ -293,7 +294,8 @@ def alias(row: dict[str, Any]) -> AliasResponse:
 
 def command(row: dict[str, Any]) -> CommandResponse:
     return CommandResponse(
-        id=row["id"], command_text=row["command_text"], targeting=json.loads(row["targeting"]),
+        id=row["id"], command_text=row["command_text"],
+        targeting=Targeting.from_dict(json.loads(row["targeting"])),
         timeout=row["timeout"], expired_at=row["expired_at"], inserted_at=row["inserted_at"],
         updated_at=row["updated_at"],
     )
@@ -310,7 +312,7 @@ def self_update_request(row: dict[str, Any]) -> SelfUpdateRequestResponse:
                                 failed=row["failed"]) if done else None
     return SelfUpdateRequestResponse(
         id=row["id"], status=row["status"], summary=summary,
-        targeting=json.loads(row["targeting"]), inserted_at=row["inserted_at"],
+        targeting=Targeting.from_dict(json.loads(row["targeting"])), inserted_at=row["inserted_at"],
         updated_at=row["updated_at"],
     )
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
+from msgspec import Meta
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,6 +13,7 @@ from starlette.routing import Route
 
 from application.agent_protocol import CheckSshLogin
 from application.ssh_access import CreateSshPublicKey, CreateSshUsername
+from domain.ssh_access import LoginOutcome
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
 from entrypoints.http.crud import Resource, each
@@ -26,6 +28,7 @@ from entrypoints.http.listing import (
     text,
 )
 from entrypoints.http.responses import ok
+from entrypoints.http.serializers import Shape, described
 from projections.query import AnyOf, Cond, ListQuery, Order
 
 USERNAMES = ListSpec(
@@ -40,6 +43,22 @@ KEYS = ListSpec(
     sortable=("key_name", "username", "inserted_at", "updated_at"),
 )
 MAX_KEYS_SHOWN = 10_000
+# Every outcome but `accepted` (domain/ssh_access.py LoginOutcome).
+Refusal = Annotated[str, Meta(extra_json_schema={"enum": [
+    o.value for o in LoginOutcome if o is not LoginOutcome.ACCEPTED]})]
+
+
+class AgentSshVerdictResponse(Shape):
+    """Whether the offered credential may log in"""
+
+    allowed: Annotated[bool, described(
+        "true only for a known username with this key or password")]
+    reason: Annotated[Refusal | None, described("Why it was refused (null when allowed)")]
+    ssh_username_id: Annotated[UUID | None, described(
+        "The username's ID when it exists on this node")]
+
+
+SHAPES = (AgentSshVerdictResponse,)
 
 
 def _keys_of(svc: Services,
@@ -92,8 +111,9 @@ async def verify(request: Request) -> Response:
     services(request).counters.add("ssh.verifications_total")
     if not verdict.allowed:
         services(request).counters.add("ssh.verifications_failed")
-    return ok(request, {"allowed": verdict.allowed, "reason": verdict.reason,
-                        "ssh_username_id": verdict.ssh_username_id})
+    return ok(request, AgentSshVerdictResponse(
+        allowed=verdict.allowed, reason=verdict.reason,
+        ssh_username_id=verdict.ssh_username_id))
 
 
 ROUTES = [

@@ -197,7 +197,7 @@ def envelope(kind: str) -> type[msgspec.Struct]:
                              namespace={"__doc__": f"{kind}: {TYPE_DOCS[kind]}"})
 
 
-def _schemas(kinds: tuple[str, ...], ref_template: str) -> Schema:
+def message_schemas(kinds: tuple[str, ...], ref_template: str) -> Schema:
     """msgspec's schemas of the envelopes and payloads, with the field wording added."""
     _, schemas = msgspec.json.schema_components(
         [envelope(k) for k in kinds], ref_template=ref_template)
@@ -243,7 +243,7 @@ def _message(kind: str, sample: Message) -> Schema:
 
 def build_asyncapi() -> Schema:
     """The whole document as plain JSON values, channels in catalog order (a fresh copy)."""
-    schemas = _schemas(EVENT_TYPES, COMPONENTS)
+    schemas = message_schemas(EVENT_TYPES, COMPONENTS)
     samples = {k: sample_message(k, SAMPLE_POSITION + i) for i, k in enumerate(EVENT_TYPES)}
     nats_names = list(headers_for(samples[EVENT_TYPES[0]]))
     schemas["NatsHeaders"] = _headers("NatsHeaders", NATS_HEADER_DOCS, nats_names)
@@ -287,7 +287,7 @@ def build_event_schemas() -> dict[str, Schema]:
     """One standalone draft 2020-12 schema of the whole message per type, keyed by type."""
     out = {}
     for kind in EVENT_TYPES:
-        defs = _schemas((kind,), "#/$defs/{name}")
+        defs = message_schemas((kind,), "#/$defs/{name}")
         root = defs.pop(f"{struct_name(kind)}Message")
         out[kind] = {"$schema": JSON_SCHEMA, "$id": schema_id(kind), **root,
                      "title": f"{kind} v{SCHEMA_VERSION}", "$defs": defs}

@@ -28,16 +28,22 @@ from application.nodes import ChangeCluster
 from application.webhooks import CreateWebhook
 from domain.catalog import EVENT_TYPES
 from entrypoints.http import (
+    admin_metrics_shapes,
+    admins,
     agent,
     agent_deployments,
     agent_work,
     aliases,
     clusters,
+    command_executions,
     deliveries,
     enrollment_keys,
+    event_types,
     events,
+    node_metrics,
     nodes,
     serializers,
+    ssh,
     webhooks,
 )
 from entrypoints.http.app import API_ROUTES
@@ -209,11 +215,7 @@ def build_openapi() -> dict[str, Any]:
         "security": [{"apiKey": []}],
         "paths": paths,
         "components": {
-            "schemas": {**_request_bodies(), **_response_shapes(), **oas.RESOURCES,
-                        **oev.RESOURCES,
-                        **ocmd.RESOURCES, **owork.RESOURCES, **ossh.RESOURCES,
-                        **oadm.RESOURCES, **odep.RESOURCES,
-                        **_envelopes(), **oas.ENVELOPE},
+            "schemas": _components(),
             "responses": oas.error_responses(),
             "headers": {"RequestId": {"schema": oas.STR, "description": "Equals meta.request_id;"
                                       " a sane incoming x-request-id is echoed"}},
@@ -381,10 +383,25 @@ def _request_bodies() -> dict[str, oas.Schema]:
 
 def _response_shapes() -> dict[str, oas.Schema]:
     """The typed responses' schemas, from the classes the handlers return."""
-    shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES)
-    _, components = msgspec.json.schema_components(
-        shapes, ref_template="#/components/schemas/{name}")
+    shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES, *admins.SHAPES,
+              *admin_metrics_shapes.SHAPES, *node_metrics.SHAPES, *agent.SHAPES,
+              *agent_work.SHAPES, *ssh.SHAPES, *command_executions.SHAPES)
+    named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
+    schemas, components = msgspec.json.schema_components(
+        [*shapes, *named.values()], ref_template="#/components/schemas/{name}")
+    components.update(zip(named, schemas[len(shapes):], strict=True))
     return components
+
+
+def _components() -> dict[str, oas.Schema]:
+    """Every schema; one name never stands for two different schemas."""
+    out: dict[str, oas.Schema] = {}
+    for part in (_request_bodies(), _response_shapes(), oev.event_components(), odep.RESOURCES,
+                 _envelopes(), oas.ENVELOPE):
+        for name, schema in part.items():
+            if out.setdefault(name, schema) != schema:
+                raise ValueError(f"{__name__}: two different schemas are named {name}")
+    return {**out, **ocmd.targeting_components()}  # the same structs, with the seed's wording
 
 
 def _body_docs() -> dict[str, tuple[str, dict[str, str]]]:
