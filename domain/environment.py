@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import GoneError, InvalidValueError, StateConflictError, check_text
+from domain.shared import InvalidValueError, StateConflictError, check_text
 from domain.variables import Configurable, entry_id, variable_entry
 
 MAX_NAME = 100
@@ -28,8 +28,8 @@ class EnvironmentLockedError(StateConflictError):
     """A locked environment refuses mutations until unlocked."""
 
 
-class EnvironmentArchivedError(GoneError):
-    """An archived environment is read-only for good (commands answer as if it were gone)."""
+class EnvironmentArchivedError(StateConflictError):
+    """An archived environment is read-only for good (it stays readable)."""
 
 
 def check_environment_name(name: str) -> str:
@@ -47,7 +47,7 @@ class Environment(Configurable, Aggregate):
     """One environment of one project."""
 
     @event("Created")
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self, id: UUID, project_id: UUID, name: str, kind: str, at: datetime,  # noqa: A002
     ) -> None:
         self.project_id = project_id

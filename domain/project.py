@@ -46,7 +46,7 @@ class Project(SoftDeletable, Aggregate):
     """A named group of environments."""
 
     @event("Created")
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self, id: UUID, name: str, slug: str, description: str, at: datetime,  # noqa: A002
     ) -> None:
         self.name = name

@@ -24,6 +24,7 @@ from domain.soft_delete import SoftDeletable
 from domain.variables import (
     PRECEDENCE,
     Configurable,
+    VariableNotFoundError,
     effective,
     entry_id,
     variable_entry,
@@ -69,6 +70,10 @@ class ResourceBusyError(StateConflictError):
     def __init__(self, message: str, blockers: list[UUID]) -> None:
         super().__init__(message, "resourceId")
         self.blockers = blockers
+
+
+class SecretExistsError(StateConflictError):
+    """Creating a secret that exists: rotate it instead."""
 
 
 class ResourceNotReadyError(StateConflictError):
@@ -334,6 +339,31 @@ class Resource(SoftDeletable, Configurable, Aggregate):
     @event("VariableUnset")
     def _variable_unset(self, key: str, exposure: str, at: datetime) -> None:
         self.variables.pop(entry_id(key, exposure), None)
+
+    # Secrets are variables of kind `secret` (sealed); Appaloft creates, rotates and deletes
+    # them through their own commands, each refusing the wrong starting point.
+    def create_secret(self, key: str, exposure: str, sealed: str, at: datetime) -> None:
+        self.check_mutable()
+        if entry_id(key, exposure) in self.variables:
+            raise SecretExistsError(f"{exposure} {key} exists; rotate it instead", "key")
+        self.set_variable(key, exposure, None, sealed, at)
+
+    def rotate_secret(self, key: str, exposure: str, sealed: str, at: datetime) -> None:
+        self.check_mutable()
+        self._secret(key, exposure)
+        self.set_variable(key, exposure, None, sealed, at)
+
+    def delete_secret(self, key: str, exposure: str, at: datetime) -> None:
+        self.check_mutable()
+        self._secret(key, exposure)
+        self.unset_variable(key, exposure, at)
+
+    def _secret(self, key: str, exposure: str) -> dict[str, Any]:
+        found = self.variable(key, exposure)
+        if not found["is_secret"]:
+            raise VariableNotFoundError(f"no {exposure} secret {key} (it is a plain variable)",
+                                        "key")
+        return found
 
     def archive(self, at: datetime) -> None:
         """Archiving an archived resource changes nothing; an attempt in progress blocks it."""

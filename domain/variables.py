@@ -78,7 +78,7 @@ class Configurable:
 
         def _variable_unset(self, key: str, exposure: str, at: datetime) -> None: ...
 
-    def set_variable(  # noqa: PLR0913
+    def set_variable(
         self, key: str, exposure: str, value: str | None, sealed: str | None, at: datetime,
     ) -> None:
         """A plain value (`value`) or a secret (`sealed`, the value already sealed)."""
