@@ -63,8 +63,8 @@ def test_the_attempt_status_follows_the_rules(ops: list[str], rollback: bool) ->
                                                      "create"}, AT)
     assert is_rollback(deployment.spec) is rollback
     events: list[Any] = list(deployment.collect_events())
+    assert attempt_status(events, rollback) == AttemptStatus.CREATED
     status = attempt_status(events, rollback)
-    assert status == AttemptStatus.CREATED
     cancel_asked_while_active = False
     for op in ops:
         before = status

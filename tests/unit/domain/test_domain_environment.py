@@ -60,7 +60,9 @@ def test_archived_is_for_good_and_still_readable() -> None:
     environment.archive("replaced", AT)
     assert environment.lifecycle_status == "archived"
     assert environment.variable("A", "runtime")["value"] == "0"
-    for change in (*MUTATIONS.values(), lambda e: e.lock(None, AT), lambda e: e.unlock(AT)):
+    changes: list[Callable[[Environment], None]] = [
+        *MUTATIONS.values(), lambda e: e.lock(None, AT), lambda e: e.unlock(AT)]
+    for change in changes:
         with pytest.raises(EnvironmentArchivedError):
             change(environment)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -19,7 +20,7 @@ from domain.shared import InvalidValueError
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def replayed(events: list[Any]) -> Any:
+def replayed(events: Sequence[Any]) -> Any:
     aggregate = None
     for e in events:
         aggregate = e.mutate(aggregate)
@@ -47,8 +48,9 @@ def test_an_active_project_cannot_be_deleted_and_an_archived_one_refuses_changes
     project.archive("done", AT)
     project.archive("again", AT)  # no second event, the first reason stays
     assert (project.archive_reason, project.archived_at) == ("done", AT)
-    for change in (lambda: project.rename("x", AT), lambda: project.describe("d", AT),
-                   project.check_active):
+    changes: list[Callable[[], None]] = [lambda: project.rename("x", AT),
+                                         lambda: project.describe("d", AT), project.check_active]
+    for change in changes:
         with pytest.raises(ProjectArchivedError):
             change()
     project.restore(AT)

@@ -5,6 +5,7 @@ healthy one), checked against a plain model and replay."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -42,7 +43,7 @@ def deployable() -> Resource:
     return resource
 
 
-def replayed(events: list[Any]) -> Any:
+def replayed(events: Sequence[Any]) -> Any:
     aggregate = None
     for e in events:
         aggregate = e.mutate(aggregate)
@@ -109,9 +110,11 @@ def test_secrets_are_created_rotated_and_deleted_only_from_the_right_state() -> 
     resource.rotate_secret("DB_PASSWORD", "runtime", "k:two", AT)
     assert resource.variable("DB_PASSWORD", "runtime")["sealed"] == "k:two"
     resource.set_variable("PLAIN", "runtime", "v", None, AT)
-    for refused in (lambda: resource.rotate_secret("PLAIN", "runtime", "k:x", AT),
-                    lambda: resource.delete_secret("PLAIN", "runtime", AT),
-                    lambda: resource.rotate_secret("NOPE", "runtime", "k:x", AT)):
+    refusals: list[Callable[[], None]] = [
+        lambda: resource.rotate_secret("PLAIN", "runtime", "k:x", AT),
+        lambda: resource.delete_secret("PLAIN", "runtime", AT),
+        lambda: resource.rotate_secret("NOPE", "runtime", "k:x", AT)]
+    for refused in refusals:
         with pytest.raises(VariableNotFoundError):
             refused()
     resource.delete_secret("DB_PASSWORD", "runtime", AT)
