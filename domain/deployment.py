@@ -79,6 +79,9 @@ class Deployment(Aggregate):
         self.error_detail = ""
         self.stop_pending: str | None = None  # the reason of a stop asked before READY/ERROR
         self.stopping: str | None = None  # the reason of a stop the agent is carrying out
+        # A stop was asked before READY or ERROR (Appaloft's cancel of an active attempt): kept
+        # after the stop is carried out, so the attempt status holds without the event history.
+        self.stopped_early = False
         self.requested_at = at
         self.placed_at: datetime | None = None
         self.tags: list[str] = list(spec.get("tags", []))
@@ -203,6 +206,7 @@ class Deployment(Aggregate):
     @event("StopDeferred")
     def _stop_deferred(self, request_id: str, reason: str, at: datetime) -> None:
         self.stop_pending = reason
+        self.stopped_early = True
 
     def _carry_out_pending(self, at: datetime) -> None:
         if self.stop_pending is not None:

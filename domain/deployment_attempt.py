@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from domain.deployment import Deployment
+from domain.deployment import Deployment, Status
 from domain.shared import StateConflictError
 
 
@@ -90,6 +90,29 @@ def attempt_status(events: Iterable[Any], rollback: bool) -> AttemptStatus:
         if isinstance(domain_event, Deployment.Event):
             status = advance(status, type(domain_event).__name__, rollback)
     return status
+
+
+def attempt_of(deployment: Deployment) -> AttemptStatus:
+    """The same status as `attempt_status` over its events, read from the aggregate's state: what
+    a decision uses to settle the Resource the moment an attempt ends."""
+    rollback = is_rollback(deployment.spec)
+    healthy = AttemptStatus.ROLLED_BACK if rollback else AttemptStatus.SUCCEEDED
+    status, canceled = deployment.status, deployment.stopped_early
+    if status == Status.TERMINATED.value:
+        if canceled:
+            return AttemptStatus.CANCELED
+        if deployment.last_status == Status.READY.value:
+            return healthy
+        if deployment.last_status == Status.ERROR.value:
+            return AttemptStatus.FAILED
+        return AttemptStatus.CANCELED
+    if status == Status.ERROR.value:
+        return AttemptStatus.CANCELED if canceled else AttemptStatus.FAILED
+    if canceled:
+        return AttemptStatus.CANCEL_REQUESTED
+    if status == Status.READY.value:
+        return healthy
+    return AttemptStatus.RUNNING if status == Status.DEPLOYING.value else AttemptStatus.CREATED
 
 
 def is_rollback(spec: dict[str, Any]) -> bool:

@@ -23,6 +23,7 @@ from domain.deployment_attempt import (
     AttemptStatus,
     NotRollbackCandidateError,
     advance,
+    attempt_of,
     attempt_status,
     check_cancelable,
     check_retryable,
@@ -79,6 +80,7 @@ def test_the_attempt_status_follows_the_rules(ops: list[str], rollback: bool) ->
         for e in new_events:
             stepped = advance(stepped, type(e).__name__, rollback)
         assert stepped == status
+        assert attempt_of(deployment) == status, "the state says what the events say"
         if before in TERMINAL:
             assert status == before, "a terminal status never changes"
         if status in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED):
