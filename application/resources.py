@@ -30,6 +30,8 @@ from application.ports import SecretBox
 from application.projects import live_project
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
+from domain.deployment import Deployment
+from domain.deployment_attempt import HEALTHY, TERMINAL, attempt_of
 from domain.resource import (
     MAX_ARGS,
     MAX_COMMAND,
@@ -178,6 +180,26 @@ def snapshot_for_deployment(uow: UnitOfWork, resource_id: UUID) -> ResourceSnaps
     environment = live_environment(uow, resource.environment_id)
     environment.check_mutable()
     return resource.snapshot(environment.variables)
+
+
+def settle_attempt(uow: UnitOfWork, deployment: Deployment) -> UUID | None:
+    """Called in every decision that moves a Deployment: when it is a Resource's attempt and
+    has just ended, the Resource records the outcome in the same transaction. Returns the
+    deployment this one supersedes (the resource's previous healthy one, which kept serving
+    until now and is to be stopped), or None."""
+    own = deployment.spec.get("resource")
+    status = attempt_of(deployment)
+    if not isinstance(own, dict) or status not in TERMINAL:
+        return None
+    resource = uow.find(Resource, UUID(own["resource_id"]))
+    if resource is None or resource.deleted:
+        return None
+    previous = resource.serving_deployment
+    if not resource.settle_deployment(deployment.id, status.value, uow.now):
+        return None
+    if status in HEALTHY and previous is not None and previous != deployment.id:
+        return previous
+    return None
 
 
 class Resources:

@@ -379,6 +379,12 @@ class Resource(SoftDeletable, Configurable, Aggregate):
     # -- deployments ---------------------------------------------------------------------------
     def plan_blockers(self) -> list[str]:
         """Why a deployment cannot start now: Appaloft-style reason codes (empty: ready)."""
+        reasons = self._configuration_blockers()
+        if self.active_deployment is not None:
+            reasons.append("attempt-not-terminal")
+        return reasons
+
+    def _configuration_blockers(self) -> list[str]:
         reasons = []
         if self.archived_at is not None:
             reasons.append("resource-archived")
@@ -386,14 +392,13 @@ class Resource(SoftDeletable, Configurable, Aggregate):
             reasons.append("resource-source-missing")
         if self.health["enabled"] and self.health["port"] is None and self.internal_port is None:
             reasons.append("resource-health-port-missing")
-        if self.active_deployment is not None:
-            reasons.append("attempt-not-terminal")
         return reasons
 
     def snapshot(self, environment_variables: dict[str, dict[str, Any]]) -> ResourceSnapshot:
-        """The configuration as it is now, merged with its environment's variables."""
+        """The configuration as it is now, merged with its environment's variables (an attempt
+        in progress is begin_deployment's to refuse, naming it)."""
         self.check_live()
-        reasons = self.plan_blockers()
+        reasons = self._configuration_blockers()
         if reasons:
             raise ResourceNotReadyError(
                 f"resource {self.slug} cannot be deployed: {', '.join(reasons)}", reasons)
