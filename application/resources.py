@@ -26,11 +26,11 @@ from application.environments import (
     live_environment,
     sealed_or_plain,
 )
-from application.ports import SecretBox
+from application.ports import SecretBox, WorkNotifier
 from application.projects import live_project
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
-from domain.deployment import Deployment
+from domain.deployment import Deployment, Status
 from domain.deployment_attempt import HEALTHY, TERMINAL, attempt_of
 from domain.resource import (
     MAX_ARGS,
@@ -205,8 +205,9 @@ def settle_attempt(uow: UnitOfWork, deployment: Deployment) -> UUID | None:
 class Resources:
     """Application service for resources."""
 
-    def __init__(self, writes: WritePath, box: SecretBox) -> None:
-        self.writes, self.box = writes, box
+    def __init__(self, writes: WritePath, box: SecretBox,
+                 work: WorkNotifier | None = None) -> None:
+        self.writes, self.box, self.work = writes, box, work
 
     def create(self, cmd: CreateResource) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
@@ -272,17 +273,27 @@ class Resources:
         return self._change(resource_id, lambda r, uow: r.archive(uow.now))
 
     def delete(self, resource_id: UUID, cmd: DeleteResource) -> UUID:
-        """Refused while an attempt runs (ResourceBusyError names it); the slug is freed."""
-        def decide(uow: UnitOfWork) -> UUID:
+        """Refused while an attempt runs (ResourceBusyError names it); the container still
+        serving stops in the same transaction (nothing runs that no resource accounts for),
+        and the slug is freed."""
+        def decide(uow: UnitOfWork) -> UUID | None:
             resource = mutable_resource(uow, resource_id)
             resource.delete_confirmed(cmd.confirmation.resource_slug, uow.now)
             claim = uow.find(NameClaim, resource_claim_id(resource.environment_id,
                                                           resource.slug))
             if claim is not None:
                 claim.release(resource.id)
-            return resource_id
+            serving = None if resource.serving_deployment is None else uow.find(
+                Deployment, resource.serving_deployment)
+            if serving is None or serving.status != Status.READY.value or serving.stopping:
+                return None
+            serving.stop(f"resource {resource.slug} deleted", uow.now)
+            return serving.node_id
 
-        return self.writes.run(decide)
+        node_id = self.writes.run(decide)
+        if node_id is not None and self.work is not None:
+            self.work.ring([node_id])
+        return resource_id
 
     def _change(self, resource_id: UUID,
                 change: Callable[[Resource, UnitOfWork], None]) -> UUID:

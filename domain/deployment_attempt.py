@@ -13,9 +13,10 @@ Resource in the transaction of the report that ends an attempt.
 - `succeeded` only on READY, which the agent reports after the health policy passed;
   a rollback attempt that becomes healthy is `rolled-back` instead.
 - A cancel asked before the end wins: the attempt ends `canceled`, even when the container
-  became ready or failed before the stop took effect.
+  became ready or failed before the stop took effect. Ended otherwise before it was healthy
+  (an error, or a container that exited on its own): `failed`.
 - Terminal statuses never change: a healthy attempt later stopped (superseded by a redeploy,
-  or its runtime stopped) stays `succeeded`.
+  or its runtime stopped) or crashed stays `succeeded`.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def advance(current: AttemptStatus, event_name: str, rollback: bool) -> AttemptS
         return AttemptStatus.ROLLED_BACK if rollback else AttemptStatus.SUCCEEDED
     if event_name == "Failed":
         return AttemptStatus.CANCELED if canceling else AttemptStatus.FAILED
-    if event_name == "Terminated":
-        return AttemptStatus.CANCELED
+    if event_name == "Terminated":  # ended before it was healthy
+        return AttemptStatus.CANCELED if canceling else AttemptStatus.FAILED
     return current  # tags and anything else leave the attempt as it is
 
 
@@ -95,24 +96,17 @@ def attempt_status(events: Iterable[Any], rollback: bool) -> AttemptStatus:
 def attempt_of(deployment: Deployment) -> AttemptStatus:
     """The same status as `attempt_status` over its events, read from the aggregate's state: what
     a decision uses to settle the Resource the moment an attempt ends."""
-    rollback = is_rollback(deployment.spec)
-    healthy = AttemptStatus.ROLLED_BACK if rollback else AttemptStatus.SUCCEEDED
-    status, canceled = deployment.status, deployment.stopped_early
-    if status == Status.TERMINATED.value:
-        if canceled:
-            return AttemptStatus.CANCELED
-        if deployment.last_status == Status.READY.value:
-            return healthy
-        if deployment.last_status == Status.ERROR.value:
-            return AttemptStatus.FAILED
-        return AttemptStatus.CANCELED
-    if status == Status.ERROR.value:
-        return AttemptStatus.CANCELED if canceled else AttemptStatus.FAILED
-    if canceled:
-        return AttemptStatus.CANCEL_REQUESTED
-    if status == Status.READY.value:
-        return healthy
-    return AttemptStatus.RUNNING if status == Status.DEPLOYING.value else AttemptStatus.CREATED
+    over = deployment.status in (Status.ERROR.value, Status.TERMINATED.value)
+    if deployment.stopped_early:
+        return AttemptStatus.CANCELED if over else AttemptStatus.CANCEL_REQUESTED
+    if deployment.ever_ready:
+        rollback = is_rollback(deployment.spec)
+        return AttemptStatus.ROLLED_BACK if rollback else AttemptStatus.SUCCEEDED
+    if over:
+        return AttemptStatus.FAILED
+    if deployment.status == Status.DEPLOYING.value:
+        return AttemptStatus.RUNNING
+    return AttemptStatus.CREATED
 
 
 def is_rollback(spec: dict[str, Any]) -> bool:

@@ -34,6 +34,7 @@ from application.resources import (
     ConfigureSource,
     CreateResource,
     CreateSecret,
+    DeleteResource,
     Resources,
 )
 from domain.deployment import Deployment, Status, deployment_uuid
@@ -63,7 +64,7 @@ class Flow:
         self.services = services
         self.projects = Projects(services.writes)
         self.environments = Environments(services.writes, services.box)
-        self.resources = Resources(services.writes, services.box)
+        self.resources = Resources(services.writes, services.box, services.deployments.work)
         self.attempts = DeploymentAttempts(services.deployments)
         self.project = self.projects.create(CreateProject(name="Shop"))
         self.environment = self.environments.create(CreateEnvironment(
@@ -192,3 +193,18 @@ def test_a_locked_environment_refuses_new_attempts(services: Services) -> None:
         flow.attempts.create(CreateDeployment(project_id=flow.project,
                                               environment_id=flow.project,
                                               resource_id=flow.resource))
+
+
+def test_deleting_a_resource_stops_the_container_it_was_serving(services: Services) -> None:
+    flow = Flow(services)
+    node = flow.node()
+    serving = flow.create()
+    flow.report(node, serving, "ready")
+    flow.resources.delete(flow.resource, msgspec.convert(
+        {"confirmation": {"resourceSlug": "web"}}, DeleteResource))
+    stopped: Deployment = flow.load(serving)
+    assert stopped.stopping == "resource web deleted"
+    request_id = stopped.request_id
+    assert services.deployments.work_for(node, [request_id])["stop_deployments"] == [request_id]
+    flow.report(node, serving, "terminated")
+    assert flow.load(serving).status == Status.TERMINATED.value

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from domain.deployment import AlreadyTerminatedError, Deployment, Status
@@ -57,8 +57,11 @@ def apply(deployment: Deployment, op: str) -> None:
         deployment.give_up_start("not started", AT)
 
 
-@settings(max_examples=400)
-@given(ops=st.lists(st.sampled_from(OPS), max_size=12), rollback=st.booleans())
+@settings(max_examples=800)
+@example(ops=["place", "ready", "fail", "stop"], rollback=False)  # crashed once healthy
+@example(ops=["place", "terminated"], rollback=True)  # exited on its own before healthy
+@example(ops=["stop", "place", "ready", "fail"], rollback=False)  # canceled, then it all came
+@given(ops=st.lists(st.sampled_from(OPS), max_size=16), rollback=st.booleans())
 def test_the_attempt_status_follows_the_rules(ops: list[str], rollback: bool) -> None:
     deployment = Deployment.request("0123456789ab", {"trigger": "rollback" if rollback else
                                                      "create"}, AT)
