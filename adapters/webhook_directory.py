@@ -9,10 +9,10 @@ from typing import Any
 from uuid import UUID
 
 from application.ports import SecretBox, Subscription
-from projections.fleet_tables import split_events
 from projections.query import AnyOf, Cond, ListQuery
 from projections.targets import all_rows
 from projections.view import TableView
+from projections.webhook_tables import split_events
 
 
 class ViewWebhookDirectory:

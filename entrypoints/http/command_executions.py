@@ -47,7 +47,8 @@ SPEC = ListSpec(
 )
 
 
-RESOURCE = Resource(__name__, "command_executions", each(serializers.command_execution), SPEC)
+RESOURCE = Resource(__name__, lambda svc: svc.command_reads.executions,
+                    each(serializers.command_execution), SPEC)
 index = RESOURCE.index()
 show = RESOURCE.show()
 delete = RESOURCE.delete(lambda svc, key: svc.commands.delete_execution(key))

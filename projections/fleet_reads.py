@@ -1,0 +1,43 @@
+"""What the Nodes context reads: clusters, enrollment keys, nodes and aliases as records.
+
+Route modules and the ports of the application services ask these questions by name
+(`node_by_api_token`, `nodes_of_cluster`) instead of naming tables and columns themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from projections.fleet_tables import AliasRecord, ClusterRecord, EnrollmentKeyRecord, NodeRecord
+from projections.query import AnyOf, Cond, ListQuery
+from projections.records import Records, equal
+from projections.view import TableView
+
+MAX_CLUSTER_NODES = 100_000  # a cluster's nodes are shown with it, all of them
+
+
+class FleetReads:
+    def __init__(self, view: TableView) -> None:
+        self.clusters = Records(view, ClusterRecord)
+        self.enrollment_keys = Records(view, EnrollmentKeyRecord)
+        self.nodes = Records(view, NodeRecord)
+        self.aliases = Records(view, AliasRecord)
+
+    def cluster_named(self, name: str) -> ClusterRecord | None:
+        return self.clusters.first(equal("name", name))
+
+    def nodes_of_cluster(self, cluster_id: UUID) -> list[NodeRecord]:
+        return self.nodes.select({"cluster_id": cluster_id}, MAX_CLUSTER_NODES)
+
+    def node_by_api_token(self, token: str) -> NodeRecord | None:
+        found = self.nodes.select({"api_token": token}, 1)
+        return found[0] if found else None
+
+    def silent_nodes(
+        self, seen_before: datetime, statuses: tuple[str, ...], limit: int
+    ) -> list[UUID]:
+        """Nodes in one of `statuses` not heard from since `seen_before`."""
+        in_status = AnyOf(tuple(Cond("status", "eq", s) for s in statuses))
+        query = ListQuery((Cond("last_seen_at", "lt", seen_before), in_status), page_size=limit)
+        return self.nodes.ids(query)
