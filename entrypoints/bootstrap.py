@@ -179,7 +179,7 @@ class Services:
         """A key missing from ENCRYPTION_KEY shows at start (logged, and in readiness), not at
         the next delivery; it never stops the start."""
         try:
-            check_webhook_secrets(self.view, self.box, self.unsealing)
+            check_webhook_secrets(self.webhook_reads, self.box, self.unsealing)
         except Exception:  # e.g. the database is away: the check waits for a use
             log.warning("start-up check of sealed webhook secrets failed", exc_info=True)
 
@@ -383,7 +383,7 @@ def build_deliverer(  # noqa: PLR0913
     # A lease must outlast the slowest attempt (every pinned address timing out) or a second
     # worker would send the same delivery while the first is still waiting.
     lease = MAX_ADDRESSES * settings.webhook_timeout + 5
-    targets = ViewWebhookTargets(view, box, unsealing=unsealing)
+    targets = ViewWebhookTargets(view, WebhookReads(view), box, unsealing=unsealing)
     return Deliverer(queue, transport, targets, clock,
                      RetryPolicy(max_attempts=settings.webhook_max_attempts), lease_seconds=lease)
 
@@ -429,6 +429,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     box, deliveries = build_box(settings), build_delivery_queue(settings, clock, store_pool(store))
     unsealing = UnsealFailures()
     fleet_reads, command_reads, ssh_reads = FleetReads(view), CommandReads(view), SshReads(view)
+    webhook_reads = WebhookReads(view)
     targets, doorbell = ViewTargetFinder(view), WorkDoorbell()
     index = ViewExecutionIndex(command_reads)
     hasher = Argon2Hasher()
@@ -455,7 +456,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         aliases=Aliases(writes),
         webhooks=Webhooks(
             writes, box, SsrfGuard(settings.webhook_allow_private_ips),
-            ViewWebhookDirectory(view, store.name), deliveries,
+            ViewWebhookDirectory(view, webhook_reads, store.name), deliveries,
         ),
         commands=Commands(writes, targets, doorbell),
         executions=Executions(writes, index),
@@ -479,7 +480,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         fleet_reads=fleet_reads,
         command_reads=command_reads,
         ssh_reads=ssh_reads,
-        webhook_reads=WebhookReads(view),
+        webhook_reads=webhook_reads,
         bus=bus,
         intake=build_intake(settings),
         listener=listener,

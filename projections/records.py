@@ -9,13 +9,14 @@ match), and `Records` is the one place rows turn into records. The conversion is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
 from projections.model import Table
-from projections.query import Cond, Filter, ListQuery
+from projections.query import Cond, Filter, ListQuery, Order
 from projections.view import TableView
 
 
@@ -65,6 +66,17 @@ class Records(Generic[R]):
         """The first record (in key order) that matches every filter."""
         found = self.page(ListQuery(filters, page_size=1, count=False)).records
         return found[0] if found else None
+
+    def every(self, *filters: Filter, size: int = 1000) -> Iterator[R]:
+        """Every matching record in key order, `size` at a time (no COUNT)."""
+        page = 1
+        while True:
+            query = ListQuery(filters, (Order(self._key),), page, size, count=False)
+            found = self.page(query).records
+            yield from found
+            if len(found) < size:
+                return
+            page += 1
 
     def ids(self, query: ListQuery) -> list[Any]:
         """The keys of a page (reads only the key column on SQL views)."""

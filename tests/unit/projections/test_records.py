@@ -99,6 +99,10 @@ def test_records_read_rows_as_typed_records(view: TableView) -> None:
     assert nodes.first(Cond("api_token", "eq", "t1")) == nodes.get(rows[1]["id"])
     assert sorted(nodes.ids(ListQuery(page_size=10)), key=str) == sorted(
         (r["id"] for r in rows), key=str)
+    in_key_order = sorted((r["id"] for r in rows), key=str)
+    assert [n.id for n in nodes.every(size=2)] == in_key_order
+    assert [n.id for n in nodes.every(Cond("api_token", "ne", "t0"), size=1)] == [
+        i for i in in_key_order if i != first["id"]]
     reads = FleetReads(view)
     assert reads.node_by_api_token("t0") == got
     assert len(reads.nodes_of_cluster(cluster)) == 3 and reads.nodes_of_cluster(uuid4()) == []
