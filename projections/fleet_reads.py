@@ -1,7 +1,7 @@
 """What the Nodes context reads: clusters, enrollment keys, nodes and aliases as records.
 
 Route modules and the ports of the application services ask these questions by name
-(`node_by_api_token`, `nodes_of_cluster`) instead of naming tables and columns themselves.
+(`node_by_api_token`, `nodes_of_clusters`) instead of naming tables and columns themselves.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from projections.query import AnyOf, Cond, ListQuery
 from projections.records import Records, equal
 from projections.view import TableView
 
-MAX_CLUSTER_NODES = 100_000  # a cluster's nodes are shown with it, all of them
+CHUNK = 500  # ids per query: keeps each OR-list a reasonable statement
 
 
 class FleetReads:
@@ -27,8 +27,15 @@ class FleetReads:
     def cluster_named(self, name: str) -> ClusterRecord | None:
         return self.clusters.first(equal("name", name))
 
-    def nodes_of_cluster(self, cluster_id: UUID) -> list[NodeRecord]:
-        return self.nodes.select({"cluster_id": cluster_id}, MAX_CLUSTER_NODES)
+    def nodes_of_clusters(self, cluster_ids: list[UUID]) -> dict[UUID, list[NodeRecord]]:
+        """The nodes of a page of clusters, each cluster's in key order, in few queries."""
+        found: dict[UUID, list[NodeRecord]] = {i: [] for i in cluster_ids}
+        for start in range(0, len(cluster_ids), CHUNK):
+            part = cluster_ids[start:start + CHUNK]
+            of_part = AnyOf(tuple(Cond("cluster_id", "eq", i) for i in part))
+            for node in self.nodes.every(of_part, size=5000):
+                found[node.cluster_id].append(node)
+        return found
 
     def node_by_api_token(self, token: str) -> NodeRecord | None:
         found = self.nodes.select({"api_token": token}, 1)

@@ -31,17 +31,17 @@ SPEC = ListSpec(
 )
 
 
-def render(svc: Services, record: ClusterRecord) -> serializers.ClusterResponse:
-    return serializers.cluster(record, svc.fleet_reads.nodes_of_cluster(record.id))
+def render(svc: Services, records: list[ClusterRecord]) -> list[serializers.ClusterResponse]:
+    nodes = svc.fleet_reads.nodes_of_clusters([r.id for r in records])
+    return [serializers.cluster(r, nodes[r.id]) for r in records]
 
 
 def load(svc: Services, name: str) -> serializers.ClusterResponse | None:
     found = svc.fleet_reads.cluster_named(name)
-    return render(svc, found) if found is not None else None
+    return render(svc, [found])[0] if found is not None else None
 
 
-RESOURCE = Resource(__name__, lambda svc: svc.fleet_reads.clusters,
-                    lambda svc, records: [render(svc, r) for r in records], SPEC)
+RESOURCE = Resource(__name__, lambda svc: svc.fleet_reads.clusters, render, SPEC)
 create = RESOURCE.create(CreateCluster, lambda svc, request, cmd: svc.clusters.create(cmd))
 index = RESOURCE.index()
 

@@ -105,7 +105,10 @@ def test_records_read_rows_as_typed_records(view: TableView) -> None:
         i for i in in_key_order if i != first["id"]]
     reads = FleetReads(view)
     assert reads.node_by_api_token("t0") == got
-    assert len(reads.nodes_of_cluster(cluster)) == 3 and reads.nodes_of_cluster(uuid4()) == []
+    other = uuid4()
+    assert reads.nodes_of_clusters([other, cluster]) == {other: [], cluster: [
+        nodes.get(i) for i in in_key_order]}
+    assert reads.nodes_of_clusters([]) == {}
 
 
 def test_a_row_the_record_cannot_hold_fails_loudly() -> None:
