@@ -391,7 +391,7 @@ def build_deliverer(  # noqa: PLR0913
 def build_admins(
     settings: Settings, writes: WritePath, view: TableView, counters: Counters
 ) -> Admins:
-    directory = ViewAdminDirectory(view)
+    directory = ViewAdminDirectory(view, FleetReads(view))
     me = AdminProfile(settings.effective_admin_id, settings.admin_cluster_name,
                       settings.admin_max_peers, settings.advertised_url)
     return Admins(writes, directory, directory, counters, me,

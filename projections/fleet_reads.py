@@ -12,13 +12,16 @@ from uuid import UUID
 from projections.fleet_tables import AliasRecord, ClusterRecord, EnrollmentKeyRecord, NodeRecord
 from projections.query import AnyOf, Cond, ListQuery
 from projections.records import Records, equal
+from projections.targets import all_rows
 from projections.view import TableView
 
 CHUNK = 500  # ids per query: keeps each OR-list a reasonable statement
+PAGE = 5000
 
 
 class FleetReads:
     def __init__(self, view: TableView) -> None:
+        self.view = view
         self.clusters = Records(view, ClusterRecord)
         self.enrollment_keys = Records(view, EnrollmentKeyRecord)
         self.nodes = Records(view, NodeRecord)
@@ -40,6 +43,18 @@ class FleetReads:
     def node_by_api_token(self, token: str) -> NodeRecord | None:
         found = self.nodes.select({"api_token": token}, 1)
         return found[0] if found else None
+
+    def cluster_sizes(self) -> dict[str, int]:
+        """Every cluster's node count by name (two columns read, for the whole fleet)."""
+        rows = all_rows(self.view, "clusters", [], PAGE, ("name", "node_count"), order="name")
+        return {r["name"]: r["node_count"] for r in rows}
+
+    def node_ids_by_cluster(self) -> dict[str, list[UUID]]:
+        """Every cluster's node ids by cluster name (clusters without nodes included)."""
+        nodes: dict[str, list[UUID]] = {name: [] for name in self.cluster_sizes()}
+        for row in all_rows(self.view, "nodes", [], PAGE, ("id", "cluster_name")):
+            nodes.setdefault(row["cluster_name"], []).append(row["id"])
+        return nodes
 
     def silent_nodes(
         self, seen_before: datetime, statuses: tuple[str, ...], limit: int
