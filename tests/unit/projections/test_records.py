@@ -117,3 +117,13 @@ def test_a_row_the_record_cannot_hold_fails_loudly() -> None:
     view.apply([([Upsert(NODES.name, bad)], Tracking("fleet", 1))])
     with pytest.raises(msgspec.ValidationError):
         Records(view, NodeRecord).get(bad["id"])
+
+
+def test_uuids_and_datetimes_pass_through_unconverted() -> None:
+    view = MemoryTableView(FLEET_TABLES)
+    row = _node(uuid4(), "t", netmaker_host_id=uuid4())
+    view.apply([([Upsert(NODES.name, row)], Tracking("fleet", 1))])
+    got = Records(view, NodeRecord).get(row["id"])
+    assert got is not None
+    assert got.id is row["id"] and got.netmaker_host_id is row["netmaker_host_id"]
+    assert got.inserted_at is row["inserted_at"]
