@@ -36,7 +36,7 @@ class FleetReads:
         for start in range(0, len(cluster_ids), CHUNK):
             part = cluster_ids[start:start + CHUNK]
             of_part = AnyOf(tuple(Cond("cluster_id", "eq", i) for i in part))
-            for node in self.nodes.every(of_part, size=5000):
+            for node in self.nodes.every(of_part, size=PAGE):
                 found[node.cluster_id].append(node)
         return found
 
