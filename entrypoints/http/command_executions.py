@@ -60,7 +60,8 @@ class CancelExecutionDataResponse(Shape):
 SHAPES = (CancelExecutionDataResponse,)
 
 
-RESOURCE = Resource(__name__, "command_executions", each(serializers.command_execution), SPEC)
+RESOURCE = Resource(__name__, lambda svc: svc.command_reads.executions,
+                    each(serializers.command_execution), SPEC)
 index = RESOURCE.index()
 show = RESOURCE.show()
 delete = RESOURCE.delete(lambda svc, key: svc.commands.delete_execution(key))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from msgspec import Meta
@@ -17,7 +17,7 @@ from domain.ssh_access import LoginOutcome
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
 from entrypoints.http.crud import Resource, each
-from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
+from entrypoints.http.inputs import agent_node, path_uuid, read_body, services
 from entrypoints.http.listing import (
     STANDARD,
     ListSpec,
@@ -29,7 +29,7 @@ from entrypoints.http.listing import (
 )
 from entrypoints.http.responses import ok
 from entrypoints.http.serializers import Shape, described
-from projections.query import AnyOf, Cond, ListQuery, Order
+from projections.ssh_tables import SshUsernameRecord
 
 USERNAMES = ListSpec(
     params=(*STANDARD, text("cluster_name"), boolean("has_password"),
@@ -61,29 +61,15 @@ class AgentSshVerdictResponse(Shape):
 SHAPES = (AgentSshVerdictResponse,)
 
 
-def _keys_of(svc: Services,
-             username_ids: list[UUID]) -> dict[UUID, list[serializers.SshPublicKeyResponse]]:
-    """The public keys of a page of usernames, in one query ("preloaded" in the seed)."""
-    found: dict[UUID, list[serializers.SshPublicKeyResponse]] = {i: [] for i in username_ids}
-    if not username_ids:
-        return found
-    owners = AnyOf(tuple(Cond("ssh_username_id", "eq", i) for i in username_ids))
-    # Keys created in one request share inserted_at: their names order them.
-    order = (Order("inserted_at"), Order("key_name"))
-    query = ListQuery((owners,), order, page_size=MAX_KEYS_SHOWN)
-    for row in svc.view.query("ssh_public_keys", query).rows:
-        found[row["ssh_username_id"]].append(serializers.ssh_public_key(row))
-    return found
-
-
 def _usernames(svc: Services,
-               rows: list[dict[str, Any]]) -> list[serializers.SshUsernameResponse]:
-    keys = _keys_of(svc, [r["id"] for r in rows])
-    return [serializers.ssh_username(r, keys[r["id"]]) for r in rows]
+               records: list[SshUsernameRecord]) -> list[serializers.SshUsernameResponse]:
+    keys = svc.ssh_reads.keys_of([r.id for r in records])
+    return [serializers.ssh_username(r, keys[r.id]) for r in records]
 
 
-USERNAME = Resource(__name__, "ssh_usernames", _usernames, USERNAMES)
-KEY = Resource(__name__, "ssh_public_keys", each(serializers.ssh_public_key), KEYS)
+USERNAME = Resource(__name__, lambda svc: svc.ssh_reads.usernames, _usernames, USERNAMES)
+KEY = Resource(__name__, lambda svc: svc.ssh_reads.public_keys,
+               each(serializers.ssh_public_key), KEYS)
 
 
 create_username = USERNAME.create(
@@ -105,9 +91,9 @@ delete_key = KEY.delete(lambda svc, key: svc.ssh_access.delete_key(key), "delete
 
 async def verify(request: Request) -> Response:
     """Agent API: may this credential log in as this username on the calling node?"""
-    node = await run_in_threadpool(node_for_token, request)
+    node = await run_in_threadpool(agent_node, request)
     cmd = await read_body(request, CheckSshLogin)
-    verdict = await run_in_threadpool(services(request).ssh_logins.verify, node["id"], cmd)
+    verdict = await run_in_threadpool(services(request).ssh_logins.verify, node.id, cmd)
     services(request).counters.add("ssh.verifications_total")
     if not verdict.allowed:
         services(request).counters.add("ssh.verifications_failed")
