@@ -117,6 +117,15 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     check("POST", "/agent/v1/register", json={"version": "1.2.3"}, auth=token)
     check("POST", "/agent/v1/heartbeat", json={"status": "unhealthy"}, auth=token)
     check("POST", "/agent/v1/work", json={"running": [], "wait_seconds": 0}, auth=token)
+    check("GET", "/api/v1/nodes/{node_id}/metrics", node)  # 503: no report yet
+    check("POST", "/agent/v1/metrics", auth=token, json={
+        "host": {"cpu": {"cores": 2, "load_1m": 0.5}, "uptime": {"seconds": 5}},
+        "agent": {"commands": {"synced_total": 1}}})
+    for metrics in ("", "/host", "/agent"):
+        check("GET", "/api/v1/nodes/{node_id}/metrics" + metrics, node)
+    for admins in ("me", "my_admin_cluster", "admin_clusters", "edge_clusters",
+                   "orphaned_clusters", "me/metrics"):
+        check("GET", f"/api/v1/admins/{admins}")
     alias = check("POST", "/api/v1/nodes/{node_id}/aliases", node, json={"name": "docs-alias"})
     webhook = check("POST", "/api/v1/webhooks", json={
         "url": "https://93.184.216.34/hook", "secret": "s" * 32,

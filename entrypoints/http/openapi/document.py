@@ -28,6 +28,8 @@ from application.nodes import ChangeCluster
 from application.webhooks import CreateWebhook
 from domain.catalog import EVENT_TYPES
 from entrypoints.http import (
+    admin_metrics_shapes,
+    admins,
     agent,
     agent_deployments,
     agent_work,
@@ -35,12 +37,16 @@ from entrypoints.http import (
     app_hosting,
     apps,
     clusters,
+    command_executions,
     deliveries,
     edgegap_shapes,
     enrollment_keys,
+    event_types,
     events,
+    node_metrics,
     nodes,
     serializers,
+    ssh,
     webhooks,
 )
 from entrypoints.http.app import API_ROUTES
@@ -212,11 +218,7 @@ def build_openapi() -> dict[str, Any]:
         "security": [{"apiKey": []}],
         "paths": paths,
         "components": {
-            "schemas": {**_request_bodies(), **_response_shapes(), **oas.RESOURCES,
-                        **oev.RESOURCES,
-                        **ocmd.RESOURCES, **owork.RESOURCES, **ossh.RESOURCES,
-                        **oadm.RESOURCES,
-                        **_envelopes(), **oas.ENVELOPE},
+            "schemas": _components(),
             "responses": oas.error_responses(),
             "headers": {"RequestId": {"schema": oas.STR, "description": "Equals meta.request_id;"
                                       " a sane incoming x-request-id is echoed"}},
@@ -406,12 +408,27 @@ def _request_bodies() -> dict[str, oas.Schema]:
 
 def _response_shapes() -> dict[str, oas.Schema]:
     """The typed responses' schemas, from the classes the handlers return."""
-    shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES,
+    shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES, *admins.SHAPES,
+              *admin_metrics_shapes.SHAPES, *node_metrics.SHAPES, *agent.SHAPES,
+              *agent_work.SHAPES, *ssh.SHAPES, *command_executions.SHAPES,
               *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
               *agent_deployments.SHAPES)
-    _, components = msgspec.json.schema_components(
-        shapes, ref_template="#/components/schemas/{name}")
+    named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
+    schemas, components = msgspec.json.schema_components(
+        [*shapes, *named.values()], ref_template="#/components/schemas/{name}")
+    components.update(zip(named, schemas[len(shapes):], strict=True))
     return components
+
+
+def _components() -> dict[str, oas.Schema]:
+    """Every schema; one name never stands for two different schemas."""
+    out: dict[str, oas.Schema] = {}
+    for part in (_request_bodies(), _response_shapes(), oev.event_components(), _envelopes(),
+                 oas.ENVELOPE):
+        for name, schema in part.items():
+            if out.setdefault(name, schema) != schema:
+                raise ValueError(f"{__name__}: two different schemas are named {name}")
+    return {**out, **ocmd.targeting_components()}  # the same structs, with the seed's wording
 
 
 def _body_docs() -> dict[str, tuple[str, dict[str, str]]]:
