@@ -23,7 +23,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -142,6 +148,12 @@ def collect(svc: Services, *, queues: bool = True) -> AdminMetricsResponse:
 async def admin_metrics(request: Request) -> Response:
     return ok(request, await run_in_threadpool(collect, services(request)))
 
+
+# In the 0.0.4 text format a counter's or histogram's creation time is one more gauge per label
+# set, named `<family>_created` with the family's HELP: a gauge in a reserved suffix that says
+# the wrong thing and doubles the series. Prometheus reads creation times only from OpenMetrics
+# and protobuf, which /metrics does not serve. (A process-wide switch of the library.)
+disable_created_metrics()
 
 # Latency buckets from 1 ms to 10 s: the API's answers are mostly single-digit milliseconds.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
