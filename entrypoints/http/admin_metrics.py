@@ -153,7 +153,7 @@ async def admin_metrics(request: Request) -> Response:
 # set, named `<family>_created` with the family's HELP: a gauge in a reserved suffix that says
 # the wrong thing and doubles the series. Prometheus reads creation times only from OpenMetrics
 # and protobuf, which /metrics does not serve. (A process-wide switch of the library.)
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Latency buckets from 1 ms to 10 s: the API's answers are mostly single-digit milliseconds.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
