@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from entrypoints.http.admin_metrics_prometheus import FAMILIES
+from entrypoints.http.admin_metrics_shapes import AdminMetricsResponse
 from tests.e2e.test_http_support import AUTH, data, enroll, running
 
 pytestmark = pytest.mark.e2e
@@ -88,3 +91,11 @@ def test_the_readme_names_every_family_and_what_was_renamed(families: Families) 
     assert "`edge_admin_process_*`" in section
     for old, new in RENAMED.items():
         assert f"`{old}`" in section and f"`{new}`" in section, old
+
+
+def test_every_exported_name_belongs_to_a_field_of_the_json_figures() -> None:
+    fields = {f"{group.name}.{field.name}" for group in msgspec.structs.fields(AdminMetricsResponse)
+              if isinstance(group.type, type) and issubclass(group.type, msgspec.Struct)
+              for field in msgspec.structs.fields(group.type)}
+    assert len(fields) > 60
+    assert set(FAMILIES) <= fields, set(FAMILIES) - fields
