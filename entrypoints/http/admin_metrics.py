@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from entrypoints.agent.host_stats import human_duration, open_fds, resident_bytes
 from entrypoints.bootstrap import Services
 from entrypoints.http import admin_metrics_prometheus as prometheus
 from entrypoints.http.admin_metrics_shapes import (
@@ -62,7 +63,6 @@ from entrypoints.http.admin_metrics_shapes import (
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import ok
 from entrypoints.http.serializers import Shape
-from entrypoints.process_stats import human_duration, open_fds, resident_bytes
 
 MB = 1024 * 1024
 G = TypeVar("G", bound=Shape)
