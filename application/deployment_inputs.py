@@ -50,10 +50,11 @@ class DeploymentCreate(msgspec.Struct, forbid_unknown_fields=True):
     webhook_on_terminated: BasicWebhook | None = None
 
 
-class PrivateFleetDeploymentCreate(DeploymentCreate, forbid_unknown_fields=True):
-    """Body of POST /v2/private-fleets:deploy: preferred hosts first, then the rest."""
+class PrivateFleetDeploymentCreate(DeploymentCreate, forbid_unknown_fields=True, kw_only=True):
+    """Body of POST /v2/private-fleets:deploy: preferred hosts first, then the rest. Keyword
+    only, so the seed's required private_host_ids can follow the optional fields."""
 
-    private_host_ids: Annotated[list[Name], Meta(min_length=1, max_length=100)] = []
+    private_host_ids: Annotated[list[Name], Meta(min_length=1, max_length=100)]
 
 
 class TagBody(msgspec.Struct, forbid_unknown_fields=True):

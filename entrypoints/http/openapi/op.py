@@ -33,3 +33,4 @@ class Op:
     security: Security | None = None  # None: the document-wide apiKey
     also: tuple[int, ...] = ()  # further success statuses with the same body
     flat: bool = False  # the body is <data>Response itself, not wrapped in {data, meta}
+    stream: bool = False  # the body is a text/event-stream (data is None)
