@@ -146,13 +146,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         description="Returns the full catalog of event types, in catalog order. Every value is"
         " valid in a webhook's subscribed_events; see /asyncdoc for each payload."),
     (_POST, "/api/v1/webhooks"): Op(
-        WEBHOOK, "Create webhook", 201, "Webhook", (400, 422), CreateWebhook,
+        WEBHOOK, "Create webhook", 201, "Webhook", (400, 422, 503), CreateWebhook,
         description=oev.WEBHOOK_DESCRIPTION),
     (_GET, "/api/v1/webhooks"): Op(
         WEBHOOK, "List webhooks", 200, "Webhook", (400,), listing=webhooks.SPEC),
     (_GET, "/api/v1/webhooks/{id}"): Op(WEBHOOK, "Get webhook", 200, "Webhook", (400, 404)),
     (_DELETE, "/api/v1/webhooks/{id}"): Op(
-        WEBHOOK, "Delete webhook", 204, None, (400, 404),
+        WEBHOOK, "Delete webhook", 204, None, (400, 404, 503),
         description="Permanently delete a webhook; deliveries still queued for it end as"
         " failed."),
     (_GET, "/api/v1/events"): Op(
@@ -168,15 +168,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         " retried on network errors, 408, 429 and 5xx up to WEBHOOK_MAX_ATTEMPTS."),
     (_POST, "/agent/v1/enroll"): Op(
         AGENT, "Enroll a node with an enrollment key", 201, "AgentEnrollment",
-        (400, 401, 403, 409, 422), EnrollNode, security=PUBLIC, also=(200,),
+        (400, 401, 403, 409, 422, 503), EnrollNode, security=PUBLIC, also=(200,),
         description="Consumes one use of the key. 201 for a new node; 200 when a persistent"
         " node re-enrolls. 401: unknown key; 403: key expired, spent or its cluster deleted;"
         " 409: the cluster is at its node_limit."),
     (_POST, "/agent/v1/register"): Op(
-        AGENT, "Re-register a node after a restart", 200, "AgentNode", (400, 404, 422),
+        AGENT, "Re-register a node after a restart", 200, "AgentNode", (400, 404, 422, 503),
         ReregisterNode, security=NODE_TOKEN),
     (_POST, "/agent/v1/heartbeat"): Op(
-        AGENT, "Report the node's liveness", 200, "AgentHeartbeat", (400, 404, 422),
+        AGENT, "Report the node's liveness", 200, "AgentHeartbeat", (400, 404, 422, 503),
         Heartbeat, security=NODE_TOKEN),
 }
 
