@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from application.ports import AdminMember, MetricsReport
+from projections.fleet_reads import FleetReads
 from projections.model import Upsert, UpsertMax
 from projections.targets import all_rows
 from projections.view import TableView
@@ -20,10 +21,11 @@ def _all(view: TableView, table: str, columns: tuple[str, ...]) -> list[dict[str
 
 
 class ViewAdminDirectory:
-    """AdminDirectory and AdminCheckins on the admins, admin_checkins, clusters and nodes tables."""
+    """AdminDirectory and AdminCheckins on the admins and admin_checkins tables, and the
+    fleet's reads of clusters and nodes."""
 
-    def __init__(self, view: TableView) -> None:
-        self.view = view
+    def __init__(self, view: TableView, fleet: FleetReads) -> None:
+        self.view, self.fleet = view, fleet
 
     def members(self) -> list[AdminMember]:
         columns = ("name", "id", "admin_cluster_name", "max_peers", "url", "present",
@@ -33,14 +35,10 @@ class ViewAdminDirectory:
                 for r in _all(self.view, "admins", columns)]
 
     def cluster_sizes(self) -> dict[str, int]:
-        return {r["name"]: r["node_count"]
-                for r in _all(self.view, "clusters", ("name", "node_count"))}
+        return self.fleet.cluster_sizes()
 
     def cluster_nodes(self) -> dict[str, list[UUID]]:
-        nodes: dict[str, list[UUID]] = {name: [] for name in self.cluster_sizes()}
-        for row in _all(self.view, "nodes", ("id", "cluster_name")):
-            nodes.setdefault(row["cluster_name"], []).append(row["id"])
-        return nodes
+        return self.fleet.node_ids_by_cluster()
 
     def check_in(self, admin_id: UUID, at: datetime) -> None:
         row = {"admin_id": admin_id, "last_checked_in": at}

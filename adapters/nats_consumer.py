@@ -15,10 +15,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from adapters.nats_publisher import StreamSettings, connect, ensure_stream
+from adapters.nats_publisher import ConnectionLog, connect, describe, ensure_stream
 from application.ports import MessageHandler
 from application.wakeup import Stopped, pause, unless_stopped
 from domain.catalog import Message, decode_message
+from domain.event_stream import StreamSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,12 @@ class JetStreamConsumer:
         """Pulls until `stop`; each batch is acknowledged once `handle` returned (at least
         once: the handler must be idempotent). Reconnects after failures."""
         backoff = 0.5
+        states = ConnectionLog(self.url, self.name)
+        failing: str | None = None
         while not stop.is_set():
             nc: Client | None = None
             try:
-                nc = await unless_stopped(connect(self.url, self.name), stop)
+                nc = await unless_stopped(connect(self.url, self.name, states), stop)
                 js = nc.jetstream()
                 await ensure_stream(js, self.stream)
                 sub = await js.pull_subscribe(self.stream.subjects[0], durable=DURABLE,
@@ -76,13 +79,21 @@ class JetStreamConsumer:
                     await handle(decode_batch(batch))
                     for msg in batch:
                         await msg.ack()
+                    if failing is not None:
+                        log.info("webhook intake working again")
+                        failing = None
                     backoff = 0.5
             except Stopped:
                 return
             except Exception as exc:  # noqa: BLE001 - the worker outlives broker and database outages
-                log.warning("webhook intake failed; retrying in %.1fs: %s", backoff, exc)
+                failure = describe(exc)
+                if failure != failing:  # one line per new trouble, not one per retry
+                    log.warning("webhook intake failed; retrying every %.1f-5s: %s", backoff,
+                                failure)
+                    failing = failure
                 await pause(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
                 if nc is not None and not nc.is_closed:
+                    states.closing()
                     await nc.close()

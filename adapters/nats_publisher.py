@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import msgspec
 import nats
@@ -15,43 +14,63 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from domain.catalog import Message
+from domain.event_stream import StreamSettings, headers_for
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 
 
-@dataclass(frozen=True)
-class StreamSettings:
-    """The stream that holds the edge.* catalog."""
+class ConnectionLog:
+    """One log line per change of a connection's state (unreachable, disconnected, back), where
+    the client's own default writes a traceback for every attempt: 24 in 11 s of an outage."""
 
-    name: str = "EDGE"
-    # Lets several deployments (or test runs) share one NATS: subjects become <prefix>edge.*.
-    subject_prefix: str = ""
-    # Must outlast the relay's retry horizon (one batch); hours leave room for long outages.
-    duplicate_window: float = 2 * 3600
-    max_age: float = 7 * 24 * 3600
+    def __init__(self, url: str, name: str) -> None:
+        self.url, self.name = url, name
+        self.state = "connecting"
+        self._closing = False
 
-    @property
-    def subjects(self) -> tuple[str, ...]:
-        return (f"{self.subject_prefix}edge.>",)
+    async def error(self, exc: Exception) -> None:
+        if self.state != "unreachable":
+            log.warning("%s: NATS at %s unreachable (%s); retrying every second until it "
+                        "answers", self.name, self.url, describe(exc))
+            self.state = "unreachable"
 
-    def subject(self, message: Message) -> str:
-        return self.subject_prefix + message.type
+    async def disconnected(self) -> None:
+        if self._closing:
+            self._closing = False
+            return
+        if self.state == "connected":
+            log.warning("%s: disconnected from NATS at %s; reconnecting", self.name, self.url)
+            self.state = "disconnected"
+
+    def closing(self) -> None:
+        """We close it: the disconnection that follows is no news (and the state stays as it
+        was, so a caller that connects again right away logs nothing either)."""
+        self._closing = True
+
+    async def connected(self) -> None:
+        self._closing = False  # a close whose disconnection never came is over
+        if self.state != "connected":
+            log.info("%s: connected to NATS at %s", self.name, self.url)
+            self.state = "connected"
 
 
-def headers_for(message: Message) -> dict[str, str]:
-    return {
-        "Nats-Msg-Id": str(message.id),
-        "Edge-Position": str(message.position),
-        "Edge-Schema-Version": str(message.schema_version),
-    }
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-async def connect(url: str, name: str) -> Client:
-    return await nats.connect(
+async def connect(url: str, name: str, states: ConnectionLog | None = None) -> Client:
+    """A client that reconnects by itself for ever, logging through `states` (kept by the
+    caller across calls, so a retried connect does not log its outage again)."""
+    states = states or ConnectionLog(url, name)
+    client = await nats.connect(
         url, name=name, connect_timeout=5, reconnect_time_wait=1, max_reconnect_attempts=-1,
-        allow_reconnect=True,
+        allow_reconnect=True, error_cb=states.error, disconnected_cb=states.disconnected,
+        reconnected_cb=states.connected,
     )
+    await states.connected()
+    return client
 
 
 async def ensure_stream(js: JetStreamContext, stream: StreamSettings) -> None:
@@ -80,9 +99,10 @@ class JetStreamPublisher:
         self.stream = stream or StreamSettings()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._states = ConnectionLog(url, "edge-relay")
 
     async def start(self) -> None:
-        self._nc = await connect(self.url, "edge-relay")
+        self._nc = await connect(self.url, "edge-relay", self._states)
         self._js = self._nc.jetstream(publish_async_max_pending=4000)
         await ensure_stream(self._js, self.stream)
 
@@ -104,6 +124,7 @@ class JetStreamPublisher:
             raise PublishError(unacked) from failures[0]
 
     async def close(self) -> None:
+        self._states.closing()
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.drain()
         self._nc = self._js = None

@@ -1,13 +1,19 @@
 """One PostgreSQL pool per process for the event store, the read models, the relay's tracking
 and the webhook deliveries: they live in one database, so separate pools only multiplied the
-connections each admin holds (33 idle before; PostgreSQL allows 100 by default)."""
+connections each admin holds (33 idle before; PostgreSQL allows 100 by default). Before the
+pool opens, one plain connection says in one line what is wrong with DATABASE_URL, if anything,
+and creates the `?schema=` it names."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import psycopg
+import psycopg.errors
 from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresTrackingRecorder
 from eventsourcing.utils import Environment, EnvType
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 APPLICATION_NAME = "POSTGRES_APPLICATION_NAME"
 R = TypeVar("R", bound=PostgresTrackingRecorder)
@@ -32,3 +38,52 @@ def tracking_recorder(datastore: PostgresDatastore, name: str, recorder_class: t
     recorder = recorder_class(datastore, tracking_table_name=f"{name}_tracking", **kwargs)
     recorder.create_table()
     return recorder
+
+
+class DatabaseUnavailableError(Exception):
+    """PostgreSQL cannot be used as DATABASE_URL says; the message says why and what to do, in
+    one line (the pool would only say "couldn't get a connection after 5.00 sec")."""
+
+
+def prepare_database(conninfo: str, schema: str, timeout: int = 5) -> bool:
+    """Connects once before any pool does: raises DatabaseUnavailableError naming the cause
+    (nothing listening, no such database or role, a refused password), and creates `schema`
+    when it is missing. Returns whether it created the schema."""
+    info = conninfo_to_dict(conninfo)
+    where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}"
+    database, user = info.get("dbname", "postgres"), info.get("user", "postgres")
+    try:
+        conn = psycopg.connect(conninfo, connect_timeout=timeout, autocommit=True)
+    except psycopg.Error as exc:
+        raise DatabaseUnavailableError(_why(exc, where, str(database), str(user))) from None
+    with conn:
+        if not schema:
+            return False
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
+            return False
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        except psycopg.errors.InsufficientPrivilege:
+            raise DatabaseUnavailableError(
+                f'schema "{schema}" does not exist in database "{database}" and role "{user}" '
+                f'may not create it: as a superuser, CREATE SCHEMA "{schema}" AUTHORIZATION '
+                f'"{user}"') from None
+        return True
+
+
+def _why(exc: psycopg.Error, where: str, database: str, user: str) -> str:
+    state = getattr(exc, "sqlstate", None)
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    if state == "3D000" or f'database "{database}" does not exist' in text:
+        return (f'database "{database}" does not exist on {where}: create it (createdb '
+                f"{database}) or correct DATABASE_URL")
+    if (state == "28000" or f'role "{user}" does not exist' in text) and "role" in text:
+        return (f'role "{user}" does not exist on {where}: create it (createuser {user}) or '
+                "correct DATABASE_URL")
+    if state == "28P01" or "password authentication failed" in text:
+        return f'PostgreSQL on {where} refused the password of role "{user}"'
+    if "Connection refused" in str(exc):
+        return f"nothing accepts connections on {where}: is PostgreSQL running there?"
+    if "timeout" in str(exc).lower():
+        return f"PostgreSQL on {where} did not answer within the connect timeout"
+    return f"cannot connect to PostgreSQL on {where}: {text}"

@@ -1,4 +1,8 @@
-"""Application read ports (targets, executions) answered from the fleet read model."""
+"""Application read ports (targets, executions, SSH credentials) answered from the read model.
+
+The questions themselves are the contexts' reads (projections/*_reads.py); these classes only
+turn their records into the application's port types, which projections cannot import.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,11 @@ from datetime import datetime
 from uuid import UUID
 
 from application.ports import ExecutionRef, StoredUsername, Target
-from domain.command_execution import OPEN, TERMINAL
 from domain.targeting import Targeting
-from projections.query import AnyOf, Cond, Filter, ListQuery, Order
+from projections.command_reads import CommandReads
+from projections.ssh_reads import SshReads
 from projections.targets import resolve
 from projections.view import TableView
-
-_OPEN = AnyOf(tuple(Cond("status", "eq", s) for s in OPEN))
-_TERMINAL = AnyOf(tuple(Cond("status", "eq", s) for s in TERMINAL))
 
 
 class ViewTargetFinder:
@@ -29,68 +30,38 @@ class ViewTargetFinder:
 class ViewExecutionIndex:
     """ExecutionIndex: open executions and unfinished requests, oldest first."""
 
-    def __init__(self, view: TableView) -> None:
-        self.view = view
-
-    def _ids(
-        self, table: str, filters: tuple[Filter, ...], limit: int, page: int = 1
-    ) -> list[UUID]:
-        query = ListQuery(filters, (Order("inserted_at"), Order("id")), page=page,
-                          page_size=limit)
-        return [r["id"] for r in self.view.query(table, query).rows]
+    def __init__(self, reads: CommandReads) -> None:
+        self.reads = reads
 
     def open_for_node(self, node_id: UUID, limit: int) -> list[ExecutionRef]:
-        query = ListQuery((Cond("node_id", "eq", node_id), _OPEN),
-                          (Order("inserted_at"), Order("id")), page_size=limit)
-        return [ExecutionRef(r["id"], r["status"], bool(r["cancel_requested"]), r["sent_at"])
-                for r in self.view.query("command_executions", query).rows]
+        return [ExecutionRef(r.id, r.status, r.cancel_requested, r.sent_at)
+                for r in self.reads.open_for_node(node_id, limit)]
 
     def due(self, now: datetime, limit: int) -> list[UUID]:
-        return self._ids("command_executions", (Cond("expired_at", "le", now), _OPEN), limit)
+        return self.reads.due(now, limit)
 
     def orphaned(self, limit: int) -> list[UUID]:
-        # No liveness row: the node was deleted (its row goes with it) or never existed.
-        return self._ids("command_executions", (Cond("last_seen_at", "null"), _OPEN), limit)
+        return self.reads.orphaned(limit)
 
     def on_unreachable_nodes(self, seen_before: datetime, limit: int) -> list[UUID]:
-        # Pages through the unreachable nodes: the first `limit` of them may have no open work
-        # (long-dead machines nobody deleted) while later ones do.
-        stale = (Cond("status", "eq", "unreachable"), Cond("last_seen_at", "lt", seen_before))
-        found: list[UUID] = []
-        page = 1
-        while len(found) < limit:
-            nodes = self._ids("nodes", stale, limit, page)
-            if not nodes:
-                break
-            of_nodes = AnyOf(tuple(Cond("node_id", "eq", n) for n in nodes))
-            found += self._ids("command_executions", (of_nodes, _OPEN), limit - len(found))
-            if len(nodes) < limit:
-                break
-            page += 1
-        return found
+        return self.reads.on_unreachable_nodes(seen_before, limit)
 
     def finished_before(self, cutoff: datetime, limit: int) -> list[UUID]:
-        return self._ids("command_executions", (Cond("updated_at", "lt", cutoff), _TERMINAL),
-                         limit)
+        return self.reads.finished_before(cutoff, limit)
 
     def unfinished_update_requests(self, limit: int) -> list[UUID]:
-        unfinished = AnyOf((Cond("status", "eq", "pending"), Cond("status", "eq", "processing")))
-        return self._ids("self_update_requests", (unfinished,), limit)
+        return self.reads.unfinished_update_requests(limit)
 
 
 class ViewSshCredentials:
     """SshCredentials from the fleet read model (what the API shows is what logins see)."""
 
-    def __init__(self, view: TableView) -> None:
-        self.view = view
+    def __init__(self, reads: SshReads) -> None:
+        self.reads = reads
 
     def username(self, node_id: UUID, username: str) -> StoredUsername | None:
-        query = ListQuery((Cond("node_id", "eq", node_id), Cond("username", "eq", username)),
-                          page_size=1)
-        rows = self.view.query("ssh_usernames", query).rows
-        return StoredUsername(rows[0]["id"], rows[0]["password_hash"]) if rows else None
+        found = self.reads.username_on(node_id, username)
+        return StoredUsername(found.id, found.password_hash) if found else None
 
     def has_key(self, ssh_username_id: UUID, fingerprint: str) -> bool:
-        query = ListQuery((Cond("ssh_username_id", "eq", ssh_username_id),
-                           Cond("fingerprint", "eq", fingerprint)), page_size=1)
-        return bool(self.view.query("ssh_public_keys", query).rows)
+        return self.reads.has_key(ssh_username_id, fingerprint)

@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable
-from typing import Any
-from uuid import UUID
 
 from application.ports import SecretBox, Subscription
-from projections.fleet_tables import split_events
 from projections.query import AnyOf, Cond, ListQuery
-from projections.targets import all_rows
 from projections.view import TableView
+from projections.webhook_reads import WebhookReads
+from projections.webhook_tables import WebhookRecord, split_events
 
 
 class ViewWebhookDirectory:
     """Reloads the (small) webhooks table only when the read model has moved on."""
 
-    def __init__(self, view: TableView, application_name: str) -> None:
-        self.view = view
+    def __init__(self, view: TableView, reads: WebhookReads, application_name: str) -> None:
+        self.view, self.reads = view, reads
         self.application_name = application_name
         self._lock = threading.Lock()
         self._seen_position: int | None = -1
@@ -30,9 +28,9 @@ class ViewWebhookDirectory:
         with self._lock:
             if position != self._seen_position:
                 self._cached = [
-                    Subscription(row["id"], frozenset(split_events(row["subscribed_events"])),
-                                 row["created_position"])
-                    for row in all_rows(self.view, "webhooks", [], 1000, ())
+                    Subscription(w.id, frozenset(split_events(w.subscribed_events)),
+                                 w.created_position)
+                    for w in self.reads.all()
                 ]
                 self._seen_position = position
             return list(self._cached)
@@ -46,12 +44,8 @@ class ViewWebhookDirectory:
                 for r in self.view.query("deployment_hooks", query).rows}
 
 
-def open_webhook(box: SecretBox, row: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+def open_webhook(box: SecretBox, webhook: WebhookRecord) -> tuple[bytes, dict[str, str]]:
     """The webhook's secret and extra headers, unsealed for one delivery."""
-    secret = box.open(row["sealed_secret"])
-    headers = json.loads(box.open(row["sealed_headers"])) if row["sealed_headers"] else {}
+    secret = box.open(webhook.sealed_secret)
+    headers = json.loads(box.open(webhook.sealed_headers)) if webhook.sealed_headers else {}
     return secret, headers
-
-
-def webhook_row(view: TableView, webhook_id: UUID) -> dict[str, Any] | None:
-    return view.get("webhooks", webhook_id)

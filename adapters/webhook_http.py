@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from ipaddress import IPv6Address
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
 import aiohttp
@@ -26,7 +26,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from adapters.resolver import UnresolvedHostError
-from adapters.webhook_directory import open_webhook, webhook_row
+from adapters.webhook_directory import open_webhook
 from application.apps import reveal
 from application.deliveries import Sent, WebhookTarget
 from application.ports import SecretBox, UnsealError
@@ -34,8 +34,9 @@ from application.unsealing import UnsealFailures
 from domain.deployment import Status
 from domain.shared import InvalidValueError
 from domain.ssrf import Destination, IPAddress, parse_destination
-from projections.targets import all_rows
 from projections.view import TableView
+from projections.webhook_reads import WebhookReads
+from projections.webhook_tables import WebhookRecord
 
 MAX_RESPONSE_BYTES = 64 * 1024  # read (and drop) at most this much of a receiver's answer
 MAX_ADDRESSES = 3  # connection attempts per request, in resolver order
@@ -187,9 +188,9 @@ class ViewWebhookTargets:
     only a deletion can be missed, and only for that long). A secret that does not open raises
     UnsealError, after `unsealing` has logged and counted it."""
 
-    def __init__(self, view: TableView, box: SecretBox, ttl: float = 2.0,
-                 unsealing: UnsealFailures | None = None) -> None:
-        self.view = view
+    def __init__(self, view: TableView, reads: WebhookReads, box: SecretBox,
+                 ttl: float = 2.0, unsealing: UnsealFailures | None = None) -> None:
+        self.view, self.reads = view, reads
         self.box = box
         self.ttl = ttl
         self.unsealing = unsealing or UnsealFailures()
@@ -202,11 +203,11 @@ class ViewWebhookTargets:
             cached = self._cache.get(webhook_id)
         if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
-        row = webhook_row(self.view, webhook_id)
+        webhook = self.reads.webhooks.get(webhook_id)
         target = None
-        if row is not None:
-            secret, headers = open_checked(self.view, self.box, self.unsealing, row)
-            target = WebhookTarget(url=row["url"], secret=secret, headers=headers)
+        if webhook is not None:
+            secret, headers = open_checked(self.reads, self.box, self.unsealing, webhook)
+            target = WebhookTarget(url=webhook.url, secret=secret, headers=headers)
         elif (hook := self.view.get("deployment_hooks", webhook_id)) is not None:
             # A deployment's webhook_on_<kind>: signed with the secret its 202 answer gave.
             try:
@@ -224,31 +225,26 @@ class ViewWebhookTargets:
 
 
 def open_checked(
-    view: TableView, box: SecretBox, unsealing: UnsealFailures, row: dict[str, Any]
+    reads: WebhookReads, box: SecretBox, unsealing: UnsealFailures, webhook: WebhookRecord
 ) -> tuple[bytes, dict[str, str]]:
     """open_webhook, a failure logged and counted (until the webhook is deleted)."""
     try:
-        return open_webhook(box, row)
+        return open_webhook(box, webhook)
     except UnsealError as exc:
-        unsealing.failed(f"webhook {row['id']}", exc,
-                         partial(_webhook_exists, view, row["id"]))
+        unsealing.failed(f"webhook {webhook.id}", exc, partial(reads.exists, webhook.id))
         raise
 
 
-def check_webhook_secrets(view: TableView, box: SecretBox, unsealing: UnsealFailures) -> int:
+def check_webhook_secrets(reads: WebhookReads, box: SecretBox, unsealing: UnsealFailures) -> int:
     """The start-up check: every webhook's secret opens (microseconds each); returns how many
     do not, each already logged and reported to readiness."""
     failed = 0
-    for row in all_rows(view, "webhooks", [], 1000, ()):
+    for webhook in reads.all():
         try:
-            open_checked(view, box, unsealing, row)
+            open_checked(reads, box, unsealing, webhook)
         except UnsealError:
             failed += 1
     return failed
-
-
-def _webhook_exists(view: TableView, webhook_id: UUID) -> bool:
-    return webhook_row(view, webhook_id) is not None
 
 
 def _deployment_live(view: TableView, request_id: str) -> bool:

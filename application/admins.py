@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from application.counters import Counters
 from application.ports import AdminCheckins, AdminDirectory, AdminMember
@@ -15,6 +16,8 @@ from domain.admin import Admin, admin_name, admin_uuid
 from domain.sharding import Budget, Shards, edge_node_capacity, shard
 
 ZOMBIE = "no check-in within the forget threshold"
+# online: checked in recently; offline: silent since; disconnected: it left cleanly.
+AdminStatus = Literal["online", "offline", "disconnected"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class Topology:
     """One recomputation of the admin cluster as this admin sees it."""
 
     me: AdminProfile
-    members: list[tuple[AdminMember, str]]  # every known admin with its status
+    members: list[tuple[AdminMember, AdminStatus]]  # every known admin with its status
     live: list[AdminMember]  # online admins of my admin cluster, by name
     cluster_sizes: dict[str, int]
     shards: Shards
@@ -138,7 +141,7 @@ class Admins:
     def degraded(self) -> bool:
         return self.latest().shards.degraded
 
-    def _status(self, member: AdminMember, now: datetime) -> str:
+    def _status(self, member: AdminMember, now: datetime) -> AdminStatus:
         if not member.present:
             return "disconnected"
         if member.id == admin_uuid(self.me.admin_id):

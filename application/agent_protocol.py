@@ -9,6 +9,8 @@ The output cap is here too: both sides keep head and tail around the same marker
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -40,6 +42,20 @@ def cap_output(output: str, limit: int, by: str) -> str:
 
 
 # ---- enroll, register, heartbeat ------------------------------------------------------------
+
+
+def key_blob_server(blob: str) -> str | None:
+    """The admin URL an enrollment key blob names (base64 JSON {"server", "key"}, made by
+    domain/enrollment_key.py encode_blob; a test holds the two together), or None when `blob`
+    is not one: the agent then needs --admin-url, and the admin says what is wrong with it."""
+    text = blob.strip()
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except ValueError:  # binascii.Error and JSON and UTF-8 errors are ValueErrors
+        return None
+    server = doc.get("server") if isinstance(doc, dict) else None
+    return server.strip() or None if isinstance(server, str) else None
+
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Version = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -223,11 +239,25 @@ class SshVerdict(msgspec.Struct):
 # ---- deployments (containers) and the host ---------------------------------------------------
 
 
+class ReportedPort(msgspec.Struct, forbid_unknown_fields=True):
+    """A published port of a ready container, in the Edgegap status's port shape (what the
+    agent does not say stays null)."""
+
+    name: Annotated[str, Meta(max_length=32)] | None = None
+    internal: Annotated[int, Meta(ge=0, le=65535)] | None = None
+    external: Annotated[int, Meta(ge=0, le=65535)] | None = None  # 0: nothing was published
+    protocol: Annotated[str, Meta(max_length=16)] | None = None
+    tls_upgrade: bool = False
+    link: Annotated[str, Meta(max_length=2048)] | None = None
+    proxy: Annotated[int, Meta(ge=0, le=65535)] | None = None
+
+
 class DeploymentReport(msgspec.Struct, forbid_unknown_fields=True):
     """Agent -> admin: what became of a deployment's container."""
 
     state: Literal["ready", "error", "terminated"]
-    ports: dict[Annotated[str, Meta(max_length=32)], dict[str, Any]] = {}
+    ports: Annotated[dict[Annotated[str, Meta(max_length=32)], ReportedPort],
+                     Meta(max_length=64)] = {}
     public_ip: Annotated[str, Meta(max_length=64)] = ""
     exit_code: int | None = None
     detail: Annotated[str, Meta(max_length=4096)] = ""

@@ -12,7 +12,7 @@ from msgspec import Meta
 from application.ports import TargetFinder, WorkNotifier
 from application.write_path import UnitOfWork, WritePath
 from domain.command import Command, execution_id
-from domain.command_execution import CommandExecution
+from domain.command_execution import CancelOutcome, CommandExecution
 from domain.shared import as_utc
 from domain.targeting import Targeting, TargetType
 
@@ -77,8 +77,8 @@ class Commands:
 
         self.writes.run(decide)
 
-    def cancel_execution(self, exec_id: UUID) -> str:
-        def decide(uow: UnitOfWork) -> tuple[str, UUID]:
+    def cancel_execution(self, exec_id: UUID) -> CancelOutcome:
+        def decide(uow: UnitOfWork) -> tuple[CancelOutcome, UUID]:
             execution = uow.get(CommandExecution, exec_id, "command execution")
             return execution.cancel(uow.now), execution.node_id
 

@@ -1,4 +1,8 @@
-"""Request bodies of the Edgegap-compatible deployment API (field names as in the seed)."""
+"""Request bodies of the Edgegap-compatible deployment API (field names as in the seed).
+
+Unknown fields are ignored, not refused: Edgegap's clients send fields of its API that we do
+not implement (and newer ones as Edgegap adds them), and its own API ignores what it does not
+know. Everything we read is still bounded and typed."""
 
 from __future__ import annotations
 
@@ -18,24 +22,24 @@ Tag = Annotated[str, Meta(min_length=1, max_length=128)]
 Url = Annotated[str, Meta(min_length=1, max_length=2048, pattern=r"^https?://")]
 
 
-class User(msgspec.Struct, forbid_unknown_fields=True):
+class User(msgspec.Struct):
     """A player: an IP address or coordinates; placement minimises distance to them."""
 
     user_type: Literal["ip_address", "geo_coordinates"]
     user_data: dict[str, Any]
 
 
-class DeploymentEnvironmentVariable(msgspec.Struct, forbid_unknown_fields=True):
+class DeploymentEnvironmentVariable(msgspec.Struct):
     key: Annotated[str, Meta(min_length=1, max_length=128)]
     value: Annotated[str, Meta(max_length=4096)]
     is_hidden: bool
 
 
-class BasicWebhook(msgspec.Struct, forbid_unknown_fields=True):
+class BasicWebhook(msgspec.Struct):
     url: Url
 
 
-class DeploymentCreate(msgspec.Struct, forbid_unknown_fields=True):
+class DeploymentCreate(msgspec.Struct):
     """Body of POST /v2/deployments."""
 
     application: Name
@@ -50,27 +54,27 @@ class DeploymentCreate(msgspec.Struct, forbid_unknown_fields=True):
     webhook_on_terminated: BasicWebhook | None = None
 
 
-class PrivateFleetDeploymentCreate(DeploymentCreate, forbid_unknown_fields=True, kw_only=True):
-    """Body of POST /v2/private-fleets:deploy: preferred hosts first, then the rest. Keyword
-    only, so the seed's required private_host_ids can follow the optional fields."""
+class PrivateFleetDeploymentCreate(DeploymentCreate, kw_only=True):
+    """Body of POST /v2/private-fleets:deploy: preferred hosts first, then the rest (the seed
+    requires at least one)."""
 
     private_host_ids: Annotated[list[Name], Meta(min_length=1, max_length=100)]
 
 
-class TagBody(msgspec.Struct, forbid_unknown_fields=True):
+class TagBody(msgspec.Struct):
     """Body of the tag create and update endpoints."""
 
     name: Tag
 
 
-class BulkStopFilter(msgspec.Struct, forbid_unknown_fields=True):
+class BulkStopFilter(msgspec.Struct):
     field: Literal["request_id", "app_name", "app_version", "status", "tags", "node_id"]
     values: Annotated[list[Annotated[str, Meta(max_length=256)]], Meta(min_length=1,
                                                                        max_length=1000)]
     filter_type: Literal["any", "all", "not"] = "any"
 
 
-class BulkStop(msgspec.Struct, forbid_unknown_fields=True):
+class BulkStop(msgspec.Struct):
     filters: Annotated[list[BulkStopFilter], Meta(min_length=1, max_length=20)]
 
 

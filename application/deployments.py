@@ -15,6 +15,8 @@ from itertools import islice
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from application.agent_protocol import DeploymentReport
 from application.apps import reveal, sealed_env
 from application.deployment_inputs import DeploymentCreate, user_points
@@ -29,6 +31,7 @@ from application.ports import (
     UnsealError,
     WorkNotifier,
 )
+from application.resources import settle_attempt
 from application.unsealing import UnsealFailures
 from application.write_path import UnitOfWork, WritePath
 from domain.app import App, app_uuid
@@ -119,9 +122,19 @@ class Deployments:
     def deploy_spec(self, spec: dict[str, Any], users: list[Point],
                     hosts: Callable[[Candidate], bool] | None = None) -> Accepted:
         """A deployment described whole (Mengi's app hosting), placed among `hosts`."""
+        return self.deploy_with(lambda uow, request_id: spec, users, hosts)
+
+    def deploy_with(
+        self, spec_for: Callable[[UnitOfWork, str], dict[str, Any]], users: list[Point],
+        hosts: Callable[[Candidate], bool] | None = None, reads: tuple[UUID, ...] = (),
+    ) -> Accepted:
+        """A deployment whose spec is decided with the placement, in its transaction
+        (a Resource's snapshot and its attempt bookkeeping), placed among `hosts`."""
         request_id = new_request_id()
-        full = {**self._platform(request_id), "tags": [], **spec}
-        return self._deploy(request_id, lambda uow: full, users, False, (), hosts)
+        platform = self._platform(request_id)
+        return self._deploy(
+            request_id, lambda uow: {**platform, "tags": [], **spec_for(uow, request_id)},
+            users, False, (), hosts, reads)
 
     def _deploy(  # noqa: PLR0913
         self, request_id: str, spec_for: Callable[[UnitOfWork], dict[str, Any]],
@@ -161,6 +174,7 @@ class Deployments:
                 if not last_try and self.index.refresh():
                     raise _StaleSnapshotError
                 deployment.fail_placement(NO_ROOM, uow.now)
+                settle_attempt(uow, deployment)
             uow.add(deployment)
             hooked = any(spec["webhooks"].values())
             return Accepted(request_id, deployment.node_id is not None, deployment.node_id,
@@ -242,6 +256,7 @@ class Deployments:
 
     def _release_if_over(self, uow: UnitOfWork, deployment: Deployment) -> None:
         """A deployment that ended (or whose container is gone) gives its room back."""
+        settle_attempt(uow, deployment)
         over = deployment.status in (Status.TERMINATED.value, Status.ERROR.value)
         if over and deployment.node_id is not None:
             host = uow.find(Host, host_uuid(deployment.node_id))
@@ -256,21 +271,35 @@ class Deployments:
     # -- what the agent reports -------------------------------------------------------------
     def report(self, node_id: UUID, request_id: str, report: DeploymentReport) -> str:
         """The node's word on its container; returns the status after it."""
-        def decide(uow: UnitOfWork) -> str:
+        def decide(uow: UnitOfWork) -> tuple[str, UUID | None]:
             deployment = self._get(uow, request_id)
             if deployment.node_id != node_id:
                 raise NotFoundError(f"deployment {request_id} not found")
             if report.state == "ready":
-                deployment.ready(report.ports, report.public_ip, uow.now)
+                deployment.ready(msgspec.to_builtins(report.ports), report.public_ip, uow.now)
             elif report.state == "error":
                 deployment.fail(report.detail or "container failed", report.exit_code, uow.now)
             else:
                 deployment.terminated(report.exit_code, uow.now)
+            superseded = settle_attempt(uow, deployment)
             self._release_if_over(uow, deployment)
             uow.add(deployment)
-            return deployment.status
+            return deployment.status, self._stop_superseded(uow, superseded, request_id)
 
-        return self.writes.run(decide)
+        status, ring = self.writes.run(decide)
+        self._ring(ring)
+        return status
+
+    def _stop_superseded(self, uow: UnitOfWork, superseded: UUID | None,
+                         by: str) -> UUID | None:
+        """A resource's new attempt is healthy: its previous one, which kept serving until
+        now (no downtime on redeploy), stops. Returns the node to ring."""
+        previous = None if superseded is None else uow.find(Deployment, superseded)
+        if previous is None or previous.status != Status.READY.value or previous.stopping:
+            return None
+        previous.stop(f"superseded by deployment {by}", uow.now)
+        self._release_if_over(uow, previous)
+        return previous.node_id
 
     # -- starts that never came (the scheduler) --------------------------------------------
     def expire_unstarted(self, deadline_seconds: float, listening_since: datetime | None) -> int:

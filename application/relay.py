@@ -121,10 +121,15 @@ class Relay:
                         continue
                     self.position = await asyncio.to_thread(self._tracked_position)
                     await self.drain(stop)
+                    if self.last_error is not None:
+                        log.info("relay publishing again from position %s", self.position)
                     backoff, self.last_error = self.poll_interval, None
                 except Exception as exc:  # noqa: BLE001 - the relay outlives broker/db outages
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    log.warning("relay failed at position %s; retrying: %s", self.position, exc)
+                    error = f"{type(exc).__name__}: {exc}"
+                    if error != self.last_error:  # one line per new trouble, not per retry
+                        log.warning("relay failed at position %s; retrying with backoff up to "
+                                    "5 s: %s", self.position, error)
+                    self.last_error = error
                     backoff = min(max(backoff * 2, 0.1), 5.0)
                 await self._wakeup.sleep(stop, backoff)
         finally:

@@ -119,6 +119,7 @@ def server(url: str, log: Path, projector_process: bool) -> Iterator[httpx.Clien
     env.update({k: v for k, v in os.environ.items()
                 if k.startswith(("RUN_", "WRITE_")) or k in STOCK or k == "DATABASE_POOL_SIZE"})
     env["PYTHONPATH"] = str(ROOT)
+    env["ACCESS_LOG"] = "false"  # as the ceiling (bench/ceiling.py) runs uvicorn: no access log
     binary = str(Path(sys.executable).parent / "edge-admin")
     procs = []
     with open(log, "wb") as out:

@@ -8,6 +8,10 @@ p50/p99 latency for node registrations (POST /agent/v1/enroll) and command creat
 (POST /api/v1/commands to one node), then reads (list and get) once. Every write is answered
 after it is durable and its read model caught up. Then, in this process: projection lag
 (commit -> read model) p99 under 16 writer threads, and replay events/s.
+
+The same run measures the ceiling (bench/ceiling.py: the same stack doing one plain durable
+insert per POST and one primary-key read per GET) with the same wrk workloads, and prints each
+of our figures as a ratio to it: the ratios are the goals (issue 18), not the absolute figures.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -27,7 +34,16 @@ import httpx
 from application.clusters import CreateCluster
 from application.write_path import UnitOfWork
 from bench import wrk
-from bench.commands import API_KEY, fresh_schema, relay_settled, server, services_for
+from bench.commands import (
+    API_KEY,
+    BASE,
+    ROOT,
+    free_port,
+    fresh_schema,
+    relay_settled,
+    server,
+    services_for,
+)
 from domain.cluster import Cluster
 from entrypoints.replay import rebuild
 
@@ -48,6 +64,74 @@ def load(  # noqa: PLR0913 - one call per table row, all plain values
         "get": lambda: wrk.script(API_KEY, "GET", "/api/v1/nodes/{id}", ids=ids),
     }[workload]()
     return wrk.run(str(client.base_url), lua, clients, seconds)
+
+
+@contextmanager
+def ceiling_server(schema_url: str) -> Iterator[httpx.Client]:
+    """bench/ceiling.py in its own process, on the fresh schema behind `schema_url`."""
+    schema = schema_url.rsplit("schema=", 1)[1]
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.ceiling", "--port", str(port),
+         "--database-url", f"{BASE}?options=-csearch_path%3D{schema}"], cwd=ROOT)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"bench.ceiling exited {proc.returncode}")
+            try:
+                client.get("/rows/00000000-0000-0000-0000-000000000000")
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("bench.ceiling did not answer in 30 s") from None
+                time.sleep(0.1)
+        yield client
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(15)
+
+
+def run_ceiling(args: argparse.Namespace) -> list[Row]:
+    """The same workloads against the ceiling: write = our command's body inserted as a row."""
+    rows: list[Row] = []
+    body = json.dumps({"command_text": "uptime",
+                       "targeting": {"type": "nodes", "node_ids": ["{id}"]}})
+    with fresh_schema() as url, ceiling_server(url) as client:
+        ids = [client.post("/rows", content=body).json()["data"]["id"] for _ in range(200)]
+        for clients in args.clients:
+            lua = wrk.script(API_KEY, "POST", "/rows", body, ids)
+            rows.append(("ceiling", "write", clients,
+                         wrk.run(str(client.base_url), lua, clients, args.seconds)))
+        for clients in args.clients[1:]:
+            lua = wrk.script(API_KEY, "GET", "/rows/{id}", ids=ids)
+            rows.append(("ceiling", "get", clients,
+                         wrk.run(str(client.base_url), lua, clients, args.seconds)))
+    return rows
+
+
+def print_ratios(rows: list[Row]) -> None:
+    """Ours against the ceiling at the same client count: rate ratio (higher is better) and
+    latency ratios (lower is better). Lists are compared with the ceiling's single-row GET."""
+    table = {(mode, workload, clients): r for mode, workload, clients, r in rows}
+    pairs = [(("group commit", "command"), ("ceiling", "write")),
+             (("group commit", "register"), ("ceiling", "write")),
+             (("reads", "get"), ("ceiling", "get")), (("reads", "list"), ("ceiling", "get"))]
+    print(f"{'ours / ceiling':<24}{'clients':>8}{'req/s':>9}{'p50':>9}{'p99':>9}")
+    for (mode, workload), (base_mode, base_workload) in pairs:
+        for clients in sorted({c for (_, _, c) in table}):
+            ours = table.get((mode, workload, clients))
+            base = table.get((base_mode, base_workload, clients))
+            if ours is None or base is None:
+                continue
+
+            def ratio(key: str, o: dict[str, Any] = ours, b: dict[str, Any] = base) -> str:
+                return f"{o[key] / b[key]:.2f}x" if o[key] and b[key] else "-"
+
+            print(f"{workload + ' vs ' + base_workload:<24}{clients:>8}{ratio('rate'):>9}"
+                  f"{ratio('p50_ms'):>9}{ratio('p99_ms'):>9}")
 
 
 def node_ids(client: httpx.Client) -> list[str]:
@@ -164,7 +248,10 @@ def main() -> None:
     if not wrk.available():
         sys.exit("bench.suite drives the server with wrk: apt-get install wrk")
     print(f"{os.cpu_count()} CPUs, PostgreSQL; server log: {args.log}")
-    print_rows([row for mode in ("group commit", "naive") for row in run_mode(mode, args)])
+    rows = run_ceiling(args)
+    rows += [row for mode in ("group commit", "naive") for row in run_mode(mode, args)]
+    print_rows(rows)
+    print_ratios(rows)
     p50, p99 = projection_lag()
     print(f"projection lag (commit -> read model), 16 writer threads: p50 {p50:.1f} ms, "
           f"p99 {p99:.1f} ms")

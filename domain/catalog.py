@@ -17,7 +17,10 @@ import msgspec
 from domain.command_execution import CommandExecution
 from domain.deployment import Deployment
 from domain.enrollment_key import EnrollmentKey
+from domain.environment import Environment
 from domain.node import Node
+from domain.project import Project
+from domain.resource import Resource
 from domain.self_update import SelfUpdateRequest
 from domain.shared import EDGE_NAMESPACE
 from domain.ssh_access import SshLogin
@@ -136,6 +139,44 @@ class DeploymentChanged(msgspec.Struct, kw_only=True):
     reason: str | None = None
 
 
+class ProjectChanged(msgspec.Struct, kw_only=True):
+    """A project was created, renamed, archived, restored or deleted."""
+
+    project_id: UUID
+    name: str | None = None
+    slug: str | None = None
+    reason: str | None = None
+
+
+class EnvironmentChanged(msgspec.Struct, kw_only=True):
+    """An environment's lifecycle or one of its variables changed (values are never sent)."""
+
+    environment_id: UUID
+    project_id: UUID | None = None
+    name: str | None = None
+    kind: str | None = None
+    reason: str | None = None
+    key: str | None = None
+    exposure: str | None = None
+    is_secret: bool | None = None
+
+
+class ResourceChanged(msgspec.Struct, kw_only=True):
+    """A resource (an app) or its desired configuration changed (values are never sent)."""
+
+    resource_id: UUID
+    project_id: UUID | None = None
+    environment_id: UUID | None = None
+    name: str | None = None
+    slug: str | None = None
+    image: str | None = None
+    internal_port: int | None = None
+    protocol: str | None = None
+    key: str | None = None
+    exposure: str | None = None
+    is_secret: bool | None = None
+
+
 PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "edge.enrollment_key.verified": EnrollmentKeyVerified,
     "edge.node.registered": NodeRegistered,
@@ -158,6 +199,28 @@ PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "edge.deployment.error": DeploymentChanged,
     "edge.deployment.stop_requested": DeploymentChanged,
     "edge.deployment.terminated": DeploymentChanged,
+    "edge.project.created": ProjectChanged,
+    "edge.project.renamed": ProjectChanged,
+    "edge.project.archived": ProjectChanged,
+    "edge.project.restored": ProjectChanged,
+    "edge.project.deleted": ProjectChanged,
+    "edge.environment.created": EnvironmentChanged,
+    "edge.environment.renamed": EnvironmentChanged,
+    "edge.environment.locked": EnvironmentChanged,
+    "edge.environment.unlocked": EnvironmentChanged,
+    "edge.environment.archived": EnvironmentChanged,
+    "edge.environment.variable_set": EnvironmentChanged,
+    "edge.environment.variable_unset": EnvironmentChanged,
+    "edge.resource.created": ResourceChanged,
+    "edge.resource.source_configured": ResourceChanged,
+    "edge.resource.runtime_profile_configured": ResourceChanged,
+    "edge.resource.network_profile_configured": ResourceChanged,
+    "edge.resource.health_policy_configured": ResourceChanged,
+    "edge.resource.health_policy_reset": ResourceChanged,
+    "edge.resource.variable_set": ResourceChanged,
+    "edge.resource.variable_unset": ResourceChanged,
+    "edge.resource.archived": ResourceChanged,
+    "edge.resource.deleted": ResourceChanged,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
 
@@ -274,6 +337,36 @@ def _deployment(status: str) -> Callable[[Any], msgspec.Struct]:
     return payload
 
 
+def _project(e: Any) -> msgspec.Struct:
+    return ProjectChanged(project_id=e.originator_id, name=getattr(e, "name", None),
+                          slug=getattr(e, "slug", None), reason=getattr(e, "reason", None))
+
+
+def _variable(e: Any) -> dict[str, Any]:
+    """A variable's key and exposure, and whether it is a secret: never its value."""
+    kind = getattr(e, "kind", None)
+    return {"key": e.key, "exposure": e.exposure,
+            "is_secret": None if kind is None else kind == "secret"}
+
+
+def _environment(e: Any) -> msgspec.Struct:
+    variable = _variable(e) if hasattr(e, "exposure") else {}
+    return EnvironmentChanged(
+        environment_id=e.originator_id, project_id=getattr(e, "project_id", None),
+        name=getattr(e, "name", None), kind=None if variable else getattr(e, "kind", None),
+        reason=getattr(e, "reason", None), **variable)
+
+
+def _resource(e: Any) -> msgspec.Struct:
+    variable = _variable(e) if hasattr(e, "exposure") else {}
+    return ResourceChanged(
+        resource_id=e.originator_id, project_id=getattr(e, "project_id", None),
+        environment_id=getattr(e, "environment_id", None), name=getattr(e, "name", None),
+        slug=getattr(e, "slug", None), image=getattr(e, "image", None),
+        internal_port=getattr(e, "internal_port", None),
+        protocol=getattr(e, "protocol", None), **variable)
+
+
 PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     EnrollmentKey.Used: ("edge.enrollment_key.verified", _key_verified),
     Node.Registered: ("edge.node.registered", _registered),
@@ -298,6 +391,28 @@ PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     # Its status is the one the stop found (READY or ERROR); the event carries it.
     Deployment.StopRequested: ("edge.deployment.stop_requested", _deployment("Status.READY")),
     Deployment.Terminated: ("edge.deployment.terminated", _deployment("Status.TERMINATED")),
+    Project.Created: ("edge.project.created", _project),
+    Project.Renamed: ("edge.project.renamed", _project),
+    Project.Archived: ("edge.project.archived", _project),
+    Project.Restored: ("edge.project.restored", _project),
+    Project.Deleted: ("edge.project.deleted", _project),
+    Environment.Created: ("edge.environment.created", _environment),
+    Environment.Renamed: ("edge.environment.renamed", _environment),
+    Environment.Locked: ("edge.environment.locked", _environment),
+    Environment.Unlocked: ("edge.environment.unlocked", _environment),
+    Environment.Archived: ("edge.environment.archived", _environment),
+    Environment.VariableSet: ("edge.environment.variable_set", _environment),
+    Environment.VariableUnset: ("edge.environment.variable_unset", _environment),
+    Resource.Created: ("edge.resource.created", _resource),
+    Resource.SourceConfigured: ("edge.resource.source_configured", _resource),
+    Resource.RuntimeProfileConfigured: ("edge.resource.runtime_profile_configured", _resource),
+    Resource.NetworkProfileConfigured: ("edge.resource.network_profile_configured", _resource),
+    Resource.HealthPolicyConfigured: ("edge.resource.health_policy_configured", _resource),
+    Resource.HealthPolicyReset: ("edge.resource.health_policy_reset", _resource),
+    Resource.VariableSet: ("edge.resource.variable_set", _resource),
+    Resource.VariableUnset: ("edge.resource.variable_unset", _resource),
+    Resource.Archived: ("edge.resource.archived", _resource),
+    Resource.Deleted: ("edge.resource.deleted", _resource),
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -36,6 +36,8 @@ class ExecutionStatus(StrEnum):
 OPEN = (ExecutionStatus.PENDING.value, ExecutionStatus.SENT.value)
 TERMINAL = (ExecutionStatus.COMPLETED.value, ExecutionStatus.CANCELLED.value,
             ExecutionStatus.EXPIRED.value)
+# What a cancel did: ended a pending execution, or asked the agent to stop a sent one.
+CancelOutcome = Literal["cancelled", "cancellation request sent"]
 
 
 class ExecutionNotTerminalError(StateConflictError):
@@ -136,7 +138,7 @@ class CommandExecution(Aggregate):
         self.exit_code, self.output = exit_code, output
 
     # --- cancel, expiry, abandonment ------------------------------------------------------
-    def cancel(self, now: datetime) -> str:
+    def cancel(self, now: datetime) -> CancelOutcome:
         """Pending: cancelled at once. Sent: the agent is asked and stays the source of truth."""
         if self.status == ExecutionStatus.PENDING.value:
             self._cancelled(**self._refs(), reason="cancelled before it was sent",

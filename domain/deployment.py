@@ -79,6 +79,11 @@ class Deployment(Aggregate):
         self.error_detail = ""
         self.stop_pending: str | None = None  # the reason of a stop asked before READY/ERROR
         self.stopping: str | None = None  # the reason of a stop the agent is carrying out
+        # A stop was asked before READY or ERROR (Appaloft's cancel of an active attempt), and
+        # whether it was ever READY (healthy): kept through what follows, so the attempt status
+        # (domain/deployment_attempt.py) holds without the event history.
+        self.stopped_early = False
+        self.ever_ready = False
         self.requested_at = at
         self.placed_at: datetime | None = None
         self.tags: list[str] = list(spec.get("tags", []))
@@ -129,6 +134,7 @@ class Deployment(Aggregate):
 
     @event("Ready")
     def _ready(self, request_id: str, ports: dict[str, Any], public_ip: str, at: datetime) -> None:
+        self.ever_ready = True
         self._move(Status.READY)
 
     def fail(self, detail: str, exit_code: int | None, at: datetime) -> bool:
@@ -203,6 +209,7 @@ class Deployment(Aggregate):
     @event("StopDeferred")
     def _stop_deferred(self, request_id: str, reason: str, at: datetime) -> None:
         self.stop_pending = reason
+        self.stopped_early = True
 
     def _carry_out_pending(self, at: datetime) -> None:
         if self.stop_pending is not None:

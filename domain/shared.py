@@ -93,3 +93,23 @@ def parse_moment(raw: str, end_of_day: bool) -> datetime:
         raise ValueError("must be an ISO 8601 date or datetime") from None
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first UTC instant
         raise ValueError("is out of range") from None
+
+
+def check_text(value: str, field: str, max_length: int, *, min_length: int = 1) -> str:
+    """A one-line label (a name, a reason): within its length, no control characters, no lone
+    surrogates (they cannot be stored as UTF-8), no leading or trailing spaces."""
+    if not min_length <= len(value) <= max_length:
+        raise InvalidValueError(f"should be {min_length} to {max_length} character(s)", field)
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise InvalidValueError("must be one line of printable text", field)
+    if value != value.strip():
+        raise InvalidValueError("must not start or end with spaces", field)
+    return value
+
+
+def slug_of(name: str, max_length: int = 63) -> str:
+    """A DNS-label-like slug of a display name ("My Web App" -> "my-web-app")."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:max_length].strip("-")
+    if not slug:
+        raise InvalidValueError("must contain at least one ASCII letter or digit", "name")
+    return slug

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,10 +26,11 @@ from adapters.liveness import SystemClock, ViewLiveness
 from adapters.memory_bus import InProcessBus
 from adapters.memory_delivery_queue import MemoryDeliveryQueue
 from adapters.memory_views import MemoryTableView
+from adapters.migrate import MigrationReport, migrate
 from adapters.nats_consumer import JetStreamConsumer
-from adapters.nats_publisher import JetStreamPublisher, StreamSettings
+from adapters.nats_publisher import JetStreamPublisher
 from adapters.node_reports import ViewNodeReports
-from adapters.pg_datastore import tracking_recorder
+from adapters.pg_datastore import prepare_database, tracking_recorder
 from adapters.pg_lock import AdvisoryLock, LockSession
 from adapters.pg_notify import NotifyListener
 from adapters.pg_secret_key import TABLE as PG_KEY_TABLE
@@ -80,13 +82,18 @@ from application.store import EdgeStore
 from application.unsealing import UnsealFailures
 from application.webhooks import Webhooks
 from application.write_path import WritePath
+from domain.event_stream import StreamSettings
 from entrypoints.settings import Settings, database_kind
+from projections.command_reads import CommandReads
 from projections.fleet import FleetProjection
+from projections.fleet_reads import FleetReads
 from projections.fleet_tables import FLEET_TABLES, FLEET_VERSION
 from projections.runner import ProjectionWorker
+from projections.ssh_reads import SshReads
 from projections.status import ProjectionStuckError
 from projections.versioning import Action
 from projections.view import TableView
+from projections.webhook_reads import WebhookReads
 
 log = logging.getLogger(__name__)
 ProjectorLock = AdvisoryLock | FileLock
@@ -126,6 +133,11 @@ class Services:
     deployment_finder: DeploymentFinder
     app_hosting: AppHosting
     deployment_telemetry: DeploymentTelemetry
+    # The typed reads of each context (records, not rows): what handlers read instead of view.
+    fleet_reads: FleetReads
+    command_reads: CommandReads
+    ssh_reads: SshReads
+    webhook_reads: WebhookReads
     bus: InProcessBus | None = None
     intake: MessageSource | None = None  # webhook workers' intake with NATS (else the bus)
     listener: NotifyListener | None = None
@@ -167,7 +179,7 @@ class Services:
         """A key missing from ENCRYPTION_KEY shows at start (logged, and in readiness), not at
         the next delivery; it never stops the start."""
         try:
-            check_webhook_secrets(self.view, self.box, self.unsealing)
+            check_webhook_secrets(self.webhook_reads, self.box, self.unsealing)
         except Exception:  # e.g. the database is away: the check waits for a use
             log.warning("start-up check of sealed webhook secrets failed", exc_info=True)
 
@@ -189,6 +201,21 @@ class Services:
         close = getattr(self.view, "close", None)
         if close is not None:
             close()
+
+
+def migrate_database(settings: Settings) -> MigrationReport | None:
+    """The database as this release needs it (None for memory://, which keeps nothing)."""
+    kind = database_kind(settings.database_url)
+    if kind == "memory":
+        return None
+    if kind == "postgres" and prepare_database(settings.postgres_conninfo(),
+                                               settings.postgres_schema()):
+        log.info("created schema %s", settings.postgres_schema())
+    url = settings.database_url
+    if kind == "sqlite":  # the file the store opens (its folder made if missing), absolute
+        path = os.path.abspath(settings.persistence_env("edge")["SQLITE_DBNAME"])
+        url = "sqlite:////" + path.lstrip("/")  # POSIX keeps a leading "//"; yoyo cannot
+    return migrate(url)
 
 
 def build_view(settings: Settings, pool: PostgresDatastore | None = None) -> TableView:
@@ -356,7 +383,7 @@ def build_deliverer(  # noqa: PLR0913
     # A lease must outlast the slowest attempt (every pinned address timing out) or a second
     # worker would send the same delivery while the first is still waiting.
     lease = MAX_ADDRESSES * settings.webhook_timeout + 5
-    targets = ViewWebhookTargets(view, box, unsealing=unsealing)
+    targets = ViewWebhookTargets(view, WebhookReads(view), box, unsealing=unsealing)
     return Deliverer(queue, transport, targets, clock,
                      RetryPolicy(max_attempts=settings.webhook_max_attempts), lease_seconds=lease)
 
@@ -364,7 +391,7 @@ def build_deliverer(  # noqa: PLR0913
 def build_admins(
     settings: Settings, writes: WritePath, view: TableView, counters: Counters
 ) -> Admins:
-    directory = ViewAdminDirectory(view)
+    directory = ViewAdminDirectory(view, FleetReads(view))
     me = AdminProfile(settings.effective_admin_id, settings.admin_cluster_name,
                       settings.admin_max_peers, settings.advertised_url)
     return Admins(writes, directory, directory, counters, me,
@@ -372,6 +399,10 @@ def build_admins(
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Raises DatabaseUnavailableError (one line: what is wrong with DATABASE_URL) before any
+    pool tries; creates the `?schema=` DATABASE_URL names if it is missing, and applies the
+    pending migrations (adapters/migrate.py)."""
+    migrate_database(settings)
     store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
     view = build_view(settings, store_pool(store))
     rebuilding_to = prepare_view(view, store)
@@ -397,7 +428,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                        group_commit=settings.write_group_commit)
     box, deliveries = build_box(settings), build_delivery_queue(settings, clock, store_pool(store))
     unsealing = UnsealFailures()
-    targets, index, doorbell = ViewTargetFinder(view), ViewExecutionIndex(view), WorkDoorbell()
+    fleet_reads, command_reads, ssh_reads = FleetReads(view), CommandReads(view), SshReads(view)
+    webhook_reads = WebhookReads(view)
+    targets, doorbell = ViewTargetFinder(view), WorkDoorbell()
+    index = ViewExecutionIndex(command_reads)
     hasher = Argon2Hasher()
     failures = FailureWindow(settings.ssh_login_max_failures,
                              timedelta(seconds=settings.ssh_login_window))
@@ -418,17 +452,17 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             writes, settings.advertised_url, settings.default_cluster_name or None,
             settings.public_enrollment_key_enabled,
         ),
-        nodes=Nodes(writes, ViewLiveness(view), index),
+        nodes=Nodes(writes, ViewLiveness(view, fleet_reads), index),
         aliases=Aliases(writes),
         webhooks=Webhooks(
             writes, box, SsrfGuard(settings.webhook_allow_private_ips),
-            ViewWebhookDirectory(view, store.name), deliveries,
+            ViewWebhookDirectory(view, webhook_reads, store.name), deliveries,
         ),
         commands=Commands(writes, targets, doorbell),
         executions=Executions(writes, index),
         self_updates=SelfUpdates(writes, targets, index, doorbell),
         ssh_access=SshAccess(writes, hasher),
-        ssh_logins=SshLogins(writes, ViewSshCredentials(view), hasher, failures),
+        ssh_logins=SshLogins(writes, ViewSshCredentials(ssh_reads), hasher, failures),
         doorbell=doorbell,
         relay=relay,
         counters=counters,
@@ -443,6 +477,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         deployment_finder=finder,
         app_hosting=AppHosting(deployments, placement),
         deployment_telemetry=DeploymentTelemetry(ViewDeploymentTelemetry(view), clock),
+        fleet_reads=fleet_reads,
+        command_reads=command_reads,
+        ssh_reads=ssh_reads,
+        webhook_reads=webhook_reads,
         bus=bus,
         intake=build_intake(settings),
         listener=listener,

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, NoReturn
 
+from adapters.pg_datastore import DatabaseUnavailableError
 from entrypoints import logs
 from entrypoints.settings import Settings, SettingsError
 from projections.versioning import ReadModelTooNewError
@@ -43,7 +44,7 @@ def serve(args: argparse.Namespace) -> int:
 
     overrides = {"run_projections": False} if args.no_projections else {}
     settings = _settings(args, **overrides)
-    logs.configure(settings.log_format, args.log_level)
+    logs.configure(settings.log_format, args.log_level, settings.access_log)
     try:
         sockets = listen(settings.host, settings.port)
     except ListenError as exc:
@@ -117,6 +118,21 @@ def projections_status(args: argparse.Namespace) -> int:
               f"  at {position} of {head}; writes are refused until a release that can apply "
               f"event {failure.notification_id} is running")
     return 0 if failure is None else 1
+
+
+def migrate(args: argparse.Namespace) -> int:
+    """Applies the pending migrations (every command does at start; this does only that)."""
+    from entrypoints.bootstrap import migrate_database
+
+    report = migrate_database(_settings(args))
+    if report is None:
+        print("memory:// keeps no tables: nothing to migrate")
+    elif report.applied:
+        print(f"applied {len(report.applied)} migration(s): {', '.join(report.applied)}; "
+              f"{report.total} in all")
+    else:
+        print(f"up to date: {report.total} migration(s) applied")
+    return 0
 
 
 Work = Callable[["Services", Event], Awaitable[None]]
@@ -284,6 +300,8 @@ def parser() -> argparse.ArgumentParser:
     hooks_sub.add_parser(
         "work", help="fan published events out to webhooks and deliver them until stopped"
     ).set_defaults(func=webhooks_work)
+    sub.add_parser("migrate", help="apply the pending migrations of the tables events cannot "
+                   "rebuild (serve does too, at start)").set_defaults(func=migrate)
     r = sub.add_parser("replay", help="rebuild every read model from the event store")
     r.set_defaults(func=replay)
     add_events_parser(sub)
@@ -298,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"edge-admin: invalid setting: {exc}", file=sys.stderr)
         return 2
-    except ReadModelTooNewError as exc:
+    except (ReadModelTooNewError, DatabaseUnavailableError) as exc:
         print(f"edge-admin: {exc}", file=sys.stderr)
         return 1
 

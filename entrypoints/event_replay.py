@@ -19,7 +19,7 @@ import msgspec
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from adapters.nats_publisher import PublishError, StreamSettings, connect, ensure_stream
+from adapters.nats_publisher import PublishError, connect, ensure_stream
 from application.errors import NotFoundError
 from application.event_log import select_types
 from application.event_replay import (
@@ -31,6 +31,7 @@ from application.event_replay import (
 )
 from application.ports import DeliveryQueue
 from domain.catalog import Message
+from domain.event_stream import StreamSettings
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
 

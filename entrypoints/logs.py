@@ -3,32 +3,22 @@ id of the request it was written for, so a client's x-request-id finds every lin
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from contextvars import ContextVar
-from datetime import UTC, datetime
+
+from entrypoints.agent.logs import JsonFormatter as AgentJsonFormatter
 
 # Set by the HTTP middleware for the length of a request; worker threads inherit it.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
-class JsonFormatter(logging.Formatter):
-    """time, level, logger, message, request_id (inside a request), exception (if any)."""
+class JsonFormatter(AgentJsonFormatter):
+    """The agent's line, plus request_id inside a request."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+    def fields(self, record: logging.LogRecord) -> dict[str, object]:
         rid = request_id.get()
-        if rid is not None:
-            entry["request_id"] = rid
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return {} if rid is None else {"request_id": rid}
 
 
 class TextFormatter(logging.Formatter):
@@ -43,10 +33,15 @@ class TextFormatter(logging.Formatter):
         return f"{line} request_id={rid}" if rid is not None else line
 
 
-def configure(fmt: str, level: str = "info") -> None:
-    """Replaces the root handlers; uvicorn logs propagate here when run with log_config=None."""
+ACCESS = "edge_admin.access"  # the middleware's one line per request
+
+
+def configure(fmt: str, level: str = "info", access: bool = True) -> None:
+    """Replaces the root handlers; uvicorn logs propagate here when run with log_config=None.
+    `access` False (ACCESS_LOG=false) silences the per-request lines whatever the level."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger(ACCESS).setLevel(logging.NOTSET if access else logging.WARNING)

@@ -69,6 +69,7 @@ class Settings:
     admin_offline_after: float = 15.0
     admin_forget_after: float = 3600.0
     log_format: str = "json"
+    access_log: bool = True  # one line per request, at info
     placement_snapshot: float = 0.5
     deployment_start_deadline: float = 600.0
     database_pool_size: int = DATABASE_POOL_SIZE
@@ -125,6 +126,7 @@ class Settings:
             "admin_offline_after": _float(e, "ADMIN_OFFLINE_AFTER_SECONDS", 15.0),
             "admin_forget_after": _float(e, "ADMIN_FORGET_AFTER_SECONDS", 3600.0),
             "log_format": (e.get("LOG_FORMAT") or "json").lower(),
+            "access_log": _bool(e, "ACCESS_LOG", True),
             "placement_snapshot": _float(e, "PLACEMENT_SNAPSHOT_SECONDS", 0.5, zero=True),
             "deployment_start_deadline": _float(e, "DEPLOYMENT_START_DEADLINE_SECONDS", 600.0),
             "database_pool_size": _int(e, "DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, 1, 1000),
@@ -198,6 +200,11 @@ class Settings:
     def postgres_conninfo(self) -> str:
         return _conninfo(self.database_url)
 
+    def postgres_schema(self) -> str:
+        """DATABASE_URL's `?schema=` (ours, not libpq's): where our tables live; "" for the
+        role's search_path."""
+        return parse_qs(urlparse(self.database_url).query).get("schema", [""])[0]
+
     def postgres_application_name(self, pool: str) -> str:
         """What pg_stat_activity shows for one of our pools: `edge-admin:store`."""
         return f"{self.database_app_name}:{pool}"[:63]
@@ -234,7 +241,7 @@ class Settings:
             "POSTGRES_APPLICATION_NAME": self.postgres_application_name("store"),
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "10",
-            "POSTGRES_SCHEMA": parse_qs(url.query).get("schema", [""])[0],
+            "POSTGRES_SCHEMA": self.postgres_schema(),
             "CREATE_TABLE": "y",
             # The stock recorder hangs on saves above ~4 MB (adapters/pg_recorder.py).
             "APPLICATION_RECORDER_TOPIC": "adapters.pg_recorder:CopyApplicationRecorder",

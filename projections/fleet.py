@@ -16,10 +16,10 @@ from domain.webhook import Webhook
 from projections.admin_handlers import ADMIN_HANDLERS
 from projections.command_handlers import COMMAND_HANDLERS, NODE_EXTRAS
 from projections.deployment_handlers import DEPLOYMENT_HANDLERS
-from projections.fleet_tables import join_events
 from projections.model import Change, Delete, Increment, Patch, Upsert, UpsertMax
 from projections.ssh_handlers import SSH_HANDLERS
 from projections.view import TableView
+from projections.webhook_tables import join_events
 
 Handler = Callable[[Any], list[Change]]
 

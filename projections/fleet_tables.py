@@ -1,21 +1,28 @@
-"""Tables of the fleet read model: clusters, keys, nodes, aliases, liveness, webhooks, commands,
-SSH access."""
+"""Tables of the fleet read model (clusters, keys, nodes, aliases, liveness, admins) with the
+records of the Nodes context, and the list of every table the fleet view holds."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from domain.node import IdType, NodeStatus
+from projections.command_tables import (
+    COMMAND_EXECUTIONS,
+    COMMAND_RECORDS,
+    COMMANDS,
+    SELF_UPDATE_REQUESTS,
+)
 from projections.deployment_tables import DEPLOYMENT_TABLES
-from projections.model import Column, Join, Kind, Table
+from projections.model import STAMPS, Join, Kind, Table, cols
+from projections.records import Record
+from projections.ssh_tables import SSH_PUBLIC_KEYS, SSH_RECORDS, SSH_USERNAMES
 from projections.status import FAILURES
 from projections.versioning import META, ReadModelVersion, fingerprint
+from projections.webhook_tables import WEBHOOK_RECORDS, WEBHOOKS
 
 TXT, INT, BOOL, TIME, UID = Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.UUID
-
-
-def cols(*spec: tuple[str, Kind]) -> tuple[Column, ...]:
-    return tuple(Column(n, k) for n, k in spec)
-
-
-STAMPS = (("inserted_at", TIME), ("updated_at", TIME))
 PORTS = (
     "http_port", "http_proxy_port", "socks5_proxy_port", "ssh_port", "host_metrics_port",
     "wireguard_metrics_port",
@@ -29,6 +36,19 @@ CLUSTERS = Table(
     ),
     indexes=("name", "inserted_at"),
 )
+
+
+class ClusterRecord(Record, frozen=True, kw_only=True):
+    TABLE: ClassVar[Table] = CLUSTERS
+    id: UUID
+    name: str
+    ipv4_range: str
+    node_limit: int | None
+    node_count: int
+    inserted_at: datetime
+    updated_at: datetime
+
+
 ENROLLMENT_KEYS = Table(
     "enrollment_keys", "id",
     cols(
@@ -37,6 +57,22 @@ ENROLLMENT_KEYS = Table(
     ),
     indexes=("cluster_id", "key", "inserted_at"),
 )
+
+
+class EnrollmentKeyRecord(Record, frozen=True, kw_only=True):
+    TABLE: ClassVar[Table] = ENROLLMENT_KEYS
+    id: UUID
+    cluster_id: UUID
+    cluster_name: str
+    key: str
+    name: str | None
+    uses_remaining: int | None  # None: unlimited
+    expired_at: datetime | None
+    last_used_at: datetime | None
+    inserted_at: datetime
+    updated_at: datetime
+
+
 NODE_LIVENESS = Table(
     "node_liveness", "node_id", cols(("node_id", UID), ("last_seen_at", TIME)), owned=False,
 )
@@ -51,6 +87,32 @@ NODES = Table(
     indexes=("cluster_id", "cluster_name", "api_token", "status", "inserted_at"),
     joins=(Join("node_liveness", "id", "node_id", cols(("last_seen_at", TIME))),),
 )
+
+
+class NodeRecord(Record, frozen=True, kw_only=True):
+    TABLE: ClassVar[Table] = NODES
+    id: UUID
+    cluster_id: UUID
+    cluster_name: str
+    id_type: IdType
+    api_token: str
+    proxy_password: str
+    status: NodeStatus
+    version: str | None
+    self_update_enabled: bool
+    update_request_id: UUID | None
+    netmaker_host_id: UUID | None
+    http_port: int
+    http_proxy_port: int
+    socks5_proxy_port: int
+    ssh_port: int
+    host_metrics_port: int
+    wireguard_metrics_port: int
+    inserted_at: datetime
+    updated_at: datetime
+    last_seen_at: datetime | None
+
+
 ALIASES = Table(
     "aliases", "id",
     cols(
@@ -60,72 +122,17 @@ ALIASES = Table(
     indexes=("node_id", "cluster_name", "inserted_at"),
 )
 
-# subscribed_events is stored as "|type|type|" so "contains" is the glob *|type|* everywhere.
-WEBHOOKS = Table(
-    "webhooks", "id",
-    cols(
-        ("id", UID), ("url", TXT), ("subscribed_events", TXT), ("sealed_secret", TXT),
-        ("sealed_headers", TXT), ("created_position", INT), *STAMPS,
-    ),
-    indexes=("inserted_at",),
-)
 
-# targeting is stored as the JSON text the client sent (after dedup); it is only echoed back.
-COMMANDS = Table(
-    "commands", "id",
-    cols(
-        ("id", UID), ("command_text", TXT), ("targeting", TXT), ("timeout", INT),
-        ("expired_at", TIME), ("execution_count", INT), *STAMPS,
-    ),
-    indexes=("inserted_at", "expired_at"),
-)
-# node_id becomes NULL when the node is deleted (history stays); node_cluster_name follows the
-# node's moves (the seed's cluster_name filter), cluster_name is the cluster the command named.
-# The liveness join tells whether the node still exists (its row goes with the node).
-COMMAND_EXECUTIONS = Table(
-    "command_executions", "id",
-    cols(
-        ("id", UID), ("command_id", UID), ("node_id", UID), ("node_cluster_name", TXT),
-        ("cluster_name", TXT), ("target_all", BOOL), ("command_text", TXT), ("timeout", INT),
-        ("expired_at", TIME), ("status", TXT), ("cancel_requested", BOOL), ("sent_at", TIME),
-        ("completed_at", TIME), ("cancelled_at", TIME), ("exit_code", INT), ("output", TXT),
-        ("reason", TXT), *STAMPS,
-    ),
-    # command_id + the default order: a command's page of executions without a sort.
-    indexes=("command_id, inserted_at, id", "node_id", "status", "expired_at", "inserted_at"),
-    joins=(Join("node_liveness", "node_id", "node_id", cols(("last_seen_at", TIME))),),
-)
-SELF_UPDATE_REQUESTS = Table(
-    "self_update_requests", "id",
-    cols(
-        ("id", UID), ("targeting", TXT), ("status", TXT), ("total", INT), ("triggered", INT),
-        ("failed", INT), *STAMPS,
-    ),
-    indexes=("status", "inserted_at"),
-)
+class AliasRecord(Record, frozen=True, kw_only=True):
+    TABLE: ClassVar[Table] = ALIASES
+    id: UUID
+    node_id: UUID
+    cluster_id: UUID
+    cluster_name: str
+    name: str
+    inserted_at: datetime
+    updated_at: datetime
 
-# Usernames never change after creation; cluster_name follows the node through the join.
-# password_hash is internal (login checks); the API shows only has_password.
-_NODE_CLUSTER = (Join("nodes", "node_id", "id", cols(("cluster_name", TXT))),)
-SSH_USERNAMES = Table(
-    "ssh_usernames", "id",
-    cols(
-        ("id", UID), ("node_id", UID), ("username", TXT), ("password_hash", TXT),
-        ("has_password", BOOL), *STAMPS,
-    ),
-    indexes=("node_id, username", "inserted_at"),
-    joins=_NODE_CLUSTER,
-)
-SSH_PUBLIC_KEYS = Table(
-    "ssh_public_keys", "id",
-    cols(
-        ("id", UID), ("ssh_username_id", UID), ("node_id", UID), ("username", TXT),
-        ("key_name", TXT), ("public_key", TXT), ("algorithm", TXT), ("fingerprint", TXT),
-        *STAMPS,
-    ),
-    indexes=("ssh_username_id, fingerprint", "node_id", "inserted_at"),
-    joins=_NODE_CLUSTER,
-)
 
 # Admin processes (membership events) and their check-ins (liveness, not events).
 ADMINS = Table(
@@ -157,10 +164,9 @@ FLEET_TABLES = (
 # 2: apps keep a deleted application's row (App.Restored names no application).
 FLEET_VERSION = ReadModelVersion("fleet", 2, fingerprint(FLEET_TABLES))
 
+# Every record of a fleet table (tests/unit/projections/test_records.py holds each to its table).
+FLEET_RECORDS: tuple[type[Record], ...] = (
+    ClusterRecord, EnrollmentKeyRecord, NodeRecord, AliasRecord, *WEBHOOK_RECORDS,
+    *COMMAND_RECORDS, *SSH_RECORDS,
+)
 
-def join_events(types: list[str]) -> str:
-    return "|" + "|".join(types) + "|"
-
-
-def split_events(stored: str) -> list[str]:
-    return [t for t in stored.split("|") if t]

@@ -52,6 +52,13 @@ class Table:
         return self.columns + tuple(c for j in self.joins for c in j.columns)
 
 
+def cols(*spec: tuple[str, Kind]) -> tuple[Column, ...]:
+    return tuple(Column(n, k) for n, k in spec)
+
+
+STAMPS = (("inserted_at", Kind.TIME), ("updated_at", Kind.TIME))
+
+
 @dataclass(frozen=True)
 class Upsert:
     table: str

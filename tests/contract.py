@@ -37,9 +37,6 @@ UNROUTED = frozenset({401, 404, 405})
 # Mismatches handed over to the helpers retyping these responses, (method, path, status): each
 # entry skips the check of that one outcome only. Remove an entry with its fix.
 KNOWN_MISMATCHES: frozenset[tuple[str, str, int]] = frozenset({
-    # Mengi's {"detail": ...} for a body past MAX_BODY_BYTES (tests/e2e/test_hostile_input.py);
-    # documented on branch h1-deploy-contract (02ef2e7).
-    ("POST", "/deployments/app-hosting", 413),
     # A write refused while the read model is stuck (tests/e2e/test_projection_failure.py);
     # entrypoints/http/openapi/deployments.py lists (404, 409) only.
     ("DELETE", "/api/v1/apps/{app_name}", 503),

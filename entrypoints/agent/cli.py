@@ -1,16 +1,20 @@
 """`edge-agent`: enroll this machine with the edge admin, heartbeat, and run its commands.
 
-    edge-agent --admin-url URL [--state-dir DIR] [--id-type persistent|random] [--version V]
-               [--version-file F] [--self-update] [--update-command CMD] [--output-limit N]
-               [--machine-id ID] [--log-level LEVEL]
+    edge-agent [--admin-url URL] [--state-dir DIR] [--id-type persistent|random]
+               [--agent-version V] [--version-file F] [--self-update] [--update-command CMD]
+               [--output-limit N] [--machine-id ID] [--log-level LEVEL] [--log-format json|text]
+    edge-agent --version
 
 Environment: ENROLLMENT_KEY (key blob from the admin; needed to enroll), ADMIN_URL (when there
-is no --admin-url), EDGE_AGENT_MACHINE_ID (same as --machine-id: stands in for /etc/machine-id,
-for tests or several agents on one machine), EDGE_AGENT_VERSION_FILE (same as --version-file),
-EDGE_AGENT_UPDATE_COMMAND (same as --update-command), XDG_STATE_HOME (default state directory).
+is no --admin-url; without either, the admin URL the key blob names), LOG_FORMAT (json, the
+default, or text; as for edge-admin), EDGE_AGENT_MACHINE_ID (same as --machine-id: stands in
+for /etc/machine-id, for tests or several agents on one machine), EDGE_AGENT_VERSION_FILE
+(same as --version-file), EDGE_AGENT_UPDATE_COMMAND (same as --update-command), XDG_STATE_HOME
+(default state directory).
 EDGE_AGENT_HANDOFF is set by the agent itself when it re-executes for a self-update.
 Exit status: 0 after SIGTERM/SIGINT, 2 for bad settings, 1 when the node has to enroll again
-but ENROLLMENT_KEY is not set.
+but ENROLLMENT_KEY is not set (or SSH cannot be served), 3 when the admin refuses the
+ENROLLMENT_KEY for good (unknown key, or not a key blob).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from application.agent_protocol import key_blob_server
 from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
 from entrypoints.agent.health import HealthLimits
 from entrypoints.agent.hosting_cli import HostingSettingsError, add_hosting_args, hosting_config
@@ -46,6 +51,7 @@ from entrypoints.agent.identity import (
     random_identity,
     read_machine_id,
 )
+from entrypoints.agent.logs import JsonFormatter
 from entrypoints.agent.runner import Agent, AgentConfig
 from entrypoints.agent.session import AgentFatal
 from entrypoints.agent.work import HANDOFF_ENV
@@ -79,11 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", type=Path, help="where a persistent identity is kept "
                         "(default: $XDG_STATE_HOME/edge-agent or ~/.local/state/edge-agent)")
     parser.add_argument("--id-type", choices=("persistent", "random"), default="persistent")
-    parser.add_argument("--version", default=_package_version(), metavar="V",
+    parser.add_argument("--version", action="version", version=f"edge-agent {_package_version()}")
+    parser.add_argument("--agent-version", default=_package_version(), metavar="V",
                         help="agent version reported to the admin (default: %(default)s)")
     parser.add_argument("--version-file", type=Path, metavar="F",
-                        help="read the version from this file at start (overrides --version; "
-                        "default: $EDGE_AGENT_VERSION_FILE)")
+                        help="read the version from this file at start (overrides "
+                        "--agent-version; default: $EDGE_AGENT_VERSION_FILE)")
     parser.add_argument("--self-update", action="store_true", help="report self-update enabled")
     parser.add_argument("--update-command", metavar="CMD",
                         help="shell command run on a self-update request before the agent "
@@ -108,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="report unhealthy above this 1-minute load per CPU (default: 3)")
     parser.add_argument("--log-level", default="info",
                         choices=("debug", "info", "warning", "error"))
+    parser.add_argument("--log-format", choices=("json", "text"),
+                        help="one JSON object per line, as edge-admin writes (default: "
+                        "$LOG_FORMAT, else json)")
     add_hosting_args(parser)
     return parser
 
@@ -115,7 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _admin_url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     url = (args.admin_url or env.get("ADMIN_URL", "")).strip()
     if not url:
-        raise SettingsError("the admin URL is not set: pass --admin-url or set ADMIN_URL")
+        url = key_blob_server(env.get("ENROLLMENT_KEY", "")) or ""
+    if not url:
+        raise SettingsError("the admin URL is not set: pass --admin-url, set ADMIN_URL, or set "
+                            "an ENROLLMENT_KEY whose blob names it")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError(f"the admin URL must be http(s)://host[:port], got {url!r}")
@@ -130,7 +143,7 @@ def _version(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     path = args.version_file or (Path(env["EDGE_AGENT_VERSION_FILE"])
                                  if env.get("EDGE_AGENT_VERSION_FILE") else None)
     if path is None:
-        return str(args.version)
+        return str(args.agent_version)
     try:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
@@ -138,9 +151,9 @@ def _version(args: argparse.Namespace, env: Mapping[str, str]) -> str:
 
 
 def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfig:
-    args.version = _version(args, env)
-    if not 1 <= len(args.version) <= MAX_VERSION_LENGTH:
-        raise SettingsError(f"--version must be 1 to {MAX_VERSION_LENGTH} characters")
+    version = _version(args, env)
+    if not 1 <= len(version) <= MAX_VERSION_LENGTH:
+        raise SettingsError(f"--agent-version must be 1 to {MAX_VERSION_LENGTH} characters")
     if not 0 <= args.min_free_disk_percent <= 100:
         raise SettingsError("--min-free-disk-percent must be between 0 and 100")
     if not args.max_load_per_core > 0:
@@ -162,7 +175,7 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
         admin_url=admin_url,
         id_type=args.id_type,
         enrollment_key=env.get("ENROLLMENT_KEY", "").strip() or None,
-        version=args.version,
+        version=version,
         self_update=args.self_update,
         state_dir=state_dir if args.id_type == "persistent" else None,
         # A random agent keeps nothing on disk: its journal is a temporary directory (main).
@@ -230,16 +243,35 @@ async def _run(agent: Agent) -> None:
     await agent.run(stop)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s edge-agent: %(message)s")
+def _setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s edge-agent: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
     if level != "debug":  # httpx logs every request at INFO: one line per heartbeat
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def _old_version_flag(argv: Sequence[str]) -> bool:
+    """`--version V` set the reported version before `--version` printed it: such a command
+    line (a unit file, a self-update re-exec) must fail loudly, not print and exit 0."""
+    return any(arg == "--version" and i + 1 < len(argv) and not argv[i + 1].startswith("-")
+               for i, arg in enumerate(argv))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if _old_version_flag(sys.argv[1:] if argv is None else argv):
+        print("edge-agent: --version prints the version; set the reported version with "
+              "--agent-version V", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
-    _setup_logging(args.log_level)
+    fmt = args.log_format or os.environ.get("LOG_FORMAT", "json").strip().lower()
+    if fmt not in ("json", "text"):
+        print(f"edge-agent: LOG_FORMAT={fmt!r}: expected json or text", file=sys.stderr)
+        return 2
+    _setup_logging(args.log_level, fmt)
     try:
         config, identity, store = load_identity(build_config(args, os.environ), args, os.environ)
     except (SettingsError, IdentityError) as exc:
@@ -257,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_run(Agent(config, identity, store)))
     except AgentFatal as exc:
         log.error("%s", exc)
-        return 1
+        return exc.exit_code
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

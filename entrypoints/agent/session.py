@@ -26,6 +26,20 @@ MIN_HEARTBEAT_INTERVAL = 0.1  # whatever the admin says, never a busy loop
 class AgentFatal(Exception):
     """The agent cannot go on without an operator (e.g. it must enroll but has no key)."""
 
+    exit_code = 1
+
+
+class EnrollmentRefused(AgentFatal):
+    """The admin will never take this ENROLLMENT_KEY (unknown, or not a key blob at all): a
+    retry cannot help, so the agent stops with its own exit status instead of retrying."""
+
+    exit_code = 3
+
+
+# 401: no such key; 422: not a key blob. A spent or expired key (403) can be given more uses
+# or time by an operator, and a full cluster (409) can make room: those are retried.
+REFUSED_KEY = (401, 422)
+
 
 @dataclass
 class Session:
@@ -147,8 +161,16 @@ class Link:
                 return Session(reply.node_id, token, interval(reply.heartbeat_interval_seconds))
         if not adm.enrollment_key:
             raise AgentFatal("this node must enroll again but ENROLLMENT_KEY is not set")
-        enrolled = await self.api.enroll(adm.enrollment_key, self.identity, adm.version,
-                                         adm.self_update, adm.ports)
+        try:
+            enrolled = await self.api.enroll(adm.enrollment_key, self.identity, adm.version,
+                                             adm.self_update, adm.ports)
+        except AdminError as exc:
+            if exc.status in REFUSED_KEY:
+                raise EnrollmentRefused(
+                    f"the admin refuses ENROLLMENT_KEY ({exc}); create a key with POST "
+                    "/api/v1/clusters/{name}/enrollment_keys and set its key blob as "
+                    "ENROLLMENT_KEY") from exc
+            raise
         self._keep(replace(self.identity, node_id=enrolled.node_id,
                            api_token=enrolled.api_token))
         how = "re-enrolled existing" if enrolled.reregistered else "enrolled as"

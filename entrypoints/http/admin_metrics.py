@@ -3,7 +3,7 @@
 GET /api/v1/admins/me/metrics (E6): this process's counters in the seed's groups. Groups and
 fields with no meaning in this service are null, never invented: there is no BEAM (atoms, ETS),
 no Netmaker (reconciliation), no peer discovery over DNS, and no admin-side proxy or gateways.
-README "Metrics" lists each field's source.
+README "Metrics" lists each field's source; entrypoints/http/admin_metrics_shapes.py its shape.
 
 GET /metrics, in the Prometheus text format: request latency by route, this process's counters
 (the same ones E6 shows), the fleet and topology gauges, and the process collector.
@@ -18,8 +18,9 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -30,94 +31,108 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from entrypoints.bootstrap import Services
+from entrypoints.http.admin_metrics_shapes import (
+    AdminMetricsResponse,
+    ApplicationMetrics,
+    CommandMetrics,
+    DiscoveryMetrics,
+    EventBrokerMetrics,
+    GatewayMetrics,
+    MembershipMetrics,
+    MetadataMetrics,
+    NodeHealthMetrics,
+    ProxyMetrics,
+    QuantumMetrics,
+    QueueMetrics,
+    ReconciliationMetrics,
+    SelfUpdateMetrics,
+    SshMetrics,
+    VpnMetrics,
+    WebhookMetrics,
+)
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import ok
+from entrypoints.http.serializers import Shape
 from entrypoints.process_stats import human_duration, open_fds, resident_bytes
 
 MB = 1024 * 1024
-PROXY_FIELDS = (
-    "auth_failures_total", "bytes_down_mb", "bytes_down_total", "bytes_up_mb", "bytes_up_total",
-    "connections_auth_failed_total", "connections_failure_total", "connections_success_total",
-    "connections_total", "tunnels_closed_deadline_total", "tunnels_closed_drain_timeout_total",
-    "tunnels_closed_normal_total", "tunnels_closed_total",
-)
+G = TypeVar("G", bound=Shape)
 
 
-def _application(svc: Services, now: datetime) -> dict[str, Any]:
+def _application(svc: Services, now: datetime) -> ApplicationMetrics:
     uptime = int((now - svc.started_at).total_seconds()) if svc.started_at else 0
     rss = resident_bytes()
-    beam_only = ("atom_count", "ets_count", "memory_atom_bytes", "memory_atom_mb",
-                 "memory_binary_bytes", "memory_binary_mb", "memory_code_bytes",
-                 "memory_code_mb", "memory_ets_bytes", "memory_ets_mb",
-                 "memory_processes_bytes", "memory_processes_mb")
-    return {
-        **dict.fromkeys(beam_only),
-        "memory_total_bytes": rss,
-        "memory_total_mb": round(rss / MB, 2) if rss is not None else None,
-        "port_count": open_fds(),
-        "process_count": threading.active_count(),
-        "uptime_human": human_duration(uptime),
-        "uptime_seconds": uptime,
-    }
+    return ApplicationMetrics(
+        atom_count=None, ets_count=None, memory_atom_bytes=None, memory_atom_mb=None,
+        memory_binary_bytes=None, memory_binary_mb=None, memory_code_bytes=None,
+        memory_code_mb=None, memory_ets_bytes=None, memory_ets_mb=None,
+        memory_processes_bytes=None, memory_processes_mb=None,
+        memory_total_bytes=rss,
+        memory_total_mb=round(rss / MB, 2) if rss is not None else None,
+        port_count=open_fds(),
+        process_count=threading.active_count(),
+        uptime_human=human_duration(uptime),
+        uptime_seconds=uptime,
+    )
 
 
-def _queues(svc: Services) -> list[dict[str, Any]]:
+def _queues(svc: Services) -> list[QueueMetrics]:
     if svc.deliveries is None:
         return []
     counts = svc.deliveries.counts()
     # "pending" holds due, leased and retrying rows alike; the queue does not split them.
-    return [{"queue": "webhook_deliveries", "available": counts.get("pending", 0),
-             "cancelled": 0, "completed": counts.get("succeeded", 0),
-             "discarded": counts.get("failed", 0), "executing": 0, "retryable": 0,
-             "scheduled": 0}]
+    return [QueueMetrics(queue="webhook_deliveries", available=counts.get("pending", 0),
+                         cancelled=0, completed=counts.get("succeeded", 0),
+                         discarded=counts.get("failed", 0), executing=0, retryable=0,
+                         scheduled=0)]
 
 
-def collect(svc: Services) -> dict[str, Any]:
+def _counted(group: type[G], prefix: str, counters: dict[str, int]) -> G:
+    """A group whose every field is the process counter `<prefix>.<field>` (0 until counted)."""
+    return group(**{f: counters.get(f"{prefix}.{f}", 0) for f in group.__struct_fields__})
+
+
+def collect(svc: Services) -> AdminMetricsResponse:
     """Every group of E6, from this process's counters and the latest topology."""
     now = datetime.now(UTC)
     c = svc.counters.snapshot()
     relay, topology = svc.relay, svc.admins.latest()
     delivered = svc.deliverer.counts if svc.deliverer is not None else {}
-    return {
-        "application": _application(svc, now),
-        "commands": {k: c.get(f"commands.{k}", 0) for k in (
-            "delivery_delivered_count", "delivery_total", "execution_completed_total",
-            "execution_delivered_total", "expiration_total")},
-        "discovery": {"dns_resolutions_total": None, "peer_connections_total": None,
-                      "scans_total": c.get("metadata.recomputations_total", 0)},
-        "event_broker": {
-            "enabled": svc.settings.run_relay, "enqueues_total": relay.read,
-            "publishes_error_total": relay.failed_batches, "publishes_ok_total": relay.published,
-            "publishes_total": relay.published + relay.failed_batches,
-        },
-        "gateways": {"active_count": None, "connections_total": None, "scrapes_total": None},
-        "membership": {k: c.get(f"membership.{k}", 0) for k in (
-            "complete_total", "steps_completed_total", "checkins_total")},
-        "metadata": {
-            "assigned_clusters": len(topology.shards.clusters_of(topology.me.name)),
-            "degraded": topology.shards.degraded,
-            "orphaned_clusters": len(topology.shards.orphaned),
-            "recomputations_total": c.get("metadata.recomputations_total", 0),
-        },
-        "nodes": {"health_checks_total": c.get("nodes.health_checks_total", 0)},
-        "oban_queues": _queues(svc),
-        "proxy": dict.fromkeys(PROXY_FIELDS),
-        "quantum": {k: c.get(f"quantum.{k}", 0) for k in (
-            "jobs_exceptions_total", "jobs_executed_total")},
-        "reconciliation": {"errors": None, "total": None},
-        "self_updates": {"completed_total": svc.self_updates.completed},
-        "ssh": {k: c.get(f"ssh.{k}", 0) for k in ("verifications_failed", "verifications_total")},
-        "timestamp": now,
-        "vpn": {k: c.get(f"vpn.{k}", 0) for k in (
-            "zombie_cleanup_deleted_count", "zombie_cleanup_total")},
-        "webhook": {
-            "deliveries_ok_total": delivered.get("succeeded", 0),
-            "deliveries_recoverable_total": delivered.get("recoverable", 0),
-            "deliveries_terminal_total": delivered.get("failed", 0),
-            "deliveries_total": delivered.get("attempts", 0),
-            "fan_outs_total": c.get("webhook.fan_outs_total", 0),
-        },
-    }
+    return AdminMetricsResponse(
+        application=_application(svc, now),
+        commands=_counted(CommandMetrics, "commands", c),
+        discovery=DiscoveryMetrics(dns_resolutions_total=None, peer_connections_total=None,
+                                   scans_total=c.get("metadata.recomputations_total", 0)),
+        event_broker=EventBrokerMetrics(
+            enabled=svc.settings.run_relay, enqueues_total=relay.read,
+            publishes_error_total=relay.failed_batches, publishes_ok_total=relay.published,
+            publishes_total=relay.published + relay.failed_batches,
+        ),
+        gateways=GatewayMetrics(active_count=None, connections_total=None, scrapes_total=None),
+        membership=_counted(MembershipMetrics, "membership", c),
+        metadata=MetadataMetrics(
+            assigned_clusters=len(topology.shards.clusters_of(topology.me.name)),
+            degraded=topology.shards.degraded,
+            orphaned_clusters=len(topology.shards.orphaned),
+            recomputations_total=c.get("metadata.recomputations_total", 0),
+        ),
+        nodes=NodeHealthMetrics(health_checks_total=c.get("nodes.health_checks_total", 0)),
+        oban_queues=_queues(svc),
+        proxy=ProxyMetrics(**dict.fromkeys(ProxyMetrics.__struct_fields__)),
+        quantum=_counted(QuantumMetrics, "quantum", c),
+        reconciliation=ReconciliationMetrics(errors=None, total=None),
+        self_updates=SelfUpdateMetrics(completed_total=svc.self_updates.completed),
+        ssh=_counted(SshMetrics, "ssh", c),
+        timestamp=now,
+        vpn=_counted(VpnMetrics, "vpn", c),
+        webhook=WebhookMetrics(
+            deliveries_ok_total=delivered.get("succeeded", 0),
+            deliveries_recoverable_total=delivered.get("recoverable", 0),
+            deliveries_terminal_total=delivered.get("failed", 0),
+            deliveries_total=delivered.get("attempts", 0),
+            fan_outs_total=c.get("webhook.fan_outs_total", 0),
+        ),
+    )
 
 
 async def admin_metrics(request: Request) -> Response:
@@ -159,7 +174,7 @@ class _ServiceCollector(Collector):
         svc = self.owner.services
         if svc is None:
             return
-        groups = collect(svc)
+        groups = msgspec.to_builtins(collect(svc))
         for group, fields in groups.items():
             if group in SKIPPED_GROUPS or not isinstance(fields, dict):
                 continue

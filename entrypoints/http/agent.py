@@ -1,13 +1,16 @@
 """Agent API (/agent/v1): enrollment with a key, then calls authenticated by the node's api_token.
 
 Not in the Edge Admin seed (which implies but does not document it); same envelope and errors.
+The answers are closed shapes (every field always present); the agent decodes the same JSON with
+the more tolerant reply structs of application/agent_protocol.py.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 from uuid import UUID
 
+import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,29 +21,68 @@ from domain.node import NodeStatus
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import node_for_token, read_body, services
 from entrypoints.http.responses import ok
+from entrypoints.http.serializers import Shape, described
+
+NodeId = Annotated[UUID, described("The node's ID")]
+Interval = Annotated[float, described("Send a heartbeat this often (seconds)")]
+ClusterName = Annotated[str | None, described("The node's cluster; null if it was just deleted")]
+Status = Annotated[NodeStatus | None, described("The node's status; null if it was just "
+                                                "deleted")]
+Version = Annotated[str | None, described("The agent version the node reported")]
 
 
-def _agent_view(request: Request, node_id: UUID, api_token: str | None = None) -> dict[str, Any]:
+class AgentNodeResponse(Shape):
+    """The node as the agent sees it"""
+
+    node_id: NodeId
+    cluster_name: ClusterName
+    status: Status
+    version: Version
+    heartbeat_interval_seconds: Interval
+
+
+class AgentEnrollmentResponse(Shape):
+    """What an agent needs after enrolling; keep api_token, it is shown only here"""
+
+    node_id: NodeId
+    cluster_name: ClusterName
+    status: Status
+    version: Version
+    heartbeat_interval_seconds: Interval
+    api_token: Annotated[str, described("Bearer token for the other agent endpoints")]
+    reregistered: Annotated[bool, described(
+        "True when an existing persistent node re-enrolled")]
+
+
+class AgentHeartbeatResponse(Shape):
+    """Status recorded for the heartbeat"""
+
+    node_id: NodeId
+    status: Annotated[NodeStatus, described("The node's status after this heartbeat")]
+    heartbeat_interval_seconds: Interval
+
+
+SHAPES = (AgentNodeResponse, AgentEnrollmentResponse, AgentHeartbeatResponse)
+
+
+def _agent_view(request: Request, node_id: UUID) -> AgentNodeResponse:
     svc = services(request)
     row = svc.view.get("nodes", node_id)
-    settings = svc.settings
-    body = {
-        "node_id": node_id,
-        "cluster_name": row["cluster_name"] if row else None,
-        "status": row["status"] if row else None,
-        "version": row["version"] if row else None,
-        "heartbeat_interval_seconds": settings.heartbeat_interval,
-    }
-    if api_token is not None:
-        body["api_token"] = api_token
-    return body
+    return AgentNodeResponse(
+        node_id=node_id,
+        cluster_name=row["cluster_name"] if row else None,
+        status=row["status"] if row else None,
+        version=row["version"] if row else None,
+        heartbeat_interval_seconds=svc.settings.heartbeat_interval,
+    )
 
 
 async def enroll(request: Request) -> Response:
     cmd = await read_body(request, EnrollNode)
     enrolled = await run_in_threadpool(services(request).nodes.enroll, cmd)
-    body = await run_in_threadpool(_agent_view, request, enrolled.node_id, enrolled.api_token)
-    body["reregistered"] = enrolled.reregistered
+    seen = await run_in_threadpool(_agent_view, request, enrolled.node_id)
+    body = AgentEnrollmentResponse(**msgspec.structs.asdict(seen), api_token=enrolled.api_token,
+                                   reregistered=enrolled.reregistered)
     return ok(request, body, 200 if enrolled.reregistered else 201)
 
 
@@ -59,9 +101,9 @@ async def heartbeat(request: Request) -> Response:
     status = await run_in_threadpool(services(request).nodes.heartbeat, node["id"],
                                      NodeStatus(beat.status))
     services(request).counters.add("nodes.health_checks_total")
-    body = {"node_id": node["id"], "status": status,
-            "heartbeat_interval_seconds": services(request).settings.heartbeat_interval}
-    return ok(request, body)
+    return ok(request, AgentHeartbeatResponse(
+        node_id=node["id"], status=NodeStatus(status),
+        heartbeat_interval_seconds=services(request).settings.heartbeat_interval))
 
 
 ROUTES = [

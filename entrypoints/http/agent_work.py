@@ -1,16 +1,18 @@
 """Agent API work loop: long-poll for executions, cancels and self-updates; report results.
 
 The agent calls out (it may sit behind NAT). A poll names the executions the agent holds in its
-journal; the answer comes as soon as there is work, or empty after `wait_seconds`.
+journal; the answer comes as soon as there is work, or empty after `wait_seconds`. The answers
+are closed shapes; the agent decodes them with the reply structs of application/agent_protocol.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,9 +20,74 @@ from starlette.routing import Route
 
 from application.agent_protocol import ExecutionResult, WorkPoll
 from application.executions import Work
+from domain.command_execution import ExecutionStatus
 from entrypoints.bootstrap import Services
 from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
 from entrypoints.http.responses import ok
+from entrypoints.http.serializers import Moment, Shape, described
+
+
+class AgentAssignment(Shape):
+    """One execution handed to the agent; run it once with /bin/sh"""
+
+    id: Annotated[UUID, described("Command execution ID (report the result against it)")]
+    command_id: Annotated[UUID, described("The command it executes")]
+    command_text: Annotated[str, described("The script to run")]
+    timeout: Annotated[int | None, described(
+        "Milliseconds before the agent stops it (exit code 124)")]
+    expired_at: Annotated[Moment | None, described(
+        "The agent stops it at this moment (exit code 143)")]
+
+
+class AgentSelfUpdate(Shape):
+    """The self-update request the agent should act on"""
+
+    request_id: Annotated[UUID, described("Self-update request ID")]
+
+
+class AgentContainer(Shape):
+    """A deployment's container to start, with everything it needs"""
+
+    request_id: Annotated[str, described("Deployment request ID")]
+    image: Annotated[str, described("Container image")]
+    ports: Annotated[list[dict[str, Any]], described(
+        "Ports to publish, as the app version declares them")]
+    env: Annotated[dict[str, str], described(
+        "Environment (secrets unsealed, ARBITRIUM_* included)")]
+    cpu_units: Annotated[int, described("CPU units (1024 = one vCPU)")]
+    memory_mb: Annotated[int, described("Memory limit in MB")]
+    command: Annotated[str | None, described("Command overriding the image's")]
+    arguments: Annotated[str | None, described("Arguments overriding the image's")]
+    max_duration: Annotated[int, described("Minutes before it is stopped (0: no limit)")]
+
+
+class AgentWorkResponse(Shape):
+    """Work for this node"""
+
+    deployments: Annotated[list[AgentContainer], described("Containers to start")]
+    stop_deployments: Annotated[list[str], described(
+        "request_ids the agent holds that must stop (SIGTERM)")]
+    executions: Annotated[list[AgentAssignment], described("Executions to run")]
+    cancel: Annotated[list[UUID], described(
+        "Executions the agent holds that the operator cancelled: stop them (SIGTERM)")]
+    self_update: Annotated[AgentSelfUpdate | None, described(
+        "Set when the agent should update itself and re-register")]
+    heartbeat_interval_seconds: Annotated[float, described(
+        "Send a heartbeat this often (seconds)")]
+
+
+class AgentExecutionResultResponse(Shape):
+    """What the admin recorded"""
+
+    id: Annotated[UUID, described("Command execution ID")]
+    status: Annotated[ExecutionStatus, described("The execution's status after this report")]
+    accepted: Annotated[bool, described(
+        "false when the execution had already ended (a late result after a cancel or expiry):"
+        " nothing changed, stop retrying")]
+
+
+SHAPES = (AgentWorkResponse, AgentAssignment, AgentSelfUpdate, AgentContainer,
+          AgentExecutionResultResponse)
 
 
 def _find(
@@ -35,18 +102,19 @@ def _find(
 
 
 def _body(svc: Services, work: Work, update: UUID | None,
-          containers: dict[str, list[Any]]) -> dict[str, Any]:
-    return {
-        **containers,
-        "executions": [
-            {"id": a.id, "command_id": a.command_id, "command_text": a.command_text,
-             "timeout": a.timeout, "expired_at": a.expired_at}
+          containers: dict[str, list[Any]]) -> AgentWorkResponse:
+    return AgentWorkResponse(
+        deployments=msgspec.convert(containers["deployments"], list[AgentContainer]),
+        stop_deployments=containers["stop_deployments"],
+        executions=[
+            AgentAssignment(id=a.id, command_id=a.command_id, command_text=a.command_text,
+                            timeout=a.timeout, expired_at=a.expired_at)
             for a in work.executions
         ],
-        "cancel": work.cancel,
-        "self_update": {"request_id": update} if update else None,
-        "heartbeat_interval_seconds": svc.settings.heartbeat_interval,
-    }
+        cancel=work.cancel,
+        self_update=AgentSelfUpdate(request_id=update) if update else None,
+        heartbeat_interval_seconds=svc.settings.heartbeat_interval,
+    )
 
 
 def _count_delivery(svc: Services, handed_out: int) -> None:
@@ -87,7 +155,8 @@ async def result(request: Request) -> Response:
                                        body.exit_code, body.output)
     if reported.accepted:
         services(request).counters.add("commands.execution_completed_total")
-    return ok(request, {"id": exec_id, "status": reported.status, "accepted": reported.accepted})
+    return ok(request, AgentExecutionResultResponse(
+        id=exec_id, status=ExecutionStatus(reported.status), accepted=reported.accepted))
 
 
 ROUTES = [

@@ -16,7 +16,8 @@ SPEC = ListSpec(
 )
 
 
-RESOURCE = Resource(__name__, "aliases", each(serializers.alias), SPEC)
+RESOURCE = Resource(__name__, lambda svc: svc.fleet_reads.aliases, each(serializers.alias),
+                    SPEC)
 create = RESOURCE.create(
     CreateAlias, lambda svc, request, cmd: svc.aliases.create(path_uuid(request, "node_id"), cmd))
 index = RESOURCE.index()

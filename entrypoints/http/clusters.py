@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,7 +16,7 @@ from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_cluster_name, read_body, services
 from entrypoints.http.listing import STANDARD, ListSpec, int_range, presence, text
 from entrypoints.http.responses import no_content, ok
-from projections.query import Cond, ListQuery
+from projections.fleet_tables import ClusterRecord
 
 SPEC = ListSpec(
     params=(
@@ -33,16 +31,17 @@ SPEC = ListSpec(
 )
 
 
-def render(svc: Services, row: dict[str, Any]) -> serializers.ClusterResponse:
-    return serializers.cluster(row, svc.view.select("nodes", {"cluster_id": row["id"]}, 100_000))
+def render(svc: Services, records: list[ClusterRecord]) -> list[serializers.ClusterResponse]:
+    nodes = svc.fleet_reads.nodes_of_clusters([r.id for r in records])
+    return [serializers.cluster(r, nodes[r.id]) for r in records]
 
 
 def load(svc: Services, name: str) -> serializers.ClusterResponse | None:
-    page = svc.view.query("clusters", ListQuery((Cond("name", "eq", name),), page_size=1))
-    return render(svc, page.rows[0]) if page.rows else None
+    found = svc.fleet_reads.cluster_named(name)
+    return render(svc, [found])[0] if found is not None else None
 
 
-RESOURCE = Resource(__name__, "clusters", lambda svc, rows: [render(svc, r) for r in rows], SPEC)
+RESOURCE = Resource(__name__, lambda svc: svc.fleet_reads.clusters, render, SPEC)
 create = RESOURCE.create(CreateCluster, lambda svc, request, cmd: svc.clusters.create(cmd))
 index = RESOURCE.index()
 

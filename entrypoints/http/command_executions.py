@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from domain.command_execution import ExecutionStatus
+from domain.command_execution import CancelOutcome, ExecutionStatus
 from entrypoints.http import serializers
 from entrypoints.http.crud import Resource, each
 from entrypoints.http.inputs import path_uuid, services
@@ -24,6 +26,7 @@ from entrypoints.http.listing import (
     time_range,
 )
 from entrypoints.http.responses import ok
+from entrypoints.http.serializers import Shape, described
 
 SPEC = ListSpec(
     params=(
@@ -47,7 +50,18 @@ SPEC = ListSpec(
 )
 
 
-RESOURCE = Resource(__name__, "command_executions", each(serializers.command_execution), SPEC)
+class CancelExecutionDataResponse(Shape):
+    """Cancellation request status"""
+
+    result: Annotated[CancelOutcome, described(
+        "`cancelled` for a pending execution, `cancellation request sent` for a sent one")]
+
+
+SHAPES = (CancelExecutionDataResponse,)
+
+
+RESOURCE = Resource(__name__, lambda svc: svc.command_reads.executions,
+                    each(serializers.command_execution), SPEC)
 index = RESOURCE.index()
 show = RESOURCE.show()
 delete = RESOURCE.delete(lambda svc, key: svc.commands.delete_execution(key))
@@ -56,7 +70,7 @@ delete = RESOURCE.delete(lambda svc, key: svc.commands.delete_execution(key))
 async def cancel(request: Request) -> Response:
     result = await run_in_threadpool(services(request).commands.cancel_execution,
                                      path_uuid(request))
-    return ok(request, {"result": result})
+    return ok(request, CancelExecutionDataResponse(result=result))
 
 
 ROUTES = [

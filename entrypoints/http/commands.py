@@ -29,7 +29,8 @@ SPEC = ListSpec(
 )
 
 
-RESOURCE = Resource(__name__, "commands", each(serializers.command), SPEC)
+RESOURCE = Resource(__name__, lambda svc: svc.command_reads.commands,
+                    each(serializers.command), SPEC)
 create = RESOURCE.create(CreateCommand, lambda svc, request, cmd: svc.commands.create(cmd))
 index = RESOURCE.index()
 show = RESOURCE.show()

@@ -1,17 +1,17 @@
 """The create / list / show / update / delete skeleton the Edge Admin resources share.
 
-A route module describes its resource once (its read-model table, how rows render, its list
-parameters) and asks for the endpoints it has; what differs (a path parameter that names the
-parent, a gate such as degraded mode) stays in the route module. Each endpoint carries the route
-module's name and a plain function name, from which the OpenAPI document makes operation ids
-(`commands_create`, ...).
+A route module describes its resource once (the typed reads of its table, how records
+render, its list parameters) and asks for the endpoints it has; what differs (a path parameter
+that names the parent, a gate such as degraded mode) stays in the route module. Each endpoint
+carries the route module's name and a plain function name, from which the OpenAPI document
+makes operation ids (`commands_create`, ...).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
@@ -23,29 +23,30 @@ from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.listing import ListSpec, parse_list_query
 from entrypoints.http.responses import no_content, ok, paginated
+from projections.records import Record, Records
 
 T = TypeVar("T")
+R = TypeVar("R", bound=Record)
 Endpoint = Callable[[Request], Awaitable[Response]]
-Row = dict[str, Any]
-# Rows to response shapes, several at a time (a shape may need one more read for the batch).
-Render = Callable[[Services, list[Row]], list[Any]]
+# Records to response shapes, several at a time (a shape may need one more read for the batch).
+Render = Callable[[Services, list[R]], list[Any]]
 
 
-def each(render: Callable[[Row], Any]) -> Render:
-    """A Render for shapes made from their row alone."""
-    return lambda svc, rows: [render(row) for row in rows]
+def each(render: Callable[[R], Any]) -> Render[R]:
+    """A Render for shapes made from their record alone."""
+    return lambda svc, records: [render(r) for r in records]
 
 
 @dataclass(frozen=True)
-class Resource:
+class Resource(Generic[R]):
     module: str  # the route module's __name__
-    table: str
-    render: Render
+    reads: Callable[[Services], Records[R]]  # e.g. lambda svc: svc.fleet_reads.nodes
+    render: Render[R]
     spec: ListSpec | Callable[[Request], ListSpec] | None = None
 
     def load(self, svc: Services, key: Any) -> Any | None:
-        row = svc.view.get(self.table, key)
-        return self.render(svc, [row])[0] if row else None
+        found = self.reads(svc).get(key)
+        return self.render(svc, [found])[0] if found is not None else None
 
     def index(self, name: str = "index") -> Endpoint:
         async def index(request: Request) -> Response:
@@ -55,8 +56,8 @@ class Resource:
             svc = services(request)
 
             def fetch() -> tuple[Any, list[Any]]:
-                page = svc.view.query(self.table, query)
-                return page, self.render(svc, page.rows)
+                page = self.reads(svc).page(query)
+                return page, self.render(svc, page.records)
 
             page, data = await run_in_threadpool(fetch)
             return paginated(request, data, page, query)

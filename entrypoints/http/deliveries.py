@@ -84,7 +84,7 @@ def _value(query: ListQuery, column: str) -> Any:
 def load(
     svc: Services, webhook_id: UUID, query: ListQuery
 ) -> tuple[list[DeliveryRecord], int] | None:
-    if svc.deliveries is None or svc.view.get("webhooks", webhook_id) is None:
+    if svc.deliveries is None or svc.webhook_reads.webhooks.get(webhook_id) is None:
         return None
     return svc.deliveries.page(
         webhook_id, status=_value(query, "status"), event_type=_value(query, "event_type"),

@@ -64,7 +64,8 @@ def spec(request: Request) -> ListSpec:
     )
 
 
-RESOURCE = Resource(__name__, "enrollment_keys", each(serializers.enrollment_key), spec)
+RESOURCE = Resource(__name__, lambda svc: svc.fleet_reads.enrollment_keys,
+                    each(serializers.enrollment_key), spec)
 
 
 async def _issued(request: Request, key_id: UUID) -> Response:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.catalog import EVENT_TYPES
 from entrypoints.http.responses import ok
+from entrypoints.http.serializers import EventType, described
+
+# Named responses that are not objects: component name -> type.
+NAMED = {"EventTypesResponse": Annotated[list[EventType], described(
+    "Full catalog of event types, in catalog order")]}
 
 
 async def list_event_types(request: Request) -> Response:

@@ -1,12 +1,14 @@
 """/healthz: the process answers (liveness). /readyz: it can do its job now, meaning the event
 store and read model answer, the read model can apply every event recorded (otherwise writes are
 refused), when NATS is configured the relay is connected to it, and every sealed value it needed
-opened."""
+opened. Both sit outside the API document (probes, no key) but answer typed shapes like it."""
 
 from __future__ import annotations
 
 import logging
+from typing import Annotated, Literal
 
+import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,13 +17,37 @@ from starlette.routing import Route
 from entrypoints.bootstrap import Services
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import JSONResponse
+from entrypoints.http.serializers import Shape, described
 from projections.query import ListQuery
 
 log = logging.getLogger(__name__)
+Check = Annotated[str, described("`ok...` when fine, `error: <why>` when not ready")]
+
+
+class HealthResponse(Shape):
+    """The process answers"""
+
+    status: Literal["ok"]
+
+
+class ReadinessChecks(Shape):
+    """One line per dependency"""
+
+    database: Check
+    broker: Check
+    projections: Check
+    secrets: Check
+
+
+class ReadinessResponse(Shape):
+    """Whether this process can do its job now (503 when not)"""
+
+    status: Literal["ready", "not_ready"]
+    checks: ReadinessChecks
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return JSONResponse(HealthResponse(status="ok"))
 
 
 def _database(svc: Services) -> str:
@@ -74,11 +100,12 @@ def _secrets(svc: Services) -> str:
 
 async def readyz(request: Request) -> Response:
     svc = services(request)
-    checks = {"database": await run_in_threadpool(_database, svc), "broker": _broker(svc),
-              "projections": await run_in_threadpool(_projections, svc)}
-    checks["secrets"] = await run_in_threadpool(_secrets, svc)
-    ready = all(not value.startswith("error") for value in checks.values())
-    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    checks = ReadinessChecks(
+        database=await run_in_threadpool(_database, svc), broker=_broker(svc),
+        projections=await run_in_threadpool(_projections, svc),
+        secrets=await run_in_threadpool(_secrets, svc))
+    ready = not any(v.startswith("error") for v in msgspec.structs.astuple(checks))
+    body = ReadinessResponse(status="ready" if ready else "not_ready", checks=checks)
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

@@ -12,6 +12,7 @@ from domain.cluster import MAX_NAME
 from domain.shared import BAD_DNS_LABEL, DNS_LABEL
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import ApiError, validation_details
+from projections.fleet_tables import NodeRecord
 
 T = TypeVar("T")
 
@@ -133,14 +134,20 @@ def path_cluster_name(request: Request, name: str = "name") -> str:
     return raw
 
 
-def node_for_token(request: Request) -> dict[str, Any]:
+def agent_node(request: Request) -> NodeRecord:
+    """The node whose api_token the request bears (agent endpoints); 401 otherwise."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, None, "missing node api_token")
-    rows = services(request).view.select("nodes", {"api_token": token.strip()}, 1)
-    if not rows:
+    found = services(request).fleet_reads.node_by_api_token(token.strip())
+    if found is None:
         raise ApiError(401, None, "unknown or revoked node api_token")
-    return rows[0]
+    return found
+
+
+def node_for_token(request: Request) -> dict[str, Any]:
+    """agent_node as a dict, for the agent route modules that still index rows by column."""
+    return msgspec.structs.asdict(agent_node(request))
 
 
 def services(request: Request) -> Services:

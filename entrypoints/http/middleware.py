@@ -15,13 +15,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrypoints.http.errors import error_response
-from entrypoints.logs import request_id
+from entrypoints.logs import ACCESS, request_id
 
 # (method, route template, status, perf_counter at the start): feeds the latency histogram.
 Observe = Callable[[str, str, int, float], None]
 
 log = logging.getLogger(__name__)
-access = logging.getLogger("edge_admin.access")  # one line per request at debug level
+access = logging.getLogger(ACCESS)  # one line per request (ACCESS_LOG), fields for JSON logs
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -60,8 +60,14 @@ class RequestContext:
         try:
             await self._answer(scope, receive, send_with_id)
         finally:
-            access.debug("%s %s %d %.1f ms", scope["method"], scope["path"], status,
-                         (time.perf_counter() - began) * 1000)
+            if access.isEnabledFor(logging.INFO):
+                took = round((time.perf_counter() - began) * 1000, 1)
+                client = scope.get("client")
+                access.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, took,
+                            extra={"fields": {
+                                "method": scope["method"], "path": scope["path"],
+                                "status": status, "duration_ms": took,
+                                "client": client[0] if client else None}})
             request_id.reset(token)
             if self.observe is not None:
                 route = scope.get("route")

@@ -4,12 +4,16 @@ Agents push their figures (they may sit behind NAT, so the admin does not scrape
 admin keeps the latest per node in the shared database, so any admin answers. 503 when the node
 has not reported yet, is unreachable, or its last report is older than
 NODE_UNREACHABLE_AFTER_SECONDS. E28 is flat and E29 carries `data`, as the seed shows them.
+Host figures are typed as the agent reports them (application/agent_protocol.py HostReport); the
+agent's own groups stay free-form maps: each agent version counts what it counts, and the admin
+keeps whatever a valid report held.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +26,130 @@ from application.ports import MetricsReport
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
 from entrypoints.http.responses import JSONResponse, ok
+from entrypoints.http.serializers import Moment, Shape, described
 
+_d = described
+
+NodeId = Annotated[UUID, _d("Node ID")]
+ClusterName = Annotated[str, _d("The node's cluster")]
+Received = Annotated[Moment, _d("When the admin received the agent's report")]
+Count = int | None
+Amount = float | None
+
+
+class CpuFigures(Shape):
+    """CPU cores, load averages and usage (null: not readable)"""
+
+    cores: Annotated[Count, _d("CPU cores")]
+    load_1m: Annotated[Amount, _d("Load average over 1 minute")]
+    load_5m: Annotated[Amount, _d("Load average over 5 minutes")]
+    load_15m: Annotated[Amount, _d("Load average over 15 minutes")]
+    usage_percent: Annotated[Amount, _d("CPU usage in percent")]
+
+
+class UsageFigures(Shape):
+    """Space of memory or of the disk of / (null: not readable)"""
+
+    available_bytes: Annotated[Count, _d("Available bytes")]
+    available_gb: Annotated[Amount, _d("Available GB")]
+    total_bytes: Annotated[Count, _d("Total bytes")]
+    total_gb: Annotated[Amount, _d("Total GB")]
+    usage_percent: Annotated[Amount, _d("(total - available) / total * 100")]
+    used_bytes: Annotated[Count, _d("total - available, in bytes")]
+    used_gb: Annotated[Amount, _d("total - available, in GB")]
+
+
+class UptimeFigures(Shape):
+    """Time since the host booted (null: not readable)"""
+
+    human: Annotated[str | None, _d("Human-readable (e.g. '1d 2h 30m')")]
+    seconds: Annotated[Count, _d("Seconds since boot")]
+
+
+Cpu = Annotated[CpuFigures | None, _d("CPU figures read by the agent from /proc (null if"
+                                      " unreadable)")]
+Disk = Annotated[UsageFigures | None, _d("Disk of / (null if unreadable)")]
+Memory = Annotated[UsageFigures | None, _d("Memory figures from /proc (null if unreadable)")]
+Uptime = Annotated[UptimeFigures | None, _d("Uptime from /proc (null if unreadable)")]
+Group = Annotated[dict[str, Any] | None, _d(
+    "The agent's own counters of this group, as its version reports them (null if it sent"
+    " none)")]
+NoGroup = Annotated[dict[str, Any] | None, _d("The agent's group; edge-agent has none (null)")]
+Queues = Annotated[list[dict[str, Any]] | None, _d(
+    "The agent's job queues; edge-agent has none (null)")]
+
+
+class HostMetricsResponse(Shape):
+    """Host figures (flat, as the seed shows them)"""
+
+    node_id: NodeId
+    cluster_name: ClusterName
+    timestamp: Received
+    cpu: Cpu
+    disk: Disk
+    memory: Memory
+    uptime: Uptime
+
+
+class AgentMetricsResponse(Shape):
+    """The agent's own counters"""
+
+    node_id: NodeId
+    cluster_name: ClusterName
+    timestamp: Received
+    application: Group
+    commands: Group
+    discovery: NoGroup
+    health_check: NoGroup
+    oban_queues: Queues
+    proxy: NoGroup
+    ssh: Group
+    vpn: NoGroup
+
+
+class HostSource(Shape):
+    """The host part of a node's report"""
+
+    available: Annotated[bool, _d("Whether the agent could read any host figure")]
+    cpu: Cpu
+    disk: Disk
+    memory: Memory
+    uptime: Uptime
+
+
+class AgentSource(Shape):
+    """The agent part of a node's report"""
+
+    available: Annotated[bool, _d("Whether the agent sent any of its groups")]
+    application: Group
+    commands: Group
+    discovery: NoGroup
+    health_check: NoGroup
+    oban_queues: Queues
+    proxy: NoGroup
+    ssh: Group
+    vpn: NoGroup
+
+
+class UnifiedMetricsResponse(Shape):
+    """Host and agent figures from the node's latest report"""
+
+    node_id: NodeId
+    cluster_name: ClusterName
+    timestamp: Received
+    host: HostSource
+    agent: AgentSource
+
+
+class AgentMetricsReceiptResponse(Shape):
+    """The report was stored"""
+
+    received_at: Annotated[Moment, _d("When the admin received it")]
+
+
+SHAPES = (HostMetricsResponse, AgentMetricsResponse, UnifiedMetricsResponse,
+          AgentMetricsReceiptResponse)
+F = TypeVar("F", bound=Shape)
 HOST_GROUPS = ("cpu", "disk", "memory", "uptime")
 AGENT_GROUPS = tuple(AgentReport.__struct_fields__)
 
@@ -35,7 +162,7 @@ async def report(request: Request) -> Response:
     stored = MetricsReport(node["id"], at, msgspec.to_builtins(body.host),
                            msgspec.to_builtins(body.agent))
     await run_in_threadpool(svc.node_metrics.put, stored)
-    return ok(request, {"received_at": at})
+    return ok(request, AgentMetricsReceiptResponse(received_at=at))
 
 
 def _latest(request: Request) -> tuple[dict[str, Any], MetricsReport]:
@@ -56,31 +183,51 @@ def _latest(request: Request) -> tuple[dict[str, Any], MetricsReport]:
     return node, found
 
 
-def _head(node: dict[str, Any], found: MetricsReport) -> dict[str, Any]:
-    return {"node_id": node["id"], "cluster_name": node["cluster_name"],
-            "timestamp": found.received_at}
+def _figures(shape: type[F], stored: Any) -> F | None:
+    """A stored host group as its shape; a field an older report lacked is null."""
+    if stored is None:
+        return None
+    return msgspec.convert({f: stored.get(f) for f in shape.__struct_fields__}, shape)
+
+
+def _host(found: MetricsReport) -> HostSource:
+    host = found.host
+    return HostSource(
+        available=any(host.get(g) is not None for g in HOST_GROUPS),
+        cpu=_figures(CpuFigures, host.get("cpu")),
+        disk=_figures(UsageFigures, host.get("disk")),
+        memory=_figures(UsageFigures, host.get("memory")),
+        uptime=_figures(UptimeFigures, host.get("uptime")),
+    )
+
+
+def _agent(found: MetricsReport) -> AgentSource:
+    groups = {g: found.agent.get(g) for g in AGENT_GROUPS}
+    return AgentSource(available=any(v is not None for v in groups.values()), **groups)
 
 
 async def host(request: Request) -> Response:
     node, found = await run_in_threadpool(_latest, request)
-    return JSONResponse({**_head(node, found), **{g: found.host.get(g) for g in HOST_GROUPS}})
+    figures = _host(found)
+    return JSONResponse(HostMetricsResponse(
+        node_id=node["id"], cluster_name=node["cluster_name"], timestamp=found.received_at,
+        cpu=figures.cpu, disk=figures.disk, memory=figures.memory, uptime=figures.uptime))
 
 
 async def agent(request: Request) -> Response:
     node, found = await run_in_threadpool(_latest, request)
-    return ok(request, {**_head(node, found), **{g: found.agent.get(g) for g in AGENT_GROUPS}})
+    groups = {g: found.agent.get(g) for g in AGENT_GROUPS}
+    return ok(request, AgentMetricsResponse(
+        node_id=node["id"], cluster_name=node["cluster_name"], timestamp=found.received_at,
+        **groups))
 
 
 async def unified(request: Request) -> Response:
     node, found = await run_in_threadpool(_latest, request)
-    hosts = {g: found.host.get(g) for g in HOST_GROUPS}
-    agents = {g: found.agent.get(g) for g in AGENT_GROUPS}
     # A source is unavailable when the agent could read none of it (not Linux, a sandbox).
-    return ok(request, {
-        **_head(node, found),
-        "host": {"available": any(v is not None for v in hosts.values()), **hosts},
-        "agent": {"available": any(v is not None for v in agents.values()), **agents},
-    })
+    return ok(request, UnifiedMetricsResponse(
+        node_id=node["id"], cluster_name=node["cluster_name"], timestamp=found.received_at,
+        host=_host(found), agent=_agent(found)))
 
 
 ROUTES = [

@@ -33,7 +33,7 @@ SPEC = ListSpec(
 )
 
 
-RESOURCE = Resource(__name__, "nodes", each(serializers.node), SPEC)
+RESOURCE = Resource(__name__, lambda svc: svc.fleet_reads.nodes, each(serializers.node), SPEC)
 index = RESOURCE.index()
 show = RESOURCE.show()
 delete = RESOURCE.delete(lambda svc, key: svc.nodes.delete(key))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from projections.query import ListQuery, Page
+from projections.query import ListQuery
 
 _encoder = msgspec.json.Encoder()
 
@@ -42,7 +42,14 @@ def no_content() -> Response:
     return Response(status_code=204)
 
 
-def paginated(request: Request, data: list[Any], page: Page, query: ListQuery) -> JSONResponse:
+class Counted(Protocol):
+    """A page of rows or records: how many matched in all."""
+
+    @property
+    def total(self) -> int: ...
+
+
+def paginated(request: Request, data: list[Any], page: Counted, query: ListQuery) -> JSONResponse:
     size = query.page_size
     pages = max(1, math.ceil(page.total / size)) if page.total else 0
     has_next = query.page < pages

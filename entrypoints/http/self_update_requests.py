@@ -16,8 +16,8 @@ SPEC = ListSpec(
 )
 
 
-RESOURCE = Resource(__name__, "self_update_requests", each(serializers.self_update_request),
-                    SPEC)
+RESOURCE = Resource(__name__, lambda svc: svc.command_reads.self_update_requests,
+                    each(serializers.self_update_request), SPEC)
 create = RESOURCE.create(CreateSelfUpdateRequest,
                          lambda svc, request, cmd: svc.self_updates.create(cmd))
 index = RESOURCE.index()

@@ -1,4 +1,4 @@
-"""Read-model rows to the seed's response shapes (derived names are computed, not stored).
+"""Read-model records to the seed's response shapes (derived names are computed, not stored).
 
 The shapes are msgspec Structs: the handler returns them, msgspec encodes them, and the OpenAPI
 document takes their schemas from the same classes (entrypoints/http/openapi/document.py), so a
@@ -27,6 +27,14 @@ from domain.shared import (
     node_vpn_hostname,
     vpn_domain,
 )
+from domain.targeting import Targeting
+from projections.command_tables import (
+    CommandExecutionRecord,
+    CommandRecord,
+    SelfUpdateRequestRecord,
+)
+from projections.fleet_tables import AliasRecord, ClusterRecord, EnrollmentKeyRecord, NodeRecord
+from projections.ssh_tables import SshPublicKeyRecord, SshUsernameRecord
 
 
 def described(text: str, **more: Any) -> Meta:
@@ -137,7 +145,7 @@ class CommandResponse(Shape):
 
     id: Annotated[UUID, _d("Unique command identifier")]
     command_text: Annotated[str, _d("Multi-line shell script/commands")]
-    targeting: Annotated[dict[str, Any], _d(
+    targeting: Annotated[Targeting, _d(
         "Targeting configuration used when creating this command (informational only, not "
         "filterable); node_ids and cluster_names deduplicated")]
     timeout: Annotated[int | None, _d("Command timeout in milliseconds (null means no timeout)")]
@@ -200,7 +208,7 @@ class SelfUpdateRequestResponse(Shape):
     summary: Annotated[SelfUpdateSummary | None, _d(
         "Summary of results (total == triggered + failed); null until the request is "
         "completed")]
-    targeting: Annotated[dict[str, Any], _d(
+    targeting: Annotated[Targeting, _d(
         "Targeting configuration (same format as commands), with the implicit status=healthy "
         "and self_update_enabled=true filters merged into node_filters")]
     inserted_at: Created
@@ -246,84 +254,105 @@ SHAPES = (NodeSummary, ClusterResponse, EnrollmentKeyResponse, NodeResponse, Ali
           SshUsernameResponse, SshPublicKeyResponse)
 
 
-def node_summary(row: dict[str, Any]) -> NodeSummary:
-    return NodeSummary(id=row["id"], id_type=row["id_type"], status=row["status"],
-                       vpn_hostname=node_vpn_hostname(row["id"], row["cluster_name"]))
+def node_summary(node: NodeRecord) -> NodeSummary:
+    return NodeSummary(id=node.id, id_type=node.id_type, status=node.status,
+                       vpn_hostname=node_vpn_hostname(node.id, node.cluster_name))
 
 
-def cluster(row: dict[str, Any], nodes: list[dict[str, Any]]) -> ClusterResponse:
+def cluster(record: ClusterRecord, nodes: list[NodeRecord]) -> ClusterResponse:
     return ClusterResponse(
-        id=row["id"], name=row["name"], network_name=network_name(row["name"]),
-        vpn_domain=vpn_domain(row["name"]), ipv4_range=row["ipv4_range"],
-        node_count=row["node_count"], node_limit=row["node_limit"],
-        nodes=[node_summary(n) for n in nodes], inserted_at=row["inserted_at"],
-        updated_at=row["updated_at"],
+        id=record.id, name=record.name, network_name=network_name(record.name),
+        vpn_domain=vpn_domain(record.name), ipv4_range=record.ipv4_range,
+        node_count=record.node_count, node_limit=record.node_limit,
+        nodes=[node_summary(n) for n in nodes], inserted_at=record.inserted_at,
+        updated_at=record.updated_at,
     )
 
 
-def enrollment_key(row: dict[str, Any]) -> EnrollmentKeyResponse:
+def enrollment_key(record: EnrollmentKeyRecord) -> EnrollmentKeyResponse:
     return EnrollmentKeyResponse(
-        id=row["id"], cluster_name=row["cluster_name"], key=row["key"], name=row["name"],
-        uses_remaining=row["uses_remaining"], expired_at=row["expired_at"],
-        last_used_at=row["last_used_at"], inserted_at=row["inserted_at"],
-        updated_at=row["updated_at"],
+        id=record.id, cluster_name=record.cluster_name, key=record.key, name=record.name,
+        uses_remaining=record.uses_remaining, expired_at=record.expired_at,
+        last_used_at=record.last_used_at, inserted_at=record.inserted_at,
+        updated_at=record.updated_at,
     )
 
 
-def node(row: dict[str, Any]) -> NodeResponse:
+def node(record: NodeRecord) -> NodeResponse:
     return NodeResponse(
-        id=row["id"], id_type=row["id_type"], node_name=node_name(row["id"]),
-        mdns_hostname=node_mdns_hostname(row["id"]),
-        vpn_hostname=node_vpn_hostname(row["id"], row["cluster_name"]),
-        cluster_name=row["cluster_name"], status=row["status"], version=row["version"],
-        self_update_enabled=row["self_update_enabled"], api_token=row["api_token"],
-        proxy_password=row["proxy_password"], netmaker_host_id=row["netmaker_host_id"],
-        **{port: row[port] for port in DEFAULT_PORTS}, last_seen_at=row["last_seen_at"],
-        inserted_at=row["inserted_at"], updated_at=row["updated_at"],
+        id=record.id, id_type=record.id_type, node_name=node_name(record.id),
+        mdns_hostname=node_mdns_hostname(record.id),
+        vpn_hostname=node_vpn_hostname(record.id, record.cluster_name),
+        cluster_name=record.cluster_name, status=record.status,
+        version=record.version, self_update_enabled=record.self_update_enabled,
+        api_token=record.api_token, proxy_password=record.proxy_password,
+        netmaker_host_id=record.netmaker_host_id, http_port=record.http_port,
+        http_proxy_port=record.http_proxy_port, socks5_proxy_port=record.socks5_proxy_port,
+        ssh_port=record.ssh_port, host_metrics_port=record.host_metrics_port,
+        wireguard_metrics_port=record.wireguard_metrics_port, last_seen_at=record.last_seen_at,
+        inserted_at=record.inserted_at, updated_at=record.updated_at,
     )
 
 
-def alias(row: dict[str, Any]) -> AliasResponse:
+def alias(record: AliasRecord) -> AliasResponse:
     return AliasResponse(
-        id=row["id"], name=row["name"], node_id=row["node_id"], cluster_name=row["cluster_name"],
-        vpn_hostname=alias_vpn_hostname(row["name"], row["cluster_name"]),
-        inserted_at=row["inserted_at"], updated_at=row["updated_at"],
+        id=record.id, name=record.name, node_id=record.node_id,
+        cluster_name=record.cluster_name,
+        vpn_hostname=alias_vpn_hostname(record.name, record.cluster_name),
+        inserted_at=record.inserted_at, updated_at=record.updated_at,
     )
 
 
-def command(row: dict[str, Any]) -> CommandResponse:
+def command(record: CommandRecord) -> CommandResponse:
     return CommandResponse(
-        id=row["id"], command_text=row["command_text"], targeting=json.loads(row["targeting"]),
-        timeout=row["timeout"], expired_at=row["expired_at"], inserted_at=row["inserted_at"],
-        updated_at=row["updated_at"],
+        id=record.id, command_text=record.command_text,
+        targeting=Targeting.from_dict(json.loads(record.targeting)),
+        timeout=record.timeout, expired_at=record.expired_at, inserted_at=record.inserted_at,
+        updated_at=record.updated_at,
     )
 
 
-def command_execution(row: dict[str, Any]) -> CommandExecutionResponse:
-    return CommandExecutionResponse(**{
-        f: row[f] for f in CommandExecutionResponse.__struct_fields__})
+def command_execution(record: CommandExecutionRecord) -> CommandExecutionResponse:
+    return CommandExecutionResponse(
+        id=record.id, command_id=record.command_id, node_id=record.node_id,
+        cluster_name=record.cluster_name, command_text=record.command_text,
+        timeout=record.timeout, expired_at=record.expired_at,
+        status=record.status, target_all=record.target_all,
+        sent_at=record.sent_at, completed_at=record.completed_at,
+        cancelled_at=record.cancelled_at, exit_code=record.exit_code, output=record.output,
+        inserted_at=record.inserted_at, updated_at=record.updated_at,
+    )
 
 
-def self_update_request(row: dict[str, Any]) -> SelfUpdateRequestResponse:
-    done = row["status"] == "completed"
-    summary = SelfUpdateSummary(total=row["total"], triggered=row["triggered"],
-                                failed=row["failed"]) if done else None
+def _summary(record: SelfUpdateRequestRecord) -> SelfUpdateSummary | None:
+    total, triggered, failed = record.total, record.triggered, record.failed
+    if record.status != "completed" or total is None or triggered is None or failed is None:
+        return None
+    return SelfUpdateSummary(total=total, triggered=triggered, failed=failed)
+
+
+def self_update_request(record: SelfUpdateRequestRecord) -> SelfUpdateRequestResponse:
+    summary = _summary(record)
     return SelfUpdateRequestResponse(
-        id=row["id"], status=row["status"], summary=summary,
-        targeting=json.loads(row["targeting"]), inserted_at=row["inserted_at"],
-        updated_at=row["updated_at"],
+        id=record.id, status=record.status, summary=summary,
+        targeting=Targeting.from_dict(json.loads(record.targeting)), inserted_at=record.inserted_at,
+        updated_at=record.updated_at,
     )
 
 
-def ssh_public_key(row: dict[str, Any]) -> SshPublicKeyResponse:
-    return SshPublicKeyResponse(**{f: row[f] for f in SshPublicKeyResponse.__struct_fields__})
+def ssh_public_key(record: SshPublicKeyRecord) -> SshPublicKeyResponse:
+    return SshPublicKeyResponse(
+        id=record.id, ssh_username_id=record.ssh_username_id, key_name=record.key_name,
+        public_key=record.public_key, fingerprint=record.fingerprint,
+        inserted_at=record.inserted_at, updated_at=record.updated_at,
+    )
 
 
-def ssh_username(row: dict[str, Any],
-                 keys: list[SshPublicKeyResponse]) -> SshUsernameResponse:
+def ssh_username(record: SshUsernameRecord,
+                 keys: list[SshPublicKeyRecord]) -> SshUsernameResponse:
     """password_hash stays inside: only whether there is one is shown."""
     return SshUsernameResponse(
-        id=row["id"], node_id=row["node_id"], username=row["username"],
-        has_password=row["has_password"], public_keys=keys, inserted_at=row["inserted_at"],
-        updated_at=row["updated_at"],
+        id=record.id, node_id=record.node_id, username=record.username,
+        has_password=record.has_password, public_keys=[ssh_public_key(k) for k in keys],
+        inserted_at=record.inserted_at, updated_at=record.updated_at,
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 from uuid import UUID
 
+from msgspec import Meta
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,10 +13,11 @@ from starlette.routing import Route
 
 from application.agent_protocol import CheckSshLogin
 from application.ssh_access import CreateSshPublicKey, CreateSshUsername
+from domain.ssh_access import LoginOutcome
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
 from entrypoints.http.crud import Resource, each
-from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
+from entrypoints.http.inputs import agent_node, path_uuid, read_body, services
 from entrypoints.http.listing import (
     STANDARD,
     ListSpec,
@@ -26,7 +28,8 @@ from entrypoints.http.listing import (
     text,
 )
 from entrypoints.http.responses import ok
-from projections.query import AnyOf, Cond, ListQuery, Order
+from entrypoints.http.serializers import Shape, described
+from projections.ssh_tables import SshUsernameRecord
 
 USERNAMES = ListSpec(
     params=(*STANDARD, text("cluster_name"), boolean("has_password"),
@@ -40,31 +43,33 @@ KEYS = ListSpec(
     sortable=("key_name", "username", "inserted_at", "updated_at"),
 )
 MAX_KEYS_SHOWN = 10_000
+# Every outcome but `accepted` (domain/ssh_access.py LoginOutcome).
+Refusal = Annotated[str, Meta(extra_json_schema={"enum": [
+    o.value for o in LoginOutcome if o is not LoginOutcome.ACCEPTED]})]
 
 
-def _keys_of(svc: Services,
-             username_ids: list[UUID]) -> dict[UUID, list[serializers.SshPublicKeyResponse]]:
-    """The public keys of a page of usernames, in one query ("preloaded" in the seed)."""
-    found: dict[UUID, list[serializers.SshPublicKeyResponse]] = {i: [] for i in username_ids}
-    if not username_ids:
-        return found
-    owners = AnyOf(tuple(Cond("ssh_username_id", "eq", i) for i in username_ids))
-    # Keys created in one request share inserted_at: their names order them.
-    order = (Order("inserted_at"), Order("key_name"))
-    query = ListQuery((owners,), order, page_size=MAX_KEYS_SHOWN)
-    for row in svc.view.query("ssh_public_keys", query).rows:
-        found[row["ssh_username_id"]].append(serializers.ssh_public_key(row))
-    return found
+class AgentSshVerdictResponse(Shape):
+    """Whether the offered credential may log in"""
+
+    allowed: Annotated[bool, described(
+        "true only for a known username with this key or password")]
+    reason: Annotated[Refusal | None, described("Why it was refused (null when allowed)")]
+    ssh_username_id: Annotated[UUID | None, described(
+        "The username's ID when it exists on this node")]
+
+
+SHAPES = (AgentSshVerdictResponse,)
 
 
 def _usernames(svc: Services,
-               rows: list[dict[str, Any]]) -> list[serializers.SshUsernameResponse]:
-    keys = _keys_of(svc, [r["id"] for r in rows])
-    return [serializers.ssh_username(r, keys[r["id"]]) for r in rows]
+               records: list[SshUsernameRecord]) -> list[serializers.SshUsernameResponse]:
+    keys = svc.ssh_reads.keys_of([r.id for r in records])
+    return [serializers.ssh_username(r, keys[r.id]) for r in records]
 
 
-USERNAME = Resource(__name__, "ssh_usernames", _usernames, USERNAMES)
-KEY = Resource(__name__, "ssh_public_keys", each(serializers.ssh_public_key), KEYS)
+USERNAME = Resource(__name__, lambda svc: svc.ssh_reads.usernames, _usernames, USERNAMES)
+KEY = Resource(__name__, lambda svc: svc.ssh_reads.public_keys,
+               each(serializers.ssh_public_key), KEYS)
 
 
 create_username = USERNAME.create(
@@ -86,14 +91,15 @@ delete_key = KEY.delete(lambda svc, key: svc.ssh_access.delete_key(key), "delete
 
 async def verify(request: Request) -> Response:
     """Agent API: may this credential log in as this username on the calling node?"""
-    node = await run_in_threadpool(node_for_token, request)
+    node = await run_in_threadpool(agent_node, request)
     cmd = await read_body(request, CheckSshLogin)
-    verdict = await run_in_threadpool(services(request).ssh_logins.verify, node["id"], cmd)
+    verdict = await run_in_threadpool(services(request).ssh_logins.verify, node.id, cmd)
     services(request).counters.add("ssh.verifications_total")
     if not verdict.allowed:
         services(request).counters.add("ssh.verifications_failed")
-    return ok(request, {"allowed": verdict.allowed, "reason": verdict.reason,
-                        "ssh_username_id": verdict.ssh_username_id})
+    return ok(request, AgentSshVerdictResponse(
+        allowed=verdict.allowed, reason=verdict.reason,
+        ssh_username_id=verdict.ssh_username_id))
 
 
 ROUTES = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from starlette.routing import Route
@@ -17,8 +17,8 @@ from entrypoints.http.listing import (
     text,
 )
 from entrypoints.http.serializers import Created, EventType, Shape, Updated, described
-from projections.fleet_tables import split_events
 from projections.query import Cond
+from projections.webhook_tables import WebhookRecord, split_events
 
 SPEC = ListSpec(
     params=(
@@ -45,14 +45,14 @@ class WebhookResponse(Shape):
 SHAPES = (WebhookResponse,)
 
 
-def serialize(row: dict[str, Any]) -> WebhookResponse:
+def serialize(record: WebhookRecord) -> WebhookResponse:
     """Never the sealed secret or headers."""
-    return WebhookResponse(id=row["id"], url=row["url"],
-                           subscribed_events=split_events(row["subscribed_events"]),
-                           inserted_at=row["inserted_at"], updated_at=row["updated_at"])
+    return WebhookResponse(id=record.id, url=record.url,
+                           subscribed_events=split_events(record.subscribed_events),
+                           inserted_at=record.inserted_at, updated_at=record.updated_at)
 
 
-RESOURCE = Resource(__name__, "webhooks", each(serialize), SPEC)
+RESOURCE = Resource(__name__, lambda svc: svc.webhook_reads.webhooks, each(serialize), SPEC)
 create = RESOURCE.create(CreateWebhook, lambda svc, request, cmd: svc.webhooks.create(cmd))
 index = RESOURCE.index()
 show = RESOURCE.show()

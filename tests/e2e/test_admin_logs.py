@@ -16,13 +16,14 @@ from tests.e2e.test_agent_process import Children, eventually, free_port
 pytestmark = pytest.mark.e2e
 
 
-def test_json_lines_with_the_request_id(tmp_path: Path) -> None:
+def _serve_and_ask(tmp_path: Path, **env_more: str) -> list[dict[str, object]]:
+    """One request with x-request-id trace-4711 to a real `edge-admin serve`; its log lines."""
     children = Children(tmp_path / "logs")
     port = free_port()
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "API_KEY": "logs-api-key-0123",
-           "DATABASE_URL": f"sqlite:///{tmp_path}/edge.sqlite3", "LOG_FORMAT": "json"}
-    argv = ["edge-admin", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "debug"]
+           "DATABASE_URL": f"sqlite:///{tmp_path}/edge.sqlite3", "LOG_FORMAT": "json",
+           **env_more}
+    argv = ["edge-admin", "serve", "--host", "127.0.0.1", "--port", str(port)]
     proc = children.spawn("admin", argv, env)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
@@ -40,8 +41,21 @@ def test_json_lines_with_the_request_id(tmp_path: Path) -> None:
         proc.wait(15)
     finally:
         children.close()
-    lines = [json.loads(line) for line in children.log("admin").splitlines() if line.strip()]
+    return [json.loads(line) for line in children.log("admin").splitlines() if line.strip()]
+
+
+def test_json_lines_with_the_request_id_and_an_access_line(tmp_path: Path) -> None:
+    lines = _serve_and_ask(tmp_path)
     assert lines and all({"time", "level", "logger", "message"} <= set(e) for e in lines)
     mine = [e for e in lines if e.get("request_id") == "trace-4711"]
-    assert mine and "GET /api/v1/clusters 401" in mine[0]["message"]
-    assert any(e["logger"].startswith("uvicorn") for e in lines)  # uvicorn's own lines too
+    assert len(mine) == 1 and "GET /api/v1/clusters 401" in str(mine[0]["message"])
+    assert mine[0]["level"] == "info"
+    assert {k: mine[0][k] for k in ("method", "path", "status", "client")} == {
+        "method": "GET", "path": "/api/v1/clusters", "status": 401, "client": "127.0.0.1"}
+    assert isinstance(mine[0]["duration_ms"], float)
+    assert any(str(e["logger"]).startswith("uvicorn") for e in lines)  # uvicorn's own too
+
+
+def test_access_lines_can_be_turned_off(tmp_path: Path) -> None:
+    lines = _serve_and_ask(tmp_path, ACCESS_LOG="false")
+    assert lines and not [e for e in lines if e.get("request_id") == "trace-4711"]

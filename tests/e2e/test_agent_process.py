@@ -4,6 +4,7 @@ process is killed at the end, whatever happens."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -19,6 +20,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from application.agent_protocol import key_blob_server
+from domain.enrollment_key import encode_blob
 from entrypoints.agent.identity import node_id_for_machine
 from tests.contract import HOOKS
 
@@ -155,7 +158,7 @@ class Agents:
         env = {"PATH": os.environ["PATH"], "HOME": str(self.tmp / "home"),
                "XDG_STATE_HOME": str(self.tmp / "xdg"), "ENROLLMENT_KEY": key or "",
                "EDGE_AGENT_MACHINE_ID": machine_id or ""}
-        argv = ["edge-agent", "--admin-url", self.admin.url, "--version", version,
+        argv = ["edge-agent", "--admin-url", self.admin.url, "--agent-version", version,
                 *LENIENT_CHECKS, *args]
         return self.children.spawn(name, argv, env)
 
@@ -358,7 +361,7 @@ def test_agent_without_admin_retries_quietly_and_stops_cleanly(own_admin: Agents
         (("--admin-url", "ftp://x"), {"ENROLLMENT_KEY": "k"}, "must be http(s)://"),
         (("--admin-url", "http://127.0.0.1:9"), {}, "ENROLLMENT_KEY is not set"),
         (("--admin-url", "http://x", "--id-type", "other"), {}, "invalid choice"),
-        (("--admin-url", "http://x", "--version", "v" * 65), {}, "--version must be"),
+        (("--admin-url", "http://x", "--agent-version", "v" * 65), {}, "--agent-version must be"),
         (("--admin-url", "http://x", "--ssh-port", "70000"), {}, "--ssh-port must be"),
     ],
 )
@@ -372,3 +375,29 @@ def test_bad_settings_exit_2_with_one_line(
     assert result.returncode == 2
     assert result.stderr.startswith("edge-agent: ") and message in result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_agent_without_admin_url_uses_the_one_its_key_names_and_logs_json(
+    admin: Admin, agents: Agents
+) -> None:
+    cluster, key = admin.new_cluster()
+    assert key_blob_server(key) == admin.url  # the admin writes its own URL into the blob
+    env = {"PATH": os.environ["PATH"], "HOME": str(agents.tmp / "home"), "ENROLLMENT_KEY": key}
+    agents.children.spawn("a", ["edge-agent", "--id-type", "random", *LENIENT_CHECKS], env)
+    agents.healthy(cluster, 1)
+    lines = [json.loads(line) for line in agents.children.log("a").splitlines()]
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+    assert lines[0]["message"].startswith("edge-agent ") and admin.url in lines[0]["message"]
+
+
+@pytest.mark.parametrize("key", [
+    encode_blob("http://unused", "never-issued"),  # a well-formed blob the admin never made
+    "not-a-key-blob",
+])
+def test_a_key_the_admin_refuses_stops_the_agent_with_status_3(
+    admin: Admin, agents: Agents, key: str
+) -> None:
+    assert agents.start("a", key, "--id-type", "random").wait(DEADLINE) == 3
+    log = agents.children.log("a")
+    assert "refuses ENROLLMENT_KEY" in log
+    assert log.count("refuses ENROLLMENT_KEY") == 1  # said once, not retried

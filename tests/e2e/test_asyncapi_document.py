@@ -20,7 +20,10 @@ from domain.catalog import EVENT_TYPES, PAYLOADS, PUBLIC_EVENTS, event_type, to_
 from domain.command_execution import CommandExecution
 from domain.deployment import Deployment
 from domain.enrollment_key import EnrollmentKey
+from domain.environment import Environment
 from domain.node import IdType, Node, NodeStatus
+from domain.project import Project
+from domain.resource import Resource
 from domain.self_update import SelfUpdateRequest
 from domain.ssh_access import SshLogin
 from entrypoints.app import create_app
@@ -239,7 +242,7 @@ def _domain_events() -> list[Any]:
                   (None, "password", "unknown_username", None))]
     return [*key.collect_events(), *node.collect_events(), *_execution_events(node_id),
             *request.collect_events(), *(e for login in logins for e in login.collect_events()),
-            *_deployment_events(node_id)]
+            *_deployment_events(node_id), *_resource_events()]
 
 
 def _deployment_events(node_id: uuid.UUID) -> list[Any]:
@@ -253,6 +256,35 @@ def _deployment_events(node_id: uuid.UUID) -> list[Any]:
     refused = Deployment.request("c0653765de3b", spec, AT)
     refused.fail_placement("Couldn't Allocate Server", AT)
     return [*served.collect_events(), *refused.collect_events()]
+
+
+def _resource_events() -> list[Any]:
+    """A project, an environment and a resource through their lives (secrets sealed)."""
+    project = Project.create(uuid.uuid4(), "Shop", AT)
+    project.rename("Storefront", AT)
+    environment = Environment.create(uuid.uuid4(), project.id, "production", "production", AT)
+    environment.rename("prod", AT)
+    environment.set_variable("REGION", "runtime", "eu", None, AT)
+    environment.unset_variable("REGION", "runtime", AT)
+    environment.lock("freeze", AT)
+    environment.unlock(AT)
+    resource = Resource.create(uuid.uuid4(), project.id, environment.id, "Web Console", AT)
+    resource.configure_source("busybox:1.36", AT)
+    resource.configure_runtime("httpd", ["-f", "-p", "8080"], AT)
+    resource.configure_network(8080, "http", AT)
+    resource.configure_health({"enabled": True, "path": "/"}, AT)
+    resource.reset_health(AT)
+    resource.create_secret("TOKEN", "runtime", "k1:secret-api-token", AT)
+    resource.delete_secret("TOKEN", "runtime", AT)
+    resource.archive(AT)
+    resource.delete_confirmed(resource.slug, AT)
+    environment.archive("replaced", AT)
+    project.archive("done", AT)
+    project.restore(AT)
+    project.archive(None, AT)
+    project.delete(AT)
+    return [*project.collect_events(), *environment.collect_events(),
+            *resource.collect_events()]
 
 
 def _execution_events(node_id: uuid.UUID) -> list[Any]:

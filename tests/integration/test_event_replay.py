@@ -17,7 +17,7 @@ from nats.errors import NoServersError
 from nats.js.errors import NotFoundError as StreamNotFoundError
 
 from adapters.memory_delivery_queue import MemoryDeliveryQueue
-from adapters.nats_publisher import StreamSettings, connect, ensure_stream
+from adapters.nats_publisher import connect, ensure_stream
 from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
 from application.enrollment_keys import IssueEnrollmentKey
@@ -25,6 +25,7 @@ from application.event_log import messages_after, topics_of
 from application.event_replay import replay_delivery_id, replay_message_id
 from application.webhooks import CreateWebhook, delivery_id
 from domain.catalog import Message
+from domain.event_stream import StreamSettings
 from entrypoints import cli
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.event_replay import ReplayError, ReplayOptions, replay

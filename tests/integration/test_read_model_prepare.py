@@ -11,8 +11,7 @@ from eventsourcing.persistence import Tracking
 
 from adapters.postgres_views import PostgresTableView
 from adapters.sqlite_views import SQLiteTableView
-from projections.fleet_tables import cols
-from projections.model import Kind, Table, Upsert
+from projections.model import Kind, Table, Upsert, cols
 from projections.versioning import META, Action, ReadModelTooNewError, ReadModelVersion
 from projections.view import TableView
 from tests.unit.projections.test_query_sqlite import construct_view

@@ -1,11 +1,15 @@
-"""edge-admin's flags follow the conventions users and scripts rely on: `--version` prints and
-exits, and a bad flag is one line on stderr with exit code 2, like a bad setting."""
+"""edge-admin's and edge-agent's flags follow the conventions users and scripts rely on:
+`--version` prints and exits, and a bad flag is one line on stderr with exit code 2, like a bad
+setting. The agent finds the admin URL in its key blob when no flag names it."""
 
 from __future__ import annotations
 
 import pytest
 
+from application.agent_protocol import key_blob_server
+from domain.enrollment_key import encode_blob
 from entrypoints import cli
+from entrypoints.agent import cli as agent_cli
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -38,3 +42,31 @@ def test_port_and_log_level_accept_their_whole_range() -> None:
     args = cli.parser().parse_args(["serve", "--port", "0", "--log-level", "DEBUG"])
     assert (args.port, args.log_level) == (0, "debug")
     assert cli.parser().parse_args(["serve", "--port", "65535"]).port == 65535
+
+
+def test_agent_version_prints_and_exits(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        agent_cli.main(["--version"])
+    out, _ = capsys.readouterr()
+    assert stopped.value.code == 0
+    assert out.startswith("edge-agent ") and len(out.strip().split()) == 2
+
+
+def test_agent_reads_the_admin_url_from_the_key_blob_the_admin_makes() -> None:
+    blob = encode_blob("http://admin.example:8080", "token")
+    assert key_blob_server(blob) == "http://admin.example:8080"
+    assert key_blob_server(f"  {blob}\n") == "http://admin.example:8080"
+
+
+@pytest.mark.parametrize("blob", ["", "k", "not base64 !", "bnVsbA", "W10", "eyJzZXJ2ZXIiOjF9",
+                                  "\udcff", "eyJzZXJ2ZXIiOiIgIn0"])
+def test_anything_else_names_no_admin_url(blob: str) -> None:
+    # null, [], {"server": 1}, {"server": " "}, a lone surrogate: no URL, never an exception
+    assert key_blob_server(blob) is None
+
+
+def test_the_old_agent_version_flag_fails_loudly(capsys: pytest.CaptureFixture[str]) -> None:
+    # `--version 1.2.3` used to set the reported version; printing and exiting 0 would leave a
+    # unit file's agent silently not running.
+    assert agent_cli.main(["--admin-url", "http://x", "--version", "1.2.3"]) == 2
+    assert "--agent-version" in capsys.readouterr().err

@@ -1,107 +1,15 @@
-"""OpenAPI parts for Admins.Metadata, Admins.Metrics, Nodes.Metrics and the agent's report."""
+"""OpenAPI wording for Admins.Metadata, Admins.Metrics, Nodes.Metrics and the agent's report
+(the response shapes live with their routes)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from application.agent_protocol import MetricsBody
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
-from entrypoints.http.openapi.schemas import (
-    BOOL,
-    INT,
-    STR,
-    TIME,
-    UUID_S,
-    Schema,
-    doc,
-    nullable,
-    obj,
-)
 
 META, METRICS, NODE_METRICS = "Admins.Metadata", "Admins.Metrics", "Nodes.Metrics"
 TAGS = [META, METRICS]
 NODE_TAGS = [NODE_METRICS]
-_OPEN: Schema = {"type": "object", "additionalProperties": True}
-_GROUP: Schema = {"type": ["object", "null"], "additionalProperties": True}
-_IDS: Schema = {"type": "array", "items": UUID_S}
 _NULL_NOTE = " Fields with no meaning in this service are null (README, Metrics)."
-
-
-def _member(**extra: Schema) -> dict[str, Schema]:
-    return {
-        "admin_peer_count": doc(INT, "Other live admins in the admin cluster (total_admins - 1)"),
-        "edge_node_capacity": doc(INT, "max_wireguard_peers - admin_peer_count: the nodes this"
-                                  " admin can own; cluster sharding consumes it"),
-        "erlang_node_name": doc(STR, "admin@<vpn_hostname>, the seed's naming (no Erlang here)"),
-        "max_wireguard_peers": doc(INT, "The admin's configured peer budget (ADMIN_MAX_PEERS)"),
-        "name": doc(STR, "admin-<id>"),
-        "netmaker_host_id": doc(UUID_S, "The admin's own UUID (there is no Netmaker here)"),
-        "vpn_hostname": doc(STR, "<name>.<admin_cluster_name>.nm.internal"),
-        **extra,
-    }
-
-
-_MEMBER = obj(
-    "An admin as every admin sees it",
-    ipv4_address=doc(nullable(STR), "Always null: no VPN"),
-    last_checked_in=doc(nullable(TIME), "Its last check-in (every ADMIN_CHECKIN_SECONDS)"),
-    name=doc(STR, "admin-<id>"),
-    netmaker_host_id=doc(UUID_S, "The admin's own UUID"),
-    status=doc({"type": "string", "enum": ["online", "offline", "disconnected"]},
-               "online: checked in within ADMIN_OFFLINE_AFTER_SECONDS; offline: silent since;"
-               " disconnected: it shut down cleanly"),
-    use_static_port=doc(BOOL, "Always false: no WireGuard"),
-    vpn_hostname=doc(STR, "<name>.<admin_cluster_name>.nm.internal"),
-    wireguard_ip_address=doc(nullable(STR), "Always null: no WireGuard"),
-    wireguard_port=doc(nullable(INT), "Always null: no WireGuard"),
-)
-_HEAD = {"node_id": doc(UUID_S, "Node ID"), "cluster_name": doc(STR, "The node's cluster"),
-         "timestamp": doc(TIME, "When the admin received the agent's report")}
-_HOST = {g: doc(_GROUP, f"{g} figures read by the agent from /proc (null if unreadable)")
-         for g in ("cpu", "disk", "memory", "uptime")}
-_AGENT = {g: doc(_GROUP, f"The agent's {g} group") for g in (
-    "application", "commands", "discovery", "health_check", "proxy", "ssh", "vpn")}
-_AGENT["oban_queues"] = doc({"type": ["array", "null"]}, "Always null: the agent has no job queue")
-
-RESOURCES: dict[str, Any] = {
-    "AdminResponse": obj(
-        "This admin process", id=doc(STR, "ADMIN_ID: 12 lowercase letters or digits"),
-        admin_cluster_name=doc(STR, "ADMIN_CLUSTER_NAME"),
-        last_computed_at=doc(nullable(TIME), "When the topology was computed"),
-        **{k: v for k, v in _member().items() if k != "netmaker_host_id"},
-        netmaker_host_id=doc(nullable(UUID_S), "The admin's own UUID")),
-    "MyAdminClusterResponse": obj(
-        "This admin's admin cluster",
-        degraded=doc(BOOL, "total_nodes > total_edge_capacity: the writes marked degraded"
-                     " answer 503"),
-        name=doc(STR, "Admin cluster name"),
-        topology=doc({"type": "array", "items": obj("A live admin", **_member())},
-                     "Live admins, by name"),
-        total_admins=doc(INT, "Live admins"),
-        total_edge_capacity=doc(INT, "Sum of their edge_node_capacity"),
-        total_nodes=doc(INT, "Nodes registered across all clusters"),
-        weak_leader=doc(STR, "Name of the alphabetically first live admin")),
-    "AdminClustersResponse": {"type": "array", "items": obj(
-        "An admin cluster and its known admins (stale ones included until forgotten)",
-        admin_count=INT, admins={"type": "array", "items": _MEMBER},
-        ipv4_range=doc(nullable(STR), "Always null: no VPN"), name=STR)},
-    "EdgeClustersResponse": {**_OPEN, "description": "Admin name -> (cluster-<name> -> node"
-                             " IDs); every live admin appears, empty clusters with []",
-                             "additionalProperties": {"type": "object",
-                                                      "additionalProperties": _IDS}},
-    "OrphanedClustersResponse": {**_OPEN, "description": "cluster-<name> -> node IDs of the"
-                                 " clusters no admin can take (only while degraded)",
-                                 "additionalProperties": _IDS},
-    "AdminMetricsResponse": {**_OPEN, "description": "Every group of the seed; see README."},
-    "HostMetricsResponse": obj("Host figures (flat, as the seed shows them)", **_HEAD, **_HOST),
-    "AgentMetricsResponse": obj("The agent's own counters", **_HEAD, **_AGENT),
-    "UnifiedMetricsResponse": obj(
-        "Host and agent figures from the node's latest report", **_HEAD,
-        host={"type": "object", "properties": {"available": BOOL, **_HOST}},
-        agent={"type": "object", "properties": {"available": BOOL, **_AGENT}}),
-    "AgentMetricsReceiptResponse": obj("The report was stored",
-                                       received_at=doc(TIME, "When the admin received it")),
-}
 
 _UNAVAILABLE = (" 503 when the node has not reported yet, is unreachable, or its last report is"
                 " older than NODE_UNREACHABLE_AFTER_SECONDS.")

@@ -18,8 +18,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
-from adapters.nats_publisher import StreamSettings, headers_for
 from domain.catalog import EVENT_TYPES, PAYLOADS, SCHEMA_VERSION, SOURCE, Message, message_id
+from domain.event_stream import StreamSettings, headers_for
 from entrypoints.http.openapi import SCHEMAS
 
 Schema = dict[str, Any]
@@ -78,6 +78,31 @@ TYPE_DOCS = {
                               " deleted (Status.ERROR)."),
     "edge.deployment.stop_requested": "A stop (API, self-stop, bulk, max_duration) began.",
     "edge.deployment.terminated": "It ended; its container is gone (Status.TERMINATED).",
+    "edge.project.created": "A project was created (Appaloft's projects).",
+    "edge.project.renamed": "A project's display name changed (its slug stays).",
+    "edge.project.archived": "A project was archived: read-only until restored.",
+    "edge.project.restored": "An archived project became active again.",
+    "edge.project.deleted": "An archived project was deleted.",
+    "edge.environment.created": "An environment was created in a project.",
+    "edge.environment.renamed": "An environment's name changed.",
+    "edge.environment.locked": "An environment was locked: it refuses every change until"
+                               " unlocked.",
+    "edge.environment.unlocked": "A locked environment takes changes again.",
+    "edge.environment.archived": "An environment was archived for good (still readable).",
+    "edge.environment.variable_set": "An environment variable was set (never its value).",
+    "edge.environment.variable_unset": "An environment variable was removed.",
+    "edge.resource.created": "A resource (an app) was created in an environment.",
+    "edge.resource.source_configured": "A resource's source image changed.",
+    "edge.resource.runtime_profile_configured": "A resource's command or arguments changed.",
+    "edge.resource.network_profile_configured": "A resource's internal port or protocol"
+                                                " changed.",
+    "edge.resource.health_policy_configured": "A resource's health policy changed.",
+    "edge.resource.health_policy_reset": "A resource's health policy went back to the"
+                                         " default.",
+    "edge.resource.variable_set": "A resource variable or secret was set (never its value).",
+    "edge.resource.variable_unset": "A resource variable or secret was removed.",
+    "edge.resource.archived": "A resource was archived: no configuration, no deployment.",
+    "edge.resource.deleted": "A resource was deleted (no attempt was in progress).",
 }
 ENVELOPE_DOCS = {
     "id": "Stable for one stored event forever (and equal to Nats-Msg-Id): deduplicate on it.",
@@ -123,6 +148,19 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "app_name": ("my-game", "Application (on edge.deployment.requested; else null)."),
     "app_version": ("1.0.3", "Application version (on edge.deployment.requested; else null)."),
     "detail": (None, "Why it is in error (Couldn't Allocate Server, exit code...)."),
+    "project_id": (_ID, "The project (on created events; else null)."),
+    "environment_id": (_ID, "The environment (on created events; else null)."),
+    "resource_id": (_ID, "The resource (an app)."),
+    "name": ("Web Console", "The display name (on created and renamed; else null)."),
+    "slug": ("web-console", "The slug derived from the name at create (on created; else"
+             " null)."),
+    "kind": ("production", "The environment's kind (on created; else null)."),
+    "image": ("docker.io/library/busybox:1.36", "The source image (on source_configured)."),
+    "internal_port": (8080, "The port the app listens on (on network_profile_configured)."),
+    "protocol": ("http", "http, tcp or udp (on network_profile_configured)."),
+    "key": ("DATABASE_URL", "The variable's key (on variable events; else null)."),
+    "exposure": ("runtime", "runtime or build-time (on variable events; else null)."),
+    "is_secret": (False, "Whether the variable is a secret (on variable_set; else null)."),
 }
 FIELD_DOCS_BY_STRUCT = {
     "CommandExecutionChanged.cluster_name": "The target node's cluster, if it has one.",
@@ -131,6 +169,10 @@ FIELD_DOCS_BY_STRUCT = {
     "DeploymentChanged.status": "Edgegap Status.*: SEEKING, DEPLOYING, READY, ERROR, TERMINATED"
                                 " (for stop_requested: the status the stop found).",
     "DeploymentChanged.node_id": "The node it runs on (on placed; else null).",
+    "ProjectChanged.project_id": "The project.",
+    "EnvironmentChanged.environment_id": "The environment.",
+    "ProjectChanged.reason": "Why it was archived, when given (on archived; else null).",
+    "EnvironmentChanged.reason": "Why it was locked or archived, when given; else null.",
     "DeploymentChanged.reason": "Why it stopped (stop requested, self-stop, bulk stop,"
                                 " max_duration reached).",
 }
@@ -197,7 +239,7 @@ def envelope(kind: str) -> type[msgspec.Struct]:
                              namespace={"__doc__": f"{kind}: {TYPE_DOCS[kind]}"})
 
 
-def _schemas(kinds: tuple[str, ...], ref_template: str) -> Schema:
+def message_schemas(kinds: tuple[str, ...], ref_template: str) -> Schema:
     """msgspec's schemas of the envelopes and payloads, with the field wording added."""
     _, schemas = msgspec.json.schema_components(
         [envelope(k) for k in kinds], ref_template=ref_template)
@@ -243,7 +285,7 @@ def _message(kind: str, sample: Message) -> Schema:
 
 def build_asyncapi() -> Schema:
     """The whole document as plain JSON values, channels in catalog order (a fresh copy)."""
-    schemas = _schemas(EVENT_TYPES, COMPONENTS)
+    schemas = message_schemas(EVENT_TYPES, COMPONENTS)
     samples = {k: sample_message(k, SAMPLE_POSITION + i) for i, k in enumerate(EVENT_TYPES)}
     nats_names = list(headers_for(samples[EVENT_TYPES[0]]))
     schemas["NatsHeaders"] = _headers("NatsHeaders", NATS_HEADER_DOCS, nats_names)
@@ -287,7 +329,7 @@ def build_event_schemas() -> dict[str, Schema]:
     """One standalone draft 2020-12 schema of the whole message per type, keyed by type."""
     out = {}
     for kind in EVENT_TYPES:
-        defs = _schemas((kind,), "#/$defs/{name}")
+        defs = message_schemas((kind,), "#/$defs/{name}")
         root = defs.pop(f"{struct_name(kind)}Message")
         out[kind] = {"$schema": JSON_SCHEMA, "$id": schema_id(kind), **root,
                      "title": f"{kind} v{SCHEMA_VERSION}", "$defs": defs}

@@ -1,42 +1,19 @@
-"""OpenAPI parts for Commands.Command, Commands.CommandExecution and SelfUpdates.Request."""
+"""OpenAPI wording for Commands.Command, Commands.CommandExecution and SelfUpdates.Request."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import msgspec
 
 from application.commands import CreateCommand
 from application.self_updates import CreateSelfUpdateRequest
-from domain.command_execution import ExecutionStatus
 from domain.targeting import Targeting
 from entrypoints.http import command_executions, commands, self_update_requests
 from entrypoints.http.openapi.op import Op
-from entrypoints.http.openapi.schemas import (
-    INT,
-    STR,
-    TIME,
-    Schema,
-    doc,
-    obj,
-)
+from entrypoints.http.openapi.schemas import Schema
 
 COMMAND, EXECUTION, SELF_UPDATE = (
     "Commands.Command", "Commands.CommandExecution", "SelfUpdates.Request")
 TAGS = [COMMAND, EXECUTION, SELF_UPDATE]
-_AT = {"inserted_at": doc(TIME, "When it was created"),
-       "updated_at": doc(TIME, "When it was last updated")}
-_TARGETING = doc({"type": "object"}, "Targeting configuration used when creating this command"
-                 " (informational only, not filterable); node_ids and cluster_names"
-                 " deduplicated")
-_EXEC_STATUS: Schema = {"type": "string", "enum": [s.value for s in ExecutionStatus]}
-_SUMMARY: Schema = {"type": ["object", "null"], "required": ["total", "triggered", "failed"],
-                    "additionalProperties": False, "properties": {
-                        "total": doc(INT, "Nodes the targeting resolved to"),
-                        "triggered": doc(INT, "Nodes told to update themselves"),
-                        "failed": doc(INT, "Nodes that could not be told (deleted, no longer"
-                                      " healthy or self-update switched off meanwhile)")}}
-
 # The nested targeting structs become their own components (msgspec names them after the
 # structs); the seed's field wording is added here so the constraints still come from the code.
 _CLUSTER_FILTER = "Filter by cluster name (exact match or wildcard: prod*, *staging, etc.)"
@@ -84,7 +61,8 @@ TARGETING_DOCS: dict[str, tuple[str, dict[str, str]]] = {
 _MOMENT_NOTE = " (ISO 8601 datetime or date; a date-only __lte covers the whole day, UTC)"
 
 
-def _targeting_components() -> dict[str, Schema]:
+def targeting_components() -> dict[str, Schema]:
+    """The targeting structs' schemas with the seed's wording (request bodies nest them)."""
     _, found = msgspec.json.schema_components(
         [Targeting], ref_template="#/components/schemas/{name}")
     out = {}
@@ -103,12 +81,6 @@ def _targeting_components() -> dict[str, Schema]:
     return out
 
 
-RESOURCES: dict[str, Any] = {
-    **_targeting_components(),
-    "CancelExecutionDataResponse": obj(
-        "Cancellation request status", result=doc(STR, "`cancelled` for a pending execution,"
-                                                   " `cancellation request sent` for a sent one")),
-}
 
 _CONFLICT = " Returns 409 while any of them is pending or sent."
 _TARGETS = ("Targeting types: 'all' (all nodes), 'nodes' (node_ids) or 'clusters'"

@@ -28,16 +28,25 @@ from application.nodes import ChangeCluster
 from application.webhooks import CreateWebhook
 from domain.catalog import EVENT_TYPES
 from entrypoints.http import (
+    admin_metrics_shapes,
+    admins,
     agent,
     agent_deployments,
     agent_work,
     aliases,
+    app_hosting,
+    apps,
     clusters,
+    command_executions,
     deliveries,
+    edgegap_shapes,
     enrollment_keys,
+    event_types,
     events,
+    node_metrics,
     nodes,
     serializers,
+    ssh,
     webhooks,
 )
 from entrypoints.http.app import API_ROUTES
@@ -210,11 +219,7 @@ def build_openapi() -> dict[str, Any]:
         "security": [{"apiKey": []}],
         "paths": paths,
         "components": {
-            "schemas": {**_request_bodies(), **_response_shapes(), **oas.RESOURCES,
-                        **oev.RESOURCES,
-                        **ocmd.RESOURCES, **owork.RESOURCES, **ossh.RESOURCES,
-                        **oadm.RESOURCES, **odep.RESOURCES,
-                        **_envelopes(), **oas.ENVELOPE},
+            "schemas": _components(),
             "responses": oas.error_responses(),
             "headers": {"RequestId": {"schema": oas.STR, "description": "Equals meta.request_id;"
                                       " a sane incoming x-request-id is echoed"}},
@@ -232,7 +237,8 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
         "tags": [op.tag],
         "summary": op.summary,
         "operationId": f"{endpoint.__module__.rsplit('.', 1)[-1]}_{endpoint.__name__}",
-        "parameters": [*_path_params(route, op), *_query_params(route.path, op.listing)],
+        "parameters": [*_path_params(route, op), *_query_params(route.path, op.listing),
+                       *_query_struct_params(op.query)],
         "responses": {
             **{str(status): _success(op, status) for status in (op.status, *op.also)},
             **{str(s): _error(route.path, s) for s in errors},
@@ -251,9 +257,10 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
 
 
 def _error(path: str, status: int) -> dict[str, Any]:
-    if path.startswith("/deployments/") and status == 422:  # Mengi's FastAPI errors
-        return {"description": "Validation Error", "content": {"application/json": {
-            "schema": oas.ref("HTTPValidationErrorResponse")}}}
+    if path.startswith("/deployments/") and status in (413, 422):  # Mengi's FastAPI errors
+        schema = "HTTPValidationErrorResponse" if status == 422 else "HTTPErrorResponse"
+        return {"description": "Validation Error" if status == 422 else HTTPStatus(status).phrase,
+                "content": {"application/json": {"schema": oas.ref(schema)}}}
     if not is_edgegap(path):
         return {"$ref": f"#/components/responses/{oas.ERRORS[status][0]}"}
     # Edgegap's own error bodies; its 422 is "Couldn't Allocate Server" and nothing else.
@@ -296,6 +303,21 @@ def _query_params(path: str, spec: ListSpec | None) -> list[dict[str, Any]]:
     return sorted([*params, *_paging_params(spec)], key=lambda p: str(p["name"]))
 
 
+def _query_struct_params(query: type[msgspec.Struct] | None) -> list[dict[str, Any]]:
+    """A query string Struct's fields as parameters: msgspec's schema of each, its description
+    lifted to the parameter, and a default only where the endpoint applies it."""
+    if query is None:
+        return []
+    _, components = msgspec.json.schema_components([query])
+    schema = components[query.__name__]
+    params = []
+    for name, field in schema["properties"].items():
+        text = field.pop("description", name)
+        params.append({"name": name, "in": "query", "required": name in schema["required"],
+                       "description": text, "schema": field})
+    return params
+
+
 def _filter_param(param: Param, text: str | None) -> dict[str, Any]:
     schema, example = _param_schema(param)
     if text is None and param.name.endswith(("__gte", "__lte")):
@@ -306,8 +328,11 @@ def _filter_param(param: Param, text: str | None) -> dict[str, Any]:
                     f" date-only is treated as {day} of day UTC)")
         else:
             text = f"Filter by {'minimum' if low else 'maximum'} {column}"
+    # Swagger UI fills "Try it out" with a parameter's example, which would then filter every
+    # call; JSON Schema's `examples` is shown but never sent.
     return {"name": param.name, "in": "query", "required": False,
-            "description": text or f"Filter by {param.name}", "schema": schema, "example": example}
+            "description": text or f"Filter by {param.name}",
+            "schema": {**schema, "examples": [example]}}
 
 
 def _param_schema(param: Param) -> tuple[oas.Schema, Any]:
@@ -347,13 +372,15 @@ def _paging_params(spec: ListSpec) -> list[dict[str, Any]]:
         return paging
     return [
         *paging,
-        {"name": "order_by", **csv, "example": [spec.sortable[0]],
+        {"name": "order_by", **csv,
          "description": f"Comma-separated list of fields to sort by (default: {default})",
-         "schema": {"type": "array", "items": {"type": "string", "enum": list(spec.sortable)}}},
-        {"name": "order_directions", **csv, "example": ["desc"],
+         "schema": {"type": "array", "items": {"type": "string", "enum": list(spec.sortable)},
+                    "examples": [[spec.sortable[0]]]}},
+        {"name": "order_directions", **csv,
          "description": "Comma-separated list of sort directions (asc/desc) corresponding to"
          " order_by fields; missing entries are asc, extra entries are a 400",
-         "schema": {"type": "array", "items": {"type": "string", "enum": ["asc", "desc"]}}},
+         "schema": {"type": "array", "items": {"type": "string", "enum": ["asc", "desc"]},
+                    "examples": [["desc"]]}},
     ]
 
 
@@ -385,10 +412,27 @@ def _request_bodies() -> dict[str, oas.Schema]:
 
 def _response_shapes() -> dict[str, oas.Schema]:
     """The typed responses' schemas, from the classes the handlers return."""
-    shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES)
-    _, components = msgspec.json.schema_components(
-        shapes, ref_template="#/components/schemas/{name}")
+    shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES, *admins.SHAPES,
+              *admin_metrics_shapes.SHAPES, *node_metrics.SHAPES, *agent.SHAPES,
+              *agent_work.SHAPES, *ssh.SHAPES, *command_executions.SHAPES,
+              *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
+              *agent_deployments.SHAPES)
+    named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
+    schemas, components = msgspec.json.schema_components(
+        [*shapes, *named.values()], ref_template="#/components/schemas/{name}")
+    components.update(zip(named, schemas[len(shapes):], strict=True))
     return components
+
+
+def _components() -> dict[str, oas.Schema]:
+    """Every schema; one name never stands for two different schemas."""
+    out: dict[str, oas.Schema] = {}
+    for part in (_request_bodies(), _response_shapes(), oev.event_components(), _envelopes(),
+                 oas.ENVELOPE):
+        for name, schema in part.items():
+            if out.setdefault(name, schema) != schema:
+                raise ValueError(f"{__name__}: two different schemas are named {name}")
+    return {**out, **ocmd.targeting_components()}  # the same structs, with the seed's wording
 
 
 def _body_docs() -> dict[str, tuple[str, dict[str, str]]]:

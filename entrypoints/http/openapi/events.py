@@ -1,28 +1,31 @@
-"""OpenAPI wording and schemas of the Events.* tags (event types, webhooks, deliveries, events)."""
+"""OpenAPI wording of the Events.* tags (event types, webhooks, deliveries, events), and the
+schema of a stored event, taken from the catalog's message structs."""
 
 from __future__ import annotations
 
 from domain.catalog import EVENT_TYPES
-from entrypoints.http.openapi.schemas import INT, STR, TIME, UUID_S, Schema, doc, obj
+from entrypoints.http.openapi.asyncapi import message_schemas, struct_name
+from entrypoints.http.openapi.schemas import Schema, ref
 
 TYPE_ENUM: Schema = {"type": "string", "enum": list(EVENT_TYPES)}
 TYPES_CSV: Schema = {"type": "string", "pattern": r"^[a-z_.]+(,[a-z_.]+)*$"}
 
-RESOURCES: dict[str, Schema] = {
-    "EventTypesResponse": doc({"type": "array", "items": TYPE_ENUM},
-                              "Full catalog of event types, in catalog order"),
-    "EventResponse": obj(
-        "A stored catalog event, exactly as NATS subscribers and webhooks receive it",
-        id=doc(UUID_S, "Stable id of this event (the same on every delivery and replay)"),
-        type=TYPE_ENUM,
-        schema_version=doc(INT, "Version of the payload schema of this type"),
-        source=doc(STR, "Always edge-admin"),
-        position=doc(INT, "Position in the event log (strictly increasing)"),
-        occurred_at=doc(TIME, "When it happened"),
-        subject_id=doc(UUID_S, "The node or enrollment key it is about"),
-        data={"type": "object", "description": "The type's payload; see /asyncdoc"},
-    ),
-}
+
+
+def event_components() -> dict[str, Schema]:
+    """EventResponse is one of the catalog's messages: `Message` (domain/catalog.py) with its type
+    and payload pinned, the same structs the AsyncAPI document describes."""
+    components = message_schemas(EVENT_TYPES, "#/components/schemas/{name}")
+    refs = {kind: ref(f"{struct_name(kind)}Message") for kind in EVENT_TYPES}
+    components["EventResponse"] = {
+        "description": "A stored catalog event, exactly as NATS subscribers and webhooks"
+        " receive it; `type` says which payload `data` holds",
+        "anyOf": list(refs.values()),
+        "discriminator": {"propertyName": "type",
+                          "mapping": {kind: r["$ref"] for kind, r in refs.items()}},
+    }
+    return components
+
 
 QUERY_DOCS: dict[str, dict[str, str]] = {
     "/api/v1/events": {

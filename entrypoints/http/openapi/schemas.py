@@ -1,13 +1,13 @@
-"""Hand-written parts of the OpenAPI document: the seed's wording, and the response schemas not
-yet typed. Typed responses (entrypoints/http/serializers.py SHAPES) bring their own schemas;
-tests/e2e/test_openapi_document.py validates real responses against both."""
+"""Hand-written parts of the OpenAPI document: the seed's wording (info, security schemes, query,
+path and body docs) and the envelopes and errors every answer shares. Response bodies bring their
+own schemas (the shapes beside their routes and in entrypoints/http/serializers.py);
+tests/e2e/test_openapi_document.py validates real responses against the document."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from domain.cluster import MAX_NAME
-from domain.node import NodeStatus
 from domain.shared import DNS_LABEL_PATTERN
 
 Schema = dict[str, Any]
@@ -15,11 +15,9 @@ Schema = dict[str, Any]
 STR: Schema = {"type": "string"}
 INT: Schema = {"type": "integer"}
 BOOL: Schema = {"type": "boolean"}
-NUMBER: Schema = {"type": "number"}
 UUID_S: Schema = {"type": "string", "format": "uuid"}
 TIME: Schema = {"type": "string", "format": "date-time"}
 CLUSTER_NAME: Schema = {"type": "string", "maxLength": MAX_NAME, "pattern": DNS_LABEL_PATTERN}
-STATUS: Schema = {"type": "string", "enum": [s.value for s in NodeStatus]}
 INFO = {
     "title": "Edge Admin OpenAPI", "version": "0.2.0",
     "description": "REST API for Edge Admin — the orchestration server for Edge Core.\n\n"
@@ -64,24 +62,6 @@ def paginated(name: str) -> Schema:
     items = {"type": "array", "items": ref(f"{name}Response")}
     return obj(f"Paginated list of {name} with metadata", data=items, meta=ref("PaginatedMeta"))
 
-
-_AGENT_NODE = {"node_id": UUID_S, "cluster_name": nullable(STR), "status": nullable(STATUS),
-               "version": nullable(STR),
-               "heartbeat_interval_seconds": doc(NUMBER, "Send a heartbeat this often")}
-
-RESOURCES: dict[str, Schema] = {
-    "AgentEnrollmentResponse": obj(
-        "What an agent needs after enrolling; keep api_token, it is shown only here",
-        **_AGENT_NODE,
-        api_token=doc(STR, "Bearer token for the other agent endpoints"),
-        reregistered=doc(BOOL, "True when an existing persistent node re-enrolled"),
-    ),
-    "AgentNodeResponse": obj("The node as the agent sees it", **_AGENT_NODE),
-    "AgentHeartbeatResponse": obj(
-        "Status recorded for the heartbeat", node_id=UUID_S, status=STATUS,
-        heartbeat_interval_seconds=_AGENT_NODE["heartbeat_interval_seconds"],
-    ),
-}
 
 _REQUEST_ID = doc(STR, "Unique request identifier (mirrors x-request-id response header)")
 _STAMP = doc(TIME, "ISO 8601 UTC timestamp of when the response was generated")

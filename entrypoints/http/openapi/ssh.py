@@ -1,32 +1,15 @@
-"""OpenAPI parts for Ssh.SshUsername, Ssh.SshPublicKey and the agent's login check."""
+"""OpenAPI wording for Ssh.SshUsername, Ssh.SshPublicKey and the agent's login check."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from application.agent_protocol import CheckSshLogin
 from application.ssh_access import CreateSshPublicKey, CreateSshUsername
 from entrypoints.http import ssh
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
-from entrypoints.http.openapi.schemas import BOOL, TIME, UUID_S, Schema, doc, nullable, obj
+from entrypoints.http.openapi.schemas import UUID_S, Schema
 
 USERNAME, KEY = "Ssh.SshUsername", "Ssh.SshPublicKey"
 TAGS = [USERNAME, KEY]
-_AT = {"inserted_at": doc(TIME, "When it was created"),
-       "updated_at": doc(TIME, "When it was last updated")}
-_KEY_REF: Schema = {"$ref": "#/components/schemas/SshPublicKeyResponse"}
-_REASONS = ["unknown_username", "unknown_key", "wrong_password", "no_password", "rate_limited"]
-
-RESOURCES: dict[str, Any] = {
-    "AgentSshVerdictResponse": obj(
-        "Whether the offered credential may log in",
-        allowed=doc(BOOL, "true only for a known username with this key or password"),
-        reason=doc({"type": ["string", "null"], "enum": [*_REASONS, None]},
-                   "Why it was refused (null when allowed)"),
-        ssh_username_id=doc(nullable(UUID_S), "The username's ID when it exists on this node"),
-    ),
-}
-
 _KEYS_RULES = (" Keys must be ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa of at least"
                " 2048 bits; the base64 data is decoded and checked. A private key, an RFC 4716"
                " key or a truncated one is a 422 saying so.")

@@ -8,7 +8,15 @@ from uuid import uuid4
 import msgspec
 import pytest
 
-from domain.catalog import SCHEMA_VERSION, SOURCE, Message, NodeStatusChanged, decode_message
+from domain.catalog import (
+    SCHEMA_VERSION,
+    SOURCE,
+    Message,
+    NodeStatusChanged,
+    ResourceChanged,
+    decode_message,
+    to_message,
+)
 
 
 def status_changed() -> Message:
@@ -41,3 +49,26 @@ def test_an_unknown_type_or_a_payload_of_another_shape_is_refused() -> None:
         decode_message(msgspec.json.encode(envelope))
     with pytest.raises(msgspec.DecodeError):
         decode_message(b"{")
+
+
+def test_variable_events_publish_their_key_never_their_value() -> None:
+    from domain.environment import Environment
+    from domain.resource import Resource
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    environment = Environment.create(uuid4(), uuid4(), "prod", "production", at)
+    environment.set_variable("REGION", "runtime", "plain-value-eu", None, at)
+    resource = Resource.create(uuid4(), uuid4(), environment.id, "web", at)
+    resource.create_secret("TOKEN", "build-time", "k1:sealed-value", at)
+    events = [*environment.collect_events(), *resource.collect_events()]
+    messages = [to_message(e, i) for i, e in enumerate(events, start=1)]
+    assert [m.type for m in messages if m is not None] == [
+        "edge.environment.created", "edge.environment.variable_set", "edge.resource.created",
+        "edge.resource.variable_set"]
+    bodies = b"".join(msgspec.json.encode(m) for m in messages)
+    assert b"plain-value-eu" not in bodies and b"sealed-value" not in bodies
+    secret = messages[-1]
+    assert secret is not None and isinstance(secret.data, ResourceChanged)
+    assert (secret.data.key, secret.data.exposure, secret.data.is_secret) == (
+        "TOKEN", "build-time", True)
+    assert secret.data.environment_id is None and secret.subject_id == resource.id

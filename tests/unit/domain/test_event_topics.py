@@ -23,6 +23,8 @@ from domain.app import App
 from domain.cluster import Cluster, ClusterGoneError
 from domain.enrollment_key import EnrollmentKey, KeyGoneError
 from domain.node import IdType, Node, NodeGoneError
+from domain.project import Project, ProjectGoneError
+from domain.resource import Resource, ResourceGoneError
 from domain.shared import GoneError
 from domain.ssh_access import (
     SshPublicKey,
@@ -102,6 +104,13 @@ STORED_EVENTS: dict[str, str] = {
     "domain.enrollment_key:EnrollmentKey.Deleted": "at",
     "domain.enrollment_key:EnrollmentKey.Updated": "changes at",
     "domain.enrollment_key:EnrollmentKey.Used": "node_id cluster_name uses_remaining at",
+    "domain.environment:Environment.Archived": "reason at",
+    "domain.environment:Environment.Created": "project_id name kind at",
+    "domain.environment:Environment.Locked": "reason at",
+    "domain.environment:Environment.Renamed": "name at",
+    "domain.environment:Environment.Unlocked": "at",
+    "domain.environment:Environment.VariableSet": "key exposure kind value sealed at",
+    "domain.environment:Environment.VariableUnset": "key exposure at",
     "domain.host:Host.Allocated": "node_id request_id cpu_units memory_mb at",
     "domain.host:Host.Created": "",
     "domain.host:Host.Profiled": "node_id location cpu_units memory_mb fleet at",
@@ -130,6 +139,26 @@ STORED_EVENTS: dict[str, str] = {
     "domain.node:Node.StatusChanged": "cluster_name previous status reason at",
     "domain.node:Node.UpdateTriggered": "cluster_name self_update_request_id at",
     "domain.node:Node.VersionChanged": "cluster_name previous agent_version at",
+    "domain.project:Project.Archived": "reason at",
+    "domain.project:Project.Created": "name slug description at",
+    "domain.project:Project.Deleted": "at",
+    "domain.project:Project.DescriptionSet": "description at",
+    "domain.project:Project.Renamed": "name at",
+    "domain.project:Project.Restored": "at",
+    "domain.resource:Resource.Archived": "at",
+    "domain.resource:Resource.Created": (
+        "project_id environment_id name slug kind description at"
+    ),
+    "domain.resource:Resource.Deleted": "at",
+    "domain.resource:Resource.DeploymentBegun": "deployment_id trigger at",
+    "domain.resource:Resource.DeploymentSettled": "deployment_id status at",
+    "domain.resource:Resource.HealthPolicyConfigured": "policy at",
+    "domain.resource:Resource.HealthPolicyReset": "at",
+    "domain.resource:Resource.NetworkProfileConfigured": "internal_port protocol at",
+    "domain.resource:Resource.RuntimeProfileConfigured": "command args at",
+    "domain.resource:Resource.SourceConfigured": "image at",
+    "domain.resource:Resource.VariableSet": "key exposure kind value sealed at",
+    "domain.resource:Resource.VariableUnset": "key exposure at",
     "domain.self_update:SelfUpdateRequest.Completed": "total triggered failed at",
     "domain.self_update:SelfUpdateRequest.Created": "targeting at",
     "domain.self_update:SelfUpdateRequest.Deleted": "at",
@@ -187,6 +216,12 @@ def _node() -> Node:
                          uuid4(), AT)
 
 
+def _archived_project() -> Project:
+    project = Project.create(uuid4(), "shop", AT)
+    project.archive(None, AT)
+    return project
+
+
 def _username() -> SshUsername:
     return SshUsername.create(uuid4(), uuid4(), "deploy", None, AT)
 
@@ -201,6 +236,9 @@ SOFT_DELETABLE: dict[str, tuple[Callable[[], Any], type[GoneError]]] = {
         lambda: EnrollmentKey.issue("tok", "http://a", uuid4(), "c", None, None, None, AT),
         KeyGoneError),
     "domain.node:Node": (_node, NodeGoneError),
+    "domain.project:Project": (_archived_project, ProjectGoneError),
+    "domain.resource:Resource": (
+        lambda: Resource.create(uuid4(), uuid4(), uuid4(), "web", AT), ResourceGoneError),
     "domain.ssh_access:SshUsername": (_username, SshUsernameGoneError),
     "domain.ssh_access:SshPublicKey": (
         lambda: SshPublicKey.create(uuid4(), _username(), "laptop", parse_public_key(KEY), AT),

@@ -1,0 +1,63 @@
+"""Versioned migrations for the tables that cannot be rebuilt from events.
+
+Read models are versioned and rebuilt from the log when they change (projections/versioning.py);
+the tables that hold what no event holds (liveness, check-ins, host metrics, container logs and
+samples, webhook deliveries and attempts, the projection's status) must instead be changed in
+place, keeping their rows. Each change is a numbered SQL file per dialect in
+adapters/migrations/<dialect>/, applied once, in order, and recorded in the database.
+
+The tool is yoyo-migrations: plain SQL files (no ORM or model layer to keep beside our own table
+definitions, unlike alembic, which needs SQLAlchemy), PostgreSQL through psycopg 3 and SQLite,
+`?schema=` support, a lock so several processes starting at once apply each migration once, and
+a maintained release line. `edge-admin serve` (and every command that opens the database)
+applies what is pending at start; `edge-admin migrate` does it alone and says what it did.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlparse
+
+from yoyo import get_backend, read_migrations
+
+log = logging.getLogger(__name__)
+# yoyo logs every statement at INFO; one line per applied migration (ours, below) is enough.
+logging.getLogger("yoyo").setLevel(logging.WARNING)
+FOLDER = Path(__file__).resolve().parent / "migrations"
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    applied: tuple[str, ...]  # ids applied by this call, in order
+    total: int  # migrations the release has, all applied once this returns
+
+
+def backend_url(database_url: str) -> str:
+    """yoyo's URL for our DATABASE_URL: psycopg 3 for PostgreSQL, `?schema=` kept."""
+    parsed = urlparse(database_url)
+    if parsed.scheme in ("postgresql", "postgres"):
+        schema = parse_qs(parsed.query).get("schema", [""])[0]
+        query = urlencode({"schema": schema}) if schema else ""
+        return parsed._replace(scheme="postgresql+psycopg", query=query).geturl()
+    if parsed.scheme == "sqlite":
+        return database_url
+    raise ValueError(f"no migrations for {parsed.scheme}:// databases")
+
+
+def migrate(database_url: str, folder: Path | None = None) -> MigrationReport:
+    """Applies every pending migration under the database's own migration lock."""
+    dialect = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    migrations = read_migrations(str(folder or FOLDER / dialect))
+    backend = get_backend(backend_url(database_url))
+    try:
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+    finally:
+        backend.connection.close()
+    applied = tuple(m.id for m in pending)
+    for migration_id in applied:
+        log.info("applied migration %s", migration_id)
+    return MigrationReport(applied, len(migrations))

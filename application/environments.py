@@ -1,0 +1,164 @@
+"""Environment commands (Appaloft's /environments): create in an active project, rename, lock,
+unlock, archive, set and unset variables.
+
+A variable marked secret is sealed here (SecretBox) before the aggregate sees it, as deployment
+environment values and webhook secrets are. Variables default to the `runtime` exposure: a
+container gets runtime variables; build-time ones are kept for the builds this platform does not
+run yet. Names are unique within a project (a name claim per project and name).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+import msgspec
+from msgspec import Meta
+
+from application.clusters import claim_name
+from application.ports import SecretBox
+from application.projects import live_project
+from application.write_path import UnitOfWork, WritePath
+from domain.claims import NameClaim
+from domain.environment import MAX_NAME, MAX_REASON, Environment
+from domain.variables import MAX_VALUE, SECRET
+
+EnvironmentName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
+EnvironmentKind = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9-]*$")]
+Reason = Annotated[str, Meta(min_length=1, max_length=MAX_REASON)]
+VariableKey = Annotated[str, Meta(min_length=1, max_length=128)]
+VariableValue = Annotated[str, Meta(max_length=MAX_VALUE)]
+Exposure = Literal["build-time", "runtime"]
+
+
+class CreateEnvironment(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /environments."""
+
+    project_id: UUID
+    name: EnvironmentName
+    kind: EnvironmentKind = "local"
+
+
+class RenameEnvironment(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /environments/{environmentId}/rename."""
+
+    name: EnvironmentName
+
+
+class LockEnvironment(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /environments/{environmentId}/lock."""
+
+    lock_reason: Reason | None = None
+
+
+class ArchiveEnvironment(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /environments/{environmentId}/archive."""
+
+    archive_reason: Reason | None = None
+
+
+class SetVariable(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /environments/{id}/variables and /resources/{id}/variables."""
+
+    key: VariableKey
+    value: VariableValue
+    exposure: Exposure = "runtime"
+    kind: Literal["plain-config", "secret"] = "plain-config"
+    is_secret: bool = False
+
+    @property
+    def secret(self) -> bool:
+        return self.is_secret or self.kind == SECRET
+
+
+class UnsetVariable(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of DELETE .../variables/{key}."""
+
+    exposure: Exposure = "runtime"
+
+
+def environment_claim_id(project_id: UUID, name: str) -> UUID:
+    return NameClaim.id_for("environment", str(project_id), name)
+
+
+def live_environment(uow: UnitOfWork, environment_id: UUID) -> Environment:
+    return uow.get(Environment, environment_id, f"environment {environment_id}")
+
+
+def sealed_or_plain(box: SecretBox, cmd: SetVariable) -> tuple[str | None, str | None]:
+    """(value, sealed): a secret leaves this function only sealed."""
+    if cmd.secret:
+        return None, box.seal(cmd.value.encode())
+    return cmd.value, None
+
+
+class Environments:
+    """Application service for environments."""
+
+    def __init__(self, writes: WritePath, box: SecretBox) -> None:
+        self.writes, self.box = writes, box
+
+    def create(self, cmd: CreateEnvironment) -> UUID:
+        def decide(uow: UnitOfWork) -> UUID:
+            live_project(uow, cmd.project_id).check_active()
+            environment = Environment.create(uuid4(), cmd.project_id, cmd.name, cmd.kind,
+                                             uow.now)
+            claim_name(uow, environment_claim_id(cmd.project_id, cmd.name), environment.id,
+                       f"environment {cmd.name}")
+            uow.add(environment)
+            return environment.id
+
+        return self.writes.run(decide)
+
+    def rename(self, environment_id: UUID, cmd: RenameEnvironment) -> UUID:
+        def decide(uow: UnitOfWork) -> UUID:
+            environment = live_environment(uow, environment_id)
+            old = environment.name
+            environment.rename(cmd.name, uow.now)
+            if old != environment.name:
+                project_id = environment.project_id
+                claim_name(uow, environment_claim_id(project_id, cmd.name), environment_id,
+                           f"environment {cmd.name}")
+                old_claim = uow.find(NameClaim, environment_claim_id(project_id, old))
+                if old_claim is not None:
+                    old_claim.release(environment_id)
+            return environment_id
+
+        return self.writes.run(decide)
+
+    def lock(self, environment_id: UUID, cmd: LockEnvironment) -> UUID:
+        def decide(uow: UnitOfWork) -> UUID:
+            live_environment(uow, environment_id).lock(cmd.lock_reason, uow.now)
+            return environment_id
+
+        return self.writes.run(decide)
+
+    def unlock(self, environment_id: UUID) -> UUID:
+        def decide(uow: UnitOfWork) -> UUID:
+            live_environment(uow, environment_id).unlock(uow.now)
+            return environment_id
+
+        return self.writes.run(decide)
+
+    def archive(self, environment_id: UUID, cmd: ArchiveEnvironment) -> UUID:
+        """The name stays claimed: an archived environment stays readable under it."""
+        def decide(uow: UnitOfWork) -> UUID:
+            live_environment(uow, environment_id).archive(cmd.archive_reason, uow.now)
+            return environment_id
+
+        return self.writes.run(decide)
+
+    def set_variable(self, environment_id: UUID, cmd: SetVariable) -> None:
+        value, sealed = sealed_or_plain(self.box, cmd)
+
+        def decide(uow: UnitOfWork) -> None:
+            live_environment(uow, environment_id).set_variable(cmd.key, cmd.exposure, value,
+                                                               sealed, uow.now)
+
+        self.writes.run(decide)
+
+    def unset_variable(self, environment_id: UUID, key: str, cmd: UnsetVariable) -> None:
+        def decide(uow: UnitOfWork) -> None:
+            live_environment(uow, environment_id).unset_variable(key, cmd.exposure, uow.now)
+
+        self.writes.run(decide)

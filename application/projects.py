@@ -1,0 +1,128 @@
+"""Project commands (Appaloft's /projects): create, rename, describe, archive, restore, delete.
+
+Input structs carry Appaloft's camelCase wire names (`rename="camel"`); every text is bounded
+here, at the edge, and again by the aggregate's own rules. A project's slug is unique: a name
+claim holds it, released when the project is deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID, uuid4
+
+import msgspec
+from msgspec import Meta
+
+from application.clusters import claim_name
+from application.write_path import UnitOfWork, WritePath
+from domain.claims import NameClaim
+from domain.project import MAX_DESCRIPTION, MAX_NAME, MAX_REASON, Project
+from domain.shared import InvalidValueError
+
+ProjectName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
+Description = Annotated[str, Meta(max_length=MAX_DESCRIPTION)]
+Reason = Annotated[str, Meta(min_length=1, max_length=MAX_REASON)]
+
+
+class CreateProject(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /projects."""
+
+    name: ProjectName
+    description: Description = ""
+
+
+class RenameProject(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /projects/{projectId}/rename."""
+
+    name: ProjectName
+
+
+class DescribeProject(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /projects/{projectId}/description (empty or omitted: cleared)."""
+
+    description: Description = ""
+
+
+class ArchiveProject(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /projects/{projectId}/archive."""
+
+    reason: Reason | None = None
+
+
+class ProjectConfirmation(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    project_id: UUID
+
+
+class DeleteProject(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of DELETE /projects/{projectId}: the id again, as a deliberate confirmation."""
+
+    confirmation: ProjectConfirmation
+
+
+def project_claim_id(slug: str) -> UUID:
+    return NameClaim.id_for("project", slug)
+
+
+def live_project(uow: UnitOfWork, project_id: UUID) -> Project:
+    return uow.get(Project, project_id, f"project {project_id}")
+
+
+class Projects:
+    """Application service for projects."""
+
+    def __init__(self, writes: WritePath) -> None:
+        self.writes = writes
+
+    def create(self, cmd: CreateProject) -> UUID:
+        def decide(uow: UnitOfWork) -> UUID:
+            project = Project.create(uuid4(), cmd.name, uow.now, cmd.description)
+            claim_name(uow, project_claim_id(project.slug), project.id,
+                       f"project slug {project.slug}")
+            uow.add(project)
+            return project.id
+
+        return self.writes.run(decide)
+
+    def rename(self, project_id: UUID, cmd: RenameProject) -> UUID:
+        """The name changes; the slug (and so its claim) stays."""
+        def decide(uow: UnitOfWork) -> UUID:
+            live_project(uow, project_id).rename(cmd.name, uow.now)
+            return project_id
+
+        return self.writes.run(decide)
+
+    def describe(self, project_id: UUID, cmd: DescribeProject) -> UUID:
+        def decide(uow: UnitOfWork) -> UUID:
+            live_project(uow, project_id).describe(cmd.description, uow.now)
+            return project_id
+
+        return self.writes.run(decide)
+
+    def archive(self, project_id: UUID, cmd: ArchiveProject) -> UUID:
+        def decide(uow: UnitOfWork) -> UUID:
+            live_project(uow, project_id).archive(cmd.reason, uow.now)
+            return project_id
+
+        return self.writes.run(decide)
+
+    def restore(self, project_id: UUID) -> UUID:
+        def decide(uow: UnitOfWork) -> UUID:
+            live_project(uow, project_id).restore(uow.now)
+            return project_id
+
+        return self.writes.run(decide)
+
+    def delete(self, project_id: UUID, cmd: DeleteProject) -> UUID:
+        if cmd.confirmation.project_id != project_id:
+            raise InvalidValueError("must equal the project's id", "confirmation.projectId")
+
+        def decide(uow: UnitOfWork) -> UUID:
+            project = live_project(uow, project_id)
+            project.delete(uow.now)
+            claim = uow.find(NameClaim, project_claim_id(project.slug))
+            if claim is not None:
+                claim.release(project.id)
+            return project_id
+
+        return self.writes.run(decide)
+

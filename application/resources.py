@@ -1,0 +1,304 @@
+"""Resource commands (Appaloft's /resources): create in an environment, configure the source
+image, runtime, network and health profiles, variables and sealed secrets, archive, delete.
+
+Every change loads the resource's environment too: a locked or archived environment refuses
+it (the Resource aggregate cannot see its environment's lock). `snapshot_for_deployment` is the
+one place a deployment takes what it will run: the resource as it is, merged with its
+environment's variables, inside the deployment's own decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+import msgspec
+from msgspec import Meta
+
+from application.clusters import claim_name
+from application.environments import (
+    Exposure,
+    SetVariable,
+    UnsetVariable,
+    VariableKey,
+    VariableValue,
+    live_environment,
+    sealed_or_plain,
+)
+from application.ports import SecretBox, WorkNotifier
+from application.projects import live_project
+from application.write_path import UnitOfWork, WritePath
+from domain.claims import NameClaim
+from domain.deployment import Deployment, Status
+from domain.deployment_attempt import HEALTHY, TERMINAL, attempt_of
+from domain.resource import (
+    MAX_ARGS,
+    MAX_COMMAND,
+    MAX_DESCRIPTION,
+    MAX_IMAGE,
+    MAX_NAME,
+    MAX_PATH,
+    MAX_RETRIES,
+    MAX_SECONDS,
+    Resource,
+    ResourceSnapshot,
+)
+from domain.shared import InvalidValueError
+
+ResourceName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
+Image = Annotated[str, Meta(min_length=1, max_length=MAX_IMAGE)]
+Command = Annotated[str, Meta(min_length=1, max_length=MAX_COMMAND)]
+Argument = Annotated[str, Meta(max_length=MAX_COMMAND)]
+Port = Annotated[int, Meta(ge=1, le=65535)]
+Seconds = Annotated[int, Meta(ge=1, le=MAX_SECONDS)]
+Label = Annotated[str, Meta(max_length=200)]
+
+
+class CreateResource(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /resources."""
+
+    project_id: UUID
+    environment_id: UUID
+    name: ResourceName
+    kind: Literal["application"] = "application"
+    description: Annotated[str, Meta(max_length=MAX_DESCRIPTION)] = ""
+
+
+class Source(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """A container image here (Appaloft's other kinds need builds this platform does not do)."""
+
+    locator: Image
+    kind: Literal["docker-image"] = "docker-image"
+    display_name: Label | None = None
+
+
+class ConfigureSource(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /resources/{id}/source. The command is idempotent by value (the same image
+    again records nothing), so `idempotencyKey` is accepted and needs no bookkeeping."""
+
+    source: Source
+    idempotency_key: Label | None = None
+
+
+class RuntimeProfile(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    command: Command | None = None  # the entrypoint, split into words like a shell would
+    args: Annotated[list[Argument], Meta(max_length=MAX_ARGS)] = []
+
+
+class ConfigureRuntimeProfile(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /resources/{id}/runtime-profile."""
+
+    runtime_profile: RuntimeProfile
+
+
+class NetworkProfile(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    internal_port: Port
+    protocol: Literal["http", "tcp", "udp"] = "http"
+
+
+class ConfigureNetworkProfile(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /resources/{id}/network-profile."""
+
+    network_profile: NetworkProfile
+
+
+class HttpCheck(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    path: Annotated[str, Meta(min_length=1, max_length=MAX_PATH, pattern=r"^/")] = "/"
+    expected_status_code: Annotated[int, Meta(ge=100, le=599)] = 200
+    port: Port | None = None
+
+
+class HealthCheck(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Appaloft's health check object: HTTP (path, expected status) or TCP (connect)."""
+
+    enabled: bool = True
+    type: Literal["http", "tcp"] = "http"
+    interval_seconds: Seconds = 5
+    timeout_seconds: Seconds = 2
+    retries: Annotated[int, Meta(ge=1, le=MAX_RETRIES)] = 3
+    start_period_seconds: Annotated[int, Meta(ge=0, le=MAX_SECONDS)] = 0
+    port: Port | None = None  # a TCP check's port (an HTTP check's is under `http`)
+    http: HttpCheck | None = None
+
+    def policy(self) -> dict[str, Any]:
+        http = self.http or HttpCheck()
+        return {"enabled": self.enabled, "type": self.type, "path": http.path,
+                "port": http.port if self.type == "http" else self.port,
+                "expected_status": http.expected_status_code,
+                "interval_seconds": self.interval_seconds,
+                "timeout_seconds": self.timeout_seconds, "retries": self.retries,
+                "start_period_seconds": self.start_period_seconds}
+
+
+class ConfigureHealthPolicy(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /resources/{id}/health-policy."""
+
+    health_check: HealthCheck
+
+
+class CreateSecret(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /resources/{id}/secrets (the value is never echoed)."""
+
+    key: VariableKey
+    value: VariableValue
+    exposure: Exposure = "runtime"
+
+
+class RotateSecret(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of POST /resources/{id}/secrets/{key}."""
+
+    value: VariableValue
+    exposure: Exposure = "runtime"
+
+
+class ResourceConfirmation(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    resource_slug: Annotated[str, Meta(min_length=1, max_length=63)]
+
+
+class DeleteResource(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of DELETE /resources/{id}: confirmed by the slug, as Appaloft does."""
+
+    confirmation: ResourceConfirmation
+
+
+def resource_claim_id(environment_id: UUID, slug: str) -> UUID:
+    return NameClaim.id_for("resource", str(environment_id), slug)
+
+
+def mutable_resource(uow: UnitOfWork, resource_id: UUID) -> Resource:
+    """The live resource, its environment open and unlocked."""
+    resource = uow.get(Resource, resource_id, f"resource {resource_id}")
+    live_environment(uow, resource.environment_id).check_mutable()
+    return resource
+
+
+def snapshot_for_deployment(uow: UnitOfWork, resource_id: UUID) -> ResourceSnapshot:
+    """What a deployment of this resource runs, taken inside the deployment's decision; a
+    locked environment refuses it like any other change."""
+    resource = uow.get(Resource, resource_id, f"resource {resource_id}")
+    environment = live_environment(uow, resource.environment_id)
+    environment.check_mutable()
+    return resource.snapshot(environment.variables)
+
+
+def settle_attempt(uow: UnitOfWork, deployment: Deployment) -> UUID | None:
+    """Called in every decision that moves a Deployment: when it is a Resource's attempt and
+    has just ended, the Resource records the outcome in the same transaction. Returns the
+    deployment this one supersedes (the resource's previous healthy one, which kept serving
+    until now and is to be stopped), or None."""
+    own = deployment.spec.get("resource")
+    status = attempt_of(deployment)
+    if not isinstance(own, dict) or status not in TERMINAL:
+        return None
+    resource = uow.find(Resource, UUID(own["resource_id"]))
+    if resource is None or resource.deleted:
+        return None
+    previous = resource.serving_deployment
+    if not resource.settle_deployment(deployment.id, status.value, uow.now):
+        return None
+    if status in HEALTHY and previous is not None and previous != deployment.id:
+        return previous
+    return None
+
+
+class Resources:
+    """Application service for resources."""
+
+    def __init__(self, writes: WritePath, box: SecretBox,
+                 work: WorkNotifier | None = None) -> None:
+        self.writes, self.box, self.work = writes, box, work
+
+    def create(self, cmd: CreateResource) -> UUID:
+        def decide(uow: UnitOfWork) -> UUID:
+            live_project(uow, cmd.project_id).check_active()
+            environment = live_environment(uow, cmd.environment_id)
+            if environment.project_id != cmd.project_id:
+                raise InvalidValueError("belongs to another project", "environmentId")
+            environment.check_mutable()
+            resource = Resource.create(uuid4(), cmd.project_id, cmd.environment_id, cmd.name,
+                                       uow.now, cmd.kind, cmd.description)
+            claim_name(uow, resource_claim_id(cmd.environment_id, resource.slug), resource.id,
+                       f"resource slug {resource.slug}")
+            uow.add(resource)
+            return resource.id
+
+        return self.writes.run(decide)
+
+    def configure_source(self, resource_id: UUID, cmd: ConfigureSource) -> UUID:
+        return self._change(resource_id,
+                            lambda r, uow: r.configure_source(cmd.source.locator, uow.now))
+
+    def configure_runtime(self, resource_id: UUID, cmd: ConfigureRuntimeProfile) -> UUID:
+        profile = cmd.runtime_profile
+        return self._change(resource_id, lambda r, uow: r.configure_runtime(
+            profile.command, list(profile.args), uow.now))
+
+    def configure_network(self, resource_id: UUID, cmd: ConfigureNetworkProfile) -> UUID:
+        profile = cmd.network_profile
+        return self._change(resource_id, lambda r, uow: r.configure_network(
+            profile.internal_port, profile.protocol, uow.now))
+
+    def configure_health(self, resource_id: UUID, cmd: ConfigureHealthPolicy) -> UUID:
+        policy = cmd.health_check.policy()
+        return self._change(resource_id, lambda r, uow: r.configure_health(policy, uow.now))
+
+    def reset_health(self, resource_id: UUID) -> UUID:
+        return self._change(resource_id, lambda r, uow: r.reset_health(uow.now))
+
+    def set_variable(self, resource_id: UUID, cmd: SetVariable) -> UUID:
+        value, sealed = sealed_or_plain(self.box, cmd)
+        return self._change(resource_id, lambda r, uow: r.set_variable(
+            cmd.key, cmd.exposure, value, sealed, uow.now))
+
+    def unset_variable(self, resource_id: UUID, key: str, cmd: UnsetVariable) -> UUID:
+        return self._change(resource_id,
+                            lambda r, uow: r.unset_variable(key, cmd.exposure, uow.now))
+
+    def create_secret(self, resource_id: UUID, cmd: CreateSecret) -> UUID:
+        sealed = self.box.seal(cmd.value.encode())
+        return self._change(resource_id, lambda r, uow: r.create_secret(
+            cmd.key, cmd.exposure, sealed, uow.now))
+
+    def rotate_secret(self, resource_id: UUID, key: str, cmd: RotateSecret) -> UUID:
+        sealed = self.box.seal(cmd.value.encode())
+        return self._change(resource_id, lambda r, uow: r.rotate_secret(
+            key, cmd.exposure, sealed, uow.now))
+
+    def delete_secret(self, resource_id: UUID, key: str, cmd: UnsetVariable) -> UUID:
+        return self._change(resource_id,
+                            lambda r, uow: r.delete_secret(key, cmd.exposure, uow.now))
+
+    def archive(self, resource_id: UUID) -> UUID:
+        return self._change(resource_id, lambda r, uow: r.archive(uow.now))
+
+    def delete(self, resource_id: UUID, cmd: DeleteResource) -> UUID:
+        """Refused while an attempt runs (ResourceBusyError names it); the container still
+        serving stops in the same transaction (nothing runs that no resource accounts for),
+        and the slug is freed."""
+        def decide(uow: UnitOfWork) -> UUID | None:
+            resource = mutable_resource(uow, resource_id)
+            resource.delete_confirmed(cmd.confirmation.resource_slug, uow.now)
+            claim = uow.find(NameClaim, resource_claim_id(resource.environment_id,
+                                                          resource.slug))
+            if claim is not None:
+                claim.release(resource.id)
+            serving = None if resource.serving_deployment is None else uow.find(
+                Deployment, resource.serving_deployment)
+            if serving is None or serving.status != Status.READY.value or serving.stopping:
+                return None
+            serving.stop(f"resource {resource.slug} deleted", uow.now)
+            return serving.node_id
+
+        node_id = self.writes.run(decide)
+        if node_id is not None and self.work is not None:
+            self.work.ring([node_id])
+        return resource_id
+
+    def _change(self, resource_id: UUID,
+                change: Callable[[Resource, UnitOfWork], None]) -> UUID:
+        def decide(uow: UnitOfWork) -> UUID:
+            change(mutable_resource(uow, resource_id), uow)
+            return resource_id
+
+        return self.writes.run(decide)

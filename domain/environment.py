@@ -1,0 +1,141 @@
+"""Environments: a project's places to deploy to (local, staging, production...), each with its
+own variables, which resources in it inherit (domain/variables.py: PRECEDENCE).
+
+A locked environment stays readable but refuses every mutation except unlock: its own changes
+and, through `check_mutable`, those of the resources in it and their deployments. Archiving is
+for good (Appaloft has no unarchive); deployment history stays readable.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.shared import InvalidValueError, StateConflictError, check_text
+from domain.variables import Configurable, entry_id, variable_entry
+
+MAX_NAME = 100
+MAX_REASON = 500
+KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+ACTIVE, LOCKED, ARCHIVED = "active", "locked", "archived"
+
+
+class EnvironmentLockedError(StateConflictError):
+    """A locked environment refuses mutations until unlocked."""
+
+
+class EnvironmentArchivedError(StateConflictError):
+    """An archived environment is read-only for good (it stays readable)."""
+
+
+def check_environment_name(name: str) -> str:
+    return check_text(name, "name", MAX_NAME)
+
+
+def check_kind(kind: str) -> str:
+    if not KIND.match(kind):
+        raise InvalidValueError(f"must match {KIND.pattern} (local, staging, production...)",
+                                "kind")
+    return kind
+
+
+class Environment(Configurable, Aggregate):
+    """One environment of one project."""
+
+    @event("Created")
+    def __init__(
+        self, id: UUID, project_id: UUID, name: str, kind: str, at: datetime,  # noqa: A002
+    ) -> None:
+        self.project_id = project_id
+        self.name = name
+        self.kind = kind
+        self.locked_at: datetime | None = None
+        self.lock_reason: str | None = None
+        self.archived_at: datetime | None = None
+        self.archive_reason: str | None = None
+        self.variables: dict[str, dict[str, Any]] = {}
+        self.created_at = at
+
+    @classmethod
+    def create(cls, environment_id: UUID, project_id: UUID, name: str, kind: str,
+               at: datetime) -> Environment:
+        check_environment_name(name)
+        check_kind(kind)
+        return cls(id=environment_id, project_id=project_id, name=name, kind=kind, at=at)
+
+    @property
+    def lifecycle_status(self) -> str:
+        if self.archived_at is not None:
+            return ARCHIVED
+        return LOCKED if self.locked_at is not None else ACTIVE
+
+    def check_open(self) -> None:
+        if self.archived_at is not None:
+            raise EnvironmentArchivedError(f"environment {self.name} is archived")
+
+    def check_mutable(self) -> None:
+        """Open and unlocked: what any change in this environment needs."""
+        self.check_open()
+        if self.locked_at is not None:
+            why = f" ({self.lock_reason})" if self.lock_reason else ""
+            raise EnvironmentLockedError(f"environment {self.name} is locked{why}")
+
+    def rename(self, name: str, at: datetime) -> None:
+        self.check_mutable()
+        check_environment_name(name)
+        if name != self.name:
+            self._renamed(name=name, at=at)
+
+    @event("Renamed")
+    def _renamed(self, name: str, at: datetime) -> None:
+        self.name = name
+
+    def lock(self, reason: str | None, at: datetime) -> None:
+        """Locking a locked environment changes nothing (its first reason stays)."""
+        self.check_open()
+        if reason is not None:
+            check_text(reason, "reason", MAX_REASON)
+        if self.locked_at is None:
+            self._locked(reason=reason, at=at)
+
+    @event("Locked")
+    def _locked(self, reason: str | None, at: datetime) -> None:
+        self.locked_at = at
+        self.lock_reason = reason
+
+    def unlock(self, at: datetime) -> None:
+        self.check_open()
+        if self.locked_at is not None:
+            self._unlocked(at=at)
+
+    @event("Unlocked")
+    def _unlocked(self, at: datetime) -> None:
+        self.locked_at = None
+        self.lock_reason = None
+
+    def archive(self, reason: str | None, at: datetime) -> None:
+        self.check_mutable()
+        if reason is not None:
+            check_text(reason, "reason", MAX_REASON)
+        self._archived(reason=reason, at=at)
+
+    @event("Archived")
+    def _archived(self, reason: str | None, at: datetime) -> None:
+        self.archived_at = at
+        self.archive_reason = reason
+
+    @event("VariableSet")
+    def _variable_set(  # noqa: PLR0913
+        self, key: str, exposure: str, kind: str, value: str | None, sealed: str | None,
+        at: datetime,
+    ) -> None:
+        self.variables[entry_id(key, exposure)] = variable_entry(key, exposure, kind, value,
+                                                                 sealed, at)
+
+    @event("VariableUnset")
+    def _variable_unset(self, key: str, exposure: str, at: datetime) -> None:
+        self.variables.pop(entry_id(key, exposure), None)

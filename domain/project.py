@@ -1,0 +1,133 @@
+"""Projects: the top of the Project → Environment → Resource hierarchy (Appaloft's core).
+
+A project is active or archived; only an archived project can be deleted (Appaloft's
+delete-check blocker `active-project`), so deleting is always a second, deliberate step. Its slug
+is derived from the name once, at create, and kept on rename: it is how clients and the
+uniqueness claim address it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.shared import GoneError, StateConflictError, check_text, slug_of
+from domain.soft_delete import SoftDeletable
+
+MAX_NAME = 100
+MAX_DESCRIPTION = 1000
+MAX_REASON = 500
+ACTIVE, ARCHIVED = "active", "archived"
+
+
+class ProjectGoneError(GoneError):
+    """The project was deleted."""
+
+
+class ProjectArchivedError(StateConflictError):
+    """An archived project is read-only until restored."""
+
+
+class ProjectActiveError(StateConflictError):
+    """Only an archived project can be deleted (blocker kind `active-project`)."""
+
+
+def check_project_name(name: str) -> str:
+    return check_text(name, "name", MAX_NAME)
+
+
+def check_description(description: str) -> str:
+    return check_text(description, "description", MAX_DESCRIPTION, min_length=0)
+
+
+class Project(SoftDeletable, Aggregate):
+    """A named group of environments."""
+
+    @event("Created")
+    def __init__(
+        self, id: UUID, name: str, slug: str, description: str, at: datetime,  # noqa: A002
+    ) -> None:
+        self.name = name
+        self.slug = slug
+        self.description = description
+        self.lifecycle_status = ACTIVE
+        self.archived_at: datetime | None = None
+        self.archive_reason: str | None = None
+        self.deleted = False
+        self.created_at = at
+
+    @classmethod
+    def create(cls, project_id: UUID, name: str, at: datetime, description: str = "") -> Project:
+        check_project_name(name)
+        check_description(description)
+        return cls(id=project_id, name=name, slug=slug_of(name), description=description, at=at)
+
+    def gone(self) -> GoneError:
+        return ProjectGoneError(f"project {self.slug} was deleted")
+
+    @property
+    def archived(self) -> bool:
+        return self.lifecycle_status == ARCHIVED
+
+    def check_active(self) -> None:
+        """Live and not archived: what every change to it or below it needs."""
+        self.check_live()
+        if self.archived:
+            raise ProjectArchivedError(f"project {self.slug} is archived; restore it first")
+
+    def rename(self, name: str, at: datetime) -> None:
+        self.check_active()
+        check_project_name(name)
+        if name != self.name:
+            self._renamed(name=name, at=at)
+
+    @event("Renamed")
+    def _renamed(self, name: str, at: datetime) -> None:
+        self.name = name
+
+    def describe(self, description: str, at: datetime) -> None:
+        self.check_active()
+        check_description(description)
+        if description != self.description:
+            self._description_set(description=description, at=at)
+
+    @event("DescriptionSet")
+    def _description_set(self, description: str, at: datetime) -> None:
+        self.description = description
+
+    def archive(self, reason: str | None, at: datetime) -> None:
+        """Archiving an archived project changes nothing."""
+        self.check_live()
+        if reason is not None:
+            check_text(reason, "reason", MAX_REASON)
+        if not self.archived:
+            self._archived(reason=reason, at=at)
+
+    @event("Archived")
+    def _archived(self, reason: str | None, at: datetime) -> None:
+        self.lifecycle_status = ARCHIVED
+        self.archived_at = at
+        self.archive_reason = reason
+
+    def restore(self, at: datetime) -> None:
+        """Restoring an active project changes nothing."""
+        self.check_live()
+        if self.archived:
+            self._restored(at=at)
+
+    @event("Restored")
+    def _restored(self, at: datetime) -> None:
+        self.lifecycle_status = ACTIVE
+        self.archived_at = None
+        self.archive_reason = None
+
+    def check_deletable(self) -> None:
+        if not self.archived:
+            raise ProjectActiveError(
+                f"project {self.slug} is active; archive it before deleting it", "projectId")
+
+    @event("Deleted")
+    def _deleted(self, at: datetime) -> None:
+        self.deleted = True

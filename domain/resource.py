@@ -1,0 +1,473 @@
+"""Resources: an app described once (Appaloft's deployable unit) and deployed many times.
+
+A Resource owns the desired configuration: the source image, the runtime profile (command and
+arguments), the network profile (internal port and protocol), the health policy, variables and
+secrets (sealed). Each deployment runs an immutable `ResourceSnapshot` of it, stored whole in the
+Deployment's spec, so a rollback re-runs an earlier snapshot exactly. The Resource also counts
+its attempts: one at a time, and never deleted while one has not settled (its blockers are
+named); the last healthy one is what serves and what a rollback can return to.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.shared import GoneError, InvalidValueError, StateConflictError, check_text, slug_of
+from domain.soft_delete import SoftDeletable
+from domain.variables import (
+    PRECEDENCE,
+    Configurable,
+    VariableNotFoundError,
+    effective,
+    entry_id,
+    variable_entry,
+)
+
+MAX_NAME = 100
+MAX_DESCRIPTION = 1000
+MAX_IMAGE = 512
+MAX_COMMAND = 4096
+MAX_ARGS = 64
+MAX_PATH = 1024
+MAX_SECONDS = 3600
+MAX_RETRIES = 100
+MAX_GOOD = 50  # healthy attempts remembered as rollback candidates, newest last
+KINDS = ("application",)
+IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
+PROTOCOLS = {"http": "HTTP", "tcp": "TCP", "udp": "UDP"}  # -> the Deployment spec's names
+HEALTH_TYPES = ("http", "tcp")
+DEFAULT_HEALTH: dict[str, Any] = {
+    # Off by default: a running container is then the only check (as for every deployment).
+    "enabled": False, "type": "http", "path": "/", "port": None, "expected_status": 200,
+    "interval_seconds": 5, "timeout_seconds": 2, "retries": 3, "start_period_seconds": 0,
+}
+DEFAULT_CPU_UNITS = 256  # what a resource's container gets (no profile sets it yet)
+DEFAULT_MEMORY_MB = 256
+# Attempt outcomes a Resource records (domain/deployment_attempt.py: AttemptStatus).
+HEALTHY_OUTCOMES = ("succeeded", "rolled-back")
+OUTCOMES = (*HEALTHY_OUTCOMES, "failed", "canceled")
+TRIGGERS = ("create", "redeploy", "retry", "rollback")
+
+
+class ResourceGoneError(GoneError):
+    """The resource was deleted."""
+
+
+class ResourceArchivedError(StateConflictError):
+    """An archived resource keeps its history but takes no configuration and no deployment."""
+
+
+class ResourceBusyError(StateConflictError):
+    """An attempt is still in progress (delete, or a second attempt, must wait)."""
+
+    def __init__(self, message: str, blockers: list[UUID]) -> None:
+        super().__init__(message, "resourceId")
+        self.blockers = blockers
+
+
+class SecretExistsError(StateConflictError):
+    """Creating a secret that exists: rotate it instead."""
+
+
+class ResourceNotReadyError(StateConflictError):
+    """The resource cannot be deployed yet; `reasons` are the plan's reason codes."""
+
+    def __init__(self, message: str, reasons: list[str]) -> None:
+        super().__init__(message, "resourceId")
+        self.reasons = reasons
+
+
+def check_image(image: str) -> str:
+    if not 1 <= len(image) <= MAX_IMAGE or not IMAGE.match(image):
+        raise InvalidValueError(f"an image reference (registry/name:tag or @digest), at most"
+                                f" {MAX_IMAGE} characters, no spaces", "image")
+    return image
+
+
+def _check_free_text(value: str, field_name: str, limit: int) -> None:
+    if len(value) > limit or "\0" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise InvalidValueError(f"at most {limit} characters, no NUL", field_name)
+
+
+def check_runtime(command: str | None, args: list[str]) -> None:
+    if command is not None:
+        if not command.strip():
+            raise InvalidValueError("must not be blank (omit it to keep the image's)", "command")
+        _check_free_text(command, "command", MAX_COMMAND)
+        try:
+            shlex.split(command)
+        except ValueError as exc:
+            raise InvalidValueError(f"cannot be split into words ({exc})", "command") from None
+    if len(args) > MAX_ARGS:
+        raise InvalidValueError(f"at most {MAX_ARGS} arguments", "args")
+    for i, arg in enumerate(args):
+        _check_free_text(arg, f"args[{i}]", MAX_COMMAND)
+
+
+def check_port(port: int | None, field_name: str) -> None:
+    if port is not None and not 1 <= port <= 65535:
+        raise InvalidValueError("must be between 1 and 65535", field_name)
+
+
+def _check_number(policy: dict[str, Any], name: str, low: int, high: int) -> None:
+    value = policy[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidValueError(f"must be an integer between {low} and {high}",
+                                f"healthCheck.{name}")
+
+
+def check_health_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """A complete policy (missing fields take DEFAULT_HEALTH's), each field within bounds."""
+    unknown = set(policy) - set(DEFAULT_HEALTH)
+    if unknown:
+        raise InvalidValueError(f"unknown fields: {', '.join(sorted(unknown))}", "healthCheck")
+    full = {**DEFAULT_HEALTH, **policy}
+    if not isinstance(full["enabled"], bool):
+        raise InvalidValueError("must be true or false", "healthCheck.enabled")
+    if full["type"] not in HEALTH_TYPES:
+        raise InvalidValueError(f"must be one of {', '.join(HEALTH_TYPES)}", "healthCheck.type")
+    path = full["path"]
+    if not isinstance(path, str) or not path.startswith("/") or len(path) > MAX_PATH or any(
+            ord(c) <= 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in path):
+        raise InvalidValueError(f"an absolute path without spaces, at most {MAX_PATH}",
+                                "healthCheck.path")
+    if full["port"] is not None:
+        _check_number(full, "port", 1, 65535)
+    _check_number(full, "expected_status", 100, 599)
+    _check_number(full, "interval_seconds", 1, MAX_SECONDS)
+    _check_number(full, "timeout_seconds", 1, MAX_SECONDS)
+    _check_number(full, "retries", 1, MAX_RETRIES)
+    _check_number(full, "start_period_seconds", 0, MAX_SECONDS)
+    return full
+
+
+@dataclass(frozen=True)
+class ResourceSnapshot:
+    """What one deployment runs, fixed when it is requested. Secrets stay sealed inside; the
+    agent's work answer is the one place they are opened (application/deployment_work.py)."""
+
+    resource_id: UUID
+    environment_id: UUID
+    project_id: UUID
+    slug: str
+    image: str
+    command: str | None
+    args: tuple[str, ...]
+    internal_port: int | None
+    protocol: str
+    health: dict[str, Any]
+    # The effective entries (each with its scope), both exposures, secrets sealed.
+    variables: tuple[dict[str, Any], ...]
+    precedence: tuple[str, ...] = PRECEDENCE
+    cpu_units: int = DEFAULT_CPU_UNITS
+    memory_mb: int = DEFAULT_MEMORY_MB
+    extra: dict[str, Any] = field(default_factory=dict)  # unused yet; keeps from_spec total
+
+    def as_spec(self) -> dict[str, Any]:
+        """The Deployment spec: the keys every deployment has (image, ports, env, command...)
+        plus the resource's own under `resource`. The container gets runtime variables."""
+        ports = [] if self.internal_port is None else [{
+            "port": self.internal_port, "protocol": PROTOCOLS[self.protocol],
+            "name": str(self.internal_port), "tls_upgrade": False}]
+        env = [_container_env(v) for v in self.variables if v["exposure"] == "runtime"]
+        return {
+            "app": self.slug, "version": "resource", "image": self.image, "ports": ports,
+            "cpu_units": self.cpu_units, "memory_mb": self.memory_mb, "max_duration": 0,
+            "command": self.command,
+            "arguments": shlex.join(self.args) if self.args else None,
+            "env": env, "tags": [], "health": dict(self.health),
+            "resource": {
+                "resource_id": str(self.resource_id),
+                "environment_id": str(self.environment_id),
+                "project_id": str(self.project_id), "args": list(self.args),
+                "internal_port": self.internal_port, "protocol": self.protocol,
+                "variables": [dict(v) for v in self.variables],
+                "precedence": list(self.precedence), **self.extra,
+            },
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> ResourceSnapshot:
+        """The snapshot a Deployment ran (for a rollback or a retry); exact inverse of as_spec."""
+        own = dict(spec["resource"])
+        known = {"resource_id", "environment_id", "project_id", "args", "internal_port",
+                 "protocol", "variables", "precedence"}
+        return cls(
+            resource_id=UUID(own["resource_id"]), environment_id=UUID(own["environment_id"]),
+            project_id=UUID(own["project_id"]), slug=spec["app"], image=spec["image"],
+            command=spec["command"], args=tuple(own["args"]),
+            internal_port=own["internal_port"], protocol=own["protocol"],
+            health=dict(spec["health"]), variables=tuple(dict(v) for v in own["variables"]),
+            precedence=tuple(own["precedence"]), cpu_units=spec["cpu_units"],
+            memory_mb=spec["memory_mb"],
+            extra={k: v for k, v in own.items() if k not in known},
+        )
+
+
+def _container_env(entry: dict[str, Any]) -> dict[str, Any]:
+    """In the format start_spec opens (application/apps.py: sealed_env)."""
+    if entry["is_secret"]:
+        return {"key": entry["key"], "value": None, "is_hidden": True, "sealed": entry["sealed"]}
+    return {"key": entry["key"], "value": entry["value"], "is_hidden": False}
+
+
+class Resource(SoftDeletable, Configurable, Aggregate):
+    """One app in one environment of one project."""
+
+    @event("Created")
+    def __init__(  # noqa: PLR0913
+        self, id: UUID, project_id: UUID, environment_id: UUID,  # noqa: A002
+        name: str, slug: str, kind: str, description: str, at: datetime,
+    ) -> None:
+        self.project_id = project_id
+        self.environment_id = environment_id
+        self.name = name
+        self.slug = slug
+        self.kind = kind
+        self.description = description
+        self.image: str | None = None
+        self.command: str | None = None
+        self.args: list[str] = []
+        self.internal_port: int | None = None
+        self.protocol = "http"
+        self.health: dict[str, Any] = dict(DEFAULT_HEALTH)
+        self.variables: dict[str, dict[str, Any]] = {}
+        self.archived_at: datetime | None = None
+        self.active_deployment: UUID | None = None  # the attempt not settled yet
+        self.serving_deployment: UUID | None = None  # the last healthy one
+        self.healthy_deployments: list[UUID] = []  # rollback candidates, newest last
+        self.deployment_count = 0
+        self.last_deployment_status: str | None = None
+        self.deleted = False
+        self.created_at = at
+
+    @classmethod
+    def create(  # noqa: PLR0913
+        cls, resource_id: UUID, project_id: UUID, environment_id: UUID, name: str,
+        at: datetime, kind: str = "application", description: str = "",
+    ) -> Resource:
+        check_text(name, "name", MAX_NAME)
+        check_text(description, "description", MAX_DESCRIPTION, min_length=0)
+        if kind not in KINDS:
+            raise InvalidValueError(f"must be one of {', '.join(KINDS)}", "kind")
+        return cls(id=resource_id, project_id=project_id, environment_id=environment_id,
+                   name=name, slug=slug_of(name), kind=kind, description=description, at=at)
+
+    def gone(self) -> GoneError:
+        return ResourceGoneError(f"resource {self.slug} was deleted")
+
+    @property
+    def lifecycle_status(self) -> str:
+        return "archived" if self.archived_at is not None else "active"
+
+    def check_mutable(self) -> None:
+        """Live and not archived: what every configuration change needs. (The environment's
+        lock is checked by the application, which loads both.)"""
+        self.check_live()
+        if self.archived_at is not None:
+            raise ResourceArchivedError(f"resource {self.slug} is archived")
+
+    # -- desired configuration ---------------------------------------------------------------
+    def configure_source(self, image: str, at: datetime) -> None:
+        self.check_mutable()
+        check_image(image)
+        if image != self.image:
+            self._source_configured(image=image, at=at)
+
+    @event("SourceConfigured")
+    def _source_configured(self, image: str, at: datetime) -> None:
+        self.image = image
+
+    def configure_runtime(self, command: str | None, args: list[str], at: datetime) -> None:
+        self.check_mutable()
+        check_runtime(command, args)
+        if (command, args) != (self.command, self.args):
+            self._runtime_configured(command=command, args=list(args), at=at)
+
+    @event("RuntimeProfileConfigured")
+    def _runtime_configured(self, command: str | None, args: list[str], at: datetime) -> None:
+        self.command = command
+        self.args = list(args)
+
+    def configure_network(self, internal_port: int, protocol: str, at: datetime) -> None:
+        self.check_mutable()
+        check_port(internal_port, "internalPort")
+        if protocol not in PROTOCOLS:
+            raise InvalidValueError(f"must be one of {', '.join(PROTOCOLS)}", "protocol")
+        if (internal_port, protocol) != (self.internal_port, self.protocol):
+            self._network_configured(internal_port=internal_port, protocol=protocol, at=at)
+
+    @event("NetworkProfileConfigured")
+    def _network_configured(self, internal_port: int, protocol: str, at: datetime) -> None:
+        self.internal_port = internal_port
+        self.protocol = protocol
+
+    def configure_health(self, policy: dict[str, Any], at: datetime) -> None:
+        self.check_mutable()
+        full = check_health_policy(policy)
+        if full != self.health:
+            self._health_configured(policy=full, at=at)
+
+    @event("HealthPolicyConfigured")
+    def _health_configured(self, policy: dict[str, Any], at: datetime) -> None:
+        self.health = dict(policy)
+
+    def reset_health(self, at: datetime) -> None:
+        self.check_mutable()
+        if self.health != DEFAULT_HEALTH:
+            self._health_reset(at=at)
+
+    @event("HealthPolicyReset")
+    def _health_reset(self, at: datetime) -> None:
+        self.health = dict(DEFAULT_HEALTH)
+
+    @event("VariableSet")
+    def _variable_set(  # noqa: PLR0913
+        self, key: str, exposure: str, kind: str, value: str | None, sealed: str | None,
+        at: datetime,
+    ) -> None:
+        self.variables[entry_id(key, exposure)] = variable_entry(key, exposure, kind, value,
+                                                                 sealed, at)
+
+    @event("VariableUnset")
+    def _variable_unset(self, key: str, exposure: str, at: datetime) -> None:
+        self.variables.pop(entry_id(key, exposure), None)
+
+    # Secrets are variables of kind `secret` (sealed); Appaloft creates, rotates and deletes
+    # them through their own commands, each refusing the wrong starting point.
+    def create_secret(self, key: str, exposure: str, sealed: str, at: datetime) -> None:
+        self.check_mutable()
+        if entry_id(key, exposure) in self.variables:
+            raise SecretExistsError(f"{exposure} {key} exists; rotate it instead", "key")
+        self.set_variable(key, exposure, None, sealed, at)
+
+    def rotate_secret(self, key: str, exposure: str, sealed: str, at: datetime) -> None:
+        self.check_mutable()
+        self._secret(key, exposure)
+        self.set_variable(key, exposure, None, sealed, at)
+
+    def delete_secret(self, key: str, exposure: str, at: datetime) -> None:
+        self.check_mutable()
+        self._secret(key, exposure)
+        self.unset_variable(key, exposure, at)
+
+    def _secret(self, key: str, exposure: str) -> dict[str, Any]:
+        found = self.variable(key, exposure)
+        if not found["is_secret"]:
+            raise VariableNotFoundError(f"no {exposure} secret {key} (it is a plain variable)",
+                                        "key")
+        return found
+
+    def archive(self, at: datetime) -> None:
+        """Archiving an archived resource changes nothing; an attempt in progress blocks it."""
+        self.check_live()
+        if self.archived_at is None:
+            self._check_idle("archived")
+            self._archived(at=at)
+
+    @event("Archived")
+    def _archived(self, at: datetime) -> None:
+        self.archived_at = at
+
+    # -- deployments ---------------------------------------------------------------------------
+    def plan_blockers(self) -> list[str]:
+        """Why a deployment cannot start now: Appaloft-style reason codes (empty: ready)."""
+        reasons = self._configuration_blockers()
+        if self.active_deployment is not None:
+            reasons.append("attempt-not-terminal")
+        return reasons
+
+    def _configuration_blockers(self) -> list[str]:
+        reasons = []
+        if self.archived_at is not None:
+            reasons.append("resource-archived")
+        if self.image is None:
+            reasons.append("resource-source-missing")
+        if self.health["enabled"] and self.health["port"] is None and self.internal_port is None:
+            reasons.append("resource-health-port-missing")
+        return reasons
+
+    def snapshot(self, environment_variables: dict[str, dict[str, Any]]) -> ResourceSnapshot:
+        """The configuration as it is now, merged with its environment's variables (an attempt
+        in progress is begin_deployment's to refuse, naming it)."""
+        self.check_live()
+        reasons = self._configuration_blockers()
+        if reasons:
+            raise ResourceNotReadyError(
+                f"resource {self.slug} cannot be deployed: {', '.join(reasons)}", reasons)
+        assert self.image is not None  # plan_blockers names a missing source
+        merged = effective({"environment": environment_variables, "resource": self.variables})
+        return ResourceSnapshot(
+            resource_id=self.id, environment_id=self.environment_id, project_id=self.project_id,
+            slug=self.slug, image=self.image, command=self.command, args=tuple(self.args),
+            internal_port=self.internal_port, protocol=self.protocol, health=dict(self.health),
+            variables=tuple(merged.values()),
+        )
+
+    def begin_deployment(self, deployment_id: UUID, trigger: str, at: datetime) -> None:
+        """An attempt starts (create, redeploy, retry or rollback): one at a time."""
+        self.check_mutable()
+        if trigger not in TRIGGERS:
+            raise InvalidValueError(f"must be one of {', '.join(TRIGGERS)}", "trigger")
+        self._check_idle("deployed again")
+        self._deployment_begun(deployment_id=deployment_id, trigger=trigger, at=at)
+
+    @event("DeploymentBegun")
+    def _deployment_begun(self, deployment_id: UUID, trigger: str, at: datetime) -> None:
+        self.active_deployment = deployment_id
+        self.deployment_count += 1
+        self.last_deployment_status = "created"
+
+    def settle_deployment(self, deployment_id: UUID, status: str, at: datetime) -> bool:
+        """The attempt reached a terminal status; a word about another attempt changes nothing
+        (a report repeated, or one about an attempt this resource no longer waits for)."""
+        if status not in OUTCOMES:
+            raise ValueError(f"not a terminal attempt status: {status}")
+        if deployment_id != self.active_deployment:
+            return False
+        self._deployment_settled(deployment_id=deployment_id, status=status, at=at)
+        return True
+
+    @event("DeploymentSettled")
+    def _deployment_settled(self, deployment_id: UUID, status: str, at: datetime) -> None:
+        self.active_deployment = None
+        self.last_deployment_status = status
+        if status in HEALTHY_OUTCOMES:
+            self.serving_deployment = deployment_id
+            kept = [d for d in self.healthy_deployments if d != deployment_id]
+            self.healthy_deployments = [*kept, deployment_id][-MAX_GOOD:]
+
+    def check_rollback_candidate(self, deployment_id: UUID) -> None:
+        if deployment_id not in self.healthy_deployments:
+            raise InvalidValueError(
+                f"deployment {deployment_id} is not a healthy earlier attempt of {self.slug}",
+                "rollbackCandidateDeploymentId")
+
+    def _check_idle(self, what: str) -> None:
+        if self.active_deployment is not None:
+            raise ResourceBusyError(
+                f"resource {self.slug} cannot be {what} while deployment"
+                f" {self.active_deployment} is in progress", [self.active_deployment])
+
+    # -- deleting --------------------------------------------------------------------------
+    def delete_confirmed(self, confirmation_slug: str, at: datetime) -> None:
+        """Appaloft confirms a delete with the resource's slug, not its id."""
+        self.check_live()
+        if confirmation_slug != self.slug:
+            raise InvalidValueError("must equal the resource's slug",
+                                    "confirmation.resourceSlug")
+        self.delete(at)
+
+    def check_deletable(self) -> None:
+        self._check_idle("deleted")
+
+    @event("Deleted")
+    def _deleted(self, at: datetime) -> None:
+        self.deleted = True

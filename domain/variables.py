@@ -1,0 +1,147 @@
+"""Configuration variables, shared by environments and resources: their rules, the mixin that
+sets and unsets them, and the precedence that merges the layers into what a deployment gets.
+
+A variable is keyed by (key, exposure), as Appaloft keys them. A secret's value arrives here
+already sealed by the application (SecretBox) and is kept only sealed: events are forever, and a
+secret written into one in clear could never be scrubbed. Like SoftDeletable, the mixin holds the
+rules only; each aggregate declares its own `@event` methods, whose topics are stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from domain.app import ENV_KEY, RESERVED_ENV
+from domain.shared import GoneError, InvalidValueError, StateConflictError
+
+EXPOSURES = ("build-time", "runtime")
+PLAIN, SECRET = "plain-config", "secret"
+MAX_VALUE = 4096
+MAX_SEALED = 16384
+MAX_VARIABLES = 256
+# Lowest first: a later layer's entry replaces an earlier one with the same (key, exposure).
+PRECEDENCE = ("defaults", "environment", "resource")
+MASK = "****"
+
+
+class VariableNotFoundError(GoneError):
+    """No variable (or secret) with this key and exposure."""
+
+
+class TooManyVariablesError(StateConflictError):
+    """The scope already holds MAX_VARIABLES entries."""
+
+
+class VariableKindError(StateConflictError):
+    """A secret cannot silently become plain (or the reverse): unset it first."""
+
+
+def entry_id(key: str, exposure: str) -> str:
+    """The map key of an entry (a string: aggregate state must stay JSON for snapshots)."""
+    return f"{exposure}:{key}"
+
+
+def check_key(key: str) -> None:
+    if not ENV_KEY.match(key) or key.startswith(RESERVED_ENV):
+        raise InvalidValueError(f"must match {ENV_KEY.pattern} and not start with"
+                                f" {RESERVED_ENV} (set by the platform)", "key")
+
+
+def check_exposure(exposure: str) -> None:
+    if exposure not in EXPOSURES:
+        raise InvalidValueError(f"must be one of {', '.join(EXPOSURES)}", "exposure")
+
+
+def check_value(value: str) -> None:
+    if len(value) > MAX_VALUE or "\0" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise InvalidValueError(f"at most {MAX_VALUE} characters, no NUL", "value")
+
+
+def check_sealed(sealed: str) -> None:
+    if not 1 <= len(sealed) <= MAX_SEALED:
+        raise InvalidValueError("sealed value of an unexpected size", "value")
+
+
+class Configurable:
+    """Mixed into an aggregate that sets `self.variables = {}` when created."""
+
+    if TYPE_CHECKING:  # provided by the aggregate; declared here for the type checker only
+        variables: dict[str, dict[str, Any]]
+
+        def check_mutable(self) -> None: ...
+
+        def _variable_set(  # noqa: PLR0913
+            self, key: str, exposure: str, kind: str, value: str | None, sealed: str | None,
+            at: datetime,
+        ) -> None: ...
+
+        def _variable_unset(self, key: str, exposure: str, at: datetime) -> None: ...
+
+    def set_variable(
+        self, key: str, exposure: str, value: str | None, sealed: str | None, at: datetime,
+    ) -> None:
+        """A plain value (`value`) or a secret (`sealed`, the value already sealed)."""
+        self.check_mutable()
+        check_key(key)
+        check_exposure(exposure)
+        if (value is None) == (sealed is None):
+            raise InvalidValueError("either a plain value or a sealed one", "value")
+        if value is not None:
+            check_value(value)
+        if sealed is not None:
+            check_sealed(sealed)
+        found = self.variables.get(entry_id(key, exposure))
+        if found is None and len(self.variables) >= MAX_VARIABLES:
+            raise TooManyVariablesError(f"at most {MAX_VARIABLES} variables", "key")
+        kind = PLAIN if sealed is None else SECRET
+        if found is not None and found["kind"] != kind:
+            raise VariableKindError(
+                f"{exposure} variable {key} is {'a secret' if found['is_secret'] else 'plain'};"
+                " unset it before setting it as the other kind", "key")
+        if found is not None and (found["value"], found["sealed"], found["kind"]) == (
+                value, sealed, kind):
+            return
+        self._variable_set(key=key, exposure=exposure, kind=kind, value=value, sealed=sealed,
+                           at=at)
+
+    def unset_variable(self, key: str, exposure: str, at: datetime) -> None:
+        self.check_mutable()
+        check_exposure(exposure)
+        self.variable(key, exposure)
+        self._variable_unset(key=key, exposure=exposure, at=at)
+
+    def variable(self, key: str, exposure: str) -> dict[str, Any]:
+        found = self.variables.get(entry_id(key, exposure))
+        if found is None:
+            raise VariableNotFoundError(f"no {exposure} variable {key}", "key")
+        return found
+
+
+def variable_entry(  # noqa: PLR0913
+    key: str, exposure: str, kind: str, value: str | None, sealed: str | None, at: datetime,
+) -> dict[str, Any]:
+    """An entry as held in aggregate state (a secret has no `value`, only `sealed`)."""
+    return {"key": key, "exposure": exposure, "kind": kind, "is_secret": kind == SECRET,
+            "value": value, "sealed": sealed, "updated_at": at.isoformat()}
+
+
+def effective(layers: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The entries that win, by (key, exposure), each naming its `scope`: a layer named later in
+    PRECEDENCE replaces an earlier one's entry; unknown layer names are refused."""
+    unknown = set(layers) - set(PRECEDENCE)
+    if unknown:
+        raise ValueError(f"unknown precedence layers: {sorted(unknown)}")
+    merged: dict[str, dict[str, Any]] = {}
+    for scope in PRECEDENCE:
+        for ident, entry in layers.get(scope, {}).items():
+            merged[ident] = {**entry, "scope": scope}
+    return dict(sorted(merged.items()))
+
+
+def masked(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as any read shows it: a secret's value is always MASK, its sealed form never."""
+    shown = {k: v for k, v in entry.items() if k != "sealed"}
+    if entry["is_secret"]:
+        shown["value"] = MASK
+    return shown

@@ -1,0 +1,169 @@
+"""Versioned migrations (adapters/migrate.py): they make exactly the tables the code defines,
+a database made before migrations existed adopts them with its rows, a later migration applies
+once on top keeping rows, and processes starting together apply each migration once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from adapters.migrate import FOLDER, migrate
+from adapters.sql_delivery_queue import ATTEMPTS, DELIVERIES, _schema
+from adapters.sql_dialect import Dialect
+from entrypoints.bootstrap import build_services
+from projections.fleet_tables import FLEET_TABLES
+from tests.conftest import PG_BASE, _pg_available, make_settings
+
+pytestmark = pytest.mark.integration
+KEPT = [t for t in FLEET_TABLES if not t.owned]  # the tables events cannot rebuild
+
+
+def _code_statements(postgres: bool) -> list[str]:
+    """What the code (a release before migrations, or the table definitions now) creates."""
+    dialect = Dialect(postgres=postgres)
+    return [s for t in KEPT for s in dialect.create(t)] + _schema(postgres, DELIVERIES, ATTEMPTS)
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def kind(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres" and not _pg_available():
+        pytest.skip("needs PostgreSQL")
+    return str(request.param)
+
+
+class Database:
+    """A fresh, empty database of one kind: its URL, statements and a description of it."""
+
+    def __init__(self, kind: str, tmp: Path) -> None:
+        self.kind = kind
+        if kind == "postgres":
+            self.schema = "t_mig_" + uuid.uuid4().hex[:10]
+            with psycopg.connect(PG_BASE, autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA "{self.schema}"')
+            self.url = f"{PG_BASE}?schema={self.schema}"
+        else:
+            self.path = tmp / f"{uuid.uuid4().hex}.db"
+            self.url = f"sqlite:///{self.path}"
+
+    def execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.kind == "postgres":
+            with psycopg.connect(PG_BASE, autocommit=True,
+                                 options=f"-csearch_path={self.schema}") as conn:
+                cur = conn.execute(statement.replace("?", "%s") if params else statement,
+                                   params or None)
+                return cur.fetchall() if cur.description else []
+        with sqlite3.connect(self.path) as conn:
+            return conn.execute(statement, params).fetchall()
+
+    def shape(self) -> dict[str, list[tuple[str, str, bool]]]:
+        """Each of our tables' columns: (name, type, nullable), in order; and its indexes."""
+        if self.kind == "postgres":
+            rows = self.execute(
+                "SELECT table_name, column_name, data_type, is_nullable FROM "
+                "information_schema.columns WHERE table_schema = current_schema() AND "
+                "table_name NOT LIKE '%yoyo%' ORDER BY table_name, ordinal_position")
+            shape: dict[str, list[Any]] = {}
+            for table, column, kind, nullable in rows:
+                shape.setdefault(table, []).append((column, kind, nullable == "YES"))
+            for (index,) in self.execute("SELECT indexname FROM pg_indexes WHERE schemaname = "
+                                         "current_schema() AND indexname NOT LIKE '%yoyo%'"):
+                shape.setdefault("indexes", []).append((index, "", False))
+        else:
+            shape = {}
+            tables = self.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                                  "name NOT LIKE '%yoyo%' ORDER BY name")
+            for (table,) in tables:
+                info = self.execute(f"PRAGMA table_info({table})")
+                shape[table] = [(c[1], c[2], not c[3]) for c in info]
+            for (index,) in self.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                         "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE "
+                                         "'%yoyo%'"):
+                shape.setdefault("indexes", []).append((index, "", False))
+        shape["indexes"] = sorted(shape.get("indexes", []))
+        return shape
+
+    def drop(self) -> None:
+        if self.kind == "postgres":
+            with psycopg.connect(PG_BASE, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{self.schema}" CASCADE')
+
+
+@pytest.fixture
+def fresh(kind: str, tmp_path: Path) -> Iterator[Any]:
+    made: list[Database] = []
+
+    def make() -> Database:
+        made.append(Database(kind, tmp_path))
+        return made[-1]
+
+    yield make
+    for database in made:
+        database.drop()
+
+
+def test_migrations_make_exactly_the_tables_the_code_defines(kind: str, fresh: Any) -> None:
+    migrated, defined = fresh(), fresh()
+    assert migrate(migrated.url).applied == ("0001_baseline",)
+    for statement in _code_statements(kind == "postgres"):
+        defined.execute(statement)
+    # A table definition changed without a migration (or the other way round) fails here.
+    assert migrated.shape() == defined.shape()
+
+
+def test_a_database_made_before_migrations_adopts_them_with_its_rows(
+    kind: str, fresh: Any
+) -> None:
+    old = fresh()
+    for statement in _code_statements(kind == "postgres"):  # as the previous release did
+        old.execute(statement)
+    node = str(uuid.uuid4())
+    seen = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    old.execute("INSERT INTO rm_node_liveness (node_id, last_seen_at) VALUES (?, ?)",
+                (node, seen if kind == "postgres" else seen.isoformat()))
+    build_services(make_settings(old.url)).close()  # every start applies what is pending
+    assert old.execute("SELECT node_id FROM rm_node_liveness") in ([(node,)], [(uuid.UUID(node),)])
+    assert migrate(old.url).applied == ()
+
+
+def test_a_later_migration_applies_once_on_top_keeping_rows(
+    kind: str, fresh: Any, tmp_path: Path
+) -> None:
+    database = fresh()
+    migrate(database.url)
+    database.execute("INSERT INTO rm_node_images (node_id, images) VALUES (?, ?)",
+                     (str(uuid.uuid4()), "|busybox|"))
+    folder = tmp_path / "next"
+    shutil.copytree(FOLDER / kind, folder)
+    (folder / "0002_images_counted.sql").write_text(
+        "ALTER TABLE rm_node_images ADD COLUMN image_count INTEGER NOT NULL DEFAULT 0;\n"
+        "UPDATE rm_node_images SET image_count = 1;\n")
+    report = migrate(database.url, folder)
+    assert (report.applied, report.total) == (("0002_images_counted",), 2)
+    assert database.execute("SELECT images, image_count FROM rm_node_images") == [
+        ("|busybox|", 1)]
+    assert migrate(database.url, folder).applied == ()
+
+
+def test_processes_starting_together_apply_each_migration_once(
+    fresh: Any, tmp_path: Path
+) -> None:
+    database = fresh()
+    binary = Path(sys.executable).parent / "edge-admin"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DATABASE_URL": database.url}
+    procs = [subprocess.Popen([str(binary), "migrate"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outcomes = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], outcomes
+    said = sorted(out.split(":")[0] for out, _ in outcomes)
+    assert said == ["applied 1 migration(s)", "up to date", "up to date"], outcomes

@@ -1,0 +1,131 @@
+"""Environment: lock refuses every mutation but unlock, archive is for good, variables keyed by
+(key, exposure) with secrets only sealed, and the precedence that merges the layers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from domain.environment import (
+    Environment,
+    EnvironmentArchivedError,
+    EnvironmentLockedError,
+)
+from domain.shared import GoneError, InvalidValueError
+from domain.variables import (
+    MAX_VARIABLES,
+    TooManyVariablesError,
+    VariableKindError,
+    VariableNotFoundError,
+    effective,
+    masked,
+)
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def new_environment() -> Environment:
+    return Environment.create(uuid4(), uuid4(), "staging", "staging", AT)
+
+
+MUTATIONS: dict[str, Callable[[Environment], None]] = {
+    "rename": lambda e: e.rename("other", AT),
+    "archive": lambda e: e.archive(None, AT),
+    "set": lambda e: e.set_variable("A", "runtime", "1", None, AT),
+    "unset": lambda e: e.unset_variable("A", "runtime", AT),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_a_locked_environment_refuses_every_mutation_until_unlocked(mutation: str) -> None:
+    environment = new_environment()
+    environment.set_variable("A", "runtime", "0", None, AT)
+    environment.lock("release freeze", AT)
+    environment.lock("another", AT)
+    assert (environment.lifecycle_status, environment.lock_reason) == ("locked",
+                                                                       "release freeze")
+    with pytest.raises(EnvironmentLockedError, match="release freeze"):
+        MUTATIONS[mutation](environment)
+    environment.unlock(AT)
+    MUTATIONS[mutation](environment)
+
+
+def test_archived_is_for_good_and_still_readable() -> None:
+    environment = new_environment()
+    environment.set_variable("A", "runtime", "0", None, AT)
+    environment.archive("replaced", AT)
+    assert environment.lifecycle_status == "archived"
+    assert environment.variable("A", "runtime")["value"] == "0"
+    changes: list[Callable[[Environment], None]] = [
+        *MUTATIONS.values(), lambda e: e.lock(None, AT), lambda e: e.unlock(AT)]
+    for change in changes:
+        with pytest.raises(EnvironmentArchivedError):
+            change(environment)
+
+
+@pytest.mark.parametrize(("key", "exposure", "field"), [
+    ("1A", "runtime", "key"), ("A-B", "runtime", "key"), ("ARBITRIUM_X", "runtime", "key"),
+    ("A" * 129, "runtime", "key"), ("A", "build", "exposure"),
+])
+def test_bad_keys_and_exposures_are_refused(key: str, exposure: str, field: str) -> None:
+    with pytest.raises(InvalidValueError) as err:
+        new_environment().set_variable(key, exposure, "v", None, AT)
+    assert err.value.field == field
+
+
+def test_variables_are_keyed_by_key_and_exposure_and_secrets_stay_sealed() -> None:
+    environment = new_environment()
+    environment.set_variable("A", "runtime", "run", None, AT)
+    environment.set_variable("A", "build-time", "build", None, AT)
+    environment.set_variable("TOKEN", "runtime", None, "key1:sealed", AT)
+    environment.set_variable("A", "runtime", "run", None, AT)  # the same value: no event
+    assert environment.variable("A", "build-time")["value"] == "build"
+    token = environment.variable("TOKEN", "runtime")
+    assert (token["value"], token["sealed"], token["kind"]) == (None, "key1:sealed", "secret")
+    assert masked(token)["value"] == "****" and "sealed" not in masked(token)
+    with pytest.raises(VariableKindError):
+        environment.set_variable("TOKEN", "runtime", "plain now", None, AT)
+    with pytest.raises(InvalidValueError):
+        environment.set_variable("B", "runtime", "v", "sealed", AT)
+    with pytest.raises(InvalidValueError):
+        environment.set_variable("B", "runtime", "a\x00b", None, AT)
+    environment.unset_variable("A", "build-time", AT)
+    with pytest.raises(VariableNotFoundError) as err:
+        environment.unset_variable("A", "build-time", AT)
+    assert isinstance(err.value, GoneError)
+    events = environment.collect_events()
+    assert [type(e).__name__ for e in events][1:] == ["VariableSet"] * 3 + ["VariableUnset"]
+    assert all(getattr(e, "value", None) != "sealed" for e in events)
+    rebuilt: Any = None
+    for e in events:
+        rebuilt = e.mutate(rebuilt)
+    assert rebuilt.variables == environment.variables
+
+
+def test_the_number_of_variables_is_bounded() -> None:
+    environment = new_environment()
+    for i in range(MAX_VARIABLES):
+        environment.set_variable(f"K{i}", "runtime", "v", None, AT)
+    environment.set_variable("K0", "runtime", "changed", None, AT)  # replacing stays allowed
+    with pytest.raises(TooManyVariablesError):
+        environment.set_variable("ONE_MORE", "runtime", "v", None, AT)
+
+
+def test_precedence_the_resource_layer_wins_per_key_and_exposure() -> None:
+    def entry(value: str, exposure: str = "runtime") -> dict[str, Any]:
+        return {"key": "A", "exposure": exposure, "value": value, "is_secret": False}
+
+    merged = effective({
+        "resource": {"runtime:A": entry("resource")},
+        "environment": {"runtime:A": entry("environment"),
+                        "build-time:A": entry("env-build", "build-time")},
+        "defaults": {"runtime:A": entry("default")},
+    })
+    assert [(k, v["value"], v["scope"]) for k, v in merged.items()] == [
+        ("build-time:A", "env-build", "environment"), ("runtime:A", "resource", "resource")]
+    with pytest.raises(ValueError, match="unknown precedence"):
+        effective({"organization": {}})

@@ -1,0 +1,129 @@
+"""Records match their tables, and Records reads rows as records on every kind of view.
+
+A column added to a table without its record (or the other way round) fails here, not at the
+first request that reads the row.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import msgspec
+import pytest
+from eventsourcing.persistence import Tracking
+
+from adapters.memory_views import MemoryTableView
+from adapters.sqlite_views import SQLiteFleetView
+from projections.fleet_reads import FleetReads
+from projections.fleet_tables import FLEET_RECORDS, FLEET_TABLES, NODES, NodeRecord
+from projections.model import Kind, Upsert
+from projections.query import Cond, ListQuery, Order
+from projections.records import Record, Records
+from projections.view import TableView
+from tests.unit.projections.test_query_sqlite import construct_view
+
+PYTHON_TYPES = {Kind.TEXT: str, Kind.INT: int, Kind.BOOL: bool, Kind.TIME: datetime,
+                Kind.UUID: UUID}
+
+
+def _subclasses(cls: type[Record]) -> set[type[Record]]:
+    found = set(cls.__subclasses__())
+    return found.union(*(_subclasses(c) for c in found)) if found else found
+
+
+def _base_type(hint: Any) -> type[Any]:
+    """The non-None member of `X | None`, or the type itself."""
+    if isinstance(hint, types.UnionType):
+        (only,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return typing.cast(type[Any], only)
+    return typing.cast(type[Any], hint)
+
+
+def test_every_record_is_listed_and_reads_a_fleet_table() -> None:
+    assert _subclasses(Record) == set(FLEET_RECORDS)
+    for record in FLEET_RECORDS:
+        assert record.TABLE in FLEET_TABLES, record.__name__
+
+
+@pytest.mark.parametrize("record", FLEET_RECORDS, ids=lambda r: r.__name__)
+def test_a_record_has_a_field_of_the_columns_type_for_each_column(record: type[Record]) -> None:
+    columns = {c.name: c.kind for c in record.TABLE.all_columns()}
+    hints = typing.get_type_hints(record)
+    fields = {name: hints[name] for name in record.__struct_fields__}
+    assert sorted(fields) == sorted(columns), record.__name__
+    for name, hint in fields.items():
+        assert issubclass(_base_type(hint), PYTHON_TYPES[columns[name]]), (record, name)
+
+
+NOW = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
+
+
+def _node(cluster_id: UUID, token: str, **more: Any) -> dict[str, Any]:
+    return {"id": uuid4(), "cluster_id": cluster_id, "cluster_name": "east", "id_type": "random",
+            "api_token": token, "proxy_password": "p", "status": "healthy", "version": None,
+            "self_update_enabled": True, "update_request_id": None, "netmaker_host_id": None,
+            "http_port": 1, "http_proxy_port": 2, "socks5_proxy_port": 3, "ssh_port": 4,
+            "host_metrics_port": 5, "wireguard_metrics_port": 6, "inserted_at": NOW,
+            "updated_at": NOW, **more}
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def view(request: pytest.FixtureRequest, tmp_path: Path) -> typing.Iterator[TableView]:
+    if request.param == "memory":
+        yield MemoryTableView(FLEET_TABLES)
+        return
+    factory, built = construct_view(SQLiteFleetView, f"sqlite:///{tmp_path / 'r.db'}")
+    yield built
+    factory.close()
+
+
+def test_records_read_rows_as_typed_records(view: TableView) -> None:
+    cluster = uuid4()
+    rows = [_node(cluster, f"t{i}") for i in range(3)]
+    view.apply([([Upsert(NODES.name, r) for r in rows], Tracking("fleet", 1))])
+    nodes = Records(view, NodeRecord)
+    first = rows[0]
+    got = nodes.get(first["id"])
+    assert isinstance(got, NodeRecord)
+    assert (got.id, got.inserted_at, got.last_seen_at, got.status) == (
+        first["id"], NOW, None, "healthy")
+    assert isinstance(got.id, UUID) and got.inserted_at.tzinfo is not None
+    assert nodes.get(uuid4()) is None
+    page = nodes.page(ListQuery(order=(Order("api_token", descending=True),), page_size=2))
+    assert [n.api_token for n in page.records] == ["t2", "t1"] and page.total == 3
+    assert nodes.first(Cond("api_token", "eq", "t1")) == nodes.get(rows[1]["id"])
+    assert sorted(nodes.ids(ListQuery(page_size=10)), key=str) == sorted(
+        (r["id"] for r in rows), key=str)
+    in_key_order = sorted((r["id"] for r in rows), key=str)
+    assert [n.id for n in nodes.every(size=2)] == in_key_order
+    assert [n.id for n in nodes.every(Cond("api_token", "ne", "t0"), size=1)] == [
+        i for i in in_key_order if i != first["id"]]
+    reads = FleetReads(view)
+    assert reads.node_by_api_token("t0") == got
+    other = uuid4()
+    assert reads.nodes_of_clusters([other, cluster]) == {other: [], cluster: [
+        nodes.get(i) for i in in_key_order]}
+    assert reads.nodes_of_clusters([]) == {}
+
+
+def test_a_row_the_record_cannot_hold_fails_loudly() -> None:
+    view = MemoryTableView(FLEET_TABLES)
+    bad = _node(uuid4(), "t", status="sleeping")
+    view.apply([([Upsert(NODES.name, bad)], Tracking("fleet", 1))])
+    with pytest.raises(msgspec.ValidationError):
+        Records(view, NodeRecord).get(bad["id"])
+
+
+def test_uuids_and_datetimes_pass_through_unconverted() -> None:
+    view = MemoryTableView(FLEET_TABLES)
+    row = _node(uuid4(), "t", netmaker_host_id=uuid4())
+    view.apply([([Upsert(NODES.name, row)], Tracking("fleet", 1))])
+    got = Records(view, NodeRecord).get(row["id"])
+    assert got is not None
+    assert got.id is row["id"] and got.netmaker_host_id is row["netmaker_host_id"]
+    assert got.inserted_at is row["inserted_at"]

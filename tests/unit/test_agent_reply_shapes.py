@@ -1,0 +1,129 @@
+"""The admin's closed answers to the agent decode as the agent's tolerant reply structs.
+
+The admin documents and returns shapes whose every field is always present; the agent decodes
+the same JSON with application/agent_protocol.py, whose defaults let it read older admins. Each
+pair must agree on every field the agent reads, with the values the admin sends. The node
+metrics shapes show every figure an agent reports, even from a report stored before a figure
+existed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import msgspec
+import pytest
+
+from application.agent_protocol import (
+    AgentReport,
+    Cpu,
+    DeploymentReply,
+    EnrollReply,
+    HeartbeatReply,
+    HostReply,
+    HostReport,
+    MetricsReply,
+    RegisterReply,
+    ResultReply,
+    SshVerdict,
+    TelemetryReply,
+    Uptime,
+    Usage,
+    WorkReply,
+)
+from domain.command_execution import ExecutionStatus
+from domain.node import NodeStatus
+from entrypoints.http import node_metrics
+from entrypoints.http.agent import (
+    AgentEnrollmentResponse,
+    AgentHeartbeatResponse,
+    AgentNodeResponse,
+)
+from entrypoints.http.agent_deployments import (
+    AgentDeploymentReportResponse,
+    AgentHostResponse,
+    AgentTelemetryResponse,
+)
+from entrypoints.http.agent_work import (
+    AgentAssignment,
+    AgentContainer,
+    AgentExecutionResultResponse,
+    AgentSelfUpdate,
+    AgentWorkResponse,
+)
+from entrypoints.http.node_metrics import (
+    AgentMetricsReceiptResponse,
+    AgentMetricsResponse,
+    AgentSource,
+    CpuFigures,
+    HostMetricsResponse,
+    HostSource,
+    UptimeFigures,
+    UsageFigures,
+)
+from entrypoints.http.ssh import AgentSshVerdictResponse
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+NODE = uuid4()
+SAMPLES: list[tuple[msgspec.Struct, type[msgspec.Struct]]] = [
+    (AgentEnrollmentResponse(node_id=NODE, cluster_name="edge", status=NodeStatus.HEALTHY,
+                             version="1.0",
+                             heartbeat_interval_seconds=10.0, api_token="t", reregistered=True),
+     EnrollReply),
+    (AgentNodeResponse(node_id=NODE, cluster_name=None, status=None, version=None,
+                       heartbeat_interval_seconds=2.5), RegisterReply),
+    (AgentHeartbeatResponse(node_id=NODE, status=NodeStatus.UNHEALTHY,
+                            heartbeat_interval_seconds=10.0),
+     HeartbeatReply),
+    (AgentWorkResponse(
+        deployments=[AgentContainer(request_id="abc", image="x:1", ports=[{"port": 80}],
+                                    env={"A": "1"}, cpu_units=256, memory_mb=128,
+                                    command=None, arguments="-v", max_duration=0)],
+        stop_deployments=["def"],
+        executions=[AgentAssignment(id=uuid4(), command_id=uuid4(), command_text="uptime",
+                                    timeout=1000, expired_at=NOW)],
+        cancel=[uuid4()], self_update=AgentSelfUpdate(request_id=uuid4()),
+        heartbeat_interval_seconds=10.0), WorkReply),
+    (AgentExecutionResultResponse(id=uuid4(), status=ExecutionStatus.CANCELLED, accepted=False),
+     ResultReply),
+    (AgentSshVerdictResponse(allowed=False, reason="unknown_key", ssh_username_id=uuid4()),
+     SshVerdict),
+    (AgentMetricsReceiptResponse(received_at=NOW), MetricsReply),
+    (AgentDeploymentReportResponse(request_id="abc", status="Status.READY"), DeploymentReply),
+    (AgentTelemetryResponse(request_id="abc", received_at=NOW), TelemetryReply),
+    (AgentHostResponse(node_id=NODE, images=2), HostReply),
+]
+
+
+def _plain(struct: msgspec.Struct) -> Any:
+    return msgspec.json.decode(msgspec.json.encode(struct))
+
+
+@pytest.mark.parametrize(("sent", "reply"), SAMPLES, ids=[r.__name__ for _, r in SAMPLES])
+def test_the_agent_reads_every_field_it_knows_as_the_admin_sent_it(
+    sent: msgspec.Struct, reply: type[msgspec.Struct]
+) -> None:
+    read = msgspec.json.decode(msgspec.json.encode(sent), type=reply)
+    assert set(reply.__struct_fields__) <= set(type(sent).__struct_fields__)
+    sent_json, read_json = _plain(sent), _plain(read)
+    assert {k: sent_json[k] for k in reply.__struct_fields__} == read_json
+
+
+def test_the_node_metrics_shapes_show_every_figure_the_agent_reports() -> None:
+    head = {"node_id", "cluster_name", "timestamp"}
+    host, agent = set(HostReport.__struct_fields__), set(AgentReport.__struct_fields__)
+    assert set(HostSource.__struct_fields__) - {"available"} == host
+    assert set(HostMetricsResponse.__struct_fields__) - head == host
+    assert set(AgentSource.__struct_fields__) - {"available"} == agent
+    assert set(AgentMetricsResponse.__struct_fields__) - head == agent
+    for figures, reported in ((CpuFigures, Cpu), (UsageFigures, Usage), (UptimeFigures, Uptime)):
+        assert figures.__struct_fields__ == reported.__struct_fields__
+
+
+def test_a_stored_host_group_missing_a_figure_shows_it_as_null() -> None:
+    # A report stored by an agent that did not send usage_percent yet (or an older admin).
+    assert node_metrics._figures(CpuFigures, {"cores": 2, "load_1m": 0.5}) == CpuFigures(
+        cores=2, load_1m=0.5, load_5m=None, load_15m=None, usage_percent=None)
+    assert node_metrics._figures(CpuFigures, None) is None
