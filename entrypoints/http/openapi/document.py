@@ -98,7 +98,7 @@ def _enrollment_key_spec() -> ListSpec:
 _GET, _POST, _PATCH, _DELETE = "GET", "POST", "PATCH", "DELETE"
 OPERATIONS: dict[tuple[str, str], Op] = {
     (_POST, "/api/v1/clusters"): Op(
-        CLUSTER, "Create a new cluster", 201, "Cluster", (409, 422, 503), CreateCluster,
+        CLUSTER, "Create a new cluster", 201, "Cluster", (400, 409, 422, 503), CreateCluster,
         description="Create a new edge cluster with optional IP range. The name `default` is"
         " reserved (used as a URL keyword on convenience routes) and is rejected with 422."),
     (_GET, "/api/v1/clusters"): Op(
@@ -106,7 +106,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     (_GET, "/api/v1/clusters/{name}"): Op(
         CLUSTER, "Get a specific cluster", 200, "Cluster", (400, 404)),
     (_PATCH, "/api/v1/clusters/{name}"): Op(
-        CLUSTER, "Update a cluster", 200, "Cluster", (404, 422, 503), UpdateCluster),
+        CLUSTER, "Update a cluster", 200, "Cluster", (400, 404, 422, 503), UpdateCluster),
     (_DELETE, "/api/v1/clusters/{name}"): Op(
         CLUSTER, "Delete a cluster", 204, None, (400, 404, 409, 503),
         description="Delete an empty cluster (must have no nodes)."),
@@ -117,11 +117,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         " PUBLIC_ENROLLMENT_KEY_ENABLED=true and DEFAULT_CLUSTER_NAME are configured."),
     (_POST, "/api/v1/clusters/default/enrollment_keys"): Op(
         KEY, "Create an enrollment key for the default cluster", 201, "EnrollmentKey",
-        (403, 404, 422, 503), IssueEnrollmentKey,
+        (400, 403, 404, 422, 503), IssueEnrollmentKey,
         description="Convenience endpoint for the default cluster (DEFAULT_CLUSTER_NAME)."),
     (_POST, "/api/v1/clusters/{cluster_name}/enrollment_keys"): Op(
-        KEY, "Create an enrollment key for a cluster", 201, "EnrollmentKey", (404, 422, 503),
-        IssueEnrollmentKey,
+        KEY, "Create an enrollment key for a cluster", 201, "EnrollmentKey",
+        (400, 404, 422, 503), IssueEnrollmentKey,
         description="Set the returned key blob as ENROLLMENT_KEY on the agent. Keys can be"
         " limited by use count (uses_remaining) or by expiry time (expired_at). Omit both for"
         " a single-use key with no expiry."),
@@ -130,7 +130,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     (_GET, "/api/v1/enrollment_keys/{id}"): Op(
         KEY, "Get an enrollment key", 200, "EnrollmentKey", (400, 404)),
     (_PATCH, "/api/v1/enrollment_keys/{id}"): Op(
-        KEY, "Update an enrollment key", 200, "EnrollmentKey", (404, 422, 503),
+        KEY, "Update an enrollment key", 200, "EnrollmentKey", (400, 404, 422, 503),
         UpdateEnrollmentKey),
     (_DELETE, "/api/v1/enrollment_keys/{id}"): Op(
         KEY, "Delete an enrollment key", 204, None, (400, 404, 503)),
@@ -140,11 +140,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         NODE, "Delete a node", 204, None, (400, 404, 503),
         description="Delete a node; its aliases are deleted with it."),
     (_PATCH, "/api/v1/nodes/{id}/change_cluster"): Op(
-        NODE, "Change a node's cluster", 200, "Node", (404, 409, 422, 503), ChangeCluster,
+        NODE, "Change a node's cluster", 200, "Node", (400, 404, 409, 422, 503), ChangeCluster,
         description="Move a node (and its aliases) to another cluster. 409 when the target is"
         " at its node_limit or one of the node's alias names is taken there."),
     (_POST, "/api/v1/nodes/{node_id}/aliases"): Op(
-        ALIAS, "Create a new alias for a node", 201, "Alias", (404, 409, 422, 503), CreateAlias),
+        ALIAS, "Create a new alias for a node", 201, "Alias", (400, 404, 409, 422, 503),
+        CreateAlias),
     (_GET, "/api/v1/aliases"): Op(
         ALIAS, "List all aliases", 200, "Alias", (400,), listing=aliases.SPEC),
     (_GET, "/api/v1/aliases/{id}"): Op(ALIAS, "Get a specific alias", 200, "Alias", (400, 404)),
@@ -154,20 +155,20 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         description="Returns the full catalog of event types, in catalog order. Every value is"
         " valid in a webhook's subscribed_events; see /asyncdoc for each payload."),
     (_POST, "/api/v1/webhooks"): Op(
-        WEBHOOK, "Create webhook", 201, "Webhook", (400, 422), CreateWebhook,
+        WEBHOOK, "Create webhook", 201, "Webhook", (400, 422, 503), CreateWebhook,
         description=oev.WEBHOOK_DESCRIPTION),
     (_GET, "/api/v1/webhooks"): Op(
         WEBHOOK, "List webhooks", 200, "Webhook", (400,), listing=webhooks.SPEC),
     (_GET, "/api/v1/webhooks/{id}"): Op(WEBHOOK, "Get webhook", 200, "Webhook", (400, 404)),
     (_DELETE, "/api/v1/webhooks/{id}"): Op(
-        WEBHOOK, "Delete webhook", 204, None, (400, 404),
+        WEBHOOK, "Delete webhook", 204, None, (400, 404, 503),
         description="Permanently delete a webhook; deliveries still queued for it end as"
         " failed."),
     (_GET, "/api/v1/events"): Op(
         EVENT, "List stored events", 200, "Event", (400,), listing=events.SPEC,
         description=oev.EVENTS_DESCRIPTION),
     (_GET, "/api/v1/events/stream"): Op(
-        EVENT, "Stream events (Server-Sent Events)", 200, None, (400,),
+        EVENT, "Stream events (Server-Sent Events)", 200, None, (400,), stream=True,
         description=oev.STREAM_DESCRIPTION),
     (_GET, "/api/v1/webhooks/{id}/deliveries"): Op(
         WEBHOOK, "List a webhook's deliveries", 200, "WebhookDelivery", (400, 404),
@@ -176,15 +177,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         " retried on network errors, 408, 429 and 5xx up to WEBHOOK_MAX_ATTEMPTS."),
     (_POST, "/agent/v1/enroll"): Op(
         AGENT, "Enroll a node with an enrollment key", 201, "AgentEnrollment",
-        (400, 401, 403, 409, 422), EnrollNode, security=PUBLIC, also=(200,),
+        (400, 401, 403, 409, 422, 503), EnrollNode, security=PUBLIC, also=(200,),
         description="Consumes one use of the key. 201 for a new node; 200 when a persistent"
         " node re-enrolls. 401: unknown key; 403: key expired, spent or its cluster deleted;"
         " 409: the cluster is at its node_limit."),
     (_POST, "/agent/v1/register"): Op(
-        AGENT, "Re-register a node after a restart", 200, "AgentNode", (400, 404, 422),
+        AGENT, "Re-register a node after a restart", 200, "AgentNode", (400, 404, 422, 503),
         ReregisterNode, security=NODE_TOKEN),
     (_POST, "/agent/v1/heartbeat"): Op(
-        AGENT, "Report the node's liveness", 200, "AgentHeartbeat", (400, 404, 422),
+        AGENT, "Report the node's liveness", 200, "AgentHeartbeat", (400, 404, 422, 503),
         Heartbeat, security=NODE_TOKEN),
 }
 
@@ -271,6 +272,9 @@ def _error(path: str, status: int) -> dict[str, Any]:
 def _success(op: Op, status: int) -> dict[str, Any]:
     response: dict[str, Any] = {"description": HTTPStatus(status).phrase,
                                 "headers": oas.REQUEST_ID_HEADER}
+    if op.stream:
+        stream = {"type": "string", "description": "Server-Sent Events (see the description)"}
+        response["content"] = {"text/event-stream": {"schema": stream}}
     if op.data is not None:
         wrapper = "Paginated" if op.listing is not None else "Single"
         schema = oas.ref(f"{op.data}{'' if op.flat else wrapper}Response")

@@ -34,3 +34,4 @@ class Op:
     also: tuple[int, ...] = ()  # further success statuses with the same body
     flat: bool = False  # the body is <data>Response itself, not wrapped in {data, meta}
     query: type[msgspec.Struct] | None = None  # a query string decoded into this Struct
+    stream: bool = False  # the body is a text/event-stream (data is None)
