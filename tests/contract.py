@@ -36,11 +36,7 @@ UNDOCUMENTED_PREFIXES = ("/swaggerui/static/",)
 UNROUTED = frozenset({401, 404, 405})
 # Mismatches handed over to the helpers retyping these responses, (method, path, status): each
 # entry skips the check of that one outcome only. Remove an entry with its fix.
-KNOWN_MISMATCHES: frozenset[tuple[str, str, int]] = frozenset({
-    # A write refused while the read model is stuck (tests/e2e/test_projection_failure.py);
-    # entrypoints/http/openapi/deployments.py lists (404, 409) only.
-    ("DELETE", "/api/v1/apps/{app_name}", 503),
-})
+KNOWN_MISMATCHES: frozenset[tuple[str, str, int]] = frozenset()
 # The spawned edge-admin is reached with httpx; Starlette's TestClient is built on httpx2.
 Response = httpx.Response | httpx2.Response
 

@@ -206,7 +206,7 @@ def build_openapi() -> dict[str, Any]:
             op = OPERATIONS.get((method, route.path))
             if op is None:
                 raise LookupError(f"{method} {route.path}: add it to {__name__}")
-            paths.setdefault(route.path, {})[method.lower()] = _operation(route, op)
+            paths.setdefault(route.path, {})[method.lower()] = _operation(route, op, method)
     documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     if stale := OPERATIONS.keys() - documented:
         raise LookupError(f"{__name__} documents routes that do not exist: {stale}")
@@ -230,9 +230,12 @@ def build_openapi() -> dict[str, Any]:
     return result
 
 
-def _operation(route: Route, op: Op) -> dict[str, Any]:
+def _operation(route: Route, op: Op, method: str) -> dict[str, Any]:
     endpoint = cast(Any, route.endpoint)
-    errors = sorted(set(op.errors) | ({401} if op.security != PUBLIC else set()))
+    # Every write goes through the write path, which answers 503 while the read model is stuck
+    # or has not caught up in time (README "When the read model cannot go on").
+    writes = {503} if method != "GET" else set()
+    errors = sorted(set(op.errors) | writes | ({401} if op.security != PUBLIC else set()))
     doc: dict[str, Any] = {
         "tags": [op.tag],
         "summary": op.summary,
