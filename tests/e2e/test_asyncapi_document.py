@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import msgspec
 import pytest
 import yaml  # type: ignore[import-untyped]
@@ -204,7 +205,7 @@ def _bare_app() -> Starlette:
     settings = make_settings("memory://")
     app = Starlette(
         routes=[*event_docs.ROUTES, *event_types.ROUTES],
-        middleware=[Middleware(RequestContext, api_keys=settings.api_keys(), protected="/api/",
+        middleware=[Middleware(RequestContext, api_keys=settings.api_keys(), protected=("/api/",),
                                public=[])],
     )
     app.state.settings = settings
@@ -381,3 +382,22 @@ def _string_errors(value: str, schema: dict[str, Any], where: str) -> list[str]:
     except ValueError:
         errors.append(f"{where}: {value!r} is not a {schema['format']}")
     return errors
+
+
+def _asyncapi_validator() -> jsonschema.Draft7Validator:
+    schema = json.loads((Path(__file__).parent.parent / "data" / "asyncapi-3.0.0.schema.json")
+                        .read_text(encoding="utf-8"))
+    return jsonschema.Draft7Validator(schema)
+
+
+def test_the_document_is_valid_asyncapi_3() -> None:
+    document = yaml.safe_load((SCHEMAS / "asyncapi.yaml").read_text(encoding="utf-8"))
+    errors = [f"{list(e.absolute_path)}: {e.message[:200]}"
+              for e in _asyncapi_validator().iter_errors(document)]
+    assert errors == []
+
+
+def test_the_asyncapi_schema_catches_a_broken_document() -> None:
+    document = yaml.safe_load((SCHEMAS / "asyncapi.yaml").read_text(encoding="utf-8"))
+    document["channels"] = {"broken": {"address": 5}}
+    assert list(_asyncapi_validator().iter_errors(document))
