@@ -140,12 +140,12 @@ def profile(args: argparse.Namespace) -> None:
         print(f"{name:<40}{(after[name] - before[name]) * 1000 / requests:>7.2f}")
     samples: Counter[str] = Counter()
     for line in stacks:
-        frames, _, count = line.rpartition(" ")
-        samples[stage_of(frames.split(";"))] += int(count)
+        frames, _, hits = line.rpartition(" ")
+        samples[stage_of(frames.split(";"))] += int(hits)
     total = sum(samples.values())
     print(f"{'server holding the GIL, by stage':<40}{'ms':>7}{'share':>7}")
-    for stage, count in samples.most_common():
-        print(f"{stage:<40}{count / args.rate * 1000 / requests:>7.2f}{count / total:>7.0%}")
+    for stage, n in samples.most_common():
+        print(f"{stage:<40}{n / args.rate * 1000 / requests:>7.2f}{n / total:>7.0%}")
     python = total / args.rate * 1000 / requests
     server_ms = (after["server"] - before["server"]) * 1000 / requests
     print(f"{'server CPU outside the GIL (C, syscalls)':<40}{server_ms - python:>7.2f}")
