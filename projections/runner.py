@@ -113,7 +113,8 @@ class ProjectionWorker:
 
     # --- ReadModelWaiter port -------------------------------------------------------------
     def notify_written(self, position: int) -> None:
-        self._wake.set()
+        if position > self.position:  # else its own transaction applied it already
+            self._wake.set()
 
     def saving(self) -> None:
         with self._offers:
