@@ -35,10 +35,12 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         for table in self.tables:
             for statement in self.dialect.create(table):
                 self.sql_create_statements.append(SQL(statement).format())
-        # Single-row tracking (eventsourcing's default): the row is the position, and locking
-        # it orders this transaction after any projector transaction still in flight.
+        # Single-row tracking (eventsourcing's default): the row is the position. Locked, so
+        # no projector transaction moves it meanwhile; skipped if one holds it, rather than
+        # waiting for it with the events table locked.
         self.sql_position_for_update = SQL(
-            "SELECT notification_id FROM {0}.{1} WHERE application_name = %s FOR UPDATE"
+            "SELECT notification_id FROM {0}.{1} WHERE application_name = %s "
+            "FOR UPDATE SKIP LOCKED"
         ).format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
 
     def apply_in_commit(
@@ -54,10 +56,13 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
             return False
         c.execute(self.sql_position_for_update, (application_name,), prepare=True)
         row = c.fetchone()
+        # No row: nothing tracked yet (then the log must be empty before ours), or locked.
         if (row["notification_id"] if row is not None else 0) != top:
             return False
-        execute(c, self._statements(changes))
-        self._insert_tracking(c, Tracking(application_name, last))
+        statements = self._statements(changes)
+        with c.connection.pipeline():  # every statement and the position: one round trip
+            execute(c, statements)
+            self._insert_tracking(c, Tracking(application_name, last))
         return True
 
     def _writing(self) -> AbstractContextManager[Cursor]:
