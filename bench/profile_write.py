@@ -130,6 +130,8 @@ def profile(args: argparse.Namespace) -> None:
         after = {name: sum(map(cpu_seconds, pids)) for name, pids in watched.items()}
         load.join()
         stacks = Path(raw.name).read_text().splitlines()
+        if args.keep is not None:
+            args.keep.write_text("\n".join(stacks) + "\n")
         Path(raw.name).unlink()
     requests = result["rate"] * args.seconds
     print(f"WRITE_PROJECT_IN_COMMIT={args.in_commit}, {args.clients} clients: "
@@ -158,6 +160,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
     parser.add_argument("--in-commit", choices=["true", "false"], default="true")
     parser.add_argument("--log", type=Path, default=Path("/tmp/bench-profile-serve.log"))
+    parser.add_argument("--keep", type=Path, help="also write py-spy's raw stacks here")
     profile(parser.parse_args())
 
 
