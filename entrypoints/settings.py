@@ -64,6 +64,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     run_projections: bool = True
     write_group_commit: bool = True
+    write_project_in_commit: bool = True
     admin_id: str = ""
     admin_cluster_name: str = "admin-cluster-main"
     admin_max_peers: int = 100_000
@@ -121,6 +122,7 @@ class Settings:
             "max_body_bytes": _int(e, "MAX_BODY_BYTES", 1_048_576, 1024, 1 << 30),
             "run_projections": _bool(e, "RUN_PROJECTIONS", True),
             "write_group_commit": _bool(e, "WRITE_GROUP_COMMIT", True),
+            "write_project_in_commit": _bool(e, "WRITE_PROJECT_IN_COMMIT", True),
             "admin_id": e.get("ADMIN_ID", ""),
             "admin_cluster_name": e.get("ADMIN_CLUSTER_NAME") or "admin-cluster-main",
             "admin_max_peers": _int(e, "ADMIN_MAX_PEERS", 100_000, 1, 1_000_000),
