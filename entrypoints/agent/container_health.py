@@ -1,0 +1,112 @@
+"""The health check of a deployment's container, run by the agent from its own host against the
+port the engine published for the container: a deployment with a health policy is reported
+ready only once it serves, and failed with the last probe's result when it does not.
+
+(entrypoints/agent/health.py is the agent's check of its own node, reported in heartbeats.)
+A probe is an HTTP GET answered with the expected status, or a TCP connection the other side
+keeps open: an engine's port forwarder (podman's rootlessport, docker-proxy) accepts a
+connection on the host even when nothing listens in the container, then drops it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from urllib.parse import quote
+
+from application.agent_protocol import HealthCheck
+
+LOOPBACK = "127.0.0.1"
+# How long a TCP probe waits to see whether the accepted connection is dropped at once.
+TCP_SETTLE = 0.1
+STATUS_LINE = 256  # bytes of an answer's first line worth reading or quoting
+# Kept as they are in a request line; everything else (non-ASCII) is percent-encoded.
+PATH_SAFE = "".join(chr(c) for c in range(33, 127))
+
+
+def published_address(check: HealthCheck, published: dict[str, Any]) -> tuple[str, int] | None:
+    """Where the check reaches the container's `check.port` from this host, from the engine's
+    NetworkSettings.Ports; None when that port is not published."""
+    binding = (published.get(f"{check.port}/tcp") or [{}])[0]
+    port = int(binding.get("HostPort") or 0)
+    if not port:
+        return None
+    host = binding.get("HostIp") or ""
+    return (LOOPBACK if host in ("", "0.0.0.0", "::") else host), port  # noqa: S104 - read
+
+
+async def probe(check: HealthCheck, host: str, port: int) -> str | None:
+    """One probe within `check.timeout_seconds`: None when it passes, else what it found."""
+    try:
+        async with asyncio.timeout(check.timeout_seconds):
+            if check.type == "tcp":
+                return await _tcp(host, port)
+            return await _http(check, host, port)
+    except TimeoutError:
+        return f"no answer from {host}:{port} within {check.timeout_seconds:g}s"
+    except ConnectionRefusedError:
+        return f"cannot connect to {host}:{port}: connection refused"
+    except OSError as exc:
+        return f"cannot connect to {host}:{port}: {exc.strerror or exc}"
+
+
+async def wait_healthy(check: HealthCheck, host: str, port: int) -> str | None:
+    """Probes at once, then `interval_seconds` after each failed probe, until one passes (None)
+    or `retries` in a row have failed (the last one's result). Failures that end within
+    `start_period_seconds` of the first probe do not count: the app may still be starting."""
+    loop = asyncio.get_running_loop()
+    counted_from = loop.time() + check.start_period_seconds
+    failures = 0
+    while True:
+        found = await probe(check, host, port)
+        if found is None:
+            return None
+        if loop.time() >= counted_from:
+            failures += 1
+            if failures >= check.retries:
+                return found
+        await asyncio.sleep(check.interval_seconds)
+
+
+async def _http(check: HealthCheck, host: str, port: int) -> str | None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        target = quote(check.path, safe=PATH_SAFE)
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: edge-agent\r\n"
+                     "Accept: */*\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        line = await reader.readline()
+    finally:
+        await _close(writer)
+    if not line:
+        return f"GET {check.path}: the connection was closed without an answer"
+    parts = line[:STATUS_LINE].decode("latin-1").split()
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        return f"GET {check.path}: not an HTTP answer: {line[:80]!r}"
+    status = int(parts[1])
+    if status != check.expected_status:
+        return f"GET {check.path} answered {status} (expected {check.expected_status})"
+    return None
+
+
+async def _tcp(host: str, port: int) -> str | None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        try:
+            first = await asyncio.wait_for(reader.read(1), TCP_SETTLE)
+        except TimeoutError:
+            return None  # kept open, silent: a server waiting for its client
+        except OSError as exc:  # reset
+            return f"{host}:{port} dropped the connection: {exc.strerror or exc}"
+        if not first:
+            return f"{host}:{port} closed the connection at once (nothing listening behind it?)"
+        return None  # a greeting
+    finally:
+        await _close(writer)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
