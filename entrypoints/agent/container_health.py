@@ -73,8 +73,9 @@ async def _http(check: HealthCheck, host: str, port: int) -> str | None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         target = quote(check.path, safe=PATH_SAFE)
-        writer.write(f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: edge-agent\r\n"
-                     "Accept: */*\r\nConnection: close\r\n\r\n".encode())
+        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: edge-agent"
+                     "\r\nAccept: */*\r\nConnection: close\r\n\r\n".encode())
         await writer.drain()
         line = await reader.readline()
     finally:

@@ -7,19 +7,44 @@ reported by its exit code. The reports are the ones the agent would send to the 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
 import subprocess
+import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import msgspec
 import pytest
+import uvicorn
 
 from application.agent_protocol import ContainerSpec, DeploymentReport, DeploymentTelemetry
+from application.clusters import CreateCluster
+from application.deployment_attempts import CreateDeployment, DeploymentAttempts
+from application.enrollment_keys import IssueEnrollmentKey
+from application.environments import CreateEnvironment, Environments
+from application.projects import CreateProject, Projects
+from application.resources import (
+    ConfigureHealthPolicy,
+    ConfigureNetworkProfile,
+    ConfigureSource,
+    CreateResource,
+    Resources,
+)
+from domain.deployment import Deployment, deployment_uuid
+from domain.deployment_attempt import AttemptStatus, attempt_of
 from entrypoints.agent.containers import ContainerRunner
+from entrypoints.app import create_app
+from entrypoints.bootstrap import build_services
+from tests.conftest import make_settings
 from tests.e2e.podman_harness import IMAGE, Engine
+from tests.e2e.test_agent_process import LENIENT_CHECKS, Children, eventually, free_port
 
 pytestmark = pytest.mark.e2e
 HTTPD = "/bin/httpd -f -p 8080 -h /www"
@@ -137,3 +162,122 @@ async def checks_pass_and_fail(agent: Agent, engine: Engine) -> None:
 
     [at_once] = await agent.until(plain.request_id, 1)
     assert (at_once.state, at_once.phase) == ("ready", "start")
+
+
+# ---- through an admin: a Resource with a health policy, deployed and redeployed -------------
+
+
+class InProcessAdmin:
+    """The admin's ASGI app on uvicorn in a thread, so the test can call the resource services
+    (no HTTP routes for them yet) on the very store the agent's reports reach."""
+
+    def __init__(self, port: int) -> None:
+        self.services = build_services(make_settings(
+            "memory://", port=port, heartbeat_interval=0.5, placement_snapshot=0))
+        config = uvicorn.Config(create_app(self.services.settings, self.services),
+                                host="127.0.0.1", port=port, log_config=None,
+                                access_log=False, timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "admin not up"
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        assert not self.thread.is_alive(), "the admin did not stop"
+
+
+@pytest.fixture
+def admin() -> Iterator[InProcessAdmin]:
+    running = InProcessAdmin(free_port())
+    yield running
+    running.close()
+
+
+def enroll_agent(admin: InProcessAdmin, children: Children, engine: Engine, home: Path
+                 ) -> UUID:
+    services = admin.services
+    services.clusters.create(CreateCluster(name="edge"))
+    key_id = services.enrollment_keys.issue("edge", IssueEnrollmentKey())
+    blob = services.view.get("enrollment_keys", key_id)["key"]  # type: ignore[index]
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "ENROLLMENT_KEY": blob}
+    children.spawn("agent", [
+        "edge-agent", "--admin-url", f"http://127.0.0.1:{services.settings.port}",
+        *LENIENT_CHECKS, "--docker-url", engine.url, "--public-ip", "127.0.0.1",
+        "--cpu-units", "2048", "--memory-mb", "512", "--metrics-interval", "0",
+        "--telemetry-interval", "1"], env)
+
+    def profiled() -> UUID | None:
+        rows = services.view.select("hosts", {})
+        return next((r["node_id"] for r in rows if r["cpu_units"] == 2048), None)
+
+    return eventually(profiled, "the agent's host profile", children)
+
+
+def health(path: str) -> ConfigureHealthPolicy:
+    return msgspec.convert({"healthCheck": {
+        "http": {"path": path}, "intervalSeconds": 1, "timeoutSeconds": 1, "retries": 2}},
+        ConfigureHealthPolicy)
+
+
+def test_a_resource_succeeds_once_healthy_and_a_failing_redeploy_leaves_it_serving(
+        engine: Engine, admin: InProcessAdmin, tmp_path: Path) -> None:
+    children = Children(tmp_path / "logs")
+    try:
+        with_an_agent(engine, admin, children, tmp_path)
+    finally:
+        children.close()
+
+
+def with_an_agent(engine: Engine, admin: InProcessAdmin, children: Children,
+                  tmp: Path) -> None:
+    services = admin.services
+    enroll_agent(admin, children, engine, tmp)
+    resources = Resources(services.writes, services.box, services.deployments.work)
+    attempts = DeploymentAttempts(services.deployments)
+    project = Projects(services.writes).create(CreateProject(name="Shop"))
+    environment = Environments(services.writes, services.box).create(CreateEnvironment(
+        project_id=project, name="production"))
+    resource = resources.create(CreateResource(project_id=project, environment_id=environment,
+                                               name="web"))
+    resources.configure_source(resource, msgspec.convert(
+        {"source": {"locator": IMAGE}}, ConfigureSource))
+    resources.configure_network(resource, msgspec.convert(
+        {"networkProfile": {"internalPort": 8080}}, ConfigureNetworkProfile))
+    resources.configure_health(resource, health("/index.html"))
+
+    def settled(request_id: str) -> tuple[AttemptStatus, dict[str, Any]] | None:
+        deployment: Deployment = services.store.repository.get(deployment_uuid(request_id))
+        status = attempt_of(deployment)
+        if status in (AttemptStatus.CREATED, AttemptStatus.RUNNING):
+            return None
+        return status, services.view.get("deployments", request_id) or {}
+
+    first = attempts.create(CreateDeployment(
+        project_id=project, environment_id=environment, resource_id=resource)).request_id
+    status, row = eventually(lambda: settled(first), "the first attempt settled", children, 90)
+    assert status == AttemptStatus.SUCCEEDED, row
+    link = json.loads(row["ports"])["8080"]["link"]
+    assert fetch(f"{link}/index.html") == b"hello from the edge\n"
+
+    resources.configure_health(resource, health("/missing"))
+    second = attempts.redeploy(resource).request_id
+    status, row = eventually(lambda: settled(second), "the redeploy settled", children, 90)
+    assert status == AttemptStatus.FAILED, row
+    assert row["error_detail"] == (
+        "health check failed: GET /missing answered 404 (expected 200)")
+    logs = eventually(lambda: services.view.get("deployment_logs", second), "crash logs",
+                      children)
+    assert logs["crash_logs"] is not None
+    assert fetch(f"{link}/index.html") == b"hello from the edge\n", "the first still serves"
+    assert settled(first) == (AttemptStatus.SUCCEEDED, services.view.get("deployments", first))
+    eventually(lambda: f"edge-{second}" not in containers(engine), "the failed one removed",
+               children, 60)
+
+    services.deployments.stop(first)
+    eventually(lambda: f"edge-{first}" not in containers(engine), "the first removed",
+               children, 60)
