@@ -1,8 +1,16 @@
-"""The agent's container runner on podman with health-checked deployments: busybox httpd that
+"""Health-checked deployments on podman, with busybox httpd.
+
+The agent's container runner alone (its reports kept as the admin would get them): httpd that
 comes up late passes an HTTP check on a page it serves (ready only then), a 404 path fails with
 the probe's result and the container's logs and the container is removed, a TCP check passes on
-the served port and fails on one nothing listens on, and a container that exits while checked is
-reported by its exit code. The reports are the ones the agent would send to the admin."""
+the served port and fails on one nothing listens on, a container that exits while checked is
+reported by its exit code, and one stopped while checked ends as asked.
+
+Then a real agent process and an admin in this process (the Resource routes are not there yet:
+the test calls the resource services on the admin's own store): a Resource with an HTTP health
+policy succeeds once healthy; a redeploy whose check fails is failed with the probe's result and
+its logs while the first keeps serving.
+"""
 
 from __future__ import annotations
 
@@ -126,8 +134,10 @@ async def checks_pass_and_fail(agent: Agent, engine: Engine) -> None:
     nothing = spec(f"exec {HTTPD}", {"type": "tcp", "port": 9090, **quick})
     dies = spec("sleep 1; exit 3", {"port": 8080, "start_period_seconds": 30, **quick})
     plain = spec(f"exec {HTTPD}", None)
+    stopped = spec(f"exec {HTTPD}", {"path": "/missing", "port": 8080,
+                                     "start_period_seconds": 60, **quick})
     began = time.monotonic()
-    for each in (late, missing, tcp, nothing, dies, plain):
+    for each in (late, missing, tcp, nothing, dies, plain, stopped):
         assert agent.runner.start(each)
 
     [ready] = await agent.until(late.request_id, 1)
@@ -162,6 +172,14 @@ async def checks_pass_and_fail(agent: Agent, engine: Engine) -> None:
 
     [at_once] = await agent.until(plain.request_id, 1)
     assert (at_once.state, at_once.phase) == ("ready", "start")
+
+    # Stopped while its check still runs (the admin gave up on it, or forgot it): it ends as
+    # asked, never ready.
+    assert stopped.request_id in agent.runner.running()
+    assert agent.runner.stop(stopped.request_id)
+    [ended] = await agent.until(stopped.request_id, 1)
+    assert (ended.state, ended.phase) == ("terminated", None)
+    await agent.gone(stopped.request_id)
 
 
 # ---- through an admin: a Resource with a health policy, deployed and redeployed -------------
