@@ -50,6 +50,19 @@ def health_check(spec: dict[str, Any]) -> dict[str, Any] | None:
     return dict(msgspec.to_builtins(check))
 
 
+def health_allowance(spec: dict[str, Any]) -> float:
+    """Seconds a start may take beyond the start deadline for its health check to run out:
+    the start period, then every retry's interval and timeout."""
+    try:
+        check = health_check(spec)
+    except msgspec.ValidationError:
+        return 0.0  # never handed out: work_for fails it
+    if check is None:
+        return 0.0
+    return float(check["start_period_seconds"] + check["retries"] * (
+        check["interval_seconds"] + check["timeout_seconds"]))
+
+
 def start_spec(box: SecretBox, row: dict[str, Any]) -> dict[str, Any]:
     """What the agent needs to run a deployment: secrets unsealed only here, on their way to
     the node that runs the container."""

@@ -471,3 +471,26 @@ def test_a_health_entry_in_any_spec_reaches_the_agent_and_a_bad_one_fails_its_de
     assert row(services, bad)["status"] == Status.ERROR.value
     assert row(services, bad)["error_detail"].startswith(
         "invalid health policy: Expected `str` matching regex")
+
+
+def test_a_start_with_a_health_check_may_take_what_its_policy_allows_beyond_the_deadline(
+    clocked: tuple[Services, FixedClock],
+) -> None:
+    services, clock = clocked
+    where = nodes(services, slots=4)
+    paris = str(where["paris"])
+    checked = services.deployments.deploy_spec(described({
+        "start_period_seconds": 100, "retries": 2, "interval_seconds": 10,
+        "timeout_seconds": 5}), [], lambda c: c.host_id == paris).request_id
+    plain = services.deployments.deploy(near("paris")).request_id
+    clock.advance(600)
+    schedule_once(services)
+    assert row(services, plain)["status"] == Status.ERROR
+    clock.advance(129)  # 100 + 2 x (10 + 5)
+    schedule_once(services)
+    assert row(services, checked)["status"] == Status.DEPLOYING
+    clock.advance(1)
+    schedule_once(services)
+    stored = row(services, checked)
+    assert (stored["status"], stored["error_detail"]) == (
+        Status.ERROR, f"not started within 730 s on node {paris}")
