@@ -6,6 +6,8 @@ ready only once it serves, and failed with the last probe's result when it does 
 A probe is an HTTP GET answered with the expected status, or a TCP connection the other side
 keeps open: an engine's port forwarder (podman's rootlessport, docker-proxy) accepts a
 connection on the host even when nothing listens in the container, then drops it at once.
+The check and the ports ride on the container's labels, so an agent restarted while checking
+(a self-update re-executes it) checks again and reports the deployment ready.
 """
 
 from __future__ import annotations
@@ -15,14 +17,39 @@ import contextlib
 from typing import Any
 from urllib.parse import quote
 
-from application.agent_protocol import HealthCheck
+import msgspec
+
+from application.agent_protocol import ContainerSpec, HealthCheck
 
 LOOPBACK = "127.0.0.1"
+HEALTH_LABEL = "edge.health"  # a container's HealthCheck, JSON (health-checked ones only)
+PORTS_LABEL = "edge.ports"  # its spec's ports, JSON, beside it
 # How long a TCP probe waits to see whether the accepted connection is dropped at once.
 TCP_SETTLE = 0.1
 STATUS_LINE = 256  # bytes of an answer's first line worth reading or quoting
 # Kept as they are in a request line; everything else (non-ASCII) is percent-encoded.
 PATH_SAFE = "".join(chr(c) for c in range(33, 127))
+
+
+def check_labels(spec: ContainerSpec) -> dict[str, str]:
+    """Labels of a health-checked deployment's container: what an agent restarted while the
+    check was under way (a self-update) needs to check it again and report it ready."""
+    if spec.health is None:
+        return {}
+    return {HEALTH_LABEL: msgspec.json.encode(spec.health).decode(),
+            PORTS_LABEL: msgspec.json.encode(spec.ports).decode()}
+
+
+def checked_spec(request_id: str, labels: dict[str, str]) -> ContainerSpec | None:
+    """The part of its spec a found container's labels keep: its ports and health check
+    (None: it has no check, or labels this agent cannot read)."""
+    try:
+        check = msgspec.json.decode(labels[HEALTH_LABEL], type=HealthCheck)
+        ports = msgspec.json.decode(labels[PORTS_LABEL], type=list[dict[str, Any]])
+    except (KeyError, msgspec.DecodeError):
+        return None
+    return ContainerSpec(request_id=request_id, image="", ports=ports, env={}, cpu_units=0,
+                         memory_mb=0, health=check)
 
 
 def published_address(check: HealthCheck, published: dict[str, Any]) -> tuple[str, int] | None:

@@ -29,7 +29,12 @@ from application.agent_protocol import (
     HealthCheck,
     Phase,
 )
-from entrypoints.agent.container_health import published_address, wait_healthy
+from entrypoints.agent.container_health import (
+    check_labels,
+    checked_spec,
+    published_address,
+    wait_healthy,
+)
 
 log = logging.getLogger(__name__)
 LABEL = "edge.request_id"
@@ -89,7 +94,7 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
     config: dict[str, Any] = {
         "Image": spec.image,
         "Env": [f"{k}={v}" for k, v in spec.env.items()],
-        "Labels": {LABEL: spec.request_id},
+        "Labels": {LABEL: spec.request_id, **check_labels(spec)},
         "ExposedPorts": exposed,
         "HostConfig": {"PortBindings": bindings, "NanoCpus": spec.cpu_units * 1_000_000_000 // 1024,
                        "Memory": spec.memory_mb * 1024 * 1024},
@@ -137,12 +142,15 @@ class ContainerRunner:
         self.docker = aiodocker.Docker(url=self.url)
         for container in await self.docker.containers.list(all=True,
                                                            filters={"label": [LABEL]}):
-            request_id = (container._container.get("Labels") or {}).get(LABEL)
+            labels = container._container.get("Labels") or {}
+            request_id = labels.get(LABEL)
             if request_id:
                 log.info("found deployment %s from an earlier run; watching it", request_id)
                 self._held.add(request_id)
                 self._containers[request_id] = container
-                self._spawn(self._watch(request_id, container))
+                running = container._container.get("State") == "running"
+                self._spawn(self._resume(request_id, container, labels) if running
+                            else self._watch(request_id, container))
 
     def held(self) -> list[str]:
         return sorted(self._held)
@@ -228,6 +236,29 @@ class ContainerRunner:
         if spec.request_id in self._stopping:  # asked to stop while starting
             await container.stop(t=STOP_GRACE)
         await self._watch(spec.request_id, container)
+
+    async def _resume(self, request_id: str, container: Any, labels: dict[str, str]) -> None:
+        """A health-checked container found running: the earlier run may have stopped while
+        checking it (a self-update), so it is checked again and reported ready once it passes
+        (the admin ignores a second ready). One that fails is left running: the admin stops it
+        if its start deadline passes, and one long ready is not ended by an agent restart."""
+        spec = checked_spec(request_id, labels)
+        if spec is not None and spec.health is not None:
+            try:
+                info = await container.show()
+            except aiodocker.DockerError as exc:  # gone meanwhile: _watch says how it ended
+                log.warning("cannot inspect %s: %s", request_id, exc.message)
+                info = {"NetworkSettings": {"Ports": {}}}
+            published = info["NetworkSettings"]["Ports"] or {}
+            unhealthy = await self._check(spec.health, container, published)
+            if unhealthy is None:
+                await self.send(request_id, DeploymentReport(
+                    state="ready", phase="health", public_ip=self.public_ip,
+                    ports=reported_ports(spec, published, self.public_ip)))
+            elif unhealthy is not ENDED:
+                log.warning("deployment %s fails its health check (%s); not reported ready",
+                            request_id, unhealthy)
+        await self._watch(request_id, container)
 
     async def _create(self, name: str, spec: ContainerSpec, phase: list[Phase]) -> Any:
         assert self.docker is not None

@@ -4,7 +4,8 @@ The agent's container runner alone (its reports kept as the admin would get them
 comes up late passes an HTTP check on a page it serves (ready only then), a 404 path fails with
 the probe's result and the container's logs and the container is removed, a TCP check passes on
 the served port and fails on one nothing listens on, a container that exits while checked is
-reported by its exit code, and one stopped while checked ends as asked.
+reported by its exit code, and one stopped while checked ends as asked. An agent restarted
+while a check is under way checks again and reports the deployment ready.
 
 Then a real agent process and an admin in this process (the Resource routes are not there yet:
 the test calls the resource services on the admin's own store): a Resource with an HTTP health
@@ -102,9 +103,10 @@ def fetch(url: str) -> bytes:
         return bytes(answer.read())
 
 
-def containers(engine: Engine) -> list[str]:
-    found = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], env=engine.env,
-                           capture_output=True, text=True, check=True, timeout=60)
+def containers(engine: Engine, running: bool = False) -> list[str]:
+    found = subprocess.run(["podman", "ps", *(() if running else ("-a",)), "--format",
+                            "{{.Names}}"], env=engine.env, capture_output=True, text=True,
+                           check=True, timeout=60)
     return found.stdout.split()
 
 
@@ -180,6 +182,40 @@ async def checks_pass_and_fail(agent: Agent, engine: Engine) -> None:
     [ended] = await agent.until(stopped.request_id, 1)
     assert (ended.state, ended.phase) == ("terminated", None)
     await agent.gone(stopped.request_id)
+
+
+def test_an_agent_restarted_while_checking_checks_again_and_reports_ready(
+        engine: Engine) -> None:
+    asyncio.run(restarted(engine))
+
+
+async def restarted(engine: Engine) -> None:
+    late = spec(f"(sleep 4; echo ok > /www/late.html) & exec {HTTPD}",
+                {"path": "/late.html", "port": 8080, "start_period_seconds": 60,
+                 "interval_seconds": 0.3})
+    first = Agent(engine)
+    await first.runner.open()
+    try:
+        first.runner.start(late)
+        deadline = time.monotonic() + 30
+        while f"edge-{late.request_id}" not in containers(engine, running=True):
+            assert time.monotonic() < deadline, "not started"
+            await asyncio.sleep(0.1)
+    finally:
+        await first.runner.close()  # as a self-update does: the container keeps running
+    assert first.of(late.request_id) == []
+    second = Agent(engine)
+    await second.runner.open()
+    try:
+        assert second.runner.held() == [late.request_id]
+        [ready] = await second.until(late.request_id, 1)
+        assert (ready.state, ready.phase) == ("ready", "health")
+        link = ready.ports["web"]["link"]
+        assert await asyncio.to_thread(fetch, f"{link}/late.html") == b"ok\n"
+        assert second.runner.stop(late.request_id)
+        await second.gone(late.request_id)
+    finally:
+        await second.runner.close()
 
 
 # ---- through an admin: a Resource with a health policy, deployed and redeployed -------------

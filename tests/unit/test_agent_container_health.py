@@ -15,8 +15,15 @@ from typing import Any
 import msgspec
 import pytest
 
-from application.agent_protocol import HealthCheck
-from entrypoints.agent.container_health import probe, published_address, wait_healthy
+from application.agent_protocol import ContainerSpec, HealthCheck
+from entrypoints.agent.container_health import (
+    HEALTH_LABEL,
+    check_labels,
+    checked_spec,
+    probe,
+    published_address,
+    wait_healthy,
+)
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 HOST = "127.0.0.1"
@@ -224,3 +231,19 @@ def test_the_check_reaches_the_port_published_for_the_containers_port(
     assert published_address(check(), published) == address
     assert published_address(check(port=7070), published) is None
     assert published_address(check(), {"8080/tcp": None}) is None
+
+
+def test_a_containers_labels_keep_its_check_and_ports_for_a_restarted_agent() -> None:
+    ports = [{"port": 8080, "protocol": "HTTP", "name": "web", "tls_upgrade": False}]
+    spec = ContainerSpec(request_id="abc", image="x:1", ports=ports, env={"SECRET": "s"},
+                         cpu_units=256, memory_mb=64, health=check(path="/caf\u00e9"))
+    labels = check_labels(spec)
+    assert "SECRET" not in str(labels)
+    found = checked_spec("abc", labels)
+    assert found is not None
+    assert (found.request_id, found.ports, found.health) == ("abc", ports, spec.health)
+    assert check_labels(ContainerSpec(request_id="abc", image="x:1", ports=ports, env={},
+                                      cpu_units=256, memory_mb=64)) == {}
+    assert checked_spec("abc", {}) is None
+    assert checked_spec("abc", {**labels, HEALTH_LABEL: '{"port": 0}'}) is None
+    assert checked_spec("abc", {**labels, HEALTH_LABEL: "not json"}) is None
