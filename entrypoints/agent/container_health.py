@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +28,7 @@ PORTS_LABEL = "edge.ports"  # its spec's ports, JSON, beside it
 # How long a TCP probe waits to see whether the accepted connection is dropped at once.
 TCP_SETTLE = 0.1
 STATUS_LINE = 256  # bytes of an answer's first line worth reading or quoting
+STATUS = re.compile(r"[0-9]{3}")
 # Kept as they are in a request line; everything else (non-ASCII) is percent-encoded.
 PATH_SAFE = "".join(chr(c) for c in range(33, 127))
 
@@ -104,13 +106,17 @@ async def _http(check: HealthCheck, host: str, port: int) -> str | None:
         writer.write(f"GET {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: edge-agent"
                      "\r\nAccept: */*\r\nConnection: close\r\n\r\n".encode())
         await writer.drain()
-        line = await reader.readline()
+        line = await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as exc:
+        line = exc.partial
+    except asyncio.LimitOverrunError:
+        return f"GET {check.path}: not an HTTP answer (a first line over 64 KiB)"
     finally:
         await _close(writer)
     if not line:
         return f"GET {check.path}: the connection was closed without an answer"
     parts = line[:STATUS_LINE].decode("latin-1").split()
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not STATUS.fullmatch(parts[1]):
         return f"GET {check.path}: not an HTTP answer: {line[:80]!r}"
     status = int(parts[1])
     if status != check.expected_status:

@@ -290,6 +290,9 @@ class ContainerRunner:
             await asyncio.gather(probing, ended, return_exceptions=True)
         if (ended.done() and not ended.cancelled()) or probing.cancelled():
             return ENDED
+        if (error := probing.exception()) is not None:  # a bug: fail it, never hang the start
+            log.error("deployment health check broke", exc_info=error)
+            return f"the check could not run: {error!r}"
         return probing.result()
 
     async def _unhealthy(self, request_id: str, container: Any, found: str) -> None:

@@ -151,6 +151,23 @@ async def test_a_silent_server_or_one_that_never_answers_http_fails_the_http_che
         assert await probe(check(), HOST, port) == (
             "GET /: not an HTTP answer: b'SSH-2.0-OpenSSH\\r\\n'")
 
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 " + b"A" * 100_000)
+        await writer.drain()
+
+    async def odd_digits(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 \xb2\xb3\xb9 OK\r\n\r\n")  # latin-1 digits int() refuses
+        await writer.drain()
+
+    async with serving(endless) as port:
+        assert await probe(check(), HOST, port) == (
+            "GET /: not an HTTP answer (a first line over 64 KiB)")
+    async with serving(odd_digits) as port:
+        assert await probe(check(), HOST, port) == (
+            "GET /: not an HTTP answer: b'HTTP/1.1 \\xb2\\xb3\\xb9 OK\\r\\n'")
+
 
 @in_loop
 async def test_a_tcp_check_passes_when_the_connection_stays_open_or_greets() -> None:
