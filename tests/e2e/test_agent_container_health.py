@@ -4,7 +4,8 @@ The agent's container runner alone (its reports kept as the admin would get them
 comes up late passes an HTTP check on a page it serves (ready only then), a 404 path fails with
 the probe's result and the container's logs and the container is removed, a TCP check passes on
 the served port and fails on one nothing listens on, a container that exits while checked is
-reported by its exit code, and one stopped while checked ends as asked. An agent restarted
+reported by its exit code, one stopped while checked ends as asked, and an image that cannot be
+pulled fails in the pull phase. An agent restarted
 while a check is under way checks again and reports the deployment ready.
 
 Then a real agent process and an admin in this process (the Resource routes are not there yet:
@@ -138,8 +139,10 @@ async def checks_pass_and_fail(agent: Agent, engine: Engine) -> None:
     plain = spec(f"exec {HTTPD}", None)
     stopped = spec(f"exec {HTTPD}", {"path": "/missing", "port": 8080,
                                      "start_period_seconds": 60, **quick})
+    absent = msgspec.structs.replace(spec(f"exec {HTTPD}", None),
+                                     image="localhost/edge-test/absent:1")
     began = time.monotonic()
-    for each in (late, missing, tcp, nothing, dies, plain, stopped):
+    for each in (late, missing, tcp, nothing, dies, plain, stopped, absent):
         assert agent.runner.start(each)
 
     [ready] = await agent.until(late.request_id, 1)
@@ -174,6 +177,9 @@ async def checks_pass_and_fail(agent: Agent, engine: Engine) -> None:
 
     [at_once] = await agent.until(plain.request_id, 1)
     assert (at_once.state, at_once.phase) == ("ready", "start")
+
+    [unpulled] = await agent.until(absent.request_id, 1)
+    assert (unpulled.state, unpulled.phase) == ("error", "pull"), unpulled
 
     # Stopped while its check still runs (the admin gave up on it, or forgot it): it ends as
     # asked, never ready.
