@@ -5,8 +5,8 @@ comes up late passes an HTTP check on a page it serves (ready only then), a 404 
 the probe's result and the container's logs and the container is removed, a TCP check passes on
 the served port and fails on one nothing listens on, a container that exits while checked is
 reported by its exit code, one stopped while checked ends as asked, and an image that cannot be
-pulled fails in the pull phase. An agent restarted
-while a check is under way checks again and reports the deployment ready.
+pulled fails in the pull phase. An agent restarted while a check is under way checks again and
+reports the deployment ready.
 
 Then a real agent process and an admin in this process (the Resource routes are not there yet:
 the test calls the resource services on the admin's own store): a Resource with an HTTP health
