@@ -24,6 +24,7 @@ from entrypoints.agent.container_health import (
     published_address,
     wait_healthy,
 )
+from entrypoints.agent.containers import container_config
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 HOST = "127.0.0.1"
@@ -264,3 +265,21 @@ def test_a_containers_labels_keep_its_check_and_ports_for_a_restarted_agent() ->
     assert checked_spec("abc", {}) is None
     assert checked_spec("abc", {**labels, HEALTH_LABEL: '{"port": 0}'}) is None
     assert checked_spec("abc", {**labels, HEALTH_LABEL: "not json"}) is None
+
+
+def test_a_checked_port_the_spec_does_not_publish_is_published_on_loopback_alone() -> None:
+    ports = [{"port": 8080, "protocol": "UDP", "name": "game"}]
+    base = ContainerSpec(request_id="abc", image="x:1", ports=ports, env={}, cpu_units=256,
+                         memory_mb=64)
+    plain = container_config(base)
+    assert plain["HostConfig"]["PortBindings"] == {"8080/udp": [{"HostIp": "", "HostPort": ""}]}
+    assert plain["Labels"] == {"edge.request_id": "abc"}
+    checked = container_config(msgspec.structs.replace(base, health=check(type="tcp")))
+    assert checked["HostConfig"]["PortBindings"] == {
+        "8080/udp": [{"HostIp": "", "HostPort": ""}],
+        "8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}
+    assert set(checked["ExposedPorts"]) == {"8080/udp", "8080/tcp"}
+    served = msgspec.structs.replace(base, ports=[{**ports[0], "protocol": "HTTP"}],
+                                     health=check())
+    assert container_config(served)["HostConfig"]["PortBindings"] == {
+        "8080/tcp": [{"HostIp": "", "HostPort": ""}]}
