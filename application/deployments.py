@@ -20,7 +20,7 @@ import msgspec
 from application.agent_protocol import DeploymentReport
 from application.apps import reveal, sealed_env
 from application.deployment_inputs import DeploymentCreate, user_points
-from application.deployment_work import work_for
+from application.deployment_work import health_allowance, work_for
 from application.errors import NotFoundError, SecretUnavailableError
 from application.ports import (
     DeploymentFinder,
@@ -304,9 +304,9 @@ class Deployments:
     # -- starts that never came (the scheduler) --------------------------------------------
     def expire_unstarted(self, deadline_seconds: float, listening_since: datetime | None) -> int:
         """Ends in ERROR, room given back, one batch of deployments placed at least
-        `deadline_seconds` ago that their node has not reported started. Only while an admin
-        was up that long to hear the reports (`listening_since`, None: not yet): after an
-        outage, every start is late."""
+        `deadline_seconds` ago (plus what its health check may take) that their node has not
+        reported started. Only while an admin was up that long to hear the reports
+        (`listening_since`, None: not yet): after an outage, every start is late."""
         deadline = timedelta(seconds=deadline_seconds)
         cutoff = self.writes.clock.now() - deadline
         if listening_since is None or listening_since > cutoff:
@@ -314,9 +314,10 @@ class Deployments:
         due = self.finder.deploying_before(cutoff, BATCH)
 
         def why(uow: UnitOfWork, deployment: Deployment) -> str | None:
-            if not deployment.start_overdue(deadline, uow.now):
+            allowed = deadline_seconds + health_allowance(deployment.spec)
+            if not deployment.start_overdue(timedelta(seconds=allowed), uow.now):
                 return None
-            return f"not started within {deadline_seconds:g} s on node {deployment.node_id}"
+            return f"not started within {allowed:g} s on node {deployment.node_id}"
 
         return self._give_up(due, why)
 

@@ -169,5 +169,7 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
         "images": "Image references the node holds (RepoTags)"}),
     "DeploymentReport": ("AgentDeploymentReportRequest", {
         "state": "ready, error or terminated", "ports": "name -> {external, internal,"
-        " protocol, link, tls_upgrade} once ready"}),
+        " protocol, link, tls_upgrade} once ready",
+        "phase": "The step a start ended in (pull, start, health: after its health check);"
+        " null when a running container ended"}),
 }
