@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import API_KEY
-from tests.e2e.test_http_support import AUTH, data, enroll, issue_key, running
+from tests.e2e.test_http_support import AUTH, data, enroll, fixed_clock, issue_key, running
 
 pytestmark = pytest.mark.e2e
 TOKEN = {"Authorization": f"token {API_KEY}"}
@@ -67,3 +67,27 @@ def test_self_stop_answers_401_without_a_token_403_with_a_wrong_one_404_if_unkno
         stopped = client.delete(path, headers={"authorization": token})
         assert stopped.status_code == 202, stopped.text
 
+
+def test_a_renamed_tag_keeps_its_create_time_and_its_place() -> None:
+    clock = fixed_clock()
+    with running(clock=clock) as client:
+        request_id = placed(client).request_id
+        tags = f"/v1/deployments/{request_id}/tags"
+        first = client.post(tags, headers=TOKEN, json={"name": "blue"}).json()
+        clock.advance(5)
+        client.post(tags, headers=TOKEN, json={"name": "green"})
+        clock.advance(5)
+        renamed = client.patch(f"{tags}/blue", headers=TOKEN, json={"name": "red"})
+        assert renamed.status_code == 200, renamed.text
+        assert renamed.json()["create_time"] == first["create_time"]
+        assert renamed.json()["last_updated"] > first["last_updated"]
+        listed = client.get(tags, headers=TOKEN).json()["tags"]
+        assert [t["name"] for t in listed] == ["red", "green"]
+        clock.advance(5)
+        # The old name is free again: a new tag of its own, and each goes by its name.
+        again = client.post(tags, headers=TOKEN, json={"name": "blue"}).json()
+        assert again["create_time"] > first["create_time"]
+        assert client.delete(f"{tags}/red", headers=TOKEN).status_code == 204
+        assert [t["name"] for t in client.get(tags, headers=TOKEN).json()["tags"]] == [
+            "green", "blue"]
+        assert client.get(f"{tags}/blue", headers=TOKEN).json() == again
