@@ -214,6 +214,11 @@ class Settings:
     def api_keys(self) -> tuple[str, ...]:
         return tuple(k for k in (self.api_key, self.master_key) if k)
 
+    def named_api_keys(self) -> dict[str, str]:
+        """The keys by the setting that holds them (the name tells callers apart)."""
+        return {n: k for n, k in (("API_KEY", self.api_key), ("MASTER_KEY", self.master_key))
+                if k}
+
     def persistence_env(self, name: str) -> dict[str, str]:
         """The eventsourcing environment for DATABASE_URL, prefixed for one recorder `name`."""
         kind = database_kind(self.database_url)
