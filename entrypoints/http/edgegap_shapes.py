@@ -220,7 +220,10 @@ class DeleteSchedule(Shape):
 class FleetHostSpecifications(Shape):
     cpu_units: int
     memory_mb: int
-    base_clock_speed_mhz: int | None
+    base_clock_speed_mhz: Annotated[int | None, _d(
+        "The CPU's base clock its agent reports (cpufreq's base_frequency, else /proc/cpuinfo"
+        " `cpu MHz`); null until the agent's first metrics report, and from agents that do"
+        " not report it")]
 
 
 class FleetHost(Shape):

@@ -91,3 +91,28 @@ def test_a_renamed_tag_keeps_its_create_time_and_its_place() -> None:
         assert [t["name"] for t in client.get(tags, headers=TOKEN).json()["tags"]] == [
             "green", "blue"]
         assert client.get(f"{tags}/blue", headers=TOKEN).json() == again
+
+
+def test_a_fleet_host_shows_the_base_clock_its_agent_reports() -> None:
+    with running() as client:
+        deployment = placed(client)
+
+        def specifications() -> dict[str, Any]:
+            [host] = client.get("/v2/private-fleets/north/hosts", headers=TOKEN).json()["data"]
+            assert host["host_id"] == deployment.node_id
+            spec: dict[str, Any] = host["fleet_host_specifications"]
+            return spec
+
+        assert specifications()["base_clock_speed_mhz"] is None  # nothing reported yet
+        report = {"host": {"cpu": {"cores": 2, "base_clock_mhz": 2000}}, "agent": {}}
+        data(client.post("/agent/v1/metrics", headers=deployment.agent, json=report))
+        assert specifications() == {"cpu_units": 2048, "memory_mb": 2048,
+                                    "base_clock_speed_mhz": 2000}
+        # The node's own metrics keep the seed's figures (the clock is not one of them).
+        figures = client.get(f"/api/v1/nodes/{deployment.node_id}/metrics/host", headers=AUTH)
+        assert figures.status_code == 200, figures.text
+        assert "base_clock_mhz" not in figures.text
+        older = {"host": {"cpu": {"cores": 2}}, "agent": {}}  # an agent from before
+        data(client.post("/agent/v1/metrics", headers=deployment.agent, json=older))
+        assert specifications()["base_clock_speed_mhz"] is None
+
