@@ -116,3 +116,39 @@ def test_a_fleet_host_shows_the_base_clock_its_agent_reports() -> None:
         data(client.post("/agent/v1/metrics", headers=deployment.agent, json=older))
         assert specifications()["base_clock_speed_mhz"] is None
 
+
+def test_the_status_names_the_deployment_and_fills_what_is_known() -> None:
+    with running(deployment_domain="deployments.example.com") as client:
+        deployment = placed(client, command="/bin/game", arguments="--port 7777")
+        path = f"/v1/status/{deployment.request_id}"
+        early = client.get(path, headers=TOKEN).json()
+        assert early["fqdn"] == f"{deployment.request_id}.deployments.example.com"
+        assert (early["command"], early["arguments"]) == ("/bin/game", "--port 7777")
+        # Before READY: the version's ports, not yet published; no address yet.
+        assert early["ports"] == {"7777": {
+            "external": None, "internal": 7777, "protocol": "UDP", "name": "7777",
+            "tls_upgrade": False, "link": None, "proxy": None}}
+        assert early["public_ip"] is None
+        data(client.post(f"/agent/v1/deployments/{deployment.request_id}/report",
+                         headers=deployment.agent, json={
+                             "state": "ready", "public_ip": "100.10.0.85", "ports": {
+                                 "7777": {"name": "7777", "internal": 7777, "external": 31669,
+                                          "protocol": "UDP", "link": "100.10.0.85:31669"}}}))
+        ready = client.get(path, headers=TOKEN).json()
+        assert ready["current_status"] == "Status.READY"
+        assert ready["fqdn"] == early["fqdn"] and ready["public_ip"] == "100.10.0.85"
+        assert ready["ports"]["7777"]["external"] == 31669
+        assert ready["ports"]["7777"]["link"] == "100.10.0.85:31669"
+        [listed] = client.get("/v1/deployments", headers=TOKEN).json()["data"]
+        assert (listed["fqdn"], listed["public_ip"]) == (early["fqdn"], "100.10.0.85")
+
+
+def test_without_a_deployment_domain_the_fqdn_is_null_not_an_address() -> None:
+    with running() as client:
+        deployment = placed(client)
+        data(client.post(f"/agent/v1/deployments/{deployment.request_id}/report",
+                         headers=deployment.agent, json={"state": "ready",
+                                                         "public_ip": "100.10.0.85"}))
+        status = client.get(f"/v1/status/{deployment.request_id}", headers=TOKEN).json()
+        assert status["fqdn"] is None and status["public_ip"] == "100.10.0.85"
+
