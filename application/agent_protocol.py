@@ -378,6 +378,8 @@ class Cpu(msgspec.Struct, forbid_unknown_fields=True):
     load_5m: Amount | None = None
     load_15m: Amount | None = None
     usage_percent: Percent | None = None
+    # Edgegap's fleet hosts show it; agents before it was reported leave it out (null).
+    base_clock_mhz: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
 
 
 class Usage(msgspec.Struct, forbid_unknown_fields=True):

@@ -24,7 +24,7 @@ from application.clusters import CreateCluster
 from application.deployment_inputs import DeploymentCreate
 from application.deployments import LOST, NO_ROOM, UNSEALABLE, InvalidAppVersionError
 from application.enrollment_keys import IssueEnrollmentKey
-from application.errors import NotFoundError, SecretUnavailableError
+from application.errors import ForbiddenError, NotFoundError, SecretUnavailableError
 from application.hosts import UpdateHost
 from domain.deployment import AlreadyTerminatedError, Status
 from domain.node import NodeStatus
@@ -238,8 +238,10 @@ def test_secrets_are_sealed_at_rest_and_unsealed_for_the_node(services: Services
                                                    "deployment_hooks")]
     assert not [s for s in secrets if s in repr(rows)]
     point = start_access_point(start)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ForbiddenError):
         services.deployments.self_stop(accepted.request_id, point, token[:-1])
+    with pytest.raises(ForbiddenError):
+        services.deployments.self_stop(accepted.request_id, point + 1, token)
     assert services.deployments.self_stop(accepted.request_id, point, token) is False  # 202
 
 
