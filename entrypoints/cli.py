@@ -11,6 +11,7 @@ import uuid
 from asyncio import Event
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import metadata
+from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 from adapters.pg_datastore import DatabaseUnavailableError
@@ -63,11 +64,20 @@ def serve(args: argparse.Namespace) -> int:
         print(f"edge-admin: API_KEY not set; this run accepts the generated key {settings.api_key}",
               file=sys.stderr)
     logging.getLogger(__name__).info("listening on http://%s", where(settings.host, settings.port))
-    config = uvicorn.Config(create_app(settings, services), log_level=args.log_level,
+    app = create_app(settings, services)
+    config = uvicorn.Config(app, log_level=args.log_level,
                             access_log=False, log_config=None,
                             # Open event streams would otherwise hold shutdown until clients leave.
                             timeout_graceful_shutdown=3)
-    uvicorn.Server(config).run(sockets=sockets)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            stopping = getattr(app.state, "stopping", None)
+            if stopping is not None:  # long polls answer now (entrypoints/http/app.py Stopping)
+                stopping.set()
+            super().handle_exit(sig, frame)
+
+    Server(config).run(sockets=sockets)
     return 0
 
 

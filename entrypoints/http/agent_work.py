@@ -7,7 +7,6 @@ are closed shapes; the agent decodes them with the reply structs of application/
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -22,7 +21,14 @@ from application.agent_protocol import ExecutionResult, WorkPoll
 from application.executions import Work
 from domain.command_execution import ExecutionStatus
 from entrypoints.bootstrap import Services
-from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
+from entrypoints.http.inputs import (
+    first_of,
+    node_for_token,
+    path_uuid,
+    read_body,
+    services,
+    stopping_event,
+)
 from entrypoints.http.responses import ok
 from entrypoints.http.serializers import Moment, Shape, described
 
@@ -146,6 +152,7 @@ async def work(request: Request) -> Response:
     node = await run_in_threadpool(node_for_token, request)
     poll = await read_body(request, WorkPoll)
     svc = services(request)
+    stopping = stopping_event(request)
     deadline = time.monotonic() + poll.wait_seconds
     # Armed before the first look, so work recorded while looking still wakes this poll.
     with svc.doorbell.listen(node["id"]) as rung:
@@ -154,14 +161,11 @@ async def work(request: Request) -> Response:
             found, update, containers = await run_in_threadpool(_find, svc, node["id"], poll)
             remaining = deadline - time.monotonic()
             busy = found.executions or found.cancel or update or any(containers.values())
-            if busy or remaining <= 0:
+            if busy or remaining <= 0 or stopping.is_set():
                 _count_delivery(svc, len(found.executions))
                 return ok(request, _body(svc, found, update, containers))
             # Work recorded by another admin process rings nothing here: look again regularly.
-            try:
-                await asyncio.wait_for(rung.wait(), min(remaining, svc.settings.agent_poll_recheck))
-            except TimeoutError:
-                pass
+            await first_of(rung, stopping, min(remaining, svc.settings.agent_poll_recheck))
 
 
 async def result(request: Request) -> Response:

@@ -4,6 +4,7 @@ this room does not import that one."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -61,6 +62,20 @@ from entrypoints.settings import Settings
 from projections.status import ProjectionStuckError
 
 log = logging.getLogger(__name__)
+
+
+class Stopping:
+    """Set when the server begins to stop (its signal handler, possibly outside the loop), so
+    long polls answer at once instead of being cut off after the grace period: the agent would
+    get a bare 500 and back off."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.event = loop, asyncio.Event()
+
+    def set(self) -> None:
+        self.loop.call_soon_threadsafe(self.event.set)
+
+
 Background = Callable[[Services], AbstractAsyncContextManager[None]]
 
 API_ROUTES = [
@@ -102,6 +117,7 @@ def create_http_app(
         if svc is None:
             svc = await run_in_threadpool(build_services, settings)
         await run_in_threadpool(svc.start)
+        app.state.stopping = Stopping(asyncio.get_running_loop())
         try:
             async with background(svc) if background else contextlib.nullcontext():
                 app.state.services = svc

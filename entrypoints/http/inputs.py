@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -153,3 +154,23 @@ def node_for_token(request: Request) -> dict[str, Any]:
 def services(request: Request) -> Services:
     """The process's wired services, kept in the app state by the lifespan."""
     return request.app.state.services  # type: ignore[no-any-return]
+
+
+_NEVER = asyncio.Event()  # never set: what a request sees when its app has no stopping signal
+
+
+def stopping_event(request: Request) -> asyncio.Event:
+    """Set once the server begins to stop (entrypoints/http/app.py Stopping): long polls and
+    streams end their wait then, and answer, instead of being cut off after the grace period."""
+    stopping = getattr(request.app.state, "stopping", None)
+    return stopping.event if stopping is not None else _NEVER
+
+
+async def first_of(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
+    """Waits until either event is set or `timeout` seconds pass, whichever comes first."""
+    waits = {asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())}
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

@@ -11,6 +11,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -330,6 +331,8 @@ def test_agent_rides_out_an_admin_outage(own_admin: Agents) -> None:
     cluster, key = server.new_cluster()
     agent = agents.persistent("a", key, uuid.uuid4().hex)
     (node_id,) = agents.healthy(cluster, 1)
+    # Healthy from enrollment on; the line the test counts comes with the first heartbeat.
+    agents.wait(lambda: "heartbeating every" in agents.children.log("a") or None, "heartbeats")
 
     server.stop()
     time.sleep(3)  # several failed heartbeats
@@ -401,3 +404,29 @@ def test_a_key_the_admin_refuses_stops_the_agent_with_status_3(
     log = agents.children.log("a")
     assert "refuses ENROLLMENT_KEY" in log
     assert log.count("refuses ENROLLMENT_KEY") == 1  # said once, not retried
+
+
+def test_a_long_poll_in_flight_is_answered_when_the_admin_stops(own_admin: Agents) -> None:
+    server = own_admin.admin
+    server.start()
+    _, key = server.new_cluster()
+    enrolled = server.data(server.http.post("/agent/v1/enroll", json={"enrollment_key": key}))
+    token = {"authorization": f"Bearer {enrolled['api_token']}"}
+    answers: list[httpx.Response] = []
+
+    def poll() -> None:
+        answers.append(server.http.post("/agent/v1/work", json={"wait_seconds": 25},
+                                        headers=token, timeout=30))
+
+    waiting = threading.Thread(target=poll)
+    waiting.start()
+    time.sleep(1)  # the poll is waiting for work
+    stopped_at = time.monotonic()
+    assert server.proc is not None
+    server.proc.terminate()
+    waiting.join(20)
+    # Answered with the (empty) work at once, not cut off after the grace period with a 500.
+    assert [a.status_code for a in answers] == [200]
+    assert answers[0].json()["data"]["executions"] == []
+    assert time.monotonic() - stopped_at < 2.5
+    server.proc.wait(15)

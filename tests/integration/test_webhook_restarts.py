@@ -168,12 +168,13 @@ def test_relay_sigkilled_at_random_moments_publishes_each_event_once_in_order(
     services = build_services(make_settings(pg_url, run_projections=False, **nats_settings))
     seed = random.randrange(1 << 32)
     rng = random.Random(seed)
-    writer = threading.Thread(target=_write_slowly, args=(services, 60, 25))
+    enough_kills = threading.Event()
+    writer = threading.Thread(target=_write_slowly, args=(services, 60, 25, enough_kills))
     kills = 0
     try:
         relay = processes.spawn("relay", "run")
         writer.start()
-        progress = []
+        progress: list[int | None] = []
         while writer.is_alive():
             # Kill only once this relay has published something (a loaded machine can take
             # longer to start one than any fixed delay), then at a random later moment.
@@ -183,6 +184,8 @@ def test_relay_sigkilled_at_random_moments_publishes_each_event_once_in_order(
             relay.kill()
             relay.wait(10)
             kills += 1
+            if kills >= 3:
+                enough_kills.set()
             progress.append(last_stream_position(nats_settings["nats_stream"]))
             relay = processes.spawn("relay", "run")
         writer.join()
@@ -204,8 +207,13 @@ def test_relay_sigkilled_at_random_moments_publishes_each_event_once_in_order(
         services.close()
 
 
-def _write_slowly(services: Services, batches: int, size: int) -> None:
-    for _ in range(batches):
+def _write_slowly(services: Services, batches: int, size: int,
+                  until: threading.Event | None = None) -> None:
+    """`batches` batches at least, and on until `until` is set (a loaded machine starts relay
+    processes slowly: the kills the test needs must find writes still going on)."""
+    written = 0
+    while written < batches or (until is not None and not until.is_set()):
         write_registrations(services, size, batch=size)
+        written += 1
         time.sleep(0.1)
 
