@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from domain.deployment import Deployment
 from domain.deployment_attempt import TERMINAL, AttemptStatus, advance, is_rollback
@@ -132,15 +133,22 @@ def masked_snapshot(spec: dict[str, Any]) -> dict[str, Any]:
             "cpuUnits": spec["cpu_units"], "memoryMb": spec["memory_mb"]}
 
 
+def _uuid(value: str | None) -> UUID | None:
+    """Ids in a spec are JSON text; columns hold UUIDs (compared as such by every view)."""
+    return None if value is None else UUID(value)
+
+
 def _attempt_requested(e: Any) -> list[Change]:
     spec = e.spec
     own = spec.get("resource")
     if not isinstance(own, dict):
         return []  # not a resource's deployment (Edgegap, Mengi)
-    source = spec.get("source_deployment_id")
-    candidate = spec.get("rollback_candidate_deployment_id")
-    row = {"id": e.originator_id, "request_id": e.request_id, "project_id": own["project_id"],
-           "environment_id": own["environment_id"], "resource_id": own["resource_id"],
+    source = _uuid(spec.get("source_deployment_id"))
+    candidate = _uuid(spec.get("rollback_candidate_deployment_id"))
+    row = {"id": e.originator_id, "request_id": e.request_id,
+           "project_id": UUID(own["project_id"]),
+           "environment_id": UUID(own["environment_id"]),
+           "resource_id": UUID(own["resource_id"]),
            "server_id": None, "trigger_kind": spec.get("trigger") or "create",
            "source_deployment_id": source, "rollback_candidate_id": candidate,
            "is_rollback": is_rollback(spec), "status": AttemptStatus.CREATED.value,

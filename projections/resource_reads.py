@@ -4,12 +4,14 @@ the attempts of their deployments as records, and the questions Appaloft's views
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 from domain.deployment_attempt import HEALTHY, AttemptStatus, advance
+from domain.resource import configuration_blockers
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order
 from projections.records import Record, Records
 from projections.resource_tables import (
@@ -135,3 +137,21 @@ class ResourceReads:
 
     def attempt_count_on_server(self, server_id: UUID) -> int:
         return self._count(self.attempts, (Cond("server_id", "eq", server_id),))
+
+    # --- what a deployment of a resource needs -------------------------------------------
+    def plan_reasons(self, resource: ResourceRecord) -> list[str]:
+        """Why the resource cannot be deployed now (empty: it can): the rules of its project,
+        environment and own configuration, as the aggregates check them, read."""
+        reasons = []
+        project = self.projects.get(resource.project_id)
+        if project is not None and project.lifecycle_status == "archived":
+            reasons.append("project-archived")
+        environment = self.environments.get(resource.environment_id)
+        if environment is not None and environment.lifecycle_status != "active":
+            reasons.append(f"environment-{environment.lifecycle_status}")
+        reasons += configuration_blockers(resource.lifecycle_status == "archived",
+                                          resource.image, json.loads(resource.health),
+                                          resource.internal_port)
+        if resource.active_deployment_id is not None:
+            reasons.append("attempt-not-terminal")
+        return reasons

@@ -214,3 +214,52 @@ def parse_event_type(raw: str) -> str:
     if raw not in EVENT_TYPES:
         raise ValueError("is not a known event type; see GET /api/v1/event_types")
     return raw
+
+
+# --- the query of an operation that is not a paged list (Appaloft's `limit`, `projectId`) ----
+@dataclass(frozen=True)
+class QueryParam:
+    """One query parameter: how it is read and how the OpenAPI document shows it."""
+
+    name: str
+    parse: Parser
+    schema: dict[str, Any]
+    description: str
+    required: bool = False
+    example: Any = None
+
+
+def parse_params(request: Request, params: tuple[QueryParam, ...]) -> dict[str, Any]:
+    """Every known parameter's value (None when absent); unknown, repeated, missing required
+    or malformed ones are one 400 naming each."""
+    known = {p.name: p for p in params}
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {p.name: None for p in params}
+    for name in request.query_params:
+        param = known.get(name)
+        raw = request.query_params.getlist(name)
+        if param is None:
+            errors[name] = ["is not a supported filter"]
+        elif len(raw) > 1:
+            errors[name] = ["may be given once"]
+        else:
+            try:
+                values[name] = param.parse(raw[0])
+            except ValueError as exc:
+                errors[name] = [str(exc)]
+    for param in params:
+        if param.required and param.name not in request.query_params:
+            errors[param.name] = ["can't be blank"]
+    if errors:
+        raise ApiError(400, errors)
+    return values
+
+
+def bounded_int(low: int, high: int) -> Parser:
+    def parse(raw: str) -> int:
+        value = parse_int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse

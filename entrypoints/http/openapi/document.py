@@ -34,16 +34,25 @@ from entrypoints.http import (
     agent_deployments,
     agent_work,
     aliases,
+    appaloft_views,
+    attempt_views,
+    audit_events,
     clusters,
     command_executions,
     deliveries,
+    deployment_attempts,
     enrollment_keys,
+    environments,
     event_types,
     events,
     node_metrics,
     nodes,
+    projects,
+    resources,
     serializers,
+    servers,
     ssh,
+    variables,
     webhooks,
 )
 from entrypoints.http.app import API_ROUTES
@@ -59,6 +68,7 @@ from entrypoints.http.listing import (
 )
 from entrypoints.http.openapi import admins as oadm
 from entrypoints.http.openapi import agent_work as owork
+from entrypoints.http.openapi import appaloft as oapp
 from entrypoints.http.openapi import commands as ocmd
 from entrypoints.http.openapi import deployments as odep
 from entrypoints.http.openapi import events as oev
@@ -191,6 +201,7 @@ OPERATIONS.update(owork.OPERATIONS)
 OPERATIONS.update(ossh.OPERATIONS)
 OPERATIONS.update(oadm.OPERATIONS)
 OPERATIONS.update(odep.OPERATIONS)
+OPERATIONS.update(oapp.OPERATIONS)
 
 
 def build_openapi() -> dict[str, Any]:
@@ -207,7 +218,7 @@ def build_openapi() -> dict[str, Any]:
     if stale := OPERATIONS.keys() - documented:
         raise LookupError(f"{__name__} documents routes that do not exist: {stale}")
     tags = [*oadm.TAGS, CLUSTER, KEY, NODE, ALIAS, *oadm.NODE_TAGS, *ocmd.TAGS, *ossh.TAGS,
-            EVENT_TYPE, WEBHOOK, EVENT, *odep.TAGS, AGENT]
+            EVENT_TYPE, WEBHOOK, EVENT, *odep.TAGS, *oapp.TAGS, AGENT]
     document = {
         "openapi": "3.1.0",
         "info": oas.INFO,
@@ -233,7 +244,8 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
         "tags": [op.tag],
         "summary": op.summary,
         "operationId": f"{endpoint.__module__.rsplit('.', 1)[-1]}_{endpoint.__name__}",
-        "parameters": [*_path_params(route, op), *_query_params(route.path, op.listing)],
+        "parameters": [*_path_params(route, op), *_query_params(route.path, op.listing),
+                       *_plain_query(op)],
         "responses": {
             **{str(status): _success(op, status) for status in (op.status, *op.also)},
             **{str(s): _error(route.path, s) for s in errors},
@@ -252,7 +264,7 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
 
 
 def _error(path: str, status: int) -> dict[str, Any]:
-    if path.startswith("/deployments/") and status == 422:  # Mengi's FastAPI errors
+    if path == "/deployments/app-hosting" and status == 422:  # Mengi's FastAPI errors
         return {"description": "Validation Error", "content": {"application/json": {
             "schema": oas.ref("HTTPValidationErrorResponse")}}}
     if not is_edgegap(path):
@@ -276,7 +288,8 @@ def _success(op: Op, status: int) -> dict[str, Any]:
 def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
     params = []
     for name in route.param_convertors:
-        schema, text = {**oas.PATH_PARAMS, **ossh.PATH_PARAMS, **odep.PATH_PARAMS}[name]
+        schema, text = {**oas.PATH_PARAMS, **ossh.PATH_PARAMS, **odep.PATH_PARAMS,
+                        **oapp.PATH_PARAMS}[name]
         if name == "id":
             text = {**oas.ID_DOCS, **oev.ID_DOCS, **ocmd.ID_DOCS, **ossh.ID_DOCS}.get(
                 op.tag, text)
@@ -292,6 +305,17 @@ def _query_params(path: str, spec: ListSpec | None) -> list[dict[str, Any]]:
             **odep.QUERY_DOCS}[path]
     params = [_filter_param(p, docs.get(p.name)) for p in spec.params]
     return sorted([*params, *_paging_params(spec)], key=lambda p: str(p["name"]))
+
+
+def _plain_query(op: Op) -> list[dict[str, Any]]:
+    params = []
+    for param in op.query:
+        doc: dict[str, Any] = {"name": param.name, "in": "query", "required": param.required,
+                               "description": param.description, "schema": param.schema}
+        if param.example is not None:
+            doc["example"] = param.example
+        params.append(doc)
+    return params
 
 
 def _filter_param(param: Param, text: str | None) -> dict[str, Any]:
@@ -385,7 +409,10 @@ def _response_shapes() -> dict[str, oas.Schema]:
     """The typed responses' schemas, from the classes the handlers return."""
     shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES, *admins.SHAPES,
               *admin_metrics_shapes.SHAPES, *node_metrics.SHAPES, *agent.SHAPES,
-              *agent_work.SHAPES, *ssh.SHAPES, *command_executions.SHAPES)
+              *agent_work.SHAPES, *ssh.SHAPES, *command_executions.SHAPES,
+              *appaloft_views.SHAPES, *projects.SHAPES, *environments.SHAPES,
+              *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_views.SHAPES,
+              *deployment_attempts.SHAPES, *audit_events.SHAPES)
     named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
     schemas, components = msgspec.json.schema_components(
         [*shapes, *named.values()], ref_template="#/components/schemas/{name}")
@@ -406,7 +433,7 @@ def _components() -> dict[str, oas.Schema]:
 
 def _body_docs() -> dict[str, tuple[str, dict[str, str]]]:
     return {**oas.BODY_DOCS, **oev.BODY_DOCS, **ocmd.BODY_DOCS, **owork.BODY_DOCS,
-            **ossh.BODY_DOCS, **oadm.BODY_DOCS, **odep.BODY_DOCS}
+            **ossh.BODY_DOCS, **oadm.BODY_DOCS, **odep.BODY_DOCS, **oapp.BODY_DOCS}
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from entrypoints.http.listing import ListSpec
+from entrypoints.http.listing import ListSpec, QueryParam
 
 Security = list[dict[str, list[str]]]
 CLUSTER, KEY, NODE, ALIAS, AGENT = (
@@ -33,3 +33,4 @@ class Op:
     security: Security | None = None  # None: the document-wide apiKey
     also: tuple[int, ...] = ()  # further success statuses with the same body
     flat: bool = False  # the body is <data>Response itself, not wrapped in {data, meta}
+    query: tuple[QueryParam, ...] = ()  # the query of an operation that is not a paged list
