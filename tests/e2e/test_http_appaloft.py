@@ -113,8 +113,8 @@ def test_projects_create_list_show_change_archive_delete() -> None:
         assert again != project and get(client, "/projects/count") == {"count": 1}
 
 
-def test_environment_variables_are_masked_and_a_lock_refuses_changes() -> None:
-    with running() as client:
+def test_environment_variables_are_masked_and_a_lock_refuses_changes(any_url: str) -> None:
+    with running(any_url) as client:
         flow = Workflow(client)
         env = f"/environments/{flow.environment}"
         assert client.post(f"{env}/variables", headers=AUTH,
@@ -184,8 +184,8 @@ def test_resource_profiles_secrets_and_the_plan() -> None:
             "networkProfile"]["internalPort"] == 8080
 
 
-def test_deploy_watch_redeploy_fail_roll_back_retry_cancel() -> None:
-    with running() as client:
+def test_deploy_watch_redeploy_fail_roll_back_retry_cancel(any_url: str) -> None:
+    with running(any_url) as client:
         flow = Workflow(client)
         flow.configure()
         node, token = flow.node()
@@ -258,8 +258,8 @@ def test_deploy_watch_redeploy_fail_roll_back_retry_cancel() -> None:
         assert flow.status(back) == "rolled-back"  # history stays readable
 
 
-def test_audit_lists_every_change_from_the_store_without_secrets() -> None:
-    with running() as client:
+def test_audit_lists_every_change_from_the_store_without_secrets(any_url: str) -> None:
+    with running(any_url) as client:
         flow = Workflow(client)
         flow.configure()
         page = get(client, "/audit-events", aggregateId=flow.resource)
