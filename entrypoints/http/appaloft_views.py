@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from domain.variables import MASK, effective, entry_id
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.inputs import services
 from entrypoints.http.listing import QueryParam, bounded_int, parse_uuid
 from entrypoints.http.responses import JSONResponse
 from entrypoints.http.serializers import Moment, Shape, described
@@ -91,20 +91,11 @@ def counted(count: int) -> Response:
     return answer(AppaloftCountResponse(count=count))
 
 
+run = run_in_threadpool  # blocking reads and commands off the event loop (typed as its callee)
+
+
 def generated_at(request: Request) -> datetime:
     return services(request).writes.clock.now()
-
-
-async def body(request: Request, type_: type[T]) -> T:
-    return await read_body(request, type_)
-
-
-async def run(func: Any, *args: Any) -> Any:
-    return await run_in_threadpool(func, *args)
-
-
-def path_id(request: Request, name: str) -> UUID:
-    return path_uuid(request, name)
 
 
 def found(record: T | None, what: str, identifier: UUID) -> T:

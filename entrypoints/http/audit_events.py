@@ -25,11 +25,10 @@ from entrypoints.http.appaloft_views import (
     generated_at,
     id_param,
     limit_param,
-    path_id,
     run,
 )
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.listing import QueryParam, bounded_int, parse_event_type, parse_params
 from entrypoints.http.serializers import Moment, described
 
@@ -107,7 +106,7 @@ async def index(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
-    event_id = path_id(request, "auditEventId")
+    event_id = path_uuid(request, "auditEventId")
     subject = parse_params(request, SHOW_QUERY)["aggregateId"]
     try:
         message = await run(services(request).event_audit.find, event_id, subject)

@@ -31,13 +31,11 @@ from entrypoints.http.appaloft_views import (
     AppaloftShape,
     accepted,
     answer,
-    body,
     counted,
     found,
     generated_at,
     id_param,
     limit_param,
-    path_id,
     run,
 )
 from entrypoints.http.attempt_views import (
@@ -46,7 +44,7 @@ from entrypoints.http.attempt_views import (
     plan,
     readiness,
 )
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.listing import QueryParam, bounded_int, one_of, parse_bool, parse_params
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import timeline
@@ -302,7 +300,7 @@ async def plan_deployment(request: Request) -> Response:
 
 
 async def create(request: Request) -> Response:
-    cmd = await body(request, CreateDeployment)
+    cmd = await read_body(request, CreateDeployment)
     return _created((await run(services(request).deployment_attempts.create, cmd)).request_id)
 
 
@@ -323,28 +321,28 @@ async def count(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
-    deployment_id = path_id(request, "deploymentId")
+    deployment_id = path_uuid(request, "deploymentId")
     include = parse_params(request, SHOW_QUERY)
     return answer(await run(_show, services(request), deployment_id, include,
                             generated_at(request)))
 
 
 async def retry(request: Request) -> Response:
-    deployment_id = path_id(request, "deploymentId")
+    deployment_id = path_uuid(request, "deploymentId")
     attempts = services(request).deployment_attempts
     return _created((await run(attempts.retry, deployment_id)).request_id)
 
 
 async def rollback(request: Request) -> Response:
-    deployment_id = path_id(request, "deploymentId")
-    cmd = await body(request, RollbackDeployment)
+    deployment_id = path_uuid(request, "deploymentId")
+    cmd = await read_body(request, RollbackDeployment)
     attempts = services(request).deployment_attempts
     return _created((await run(attempts.rollback, deployment_id, cmd)).request_id)
 
 
 async def cancel(request: Request) -> Response:
-    deployment_id = path_id(request, "deploymentId")
-    cmd = await body(request, CancelDeployment)
+    deployment_id = path_uuid(request, "deploymentId")
+    cmd = await read_body(request, CancelDeployment)
     svc = services(request)
     await run(svc.deployment_attempts.cancel, deployment_id, cmd)
     attempt = found(await run(svc.resource_reads.attempts.get, deployment_id), "deployment",
@@ -354,13 +352,13 @@ async def cancel(request: Request) -> Response:
 
 
 async def redeploy(request: Request) -> Response:
-    resource_id = path_id(request, "resourceId")
+    resource_id = path_uuid(request, "resourceId")
     attempts = services(request).deployment_attempts
     return _created((await run(attempts.redeploy, resource_id)).request_id)
 
 
 async def recovery_readiness(request: Request) -> Response:
-    deployment_id = path_id(request, "deploymentId")
+    deployment_id = path_uuid(request, "deploymentId")
     query = parse_params(request, READINESS_QUERY)
     svc = services(request)
     attempt = found(await run(svc.resource_reads.attempts.get, deployment_id), "deployment",

@@ -21,17 +21,15 @@ from entrypoints.http.appaloft_views import (
     VariableEntry,
     accepted,
     answer,
-    body,
     counted,
     found,
     id_param,
     layer,
     limit_param,
-    path_id,
     run,
     shown,
 )
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.listing import parse_params
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
@@ -100,7 +98,7 @@ def _list(reads: ResourceReads, project_id: UUID | None,
 
 
 async def create(request: Request) -> Response:
-    cmd = await body(request, CreateEnvironment)
+    cmd = await read_body(request, CreateEnvironment)
     return accepted(await run(services(request).environments.create, cmd), 201)
 
 
@@ -118,31 +116,31 @@ async def count(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
-    environment_id = path_id(request, "environmentId")
+    environment_id = path_uuid(request, "environmentId")
     environment = await run(_show, services(request).resource_reads, environment_id)
     return answer(EnvironmentShowResponse(environment=environment))
 
 
 async def rename(request: Request) -> Response:
-    environment_id = path_id(request, "environmentId")
-    cmd = await body(request, RenameEnvironment)
+    environment_id = path_uuid(request, "environmentId")
+    cmd = await read_body(request, RenameEnvironment)
     return accepted(await run(services(request).environments.rename, environment_id, cmd))
 
 
 async def lock(request: Request) -> Response:
-    environment_id = path_id(request, "environmentId")
-    cmd = await body(request, LockEnvironment)
+    environment_id = path_uuid(request, "environmentId")
+    cmd = await read_body(request, LockEnvironment)
     return accepted(await run(services(request).environments.lock, environment_id, cmd))
 
 
 async def unlock(request: Request) -> Response:
-    environment_id = path_id(request, "environmentId")
+    environment_id = path_uuid(request, "environmentId")
     return accepted(await run(services(request).environments.unlock, environment_id))
 
 
 async def archive(request: Request) -> Response:
-    environment_id = path_id(request, "environmentId")
-    cmd = await body(request, ArchiveEnvironment)
+    environment_id = path_uuid(request, "environmentId")
+    cmd = await read_body(request, ArchiveEnvironment)
     return accepted(await run(services(request).environments.archive, environment_id, cmd))
 
 

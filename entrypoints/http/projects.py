@@ -22,15 +22,13 @@ from entrypoints.http.appaloft_views import (
     AppaloftShape,
     accepted,
     answer,
-    body,
     counted,
     found,
     generated_at,
     limit_param,
-    path_id,
     run,
 )
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.listing import parse_params
 from entrypoints.http.serializers import Moment, described
 from projections.resource_tables import ProjectRecord
@@ -90,13 +88,13 @@ def shape(record: ProjectRecord) -> ProjectResponse:
 
 
 def _project(request: Request) -> ProjectRecord:
-    project_id = path_id(request, "projectId")
+    project_id = path_uuid(request, "projectId")
     return found(services(request).resource_reads.projects.get(project_id), "project",
                  project_id)
 
 
 async def create(request: Request) -> Response:
-    cmd = await body(request, CreateProject)
+    cmd = await read_body(request, CreateProject)
     return accepted(await run(services(request).projects.create, cmd), 201)
 
 
@@ -116,22 +114,22 @@ async def show(request: Request) -> Response:
 
 
 async def rename(request: Request) -> Response:
-    project_id, cmd = path_id(request, "projectId"), await body(request, RenameProject)
+    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, RenameProject)
     return accepted(await run(services(request).projects.rename, project_id, cmd))
 
 
 async def describe(request: Request) -> Response:
-    project_id, cmd = path_id(request, "projectId"), await body(request, DescribeProject)
+    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, DescribeProject)
     return accepted(await run(services(request).projects.describe, project_id, cmd))
 
 
 async def archive(request: Request) -> Response:
-    project_id, cmd = path_id(request, "projectId"), await body(request, ArchiveProject)
+    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, ArchiveProject)
     return accepted(await run(services(request).projects.archive, project_id, cmd))
 
 
 async def restore(request: Request) -> Response:
-    project_id = path_id(request, "projectId")
+    project_id = path_uuid(request, "projectId")
     return accepted(await run(services(request).projects.restore, project_id))
 
 
@@ -154,7 +152,7 @@ async def delete_check(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    project_id, cmd = path_id(request, "projectId"), await body(request, DeleteProject)
+    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, DeleteProject)
     return accepted(await run(services(request).projects.delete, project_id, cmd))
 
 

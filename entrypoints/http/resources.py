@@ -27,17 +27,15 @@ from entrypoints.http.appaloft_views import (
     AppaloftShape,
     accepted,
     answer,
-    body,
     counted,
     found,
     generated_at,
     id_param,
     limit_param,
-    path_id,
     run,
 )
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.listing import parse_params
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
@@ -219,7 +217,7 @@ def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceSho
 
 
 async def create(request: Request) -> Response:
-    cmd = await body(request, CreateResource)
+    cmd = await read_body(request, CreateResource)
     return accepted(await run(services(request).resources.create, cmd), 201)
 
 
@@ -237,14 +235,14 @@ async def count(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
-    resource_id = path_id(request, "resourceId")
+    resource_id = path_uuid(request, "resourceId")
     parse_params(request, ())
     return answer(await run(_show, services(request).resource_reads, resource_id,
                             generated_at(request)))
 
 
 async def delete(request: Request) -> Response:
-    resource_id, cmd = path_id(request, "resourceId"), await body(request, DeleteResource)
+    resource_id, cmd = path_uuid(request, "resourceId"), await read_body(request, DeleteResource)
     try:
         await run(services(request).resources.delete, resource_id, cmd)
     except ResourceBusyError as exc:
@@ -254,35 +252,35 @@ async def delete(request: Request) -> Response:
 
 
 async def archive(request: Request) -> Response:
-    resource_id = path_id(request, "resourceId")
+    resource_id = path_uuid(request, "resourceId")
     return accepted(await run(services(request).resources.archive, resource_id))
 
 
 async def configure_source(request: Request) -> Response:
-    resource_id, cmd = path_id(request, "resourceId"), await body(request, ConfigureSource)
+    resource_id, cmd = path_uuid(request, "resourceId"), await read_body(request, ConfigureSource)
     return accepted(await run(services(request).resources.configure_source, resource_id, cmd))
 
 
 async def configure_runtime(request: Request) -> Response:
-    resource_id = path_id(request, "resourceId")
-    cmd = await body(request, ConfigureRuntimeProfile)
+    resource_id = path_uuid(request, "resourceId")
+    cmd = await read_body(request, ConfigureRuntimeProfile)
     return accepted(await run(services(request).resources.configure_runtime, resource_id, cmd))
 
 
 async def configure_network(request: Request) -> Response:
-    resource_id = path_id(request, "resourceId")
-    cmd = await body(request, ConfigureNetworkProfile)
+    resource_id = path_uuid(request, "resourceId")
+    cmd = await read_body(request, ConfigureNetworkProfile)
     return accepted(await run(services(request).resources.configure_network, resource_id, cmd))
 
 
 async def configure_health(request: Request) -> Response:
-    resource_id = path_id(request, "resourceId")
-    cmd = await body(request, ConfigureHealthPolicy)
+    resource_id = path_uuid(request, "resourceId")
+    cmd = await read_body(request, ConfigureHealthPolicy)
     return accepted(await run(services(request).resources.configure_health, resource_id, cmd))
 
 
 async def reset_health(request: Request) -> Response:
-    resource_id = path_id(request, "resourceId")
+    resource_id = path_uuid(request, "resourceId")
     return accepted(await run(services(request).resources.reset_health, resource_id))
 
 

@@ -25,10 +25,9 @@ from entrypoints.http.appaloft_views import (
     found,
     generated_at,
     limit_param,
-    path_id,
     run,
 )
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.listing import QueryParam, parse_bool, parse_params
 from entrypoints.http.serializers import Moment, described
 from projections.fleet_tables import NodeRecord
@@ -153,7 +152,7 @@ async def count(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
-    server_id = path_id(request, "serverId")
+    server_id = path_uuid(request, "serverId")
     rollups = parse_params(request, SHOW_QUERY)["includeRollups"]
     return answer(await run(_show, services(request), server_id, rollups is not False,
                             generated_at(request)))

@@ -23,17 +23,15 @@ from entrypoints.http.appaloft_views import (
     AppaloftShape,
     VariableEntry,
     answer,
-    body,
     effective_entries,
     found,
     generated_at,
     layer,
-    path_id,
     run,
     shown,
 )
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.listing import QueryParam, one_of, parse_params
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
@@ -109,14 +107,14 @@ def path_key(request: Request) -> str:
 
 # --- environments -----------------------------------------------------------------------------
 async def set_environment_variable(request: Request) -> Response:
-    environment_id, cmd = path_id(request, "environmentId"), await body(request, SetVariable)
+    environment_id, cmd = path_uuid(request, "environmentId"), await read_body(request, SetVariable)
     await run(services(request).environments.set_variable, environment_id, cmd)
     return answer(None)
 
 
 async def unset_environment_variable(request: Request) -> Response:
-    environment_id, key = path_id(request, "environmentId"), path_key(request)
-    cmd = await body(request, UnsetVariable)
+    environment_id, key = path_uuid(request, "environmentId"), path_key(request)
+    cmd = await read_body(request, UnsetVariable)
     await run(services(request).environments.unset_variable, environment_id, key, cmd)
     return answer(None)
 
@@ -134,7 +132,7 @@ def _precedence(reads: ResourceReads, environment_id: UUID,
 
 
 async def effective_precedence(request: Request) -> Response:
-    environment_id = path_id(request, "environmentId")
+    environment_id = path_uuid(request, "environmentId")
     parse_params(request, ())
     shape = await run(_precedence, services(request).resource_reads, environment_id,
                       generated_at(request))
@@ -143,20 +141,20 @@ async def effective_precedence(request: Request) -> Response:
 
 # --- resources --------------------------------------------------------------------------------
 async def set_resource_variable(request: Request) -> Response:
-    resource_id, cmd = path_id(request, "resourceId"), await body(request, SetVariable)
+    resource_id, cmd = path_uuid(request, "resourceId"), await read_body(request, SetVariable)
     await run(services(request).resources.set_variable, resource_id, cmd)
     return answer(None)
 
 
 async def unset_resource_variable(request: Request) -> Response:
-    resource_id, key = path_id(request, "resourceId"), path_key(request)
-    cmd = await body(request, UnsetVariable)
+    resource_id, key = path_uuid(request, "resourceId"), path_key(request)
+    cmd = await read_body(request, UnsetVariable)
     await run(services(request).resources.unset_variable, resource_id, key, cmd)
     return answer(None)
 
 
 async def secrets(request: Request) -> Response:
-    resource_id = path_id(request, "resourceId")
+    resource_id = path_uuid(request, "resourceId")
     exposure = parse_params(request, EXPOSURE_QUERY)["exposure"] or "runtime"
     reads = services(request).resource_reads
     found(await run(reads.resources.get, resource_id), "resource", resource_id)
@@ -169,23 +167,23 @@ async def secrets(request: Request) -> Response:
 
 
 async def create_secret(request: Request) -> Response:
-    resource_id, cmd = path_id(request, "resourceId"), await body(request, CreateSecret)
+    resource_id, cmd = path_uuid(request, "resourceId"), await read_body(request, CreateSecret)
     await run(services(request).resources.create_secret, resource_id, cmd)
     return answer(SecretAcceptedResponse(resource_id=resource_id, key=cmd.key,
                                          exposure=cmd.exposure))
 
 
 async def rotate_secret(request: Request) -> Response:
-    resource_id, key = path_id(request, "resourceId"), path_key(request)
-    cmd = await body(request, RotateSecret)
+    resource_id, key = path_uuid(request, "resourceId"), path_key(request)
+    cmd = await read_body(request, RotateSecret)
     await run(services(request).resources.rotate_secret, resource_id, key, cmd)
     return answer(SecretAcceptedResponse(resource_id=resource_id, key=key,
                                          exposure=cmd.exposure))
 
 
 async def delete_secret(request: Request) -> Response:
-    resource_id, key = path_id(request, "resourceId"), path_key(request)
-    cmd = await body(request, UnsetVariable)
+    resource_id, key = path_uuid(request, "resourceId"), path_key(request)
+    cmd = await read_body(request, UnsetVariable)
     await run(services(request).resources.delete_secret, resource_id, key, cmd)
     return answer(SecretAcceptedResponse(resource_id=resource_id, key=key,
                                          exposure=cmd.exposure))
@@ -206,7 +204,7 @@ def _config(reads: ResourceReads, resource_id: UUID) -> tuple[UUID, list[Variabl
 
 
 async def effective_config(request: Request) -> Response:
-    resource_id = path_id(request, "resourceId")
+    resource_id = path_uuid(request, "resourceId")
     parse_params(request, ())
     environment_id, owned, merged, overrides = await run(
         _config, services(request).resource_reads, resource_id)
