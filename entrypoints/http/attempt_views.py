@@ -1,10 +1,7 @@
-"""What a deployment of a resource would need, read (never decided) from the read models:
-the plan (`deployments.plan/v1`: readiness and reason codes) and an attempt's recovery
-readiness (`deployments.recovery-readiness/v1`: retry, redeploy, rollback and candidates).
-
-The rules are the aggregates' own, read: ResourceReads.plan_reasons for the resource, and
-domain/deployment_attempt.py's sets for what an attempt's status allows. A command that the
-read said was allowed can still be refused when it is decided (someone acted in between).
+"""The Appaloft view of one deployment attempt: its list item, its cancel answer and its show
+(`deployments.show/v1`: status, related context, the masked snapshot it runs, the timeline of
+the Deployment's events with their sequence numbers, the latest failure and a recovery
+summary). Read from the attempt record; nothing here shows a secret, not even sealed.
 """
 
 from __future__ import annotations
@@ -14,252 +11,225 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from domain.deployment_attempt import ACTIVE, RETRYABLE, AttemptStatus
-from domain.node import NodeStatus
+from domain.deployment_attempt import AttemptStatus
 from domain.shared import node_name
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import AppaloftShape, found
+from entrypoints.http.attempt_readiness import readiness
 from entrypoints.http.serializers import Moment, described
-from projections.query import Cond
-from projections.resource_tables import AttemptRecord, ResourceRecord
+from projections.resource_reads import timeline
+from projections.resource_tables import AttemptRecord
 
 _d = described
-MESSAGES = {
-    "project-archived": "the project is archived; restore it first",
-    "environment-locked": "the environment is locked; unlock it first",
-    "environment-archived": "the environment is archived",
-    "resource-archived": "the resource is archived",
-    "resource-deleted": "the resource was deleted",
-    "resource-source-missing": "configure the resource's source image first",
-    "resource-health-port-missing": "the health check needs a port: set one, or the"
-                                    " network profile's internalPort",
-    "attempt-not-terminal": "an attempt of this resource is still in progress",
-    "context-mismatch": "the resource is not in this project and environment",
-    "server-not-found": "no enrolled node has this id",
-    "server-unavailable": "the node is not healthy",
-    "no-server-available": "no healthy node is enrolled",
-    "attempt-not-retryable": "only a failed or canceled attempt can be retried",
-    "no-rollback-candidate": "no other attempt of this resource was healthy",
-}
 
 
-class Reason(AppaloftShape):
-    code: Annotated[str, _d("A kebab-case reason code")]
-    category: Literal["blocked"]
-    phase: Literal["plan", "recovery"]
-    message: str
+class VariableView(AppaloftShape):
+    key: str
+    value: Annotated[str | None, _d("**** for a secret")]
+    scope: str
+    exposure: str
+    is_secret: bool
+    kind: str
 
 
-class PlanContext(AppaloftShape):
+class EnvironmentSnapshot(AppaloftShape):
+    environment_id: UUID
+    created_at: Moment
+    precedence: list[str]
+    variables: list[VariableView]
+
+
+class DeploymentAttemptResponse(AppaloftShape):
+    """An attempt to deploy a resource"""
+
+    id: Annotated[UUID, _d("Deployment id")]
+    request_id: Annotated[str, _d("The Deployment's request id (12 hex), as Edgegap names it")]
     project_id: UUID
     environment_id: UUID
     resource_id: UUID
-    server_id: UUID | None
+    server_id: Annotated[UUID | None, _d("The node it was placed on; null before placement")]
     destination_id: None
-    project_name: str | None
-    environment_name: str | None
-    resource_name: str
-    server_name: str | None
-
-
-class Readiness(AppaloftShape):
-    status: Literal["ready", "blocked"]
-    ready: bool
-    reason_codes: list[str]
-
-
-class PlanSource(AppaloftShape):
-    kind: Literal["docker-image"]
-    display_name: str | None
-    locator: str | None
-
-
-class PlanNetwork(AppaloftShape):
-    internal_port: int | None
-    upstream_protocol: str
-    exposure_mode: Literal["none"]
-    host_port: None
-    target_service_name: None
-
-
-class PlanHealth(AppaloftShape):
-    enabled: bool
-    kind: str
-    path: str
-    port: int | None
-
-
-class PlanCommand(AppaloftShape):
-    kind: Literal["start"]
-    command: str
-    source: Literal["resource-runtime-profile"]
-
-
-class PlanResponse(AppaloftShape):
-    """What a deployment would run and whether it can start now; nothing is created"""
-
-    schema_version: Literal["deployments.plan/v1"]
-    context: PlanContext
-    readiness: Readiness
-    source: PlanSource
-    network: PlanNetwork
-    health: PlanHealth
-    commands: list[PlanCommand]
-    warnings: list[Reason]
-    unsupported_reasons: list[Reason]
-    next_actions: list[str]
-    generated_at: Moment
-
-
-class RecoveryAction(AppaloftShape):
-    allowed: bool
-    command_active: bool
-    reasons: list[Reason]
-    target_operation: str
-
-
-class Candidate(AppaloftShape):
-    deployment_id: UUID
+    status: Annotated[AttemptStatus, _d("Derived from the Deployment's events")]
+    trigger_kind: Annotated[str, _d("create, redeploy, retry or rollback")]
+    source_deployment_id: UUID | None
+    rollback_candidate_deployment_id: UUID | None
+    rollback_of_deployment_id: UUID | None
+    environment_snapshot: EnvironmentSnapshot
+    log_count: int
+    created_at: Moment
+    started_at: Moment | None
     finished_at: Moment | None
+    archived_at: None
+
+
+class DeploymentAttemptListResponse(AppaloftShape):
+    """Attempts, newest first"""
+
+    items: list[DeploymentAttemptResponse]
+
+
+class CancelResponse(AppaloftShape):
+    """The cancel was accepted: canceled now, or cancel-requested until its node stops it"""
+
+    id: UUID
     status: AttemptStatus
-    source_summary: Annotated[str, _d("The image it ran")]
-    rollback_ready: bool
-    reasons: list[Reason]
+    canceled_at: Moment | None
 
 
-class RollbackAction(RecoveryAction):
-    candidates: list[Candidate]
-    recommended_candidate_id: UUID | None
+class TimelineEvent(AppaloftShape):
+    sequence: Annotated[int, _d("Position in the Deployment's event stream, from 1")]
+    event_type: Annotated[str, _d("Requested, Placed, Ready, Failed, StopDeferred,"
+                                  " StopRequested or Terminated")]
+    status: Annotated[AttemptStatus, _d("The attempt status right after it")]
+    emitted_at: Moment
 
 
-class RecommendedAction(AppaloftShape):
-    kind: Literal["command"]
-    target_operation: str
-    label: str
-    safe_by_default: bool
+class Timeline(AppaloftShape):
+    created_at: Moment
+    started_at: Moment | None
+    finished_at: Moment | None
+    log_count: int
+    events: list[TimelineEvent]
 
 
-class RecoveryReadinessResponse(AppaloftShape):
-    """What can be done about an attempt now: retry it, redeploy its resource, roll back"""
+class StatusView(AppaloftShape):
+    current: AttemptStatus
+    created_at: Moment
+    started_at: Moment | None
+    finished_at: Moment | None
+    rollback_of_deployment_id: UUID | None
 
-    schema_version: Literal["deployments.recovery-readiness/v1"]
-    deployment_id: UUID
-    resource_id: UUID
-    generated_at: Moment
-    state_version: Annotated[int, _d("The sequence of the attempt's latest event")]
-    recoverable: bool
+
+class Snapshot(AppaloftShape):
+    runtime_plan: dict[str, Any]
+    environment_snapshot: EnvironmentSnapshot
+
+
+class Failure(AppaloftShape):
+    timestamp: Moment
+    source: Literal["edge-agent"]
+    phase: Literal["run"]
+    level: Literal["error"]
+    message: str
+
+
+class RecoverySummary(AppaloftShape):
+    source: Literal["deployments.recovery-readiness"]
     retryable: bool
     redeployable: bool
     rollback_ready: bool
     rollback_candidate_count: int
-    retry: RecoveryAction
-    redeploy: RecoveryAction
-    rollback: RollbackAction
-    recommended_actions: list[RecommendedAction]
+    blocked_reason_codes: list[str]
 
 
-SHAPES = (PlanResponse, RecoveryReadinessResponse)
+class DeploymentShowResponse(AppaloftShape):
+    """One attempt with its status, context, masked snapshot and timeline"""
+
+    schema_version: Literal["deployments.show/v1"]
+    deployment: DeploymentAttemptResponse
+    status: StatusView
+    related_context: dict[str, Any] | None
+    snapshot: Snapshot | None
+    timeline: Timeline | None
+    latest_failure: Failure | None
+    recovery_summary: RecoverySummary | None
+    next_actions: list[str]
+    section_errors: list[str]
+    generated_at: Moment
 
 
-def reasons(codes: list[str], phase: Literal["plan", "recovery"]) -> list[Reason]:
-    return [Reason(code=c, category="blocked", phase=phase, message=MESSAGES.get(c, c))
-            for c in codes]
+SHAPES = (DeploymentAttemptResponse, DeploymentAttemptListResponse, CancelResponse,
+          DeploymentShowResponse)
 
 
-def _server(svc: Services, server_id: UUID | None) -> tuple[str | None, list[str]]:
-    """The server's name and what keeps a deployment off it (any healthy node if None)."""
-    nodes = svc.fleet_reads.nodes
-    if server_id is None:
-        healthy = nodes.first(Cond("status", "eq", NodeStatus.HEALTHY.value))
-        return None, [] if healthy is not None else ["no-server-available"]
-    node = nodes.get(server_id)
-    if node is None:
-        return None, ["server-not-found"]
-    return node_name(node.id), [] if node.status == NodeStatus.HEALTHY else [
-        "server-unavailable"]
+def shape(attempt: AttemptRecord) -> DeploymentAttemptResponse:
+    snapshot = json.loads(attempt.snapshot)
+    return DeploymentAttemptResponse(
+        id=attempt.id, request_id=attempt.request_id, project_id=attempt.project_id,
+        environment_id=attempt.environment_id, resource_id=attempt.resource_id,
+        server_id=attempt.server_id, destination_id=None, status=attempt.status,
+        trigger_kind=attempt.trigger_kind, source_deployment_id=attempt.source_deployment_id,
+        rollback_candidate_deployment_id=attempt.rollback_candidate_id,
+        rollback_of_deployment_id=attempt.source_deployment_id if attempt.is_rollback else None,
+        environment_snapshot=_environment_snapshot(attempt, snapshot), log_count=0,
+        created_at=attempt.created_at, started_at=attempt.started_at,
+        finished_at=attempt.finished_at, archived_at=None)
 
 
-def plan(svc: Services, query: dict[str, Any], now: datetime) -> PlanResponse:
+def _environment_snapshot(attempt: AttemptRecord,
+                          snapshot: dict[str, Any]) -> EnvironmentSnapshot:
+    variables = [VariableView(key=v["key"], value=v["value"], scope=v["scope"],
+                              exposure=v["exposure"], is_secret=v["is_secret"], kind=v["kind"])
+                 for v in snapshot["variables"]]
+    return EnvironmentSnapshot(environment_id=attempt.environment_id,
+                               created_at=attempt.created_at,
+                               precedence=snapshot["precedence"], variables=variables)
+
+
+def _runtime_plan(attempt: AttemptRecord, snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {"source": {"kind": "docker-image", "locator": snapshot["image"]},
+            "execution": {"kind": "docker-container", "image": snapshot["image"],
+                          "startCommand": snapshot["command"], "args": snapshot["args"],
+                          "port": snapshot["internalPort"], "protocol": snapshot["protocol"],
+                          "healthCheck": snapshot["health"], "cpuUnits": snapshot["cpuUnits"],
+                          "memoryMb": snapshot["memoryMb"]},
+            "target": {"kind": "single-server", "providerKey": "edge-agent",
+                       "serverIds": [] if attempt.server_id is None else [str(attempt.server_id)]}}
+
+
+def _context(svc: Services, attempt: AttemptRecord) -> dict[str, Any]:
     reads = svc.resource_reads
-    resource_id: UUID = query["resourceId"]
-    resource = found(reads.resources.get(resource_id), "resource", resource_id)
-    project = reads.projects.get(query["projectId"])
-    environment = reads.environments.get(query["environmentId"])
-    codes = reads.plan_reasons(resource)
-    if (resource.project_id, resource.environment_id) != (query["projectId"],
-                                                          query["environmentId"]):
-        codes.insert(0, "context-mismatch")
-    server_name, server_codes = _server(svc, query["serverId"])
-    codes += server_codes
-    health = json.loads(resource.health)
-    commands = [] if resource.command is None else [PlanCommand(
-        kind="start", command=resource.command, source="resource-runtime-profile")]
-    return PlanResponse(
-        schema_version="deployments.plan/v1",
-        context=PlanContext(
-            project_id=query["projectId"], environment_id=query["environmentId"],
-            resource_id=resource_id, server_id=query["serverId"], destination_id=None,
-            project_name=None if project is None else project.name,
-            environment_name=None if environment is None else environment.name,
-            resource_name=resource.name, server_name=server_name),
-        readiness=Readiness(status="blocked" if codes else "ready", ready=not codes,
-                            reason_codes=codes),
-        source=PlanSource(kind="docker-image", display_name=resource.image,
-                          locator=resource.image),
-        network=PlanNetwork(internal_port=resource.internal_port,
-                            upstream_protocol=resource.protocol, exposure_mode="none",
-                            host_port=None, target_service_name=None),
-        health=PlanHealth(enabled=health["enabled"], kind=health["type"], path=health["path"],
-                          port=health["port"] or resource.internal_port),
-        commands=commands, warnings=[], unsupported_reasons=reasons(codes, "plan"),
-        next_actions=[], generated_at=now)
+    project = reads.projects.get(attempt.project_id)
+    environment = reads.environments.get(attempt.environment_id)
+    resource = reads.resources.get(attempt.resource_id)
+    node = None if attempt.server_id is None else svc.fleet_reads.nodes.get(attempt.server_id)
+    return {
+        "project": None if project is None else {
+            "id": project.id, "name": project.name, "slug": project.slug},
+        "environment": None if environment is None else {
+            "id": environment.id, "name": environment.name, "kind": environment.kind},
+        "resource": None if resource is None else {
+            "id": resource.id, "name": resource.name, "slug": resource.slug,
+            "kind": resource.kind},
+        "server": None if node is None else {
+            "id": node.id, "name": node_name(node.id), "providerKey": "edge-agent"},
+        "destination": None,
+    }
 
 
-def _action(codes: list[str], operation: str, active: bool = False) -> RecoveryAction:
-    return RecoveryAction(allowed=not codes, command_active=active,
-                          reasons=reasons(codes, "recovery"), target_operation=operation)
+def show(svc: Services, deployment_id: UUID, include: dict[str, Any],
+          now: datetime) -> DeploymentShowResponse:
+    attempt = found(svc.resource_reads.attempts.get(deployment_id), "deployment", deployment_id)
+    deployment, snapshot = shape(attempt), json.loads(attempt.snapshot)
+    events = [TimelineEvent(sequence=e.sequence, event_type=e.event_type, status=e.status,
+                            emitted_at=e.at) for e in timeline(attempt)]
+    failure = None
+    if attempt.status == AttemptStatus.FAILED and attempt.failed_at is not None:
+        failure = Failure(timestamp=attempt.failed_at, source="edge-agent", phase="run",
+                          level="error", message=attempt.error_detail or "failed")
+    ready = readiness(svc, attempt, now, 1)
+    summary = RecoverySummary(
+        source="deployments.recovery-readiness", retryable=ready.retryable,
+        redeployable=ready.redeployable, rollback_ready=ready.rollback_ready,
+        rollback_candidate_count=ready.rollback_candidate_count,
+        blocked_reason_codes=sorted({r.code for r in [*ready.retry.reasons,
+                                                      *ready.redeploy.reasons]}))
 
+    def wanted(name: str) -> bool:
+        return include[name] is not False
 
-def _candidates(svc: Services, attempt: AttemptRecord, limit: int) -> list[Candidate]:
-    found_ = svc.resource_reads.rollback_candidates(attempt.resource_id, attempt.id)[:limit]
-    return [Candidate(deployment_id=c.id, finished_at=c.finished_at, status=c.status,
-                      source_summary=json.loads(c.snapshot)["image"], rollback_ready=True,
-                      reasons=[]) for c in found_]
-
-
-def readiness(svc: Services, attempt: AttemptRecord, now: datetime,
-              limit: int) -> RecoveryReadinessResponse:
-    resource: ResourceRecord | None = svc.resource_reads.resources.get(attempt.resource_id)
-    shared = ["resource-deleted"] if resource is None else svc.resource_reads.plan_reasons(
-        resource)
-    retry_codes = list(shared)
-    if attempt.status in ACTIVE or attempt.status == AttemptStatus.CANCEL_REQUESTED:
-        retry_codes = [c for c in retry_codes if c != "attempt-not-terminal"]
-        retry_codes.insert(0, "attempt-not-terminal")
-    elif attempt.status not in RETRYABLE:
-        retry_codes.insert(0, "attempt-not-retryable")
-    candidates = [] if resource is None else _candidates(svc, attempt, limit)
-    back_codes = list(shared) if candidates else [*shared, "no-rollback-candidate"]
-    retry = _action(retry_codes, "deployments.retry", attempt.status in ACTIVE)
-    redeploy = _action(list(shared), "resources.redeploy")
-    back = _action(back_codes, "deployments.rollback")
-    rollback = RollbackAction(
-        allowed=back.allowed, command_active=False, reasons=back.reasons,
-        target_operation=back.target_operation, candidates=candidates,
-        recommended_candidate_id=candidates[0].deployment_id if candidates else None)
-    recommended = [RecommendedAction(kind="command", target_operation=a.target_operation,
-                                     label=a.target_operation.split(".")[-1],
-                                     safe_by_default=False)
-                   for a in (retry, redeploy, rollback) if a.allowed]
-    sequences = [s for s in (attempt.requested_seq, attempt.placed_seq, attempt.ready_seq,
-                             attempt.failed_seq, attempt.stop_deferred_seq,
-                             attempt.stop_requested_seq, attempt.terminated_seq)
-                 if s is not None]
-    return RecoveryReadinessResponse(
-        schema_version="deployments.recovery-readiness/v1", deployment_id=attempt.id,
-        resource_id=attempt.resource_id, generated_at=now, state_version=max(sequences, default=0),
-        recoverable=retry.allowed or redeploy.allowed or rollback.allowed,
-        retryable=retry.allowed, redeployable=redeploy.allowed,
-        rollback_ready=rollback.allowed, rollback_candidate_count=len(candidates),
-        retry=retry, redeploy=redeploy, rollback=rollback, recommended_actions=recommended)
-
+    return DeploymentShowResponse(
+        schema_version="deployments.show/v1", deployment=deployment,
+        status=StatusView(current=attempt.status, created_at=attempt.created_at,
+                          started_at=attempt.started_at, finished_at=attempt.finished_at,
+                          rollback_of_deployment_id=deployment.rollback_of_deployment_id),
+        related_context=_context(svc, attempt) if wanted("includeRelatedContext") else None,
+        snapshot=Snapshot(runtime_plan=_runtime_plan(attempt, snapshot),
+                          environment_snapshot=deployment.environment_snapshot)
+        if wanted("includeSnapshot") else None,
+        timeline=Timeline(created_at=attempt.created_at, started_at=attempt.started_at,
+                          finished_at=attempt.finished_at, log_count=0, events=events)
+        if wanted("includeTimeline") else None,
+        latest_failure=failure if wanted("includeLatestFailure") else None,
+        recovery_summary=summary if wanted("includeRecoverySummary") else None,
+        next_actions=[], section_errors=[], generated_at=now)

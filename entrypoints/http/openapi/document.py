@@ -35,12 +35,12 @@ from entrypoints.http import (
     agent_work,
     aliases,
     appaloft_views,
+    attempt_readiness,
     attempt_views,
     audit_events,
     clusters,
     command_executions,
     deliveries,
-    deployment_attempts,
     enrollment_keys,
     environments,
     event_types,
@@ -411,8 +411,8 @@ def _response_shapes() -> dict[str, oas.Schema]:
               *admin_metrics_shapes.SHAPES, *node_metrics.SHAPES, *agent.SHAPES,
               *agent_work.SHAPES, *ssh.SHAPES, *command_executions.SHAPES,
               *appaloft_views.SHAPES, *projects.SHAPES, *environments.SHAPES,
-              *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_views.SHAPES,
-              *deployment_attempts.SHAPES, *audit_events.SHAPES)
+              *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_readiness.SHAPES,
+              *attempt_views.SHAPES, *audit_events.SHAPES)
     named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
     schemas, components = msgspec.json.schema_components(
         [*shapes, *named.values()], ref_template="#/components/schemas/{name}")
