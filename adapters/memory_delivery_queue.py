@@ -17,7 +17,7 @@ from application.deliveries import (
     DeliveryRecord,
     Settlement,
 )
-from application.ports import Clock, NewDelivery
+from application.ports import Backlog, Clock, NewDelivery
 
 
 @dataclass
@@ -122,6 +122,12 @@ class MemoryDeliveryQueue:
                 if webhook_id is None or row.delivery.webhook_id == webhook_id:
                     totals[row.status] += 1
         return totals
+
+    def backlog(self) -> Backlog:
+        """Pending deliveries and the oldest one's enqueue time."""
+        with self._lock:
+            since = [r.created_at for r in self._rows.values() if r.status == PENDING]
+        return Backlog(len(since), min(since, default=None))
 
     def close(self) -> None:
         return None

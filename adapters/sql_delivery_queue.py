@@ -22,7 +22,7 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresDatastore
 
 from application.deliveries import PENDING, SUCCEEDED, Attempt, Claim, DeliveryRecord, Settlement
-from application.ports import Clock, NewDelivery
+from application.ports import Backlog, Clock, NewDelivery
 
 DELIVERIES, ATTEMPTS = "webhook_deliveries", "webhook_delivery_attempts"
 _TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -186,6 +186,15 @@ class SqlDeliveryQueue(ABC):
             for row in cur.fetchall():
                 totals[row["status"]] = int(row["n"])
         return totals
+
+    def backlog(self) -> Backlog:
+        """Pending deliveries and the oldest one's enqueue time, in one aggregate query (the
+        pending rows are those of the partial due index)."""
+        with self._tx() as cur:
+            cur.execute(f"SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM {self.t} "
+                        "WHERE status = 'pending'")
+            row = cur.fetchone()
+        return Backlog(int(row["n"]), self._from_time(row["oldest"]))
 
     def _attempts(self, cur: Any, ids: list[Any]) -> dict[UUID, tuple[Attempt, ...]]:
         if not ids:

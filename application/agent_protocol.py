@@ -239,11 +239,25 @@ class SshVerdict(msgspec.Struct):
 # ---- deployments (containers) and the host ---------------------------------------------------
 
 
+class ReportedPort(msgspec.Struct, forbid_unknown_fields=True):
+    """A published port of a ready container, in the Edgegap status's port shape (what the
+    agent does not say stays null)."""
+
+    name: Annotated[str, Meta(max_length=32)] | None = None
+    internal: Annotated[int, Meta(ge=0, le=65535)] | None = None
+    external: Annotated[int, Meta(ge=0, le=65535)] | None = None  # 0: nothing was published
+    protocol: Annotated[str, Meta(max_length=16)] | None = None
+    tls_upgrade: bool = False
+    link: Annotated[str, Meta(max_length=2048)] | None = None
+    proxy: Annotated[int, Meta(ge=0, le=65535)] | None = None
+
+
 class DeploymentReport(msgspec.Struct, forbid_unknown_fields=True):
     """Agent -> admin: what became of a deployment's container."""
 
     state: Literal["ready", "error", "terminated"]
-    ports: dict[Annotated[str, Meta(max_length=32)], dict[str, Any]] = {}
+    ports: Annotated[dict[Annotated[str, Meta(max_length=32)], ReportedPort],
+                     Meta(max_length=64)] = {}
     public_ip: Annotated[str, Meta(max_length=64)] = ""
     exit_code: int | None = None
     detail: Annotated[str, Meta(max_length=4096)] = ""

@@ -15,6 +15,8 @@ from itertools import islice
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from application.agent_protocol import DeploymentReport
 from application.apps import reveal, sealed_env
 from application.deployment_inputs import DeploymentCreate, user_points
@@ -274,7 +276,7 @@ class Deployments:
             if deployment.node_id != node_id:
                 raise NotFoundError(f"deployment {request_id} not found")
             if report.state == "ready":
-                deployment.ready(report.ports, report.public_ip, uow.now)
+                deployment.ready(msgspec.to_builtins(report.ports), report.public_ip, uow.now)
             elif report.state == "error":
                 deployment.fail(report.detail or "container failed", report.exit_code, uow.now)
             else:

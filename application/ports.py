@@ -148,6 +148,21 @@ class DeliveryQueue(Protocol):
 
 
 @dataclass(frozen=True)
+class Backlog:
+    """Deliveries still owed (due, leased or waiting for a retry alike), and since when the
+    oldest of them has been owed (None when none is)."""
+
+    pending: int
+    oldest_since: datetime | None
+
+
+class DeliveryBacklog(Protocol):
+    """What the metrics read of the delivery queue at every scrape: one small query."""
+
+    def backlog(self) -> Backlog: ...
+
+
+@dataclass(frozen=True)
 class Target:
     """A node an order resolved to, with the cluster it was in at that moment."""
 

@@ -63,7 +63,12 @@ class Relay:
         self._wakeup.set()
 
     def read_batch(self, start: int) -> tuple[list[Message], int]:
-        """Messages after `start` and the position they take the relay to."""
+        """Messages after `start` and the position they take the relay to.
+
+        A short page holds every public event up to the head read before it (ids become
+        visible in commit order: the recorders insert under a table lock), so the relay moves
+        on to that head past internal events, and its lag reaches 0 when nothing is owed."""
+        head = self.store.recorder.max_notification_id() or 0
         notifications = self.store.recorder.select_notifications(
             start=start, limit=self.batch_size, topics=PUBLIC_TOPICS, inclusive_of_start=False,
         )
@@ -73,6 +78,8 @@ class Relay:
             if message is not None:
                 messages.append(message)
         end = notifications[-1].id if notifications else start
+        if len(notifications) < self.batch_size:
+            end = max(end, head)
         return messages, end
 
     async def drain(self, stop: asyncio.Event) -> int:
@@ -157,6 +164,14 @@ class Relay:
     def _tracked_position(self) -> int:
         return self.tracking.max_tracking_id(self.tracking_name) or 0
 
-    def lag(self) -> int:
-        """Notifications recorded but not yet relayed (0 when caught up)."""
-        return max(0, (self.store.recorder.max_notification_id() or 0) - self.position)
+    def published_position(self) -> int:
+        """How far the relay has published, as its tracking record says: the same on every
+        process (only one relays at a time; `position` is this process's own run)."""
+        return self._tracked_position()
+
+    def lag(self, head: int | None = None) -> int:
+        """Notifications recorded (up to `head`, read here if not given) but not yet relayed
+        by whichever process relays; 0 when caught up."""
+        if head is None:
+            head = self.store.recorder.max_notification_id() or 0
+        return max(0, head - self.published_position())

@@ -8,8 +8,9 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 DEFAULT_DATABASE_URL = "sqlite:///./edge-data/edge.sqlite3"
@@ -19,6 +20,7 @@ MAX_START_DEADLINE = 7 * 86400  # beyond that, a start is not late but lost (and
 # The main pool's ceiling: commands share transactions (group commit) and the interpreter, not
 # the database, bounds throughput, so a few connections serve 64 clients (README, Performance).
 DATABASE_POOL_SIZE = 8
+N = TypeVar("N", int, float)
 TRUE, FALSE = {"1", "true", "yes", "on", "y"}, {"0", "false", "no", "off", "n", ""}
 
 
@@ -280,16 +282,24 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     raise SettingsError(f"{key}={raw!r}: expected true or false")
 
 
-def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+def _number(env: Mapping[str, str], key: str, parse: Callable[[str], N],
+            expected: str) -> N | None:
+    """The variable read as a number, or None when it is unset or empty."""
     raw = env.get(key)
     if raw is None or raw == "":
-        return default
+        return None
     try:
-        value = int(raw)
+        return parse(raw)
     except ValueError:
-        raise SettingsError(f"{key}={raw!r}: expected an integer") from None
+        raise SettingsError(f"{key}={raw!r}: expected {expected}") from None
+
+
+def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    value = _number(env, key, int, "an integer")
+    if value is None:
+        return default
     if not low <= value <= high:
-        raise SettingsError(f"{key}={raw!r}: expected an integer between {low} and {high}")
+        raise SettingsError(f"{key}={env[key]!r}: expected an integer between {low} and {high}")
     return value
 
 
@@ -297,13 +307,10 @@ def _float(
     env: Mapping[str, str], key: str, default: float, unit: str = "seconds", zero: bool = False
 ) -> float:
     """A positive number (or zero, where zero means "off")."""
-    raw = env.get(key)
-    if raw is None or raw == "":
+    value = _number(env, key, float, f"a number of {unit}")
+    if value is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{key}={raw!r}: expected a number of {unit}") from None
     if math.isnan(value) or value < 0 or (value == 0 and not zero):
-        raise SettingsError(f"{key}={raw!r}: must be greater than 0" + (" or 0" if zero else ""))
+        or_zero = " or 0" if zero else ""
+        raise SettingsError(f"{key}={env[key]!r}: must be greater than 0{or_zero}")
     return value

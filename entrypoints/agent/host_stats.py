@@ -1,7 +1,8 @@
-"""Figures the agent reads from /proc and the filesystem: its own memory and the host's load,
-memory, root disk and uptime (its metrics and host reports). Anything unreadable (not Linux, a
-sandbox) is None rather than a guess. The admin reads its own figures in
-entrypoints/process_stats.py: the agent shares no code with the admin but the wire contract."""
+"""Figures a process reads from /proc and the filesystem: its own memory and descriptors, and
+the host's load, memory, root disk and uptime. The agent reports them (its metrics and host
+reports); the admin's metrics endpoint reads its own process figures here too: the admin may
+import the agent's modules, never the other way round (import-linter). Anything unreadable (not
+Linux, a sandbox) is None rather than a guess."""
 
 from __future__ import annotations
 
@@ -30,6 +31,13 @@ def resident_bytes() -> int | None:
     except (OSError, IndexError, ValueError):
         return None
     return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def open_fds() -> int | None:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
 
 
 def _meminfo() -> dict[str, int]:

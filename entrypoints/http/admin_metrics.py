@@ -6,10 +6,12 @@ no Netmaker (reconciliation), no peer discovery over DNS, and no admin-side prox
 README "Metrics" lists each field's source; entrypoints/http/admin_metrics_shapes.py its shape.
 
 GET /metrics, in the Prometheus text format: request latency by route, this process's counters
-(the same ones E6 shows), the fleet and topology gauges, and the process collector.
+(the same ones E6 shows, under the names entrypoints/http/admin_metrics_prometheus.py gives
+them), the fleet and topology gauges, the lags and backlog an operator alerts on, and the
+process collector.
 
 Each app has its own registry (tests run several apps in one process). Names follow the
-Prometheus conventions: an `edge_admin_` prefix, base units, `_total` on counters.
+Prometheus conventions: an `edge_admin_` prefix, base units, `_total` on counters only.
 """
 
 from __future__ import annotations
@@ -21,16 +23,24 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from entrypoints.agent.host_stats import human_duration, open_fds, resident_bytes
 from entrypoints.bootstrap import Services
+from entrypoints.http import admin_metrics_prometheus as prometheus
 from entrypoints.http.admin_metrics_shapes import (
     AdminMetricsResponse,
     ApplicationMetrics,
@@ -53,7 +63,6 @@ from entrypoints.http.admin_metrics_shapes import (
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import ok
 from entrypoints.http.serializers import Shape
-from entrypoints.process_stats import human_duration, open_fds, resident_bytes
 
 MB = 1024 * 1024
 G = TypeVar("G", bound=Shape)
@@ -92,8 +101,9 @@ def _counted(group: type[G], prefix: str, counters: dict[str, int]) -> G:
     return group(**{f: counters.get(f"{prefix}.{f}", 0) for f in group.__struct_fields__})
 
 
-def collect(svc: Services) -> AdminMetricsResponse:
-    """Every group of E6, from this process's counters and the latest topology."""
+def collect(svc: Services, *, queues: bool = True) -> AdminMetricsResponse:
+    """Every group of E6, from this process's counters and the latest topology. Prometheus
+    skips `oban_queues` (queues=False): its per-status count reads every delivery row."""
     now = datetime.now(UTC)
     c = svc.counters.snapshot()
     relay, topology = svc.relay, svc.admins.latest()
@@ -117,7 +127,7 @@ def collect(svc: Services) -> AdminMetricsResponse:
             recomputations_total=c.get("metadata.recomputations_total", 0),
         ),
         nodes=NodeHealthMetrics(health_checks_total=c.get("nodes.health_checks_total", 0)),
-        oban_queues=_queues(svc),
+        oban_queues=_queues(svc) if queues else [],
         proxy=ProxyMetrics(**dict.fromkeys(ProxyMetrics.__struct_fields__)),
         quantum=_counted(QuantumMetrics, "quantum", c),
         reconciliation=ReconciliationMetrics(errors=None, total=None),
@@ -139,9 +149,14 @@ async def admin_metrics(request: Request) -> Response:
     return ok(request, await run_in_threadpool(collect, services(request)))
 
 
+# In the 0.0.4 text format a counter's or histogram's creation time is one more gauge per label
+# set, named `<family>_created` with the family's HELP: a gauge in a reserved suffix that says
+# the wrong thing and doubles the series. Prometheus reads creation times only from OpenMetrics
+# and protobuf, which /metrics does not serve. (A process-wide switch of the library.)
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
 # Latency buckets from 1 ms to 10 s: the API's answers are mostly single-digit milliseconds.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-SKIPPED_GROUPS = ("application", "oban_queues", "timestamp")
 
 
 class HttpMetrics:
@@ -150,10 +165,12 @@ class HttpMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.duration = Histogram(
-            "edge_admin_http_request_duration_seconds", "HTTP request latency by route",
+            "edge_admin_http_request_duration_seconds",
+            "Seconds taken to answer HTTP requests, by method and route template.",
             ("method", "route"), buckets=BUCKETS, registry=self.registry)
         self.requests = Counter(
-            "edge_admin_http_requests", "HTTP requests answered, by route and status",
+            "edge_admin_http_requests",
+            "HTTP requests answered, by method, route template and status.",
             ("method", "route", "status"), registry=self.registry)
         ProcessCollector(registry=self.registry, namespace="edge_admin")
         self.services: Any = None
@@ -174,65 +191,20 @@ class _ServiceCollector(Collector):
         svc = self.owner.services
         if svc is None:
             return
-        groups = msgspec.to_builtins(collect(svc))
-        for group, fields in groups.items():
-            if group in SKIPPED_GROUPS or not isinstance(fields, dict):
-                continue
-            for name, value in fields.items():
-                yield from _family(group, name, value)
+        groups = msgspec.to_builtins(collect(svc, queues=False))
+        yield from prometheus.figures(groups)
         topology = svc.admins.latest()
         nodes = sum(svc.admins.directory.cluster_sizes().values())  # fresh, not the last tick
-        yield _gauge("nodes", "Nodes registered across all clusters", nodes)
-        yield _gauge("admins_live", "Live admins in this admin cluster", len(topology.live))
-        yield _gauge("edge_capacity", "Total edge-node capacity of the live admins",
-                     sum(topology.edge_capacity.values()))
-        yield _gauge("uptime_seconds", "Seconds since this admin started",
-                     groups["application"]["uptime_seconds"])
-        yield from _projection(svc)
-        yield from _unsealing(svc)
-
-
-def _projection(svc: Any) -> Iterator[Metric]:
-    """What an operator alerts on: a read model that cannot apply an event (writes are refused
-    until it can) and one that falls behind the log."""
-    worker = svc.projector
-    failure = worker.current_failure()
-    head = svc.store.recorder.max_notification_id() or 0
-    position = worker.applied()
-    yield _gauge("projection_stuck", "1 while the read model cannot apply an event (writes are "
-                 "refused); /readyz names the event", 1 if failure is not None else 0)
-    yield _gauge("projection_position", "Last event position the read model holds",
-                 position)
-    yield _gauge("projection_lag_events", "Events recorded but not yet in the read model",
-                 max(0, head - position))
-    yield CounterMetricFamily("edge_admin_projection_failures",
-                              "Attempts at applying events that raised, in this process",
-                              value=worker.failed_attempts)
-
-
-def _unsealing(svc: Any) -> Iterator[Metric]:
-    """A key missing from ENCRYPTION_KEY: alert on the gauge (README: key rotation)."""
-    failures = svc.unsealing
-    yield CounterMetricFamily("edge_admin_secret_unseal_failures",
-                              "Sealed values that did not open (every attempt)",
-                              value=failures.total)
-    yield _gauge("secrets_unsealable", "Objects whose sealed values do not open, still in use",
-                 len(failures.unsealable()))
-
-
-def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(f"edge_admin_{name}", doc, value=value)
-
-
-def _family(group: str, name: str, value: Any) -> Iterator[Metric]:
-    if value is None or isinstance(value, str):
-        return  # no meaning here (documented in E6), or not a number
-    number = float(value)  # booleans become 0/1 gauges
-    if name.endswith("_total") and not isinstance(value, bool):
-        base = f"edge_admin_{group}_{name.removesuffix('_total')}"
-        yield CounterMetricFamily(base, f"{group}.{name}", value=number)
-    else:
-        yield GaugeMetricFamily(f"edge_admin_{group}_{name}", f"{group}.{name}", value=number)
+        gauge = prometheus.gauge
+        yield gauge("nodes", "Nodes registered across all clusters.", nodes)
+        yield gauge("admins_live", "Live admins in this admin cluster.", len(topology.live))
+        yield gauge("edge_capacity", "Total edge-node capacity of the live admins.",
+                    sum(topology.edge_capacity.values()))
+        yield gauge("uptime_seconds", "Seconds since this admin started.",
+                    groups["application"]["uptime_seconds"])
+        yield from prometheus.lags(svc)
+        yield from prometheus.webhook_backlog(svc)
+        yield from prometheus.unsealing(svc)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -1,19 +1,53 @@
 """The deployment part of the agent API: the agent's reports on its containers and its host.
 What a node should start or stop is answered inside the work poll (application/
-deployment_work.py)."""
+deployment_work.py).
+
+The replies are the protocol's reply structs (what the agent decodes), renamed for the OpenAPI
+document, which takes their schemas from SHAPES."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from application.agent_protocol import AgentHostReport, DeploymentReport, DeploymentTelemetry
+from application.agent_protocol import (
+    AgentHostReport,
+    DeploymentReply,
+    DeploymentReport,
+    DeploymentTelemetry,
+    HostReply,
+    TelemetryReply,
+)
 from domain.deployment import REQUEST_ID
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import node_for_token, read_body, services
 from entrypoints.http.responses import ok
+from entrypoints.http.serializers import Moment, Shape, described
+
+
+class AgentDeploymentReportResponse(DeploymentReply, Shape):
+    """The deployment's status after the report"""
+
+    status: Annotated[str, described("Status.READY, Status.ERROR, Status.TERMINATED, ...")]
+
+
+class AgentTelemetryResponse(TelemetryReply, Shape):
+    """Recorded"""
+
+    received_at: Moment  # type: ignore[assignment]  # the agent reads the RFC 3339 text
+
+
+class AgentHostResponse(HostReply, Shape):
+    """Recorded"""
+
+    images: Annotated[int, described("Distinct image references recorded")]
+
+
+SHAPES = (AgentDeploymentReportResponse, AgentTelemetryResponse, AgentHostResponse)
 
 
 async def report(request: Request) -> Response:
@@ -24,14 +58,14 @@ async def report(request: Request) -> Response:
     body = await read_body(request, DeploymentReport)
     status = await run_in_threadpool(services(request).deployments.report, node["id"],
                                      request_id, body)
-    return ok(request, {"request_id": request_id, "status": status})
+    return ok(request, AgentDeploymentReportResponse(request_id=request_id, status=status))
 
 
 async def host_report(request: Request) -> Response:
     node = await run_in_threadpool(node_for_token, request)
     body = await read_body(request, AgentHostReport)
     await run_in_threadpool(services(request).hosts.report, node["id"], body)
-    return ok(request, {"node_id": node["id"], "images": len(set(body.images))})
+    return ok(request, AgentHostResponse(node_id=node["id"], images=len(set(body.images))))
 
 
 async def telemetry(request: Request) -> Response:
@@ -40,7 +74,7 @@ async def telemetry(request: Request) -> Response:
     body = await read_body(request, DeploymentTelemetry)
     received = await run_in_threadpool(services(request).telemetry.record, node["id"],
                                        request_id, body)
-    return ok(request, {"request_id": request_id, "received_at": received})
+    return ok(request, AgentTelemetryResponse(request_id=request_id, received_at=received))
 
 
 ROUTES = [

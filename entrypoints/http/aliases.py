@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.routing import Route
-
 from application.aliases import CreateAlias
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, each
+from entrypoints.http.crud import Resource, each, routes
 from entrypoints.http.inputs import path_uuid
 from entrypoints.http.listing import STANDARD, ListSpec, exact, parse_uuid, text
 
@@ -24,9 +22,5 @@ index = RESOURCE.index()
 show = RESOURCE.show()
 delete = RESOURCE.delete(lambda svc, key: svc.aliases.delete(key))
 
-ROUTES = [
-    Route("/api/v1/nodes/{node_id}/aliases", create, methods=["POST"]),
-    Route("/api/v1/aliases", index, methods=["GET"]),
-    Route("/api/v1/aliases/{id}", show, methods=["GET"]),
-    Route("/api/v1/aliases/{id}", delete, methods=["DELETE"]),
-]
+ROUTES = routes("/api/v1/aliases", "/api/v1/aliases/{id}", create=create, index=index, show=show,
+                delete=delete, create_at="/api/v1/nodes/{node_id}/aliases")

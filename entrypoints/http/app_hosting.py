@@ -1,10 +1,12 @@
 """Mengi's `POST /deployments/app-hosting` on the Deployment aggregate, with its response shape
-(DeploymentResponse) and FastAPI's validation errors ({"detail": [{loc, msg, type}]})."""
+(DeploymentResponse) and FastAPI's validation errors ({"detail": [{loc, msg, type}]}), as
+Structs the handler returns and the OpenAPI document takes its schemas from (SHAPES)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -15,40 +17,109 @@ from starlette.routing import Route
 from application.app_hosting import AppHostingDeploymentCreate
 from domain.deployment import Status
 from domain.shared import InvalidValueError
+from entrypoints.http.edgegap_shapes import RequestId
 from entrypoints.http.inputs import BodyError, decode_body, services
 from entrypoints.http.responses import JSONResponse
+from entrypoints.http.serializers import Moment, Shape, described
 
-STATUS = {Status.SEEKING.value: "pending", Status.DEPLOYING.value: "provisioning",
-          Status.READY.value: "running", Status.ERROR.value: "failed",
-          Status.TERMINATED.value: "stopped"}
+_d = described
+_NONE = Annotated[str | None, _d("Always null here")]
+MengiStatus = Literal["pending", "provisioning", "promoting", "running", "stopped", "failed",
+                      "error", "migrating", "deleting"]
+
+
+class AppHostingDeploymentResponse(Shape):
+    """Mengi's DeploymentResponse, plus request_id for the Edgegap endpoints"""
+
+    id: Annotated[UUID, _d("The deployment's id")]
+    user_id: Annotated[UUID | None, _d("Always null: no users here")]
+    cluster_id: Annotated[UUID | None, _d("The node it is placed on; null if none had room")]
+    name: Annotated[str, _d("deployment_name")]
+    app_type: Annotated[str, _d("As requested (Mengi's: web_app, api, database, static_site,"
+                                " container, helm)")]
+    status: MengiStatus
+    config: Annotated[dict[str, Any] | None, _d("As requested (free-form)")]
+    cpu_request: float | None
+    memory_request_mb: int | None
+    replicas: int | None
+    container_port: int | None
+    storage_size_gb: int | None
+    deployment_type: str | None
+    helm_repo_url: str | None
+    helm_chart_name: str | None
+    helm_chart_version: str | None
+    custom_values_yaml: str | None
+    image_update_strategy: str | None
+    image_update_constraint: str | None
+    image_allow_tags: str | None
+    image_ignore_tags: str | None
+    values_yaml: _NONE
+    git_path: _NONE
+    endpoint_url: Annotated[str | None, _d("The container port's link once running")]
+    error_message: str | None
+    is_adopted: bool
+    source_namespace: _NONE
+    created_at: Moment
+    updated_at: Moment
+    provider: Literal["edge"]
+    region: Annotated[str, _d("geographic_region as requested")]
+    cluster_status: Annotated[str | None, _d("The host's city")]
+    cluster_error: _NONE
+    request_id: RequestId
+
+
+class ValidationProblem(Shape):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class HTTPValidationErrorResponse(Shape):
+    """FastAPI's validation error"""
+
+    detail: list[ValidationProblem]
+
+
+class HTTPErrorResponse(Shape):
+    """FastAPI's HTTPException body"""
+
+    detail: str
+
+
+SHAPES = (AppHostingDeploymentResponse, HTTPValidationErrorResponse, HTTPErrorResponse)
+STATUS: dict[str, MengiStatus] = {
+    Status.SEEKING.value: "pending", Status.DEPLOYING.value: "provisioning",
+    Status.READY.value: "running", Status.ERROR.value: "failed",
+    Status.TERMINATED.value: "stopped"}
 ECHOED = ("config", "cpu_request", "memory_request_mb", "replicas", "container_port",
           "storage_size_gb", "deployment_type", "helm_repo_url", "helm_chart_name",
           "helm_chart_version", "custom_values_yaml", "image_update_strategy",
           "image_update_constraint", "image_allow_tags", "image_ignore_tags")
 
 
-def invalid(loc: list[Any], msg: str, kind: str = "value_error") -> JSONResponse:
-    return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, status_code=422)
+def invalid(loc: list[str | int], msg: str, kind: str = "value_error") -> JSONResponse:
+    problem = ValidationProblem(loc=loc, msg=msg, type=kind)
+    return JSONResponse(HTTPValidationErrorResponse(detail=[problem]), status_code=422)
 
 
-def hosting_body(row: dict[str, Any]) -> dict[str, Any]:
+def hosting_body(row: dict[str, Any]) -> AppHostingDeploymentResponse:
     spec = json.loads(row["spec"])
     asked = spec["hosting"]
     ports = json.loads(row.get("ports") or "{}")
     link = next((p.get("link") for p in ports.values()), None)
     location = json.loads(row.get("location") or "{}")
-    status = "deleting" if row.get("stopping") else STATUS[row["status"]]
-    return {
-        "id": row["id"], "user_id": None, "cluster_id": row.get("node_id"),
-        "name": asked["deployment_name"], "app_type": asked["app_type"], "status": status,
+    status: MengiStatus = "deleting" if row.get("stopping") else STATUS[row["status"]]
+    return AppHostingDeploymentResponse(
+        id=row["id"], user_id=None, cluster_id=row.get("node_id"),
+        name=asked["deployment_name"], app_type=asked["app_type"], status=status,
         **{k: asked.get(k) for k in ECHOED},
-        "values_yaml": None, "git_path": None, "endpoint_url": link,
-        "error_message": row.get("error_detail") or None, "is_adopted": False,
-        "source_namespace": None, "created_at": row["start_time"],
-        "updated_at": row["updated_at"], "provider": "edge", "region": asked["geographic_region"],
-        "cluster_status": location.get("city"), "cluster_error": None,
-        "request_id": row["request_id"],
-    }
+        values_yaml=None, git_path=None, endpoint_url=link,
+        error_message=row.get("error_detail") or None, is_adopted=False,
+        source_namespace=None, created_at=row["start_time"],
+        updated_at=row["updated_at"], provider="edge", region=asked["geographic_region"],
+        cluster_status=location.get("city"), cluster_error=None,
+        request_id=row["request_id"],
+    )
 
 
 async def create(request: Request) -> Response:
@@ -58,8 +129,9 @@ async def create(request: Request) -> Response:
         return invalid(["body"], str(exc), "value_error")
     except BodyError as exc:
         if exc.too_large:
-            return JSONResponse({"detail": f"request body {exc.message}"}, status_code=413)
-        loc = ["body"] if exc.field == "body" else ["body", *exc.field.split(".")]
+            return JSONResponse(HTTPErrorResponse(detail=f"request body {exc.message}"),
+                                status_code=413)
+        loc: list[str | int] = ["body", *exc.field.split(".")] if exc.field != "body" else ["body"]
         return invalid(loc, exc.message, "json_invalid" if exc.status == 400 else "value_error")
     svc = services(request)
     try:

@@ -1,24 +1,29 @@
 """Applications, versions and host profiles (house style): what deployments are made from and
-where they may go. Not in any seed; shaped like the Edge Admin resources."""
+where they may go. Not in any seed; shaped like the Edge Admin resources, whose response Structs
+(SHAPES) the OpenAPI document takes its schemas from."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from application.agent_protocol import Location
 from application.apps import CreateApp, CreateAppVersion
 from application.hosts import UpdateHost
+from domain.node import NodeStatus
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.listing import STANDARD, ListSpec, parse_list_query, text, time_range
 from entrypoints.http.responses import no_content, ok, paginated
+from entrypoints.http.serializers import Created, Shape, Updated, described
 from projections.deployment_handlers import version_id
 from projections.query import Cond
 
@@ -27,34 +32,107 @@ VERSIONS = ListSpec(params=(*time_range("inserted_at"), text("name"), text("imag
                     sortable=("name", "inserted_at"))
 HOSTS = ListSpec(params=(*STANDARD, text("fleet"), text("status"), text("cluster_name")),
                  sortable=("inserted_at", "fleet"))
+_d = described
+CpuUnits = Annotated[int, _d("1024 units = 1 vCPU")]
 
 
-def app_body(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("id", "name", "version_count", "inserted_at", "updated_at")}
+class AppResponse(Shape):
+    """An application"""
+
+    id: Annotated[UUID, _d("Application ID")]
+    name: Annotated[str, _d("Application name (lowercase letters, digits, hyphens)")]
+    version_count: Annotated[int, _d("Number of registered versions")]
+    inserted_at: Created
+    updated_at: Updated
 
 
-def version_body(row: dict[str, Any]) -> dict[str, Any]:
-    env = [{"key": v["key"], "value": None if v["is_hidden"] else v["value"],
-            "is_hidden": v["is_hidden"]} for v in json.loads(row["env"])]
-    return {"app_name": row["app_name"], "name": row["name"], "image": row["image"],
-            "ports": json.loads(row["ports"]), "cpu_units": row["cpu_units"],
-            "memory_mb": row["memory_mb"], "env": env, "max_duration": row["max_duration"],
-            "command": row["command"], "arguments": row["arguments"],
-            "inserted_at": row["inserted_at"]}
+class VersionPort(Shape):
+    """A container port the version publishes"""
+
+    port: int
+    protocol: Literal["TCP", "UDP", "TCP/UDP", "HTTP", "HTTPS", "WS", "WSS"]
+    name: Annotated[str, _d("Its key in a deployment's ports (the port number if unnamed)")]
+    tls_upgrade: bool
 
 
-def host_body(row: dict[str, Any]) -> dict[str, Any]:
-    return {"node_id": row["node_id"], "cluster_name": row.get("cluster_name"),
-            "status": row.get("status"), "fleet": row["fleet"],
-            "location": json.loads(row["location"] or "{}"), "cpu_units": row["cpu_units"],
-            "memory_mb": row["memory_mb"], "allocated_cpu_units": row["allocated_cpu_units"],
-            "allocated_memory_mb": row["allocated_memory_mb"],
-            "deployment_count": row["deployment_count"],
-            "cached_images": [i for i in (row.get("images") or "").split("|") if i],
-            "inserted_at": row["inserted_at"], "updated_at": row["updated_at"]}
+class VersionEnvVar(Shape):
+    """An environment variable given to the container"""
+
+    key: str
+    value: Annotated[str | None, _d("null when hidden")]
+    is_hidden: bool
 
 
-def _app(svc: Services, name: str) -> dict[str, Any] | None:
+class AppVersionResponse(Shape):
+    """A version: what a deployment of it runs"""
+
+    app_name: str
+    name: Annotated[str, _d("Version name")]
+    image: Annotated[str, _d("Container image reference")]
+    ports: list[VersionPort]
+    cpu_units: CpuUnits
+    memory_mb: int
+    env: list[VersionEnvVar]
+    max_duration: Annotated[int, _d("Minutes before a deployment is stopped; 0: no limit")]
+    command: Annotated[str | None, _d("Overrides the image's entrypoint")]
+    arguments: Annotated[str | None, _d("Overrides the image's command")]
+    inserted_at: Created
+
+
+class HostResponse(Shape):
+    """A node's placement profile: location, capacity, fleet, what is allocated and which
+    images it holds"""
+
+    node_id: Annotated[UUID, _d("Node ID")]
+    cluster_name: Annotated[str | None, _d("The node's cluster; null once the node is gone")]
+    status: Annotated[NodeStatus | None, _d("The node's status; only healthy nodes get"
+                                            " deployments")]
+    fleet: Annotated[str | None, _d("Private fleet name (null: none)")]
+    location: Annotated[Location, _d("Where the node is; unset parts are left out")]
+    cpu_units: CpuUnits
+    memory_mb: int
+    allocated_cpu_units: CpuUnits
+    allocated_memory_mb: int
+    deployment_count: Annotated[int, _d("Deployments holding room on the node")]
+    cached_images: Annotated[list[str], _d("Image references the agent reported")]
+    inserted_at: Created
+    updated_at: Updated
+
+
+SHAPES = (AppResponse, AppVersionResponse, HostResponse)
+
+
+def app_body(row: dict[str, Any]) -> AppResponse:
+    return AppResponse(**{f: row[f] for f in AppResponse.__struct_fields__})
+
+
+def version_body(row: dict[str, Any]) -> AppVersionResponse:
+    env = [VersionEnvVar(key=v["key"], value=None if v["is_hidden"] else v["value"],
+                         is_hidden=v["is_hidden"]) for v in json.loads(row["env"])]
+    ports = [VersionPort(**{f: p.get(f) for f in VersionPort.__struct_fields__})
+             for p in json.loads(row["ports"])]
+    return AppVersionResponse(
+        app_name=row["app_name"], name=row["name"], image=row["image"], ports=ports,
+        cpu_units=row["cpu_units"], memory_mb=row["memory_mb"], env=env,
+        max_duration=row["max_duration"], command=row["command"], arguments=row["arguments"],
+        inserted_at=row["inserted_at"])
+
+
+def host_body(row: dict[str, Any]) -> HostResponse:
+    place = json.loads(row["location"] or "{}")
+    return HostResponse(
+        node_id=row["node_id"], cluster_name=row.get("cluster_name"), status=row.get("status"),
+        fleet=row["fleet"], location=Location(**{k: place.get(k) for k in
+                                                 Location.__struct_fields__}),
+        cpu_units=row["cpu_units"], memory_mb=row["memory_mb"],
+        allocated_cpu_units=row["allocated_cpu_units"],
+        allocated_memory_mb=row["allocated_memory_mb"],
+        deployment_count=row["deployment_count"],
+        cached_images=[i for i in (row.get("images") or "").split("|") if i],
+        inserted_at=row["inserted_at"], updated_at=row["updated_at"])
+
+
+def _app(svc: Services, name: str) -> AppResponse | None:
     rows = svc.view.select("apps", {"name": name, "deleted": False}, 1)
     return app_body(rows[0]) if rows else None
 

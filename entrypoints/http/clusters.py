@@ -5,12 +5,11 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.clusters import CreateCluster, UpdateCluster
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource
+from entrypoints.http.crud import Resource, routes
 from entrypoints.http.degraded import unless_degraded
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_cluster_name, read_body, services
@@ -68,10 +67,6 @@ async def delete(request: Request) -> Response:
     return no_content()
 
 
-ROUTES = [
-    Route("/api/v1/clusters", unless_degraded(create), methods=["POST"]),
-    Route("/api/v1/clusters", index, methods=["GET"]),
-    Route("/api/v1/clusters/{name}", show, methods=["GET"]),
-    Route("/api/v1/clusters/{name}", unless_degraded(update), methods=["PATCH"]),
-    Route("/api/v1/clusters/{name}", unless_degraded(delete), methods=["DELETE"]),
-]
+ROUTES = routes("/api/v1/clusters", "/api/v1/clusters/{name}", create=unless_degraded(create),
+                index=index, show=show, update=unless_degraded(update),
+                delete=unless_degraded(delete))

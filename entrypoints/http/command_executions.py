@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from domain.command_execution import CancelOutcome, ExecutionStatus
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, each
+from entrypoints.http.crud import Resource, each, routes
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.listing import (
     STANDARD,
@@ -74,8 +74,7 @@ async def cancel(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/v1/command_executions", index, methods=["GET"]),
-    Route("/api/v1/command_executions/{id}", show, methods=["GET"]),
-    Route("/api/v1/command_executions/{id}", delete, methods=["DELETE"]),
+    *routes("/api/v1/command_executions", "/api/v1/command_executions/{id}", index=index,
+            show=show, delete=delete),
     Route("/api/v1/command_executions/{id}/cancel", cancel, methods=["PATCH"]),
 ]

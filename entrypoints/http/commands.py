@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.routing import Route
-
 from application.commands import CreateCommand
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, each
+from entrypoints.http.crud import Resource, each, routes
 from entrypoints.http.listing import (
     STANDARD,
     ListSpec,
@@ -36,9 +34,5 @@ index = RESOURCE.index()
 show = RESOURCE.show()
 delete = RESOURCE.delete(lambda svc, key: svc.commands.delete(key))
 
-ROUTES = [
-    Route("/api/v1/commands", create, methods=["POST"]),
-    Route("/api/v1/commands", index, methods=["GET"]),
-    Route("/api/v1/commands/{id}", show, methods=["GET"]),
-    Route("/api/v1/commands/{id}", delete, methods=["DELETE"]),
-]
+ROUTES = routes("/api/v1/commands", "/api/v1/commands/{id}", create=create, index=index,
+                show=show, delete=delete)

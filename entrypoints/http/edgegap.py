@@ -4,8 +4,9 @@ are Edgegap's {message, details}."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
+import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,10 +19,19 @@ from application.deployment_inputs import (
 )
 from application.deployments import NO_ROOM, Accepted, InvalidAppVersionError
 from domain.deployment import AlreadyTerminatedError
+from entrypoints.http.edgegap_shapes import (
+    AllocationErrorResponse,
+    BulkStopResponse,
+    DeploymentAcceptedResponse,
+    DeploymentListResponse,
+    DeploymentStopResponse,
+    Processable,
+)
 from entrypoints.http.edgegap_views import (
     deployment_row,
     edgegap_page,
     list_item,
+    read_query,
     request_id_of,
     status_body,
 )
@@ -35,13 +45,23 @@ MAX_PAGE = 1_000_000  # as the admin API's lists: an offset that always fits a b
 MAX_LIMIT = 100
 
 
+class DeploymentListQuery(msgspec.Struct):
+    """Query string of GET /v1/deployments (newest first)."""
+
+    page: Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE, description="Page number")] = 1
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT, description="Items per page")] = 20
+
+
 def _accepted(accepted: Accepted) -> Response:
     # With webhook_on_* given, the secret their signed deliveries use (not in Edgegap's API).
-    extra = {"webhook_secret": accepted.hook_secret} if accepted.hook_secret else {}
+    secret = accepted.hook_secret or msgspec.UNSET
     if accepted.placed:
-        return JSONResponse({"request_id": accepted.request_id, **extra}, status_code=202)
+        return JSONResponse(DeploymentAcceptedResponse(request_id=accepted.request_id,
+                                                       webhook_secret=secret),
+                            status_code=202)
     # The deployment exists, in error, as the seed says; a stop (or time) removes it.
-    return JSONResponse({"request_id": accepted.request_id, "message": NO_ROOM, **extra},
+    return JSONResponse(AllocationErrorResponse(
+        request_id=accepted.request_id, message=NO_ROOM, webhook_secret=secret),
                         status_code=422)
 
 
@@ -75,7 +95,8 @@ async def status(request: Request) -> Response:
 async def _stopped(request: Request, request_id: str, now: bool) -> Response:
     summary = await run_in_threadpool(lambda: status_body(services(request),
                                                           deployment_row(request, request_id)))
-    body = {"message": f"Instance {request_id} will be deleted", "deployment_summary": summary}
+    body = DeploymentStopResponse(message=f"Instance {request_id} will be deleted",
+                                  deployment_summary=summary)
     return JSONResponse(body, status_code=200 if now else 202)
 
 
@@ -108,30 +129,22 @@ async def bulk_stop(request: Request) -> Response:
     svc = services(request)
     matching = await run_in_threadpool(svc.deployment_finder.matching, cmd.filters)
     stopped = await run_in_threadpool(svc.deployments.bulk_stop, matching)
-    return JSONResponse({"processable": [{"request_id": r} for r in stopped]}, status_code=202)
-
-
-def _page_args(request: Request) -> tuple[int, int]:
-    try:
-        page = int(request.query_params.get("page", "1"))
-        limit = int(request.query_params.get("limit", "20"))
-    except ValueError:
-        raise ApiError(400, {"page": ["page and limit must be integers"]}) from None
-    if not 1 <= page <= MAX_PAGE or not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(400, {"limit": [f"1 <= page <= {MAX_PAGE} and 1 <= limit <= {MAX_LIMIT}"]})
-    return page, limit
+    body = BulkStopResponse(processable=[Processable(request_id=r) for r in stopped])
+    return JSONResponse(body, status_code=202)
 
 
 async def index(request: Request) -> Response:
-    page, limit = _page_args(request)
+    asked = read_query(request, DeploymentListQuery)
+    page, limit = asked.page, asked.limit
     svc = services(request)
 
-    def load() -> dict[str, Any]:
+    def load() -> DeploymentListResponse:
         query = ListQuery((), (Order("start_time", descending=True), Order("request_id")),
                           page=page, page_size=limit)
         found = svc.view.query("deployments", query)
-        return {"data": [list_item(svc, r) for r in found.rows], "total_count": found.total,
-                "pagination": edgegap_page(page, limit, found.total), "message": []}
+        return DeploymentListResponse(
+            data=[list_item(svc, r) for r in found.rows], total_count=found.total,
+            pagination=edgegap_page(page, limit, found.total), message=[])
 
     return JSONResponse(await run_in_threadpool(load))
 

@@ -3,20 +3,46 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from entrypoints.bootstrap import Services
+from entrypoints.http.edgegap_shapes import (
+    Centroid,
+    FleetHost,
+    FleetHostSpecifications,
+    FleetHostsResponse,
+    LocationEntry,
+    LocationsResponse,
+)
+from entrypoints.http.edgegap_views import read_query
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import JSONResponse
 from projections.query import Cond, ListQuery, Order
 
 PLACE = ("city", "continent", "country", "timezone", "administrative_division")
+Name = Annotated[str, Meta(max_length=128)]
+
+
+class LocationsQuery(msgspec.Struct):
+    """Query string of GET /v1/locations."""
+
+    app: Annotated[Name, Meta(description="The App Name you want to filter with capacity"
+                                          " (with version)")] | UnsetType = UNSET
+    version: Annotated[Name, Meta(description="The Version Name you want to filter with"
+                                              " capacity (with app)")] | UnsetType = UNSET
+    type: Annotated[Literal["standard"], Meta(
+        description="The type of the location; every location here is standard")
+    ] | UnsetType = UNSET
+    tags: Annotated[bool, Meta(description="Locations always carry their tags here (none are"
+                                           " set)")] | UnsetType = UNSET
 
 
 def _hosts(svc: Services, *filters: Cond) -> list[dict[str, Any]]:
@@ -33,9 +59,9 @@ def _need(svc: Services, app: str | None, version: str | None) -> tuple[int, int
     return rows[0]["cpu_units"], rows[0]["memory_mb"]
 
 
-def locations_body(svc: Services, app: str | None, version: str | None) -> dict[str, Any]:
+def locations_body(svc: Services, app: str | None, version: str | None) -> LocationsResponse:
     need = _need(svc, app, version)
-    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    seen: dict[tuple[Any, ...], LocationEntry] = {}
     for host in _hosts(svc):
         loc = json.loads(host["location"] or "{}")
         if host.get("status") != "healthy" or loc.get("latitude") is None:
@@ -45,52 +71,53 @@ def locations_body(svc: Services, app: str | None, version: str | None) -> dict[
         if need is not None and (free[0] < need[0] or free[1] < need[1]):
             continue
         key = tuple(loc.get(k) for k in PLACE)
-        seen.setdefault(key, {**{k: loc.get(k) for k in PLACE},
-                              "latitude": str(loc["latitude"]),
-                              "longitude": str(loc["longitude"]),
-                              "type": "standard", "tags": []})
-    return {"locations": list(seen.values()), "messages": []}
+        seen.setdefault(key, LocationEntry(**{k: loc.get(k) for k in PLACE},
+                                           latitude=str(loc["latitude"]),
+                                           longitude=str(loc["longitude"]),
+                                           type="standard", tags=[]))
+    return LocationsResponse(locations=list(seen.values()), messages=[])
 
 
 async def locations(request: Request) -> Response:
-    app, version = request.query_params.get("app"), request.query_params.get("version")
+    asked = read_query(request, LocationsQuery)
+    app = asked.app if asked.app is not UNSET else None
+    version = asked.version if asked.version is not UNSET else None
     body = await run_in_threadpool(locations_body, services(request), app, version)
     return JSONResponse(body)
 
 
-def fleet_host(row: dict[str, Any], fleet_size: int) -> dict[str, Any]:
+def fleet_host(row: dict[str, Any], fleet_size: int) -> FleetHost:
     loc = json.loads(row["location"] or "{}")
     iso = "%Y-%m-%dT%H:%M:%S.%fZ"
-    return {
-        "host_id": str(row["node_id"]),
-        "status": "ACTIVE" if row.get("status") == "healthy" else "PENDING",
-        "ip_address": None,
-        "latitude": loc.get("latitude"), "longitude": loc.get("longitude"),
-        "city": loc.get("city"), "country": loc.get("country"),
-        "continent": loc.get("continent"),
-        "allocated_cpu_units": row["allocated_cpu_units"],
-        "allocated_memory_mb": row["allocated_memory_mb"],
-        "allocatable_cpu_units": row["cpu_units"],
-        "allocatable_memory_mb": row["memory_mb"],
-        "beacon": None,
-        "created_at": row["inserted_at"].strftime(iso),
-        "updated_at": row["updated_at"].strftime(iso),
+    return FleetHost(
+        host_id=str(row["node_id"]),
+        status="ACTIVE" if row.get("status") == "healthy" else "PENDING",
+        ip_address=None,
+        latitude=loc.get("latitude"), longitude=loc.get("longitude"),
+        city=loc.get("city"), country=loc.get("country"),
+        continent=loc.get("continent"),
+        allocated_cpu_units=row["allocated_cpu_units"],
+        allocated_memory_mb=row["allocated_memory_mb"],
+        allocatable_cpu_units=row["cpu_units"],
+        allocatable_memory_mb=row["memory_mb"],
+        beacon=None,
+        created_at=row["inserted_at"].strftime(iso),
+        updated_at=row["updated_at"].strftime(iso),
         # No centroid orchestration here: each host is its own centre.
-        "centroid": {"label": row["fleet"], "latitude": loc.get("latitude"),
-                     "longitude": loc.get("longitude"), "radius_km": 0,
-                     "desired_host_count": fleet_size},
-        "delete_schedule": None,
-        "fleet_host_specifications": {"cpu_units": row["cpu_units"],
-                                      "memory_mb": row["memory_mb"],
-                                      "base_clock_speed_mhz": None},
-    }
+        centroid=Centroid(label=row["fleet"], latitude=loc.get("latitude"),
+                          longitude=loc.get("longitude"), radius_km=0,
+                          desired_host_count=fleet_size),
+        delete_schedule=None,
+        fleet_host_specifications=FleetHostSpecifications(
+            cpu_units=row["cpu_units"], memory_mb=row["memory_mb"], base_clock_speed_mhz=None),
+    )
 
 
 async def fleet_hosts(request: Request) -> Response:
     fleet = str(request.path_params["fleet_name"])
     svc = services(request)
     rows = await run_in_threadpool(_hosts, svc, Cond("fleet", "eq", fleet))
-    return JSONResponse({"data": [fleet_host(r, len(rows)) for r in rows]})
+    return JSONResponse(FleetHostsResponse(data=[fleet_host(r, len(rows)) for r in rows]))
 
 
 ROUTES = [

@@ -10,15 +10,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from application.deployment_inputs import TagBody
+from entrypoints.http.edgegap_shapes import EmptyPagination, TagListResponse, TagResponse
 from entrypoints.http.edgegap_views import deployment_row, edgegap_time, request_id_of, tags_of
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import read_body, services
 from entrypoints.http.responses import JSONResponse, no_content
 
 
-def tag_body(tag: dict[str, Any]) -> dict[str, Any]:
-    return {"name": tag["name"], "create_time": edgegap_time(tag["create_time"]),
-            "last_updated": edgegap_time(tag["last_updated"])}
+def tag_body(tag: dict[str, Any]) -> TagResponse:
+    return TagResponse(name=tag["name"], create_time=edgegap_time(tag["create_time"]),
+                       last_updated=edgegap_time(tag["last_updated"]))
 
 
 def _tags(request: Request) -> list[dict[str, Any]]:
@@ -36,8 +37,8 @@ def _tag(request: Request) -> dict[str, Any]:
 
 async def list_tags(request: Request) -> Response:
     tags = await run_in_threadpool(_tags, request)
-    return JSONResponse({"tags": [tag_body(t) for t in tags], "count": len(tags),
-                         "pagination": {}})
+    return JSONResponse(TagListResponse(tags=[tag_body(t) for t in tags], count=len(tags),
+                                        pagination=EmptyPagination()))
 
 
 async def get_tag(request: Request) -> Response:

@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.deployment import Status
-from entrypoints.http.edgegap_views import deployment_row, request_id_of
+from entrypoints.http.edgegap_shapes import (
+    ContainerLogsResponse,
+    CrashData,
+    DeploymentMetricsResponse,
+    MetricSeries,
+    MetricTotals,
+    NetworkSeries,
+)
+from entrypoints.http.edgegap_views import deployment_row, read_query, request_id_of
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import JSONResponse
@@ -23,34 +33,48 @@ from projections.query import Cond, ListQuery, Order
 STEP = re.compile(r"^(\d{1,6})([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-SERIES = {"total.receive_total": "receive_total", "total.transmit_total": "transmit_total",
-          "total.disk_read_total": "disk_read_total", "total.disk_write_total": "disk_write_total",
-          "cpu": "cpu_percent", "mem": "memory_bytes"}
 MAX_POINTS = 10_000
+_MOMENT = "Should match %Y-%m-%d %H:%M:%S.%f (UTC), e.g. 2021-07-10 00:00:00.00"
 
 
-def _logs(request: Request) -> dict[str, Any]:
+class MetricsQuery(msgspec.Struct):
+    """Query string of GET /v1/metrics/deployment/{request_id}."""
+
+    start_time: Annotated[str, Meta(max_length=64, description=(
+        f"Starting time for the query. Default to deployment start time. {_MOMENT}"))
+    ] | UnsetType = UNSET
+    end_time: Annotated[str, Meta(max_length=64, description=(
+        f"End time for the metrics. Default to now. Must be greater than start_time. {_MOMENT}"))
+    ] | UnsetType = UNSET
+    steps: Annotated[str, Meta(max_length=64, description=(
+        "Steps between each metrics: a number and s, m, h or d (30s, 1m, 5m, 10m, 1h); one"
+        " point per step, its last sample"))] = "1m"
+    raw: Annotated[bool, Meta(description=(
+        "If set to true, will return the raw data (every sample)."))] = False
+
+
+def _logs(request: Request) -> ContainerLogsResponse:
     request_id = request_id_of(request)
     row = deployment_row(request, request_id)
     if row["status"] == Status.TERMINATED.value:
         raise ApiError(404, None, "Logs are not available when your deployment is terminated")
     found = services(request).view.get("deployment_logs", request_id) or {}
     crashed = found.get("crash_logs") is not None
-    return {
-        "logs": found.get("logs") or "", "encoding": "utf-8",
-        "crash_logs": found.get("crash_logs") if crashed else None,
-        "crash_data": {"exit_code": found.get("exit_code"), "message": row.get("error_detail"),
-                       "restart_count": 0} if crashed else None,
-        "logs_link": None,
-    }
+    return ContainerLogsResponse(
+        logs=found.get("logs") or "", encoding="utf-8",
+        crash_logs=found.get("crash_logs") if crashed else None,
+        crash_data=CrashData(exit_code=found.get("exit_code"), message=row.get("error_detail"),
+                             restart_count=0) if crashed else None,
+        logs_link=None,
+    )
 
 
 async def container_logs(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(_logs, request))
 
 
-def _when(raw: str | None, name: str, default: datetime) -> datetime:
-    if raw is None or raw == "":
+def _when(raw: str | UnsetType, name: str, default: datetime) -> datetime:
+    if raw is UNSET or raw == "":
         return default
     try:
         return datetime.strptime(raw, TIME_FORMAT).replace(tzinfo=UTC)
@@ -58,27 +82,26 @@ def _when(raw: str | None, name: str, default: datetime) -> datetime:
         raise ApiError(422, {name: ["should match %Y-%m-%d %H:%M:%S.%f"]}) from None
 
 
-def _metrics(request: Request) -> dict[str, Any]:
+def _metrics(request: Request) -> DeploymentMetricsResponse:
     request_id = request_id_of(request)
     row = deployment_row(request, request_id)
-    params = request.query_params
-    start = _when(params.get("start_time"), "start_time", row["start_time"])
-    end = _when(params.get("end_time"), "end_time", datetime.now(UTC))
+    asked = read_query(request, MetricsQuery, 422)
+    start = _when(asked.start_time, "start_time", row["start_time"])
+    end = _when(asked.end_time, "end_time", datetime.now(UTC))
     if end <= start:
         raise ApiError(422, {"end_time": ["must be greater than start_time"]})
-    step = STEP.match(params.get("steps", "1m").replace(" ", ""))
+    step = STEP.match(asked.steps.replace(" ", ""))
     if step is None or int(step.group(1)) == 0:
         raise ApiError(422, {"steps": ["a duration such as 30s, 1m, 5m, 1h"]})
     seconds = int(step.group(1)) * UNITS[step.group(2)]
-    raw = params.get("raw", "false").lower() == "true"
     query = ListQuery((Cond("request_id", "eq", request_id), Cond("at", "ge", start),
                        Cond("at", "le", end)), (Order("at"),), page_size=MAX_POINTS)
     samples = services(request).view.query("deployment_samples", query).rows
-    return series(samples, start, timedelta(seconds=seconds), raw)
+    return series(samples, start, timedelta(seconds=seconds), asked.raw)
 
 
 def series(samples: list[dict[str, Any]], start: datetime, step: timedelta,
-           raw: bool) -> dict[str, Any]:
+           raw: bool) -> DeploymentMetricsResponse:
     """Each series as {labels, datasets, timestamps}; one point per step (its last sample)
     unless raw, numbers as strings, as the seed shows them."""
     points: list[dict[str, Any]] = []
@@ -88,19 +111,17 @@ def series(samples: list[dict[str, Any]], start: datetime, step: timedelta,
             points.append({"bucket": bucket, **sample})
         else:
             points[-1].update(sample)
-    out: dict[str, Any] = {}
-    for key, column in SERIES.items():
-        entry = {"labels": [p["at"].strftime("%H:%M:%S") for p in points],
-                 "datasets": [str(p[column]) for p in points],
-                 "timestamps": [p["at"].strftime(TIME_FORMAT)[:-3] for p in points]}
-        group, _, name = key.partition(".")
-        if name:
-            out.setdefault(group, {})[name] = entry
-        else:
-            out[group] = entry
-    out["network"] = {"receive": out["total"]["receive_total"],
-                      "transmit": out["total"]["transmit_total"]}
-    return out
+    labels = [p["at"].strftime("%H:%M:%S") for p in points]
+    stamps = [p["at"].strftime(TIME_FORMAT)[:-3] for p in points]
+
+    def of(column: str) -> MetricSeries:
+        return MetricSeries(labels=labels, datasets=[str(p[column]) for p in points],
+                      timestamps=stamps)
+
+    totals = MetricTotals(**{name: of(name) for name in MetricTotals.__struct_fields__})
+    return DeploymentMetricsResponse(
+        total=totals, cpu=of("cpu_percent"), mem=of("memory_bytes"),
+        network=NetworkSeries(receive=totals.receive_total, transmit=totals.transmit_total))
 
 
 async def deployment_metrics(request: Request) -> Response:

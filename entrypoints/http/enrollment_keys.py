@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, each
+from entrypoints.http.crud import Resource, each, routes
 from entrypoints.http.degraded import unless_degraded
 from entrypoints.http.inputs import path_cluster_name, read_body, services
 from entrypoints.http.listing import (
@@ -103,8 +103,6 @@ ROUTES = [
           methods=["POST"]),
     Route("/api/v1/clusters/{cluster_name}/enrollment_keys", unless_degraded(create),
           methods=["POST"]),
-    Route("/api/v1/enrollment_keys", index, methods=["GET"]),
-    Route("/api/v1/enrollment_keys/{id}", show, methods=["GET"]),
-    Route("/api/v1/enrollment_keys/{id}", unless_degraded(update), methods=["PATCH"]),
-    Route("/api/v1/enrollment_keys/{id}", unless_degraded(delete), methods=["DELETE"]),
+    *routes("/api/v1/enrollment_keys", "/api/v1/enrollment_keys/{id}", index=index, show=show,
+            update=unless_degraded(update), delete=unless_degraded(delete)),
 ]

@@ -21,6 +21,7 @@ from application.errors import (
 )
 from domain.enrollment_key import KeyRefusedError
 from domain.shared import DomainError, GoneError, InvalidValueError, StateConflictError
+from entrypoints.http.edgegap_shapes import ErrorMessageResponse
 from entrypoints.http.responses import JSONResponse, error_body
 from projections.status import ProjectionStuckError
 
@@ -78,8 +79,8 @@ def edgegap_error(status: int, details: Any = None, message: str | None = None) 
     text = message or ("Client Side Request Error" if status == 400
                        else STATUS.get(status, STATUS[500])[1])
     headers = {"WWW-Authenticate": "token"} if status == 401 else None
-    return JSONResponse({"message": text, "details": details or {}}, status_code=status,
-                        headers=headers)
+    return JSONResponse(ErrorMessageResponse(message=text, details=details or {}),
+                        status_code=status, headers=headers)
 
 
 def _field_details(exc: DomainError, default_field: str = "base") -> dict[str, list[str]]:

@@ -6,7 +6,7 @@ from starlette.routing import Route
 
 from application.nodes import ChangeCluster
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, each
+from entrypoints.http.crud import Resource, each, routes
 from entrypoints.http.degraded import unless_degraded
 from entrypoints.http.listing import (
     STANDARD,
@@ -41,9 +41,8 @@ change_cluster = RESOURCE.update(ChangeCluster, lambda svc, key, cmd: svc.nodes.
     key, cmd), "change_cluster")
 
 ROUTES = [
-    Route("/api/v1/nodes", index, methods=["GET"]),
-    Route("/api/v1/nodes/{id}", show, methods=["GET"]),
-    Route("/api/v1/nodes/{id}", unless_degraded(delete), methods=["DELETE"]),
+    *routes("/api/v1/nodes", "/api/v1/nodes/{id}", index=index, show=show,
+            delete=unless_degraded(delete)),
     Route("/api/v1/nodes/{id}/change_cluster", unless_degraded(change_cluster),
           methods=["PATCH"]),
 ]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.routing import Route
-
 from application.self_updates import CreateSelfUpdateRequest
 from domain.self_update import RequestStatus
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, each
+from entrypoints.http.crud import Resource, each, routes
 from entrypoints.http.listing import STANDARD, ListSpec, exact, one_of
 
 SPEC = ListSpec(
@@ -24,9 +22,5 @@ index = RESOURCE.index()
 show = RESOURCE.show()
 delete = RESOURCE.delete(lambda svc, key: svc.self_updates.delete(key))
 
-ROUTES = [
-    Route("/api/v1/self_update_requests", create, methods=["POST"]),
-    Route("/api/v1/self_update_requests", index, methods=["GET"]),
-    Route("/api/v1/self_update_requests/{id}", show, methods=["GET"]),
-    Route("/api/v1/self_update_requests/{id}", delete, methods=["DELETE"]),
-]
+ROUTES = routes("/api/v1/self_update_requests", "/api/v1/self_update_requests/{id}",
+                create=create, index=index, show=show, delete=delete)

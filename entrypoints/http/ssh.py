@@ -16,7 +16,7 @@ from application.ssh_access import CreateSshPublicKey, CreateSshUsername
 from domain.ssh_access import LoginOutcome
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, each
+from entrypoints.http.crud import Resource, each, routes
 from entrypoints.http.inputs import agent_node, path_uuid, read_body, services
 from entrypoints.http.listing import (
     STANDARD,
@@ -103,14 +103,11 @@ async def verify(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/v1/nodes/{node_id}/ssh_usernames", create_username, methods=["POST"]),
-    Route("/api/v1/ssh_usernames", list_usernames, methods=["GET"]),
-    Route("/api/v1/ssh_usernames/{id}", show_username, methods=["GET"]),
-    Route("/api/v1/ssh_usernames/{id}", delete_username, methods=["DELETE"]),
-    Route("/api/v1/ssh_usernames/{ssh_username_id}/ssh_public_keys", create_key,
-          methods=["POST"]),
-    Route("/api/v1/ssh_public_keys", list_keys, methods=["GET"]),
-    Route("/api/v1/ssh_public_keys/{id}", show_key, methods=["GET"]),
-    Route("/api/v1/ssh_public_keys/{id}", delete_key, methods=["DELETE"]),
+    *routes("/api/v1/ssh_usernames", "/api/v1/ssh_usernames/{id}", create=create_username,
+            index=list_usernames, show=show_username, delete=delete_username,
+            create_at="/api/v1/nodes/{node_id}/ssh_usernames"),
+    *routes("/api/v1/ssh_public_keys", "/api/v1/ssh_public_keys/{id}", create=create_key,
+            index=list_keys, show=show_key, delete=delete_key,
+            create_at="/api/v1/ssh_usernames/{ssh_username_id}/ssh_public_keys"),
     Route("/agent/v1/ssh/verify", verify, methods=["POST"]),
 ]

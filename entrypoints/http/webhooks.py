@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from starlette.routing import Route
-
 from application.webhooks import CreateWebhook
-from entrypoints.http.crud import Resource, each
+from entrypoints.http.crud import Resource, each, routes
 from entrypoints.http.listing import (
     STANDARD,
     ListSpec,
@@ -58,9 +56,5 @@ index = RESOURCE.index()
 show = RESOURCE.show()
 delete = RESOURCE.delete(lambda svc, key: svc.webhooks.delete(key))
 
-ROUTES = [
-    Route("/api/v1/webhooks", create, methods=["POST"]),
-    Route("/api/v1/webhooks", index, methods=["GET"]),
-    Route("/api/v1/webhooks/{id}", show, methods=["GET"]),
-    Route("/api/v1/webhooks/{id}", delete, methods=["DELETE"]),
-]
+ROUTES = routes("/api/v1/webhooks", "/api/v1/webhooks/{id}", create=create, index=index,
+                show=show, delete=delete)

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.contract import HOOKS
 from tests.e2e.test_agent_process import Children, eventually, free_port
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +26,8 @@ def _serve_and_ask(tmp_path: Path, **env_more: str) -> list[dict[str, object]]:
     argv = ["edge-admin", "serve", "--host", "127.0.0.1", "--port", str(port)]
     proc = children.spawn("admin", argv, env)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
+                          event_hooks=HOOKS) as http:
             def up() -> bool:
                 try:
                     return http.get("/healthz").status_code == 200

@@ -23,6 +23,7 @@ import pytest
 from application.agent_protocol import key_blob_server
 from domain.enrollment_key import encode_blob
 from entrypoints.agent.identity import node_id_for_machine
+from tests.contract import HOOKS
 
 pytestmark = pytest.mark.e2e
 T = TypeVar("T")
@@ -96,7 +97,7 @@ class Admin:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "API_KEY": API_KEY,
                     "DATABASE_URL": f"sqlite:///{tmp}/edge.sqlite3", **LIVENESS}
-        self.http = httpx.Client(base_url=self.url, timeout=10,
+        self.http = httpx.Client(base_url=self.url, timeout=10, event_hooks=HOOKS,
                                  headers={"authorization": f"Bearer {API_KEY}"})
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import msgspec
 import pytest
 import yaml  # type: ignore[import-untyped]
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.testclient import TestClient
 
 from domain.catalog import EVENT_TYPES, PAYLOADS, PUBLIC_EVENTS, event_type, to_message
 from domain.command_execution import CommandExecution
@@ -33,6 +33,7 @@ from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import SCHEMAS, asyncapi
 from entrypoints.http.openapi import asyncdoc as event_docs
 from tests.conftest import API_KEY, make_settings
+from tests.contract import checking_client
 
 pytestmark = pytest.mark.e2e
 
@@ -144,7 +145,7 @@ def test_real_domain_events_match_the_schema_of_their_type() -> None:
 
 
 def test_docs_routes_serve_the_document_and_its_page() -> None:
-    with TestClient(_bare_app()) as client:
+    with checking_client(_bare_app()) as client:
         raw = client.get("/asyncapi.yaml")
         as_json = client.get("/asyncapi.json")
         page = client.get("/asyncdoc")
@@ -170,7 +171,7 @@ def test_docs_routes_serve_the_document_and_its_page() -> None:
 
 
 def test_event_types_needs_the_key_and_lists_the_catalog_in_order() -> None:
-    with TestClient(_bare_app()) as client:
+    with checking_client(_bare_app()) as client:
         anonymous = client.get("/api/v1/event_types")
         listed = client.get("/api/v1/event_types", headers=AUTH)
     assert anonymous.status_code == 401
@@ -181,7 +182,7 @@ def test_event_types_through_create_app() -> None:
     app = create_app(make_settings("memory://"))
     if not any(getattr(route, "path", None) == "/api/v1/event_types" for route in app.routes):
         pytest.skip("entrypoints/http/app.py does not route event_types.ROUTES yet")
-    with TestClient(app) as client:
+    with checking_client(app) as client:
         assert client.get("/api/v1/event_types").status_code == 401
         _assert_catalog(client.get("/api/v1/event_types", headers=AUTH))
         assert client.get("/asyncdoc").status_code == 200
@@ -204,7 +205,7 @@ def _bare_app() -> Starlette:
     settings = make_settings("memory://")
     app = Starlette(
         routes=[*event_docs.ROUTES, *event_types.ROUTES],
-        middleware=[Middleware(RequestContext, api_keys=settings.api_keys(), protected="/api/",
+        middleware=[Middleware(RequestContext, api_keys=settings.api_keys(), protected=("/api/",),
                                public=[])],
     )
     app.state.settings = settings
@@ -381,3 +382,22 @@ def _string_errors(value: str, schema: dict[str, Any], where: str) -> list[str]:
     except ValueError:
         errors.append(f"{where}: {value!r} is not a {schema['format']}")
     return errors
+
+
+def _asyncapi_validator() -> jsonschema.Draft7Validator:
+    schema = json.loads((Path(__file__).parent.parent / "data" / "asyncapi-3.0.0.schema.json")
+                        .read_text(encoding="utf-8"))
+    return jsonschema.Draft7Validator(schema)
+
+
+def test_the_document_is_valid_asyncapi_3() -> None:
+    document = yaml.safe_load((SCHEMAS / "asyncapi.yaml").read_text(encoding="utf-8"))
+    errors = [f"{list(e.absolute_path)}: {e.message[:200]}"
+              for e in _asyncapi_validator().iter_errors(document)]
+    assert errors == []
+
+
+def test_the_asyncapi_schema_catches_a_broken_document() -> None:
+    document = yaml.safe_load((SCHEMAS / "asyncapi.yaml").read_text(encoding="utf-8"))
+    document["channels"] = {"broken": {"address": 5}}
+    assert list(_asyncapi_validator().iter_errors(document))

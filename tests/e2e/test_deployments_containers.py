@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.contract import HOOKS
 from tests.e2e.podman_harness import IMAGE, Engine
 from tests.e2e.test_agent_process import (
     API_KEY,
@@ -57,7 +58,8 @@ class Fleet:
                "WEBHOOK_ALLOW_PRIVATE_IPS": "true"}  # the hook receiver is on loopback
         self.admin = children.spawn("admin", ["edge-admin", "serve", "--host", "0.0.0.0",
                                               "--port", str(self.port)], env)
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=15)
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=15,
+                                 event_hooks=HOOKS)
         eventually(self._up, "the admin", children)
         self.api = {"Authorization": f"Bearer {API_KEY}"}
         self.agents: dict[str, tuple[list[str], dict[str, str], subprocess.Popen[bytes]]] = {}

@@ -178,6 +178,7 @@ async def _explode(request: Request) -> Response:
 def test_unexpected_errors_are_a_500_envelope_with_request_id() -> None:
     app = create_app(make_settings("memory://"))
     app.router.routes.append(Route("/test-only/explode", _explode))
+    # A route added for this test only: the document cannot describe it (tests/contract.py).
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.get("/test-only/explode", headers={"x-request-id": "boom-1"})
         error(response, 500, "internal_error")

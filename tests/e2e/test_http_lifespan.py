@@ -6,10 +6,10 @@ import gc
 import warnings
 
 import pytest
-from starlette.testclient import TestClient
 
 from entrypoints.app import create_app
 from tests.conftest import make_settings
+from tests.contract import checking_client
 from tests.e2e.test_http_support import (
     AUTH,
     create_cluster,
@@ -55,7 +55,7 @@ def test_writes_survive_a_restart(any_url: str) -> None:
 def test_shutdown_closes_every_postgres_connection(pg_url: str) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        client = TestClient(create_app(make_settings(pg_url, default_cluster_name="main")))
+        client = checking_client(create_app(make_settings(pg_url, default_cluster_name="main")))
         with client:
             data(client.get("/api/v1/clusters/main", headers=AUTH))
         del client

@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from entrypoints.app import create_app
 from entrypoints.bootstrap import Services, build_services
 from tests.conftest import API_KEY, make_settings
+from tests.contract import checking_client
 from tests.fakes import FixedClock
 
 MASTER_KEY = "test-master-key-xyz"
@@ -51,11 +52,12 @@ ALIAS_FIELDS = {
 def running(
     url: str = "memory://", /, *, clock: FixedClock | None = None, **overrides: Any
 ) -> Iterator[TestClient]:
-    """The app over `url`; with a clock, services are built on it so time moves only by hand."""
+    """The app over `url`; with a clock, services are built on it so time moves only by hand.
+    Every response is checked against the OpenAPI document (tests/contract.py)."""
     overrides.setdefault("default_cluster_name", "main")
     settings = make_settings(url, **overrides)
     services = build_services(settings, clock) if clock is not None else None
-    with TestClient(create_app(settings, services)) as client:
+    with checking_client(create_app(settings, services)) as client:
         yield client
 
 

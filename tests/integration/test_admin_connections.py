@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from tests.conftest import PG_BASE
+from tests.contract import HOOKS
 from tests.e2e.test_agent_process import Children, eventually
 from tests.integration.test_admin_processes import API_KEY, AdminProcess, children
 
@@ -77,7 +78,7 @@ def test_an_idle_serve_holds_at_most_ten_connections_each_named_by_its_pool(
 def load(process: AdminProcess, stop: threading.Event) -> None:
     """Writes and reads, back to back, until `stop`."""
     with httpx.Client(base_url=process.http.base_url, headers=process.http.headers,
-                      timeout=30) as http:
+                      timeout=30, event_hooks=HOOKS) as http:
         while not stop.is_set():
             name = "c-" + uuid.uuid4().hex[:10]
             assert http.post("/api/v1/clusters", json={"name": name}).status_code == 201

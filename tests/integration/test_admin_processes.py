@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.contract import HOOKS
 from tests.e2e.test_agent_process import Children, eventually, free_port
 from tests.integration.webhook_harness import (
     NATS_URL,
@@ -39,7 +40,7 @@ class AdminProcess:
         self.children, self.name, self.port = children, f"admin-{admin_id}", free_port()
         self.env = {**env, "ADMIN_ID": admin_id}
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10,
-                                 headers={"authorization": f"Bearer {API_KEY}"})
+                                 event_hooks=HOOKS, headers={"authorization": f"Bearer {API_KEY}"})
         OPEN.append(self.http)
         self.proc: Any = None
 

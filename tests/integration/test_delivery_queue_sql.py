@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.deliveries import FAILED, PENDING, SUCCEEDED, Attempt, Settlement
-from application.ports import NewDelivery
+from application.ports import Backlog, NewDelivery
 from entrypoints.bootstrap import AnyDeliveryQueue, build_delivery_queue
 from tests.conftest import make_settings
 from tests.fakes import FixedClock
@@ -110,6 +110,28 @@ def test_retry_schedule_and_history(queue: AnyDeliveryQueue, clock: FixedClock) 
     assert queue.page(webhook, page=2, page_size=1)[0][0].position == 1
     assert queue.counts(webhook) == {"pending": 0, "succeeded": 1, "failed": 1}
     assert queue.counts() == {"pending": 1, "succeeded": 1, "failed": 1}
+
+
+def test_backlog_counts_what_is_owed_and_since_when(
+    queue: AnyDeliveryQueue, clock: FixedClock
+) -> None:
+    assert queue.backlog() == Backlog(0, None)
+    first_enqueued = clock.now()
+    webhook = uuid4()
+    queue.enqueue([delivery(webhook, 1), delivery(webhook, 2)])
+    clock.advance(10)
+    queue.enqueue([delivery(uuid4(), 3)])
+    assert queue.backlog() == Backlog(3, first_enqueued)
+    # Leased and retrying rows are still owed; a delivered or failed one is not.
+    claims = {c.position: c for c in queue.claim(clock.now(), 10, 30)}
+    retry = Settlement(PENDING, clock.now(), clock.now() + timedelta(seconds=5),
+                       Attempt(1, clock.now(), 503, "HTTP 503", 4), "HTTP 503")
+    assert queue.settle(claims[2], retry)
+    assert queue.backlog() == Backlog(3, first_enqueued)
+    assert queue.settle(claims[1], Settlement(
+        SUCCEEDED, clock.now(), None, Attempt(1, clock.now(), 200, None, 3), None))
+    assert queue.settle(claims[3], Settlement(FAILED, clock.now(), None, None, "gone"))
+    assert queue.backlog() == Backlog(1, first_enqueued)  # position 2, enqueued first
 
 
 def test_concurrent_claims_never_share_a_row(any_url: str, clock: FixedClock) -> None:

@@ -62,4 +62,6 @@ def test_without_projections_in_this_process_the_relay_does_not_wait(pg_url: str
     started = time.monotonic()
     received, missing = _missing_on_arrival(pg_url, run_projections=False)
     assert (received, missing) == (40, 40), "nothing projects here, so nothing is readable"
-    assert time.monotonic() - started < 2, "the relay must not wait for absent read models"
+    # Waiting would take the projector's wait timeout (10 s); the bound leaves room for a
+    # loaded machine (the whole run, services and writes included, took 3 s at load 9).
+    assert time.monotonic() - started < 6, "the relay must not wait for absent read models"

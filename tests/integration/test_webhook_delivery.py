@@ -11,7 +11,6 @@ from uuid import UUID
 
 import msgspec
 import pytest
-from starlette.testclient import TestClient
 
 from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
@@ -23,6 +22,7 @@ from entrypoints.app import create_app
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.http import deliveries
 from tests.conftest import API_KEY, make_settings
+from tests.contract import checking_client
 from tests.integration.webhook_harness import (
     NATS_URL,
     SECRET,
@@ -191,7 +191,7 @@ def test_deliveries_endpoint_lists_attempts_without_secrets(
     if not any(getattr(r, "path", "") == deliveries.ROUTES[0].path for r in app.router.routes):
         app.router.routes.extend(deliveries.ROUTES)  # until the lead wires the module in
     auth = {"Authorization": f"Bearer {API_KEY}"}
-    with TestClient(app) as client:
+    with checking_client(app) as client:
         page = client.get(f"/api/v1/webhooks/{webhook}/deliveries?page_size=1", headers=auth)
         assert page.status_code == 200, page.text
         body = page.json()

@@ -13,7 +13,6 @@ from uuid import UUID
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.testclient import TestClient
 
 from adapters.secret_box import derive_key, key_id
 from application.deliveries import FAILED, SUCCEEDED, DeliveryRecord
@@ -21,6 +20,7 @@ from application.webhooks import CreateWebhook
 from entrypoints.app import create_app
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
+from tests.contract import checking_client
 from tests.integration.webhook_harness import (
     SECRET,
     Background,
@@ -107,7 +107,7 @@ def test_a_key_missing_from_encryption_key_is_loud(
     app = create_app(settings(url, ENCRYPTION_KEY=B, **api))  # A was dropped: a mistake
     auth = {"Authorization": f"Bearer {api['API_KEY']}"}
     missing = key_id(derive_key(A))
-    with caplog.at_level(logging.ERROR), TestClient(app) as client:
+    with caplog.at_level(logging.ERROR), checking_client(app) as client:
         services: Services = app.state.services
         ready = client.get("/readyz")  # the start-up check found it already
         assert ready.status_code == 503

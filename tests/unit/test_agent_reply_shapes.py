@@ -19,13 +19,16 @@ import pytest
 from application.agent_protocol import (
     AgentReport,
     Cpu,
+    DeploymentReply,
     EnrollReply,
     HeartbeatReply,
+    HostReply,
     HostReport,
     MetricsReply,
     RegisterReply,
     ResultReply,
     SshVerdict,
+    TelemetryReply,
     Uptime,
     Usage,
     WorkReply,
@@ -37,6 +40,11 @@ from entrypoints.http.agent import (
     AgentEnrollmentResponse,
     AgentHeartbeatResponse,
     AgentNodeResponse,
+)
+from entrypoints.http.agent_deployments import (
+    AgentDeploymentReportResponse,
+    AgentHostResponse,
+    AgentTelemetryResponse,
 )
 from entrypoints.http.agent_work import (
     AgentAssignment,
@@ -83,6 +91,9 @@ SAMPLES: list[tuple[msgspec.Struct, type[msgspec.Struct]]] = [
     (AgentSshVerdictResponse(allowed=False, reason="unknown_key", ssh_username_id=uuid4()),
      SshVerdict),
     (AgentMetricsReceiptResponse(received_at=NOW), MetricsReply),
+    (AgentDeploymentReportResponse(request_id="abc", status="Status.READY"), DeploymentReply),
+    (AgentTelemetryResponse(request_id="abc", received_at=NOW), TelemetryReply),
+    (AgentHostResponse(node_id=NODE, images=2), HostReply),
 ]
 
 

@@ -35,9 +35,9 @@ def sample(seconds: int, mem: int) -> dict[str, object]:
 def test_one_point_per_step_keeps_the_last_sample_unless_raw() -> None:
     samples = [sample(0, 1), sample(20, 2), sample(61, 3), sample(70, 4), sample(130, 5)]
     stepped = series(samples, T0, timedelta(minutes=1), raw=False)
-    assert stepped["mem"]["datasets"] == ["2", "4", "5"]
-    assert stepped["mem"]["labels"] == ["12:00:20", "12:01:10", "12:02:10"]
-    assert stepped["network"]["receive"] == stepped["total"]["receive_total"]
+    assert stepped.mem.datasets == ["2", "4", "5"]
+    assert stepped.mem.labels == ["12:00:20", "12:01:10", "12:02:10"]
+    assert stepped.network.receive == stepped.total.receive_total
     raw = series(samples, T0, timedelta(minutes=1), raw=True)
-    assert raw["mem"]["datasets"] == ["1", "2", "3", "4", "5"]
-    assert raw["cpu"]["timestamps"][0] == "2026-01-01 12:00:00.000"
+    assert raw.mem.datasets == ["1", "2", "3", "4", "5"]
+    assert raw.cpu.timestamps[0] == "2026-01-01 12:00:00.000"

@@ -8,17 +8,10 @@ import os
 import resource
 import sys
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from entrypoints import process_stats
 from entrypoints.agent import host_stats
 from entrypoints.agent.host_stats import host_cpu, host_disk, host_memory, host_metrics, host_uptime
 from entrypoints.logs import JsonFormatter, request_id
-
-# The agent and the admin each read their own figures (they share only the wire contract).
-READERS = pytest.mark.parametrize("reader", [host_stats, process_stats], ids=["agent", "admin"])
 
 
 def test_cpu_matches_os() -> None:
@@ -45,9 +38,8 @@ def test_disk_of_root_matches_statvfs() -> None:
     assert disk["used_bytes"] + disk["available_bytes"] == disk["total_bytes"]
 
 
-@READERS
-def test_uptime_and_its_human_form(reader: Any) -> None:
-    human_duration = reader.human_duration
+def test_uptime_and_its_human_form() -> None:
+    human_duration = host_stats.human_duration
     uptime = host_uptime()
     assert uptime is not None and uptime["seconds"] > 0
     assert human_duration(59) == "0m"
@@ -57,15 +49,14 @@ def test_uptime_and_its_human_form(reader: Any) -> None:
     assert set(host_metrics()) == {"cpu", "disk", "memory", "uptime"}
 
 
-@READERS
-def test_process_figures(reader: Any) -> None:
-    rss = reader.resident_bytes()
+def test_process_figures() -> None:
+    rss = host_stats.resident_bytes()
     status = Path("/proc/self/status").read_text()
     vm_rss = int(next(x for x in status.splitlines() if x.startswith("VmRSS:")).split()[1]) * 1024
     # Read moments apart (and the peak may be far above): close to VmRSS, not above the peak.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     assert rss is not None and abs(rss - vm_rss) < 16 * 1024 * 1024 and rss <= peak * 1.05
-    fds = process_stats.open_fds()
+    fds = host_stats.open_fds()
     assert fds is not None and fds >= 3
 
 

@@ -74,11 +74,11 @@ _LOCKED = " 409 when its environment is locked or archived (it stays readable)."
 
 def _op(  # noqa: PLR0913 - the fields of one table row
     tag: str, summary: str, status: int, data: str | None, errors: tuple[int, ...], *,
-    body: type[msgspec.Struct] | None = None, query: tuple[QueryParam, ...] = (),
+    body: type[msgspec.Struct] | None = None, params: tuple[QueryParam, ...] = (),
     description: str = "",
 ) -> Op:
     return Op(tag, summary, status, data, errors, body, description=description, flat=True,
-              query=query)
+              params=params)
 
 
 OPERATIONS: dict[tuple[str, str], Op] = {
@@ -87,7 +87,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                            body=CreateProject,
                            description="The slug is derived from the name and unique."),
     (_G, "/projects"): _op(PROJECT, "List projects", 200, "ProjectList", (400,),
-                           query=projects.LIST_QUERY),
+                           params=projects.LIST_QUERY),
     (_G, "/projects/count"): _op(PROJECT, "Count projects", 200, _COUNT, (400,)),
     (_G, "/projects/{projectId}"): _op(PROJECT, "Show a project", 200, "Project", (400, 404)),
     (_D, "/projects/{projectId}"): _op(
@@ -110,9 +110,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                body=CreateEnvironment,
                                description="In an active project; the name is unique in it."),
     (_G, "/environments"): _op(ENVIRONMENT, "List environments", 200, "EnvironmentList", (400,),
-                               query=environments.LIST_QUERY),
+                               params=environments.LIST_QUERY),
     (_G, "/environments/count"): _op(ENVIRONMENT, "Count environments", 200, _COUNT, (400,),
-                                     query=environments.COUNT_QUERY),
+                                     params=environments.COUNT_QUERY),
     (_G, "/environments/{environmentId}"): _op(ENVIRONMENT, "Show an environment", 200,
                                                "EnvironmentShow", (400, 404)),
     (_P, "/environments/{environmentId}/rename"): _op(
@@ -146,7 +146,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         VARIABLE, "Remove a resource variable", 204, None, (400, *_CMD), body=UnsetVariable),
     (_G, "/resources/{resourceId}/secrets"): _op(
         VARIABLE, "List a resource's secrets (masked)", 200, "SecretList", (400, 404),
-        query=variables.EXPOSURE_QUERY),
+        params=variables.EXPOSURE_QUERY),
     (_P, "/resources/{resourceId}/secrets"): _op(
         VARIABLE, "Create a resource secret", 200, "SecretAccepted", (400, *_CMD),
         body=CreateSecret, description="The value is sealed and never echoed; 409 when it"
@@ -162,19 +162,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "EffectiveConfig", (400, 404)),
     # servers
     (_G, "/servers"): _op(SERVER, "List servers (enrolled nodes)", 200, "ServerList", (400,),
-                          query=servers.LIST_QUERY,
+                          params=servers.LIST_QUERY,
                           description="Registering a server is enrolling its agent."),
     (_G, "/servers/count"): _op(SERVER, "Count servers", 200, _COUNT, (400,)),
     (_G, "/servers/{serverId}"): _op(SERVER, "Show a server with its rollups", 200,
-                                     "ServerShow", (400, 404), query=servers.SHOW_QUERY),
+                                     "ServerShow", (400, 404), params=servers.SHOW_QUERY),
     # resources
     (_P, "/resources"): _op(RESOURCE, "Create a resource", 201, _ID, _CMD,
                             body=CreateResource, description="The slug is derived from the"
                             " name and unique in its environment." + _LOCKED),
     (_G, "/resources"): _op(RESOURCE, "List resources", 200, "ResourceList", (400,),
-                            query=resources.LIST_QUERY),
+                            params=resources.LIST_QUERY),
     (_G, "/resources/count"): _op(RESOURCE, "Count resources", 200, _COUNT, (400,),
-                                  query=resources.SCOPE),
+                                  params=resources.SCOPE),
     (_G, "/resources/{resourceId}"): _op(RESOURCE, "Show a resource", 200, "ResourceShow",
                                          (400, 404)),
     (_D, "/resources/{resourceId}"): _op(
@@ -202,19 +202,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     # deployments
     (_G, "/deployments/plan"): _op(
         DEPLOYMENT, "Plan a deployment (no mutation)", 200, "Plan", (400, 404),
-        query=deployment_attempts.PLAN_QUERY,
+        params=deployment_attempts.PLAN_QUERY,
         description="readiness.reasonCodes name what blocks it now."),
     (_P, "/deployments"): _op(
         DEPLOYMENT, "Deploy a resource", 201, _ID, (400, *_CMD), body=CreateDeployment,
         description="Runs an immutable snapshot of the resource on serverId (or any healthy"
         " node). 409 while another attempt of it runs, or when it is not ready (plan)."),
     (_G, "/deployments"): _op(DEPLOYMENT, "List deployments", 200, "DeploymentAttemptList",
-                              (400,), query=deployment_attempts.LIST_QUERY),
+                              (400,), params=deployment_attempts.LIST_QUERY),
     (_G, "/deployments/count"): _op(DEPLOYMENT, "Count deployments", 200, _COUNT, (400,),
-                                    query=deployment_attempts.SCOPE),
+                                    params=deployment_attempts.SCOPE),
     (_G, "/deployments/{deploymentId}"): _op(
         DEPLOYMENT, "Show a deployment", 200, "DeploymentShow", (400, 404),
-        query=deployment_attempts.SHOW_QUERY,
+        params=deployment_attempts.SHOW_QUERY,
         description="With its masked snapshot and the timeline of its events."),
     (_P, "/deployments/{deploymentId}/retry"): _op(
         DEPLOYMENT, "Retry a failed or canceled deployment", 201, _ID, (400, *_CMD),
@@ -229,15 +229,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         description="A new attempt runs the candidate's snapshot exactly."),
     (_G, "/deployments/{deploymentId}/recovery-readiness"): _op(
         DEPLOYMENT, "What can be done about a deployment", 200, "RecoveryReadiness",
-        (400, 404), query=deployment_attempts.READINESS_QUERY),
+        (400, 404), params=deployment_attempts.READINESS_QUERY),
     (_P, "/resources/{resourceId}/redeploy"): _op(
         DEPLOYMENT, "Redeploy a resource as it is now", 201, _ID, (400, *_CMD)),
     # audit
     (_G, "/audit-events"): _op(AUDIT, "List audit events (from the event store)", 200,
-                               "AuditEventList", (400,), query=audit_events.LIST_QUERY),
+                               "AuditEventList", (400,), params=audit_events.LIST_QUERY),
     (_G, "/audit-events/{auditEventId}"): _op(
         AUDIT, "Show an audit event", 200, "AuditEventShow", (400, 404),
-        query=audit_events.SHOW_QUERY),
+        params=audit_events.SHOW_QUERY),
 }
 
 _NAME = {"name": "Display name (1 to 100 characters)"}

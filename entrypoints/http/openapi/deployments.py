@@ -1,12 +1,13 @@
-"""OpenAPI parts for applications, hosts and the Edgegap-compatible deployment API.
+"""OpenAPI parts for applications, hosts and the Edgegap-compatible deployment API: per-operation
+wording and metadata only. The response schemas come from the Structs the handlers return
+(entrypoints/http/edgegap_shapes.py, app_hosting.py, apps.py and agent_deployments.py
+SHAPES).
 
 The Edgegap operations answer in Edgegap's own shapes (no {data, meta} envelope) and errors
 ({message, details}), as its clients expect; they accept `Authorization: token <key>`.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from application.agent_protocol import AgentHostReport, DeploymentReport, DeploymentTelemetry
 from application.app_hosting import AppHostingDeploymentCreate
@@ -18,76 +19,15 @@ from application.deployment_inputs import (
     TagBody,
 )
 from application.hosts import UpdateHost
-from entrypoints.http import apps
+from entrypoints.http import apps, edgegap, edgegap_fleet, edgegap_telemetry
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, PUBLIC, Op
-from entrypoints.http.openapi.schemas import INT, STR, TIME, UUID_S, Schema, doc, obj
+from entrypoints.http.openapi.schemas import INT, STR, Schema
 
 APPS, HOSTS = "Deployments.App", "Deployments.Host"
 DEPLOY, LEGACY, FLEETS, TAGS_TAG = ("Edgegap.Deployments", "Edgegap.Legacy",
                                     "Edgegap.PrivateFleets", "Edgegap.Tags")
 MENGI = "Mengi.AppHosting"
 TAGS = [APPS, HOSTS, DEPLOY, LEGACY, FLEETS, TAGS_TAG, MENGI]
-_OPEN: Schema = {"type": "object", "additionalProperties": True}
-_ANY_OBJ: Schema = {"type": ["object", "null"], "additionalProperties": True}
-_LIST: Schema = {"type": "array", "items": _OPEN}
-_STAMP = doc(STR, "'YYYY-MM-DD HH:MM:SS.ffffff' in UTC, as Edgegap writes it")
-
-def _optional_secret(schema: Schema) -> Schema:
-    """Only when webhook_on_* were given: the secret their deliveries are signed with
-    (Standard Webhooks and X-Edge-Signature, as for registered webhooks). Not in Edgegap."""
-    secret = doc(STR, "Signs this deployment's webhook_on_* deliveries")
-    return {**schema, "properties": {**schema["properties"], "webhook_secret": secret}}
-
-
-RESOURCES: dict[str, Any] = {
-    "AppResponse": obj("An application", id=UUID_S, name=STR, version_count=INT,
-                       inserted_at=TIME, updated_at=TIME),
-    "AppVersionResponse": {**_OPEN, "description": "A version: image, ports, resources, env"
-                           " (hidden values shown as null), max_duration in minutes"},
-    "HostResponse": {**_OPEN, "description": "A node's placement profile: location, capacity,"
-                     " fleet, what is allocated and which images it holds"},
-    "DeploymentAcceptedResponse": _optional_secret(obj(
-        "Deployment Request Accepted", request_id=doc(
-            STR, "Request ID. Unique identifier of the deployment request (12 hex characters)"))),
-    "DeploymentStatusResponse": {**_OPEN, "description": "The seed's status object: request_id,"
-                                 " fqdn, app_name, app_version, current_status (Status.*),"
-                                 " running, start_time, removal_time, elapsed_time,"
-                                 " last_status, error, error_detail, ports, public_ip,"
-                                 " sessions, location, tags, command, arguments,"
-                                 " max_duration"},
-    "DeploymentStopResponse": obj("Stop accepted", message=doc(STR, "Instance <id> will be"
-                                  " deleted"), deployment_summary=_OPEN),
-    "BulkStopResponse": obj("The deployments that will be stopped",
-                            processable={"type": "array", "items": obj(
-                                "One deployment", request_id=STR)}),
-    "DeploymentListResponse": obj("A page of deployments", data=_LIST, total_count=INT,
-                                  pagination=_OPEN, message={"type": "array", "items": STR}),
-    "LocationsResponse": obj("Places with a healthy host (with room for app/version if given)",
-                             locations=_LIST, messages={"type": "array", "items": STR}),
-    "FleetHostsResponse": obj("The hosts of a private fleet", data=_LIST),
-    "TagResponse": obj("A deployment tag", name=STR, create_time=_STAMP,
-                       last_updated=_STAMP),
-    "TagListResponse": obj("A deployment's tags", tags=_LIST, count=INT, pagination=_OPEN),
-    "AgentDeploymentReportResponse": obj("The deployment's status after the report",
-                                         request_id=STR, status=STR),
-    "AgentHostResponse": obj("Recorded", node_id=UUID_S, images=INT),
-    "AppHostingDeploymentResponse": {**_OPEN, "description": "Mengi's DeploymentResponse"},
-    "HTTPValidationErrorResponse": obj("FastAPI's validation error", detail={
-        "type": "array", "items": obj("One problem", loc={"type": "array"}, msg=STR,
-                                      type=STR)}),
-    "AgentTelemetryResponse": obj("Recorded", request_id=STR, received_at=TIME),
-    "ContainerLogsResponse": obj("Logs of the container", logs=STR, encoding=STR,
-                                 crash_logs={"type": ["string", "null"]},
-                                 crash_data=_ANY_OBJ, logs_link={"type": ["string", "null"]}),
-    "DeploymentMetricsResponse": {**_OPEN, "description": "total.{receive,transmit,disk_read,"
-                                  "disk_write}_total, cpu, mem, network.{receive,transmit}:"
-                                  " each {labels, datasets, timestamps}"},
-    "ErrorMessageResponse": obj("Edgegap's error body", message=STR, details=_ANY_OBJ),
-    "AllocationErrorResponse": _optional_secret(obj(
-        "Couldn't Allocate Server: the deployment exists, in Status.ERROR", request_id=STR,
-        message=STR)),
-}
-
 _NO_ROOM = (" 422 when no healthy host has room: the deployment is recorded in Status.ERROR"
             " with its request_id; stop it to remove it. 400: invalid body, or unknown"
             " application or version (nothing is created).")
@@ -135,19 +75,21 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                       (400, 404, 410), flat=True, also=(202,),
                                       description="Graceful (SIGTERM)." + _STOP),
     (_D, "/v1/self/stop/{request_id}/{access_point_id}"): Op(
-        LEGACY, "Stop a deployment from inside it", 200, "DeploymentStop", (400, 404, 410),
-        flat=True, also=(202,), security=PUBLIC,
+        LEGACY, "Stop a deployment from inside it", 200, "DeploymentStop",
+        (400, 401, 404, 410), flat=True, also=(202,), security=PUBLIC,
         description="Called with ARBITRIUM_DELETE_URL and the header `authorization:"
-        " $ARBITRIUM_DELETE_TOKEN`, both injected into the container." + _STOP),
+        " $ARBITRIUM_DELETE_TOKEN`, both injected into the container; 401 without the header,"
+        " 404 with a wrong token." + _STOP),
     (_P, "/v1/deployments/bulk-stop"): Op(
         LEGACY, "Bulk stop", 202, "BulkStop", (400,), BulkStop, flat=True,
         description="Filters on request_id, app_name, app_version, status, tags or node_id;"
         " any/all/not. Every filter must pass."),
     (_G, "/v1/deployments"): Op(LEGACY, "List deployments", 200, "DeploymentList", (400,),
-                                flat=True, description="Newest first; `page`, `limit`."),
+                                flat=True, description="Newest first.",
+                                query=edgegap.DeploymentListQuery),
     (_G, "/v1/locations"): Op(LEGACY, "List locations", 200, "Locations", (400,), flat=True,
                               description="`app` and `version` keep the locations with room"
-                              " for that version."),
+                              " for that version.", query=edgegap_fleet.LocationsQuery),
     (_G, "/v1/deployments/{request_id}/tags"): Op(TAGS_TAG, "List tags", 200, "TagList",
                                                   (404,), flat=True),
     (_P, "/v1/deployments/{request_id}/tags"): Op(
@@ -168,23 +110,24 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         description="The latest log tail the agent sent (every --telemetry-interval seconds),"
         " and the logs of a crash. 404 once the deployment is terminated."),
     (_G, "/v1/metrics/deployment/{request_id}"): Op(
-        LEGACY, "Deployment metrics", 200, "DeploymentMetrics", (400, 404, 422), flat=True,
-        description="`start_time`/`end_time` ('%Y-%m-%d %H:%M:%S.%f', UTC; default: the"
-        " deployment's start and now), `steps` (30s, 1m, 5m, 1h: one point per step, its last"
-        " sample) and `raw=true` (every sample). Totals are cumulative since the container"
-        " started; cpu is percent of one core, mem is bytes."),
+        LEGACY, "Deployment metrics", 200, "DeploymentMetrics", (400, 404), flat=True,
+        query=edgegap_telemetry.MetricsQuery,
+        description="Totals are cumulative since the container started; cpu is percent of one"
+        " core, mem is bytes. A bad time, step or range is a 400 (Edgegap's 422 means only"
+        " \"Couldn't Allocate Server\" here)."),
     ("POST", "/agent/v1/deployments/{request_id}/telemetry"): Op(
         AGENT, "Send a container's log tail and a resource sample", 200, "AgentTelemetry",
         (400, 404, 422), DeploymentTelemetry, security=NODE_TOKEN),
     ("POST", "/deployments/app-hosting"): Op(
-        MENGI, "Create App Hosting Deployment", 200, "AppHostingDeployment", (422,),
+        MENGI, "Create App Hosting Deployment", 200, "AppHostingDeployment", (413, 422),
         AppHostingDeploymentCreate, flat=True,
         description="Mengi's request on the same deployments: `deployment_type: docker` only"
         " (docker_image, container_port, cpu_request in vCPU, memory_request_mb,"
         " environment_variables as KEY=value). The region picks the hosts whose location"
         " names it; the answer is Mengi's DeploymentResponse (status pending, provisioning,"
         " running, failed, stopped or deleting), plus `request_id` for the Edgegap endpoints."
-        " Errors are FastAPI's {detail: [{loc, msg, type}]}."),
+        " Errors are FastAPI's {detail: [{loc, msg, type}]}; a body past MAX_BODY_BYTES is a"
+        " 413 {detail}."),
     ("POST", "/agent/v1/host"): Op(
         AGENT, "Report the node's placement profile and cached images", 200, "AgentHost",
         (400, 404, 422), AgentHostReport, security=NODE_TOKEN,

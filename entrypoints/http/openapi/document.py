@@ -34,13 +34,16 @@ from entrypoints.http import (
     agent_deployments,
     agent_work,
     aliases,
+    app_hosting,
     appaloft_views,
+    apps,
     attempt_readiness,
     attempt_views,
     audit_events,
     clusters,
     command_executions,
     deliveries,
+    edgegap_shapes,
     enrollment_keys,
     environments,
     event_types,
@@ -105,7 +108,7 @@ def _enrollment_key_spec() -> ListSpec:
 _GET, _POST, _PATCH, _DELETE = "GET", "POST", "PATCH", "DELETE"
 OPERATIONS: dict[tuple[str, str], Op] = {
     (_POST, "/api/v1/clusters"): Op(
-        CLUSTER, "Create a new cluster", 201, "Cluster", (409, 422, 503), CreateCluster,
+        CLUSTER, "Create a new cluster", 201, "Cluster", (400, 409, 422, 503), CreateCluster,
         description="Create a new edge cluster with optional IP range. The name `default` is"
         " reserved (used as a URL keyword on convenience routes) and is rejected with 422."),
     (_GET, "/api/v1/clusters"): Op(
@@ -113,7 +116,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     (_GET, "/api/v1/clusters/{name}"): Op(
         CLUSTER, "Get a specific cluster", 200, "Cluster", (400, 404)),
     (_PATCH, "/api/v1/clusters/{name}"): Op(
-        CLUSTER, "Update a cluster", 200, "Cluster", (404, 422, 503), UpdateCluster),
+        CLUSTER, "Update a cluster", 200, "Cluster", (400, 404, 422, 503), UpdateCluster),
     (_DELETE, "/api/v1/clusters/{name}"): Op(
         CLUSTER, "Delete a cluster", 204, None, (400, 404, 409, 503),
         description="Delete an empty cluster (must have no nodes)."),
@@ -124,11 +127,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         " PUBLIC_ENROLLMENT_KEY_ENABLED=true and DEFAULT_CLUSTER_NAME are configured."),
     (_POST, "/api/v1/clusters/default/enrollment_keys"): Op(
         KEY, "Create an enrollment key for the default cluster", 201, "EnrollmentKey",
-        (403, 404, 422, 503), IssueEnrollmentKey,
+        (400, 403, 404, 422, 503), IssueEnrollmentKey,
         description="Convenience endpoint for the default cluster (DEFAULT_CLUSTER_NAME)."),
     (_POST, "/api/v1/clusters/{cluster_name}/enrollment_keys"): Op(
-        KEY, "Create an enrollment key for a cluster", 201, "EnrollmentKey", (404, 422, 503),
-        IssueEnrollmentKey,
+        KEY, "Create an enrollment key for a cluster", 201, "EnrollmentKey",
+        (400, 404, 422, 503), IssueEnrollmentKey,
         description="Set the returned key blob as ENROLLMENT_KEY on the agent. Keys can be"
         " limited by use count (uses_remaining) or by expiry time (expired_at). Omit both for"
         " a single-use key with no expiry."),
@@ -137,7 +140,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     (_GET, "/api/v1/enrollment_keys/{id}"): Op(
         KEY, "Get an enrollment key", 200, "EnrollmentKey", (400, 404)),
     (_PATCH, "/api/v1/enrollment_keys/{id}"): Op(
-        KEY, "Update an enrollment key", 200, "EnrollmentKey", (404, 422, 503),
+        KEY, "Update an enrollment key", 200, "EnrollmentKey", (400, 404, 422, 503),
         UpdateEnrollmentKey),
     (_DELETE, "/api/v1/enrollment_keys/{id}"): Op(
         KEY, "Delete an enrollment key", 204, None, (400, 404, 503)),
@@ -147,11 +150,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         NODE, "Delete a node", 204, None, (400, 404, 503),
         description="Delete a node; its aliases are deleted with it."),
     (_PATCH, "/api/v1/nodes/{id}/change_cluster"): Op(
-        NODE, "Change a node's cluster", 200, "Node", (404, 409, 422, 503), ChangeCluster,
+        NODE, "Change a node's cluster", 200, "Node", (400, 404, 409, 422, 503), ChangeCluster,
         description="Move a node (and its aliases) to another cluster. 409 when the target is"
         " at its node_limit or one of the node's alias names is taken there."),
     (_POST, "/api/v1/nodes/{node_id}/aliases"): Op(
-        ALIAS, "Create a new alias for a node", 201, "Alias", (404, 409, 422, 503), CreateAlias),
+        ALIAS, "Create a new alias for a node", 201, "Alias", (400, 404, 409, 422, 503),
+        CreateAlias),
     (_GET, "/api/v1/aliases"): Op(
         ALIAS, "List all aliases", 200, "Alias", (400,), listing=aliases.SPEC),
     (_GET, "/api/v1/aliases/{id}"): Op(ALIAS, "Get a specific alias", 200, "Alias", (400, 404)),
@@ -161,20 +165,20 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         description="Returns the full catalog of event types, in catalog order. Every value is"
         " valid in a webhook's subscribed_events; see /asyncdoc for each payload."),
     (_POST, "/api/v1/webhooks"): Op(
-        WEBHOOK, "Create webhook", 201, "Webhook", (400, 422), CreateWebhook,
+        WEBHOOK, "Create webhook", 201, "Webhook", (400, 422, 503), CreateWebhook,
         description=oev.WEBHOOK_DESCRIPTION),
     (_GET, "/api/v1/webhooks"): Op(
         WEBHOOK, "List webhooks", 200, "Webhook", (400,), listing=webhooks.SPEC),
     (_GET, "/api/v1/webhooks/{id}"): Op(WEBHOOK, "Get webhook", 200, "Webhook", (400, 404)),
     (_DELETE, "/api/v1/webhooks/{id}"): Op(
-        WEBHOOK, "Delete webhook", 204, None, (400, 404),
+        WEBHOOK, "Delete webhook", 204, None, (400, 404, 503),
         description="Permanently delete a webhook; deliveries still queued for it end as"
         " failed."),
     (_GET, "/api/v1/events"): Op(
         EVENT, "List stored events", 200, "Event", (400,), listing=events.SPEC,
         description=oev.EVENTS_DESCRIPTION),
     (_GET, "/api/v1/events/stream"): Op(
-        EVENT, "Stream events (Server-Sent Events)", 200, None, (400,),
+        EVENT, "Stream events (Server-Sent Events)", 200, None, (400,), stream=True,
         description=oev.STREAM_DESCRIPTION),
     (_GET, "/api/v1/webhooks/{id}/deliveries"): Op(
         WEBHOOK, "List a webhook's deliveries", 200, "WebhookDelivery", (400, 404),
@@ -183,15 +187,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         " retried on network errors, 408, 429 and 5xx up to WEBHOOK_MAX_ATTEMPTS."),
     (_POST, "/agent/v1/enroll"): Op(
         AGENT, "Enroll a node with an enrollment key", 201, "AgentEnrollment",
-        (400, 401, 403, 409, 422), EnrollNode, security=PUBLIC, also=(200,),
+        (400, 401, 403, 409, 422, 503), EnrollNode, security=PUBLIC, also=(200,),
         description="Consumes one use of the key. 201 for a new node; 200 when a persistent"
         " node re-enrolls. 401: unknown key; 403: key expired, spent or its cluster deleted;"
         " 409: the cluster is at its node_limit."),
     (_POST, "/agent/v1/register"): Op(
-        AGENT, "Re-register a node after a restart", 200, "AgentNode", (400, 404, 422),
+        AGENT, "Re-register a node after a restart", 200, "AgentNode", (400, 404, 422, 503),
         ReregisterNode, security=NODE_TOKEN),
     (_POST, "/agent/v1/heartbeat"): Op(
-        AGENT, "Report the node's liveness", 200, "AgentHeartbeat", (400, 404, 422),
+        AGENT, "Report the node's liveness", 200, "AgentHeartbeat", (400, 404, 422, 503),
         Heartbeat, security=NODE_TOKEN),
 }
 
@@ -213,7 +217,7 @@ def build_openapi() -> dict[str, Any]:
             op = OPERATIONS.get((method, route.path))
             if op is None:
                 raise LookupError(f"{method} {route.path}: add it to {__name__}")
-            paths.setdefault(route.path, {})[method.lower()] = _operation(route, op)
+            paths.setdefault(route.path, {})[method.lower()] = _operation(route, op, method)
     documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     if stale := OPERATIONS.keys() - documented:
         raise LookupError(f"{__name__} documents routes that do not exist: {stale}")
@@ -237,15 +241,18 @@ def build_openapi() -> dict[str, Any]:
     return result
 
 
-def _operation(route: Route, op: Op) -> dict[str, Any]:
+def _operation(route: Route, op: Op, method: str) -> dict[str, Any]:
     endpoint = cast(Any, route.endpoint)
-    errors = sorted(set(op.errors) | ({401} if op.security != PUBLIC else set()))
+    # Every write goes through the write path, which answers 503 while the read model is stuck
+    # or has not caught up in time (README "When the read model cannot go on").
+    writes = {503} if method != "GET" else set()
+    errors = sorted(set(op.errors) | writes | ({401} if op.security != PUBLIC else set()))
     doc: dict[str, Any] = {
         "tags": [op.tag],
         "summary": op.summary,
         "operationId": f"{endpoint.__module__.rsplit('.', 1)[-1]}_{endpoint.__name__}",
         "parameters": [*_path_params(route, op), *_query_params(route.path, op.listing),
-                       *_plain_query(op)],
+                       *_query_struct_params(op.query), *_plain_query(op)],
         "responses": {
             **{str(status): _success(op, status) for status in (op.status, *op.also)},
             **{str(s): _error(route.path, s) for s in errors},
@@ -264,9 +271,10 @@ def _operation(route: Route, op: Op) -> dict[str, Any]:
 
 
 def _error(path: str, status: int) -> dict[str, Any]:
-    if path == "/deployments/app-hosting" and status == 422:  # Mengi's FastAPI errors
-        return {"description": "Validation Error", "content": {"application/json": {
-            "schema": oas.ref("HTTPValidationErrorResponse")}}}
+    if path == "/deployments/app-hosting" and status in (413, 422):  # Mengi's FastAPI errors
+        schema = "HTTPValidationErrorResponse" if status == 422 else "HTTPErrorResponse"
+        return {"description": "Validation Error" if status == 422 else HTTPStatus(status).phrase,
+                "content": {"application/json": {"schema": oas.ref(schema)}}}
     if not is_edgegap(path):
         return {"$ref": f"#/components/responses/{oas.ERRORS[status][0]}"}
     # Edgegap's own error bodies; its 422 is "Couldn't Allocate Server" and nothing else.
@@ -278,6 +286,9 @@ def _error(path: str, status: int) -> dict[str, Any]:
 def _success(op: Op, status: int) -> dict[str, Any]:
     response: dict[str, Any] = {"description": HTTPStatus(status).phrase,
                                 "headers": oas.REQUEST_ID_HEADER}
+    if op.stream:
+        stream = {"type": "string", "description": "Server-Sent Events (see the description)"}
+        response["content"] = {"text/event-stream": {"schema": stream}}
     if op.data is not None:
         wrapper = "Paginated" if op.listing is not None else "Single"
         schema = oas.ref(f"{op.data}{'' if op.flat else wrapper}Response")
@@ -308,13 +319,29 @@ def _query_params(path: str, spec: ListSpec | None) -> list[dict[str, Any]]:
 
 
 def _plain_query(op: Op) -> list[dict[str, Any]]:
+    """Appaloft's parameters (entrypoints/http/listing.py: QueryParam), as they are read."""
     params = []
-    for param in op.query:
+    for param in op.params:
         doc: dict[str, Any] = {"name": param.name, "in": "query", "required": param.required,
                                "description": param.description, "schema": param.schema}
         if param.example is not None:
-            doc["example"] = param.example
+            doc["schema"] = {**param.schema, "examples": [param.example]}
         params.append(doc)
+    return params
+
+
+def _query_struct_params(query: type[msgspec.Struct] | None) -> list[dict[str, Any]]:
+    """A query string Struct's fields as parameters: msgspec's schema of each, its description
+    lifted to the parameter, and a default only where the endpoint applies it."""
+    if query is None:
+        return []
+    _, components = msgspec.json.schema_components([query])
+    schema = components[query.__name__]
+    params = []
+    for name, field in schema["properties"].items():
+        text = field.pop("description", name)
+        params.append({"name": name, "in": "query", "required": name in schema["required"],
+                       "description": text, "schema": field})
     return params
 
 
@@ -328,8 +355,11 @@ def _filter_param(param: Param, text: str | None) -> dict[str, Any]:
                     f" date-only is treated as {day} of day UTC)")
         else:
             text = f"Filter by {'minimum' if low else 'maximum'} {column}"
+    # Swagger UI fills "Try it out" with a parameter's example, which would then filter every
+    # call; JSON Schema's `examples` is shown but never sent.
     return {"name": param.name, "in": "query", "required": False,
-            "description": text or f"Filter by {param.name}", "schema": schema, "example": example}
+            "description": text or f"Filter by {param.name}",
+            "schema": {**schema, "examples": [example]}}
 
 
 def _param_schema(param: Param) -> tuple[oas.Schema, Any]:
@@ -369,13 +399,15 @@ def _paging_params(spec: ListSpec) -> list[dict[str, Any]]:
         return paging
     return [
         *paging,
-        {"name": "order_by", **csv, "example": [spec.sortable[0]],
+        {"name": "order_by", **csv,
          "description": f"Comma-separated list of fields to sort by (default: {default})",
-         "schema": {"type": "array", "items": {"type": "string", "enum": list(spec.sortable)}}},
-        {"name": "order_directions", **csv, "example": ["desc"],
+         "schema": {"type": "array", "items": {"type": "string", "enum": list(spec.sortable)},
+                    "examples": [[spec.sortable[0]]]}},
+        {"name": "order_directions", **csv,
          "description": "Comma-separated list of sort directions (asc/desc) corresponding to"
          " order_by fields; missing entries are asc, extra entries are a 400",
-         "schema": {"type": "array", "items": {"type": "string", "enum": ["asc", "desc"]}}},
+         "schema": {"type": "array", "items": {"type": "string", "enum": ["asc", "desc"]},
+                    "examples": [["desc"]]}},
     ]
 
 
@@ -412,7 +444,9 @@ def _response_shapes() -> dict[str, oas.Schema]:
               *agent_work.SHAPES, *ssh.SHAPES, *command_executions.SHAPES,
               *appaloft_views.SHAPES, *projects.SHAPES, *environments.SHAPES,
               *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_readiness.SHAPES,
-              *attempt_views.SHAPES, *audit_events.SHAPES)
+              *attempt_views.SHAPES, *audit_events.SHAPES,
+              *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
+              *agent_deployments.SHAPES)
     named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
     schemas, components = msgspec.json.schema_components(
         [*shapes, *named.values()], ref_template="#/components/schemas/{name}")
@@ -423,8 +457,8 @@ def _response_shapes() -> dict[str, oas.Schema]:
 def _components() -> dict[str, oas.Schema]:
     """Every schema; one name never stands for two different schemas."""
     out: dict[str, oas.Schema] = {}
-    for part in (_request_bodies(), _response_shapes(), oev.event_components(), odep.RESOURCES,
-                 _envelopes(), oas.ENVELOPE):
+    for part in (_request_bodies(), _response_shapes(), oev.event_components(), _envelopes(),
+                 oas.ENVELOPE):
         for name, schema in part.items():
             if out.setdefault(name, schema) != schema:
                 raise ValueError(f"{__name__}: two different schemas are named {name}")

@@ -33,4 +33,6 @@ class Op:
     security: Security | None = None  # None: the document-wide apiKey
     also: tuple[int, ...] = ()  # further success statuses with the same body
     flat: bool = False  # the body is <data>Response itself, not wrapped in {data, meta}
-    query: tuple[QueryParam, ...] = ()  # the query of an operation that is not a paged list
+    query: type[msgspec.Struct] | None = None  # a query string decoded into this Struct
+    stream: bool = False  # the body is a text/event-stream (data is None)
+    params: tuple[QueryParam, ...] = ()  # Appaloft's query parameters, read by parse_params
