@@ -77,8 +77,9 @@ def _op(  # noqa: PLR0913 - the fields of one table row
     body: type[msgspec.Struct] | None = None, params: tuple[QueryParam, ...] = (),
     description: str = "",
 ) -> Op:
-    return Op(tag, summary, status, data, errors, body, description=description, flat=True,
-              params=params)
+    # 400 everywhere: a body that is not JSON, a path id that is not a UUID, a bad query.
+    return Op(tag, summary, status, data, tuple(sorted({400, *errors})), body,
+              description=description, flat=True, params=params)
 
 
 OPERATIONS: dict[tuple[str, str], Op] = {
