@@ -15,34 +15,50 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import msgspec
+from msgspec import Meta
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.variables import MASK, effective, entry_id
-from entrypoints.http.errors import ApiError
+from entrypoints.http.errors import ApiError, validation_details
 from entrypoints.http.inputs import services
-from entrypoints.http.listing import QueryParam, bounded_int, parse_uuid
 from entrypoints.http.responses import JSONResponse
 from entrypoints.http.serializers import Moment, Shape, described
 from projections.resource_tables import VariableRecord
 
 T = TypeVar("T")
+Q = TypeVar("Q", bound=msgspec.Struct)
 _d = described
 
 MAX_LIMIT = 500
-UUID_SCHEMA: dict[str, Any] = {"type": "string", "format": "uuid"}
+Limit = Annotated[int, Meta(ge=1, le=MAX_LIMIT, description="At most this many items (1 to"
+                                                             f" {MAX_LIMIT}, default 100)")]
+ProjectFilter = Annotated[UUID | None, Meta(description="Only those of this project")]
+EnvironmentFilter = Annotated[UUID | None, Meta(description="Only those of this environment")]
+ResourceFilter = Annotated[UUID | None, Meta(description="Only those of this resource")]
 
 
-def limit_param(high: int = MAX_LIMIT, default: int = 100) -> QueryParam:
-    return QueryParam("limit", bounded_int(1, high),
-                      {"type": "integer", "minimum": 1, "maximum": high, "default": default},
-                      f"At most this many items (1 to {high}, default {default})", example=10)
+class Query(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """An Appaloft query string: its fields are the documented parameters; any other is a 400,
+    as on the house lists."""
 
 
-def id_param(name: str, what: str, required: bool = False) -> QueryParam:
-    return QueryParam(name, parse_uuid, UUID_SCHEMA, f"Only those of this {what}",
-                      required=required, example="3fa85f64-5717-4562-b3fc-2c963f66afa6")
+class NoQuery(Query):
+    """An operation that takes no query parameter."""
+
+
+class LimitQuery(Query):
+    limit: Limit = 100
+
+
+def read_query(request: Request, query: type[Q]) -> Q:
+    """The query string as `query`; a value its type refuses, or an unknown name, is a 400
+    naming it."""
+    try:
+        return msgspec.convert(dict(request.query_params), query, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ApiError(400, validation_details(exc)) from None
 
 
 class AppaloftShape(Shape, rename="camel"):

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from domain.deployment_attempt import ACTIVE, RETRYABLE, AttemptStatus
 from domain.node import NodeStatus
 from domain.shared import node_name
 from entrypoints.bootstrap import Services
-from entrypoints.http.appaloft_views import AppaloftShape, found
+from entrypoints.http.appaloft_views import AppaloftShape, Query, found
 from entrypoints.http.serializers import Moment, described
 from projections.query import Cond
 from projections.resource_tables import AttemptRecord, ResourceRecord
@@ -41,6 +41,13 @@ MESSAGES = {
     "attempt-not-retryable": "only a failed or canceled attempt can be retried",
     "no-rollback-candidate": "no other attempt of this resource was healthy",
 }
+
+
+class PlanQuery(Query):
+    project_id: Annotated[UUID, _d("The resource's project")]
+    environment_id: Annotated[UUID, _d("The resource's environment")]
+    resource_id: Annotated[UUID, _d("The resource to deploy")]
+    server_id: Annotated[UUID | None, _d("An enrolled node; omitted: any healthy node")] = None
 
 
 class Reason(AppaloftShape):
@@ -179,17 +186,17 @@ def _server(svc: Services, server_id: UUID | None) -> tuple[str | None, list[str
         "server-unavailable"]
 
 
-def plan(svc: Services, query: dict[str, Any], now: datetime) -> PlanResponse:
+def plan(svc: Services, query: PlanQuery, now: datetime) -> PlanResponse:
     reads = svc.resource_reads
-    resource_id: UUID = query["resourceId"]
+    resource_id = query.resource_id
     resource = found(reads.resources.get(resource_id), "resource", resource_id)
-    project = reads.projects.get(query["projectId"])
-    environment = reads.environments.get(query["environmentId"])
+    project = reads.projects.get(query.project_id)
+    environment = reads.environments.get(query.environment_id)
     codes = reads.plan_reasons(resource)
-    if (resource.project_id, resource.environment_id) != (query["projectId"],
-                                                          query["environmentId"]):
+    if (resource.project_id, resource.environment_id) != (query.project_id,
+                                                          query.environment_id):
         codes.insert(0, "context-mismatch")
-    server_name, server_codes = _server(svc, query["serverId"])
+    server_name, server_codes = _server(svc, query.server_id)
     codes += server_codes
     health = json.loads(resource.health)
     commands = [] if resource.command is None else [PlanCommand(
@@ -197,8 +204,8 @@ def plan(svc: Services, query: dict[str, Any], now: datetime) -> PlanResponse:
     return PlanResponse(
         schema_version="deployments.plan/v1",
         context=PlanContext(
-            project_id=query["projectId"], environment_id=query["environmentId"],
-            resource_id=resource_id, server_id=query["serverId"], destination_id=None,
+            project_id=query.project_id, environment_id=query.environment_id,
+            resource_id=resource_id, server_id=query.server_id, destination_id=None,
             project_name=None if project is None else project.name,
             environment_name=None if environment is None else environment.name,
             resource_name=resource.name, server_name=server_name),

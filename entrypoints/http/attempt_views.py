@@ -14,13 +14,22 @@ from uuid import UUID
 from domain.deployment_attempt import AttemptStatus
 from domain.shared import node_name
 from entrypoints.bootstrap import Services
-from entrypoints.http.appaloft_views import AppaloftShape, found
+from entrypoints.http.appaloft_views import AppaloftShape, Query, found
 from entrypoints.http.attempt_readiness import readiness
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import timeline
 from projections.resource_tables import AttemptRecord
 
 _d = described
+_Include = Annotated[bool, _d("Include this section (default true)")]
+
+
+class DeploymentShowQuery(Query):
+    include_timeline: _Include = True
+    include_snapshot: _Include = True
+    include_related_context: _Include = True
+    include_latest_failure: _Include = True
+    include_recovery_summary: _Include = True
 
 
 class VariableView(AppaloftShape):
@@ -197,8 +206,8 @@ def _context(svc: Services, attempt: AttemptRecord) -> dict[str, Any]:
     }
 
 
-def show(svc: Services, deployment_id: UUID, include: dict[str, Any],
-          now: datetime) -> DeploymentShowResponse:
+def show(svc: Services, deployment_id: UUID, include: DeploymentShowQuery,
+         now: datetime) -> DeploymentShowResponse:
     attempt = found(svc.resource_reads.attempts.get(deployment_id), "deployment", deployment_id)
     deployment, snapshot = shape(attempt), json.loads(attempt.snapshot)
     events = [TimelineEvent(sequence=e.sequence, event_type=e.event_type, status=e.status,
@@ -215,21 +224,18 @@ def show(svc: Services, deployment_id: UUID, include: dict[str, Any],
         blocked_reason_codes=sorted({r.code for r in [*ready.retry.reasons,
                                                       *ready.redeploy.reasons]}))
 
-    def wanted(name: str) -> bool:
-        return include[name] is not False
-
     return DeploymentShowResponse(
         schema_version="deployments.show/v1", deployment=deployment,
         status=StatusView(current=attempt.status, created_at=attempt.created_at,
                           started_at=attempt.started_at, finished_at=attempt.finished_at,
                           rollback_of_deployment_id=deployment.rollback_of_deployment_id),
-        related_context=_context(svc, attempt) if wanted("includeRelatedContext") else None,
+        related_context=_context(svc, attempt) if include.include_related_context else None,
         snapshot=Snapshot(runtime_plan=_runtime_plan(attempt, snapshot),
                           environment_snapshot=deployment.environment_snapshot)
-        if wanted("includeSnapshot") else None,
+        if include.include_snapshot else None,
         timeline=Timeline(created_at=attempt.created_at, started_at=attempt.started_at,
                           finished_at=attempt.finished_at, log_count=0, events=events)
-        if wanted("includeTimeline") else None,
-        latest_failure=failure if wanted("includeLatestFailure") else None,
-        recovery_summary=summary if wanted("includeRecoverySummary") else None,
+        if include.include_timeline else None,
+        latest_failure=failure if include.include_latest_failure else None,
+        recovery_summary=summary if include.include_recovery_summary else None,
         next_actions=[], section_errors=[], generated_at=now)

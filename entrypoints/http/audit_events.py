@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,28 +22,32 @@ from application.event_log import AuditQuery, QueryTooBroadError
 from domain.catalog import EVENT_TYPES, Message
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    Query,
     answer,
     generated_at,
-    id_param,
-    limit_param,
+    read_query,
     run,
 )
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, services
-from entrypoints.http.listing import QueryParam, bounded_int, parse_event_type, parse_params
-from entrypoints.http.serializers import Moment, described
+from entrypoints.http.serializers import EventType, Moment, described
 
 _d = described
-AGGREGATE = id_param("aggregateId", "aggregate (the event's subject)")
-LIST_QUERY = (
-    AGGREGATE,
-    QueryParam("eventType", parse_event_type, {"type": "string", "enum": list(EVENT_TYPES)},
-               "Only events of this catalog type", example=EVENT_TYPES[0]),
-    limit_param(100, 50),
-    QueryParam("cursor", bounded_int(0, 2**63 - 1), {"type": "string", "pattern": "^[0-9]+$"},
-               "nextCursor of the previous page", example="0"),
-)
-SHOW_QUERY = (AGGREGATE,)
+Aggregate = Annotated[UUID | None, _d("Only the events of this aggregate (their subject)")]
+
+
+class AuditListQuery(Query):
+    aggregate_id: Aggregate = None
+    event_type: Annotated[EventType | None, _d("Only events of this catalog type")] = None
+    limit: Annotated[int, Meta(ge=1, le=100, description="At most this many (default 50)")] = 50
+    cursor: Annotated[int, Meta(ge=0, le=2**63 - 1, description="nextCursor of the previous"
+                                                                " page")] | None = None
+
+
+class AuditShowQuery(Query):
+    aggregate_id: Aggregate = None
+
+
 REDACTED = ["value"]  # what variable and secret events never carry
 
 
@@ -92,11 +97,12 @@ def _detail(message: Message) -> AuditEventDetail:
 
 
 async def index(request: Request) -> Response:
-    query = parse_params(request, LIST_QUERY)
-    limit = query["limit"] or 50
-    types = (query["eventType"],) if query["eventType"] else ()
-    audit = AuditQuery(types=types, low=(query["cursor"] or 0) + 1,
-                       subject_id=query["aggregateId"], page_size=limit)
+    query = read_query(request, AuditListQuery)
+    if query.event_type is not None and query.event_type not in EVENT_TYPES:
+        raise ApiError(400, {"eventType": ["is not a catalog event type"]})
+    types = (query.event_type,) if query.event_type else ()
+    audit = AuditQuery(types=types, low=(query.cursor or 0) + 1,
+                       subject_id=query.aggregate_id, page_size=query.limit)
     page = await run(services(request).event_audit.page, audit)
     more = page.total > len(page.messages)
     cursor = str(page.messages[-1].position) if more and page.messages else None
@@ -107,7 +113,7 @@ async def index(request: Request) -> Response:
 
 async def show(request: Request) -> Response:
     event_id = path_uuid(request, "auditEventId")
-    subject = parse_params(request, SHOW_QUERY)["aggregateId"]
+    subject = read_query(request, AuditShowQuery).aggregate_id
     try:
         message = await run(services(request).event_audit.find, event_id, subject)
     except QueryTooBroadError as exc:

@@ -9,6 +9,9 @@ Mengi's POST /deployments/app-hosting shares the path prefix and is matched firs
 
 from __future__ import annotations
 
+from typing import Annotated, Literal, get_args
+
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,50 +25,53 @@ from domain.deployment import deployment_uuid
 from domain.deployment_attempt import AttemptStatus
 from entrypoints.http import attempt_views
 from entrypoints.http.appaloft_views import (
+    Limit,
+    ProjectFilter,
+    Query,
+    ResourceFilter,
     accepted,
     answer,
     counted,
     found,
     generated_at,
-    id_param,
-    limit_param,
+    read_query,
     run,
 )
 from entrypoints.http.attempt_readiness import (
+    PlanQuery,
     PlanResponse,
     RecoveryReadinessResponse,
     plan,
     readiness,
 )
 from entrypoints.http.inputs import path_uuid, read_body, services
-from entrypoints.http.listing import QueryParam, bounded_int, one_of, parse_bool, parse_params
 from entrypoints.http.serializers import described
 
 _d = described
-STATUSES = tuple(s.value for s in AttemptStatus)
-STATUS_PARAM = QueryParam("status", one_of(*STATUSES), {"type": "string", "enum": list(STATUSES)},
-                          "Only attempts in this status", example="succeeded")
-ARCHIVED_PARAM = QueryParam("includeArchived", parse_bool, {"type": "boolean", "default": False},
-                            "Accepted for Appaloft's clients; attempts are never archived here",
-                            example=False)
-SCOPE = (id_param("projectId", "project"), id_param("resourceId", "resource"), ARCHIVED_PARAM,
-         STATUS_PARAM)
-LIST_QUERY = (*SCOPE, limit_param())
-PLAN_QUERY = (id_param("projectId", "project", True),
-              id_param("environmentId", "environment", True),
-              id_param("resourceId", "resource", True),
-              id_param("serverId", "server (an edge node); omitted: any healthy node"))
-READINESS_QUERY = (
-    QueryParam("includeCandidates", parse_bool, {"type": "boolean", "default": True},
-               "List the rollback candidates (default true)", example=True),
-    QueryParam("maxCandidates", bounded_int(1, 50),
-               {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
-               "At most this many candidates (1 to 50, default 10)", example=5),
-)
-SHOW_QUERY = tuple(QueryParam(name, parse_bool, {"type": "boolean", "default": True},
-                              "Include this section (default true)", example=True)
-                   for name in ("includeTimeline", "includeSnapshot", "includeRelatedContext",
-                                "includeLatestFailure", "includeRecoverySummary"))
+
+
+# AttemptStatus's values, inline: a query parameter's schema cannot refer to a component.
+StatusName = Literal["created", "planning", "planned", "running", "cancel-requested",
+                     "succeeded", "failed", "canceled", "rolled-back"]
+assert set(get_args(StatusName)) == {s.value for s in AttemptStatus}
+
+
+class DeploymentCountQuery(Query):
+    project_id: ProjectFilter = None
+    resource_id: ResourceFilter = None
+    include_archived: Annotated[bool, _d("Accepted for Appaloft's clients; attempts are never"
+                                         " archived here")] = False
+    status: Annotated[StatusName | None, _d("Only attempts in this status")] = None
+
+
+class DeploymentListQuery(DeploymentCountQuery):
+    limit: Limit = 100
+
+
+class RecoveryReadinessQuery(Query):
+    include_candidates: Annotated[bool, _d("List the rollback candidates (default true)")] = True
+    max_candidates: Annotated[int, Meta(ge=1, le=50, description="At most this many"
+                                                                 " candidates (default 10)")] = 10
 
 
 def _created(request_id: str) -> Response:
@@ -73,7 +79,7 @@ def _created(request_id: str) -> Response:
 
 
 async def plan_deployment(request: Request) -> Response:
-    query = parse_params(request, PLAN_QUERY)
+    query = read_query(request, PlanQuery)
     result: PlanResponse = await run(plan, services(request), query, generated_at(request))
     return answer(result)
 
@@ -84,25 +90,25 @@ async def create(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    query = parse_params(request, LIST_QUERY)
-    statuses = (query["status"],) if query["status"] else ()
-    found_ = await run(services(request).resource_reads.attempt_list, query["projectId"],
-                       query["resourceId"], statuses, query["limit"] or 100)
+    query = read_query(request, DeploymentListQuery)
+    statuses = (query.status,) if query.status else ()
+    found_ = await run(services(request).resource_reads.attempt_list, query.project_id,
+                       query.resource_id, statuses, query.limit)
     return answer(attempt_views.DeploymentAttemptListResponse(
         items=[attempt_views.shape(a) for a in found_]))
 
 
 async def count(request: Request) -> Response:
-    query = parse_params(request, SCOPE)
-    statuses = (query["status"],) if query["status"] else ()
+    query = read_query(request, DeploymentCountQuery)
+    statuses = (query.status,) if query.status else ()
     reads = services(request).resource_reads
-    return counted(await run(reads.attempt_count, query["projectId"], query["resourceId"],
+    return counted(await run(reads.attempt_count, query.project_id, query.resource_id,
                              statuses))
 
 
 async def show(request: Request) -> Response:
     deployment_id = path_uuid(request, "deploymentId")
-    include = parse_params(request, SHOW_QUERY)
+    include = read_query(request, attempt_views.DeploymentShowQuery)
     return answer(await run(attempt_views.show, services(request), deployment_id, include,
                             generated_at(request)))
 
@@ -140,14 +146,13 @@ async def redeploy(request: Request) -> Response:
 
 async def recovery_readiness(request: Request) -> Response:
     deployment_id = path_uuid(request, "deploymentId")
-    query = parse_params(request, READINESS_QUERY)
+    query = read_query(request, RecoveryReadinessQuery)
     svc = services(request)
     attempt = found(await run(svc.resource_reads.attempts.get, deployment_id), "deployment",
                     deployment_id)
-    limit = query["maxCandidates"] or 10
     result: RecoveryReadinessResponse = await run(readiness, svc, attempt,
-                                                  generated_at(request), limit)
-    if query["includeCandidates"] is False:
+                                                  generated_at(request), query.max_candidates)
+    if not query.include_candidates:
         result.rollback.candidates = []
     return answer(result)
 

@@ -18,26 +18,33 @@ from application.environments import (
 )
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    Limit,
+    ProjectFilter,
+    Query,
     VariableEntry,
     accepted,
     answer,
     counted,
     found,
-    id_param,
     layer,
-    limit_param,
+    read_query,
     run,
     shown,
 )
 from entrypoints.http.inputs import path_uuid, read_body, services
-from entrypoints.http.listing import parse_params
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
 from projections.resource_tables import EnvironmentRecord
 
 _d = described
-LIST_QUERY = (id_param("projectId", "project"), limit_param())
-COUNT_QUERY = (id_param("projectId", "project"),)
+
+
+class EnvironmentCountQuery(Query):
+    project_id: ProjectFilter = None
+
+
+class EnvironmentListQuery(EnvironmentCountQuery):
+    limit: Limit = 100
 
 
 class EnvironmentResponse(AppaloftShape):
@@ -103,16 +110,15 @@ async def create(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    query = parse_params(request, LIST_QUERY)
-    items = await run(_list, services(request).resource_reads, query["projectId"],
-                      query["limit"] or 100)
+    query = read_query(request, EnvironmentListQuery)
+    items = await run(_list, services(request).resource_reads, query.project_id, query.limit)
     return answer(EnvironmentListResponse(items=items))
 
 
 async def count(request: Request) -> Response:
-    query = parse_params(request, COUNT_QUERY)
+    query = read_query(request, EnvironmentCountQuery)
     reads = services(request).resource_reads
-    return counted(await run(reads.environment_count, query["projectId"]))
+    return counted(await run(reads.environment_count, query.project_id))
 
 
 async def show(request: Request) -> Response:

@@ -20,21 +20,21 @@ from application.projects import (
 )
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    LimitQuery,
+    NoQuery,
     accepted,
     answer,
     counted,
     found,
     generated_at,
-    limit_param,
+    read_query,
     run,
 )
 from entrypoints.http.inputs import path_uuid, read_body, services
-from entrypoints.http.listing import parse_params
 from entrypoints.http.serializers import Moment, described
 from projections.resource_tables import ProjectRecord
 
 _d = described
-LIST_QUERY = (limit_param(),)
 
 
 class ProjectResponse(AppaloftShape):
@@ -99,13 +99,13 @@ async def create(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    limit = parse_params(request, LIST_QUERY)["limit"] or 100
+    limit = read_query(request, LimitQuery).limit
     records = await run(services(request).resource_reads.project_list, limit)
     return answer(ProjectListResponse(items=[shape(r) for r in records]))
 
 
 async def count(request: Request) -> Response:
-    parse_params(request, ())
+    read_query(request, NoQuery)
     return counted(await run(services(request).resource_reads.project_count))
 
 

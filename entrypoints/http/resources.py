@@ -25,25 +25,35 @@ from application.resources import (
 from domain.resource import ResourceBusyError
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    EnvironmentFilter,
+    Limit,
+    NoQuery,
+    ProjectFilter,
+    Query,
     accepted,
     answer,
     counted,
     found,
     generated_at,
-    id_param,
-    limit_param,
+    read_query,
     run,
 )
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, read_body, services
-from entrypoints.http.listing import parse_params
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
 from projections.resource_tables import AttemptRecord, ResourceRecord
 
 _d = described
-SCOPE = (id_param("projectId", "project"), id_param("environmentId", "environment"))
-LIST_QUERY = (*SCOPE, limit_param())
+
+
+class ResourceCountQuery(Query):
+    project_id: ProjectFilter = None
+    environment_id: EnvironmentFilter = None
+
+
+class ResourceListQuery(ResourceCountQuery):
+    limit: Limit = 100
 
 
 class NetworkProfileView(AppaloftShape):
@@ -222,21 +232,21 @@ async def create(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    query = parse_params(request, LIST_QUERY)
-    items = await run(_list, services(request).resource_reads, query["projectId"],
-                      query["environmentId"], query["limit"] or 100)
+    query = read_query(request, ResourceListQuery)
+    items = await run(_list, services(request).resource_reads, query.project_id,
+                      query.environment_id, query.limit)
     return answer(ResourceListResponse(items=items))
 
 
 async def count(request: Request) -> Response:
-    query = parse_params(request, SCOPE)
+    query = read_query(request, ResourceCountQuery)
     reads = services(request).resource_reads
-    return counted(await run(reads.resource_count, query["projectId"], query["environmentId"]))
+    return counted(await run(reads.resource_count, query.project_id, query.environment_id))
 
 
 async def show(request: Request) -> Response:
     resource_id = path_uuid(request, "resourceId")
-    parse_params(request, ())
+    read_query(request, NoQuery)
     return answer(await run(_show, services(request).resource_reads, resource_id,
                             generated_at(request)))
 

@@ -20,24 +20,27 @@ from domain.shared import node_name, node_vpn_hostname
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    LimitQuery,
+    NoQuery,
+    Query,
     answer,
     counted,
     found,
     generated_at,
-    limit_param,
+    read_query,
     run,
 )
 from entrypoints.http.inputs import path_uuid, services
-from entrypoints.http.listing import QueryParam, parse_bool, parse_params
 from entrypoints.http.serializers import Moment, described
 from projections.fleet_tables import NodeRecord
 from projections.query import ListQuery, Order
 
 _d = described
-LIST_QUERY = (limit_param(),)
-SHOW_QUERY = (QueryParam("includeRollups", parse_bool, {"type": "boolean", "default": True},
-                         "Count the attempts placed on it (default true)", example=True),)
 ROLLUP_SCAN = 10_000  # attempts read for a rollup; the total is counted apart
+
+
+class ServerShowQuery(Query):
+    include_rollups: Annotated[bool, _d("Count the attempts placed on it (default true)")] = True
 
 
 class ServerResponse(AppaloftShape):
@@ -139,13 +142,13 @@ def _show(svc: Services, server_id: UUID, rollups: bool, now: datetime) -> Serve
 
 
 async def index(request: Request) -> Response:
-    limit = parse_params(request, LIST_QUERY)["limit"] or 100
+    limit = read_query(request, LimitQuery).limit
     nodes = await run(_nodes, services(request), limit)
     return answer(ServerListResponse(items=[shape(n) for n in nodes]))
 
 
 async def count(request: Request) -> Response:
-    parse_params(request, ())
+    read_query(request, NoQuery)
     query = ListQuery(page_size=1)
     page = await run(services(request).fleet_reads.nodes.page, query)
     return counted(page.total)
@@ -153,8 +156,8 @@ async def count(request: Request) -> Response:
 
 async def show(request: Request) -> Response:
     server_id = path_uuid(request, "serverId")
-    rollups = parse_params(request, SHOW_QUERY)["includeRollups"]
-    return answer(await run(_show, services(request), server_id, rollups is not False,
+    rollups = read_query(request, ServerShowQuery).include_rollups
+    return answer(await run(_show, services(request), server_id, rollups,
                             generated_at(request)))
 
 

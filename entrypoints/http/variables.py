@@ -21,28 +21,30 @@ from application.resources import CreateSecret, RotateSecret
 from domain.variables import MASK, PRECEDENCE
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    NoQuery,
+    Query,
     VariableEntry,
     answer,
     effective_entries,
     found,
     generated_at,
     layer,
+    read_query,
     run,
     shown,
 )
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, read_body, services
-from entrypoints.http.listing import QueryParam, one_of, parse_params
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
 
 _d = described
 Exposure = Literal["build-time", "runtime"]
-EXPOSURE_QUERY = (QueryParam("exposure", one_of("build-time", "runtime"),
-                             {"type": "string", "enum": ["build-time", "runtime"],
-                              "default": "runtime"},
-                             "Which exposure's secrets (default runtime)", example="runtime"),)
 MAX_KEY = 128
+
+
+class SecretsQuery(Query):
+    exposure: Annotated[Exposure, _d("Which exposure's secrets (default runtime)")] = "runtime"
 
 
 class EffectivePrecedenceResponse(AppaloftShape):
@@ -133,7 +135,7 @@ def _precedence(reads: ResourceReads, environment_id: UUID,
 
 async def effective_precedence(request: Request) -> Response:
     environment_id = path_uuid(request, "environmentId")
-    parse_params(request, ())
+    read_query(request, NoQuery)
     shape = await run(_precedence, services(request).resource_reads, environment_id,
                       generated_at(request))
     return answer(shape)
@@ -155,7 +157,7 @@ async def unset_resource_variable(request: Request) -> Response:
 
 async def secrets(request: Request) -> Response:
     resource_id = path_uuid(request, "resourceId")
-    exposure = parse_params(request, EXPOSURE_QUERY)["exposure"] or "runtime"
+    exposure = read_query(request, SecretsQuery).exposure
     reads = services(request).resource_reads
     found(await run(reads.resources.get, resource_id), "resource", resource_id)
     own = await run(reads.variables_of, resource_id)
@@ -205,7 +207,7 @@ def _config(reads: ResourceReads, resource_id: UUID) -> tuple[UUID, list[Variabl
 
 async def effective_config(request: Request) -> Response:
     resource_id = path_uuid(request, "resourceId")
-    parse_params(request, ())
+    read_query(request, NoQuery)
     environment_id, owned, merged, overrides = await run(
         _config, services(request).resource_reads, resource_id)
     assert all(e.value == MASK for e in merged if e.is_secret)

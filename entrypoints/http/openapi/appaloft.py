@@ -41,15 +41,16 @@ from application.resources import (
     RotateSecret,
 )
 from entrypoints.http import (
+    appaloft_views,
+    attempt_readiness,
+    attempt_views,
     audit_events,
     deployment_attempts,
     environments,
-    projects,
     resources,
     servers,
     variables,
 )
-from entrypoints.http.listing import QueryParam
 from entrypoints.http.openapi.op import Op
 from entrypoints.http.openapi.schemas import STR, UUID_S, Schema
 
@@ -74,12 +75,12 @@ _LOCKED = " 409 when its environment is locked or archived (it stays readable)."
 
 def _op(  # noqa: PLR0913 - the fields of one table row
     tag: str, summary: str, status: int, data: str | None, errors: tuple[int, ...], *,
-    body: type[msgspec.Struct] | None = None, params: tuple[QueryParam, ...] = (),
+    body: type[msgspec.Struct] | None = None, query: type[msgspec.Struct] | None = None,
     description: str = "",
 ) -> Op:
     # 400 everywhere: a body that is not JSON, a path id that is not a UUID, a bad query.
     return Op(tag, summary, status, data, tuple(sorted({400, *errors})), body,
-              description=description, flat=True, params=params)
+              description=description, flat=True, query=query)
 
 
 OPERATIONS: dict[tuple[str, str], Op] = {
@@ -88,7 +89,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                            body=CreateProject,
                            description="The slug is derived from the name and unique."),
     (_G, "/projects"): _op(PROJECT, "List projects", 200, "ProjectList", (400,),
-                           params=projects.LIST_QUERY),
+                           query=appaloft_views.LimitQuery),
     (_G, "/projects/count"): _op(PROJECT, "Count projects", 200, _COUNT, (400,)),
     (_G, "/projects/{projectId}"): _op(PROJECT, "Show a project", 200, "Project", (400, 404)),
     (_D, "/projects/{projectId}"): _op(
@@ -111,9 +112,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                body=CreateEnvironment,
                                description="In an active project; the name is unique in it."),
     (_G, "/environments"): _op(ENVIRONMENT, "List environments", 200, "EnvironmentList", (400,),
-                               params=environments.LIST_QUERY),
+                               query=environments.EnvironmentListQuery),
     (_G, "/environments/count"): _op(ENVIRONMENT, "Count environments", 200, _COUNT, (400,),
-                                     params=environments.COUNT_QUERY),
+                                     query=environments.EnvironmentCountQuery),
     (_G, "/environments/{environmentId}"): _op(ENVIRONMENT, "Show an environment", 200,
                                                "EnvironmentShow", (400, 404)),
     (_P, "/environments/{environmentId}/rename"): _op(
@@ -147,7 +148,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         VARIABLE, "Remove a resource variable", 204, None, (400, *_CMD), body=UnsetVariable),
     (_G, "/resources/{resourceId}/secrets"): _op(
         VARIABLE, "List a resource's secrets (masked)", 200, "SecretList", (400, 404),
-        params=variables.EXPOSURE_QUERY),
+        query=variables.SecretsQuery),
     (_P, "/resources/{resourceId}/secrets"): _op(
         VARIABLE, "Create a resource secret", 200, "SecretAccepted", (400, *_CMD),
         body=CreateSecret, description="The value is sealed and never echoed; 409 when it"
@@ -163,19 +164,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "EffectiveConfig", (400, 404)),
     # servers
     (_G, "/servers"): _op(SERVER, "List servers (enrolled nodes)", 200, "ServerList", (400,),
-                          params=servers.LIST_QUERY,
+                          query=appaloft_views.LimitQuery,
                           description="Registering a server is enrolling its agent."),
     (_G, "/servers/count"): _op(SERVER, "Count servers", 200, _COUNT, (400,)),
     (_G, "/servers/{serverId}"): _op(SERVER, "Show a server with its rollups", 200,
-                                     "ServerShow", (400, 404), params=servers.SHOW_QUERY),
+                                     "ServerShow", (400, 404), query=servers.ServerShowQuery),
     # resources
     (_P, "/resources"): _op(RESOURCE, "Create a resource", 201, _ID, _CMD,
                             body=CreateResource, description="The slug is derived from the"
                             " name and unique in its environment." + _LOCKED),
     (_G, "/resources"): _op(RESOURCE, "List resources", 200, "ResourceList", (400,),
-                            params=resources.LIST_QUERY),
+                            query=resources.ResourceListQuery),
     (_G, "/resources/count"): _op(RESOURCE, "Count resources", 200, _COUNT, (400,),
-                                  params=resources.SCOPE),
+                                  query=resources.ResourceCountQuery),
     (_G, "/resources/{resourceId}"): _op(RESOURCE, "Show a resource", 200, "ResourceShow",
                                          (400, 404)),
     (_D, "/resources/{resourceId}"): _op(
@@ -203,19 +204,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     # deployments
     (_G, "/deployments/plan"): _op(
         DEPLOYMENT, "Plan a deployment (no mutation)", 200, "Plan", (400, 404),
-        params=deployment_attempts.PLAN_QUERY,
+        query=attempt_readiness.PlanQuery,
         description="readiness.reasonCodes name what blocks it now."),
     (_P, "/deployments"): _op(
         DEPLOYMENT, "Deploy a resource", 201, _ID, (400, *_CMD), body=CreateDeployment,
         description="Runs an immutable snapshot of the resource on serverId (or any healthy"
         " node). 409 while another attempt of it runs, or when it is not ready (plan)."),
     (_G, "/deployments"): _op(DEPLOYMENT, "List deployments", 200, "DeploymentAttemptList",
-                              (400,), params=deployment_attempts.LIST_QUERY),
+                              (400,), query=deployment_attempts.DeploymentListQuery),
     (_G, "/deployments/count"): _op(DEPLOYMENT, "Count deployments", 200, _COUNT, (400,),
-                                    params=deployment_attempts.SCOPE),
+                                    query=deployment_attempts.DeploymentCountQuery),
     (_G, "/deployments/{deploymentId}"): _op(
         DEPLOYMENT, "Show a deployment", 200, "DeploymentShow", (400, 404),
-        params=deployment_attempts.SHOW_QUERY,
+        query=attempt_views.DeploymentShowQuery,
         description="With its masked snapshot and the timeline of its events."),
     (_P, "/deployments/{deploymentId}/retry"): _op(
         DEPLOYMENT, "Retry a failed or canceled deployment", 201, _ID, (400, *_CMD),
@@ -230,15 +231,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         description="A new attempt runs the candidate's snapshot exactly."),
     (_G, "/deployments/{deploymentId}/recovery-readiness"): _op(
         DEPLOYMENT, "What can be done about a deployment", 200, "RecoveryReadiness",
-        (400, 404), params=deployment_attempts.READINESS_QUERY),
+        (400, 404), query=deployment_attempts.RecoveryReadinessQuery),
     (_P, "/resources/{resourceId}/redeploy"): _op(
         DEPLOYMENT, "Redeploy a resource as it is now", 201, _ID, (400, *_CMD)),
     # audit
     (_G, "/audit-events"): _op(AUDIT, "List audit events (from the event store)", 200,
-                               "AuditEventList", (400,), params=audit_events.LIST_QUERY),
+                               "AuditEventList", (400,), query=audit_events.AuditListQuery),
     (_G, "/audit-events/{auditEventId}"): _op(
         AUDIT, "Show an audit event", 200, "AuditEventShow", (400, 404),
-        params=audit_events.SHOW_QUERY),
+        query=audit_events.AuditShowQuery),
 }
 
 _NAME = {"name": "Display name (1 to 100 characters)"}

@@ -252,7 +252,7 @@ def _operation(route: Route, op: Op, method: str) -> dict[str, Any]:
         "summary": op.summary,
         "operationId": f"{endpoint.__module__.rsplit('.', 1)[-1]}_{endpoint.__name__}",
         "parameters": [*_path_params(route, op), *_query_params(route.path, op.listing),
-                       *_query_struct_params(op.query), *_plain_query(op)],
+                       *_query_struct_params(op.query)],
         "responses": {
             **{str(status): _success(op, status) for status in (op.status, *op.also)},
             **{str(s): _error(route.path, s) for s in errors},
@@ -316,18 +316,6 @@ def _query_params(path: str, spec: ListSpec | None) -> list[dict[str, Any]]:
             **odep.QUERY_DOCS}[path]
     params = [_filter_param(p, docs.get(p.name)) for p in spec.params]
     return sorted([*params, *_paging_params(spec)], key=lambda p: str(p["name"]))
-
-
-def _plain_query(op: Op) -> list[dict[str, Any]]:
-    """Appaloft's parameters (entrypoints/http/listing.py: QueryParam), as they are read."""
-    params = []
-    for param in op.params:
-        doc: dict[str, Any] = {"name": param.name, "in": "query", "required": param.required,
-                               "description": param.description, "schema": param.schema}
-        if param.example is not None:
-            doc["schema"] = {**param.schema, "examples": [param.example]}
-        params.append(doc)
-    return params
 
 
 def _query_struct_params(query: type[msgspec.Struct] | None) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from entrypoints.http.listing import ListSpec, QueryParam
+from entrypoints.http.listing import ListSpec
 
 Security = list[dict[str, list[str]]]
 CLUSTER, KEY, NODE, ALIAS, AGENT = (
@@ -35,4 +35,3 @@ class Op:
     flat: bool = False  # the body is <data>Response itself, not wrapped in {data, meta}
     query: type[msgspec.Struct] | None = None  # a query string decoded into this Struct
     stream: bool = False  # the body is a text/event-stream (data is None)
-    params: tuple[QueryParam, ...] = ()  # Appaloft's query parameters, read by parse_params
