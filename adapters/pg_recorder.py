@@ -5,12 +5,18 @@ eventsourcing's recorder sends all of a save's rows as one pipelined executemany
 INSERT message larger than the socket buffers (about 4 MB: a command to some 7,000 nodes) is
 never fully sent and the save hangs, holding the events table's lock. COPY has no such limit and
 is about four times faster than the stock array-of-composites insert.
+
+A save may also carry its domain events (EdgeStore.save passes them when `in_commit` is set):
+then the read model's changes for them are applied in the same transaction, once the
+notification ids are known and while the table lock keeps positions in commit order, so one
+commit makes the events durable and the writer's read model current.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -21,9 +27,31 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 TOPIC = "adapters.pg_recorder:CopyApplicationRecorder"
+log = logging.getLogger(__name__)
+
+
+class InCommit(Protocol):
+    """Applies a save's read-model changes inside the save's own transaction."""
+
+    def apply(self, curs: Cursor[DictRow], top: int, events: Sequence[Any],
+              ids: Sequence[int]) -> bool:
+        """Under the table lock, after the insert (`top`: the last id before ours); True if
+        the changes and the tracking position were applied. May raise: the save is then
+        done again without it."""
+        ...
+
+    def committed(self, ids: Sequence[int]) -> None:
+        """The transaction in which `apply` returned True has committed."""
+        ...
+
+
+class InCommitFailedError(Exception):
+    """Applying the read-model changes failed inside the insert transaction (rolled back)."""
 
 
 class CopyApplicationRecorder(PostgresApplicationRecorder):
@@ -48,6 +76,8 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                             "WHERE originator_id = ANY(%(ids)s) "
                             "ORDER BY originator_id, originator_version").format(table)
         self._sql_many_snapshotted: tuple[Any, Composed] | None = None  # (snapshot recorder, sql)
+        # Set by bootstrap when WRITE_PROJECT_IN_COMMIT is on (see the module's docstring).
+        self.in_commit: InCommit | None = None
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events_of(
@@ -93,6 +123,26 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return None
+        events = kwargs.pop("events_to_project", None)
+        in_commit = self.in_commit if events is not None else None
+        if in_commit is not None:
+            try:
+                ids, applied = self._insert(stored_events, in_commit, events, kwargs)
+            except InCommitFailedError as exc:
+                # The tailing projector meets the same error and reports it (readiness, 503).
+                log.debug("read-model changes failed in the insert; saved without them",
+                          exc_info=exc.__cause__)
+                ids, applied = self._insert(stored_events, None, None, kwargs)
+            if applied:
+                in_commit.committed(ids)
+            return ids
+        return self._insert(stored_events, None, None, kwargs)[0]
+
+    def _insert(
+        self, stored_events: Sequence[StoredEvent], in_commit: InCommit | None,
+        events: Sequence[Any] | None, kwargs: dict[str, Any],
+    ) -> tuple[list[int], bool]:
+        applied = False
         with self.datastore.transaction(commit=True) as curs:
             self._insert_events(curs, stored_events, **kwargs)
             self._lock_table(curs)
@@ -105,6 +155,12 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                     copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
             curs.execute(self.sql_ids, (top,))
             ids = [row["notification_id"] for row in curs.fetchall()]
-        if len(ids) != len(stored_events):
-            raise ProgrammingError(f"{len(ids)} notification ids for {len(stored_events)} events")
-        return ids
+            if len(ids) != len(stored_events):
+                raise ProgrammingError(
+                    f"{len(ids)} notification ids for {len(stored_events)} events")
+            if in_commit is not None and events is not None:
+                try:
+                    applied = in_commit.apply(curs, top, events, ids)
+                except Exception as exc:
+                    raise InCommitFailedError from exc
+        return ids, applied

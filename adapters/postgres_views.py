@@ -1,16 +1,25 @@
-"""Read-model tables in PostgreSQL, in the same database (and transaction scope) as tracking."""
+"""Read-model tables in PostgreSQL, in the same database (and transaction scope) as tracking.
+
+Being the event store's database, the view can also apply a batch inside the store's own insert
+transaction (`apply_in_commit`): the events, their read-model rows and the tracking position
+then become durable and visible in one commit.
+"""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from typing import Any
 
+from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from psycopg.sql import SQL
+from psycopg import Cursor as PgCursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
 
 from adapters.sql_dialect import Dialect
-from adapters.sql_views import Cursor, SqlTableView
+from adapters.sql_views import Cursor, SqlTableView, execute
 from projections.fleet_tables import FLEET_TABLES
+from projections.model import Change
 
 
 def _quoted(identifier: str) -> str:
@@ -26,6 +35,35 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         for table in self.tables:
             for statement in self.dialect.create(table):
                 self.sql_create_statements.append(SQL(statement).format())
+        # Single-row tracking (eventsourcing's default): the row is the position. Locked, so
+        # no projector transaction moves it meanwhile; skipped if one holds it, rather than
+        # waiting for it with the events table locked.
+        self.sql_position_for_update = SQL(
+            "SELECT notification_id FROM {0}.{1} WHERE application_name = %s "
+            "FOR UPDATE SKIP LOCKED"
+        ).format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+
+    def apply_in_commit(
+        self, c: PgCursor[DictRow], application_name: str, top: int,
+        changes: list[Change], last: int,
+    ) -> bool:
+        """Inside another transaction on this database (the event store's insert, which holds
+        the events table lock, so `top` is the last notification id committed before ours):
+        applies `changes` and records `last` as the position, but only if the read model
+        already holds everything up to `top`; otherwise does nothing (False) and the tailing
+        projector applies these events in their turn."""
+        if not self.datastore.single_row_tracking:
+            return False
+        c.execute(self.sql_position_for_update, (application_name,), prepare=True)
+        row = c.fetchone()
+        # No row: nothing tracked yet (then the log must be empty before ours), or locked.
+        if (row["notification_id"] if row is not None else 0) != top:
+            return False
+        statements = self._statements(changes)
+        with c.connection.pipeline():  # every statement and the position: one round trip
+            execute(c, statements)
+            self._insert_tracking(c, Tracking(application_name, last))
+        return True
 
     def _writing(self) -> AbstractContextManager[Cursor]:
         return self.datastore.transaction(commit=True)

@@ -64,12 +64,12 @@ class SqlTableView(TableView):
         with self._writing() as c:
             for tracking in trackings:  # first: a repeated batch fails before doing any work
                 self._insert_tracking(c, tracking)
-            _execute(c, statements)
+            execute(c, statements)
 
     def apply_untracked(self, changes: Sequence[Change]) -> None:
         statements = self._statements(changes)
         with self._writing() as c:
-            _execute(c, statements)
+            execute(c, statements)
 
     def _statements(self, changes: Iterable[Change]) -> Statements:
         by_name = {t.name: t for t in self.tables}
@@ -129,11 +129,12 @@ class SqlTableView(TableView):
                             c.execute(statement)
                 self._forget_tracking(c, application_name)
             if action is not Action.KEEP:
-                _execute(c, self._statements([version_row(ours)]))
+                execute(c, self._statements([version_row(ours)]))
         return action
 
 
-def _execute(c: Cursor, statements: Statements) -> None:
+def execute(c: Cursor, statements: Statements) -> None:
+    """Runs statements in order; a run of rows for one statement goes as one executemany."""
     for sql, rows in statements:
         if len(rows) == 1:
             c.execute(sql, rows[0])

@@ -166,8 +166,32 @@ class SelfUpdate(msgspec.Struct):
     request_id: UUID
 
 
+Seconds = Annotated[float, Meta(ge=0, le=3600)]
+Period = Annotated[float, Meta(gt=0, le=3600)]
+# Absolute, no spaces or control characters (domain/resource.py check_health_policy allows no
+# more: a path it takes must never fail the agent's decoding of its whole work answer).
+HealthPath = Annotated[str, Meta(min_length=1, max_length=1024, pattern=r"^/[^\x00-\x20\x7f]*$")]
+
+
+class HealthCheck(msgspec.Struct, kw_only=True):
+    """How the agent tells that a deployment's container serves: an HTTP GET of `path` answered
+    with `expected_status`, or a TCP connection, to the host port published for the container's
+    `port`. One probe every `interval_seconds`, each within `timeout_seconds`; `retries` failed
+    probes in a row fail it, except those within `start_period_seconds` of the start."""
+
+    type: Literal["http", "tcp"] = "http"
+    port: Port
+    path: HealthPath = "/"
+    expected_status: Annotated[int, Meta(ge=100, le=599)] = 200
+    interval_seconds: Period = 5.0
+    timeout_seconds: Period = 2.0
+    retries: Annotated[int, Meta(ge=1, le=100)] = 3
+    start_period_seconds: Seconds = 0.0
+
+
 class ContainerSpec(msgspec.Struct):
-    """A deployment to run: everything the container needs."""
+    """A deployment to run: everything the container needs (`health`: report it ready only
+    once that check passes; None, as soon as it runs)."""
 
     request_id: str
     image: str
@@ -178,6 +202,7 @@ class ContainerSpec(msgspec.Struct):
     command: str | None = None
     arguments: str | None = None
     max_duration: int = 0
+    health: HealthCheck | None = None
 
 
 class WorkReply(msgspec.Struct):
@@ -252,10 +277,16 @@ class ReportedPort(msgspec.Struct, forbid_unknown_fields=True):
     proxy: Annotated[int, Meta(ge=0, le=65535)] | None = None
 
 
+# Where a deployment's start stands: its image pulled, its container started, its health checked.
+Phase = Literal["pull", "start", "health"]
+
+
 class DeploymentReport(msgspec.Struct, forbid_unknown_fields=True):
-    """Agent -> admin: what became of a deployment's container."""
+    """Agent -> admin: what became of a deployment's container; `phase`, on a `ready` or an
+    `error` that ends a start, is the step it ended in (None: a running container ended)."""
 
     state: Literal["ready", "error", "terminated"]
+    phase: Phase | None = None
     ports: Annotated[dict[Annotated[str, Meta(max_length=32)], ReportedPort],
                      Meta(max_length=64)] = {}
     public_ip: Annotated[str, Meta(max_length=64)] = ""
@@ -347,6 +378,8 @@ class Cpu(msgspec.Struct, forbid_unknown_fields=True):
     load_5m: Amount | None = None
     load_15m: Amount | None = None
     usage_percent: Percent | None = None
+    # Edgegap's fleet hosts show it; agents before it was reported leave it out (null).
+    base_clock_mhz: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
 
 
 class Usage(msgspec.Struct, forbid_unknown_fields=True):

@@ -9,18 +9,23 @@ case-insensitive); among them the one nearest their centre with room wins.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
+from uuid import UUID
 
 import msgspec
 from msgspec import Meta
 
-from application.deployments import Accepted, Deployments
+from application.deployments import NO_ROOM, Accepted, Deployments, NoRoomError
 from application.ports import PlacementIndex
 from domain.placement import Candidate, Point
 from domain.shared import InvalidValueError
 
 Text = Annotated[str, Meta(max_length=4096)]
 MAX_PORT = 65535
+# Mengi's AppType. What runs here is a container: the seed's default, helm, is answered as
+# "container" (a Helm chart cannot run here), the others as asked.
+AppType = Literal["web_app", "api", "database", "static_site", "container", "helm"]
+APP_TYPES: tuple[AppType, ...] = get_args(AppType)
 
 
 class VolumeConfig(msgspec.Struct):
@@ -67,10 +72,18 @@ def _env(items: list[str] | None) -> list[dict[str, Any]]:
     return env
 
 
-def hosting_spec(cmd: AppHostingDeploymentCreate) -> dict[str, Any]:
+def app_type_of(asked: dict[str, Any]) -> AppType:
+    """The AppType a deployment is answered with (see APP_TYPES)."""
+    kind = asked.get("app_type")
+    return next((t for t in APP_TYPES if t == kind and t != "helm"), "container")
+
+
+def hosting_spec(cmd: AppHostingDeploymentCreate, user_id: UUID) -> dict[str, Any]:
     if cmd.deployment_type != "docker":
         raise InvalidValueError("only docker deployments run on this platform (no Helm,"
                                 " no vCluster)", "deployment_type")
+    if cmd.app_type not in APP_TYPES:
+        raise InvalidValueError(f"should be one of {', '.join(APP_TYPES)}", "app_type")
     if cmd.docker_image is None:
         raise InvalidValueError("is required for a docker deployment", "docker_image")
     if (cmd.replicas or 1) != 1:
@@ -82,7 +95,7 @@ def hosting_spec(cmd: AppHostingDeploymentCreate) -> dict[str, Any]:
             "ports": ports, "cpu_units": round((cmd.cpu_request or 0.25) * 1024),
             "memory_mb": cmd.memory_request_mb or 256, "max_duration": 0, "command": None,
             "arguments": None, "env": _env(cmd.environment_variables),
-            "hosting": json.loads(msgspec.json.encode(cmd))}
+            "hosting": {**json.loads(msgspec.json.encode(cmd)), "user_id": str(user_id)}}
 
 
 class AppHosting:
@@ -91,8 +104,9 @@ class AppHosting:
     def __init__(self, deployments: Deployments, index: PlacementIndex) -> None:
         self.deployments, self.index = deployments, index
 
-    def create(self, cmd: AppHostingDeploymentCreate) -> Accepted:
-        spec = hosting_spec(cmd)
+    def create(self, cmd: AppHostingDeploymentCreate, user_id: UUID) -> Accepted:
+        """`user_id`: who asked (Mengi's DeploymentResponse names its owner)."""
+        spec = hosting_spec(cmd, user_id)
         region = cmd.geographic_region.strip().lower()
         places = self.index.locations()
         inside = {h for h, place in places.items() if region in _names(place)}
@@ -105,7 +119,11 @@ class AppHosting:
         def in_region(candidate: Candidate) -> bool:
             return candidate.host_id in inside
 
-        return self.deployments.deploy_spec(spec, centre, in_region)
+        try:
+            return self.deployments.deploy_spec(spec, centre, in_region)
+        except NoRoomError:
+            raise InvalidValueError(f"{NO_ROOM}: no host in this region has room for"
+                                    " the deployment", "geographic_region") from None
 
 
 def _names(place: dict[str, Any]) -> set[str]:

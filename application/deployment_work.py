@@ -5,6 +5,11 @@ does not hold yet (with everything needed to run them) and those it holds that m
 was asked, the admin no longer knows them as live, or they are over as an ERROR (a start the
 admin gave up on that the node made late: nothing may run that the admin does not account for).
 A ready one the agent does not hold has lost its container: it becomes an error.
+
+A spec with an enabled `health` policy (a Resource's snapshot: domain/resource.py) is handed
+out with its check, in the agent protocol's names (HealthCheck): the agent reports it ready only
+once the check passes. Any spec may carry one, so this is also how an Edgegap-shaped spec would
+get a check; none of the Edgegap inputs sets it today.
 """
 
 from __future__ import annotations
@@ -14,12 +19,48 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import msgspec
+
+from application.agent_protocol import DeploymentReport, HealthCheck
 from application.apps import env_value, reveal
 from application.ports import SecretBox, UnsealError
 from domain.deployment import Status
 
 if TYPE_CHECKING:
     from application.deployments import Deployments
+
+
+CHECK_FIELDS = ("type", "path", "expected_status", "interval_seconds", "timeout_seconds",
+                "retries", "start_period_seconds")
+
+
+def health_check(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The agent's HealthCheck for a spec's `health` policy, or None (no policy, disabled, or
+    no port to check: the resource plan refuses that one). The policy names the container's
+    port, or else the check uses the port the resource serves on, or its first one."""
+    policy = spec.get("health")
+    if not policy or not policy.get("enabled", True):
+        return None
+    port = policy.get("port") or (spec.get("resource") or {}).get("internal_port") or next(
+        (p["port"] for p in spec.get("ports") or []), None)
+    if port is None:
+        return None
+    given = {k: policy[k] for k in CHECK_FIELDS if policy.get(k) is not None}
+    check = msgspec.convert({"port": port, **given}, HealthCheck)  # ValidationError: a bad one
+    return dict(msgspec.to_builtins(check))
+
+
+def health_allowance(spec: dict[str, Any]) -> float:
+    """Seconds a start may take beyond the start deadline for its health check to run out:
+    the start period, then every retry's interval and timeout."""
+    try:
+        check = health_check(spec)
+    except msgspec.ValidationError:
+        return 0.0  # never handed out: work_for fails it
+    if check is None:
+        return 0.0
+    return float(check["start_period_seconds"] + check["retries"] * (
+        check["interval_seconds"] + check["timeout_seconds"]))
 
 
 def start_spec(box: SecretBox, row: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +81,7 @@ def start_spec(box: SecretBox, row: dict[str, Any]) -> dict[str, Any]:
     return {"request_id": row["request_id"], "image": spec["image"], "ports": spec["ports"],
             "env": env, "cpu_units": spec["cpu_units"], "memory_mb": spec["memory_mb"],
             "command": spec["command"], "arguments": spec["arguments"],
-            "max_duration": spec["max_duration"]}
+            "max_duration": spec["max_duration"], "health": health_check(spec)}
 
 
 def work_for(deployments: Deployments, node_id: UUID,
@@ -54,6 +95,9 @@ def work_for(deployments: Deployments, node_id: UUID,
                 starts.append(start_spec(deployments.box, row))
             except UnsealError as exc:  # the others still start
                 deployments.cannot_start(node_id, request_id, exc)
+            except msgspec.ValidationError as exc:  # a policy the domain would not have taken
+                deployments.report(node_id, request_id, DeploymentReport(
+                    state="error", detail=f"invalid health policy: {exc}"[:4000]))
     stops = sorted(r for r in holding if r not in rows or rows[r].get("stopping")
                    or rows[r]["status"] == Status.ERROR.value)
     # Ready here but not held there: the agent holds every container it started or found at

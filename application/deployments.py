@@ -20,8 +20,8 @@ import msgspec
 from application.agent_protocol import DeploymentReport
 from application.apps import reveal, sealed_env
 from application.deployment_inputs import DeploymentCreate, user_points
-from application.deployment_work import work_for
-from application.errors import NotFoundError, SecretUnavailableError
+from application.deployment_work import health_allowance, work_for
+from application.errors import ForbiddenError, NotFoundError, SecretUnavailableError
 from application.ports import (
     DeploymentFinder,
     DestinationGuard,
@@ -51,6 +51,10 @@ UNSEALABLE = "its secrets cannot be unsealed"
 class _StaleSnapshotError(Exception):
     """No host fitted in a placement snapshot that can be refreshed: decide again on a fresh one
     before answering "Couldn't Allocate Server" (a stop may have just given room back)."""
+
+
+class NoRoomError(InvalidValueError):
+    """No host among those allowed has room, and the caller records nothing then."""
 
 
 class InvalidAppVersionError(NotFoundError):
@@ -121,8 +125,13 @@ class Deployments:
 
     def deploy_spec(self, spec: dict[str, Any], users: list[Point],
                     hosts: Callable[[Candidate], bool] | None = None) -> Accepted:
-        """A deployment described whole (Mengi's app hosting), placed among `hosts`."""
-        return self.deploy_with(lambda uow, request_id: spec, users, hosts)
+        """A deployment described whole (Mengi's app hosting), placed among `hosts`; where
+        none has room, NoRoomError and nothing is recorded (Mengi answers a validation error,
+        not a deployment in error as Edgegap does)."""
+        request_id = new_request_id()
+        platform = self._platform(request_id)
+        return self._deploy(request_id, lambda uow: {**platform, "tags": [], **spec}, users,
+                            False, (), hosts, refuse_unplaced=True)
 
     def deploy_with(
         self, spec_for: Callable[[UnitOfWork, str], dict[str, Any]], users: list[Point],
@@ -140,13 +149,14 @@ class Deployments:
         self, request_id: str, spec_for: Callable[[UnitOfWork], dict[str, Any]],
         users: list[Point], require_cached: bool, preferred: tuple[str, ...],
         hosts: Callable[[Candidate], bool] | None = None, reads: tuple[UUID, ...] = (),
+        *, refuse_unplaced: bool = False,
     ) -> Accepted:
         try:
             accepted = self._place(request_id, spec_for, users, require_cached, preferred,
-                                   hosts, reads, last_try=False)
+                                   hosts, reads, last_try=False, refuse=refuse_unplaced)
         except _StaleSnapshotError:  # room may have appeared since the snapshot: look again
             accepted = self._place(request_id, spec_for, users, require_cached, preferred,
-                                   hosts, reads, last_try=True)
+                                   hosts, reads, last_try=True, refuse=refuse_unplaced)
         if accepted.node_id is not None:
             self.work.ring([accepted.node_id])
         return accepted
@@ -155,6 +165,7 @@ class Deployments:
         self, request_id: str, spec_for: Callable[[UnitOfWork], dict[str, Any]],
         users: list[Point], require_cached: bool, preferred: tuple[str, ...],
         hosts: Callable[[Candidate], bool] | None, reads: tuple[UUID, ...], *, last_try: bool,
+        refuse: bool = False,
     ) -> Accepted:
         # Ranked here, in the caller's thread: the decision below runs in the group commit's
         # critical section, where only checking room and allocating belong.
@@ -173,6 +184,8 @@ class Deployments:
             else:
                 if not last_try and self.index.refresh():
                     raise _StaleSnapshotError
+                if refuse:
+                    raise NoRoomError(NO_ROOM)
                 deployment.fail_placement(NO_ROOM, uow.now)
                 settle_attempt(uow, deployment)
             uow.add(deployment)
@@ -235,7 +248,9 @@ class Deployments:
             if spec["access_point_id"] != access_point_id or not hmac.compare_digest(
                 token.encode(), self._reveal(request_id, spec["delete_token"]).encode()
             ):
-                raise NotFoundError(f"deployment {request_id} not found")
+                # The seed's 403: the deployment exists, the caller is not its container.
+                raise ForbiddenError(f"the delete token of deployment {request_id} does not"
+                                     " match")
             now = deployment.stop("self-stop", uow.now)
             self._release_if_over(uow, deployment)
             return now, deployment.node_id
@@ -304,9 +319,9 @@ class Deployments:
     # -- starts that never came (the scheduler) --------------------------------------------
     def expire_unstarted(self, deadline_seconds: float, listening_since: datetime | None) -> int:
         """Ends in ERROR, room given back, one batch of deployments placed at least
-        `deadline_seconds` ago that their node has not reported started. Only while an admin
-        was up that long to hear the reports (`listening_since`, None: not yet): after an
-        outage, every start is late."""
+        `deadline_seconds` ago (plus what its health check may take) that their node has not
+        reported started. Only while an admin was up that long to hear the reports
+        (`listening_since`, None: not yet): after an outage, every start is late."""
         deadline = timedelta(seconds=deadline_seconds)
         cutoff = self.writes.clock.now() - deadline
         if listening_since is None or listening_since > cutoff:
@@ -314,9 +329,10 @@ class Deployments:
         due = self.finder.deploying_before(cutoff, BATCH)
 
         def why(uow: UnitOfWork, deployment: Deployment) -> str | None:
-            if not deployment.start_overdue(deadline, uow.now):
+            allowed = deadline_seconds + health_allowance(deployment.spec)
+            if not deployment.start_overdue(timedelta(seconds=allowed), uow.now):
                 return None
-            return f"not started within {deadline_seconds:g} s on node {deployment.node_id}"
+            return f"not started within {allowed:g} s on node {deployment.node_id}"
 
         return self._give_up(due, why)
 

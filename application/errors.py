@@ -14,7 +14,8 @@ class ConflictError(DomainError):
 
 
 class ForbiddenError(DomainError):
-    """The operation is switched off by configuration."""
+    """The operation is switched off by configuration, or a credential presented for one
+    object (a deployment's delete token) is not that object's."""
 
 
 class UnauthorizedError(DomainError):

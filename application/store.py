@@ -60,6 +60,10 @@ class EdgeStore(Application[UUID]):
             else:
                 processing.collect_events(obj)
         processing.saved_kwargs.update(kwargs)
+        if getattr(self.recorder, "in_commit", None) is not None:
+            # The recorder applies their read-model changes in the same transaction
+            # (adapters.pg_recorder, WRITE_PROJECT_IN_COMMIT).
+            processing.saved_kwargs["events_to_project"] = processing.events
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)

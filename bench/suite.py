@@ -1,7 +1,9 @@
 """The write-path benchmark suite, one command, one table.
 
 Run: .venv/bin/python -m bench.suite [--seconds 5] [--clients 1 16 64]
-For group commit and for the naive path (WRITE_GROUP_COMMIT=false), each in a fresh schema of
+For group commit, group commit with the read model applied by the projector thread in a second
+transaction (WRITE_PROJECT_IN_COMMIT=false, the path before issue 18) and the naive path
+(WRITE_GROUP_COMMIT=false: one transaction per command), each in a fresh schema of
 the local PostgreSQL `test` database: starts a real `edge-admin serve`, drives it with wrk (a
 separate process; `apt-get install wrk`) at each client count, and prints requests/s with
 p50/p99 latency for node registrations (POST /agent/v1/enroll) and command creation
@@ -117,7 +119,9 @@ def print_ratios(rows: list[Row]) -> None:
     latency ratios (lower is better). Lists are compared with the ceiling's single-row GET."""
     table = {(mode, workload, clients): r for mode, workload, clients, r in rows}
     pairs = [(("group commit", "command"), ("ceiling", "write")),
+             (("gc+projector", "command"), ("ceiling", "write")),
              (("group commit", "register"), ("ceiling", "write")),
+             (("gc+projector", "register"), ("ceiling", "write")),
              (("reads", "get"), ("ceiling", "get")), (("reads", "list"), ("ceiling", "get"))]
     print(f"{'ours / ceiling':<24}{'clients':>8}{'req/s':>9}{'p50':>9}{'p99':>9}")
     for (mode, workload), (base_mode, base_workload) in pairs:
@@ -130,7 +134,8 @@ def print_ratios(rows: list[Row]) -> None:
             def ratio(key: str, o: dict[str, Any] = ours, b: dict[str, Any] = base) -> str:
                 return f"{o[key] / b[key]:.2f}x" if o[key] and b[key] else "-"
 
-            print(f"{workload + ' vs ' + base_workload:<24}{clients:>8}{ratio('rate'):>9}"
+            label = ("" if mode in ("group commit", "reads") else mode + " ") + workload
+            print(f"{label + ' vs ' + base_workload:<24}{clients:>8}{ratio('rate'):>9}"
                   f"{ratio('p50_ms'):>9}{ratio('p99_ms'):>9}")
 
 
@@ -146,9 +151,16 @@ def node_ids(client: httpx.Client) -> list[str]:
     return ids
 
 
+MODES = {  # name -> (WRITE_GROUP_COMMIT, WRITE_PROJECT_IN_COMMIT)
+    "group commit": ("true", "true"),
+    "gc+projector": ("true", "false"),
+    "naive": ("false", "false"),
+}
+
+
 def run_mode(mode: str, args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
-    os.environ["WRITE_GROUP_COMMIT"] = "true" if mode == "group commit" else "false"
+    os.environ["WRITE_GROUP_COMMIT"], os.environ["WRITE_PROJECT_IN_COMMIT"] = MODES[mode]
     with fresh_schema() as url, server(url, args.log, False) as client:
         relay_settled(url)
         client.post("/api/v1/clusters", json={"name": "bench"}).raise_for_status()
@@ -169,10 +181,12 @@ def run_mode(mode: str, args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def projection_lag(threads: int = 16, writes: int = 100) -> tuple[float, float]:
+def projection_lag(
+    threads: int = 16, writes: int = 100, in_commit: bool = True
+) -> tuple[float, float]:
     """Commit -> read model, as each writer sees it (ms p50, p99)."""
     with fresh_schema() as url:
-        services = services_for(url)
+        services = services_for(url, write_project_in_commit=in_commit)
         services.start()
         try:
             cluster_id = services.clusters.create(CreateCluster(name="lag"))
@@ -243,18 +257,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--log", type=Path, default=Path("/tmp/bench-suite-serve.log"))
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if not wrk.available():
         sys.exit("bench.suite drives the server with wrk: apt-get install wrk")
     print(f"{os.cpu_count()} CPUs, PostgreSQL; server log: {args.log}")
     rows = run_ceiling(args)
-    rows += [row for mode in ("group commit", "naive") for row in run_mode(mode, args)]
+    rows += [row for mode in args.modes for row in run_mode(mode, args)]
     print_rows(rows)
     print_ratios(rows)
-    p50, p99 = projection_lag()
-    print(f"projection lag (commit -> read model), 16 writer threads: p50 {p50:.1f} ms, "
-          f"p99 {p99:.1f} ms")
+    for in_commit in (True, False):
+        p50, p99 = projection_lag(in_commit=in_commit)
+        print(f"projection lag (commit -> read model), 16 writer threads, "
+              f"WRITE_PROJECT_IN_COMMIT={str(in_commit).lower()}: p50 {p50:.1f} ms, "
+              f"p99 {p99:.1f} ms")
     print(f"replay: {replay_rate(50_000):,.0f} events/s (50,000 events)")
 
 

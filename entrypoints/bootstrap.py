@@ -30,13 +30,15 @@ from adapters.migrate import MigrationReport, migrate
 from adapters.nats_consumer import JetStreamConsumer
 from adapters.nats_publisher import JetStreamPublisher
 from adapters.node_reports import ViewNodeReports
+from adapters.pg_commit_projection import CommitProjection
 from adapters.pg_datastore import prepare_database, tracking_recorder
 from adapters.pg_lock import AdvisoryLock, LockSession
 from adapters.pg_notify import NotifyListener
+from adapters.pg_recorder import CopyApplicationRecorder
 from adapters.pg_secret_key import TABLE as PG_KEY_TABLE
 from adapters.pg_secret_key import database_key
 from adapters.placement_index import ViewPlacementIndex
-from adapters.postgres_views import PostgresFleetView
+from adapters.postgres_views import PostgresFleetView, PostgresTableView
 from adapters.read_ports import ViewExecutionIndex, ViewSshCredentials, ViewTargetFinder
 from adapters.secret_box import AesGcmBox, derive_key, key_file
 from adapters.sql_delivery_queue import PostgresDeliveryQueue, SQLiteDeliveryQueue
@@ -409,6 +411,15 @@ def build_admins(
                   timedelta(seconds=settings.admin_offline_after))
 
 
+def project_in_commit(store: EdgeStore, view: TableView, projector: ProjectionWorker) -> None:
+    """On PostgreSQL, saves apply their read-model changes in their own transaction
+    (adapters.pg_commit_projection); the projector still tails the log for the rest."""
+    recorder = store.recorder
+    if isinstance(recorder, CopyApplicationRecorder) and isinstance(view, PostgresTableView):
+        recorder.in_commit = CommitProjection(view, store.name, FleetProjection.changes,
+                                              projector.applied_in_commit)
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Raises DatabaseUnavailableError (one line: what is wrong with DATABASE_URL) before any
     pool tries; creates the `?schema=` DATABASE_URL names if it is missing, and applies the
@@ -423,6 +434,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         FleetProjection(view), store.recorder, store.mapper, store.name,
         leader=lock.held if lock is not None else None,
     )
+    if settings.write_project_in_commit:
+        project_in_commit(store, view, projector)
     relay, bus, relay_lock = build_relay(settings, store, projector, locks)
     listener = None
     if database_kind(settings.database_url) == "postgres":

@@ -16,6 +16,9 @@ from urllib.parse import parse_qs, unquote, urlparse
 DEFAULT_DATABASE_URL = "sqlite:///./edge-data/edge.sqlite3"
 CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 ADMIN_ID = re.compile(r"^[a-z0-9]{12}$")
+# A domain under which each deployment gets `<request_id>.<domain>` (12 + 1 characters).
+DNS_NAME = re.compile(r"^(?=.{1,240}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*"
+                      r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_START_DEADLINE = 7 * 86400  # beyond that, a start is not late but lost (and inf overflows)
 # The main pool's ceiling: commands share transactions (group commit) and the interpreter, not
 # the database, bounds throughput, so a few connections serve 64 clients (README, Performance).
@@ -64,6 +67,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     run_projections: bool = True
     write_group_commit: bool = True
+    write_project_in_commit: bool = True
     admin_id: str = ""
     admin_cluster_name: str = "admin-cluster-main"
     admin_max_peers: int = 100_000
@@ -74,6 +78,7 @@ class Settings:
     access_log: bool = True  # one line per request, at info
     placement_snapshot: float = 0.5
     deployment_start_deadline: float = 600.0
+    deployment_domain: str = ""
     database_pool_size: int = DATABASE_POOL_SIZE
     database_app_name: str = "edge-admin"
     extra: dict[str, str] = field(default_factory=dict)
@@ -121,6 +126,7 @@ class Settings:
             "max_body_bytes": _int(e, "MAX_BODY_BYTES", 1_048_576, 1024, 1 << 30),
             "run_projections": _bool(e, "RUN_PROJECTIONS", True),
             "write_group_commit": _bool(e, "WRITE_GROUP_COMMIT", True),
+            "write_project_in_commit": _bool(e, "WRITE_PROJECT_IN_COMMIT", True),
             "admin_id": e.get("ADMIN_ID", ""),
             "admin_cluster_name": e.get("ADMIN_CLUSTER_NAME") or "admin-cluster-main",
             "admin_max_peers": _int(e, "ADMIN_MAX_PEERS", 100_000, 1, 1_000_000),
@@ -131,6 +137,7 @@ class Settings:
             "access_log": _bool(e, "ACCESS_LOG", True),
             "placement_snapshot": _float(e, "PLACEMENT_SNAPSHOT_SECONDS", 0.5, zero=True),
             "deployment_start_deadline": _float(e, "DEPLOYMENT_START_DEADLINE_SECONDS", 600.0),
+            "deployment_domain": e.get("DEPLOYMENT_DOMAIN", "").strip().strip(".").lower(),
             "database_pool_size": _int(e, "DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, 1, 1000),
             # libpq's own variable; our connections add their pool: `edge-admin:store`.
             "database_app_name": e.get("PGAPPNAME") or "edge-admin",
@@ -162,6 +169,9 @@ class Settings:
             raise SettingsError(f"DEPLOYMENT_START_DEADLINE_SECONDS="
                                 f"{self.deployment_start_deadline:g}: must be greater than 0 "
                                 f"and at most {MAX_START_DEADLINE} (a week)")
+        if self.deployment_domain and not DNS_NAME.match(self.deployment_domain):
+            raise SettingsError(f"DEPLOYMENT_DOMAIN={self.deployment_domain!r}: expected a DNS"
+                                " name (e.g. deployments.example.com)")
 
         self._validate_admin()
 
@@ -213,6 +223,11 @@ class Settings:
 
     def api_keys(self) -> tuple[str, ...]:
         return tuple(k for k in (self.api_key, self.master_key) if k)
+
+    def named_api_keys(self) -> dict[str, str]:
+        """The keys by the setting that holds them (the name tells callers apart)."""
+        return {n: k for n, k in (("API_KEY", self.api_key), ("MASTER_KEY", self.master_key))
+                if k}
 
     def persistence_env(self, name: str) -> dict[str, str]:
         """The eventsourcing environment for DATABASE_URL, prefixed for one recorder `name`."""

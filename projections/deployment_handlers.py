@@ -19,8 +19,11 @@ def version_id(app: str, version: str) -> Any:
     return name_id("app-version", app, version)
 
 
-def tag_id(deployment_id: Any, name: str) -> Any:
-    return name_id("deployment-tag", str(deployment_id), name)
+def tag_id(deployment_id: Any, name: str, version: int) -> Any:
+    """A tag row's id, fixed when the tag is added (at the deployment's `version`): a rename
+    changes the row's name, not its id, so create_time stays. The version tells apart a name
+    added again after it was renamed away."""
+    return name_id("deployment-tag", str(deployment_id), name, str(version))
 
 
 def _app_row(e: Any) -> list[Change]:
@@ -90,18 +93,22 @@ def _requested(e: Any) -> list[Change]:
 
 
 def _tag_row(e: Any, name: str) -> Change:
-    return Upsert("deployment_tags", {"id": tag_id(e.originator_id, name),
-                                      "deployment_id": e.originator_id, "name": name,
-                                      "create_time": e.at, "last_updated": e.at})
+    row_id = tag_id(e.originator_id, name, e.originator_version)
+    return Upsert("deployment_tags", {"id": row_id, "deployment_id": e.originator_id,
+                                      "name": name, "create_time": e.at, "last_updated": e.at})
 
 
 def _patch(e: Any, **fields: Any) -> list[Change]:
     return [Patch("deployments", {"id": e.originator_id}, {**fields, "updated_at": e.at})]
 
 
+def _tag_named(e: Any, name: str) -> dict[str, Any]:
+    """The row of the deployment's tag `name` (the domain keeps names unique per deployment)."""
+    return {"deployment_id": e.originator_id, "name": name}
+
+
 def _tag_renamed(e: Any) -> list[Change]:
-    return [Delete("deployment_tags", {"id": tag_id(e.originator_id, e.old)}),
-            _tag_row(e, e.new)]
+    return [Patch("deployment_tags", _tag_named(e, e.old), {"name": e.new, "last_updated": e.at})]
 
 
 DEPLOYMENT_HANDLERS: dict[type[Any], Handler] = {
@@ -133,6 +140,5 @@ DEPLOYMENT_HANDLERS: dict[type[Any], Handler] = {
                                             exit_code=e.exit_code),
     Deployment.TagAdded: lambda e: [_tag_row(e, e.name)],
     Deployment.TagRenamed: _tag_renamed,
-    Deployment.TagRemoved: lambda e: [Delete("deployment_tags",
-                                             {"id": tag_id(e.originator_id, e.name)})],
+    Deployment.TagRemoved: lambda e: [Delete("deployment_tags", _tag_named(e, e.name))],
 }

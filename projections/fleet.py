@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -165,3 +165,9 @@ class FleetProjection(Projection[TableView]):
         self.view.apply(
             [(changes_for(event, tracking.notification_id), tracking) for event, tracking in batch]
         )
+
+    @staticmethod
+    def changes(events: Sequence[tuple[Any, int]]) -> list[Change]:
+        """The changes of (event, notification id) pairs in order, for a writer's transaction
+        that applies its own events (adapters.pg_commit_projection)."""
+        return [change for event, position in events for change in changes_for(event, position)]

@@ -163,8 +163,9 @@ FLEET_TABLES = (
 # Raise by one when an owned table changes shape or a handler changes what it writes for events
 # already recorded: the first start of the new release rebuilds the read model from the log.
 # 2: apps keep a deleted application's row (App.Restored names no application).
-# 3: projects, environments, resources, their variables and deployment attempts (issue 17).
-FLEET_VERSION = ReadModelVersion("fleet", 3, fingerprint(FLEET_TABLES))
+# 3: a renamed deployment tag keeps its row (id and create_time); rows are found by name.
+# 4: projects, environments, resources, their variables and deployment attempts (issue 17).
+FLEET_VERSION = ReadModelVersion("fleet", 4, fingerprint(FLEET_TABLES))
 
 # Every record of a fleet table (tests/unit/projections/test_records.py holds each to its table).
 FLEET_RECORDS: tuple[type[Record], ...] = (

@@ -11,6 +11,11 @@ and the status row other processes read), one log line with the traceback, then 
 minute. Writers are refused at once instead of each waiting for a position that will not come.
 It keeps retrying, so a transient fault clears by itself; a fixed release resumes from the
 stuck event on restart, because the tracking position never moved past it.
+
+On PostgreSQL a writer's own transaction may already have applied its events and moved the
+tracking position (adapters.pg_commit_projection): the writer tells this worker
+(`applied_in_commit`), and a page read from the log skips what the tracking row already
+holds, whichever process's writer applied it.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ class ProjectionWorker:
         self._offers = threading.Condition()
         self._saving = 0
         self.handed_over = 0  # batches applied from a writer's hand, not read back
+        self.in_commit = 0  # of which applied in the writer's own transaction
         # Why the projection cannot go on (None: it can); shared with other processes through
         # the view's status table.
         self.failure: ProjectionFailure | None = None
@@ -107,7 +113,8 @@ class ProjectionWorker:
 
     # --- ReadModelWaiter port -------------------------------------------------------------
     def notify_written(self, position: int) -> None:
-        self._wake.set()
+        if position > self.position:  # else its own transaction applied it already
+            self._wake.set()
 
     def saving(self) -> None:
         with self._offers:
@@ -116,10 +123,22 @@ class ProjectionWorker:
     def saved(self, events: Sequence[tuple[Any, int]]) -> None:
         with self._offers:
             self._saving = max(0, self._saving - 1)
-            if events and self._thread is not None:
+            # Not when the writer's transaction applied them already (applied_in_commit).
+            if events and self._thread is not None and max(p for _, p in events) > self.position:
                 self._offered = sorted(events, key=lambda pair: pair[1])
             self._offers.notify_all()
         self._wake.set()
+
+    def applied_in_commit(self, position: int, count: int) -> None:
+        """A writer's transaction applied its events to the read model and tracked `position`;
+        it did so only with every earlier event applied, so the read model holds all up to it."""
+        with self._changed:
+            self.processed += count
+            self.handed_over += 1
+            self.in_commit += 1
+            if position > self.position:
+                self.position = position
+            self._changed.notify_all()
 
     def wake(self) -> None:
         """Something was committed somewhere: look for new notifications now."""
@@ -186,6 +205,8 @@ class ProjectionWorker:
             batch = self._prefetched(self.position)
         if batch is None:
             batch = self._read(self.position)
+            if batch and (skipped := self._skip_applied(batch)):
+                return skipped
         if not batch:
             return 0
         last = batch[-1][1].notification_id
@@ -194,6 +215,8 @@ class ProjectionWorker:
         try:
             self.projection.process_batch(batch)
         except Exception as exc:
+            if skipped := self._skip_applied(batch):  # a writer's transaction won the race
+                return skipped
             if len(batch) > 1:
                 return self._one_by_one(batch)
             event, tracking = batch[0]
@@ -215,9 +238,28 @@ class ProjectionWorker:
 
     def _advance(self, position: int, count: int) -> None:
         with self._changed:
-            self.position = position
+            # A writer's transaction may have moved it further meanwhile (applied_in_commit).
+            self.position = max(self.position, position)
             self.processed += count
             self._changed.notify_all()
+
+    def _skip_applied(self, batch: list[tuple[Any, Tracking]]) -> int:
+        """How many events at the head of the page the tracking position already covers
+        (writers' transactions applied them: adapters.pg_commit_projection); the position
+        moves past them and the loop steps again at once for the rest. 0: none."""
+        try:
+            tracked = self.projection.view.max_tracking_id(self.application_name) or 0
+        except Exception:  # noqa: BLE001 - the apply itself will say what is wrong
+            return 0
+        covered = sum(1 for _, tracking in batch if tracking.notification_id <= tracked)
+        if not covered:
+            return 0
+        self._ahead = None  # it was read from the old position
+        with self._changed:
+            self.position = max(self.position, tracked)
+            self._changed.notify_all()
+        self._wake.set()
+        return covered
 
     def _read(self, start: int) -> list[tuple[Any, Tracking]]:
         notifications = self.recorder.select_notifications(

@@ -480,7 +480,7 @@ class TotalityMachine(RuleBasedStateMachine):
                     "memory_request_mb": memory, "config": config},
                    AppHostingDeploymentCreate)
         if cmd is not None:
-            accepted = attempt(lambda: self.svc.app_hosting.create(cmd))
+            accepted = attempt(lambda: self.svc.app_hosting.create(cmd, uuid.uuid4()))
             if accepted is not None:
                 self.deployments.append((accepted.request_id, accepted.node_id))
 

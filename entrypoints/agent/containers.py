@@ -5,12 +5,16 @@ Each container carries the label `edge.request_id`, so an agent that restarts fi
 containers again and keeps watching them (containers outlive the agent). Every port is published
 on a host port the engine picks; the reported link is `<public ip>:<port>` (with a scheme for
 HTTP-like protocols). A container that exits unasked is reported as an error with its exit code;
-one that exits after a stop, as terminated.
+one that exits after a stop, as terminated. A deployment with a health policy is reported ready
+only once its check passes (entrypoints/agent/container_health.py); one whose check fails is
+reported as an error with the last probe's result, its log tail goes out as crash logs, and the
+agent stops and removes it as it does a crashed one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import shlex
 from collections.abc import Awaitable, Callable
@@ -18,7 +22,19 @@ from typing import Any
 
 import aiodocker
 
-from application.agent_protocol import ContainerSpec, DeploymentReport, DeploymentTelemetry
+from application.agent_protocol import (
+    ContainerSpec,
+    DeploymentReport,
+    DeploymentTelemetry,
+    HealthCheck,
+    Phase,
+)
+from entrypoints.agent.container_health import (
+    check_labels,
+    checked_spec,
+    published_address,
+    wait_healthy,
+)
 
 log = logging.getLogger(__name__)
 LABEL = "edge.request_id"
@@ -29,6 +45,13 @@ SendTelemetry = Callable[[str, DeploymentTelemetry], Awaitable[None]]
 
 
 LOG_TAIL = 65_536  # characters of logs sent (the admin keeps no more)
+
+
+class Ended(enum.Enum):
+    ENDED = "the container exited while its health was being checked"
+
+
+ENDED = Ended.ENDED
 
 
 def stats_sample(stats: dict[str, Any]) -> dict[str, Any]:
@@ -64,10 +87,14 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
             key = f"{port['port']}/{proto}"
             exposed[key] = {}
             bindings[key] = [{"HostIp": "", "HostPort": ""}]
+    if spec.health is not None and f"{spec.health.port}/tcp" not in bindings:
+        # Checked but not served: published for the agent's check alone, on loopback only.
+        exposed[f"{spec.health.port}/tcp"] = {}
+        bindings[f"{spec.health.port}/tcp"] = [{"HostIp": "127.0.0.1", "HostPort": ""}]
     config: dict[str, Any] = {
         "Image": spec.image,
         "Env": [f"{k}={v}" for k, v in spec.env.items()],
-        "Labels": {LABEL: spec.request_id},
+        "Labels": {LABEL: spec.request_id, **check_labels(spec)},
         "ExposedPorts": exposed,
         "HostConfig": {"PortBindings": bindings, "NanoCpus": spec.cpu_units * 1_000_000_000 // 1024,
                        "Memory": spec.memory_mb * 1024 * 1024},
@@ -107,6 +134,7 @@ class ContainerRunner:
         self.docker: aiodocker.Docker | None = None
         self._held: set[str] = set()
         self._stopping: set[str] = set()
+        self._reported: set[str] = set()  # ended as reported already (failed health checks)
         self._containers: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -114,12 +142,15 @@ class ContainerRunner:
         self.docker = aiodocker.Docker(url=self.url)
         for container in await self.docker.containers.list(all=True,
                                                            filters={"label": [LABEL]}):
-            request_id = (container._container.get("Labels") or {}).get(LABEL)
+            labels = container._container.get("Labels") or {}
+            request_id = labels.get(LABEL)
             if request_id:
                 log.info("found deployment %s from an earlier run; watching it", request_id)
                 self._held.add(request_id)
                 self._containers[request_id] = container
-                self._spawn(self._watch(request_id, container))
+                running = container._container.get("State") == "running"
+                self._spawn(self._resume(request_id, container, labels) if running
+                            else self._watch(request_id, container))
 
     def held(self) -> list[str]:
         return sorted(self._held)
@@ -172,28 +203,64 @@ class ContainerRunner:
     async def _run(self, spec: ContainerSpec) -> None:
         assert self.docker is not None
         name = f"edge-{spec.request_id}"
+        phase: list[Phase] = ["start"]  # _create moves it to "pull" while it pulls
         try:
-            container = await self._create(name, spec)
+            container = await self._create(name, spec, phase)
             self._containers[spec.request_id] = container
+            phase[0] = "start"
             await container.start()
             info = await container.show()
             published = info["NetworkSettings"]["Ports"] or {}
             ports = reported_ports(spec, published, self.public_ip)
         except aiodocker.DockerError as exc:
-            log.warning("deployment %s could not start: %s", spec.request_id, exc.message)
+            log.warning("deployment %s could not %s: %s", spec.request_id, phase[0],
+                        exc.message)
             self._held.discard(spec.request_id)
-            await self.send(spec.request_id,
-                            DeploymentReport(state="error", detail=exc.message[:4000]))
+            await self.send(spec.request_id, DeploymentReport(
+                state="error", phase=phase[0], detail=exc.message[:4000]))
             return
+        if spec.health is not None and spec.request_id not in self._stopping:
+            log.info("deployment %s started; checking its health", spec.request_id)
+            unhealthy = await self._check(spec.health, container, published)
+            if unhealthy is ENDED:  # it exited while checked: _watch reports how
+                await self._watch(spec.request_id, container, "health")
+                return
+            if unhealthy is not None:
+                await self._unhealthy(spec.request_id, container, unhealthy)
+                return
         log.info("deployment %s ready: %s", spec.request_id,
                  ", ".join(p["link"] for p in ports.values()) or "no ports")
-        await self.send(spec.request_id, DeploymentReport(state="ready", ports=ports,
-                                                          public_ip=self.public_ip))
+        await self.send(spec.request_id, DeploymentReport(
+            state="ready", phase="start" if spec.health is None else "health", ports=ports,
+            public_ip=self.public_ip))
         if spec.request_id in self._stopping:  # asked to stop while starting
             await container.stop(t=STOP_GRACE)
         await self._watch(spec.request_id, container)
 
-    async def _create(self, name: str, spec: ContainerSpec) -> Any:
+    async def _resume(self, request_id: str, container: Any, labels: dict[str, str]) -> None:
+        """A health-checked container found running: the earlier run may have stopped while
+        checking it (a self-update), so it is checked again and reported ready once it passes
+        (the admin ignores a second ready). One that fails is left running: the admin stops it
+        if its start deadline passes, and one long ready is not ended by an agent restart."""
+        spec = checked_spec(request_id, labels)
+        if spec is not None and spec.health is not None:
+            try:
+                info = await container.show()
+            except aiodocker.DockerError as exc:  # gone meanwhile: _watch says how it ended
+                log.warning("cannot inspect %s: %s", request_id, exc.message)
+                info = {"NetworkSettings": {"Ports": {}}}
+            published = info["NetworkSettings"]["Ports"] or {}
+            unhealthy = await self._check(spec.health, container, published)
+            if unhealthy is None:
+                await self.send(request_id, DeploymentReport(
+                    state="ready", phase="health", public_ip=self.public_ip,
+                    ports=reported_ports(spec, published, self.public_ip)))
+            elif unhealthy is not ENDED:
+                log.warning("deployment %s fails its health check (%s); not reported ready",
+                            request_id, unhealthy)
+        await self._watch(request_id, container)
+
+    async def _create(self, name: str, spec: ContainerSpec, phase: list[Phase]) -> Any:
         assert self.docker is not None
         config = container_config(spec)
         try:
@@ -201,26 +268,67 @@ class ContainerRunner:
         except aiodocker.DockerError as exc:
             if exc.status != 404:
                 raise
+        phase[0] = "pull"
+        log.info("deployment %s: pulling %s", spec.request_id, spec.image)
         await self.docker.images.pull(spec.image)  # not on this node yet
         return await self.docker.containers.create_or_replace(name=name, config=config)
 
-    async def _watch(self, request_id: str, container: Any) -> None:
+    async def _check(self, check: HealthCheck, container: Any, published: dict[str, Any]
+                     ) -> str | Ended | None:
+        """None once the check passes, what the last probe found when it fails, or ENDED
+        when the container exits first (its exit code then says more than any probe)."""
+        address = published_address(check, published)
+        if address is None:
+            return f"port {check.port}/tcp of the container is not published"
+        probing = asyncio.ensure_future(wait_healthy(check, *address))
+        ended = asyncio.ensure_future(container.wait())
+        try:
+            await asyncio.wait({probing, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (probing, ended):
+                task.cancel()
+            await asyncio.gather(probing, ended, return_exceptions=True)
+        if (ended.done() and not ended.cancelled()) or probing.cancelled():
+            return ENDED
+        if (error := probing.exception()) is not None:  # a bug: fail it, never hang the start
+            log.error("deployment health check broke", exc_info=error)
+            return f"the check could not run: {error!r}"
+        return probing.result()
+
+    async def _unhealthy(self, request_id: str, container: Any, found: str) -> None:
+        """Reported as an error with the container's last logs, then stopped and removed like
+        a crashed one; the admin's word on an ERROR it holds would be to stop it anyway."""
+        log.warning("deployment %s failed its health check: %s", request_id, found)
+        await self._send_crash_logs(request_id, None)
+        await self.send(request_id, DeploymentReport(
+            state="error", phase="health", detail=f"health check failed: {found}"[:4000]))
+        self._stopping.add(request_id)
+        self._reported.add(request_id)
+        try:
+            await container.stop(t=STOP_GRACE)
+        except aiodocker.DockerError as exc:
+            log.warning("could not stop %s: %s", request_id, exc.message)
+        await self._watch(request_id, container)
+
+    async def _watch(self, request_id: str, container: Any, phase: Phase | None = None) -> None:
         result = await container.wait()
         code = result.get("StatusCode")
         if request_id in self._stopping:
             report = DeploymentReport(state="terminated", exit_code=code)
         else:
-            report = DeploymentReport(state="error", exit_code=code,
+            report = DeploymentReport(state="error", phase=phase, exit_code=code,
                                       detail=f"container exited with code {code}")
             await self._send_crash_logs(request_id, code)
         log.info("deployment %s ended (%s, exit code %s)", request_id, report.state, code)
-        await self.send(request_id, report)
+        if request_id not in self._reported:  # an unhealthy one's end was reported already
+            await self.send(request_id, report)
         try:
             await container.delete(force=True)
         except aiodocker.DockerError as exc:
             log.warning("could not remove the container of %s: %s", request_id, exc.message)
         self._held.discard(request_id)
         self._stopping.discard(request_id)
+        self._reported.discard(request_id)
         self._containers.pop(request_id, None)
 
     async def _send_crash_logs(self, request_id: str, code: int | None) -> None:

@@ -60,11 +60,34 @@ def _usage(total: int, available: int) -> dict[str, Any]:
     }
 
 
+CPUFREQ = Path("/sys/devices/system/cpu/cpu0/cpufreq/base_frequency")
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def base_clock_mhz(base_frequency: Path = CPUFREQ, cpuinfo: Path = CPUINFO) -> int | None:
+    """The CPU's base clock in MHz (Edgegap's fleet hosts show it): cpufreq's base_frequency
+    (kHz) where the driver gives it, else the first core's `cpu MHz` in /proc/cpuinfo (the
+    nominal clock on most virtual machines, the current one where the frequency scales)."""
+    try:
+        return round(int(base_frequency.read_text().strip()) / 1000) or None
+    except (OSError, ValueError):
+        pass
+    try:
+        with cpuinfo.open() as lines:
+            for line in lines:
+                name, _, value = line.partition(":")
+                if name.strip() == "cpu MHz":
+                    return round(float(value)) or None
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def host_cpu() -> dict[str, Any] | None:
     try:
         load = Path("/proc/loadavg").read_text().split()[:3]
         return {"cores": os.cpu_count(), "load_1m": float(load[0]), "load_5m": float(load[1]),
-                "load_15m": float(load[2])}
+                "load_15m": float(load[2]), "base_clock_mhz": base_clock_mhz()}
     except (OSError, IndexError, ValueError):
         return None
 

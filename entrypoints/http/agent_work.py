@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -45,6 +45,21 @@ class AgentSelfUpdate(Shape):
     request_id: Annotated[UUID, described("Self-update request ID")]
 
 
+class AgentHealthCheck(Shape):
+    """Report the container ready only once this check passes"""
+
+    type: Annotated[Literal["http", "tcp"], described(
+        "http: a GET of path answered with expected_status; tcp: a connection kept open")]
+    port: Annotated[int, described("The container's port (checked where it is published)")]
+    path: Annotated[str, described("Path of the GET (http)")]
+    expected_status: Annotated[int, described("Status the GET must answer (http)")]
+    interval_seconds: Annotated[float, described("Seconds between probes")]
+    timeout_seconds: Annotated[float, described("Seconds a probe may take")]
+    retries: Annotated[int, described("Failed probes in a row that fail the deployment")]
+    start_period_seconds: Annotated[float, described(
+        "Seconds after the start whose failed probes do not count")]
+
+
 class AgentContainer(Shape):
     """A deployment's container to start, with everything it needs"""
 
@@ -59,6 +74,8 @@ class AgentContainer(Shape):
     command: Annotated[str | None, described("Command overriding the image's")]
     arguments: Annotated[str | None, described("Arguments overriding the image's")]
     max_duration: Annotated[int, described("Minutes before it is stopped (0: no limit)")]
+    health: Annotated[AgentHealthCheck | None, described(
+        "Its health check; null: ready as soon as it runs")]
 
 
 class AgentWorkResponse(Shape):
@@ -86,7 +103,7 @@ class AgentExecutionResultResponse(Shape):
         " nothing changed, stop retrying")]
 
 
-SHAPES = (AgentWorkResponse, AgentAssignment, AgentSelfUpdate, AgentContainer,
+SHAPES = (AgentWorkResponse, AgentAssignment, AgentSelfUpdate, AgentContainer, AgentHealthCheck,
           AgentExecutionResultResponse)
 
 

@@ -142,7 +142,7 @@ def create_http_app(
         middleware=[
             Middleware(
                 RequestContext,
-                api_keys=settings.api_keys(),
+                api_keys=settings.named_api_keys(),
                 protected=("/api/", *EDGEGAP_PREFIXES, *APPALOFT_PREFIXES),
                 public=[enrollment_keys.PUBLIC_PATH, SELF_STOP_PREFIX],
                 observe=http_metrics.observe,

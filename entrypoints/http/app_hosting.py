@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from application.app_hosting import AppHostingDeploymentCreate
+from application.app_hosting import AppHostingDeploymentCreate, AppType, app_type_of
 from domain.deployment import Status
-from domain.shared import InvalidValueError
+from domain.shared import InvalidValueError, name_id
 from entrypoints.http.edgegap_shapes import RequestId
 from entrypoints.http.inputs import BodyError, decode_body, services
 from entrypoints.http.responses import JSONResponse
@@ -32,11 +32,14 @@ class AppHostingDeploymentResponse(Shape):
     """Mengi's DeploymentResponse, plus request_id for the Edgegap endpoints"""
 
     id: Annotated[UUID, _d("The deployment's id")]
-    user_id: Annotated[UUID | None, _d("Always null: no users here")]
+    user_id: Annotated[UUID | None, _d(
+        "Who asked: there are no user accounts here, so one id per key setting (API_KEY or"
+        " MASTER_KEY) that authorised the request. Null for deployments made before it was"
+        " recorded")]
     cluster_id: Annotated[UUID | None, _d("The node it is placed on; null if none had room")]
     name: Annotated[str, _d("deployment_name")]
-    app_type: Annotated[str, _d("As requested (Mengi's: web_app, api, database, static_site,"
-                                " container, helm)")]
+    app_type: Annotated[AppType, _d(
+        "As requested, except helm (the request's default): what runs here is a container")]
     status: MengiStatus
     config: Annotated[dict[str, Any] | None, _d("As requested (free-form)")]
     cpu_request: float | None
@@ -110,8 +113,8 @@ def hosting_body(row: dict[str, Any]) -> AppHostingDeploymentResponse:
     location = json.loads(row.get("location") or "{}")
     status: MengiStatus = "deleting" if row.get("stopping") else STATUS[row["status"]]
     return AppHostingDeploymentResponse(
-        id=row["id"], user_id=None, cluster_id=row.get("node_id"),
-        name=asked["deployment_name"], app_type=asked["app_type"], status=status,
+        id=row["id"], user_id=asked.get("user_id"), cluster_id=row.get("node_id"),
+        name=asked["deployment_name"], app_type=app_type_of(asked), status=status,
         **{k: asked.get(k) for k in ECHOED},
         values_yaml=None, git_path=None, endpoint_url=link,
         error_message=row.get("error_detail") or None, is_adopted=False,
@@ -120,6 +123,11 @@ def hosting_body(row: dict[str, Any]) -> AppHostingDeploymentResponse:
         cluster_status=location.get("city"), cluster_error=None,
         request_id=row["request_id"],
     )
+
+
+def user_of(request: Request) -> UUID:
+    """One user per key setting that authorises (the middleware names it)."""
+    return name_id("api-key-user", str(request.scope["state"]["caller"]))
 
 
 async def create(request: Request) -> Response:
@@ -135,7 +143,7 @@ async def create(request: Request) -> Response:
         return invalid(loc, exc.message, "json_invalid" if exc.status == 400 else "value_error")
     svc = services(request)
     try:
-        accepted = await run_in_threadpool(svc.app_hosting.create, cmd)
+        accepted = await run_in_threadpool(svc.app_hosting.create, cmd, user_of(request))
     except InvalidValueError as exc:
         return invalid(["body", exc.field or "body"], exc.message)
     row = await run_in_threadpool(svc.view.get, "deployments", accepted.request_id)

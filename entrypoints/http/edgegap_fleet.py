@@ -86,7 +86,16 @@ async def locations(request: Request) -> Response:
     return JSONResponse(body)
 
 
-def fleet_host(row: dict[str, Any], fleet_size: int) -> FleetHost:
+def base_clock(svc: Services, node_id: Any) -> int | None:
+    """What the node's agent last reported of its CPU's base clock (null until it does;
+    agents before it was reported never do)."""
+    latest = svc.node_metrics.latest(node_id)
+    cpu = (latest.host.get("cpu") if latest is not None else None) or {}
+    clock = cpu.get("base_clock_mhz")
+    return clock if isinstance(clock, int) and not isinstance(clock, bool) else None
+
+
+def fleet_host(row: dict[str, Any], fleet_size: int, clock_mhz: int | None) -> FleetHost:
     loc = json.loads(row["location"] or "{}")
     iso = "%Y-%m-%dT%H:%M:%S.%fZ"
     return FleetHost(
@@ -109,15 +118,21 @@ def fleet_host(row: dict[str, Any], fleet_size: int) -> FleetHost:
                           desired_host_count=fleet_size),
         delete_schedule=None,
         fleet_host_specifications=FleetHostSpecifications(
-            cpu_units=row["cpu_units"], memory_mb=row["memory_mb"], base_clock_speed_mhz=None),
+            cpu_units=row["cpu_units"], memory_mb=row["memory_mb"],
+            base_clock_speed_mhz=clock_mhz),
     )
 
 
 async def fleet_hosts(request: Request) -> Response:
     fleet = str(request.path_params["fleet_name"])
     svc = services(request)
-    rows = await run_in_threadpool(_hosts, svc, Cond("fleet", "eq", fleet))
-    return JSONResponse(FleetHostsResponse(data=[fleet_host(r, len(rows)) for r in rows]))
+
+    def load() -> FleetHostsResponse:
+        rows = _hosts(svc, Cond("fleet", "eq", fleet))
+        return FleetHostsResponse(data=[fleet_host(r, len(rows), base_clock(svc, r["node_id"]))
+                                        for r in rows])
+
+    return JSONResponse(await run_in_threadpool(load))
 
 
 ROUTES = [

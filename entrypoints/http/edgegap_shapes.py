@@ -33,13 +33,18 @@ RequestId = Annotated[str, _d("Request ID. Unique identifier of the deployment r
 class EdgegapPort(Shape):
     """A published port; null where the agent did not report the value"""
 
-    external: Annotated[int | None, _d("Port players connect to on public_ip")]
+    external: Annotated[int | None, _d(
+        "Port players connect to on public_ip; null before READY (the container engine picks"
+        " it when the container starts)")]
     internal: Annotated[int | None, _d("Port inside the container")]
     protocol: Annotated[str | None, _d("UDP, TCP, TCP/UDP, HTTP, HTTPS, WS or WSS")]
     name: Annotated[str, _d("The port's name (the map key); its number when unnamed")]
     tls_upgrade: Annotated[bool, _d("Whether TLS is terminated in front of the port")]
-    link: Annotated[str | None, _d("public_ip:external, with a scheme for web protocols")]
-    proxy: Annotated[int | None, _d("Internal proxy mapping; always null here")]
+    link: Annotated[str | None, _d(
+        "public_ip:external, with a scheme for web protocols; null before READY")]
+    proxy: Annotated[int | None, _d(
+        "Edgegap's internal proxy port; no proxy stands in front of containers here: always"
+        " null")]
 
 
 class EdgegapSession(Shape):
@@ -69,7 +74,10 @@ class DeploymentStatusResponse(Shape):
     """The status object of a deployment"""
 
     request_id: RequestId
-    fqdn: Annotated[str | None, _d("No DNS name here: the node's reachable address")]
+    fqdn: Annotated[str | None, _d(
+        "<request_id>.<DEPLOYMENT_DOMAIN>; null when that setting is empty. The admin"
+        " publishes no DNS records: the operator's DNS makes the name resolve",
+        examples=["a69f8e3e0555.deployments.example.com"])]
     app_name: str
     app_version: str
     current_status: DeploymentStatus
@@ -81,15 +89,21 @@ class DeploymentStatusResponse(Shape):
     last_status: Annotated[DeploymentStatus | None, _d("The status before current_status")]
     error: bool
     error_detail: str
-    ports: Annotated[dict[str, EdgegapPort], _d("Port name -> port, once READY")]
-    public_ip: str | None
+    ports: Annotated[dict[str, EdgegapPort], _d(
+        "Port name -> port: the version's ports, with external and link once READY")]
+    public_ip: Annotated[str | None, _d(
+        "The address the node publishes ports on, as its agent reports it with READY; null"
+        " before")]
     sessions: list[EdgegapSession]
     location: EdgegapLocation | None
     tags: list[str]
-    sockets: Annotated[str | None, _d("Always null: no sockets here")]
-    sockets_usage: Annotated[str | None, _d("Always null: no sockets here")]
-    command: Annotated[str | None, _d("The version's command; null: the image's")]
-    arguments: Annotated[str | None, _d("The version's arguments; null: the image's")]
+    sockets: Annotated[str | None, _d(
+        "Capacity of a session-based deployment; no sessions here: always null")]
+    sockets_usage: Annotated[str | None, _d(
+        "Sockets in use by sessions; no sessions here: always null")]
+    command: Annotated[str | None, _d(
+        "The app version's command (the container's entrypoint); null: the image's")]
+    arguments: Annotated[str | None, _d("The app version's arguments; null: the image's")]
     max_duration: Annotated[int, _d("Minutes before it is stopped; 0: no limit")]
 
 
@@ -220,7 +234,10 @@ class DeleteSchedule(Shape):
 class FleetHostSpecifications(Shape):
     cpu_units: int
     memory_mb: int
-    base_clock_speed_mhz: int | None
+    base_clock_speed_mhz: Annotated[int | None, _d(
+        "The CPU's base clock its agent reports (cpufreq's base_frequency, else /proc/cpuinfo"
+        " `cpu MHz`); null until the agent's first metrics report, and from agents that do"
+        " not report it")]
 
 
 class FleetHost(Shape):

@@ -71,15 +71,27 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def ports_of(row: dict[str, Any]) -> dict[str, EdgegapPort]:
-    """The ports the agent reported, each in the seed's shape (null where it said nothing)."""
+def ports_of(row: dict[str, Any], spec: dict[str, Any]) -> dict[str, EdgegapPort]:
+    """The ports the agent reported, each in the seed's shape (null where it said nothing);
+    before its report (READY), the version's ports: external and link are chosen when the
+    container starts (the engine publishes each port on a free host port)."""
     reported: dict[str, Any] = json.loads(row.get("ports") or "{}")
+    if not reported:
+        reported = {p["name"]: {"internal": p["port"], "protocol": p["protocol"],
+                                "name": p["name"], "tls_upgrade": p.get("tls_upgrade")}
+                    for p in spec.get("ports") or () if isinstance(p, dict) and p.get("name")}
     return {name: EdgegapPort(
         external=_int(port.get("external")), internal=_int(port.get("internal")),
         protocol=_text(port.get("protocol")), name=_text(port.get("name")) or name,
         tls_upgrade=port.get("tls_upgrade") is True, link=_text(port.get("link")),
         proxy=_int(port.get("proxy")),
     ) for name, port in reported.items() if isinstance(port, dict)}
+
+
+def fqdn_of(svc: Services, request_id: str) -> str | None:
+    """`<request_id>.<DEPLOYMENT_DOMAIN>`, as Edgegap names each deployment; null without it."""
+    domain = svc.settings.deployment_domain
+    return f"{request_id}.{domain}" if domain else None
 
 
 def location_of(row: dict[str, Any]) -> EdgegapLocation | None:
@@ -96,7 +108,7 @@ def status_body(svc: Services, row: dict[str, Any]) -> DeploymentStatusResponse:
     elapsed = int(((end or datetime.now(UTC)) - start).total_seconds())
     return DeploymentStatusResponse(
         request_id=row["request_id"],
-        fqdn=row.get("public_ip") or None,  # no DNS name here: the node's reachable address
+        fqdn=fqdn_of(svc, row["request_id"]),
         app_name=row["app_name"],
         app_version=row["app_version"],
         current_status=row["status"],
@@ -108,7 +120,7 @@ def status_body(svc: Services, row: dict[str, Any]) -> DeploymentStatusResponse:
         last_status=row.get("last_status"),
         error=bool(row["error"]),
         error_detail=row.get("error_detail") or "",
-        ports=ports_of(row),
+        ports=ports_of(row, spec),
         public_ip=row.get("public_ip") or None,
         sessions=list[EdgegapSession](),  # no session-based deployments here
         location=location_of(row),

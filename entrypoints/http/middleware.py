@@ -1,4 +1,5 @@
-"""Request id on every response, and bearer authentication of the admin API."""
+"""Request id on every response, and bearer authentication of the admin API (which key
+authorised a request is kept in its state as `caller`: Mengi's answers name their owner)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
@@ -29,12 +30,13 @@ class RequestContext:
     """Echoes a sane incoming x-request-id or makes one; checks the admin bearer key."""
 
     def __init__(
-        self, app: ASGIApp, api_keys: Iterable[str], protected: tuple[str, ...],
+        self, app: ASGIApp, api_keys: Mapping[str, str], protected: tuple[str, ...],
         public: Iterable[str], observe: Observe | None = None,
     ) -> None:
         self.app = app
         self.observe = observe
-        self.api_keys = tuple(k.encode() for k in api_keys)
+        # The setting's name (API_KEY, MASTER_KEY) -> its value.
+        self.api_keys = tuple((name, k.encode()) for name, k in api_keys.items() if k)
         self.protected = protected
         # Exact paths, or prefixes ending in "/" (the self-stop URL carries its own token).
         self.public = frozenset(p for p in public if not p.endswith("/"))
@@ -77,10 +79,13 @@ class RequestContext:
         path = scope["path"]
         guarded = (path.startswith(self.protected) and path not in self.public
                    and not path.startswith(self.public_prefixes))
-        if guarded and not self._authorised(scope):
+        caller = self._authorised(scope) if guarded else None
+        if guarded and caller is None:
             response = error_response(Request(scope), 401)
             await response(scope, receive, send_with_id)
             return
+        if caller is not None:
+            scope["state"]["caller"] = caller
         started = False
 
         async def send_tracked(message: Message) -> None:
@@ -98,7 +103,8 @@ class RequestContext:
                 raise
             await error_response(Request(scope), 500)(scope, receive, send_with_id)
 
-    def _authorised(self, scope: Scope) -> bool:
+    def _authorised(self, scope: Scope) -> str | None:
+        """The name of the key presented, or None."""
         header = Headers(scope=scope).get("authorization", "").strip()
         scheme, _, token = header.partition(" ")
         schemes: tuple[str, ...] = ("bearer",)
@@ -109,12 +115,13 @@ class RequestContext:
             if not token:
                 scheme, token = "token", scheme
         if scheme.lower() not in schemes or not token.strip():
-            return False
+            return None
         presented = token.strip().encode()
         # Compare against every key so timing does not reveal which one matched.
-        matched = False
-        for key in self.api_keys:
-            matched |= hmac.compare_digest(presented, key)
+        matched = None
+        for name, key in self.api_keys:
+            if hmac.compare_digest(presented, key):
+                matched = name
         return matched
 
 

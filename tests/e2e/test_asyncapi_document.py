@@ -205,8 +205,8 @@ def _bare_app() -> Starlette:
     settings = make_settings("memory://")
     app = Starlette(
         routes=[*event_docs.ROUTES, *event_types.ROUTES],
-        middleware=[Middleware(RequestContext, api_keys=settings.api_keys(), protected=("/api/",),
-                               public=[])],
+        middleware=[Middleware(RequestContext, api_keys=settings.named_api_keys(),
+                               protected=("/api/",), public=[])],
     )
     app.state.settings = settings
     return app

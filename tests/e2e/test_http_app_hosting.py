@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from domain.shared import name_id
 from tests.e2e.test_http_support import AUTH, add_node, data, running
 
 pytestmark = pytest.mark.e2e
@@ -40,17 +41,39 @@ def test_a_docker_app_lands_in_its_region_and_answers_in_mengis_shape(any_url: s
                       memory_request_mb=512, environment_variables=["MODE=prod"])
         assert answer.status_code == 200, answer.text
         body = answer.json()
+        # Not the request's default (helm): what runs is a container.
         assert (body["name"], body["status"], body["app_type"]) == ("shop", "provisioning",
-                                                                   "helm")
+                                                                   "container")
+        assert body["user_id"] == str(name_id("api-key-user", "API_KEY"))
         assert body["cluster_id"] == where["paris"] and body["region"] == "europe"
         assert body["cpu_request"] == 0.5 and body["memory_request_mb"] == 512
         status = client.get(f"/v1/status/{body['request_id']}", headers=AUTH).json()
         assert status["location"]["city"] == "Paris"
         host = data(client.get(f"/api/v1/nodes/{where['paris']}/host", headers=AUTH))
         assert (host["allocated_cpu_units"], host["allocated_memory_mb"]) == (512, 512)
+        listed = client.get("/v1/deployments", headers=AUTH).json()["total_count"]
         full = post(client, geographic_region="France", cpu_request=1)
-        assert full.status_code == 200 and full.json()["status"] == "failed"
-        assert full.json()["error_message"] == "Couldn't Allocate Server"
+        # Mengi's one documented error, and nothing is recorded (a 422 creates nothing).
+        assert full.status_code == 422, full.text
+        [problem] = full.json()["detail"]
+        assert problem["loc"] == ["body", "geographic_region"]
+        assert problem["msg"].startswith("Couldn't Allocate Server")
+        assert client.get("/v1/deployments", headers=AUTH).json()["total_count"] == listed
+
+
+def test_app_type_is_what_was_asked_and_the_owner_is_the_key_that_asked() -> None:
+    with running(master_key="the-master-key") as client:
+        hosts(client)
+        api = post(client, geographic_region="europe", app_type="web_app").json()
+        assert api["app_type"] == "web_app"
+        master = client.post("/deployments/app-hosting",
+                             headers={"Authorization": "Bearer the-master-key"}, json={
+                                 "geographic_region": "europe", "deployment_name": "m",
+                                 "docker_image": "localhost/shop:1", "app_type": "helm"}).json()
+        assert master["app_type"] == "container"
+        assert master["user_id"] == str(name_id("api-key-user", "MASTER_KEY")) != api["user_id"]
+        odd = post(client, geographic_region="europe", app_type="mainframe")
+        assert odd.status_code == 422 and odd.json()["detail"][0]["loc"] == ["body", "app_type"]
 
 
 def test_what_cannot_run_here_is_a_fastapi_validation_error() -> None:

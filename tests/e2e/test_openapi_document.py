@@ -210,7 +210,7 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     check("DELETE", "/v1/self/stop/{request_id}/{access_point_id}",
           {**deployment, "access_point_id": "1"}, auth=None)  # 401: no delete token
     check("DELETE", "/v1/self/stop/{request_id}/{access_point_id}",
-          {**deployment, "access_point_id": "1"}, auth={"authorization": "wrong"})  # 404
+          {**deployment, "access_point_id": "1"}, auth={"authorization": "wrong"})  # 403
     check("DELETE", "/v1/stop/{request_id}", deployment)  # 200: READY
     check("POST", "/v2/private-fleets:deploy", json={**deploy, "private_host_ids": [node["id"]]})
     check("POST", "/v2/deployments", json={**deploy, "version": "nope"})  # 400

@@ -20,7 +20,9 @@ from application.agent_protocol import (
     AgentReport,
     Cpu,
     DeploymentReply,
+    DeploymentReport,
     EnrollReply,
+    HealthCheck,
     HeartbeatReply,
     HostReply,
     HostReport,
@@ -50,6 +52,7 @@ from entrypoints.http.agent_work import (
     AgentAssignment,
     AgentContainer,
     AgentExecutionResultResponse,
+    AgentHealthCheck,
     AgentSelfUpdate,
     AgentWorkResponse,
 )
@@ -80,12 +83,22 @@ SAMPLES: list[tuple[msgspec.Struct, type[msgspec.Struct]]] = [
     (AgentWorkResponse(
         deployments=[AgentContainer(request_id="abc", image="x:1", ports=[{"port": 80}],
                                     env={"A": "1"}, cpu_units=256, memory_mb=128,
-                                    command=None, arguments="-v", max_duration=0)],
+                                    command=None, arguments="-v", max_duration=0,
+                                    health=None),
+                     AgentContainer(request_id="abd", image="x:1", ports=[{"port": 80}],
+                                    env={}, cpu_units=256, memory_mb=128, command="sh",
+                                    arguments=None, max_duration=5, health=AgentHealthCheck(
+                                        type="tcp", port=80, path="/", expected_status=200,
+                                        interval_seconds=1, timeout_seconds=0.5, retries=100,
+                                        start_period_seconds=3600))],
         stop_deployments=["def"],
         executions=[AgentAssignment(id=uuid4(), command_id=uuid4(), command_text="uptime",
                                     timeout=1000, expired_at=NOW)],
         cancel=[uuid4()], self_update=AgentSelfUpdate(request_id=uuid4()),
         heartbeat_interval_seconds=10.0), WorkReply),
+    (AgentHealthCheck(type="http", port=65535, path="/caf\u00e9?q=1", expected_status=599,
+                      interval_seconds=3600, timeout_seconds=3600, retries=1,
+                      start_period_seconds=0), HealthCheck),
     (AgentExecutionResultResponse(id=uuid4(), status=ExecutionStatus.CANCELLED, accepted=False),
      ResultReply),
     (AgentSshVerdictResponse(allowed=False, reason="unknown_key", ssh_username_id=uuid4()),
@@ -127,3 +140,45 @@ def test_a_stored_host_group_missing_a_figure_shows_it_as_null() -> None:
     assert node_metrics._figures(CpuFigures, {"cores": 2, "load_1m": 0.5}) == CpuFigures(
         cores=2, load_1m=0.5, load_5m=None, load_15m=None, usage_percent=None)
     assert node_metrics._figures(CpuFigures, None) is None
+
+
+class OlderContainerSpec(msgspec.Struct):
+    """ContainerSpec as an agent from before health checks declares it (in part)."""
+
+    request_id: str
+    image: str
+    max_duration: int = 0
+
+
+class OlderWorkReply(msgspec.Struct):
+    executions: list[Any]
+    cancel: list[Any]
+    deployments: list[OlderContainerSpec] = []
+
+
+def test_an_older_agent_reads_a_container_with_a_health_check_it_does_not_know() -> None:
+    # The reply structs accept unknown fields: an agent from before health checks starts it.
+    work, _ = SAMPLES[3]
+    read = msgspec.json.decode(msgspec.json.encode(work), type=OlderWorkReply)
+    assert [d.request_id for d in read.deployments] == ["abc", "abd"]
+
+
+@pytest.mark.parametrize("health", [
+    {"port": 0}, {"port": 80, "retries": 0}, {"port": 80, "retries": 101},
+    {"port": 80, "expected_status": 99}, {"port": 80, "expected_status": 600},
+    {"port": 80, "path": "relative"}, {"port": 80, "path": "/a b"},
+    {"port": 80, "interval_seconds": 0}, {"port": 80, "timeout_seconds": 3601},
+    {"port": 80, "start_period_seconds": -1}, {"port": 80, "type": "grpc"}, {},
+])
+def test_a_health_check_out_of_bounds_is_refused(health: dict[str, Any]) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert(health, HealthCheck)
+
+
+def test_a_report_names_its_phase_and_a_report_without_one_still_decodes() -> None:
+    for phase in ("pull", "start", "health", None):
+        sent = DeploymentReport(state="error", phase=phase, detail="health check failed: x")
+        assert msgspec.json.decode(msgspec.json.encode(sent), type=DeploymentReport) == sent
+    assert msgspec.json.decode(b'{"state":"ready"}', type=DeploymentReport).phase is None
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(b'{"state":"ready","phase":"plan"}', type=DeploymentReport)

@@ -76,3 +76,20 @@ def test_json_log_lines_carry_the_request_id() -> None:
     except ValueError:
         failed = logging.LogRecord("edge", logging.ERROR, __file__, 1, "x", (), sys.exc_info())
     assert "ValueError: boom" in json.loads(JsonFormatter().format(failed))["exception"]
+
+
+def test_base_clock_prefers_cpufreq_then_cpuinfo(tmp_path: Path) -> None:
+    base, cpuinfo = tmp_path / "base_frequency", tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: X\ncpu MHz\t\t: 2596.144\n\n"
+                       "processor\t: 1\ncpu MHz\t\t: 3100.000\n")
+    assert host_stats.base_clock_mhz(base, cpuinfo) == 2596  # no cpufreq: the first core's
+    base.write_text("2000000\n")  # kHz
+    assert host_stats.base_clock_mhz(base, cpuinfo) == 2000
+    assert host_stats.base_clock_mhz(tmp_path / "none", tmp_path / "none") is None
+    cpuinfo.write_text("processor\t: 0\n")  # no clock listed (some ARM kernels)
+    assert host_stats.base_clock_mhz(tmp_path / "none", cpuinfo) is None
+
+
+def test_the_host_report_carries_this_machines_base_clock() -> None:
+    cpu = host_cpu()
+    assert cpu is not None and cpu["base_clock_mhz"] == host_stats.base_clock_mhz()

@@ -43,3 +43,13 @@ def test_the_deployment_start_deadline_is_bounded() -> None:
         with pytest.raises(SettingsError) as caught:
             Settings.from_env({**BASE, "DEPLOYMENT_START_DEADLINE_SECONDS": raw})
         assert str(caught.value).startswith("DEPLOYMENT_START_DEADLINE_SECONDS=")
+
+
+def test_the_deployment_domain_is_a_dns_name() -> None:
+    assert Settings.from_env(BASE).deployment_domain == ""
+    assert Settings.from_env({**BASE, "DEPLOYMENT_DOMAIN": " Deployments.Example.COM. "}
+                             ).deployment_domain == "deployments.example.com"
+    for raw in ("bad domain", "-x.example.com", "a" * 64 + ".com", "1.2.3.4:80", "x" * 250):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env({**BASE, "DEPLOYMENT_DOMAIN": raw})
+        assert str(caught.value).startswith("DEPLOYMENT_DOMAIN=")

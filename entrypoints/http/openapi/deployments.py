@@ -76,10 +76,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                       description="Graceful (SIGTERM)." + _STOP),
     (_D, "/v1/self/stop/{request_id}/{access_point_id}"): Op(
         LEGACY, "Stop a deployment from inside it", 200, "DeploymentStop",
-        (400, 401, 404, 410), flat=True, also=(202,), security=PUBLIC,
+        (400, 401, 403, 404, 410), flat=True, also=(202,), security=PUBLIC,
         description="Called with ARBITRIUM_DELETE_URL and the header `authorization:"
         " $ARBITRIUM_DELETE_TOKEN`, both injected into the container; 401 without the header,"
-        " 404 with a wrong token." + _STOP),
+        " 403 with a token (or access point) not this deployment's, 404 for an unknown"
+        " deployment." + _STOP),
     (_P, "/v1/deployments/bulk-stop"): Op(
         LEGACY, "Bulk stop", 202, "BulkStop", (400,), BulkStop, flat=True,
         description="Filters on request_id, app_name, app_version, status, tags or node_id;"
@@ -169,5 +170,7 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
         "images": "Image references the node holds (RepoTags)"}),
     "DeploymentReport": ("AgentDeploymentReportRequest", {
         "state": "ready, error or terminated", "ports": "name -> {external, internal,"
-        " protocol, link, tls_upgrade} once ready"}),
+        " protocol, link, tls_upgrade} once ready",
+        "phase": "The step a start ended in (pull, start, health: after its health check);"
+        " null when a running container ended"}),
 }

@@ -12,7 +12,7 @@ from uuid import UUID
 import msgspec
 import pytest
 
-from application.agent_protocol import DeploymentReport, EnrollNode
+from application.agent_protocol import ContainerSpec, DeploymentReport, EnrollNode, HealthCheck
 from application.clusters import CreateCluster
 from application.deployment_attempts import (
     CancelDeployment,
@@ -30,6 +30,7 @@ from application.environments import (
 from application.hosts import UpdateHost
 from application.projects import CreateProject, Projects
 from application.resources import (
+    ConfigureHealthPolicy,
     ConfigureNetworkProfile,
     ConfigureSource,
     CreateResource,
@@ -208,3 +209,31 @@ def test_deleting_a_resource_stops_the_container_it_was_serving(services: Servic
     assert services.deployments.work_for(node, [request_id])["stop_deployments"] == [request_id]
     flow.report(node, serving, "terminated")
     assert flow.load(serving).status == Status.TERMINATED.value
+
+
+def test_the_work_answer_carries_the_resource_health_policy_in_the_agents_names(
+        services: Services) -> None:
+    flow = Flow(services)
+    node = flow.node()
+    first = flow.create()  # the default policy is off: ready as soon as it runs
+    assert [s["health"] for s in services.deployments.work_for(node, [])["deployments"]] == [None]
+    flow.report(node, first, "ready")
+    held = [flow.load(first).request_id]
+
+    flow.resources.configure_health(flow.resource, msgspec.convert({"healthCheck": {
+        "http": {"path": "/healthz", "expectedStatusCode": 204}, "intervalSeconds": 1,
+        "retries": 5, "startPeriodSeconds": 3}}, ConfigureHealthPolicy))
+    second = flow.create()
+    handed = services.deployments.work_for(node, held)["deployments"]
+    assert msgspec.convert(handed, list[ContainerSpec])[0].health == HealthCheck(
+        type="http", port=8080, path="/healthz", expected_status=204, interval_seconds=1,
+        timeout_seconds=2, retries=5, start_period_seconds=3)  # the port it serves on
+    flow.report(node, second, "ready")
+    held.append(flow.load(second).request_id)
+
+    flow.resources.configure_health(flow.resource, msgspec.convert({"healthCheck": {
+        "type": "tcp", "port": 9000, "timeoutSeconds": 7}}, ConfigureHealthPolicy))
+    flow.create()
+    handed = services.deployments.work_for(node, held)["deployments"]
+    assert msgspec.convert(handed, list[ContainerSpec])[0].health == HealthCheck(
+        type="tcp", port=9000, timeout_seconds=7)

@@ -18,13 +18,13 @@ import pytest
 
 from adapters.placement_index import FRESH
 from adapters.secret_box import derive_key, key_id
-from application.agent_protocol import DeploymentReport, EnrollNode
+from application.agent_protocol import ContainerSpec, DeploymentReport, EnrollNode, HealthCheck
 from application.apps import CreateApp, CreateAppVersion
 from application.clusters import CreateCluster
 from application.deployment_inputs import DeploymentCreate
 from application.deployments import LOST, NO_ROOM, UNSEALABLE, InvalidAppVersionError
 from application.enrollment_keys import IssueEnrollmentKey
-from application.errors import NotFoundError, SecretUnavailableError
+from application.errors import ForbiddenError, NotFoundError, SecretUnavailableError
 from application.hosts import UpdateHost
 from domain.deployment import AlreadyTerminatedError, Status
 from domain.node import NodeStatus
@@ -238,8 +238,10 @@ def test_secrets_are_sealed_at_rest_and_unsealed_for_the_node(services: Services
                                                    "deployment_hooks")]
     assert not [s for s in secrets if s in repr(rows)]
     point = start_access_point(start)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ForbiddenError):
         services.deployments.self_stop(accepted.request_id, point, token[:-1])
+    with pytest.raises(ForbiddenError):
+        services.deployments.self_stop(accepted.request_id, point + 1, token)
     assert services.deployments.self_stop(accepted.request_id, point, token) is False  # 202
 
 
@@ -437,3 +439,60 @@ def test_starts_on_a_node_that_becomes_unreachable_or_is_deleted_end_in_error(
     assert allocated(services, where["paris"]) == 512
     assert row(services, on_tokyo.request_id)["status"] == Status.DEPLOYING
     assert schedule_once(services) == 0
+
+
+def described(health: Any) -> dict[str, Any]:
+    """A deployment described whole (as Mengi's app hosting does) with a `health` entry."""
+    return {"app": "hosted", "version": "v", "image": "localhost/game:1", "ports": [
+        {"port": 8080, "protocol": "HTTP", "name": "web"}], "cpu_units": 512,
+        "memory_mb": 256, "max_duration": 0, "command": None, "arguments": None, "env": [],
+        "health": health}
+
+
+def test_a_health_entry_in_any_spec_reaches_the_agent_and_a_bad_one_fails_its_deployment(
+        services: Services) -> None:
+    """The hook by which any deployment path (not only a Resource's) gets a health check:
+    missing fields take the protocol's defaults, the port its first published one."""
+    where = nodes(services, slots=4)
+    paris = str(where["paris"])
+
+    def deploy(health: Any) -> str:
+        accepted = services.deployments.deploy_spec(described(health), [],
+                                                    lambda c: c.host_id == paris)
+        assert accepted.node_id == where["paris"]
+        return accepted.request_id
+
+    plain = services.deployments.deploy(near("paris")).request_id
+    off = deploy({"enabled": False, "type": "tcp"})
+    checked = deploy({"type": "tcp", "retries": 4})
+    bad = deploy({"path": "no-slash", "expected_status": 200})
+    starts = services.deployments.work_for(where["paris"], [])["deployments"]
+    health = {s["request_id"]: msgspec.convert(s, ContainerSpec).health for s in starts}
+    assert health == {plain: None, off: None, checked: HealthCheck(type="tcp", port=8080,
+                                                                   retries=4)}
+    assert row(services, bad)["status"] == Status.ERROR.value
+    assert row(services, bad)["error_detail"].startswith(
+        "invalid health policy: Expected `str` matching regex")
+
+
+def test_a_start_with_a_health_check_may_take_what_its_policy_allows_beyond_the_deadline(
+    clocked: tuple[Services, FixedClock],
+) -> None:
+    services, clock = clocked
+    where = nodes(services, slots=4)
+    paris = str(where["paris"])
+    checked = services.deployments.deploy_spec(described({
+        "start_period_seconds": 100, "retries": 2, "interval_seconds": 10,
+        "timeout_seconds": 5}), [], lambda c: c.host_id == paris).request_id
+    plain = services.deployments.deploy(near("paris")).request_id
+    clock.advance(600)
+    schedule_once(services)
+    assert row(services, plain)["status"] == Status.ERROR
+    clock.advance(129)  # 100 + 2 x (10 + 5)
+    schedule_once(services)
+    assert row(services, checked)["status"] == Status.DEPLOYING
+    clock.advance(1)
+    schedule_once(services)
+    stored = row(services, checked)
+    assert (stored["status"], stored["error_detail"]) == (
+        Status.ERROR, f"not started within 730 s on node {paris}")
