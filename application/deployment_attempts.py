@@ -106,7 +106,7 @@ class DeploymentAttempts:
             spec = _earlier(uow, candidate_id, resource, check_rollback_candidate,
                             "rollbackCandidateDeploymentId")
             resource.check_rollback_candidate(candidate_id)  # still remembered as healthy
-            return spec
+            return {**spec, "rollback_candidate_deployment_id": str(candidate_id)}
 
         return self._attempt(_resource_of(current), "rollback", deployment_id, back, None)
 

@@ -180,3 +180,23 @@ class EventAudit:
             window = replace(window, high=last - 1) if window.descending else replace(
                 window, low=last + 1
             )
+
+    def find(self, message_id: UUID, subject_id: UUID | None = None) -> Message | None:
+        """One public message by its id (Appaloft's audit event show): a bounded scan of the
+        subject's events, or of every public event when no subject is given."""
+        window = Window(topics_of(()), subject_id=subject_id)
+        if window.empty:
+            return None
+        candidates = self.log.count(window)
+        if candidates > self.max_scan:
+            raise QueryTooBroadError(
+                f"{candidates} stored events would be searched (limit {self.max_scan});"
+                " name the aggregate (aggregateId)")
+        while True:
+            rows = self.log.select(window, 0, SCAN_CHUNK)
+            for message in decode(self.mapper, rows):
+                if message.id == message_id:
+                    return message
+            if len(rows) < SCAN_CHUNK:
+                return None
+            window = replace(window, low=rows[-1].id + 1)

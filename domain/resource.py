@@ -148,6 +148,20 @@ def check_health_policy(policy: dict[str, Any]) -> dict[str, Any]:
     return full
 
 
+def configuration_blockers(archived: bool, image: str | None, health: dict[str, Any],
+                           internal_port: int | None) -> list[str]:
+    """Why this configuration cannot be deployed: Appaloft-style reason codes (the aggregate
+    and the read side's plan ask the same rule)."""
+    reasons = []
+    if archived:
+        reasons.append("resource-archived")
+    if image is None:
+        reasons.append("resource-source-missing")
+    if health["enabled"] and health["port"] is None and internal_port is None:
+        reasons.append("resource-health-port-missing")
+    return reasons
+
+
 @dataclass(frozen=True)
 class ResourceSnapshot:
     """What one deployment runs, fixed when it is requested. Secrets stay sealed inside; the
@@ -385,14 +399,8 @@ class Resource(SoftDeletable, Configurable, Aggregate):
         return reasons
 
     def _configuration_blockers(self) -> list[str]:
-        reasons = []
-        if self.archived_at is not None:
-            reasons.append("resource-archived")
-        if self.image is None:
-            reasons.append("resource-source-missing")
-        if self.health["enabled"] and self.health["port"] is None and self.internal_port is None:
-            reasons.append("resource-health-port-missing")
-        return reasons
+        return configuration_blockers(self.archived_at is not None, self.image, self.health,
+                                      self.internal_port)
 
     def snapshot(self, environment_variables: dict[str, dict[str, Any]]) -> ResourceSnapshot:
         """The configuration as it is now, merged with its environment's variables (an attempt

@@ -61,9 +61,11 @@ from application.commands import Commands
 from application.container_telemetry import ContainerTelemetry
 from application.counters import Counters
 from application.deliveries import Deliverer, RetryPolicy
+from application.deployment_attempts import DeploymentAttempts
 from application.deployment_telemetry import DeploymentTelemetry
 from application.deployments import Deployments
 from application.enrollment_keys import EnrollmentKeys
+from application.environments import Environments
 from application.event_log import EventAudit
 from application.executions import Executions
 from application.hosts import Hosts
@@ -76,7 +78,9 @@ from application.ports import (
     NodeMetricsBook,
     SecretBox,
 )
+from application.projects import Projects
 from application.relay import Relay
+from application.resources import Resources
 from application.self_updates import SelfUpdates
 from application.ssh_access import SshAccess
 from application.ssh_logins import FailureWindow, SshLogins
@@ -90,6 +94,7 @@ from projections.command_reads import CommandReads
 from projections.fleet import FleetProjection
 from projections.fleet_reads import FleetReads
 from projections.fleet_tables import FLEET_TABLES, FLEET_VERSION
+from projections.resource_reads import ResourceReads
 from projections.runner import ProjectionWorker
 from projections.ssh_reads import SshReads
 from projections.status import ProjectionStuckError
@@ -135,11 +140,17 @@ class Services:
     deployment_finder: DeploymentFinder
     app_hosting: AppHosting
     deployment_telemetry: DeploymentTelemetry
+    # Appaloft's hierarchy (issue 17): projects, environments, resources and their attempts.
+    projects: Projects
+    environments: Environments
+    resources: Resources
+    deployment_attempts: DeploymentAttempts
     # The typed reads of each context (records, not rows): what handlers read instead of view.
     fleet_reads: FleetReads
     command_reads: CommandReads
     ssh_reads: SshReads
     webhook_reads: WebhookReads
+    resource_reads: ResourceReads
     bus: InProcessBus | None = None
     intake: MessageSource | None = None  # webhook workers' intake with NATS (else the bus)
     listener: NotifyListener | None = None
@@ -490,10 +501,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         deployment_finder=finder,
         app_hosting=AppHosting(deployments, placement),
         deployment_telemetry=DeploymentTelemetry(ViewDeploymentTelemetry(view), clock),
+        projects=Projects(writes),
+        environments=Environments(writes, box),
+        resources=Resources(writes, box, doorbell),
+        deployment_attempts=DeploymentAttempts(deployments),
         fleet_reads=fleet_reads,
         command_reads=command_reads,
         ssh_reads=ssh_reads,
         webhook_reads=webhook_reads,
+        resource_reads=ResourceReads(view),
         bus=bus,
         intake=build_intake(settings),
         listener=listener,

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from application.errors import ConflictError, NotFoundError
+from domain.deployment import deployment_uuid
 from domain.node import NodeStatus
 from domain.shared import DomainError
 from entrypoints.bootstrap import Services, build_services
@@ -42,6 +43,9 @@ NAMES = st.sampled_from(["alpha", "beta", "gamma", "a", "x" * 24, "x" * 25, "Bad
 APP_NAMES = st.sampled_from(["game", "chat", "x" * 64, "Game", ""])
 VERSIONS = st.sampled_from(["v1", "v2", "1.0.0", "x" * 128, "", "bad name"])
 TAGS = st.sampled_from(["red", "blue", "x" * 128, "", "ünï"]) | TEXTS
+RESOURCE_NAMES = st.sampled_from(["Shop", "web app", "Web App", "x" * 100, "x" * 101, "---",
+                                  "", "ünï"])
+VARIABLE_KEYS = st.sampled_from(["API_KEY", "MODE", "A" * 128, "EDGE_X", "1BAD", "", "a\x00"])
 # A public IP literal: the SSRF guard then needs no name resolution.
 HOOK_URL = "https://93.184.216.34/hook"
 LOCATIONS = st.sampled_from([
@@ -52,6 +56,28 @@ LOCATIONS = st.sampled_from([
     {"latitude": 90, "longitude": 180}, {"latitude": 91}, {},
 ])
 SSH_KEY = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+
+
+class _Fixed:
+    """Stands for st.DataObject where one rule calls another with its choices made: each
+    draw answers the next value given."""
+
+    def __init__(self, *values: Any) -> None:
+        self.values = list(values)
+
+    def draw(self, strategy: Any) -> Any:
+        return self.values.pop(0)
+
+
+def pick(data: Any, items: list[T]) -> T | None:
+    """One of `items` (None when empty). It always draws one integer, whatever the list's
+    length: a list whose length varies between runs (placement ties break on random node ids)
+    must not change what hypothesis draws, or it reports the machine as flaky."""
+    if isinstance(data, _Fixed):
+        found: T = data.draw(None)
+        return found
+    index = data.draw(st.integers(min_value=0, max_value=2**16))
+    return items[index % len(items)] if items else None
 
 
 def edge(payload: Any, type_: type[T]) -> T | None:
@@ -102,6 +128,10 @@ class TotalityMachine(RuleBasedStateMachine):
         self.aliases: list[uuid.UUID] = []
         self.webhooks: list[uuid.UUID] = []
         self.deployments: list[tuple[str, uuid.UUID | None]] = []
+        self.projects: list[uuid.UUID] = []
+        self.environments: list[uuid.UUID] = []
+        self.resources: list[tuple[uuid.UUID, str]] = []  # (id, slug)
+        self.attempts: list[uuid.UUID] = []
 
     # --- clusters and enrollment keys -----------------------------------------------------
     @rule(name=NAMES, limit=st.none() | INTS)
@@ -489,11 +519,258 @@ class TotalityMachine(RuleBasedStateMachine):
         }[action]
         attempt(run)
 
+    # --- Appaloft: projects, environments, resources and their attempts (issue 17) --------
+    @rule(name=RESOURCE_NAMES, description=TEXTS)
+    def create_project(self, name: str, description: str) -> None:
+        from application.projects import CreateProject
+
+        cmd = edge({"name": name, "description": description}, CreateProject)
+        if cmd is not None:
+            project = attempt(lambda: self.svc.projects.create(cmd))
+            if project is not None:
+                self.projects.append(project)
+
+    @precondition(lambda self: self.projects)
+    @rule(data=st.data(), action=st.sampled_from(["rename", "describe", "archive", "restore",
+                                                   "delete"]), text=TEXTS | RESOURCE_NAMES)
+    def change_project(self, data: st.DataObject, action: str, text: str) -> None:
+        from application.projects import (
+            ArchiveProject,
+            DeleteProject,
+            DescribeProject,
+            RenameProject,
+        )
+
+        project = pick(data, self.projects)
+        if project is None:
+            return
+        projects = self.svc.projects
+        if action == "rename" and (cmd := edge({"name": text}, RenameProject)):
+            attempt(lambda: projects.rename(project, cmd))
+        elif action == "describe" and (described := edge({"description": text},
+                                                         DescribeProject)):
+            attempt(lambda: projects.describe(project, described))
+        elif action == "archive" and (archived := edge({"reason": text or None},
+                                                       ArchiveProject)):
+            attempt(lambda: projects.archive(project, archived))
+        elif action == "restore":
+            attempt(lambda: projects.restore(project))
+        elif action == "delete":
+            confirm = edge({"confirmation": {"projectId": str(project)}}, DeleteProject)
+            assert confirm is not None
+            attempt(lambda: projects.delete(project, confirm))
+
+    @precondition(lambda self: self.projects)
+    @rule(data=st.data(), name=RESOURCE_NAMES, kind=st.sampled_from(["local", "production",
+                                                                     "Bad", "x" * 33]))
+    def create_environment(self, data: st.DataObject, name: str, kind: str) -> None:
+        from application.environments import CreateEnvironment
+
+        project = pick(data, self.projects)
+        if project is None:
+            return
+        cmd = edge({"projectId": str(project), "name": name, "kind": kind}, CreateEnvironment)
+        if cmd is not None:
+            environment = attempt(lambda: self.svc.environments.create(cmd))
+            if environment is not None:
+                self.environments.append(environment)
+
+    @precondition(lambda self: self.environments)
+    @rule(data=st.data(), action=st.sampled_from(["rename", "lock", "unlock", "archive",
+                                                   "set", "unset"]),
+          text=TEXTS | RESOURCE_NAMES, key=VARIABLE_KEYS, secret=st.booleans(),
+          exposure=st.sampled_from(["runtime", "build-time", "other"]))
+    def change_environment(self, data: st.DataObject, action: str, text: str,
+                           key: str, secret: bool, exposure: str) -> None:
+        from application.environments import (
+            ArchiveEnvironment,
+            LockEnvironment,
+            RenameEnvironment,
+            SetVariable,
+            UnsetVariable,
+        )
+
+        environment = pick(data, self.environments)
+        if environment is None:
+            return
+        environments = self.svc.environments
+        run: Callable[[], Any] | None = None
+        if action == "rename" and (renamed := edge({"name": text}, RenameEnvironment)):
+            run = lambda: environments.rename(environment, renamed)  # noqa: E731
+        elif action == "lock" and (lock := edge({"lockReason": text or None},
+                                                LockEnvironment)):
+            run = lambda: environments.lock(environment, lock)  # noqa: E731
+        elif action == "unlock":
+            run = lambda: environments.unlock(environment)  # noqa: E731
+        elif action == "archive" and (archived := edge({"archiveReason": text or None},
+                                                       ArchiveEnvironment)):
+            run = lambda: environments.archive(environment, archived)  # noqa: E731
+        elif action == "set" and (variable := edge({"key": key, "value": text,
+                                                    "exposure": exposure, "isSecret": secret},
+                                                   SetVariable)):
+            run = lambda: environments.set_variable(environment, variable)  # noqa: E731
+        elif action == "unset" and (unset := edge({"exposure": exposure}, UnsetVariable)):
+            run = lambda: environments.unset_variable(environment, key, unset)  # noqa: E731
+        if run is not None:
+            attempt(run)
+
+    @precondition(lambda self: self.environments)
+    @rule(data=st.data(), name=RESOURCE_NAMES)
+    def create_resource(self, data: st.DataObject, name: str) -> None:
+        from application.resources import CreateResource
+
+        environment, other = pick(data, self.environments), pick(data, self.projects)
+        if environment is None:
+            return
+        row = self.svc.resource_reads.environments.get(environment)
+        project = row.project_id if row else other
+        cmd = edge({"projectId": str(project), "environmentId": str(environment),
+                    "name": name}, CreateResource)
+        if cmd is not None:
+            resource = attempt(lambda: self.svc.resources.create(cmd))
+            if resource is not None:
+                record = self.svc.resource_reads.resources.get(resource)
+                assert record is not None
+                self.resources.append((resource, record.slug))
+
+    @precondition(lambda self: self.resources)
+    @rule(data=st.data(), action=st.sampled_from(
+        ["source", "runtime", "network", "health", "reset", "set", "unset", "secret",
+         "rotate", "unsecret", "archive", "delete"]),
+          text=TEXTS, number=INTS, key=VARIABLE_KEYS, secret=st.booleans())
+    def change_resource(self, data: st.DataObject, action: str, text: str,
+                        number: int, key: str, secret: bool) -> None:
+        from application import resources as r
+        from application.environments import SetVariable, UnsetVariable
+
+        chosen = pick(data, self.resources)
+        if chosen is None:
+            return
+        resource, slug = chosen
+        svc = self.svc.resources
+        image = data.draw(st.sampled_from(["busybox:latest", "localhost/app:1", text]))
+        payloads: dict[str, tuple[Any, type[Any], Callable[[Any], Any]]] = {
+            "source": ({"source": {"locator": image}}, r.ConfigureSource,
+                       lambda c: svc.configure_source(resource, c)),
+            "runtime": ({"runtimeProfile": {"command": text or None, "args": [text]}},
+                        r.ConfigureRuntimeProfile, lambda c: svc.configure_runtime(resource, c)),
+            "network": ({"networkProfile": {"internalPort": number, "protocol": "tcp"}},
+                        r.ConfigureNetworkProfile, lambda c: svc.configure_network(resource, c)),
+            "health": ({"healthCheck": {"retries": number, "intervalSeconds": 5,
+                                        "http": {"path": "/" + text, "port": number}}},
+                       r.ConfigureHealthPolicy, lambda c: svc.configure_health(resource, c)),
+            "set": ({"key": key, "value": text, "isSecret": secret}, SetVariable,
+                    lambda c: svc.set_variable(resource, c)),
+            "unset": ({}, UnsetVariable, lambda c: svc.unset_variable(resource, key, c)),
+            "secret": ({"key": key, "value": text}, r.CreateSecret,
+                       lambda c: svc.create_secret(resource, c)),
+            "rotate": ({"value": text}, r.RotateSecret,
+                       lambda c: svc.rotate_secret(resource, key, c)),
+            "unsecret": ({}, UnsetVariable, lambda c: svc.delete_secret(resource, key, c)),
+            "delete": ({"confirmation": {"resourceSlug": slug if secret else text}},
+                       r.DeleteResource, lambda c: svc.delete(resource, c)),
+        }
+        if action == "reset":
+            attempt(lambda: svc.reset_health(resource))
+        elif action == "archive":
+            attempt(lambda: svc.archive(resource))
+        else:
+            payload, type_, run = payloads[action]
+            cmd = edge(payload, type_)
+            if cmd is not None:
+                attempt(lambda: run(cmd))
+
+    @precondition(lambda self: self.resources)
+    @rule(data=st.data(), action=st.sampled_from(["create", "redeploy", "retry", "rollback",
+                                                   "cancel"]))
+    def deploy_resource(self, data: st.DataObject, action: str) -> None:
+        from application.deployment_attempts import (
+            CancelDeployment,
+            CreateDeployment,
+            RollbackDeployment,
+        )
+
+        chosen = pick(data, self.resources)
+        if chosen is None:
+            return
+        resource, _ = chosen
+        attempts = self.svc.deployment_attempts
+        earlier = pick(data, self.attempts) or uuid.uuid4()
+        other = pick(data, self.attempts) or uuid.uuid4()
+        accepted = None
+        if action in ("create", "redeploy"):
+            row = self.svc.resource_reads.resources.get(resource)
+            if row is None:
+                return
+            create = edge({"projectId": str(row.project_id),
+                           "environmentId": str(row.environment_id),
+                           "resourceId": str(resource)}, CreateDeployment)
+            assert create is not None
+            accepted = attempt(lambda: attempts.create(create) if action == "create"
+                               else attempts.redeploy(resource))
+        elif action == "retry":
+            accepted = attempt(lambda: attempts.retry(earlier))
+        elif action == "rollback":
+            back = RollbackDeployment(rollback_candidate_deployment_id=other)
+            accepted = attempt(lambda: attempts.rollback(earlier, back))
+        else:
+            attempt(lambda: attempts.cancel(earlier, CancelDeployment(confirm=str(earlier))))
+        if accepted is not None:
+            self.deployments.append((accepted.request_id, accepted.node_id))
+            self.attempts.append(deployment_uuid(accepted.request_id))
+
+    @rule(data=st.data(), health=st.booleans())
+    def resource_workflow(self, data: st.DataObject, health: bool) -> None:
+        """The chain a deployment needs, in one step (the rules above reach it rarely): a
+        project, an environment, a resource with an image, a node with room, a deployment."""
+        from application.hosts import UpdateHost
+
+        self.create_project(f"Shop {len(self.projects)}", "")
+        if not self.projects:
+            return
+        before = len(self.environments)
+        self.create_environment(_Fixed(self.projects[-1]), "production", "production")
+        if len(self.environments) == before:
+            return
+        self.create_resource_in(self.environments[-1], "web")
+        if not self.resources:
+            return
+        resource, _ = self.resources[-1]
+        self.change_resource(_Fixed((resource, "web"), "busybox:latest"), "source", "", 0,
+                             "API_KEY", False)
+        if health:
+            self.change_resource(_Fixed((resource, "web"), "busybox:latest"), "health", "", 8080,
+                                 "API_KEY", False)
+        self.change_resource(_Fixed((resource, "web"), "busybox:latest"), "secret", "s3cret",
+                             0, "API_KEY", False)
+        if not self.nodes:
+            self.issue_key("main", None, None)
+            if self.keys:
+                self.enroll(_Fixed(self.keys[-1]), None, 22, False)
+        node = pick(data, self.nodes)
+        if node is not None:
+            room = edge({"cpu_units": 4096, "memory_mb": 4096}, UpdateHost)
+            assert room is not None
+            attempt(lambda: self.svc.hosts.update(node, room))
+        self.deploy_resource(_Fixed((resource, "web"), uuid.uuid4(), uuid.uuid4()), "create")
+        outcome = data.draw(st.sampled_from(["ready", "error", None]))
+        if outcome is not None and self.deployments and self.deployments[-1][1] is not None:
+            self.report_deployment(_Fixed(self.deployments[-1]), outcome, None, 8080, "")
+
     # --- delete and create again under the same name (where a name makes the id) ----------
-    @rule(kind=st.sampled_from(["cluster", "app", "node"]), name=NAMES)
+    @rule(kind=st.sampled_from(["cluster", "app", "node", "resource", "project"]),
+          name=NAMES)
     def recreate(self, kind: str, name: str) -> None:
         for _ in range(2):
-            if kind == "cluster":
+            if kind == "resource" and self.resources:
+                resource, slug = self.resources[-1]
+                row = self.svc.resource_reads.resources.get(resource)
+                self.change_resource_delete(resource, slug)
+                if row is not None:
+                    self.create_resource_in(row.environment_id, row.name)
+            elif kind == "project" and self.projects:
+                self.recreate_project(self.projects[-1])
+            elif kind == "cluster":
                 self.create_cluster(name, None)
                 self.delete_cluster(name)
             elif kind == "app":
@@ -503,6 +780,41 @@ class TotalityMachine(RuleBasedStateMachine):
                 self.reenroll(self.nodes[-1], self.keys[-1])
         if kind == "app":
             self.create_app("game")
+
+    def change_resource_delete(self, resource: uuid.UUID, slug: str) -> None:
+        from application.resources import DeleteResource
+
+        confirm = edge({"confirmation": {"resourceSlug": slug}}, DeleteResource)
+        if confirm is not None:
+            attempt(lambda: self.svc.resources.delete(resource, confirm))
+
+    def create_resource_in(self, environment: uuid.UUID, name: str) -> None:
+        from application.resources import CreateResource
+
+        row = self.svc.resource_reads.environments.get(environment)
+        if row is None:
+            return
+        cmd = edge({"projectId": str(row.project_id), "environmentId": str(environment),
+                    "name": name}, CreateResource)
+        created = attempt(lambda: self.svc.resources.create(cmd)) if cmd else None
+        if created is not None:
+            record = self.svc.resource_reads.resources.get(created)
+            assert record is not None
+            self.resources.append((created, record.slug))
+
+    def recreate_project(self, project: uuid.UUID) -> None:
+        from application.projects import ArchiveProject, CreateProject, DeleteProject
+
+        row = self.svc.resource_reads.projects.get(project)
+        if row is None:
+            return
+        attempt(lambda: self.svc.projects.archive(project, ArchiveProject()))
+        confirm = edge({"confirmation": {"projectId": str(project)}}, DeleteProject)
+        assert confirm is not None
+        attempt(lambda: self.svc.projects.delete(project, confirm))
+        again = attempt(lambda: self.svc.projects.create(CreateProject(name=row.name)))
+        if again is not None:
+            self.projects.append(again)
 
     def reenroll(self, node: uuid.UUID, key: str) -> None:
         from application.agent_protocol import EnrollNode

@@ -26,22 +26,29 @@ from entrypoints.http import (
     aliases,
     app_hosting,
     apps,
+    audit_events,
     clusters,
     command_executions,
     commands,
     deliveries,
+    deployment_attempts,
     edgegap,
     edgegap_fleet,
     edgegap_tags,
     edgegap_telemetry,
     enrollment_keys,
+    environments,
     event_types,
     events,
     health,
     node_metrics,
     nodes,
+    projects,
+    resources,
     self_update_requests,
+    servers,
     ssh,
+    variables,
     webhooks,
 )
 from entrypoints.http.admin_metrics import HttpMetrics
@@ -78,6 +85,9 @@ class Stopping:
 
 Background = Callable[[Services], AbstractAsyncContextManager[None]]
 
+# Appaloft's resources sit at the root, as in its seed; Mengi's /deployments/... too.
+APPALOFT_PREFIXES = ("/projects", "/environments", "/servers", "/resources", "/deployments",
+                     "/audit-events")
 API_ROUTES = [
     *clusters.ROUTES,
     *enrollment_keys.ROUTES,
@@ -96,6 +106,14 @@ API_ROUTES = [
     *edgegap_telemetry.ROUTES,
     *apps.ROUTES,
     *app_hosting.ROUTES,
+    # Appaloft (issue 17) at the seed's root paths; Mengi's /deployments/app-hosting first.
+    *projects.ROUTES,
+    *environments.ROUTES,
+    *variables.ROUTES,
+    *servers.ROUTES,
+    *resources.ROUTES,
+    *deployment_attempts.ROUTES,
+    *audit_events.ROUTES,
     *webhooks.ROUTES,
     *event_types.ROUTES,
     *events.ROUTES,
@@ -141,7 +159,7 @@ def create_http_app(
             Middleware(
                 RequestContext,
                 api_keys=settings.named_api_keys(),
-                protected=("/api/", *EDGEGAP_PREFIXES, "/deployments/"),
+                protected=("/api/", *EDGEGAP_PREFIXES, *APPALOFT_PREFIXES),
                 public=[enrollment_keys.PUBLIC_PATH, SELF_STOP_PREFIX],
                 observe=http_metrics.observe,
             )

@@ -146,11 +146,32 @@ HOSTILE_QUERIES = [
 ]
 
 
-def concrete(path: str, node: str) -> str:
+def concrete(path: str, node: str, more: dict[str, str] | None = None) -> str:
     """A route's path with its parameters filled: real where it helps, unknown elsewhere."""
     values = {"node_id": node, "id": node, "name": "main", "cluster_name": "main",
-              "app_name": "game", "version": "v1", "request_id": "0123456789ab"}
+              "app_name": "game", "version": "v1", "request_id": "0123456789ab",
+              "serverId": node, "key": "API_KEY", **(more or {})}
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "x"), path)
+
+
+def appaloft_ids(client: TestClient) -> dict[str, str]:
+    """A real project, environment, resource and deployment: the hostile bodies then reach
+    the Appaloft routes' decoding instead of stopping at an unknown id."""
+    def made(path: str, body: dict[str, Any]) -> str:
+        answer = client.post(path, headers=AUTH, json=body)
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["id"])
+
+    project = made("/projects", {"name": "hostile"})
+    environment = made("/environments", {"projectId": project, "name": "prod"})
+    resource = made("/resources", {"projectId": project, "environmentId": environment,
+                                   "name": "web"})
+    client.post(f"/resources/{resource}/source", headers=AUTH,
+                json={"source": {"locator": "busybox:1"}})
+    deployment = made("/deployments", {"projectId": project, "environmentId": environment,
+                                       "resourceId": resource})
+    return {"projectId": project, "environmentId": environment, "resourceId": resource,
+            "deploymentId": deployment}
 
 
 def test_no_route_answers_500_to_hostile_input(any_url: str,
@@ -158,10 +179,11 @@ def test_no_route_answers_500_to_hostile_input(any_url: str,
     with running(any_url, max_body_bytes=65_536) as client:
         client.post("/api/v1/apps", headers=AUTH, json={"name": "game"})
         node, token = agent_node(client)
+        appaloft = appaloft_ids(client)
         routes = [r for r in client.app.routes if isinstance(r, Route)]  # type: ignore[attr-defined]
         failures: list[tuple[str, str, object, int]] = []
         for route in routes:
-            path = concrete(route.path, node)
+            path = concrete(route.path, node, appaloft)
             headers = {**(token if path.startswith("/agent/") else AUTH),
                        "content-type": "application/json"}
             for method in sorted((route.methods or set()) - {"HEAD"}):

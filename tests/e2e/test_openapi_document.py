@@ -227,6 +227,7 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     assert "bytes" in too_big["detail"]  # 413
     check("POST", "/v1/deployments/bulk-stop", json={
         "filters": [{"field": "tags", "values": ["docs"], "filter_type": "any"}]})
+    _appaloft(check, node["id"], token)
     for path in LIST_PATHS:
         assert check("GET", path)["data"], path
     assert check("GET", "/v1/deployments", params={"page": "1", "limit": "1"})["data"]
@@ -244,6 +245,76 @@ def test_responses_match_their_documented_schemas(client: TestClient) -> None:
     check("DELETE", "/api/v1/aliases/{id}", {"id": alias["data"]["id"]})  # 204
     check("DELETE", "/api/v1/command_executions/{id}", {"id": execution["id"]})  # 204
     check("DELETE", "/api/v1/commands/{id}", {"id": command["data"]["id"]})  # 204
+
+
+def _appaloft(check: _Checker, node: str, token: dict[str, str]) -> None:
+    """Every Appaloft operation once, each answer held to its documented schema."""
+    project = check("POST", "/projects", json={"name": "Docs Shop"})["id"]
+    ids = {"projectId": project}
+    check("POST", "/projects/{projectId}/rename", ids, json={"name": "Docs Shop 2"})
+    check("POST", "/projects/{projectId}/description", ids, json={"description": "d"})
+    environment = check("POST", "/environments", json={"projectId": project, "name": "prod"})
+    ids["environmentId"] = environment["id"]
+    for path in ("/projects/count", "/projects/{projectId}", "/projects/{projectId}/delete-check",
+                 "/environments/count", "/environments/{environmentId}",
+                 "/environments/{environmentId}/effective-precedence"):
+        check("GET", path, ids)
+    check("POST", "/environments/{environmentId}/variables", ids,
+          json={"key": "DB_PASSWORD", "value": "x", "isSecret": True})
+    check("POST", "/environments/{environmentId}/variables", ids, json={"key": "M", "value": "1"})
+    check("DELETE", "/environments/{environmentId}/variables/{key}", {**ids, "key": "M"},
+          json={"exposure": "runtime"})
+    check("POST", "/environments/{environmentId}/rename", ids, json={"name": "production"})
+    check("POST", "/environments/{environmentId}/lock", ids, json={})
+    check("POST", "/environments/{environmentId}/rename", ids, json={"name": "x"})  # 409
+    check("POST", "/environments/{environmentId}/unlock", ids)
+    resource = check("POST", "/resources", json={"projectId": project, "name": "docs web",
+                                                 "environmentId": environment["id"]})
+    ids["resourceId"] = resource["id"]
+    plan = {"projectId": project, "environmentId": environment["id"],
+            "resourceId": resource["id"]}
+    check("GET", "/deployments/plan", params=plan)
+    for path, body in (("source", {"source": {"locator": "localhost/busybox:1"}}),
+                       ("runtime-profile", {"runtimeProfile": {"command": "httpd -f"}}),
+                       ("network-profile", {"networkProfile": {"internalPort": 8080}}),
+                       ("health-policy", {"healthCheck": {"type": "tcp"}}),
+                       ("variables", {"key": "MODE", "value": "prod"}),
+                       ("secrets", {"key": "API_KEY", "value": "s"})):
+        check("POST", "/resources/{resourceId}/" + path, ids, json=body)
+    check("POST", "/resources/{resourceId}/health-policy/reset", ids)
+    check("POST", "/resources/{resourceId}/secrets/{key}", {**ids, "key": "API_KEY"},
+          json={"value": "t"})
+    check("POST", "/resources/{resourceId}/secrets", ids, json={"key": "OLD", "value": "s"})
+    check("DELETE", "/resources/{resourceId}/secrets/{key}", {**ids, "key": "OLD"}, json={})
+    check("DELETE", "/resources/{resourceId}/variables/{key}", {**ids, "key": "MODE"}, json={})
+    for path in ("/resources/count", "/resources/{resourceId}", "/resources/{resourceId}/secrets",
+                 "/resources/{resourceId}/effective-config", "/servers/count",
+                 "/servers/{serverId}"):
+        check("GET", path, {**ids, "serverId": node})
+    deployment = check("POST", "/deployments", json={**plan, "serverId": node})["id"]
+    ids["deploymentId"] = deployment
+    check("DELETE", "/resources/{resourceId}", ids,
+          json={"confirmation": {"resourceSlug": "nope"}})  # 422
+    request_id = check("GET", "/deployments/{deploymentId}", ids)["deployment"]["requestId"]
+    check("POST", "/agent/v1/deployments/{request_id}/report", {"request_id": request_id},
+          json={"state": "error", "detail": "boom"}, auth=token)
+    check("GET", "/deployments/{deploymentId}/recovery-readiness", ids)
+    check("GET", "/deployments/count")
+    retried = check("POST", "/deployments/{deploymentId}/retry", ids)["id"]
+    check("POST", "/deployments/{deploymentId}/cancel", {"deploymentId": retried},
+          json={"confirm": retried})
+    check("POST", "/deployments/{deploymentId}/rollback", ids,
+          json={"rollbackCandidateDeploymentId": retried})  # 409: never healthy
+    check("POST", "/resources/{resourceId}/redeploy", ids)
+    events = check("GET", "/audit-events", params={"aggregateId": resource["id"]})["items"]
+    check("GET", "/audit-events/{auditEventId}", {"auditEventId": events[0]["auditEventId"]})
+    check("GET", "/audit-events/{auditEventId}", {"auditEventId": str(uuid.uuid4())})  # 404
+    check("POST", "/projects/{projectId}/archive", ids, json={})
+    check("POST", "/projects/{projectId}/restore", ids)
+    check("POST", "/environments/{environmentId}/archive", ids, json={})
+    check("POST", "/resources/{resourceId}/archive", ids)
+    check("DELETE", "/projects/{projectId}", ids,
+          json={"confirmation": {"projectId": project}})  # 409: active
 
 
 @pytest.mark.parametrize("path", EDGEGAP_LISTS)

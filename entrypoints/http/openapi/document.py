@@ -35,18 +35,27 @@ from entrypoints.http import (
     agent_work,
     aliases,
     app_hosting,
+    appaloft_views,
     apps,
+    attempt_readiness,
+    attempt_views,
+    audit_events,
     clusters,
     command_executions,
     deliveries,
     edgegap_shapes,
     enrollment_keys,
+    environments,
     event_types,
     events,
     node_metrics,
     nodes,
+    projects,
+    resources,
     serializers,
+    servers,
     ssh,
+    variables,
     webhooks,
 )
 from entrypoints.http.app import API_ROUTES
@@ -62,6 +71,7 @@ from entrypoints.http.listing import (
 )
 from entrypoints.http.openapi import admins as oadm
 from entrypoints.http.openapi import agent_work as owork
+from entrypoints.http.openapi import appaloft as oapp
 from entrypoints.http.openapi import commands as ocmd
 from entrypoints.http.openapi import deployments as odep
 from entrypoints.http.openapi import events as oev
@@ -195,6 +205,7 @@ OPERATIONS.update(owork.OPERATIONS)
 OPERATIONS.update(ossh.OPERATIONS)
 OPERATIONS.update(oadm.OPERATIONS)
 OPERATIONS.update(odep.OPERATIONS)
+OPERATIONS.update(oapp.OPERATIONS)
 
 
 def build_openapi() -> dict[str, Any]:
@@ -211,7 +222,7 @@ def build_openapi() -> dict[str, Any]:
     if stale := OPERATIONS.keys() - documented:
         raise LookupError(f"{__name__} documents routes that do not exist: {stale}")
     tags = [*oadm.TAGS, CLUSTER, KEY, NODE, ALIAS, *oadm.NODE_TAGS, *ocmd.TAGS, *ossh.TAGS,
-            EVENT_TYPE, WEBHOOK, EVENT, *odep.TAGS, AGENT]
+            EVENT_TYPE, WEBHOOK, EVENT, *odep.TAGS, *oapp.TAGS, AGENT]
     document = {
         "openapi": "3.1.0",
         "info": oas.INFO,
@@ -260,7 +271,7 @@ def _operation(route: Route, op: Op, method: str) -> dict[str, Any]:
 
 
 def _error(path: str, status: int) -> dict[str, Any]:
-    if path.startswith("/deployments/") and status in (413, 422):  # Mengi's FastAPI errors
+    if path == "/deployments/app-hosting" and status in (413, 422):  # Mengi's FastAPI errors
         schema = "HTTPValidationErrorResponse" if status == 422 else "HTTPErrorResponse"
         return {"description": "Validation Error" if status == 422 else HTTPStatus(status).phrase,
                 "content": {"application/json": {"schema": oas.ref(schema)}}}
@@ -288,7 +299,8 @@ def _success(op: Op, status: int) -> dict[str, Any]:
 def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
     params = []
     for name in route.param_convertors:
-        schema, text = {**oas.PATH_PARAMS, **ossh.PATH_PARAMS, **odep.PATH_PARAMS}[name]
+        schema, text = {**oas.PATH_PARAMS, **ossh.PATH_PARAMS, **odep.PATH_PARAMS,
+                        **oapp.PATH_PARAMS}[name]
         if name == "id":
             text = {**oas.ID_DOCS, **oev.ID_DOCS, **ocmd.ID_DOCS, **ossh.ID_DOCS}.get(
                 op.tag, text)
@@ -418,6 +430,9 @@ def _response_shapes() -> dict[str, oas.Schema]:
     shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES, *admins.SHAPES,
               *admin_metrics_shapes.SHAPES, *node_metrics.SHAPES, *agent.SHAPES,
               *agent_work.SHAPES, *ssh.SHAPES, *command_executions.SHAPES,
+              *appaloft_views.SHAPES, *projects.SHAPES, *environments.SHAPES,
+              *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_readiness.SHAPES,
+              *attempt_views.SHAPES, *audit_events.SHAPES,
               *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
               *agent_deployments.SHAPES)
     named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
@@ -440,7 +455,7 @@ def _components() -> dict[str, oas.Schema]:
 
 def _body_docs() -> dict[str, tuple[str, dict[str, str]]]:
     return {**oas.BODY_DOCS, **oev.BODY_DOCS, **ocmd.BODY_DOCS, **owork.BODY_DOCS,
-            **ossh.BODY_DOCS, **oadm.BODY_DOCS, **odep.BODY_DOCS}
+            **ossh.BODY_DOCS, **oadm.BODY_DOCS, **odep.BODY_DOCS, **oapp.BODY_DOCS}
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ def apply(deployment: Deployment, op: str) -> None:
         deployment.give_up_start("not started", AT)
 
 
-@settings(max_examples=800)
+@settings(max_examples=800, deadline=None)  # the first example pays for imports
 @example(ops=["place", "ready", "fail", "stop"], rollback=False)  # crashed once healthy
 @example(ops=["place", "terminated"], rollback=True)  # exited on its own before healthy
 @example(ops=["stop", "place", "ready", "fail"], rollback=False)  # canceled, then it all came

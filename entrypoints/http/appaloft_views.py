@@ -1,0 +1,144 @@
+"""What the Appaloft route modules share: its wire conventions and the shapes several of them
+return.
+
+Appaloft answers without the house {data, meta} envelope: a command answers `{id}` (or nothing,
+204, where the seed shows `null`), a list `{items}` (at most `limit`, no pages), a count
+`{count}`, and the newer reads carry a `schemaVersion` string and `generatedAt`. Fields are
+camelCase. The seed documents no errors: ours use the house error envelope
+(entrypoints/http/errors.py), as every other non-Edgegap route does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from domain.variables import MASK, effective, entry_id
+from entrypoints.http.errors import ApiError, validation_details
+from entrypoints.http.inputs import services
+from entrypoints.http.responses import JSONResponse
+from entrypoints.http.serializers import Moment, Shape, described
+from projections.resource_tables import VariableRecord
+
+T = TypeVar("T")
+Q = TypeVar("Q", bound=msgspec.Struct)
+_d = described
+
+MAX_LIMIT = 500
+Limit = Annotated[int, Meta(ge=1, le=MAX_LIMIT, description="At most this many items (1 to"
+                                                             f" {MAX_LIMIT}, default 100)")]
+ProjectFilter = Annotated[UUID | None, Meta(description="Only those of this project")]
+EnvironmentFilter = Annotated[UUID | None, Meta(description="Only those of this environment")]
+ResourceFilter = Annotated[UUID | None, Meta(description="Only those of this resource")]
+
+
+class Query(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """An Appaloft query string: its fields are the documented parameters; any other is a 400,
+    as on the house lists."""
+
+
+class NoQuery(Query):
+    """An operation that takes no query parameter."""
+
+
+class LimitQuery(Query):
+    limit: Limit = 100
+
+
+def read_query(request: Request, query: type[Q]) -> Q:
+    """The query string as `query`; a value its type refuses, or an unknown name, is a 400
+    naming it."""
+    try:
+        return msgspec.convert(dict(request.query_params), query, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ApiError(400, validation_details(exc)) from None
+
+
+class AppaloftShape(Shape, rename="camel"):
+    """Appaloft's response objects: camelCase, every field always present."""
+
+
+class AppaloftIdResponse(AppaloftShape):
+    """The command was accepted; the id of what it created or changed"""
+
+    id: Annotated[str, _d("Id of the project, environment, resource or deployment")]
+
+
+class AppaloftCountResponse(AppaloftShape):
+    """How many match"""
+
+    count: Annotated[int, _d("Number of matching items")]
+
+
+class VariableEntry(AppaloftShape):
+    """One configuration variable as any read shows it: a secret's value is always ****"""
+
+    key: str
+    value: Annotated[str | None, _d("The value; **** for a secret")]
+    scope: Annotated[str, _d("Where it is set: environment or resource")]
+    exposure: Annotated[str, _d("build-time or runtime")]
+    is_secret: bool
+    kind: Annotated[str, _d("plain-config or secret")]
+    updated_at: Moment | None = None
+
+
+SHAPES = (AppaloftIdResponse, AppaloftCountResponse, VariableEntry)
+
+
+def answer(shape: msgspec.Struct | None, status: int = 200) -> Response:
+    if shape is None:
+        return Response(status_code=204)
+    return JSONResponse(shape, status_code=status)
+
+
+def accepted(identifier: UUID | str, status: int = 200) -> Response:
+    """`{id}`: 201 when the command created it, else 200."""
+    return answer(AppaloftIdResponse(id=str(identifier)), status)
+
+
+def counted(count: int) -> Response:
+    return answer(AppaloftCountResponse(count=count))
+
+
+run = run_in_threadpool  # blocking reads and commands off the event loop (typed as its callee)
+
+
+def generated_at(request: Request) -> datetime:
+    return services(request).writes.clock.now()
+
+
+def found(record: T | None, what: str, identifier: UUID) -> T:
+    if record is None:
+        raise ApiError(404, None, f"{what} {identifier} not found")
+    return record
+
+
+def entry_of(variable: VariableRecord) -> dict[str, Any]:
+    """A read-model variable as domain/variables.py's entries (for `effective`)."""
+    return {"key": variable.key, "exposure": variable.exposure, "kind": variable.kind,
+            "is_secret": variable.is_secret, "value": variable.plain_value,
+            "updated_at": variable.updated_at}
+
+
+def layer(variables: list[VariableRecord]) -> dict[str, dict[str, Any]]:
+    return {entry_id(v.key, v.exposure): entry_of(v) for v in variables}
+
+
+def shown(entry: dict[str, Any], scope: str | None = None) -> VariableEntry:
+    return VariableEntry(key=entry["key"], value=MASK if entry["is_secret"] else entry["value"],
+                         scope=scope or entry["scope"], exposure=entry["exposure"],
+                         is_secret=entry["is_secret"], kind=entry["kind"],
+                         updated_at=entry.get("updated_at"))
+
+
+def effective_entries(layers: dict[str, list[VariableRecord]]) -> list[VariableEntry]:
+    """The entries that win, by (key, exposure), each naming its scope; secrets masked."""
+    merged = effective({name: layer(found) for name, found in layers.items()})
+    return [shown(entry) for entry in merged.values()]

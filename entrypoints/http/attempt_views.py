@@ -1,0 +1,241 @@
+"""The Appaloft view of one deployment attempt: its list item, its cancel answer and its show
+(`deployments.show/v1`: status, related context, the masked snapshot it runs, the timeline of
+the Deployment's events with their sequence numbers, the latest failure and a recovery
+summary). Read from the attempt record; nothing here shows a secret, not even sealed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from domain.deployment_attempt import AttemptStatus
+from domain.shared import node_name
+from entrypoints.bootstrap import Services
+from entrypoints.http.appaloft_views import AppaloftShape, Query, found
+from entrypoints.http.attempt_readiness import readiness
+from entrypoints.http.serializers import Moment, described
+from projections.resource_reads import timeline
+from projections.resource_tables import AttemptRecord
+
+_d = described
+_Include = Annotated[bool, _d("Include this section (default true)")]
+
+
+class DeploymentShowQuery(Query):
+    include_timeline: _Include = True
+    include_snapshot: _Include = True
+    include_related_context: _Include = True
+    include_latest_failure: _Include = True
+    include_recovery_summary: _Include = True
+
+
+class VariableView(AppaloftShape):
+    key: str
+    value: Annotated[str | None, _d("**** for a secret")]
+    scope: str
+    exposure: str
+    is_secret: bool
+    kind: str
+
+
+class EnvironmentSnapshot(AppaloftShape):
+    environment_id: UUID
+    created_at: Moment
+    precedence: list[str]
+    variables: list[VariableView]
+
+
+class DeploymentAttemptResponse(AppaloftShape):
+    """An attempt to deploy a resource"""
+
+    id: Annotated[UUID, _d("Deployment id")]
+    request_id: Annotated[str, _d("The Deployment's request id (12 hex), as Edgegap names it")]
+    project_id: UUID
+    environment_id: UUID
+    resource_id: UUID
+    server_id: Annotated[UUID | None, _d("The node it was placed on; null before placement")]
+    destination_id: None
+    status: Annotated[AttemptStatus, _d("Derived from the Deployment's events")]
+    trigger_kind: Annotated[str, _d("create, redeploy, retry or rollback")]
+    source_deployment_id: UUID | None
+    rollback_candidate_deployment_id: UUID | None
+    rollback_of_deployment_id: UUID | None
+    environment_snapshot: EnvironmentSnapshot
+    log_count: int
+    created_at: Moment
+    started_at: Moment | None
+    finished_at: Moment | None
+    archived_at: None
+
+
+class DeploymentAttemptListResponse(AppaloftShape):
+    """Attempts, newest first"""
+
+    items: list[DeploymentAttemptResponse]
+
+
+class CancelResponse(AppaloftShape):
+    """The cancel was accepted: canceled now, or cancel-requested until its node stops it"""
+
+    id: UUID
+    status: AttemptStatus
+    canceled_at: Moment | None
+
+
+class TimelineEvent(AppaloftShape):
+    sequence: Annotated[int, _d("Position in the Deployment's event stream, from 1")]
+    event_type: Annotated[str, _d("Requested, Placed, Ready, Failed, StopDeferred,"
+                                  " StopRequested or Terminated")]
+    status: Annotated[AttemptStatus, _d("The attempt status right after it")]
+    emitted_at: Moment
+
+
+class Timeline(AppaloftShape):
+    created_at: Moment
+    started_at: Moment | None
+    finished_at: Moment | None
+    log_count: int
+    events: list[TimelineEvent]
+
+
+class StatusView(AppaloftShape):
+    current: AttemptStatus
+    created_at: Moment
+    started_at: Moment | None
+    finished_at: Moment | None
+    rollback_of_deployment_id: UUID | None
+
+
+class Snapshot(AppaloftShape):
+    runtime_plan: dict[str, Any]
+    environment_snapshot: EnvironmentSnapshot
+
+
+class Failure(AppaloftShape):
+    timestamp: Moment
+    source: Literal["edge-agent"]
+    phase: Literal["run"]
+    level: Literal["error"]
+    message: str
+
+
+class RecoverySummary(AppaloftShape):
+    source: Literal["deployments.recovery-readiness"]
+    retryable: bool
+    redeployable: bool
+    rollback_ready: bool
+    rollback_candidate_count: int
+    blocked_reason_codes: list[str]
+
+
+class DeploymentShowResponse(AppaloftShape):
+    """One attempt with its status, context, masked snapshot and timeline"""
+
+    schema_version: Literal["deployments.show/v1"]
+    deployment: DeploymentAttemptResponse
+    status: StatusView
+    related_context: dict[str, Any] | None
+    snapshot: Snapshot | None
+    timeline: Timeline | None
+    latest_failure: Failure | None
+    recovery_summary: RecoverySummary | None
+    next_actions: list[str]
+    section_errors: list[str]
+    generated_at: Moment
+
+
+SHAPES = (DeploymentAttemptResponse, DeploymentAttemptListResponse, CancelResponse,
+          DeploymentShowResponse)
+
+
+def shape(attempt: AttemptRecord) -> DeploymentAttemptResponse:
+    snapshot = json.loads(attempt.snapshot)
+    return DeploymentAttemptResponse(
+        id=attempt.id, request_id=attempt.request_id, project_id=attempt.project_id,
+        environment_id=attempt.environment_id, resource_id=attempt.resource_id,
+        server_id=attempt.server_id, destination_id=None, status=attempt.status,
+        trigger_kind=attempt.trigger_kind, source_deployment_id=attempt.source_deployment_id,
+        rollback_candidate_deployment_id=attempt.rollback_candidate_id,
+        rollback_of_deployment_id=attempt.source_deployment_id if attempt.is_rollback else None,
+        environment_snapshot=_environment_snapshot(attempt, snapshot), log_count=0,
+        created_at=attempt.created_at, started_at=attempt.started_at,
+        finished_at=attempt.finished_at, archived_at=None)
+
+
+def _environment_snapshot(attempt: AttemptRecord,
+                          snapshot: dict[str, Any]) -> EnvironmentSnapshot:
+    variables = [VariableView(key=v["key"], value=v["value"], scope=v["scope"],
+                              exposure=v["exposure"], is_secret=v["is_secret"], kind=v["kind"])
+                 for v in snapshot["variables"]]
+    return EnvironmentSnapshot(environment_id=attempt.environment_id,
+                               created_at=attempt.created_at,
+                               precedence=snapshot["precedence"], variables=variables)
+
+
+def _runtime_plan(attempt: AttemptRecord, snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {"source": {"kind": "docker-image", "locator": snapshot["image"]},
+            "execution": {"kind": "docker-container", "image": snapshot["image"],
+                          "startCommand": snapshot["command"], "args": snapshot["args"],
+                          "port": snapshot["internalPort"], "protocol": snapshot["protocol"],
+                          "healthCheck": snapshot["health"], "cpuUnits": snapshot["cpuUnits"],
+                          "memoryMb": snapshot["memoryMb"]},
+            "target": {"kind": "single-server", "providerKey": "edge-agent",
+                       "serverIds": [] if attempt.server_id is None else [str(attempt.server_id)]}}
+
+
+def _context(svc: Services, attempt: AttemptRecord) -> dict[str, Any]:
+    reads = svc.resource_reads
+    project = reads.projects.get(attempt.project_id)
+    environment = reads.environments.get(attempt.environment_id)
+    resource = reads.resources.get(attempt.resource_id)
+    node = None if attempt.server_id is None else svc.fleet_reads.nodes.get(attempt.server_id)
+    return {
+        "project": None if project is None else {
+            "id": project.id, "name": project.name, "slug": project.slug},
+        "environment": None if environment is None else {
+            "id": environment.id, "name": environment.name, "kind": environment.kind},
+        "resource": None if resource is None else {
+            "id": resource.id, "name": resource.name, "slug": resource.slug,
+            "kind": resource.kind},
+        "server": None if node is None else {
+            "id": node.id, "name": node_name(node.id), "providerKey": "edge-agent"},
+        "destination": None,
+    }
+
+
+def show(svc: Services, deployment_id: UUID, include: DeploymentShowQuery,
+         now: datetime) -> DeploymentShowResponse:
+    attempt = found(svc.resource_reads.attempts.get(deployment_id), "deployment", deployment_id)
+    deployment, snapshot = shape(attempt), json.loads(attempt.snapshot)
+    events = [TimelineEvent(sequence=e.sequence, event_type=e.event_type, status=e.status,
+                            emitted_at=e.at) for e in timeline(attempt)]
+    failure = None
+    if attempt.status == AttemptStatus.FAILED and attempt.failed_at is not None:
+        failure = Failure(timestamp=attempt.failed_at, source="edge-agent", phase="run",
+                          level="error", message=attempt.error_detail or "failed")
+    ready = readiness(svc, attempt, now, 1)
+    summary = RecoverySummary(
+        source="deployments.recovery-readiness", retryable=ready.retryable,
+        redeployable=ready.redeployable, rollback_ready=ready.rollback_ready,
+        rollback_candidate_count=ready.rollback_candidate_count,
+        blocked_reason_codes=sorted({r.code for r in [*ready.retry.reasons,
+                                                      *ready.redeploy.reasons]}))
+
+    return DeploymentShowResponse(
+        schema_version="deployments.show/v1", deployment=deployment,
+        status=StatusView(current=attempt.status, created_at=attempt.created_at,
+                          started_at=attempt.started_at, finished_at=attempt.finished_at,
+                          rollback_of_deployment_id=deployment.rollback_of_deployment_id),
+        related_context=_context(svc, attempt) if include.include_related_context else None,
+        snapshot=Snapshot(runtime_plan=_runtime_plan(attempt, snapshot),
+                          environment_snapshot=deployment.environment_snapshot)
+        if include.include_snapshot else None,
+        timeline=Timeline(created_at=attempt.created_at, started_at=attempt.started_at,
+                          finished_at=attempt.finished_at, log_count=0, events=events)
+        if include.include_timeline else None,
+        latest_failure=failure if include.include_latest_failure else None,
+        recovery_summary=summary if include.include_recovery_summary else None,
+        next_actions=[], section_errors=[], generated_at=now)

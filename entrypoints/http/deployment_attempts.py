@@ -1,0 +1,172 @@
+"""Appaloft's /deployments: the attempts of resources on the one Deployment machinery.
+
+The plan (readiness and reason codes, no mutation), create, redeploy, retry, rollback and
+cancel, the list, count and show (`deployments.show/v1`: the masked snapshot and the timeline
+of the Deployment's events with their sequence numbers), and recovery readiness. Statuses are
+derived as domain/deployment_attempt.py says; nothing here shows a secret, not even sealed.
+Mengi's POST /deployments/app-hosting shares the path prefix and is matched first.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from msgspec import Meta
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.deployment_attempts import (
+    CancelDeployment,
+    CreateDeployment,
+    RollbackDeployment,
+)
+from domain.deployment import deployment_uuid
+from domain.deployment_attempt import AttemptStatus
+from entrypoints.http import attempt_views
+from entrypoints.http.appaloft_views import (
+    Limit,
+    ProjectFilter,
+    Query,
+    ResourceFilter,
+    accepted,
+    answer,
+    counted,
+    found,
+    generated_at,
+    read_query,
+    run,
+)
+from entrypoints.http.attempt_readiness import (
+    PlanQuery,
+    PlanResponse,
+    RecoveryReadinessResponse,
+    plan,
+    readiness,
+)
+from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.serializers import described
+
+_d = described
+
+
+# AttemptStatus's values, inline: a query parameter's schema cannot refer to a component.
+StatusName = Literal["created", "planning", "planned", "running", "cancel-requested",
+                     "succeeded", "failed", "canceled", "rolled-back"]
+assert set(get_args(StatusName)) == {s.value for s in AttemptStatus}
+
+
+class DeploymentCountQuery(Query):
+    project_id: ProjectFilter = None
+    resource_id: ResourceFilter = None
+    include_archived: Annotated[bool, _d("Accepted for Appaloft's clients; attempts are never"
+                                         " archived here")] = False
+    status: Annotated[StatusName | None, _d("Only attempts in this status")] = None
+
+
+class DeploymentListQuery(DeploymentCountQuery):
+    limit: Limit = 100
+
+
+class RecoveryReadinessQuery(Query):
+    include_candidates: Annotated[bool, _d("List the rollback candidates (default true)")] = True
+    max_candidates: Annotated[int, Meta(ge=1, le=50, description="At most this many"
+                                                                 " candidates (default 10)")] = 10
+
+
+def _created(request_id: str) -> Response:
+    return accepted(deployment_uuid(request_id), 201)
+
+
+async def plan_deployment(request: Request) -> Response:
+    query = read_query(request, PlanQuery)
+    result: PlanResponse = await run(plan, services(request), query, generated_at(request))
+    return answer(result)
+
+
+async def create(request: Request) -> Response:
+    cmd = await read_body(request, CreateDeployment)
+    return _created((await run(services(request).deployment_attempts.create, cmd)).request_id)
+
+
+async def index(request: Request) -> Response:
+    query = read_query(request, DeploymentListQuery)
+    statuses = (query.status,) if query.status else ()
+    found_ = await run(services(request).resource_reads.attempt_list, query.project_id,
+                       query.resource_id, statuses, query.limit)
+    return answer(attempt_views.DeploymentAttemptListResponse(
+        items=[attempt_views.shape(a) for a in found_]))
+
+
+async def count(request: Request) -> Response:
+    query = read_query(request, DeploymentCountQuery)
+    statuses = (query.status,) if query.status else ()
+    reads = services(request).resource_reads
+    return counted(await run(reads.attempt_count, query.project_id, query.resource_id,
+                             statuses))
+
+
+async def show(request: Request) -> Response:
+    deployment_id = path_uuid(request, "deploymentId")
+    include = read_query(request, attempt_views.DeploymentShowQuery)
+    return answer(await run(attempt_views.show, services(request), deployment_id, include,
+                            generated_at(request)))
+
+
+async def retry(request: Request) -> Response:
+    deployment_id = path_uuid(request, "deploymentId")
+    attempts = services(request).deployment_attempts
+    return _created((await run(attempts.retry, deployment_id)).request_id)
+
+
+async def rollback(request: Request) -> Response:
+    deployment_id = path_uuid(request, "deploymentId")
+    cmd = await read_body(request, RollbackDeployment)
+    attempts = services(request).deployment_attempts
+    return _created((await run(attempts.rollback, deployment_id, cmd)).request_id)
+
+
+async def cancel(request: Request) -> Response:
+    deployment_id = path_uuid(request, "deploymentId")
+    cmd = await read_body(request, CancelDeployment)
+    svc = services(request)
+    await run(svc.deployment_attempts.cancel, deployment_id, cmd)
+    attempt = found(await run(svc.resource_reads.attempts.get, deployment_id), "deployment",
+                    deployment_id)
+    canceled_at = attempt.finished_at if attempt.status == AttemptStatus.CANCELED else None
+    return answer(attempt_views.CancelResponse(id=attempt.id, status=attempt.status,
+                                               canceled_at=canceled_at))
+
+
+async def redeploy(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    attempts = services(request).deployment_attempts
+    return _created((await run(attempts.redeploy, resource_id)).request_id)
+
+
+async def recovery_readiness(request: Request) -> Response:
+    deployment_id = path_uuid(request, "deploymentId")
+    query = read_query(request, RecoveryReadinessQuery)
+    svc = services(request)
+    attempt = found(await run(svc.resource_reads.attempts.get, deployment_id), "deployment",
+                    deployment_id)
+    result: RecoveryReadinessResponse = await run(readiness, svc, attempt,
+                                                  generated_at(request), query.max_candidates)
+    if not query.include_candidates:
+        result.rollback.candidates = []
+    return answer(result)
+
+
+ROUTES = [
+    Route("/deployments/plan", plan_deployment, methods=["GET"]),
+    Route("/deployments", create, methods=["POST"]),
+    Route("/deployments", index, methods=["GET"]),
+    Route("/deployments/count", count, methods=["GET"]),
+    Route("/deployments/{deploymentId}", show, methods=["GET"]),
+    Route("/deployments/{deploymentId}/retry", retry, methods=["POST"]),
+    Route("/deployments/{deploymentId}/cancel", cancel, methods=["POST"]),
+    Route("/deployments/{deploymentId}/rollback", rollback, methods=["POST"]),
+    Route("/deployments/{deploymentId}/recovery-readiness", recovery_readiness,
+          methods=["GET"]),
+    Route("/resources/{resourceId}/redeploy", redeploy, methods=["POST"]),
+]

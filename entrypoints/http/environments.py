@@ -1,0 +1,162 @@
+"""Appaloft's /environments: create, list, count, show (variables masked), rename, lock,
+unlock and archive. Their variables are entrypoints/http/variables.py's."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.environments import (
+    ArchiveEnvironment,
+    CreateEnvironment,
+    LockEnvironment,
+    RenameEnvironment,
+)
+from entrypoints.http.appaloft_views import (
+    AppaloftShape,
+    Limit,
+    ProjectFilter,
+    Query,
+    VariableEntry,
+    accepted,
+    answer,
+    counted,
+    found,
+    layer,
+    read_query,
+    run,
+    shown,
+)
+from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.serializers import Moment, described
+from projections.resource_reads import ResourceReads
+from projections.resource_tables import EnvironmentRecord
+
+_d = described
+
+
+class EnvironmentCountQuery(Query):
+    project_id: ProjectFilter = None
+
+
+class EnvironmentListQuery(EnvironmentCountQuery):
+    limit: Limit = 100
+
+
+class EnvironmentResponse(AppaloftShape):
+    """An environment of a project (local, staging, production...)"""
+
+    id: Annotated[UUID, _d("Environment id")]
+    project_id: UUID
+    name: str
+    kind: str
+    parent_environment_id: Annotated[None, _d("Always null: environments are not cloned")]
+    lifecycle_status: Annotated[Literal["active", "locked", "archived"],
+                                _d("locked: readable, refuses every change but unlock")]
+    locked_at: Moment | None
+    lock_reason: str | None
+    archived_at: Moment | None
+    archive_reason: str | None
+    created_at: Moment
+    masked_variables: Annotated[list[VariableEntry], _d("Its own variables; secrets ****")]
+
+
+class EnvironmentListResponse(AppaloftShape):
+    """Environments, oldest first"""
+
+    items: list[EnvironmentResponse]
+
+
+class EnvironmentShowResponse(AppaloftShape):
+    """One environment"""
+
+    environment: EnvironmentResponse
+
+
+SHAPES = (EnvironmentResponse, EnvironmentListResponse, EnvironmentShowResponse)
+
+
+def shape(record: EnvironmentRecord, reads: ResourceReads) -> EnvironmentResponse:
+    own = layer(reads.variables_of(record.id))
+    status = record.lifecycle_status
+    return EnvironmentResponse(
+        id=record.id, project_id=record.project_id, name=record.name, kind=record.kind,
+        parent_environment_id=None,
+        lifecycle_status="locked" if status == "locked" else (
+            "archived" if status == "archived" else "active"),
+        locked_at=record.locked_at, lock_reason=record.lock_reason,
+        archived_at=record.archived_at, archive_reason=record.archive_reason,
+        created_at=record.inserted_at,
+        masked_variables=[shown(entry, "environment") for entry in own.values()])
+
+
+def _show(reads: ResourceReads, environment_id: UUID) -> EnvironmentResponse:
+    record = found(reads.environments.get(environment_id), "environment", environment_id)
+    return shape(record, reads)
+
+
+def _list(reads: ResourceReads, project_id: UUID | None,
+          limit: int) -> list[EnvironmentResponse]:
+    return [shape(r, reads) for r in reads.environment_list(project_id, limit)]
+
+
+async def create(request: Request) -> Response:
+    cmd = await read_body(request, CreateEnvironment)
+    return accepted(await run(services(request).environments.create, cmd), 201)
+
+
+async def index(request: Request) -> Response:
+    query = read_query(request, EnvironmentListQuery)
+    items = await run(_list, services(request).resource_reads, query.project_id, query.limit)
+    return answer(EnvironmentListResponse(items=items))
+
+
+async def count(request: Request) -> Response:
+    query = read_query(request, EnvironmentCountQuery)
+    reads = services(request).resource_reads
+    return counted(await run(reads.environment_count, query.project_id))
+
+
+async def show(request: Request) -> Response:
+    environment_id = path_uuid(request, "environmentId")
+    environment = await run(_show, services(request).resource_reads, environment_id)
+    return answer(EnvironmentShowResponse(environment=environment))
+
+
+async def rename(request: Request) -> Response:
+    environment_id = path_uuid(request, "environmentId")
+    cmd = await read_body(request, RenameEnvironment)
+    return accepted(await run(services(request).environments.rename, environment_id, cmd))
+
+
+async def lock(request: Request) -> Response:
+    environment_id = path_uuid(request, "environmentId")
+    cmd = await read_body(request, LockEnvironment)
+    return accepted(await run(services(request).environments.lock, environment_id, cmd))
+
+
+async def unlock(request: Request) -> Response:
+    environment_id = path_uuid(request, "environmentId")
+    return accepted(await run(services(request).environments.unlock, environment_id))
+
+
+async def archive(request: Request) -> Response:
+    environment_id = path_uuid(request, "environmentId")
+    cmd = await read_body(request, ArchiveEnvironment)
+    return accepted(await run(services(request).environments.archive, environment_id, cmd))
+
+
+ROUTES = [
+    Route("/environments", create, methods=["POST"]),
+    Route("/environments", index, methods=["GET"]),
+    Route("/environments/count", count, methods=["GET"]),
+    Route("/environments/{environmentId}", show, methods=["GET"]),
+    Route("/environments/{environmentId}/rename", rename, methods=["POST"]),
+    Route("/environments/{environmentId}/lock", lock, methods=["POST"]),
+    Route("/environments/{environmentId}/unlock", unlock, methods=["POST"]),
+    Route("/environments/{environmentId}/archive", archive, methods=["POST"]),
+]

@@ -1,0 +1,170 @@
+"""Appaloft's /projects: create, list, count, show, rename, describe, archive, restore, the
+delete-check and delete, in Appaloft's wire format (entrypoints/http/appaloft_views.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.projects import (
+    ArchiveProject,
+    CreateProject,
+    DeleteProject,
+    DescribeProject,
+    RenameProject,
+)
+from entrypoints.http.appaloft_views import (
+    AppaloftShape,
+    LimitQuery,
+    NoQuery,
+    accepted,
+    answer,
+    counted,
+    found,
+    generated_at,
+    read_query,
+    run,
+)
+from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.serializers import Moment, described
+from projections.resource_tables import ProjectRecord
+
+_d = described
+
+
+class ProjectResponse(AppaloftShape):
+    """A project: a named group of environments"""
+
+    id: Annotated[UUID, _d("Project id")]
+    organization_id: Annotated[None, _d("Always null: one organization per installation")]
+    name: str
+    slug: Annotated[str, _d("Derived from the name at create; kept on rename")]
+    description: str
+    lifecycle_status: Annotated[Literal["active", "archived"], _d("active or archived")]
+    archived_at: Moment | None
+    archive_reason: str | None
+    created_at: Moment
+
+
+class ProjectListResponse(AppaloftShape):
+    """Projects, oldest first"""
+
+    items: list[ProjectResponse]
+
+
+class DeleteBlocker(AppaloftShape):
+    kind: Annotated[str, _d("active-project: archive it first")]
+    related_entity_id: str
+    related_entity_type: str
+    count: int
+
+
+class ProjectDeleteCheckResponse(AppaloftShape):
+    """Whether the project can be deleted now, and what blocks it"""
+
+    schema_version: Literal["projects.delete-check/v1"]
+    project_id: UUID
+    lifecycle_status: str
+    eligible: bool
+    blockers: list[DeleteBlocker]
+    checked_at: Moment
+
+
+SHAPES = (ProjectResponse, ProjectListResponse, ProjectDeleteCheckResponse)
+
+
+def shape(record: ProjectRecord) -> ProjectResponse:
+    return ProjectResponse(
+        id=record.id, organization_id=None, name=record.name, slug=record.slug,
+        description=record.description,
+        lifecycle_status="archived" if record.lifecycle_status == "archived" else "active",
+        archived_at=record.archived_at, archive_reason=record.archive_reason,
+        created_at=record.inserted_at)
+
+
+def _project(request: Request) -> ProjectRecord:
+    project_id = path_uuid(request, "projectId")
+    return found(services(request).resource_reads.projects.get(project_id), "project",
+                 project_id)
+
+
+async def create(request: Request) -> Response:
+    cmd = await read_body(request, CreateProject)
+    return accepted(await run(services(request).projects.create, cmd), 201)
+
+
+async def index(request: Request) -> Response:
+    limit = read_query(request, LimitQuery).limit
+    records = await run(services(request).resource_reads.project_list, limit)
+    return answer(ProjectListResponse(items=[shape(r) for r in records]))
+
+
+async def count(request: Request) -> Response:
+    read_query(request, NoQuery)
+    return counted(await run(services(request).resource_reads.project_count))
+
+
+async def show(request: Request) -> Response:
+    return answer(shape(await run(_project, request)))
+
+
+async def rename(request: Request) -> Response:
+    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, RenameProject)
+    return accepted(await run(services(request).projects.rename, project_id, cmd))
+
+
+async def describe(request: Request) -> Response:
+    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, DescribeProject)
+    return accepted(await run(services(request).projects.describe, project_id, cmd))
+
+
+async def archive(request: Request) -> Response:
+    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, ArchiveProject)
+    return accepted(await run(services(request).projects.archive, project_id, cmd))
+
+
+async def restore(request: Request) -> Response:
+    project_id = path_uuid(request, "projectId")
+    return accepted(await run(services(request).projects.restore, project_id))
+
+
+def blockers_of(record: ProjectRecord) -> list[DeleteBlocker]:
+    """Project.check_deletable's rule, read: only an archived project can be deleted."""
+    if record.lifecycle_status == "archived":
+        return []
+    return [DeleteBlocker(kind="active-project", related_entity_id=str(record.id),
+                          related_entity_type="project", count=1)]
+
+
+async def delete_check(request: Request) -> Response:
+    record = await run(_project, request)
+    blockers = blockers_of(record)
+    now: datetime = generated_at(request)
+    return answer(ProjectDeleteCheckResponse(
+        schema_version="projects.delete-check/v1", project_id=record.id,
+        lifecycle_status=record.lifecycle_status, eligible=not blockers, blockers=blockers,
+        checked_at=now))
+
+
+async def delete(request: Request) -> Response:
+    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, DeleteProject)
+    return accepted(await run(services(request).projects.delete, project_id, cmd))
+
+
+ROUTES = [
+    Route("/projects", create, methods=["POST"]),
+    Route("/projects", index, methods=["GET"]),
+    Route("/projects/count", count, methods=["GET"]),
+    Route("/projects/{projectId}", show, methods=["GET"]),
+    Route("/projects/{projectId}", delete, methods=["DELETE"]),
+    Route("/projects/{projectId}/rename", rename, methods=["POST"]),
+    Route("/projects/{projectId}/description", describe, methods=["POST"]),
+    Route("/projects/{projectId}/archive", archive, methods=["POST"]),
+    Route("/projects/{projectId}/restore", restore, methods=["POST"]),
+    Route("/projects/{projectId}/delete-check", delete_check, methods=["GET"]),
+]

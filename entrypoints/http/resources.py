@@ -1,0 +1,309 @@
+"""Appaloft's /resources: create, list, count, show (`resources.show/v1`), the source image,
+runtime, network and health profiles, archive, and delete confirmed by the slug (refused with
+its blockers while an attempt runs). Variables and secrets are entrypoints/http/variables.py's.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.resources import (
+    ConfigureHealthPolicy,
+    ConfigureNetworkProfile,
+    ConfigureRuntimeProfile,
+    ConfigureSource,
+    CreateResource,
+    DeleteResource,
+)
+from domain.resource import ResourceBusyError
+from entrypoints.http.appaloft_views import (
+    AppaloftShape,
+    EnvironmentFilter,
+    Limit,
+    NoQuery,
+    ProjectFilter,
+    Query,
+    accepted,
+    answer,
+    counted,
+    found,
+    generated_at,
+    read_query,
+    run,
+)
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.serializers import Moment, described
+from projections.resource_reads import ResourceReads
+from projections.resource_tables import AttemptRecord, ResourceRecord
+
+_d = described
+
+
+class ResourceCountQuery(Query):
+    project_id: ProjectFilter = None
+    environment_id: EnvironmentFilter = None
+
+
+class ResourceListQuery(ResourceCountQuery):
+    limit: Limit = 100
+
+
+class NetworkProfileView(AppaloftShape):
+    internal_port: Annotated[int | None, _d("The port the app listens on in its container")]
+    upstream_protocol: Annotated[str, _d("http, tcp or udp")]
+    exposure_mode: Literal["none"]
+    target_service_name: None
+    host_port: None
+
+
+class ResourceSummary(AppaloftShape):
+    """A resource (an app) in an environment"""
+
+    id: Annotated[UUID, _d("Resource id")]
+    project_id: UUID
+    environment_id: UUID
+    destination_id: None
+    name: str
+    slug: Annotated[str, _d("Confirms a delete")]
+    kind: Literal["application"]
+    description: str
+    created_at: Moment
+    services: list[str]
+    deployment_count: int
+    last_deployment_id: UUID | None
+    last_deployment_status: Annotated[str | None, _d("That attempt's status now")]
+
+
+class ResourceListItem(ResourceSummary):
+    network_profile: NetworkProfileView
+
+
+class ResourceListResponse(AppaloftShape):
+    """Resources, oldest first"""
+
+    items: list[ResourceListItem]
+
+
+class SourceView(AppaloftShape):
+    kind: Literal["docker-image"]
+    locator: Annotated[str | None, _d("The image reference; null until configured")]
+    image_name: str | None
+    image_tag: str | None
+
+
+class RuntimeProfileView(AppaloftShape):
+    strategy: Literal["docker-container"]
+    start_command: Annotated[str | None, _d("Entrypoint; null keeps the image's")]
+    args: list[str]
+
+
+class HttpCheckView(AppaloftShape):
+    method: Literal["GET"]
+    scheme: Literal["http"]
+    port: int | None
+    path: str
+    expected_status_code: int
+
+
+class HealthPolicyView(AppaloftShape):
+    enabled: bool
+    type: Annotated[str, _d("http or tcp")]
+    interval_seconds: int
+    timeout_seconds: int
+    retries: int
+    start_period_seconds: int
+    http: HttpCheckView
+
+
+class LatestDeployment(AppaloftShape):
+    id: UUID
+    status: str
+    created_at: Moment
+    started_at: Moment | None
+    finished_at: Moment | None
+    server_id: UUID | None
+    destination_id: None
+
+
+class Lifecycle(AppaloftShape):
+    status: Annotated[str, _d("active or archived")]
+    archived_at: Moment | None
+    deleted_at: None
+
+
+class ResourceShowResponse(AppaloftShape):
+    """A resource's desired configuration and its latest attempt"""
+
+    schema_version: Literal["resources.show/v1"]
+    resource: ResourceSummary
+    source: SourceView
+    auto_deploy_policy: None
+    runtime_profile: RuntimeProfileView
+    network_profile: NetworkProfileView
+    access_profile: None
+    health_policy: HealthPolicyView
+    storage_attachments: list[str]
+    access_summary: None
+    latest_deployment: LatestDeployment | None
+    lifecycle: Lifecycle
+    diagnostics: list[str]
+    generated_at: Moment
+
+
+SHAPES = (ResourceListResponse, ResourceShowResponse)
+
+
+def _network(record: ResourceRecord) -> NetworkProfileView:
+    return NetworkProfileView(internal_port=record.internal_port,
+                              upstream_protocol=record.protocol, exposure_mode="none",
+                              target_service_name=None, host_port=None)
+
+
+def _last(reads: ResourceReads, record: ResourceRecord) -> AttemptRecord | None:
+    if record.last_deployment_id is None:
+        return None
+    return reads.attempts.get(record.last_deployment_id)
+
+
+def _summary(record: ResourceRecord, last: AttemptRecord | None) -> dict[str, Any]:
+    return {"id": record.id, "project_id": record.project_id,
+            "environment_id": record.environment_id, "destination_id": None,
+            "name": record.name, "slug": record.slug, "kind": "application",
+            "description": record.description, "created_at": record.inserted_at,
+            "services": [], "deployment_count": record.deployment_count,
+            "last_deployment_id": record.last_deployment_id,
+            "last_deployment_status": None if last is None else str(last.status)}
+
+
+def _source(image: str | None) -> SourceView:
+    name, tag = image, None
+    if image is not None and "@" not in image and ":" in image.rsplit("/", 1)[-1]:
+        name, tag = image.rsplit(":", 1)
+    return SourceView(kind="docker-image", locator=image, image_name=name, image_tag=tag)
+
+
+def _health(policy: dict[str, Any]) -> HealthPolicyView:
+    return HealthPolicyView(
+        enabled=policy["enabled"], type=policy["type"],
+        interval_seconds=policy["interval_seconds"], timeout_seconds=policy["timeout_seconds"],
+        retries=policy["retries"], start_period_seconds=policy["start_period_seconds"],
+        http=HttpCheckView(method="GET", scheme="http", port=policy["port"], path=policy["path"],
+                           expected_status_code=policy["expected_status"]))
+
+
+def _list(reads: ResourceReads, project_id: UUID | None, environment_id: UUID | None,
+          limit: int) -> list[ResourceListItem]:
+    return [ResourceListItem(**_summary(r, _last(reads, r)), network_profile=_network(r))
+            for r in reads.resource_list(project_id, environment_id, limit)]
+
+
+def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceShowResponse:
+    record = found(reads.resources.get(resource_id), "resource", resource_id)
+    last = _last(reads, record)
+    latest = None if last is None else LatestDeployment(
+        id=last.id, status=str(last.status), created_at=last.created_at,
+        started_at=last.started_at, finished_at=last.finished_at, server_id=last.server_id,
+        destination_id=None)
+    return ResourceShowResponse(
+        schema_version="resources.show/v1", resource=ResourceSummary(**_summary(record, last)),
+        source=_source(record.image), auto_deploy_policy=None,
+        runtime_profile=RuntimeProfileView(strategy="docker-container",
+                                           start_command=record.command,
+                                           args=json.loads(record.args)),
+        network_profile=_network(record), access_profile=None,
+        health_policy=_health(json.loads(record.health)), storage_attachments=[],
+        access_summary=None, latest_deployment=latest,
+        lifecycle=Lifecycle(status=record.lifecycle_status, archived_at=record.archived_at,
+                            deleted_at=None),
+        diagnostics=[], generated_at=now)
+
+
+async def create(request: Request) -> Response:
+    cmd = await read_body(request, CreateResource)
+    return accepted(await run(services(request).resources.create, cmd), 201)
+
+
+async def index(request: Request) -> Response:
+    query = read_query(request, ResourceListQuery)
+    items = await run(_list, services(request).resource_reads, query.project_id,
+                      query.environment_id, query.limit)
+    return answer(ResourceListResponse(items=items))
+
+
+async def count(request: Request) -> Response:
+    query = read_query(request, ResourceCountQuery)
+    reads = services(request).resource_reads
+    return counted(await run(reads.resource_count, query.project_id, query.environment_id))
+
+
+async def show(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    read_query(request, NoQuery)
+    return answer(await run(_show, services(request).resource_reads, resource_id,
+                            generated_at(request)))
+
+
+async def delete(request: Request) -> Response:
+    resource_id, cmd = path_uuid(request, "resourceId"), await read_body(request, DeleteResource)
+    try:
+        await run(services(request).resources.delete, resource_id, cmd)
+    except ResourceBusyError as exc:
+        raise ApiError(409, {"resourceId": [exc.message],
+                             "blockers": [str(b) for b in exc.blockers]}, exc.message) from None
+    return accepted(resource_id)
+
+
+async def archive(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    return accepted(await run(services(request).resources.archive, resource_id))
+
+
+async def configure_source(request: Request) -> Response:
+    resource_id, cmd = path_uuid(request, "resourceId"), await read_body(request, ConfigureSource)
+    return accepted(await run(services(request).resources.configure_source, resource_id, cmd))
+
+
+async def configure_runtime(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    cmd = await read_body(request, ConfigureRuntimeProfile)
+    return accepted(await run(services(request).resources.configure_runtime, resource_id, cmd))
+
+
+async def configure_network(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    cmd = await read_body(request, ConfigureNetworkProfile)
+    return accepted(await run(services(request).resources.configure_network, resource_id, cmd))
+
+
+async def configure_health(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    cmd = await read_body(request, ConfigureHealthPolicy)
+    return accepted(await run(services(request).resources.configure_health, resource_id, cmd))
+
+
+async def reset_health(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    return accepted(await run(services(request).resources.reset_health, resource_id))
+
+
+ROUTES = [
+    Route("/resources", create, methods=["POST"]),
+    Route("/resources", index, methods=["GET"]),
+    Route("/resources/count", count, methods=["GET"]),
+    Route("/resources/{resourceId}", show, methods=["GET"]),
+    Route("/resources/{resourceId}", delete, methods=["DELETE"]),
+    Route("/resources/{resourceId}/archive", archive, methods=["POST"]),
+    Route("/resources/{resourceId}/source", configure_source, methods=["POST"]),
+    Route("/resources/{resourceId}/runtime-profile", configure_runtime, methods=["POST"]),
+    Route("/resources/{resourceId}/network-profile", configure_network, methods=["POST"]),
+    Route("/resources/{resourceId}/health-policy", configure_health, methods=["POST"]),
+    Route("/resources/{resourceId}/health-policy/reset", reset_health, methods=["POST"]),
+]

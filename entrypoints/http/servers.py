@@ -1,0 +1,168 @@
+"""Appaloft's /servers as a view of the enrolled edge nodes: a server's id is its node's id.
+
+Registering stays enrollment (an agent with an enrollment key); nothing here writes. A server's
+rollups count the attempts of resources placed on its node.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.node import NodeStatus
+from domain.shared import node_name, node_vpn_hostname
+from entrypoints.bootstrap import Services
+from entrypoints.http.appaloft_views import (
+    AppaloftShape,
+    LimitQuery,
+    NoQuery,
+    Query,
+    answer,
+    counted,
+    found,
+    generated_at,
+    read_query,
+    run,
+)
+from entrypoints.http.inputs import path_uuid, services
+from entrypoints.http.serializers import Moment, described
+from projections.fleet_tables import NodeRecord
+from projections.query import ListQuery, Order
+
+_d = described
+ROLLUP_SCAN = 10_000  # attempts read for a rollup; the total is counted apart
+
+
+class ServerShowQuery(Query):
+    include_rollups: Annotated[bool, _d("Count the attempts placed on it (default true)")] = True
+
+
+class ServerResponse(AppaloftShape):
+    """A deployment target: an enrolled edge node"""
+
+    id: Annotated[UUID, _d("The node's id")]
+    name: Annotated[str, _d("node-<id>")]
+    host: Annotated[str, _d("The node's VPN hostname")]
+    port: Annotated[int, _d("The node's SSH port")]
+    provider_key: Literal["edge-agent"]
+    target_kind: Literal["single-server"]
+    lifecycle_status: Annotated[Literal["active"], _d("Enrolled nodes are active; a deleted"
+                                                      " node is no server")]
+    deactivated_at: None
+    deactivation_reason: None
+    edge_proxy: Annotated[None, _d("Not managed here: null")]
+    credential: Annotated[None, _d("Agents need no SSH credential: null")]
+    created_at: Moment
+    node_status: Annotated[NodeStatus, _d("The node's health as its agent last reported")]
+    cluster_name: str
+    last_seen_at: Moment | None
+
+
+class ServerListResponse(AppaloftShape):
+    """Servers, oldest first"""
+
+    items: list[ServerResponse]
+
+
+class StatusCount(AppaloftShape):
+    status: str
+    count: int
+
+
+class ResourceRollup(AppaloftShape):
+    total: int
+    deployed_resource_ids: list[UUID]
+
+
+class DeploymentRollup(AppaloftShape):
+    total: int
+    status_counts: list[StatusCount]
+    latest_deployment_id: UUID | None
+    latest_deployment_status: str | None
+
+
+class ServerRollups(AppaloftShape):
+    resources: ResourceRollup
+    deployments: DeploymentRollup
+
+
+class ServerShowResponse(AppaloftShape):
+    """One server with the attempts placed on it"""
+
+    schema_version: Literal["servers.show/v1"]
+    server: ServerResponse
+    rollups: ServerRollups | None
+    generated_at: Moment
+
+
+SHAPES = (ServerResponse, ServerListResponse, ServerShowResponse)
+
+
+def shape(node: NodeRecord) -> ServerResponse:
+    return ServerResponse(
+        id=node.id, name=node_name(node.id), host=node_vpn_hostname(node.id, node.cluster_name),
+        port=node.ssh_port, provider_key="edge-agent", target_kind="single-server",
+        lifecycle_status="active", deactivated_at=None, deactivation_reason=None,
+        edge_proxy=None, credential=None, created_at=node.inserted_at, node_status=node.status,
+        cluster_name=node.cluster_name, last_seen_at=node.last_seen_at)
+
+
+def _nodes(svc: Services, limit: int) -> list[NodeRecord]:
+    query = ListQuery(order=(Order("inserted_at"), Order("id")), page_size=limit, count=False)
+    return svc.fleet_reads.nodes.page(query).records
+
+
+def _rollups(svc: Services, server_id: UUID) -> ServerRollups:
+    reads = svc.resource_reads
+    attempts = reads.attempts_on_server(server_id, ROLLUP_SCAN)
+    counts = Counter(str(a.status) for a in attempts)
+    latest = attempts[0] if attempts else None
+    return ServerRollups(
+        resources=ResourceRollup(total=len({a.resource_id for a in attempts}),
+                                 deployed_resource_ids=sorted({a.resource_id for a in attempts},
+                                                              key=str)),
+        deployments=DeploymentRollup(
+            total=reads.attempt_count_on_server(server_id),
+            status_counts=[StatusCount(status=s, count=n) for s, n in sorted(counts.items())],
+            latest_deployment_id=latest.id if latest else None,
+            latest_deployment_status=str(latest.status) if latest else None))
+
+
+def _show(svc: Services, server_id: UUID, rollups: bool, now: datetime) -> ServerShowResponse:
+    node = found(svc.fleet_reads.nodes.get(server_id), "server", server_id)
+    return ServerShowResponse(schema_version="servers.show/v1", server=shape(node),
+                              rollups=_rollups(svc, server_id) if rollups else None,
+                              generated_at=now)
+
+
+async def index(request: Request) -> Response:
+    limit = read_query(request, LimitQuery).limit
+    nodes = await run(_nodes, services(request), limit)
+    return answer(ServerListResponse(items=[shape(n) for n in nodes]))
+
+
+async def count(request: Request) -> Response:
+    read_query(request, NoQuery)
+    query = ListQuery(page_size=1)
+    page = await run(services(request).fleet_reads.nodes.page, query)
+    return counted(page.total)
+
+
+async def show(request: Request) -> Response:
+    server_id = path_uuid(request, "serverId")
+    rollups = read_query(request, ServerShowQuery).include_rollups
+    return answer(await run(_show, services(request), server_id, rollups,
+                            generated_at(request)))
+
+
+ROUTES = [
+    Route("/servers", index, methods=["GET"]),
+    Route("/servers/count", count, methods=["GET"]),
+    Route("/servers/{serverId}", show, methods=["GET"]),
+]

@@ -1,0 +1,235 @@
+"""Configuration variables of environments and resources (Appaloft's .../variables, resource
+secrets, effective-precedence and effective-config).
+
+Writes go through the services, which seal a secret before anything records it; reads come
+from the config_variables table, which never holds a secret's value: every read shows `****`.
+Precedence is domain/variables.py's (`defaults < environment < resource`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.environments import SetVariable, UnsetVariable
+from application.resources import CreateSecret, RotateSecret
+from domain.variables import MASK, PRECEDENCE
+from entrypoints.http.appaloft_views import (
+    AppaloftShape,
+    NoQuery,
+    Query,
+    VariableEntry,
+    answer,
+    effective_entries,
+    found,
+    generated_at,
+    layer,
+    read_query,
+    run,
+    shown,
+)
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.serializers import Moment, described
+from projections.resource_reads import ResourceReads
+
+_d = described
+Exposure = Literal["build-time", "runtime"]
+MAX_KEY = 128
+
+
+class SecretsQuery(Query):
+    exposure: Annotated[Exposure, _d("Which exposure's secrets (default runtime)")] = "runtime"
+
+
+class EffectivePrecedenceResponse(AppaloftShape):
+    """An environment's variables after precedence, secrets masked"""
+
+    schema_version: Literal["environments.effective-precedence/v1"]
+    environment_id: UUID
+    project_id: UUID
+    owned_entries: Annotated[list[VariableEntry], _d("Set on this environment")]
+    effective_entries: Annotated[list[VariableEntry], _d("What a deployment here gets")]
+    precedence: Annotated[list[str], _d("Layers, lowest first")]
+    generated_at: Moment
+
+
+class ConfigOverride(AppaloftShape):
+    key: str
+    exposure: str
+    previous_scope: Annotated[str, _d("The layer whose entry the resource's replaces")]
+    rule: Literal["resource-entry-replaced"]
+
+
+class EffectiveConfigResponse(AppaloftShape):
+    """What a deployment of the resource would get now, secrets masked"""
+
+    schema_version: Literal["resources.effective-config/v1"]
+    resource_id: UUID
+    environment_id: UUID
+    owned_entries: list[VariableEntry]
+    effective_entries: list[VariableEntry]
+    overrides: list[ConfigOverride]
+    precedence: list[str]
+    generated_at: Moment
+
+
+class SecretListResponse(AppaloftShape):
+    """A resource's secrets of one exposure; values are never shown"""
+
+    schema_version: Literal["resources.secrets.list/v1"]
+    resource_id: UUID
+    items: list[VariableEntry]
+    generated_at: Moment
+
+
+class SecretAcceptedResponse(AppaloftShape):
+    """The secret was stored sealed; its value is never echoed"""
+
+    resource_id: UUID
+    key: str
+    exposure: str
+
+
+SHAPES = (EffectivePrecedenceResponse, ConfigOverride, EffectiveConfigResponse,
+          SecretListResponse, SecretAcceptedResponse)
+
+
+def path_key(request: Request) -> str:
+    key: str = request.path_params["key"]
+    if not 1 <= len(key) <= MAX_KEY:
+        raise ApiError(400, {"key": [f"should be 1 to {MAX_KEY} character(s)"]})
+    return key
+
+
+# --- environments -----------------------------------------------------------------------------
+async def set_environment_variable(request: Request) -> Response:
+    environment_id, cmd = path_uuid(request, "environmentId"), await read_body(request, SetVariable)
+    await run(services(request).environments.set_variable, environment_id, cmd)
+    return answer(None)
+
+
+async def unset_environment_variable(request: Request) -> Response:
+    environment_id, key = path_uuid(request, "environmentId"), path_key(request)
+    cmd = await read_body(request, UnsetVariable)
+    await run(services(request).environments.unset_variable, environment_id, key, cmd)
+    return answer(None)
+
+
+def _precedence(reads: ResourceReads, environment_id: UUID,
+                now: datetime) -> EffectivePrecedenceResponse:
+    environment = found(reads.environments.get(environment_id), "environment", environment_id)
+    own = reads.variables_of(environment_id)
+    return EffectivePrecedenceResponse(
+        schema_version="environments.effective-precedence/v1", environment_id=environment_id,
+        project_id=environment.project_id,
+        owned_entries=[shown(e, "environment") for e in layer(own).values()],
+        effective_entries=effective_entries({"environment": own}),
+        precedence=list(PRECEDENCE), generated_at=now)
+
+
+async def effective_precedence(request: Request) -> Response:
+    environment_id = path_uuid(request, "environmentId")
+    read_query(request, NoQuery)
+    shape = await run(_precedence, services(request).resource_reads, environment_id,
+                      generated_at(request))
+    return answer(shape)
+
+
+# --- resources --------------------------------------------------------------------------------
+async def set_resource_variable(request: Request) -> Response:
+    resource_id, cmd = path_uuid(request, "resourceId"), await read_body(request, SetVariable)
+    await run(services(request).resources.set_variable, resource_id, cmd)
+    return answer(None)
+
+
+async def unset_resource_variable(request: Request) -> Response:
+    resource_id, key = path_uuid(request, "resourceId"), path_key(request)
+    cmd = await read_body(request, UnsetVariable)
+    await run(services(request).resources.unset_variable, resource_id, key, cmd)
+    return answer(None)
+
+
+async def secrets(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    exposure = read_query(request, SecretsQuery).exposure
+    reads = services(request).resource_reads
+    found(await run(reads.resources.get, resource_id), "resource", resource_id)
+    own = await run(reads.variables_of, resource_id)
+    items = [shown(e, "resource") for e in layer(own).values()
+             if e["is_secret"] and e["exposure"] == exposure]
+    return answer(SecretListResponse(schema_version="resources.secrets.list/v1",
+                                     resource_id=resource_id, items=items,
+                                     generated_at=generated_at(request)))
+
+
+async def create_secret(request: Request) -> Response:
+    resource_id, cmd = path_uuid(request, "resourceId"), await read_body(request, CreateSecret)
+    await run(services(request).resources.create_secret, resource_id, cmd)
+    return answer(SecretAcceptedResponse(resource_id=resource_id, key=cmd.key,
+                                         exposure=cmd.exposure))
+
+
+async def rotate_secret(request: Request) -> Response:
+    resource_id, key = path_uuid(request, "resourceId"), path_key(request)
+    cmd = await read_body(request, RotateSecret)
+    await run(services(request).resources.rotate_secret, resource_id, key, cmd)
+    return answer(SecretAcceptedResponse(resource_id=resource_id, key=key,
+                                         exposure=cmd.exposure))
+
+
+async def delete_secret(request: Request) -> Response:
+    resource_id, key = path_uuid(request, "resourceId"), path_key(request)
+    cmd = await read_body(request, UnsetVariable)
+    await run(services(request).resources.delete_secret, resource_id, key, cmd)
+    return answer(SecretAcceptedResponse(resource_id=resource_id, key=key,
+                                         exposure=cmd.exposure))
+
+
+def _config(reads: ResourceReads, resource_id: UUID) -> tuple[UUID, list[VariableEntry],
+                                                              list[VariableEntry],
+                                                              list[ConfigOverride]]:
+    resource = found(reads.resources.get(resource_id), "resource", resource_id)
+    own = reads.variables_of(resource_id)
+    inherited = reads.variables_of(resource.environment_id)
+    replaced = {(v.key, v.exposure) for v in inherited} & {(v.key, v.exposure) for v in own}
+    overrides = [ConfigOverride(key=k, exposure=x, previous_scope="environment",
+                                rule="resource-entry-replaced") for k, x in sorted(replaced)]
+    merged = effective_entries({"environment": inherited, "resource": own})
+    owned = [shown(e, "resource") for e in layer(own).values()]
+    return resource.environment_id, owned, merged, overrides
+
+
+async def effective_config(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    read_query(request, NoQuery)
+    environment_id, owned, merged, overrides = await run(
+        _config, services(request).resource_reads, resource_id)
+    assert all(e.value == MASK for e in merged if e.is_secret)
+    return answer(EffectiveConfigResponse(
+        schema_version="resources.effective-config/v1", resource_id=resource_id,
+        environment_id=environment_id, owned_entries=owned, effective_entries=merged,
+        overrides=overrides, precedence=list(PRECEDENCE), generated_at=generated_at(request)))
+
+
+ROUTES = [
+    Route("/environments/{environmentId}/variables", set_environment_variable,
+          methods=["POST"]),
+    Route("/environments/{environmentId}/variables/{key}", unset_environment_variable,
+          methods=["DELETE"]),
+    Route("/environments/{environmentId}/effective-precedence", effective_precedence,
+          methods=["GET"]),
+    Route("/resources/{resourceId}/variables", set_resource_variable, methods=["POST"]),
+    Route("/resources/{resourceId}/variables/{key}", unset_resource_variable,
+          methods=["DELETE"]),
+    Route("/resources/{resourceId}/secrets", secrets, methods=["GET"]),
+    Route("/resources/{resourceId}/secrets", create_secret, methods=["POST"]),
+    Route("/resources/{resourceId}/secrets/{key}", rotate_secret, methods=["POST"]),
+    Route("/resources/{resourceId}/secrets/{key}", delete_secret, methods=["DELETE"]),
+    Route("/resources/{resourceId}/effective-config", effective_config, methods=["GET"]),
+]

@@ -1,0 +1,157 @@
+"""What the Resources context reads: projects, environments, resources, their variables and
+the attempts of their deployments as records, and the questions Appaloft's views ask of them
+(lists with its filters and `limit`, counts, an attempt's timeline, rollback candidates)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from domain.deployment_attempt import HEALTHY, AttemptStatus, advance
+from domain.resource import configuration_blockers
+from projections.query import AnyOf, Cond, Filter, ListQuery, Order
+from projections.records import Record, Records
+from projections.resource_tables import (
+    TIMELINE,
+    AttemptRecord,
+    EnvironmentRecord,
+    ProjectRecord,
+    ResourceRecord,
+    VariableRecord,
+)
+from projections.view import TableView
+
+R = TypeVar("R", bound=Record)
+OLDEST_FIRST = (Order("inserted_at"), Order("id"))
+NEWEST_FIRST = (Order("created_at", descending=True), Order("id", descending=True))
+MAX_CANDIDATES = 50  # as many as a Resource remembers (domain/resource.py: MAX_GOOD)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One lifecycle event of an attempt: its sequence in the Deployment's stream (from 1) and
+    the attempt status right after it."""
+
+    sequence: int
+    event_type: str  # the Deployment event's name: Requested, Placed, Ready...
+    status: AttemptStatus
+    at: datetime
+
+
+def timeline(attempt: AttemptRecord) -> list[TimelineEntry]:
+    """The attempt's events in order, each with the status `advance` gives after it."""
+    found = []
+    for name, prefix in TIMELINE.items():
+        seq, at = getattr(attempt, f"{prefix}_seq"), getattr(attempt, f"{prefix}_at")
+        if seq is not None and at is not None:
+            found.append((seq, name, at))
+    entries, status = [], AttemptStatus.CREATED
+    for seq, name, at in sorted(found):
+        status = advance(status, name, attempt.is_rollback)
+        entries.append(TimelineEntry(seq, name, status, at))
+    return entries
+
+
+def _filters(**equal: Any) -> tuple[Filter, ...]:
+    return tuple(Cond(column, "eq", value) for column, value in equal.items()
+                 if value is not None)
+
+
+class ResourceReads:
+    def __init__(self, view: TableView) -> None:
+        self.projects = Records(view, ProjectRecord)
+        self.environments = Records(view, EnvironmentRecord)
+        self.resources = Records(view, ResourceRecord)
+        self.variables = Records(view, VariableRecord)
+        self.attempts = Records(view, AttemptRecord)
+
+    @staticmethod
+    def _list(records: Records[R], filters: tuple[Filter, ...], limit: int,
+              order: tuple[Order, ...] = OLDEST_FIRST) -> list[R]:
+        return records.page(ListQuery(filters, order, page_size=limit, count=False)).records
+
+    @staticmethod
+    def _count(records: Records[R], filters: tuple[Filter, ...]) -> int:
+        return records.page(ListQuery(filters, page_size=1)).total
+
+    # --- projects, environments, resources ------------------------------------------------
+    def project_list(self, limit: int) -> list[ProjectRecord]:
+        return self._list(self.projects, (), limit)
+
+    def project_count(self) -> int:
+        return self._count(self.projects, ())
+
+    def environment_list(self, project_id: UUID | None, limit: int) -> list[EnvironmentRecord]:
+        return self._list(self.environments, _filters(project_id=project_id), limit)
+
+    def environment_count(self, project_id: UUID | None) -> int:
+        return self._count(self.environments, _filters(project_id=project_id))
+
+    def resource_list(self, project_id: UUID | None, environment_id: UUID | None,
+                      limit: int) -> list[ResourceRecord]:
+        where = _filters(project_id=project_id, environment_id=environment_id)
+        return self._list(self.resources, where, limit)
+
+    def resource_count(self, project_id: UUID | None, environment_id: UUID | None) -> int:
+        return self._count(self.resources,
+                           _filters(project_id=project_id, environment_id=environment_id))
+
+    def variables_of(self, owner_id: UUID) -> list[VariableRecord]:
+        """An environment's or a resource's own entries, by exposure then key."""
+        found = self.variables.select({"owner_id": owner_id}, 10_000)
+        return sorted(found, key=lambda v: (v.exposure, v.key))
+
+    # --- attempts -------------------------------------------------------------------------
+    def attempt_list(self, project_id: UUID | None, resource_id: UUID | None,
+                     statuses: tuple[str, ...], limit: int) -> list[AttemptRecord]:
+        return self._list(self.attempts, self._attempt_filters(project_id, resource_id,
+                                                               statuses), limit, NEWEST_FIRST)
+
+    def attempt_count(self, project_id: UUID | None, resource_id: UUID | None,
+                      statuses: tuple[str, ...]) -> int:
+        return self._count(self.attempts,
+                           self._attempt_filters(project_id, resource_id, statuses))
+
+    @staticmethod
+    def _attempt_filters(project_id: UUID | None, resource_id: UUID | None,
+                         statuses: tuple[str, ...]) -> tuple[Filter, ...]:
+        where = _filters(project_id=project_id, resource_id=resource_id)
+        if statuses:
+            where += (AnyOf(tuple(Cond("status", "eq", s) for s in statuses)),)
+        return where
+
+    def rollback_candidates(self, resource_id: UUID, excluding: UUID | None,
+                            limit: int = MAX_CANDIDATES) -> list[AttemptRecord]:
+        """The resource's healthy attempts, newest first (what a rollback can return to)."""
+        healthy = AnyOf(tuple(Cond("status", "eq", s.value) for s in sorted(HEALTHY)))
+        found = self._list(self.attempts, (Cond("resource_id", "eq", resource_id), healthy),
+                           limit + 1, NEWEST_FIRST)
+        return [a for a in found if a.id != excluding][:limit]
+
+    def attempts_on_server(self, server_id: UUID, limit: int) -> list[AttemptRecord]:
+        return self._list(self.attempts, (Cond("server_id", "eq", server_id),), limit,
+                          NEWEST_FIRST)
+
+    def attempt_count_on_server(self, server_id: UUID) -> int:
+        return self._count(self.attempts, (Cond("server_id", "eq", server_id),))
+
+    # --- what a deployment of a resource needs -------------------------------------------
+    def plan_reasons(self, resource: ResourceRecord) -> list[str]:
+        """Why the resource cannot be deployed now (empty: it can): the rules of its project,
+        environment and own configuration, as the aggregates check them, read."""
+        reasons = []
+        project = self.projects.get(resource.project_id)
+        if project is not None and project.lifecycle_status == "archived":
+            reasons.append("project-archived")
+        environment = self.environments.get(resource.environment_id)
+        if environment is not None and environment.lifecycle_status != "active":
+            reasons.append(f"environment-{environment.lifecycle_status}")
+        reasons += configuration_blockers(resource.lifecycle_status == "archived",
+                                          resource.image, json.loads(resource.health),
+                                          resource.internal_port)
+        if resource.active_deployment_id is not None:
+            reasons.append("attempt-not-terminal")
+        return reasons

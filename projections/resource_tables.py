@@ -1,0 +1,183 @@
+"""Tables of the Resources context (Appaloft's projects, environments, resources, their
+variables and the attempts of deployments of resources) and their records.
+
+Secrets never reach these tables: a variable row of a secret has no value, and an attempt's
+snapshot is stored masked (domain/variables.py: masked). JSON-shaped values (args, health
+policy, snapshot) are stored as JSON text; they are shown, never filtered on. An attempt keeps
+its lifecycle events as columns (`<kind>_seq`, `<kind>_at`): a Deployment emits each of them at
+most once, and a column can be set by a plain Patch, which touches no row of a deployment that
+is not a resource's (those have no attempt row).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from domain.deployment_attempt import AttemptStatus
+from projections.model import STAMPS, Kind, Table, cols
+from projections.records import Record
+
+TXT, INT, BOOL, TIME, UID = Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.UUID
+
+PROJECTS = Table(
+    "projects", "id",
+    cols(("id", UID), ("name", TXT), ("slug", TXT), ("description", TXT),
+         ("lifecycle_status", TXT), ("archived_at", TIME), ("archive_reason", TXT), *STAMPS),
+    indexes=("slug", "inserted_at"),
+)
+
+
+class ProjectRecord(Record, frozen=True, kw_only=True):
+    TABLE: ClassVar[Table] = PROJECTS
+    id: UUID
+    name: str
+    slug: str
+    description: str
+    lifecycle_status: str  # active | archived
+    archived_at: datetime | None
+    archive_reason: str | None
+    inserted_at: datetime
+    updated_at: datetime
+
+
+ENVIRONMENTS = Table(
+    "environments", "id",
+    cols(("id", UID), ("project_id", UID), ("name", TXT), ("kind", TXT),
+         ("lifecycle_status", TXT), ("locked_at", TIME), ("lock_reason", TXT),
+         ("archived_at", TIME), ("archive_reason", TXT), *STAMPS),
+    indexes=("project_id", "inserted_at"),
+)
+
+
+class EnvironmentRecord(Record, frozen=True, kw_only=True):
+    TABLE: ClassVar[Table] = ENVIRONMENTS
+    id: UUID
+    project_id: UUID
+    name: str
+    kind: str
+    lifecycle_status: str  # active | locked | archived
+    locked_at: datetime | None
+    lock_reason: str | None
+    archived_at: datetime | None
+    archive_reason: str | None
+    inserted_at: datetime
+    updated_at: datetime
+
+
+# One row per (owner, exposure, key); `scope` names the owner's layer (environment, resource).
+VARIABLES = Table(
+    "config_variables", "id",
+    cols(("id", UID), ("owner_id", UID), ("scope", TXT), ("key", TXT), ("exposure", TXT),
+         ("kind", TXT), ("is_secret", BOOL), ("plain_value", TXT), ("updated_at", TIME)),
+    indexes=("owner_id, exposure, key",),
+)
+
+
+class VariableRecord(Record, frozen=True, kw_only=True):
+    TABLE: ClassVar[Table] = VARIABLES
+    id: UUID
+    owner_id: UUID
+    scope: str
+    key: str
+    exposure: str
+    kind: str
+    is_secret: bool
+    plain_value: str | None  # None for a secret: its sealed value stays in the events
+    updated_at: datetime
+
+
+RESOURCES = Table(
+    "resources", "id",
+    cols(("id", UID), ("project_id", UID), ("environment_id", UID), ("name", TXT),
+         ("slug", TXT), ("kind", TXT), ("description", TXT), ("image", TXT), ("command", TXT),
+         ("args", TXT), ("internal_port", INT), ("protocol", TXT), ("health", TXT),
+         ("lifecycle_status", TXT), ("archived_at", TIME), ("deployment_count", INT),
+         ("last_deployment_id", UID), ("active_deployment_id", UID),
+         ("serving_deployment_id", UID), *STAMPS),
+    indexes=("project_id", "environment_id", "inserted_at"),
+)
+
+
+class ResourceRecord(Record, frozen=True, kw_only=True):
+    TABLE: ClassVar[Table] = RESOURCES
+    id: UUID
+    project_id: UUID
+    environment_id: UUID
+    name: str
+    slug: str
+    kind: str
+    description: str
+    image: str | None
+    command: str | None
+    args: str  # JSON list
+    internal_port: int | None
+    protocol: str
+    health: str  # JSON: the full policy (domain/resource.py: DEFAULT_HEALTH's keys)
+    lifecycle_status: str  # active | archived
+    archived_at: datetime | None
+    deployment_count: int
+    last_deployment_id: UUID | None
+    active_deployment_id: UUID | None  # the attempt not settled yet
+    serving_deployment_id: UUID | None  # the last healthy one
+    inserted_at: datetime
+    updated_at: datetime
+
+
+# The Deployment events an attempt's timeline shows, by the column prefix that holds each.
+TIMELINE = {"Requested": "requested", "Placed": "placed", "Ready": "ready", "Failed": "failed",
+            "StopDeferred": "stop_deferred", "StopRequested": "stop_requested",
+            "Terminated": "terminated"}
+
+ATTEMPTS = Table(
+    "deployment_attempts", "id",
+    cols(("id", UID), ("request_id", TXT), ("project_id", UID), ("environment_id", UID),
+         ("resource_id", UID), ("server_id", UID), ("trigger_kind", TXT),
+         ("source_deployment_id", UID), ("rollback_candidate_id", UID), ("is_rollback", BOOL),
+         ("status", TXT), ("snapshot", TXT), ("error_detail", TXT), ("created_at", TIME),
+         ("started_at", TIME), ("finished_at", TIME),
+         *((f"{p}_{c}", k) for p in TIMELINE.values() for c, k in (("seq", INT), ("at", TIME))),
+         ("updated_at", TIME)),
+    indexes=("resource_id", "project_id", "server_id", "status", "created_at"),
+)
+
+
+class AttemptRecord(Record, frozen=True, kw_only=True):
+    TABLE: ClassVar[Table] = ATTEMPTS
+    id: UUID
+    request_id: str
+    project_id: UUID
+    environment_id: UUID
+    resource_id: UUID
+    server_id: UUID | None
+    trigger_kind: str  # create | redeploy | retry | rollback
+    source_deployment_id: UUID | None
+    rollback_candidate_id: UUID | None
+    is_rollback: bool
+    status: AttemptStatus
+    snapshot: str  # JSON, secrets masked
+    error_detail: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    requested_seq: int | None
+    requested_at: datetime | None
+    placed_seq: int | None
+    placed_at: datetime | None
+    ready_seq: int | None
+    ready_at: datetime | None
+    failed_seq: int | None
+    failed_at: datetime | None
+    stop_deferred_seq: int | None
+    stop_deferred_at: datetime | None
+    stop_requested_seq: int | None
+    stop_requested_at: datetime | None
+    terminated_seq: int | None
+    terminated_at: datetime | None
+    updated_at: datetime
+
+
+RESOURCE_TABLES = (PROJECTS, ENVIRONMENTS, VARIABLES, RESOURCES, ATTEMPTS)
+RESOURCE_RECORDS = (ProjectRecord, EnvironmentRecord, VariableRecord, ResourceRecord,
+                    AttemptRecord)

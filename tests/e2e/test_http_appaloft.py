@@ -1,0 +1,329 @@
+"""Appaloft's resource workflow through HTTP (issue 17): projects, environments, variables,
+resources, servers, the plan, deployments with their recovery, and the audit, with the agent's
+reports played through its own routes. Secrets never come back, not even sealed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.e2e.test_http_support import AUTH, MISSING, enroll, error, issue_key, running
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "hunter2-never-shown"
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    assert SECRET not in response.text
+    return response.json()
+
+
+def post(client: TestClient, path: str, body: Any = None, status: int = 200) -> Any:
+    return ok(client.post(path, headers=AUTH, json=body if body is not None else {}), status)
+
+
+def get(client: TestClient, path: str, **params: Any) -> Any:
+    return ok(client.get(path, headers=AUTH, params=params))
+
+
+class Workflow:
+    """A project, an environment and a resource ready to deploy, and one healthy node."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.project = post(client, "/projects", {"name": "Shop"}, 201)["id"]
+        self.environment = post(client, "/environments", {
+            "projectId": self.project, "name": "production", "kind": "production"}, 201)["id"]
+        self.resource = post(client, "/resources", {
+            "projectId": self.project, "environmentId": self.environment, "name": "Web App"},
+            201)["id"]
+        self.context = {"projectId": self.project, "environmentId": self.environment,
+                        "resourceId": self.resource}
+
+    def configure(self) -> None:
+        base = f"/resources/{self.resource}"
+        post(self.client, f"{base}/source", {"source": {"locator": "busybox:1.36"}})
+        post(self.client, f"{base}/network-profile", {"networkProfile": {"internalPort": 8080}})
+        post(self.client, f"{base}/health-policy", {"healthCheck": {
+            "type": "http", "http": {"path": "/healthz", "expectedStatusCode": 200}}})
+        post(self.client, f"{base}/secrets", {"key": "API_KEY", "value": SECRET})
+
+    def node(self) -> tuple[str, dict[str, str]]:
+        enrolled = enroll(self.client, issue_key(self.client)["key"])
+        node, token = enrolled["node_id"], {"Authorization": f"Bearer {enrolled['api_token']}"}
+        host = self.client.patch(f"/api/v1/nodes/{node}/host", headers=AUTH,
+                                 json={"cpu_units": 4096, "memory_mb": 4096})
+        assert host.status_code == 200, host.text
+        return str(node), token
+
+    def deploy(self, path: str = "/deployments", body: Any = None) -> str:
+        deployment: str = post(self.client, path, body if body is not None else self.context,
+                               201)["id"]
+        return deployment
+
+    def report(self, token: dict[str, str], deployment: str, state: str) -> None:
+        request_id = self.show(deployment)["deployment"]["requestId"]
+        sent = self.client.post(f"/agent/v1/deployments/{request_id}/report", headers=token,
+                                json={"state": state, "detail": "health check failed: 503"
+                                      if state == "error" else ""})
+        assert sent.status_code == 200, sent.text
+
+    def show(self, deployment: str) -> Any:
+        return get(self.client, f"/deployments/{deployment}")
+
+    def status(self, deployment: str) -> str:
+        status: str = self.show(deployment)["deployment"]["status"]
+        return status
+
+
+def test_projects_create_list_show_change_archive_delete() -> None:
+    with running() as client:
+        project = post(client, "/projects", {"name": "My Shop"}, 201)["id"]
+        assert get(client, "/projects/count") == {"count": 1}
+        [item] = get(client, "/projects")["items"]
+        assert (item["id"], item["slug"], item["lifecycleStatus"]) == (project, "my-shop",
+                                                                      "active")
+        post(client, f"/projects/{project}/rename", {"name": "Our Shop"})
+        post(client, f"/projects/{project}/description", {"description": "sells things"})
+        shown = get(client, f"/projects/{project}")
+        assert (shown["name"], shown["slug"], shown["description"]) == (
+            "Our Shop", "my-shop", "sells things")
+        check = get(client, f"/projects/{project}/delete-check")
+        assert check["schemaVersion"] == "projects.delete-check/v1" and not check["eligible"]
+        assert [b["kind"] for b in check["blockers"]] == ["active-project"]
+        confirm = {"confirmation": {"projectId": project}}
+        refused = client.request("DELETE", f"/projects/{project}", headers=AUTH, json=confirm)
+        error(refused, 409, "conflict")
+        post(client, f"/projects/{project}/archive", {"reason": "done"})
+        assert get(client, f"/projects/{project}/delete-check")["eligible"]
+        post(client, f"/projects/{project}/restore")
+        assert get(client, f"/projects/{project}")["lifecycleStatus"] == "active"
+        post(client, f"/projects/{project}/archive")
+        wrong = client.request("DELETE", f"/projects/{project}", headers=AUTH,
+                               json={"confirmation": {"projectId": MISSING}})
+        error(wrong, 422, "validation_failed", {"confirmation.projectId"})
+        gone = client.request("DELETE", f"/projects/{project}", headers=AUTH, json=confirm)
+        assert ok(gone) == {"id": project}
+        error(client.get(f"/projects/{project}", headers=AUTH), 404, "not_found")
+        again = post(client, "/projects", {"name": "My Shop"}, 201)["id"]  # the slug is free
+        assert again != project and get(client, "/projects/count") == {"count": 1}
+
+
+def test_environment_variables_are_masked_and_a_lock_refuses_changes(any_url: str) -> None:
+    with running(any_url) as client:
+        flow = Workflow(client)
+        env = f"/environments/{flow.environment}"
+        assert client.post(f"{env}/variables", headers=AUTH,
+                           json={"key": "MODE", "value": "prod"}).status_code == 204
+        assert client.post(f"{env}/variables", headers=AUTH, json={
+            "key": "DB_PASSWORD", "value": SECRET, "isSecret": True}).status_code == 204
+        shown = get(client, env)["environment"]
+        values = {v["key"]: v["value"] for v in shown["maskedVariables"]}
+        assert values == {"DB_PASSWORD": "****", "MODE": "prod"}
+        precedence = get(client, f"{env}/effective-precedence")
+        assert precedence["precedence"] == ["defaults", "environment", "resource"]
+        post(client, f"{env}/lock", {"lockReason": "release freeze"})
+        assert get(client, env)["environment"]["lifecycleStatus"] == "locked"
+        refused = client.post(f"{env}/variables", headers=AUTH, json={"key": "A", "value": "b"})
+        assert "locked" in error(refused, 409, "conflict")["base"][0]
+        error(client.post(f"/resources/{flow.resource}/source", headers=AUTH,
+                          json={"source": {"locator": "busybox:1"}}), 409, "conflict")
+        error(client.post("/deployments", headers=AUTH, json=flow.context), 409, "conflict")
+        plan = get(client, "/deployments/plan", **flow.context)
+        assert "environment-locked" in plan["readiness"]["reasonCodes"]
+        post(client, f"{env}/unlock")
+        removed = client.request("DELETE", f"{env}/variables/MODE", headers=AUTH,
+                                 json={"exposure": "runtime"})
+        assert removed.status_code == 204
+        assert [v["key"] for v in get(client, env)["environment"]["maskedVariables"]] == [
+            "DB_PASSWORD"]
+        assert get(client, "/environments/count", projectId=flow.project) == {"count": 1}
+        post(client, f"{env}/archive", {"archiveReason": "gone"})
+        error(client.post(f"{env}/rename", headers=AUTH, json={"name": "x"}), 409, "conflict")
+
+
+def test_resource_profiles_secrets_and_the_plan() -> None:
+    with running() as client:
+        flow = Workflow(client)
+        plan = get(client, "/deployments/plan", **flow.context)
+        assert plan["schemaVersion"] == "deployments.plan/v1"
+        assert not plan["readiness"]["ready"]
+        assert {"resource-source-missing", "no-server-available"} <= set(
+            plan["readiness"]["reasonCodes"])
+        flow.configure()
+        client.post(f"/environments/{flow.environment}/variables", headers=AUTH,
+                    json={"key": "API_KEY", "value": "from-env"})
+        shown = get(client, f"/resources/{flow.resource}")
+        assert shown["schemaVersion"] == "resources.show/v1"
+        assert shown["resource"]["slug"] == "web-app"
+        assert shown["source"] == {"kind": "docker-image", "locator": "busybox:1.36",
+                                   "imageName": "busybox", "imageTag": "1.36"}
+        assert shown["networkProfile"]["internalPort"] == 8080
+        assert shown["healthPolicy"]["enabled"] and shown["healthPolicy"]["http"]["path"] == (
+            "/healthz")
+        secrets = get(client, f"/resources/{flow.resource}/secrets")["items"]
+        assert [(s["key"], s["value"], s["kind"]) for s in secrets] == [
+            ("API_KEY", "****", "secret")]
+        config = get(client, f"/resources/{flow.resource}/effective-config")
+        [entry] = config["effectiveEntries"]
+        assert (entry["scope"], entry["value"]) == ("resource", "****")
+        assert config["overrides"][0]["previousScope"] == "environment"
+        error(client.post(f"/resources/{flow.resource}/secrets", headers=AUTH,
+                          json={"key": "API_KEY", "value": "x"}), 409, "conflict")
+        flow.node()
+        ready = get(client, "/deployments/plan", **flow.context)
+        assert ready["readiness"] == {"status": "ready", "ready": True, "reasonCodes": []}
+        post(client, f"/resources/{flow.resource}/health-policy/reset")
+        assert not get(client, f"/resources/{flow.resource}")["healthPolicy"]["enabled"]
+        assert get(client, "/resources/count", projectId=flow.project) == {"count": 1}
+        assert get(client, "/resources", environmentId=flow.environment)["items"][0][
+            "networkProfile"]["internalPort"] == 8080
+
+
+def test_deploy_watch_redeploy_fail_roll_back_retry_cancel(any_url: str) -> None:
+    with running(any_url) as client:
+        flow = Workflow(client)
+        flow.configure()
+        node, token = flow.node()
+        first = flow.deploy()
+        assert flow.status(first) == "running"
+        busy = client.request("DELETE", f"/resources/{flow.resource}", headers=AUTH,
+                              json={"confirmation": {"resourceSlug": "web-app"}})
+        assert error(busy, 409, "conflict", {"blockers"})["blockers"] == [first]
+        flow.report(token, first, "ready")
+        shown = flow.show(first)
+        assert shown["schemaVersion"] == "deployments.show/v1"
+        assert shown["deployment"]["status"] == "succeeded"
+        assert shown["deployment"]["serverId"] == node
+        events = shown["timeline"]["events"]
+        assert [e["eventType"] for e in events] == ["Requested", "Placed", "Ready"]
+        assert [e["status"] for e in events] == ["created", "running", "succeeded"]
+        assert [e["sequence"] for e in events] == sorted(e["sequence"] for e in events)
+        variables = shown["snapshot"]["environmentSnapshot"]["variables"]
+        assert [(v["key"], v["value"]) for v in variables] == [("API_KEY", "****")]
+        assert shown["relatedContext"]["resource"]["slug"] == "web-app"
+        second = flow.deploy(f"/resources/{flow.resource}/redeploy", {})
+        flow.report(token, second, "error")
+        assert flow.status(second) == "failed"
+        failed = flow.show(second)
+        assert failed["latestFailure"]["message"] == "health check failed: 503"
+        assert failed["deployment"]["triggerKind"] == "redeploy"
+        recovery = get(client, f"/deployments/{second}/recovery-readiness")
+        assert recovery["retryable"] and recovery["rollbackReady"]
+        assert recovery["rollback"]["recommendedCandidateId"] == first
+        back = post(client, f"/deployments/{second}/rollback",
+                    {"rollbackCandidateDeploymentId": first}, 201)["id"]
+        flow.report(token, back, "ready")
+        rolled = flow.show(back)["deployment"]
+        assert (rolled["status"], rolled["rollbackCandidateDeploymentId"],
+                rolled["rollbackOfDeploymentId"]) == ("rolled-back", first, second)
+        assert flow.status(first) == "succeeded"  # superseded, still what it was
+        retried = post(client, f"/deployments/{second}/retry", {}, 201)["id"]
+        assert flow.show(retried)["deployment"]["sourceDeploymentId"] == second
+        wrong = client.post(f"/deployments/{retried}/cancel", headers=AUTH,
+                            json={"confirm": first})
+        error(wrong, 422, "validation_failed", {"confirm"})
+        canceled = post(client, f"/deployments/{retried}/cancel", {"confirm": retried})
+        assert (canceled["id"], canceled["status"]) == (retried, "cancel-requested")
+        flow.report(token, retried, "terminated")
+        assert flow.status(retried) == "canceled"
+        error(client.post(f"/deployments/{retried}/cancel", headers=AUTH,
+                          json={"confirm": retried}), 409, "conflict")
+        assert get(client, "/deployments/count", resourceId=flow.resource) == {"count": 4}
+        assert get(client, "/deployments/count", status="failed") == {"count": 1}
+        listed = get(client, "/deployments", projectId=flow.project, limit=2)["items"]
+        assert [d["id"] for d in listed] == [retried, back]
+        server = get(client, f"/servers/{node}")
+        assert server["schemaVersion"] == "servers.show/v1"
+        assert server["rollups"]["deployments"]["total"] == 4
+        assert server["rollups"]["resources"]["deployedResourceIds"] == [flow.resource]
+        assert get(client, "/servers/count") == {"count": 1}
+        assert get(client, "/servers")["items"][0]["id"] == node
+        resource = get(client, f"/resources/{flow.resource}")["resource"]
+        assert (resource["deploymentCount"], resource["lastDeploymentStatus"]) == (
+            4, "canceled")
+        post(client, f"/resources/{flow.resource}/archive")
+        error(client.post("/deployments", headers=AUTH, json=flow.context), 409, "conflict")
+        slug = client.request("DELETE", f"/resources/{flow.resource}", headers=AUTH,
+                              json={"confirmation": {"resourceSlug": "web"}})
+        error(slug, 422, "validation_failed", {"confirmation.resourceSlug"})
+        deleted = client.request("DELETE", f"/resources/{flow.resource}", headers=AUTH,
+                                 json={"confirmation": {"resourceSlug": "web-app"}})
+        assert ok(deleted) == {"id": flow.resource}
+        error(client.get(f"/resources/{flow.resource}", headers=AUTH), 404, "not_found")
+        assert flow.status(back) == "rolled-back"  # history stays readable
+
+
+def test_audit_lists_every_change_from_the_store_without_secrets(any_url: str) -> None:
+    with running(any_url) as client:
+        flow = Workflow(client)
+        flow.configure()
+        page = get(client, "/audit-events", aggregateId=flow.resource)
+        assert page["schemaVersion"] == "audit-events.list/v1"
+        types = [i["eventType"] for i in page["items"]]
+        assert types == ["edge.resource.created", "edge.resource.source_configured",
+                         "edge.resource.network_profile_configured",
+                         "edge.resource.health_policy_configured",
+                         "edge.resource.variable_set"]
+        assert page["nextCursor"] is None
+        first = get(client, "/audit-events", aggregateId=flow.resource, limit=2)
+        assert len(first["items"]) == 2 and first["nextCursor"]
+        rest = get(client, "/audit-events", aggregateId=flow.resource,
+                   cursor=first["nextCursor"])
+        assert [i["eventType"] for i in rest["items"]] == types[2:]
+        secret_event = page["items"][-1]["auditEventId"]
+        shown = get(client, f"/audit-events/{secret_event}", aggregateId=flow.resource)
+        assert shown["schemaVersion"] == "audit-events.show/v1"
+        assert shown["event"]["payload"]["key"] == "API_KEY"
+        assert shown["event"]["redactedFields"] == ["value"]
+        assert get(client, f"/audit-events/{secret_event}")["event"]["aggregateId"] == (
+            flow.resource)
+        typed = get(client, "/audit-events", eventType="edge.project.created")["items"]
+        assert [i["aggregateId"] for i in typed] == [flow.project]
+        error(client.get(f"/audit-events/{MISSING}", headers=AUTH), 404, "not_found")
+
+
+BIG = 2**63
+
+
+def test_bad_input_is_a_4xx_in_the_house_envelope() -> None:
+    with running() as client:
+        flow = Workflow(client)
+        base = f"/resources/{flow.resource}"
+        cases: list[tuple[str, str, Any, int]] = [
+            ("POST", "/projects", {"name": "a\x00b"}, 422),
+            ("POST", "/projects", {"name": "x" * 101}, 422),
+            ("POST", "/projects", {"name": "ok", "extra": 1}, 422),
+            ("POST", f"{base}/network-profile", {"networkProfile": {"internalPort": BIG}}, 422),
+            ("POST", f"{base}/network-profile", {"networkProfile": {"internalPort": 0}}, 422),
+            ("POST", f"{base}/health-policy", {"healthCheck": {"retries": BIG}}, 422),
+            ("POST", f"{base}/source", {"source": {"locator": "bad image"}}, 422),
+            # a lone surrogate is not valid JSON to msgspec: 400
+            ("POST", f"{base}/variables", b'{"key": "A", "value": "\\ud800"}', 400),
+            ("POST", "/environments", {"projectId": MISSING, "name": "x"}, 404),
+            ("POST", "/projects/not-a-uuid/rename", {"name": "x"}, 400),
+            ("POST", "/deployments", {**flow.context, "resourceId": MISSING}, 404),
+            ("POST", f"/deployments/{MISSING}/rollback",
+             {"rollbackCandidateDeploymentId": MISSING}, 404),
+        ]
+        for method, path, body, status in cases:
+            sent: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {
+                "json": body}
+            answer = client.request(method, path, headers={
+                **AUTH, "content-type": "application/json"}, **sent)
+            assert answer.status_code == status, (path, body, answer.text)
+            assert set(answer.json()) == {"error", "meta"}, answer.text
+        for path, params in [("/projects", {"limit": "501"}), ("/projects", {"limit": "0"}),
+                             ("/projects", {"limit": str(BIG)}), ("/resources", {"x": "1"}),
+                             ("/deployments", {"status": "bogus"}),
+                             ("/deployments/plan", {"projectId": flow.project}),
+                             ("/audit-events", {"cursor": "-1"}),
+                             ("/environments", {"projectId": "\x00"})]:
+            error(client.get(path, headers=AUTH, params=params), 400, "bad_request")
+        unauthenticated = client.get("/projects")
+        assert unauthenticated.status_code == 401
+        assert client.get("/deployments").status_code == 401
