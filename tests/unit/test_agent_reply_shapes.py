@@ -138,7 +138,8 @@ def test_the_node_metrics_shapes_show_every_figure_the_agent_reports() -> None:
 def test_a_stored_host_group_missing_a_figure_shows_it_as_null() -> None:
     # A report stored by an agent that did not send usage_percent yet (or an older admin).
     assert node_metrics._figures(CpuFigures, {"cores": 2, "load_1m": 0.5}) == CpuFigures(
-        cores=2, load_1m=0.5, load_5m=None, load_15m=None, usage_percent=None)
+        cores=2, load_1m=0.5, load_5m=None, load_15m=None, usage_percent=None,
+        base_clock_mhz=None)
     assert node_metrics._figures(CpuFigures, None) is None
 
 
