@@ -1,6 +1,7 @@
 """What the Resources context reads: projects, environments, resources, their variables and
 the attempts of their deployments as records, and the questions Appaloft's views ask of them
-(lists with its filters and `limit`, counts, an attempt's timeline, rollback candidates)."""
+(lists with its filters and `limit`, counts, an attempt's timeline, rollback candidates, and
+the container logs its agent last sent)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,17 @@ def timeline(attempt: AttemptRecord) -> list[TimelineEntry]:
     return entries
 
 
+@dataclass(frozen=True)
+class ContainerLogs:
+    """The log tail the agent last sent for an attempt's container (the telemetry route), and
+    the logs of its crash or failed health check if it had one."""
+
+    logs: str
+    crash_logs: str | None
+    exit_code: int | None
+    at: datetime
+
+
 def _filters(**equal: Any) -> tuple[Filter, ...]:
     return tuple(Cond(column, "eq", value) for column, value in equal.items()
                  if value is not None)
@@ -67,6 +79,7 @@ class ResourceReads:
         self.resources = Records(view, ResourceRecord)
         self.variables = Records(view, VariableRecord)
         self.attempts = Records(view, AttemptRecord)
+        self._view = view
 
     @staticmethod
     def _list(records: Records[R], filters: tuple[Filter, ...], limit: int,
@@ -130,6 +143,13 @@ class ResourceReads:
         found = self._list(self.attempts, (Cond("resource_id", "eq", resource_id), healthy),
                            limit + 1, NEWEST_FIRST)
         return [a for a in found if a.id != excluding][:limit]
+
+    def container_logs(self, request_id: str) -> ContainerLogs | None:
+        row = self._view.get("deployment_logs", request_id)
+        if row is None:
+            return None
+        return ContainerLogs(logs=row["logs"] or "", crash_logs=row["crash_logs"],
+                             exit_code=row["exit_code"], at=row["updated_at"])
 
     def attempts_on_server(self, server_id: UUID, limit: int) -> list[AttemptRecord]:
         return self._list(self.attempts, (Cond("server_id", "eq", server_id),), limit,

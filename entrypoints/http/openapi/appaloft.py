@@ -42,6 +42,7 @@ from application.resources import (
 )
 from entrypoints.http import (
     appaloft_views,
+    attempt_events,
     attempt_readiness,
     attempt_views,
     audit_events,
@@ -76,11 +77,11 @@ _LOCKED = " 409 when its environment is locked or archived (it stays readable)."
 def _op(  # noqa: PLR0913 - the fields of one table row
     tag: str, summary: str, status: int, data: str | None, errors: tuple[int, ...], *,
     body: type[msgspec.Struct] | None = None, query: type[msgspec.Struct] | None = None,
-    description: str = "",
+    description: str = "", stream: bool = False,
 ) -> Op:
     # 400 everywhere: a body that is not JSON, a path id that is not a UUID, a bad query.
     return Op(tag, summary, status, data, tuple(sorted({400, *errors})), body,
-              description=description, flat=True, query=query)
+              description=description, flat=True, query=query, stream=stream)
 
 
 OPERATIONS: dict[tuple[str, str], Op] = {
@@ -232,6 +233,27 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     (_G, "/deployments/{deploymentId}/recovery-readiness"): _op(
         DEPLOYMENT, "What can be done about a deployment", 200, "RecoveryReadiness",
         (400, 404), query=deployment_attempts.RecoveryReadinessQuery),
+    (_G, "/deployments/{deploymentId}/events"): _op(
+        DEPLOYMENT, "Read a deployment's events", 200, "DeploymentEvents", (400, 404),
+        query=attempt_events.EventsQuery,
+        description="`deployments.stream-events/v1` envelopes of its lifecycle events after"
+        " `cursor` (the sequence of the last one seen), oldest first; `nextCursor` resumes."
+        " With follow=true an empty page waits up to 10 s for the next events (untilTerminal:"
+        " not once the attempt is terminal). 400 for a cursor that is not a sequence from 0"
+        " to 2^63-1 or a historyLimit out of 0..200."),
+    (_G, "/deployments/{deploymentId}/events/stream"): _op(
+        DEPLOYMENT, "Stream a deployment's events (Server-Sent Events)", 200, None,
+        (400, 404), query=attempt_events.StreamQuery, stream=True,
+        description="The same envelopes as text/event-stream: `id: <sequence>`, `data:"
+        " <envelope JSON>`, a `: heartbeat` comment every 15 s when idle. Resumes after"
+        " Last-Event-ID (or `cursor`). follow=false sends the page and ends; untilTerminal ends"
+        " with `event: end` (data: {kind: end, status, cursor}) once the attempt is terminal;"
+        " a stopping server ends it."),
+    (_G, "/deployments/{deploymentId}/logs"): _op(
+        DEPLOYMENT, "Read a deployment's logs", 200, "DeploymentLogs", (400, 404),
+        description="Phase by phase (plan, pull, start, health, stop), from its lifecycle"
+        " events and the container logs its agent last sent (the log tail, or the logs of a"
+        " crash or a failed health check), oldest first."),
     (_P, "/resources/{resourceId}/redeploy"): _op(
         DEPLOYMENT, "Redeploy a resource as it is now", 201, _ID, (400, *_CMD)),
     # audit

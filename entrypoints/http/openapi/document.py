@@ -37,6 +37,8 @@ from entrypoints.http import (
     app_hosting,
     appaloft_views,
     apps,
+    attempt_events,
+    attempt_logs,
     attempt_readiness,
     attempt_views,
     audit_events,
@@ -432,7 +434,8 @@ def _response_shapes() -> dict[str, oas.Schema]:
               *agent_work.SHAPES, *ssh.SHAPES, *command_executions.SHAPES,
               *appaloft_views.SHAPES, *projects.SHAPES, *environments.SHAPES,
               *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_readiness.SHAPES,
-              *attempt_views.SHAPES, *audit_events.SHAPES,
+              *attempt_views.SHAPES, *attempt_events.SHAPES, *attempt_logs.SHAPES,
+              *audit_events.SHAPES,
               *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
               *agent_deployments.SHAPES)
     named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names

@@ -1,0 +1,321 @@
+"""Watching a deployment attempt as it happens: GET /deployments/{id}/events (a page of
+`deployments.stream-events/v1` envelopes, optionally waiting for the next) and
+.../events/stream (the same envelopes as Server-Sent Events, resumable by cursor).
+
+Both read the attempt's timeline (projections/resource_reads.py `timeline`: each lifecycle
+event of its Deployment with its sequence number), never the store or NATS. A cursor is the
+sequence of the last event seen, as text; the next page starts after it. A commit of this
+process wakes every waiting request at once (as /api/v1/events/stream does); commits of other
+processes, and a read model that is still applying the batch, are caught by polling. A stop of
+the server ends every wait at once (inputs.stopping_event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from domain.deployment_attempt import RETRYABLE, TERMINAL, AttemptStatus
+from entrypoints.bootstrap import Services
+from entrypoints.http.appaloft_views import AppaloftShape, Query, answer, found, read_query, run
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import first_of, path_uuid, services, stopping_event
+from entrypoints.http.serializers import Moment, described
+from projections.resource_reads import TimelineEntry, timeline
+from projections.resource_tables import AttemptRecord
+
+_d = described
+FOLLOW_SECONDS = 10.0  # how long a follow=true page waits for the next event
+HEARTBEAT_SECONDS = 15.0
+POLL_SECONDS = 0.25  # other processes' commits, and the projector catching up, are polled
+MAX_SEQUENCE = 2**63 - 1
+SCHEMA: Literal["deployments.stream-events/v1"] = "deployments.stream-events/v1"
+EventType = Literal["deployment-requested", "deployment-placed", "deployment-ready",
+                    "deployment-failed", "deployment-stop-deferred",
+                    "deployment-stop-requested", "deployment-terminated"]
+EVENT_TYPES: dict[str, EventType] = {
+    "Requested": "deployment-requested", "Placed": "deployment-placed",
+    "Ready": "deployment-ready", "Failed": "deployment-failed",
+    "StopDeferred": "deployment-stop-deferred", "StopRequested": "deployment-stop-requested",
+    "Terminated": "deployment-terminated"}
+Phase = Literal["plan", "pull", "start", "health", "stop"]
+_encode = msgspec.json.Encoder().encode
+
+
+class EventsQuery(Query):
+    cursor: Annotated[str, Meta(min_length=1, max_length=19, pattern="^[0-9]+$", description=(
+        "Resume after this event: the `cursor` of the last envelope seen (its sequence)."
+        " Omitted: from the first event, or from now when includeHistory is false"))] | None = None
+    history_limit: Annotated[int, Meta(ge=0, le=200, description=(
+        "At most this many events already recorded, oldest first (0 to 200, default 100;"
+        " 0: none, only what comes next)"))] = 100
+    include_history: Annotated[bool, _d("Without a cursor: start from the first event"
+                                        " (default true) or from now")] = True
+    follow: Annotated[bool, _d("When the page is empty, wait up to 10 s for the next"
+                               " events (default false)")] = False
+    until_terminal: Annotated[bool, _d("Stop waiting once the attempt is terminal (succeeded,"
+                                       " failed, canceled, rolled-back)")] = False
+
+
+class StreamQuery(EventsQuery):
+    follow: Annotated[bool, _d("Keep the stream open for the next events (default true);"
+                               " false: send the page and end")] = True
+
+
+class DeploymentEvent(AppaloftShape):
+    deployment_id: UUID
+    sequence: Annotated[int, Meta(ge=1, description="Position in the Deployment's event"
+                                                    " stream, from 1 (gaps are other events)")]
+    cursor: Annotated[str, _d("Resume after this event with it (its sequence, as text)")]
+    emitted_at: Moment
+    source: Literal["domain-event"]
+    event_type: EventType
+    phase: Annotated[Phase, _d("plan (requested), pull (placed: its node pulls the image),"
+                               " start, health (the health check passed or failed), stop")]
+    status: Annotated[AttemptStatus, _d("The attempt status right after it")]
+    retriable: Annotated[bool, _d("The attempt can be retried now (failed or canceled)")]
+    summary: str
+
+
+class EventEnvelope(AppaloftShape):
+    schema_version: Literal["deployments.stream-events/v1"]
+    kind: Literal["event"]
+    event: DeploymentEvent
+
+
+class DeploymentEventsResponse(AppaloftShape):
+    """The attempt's lifecycle events after the cursor, oldest first"""
+
+    deployment_id: UUID
+    envelopes: list[EventEnvelope]
+    next_cursor: Annotated[str, _d("Where the next page starts: the last envelope's cursor,"
+                                   " or the start of this one when it is empty")]
+
+
+SHAPES = (DeploymentEventsResponse,)
+
+
+def _phase(entry: TimelineEntry, attempt: AttemptRecord, checked: bool) -> Phase:
+    if entry.event_type == "Requested":
+        return "plan"
+    if entry.event_type == "Placed":
+        return "pull"
+    if entry.event_type == "Ready":
+        return "health" if checked else "start"
+    if entry.event_type == "Failed":
+        return "health" if (attempt.error_detail or "").startswith("health check") else "start"
+    return "stop"
+
+
+def _summary(entry: TimelineEntry, attempt: AttemptRecord, image: str, checked: bool) -> str:
+    return {
+        "Requested": f"requested ({attempt.trigger_kind}): run {image}",
+        "Placed": f"placed on server {attempt.server_id}; its agent pulls {image}",
+        "Ready": "container started; health check passed" if checked else "container started",
+        "Failed": attempt.error_detail or "failed",
+        "StopDeferred": "stop asked before its node started it",
+        "StopRequested": "stop requested",
+        "Terminated": "container stopped",
+    }[entry.event_type]
+
+
+def envelopes(attempt: AttemptRecord, entries: list[TimelineEntry]) -> list[EventEnvelope]:
+    snapshot = json.loads(attempt.snapshot)
+    checked = bool(snapshot["health"].get("enabled"))
+    return [EventEnvelope(schema_version=SCHEMA, kind="event", event=DeploymentEvent(
+        deployment_id=attempt.id, sequence=e.sequence, cursor=str(e.sequence),
+        emitted_at=e.at, source="domain-event", event_type=EVENT_TYPES[e.event_type],
+        phase=_phase(e, attempt, checked), status=e.status,
+        retriable=attempt.status in RETRYABLE and e.status in RETRYABLE,
+        summary=_summary(e, attempt, snapshot["image"], checked))) for e in entries]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The attempt as read now and its events after a cursor."""
+
+    attempt: AttemptRecord
+    after: list[TimelineEntry]
+
+    @property
+    def terminal(self) -> bool:
+        return self.attempt.status in TERMINAL
+
+
+def read_after(svc: Services, deployment_id: UUID, cursor: int) -> Seen:
+    attempt = found(svc.resource_reads.attempts.get(deployment_id), "deployment", deployment_id)
+    return Seen(attempt, [e for e in timeline(attempt) if e.sequence > cursor])
+
+
+def parse_cursor(raw: str, name: str) -> int:
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else -1
+    if not 0 <= value <= MAX_SEQUENCE:
+        raise ApiError(400, {name: [f"must be a sequence from 0 to {MAX_SEQUENCE}"]})
+    return value
+
+
+async def start_of(svc: Services, deployment_id: UUID, query: EventsQuery,
+                   resumed: int | None) -> int:
+    """Where the page starts: the cursor; else the first event, or the latest one when the
+    history is not wanted (includeHistory=false or historyLimit=0)."""
+    seen = await run(read_after, svc, deployment_id, 0)  # 404 for an unknown attempt
+    latest = max((e.sequence for e in seen.after), default=0)
+    if resumed is None:
+        resumed = 0 if query.include_history else latest
+    return max(resumed, latest) if query.history_limit == 0 else resumed
+
+
+# --- waking waiters on this process's commits ----------------------------------------------
+class Wakeups:
+    """Sets every waiting request's event when this process commits (observers run on worker
+    threads, so each event is set on its own loop)."""
+
+    def __init__(self, svc: Services) -> None:
+        self.services = svc
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        svc.writes.observers.append(self.committed)
+
+    def committed(self, position: int) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # that request's loop has just closed
+                loop.call_soon_threadsafe(event.set)
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[asyncio.Event]:
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiters.add(waiter)
+        try:
+            yield waiter[1]
+        finally:
+            with self._lock:
+                self._waiters.discard(waiter)
+
+
+def wakeups(request: Request) -> Wakeups:
+    svc = services(request)
+    hub: Wakeups | None = getattr(request.app.state, "attempt_wakeups", None)
+    if hub is None or hub.services is not svc:
+        hub = request.app.state.attempt_wakeups = Wakeups(svc)
+    return hub
+
+
+# --- GET /deployments/{id}/events ----------------------------------------------------------
+async def _follow(request: Request, deployment_id: UUID, cursor: int,
+                  until_terminal: bool) -> Seen:
+    """The attempt's events after `cursor` once there are some (or it is terminal and
+    until_terminal, or FOLLOW_SECONDS pass, or the server stops)."""
+    svc, stopping = services(request), stopping_event(request)
+    deadline = time.monotonic() + FOLLOW_SECONDS
+    with wakeups(request).waiting() as woken:
+        while True:
+            woken.clear()
+            seen = await run(read_after, svc, deployment_id, cursor)
+            left = deadline - time.monotonic()
+            if seen.after or (until_terminal and seen.terminal) or left <= 0 or stopping.is_set():
+                return seen
+            await first_of(woken, stopping, min(POLL_SECONDS, left))
+
+
+async def events(request: Request) -> Response:
+    deployment_id = path_uuid(request, "deploymentId")
+    query = read_query(request, EventsQuery)
+    resumed = None if query.cursor is None else parse_cursor(query.cursor, "cursor")
+    start = await start_of(services(request), deployment_id, query, resumed)
+    seen = await run(read_after, services(request), deployment_id, start)
+    page = seen.after[:query.history_limit]
+    if not page and query.follow and not (query.until_terminal and seen.terminal):
+        seen = await _follow(request, deployment_id, start, query.until_terminal)
+        page = seen.after[:max(query.history_limit, 1)]
+    found_ = envelopes(seen.attempt, page)
+    return answer(DeploymentEventsResponse(
+        deployment_id=deployment_id, envelopes=found_,
+        next_cursor=found_[-1].event.cursor if found_ else str(start)))
+
+
+# --- GET /deployments/{id}/events/stream ----------------------------------------------------
+def frame(envelope: EventEnvelope) -> bytes:
+    return b"id: %d\ndata: %s\n\n" % (envelope.event.sequence, _encode(envelope))
+
+
+def end_frame(seen: Seen, cursor: int) -> bytes:
+    body = {"schemaVersion": SCHEMA, "kind": "end", "deploymentId": str(seen.attempt.id),
+            "status": seen.attempt.status.value, "cursor": str(cursor)}
+    return b"event: end\ndata: %s\n\n" % _encode(body)
+
+
+@dataclass(frozen=True)
+class Watch:
+    svc: Services
+    hub: Wakeups
+    stopping: asyncio.Event
+    deployment_id: UUID
+    query: StreamQuery
+
+
+async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
+    """The page after `cursor`, then (follow) each event as it is recorded; a comment line
+    when idle; `event: end` once the attempt is terminal (untilTerminal)."""
+    limit = watch.query.history_limit
+    with watch.hub.waiting() as woken:
+        quiet_since = time.monotonic()
+        while True:
+            woken.clear()
+            seen = await run(read_after, watch.svc, watch.deployment_id, cursor)
+            batch = seen.after[:limit] if limit else seen.after
+            limit = 0  # only the first page is bounded; what follows comes as it is recorded
+            if batch:
+                yield b"".join(frame(e) for e in envelopes(seen.attempt, batch))
+                cursor, quiet_since = batch[-1].sequence, time.monotonic()
+            if not watch.query.follow or watch.stopping.is_set():
+                return
+            if len(batch) < len(seen.after):
+                continue
+            if watch.query.until_terminal and seen.terminal:
+                yield end_frame(seen, cursor)
+                return
+            left = HEARTBEAT_SECONDS - (time.monotonic() - quiet_since)
+            if left <= 0:
+                yield b": heartbeat\n\n"
+                quiet_since, left = time.monotonic(), HEARTBEAT_SECONDS
+            await first_of(woken, watch.stopping, min(POLL_SECONDS, left))
+
+
+async def stream(request: Request) -> Response:
+    deployment_id = path_uuid(request, "deploymentId")
+    query = read_query(request, StreamQuery)
+    header = request.headers.get("last-event-id")
+    resumed = None
+    if header is not None:
+        resumed = parse_cursor(header.strip(), "Last-Event-ID")
+    elif query.cursor is not None:
+        resumed = parse_cursor(query.cursor, "cursor")
+    svc = services(request)
+    start = await start_of(svc, deployment_id, query, resumed)
+    if query.history_limit == 0:
+        query = msgspec.structs.replace(query, history_limit=200)  # start_of skipped history
+    watch = Watch(svc, wakeups(request), stopping_event(request), deployment_id, query)
+    return StreamingResponse(frames(watch, start), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+ROUTES = [
+    Route("/deployments/{deploymentId}/events", events, methods=["GET"]),
+    Route("/deployments/{deploymentId}/events/stream", stream, methods=["GET"]),
+]

@@ -1,0 +1,139 @@
+"""GET /deployments/{id}/logs: what happened to a deployment attempt, phase by phase (plan,
+pull, start, health, stop), from what is recorded: its timeline (the Deployment's lifecycle
+events) and the container logs its agent last sent through the telemetry route (the log tail,
+or the logs of a crash or a failed health check).
+
+The seed shows only the entry's fields (timestamp, source, phase, level, message, masked); the
+sources, phases and levels here are ours (README, "Resources (Appaloft)"). The agent reports no
+progress while it pulls or starts (docs/resources-design.md): `pull` is the placement, when its
+node receives the work, and a start that ended is known only by its report.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.deployment_attempt import AttemptStatus
+from entrypoints.bootstrap import Services
+from entrypoints.http.appaloft_views import (
+    AppaloftShape,
+    NoQuery,
+    answer,
+    found,
+    read_query,
+    run,
+)
+from entrypoints.http.inputs import path_uuid, services
+from entrypoints.http.serializers import Moment, described
+from projections.resource_reads import ContainerLogs, timeline
+from projections.resource_tables import AttemptRecord
+
+_d = described
+MAX_LINES = 1000  # of the container's log tail, the last ones
+Phase = Literal["plan", "pull", "start", "health", "stop"]
+Source = Literal["edge-admin", "edge-agent", "container"]
+Level = Literal["info", "error"]
+
+
+class LogEntry(AppaloftShape):
+    timestamp: Moment
+    source: Annotated[Source, _d("edge-admin (the request and its placement), edge-agent (its"
+                                 " reports), container (the output the agent sent)")]
+    phase: Annotated[Phase, _d("plan, pull (placed: its node pulls the image), start, health,"
+                               " stop")]
+    level: Level
+    message: str
+    masked: Annotated[bool, _d("Always false: the container's own output is shown as it was"
+                               " written; nothing here carries a variable's value")]
+
+
+class DeploymentLogsResponse(AppaloftShape):
+    """The attempt's log, oldest first"""
+
+    deployment_id: UUID
+    logs: list[LogEntry]
+
+
+SHAPES = (DeploymentLogsResponse,)
+
+
+def _entry(at: datetime, source: Source, phase: Phase, message: str,
+           level: Level = "info") -> LogEntry:
+    return LogEntry(timestamp=at, source=source, phase=phase, level=level, message=message,
+                    masked=False)
+
+
+def _health_failure(attempt: AttemptRecord) -> bool:
+    return (attempt.error_detail or "").startswith("health check")
+
+
+def _lifecycle(attempt: AttemptRecord, image: str, check: str | None) -> list[LogEntry]:
+    entries = []
+    for e in timeline(attempt):
+        if e.event_type == "Requested":
+            entries.append(_entry(e.at, "edge-admin", "plan",
+                                  f"planned ({attempt.trigger_kind}): run {image}"))
+        elif e.event_type == "Placed":
+            entries.append(_entry(e.at, "edge-admin", "pull", f"placed on server"
+                                  f" {attempt.server_id}; its agent pulls {image}"))
+        elif e.event_type == "Ready" and check is None:
+            entries.append(_entry(e.at, "edge-agent", "start", "container started"))
+        elif e.event_type == "Ready":
+            entries.append(_entry(e.at, "edge-agent", "start", "container started"))
+            entries.append(_entry(e.at, "edge-agent", "health", f"health check passed ({check})"))
+        elif e.event_type == "Failed":
+            phase: Phase = "health" if _health_failure(attempt) else "start"
+            entries.append(_entry(e.at, "edge-agent", phase, attempt.error_detail or "failed",
+                                  "error"))
+        else:
+            entries.append(_entry(e.at, "edge-agent" if e.event_type == "Terminated"
+                                  else "edge-admin", "stop", {
+                "StopDeferred": "stop asked before its node started it",
+                "StopRequested": "stop requested",
+                "Terminated": "container stopped"}[e.event_type]))
+    return entries
+
+
+def _container(attempt: AttemptRecord, found_: ContainerLogs | None) -> list[LogEntry]:
+    if found_ is None:
+        return []
+    crashed = found_.crash_logs is not None
+    text = found_.crash_logs if found_.crash_logs is not None else found_.logs
+    phase: Phase = "health" if crashed and _health_failure(attempt) else "start"
+    level: Level = "error" if crashed and attempt.status == AttemptStatus.FAILED else "info"
+    lines = text.splitlines()[-MAX_LINES:]
+    return [_entry(found_.at, "container", phase, line, level) for line in lines]
+
+
+def _check(health: dict[str, object]) -> str | None:
+    if not health.get("enabled"):
+        return None
+    if health.get("type") == "http":
+        return f"http {health.get('path')}"
+    return str(health.get("type"))
+
+
+def logs(svc: Services, deployment_id: UUID) -> DeploymentLogsResponse:
+    reads = svc.resource_reads
+    attempt = found(reads.attempts.get(deployment_id), "deployment", deployment_id)
+    snapshot = json.loads(attempt.snapshot)
+    entries = [*_lifecycle(attempt, snapshot["image"], _check(snapshot["health"])),
+               *_container(attempt, reads.container_logs(attempt.request_id))]
+    entries.sort(key=lambda entry: entry.timestamp)  # stable: lifecycle first at a tie
+    return DeploymentLogsResponse(deployment_id=deployment_id, logs=entries)
+
+
+async def show(request: Request) -> Response:
+    deployment_id = path_uuid(request, "deploymentId")
+    read_query(request, NoQuery)
+    return answer(await run(logs, services(request), deployment_id))
+
+
+ROUTES = [Route("/deployments/{deploymentId}/logs", show, methods=["GET"])]
