@@ -148,8 +148,9 @@ class ResourceReads:
         row = self._view.get("deployment_logs", request_id)
         if row is None:
             return None
-        return ContainerLogs(logs=row["logs"] or "", crash_logs=row["crash_logs"],
-                             exit_code=row["exit_code"], at=row["updated_at"])
+        # an upsert without a crash leaves these columns unset (absent in the memory view)
+        return ContainerLogs(logs=row.get("logs") or "", crash_logs=row.get("crash_logs"),
+                             exit_code=row.get("exit_code"), at=row["updated_at"])
 
     def attempts_on_server(self, server_id: UUID, limit: int) -> list[AttemptRecord]:
         return self._list(self.attempts, (Cond("server_id", "eq", server_id),), limit,
