@@ -4,29 +4,16 @@ their records."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
 from uuid import UUID
 
 from domain.command_execution import ExecutionStatus
 from domain.self_update import RequestStatus
-from projections.model import STAMPS, Join, Kind, Table, cols
-from projections.records import Record
+from projections.model import Join, Kind, cols
+from projections.records import Record, table_of
 
-TXT, INT, BOOL, TIME, UID = Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.UUID
 
 # targeting is stored as the JSON text the client sent (after dedup); it is only echoed back.
-COMMANDS = Table(
-    "commands", "id",
-    cols(
-        ("id", UID), ("command_text", TXT), ("targeting", TXT), ("timeout", INT),
-        ("expired_at", TIME), ("execution_count", INT), *STAMPS,
-    ),
-    indexes=("inserted_at", "expired_at"),
-)
-
-
 class CommandRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = COMMANDS
     id: UUID
     command_text: str
     targeting: str  # JSON
@@ -37,26 +24,13 @@ class CommandRecord(Record, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+COMMANDS = table_of(CommandRecord, "commands", indexes=("inserted_at", "expired_at"))
+
+
 # node_id becomes NULL when the node is deleted (history stays); node_cluster_name follows the
 # node's moves (the seed's cluster_name filter), cluster_name is the cluster the command named.
 # The liveness join tells whether the node still exists (its row goes with the node).
-COMMAND_EXECUTIONS = Table(
-    "command_executions", "id",
-    cols(
-        ("id", UID), ("command_id", UID), ("node_id", UID), ("node_cluster_name", TXT),
-        ("cluster_name", TXT), ("target_all", BOOL), ("command_text", TXT), ("timeout", INT),
-        ("expired_at", TIME), ("status", TXT), ("cancel_requested", BOOL), ("sent_at", TIME),
-        ("completed_at", TIME), ("cancelled_at", TIME), ("exit_code", INT), ("output", TXT),
-        ("reason", TXT), *STAMPS,
-    ),
-    # command_id + the default order: a command's page of executions without a sort.
-    indexes=("command_id, inserted_at, id", "node_id", "status", "expired_at", "inserted_at"),
-    joins=(Join("node_liveness", "node_id", "node_id", cols(("last_seen_at", TIME))),),
-)
-
-
 class CommandExecutionRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = COMMAND_EXECUTIONS
     id: UUID
     command_id: UUID
     node_id: UUID | None
@@ -79,18 +53,15 @@ class CommandExecutionRecord(Record, frozen=True, kw_only=True):
     last_seen_at: datetime | None  # NULL: the node is gone
 
 
-SELF_UPDATE_REQUESTS = Table(
-    "self_update_requests", "id",
-    cols(
-        ("id", UID), ("targeting", TXT), ("status", TXT), ("total", INT), ("triggered", INT),
-        ("failed", INT), *STAMPS,
-    ),
-    indexes=("status", "inserted_at"),
+COMMAND_EXECUTIONS = table_of(
+    CommandExecutionRecord, "command_executions",
+    # command_id + the default order: a command's page of executions without a sort.
+    indexes=("command_id, inserted_at, id", "node_id", "status", "expired_at", "inserted_at"),
+    joins=(Join("node_liveness", "node_id", "node_id", cols(("last_seen_at", Kind.TIME))),),
 )
 
 
 class SelfUpdateRequestRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = SELF_UPDATE_REQUESTS
     id: UUID
     targeting: str  # JSON
     status: RequestStatus
@@ -99,6 +70,10 @@ class SelfUpdateRequestRecord(Record, frozen=True, kw_only=True):
     failed: int | None
     inserted_at: datetime
     updated_at: datetime
+
+
+SELF_UPDATE_REQUESTS = table_of(SelfUpdateRequestRecord, "self_update_requests",
+                                indexes=("status", "inserted_at"))
 
 
 COMMAND_RECORDS = (CommandRecord, CommandExecutionRecord, SelfUpdateRequestRecord)

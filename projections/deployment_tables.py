@@ -6,14 +6,10 @@ filtered on. Tags are also kept as "|a|b|" so "has tag" is a glob, as for webhoo
 
 from __future__ import annotations
 
-from projections.model import Column, Join, Kind, Table
+from projections.model import STAMPS, Join, Kind, Table, cols
 
+# No Record reads these tables yet (they are read as dict rows), so their columns are listed here.
 TXT, INT, BOOL, TIME, UID = Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.UUID
-STAMPS = (("inserted_at", TIME), ("updated_at", TIME))
-
-
-def cols(*spec: tuple[str, Kind]) -> tuple[Column, ...]:
-    return tuple(Column(n, k) for n, k in spec)
 
 
 APPS = Table(

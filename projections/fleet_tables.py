@@ -4,7 +4,6 @@ records of the Nodes context, and the list of every table the fleet view holds."
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
 from uuid import UUID
 
 from domain.node import IdType, NodeStatus
@@ -15,8 +14,8 @@ from projections.command_tables import (
     SELF_UPDATE_REQUESTS,
 )
 from projections.deployment_tables import DEPLOYMENT_TABLES
-from projections.model import STAMPS, Join, Kind, Table, cols
-from projections.records import Record
+from projections.model import Join, Kind, Table, cols
+from projections.records import Record, table_of
 from projections.resource_tables import RESOURCE_RECORDS, RESOURCE_TABLES
 from projections.ssh_tables import SSH_PUBLIC_KEYS, SSH_RECORDS, SSH_USERNAMES
 from projections.status import FAILURES
@@ -24,23 +23,10 @@ from projections.versioning import META, ReadModelVersion, fingerprint
 from projections.webhook_tables import WEBHOOK_RECORDS, WEBHOOKS
 
 TXT, INT, BOOL, TIME, UID = Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.UUID
-PORTS = (
-    "http_port", "http_proxy_port", "socks5_proxy_port", "ssh_port", "host_metrics_port",
-    "wireguard_metrics_port",
-)
-
-CLUSTERS = Table(
-    "clusters", "id",
-    cols(
-        ("id", UID), ("name", TXT), ("ipv4_range", TXT), ("node_limit", INT), ("node_count", INT),
-        *STAMPS,
-    ),
-    indexes=("name", "inserted_at"),
-)
 
 
+# Each record is its table's one declaration: table_of derives the columns from its fields.
 class ClusterRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = CLUSTERS
     id: UUID
     name: str
     ipv4_range: str
@@ -50,18 +36,10 @@ class ClusterRecord(Record, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-ENROLLMENT_KEYS = Table(
-    "enrollment_keys", "id",
-    cols(
-        ("id", UID), ("cluster_id", UID), ("cluster_name", TXT), ("key", TXT), ("name", TXT),
-        ("uses_remaining", INT), ("expired_at", TIME), ("last_used_at", TIME), *STAMPS,
-    ),
-    indexes=("cluster_id", "key", "inserted_at"),
-)
+CLUSTERS = table_of(ClusterRecord, "clusters", indexes=("name", "inserted_at"))
 
 
 class EnrollmentKeyRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = ENROLLMENT_KEYS
     id: UUID
     cluster_id: UUID
     cluster_name: str
@@ -74,24 +52,14 @@ class EnrollmentKeyRecord(Record, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+ENROLLMENT_KEYS = table_of(EnrollmentKeyRecord, "enrollment_keys",
+                           indexes=("cluster_id", "key", "inserted_at"))
 NODE_LIVENESS = Table(
     "node_liveness", "node_id", cols(("node_id", UID), ("last_seen_at", TIME)), owned=False,
-)
-NODES = Table(
-    "nodes", "id",
-    cols(
-        ("id", UID), ("cluster_id", UID), ("cluster_name", TXT), ("id_type", TXT),
-        ("api_token", TXT), ("proxy_password", TXT), ("status", TXT), ("version", TXT),
-        ("self_update_enabled", BOOL), ("update_request_id", UID),
-        ("netmaker_host_id", UID), *((p, INT) for p in PORTS), *STAMPS,
-    ),
-    indexes=("cluster_id", "cluster_name", "api_token", "status", "inserted_at"),
-    joins=(Join("node_liveness", "id", "node_id", cols(("last_seen_at", TIME))),),
 )
 
 
 class NodeRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = NODES
     id: UUID
     cluster_id: UUID
     cluster_name: str
@@ -114,18 +82,14 @@ class NodeRecord(Record, frozen=True, kw_only=True):
     last_seen_at: datetime | None
 
 
-ALIASES = Table(
-    "aliases", "id",
-    cols(
-        ("id", UID), ("node_id", UID), ("cluster_id", UID), ("cluster_name", TXT), ("name", TXT),
-        *STAMPS,
-    ),
-    indexes=("node_id", "cluster_name", "inserted_at"),
+NODES = table_of(
+    NodeRecord, "nodes",
+    indexes=("cluster_id", "cluster_name", "api_token", "status", "inserted_at"),
+    joins=(Join("node_liveness", "id", "node_id", cols(("last_seen_at", TIME))),),
 )
 
 
 class AliasRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = ALIASES
     id: UUID
     node_id: UUID
     cluster_id: UUID
@@ -135,6 +99,7 @@ class AliasRecord(Record, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+ALIASES = table_of(AliasRecord, "aliases", indexes=("node_id", "cluster_name", "inserted_at"))
 # Admin processes (membership events) and their check-ins (liveness, not events).
 ADMINS = Table(
     "admins", "id",

@@ -12,25 +12,13 @@ is not a resource's (those have no attempt row).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
 from uuid import UUID
 
 from domain.deployment_attempt import AttemptStatus
-from projections.model import STAMPS, Kind, Table, cols
-from projections.records import Record
-
-TXT, INT, BOOL, TIME, UID = Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.UUID
-
-PROJECTS = Table(
-    "projects", "id",
-    cols(("id", UID), ("name", TXT), ("slug", TXT), ("description", TXT),
-         ("lifecycle_status", TXT), ("archived_at", TIME), ("archive_reason", TXT), *STAMPS),
-    indexes=("slug", "inserted_at"),
-)
+from projections.records import Record, table_of
 
 
 class ProjectRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = PROJECTS
     id: UUID
     name: str
     slug: str
@@ -42,17 +30,10 @@ class ProjectRecord(Record, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-ENVIRONMENTS = Table(
-    "environments", "id",
-    cols(("id", UID), ("project_id", UID), ("name", TXT), ("kind", TXT),
-         ("lifecycle_status", TXT), ("locked_at", TIME), ("lock_reason", TXT),
-         ("archived_at", TIME), ("archive_reason", TXT), *STAMPS),
-    indexes=("project_id", "inserted_at"),
-)
+PROJECTS = table_of(ProjectRecord, "projects", indexes=("slug", "inserted_at"))
 
 
 class EnvironmentRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = ENVIRONMENTS
     id: UUID
     project_id: UUID
     name: str
@@ -66,17 +47,12 @@ class EnvironmentRecord(Record, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+ENVIRONMENTS = table_of(EnvironmentRecord, "environments",
+                        indexes=("project_id", "inserted_at"))
+
+
 # One row per (owner, exposure, key); `scope` names the owner's layer (environment, resource).
-VARIABLES = Table(
-    "config_variables", "id",
-    cols(("id", UID), ("owner_id", UID), ("scope", TXT), ("key", TXT), ("exposure", TXT),
-         ("kind", TXT), ("is_secret", BOOL), ("plain_value", TXT), ("updated_at", TIME)),
-    indexes=("owner_id, exposure, key",),
-)
-
-
 class VariableRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = VARIABLES
     id: UUID
     owner_id: UUID
     scope: str
@@ -88,20 +64,10 @@ class VariableRecord(Record, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-RESOURCES = Table(
-    "resources", "id",
-    cols(("id", UID), ("project_id", UID), ("environment_id", UID), ("name", TXT),
-         ("slug", TXT), ("kind", TXT), ("description", TXT), ("image", TXT), ("command", TXT),
-         ("args", TXT), ("internal_port", INT), ("protocol", TXT), ("health", TXT),
-         ("lifecycle_status", TXT), ("archived_at", TIME), ("deployment_count", INT),
-         ("last_deployment_id", UID), ("active_deployment_id", UID),
-         ("serving_deployment_id", UID), *STAMPS),
-    indexes=("project_id", "environment_id", "inserted_at"),
-)
+VARIABLES = table_of(VariableRecord, "config_variables", indexes=("owner_id, exposure, key",))
 
 
 class ResourceRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = RESOURCES
     id: UUID
     project_id: UUID
     environment_id: UUID
@@ -125,26 +91,16 @@ class ResourceRecord(Record, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+RESOURCES = table_of(ResourceRecord, "resources",
+                     indexes=("project_id", "environment_id", "inserted_at"))
+
+
 # The Deployment events an attempt's timeline shows, by the column prefix that holds each.
 TIMELINE = {"Requested": "requested", "Placed": "placed", "Ready": "ready", "Failed": "failed",
             "StopDeferred": "stop_deferred", "StopRequested": "stop_requested",
             "Terminated": "terminated"}
 
-ATTEMPTS = Table(
-    "deployment_attempts", "id",
-    cols(("id", UID), ("request_id", TXT), ("project_id", UID), ("environment_id", UID),
-         ("resource_id", UID), ("server_id", UID), ("trigger_kind", TXT),
-         ("source_deployment_id", UID), ("rollback_candidate_id", UID), ("is_rollback", BOOL),
-         ("status", TXT), ("snapshot", TXT), ("error_detail", TXT), ("created_at", TIME),
-         ("started_at", TIME), ("finished_at", TIME),
-         *((f"{p}_{c}", k) for p in TIMELINE.values() for c, k in (("seq", INT), ("at", TIME))),
-         ("updated_at", TIME)),
-    indexes=("resource_id", "project_id", "server_id", "status", "created_at"),
-)
-
-
 class AttemptRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = ATTEMPTS
     id: UUID
     request_id: str
     project_id: UUID
@@ -176,6 +132,10 @@ class AttemptRecord(Record, frozen=True, kw_only=True):
     terminated_seq: int | None
     terminated_at: datetime | None
     updated_at: datetime
+
+
+ATTEMPTS = table_of(AttemptRecord, "deployment_attempts",
+                    indexes=("resource_id", "project_id", "server_id", "status", "created_at"))
 
 
 RESOURCE_TABLES = (PROJECTS, ENVIRONMENTS, VARIABLES, RESOURCES, ATTEMPTS)

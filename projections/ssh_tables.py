@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
 from uuid import UUID
 
-from projections.model import STAMPS, Join, Kind, Table, cols
-from projections.records import Record
-
-TXT, BOOL, UID = Kind.TEXT, Kind.BOOL, Kind.UUID
+from projections.model import Join, Kind, cols
+from projections.records import Record, table_of
 
 # Usernames never change after creation; cluster_name follows the node through the join.
 # password_hash is internal (login checks); the API shows only has_password.
-_NODE_CLUSTER = (Join("nodes", "node_id", "id", cols(("cluster_name", TXT))),)
-SSH_USERNAMES = Table(
-    "ssh_usernames", "id",
-    cols(
-        ("id", UID), ("node_id", UID), ("username", TXT), ("password_hash", TXT),
-        ("has_password", BOOL), *STAMPS,
-    ),
-    indexes=("node_id, username", "inserted_at"),
-    joins=_NODE_CLUSTER,
-)
+_NODE_CLUSTER = (Join("nodes", "node_id", "id", cols(("cluster_name", Kind.TEXT))),)
 
 
 class SshUsernameRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = SSH_USERNAMES
     id: UUID
     node_id: UUID
     username: str
@@ -37,20 +24,11 @@ class SshUsernameRecord(Record, frozen=True, kw_only=True):
     cluster_name: str | None  # NULL once the node is gone
 
 
-SSH_PUBLIC_KEYS = Table(
-    "ssh_public_keys", "id",
-    cols(
-        ("id", UID), ("ssh_username_id", UID), ("node_id", UID), ("username", TXT),
-        ("key_name", TXT), ("public_key", TXT), ("algorithm", TXT), ("fingerprint", TXT),
-        *STAMPS,
-    ),
-    indexes=("ssh_username_id, fingerprint", "node_id", "inserted_at"),
-    joins=_NODE_CLUSTER,
-)
+SSH_USERNAMES = table_of(SshUsernameRecord, "ssh_usernames",
+                         indexes=("node_id, username", "inserted_at"), joins=_NODE_CLUSTER)
 
 
 class SshPublicKeyRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = SSH_PUBLIC_KEYS
     id: UUID
     ssh_username_id: UUID
     node_id: UUID
@@ -62,6 +40,12 @@ class SshPublicKeyRecord(Record, frozen=True, kw_only=True):
     inserted_at: datetime
     updated_at: datetime
     cluster_name: str | None  # NULL once the node is gone
+
+
+SSH_PUBLIC_KEYS = table_of(
+    SshPublicKeyRecord, "ssh_public_keys",
+    indexes=("ssh_username_id, fingerprint", "node_id", "inserted_at"), joins=_NODE_CLUSTER,
+)
 
 
 SSH_RECORDS = (SshUsernameRecord, SshPublicKeyRecord)

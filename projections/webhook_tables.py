@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
 from uuid import UUID
 
-from projections.model import STAMPS, Kind, Table, cols
-from projections.records import Record
+from projections.records import Record, table_of
 
-TXT, INT, UID = Kind.TEXT, Kind.INT, Kind.UUID
 
 # subscribed_events is stored as "|type|type|" so "contains" is the glob *|type|* everywhere.
-WEBHOOKS = Table(
-    "webhooks", "id",
-    cols(
-        ("id", UID), ("url", TXT), ("subscribed_events", TXT), ("sealed_secret", TXT),
-        ("sealed_headers", TXT), ("created_position", INT), *STAMPS,
-    ),
-    indexes=("inserted_at",),
-)
-
-
 class WebhookRecord(Record, frozen=True, kw_only=True):
-    TABLE: ClassVar[Table] = WEBHOOKS
     id: UUID
     url: str
     subscribed_events: str  # "|type|type|": split_events() gives the list
@@ -32,6 +18,9 @@ class WebhookRecord(Record, frozen=True, kw_only=True):
     created_position: int
     inserted_at: datetime
     updated_at: datetime
+
+
+WEBHOOKS = table_of(WebhookRecord, "webhooks", indexes=("inserted_at",))
 
 
 WEBHOOK_RECORDS = (WebhookRecord,)

@@ -1,7 +1,9 @@
 """Records match their tables, and Records reads rows as records on every kind of view.
 
-A column added to a table without its record (or the other way round) fails here, not at the
-first request that reads the row.
+A record's table is derived from its fields (records.table_of); these tests guard the
+derivation: every column has a field of its kind, the joined columns too, and the fleet's
+fingerprint is pinned, so a change to a record that reshapes a table fails here until the
+read-model version is raised with it.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import types
 import typing
 from datetime import UTC, datetime
+from enum import Enum, IntEnum, StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 import msgspec
@@ -20,10 +23,17 @@ from eventsourcing.persistence import Tracking
 from adapters.memory_views import MemoryTableView
 from adapters.sqlite_views import SQLiteFleetView
 from projections.fleet_reads import FleetReads
-from projections.fleet_tables import FLEET_RECORDS, FLEET_TABLES, NODES, NodeRecord
+from projections.fleet_tables import (
+    FLEET_RECORDS,
+    FLEET_TABLES,
+    FLEET_VERSION,
+    NODES,
+    NodeRecord,
+)
 from projections.model import Kind, Upsert
 from projections.query import Cond, ListQuery, Order
-from projections.records import Record, Records
+from projections.records import Record, Records, kind_of
+from projections.resource_tables import TIMELINE, AttemptRecord
 from projections.view import TableView
 from tests.unit.projections.test_query_sqlite import construct_view
 
@@ -58,6 +68,44 @@ def test_a_record_has_a_field_of_the_columns_type_for_each_column(record: type[R
     assert sorted(fields) == sorted(columns), record.__name__
     for name, hint in fields.items():
         assert issubclass(_base_type(hint), PYTHON_TYPES[columns[name]]), (record, name)
+
+
+def test_the_fleet_tables_keep_their_fingerprint() -> None:
+    """Pinned beside FLEET_VERSION: if this fails, a table changed shape; raise the version
+    (fleet_tables.py) and pin the new fingerprint here."""
+    assert (FLEET_VERSION.version, FLEET_VERSION.fingerprint) == (4, "dac4fc0e0eacd57a")
+
+
+class _Colour(StrEnum):
+    RED = "red"
+
+
+class _Level(IntEnum):
+    LOW = 1
+
+
+class _Shape(Enum):
+    SQUARE = object()
+
+
+@pytest.mark.parametrize(("hint", "kind"), [
+    (str, Kind.TEXT), (_Colour, Kind.TEXT), (Literal["a", "b"], Kind.TEXT),
+    (int | None, Kind.INT), (_Level, Kind.INT), (bool, Kind.BOOL), (bool | None, Kind.BOOL),
+    (datetime | None, Kind.TIME), (UUID, Kind.UUID), (typing.Optional[UUID], Kind.UUID),  # noqa: UP045
+])
+def test_a_field_type_gives_its_column_kind(hint: Any, kind: Kind) -> None:
+    assert kind_of(hint) is kind
+
+
+@pytest.mark.parametrize("hint", [float, bytes, _Shape, int | str, list[str], Literal["a", 1]])
+def test_a_field_type_without_a_column_kind_is_refused(hint: Any) -> None:
+    with pytest.raises(TypeError):
+        kind_of(hint)
+
+
+def test_an_attempt_has_a_seq_and_an_at_column_per_timeline_event() -> None:
+    fields = AttemptRecord.__struct_fields__
+    assert all(f"{p}_seq" in fields and f"{p}_at" in fields for p in TIMELINE.values())
 
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
