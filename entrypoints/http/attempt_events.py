@@ -13,11 +13,9 @@ the server ends every wait at once (inputs.stopping_event).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
 from uuid import UUID
@@ -34,6 +32,7 @@ from entrypoints.http.appaloft_views import AppaloftShape, Query, answer, found,
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import first_of, path_uuid, services, stopping_event
 from entrypoints.http.serializers import Moment, described
+from entrypoints.http.wakeups import Wakeups, wakeups
 from projections.resource_reads import TimelineEntry, timeline
 from projections.resource_tables import AttemptRecord
 
@@ -176,44 +175,6 @@ async def start_of(svc: Services, deployment_id: UUID, query: EventsQuery,
     if resumed is None:
         resumed = 0 if query.include_history else latest
     return max(resumed, latest) if query.history_limit == 0 else resumed
-
-
-# --- waking waiters on this process's commits ----------------------------------------------
-class Wakeups:
-    """Sets every waiting request's event when this process commits (observers run on worker
-    threads, so each event is set on its own loop)."""
-
-    def __init__(self, svc: Services) -> None:
-        self.services = svc
-        self._lock = threading.Lock()
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        svc.writes.observers.append(self.committed)
-
-    def committed(self, position: int) -> None:
-        with self._lock:
-            waiters = list(self._waiters)
-        for loop, event in waiters:
-            with contextlib.suppress(RuntimeError):  # that request's loop has just closed
-                loop.call_soon_threadsafe(event.set)
-
-    @contextlib.contextmanager
-    def waiting(self) -> Iterator[asyncio.Event]:
-        waiter = (asyncio.get_running_loop(), asyncio.Event())
-        with self._lock:
-            self._waiters.add(waiter)
-        try:
-            yield waiter[1]
-        finally:
-            with self._lock:
-                self._waiters.discard(waiter)
-
-
-def wakeups(request: Request) -> Wakeups:
-    svc = services(request)
-    hub: Wakeups | None = getattr(request.app.state, "attempt_wakeups", None)
-    if hub is None or hub.services is not svc:
-        hub = request.app.state.attempt_wakeups = Wakeups(svc)
-    return hub
 
 
 # --- GET /deployments/{id}/events ----------------------------------------------------------

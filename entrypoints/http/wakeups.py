@@ -1,0 +1,55 @@
+"""Waking long polls and streams when this process commits, so they answer at once instead of
+at their next poll: the write path calls every observer with the position it committed (on a
+worker thread), and each waiting request's event is set on its own loop. Commits of other
+processes are not seen here: a waiter still polls the read model at its own pace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from starlette.requests import Request
+
+from entrypoints.bootstrap import Services
+from entrypoints.http.inputs import services
+
+
+class Wakeups:
+    """Sets every waiting request's event when this process commits (observers run on worker
+    threads, so each event is set on its own loop)."""
+
+    def __init__(self, svc: Services) -> None:
+        self.services = svc
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        svc.writes.observers.append(self.committed)
+
+    def committed(self, position: int) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # that request's loop has just closed
+                loop.call_soon_threadsafe(event.set)
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[asyncio.Event]:
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiters.add(waiter)
+        try:
+            yield waiter[1]
+        finally:
+            with self._lock:
+                self._waiters.discard(waiter)
+
+
+def wakeups(request: Request) -> Wakeups:
+    """The app's hub, made for the services it runs now."""
+    svc = services(request)
+    hub: Wakeups | None = getattr(request.app.state, "wakeups", None)
+    if hub is None or hub.services is not svc:
+        hub = request.app.state.wakeups = Wakeups(svc)
+    return hub
