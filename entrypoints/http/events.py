@@ -7,8 +7,6 @@ with the in-process bus and over PostgreSQL with JetStream.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -42,6 +40,7 @@ from entrypoints.http.listing import (
     time_range,
 )
 from entrypoints.http.responses import paginated
+from entrypoints.http.wakeups import Wakeups, wakeups
 from projections.query import Cond, ListQuery, Order, Page
 
 HEARTBEAT_SECONDS = 15.0
@@ -138,38 +137,26 @@ async def index(request: Request) -> Response:
 
 # --- Server-Sent Events ---------------------------------------------------------------------
 class EventStreams:
-    """Wakes every open stream when this process commits (observers run on worker threads)."""
+    """Open streams: each waits on the app's commit wake-ups (entrypoints/http/wakeups.py), and
+    polls for other processes' commits."""
 
     def __init__(self, svc: Services, heartbeat: float = HEARTBEAT_SECONDS,
-                 poll: float = POLL_SECONDS) -> None:
+                 poll: float = POLL_SECONDS, wake: Wakeups | None = None) -> None:
         self.store: EdgeStore = svc.store
         self.heartbeat = heartbeat
         self.poll = poll
-        self._lock = threading.Lock()
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        svc.writes.observers.append(self.committed)
+        self.wake = wake or Wakeups(svc)
 
     @property
     def open_streams(self) -> int:
-        with self._lock:
-            return len(self._waiters)
-
-    def committed(self, position: int) -> None:
-        with self._lock:
-            waiters = list(self._waiters)
-        for loop, event in waiters:
-            with contextlib.suppress(RuntimeError):  # that stream's loop has just closed
-                loop.call_soon_threadsafe(event.set)
+        return self.wake.waiting_count()
 
     async def frames(self, cursor: int, topics: tuple[str, ...]) -> AsyncIterator[bytes]:
         """Events after `cursor` as they commit, with a comment line when idle."""
-        waiter = (asyncio.get_running_loop(), asyncio.Event())
-        with self._lock:
-            self._waiters.add(waiter)
-        try:
+        with self.wake.waiting() as woken:
             quiet_since = time.monotonic()
             while True:
-                waiter[1].clear()
+                woken.clear()
                 messages, cursor = await asyncio.to_thread(
                     messages_after, self.store, cursor, topics, STREAM_BATCH
                 )
@@ -182,17 +169,10 @@ class EventStreams:
                 if left <= 0:
                     yield b": heartbeat\n\n"
                     quiet_since, left = time.monotonic(), self.heartbeat
-                await _wait(waiter[1], min(self.poll, left))
-        finally:
-            with self._lock:
-                self._waiters.discard(waiter)
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(event.wait(), seconds)
-    except TimeoutError:
-        pass
+                try:
+                    await asyncio.wait_for(woken.wait(), min(self.poll, left))
+                except TimeoutError:
+                    pass
 
 
 def frame(message: Message) -> bytes:
@@ -206,7 +186,7 @@ def streams(request: Request) -> EventStreams:
     svc = services(request)
     found: EventStreams | None = getattr(state, "event_streams", None)
     if found is None or found.store is not svc.store:
-        found = state.event_streams = EventStreams(svc)
+        found = state.event_streams = EventStreams(svc, wake=wakeups(request))
     return found
 
 

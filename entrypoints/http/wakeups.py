@@ -27,6 +27,10 @@ class Wakeups:
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         svc.writes.observers.append(self.committed)
 
+    def waiting_count(self) -> int:
+        with self._lock:
+            return len(self._waiters)
+
     def committed(self, position: int) -> None:
         with self._lock:
             waiters = list(self._waiters)
