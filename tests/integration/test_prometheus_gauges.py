@@ -33,7 +33,9 @@ def clock() -> FixedClock:
 def held(any_url: str, clock: FixedClock) -> Iterator[Services]:
     """Services whose projector does not run (this test applies events by hand) and whose relay
     runs only when the test drains it; no default cluster, so nothing is recorded at start."""
-    built = build_services(make_settings(any_url, run_projections=False), clock)
+    # Not in the insert transaction either (WRITE_PROJECT_IN_COMMIT): nothing may project.
+    built = build_services(make_settings(any_url, run_projections=False,
+                                         write_project_in_commit=False), clock)
     built.start()
     yield built
     built.close()
