@@ -434,7 +434,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         FleetProjection(view), store.recorder, store.mapper, store.name,
         leader=lock.held if lock is not None else None,
     )
-    if settings.write_project_in_commit:
+    # Only where this process keeps the read model: with RUN_PROJECTIONS=false (serve
+    # --no-projections, replay, the relay) another process owns it and nothing here writes it.
+    if settings.write_project_in_commit and settings.run_projections:
         project_in_commit(store, view, projector)
     relay, bus, relay_lock = build_relay(settings, store, projector, locks)
     listener = None

@@ -45,8 +45,6 @@ class CpuFigures(Shape):
     load_5m: Annotated[Amount, _d("Load average over 5 minutes")]
     load_15m: Annotated[Amount, _d("Load average over 15 minutes")]
     usage_percent: Annotated[Amount, _d("CPU usage in percent")]
-    base_clock_mhz: Annotated[Count, _d(
-        "The CPU's base clock in MHz (null from agents that do not report it)")]
 
 
 class UsageFigures(Shape):

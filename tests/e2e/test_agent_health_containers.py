@@ -315,6 +315,8 @@ def with_an_agent(engine: Engine, admin: InProcessAdmin, children: Children,
         status = attempt_of(deployment)
         if status in (AttemptStatus.CREATED, AttemptStatus.RUNNING):
             return None
+        # The aggregate is read from the store; the row must have caught up with it first.
+        services.projector.wait(services.store.recorder.max_notification_id() or 0)
         return status, services.view.get("deployments", request_id) or {}
 
     first = attempts.create(CreateDeployment(
