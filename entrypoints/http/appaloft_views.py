@@ -10,6 +10,7 @@ camelCase. The seed documents no errors: ours use the house error envelope
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -22,7 +23,7 @@ from starlette.responses import Response
 
 from domain.variables import MASK, effective, entry_id
 from entrypoints.http.errors import ApiError, validation_details
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.responses import JSONResponse
 from entrypoints.http.serializers import Moment, Shape, described
 from projections.resource_tables import VariableRecord
@@ -108,6 +109,24 @@ def counted(count: int) -> Response:
 
 
 run = run_in_threadpool  # blocking reads and commands off the event loop (typed as its callee)
+
+
+async def perform(request: Request, call: Callable[..., Any], param: str | None = None,
+                  body: type[msgspec.Struct] | None = None) -> Any:
+    """Runs `call` off the event loop with the id in path parameter `param` and the decoded
+    `body`, each where the operation has one (a bad id is reported before a bad body); what
+    `call` returns."""
+    args: list[Any] = [] if param is None else [path_uuid(request, param)]
+    if body is not None:
+        args.append(await read_body(request, body))
+    return await run(call, *args)
+
+
+async def command(request: Request, call: Callable[..., Any], param: str | None = None,
+                  body: type[msgspec.Struct] | None = None, status: int = 200) -> Response:
+    """The handler of every plain Appaloft command: `perform` it, answer `{id}` with what it
+    returns."""
+    return accepted(await perform(request, call, param, body), status)
 
 
 def generated_at(request: Request) -> datetime:

@@ -9,8 +9,10 @@ Mengi's POST /deployments/app-hosting shares the path prefix and is matched firs
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, get_args
 
+import msgspec
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,6 +36,7 @@ from entrypoints.http.appaloft_views import (
     counted,
     found,
     generated_at,
+    perform,
     read_query,
     run,
 )
@@ -48,6 +51,7 @@ from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.serializers import described
 
 _d = described
+_ID = "deploymentId"  # the path parameter
 
 
 # AttemptStatus's values, inline: a query parameter's schema cannot refer to a component.
@@ -74,8 +78,10 @@ class RecoveryReadinessQuery(Query):
                                                                  " candidates (default 10)")] = 10
 
 
-def _created(request_id: str) -> Response:
-    return accepted(deployment_uuid(request_id), 201)
+async def _requested(request: Request, call: Callable[..., Any], param: str | None = None,
+                     body: type[msgspec.Struct] | None = None) -> Response:
+    """A command that requests an attempt: 201 with the id of its deployment."""
+    return accepted(deployment_uuid((await perform(request, call, param, body)).request_id), 201)
 
 
 async def plan_deployment(request: Request) -> Response:
@@ -85,8 +91,8 @@ async def plan_deployment(request: Request) -> Response:
 
 
 async def create(request: Request) -> Response:
-    cmd = await read_body(request, CreateDeployment)
-    return _created((await run(services(request).deployment_attempts.create, cmd)).request_id)
+    return await _requested(request, services(request).deployment_attempts.create,
+                            body=CreateDeployment)
 
 
 async def index(request: Request) -> Response:
@@ -107,27 +113,23 @@ async def count(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
-    deployment_id = path_uuid(request, "deploymentId")
+    deployment_id = path_uuid(request, _ID)
     include = read_query(request, attempt_views.DeploymentShowQuery)
     return answer(await run(attempt_views.show, services(request), deployment_id, include,
                             generated_at(request)))
 
 
 async def retry(request: Request) -> Response:
-    deployment_id = path_uuid(request, "deploymentId")
-    attempts = services(request).deployment_attempts
-    return _created((await run(attempts.retry, deployment_id)).request_id)
+    return await _requested(request, services(request).deployment_attempts.retry, _ID)
 
 
 async def rollback(request: Request) -> Response:
-    deployment_id = path_uuid(request, "deploymentId")
-    cmd = await read_body(request, RollbackDeployment)
-    attempts = services(request).deployment_attempts
-    return _created((await run(attempts.rollback, deployment_id, cmd)).request_id)
+    return await _requested(request, services(request).deployment_attempts.rollback, _ID,
+                            RollbackDeployment)
 
 
 async def cancel(request: Request) -> Response:
-    deployment_id = path_uuid(request, "deploymentId")
+    deployment_id = path_uuid(request, _ID)
     cmd = await read_body(request, CancelDeployment)
     svc = services(request)
     await run(svc.deployment_attempts.cancel, deployment_id, cmd)
@@ -139,13 +141,12 @@ async def cancel(request: Request) -> Response:
 
 
 async def redeploy(request: Request) -> Response:
-    resource_id = path_uuid(request, "resourceId")
-    attempts = services(request).deployment_attempts
-    return _created((await run(attempts.redeploy, resource_id)).request_id)
+    return await _requested(request, services(request).deployment_attempts.redeploy,
+                            "resourceId")
 
 
 async def recovery_readiness(request: Request) -> Response:
-    deployment_id = path_uuid(request, "deploymentId")
+    deployment_id = path_uuid(request, _ID)
     query = read_query(request, RecoveryReadinessQuery)
     svc = services(request)
     attempt = found(await run(svc.resource_reads.attempts.get, deployment_id), "deployment",

@@ -22,8 +22,8 @@ from entrypoints.http.appaloft_views import (
     ProjectFilter,
     Query,
     VariableEntry,
-    accepted,
     answer,
+    command,
     counted,
     found,
     layer,
@@ -31,12 +31,13 @@ from entrypoints.http.appaloft_views import (
     run,
     shown,
 )
-from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
 from projections.resource_tables import EnvironmentRecord
 
 _d = described
+_ID = "environmentId"  # the path parameter
 
 
 class EnvironmentCountQuery(Query):
@@ -105,8 +106,8 @@ def _list(reads: ResourceReads, project_id: UUID | None,
 
 
 async def create(request: Request) -> Response:
-    cmd = await read_body(request, CreateEnvironment)
-    return accepted(await run(services(request).environments.create, cmd), 201)
+    return await command(request, services(request).environments.create, body=CreateEnvironment,
+                         status=201)
 
 
 async def index(request: Request) -> Response:
@@ -122,32 +123,26 @@ async def count(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
-    environment_id = path_uuid(request, "environmentId")
+    environment_id = path_uuid(request, _ID)
     environment = await run(_show, services(request).resource_reads, environment_id)
     return answer(EnvironmentShowResponse(environment=environment))
 
 
 async def rename(request: Request) -> Response:
-    environment_id = path_uuid(request, "environmentId")
-    cmd = await read_body(request, RenameEnvironment)
-    return accepted(await run(services(request).environments.rename, environment_id, cmd))
+    return await command(request, services(request).environments.rename, _ID, RenameEnvironment)
 
 
 async def lock(request: Request) -> Response:
-    environment_id = path_uuid(request, "environmentId")
-    cmd = await read_body(request, LockEnvironment)
-    return accepted(await run(services(request).environments.lock, environment_id, cmd))
+    return await command(request, services(request).environments.lock, _ID, LockEnvironment)
 
 
 async def unlock(request: Request) -> Response:
-    environment_id = path_uuid(request, "environmentId")
-    return accepted(await run(services(request).environments.unlock, environment_id))
+    return await command(request, services(request).environments.unlock, _ID)
 
 
 async def archive(request: Request) -> Response:
-    environment_id = path_uuid(request, "environmentId")
-    cmd = await read_body(request, ArchiveEnvironment)
-    return accepted(await run(services(request).environments.archive, environment_id, cmd))
+    return await command(request, services(request).environments.archive, _ID,
+                         ArchiveEnvironment)
 
 
 ROUTES = [

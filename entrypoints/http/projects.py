@@ -22,19 +22,20 @@ from entrypoints.http.appaloft_views import (
     AppaloftShape,
     LimitQuery,
     NoQuery,
-    accepted,
     answer,
+    command,
     counted,
     found,
     generated_at,
     read_query,
     run,
 )
-from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.serializers import Moment, described
 from projections.resource_tables import ProjectRecord
 
 _d = described
+_ID = "projectId"  # the path parameter
 
 
 class ProjectResponse(AppaloftShape):
@@ -88,14 +89,14 @@ def shape(record: ProjectRecord) -> ProjectResponse:
 
 
 def _project(request: Request) -> ProjectRecord:
-    project_id = path_uuid(request, "projectId")
+    project_id = path_uuid(request, _ID)
     return found(services(request).resource_reads.projects.get(project_id), "project",
                  project_id)
 
 
 async def create(request: Request) -> Response:
-    cmd = await read_body(request, CreateProject)
-    return accepted(await run(services(request).projects.create, cmd), 201)
+    return await command(request, services(request).projects.create, body=CreateProject,
+                         status=201)
 
 
 async def index(request: Request) -> Response:
@@ -114,23 +115,19 @@ async def show(request: Request) -> Response:
 
 
 async def rename(request: Request) -> Response:
-    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, RenameProject)
-    return accepted(await run(services(request).projects.rename, project_id, cmd))
+    return await command(request, services(request).projects.rename, _ID, RenameProject)
 
 
 async def describe(request: Request) -> Response:
-    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, DescribeProject)
-    return accepted(await run(services(request).projects.describe, project_id, cmd))
+    return await command(request, services(request).projects.describe, _ID, DescribeProject)
 
 
 async def archive(request: Request) -> Response:
-    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, ArchiveProject)
-    return accepted(await run(services(request).projects.archive, project_id, cmd))
+    return await command(request, services(request).projects.archive, _ID, ArchiveProject)
 
 
 async def restore(request: Request) -> Response:
-    project_id = path_uuid(request, "projectId")
-    return accepted(await run(services(request).projects.restore, project_id))
+    return await command(request, services(request).projects.restore, _ID)
 
 
 def blockers_of(record: ProjectRecord) -> list[DeleteBlocker]:
@@ -152,8 +149,7 @@ async def delete_check(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    project_id, cmd = path_uuid(request, "projectId"), await read_body(request, DeleteProject)
-    return accepted(await run(services(request).projects.delete, project_id, cmd))
+    return await command(request, services(request).projects.delete, _ID, DeleteProject)
 
 
 ROUTES = [

@@ -32,6 +32,7 @@ from entrypoints.http.appaloft_views import (
     Query,
     accepted,
     answer,
+    command,
     counted,
     found,
     generated_at,
@@ -45,6 +46,7 @@ from projections.resource_reads import ResourceReads
 from projections.resource_tables import AttemptRecord, ResourceRecord
 
 _d = described
+_ID = "resourceId"  # the path parameter
 
 
 class ResourceCountQuery(Query):
@@ -227,8 +229,8 @@ def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceSho
 
 
 async def create(request: Request) -> Response:
-    cmd = await read_body(request, CreateResource)
-    return accepted(await run(services(request).resources.create, cmd), 201)
+    return await command(request, services(request).resources.create, body=CreateResource,
+                         status=201)
 
 
 async def index(request: Request) -> Response:
@@ -245,14 +247,14 @@ async def count(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
-    resource_id = path_uuid(request, "resourceId")
+    resource_id = path_uuid(request, _ID)
     read_query(request, NoQuery)
     return answer(await run(_show, services(request).resource_reads, resource_id,
                             generated_at(request)))
 
 
 async def delete(request: Request) -> Response:
-    resource_id, cmd = path_uuid(request, "resourceId"), await read_body(request, DeleteResource)
+    resource_id, cmd = path_uuid(request, _ID), await read_body(request, DeleteResource)
     try:
         await run(services(request).resources.delete, resource_id, cmd)
     except ResourceBusyError as exc:
@@ -262,36 +264,31 @@ async def delete(request: Request) -> Response:
 
 
 async def archive(request: Request) -> Response:
-    resource_id = path_uuid(request, "resourceId")
-    return accepted(await run(services(request).resources.archive, resource_id))
+    return await command(request, services(request).resources.archive, _ID)
 
 
 async def configure_source(request: Request) -> Response:
-    resource_id, cmd = path_uuid(request, "resourceId"), await read_body(request, ConfigureSource)
-    return accepted(await run(services(request).resources.configure_source, resource_id, cmd))
+    return await command(request, services(request).resources.configure_source, _ID,
+                         ConfigureSource)
 
 
 async def configure_runtime(request: Request) -> Response:
-    resource_id = path_uuid(request, "resourceId")
-    cmd = await read_body(request, ConfigureRuntimeProfile)
-    return accepted(await run(services(request).resources.configure_runtime, resource_id, cmd))
+    return await command(request, services(request).resources.configure_runtime, _ID,
+                         ConfigureRuntimeProfile)
 
 
 async def configure_network(request: Request) -> Response:
-    resource_id = path_uuid(request, "resourceId")
-    cmd = await read_body(request, ConfigureNetworkProfile)
-    return accepted(await run(services(request).resources.configure_network, resource_id, cmd))
+    return await command(request, services(request).resources.configure_network, _ID,
+                         ConfigureNetworkProfile)
 
 
 async def configure_health(request: Request) -> Response:
-    resource_id = path_uuid(request, "resourceId")
-    cmd = await read_body(request, ConfigureHealthPolicy)
-    return accepted(await run(services(request).resources.configure_health, resource_id, cmd))
+    return await command(request, services(request).resources.configure_health, _ID,
+                         ConfigureHealthPolicy)
 
 
 async def reset_health(request: Request) -> Response:
-    resource_id = path_uuid(request, "resourceId")
-    return accepted(await run(services(request).resources.reset_health, resource_id))
+    return await command(request, services(request).resources.reset_health, _ID)
 
 
 ROUTES = [

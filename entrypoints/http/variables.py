@@ -8,10 +8,12 @@ Precedence is domain/variables.py's (`defaults < environment < resource`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,6 +31,7 @@ from entrypoints.http.appaloft_views import (
     found,
     generated_at,
     layer,
+    perform,
     read_query,
     run,
     shown,
@@ -39,6 +42,7 @@ from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
 
 _d = described
+B = TypeVar("B", bound=msgspec.Struct)
 Exposure = Literal["build-time", "runtime"]
 MAX_KEY = 128
 
@@ -107,17 +111,28 @@ def path_key(request: Request) -> str:
     return key
 
 
-# --- environments -----------------------------------------------------------------------------
-async def set_environment_variable(request: Request) -> Response:
-    environment_id, cmd = path_uuid(request, "environmentId"), await read_body(request, SetVariable)
-    await run(services(request).environments.set_variable, environment_id, cmd)
+async def _set(request: Request, param: str, call: Callable[..., Any]) -> Response:
+    await perform(request, call, param, SetVariable)
     return answer(None)
 
 
+async def _on_key(request: Request, param: str, call: Callable[..., Any],
+                  body: type[B]) -> tuple[UUID, str, B]:
+    """The id, the {key} and the body of a command on one key, once `call` ran with them."""
+    identifier, key = path_uuid(request, param), path_key(request)
+    cmd = await read_body(request, body)
+    await run(call, identifier, key, cmd)
+    return identifier, key, cmd
+
+
+# --- environments -----------------------------------------------------------------------------
+async def set_environment_variable(request: Request) -> Response:
+    return await _set(request, "environmentId", services(request).environments.set_variable)
+
+
 async def unset_environment_variable(request: Request) -> Response:
-    environment_id, key = path_uuid(request, "environmentId"), path_key(request)
-    cmd = await read_body(request, UnsetVariable)
-    await run(services(request).environments.unset_variable, environment_id, key, cmd)
+    await _on_key(request, "environmentId", services(request).environments.unset_variable,
+                  UnsetVariable)
     return answer(None)
 
 
@@ -143,15 +158,12 @@ async def effective_precedence(request: Request) -> Response:
 
 # --- resources --------------------------------------------------------------------------------
 async def set_resource_variable(request: Request) -> Response:
-    resource_id, cmd = path_uuid(request, "resourceId"), await read_body(request, SetVariable)
-    await run(services(request).resources.set_variable, resource_id, cmd)
-    return answer(None)
+    return await _set(request, "resourceId", services(request).resources.set_variable)
 
 
 async def unset_resource_variable(request: Request) -> Response:
-    resource_id, key = path_uuid(request, "resourceId"), path_key(request)
-    cmd = await read_body(request, UnsetVariable)
-    await run(services(request).resources.unset_variable, resource_id, key, cmd)
+    await _on_key(request, "resourceId", services(request).resources.unset_variable,
+                  UnsetVariable)
     return answer(None)
 
 
@@ -176,17 +188,16 @@ async def create_secret(request: Request) -> Response:
 
 
 async def rotate_secret(request: Request) -> Response:
-    resource_id, key = path_uuid(request, "resourceId"), path_key(request)
-    cmd = await read_body(request, RotateSecret)
-    await run(services(request).resources.rotate_secret, resource_id, key, cmd)
+    resource_id, key, cmd = await _on_key(request, "resourceId",
+                                          services(request).resources.rotate_secret, RotateSecret)
     return answer(SecretAcceptedResponse(resource_id=resource_id, key=key,
                                          exposure=cmd.exposure))
 
 
 async def delete_secret(request: Request) -> Response:
-    resource_id, key = path_uuid(request, "resourceId"), path_key(request)
-    cmd = await read_body(request, UnsetVariable)
-    await run(services(request).resources.delete_secret, resource_id, key, cmd)
+    resource_id, key, cmd = await _on_key(request, "resourceId",
+                                          services(request).resources.delete_secret,
+                                          UnsetVariable)
     return answer(SecretAcceptedResponse(resource_id=resource_id, key=key,
                                          exposure=cmd.exposure))
 
