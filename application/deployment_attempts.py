@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-import msgspec
 from msgspec import Meta
 
 from application.deployments import Accepted, Deployments
+from application.projects import AppaloftBody
 from application.resources import snapshot_for_deployment
 from application.write_path import UnitOfWork
 from domain.deployment import Deployment, deployment_uuid
@@ -33,7 +33,7 @@ from domain.resource import Resource, ResourceSnapshot
 from domain.shared import InvalidValueError
 
 
-class CreateDeployment(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class CreateDeployment(AppaloftBody):
     """Body of POST /deployments: the explicit context Appaloft asks for. `serverId` is an edge
     node's id; omitted, any healthy node with room is chosen."""
 
@@ -44,13 +44,13 @@ class CreateDeployment(msgspec.Struct, forbid_unknown_fields=True, rename="camel
     destination_id: Annotated[str, Meta(max_length=200)] | None = None
 
 
-class RollbackDeployment(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class RollbackDeployment(AppaloftBody):
     """Body of POST /deployments/{deploymentId}/rollback."""
 
     rollback_candidate_deployment_id: UUID
 
 
-class CancelDeployment(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class CancelDeployment(AppaloftBody):
     """Body of POST /deployments/{deploymentId}/cancel: the deployment id again, to confirm."""
 
     confirm: Annotated[str, Meta(min_length=1, max_length=64)]

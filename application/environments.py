@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-import msgspec
 from msgspec import Meta
 
 from application.clusters import claim_name
 from application.ports import SecretBox
-from application.projects import live_project
+from application.projects import AppaloftBody, live_project
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
 from domain.environment import MAX_NAME, MAX_REASON, Environment
@@ -31,7 +30,7 @@ VariableValue = Annotated[str, Meta(max_length=MAX_VALUE)]
 Exposure = Literal["build-time", "runtime"]
 
 
-class CreateEnvironment(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class CreateEnvironment(AppaloftBody):
     """Body of POST /environments."""
 
     project_id: UUID
@@ -39,25 +38,25 @@ class CreateEnvironment(msgspec.Struct, forbid_unknown_fields=True, rename="came
     kind: EnvironmentKind = "local"
 
 
-class RenameEnvironment(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class RenameEnvironment(AppaloftBody):
     """Body of POST /environments/{environmentId}/rename."""
 
     name: EnvironmentName
 
 
-class LockEnvironment(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class LockEnvironment(AppaloftBody):
     """Body of POST /environments/{environmentId}/lock."""
 
     lock_reason: Reason | None = None
 
 
-class ArchiveEnvironment(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class ArchiveEnvironment(AppaloftBody):
     """Body of POST /environments/{environmentId}/archive."""
 
     archive_reason: Reason | None = None
 
 
-class SetVariable(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class SetVariable(AppaloftBody):
     """Body of POST /environments/{id}/variables and /resources/{id}/variables."""
 
     key: VariableKey
@@ -71,7 +70,7 @@ class SetVariable(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
         return self.is_secret or self.kind == SECRET
 
 
-class UnsetVariable(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class UnsetVariable(AppaloftBody):
     """Body of DELETE .../variables/{key}."""
 
     exposure: Exposure = "runtime"

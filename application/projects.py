@@ -24,36 +24,41 @@ Description = Annotated[str, Meta(max_length=MAX_DESCRIPTION)]
 Reason = Annotated[str, Meta(min_length=1, max_length=MAX_REASON)]
 
 
-class CreateProject(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class AppaloftBody(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """The base of every Appaloft request body (projects, environments, resources,
+    deployments): its camelCase wire names, and any other field refused."""
+
+
+class CreateProject(AppaloftBody):
     """Body of POST /projects."""
 
     name: ProjectName
     description: Description = ""
 
 
-class RenameProject(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class RenameProject(AppaloftBody):
     """Body of POST /projects/{projectId}/rename."""
 
     name: ProjectName
 
 
-class DescribeProject(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class DescribeProject(AppaloftBody):
     """Body of POST /projects/{projectId}/description (empty or omitted: cleared)."""
 
     description: Description = ""
 
 
-class ArchiveProject(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class ArchiveProject(AppaloftBody):
     """Body of POST /projects/{projectId}/archive."""
 
     reason: Reason | None = None
 
 
-class ProjectConfirmation(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class ProjectConfirmation(AppaloftBody):
     project_id: UUID
 
 
-class DeleteProject(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class DeleteProject(AppaloftBody):
     """Body of DELETE /projects/{projectId}: the id again, as a deliberate confirmation."""
 
     confirmation: ProjectConfirmation

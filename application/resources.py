@@ -27,7 +27,7 @@ from application.environments import (
     sealed_or_plain,
 )
 from application.ports import SecretBox, WorkNotifier
-from application.projects import live_project
+from application.projects import AppaloftBody, live_project
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
 from domain.deployment import Deployment, Status
@@ -55,7 +55,7 @@ Seconds = Annotated[int, Meta(ge=1, le=MAX_SECONDS)]
 Label = Annotated[str, Meta(max_length=200)]
 
 
-class CreateResource(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class CreateResource(AppaloftBody):
     """Body of POST /resources."""
 
     project_id: UUID
@@ -65,7 +65,7 @@ class CreateResource(msgspec.Struct, forbid_unknown_fields=True, rename="camel")
     description: Annotated[str, Meta(max_length=MAX_DESCRIPTION)] = ""
 
 
-class Source(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class Source(AppaloftBody):
     """A container image here (Appaloft's other kinds need builds this platform does not do)."""
 
     locator: Image
@@ -73,7 +73,7 @@ class Source(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     display_name: Label | None = None
 
 
-class ConfigureSource(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class ConfigureSource(AppaloftBody):
     """Body of POST /resources/{id}/source. The command is idempotent by value (the same image
     again records nothing), so `idempotencyKey` is accepted and needs no bookkeeping."""
 
@@ -81,35 +81,35 @@ class ConfigureSource(msgspec.Struct, forbid_unknown_fields=True, rename="camel"
     idempotency_key: Label | None = None
 
 
-class RuntimeProfile(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class RuntimeProfile(AppaloftBody):
     command: Command | None = None  # the entrypoint, split into words like a shell would
-    args: Annotated[list[Argument], Meta(max_length=MAX_ARGS)] = []
+    args: Annotated[list[Argument], Meta(max_length=MAX_ARGS)] = msgspec.field(default_factory=list)
 
 
-class ConfigureRuntimeProfile(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class ConfigureRuntimeProfile(AppaloftBody):
     """Body of POST /resources/{id}/runtime-profile."""
 
     runtime_profile: RuntimeProfile
 
 
-class NetworkProfile(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class NetworkProfile(AppaloftBody):
     internal_port: Port
     protocol: Literal["http", "tcp", "udp"] = "http"
 
 
-class ConfigureNetworkProfile(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class ConfigureNetworkProfile(AppaloftBody):
     """Body of POST /resources/{id}/network-profile."""
 
     network_profile: NetworkProfile
 
 
-class HttpCheck(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class HttpCheck(AppaloftBody):
     path: Annotated[str, Meta(min_length=1, max_length=MAX_PATH, pattern=r"^/")] = "/"
     expected_status_code: Annotated[int, Meta(ge=100, le=599)] = 200
     port: Port | None = None
 
 
-class HealthCheck(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class HealthCheck(AppaloftBody):
     """Appaloft's health check object: HTTP (path, expected status) or TCP (connect)."""
 
     enabled: bool = True
@@ -131,13 +131,13 @@ class HealthCheck(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
                 "start_period_seconds": self.start_period_seconds}
 
 
-class ConfigureHealthPolicy(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class ConfigureHealthPolicy(AppaloftBody):
     """Body of POST /resources/{id}/health-policy."""
 
     health_check: HealthCheck
 
 
-class CreateSecret(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class CreateSecret(AppaloftBody):
     """Body of POST /resources/{id}/secrets (the value is never echoed)."""
 
     key: VariableKey
@@ -145,18 +145,18 @@ class CreateSecret(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     exposure: Exposure = "runtime"
 
 
-class RotateSecret(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class RotateSecret(AppaloftBody):
     """Body of POST /resources/{id}/secrets/{key}."""
 
     value: VariableValue
     exposure: Exposure = "runtime"
 
 
-class ResourceConfirmation(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class ResourceConfirmation(AppaloftBody):
     resource_slug: Annotated[str, Meta(min_length=1, max_length=63)]
 
 
-class DeleteResource(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+class DeleteResource(AppaloftBody):
     """Body of DELETE /resources/{id}: confirmed by the slug, as Appaloft does."""
 
     confirmation: ResourceConfirmation
