@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import InvalidValueError, StateConflictError, check_text
+from domain.shared import InvalidValueError, StateConflictError, check_reason, check_text
 from domain.variables import Configurable, entry_id, variable_entry
 
 MAX_NAME = 100
@@ -97,8 +97,7 @@ class Environment(Configurable, Aggregate):
     def lock(self, reason: str | None, at: datetime) -> None:
         """Locking a locked environment changes nothing (its first reason stays)."""
         self.check_open()
-        if reason is not None:
-            check_text(reason, "reason", MAX_REASON)
+        check_reason(reason, MAX_REASON)
         if self.locked_at is None:
             self._locked(reason=reason, at=at)
 
@@ -119,8 +118,7 @@ class Environment(Configurable, Aggregate):
 
     def archive(self, reason: str | None, at: datetime) -> None:
         self.check_mutable()
-        if reason is not None:
-            check_text(reason, "reason", MAX_REASON)
+        check_reason(reason, MAX_REASON)
         self._archived(reason=reason, at=at)
 
     @event("Archived")

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import GoneError, StateConflictError, check_text, slug_of
+from domain.shared import GoneError, StateConflictError, check_reason, check_text, slug_of
 from domain.soft_delete import SoftDeletable
 
 MAX_NAME = 100
@@ -100,8 +100,7 @@ class Project(SoftDeletable, Aggregate):
     def archive(self, reason: str | None, at: datetime) -> None:
         """Archiving an archived project changes nothing."""
         self.check_live()
-        if reason is not None:
-            check_text(reason, "reason", MAX_REASON)
+        check_reason(reason, MAX_REASON)
         if not self.archived:
             self._archived(reason=reason, at=at)
 

@@ -107,6 +107,12 @@ def check_text(value: str, field: str, max_length: int, *, min_length: int = 1) 
     return value
 
 
+def check_reason(reason: str | None, max_length: int) -> None:
+    """The optional reason of a lock or an archive: none, or a one-line label."""
+    if reason is not None:
+        check_text(reason, "reason", max_length)
+
+
 def slug_of(name: str, max_length: int = 63) -> str:
     """A DNS-label-like slug of a display name ("My Web App" -> "my-web-app")."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:max_length].strip("-")

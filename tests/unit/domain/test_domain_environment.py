@@ -129,3 +129,13 @@ def test_precedence_the_resource_layer_wins_per_key_and_exposure() -> None:
         ("build-time:A", "env-build", "environment"), ("runtime:A", "resource", "resource")]
     with pytest.raises(ValueError, match="unknown precedence"):
         effective({"organization": {}})
+
+
+@pytest.mark.parametrize("reason", ["", " padded", "two\nlines", "x" * 501])
+@pytest.mark.parametrize("change", ["lock", "archive"])
+def test_a_bad_reason_is_refused_and_records_nothing(change: str, reason: str) -> None:
+    environment = new_environment()
+    with pytest.raises(InvalidValueError) as err:
+        getattr(environment, change)(reason, AT)
+    assert err.value.field == "reason"
+    assert (environment.lifecycle_status, environment.version) == ("active", 1)
