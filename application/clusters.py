@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID, uuid4
 
 import msgspec
+from eventsourcing.domain import Aggregate
 from msgspec import UNSET, Meta, UnsetType
 
 from application.errors import NotFoundError
@@ -110,3 +111,11 @@ def claim_name(uow: UnitOfWork, claim_id: UUID, owner_id: UUID, label: str) -> N
     else:
         claim.claim(owner_id, label)
     return claim
+
+
+def add_named(uow: UnitOfWork, aggregate: Aggregate, claim_id: UUID, label: str) -> UUID:
+    """A new aggregate whose name is unique: claims the name for it (or refuses, as
+    `claim_name` does), adds it, and answers its id."""
+    claim_name(uow, claim_id, aggregate.id, label)
+    uow.add(aggregate)
+    return aggregate.id

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 from msgspec import Meta
 
-from application.clusters import claim_name
+from application.clusters import add_named, claim_name
 from application.ports import SecretBox
 from application.projects import AppaloftBody, live_project
 from application.write_path import UnitOfWork, WritePath
@@ -102,10 +102,8 @@ class Environments:
             live_project(uow, cmd.project_id).check_active()
             environment = Environment.create(uuid4(), cmd.project_id, cmd.name, cmd.kind,
                                              uow.now)
-            claim_name(uow, environment_claim_id(cmd.project_id, cmd.name), environment.id,
-                       f"environment {cmd.name}")
-            uow.add(environment)
-            return environment.id
+            return add_named(uow, environment, environment_claim_id(cmd.project_id, cmd.name),
+                             f"environment {cmd.name}")
 
         return self.writes.run(decide)
 

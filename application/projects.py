@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 import msgspec
 from msgspec import Meta
 
-from application.clusters import claim_name
+from application.clusters import add_named
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
 from domain.project import MAX_DESCRIPTION, MAX_NAME, MAX_REASON, Project
@@ -81,10 +81,8 @@ class Projects:
     def create(self, cmd: CreateProject) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
             project = Project.create(uuid4(), cmd.name, uow.now, cmd.description)
-            claim_name(uow, project_claim_id(project.slug), project.id,
-                       f"project slug {project.slug}")
-            uow.add(project)
-            return project.id
+            return add_named(uow, project, project_claim_id(project.slug),
+                             f"project slug {project.slug}")
 
         return self.writes.run(decide)
 

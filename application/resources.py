@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 import msgspec
 from msgspec import Meta
 
-from application.clusters import claim_name
+from application.clusters import add_named
 from application.environments import (
     Exposure,
     SetVariable,
@@ -218,10 +218,8 @@ class Resources:
             environment.check_mutable()
             resource = Resource.create(uuid4(), cmd.project_id, cmd.environment_id, cmd.name,
                                        uow.now, cmd.kind, cmd.description)
-            claim_name(uow, resource_claim_id(cmd.environment_id, resource.slug), resource.id,
-                       f"resource slug {resource.slug}")
-            uow.add(resource)
-            return resource.id
+            return add_named(uow, resource, resource_claim_id(cmd.environment_id, resource.slug),
+                             f"resource slug {resource.slug}")
 
         return self.writes.run(decide)
 
