@@ -19,6 +19,8 @@ TXT, INT, BOOL, TIME, UID = Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.UUID
 
 # Each record is its table's one declaration: table_of derives the columns from its fields, in
 # the order the tables had when they were listed by hand (the fleet fingerprint pins it).
+# A column that may be NULL defaults to None: a row is written before the events that fill
+# such columns, and a view may leave them out of it (the memory view does).
 class AppRecord(Record, frozen=True, kw_only=True):
     id: UUID
     name: str
@@ -43,8 +45,8 @@ class AppVersionRecord(Record, frozen=True, kw_only=True):
     memory_mb: int
     env: str  # JSON
     max_duration: int
-    command: str | None
-    arguments: str | None
+    command: str | None = None
+    arguments: str | None = None
     inserted_at: datetime
 
 
@@ -58,8 +60,8 @@ NODE_IMAGES = Table(
 
 class HostRecord(Record, frozen=True, kw_only=True):
     node_id: UUID
-    fleet: str | None
-    location: str | None  # JSON
+    fleet: str | None = None
+    location: str | None = None  # JSON
     cpu_units: int
     memory_mb: int
     allocated_cpu_units: int
@@ -68,9 +70,9 @@ class HostRecord(Record, frozen=True, kw_only=True):
     inserted_at: datetime
     updated_at: datetime
     # joined: the node's (None once the node row is gone) and the images its agent reported
-    status: NodeStatus | None
-    cluster_name: str | None
-    images: str | None  # "|image|image|"
+    status: NodeStatus | None = None
+    cluster_name: str | None = None
+    images: str | None = None  # "|image|image|"
 
 
 HOSTS = table_of(
@@ -88,23 +90,23 @@ class DeploymentRecord(Record, frozen=True, kw_only=True):
     app_name: str
     app_version: str
     status: str
-    last_status: str | None
-    node_id: UUID | None
+    last_status: str | None = None
+    node_id: UUID | None = None
     error: bool
-    error_detail: str | None
+    error_detail: str | None = None
     start_time: datetime
-    ready_at: datetime | None
-    removal_time: datetime | None
-    ports: str | None  # JSON
-    public_ip: str | None
-    location: str | None  # JSON
-    tags: str | None
+    ready_at: datetime | None = None
+    removal_time: datetime | None = None
+    ports: str | None = None  # JSON
+    public_ip: str | None = None
+    location: str | None = None  # JSON
+    tags: str | None = None
     spec: str  # JSON
-    stopping: str | None
-    stop_pending: str | None
-    delete_token: str | None
-    max_duration: int | None
-    exit_code: int | None
+    stopping: str | None = None
+    stop_pending: str | None = None
+    delete_token: str | None = None
+    max_duration: int
+    exit_code: int | None = None
     updated_at: datetime
 
 
@@ -148,7 +150,7 @@ class DeploymentHookRecord(Record, frozen=True, kw_only=True):
     request_id: str
     kind: str
     url: str
-    secret: str | None  # sealed
+    secret: str | None = None  # sealed
 
 
 DEPLOYMENT_HOOKS = table_of(DeploymentHookRecord, "deployment_hooks", indexes=("request_id",))
