@@ -91,6 +91,7 @@ from application.write_path import WritePath
 from domain.event_stream import StreamSettings
 from entrypoints.settings import Settings, database_kind
 from projections.command_reads import CommandReads
+from projections.deployment_reads import DeploymentReads
 from projections.fleet import FleetProjection
 from projections.fleet_reads import FleetReads
 from projections.fleet_tables import FLEET_TABLES, FLEET_VERSION
@@ -151,6 +152,7 @@ class Services:
     ssh_reads: SshReads
     webhook_reads: WebhookReads
     resource_reads: ResourceReads
+    deployment_reads: DeploymentReads
     bus: InProcessBus | None = None
     intake: MessageSource | None = None  # webhook workers' intake with NATS (else the bus)
     listener: NotifyListener | None = None
@@ -512,6 +514,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ssh_reads=ssh_reads,
         webhook_reads=webhook_reads,
         resource_reads=ResourceReads(view),
+        deployment_reads=DeploymentReads(view),
         bus=bus,
         intake=build_intake(settings),
         listener=listener,

@@ -6,63 +6,126 @@ filtered on. Tags are also kept as "|a|b|" so "has tag" is a glob, as for webhoo
 
 from __future__ import annotations
 
-from projections.model import STAMPS, Join, Kind, Table, cols
+from datetime import datetime
+from uuid import UUID
 
-# No Record reads these tables yet (they are read as dict rows), so their columns are listed here.
+from domain.node import NodeStatus
+from projections.model import Join, Kind, Table, cols
+from projections.records import Record, table_of
+
+# Tables that do not come from events (agents' reports) have no record: their columns are listed.
 TXT, INT, BOOL, TIME, UID = Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.UUID
 
 
-APPS = Table(
-    "apps", "id",
-    # A deleted application keeps its row (deleted = true) until its name is used again: the
-    # row is the only place its name is known to a later App.Restored.
-    cols(("id", UID), ("name", TXT), ("version_count", INT), ("deleted", BOOL), *STAMPS),
-    indexes=("name", "inserted_at"),
-)
-APP_VERSIONS = Table(
-    "app_versions", "id",
-    cols(
-        ("id", UID), ("app_name", TXT), ("name", TXT), ("image", TXT), ("ports", TXT),
-        ("cpu_units", INT), ("memory_mb", INT), ("env", TXT), ("max_duration", INT),
-        ("command", TXT), ("arguments", TXT), ("inserted_at", TIME),
-    ),
-    indexes=("app_name, name", "inserted_at"),
-)
+# Each record is its table's one declaration: table_of derives the columns from its fields, in
+# the order the tables had when they were listed by hand (the fleet fingerprint pins it).
+# A column that may be NULL defaults to None: a row is written before the events that fill
+# such columns, and a view may leave them out of it (the memory view does).
+class AppRecord(Record, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    version_count: int
+    deleted: bool
+    inserted_at: datetime
+    updated_at: datetime
+
+
+# A deleted application keeps its row (deleted = true) until its name is used again: the
+# row is the only place its name is known to a later App.Restored.
+APPS = table_of(AppRecord, "apps", indexes=("name", "inserted_at"))
+
+
+class AppVersionRecord(Record, frozen=True, kw_only=True):
+    id: UUID
+    app_name: str
+    name: str
+    image: str
+    ports: str  # JSON
+    cpu_units: int
+    memory_mb: int
+    env: str  # JSON
+    max_duration: int
+    command: str | None = None
+    arguments: str | None = None
+    inserted_at: datetime
+
+
+APP_VERSIONS = table_of(AppVersionRecord, "app_versions",
+                        indexes=("app_name, name", "inserted_at"))
 # Images a node holds, as its agent last reported them ("|image|image|"); not from events.
 NODE_IMAGES = Table(
     "node_images", "node_id", cols(("node_id", UID), ("images", TXT)), owned=False,
 )
-HOSTS = Table(
-    "hosts", "node_id",
-    cols(
-        ("node_id", UID), ("fleet", TXT), ("location", TXT), ("cpu_units", INT),
-        ("memory_mb", INT), ("allocated_cpu_units", INT), ("allocated_memory_mb", INT),
-        ("deployment_count", INT), *STAMPS,
-    ),
-    indexes=("fleet", "inserted_at"),
+
+
+class HostRecord(Record, frozen=True, kw_only=True):
+    node_id: UUID
+    fleet: str | None = None
+    location: str | None = None  # JSON
+    cpu_units: int
+    memory_mb: int
+    allocated_cpu_units: int
+    allocated_memory_mb: int
+    deployment_count: int
+    inserted_at: datetime
+    updated_at: datetime
+    # joined: the node's (None once the node row is gone) and the images its agent reported
+    status: NodeStatus | None = None
+    cluster_name: str | None = None
+    images: str | None = None  # "|image|image|"
+
+
+HOSTS = table_of(
+    HostRecord, "hosts", key="node_id", indexes=("fleet", "inserted_at"),
     joins=(
         Join("nodes", "node_id", "id", cols(("status", TXT), ("cluster_name", TXT))),
         Join("node_images", "node_id", "node_id", cols(("images", TXT))),
     ),
 )
-DEPLOYMENTS = Table(
-    "deployments", "request_id",
-    cols(
-        ("request_id", TXT), ("id", UID), ("app_name", TXT), ("app_version", TXT),
-        ("status", TXT), ("last_status", TXT), ("node_id", UID), ("error", BOOL),
-        ("error_detail", TXT), ("start_time", TIME), ("ready_at", TIME), ("removal_time", TIME),
-        ("ports", TXT), ("public_ip", TXT), ("location", TXT), ("tags", TXT), ("spec", TXT),
-        ("stopping", TXT), ("stop_pending", TXT), ("delete_token", TXT), ("max_duration", INT),
-        ("exit_code", INT), ("updated_at", TIME),
-    ),
+
+
+class DeploymentRecord(Record, frozen=True, kw_only=True):
+    request_id: str
+    id: UUID
+    app_name: str
+    app_version: str
+    status: str
+    last_status: str | None = None
+    node_id: UUID | None = None
+    error: bool
+    error_detail: str | None = None
+    start_time: datetime
+    ready_at: datetime | None = None
+    removal_time: datetime | None = None
+    ports: str | None = None  # JSON
+    public_ip: str | None = None
+    location: str | None = None  # JSON
+    tags: str | None = None
+    spec: str  # JSON
+    stopping: str | None = None
+    stop_pending: str | None = None
+    delete_token: str | None = None
+    max_duration: int
+    exit_code: int | None = None
+    updated_at: datetime
+
+
+DEPLOYMENTS = table_of(
+    DeploymentRecord, "deployments", key="request_id",
     indexes=("id", "status", "node_id", "app_name, app_version", "start_time"),
 )
-DEPLOYMENT_TAGS = Table(
-    "deployment_tags", "id",
-    cols(("id", UID), ("deployment_id", UID), ("name", TXT), ("create_time", TIME),
-         ("last_updated", TIME)),
-    indexes=("deployment_id, name",),
-)
+
+
+class DeploymentTagRecord(Record, frozen=True, kw_only=True):
+    id: UUID
+    deployment_id: UUID
+    name: str
+    create_time: datetime
+    last_updated: datetime
+
+
+DEPLOYMENT_TAGS = table_of(DeploymentTagRecord, "deployment_tags",
+                           indexes=("deployment_id, name",))
 
 # What agents send about running containers (not events): the latest log tail, the logs of a
 # crash, and periodic resource samples for the metrics endpoint.
@@ -82,11 +145,19 @@ DEPLOYMENT_SAMPLES = Table(
 )
 
 # A deployment's webhook_on_<kind> URLs, with the secret their deliveries are signed with.
-DEPLOYMENT_HOOKS = Table(
-    "deployment_hooks", "id",
-    cols(("id", UID), ("request_id", TXT), ("kind", TXT), ("url", TXT), ("secret", TXT)),
-    indexes=("request_id",),
-)
+class DeploymentHookRecord(Record, frozen=True, kw_only=True):
+    id: UUID
+    request_id: str
+    kind: str
+    url: str
+    secret: str | None = None  # sealed
+
+
+DEPLOYMENT_HOOKS = table_of(DeploymentHookRecord, "deployment_hooks", indexes=("request_id",))
 
 DEPLOYMENT_TABLES = (APPS, APP_VERSIONS, NODE_IMAGES, HOSTS, DEPLOYMENTS, DEPLOYMENT_TAGS,
                      DEPLOYMENT_LOGS, DEPLOYMENT_SAMPLES, DEPLOYMENT_HOOKS)
+DEPLOYMENT_RECORDS: tuple[type[Record], ...] = (
+    AppRecord, AppVersionRecord, HostRecord, DeploymentRecord, DeploymentTagRecord,
+    DeploymentHookRecord,
+)

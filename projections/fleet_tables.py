@@ -13,7 +13,7 @@ from projections.command_tables import (
     COMMANDS,
     SELF_UPDATE_REQUESTS,
 )
-from projections.deployment_tables import DEPLOYMENT_TABLES
+from projections.deployment_tables import DEPLOYMENT_RECORDS, DEPLOYMENT_TABLES
 from projections.model import Join, Kind, Table, cols
 from projections.records import Record, table_of
 from projections.resource_tables import RESOURCE_RECORDS, RESOURCE_TABLES
@@ -135,6 +135,6 @@ FLEET_VERSION = ReadModelVersion("fleet", 4, fingerprint(FLEET_TABLES))
 # Every record of a fleet table (tests/unit/projections/test_records.py holds each to its table).
 FLEET_RECORDS: tuple[type[Record], ...] = (
     ClusterRecord, EnrollmentKeyRecord, NodeRecord, AliasRecord, *WEBHOOK_RECORDS,
-    *COMMAND_RECORDS, *SSH_RECORDS, *RESOURCE_RECORDS,
+    *COMMAND_RECORDS, *SSH_RECORDS, *RESOURCE_RECORDS, *DEPLOYMENT_RECORDS,
 )
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from application.agent_protocol import EnrollNode, Heartbeat, ReregisterNode
 from domain.node import NodeStatus
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import node_for_token, read_body, services
+from entrypoints.http.inputs import agent_node, read_body, services
 from entrypoints.http.responses import ok
 from entrypoints.http.serializers import Shape, described
 
@@ -67,12 +67,12 @@ SHAPES = (AgentNodeResponse, AgentEnrollmentResponse, AgentHeartbeatResponse)
 
 def _agent_view(request: Request, node_id: UUID) -> AgentNodeResponse:
     svc = services(request)
-    row = svc.view.get("nodes", node_id)
+    row = svc.fleet_reads.nodes.get(node_id)
     return AgentNodeResponse(
         node_id=node_id,
-        cluster_name=row["cluster_name"] if row else None,
-        status=row["status"] if row else None,
-        version=row["version"] if row else None,
+        cluster_name=row.cluster_name if row else None,
+        status=row.status if row else None,
+        version=row.version if row else None,
         heartbeat_interval_seconds=svc.settings.heartbeat_interval,
     )
 
@@ -87,22 +87,22 @@ async def enroll(request: Request) -> Response:
 
 
 async def register(request: Request) -> Response:
-    node = await run_in_threadpool(node_for_token, request)
+    node = await run_in_threadpool(agent_node, request)
     cmd = await read_body(request, ReregisterNode)
-    await run_in_threadpool(services(request).nodes.reregister, node["id"], cmd)
-    return ok(request, await run_in_threadpool(_agent_view, request, node["id"]))
+    await run_in_threadpool(services(request).nodes.reregister, node.id, cmd)
+    return ok(request, await run_in_threadpool(_agent_view, request, node.id))
 
 
 async def heartbeat(request: Request) -> Response:
-    node = await run_in_threadpool(node_for_token, request)
+    node = await run_in_threadpool(agent_node, request)
     beat = await read_body(request, Heartbeat)
     if beat.status == NodeStatus.UNREACHABLE.value:
         raise ApiError(422, {"status": ["must be healthy or unhealthy"]})
-    status = await run_in_threadpool(services(request).nodes.heartbeat, node["id"],
+    status = await run_in_threadpool(services(request).nodes.heartbeat, node.id,
                                      NodeStatus(beat.status))
     services(request).counters.add("nodes.health_checks_total")
     return ok(request, AgentHeartbeatResponse(
-        node_id=node["id"], status=NodeStatus(status),
+        node_id=node.id, status=NodeStatus(status),
         heartbeat_interval_seconds=services(request).settings.heartbeat_interval))
 
 

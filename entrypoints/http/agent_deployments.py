@@ -24,7 +24,7 @@ from application.agent_protocol import (
 )
 from domain.deployment import REQUEST_ID
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import node_for_token, read_body, services
+from entrypoints.http.inputs import agent_node, read_body, services
 from entrypoints.http.responses import ok
 from entrypoints.http.serializers import Moment, Shape, described
 
@@ -51,28 +51,28 @@ SHAPES = (AgentDeploymentReportResponse, AgentTelemetryResponse, AgentHostRespon
 
 
 async def report(request: Request) -> Response:
-    node = await run_in_threadpool(node_for_token, request)
+    node = await run_in_threadpool(agent_node, request)
     request_id = str(request.path_params["request_id"])
     if not REQUEST_ID.match(request_id):
         raise ApiError(404, None, f"deployment {request_id} not found")
     body = await read_body(request, DeploymentReport)
-    status = await run_in_threadpool(services(request).deployments.report, node["id"],
+    status = await run_in_threadpool(services(request).deployments.report, node.id,
                                      request_id, body)
     return ok(request, AgentDeploymentReportResponse(request_id=request_id, status=status))
 
 
 async def host_report(request: Request) -> Response:
-    node = await run_in_threadpool(node_for_token, request)
+    node = await run_in_threadpool(agent_node, request)
     body = await read_body(request, AgentHostReport)
-    await run_in_threadpool(services(request).hosts.report, node["id"], body)
-    return ok(request, AgentHostResponse(node_id=node["id"], images=len(set(body.images))))
+    await run_in_threadpool(services(request).hosts.report, node.id, body)
+    return ok(request, AgentHostResponse(node_id=node.id, images=len(set(body.images))))
 
 
 async def telemetry(request: Request) -> Response:
-    node = await run_in_threadpool(node_for_token, request)
+    node = await run_in_threadpool(agent_node, request)
     request_id = str(request.path_params["request_id"])
     body = await read_body(request, DeploymentTelemetry)
-    received = await run_in_threadpool(services(request).telemetry.record, node["id"],
+    received = await run_in_threadpool(services(request).telemetry.record, node.id,
                                        request_id, body)
     return ok(request, AgentTelemetryResponse(request_id=request_id, received_at=received))
 

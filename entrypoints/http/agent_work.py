@@ -22,8 +22,8 @@ from application.executions import Work
 from domain.command_execution import ExecutionStatus
 from entrypoints.bootstrap import Services
 from entrypoints.http.inputs import (
+    agent_node,
     first_of,
-    node_for_token,
     path_uuid,
     read_body,
     services,
@@ -117,11 +117,11 @@ def _find(
     svc: Services, node_id: UUID, poll: WorkPoll
 ) -> tuple[Work, UUID | None, dict[str, list[Any]]]:
     work = svc.executions.next_work(node_id, poll.running, 50 if poll.accept_work else 0)
-    row = svc.view.get("nodes", node_id)
+    row = svc.fleet_reads.nodes.get(node_id)
     containers = svc.deployments.work_for(node_id, poll.deployments)
     if not poll.accept_work:
         containers["deployments"] = []
-    return work, row["update_request_id"] if row else None, containers
+    return work, row.update_request_id if row else None, containers
 
 
 def _body(svc: Services, work: Work, update: UUID | None,
@@ -149,16 +149,16 @@ def _count_delivery(svc: Services, handed_out: int) -> None:
 
 
 async def work(request: Request) -> Response:
-    node = await run_in_threadpool(node_for_token, request)
+    node = await run_in_threadpool(agent_node, request)
     poll = await read_body(request, WorkPoll)
     svc = services(request)
     stopping = stopping_event(request)
     deadline = time.monotonic() + poll.wait_seconds
     # Armed before the first look, so work recorded while looking still wakes this poll.
-    with svc.doorbell.listen(node["id"]) as rung:
+    with svc.doorbell.listen(node.id) as rung:
         while True:
             rung.clear()
-            found, update, containers = await run_in_threadpool(_find, svc, node["id"], poll)
+            found, update, containers = await run_in_threadpool(_find, svc, node.id, poll)
             remaining = deadline - time.monotonic()
             busy = found.executions or found.cancel or update or any(containers.values())
             if busy or remaining <= 0 or stopping.is_set():
@@ -169,10 +169,10 @@ async def work(request: Request) -> Response:
 
 
 async def result(request: Request) -> Response:
-    node = await run_in_threadpool(node_for_token, request)
+    node = await run_in_threadpool(agent_node, request)
     exec_id = path_uuid(request)
     body = await read_body(request, ExecutionResult)
-    reported = await run_in_threadpool(services(request).executions.report, node["id"], exec_id,
+    reported = await run_in_threadpool(services(request).executions.report, node.id, exec_id,
                                        body.exit_code, body.output)
     if reported.accepted:
         services(request).counters.add("commands.execution_completed_total")

@@ -21,6 +21,7 @@ from entrypoints.http.edgegap_shapes import RequestId
 from entrypoints.http.inputs import BodyError, decode_body, services
 from entrypoints.http.responses import JSONResponse
 from entrypoints.http.serializers import Moment, Shape, described
+from projections.deployment_tables import DeploymentRecord
 
 _d = described
 _NONE = Annotated[str | None, _d("Always null here")]
@@ -105,23 +106,23 @@ def invalid(loc: list[str | int], msg: str, kind: str = "value_error") -> JSONRe
     return JSONResponse(HTTPValidationErrorResponse(detail=[problem]), status_code=422)
 
 
-def hosting_body(row: dict[str, Any]) -> AppHostingDeploymentResponse:
-    spec = json.loads(row["spec"])
+def hosting_body(row: DeploymentRecord) -> AppHostingDeploymentResponse:
+    spec = json.loads(row.spec)
     asked = spec["hosting"]
-    ports = json.loads(row.get("ports") or "{}")
+    ports = json.loads(row.ports or "{}")
     link = next((p.get("link") for p in ports.values()), None)
-    location = json.loads(row.get("location") or "{}")
-    status: MengiStatus = "deleting" if row.get("stopping") else STATUS[row["status"]]
+    location = json.loads(row.location or "{}")
+    status: MengiStatus = "deleting" if row.stopping else STATUS[row.status]
     return AppHostingDeploymentResponse(
-        id=row["id"], user_id=asked.get("user_id"), cluster_id=row.get("node_id"),
+        id=row.id, user_id=asked.get("user_id"), cluster_id=row.node_id,
         name=asked["deployment_name"], app_type=app_type_of(asked), status=status,
         **{k: asked.get(k) for k in ECHOED},
         values_yaml=None, git_path=None, endpoint_url=link,
-        error_message=row.get("error_detail") or None, is_adopted=False,
-        source_namespace=None, created_at=row["start_time"],
-        updated_at=row["updated_at"], provider="edge", region=asked["geographic_region"],
+        error_message=row.error_detail or None, is_adopted=False,
+        source_namespace=None, created_at=row.start_time,
+        updated_at=row.updated_at, provider="edge", region=asked["geographic_region"],
         cluster_status=location.get("city"), cluster_error=None,
-        request_id=row["request_id"],
+        request_id=row.request_id,
     )
 
 
@@ -146,7 +147,7 @@ async def create(request: Request) -> Response:
         accepted = await run_in_threadpool(svc.app_hosting.create, cmd, user_of(request))
     except InvalidValueError as exc:
         return invalid(["body", exc.field or "body"], exc.message)
-    row = await run_in_threadpool(svc.view.get, "deployments", accepted.request_id)
+    row = await run_in_threadpool(svc.deployment_reads.deployment, accepted.request_id)
     assert row is not None  # written through the read model before deploy() returned
     return JSONResponse(hosting_body(row))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +24,7 @@ from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.listing import STANDARD, ListSpec, parse_list_query, text, time_range
 from entrypoints.http.responses import no_content, ok, paginated
 from entrypoints.http.serializers import Created, Shape, Updated, described
-from projections.deployment_handlers import version_id
+from projections.deployment_tables import AppRecord, AppVersionRecord, HostRecord
 from projections.query import Cond
 
 APPS = ListSpec(params=(*STANDARD, text("name")), sortable=("name", "inserted_at"))
@@ -102,39 +102,40 @@ class HostResponse(Shape):
 SHAPES = (AppResponse, AppVersionResponse, HostResponse)
 
 
-def app_body(row: dict[str, Any]) -> AppResponse:
-    return AppResponse(**{f: row[f] for f in AppResponse.__struct_fields__})
+def app_body(app: AppRecord) -> AppResponse:
+    return AppResponse(id=app.id, name=app.name, version_count=app.version_count,
+                       inserted_at=app.inserted_at, updated_at=app.updated_at)
 
 
-def version_body(row: dict[str, Any]) -> AppVersionResponse:
+def version_body(version: AppVersionRecord) -> AppVersionResponse:
     env = [VersionEnvVar(key=v["key"], value=None if v["is_hidden"] else v["value"],
-                         is_hidden=v["is_hidden"]) for v in json.loads(row["env"])]
+                         is_hidden=v["is_hidden"]) for v in json.loads(version.env)]
     ports = [VersionPort(**{f: p.get(f) for f in VersionPort.__struct_fields__})
-             for p in json.loads(row["ports"])]
+             for p in json.loads(version.ports)]
     return AppVersionResponse(
-        app_name=row["app_name"], name=row["name"], image=row["image"], ports=ports,
-        cpu_units=row["cpu_units"], memory_mb=row["memory_mb"], env=env,
-        max_duration=row["max_duration"], command=row["command"], arguments=row["arguments"],
-        inserted_at=row["inserted_at"])
+        app_name=version.app_name, name=version.name, image=version.image, ports=ports,
+        cpu_units=version.cpu_units, memory_mb=version.memory_mb, env=env,
+        max_duration=version.max_duration, command=version.command, arguments=version.arguments,
+        inserted_at=version.inserted_at)
 
 
-def host_body(row: dict[str, Any]) -> HostResponse:
-    place = json.loads(row["location"] or "{}")
+def host_body(host: HostRecord) -> HostResponse:
+    place = json.loads(host.location or "{}")
     return HostResponse(
-        node_id=row["node_id"], cluster_name=row.get("cluster_name"), status=row.get("status"),
-        fleet=row["fleet"], location=Location(**{k: place.get(k) for k in
-                                                 Location.__struct_fields__}),
-        cpu_units=row["cpu_units"], memory_mb=row["memory_mb"],
-        allocated_cpu_units=row["allocated_cpu_units"],
-        allocated_memory_mb=row["allocated_memory_mb"],
-        deployment_count=row["deployment_count"],
-        cached_images=[i for i in (row.get("images") or "").split("|") if i],
-        inserted_at=row["inserted_at"], updated_at=row["updated_at"])
+        node_id=host.node_id, cluster_name=host.cluster_name, status=host.status,
+        fleet=host.fleet, location=Location(**{k: place.get(k) for k in
+                                               Location.__struct_fields__}),
+        cpu_units=host.cpu_units, memory_mb=host.memory_mb,
+        allocated_cpu_units=host.allocated_cpu_units,
+        allocated_memory_mb=host.allocated_memory_mb,
+        deployment_count=host.deployment_count,
+        cached_images=[i for i in (host.images or "").split("|") if i],
+        inserted_at=host.inserted_at, updated_at=host.updated_at)
 
 
 def _app(svc: Services, name: str) -> AppResponse | None:
-    rows = svc.view.select("apps", {"name": name, "deleted": False}, 1)
-    return app_body(rows[0]) if rows else None
+    found = svc.deployment_reads.app_named(name)
+    return app_body(found) if found else None
 
 
 async def create_app(request: Request) -> Response:
@@ -147,8 +148,8 @@ async def create_app(request: Request) -> Response:
 async def index_apps(request: Request) -> Response:
     query = parse_list_query(request, APPS)
     query = replace(query, filters=(*query.filters, Cond("deleted", "eq", False)))
-    page = await run_in_threadpool(services(request).view.query, "apps", query)
-    return paginated(request, [app_body(r) for r in page.rows], page, query)
+    page = await run_in_threadpool(services(request).deployment_reads.apps.page, query)
+    return paginated(request, [app_body(r) for r in page.records], page, query)
 
 
 async def show_app(request: Request) -> Response:
@@ -165,22 +166,23 @@ async def create_version(request: Request) -> Response:
     cmd = await read_body(request, CreateAppVersion)
     svc, name = services(request), request.path_params["app_name"]
     await run_in_threadpool(svc.apps.add_version, name, cmd)
-    row = await run_in_threadpool(svc.view.get, "app_versions", version_id(name, cmd.name))
-    return ok(request, version_body(row) if row else None, 201)
+    found = await run_in_threadpool(svc.deployment_reads.version, name, cmd.name)
+    return ok(request, version_body(found) if found else None, 201)
 
 
 async def index_versions(request: Request) -> Response:
     query = parse_list_query(request, VERSIONS)
     mine = Cond("app_name", "eq", request.path_params["app_name"])
     query = replace(query, filters=(*query.filters, mine))
-    page = await run_in_threadpool(services(request).view.query, "app_versions", query)
-    return paginated(request, [version_body(r) for r in page.rows], page, query)
+    page = await run_in_threadpool(services(request).deployment_reads.app_versions.page, query)
+    return paginated(request, [version_body(r) for r in page.records], page, query)
 
 
 async def show_version(request: Request) -> Response:
-    key = version_id(request.path_params["app_name"], request.path_params["version"])
-    row = await run_in_threadpool(services(request).view.get, "app_versions", key)
-    return ok(request, version_body(row)) if row else not_found(request)
+    found = await run_in_threadpool(services(request).deployment_reads.version,
+                                    request.path_params["app_name"],
+                                    request.path_params["version"])
+    return ok(request, version_body(found)) if found else not_found(request)
 
 
 async def delete_version(request: Request) -> Response:
@@ -194,19 +196,20 @@ async def update_host(request: Request) -> Response:
     cmd = await read_body(request, UpdateHost)
     svc = services(request)
     await run_in_threadpool(svc.hosts.update, node_id, cmd)
-    row = await run_in_threadpool(svc.view.get, "hosts", node_id)
-    return ok(request, host_body(row)) if row else not_found(request)
+    found = await run_in_threadpool(svc.deployment_reads.hosts.get, node_id)
+    return ok(request, host_body(found)) if found else not_found(request)
 
 
 async def show_host(request: Request) -> Response:
-    row = await run_in_threadpool(services(request).view.get, "hosts", path_uuid(request))
-    return ok(request, host_body(row)) if row else not_found(request)
+    found = await run_in_threadpool(services(request).deployment_reads.hosts.get,
+                                    path_uuid(request))
+    return ok(request, host_body(found)) if found else not_found(request)
 
 
 async def index_hosts(request: Request) -> Response:
     query = parse_list_query(request, HOSTS)
-    page = await run_in_threadpool(services(request).view.query, "hosts", query)
-    return paginated(request, [host_body(r) for r in page.rows], page, query)
+    page = await run_in_threadpool(services(request).deployment_reads.hosts.page, query)
+    return paginated(request, [host_body(r) for r in page.records], page, query)
 
 
 ROUTES = [

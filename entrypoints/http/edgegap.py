@@ -28,7 +28,7 @@ from entrypoints.http.edgegap_shapes import (
     Processable,
 )
 from entrypoints.http.edgegap_views import (
-    deployment_row,
+    deployment_of,
     edgegap_page,
     list_item,
     read_query,
@@ -88,13 +88,13 @@ async def deploy_to_fleet(request: Request) -> Response:
 async def status(request: Request) -> Response:
     request_id = request_id_of(request)
     body = await run_in_threadpool(lambda: status_body(services(request),
-                                                       deployment_row(request, request_id)))
+                                                       deployment_of(request, request_id)))
     return JSONResponse(body)
 
 
 async def _stopped(request: Request, request_id: str, now: bool) -> Response:
     summary = await run_in_threadpool(lambda: status_body(services(request),
-                                                          deployment_row(request, request_id)))
+                                                          deployment_of(request, request_id)))
     body = DeploymentStopResponse(message=f"Instance {request_id} will be deleted",
                                   deployment_summary=summary)
     return JSONResponse(body, status_code=200 if now else 202)
@@ -141,9 +141,9 @@ async def index(request: Request) -> Response:
     def load() -> DeploymentListResponse:
         query = ListQuery((), (Order("start_time", descending=True), Order("request_id")),
                           page=page, page_size=limit)
-        found = svc.view.query("deployments", query)
+        found = svc.deployment_reads.deployments.page(query)
         return DeploymentListResponse(
-            data=[list_item(svc, r) for r in found.rows], total_count=found.total,
+            data=[list_item(svc, r) for r in found.records], total_count=found.total,
             pagination=edgegap_page(page, limit, found.total), message=[])
 
     return JSONResponse(await run_in_threadpool(load))

@@ -25,7 +25,8 @@ from entrypoints.http.edgegap_views import read_query
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import JSONResponse
-from projections.query import Cond, ListQuery, Order
+from projections.deployment_tables import HostRecord
+from projections.query import Cond
 
 PLACE = ("city", "continent", "country", "timezone", "administrative_division")
 Name = Annotated[str, Meta(max_length=128)]
@@ -45,29 +46,28 @@ class LocationsQuery(msgspec.Struct):
                                            " set)")] | UnsetType = UNSET
 
 
-def _hosts(svc: Services, *filters: Cond) -> list[dict[str, Any]]:
-    query = ListQuery(filters, (Order("node_id"),), page_size=10_000)
-    return svc.view.query("hosts", query).rows
+def _hosts(svc: Services, *filters: Cond) -> list[HostRecord]:
+    return svc.deployment_reads.every_host(*filters)
 
 
 def _need(svc: Services, app: str | None, version: str | None) -> tuple[int, int] | None:
     if not app or not version:
         return None
-    rows = svc.view.select("app_versions", {"app_name": app, "name": version}, 1)
-    if not rows:
+    found = svc.deployment_reads.version(app, version)
+    if found is None:
         raise ApiError(400, {"version": ["unknown application or version"]})
-    return rows[0]["cpu_units"], rows[0]["memory_mb"]
+    return found.cpu_units, found.memory_mb
 
 
 def locations_body(svc: Services, app: str | None, version: str | None) -> LocationsResponse:
     need = _need(svc, app, version)
     seen: dict[tuple[Any, ...], LocationEntry] = {}
     for host in _hosts(svc):
-        loc = json.loads(host["location"] or "{}")
-        if host.get("status") != "healthy" or loc.get("latitude") is None:
+        loc = json.loads(host.location or "{}")
+        if host.status != "healthy" or loc.get("latitude") is None:
             continue
-        free = (host["cpu_units"] - host["allocated_cpu_units"],
-                host["memory_mb"] - host["allocated_memory_mb"])
+        free = (host.cpu_units - host.allocated_cpu_units,
+                host.memory_mb - host.allocated_memory_mb)
         if need is not None and (free[0] < need[0] or free[1] < need[1]):
             continue
         key = tuple(loc.get(k) for k in PLACE)
@@ -95,30 +95,30 @@ def base_clock(svc: Services, node_id: Any) -> int | None:
     return clock if isinstance(clock, int) and not isinstance(clock, bool) else None
 
 
-def fleet_host(row: dict[str, Any], fleet_size: int, clock_mhz: int | None) -> FleetHost:
-    loc = json.loads(row["location"] or "{}")
+def fleet_host(row: HostRecord, fleet_size: int, clock_mhz: int | None) -> FleetHost:
+    loc = json.loads(row.location or "{}")
     iso = "%Y-%m-%dT%H:%M:%S.%fZ"
     return FleetHost(
-        host_id=str(row["node_id"]),
-        status="ACTIVE" if row.get("status") == "healthy" else "PENDING",
+        host_id=str(row.node_id),
+        status="ACTIVE" if row.status == "healthy" else "PENDING",
         ip_address=None,
         latitude=loc.get("latitude"), longitude=loc.get("longitude"),
         city=loc.get("city"), country=loc.get("country"),
         continent=loc.get("continent"),
-        allocated_cpu_units=row["allocated_cpu_units"],
-        allocated_memory_mb=row["allocated_memory_mb"],
-        allocatable_cpu_units=row["cpu_units"],
-        allocatable_memory_mb=row["memory_mb"],
+        allocated_cpu_units=row.allocated_cpu_units,
+        allocated_memory_mb=row.allocated_memory_mb,
+        allocatable_cpu_units=row.cpu_units,
+        allocatable_memory_mb=row.memory_mb,
         beacon=None,
-        created_at=row["inserted_at"].strftime(iso),
-        updated_at=row["updated_at"].strftime(iso),
+        created_at=row.inserted_at.strftime(iso),
+        updated_at=row.updated_at.strftime(iso),
         # No centroid orchestration here: each host is its own centre.
-        centroid=Centroid(label=row["fleet"], latitude=loc.get("latitude"),
+        centroid=Centroid(label=row.fleet or "", latitude=loc.get("latitude"),
                           longitude=loc.get("longitude"), radius_km=0,
                           desired_host_count=fleet_size),
         delete_schedule=None,
         fleet_host_specifications=FleetHostSpecifications(
-            cpu_units=row["cpu_units"], memory_mb=row["memory_mb"],
+            cpu_units=row.cpu_units, memory_mb=row.memory_mb,
             base_clock_speed_mhz=clock_mhz),
     )
 
@@ -129,7 +129,7 @@ async def fleet_hosts(request: Request) -> Response:
 
     def load() -> FleetHostsResponse:
         rows = _hosts(svc, Cond("fleet", "eq", fleet))
-        return FleetHostsResponse(data=[fleet_host(r, len(rows), base_clock(svc, r["node_id"]))
+        return FleetHostsResponse(data=[fleet_host(r, len(rows), base_clock(svc, r.node_id))
                                         for r in rows])
 
     return JSONResponse(await run_in_threadpool(load))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,25 +9,26 @@ from starlette.routing import Route
 
 from application.deployment_inputs import TagBody
 from entrypoints.http.edgegap_shapes import EmptyPagination, TagListResponse, TagResponse
-from entrypoints.http.edgegap_views import deployment_row, edgegap_time, request_id_of, tags_of
+from entrypoints.http.edgegap_views import deployment_of, edgegap_time, request_id_of
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import read_body, services
 from entrypoints.http.responses import JSONResponse, no_content
+from projections.deployment_tables import DeploymentTagRecord
 
 
-def tag_body(tag: dict[str, Any]) -> TagResponse:
-    return TagResponse(name=tag["name"], create_time=edgegap_time(tag["create_time"]),
-                       last_updated=edgegap_time(tag["last_updated"]))
+def tag_body(tag: DeploymentTagRecord) -> TagResponse:
+    return TagResponse(name=tag.name, create_time=edgegap_time(tag.create_time),
+                       last_updated=edgegap_time(tag.last_updated))
 
 
-def _tags(request: Request) -> list[dict[str, Any]]:
-    row = deployment_row(request, request_id_of(request))
-    return tags_of(services(request), row["id"])
+def _tags(request: Request) -> list[DeploymentTagRecord]:
+    found = deployment_of(request, request_id_of(request))
+    return services(request).deployment_reads.tags_of(found.id)
 
 
-def _tag(request: Request) -> dict[str, Any]:
+def _tag(request: Request) -> DeploymentTagRecord:
     name = request.path_params["tag_name"]
-    found = next((t for t in _tags(request) if t["name"] == name), None)
+    found = next((t for t in _tags(request) if t.name == name), None)
     if found is None:
         raise ApiError(404, None, f"tag {name} not found")
     return found

@@ -24,7 +24,7 @@ from entrypoints.http.edgegap_shapes import (
     MetricTotals,
     NetworkSeries,
 )
-from entrypoints.http.edgegap_views import deployment_row, read_query, request_id_of
+from entrypoints.http.edgegap_views import deployment_of, read_query, request_id_of
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import JSONResponse
@@ -55,15 +55,15 @@ class MetricsQuery(msgspec.Struct):
 
 def _logs(request: Request) -> ContainerLogsResponse:
     request_id = request_id_of(request)
-    row = deployment_row(request, request_id)
-    if row["status"] == Status.TERMINATED.value:
+    row = deployment_of(request, request_id)
+    if row.status == Status.TERMINATED.value:
         raise ApiError(404, None, "Logs are not available when your deployment is terminated")
     found = services(request).view.get("deployment_logs", request_id) or {}
     crashed = found.get("crash_logs") is not None
     return ContainerLogsResponse(
         logs=found.get("logs") or "", encoding="utf-8",
         crash_logs=found.get("crash_logs") if crashed else None,
-        crash_data=CrashData(exit_code=found.get("exit_code"), message=row.get("error_detail"),
+        crash_data=CrashData(exit_code=found.get("exit_code"), message=row.error_detail,
                              restart_count=0) if crashed else None,
         logs_link=None,
     )
@@ -84,9 +84,9 @@ def _when(raw: str | UnsetType, name: str, default: datetime) -> datetime:
 
 def _metrics(request: Request) -> DeploymentMetricsResponse:
     request_id = request_id_of(request)
-    row = deployment_row(request, request_id)
+    row = deployment_of(request, request_id)
     asked = read_query(request, MetricsQuery, 422)
-    start = _when(asked.start_time, "start_time", row["start_time"])
+    start = _when(asked.start_time, "start_time", row.start_time)
     end = _when(asked.end_time, "end_time", datetime.now(UTC))
     if end <= start:
         raise ApiError(422, {"end_time": ["must be greater than start_time"]})

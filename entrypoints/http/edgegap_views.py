@@ -24,7 +24,7 @@ from entrypoints.http.edgegap_shapes import (
 )
 from entrypoints.http.errors import ApiError, validation_details
 from entrypoints.http.inputs import services
-from projections.query import Cond, ListQuery, Order
+from projections.deployment_tables import DeploymentRecord
 
 Query = TypeVar("Query", bound=msgspec.Struct)
 
@@ -50,17 +50,11 @@ def request_id_of(request: Request) -> str:
     return request_id
 
 
-def deployment_row(request: Request, request_id: str) -> dict[str, Any]:
-    row = services(request).view.get("deployments", request_id)
-    if row is None:
+def deployment_of(request: Request, request_id: str) -> DeploymentRecord:
+    found = services(request).deployment_reads.deployment(request_id)
+    if found is None:
         raise ApiError(404, None, f"deployment {request_id} not found")
-    return row
-
-
-def tags_of(svc: Services, deployment_id: Any) -> list[dict[str, Any]]:
-    query = ListQuery((Cond("deployment_id", "eq", deployment_id),),
-                      (Order("create_time"), Order("name")), page_size=1000)
-    return svc.view.query("deployment_tags", query).rows
+    return found
 
 
 def _int(value: Any) -> int | None:
@@ -71,11 +65,11 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def ports_of(row: dict[str, Any], spec: dict[str, Any]) -> dict[str, EdgegapPort]:
+def ports_of(row: DeploymentRecord, spec: dict[str, Any]) -> dict[str, EdgegapPort]:
     """The ports the agent reported, each in the seed's shape (null where it said nothing);
     before its report (READY), the version's ports: external and link are chosen when the
     container starts (the engine publishes each port on a free host port)."""
-    reported: dict[str, Any] = json.loads(row.get("ports") or "{}")
+    reported: dict[str, Any] = json.loads(row.ports or "{}")
     if not reported:
         reported = {p["name"]: {"internal": p["port"], "protocol": p["protocol"],
                                 "name": p["name"], "tls_upgrade": p.get("tls_upgrade")}
@@ -94,46 +88,46 @@ def fqdn_of(svc: Services, request_id: str) -> str | None:
     return f"{request_id}.{domain}" if domain else None
 
 
-def location_of(row: dict[str, Any]) -> EdgegapLocation | None:
-    place = json.loads(row.get("location") or "{}")
+def location_of(row: DeploymentRecord) -> EdgegapLocation | None:
+    place = json.loads(row.location or "{}")
     if not place:
         return None
     return EdgegapLocation(**{k: place.get(k) for k in EdgegapLocation.__struct_fields__})
 
 
-def status_body(svc: Services, row: dict[str, Any]) -> DeploymentStatusResponse:
+def status_body(svc: Services, row: DeploymentRecord) -> DeploymentStatusResponse:
     """The status object of GET /v1/status/{request_id} (E4)."""
-    spec = json.loads(row["spec"])
-    start, end = row["start_time"], row.get("removal_time")
+    spec = json.loads(row.spec)
+    start, end = row.start_time, row.removal_time
     elapsed = int(((end or datetime.now(UTC)) - start).total_seconds())
     return DeploymentStatusResponse(
-        request_id=row["request_id"],
-        fqdn=fqdn_of(svc, row["request_id"]),
-        app_name=row["app_name"],
-        app_version=row["app_version"],
-        current_status=row["status"],
-        running=row["status"] == Status.READY.value,
+        request_id=row.request_id,
+        fqdn=fqdn_of(svc, row.request_id),
+        app_name=row.app_name,
+        app_version=row.app_version,
+        current_status=row.status,
+        running=row.status == Status.READY.value,
         whitelisting_active=False,
         start_time=edgegap_time(start),
         removal_time=edgegap_time(end) if end is not None else None,
         elapsed_time=max(elapsed, 0),
-        last_status=row.get("last_status"),
-        error=bool(row["error"]),
-        error_detail=row.get("error_detail") or "",
+        last_status=row.last_status,
+        error=row.error,
+        error_detail=row.error_detail or "",
         ports=ports_of(row, spec),
-        public_ip=row.get("public_ip") or None,
+        public_ip=row.public_ip or None,
         sessions=list[EdgegapSession](),  # no session-based deployments here
         location=location_of(row),
-        tags=[t["name"] for t in tags_of(svc, row["id"])],
+        tags=[t.name for t in svc.deployment_reads.tags_of(row.id)],
         sockets=None,
         sockets_usage=None,
         command=spec.get("command"),
         arguments=spec.get("arguments"),
-        max_duration=row["max_duration"],
+        max_duration=row.max_duration,
     )
 
 
-def list_item(svc: Services, row: dict[str, Any]) -> DeploymentListItem:
+def list_item(svc: Services, row: DeploymentRecord) -> DeploymentListItem:
     """An element of GET /v1/deployments (E8)."""
     full = status_body(svc, row)
     return DeploymentListItem(

@@ -18,7 +18,6 @@ from entrypoints.bootstrap import Services
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import JSONResponse
 from entrypoints.http.serializers import Shape, described
-from projections.query import ListQuery
 
 log = logging.getLogger(__name__)
 Check = Annotated[str, described("`ok...` when fine, `error: <why>` when not ready")]
@@ -53,7 +52,7 @@ async def healthz(request: Request) -> Response:
 def _database(svc: Services) -> str:
     try:
         svc.store.recorder.max_notification_id()
-        svc.view.query("clusters", ListQuery(page_size=1, count=False))
+        svc.fleet_reads.clusters.first()  # the read model answers
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; the reason is shown
         log.warning("readiness: database check failed: %s", exc)
         return f"error: {type(exc).__name__}"

@@ -146,11 +146,6 @@ def agent_node(request: Request) -> NodeRecord:
     return found
 
 
-def node_for_token(request: Request) -> dict[str, Any]:
-    """agent_node as a dict, for the agent route modules that still index rows by column."""
-    return msgspec.structs.asdict(agent_node(request))
-
-
 def services(request: Request) -> Services:
     """The process's wired services, kept in the app state by the lifespan."""
     return request.app.state.services  # type: ignore[no-any-return]

@@ -24,9 +24,10 @@ from starlette.routing import Route
 from application.agent_protocol import AgentReport, MetricsBody
 from application.ports import MetricsReport
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import node_for_token, path_uuid, read_body, services
+from entrypoints.http.inputs import agent_node, path_uuid, read_body, services
 from entrypoints.http.responses import JSONResponse, ok
 from entrypoints.http.serializers import Moment, Shape, described
+from projections.fleet_tables import NodeRecord
 
 _d = described
 
@@ -155,26 +156,26 @@ AGENT_GROUPS = tuple(AgentReport.__struct_fields__)
 
 
 async def report(request: Request) -> Response:
-    node = await run_in_threadpool(node_for_token, request)
+    node = await run_in_threadpool(agent_node, request)
     body = await read_body(request, MetricsBody)
     svc = services(request)
     at = svc.writes.clock.now()
-    stored = MetricsReport(node["id"], at, msgspec.to_builtins(body.host),
+    stored = MetricsReport(node.id, at, msgspec.to_builtins(body.host),
                            msgspec.to_builtins(body.agent))
     await run_in_threadpool(svc.node_metrics.put, stored)
     return ok(request, AgentMetricsReceiptResponse(received_at=at))
 
 
-def _latest(request: Request) -> tuple[dict[str, Any], MetricsReport]:
+def _latest(request: Request) -> tuple[NodeRecord, MetricsReport]:
     svc = services(request)
     node_id = path_uuid(request, "node_id")
-    node = svc.view.get("nodes", node_id)
+    node = svc.fleet_reads.nodes.get(node_id)
     if node is None:
         raise ApiError(404, None, "node not found")
     found = svc.node_metrics.latest(node_id)
     if found is None:
         raise ApiError(503, None, "the node has not reported metrics yet")
-    if node["status"] == "unreachable":
+    if node.status == "unreachable":
         raise ApiError(503, None, "the node is unreachable")
     limit = timedelta(seconds=svc.settings.node_unreachable_after)
     if svc.writes.clock.now() - found.received_at > limit:
@@ -210,7 +211,7 @@ async def host(request: Request) -> Response:
     node, found = await run_in_threadpool(_latest, request)
     figures = _host(found)
     return JSONResponse(HostMetricsResponse(
-        node_id=node["id"], cluster_name=node["cluster_name"], timestamp=found.received_at,
+        node_id=node.id, cluster_name=node.cluster_name, timestamp=found.received_at,
         cpu=figures.cpu, disk=figures.disk, memory=figures.memory, uptime=figures.uptime))
 
 
@@ -218,7 +219,7 @@ async def agent(request: Request) -> Response:
     node, found = await run_in_threadpool(_latest, request)
     groups = {g: found.agent.get(g) for g in AGENT_GROUPS}
     return ok(request, AgentMetricsResponse(
-        node_id=node["id"], cluster_name=node["cluster_name"], timestamp=found.received_at,
+        node_id=node.id, cluster_name=node.cluster_name, timestamp=found.received_at,
         **groups))
 
 
@@ -226,7 +227,7 @@ async def unified(request: Request) -> Response:
     node, found = await run_in_threadpool(_latest, request)
     # A source is unavailable when the agent could read none of it (not Linux, a sandbox).
     return ok(request, UnifiedMetricsResponse(
-        node_id=node["id"], cluster_name=node["cluster_name"], timestamp=found.received_at,
+        node_id=node.id, cluster_name=node.cluster_name, timestamp=found.received_at,
         host=_host(found), agent=_agent(found)))
 
 
