@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -401,3 +403,41 @@ def test_the_asyncapi_schema_catches_a_broken_document() -> None:
     document = yaml.safe_load((SCHEMAS / "asyncapi.yaml").read_text(encoding="utf-8"))
     document["channels"] = {"broken": {"address": 5}}
     assert list(_asyncapi_validator().iter_errors(document))
+
+
+PARSER = Path(__file__).parent.parent / "asyncapi_parser"
+
+
+@pytest.fixture(scope="module")
+def official_parser() -> Path:
+    """@asyncapi/parser from the npm registry, installed once into tests/asyncapi_parser."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed for the official AsyncAPI parser")
+    if not (PARSER / "node_modules" / "@asyncapi" / "parser").is_dir():
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--no-save", "--silent"],
+                       cwd=PARSER, check=True, timeout=300)
+    return PARSER / "check.mjs"
+
+
+def _parse(check: Path, document: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["node", str(check), str(document)], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_the_official_asyncapi_parser_accepts_the_document(official_parser: Path) -> None:
+    parsed = _parse(official_parser, SCHEMAS / "asyncapi.yaml")
+    errors = [line for line in parsed.stdout.splitlines() if line.startswith("error")]
+    assert (parsed.returncode, errors) == (0, []), parsed.stdout + parsed.stderr
+
+
+def test_the_official_asyncapi_parser_refuses_a_broken_document(
+    official_parser: Path, tmp_path: Path
+) -> None:
+    document = yaml.safe_load((SCHEMAS / "asyncapi.yaml").read_text(encoding="utf-8"))
+    document["operations"]["broken"] = {"action": "send",
+                                        "channel": {"$ref": "#/channels/no-such-channel"}}
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(document), encoding="utf-8")
+    parsed = _parse(official_parser, broken)
+    assert parsed.returncode == 1
+    assert "invalid-ref" in parsed.stdout
