@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
@@ -150,9 +150,11 @@ def _plan(
 
 
 async def replay(
-    services: Services, options: ReplayOptions, queue: DeliveryQueue | None = None
+    services: Services, options: ReplayOptions, queue: DeliveryQueue | None = None,
+    progress: Callable[[ReplayReport], None] | None = None,
 ) -> ReplayReport:
-    """Re-sends the selected range; `queue` defaults to the webhooks' delivery queue."""
+    """Re-sends the selected range; `queue` defaults to the webhooks' delivery queue;
+    `progress` hears the report after each batch."""
     selection, target, targets = _plan(services, options)
     report = ReplayReport(options.run_id, selection.start, selection.stop, targets,
                           options.dry_run)
@@ -176,16 +178,42 @@ async def replay(
             if options.dry_run:
                 report.published += len(to_nats) if options.nats else 0
                 report.enqueued += len(owed)
+                if progress is not None:
+                    report.seconds = time.perf_counter() - started
+                    progress(report)
                 continue
             if publisher is not None:
                 report.published += await publisher.publish(to_nats, options.run_id)
             if owed:
                 report.enqueued += await asyncio.to_thread(queue.enqueue, owed)
+            if progress is not None:
+                report.seconds = time.perf_counter() - started
+                progress(report)
     finally:
         if publisher is not None:
             await publisher.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+class ProgressLine:
+    """At most one line a second on stderr: where the replay is in its range, and how fast."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every, self.last = every, time.monotonic()
+
+    def __call__(self, report: ReplayReport) -> None:
+        if time.monotonic() - self.last < self.every:
+            return
+        self.last = time.monotonic()
+        print(progress_text(report), file=sys.stderr, flush=True)
+
+
+def progress_text(report: ReplayReport) -> str:
+    span = max(1, report.stop - report.start)
+    done = min(span, max(0, (report.last or report.start) - report.start))
+    return (f"replay: {report.events:,} events, at position {report.last} of {report.stop} "
+            f"({100 * done / span:.0f}%), {report.rate:,.0f} events/s")
 
 
 def options_from(args: argparse.Namespace) -> ReplayOptions:
@@ -207,7 +235,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     services = build_services(settings)
     try:
-        report = asyncio.run(replay(services, options))
+        report = asyncio.run(replay(services, options, progress=ProgressLine()))
     except ReplayError as exc:
         print(f"edge-admin: {exc}", file=sys.stderr)
         return 1

@@ -28,7 +28,7 @@ from domain.catalog import Message
 from domain.event_stream import StreamSettings
 from entrypoints import cli
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.event_replay import ReplayError, ReplayOptions, replay
+from entrypoints.event_replay import ReplayError, ReplayOptions, progress_text, replay
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration
@@ -204,3 +204,15 @@ def test_replay_refuses_unknown_or_deleted_webhooks_and_empty_plans(services: Se
         asyncio.run(replay(services, ReplayOptions(start=5, stop=2, nats=True)))
     with pytest.raises(ReplayError, match="ends at position"):
         asyncio.run(replay(services, ReplayOptions(start=10_000, nats=True)))
+
+
+def test_replay_reports_progress_with_its_range_and_rate(services: Services) -> None:
+    hook = create_webhook(services, [REGISTERED])
+    add_nodes(services, 3)
+    heard: list[tuple[int, int | None, int]] = []
+    options = ReplayOptions(start=1, webhook_id=hook, dry_run=True)
+    report = asyncio.run(replay(services, options, MemoryDeliveryQueue(),
+                                progress=lambda r: heard.append((r.events, r.last, r.stop))))
+    assert heard and heard[-1] == (report.events, report.last, report.stop)
+    line = progress_text(report)
+    assert f"at position {report.last} of {report.stop}" in line and "events/s" in line
