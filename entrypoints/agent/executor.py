@@ -36,8 +36,12 @@ _CONTINUATION = bytes(range(0x80, 0xC0))
 SECRET_ENV = ("ENROLLMENT_KEY", "EDGE_AGENT_HANDOFF")
 
 
-def _die_with(parent: int) -> Callable[[], None]:
-    """Linux: the shell gets SIGKILL if the agent dies (its own children are found on restart)."""
+def _die_with(parent: int, record: Callable[[int], None] | None) -> Callable[[], None]:
+    """Linux: the shell gets SIGKILL if the agent dies (its own children are found on restart).
+
+    `record` gets the new process group id here, in the child before the command runs: were it
+    written after the spawn returned, a loaded machine could run the command's first children
+    before the agent wrote it, and a crash then would leave them unknown to the next boot."""
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork, not in the child
     except (OSError, AttributeError):
@@ -48,6 +52,9 @@ def _die_with(parent: int) -> Callable[[], None]:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the agent died before the signal was armed
             os._exit(INTERRUPTED)
+        if record is not None:
+            with contextlib.suppress(OSError):  # the parent records it again after the spawn
+                record(os.getpid())
 
     return arm
 
@@ -129,7 +136,8 @@ class Execution:
             process = await asyncio.create_subprocess_exec(
                 "/bin/sh", "-c", self.assignment.command_text,
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True, env=env, preexec_fn=_die_with(os.getpid()),
+                start_new_session=True, env=env,
+                preexec_fn=_die_with(os.getpid(), self.on_spawn),
             )
         if self.on_spawn is not None:
             self.on_spawn(process.pid)

@@ -178,3 +178,22 @@ def test_leftovers_of_a_dead_agents_command_are_killed_and_nothing_else(tmp_path
         for proc in procs:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+
+def test_the_process_group_is_journaled_before_the_command_runs(tmp_path: Path) -> None:
+    """An agent killed right after its command's first line must still find that command's group
+    on restart, so the record cannot wait for the spawn to return to the event loop."""
+    journal = Journal(tmp_path / "journal")
+    journal.prepare()
+    seen = tmp_path / "seen"
+    exec_id = uuid4()
+    pid_path = tmp_path / "journal" / f"{exec_id}.pid"
+    job = Assignment(id=exec_id, command_id=uuid4(),
+                     command_text=f"cat {pid_path} > {seen}; echo $$ >> {seen}")
+    for _ in range(20):  # before the fix the shell won this race most of the time
+        execution = Execution(job, tmp_path / "out", 65_536,
+                              on_spawn=lambda pgid: journal.started(exec_id, pgid))
+        assert asyncio.run(execution.run())[0] == 0
+        recorded, shell = seen.read_text().split()
+        assert recorded == shell
+        pid_path.unlink()
