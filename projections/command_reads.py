@@ -15,8 +15,7 @@ from projections.command_tables import (
 )
 from projections.fleet_tables import NodeRecord
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order
-from projections.records import Record, Records
-from projections.view import TableView
+from projections.records import Reads, Record, Records
 
 _OPEN = AnyOf(tuple(Cond("status", "eq", s) for s in OPEN))
 _TERMINAL = AnyOf(tuple(Cond("status", "eq", s) for s in TERMINAL))
@@ -29,12 +28,11 @@ def _oldest(records: Records[R], filters: tuple[Filter, ...], limit: int,
     return records.ids(ListQuery(filters, _OLDEST_FIRST, page=page, page_size=limit))
 
 
-class CommandReads:
-    def __init__(self, view: TableView) -> None:
-        self.commands = Records(view, CommandRecord)
-        self.executions = Records(view, CommandExecutionRecord)
-        self.self_update_requests = Records(view, SelfUpdateRequestRecord)
-        self._nodes = Records(view, NodeRecord)
+class CommandReads(Reads):
+    commands: Records[CommandRecord]
+    executions: Records[CommandExecutionRecord]
+    self_update_requests: Records[SelfUpdateRequestRecord]
+    _nodes: Records[NodeRecord]
 
     def open_for_node(self, node_id: UUID, limit: int) -> list[CommandExecutionRecord]:
         """A node's pending and sent executions, oldest first."""

@@ -20,21 +20,18 @@ from projections.deployment_tables import (
     HostRecord,
 )
 from projections.query import Cond, Filter, ListQuery, Order
-from projections.records import Records
-from projections.view import TableView
+from projections.records import Reads, Records
 
 TAGS_PER_DEPLOYMENT = 1000
 
 
-class DeploymentReads:
-    def __init__(self, view: TableView) -> None:
-        self.view = view
-        self.apps = Records(view, AppRecord)
-        self.app_versions = Records(view, AppVersionRecord)
-        self.hosts = Records(view, HostRecord)
-        self.deployments = Records(view, DeploymentRecord)
-        self.tags = Records(view, DeploymentTagRecord)
-        self.hooks = Records(view, DeploymentHookRecord)
+class DeploymentReads(Reads):
+    apps: Records[AppRecord]
+    app_versions: Records[AppVersionRecord]
+    hosts: Records[HostRecord]
+    deployments: Records[DeploymentRecord]
+    tags: Records[DeploymentTagRecord]
+    hooks: Records[DeploymentHookRecord]
 
     def app_named(self, name: str) -> AppRecord | None:
         """The live (not deleted) application of that name."""

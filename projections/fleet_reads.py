@@ -11,21 +11,18 @@ from uuid import UUID
 
 from projections.fleet_tables import AliasRecord, ClusterRecord, EnrollmentKeyRecord, NodeRecord
 from projections.query import AnyOf, Cond, ListQuery
-from projections.records import Records, equal
+from projections.records import Reads, Records, equal
 from projections.targets import all_rows
-from projections.view import TableView
 
 CHUNK = 500  # ids per query: keeps each OR-list a reasonable statement
 PAGE = 5000
 
 
-class FleetReads:
-    def __init__(self, view: TableView) -> None:
-        self.view = view
-        self.clusters = Records(view, ClusterRecord)
-        self.enrollment_keys = Records(view, EnrollmentKeyRecord)
-        self.nodes = Records(view, NodeRecord)
-        self.aliases = Records(view, AliasRecord)
+class FleetReads(Reads):
+    clusters: Records[ClusterRecord]
+    enrollment_keys: Records[EnrollmentKeyRecord]
+    nodes: Records[NodeRecord]
+    aliases: Records[AliasRecord]
 
     def cluster_named(self, name: str) -> ClusterRecord | None:
         return self.clusters.first(equal("name", name))

@@ -4,9 +4,9 @@ Handlers and ports used to name tables with strings and index rows by column nam
 renamed column failed at the first request that read it. A Record declares its table's columns
 once: `table_of` derives the Table (names, order and kinds) from the record's fields, so the two
 cannot drift (tests/unit/projections/test_records.py still holds every record to its table).
-`Records` is the one place rows turn into records. The conversion is
-`msgspec.convert`: UUIDs and datetimes pass through as they are, and a node row takes about
-half a microsecond (bench/records.py).
+`Records` is the one place rows turn into records; a context's `Reads` declares one per record
+it reads. The conversion is `msgspec.convert`: UUIDs and datetimes pass through as they are, and
+a node row takes about half a microsecond (bench/records.py).
 """
 
 from __future__ import annotations
@@ -130,6 +130,19 @@ class Records(Generic[R]):
         narrowed = ListQuery(query.filters, query.order, query.page, query.page_size,
                              (self._key,), count=False)
         return [row[self._key] for row in self.view.query(self.table, narrowed).rows]
+
+
+class Reads:
+    """A context's reads on one view: each attribute declared as `Records[SomeRecord]` is that
+    record's Records, so a context names its records once, in the declaration."""
+
+    view: TableView
+
+    def __init__(self, view: TableView) -> None:
+        self.view = view
+        for name, hint in typing.get_type_hints(type(self)).items():
+            if typing.get_origin(hint) is Records:
+                setattr(self, name, Records(view, typing.get_args(hint)[0]))
 
 
 def equal(column: str, value: Any) -> Cond:

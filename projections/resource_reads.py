@@ -14,7 +14,7 @@ from uuid import UUID
 from domain.deployment_attempt import HEALTHY, AttemptStatus, advance
 from domain.resource import configuration_blockers
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order
-from projections.records import Record, Records
+from projections.records import Reads, Record, Records
 from projections.resource_tables import (
     TIMELINE,
     AttemptRecord,
@@ -23,7 +23,6 @@ from projections.resource_tables import (
     ResourceRecord,
     VariableRecord,
 )
-from projections.view import TableView
 
 R = TypeVar("R", bound=Record)
 OLDEST_FIRST = (Order("inserted_at"), Order("id"))
@@ -72,14 +71,12 @@ def _filters(**equal: Any) -> tuple[Filter, ...]:
                  if value is not None)
 
 
-class ResourceReads:
-    def __init__(self, view: TableView) -> None:
-        self.projects = Records(view, ProjectRecord)
-        self.environments = Records(view, EnvironmentRecord)
-        self.resources = Records(view, ResourceRecord)
-        self.variables = Records(view, VariableRecord)
-        self.attempts = Records(view, AttemptRecord)
-        self._view = view
+class ResourceReads(Reads):
+    projects: Records[ProjectRecord]
+    environments: Records[EnvironmentRecord]
+    resources: Records[ResourceRecord]
+    variables: Records[VariableRecord]
+    attempts: Records[AttemptRecord]
 
     @staticmethod
     def _list(records: Records[R], filters: tuple[Filter, ...], limit: int,
@@ -145,7 +142,7 @@ class ResourceReads:
         return [a for a in found if a.id != excluding][:limit]
 
     def container_logs(self, request_id: str) -> ContainerLogs | None:
-        row = self._view.get("deployment_logs", request_id)
+        row = self.view.get("deployment_logs", request_id)
         if row is None:
             return None
         # an upsert without a crash leaves these columns unset (absent in the memory view)

@@ -6,17 +6,15 @@ from __future__ import annotations
 from uuid import UUID
 
 from projections.query import AnyOf, Cond, ListQuery, Order
-from projections.records import Records, equal
+from projections.records import Reads, Records, equal
 from projections.ssh_tables import SshPublicKeyRecord, SshUsernameRecord
-from projections.view import TableView
 
 MAX_KEYS_SHOWN = 10_000
 
 
-class SshReads:
-    def __init__(self, view: TableView) -> None:
-        self.usernames = Records(view, SshUsernameRecord)
-        self.public_keys = Records(view, SshPublicKeyRecord)
+class SshReads(Reads):
+    usernames: Records[SshUsernameRecord]
+    public_keys: Records[SshPublicKeyRecord]
 
     def username_on(self, node_id: UUID, username: str) -> SshUsernameRecord | None:
         return self.usernames.first(equal("node_id", node_id), equal("username", username))

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from projections.records import Records
-from projections.view import TableView
+from projections.records import Reads, Records
 from projections.webhook_tables import WebhookRecord
 
 
-class WebhookReads:
-    def __init__(self, view: TableView) -> None:
-        self.webhooks = Records(view, WebhookRecord)
+class WebhookReads(Reads):
+    webhooks: Records[WebhookRecord]
 
     def all(self) -> list[WebhookRecord]:
         """Every subscription (a small table: deliveries fan out over all of it)."""

@@ -22,6 +22,8 @@ from eventsourcing.persistence import Tracking
 
 from adapters.memory_views import MemoryTableView
 from adapters.sqlite_views import SQLiteFleetView
+from projections.command_reads import CommandReads
+from projections.deployment_reads import DeploymentReads
 from projections.fleet_reads import FleetReads
 from projections.fleet_tables import (
     FLEET_RECORDS,
@@ -33,8 +35,11 @@ from projections.fleet_tables import (
 from projections.model import Kind, Upsert
 from projections.query import Cond, ListQuery, Order
 from projections.records import Record, Records, kind_of
+from projections.resource_reads import ResourceReads
 from projections.resource_tables import TIMELINE, AttemptRecord
+from projections.ssh_reads import SshReads
 from projections.view import TableView
+from projections.webhook_reads import WebhookReads
 from tests.unit.projections.test_query_sqlite import construct_view
 
 PYTHON_TYPES = {Kind.TEXT: str, Kind.INT: int, Kind.BOOL: bool, Kind.TIME: datetime,
@@ -157,6 +162,24 @@ def test_records_read_rows_as_typed_records(view: TableView) -> None:
     assert reads.nodes_of_clusters([other, cluster]) == {other: [], cluster: [
         nodes.get(i) for i in in_key_order]}
     assert reads.nodes_of_clusters([]) == {}
+
+
+READS = (CommandReads, DeploymentReads, FleetReads, ResourceReads, SshReads, WebhookReads)
+
+
+def test_each_context_reads_every_record_it_declares_on_its_view() -> None:
+    view = MemoryTableView(FLEET_TABLES)
+    declared: set[type[Record]] = set()
+    for reads_of in READS:
+        reads = reads_of(view)
+        assert reads.view is view
+        for name, hint in typing.get_type_hints(reads_of).items():
+            if typing.get_origin(hint) is Records:
+                records = getattr(reads, name)
+                assert (records.record, records.view) == (typing.get_args(hint)[0], view)
+                declared.add(records.record)
+    # Every record of the fleet is read by some context (CommandReads reads nodes too).
+    assert declared == set(FLEET_RECORDS)
 
 
 def test_a_row_the_record_cannot_hold_fails_loudly() -> None:
