@@ -80,8 +80,11 @@ class Resource(Generic[R]):
         async def create(request: Request) -> Response:
             cmd = await read_body(request, body)
             svc = services(request)
-            key = await run_in_threadpool(action, svc, request, cmd)
-            return ok(request, await run_in_threadpool(self.load, svc, key), 201)
+
+            def decide_and_load() -> Any:  # one thread hand-off per write, not two
+                return self.load(svc, action(svc, request, cmd))
+
+            return ok(request, await run_in_threadpool(decide_and_load), 201)
 
         return self.named(create, name)
 
@@ -93,8 +96,12 @@ class Resource(Generic[R]):
             key = path_uuid(request)
             cmd = await read_body(request, body)
             svc = services(request)
-            await run_in_threadpool(action, svc, key, cmd)
-            return ok(request, await run_in_threadpool(self.load, svc, key))
+
+            def decide_and_load() -> Any:
+                action(svc, key, cmd)
+                return self.load(svc, key)
+
+            return ok(request, await run_in_threadpool(decide_and_load))
 
         return self.named(update, name)
 
