@@ -47,6 +47,7 @@ from bench.commands import (
     services_for,
 )
 from domain.cluster import Cluster
+from domain.node import IdType, Node, NodeStatus
 from entrypoints.replay import rebuild
 
 Row = tuple[str, str, int, dict[str, Any]]
@@ -217,18 +218,28 @@ def projection_lag(
 
 
 def replay_rate(events: int) -> float:
-    """Rebuilds the read models from a store holding `events` registrations' events."""
+    """Rebuilds the read models from a store holding about `events` events of a fleet's life:
+    per node, its cluster admitting it, its registration and two status changes (a flap), so
+    the rebuild inserts rows, patches them and counts, as a real log makes it do."""
+    per_node = 4
     with fresh_schema() as url:
         services = services_for(url)
         services.start()
         try:
             cluster_id = services.clusters.create(CreateCluster(name="replay"))
-            batch = 500
-            for _ in range(events // batch):
+            nodes_per_batch = 125  # 500 events a transaction
+            for _ in range(events // (per_node * nodes_per_batch)):
                 def decide(uow: UnitOfWork) -> None:
                     cluster = uow.get(Cluster, cluster_id, "cluster")
-                    for _ in range(batch):
-                        cluster.admit(uuid4())
+                    for _ in range(nodes_per_batch):
+                        node_id = uuid4()
+                        cluster.admit(node_id)
+                        node = Node.register(
+                            node_id, cluster.id, cluster.name, IdType.RANDOM, "1.0.0", True,
+                            {}, ("token", "password"), uuid4(), uow.now)
+                        node.change_status(NodeStatus.UNHEALTHY, "bench flap", uow.now)
+                        node.change_status(NodeStatus.HEALTHY, "bench flap", uow.now)
+                        uow.add(node)
 
                 services.writes.run(decide)
         finally:
