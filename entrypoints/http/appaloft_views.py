@@ -10,8 +10,10 @@ camelCase. The seed documents no errors: ours use the house error envelope
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -22,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.variables import MASK, effective, entry_id
+from entrypoints.bootstrap import Services
 from entrypoints.http.errors import ApiError, validation_details
 from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.responses import JSONResponse
@@ -29,6 +32,7 @@ from entrypoints.http.serializers import Moment, Shape, described
 from projections.resource_tables import VariableRecord
 
 T = TypeVar("T")
+Endpoint = Callable[[Request], Awaitable[Response]]
 Q = TypeVar("Q", bound=msgspec.Struct)
 _d = described
 
@@ -122,11 +126,40 @@ async def perform(request: Request, call: Callable[..., Any], param: str | None 
     return await run(call, *args)
 
 
-async def command(request: Request, call: Callable[..., Any], param: str | None = None,
-                  body: type[msgspec.Struct] | None = None, status: int = 200) -> Response:
-    """The handler of every plain Appaloft command: `perform` it, answer `{id}` with what it
-    returns."""
-    return accepted(await perform(request, call, param, body), status)
+def _same(result: Any) -> Any:
+    return result
+
+
+@dataclass(frozen=True)
+class Commands:
+    """The plain commands of one Appaloft route module on one application service: each
+    endpoint `perform`s one service method and answers `{id}`, the id being what the method
+    returns (or what `id_of` reads from it). An endpoint carries the route module's name and the
+    method's, from which the OpenAPI document makes its operation id (`projects_rename`)."""
+
+    module: str  # the route module's __name__
+    service: Callable[[Services], Any]  # e.g. lambda svc: svc.projects
+    param: str  # the path parameter naming the item a command acts on
+    id_of: Callable[[Any], UUID | str] = _same
+
+    def create(self, method: Callable[..., Any], body: type[msgspec.Struct]) -> Endpoint:
+        """POST on the collection: 201."""
+        return self.endpoint(method, None, body, 201)
+
+    def item(self, method: Callable[..., Any], body: type[msgspec.Struct] | None = None,
+             param: str | None = None, status: int = 200) -> Endpoint:
+        """A command on the item in path parameter `param` (the module's by default)."""
+        return self.endpoint(method, param or self.param, body, status)
+
+    def endpoint(self, method: Callable[..., Any], param: str | None,
+                 body: type[msgspec.Struct] | None, status: int) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            call = partial(method, self.service(services(request)))
+            return accepted(self.id_of(await perform(request, call, param, body)), status)
+
+        endpoint.__module__ = self.module
+        endpoint.__name__ = endpoint.__qualname__ = method.__name__
+        return endpoint
 
 
 def generated_at(request: Request) -> datetime:

@@ -13,17 +13,18 @@ from starlette.routing import Route
 from application.environments import (
     ArchiveEnvironment,
     CreateEnvironment,
+    Environments,
     LockEnvironment,
     RenameEnvironment,
 )
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    Commands,
     Limit,
     ProjectFilter,
     Query,
     VariableEntry,
     answer,
-    command,
     counted,
     found,
     layer,
@@ -38,6 +39,7 @@ from projections.resource_tables import EnvironmentRecord
 
 _d = described
 _ID = "environmentId"  # the path parameter
+_COMMANDS = Commands(__name__, lambda svc: svc.environments, _ID)
 
 
 class EnvironmentCountQuery(Query):
@@ -105,11 +107,6 @@ def _list(reads: ResourceReads, project_id: UUID | None,
     return [shape(r, reads) for r in reads.environment_list(project_id, limit)]
 
 
-async def create(request: Request) -> Response:
-    return await command(request, services(request).environments.create, body=CreateEnvironment,
-                         status=201)
-
-
 async def index(request: Request) -> Response:
     query = read_query(request, EnvironmentListQuery)
     items = await run(_list, services(request).resource_reads, query.project_id, query.limit)
@@ -128,21 +125,11 @@ async def show(request: Request) -> Response:
     return answer(EnvironmentShowResponse(environment=environment))
 
 
-async def rename(request: Request) -> Response:
-    return await command(request, services(request).environments.rename, _ID, RenameEnvironment)
-
-
-async def lock(request: Request) -> Response:
-    return await command(request, services(request).environments.lock, _ID, LockEnvironment)
-
-
-async def unlock(request: Request) -> Response:
-    return await command(request, services(request).environments.unlock, _ID)
-
-
-async def archive(request: Request) -> Response:
-    return await command(request, services(request).environments.archive, _ID,
-                         ArchiveEnvironment)
+create = _COMMANDS.create(Environments.create, CreateEnvironment)
+rename = _COMMANDS.item(Environments.rename, RenameEnvironment)
+lock = _COMMANDS.item(Environments.lock, LockEnvironment)
+unlock = _COMMANDS.item(Environments.unlock)
+archive = _COMMANDS.item(Environments.archive, ArchiveEnvironment)
 
 
 ROUTES = [

@@ -16,14 +16,15 @@ from application.projects import (
     CreateProject,
     DeleteProject,
     DescribeProject,
+    Projects,
     RenameProject,
 )
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    Commands,
     LimitQuery,
     NoQuery,
     answer,
-    command,
     counted,
     found,
     generated_at,
@@ -36,6 +37,7 @@ from projections.resource_tables import ProjectRecord
 
 _d = described
 _ID = "projectId"  # the path parameter
+_COMMANDS = Commands(__name__, lambda svc: svc.projects, _ID)
 
 
 class ProjectResponse(AppaloftShape):
@@ -94,11 +96,6 @@ def _project(request: Request) -> ProjectRecord:
                  project_id)
 
 
-async def create(request: Request) -> Response:
-    return await command(request, services(request).projects.create, body=CreateProject,
-                         status=201)
-
-
 async def index(request: Request) -> Response:
     limit = read_query(request, LimitQuery).limit
     records = await run(services(request).resource_reads.project_list, limit)
@@ -114,20 +111,12 @@ async def show(request: Request) -> Response:
     return answer(shape(await run(_project, request)))
 
 
-async def rename(request: Request) -> Response:
-    return await command(request, services(request).projects.rename, _ID, RenameProject)
-
-
-async def describe(request: Request) -> Response:
-    return await command(request, services(request).projects.describe, _ID, DescribeProject)
-
-
-async def archive(request: Request) -> Response:
-    return await command(request, services(request).projects.archive, _ID, ArchiveProject)
-
-
-async def restore(request: Request) -> Response:
-    return await command(request, services(request).projects.restore, _ID)
+create = _COMMANDS.create(Projects.create, CreateProject)
+rename = _COMMANDS.item(Projects.rename, RenameProject)
+describe = _COMMANDS.item(Projects.describe, DescribeProject)
+archive = _COMMANDS.item(Projects.archive, ArchiveProject)
+restore = _COMMANDS.item(Projects.restore)
+delete = _COMMANDS.item(Projects.delete, DeleteProject)
 
 
 def blockers_of(record: ProjectRecord) -> list[DeleteBlocker]:
@@ -146,10 +135,6 @@ async def delete_check(request: Request) -> Response:
         schema_version="projects.delete-check/v1", project_id=record.id,
         lifecycle_status=record.lifecycle_status, eligible=not blockers, blockers=blockers,
         checked_at=now))
-
-
-async def delete(request: Request) -> Response:
-    return await command(request, services(request).projects.delete, _ID, DeleteProject)
 
 
 ROUTES = [

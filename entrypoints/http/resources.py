@@ -21,10 +21,12 @@ from application.resources import (
     ConfigureSource,
     CreateResource,
     DeleteResource,
+    Resources,
 )
 from domain.resource import ResourceBusyError
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    Commands,
     EnvironmentFilter,
     Limit,
     NoQuery,
@@ -32,7 +34,6 @@ from entrypoints.http.appaloft_views import (
     Query,
     accepted,
     answer,
-    command,
     counted,
     found,
     generated_at,
@@ -47,6 +48,7 @@ from projections.resource_tables import AttemptRecord, ResourceRecord
 
 _d = described
 _ID = "resourceId"  # the path parameter
+_COMMANDS = Commands(__name__, lambda svc: svc.resources, _ID)
 
 
 class ResourceCountQuery(Query):
@@ -228,11 +230,6 @@ def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceSho
         diagnostics=[], generated_at=now)
 
 
-async def create(request: Request) -> Response:
-    return await command(request, services(request).resources.create, body=CreateResource,
-                         status=201)
-
-
 async def index(request: Request) -> Response:
     query = read_query(request, ResourceListQuery)
     items = await run(_list, services(request).resource_reads, query.project_id,
@@ -263,32 +260,13 @@ async def delete(request: Request) -> Response:
     return accepted(resource_id)
 
 
-async def archive(request: Request) -> Response:
-    return await command(request, services(request).resources.archive, _ID)
-
-
-async def configure_source(request: Request) -> Response:
-    return await command(request, services(request).resources.configure_source, _ID,
-                         ConfigureSource)
-
-
-async def configure_runtime(request: Request) -> Response:
-    return await command(request, services(request).resources.configure_runtime, _ID,
-                         ConfigureRuntimeProfile)
-
-
-async def configure_network(request: Request) -> Response:
-    return await command(request, services(request).resources.configure_network, _ID,
-                         ConfigureNetworkProfile)
-
-
-async def configure_health(request: Request) -> Response:
-    return await command(request, services(request).resources.configure_health, _ID,
-                         ConfigureHealthPolicy)
-
-
-async def reset_health(request: Request) -> Response:
-    return await command(request, services(request).resources.reset_health, _ID)
+create = _COMMANDS.create(Resources.create, CreateResource)
+archive = _COMMANDS.item(Resources.archive)
+configure_source = _COMMANDS.item(Resources.configure_source, ConfigureSource)
+configure_runtime = _COMMANDS.item(Resources.configure_runtime, ConfigureRuntimeProfile)
+configure_network = _COMMANDS.item(Resources.configure_network, ConfigureNetworkProfile)
+configure_health = _COMMANDS.item(Resources.configure_health, ConfigureHealthPolicy)
+reset_health = _COMMANDS.item(Resources.reset_health)
 
 
 ROUTES = [
