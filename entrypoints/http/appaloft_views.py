@@ -10,7 +10,7 @@ camelCase. The seed documents no errors: ours use the house error envelope
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from domain.variables import MASK, effective, entry_id
 from entrypoints.bootstrap import Services
+from entrypoints.http.crud import Endpoint, named
 from entrypoints.http.errors import ApiError, validation_details
 from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.responses import JSONResponse
@@ -32,7 +33,6 @@ from entrypoints.http.serializers import Moment, Shape, described
 from projections.resource_tables import VariableRecord
 
 T = TypeVar("T")
-Endpoint = Callable[[Request], Awaitable[Response]]
 Q = TypeVar("Q", bound=msgspec.Struct)
 _d = described
 
@@ -130,6 +130,13 @@ def _same(result: Any) -> Any:
     return result
 
 
+async def command(request: Request, call: Callable[..., Any], param: str | None = None,
+                  body: type[msgspec.Struct] | None = None, status: int = 200) -> Response:
+    """The handler of every plain Appaloft command: `perform` it, answer `{id}` with what it
+    returns."""
+    return accepted(await perform(request, call, param, body), status)
+
+
 @dataclass(frozen=True)
 class Commands:
     """The plain commands of one Appaloft route module on one application service: each
@@ -157,9 +164,33 @@ class Commands:
             call = partial(method, self.service(services(request)))
             return accepted(self.id_of(await perform(request, call, param, body)), status)
 
-        endpoint.__module__ = self.module
-        endpoint.__name__ = endpoint.__qualname__ = method.__name__
-        return endpoint
+        return named(endpoint, self.module, method.__name__)
+
+
+@dataclass(frozen=True)
+class Reads:
+    """The plain reads of one Appaloft route module's collection: the query string decoded as
+    its Query (an unknown name is a 400), then `read` off the event loop with it; the Shape it
+    makes is the answer. The endpoints are named `index` and `count`, as in every module."""
+
+    module: str  # the route module's __name__
+
+    def index(self, query: type[Q], read: Callable[[Services, Q], msgspec.Struct]) -> Endpoint:
+        """GET on the collection: `{items}`."""
+        return self.endpoint("index", query, read)
+
+    def count(self, query: type[Q], count: Callable[[Services, Q], int]) -> Endpoint:
+        """GET .../count: `{count}`."""
+        return self.endpoint(
+            "count", query, lambda svc, found: AppaloftCountResponse(count=count(svc, found)))
+
+    def endpoint(self, name: str, query: type[Q],
+                 read: Callable[[Services, Q], msgspec.Struct]) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            found = read_query(request, query)
+            return answer(await run(read, services(request), found))
+
+        return named(endpoint, self.module, name)
 
 
 def generated_at(request: Request) -> datetime:

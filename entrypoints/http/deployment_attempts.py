@@ -26,15 +26,16 @@ from application.deployment_attempts import (
 from application.deployments import Accepted
 from domain.deployment import deployment_uuid
 from domain.deployment_attempt import AttemptStatus
+from entrypoints.bootstrap import Services
 from entrypoints.http import attempt_views
 from entrypoints.http.appaloft_views import (
     Commands,
     Limit,
     ProjectFilter,
     Query,
+    Reads,
     ResourceFilter,
     answer,
-    counted,
     found,
     generated_at,
     read_query,
@@ -82,6 +83,7 @@ def _deployment_of(accepted: Accepted) -> UUID:
     return deployment_uuid(accepted.request_id)
 
 
+_READS = Reads(__name__)
 # A command that requests an attempt answers 201 with the id of its deployment.
 _COMMANDS = Commands(__name__, lambda svc: svc.deployment_attempts, _ID, _deployment_of)
 
@@ -95,21 +97,21 @@ async def plan_deployment(request: Request) -> Response:
 create = _COMMANDS.create(DeploymentAttempts.create, CreateDeployment)
 
 
-async def index(request: Request) -> Response:
-    query = read_query(request, DeploymentListQuery)
-    statuses = (query.status,) if query.status else ()
-    found_ = await run(services(request).resource_reads.attempt_list, query.project_id,
-                       query.resource_id, statuses, query.limit)
-    return answer(attempt_views.DeploymentAttemptListResponse(
-        items=[attempt_views.shape(a) for a in found_]))
+def _statuses(query: DeploymentCountQuery) -> tuple[str, ...]:
+    return (query.status,) if query.status else ()
 
 
-async def count(request: Request) -> Response:
-    query = read_query(request, DeploymentCountQuery)
-    statuses = (query.status,) if query.status else ()
-    reads = services(request).resource_reads
-    return counted(await run(reads.attempt_count, query.project_id, query.resource_id,
-                             statuses))
+def _list(svc: Services,
+          query: DeploymentListQuery) -> attempt_views.DeploymentAttemptListResponse:
+    attempts = svc.resource_reads.attempt_list(query.project_id, query.resource_id,
+                                               _statuses(query), query.limit)
+    return attempt_views.DeploymentAttemptListResponse(
+        items=[attempt_views.shape(a) for a in attempts])
+
+
+index = _READS.index(DeploymentListQuery, _list)
+count = _READS.count(DeploymentCountQuery, lambda svc, query: svc.resource_reads.attempt_count(
+    query.project_id, query.resource_id, _statuses(query)))
 
 
 async def show(request: Request) -> Response:

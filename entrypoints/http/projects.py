@@ -19,16 +19,16 @@ from application.projects import (
     Projects,
     RenameProject,
 )
+from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
     Commands,
     LimitQuery,
     NoQuery,
+    Reads,
     answer,
-    counted,
     found,
     generated_at,
-    read_query,
     run,
 )
 from entrypoints.http.inputs import path_uuid, services
@@ -37,6 +37,7 @@ from projections.resource_tables import ProjectRecord
 
 _d = described
 _ID = "projectId"  # the path parameter
+_READS = Reads(__name__)
 _COMMANDS = Commands(__name__, lambda svc: svc.projects, _ID)
 
 
@@ -96,15 +97,13 @@ def _project(request: Request) -> ProjectRecord:
                  project_id)
 
 
-async def index(request: Request) -> Response:
-    limit = read_query(request, LimitQuery).limit
-    records = await run(services(request).resource_reads.project_list, limit)
-    return answer(ProjectListResponse(items=[shape(r) for r in records]))
+def _list(svc: Services, query: LimitQuery) -> ProjectListResponse:
+    return ProjectListResponse(
+        items=[shape(r) for r in svc.resource_reads.project_list(query.limit)])
 
 
-async def count(request: Request) -> Response:
-    read_query(request, NoQuery)
-    return counted(await run(services(request).resource_reads.project_count))
+index = _READS.index(LimitQuery, _list)
+count = _READS.count(NoQuery, lambda svc, _: svc.resource_reads.project_count())
 
 
 async def show(request: Request) -> Response:

@@ -24,6 +24,7 @@ from application.resources import (
     Resources,
 )
 from domain.resource import ResourceBusyError
+from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
     Commands,
@@ -32,9 +33,9 @@ from entrypoints.http.appaloft_views import (
     NoQuery,
     ProjectFilter,
     Query,
+    Reads,
     accepted,
     answer,
-    counted,
     found,
     generated_at,
     read_query,
@@ -48,6 +49,7 @@ from projections.resource_tables import AttemptRecord, ResourceRecord
 
 _d = described
 _ID = "resourceId"  # the path parameter
+_READS = Reads(__name__)
 _COMMANDS = Commands(__name__, lambda svc: svc.resources, _ID)
 
 
@@ -203,10 +205,11 @@ def _health(policy: dict[str, Any]) -> HealthPolicyView:
                            expected_status_code=policy["expected_status"]))
 
 
-def _list(reads: ResourceReads, project_id: UUID | None, environment_id: UUID | None,
-          limit: int) -> list[ResourceListItem]:
-    return [ResourceListItem(**_summary(r, _last(reads, r)), network_profile=_network(r))
-            for r in reads.resource_list(project_id, environment_id, limit)]
+def _list(svc: Services, query: ResourceListQuery) -> ResourceListResponse:
+    reads = svc.resource_reads
+    return ResourceListResponse(items=[
+        ResourceListItem(**_summary(r, _last(reads, r)), network_profile=_network(r))
+        for r in reads.resource_list(query.project_id, query.environment_id, query.limit)])
 
 
 def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceShowResponse:
@@ -230,17 +233,9 @@ def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceSho
         diagnostics=[], generated_at=now)
 
 
-async def index(request: Request) -> Response:
-    query = read_query(request, ResourceListQuery)
-    items = await run(_list, services(request).resource_reads, query.project_id,
-                      query.environment_id, query.limit)
-    return answer(ResourceListResponse(items=items))
-
-
-async def count(request: Request) -> Response:
-    query = read_query(request, ResourceCountQuery)
-    reads = services(request).resource_reads
-    return counted(await run(reads.resource_count, query.project_id, query.environment_id))
+index = _READS.index(ResourceListQuery, _list)
+count = _READS.count(ResourceCountQuery, lambda svc, query: svc.resource_reads.resource_count(
+    query.project_id, query.environment_id))
 
 
 async def show(request: Request) -> Response:
