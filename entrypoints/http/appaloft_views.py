@@ -1,5 +1,6 @@
-"""What the Appaloft route modules share: its wire conventions and the shapes several of them
-return.
+"""What the Appaloft route modules share: its wire conventions, the shapes several of them
+return, and the skeletons of their plain commands (`Commands`) and list and count reads
+(`Reads`), as entrypoints/http/crud.py is for the Edge Admin resources.
 
 Appaloft answers without the house {data, meta} envelope: a command answers `{id}` (or nothing,
 204, where the seed shows `null`), a list `{items}` (at most `limit`, no pages), a count
@@ -182,13 +183,13 @@ class Reads:
     def count(self, query: type[Q], count: Callable[[Services, Q], int]) -> Endpoint:
         """GET .../count: `{count}`."""
         return self.endpoint(
-            "count", query, lambda svc, found: AppaloftCountResponse(count=count(svc, found)))
+            "count", query, lambda svc, parsed: AppaloftCountResponse(count=count(svc, parsed)))
 
     def endpoint(self, name: str, query: type[Q],
                  read: Callable[[Services, Q], msgspec.Struct]) -> Endpoint:
         async def endpoint(request: Request) -> Response:
-            found = read_query(request, query)
-            return answer(await run(read, services(request), found))
+            parsed = read_query(request, query)
+            return answer(await run(read, services(request), parsed))
 
         return named(endpoint, self.module, name)
 
