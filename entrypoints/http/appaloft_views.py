@@ -1,5 +1,6 @@
-"""What the Appaloft route modules share: its wire conventions and the shapes several of them
-return.
+"""What the Appaloft route modules share: its wire conventions, the shapes several of them
+return, and the skeletons of their plain commands (`Commands`) and list and count reads
+(`Reads`), as entrypoints/http/crud.py is for the Edge Admin resources.
 
 Appaloft answers without the house {data, meta} envelope: a command answers `{id}` (or nothing,
 204, where the seed shows `null`), a list `{items}` (at most `limit`, no pages), a count
@@ -11,7 +12,9 @@ camelCase. The seed documents no errors: ours use the house error envelope
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -22,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.variables import MASK, effective, entry_id
+from entrypoints.bootstrap import Services
+from entrypoints.http.crud import Endpoint, named
 from entrypoints.http.errors import ApiError, validation_details
 from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.responses import JSONResponse
@@ -122,11 +127,71 @@ async def perform(request: Request, call: Callable[..., Any], param: str | None 
     return await run(call, *args)
 
 
+def _same(result: Any) -> Any:
+    return result
+
+
 async def command(request: Request, call: Callable[..., Any], param: str | None = None,
                   body: type[msgspec.Struct] | None = None, status: int = 200) -> Response:
     """The handler of every plain Appaloft command: `perform` it, answer `{id}` with what it
     returns."""
     return accepted(await perform(request, call, param, body), status)
+
+
+@dataclass(frozen=True)
+class Commands:
+    """The plain commands of one Appaloft route module on one application service: each
+    endpoint `perform`s one service method and answers `{id}`, the id being what the method
+    returns (or what `id_of` reads from it). An endpoint carries the route module's name and the
+    method's, from which the OpenAPI document makes its operation id (`projects_rename`)."""
+
+    module: str  # the route module's __name__
+    service: Callable[[Services], Any]  # e.g. lambda svc: svc.projects
+    param: str  # the path parameter naming the item a command acts on
+    id_of: Callable[[Any], UUID | str] = _same
+
+    def create(self, method: Callable[..., Any], body: type[msgspec.Struct]) -> Endpoint:
+        """POST on the collection: 201."""
+        return self.endpoint(method, None, body, 201)
+
+    def item(self, method: Callable[..., Any], body: type[msgspec.Struct] | None = None,
+             param: str | None = None, status: int = 200) -> Endpoint:
+        """A command on the item in path parameter `param` (the module's by default)."""
+        return self.endpoint(method, param or self.param, body, status)
+
+    def endpoint(self, method: Callable[..., Any], param: str | None,
+                 body: type[msgspec.Struct] | None, status: int) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            call = partial(method, self.service(services(request)))
+            return accepted(self.id_of(await perform(request, call, param, body)), status)
+
+        return named(endpoint, self.module, method.__name__)
+
+
+@dataclass(frozen=True)
+class Reads:
+    """The plain reads of one Appaloft route module's collection: the query string decoded as
+    its Query (an unknown name is a 400), then `read` off the event loop with it; the Shape it
+    makes is the answer. The endpoints are named `index` and `count`, as in every module."""
+
+    module: str  # the route module's __name__
+
+    def index(self, query: type[Q], read: Callable[[Services, Q], msgspec.Struct]) -> Endpoint:
+        """GET on the collection: `{items}`."""
+        return self.endpoint("index", query, read)
+
+    def count(self, query: type[Q], count: Callable[[Services, Q], int]) -> Endpoint:
+        """GET .../count: `{count}`."""
+        return self.endpoint(
+            "count", query, lambda svc, parsed: AppaloftCountResponse(count=count(svc, parsed)))
+
+    def endpoint(self, name: str, query: type[Q],
+                 read: Callable[[Services, Q], msgspec.Struct]) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            parsed = read_query(request, query)
+            return answer(await run(read, services(request), parsed))
+
+        return named(endpoint, self.module, name)
 
 
 def generated_at(request: Request) -> datetime:

@@ -113,9 +113,14 @@ class Resource(Generic[R]):
         return self.named(delete, name)
 
     def named(self, endpoint: Endpoint, name: str | None = None) -> Endpoint:
-        endpoint.__module__ = self.module
-        endpoint.__name__ = endpoint.__qualname__ = name or endpoint.__name__
-        return endpoint
+        return named(endpoint, self.module, name or endpoint.__name__)
+
+
+def named(endpoint: Endpoint, module: str, name: str) -> Endpoint:
+    """The endpoint under its route module's name and its own: the operation id's parts."""
+    endpoint.__module__ = module
+    endpoint.__name__ = endpoint.__qualname__ = name
+    return endpoint
 
 
 def routes(  # noqa: PLR0913 - one keyword per verb a resource may have

@@ -9,10 +9,9 @@ Mengi's POST /deployments/app-hosting shares the path prefix and is matched firs
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Literal, get_args
+from uuid import UUID
 
-import msgspec
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,22 +20,24 @@ from starlette.routing import Route
 from application.deployment_attempts import (
     CancelDeployment,
     CreateDeployment,
+    DeploymentAttempts,
     RollbackDeployment,
 )
+from application.deployments import Accepted
 from domain.deployment import deployment_uuid
 from domain.deployment_attempt import AttemptStatus
+from entrypoints.bootstrap import Services
 from entrypoints.http import attempt_views
 from entrypoints.http.appaloft_views import (
+    Commands,
     Limit,
     ProjectFilter,
     Query,
+    Reads,
     ResourceFilter,
-    accepted,
     answer,
-    counted,
     found,
     generated_at,
-    perform,
     read_query,
     run,
 )
@@ -78,10 +79,13 @@ class RecoveryReadinessQuery(Query):
                                                                  " candidates (default 10)")] = 10
 
 
-async def _requested(request: Request, call: Callable[..., Any], param: str | None = None,
-                     body: type[msgspec.Struct] | None = None) -> Response:
-    """A command that requests an attempt: 201 with the id of its deployment."""
-    return accepted(deployment_uuid((await perform(request, call, param, body)).request_id), 201)
+def _deployment_of(accepted: Accepted) -> UUID:
+    return deployment_uuid(accepted.request_id)
+
+
+_READS = Reads(__name__)
+# A command that requests an attempt answers 201 with the id of its deployment.
+_COMMANDS = Commands(__name__, lambda svc: svc.deployment_attempts, _ID, _deployment_of)
 
 
 async def plan_deployment(request: Request) -> Response:
@@ -90,26 +94,24 @@ async def plan_deployment(request: Request) -> Response:
     return answer(result)
 
 
-async def create(request: Request) -> Response:
-    return await _requested(request, services(request).deployment_attempts.create,
-                            body=CreateDeployment)
+create = _COMMANDS.create(DeploymentAttempts.create, CreateDeployment)
 
 
-async def index(request: Request) -> Response:
-    query = read_query(request, DeploymentListQuery)
-    statuses = (query.status,) if query.status else ()
-    found_ = await run(services(request).resource_reads.attempt_list, query.project_id,
-                       query.resource_id, statuses, query.limit)
-    return answer(attempt_views.DeploymentAttemptListResponse(
-        items=[attempt_views.shape(a) for a in found_]))
+def _statuses(query: DeploymentCountQuery) -> tuple[str, ...]:
+    return (query.status,) if query.status else ()
 
 
-async def count(request: Request) -> Response:
-    query = read_query(request, DeploymentCountQuery)
-    statuses = (query.status,) if query.status else ()
-    reads = services(request).resource_reads
-    return counted(await run(reads.attempt_count, query.project_id, query.resource_id,
-                             statuses))
+def _list(svc: Services,
+          query: DeploymentListQuery) -> attempt_views.DeploymentAttemptListResponse:
+    attempts = svc.resource_reads.attempt_list(query.project_id, query.resource_id,
+                                               _statuses(query), query.limit)
+    return attempt_views.DeploymentAttemptListResponse(
+        items=[attempt_views.shape(a) for a in attempts])
+
+
+index = _READS.index(DeploymentListQuery, _list)
+count = _READS.count(DeploymentCountQuery, lambda svc, query: svc.resource_reads.attempt_count(
+    query.project_id, query.resource_id, _statuses(query)))
 
 
 async def show(request: Request) -> Response:
@@ -119,13 +121,8 @@ async def show(request: Request) -> Response:
                             generated_at(request)))
 
 
-async def retry(request: Request) -> Response:
-    return await _requested(request, services(request).deployment_attempts.retry, _ID)
-
-
-async def rollback(request: Request) -> Response:
-    return await _requested(request, services(request).deployment_attempts.rollback, _ID,
-                            RollbackDeployment)
+retry = _COMMANDS.item(DeploymentAttempts.retry, status=201)
+rollback = _COMMANDS.item(DeploymentAttempts.rollback, RollbackDeployment, status=201)
 
 
 async def cancel(request: Request) -> Response:
@@ -140,9 +137,7 @@ async def cancel(request: Request) -> Response:
                                                canceled_at=canceled_at))
 
 
-async def redeploy(request: Request) -> Response:
-    return await _requested(request, services(request).deployment_attempts.redeploy,
-                            "resourceId")
+redeploy = _COMMANDS.item(DeploymentAttempts.redeploy, param="resourceId", status=201)
 
 
 async def recovery_readiness(request: Request) -> Response:

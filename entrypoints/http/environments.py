@@ -13,21 +13,22 @@ from starlette.routing import Route
 from application.environments import (
     ArchiveEnvironment,
     CreateEnvironment,
+    Environments,
     LockEnvironment,
     RenameEnvironment,
 )
+from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    Commands,
     Limit,
     ProjectFilter,
     Query,
+    Reads,
     VariableEntry,
     answer,
-    command,
-    counted,
     found,
     layer,
-    read_query,
     run,
     shown,
 )
@@ -38,6 +39,8 @@ from projections.resource_tables import EnvironmentRecord
 
 _d = described
 _ID = "environmentId"  # the path parameter
+_READS = Reads(__name__)
+_COMMANDS = Commands(__name__, lambda svc: svc.environments, _ID)
 
 
 class EnvironmentCountQuery(Query):
@@ -100,26 +103,15 @@ def _show(reads: ResourceReads, environment_id: UUID) -> EnvironmentResponse:
     return shape(record, reads)
 
 
-def _list(reads: ResourceReads, project_id: UUID | None,
-          limit: int) -> list[EnvironmentResponse]:
-    return [shape(r, reads) for r in reads.environment_list(project_id, limit)]
+def _list(svc: Services, query: EnvironmentListQuery) -> EnvironmentListResponse:
+    reads = svc.resource_reads
+    return EnvironmentListResponse(
+        items=[shape(r, reads) for r in reads.environment_list(query.project_id, query.limit)])
 
 
-async def create(request: Request) -> Response:
-    return await command(request, services(request).environments.create, body=CreateEnvironment,
-                         status=201)
-
-
-async def index(request: Request) -> Response:
-    query = read_query(request, EnvironmentListQuery)
-    items = await run(_list, services(request).resource_reads, query.project_id, query.limit)
-    return answer(EnvironmentListResponse(items=items))
-
-
-async def count(request: Request) -> Response:
-    query = read_query(request, EnvironmentCountQuery)
-    reads = services(request).resource_reads
-    return counted(await run(reads.environment_count, query.project_id))
+index = _READS.index(EnvironmentListQuery, _list)
+count = _READS.count(EnvironmentCountQuery,
+                     lambda svc, query: svc.resource_reads.environment_count(query.project_id))
 
 
 async def show(request: Request) -> Response:
@@ -128,21 +120,11 @@ async def show(request: Request) -> Response:
     return answer(EnvironmentShowResponse(environment=environment))
 
 
-async def rename(request: Request) -> Response:
-    return await command(request, services(request).environments.rename, _ID, RenameEnvironment)
-
-
-async def lock(request: Request) -> Response:
-    return await command(request, services(request).environments.lock, _ID, LockEnvironment)
-
-
-async def unlock(request: Request) -> Response:
-    return await command(request, services(request).environments.unlock, _ID)
-
-
-async def archive(request: Request) -> Response:
-    return await command(request, services(request).environments.archive, _ID,
-                         ArchiveEnvironment)
+create = _COMMANDS.create(Environments.create, CreateEnvironment)
+rename = _COMMANDS.item(Environments.rename, RenameEnvironment)
+lock = _COMMANDS.item(Environments.lock, LockEnvironment)
+unlock = _COMMANDS.item(Environments.unlock)
+archive = _COMMANDS.item(Environments.archive, ArchiveEnvironment)
 
 
 ROUTES = [

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from application.agent_protocol import AgentReport, MetricsBody
+from application.agent_protocol import MetricsBody
 from application.ports import MetricsReport
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import agent_node, path_uuid, read_body, services
@@ -80,56 +80,54 @@ Queues = Annotated[list[dict[str, Any]] | None, _d(
     "The agent's job queues; edge-agent has none (null)")]
 
 
-class HostMetricsResponse(Shape):
+class HostGroups(Shape):
+    """The host groups of a node's latest report"""
+
+    cpu: Cpu
+    disk: Disk
+    memory: Memory
+    uptime: Uptime
+
+
+class AgentGroups(Shape):
+    """The agent's own groups of a node's latest report"""
+
+    application: Group
+    commands: Group
+    discovery: NoGroup
+    health_check: NoGroup
+    oban_queues: Queues
+    proxy: NoGroup
+    ssh: Group
+    vpn: NoGroup
+
+
+class HostMetricsResponse(HostGroups):
     """Host figures (flat, as the seed shows them)"""
 
     node_id: NodeId
     cluster_name: ClusterName
     timestamp: Received
-    cpu: Cpu
-    disk: Disk
-    memory: Memory
-    uptime: Uptime
 
 
-class AgentMetricsResponse(Shape):
+class AgentMetricsResponse(AgentGroups):
     """The agent's own counters"""
 
     node_id: NodeId
     cluster_name: ClusterName
     timestamp: Received
-    application: Group
-    commands: Group
-    discovery: NoGroup
-    health_check: NoGroup
-    oban_queues: Queues
-    proxy: NoGroup
-    ssh: Group
-    vpn: NoGroup
 
 
-class HostSource(Shape):
+class HostSource(HostGroups):
     """The host part of a node's report"""
 
     available: Annotated[bool, _d("Whether the agent could read any host figure")]
-    cpu: Cpu
-    disk: Disk
-    memory: Memory
-    uptime: Uptime
 
 
-class AgentSource(Shape):
+class AgentSource(AgentGroups):
     """The agent part of a node's report"""
 
     available: Annotated[bool, _d("Whether the agent sent any of its groups")]
-    application: Group
-    commands: Group
-    discovery: NoGroup
-    health_check: NoGroup
-    oban_queues: Queues
-    proxy: NoGroup
-    ssh: Group
-    vpn: NoGroup
 
 
 class UnifiedMetricsResponse(Shape):
@@ -151,8 +149,6 @@ class AgentMetricsReceiptResponse(Shape):
 SHAPES = (HostMetricsResponse, AgentMetricsResponse, UnifiedMetricsResponse,
           AgentMetricsReceiptResponse)
 F = TypeVar("F", bound=Shape)
-HOST_GROUPS = ("cpu", "disk", "memory", "uptime")
-AGENT_GROUPS = tuple(AgentReport.__struct_fields__)
 
 
 async def report(request: Request) -> Response:
@@ -191,44 +187,44 @@ def _figures(shape: type[F], stored: Any) -> F | None:
     return msgspec.convert({f: stored.get(f) for f in shape.__struct_fields__}, shape)
 
 
-def _host(found: MetricsReport) -> HostSource:
+def _host(found: MetricsReport) -> dict[str, Any]:
     host = found.host
-    return HostSource(
-        available=any(host.get(g) is not None for g in HOST_GROUPS),
-        cpu=_figures(CpuFigures, host.get("cpu")),
-        disk=_figures(UsageFigures, host.get("disk")),
-        memory=_figures(UsageFigures, host.get("memory")),
-        uptime=_figures(UptimeFigures, host.get("uptime")),
-    )
+    return {"cpu": _figures(CpuFigures, host.get("cpu")),
+            "disk": _figures(UsageFigures, host.get("disk")),
+            "memory": _figures(UsageFigures, host.get("memory")),
+            "uptime": _figures(UptimeFigures, host.get("uptime"))}
 
 
-def _agent(found: MetricsReport) -> AgentSource:
-    groups = {g: found.agent.get(g) for g in AGENT_GROUPS}
-    return AgentSource(available=any(v is not None for v in groups.values()), **groups)
+def _agent(found: MetricsReport) -> dict[str, Any]:
+    return {g: found.agent.get(g) for g in AgentGroups.__struct_fields__}
+
+
+def _available(groups: dict[str, Any]) -> bool:
+    """Whether the agent could read or sent any of them (not on a sandbox or non-Linux host)."""
+    return any(group is not None for group in groups.values())
 
 
 async def host(request: Request) -> Response:
     node, found = await run_in_threadpool(_latest, request)
-    figures = _host(found)
     return JSONResponse(HostMetricsResponse(
         node_id=node.id, cluster_name=node.cluster_name, timestamp=found.received_at,
-        cpu=figures.cpu, disk=figures.disk, memory=figures.memory, uptime=figures.uptime))
+        **_host(found)))
 
 
 async def agent(request: Request) -> Response:
     node, found = await run_in_threadpool(_latest, request)
-    groups = {g: found.agent.get(g) for g in AGENT_GROUPS}
     return ok(request, AgentMetricsResponse(
         node_id=node.id, cluster_name=node.cluster_name, timestamp=found.received_at,
-        **groups))
+        **_agent(found)))
 
 
 async def unified(request: Request) -> Response:
     node, found = await run_in_threadpool(_latest, request)
-    # A source is unavailable when the agent could read none of it (not Linux, a sandbox).
+    host, agent = _host(found), _agent(found)
     return ok(request, UnifiedMetricsResponse(
         node_id=node.id, cluster_name=node.cluster_name, timestamp=found.received_at,
-        host=_host(found), agent=_agent(found)))
+        host=HostSource(available=_available(host), **host),
+        agent=AgentSource(available=_available(agent), **agent)))
 
 
 ROUTES = [

@@ -16,18 +16,19 @@ from application.projects import (
     CreateProject,
     DeleteProject,
     DescribeProject,
+    Projects,
     RenameProject,
 )
+from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    Commands,
     LimitQuery,
     NoQuery,
+    Reads,
     answer,
-    command,
-    counted,
     found,
     generated_at,
-    read_query,
     run,
 )
 from entrypoints.http.inputs import path_uuid, services
@@ -36,6 +37,8 @@ from projections.resource_tables import ProjectRecord
 
 _d = described
 _ID = "projectId"  # the path parameter
+_READS = Reads(__name__)
+_COMMANDS = Commands(__name__, lambda svc: svc.projects, _ID)
 
 
 class ProjectResponse(AppaloftShape):
@@ -94,40 +97,25 @@ def _project(request: Request) -> ProjectRecord:
                  project_id)
 
 
-async def create(request: Request) -> Response:
-    return await command(request, services(request).projects.create, body=CreateProject,
-                         status=201)
+def _list(svc: Services, query: LimitQuery) -> ProjectListResponse:
+    return ProjectListResponse(
+        items=[shape(r) for r in svc.resource_reads.project_list(query.limit)])
 
 
-async def index(request: Request) -> Response:
-    limit = read_query(request, LimitQuery).limit
-    records = await run(services(request).resource_reads.project_list, limit)
-    return answer(ProjectListResponse(items=[shape(r) for r in records]))
-
-
-async def count(request: Request) -> Response:
-    read_query(request, NoQuery)
-    return counted(await run(services(request).resource_reads.project_count))
+index = _READS.index(LimitQuery, _list)
+count = _READS.count(NoQuery, lambda svc, _: svc.resource_reads.project_count())
 
 
 async def show(request: Request) -> Response:
     return answer(shape(await run(_project, request)))
 
 
-async def rename(request: Request) -> Response:
-    return await command(request, services(request).projects.rename, _ID, RenameProject)
-
-
-async def describe(request: Request) -> Response:
-    return await command(request, services(request).projects.describe, _ID, DescribeProject)
-
-
-async def archive(request: Request) -> Response:
-    return await command(request, services(request).projects.archive, _ID, ArchiveProject)
-
-
-async def restore(request: Request) -> Response:
-    return await command(request, services(request).projects.restore, _ID)
+create = _COMMANDS.create(Projects.create, CreateProject)
+rename = _COMMANDS.item(Projects.rename, RenameProject)
+describe = _COMMANDS.item(Projects.describe, DescribeProject)
+archive = _COMMANDS.item(Projects.archive, ArchiveProject)
+restore = _COMMANDS.item(Projects.restore)
+delete = _COMMANDS.item(Projects.delete, DeleteProject)
 
 
 def blockers_of(record: ProjectRecord) -> list[DeleteBlocker]:
@@ -146,10 +134,6 @@ async def delete_check(request: Request) -> Response:
         schema_version="projects.delete-check/v1", project_id=record.id,
         lifecycle_status=record.lifecycle_status, eligible=not blockers, blockers=blockers,
         checked_at=now))
-
-
-async def delete(request: Request) -> Response:
-    return await command(request, services(request).projects.delete, _ID, DeleteProject)
 
 
 ROUTES = [

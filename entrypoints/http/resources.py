@@ -21,19 +21,21 @@ from application.resources import (
     ConfigureSource,
     CreateResource,
     DeleteResource,
+    Resources,
 )
 from domain.resource import ResourceBusyError
+from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
+    Commands,
     EnvironmentFilter,
     Limit,
     NoQuery,
     ProjectFilter,
     Query,
+    Reads,
     accepted,
     answer,
-    command,
-    counted,
     found,
     generated_at,
     read_query,
@@ -47,6 +49,8 @@ from projections.resource_tables import AttemptRecord, ResourceRecord
 
 _d = described
 _ID = "resourceId"  # the path parameter
+_READS = Reads(__name__)
+_COMMANDS = Commands(__name__, lambda svc: svc.resources, _ID)
 
 
 class ResourceCountQuery(Query):
@@ -201,10 +205,11 @@ def _health(policy: dict[str, Any]) -> HealthPolicyView:
                            expected_status_code=policy["expected_status"]))
 
 
-def _list(reads: ResourceReads, project_id: UUID | None, environment_id: UUID | None,
-          limit: int) -> list[ResourceListItem]:
-    return [ResourceListItem(**_summary(r, _last(reads, r)), network_profile=_network(r))
-            for r in reads.resource_list(project_id, environment_id, limit)]
+def _list(svc: Services, query: ResourceListQuery) -> ResourceListResponse:
+    reads = svc.resource_reads
+    return ResourceListResponse(items=[
+        ResourceListItem(**_summary(r, _last(reads, r)), network_profile=_network(r))
+        for r in reads.resource_list(query.project_id, query.environment_id, query.limit)])
 
 
 def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceShowResponse:
@@ -228,22 +233,9 @@ def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceSho
         diagnostics=[], generated_at=now)
 
 
-async def create(request: Request) -> Response:
-    return await command(request, services(request).resources.create, body=CreateResource,
-                         status=201)
-
-
-async def index(request: Request) -> Response:
-    query = read_query(request, ResourceListQuery)
-    items = await run(_list, services(request).resource_reads, query.project_id,
-                      query.environment_id, query.limit)
-    return answer(ResourceListResponse(items=items))
-
-
-async def count(request: Request) -> Response:
-    query = read_query(request, ResourceCountQuery)
-    reads = services(request).resource_reads
-    return counted(await run(reads.resource_count, query.project_id, query.environment_id))
+index = _READS.index(ResourceListQuery, _list)
+count = _READS.count(ResourceCountQuery, lambda svc, query: svc.resource_reads.resource_count(
+    query.project_id, query.environment_id))
 
 
 async def show(request: Request) -> Response:
@@ -263,32 +255,13 @@ async def delete(request: Request) -> Response:
     return accepted(resource_id)
 
 
-async def archive(request: Request) -> Response:
-    return await command(request, services(request).resources.archive, _ID)
-
-
-async def configure_source(request: Request) -> Response:
-    return await command(request, services(request).resources.configure_source, _ID,
-                         ConfigureSource)
-
-
-async def configure_runtime(request: Request) -> Response:
-    return await command(request, services(request).resources.configure_runtime, _ID,
-                         ConfigureRuntimeProfile)
-
-
-async def configure_network(request: Request) -> Response:
-    return await command(request, services(request).resources.configure_network, _ID,
-                         ConfigureNetworkProfile)
-
-
-async def configure_health(request: Request) -> Response:
-    return await command(request, services(request).resources.configure_health, _ID,
-                         ConfigureHealthPolicy)
-
-
-async def reset_health(request: Request) -> Response:
-    return await command(request, services(request).resources.reset_health, _ID)
+create = _COMMANDS.create(Resources.create, CreateResource)
+archive = _COMMANDS.item(Resources.archive)
+configure_source = _COMMANDS.item(Resources.configure_source, ConfigureSource)
+configure_runtime = _COMMANDS.item(Resources.configure_runtime, ConfigureRuntimeProfile)
+configure_network = _COMMANDS.item(Resources.configure_network, ConfigureNetworkProfile)
+configure_health = _COMMANDS.item(Resources.configure_health, ConfigureHealthPolicy)
+reset_health = _COMMANDS.item(Resources.reset_health)
 
 
 ROUTES = [

@@ -23,8 +23,8 @@ from entrypoints.http.appaloft_views import (
     LimitQuery,
     NoQuery,
     Query,
+    Reads,
     answer,
-    counted,
     found,
     generated_at,
     read_query,
@@ -37,6 +37,7 @@ from projections.query import ListQuery, Order
 
 _d = described
 ROLLUP_SCAN = 10_000  # attempts read for a rollup; the total is counted apart
+_READS = Reads(__name__)
 
 
 class ServerShowQuery(Query):
@@ -113,9 +114,11 @@ def shape(node: NodeRecord) -> ServerResponse:
         cluster_name=node.cluster_name, last_seen_at=node.last_seen_at)
 
 
-def _nodes(svc: Services, limit: int) -> list[NodeRecord]:
-    query = ListQuery(order=(Order("inserted_at"), Order("id")), page_size=limit, count=False)
-    return svc.fleet_reads.nodes.page(query).records
+def _list(svc: Services, query: LimitQuery) -> ServerListResponse:
+    listing = ListQuery(order=(Order("inserted_at"), Order("id")), page_size=query.limit,
+                        count=False)
+    return ServerListResponse(
+        items=[shape(n) for n in svc.fleet_reads.nodes.page(listing).records])
 
 
 def _rollups(svc: Services, server_id: UUID) -> ServerRollups:
@@ -141,17 +144,9 @@ def _show(svc: Services, server_id: UUID, rollups: bool, now: datetime) -> Serve
                               generated_at=now)
 
 
-async def index(request: Request) -> Response:
-    limit = read_query(request, LimitQuery).limit
-    nodes = await run(_nodes, services(request), limit)
-    return answer(ServerListResponse(items=[shape(n) for n in nodes]))
-
-
-async def count(request: Request) -> Response:
-    read_query(request, NoQuery)
-    query = ListQuery(page_size=1)
-    page = await run(services(request).fleet_reads.nodes.page, query)
-    return counted(page.total)
+index = _READS.index(LimitQuery, _list)
+count = _READS.count(NoQuery,
+                     lambda svc, _: svc.fleet_reads.nodes.page(ListQuery(page_size=1)).total)
 
 
 async def show(request: Request) -> Response:
