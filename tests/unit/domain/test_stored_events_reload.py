@@ -23,14 +23,15 @@ def _stored(originator_id: UUID, rows: list[list[Any]]) -> list[StoredEvent]:
                         state=state.encode()) for version, topic, state in rows]
 
 
-# In-memory attributes renamed on purpose (never stored in an event, never read outside the
-# aggregate): an aggregate declared by its fields keeps its creation time under the created
-# event's own name.
-RENAMED = {"created_at": "at"}
+# Aggregates declared by their fields keep their creation time under the created event's own
+# name, `at`, no longer `created_at` (an in-memory attribute never stored in an event nor read
+# outside the aggregate).
+CREATION_TIME_RENAMED = {"App", "Environment", "Project", "Resource"}
 
 
 def _attributes(aggregate: Any, names: dict[str, str]) -> dict[str, str]:
-    return {name: repr(getattr(aggregate, RENAMED.get(name, name))) for name in names}
+    renamed = {"created_at": "at"} if type(aggregate).__name__ in CREATION_TIME_RENAMED else {}
+    return {name: repr(getattr(aggregate, renamed.get(name, name))) for name in names}
 
 
 @pytest.mark.parametrize("name", sorted(WRITTEN))
@@ -45,12 +46,16 @@ def test_stored_events_rebuild_the_same_aggregate(name: str) -> None:
     assert _attributes(loaded, written["attributes"]) == written["attributes"]
 
 
-def test_a_stored_snapshot_rebuilds_the_same_aggregate() -> None:
-    written = WRITTEN["EnrollmentKey"]
+@pytest.mark.parametrize("name", sorted(n for n in WRITTEN if "snapshots" in WRITTEN[n]))
+def test_a_stored_snapshot_rebuilds_the_same_aggregate(name: str) -> None:
+    """An aggregate restored from an older snapshot has the state that snapshot recorded (an
+    attribute added since, such as an EnrollmentKey's `at`, is absent until it is recreated)."""
+    written = WRITTEN[name]
     store = EdgeStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     aggregate_id = UUID(written["id"])
     assert store.snapshots is not None
     store.snapshots.recorder.insert_events(_stored(aggregate_id, written["snapshots"]))
     loaded: Any = store.repository.get(aggregate_id)  # from the snapshot alone: no events stored
+    assert type(loaded).__name__ == name
     assert loaded.version == written["snapshots"][-1][0]
     assert _attributes(loaded, written["attributes"]) == written["attributes"]
