@@ -61,7 +61,8 @@ class SshUsername(SoftDeletable, Aggregate):
     username: str
     password_hash: str | None
     at: datetime
-    keys: dict[str, list[str]] = field(default_factory=dict, init=False)  # id -> [name, print]
+    # key id -> [key_name, fingerprint]
+    keys: dict[str, list[str]] = field(default_factory=dict, init=False)
     deleted: bool = field(default=False, init=False)
 
     @classmethod
