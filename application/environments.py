@@ -124,38 +124,23 @@ class Environments:
         return self.writes.run(decide)
 
     def lock(self, environment_id: UUID, cmd: LockEnvironment) -> UUID:
-        def decide(uow: UnitOfWork) -> UUID:
-            live_environment(uow, environment_id).lock(cmd.lock_reason, uow.now)
-            return environment_id
-
-        return self.writes.run(decide)
+        return self.writes.change(live_environment, environment_id,
+                                  lambda e, now: e.lock(cmd.lock_reason, now))
 
     def unlock(self, environment_id: UUID) -> UUID:
-        def decide(uow: UnitOfWork) -> UUID:
-            live_environment(uow, environment_id).unlock(uow.now)
-            return environment_id
-
-        return self.writes.run(decide)
+        return self.writes.change(live_environment, environment_id, lambda e, now: e.unlock(now))
 
     def archive(self, environment_id: UUID, cmd: ArchiveEnvironment) -> UUID:
         """The name stays claimed: an archived environment stays readable under it."""
-        def decide(uow: UnitOfWork) -> UUID:
-            live_environment(uow, environment_id).archive(cmd.archive_reason, uow.now)
-            return environment_id
-
-        return self.writes.run(decide)
+        return self.writes.change(live_environment, environment_id,
+                                  lambda e, now: e.archive(cmd.archive_reason, now))
 
     def set_variable(self, environment_id: UUID, cmd: SetVariable) -> None:
         value, sealed = sealed_or_plain(self.box, cmd)
 
-        def decide(uow: UnitOfWork) -> None:
-            live_environment(uow, environment_id).set_variable(cmd.key, cmd.exposure, value,
-                                                               sealed, uow.now)
-
-        self.writes.run(decide)
+        self.writes.change(live_environment, environment_id, lambda e, now: e.set_variable(
+            cmd.key, cmd.exposure, value, sealed, now))
 
     def unset_variable(self, environment_id: UUID, key: str, cmd: UnsetVariable) -> None:
-        def decide(uow: UnitOfWork) -> None:
-            live_environment(uow, environment_id).unset_variable(key, cmd.exposure, uow.now)
-
-        self.writes.run(decide)
+        self.writes.change(live_environment, environment_id,
+                           lambda e, now: e.unset_variable(key, cmd.exposure, now))

@@ -88,32 +88,18 @@ class Projects:
 
     def rename(self, project_id: UUID, cmd: RenameProject) -> UUID:
         """The name changes; the slug (and so its claim) stays."""
-        def decide(uow: UnitOfWork) -> UUID:
-            live_project(uow, project_id).rename(cmd.name, uow.now)
-            return project_id
-
-        return self.writes.run(decide)
+        return self.writes.change(live_project, project_id, lambda p, now: p.rename(cmd.name, now))
 
     def describe(self, project_id: UUID, cmd: DescribeProject) -> UUID:
-        def decide(uow: UnitOfWork) -> UUID:
-            live_project(uow, project_id).describe(cmd.description, uow.now)
-            return project_id
-
-        return self.writes.run(decide)
+        return self.writes.change(live_project, project_id,
+                                  lambda p, now: p.describe(cmd.description, now))
 
     def archive(self, project_id: UUID, cmd: ArchiveProject) -> UUID:
-        def decide(uow: UnitOfWork) -> UUID:
-            live_project(uow, project_id).archive(cmd.reason, uow.now)
-            return project_id
-
-        return self.writes.run(decide)
+        return self.writes.change(live_project, project_id,
+                                  lambda p, now: p.archive(cmd.reason, now))
 
     def restore(self, project_id: UUID) -> UUID:
-        def decide(uow: UnitOfWork) -> UUID:
-            live_project(uow, project_id).restore(uow.now)
-            return project_id
-
-        return self.writes.run(decide)
+        return self.writes.change(live_project, project_id, lambda p, now: p.restore(now))
 
     def delete(self, project_id: UUID, cmd: DeleteProject) -> UUID:
         if cmd.confirmation.project_id != project_id:

@@ -10,6 +10,7 @@ environment's variables, inside the deployment's own decision.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -225,50 +226,50 @@ class Resources:
 
     def configure_source(self, resource_id: UUID, cmd: ConfigureSource) -> UUID:
         return self._change(resource_id,
-                            lambda r, uow: r.configure_source(cmd.source.locator, uow.now))
+                            lambda r, now: r.configure_source(cmd.source.locator, now))
 
     def configure_runtime(self, resource_id: UUID, cmd: ConfigureRuntimeProfile) -> UUID:
         profile = cmd.runtime_profile
-        return self._change(resource_id, lambda r, uow: r.configure_runtime(
-            profile.command, list(profile.args), uow.now))
+        return self._change(resource_id, lambda r, now: r.configure_runtime(
+            profile.command, list(profile.args), now))
 
     def configure_network(self, resource_id: UUID, cmd: ConfigureNetworkProfile) -> UUID:
         profile = cmd.network_profile
-        return self._change(resource_id, lambda r, uow: r.configure_network(
-            profile.internal_port, profile.protocol, uow.now))
+        return self._change(resource_id, lambda r, now: r.configure_network(
+            profile.internal_port, profile.protocol, now))
 
     def configure_health(self, resource_id: UUID, cmd: ConfigureHealthPolicy) -> UUID:
         policy = cmd.health_check.policy()
-        return self._change(resource_id, lambda r, uow: r.configure_health(policy, uow.now))
+        return self._change(resource_id, lambda r, now: r.configure_health(policy, now))
 
     def reset_health(self, resource_id: UUID) -> UUID:
-        return self._change(resource_id, lambda r, uow: r.reset_health(uow.now))
+        return self._change(resource_id, lambda r, now: r.reset_health(now))
 
     def set_variable(self, resource_id: UUID, cmd: SetVariable) -> UUID:
         value, sealed = sealed_or_plain(self.box, cmd)
-        return self._change(resource_id, lambda r, uow: r.set_variable(
-            cmd.key, cmd.exposure, value, sealed, uow.now))
+        return self._change(resource_id, lambda r, now: r.set_variable(
+            cmd.key, cmd.exposure, value, sealed, now))
 
     def unset_variable(self, resource_id: UUID, key: str, cmd: UnsetVariable) -> UUID:
         return self._change(resource_id,
-                            lambda r, uow: r.unset_variable(key, cmd.exposure, uow.now))
+                            lambda r, now: r.unset_variable(key, cmd.exposure, now))
 
     def create_secret(self, resource_id: UUID, cmd: CreateSecret) -> UUID:
         sealed = self.box.seal(cmd.value.encode())
-        return self._change(resource_id, lambda r, uow: r.create_secret(
-            cmd.key, cmd.exposure, sealed, uow.now))
+        return self._change(resource_id, lambda r, now: r.create_secret(
+            cmd.key, cmd.exposure, sealed, now))
 
     def rotate_secret(self, resource_id: UUID, key: str, cmd: RotateSecret) -> UUID:
         sealed = self.box.seal(cmd.value.encode())
-        return self._change(resource_id, lambda r, uow: r.rotate_secret(
-            key, cmd.exposure, sealed, uow.now))
+        return self._change(resource_id, lambda r, now: r.rotate_secret(
+            key, cmd.exposure, sealed, now))
 
     def delete_secret(self, resource_id: UUID, key: str, cmd: UnsetVariable) -> UUID:
         return self._change(resource_id,
-                            lambda r, uow: r.delete_secret(key, cmd.exposure, uow.now))
+                            lambda r, now: r.delete_secret(key, cmd.exposure, now))
 
     def archive(self, resource_id: UUID) -> UUID:
-        return self._change(resource_id, lambda r, uow: r.archive(uow.now))
+        return self._change(resource_id, lambda r, now: r.archive(now))
 
     def delete(self, resource_id: UUID, cmd: DeleteResource) -> UUID:
         """Refused while an attempt runs (ResourceBusyError names it); the container still
@@ -293,10 +294,6 @@ class Resources:
             self.work.ring([node_id])
         return resource_id
 
-    def _change(self, resource_id: UUID,
-                change: Callable[[Resource, UnitOfWork], None]) -> UUID:
-        def decide(uow: UnitOfWork) -> UUID:
-            change(mutable_resource(uow, resource_id), uow)
-            return resource_id
 
-        return self.writes.run(decide)
+    def _change(self, resource_id: UUID, act: Callable[[Resource, datetime], object]) -> UUID:
+        return self.writes.change(mutable_resource, resource_id, act)

@@ -176,6 +176,16 @@ class WritePath:
     def run(self, decide: Decision[T], prefetch: tuple[UUID, ...] = ()) -> T:
         return self.execute(decide, prefetch=prefetch).result
 
+    def change(self, load: Callable[[UnitOfWork, UUID], A], aggregate_id: UUID,
+               act: Callable[[A, datetime], object]) -> UUID:
+        """The plainest command: load one aggregate (`load` raises what its absence means), call
+        one of its methods at the decision's time, and answer the aggregate's id."""
+        def decide(uow: UnitOfWork) -> UUID:
+            act(load(uow, aggregate_id), uow.now)
+            return aggregate_id
+
+        return self.run(decide)
+
 
 def sent_fields(struct: Any, names: tuple[str, ...]) -> dict[str, Any]:
     """The fields of an input struct that the client actually sent (omitted ones are UNSET)."""

@@ -4,12 +4,13 @@ zombie. Liveness (check-ins) is not an event: it lives on the read side like nod
 from __future__ import annotations
 
 import re
+from dataclasses import field
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import VPN_SUFFIX, InvalidValueError, name_id
+from domain.shared import VPN_SUFFIX, InvalidValueError, declared_by_fields, name_id
 
 ADMIN_ID = re.compile(r"^[a-z0-9]{12}$")
 ADMIN_CLUSTER = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -37,19 +38,17 @@ def check_profile(admin_id: str, admin_cluster_name: str, max_peers: int) -> Non
         raise InvalidValueError(f"must be between 1 and {MAX_PEERS_LIMIT}", "max_wireguard_peers")
 
 
-class Admin(Aggregate):
+@declared_by_fields
+class Admin(Aggregate, created_event_name="Joined"):
     """One admin process's identity and peer budget, as it announced them."""
 
-    @event("Joined")
-    def __init__(  # noqa: PLR0913
-        self, id: UUID, admin_id: str, admin_cluster_name: str, max_peers: int, url: str,  # noqa: A002
-        at: datetime,
-    ) -> None:
-        self.admin_id = admin_id
-        self.admin_cluster_name = admin_cluster_name
-        self.max_peers = max_peers
-        self.url = url
-        self.present = True
+    id: UUID
+    admin_id: str
+    admin_cluster_name: str
+    max_peers: int
+    url: str
+    at: datetime
+    present: bool = field(default=True, init=False)
 
     @classmethod
     def join(

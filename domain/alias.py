@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import field
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import BAD_DNS_LABEL, DNS_LABEL, UUID_SHAPE, GoneError, InvalidValueError
+from domain.shared import (
+    BAD_DNS_LABEL,
+    DNS_LABEL,
+    UUID_SHAPE,
+    GoneError,
+    InvalidValueError,
+    declared_by_fields,
+)
 from domain.soft_delete import SoftDeletable
 
 MAX_ALIAS = 63
@@ -29,24 +37,17 @@ def check_alias_name(name: str) -> None:
         raise InvalidValueError("must not be a UUID (reserved for node hostnames)", "name")
 
 
+@declared_by_fields
 class Alias(SoftDeletable, Aggregate):
     """A DNS alias; follows its node when the node changes cluster."""
 
-    @event("Created")
-    def __init__(  # noqa: PLR0913
-        self,
-        id: UUID,  # noqa: A002
-        node_id: UUID,
-        cluster_id: UUID,
-        cluster_name: str,
-        name: str,
-        at: datetime,
-    ) -> None:
-        self.node_id = node_id
-        self.cluster_id = cluster_id
-        self.cluster_name = cluster_name
-        self.name = name
-        self.deleted = False
+    id: UUID
+    node_id: UUID
+    cluster_id: UUID
+    cluster_name: str
+    name: str
+    at: datetime
+    deleted: bool = field(default=False, init=False)
 
     @classmethod
     def create(  # noqa: PLR0913

@@ -7,13 +7,20 @@ application with versions cannot be deleted from under them.
 from __future__ import annotations
 
 import re
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import GoneError, InvalidValueError, StateConflictError, name_id
+from domain.shared import (
+    GoneError,
+    InvalidValueError,
+    StateConflictError,
+    declared_by_fields,
+    name_id,
+)
 from domain.soft_delete import SoftDeletable
 
 APP_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
@@ -54,15 +61,15 @@ def check_version(spec: dict[str, Any]) -> None:
                                     f" {RESERVED_ENV} (set by the platform)", f"env[{i}].key")
 
 
+@declared_by_fields
 class App(SoftDeletable, Aggregate):
     """An application; its versions are kept in `versions` by name."""
 
-    @event("Created")
-    def __init__(self, id: UUID, name: str, at: datetime) -> None:  # noqa: A002
-        self.name = name
-        self.versions: dict[str, dict[str, Any]] = {}
-        self.deleted = False
-        self.created_at = at
+    id: UUID
+    name: str
+    at: datetime
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    deleted: bool = field(default=False, init=False)
 
     @classmethod
     def create(cls, name: str, at: datetime) -> App:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import InvalidValueError, name_id
+from domain.shared import InvalidValueError, declared_by_fields, name_id
 
 MAX_TIMEOUT = 2**63 - 1  # the read models store it as a signed 64-bit integer
 
@@ -18,26 +19,18 @@ def execution_id(command_id: UUID, node_id: UUID) -> UUID:
     return name_id("command-execution", str(command_id), str(node_id))
 
 
+@declared_by_fields
 class Command(Aggregate):
     """Keeps the order as given and the node ids it resolved to (its executions' ids)."""
 
-    @event("Created")
-    def __init__(  # noqa: PLR0913
-        self,
-        id: UUID,  # noqa: A002
-        command_text: str,
-        targeting: dict[str, Any],
-        timeout: int | None,
-        expired_at: datetime | None,
-        node_ids: list[UUID],
-        at: datetime,
-    ) -> None:
-        self.command_text = command_text
-        self.targeting = targeting
-        self.timeout = timeout
-        self.expired_at = expired_at
-        self.node_ids = node_ids
-        self.deleted = False
+    id: UUID
+    command_text: str
+    targeting: dict[str, Any]
+    timeout: int | None
+    expired_at: datetime | None
+    node_ids: list[UUID]
+    at: datetime
+    deleted: bool = field(default=False, init=False)
 
     @classmethod
     def issue(  # noqa: PLR0913

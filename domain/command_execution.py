@@ -6,6 +6,7 @@ a cancel or an expiry is acknowledged to the agent but changes nothing (the seed
 
 from __future__ import annotations
 
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -13,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import InvalidValueError, StateConflictError
+from domain.shared import InvalidValueError, StateConflictError, declared_by_fields
 
 # 128 + SIGTERM: how a shell reports that it honoured a cancellation.
 CANCELLED_EXIT_CODE = 143
@@ -48,34 +49,27 @@ class ExecutionTerminalError(StateConflictError):
     """A finished execution cannot be cancelled."""
 
 
+@declared_by_fields
 class CommandExecution(Aggregate):
     """The per-node lifecycle of a command; every event names its command, node and cluster."""
 
-    @event("Created")
-    def __init__(  # noqa: PLR0913
-        self,
-        id: UUID,  # noqa: A002
-        command_id: UUID,
-        node_id: UUID,
-        cluster_name: str | None,
-        target_all: bool,
-        command_text: str,
-        timeout: int | None,
-        expired_at: datetime | None,
-        node_cluster_name: str,
-        at: datetime,
-    ) -> None:
-        # cluster_name: the one cluster the command targeted (seed), else None.
-        # node_cluster_name: where the node was at creation; the read model follows its moves.
-        self.command_id, self.node_id = command_id, node_id
-        self.cluster_name, self.target_all = cluster_name, target_all
-        self.command_text, self.timeout, self.expired_at = command_text, timeout, expired_at
-        self.status = ExecutionStatus.PENDING.value
-        self.cancel_requested = False
-        self.deliveries = 0
-        self.exit_code: int | None = None
-        self.output: str | None = None
-        self.deleted = False
+    id: UUID
+    command_id: UUID
+    node_id: UUID
+    cluster_name: str | None  # the one cluster the command targeted (seed), else None
+    target_all: bool
+    command_text: str
+    timeout: int | None
+    expired_at: datetime | None
+    # Where the node was at creation; the read model follows its moves.
+    node_cluster_name: str
+    at: datetime
+    status: str = field(default=ExecutionStatus.PENDING.value, init=False)
+    cancel_requested: bool = field(default=False, init=False)
+    deliveries: int = field(default=0, init=False)
+    exit_code: int | None = field(default=None, init=False)
+    output: str | None = field(default=None, init=False)
+    deleted: bool = field(default=False, init=False)
 
     @property
     def is_open(self) -> bool:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import DomainError, GoneError, InvalidValueError, as_utc, name_id
+from domain.shared import (
+    DomainError,
+    GoneError,
+    InvalidValueError,
+    as_utc,
+    declared_by_fields,
+    name_id,
+)
 from domain.soft_delete import SoftDeletable
 
 UPDATABLE = ("name", "uses_remaining", "expired_at")
@@ -53,33 +61,24 @@ def check_expiry(expired_at: datetime | None, now: datetime) -> None:
         raise InvalidValueError("must be in the future", "expired_at")
 
 
+@declared_by_fields
 class EnrollmentKey(SoftDeletable, Aggregate):
     """A use-counted, optionally expiring key; its id derives from its secret token."""
+
+    id: UUID
+    cluster_id: UUID
+    cluster_name: str
+    key: str
+    name: str | None
+    uses_remaining: int | None
+    expired_at: datetime | None
+    at: datetime
+    last_used_at: datetime | None = field(default=None, init=False)
+    deleted: bool = field(default=False, init=False)
 
     @staticmethod
     def id_for(token: str) -> UUID:
         return name_id("enrollment-key", token)
-
-    @event("Created")
-    def __init__(  # noqa: PLR0913
-        self,
-        id: UUID,  # noqa: A002
-        cluster_id: UUID,
-        cluster_name: str,
-        key: str,
-        name: str | None,
-        uses_remaining: int | None,
-        expired_at: datetime | None,
-        at: datetime,
-    ) -> None:
-        self.cluster_id = cluster_id
-        self.cluster_name = cluster_name
-        self.key = key
-        self.name = name
-        self.uses_remaining = uses_remaining
-        self.expired_at = expired_at
-        self.last_used_at: datetime | None = None
-        self.deleted = False
 
     @classmethod
     def issue(  # noqa: PLR0913
@@ -125,8 +124,8 @@ class EnrollmentKey(SoftDeletable, Aggregate):
 
     @event("Updated")
     def _updated(self, changes: dict[str, Any], at: datetime) -> None:
-        for field, value in changes.items():
-            setattr(self, field, value)
+        for name, value in changes.items():
+            setattr(self, name, value)
 
     def use(self, node_id: UUID, at: datetime) -> None:
         """Consumes one use; refuses expired and spent keys."""

@@ -9,13 +9,20 @@ for good (Appaloft has no unarchive); deployment history stays readable.
 from __future__ import annotations
 
 import re
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import InvalidValueError, StateConflictError, check_reason, check_text
+from domain.shared import (
+    InvalidValueError,
+    StateConflictError,
+    check_reason,
+    check_text,
+    declared_by_fields,
+)
 from domain.variables import Configurable, entry_id, variable_entry
 
 MAX_NAME = 100
@@ -43,22 +50,20 @@ def check_kind(kind: str) -> str:
     return kind
 
 
+@declared_by_fields
 class Environment(Configurable, Aggregate):
     """One environment of one project."""
 
-    @event("Created")
-    def __init__(
-        self, id: UUID, project_id: UUID, name: str, kind: str, at: datetime,  # noqa: A002
-    ) -> None:
-        self.project_id = project_id
-        self.name = name
-        self.kind = kind
-        self.locked_at: datetime | None = None
-        self.lock_reason: str | None = None
-        self.archived_at: datetime | None = None
-        self.archive_reason: str | None = None
-        self.variables: dict[str, dict[str, Any]] = {}
-        self.created_at = at
+    id: UUID
+    project_id: UUID
+    name: str
+    kind: str
+    at: datetime
+    locked_at: datetime | None = field(default=None, init=False)
+    lock_reason: str | None = field(default=None, init=False)
+    archived_at: datetime | None = field(default=None, init=False)
+    archive_reason: str | None = field(default=None, init=False)
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
 
     @classmethod
     def create(cls, environment_id: UUID, project_id: UUID, name: str, kind: str,

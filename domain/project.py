@@ -8,12 +8,20 @@ uniqueness claim address it.
 
 from __future__ import annotations
 
+from dataclasses import field
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import GoneError, StateConflictError, check_reason, check_text, slug_of
+from domain.shared import (
+    GoneError,
+    StateConflictError,
+    check_reason,
+    check_text,
+    declared_by_fields,
+    slug_of,
+)
 from domain.soft_delete import SoftDeletable
 
 MAX_NAME = 100
@@ -42,21 +50,19 @@ def check_description(description: str) -> str:
     return check_text(description, "description", MAX_DESCRIPTION, min_length=0)
 
 
+@declared_by_fields
 class Project(SoftDeletable, Aggregate):
     """A named group of environments."""
 
-    @event("Created")
-    def __init__(
-        self, id: UUID, name: str, slug: str, description: str, at: datetime,  # noqa: A002
-    ) -> None:
-        self.name = name
-        self.slug = slug
-        self.description = description
-        self.lifecycle_status = ACTIVE
-        self.archived_at: datetime | None = None
-        self.archive_reason: str | None = None
-        self.deleted = False
-        self.created_at = at
+    id: UUID
+    name: str
+    slug: str
+    description: str
+    at: datetime
+    lifecycle_status: str = field(default=ACTIVE, init=False)
+    archived_at: datetime | None = field(default=None, init=False)
+    archive_reason: str | None = field(default=None, init=False)
+    deleted: bool = field(default=False, init=False)
 
     @classmethod
     def create(cls, project_id: UUID, name: str, at: datetime, description: str = "") -> Project:

@@ -19,7 +19,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import GoneError, InvalidValueError, StateConflictError, check_text, slug_of
+from domain.shared import (
+    GoneError,
+    InvalidValueError,
+    StateConflictError,
+    check_text,
+    declared_by_fields,
+    slug_of,
+)
 from domain.soft_delete import SoftDeletable
 from domain.variables import (
     PRECEDENCE,
@@ -232,35 +239,33 @@ def _container_env(entry: dict[str, Any]) -> dict[str, Any]:
     return {"key": entry["key"], "value": entry["value"], "is_hidden": False}
 
 
+@declared_by_fields
 class Resource(SoftDeletable, Configurable, Aggregate):
     """One app in one environment of one project."""
 
-    @event("Created")
-    def __init__(  # noqa: PLR0913
-        self, id: UUID, project_id: UUID, environment_id: UUID,  # noqa: A002
-        name: str, slug: str, kind: str, description: str, at: datetime,
-    ) -> None:
-        self.project_id = project_id
-        self.environment_id = environment_id
-        self.name = name
-        self.slug = slug
-        self.kind = kind
-        self.description = description
-        self.image: str | None = None
-        self.command: str | None = None
-        self.args: list[str] = []
-        self.internal_port: int | None = None
-        self.protocol = "http"
-        self.health: dict[str, Any] = dict(DEFAULT_HEALTH)
-        self.variables: dict[str, dict[str, Any]] = {}
-        self.archived_at: datetime | None = None
-        self.active_deployment: UUID | None = None  # the attempt not settled yet
-        self.serving_deployment: UUID | None = None  # the last healthy one
-        self.healthy_deployments: list[UUID] = []  # rollback candidates, newest last
-        self.deployment_count = 0
-        self.last_deployment_status: str | None = None
-        self.deleted = False
-        self.created_at = at
+    id: UUID
+    project_id: UUID
+    environment_id: UUID
+    name: str
+    slug: str
+    kind: str
+    description: str
+    at: datetime
+    image: str | None = field(default=None, init=False)
+    command: str | None = field(default=None, init=False)
+    args: list[str] = field(default_factory=list, init=False)
+    internal_port: int | None = field(default=None, init=False)
+    protocol: str = field(default="http", init=False)
+    health: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_HEALTH), init=False)
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    archived_at: datetime | None = field(default=None, init=False)
+    active_deployment: UUID | None = field(default=None, init=False)  # the attempt not settled
+    serving_deployment: UUID | None = field(default=None, init=False)  # the last healthy one
+    # Rollback candidates, newest last.
+    healthy_deployments: list[UUID] = field(default_factory=list, init=False)
+    deployment_count: int = field(default=0, init=False)
+    last_deployment_status: str | None = field(default=None, init=False)
+    deleted: bool = field(default=False, init=False)
 
     @classmethod
     def create(  # noqa: PLR0913

@@ -3,6 +3,7 @@ summary. Processing is resumable: the request remembers every node it has alread
 
 from __future__ import annotations
 
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -10,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import StateConflictError
+from domain.shared import StateConflictError, declared_by_fields
 
 
 class RequestStatus(StrEnum):
@@ -23,19 +24,20 @@ class RequestNotCompletedError(StateConflictError):
     """Only completed requests may be deleted."""
 
 
+@declared_by_fields
 class SelfUpdateRequest(Aggregate):
     """Which nodes were asked to update themselves, and which could not be."""
 
-    @event("Created")
-    def __init__(self, id: UUID, targeting: dict[str, Any], at: datetime) -> None:  # noqa: A002
-        self.targeting = targeting
-        self.status = RequestStatus.PENDING.value
-        self.node_ids: list[UUID] = []
-        # A dict, not a set: aggregate state must stay JSON-transcodable for snapshots.
-        self.handled: dict[str, bool] = {}
-        self.triggered = 0
-        self.failed = 0
-        self.deleted = False
+    id: UUID
+    targeting: dict[str, Any]
+    at: datetime
+    status: str = field(default=RequestStatus.PENDING.value, init=False)
+    node_ids: list[UUID] = field(default_factory=list, init=False)
+    # A dict, not a set: aggregate state must stay JSON-transcodable for snapshots.
+    handled: dict[str, bool] = field(default_factory=dict, init=False)
+    triggered: int = field(default=0, init=False)
+    failed: int = field(default=0, init=False)
+    deleted: bool = field(default=False, init=False)
 
     def start(self, node_ids: list[UUID], now: datetime) -> None:
         """Targets are resolved once, when processing starts."""

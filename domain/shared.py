@@ -1,9 +1,12 @@
-"""Identifiers, naming rules and the error base shared by every aggregate."""
+"""Identifiers, naming rules, the error base and the field declaration shared by every
+aggregate."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, date, datetime, time
+from typing import TypeVar, dataclass_transform
 from uuid import UUID, uuid5
 
 # Namespace for name-derived identifiers (uuid5). Changing it would orphan stored aggregates.
@@ -14,6 +17,19 @@ DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
 BAD_DNS_LABEL = f"Invalid format. Expected ~r/{DNS_LABEL_PATTERN}/"
 UUID_SHAPE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 VPN_SUFFIX = "nm.internal"
+
+C = TypeVar("C", bound=type)
+
+
+@dataclass_transform(field_specifiers=(dataclasses.field,))
+def declared_by_fields(cls: C) -> C:
+    """An aggregate declared by its fields instead of an `@event("Created") __init__` that only
+    assigns its arguments. eventsourcing already makes an Aggregate subclass with annotations a
+    dataclass, and its created event carries the init fields, in order, under the same names
+    (`id` is the aggregate's id; `init=False` fields are state with a default). This changes
+    nothing at run time: it tells the type checker what the library did.
+    """
+    return cls
 
 
 class DomainError(Exception):

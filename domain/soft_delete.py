@@ -16,7 +16,7 @@ from domain.shared import GoneError
 
 
 class SoftDeletable:
-    """Mixed into an Aggregate that sets `self.deleted = False` when created."""
+    """Mixed into an Aggregate whose `deleted` is False when created."""
 
     if TYPE_CHECKING:  # provided by the aggregate; declared here for the type checker only
         deleted: bool

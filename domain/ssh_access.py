@@ -4,13 +4,14 @@ and the record of each login the agent asked the admin to check."""
 from __future__ import annotations
 
 import re
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import GoneError, InvalidValueError, StateConflictError
+from domain.shared import GoneError, InvalidValueError, StateConflictError, declared_by_fields
 from domain.soft_delete import SoftDeletable
 from domain.ssh_key import SshKey
 
@@ -51,23 +52,18 @@ def check_key_name(key_name: str) -> None:
         raise InvalidValueError(f"should be at most {MAX_KEY_NAME} character(s)", "key_name")
 
 
+@declared_by_fields
 class SshUsername(SoftDeletable, Aggregate):
     """A login name on one node; owns the names and fingerprints of its keys for uniqueness."""
 
-    @event("Created")
-    def __init__(
-        self,
-        id: UUID,  # noqa: A002
-        node_id: UUID,
-        username: str,
-        password_hash: str | None,
-        at: datetime,
-    ) -> None:
-        self.node_id = node_id
-        self.username = username
-        self.password_hash = password_hash
-        self.keys: dict[str, list[str]] = {}  # key id -> [key_name, fingerprint]
-        self.deleted = False
+    id: UUID
+    node_id: UUID
+    username: str
+    password_hash: str | None
+    at: datetime
+    # key id -> [key_name, fingerprint]
+    keys: dict[str, list[str]] = field(default_factory=dict, init=False)
+    deleted: bool = field(default=False, init=False)
 
     @classmethod
     def create(cls, ssh_username_id: UUID, node_id: UUID, username: str,
@@ -110,29 +106,20 @@ class SshUsername(SoftDeletable, Aggregate):
         self.deleted = True
 
 
+@declared_by_fields
 class SshPublicKey(SoftDeletable, Aggregate):
     """One public key allowed to log in as its username."""
 
-    @event("Created")
-    def __init__(  # noqa: PLR0913
-        self,
-        id: UUID,  # noqa: A002
-        ssh_username_id: UUID,
-        node_id: UUID,
-        username: str,
-        key_name: str,
-        public_key: str,
-        algorithm: str,
-        fingerprint: str,
-        at: datetime,
-    ) -> None:
-        self.ssh_username_id = ssh_username_id
-        self.node_id = node_id
-        self.username = username
-        self.key_name = key_name
-        self.public_key = public_key
-        self.fingerprint = fingerprint
-        self.deleted = False
+    id: UUID
+    ssh_username_id: UUID
+    node_id: UUID
+    username: str
+    key_name: str
+    public_key: str
+    algorithm: str
+    fingerprint: str
+    at: datetime
+    deleted: bool = field(default=False, init=False)
 
     @classmethod
     def create(cls, key_id: UUID, owner: SshUsername, key_name: str, key: SshKey,
@@ -166,24 +153,15 @@ class LoginOutcome(StrEnum):
     RATE_LIMITED = "rate_limited"
 
 
-class SshLogin(Aggregate):
+@declared_by_fields
+class SshLogin(Aggregate, created_event_name="Checked"):
     """The audit record of one credential check (it never holds the secret)."""
 
-    @event("Checked")
-    def __init__(  # noqa: PLR0913
-        self,
-        id: UUID,  # noqa: A002
-        node_id: UUID,
-        ssh_username_id: UUID | None,
-        username: str,
-        method: str,
-        outcome: str,
-        fingerprint: str | None,
-        at: datetime,
-    ) -> None:
-        self.node_id = node_id
-        self.ssh_username_id = ssh_username_id
-        self.username = username
-        self.method = method
-        self.outcome = outcome
-        self.fingerprint = fingerprint
+    id: UUID
+    node_id: UUID
+    ssh_username_id: UUID | None
+    username: str
+    method: str
+    outcome: str
+    fingerprint: str | None
+    at: datetime

@@ -64,7 +64,7 @@ def check_sealed(sealed: str) -> None:
 
 
 class Configurable:
-    """Mixed into an aggregate that sets `self.variables = {}` when created."""
+    """Mixed into an aggregate whose `variables` are empty when created."""
 
     if TYPE_CHECKING:  # provided by the aggregate; declared here for the type checker only
         variables: dict[str, dict[str, Any]]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import field
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.catalog import EVENT_TYPES
-from domain.shared import GoneError, InvalidValueError
+from domain.shared import GoneError, InvalidValueError, declared_by_fields
 from domain.soft_delete import SoftDeletable
 from domain.ssrf import parse_destination
 
@@ -69,24 +70,17 @@ def check_headers(headers: dict[str, str]) -> None:
             )
 
 
+@declared_by_fields
 class Webhook(SoftDeletable, Aggregate):
     """Where and what to deliver; the secret and headers are stored sealed, never in clear."""
 
-    @event("Created")
-    def __init__(  # noqa: PLR0913
-        self,
-        id: UUID,  # noqa: A002
-        url: str,
-        subscribed_events: list[str],
-        sealed_secret: str,
-        sealed_headers: str | None,
-        at: datetime,
-    ) -> None:
-        self.url = url
-        self.subscribed_events = subscribed_events
-        self.sealed_secret = sealed_secret
-        self.sealed_headers = sealed_headers
-        self.deleted = False
+    id: UUID
+    url: str
+    subscribed_events: list[str]
+    sealed_secret: str
+    sealed_headers: str | None
+    at: datetime
+    deleted: bool = field(default=False, init=False)
 
     @classmethod
     def create(  # noqa: PLR0913
