@@ -53,8 +53,13 @@ class Journal:
         return True
 
     def started(self, exec_id: UUID, pgid: int) -> None:
-        """Not fsynced: it only matters while this boot's processes can still be alive."""
-        self._path(exec_id, ".pid").write_text(f"{pgid}\n")
+        """Not fsynced: it only matters while this boot's processes can still be alive.
+
+        Called twice per command (by the child before it runs, by the agent after the spawn as
+        a fallback): the second call must not truncate a file the command may already be
+        reading, or a crash then would find it empty."""
+        if self.pgid(exec_id) != pgid:
+            self._path(exec_id, ".pid").write_text(f"{pgid}\n")
 
     def pgid(self, exec_id: UUID) -> int | None:
         try:
