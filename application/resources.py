@@ -137,6 +137,16 @@ class ConfigureHealthPolicy(AppaloftBody):
     health_check: HealthCheck
 
 
+class RollbackPolicy(AppaloftBody):
+    automatic: bool
+
+
+class ConfigureRollbackPolicy(AppaloftBody):
+    """Body of POST /resources/{id}/rollback-policy (ours: the seed names no such setting)."""
+
+    rollback_policy: RollbackPolicy
+
+
 class CreateSecret(AppaloftBody):
     """Body of POST /resources/{id}/secrets (the value is never echoed)."""
 
@@ -243,6 +253,11 @@ class Resources:
 
     def reset_health(self, resource_id: UUID) -> UUID:
         return self._change(resource_id, lambda r, uow: r.reset_health(uow.now))
+
+    def configure_rollback(self, resource_id: UUID, cmd: ConfigureRollbackPolicy) -> UUID:
+        automatic = cmd.rollback_policy.automatic
+        return self._change(resource_id,
+                            lambda r, uow: r.configure_rollback(automatic, uow.now))
 
     def set_variable(self, resource_id: UUID, cmd: SetVariable) -> UUID:
         value, sealed = sealed_or_plain(self.box, cmd)

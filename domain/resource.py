@@ -257,6 +257,9 @@ class Resource(SoftDeletable, Configurable, Aggregate):
         self.active_deployment: UUID | None = None  # the attempt not settled yet
         self.serving_deployment: UUID | None = None  # the last healthy one
         self.healthy_deployments: list[UUID] = []  # rollback candidates, newest last
+        self.automatic_rollback = False  # a failed attempt is rolled back to the last healthy
+        self.active_trigger: str | None = None
+        self.rollback_due: tuple[UUID, UUID] | None = None  # (failed, candidate), not begun yet
         self.deployment_count = 0
         self.last_deployment_status: str | None = None
         self.deleted = False
@@ -341,6 +344,15 @@ class Resource(SoftDeletable, Configurable, Aggregate):
     @event("HealthPolicyReset")
     def _health_reset(self, at: datetime) -> None:
         self.health = dict(DEFAULT_HEALTH)
+
+    def configure_rollback(self, automatic: bool, at: datetime) -> None:
+        self.check_mutable()
+        if automatic != self.automatic_rollback:
+            self._rollback_configured(automatic=automatic, at=at)
+
+    @event("RollbackPolicyConfigured")
+    def _rollback_configured(self, automatic: bool, at: datetime) -> None:
+        self.automatic_rollback = automatic
 
     @event("VariableSet")
     def _variable_set(  # noqa: PLR0913
@@ -430,6 +442,8 @@ class Resource(SoftDeletable, Configurable, Aggregate):
     @event("DeploymentBegun")
     def _deployment_begun(self, deployment_id: UUID, trigger: str, at: datetime) -> None:
         self.active_deployment = deployment_id
+        self.active_trigger = trigger
+        self.rollback_due = None
         self.deployment_count += 1
         self.last_deployment_status = "created"
 
@@ -445,12 +459,47 @@ class Resource(SoftDeletable, Configurable, Aggregate):
 
     @event("DeploymentSettled")
     def _deployment_settled(self, deployment_id: UUID, status: str, at: datetime) -> None:
+        # Never after a failed rollback: a rollback that fails too ends the chain there.
+        due = (status == "failed" and self.automatic_rollback
+               and self.active_trigger != "rollback" and self.healthy_deployments)
+        self.rollback_due = (deployment_id, self.healthy_deployments[-1]) if due else None
         self.active_deployment = None
+        self.active_trigger = None
         self.last_deployment_status = status
         if status in HEALTHY_OUTCOMES:
             self.serving_deployment = deployment_id
             kept = [d for d in self.healthy_deployments if d != deployment_id]
             self.healthy_deployments = [*kept, deployment_id][-MAX_GOOD:]
+
+    def rollback_due_after(self, failed_id: UUID) -> UUID | None:
+        """The healthy attempt to roll back to now that `failed_id` has failed, when this
+        resource asks for automatic rollback and has one (never after a failed rollback)."""
+        if self.rollback_due is None or self.rollback_due[0] != failed_id or self.deleted:
+            return None
+        return self.rollback_due[1]
+
+    def decide_automatic_rollback(self, failed_id: UUID, rollback_id: UUID | None,
+                                  refused: str | None, at: datetime) -> None:
+        """Records the decision on a due rollback: begun as attempt `rollback_id`, or not
+        begun for the reason `refused` (a locked environment...). Either way it is not due
+        any more; the caller places the rollback in the same transaction."""
+        candidate = self.rollback_due_after(failed_id)
+        if candidate is None:
+            raise StateConflictError(f"no automatic rollback is due after {failed_id}")
+        if rollback_id is not None:
+            self.check_mutable()
+        self._rollback_decided(failed_deployment_id=failed_id,
+                               candidate_deployment_id=candidate, deployment_id=rollback_id,
+                               refused=refused, at=at)
+        if rollback_id is not None:
+            self.begin_deployment(rollback_id, "rollback", at)
+
+    @event("AutomaticRollbackDecided")
+    def _rollback_decided(
+        self, failed_deployment_id: UUID, candidate_deployment_id: UUID,
+        deployment_id: UUID | None, refused: str | None, at: datetime,
+    ) -> None:
+        self.rollback_due = None
 
     def check_rollback_candidate(self, deployment_id: UUID) -> None:
         if deployment_id not in self.healthy_deployments:

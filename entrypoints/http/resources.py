@@ -17,6 +17,7 @@ from starlette.routing import Route
 from application.resources import (
     ConfigureHealthPolicy,
     ConfigureNetworkProfile,
+    ConfigureRollbackPolicy,
     ConfigureRuntimeProfile,
     ConfigureSource,
     CreateResource,
@@ -125,6 +126,11 @@ class HealthPolicyView(AppaloftShape):
     http: HttpCheckView
 
 
+class RollbackPolicyView(AppaloftShape):
+    automatic: Annotated[bool, _d("A failed attempt is rolled back to the last healthy one"
+                                  " (ours: the seed names no such setting)")]
+
+
 class LatestDeployment(AppaloftShape):
     id: UUID
     status: str
@@ -152,6 +158,7 @@ class ResourceShowResponse(AppaloftShape):
     network_profile: NetworkProfileView
     access_profile: None
     health_policy: HealthPolicyView
+    rollback_policy: RollbackPolicyView
     storage_attachments: list[str]
     access_summary: None
     latest_deployment: LatestDeployment | None
@@ -221,7 +228,9 @@ def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceSho
                                            start_command=record.command,
                                            args=json.loads(record.args)),
         network_profile=_network(record), access_profile=None,
-        health_policy=_health(json.loads(record.health)), storage_attachments=[],
+        health_policy=_health(json.loads(record.health)),
+        rollback_policy=RollbackPolicyView(automatic=record.automatic_rollback),
+        storage_attachments=[],
         access_summary=None, latest_deployment=latest,
         lifecycle=Lifecycle(status=record.lifecycle_status, archived_at=record.archived_at,
                             deleted_at=None),
@@ -287,6 +296,11 @@ async def configure_health(request: Request) -> Response:
                          ConfigureHealthPolicy)
 
 
+async def configure_rollback(request: Request) -> Response:
+    return await command(request, services(request).resources.configure_rollback, _ID,
+                         ConfigureRollbackPolicy)
+
+
 async def reset_health(request: Request) -> Response:
     return await command(request, services(request).resources.reset_health, _ID)
 
@@ -303,4 +317,5 @@ ROUTES = [
     Route("/resources/{resourceId}/network-profile", configure_network, methods=["POST"]),
     Route("/resources/{resourceId}/health-policy", configure_health, methods=["POST"]),
     Route("/resources/{resourceId}/health-policy/reset", reset_health, methods=["POST"]),
+    Route("/resources/{resourceId}/rollback-policy", configure_rollback, methods=["POST"]),
 ]
