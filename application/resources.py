@@ -189,7 +189,7 @@ def snapshot_for_deployment(uow: UnitOfWork, resource_id: UUID) -> ResourceSnaps
     resource = uow.get(Resource, resource_id, f"resource {resource_id}")
     environment = live_environment(uow, resource.environment_id)
     environment.check_mutable()
-    return resource.snapshot(environment.variables)
+    return resource.snapshot(environment.variables, uow.now)
 
 
 def settle_attempt(uow: UnitOfWork, deployment: Deployment) -> UUID | None:

@@ -182,6 +182,8 @@ class ResourceSnapshot:
     precedence: tuple[str, ...] = PRECEDENCE
     cpu_units: int = DEFAULT_CPU_UNITS
     memory_mb: int = DEFAULT_MEMORY_MB
+    # When it was taken (ISO 8601): a retry or a rollback re-runs it and keeps this time.
+    created_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # unused yet; keeps from_spec total
 
     def as_spec(self) -> dict[str, Any]:
@@ -203,7 +205,8 @@ class ResourceSnapshot:
                 "project_id": str(self.project_id), "args": list(self.args),
                 "internal_port": self.internal_port, "protocol": self.protocol,
                 "variables": [dict(v) for v in self.variables],
-                "precedence": list(self.precedence), **self.extra,
+                "precedence": list(self.precedence), "created_at": self.created_at,
+                **self.extra,
             },
         }
 
@@ -212,7 +215,7 @@ class ResourceSnapshot:
         """The snapshot a Deployment ran (for a rollback or a retry); exact inverse of as_spec."""
         own = dict(spec["resource"])
         known = {"resource_id", "environment_id", "project_id", "args", "internal_port",
-                 "protocol", "variables", "precedence"}
+                 "protocol", "variables", "precedence", "created_at"}
         return cls(
             resource_id=UUID(own["resource_id"]), environment_id=UUID(own["environment_id"]),
             project_id=UUID(own["project_id"]), slug=spec["app"], image=spec["image"],
@@ -220,7 +223,7 @@ class ResourceSnapshot:
             internal_port=own["internal_port"], protocol=own["protocol"],
             health=dict(spec["health"]), variables=tuple(dict(v) for v in own["variables"]),
             precedence=tuple(own["precedence"]), cpu_units=spec["cpu_units"],
-            memory_mb=spec["memory_mb"],
+            memory_mb=spec["memory_mb"], created_at=own.get("created_at"),
             extra={k: v for k, v in own.items() if k not in known},
         )
 
@@ -414,9 +417,10 @@ class Resource(SoftDeletable, Configurable, Aggregate):
         return configuration_blockers(self.archived_at is not None, self.image, self.health,
                                       self.internal_port)
 
-    def snapshot(self, environment_variables: dict[str, dict[str, Any]]) -> ResourceSnapshot:
-        """The configuration as it is now, merged with its environment's variables (an attempt
-        in progress is begin_deployment's to refuse, naming it)."""
+    def snapshot(self, environment_variables: dict[str, dict[str, Any]],
+                 at: datetime | None = None) -> ResourceSnapshot:
+        """The configuration as it is now (`at`), merged with its environment's variables (an
+        attempt in progress is begin_deployment's to refuse, naming it)."""
         self.check_live()
         reasons = self._configuration_blockers()
         if reasons:
@@ -429,6 +433,7 @@ class Resource(SoftDeletable, Configurable, Aggregate):
             slug=self.slug, image=self.image, command=self.command, args=tuple(self.args),
             internal_port=self.internal_port, protocol=self.protocol, health=dict(self.health),
             variables=tuple(merged.values()),
+            created_at=None if at is None else at.isoformat(),
         )
 
     def begin_deployment(self, deployment_id: UUID, trigger: str, at: datetime) -> None:

@@ -131,7 +131,8 @@ def masked_snapshot(spec: dict[str, Any]) -> dict[str, Any]:
             "internalPort": own["internal_port"], "protocol": own["protocol"],
             "health": dict(spec["health"]), "precedence": list(own["precedence"]),
             "variables": [masked(v) for v in own["variables"]],
-            "cpuUnits": spec["cpu_units"], "memoryMb": spec["memory_mb"]}
+            "cpuUnits": spec["cpu_units"], "memoryMb": spec["memory_mb"],
+            "createdAt": own.get("created_at")}  # None for snapshots taken before it was kept
 
 
 def _uuid(value: str | None) -> UUID | None:

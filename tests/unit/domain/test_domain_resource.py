@@ -133,9 +133,12 @@ def test_the_snapshot_merges_the_environment_and_round_trips_through_the_spec() 
                    "runtime:REGION": {"key": "REGION", "exposure": "runtime",
                                       "kind": "plain-config", "is_secret": False,
                                       "value": "eu", "sealed": None}}
-    snapshot = resource.snapshot(environment)
+    snapshot = resource.snapshot(environment, AT)
     spec = snapshot.as_spec()
     assert ResourceSnapshot.from_spec(spec) == snapshot
+    # When it was taken goes with it: a rollback re-running it shows that time, not its own.
+    assert ResourceSnapshot.from_spec(spec).as_spec()["resource"]["created_at"] == (
+        AT.isoformat())
     assert shlex.split(spec["arguments"]) == ["-p", "8080", "it's two words"]
     assert spec["ports"] == [{"port": 8080, "protocol": "TCP", "name": "8080",
                               "tls_upgrade": False}]
