@@ -75,12 +75,14 @@ def new_request_id() -> str:
 
 
 def _allocate(uow: UnitOfWork, ranked: list[Candidate], need: Need,
-              request_id: str) -> Candidate | None:
+              request_id: str, *, snapshot_room: bool = True) -> Candidate | None:
     """The first ranked host that fits, allocated. The ranking comes from a snapshot that may be
     behind, so the room is checked again on the Host aggregate and the health on the Node
-    aggregate, as they are now: a node marked unhealthy a moment ago is never chosen."""
+    aggregate, as they are now: a node marked unhealthy a moment ago is never chosen. Without
+    `snapshot_room`, the snapshot's room is not even looked at (room given back in this very
+    transaction is in no snapshot)."""
     for candidate in ranked:
-        if not fits(candidate, need):
+        if snapshot_room and not fits(candidate, need):
             continue
         node_id = UUID(candidate.host_id)
         node = uow.find(Node, node_id)
@@ -318,7 +320,8 @@ class Deployments:
         rollback = Deployment.request(
             request_id, {**self._platform(request_id), "tags": [], **spec}, uow.now)
         need = Need(spec["cpu_units"], spec["memory_mb"], spec["image"], False)
-        chosen = _allocate(uow, ranking(self.index.candidates(), []), need, request_id)
+        chosen = _allocate(uow, ranking(self.index.candidates(), []), need, request_id,
+                           snapshot_room=False)  # the failed attempt's room came back just now
         if chosen is None:
             rollback.fail_placement(NO_ROOM, uow.now)
             settle_attempt(uow, rollback)  # a rollback that fails is not rolled back

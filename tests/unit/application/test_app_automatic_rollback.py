@@ -12,6 +12,7 @@ from uuid import UUID
 import msgspec
 
 from application.environments import LockEnvironment
+from application.hosts import UpdateHost
 from application.resources import ConfigureRollbackPolicy
 from domain.deployment_attempt import AttemptStatus
 from domain.resource import ResourceSnapshot
@@ -60,6 +61,9 @@ def test_a_failed_attempt_is_rolled_back_to_the_last_healthy_one(services: Servi
             spec["rollback_candidate_deployment_id"], spec["automatic"]) == (
         "busybox:1.36", "rollback", str(second), str(first), True)
     assert flow.load(back).node_id == node, "placed in the same transaction"
+    taken = spec["resource"]["created_at"]
+    assert taken == flow.load(first).spec["resource"]["created_at"] != flow.load(
+        second).spec["resource"]["created_at"], "the snapshot keeps when it was taken"
     flow.report(node, back, "ready")
     assert flow.status(back) == AttemptStatus.ROLLED_BACK
     assert flow.resource_state().serving_deployment == back
@@ -125,3 +129,26 @@ def test_a_start_that_never_came_is_rolled_back_too(services: Services) -> None:
     [decided] = decisions(flow)
     assert decided.failed_deployment_id == second
     assert flow.resource_state().active_deployment == decided.deployment_id
+
+
+def test_the_rollback_takes_the_room_its_failed_attempt_gave_back(services: Services) -> None:
+    """A node with room for two attempts: the one serving and the one that failed, whose room
+    is given back in the very transaction that places the rollback (no snapshot shows it)."""
+    flow = Flow(services)
+    automatic(flow)
+    node, _, _ = served_then_failed_on(flow, memory_mb=512)
+    back = flow.resource_state().active_deployment
+    assert back is not None
+    assert flow.load(back).node_id == node, flow.load(back).status
+    assert flow.status(back) == AttemptStatus.RUNNING
+
+
+def served_then_failed_on(flow: Flow, memory_mb: int) -> tuple[UUID, UUID, UUID]:
+    node = flow.node()
+    flow.services.hosts.update(node, msgspec.convert(
+        {"cpu_units": 4096, "memory_mb": memory_mb}, UpdateHost))
+    first = flow.create()
+    flow.report(node, first, "ready")
+    second = flow.create()
+    flow.report(node, second, "error")
+    return node, first, second
