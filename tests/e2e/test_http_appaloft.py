@@ -307,6 +307,10 @@ def test_bad_input_is_a_4xx_in_the_house_envelope() -> None:
             ("POST", "/environments", {"projectId": MISSING, "name": "x"}, 404),
             ("POST", "/projects/not-a-uuid/rename", {"name": "x"}, 400),
             ("POST", "/deployments", {**flow.context, "resourceId": MISSING}, 404),
+            # invalid UTF-8 is a bad body wherever it is, a UUID field or a field's name
+            ("POST", "/deployments", b'{"projectId": "\xff\xfe"}', 400),
+            ("POST", "/deployments", b'{"n\xffme": 1}', 400),
+            ("POST", f"{base}/rollback-policy", b'{"rollbackPolicy": {"a\xff": true}}', 400),
             ("POST", f"/deployments/{MISSING}/rollback",
              {"rollbackCandidateDeploymentId": MISSING}, 404),
         ]
