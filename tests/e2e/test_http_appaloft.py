@@ -179,6 +179,10 @@ def test_resource_profiles_secrets_and_the_plan() -> None:
         assert ready["readiness"] == {"status": "ready", "ready": True, "reasonCodes": []}
         post(client, f"/resources/{flow.resource}/health-policy/reset")
         assert not get(client, f"/resources/{flow.resource}")["healthPolicy"]["enabled"]
+        assert shown["rollbackPolicy"] == {"automatic": False}
+        post(client, f"/resources/{flow.resource}/rollback-policy",
+             {"rollbackPolicy": {"automatic": True}})
+        assert get(client, f"/resources/{flow.resource}")["rollbackPolicy"]["automatic"]
         assert get(client, "/resources/count", projectId=flow.project) == {"count": 1}
         assert get(client, "/resources", environmentId=flow.environment)["items"][0][
             "networkProfile"]["internalPort"] == 8080
