@@ -62,6 +62,10 @@ class Figures:
     deploys: list[float] = field(default_factory=list)
     direct: list[float] = field(default_factory=list)
     attempt_frames: dict[str, list[float]] = field(default_factory=dict)
+    # Where each deploy's time goes, from the events' recorded times: POST sent -> placed
+    # (the admin's decision), placed -> ready (the agent: work poll, start, checks, report).
+    admin_part: list[float] = field(default_factory=list)
+    agent_part: list[float] = field(default_factory=list)
     store_frames: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -91,11 +95,13 @@ async def sse(client: httpx.AsyncClient, path: str, **params: Any
 
 
 # --- the deployment under test --------------------------------------------------------------
-async def watch_attempt(client: httpx.AsyncClient, deployment: str, opened: float,
-                        figures: Figures, succeeded: asyncio.Future[float]) -> None:
+async def watch_attempt(  # noqa: PLR0913 - one attempt's clocks, named
+        client: httpx.AsyncClient, deployment: str, sent: float, opened: float,
+        figures: Figures, succeeded: asyncio.Future[float]) -> None:
     """One attempt's stream from its first event until its container stopped: resolves
     `succeeded` with the arrival of `succeeded`, and times every frame recorded after
     `opened` (the POST's answer: earlier ones are history)."""
+    placed = sent
     async for _name, data in sse(client, f"/deployments/{deployment}/events/stream"):
         arrived = time.perf_counter()
         event = data["event"]
@@ -105,6 +111,11 @@ async def watch_attempt(client: httpx.AsyncClient, deployment: str, opened: floa
             else:
                 succeeded.set_exception(AssertionError(f"{deployment}: {event}"))
         recorded = datetime.fromisoformat(event["emittedAt"]).timestamp()
+        if event["eventType"] == "deployment-placed":
+            placed = recorded
+            figures.admin_part.append(placed - sent)
+        elif event["eventType"] == "deployment-ready":
+            figures.agent_part.append(recorded - placed)
         if recorded > opened:
             figures.attempt_frames.setdefault(event["eventType"], []).append(
                 seconds_since(event["emittedAt"]))
@@ -119,13 +130,13 @@ async def watch_store(client: httpx.AsyncClient, figures: Figures) -> None:
 
 async def deploy(client: httpx.AsyncClient, context: dict[str, str], figures: Figures,
                  watchers: set[asyncio.Task[None]]) -> float:
-    began = time.perf_counter()
+    began, sent = time.perf_counter(), time.time()
     answer = await client.post("/deployments", json=context)
     assert answer.status_code == 201, answer.text
     opened = time.time()
     succeeded: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(watch_attempt(client, answer.json()["id"], opened, figures,
-                                             succeeded))
+    task = asyncio.create_task(watch_attempt(client, answer.json()["id"], sent, opened,
+                                             figures, succeeded))
     watchers.add(task)
     task.add_done_callback(watchers.discard)
     return await asyncio.wait_for(succeeded, 120) - began
@@ -238,6 +249,9 @@ def report(figures: Figures, count: int) -> None:
     print(f"  baseline, the same container created+started+checked on podman via aiodocker: "
           f"p50 {pct(base, .5):.0f} ms, p99 {pct(base, .99):.0f} ms -> ratio p50 "
           f"{pct(ours, .5) / pct(base, .5):.2f}x, p99 {pct(ours, .99) / pct(base, .99):.2f}x")
+    print(f"  where it goes (recorded times, p50): POST sent -> placed "
+          f"{pct(figures.admin_part, .5):.0f} ms, placed -> ready (agent: work poll, create, "
+          f"start, checks, report) {pct(figures.agent_part, .5):.0f} ms")
     late = [sum(v > CHECK.interval_seconds for v in values) for values in (ours, base)]
     print(f"  past one probe interval (a first probe failed, the next came 1 s later): "
           f"{late[0]} of {len(ours)} deploys, {late[1]} of {len(base)} direct starts")
