@@ -66,7 +66,10 @@ class MemoryTableView(POPOTrackingRecorder, TableView):
                 if old[change.column] is not None and not old[change.column] < new:
                     return
             touch(key)
-            data[key] = dict(change.row)
+            # As SQL's INSERT ... ON CONFLICT DO UPDATE: the columns it names change, the
+            # others keep their values (NULL on a new row).
+            base = dict.fromkeys(c.name for c in table.columns) if old is None else old
+            data[key] = {**base, **change.row}
         elif isinstance(change, Patch | Increment):
             for row in _where(data, table, change.where):
                 touch(row[table.key])

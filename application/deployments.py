@@ -19,6 +19,7 @@ import msgspec
 
 from application.agent_protocol import DeploymentReport
 from application.apps import reveal, sealed_env
+from application.automatic_rollback import automatic_rollback
 from application.deployment_inputs import DeploymentCreate, user_points
 from application.deployment_work import health_allowance, work_for
 from application.errors import ForbiddenError, NotFoundError, SecretUnavailableError
@@ -74,12 +75,14 @@ def new_request_id() -> str:
 
 
 def _allocate(uow: UnitOfWork, ranked: list[Candidate], need: Need,
-              request_id: str) -> Candidate | None:
+              request_id: str, *, snapshot_room: bool = True) -> Candidate | None:
     """The first ranked host that fits, allocated. The ranking comes from a snapshot that may be
     behind, so the room is checked again on the Host aggregate and the health on the Node
-    aggregate, as they are now: a node marked unhealthy a moment ago is never chosen."""
+    aggregate, as they are now: a node marked unhealthy a moment ago is never chosen. Without
+    `snapshot_room`, the snapshot's room is not even looked at (room given back in this very
+    transaction is in no snapshot)."""
     for candidate in ranked:
-        if not fits(candidate, need):
+        if snapshot_room and not fits(candidate, need):
             continue
         node_id = UUID(candidate.host_id)
         node = uow.find(Node, node_id)
@@ -286,7 +289,7 @@ class Deployments:
     # -- what the agent reports -------------------------------------------------------------
     def report(self, node_id: UUID, request_id: str, report: DeploymentReport) -> str:
         """The node's word on its container; returns the status after it."""
-        def decide(uow: UnitOfWork) -> tuple[str, UUID | None]:
+        def decide(uow: UnitOfWork) -> tuple[str, tuple[UUID | None, UUID | None]]:
             deployment = self._get(uow, request_id)
             if deployment.node_id != node_id:
                 raise NotFoundError(f"deployment {request_id} not found")
@@ -299,11 +302,34 @@ class Deployments:
             superseded = settle_attempt(uow, deployment)
             self._release_if_over(uow, deployment)
             uow.add(deployment)
-            return deployment.status, self._stop_superseded(uow, superseded, request_id)
+            return deployment.status, (self._stop_superseded(uow, superseded, request_id),
+                                       self._roll_back_if_due(uow, deployment))
 
         status, ring = self.writes.run(decide)
-        self._ring(ring)
+        self.work.ring({n for n in ring if n is not None})
         return status
+
+    def _roll_back_if_due(self, uow: UnitOfWork, failed: Deployment) -> UUID | None:
+        """A resource's attempt that just failed, on a resource asking for automatic rollback:
+        the rollback attempt placed in this transaction (application/automatic_rollback.py).
+        Returns its node to ring."""
+        request_id = new_request_id()
+        spec = automatic_rollback(uow, failed, deployment_uuid(request_id))
+        if spec is None:
+            return None
+        rollback = Deployment.request(
+            request_id, {**self._platform(request_id), "tags": [], **spec}, uow.now)
+        need = Need(spec["cpu_units"], spec["memory_mb"], spec["image"], False)
+        chosen = _allocate(uow, ranking(self.index.candidates(), []), need, request_id,
+                           snapshot_room=False)  # the failed attempt's room came back just now
+        if chosen is None:
+            rollback.fail_placement(NO_ROOM, uow.now)
+            settle_attempt(uow, rollback)  # a rollback that fails is not rolled back
+        else:
+            rollback.place(UUID(chosen.host_id),
+                           dict(self.index.locations().get(chosen.host_id, {})), uow.now)
+        uow.add(rollback)
+        return rollback.node_id
 
     def _stop_superseded(self, uow: UnitOfWork, superseded: UUID | None,
                          by: str) -> UUID | None:
@@ -361,8 +387,9 @@ class Deployments:
         if not request_ids:
             return 0
 
-        def decide(uow: UnitOfWork) -> list[UUID | None]:
-            ended = []
+        def decide(uow: UnitOfWork) -> tuple[int, list[UUID | None]]:
+            ended: list[UUID | None] = []  # nodes to ring: each one's, and its rollback's
+            count = 0
             for request_id in request_ids:
                 deployment = uow.find(Deployment, deployment_uuid(request_id))
                 if deployment is None or deployment.status != Status.DEPLOYING.value:
@@ -370,12 +397,14 @@ class Deployments:
                 detail = why(uow, deployment)
                 if detail is not None and deployment.give_up_start(detail, uow.now):
                     self._release_if_over(uow, deployment)
-                    ended.append(deployment.node_id)
-            return ended
+                    ended.extend((deployment.node_id, self._roll_back_if_due(uow, deployment)))
+                    count += 1
+            return count, ended
 
-        nodes = self.writes.run(decide, prefetch=tuple(deployment_uuid(r) for r in request_ids))
+        count, nodes = self.writes.run(
+            decide, prefetch=tuple(deployment_uuid(r) for r in request_ids))
         self.work.ring({n for n in nodes if n is not None})
-        return len(nodes)
+        return count
 
     def lost(self, node_id: UUID, request_ids: list[str]) -> None:
         """Deployments whose container is gone from their node with no exit seen."""

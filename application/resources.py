@@ -138,6 +138,16 @@ class ConfigureHealthPolicy(AppaloftBody):
     health_check: HealthCheck
 
 
+class RollbackPolicy(AppaloftBody):
+    automatic: bool
+
+
+class ConfigureRollbackPolicy(AppaloftBody):
+    """Body of POST /resources/{id}/rollback-policy (ours: the seed names no such setting)."""
+
+    rollback_policy: RollbackPolicy
+
+
 class CreateSecret(AppaloftBody):
     """Body of POST /resources/{id}/secrets (the value is never echoed)."""
 
@@ -180,7 +190,7 @@ def snapshot_for_deployment(uow: UnitOfWork, resource_id: UUID) -> ResourceSnaps
     resource = uow.get(Resource, resource_id, f"resource {resource_id}")
     environment = live_environment(uow, resource.environment_id)
     environment.check_mutable()
-    return resource.snapshot(environment.variables)
+    return resource.snapshot(environment.variables, uow.now)
 
 
 def settle_attempt(uow: UnitOfWork, deployment: Deployment) -> UUID | None:
@@ -244,6 +254,10 @@ class Resources:
 
     def reset_health(self, resource_id: UUID) -> UUID:
         return self._change(resource_id, lambda r, now: r.reset_health(now))
+
+    def configure_rollback(self, resource_id: UUID, cmd: ConfigureRollbackPolicy) -> UUID:
+        automatic = cmd.rollback_policy.automatic
+        return self._change(resource_id, lambda r, now: r.configure_rollback(automatic, now))
 
     def set_variable(self, resource_id: UUID, cmd: SetVariable) -> UUID:
         value, sealed = sealed_or_plain(self.box, cmd)

@@ -175,6 +175,18 @@ class ResourceChanged(msgspec.Struct, kw_only=True):
     key: str | None = None
     exposure: str | None = None
     is_secret: bool | None = None
+    automatic_rollback: bool | None = None
+
+
+class ResourceRollbackDecided(msgspec.Struct, kw_only=True):
+    """An attempt of a resource asking for automatic rollback failed: rolled back to its last
+    healthy attempt as a new one (`deployment_id`), or not, for the reason `refused`."""
+
+    resource_id: UUID
+    failed_deployment_id: UUID
+    candidate_deployment_id: UUID
+    deployment_id: UUID | None = None
+    refused: str | None = None
 
 
 PAYLOADS: dict[str, type[msgspec.Struct]] = {
@@ -217,6 +229,8 @@ PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "edge.resource.network_profile_configured": ResourceChanged,
     "edge.resource.health_policy_configured": ResourceChanged,
     "edge.resource.health_policy_reset": ResourceChanged,
+    "edge.resource.rollback_policy_configured": ResourceChanged,
+    "edge.resource.automatic_rollback_decided": ResourceRollbackDecided,
     "edge.resource.variable_set": ResourceChanged,
     "edge.resource.variable_unset": ResourceChanged,
     "edge.resource.archived": ResourceChanged,
@@ -364,7 +378,15 @@ def _resource(e: Any) -> msgspec.Struct:
         environment_id=getattr(e, "environment_id", None), name=getattr(e, "name", None),
         slug=getattr(e, "slug", None), image=getattr(e, "image", None),
         internal_port=getattr(e, "internal_port", None),
-        protocol=getattr(e, "protocol", None), **variable)
+        protocol=getattr(e, "protocol", None),
+        automatic_rollback=getattr(e, "automatic", None), **variable)
+
+
+def _rollback_decided(e: Any) -> msgspec.Struct:
+    return ResourceRollbackDecided(
+        resource_id=e.originator_id, failed_deployment_id=e.failed_deployment_id,
+        candidate_deployment_id=e.candidate_deployment_id, deployment_id=e.deployment_id,
+        refused=e.refused)
 
 
 PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
@@ -409,6 +431,9 @@ PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     Resource.NetworkProfileConfigured: ("edge.resource.network_profile_configured", _resource),
     Resource.HealthPolicyConfigured: ("edge.resource.health_policy_configured", _resource),
     Resource.HealthPolicyReset: ("edge.resource.health_policy_reset", _resource),
+    Resource.RollbackPolicyConfigured: ("edge.resource.rollback_policy_configured", _resource),
+    Resource.AutomaticRollbackDecided: ("edge.resource.automatic_rollback_decided",
+                                        _rollback_decided),
     Resource.VariableSet: ("edge.resource.variable_set", _resource),
     Resource.VariableUnset: ("edge.resource.variable_unset", _resource),
     Resource.Archived: ("edge.resource.archived", _resource),

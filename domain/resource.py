@@ -189,6 +189,8 @@ class ResourceSnapshot:
     precedence: tuple[str, ...] = PRECEDENCE
     cpu_units: int = DEFAULT_CPU_UNITS
     memory_mb: int = DEFAULT_MEMORY_MB
+    # When it was taken (ISO 8601): a retry or a rollback re-runs it and keeps this time.
+    created_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # unused yet; keeps from_spec total
 
     def as_spec(self) -> dict[str, Any]:
@@ -210,7 +212,8 @@ class ResourceSnapshot:
                 "project_id": str(self.project_id), "args": list(self.args),
                 "internal_port": self.internal_port, "protocol": self.protocol,
                 "variables": [dict(v) for v in self.variables],
-                "precedence": list(self.precedence), **self.extra,
+                "precedence": list(self.precedence), "created_at": self.created_at,
+                **self.extra,
             },
         }
 
@@ -219,7 +222,7 @@ class ResourceSnapshot:
         """The snapshot a Deployment ran (for a rollback or a retry); exact inverse of as_spec."""
         own = dict(spec["resource"])
         known = {"resource_id", "environment_id", "project_id", "args", "internal_port",
-                 "protocol", "variables", "precedence"}
+                 "protocol", "variables", "precedence", "created_at"}
         return cls(
             resource_id=UUID(own["resource_id"]), environment_id=UUID(own["environment_id"]),
             project_id=UUID(own["project_id"]), slug=spec["app"], image=spec["image"],
@@ -227,7 +230,7 @@ class ResourceSnapshot:
             internal_port=own["internal_port"], protocol=own["protocol"],
             health=dict(spec["health"]), variables=tuple(dict(v) for v in own["variables"]),
             precedence=tuple(own["precedence"]), cpu_units=spec["cpu_units"],
-            memory_mb=spec["memory_mb"],
+            memory_mb=spec["memory_mb"], created_at=own.get("created_at"),
             extra={k: v for k, v in own.items() if k not in known},
         )
 
@@ -264,6 +267,10 @@ class Resource(SoftDeletable, Configurable, Aggregate):
     # Rollback candidates, newest last.
     healthy_deployments: list[UUID] = field(default_factory=list, init=False)
     deployment_count: int = field(default=0, init=False)
+    automatic_rollback: bool = field(default=False, init=False)  # roll a failed attempt back
+    active_trigger: str | None = field(default=None, init=False)
+    # (failed, candidate): an automatic rollback decided, not begun yet.
+    rollback_due: tuple[UUID, UUID] | None = field(default=None, init=False)
     last_deployment_status: str | None = field(default=None, init=False)
     deleted: bool = field(default=False, init=False)
 
@@ -347,6 +354,15 @@ class Resource(SoftDeletable, Configurable, Aggregate):
     def _health_reset(self, at: datetime) -> None:
         self.health = dict(DEFAULT_HEALTH)
 
+    def configure_rollback(self, automatic: bool, at: datetime) -> None:
+        self.check_mutable()
+        if automatic != self.automatic_rollback:
+            self._rollback_configured(automatic=automatic, at=at)
+
+    @event("RollbackPolicyConfigured")
+    def _rollback_configured(self, automatic: bool, at: datetime) -> None:
+        self.automatic_rollback = automatic
+
     @event("VariableSet")
     def _variable_set(  # noqa: PLR0913
         self, key: str, exposure: str, kind: str, value: str | None, sealed: str | None,
@@ -407,9 +423,10 @@ class Resource(SoftDeletable, Configurable, Aggregate):
         return configuration_blockers(self.archived_at is not None, self.image, self.health,
                                       self.internal_port)
 
-    def snapshot(self, environment_variables: dict[str, dict[str, Any]]) -> ResourceSnapshot:
-        """The configuration as it is now, merged with its environment's variables (an attempt
-        in progress is begin_deployment's to refuse, naming it)."""
+    def snapshot(self, environment_variables: dict[str, dict[str, Any]],
+                 at: datetime | None = None) -> ResourceSnapshot:
+        """The configuration as it is now (`at`), merged with its environment's variables (an
+        attempt in progress is begin_deployment's to refuse, naming it)."""
         self.check_live()
         reasons = self._configuration_blockers()
         if reasons:
@@ -422,6 +439,7 @@ class Resource(SoftDeletable, Configurable, Aggregate):
             slug=self.slug, image=self.image, command=self.command, args=tuple(self.args),
             internal_port=self.internal_port, protocol=self.protocol, health=dict(self.health),
             variables=tuple(merged.values()),
+            created_at=None if at is None else at.isoformat(),
         )
 
     def begin_deployment(self, deployment_id: UUID, trigger: str, at: datetime) -> None:
@@ -435,6 +453,8 @@ class Resource(SoftDeletable, Configurable, Aggregate):
     @event("DeploymentBegun")
     def _deployment_begun(self, deployment_id: UUID, trigger: str, at: datetime) -> None:
         self.active_deployment = deployment_id
+        self.active_trigger = trigger
+        self.rollback_due = None
         self.deployment_count += 1
         self.last_deployment_status = "created"
 
@@ -450,12 +470,47 @@ class Resource(SoftDeletable, Configurable, Aggregate):
 
     @event("DeploymentSettled")
     def _deployment_settled(self, deployment_id: UUID, status: str, at: datetime) -> None:
+        # Never after a failed rollback: a rollback that fails too ends the chain there.
+        due = (status == "failed" and self.automatic_rollback
+               and self.active_trigger != "rollback" and self.healthy_deployments)
+        self.rollback_due = (deployment_id, self.healthy_deployments[-1]) if due else None
         self.active_deployment = None
+        self.active_trigger = None
         self.last_deployment_status = status
         if status in HEALTHY_OUTCOMES:
             self.serving_deployment = deployment_id
             kept = [d for d in self.healthy_deployments if d != deployment_id]
             self.healthy_deployments = [*kept, deployment_id][-MAX_GOOD:]
+
+    def rollback_due_after(self, failed_id: UUID) -> UUID | None:
+        """The healthy attempt to roll back to now that `failed_id` has failed, when this
+        resource asks for automatic rollback and has one (never after a failed rollback)."""
+        if self.rollback_due is None or self.rollback_due[0] != failed_id or self.deleted:
+            return None
+        return self.rollback_due[1]
+
+    def decide_automatic_rollback(self, failed_id: UUID, rollback_id: UUID | None,
+                                  refused: str | None, at: datetime) -> None:
+        """Records the decision on a due rollback: begun as attempt `rollback_id`, or not
+        begun for the reason `refused` (a locked environment...). Either way it is not due
+        any more; the caller places the rollback in the same transaction."""
+        candidate = self.rollback_due_after(failed_id)
+        if candidate is None:
+            raise StateConflictError(f"no automatic rollback is due after {failed_id}")
+        if rollback_id is not None:
+            self.check_mutable()
+        self._rollback_decided(failed_deployment_id=failed_id,
+                               candidate_deployment_id=candidate, deployment_id=rollback_id,
+                               refused=refused, at=at)
+        if rollback_id is not None:
+            self.begin_deployment(rollback_id, "rollback", at)
+
+    @event("AutomaticRollbackDecided")
+    def _rollback_decided(
+        self, failed_deployment_id: UUID, candidate_deployment_id: UUID,
+        deployment_id: UUID | None, refused: str | None, at: datetime,
+    ) -> None:
+        self.rollback_due = None
 
     def check_rollback_candidate(self, deployment_id: UUID) -> None:
         if deployment_id not in self.healthy_deployments:

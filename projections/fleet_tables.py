@@ -130,7 +130,8 @@ FLEET_TABLES = (
 # 2: apps keep a deleted application's row (App.Restored names no application).
 # 3: a renamed deployment tag keeps its row (id and create_time); rows are found by name.
 # 4: projects, environments, resources, their variables and deployment attempts (issue 17).
-FLEET_VERSION = ReadModelVersion("fleet", 4, fingerprint(FLEET_TABLES))
+# 5: resources.automatic_rollback (the rollback policy).
+FLEET_VERSION = ReadModelVersion("fleet", 5, fingerprint(FLEET_TABLES))
 
 # Every record of a fleet table (tests/unit/projections/test_records.py holds each to its table).
 FLEET_RECORDS: tuple[type[Record], ...] = (

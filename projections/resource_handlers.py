@@ -89,6 +89,7 @@ def _resource_created(e: Any) -> list[Change]:
         "name": e.name, "slug": e.slug, "kind": e.kind, "description": e.description,
         "image": None, "command": None, "args": "[]", "internal_port": None,
         "protocol": "http", "health": json.dumps(DEFAULT_HEALTH, sort_keys=True),
+        "automatic_rollback": False,
         "lifecycle_status": "active", "archived_at": None, "deployment_count": 0,
         "last_deployment_id": None, "active_deployment_id": None,
         "serving_deployment_id": None, "inserted_at": e.at, "updated_at": e.at})]
@@ -130,7 +131,8 @@ def masked_snapshot(spec: dict[str, Any]) -> dict[str, Any]:
             "internalPort": own["internal_port"], "protocol": own["protocol"],
             "health": dict(spec["health"]), "precedence": list(own["precedence"]),
             "variables": [masked(v) for v in own["variables"]],
-            "cpuUnits": spec["cpu_units"], "memoryMb": spec["memory_mb"]}
+            "cpuUnits": spec["cpu_units"], "memoryMb": spec["memory_mb"],
+            "createdAt": own.get("created_at")}  # None for snapshots taken before it was kept
 
 
 def _uuid(value: str | None) -> UUID | None:
@@ -225,6 +227,8 @@ RESOURCE_HANDLERS: dict[type[Any], Handler] = {
     Resource.HealthPolicyConfigured: _health,
     Resource.HealthPolicyReset: lambda e: _set(
         "resources", health=json.dumps(DEFAULT_HEALTH, sort_keys=True))(e),
+    Resource.RollbackPolicyConfigured: _patch("resources", automatic_rollback="automatic"),
+    Resource.AutomaticRollbackDecided: lambda e: [],  # its attempt's own events show it
     Resource.VariableSet: _variable_set("resource"),
     Resource.VariableUnset: _variable_unset,
     Resource.DeploymentBegun: _deployment_begun,

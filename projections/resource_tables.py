@@ -81,6 +81,7 @@ class ResourceRecord(Record, frozen=True, kw_only=True):
     internal_port: int | None
     protocol: str
     health: str  # JSON: the full policy (domain/resource.py: DEFAULT_HEALTH's keys)
+    automatic_rollback: bool
     lifecycle_status: str  # active | archived
     archived_at: datetime | None
     deployment_count: int

@@ -636,7 +636,7 @@ class TotalityMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.resources)
     @rule(data=st.data(), action=st.sampled_from(
         ["source", "runtime", "network", "health", "reset", "set", "unset", "secret",
-         "rotate", "unsecret", "archive", "delete"]),
+         "rotate", "unsecret", "archive", "delete", "rollback"]),
           text=TEXTS, number=INTS, key=VARIABLE_KEYS, secret=st.booleans())
     def change_resource(self, data: st.DataObject, action: str, text: str,
                         number: int, key: str, secret: bool) -> None:
@@ -667,6 +667,8 @@ class TotalityMachine(RuleBasedStateMachine):
             "rotate": ({"value": text}, r.RotateSecret,
                        lambda c: svc.rotate_secret(resource, key, c)),
             "unsecret": ({}, UnsetVariable, lambda c: svc.delete_secret(resource, key, c)),
+            "rollback": ({"rollbackPolicy": {"automatic": secret}}, r.ConfigureRollbackPolicy,
+                         lambda c: svc.configure_rollback(resource, c)),
             "delete": ({"confirmation": {"resourceSlug": slug if secret else text}},
                        r.DeleteResource, lambda c: svc.delete(resource, c)),
         }
@@ -756,6 +758,15 @@ class TotalityMachine(RuleBasedStateMachine):
         outcome = data.draw(st.sampled_from(["ready", "error", None]))
         if outcome is not None and self.deployments and self.deployments[-1][1] is not None:
             self.report_deployment(_Fixed(self.deployments[-1]), outcome, None, 8080, "")
+        if outcome == "ready" and data.draw(st.booleans()):
+            # A redeploy that fails on a resource asking for automatic rollback: the
+            # rollback attempt is decided and placed in the failing report's transaction.
+            self.change_resource(_Fixed((resource, "web"), "busybox:latest"), "rollback", "",
+                                 0, "API_KEY", True)
+            self.deploy_resource(_Fixed((resource, "web"), uuid.uuid4(), uuid.uuid4()),
+                                 "redeploy")
+            if self.deployments and self.deployments[-1][1] is not None:
+                self.report_deployment(_Fixed(self.deployments[-1]), "error", None, 8080, "")
 
     # --- delete and create again under the same name (where a name makes the id) ----------
     @rule(kind=st.sampled_from(["cluster", "app", "node", "resource", "project"]),

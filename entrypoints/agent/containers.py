@@ -299,11 +299,13 @@ class ContainerRunner:
         """Reported as an error with the container's last logs, then stopped and removed like
         a crashed one; the admin's word on an ERROR it holds would be to stop it anyway."""
         log.warning("deployment %s failed its health check: %s", request_id, found)
+        # Out of running() first: the telemetry loop then sends no routine log tail of it
+        # after its crash logs.
+        self._stopping.add(request_id)
+        self._reported.add(request_id)
         await self._send_crash_logs(request_id, None)
         await self.send(request_id, DeploymentReport(
             state="error", phase="health", detail=f"health check failed: {found}"[:4000]))
-        self._stopping.add(request_id)
-        self._reported.add(request_id)
         try:
             await container.stop(t=STOP_GRACE)
         except aiodocker.DockerError as exc:

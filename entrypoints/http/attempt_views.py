@@ -170,8 +170,10 @@ def _environment_snapshot(attempt: AttemptRecord,
     variables = [VariableView(key=v["key"], value=v["value"], scope=v["scope"],
                               exposure=v["exposure"], is_secret=v["is_secret"], kind=v["kind"])
                  for v in snapshot["variables"]]
+    taken = snapshot.get("createdAt")  # a retry's or rollback's is the original's time
     return EnvironmentSnapshot(environment_id=attempt.environment_id,
-                               created_at=attempt.created_at,
+                               created_at=attempt.created_at if taken is None
+                               else datetime.fromisoformat(taken),
                                precedence=snapshot["precedence"], variables=variables)
 
 

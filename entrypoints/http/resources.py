@@ -17,6 +17,7 @@ from starlette.routing import Route
 from application.resources import (
     ConfigureHealthPolicy,
     ConfigureNetworkProfile,
+    ConfigureRollbackPolicy,
     ConfigureRuntimeProfile,
     ConfigureSource,
     CreateResource,
@@ -129,6 +130,11 @@ class HealthPolicyView(AppaloftShape):
     http: HttpCheckView
 
 
+class RollbackPolicyView(AppaloftShape):
+    automatic: Annotated[bool, _d("A failed attempt is rolled back to the last healthy one"
+                                  " (ours: the seed names no such setting)")]
+
+
 class LatestDeployment(AppaloftShape):
     id: UUID
     status: str
@@ -156,6 +162,7 @@ class ResourceShowResponse(AppaloftShape):
     network_profile: NetworkProfileView
     access_profile: None
     health_policy: HealthPolicyView
+    rollback_policy: RollbackPolicyView
     storage_attachments: list[str]
     access_summary: None
     latest_deployment: LatestDeployment | None
@@ -226,7 +233,9 @@ def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceSho
                                            start_command=record.command,
                                            args=json.loads(record.args)),
         network_profile=_network(record), access_profile=None,
-        health_policy=_health(json.loads(record.health)), storage_attachments=[],
+        health_policy=_health(json.loads(record.health)),
+        rollback_policy=RollbackPolicyView(automatic=record.automatic_rollback),
+        storage_attachments=[],
         access_summary=None, latest_deployment=latest,
         lifecycle=Lifecycle(status=record.lifecycle_status, archived_at=record.archived_at,
                             deleted_at=None),
@@ -261,6 +270,7 @@ configure_source = _COMMANDS.item(Resources.configure_source, ConfigureSource)
 configure_runtime = _COMMANDS.item(Resources.configure_runtime, ConfigureRuntimeProfile)
 configure_network = _COMMANDS.item(Resources.configure_network, ConfigureNetworkProfile)
 configure_health = _COMMANDS.item(Resources.configure_health, ConfigureHealthPolicy)
+configure_rollback = _COMMANDS.item(Resources.configure_rollback, ConfigureRollbackPolicy)
 reset_health = _COMMANDS.item(Resources.reset_health)
 
 
@@ -276,4 +286,5 @@ ROUTES = [
     Route("/resources/{resourceId}/network-profile", configure_network, methods=["POST"]),
     Route("/resources/{resourceId}/health-policy", configure_health, methods=["POST"]),
     Route("/resources/{resourceId}/health-policy/reset", reset_health, methods=["POST"]),
+    Route("/resources/{resourceId}/rollback-policy", configure_rollback, methods=["POST"]),
 ]

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +29,10 @@ class Engine:
     env: dict[str, str]
 
 
-def _podman(args: list[str], env: dict[str, str], **kw: object) -> subprocess.CompletedProcess[
-        bytes]:
+def _podman(args: list[str], env: dict[str, str],
+            input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:  # noqa: A002
     return subprocess.run(["podman", *args], env=env, check=True, capture_output=True,
-                          timeout=120, **kw)  # type: ignore[call-overload]
+                          timeout=120, input=input)
 
 
 def build_image(env: dict[str, str], folder: Path) -> None:
@@ -52,11 +53,11 @@ def build_image(env: dict[str, str], folder: Path) -> None:
              "--change", 'ENV PATH=/bin', "-", IMAGE], env, input=tar.stdout)
 
 
-@pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if shutil.which("podman") is None or shutil.which("runc") is None:
-        pytest.skip("podman and runc are not installed (.ci/run installs them)")
-    folder = tmp_path_factory.mktemp("podman")
+@contextmanager
+def podman_engine(folder: Path) -> Iterator[Engine]:
+    """podman's Docker-API service on a socket in `folder`, with the test image built; every
+    container it labelled for a deployment is removed at the end (bench/resources.py uses it
+    too)."""
     conf = folder / "containers.conf"
     conf.write_text(CONF)
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
@@ -79,3 +80,15 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         if left.stdout.split():
             subprocess.run(["podman", "rm", "--force", *left.stdout.split()], env=env,
                            capture_output=True, timeout=60)
+
+
+def podman_present() -> bool:
+    return shutil.which("podman") is not None and shutil.which("runc") is not None
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if not podman_present():
+        pytest.skip("podman and runc are not installed (.ci/run installs them)")
+    with podman_engine(tmp_path_factory.mktemp("podman")) as running:
+        yield running

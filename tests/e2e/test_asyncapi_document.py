@@ -277,6 +277,13 @@ def _resource_events() -> list[Any]:
     resource.configure_network(8080, "http", AT)
     resource.configure_health({"enabled": True, "path": "/"}, AT)
     resource.reset_health(AT)
+    resource.configure_rollback(True, AT)
+    healthy, failed, back = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for attempt, outcome in ((healthy, "succeeded"), (failed, "failed")):
+        resource.begin_deployment(attempt, "redeploy", AT)
+        resource.settle_deployment(attempt, outcome, AT)
+    resource.decide_automatic_rollback(failed, back, None, AT)
+    resource.settle_deployment(back, "rolled-back", AT)
     resource.create_secret("TOKEN", "runtime", "k1:secret-api-token", AT)
     resource.delete_secret("TOKEN", "runtime", AT)
     resource.archive(AT)

@@ -179,6 +179,10 @@ def test_resource_profiles_secrets_and_the_plan() -> None:
         assert ready["readiness"] == {"status": "ready", "ready": True, "reasonCodes": []}
         post(client, f"/resources/{flow.resource}/health-policy/reset")
         assert not get(client, f"/resources/{flow.resource}")["healthPolicy"]["enabled"]
+        assert shown["rollbackPolicy"] == {"automatic": False}
+        post(client, f"/resources/{flow.resource}/rollback-policy",
+             {"rollbackPolicy": {"automatic": True}})
+        assert get(client, f"/resources/{flow.resource}")["rollbackPolicy"]["automatic"]
         assert get(client, "/resources/count", projectId=flow.project) == {"count": 1}
         assert get(client, "/resources", environmentId=flow.environment)["items"][0][
             "networkProfile"]["internalPort"] == 8080
@@ -307,6 +311,10 @@ def test_bad_input_is_a_4xx_in_the_house_envelope() -> None:
             ("POST", "/environments", {"projectId": MISSING, "name": "x"}, 404),
             ("POST", "/projects/not-a-uuid/rename", {"name": "x"}, 400),
             ("POST", "/deployments", {**flow.context, "resourceId": MISSING}, 404),
+            # invalid UTF-8 is a bad body wherever it is, a UUID field or a field's name
+            ("POST", "/deployments", b'{"projectId": "\xff\xfe"}', 400),
+            ("POST", "/deployments", b'{"n\xffme": 1}', 400),
+            ("POST", f"{base}/rollback-policy", b'{"rollbackPolicy": {"a\xff": true}}', 400),
             ("POST", f"/deployments/{MISSING}/rollback",
              {"rollbackCandidateDeploymentId": MISSING}, 404),
         ]

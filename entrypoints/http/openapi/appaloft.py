@@ -33,6 +33,7 @@ from application.projects import (
 from application.resources import (
     ConfigureHealthPolicy,
     ConfigureNetworkProfile,
+    ConfigureRollbackPolicy,
     ConfigureRuntimeProfile,
     ConfigureSource,
     CreateResource,
@@ -202,6 +203,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         " attempt succeeds only after it passes."),
     (_P, "/resources/{resourceId}/health-policy/reset"): _op(
         RESOURCE, "Reset the health check (off)", 200, _ID, (400, *_CMD)),
+    (_P, "/resources/{resourceId}/rollback-policy"): _op(
+        RESOURCE, "Configure automatic rollback", 200, _ID, (400, *_CMD),
+        body=ConfigureRollbackPolicy, description="Ours (the seed names no such setting):"
+        " with automatic true, an attempt that fails is rolled back at once to the last"
+        " healthy one (edge.resource.automatic_rollback_decided); a rollback that fails is"
+        " not rolled back again."),
     # deployments
     (_G, "/deployments/plan"): _op(
         DEPLOYMENT, "Plan a deployment (no mutation)", 200, "Plan", (400, 404),
@@ -294,6 +301,8 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
     "ConfigureHealthPolicy": ("ResourceHealthPolicyRequest", {
         "healthCheck": "{enabled, type, intervalSeconds, timeoutSeconds, retries,"
         " startPeriodSeconds, port, http{path, expectedStatusCode, port}}"}),
+    "ConfigureRollbackPolicy": ("ResourceRollbackPolicyRequest", {
+        "rollbackPolicy": "{automatic}"}),
     "CreateSecret": ("SecretCreateRequest", {
         "key": "An environment variable name", "value": "Sealed at once, never echoed",
         "exposure": "runtime or build-time"}),

@@ -99,6 +99,11 @@ TYPE_DOCS = {
     "edge.resource.health_policy_configured": "A resource's health policy changed.",
     "edge.resource.health_policy_reset": "A resource's health policy went back to the"
                                          " default.",
+    "edge.resource.rollback_policy_configured": "A resource's automatic rollback was turned"
+                                                " on or off.",
+    "edge.resource.automatic_rollback_decided": "An attempt of a resource asking for automatic"
+    " rollback failed: rolled back to its last healthy attempt as a new one (deployment_id),"
+    " or not, for the reason given (refused).",
     "edge.resource.variable_set": "A resource variable or secret was set (never its value).",
     "edge.resource.variable_unset": "A resource variable or secret was removed.",
     "edge.resource.archived": "A resource was archived: no configuration, no deployment.",
@@ -161,6 +166,13 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "key": ("DATABASE_URL", "The variable's key (on variable events; else null)."),
     "exposure": ("runtime", "runtime or build-time (on variable events; else null)."),
     "is_secret": (False, "Whether the variable is a secret (on variable_set; else null)."),
+    "automatic_rollback": (True, "Whether a failed attempt is rolled back automatically (on"
+                           " rollback_policy_configured; else null)."),
+    "failed_deployment_id": (_ID, "The attempt that failed."),
+    "candidate_deployment_id": (_ID, "The last healthy attempt, whose snapshot the rollback"
+                                " runs."),
+    "deployment_id": (_ID, "The rollback attempt begun; null when refused."),
+    "refused": (None, "Why no rollback was begun (a locked environment...); null when begun."),
 }
 FIELD_DOCS_BY_STRUCT = {
     "CommandExecutionChanged.cluster_name": "The target node's cluster, if it has one.",

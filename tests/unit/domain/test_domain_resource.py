@@ -27,7 +27,7 @@ from domain.resource import (
     ResourceSnapshot,
     SecretExistsError,
 )
-from domain.shared import InvalidValueError
+from domain.shared import InvalidValueError, StateConflictError
 from domain.variables import VariableNotFoundError
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -133,9 +133,12 @@ def test_the_snapshot_merges_the_environment_and_round_trips_through_the_spec() 
                    "runtime:REGION": {"key": "REGION", "exposure": "runtime",
                                       "kind": "plain-config", "is_secret": False,
                                       "value": "eu", "sealed": None}}
-    snapshot = resource.snapshot(environment)
+    snapshot = resource.snapshot(environment, AT)
     spec = snapshot.as_spec()
     assert ResourceSnapshot.from_spec(spec) == snapshot
+    # When it was taken goes with it: a rollback re-running it shows that time, not its own.
+    assert ResourceSnapshot.from_spec(spec).as_spec()["resource"]["created_at"] == (
+        AT.isoformat())
     assert shlex.split(spec["arguments"]) == ["-p", "8080", "it's two words"]
     assert spec["ports"] == [{"port": 8080, "protocol": "TCP", "name": "8080",
                               "tls_upgrade": False}]
@@ -182,6 +185,9 @@ class ResourceMachine(RuleBasedStateMachine):
         self.healthy: list[UUID] = []
         self.archived = self.deleted = False
         self.count = 0
+        self.automatic = False
+        self.trigger: str | None = None
+        self.due: tuple[UUID, UUID] | None = None  # (failed, candidate)
 
     def _record(self) -> None:
         self.events += self.resource.collect_events()
@@ -201,7 +207,8 @@ class ResourceMachine(RuleBasedStateMachine):
             assert self.active is not None and exc.blockers == [self.active]
         else:
             assert not (self.deleted or self.archived) and self.active is None
-            self.active, self.count = attempt, self.count + 1
+            self.active, self.count, self.trigger = attempt, self.count + 1, trigger
+            self.due = None
         self._record()
 
     @precondition(lambda self: self.active is not None)
@@ -209,6 +216,10 @@ class ResourceMachine(RuleBasedStateMachine):
     def settle(self, outcome: str) -> None:
         assert self.active is not None
         assert self.resource.settle_deployment(self.active, outcome, AT) is True
+        # Due only after a failure that was no rollback, with a healthy attempt to go back to.
+        self.due = (self.active, self.healthy[-1]) if (
+            outcome == "failed" and self.automatic and self.trigger != "rollback"
+            and self.healthy) else None
         if outcome in ("succeeded", "rolled-back"):
             self.healthy = [*self.healthy, self.active][-MAX_GOOD:]
         self.active = None
@@ -256,6 +267,38 @@ class ResourceMachine(RuleBasedStateMachine):
             self.deleted = True
         self._record()
 
+    @rule(automatic=st.booleans())
+    def configure_rollback(self, automatic: bool) -> None:
+        try:
+            self.resource.configure_rollback(automatic, AT)
+        except ResourceGoneError:
+            assert self.deleted
+        except ResourceArchivedError:
+            assert self.archived
+        else:
+            self.automatic = automatic
+        self._record()
+
+    @rule(begun=st.booleans())
+    def decide_automatic_rollback(self, begun: bool) -> None:
+        failed = self.due[0] if self.due else uuid4()
+        assert self.resource.rollback_due_after(failed) == (
+            None if self.due is None or self.deleted else self.due[1])
+        attempt = uuid4() if begun else None
+        try:
+            self.resource.decide_automatic_rollback(failed, attempt, None if begun else "no",
+                                                    AT)
+        except StateConflictError:
+            assert self.due is None or self.deleted
+        except ResourceArchivedError:  # nothing recorded: the caller decides it refused
+            assert self.archived and begun
+        else:
+            assert self.due is not None
+            self.due = None
+            if attempt is not None:
+                self.active, self.count, self.trigger = attempt, self.count + 1, "rollback"
+        self._record()
+
     @rule()
     def rollback_to_a_candidate(self) -> None:
         for candidate in self.healthy:
@@ -270,6 +313,8 @@ class ResourceMachine(RuleBasedStateMachine):
         assert resource.healthy_deployments == self.healthy
         assert resource.serving_deployment == (self.healthy[-1] if self.healthy else None)
         assert resource.deployment_count == self.count
+        assert resource.rollback_due == self.due
+        assert resource.automatic_rollback == self.automatic
         assert replayed(self.events).__dict__ == resource.__dict__
 
 

@@ -146,6 +146,8 @@ STORED_EVENTS: dict[str, str] = {
     "domain.project:Project.Renamed": "name at",
     "domain.project:Project.Restored": "at",
     "domain.resource:Resource.Archived": "at",
+    "domain.resource:Resource.AutomaticRollbackDecided": (
+        "failed_deployment_id candidate_deployment_id deployment_id refused at"),
     "domain.resource:Resource.Created": (
         "project_id environment_id name slug kind description at"
     ),
@@ -155,6 +157,7 @@ STORED_EVENTS: dict[str, str] = {
     "domain.resource:Resource.HealthPolicyConfigured": "policy at",
     "domain.resource:Resource.HealthPolicyReset": "at",
     "domain.resource:Resource.NetworkProfileConfigured": "internal_port protocol at",
+    "domain.resource:Resource.RollbackPolicyConfigured": "automatic at",
     "domain.resource:Resource.RuntimeProfileConfigured": "command args at",
     "domain.resource:Resource.SourceConfigured": "image at",
     "domain.resource:Resource.VariableSet": "key exposure kind value sealed at",
