@@ -43,6 +43,7 @@ DEFAULT_WINDOW = timedelta(hours=24)
 # RFC 3339 in UTC, as the seed's pattern: a date, a time to the minute or finer, then Z.
 MOMENT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z$"
 Flag = Annotated[bool, Meta(description="true or false")]
+Instant = Annotated[str, Meta(pattern=MOMENT, extra_json_schema={"format": "date-time"})]
 
 
 class HealthQuery(Query):
@@ -57,11 +58,12 @@ class HealthQuery(Query):
 
 
 class HistoryQuery(Query):
-    window_from: Annotated[str, Meta(pattern=MOMENT, description="Start (UTC, Z); default"
-                                     " 24 hours before window.to")] | None = \
+    window_from: Annotated[Instant | None, Meta(
+        description="Start (UTC, ending in Z); default 24 hours before window.to")] = \
         msgspec.field(default=None, name="window.from")
-    window_to: Annotated[str, Meta(pattern=MOMENT, description="End (UTC, Z); default now")] \
-        | None = msgspec.field(default=None, name="window.to")
+    window_to: Annotated[Instant | None, Meta(description="End (UTC, ending in Z); default"
+                                              " now")] = msgspec.field(default=None,
+                                                                       name="window.to")
     limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT, description="At most this many, the"
                                " newest in the window (1 to 720, default 200)")] = 200
 
