@@ -137,7 +137,8 @@ def _history(svc: Services, resource_id: UUID, window: tuple[datetime, datetime]
     current = current_of(svc.resource_reads, svc.deployment_reads, svc.resource_health_reads,
                          resource_id)
     rows = svc.resource_health_reads.window(resource_id, *window, limit)
-    return [observation_item(current, row, svc.resource_reads, now) for row in rows]
+    attempts = {d: svc.resource_reads.attempts.get(d) for d in {r.deployment_id for r in rows}}
+    return [observation_item(current, row, attempts[row.deployment_id], now) for row in rows]
 
 
 ROUTES = [

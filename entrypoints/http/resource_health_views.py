@@ -229,10 +229,10 @@ def summary(current: Current, now: datetime, include_checks: bool,
         source_errors=errors)
 
 
-def observation_item(current: Current, row: Observation, reads: ResourceReads,
+def observation_item(current: Current, row: Observation, attempt: AttemptRecord | None,
                      now: datetime) -> HistoryObservation:
-    """A history row: what the observation said then, with the summary as of it."""
-    attempt = reads.attempts.get(row.deployment_id)
+    """A history row: what the observation said then (of `attempt`, the deployment observed),
+    with the summary as of it."""
     then = replace(current, last=attempt, serving=attempt, observed=row, deployment=None)
     health = derive(Facts(
         deployment_status="Status.READY", ready_at=None,
