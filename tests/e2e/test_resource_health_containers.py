@@ -48,7 +48,7 @@ def watch_health(api: Api, engine: Engine, admin: InProcessAdmin, children: Chil
     api.post(f"{base}/network-profile", {"networkProfile": {"internalPort": 8080}})
     api.post(f"{base}/health-policy", {"healthCheck": {
         "type": "http", "http": {"path": "/health.txt", "expectedStatusCode": 200},
-        "intervalSeconds": 1, "timeoutSeconds": 1, "retries": 2}})
+        "intervalSeconds": 1, "timeoutSeconds": 3, "retries": 2}})
     assert api.get(f"{base}/health")["overall"] == "not-deployed"
     deployment = api.post("/deployments", {"projectId": project, "environmentId": environment,
                                            "resourceId": resource}, 201)["id"]
@@ -75,8 +75,11 @@ def watch_health(api: Api, engine: Engine, admin: InProcessAdmin, children: Chil
     assert "answered 404 (expected 200)" in failing["runtime"]["message"], failing
     assert failing["checks"][0]["statusCode"] == 404
     live = api.get(f"{base}/health", mode="live", includeChecks="true")
-    assert (live["overall"], live["checks"][0]["phase"], live["checks"][0]["statusCode"]) == (
-        "unhealthy", "probe", 404), live
+    [check] = live["checks"]
+    assert (live["overall"], check["phase"], check["status"]) == ("unhealthy", "probe",
+                                                                  "failed"), live
+    # A probe of a busy machine may find no answer in time rather than the 404.
+    assert check["statusCode"] == 404 or "no answer" in check["message"], check
     changes = [(o["overall"], o["summary"]["checks"][0]["phase"]) for o in
                api.get(f"{base}/health-history")["observations"]]
     assert [c for c in changes if c[1] == "change"] == [("healthy", "change"),
@@ -85,8 +88,12 @@ def watch_health(api: Api, engine: Engine, admin: InProcessAdmin, children: Chil
     podman(engine, "kill", container)
     ended = health_is("unhealthy", "runtime-exited")
     assert ended["runtime"]["lifecycle"] == "exited"
-    last = api.get(f"{base}/health-history")["observations"][-1]
-    assert (last["runtimeLifecycle"], last["overall"]) == ("exited", "unhealthy"), last
+
+    def exit_kept() -> Any:  # the agent's word on the end may come after its error report
+        last = api.get(f"{base}/health-history")["observations"][-1]
+        return last if last["runtimeLifecycle"] == "exited" else None
+    last = eventually(exit_kept, "the exit in the history", children, 30)
+    assert (last["overall"], last["summary"]["checks"][0]["phase"]) == ("unhealthy", "exit")
     nothing = api.get(f"{base}/health", mode="live")
     assert [e["code"] for e in nothing["sourceErrors"]] == ["no-running-deployment"]
 
