@@ -43,7 +43,10 @@ class ResourceHealthReads:
                 for r in rows]
 
     def latest_of(self, deployment_id: UUID) -> Observation | None:
-        found = self._rows(ListQuery((Cond("deployment_id", "eq", deployment_id),),
+        """The agent's watch of the deployment as it last said: live probes' answers are
+        left out (one probe is not the state `retries` probes in a row make)."""
+        found = self._rows(ListQuery((Cond("deployment_id", "eq", deployment_id),
+                                      Cond("kind", "ne", "probe")),
                                      (Order("observed_at", descending=True),), page_size=1,
                                      count=False))
         return found[0] if found else None
