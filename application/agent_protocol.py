@@ -213,6 +213,8 @@ class WorkReply(msgspec.Struct):
     self_update: SelfUpdate | None = None
     deployments: list[ContainerSpec] = []
     stop_deployments: list[str] = []
+    # Probe these deployments' health now and answer each with a HealthObservation.
+    health_probes: list[HealthProbe] = []
 
 
 class ExecutionResult(msgspec.Struct, forbid_unknown_fields=True):
@@ -426,3 +428,40 @@ class MetricsReply(msgspec.Struct):
     """`data` of POST /agent/v1/metrics."""
 
     received_at: str
+
+
+# ---- resource health (issue 17): the agent's observations of a running deployment ----------
+
+# How often an agent repeats an unchanged health state of a deployment it watches (at least one
+# check interval): between changes it sends only this, so the admin's volume stays bounded.
+HEALTH_HEARTBEAT_SECONDS = 60.0
+Lifecycle = Literal["running", "exited", "stopped", "missing"]
+
+
+class HealthProbe(msgspec.Struct):
+    """Admin -> agent (in a work reply): probe `request_id` now, answer with `probe_id`."""
+
+    probe_id: UUID
+    request_id: str
+
+
+class HealthObservation(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Agent -> admin: what the agent found of a deployment's container. `kind` says why it
+    was sent: its health changed, an unchanged state repeated (heartbeat), the answer to a
+    live probe, or its container ended."""
+
+    kind: Literal["change", "heartbeat", "probe", "exit"]
+    lifecycle: Lifecycle
+    health: Literal["healthy", "unhealthy", "unknown"]
+    message: Annotated[str, Meta(max_length=4096)] = ""
+    duration_ms: Annotated[int, Meta(ge=0, le=3_600_000)] | None = None
+    status_code: Annotated[int, Meta(ge=100, le=599)] | None = None
+    exit_code: ExitCode | None = None
+    probe_id: UUID | None = None
+
+
+class HealthObservationReply(msgspec.Struct):
+    """`data` of POST /agent/v1/deployments/{request_id}/health."""
+
+    request_id: str
+    recorded: bool  # false: not a resource's deployment (nothing kept)

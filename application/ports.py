@@ -370,3 +370,25 @@ class DeploymentTelemetryStore(Protocol):
         """Deletes up to `limit` samples taken and `limit` log tails last written before
         `cutoff`, oldest first; returns how many rows went."""
         ...
+
+
+class HealthObservations(Protocol):
+    """Agents' observations of resources' running deployments and the live probes asked of
+    them: read-model rows, not events (projections/resource_health_tables.py)."""
+
+    def add(self, row: dict[str, Any]) -> None: ...
+
+    def trim(self, resource_id: UUID, keep: int) -> int:
+        """Deletes the resource's observations beyond its `keep` newest; how many went."""
+        ...
+
+    def add_probe(self, row: dict[str, Any]) -> None: ...
+
+    def take_probes(self, node_id: UUID, since: datetime, now: datetime
+                    ) -> list[dict[str, Any]]:
+        """The node's probes asked since `since` and not handed out yet, marked handed out."""
+        ...
+
+    def delete_before(self, cutoff: datetime, limit: int) -> int:
+        """Deletes up to `limit` observations and `limit` probes older than `cutoff`."""
+        ...

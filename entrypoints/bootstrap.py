@@ -40,6 +40,7 @@ from adapters.pg_secret_key import database_key
 from adapters.placement_index import ViewPlacementIndex
 from adapters.postgres_views import PostgresFleetView, PostgresTableView
 from adapters.read_ports import ViewExecutionIndex, ViewSshCredentials, ViewTargetFinder
+from adapters.resource_health import ViewHealthObservations
 from adapters.secret_box import AesGcmBox, derive_key, key_file
 from adapters.sql_delivery_queue import PostgresDeliveryQueue, SQLiteDeliveryQueue
 from adapters.sqlite_views import SQLiteFleetView
@@ -80,6 +81,7 @@ from application.ports import (
 )
 from application.projects import Projects
 from application.relay import Relay
+from application.resource_health import ResourceHealth
 from application.resources import Resources
 from application.self_updates import SelfUpdates
 from application.ssh_access import SshAccess
@@ -95,6 +97,7 @@ from projections.deployment_reads import DeploymentReads
 from projections.fleet import FleetProjection
 from projections.fleet_reads import FleetReads
 from projections.fleet_tables import FLEET_TABLES, FLEET_VERSION
+from projections.resource_health_reads import ResourceHealthReads
 from projections.resource_reads import ResourceReads
 from projections.runner import ProjectionWorker
 from projections.ssh_reads import SshReads
@@ -153,6 +156,9 @@ class Services:
     webhook_reads: WebhookReads
     resource_reads: ResourceReads
     deployment_reads: DeploymentReads
+    # Agents' observations of resources' health (reads) and their recording, live probes.
+    resource_health_reads: ResourceHealthReads
+    resource_health: ResourceHealth
     bus: InProcessBus | None = None
     intake: MessageSource | None = None  # webhook workers' intake with NATS (else the bus)
     listener: NotifyListener | None = None
@@ -515,6 +521,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         webhook_reads=webhook_reads,
         resource_reads=ResourceReads(view),
         deployment_reads=DeploymentReads(view),
+        resource_health_reads=ResourceHealthReads(view),
+        resource_health=ResourceHealth(ViewHealthObservations(view), finder, doorbell, clock),
         bus=bus,
         intake=build_intake(settings),
         listener=listener,

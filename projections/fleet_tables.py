@@ -16,6 +16,7 @@ from projections.command_tables import (
 from projections.deployment_tables import DEPLOYMENT_RECORDS, DEPLOYMENT_TABLES
 from projections.model import Join, Kind, Table, cols
 from projections.records import Record, table_of
+from projections.resource_health_tables import HEALTH_TABLES
 from projections.resource_tables import RESOURCE_RECORDS, RESOURCE_TABLES
 from projections.ssh_tables import SSH_PUBLIC_KEYS, SSH_RECORDS, SSH_USERNAMES
 from projections.status import FAILURES
@@ -124,6 +125,7 @@ FLEET_TABLES = (
     CLUSTERS, ENROLLMENT_KEYS, NODE_LIVENESS, NODES, ALIASES, WEBHOOKS, COMMANDS,
     COMMAND_EXECUTIONS, SELF_UPDATE_REQUESTS, SSH_USERNAMES, SSH_PUBLIC_KEYS, ADMIN_CHECKINS,
     ADMINS, NODE_METRICS, *DEPLOYMENT_TABLES, *RESOURCE_TABLES, FAILURES, META,
+    *HEALTH_TABLES,
 )
 # Raise by one when an owned table changes shape or a handler changes what it writes for events
 # already recorded: the first start of the new release rebuilds the read model from the log.

@@ -22,6 +22,8 @@ from application.agent_protocol import (
     EnrollNode,
     EnrollReply,
     ExecutionResult,
+    HealthObservation,
+    HealthObservationReply,
     Heartbeat,
     HeartbeatReply,
     HostReply,
@@ -132,6 +134,11 @@ class AgentApi:
                         body: DeploymentTelemetry) -> TelemetryReply:
         return await self._post(f"/agent/v1/deployments/{request_id}/telemetry", body,
                                 api_token, TelemetryReply)
+
+    async def health(self, api_token: str, request_id: str,
+                     body: HealthObservation) -> HealthObservationReply:
+        return await self._post(f"/agent/v1/deployments/{request_id}/health", body,
+                                api_token, HealthObservationReply)
 
     async def host(self, api_token: str, report: AgentHostReport) -> HostReply:
         return await self._post("/agent/v1/host", report, api_token, HostReply)

@@ -172,6 +172,11 @@ class ContainerRunner:
     def running(self) -> list[str]:
         return sorted(r for r in self._containers if r not in self._stopping)
 
+    def container(self, request_id: str) -> Any | None:
+        """The deployment's container while this runner holds it (entrypoints/agent/
+        health_watch.py inspects and probes it)."""
+        return self._containers.get(request_id)
+
     async def logs(self, request_id: str) -> str:
         container = self._containers.get(request_id)
         if container is None:

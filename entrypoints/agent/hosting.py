@@ -17,15 +17,18 @@ from application.agent_protocol import (
     ContainerSample,
     DeploymentReport,
     DeploymentTelemetry,
+    HealthObservation,
     Location,
 )
 from entrypoints.agent.api import AdminError, Unreachable
 from entrypoints.agent.containers import ContainerRunner
+from entrypoints.agent.health_watch import HealthWatch
 from entrypoints.agent.host_stats import host_memory
 from entrypoints.agent.session import AgentFatal, Link
 
 log = logging.getLogger(__name__)
 HOST_REPORT_EVERY = 15.0
+HEALTH_TRIES = 4
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Hosting:
         self.link, self.config = link, config
         self.runner = ContainerRunner(config.docker_url, config.public_ip, self.deliver,
                                       self.send_telemetry)
+        self.health = HealthWatch(self.runner, self.send_health)
 
     async def open(self) -> None:
         try:
@@ -57,6 +61,7 @@ class Hosting:
                              f" {exc}") from exc
 
     async def deliver(self, request_id: str, report: DeploymentReport) -> None:
+        self.health.reported(request_id, report)
         failures = 0
         while True:
             session = await self.link.session()
@@ -84,6 +89,21 @@ class Hosting:
             await self.link.api.telemetry(session.api_token, request_id, body)
         except (Unreachable, AdminError) as exc:
             log.debug("telemetry for %s not delivered: %s", request_id, exc)
+
+    async def send_health(self, request_id: str, body: HealthObservation) -> None:
+        """Tried a few times (a change is worth more than a sample), then dropped: the next
+        heartbeat repeats the state. An admin that predates the route answers 404."""
+        for failures in range(HEALTH_TRIES):
+            try:
+                session = await self.link.session()
+                await self.link.api.health(session.api_token, request_id, body)
+                return
+            except Unreachable as exc:
+                log.debug("health of %s not delivered yet: %s", request_id, exc)
+                await asyncio.sleep(min(5.0, 0.5 * 2 ** failures))
+            except AdminError as exc:
+                log.debug("health of %s not delivered: %s", request_id, exc)
+                return
 
     async def report_telemetry(self) -> None:
         """Every running container's log tail and a resource sample, each interval."""
@@ -122,4 +142,5 @@ class Hosting:
         await self.link.api.host(session.api_token, body)
 
     async def close(self) -> None:
+        await self.health.close()
         await self.runner.close()

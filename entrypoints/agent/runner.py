@@ -92,7 +92,8 @@ class Agent:
             if cfg.journal_dir is not None:
                 work = WorkLoop(self.link, Journal(cfg.journal_dir),
                                 cfg.output_limit, cfg.update_command,
-                                hosting.runner if hosting is not None else None)
+                                hosting.runner if hosting is not None else None,
+                                hosting.health.probe if hosting is not None else None)
                 loops.append(asyncio.create_task(work.run(), name="work"))
             try:
                 await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)

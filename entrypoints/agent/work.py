@@ -14,11 +14,11 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 from uuid import UUID
 
-from application.agent_protocol import Assignment, WorkReply
+from application.agent_protocol import Assignment, HealthProbe, WorkReply
 from entrypoints.agent.api import AdminError, Unreachable
 from entrypoints.agent.containers import ContainerRunner
 from entrypoints.agent.executor import (
@@ -50,9 +50,11 @@ UPDATE_TIMEOUT = 600.0
 class WorkLoop:
     """Runs beside the heartbeat loop and shares the agent's session."""
 
-    def __init__(self, link: Link, journal: Journal, output_limit: int,
-                 update_command: str | None, containers: ContainerRunner | None = None) -> None:
+    def __init__(self, link: Link, journal: Journal, output_limit: int,  # noqa: PLR0913
+                 update_command: str | None, containers: ContainerRunner | None = None,
+                 probes: Callable[[HealthProbe], None] | None = None) -> None:
         self.link, self.journal, self.containers = link, journal, containers
+        self.probes = probes  # live health probes the admin asks for
         self.output_limit, self.update_command = output_limit, update_command
         self.running: dict[UUID, Execution] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -106,6 +108,9 @@ class WorkLoop:
     def _containers(self, reply: WorkReply) -> int:
         if self.containers is None:
             return 0
+        if self.probes is not None:
+            for asked in reply.health_probes:
+                self.probes(asked)
         fresh = sum(self.containers.start(spec) for spec in reply.deployments)
         for request_id in reply.stop_deployments:
             if self.containers.stop(request_id):

@@ -84,6 +84,13 @@ class AgentContainer(Shape):
         "Its health check; null: ready as soon as it runs")]
 
 
+class AgentHealthProbe(Shape):
+    """A live health probe of a deployment the agent runs"""
+
+    probe_id: Annotated[UUID, described("Carried by the observation that answers it")]
+    request_id: Annotated[str, described("Deployment request ID")]
+
+
 class AgentWorkResponse(Shape):
     """Work for this node"""
 
@@ -97,6 +104,8 @@ class AgentWorkResponse(Shape):
         "Set when the agent should update itself and re-register")]
     heartbeat_interval_seconds: Annotated[float, described(
         "Send a heartbeat this often (seconds)")]
+    health_probes: Annotated[list[AgentHealthProbe], described(
+        "Deployments to probe now: answer each with a health observation carrying probe_id")]
 
 
 class AgentExecutionResultResponse(Shape):
@@ -110,7 +119,7 @@ class AgentExecutionResultResponse(Shape):
 
 
 SHAPES = (AgentWorkResponse, AgentAssignment, AgentSelfUpdate, AgentContainer, AgentHealthCheck,
-          AgentExecutionResultResponse)
+          AgentExecutionResultResponse, AgentHealthProbe)
 
 
 def _find(
@@ -121,6 +130,7 @@ def _find(
     containers = svc.deployments.work_for(node_id, poll.deployments)
     if not poll.accept_work:
         containers["deployments"] = []
+    containers["health_probes"] = svc.resource_health.probes_for(node_id)
     return work, row.update_request_id if row else None, containers
 
 
@@ -137,6 +147,8 @@ def _body(svc: Services, work: Work, update: UUID | None,
         cancel=work.cancel,
         self_update=AgentSelfUpdate(request_id=update) if update else None,
         heartbeat_interval_seconds=svc.settings.heartbeat_interval,
+        health_probes=msgspec.convert(containers.get("health_probes", []),
+                                      list[AgentHealthProbe], from_attributes=True),
     )
 
 

@@ -48,6 +48,7 @@ def schedule_once(services: Services) -> int:
     telemetry_days = services.settings.telemetry_retention_days
     if telemetry_days > 0:
         handled += _drain(lambda: services.deployment_telemetry.prune(telemetry_days))
+        handled += _drain(lambda: services.resource_health.prune(telemetry_days))
     handled += services.deployments.stop_all_overdue()
     handled += _unstarted(services)
     for _ in range(UPDATE_CHUNKS_PER_PASS):

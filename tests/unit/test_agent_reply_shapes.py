@@ -23,6 +23,7 @@ from application.agent_protocol import (
     DeploymentReport,
     EnrollReply,
     HealthCheck,
+    HealthObservationReply,
     HeartbeatReply,
     HostReply,
     HostReport,
@@ -48,11 +49,13 @@ from entrypoints.http.agent_deployments import (
     AgentHostResponse,
     AgentTelemetryResponse,
 )
+from entrypoints.http.agent_health import AgentHealthObservationResponse
 from entrypoints.http.agent_work import (
     AgentAssignment,
     AgentContainer,
     AgentExecutionResultResponse,
     AgentHealthCheck,
+    AgentHealthProbe,
     AgentSelfUpdate,
     AgentWorkResponse,
 )
@@ -95,7 +98,8 @@ SAMPLES: list[tuple[msgspec.Struct, type[msgspec.Struct]]] = [
         executions=[AgentAssignment(id=uuid4(), command_id=uuid4(), command_text="uptime",
                                     timeout=1000, expired_at=NOW)],
         cancel=[uuid4()], self_update=AgentSelfUpdate(request_id=uuid4()),
-        heartbeat_interval_seconds=10.0), WorkReply),
+        heartbeat_interval_seconds=10.0,
+        health_probes=[AgentHealthProbe(probe_id=uuid4(), request_id="abc")]), WorkReply),
     (AgentHealthCheck(type="http", port=65535, path="/caf\u00e9?q=1", expected_status=599,
                       interval_seconds=3600, timeout_seconds=3600, retries=1,
                       start_period_seconds=0), HealthCheck),
@@ -107,6 +111,7 @@ SAMPLES: list[tuple[msgspec.Struct, type[msgspec.Struct]]] = [
     (AgentDeploymentReportResponse(request_id="abc", status="Status.READY"), DeploymentReply),
     (AgentTelemetryResponse(request_id="abc", received_at=NOW), TelemetryReply),
     (AgentHostResponse(node_id=NODE, images=2), HostReply),
+    (AgentHealthObservationResponse(request_id="abc", recorded=False), HealthObservationReply),
 ]
 
 

@@ -49,6 +49,7 @@ from entrypoints.http import (
     audit_events,
     deployment_attempts,
     environments,
+    resource_health,
     resources,
     servers,
     variables,
@@ -261,6 +262,22 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         description="Phase by phase (plan, pull, start, health, stop), from its lifecycle"
         " events and the container logs its agent last sent (the log tail, or the logs of a"
         " crash or a failed health check), oldest first."),
+    (_G, "/resources/{resourceId}/health"): _op(
+        RESOURCE, "Read a resource's health", 200, "ResourceHealth", (400, 404),
+        query=resource_health.HealthQuery,
+        description="Of its current deployment (the one that last became healthy). cached:"
+        " from its agent's last report; live (or includeRuntimeProbe=true): its agent probes"
+        " it now, within timeoutSeconds, else the cached answer with a live-probe-timeout"
+        " source error. overall: not-deployed, stopped, unhealthy (its container exited, or"
+        " its check fails), healthy, or unknown (no health policy, or no report for three"
+        " heartbeats)."),
+    (_G, "/resources/{resourceId}/health-history"): _op(
+        RESOURCE, "Read a resource's retained health observations", 200,
+        "ResourceHealthHistory", (400, 404), query=resource_health.HistoryQuery,
+        description="The agent's observations (changes, heartbeats, live probes, the"
+        " container's end) in [window.from, window.to], the newest `limit`, oldest first."
+        " 400 when a bound is not a UTC date-time ending in Z, or window.from is after"
+        " window.to."),
     (_P, "/resources/{resourceId}/redeploy"): _op(
         DEPLOYMENT, "Redeploy a resource as it is now", 201, _ID, (400, *_CMD)),
     # audit

@@ -9,7 +9,12 @@ The Edgegap operations answer in Edgegap's own shapes (no {data, meta} envelope)
 
 from __future__ import annotations
 
-from application.agent_protocol import AgentHostReport, DeploymentReport, DeploymentTelemetry
+from application.agent_protocol import (
+    AgentHostReport,
+    DeploymentReport,
+    DeploymentTelemetry,
+    HealthObservation,
+)
 from application.app_hosting import AppHostingDeploymentCreate
 from application.apps import CreateApp, CreateAppVersion
 from application.deployment_inputs import (
@@ -129,6 +134,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         " running, failed, stopped or deleting), plus `request_id` for the Edgegap endpoints."
         " Errors are FastAPI's {detail: [{loc, msg, type}]}; a body past MAX_BODY_BYTES is a"
         " 413 {detail}."),
+    ("POST", "/agent/v1/deployments/{request_id}/health"): Op(
+        AGENT, "Report a deployment's health", 200, "AgentHealthObservation",
+        (400, 404, 422), HealthObservation, security=NODE_TOKEN,
+        description="On a change of its health, as a heartbeat of an unchanged state, in"
+        " answer to a live probe (probe_id), and when its container ends."),
     ("POST", "/agent/v1/host"): Op(
         AGENT, "Report the node's placement profile and cached images", 200, "AgentHost",
         (400, 404, 422), AgentHostReport, security=NODE_TOKEN,
@@ -173,4 +183,8 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
         " protocol, link, tls_upgrade} once ready",
         "phase": "The step a start ended in (pull, start, health: after its health check);"
         " null when a running container ended"}),
+    "HealthObservation": ("AgentHealthObservationRequest", {
+        "kind": "change, heartbeat, probe (answers probe_id) or exit",
+        "lifecycle": "running, exited, stopped or missing (not on this node)",
+        "health": "healthy, unhealthy or unknown (no health check)"}),
 }

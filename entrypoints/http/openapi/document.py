@@ -32,6 +32,7 @@ from entrypoints.http import (
     admins,
     agent,
     agent_deployments,
+    agent_health,
     agent_work,
     aliases,
     app_hosting,
@@ -53,6 +54,7 @@ from entrypoints.http import (
     node_metrics,
     nodes,
     projects,
+    resource_health_views,
     resources,
     serializers,
     servers,
@@ -213,7 +215,8 @@ OPERATIONS.update(oapp.OPERATIONS)
 def build_openapi() -> dict[str, Any]:
     """The whole document as plain JSON values (a fresh copy on every call)."""
     paths: dict[str, dict[str, Any]] = {}
-    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES]
+    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES,
+              *agent_health.ROUTES]
     for route in [r for r in routes if isinstance(r, Route)]:
         for method in sorted((route.methods or set()) - {"HEAD"}):
             op = OPERATIONS.get((method, route.path))
@@ -435,7 +438,7 @@ def _response_shapes() -> dict[str, oas.Schema]:
               *appaloft_views.SHAPES, *projects.SHAPES, *environments.SHAPES,
               *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_readiness.SHAPES,
               *attempt_views.SHAPES, *attempt_events.SHAPES, *attempt_logs.SHAPES,
-              *audit_events.SHAPES,
+              *audit_events.SHAPES, *resource_health_views.SHAPES, *agent_health.SHAPES,
               *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
               *agent_deployments.SHAPES)
     named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names

@@ -1,0 +1,84 @@
+"""Resources' health as their agents see it (issue 17): observations of a running deployment's
+container (sent on a change, an unchanged state as a heartbeat, the answer to a live probe,
+the container's end) and the live probes the admin asks for.
+
+Agents' reports, not events: kept on the read side, bounded twice (at most MAX_PER_RESOURCE
+per resource, and nothing older than the telemetry retention), never replayed. Only the node
+a deployment is placed on reports on it, as for telemetry.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from application.agent_protocol import HealthObservation, HealthProbe
+from application.errors import NotFoundError
+from application.ports import Clock, DeploymentFinder, HealthObservations, WorkNotifier
+from domain.deployment import REQUEST_ID
+from domain.resource_health import overall_of
+
+# Observations kept per resource: a change every minute for 12 hours, beyond the history's
+# largest page (720), and a bounded table whatever an agent sends.
+MAX_PER_RESOURCE = 1000
+# A probe not handed out within this long is left to retention: its asker has given up.
+PROBE_TTL = timedelta(seconds=30)
+PAGE = 1000
+
+
+class ResourceHealth:
+    """Application service for the health observations of resources' deployments."""
+
+    def __init__(self, rows: HealthObservations, finder: DeploymentFinder,
+                 notifier: WorkNotifier, clock: Clock) -> None:
+        self.rows, self.finder, self.notifier, self.clock = rows, finder, notifier, clock
+
+    def record(self, node_id: UUID, request_id: str, body: HealthObservation) -> bool:
+        """Keeps the observation when the deployment is a resource's (True), else nothing."""
+        row = self.finder.one(request_id) if REQUEST_ID.match(request_id) else None
+        if row is None or row.get("node_id") != node_id:
+            raise NotFoundError(f"deployment {request_id} not found")
+        resource_id = _resource_of(row.get("spec"))
+        if resource_id is None:
+            return False  # an Edgegap or Mengi deployment: no resource to keep it for
+        self.rows.add({
+            "id": uuid.uuid4(), "resource_id": resource_id, "deployment_id": row["id"],
+            "request_id": request_id, "node_id": node_id, "observed_at": self.clock.now(),
+            "kind": body.kind, "lifecycle": body.lifecycle, "health": body.health,
+            "overall": overall_of(body.lifecycle, body.health), "message": body.message,
+            "duration_ms": body.duration_ms, "status_code": body.status_code,
+            "exit_code": body.exit_code, "probe_id": body.probe_id,
+        })
+        self.rows.trim(resource_id, MAX_PER_RESOURCE)
+        return True
+
+    def ask(self, resource_id: UUID, request_id: str, node_id: UUID) -> UUID:
+        """Asks the node's agent to probe the deployment now; the probe's id, which its
+        answer (an observation) carries."""
+        probe_id = uuid.uuid4()
+        self.rows.add_probe({"id": probe_id, "resource_id": resource_id,
+                             "request_id": request_id, "node_id": node_id,
+                             "requested_at": self.clock.now(), "handed_out_at": None})
+        self.notifier.ring([node_id])
+        return probe_id
+
+    def probes_for(self, node_id: UUID) -> list[HealthProbe]:
+        """The probes to hand out in the node's work answer (each once)."""
+        now = self.clock.now()
+        return [HealthProbe(probe_id=row["id"], request_id=row["request_id"])
+                for row in self.rows.take_probes(node_id, now - PROBE_TTL, now)]
+
+    def prune(self, days: float) -> int:
+        """Deletes up to PAGE observations and PAGE probes older than `days`."""
+        return self.rows.delete_before(self.clock.now() - timedelta(days=days), PAGE)
+
+
+def _resource_of(spec: Any) -> UUID | None:
+    try:
+        doc = json.loads(spec) if isinstance(spec, str) else spec
+        return UUID(doc["resource"]["resource_id"])
+    except (ValueError, TypeError, KeyError):
+        return None

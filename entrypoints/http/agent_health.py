@@ -1,0 +1,45 @@
+"""The agent's health observations of its deployments' containers (issue 17): sent when a
+deployment's health changes, as a periodic heartbeat of an unchanged state, in answer to a live
+probe, and when its container ends. Kept for the resource the deployment belongs to
+(application/resource_health.py); any other deployment's are accepted and not kept."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.agent_protocol import HealthObservation, HealthObservationReply
+from domain.deployment import REQUEST_ID
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import agent_node, read_body, services
+from entrypoints.http.responses import ok
+from entrypoints.http.serializers import Shape, described
+
+
+class AgentHealthObservationResponse(HealthObservationReply, Shape):
+    """Received"""
+
+    recorded: Annotated[bool, described(
+        "false: the deployment is no resource's, nothing was kept")]
+
+
+SHAPES = (AgentHealthObservationResponse,)
+
+
+async def observe(request: Request) -> Response:
+    node = await run_in_threadpool(agent_node, request)
+    request_id = str(request.path_params["request_id"])
+    if not REQUEST_ID.match(request_id):
+        raise ApiError(404, None, f"deployment {request_id} not found")
+    body = await read_body(request, HealthObservation)
+    recorded = await run_in_threadpool(services(request).resource_health.record, node.id,
+                                       request_id, body)
+    return ok(request, AgentHealthObservationResponse(request_id=request_id,
+                                                      recorded=recorded))
+
+
+ROUTES = [Route("/agent/v1/deployments/{request_id}/health", observe, methods=["POST"])]
