@@ -22,9 +22,7 @@ from application.agent_protocol import (
     HostReply,
     TelemetryReply,
 )
-from domain.deployment import REQUEST_ID
-from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import agent_node, read_body, services
+from entrypoints.http.inputs import agent_node, read_body, request_id_of, services
 from entrypoints.http.responses import ok
 from entrypoints.http.serializers import Moment, Shape, described
 
@@ -52,9 +50,7 @@ SHAPES = (AgentDeploymentReportResponse, AgentTelemetryResponse, AgentHostRespon
 
 async def report(request: Request) -> Response:
     node = await run_in_threadpool(agent_node, request)
-    request_id = str(request.path_params["request_id"])
-    if not REQUEST_ID.match(request_id):
-        raise ApiError(404, None, f"deployment {request_id} not found")
+    request_id = request_id_of(request)
     body = await read_body(request, DeploymentReport)
     status = await run_in_threadpool(services(request).deployments.report, node.id,
                                      request_id, body)

@@ -13,9 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from application.agent_protocol import HealthObservation, HealthObservationReply
-from domain.deployment import REQUEST_ID
-from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import agent_node, read_body, services
+from entrypoints.http.inputs import agent_node, read_body, request_id_of, services
 from entrypoints.http.responses import ok
 from entrypoints.http.serializers import Shape, described
 
@@ -32,9 +30,7 @@ SHAPES = (AgentHealthObservationResponse,)
 
 async def observe(request: Request) -> Response:
     node = await run_in_threadpool(agent_node, request)
-    request_id = str(request.path_params["request_id"])
-    if not REQUEST_ID.match(request_id):
-        raise ApiError(404, None, f"deployment {request_id} not found")
+    request_id = request_id_of(request)
     body = await read_body(request, HealthObservation)
     recorded = await run_in_threadpool(services(request).resource_health.record, node.id,
                                        request_id, body)

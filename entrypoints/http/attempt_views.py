@@ -71,6 +71,25 @@ class DeploymentAttemptResponse(AppaloftShape):
     archived_at: None
 
 
+class LatestDeployment(AppaloftShape):
+    """A resource's latest deployment (attempt), whatever its status"""
+
+    id: UUID
+    status: str
+    created_at: Moment
+    started_at: Moment | None
+    finished_at: Moment | None
+    server_id: UUID | None
+    destination_id: None
+
+
+def latest_fields(attempt: AttemptRecord) -> dict[str, Any]:
+    """LatestDeployment's fields, for it and for the shapes that extend it."""
+    return {"id": attempt.id, "status": str(attempt.status), "created_at": attempt.created_at,
+            "started_at": attempt.started_at, "finished_at": attempt.finished_at,
+            "server_id": attempt.server_id, "destination_id": None}
+
+
 class DeploymentAttemptListResponse(AppaloftShape):
     """Attempts, newest first"""
 

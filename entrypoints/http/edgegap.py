@@ -32,11 +32,10 @@ from entrypoints.http.edgegap_views import (
     edgegap_page,
     list_item,
     read_query,
-    request_id_of,
     status_body,
 )
 from entrypoints.http.errors import ApiError, edgegap_error
-from entrypoints.http.inputs import read_body, services
+from entrypoints.http.inputs import read_body, request_id_of, services
 from entrypoints.http.responses import JSONResponse
 from projections.query import ListQuery, Order
 

@@ -9,9 +9,9 @@ from starlette.routing import Route
 
 from application.deployment_inputs import TagBody
 from entrypoints.http.edgegap_shapes import EmptyPagination, TagListResponse, TagResponse
-from entrypoints.http.edgegap_views import deployment_of, edgegap_time, request_id_of
+from entrypoints.http.edgegap_views import deployment_of, edgegap_time
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import read_body, services
+from entrypoints.http.inputs import read_body, request_id_of, services
 from entrypoints.http.responses import JSONResponse, no_content
 from projections.deployment_tables import DeploymentTagRecord
 

@@ -24,9 +24,9 @@ from entrypoints.http.edgegap_shapes import (
     MetricTotals,
     NetworkSeries,
 )
-from entrypoints.http.edgegap_views import deployment_of, read_query, request_id_of
+from entrypoints.http.edgegap_views import deployment_of, read_query
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import request_id_of, services
 from entrypoints.http.responses import JSONResponse
 from projections.query import Cond, ListQuery, Order
 

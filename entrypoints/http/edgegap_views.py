@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import msgspec
 from starlette.requests import Request
 
-from domain.deployment import REQUEST_ID, Status
+from domain.deployment import Status
 from entrypoints.bootstrap import Services
 from entrypoints.http.edgegap_shapes import (
     DeploymentListItem,
@@ -41,13 +41,6 @@ def read_query(request: Request, query: type[Query], status: int = 400) -> Query
 def edgegap_time(moment: datetime) -> str:
     """'2025-11-29 22:35:31.971359', UTC without an offset, as Edgegap writes it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def request_id_of(request: Request) -> str:
-    request_id = str(request.path_params["request_id"])
-    if not REQUEST_ID.match(request_id):
-        raise ApiError(404, None, f"deployment {request_id} not found")
-    return request_id
 
 
 def deployment_of(request: Request, request_id: str) -> DeploymentRecord:

@@ -10,6 +10,7 @@ import msgspec
 from starlette.requests import Request
 
 from domain.cluster import MAX_NAME
+from domain.deployment import REQUEST_ID
 from domain.shared import BAD_DNS_LABEL, DNS_LABEL
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import ApiError, validation_details
@@ -136,6 +137,14 @@ def path_cluster_name(request: Request, name: str = "name") -> str:
     if len(raw) > MAX_NAME or not DNS_LABEL.match(raw):
         raise ApiError(400, {name: [BAD_DNS_LABEL]})
     return raw
+
+
+def request_id_of(request: Request) -> str:
+    """The deployment's request id in the path; one that cannot name a deployment is a 404."""
+    request_id = str(request.path_params["request_id"])
+    if not REQUEST_ID.match(request_id):
+        raise ApiError(404, None, f"deployment {request_id} not found")
+    return request_id
 
 
 def agent_node(request: Request) -> NodeRecord:

@@ -16,6 +16,7 @@ import msgspec
 from application.agent_protocol import HEALTH_HEARTBEAT_SECONDS
 from domain.resource_health import Facts, Health, Observed, derive
 from entrypoints.http.appaloft_views import AppaloftShape, found
+from entrypoints.http.attempt_views import LatestDeployment, latest_fields
 from entrypoints.http.serializers import Moment, described
 from projections.deployment_reads import DeploymentReads
 from projections.deployment_tables import DeploymentRecord
@@ -33,16 +34,9 @@ class ResourceHealthLastError(AppaloftShape):
     message: str
 
 
-class ResourceHealthDeployment(AppaloftShape):
-    """The resource's latest deployment (attempt), whatever its status"""
+class ResourceHealthDeployment(LatestDeployment):
+    """The resource's latest deployment (attempt), whatever its status, with its last error"""
 
-    id: UUID
-    status: str
-    created_at: Moment
-    started_at: Moment | None
-    finished_at: Moment | None
-    server_id: UUID | None
-    destination_id: None
     last_error: ResourceHealthLastError | None
 
 
@@ -256,10 +250,7 @@ def _deployment(attempt: AttemptRecord | None) -> ResourceHealthDeployment | Non
         phase = "health" if attempt.error_detail.startswith("health check failed") else "start"
         error = ResourceHealthLastError(timestamp=attempt.failed_at or attempt.finished_at,
                                         phase=phase, message=attempt.error_detail)
-    return ResourceHealthDeployment(
-        id=attempt.id, status=str(attempt.status), created_at=attempt.created_at,
-        started_at=attempt.started_at, finished_at=attempt.finished_at,
-        server_id=attempt.server_id, destination_id=None, last_error=error)
+    return ResourceHealthDeployment(**latest_fields(attempt), last_error=error)
 
 
 def _policy(policy: dict[str, Any]) -> ResourceHealthPolicySummary:

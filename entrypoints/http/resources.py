@@ -42,6 +42,7 @@ from entrypoints.http.appaloft_views import (
     read_query,
     run,
 )
+from entrypoints.http.attempt_views import LatestDeployment, latest_fields
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.serializers import Moment, described
@@ -135,16 +136,6 @@ class RollbackPolicyView(AppaloftShape):
                                   " (ours: the seed names no such setting)")]
 
 
-class LatestDeployment(AppaloftShape):
-    id: UUID
-    status: str
-    created_at: Moment
-    started_at: Moment | None
-    finished_at: Moment | None
-    server_id: UUID | None
-    destination_id: None
-
-
 class Lifecycle(AppaloftShape):
     status: Annotated[str, _d("active or archived")]
     archived_at: Moment | None
@@ -222,10 +213,7 @@ def _list(svc: Services, query: ResourceListQuery) -> ResourceListResponse:
 def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceShowResponse:
     record = found(reads.resources.get(resource_id), "resource", resource_id)
     last = _last(reads, record)
-    latest = None if last is None else LatestDeployment(
-        id=last.id, status=str(last.status), created_at=last.created_at,
-        started_at=last.started_at, finished_at=last.finished_at, server_id=last.server_id,
-        destination_id=None)
+    latest = None if last is None else LatestDeployment(**latest_fields(last))
     return ResourceShowResponse(
         schema_version="resources.show/v1", resource=ResourceSummary(**_summary(record, last)),
         source=_source(record.image), auto_deploy_policy=None,
