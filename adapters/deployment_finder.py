@@ -100,3 +100,6 @@ class ViewDeploymentFinder:
 
     def one(self, request_id: str) -> dict[str, Any] | None:
         return self.view.get("deployments", request_id)
+
+    def runtime(self, deployment_id: UUID) -> dict[str, Any] | None:
+        return self.view.get("resource_runtimes", deployment_id)

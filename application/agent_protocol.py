@@ -150,6 +150,10 @@ class WorkPoll(msgspec.Struct, forbid_unknown_fields=True):
     # request_ids of the deployments (containers) the agent runs or is starting.
     deployments: Annotated[list[Annotated[str, Meta(max_length=12)]],
                            Meta(max_length=10_000)] = msgspec.field(default_factory=list)
+    # Those of them stopped and kept by a runtime control (a subset of `deployments`); None
+    # from an agent that cannot pause containers (it is then never asked to).
+    stopped: Annotated[list[Annotated[str, Meta(max_length=12)]],
+                       Meta(max_length=10_000)] | None = None
 
 
 class Assignment(msgspec.Struct, kw_only=True):
@@ -213,6 +217,9 @@ class WorkReply(msgspec.Struct):
     self_update: SelfUpdate | None = None
     deployments: list[ContainerSpec] = []
     stop_deployments: list[str] = []
+    # Runtime control: stop and keep these running containers; start these stopped ones again.
+    pause_deployments: list[str] = []
+    resume_deployments: list[str] = []
 
 
 class ExecutionResult(msgspec.Struct, forbid_unknown_fields=True):

@@ -350,6 +350,10 @@ class DeploymentFinder(Protocol):
         """One deployment's read-model row."""
         ...
 
+    def runtime(self, deployment_id: UUID) -> dict[str, Any] | None:
+        """What runtime controls want of a deployment's container (resource_runtimes row)."""
+        ...
+
 
 class NodeReports(Protocol):
     """What agents report that is no event: kept on the read side, replaced at each report,

@@ -177,6 +177,21 @@ class ResourceChanged(msgspec.Struct, kw_only=True):
     is_secret: bool | None = None
 
 
+class RuntimeControlChanged(msgspec.Struct, kw_only=True):
+    """A runtime stop, start or restart of a resource's container was decided (accepted or
+    blocked, with its reason), completed a phase, or failed."""
+
+    resource_id: UUID
+    runtime_control_attempt_id: UUID
+    operation: str | None = None
+    deployment_id: UUID | None = None
+    blocked_reason: str | None = None
+    phase: str | None = None
+    completed: bool | None = None
+    runtime_state: str | None = None
+    error_code: str | None = None
+
+
 PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "edge.enrollment_key.verified": EnrollmentKeyVerified,
     "edge.node.registered": NodeRegistered,
@@ -221,6 +236,9 @@ PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "edge.resource.variable_unset": ResourceChanged,
     "edge.resource.archived": ResourceChanged,
     "edge.resource.deleted": ResourceChanged,
+    "edge.resource.runtime_control_requested": RuntimeControlChanged,
+    "edge.resource.runtime_control_phase_completed": RuntimeControlChanged,
+    "edge.resource.runtime_control_failed": RuntimeControlChanged,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
 
@@ -367,6 +385,14 @@ def _resource(e: Any) -> msgspec.Struct:
         protocol=getattr(e, "protocol", None), **variable)
 
 
+def _runtime_control(e: Any) -> msgspec.Struct:
+    return RuntimeControlChanged(
+        resource_id=e.originator_id, runtime_control_attempt_id=e.attempt_id,
+        **{name: getattr(e, name) for name in (
+            "operation", "deployment_id", "blocked_reason", "phase", "completed",
+            "runtime_state", "error_code") if hasattr(e, name)})
+
+
 PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     EnrollmentKey.Used: ("edge.enrollment_key.verified", _key_verified),
     Node.Registered: ("edge.node.registered", _registered),
@@ -413,6 +439,12 @@ PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     Resource.VariableUnset: ("edge.resource.variable_unset", _resource),
     Resource.Archived: ("edge.resource.archived", _resource),
     Resource.Deleted: ("edge.resource.deleted", _resource),
+    Resource.RuntimeControlRequested: ("edge.resource.runtime_control_requested",
+                                       _runtime_control),
+    Resource.RuntimeControlPhaseCompleted: ("edge.resource.runtime_control_phase_completed",
+                                            _runtime_control),
+    Resource.RuntimeControlFailed: ("edge.resource.runtime_control_failed",
+                                    _runtime_control),
 }
 
 

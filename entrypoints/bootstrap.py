@@ -81,6 +81,7 @@ from application.ports import (
 from application.projects import Projects
 from application.relay import Relay
 from application.resources import Resources
+from application.runtime_controls import RuntimeControls
 from application.self_updates import SelfUpdates
 from application.ssh_access import SshAccess
 from application.ssh_logins import FailureWindow, SshLogins
@@ -146,6 +147,7 @@ class Services:
     environments: Environments
     resources: Resources
     deployment_attempts: DeploymentAttempts
+    runtime_controls: RuntimeControls
     # The typed reads of each context (records, not rows): what handlers read instead of view.
     fleet_reads: FleetReads
     command_reads: CommandReads
@@ -508,6 +510,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         projects=Projects(writes),
         environments=Environments(writes, box),
         resources=Resources(writes, box, doorbell),
+        runtime_controls=RuntimeControls(writes, finder, doorbell),
         deployment_attempts=DeploymentAttempts(deployments),
         fleet_reads=fleet_reads,
         command_reads=command_reads,

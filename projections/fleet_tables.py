@@ -17,6 +17,7 @@ from projections.deployment_tables import DEPLOYMENT_RECORDS, DEPLOYMENT_TABLES
 from projections.model import Join, Kind, Table, cols
 from projections.records import Record, table_of
 from projections.resource_tables import RESOURCE_RECORDS, RESOURCE_TABLES
+from projections.runtime_controls import RUNTIME_RECORDS, RUNTIME_TABLES
 from projections.ssh_tables import SSH_PUBLIC_KEYS, SSH_RECORDS, SSH_USERNAMES
 from projections.status import FAILURES
 from projections.versioning import META, ReadModelVersion, fingerprint
@@ -123,18 +124,19 @@ NODE_METRICS = Table(
 FLEET_TABLES = (
     CLUSTERS, ENROLLMENT_KEYS, NODE_LIVENESS, NODES, ALIASES, WEBHOOKS, COMMANDS,
     COMMAND_EXECUTIONS, SELF_UPDATE_REQUESTS, SSH_USERNAMES, SSH_PUBLIC_KEYS, ADMIN_CHECKINS,
-    ADMINS, NODE_METRICS, *DEPLOYMENT_TABLES, *RESOURCE_TABLES, FAILURES, META,
+    ADMINS, NODE_METRICS, *DEPLOYMENT_TABLES, *RESOURCE_TABLES, *RUNTIME_TABLES, FAILURES, META,
 )
 # Raise by one when an owned table changes shape or a handler changes what it writes for events
 # already recorded: the first start of the new release rebuilds the read model from the log.
 # 2: apps keep a deleted application's row (App.Restored names no application).
 # 3: a renamed deployment tag keeps its row (id and create_time); rows are found by name.
 # 4: projects, environments, resources, their variables and deployment attempts (issue 17).
-FLEET_VERSION = ReadModelVersion("fleet", 4, fingerprint(FLEET_TABLES))
+# 5: runtime controls of resources and the runtime each deployment should have (issue 17).
+FLEET_VERSION = ReadModelVersion("fleet", 5, fingerprint(FLEET_TABLES))
 
 # Every record of a fleet table (tests/unit/projections/test_records.py holds each to its table).
 FLEET_RECORDS: tuple[type[Record], ...] = (
     ClusterRecord, EnrollmentKeyRecord, NodeRecord, AliasRecord, *WEBHOOK_RECORDS,
-    *COMMAND_RECORDS, *SSH_RECORDS, *RESOURCE_RECORDS, *DEPLOYMENT_RECORDS,
+    *COMMAND_RECORDS, *SSH_RECORDS, *RESOURCE_RECORDS, *DEPLOYMENT_RECORDS, *RUNTIME_RECORDS,
 )
 

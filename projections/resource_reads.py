@@ -23,6 +23,7 @@ from projections.resource_tables import (
     ResourceRecord,
     VariableRecord,
 )
+from projections.runtime_controls import RuntimeControlRecord
 from projections.view import TableView
 
 R = TypeVar("R", bound=Record)
@@ -79,6 +80,7 @@ class ResourceReads:
         self.resources = Records(view, ResourceRecord)
         self.variables = Records(view, VariableRecord)
         self.attempts = Records(view, AttemptRecord)
+        self.runtime_controls = Records(view, RuntimeControlRecord)
         self._view = view
 
     @staticmethod

@@ -102,11 +102,12 @@ class AgentApi:
         return await self._post("/agent/v1/heartbeat", Heartbeat(status=status), api_token,
                                 HeartbeatReply)
 
-    async def work(self, api_token: str, running: list[UUID], wait: float,
-                   accept_work: bool = True, deployments: list[str] | None = None) -> WorkReply:
+    async def work(self, api_token: str, running: list[UUID], wait: float,  # noqa: PLR0913
+                   accept_work: bool = True, deployments: list[str] | None = None,
+                   stopped: list[str] | None = None) -> WorkReply:
         """Long poll: the HTTP timeout covers the admin's wait plus the usual margin."""
         body = WorkPoll(running=running, wait_seconds=wait, accept_work=accept_work,
-                        deployments=deployments or [])
+                        deployments=deployments or [], stopped=stopped)
         timeout = self.client.timeout.read or 10.0
         return await self._post("/agent/v1/work", body, api_token, WorkReply, wait + timeout)
 

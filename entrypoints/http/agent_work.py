@@ -97,6 +97,12 @@ class AgentWorkResponse(Shape):
         "Set when the agent should update itself and re-register")]
     heartbeat_interval_seconds: Annotated[float, described(
         "Send a heartbeat this often (seconds)")]
+    pause_deployments: Annotated[list[str], described(
+        "request_ids of ready containers to stop and keep (a resource's runtime stop)"
+    )] = msgspec.field(default_factory=list)
+    resume_deployments: Annotated[list[str], described(
+        "request_ids of containers stopped that way to start again (runtime start)"
+    )] = msgspec.field(default_factory=list)
 
 
 class AgentExecutionResultResponse(Shape):
@@ -119,6 +125,9 @@ def _find(
     work = svc.executions.next_work(node_id, poll.running, 50 if poll.accept_work else 0)
     row = svc.fleet_reads.nodes.get(node_id)
     containers = svc.deployments.work_for(node_id, poll.deployments)
+    if poll.stopped is not None:  # an older agent cannot pause: never ask it to
+        containers.update(svc.runtime_controls.work_for(node_id, poll.deployments,
+                                                        poll.stopped))
     if not poll.accept_work:
         containers["deployments"] = []
     return work, row.update_request_id if row else None, containers
@@ -129,6 +138,8 @@ def _body(svc: Services, work: Work, update: UUID | None,
     return AgentWorkResponse(
         deployments=msgspec.convert(containers["deployments"], list[AgentContainer]),
         stop_deployments=containers["stop_deployments"],
+        pause_deployments=containers.get("pause_deployments", []),
+        resume_deployments=containers.get("resume_deployments", []),
         executions=[
             AgentAssignment(id=a.id, command_id=a.command_id, command_text=a.command_text,
                             timeout=a.timeout, expired_at=a.expired_at)

@@ -103,6 +103,12 @@ TYPE_DOCS = {
     "edge.resource.variable_unset": "A resource variable or secret was removed.",
     "edge.resource.archived": "A resource was archived: no configuration, no deployment.",
     "edge.resource.deleted": "A resource was deleted (no attempt was in progress).",
+    "edge.resource.runtime_control_requested": "A runtime stop, start or restart of a"
+    " resource's current deployment was decided: accepted, or blocked with its reason.",
+    "edge.resource.runtime_control_phase_completed": "The agent carried out a phase (stop or"
+    " start) of a runtime control; completed when it was the last.",
+    "edge.resource.runtime_control_failed": "The deployment under a runtime control ended"
+    " while it ran (errorCode runtime-ended).",
 }
 ENVELOPE_DOCS = {
     "id": "Stable for one stored event forever (and equal to Nats-Msg-Id): deduplicate on it.",
@@ -161,6 +167,18 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "key": ("DATABASE_URL", "The variable's key (on variable events; else null)."),
     "exposure": ("runtime", "runtime or build-time (on variable events; else null)."),
     "is_secret": (False, "Whether the variable is a secret (on variable_set; else null)."),
+    "runtime_control_attempt_id": (_ID, "The runtime-control attempt (runtime stop, start or"
+                                   " restart of a resource)."),
+    "operation": ("stop", "stop, start or restart (on runtime_control_requested)."),
+    "deployment_id": (_ID, "The deployment whose container it acts on (on"
+                      " runtime_control_requested; null when blocked for want of one)."),
+    "blocked_reason": (None, "Why it was refused (resource-archived, deployment-in-progress,"
+                       " runtime-control-in-progress, runtime-not-found); null: accepted."),
+    "phase": ("stop", "The phase carried out (on runtime_control_phase_completed)."),
+    "completed": (True, "Whether it was the last phase (on runtime_control_phase_completed)."),
+    "runtime_state": ("stopped", "The container as decided after it: running, stopping,"
+                      " stopped or starting."),
+    "error_code": ("runtime-ended", "Why it failed (on runtime_control_failed)."),
 }
 FIELD_DOCS_BY_STRUCT = {
     "CommandExecutionChanged.cluster_name": "The target node's cluster, if it has one.",

@@ -54,6 +54,7 @@ from entrypoints.http import (
     nodes,
     projects,
     resources,
+    runtime_controls,
     serializers,
     servers,
     ssh,
@@ -77,6 +78,7 @@ from entrypoints.http.openapi import appaloft as oapp
 from entrypoints.http.openapi import commands as ocmd
 from entrypoints.http.openapi import deployments as odep
 from entrypoints.http.openapi import events as oev
+from entrypoints.http.openapi import resource_runtime as oruntime
 from entrypoints.http.openapi import schemas as oas
 from entrypoints.http.openapi import ssh as ossh
 from entrypoints.http.openapi.op import (
@@ -208,6 +210,7 @@ OPERATIONS.update(ossh.OPERATIONS)
 OPERATIONS.update(oadm.OPERATIONS)
 OPERATIONS.update(odep.OPERATIONS)
 OPERATIONS.update(oapp.OPERATIONS)
+OPERATIONS.update(oruntime.OPERATIONS)
 
 
 def build_openapi() -> dict[str, Any]:
@@ -302,7 +305,7 @@ def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
     params = []
     for name in route.param_convertors:
         schema, text = {**oas.PATH_PARAMS, **ossh.PATH_PARAMS, **odep.PATH_PARAMS,
-                        **oapp.PATH_PARAMS}[name]
+                        **oapp.PATH_PARAMS, **oruntime.PATH_PARAMS}[name]
         if name == "id":
             text = {**oas.ID_DOCS, **oev.ID_DOCS, **ocmd.ID_DOCS, **ossh.ID_DOCS}.get(
                 op.tag, text)
@@ -435,7 +438,7 @@ def _response_shapes() -> dict[str, oas.Schema]:
               *appaloft_views.SHAPES, *projects.SHAPES, *environments.SHAPES,
               *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_readiness.SHAPES,
               *attempt_views.SHAPES, *attempt_events.SHAPES, *attempt_logs.SHAPES,
-              *audit_events.SHAPES,
+              *audit_events.SHAPES, *runtime_controls.SHAPES,
               *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
               *agent_deployments.SHAPES)
     named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
@@ -458,7 +461,8 @@ def _components() -> dict[str, oas.Schema]:
 
 def _body_docs() -> dict[str, tuple[str, dict[str, str]]]:
     return {**oas.BODY_DOCS, **oev.BODY_DOCS, **ocmd.BODY_DOCS, **owork.BODY_DOCS,
-            **ossh.BODY_DOCS, **oadm.BODY_DOCS, **odep.BODY_DOCS, **oapp.BODY_DOCS}
+            **ossh.BODY_DOCS, **oadm.BODY_DOCS, **odep.BODY_DOCS, **oapp.BODY_DOCS,
+            **oruntime.BODY_DOCS}
 
 
 def main() -> None:
