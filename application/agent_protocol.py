@@ -433,3 +433,29 @@ class MetricsReply(msgspec.Struct):
     """`data` of POST /agent/v1/metrics."""
 
     received_at: str
+
+
+# ---- runtime logs: what a running container writes, shipped as it comes --------------------
+
+MAX_LOG_LINE = 8192  # characters of one line kept (the agent cuts longer ones)
+MAX_LOG_BATCH = 500  # lines in one batch (the agent sends the rest in the next)
+
+
+class RuntimeLogLine(msgspec.Struct, forbid_unknown_fields=True):
+    stream: Literal["stdout", "stderr"]
+    timestamp: datetime  # when the engine read it from the container (RFC 3339)
+    message: Annotated[str, Meta(max_length=MAX_LOG_LINE)]
+
+
+class RuntimeLogBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin: the lines a deployment's container wrote since the last batch, oldest
+    first."""
+
+    lines: Annotated[list[RuntimeLogLine], Meta(max_length=MAX_LOG_BATCH)]
+
+
+class RuntimeLogReply(msgspec.Struct):
+    """`data` of POST /agent/v1/deployments/{request_id}/runtime-logs."""
+
+    request_id: str
+    last_sequence: int  # the sequence the admin gave the batch's last line

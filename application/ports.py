@@ -355,6 +355,21 @@ class DeploymentFinder(Protocol):
         ...
 
 
+class RuntimeLogStore(Protocol):
+    """Lines running containers wrote (agent reports, not events), per deployment, each with
+    its sequence (from 1); the oldest are dropped past a bound."""
+
+    def append(self, request_id: str, lines: Sequence[dict[str, Any]], at: datetime) -> int:
+        """Stores the lines after the deployment's last; returns the last sequence."""
+        ...
+
+    def read(self, request_id: str, after: int | None, limit: int,
+             since: datetime | None) -> list[dict[str, Any]]:
+        """Oldest first: the first `limit` lines after sequence `after`, or (None) the last
+        `limit` lines; only those written at or after `since`."""
+        ...
+
+
 class NodeReports(Protocol):
     """What agents report that is no event: kept on the read side, replaced at each report,
     never replayed (cached images, container log tails, resource samples)."""

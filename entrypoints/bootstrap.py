@@ -40,6 +40,7 @@ from adapters.pg_secret_key import database_key
 from adapters.placement_index import ViewPlacementIndex
 from adapters.postgres_views import PostgresFleetView, PostgresTableView
 from adapters.read_ports import ViewExecutionIndex, ViewSshCredentials, ViewTargetFinder
+from adapters.runtime_log_store import ViewRuntimeLogStore
 from adapters.secret_box import AesGcmBox, derive_key, key_file
 from adapters.sql_delivery_queue import PostgresDeliveryQueue, SQLiteDeliveryQueue
 from adapters.sqlite_views import SQLiteFleetView
@@ -82,6 +83,7 @@ from application.projects import Projects
 from application.relay import Relay
 from application.resources import Resources
 from application.runtime_controls import RuntimeControls
+from application.runtime_logs import RuntimeLogs
 from application.self_updates import SelfUpdates
 from application.ssh_access import SshAccess
 from application.ssh_logins import FailureWindow, SshLogins
@@ -148,6 +150,7 @@ class Services:
     resources: Resources
     deployment_attempts: DeploymentAttempts
     runtime_controls: RuntimeControls
+    runtime_logs: RuntimeLogs
     # The typed reads of each context (records, not rows): what handlers read instead of view.
     fleet_reads: FleetReads
     command_reads: CommandReads
@@ -511,6 +514,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         environments=Environments(writes, box),
         resources=Resources(writes, box, doorbell),
         runtime_controls=RuntimeControls(writes, finder, doorbell),
+        runtime_logs=RuntimeLogs(finder, ViewRuntimeLogStore(view), box, clock),
         deployment_attempts=DeploymentAttempts(deployments),
         fleet_reads=fleet_reads,
         command_reads=command_reads,

@@ -31,6 +31,8 @@ from application.agent_protocol import (
     RegisterReply,
     ReregisterNode,
     ResultReply,
+    RuntimeLogBatch,
+    RuntimeLogReply,
     SshVerdict,
     TelemetryReply,
     WorkPoll,
@@ -133,6 +135,11 @@ class AgentApi:
                         body: DeploymentTelemetry) -> TelemetryReply:
         return await self._post(f"/agent/v1/deployments/{request_id}/telemetry", body,
                                 api_token, TelemetryReply)
+
+    async def runtime_logs(self, api_token: str, request_id: str,
+                           body: RuntimeLogBatch) -> RuntimeLogReply:
+        return await self._post(f"/agent/v1/deployments/{request_id}/runtime-logs", body,
+                                api_token, RuntimeLogReply)
 
     async def host(self, api_token: str, report: AgentHostReport) -> HostReply:
         return await self._post("/agent/v1/host", report, api_token, HostReply)

@@ -173,6 +173,9 @@ class ContainerRunner(RuntimeControl):
         self._spawn(self._stop(request_id))
         return True
 
+    def container(self, request_id: str) -> Any | None:
+        return self._containers.get(request_id)
+
     def running(self) -> list[str]:
         return sorted(r for r in self._containers
                       if r not in self._stopping and r not in self._stopped)

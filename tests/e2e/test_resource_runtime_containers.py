@@ -9,6 +9,7 @@ outcomes are in the audit. Skipped where podman is absent (the `engine` fixture)
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.error
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from tests.e2e.test_appaloft_containers import Api, health
 
 pytestmark = pytest.mark.e2e
 PAGE = b"hello from the edge\n"
+SECRET = "s3cr3t-never-logged"
 
 
 @pytest.fixture
@@ -67,7 +69,10 @@ def deploy(api: Api, admin: InProcessAdmin, children: Children, engine: Engine,
     base = f"/resources/{resource}"
     api.post(f"{base}/source", {"source": {"locator": IMAGE}})
     api.post(f"{base}/runtime-profile", {"runtimeProfile": {"command": "/bin/sh", "args": [
-        "-c", "echo serving on 8080; exec /bin/httpd -f -vv -p 8080 -h /www"]}})
+        "-c", "echo serving on 8080; echo token=$API_TOKEN >&2;"
+        " (while true; do echo tick $(date +%s); sleep 1; done) &"
+        " exec /bin/httpd -f -p 8080 -h /www"]}})
+    api.post(f"{base}/secrets", {"key": "API_TOKEN", "value": SECRET})
     api.post(f"{base}/network-profile", {"networkProfile": {"internalPort": 8080}})
     api.post(f"{base}/health-policy", health("/index.html"))
     deployment = api.post("/deployments", {"projectId": project, "environmentId": environment,
@@ -88,7 +93,7 @@ def control(api: Api, resource: str, operation: str, children: Children) -> dict
         return shown if shown["status"] in ("succeeded", "failed") else None
 
     done = eventually(ended, f"runtime {operation} done", children, 60)
-    assert done["status"] == "succeeded", done
+    assert done["status"] == "succeeded", (done, children.tails())
     assert all(p["status"] == "succeeded" for p in done["phases"]), done
     return done
 
@@ -97,6 +102,7 @@ def runtime_workflow(api: Api, engine: Engine, admin: InProcessAdmin, children: 
                      tmp: Path) -> None:
     resource, deployment, link = deploy(api, admin, children, engine, tmp)
     assert serves(link)
+    runtime_logs(api, resource, deployment, children)
 
     stopped = control(api, resource, "stop", children)
     assert (stopped["runtimeState"], stopped["deploymentId"]) == ("stopped", deployment)
@@ -120,3 +126,32 @@ def runtime_workflow(api: Api, engine: Engine, admin: InProcessAdmin, children: 
                                              limit=100)["items"]]
     assert audit.count("edge.resource.runtime_control_requested") == 3, audit
     assert audit.count("edge.resource.runtime_control_phase_completed") == 4, audit
+
+
+def runtime_logs(api: Api, resource: str, deployment: str, children: Children) -> None:
+    """The container's own lines reach the admin while it runs, secrets masked; the stream
+    resumes after a cursor with lines written since."""
+    def ticked() -> list[dict[str, Any]] | None:
+        logs: list[dict[str, Any]] = api.get(f"/resources/{resource}/runtime-logs")["logs"]
+        return logs if sum(e["message"].startswith("tick") for e in logs) >= 2 else None
+
+    logs = eventually(ticked, "runtime logs", children, 30)
+    lines = [(e["stream"], e["message"], e["masked"]) for e in logs]
+    assert ("stdout", "serving on 8080", False) in lines, lines
+    assert ("stderr", "token=****", True) in lines, lines
+    assert all(e["deploymentId"] == deployment and e["runtimeKind"] == "container"
+               for e in logs)
+    assert [e["sequence"] for e in logs] == sorted(e["sequence"] for e in logs)
+    cursor = logs[-1]["cursor"]
+    with api.http.stream("GET", f"/resources/{resource}/runtime-logs/stream",
+                         params={"cursor": cursor}, timeout=30) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                entry = json.loads(line.removeprefix("data: "))
+                assert entry["sequence"] > int(cursor)
+                if entry["message"].startswith("tick"):
+                    break
+    everything = api.http.get(f"/resources/{resource}/runtime-logs",
+                              params={"tailLines": 1000}).text
+    assert SECRET not in everything

@@ -32,6 +32,7 @@ from entrypoints.http import (
     admins,
     agent,
     agent_deployments,
+    agent_runtime_logs,
     agent_work,
     aliases,
     app_hosting,
@@ -55,6 +56,7 @@ from entrypoints.http import (
     projects,
     resources,
     runtime_controls,
+    runtime_logs,
     serializers,
     servers,
     ssh,
@@ -216,7 +218,8 @@ OPERATIONS.update(oruntime.OPERATIONS)
 def build_openapi() -> dict[str, Any]:
     """The whole document as plain JSON values (a fresh copy on every call)."""
     paths: dict[str, dict[str, Any]] = {}
-    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES]
+    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES,
+              *agent_runtime_logs.ROUTES]
     for route in [r for r in routes if isinstance(r, Route)]:
         for method in sorted((route.methods or set()) - {"HEAD"}):
             op = OPERATIONS.get((method, route.path))
@@ -439,8 +442,9 @@ def _response_shapes() -> dict[str, oas.Schema]:
               *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_readiness.SHAPES,
               *attempt_views.SHAPES, *attempt_events.SHAPES, *attempt_logs.SHAPES,
               *audit_events.SHAPES, *runtime_controls.SHAPES,
+              *runtime_logs.SHAPES,
               *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
-              *agent_deployments.SHAPES)
+              *agent_deployments.SHAPES, *agent_runtime_logs.SHAPES)
     named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
     schemas, components = msgspec.json.schema_components(
         [*shapes, *named.values()], ref_template="#/components/schemas/{name}")

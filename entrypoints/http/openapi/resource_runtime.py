@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from entrypoints.http import appaloft_views
+from application.agent_protocol import RuntimeLogBatch
+from entrypoints.http import appaloft_views, runtime_logs
 from entrypoints.http.openapi.appaloft import _CMD, RESOURCE, _op
-from entrypoints.http.openapi.op import Op
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.openapi.schemas import UUID_S, Schema
 from entrypoints.http.runtime_controls import ControlRuntime
 
@@ -38,6 +39,24 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         RESOURCE, "Restart a resource's runtime", 200, _ATTEMPT, (400, *_CMD),
         body=ControlRuntime,
         description="Phases stop then start of the same container." + _CONTROL),
+    ("GET", "/resources/{resourceId}/runtime-logs"): _op(
+        RESOURCE, "Read a resource's runtime logs", 200, "RuntimeLogs", (400, 404),
+        query=runtime_logs.RuntimeLogsQuery,
+        description="The lines its deployment's container wrote while it ran (stdout and"
+        " stderr), as its agent ships them every 2 s, oldest first: the last tailLines, or"
+        " the first tailLines after `cursor`. The deployment is deploymentId (404 unless it"
+        " is this resource's), else the one serving, else the latest. Each deployment keeps"
+        " its last 1000 lines. Secret values are replaced by **** (masked: true). follow=true:"
+        " with no line to answer, waits up to 10 s for the next. 400 for a cursor that is not"
+        " a sequence from 0 to 2^63-1, tailLines out of 0..1000, or a since that is not an"
+        " RFC 3339 time with a zone."),
+    ("GET", "/resources/{resourceId}/runtime-logs/stream"): _op(
+        RESOURCE, "Stream a resource's runtime logs (Server-Sent Events)", 200, None,
+        (400, 404), query=runtime_logs.RuntimeLogStreamQuery, stream=True,
+        description="The same entries as text/event-stream: `id: <sequence>`, `data: <entry"
+        " JSON>`, then each new line as the agent ships it; a `: heartbeat` comment every 15 s"
+        " when idle. Resumes after Last-Event-ID (or `cursor`); else starts with the last"
+        " tailLines. follow=false sends the page and ends; a stopping server ends it."),
     ("GET", "/resources/{resourceId}/runtime-controls"): _op(
         RESOURCE, "List a resource's runtime controls (newest first)", 200,
         "RuntimeControlList", (400, 404), query=appaloft_views.LimitQuery),
@@ -45,6 +64,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         RESOURCE, "Show a runtime-control attempt", 200, _ATTEMPT, (400, 404)),
 }
 
+OPERATIONS[("POST", "/agent/v1/deployments/{request_id}/runtime-logs")] = Op(
+    AGENT, "Send the lines a running container wrote", 200, "AgentRuntimeLog",
+    (400, 404, 422), RuntimeLogBatch, security=NODE_TOKEN,
+    description="The lines since the last batch, oldest first (at most 500, each at most"
+    " 8192 characters); the admin masks secret values and numbers them.")
+
 BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
     "ControlRuntime": ("RuntimeControlRequest", {}),
+    "RuntimeLogBatch": ("AgentRuntimeLogRequest", {
+        "lines": "{stream (stdout or stderr), timestamp (RFC 3339), message}, oldest first"}),
 }
