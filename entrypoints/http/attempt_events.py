@@ -26,9 +26,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from application.deployment_attempts import CreateDeployment
+from domain.deployment import deployment_uuid
 from domain.deployment_attempt import RETRYABLE, TERMINAL, AttemptStatus
 from entrypoints.bootstrap import Services
-from entrypoints.http.appaloft_views import AppaloftShape, Query, answer, found, read_query, run
+from entrypoints.http.appaloft_views import (
+    AppaloftShape,
+    Query,
+    answer,
+    found,
+    perform,
+    read_query,
+    run,
+)
 from entrypoints.http.inputs import first_of, path_uuid, services, stopping_event
 from entrypoints.http.serializers import Moment, described
 from entrypoints.http.sse import (
@@ -266,7 +276,30 @@ async def stream(request: Request) -> Response:
     return event_stream(frames(watch, start))
 
 
+# --- POST /deployments/stream ----------------------------------------------------------------
+class CreateStreamQuery(Query):
+    follow: Annotated[bool, _d("Keep the stream open for the next events (default true);"
+                               " false: send what is recorded and end")] = True
+    until_terminal: Annotated[bool, _d("End with `event: end` once the attempt is terminal"
+                                       " (default true)")] = True
+
+
+async def create_stream(request: Request) -> Response:
+    """Creates an attempt as POST /deployments does, then streams its events from the first,
+    as .../events/stream does; `Location` names the new deployment."""
+    query = read_query(request, CreateStreamQuery)  # a bad query creates nothing
+    svc = services(request)
+    accepted = await perform(request, svc.deployment_attempts.create, body=CreateDeployment)
+    deployment_id = deployment_uuid(accepted.request_id)
+    watch = Watch(svc, wakeups(request), stopping_event(request), deployment_id, StreamQuery(
+        history_limit=200, follow=query.follow, until_terminal=query.until_terminal))
+    response = event_stream(frames(watch, 0))
+    response.headers["Location"] = f"/deployments/{deployment_id}"
+    return response
+
+
 ROUTES = [
+    Route("/deployments/stream", create_stream, methods=["POST"]),
     Route("/deployments/{deploymentId}/events", events, methods=["GET"]),
     Route("/deployments/{deploymentId}/events/stream", stream, methods=["GET"]),
 ]

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from application.agent_protocol import RuntimeLogBatch
-from entrypoints.http import appaloft_views, runtime_logs
-from entrypoints.http.openapi.appaloft import _CMD, RESOURCE, _op
+from application.deployment_attempts import CreateDeployment
+from entrypoints.http import appaloft_views, attempt_events, runtime_logs
+from entrypoints.http.openapi.appaloft import _CMD, DEPLOYMENT, RESOURCE, _op
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.openapi.schemas import UUID_S, Schema
 from entrypoints.http.runtime_controls import ControlRuntime
@@ -64,6 +65,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         RESOURCE, "Show a runtime-control attempt", 200, _ATTEMPT, (400, 404)),
 }
 
+OPERATIONS[("POST", "/deployments/stream")] = _op(
+    DEPLOYMENT, "Create a deployment and stream its events (Server-Sent Events)", 200, None,
+    (400, 404, 409, 422, 503), body=CreateDeployment, query=attempt_events.CreateStreamQuery,
+    stream=True,
+    description="Creates the attempt as POST /deployments does (its errors answer before any"
+    " stream: 404, 409 for a locked environment or an attempt in progress, 422), then sends"
+    " its events from the first in the frames of /deployments/{deploymentId}/events/stream;"
+    " `Location` names the new deployment. untilTerminal (default true) ends it with"
+    " `event: end` once the attempt is terminal; a stopping server ends it.")
 OPERATIONS[("POST", "/agent/v1/deployments/{request_id}/runtime-logs")] = Op(
     AGENT, "Send the lines a running container wrote", 200, "AgentRuntimeLog",
     (400, 404, 422), RuntimeLogBatch, security=NODE_TOKEN,
