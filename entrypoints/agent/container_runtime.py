@@ -8,6 +8,10 @@ done when they agree. While a pause or resume is under way, and once right after
 polls briefly so the admin hears of the change within a second rather than a long poll later.
 A resumed container that fails its check, or cannot start, ends as a crashed one does (an
 error report): the admin fails the control and the deployment with it.
+
+The pause is kept on the node itself: a paused container is renamed `edge-<request_id>-paused`
+(labels cannot change), so an agent that restarts finds it stopped and keeps it so instead of
+reporting an exited container as a crash; a resume renames it back.
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STOP_GRACE = 10  # seconds between SIGTERM and SIGKILL, as `docker stop` does
+PAUSED = "-paused"
+
+
+def paused_name(container: Any) -> bool:
+    """Whether a listed container carries the pause marker in its name."""
+    names = container._container.get("Names") or []
+    return any(str(n).lstrip("/").endswith(PAUSED) for n in names)
 
 
 class RuntimeControl:
@@ -53,6 +64,12 @@ class RuntimeControl:
         self._stopped: set[str] = set()  # stopped and kept, as asked
         self._moving: set[str] = set()  # a pause or resume under way
         self._changed = False  # a pause or resume ended since the last poll
+
+    def adopt_paused(self, request_id: str) -> None:
+        """A paused container found at start: held, stopped, not watched."""
+        self._paused.add(request_id)
+        self._stopped.add(request_id)
+        log.info("found deployment %s stopped by a runtime control; keeping it so", request_id)
 
     def stopped(self) -> list[str]:
         return sorted(self._stopped)
@@ -102,6 +119,7 @@ class RuntimeControl:
         return True
 
     async def _pause(self, request_id: str, container: Any) -> None:
+        await _rename(container, f"edge-{request_id}{PAUSED}")
         try:
             await container.stop(t=STOP_GRACE)
         except aiodocker.DockerError as exc:
@@ -110,6 +128,7 @@ class RuntimeControl:
             self._moving.discard(request_id)
 
     async def _resume_stopped(self, request_id: str, container: Any) -> None:
+        await _rename(container, f"edge-{request_id}")
         try:
             await container.start()
             info = await container.show()
@@ -142,3 +161,11 @@ class RuntimeControl:
         self._stopped.discard(request_id)
         self._moving.discard(request_id)
         self._changed = True
+
+
+async def _rename(container: Any, name: str) -> None:
+    """Best effort: without the marker, an agent restart reports the paused one as exited."""
+    try:
+        await container.rename(name)
+    except aiodocker.DockerError as exc:
+        log.warning("could not rename container %s to %s: %s", container.id, name, exc.message)

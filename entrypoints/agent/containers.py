@@ -35,7 +35,7 @@ from entrypoints.agent.container_health import (
     published_address,
     wait_healthy,
 )
-from entrypoints.agent.container_runtime import STOP_GRACE, RuntimeControl
+from entrypoints.agent.container_runtime import STOP_GRACE, RuntimeControl, paused_name
 
 log = logging.getLogger(__name__)
 LABEL = "edge.request_id"
@@ -151,6 +151,9 @@ class ContainerRunner(RuntimeControl):
                 self._held.add(request_id)
                 self._containers[request_id] = container
                 running = container._container.get("State") == "running"
+                if not running and paused_name(container):
+                    self.adopt_paused(request_id)
+                    continue
                 self._spawn(self._resume(request_id, container, labels) if running
                             else self._watch(request_id, container))
 

@@ -10,6 +10,8 @@ outcomes are in the audit. Skipped where podman is absent (the `engine` fixture)
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import urllib.error
 from collections.abc import Iterator
@@ -107,7 +109,8 @@ def runtime_workflow(api: Api, engine: Engine, admin: InProcessAdmin, children: 
     stopped = control(api, resource, "stop", children)
     assert (stopped["runtimeState"], stopped["deploymentId"]) == ("stopped", deployment)
     assert not serves(link)
-    assert [c for c in containers(engine) if c.startswith("edge-")], "kept, not removed"
+    assert [c for c in containers(engine) if c.endswith("-paused")], "kept, not removed"
+    restart_agent(children, tmp)  # it finds the container stopped and keeps it so
     time.sleep(3)  # several agent polls: its reconciliation does not start it again
     assert not serves(link)
     assert api.get(f"/deployments/{deployment}")["deployment"]["status"] == "succeeded"
@@ -126,6 +129,15 @@ def runtime_workflow(api: Api, engine: Engine, admin: InProcessAdmin, children: 
                                              limit=100)["items"]]
     assert audit.count("edge.resource.runtime_control_requested") == 3, audit
     assert audit.count("edge.resource.runtime_control_phase_completed") == 4, audit
+
+
+def restart_agent(children: Children, home: Path) -> None:
+    [agent] = [p for p in children.procs if "edge-agent" in str(p.args[0])]
+    agent.send_signal(signal.SIGTERM)
+    assert agent.wait(15) == 0
+    children.procs.remove(agent)
+    children.spawn("agent", ["edge-agent", *[str(a) for a in agent.args[1:]]],  # type: ignore[index]
+                   {"PATH": os.environ["PATH"], "HOME": str(home), "ENROLLMENT_KEY": ""})
 
 
 def runtime_logs(api: Api, resource: str, deployment: str, children: Children) -> None:
