@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 import urllib.error
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -132,11 +133,14 @@ def runtime_workflow(api: Api, engine: Engine, admin: InProcessAdmin, children: 
 
 
 def restart_agent(children: Children, home: Path) -> None:
-    [agent] = [p for p in children.procs if "edge-agent" in str(p.args[0])]
+    def argv(proc: subprocess.Popen[bytes]) -> list[str]:
+        return [str(a) for a in cast(Sequence[object], proc.args)]
+
+    [agent] = [p for p in children.procs if "edge-agent" in argv(p)[0]]
     agent.send_signal(signal.SIGTERM)
     assert agent.wait(15) == 0
     children.procs.remove(agent)
-    children.spawn("agent", ["edge-agent", *[str(a) for a in agent.args[1:]]],  # type: ignore[index]
+    children.spawn("agent", ["edge-agent", *argv(agent)[1:]],
                    {"PATH": os.environ["PATH"], "HOME": str(home), "ENROLLMENT_KEY": ""})
 
 
