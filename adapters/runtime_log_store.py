@@ -21,14 +21,20 @@ class ViewRuntimeLogStore:
     def append(self, request_id: str, lines: Sequence[dict[str, Any]], at: datetime) -> int:
         head = self.view.get("runtime_log_heads", request_id)
         last = int(head["last_sequence"]) if head else 0
+        taken: datetime | None = head.get("last_timestamp") if head else None
+        newest = taken
         changes: list[Change] = []
         for line in lines:
+            if taken is not None and line["timestamp"] <= taken:
+                continue  # shipped before (an agent that restarted sends its last lines again)
+            newest = line["timestamp"] if newest is None else max(newest, line["timestamp"])
             last += 1
             changes.append(Upsert("runtime_log_lines", {
                 "id": name_id("runtime-log", request_id, str(last % RETAINED)),
                 "request_id": request_id, "sequence": last, "received_at": at, **line}))
         changes.append(Upsert("runtime_log_heads", {
-            "request_id": request_id, "last_sequence": last, "updated_at": at}))
+            "request_id": request_id, "last_sequence": last, "last_timestamp": newest,
+            "updated_at": at}))
         self.view.apply_untracked(changes)
         return last
 

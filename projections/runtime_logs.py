@@ -1,7 +1,9 @@
 """What running containers wrote (a resource's runtime logs), line by line: not events but
 agent reports, kept on the read side and never replayed. Each deployment keeps its last
 RETAINED lines in a ring of rows (the row of line n is slot n mod RETAINED), so the table stays
-bounded without range deletes; a head row holds each deployment's last sequence."""
+bounded without range deletes; a head row holds each deployment's last sequence and the
+timestamp of its last line (lines written before it are not taken again: an agent that restarts
+ships its last lines again)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ RUNTIME_LOG_LINES = Table(
 )
 RUNTIME_LOG_HEADS = Table(
     "runtime_log_heads", "request_id",
-    cols(("request_id", TXT), ("last_sequence", INT), ("updated_at", TIME)),
+    cols(("request_id", TXT), ("last_sequence", INT), ("last_timestamp", TIME),
+         ("updated_at", TIME)),
     owned=False,
 )
 RUNTIME_LOG_TABLES = (RUNTIME_LOG_LINES, RUNTIME_LOG_HEADS)

@@ -4,6 +4,7 @@ Server-Sent Events, masked, bounded per deployment; and bad input answered 4xx."
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from typing import Any
@@ -27,8 +28,14 @@ def ship(client: TestClient, token: dict[str, str], request_id: str,
     return answer.json()
 
 
-def line(message: str, stream: str = "stdout", at: str = AT) -> dict[str, Any]:
-    return {"stream": stream, "timestamp": at, "message": message}
+TICKS = itertools.count(1)
+
+
+def line(message: str, stream: str = "stdout", at: str | None = None) -> dict[str, Any]:
+    """A line; by default each one a microsecond after the one before (the admin does not take
+    a line written before the last one it took: one an agent ships again)."""
+    stamp = at or f"2026-12-02T09:00:00.{next(TICKS):06d}Z"
+    return {"stream": stream, "timestamp": stamp, "message": message}
 
 
 def deployed(client: TestClient) -> tuple[Workflow, dict[str, str], str, str]:
@@ -52,7 +59,7 @@ def test_read_by_tail_cursor_since_and_service(any_url: str) -> None:
         resource = flow.resource
         assert get(client, f"/resources/{resource}/runtime-logs")["logs"] == []
         shipped = ship(client, token, rid, [
-            line("hello"), line(f"key={SECRET} again {SECRET}", "stderr"),
+            line("hello", at=AT), line(f"key={SECRET} again {SECRET}", "stderr", at=AT),
             line("third", at="2026-12-02T11:00:00Z")])
         assert shipped["data"]["last_sequence"] == 3
         found = get(client, f"/resources/{resource}/runtime-logs")
@@ -150,3 +157,13 @@ def test_bad_input_is_a_4xx(any_url: str) -> None:
             ship(client, token, rid, bad, 422)
         ship(client, token, rid, [line("nul \x00 inside")], 422)
         assert logs(client, flow.resource) == []
+
+
+def test_lines_shipped_again_are_not_taken_twice(any_url: str) -> None:
+    with running(any_url) as client:
+        flow, token, _, rid = deployed(client)
+        first = [line("a", at="2026-12-02T10:00:01Z"), line("b", at="2026-12-02T10:00:02Z")]
+        ship(client, token, rid, first)
+        again = ship(client, token, rid, [*first, line("c", at="2026-12-02T10:00:03Z")])
+        assert again["data"]["last_sequence"] == 3
+        assert [e["message"] for e in logs(client, flow.resource)] == ["a", "b", "c"]

@@ -72,9 +72,9 @@ def test_old_runtime_log_lines_and_their_heads_go(services: Services) -> None:
     line = {"stream": "stdout", "timestamp": old, "message": "hi", "masked": False}
     store.append("dddddddddddd", [line, line], old)
     store.append("eeeeeeeeeeee", [line], old)
-    store.append("eeeeeeeeeeee", [line], fresh)
+    store.append("eeeeeeeeeeee", [{**line, "timestamp": fresh}], fresh)
     telemetry = DeploymentTelemetry(ViewDeploymentTelemetry(services.view), FixedClock(NOW))
     assert telemetry.prune(7) == 4  # three lines, one head
     assert services.view.get("runtime_log_heads", "dddddddddddd") is None
     assert [r["sequence"] for r in store.read("eeeeeeeeeeee", None, 10, None)] == [2]
-    assert store.append("eeeeeeeeeeee", [line], NOW) == 3
+    assert store.append("eeeeeeeeeeee", [{**line, "timestamp": NOW}], NOW) == 3
