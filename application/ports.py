@@ -354,6 +354,11 @@ class DeploymentFinder(Protocol):
         """What runtime controls want of a deployment's container (resource_runtimes row)."""
         ...
 
+    def runtime_controls_before(self, cutoff: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        """(resource id, attempt id) of runtime controls still under way, asked before
+        `cutoff`, oldest first."""
+        ...
+
 
 class RuntimeLogStore(Protocol):
     """Lines running containers wrote (agent reports, not events), per deployment, each with

@@ -12,6 +12,7 @@ agree. The deployment ending while a control runs fails the control (resources.s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from application.environments import live_environment
@@ -89,6 +90,29 @@ class RuntimeControls:
                 seen.append((runtime["resource_id"], runtime["attempt_id"],
                              "stopped" if is_stopped else "running"))
         return pause, resume, seen
+
+    def expire_overdue(self, deadline: float, admin_started: datetime | None,
+                       limit: int = 100) -> int:
+        """Fails the controls no agent carried out within `deadline` seconds (errorCode
+        runtime-control-timeout); none while this admin has been up for less (its agents may
+        not have polled it yet). Returns how many it failed."""
+        now = self.writes.clock.now()
+        cutoff = now - timedelta(seconds=deadline)
+        if admin_started is None or admin_started > cutoff:
+            return 0
+        overdue = self.finder.runtime_controls_before(cutoff, limit)
+        if not overdue:
+            return 0
+
+        def decide(uow: UnitOfWork) -> int:
+            failed = 0
+            for resource_id, attempt_id in overdue:
+                resource = uow.find(Resource, resource_id)
+                if resource is not None and not resource.deleted:
+                    failed += resource.expire_runtime_control(attempt_id, uow.now)
+            return failed
+
+        return self.writes.run(decide)
 
     def observe(self, observations: Sequence[Observation]) -> None:
         def decide(uow: UnitOfWork) -> None:

@@ -551,6 +551,16 @@ class Resource(SoftDeletable, Configurable, Aggregate):
         self._runtime_control_failed(attempt_id=control["id"], error_code=error_code, at=at)
         return True
 
+    def expire_runtime_control(self, attempt_id: UUID, at: datetime) -> bool:
+        """The agent never answered within the deadline: the attempt fails; the runtime stays
+        wanted as the phase in progress said (the agent may still carry it out)."""
+        control = self.runtime_control
+        if control is None or control["id"] != attempt_id:
+            return False
+        self._runtime_control_failed(attempt_id=attempt_id,
+                                     error_code="runtime-control-timeout", at=at)
+        return True
+
     @event("RuntimeControlRequested")
     def _runtime_control_requested(  # noqa: PLR0913
         self, attempt_id: UUID, operation: str, deployment_id: UUID | None,

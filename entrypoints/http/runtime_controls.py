@@ -61,8 +61,9 @@ class RuntimeControlAttemptResponse(AppaloftShape):
     blocked_reason: Annotated[str | None, _d(
         "resource-archived, deployment-in-progress, runtime-control-in-progress, or"
         " runtime-not-found (no deployment of it is ready)")]
-    error_code: Annotated[str | None, _d("Why it failed: runtime-ended (the deployment ended"
-                                         " while it ran)")]
+    error_code: Annotated[str | None, _d(
+        "Why it failed: runtime-ended (the deployment ended while it ran) or"
+        " runtime-control-timeout (no agent carried it out within the start deadline)")]
     phases: Annotated[list[RuntimeControlPhase], _d("Its steps in order")]
 
 
@@ -76,11 +77,10 @@ SHAPES = (RuntimeControlAttemptResponse, RuntimeControlPhase, RuntimeControlList
 
 
 def shape(record: RuntimeControlRecord) -> RuntimeControlAttemptResponse:
-    failed = "runtime-ended" if record.status == "failed" else None
     steps: tuple[tuple[Literal["stop", "start"], str | None], ...] = (
         ("stop", record.stop_phase), ("start", record.start_phase))
     phases = [RuntimeControlPhase(phase=p, status=status,
-                                  error_code=failed if status == "failed" else None)
+                                  error_code=record.error_code if status == "failed" else None)
               for p, status in steps if status is not None]
     return RuntimeControlAttemptResponse(
         runtime_control_attempt_id=record.id, resource_id=record.resource_id,

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from entrypoints.workers.scheduler import schedule_once
 from tests.e2e.test_http_appaloft import Workflow, get, post
-from tests.e2e.test_http_support import AUTH, MISSING, error, running
+from tests.e2e.test_http_support import AUTH, MISSING, error, fixed_clock, running, services_of
 
 pytestmark = pytest.mark.e2e
 
@@ -159,3 +160,23 @@ def test_bad_input_is_a_4xx(any_url: str) -> None:
         assert client.get(f"{base}/runtime-controls/{theirs['runtimeControlAttemptId']}",
                           headers=AUTH).status_code == 404
         assert client.post(f"{base}/runtime/stop").status_code == 401
+
+
+def test_a_control_no_agent_carries_out_fails_after_the_start_deadline(any_url: str) -> None:
+    clock = fixed_clock()
+    with running(any_url, clock=clock) as client:
+        flow, _, deployment, _ = served(client)
+        svc = services_of(client)
+        stop = control(client, flow.resource, "stop")
+        clock.advance(svc.settings.deployment_start_deadline - 1)
+        schedule_once(svc)
+        assert shown(client, flow.resource, stop)["status"] == "accepted"
+        clock.advance(2)
+        schedule_once(svc)
+        failed = shown(client, flow.resource, stop)
+        assert (failed["status"], failed["errorCode"], failed["phases"]) == (
+            "failed", "runtime-control-timeout", [{"phase": "stop", "status": "failed",
+                                                  "errorCode": "runtime-control-timeout"}])
+        assert flow.status(deployment) == "succeeded"
+        # the next control is not blocked by it
+        assert control(client, flow.resource, "start")["status"] == "accepted"

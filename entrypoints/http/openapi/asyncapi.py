@@ -107,8 +107,9 @@ TYPE_DOCS = {
     " resource's current deployment was decided: accepted, or blocked with its reason.",
     "edge.resource.runtime_control_phase_completed": "The agent carried out a phase (stop or"
     " start) of a runtime control; completed when it was the last.",
-    "edge.resource.runtime_control_failed": "The deployment under a runtime control ended"
-    " while it ran (errorCode runtime-ended).",
+    "edge.resource.runtime_control_failed": "A runtime control failed: its deployment ended"
+    " while it ran (error_code runtime-ended), or no agent carried it out in time"
+    " (runtime-control-timeout).",
 }
 ENVELOPE_DOCS = {
     "id": "Stable for one stored event forever (and equal to Nats-Msg-Id): deduplicate on it.",

@@ -15,7 +15,8 @@ _ATTEMPT = "RuntimeControlAttempt"
 _CONTROL = (
     " Answers the runtime-control attempt: `accepted` (the node's agent carries it out:"
     " `running` after a phase, then `succeeded`, or `failed` with errorCode runtime-ended when"
-    " the deployment ends meanwhile), or `blocked` with blockedReason resource-archived,"
+    " the deployment ends meanwhile, runtime-control-timeout when no agent carried it out"
+    " within DEPLOYMENT_START_DEADLINE_SECONDS), or `blocked` with blockedReason resource-archived,"
     " deployment-in-progress, runtime-control-in-progress or runtime-not-found (no ready"
     " deployment). 404 for an unknown resource; 409 when its environment is locked or"
     " archived.")

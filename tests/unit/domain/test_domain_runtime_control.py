@@ -130,6 +130,14 @@ class RuntimeMachine(RuleBasedStateMachine):
             self.state, self.pending = "unknown", None
         self.alive = False
 
+    @rule(known=st.booleans())
+    def deadline_passes(self, known: bool) -> None:
+        attempt = self.pending["id"] if self.pending and known else uuid4()
+        expired = self.resource.expire_runtime_control(attempt, AT)
+        assert expired == (self.pending is not None and known)
+        if expired:
+            self.state, self.pending = "unknown", None
+
     @rule()
     def new_deployment(self) -> None:
         if self.pending is not None:
