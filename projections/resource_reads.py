@@ -119,6 +119,11 @@ class ResourceReads:
         found = self.variables.select({"owner_id": owner_id}, 10_000)
         return sorted(found, key=lambda v: (v.exposure, v.key))
 
+    def latest_runtime_control(self, resource_id: UUID) -> RuntimeControlRecord | None:
+        found = self._list(self.runtime_controls, (Cond("resource_id", "eq", resource_id),), 1,
+                           (Order("started_at", descending=True), Order("id", descending=True)))
+        return found[0] if found else None
+
     # --- attempts -------------------------------------------------------------------------
     def attempt_list(self, project_id: UUID | None, resource_id: UUID | None,
                      statuses: tuple[str, ...], limit: int) -> list[AttemptRecord]:

@@ -23,6 +23,7 @@ from application.resources import (
     DeleteResource,
 )
 from domain.resource import ResourceBusyError
+from entrypoints.http import runtime_control_views
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
     EnvironmentFilter,
@@ -41,9 +42,11 @@ from entrypoints.http.appaloft_views import (
 )
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.runtime_control_views import RuntimeControlAttemptResponse
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
 from projections.resource_tables import AttemptRecord, ResourceRecord
+from projections.runtime_controls import RuntimeControlRecord
 
 _d = described
 _ID = "resourceId"  # the path parameter
@@ -86,6 +89,8 @@ class ResourceSummary(AppaloftShape):
 
 class ResourceListItem(ResourceSummary):
     network_profile: NetworkProfileView
+    latest_runtime_control: Annotated[RuntimeControlAttemptResponse | None, _d(
+        "Its latest runtime stop, start or restart; null: none yet")]
 
 
 class ResourceListResponse(AppaloftShape):
@@ -203,8 +208,13 @@ def _health(policy: dict[str, Any]) -> HealthPolicyView:
 
 def _list(reads: ResourceReads, project_id: UUID | None, environment_id: UUID | None,
           limit: int) -> list[ResourceListItem]:
-    return [ResourceListItem(**_summary(r, _last(reads, r)), network_profile=_network(r))
+    return [ResourceListItem(**_summary(r, _last(reads, r)), network_profile=_network(r),
+                             latest_runtime_control=_control(reads.latest_runtime_control(r.id)))
             for r in reads.resource_list(project_id, environment_id, limit)]
+
+
+def _control(record: RuntimeControlRecord | None) -> RuntimeControlAttemptResponse | None:
+    return None if record is None else runtime_control_views.shape(record)
 
 
 def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceShowResponse:

@@ -95,6 +95,8 @@ def test_stop_start_restart_follow_the_agents_word(any_url: str) -> None:
 
         listed = get(client, f"/resources/{resource}/runtime-controls", limit=2)["items"]
         assert [i["operation"] for i in listed] == ["restart", "start"]
+        [item] = get(client, "/resources")["items"]
+        assert item["latestRuntimeControl"] == ended
         audit = [i["eventType"] for i in get(client, "/audit-events", aggregateId=resource,
                                              limit=100)["items"]]
         assert audit.count("edge.resource.runtime_control_requested") == 5, audit
@@ -118,6 +120,7 @@ def test_a_deployment_that_ends_fails_its_control(any_url: str) -> None:
 def test_blocked_and_refused_controls(any_url: str) -> None:
     with running(any_url) as client:
         flow = Workflow(client)
+        assert get(client, "/resources")["items"][0]["latestRuntimeControl"] is None
         blocked = control(client, flow.resource, "restart")
         assert (blocked["status"], blocked["blockedReason"]) == ("blocked", "runtime-not-found")
         assert blocked["completedAt"] == blocked["startedAt"]

@@ -55,6 +55,7 @@ from entrypoints.http import (
     nodes,
     projects,
     resources,
+    runtime_control_views,
     runtime_controls,
     runtime_logs,
     serializers,
@@ -441,7 +442,7 @@ def _response_shapes() -> dict[str, oas.Schema]:
               *appaloft_views.SHAPES, *projects.SHAPES, *environments.SHAPES,
               *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_readiness.SHAPES,
               *attempt_views.SHAPES, *attempt_events.SHAPES, *attempt_logs.SHAPES,
-              *audit_events.SHAPES, *runtime_controls.SHAPES,
+              *audit_events.SHAPES, *runtime_controls.SHAPES, *runtime_control_views.SHAPES,
               *runtime_logs.SHAPES,
               *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
               *agent_deployments.SHAPES, *agent_runtime_logs.SHAPES)
