@@ -17,7 +17,7 @@ RUNTIME_LOG_LINES = Table(
     "runtime_log_lines", "id",
     cols(("id", UID), ("request_id", TXT), ("sequence", INT), ("stream", TXT),
          ("timestamp", TIME), ("message", TXT), ("masked", BOOL), ("received_at", TIME)),
-    indexes=("request_id, sequence",),
+    indexes=("request_id, sequence", "received_at"),
     owned=False,
 )
 RUNTIME_LOG_HEADS = Table(

@@ -114,7 +114,8 @@ def fresh(kind: str, tmp_path: Path) -> Iterator[Any]:
 
 def test_migrations_make_exactly_the_tables_the_code_defines(kind: str, fresh: Any) -> None:
     migrated, defined = fresh(), fresh()
-    assert migrate(migrated.url).applied == ("0001_baseline",)
+    assert migrate(migrated.url).applied == tuple(
+        sorted(f.stem for f in (FOLDER / kind).glob("*.sql")))
     for statement in _code_statements(kind == "postgres"):
         defined.execute(statement)
     # A table definition changed without a migration (or the other way round) fails here.
@@ -145,11 +146,12 @@ def test_a_later_migration_applies_once_on_top_keeping_rows(
                      (str(uuid.uuid4()), "|busybox|"))
     folder = tmp_path / "next"
     shutil.copytree(FOLDER / kind, folder)
-    (folder / "0002_images_counted.sql").write_text(
+    (folder / "9999_images_counted.sql").write_text(
         "ALTER TABLE rm_node_images ADD COLUMN image_count INTEGER NOT NULL DEFAULT 0;\n"
         "UPDATE rm_node_images SET image_count = 1;\n")
     report = migrate(database.url, folder)
-    assert (report.applied, report.total) == (("0002_images_counted",), 2)
+    assert (report.applied, report.total) == (("9999_images_counted",),
+                                              len(list(folder.glob("*.sql"))))
     assert database.execute("SELECT images, image_count FROM rm_node_images") == [
         ("|busybox|", 1)]
     assert migrate(database.url, folder).applied == ()
@@ -166,4 +168,5 @@ def test_processes_starting_together_apply_each_migration_once(
     outcomes = [proc.communicate(timeout=120) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0, 0], outcomes
     said = sorted(out.split(":")[0] for out, _ in outcomes)
-    assert said == ["applied 1 migration(s)", "up to date", "up to date"], outcomes
+    pending = len(list((FOLDER / "postgres").glob("*.sql")))
+    assert said == [f"applied {pending} migration(s)", "up to date", "up to date"], outcomes
