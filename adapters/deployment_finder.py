@@ -100,3 +100,13 @@ class ViewDeploymentFinder:
 
     def one(self, request_id: str) -> dict[str, Any] | None:
         return self.view.get("deployments", request_id)
+
+    def runtime(self, deployment_id: UUID) -> dict[str, Any] | None:
+        return self.view.get("resource_runtimes", deployment_id)
+
+    def runtime_controls_before(self, cutoff: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        under_way = AnyOf((Cond("status", "eq", "accepted"), Cond("status", "eq", "running")))
+        query = ListQuery((under_way, Cond("started_at", "lt", cutoff)),
+                          (Order("started_at"),), page_size=limit, count=False)
+        rows = self.view.query("runtime_control_attempts", query).rows
+        return [(r["resource_id"], r["id"]) for r in rows]

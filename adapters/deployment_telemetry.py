@@ -1,5 +1,5 @@
 """DeploymentTelemetryStore on the read model: the deployment_samples and deployment_logs
-tables, each aged by its own time column."""
+tables and a resource's runtime log lines, each aged by its own time column."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from projections.query import Cond, ListQuery, Order
 from projections.view import TableView
 
 # table, the time column that ages it, its key
-AGED = (("deployment_samples", "at", "id"), ("deployment_logs", "updated_at", "request_id"))
+# (a deployment's runtime log head is never older than its lines: they go first, or together)
+AGED = (("deployment_samples", "at", "id"), ("deployment_logs", "updated_at", "request_id"),
+        ("runtime_log_lines", "received_at", "id"),
+        ("runtime_log_heads", "updated_at", "request_id"))
 
 
 class ViewDeploymentTelemetry:

@@ -150,6 +150,10 @@ class WorkPoll(msgspec.Struct, forbid_unknown_fields=True):
     # request_ids of the deployments (containers) the agent runs or is starting.
     deployments: Annotated[list[Annotated[str, Meta(max_length=12)]],
                            Meta(max_length=10_000)] = msgspec.field(default_factory=list)
+    # Those of them stopped and kept by a runtime control (a subset of `deployments`); None
+    # from an agent that cannot pause containers (it is then never asked to).
+    stopped: Annotated[list[Annotated[str, Meta(max_length=12)]],
+                       Meta(max_length=10_000)] | None = None
 
 
 class Assignment(msgspec.Struct, kw_only=True):
@@ -215,6 +219,9 @@ class WorkReply(msgspec.Struct):
     stop_deployments: list[str] = []
     # Probe these deployments' health now and answer each with a HealthObservation.
     health_probes: list[HealthProbe] = []
+    # Runtime control: stop and keep these running containers; start these stopped ones again.
+    pause_deployments: list[str] = []
+    resume_deployments: list[str] = []
 
 
 class ExecutionResult(msgspec.Struct, forbid_unknown_fields=True):
@@ -465,3 +472,27 @@ class HealthObservationReply(msgspec.Struct):
 
     request_id: str
     recorded: bool  # false: not a resource's deployment (nothing kept)
+# ---- runtime logs: what a running container writes, shipped as it comes --------------------
+
+MAX_LOG_LINE = 8192  # characters of one line kept (the agent cuts longer ones)
+MAX_LOG_BATCH = 500  # lines in one batch (the agent sends the rest in the next)
+
+
+class RuntimeLogLine(msgspec.Struct, forbid_unknown_fields=True):
+    stream: Literal["stdout", "stderr"]
+    timestamp: datetime  # when the engine read it from the container (RFC 3339)
+    message: Annotated[str, Meta(max_length=MAX_LOG_LINE)]
+
+
+class RuntimeLogBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Agent -> admin: the lines a deployment's container wrote since the last batch, oldest
+    first."""
+
+    lines: Annotated[list[RuntimeLogLine], Meta(max_length=MAX_LOG_BATCH)]
+
+
+class RuntimeLogReply(msgspec.Struct):
+    """`data` of POST /agent/v1/deployments/{request_id}/runtime-logs."""
+
+    request_id: str
+    last_sequence: int  # the sequence the admin gave the batch's last line

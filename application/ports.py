@@ -350,6 +350,30 @@ class DeploymentFinder(Protocol):
         """One deployment's read-model row."""
         ...
 
+    def runtime(self, deployment_id: UUID) -> dict[str, Any] | None:
+        """What runtime controls want of a deployment's container (resource_runtimes row)."""
+        ...
+
+    def runtime_controls_before(self, cutoff: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        """(resource id, attempt id) of runtime controls still under way, asked before
+        `cutoff`, oldest first."""
+        ...
+
+
+class RuntimeLogStore(Protocol):
+    """Lines running containers wrote (agent reports, not events), per deployment, each with
+    its sequence (from 1); the oldest are dropped past a bound."""
+
+    def append(self, request_id: str, lines: Sequence[dict[str, Any]], at: datetime) -> int:
+        """Stores the lines after the deployment's last; returns the last sequence."""
+        ...
+
+    def read(self, request_id: str, after: int | None, limit: int,
+             since: datetime | None) -> list[dict[str, Any]]:
+        """Oldest first: the first `limit` lines after sequence `after`, or (None) the last
+        `limit` lines; only those written at or after `since`."""
+        ...
+
 
 class NodeReports(Protocol):
     """What agents report that is no event: kept on the read side, replaced at each report,

@@ -205,6 +205,8 @@ def settle_attempt(uow: UnitOfWork, deployment: Deployment) -> UUID | None:
     resource = uow.find(Resource, UUID(own["resource_id"]))
     if resource is None or resource.deleted:
         return None
+    if deployment.status in (Status.ERROR.value, Status.TERMINATED.value):
+        resource.fail_runtime_control(deployment.id, "runtime-ended", uow.now)
     previous = resource.serving_deployment
     if not resource.settle_deployment(deployment.id, status.value, uow.now):
         return None

@@ -189,6 +189,21 @@ class ResourceRollbackDecided(msgspec.Struct, kw_only=True):
     refused: str | None = None
 
 
+class RuntimeControlChanged(msgspec.Struct, kw_only=True):
+    """A runtime stop, start or restart of a resource's container was decided (accepted or
+    blocked, with its reason), completed a phase, or failed."""
+
+    resource_id: UUID
+    runtime_control_attempt_id: UUID
+    operation: str | None = None
+    deployment_id: UUID | None = None
+    blocked_reason: str | None = None
+    phase: str | None = None
+    completed: bool | None = None
+    runtime_state: str | None = None
+    error_code: str | None = None
+
+
 PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "edge.enrollment_key.verified": EnrollmentKeyVerified,
     "edge.node.registered": NodeRegistered,
@@ -235,6 +250,9 @@ PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "edge.resource.variable_unset": ResourceChanged,
     "edge.resource.archived": ResourceChanged,
     "edge.resource.deleted": ResourceChanged,
+    "edge.resource.runtime_control_requested": RuntimeControlChanged,
+    "edge.resource.runtime_control_phase_completed": RuntimeControlChanged,
+    "edge.resource.runtime_control_failed": RuntimeControlChanged,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
 
@@ -389,6 +407,14 @@ def _rollback_decided(e: Any) -> msgspec.Struct:
         refused=e.refused)
 
 
+def _runtime_control(e: Any) -> msgspec.Struct:
+    return RuntimeControlChanged(
+        resource_id=e.originator_id, runtime_control_attempt_id=e.attempt_id,
+        **{name: getattr(e, name) for name in (
+            "operation", "deployment_id", "blocked_reason", "phase", "completed",
+            "runtime_state", "error_code") if hasattr(e, name)})
+
+
 PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     EnrollmentKey.Used: ("edge.enrollment_key.verified", _key_verified),
     Node.Registered: ("edge.node.registered", _registered),
@@ -438,6 +464,12 @@ PUBLIC_EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     Resource.VariableUnset: ("edge.resource.variable_unset", _resource),
     Resource.Archived: ("edge.resource.archived", _resource),
     Resource.Deleted: ("edge.resource.deleted", _resource),
+    Resource.RuntimeControlRequested: ("edge.resource.runtime_control_requested",
+                                       _runtime_control),
+    Resource.RuntimeControlPhaseCompleted: ("edge.resource.runtime_control_phase_completed",
+                                            _runtime_control),
+    Resource.RuntimeControlFailed: ("edge.resource.runtime_control_failed",
+                                    _runtime_control),
 }
 
 

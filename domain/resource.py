@@ -19,6 +19,16 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.runtime_control import (
+    PHASES,
+    RuntimeState,
+    blocked_reason,
+    check_operation,
+    desired,
+    next_phase,
+    phase_done,
+    transitional,
+)
 from domain.shared import (
     GoneError,
     InvalidValueError,
@@ -273,6 +283,10 @@ class Resource(SoftDeletable, Configurable, Aggregate):
     rollback_due: tuple[UUID, UUID] | None = field(default=None, init=False)
     last_deployment_status: str | None = field(default=None, init=False)
     deleted: bool = field(default=False, init=False)
+    # Runtime control (domain/runtime_control.py): the serving deployment's container as last
+    # decided, and the attempt in progress {id, operation, deployment_id, done}.
+    runtime_state: RuntimeState = field(default="running", init=False)
+    runtime_control: dict[str, Any] | None = field(default=None, init=False)
 
     @classmethod
     def create(  # noqa: PLR0913
@@ -479,6 +493,7 @@ class Resource(SoftDeletable, Configurable, Aggregate):
         self.last_deployment_status = status
         if status in HEALTHY_OUTCOMES:
             self.serving_deployment = deployment_id
+            self.runtime_state = "running"
             kept = [d for d in self.healthy_deployments if d != deployment_id]
             self.healthy_deployments = [*kept, deployment_id][-MAX_GOOD:]
 
@@ -539,3 +554,95 @@ class Resource(SoftDeletable, Configurable, Aggregate):
     @event("Deleted")
     def _deleted(self, at: datetime) -> None:
         self.deleted = True
+
+    # -- runtime control (no deployment attempt: the serving container itself) -------------
+    def request_runtime_control(self, attempt_id: UUID, operation: str,
+                                deployment_id: UUID | None, at: datetime) -> str | None:
+        """Records the decision; returns the blocked reason, or None when accepted.
+        `deployment_id` is the serving deployment when its container still runs (or is
+        stopped by an earlier control), else None. A phase whose state already holds (a stop
+        of a stopped runtime) completes at once."""
+        self.check_live()
+        check_operation(operation)
+        reason = blocked_reason(
+            archived=self.archived_at is not None, deploying=self.active_deployment is not None,
+            controlling=self.runtime_control is not None, has_runtime=deployment_id is not None)
+        before = self.runtime_state
+        first = PHASES[operation][0]
+        self._runtime_control_requested(
+            attempt_id=attempt_id, operation=operation, deployment_id=deployment_id,
+            blocked_reason=reason, runtime_state=before if reason else transitional(first), at=at)
+        if reason is None:
+            while self.runtime_control is not None and phase_done(
+                    next_phase(operation, self.runtime_control["done"]) or "", before):
+                self._complete_phase(at)
+        return reason
+
+    def observe_runtime(self, attempt_id: UUID, observed: str, at: datetime) -> bool:
+        """The agent's word on the container ("running" | "stopped"): completes the phase in
+        progress when it is what the phase wants; anything else changes nothing."""
+        control = self.runtime_control
+        if control is None or control["id"] != attempt_id or observed not in (
+                "running", "stopped"):
+            return False
+        phase = next_phase(control["operation"], control["done"])
+        if phase is None or not phase_done(phase, observed):
+            return False
+        self._complete_phase(at)
+        return True
+
+    def _complete_phase(self, at: datetime) -> None:
+        assert self.runtime_control is not None
+        control = self.runtime_control
+        phase = next_phase(control["operation"], control["done"])
+        assert phase is not None
+        following = next_phase(control["operation"], control["done"] + 1)
+        self._runtime_phase_completed(
+            attempt_id=control["id"], phase=phase, completed=following is None,
+            runtime_state=desired(phase) if following is None else transitional(following),
+            at=at)
+
+    def fail_runtime_control(self, deployment_id: UUID, error_code: str, at: datetime) -> bool:
+        """The deployment under the control in progress ended (crashed, stopped, superseded):
+        the attempt fails; a word about another deployment changes nothing."""
+        control = self.runtime_control
+        if control is None or control["deployment_id"] != deployment_id:
+            return False
+        self._runtime_control_failed(attempt_id=control["id"], error_code=error_code, at=at)
+        return True
+
+    def expire_runtime_control(self, attempt_id: UUID, at: datetime) -> bool:
+        """The agent never answered within the deadline: the attempt fails; the runtime stays
+        wanted as the phase in progress said (the agent may still carry it out)."""
+        control = self.runtime_control
+        if control is None or control["id"] != attempt_id:
+            return False
+        self._runtime_control_failed(attempt_id=attempt_id,
+                                     error_code="runtime-control-timeout", at=at)
+        return True
+
+    @event("RuntimeControlRequested")
+    def _runtime_control_requested(  # noqa: PLR0913
+        self, attempt_id: UUID, operation: str, deployment_id: UUID | None,
+        blocked_reason: str | None, runtime_state: RuntimeState, at: datetime,
+    ) -> None:
+        if blocked_reason is None:
+            self.runtime_control = {"id": attempt_id, "operation": operation,
+                                    "deployment_id": deployment_id, "done": 0}
+            self.runtime_state = runtime_state
+
+    @event("RuntimeControlPhaseCompleted")
+    def _runtime_phase_completed(self, attempt_id: UUID, phase: str, completed: bool,
+                                 runtime_state: RuntimeState, at: datetime) -> None:
+        assert self.runtime_control is not None
+        self.runtime_state = runtime_state
+        if completed:
+            self.runtime_control = None
+        else:
+            self.runtime_control = {**self.runtime_control,
+                                    "done": self.runtime_control["done"] + 1}
+
+    @event("RuntimeControlFailed")
+    def _runtime_control_failed(self, attempt_id: UUID, error_code: str, at: datetime) -> None:
+        self.runtime_control = None
+        self.runtime_state = "unknown"

@@ -41,6 +41,7 @@ from adapters.placement_index import ViewPlacementIndex
 from adapters.postgres_views import PostgresFleetView, PostgresTableView
 from adapters.read_ports import ViewExecutionIndex, ViewSshCredentials, ViewTargetFinder
 from adapters.resource_health import ViewHealthObservations
+from adapters.runtime_log_store import ViewRuntimeLogStore
 from adapters.secret_box import AesGcmBox, derive_key, key_file
 from adapters.sql_delivery_queue import PostgresDeliveryQueue, SQLiteDeliveryQueue
 from adapters.sqlite_views import SQLiteFleetView
@@ -83,6 +84,8 @@ from application.projects import Projects
 from application.relay import Relay
 from application.resource_health import ResourceHealth
 from application.resources import Resources
+from application.runtime_controls import RuntimeControls
+from application.runtime_logs import RuntimeLogs
 from application.self_updates import SelfUpdates
 from application.ssh_access import SshAccess
 from application.ssh_logins import FailureWindow, SshLogins
@@ -149,6 +152,8 @@ class Services:
     environments: Environments
     resources: Resources
     deployment_attempts: DeploymentAttempts
+    runtime_controls: RuntimeControls
+    runtime_logs: RuntimeLogs
     # The typed reads of each context (records, not rows): what handlers read instead of view.
     fleet_reads: FleetReads
     command_reads: CommandReads
@@ -514,6 +519,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         projects=Projects(writes),
         environments=Environments(writes, box),
         resources=Resources(writes, box, doorbell),
+        runtime_controls=RuntimeControls(writes, finder, doorbell),
+        runtime_logs=RuntimeLogs(finder, ViewRuntimeLogStore(view), box, clock),
         deployment_attempts=DeploymentAttempts(deployments),
         fleet_reads=fleet_reads,
         command_reads=command_reads,

@@ -18,6 +18,7 @@ from projections.command_handlers import COMMAND_HANDLERS, NODE_EXTRAS
 from projections.deployment_handlers import DEPLOYMENT_HANDLERS
 from projections.model import Change, Delete, Increment, Patch, Upsert, UpsertMax
 from projections.resource_handlers import ATTEMPT_HANDLERS, RESOURCE_HANDLERS
+from projections.runtime_controls import RUNTIME_HANDLERS
 from projections.ssh_handlers import SSH_HANDLERS
 from projections.view import TableView
 from projections.webhook_tables import join_events
@@ -134,6 +135,7 @@ HANDLERS.update(SSH_HANDLERS)
 HANDLERS.update(ADMIN_HANDLERS)
 HANDLERS.update(DEPLOYMENT_HANDLERS)
 HANDLERS.update(RESOURCE_HANDLERS)
+HANDLERS.update(RUNTIME_HANDLERS)
 for _type, _extra in (*NODE_EXTRAS.items(), *ATTEMPT_HANDLERS.items()):
     HANDLERS[_type] = _also(HANDLERS[_type], _extra) if _type in HANDLERS else _extra
 

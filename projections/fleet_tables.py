@@ -18,6 +18,8 @@ from projections.model import Join, Kind, Table, cols
 from projections.records import Record, table_of
 from projections.resource_health_tables import HEALTH_TABLES
 from projections.resource_tables import RESOURCE_RECORDS, RESOURCE_TABLES
+from projections.runtime_controls import RUNTIME_RECORDS, RUNTIME_TABLES
+from projections.runtime_logs import RUNTIME_LOG_TABLES
 from projections.ssh_tables import SSH_PUBLIC_KEYS, SSH_RECORDS, SSH_USERNAMES
 from projections.status import FAILURES
 from projections.versioning import META, ReadModelVersion, fingerprint
@@ -124,20 +126,22 @@ NODE_METRICS = Table(
 FLEET_TABLES = (
     CLUSTERS, ENROLLMENT_KEYS, NODE_LIVENESS, NODES, ALIASES, WEBHOOKS, COMMANDS,
     COMMAND_EXECUTIONS, SELF_UPDATE_REQUESTS, SSH_USERNAMES, SSH_PUBLIC_KEYS, ADMIN_CHECKINS,
-    ADMINS, NODE_METRICS, *DEPLOYMENT_TABLES, *RESOURCE_TABLES, FAILURES, META,
-    *HEALTH_TABLES,
+    ADMINS, NODE_METRICS, *DEPLOYMENT_TABLES, *RESOURCE_TABLES, *RUNTIME_TABLES,
+    *RUNTIME_LOG_TABLES, FAILURES, META, *HEALTH_TABLES,
 )
 # Raise by one when an owned table changes shape or a handler changes what it writes for events
 # already recorded: the first start of the new release rebuilds the read model from the log.
 # 2: apps keep a deleted application's row (App.Restored names no application).
 # 3: a renamed deployment tag keeps its row (id and create_time); rows are found by name.
 # 4: projects, environments, resources, their variables and deployment attempts (issue 17).
-# 5: resources.automatic_rollback (the rollback policy).
+# 5: resources.automatic_rollback (the rollback policy); runtime controls of resources and
+#    the runtime each deployment should have, and the lines running containers write; the
+#    agents' health observations (issue 17).
 FLEET_VERSION = ReadModelVersion("fleet", 5, fingerprint(FLEET_TABLES))
 
 # Every record of a fleet table (tests/unit/projections/test_records.py holds each to its table).
 FLEET_RECORDS: tuple[type[Record], ...] = (
     ClusterRecord, EnrollmentKeyRecord, NodeRecord, AliasRecord, *WEBHOOK_RECORDS,
-    *COMMAND_RECORDS, *SSH_RECORDS, *RESOURCE_RECORDS, *DEPLOYMENT_RECORDS,
+    *COMMAND_RECORDS, *SSH_RECORDS, *RESOURCE_RECORDS, *DEPLOYMENT_RECORDS, *RUNTIME_RECORDS,
 )
 

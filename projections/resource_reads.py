@@ -23,6 +23,7 @@ from projections.resource_tables import (
     ResourceRecord,
     VariableRecord,
 )
+from projections.runtime_controls import RuntimeControlRecord
 
 R = TypeVar("R", bound=Record)
 OLDEST_FIRST = (Order("inserted_at"), Order("id"))
@@ -77,6 +78,7 @@ class ResourceReads(Reads):
     resources: Records[ResourceRecord]
     variables: Records[VariableRecord]
     attempts: Records[AttemptRecord]
+    runtime_controls: Records[RuntimeControlRecord]
 
     @staticmethod
     def _list(records: Records[R], filters: tuple[Filter, ...], limit: int,
@@ -113,6 +115,11 @@ class ResourceReads(Reads):
         """An environment's or a resource's own entries, by exposure then key."""
         found = self.variables.select({"owner_id": owner_id}, 10_000)
         return sorted(found, key=lambda v: (v.exposure, v.key))
+
+    def latest_runtime_control(self, resource_id: UUID) -> RuntimeControlRecord | None:
+        found = self._list(self.runtime_controls, (Cond("resource_id", "eq", resource_id),), 1,
+                           (Order("started_at", descending=True), Order("id", descending=True)))
+        return found[0] if found else None
 
     # --- attempts -------------------------------------------------------------------------
     def attempt_list(self, project_id: UUID | None, resource_id: UUID | None,

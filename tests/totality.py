@@ -683,6 +683,20 @@ class TotalityMachine(RuleBasedStateMachine):
                 attempt(lambda: run(cmd))
 
     @precondition(lambda self: self.resources)
+    @rule(data=st.data(), operation=st.sampled_from(["stop", "start", "restart"]),
+          observed=st.sampled_from(["running", "stopped", "gone"]))
+    def control_runtime(self, data: st.DataObject, operation: str, observed: str) -> None:
+        """Runtime stop/start/restart (accepted or blocked) and the agent's word on them."""
+        chosen = pick(data, self.resources)
+        if chosen is None:
+            return
+        resource, _ = chosen
+        controls = self.svc.runtime_controls
+        asked = attempt(lambda: controls.request(resource, operation))
+        if asked is not None:
+            controls.observe([(resource, asked, observed)])
+
+    @precondition(lambda self: self.resources)
     @rule(data=st.data(), action=st.sampled_from(["create", "redeploy", "retry", "rollback",
                                                    "cancel"]))
     def deploy_resource(self, data: st.DataObject, action: str) -> None:

@@ -33,6 +33,8 @@ from application.agent_protocol import (
     RegisterReply,
     ReregisterNode,
     ResultReply,
+    RuntimeLogBatch,
+    RuntimeLogReply,
     SshVerdict,
     TelemetryReply,
     WorkPoll,
@@ -104,11 +106,12 @@ class AgentApi:
         return await self._post("/agent/v1/heartbeat", Heartbeat(status=status), api_token,
                                 HeartbeatReply)
 
-    async def work(self, api_token: str, running: list[UUID], wait: float,
-                   accept_work: bool = True, deployments: list[str] | None = None) -> WorkReply:
+    async def work(self, api_token: str, running: list[UUID], wait: float,  # noqa: PLR0913
+                   accept_work: bool = True, deployments: list[str] | None = None,
+                   stopped: list[str] | None = None) -> WorkReply:
         """Long poll: the HTTP timeout covers the admin's wait plus the usual margin."""
         body = WorkPoll(running=running, wait_seconds=wait, accept_work=accept_work,
-                        deployments=deployments or [])
+                        deployments=deployments or [], stopped=stopped)
         timeout = self.client.timeout.read or 10.0
         return await self._post("/agent/v1/work", body, api_token, WorkReply, wait + timeout)
 
@@ -139,6 +142,10 @@ class AgentApi:
                      body: HealthObservation) -> HealthObservationReply:
         return await self._post(f"/agent/v1/deployments/{request_id}/health", body,
                                 api_token, HealthObservationReply)
+    async def runtime_logs(self, api_token: str, request_id: str,
+                           body: RuntimeLogBatch) -> RuntimeLogReply:
+        return await self._post(f"/agent/v1/deployments/{request_id}/runtime-logs", body,
+                                api_token, RuntimeLogReply)
 
     async def host(self, api_token: str, report: AgentHostReport) -> HostReply:
         return await self._post("/agent/v1/host", report, api_token, HostReply)

@@ -35,10 +35,10 @@ from entrypoints.agent.container_health import (
     published_address,
     wait_healthy,
 )
+from entrypoints.agent.container_runtime import STOP_GRACE, RuntimeControl, paused_name
 
 log = logging.getLogger(__name__)
 LABEL = "edge.request_id"
-STOP_GRACE = 10  # seconds between SIGTERM and SIGKILL, as `docker stop` does
 SCHEMES = {"HTTP": "http", "HTTPS": "https", "WS": "ws", "WSS": "wss"}
 Send = Callable[[str, DeploymentReport], Awaitable[None]]
 SendTelemetry = Callable[[str, DeploymentTelemetry], Awaitable[None]]
@@ -125,8 +125,9 @@ def reported_ports(spec: ContainerSpec, published: dict[str, Any], public_ip: st
     return ports
 
 
-class ContainerRunner:
-    """Starts, watches and stops this node's deployment containers."""
+class ContainerRunner(RuntimeControl):
+    """Starts, watches and stops this node's deployment containers (and pauses and resumes
+    them: entrypoints/agent/container_runtime.py)."""
 
     def __init__(self, url: str, public_ip: str, send: Send,
                  telemetry: SendTelemetry | None = None) -> None:
@@ -137,6 +138,7 @@ class ContainerRunner:
         self._reported: set[str] = set()  # ended as reported already (failed health checks)
         self._containers: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._init_runtime()
 
     async def open(self) -> None:
         self.docker = aiodocker.Docker(url=self.url)
@@ -149,6 +151,9 @@ class ContainerRunner:
                 self._held.add(request_id)
                 self._containers[request_id] = container
                 running = container._container.get("State") == "running"
+                if not running and paused_name(container):
+                    self.adopt_paused(request_id)
+                    continue
                 self._spawn(self._resume(request_id, container, labels) if running
                             else self._watch(request_id, container))
 
@@ -163,6 +168,8 @@ class ContainerRunner:
         return True
 
     def stop(self, request_id: str) -> bool:
+        if self.stop_paused(request_id):
+            return True
         if request_id not in self._held or request_id in self._stopping:
             return False
         self._stopping.add(request_id)
@@ -170,7 +177,8 @@ class ContainerRunner:
         return True
 
     def running(self) -> list[str]:
-        return sorted(r for r in self._containers if r not in self._stopping)
+        return sorted(r for r in self._containers
+                      if r not in self._stopping and r not in self._stopped)
 
     def container(self, request_id: str) -> Any | None:
         """The deployment's container while this runner holds it (entrypoints/agent/
@@ -320,6 +328,8 @@ class ContainerRunner:
     async def _watch(self, request_id: str, container: Any, phase: Phase | None = None) -> None:
         result = await container.wait()
         code = result.get("StatusCode")
+        if self.kept_paused(request_id):
+            return
         if request_id in self._stopping:
             report = DeploymentReport(state="terminated", exit_code=code)
         else:

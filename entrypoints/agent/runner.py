@@ -21,6 +21,7 @@ from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
 from entrypoints.agent.hosting import Hosting, HostingConfig
 from entrypoints.agent.identity import Identity, IdentityStore
 from entrypoints.agent.journal import Journal
+from entrypoints.agent.log_shipping import LogShipper
 from entrypoints.agent.metrics import MetricsReporter
 from entrypoints.agent.session import Admission, AgentFatal, Backoff, Link, interval
 from entrypoints.agent.work import WorkLoop
@@ -89,6 +90,8 @@ class Agent:
                 await hosting.open()
                 loops.append(asyncio.create_task(hosting.report_host(), name="host"))
                 loops.append(asyncio.create_task(hosting.report_telemetry(), name="telemetry"))
+                loops.append(asyncio.create_task(LogShipper(hosting.runner, self.link).run(),
+                                                 name="runtime-logs"))
             if cfg.journal_dir is not None:
                 work = WorkLoop(self.link, Journal(cfg.journal_dir),
                                 cfg.output_limit, cfg.update_command,

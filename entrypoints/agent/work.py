@@ -75,10 +75,14 @@ class WorkLoop:
             session = await self.link.session()
             try:
                 self.link.counters["commands.synced_total"] += 1
-                held = self.containers.held() if self.containers is not None else []
+                runner = self.containers
+                held = runner.held() if runner is not None else []
+                stopped = runner.stopped() if runner is not None else None
+                # A runtime control under way is reported within a second, not a poll later.
+                wait = QUIET_POLL if runner is not None and runner.transitioning() else POLL_WAIT
                 reply = await self.link.api.work(session.api_token, self.journal.held(),
-                                                  POLL_WAIT, accept_work=not self.updating,
-                                                  deployments=held)
+                                                  wait, accept_work=not self.updating,
+                                                  deployments=held, stopped=stopped)
             except (Unreachable, AdminError) as exc:
                 if isinstance(exc, AdminError) and exc.status == 401:
                     self.link.drop(session, forget_token=True)
@@ -99,7 +103,8 @@ class WorkLoop:
                 fresh += 1
                 self._spawn(self._self_update(session, reply.self_update.request_id))
             fresh += self._containers(reply)
-            asked = reply.deployments or reply.stop_deployments
+            asked = (reply.deployments or reply.stop_deployments or reply.pause_deployments
+                     or reply.resume_deployments)
             if not fresh and (reply.executions or reply.cancel or reply.self_update or asked):
                 # Every answer repeats a cancel until its result is in, and the pending update
                 # while this agent drains its commands: poll gently, not in a tight loop.
@@ -116,6 +121,8 @@ class WorkLoop:
             if self.containers.stop(request_id):
                 log.info("stopping deployment %s", request_id)
                 fresh += 1
+        fresh += sum(self.containers.pause(r) for r in reply.pause_deployments)
+        fresh += sum(self.containers.resume(r) for r in reply.resume_deployments)
         return fresh
 
     def _spawn(self, job: Coroutine[Any, Any, None]) -> None:

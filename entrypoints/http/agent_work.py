@@ -106,6 +106,12 @@ class AgentWorkResponse(Shape):
         "Send a heartbeat this often (seconds)")]
     health_probes: Annotated[list[AgentHealthProbe], described(
         "Deployments to probe now: answer each with a health observation carrying probe_id")]
+    pause_deployments: Annotated[list[str], described(
+        "request_ids of ready containers to stop and keep (a resource's runtime stop)"
+    )] = msgspec.field(default_factory=list)
+    resume_deployments: Annotated[list[str], described(
+        "request_ids of containers stopped that way to start again (runtime start)"
+    )] = msgspec.field(default_factory=list)
 
 
 class AgentExecutionResultResponse(Shape):
@@ -128,6 +134,9 @@ def _find(
     work = svc.executions.next_work(node_id, poll.running, 50 if poll.accept_work else 0)
     row = svc.fleet_reads.nodes.get(node_id)
     containers = svc.deployments.work_for(node_id, poll.deployments)
+    if poll.stopped is not None:  # an older agent cannot pause: never ask it to
+        containers.update(svc.runtime_controls.work_for(node_id, poll.deployments,
+                                                        poll.stopped))
     if not poll.accept_work:
         containers["deployments"] = []
     containers["health_probes"] = svc.resource_health.probes_for(node_id)
@@ -139,6 +148,8 @@ def _body(svc: Services, work: Work, update: UUID | None,
     return AgentWorkResponse(
         deployments=msgspec.convert(containers["deployments"], list[AgentContainer]),
         stop_deployments=containers["stop_deployments"],
+        pause_deployments=containers.get("pause_deployments", []),
+        resume_deployments=containers.get("resume_deployments", []),
         executions=[
             AgentAssignment(id=a.id, command_id=a.command_id, command_text=a.command_text,
                             timeout=a.timeout, expired_at=a.expired_at)

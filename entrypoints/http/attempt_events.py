@@ -23,24 +23,37 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
+from application.deployment_attempts import CreateDeployment
+from domain.deployment import deployment_uuid
 from domain.deployment_attempt import RETRYABLE, TERMINAL, AttemptStatus
 from entrypoints.bootstrap import Services
-from entrypoints.http.appaloft_views import AppaloftShape, Query, answer, found, read_query, run
-from entrypoints.http.errors import ApiError
+from entrypoints.http.appaloft_views import (
+    AppaloftShape,
+    Query,
+    answer,
+    found,
+    perform,
+    read_query,
+    run,
+)
 from entrypoints.http.inputs import first_of, path_uuid, services, stopping_event
 from entrypoints.http.serializers import Moment, described
+from entrypoints.http.sse import (
+    HEARTBEAT_SECONDS,
+    POLL_SECONDS,
+    event_stream,
+    parse_cursor,
+    resumed_at,
+)
 from entrypoints.http.wakeups import Wakeups, wakeups
 from projections.resource_reads import TimelineEntry, timeline
 from projections.resource_tables import AttemptRecord
 
 _d = described
 FOLLOW_SECONDS = 10.0  # how long a follow=true page waits for the next event
-HEARTBEAT_SECONDS = 15.0
-POLL_SECONDS = 0.25  # other processes' commits, and the projector catching up, are polled
-MAX_SEQUENCE = 2**63 - 1
 SCHEMA: Literal["deployments.stream-events/v1"] = "deployments.stream-events/v1"
 EventType = Literal["deployment-requested", "deployment-placed", "deployment-ready",
                     "deployment-failed", "deployment-stop-deferred",
@@ -159,13 +172,6 @@ def read_after(svc: Services, deployment_id: UUID, cursor: int) -> Seen:
     return Seen(attempt, [e for e in timeline(attempt) if e.sequence > cursor])
 
 
-def parse_cursor(raw: str, name: str) -> int:
-    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else -1
-    if not 0 <= value <= MAX_SEQUENCE:
-        raise ApiError(400, {name: [f"must be a sequence from 0 to {MAX_SEQUENCE}"]})
-    return value
-
-
 async def start_of(svc: Services, deployment_id: UUID, query: EventsQuery,
                    resumed: int | None) -> int:
     """Where the page starts: the cursor; else the first event, or the latest one when the
@@ -261,22 +267,39 @@ async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
 async def stream(request: Request) -> Response:
     deployment_id = path_uuid(request, "deploymentId")
     query = read_query(request, StreamQuery)
-    header = request.headers.get("last-event-id")
-    resumed = None
-    if header is not None:
-        resumed = parse_cursor(header.strip(), "Last-Event-ID")
-    elif query.cursor is not None:
-        resumed = parse_cursor(query.cursor, "cursor")
+    resumed = resumed_at(request, query.cursor)
     svc = services(request)
     start = await start_of(svc, deployment_id, query, resumed)
     if query.history_limit == 0:
         query = msgspec.structs.replace(query, history_limit=200)  # start_of skipped history
     watch = Watch(svc, wakeups(request), stopping_event(request), deployment_id, query)
-    return StreamingResponse(frames(watch, start), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return event_stream(frames(watch, start))
+
+
+# --- POST /deployments/stream ----------------------------------------------------------------
+class CreateStreamQuery(Query):
+    follow: Annotated[bool, _d("Keep the stream open for the next events (default true);"
+                               " false: send what is recorded and end")] = True
+    until_terminal: Annotated[bool, _d("End with `event: end` once the attempt is terminal"
+                                       " (default true)")] = True
+
+
+async def create_stream(request: Request) -> Response:
+    """Creates an attempt as POST /deployments does, then streams its events from the first,
+    as .../events/stream does; `Location` names the new deployment."""
+    query = read_query(request, CreateStreamQuery)  # a bad query creates nothing
+    svc = services(request)
+    accepted = await perform(request, svc.deployment_attempts.create, body=CreateDeployment)
+    deployment_id = deployment_uuid(accepted.request_id)
+    watch = Watch(svc, wakeups(request), stopping_event(request), deployment_id, StreamQuery(
+        history_limit=200, follow=query.follow, until_terminal=query.until_terminal))
+    response = event_stream(frames(watch, 0))
+    response.headers["Location"] = f"/deployments/{deployment_id}"
+    return response
 
 
 ROUTES = [
+    Route("/deployments/stream", create_stream, methods=["POST"]),
     Route("/deployments/{deploymentId}/events", events, methods=["GET"]),
     Route("/deployments/{deploymentId}/events/stream", stream, methods=["GET"]),
 ]

@@ -26,6 +26,7 @@ from application.resources import (
 )
 from domain.resource import ResourceBusyError
 from entrypoints.bootstrap import Services
+from entrypoints.http import runtime_control_views
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
     Commands,
@@ -45,9 +46,11 @@ from entrypoints.http.appaloft_views import (
 from entrypoints.http.attempt_views import LatestDeployment, latest_fields
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.runtime_control_views import RuntimeControlAttemptResponse
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
 from projections.resource_tables import AttemptRecord, ResourceRecord
+from projections.runtime_controls import RuntimeControlRecord
 
 _d = described
 _ID = "resourceId"  # the path parameter
@@ -92,6 +95,8 @@ class ResourceSummary(AppaloftShape):
 
 class ResourceListItem(ResourceSummary):
     network_profile: NetworkProfileView
+    latest_runtime_control: Annotated[RuntimeControlAttemptResponse | None, _d(
+        "Its latest runtime stop, start or restart; null: none yet")]
 
 
 class ResourceListResponse(AppaloftShape):
@@ -206,8 +211,13 @@ def _health(policy: dict[str, Any]) -> HealthPolicyView:
 def _list(svc: Services, query: ResourceListQuery) -> ResourceListResponse:
     reads = svc.resource_reads
     return ResourceListResponse(items=[
-        ResourceListItem(**_summary(r, _last(reads, r)), network_profile=_network(r))
+        ResourceListItem(**_summary(r, _last(reads, r)), network_profile=_network(r),
+                         latest_runtime_control=_control(reads.latest_runtime_control(r.id)))
         for r in reads.resource_list(query.project_id, query.environment_id, query.limit)])
+
+
+def _control(record: RuntimeControlRecord | None) -> RuntimeControlAttemptResponse | None:
+    return None if record is None else runtime_control_views.shape(record)
 
 
 def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceShowResponse:

@@ -51,6 +51,8 @@ def schedule_once(services: Services) -> int:
         handled += _drain(lambda: services.resource_health.prune(telemetry_days))
     handled += services.deployments.stop_all_overdue()
     handled += _unstarted(services)
+    handled += services.runtime_controls.expire_overdue(
+        services.settings.deployment_start_deadline, services.started_at)
     for _ in range(UPDATE_CHUNKS_PER_PASS):
         if not services.self_updates.process_next():
             break

@@ -60,7 +60,12 @@ def podman_engine(folder: Path) -> Iterator[Engine]:
     too)."""
     conf = folder / "containers.conf"
     conf.write_text(CONF)
-    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
+    # Private storage: test sessions running at once (several worktrees on one machine) would
+    # otherwise see, adopt, stop and remove each other's containers.
+    storage = folder / "storage.conf"
+    storage.write_text(f'[storage]\ndriver = "overlay"\nrunroot = "{folder}/run"\n'
+                       f'graphroot = "{folder}/graph"\n')
+    env = {**os.environ, "CONTAINERS_CONF": str(conf), "CONTAINERS_STORAGE_CONF": str(storage)}
     socket = folder / "podman.sock"
     service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{socket}"],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -16,7 +16,13 @@ from starlette.testclient import TestClient
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from entrypoints.app import create_app
-from entrypoints.http import agent, agent_deployments, agent_health, agent_work
+from entrypoints.http import (
+    agent,
+    agent_deployments,
+    agent_health,
+    agent_runtime_logs,
+    agent_work,
+)
 from entrypoints.http.app import API_ROUTES
 from entrypoints.http.openapi import SCHEMAS
 from entrypoints.http.openapi import document as openapi
@@ -68,7 +74,7 @@ def test_served_document_covers_exactly_the_routes(client: TestClient) -> None:
     routed = {
         (method, route.path)
         for route in [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES,
-                      *agent_health.ROUTES]
+                      *agent_health.ROUTES, *agent_runtime_logs.ROUTES]
         if isinstance(route, Route)
         for method in (route.methods or set()) - {"HEAD"}
     }

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.deployment_telemetry import ViewDeploymentTelemetry
+from adapters.runtime_log_store import ViewRuntimeLogStore
 from application.deployment_telemetry import PAGE, DeploymentTelemetry
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.workers.scheduler import schedule_once
@@ -63,3 +64,17 @@ def test_the_scheduler_applies_the_retention_setting() -> None:
         assert remaining(services, "deployment_samples") == 1
     finally:
         services.close()
+
+
+def test_old_runtime_log_lines_and_their_heads_go(services: Services) -> None:
+    old, fresh = NOW - timedelta(days=8), NOW - timedelta(days=6)
+    store = ViewRuntimeLogStore(services.view)
+    line = {"stream": "stdout", "timestamp": old, "message": "hi", "masked": False}
+    store.append("dddddddddddd", [line, line], old)
+    store.append("eeeeeeeeeeee", [line], old)
+    store.append("eeeeeeeeeeee", [{**line, "timestamp": fresh}], fresh)
+    telemetry = DeploymentTelemetry(ViewDeploymentTelemetry(services.view), FixedClock(NOW))
+    assert telemetry.prune(7) == 4  # three lines, one head
+    assert services.view.get("runtime_log_heads", "dddddddddddd") is None
+    assert [r["sequence"] for r in store.read("eeeeeeeeeeee", None, 10, None)] == [2]
+    assert store.append("eeeeeeeeeeee", [{**line, "timestamp": NOW}], NOW) == 3

@@ -108,6 +108,13 @@ TYPE_DOCS = {
     "edge.resource.variable_unset": "A resource variable or secret was removed.",
     "edge.resource.archived": "A resource was archived: no configuration, no deployment.",
     "edge.resource.deleted": "A resource was deleted (no attempt was in progress).",
+    "edge.resource.runtime_control_requested": "A runtime stop, start or restart of a"
+    " resource's current deployment was decided: accepted, or blocked with its reason.",
+    "edge.resource.runtime_control_phase_completed": "The agent carried out a phase (stop or"
+    " start) of a runtime control; completed when it was the last.",
+    "edge.resource.runtime_control_failed": "A runtime control failed: its deployment ended"
+    " while it ran (error_code runtime-ended), or no agent carried it out in time"
+    " (runtime-control-timeout).",
 }
 ENVELOPE_DOCS = {
     "id": "Stable for one stored event forever (and equal to Nats-Msg-Id): deduplicate on it.",
@@ -171,8 +178,21 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "failed_deployment_id": (_ID, "The attempt that failed."),
     "candidate_deployment_id": (_ID, "The last healthy attempt, whose snapshot the rollback"
                                 " runs."),
-    "deployment_id": (_ID, "The rollback attempt begun; null when refused."),
     "refused": (None, "Why no rollback was begun (a locked environment...); null when begun."),
+    "runtime_control_attempt_id": (_ID, "The runtime-control attempt (runtime stop, start or"
+                                   " restart of a resource)."),
+    "operation": ("stop", "stop, start or restart (on runtime_control_requested)."),
+    "deployment_id": (_ID, "The rollback attempt begun (on automatic_rollback_decided; null"
+                      " when refused), or the deployment whose container a runtime control"
+                      " acts on (on runtime_control_requested; null when blocked for want of"
+                      " one)."),
+    "blocked_reason": (None, "Why it was refused (resource-archived, deployment-in-progress,"
+                       " runtime-control-in-progress, runtime-not-found); null: accepted."),
+    "phase": ("stop", "The phase carried out (on runtime_control_phase_completed)."),
+    "completed": (True, "Whether it was the last phase (on runtime_control_phase_completed)."),
+    "runtime_state": ("stopped", "The container as decided after it: running, stopping,"
+                      " stopped or starting."),
+    "error_code": ("runtime-ended", "Why it failed (on runtime_control_failed)."),
 }
 FIELD_DOCS_BY_STRUCT = {
     "CommandExecutionChanged.cluster_name": "The target node's cluster, if it has one.",

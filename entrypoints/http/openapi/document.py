@@ -33,6 +33,7 @@ from entrypoints.http import (
     agent,
     agent_deployments,
     agent_health,
+    agent_runtime_logs,
     agent_work,
     aliases,
     app_hosting,
@@ -56,6 +57,9 @@ from entrypoints.http import (
     projects,
     resource_health_views,
     resources,
+    runtime_control_views,
+    runtime_controls,
+    runtime_logs,
     serializers,
     servers,
     ssh,
@@ -79,6 +83,7 @@ from entrypoints.http.openapi import appaloft as oapp
 from entrypoints.http.openapi import commands as ocmd
 from entrypoints.http.openapi import deployments as odep
 from entrypoints.http.openapi import events as oev
+from entrypoints.http.openapi import resource_runtime as oruntime
 from entrypoints.http.openapi import schemas as oas
 from entrypoints.http.openapi import ssh as ossh
 from entrypoints.http.openapi.op import (
@@ -210,13 +215,14 @@ OPERATIONS.update(ossh.OPERATIONS)
 OPERATIONS.update(oadm.OPERATIONS)
 OPERATIONS.update(odep.OPERATIONS)
 OPERATIONS.update(oapp.OPERATIONS)
+OPERATIONS.update(oruntime.OPERATIONS)
 
 
 def build_openapi() -> dict[str, Any]:
     """The whole document as plain JSON values (a fresh copy on every call)."""
     paths: dict[str, dict[str, Any]] = {}
     routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES,
-              *agent_health.ROUTES]
+              *agent_health.ROUTES, *agent_runtime_logs.ROUTES]
     for route in [r for r in routes if isinstance(r, Route)]:
         for method in sorted((route.methods or set()) - {"HEAD"}):
             op = OPERATIONS.get((method, route.path))
@@ -305,7 +311,7 @@ def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
     params = []
     for name in route.param_convertors:
         schema, text = {**oas.PATH_PARAMS, **ossh.PATH_PARAMS, **odep.PATH_PARAMS,
-                        **oapp.PATH_PARAMS}[name]
+                        **oapp.PATH_PARAMS, **oruntime.PATH_PARAMS}[name]
         if name == "id":
             text = {**oas.ID_DOCS, **oev.ID_DOCS, **ocmd.ID_DOCS, **ossh.ID_DOCS}.get(
                 op.tag, text)
@@ -439,8 +445,10 @@ def _response_shapes() -> dict[str, oas.Schema]:
               *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_readiness.SHAPES,
               *attempt_views.SHAPES, *attempt_events.SHAPES, *attempt_logs.SHAPES,
               *audit_events.SHAPES, *resource_health_views.SHAPES, *agent_health.SHAPES,
+              *audit_events.SHAPES, *runtime_controls.SHAPES, *runtime_control_views.SHAPES,
+              *runtime_logs.SHAPES,
               *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
-              *agent_deployments.SHAPES)
+              *agent_deployments.SHAPES, *agent_runtime_logs.SHAPES)
     named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
     schemas, components = msgspec.json.schema_components(
         [*shapes, *named.values()], ref_template="#/components/schemas/{name}")
@@ -461,7 +469,8 @@ def _components() -> dict[str, oas.Schema]:
 
 def _body_docs() -> dict[str, tuple[str, dict[str, str]]]:
     return {**oas.BODY_DOCS, **oev.BODY_DOCS, **ocmd.BODY_DOCS, **owork.BODY_DOCS,
-            **ossh.BODY_DOCS, **oadm.BODY_DOCS, **odep.BODY_DOCS, **oapp.BODY_DOCS}
+            **ossh.BODY_DOCS, **oadm.BODY_DOCS, **odep.BODY_DOCS, **oapp.BODY_DOCS,
+            **oruntime.BODY_DOCS}
 
 
 def main() -> None:

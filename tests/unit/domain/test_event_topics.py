@@ -154,6 +154,11 @@ STORED_EVENTS: dict[str, str] = {
     "domain.resource:Resource.Deleted": "at",
     "domain.resource:Resource.DeploymentBegun": "deployment_id trigger at",
     "domain.resource:Resource.DeploymentSettled": "deployment_id status at",
+    "domain.resource:Resource.RuntimeControlRequested":
+        "attempt_id operation deployment_id blocked_reason runtime_state at",
+    "domain.resource:Resource.RuntimeControlPhaseCompleted":
+        "attempt_id phase completed runtime_state at",
+    "domain.resource:Resource.RuntimeControlFailed": "attempt_id error_code at",
     "domain.resource:Resource.HealthPolicyConfigured": "policy at",
     "domain.resource:Resource.HealthPolicyReset": "at",
     "domain.resource:Resource.NetworkProfileConfigured": "internal_port protocol at",

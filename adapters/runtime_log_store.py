@@ -1,0 +1,54 @@
+"""RuntimeLogStore on the read model (projections/runtime_logs.py): a ring of rows per
+deployment, and a head row with its last sequence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from domain.shared import name_id
+from projections.model import Change, Upsert
+from projections.query import Cond, ListQuery, Order
+from projections.runtime_logs import RETAINED
+from projections.view import TableView
+
+
+class ViewRuntimeLogStore:
+    def __init__(self, view: TableView) -> None:
+        self.view = view
+
+    def append(self, request_id: str, lines: Sequence[dict[str, Any]], at: datetime) -> int:
+        head = self.view.get("runtime_log_heads", request_id)
+        last = int(head["last_sequence"]) if head else 0
+        taken: datetime | None = head.get("last_timestamp") if head else None
+        newest = taken
+        changes: list[Change] = []
+        for line in lines:
+            if taken is not None and line["timestamp"] <= taken:
+                continue  # shipped before (an agent that restarted sends its last lines again)
+            newest = line["timestamp"] if newest is None else max(newest, line["timestamp"])
+            last += 1
+            changes.append(Upsert("runtime_log_lines", {
+                "id": name_id("runtime-log", request_id, str(last % RETAINED)),
+                "request_id": request_id, "sequence": last, "received_at": at, **line}))
+        changes.append(Upsert("runtime_log_heads", {
+            "request_id": request_id, "last_sequence": last, "last_timestamp": newest,
+            "updated_at": at}))
+        self.view.apply_untracked(changes)
+        return last
+
+    def read(self, request_id: str, after: int | None, limit: int,
+             since: datetime | None) -> list[dict[str, Any]]:
+        if limit <= 0:
+            return []
+        where = [Cond("request_id", "eq", request_id)]
+        if after is not None:
+            where.append(Cond("sequence", "gt", after))
+        if since is not None:
+            where.append(Cond("timestamp", "ge", since))
+        newest_first = after is None
+        query = ListQuery(tuple(where), (Order("sequence", descending=newest_first),),
+                          page_size=limit, count=False)
+        rows = self.view.query("runtime_log_lines", query).rows
+        return rows[::-1] if newest_first else rows

@@ -1,0 +1,92 @@
+"""A resource's runtime logs: what its deployments' containers write while they run, shipped
+by their agents in batches (nodes may sit behind NAT, so the admin never reaches into them),
+kept line by line on the read side with a sequence per deployment, not as events.
+
+Secret values never leave the admin in a log line: each batch is masked before it is stored,
+with the deployment's secret variables (unsealed here only) and its delete token replaced by
+`****`; a line that had one says `masked`. Values shorter than MIN_SECRET are not searched for
+(masking every "a" would hide the logs, not the secret).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from application.agent_protocol import RuntimeLogBatch
+from application.apps import env_value, reveal
+from application.errors import NotFoundError
+from application.ports import Clock, DeploymentFinder, RuntimeLogStore, SecretBox, UnsealError
+from domain.deployment import REQUEST_ID
+
+MASK = "****"
+MIN_SECRET = 4
+CACHED = 256  # deployments whose secret values are kept at hand
+
+
+def secret_values(box: SecretBox, spec: dict[str, Any]) -> list[str]:
+    """What the container gets that is secret, longest first (so no part of a longer one is
+    left beside a shorter one's mask)."""
+    found = []
+    for var in spec.get("env") or []:
+        if var.get("is_hidden"):
+            try:
+                found.append(env_value(box, var))
+            except UnsealError:
+                continue
+    if spec.get("delete_token"):
+        try:
+            found.append(reveal(box, spec["delete_token"]))
+        except UnsealError:
+            pass
+    return sorted({v for v in found if len(v) >= MIN_SECRET}, key=len, reverse=True)
+
+
+def mask(message: str, secrets: list[str]) -> tuple[str, bool]:
+    masked = message
+    for value in secrets:
+        masked = masked.replace(value, MASK)
+    return masked, masked != message
+
+
+class RuntimeLogs:
+    def __init__(self, finder: DeploymentFinder, store: RuntimeLogStore, box: SecretBox,
+                 clock: Clock) -> None:
+        self.finder, self.store, self.box, self.clock = finder, store, box, clock
+        self._secrets: OrderedDict[str, list[str]] = OrderedDict()
+        self._lock = threading.Lock()  # batches arrive on several worker threads
+
+    def append(self, node_id: UUID, request_id: str, batch: RuntimeLogBatch) -> int:
+        """Only the node a deployment is placed on ships its lines; returns the last
+        sequence."""
+        row = self.finder.one(request_id) if REQUEST_ID.match(request_id) else None
+        if row is None or row.get("node_id") != node_id:
+            raise NotFoundError(f"deployment {request_id} not found")
+        secrets = self._secrets_of(request_id, row)
+        lines = []
+        for line in batch.lines:
+            message, masked = mask(line.message, secrets)
+            lines.append({"stream": line.stream, "timestamp": line.timestamp,
+                          "message": message, "masked": masked})
+        return self.store.append(request_id, lines, self.clock.now())
+
+    def read(self, request_id: str, after: int | None, limit: int,
+             since: datetime | None) -> list[dict[str, Any]]:
+        return self.store.read(request_id, after, limit, since)
+
+    def _secrets_of(self, request_id: str, row: dict[str, Any]) -> list[str]:
+        with self._lock:
+            found = self._secrets.get(request_id)
+            if found is not None:
+                self._secrets.move_to_end(request_id)
+                return found
+        found = secret_values(self.box, json.loads(row["spec"]))
+        with self._lock:
+            self._secrets[request_id] = found
+            if len(self._secrets) > CACHED:
+                self._secrets.popitem(last=False)
+        return found

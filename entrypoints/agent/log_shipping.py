@@ -1,0 +1,106 @@
+"""Ships what running deployment containers write to the admin as it comes (a resource's
+runtime logs), bounded: every SHIP_EVERY seconds, for each running container, the stdout and
+stderr lines its engine holds after the last line shipped (the last FIRST_TAIL lines the first
+time), oldest first, at most MAX_LOG_BATCH lines a round (the rest go next round), each cut to
+MAX_LOG_LINE characters.
+
+Lines are found by the engine's own timestamps (timestamps=true; `since` in whole seconds,
+then the lines at or before the last shipped one dropped here): nothing is kept on disk, so an
+agent that restarts ships at most the last FIRST_TAIL lines again. A batch the admin does not
+take (unreachable) is fetched again next round; one it refuses (404: no longer this node's)
+is forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import aiodocker
+
+from application.agent_protocol import MAX_LOG_BATCH, MAX_LOG_LINE, RuntimeLogBatch, RuntimeLogLine
+from entrypoints.agent.api import AdminError, Unreachable
+from entrypoints.agent.containers import ContainerRunner
+from entrypoints.agent.session import Link
+
+log = logging.getLogger(__name__)
+SHIP_EVERY = 2.0
+FIRST_TAIL = 500
+STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) ?")
+Key = tuple[int, int]  # epoch seconds, nanoseconds: engines cut trailing zeros of the fraction
+
+
+def parse_line(raw: str, stream: Literal["stdout", "stderr"]
+               ) -> tuple[Key, RuntimeLogLine] | None:
+    """One `<RFC 3339 nano> <message>` line of the engine; None if it carries no stamp."""
+    found = STAMP.match(raw)
+    if found is None:
+        return None
+    zone = "+00:00" if found[3] == "Z" else found[3]
+    at = datetime.fromisoformat(found[1] + zone).astimezone(UTC)
+    nanos = int((found[2] or "0").ljust(9, "0"))
+    message = raw[found.end():].rstrip("\r\n")[:MAX_LOG_LINE]
+    stamp = at.replace(microsecond=nanos // 1000)
+    return (int(at.timestamp()), nanos), RuntimeLogLine(stream=stream, timestamp=stamp,
+                                                        message=message)
+
+
+async def new_lines(container: Any, after: Key | None) -> list[tuple[Key, RuntimeLogLine]]:
+    """Both streams' lines after `after` (all of the last FIRST_TAIL when None), in order."""
+    found: list[tuple[Key, RuntimeLogLine]] = []
+    for stream in ("stdout", "stderr"):
+        params: dict[str, Any] = {"timestamps": True, "stdout": stream == "stdout",
+                                  "stderr": stream == "stderr"}
+        if after is None:
+            params["tail"] = FIRST_TAIL
+        else:
+            params["since"] = after[0]
+        for raw in await container.log(**params):
+            for piece in raw.splitlines():
+                parsed = parse_line(piece, stream)
+                if parsed is not None and (after is None or parsed[0] > after):
+                    found.append(parsed)
+    found.sort(key=lambda item: item[0])
+    return found[:MAX_LOG_BATCH]
+
+
+class LogShipper:
+    def __init__(self, runner: ContainerRunner, link: Link, every: float = SHIP_EVERY) -> None:
+        self.runner, self.link, self.every = runner, link, every
+        self._after: dict[str, Key | None] = {}
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            running = self.runner.running()
+            for request_id in list(self._after):
+                if request_id not in self.runner.held():
+                    del self._after[request_id]  # ended and removed
+            for request_id in running:
+                await self._ship(request_id)
+
+    async def _ship(self, request_id: str) -> None:
+        container = self.runner.container(request_id)
+        if container is None:
+            return
+        after = self._after.get(request_id)
+        try:
+            found = await new_lines(container, after)
+        except aiodocker.DockerError as exc:  # it ended meanwhile
+            log.debug("no runtime logs for %s: %s", request_id, exc.message)
+            return
+        if not found:
+            self._after.setdefault(request_id, None)
+            return
+        try:
+            session = await self.link.session()
+            await self.link.api.runtime_logs(session.api_token, request_id,
+                                             RuntimeLogBatch(lines=[line for _, line in found]))
+        except Unreachable:
+            return  # fetched again next round
+        except AdminError as exc:
+            log.debug("runtime logs of %s refused: %s", request_id, exc)
+        self._after[request_id] = found[-1][0]

@@ -1,0 +1,46 @@
+"""The agent's side of a resource's runtime logs: POST /agent/v1/deployments/{request_id}/
+runtime-logs takes the lines a running container wrote since the last batch (application/
+runtime_logs.py masks and stores them) and wakes this process's log readers and streams."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from application.agent_protocol import RuntimeLogBatch, RuntimeLogReply
+from domain.deployment import REQUEST_ID
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import agent_node, read_body, services
+from entrypoints.http.responses import ok
+from entrypoints.http.serializers import Shape, described
+from entrypoints.http.wakeups import wakeups
+
+
+class AgentRuntimeLogResponse(RuntimeLogReply, Shape):
+    """Stored"""
+
+    last_sequence: Annotated[int, described("The sequence of the batch's last line")]
+
+
+SHAPES = (AgentRuntimeLogResponse,)
+
+
+async def runtime_logs(request: Request) -> Response:
+    node = await run_in_threadpool(agent_node, request)
+    request_id = str(request.path_params["request_id"])
+    if not REQUEST_ID.match(request_id):
+        raise ApiError(404, None, f"deployment {request_id} not found")
+    body = await read_body(request, RuntimeLogBatch)
+    last = await run_in_threadpool(services(request).runtime_logs.append, node.id, request_id,
+                                   body)
+    wakeups(request).committed(last)  # not a commit, but news for whoever follows the logs
+    return ok(request, AgentRuntimeLogResponse(request_id=request_id, last_sequence=last))
+
+
+ROUTES = [
+    Route("/agent/v1/deployments/{request_id}/runtime-logs", runtime_logs, methods=["POST"]),
+]

@@ -1,0 +1,190 @@
+"""Appaloft's runtime logs of a resource: GET /resources/{id}/runtime-logs (the lines its
+deployment's container wrote while it ran, shipped by the agent: application/runtime_logs.py)
+and .../runtime-logs/stream (the same entries as Server-Sent Events, followed as they come).
+
+The deployment is `deploymentId`, else the one serving, else the latest. Each entry has its
+sequence in that deployment's lines (from 1) and a cursor (the sequence as text); `cursor`
+resumes after one, else the page is the last `tailLines`. Secret values are masked when the
+lines are stored (`masked` says where).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from entrypoints.bootstrap import Services
+from entrypoints.http.appaloft_views import AppaloftShape, Query, answer, found, read_query, run
+from entrypoints.http.inputs import first_of, path_uuid, services, stopping_event
+from entrypoints.http.serializers import Moment, described
+from entrypoints.http.sse import (
+    POLL_SECONDS,
+    event_stream,
+    followed,
+    parse_cursor,
+    resumed_at,
+)
+from entrypoints.http.wakeups import wakeups
+from projections.resource_tables import ResourceRecord
+
+_d = described
+FOLLOW_SECONDS = 10.0  # how long a follow=true page waits for the next lines
+_encode = msgspec.json.Encoder().encode
+
+
+class RuntimeLogsQuery(Query):
+    deployment_id: Annotated[UUID | None, _d(
+        "A deployment of this resource (default: the one serving, else the latest)")] = None
+    service_name: Annotated[str, Meta(min_length=1, max_length=128, description=(
+        "Only this service's lines: a resource runs one, named after its slug"))] | None = None
+    tail_lines: Annotated[int, Meta(ge=0, le=1000, description=(
+        "At most this many lines: the last ones, or the first after `cursor` (default"
+        " 100)"))] = 100
+    since: Annotated[datetime, Meta(tz=True, description=(
+        "Only lines written at or after this time (RFC 3339 with a zone)"))] | None = None
+    cursor: Annotated[str, Meta(min_length=1, max_length=19, pattern="^[0-9]+$", description=(
+        "Resume after this line: the `cursor` of the last entry seen"))] | None = None
+    follow: Annotated[bool, _d("With no line to answer, wait up to 10 s for the next")] = False
+
+
+class RuntimeLogStreamQuery(RuntimeLogsQuery):
+    follow: Annotated[bool, _d("Keep the stream open for the next lines (default true);"
+                               " false: send the page and end")] = True
+
+
+class RuntimeLogEntry(AppaloftShape):
+    resource_id: UUID
+    deployment_id: UUID
+    service_name: Annotated[str, _d("The resource's slug")]
+    runtime_kind: Annotated[Literal["container"], _d("What ran it")]
+    runtime_instance_id: Annotated[str, _d("The container's name on its node")]
+    stream: Literal["stdout", "stderr"]
+    timestamp: Annotated[Moment, _d("When the container wrote it (as its engine saw it)")]
+    sequence: Annotated[int, Meta(ge=1, description="Position in the deployment's lines")]
+    cursor: Annotated[str, _d("Resume after this line with it (its sequence, as text)")]
+    message: str
+    masked: Annotated[bool, _d("A secret value in it was replaced by ****")]
+
+
+class RuntimeLogsResponse(AppaloftShape):
+    """Lines a resource's container wrote, oldest first"""
+
+    resource_id: UUID
+    deployment_id: Annotated[UUID | None, _d("null: the resource was never deployed")]
+    logs: list[RuntimeLogEntry]
+
+
+SHAPES = (RuntimeLogsResponse, RuntimeLogEntry)
+
+
+class Target(msgspec.Struct, frozen=True):
+    resource: ResourceRecord
+    deployment_id: UUID | None
+    request_id: str | None
+
+
+def target(svc: Services, resource_id: UUID, deployment_id: UUID | None) -> Target:
+    reads = svc.resource_reads
+    resource = found(reads.resources.get(resource_id), "resource", resource_id)
+    chosen = deployment_id or resource.serving_deployment_id or resource.last_deployment_id
+    attempt = None if chosen is None else reads.attempts.get(chosen)
+    if attempt is None or attempt.resource_id != resource_id:
+        if deployment_id is not None:
+            found(None, "deployment", deployment_id)
+        return Target(resource, None, None)
+    return Target(resource, attempt.id, attempt.request_id)
+
+
+def entries(where: Target, rows: Sequence[dict[str, Any]]) -> list[RuntimeLogEntry]:
+    assert where.deployment_id is not None
+    return [RuntimeLogEntry(
+        resource_id=where.resource.id, deployment_id=where.deployment_id,
+        service_name=where.resource.slug, runtime_kind="container",
+        runtime_instance_id=f"edge-{where.request_id}", stream=row["stream"],
+        timestamp=row["timestamp"], sequence=row["sequence"], cursor=str(row["sequence"]),
+        message=row["message"], masked=bool(row["masked"])) for row in rows]
+
+
+def read_lines(svc: Services, where: Target, query: RuntimeLogsQuery, after: int | None,
+               limit: int) -> list[RuntimeLogEntry]:
+    if where.request_id is None or query.service_name not in (None, where.resource.slug):
+        return []
+    return entries(where, svc.runtime_logs.read(where.request_id, after, limit, query.since))
+
+
+async def index(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    query = read_query(request, RuntimeLogsQuery)
+    after = None if query.cursor is None else parse_cursor(query.cursor, "cursor")
+    svc = services(request)
+    where = await run(target, svc, resource_id, query.deployment_id)
+    logs = await run(read_lines, svc, where, query, after, query.tail_lines)
+    if not logs and query.follow and query.tail_lines and where.request_id is not None:
+        logs = await _follow(request, where, query, after)
+    return answer(RuntimeLogsResponse(resource_id=resource_id,
+                                      deployment_id=where.deployment_id, logs=logs))
+
+
+async def _follow(request: Request, where: Target, query: RuntimeLogsQuery,
+                  after: int | None) -> list[RuntimeLogEntry]:
+    """The next lines after `after` (or after the last one now), once there are some, or
+    FOLLOW_SECONDS pass, or the server stops."""
+    svc, stopping = services(request), stopping_event(request)
+    if after is None:
+        latest = await run(read_lines, svc, where, query, None, 1)
+        after = latest[-1].sequence if latest else 0
+    deadline = time.monotonic() + FOLLOW_SECONDS
+    with wakeups(request).waiting() as woken:
+        while True:
+            woken.clear()
+            logs = await run(read_lines, svc, where, query, after, query.tail_lines)
+            left = deadline - time.monotonic()
+            if logs or left <= 0 or stopping.is_set():
+                return logs
+            await first_of(woken, stopping, min(POLL_SECONDS, left))
+
+
+def frame(entry: RuntimeLogEntry) -> tuple[int, bytes]:
+    return entry.sequence, b"id: %d\ndata: %s\n\n" % (entry.sequence, _encode(entry))
+
+
+async def stream(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    query = read_query(request, RuntimeLogStreamQuery)
+    resumed = resumed_at(request, query.cursor)
+    svc = services(request)
+    where = await run(target, svc, resource_id, query.deployment_id)
+    page = await run(read_lines, svc, where, query, resumed, query.tail_lines)
+    if resumed is None and not page:
+        latest = await run(read_lines, svc, where, query, None, 1)
+        resumed = latest[-1].sequence if latest else 0
+
+    async def fetch(cursor: int) -> list[RuntimeLogEntry]:
+        return await run(read_lines, svc, where, query, cursor, 1000)
+
+    async def frames() -> Any:
+        start = resumed or 0
+        if page:
+            yield b"".join(frame(e)[1] for e in page)
+            start = page[-1].sequence
+        if query.follow:
+            async for chunk in followed(wakeups(request), stopping_event(request), start,
+                                        fetch, frame):
+                yield chunk
+
+    return event_stream(frames())
+
+
+ROUTES = [
+    Route("/resources/{resourceId}/runtime-logs", index, methods=["GET"]),
+    Route("/resources/{resourceId}/runtime-logs/stream", stream, methods=["GET"]),
+]

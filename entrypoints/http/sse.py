@@ -1,0 +1,66 @@
+"""What the Server-Sent Events streams share (a deployment's events, a resource's runtime
+logs): cursors (a sequence from 0 to 2^63-1, as text; Last-Event-ID wins over `cursor`), the
+heartbeat and poll periods, the response, and the follow loop: frames after a cursor as they
+come, a comment line when idle, the end when the server stops. A commit of this process (or
+news an agent brought) wakes the loop at once; anything else is polled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import first_of
+from entrypoints.http.wakeups import Wakeups
+
+T = TypeVar("T")
+HEARTBEAT_SECONDS = 15.0
+POLL_SECONDS = 0.25  # other processes' commits, and the projector catching up, are polled
+MAX_SEQUENCE = 2**63 - 1
+
+
+def parse_cursor(raw: str, name: str) -> int:
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else -1
+    if not 0 <= value <= MAX_SEQUENCE:
+        raise ApiError(400, {name: [f"must be a sequence from 0 to {MAX_SEQUENCE}"]})
+    return value
+
+
+def resumed_at(request: Request, cursor: str | None) -> int | None:
+    """Where a client resumes: its Last-Event-ID header, else the `cursor` parameter."""
+    header = request.headers.get("last-event-id")
+    if header is not None:
+        return parse_cursor(header.strip(), "Last-Event-ID")
+    return None if cursor is None else parse_cursor(cursor, "cursor")
+
+
+def event_stream(frames: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(frames, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def followed(hub: Wakeups, stopping: asyncio.Event, cursor: int,
+                   fetch: Callable[[int], Awaitable[Sequence[T]]],
+                   frame: Callable[[T], tuple[int, bytes]]) -> AsyncIterator[bytes]:
+    """Each item after `cursor` as `fetch` finds it (`frame` gives its sequence and bytes),
+    until the server stops; `: heartbeat` every HEARTBEAT_SECONDS of quiet."""
+    with hub.waiting() as woken:
+        quiet_since = time.monotonic()
+        while not stopping.is_set():
+            woken.clear()
+            batch = await fetch(cursor)
+            if batch:
+                framed = [frame(item) for item in batch]
+                yield b"".join(data for _, data in framed)
+                cursor, quiet_since = framed[-1][0], time.monotonic()
+                continue
+            left = HEARTBEAT_SECONDS - (time.monotonic() - quiet_since)
+            if left <= 0:
+                yield b": heartbeat\n\n"
+                quiet_since, left = time.monotonic(), HEARTBEAT_SECONDS
+            await first_of(woken, stopping, min(POLL_SECONDS, left))
