@@ -1,7 +1,7 @@
 """The shapes of Appaloft's resource health reads (`resources.health/v1`, `.health-history/v1`)
 and what they are built from: the resource's current deployment (`Current`) and the agent's
-observations. The seed's publicAccess, proxy and latestRuntimeControl are null here (no
-proxy, no access routes; runtime controls are another slice)."""
+observations, with the latest runtime control. The seed's publicAccess and proxy are null here
+(no proxy, no access routes)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,17 @@ import msgspec
 
 from application.agent_protocol import HEALTH_HEARTBEAT_SECONDS
 from domain.resource_health import Facts, Health, Observed, derive
+from entrypoints.http import runtime_control_views
 from entrypoints.http.appaloft_views import AppaloftShape, found
 from entrypoints.http.attempt_views import LatestDeployment, latest_fields
+from entrypoints.http.runtime_control_views import RuntimeControlAttemptResponse
 from entrypoints.http.serializers import Moment, described
 from projections.deployment_reads import DeploymentReads
 from projections.deployment_tables import DeploymentRecord
 from projections.resource_health_reads import Observation, ResourceHealthReads
 from projections.resource_reads import ResourceReads
 from projections.resource_tables import AttemptRecord, ResourceRecord
+from projections.runtime_controls import RuntimeControlRecord
 
 _d = described
 OverallStatus = Literal["healthy", "unhealthy", "unknown", "not-deployed", "stopped"]
@@ -109,7 +112,7 @@ class ResourceHealthResponse(AppaloftShape):
     overall: Annotated[OverallStatus, _d("Derived from runtime: see the README")]
     latest_deployment: ResourceHealthDeployment | None
     runtime: ResourceRuntime
-    latest_runtime_control: None
+    latest_runtime_control: RuntimeControlAttemptResponse | None
     health_policy: ResourceHealthPolicySummary
     public_access: None
     proxy: None
@@ -156,6 +159,7 @@ class Current:
     serving: AttemptRecord | None
     deployment: DeploymentRecord | None
     observed: Observation | None
+    control: RuntimeControlRecord | None  # the latest runtime stop/start/restart
 
     def policy(self) -> dict[str, Any]:
         if self.serving is not None:
@@ -201,7 +205,8 @@ def current_of(reads: ResourceReads, deployments: DeploymentReads,
         resource.serving_deployment_id)
     deployment = None if serving is None else deployments.deployment(serving.request_id)
     observed = None if serving is None else observations.latest_of(serving.id)
-    return Current(resource_id, resource, last, serving, deployment, observed)
+    return Current(resource_id, resource, last, serving, deployment, observed,
+                   reads.latest_runtime_control(resource_id))
 
 
 def summary(current: Current, now: datetime, include_checks: bool,
@@ -217,7 +222,9 @@ def summary(current: Current, now: datetime, include_checks: bool,
                                 observed_at=health.observed_at,
                                 runtime_kind="docker-container",
                                 reason_code=health.reason_code, message=health.message),
-        latest_runtime_control=None, health_policy=_policy(current.policy()),
+        latest_runtime_control=None if current.control is None else runtime_control_views.shape(
+            current.control),
+        health_policy=_policy(current.policy()),
         public_access=None, proxy=None,
         checks=[_check(obs, current.policy(), health)] if include_checks and obs else [],
         source_errors=errors)

@@ -97,6 +97,7 @@ def test_stop_start_restart_follow_the_agents_word(any_url: str) -> None:
         assert [i["operation"] for i in listed] == ["restart", "start"]
         [item] = get(client, "/resources")["items"]
         assert item["latestRuntimeControl"] == ended
+        assert get(client, f"/resources/{resource}/health")["latestRuntimeControl"] == ended
         audit = [i["eventType"] for i in get(client, "/audit-events", aggregateId=resource,
                                              limit=100)["items"]]
         assert audit.count("edge.resource.runtime_control_requested") == 5, audit
