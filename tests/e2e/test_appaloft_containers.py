@@ -4,8 +4,9 @@ A real edge-agent process runs busybox httpd on podman for an admin served by uv
 process; every request goes through tests/contract.py's checking hooks, so each answer is also
 validated against the OpenAPI document. Project, environment and resource with an HTTP health
 policy → plan → deploy → succeeded and serving → a redeploy whose check 404s fails while the
-first keeps serving → rollback to the first → rolled-back, serving its snapshot → the
-deployments' logs and events show each step → the audit lists every change. Skipped where podman
+first keeps serving → rollback to the first → rolled-back, serving its snapshot, whose container
+output reaches the runtime logs → the deployments' logs and events show each step → the audit
+lists every change. Skipped where podman
 is absent, like the other container tests (the `engine` fixture).
 """
 
@@ -131,6 +132,10 @@ def workflow(api: Api, engine: Engine, admin: InProcessAdmin, children: Children
     snapshots = [api.get(f"/deployments/{d}")["snapshot"] for d in (first, second, back)]
     assert snapshots[2] == snapshots[0] != snapshots[1], snapshots
     assert fetch(f"{api.link(rolled)}/index.html") == b"hello from the edge\n"
+    # The serving container's own output, as its agent ships it while the container runs.
+    eventually(lambda: [line for line in api.get(f"{base}/runtime-logs")["logs"]
+                        if line["deploymentId"] == back and line["message"] == "serving on 8080"],
+               "the rollback's container output in its runtime logs", children, 30)
 
     for deployment, last in ((first, "deployment-ready"), (second, "deployment-failed"),
                              (back, "deployment-ready")):
