@@ -160,7 +160,8 @@ def test_an_agent_stopped_mid_command_reports_it_interrupted_and_leaves_nothing_
     script = f"echo partial\nsleep 120 & echo $! > {pid_file}\nwait"
     command_id = command(admin, script, target)
     sent(agents, command_id)
-    background = int(agents.wait(lambda: pid_file.exists() and pid_file.read_text(), "a pid"))
+    background = int(agents.wait(lambda: pid_file.read_text() if pid_file.exists() else None,
+                                 "a pid"))
     try:
         proc.send_signal(how)
         assert proc.wait(10) == (0 if how == signal.SIGTERM else -signal.SIGKILL)

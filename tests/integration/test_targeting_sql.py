@@ -155,7 +155,8 @@ OFFSETS = [timezone(timedelta(hours=h, minutes=m))
 def bounds(draw: st.DrawFn, seen: list[datetime]) -> Bound:
     """Dates and datetimes in the forms clients send, often right at a value that is there."""
     near = [s for s in seen if 1970 < s.year < 2100]
-    instant = draw(st.sampled_from(near) if near and draw(st.booleans()) else NEAR_TIMES)
+    from_seen = bool(near) and draw(st.booleans())
+    instant = draw(st.sampled_from(near) if from_seen else NEAR_TIMES)
     instant += timedelta(microseconds=draw(st.sampled_from([0, 0, 0, -1, 1])))
     form = draw(st.sampled_from(["date", "date", "z", "offset", "naive", "seconds"]))
     if form == "date":

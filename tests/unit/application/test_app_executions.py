@@ -19,13 +19,13 @@ from application.clusters import CreateCluster
 from application.commands import Commands, CreateCommand
 from application.enrollment_keys import IssueEnrollmentKey
 from application.errors import NotFoundError
-from application.executions import BATCH, OUTPUT_LIMIT, Reported, cap_output
+from application.executions import BATCH, Reported, cap_output
 from application.ports import Target
 from application.self_updates import CreateSelfUpdateRequest
 from application.write_path import UnitOfWork
 from domain.cluster import Cluster
 from domain.command import execution_id
-from domain.command_execution import CommandExecution
+from domain.command_execution import OUTPUT_LIMIT, CommandExecution
 from domain.node import IdType, Node, NodeStatus
 from domain.targeting import Targeting, TargetType
 from entrypoints.bootstrap import Services, build_services
