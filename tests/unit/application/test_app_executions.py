@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,9 +27,8 @@ from domain.command import execution_id
 from domain.command_execution import OUTPUT_LIMIT, CommandExecution
 from domain.node import IdType, Node, NodeStatus
 from domain.targeting import Targeting, TargetType
-from entrypoints.bootstrap import Services, build_services
+from entrypoints.bootstrap import Services
 from entrypoints.workers.scheduler import schedule_once
-from tests.conftest import make_settings
 from tests.fakes import FixedClock
 
 
@@ -72,12 +70,8 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet() -> Iterator[Fleet]:
-    clock = FixedClock()
-    services = build_services(make_settings("memory://"), clock=clock)
-    services.start()
-    yield Fleet(services, clock)
-    services.close()
+def fleet(clocked_services: Services, clock: FixedClock) -> Fleet:
+    return Fleet(clocked_services, clock)
 
 
 def test_next_work_hands_out_pending_executions_oldest_first(fleet: Fleet) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,8 +19,7 @@ from domain.cluster import ClusterFullError
 from domain.enrollment_key import KeyRefusedError, encode_blob
 from domain.node import NodeStatus, SameClusterError
 from domain.shared import InvalidValueError
-from entrypoints.bootstrap import Services, build_services
-from tests.conftest import make_settings
+from entrypoints.bootstrap import Services
 from tests.fakes import FixedClock
 
 
@@ -33,16 +31,8 @@ def must_get(services: Services, table: str, key: object) -> dict[str, Any]:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def services(clock: FixedClock) -> Iterator[Services]:
-    services = build_services(make_settings("memory://"), clock=clock)
-    services.start()
-    yield services
-    services.close()
+def services(clocked_services: Services) -> Services:
+    return clocked_services
 
 
 def cluster(services: Services, name: str, **kw: object) -> UUID:
