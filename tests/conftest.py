@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -58,17 +59,27 @@ def _pg_available() -> bool:
         return False
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh schema in the test database, dropped afterwards."""
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """The name of a fresh schema in the test database, dropped afterwards; skips the test
+    where PostgreSQL is not reachable. Its URL is f"{PG_BASE}?schema={schema}"."""
     if not _pg_available():
         pytest.skip("PostgreSQL is not reachable at " + PG_BASE)
     schema = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(PG_BASE, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"{PG_BASE}?schema={schema}"
-    with psycopg.connect(PG_BASE, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema in the test database, dropped afterwards."""
+    with pg_schema() as schema:
+        yield f"{PG_BASE}?schema={schema}"
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no type information
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("domain", "application", "projections", "adapters", "entrypoints")
@@ -109,6 +109,15 @@ def test_import_layers_hold() -> None:
     result = subprocess.run(
         [lint_imports, "--no-cache", "--no-logo"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_types_hold_in_the_packages_and_the_tests() -> None:
+    """mypy strict (pyproject.toml) over every layer and the tests, as STYLE.md §8 asks."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", *LAYERS, "tests"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -28,6 +28,7 @@ from application.agent_protocol import (
     DeploymentTelemetry,
     HealthCheck,
     Phase,
+    ReportedPort,
 )
 from entrypoints.agent.container_health import (
     check_labels,
@@ -107,8 +108,8 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
 
 
 def reported_ports(spec: ContainerSpec, published: dict[str, Any], public_ip: str
-                   ) -> dict[str, Any]:
-    ports = {}
+                   ) -> dict[str, ReportedPort]:
+    ports: dict[str, ReportedPort] = {}
     for port in spec.ports:
         key = f"{port['port']}/{_protocols(port['protocol'])[0]}"
         binding = (published.get(key) or [{}])[0]
@@ -117,11 +118,11 @@ def reported_ports(spec: ContainerSpec, published: dict[str, Any], public_ip: st
         if scheme == "http" and port.get("tls_upgrade"):
             scheme = "https"
         address = f"{public_ip}:{external}"
-        ports[port["name"]] = {
-            "name": port["name"], "internal": port["port"], "external": external,
-            "protocol": port["protocol"], "tls_upgrade": bool(port.get("tls_upgrade")),
-            "link": f"{scheme}://{address}" if scheme else address, "proxy": None,
-        }
+        ports[port["name"]] = ReportedPort(
+            name=port["name"], internal=port["port"], external=external,
+            protocol=port["protocol"], tls_upgrade=bool(port.get("tls_upgrade")),
+            link=f"{scheme}://{address}" if scheme else address, proxy=None,
+        )
     return ports
 
 
@@ -242,7 +243,7 @@ class ContainerRunner(RuntimeControl):
                 await self._unhealthy(spec.request_id, container, unhealthy)
                 return
         log.info("deployment %s ready: %s", spec.request_id,
-                 ", ".join(p["link"] for p in ports.values()) or "no ports")
+                 ", ".join(p.link or "" for p in ports.values()) or "no ports")
         await self.send(spec.request_id, DeploymentReport(
             state="ready", phase="start" if spec.health is None else "health", ports=ports,
             public_ip=self.public_ip))

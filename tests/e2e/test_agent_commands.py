@@ -9,16 +9,14 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
-from tests.conftest import PG_BASE, _pg_available
+from tests.conftest import PG_BASE, pg_schema
 from tests.e2e.test_agent_process import Admin, Agents, Children, eventually
 
 pytestmark = pytest.mark.e2e
@@ -29,20 +27,14 @@ FAST = {"SCHEDULER_INTERVAL_SECONDS": "0.2", "AGENT_POLL_RECHECK_SECONDS": "1",
 @contextlib.contextmanager
 def pg_admin(tmp: Path, **settings: str) -> Iterator[Admin]:
     """`edge-admin serve` on a fresh PostgreSQL schema, dropped afterwards."""
-    if not _pg_available():
-        pytest.skip("PostgreSQL is not reachable at " + PG_BASE)
-    schema = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(PG_BASE, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    server = Admin(Children(tmp / "logs"), tmp)
-    server.env.update({"DATABASE_URL": f"{PG_BASE}?schema={schema}", **FAST, **settings})
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
-        with psycopg.connect(PG_BASE, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with pg_schema() as schema:
+        server = Admin(Children(tmp / "logs"), tmp)
+        server.env.update({"DATABASE_URL": f"{PG_BASE}?schema={schema}", **FAST, **settings})
+        try:
+            server.start()
+            yield server
+        finally:
+            server.close()
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +152,8 @@ def test_an_agent_stopped_mid_command_reports_it_interrupted_and_leaves_nothing_
     script = f"echo partial\nsleep 120 & echo $! > {pid_file}\nwait"
     command_id = command(admin, script, target)
     sent(agents, command_id)
-    background = int(agents.wait(lambda: pid_file.exists() and pid_file.read_text(), "a pid"))
+    background = int(agents.wait(lambda: pid_file.read_text() if pid_file.exists() else None,
+                                 "a pid"))
     try:
         proc.send_signal(how)
         assert proc.wait(10) == (0 if how == signal.SIGTERM else -signal.SIGKILL)

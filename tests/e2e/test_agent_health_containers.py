@@ -148,7 +148,7 @@ async def checks_pass_and_fail(agent: Agent, engine: Engine) -> None:
     [ready] = await agent.until(late.request_id, 1)
     assert (ready.state, ready.phase) == ("ready", "health")
     assert time.monotonic() - began >= 2, "ready only once httpd served, after its sleep"
-    link = ready.ports["web"]["link"]
+    link = ready.ports["web"].link
     assert await asyncio.to_thread(fetch, f"{link}/index.html") == b"hello from the edge\n"
 
     [failed] = await agent.until(missing.request_id, 1)
@@ -216,7 +216,7 @@ async def restarted(engine: Engine) -> None:
         assert second.runner.held() == [late.request_id]
         [ready] = await second.until(late.request_id, 1)
         assert (ready.state, ready.phase) == ("ready", "health")
-        link = ready.ports["web"]["link"]
+        link = ready.ports["web"].link
         assert await asyncio.to_thread(fetch, f"{link}/late.html") == b"ok\n"
         assert second.runner.stop(late.request_id)
         await second.gone(late.request_id)

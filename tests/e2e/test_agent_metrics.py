@@ -95,7 +95,9 @@ def test_metrics_of_an_unreachable_node_are_refused(fleet: tuple[Admin, Agents])
     agents.wait(lambda: answered(admin, f"/api/v1/nodes/{node}/metrics"), "a metrics report")
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    refused = agents.wait(
-        lambda: (r := admin.http.get(f"/api/v1/nodes/{node}/metrics")).status_code == 503 and r,
-        "the node's metrics refused")
+    def refusal() -> httpx.Response | None:
+        response = admin.http.get(f"/api/v1/nodes/{node}/metrics")
+        return response if response.status_code == 503 else None
+
+    refused = agents.wait(refusal, "the node's metrics refused")
     assert "unreachable" in refused.json()["error"]["message"]

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from tests.e2e.test_http_support import AUTH, add_node, create_cluster, data, enroll, running
 
 pytestmark = pytest.mark.e2e
-FAST = {"admin_checkin_interval": 0.1, "admin_offline_after": 1.0}
+FAST: dict[str, Any] = {"admin_checkin_interval": 0.1, "admin_offline_after": 1.0}
 GATED = [
     ("POST", "/api/v1/clusters", {"name": "more"}),
     ("PATCH", "/api/v1/clusters/main", {"node_limit": 50}),

@@ -4,6 +4,8 @@ reports played through its own routes. Secrets never come back, not even sealed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -78,6 +80,17 @@ class Workflow:
     def status(self, deployment: str) -> str:
         status: str = self.show(deployment)["deployment"]["status"]
         return status
+
+
+@contextmanager
+def configured(url: str = "memory://", /, **overrides: Any
+               ) -> Iterator[tuple[Workflow, str, dict[str, str]]]:
+    """The app with a resource ready to deploy and one node with room for it:
+    (the workflow, the node's id, the node's agent credentials)."""
+    with running(url, **overrides) as client:
+        flow = Workflow(client)
+        flow.configure()
+        yield (flow, *flow.node())
 
 
 def test_projects_create_list_show_change_archive_delete() -> None:
@@ -189,10 +202,8 @@ def test_resource_profiles_secrets_and_the_plan() -> None:
 
 
 def test_deploy_watch_redeploy_fail_roll_back_retry_cancel(any_url: str) -> None:
-    with running(any_url) as client:
-        flow = Workflow(client)
-        flow.configure()
-        node, token = flow.node()
+    with configured(any_url) as (flow, node, token):
+        client = flow.client
         first = flow.deploy()
         assert flow.status(first) == "running"
         busy = client.request("DELETE", f"/resources/{flow.resource}", headers=AUTH,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.e2e.test_http_appaloft import Workflow, get
-from tests.e2e.test_http_support import AUTH, MISSING, error, running
+from tests.e2e.test_http_appaloft import configured, get
+from tests.e2e.test_http_support import AUTH, MISSING, error
 
 pytestmark = pytest.mark.e2e
 
@@ -54,10 +54,8 @@ def later(seconds: float, action: Any) -> threading.Thread:
 
 
 def test_events_page_by_cursor_and_follow_until_terminal(any_url: str) -> None:
-    with running(any_url) as client:
-        flow = Workflow(client)
-        flow.configure()
-        _, token = flow.node()
+    with configured(any_url) as (flow, _, token):
+        client = flow.client
         first = flow.deploy()
         page = envelopes(client, first)
         assert [e["event"]["eventType"] for e in page["envelopes"]] == [
@@ -96,10 +94,8 @@ def test_events_page_by_cursor_and_follow_until_terminal(any_url: str) -> None:
 
 
 def test_events_refuse_bad_cursors_and_limits() -> None:
-    with running() as client:
-        flow = Workflow(client)
-        flow.configure()
-        flow.node()
+    with configured() as (flow, _, _):
+        client = flow.client
         deployment = flow.deploy()
         path = f"/deployments/{deployment}/events"
         for params, field in [
@@ -125,10 +121,8 @@ def test_events_refuse_bad_cursors_and_limits() -> None:
 
 
 def test_stream_resumes_by_cursor_and_ends_at_terminal_or_stop(any_url: str) -> None:
-    with running(any_url) as client:
-        flow = Workflow(client)
-        flow.configure()
-        _, token = flow.node()
+    with configured(any_url) as (flow, _, token):
+        client = flow.client
         first = flow.deploy()
         page = sse(client, first, follow="false")
         assert [f["data"]["event"]["eventType"] for f in page] == [
@@ -156,10 +150,8 @@ def test_stream_resumes_by_cursor_and_ends_at_terminal_or_stop(any_url: str) -> 
 
 
 def test_logs_show_each_phase_and_the_container_logs(any_url: str) -> None:
-    with running(any_url) as client:
-        flow = Workflow(client)
-        flow.configure()
-        _, token = flow.node()
+    with configured(any_url) as (flow, _, token):
+        client = flow.client
         first = flow.deploy()
         request_id = flow.show(first)["deployment"]["requestId"]
         sent = client.post(f"/agent/v1/deployments/{request_id}/telemetry", headers=token,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.e2e.test_http_appaloft import Workflow, get
-from tests.e2e.test_http_support import AUTH, MISSING, error, running
+from tests.e2e.test_http_appaloft import configured, get
+from tests.e2e.test_http_support import AUTH, MISSING, error
 from tests.fakes import FixedClock
 
 pytestmark = pytest.mark.e2e
@@ -36,10 +36,8 @@ def history(client: TestClient, resource: str, **params: Any) -> Any:
 def test_cached_health_follows_the_agents_reports_and_history_keeps_them(
         any_url: str) -> None:
     clock = FixedClock()
-    with running(any_url, clock=clock) as client:
-        flow = Workflow(client)
-        flow.configure()
-        _, token = flow.node()
+    with configured(any_url, clock=clock) as (flow, _, token):
+        client = flow.client
         shown = health(client, flow.resource)
         assert shown["schemaVersion"] == "resources.health/v1"
         assert (shown["overall"], shown["runtime"]["lifecycle"], shown["latestDeployment"]) == (
@@ -85,10 +83,8 @@ def test_cached_health_follows_the_agents_reports_and_history_keeps_them(
 
 
 def test_live_mode_asks_the_agent_and_says_so_when_it_does_not_answer(any_url: str) -> None:
-    with running(any_url) as client:
-        flow = Workflow(client)
-        flow.configure()
-        node, token = flow.node()
+    with configured(any_url) as (flow, node, token):
+        client = flow.client
         skipped = health(client, flow.resource, mode="live")
         assert [e["code"] for e in skipped["sourceErrors"]] == ["no-running-deployment"]
         first = flow.deploy()
@@ -130,10 +126,8 @@ def test_live_mode_asks_the_agent_and_says_so_when_it_does_not_answer(any_url: s
 
 
 def test_bad_input_is_a_4xx_in_the_house_envelope() -> None:
-    with running() as client:
-        flow = Workflow(client)
-        flow.configure()
-        _, token = flow.node()
+    with configured() as (flow, _, token):
+        client = flow.client
         base = f"/resources/{flow.resource}"
         for path in (f"/resources/{MISSING}/health", f"/resources/{MISSING}/health-history"):
             error(client.get(path, headers=AUTH), 404, "not_found")

@@ -141,8 +141,8 @@ def test_lifecycle_on_every_store(any_url: str) -> None:
         assert done["status"] == "completed" and done["targeting"] == created["targeting"]
         assert done["summary"] == {"total": 1, "triggered": 1, "failed": 0}
         assert done["inserted_at"] == created["inserted_at"]
-        row = services_of(client).view.get("nodes", UUID(target))
-        assert row is not None and row["update_request_id"] == UUID(created["id"])
+        node = services_of(client).view.get("nodes", UUID(target))
+        assert node is not None and node["update_request_id"] == UUID(created["id"])
         assert client.delete(f"/api/v1/self_update_requests/{created['id']}",
                              headers=AUTH).status_code == 204
         assert listed(client, "/api/v1/self_update_requests") == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,16 @@ def children(tmp_path: Path) -> Iterator[Children]:
         OPEN.pop().close()
 
 
+def cluster_with(admin: AdminProcess, total_admins: int) -> dict[str, Any] | None:
+    """The admin's view of its cluster once it counts `total_admins`."""
+    cluster = admin.cluster()
+    return cluster if cluster["total_admins"] == total_admins else None
+
+
+def degraded(admin: AdminProcess) -> bool:
+    return bool(admin.cluster()["degraded"])
+
+
 def enroll(admin: AdminProcess, cluster: str, count: int) -> list[str]:
     key = admin.post(f"/api/v1/clusters/{cluster}/enrollment_keys", {"uses_remaining": None})
     return [admin.post("/agent/v1/enroll", {"enrollment_key": key["key"]})["node_id"]
@@ -108,8 +119,8 @@ def test_two_admins_share_one_database_and_one_broker(
     a = AdminProcess(children, "aaaaaaaaaaaa", env).start()
     b = AdminProcess(children, "bbbbbbbbbbbb", env).start()
     for admin in (a, b):
-        seen = eventually(lambda admin=admin: (c := admin.cluster())["total_admins"] == 2 and c,
-                          f"{admin.name} seeing both admins", children)
+        seen = eventually(partial(cluster_with, admin, 2), f"{admin.name} seeing both admins",
+                          children)
         assert seen["weak_leader"] == A and seen["total_edge_capacity"] == 4
         assert [t["name"] for t in seen["topology"]] == [A, B]
     a.post("/api/v1/clusters", {"name": "big"})
@@ -126,8 +137,8 @@ def test_two_admins_share_one_database_and_one_broker(
 
     # Both sweepers run; the scheduler lock lets one record each missed-heartbeat transition.
     def all_unreachable() -> bool:
-        rows = a.get("/api/v1/nodes", page_size=100)
-        return sum(r["status"] == "unreachable" for r in rows) == 3
+        rows: list[dict[str, Any]] = a.get("/api/v1/nodes", page_size=100)
+        return [r["status"] for r in rows].count("unreachable") == 3
 
     eventually(all_unreachable, "the silent nodes marked unreachable", children)
     for node in silent:
@@ -145,8 +156,7 @@ def test_two_admins_share_one_database_and_one_broker(
     # Five nodes, capacity 4: both admins switch to degraded and refuse the gated writes.
     enroll(a, "small", 2)
     for admin in (a, b):
-        eventually(lambda admin=admin: admin.cluster()["degraded"], f"{admin.name} degraded",
-                   children)
+        eventually(partial(degraded, admin), f"{admin.name} degraded", children)
         refused = admin.post("/api/v1/clusters", {"name": "later"}, status=503)
         assert refused["error"]["code"] == "service_unavailable"
     assert a.get("/api/v1/admins/orphaned_clusters") == b.get("/api/v1/admins/orphaned_clusters")
@@ -155,8 +165,7 @@ def test_two_admins_share_one_database_and_one_broker(
     # A dies without a word: B sees it go offline and leads alone.
     a.proc.send_signal(signal.SIGKILL)
     a.proc.wait(10)
-    alone = eventually(lambda: (c := b.cluster())["total_admins"] == 1 and c,
-                       "B noticing that A is gone", children)
+    alone = eventually(partial(cluster_with, b, 1), "B noticing that A is gone", children)
     assert alone["weak_leader"] == B and alone["total_edge_capacity"] == 3
     assert b.statuses() == {A: "offline", B: "online"}
     metrics = b.get("/api/v1/admins/me/metrics")

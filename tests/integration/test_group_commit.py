@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from uuid import UUID, uuid4
 
 import pytest
@@ -42,7 +43,8 @@ def outsider_raises_limit(services: Services, cluster_id: UUID, rounds: int) -> 
             continue
 
 
-def run_threads(threads: int, per_thread: int, target: object, outsider: object = None) -> None:
+def run_threads(threads: int, per_thread: int, target: Callable[[int], object],
+                outsider: Callable[[], object] | None = None) -> None:
     workers = [threading.Thread(target=target, args=(i,)) for i in range(threads)]
     if outsider is not None:
         workers.append(threading.Thread(target=outsider))
@@ -80,7 +82,7 @@ def test_concurrent_admits_match_a_serial_order(
     # Some serial order: the first `limit` admits win, every later one finds the cluster full.
     assert len(accepted) == min(limit, attempts) and len(refused) == attempts - len(accepted)
     events = services.store.events.get(cluster_id)
-    admitted = [e.node_id for e in events if type(e).__name__ == "NodeAdmitted"]
+    admitted = [vars(e)["node_id"] for e in events if type(e).__name__ == "NodeAdmitted"]
     assert sorted(admitted, key=str) == sorted(accepted, key=str), "each once, none refused"
     cluster: Cluster = services.store.repository.get(cluster_id)
     assert cluster.node_count == len(accepted)
@@ -149,6 +151,6 @@ def test_get_many_is_one_get_each(services: Services) -> None:
     found = services.store.get_many([busy, quiet, missing])
     assert set(found) == {busy, quiet}
     for aggregate_id in (busy, quiet):
-        one = services.store.repository.get(aggregate_id)
+        one: Cluster = services.store.repository.get(aggregate_id)
         assert vars(found[aggregate_id]) == vars(one)
         assert found[aggregate_id].version == one.version

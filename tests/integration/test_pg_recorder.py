@@ -41,7 +41,7 @@ def test_a_save_larger_than_socket_buffers_completes(pg_url: str) -> None:
         assert not worker.is_alive(), "the save hung"
         ids = [r.notification.id for r in outcome["recordings"]]
         assert ids == list(range(ids[0], ids[0] + len(commands)))  # ours, in order, no gaps
-        stored = services.store.repository.get(commands[-1].id)
+        stored: Command = services.store.repository.get(commands[-1].id)
         assert stored.command_text == "x" * 6_000
     finally:
         services.close()
@@ -53,8 +53,8 @@ def test_a_version_conflict_is_still_an_integrity_error(pg_url: str) -> None:
     try:
         [command] = _commands(1, 10)
         services.store.save(command)
-        first = services.store.repository.get(command.id)
-        second = services.store.repository.get(command.id)
+        first: Command = services.store.repository.get(command.id)
+        second: Command = services.store.repository.get(command.id)
         first.delete(AT)
         second.delete(AT)
         services.store.save(first)

@@ -14,7 +14,7 @@ from application.aliases import CreateAlias
 from application.clusters import CreateCluster, UpdateCluster
 from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from application.nodes import ChangeCluster
-from domain.node import IdType, NodeStatus
+from domain.node import NodeStatus
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.replay import rebuild
 from projections.fleet_tables import FLEET_TABLES
@@ -61,10 +61,10 @@ def build_history(s: Services) -> None:
     s.enrollment_keys.delete(s.enrollment_keys.issue(a, IssueEnrollmentKey()))
     blob(s, gone)  # dropped from the read model with its cluster
     persistent = uuid4()
-    cmd = EnrollNode(enrollment_key=used, id_type=IdType.PERSISTENT, node_id=persistent,
+    cmd = EnrollNode(enrollment_key=used, id_type="persistent", node_id=persistent,
                      version="1.0.0", ports=Ports(ssh_port=2200))
     s.nodes.enroll(cmd)
-    s.nodes.enroll(EnrollNode(enrollment_key=used, id_type=IdType.PERSISTENT,
+    s.nodes.enroll(EnrollNode(enrollment_key=used, id_type="persistent",
                               node_id=persistent, version="1.1.0"))
     mover = s.nodes.enroll(EnrollNode(enrollment_key=used)).node_id
     doomed = s.nodes.enroll(EnrollNode(enrollment_key=used)).node_id
@@ -78,7 +78,7 @@ def build_history(s: Services) -> None:
     s.nodes.heartbeat(persistent, NodeStatus.HEALTHY)
     s.nodes.enroll(EnrollNode(enrollment_key=blob(s, b, uses_remaining=None)))
     phoenix_id = uuid4()
-    phoenix = EnrollNode(enrollment_key=used, id_type=IdType.PERSISTENT, node_id=phoenix_id)
+    phoenix = EnrollNode(enrollment_key=used, id_type="persistent", node_id=phoenix_id)
     s.nodes.enroll(phoenix)
     s.nodes.delete(phoenix_id)
     s.nodes.enroll(phoenix)  # a deleted persistent node comes back

@@ -6,7 +6,6 @@ module adds the PostgreSQL view (a private schema, created once per module) to t
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from adapters.postgres_views import PostgresTableView
 from projections.model import Change, Delete, Increment, Kind, Patch, Upsert, UpsertMax
 from projections.query import AnyOf, Cond, ListQuery, Order
 from projections.view import TableView
-from tests.conftest import PG_BASE, _pg_available
+from tests.conftest import PG_BASE, pg_schema
 from tests.unit.projections.test_query_sqlite import (
     EXAMPLES,
     ITEMS,
@@ -55,29 +54,28 @@ COLLATIONS = ["default", "en-US-x-icu"]
 
 @pytest.fixture(scope="module", params=COLLATIONS)
 def pg_view(request: pytest.FixtureRequest) -> Iterator[TableView]:
-    if not _pg_available():
-        pytest.skip("PostgreSQL is not reachable at " + PG_BASE)
     collation = request.param
-    schema = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(PG_BASE, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_collation WHERE collname = %s",
-                            (collation,)).fetchone():
-            pytest.skip(f"collation {collation} is not installed")
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    factory, view = construct_view(PostgresQueryView, f"{PG_BASE}?schema={schema}")
-    try:
-        if collation != "default":
-            with psycopg.connect(PG_BASE, autocommit=True) as conn:
-                for table in TABLES:
-                    for column in table.columns:
-                        if column.kind is Kind.TEXT:
-                            conn.execute(f'ALTER TABLE "{schema}".rm_{table.name} ALTER COLUMN '
-                                         f'{column.name} TYPE text COLLATE "{collation}"')
-        yield view
-    finally:
-        factory.close()
+    with pg_schema() as schema:
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            if not conn.execute("SELECT 1 FROM pg_collation WHERE collname = %s",
+                                (collation,)).fetchone():
+                pytest.skip(f"collation {collation} is not installed")
+        factory, view = construct_view(PostgresQueryView, f"{PG_BASE}?schema={schema}")
+        try:
+            if collation != "default":
+                collate(schema, collation)
+            yield view
+        finally:
+            factory.close()
+
+
+def collate(schema: str, collation: str) -> None:
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        for table in TABLES:
+            for column in table.columns:
+                if column.kind is Kind.TEXT:
+                    conn.execute(f'ALTER TABLE "{schema}".rm_{table.name} ALTER COLUMN '
+                                 f'{column.name} TYPE text COLLATE "{collation}"')
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,7 +30,7 @@ from projections.fleet_tables import CLUSTERS, FLEET_TABLES, NODE_LIVENESS, NODE
 from projections.model import Delete, Upsert
 from projections.targets import resolve
 from projections.view import TableView
-from tests.conftest import PG_BASE, _pg_available
+from tests.conftest import PG_BASE, pg_schema
 from tests.unit.projections.test_query_sqlite import construct_view
 
 pytestmark = pytest.mark.integration
@@ -155,7 +154,8 @@ OFFSETS = [timezone(timedelta(hours=h, minutes=m))
 def bounds(draw: st.DrawFn, seen: list[datetime]) -> Bound:
     """Dates and datetimes in the forms clients send, often right at a value that is there."""
     near = [s for s in seen if 1970 < s.year < 2100]
-    instant = draw(st.sampled_from(near) if near and draw(st.booleans()) else NEAR_TIMES)
+    from_seen = bool(near) and draw(st.booleans())
+    instant = draw(st.sampled_from(near) if from_seen else NEAR_TIMES)
     instant += timedelta(microseconds=draw(st.sampled_from([0, 0, 0, -1, 1])))
     form = draw(st.sampled_from(["date", "date", "z", "offset", "naive", "seconds"]))
     if form == "date":
@@ -354,18 +354,12 @@ class SQLiteTargetView(SQLiteFleetView):
 
 @pytest.fixture(scope="module")
 def pg_view() -> Iterator[TableView]:
-    if not _pg_available():
-        pytest.skip("PostgreSQL is not reachable at " + PG_BASE)
-    schema = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(PG_BASE, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    factory, view = construct_view(PostgresTargetView, f"{PG_BASE}?schema={schema}")
-    try:
-        yield view
-    finally:
-        factory.close()
-        with psycopg.connect(PG_BASE, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with pg_schema() as schema:
+        factory, view = construct_view(PostgresTargetView, f"{PG_BASE}?schema={schema}")
+        try:
+            yield view
+        finally:
+            factory.close()
 
 
 @pytest.fixture(scope="module")

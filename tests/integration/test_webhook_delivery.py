@@ -24,42 +24,19 @@ from entrypoints.http import deliveries
 from tests.conftest import API_KEY, make_settings
 from tests.contract import checking_client
 from tests.integration.webhook_harness import (
-    NATS_URL,
     SECRET,
     Background,
     Receiver,
-    close_loops,
     closed_port,
-    delete_stream,
     eventually,
-    nats_available,
-    stream_names,
+    loops_closed,
+    nats_settings,
+    receiver,
     write_registrations,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _loops() -> Iterator[None]:
-    yield
-    close_loops()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver().running() as running:
-        yield running
-
-
-@pytest.fixture
-def nats_settings() -> Iterator[dict[str, Any]]:
-    if not nats_available():
-        pytest.skip("NATS is not reachable at " + NATS_URL)
-    stream, prefix = stream_names()
-    yield {"nats_url": NATS_URL, "nats_stream": stream, "nats_subject_prefix": prefix,
-           "webhook_allow_private_ips": True, "webhook_timeout": 2.0}
-    delete_stream(stream)
+__all__ = ["loops_closed", "nats_settings", "receiver"]  # fixtures, used by name
 
 
 def start(url: str, **overrides: Any) -> Services:

@@ -22,38 +22,20 @@ from application.webhooks import CreateWebhook, delivery_id
 from entrypoints.bootstrap import Services, build_services
 from tests.conftest import API_KEY, make_settings
 from tests.integration.webhook_harness import (
-    NATS_URL,
     SECRET,
     Background,
     Receiver,
-    close_loops,
-    delete_stream,
     eventually,
     last_stream_position,
-    nats_available,
-    stream_names,
+    loops_closed,
+    nats_settings,
     stream_positions,
     write_registrations,
 )
 
 pytestmark = pytest.mark.integration
+__all__ = ["loops_closed", "nats_settings"]  # fixtures, used by name
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _loops() -> Iterator[None]:
-    yield
-    close_loops()
-
-
-@pytest.fixture
-def nats_settings() -> Iterator[dict[str, Any]]:
-    if not nats_available():
-        pytest.skip("NATS is not reachable at " + NATS_URL)
-    stream, prefix = stream_names()
-    yield {"nats_url": NATS_URL, "nats_stream": stream, "nats_subject_prefix": prefix,
-           "webhook_allow_private_ips": True, "webhook_timeout": 2.0}
-    delete_stream(stream)
 
 
 def process_env(pg_url: str, nats: dict[str, Any]) -> dict[str, str]:

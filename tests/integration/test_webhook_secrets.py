@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -25,25 +24,15 @@ from tests.integration.webhook_harness import (
     SECRET,
     Background,
     Receiver,
-    close_loops,
     eventually,
+    loops_closed,
+    receiver,
     write_registrations,
 )
 
 pytestmark = pytest.mark.integration
+__all__ = ["loops_closed", "receiver"]  # fixtures, used by name
 A, B = base64.b64encode(b"A" * 32).decode(), base64.b64encode(b"B" * 32).decode()
-
-
-@pytest.fixture(autouse=True)
-def _loops() -> Iterator[None]:
-    yield
-    close_loops()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver().running() as running:
-        yield running
 
 
 def settings(url: str, **env: str) -> Settings:

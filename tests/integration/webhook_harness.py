@@ -17,6 +17,7 @@ from typing import Any
 
 import nats
 import nats.js.errors
+import pytest
 from standardwebhooks import Webhook as ReferenceWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -255,3 +256,27 @@ def write_registrations(services: Services, count: int, batch: int = 50) -> None
         services.store.save(*nodes)
         services.projector.wake()
         services.relay.wake()
+
+
+# The fixtures the webhook tests share; a test module imports them by name.
+@pytest.fixture(autouse=True)
+def loops_closed() -> Iterator[None]:
+    yield
+    close_loops()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver().running() as running:
+        yield running
+
+
+@pytest.fixture
+def nats_settings() -> Iterator[dict[str, Any]]:
+    """Settings for a private JetStream stream, deleted afterwards."""
+    if not nats_available():
+        pytest.skip("NATS is not reachable at " + NATS_URL)
+    stream, prefix = stream_names()
+    yield {"nats_url": NATS_URL, "nats_stream": stream, "nats_subject_prefix": prefix,
+           "webhook_allow_private_ips": True, "webhook_timeout": 2.0}
+    delete_stream(stream)

@@ -77,7 +77,7 @@ def test_a_silent_admin_goes_offline_then_is_forgotten_and_can_rejoin(
     a.join()  # the same ADMIN_ID starting again
     assert {m.name for m in services.admins.recompute().live} == {
         "admin-aaaaaaaaaaaa", "admin-bbbbbbbbbbbb"}
-    stored = services.store.repository.get(admin_uuid("aaaaaaaaaaaa"))
+    stored: object = services.store.repository.get(admin_uuid("aaaaaaaaaaaa"))
     assert isinstance(stored, Admin) and stored.present
 
 

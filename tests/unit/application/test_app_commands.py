@@ -3,7 +3,6 @@ deletion, and the edge.command_execution.* messages every transition leaves in t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,9 +23,8 @@ from domain.command import execution_id
 from domain.command_execution import ExecutionNotTerminalError, ExecutionTerminalError
 from domain.node import NodeStatus
 from domain.shared import InvalidValueError, StateConflictError
-from entrypoints.bootstrap import Services, build_services
+from entrypoints.bootstrap import Services
 from projections.query import Cond, ListQuery, Order
-from tests.conftest import make_settings
 from tests.fakes import FixedClock
 
 
@@ -75,12 +73,8 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet() -> Iterator[Fleet]:
-    clock = FixedClock()
-    services = build_services(make_settings("memory://"), clock=clock)
-    services.start()
-    yield Fleet(services, clock)
-    services.close()
+def fleet(clocked_services: Services, clock: FixedClock) -> Fleet:
+    return Fleet(clocked_services, clock)
 
 
 def test_create_resolves_targets_once(fleet: Fleet) -> None:

@@ -18,7 +18,13 @@ import pytest
 
 from adapters.placement_index import FRESH
 from adapters.secret_box import derive_key, key_id
-from application.agent_protocol import ContainerSpec, DeploymentReport, EnrollNode, HealthCheck
+from application.agent_protocol import (
+    ContainerSpec,
+    DeploymentReport,
+    EnrollNode,
+    HealthCheck,
+    ReportedPort,
+)
 from application.apps import CreateApp, CreateAppVersion
 from application.clusters import CreateCluster
 from application.deployment_inputs import DeploymentCreate
@@ -129,7 +135,7 @@ def test_stop_waits_for_ready_then_the_agent_ends_it_and_the_room_comes_back(
     accepted = services.deployments.deploy(near("montreal"))
     assert services.deployments.stop(accepted.request_id) is False  # 202: not READY yet
     node = where["montreal"]
-    ready = DeploymentReport(state="ready", ports={"7777": {"external": 31000}},
+    ready = DeploymentReport(state="ready", ports={"7777": ReportedPort(external=31000)},
                              public_ip="127.0.0.1")
     assert services.deployments.report(node, accepted.request_id, ready) == Status.READY
     assert row(services, accepted.request_id)["stopping"] == "stop requested"

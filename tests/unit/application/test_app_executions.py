@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,18 +18,17 @@ from application.clusters import CreateCluster
 from application.commands import Commands, CreateCommand
 from application.enrollment_keys import IssueEnrollmentKey
 from application.errors import NotFoundError
-from application.executions import BATCH, OUTPUT_LIMIT, Reported, cap_output
+from application.executions import BATCH, Reported, cap_output
 from application.ports import Target
 from application.self_updates import CreateSelfUpdateRequest
 from application.write_path import UnitOfWork
 from domain.cluster import Cluster
 from domain.command import execution_id
-from domain.command_execution import CommandExecution
+from domain.command_execution import OUTPUT_LIMIT, CommandExecution
 from domain.node import IdType, Node, NodeStatus
 from domain.targeting import Targeting, TargetType
-from entrypoints.bootstrap import Services, build_services
+from entrypoints.bootstrap import Services
 from entrypoints.workers.scheduler import schedule_once
-from tests.conftest import make_settings
 from tests.fakes import FixedClock
 
 
@@ -72,12 +70,8 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet() -> Iterator[Fleet]:
-    clock = FixedClock()
-    services = build_services(make_settings("memory://"), clock=clock)
-    services.start()
-    yield Fleet(services, clock)
-    services.close()
+def fleet(clocked_services: Services, clock: FixedClock) -> Fleet:
+    return Fleet(clocked_services, clock)
 
 
 def test_next_work_hands_out_pending_executions_oldest_first(fleet: Fleet) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,10 +17,9 @@ from application.nodes import ChangeCluster
 from domain.claims import NameTakenError
 from domain.cluster import ClusterFullError
 from domain.enrollment_key import KeyRefusedError, encode_blob
-from domain.node import IdType, NodeStatus, SameClusterError
+from domain.node import NodeStatus, SameClusterError
 from domain.shared import InvalidValueError
-from entrypoints.bootstrap import Services, build_services
-from tests.conftest import make_settings
+from entrypoints.bootstrap import Services
 from tests.fakes import FixedClock
 
 
@@ -33,16 +31,8 @@ def must_get(services: Services, table: str, key: object) -> dict[str, Any]:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def services(clock: FixedClock) -> Iterator[Services]:
-    services = build_services(make_settings("memory://"), clock=clock)
-    services.start()
-    yield services
-    services.close()
+def services(clocked_services: Services) -> Services:
+    return clocked_services
 
 
 def cluster(services: Services, name: str, **kw: object) -> UUID:
@@ -138,12 +128,12 @@ def test_persistent_re_enrollment_reregisters_the_same_node(services: Services) 
     cid = cluster(services, "prod")
     key_id, blob = key(services, "prod", uses_remaining=None)
     node_id = uuid4()
-    enroll = EnrollNode(enrollment_key=blob, id_type=IdType.PERSISTENT, node_id=node_id,
+    enroll = EnrollNode(enrollment_key=blob, id_type="persistent", node_id=node_id,
                         version="1.0.0")
     first = services.nodes.enroll(enroll)
     services.nodes.set_status(node_id, NodeStatus.UNREACHABLE, "timeout")
     again = services.nodes.enroll(EnrollNode(
-        enrollment_key=blob, id_type=IdType.PERSISTENT, node_id=node_id, version="1.1.0"
+        enrollment_key=blob, id_type="persistent", node_id=node_id, version="1.1.0"
     ))
     assert (first.node_id, again.node_id, again.reregistered) == (node_id, node_id, True)
     assert again.api_token != first.api_token
@@ -159,9 +149,9 @@ def test_persistent_re_enrollment_with_another_clusters_key_moves_it(services: S
     _, old_blob = key(services, "old")
     _, new_blob = key(services, "new")
     node_id = uuid4()
-    services.nodes.enroll(EnrollNode(enrollment_key=old_blob, id_type=IdType.PERSISTENT,
+    services.nodes.enroll(EnrollNode(enrollment_key=old_blob, id_type="persistent",
                                      node_id=node_id))
-    services.nodes.enroll(EnrollNode(enrollment_key=new_blob, id_type=IdType.PERSISTENT,
+    services.nodes.enroll(EnrollNode(enrollment_key=new_blob, id_type="persistent",
                                      node_id=node_id))
     assert must_get(services, "nodes", node_id)["cluster_name"] == "new"
     assert (node_count(services, old), node_count(services, new)) == (0, 1)
@@ -171,7 +161,7 @@ def test_deleted_persistent_id_comes_back_as_a_fresh_node(services: Services) ->
     cid = cluster(services, "prod")
     _, blob = key(services, "prod", uses_remaining=None)
     node_id = uuid4()
-    cmd = EnrollNode(enrollment_key=blob, id_type=IdType.PERSISTENT, node_id=node_id)
+    cmd = EnrollNode(enrollment_key=blob, id_type="persistent", node_id=node_id)
     first = services.nodes.enroll(cmd)
     services.aliases.create(node_id, CreateAlias(name="web"))
     services.nodes.delete(node_id)

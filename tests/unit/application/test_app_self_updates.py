@@ -3,7 +3,6 @@ for nodes that stopped being eligible, and the catalog messages it leaves behind
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -21,9 +20,8 @@ from domain.cluster import Cluster
 from domain.node import IdType, Node, NodeStatus
 from domain.self_update import RequestNotCompletedError
 from domain.shared import InvalidValueError, StateConflictError
-from entrypoints.bootstrap import Services, build_services
+from entrypoints.bootstrap import Services
 from projections.query import Cond, ListQuery
-from tests.conftest import make_settings
 from tests.fakes import FixedClock
 
 
@@ -80,12 +78,8 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet() -> Iterator[Fleet]:
-    clock = FixedClock()
-    services = build_services(make_settings("memory://"), clock=clock)
-    services.start()
-    yield Fleet(services, clock)
-    services.close()
+def fleet(clocked_services: Services, clock: FixedClock) -> Fleet:
+    return Fleet(clocked_services, clock)
 
 
 def test_create_stores_the_eligibility_rule_and_stays_pending(fleet: Fleet) -> None:
