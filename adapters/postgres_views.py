@@ -63,7 +63,7 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         statements = self._statements(changes)
         with c.connection.pipeline():  # every statement and the position: one round trip
             execute(c, statements)
-            self._insert_tracking(c, Tracking(application_name, last))
+            self._track(c, Tracking(application_name, last))
         return True
 
     def apply(self, batch: Batch) -> None:
@@ -76,7 +76,17 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         with self.datastore.transaction(commit=True) as c, c.connection.pipeline():
             execute(c, statements)
             for tracking in trackings:
-                self._insert_tracking(c, tracking)
+                self._track(c, tracking)
+
+    def _track(self, c: PgCursor[DictRow], tracking: Tracking) -> None:
+        """Records a position after a pipeline's statements, on a cursor of its own: read on
+        the statements' cursor, the answer was sometimes an earlier statement's ("the last
+        operation didn't produce records (command status: INSERT 0 0)", an UPSERT that changed
+        nothing), failing the page (seen in rebuilds under load). psycopg keeps a cursor's results
+        for its last statement only, and in a pipeline its maintainers advise a cursor per
+        statement whose results are read (psycopg issue 604)."""
+        with c.connection.cursor() as own:
+            self._insert_tracking(own, tracking)
 
     def _writing(self) -> AbstractContextManager[Cursor]:
         return self.datastore.transaction(commit=True)
