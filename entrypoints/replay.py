@@ -25,6 +25,10 @@ class ReplayReport:
 
 Progress = Callable[[int, float], None]
 
+# Events a replay applies per transaction: large enough that a row's changes meet in one page
+# and fold into one statement, small enough to hold a page and the next (read ahead) in memory.
+REPLAY_PAGE = 10_000
+
 
 def rebuild(services: Services, progress: Progress | None = None) -> ReplayReport:
     """Empties the projection-owned tables and processes the whole log again.
@@ -41,9 +45,10 @@ def rebuild(services: Services, progress: Progress | None = None) -> ReplayRepor
     worker.position = 0
     started = time.perf_counter()
     total = 0
-    while count := worker.step():
-        total += count
-        if progress is not None:
-            progress(total, time.perf_counter() - started)
+    with worker.replaying(REPLAY_PAGE):
+        while count := worker.step():
+            total += count
+            if progress is not None:
+                progress(total, time.perf_counter() - started)
     worker.clear_failure()  # a failure recorded earlier is behind us now
     return ReplayReport(total, time.perf_counter() - started)

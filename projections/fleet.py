@@ -160,11 +160,15 @@ class FleetProjection(Projection[TableView]):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.view.apply([(changes_for(domain_event, tracking.notification_id), tracking)])
 
-    def process_batch(self, batch: list[tuple[Any, Tracking]]) -> None:
-        """Many events, one transaction: how the runner keeps up with bursts of writes."""
-        self.view.apply(
-            [(changes_for(event, tracking.notification_id), tracking) for event, tracking in batch]
-        )
+    def process_batch(self, batch: list[tuple[Any, Tracking]], bulk: bool = False) -> None:
+        """Many events, one transaction: how the runner keeps up with bursts of writes.
+        `bulk` (a replay's large pages): the changes are reordered and folded first."""
+        changes = [(changes_for(event, tracking.notification_id), tracking)
+                   for event, tracking in batch]
+        if bulk:
+            self.view.apply_bulk(changes)
+        else:
+            self.view.apply(changes)
 
     @staticmethod
     def changes(events: Sequence[tuple[Any, int]]) -> list[Change]:
