@@ -11,15 +11,19 @@ to the library's own `to_domain_event`, so the events it returns are always the 
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from datetime import datetime
 from typing import Any, cast
+from uuid import UUID, SafeUUID
 
 import msgspec
 from eventsourcing.persistence import (
+    DatetimeAsISO,
     JSONTranscoder,
     Mapper,
     StoredEvent,
     Transcoding,
+    UUIDAsHex,
     find_id_convertor,
 )
 from eventsourcing.utils import resolve_topic
@@ -36,9 +40,12 @@ class FastMapper(Mapper[Any]):
         transcoder = mapper.transcoder
         plain = (type(mapper) is Mapper and type(transcoder) is JSONTranscoder
                  and mapper.compressor is None and mapper.cipher is None)
-        self.names: dict[str, Transcoding] | None = (
-            cast(JSONTranscoder, transcoder).names if plain else None)
-        self.classes: dict[str, type[Any]] = {}
+        self.names: dict[str, Decode] | None = (
+            {name: _decoder(t) for name, t in cast(JSONTranscoder, transcoder).names.items()}
+            if plain else None)
+        # (topic, originator id type) -> the event class and its id convertor; None: the
+        # class has a version to upcast to (left to the library).
+        self.kinds: dict[tuple[str, type], tuple[type[Any], Callable[[Any], Any]] | None] = {}
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         names = self.names
@@ -51,26 +58,55 @@ class FastMapper(Mapper[Any]):
             _objects(state, names)
             if _object(state, names) is not state:
                 raise TypeError(state)  # the whole state is one transcoded object
-            cls = self.classes.get(stored_event.topic)
-            if cls is None:
-                cls = self.classes[stored_event.topic] = resolve_topic(stored_event.topic)
+            kind = self._kind(stored_event)
         except Exception:  # noqa: BLE001 - the library decodes it, or raises its own error
             return self.wrapped.to_domain_event(stored_event)
-        if getattr(cls, "class_version", 1) != 1 or "class_version" in state:
+        if kind is None or "class_version" in state:
             return self.wrapped.to_domain_event(stored_event)  # upcasting: the library's way
-        state["originator_id"] = self._originator_id(cls, stored_event)
+        cls, convert = kind
+        state["originator_id"] = convert(stored_event.originator_id)
         state["originator_version"] = stored_event.originator_version
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
         return event
 
-    def _originator_id(self, cls: type[Any], stored_event: StoredEvent) -> Any:
-        convert = find_id_convertor(
-            cast(Hashable, cls), cast(Hashable, type(stored_event.originator_id)))
-        return convert(stored_event.originator_id)
+    def _kind(self, stored_event: StoredEvent) -> tuple[type[Any], Callable[[Any], Any]] | None:
+        key = (stored_event.topic, type(stored_event.originator_id))
+        try:
+            return self.kinds[key]
+        except KeyError:
+            pass
+        cls = resolve_topic(stored_event.topic)
+        kind = None if getattr(cls, "class_version", 1) != 1 else (
+            cls, find_id_convertor(cast(Hashable, cls), cast(Hashable, key[1])))
+        self.kinds[key] = kind
+        return kind
 
 
-def _objects(d: dict[str, Any], names: dict[str, Transcoding]) -> None:
+Decode = Callable[[Any], Any]
+
+
+def _decoder(transcoding: Transcoding) -> Decode:
+    """The transcoding's decode; for the library's own UUID and datetime ones, the same
+    computation without the asserts and wrappers (a stored event holds several of each)."""
+    if type(transcoding) is UUIDAsHex:
+        return _uuid
+    if type(transcoding) is DatetimeAsISO:
+        return datetime.fromisoformat
+    return transcoding.decode
+
+
+def _uuid(data: str) -> UUID:
+    """UUID(data): for 32 letters and digits, UUID.__init__ computes exactly int(data, 16)."""
+    if type(data) is str and len(data) == 32 and data.isalnum():
+        uuid = object.__new__(UUID)
+        object.__setattr__(uuid, "int", int(data, 16))
+        object.__setattr__(uuid, "is_safe", SafeUUID.unknown)
+        return uuid
+    return UUIDAsHex().decode(data)
+
+
+def _objects(d: dict[str, Any], names: dict[str, Decode]) -> None:
     """Replaces, inside `d`, every transcoded dict (at any depth) by its object."""
     for key, value in d.items():
         t = type(value)
@@ -81,13 +117,13 @@ def _objects(d: dict[str, Any], names: dict[str, Transcoding]) -> None:
             d[key] = _items(value, names)
 
 
-def _object(d: dict[str, Any], names: dict[str, Transcoding]) -> Any:
+def _object(d: dict[str, Any], names: dict[str, Decode]) -> Any:
     if len(d) == 2 and "_type_" in d and "_data_" in d:
-        return names[d["_type_"]].decode(d["_data_"])  # KeyError: the library's fallback
+        return names[d["_type_"]](d["_data_"])  # KeyError: the library's fallback
     return d
 
 
-def _items(items: list[Any], names: dict[str, Transcoding]) -> list[Any]:
+def _items(items: list[Any], names: dict[str, Decode]) -> list[Any]:
     out = []
     for value in items:
         t = type(value)

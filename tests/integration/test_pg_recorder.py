@@ -63,3 +63,25 @@ def test_a_version_conflict_is_still_an_integrity_error(pg_url: str) -> None:
         assert services.store.recorder.max_notification_id() == 2
     finally:
         services.close()
+
+
+def test_pages_read_as_the_library_reads_them(pg_url: str) -> None:
+    """select_notifications' tuple-row page equals the base class's, from every start."""
+    services = build_services(make_settings(pg_url))
+    try:
+        recorder = services.store.recorder
+        assert isinstance(recorder, CopyApplicationRecorder)
+        services.store.save(*_commands(7, 10))
+        top = recorder.max_notification_id() or 0
+        base = super(CopyApplicationRecorder, recorder)
+        for start in (0, 1, 3, top, top + 1):
+            for limit in (1, 4, 100):
+                for inclusive in (True, False):
+                    ours = recorder.select_notifications(start, limit,
+                                                         inclusive_of_start=inclusive)
+                    theirs = base.select_notifications(start, limit,
+                                                       inclusive_of_start=inclusive)
+                    assert ours == theirs
+        assert len(recorder.select_notifications(0, 100)) == top
+    finally:
+        services.close()
