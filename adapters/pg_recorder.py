@@ -21,6 +21,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import (
     InterfaceError,
+    Notification,
     OperationalError,
     ProgrammingError,
     StoredEvent,
@@ -28,7 +29,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 TOPIC = "adapters.pg_recorder:CopyApplicationRecorder"
@@ -75,9 +76,30 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         self.sql_many = SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
                             "WHERE originator_id = ANY(%(ids)s) "
                             "ORDER BY originator_id, originator_version").format(table)
+        self.sql_page = SQL("SELECT notification_id, originator_id, originator_version, topic, "
+                            "state FROM {0} WHERE notification_id > %s "
+                            "ORDER BY notification_id LIMIT %s").format(table)
         self._sql_many_snapshotted: tuple[Any, Composed] | None = None  # (snapshot recorder, sql)
         # Set by bootstrap when WRITE_PROJECT_IN_COMMIT is on (see the module's docstring).
         self.in_commit: InCommit | None = None
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_notifications(
+        self, start: int | None, limit: int, stop: int | None = None,
+        topics: Sequence[str] = (), *, inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """The base class's, with rows as tuples for a plain page after a position (how the
+        projector and a replay read the log): a dict per row was a fifth of a replay's CPU."""
+        if start is None or stop is not None or topics:
+            page: Sequence[Notification] = super().select_notifications(
+                start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
+            return page
+        after = start if not inclusive_of_start else start - 1
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
+            c.execute(self.sql_page, (after, limit), prepare=True)
+            return [Notification(id=nid, originator_id=oid, originator_version=version,
+                                 topic=topic, state=bytes(state))
+                    for nid, oid, version, topic, state in c.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events_of(

@@ -16,8 +16,9 @@ from psycopg import Cursor as PgCursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from adapters.sql_bulk import bulk_statement
 from adapters.sql_dialect import Dialect, tracking_bounds
-from adapters.sql_views import Cursor, SqlTableView, execute
+from adapters.sql_views import Cursor, SqlTableView, Statements, execute
 from projections.fleet_tables import FLEET_TABLES
 from projections.model import Change
 from projections.view import Batch
@@ -87,6 +88,27 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         statement whose results are read (psycopg issue 604)."""
         with c.connection.cursor() as own:
             self._insert_tracking(own, tracking)
+
+    def apply_bulk(self, batch: Batch) -> None:
+        """As `apply`, each group of like changes (projections.change_order) as one statement
+        where its values allow (adapters.sql_bulk), else row by row as `apply` writes them."""
+        if not batch:
+            return
+        trackings = tracking_bounds(tracking for _, tracking in batch)
+        by_name = {t.name: t for t in self.tables}
+        statements: Statements = []
+        for group in self.in_rounds(batch):
+            table = by_name[group[0].table]
+            bulk = bulk_statement(self.dialect, table, group) if len(group) > 1 else None
+            if bulk is None:
+                statements += self.dialect.statements(by_name.__getitem__, group)
+            else:
+                statements.append((bulk[0], [bulk[1]]))
+        with self.datastore.transaction(commit=True) as c:
+            for tracking in trackings:  # first: a repeated batch fails before doing any work
+                self._insert_tracking(c, tracking)
+            with c.connection.pipeline():  # nothing read back in it: no result to mix up
+                execute(c, statements)
 
     def _writing(self) -> AbstractContextManager[Cursor]:
         return self.datastore.transaction(commit=True)

@@ -8,14 +8,15 @@ and the eventsourcing recorder it extends (`postgres_views.py`, `sqlite_views.py
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from eventsourcing.persistence import Tracking
 
+from adapters.sql_bulk import row_identity
 from adapters.sql_dialect import Dialect, tracking_bounds
-from projections.model import Change
+from projections.model import Change, Table
 from projections.query import ListQuery, Page
 from projections.versioning import META, Action, ReadModelVersion, decide
 from projections.view import Batch, TableView, version_row
@@ -65,6 +66,9 @@ class SqlTableView(TableView):
             for tracking in trackings:  # first: a repeated batch fails before doing any work
                 self._insert_tracking(c, tracking)
             execute(c, statements)
+
+    def row_identity(self, table: Table, value: Any) -> Hashable | None:
+        return row_identity(self.dialect, table, value)
 
     def apply_untracked(self, changes: Sequence[Change]) -> None:
         statements = self._statements(changes)

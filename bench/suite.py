@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,8 @@ from bench.commands import (
 )
 from domain.cluster import Cluster
 from domain.node import IdType, Node, NodeStatus
-from entrypoints.replay import rebuild
+from entrypoints.bootstrap import Services
+from entrypoints.replay import ReplayReport, rebuild
 
 Row = tuple[str, str, int, dict[str, Any]]
 
@@ -217,7 +218,8 @@ def projection_lag(
             services.close()
 
 
-def replay_rate(events: int) -> float:
+def replay_rate(events: int, rebuild_with: Callable[[Services], ReplayReport] = rebuild
+                ) -> float:
     """Rebuilds the read models from a store holding about `events` events of a fleet's life:
     per node, its cluster admitting it, its registration and two status changes (a flap), so
     the rebuild inserts rows, patches them and counts, as a real log makes it do."""
@@ -246,7 +248,7 @@ def replay_rate(events: int) -> float:
             services.close()
         replayer = services_for(url, run_projections=False)  # the rebuild is the only projector
         try:
-            return rebuild(replayer).rate
+            return rebuild_with(replayer).rate
         finally:
             replayer.close()
 

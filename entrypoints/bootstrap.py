@@ -19,6 +19,7 @@ from adapters.admin_ports import ViewAdminDirectory, ViewNodeMetrics
 from adapters.argon2_hasher import Argon2Hasher
 from adapters.deployment_finder import ViewDeploymentFinder
 from adapters.deployment_telemetry import ViewDeploymentTelemetry
+from adapters.event_decoding import FastMapper
 from adapters.event_log import event_log_for
 from adapters.file_lock import FileLock
 from adapters.geo_ip import BundledGeoLocator
@@ -444,7 +445,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     locks = build_lock_session(settings)
     lock = build_lock(settings, "projector", locks)
     projector = ProjectionWorker(
-        FleetProjection(view), store.recorder, store.mapper, store.name,
+        FleetProjection(view), store.recorder, FastMapper(store.mapper), store.name,
         leader=lock.held if lock is not None else None,
     )
     # Only where this process keeps the read model: with RUN_PROJECTIONS=false (serve

@@ -105,9 +105,11 @@ HANDLERS: dict[type[Any], Handler] = {
     Node.VersionChanged: _patch("nodes", version="agent_version"),
     Node.StatusChanged: _patch("nodes", status="status"),
     Node.ClusterChanged: _patch("nodes", cluster_id="cluster_id", cluster_name="cluster_name"),
+    # The liveness row stays: heartbeats write it outside the log, so a replay passing over a
+    # deletion would wipe what a node that came back reported after it (it only reads joined to
+    # a node, and a node registered again raises it).
     Node.Deleted: lambda e: [
-        Delete("nodes", _by_id(e)), Delete("node_liveness", {"node_id": e.originator_id}),
-        Delete("node_metrics", {"node_id": e.originator_id}),
+        Delete("nodes", _by_id(e)), Delete("node_metrics", {"node_id": e.originator_id}),
     ],
     Alias.Created: lambda e: [Upsert("aliases", {
         "id": e.originator_id, "node_id": e.node_id, "cluster_id": e.cluster_id,
@@ -162,11 +164,15 @@ class FleetProjection(Projection[TableView]):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.view.apply([(changes_for(domain_event, tracking.notification_id), tracking)])
 
-    def process_batch(self, batch: list[tuple[Any, Tracking]]) -> None:
-        """Many events, one transaction: how the runner keeps up with bursts of writes."""
-        self.view.apply(
-            [(changes_for(event, tracking.notification_id), tracking) for event, tracking in batch]
-        )
+    def process_batch(self, batch: list[tuple[Any, Tracking]], bulk: bool = False) -> None:
+        """Many events, one transaction: how the runner keeps up with bursts of writes.
+        `bulk` (a replay's large pages): the changes are reordered and folded first."""
+        changes = [(changes_for(event, tracking.notification_id), tracking)
+                   for event, tracking in batch]
+        if bulk:
+            self.view.apply_bulk(changes)
+        else:
+            self.view.apply(changes)
 
     @staticmethod
     def changes(events: Sequence[tuple[Any, int]]) -> list[Change]:

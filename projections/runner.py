@@ -23,8 +23,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Tracking
@@ -42,7 +43,7 @@ class BatchProjection(Protocol):
     @property
     def view(self) -> TableView: ...
 
-    def process_batch(self, batch: list[tuple[Any, Tracking]]) -> None: ...
+    def process_batch(self, batch: list[tuple[Any, Tracking]], bulk: bool = False) -> None: ...
 
 
 OFFER_WAIT = 0.5  # at most this long for a save in flight here, before reading from the store
@@ -110,6 +111,7 @@ class ProjectionWorker:
         self._reminded = 0.0
         self._failure_read = 0.0
         self._published = False
+        self._bulk = False  # a replay: large pages, applied as few statements as possible
 
     # --- ReadModelWaiter port -------------------------------------------------------------
     def notify_written(self, position: int) -> None:
@@ -213,7 +215,7 @@ class ProjectionWorker:
         if len(batch) >= self.page_size:  # a burst: read and decode the next page meanwhile
             self._read_ahead(last)
         try:
-            self.projection.process_batch(batch)
+            self.projection.process_batch(batch, bulk=self._bulk)
         except Exception as exc:
             if skipped := self._skip_applied(batch):  # a writer's transaction won the race
                 return skipped
@@ -223,6 +225,19 @@ class ProjectionWorker:
             raise EventFailedError(event, tracking.notification_id, exc) from exc
         self._advance(last, len(batch))
         return len(batch)
+
+    @contextmanager
+    def replaying(self, page_size: int) -> Iterator[None]:
+        """Steps read pages of `page_size` events and apply each with its changes reordered
+        and folded (TableView.apply_bulk); a page that fails is applied again event by event
+        the usual way, so the failure is contained and named as in live projection."""
+        before = self.page_size, self._bulk
+        self.page_size, self._bulk = page_size, True
+        try:
+            yield
+        finally:
+            self.page_size, self._bulk = before
+            self._ahead = None  # read at the replay's page size
 
     def _one_by_one(self, batch: list[tuple[Any, Tracking]]) -> int:
         """A page failed as a whole (nothing of it was applied): apply its events one at a

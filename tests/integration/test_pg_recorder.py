@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from adapters.pg_recorder import CopyApplicationRecorder
 from domain.command import Command
@@ -61,5 +62,26 @@ def test_a_version_conflict_is_still_an_integrity_error(pg_url: str) -> None:
         with pytest.raises(IntegrityError):
             services.store.save(second)
         assert services.store.recorder.max_notification_id() == 2
+    finally:
+        services.close()
+
+
+def test_pages_read_as_the_library_reads_them(pg_url: str) -> None:
+    """select_notifications' tuple-row page equals the base class's, from every start."""
+    services = build_services(make_settings(pg_url))
+    try:
+        recorder = services.store.recorder
+        assert isinstance(recorder, CopyApplicationRecorder)
+        services.store.save(*_commands(7, 10))
+        top = recorder.max_notification_id() or 0
+        for start in (0, 1, 3, top, top + 1):
+            for limit in (1, 4, 100):
+                for inclusive in (True, False):
+                    ours = recorder.select_notifications(start, limit,
+                                                         inclusive_of_start=inclusive)
+                    theirs = PostgresApplicationRecorder.select_notifications(
+                        recorder, start, limit, inclusive_of_start=inclusive)
+                    assert ours == theirs
+        assert len(recorder.select_notifications(0, 100)) == top
     finally:
         services.close()

@@ -14,10 +14,13 @@ from application.aliases import CreateAlias
 from application.clusters import CreateCluster, UpdateCluster
 from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from application.nodes import ChangeCluster
+from domain.alias import Alias
 from domain.node import NodeStatus
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.replay import rebuild
+from projections import fleet
 from projections.fleet_tables import FLEET_TABLES
+from projections.runner import EventFailedError
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration
@@ -117,3 +120,30 @@ def test_rebuild_twice_is_stable(url: str) -> None:
         second = rebuild(offline)
         assert snapshot(offline) == rows
     assert first.events == second.events > 0
+
+
+def test_a_failing_event_stops_the_rebuild_with_everything_before_it_applied(
+    url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A replay's page (thousands of events, folded) that cannot be applied is applied again
+    event by event: the events before the bad one are in the read model, the bad one is
+    named, and the position stops just before it."""
+    with running(url) as live:
+        build_history(live)
+    handlers: dict[Any, Any] = fleet.HANDLERS
+    original = handlers[Alias.Created]
+
+    def fails_on_tmp(event: Any) -> list[Any]:
+        if event.name == "tmp":
+            raise RuntimeError("injected bug")
+        return list(original(event))
+
+    monkeypatch.setitem(handlers, Alias.Created, fails_on_tmp)
+    with running(url, run_projections=False) as offline:
+        with pytest.raises(EventFailedError) as failed:
+            rebuild(offline)
+        position = offline.view.max_tracking_id(offline.store.name)
+        aliases = offline.view.select("aliases", {})
+    assert isinstance(failed.value.event, Alias.Created)
+    assert position == failed.value.notification_id - 1
+    assert [a["name"] for a in aliases] == ["web"]  # the first alias; "tmp" failed

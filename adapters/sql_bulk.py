@@ -1,0 +1,130 @@
+"""One PostgreSQL statement for a group of like changes (projections.change_order): the rows go
+as one JSON parameter that `json_to_recordset` turns back into typed columns.
+
+Sent row by row, each change costs psycopg ~10 us of Python (a dump per value) and the server a
+statement; as one JSON document (msgspec, in C) it costs about 1 us a row and one statement.
+Only values whose JSON form reads back as what psycopg would have sent take this path (text,
+integers, booleans, UUIDs, datetimes, NULL, each in its kind's column); a group holding anything
+else is written row by row as before, so the end state never depends on the path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from datetime import datetime
+from enum import Enum
+from typing import Any, cast
+from uuid import UUID
+
+import msgspec
+
+from adapters.sql_dialect import Dialect, Statement
+from projections.model import Change, Delete, Increment, Kind, Patch, Table, Upsert, UpsertMax
+
+DELTA = "edge_delta_"  # the increment's column in the JSON rows (no table has one so named)
+_encode = msgspec.json.Encoder().encode
+_sql: dict[tuple[Any, ...], str] = {}
+
+
+def _text(t: type) -> bool:
+    return t is str or (issubclass(t, str) and issubclass(t, Enum))
+
+
+def _int(t: type) -> bool:
+    return t is int or (issubclass(t, int) and issubclass(t, Enum) and not issubclass(t, bool))
+
+
+_FITS: dict[Kind, Callable[[type], bool]] = {
+    Kind.TEXT: _text,
+    Kind.INT: _int,
+    Kind.BOOL: lambda t: t is bool,
+    Kind.UUID: lambda t: t is UUID,
+    Kind.TIME: lambda t: t is datetime,
+}
+
+
+def row_identity(dialect: Dialect, table: Table, key: Any) -> Hashable | None:
+    """The key as the store compares it; None for a key of another type than its column's
+    (two such values might name one row), which makes its change a barrier."""
+    kind = dialect.kinds(table)[table.key]
+    if kind is Kind.TIME or kind is Kind.BOOL or not _FITS[kind](type(key)):
+        return None
+    return dialect.to_db(kind, key)  # type: ignore[no-any-return]
+
+
+def bulk_statement(dialect: Dialect, table: Table, group: list[Change]) -> Statement | None:
+    """SQL and its one parameter for the whole group, or None if it must go row by row."""
+    first = group[0]
+    kinds = dialect.kinds(table)
+    rows = _rows(first, group)
+    if rows is None:
+        return None
+    columns = {c: (Kind.INT if c == DELTA else kinds[c]) for c in rows[0]}
+    for column, kind in columns.items():
+        values = [row[column] for row in rows]
+        fits = _FITS[kind]
+        if not all(t is type(None) or fits(t) for t in set(map(type, values))):
+            return None
+        if kind is Kind.TEXT and any("\x00" in v for v in values if v is not None):
+            rows = [{**row, column: dialect.to_db(kind, row[column])} for row in rows]
+    try:
+        data = _encode(rows).decode()
+    except (TypeError, ValueError, OverflowError, UnicodeError):
+        return None
+    return _statement(dialect, table, first, columns), [data]
+
+
+def _rows(first: Change, group: list[Change]) -> list[dict[str, Any]] | None:
+    """The group's values as JSON objects, one per change, named by column."""
+    if isinstance(first, Upsert | UpsertMax):
+        return [cast(Upsert, c).row for c in group]
+    if isinstance(first, Patch):
+        if set(_present(first.where)) & set(first.fields):
+            return None  # a column both matched and set: one name cannot carry both
+        return [{**_present(c.where), **c.fields} for c in cast(list[Patch], group)]
+    if isinstance(first, Increment):
+        return [{**_present(c.where), DELTA: c.delta} for c in cast(list[Increment], group)]
+    return [_present(c.where) for c in cast(list[Delete], group)]
+
+
+def _present(where: dict[str, Any]) -> dict[str, Any]:
+    return {c: v for c, v in where.items() if v is not None}
+
+
+def _statement(dialect: Dialect, table: Table, first: Change, columns: dict[str, Kind]) -> str:
+    nulls = () if isinstance(first, Upsert | UpsertMax) else tuple(
+        (c, v is None) for c, v in first.where.items())
+    shape = (dialect.schema, dialect.prefix, table.name, type(first),
+             getattr(first, "column", None), tuple(columns), nulls)
+    sql = _sql.get(shape)
+    if sql is None:
+        if len(_sql) > 10_000:  # shapes come from code, so this only guards a leak
+            _sql.clear()
+        sql = _sql[shape] = _build(dialect, table, first, columns)
+    return sql
+
+
+def _build(dialect: Dialect, table: Table, first: Change, columns: dict[str, Kind]) -> str:
+    name = dialect.name(table.name)
+    spec = ", ".join(f"{c} {dialect.column_type(k)}" for c, k in columns.items())
+    source = f"json_to_recordset(%s::json) AS v({spec})"
+    if isinstance(first, Upsert | UpsertMax):
+        cols = ", ".join(columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != table.key)
+        sql = (f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {source} "
+               f"ON CONFLICT ({table.key}) DO UPDATE SET {updates}")
+        if isinstance(first, UpsertMax):
+            c = first.column
+            sql += f" WHERE {name}.{c} IS NULL OR {name}.{c} < excluded.{c}"
+        return sql
+    match = " AND ".join(f"t.{c} IS NULL" if v is None else f"t.{c} = v.{c}"
+                         for c, v in first.where.items())
+    if isinstance(first, Patch):
+        sets = ", ".join(f"{c} = v.{c}" for c in first.fields)
+        return f"UPDATE {name} AS t SET {sets} FROM {source} WHERE {match}"
+    if isinstance(first, Increment):
+        c = first.column
+        return f"UPDATE {name} AS t SET {c} = t.{c} + v.{DELTA} FROM {source} WHERE {match}"
+    if isinstance(first, Delete):
+        return f"DELETE FROM {name} AS t USING {source} WHERE {match}"
+    raise TypeError(first)
