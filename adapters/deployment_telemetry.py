@@ -10,7 +10,8 @@ from projections.query import Cond, ListQuery, Order
 from projections.view import TableView
 
 # table, the time column that ages it, its key
-AGED = (("deployment_samples", "at", "id"), ("deployment_logs", "updated_at", "request_id"))
+AGED = (("deployment_samples", "at", "id"), ("deployment_logs", "updated_at", "request_id"),
+        ("deployment_progress", "at", "id"))
 
 
 class ViewDeploymentTelemetry:

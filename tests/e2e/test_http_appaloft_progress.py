@@ -1,0 +1,80 @@
+"""An attempt's start as it happens (issue 17): the agent's progress lines (pull, start, each
+health probe) through the agent route, shown by GET /deployments/{id}/logs while the attempt
+runs, in order before its ready report; bounded per deployment; refused when malformed or
+from another node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_http_appaloft import Workflow, get
+from tests.e2e.test_http_support import error, running
+
+pytestmark = pytest.mark.e2e
+
+
+def say(flow: Workflow, token: dict[str, str], request_id: str, phase: str,
+        message: str) -> Any:
+    sent = flow.client.post(f"/agent/v1/deployments/{request_id}/progress", headers=token,
+                            json={"phase": phase, "message": message})
+    assert sent.status_code == 200, sent.text
+    return sent.json()["data"]
+
+
+def test_logs_show_the_agents_progress_while_it_runs_then_its_ready(any_url: str) -> None:
+    with running(any_url) as client:
+        flow = Workflow(client)
+        flow.configure()
+        _, token = flow.node()
+        first = flow.deploy()
+        request_id = flow.show(first)["deployment"]["requestId"]
+        lines = [("pull", "image busybox is on this node already"),
+                 ("start", "container started"),
+                 ("health", "probe 1 failed: connection refused"),
+                 ("health", "probe 2 passed 0.05s after the first; healthy")]
+        for phase, message in lines:
+            assert say(flow, token, request_id, phase, message) == {
+                "request_id": request_id, "recorded": True}
+        assert flow.status(first) == "running"
+        logs = get(client, f"/deployments/{first}/logs")["logs"]
+        assert [(e["source"], e["phase"], e["message"]) for e in logs[2:]] == [
+            ("edge-agent", phase, message) for phase, message in lines]
+        flow.report(token, first, "ready")
+        logs = get(client, f"/deployments/{first}/logs")["logs"]
+        rows = [(e["source"], e["phase"], e["level"]) for e in logs]
+        assert rows[:2] == [("edge-admin", "plan", "info"), ("edge-admin", "pull", "info")]
+        assert [e["message"] for e in logs[2:6]] == [m for _, m in lines]
+        # The ready report is one line now that the progress told the start.
+        assert logs[6]["phase"] == "health" and logs[6]["message"].startswith("ready: ")
+        assert len(logs) == 7
+        stamps = [e["timestamp"] for e in logs]
+        assert stamps == sorted(stamps)
+
+
+def test_progress_is_bounded_and_checked(any_url: str) -> None:
+    with running(any_url) as client:
+        flow = Workflow(client)
+        flow.configure()
+        _, token = flow.node()
+        first = flow.deploy()
+        request_id = flow.show(first)["deployment"]["requestId"]
+        url = f"/agent/v1/deployments/{request_id}/progress"
+        for bad in ({"phase": "stop", "message": "x"}, {"phase": "pull", "message": ""},
+                    {"phase": "pull"}, {"phase": "pull", "message": "x" * 1025},
+                    {"phase": "pull", "message": "a\x00b"}, {"phase": "pull", "message": "x",
+                                                              "level": "debug"},
+                    {"phase": "pull", "message": "x", "extra": 1}):
+            error(client.post(url, headers=token, json=bad), 422, "validation_failed")
+        _, other = flow.node()  # another node's agent
+        good = {"phase": "pull", "message": "x"}
+        error(client.post(url, headers=other, json=good), 404, "not_found")
+        error(client.post("/agent/v1/deployments/ffffffffffff/progress", headers=token,
+                          json={"phase": "pull", "message": "x"}), 404, "not_found")
+        recorded = [say(flow, token, request_id, "health", f"probe {n} failed")["recorded"]
+                    for n in range(66)]
+        assert recorded == [True] * 64 + [False] * 2
+        logs = get(client, f"/deployments/{first}/logs")["logs"]
+        said = [e["message"] for e in logs if e["source"] == "edge-agent"]
+        assert said == [f"probe {n} failed" for n in range(64)]
