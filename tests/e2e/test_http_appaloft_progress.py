@@ -1,7 +1,7 @@
 """An attempt's start as it happens (issue 17): the agent's progress lines (pull, start, each
 health probe) through the agent route, shown by GET /deployments/{id}/logs while the attempt
-runs, in order before its ready report; bounded per deployment; refused when malformed or
-from another node."""
+runs, in order before its ready report, and by its events stream between the events; bounded
+per deployment; refused when malformed or from another node."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_http_appaloft import Workflow, get
+from tests.e2e.test_http_appaloft_watch import envelopes, later, sse
 from tests.e2e.test_http_support import error, running
 
 pytestmark = pytest.mark.e2e
@@ -78,3 +79,42 @@ def test_progress_is_bounded_and_checked(any_url: str) -> None:
         logs = get(client, f"/deployments/{first}/logs")["logs"]
         said = [e["message"] for e in logs if e["source"] == "edge-agent"]
         assert said == [f"probe {n} failed" for n in range(64)]
+
+
+def test_the_events_stream_carries_progress_between_the_events(any_url: str) -> None:
+    with running(any_url) as client:
+        flow = Workflow(client)
+        flow.configure()
+        _, token = flow.node()
+        first = flow.deploy()
+        request_id = flow.show(first)["deployment"]["requestId"]
+        say(flow, token, request_id, "start", "container started")
+        # Followed: a line sent meanwhile comes as it is recorded (polled), then the ready.
+        woke = later(0.3, lambda: say(flow, token, request_id, "health", "probe 1 passed"))
+        ready = later(0.8, lambda: flow.report(token, first, "ready"))
+        frames = sse(client, first, untilTerminal="true")
+        woke.join()
+        ready.join()
+        assert [(f["id"], f["event"]) for f in frames] == [
+            ("1", "message"), ("2", "message"), (None, "progress"), (None, "progress"),
+            ("3", "message"), (None, "end")]
+        progress = [f["data"] for f in frames if f["event"] == "progress"]
+        assert [(p["kind"], p["progress"]["phase"], p["progress"]["message"]) for p in progress
+                ] == [("progress", "start", "container started"),
+                      ("progress", "health", "probe 1 passed")]
+        assert progress[0]["schemaVersion"] == "deployments.stream-events/v1"
+        assert progress[0]["progress"]["source"] == "edge-agent"
+        assert progress[0]["progress"]["deploymentId"] == first
+        stamps = [f["data"].get("event", f["data"].get("progress", {})).get("emittedAt")
+                  for f in frames[:-1]]
+        assert stamps == sorted(stamps)
+        # Resumed after the placement: its lines again; after the ready: none.
+        resumed = sse(client, first, headers={"Last-Event-ID": "2"}, untilTerminal="true")
+        assert [f["event"] for f in resumed] == ["progress", "progress", "message", "end"]
+        after = sse(client, first, cursor="3", untilTerminal="true")
+        assert [f["event"] for f in after] == ["end"]
+        quiet = sse(client, first, untilTerminal="true", includeProgress="false")
+        assert [f["event"] for f in quiet] == ["message"] * 3 + ["end"]
+        # The page of events stays lifecycle events only.
+        page = envelopes(client, first)["envelopes"]
+        assert [e["kind"] for e in page] == ["event"] * 3
