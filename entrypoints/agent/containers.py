@@ -242,6 +242,7 @@ class ContainerRunner:
                 return
         log.info("deployment %s ready: %s", spec.request_id,
                  ", ".join(p["link"] for p in ports.values()) or "no ports")
+        await progress.flush()
         await self.send(spec.request_id, DeploymentReport(
             state="ready", phase="start" if spec.health is None else "health", ports=ports,
             public_ip=self.public_ip))
