@@ -171,10 +171,15 @@ async def work(request: Request) -> Response:
         while True:
             rung.clear()
             found, update, containers = await run_in_threadpool(_find, svc, node.id, poll)
-            remaining = deadline - time.monotonic()
-            busy = found.executions or found.cancel or update or any(containers.values())
+            now = time.monotonic()
+            remaining = deadline - now
+            stops, handed = containers["stop_deployments"], svc.deployments.stops_handed
+            busy = found.executions or found.cancel or update or handed.fresh(
+                node.id, stops, now) or any(v for k, v in containers.items()
+                                            if k != "stop_deployments")
             if busy or remaining <= 0 or stopping.is_set():
                 _count_delivery(svc, len(found.executions))
+                handed.handed(node.id, stops, now)
                 return ok(request, _body(svc, found, update, containers))
             # Work recorded by another admin process rings nothing here: look again regularly.
             await first_of(rung, stopping, min(remaining, svc.settings.agent_poll_recheck))
