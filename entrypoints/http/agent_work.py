@@ -1,8 +1,10 @@
 """Agent API work loop: long-poll for executions, cancels and self-updates; report results.
 
 The agent calls out (it may sit behind NAT). A poll names the executions the agent holds in its
-journal; the answer comes as soon as there is work, or empty after `wait_seconds`. The answers
-are closed shapes; the agent decodes them with the reply structs of application/agent_protocol.py.
+journal; the answer comes as soon as there is work, or empty after `wait_seconds` (a stop of a
+container the node was handed lately is carried by every answer but is no new work: application/
+deployment_work.py StopsHandedOut). The answers are closed shapes; the agent decodes them with
+the reply structs of application/agent_protocol.py.
 """
 
 from __future__ import annotations
