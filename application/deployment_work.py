@@ -91,8 +91,10 @@ def start_spec(box: SecretBox, row: dict[str, Any]) -> dict[str, Any]:
 
 
 # A stop handed out this long ago answers a poll at once again (an agent restarted meanwhile
-# forgot it; the answers that came for other reasons carried it too).
-REPEAT_STOP_AFTER = 10.0
+# forgot it; the answers that came for other reasons, or at the poll's end, carried it too).
+# Longer than a container's stop grace (10 s) and its removal: at 10 s, the stop of one still
+# ending answered a poll at once and the agent waited its quiet second again.
+REPEAT_STOP_AFTER = 30.0
 
 
 class StopsHandedOut:
