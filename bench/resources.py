@@ -13,6 +13,8 @@ the one before it, as a redeploy does.
    Baseline in the same run, alternating with the deploys: the same container (the agent's own
    container_config and health check code) created, started and checked directly on podman's
    API through aiodocker, then removed. The ratio is the control plane's overhead on top.
+   Where the agent's part goes: placed -> ready split by the recorded times of the agent's
+   progress lines in GET /deployments/{id}/logs (read after each deploy, not timed).
 2. Events-stream latency, commit -> SSE client: every frame received live (not history) on
    each attempt's GET /deployments/{id}/events/stream (kept open until its container stopped)
    and on the store-wide GET /api/v1/events/stream (open for the whole run), measured from
