@@ -240,9 +240,9 @@ class ContainerRunner:
             if unhealthy is not None:
                 await self._unhealthy(spec.request_id, container, unhealthy)
                 return
+        await progress.flush()  # its lines before its report, checked or not
         log.info("deployment %s ready: %s", spec.request_id,
                  ", ".join(p["link"] for p in ports.values()) or "no ports")
-        await progress.flush()
         await self.send(spec.request_id, DeploymentReport(
             state="ready", phase="start" if spec.health is None else "health", ports=ports,
             public_ip=self.public_ip))
