@@ -12,7 +12,7 @@ from projections.view import TableView
 # table, the time column that ages it, its key
 # (a deployment's runtime log head is never older than its lines: they go first, or together)
 AGED = (("deployment_samples", "at", "id"), ("deployment_logs", "updated_at", "request_id"),
-        ("runtime_log_lines", "received_at", "id"),
+        ("deployment_progress", "at", "id"), ("runtime_log_lines", "received_at", "id"),
         ("runtime_log_heads", "updated_at", "request_id"))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from projections.model import Change, Upsert
+from projections.query import Cond, ListQuery
 from projections.view import TableView
 
 
@@ -34,3 +35,11 @@ class ViewNodeReports:
             row["cpu_percent"] = str(row["cpu_percent"])  # exact decimal text, as stored
             changes.append(Upsert("deployment_samples", row))
         self.view.apply_untracked(changes)
+
+    def progress(self, line: dict[str, Any], keep: int) -> bool:
+        query = ListQuery((Cond("request_id", "eq", line["request_id"]),), page_size=1,
+                          columns=("id",))
+        if self.view.query("deployment_progress", query).total >= keep:
+            return False
+        self.view.apply_untracked([Upsert("deployment_progress", line)])
+        return True

@@ -303,6 +303,23 @@ class DeploymentReport(msgspec.Struct, forbid_unknown_fields=True):
     detail: Annotated[str, Meta(max_length=4096)] = ""
 
 
+class DeploymentProgress(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Agent -> admin, while a deployment starts: one step as it happens (the image pulled,
+    the container started, a health probe's result), before the report that ends the start.
+    Telemetry, bounded by both sides; an agent that sends none is reported on as before."""
+
+    phase: Phase
+    level: Literal["info", "error"] = "info"
+    message: Annotated[str, Meta(min_length=1, max_length=1024)]
+
+
+class DeploymentProgressReply(msgspec.Struct):
+    """`data` of POST /agent/v1/deployments/{request_id}/progress."""
+
+    request_id: str
+    recorded: bool  # false: the deployment has all the lines the admin keeps of it
+
+
 class DeploymentReply(msgspec.Struct):
     """`data` of POST /agent/v1/deployments/{request_id}/report."""
 

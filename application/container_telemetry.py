@@ -1,17 +1,22 @@
-"""Container logs and resource samples pushed by agents (nodes may sit behind NAT, so the admin
-never reaches into them): kept on the read side, not as events."""
+"""Container logs, resource samples and start progress pushed by agents (nodes may sit behind
+NAT, so the admin never reaches into them): kept on the read side, not as events."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from uuid import UUID
 
 import msgspec
 
-from application.agent_protocol import DeploymentTelemetry
+from application.agent_protocol import DeploymentProgress, DeploymentTelemetry
 from application.errors import NotFoundError
 from application.ports import Clock, DeploymentFinder, NodeReports
 from domain.deployment import REQUEST_ID
+
+# Progress lines kept per deployment: an agent sends fewer (entrypoints/agent/start_progress.py
+# MAX_LINES); this bounds the table whatever one sends.
+MAX_PROGRESS = 64
 
 
 class ContainerTelemetry:
@@ -20,11 +25,21 @@ class ContainerTelemetry:
 
     def record(self, node_id: UUID, request_id: str, body: DeploymentTelemetry) -> datetime:
         """Only the node a deployment is placed on reports on it."""
-        row = self.finder.one(request_id) if REQUEST_ID.match(request_id) else None
-        if row is None or row.get("node_id") != node_id:
-            raise NotFoundError(f"deployment {request_id} not found")
+        self._placed(node_id, request_id)
         now = self.clock.now()
         sample = msgspec.structs.asdict(body.sample) if body.sample is not None else None
         self.reports.container(request_id, body.logs, now, crashed=body.crashed,
                                exit_code=body.exit_code, sample=sample)
         return now
+
+    def progress(self, node_id: UUID, request_id: str, body: DeploymentProgress) -> bool:
+        """Keeps a line of the deployment's start unless it has MAX_PROGRESS (False)."""
+        self._placed(node_id, request_id)
+        return self.reports.progress({
+            "id": uuid.uuid4(), "request_id": request_id, "at": self.clock.now(),
+            "phase": body.phase, "level": body.level, "message": body.message}, MAX_PROGRESS)
+
+    def _placed(self, node_id: UUID, request_id: str) -> None:
+        row = self.finder.one(request_id) if REQUEST_ID.match(request_id) else None
+        if row is None or row.get("node_id") != node_id:
+            raise NotFoundError(f"deployment {request_id} not found")

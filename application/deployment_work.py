@@ -6,6 +6,11 @@ was asked, the admin no longer knows them as live, or they are over as an ERROR 
 admin gave up on that the node made late: nothing may run that the admin does not account for).
 A ready one the agent does not hold has lost its container: it becomes an error.
 
+Every answer repeats the node's stops until their containers are gone (so a lost answer costs
+nothing), but a stop answers a poll at once only when it is new to the node (StopsHandedOut):
+one its agent is carrying out (a container has 10 s to end) answered each poll at once, the
+agent waits a second between such polls, and a deployment placed meanwhile waited for that.
+
 A spec with an enabled `health` policy (a Resource's snapshot: domain/resource.py) is handed
 out with its check, in the agent protocol's names (HealthCheck): the agent reports it ready only
 once the check passes. Any spec may carry one, so this is also how an Edgegap-shaped spec would
@@ -15,6 +20,7 @@ get a check; none of the Edgegap inputs sets it today.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -82,6 +88,32 @@ def start_spec(box: SecretBox, row: dict[str, Any]) -> dict[str, Any]:
             "env": env, "cpu_units": spec["cpu_units"], "memory_mb": spec["memory_mb"],
             "command": spec["command"], "arguments": spec["arguments"],
             "max_duration": spec["max_duration"], "health": health_check(spec)}
+
+
+# A stop handed out this long ago answers a poll at once again (an agent restarted meanwhile
+# forgot it; the answers that came for other reasons, or at the poll's end, carried it too).
+# Longer than a container's stop grace (10 s) and its removal: at 10 s, the stop of one still
+# ending answered a poll at once and the agent waited its quiet second again.
+REPEAT_STOP_AFTER = 30.0
+
+
+class StopsHandedOut:
+    """The stops this admin process handed to each node, and when (monotonic seconds)."""
+
+    def __init__(self) -> None:
+        self._handed: dict[UUID, dict[str, float]] = {}
+
+    def fresh(self, node_id: UUID, stops: Sequence[str], now: float) -> bool:
+        """Whether one of `stops` was not handed to the node within REPEAT_STOP_AFTER."""
+        handed = self._handed.get(node_id, {})
+        return any(now - handed.get(r, -math.inf) >= REPEAT_STOP_AFTER for r in stops)
+
+    def handed(self, node_id: UUID, stops: Sequence[str], now: float) -> None:
+        """An answer carried `stops` (and no other: those are done)."""
+        if stops:
+            self._handed[node_id] = dict.fromkeys(stops, now)
+        else:
+            self._handed.pop(node_id, None)
 
 
 def work_for(deployments: Deployments, node_id: UUID,

@@ -21,7 +21,7 @@ from application.agent_protocol import DeploymentReport
 from application.apps import reveal, sealed_env
 from application.automatic_rollback import automatic_rollback
 from application.deployment_inputs import DeploymentCreate, user_points
-from application.deployment_work import health_allowance, work_for
+from application.deployment_work import StopsHandedOut, health_allowance, work_for
 from application.errors import ForbiddenError, NotFoundError, SecretUnavailableError
 from application.ports import (
     DeploymentFinder,
@@ -111,6 +111,7 @@ class Deployments:
         self.guard, self.box, self.finder = guard, box, finder
         self.unsealing = unsealing or UnsealFailures()
         self.public_url = public_url.rstrip("/")
+        self.stops_handed = StopsHandedOut()  # this process's memory (deployment_work.py)
 
     def deploy(self, cmd: DeploymentCreate, preferred: tuple[str, ...] = ()) -> Accepted:
         users = user_points(cmd.users, self.geo)

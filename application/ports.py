@@ -386,6 +386,10 @@ class NodeReports(Protocol):
         exit_code: int | None, sample: dict[str, Any] | None,
     ) -> None: ...
 
+    def progress(self, line: dict[str, Any], keep: int) -> bool:
+        """Adds a start's progress line unless its deployment has `keep` already (False)."""
+        ...
+
 class DeploymentTelemetryStore(Protocol):
     """Container telemetry the agents push (samples, log tails): read-model rows, not events,
     so only retention ever removes them."""

@@ -13,6 +13,8 @@ the one before it, as a redeploy does.
    Baseline in the same run, alternating with the deploys: the same container (the agent's own
    container_config and health check code) created, started and checked directly on podman's
    API through aiodocker, then removed. The ratio is the control plane's overhead on top.
+   Where the agent's part goes: placed -> ready split by the recorded times of the agent's
+   progress lines in GET /deployments/{id}/logs (read after each deploy, not timed).
 2. Events-stream latency, commit -> SSE client: every frame received live (not history) on
    each attempt's GET /deployments/{id}/events/stream (kept open until its container stopped)
    and on the store-wide GET /api/v1/events/stream (open for the whole run), measured from
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -67,6 +70,10 @@ class Figures:
     admin_part: list[float] = field(default_factory=list)
     agent_part: list[float] = field(default_factory=list)
     store_frames: dict[str, list[float]] = field(default_factory=dict)
+    progress_frames: int = 0  # the agent's lines on the attempts' streams (not timed)
+    # placed -> ready split by the agent's progress lines (GET /deployments/{id}/logs).
+    segments: dict[str, list[float]] = field(default_factory=dict)
+    first_probe_failed: int = 0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -102,8 +109,11 @@ async def watch_attempt(  # noqa: PLR0913 - one attempt's clocks, named
     `succeeded` with the arrival of `succeeded`, and times every frame recorded after
     `opened` (the POST's answer: earlier ones are history)."""
     placed = sent
-    async for _name, data in sse(client, f"/deployments/{deployment}/events/stream"):
+    async for name, data in sse(client, f"/deployments/{deployment}/events/stream"):
         arrived = time.perf_counter()
+        if name == "progress":  # the agent's lines while it starts the container
+            figures.progress_frames += 1
+            continue
         event = data["event"]
         if not succeeded.done() and event["status"] not in ("created", "running"):
             if event["status"] == "succeeded":
@@ -139,7 +149,35 @@ async def deploy(client: httpx.AsyncClient, context: dict[str, str], figures: Fi
                                              figures, succeeded))
     watchers.add(task)
     task.add_done_callback(watchers.discard)
-    return await asyncio.wait_for(succeeded, 120) - began
+    took = await asyncio.wait_for(succeeded, 120) - began
+    await split(client, answer.json()["id"], figures)
+    return took
+
+
+SEGMENTS = ("placed -> container created (work poll, create)", "-> started",
+            "-> a probe passed", "-> ready recorded (report)")
+
+
+async def split(client: httpx.AsyncClient, deployment: str, figures: Figures) -> None:
+    """Where the agent's part went, from the recorded times of the attempt's log lines
+    (not measured: read after it succeeded)."""
+    logs = (await client.get(f"/deployments/{deployment}/logs")).json()["logs"]
+    agent = [e for e in logs if e["source"] == "edge-agent"]
+
+    def at(entry: dict[str, Any]) -> float:
+        return datetime.fromisoformat(entry["timestamp"]).timestamp()
+
+    try:
+        marks = [at(next(e for e in logs if e["phase"] == "pull")),
+                 at(next(e for e in agent if e["phase"] == "pull")),
+                 at(next(e for e in agent if e["phase"] == "start")),
+                 at(next(e for e in agent if e["message"].endswith("; healthy"))),
+                 at(next(e for e in agent if e["message"].startswith("ready")))]
+    except StopIteration:
+        return  # an agent that sends no progress
+    for name, (a, b) in zip(SEGMENTS, itertools.pairwise(marks), strict=True):
+        figures.segments.setdefault(name, []).append(b - a)
+    figures.first_probe_failed += any(e["message"].startswith("probe 1 failed") for e in agent)
 
 
 # --- the baseline ---------------------------------------------------------------------------
@@ -252,9 +290,17 @@ def report(figures: Figures, count: int) -> None:
     print(f"  where it goes (recorded times, p50): POST sent -> placed "
           f"{pct(figures.admin_part, .5):.0f} ms, placed -> ready (agent: work poll, create, "
           f"start, checks, report) {pct(figures.agent_part, .5):.0f} ms")
+    if figures.segments:
+        print("  placed -> ready by the agent's progress lines (p50): " + ", ".join(
+            f"{name} {pct(figures.segments[name], .5):.0f} ms" for name in SEGMENTS
+            if name in figures.segments) + f"; the first probe failed in"
+            f" {figures.first_probe_failed} of {len(figures.segments[SEGMENTS[0]])}")
     late = [sum(v > CHECK.interval_seconds for v in values) for values in (ours, base)]
-    print(f"  past one probe interval (a first probe failed, the next came 1 s later): "
-          f"{late[0]} of {len(ours)} deploys, {late[1]} of {len(base)} direct starts")
+    print(f"  longer than one probe interval (1 s; before early probes, a failed first probe"
+          f" meant the next came 1 s later): {late[0]} of {len(ours)} deploys, {late[1]} of"
+          f" {len(base)} direct starts")
+    print(f"  progress frames (the agent's lines while it starts) on the attempts' streams:"
+          f" {figures.progress_frames}")
     for title, frames in (("GET /deployments/{id}/events/stream", figures.attempt_frames),
                           ("GET /api/v1/events/stream", figures.store_frames)):
         every = [v for values in frames.values() for v in values]

@@ -144,6 +144,17 @@ DEPLOYMENT_SAMPLES = Table(
     owned=False,
 )
 
+# What an agent said while it started a deployment (pull, start, each health probe's result:
+# entrypoints/agent/start_progress.py), at most MAX_PROGRESS lines each (application/
+# container_telemetry.py); `at` is the admin's clock when the line came in.
+DEPLOYMENT_PROGRESS = Table(
+    "deployment_progress", "id",
+    cols(("id", UID), ("request_id", TXT), ("at", TIME), ("phase", TXT), ("level", TXT),
+         ("message", TXT)),
+    indexes=("request_id, at", "at"),
+    owned=False,
+)
+
 # A deployment's webhook_on_<kind> URLs, with the secret their deliveries are signed with.
 class DeploymentHookRecord(Record, frozen=True, kw_only=True):
     id: UUID
@@ -156,7 +167,7 @@ class DeploymentHookRecord(Record, frozen=True, kw_only=True):
 DEPLOYMENT_HOOKS = table_of(DeploymentHookRecord, "deployment_hooks", indexes=("request_id",))
 
 DEPLOYMENT_TABLES = (APPS, APP_VERSIONS, NODE_IMAGES, HOSTS, DEPLOYMENTS, DEPLOYMENT_TAGS,
-                     DEPLOYMENT_LOGS, DEPLOYMENT_SAMPLES, DEPLOYMENT_HOOKS)
+                     DEPLOYMENT_LOGS, DEPLOYMENT_SAMPLES, DEPLOYMENT_PROGRESS, DEPLOYMENT_HOOKS)
 DEPLOYMENT_RECORDS: tuple[type[Record], ...] = (
     AppRecord, AppVersionRecord, HostRecord, DeploymentRecord, DeploymentTagRecord,
     DeploymentHookRecord,

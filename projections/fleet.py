@@ -105,11 +105,9 @@ HANDLERS: dict[type[Any], Handler] = {
     Node.VersionChanged: _patch("nodes", version="agent_version"),
     Node.StatusChanged: _patch("nodes", status="status"),
     Node.ClusterChanged: _patch("nodes", cluster_id="cluster_id", cluster_name="cluster_name"),
-    # The liveness row stays: heartbeats write it outside the log, so a replay passing over a
-    # deletion would wipe what a node that came back reported after it (it only reads joined to
-    # a node, and a node registered again raises it).
     Node.Deleted: lambda e: [
-        Delete("nodes", _by_id(e)), Delete("node_metrics", {"node_id": e.originator_id}),
+        Delete("nodes", _by_id(e)), Delete("node_liveness", {"node_id": e.originator_id}),
+        Delete("node_metrics", {"node_id": e.originator_id}),
     ],
     Alias.Created: lambda e: [Upsert("aliases", {
         "id": e.originator_id, "node_id": e.node_id, "cluster_id": e.cluster_id,

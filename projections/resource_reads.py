@@ -56,6 +56,9 @@ def timeline(attempt: AttemptRecord) -> list[TimelineEntry]:
     return entries
 
 
+PROGRESS_PAGE = 100  # more than the admin keeps of one deployment
+
+
 @dataclass(frozen=True)
 class ContainerLogs:
     """The log tail the agent last sent for an attempt's container (the telemetry route), and
@@ -65,6 +68,17 @@ class ContainerLogs:
     crash_logs: str | None
     exit_code: int | None
     at: datetime
+
+
+@dataclass(frozen=True)
+class ProgressLine:
+    """A step the agent reported while it started an attempt's container (its pull, its
+    start, a health probe), at the admin's clock when it came in."""
+
+    at: datetime
+    phase: str
+    level: str
+    message: str
 
 
 def _filters(**equal: Any) -> tuple[Filter, ...]:
@@ -155,6 +169,15 @@ class ResourceReads(Reads):
         # an upsert without a crash leaves these columns unset (absent in the memory view)
         return ContainerLogs(logs=row.get("logs") or "", crash_logs=row.get("crash_logs"),
                              exit_code=row.get("exit_code"), at=row["updated_at"])
+
+    def progress(self, request_id: str) -> list[ProgressLine]:
+        """What the agent said while it started the attempt, oldest first (at most
+        application/container_telemetry.py MAX_PROGRESS lines)."""
+        query = ListQuery((Cond("request_id", "eq", request_id),), (Order("at"),),
+                          page_size=PROGRESS_PAGE, count=False)
+        return [ProgressLine(at=r["at"], phase=r["phase"], level=r["level"],
+                             message=r["message"])
+                for r in self.view.query("deployment_progress", query).rows]
 
     def attempts_on_server(self, server_id: UUID, limit: int) -> list[AttemptRecord]:
         return self._list(self.attempts, (Cond("server_id", "eq", server_id),), limit,

@@ -16,6 +16,8 @@ import msgspec
 from application.agent_protocol import (
     AgentHostReport,
     CheckSshLogin,
+    DeploymentProgress,
+    DeploymentProgressReply,
     DeploymentReply,
     DeploymentReport,
     DeploymentTelemetry,
@@ -137,6 +139,11 @@ class AgentApi:
                         body: DeploymentTelemetry) -> TelemetryReply:
         return await self._post(f"/agent/v1/deployments/{request_id}/telemetry", body,
                                 api_token, TelemetryReply)
+
+    async def progress(self, api_token: str, request_id: str,
+                       body: DeploymentProgress) -> DeploymentProgressReply:
+        return await self._post(f"/agent/v1/deployments/{request_id}/progress", body,
+                                api_token, DeploymentProgressReply)
 
     async def health(self, api_token: str, request_id: str,
                      body: HealthObservation) -> HealthObservationReply:

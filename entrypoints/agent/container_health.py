@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +28,8 @@ HEALTH_LABEL = "edge.health"  # a container's HealthCheck, JSON (health-checked 
 PORTS_LABEL = "edge.ports"  # its spec's ports, JSON, beside it
 # How long a TCP probe waits to see whether the accepted connection is dropped at once.
 TCP_SETTLE = 0.1
+# The first wait before an early probe while a container starts (wait_healthy).
+FIRST_EARLY = 0.05
 STATUS_LINE = 256  # bytes of an answer's first line worth reading or quoting
 STATUS = re.compile(r"[0-9]{3}")
 # Kept as they are in a request line; everything else (non-ASCII) is percent-encoded.
@@ -80,22 +83,43 @@ async def probe(check: HealthCheck, host: str, port: int) -> str | None:
         return f"cannot connect to {host}:{port}: {exc.strerror or exc}"
 
 
-async def wait_healthy(check: HealthCheck, host: str, port: int) -> str | None:
-    """Probes at once, then `interval_seconds` after each failed probe, until one passes (None)
-    or `retries` in a row have failed (the last one's result). Failures that end within
-    `start_period_seconds` of the first probe do not count: the app may still be starting."""
+async def wait_healthy(check: HealthCheck, host: str, port: int,
+                       seen: Callable[[str | None], None] | None = None) -> str | None:
+    """Probes until one passes (None) or `retries` in a row have failed (the last one's
+    result); `seen` hears each probe's result. The policy's probes come one per
+    `interval_seconds` from the first, and only those count: failures that end within
+    `start_period_seconds` of the first probe do not (the app may still be starting). Between
+    them, early probes back off from FIRST_EARLY up to the interval (early_delays): the server
+    in a new container usually binds a moment after the first probe, and waiting a whole
+    interval for the second one made a start take twice as long. An early probe that passes
+    ends the check; one that fails counts for nothing, so a check fails no sooner than before."""
     loop = asyncio.get_running_loop()
     counted_from = loop.time() + check.start_period_seconds
+    next_counted = loop.time()
+    early = early_delays(check.interval_seconds)
     failures = 0
     while True:
+        counted = loop.time() >= next_counted
+        if counted:
+            next_counted = loop.time() + check.interval_seconds
         found = await probe(check, host, port)
+        if seen is not None:
+            seen(found)
         if found is None:
             return None
-        if loop.time() >= counted_from:
+        if counted and loop.time() >= counted_from:
             failures += 1
             if failures >= check.retries:
                 return found
-        await asyncio.sleep(check.interval_seconds)
+        await asyncio.sleep(min(next(early), max(next_counted - loop.time(), 0.0)))
+
+
+def early_delays(interval: float) -> Iterator[float]:
+    """FIRST_EARLY, doubling, then the interval for good: the waits before early probes."""
+    delay = min(FIRST_EARLY, interval)
+    while True:
+        yield delay
+        delay = min(delay * 2, interval)
 
 
 async def _http(check: HealthCheck, host: str, port: int) -> str | None:

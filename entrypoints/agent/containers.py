@@ -37,6 +37,7 @@ from entrypoints.agent.container_health import (
     wait_healthy,
 )
 from entrypoints.agent.container_runtime import STOP_GRACE, RuntimeControl, paused_name
+from entrypoints.agent.start_progress import SendProgress, StartProgress
 
 log = logging.getLogger(__name__)
 LABEL = "edge.request_id"
@@ -131,8 +132,10 @@ class ContainerRunner(RuntimeControl):
     them: entrypoints/agent/container_runtime.py)."""
 
     def __init__(self, url: str, public_ip: str, send: Send,
-                 telemetry: SendTelemetry | None = None) -> None:
+                 telemetry: SendTelemetry | None = None,
+                 progress: SendProgress | None = None) -> None:
         self.url, self.public_ip, self.send, self.telemetry = url, public_ip, send, telemetry
+        self.progress = progress  # lines while a start is under way (start_progress.py)
         self.docker: aiodocker.Docker | None = None
         self._held: set[str] = set()
         self._stopping: set[str] = set()
@@ -218,11 +221,13 @@ class ContainerRunner(RuntimeControl):
         assert self.docker is not None
         name = f"edge-{spec.request_id}"
         phase: list[Phase] = ["start"]  # _create moves it to "pull" while it pulls
+        progress = StartProgress(spec.request_id, self.progress)
         try:
-            container = await self._create(name, spec, phase)
+            container = await self._create(name, spec, phase, progress)
             self._containers[spec.request_id] = container
             phase[0] = "start"
             await container.start()
+            progress.note("start", f"container {name} started")
             info = await container.show()
             published = info["NetworkSettings"]["Ports"] or {}
             ports = reported_ports(spec, published, self.public_ip)
@@ -230,18 +235,21 @@ class ContainerRunner(RuntimeControl):
             log.warning("deployment %s could not %s: %s", spec.request_id, phase[0],
                         exc.message)
             self._held.discard(spec.request_id)
+            await progress.flush()
             await self.send(spec.request_id, DeploymentReport(
                 state="error", phase=phase[0], detail=exc.message[:4000]))
             return
         if spec.health is not None and spec.request_id not in self._stopping:
             log.info("deployment %s started; checking its health", spec.request_id)
-            unhealthy = await self._check(spec.health, container, published)
+            unhealthy = await self._check(spec.health, container, published, progress)
+            await progress.flush()
             if unhealthy is ENDED:  # it exited while checked: _watch reports how
                 await self._watch(spec.request_id, container, "health")
                 return
             if unhealthy is not None:
                 await self._unhealthy(spec.request_id, container, unhealthy)
                 return
+        await progress.flush()  # its lines before its report, checked or not
         log.info("deployment %s ready: %s", spec.request_id,
                  ", ".join(p.link or "" for p in ports.values()) or "no ports")
         await self.send(spec.request_id, DeploymentReport(
@@ -274,27 +282,38 @@ class ContainerRunner(RuntimeControl):
                             request_id, unhealthy)
         await self._watch(request_id, container)
 
-    async def _create(self, name: str, spec: ContainerSpec, phase: list[Phase]) -> Any:
+    async def _create(self, name: str, spec: ContainerSpec, phase: list[Phase],
+                      progress: StartProgress) -> Any:
         assert self.docker is not None
         config = container_config(spec)
         try:
-            return await self.docker.containers.create_or_replace(name=name, config=config)
+            created = await self.docker.containers.create_or_replace(name=name, config=config)
         except aiodocker.DockerError as exc:
             if exc.status != 404:
                 raise
+        else:
+            progress.note("pull", f"image {spec.image} is on this node already")
+            return created
         phase[0] = "pull"
         log.info("deployment %s: pulling %s", spec.request_id, spec.image)
+        progress.note("pull", f"pulling {spec.image}")
+        began = asyncio.get_running_loop().time()
         await self.docker.images.pull(spec.image)  # not on this node yet
+        progress.note("pull", f"pulled {spec.image} in"
+                      f" {asyncio.get_running_loop().time() - began:.1f}s")
         return await self.docker.containers.create_or_replace(name=name, config=config)
 
-    async def _check(self, check: HealthCheck, container: Any, published: dict[str, Any]
-                     ) -> str | Ended | None:
+    async def _check(self, check: HealthCheck, container: Any, published: dict[str, Any],
+                     progress: StartProgress | None = None) -> str | Ended | None:
         """None once the check passes, what the last probe found when it fails, or ENDED
         when the container exits first (its exit code then says more than any probe)."""
         address = published_address(check, published)
         if address is None:
             return f"port {check.port}/tcp of the container is not published"
-        probing = asyncio.ensure_future(wait_healthy(check, *address))
+        if progress is not None:
+            progress.probe_started()
+        probing = asyncio.ensure_future(wait_healthy(
+            check, *address, seen=progress.probe if progress is not None else None))
         ended = asyncio.ensure_future(container.wait())
         try:
             await asyncio.wait({probing, ended}, return_when=asyncio.FIRST_COMPLETED)
@@ -302,6 +321,8 @@ class ContainerRunner(RuntimeControl):
             for task in (probing, ended):
                 task.cancel()
             await asyncio.gather(probing, ended, return_exceptions=True)
+        if progress is not None:
+            progress.check_ended()
         if (ended.done() and not ended.cancelled()) or probing.cancelled():
             return ENDED
         if (error := probing.exception()) is not None:  # a bug: fail it, never hang the start

@@ -15,6 +15,7 @@ import aiodocker
 from application.agent_protocol import (
     AgentHostReport,
     ContainerSample,
+    DeploymentProgress,
     DeploymentReport,
     DeploymentTelemetry,
     HealthObservation,
@@ -50,7 +51,7 @@ class Hosting:
     def __init__(self, link: Link, config: HostingConfig) -> None:
         self.link, self.config = link, config
         self.runner = ContainerRunner(config.docker_url, config.public_ip, self.deliver,
-                                      self.send_telemetry)
+                                      self.send_telemetry, self.send_progress)
         self.health = HealthWatch(self.runner, self.send_health)
 
     async def open(self) -> None:
@@ -89,6 +90,15 @@ class Hosting:
             await self.link.api.telemetry(session.api_token, request_id, body)
         except (Unreachable, AdminError) as exc:
             log.debug("telemetry for %s not delivered: %s", request_id, exc)
+
+    async def send_progress(self, request_id: str, body: DeploymentProgress) -> None:
+        """Once: a start's progress line is worth no wait (its report follows it). An admin
+        that predates the route answers 404."""
+        try:
+            session = await self.link.session()
+            await self.link.api.progress(session.api_token, request_id, body)
+        except (Unreachable, AdminError) as exc:
+            log.debug("progress of %s not delivered: %s", request_id, exc)
 
     async def send_health(self, request_id: str, body: HealthObservation) -> None:
         """Tried a few times (a change is worth more than a sample), then dropped: the next

@@ -16,6 +16,8 @@ from starlette.routing import Route
 
 from application.agent_protocol import (
     AgentHostReport,
+    DeploymentProgress,
+    DeploymentProgressReply,
     DeploymentReply,
     DeploymentReport,
     DeploymentTelemetry,
@@ -45,7 +47,15 @@ class AgentHostResponse(HostReply, Shape):
     images: Annotated[int, described("Distinct image references recorded")]
 
 
-SHAPES = (AgentDeploymentReportResponse, AgentTelemetryResponse, AgentHostResponse)
+class AgentProgressResponse(DeploymentProgressReply, Shape):
+    """Received"""
+
+    recorded: Annotated[bool, described(
+        "false: the deployment has every progress line the admin keeps of it (64)")]
+
+
+SHAPES = (AgentDeploymentReportResponse, AgentTelemetryResponse, AgentHostResponse,
+          AgentProgressResponse)
 
 
 async def report(request: Request) -> Response:
@@ -73,8 +83,18 @@ async def telemetry(request: Request) -> Response:
     return ok(request, AgentTelemetryResponse(request_id=request_id, received_at=received))
 
 
+async def progress(request: Request) -> Response:
+    node = await run_in_threadpool(agent_node, request)
+    request_id = request_id_of(request)
+    body = await read_body(request, DeploymentProgress)
+    recorded = await run_in_threadpool(services(request).telemetry.progress, node.id,
+                                       request_id, body)
+    return ok(request, AgentProgressResponse(request_id=request_id, recorded=recorded))
+
+
 ROUTES = [
     Route("/agent/v1/deployments/{request_id}/report", report, methods=["POST"]),
     Route("/agent/v1/host", host_report, methods=["POST"]),
     Route("/agent/v1/deployments/{request_id}/telemetry", telemetry, methods=["POST"]),
+    Route("/agent/v1/deployments/{request_id}/progress", progress, methods=["POST"]),
 ]

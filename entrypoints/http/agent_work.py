@@ -1,8 +1,10 @@
 """Agent API work loop: long-poll for executions, cancels and self-updates; report results.
 
 The agent calls out (it may sit behind NAT). A poll names the executions the agent holds in its
-journal; the answer comes as soon as there is work, or empty after `wait_seconds`. The answers
-are closed shapes; the agent decodes them with the reply structs of application/agent_protocol.py.
+journal; the answer comes as soon as there is work, or empty after `wait_seconds` (a stop of a
+container the node was handed lately is carried by every answer but is no new work: application/
+deployment_work.py StopsHandedOut). The answers are closed shapes; the agent decodes them with
+the reply structs of application/agent_protocol.py.
 """
 
 from __future__ import annotations
@@ -182,10 +184,15 @@ async def work(request: Request) -> Response:
         while True:
             rung.clear()
             found, update, containers = await run_in_threadpool(_find, svc, node.id, poll)
-            remaining = deadline - time.monotonic()
-            busy = found.executions or found.cancel or update or any(containers.values())
+            now = time.monotonic()
+            remaining = deadline - now
+            stops, handed = containers["stop_deployments"], svc.deployments.stops_handed
+            busy = found.executions or found.cancel or update or handed.fresh(
+                node.id, stops, now) or any(v for k, v in containers.items()
+                                            if k != "stop_deployments")
             if busy or remaining <= 0 or stopping.is_set():
                 _count_delivery(svc, len(found.executions))
+                handed.handed(node.id, stops, now)
                 return ok(request, _body(svc, found, update, containers))
             # Work recorded by another admin process rings nothing here: look again regularly.
             await first_of(rung, stopping, min(remaining, svc.settings.agent_poll_recheck))

@@ -8,6 +8,11 @@ sequence of the last event seen, as text; the next page starts after it. A commi
 process wakes every waiting request at once (as /api/v1/events/stream does); commits of other
 processes, and a read model that is still applying the batch, are caught by polling. A stop of
 the server ends every wait at once (inputs.stopping_event).
+
+The stream also sends the agent's progress lines while it starts the container (`event:
+progress` frames without an `id:`): they are telemetry, not events, so they have no sequence,
+move no cursor, and are polled (an agent's line wakes nothing). A resumed stream sends again the
+lines recorded after the event it resumes from.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -49,7 +55,7 @@ from entrypoints.http.sse import (
     resumed_at,
 )
 from entrypoints.http.wakeups import Wakeups, wakeups
-from projections.resource_reads import TimelineEntry, timeline
+from projections.resource_reads import ProgressLine, TimelineEntry, timeline
 from projections.resource_tables import AttemptRecord
 
 _d = described
@@ -85,6 +91,10 @@ class EventsQuery(Query):
 class StreamQuery(EventsQuery):
     follow: Annotated[bool, _d("Keep the stream open for the next events (default true);"
                                " false: send the page and end")] = True
+    include_progress: Annotated[bool, _d(
+        "Also send the agent's progress lines while it starts the container (the pull, the"
+        " start, its health probes) as `event: progress` frames without an id (default"
+        " true)")] = True
 
 
 class DeploymentEvent(AppaloftShape):
@@ -221,6 +231,29 @@ def frame(envelope: EventEnvelope) -> bytes:
     return b"id: %d\ndata: %s\n\n" % (envelope.event.sequence, _encode(envelope))
 
 
+def progress_frame(attempt: AttemptRecord, line: ProgressLine) -> bytes:
+    body = {"schemaVersion": SCHEMA, "kind": "progress", "progress": {
+        "deploymentId": str(attempt.id), "emittedAt": line.at,
+        "source": "edge-agent", "phase": line.phase, "level": line.level,
+        "message": line.message}}
+    return b"event: progress\ndata: %s\n\n" % _encode(body)
+
+
+def progress_after(svc: Services, attempt: AttemptRecord, since: datetime | None
+                   ) -> list[ProgressLine]:
+    lines = svc.resource_reads.progress(attempt.request_id)
+    return lines if since is None else [p for p in lines if p.at > since]
+
+
+def _merged(seen: Seen, batch: list[TimelineEntry], lines: list[ProgressLine]) -> bytes:
+    """The batch's event frames and the progress lines between them, in time order."""
+    timed = [(e.at, frame(x)) for e, x in zip(batch, envelopes(seen.attempt, batch),
+                                               strict=True)]
+    timed += [(p.at, progress_frame(seen.attempt, p)) for p in lines]
+    timed.sort(key=lambda pair: pair[0])  # stable: an event before a line of its instant
+    return b"".join(data for _, data in timed)
+
+
 def end_frame(seen: Seen, cursor: int) -> bytes:
     body = {"schemaVersion": SCHEMA, "kind": "end", "deploymentId": str(seen.attempt.id),
             "status": seen.attempt.status.value, "cursor": str(cursor)}
@@ -238,18 +271,28 @@ class Watch:
 
 async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
     """The page after `cursor`, then (follow) each event as it is recorded; a comment line
-    when idle; `event: end` once the attempt is terminal (untilTerminal)."""
+    when idle; `event: end` once the attempt is terminal (untilTerminal). Progress lines
+    come between them, from those after the event at `cursor`."""
     limit = watch.query.history_limit
+    since: datetime | None = None
+    first = True
     with watch.hub.waiting() as woken:
         quiet_since = time.monotonic()
         while True:
             woken.clear()
             seen = await run(read_after, watch.svc, watch.deployment_id, cursor)
+            lines: list[ProgressLine] = []
+            if watch.query.include_progress:
+                if first:
+                    since, first = _at_or_before(seen.attempt, cursor), False
+                lines = await run(progress_after, watch.svc, seen.attempt, since)
             batch = seen.after[:limit] if limit else seen.after
             limit = 0  # only the first page is bounded; what follows comes as it is recorded
-            if batch:
-                yield b"".join(frame(e) for e in envelopes(seen.attempt, batch))
-                cursor, quiet_since = batch[-1].sequence, time.monotonic()
+            if batch or lines:
+                yield _merged(seen, batch, lines)
+                quiet_since = time.monotonic()
+                cursor = batch[-1].sequence if batch else cursor
+                since = max([since, *(p.at for p in lines)], key=_moment)
             if not watch.query.follow or watch.stopping.is_set():
                 return
             if len(batch) < len(seen.after):
@@ -262,6 +305,16 @@ async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
                 yield b": heartbeat\n\n"
                 quiet_since, left = time.monotonic(), HEARTBEAT_SECONDS
             await first_of(woken, watch.stopping, min(POLL_SECONDS, left))
+
+
+def _at_or_before(attempt: AttemptRecord, cursor: int) -> datetime | None:
+    """When the event at `cursor` (or the last one before it) was recorded; None: before
+    the first."""
+    return max((e.at for e in timeline(attempt) if e.sequence <= cursor), default=None)
+
+
+def _moment(at: datetime | None) -> datetime:
+    return at or datetime.min.replace(tzinfo=UTC)
 
 
 async def stream(request: Request) -> Response:

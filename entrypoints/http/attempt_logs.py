@@ -3,17 +3,21 @@ pull, start, health, stop), from what is recorded: its timeline (the Deployment'
 events) and the container logs its agent last sent through the telemetry route (the log tail,
 or the logs of a crash or a failed health check).
 
+The agent's progress lines while it started the container (the image pulled or found, the
+container started, its health probes: entrypoints/agent/start_progress.py) come in between, at
+the admin's time of their arrival, so they show while the attempt runs. An agent that sends
+none leaves the lifecycle alone: `pull` is then the placement, and the start is known only by
+its report.
+
 The seed shows only the entry's fields (timestamp, source, phase, level, message, masked); the
-sources, phases and levels here are ours (README, "Resources (Appaloft)"). The agent reports no
-progress while it pulls or starts (docs/resources-design.md): `pull` is the placement, when its
-node receives the work, and a start that ended is known only by its report.
+sources, phases and levels here are ours (README, "Resources (Appaloft)").
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 from uuid import UUID
 
 from starlette.requests import Request
@@ -45,7 +49,9 @@ Level = Literal["info", "error"]
 class LogEntry(AppaloftShape):
     timestamp: Moment
     source: Annotated[Source, _d("edge-admin (the request and its placement), edge-agent (its"
-                                 " reports), container (the output the agent sent)")]
+                                 " reports, and its progress while it starts the container:"
+                                 " the pull, the start, each health probe), container (the"
+                                 " output the agent sent)")]
     phase: Annotated[Phase, _d("plan, pull (placed: its node pulls the image), start, health,"
                                " stop")]
     level: Level
@@ -74,7 +80,9 @@ def _health_failure(attempt: AttemptRecord) -> bool:
     return (attempt.error_detail or "").startswith("health check")
 
 
-def _lifecycle(attempt: AttemptRecord, image: str, check: str | None) -> list[LogEntry]:
+def _lifecycle(attempt: AttemptRecord, image: str, check: str | None,
+               progressed: bool) -> list[LogEntry]:
+    """`progressed`: the agent's lines said how the start went; its ready report is one line."""
     entries = []
     for e in timeline(attempt):
         if e.event_type == "Requested":
@@ -83,6 +91,9 @@ def _lifecycle(attempt: AttemptRecord, image: str, check: str | None) -> list[Lo
         elif e.event_type == "Placed":
             entries.append(_entry(e.at, "edge-admin", "pull", f"placed on server"
                                   f" {attempt.server_id}; its agent pulls {image}"))
+        elif e.event_type == "Ready" and progressed:
+            entries.append(_entry(e.at, "edge-agent", "start" if check is None else "health",
+                                  "ready" if check is None else f"ready: {check} passes"))
         elif e.event_type == "Ready" and check is None:
             entries.append(_entry(e.at, "edge-agent", "start", "container started"))
         elif e.event_type == "Ready":
@@ -124,8 +135,11 @@ def logs(svc: Services, deployment_id: UUID) -> DeploymentLogsResponse:
     reads = svc.resource_reads
     attempt = found(reads.attempts.get(deployment_id), "deployment", deployment_id)
     snapshot = json.loads(attempt.snapshot)
-    entries = [*_lifecycle(attempt, snapshot["image"], _check(snapshot["health"])),
-               *_container(attempt, reads.container_logs(attempt.request_id))]
+    progress = [_entry(p.at, "edge-agent", cast(Phase, p.phase), p.message,
+                       cast(Level, p.level)) for p in reads.progress(attempt.request_id)]
+    entries = [*_lifecycle(attempt, snapshot["image"], _check(snapshot["health"]),
+                           bool(progress)),
+               *progress, *_container(attempt, reads.container_logs(attempt.request_id))]
     entries.sort(key=lambda entry: entry.timestamp)  # stable: lifecycle first at a tie
     return DeploymentLogsResponse(deployment_id=deployment_id, logs=entries)
 

@@ -34,7 +34,12 @@ import msgspec
 import pytest
 import uvicorn
 
-from application.agent_protocol import ContainerSpec, DeploymentReport, DeploymentTelemetry
+from application.agent_protocol import (
+    ContainerSpec,
+    DeploymentProgress,
+    DeploymentReport,
+    DeploymentTelemetry,
+)
 from application.clusters import CreateCluster
 from application.deployment_attempts import CreateDeployment, DeploymentAttempts
 from application.enrollment_keys import IssueEnrollmentKey
@@ -61,15 +66,26 @@ HTTPD = "/bin/httpd -f -p 8080 -h /www"
 
 
 class Agent:
-    """A ContainerRunner whose reports are kept in order, as the admin would receive them."""
+    """A ContainerRunner whose reports are kept in order, as the admin would receive them,
+    and, in `said`, its progress lines and reports in the order they came."""
 
     def __init__(self, engine: Engine) -> None:
         self.reports: list[tuple[str, DeploymentReport]] = []
         self.telemetry: list[tuple[str, DeploymentTelemetry]] = []
-        self.runner = ContainerRunner(engine.url, "127.0.0.1", self._send, self._telemetry)
+        self.said: list[tuple[str, str, str]] = []  # request id, phase or report, message
+        self.runner = ContainerRunner(engine.url, "127.0.0.1", self._send, self._telemetry,
+                                      self._progress)
 
     async def _send(self, request_id: str, report: DeploymentReport) -> None:
         self.reports.append((request_id, report))
+        self.said.append((request_id, "report", report.state))
+
+    async def _progress(self, request_id: str, body: DeploymentProgress) -> None:
+        await asyncio.sleep(0.01)  # a round trip: the report must still come after it
+        self.said.append((request_id, body.phase, body.message))
+
+    def lines(self, request_id: str) -> list[tuple[str, str]]:
+        return [(phase, message) for i, phase, message in self.said if i == request_id]
 
     async def _telemetry(self, request_id: str, body: DeploymentTelemetry) -> None:
         self.telemetry.append((request_id, body))
@@ -180,6 +196,7 @@ async def checks_pass_and_fail(agent: Agent, engine: Engine) -> None:
 
     [unpulled] = await agent.until(absent.request_id, 1)
     assert (unpulled.state, unpulled.phase) == ("error", "pull"), unpulled
+    said_as_it_went(agent, late, missing, plain, absent)
 
     # Stopped while its check still runs (the admin gave up on it, or forgot it): it ends as
     # asked, never ready.
@@ -188,6 +205,28 @@ async def checks_pass_and_fail(agent: Agent, engine: Engine) -> None:
     [ended] = await agent.until(stopped.request_id, 1)
     assert (ended.state, ended.phase) == ("terminated", None)
     await agent.gone(stopped.request_id)
+
+
+def said_as_it_went(agent: Agent, late: ContainerSpec, missing: ContainerSpec,
+                    plain: ContainerSpec, absent: ContainerSpec) -> None:
+    """Each start's progress lines came in order before its report: the image found (or its
+    pull), the container started, then its probes (the first failures, a count, the pass)."""
+    name = f"container edge-{late.request_id} started"
+    lines = agent.lines(late.request_id)
+    assert lines[:2] == [("pull", f"image {IMAGE} is on this node already"), ("start", name)]
+    probes = [message for phase, message in lines if phase == "health"]
+    # httpd sleeps 2 s first: refused probes, three said, the rest counted, then the pass.
+    assert [p.split(":")[0] for p in probes[:3]] == [f"probe {n} failed" for n in (1, 2, 3)]
+    assert re.fullmatch(r"\d+ more probe\(s\) failed, \d+ in all; last: .*", probes[3]), probes
+    assert re.fullmatch(r"probe \d+ passed \d+\.\d\ds after the first; healthy", probes[4])
+    assert lines[2 + len(probes):] == [("report", "ready")] and len(probes) == 5, lines
+
+    lines = agent.lines(missing.request_id)
+    assert lines[2] == ("health", "probe 1 failed: GET /missing answered 404 (expected 200)")
+    assert lines[-1] == ("report", "error") and len(lines) <= 7, lines
+    assert [phase for phase, _ in agent.lines(plain.request_id)] == ["pull", "start", "report"]
+    assert agent.lines(absent.request_id) == [
+        ("pull", f"pulling {absent.image}"), ("report", "error")]
 
 
 def test_an_agent_restarted_while_checking_checks_again_and_reports_ready(

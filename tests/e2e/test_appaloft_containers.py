@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,20 @@ def health(path: str) -> dict[str, Any]:
                             "intervalSeconds": 1, "timeoutSeconds": 1, "retries": 2}}
 
 
+def progress(api: Api, deployment: str, settled: str = "deployment-ready"
+             ) -> list[tuple[str, str]]:
+    """The agent's progress lines of an attempt's start, (phase, message) in order, each
+    recorded before the event that settled it."""
+    events = api.get(f"/deployments/{deployment}/events")["envelopes"]
+    [end] = [e["event"]["emittedAt"] for e in events if e["event"]["eventType"] == settled]
+    lines = [e for e in api.get(f"/deployments/{deployment}/logs")["logs"]
+             if e["source"] == "edge-agent" and e["phase"] in ("pull", "start", "health")
+             and e["level"] == "info" and not e["message"].startswith("ready")]
+    assert all(datetime.fromisoformat(e["timestamp"]) < datetime.fromisoformat(end)
+               for e in lines), (lines, end)
+    return [(e["phase"], e["message"]) for e in lines]
+
+
 def test_deploy_fail_and_roll_back_a_resource_on_podman_through_http(
         engine: Engine, admin: InProcessAdmin, tmp_path: Path) -> None:
     children = Children(tmp_path / "logs")
@@ -112,6 +127,9 @@ def workflow(api: Api, engine: Engine, admin: InProcessAdmin, children: Children
     link = api.link(shown)
     assert fetch(f"{link}/index.html") == b"hello from the edge\n"
     assert time.monotonic() - began < 90
+    said = progress(api, first)
+    assert [phase for phase, _ in said[:2]] == ["pull", "start"], said
+    assert said[-1][0] == "health" and said[-1][1].endswith("; healthy"), said
 
     api.post(f"{base}/health-policy", health("/missing"))
     second = api.post(f"{base}/redeploy", {}, 201)["id"]
@@ -149,6 +167,11 @@ def workflow(api: Api, engine: Engine, admin: InProcessAdmin, children: Children
         assert rows[:2] == [("edge-admin", "plan", "info"), ("edge-admin", "pull", "info")]
         assert ("edge-agent", "health", "error" if deployment == second else "info") in rows, (
             rows)
+    # Its probes were said as they failed, before the failure: the first few, then a count.
+    said = progress(api, second, "deployment-failed")
+    probes = [message for phase, message in said if phase == "health"]
+    assert probes[0] == "probe 1 failed: GET /missing answered 404 (expected 200)", said
+    assert len(probes) <= 4, said
     errors = [(e["source"], e["phase"], e["message"])
               for e in api.get(f"/deployments/{second}/logs")["logs"] if e["level"] == "error"]
     assert ("edge-agent", "health",

@@ -256,12 +256,18 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         " <envelope JSON>`, a `: heartbeat` comment every 15 s when idle. Resumes after"
         " Last-Event-ID (or `cursor`). follow=false sends the page and ends; untilTerminal ends"
         " with `event: end` (data: {kind: end, status, cursor}) once the attempt is terminal;"
-        " a stopping server ends it."),
+        " a stopping server ends it. Between the events, the agent's progress lines while it"
+        " starts the container come as `event: progress` frames without an id (data: {kind:"
+        " progress, progress: {deploymentId, emittedAt, source, phase, level, message}};"
+        " includeProgress=false leaves them out); a resumed stream sends again those after"
+        " the event it resumes from."),
     (_G, "/deployments/{deploymentId}/logs"): _op(
         DEPLOYMENT, "Read a deployment's logs", 200, "DeploymentLogs", (400, 404),
         description="Phase by phase (plan, pull, start, health, stop), from its lifecycle"
-        " events and the container logs its agent last sent (the log tail, or the logs of a"
-        " crash or a failed health check), oldest first."),
+        " events, the progress its agent reported while it started the container (the pull,"
+        " the start, its health probes: shown while the attempt runs) and the container logs"
+        " its agent last sent (the log tail, or the logs of a crash or a failed health"
+        " check), oldest first."),
     (_G, "/resources/{resourceId}/health"): _op(
         RESOURCE, "Read a resource's health", 200, "ResourceHealth", (400, 404),
         query=resource_health.HealthQuery,

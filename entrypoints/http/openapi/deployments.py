@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from application.agent_protocol import (
     AgentHostReport,
+    DeploymentProgress,
     DeploymentReport,
     DeploymentTelemetry,
     HealthObservation,
@@ -134,6 +135,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         " running, failed, stopped or deleting), plus `request_id` for the Edgegap endpoints."
         " Errors are FastAPI's {detail: [{loc, msg, type}]}; a body past MAX_BODY_BYTES is a"
         " 413 {detail}."),
+    ("POST", "/agent/v1/deployments/{request_id}/progress"): Op(
+        AGENT, "Report a step of a deployment's start", 200, "AgentProgress",
+        (400, 404, 422), DeploymentProgress, security=NODE_TOKEN,
+        description="While it starts: the image pulled or found, the container started, a"
+        " health probe's result. At most 64 lines are kept per deployment (`recorded`"
+        " false past them); they show in GET /deployments/{id}/logs and its events stream."),
     ("POST", "/agent/v1/deployments/{request_id}/health"): Op(
         AGENT, "Report a deployment's health", 200, "AgentHealthObservation",
         (400, 404, 422), HealthObservation, security=NODE_TOKEN,
@@ -183,6 +190,10 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
         " protocol, link, tls_upgrade} once ready",
         "phase": "The step a start ended in (pull, start, health: after its health check);"
         " null when a running container ended"}),
+    "DeploymentProgress": ("AgentProgressRequest", {
+        "phase": "pull, start or health (a probe's result)",
+        "level": "info or error",
+        "message": "What happened, as the agent says it (1 to 1024 characters)"}),
     "HealthObservation": ("AgentHealthObservationRequest", {
         "kind": "change, heartbeat, probe (answers probe_id) or exit",
         "lifecycle": "running, exited, stopped or missing (not on this node)",

