@@ -16,10 +16,12 @@ from psycopg import Cursor as PgCursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from adapters.pg_async_reads import AsyncReads
 from adapters.sql_dialect import Dialect, tracking_bounds
 from adapters.sql_views import Cursor, SqlTableView, execute
 from projections.fleet_tables import FLEET_TABLES
 from projections.model import Change
+from projections.query import ListQuery, Page
 from projections.view import Batch
 
 
@@ -28,11 +30,19 @@ def _quoted(identifier: str) -> str:
 
 
 class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
-    """Applies a batch of changes plus its tracking rows in one PostgreSQL transaction."""
+    """Applies a batch of changes plus its tracking rows in one PostgreSQL transaction; reads
+    also on the event loop (adapters/pg_async_reads.py)."""
 
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+    def __init__(self, datastore: PostgresDatastore, read_pool_size: int = 0,
+                 **kwargs: Any) -> None:
+        """`read_pool_size`: connections for reads on the event loop; 0 for none (then the
+        handlers read through the sync methods on worker threads)."""
         super().__init__(datastore, **kwargs)
+        self.reads_async = read_pool_size > 0
         self.dialect = Dialect(postgres=True, schema=self.datastore.schema)
+        pool = self.datastore.pool  # its conninfo and kwargs are plain values (eventsourcing's)
+        assert isinstance(pool.conninfo, str) and isinstance(pool.kwargs, dict)
+        self._async_reads = AsyncReads(pool.conninfo, dict(pool.kwargs), read_pool_size)
         for table in self.tables:
             for statement in self.dialect.create(table):
                 self.sql_create_statements.append(SQL(statement).format())
@@ -77,6 +87,27 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
             execute(c, statements)
             for tracking in trackings:
                 self._insert_tracking(c, tracking)
+
+    async def query_async(self, table: str, query: ListQuery) -> Page:
+        spec = self.table(table)
+        rows_statement, counting = self.dialect.select(spec, query)
+        names = self.dialect.shown(spec, query.columns)
+        if counting is None:
+            rows, total = await self._async_reads.fetch(rows_statement), -1
+        else:
+            rows, total = await self._async_reads.fetch_counted(rows_statement, counting)
+        return Page([dict(zip(names, row, strict=True)) for row in rows], total)
+
+    async def select_async(self, table: str, where: dict[str, Any], limit: int = 1000
+                           ) -> list[dict[str, Any]]:
+        spec = self.table(table)
+        names = self.dialect.shown(spec)
+        rows = await self._async_reads.fetch(self.dialect.select_equal(spec, where, limit))
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    async def aclose(self) -> None:
+        """Closes the event loop's pool (the app's lifespan, on the loop that used it)."""
+        await self._async_reads.aclose()
 
     def _writing(self) -> AbstractContextManager[Cursor]:
         return self.datastore.transaction(commit=True)

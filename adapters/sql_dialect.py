@@ -226,7 +226,7 @@ class Dialect:
             self._order(table, exprs[o.column], o.column, o.descending)
             for o in (*query.order, *self._tiebreak(table, query))
         )
-        shown = query.columns or tuple(exprs)
+        shown = self.shown(table, query.columns)
         columns = ", ".join(f"{exprs[n]} AS {n}" for n in shown)
         offset = (query.page - 1) * query.page_size
         rows = (f"SELECT {columns} FROM {source}{where} ORDER BY {order} "
@@ -234,6 +234,12 @@ class Dialect:
         if not query.count:
             return rows, None
         return rows, (f"SELECT COUNT(*) AS n FROM {source}{where}", params)
+
+    @staticmethod
+    def shown(table: Table, columns: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The columns `select` and `select_equal` fetch, in their order: those asked for, or
+        every readable column (the table's, then its joins')."""
+        return columns or tuple(c.name for c in table.all_columns())
 
     @staticmethod
     def _tiebreak(table: Table, query: ListQuery) -> tuple[Any, ...]:
