@@ -58,17 +58,6 @@ class AsyncReads:
             cursor = await conn.execute(statement[0], statement[1])
             return await cursor.fetchall()
 
-    async def fetch_counted(self, rows: Statement, count: Statement
-                            ) -> tuple[list[tuple[Any, ...]], int]:
-        """A page and its total in one round trip (a pipeline; two snapshots, as before)."""
-        pool = await self._open()
-        async with pool.connection() as conn:
-            async with conn.pipeline():
-                found = await conn.execute(rows[0], rows[1])
-                counted = await conn.execute(count[0], count[1])
-            total = await counted.fetchone()
-            return await found.fetchall(), int(total[0]) if total else 0
-
     async def aclose(self) -> None:
         pool, self._pool, self._loop, self._opening = self._pool, None, None, None
         if pool is not None:

@@ -90,13 +90,16 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
 
     async def query_async(self, table: str, query: ListQuery) -> Page:
         spec = self.table(table)
-        rows_statement, counting = self.dialect.select(spec, query)
         names = self.dialect.shown(spec, query.columns)
-        if counting is None:
-            rows, total = await self._async_reads.fetch(rows_statement), -1
-        else:
-            rows, total = await self._async_reads.fetch_counted(rows_statement, counting)
-        return Page([dict(zip(names, row, strict=True)) for row in rows], total)
+        if not query.count:
+            rows = await self._async_reads.fetch(self.dialect.select(spec, query)[0])
+            return Page([dict(zip(names, row, strict=True)) for row in rows], -1)
+        counted, counting = self.dialect.select_counted(spec, query)
+        rows = await self._async_reads.fetch(counted)
+        if not rows:  # past the last page, or nothing matches: no row carries the total
+            return Page([], (await self._async_reads.fetch(counting))[0][0])
+        # The total rides in each row's last column; zip stops at the names before it.
+        return Page([dict(zip(names, row)) for row in rows], rows[0][-1])
 
     async def select_async(self, table: str, where: dict[str, Any], limit: int = 1000
                            ) -> list[dict[str, Any]]:
