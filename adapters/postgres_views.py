@@ -99,7 +99,7 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         if not rows:  # past the last page, or nothing matches: no row carries the total
             return Page([], (await self._async_reads.fetch(counting))[0][0])
         # The total rides in each row's last column; zip stops at the names before it.
-        return Page([dict(zip(names, row)) for row in rows], rows[0][-1])
+        return Page([dict(zip(names, row, strict=False)) for row in rows], rows[0][-1])
 
     async def select_async(self, table: str, where: dict[str, Any], limit: int = 1000
                            ) -> list[dict[str, Any]]:
