@@ -6,7 +6,9 @@ The ceiling (bench/ceiling.py), `edge-admin serve` running the code of `--base` 
 once, each on a fresh schema with 30 registered nodes. Every round drives the ceiling's GET,
 then GET /api/v1/nodes/{id} and GET /api/v1/nodes?page_size=20 on both servers (their order
 alternates). Each figure is divided by the ceiling's GET of the same round; the table shows the
-median over the rounds of those ratios, and the median absolute figures beside them.
+median over the rounds of those ratios, the median absolute figures beside them, and the CPU
+each request cost the serve process and its PostgreSQL backends (from /proc, over each wrk
+run): on a machine shared with other work, CPU per request moves less than requests/s.
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench import wrk
 from bench.commands import API_KEY, ROOT, fresh_schema, relay_settled, server
-from bench.profile_write import seed
+from bench.profile_write import backends, cpu_seconds, seed, serve_pid
 from bench.suite import ceiling_server, load
 
 Result = dict[str, Any]
@@ -43,11 +44,21 @@ def export(commit: str, into: Path) -> Path:
     return into
 
 
-def ours(stack: ExitStack, root: Path, log: Path) -> tuple[httpx.Client, list[str]]:
-    url = stack.enter_context(fresh_schema())
-    client = stack.enter_context(server(url, log, False, root))
-    relay_settled(url)
-    return client, seed(client, 30)
+class Ours:
+    """A started serve with 30 nodes, and the processes whose CPU a request costs."""
+
+    def __init__(self, stack: ExitStack, root: Path, log: Path) -> None:
+        self.app_name = f"ab-reads-{uuid.uuid4().hex[:8]}"
+        os.environ["PGAPPNAME"] = self.app_name
+        url = stack.enter_context(fresh_schema())
+        self.client = stack.enter_context(server(url, log, False, root))
+        relay_settled(url)
+        self.ids = seed(client=self.client, nodes=30)
+        self.pid = serve_pid(int(str(self.client.base_url).rsplit(":", 1)[1].strip("/")))
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds so far: the serve process, and its PostgreSQL backends now alive."""
+        return cpu_seconds(self.pid), sum(map(cpu_seconds, backends(self.app_name)))
 
 
 def main() -> None:
@@ -68,7 +79,7 @@ def main() -> None:
         base_root = export(args.base, Path(stack.enter_context(tempfile.TemporaryDirectory())))
         ceiling = stack.enter_context(ceiling_server(stack.enter_context(fresh_schema())))
         rows = [ceiling.post("/rows", content=body).json()["data"]["id"] for _ in range(200)]
-        servers = {name: ours(stack, root, Path(f"/tmp/bench-ab-reads-{name}.log"))
+        servers = {name: Ours(stack, root, Path(f"/tmp/bench-ab-reads-{name[:4]}.log"))
                    for name, root in ((f"base {args.base}", base_root), ("this", ROOT))}
         names = list(servers)
         for round_ in range(args.rounds):
@@ -78,9 +89,13 @@ def main() -> None:
                                clients, args.seconds)
                 runs.setdefault(("ceiling", "get", clients), []).append(base)
                 for name in names[round_ % 2:] + names[:round_ % 2]:
-                    client, ids = servers[name]
+                    ours = servers[name]
                     for workload in ("get", "list"):
-                        got = load(client, workload, clients, args.seconds, ids=ids)
+                        before = ours.cpu()
+                        got = load(ours.client, workload, clients, args.seconds, ids=ours.ids)
+                        after, served = ours.cpu(), got["rate"] * args.seconds or 1.0
+                        got["server_ms"] = (after[0] - before[0]) * 1000 / served
+                        got["pg_ms"] = (after[1] - before[1]) * 1000 / served
                         runs.setdefault((name, workload, clients), []).append(got)
                         if got["rate"] and base["rate"]:
                             ratios.setdefault((name, workload, clients), []).append(
@@ -89,7 +104,7 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs; {args.rounds} rounds of {args.seconds:g} s per workload; "
           "medians; x: req/s over the ceiling's GET of the same round")
     print(f"{'server':<14}{'workload':<10}{'clients':>8}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
-          f"{'errors':>7}{'req/s x':>9}")
+          f"{'errors':>7}{'req/s x':>9}{'CPU ms/req: serve':>19}{'PostgreSQL':>11}")
     for (name, workload, clients), results in sorted(runs.items()):
         def med(key: str, rs: list[Result] = results) -> float:
             return statistics.median(r[key] or 0.0 for r in rs)
@@ -99,7 +114,8 @@ def main() -> None:
                 f"{med('p99_ms'):>8.1f}{errors:>7}")
         paired = ratios.get((name, workload, clients))
         if paired:
-            line += f"{statistics.median(paired):>9.2f}"
+            line += (f"{statistics.median(paired):>9.2f}{med('server_ms'):>19.3f}"
+                     f"{med('pg_ms'):>11.3f}")
         print(line)
 
 
