@@ -29,7 +29,7 @@ from typing import Any
 
 from bench import wrk
 from bench.commands import API_KEY, ROOT, fresh_schema, relay_settled, server
-from bench.profile_write import backends, cpu_seconds, seed, serve_pid
+from bench.profile_write import backends, cpu_seconds, pids_of, seed, serve_pid
 from bench.suite import ceiling_server, load
 
 Result = dict[str, Any]
@@ -81,12 +81,17 @@ def main() -> None:
         rows = [ceiling.post("/rows", content=body).json()["data"]["id"] for _ in range(200)]
         servers = {name: Ours(stack, root, Path(f"/tmp/bench-ab-reads-{name[:4]}.log"))
                    for name, root in ((f"base {args.base}", base_root), ("this", ROOT))}
+        port = str(ceiling.base_url).rsplit(":", 1)[1].strip("/")
+        ceiling_pid = pids_of(f"--port {port}", "python")[0]
         names = list(servers)
         for round_ in range(args.rounds):
             for clients in args.clients:
+                spent = cpu_seconds(ceiling_pid)
                 base = wrk.run(str(ceiling.base_url),
                                wrk.script(API_KEY, "GET", "/rows/{id}", ids=rows),
                                clients, args.seconds)
+                base["server_ms"] = ((cpu_seconds(ceiling_pid) - spent) * 1000
+                                     / (base["rate"] * args.seconds or 1.0))
                 runs.setdefault(("ceiling", "get", clients), []).append(base)
                 for name in names[round_ % 2:] + names[:round_ % 2]:
                     ours = servers[name]
@@ -113,9 +118,9 @@ def main() -> None:
         line = (f"{name:<14}{workload:<10}{clients:>8}{med('rate'):>8,.0f}{med('p50_ms'):>8.1f}"
                 f"{med('p99_ms'):>8.1f}{errors:>7}")
         paired = ratios.get((name, workload, clients))
-        if paired:
-            line += (f"{statistics.median(paired):>9.2f}{med('server_ms'):>19.3f}"
-                     f"{med('pg_ms'):>11.3f}")
+        line += f"{statistics.median(paired):>9.2f}" if paired else f"{'':>9}"
+        line += f"{med('server_ms'):>19.3f}"
+        line += f"{med('pg_ms'):>11.3f}" if paired else ""
         print(line)
 
 

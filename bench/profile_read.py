@@ -28,7 +28,7 @@ STAGES = [
                                            r"postgres_views\.py|sql_dialect\.py"),
     ("records (rows -> Record structs)", r"projections/records\.py"),
     ("render (records -> shapes)", r"serializers\.py"),
-    ("encode (envelope, msgspec)", r"responses\.py"),
+    ("answer (envelope, msgspec, socket writes)", r"responses\.py"),
     ("query parameters", r"listing\.py"),
     ("thread hand-off (anyio)", r"anyio/|concurrent/futures|threading\.py"),
     ("HTTP (uvicorn, starlette, asyncio)", r"uvicorn/|starlette/|asyncio/|httptools"),
