@@ -26,13 +26,16 @@ Statement = tuple[str, list[Any]]
 class AsyncReads:
     """Rows as tuples, in the order the statement names its columns."""
 
-    def __init__(self, conninfo: str, kwargs: dict[str, Any], max_size: int) -> None:
+    def __init__(self, conninfo: str, kwargs: dict[str, Any], max_size: int,
+                 timeout: float = 5.0) -> None:
+        """`timeout`: seconds to wait for a connection, as the store's pool (its
+        POSTGRES_CONNECT_TIMEOUT): a database that is away fails a read in seconds."""
         # UTC sessions: psycopg then returns datetimes in timezone.utc, as the views promise,
         # with no conversion per value.
         options = f"{kwargs.get('options', '')} -c TimeZone=UTC".strip()
         self._kwargs = {**kwargs, "options": options, "autocommit": True}
         self._kwargs.pop("row_factory", None)  # tuples: no dict per row
-        self._conninfo, self._max = conninfo, max(1, max_size)
+        self._conninfo, self._max, self._timeout = conninfo, max(1, max_size), timeout
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening: asyncio.Lock | None = None
@@ -47,8 +50,8 @@ class AsyncReads:
             if self._pool is None:
                 pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
                     self._conninfo, kwargs=self._kwargs, min_size=1, max_size=self._max,
-                    open=False, name="read-models")
-                await pool.open(wait=True, timeout=30)
+                    open=False, name="read-models", timeout=self._timeout)
+                await pool.open(wait=True, timeout=self._timeout)
                 self._pool = pool
         return self._pool
 

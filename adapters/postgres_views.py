@@ -42,7 +42,8 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         self.dialect = Dialect(postgres=True, schema=self.datastore.schema)
         pool = self.datastore.pool  # its conninfo and kwargs are plain values (eventsourcing's)
         assert isinstance(pool.conninfo, str) and isinstance(pool.kwargs, dict)
-        self._async_reads = AsyncReads(pool.conninfo, dict(pool.kwargs), read_pool_size)
+        self._async_reads = AsyncReads(pool.conninfo, dict(pool.kwargs), read_pool_size,
+                                       pool.timeout)
         for table in self.tables:
             for statement in self.dialect.create(table):
                 self.sql_create_statements.append(SQL(statement).format())
