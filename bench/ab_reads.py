@@ -67,6 +67,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[64])
+    parser.add_argument("--workloads", nargs="+", choices=["get", "list", "command"],
+                        default=["get", "list"], help="command: POST /api/v1/commands, one "
+                        "node (whether the read pool's share costs the writes anything)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if not wrk.available():
@@ -95,7 +98,7 @@ def main() -> None:
                 runs.setdefault(("ceiling", "get", clients), []).append(base)
                 for name in names[round_ % 2:] + names[:round_ % 2]:
                     ours = servers[name]
-                    for workload in ("get", "list"):
+                    for workload in args.workloads:
                         before = ours.cpu()
                         got = load(ours.client, workload, clients, args.seconds, ids=ours.ids)
                         after, served = ours.cpu(), got["rate"] * args.seconds or 1.0
