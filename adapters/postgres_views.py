@@ -16,11 +16,13 @@ from psycopg import Cursor as PgCursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from adapters.pg_async_reads import AsyncReads
 from adapters.sql_bulk import bulk_statement
 from adapters.sql_dialect import Dialect, tracking_bounds
 from adapters.sql_views import Cursor, SqlTableView, Statements, execute
 from projections.fleet_tables import FLEET_TABLES
 from projections.model import Change
+from projections.query import ListQuery, Page
 from projections.view import Batch
 
 
@@ -29,11 +31,20 @@ def _quoted(identifier: str) -> str:
 
 
 class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
-    """Applies a batch of changes plus its tracking rows in one PostgreSQL transaction."""
+    """Applies a batch of changes plus its tracking rows in one PostgreSQL transaction; reads
+    also on the event loop (adapters/pg_async_reads.py)."""
 
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+    def __init__(self, datastore: PostgresDatastore, read_pool_size: int = 0,
+                 **kwargs: Any) -> None:
+        """`read_pool_size`: connections for reads on the event loop; 0 for none (then the
+        handlers read through the sync methods on worker threads)."""
         super().__init__(datastore, **kwargs)
+        self.reads_async = read_pool_size > 0
         self.dialect = Dialect(postgres=True, schema=self.datastore.schema)
+        pool = self.datastore.pool  # its conninfo and kwargs are plain values (eventsourcing's)
+        assert isinstance(pool.conninfo, str) and isinstance(pool.kwargs, dict)
+        self._async_reads = AsyncReads(pool.conninfo, dict(pool.kwargs), read_pool_size,
+                                       pool.timeout)
         for table in self.tables:
             for statement in self.dialect.create(table):
                 self.sql_create_statements.append(SQL(statement).format())
@@ -109,6 +120,30 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
                 self._insert_tracking(c, tracking)
             with c.connection.pipeline():  # nothing read back in it: no result to mix up
                 execute(c, statements)
+
+    async def query_async(self, table: str, query: ListQuery) -> Page:
+        spec = self.table(table)
+        names = self.dialect.shown(spec, query.columns)
+        if not query.count:
+            rows = await self._async_reads.fetch(self.dialect.select(spec, query)[0])
+            return Page([dict(zip(names, row, strict=True)) for row in rows], -1)
+        counted, counting = self.dialect.select_counted(spec, query)
+        rows = await self._async_reads.fetch(counted)
+        if not rows:  # past the last page, or nothing matches: no row carries the total
+            return Page([], (await self._async_reads.fetch(counting))[0][0])
+        # The total rides in each row's last column; zip stops at the names before it.
+        return Page([dict(zip(names, row, strict=False)) for row in rows], rows[0][-1])
+
+    async def select_async(self, table: str, where: dict[str, Any], limit: int = 1000
+                           ) -> list[dict[str, Any]]:
+        spec = self.table(table)
+        names = self.dialect.shown(spec)
+        rows = await self._async_reads.fetch(self.dialect.select_equal(spec, where, limit))
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    async def aclose(self) -> None:
+        """Closes the event loop's pool (the app's lifespan, on the loop that used it)."""
+        await self._async_reads.aclose()
 
     def _writing(self) -> AbstractContextManager[Cursor]:
         return self.datastore.transaction(commit=True)

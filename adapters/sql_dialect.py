@@ -215,6 +215,24 @@ class Dialect:
         return sql, exprs
 
     def select(self, table: Table, query: ListQuery) -> tuple[Statement, Statement | None]:
+        """The page's statement, and the count's when the query asks for one."""
+        (columns, rest, params), counted = self._page(table, query)
+        rows = (f"SELECT {columns}{rest}", [*params, query.page_size,
+                                             (query.page - 1) * query.page_size])
+        return rows, (counted if query.count else None)
+
+    def select_counted(self, table: Table, query: ListQuery) -> tuple[Statement, Statement]:
+        """The page whose rows carry the number of matches in one more, last column (one
+        statement, one snapshot: PostgreSQL counts once for the page), and the count alone
+        for a page that has no rows to carry it."""
+        (columns, rest, params), counted = self._page(table, query)
+        rows = (f"SELECT {columns}, ({counted[0]}) AS total_{rest}",
+                [*counted[1], *params, query.page_size, (query.page - 1) * query.page_size])
+        return rows, counted
+
+    def _page(self, table: Table, query: ListQuery) -> tuple[tuple[str, str, list[Any]],
+                                                               Statement]:
+        """(select list, the rest after it less LIMIT's values, parameters), the count."""
         source, exprs = self.source(table)
         clauses, params = [], []
         for item in query.filters:
@@ -226,14 +244,15 @@ class Dialect:
             self._order(table, exprs[o.column], o.column, o.descending)
             for o in (*query.order, *self._tiebreak(table, query))
         )
-        shown = query.columns or tuple(exprs)
-        columns = ", ".join(f"{exprs[n]} AS {n}" for n in shown)
-        offset = (query.page - 1) * query.page_size
-        rows = (f"SELECT {columns} FROM {source}{where} ORDER BY {order} "
-                f"LIMIT {self.p} OFFSET {self.p}", [*params, query.page_size, offset])
-        if not query.count:
-            return rows, None
-        return rows, (f"SELECT COUNT(*) AS n FROM {source}{where}", params)
+        columns = ", ".join(f"{exprs[n]} AS {n}" for n in self.shown(table, query.columns))
+        rest = f" FROM {source}{where} ORDER BY {order} LIMIT {self.p} OFFSET {self.p}"
+        return (columns, rest, params), (f"SELECT COUNT(*) AS n FROM {source}{where}", params)
+
+    @staticmethod
+    def shown(table: Table, columns: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The columns `select` and `select_equal` fetch, in their order: those asked for, or
+        every readable column (the table's, then its joins')."""
+        return columns or tuple(c.name for c in table.all_columns())
 
     @staticmethod
     def _tiebreak(table: Table, query: ListQuery) -> tuple[Any, ...]:

@@ -111,16 +111,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, log: Path, projector_process: bool) -> Iterator[httpx.Client]:
+def server(url: str, log: Path, projector_process: bool,
+           root: Path = ROOT) -> Iterator[httpx.Client]:
     """`edge-admin serve` (and with projector_process, `edge-admin projections run` beside it:
-    projections then get a core and an interpreter lock of their own)."""
+    projections then get a core and an interpreter lock of their own), running the code under
+    `root` (another checkout's, for a comparison)."""
     port = free_port()
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
            "DATABASE_URL": url, "API_KEY": API_KEY, "HOST": "127.0.0.1", "PORT": str(port)}
     env.update({k: v for k, v in os.environ.items()
                 if k.startswith(("RUN_", "WRITE_")) or k in STOCK
                 or k in ("DATABASE_POOL_SIZE", "PGAPPNAME")})
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(root)
     env["ACCESS_LOG"] = "false"  # as the ceiling (bench/ceiling.py) runs uvicorn: no access log
     binary = str(Path(sys.executable).parent / "edge-admin")
     procs = []

@@ -252,7 +252,8 @@ def build_view(settings: Settings, pool: PostgresDatastore | None = None) -> Tab
         view = MemoryTableView(FLEET_TABLES)
         return view
     if pool is not None:
-        return tracking_recorder(pool, "fleet", PostgresFleetView)
+        return tracking_recorder(pool, "fleet", PostgresFleetView,
+                                 read_pool_size=settings.read_pool_size())
     env = Environment("fleet", settings.persistence_env("fleet"))
     factory: Any = InfrastructureFactory.construct(env=env)
     view_class = PostgresFleetView if kind == "postgres" else SQLiteFleetView

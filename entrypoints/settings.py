@@ -217,6 +217,15 @@ class Settings:
         role's search_path."""
         return parse_qs(urlparse(self.database_url).query).get("schema", [""])[0]
 
+    def read_pool_size(self) -> int:
+        """The part of DATABASE_POOL_SIZE that read-model reads on the event loop may hold
+        (adapters/pg_async_reads.py); the store's threaded pool keeps the rest, so the two
+        together stay within DATABASE_POOL_SIZE. Half: on a busy machine a read waits for
+        its PostgreSQL backend to get a core, and a quarter (2 of 8) then capped GETs at 64
+        clients; threads reading the read model showed no trend from 4 to 24 connections.
+        0 (DATABASE_POOL_SIZE=1): reads go through the threaded pool, as before."""
+        return self.database_pool_size // 2
+
     def postgres_application_name(self, pool: str) -> str:
         """What pg_stat_activity shows for one of our pools: `edge-admin:store`."""
         return f"{self.database_app_name}:{pool}"[:63]
@@ -251,10 +260,10 @@ class Settings:
             "POSTGRES_PORT": str(url.port or 5432),
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
-            # One connection kept; more opened under load up to DATABASE_POOL_SIZE (eventsourcing
-            # opens POOL_SIZE at once and allows MAX_OVERFLOW more).
+            # One connection kept; more opened under load up to DATABASE_POOL_SIZE less the
+            # read pool's part (eventsourcing opens POOL_SIZE at once, allows MAX_OVERFLOW more).
             "POSTGRES_POOL_SIZE": "1",
-            "POSTGRES_MAX_OVERFLOW": str(self.database_pool_size - 1),
+            "POSTGRES_MAX_OVERFLOW": str(self.database_pool_size - self.read_pool_size() - 1),
             "POSTGRES_APPLICATION_NAME": self.postgres_application_name("store"),
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "10",

@@ -98,6 +98,20 @@ class Records(Generic[R]):
         rows = self.view.select(self.table, {self._key: key}, limit=1)
         return msgspec.convert(rows[0], self.record) if rows else None
 
+    @property
+    def reads_async(self) -> bool:
+        """Whether get_async and page_async may be awaited on the event loop."""
+        return self.view.reads_async
+
+    async def get_async(self, key: Any) -> R | None:
+        rows = await self.view.select_async(self.table, {self._key: key}, limit=1)
+        return msgspec.convert(rows[0], self.record) if rows else None
+
+    async def page_async(self, query: ListQuery) -> RecordPage[R]:
+        assert not query.columns, "a record needs every column"
+        found = await self.view.query_async(self.table, query)
+        return RecordPage(msgspec.convert(found.rows, self._many), found.total)
+
     def select(self, where: dict[str, Any], limit: int = 1000) -> list[R]:
         """Records whose columns equal `where`, in key order."""
         found: list[R] = msgspec.convert(self.view.select(self.table, where, limit), self._many)

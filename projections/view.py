@@ -21,6 +21,9 @@ class TableView(TrackingRecorder):
     """A tracking recorder that also stores read-model tables; one class per persistence kind."""
 
     tables: tuple[Table, ...] = ()
+    # Whether query_async and select_async read without blocking the event loop; where they
+    # do not, a handler reads through the sync methods on a worker thread.
+    reads_async: bool = False
 
     def table(self, name: str) -> Table:
         for table in self.tables:
@@ -60,6 +63,15 @@ class TableView(TrackingRecorder):
     @abstractmethod
     def select(self, table: str, where: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
         """Rows whose columns equal `where`, in key order."""
+
+    async def query_async(self, table: str, query: ListQuery) -> Page:
+        """As `query`, awaited on the event loop (only where `reads_async`)."""
+        raise NotImplementedError
+
+    async def select_async(self, table: str, where: dict[str, Any], limit: int = 1000
+                           ) -> list[dict[str, Any]]:
+        """As `select`, awaited on the event loop (only where `reads_async`)."""
+        raise NotImplementedError
 
     @abstractmethod
     def prepare(self, application_name: str, ours: ReadModelVersion) -> Action:

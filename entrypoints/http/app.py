@@ -154,6 +154,9 @@ def create_http_app(
                 http_metrics.services = svc
                 yield
         finally:
+            aclose = getattr(svc.view, "aclose", None)
+            if aclose is not None:  # the read pool of this event loop (adapters/pg_async_reads)
+                await aclose()
             await run_in_threadpool(svc.close)
 
     app = Starlette(

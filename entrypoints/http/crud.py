@@ -34,9 +34,20 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 Render = Callable[[Services, list[R]], list[Any]]
 
 
+class Each(Generic[R]):
+    """A Render for shapes made from their record alone: it reads nothing more, so it may run
+    on the event loop after an awaited read."""
+
+    def __init__(self, render: Callable[[R], Any]) -> None:
+        self.render = render
+
+    def __call__(self, svc: Services, records: list[R]) -> list[Any]:
+        return [self.render(r) for r in records]
+
+
 def each(render: Callable[[R], Any]) -> Render[R]:
     """A Render for shapes made from their record alone."""
-    return lambda svc, records: [render(r) for r in records]
+    return Each(render)
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,10 @@ class Resource(Generic[R]):
             assert spec is not None, f"{self.module}: a listed resource needs its ListSpec"
             query = parse_list_query(request, spec)
             svc = services(request)
+            records = self.reads(svc)
+            if records.reads_async and isinstance(self.render, Each):  # no thread hand-off
+                found = await records.page_async(query)
+                return paginated(request, self.render(svc, found.records), found, query)
 
             def fetch() -> tuple[Any, list[Any]]:
                 page = self.reads(svc).page(query)
@@ -68,7 +83,13 @@ class Resource(Generic[R]):
 
     def show(self, name: str = "show") -> Endpoint:
         async def show(request: Request) -> Response:
-            found = await run_in_threadpool(self.load, services(request), path_uuid(request))
+            svc, key = services(request), path_uuid(request)
+            records = self.reads(svc)
+            if records.reads_async and isinstance(self.render, Each):  # no thread hand-off
+                record = await records.get_async(key)
+                found = self.render.render(record) if record is not None else None
+            else:
+                found = await run_in_threadpool(self.load, svc, key)
             return ok(request, found) if found else not_found(request)
 
         return self.named(show, name)

@@ -279,10 +279,11 @@ def enrollment_key(record: EnrollmentKeyRecord) -> EnrollmentKeyResponse:
 
 
 def node(record: NodeRecord) -> NodeResponse:
+    key = str(record.id)  # once, not per derived name (a list renders many)
     return NodeResponse(
-        id=record.id, id_type=record.id_type, node_name=node_name(record.id),
-        mdns_hostname=node_mdns_hostname(record.id),
-        vpn_hostname=node_vpn_hostname(record.id, record.cluster_name),
+        id=record.id, id_type=record.id_type, node_name=node_name(key),
+        mdns_hostname=node_mdns_hostname(key),
+        vpn_hostname=node_vpn_hostname(key, record.cluster_name),
         cluster_name=record.cluster_name, status=record.status,
         version=record.version, self_update_enabled=record.self_update_enabled,
         api_token=record.api_token, proxy_password=record.proxy_password,

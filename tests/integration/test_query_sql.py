@@ -6,6 +6,7 @@ module adds the PostgreSQL view (a private schema, created once per module) to t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +54,7 @@ COLLATIONS = ["default", "en-US-x-icu"]
 
 
 @pytest.fixture(scope="module", params=COLLATIONS)
-def pg_view(request: pytest.FixtureRequest) -> Iterator[TableView]:
+def pg_view(request: pytest.FixtureRequest) -> Iterator[PostgresQueryView]:
     collation = request.param
     with pg_schema() as schema:
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
@@ -61,6 +62,7 @@ def pg_view(request: pytest.FixtureRequest) -> Iterator[TableView]:
                                 (collation,)).fetchone():
                 pytest.skip(f"collation {collation} is not installed")
         factory, view = construct_view(PostgresQueryView, f"{PG_BASE}?schema={schema}")
+        assert isinstance(view, PostgresQueryView)
         try:
             if collation != "default":
                 collate(schema, collation)
@@ -113,6 +115,41 @@ def test_get_by_key_agrees_across_memory_sqlite_and_postgres(
     sql_views: list[TableView], data: tuple[list[dict[str, Any]], ...]
 ) -> None:
     check_select_by_key([fresh_memory(), *sql_views], *data)
+
+
+@pytest.fixture(scope="module")
+def pg_async(pg_view: PostgresQueryView) -> PostgresQueryView:
+    """The same tables, read also on the event loop (adapters/pg_async_reads.py)."""
+    return PostgresQueryView(pg_view.datastore, read_pool_size=1,
+                             tracking_table_name=pg_view.tracking_table_name)
+
+
+@EXAMPLES
+@given(query_scenarios())
+def test_reads_on_the_event_loop_agree_with_the_threaded_ones(
+    pg_async: PostgresQueryView, scenario: tuple[Any, ...]
+) -> None:
+    owners, items, queries = scenario
+    load(pg_async, owners, items)
+    beyond = [ListQuery(q.filters, q.order, q.page + 50, q.page_size) for q in queries]
+    uncounted = [ListQuery(q.filters, q.order, q.page, q.page_size, count=False)
+                 for q in queries]
+
+    async def both() -> None:
+        try:
+            for query in [*queries, *beyond, *uncounted]:
+                page, expected = (await pg_async.query_async(ITEMS.name, query),
+                                  pg_async.query(ITEMS.name, query))
+                assert canon(page.rows) == canon(expected.rows), query
+                assert page.total == expected.total, query
+            for item in items[:5]:
+                where = {"id": item["id"]}
+                assert canon(await pg_async.select_async(ITEMS.name, where)) == canon(
+                    pg_async.select(ITEMS.name, where))
+        finally:
+            await pg_async.aclose()
+
+    asyncio.run(both())
 
 
 # --- named cases: each subtlety once, so a regression reads plainly ------------------------

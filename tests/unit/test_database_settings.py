@@ -10,11 +10,21 @@ from entrypoints.settings import DATABASE_POOL_SIZE, Settings, SettingsError
 PG = {"DATABASE_URL": "postgresql://u@db:5432/edge?schema=s", "API_KEY": "k"}
 
 
-def test_the_pool_keeps_one_connection_and_grows_to_database_pool_size() -> None:
-    env = Settings.from_env({**PG, "DATABASE_POOL_SIZE": "5"}).persistence_env("edge")
-    assert (env["POSTGRES_POOL_SIZE"], env["POSTGRES_MAX_OVERFLOW"]) == ("1", "4")
-    default = Settings.from_env(PG).persistence_env("edge")
-    assert int(default["POSTGRES_MAX_OVERFLOW"]) + 1 == DATABASE_POOL_SIZE
+@pytest.mark.parametrize("size", [1, 2, 5, 8, 1000])
+def test_the_store_pool_and_the_read_pool_share_database_pool_size(size: int) -> None:
+    settings = Settings.from_env({**PG, "DATABASE_POOL_SIZE": str(size)})
+    env = settings.persistence_env("edge")
+    assert env["POSTGRES_POOL_SIZE"] == "1"  # one connection kept while idle
+    store = 1 + int(env["POSTGRES_MAX_OVERFLOW"])
+    assert store >= 1 and settings.read_pool_size() >= 0
+    assert store + settings.read_pool_size() == size
+    assert settings.read_pool_size() == size // 2
+
+
+def test_the_default_pool_size_is_split_in_halves() -> None:
+    settings = Settings.from_env(PG)
+    store = 1 + int(settings.persistence_env("edge")["POSTGRES_MAX_OVERFLOW"])
+    assert (store, settings.read_pool_size()) == (DATABASE_POOL_SIZE // 2,) * 2
 
 
 def test_connections_are_named_by_pool_under_pgappname() -> None:
