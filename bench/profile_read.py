@@ -14,13 +14,20 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench import wrk
 from bench.commands import API_KEY, fresh_schema, relay_settled, server
-from bench.profile_write import backends, cpu_seconds, pids_of, seed, serve_pid
+from bench.profile_write import (
+    Breakdown,
+    backends,
+    cpu_seconds,
+    pids_of,
+    print_breakdown,
+    seed,
+    serve_pid,
+)
 
 # (stage, pattern on one frame); the first stage any frame of a stack matches wins.
 STAGES = [
@@ -82,24 +89,11 @@ def report(  # noqa: PLR0913 - the figures of one profile, printed together
     args: argparse.Namespace, result: dict[str, Any], watched: dict[str, list[int]],
     before: dict[str, float], after: dict[str, float], stacks: list[str],
 ) -> None:
-    requests = result["rate"] * args.seconds
     print(f"{args.workload}, {args.clients} clients: {result['rate']:,.0f} req/s, "
           f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
           f"errors {result['errors']}")
-    print(f"{'CPU per request (ms)':<40}{'ms':>7}")
-    for name in watched:
-        print(f"{name:<40}{(after[name] - before[name]) * 1000 / requests:>7.3f}")
-    samples: Counter[str] = Counter()
-    for line in stacks:
-        frames, _, hits = line.rpartition(" ")
-        samples[stage_of(frames.split(";"))] += int(hits)
-    total = sum(samples.values())
-    print(f"{'server holding the GIL, by stage':<40}{'ms':>7}{'share':>7}")
-    for stage, n in samples.most_common():
-        print(f"{stage:<40}{n / args.rate * 1000 / requests:>7.3f}{n / total:>7.0%}")
-    python = total / args.rate * 1000 / requests
-    server_ms = (after["server"] - before["server"]) * 1000 / requests
-    print(f"{'server CPU outside the GIL (C, syscalls)':<40}{server_ms - python:>7.3f}")
+    print_breakdown(Breakdown(result["rate"] * args.seconds, args.rate, watched, before, after),
+                    stacks, stage_of, 3)
 
 
 def main() -> None:

@@ -22,6 +22,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,24 +135,43 @@ def profile(args: argparse.Namespace) -> None:
         if args.keep is not None:
             args.keep.write_text("\n".join(stacks) + "\n")
         Path(raw.name).unlink()
-    requests = result["rate"] * args.seconds
     print(f"WRITE_PROJECT_IN_COMMIT={args.in_commit}, {args.clients} clients: "
           f"{result['rate']:,.0f} req/s, p50 {result['p50_ms']:.1f} ms, "
           f"p99 {result['p99_ms']:.1f} ms, errors {result['errors']}")
+    print_breakdown(Breakdown(result["rate"] * args.seconds, args.rate, watched, before, after),
+                    stacks, stage_of, 2)
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """What one profiled run measured: requests served, py-spy's sampling rate, and the CPU
+    seconds of each watched group of processes before and after."""
+
+    requests: float
+    rate: int
+    watched: dict[str, list[int]]
+    before: dict[str, float]
+    after: dict[str, float]
+
+
+def print_breakdown(run: Breakdown, stacks: list[str], stage: Callable[[list[str]], str],
+                    digits: int) -> None:
+    """CPU per request of each watched group, then the server's GIL samples by stage."""
+    per = run.requests
     print(f"{'CPU per request (ms)':<40}{'ms':>7}")
-    for name in watched:
-        print(f"{name:<40}{(after[name] - before[name]) * 1000 / requests:>7.2f}")
+    for name in run.watched:
+        print(f"{name:<40}{(run.after[name] - run.before[name]) * 1000 / per:>7.{digits}f}")
     samples: Counter[str] = Counter()
     for line in stacks:
         frames, _, hits = line.rpartition(" ")
-        samples[stage_of(frames.split(";"))] += int(hits)
+        samples[stage(frames.split(";"))] += int(hits)
     total = sum(samples.values())
     print(f"{'server holding the GIL, by stage':<40}{'ms':>7}{'share':>7}")
-    for stage, n in samples.most_common():
-        print(f"{stage:<40}{n / args.rate * 1000 / requests:>7.2f}{n / total:>7.0%}")
-    python = total / args.rate * 1000 / requests
-    server_ms = (after["server"] - before["server"]) * 1000 / requests
-    print(f"{'server CPU outside the GIL (C, syscalls)':<40}{server_ms - python:>7.2f}")
+    for name, n in samples.most_common():
+        print(f"{name:<40}{n / run.rate * 1000 / per:>7.{digits}f}{n / total:>7.0%}")
+    python = total / run.rate * 1000 / per
+    server_ms = (run.after["server"] - run.before["server"]) * 1000 / per
+    print(f"{'server CPU outside the GIL (C, syscalls)':<40}{server_ms - python:>7.{digits}f}")
 
 
 def main() -> None:
