@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiodocker
+import aiohttp
 
 from application.agent_protocol import (
     ContainerSpec,
@@ -46,6 +47,10 @@ Send = Callable[[str, DeploymentReport], Awaitable[None]]
 SendTelemetry = Callable[[str, DeploymentTelemetry], Awaitable[None]]
 
 
+# What a call to the engine raises besides its own errors when a container goes away under it:
+# podman answers a stats request for a container being removed with an empty body, which
+# aiodocker fails to decode (ValueError), and the socket can drop mid-answer.
+ENGINE_GLITCHES = (aiodocker.DockerError, ValueError, aiohttp.ClientError, asyncio.TimeoutError)
 LOG_TAIL = 65_536  # characters of logs sent (the admin keeps no more)
 
 

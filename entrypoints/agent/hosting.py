@@ -22,7 +22,7 @@ from application.agent_protocol import (
     Location,
 )
 from entrypoints.agent.api import AdminError, Unreachable
-from entrypoints.agent.containers import ContainerRunner
+from entrypoints.agent.containers import ENGINE_GLITCHES, ContainerRunner
 from entrypoints.agent.health_watch import HealthWatch
 from entrypoints.agent.host_stats import host_memory
 from entrypoints.agent.session import AgentFatal, Link
@@ -123,8 +123,8 @@ class Hosting:
                 try:
                     logs = await self.runner.logs(request_id)
                     sample = await self.runner.sample(request_id)
-                except aiodocker.DockerError as exc:  # it ended meanwhile
-                    log.debug("no telemetry for %s: %s", request_id, exc.message)
+                except ENGINE_GLITCHES as exc:  # it ended meanwhile
+                    log.debug("no telemetry for %s: %r", request_id, exc)
                     continue
                 body = DeploymentTelemetry(
                     logs=logs, sample=ContainerSample(**sample) if sample is not None else None)
@@ -135,7 +135,7 @@ class Hosting:
         while True:
             try:
                 await self._report_once()
-            except (Unreachable, AdminError, aiodocker.DockerError) as exc:
+            except (Unreachable, AdminError, *ENGINE_GLITCHES) as exc:
                 log.debug("host report not delivered: %s", exc)
             await asyncio.sleep(HOST_REPORT_EVERY)
 

@@ -19,11 +19,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import aiodocker
-
 from application.agent_protocol import MAX_LOG_BATCH, MAX_LOG_LINE, RuntimeLogBatch, RuntimeLogLine
 from entrypoints.agent.api import AdminError, Unreachable
-from entrypoints.agent.containers import ContainerRunner
+from entrypoints.agent.containers import ENGINE_GLITCHES, ContainerRunner
 from entrypoints.agent.session import Link
 
 log = logging.getLogger(__name__)
@@ -89,8 +87,8 @@ class LogShipper:
         after = self._after.get(request_id)
         try:
             found = await new_lines(container, after)
-        except aiodocker.DockerError as exc:  # it ended meanwhile
-            log.debug("no runtime logs for %s: %s", request_id, exc.message)
+        except ENGINE_GLITCHES as exc:  # it ended meanwhile
+            log.debug("no runtime logs for %s: %r", request_id, exc)
             return
         if not found:
             self._after.setdefault(request_id, None)

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -27,6 +28,7 @@ from entrypoints.agent.session import Admission, AgentFatal, Backoff, Link, inte
 from entrypoints.agent.work import WorkLoop
 
 log = logging.getLogger("edge_agent")
+RESTART_PAUSE = 5.0  # seconds before a failed reporting loop runs again
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,21 @@ class AgentConfig:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
 
+
+
+async def keep_going(name: str, loop: Callable[[], Awaitable[None]],
+                     pause: float = RESTART_PAUSE) -> None:
+    """Runs a reporting loop for good. One that raises is logged and started again after
+    `pause`: an answer nobody foresaw from the engine or the admin must not end the agent, whose
+    heartbeat, commands and containers go on without the report. AgentFatal still ends it."""
+    while True:
+        try:
+            await loop()
+        except AgentFatal:
+            raise
+        except Exception:
+            log.exception("the %s loop failed; starting it again in %.0f s", name, pause)
+        await asyncio.sleep(pause)
 
 
 class Agent:
@@ -84,14 +101,16 @@ class Agent:
             if cfg.metrics_interval:
                 reporter = MetricsReporter(self.link, self.started, cfg.version,
                                            cfg.metrics_interval)
-                loops.append(asyncio.create_task(reporter.run(), name="metrics"))
+                loops.append(asyncio.create_task(keep_going("metrics", reporter.run),
+                                                 name="metrics"))
             hosting = Hosting(self.link, cfg.hosting) if cfg.hosting else None
             if hosting is not None:
                 await hosting.open()
-                loops.append(asyncio.create_task(hosting.report_host(), name="host"))
-                loops.append(asyncio.create_task(hosting.report_telemetry(), name="telemetry"))
-                loops.append(asyncio.create_task(LogShipper(hosting.runner, self.link).run(),
-                                                 name="runtime-logs"))
+                shipper = LogShipper(hosting.runner, self.link)
+                for name, report in (("host", hosting.report_host),
+                                     ("telemetry", hosting.report_telemetry),
+                                     ("runtime-logs", shipper.run)):
+                    loops.append(asyncio.create_task(keep_going(name, report), name=name))
             if cfg.journal_dir is not None:
                 work = WorkLoop(self.link, Journal(cfg.journal_dir),
                                 cfg.output_limit, cfg.update_command,
