@@ -79,6 +79,9 @@ class MemoryTableView(POPOTrackingRecorder, TableView):
                     row[change.column] += change.delta
         elif isinstance(change, Delete):
             for row in _where(data, table, change.where):
+                if change.column is not None and not _not_later(row[change.column],
+                                                                 change.upto):
+                    continue
                 touch(row[table.key])
                 del data[row[table.key]]
 
@@ -123,3 +126,8 @@ def _where(data: dict[Any, dict[str, Any]], table: Table, where: dict[str, Any]
     else:
         candidates = list(data.values())
     return [row for row in candidates if all(row.get(k) == v for k, v in where.items())]
+
+
+def _not_later(value: Any, upto: Any) -> bool:
+    """SQL's `value IS NULL OR value <= upto` (a NULL `upto` compares as unknown: kept)."""
+    return value is None or (upto is not None and value <= upto)

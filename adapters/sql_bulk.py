@@ -84,7 +84,12 @@ def _rows(first: Change, group: list[Change]) -> list[dict[str, Any]] | None:
         return [{**_present(c.where), **c.fields} for c in cast(list[Patch], group)]
     if isinstance(first, Increment):
         return [{**_present(c.where), DELTA: c.delta} for c in cast(list[Increment], group)]
-    return [_present(c.where) for c in cast(list[Delete], group)]
+    deletes = cast(list[Delete], group)
+    if first.column is None:
+        return [_present(c.where) for c in deletes]
+    if first.column in first.where:
+        return None  # a column both matched and compared: one name cannot carry both
+    return [{**_present(c.where), first.column: c.upto} for c in deletes]
 
 
 def _present(where: dict[str, Any]) -> dict[str, Any]:
@@ -126,5 +131,8 @@ def _build(dialect: Dialect, table: Table, first: Change, columns: dict[str, Kin
         c = first.column
         return f"UPDATE {name} AS t SET {c} = t.{c} + v.{DELTA} FROM {source} WHERE {match}"
     if isinstance(first, Delete):
+        if first.column is not None:
+            c = first.column
+            match += f" AND (t.{c} IS NULL OR t.{c} <= v.{c})"
         return f"DELETE FROM {name} AS t USING {source} WHERE {match}"
     raise TypeError(first)

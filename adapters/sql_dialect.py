@@ -141,6 +141,8 @@ class Dialect:
                 params[:0] = [self.to_db(kinds[c], v) for c, v in change.fields.items()]
             elif isinstance(change, Increment):
                 params.insert(0, change.delta)
+            elif isinstance(change, Delete) and change.column is not None:
+                params.append(self.to_db(kinds[change.column], change.upto))
         sql = self._sql.get(shape)
         if sql is None:
             if len(self._sql) > 10_000:  # shapes come from code, so this only guards a leak
@@ -182,6 +184,10 @@ class Dialect:
             c = change.column
             return f"UPDATE {name} SET {c} = {c} + {self.p}{where}"
         if isinstance(change, Delete):
+            if change.column is not None:
+                c = change.column
+                kept = f"({c} IS NULL OR {c} <= {self.p})"
+                where = f"{where} AND {kept}" if where else f" WHERE {kept}"
             return f"DELETE FROM {name}{where}"
         raise TypeError(change)
 

@@ -16,7 +16,8 @@ what came before it there is written first, then it, then what follows.
 
 Within a chain, a change folds into the one before it when the pair has the same effect as one:
 a patch into the upsert or patch before it, increments into one sum, a delete of the row
-replaces the whole chain. A row registered, flapped twice and counted becomes one insert.
+replaces the whole chain (a delete that keeps a row touched later joins it instead). A row
+registered, flapped twice and counted becomes one insert.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def in_rounds(
         chain = segment.get(row)
         if chain is None:
             segment[row] = [change]
-        elif isinstance(change, Delete) and len(change.where) == 1:
+        elif isinstance(change, Delete) and len(change.where) == 1 and change.column is None:
             segment[row] = [change]  # whatever the row went through, it is gone
         else:
             folded = _fold(chain[-1], change, spec.key)
@@ -121,7 +122,7 @@ def shape_of(change: Change) -> tuple[Any, ...]:
         return (Patch, change.table, where, *change.fields)
     if isinstance(change, Increment):
         return (Increment, change.table, where, change.column)
-    return (Delete, change.table, where)
+    return (Delete, change.table, where, change.column)
 
 
 def _same_key(a: dict[str, Any], b: dict[str, Any], key: str) -> bool:

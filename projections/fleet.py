@@ -106,7 +106,10 @@ HANDLERS: dict[type[Any], Handler] = {
     Node.StatusChanged: _patch("nodes", status="status"),
     Node.ClusterChanged: _patch("nodes", cluster_id="cluster_id", cluster_name="cluster_name"),
     Node.Deleted: lambda e: [
-        Delete("nodes", _by_id(e)), Delete("node_liveness", {"node_id": e.originator_id}),
+        # Liveness is no event: a replay keeps what heartbeats wrote after the deletion (the
+        # node re-enrolled under its persistent id) instead of taking it back to the revival.
+        Delete("nodes", _by_id(e)),
+        Delete("node_liveness", {"node_id": e.originator_id}, "last_seen_at", e.at),
         Delete("node_metrics", {"node_id": e.originator_id}),
     ],
     Alias.Created: lambda e: [Upsert("aliases", {

@@ -93,8 +93,14 @@ class Increment:
 
 @dataclass(frozen=True)
 class Delete:
+    """Delete every row whose columns equal `where`. With `column`, only the rows whose
+    `column` is NULL or not later than `upto`: a row written after the event that deletes it
+    (a heartbeat of a node re-enrolled since its deletion) outlives that event's replay."""
+
     table: str
     where: dict[str, Any] = field(default_factory=dict)
+    column: str | None = None
+    upto: Any = None
 
 
 Change = Upsert | UpsertMax | Patch | Increment | Delete

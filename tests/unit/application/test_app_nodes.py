@@ -295,3 +295,38 @@ def test_delete_cascades_aliases_and_frees_the_place(services: Services) -> None
                     lambda: services.nodes.heartbeat(node_id, NodeStatus.HEALTHY)):
         with pytest.raises(NotFoundError):
             command()
+
+
+def test_a_replay_keeps_the_heartbeats_of_a_node_re_enrolled_after_its_deletion(
+    services: Services, clock: FixedClock
+) -> None:
+    """Heartbeats are no events: a rebuild replays the node's deletion over the liveness row
+    its re-enrolled agent has kept fresh since, and must not take it back to the revival."""
+    from entrypoints.replay import rebuild
+
+    cluster(services, "prod")
+    _, blob = key(services, "prod", uses_remaining=None)
+    node_id = uuid4()
+    enroll = EnrollNode(enrollment_key=blob, id_type="persistent", node_id=node_id)
+    services.nodes.enroll(enroll)
+    clock.advance(60)
+    services.nodes.heartbeat(node_id, NodeStatus.HEALTHY)
+    clock.advance(60)
+    services.nodes.delete(node_id)
+    clock.advance(60)
+    services.nodes.enroll(enroll)
+    clock.advance(60)
+    services.nodes.heartbeat(node_id, NodeStatus.HEALTHY)
+    seen = must_get(services, "nodes", node_id)["last_seen_at"]
+    assert seen == clock.now()
+
+    rebuild(services)
+    assert must_get(services, "nodes", node_id)["last_seen_at"] == seen
+
+    other = uuid4()  # a node deleted for good leaves no liveness row, replayed or not
+    services.nodes.enroll(EnrollNode(enrollment_key=blob, id_type="persistent", node_id=other))
+    clock.advance(60)
+    services.nodes.heartbeat(other, NodeStatus.HEALTHY)
+    services.nodes.delete(other)
+    rebuild(services)
+    assert services.view.get("node_liveness", other) is None

@@ -55,6 +55,7 @@ ROW_CHANGES = st.one_of(  # each names its row by key: they gather in rounds and
     st.builds(lambda k, g, f: Patch(THINGS.name, {"id": k, "g": g}, f), KEYS, TEXTS, FIELDS),
     st.builds(lambda k, d: Increment(THINGS.name, {"id": k}, "n", d), KEYS, st.integers(-3, 3)),
     st.builds(lambda k: Delete(THINGS.name, {"id": k}), KEYS),
+    st.builds(lambda k, t: Delete(THINGS.name, {"id": k}, "at", t), KEYS, TIMES),
     st.builds(lambda k, n: Upsert(OTHERS.name, {"k": k, "n": n}), KEYS, INTS),
     st.builds(lambda k, d: Increment(OTHERS.name, {"k": k}, "n", d), KEYS, st.integers(-3, 3)),
 )
@@ -62,6 +63,7 @@ BARRIERS = st.one_of(  # may touch several rows
     st.builds(lambda g, f: Patch(THINGS.name, {"g": g}, f), TEXTS, FIELDS),
     st.builds(lambda g, d: Increment(THINGS.name, {"g": g}, "n", d), TEXTS, st.integers(-3, 3)),
     st.builds(lambda g: Delete(THINGS.name, {"g": g}), TEXTS),
+    st.builds(lambda g, t: Delete(THINGS.name, {"g": g}, "at", t), TEXTS, TIMES),
     st.just(Delete(THINGS.name, {})),
 )
 CHANGES = ROW_CHANGES | BARRIERS

@@ -162,7 +162,8 @@ def test_node_deletion_keeps_executions_with_a_null_node() -> None:
     node = new_node()
     node.delete(at(1))
     assert changes_for(only(node)) == [
-        Delete("nodes", {"id": node.id}), Delete("node_liveness", {"node_id": node.id}),
+        Delete("nodes", {"id": node.id}),
+        Delete("node_liveness", {"node_id": node.id}, "last_seen_at", at(1)),
         Delete("node_metrics", {"node_id": node.id}),
         Patch("command_executions", {"node_id": node.id}, {"node_id": None}),
     ]
