@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import msgspec
 import nats
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -17,6 +20,9 @@ from domain.catalog import Message
 from domain.event_stream import StreamSettings, headers_for
 
 log = logging.getLogger(__name__)
+# How long a batch's acknowledgements may take before its connection is given up (a loaded
+# broker acknowledges a batch of 2,000 within a second or two).
+ACK_WAIT = 30.0
 _encode = msgspec.json.Encoder().encode
 
 
@@ -60,14 +66,16 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-async def connect(url: str, name: str, states: ConnectionLog | None = None) -> Client:
-    """A client that reconnects by itself for ever, logging through `states` (kept by the
-    caller across calls, so a retried connect does not log its outage again)."""
+async def connect(url: str, name: str, states: ConnectionLog | None = None, *,
+                  reconnect: bool = True, attempts: int = -1) -> Client:
+    """A client that connects after `attempts` failures at most (-1: keeps trying for ever)
+    and, with `reconnect`, reconnects by itself for ever; it logs through `states` (kept by
+    the caller across calls, so a retried connect does not log its outage again)."""
     states = states or ConnectionLog(url, name)
     client = await nats.connect(
-        url, name=name, connect_timeout=5, reconnect_time_wait=1, max_reconnect_attempts=-1,
-        allow_reconnect=True, error_cb=states.error, disconnected_cb=states.disconnected,
-        reconnected_cb=states.connected,
+        url, name=name, connect_timeout=5, reconnect_time_wait=1,
+        max_reconnect_attempts=attempts, allow_reconnect=reconnect, error_cb=states.error,
+        disconnected_cb=states.disconnected, reconnected_cb=states.connected,
     )
     await states.connected()
     return client
@@ -92,17 +100,30 @@ async def ensure_stream(js: JetStreamContext, stream: StreamSettings) -> None:
 
 
 class JetStreamPublisher:
-    """Publishes batches with pipelined acks; each message's id makes re-sends harmless."""
+    """Publishes batches with pipelined acks; each message's id makes re-sends harmless.
 
-    def __init__(self, url: str, stream: StreamSettings | None = None) -> None:
-        self.url = url
+    The connection never reconnects by itself: a client that does re-sends what it still
+    buffered on the new connection while what the old one carried is lost, so the stream
+    would hold a later message before an earlier one, and the lost one's ack never comes. A
+    batch that fails (or whose acks take longer than `ack_wait`) closes the connection
+    instead; the next batch opens a new one, and the caller sends from where it stands."""
+
+    def __init__(self, url: str, stream: StreamSettings | None = None, *,
+                 name: str = "edge-relay", ack_wait: float = ACK_WAIT,
+                 headers: Callable[[Message], dict[str, str]] = headers_for) -> None:
+        self.url, self.name, self.ack_wait, self.headers = url, name, ack_wait, headers
         self.stream = stream or StreamSettings()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
-        self._states = ConnectionLog(url, "edge-relay")
+        self._states = ConnectionLog(url, name)
 
     async def start(self) -> None:
-        self._nc = await connect(self.url, "edge-relay", self._states)
+        """Connects, however long the broker is away."""
+        await self._open(attempts=-1)
+
+    async def _open(self, attempts: int) -> None:
+        self._nc = await connect(self.url, self.name, self._states, reconnect=False,
+                                 attempts=attempts)
         self._js = self._nc.jetstream(publish_async_max_pending=4000)
         await ensure_stream(self._js, self.stream)
 
@@ -111,17 +132,45 @@ class JetStreamPublisher:
         return self._nc is not None and self._nc.is_connected
 
     async def publish(self, messages: Sequence[Message]) -> None:
-        assert self._js is not None, "start() first"
-        futures = []
-        for message in messages:
-            futures.append(await self._js.publish_async(
-                self.stream.subject(message), _encode(message), headers=headers_for(message),
-            ))
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        if self._nc is None or self._nc.is_closed or self._js is None:
+            await self._open(attempts=1)  # a few seconds at most: the caller backs off
+        nc, js = self._nc, self._js
+        assert nc is not None and js is not None
+        try:
+            futures = [await js.publish_async(self.stream.subject(m), _encode(m),
+                                              headers=self.headers(m)) for m in messages]
+            results = await self._acks(nc, futures)
+        except (TimeoutError, NatsError, OSError) as exc:
+            await self._drop()
+            raise PublishError(f"batch of {len(messages)} not acknowledged: "
+                               f"{describe(exc)}") from exc
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
+            await self._drop()
             unacked = f"{len(failures)} of {len(messages)} not acknowledged"
             raise PublishError(unacked) from failures[0]
+
+    async def _acks(self, nc: Client, futures: list[asyncio.Future[Any]]) -> list[Any]:
+        """Every ack or error; TimeoutError after `ack_wait`, or as soon as the connection is
+        gone (the acks it owed will never come)."""
+        gathered = asyncio.gather(*futures, return_exceptions=True)
+        deadline = asyncio.get_running_loop().time() + self.ack_wait
+        while not gathered.done():
+            if nc.is_closed or asyncio.get_running_loop().time() > deadline:
+                gathered.cancel()
+                raise TimeoutError("connection lost" if nc.is_closed else
+                                   f"no acknowledgement within {self.ack_wait:g} s")
+            await asyncio.wait({gathered}, timeout=0.05)
+        return gathered.result()
+
+    async def _drop(self) -> None:
+        """Closes the connection without waiting for what it still owes: nothing of a failed
+        batch may reach the stream after this."""
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is not None and not nc.is_closed:
+            self._states.closing()
+            with contextlib.suppress(Exception):
+                await nc.close()
 
     async def close(self) -> None:
         self._states.closing()

@@ -11,15 +11,11 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
-import msgspec
-from nats.aio.client import Client
-from nats.js import JetStreamContext
-
-from adapters.nats_publisher import PublishError, connect, ensure_stream
+from adapters.nats_publisher import JetStreamPublisher
 from application.errors import NotFoundError
 from application.event_log import select_types
 from application.event_replay import (
@@ -30,12 +26,9 @@ from application.event_replay import (
     webhook_target,
 )
 from application.ports import DeliveryQueue
-from domain.catalog import Message
 from domain.event_stream import StreamSettings
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
-
-_encode = msgspec.json.Encoder().encode
 
 
 class ReplayError(Exception):
@@ -85,41 +78,6 @@ class ReplayReport:
         )
 
 
-class NatsReplay:
-    """Publishes copies with their own message ids; waits for every ack of a batch."""
-
-    def __init__(self, url: str, stream: StreamSettings) -> None:
-        self.url = url
-        self.stream = stream
-        self._nc: Client | None = None
-        self._js: JetStreamContext | None = None
-
-    async def start(self) -> None:
-        self._nc = await connect(self.url, "edge-replay")
-        self._js = self._nc.jetstream(publish_async_max_pending=4000)
-        await ensure_stream(self._js, self.stream)
-
-    async def publish(self, messages: Sequence[Message], run_id: UUID) -> int:
-        assert self._js is not None, "start() first"
-        futures = [
-            await self._js.publish_async(self.stream.subject(m), _encode(m),
-                                         headers=replay_headers(m, run_id))
-            for m in messages
-        ]
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            raise PublishError(f"{len(failures)} of {len(messages)} not acknowledged") from (
-                failures[0]
-            )
-        return len(messages)
-
-    async def close(self) -> None:
-        if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
-        self._nc = self._js = None
-
-
 def _plan(
     services: Services, options: ReplayOptions
 ) -> tuple[ReplayRange, WebhookTarget | None, list[str]]:
@@ -163,8 +121,10 @@ async def replay(
     publisher = None
     if options.nats and not options.dry_run:
         settings = services.settings
-        publisher = NatsReplay(settings.nats_url,
-                               StreamSettings(settings.nats_stream, settings.nats_subject_prefix))
+        # Copies with their own message ids (replay_headers), so JetStream keeps them.
+        publisher = JetStreamPublisher(
+            settings.nats_url, StreamSettings(settings.nats_stream, settings.nats_subject_prefix),
+            name="edge-replay", headers=lambda m: replay_headers(m, options.run_id))
         await publisher.start()
     started = time.perf_counter()
     try:
@@ -183,7 +143,8 @@ async def replay(
                     progress(report)
                 continue
             if publisher is not None:
-                report.published += await publisher.publish(to_nats, options.run_id)
+                await publisher.publish(to_nats)
+                report.published += len(to_nats)
             if owed:
                 report.enqueued += await asyncio.to_thread(queue.enqueue, owed)
             if progress is not None:
