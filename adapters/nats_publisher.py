@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from domain.catalog import Message
 from domain.event_stream import StreamSettings, headers_for
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # How long a batch's acknowledgements may take before its connection is given up (a loaded
 # broker acknowledges a batch of 2,000 within a second or two).
 ACK_WAIT = 30.0
+RETRY = 2.0  # seconds between attempts to ready the stream
 _encode = msgspec.json.Encoder().encode
 
 
@@ -94,8 +95,13 @@ async def ensure_stream(js: JetStreamContext, stream: StreamSettings) -> None:
     try:
         await js.stream_info(stream.name)
     except NotFoundError:
-        await js.add_stream(config)
-        return
+        try:
+            await js.add_stream(config)
+            return
+        except BadRequestError:
+            # Another client (this process's webhook consumer, another serve) created it in
+            # between; the server may then answer "subjects overlap". Ours if the name is.
+            await js.stream_info(stream.name)  # NotFoundError: the overlap is someone else's
     await js.update_stream(config)
 
 
@@ -118,8 +124,20 @@ class JetStreamPublisher:
         self._states = ConnectionLog(url, name)
 
     async def start(self) -> None:
-        """Connects, however long the broker is away."""
-        await self._open(attempts=-1)
+        """Connects and readies the stream, however long the broker is away or refuses (a
+        stream whose subjects another stream holds: said once, retried)."""
+        said = None
+        while True:
+            try:
+                await self._open(attempts=-1)
+                return
+            except (NatsError, OSError, TimeoutError) as exc:
+                await self._drop()
+                if describe(exc) != said:
+                    said = describe(exc)
+                    log.warning("%s: stream %s not ready on NATS at %s (%s); retrying every "
+                                "%g s", self.name, self.stream.name, self.url, said, RETRY)
+                await asyncio.sleep(RETRY)
 
     async def _open(self, attempts: int) -> None:
         self._nc = await connect(self.url, self.name, self._states, reconnect=False,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 import uuid
@@ -19,9 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+import nats
 import pytest
 
-from adapters.nats_publisher import JetStreamPublisher, PublishError
+from adapters.nats_publisher import RETRY, JetStreamPublisher, PublishError
 from domain.catalog import Message
 from domain.event_stream import StreamSettings
 from tests.integration.webhook_harness import (
@@ -149,3 +151,42 @@ def test_a_batch_cut_mid_way_fails_and_its_retry_leaves_each_message_once_in_ord
         assert stream_positions(stream_name) == [m.position for m in batch]
     finally:
         delete_stream(stream_name)
+
+
+def test_a_stream_refused_at_start_is_retried_until_it_can_be_made(
+    nats_settings: dict[str, Any], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The relay's publisher meets a stream it cannot create (another stream holds its
+    subjects): one warning, retries, and it starts once the obstacle is gone, instead of the
+    relay ending for good (it did: a startup race between two creators raised out of run)."""
+    name, prefix = stream_names()
+    blocker = f"{name}_BLOCK"
+    settings = StreamSettings(name=name, subject_prefix=prefix)
+
+    async def scenario() -> None:
+        nc = await nats.connect(NATS_URL)
+        js = nc.jetstream()
+        await js.add_stream(name=blocker, subjects=list(settings.subjects))
+        publisher = JetStreamPublisher(NATS_URL, settings)
+        starting = asyncio.create_task(publisher.start())
+        try:
+            await asyncio.sleep(RETRY * 2.5)
+            assert not starting.done()
+            await js.delete_stream(blocker)
+            await asyncio.wait_for(starting, RETRY * 5)
+            await publisher.publish(messages(3))
+        finally:
+            starting.cancel()
+            await publisher.close()
+            with contextlib.suppress(Exception):
+                await js.delete_stream(blocker)
+            await nc.close()
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="adapters.nats_publisher"):
+            asyncio.run(scenario())
+        warnings = [r for r in caplog.records if "not ready" in r.getMessage()]
+        assert len(warnings) == 1, [r.getMessage() for r in warnings]
+        assert stream_positions(name) == [1, 2, 3]
+    finally:
+        delete_stream(name)
