@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 class NotifyListener:
     """LISTENs on the event store's channel on its own connection; reconnects after failures."""
 
-    def __init__(self, conninfo: str, channel: str, on_notify: Callable[[], None],
+    def __init__(self, conninfo: str, channel: str, on_notify: Callable[[int], None],
                  application_name: str = "edge-admin:listen") -> None:
         self.conninfo, self.application_name = conninfo, application_name
         self.channel = channel
@@ -38,8 +38,8 @@ class NotifyListener:
                                      application_name=self.application_name) as conn:
                     conn.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(self.channel)))
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            self.on_notify()
+                        for notify in conn.notifies(timeout=0.5, stop_after=1):
+                            self.on_notify(notify.pid)  # the committing backend's
             except psycopg.Error:
                 log.warning("LISTEN %s failed; retrying", self.channel, exc_info=True)
                 self._stop.wait(1.0)

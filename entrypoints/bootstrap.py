@@ -458,8 +458,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     if database_kind(settings.database_url) == "postgres":
         # Writers in other processes commit too: their NOTIFY wakes these workers at once.
         channel = store.recorder.channel_name  # type: ignore[attr-defined]
-        def wake_all() -> None:
-            projector.wake()
+        own: set[int] = getattr(store.recorder, "backends", set())
+
+        def wake_all(pid: int) -> None:
+            if pid not in own:  # own commits reach the projector through the write path
+                projector.wake()
             relay.wake()
 
         listener = NotifyListener(settings.postgres_conninfo(), channel, wake_all,

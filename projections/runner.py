@@ -104,6 +104,7 @@ class ProjectionWorker:
         self._saving = 0
         self.handed_over = 0  # batches applied from a writer's hand, not read back
         self.in_commit = 0  # of which applied in the writer's own transaction
+        self.log_reads = 0  # pages asked of the store (a wake-up for nothing costs one)
         # Why the projection cannot go on (None: it can); shared with other processes through
         # the view's status table.
         self.failure: ProjectionFailure | None = None
@@ -125,11 +126,15 @@ class ProjectionWorker:
     def saved(self, events: Sequence[tuple[Any, int]]) -> None:
         with self._offers:
             self._saving = max(0, self._saving - 1)
-            # Not when the writer's transaction applied them already (applied_in_commit).
-            if events and self._thread is not None and max(p for _, p in events) > self.position:
+            # Not when the writer's transaction applied them already (applied_in_commit): then
+            # there is nothing to wake the loop for (it would read the log and find nothing).
+            owed = (bool(events) and self._thread is not None
+                    and max(p for _, p in events) > self.position)
+            if owed:
                 self._offered = sorted(events, key=lambda pair: pair[1])
             self._offers.notify_all()
-        self._wake.set()
+        if owed:
+            self._wake.set()
 
     def applied_in_commit(self, position: int, count: int) -> None:
         """A writer's transaction applied its events to the read model and tracked `position`;
@@ -168,6 +173,8 @@ class ProjectionWorker:
         deadline = time.monotonic() + (self.wait_timeout if timeout is None else timeout)
         if self._thread is None:
             self._poll_until(position, deadline)
+            return
+        if self.position >= position:  # applied already (in the writer's transaction)
             return
         self._wanted = max(self._wanted, position)
         self._wake.set()
@@ -277,6 +284,7 @@ class ProjectionWorker:
         return covered
 
     def _read(self, start: int) -> list[tuple[Any, Tracking]]:
+        self.log_reads += 1
         notifications = self.recorder.select_notifications(
             start=start, limit=self.page_size, inclusive_of_start=False
         )
