@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 from uuid import UUID
+
+import msgspec
 
 from application.ports import AdminMember, MetricsReport
 from projections.fleet_reads import FleetReads
 from projections.model import Upsert, UpsertMax
-from projections.targets import all_rows
 from projections.view import TableView
 
 PAGE = 5000
-
-
-def _all(view: TableView, table: str, columns: tuple[str, ...]) -> list[dict[str, Any]]:
-    return list(all_rows(view, table, [], PAGE, columns, order=columns[0]))
 
 
 class ViewAdminDirectory:
@@ -28,11 +24,9 @@ class ViewAdminDirectory:
         self.view, self.fleet = view, fleet
 
     def members(self) -> list[AdminMember]:
-        columns = ("name", "id", "admin_cluster_name", "max_peers", "url", "present",
-                   "joined_at", "last_checked_in")
-        return [AdminMember(r["id"], r["name"], r["admin_cluster_name"], r["max_peers"],
-                            r["url"], bool(r["present"]), r["joined_at"], r["last_checked_in"])
-                for r in _all(self.view, "admins", columns)]
+        return [AdminMember(a.id, a.name, a.admin_cluster_name, a.max_peers, a.url, a.present,
+                            a.joined_at, a.last_checked_in)
+                for a in self.fleet.admins.every(size=PAGE, order="name")]
 
     def cluster_sizes(self) -> dict[str, int]:
         return self.fleet.cluster_sizes()
@@ -43,6 +37,14 @@ class ViewAdminDirectory:
     def check_in(self, admin_id: UUID, at: datetime) -> None:
         row = {"admin_id": admin_id, "last_checked_in": at}
         self.view.apply_untracked([UpsertMax("admin_checkins", row, "last_checked_in")])
+
+
+class StoredMetrics(msgspec.Struct, frozen=True):
+    """A node_metrics row (agents' reports, not events: a table without a record)."""
+
+    received_at: datetime
+    host: str  # JSON
+    agent: str  # JSON
 
 
 class ViewNodeMetrics:
@@ -60,5 +62,6 @@ class ViewNodeMetrics:
         row = self.view.get("node_metrics", node_id)
         if row is None:
             return None
-        return MetricsReport(node_id, row["received_at"], json.loads(row["host"]),
-                             json.loads(row["agent"]))
+        stored = msgspec.convert(row, StoredMetrics)
+        return MetricsReport(node_id, stored.received_at, json.loads(stored.host),
+                             json.loads(stored.agent))

@@ -6,29 +6,44 @@ import json
 import threading
 import time
 from typing import Any
+from uuid import UUID
+
+import msgspec
 
 from domain.placement import Candidate, Point
-from projections.targets import all_rows
+from projections.deployment_tables import HostRecord
+from projections.records import Records
 from projections.view import TableView
 
 PAGE = 5000
 # A snapshot younger than this counts as fresh: a full fleet under a flood of deploys then
 # re-reads its hosts at most 20 times a second, not once per refused deploy.
 FRESH = 0.05
-COLUMNS = ("node_id", "location", "cpu_units", "memory_mb", "allocated_cpu_units",
-           "allocated_memory_mb", "status", "images")
 
 
-def candidate(row: dict[str, Any]) -> Candidate:
-    location = json.loads(row["location"] or "{}")
+class HostRoom(msgspec.Struct, frozen=True, kw_only=True):
+    """The columns of a host that placement reads (HostRecord's, status and images joined)."""
+
+    node_id: UUID
+    location: str | None = None  # JSON
+    cpu_units: int
+    memory_mb: int
+    allocated_cpu_units: int
+    allocated_memory_mb: int
+    status: str | None = None  # None once the node row is gone
+    images: str | None = None  # "|image|image|"
+
+
+def candidate(host: HostRoom) -> Candidate:
+    location = json.loads(host.location or "{}")
     lat, lon = location.get("latitude"), location.get("longitude")
-    images = frozenset(i for i in (row.get("images") or "").split("|") if i)
+    images = frozenset(i for i in (host.images or "").split("|") if i)
     return Candidate(
-        host_id=str(row["node_id"]),
+        host_id=str(host.node_id),
         point=Point(lat, lon) if lat is not None and lon is not None else None,
-        free_cpu_units=row["cpu_units"] - row["allocated_cpu_units"],
-        free_memory_mb=row["memory_mb"] - row["allocated_memory_mb"],
-        healthy=row.get("status") == "healthy",
+        free_cpu_units=host.cpu_units - host.allocated_cpu_units,
+        free_memory_mb=host.memory_mb - host.allocated_memory_mb,
+        healthy=host.status == "healthy",
         cached_images=images,
     )
 
@@ -39,7 +54,7 @@ class ViewPlacementIndex:
     checks the room again when it allocates, and a full host sends the decision to the next."""
 
     def __init__(self, view: TableView, max_age: float = 0.5) -> None:
-        self.view, self.max_age = view, max_age
+        self.hosts, self.max_age = Records(view, HostRecord), max_age
         self._lock = threading.Lock()
         self._snapshot: tuple[float, list[Candidate], dict[str, dict[str, Any]]] | None = None
 
@@ -61,8 +76,8 @@ class ViewPlacementIndex:
         with self._lock:
             snapshot = self._snapshot
             if snapshot is None or time.monotonic() - snapshot[0] > self.max_age:
-                rows = list(all_rows(self.view, "hosts", [], PAGE, COLUMNS, order="node_id"))
-                places = {str(r["node_id"]): json.loads(r["location"] or "{}") for r in rows}
-                snapshot = self._snapshot = (time.monotonic(), [candidate(r) for r in rows],
+                hosts = list(self.hosts.every_narrow(HostRoom, size=PAGE))
+                places = {str(h.node_id): json.loads(h.location or "{}") for h in hosts}
+                snapshot = self._snapshot = (time.monotonic(), [candidate(h) for h in hosts],
                                              places)
         return snapshot

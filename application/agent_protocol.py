@@ -193,13 +193,25 @@ class HealthCheck(msgspec.Struct, kw_only=True):
     start_period_seconds: Seconds = 0.0
 
 
+class PortMapping(msgspec.Struct):
+    """A container port to publish, as the admin's spec keeps it (application/apps.py
+    PortSpec, domain/resource.py as_spec): the agent publishes it on a host port the engine
+    picks and reports the pair back under `name`. Its protocol names the transport (UDP,
+    TCP/UDP, else TCP) and the link's scheme; bounds are the admin's, checked on the way in."""
+
+    port: int
+    protocol: str
+    name: str
+    tls_upgrade: bool = False
+
+
 class ContainerSpec(msgspec.Struct):
     """A deployment to run: everything the container needs (`health`: report it ready only
     once that check passes; None, as soon as it runs)."""
 
     request_id: str
     image: str
-    ports: list[dict[str, Any]]
+    ports: list[PortMapping]
     env: dict[str, str]
     cpu_units: int
     memory_mb: int

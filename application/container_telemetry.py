@@ -41,5 +41,5 @@ class ContainerTelemetry:
 
     def _placed(self, node_id: UUID, request_id: str) -> None:
         row = self.finder.one(request_id) if REQUEST_ID.match(request_id) else None
-        if row is None or row.get("node_id") != node_id:
+        if row is None or row.node_id != node_id:
             raise NotFoundError(f"deployment {request_id} not found")

@@ -29,7 +29,7 @@ import msgspec
 
 from application.agent_protocol import DeploymentReport, HealthCheck
 from application.apps import env_value, reveal
-from application.ports import SecretBox, UnsealError
+from application.ports import DeploymentRef, SecretBox, UnsealError
 from domain.deployment import Status
 
 if TYPE_CHECKING:
@@ -69,22 +69,22 @@ def health_allowance(spec: dict[str, Any]) -> float:
         check["interval_seconds"] + check["timeout_seconds"]))
 
 
-def start_spec(box: SecretBox, row: dict[str, Any]) -> dict[str, Any]:
+def start_spec(box: SecretBox, row: DeploymentRef) -> dict[str, Any]:
     """What the agent needs to run a deployment: secrets unsealed only here, on their way to
     the node that runs the container."""
-    spec = json.loads(row["spec"])
+    spec = json.loads(row.spec)
     tags = spec.get("tags", [])
     env = {v["key"]: env_value(box, v) for v in spec["env"]}
     env.update({
-        "ARBITRIUM_REQUEST_ID": row["request_id"],
+        "ARBITRIUM_REQUEST_ID": row.request_id,
         "ARBITRIUM_DELETE_URL": spec["delete_url"],
         "ARBITRIUM_DELETE_TOKEN": reveal(box, spec["delete_token"]),
         "ARBITRIUM_DEPLOYMENT_TAGS": json.dumps(tags),
-        "ARBITRIUM_DEPLOYMENT_LOCATION": row.get("location") or "{}",
+        "ARBITRIUM_DEPLOYMENT_LOCATION": row.location or "{}",
         "ARBITRIUM_DEPLOYMENT_VCPU_UNITS": str(spec["cpu_units"]),
         "ARBITRIUM_DEPLOYMENT_MEMORY_MB": str(spec["memory_mb"]),
     })
-    return {"request_id": row["request_id"], "image": spec["image"], "ports": spec["ports"],
+    return {"request_id": row.request_id, "image": spec["image"], "ports": spec["ports"],
             "env": env, "cpu_units": spec["cpu_units"], "memory_mb": spec["memory_mb"],
             "command": spec["command"], "arguments": spec["arguments"],
             "max_duration": spec["max_duration"], "health": health_check(spec)}
@@ -118,11 +118,11 @@ class StopsHandedOut:
 
 def work_for(deployments: Deployments, node_id: UUID,
              held: Sequence[str]) -> dict[str, list[Any]]:
-    rows = {r["request_id"]: r for r in deployments.finder.live_on(node_id)}
+    rows = {r.request_id: r for r in deployments.finder.live_on(node_id)}
     holding = set(held)
     starts = []
     for request_id, row in rows.items():
-        if request_id not in holding and row["status"] == Status.DEPLOYING.value:
+        if request_id not in holding and row.status == Status.DEPLOYING.value:
             try:
                 starts.append(start_spec(deployments.box, row))
             except UnsealError as exc:  # the others still start
@@ -130,12 +130,12 @@ def work_for(deployments: Deployments, node_id: UUID,
             except msgspec.ValidationError as exc:  # a policy the domain would not have taken
                 deployments.report(node_id, request_id, DeploymentReport(
                     state="error", detail=f"invalid health policy: {exc}"[:4000]))
-    stops = sorted(r for r in holding if r not in rows or rows[r].get("stopping")
-                   or rows[r]["status"] == Status.ERROR.value)
+    stops = sorted(r for r in holding if r not in rows or rows[r].stopping
+                   or rows[r].status == Status.ERROR.value)
     # Ready here but not held there: the agent holds every container it started or found at
     # its start, so this one was removed while no agent watched it (an agent restart).
     lost = sorted(r for r, row in rows.items()
-                  if r not in holding and row["status"] == Status.READY.value)
+                  if r not in holding and row.status == Status.READY.value)
     if lost:
         deployments.lost(node_id, lost)
     return {"deployments": starts, "stop_deployments": stops}

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+import msgspec
+
 from domain.catalog import Message
 from domain.placement import Candidate
 from domain.targeting import Targeting
@@ -326,6 +328,27 @@ class PlacementIndex(Protocol):
         ...
 
 
+# Structs, not dataclasses: the adapter reads exactly their columns of the read model into them.
+class DeploymentRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A deployment as the read model shows it to its node's work polls and reports."""
+
+    request_id: str
+    id: UUID
+    status: str  # a domain.deployment.Status value
+    node_id: UUID | None = None  # None until placed
+    spec: str  # JSON: the Deployment's spec, secrets sealed
+    location: str | None = None  # JSON: where its host is
+    stopping: str | None = None  # why a stop was asked; None: none was
+
+
+class DeploymentRuntime(msgspec.Struct, frozen=True, kw_only=True):
+    """What runtime controls decided a deployment's container should be."""
+
+    resource_id: UUID
+    desired: str  # running | stopped
+    attempt_id: UUID | None = None  # the control waiting for the agent's word; None: none
+
+
 class DeploymentFinder(Protocol):
     """request_ids of the deployments matching bulk-stop filters (read model)."""
 
@@ -342,16 +365,16 @@ class DeploymentFinder(Protocol):
         unreachable or no longer has (deleted)."""
         ...
 
-    def live_on(self, node_id: UUID) -> list[dict[str, Any]]:
-        """The node's DEPLOYING, READY and ERROR deployments (read-model rows), oldest first."""
+    def live_on(self, node_id: UUID) -> list[DeploymentRef]:
+        """The node's DEPLOYING, READY and ERROR deployments, oldest first."""
         ...
 
-    def one(self, request_id: str) -> dict[str, Any] | None:
-        """One deployment's read-model row."""
+    def one(self, request_id: str) -> DeploymentRef | None:
+        """One deployment (None: unknown)."""
         ...
 
-    def runtime(self, deployment_id: UUID) -> dict[str, Any] | None:
-        """What runtime controls want of a deployment's container (resource_runtimes row)."""
+    def runtime(self, deployment_id: UUID) -> DeploymentRuntime | None:
+        """What runtime controls want of a deployment's container (None: nothing yet)."""
         ...
 
     def runtime_controls_before(self, cutoff: datetime, limit: int) -> list[tuple[UUID, UUID]]:

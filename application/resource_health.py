@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
 from application.agent_protocol import HealthObservation, HealthProbe
@@ -39,13 +38,13 @@ class ResourceHealth:
     def record(self, node_id: UUID, request_id: str, body: HealthObservation) -> bool:
         """Keeps the observation when the deployment is a resource's (True), else nothing."""
         row = self.finder.one(request_id) if REQUEST_ID.match(request_id) else None
-        if row is None or row.get("node_id") != node_id:
+        if row is None or row.node_id != node_id:
             raise NotFoundError(f"deployment {request_id} not found")
-        resource_id = _resource_of(row.get("spec"))
+        resource_id = _resource_of(row.spec)
         if resource_id is None:
             return False  # an Edgegap or Mengi deployment: no resource to keep it for
         self.rows.add({
-            "id": uuid.uuid4(), "resource_id": resource_id, "deployment_id": row["id"],
+            "id": uuid.uuid4(), "resource_id": resource_id, "deployment_id": row.id,
             "request_id": request_id, "node_id": node_id, "observed_at": self.clock.now(),
             "kind": body.kind, "lifecycle": body.lifecycle, "health": body.health,
             "overall": overall_of(body.lifecycle, body.health), "message": body.message,
@@ -76,9 +75,8 @@ class ResourceHealth:
         return self.rows.delete_before(self.clock.now() - timedelta(days=days), PAGE)
 
 
-def _resource_of(spec: Any) -> UUID | None:
+def _resource_of(spec: str) -> UUID | None:
     try:
-        doc = json.loads(spec) if isinstance(spec, str) else spec
-        return UUID(doc["resource"]["resource_id"])
+        return UUID(json.loads(spec)["resource"]["resource_id"])
     except (ValueError, TypeError, KeyError):
         return None

@@ -75,19 +75,19 @@ class RuntimeControls:
         holding, paused = set(held), set(stopped)
         pause, resume, seen = [], [], []
         for row in self.finder.live_on(node_id):
-            request_id = row["request_id"]
-            if (row["status"] != Status.READY.value or row.get("stopping")
+            request_id = row.request_id
+            if (row.status != Status.READY.value or row.stopping
                     or request_id not in holding):
                 continue
             runtime = self.finder.runtime(deployment_uuid(request_id))
-            wanted = "running" if runtime is None else runtime["desired"]
+            wanted = "running" if runtime is None else runtime.desired
             is_stopped = request_id in paused
             if wanted == "stopped" and not is_stopped:
                 pause.append(request_id)
             elif wanted == "running" and is_stopped:
                 resume.append(request_id)
-            elif runtime is not None and runtime["attempt_id"] is not None:
-                seen.append((runtime["resource_id"], runtime["attempt_id"],
+            elif runtime is not None and runtime.attempt_id is not None:
+                seen.append((runtime.resource_id, runtime.attempt_id,
                              "stopped" if is_stopped else "running"))
         return pause, resume, seen
 

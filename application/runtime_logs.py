@@ -20,7 +20,14 @@ from uuid import UUID
 from application.agent_protocol import RuntimeLogBatch
 from application.apps import env_value, reveal
 from application.errors import NotFoundError
-from application.ports import Clock, DeploymentFinder, RuntimeLogStore, SecretBox, UnsealError
+from application.ports import (
+    Clock,
+    DeploymentFinder,
+    DeploymentRef,
+    RuntimeLogStore,
+    SecretBox,
+    UnsealError,
+)
 from domain.deployment import REQUEST_ID
 
 MASK = "****"
@@ -64,7 +71,7 @@ class RuntimeLogs:
         """Only the node a deployment is placed on ships its lines; returns the last
         sequence."""
         row = self.finder.one(request_id) if REQUEST_ID.match(request_id) else None
-        if row is None or row.get("node_id") != node_id:
+        if row is None or row.node_id != node_id:
             raise NotFoundError(f"deployment {request_id} not found")
         secrets = self._secrets_of(request_id, row)
         lines = []
@@ -78,13 +85,13 @@ class RuntimeLogs:
              since: datetime | None) -> list[dict[str, Any]]:
         return self.store.read(request_id, after, limit, since)
 
-    def _secrets_of(self, request_id: str, row: dict[str, Any]) -> list[str]:
+    def _secrets_of(self, request_id: str, row: DeploymentRef) -> list[str]:
         with self._lock:
             found = self._secrets.get(request_id)
             if found is not None:
                 self._secrets.move_to_end(request_id)
                 return found
-        found = secret_values(self.box, json.loads(row["spec"]))
+        found = secret_values(self.box, json.loads(row.spec))
         with self._lock:
             self._secrets[request_id] = found
             if len(self._secrets) > CACHED:

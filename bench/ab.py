@@ -16,6 +16,7 @@ import json
 import os
 import statistics
 import sys
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,37 @@ from bench.commands import API_KEY, fresh_schema, relay_settled, server
 from bench.suite import ceiling_server, load
 
 Result = dict[str, Any]
+Key = tuple[str, str, int]  # server, workload, clients
+# An extra figure of the results: heading, width, the results' key, its format.
+Extra = tuple[str, int, str, str]
+
+
+def print_medians(runs: dict[Key, list[Result]], ratios: dict[Key, list[tuple[float, ...]]],
+                  workloads: str, ratio_columns: Sequence[tuple[str, int]],
+                  extras: Sequence[Extra] = ()) -> None:
+    """The A/B table (bench/ab_reads.py prints its own through it): each server, workload and
+    client count with the medians over the rounds of its absolute figures, of its ratios to
+    the ceiling's (a blank where no round paired one), and of each extra figure its results
+    carry."""
+    print(f"{os.cpu_count()} CPUs; {workloads}")
+    name_width = max(len("server"), *(len(name) for name, _, _ in runs)) + 2
+    print(f"{'server':<{name_width}}{'workload':<10}{'clients':>8}{'req/s':>8}{'p50 ms':>8}"
+          f"{'p99 ms':>8}{'errors':>7}"
+          + "".join(f"{title:>{width}}" for title, width in ratio_columns)
+          + "".join(f"{title:>{width}}" for title, width, _, _ in extras))
+    for (name, workload, clients), results in sorted(runs.items()):
+        def med(key: str, rs: list[Result] = results) -> float:
+            return statistics.median(r[key] or 0.0 for r in rs)
+
+        errors = sum(r["errors"] for r in results)
+        line = (f"{name:<{name_width}}{workload:<10}{clients:>8}{med('rate'):>8,.0f}"
+                f"{med('p50_ms'):>8.1f}{med('p99_ms'):>8.1f}{errors:>7}")
+        paired = ratios.get((name, workload, clients))
+        line += "".join(f"{statistics.median(p[i] for p in paired):>{width}.2f}" if paired
+                        else " " * width for i, (_, width) in enumerate(ratio_columns))
+        line += "".join(f"{med(key):>{width}{spec}}" for _, width, key, spec in extras
+                        if all(key in r for r in results))
+        print(line.rstrip())
 
 
 def ours(stack: ExitStack, in_commit: bool, log: Path) -> tuple[httpx.Client, str, list[str]]:
@@ -55,8 +87,8 @@ def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if not wrk.available():
         sys.exit("bench.ab drives the servers with wrk: apt-get install wrk")
-    runs: dict[tuple[str, str, int], list[Result]] = {}
-    ratios: dict[tuple[str, str, int], list[tuple[float, float, float]]] = {}
+    runs: dict[Key, list[Result]] = {}
+    ratios: dict[Key, list[tuple[float, ...]]] = {}
     body = json.dumps({"command_text": "uptime",
                        "targeting": {"type": "nodes", "node_ids": ["{id}"]}})
     with ExitStack() as stack:
@@ -82,22 +114,8 @@ def main() -> None:
                                 got["rate"] / base["rate"], got["p50_ms"] / base["p50_ms"],
                                 got["p99_ms"] / base["p99_ms"]))
             print(f"round {round_ + 1} of {args.rounds} done")
-    print(f"{os.cpu_count()} CPUs; {args.rounds} rounds of {args.seconds:g} s per workload; "
-          "medians")
-    print(f"{'server':<11}{'workload':<10}{'clients':>8}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
-          f"{'errors':>7}{'req/s x':>9}{'p50 x':>7}{'p99 x':>7}")
-    for (name, workload, clients), results in sorted(runs.items()):
-        def med(key: str, rs: list[Result] = results) -> float:
-            return statistics.median(r[key] or 0.0 for r in rs)
-
-        errors = sum(r["errors"] for r in results)
-        line = (f"{name:<11}{workload:<10}{clients:>8}{med('rate'):>8,.0f}{med('p50_ms'):>8.1f}"
-                f"{med('p99_ms'):>8.1f}{errors:>7}")
-        paired = ratios.get((name, workload, clients))
-        if paired:
-            line += "".join(f"{statistics.median(p[i] for p in paired):>{w}.2f}"
-                            for i, w in ((0, 9), (1, 7), (2, 7)))
-        print(line)
+    print_medians(runs, ratios, f"{args.rounds} rounds of {args.seconds:g} s per workload; "
+                  "medians", (("req/s x", 9), ("p50 x", 7), ("p99 x", 7)))
 
 
 if __name__ == "__main__":

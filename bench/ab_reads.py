@@ -17,7 +17,6 @@ import argparse
 import io
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -25,14 +24,12 @@ import tempfile
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from bench import wrk
+from bench.ab import Key, Result, print_medians
 from bench.commands import API_KEY, ROOT, fresh_schema, relay_settled, server
 from bench.profile_write import backends, cpu_seconds, pids_of, seed, serve_pid
 from bench.suite import ceiling_server, load
-
-Result = dict[str, Any]
 
 
 def export(commit: str, into: Path) -> Path:
@@ -75,8 +72,8 @@ def main() -> None:
     if not wrk.available():
         sys.exit("bench.ab_reads drives the servers with wrk: apt-get install wrk")
     os.environ["WRITE_GROUP_COMMIT"] = "true"
-    runs: dict[tuple[str, str, int], list[Result]] = {}
-    ratios: dict[tuple[str, str, int], list[float]] = {}
+    runs: dict[Key, list[Result]] = {}
+    ratios: dict[Key, list[tuple[float, ...]]] = {}
     body = json.dumps({"n": 1})
     with ExitStack() as stack:
         base_root = export(args.base, Path(stack.enter_context(tempfile.TemporaryDirectory())))
@@ -107,24 +104,12 @@ def main() -> None:
                         runs.setdefault((name, workload, clients), []).append(got)
                         if got["rate"] and base["rate"]:
                             ratios.setdefault((name, workload, clients), []).append(
-                                got["rate"] / base["rate"])
+                                (got["rate"] / base["rate"],))
             print(f"round {round_ + 1} of {args.rounds} done")
-    print(f"{os.cpu_count()} CPUs; {args.rounds} rounds of {args.seconds:g} s per workload; "
-          "medians; x: req/s over the ceiling's GET of the same round")
-    print(f"{'server':<14}{'workload':<10}{'clients':>8}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
-          f"{'errors':>7}{'req/s x':>9}{'CPU ms/req: serve':>19}{'PostgreSQL':>11}")
-    for (name, workload, clients), results in sorted(runs.items()):
-        def med(key: str, rs: list[Result] = results) -> float:
-            return statistics.median(r[key] or 0.0 for r in rs)
-
-        errors = sum(r["errors"] for r in results)
-        line = (f"{name:<14}{workload:<10}{clients:>8}{med('rate'):>8,.0f}{med('p50_ms'):>8.1f}"
-                f"{med('p99_ms'):>8.1f}{errors:>7}")
-        paired = ratios.get((name, workload, clients))
-        line += f"{statistics.median(paired):>9.2f}" if paired else f"{'':>9}"
-        line += f"{med('server_ms'):>19.3f}"
-        line += f"{med('pg_ms'):>11.3f}" if paired else ""
-        print(line)
+    print_medians(runs, ratios, f"{args.rounds} rounds of {args.seconds:g} s per workload; "
+                  "medians; x: req/s over the ceiling's GET of the same round",
+                  (("req/s x", 9),), (("CPU ms/req: serve", 19, "server_ms", ".3f"),
+                                      ("PostgreSQL", 11, "pg_ms", ".3f")))
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from typing import Any
 import aiodocker
 import httpx
 
-from application.agent_protocol import ContainerSpec, HealthCheck
+from application.agent_protocol import ContainerSpec, HealthCheck, PortMapping
 from application.clusters import CreateCluster
 from application.enrollment_keys import IssueEnrollmentKey
 from bench.commands import API_KEY, fresh_schema, server, services_for
@@ -185,8 +185,7 @@ async def direct(docker: aiodocker.Docker) -> float:
     """The same container and check as the agent runs, straight on podman's API."""
     spec = ContainerSpec(request_id=f"bench{uuid.uuid4().hex[:8]}", image=IMAGE, env={},
                          cpu_units=256, memory_mb=256, health=CHECK,
-                         ports=[{"port": 8080, "protocol": "HTTP", "name": "8080",
-                                 "tls_upgrade": False}])
+                         ports=[PortMapping(port=8080, protocol="HTTP", name="8080")])
     config = container_config(spec)
     config["Labels"] = {"edge.bench": "direct"}  # not the agent's label: it must not adopt it
     began = time.perf_counter()

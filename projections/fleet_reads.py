@@ -1,4 +1,5 @@
-"""What the Nodes context reads: clusters, enrollment keys, nodes and aliases as records.
+"""What the Nodes context reads: clusters, enrollment keys, nodes and aliases as records (and
+the admins among which the nodes are sharded).
 
 Route modules and the ports of the application services ask these questions by name
 (`node_by_api_token`, `nodes_of_clusters`) instead of naming tables and columns themselves.
@@ -9,7 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from projections.fleet_tables import AliasRecord, ClusterRecord, EnrollmentKeyRecord, NodeRecord
+from projections.fleet_tables import (
+    AdminRecord,
+    AliasRecord,
+    ClusterRecord,
+    EnrollmentKeyRecord,
+    NodeRecord,
+)
 from projections.query import AnyOf, Cond, ListQuery
 from projections.records import Reads, Records, equal
 from projections.targets import all_rows
@@ -23,6 +30,7 @@ class FleetReads(Reads):
     enrollment_keys: Records[EnrollmentKeyRecord]
     nodes: Records[NodeRecord]
     aliases: Records[AliasRecord]
+    admins: Records[AdminRecord]
 
     def cluster_named(self, name: str) -> ClusterRecord | None:
         return self.clusters.first(equal("name", name))

@@ -104,14 +104,20 @@ class AliasRecord(Record, frozen=True, kw_only=True):
 
 ALIASES = table_of(AliasRecord, "aliases", indexes=("node_id", "cluster_name", "inserted_at"))
 # Admin processes (membership events) and their check-ins (liveness, not events).
-ADMINS = Table(
-    "admins", "id",
-    cols(
-        ("id", UID), ("admin_id", TXT), ("name", TXT), ("admin_cluster_name", TXT),
-        ("max_peers", INT), ("url", TXT), ("present", BOOL), ("joined_at", TIME),
-    ),
-    joins=(Join("admin_checkins", "id", "admin_id", cols(("last_checked_in", TIME))),),
-)
+class AdminRecord(Record, frozen=True, kw_only=True):
+    id: UUID
+    admin_id: str
+    name: str
+    admin_cluster_name: str
+    max_peers: int
+    url: str
+    present: bool  # False once it left cleanly
+    joined_at: datetime
+    last_checked_in: datetime | None = None  # joined: None until its first check-in
+
+
+ADMINS = table_of(AdminRecord, "admins", joins=(
+    Join("admin_checkins", "id", "admin_id", cols(("last_checked_in", TIME))),))
 ADMIN_CHECKINS = Table(
     "admin_checkins", "admin_id", cols(("admin_id", UID), ("last_checked_in", TIME)),
     owned=False,
@@ -141,7 +147,7 @@ FLEET_VERSION = ReadModelVersion("fleet", 5, fingerprint(FLEET_TABLES))
 
 # Every record of a fleet table (tests/unit/projections/test_records.py holds each to its table).
 FLEET_RECORDS: tuple[type[Record], ...] = (
-    ClusterRecord, EnrollmentKeyRecord, NodeRecord, AliasRecord, *WEBHOOK_RECORDS,
+    ClusterRecord, EnrollmentKeyRecord, NodeRecord, AliasRecord, AdminRecord, *WEBHOOK_RECORDS,
     *COMMAND_RECORDS, *SSH_RECORDS, *RESOURCE_RECORDS, *DEPLOYMENT_RECORDS, *RUNTIME_RECORDS,
 )
 

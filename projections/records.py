@@ -35,6 +35,7 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
 
 
 R = TypeVar("R", bound=Record)
+S = TypeVar("S", bound=msgspec.Struct)
 
 # bool before int: a bool is an int to issubclass.
 _KINDS = ((bool, Kind.BOOL), (int, Kind.INT), (str, Kind.TEXT), (datetime, Kind.TIME),
@@ -128,12 +129,35 @@ class Records(Generic[R]):
         found = self.page(ListQuery(filters, page_size=1, count=False)).records
         return found[0] if found else None
 
-    def every(self, *filters: Filter, size: int = 1000) -> Iterator[R]:
-        """Every matching record in key order, `size` at a time (no COUNT)."""
+    def every(self, *filters: Filter, size: int = 1000, order: str | None = None
+              ) -> Iterator[R]:
+        """Every matching record in key order (or that of `order`, a unique column), `size`
+        at a time (no COUNT)."""
         page = 1
         while True:
-            query = ListQuery(filters, (Order(self._key),), page, size, count=False)
+            query = ListQuery(filters, (Order(order or self._key),), page, size, count=False)
             found = self.page(query).records
+            yield from found
+            if len(found) < size:
+                return
+            page += 1
+
+    def narrow(self, shape: type[S], query: ListQuery) -> list[S]:
+        """A page of only the columns `shape` names (some of the record's fields, the same
+        names and types): the few columns a question of many rows needs, the rest unread."""
+        columns = shape.__struct_fields__
+        assert set(columns) <= set(self.record.__struct_fields__), (shape, self.record)
+        narrowed = ListQuery(query.filters, query.order, query.page, query.page_size, columns,
+                             count=False)
+        found: list[S] = msgspec.convert(self.view.query(self.table, narrowed).rows,
+                                         list[shape])  # type: ignore[valid-type]
+        return found
+
+    def every_narrow(self, shape: type[S], *filters: Filter, size: int = 1000) -> Iterator[S]:
+        """`every`, narrowed to the columns `shape` names."""
+        page = 1
+        while True:
+            found = self.narrow(shape, ListQuery(filters, (Order(self._key),), page, size))
             yield from found
             if len(found) < size:
                 return

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from application.agent_protocol import ContainerSpec, HealthCheck
+from application.agent_protocol import ContainerSpec, HealthCheck, PortMapping
 
 LOOPBACK = "127.0.0.1"
 HEALTH_LABEL = "edge.health"  # a container's HealthCheck, JSON (health-checked ones only)
@@ -50,7 +50,7 @@ def checked_spec(request_id: str, labels: dict[str, str]) -> ContainerSpec | Non
     (None: it has no check, or labels this agent cannot read)."""
     try:
         check = msgspec.json.decode(labels[HEALTH_LABEL], type=HealthCheck)
-        ports = msgspec.json.decode(labels[PORTS_LABEL], type=list[dict[str, Any]])
+        ports = msgspec.json.decode(labels[PORTS_LABEL], type=list[PortMapping])
     except (KeyError, msgspec.DecodeError):
         return None
     return ContainerSpec(request_id=request_id, image="", ports=ports, env={}, cpu_units=0,

@@ -90,8 +90,8 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
     exposed: dict[str, Any] = {}
     bindings: dict[str, Any] = {}
     for port in spec.ports:
-        for proto in _protocols(port["protocol"]):
-            key = f"{port['port']}/{proto}"
+        for proto in _protocols(port.protocol):
+            key = f"{port.port}/{proto}"
             exposed[key] = {}
             bindings[key] = [{"HostIp": "", "HostPort": ""}]
     if spec.health is not None and f"{spec.health.port}/tcp" not in bindings:
@@ -117,16 +117,16 @@ def reported_ports(spec: ContainerSpec, published: dict[str, Any], public_ip: st
                    ) -> dict[str, ReportedPort]:
     ports: dict[str, ReportedPort] = {}
     for port in spec.ports:
-        key = f"{port['port']}/{_protocols(port['protocol'])[0]}"
+        key = f"{port.port}/{_protocols(port.protocol)[0]}"
         binding = (published.get(key) or [{}])[0]
         external = int(binding.get("HostPort") or 0)
-        scheme = SCHEMES.get(port["protocol"])
-        if scheme == "http" and port.get("tls_upgrade"):
+        scheme = SCHEMES.get(port.protocol)
+        if scheme == "http" and port.tls_upgrade:
             scheme = "https"
         address = f"{public_ip}:{external}"
-        ports[port["name"]] = ReportedPort(
-            name=port["name"], internal=port["port"], external=external,
-            protocol=port["protocol"], tls_upgrade=bool(port.get("tls_upgrade")),
+        ports[port.name] = ReportedPort(
+            name=port.name, internal=port.port, external=external,
+            protocol=port.protocol, tls_upgrade=port.tls_upgrade,
             link=f"{scheme}://{address}" if scheme else address, proxy=None,
         )
     return ports

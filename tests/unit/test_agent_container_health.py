@@ -15,9 +15,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from application.agent_protocol import ContainerSpec, HealthCheck
+from application.agent_protocol import ContainerSpec, HealthCheck, PortMapping
 from entrypoints.agent.container_health import (
     HEALTH_LABEL,
+    PORTS_LABEL,
     check_labels,
     checked_spec,
     probe,
@@ -252,7 +253,7 @@ def test_the_check_reaches_the_port_published_for_the_containers_port(
 
 
 def test_a_containers_labels_keep_its_check_and_ports_for_a_restarted_agent() -> None:
-    ports = [{"port": 8080, "protocol": "HTTP", "name": "web", "tls_upgrade": False}]
+    ports = [PortMapping(port=8080, protocol="HTTP", name="web")]
     spec = ContainerSpec(request_id="abc", image="x:1", ports=ports, env={"SECRET": "s"},
                          cpu_units=256, memory_mb=64, health=check(path="/caf\u00e9"))
     labels = check_labels(spec)
@@ -262,13 +263,16 @@ def test_a_containers_labels_keep_its_check_and_ports_for_a_restarted_agent() ->
     assert (found.request_id, found.ports, found.health) == ("abc", ports, spec.health)
     assert check_labels(ContainerSpec(request_id="abc", image="x:1", ports=ports, env={},
                                       cpu_units=256, memory_mb=64)) == {}
+    # An older agent labelled its containers with the ports as it got them (dicts): the same.
+    older = '[{"name": "web", "port": 8080, "protocol": "HTTP", "tls_upgrade": false}]'
+    assert checked_spec("abc", {**labels, PORTS_LABEL: older}) == found
     assert checked_spec("abc", {}) is None
     assert checked_spec("abc", {**labels, HEALTH_LABEL: '{"port": 0}'}) is None
     assert checked_spec("abc", {**labels, HEALTH_LABEL: "not json"}) is None
 
 
 def test_a_checked_port_the_spec_does_not_publish_is_published_on_loopback_alone() -> None:
-    ports = [{"port": 8080, "protocol": "UDP", "name": "game"}]
+    ports = [PortMapping(port=8080, protocol="UDP", name="game")]
     base = ContainerSpec(request_id="abc", image="x:1", ports=ports, env={}, cpu_units=256,
                          memory_mb=64)
     plain = container_config(base)
@@ -279,7 +283,7 @@ def test_a_checked_port_the_spec_does_not_publish_is_published_on_loopback_alone
         "8080/udp": [{"HostIp": "", "HostPort": ""}],
         "8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}
     assert set(checked["ExposedPorts"]) == {"8080/udp", "8080/tcp"}
-    served = msgspec.structs.replace(base, ports=[{**ports[0], "protocol": "HTTP"}],
-                                     health=check())
+    http = msgspec.structs.replace(ports[0], protocol="HTTP")
+    served = msgspec.structs.replace(base, ports=[http], health=check())
     assert container_config(served)["HostConfig"]["PortBindings"] == {
         "8080/tcp": [{"HostIp": "", "HostPort": ""}]}

@@ -28,6 +28,7 @@ from application.agent_protocol import (
     HostReply,
     HostReport,
     MetricsReply,
+    PortMapping,
     RegisterReply,
     ResultReply,
     SshVerdict,
@@ -72,6 +73,8 @@ from entrypoints.http.node_metrics import (
 from entrypoints.http.ssh import AgentSshVerdictResponse
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+# A port as the admin's specs keep it and hand it out (application/apps.py version_spec).
+PORT = {"port": 80, "protocol": "UDP", "name": "80", "tls_upgrade": False}
 NODE = uuid4()
 SAMPLES: list[tuple[msgspec.Struct, type[msgspec.Struct]]] = [
     (AgentEnrollmentResponse(node_id=NODE, cluster_name="edge", status=NodeStatus.HEALTHY,
@@ -84,11 +87,11 @@ SAMPLES: list[tuple[msgspec.Struct, type[msgspec.Struct]]] = [
                             heartbeat_interval_seconds=10.0),
      HeartbeatReply),
     (AgentWorkResponse(
-        deployments=[AgentContainer(request_id="abc", image="x:1", ports=[{"port": 80}],
+        deployments=[AgentContainer(request_id="abc", image="x:1", ports=[PORT],
                                     env={"A": "1"}, cpu_units=256, memory_mb=128,
                                     command=None, arguments="-v", max_duration=0,
                                     health=None),
-                     AgentContainer(request_id="abd", image="x:1", ports=[{"port": 80}],
+                     AgentContainer(request_id="abd", image="x:1", ports=[PORT],
                                     env={}, cpu_units=256, memory_mb=128, command="sh",
                                     arguments=None, max_duration=5, health=AgentHealthCheck(
                                         type="tcp", port=80, path="/", expected_status=200,
@@ -169,6 +172,14 @@ def test_an_older_agent_reads_a_container_with_a_health_check_it_does_not_know()
     work, _ = SAMPLES[3]
     read = msgspec.json.decode(msgspec.json.encode(work), type=OlderWorkReply)
     assert [d.request_id for d in read.deployments] == ["abc", "abd"]
+
+
+def test_a_port_mapping_is_the_port_the_admin_sends_and_an_older_agent_read() -> None:
+    # Older agents decoded the ports as plain objects: the typed one keeps their JSON.
+    typed = msgspec.convert(PORT, PortMapping)
+    assert msgspec.json.decode(msgspec.json.encode(typed)) == PORT
+    assert msgspec.convert({k: v for k, v in PORT.items() if k != "tls_upgrade"},
+                           PortMapping) == typed  # left out: false, as agents read it before
 
 
 @pytest.mark.parametrize("health", [

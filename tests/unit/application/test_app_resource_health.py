@@ -15,7 +15,9 @@ from adapters.resource_health import ViewHealthObservations
 from adapters.work_doorbell import WorkDoorbell
 from application.agent_protocol import HealthObservation
 from application.errors import NotFoundError
+from application.ports import DeploymentRef
 from application.resource_health import ResourceHealth
+from domain.deployment import Status
 from projections.fleet_tables import FLEET_TABLES
 from projections.resource_health_reads import ResourceHealthReads
 from tests.fakes import FixedClock
@@ -26,17 +28,18 @@ SEEN = HealthObservation(kind="change", lifecycle="running", health="unhealthy",
 
 
 class Rows:
-    """DeploymentFinder over a dict of read-model rows (only `one` is used)."""
+    """DeploymentFinder over a dict of deployments (only `one` is used)."""
 
-    def __init__(self, rows: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, rows: dict[str, DeploymentRef]) -> None:
         self.rows = rows
 
-    def one(self, request_id: str) -> dict[str, Any] | None:
+    def one(self, request_id: str) -> DeploymentRef | None:
         return self.rows.get(request_id)
 
 
-def deployment(spec: dict[str, Any], node: UUID = NODE) -> dict[str, Any]:
-    return {"id": uuid.uuid4(), "node_id": node, "spec": json.dumps(spec)}
+def deployment(spec: dict[str, Any], node: UUID = NODE) -> DeploymentRef:
+    return DeploymentRef(request_id="", id=uuid.uuid4(), status=Status.READY.value,
+                         node_id=node, spec=json.dumps(spec))
 
 
 @pytest.fixture
@@ -44,7 +47,7 @@ def view() -> MemoryTableView:
     return MemoryTableView(FLEET_TABLES)
 
 
-def service(view: MemoryTableView, rows: dict[str, dict[str, Any]]) -> ResourceHealth:
+def service(view: MemoryTableView, rows: dict[str, DeploymentRef]) -> ResourceHealth:
     return ResourceHealth(ViewHealthObservations(view), Rows(rows),  # type: ignore[arg-type]
                           WorkDoorbell(), FixedClock())
 
@@ -62,7 +65,7 @@ def test_only_a_resources_deployment_is_kept_and_only_from_its_node(
                              (NODE, "../../etc")):
         with pytest.raises(NotFoundError):
             health.record(node, request_id, SEEN)
-    latest = ResourceHealthReads(view).latest_of(mine["id"])
+    latest = ResourceHealthReads(view).latest_of(mine.id)
     assert latest is not None
     assert (latest.resource_id, latest.overall, latest.status_code, latest.message) == (
         RESOURCE, "unhealthy", 503, SEEN.message)

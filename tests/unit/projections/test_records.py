@@ -165,6 +165,34 @@ def test_records_read_rows_as_typed_records(view: TableView) -> None:
     assert reads.nodes_of_clusters([]) == {}
 
 
+class Token(msgspec.Struct, frozen=True):
+    """Two of NodeRecord's fields, for the narrow reads."""
+
+    id: UUID
+    api_token: str
+
+
+class Stranger(msgspec.Struct, frozen=True):
+    id: UUID
+    no_such_column: str
+
+
+def test_narrow_reads_only_the_columns_a_shape_names(view: TableView) -> None:
+    rows = [_node(uuid4(), f"t{i}") for i in range(3)]
+    view.apply([([Upsert(NODES.name, r) for r in rows], Tracking("fleet", 1))])
+    nodes = Records(view, NodeRecord)
+    in_token_order = [Token(r["id"], r["api_token"]) for r in rows]
+    by_token = ListQuery(order=(Order("api_token", descending=True),), page_size=2)
+    assert nodes.narrow(Token, by_token) == in_token_order[:0:-1]
+    in_key_order = sorted(in_token_order, key=lambda t: str(t.id))
+    assert list(nodes.every_narrow(Token, size=2)) == in_key_order
+    assert list(nodes.every_narrow(Token, Cond("api_token", "eq", "t1"))) == [
+        in_token_order[1]]
+    assert [n.api_token for n in nodes.every(size=2, order="api_token")] == ["t0", "t1", "t2"]
+    with pytest.raises(AssertionError):
+        nodes.narrow(Stranger, by_token)
+
+
 READS = (CommandReads, DeploymentReads, FleetReads, ResourceReads, SshReads, WebhookReads)
 
 
