@@ -37,6 +37,10 @@ class VariableKindError(StateConflictError):
     """A secret cannot silently become plain (or the reverse): unset it first."""
 
 
+class SecretExistsError(StateConflictError):
+    """Creating a secret that exists: rotate it instead."""
+
+
 def entry_id(key: str, exposure: str) -> str:
     """The map key of an entry (a string: aggregate state must stay JSON for snapshots)."""
     return f"{exposure}:{key}"
@@ -117,6 +121,34 @@ class Configurable:
             raise VariableNotFoundError(f"no {exposure} variable {key}", "key")
         return found
 
+
+
+class SecretKeeping(Configurable):
+    """Configurable, plus the commands Appaloft gives secrets (variables of kind `secret`, sealed):
+    create, rotate and delete, each refusing the wrong starting point."""
+
+    def create_secret(self, key: str, exposure: str, sealed: str, at: datetime) -> None:
+        self.check_mutable()
+        if entry_id(key, exposure) in self.variables:
+            raise SecretExistsError(f"{exposure} {key} exists; rotate it instead", "key")
+        self.set_variable(key, exposure, None, sealed, at)
+
+    def rotate_secret(self, key: str, exposure: str, sealed: str, at: datetime) -> None:
+        self.check_mutable()
+        self._secret(key, exposure)
+        self.set_variable(key, exposure, None, sealed, at)
+
+    def delete_secret(self, key: str, exposure: str, at: datetime) -> None:
+        self.check_mutable()
+        self._secret(key, exposure)
+        self.unset_variable(key, exposure, at)
+
+    def _secret(self, key: str, exposure: str) -> dict[str, Any]:
+        found = self.variable(key, exposure)
+        if not found["is_secret"]:
+            raise VariableNotFoundError(f"no {exposure} secret {key} (it is a plain variable)",
+                                        "key")
+        return found
 
 def variable_entry(  # noqa: PLR0913
     key: str, exposure: str, kind: str, value: str | None, sealed: str | None, at: datetime,
