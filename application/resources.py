@@ -222,7 +222,7 @@ class Resources:
 
     def create(self, cmd: CreateResource) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
-            live_project(uow, cmd.project_id).check_active()
+            live_project(uow, cmd.project_id).check_mutable()
             environment = live_environment(uow, cmd.environment_id)
             if environment.project_id != cmd.project_id:
                 raise InvalidValueError("belongs to another project", "environmentId")
