@@ -1,9 +1,10 @@
 """Configuration variables, shared by environments and resources: their rules, the mixin that
-sets and unsets them, and the precedence that merges the layers into what a deployment gets.
+sets and unsets them (and the one that adds a resource's commands on secrets), and the
+precedence that merges the layers into what a deployment gets.
 
 A variable is keyed by (key, exposure), as Appaloft keys them. A secret's value arrives here
 already sealed by the application (SecretBox) and is kept only sealed: events are forever, and a
-secret written into one in clear could never be scrubbed. Like SoftDeletable, the mixin holds the
+secret written into one in clear could never be scrubbed. Like SoftDeletable, the mixins hold the
 rules only; each aggregate declares its own `@event` methods, whose topics are stored.
 """
 
