@@ -18,7 +18,8 @@ from application.resources import snapshot_for_deployment
 from application.write_path import UnitOfWork
 from domain.deployment import Deployment
 from domain.deployment_attempt import attempt_of, check_rollback_candidate
-from domain.resource import Resource, ResourceSnapshot
+from domain.resource import Resource
+from domain.resource_snapshot import ResourceSnapshot
 from domain.shared import DomainError
 
 

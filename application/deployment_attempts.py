@@ -29,7 +29,8 @@ from domain.deployment_attempt import (
     check_rollback_candidate,
 )
 from domain.placement import Candidate
-from domain.resource import Resource, ResourceSnapshot
+from domain.resource import Resource
+from domain.resource_snapshot import ResourceSnapshot
 from domain.shared import InvalidValueError
 
 

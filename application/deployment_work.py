@@ -11,10 +11,10 @@ nothing), but a stop answers a poll at once only when it is new to the node (Sto
 one its agent is carrying out (a container has 10 s to end) answered each poll at once, the
 agent waits a second between such polls, and a deployment placed meanwhile waited for that.
 
-A spec with an enabled `health` policy (a Resource's snapshot: domain/resource.py) is handed
-out with its check, in the agent protocol's names (HealthCheck): the agent reports it ready only
-once the check passes. Any spec may carry one, so this is also how an Edgegap-shaped spec would
-get a check; none of the Edgegap inputs sets it today.
+A spec with an enabled `health` policy (a Resource's snapshot: domain/resource_snapshot.py) is
+handed out with its check, in the agent protocol's names (HealthCheck): the agent reports it
+ready only once the check passes. Any spec may carry one, so this is also how an Edgegap-shaped
+spec would get a check; none of the Edgegap inputs sets it today.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ from application.ports import SecretBox
 from application.projects import AppaloftBody, live_project
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
-from domain.environment import MAX_NAME, MAX_REASON, Environment
+from domain.environment import MAX_REASON, Environment
+from domain.renaming import MAX_NAME
 from domain.variables import MAX_VALUE, SECRET
 
 EnvironmentName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
@@ -99,7 +100,7 @@ class Environments:
 
     def create(self, cmd: CreateEnvironment) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
-            live_project(uow, cmd.project_id).check_active()
+            live_project(uow, cmd.project_id).check_mutable()
             environment = Environment.create(uuid4(), cmd.project_id, cmd.name, cmd.kind,
                                              uow.now)
             return add_named(uow, environment, environment_claim_id(cmd.project_id, cmd.name),

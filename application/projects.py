@@ -16,7 +16,8 @@ from msgspec import Meta
 from application.clusters import add_named
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
-from domain.project import MAX_DESCRIPTION, MAX_NAME, MAX_REASON, Project
+from domain.project import MAX_DESCRIPTION, MAX_REASON, Project
+from domain.renaming import MAX_NAME
 from domain.shared import InvalidValueError
 
 ProjectName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]

@@ -33,18 +33,16 @@ from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
 from domain.deployment import Deployment, Status
 from domain.deployment_attempt import HEALTHY, TERMINAL, attempt_of
-from domain.resource import (
+from domain.resource import MAX_DESCRIPTION, MAX_NAME, Resource
+from domain.resource_profiles import (
     MAX_ARGS,
     MAX_COMMAND,
-    MAX_DESCRIPTION,
     MAX_IMAGE,
-    MAX_NAME,
     MAX_PATH,
     MAX_RETRIES,
     MAX_SECONDS,
-    Resource,
-    ResourceSnapshot,
 )
+from domain.resource_snapshot import ResourceSnapshot
 from domain.shared import InvalidValueError
 
 ResourceName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
@@ -224,7 +222,7 @@ class Resources:
 
     def create(self, cmd: CreateResource) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
-            live_project(uow, cmd.project_id).check_active()
+            live_project(uow, cmd.project_id).check_mutable()
             environment = live_environment(uow, cmd.environment_id)
             if environment.project_id != cmd.project_id:
                 raise InvalidValueError("belongs to another project", "environmentId")

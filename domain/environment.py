@@ -16,16 +16,15 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.renaming import Renamable, check_name
 from domain.shared import (
     InvalidValueError,
     StateConflictError,
     check_reason,
-    check_text,
     declared_by_fields,
 )
 from domain.variables import Configurable, entry_id, variable_entry
 
-MAX_NAME = 100
 MAX_REASON = 500
 KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 ACTIVE, LOCKED, ARCHIVED = "active", "locked", "archived"
@@ -39,10 +38,6 @@ class EnvironmentArchivedError(StateConflictError):
     """An archived environment is read-only for good (it stays readable)."""
 
 
-def check_environment_name(name: str) -> str:
-    return check_text(name, "name", MAX_NAME)
-
-
 def check_kind(kind: str) -> str:
     if not KIND.match(kind):
         raise InvalidValueError(f"must match {KIND.pattern} (local, staging, production...)",
@@ -51,7 +46,7 @@ def check_kind(kind: str) -> str:
 
 
 @declared_by_fields
-class Environment(Configurable, Aggregate):
+class Environment(Configurable, Renamable, Aggregate):
     """One environment of one project."""
 
     id: UUID
@@ -68,7 +63,7 @@ class Environment(Configurable, Aggregate):
     @classmethod
     def create(cls, environment_id: UUID, project_id: UUID, name: str, kind: str,
                at: datetime) -> Environment:
-        check_environment_name(name)
+        check_name(name)
         check_kind(kind)
         return cls(id=environment_id, project_id=project_id, name=name, kind=kind, at=at)
 
@@ -88,12 +83,6 @@ class Environment(Configurable, Aggregate):
         if self.locked_at is not None:
             why = f" ({self.lock_reason})" if self.lock_reason else ""
             raise EnvironmentLockedError(f"environment {self.name} is locked{why}")
-
-    def rename(self, name: str, at: datetime) -> None:
-        self.check_mutable()
-        check_environment_name(name)
-        if name != self.name:
-            self._renamed(name=name, at=at)
 
     @event("Renamed")
     def _renamed(self, name: str, at: datetime) -> None:

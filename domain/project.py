@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.renaming import Renamable, check_name
 from domain.shared import (
     GoneError,
     StateConflictError,
@@ -24,7 +25,6 @@ from domain.shared import (
 )
 from domain.soft_delete import SoftDeletable
 
-MAX_NAME = 100
 MAX_DESCRIPTION = 1000
 MAX_REASON = 500
 ACTIVE, ARCHIVED = "active", "archived"
@@ -42,16 +42,12 @@ class ProjectActiveError(StateConflictError):
     """Only an archived project can be deleted (blocker kind `active-project`)."""
 
 
-def check_project_name(name: str) -> str:
-    return check_text(name, "name", MAX_NAME)
-
-
 def check_description(description: str) -> str:
     return check_text(description, "description", MAX_DESCRIPTION, min_length=0)
 
 
 @declared_by_fields
-class Project(SoftDeletable, Aggregate):
+class Project(SoftDeletable, Renamable, Aggregate):
     """A named group of environments."""
 
     id: UUID
@@ -66,7 +62,7 @@ class Project(SoftDeletable, Aggregate):
 
     @classmethod
     def create(cls, project_id: UUID, name: str, at: datetime, description: str = "") -> Project:
-        check_project_name(name)
+        check_name(name)
         check_description(description)
         return cls(id=project_id, name=name, slug=slug_of(name), description=description, at=at)
 
@@ -77,24 +73,18 @@ class Project(SoftDeletable, Aggregate):
     def archived(self) -> bool:
         return self.lifecycle_status == ARCHIVED
 
-    def check_active(self) -> None:
+    def check_mutable(self) -> None:
         """Live and not archived: what every change to it or below it needs."""
         self.check_live()
         if self.archived:
             raise ProjectArchivedError(f"project {self.slug} is archived; restore it first")
-
-    def rename(self, name: str, at: datetime) -> None:
-        self.check_active()
-        check_project_name(name)
-        if name != self.name:
-            self._renamed(name=name, at=at)
 
     @event("Renamed")
     def _renamed(self, name: str, at: datetime) -> None:
         self.name = name
 
     def describe(self, description: str, at: datetime) -> None:
-        self.check_active()
+        self.check_mutable()
         check_description(description)
         if description != self.description:
             self._description_set(description=description, at=at)

@@ -1,9 +1,10 @@
 """Configuration variables, shared by environments and resources: their rules, the mixin that
-sets and unsets them, and the precedence that merges the layers into what a deployment gets.
+sets and unsets them (and the one that adds a resource's commands on secrets), and the
+precedence that merges the layers into what a deployment gets.
 
 A variable is keyed by (key, exposure), as Appaloft keys them. A secret's value arrives here
 already sealed by the application (SecretBox) and is kept only sealed: events are forever, and a
-secret written into one in clear could never be scrubbed. Like SoftDeletable, the mixin holds the
+secret written into one in clear could never be scrubbed. Like SoftDeletable, the mixins hold the
 rules only; each aggregate declares its own `@event` methods, whose topics are stored.
 """
 
@@ -35,6 +36,10 @@ class TooManyVariablesError(StateConflictError):
 
 class VariableKindError(StateConflictError):
     """A secret cannot silently become plain (or the reverse): unset it first."""
+
+
+class SecretExistsError(StateConflictError):
+    """Creating a secret that exists: rotate it instead."""
 
 
 def entry_id(key: str, exposure: str) -> str:
@@ -117,6 +122,34 @@ class Configurable:
             raise VariableNotFoundError(f"no {exposure} variable {key}", "key")
         return found
 
+
+
+class SecretKeeping(Configurable):
+    """Configurable, plus the commands Appaloft gives secrets (variables of kind `secret`, sealed):
+    create, rotate and delete, each refusing the wrong starting point."""
+
+    def create_secret(self, key: str, exposure: str, sealed: str, at: datetime) -> None:
+        self.check_mutable()
+        if entry_id(key, exposure) in self.variables:
+            raise SecretExistsError(f"{exposure} {key} exists; rotate it instead", "key")
+        self.set_variable(key, exposure, None, sealed, at)
+
+    def rotate_secret(self, key: str, exposure: str, sealed: str, at: datetime) -> None:
+        self.check_mutable()
+        self._secret(key, exposure)
+        self.set_variable(key, exposure, None, sealed, at)
+
+    def delete_secret(self, key: str, exposure: str, at: datetime) -> None:
+        self.check_mutable()
+        self._secret(key, exposure)
+        self.unset_variable(key, exposure, at)
+
+    def _secret(self, key: str, exposure: str) -> dict[str, Any]:
+        found = self.variable(key, exposure)
+        if not found["is_secret"]:
+            raise VariableNotFoundError(f"no {exposure} secret {key} (it is a plain variable)",
+                                        "key")
+        return found
 
 def variable_entry(  # noqa: PLR0913
     key: str, exposure: str, kind: str, value: str | None, sealed: str | None, at: datetime,

@@ -18,7 +18,9 @@ from domain.deployment import Deployment
 from domain.deployment_attempt import TERMINAL, AttemptStatus, advance, is_rollback
 from domain.environment import Environment
 from domain.project import Project
-from domain.resource import DEFAULT_HEALTH, HEALTHY_OUTCOMES, Resource
+from domain.resource import Resource
+from domain.resource_attempts import HEALTHY_OUTCOMES
+from domain.resource_profiles import DEFAULT_HEALTH
 from domain.shared import name_id
 from domain.variables import masked
 from projections.model import Change, Delete, Increment, Patch, Upsert

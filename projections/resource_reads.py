@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from domain.deployment_attempt import HEALTHY, AttemptStatus, advance
-from domain.resource import configuration_blockers
+from domain.resource_profiles import configuration_blockers
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order
 from projections.records import Reads, Record, Records
 from projections.resource_tables import (
@@ -28,7 +28,7 @@ from projections.runtime_controls import RuntimeControlRecord
 R = TypeVar("R", bound=Record)
 OLDEST_FIRST = (Order("inserted_at"), Order("id"))
 NEWEST_FIRST = (Order("created_at", descending=True), Order("id", descending=True))
-MAX_CANDIDATES = 50  # as many as a Resource remembers (domain/resource.py: MAX_GOOD)
+MAX_CANDIDATES = 50  # as many as a Resource remembers (domain/resource_attempts.py: MAX_GOOD)
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ class ResourceRecord(Record, frozen=True, kw_only=True):
     args: str  # JSON list
     internal_port: int | None
     protocol: str
-    health: str  # JSON: the full policy (domain/resource.py: DEFAULT_HEALTH's keys)
+    health: str  # JSON: the full policy (domain/resource_profiles.py: DEFAULT_HEALTH's keys)
     automatic_rollback: bool
     lifecycle_status: str  # active | archived
     archived_at: datetime | None

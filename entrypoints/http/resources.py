@@ -24,7 +24,7 @@ from application.resources import (
     DeleteResource,
     Resources,
 )
-from domain.resource import ResourceBusyError
+from domain.resource_attempts import ResourceBusyError
 from entrypoints.bootstrap import Services
 from entrypoints.http import runtime_control_views
 from entrypoints.http.appaloft_views import (

@@ -15,7 +15,7 @@ from application.environments import LockEnvironment
 from application.hosts import UpdateHost
 from application.resources import ConfigureRollbackPolicy
 from domain.deployment_attempt import AttemptStatus
-from domain.resource import ResourceSnapshot
+from domain.resource_snapshot import ResourceSnapshot
 from entrypoints.bootstrap import Services
 from tests.unit.application.test_app_deployment_attempts import Flow, services
 

@@ -46,7 +46,9 @@ from domain.deployment_attempt import (
     attempt_of,
 )
 from domain.environment import EnvironmentLockedError
-from domain.resource import Resource, ResourceBusyError, ResourceSnapshot
+from domain.resource import Resource
+from domain.resource_attempts import ResourceBusyError
+from domain.resource_snapshot import ResourceSnapshot
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services, build_services
 from tests.conftest import make_settings

@@ -44,7 +44,9 @@ from application.write_path import UnitOfWork
 from domain.claims import NameTakenError
 from domain.environment import EnvironmentArchivedError, EnvironmentLockedError
 from domain.project import ProjectActiveError, ProjectArchivedError
-from domain.resource import Resource, ResourceBusyError, ResourceSnapshot
+from domain.resource import Resource
+from domain.resource_attempts import ResourceBusyError
+from domain.resource_snapshot import ResourceSnapshot
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services
 

@@ -49,7 +49,7 @@ def test_an_active_project_cannot_be_deleted_and_an_archived_one_refuses_changes
     project.archive("again", AT)  # no second event, the first reason stays
     assert (project.archive_reason, project.archived_at) == ("done", AT)
     changes: list[Callable[[], None]] = [lambda: project.rename("x", AT),
-                                         lambda: project.describe("d", AT), project.check_active]
+                                         lambda: project.describe("d", AT), project.check_mutable]
     for change in changes:
         with pytest.raises(ProjectArchivedError):
             change()

@@ -15,20 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from domain.resource import (
-    DEFAULT_HEALTH,
+from domain.resource import Resource, ResourceArchivedError, ResourceGoneError
+from domain.resource_attempts import (
     MAX_GOOD,
     OUTCOMES,
-    Resource,
-    ResourceArchivedError,
     ResourceBusyError,
-    ResourceGoneError,
     ResourceNotReadyError,
-    ResourceSnapshot,
-    SecretExistsError,
 )
+from domain.resource_profiles import DEFAULT_HEALTH
+from domain.resource_snapshot import ResourceSnapshot
 from domain.shared import InvalidValueError, StateConflictError
-from domain.variables import VariableNotFoundError
+from domain.variables import SecretExistsError, VariableNotFoundError
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
