@@ -100,6 +100,7 @@ from entrypoints.http.openapi.op import (
     WEBHOOK,
     Op,
 )
+from entrypoints.http.routing import DocumentedRoute
 from entrypoints.settings import Settings
 
 SAMPLE_UUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -209,7 +210,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 }
 
 
-OPERATIONS.update(ocmd.OPERATIONS)
 OPERATIONS.update(owork.OPERATIONS)
 OPERATIONS.update(ossh.OPERATIONS)
 OPERATIONS.update(oadm.OPERATIONS)
@@ -221,14 +221,8 @@ OPERATIONS.update(oruntime.OPERATIONS)
 def build_openapi() -> dict[str, Any]:
     """The whole document as plain JSON values (a fresh copy on every call)."""
     paths: dict[str, dict[str, Any]] = {}
-    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES,
-              *agent_health.ROUTES, *agent_runtime_logs.ROUTES]
-    for route in [r for r in routes if isinstance(r, Route)]:
-        for method in sorted((route.methods or set()) - {"HEAD"}):
-            op = OPERATIONS.get((method, route.path))
-            if op is None:
-                raise LookupError(f"{method} {route.path}: add it to {__name__}")
-            paths.setdefault(route.path, {})[method.lower()] = _operation(route, op, method)
+    for route, method, op in _documented():
+        paths.setdefault(route.path, {})[method.lower()] = _operation(route, op, method)
     documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     if stale := OPERATIONS.keys() - documented:
         raise LookupError(f"{__name__} documents routes that do not exist: {stale}")
@@ -250,6 +244,23 @@ def build_openapi() -> dict[str, Any]:
     }
     result: dict[str, Any] = json.loads(json.dumps(document))  # tuples to lists, no shared dicts
     return result
+
+
+def _documented() -> list[tuple[Route, str, Op]]:
+    """Every route of the API and the agent with its method and Op (declared beside it)."""
+    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES,
+              *agent_health.ROUTES, *agent_runtime_logs.ROUTES]
+    out: list[tuple[Route, str, Op]] = []
+    for route in [r for r in routes if isinstance(r, Route)]:
+        if isinstance(route, DocumentedRoute):
+            out.append((route, route.method, route.op))
+            continue
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            op = OPERATIONS.get((method, route.path))
+            if op is None:
+                raise LookupError(f"{method} {route.path}: add it to {__name__}")
+            out.append((route, method, op))
+    return out
 
 
 def _operation(route: Route, op: Op, method: str) -> dict[str, Any]:
@@ -412,7 +423,7 @@ def _paging_params(spec: ListSpec) -> list[dict[str, Any]]:
 
 def _envelopes() -> dict[str, oas.Schema]:
     out = {}
-    for op in OPERATIONS.values():
+    for _, _, op in _documented():
         if op.data is not None and op.listing is not None:
             out[f"{op.data}PaginatedResponse"] = oas.paginated(op.data)
         elif op.data is not None and not op.flat:
@@ -422,7 +433,7 @@ def _envelopes() -> dict[str, oas.Schema]:
 
 def _request_bodies() -> dict[str, oas.Schema]:
     """msgspec's schemas of the input structs, renamed to the seed's names and described."""
-    structs = list(dict.fromkeys(op.body for op in OPERATIONS.values() if op.body is not None))
+    structs = list(dict.fromkeys(op.body for _, _, op in _documented() if op.body is not None))
     _, components = msgspec.json.schema_components(
         structs, ref_template="#/components/schemas/{name}")
     for struct in structs:
