@@ -210,9 +210,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 }
 
 
-OPERATIONS.update(owork.OPERATIONS)
-OPERATIONS.update(ossh.OPERATIONS)
-OPERATIONS.update(oadm.OPERATIONS)
 OPERATIONS.update(odep.OPERATIONS)
 OPERATIONS.update(oapp.OPERATIONS)
 OPERATIONS.update(oruntime.OPERATIONS)
