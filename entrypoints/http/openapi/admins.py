@@ -1,5 +1,5 @@
-"""OpenAPI wording for Admins.Metadata, Admins.Metrics, Nodes.Metrics and the agent's report
-(the response shapes live with their routes)."""
+"""OpenAPI tags and wording for Admins.Metadata, Admins.Metrics, Nodes.Metrics and the agent's
+report (the Ops and response shapes live with their routes)."""
 
 from __future__ import annotations
 

@@ -210,7 +210,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 }
 
 
-OPERATIONS.update(odep.OPERATIONS)
 OPERATIONS.update(oapp.OPERATIONS)
 OPERATIONS.update(oruntime.OPERATIONS)
 
