@@ -210,8 +210,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 }
 
 
-OPERATIONS.update(oapp.OPERATIONS)
-OPERATIONS.update(oruntime.OPERATIONS)
 
 
 def build_openapi() -> dict[str, Any]:
