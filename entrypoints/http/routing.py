@@ -8,15 +8,10 @@ the document; a documented table holding one is an error there.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
+from entrypoints.http.crud import Endpoint
 from entrypoints.http.openapi.op import Op
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class DocumentedRoute(Route):
