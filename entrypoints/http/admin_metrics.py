@@ -61,7 +61,10 @@ from entrypoints.http.admin_metrics_shapes import (
     WebhookMetrics,
 )
 from entrypoints.http.inputs import services
+from entrypoints.http.openapi.admins import METRICS, NULL_NOTE
+from entrypoints.http.openapi.op import Op
 from entrypoints.http.responses import ok
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Shape
 
 MB = 1024 * 1024
@@ -215,6 +218,10 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
-ROUTES = [Route("/api/v1/admins/me/metrics", admin_metrics, methods=["GET"])]
+ROUTES = [
+    route("GET", "/api/v1/admins/me/metrics", admin_metrics, Op(
+        METRICS, "Get metrics for this admin", 200, "AdminMetrics", (503,),
+        description="This process's counters since it started." + NULL_NOTE)),
+]
 # Outside the API (and its document): scraped by Prometheus, no API key.
 SCRAPE_ROUTES = [Route("/metrics", metrics_endpoint, methods=["GET"])]

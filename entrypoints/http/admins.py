@@ -13,14 +13,16 @@ from uuid import UUID
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.admins import AdminStatus, Topology
 from application.ports import AdminMember
 from domain.admin import admin_name, vpn_hostname
 from domain.shared import network_name
 from entrypoints.http.inputs import services
+from entrypoints.http.openapi.admins import META
+from entrypoints.http.openapi.op import Op
 from entrypoints.http.responses import ok
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, Shape, described
 
 _d = described
@@ -215,9 +217,22 @@ async def orphaned_clusters(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/v1/admins/me", me, methods=["GET"]),
-    Route("/api/v1/admins/my_admin_cluster", my_admin_cluster, methods=["GET"]),
-    Route("/api/v1/admins/admin_clusters", admin_clusters, methods=["GET"]),
-    Route("/api/v1/admins/edge_clusters", edge_clusters, methods=["GET"]),
-    Route("/api/v1/admins/orphaned_clusters", orphaned_clusters, methods=["GET"]),
+    route("GET", "/api/v1/admins/me", me, Op(
+        META, "Get the current admin", 200, "Admin", (),
+        description="This admin's identity and peer budget.")),
+    route("GET", "/api/v1/admins/my_admin_cluster", my_admin_cluster, Op(
+        META, "Get this admin's admin cluster", 200, "MyAdminCluster", (),
+        description="Live admins, capacity and the degraded flag, computed from the shared"
+        " database.")),
+    route("GET", "/api/v1/admins/admin_clusters", admin_clusters, Op(
+        META, "List all admin clusters", 200, "AdminClusters", (503,),
+        description="Every known admin of every admin cluster, with its status. Admins"
+        " silent for ADMIN_FORGET_AFTER_SECONDS are forgotten.")),
+    route("GET", "/api/v1/admins/edge_clusters", edge_clusters, Op(
+        META, "Get all edge cluster assignments", 200, "EdgeClusters", (),
+        description="Clusters are sharded across live admins by edge_node_capacity, largest"
+        " first, each to the admin with the most room; a cluster is never split.")),
+    route("GET", "/api/v1/admins/orphaned_clusters", orphaned_clusters, Op(
+        META, "Get all orphaned clusters", 200, "OrphanedClusters", (),
+        description="Clusters no admin could take. Empty when not degraded.")),
 ]

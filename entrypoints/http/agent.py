@@ -14,13 +14,14 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.agent_protocol import EnrollNode, Heartbeat, ReregisterNode
 from domain.node import NodeStatus
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import agent_node, read_body, services
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, PUBLIC, Op
 from entrypoints.http.responses import ok
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Shape, described
 
 NodeId = Annotated[UUID, described("The node's ID")]
@@ -107,7 +108,16 @@ async def heartbeat(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/agent/v1/enroll", enroll, methods=["POST"]),
-    Route("/agent/v1/register", register, methods=["POST"]),
-    Route("/agent/v1/heartbeat", heartbeat, methods=["POST"]),
+    route("POST", "/agent/v1/enroll", enroll, Op(
+        AGENT, "Enroll a node with an enrollment key", 201, "AgentEnrollment",
+        (400, 401, 403, 409, 422, 503), EnrollNode, security=PUBLIC, also=(200,),
+        description="Consumes one use of the key. 201 for a new node; 200 when a persistent"
+        " node re-enrolls. 401: unknown key; 403: key expired, spent or its cluster deleted;"
+        " 409: the cluster is at its node_limit.")),
+    route("POST", "/agent/v1/register", register, Op(
+        AGENT, "Re-register a node after a restart", 200, "AgentNode", (400, 404, 422, 503),
+        ReregisterNode, security=NODE_TOKEN)),
+    route("POST", "/agent/v1/heartbeat", heartbeat, Op(
+        AGENT, "Report the node's liveness", 200, "AgentHeartbeat", (400, 404, 422, 503),
+        Heartbeat, security=NODE_TOKEN)),
 ]

@@ -12,7 +12,6 @@ from typing import Annotated
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.agent_protocol import (
     AgentHostReport,
@@ -25,7 +24,9 @@ from application.agent_protocol import (
     TelemetryReply,
 )
 from entrypoints.http.inputs import agent_node, read_body, request_id_of, services
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, Shape, described
 
 
@@ -93,8 +94,23 @@ async def progress(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/agent/v1/deployments/{request_id}/report", report, methods=["POST"]),
-    Route("/agent/v1/host", host_report, methods=["POST"]),
-    Route("/agent/v1/deployments/{request_id}/telemetry", telemetry, methods=["POST"]),
-    Route("/agent/v1/deployments/{request_id}/progress", progress, methods=["POST"]),
+    route("POST", "/agent/v1/deployments/{request_id}/report", report, Op(
+        AGENT, "Report a deployment's container", 200, "AgentDeploymentReport",
+        (400, 404, 422), DeploymentReport, security=NODE_TOKEN,
+        description="ready (with its ports), error (with an exit code) or terminated.")),
+    route("POST", "/agent/v1/host", host_report, Op(
+        AGENT, "Report the node's placement profile and cached images", 200, "AgentHost",
+        (400, 404, 422), AgentHostReport, security=NODE_TOKEN,
+        description="Flags given to the agent (location, capacity, fleet) are recorded; the"
+        " capacity it detected is used only while none is set. `images` replaces the list"
+        " used by require_cached_locations.")),
+    route("POST", "/agent/v1/deployments/{request_id}/telemetry", telemetry, Op(
+        AGENT, "Send a container's log tail and a resource sample", 200, "AgentTelemetry",
+        (400, 404, 422), DeploymentTelemetry, security=NODE_TOKEN)),
+    route("POST", "/agent/v1/deployments/{request_id}/progress", progress, Op(
+        AGENT, "Report a step of a deployment's start", 200, "AgentProgress",
+        (400, 404, 422), DeploymentProgress, security=NODE_TOKEN,
+        description="While it starts: the image pulled or found, the container started, a"
+        " health probe's result. At most 64 lines are kept per deployment (`recorded`"
+        " false past them); they show in GET /deployments/{id}/logs and its events stream.")),
 ]

@@ -10,11 +10,12 @@ from typing import Annotated
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.agent_protocol import HealthObservation, HealthObservationReply
 from entrypoints.http.inputs import agent_node, read_body, request_id_of, services
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Shape, described
 
 
@@ -38,4 +39,10 @@ async def observe(request: Request) -> Response:
                                                       recorded=recorded))
 
 
-ROUTES = [Route("/agent/v1/deployments/{request_id}/health", observe, methods=["POST"])]
+ROUTES = [
+    route("POST", "/agent/v1/deployments/{request_id}/health", observe, Op(
+        AGENT, "Report a deployment's health", 200, "AgentHealthObservation",
+        (400, 404, 422), HealthObservation, security=NODE_TOKEN,
+        description="On a change of its health, as a heartbeat of an unchanged state, in"
+        " answer to a live probe (probe_id), and when its container ends.")),
+]

@@ -9,13 +9,14 @@ from typing import Annotated
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.agent_protocol import RuntimeLogBatch, RuntimeLogReply
 from domain.deployment import REQUEST_ID
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import agent_node, read_body, services
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Shape, described
 from entrypoints.http.wakeups import wakeups
 
@@ -42,5 +43,9 @@ async def runtime_logs(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/agent/v1/deployments/{request_id}/runtime-logs", runtime_logs, methods=["POST"]),
+    route("POST", "/agent/v1/deployments/{request_id}/runtime-logs", runtime_logs, Op(
+        AGENT, "Send the lines a running container wrote", 200, "AgentRuntimeLog", (400, 404, 422),
+        RuntimeLogBatch, security=NODE_TOKEN,
+        description="The lines since the last batch, oldest first (at most 500, each at most"
+        " 8192 characters); the admin masks secret values and numbers them.")),
 ]

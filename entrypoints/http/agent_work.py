@@ -17,7 +17,6 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.agent_protocol import ExecutionResult, WorkPoll
 from application.executions import Work
@@ -31,7 +30,9 @@ from entrypoints.http.inputs import (
     services,
     stopping_event,
 )
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, Shape, described
 
 
@@ -211,6 +212,16 @@ async def result(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/agent/v1/work", work, methods=["POST"]),
-    Route("/agent/v1/executions/{id}/result", result, methods=["POST"]),
+    route("POST", "/agent/v1/work", work, Op(
+        AGENT, "Long-poll for work", 200, "AgentWork", (400, 422), WorkPoll,
+        security=NODE_TOKEN,
+        description="Answers as soon as there are executions, cancels or a self-update for"
+        " this node, else empty after wait_seconds. Executions handed out are `sent`. One"
+        " that is `sent` but missing from `running` for more than 2 s is handed out again"
+        " (the previous answer was lost); the agent must skip ids it already holds.")),
+    route("POST", "/agent/v1/executions/{id}/result", result, Op(
+        AGENT, "Report how an execution ended", 200, "AgentExecutionResult", (400, 404, 422),
+        ExecutionResult, security=NODE_TOKEN,
+        description="Idempotent. Exit code 143 after a cancel request records `cancelled`;"
+        " anything else `completed`. 404 if the execution is not this node's.")),
 ]

@@ -12,14 +12,16 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.app_hosting import AppHostingDeploymentCreate, AppType, app_type_of
 from domain.deployment import Status
 from domain.shared import InvalidValueError, name_id
 from entrypoints.http.edgegap_shapes import RequestId
 from entrypoints.http.inputs import BodyError, decode_body, services
+from entrypoints.http.openapi.deployments import MENGI
+from entrypoints.http.openapi.op import Op
 from entrypoints.http.responses import JSONResponse
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, Shape, described
 from projections.deployment_tables import DeploymentRecord
 
@@ -152,4 +154,15 @@ async def create(request: Request) -> Response:
     return JSONResponse(hosting_body(row))
 
 
-ROUTES = [Route("/deployments/app-hosting", create, methods=["POST"])]
+ROUTES = [
+    route("POST", "/deployments/app-hosting", create, Op(
+        MENGI, "Create App Hosting Deployment", 200, "AppHostingDeployment", (413, 422),
+        AppHostingDeploymentCreate, flat=True,
+        description="Mengi's request on the same deployments: `deployment_type: docker` only"
+        " (docker_image, container_port, cpu_request in vCPU, memory_request_mb,"
+        " environment_variables as KEY=value). The region picks the hosts whose location"
+        " names it; the answer is Mengi's DeploymentResponse (status pending, provisioning,"
+        " running, failed, stopped or deleting), plus `request_id` for the Edgegap endpoints."
+        " Errors are FastAPI's {detail: [{loc, msg, type}]}; a body past MAX_BODY_BYTES is a"
+        " 413 {detail}.")),
+]

@@ -12,7 +12,6 @@ from uuid import UUID
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.agent_protocol import Location
 from application.apps import CreateApp, CreateAppVersion
@@ -22,7 +21,11 @@ from entrypoints.bootstrap import Services
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.listing import STANDARD, ListSpec, parse_list_query, text, time_range
+from entrypoints.http.openapi.deployments import APPS as APPS_TAG
+from entrypoints.http.openapi.deployments import HOSTS as HOSTS_TAG
+from entrypoints.http.openapi.op import Op
 from entrypoints.http.responses import no_content, ok, paginated
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Created, Shape, Updated, described
 from projections.deployment_tables import AppRecord, AppVersionRecord, HostRecord
 from projections.query import Cond
@@ -213,15 +216,28 @@ async def index_hosts(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/v1/apps", create_app, methods=["POST"]),
-    Route("/api/v1/apps", index_apps, methods=["GET"]),
-    Route("/api/v1/apps/{app_name}", show_app, methods=["GET"]),
-    Route("/api/v1/apps/{app_name}", delete_app, methods=["DELETE"]),
-    Route("/api/v1/apps/{app_name}/versions", create_version, methods=["POST"]),
-    Route("/api/v1/apps/{app_name}/versions", index_versions, methods=["GET"]),
-    Route("/api/v1/apps/{app_name}/versions/{version}", show_version, methods=["GET"]),
-    Route("/api/v1/apps/{app_name}/versions/{version}", delete_version, methods=["DELETE"]),
-    Route("/api/v1/hosts", index_hosts, methods=["GET"]),
-    Route("/api/v1/nodes/{id}/host", show_host, methods=["GET"]),
-    Route("/api/v1/nodes/{id}/host", update_host, methods=["PATCH"]),
+    route("POST", "/api/v1/apps", create_app, Op(
+        APPS_TAG, "Create an application", 201, "App", (400, 409, 422), CreateApp)),
+    route("GET", "/api/v1/apps", index_apps, Op(
+        APPS_TAG, "List applications", 200, "App", (400,), listing=APPS)),
+    route("GET", "/api/v1/apps/{app_name}", show_app, Op(
+        APPS_TAG, "Get an application", 200, "App", (404,))),
+    route("DELETE", "/api/v1/apps/{app_name}", delete_app, Op(
+        APPS_TAG, "Delete an application", 204, None, (404, 409),
+        description="409 while it has versions.")),
+    route("POST", "/api/v1/apps/{app_name}/versions", create_version, Op(
+        APPS_TAG, "Register a version", 201, "AppVersion", (400, 404, 409, 422), CreateAppVersion)),
+    route("GET", "/api/v1/apps/{app_name}/versions", index_versions, Op(
+        APPS_TAG, "List versions", 200, "AppVersion", (400, 404), listing=VERSIONS)),
+    route("GET", "/api/v1/apps/{app_name}/versions/{version}", show_version, Op(
+        APPS_TAG, "Get a version", 200, "AppVersion", (404,))),
+    route("DELETE", "/api/v1/apps/{app_name}/versions/{version}", delete_version, Op(
+        APPS_TAG, "Delete a version", 204, None, (404,))),
+    route("GET", "/api/v1/hosts", index_hosts, Op(
+        HOSTS_TAG, "List host profiles", 200, "Host", (400,), listing=HOSTS)),
+    route("GET", "/api/v1/nodes/{id}/host", show_host, Op(
+        HOSTS_TAG, "Get a node's host profile", 200, "Host", (400, 404))),
+    route("PATCH", "/api/v1/nodes/{id}/host", update_host, Op(
+        HOSTS_TAG, "Set a node's location, capacity and fleet", 200, "Host", (400, 404, 422),
+        UpdateHost, description="Creates the profile on first use; 1024 cpu units = 1 vCPU.")),
 ]

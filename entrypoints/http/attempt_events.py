@@ -30,7 +30,6 @@ import msgspec
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.deployment_attempts import CreateDeployment
 from domain.deployment import deployment_uuid
@@ -46,6 +45,8 @@ from entrypoints.http.appaloft_views import (
     run,
 )
 from entrypoints.http.inputs import first_of, path_uuid, services, stopping_event
+from entrypoints.http.openapi.appaloft import DEPLOYMENT, appaloft_op
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
 from entrypoints.http.sse import (
     HEARTBEAT_SECONDS,
@@ -352,7 +353,32 @@ async def create_stream(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/deployments/stream", create_stream, methods=["POST"]),
-    Route("/deployments/{deploymentId}/events", events, methods=["GET"]),
-    Route("/deployments/{deploymentId}/events/stream", stream, methods=["GET"]),
+    route("POST", "/deployments/stream", create_stream, appaloft_op(
+        DEPLOYMENT, "Create a deployment and stream its events (Server-Sent Events)", 200, None,
+        (400, 404, 409, 422, 503), body=CreateDeployment, query=CreateStreamQuery, stream=True,
+        description="Creates the attempt as POST /deployments does (its errors answer before any"
+        " stream: 404, 409 for a locked environment or an attempt in progress, 422), then sends"
+        " its events from the first in the frames of /deployments/{deploymentId}/events/stream;"
+        " `Location` names the new deployment. untilTerminal (default true) ends it with"
+        " `event: end` once the attempt is terminal; a stopping server ends it.")),
+    route("GET", "/deployments/{deploymentId}/events", events, appaloft_op(
+        DEPLOYMENT, "Read a deployment's events", 200, "DeploymentEvents", (400, 404),
+        query=EventsQuery,
+        description="`deployments.stream-events/v1` envelopes of its lifecycle events after"
+        " `cursor` (the sequence of the last one seen), oldest first; `nextCursor` resumes."
+        " With follow=true an empty page waits up to 10 s for the next events (untilTerminal:"
+        " not once the attempt is terminal). 400 for a cursor that is not a sequence from 0"
+        " to 2^63-1 or a historyLimit out of 0..200.")),
+    route("GET", "/deployments/{deploymentId}/events/stream", stream, appaloft_op(
+        DEPLOYMENT, "Stream a deployment's events (Server-Sent Events)", 200, None, (400, 404),
+        query=StreamQuery, stream=True,
+        description="The same envelopes as text/event-stream: `id: <sequence>`, `data:"
+        " <envelope JSON>`, a `: heartbeat` comment every 15 s when idle. Resumes after"
+        " Last-Event-ID (or `cursor`). follow=false sends the page and ends; untilTerminal ends"
+        " with `event: end` (data: {kind: end, status, cursor}) once the attempt is terminal;"
+        " a stopping server ends it. Between the events, the agent's progress lines while it"
+        " starts the container come as `event: progress` frames without an id (data: {kind:"
+        " progress, progress: {deploymentId, emittedAt, source, phase, level, message}};"
+        " includeProgress=false leaves them out); a resumed stream sends again those after"
+        " the event it resumes from.")),
 ]

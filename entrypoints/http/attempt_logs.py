@@ -22,7 +22,6 @@ from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from domain.deployment_attempt import AttemptStatus
 from entrypoints.bootstrap import Services
@@ -35,6 +34,8 @@ from entrypoints.http.appaloft_views import (
     run,
 )
 from entrypoints.http.inputs import path_uuid, services
+from entrypoints.http.openapi.appaloft import DEPLOYMENT, appaloft_op
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ContainerLogs, timeline
 from projections.resource_tables import AttemptRecord
@@ -150,4 +151,12 @@ async def show(request: Request) -> Response:
     return answer(await run(logs, services(request), deployment_id))
 
 
-ROUTES = [Route("/deployments/{deploymentId}/logs", show, methods=["GET"])]
+ROUTES = [
+    route("GET", "/deployments/{deploymentId}/logs", show, appaloft_op(
+        DEPLOYMENT, "Read a deployment's logs", 200, "DeploymentLogs", (400, 404),
+        description="Phase by phase (plan, pull, start, health, stop), from its lifecycle"
+        " events, the progress its agent reported while it started the container (the pull,"
+        " the start, its health probes: shown while the attempt runs) and the container logs"
+        " its agent last sent (the log tail, or the logs of a crash or a failed health"
+        " check), oldest first.")),
+]

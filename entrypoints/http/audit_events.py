@@ -16,7 +16,6 @@ import msgspec
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.event_log import AuditQuery, QueryTooBroadError
 from domain.catalog import EVENT_TYPES, Message
@@ -30,6 +29,8 @@ from entrypoints.http.appaloft_views import (
 )
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, services
+from entrypoints.http.openapi.appaloft import AUDIT, appaloft_op
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import EventType, Moment, described
 
 _d = described
@@ -125,6 +126,9 @@ async def show(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/audit-events", index, methods=["GET"]),
-    Route("/audit-events/{auditEventId}", show, methods=["GET"]),
+    route("GET", "/audit-events", index, appaloft_op(
+        AUDIT, "List audit events (from the event store)", 200, "AuditEventList", (400,),
+        query=AuditListQuery)),
+    route("GET", "/audit-events/{auditEventId}", show, appaloft_op(
+        AUDIT, "Show an audit event", 200, "AuditEventShow", (400, 404), query=AuditShowQuery)),
 ]

@@ -9,12 +9,14 @@ from starlette.responses import Response
 from application.clusters import CreateCluster, UpdateCluster
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, routes
+from entrypoints.http.crud import Resource
 from entrypoints.http.degraded import unless_degraded
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_cluster_name, read_body, services
 from entrypoints.http.listing import STANDARD, ListSpec, int_range, presence, text
+from entrypoints.http.openapi.op import CLUSTER, Op
 from entrypoints.http.responses import no_content, ok
+from entrypoints.http.routing import route
 from projections.fleet_tables import ClusterRecord
 
 SPEC = ListSpec(
@@ -67,6 +69,18 @@ async def delete(request: Request) -> Response:
     return no_content()
 
 
-ROUTES = routes("/api/v1/clusters", "/api/v1/clusters/{name}", create=unless_degraded(create),
-                index=index, show=show, update=unless_degraded(update),
-                delete=unless_degraded(delete))
+ROUTES = [
+    route("POST", "/api/v1/clusters", unless_degraded(create), Op(
+        CLUSTER, "Create a new cluster", 201, "Cluster", (400, 409, 422, 503), CreateCluster,
+        description="Create a new edge cluster with optional IP range. The name `default` is"
+        " reserved (used as a URL keyword on convenience routes) and is rejected with 422.")),
+    route("GET", "/api/v1/clusters", index, Op(
+        CLUSTER, "List all clusters", 200, "Cluster", (400,), listing=SPEC)),
+    route("GET", "/api/v1/clusters/{name}", show, Op(
+        CLUSTER, "Get a specific cluster", 200, "Cluster", (400, 404))),
+    route("PATCH", "/api/v1/clusters/{name}", unless_degraded(update), Op(
+        CLUSTER, "Update a cluster", 200, "Cluster", (400, 404, 422, 503), UpdateCluster)),
+    route("DELETE", "/api/v1/clusters/{name}", unless_degraded(delete), Op(
+        CLUSTER, "Delete a cluster", 204, None, (400, 404, 409, 503),
+        description="Delete an empty cluster (must have no nodes).")),
+]

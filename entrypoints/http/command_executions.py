@@ -7,11 +7,10 @@ from typing import Annotated
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from domain.command_execution import CancelOutcome, ExecutionStatus
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, each, routes
+from entrypoints.http.crud import Resource, each
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.listing import (
     STANDARD,
@@ -25,7 +24,10 @@ from entrypoints.http.listing import (
     text,
     time_range,
 )
+from entrypoints.http.openapi.commands import EXECUTION
+from entrypoints.http.openapi.op import Op
 from entrypoints.http.responses import ok
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Shape, described
 
 SPEC = ListSpec(
@@ -73,8 +75,36 @@ async def cancel(request: Request) -> Response:
     return ok(request, CancelExecutionDataResponse(result=result))
 
 
+_NODE_GONE = (" When a node is deleted its executions stay with node_id null; the open ones"
+              " (pending, sent) end `cancelled` in the same transaction.")
+_LATE = (" Final states never change: a result the agent reports after a cancel or an expiry"
+         " is acknowledged and dropped.")
+
 ROUTES = [
-    *routes("/api/v1/command_executions", "/api/v1/command_executions/{id}", index=index,
-            show=show, delete=delete),
-    Route("/api/v1/command_executions/{id}/cancel", cancel, methods=["PATCH"]),
+    route("GET", "/api/v1/command_executions", index, Op(
+        EXECUTION, "List command executions", 200, "CommandExecution", (400,),
+        listing=SPEC,
+        description="Returns a paginated list of command executions with filtering and"
+        " sorting. The `cluster_name` filter follows the node's current cluster (it moves"
+        " with PATCH /nodes/{id}/change_cluster), while the `cluster_name` field is the"
+        " cluster the command named." + _NODE_GONE)),
+    route("GET", "/api/v1/command_executions/{id}", show, Op(
+        EXECUTION, "Get a specific command execution", 200, "CommandExecution", (400, 404),
+        description="Returns details for a specific command execution by ID." + _NODE_GONE
+        + _LATE + " Open executions also end `expired` once the command's expired_at passes,"
+        " or when their node stays unreachable longer than EXECUTION_UNREACHABLE_GRACE_SECONDS.")),
+    route("DELETE", "/api/v1/command_executions/{id}", delete, Op(
+        EXECUTION, "Delete a command execution", 204, None, (400, 404, 409),
+        description="Delete a specific command execution (emits"
+        " edge.command_execution.pruned). Only completed, cancelled, or expired executions"
+        " can be deleted; pending or sent ones return 409.")),
+    route("PATCH", "/api/v1/command_executions/{id}/cancel", cancel, Op(
+        EXECUTION, "Cancel a command execution", 200, "CancelExecutionData",
+        (400, 404, 409),
+        description="`pending`: cancelled at once (the command never ran); result"
+        " `cancelled`. `sent`: the agent is asked on its next poll (result `cancellation"
+        " request sent`, also when asked again) and stays the source of truth: exit code 143"
+        " means it honoured the cancellation (`cancelled`); any other result means the"
+        " command had finished (`completed`). Poll the execution to see the outcome."
+        " Terminal executions (completed, cancelled, expired) return 409." + _LATE)),
 ]

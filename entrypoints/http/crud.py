@@ -4,8 +4,8 @@ A route module describes its resource once (the typed reads of its table, how re
 render, its list parameters) and asks for the endpoints it has; what differs (a path parameter
 that names the parent, a gate such as degraded mode) stays in the route module. Each endpoint
 carries the route module's name and a plain function name, from which the OpenAPI document
-makes operation ids (`commands_create`, ...). `routes` writes the route table of those endpoints
-in the one order every resource uses.
+makes operation ids (`commands_create`, ...); the route module lists their routes, each with
+the Op that documents it (entrypoints/http/routing.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from uuid import UUID
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import not_found
@@ -142,16 +141,3 @@ def named(endpoint: Endpoint, module: str, name: str) -> Endpoint:
     endpoint.__module__ = module
     endpoint.__name__ = endpoint.__qualname__ = name
     return endpoint
-
-
-def routes(  # noqa: PLR0913 - one keyword per verb a resource may have
-        collection: str, item: str, *, create: Endpoint | None = None,
-        index: Endpoint | None = None, show: Endpoint | None = None,
-        update: Endpoint | None = None, delete: Endpoint | None = None,
-        create_at: str | None = None) -> list[Route]:
-    """POST and GET on the collection, GET, PATCH and DELETE on the item, for the endpoints
-    given. `create_at`: a child created under its parent's path (a node's aliases)."""
-    table = [(create_at or collection, create, "POST"), (collection, index, "GET"),
-             (item, show, "GET"), (item, update, "PATCH"), (item, delete, "DELETE")]
-    return [Route(path, endpoint, methods=[method])
-            for path, endpoint, method in table if endpoint is not None]

@@ -12,14 +12,15 @@ from uuid import UUID
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.deliveries import STATUSES, DeliveryRecord
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.listing import ListSpec, exact, one_of, parse_event_type, parse_list_query
+from entrypoints.http.openapi.op import WEBHOOK, Op
 from entrypoints.http.responses import paginated
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import EventType, Moment, Shape, described
 from projections.query import Cond, ListQuery, Page
 
@@ -103,5 +104,9 @@ async def index(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/v1/webhooks/{id}/deliveries", index, methods=["GET"]),
+    route("GET", "/api/v1/webhooks/{id}/deliveries", index, Op(
+        WEBHOOK, "List a webhook's deliveries", 200, "WebhookDelivery", (400, 404),
+        listing=SPEC,
+        description="Newest first. Each delivery has a fixed webhook-id and body; attempts are"
+        " retried on network errors, 408, 429 and 5xx up to WEBHOOK_MAX_ATTEMPTS.")),
 ]

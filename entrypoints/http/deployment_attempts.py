@@ -15,7 +15,6 @@ from uuid import UUID
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.deployment_attempts import (
     CancelDeployment,
@@ -49,6 +48,14 @@ from entrypoints.http.attempt_readiness import (
     readiness,
 )
 from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.openapi.appaloft import (
+    COMMAND_ERRORS,
+    COUNT_DATA,
+    DEPLOYMENT,
+    ID_DATA,
+    appaloft_op,
+)
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import described
 
 _d = described
@@ -154,15 +161,38 @@ async def recovery_readiness(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/deployments/plan", plan_deployment, methods=["GET"]),
-    Route("/deployments", create, methods=["POST"]),
-    Route("/deployments", index, methods=["GET"]),
-    Route("/deployments/count", count, methods=["GET"]),
-    Route("/deployments/{deploymentId}", show, methods=["GET"]),
-    Route("/deployments/{deploymentId}/retry", retry, methods=["POST"]),
-    Route("/deployments/{deploymentId}/cancel", cancel, methods=["POST"]),
-    Route("/deployments/{deploymentId}/rollback", rollback, methods=["POST"]),
-    Route("/deployments/{deploymentId}/recovery-readiness", recovery_readiness,
-          methods=["GET"]),
-    Route("/resources/{resourceId}/redeploy", redeploy, methods=["POST"]),
+    route("GET", "/deployments/plan", plan_deployment, appaloft_op(
+        DEPLOYMENT, "Plan a deployment (no mutation)", 200, "Plan", (400, 404), query=PlanQuery,
+        description="readiness.reasonCodes name what blocks it now.")),
+    route("POST", "/deployments", create, appaloft_op(
+        DEPLOYMENT, "Deploy a resource", 201, ID_DATA, (400, *COMMAND_ERRORS),
+        body=CreateDeployment,
+        description="Runs an immutable snapshot of the resource on serverId (or any healthy"
+        " node). 409 while another attempt of it runs, or when it is not ready (plan).")),
+    route("GET", "/deployments", index, appaloft_op(
+        DEPLOYMENT, "List deployments", 200, "DeploymentAttemptList", (400,),
+        query=DeploymentListQuery)),
+    route("GET", "/deployments/count", count, appaloft_op(
+        DEPLOYMENT, "Count deployments", 200, COUNT_DATA, (400,), query=DeploymentCountQuery)),
+    route("GET", "/deployments/{deploymentId}", show, appaloft_op(
+        DEPLOYMENT, "Show a deployment", 200, "DeploymentShow", (400, 404),
+        query=attempt_views.DeploymentShowQuery,
+        description="With its masked snapshot and the timeline of its events.")),
+    route("POST", "/deployments/{deploymentId}/retry", retry, appaloft_op(
+        DEPLOYMENT, "Retry a failed or canceled deployment", 201, ID_DATA, (400, *COMMAND_ERRORS),
+        description="A new attempt runs the same snapshot.")),
+    route("POST", "/deployments/{deploymentId}/cancel", cancel, appaloft_op(
+        DEPLOYMENT, "Cancel an active deployment", 200, "Cancel", (400, *COMMAND_ERRORS),
+        body=CancelDeployment,
+        description="confirm must repeat the id. cancel-requested until its node stops it,"
+        " then canceled.")),
+    route("POST", "/deployments/{deploymentId}/rollback", rollback, appaloft_op(
+        DEPLOYMENT, "Roll back to an earlier healthy deployment", 201, ID_DATA,
+        (400, *COMMAND_ERRORS), body=RollbackDeployment,
+        description="A new attempt runs the candidate's snapshot exactly.")),
+    route("GET", "/deployments/{deploymentId}/recovery-readiness", recovery_readiness, appaloft_op(
+        DEPLOYMENT, "What can be done about a deployment", 200, "RecoveryReadiness", (400, 404),
+        query=RecoveryReadinessQuery)),
+    route("POST", "/resources/{resourceId}/redeploy", redeploy, appaloft_op(
+        DEPLOYMENT, "Redeploy a resource as it is now", 201, ID_DATA, (400, *COMMAND_ERRORS))),
 ]

@@ -10,7 +10,6 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.deployment_inputs import (
     BulkStop,
@@ -36,7 +35,10 @@ from entrypoints.http.edgegap_views import (
 )
 from entrypoints.http.errors import ApiError, edgegap_error
 from entrypoints.http.inputs import read_body, request_id_of, services
+from entrypoints.http.openapi.deployments import DEPLOY, FLEETS, LEGACY
+from entrypoints.http.openapi.op import PUBLIC, Op
 from entrypoints.http.responses import JSONResponse
+from entrypoints.http.routing import route
 from projections.query import ListQuery, Order
 
 SELF_STOP_PREFIX = "/v1/self/stop/"
@@ -148,12 +150,40 @@ async def index(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(load))
 
 
+_NO_ROOM = (" 422 when no healthy host has room: the deployment is recorded in Status.ERROR"
+            " with its request_id; stop it to remove it. 400: invalid body, or unknown"
+            " application or version (nothing is created).")
+_STOP = (" 200 when READY (the container gets SIGTERM) or ERROR (nothing runs: it ends"
+         " TERMINATED at once); 202 otherwise: the stop is carried out once READY or ERROR is"
+         " reached. 410: already terminated.")
+
 ROUTES = [
-    Route("/v2/deployments", deploy, methods=["POST"]),
-    Route("/v2/private-fleets:deploy", deploy_to_fleet, methods=["POST"]),
-    Route("/v1/status/{request_id}", status, methods=["GET"]),
-    Route("/v1/stop/{request_id}", stop, methods=["DELETE"]),
-    Route(SELF_STOP_PREFIX + "{request_id}/{access_point_id}", self_stop, methods=["DELETE"]),
-    Route("/v1/deployments/bulk-stop", bulk_stop, methods=["POST"]),
-    Route("/v1/deployments", index, methods=["GET"]),
+    route("POST", "/v2/deployments", deploy, Op(
+        DEPLOY, "[v2] Deploy", 202, "DeploymentAccepted", (400, 422), DeploymentCreate,
+        flat=True, description="Places the version on the healthy host with room nearest the"
+        " users." + _NO_ROOM)),
+    route("POST", "/v2/private-fleets:deploy", deploy_to_fleet, Op(
+        FLEETS, "Deploy to Fleet", 202, "DeploymentAccepted", (400, 422),
+        PrivateFleetDeploymentCreate, flat=True,
+        description="private_host_ids (node ids) are tried in order, then the rest of the"
+        " fleet by distance." + _NO_ROOM)),
+    route("GET", "/v1/status/{request_id}", status, Op(
+        LEGACY, "Deployment status", 200, "DeploymentStatus", (400, 404), flat=True)),
+    route("DELETE", "/v1/stop/{request_id}", stop, Op(
+        LEGACY, "Stop a deployment", 200, "DeploymentStop", (400, 404, 410), flat=True,
+        also=(202,), description="Graceful (SIGTERM)." + _STOP)),
+    route("DELETE", SELF_STOP_PREFIX + "{request_id}/{access_point_id}", self_stop, Op(
+        LEGACY, "Stop a deployment from inside it", 200, "DeploymentStop",
+        (400, 401, 403, 404, 410), flat=True, also=(202,), security=PUBLIC,
+        description="Called with ARBITRIUM_DELETE_URL and the header `authorization:"
+        " $ARBITRIUM_DELETE_TOKEN`, both injected into the container; 401 without the header,"
+        " 403 with a token (or access point) not this deployment's, 404 for an unknown"
+        " deployment." + _STOP)),
+    route("POST", "/v1/deployments/bulk-stop", bulk_stop, Op(
+        LEGACY, "Bulk stop", 202, "BulkStop", (400,), BulkStop, flat=True,
+        description="Filters on request_id, app_name, app_version, status, tags or node_id;"
+        " any/all/not. Every filter must pass.")),
+    route("GET", "/v1/deployments", index, Op(
+        LEGACY, "List deployments", 200, "DeploymentList", (400,), flat=True,
+        description="Newest first.", query=DeploymentListQuery)),
 ]

@@ -10,7 +10,6 @@ from msgspec import UNSET, Meta, UnsetType
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from entrypoints.bootstrap import Services
 from entrypoints.http.edgegap_shapes import (
@@ -24,7 +23,10 @@ from entrypoints.http.edgegap_shapes import (
 from entrypoints.http.edgegap_views import read_query
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import services
+from entrypoints.http.openapi.deployments import FLEETS, LEGACY
+from entrypoints.http.openapi.op import Op
 from entrypoints.http.responses import JSONResponse
+from entrypoints.http.routing import route
 from projections.deployment_tables import HostRecord
 from projections.query import Cond
 
@@ -136,6 +138,10 @@ async def fleet_hosts(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/v1/locations", locations, methods=["GET"]),
-    Route("/v2/private-fleets/{fleet_name}/hosts", fleet_hosts, methods=["GET"]),
+    route("GET", "/v1/locations", locations, Op(
+        LEGACY, "List locations", 200, "Locations", (400,), flat=True,
+        description="`app` and `version` keep the locations with room for"
+        " that version.", query=LocationsQuery)),
+    route("GET", "/v2/private-fleets/{fleet_name}/hosts", fleet_hosts, Op(
+        FLEETS, "List Private Fleet Hosts", 200, "FleetHosts", (400,), flat=True)),
 ]

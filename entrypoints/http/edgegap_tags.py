@@ -5,14 +5,16 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.deployment_inputs import TagBody
 from entrypoints.http.edgegap_shapes import EmptyPagination, TagListResponse, TagResponse
 from entrypoints.http.edgegap_views import deployment_of, edgegap_time
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import read_body, request_id_of, services
+from entrypoints.http.openapi.deployments import TAGS_TAG
+from entrypoints.http.openapi.op import Op
 from entrypoints.http.responses import JSONResponse, no_content
+from entrypoints.http.routing import route
 from projections.deployment_tables import DeploymentTagRecord
 
 
@@ -69,9 +71,15 @@ async def delete_tag(request: Request) -> Response:
 
 TAGS = "/v1/deployments/{request_id}/tags"
 ROUTES = [
-    Route(TAGS, list_tags, methods=["GET"]),
-    Route(TAGS, create_tag, methods=["POST"]),
-    Route(TAGS + "/{tag_name}", get_tag, methods=["GET"]),
-    Route(TAGS + "/{tag_name}", update_tag, methods=["PATCH"]),
-    Route(TAGS + "/{tag_name}", delete_tag, methods=["DELETE"]),
+    route("GET", TAGS, list_tags, Op(
+        TAGS_TAG, "List tags", 200, "TagList", (404,), flat=True)),
+    route("POST", TAGS, create_tag, Op(
+        TAGS_TAG, "Create a tag", 200, "Tag", (400, 404, 409), TagBody, flat=True,
+        description="Not injected into a running container.")),
+    route("GET", TAGS + "/{tag_name}", get_tag, Op(
+        TAGS_TAG, "Get a tag", 200, "Tag", (404,), flat=True)),
+    route("PATCH", TAGS + "/{tag_name}", update_tag, Op(
+        TAGS_TAG, "Rename a tag", 200, "Tag", (400, 404, 409), TagBody, flat=True)),
+    route("DELETE", TAGS + "/{tag_name}", delete_tag, Op(
+        TAGS_TAG, "Delete a tag", 204, None, (404,))),
 ]

@@ -13,7 +13,6 @@ from msgspec import UNSET, Meta, UnsetType
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from domain.deployment import Status
 from entrypoints.http.edgegap_shapes import (
@@ -27,7 +26,10 @@ from entrypoints.http.edgegap_shapes import (
 from entrypoints.http.edgegap_views import deployment_of, read_query
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import request_id_of, services
+from entrypoints.http.openapi.deployments import LEGACY
+from entrypoints.http.openapi.op import Op
 from entrypoints.http.responses import JSONResponse
+from entrypoints.http.routing import route
 from projections.query import Cond, ListQuery, Order
 
 STEP = re.compile(r"^(\d{1,6})([smhd])$")
@@ -129,6 +131,14 @@ async def deployment_metrics(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/v1/deployment/{request_id}/container-logs", container_logs, methods=["GET"]),
-    Route("/v1/metrics/deployment/{request_id}", deployment_metrics, methods=["GET"]),
+    route("GET", "/v1/deployment/{request_id}/container-logs", container_logs, Op(
+        LEGACY, "Container logs", 200, "ContainerLogs", (400, 404), flat=True,
+        description="The latest log tail the agent sent (every --telemetry-interval seconds),"
+        " and the logs of a crash. 404 once the deployment is terminated.")),
+    route("GET", "/v1/metrics/deployment/{request_id}", deployment_metrics, Op(
+        LEGACY, "Deployment metrics", 200, "DeploymentMetrics", (400, 404), flat=True,
+        query=MetricsQuery,
+        description="Totals are cumulative since the container started; cpu is percent of one"
+        " core, mem is bytes. A bad time, step or range is a 400 (Edgegap's 422 means only"
+        " \"Couldn't Allocate Server\" here).")),
 ]

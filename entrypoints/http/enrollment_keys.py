@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, each, routes
+from entrypoints.http.crud import Resource, each
 from entrypoints.http.degraded import unless_degraded
 from entrypoints.http.inputs import path_cluster_name, read_body, services
 from entrypoints.http.listing import (
@@ -29,7 +29,9 @@ from entrypoints.http.listing import (
     text,
     time_range,
 )
+from entrypoints.http.openapi.op import KEY, PUBLIC, Op
 from entrypoints.http.responses import ok
+from entrypoints.http.routing import route
 from projections.query import AnyOf, Cond
 
 
@@ -40,7 +42,11 @@ def _spent(value: bool) -> tuple[Any, ...]:
 
 
 def spec(request: Request) -> ListSpec:
-    now = services(request).writes.clock.now()
+    return spec_at(services(request).writes.clock.now())
+
+
+def spec_at(now: datetime) -> ListSpec:
+    """is_expired compares with `now`; the other parameters do not depend on it."""
     return ListSpec(
         params=(
             *STANDARD,
@@ -97,12 +103,32 @@ update = RESOURCE.update(UpdateEnrollmentKey,
 delete = RESOURCE.delete(lambda svc, key: svc.enrollment_keys.delete(key))
 
 PUBLIC_PATH = "/api/v1/clusters/default/enrollment_keys/public"
+# The document names the list parameters, which are the same at every instant.
+_ANY_INSTANT = spec_at(datetime(2000, 1, 1, tzinfo=UTC))
+
 ROUTES = [
-    Route(PUBLIC_PATH, unless_degraded(create_public), methods=["POST"]),
-    Route("/api/v1/clusters/default/enrollment_keys", unless_degraded(create_default),
-          methods=["POST"]),
-    Route("/api/v1/clusters/{cluster_name}/enrollment_keys", unless_degraded(create),
-          methods=["POST"]),
-    *routes("/api/v1/enrollment_keys", "/api/v1/enrollment_keys/{id}", index=index, show=show,
-            update=unless_degraded(update), delete=unless_degraded(delete)),
+    route("POST", PUBLIC_PATH, unless_degraded(create_public), Op(
+        KEY, "Get a public enrollment key for the default cluster", 201, "EnrollmentKey",
+        (403, 404, 503), security=PUBLIC,
+        description="Public endpoint (no authentication required). Only enabled when both"
+        " PUBLIC_ENROLLMENT_KEY_ENABLED=true and DEFAULT_CLUSTER_NAME are configured.")),
+    route("POST", "/api/v1/clusters/default/enrollment_keys", unless_degraded(create_default), Op(
+        KEY, "Create an enrollment key for the default cluster", 201, "EnrollmentKey",
+        (400, 403, 404, 422, 503), IssueEnrollmentKey,
+        description="Convenience endpoint for the default cluster (DEFAULT_CLUSTER_NAME).")),
+    route("POST", "/api/v1/clusters/{cluster_name}/enrollment_keys", unless_degraded(create), Op(
+        KEY, "Create an enrollment key for a cluster", 201, "EnrollmentKey",
+        (400, 404, 422, 503), IssueEnrollmentKey,
+        description="Set the returned key blob as ENROLLMENT_KEY on the agent. Keys can be"
+        " limited by use count (uses_remaining) or by expiry time (expired_at). Omit both for"
+        " a single-use key with no expiry.")),
+    route("GET", "/api/v1/enrollment_keys", index, Op(
+        KEY, "List enrollment keys", 200, "EnrollmentKey", (400,), listing=_ANY_INSTANT)),
+    route("GET", "/api/v1/enrollment_keys/{id}", show, Op(
+        KEY, "Get an enrollment key", 200, "EnrollmentKey", (400, 404))),
+    route("PATCH", "/api/v1/enrollment_keys/{id}", unless_degraded(update), Op(
+        KEY, "Update an enrollment key", 200, "EnrollmentKey", (400, 404, 422, 503),
+        UpdateEnrollmentKey)),
+    route("DELETE", "/api/v1/enrollment_keys/{id}", unless_degraded(delete), Op(
+        KEY, "Delete an enrollment key", 204, None, (400, 404, 503))),
 ]

@@ -8,7 +8,6 @@ from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.environments import (
     ArchiveEnvironment,
@@ -33,6 +32,15 @@ from entrypoints.http.appaloft_views import (
     shown,
 )
 from entrypoints.http.inputs import path_uuid, services
+from entrypoints.http.openapi.appaloft import (
+    COMMAND_ERRORS,
+    COUNT_DATA,
+    ENVIRONMENT,
+    ID_DATA,
+    LOCKED,
+    appaloft_op,
+)
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
 from projections.resource_tables import EnvironmentRecord
@@ -128,12 +136,27 @@ archive = _COMMANDS.item(Environments.archive, ArchiveEnvironment)
 
 
 ROUTES = [
-    Route("/environments", create, methods=["POST"]),
-    Route("/environments", index, methods=["GET"]),
-    Route("/environments/count", count, methods=["GET"]),
-    Route("/environments/{environmentId}", show, methods=["GET"]),
-    Route("/environments/{environmentId}/rename", rename, methods=["POST"]),
-    Route("/environments/{environmentId}/lock", lock, methods=["POST"]),
-    Route("/environments/{environmentId}/unlock", unlock, methods=["POST"]),
-    Route("/environments/{environmentId}/archive", archive, methods=["POST"]),
+    route("POST", "/environments", create, appaloft_op(
+        ENVIRONMENT, "Create an environment", 201, ID_DATA, COMMAND_ERRORS, body=CreateEnvironment,
+        description="In an active project; the name is unique in it.")),
+    route("GET", "/environments", index, appaloft_op(
+        ENVIRONMENT, "List environments", 200, "EnvironmentList", (400,),
+        query=EnvironmentListQuery)),
+    route("GET", "/environments/count", count, appaloft_op(
+        ENVIRONMENT, "Count environments", 200, COUNT_DATA, (400,), query=EnvironmentCountQuery)),
+    route("GET", "/environments/{environmentId}", show, appaloft_op(
+        ENVIRONMENT, "Show an environment", 200, "EnvironmentShow", (400, 404))),
+    route("POST", "/environments/{environmentId}/rename", rename, appaloft_op(
+        ENVIRONMENT, "Rename an environment", 200, ID_DATA, (400, *COMMAND_ERRORS),
+        body=RenameEnvironment, description=LOCKED)),
+    route("POST", "/environments/{environmentId}/lock", lock, appaloft_op(
+        ENVIRONMENT, "Lock an environment", 200, ID_DATA, (400, *COMMAND_ERRORS),
+        body=LockEnvironment,
+        description="Every change in it (its variables, its resources, their deployments)"
+        " is refused with 409 until unlocked.")),
+    route("POST", "/environments/{environmentId}/unlock", unlock, appaloft_op(
+        ENVIRONMENT, "Unlock an environment", 200, ID_DATA, (400, *COMMAND_ERRORS))),
+    route("POST", "/environments/{environmentId}/archive", archive, appaloft_op(
+        ENVIRONMENT, "Archive an environment", 200, ID_DATA, (400, *COMMAND_ERRORS),
+        body=ArchiveEnvironment, description="For good; it stays readable." + LOCKED)),
 ]

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from domain.catalog import EVENT_TYPES
+from entrypoints.http.openapi.op import EVENT_TYPE, Op
 from entrypoints.http.responses import ok
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import EventType, described
 
 # Named responses that are not objects: component name -> type.
@@ -21,4 +22,9 @@ async def list_event_types(request: Request) -> Response:
     return ok(request, list(EVENT_TYPES))
 
 
-ROUTES = [Route("/api/v1/event_types", list_event_types, methods=["GET"])]
+ROUTES = [
+    route("GET", "/api/v1/event_types", list_event_types, Op(
+        EVENT_TYPE, "List event types", 200, "EventTypes", (),
+        description="Returns the full catalog of event types, in catalog order. Every value is"
+        " valid in a webhook's subscribed_events; see /asyncdoc for each payload.")),
+]

@@ -15,7 +15,6 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
 from application.event_log import (
     AuditQuery,
@@ -39,7 +38,10 @@ from entrypoints.http.listing import (
     parse_uuid,
     time_range,
 )
+from entrypoints.http.openapi.events import EVENTS_DESCRIPTION, STREAM_DESCRIPTION
+from entrypoints.http.openapi.op import EVENT, Op
 from entrypoints.http.responses import paginated
+from entrypoints.http.routing import route
 from entrypoints.http.wakeups import Wakeups, wakeups
 from projections.query import Cond, ListQuery, Order, Page
 
@@ -235,6 +237,10 @@ async def stream(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/v1/events", index, methods=["GET"]),
-    Route("/api/v1/events/stream", stream, methods=["GET"]),
+    route("GET", "/api/v1/events", index, Op(
+        EVENT, "List stored events", 200, "Event", (400,), listing=SPEC,
+        description=EVENTS_DESCRIPTION)),
+    route("GET", "/api/v1/events/stream", stream, Op(
+        EVENT, "Stream events (Server-Sent Events)", 200, None, (400,), stream=True,
+        description=STREAM_DESCRIPTION)),
 ]

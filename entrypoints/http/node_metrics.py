@@ -19,13 +19,15 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.agent_protocol import MetricsBody
 from application.ports import MetricsReport
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import agent_node, path_uuid, read_body, services
+from entrypoints.http.openapi.admins import NODE_METRICS, NULL_NOTE
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import JSONResponse, ok
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, Shape, described
 from projections.fleet_tables import NodeRecord
 
@@ -227,9 +229,22 @@ async def unified(request: Request) -> Response:
         agent=AgentSource(available=_available(agent), **agent)))
 
 
+_UNAVAILABLE = (" 503 when the node has not reported yet, is unreachable, or its last report is"
+                " older than NODE_UNREACHABLE_AFTER_SECONDS.")
+
 ROUTES = [
-    Route("/api/v1/nodes/{node_id}/metrics", unified, methods=["GET"]),
-    Route("/api/v1/nodes/{node_id}/metrics/host", host, methods=["GET"]),
-    Route("/api/v1/nodes/{node_id}/metrics/agent", agent, methods=["GET"]),
-    Route("/agent/v1/metrics", report, methods=["POST"]),
+    route("GET", "/api/v1/nodes/{node_id}/metrics", unified, Op(
+        NODE_METRICS, "Get unified metrics for a node", 200, "UnifiedMetrics", (400, 404, 503),
+        description="Host and agent figures from the node's latest report." + _UNAVAILABLE)),
+    route("GET", "/api/v1/nodes/{node_id}/metrics/host", host, Op(
+        NODE_METRICS, "Get host metrics for a node", 200, "HostMetrics", (400, 404, 503),
+        flat=True, description="Not wrapped in {data, meta}, as in the seed." + _UNAVAILABLE)),
+    route("GET", "/api/v1/nodes/{node_id}/metrics/agent", agent, Op(
+        NODE_METRICS, "Get agent metrics for a node", 200, "AgentMetrics", (400, 404, 503),
+        description="The agent's counters." + NULL_NOTE + _UNAVAILABLE)),
+    route("POST", "/agent/v1/metrics", report, Op(
+        AGENT, "Report the node's host and agent metrics", 200, "AgentMetricsReceipt",
+        (400, 422), MetricsBody, security=NODE_TOKEN,
+        description="Sent by the agent every --metrics-interval seconds; the admin keeps the"
+        " latest report per node.")),
 ]

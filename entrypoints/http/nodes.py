@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.routing import Route
-
 from application.nodes import ChangeCluster
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, each, routes
+from entrypoints.http.crud import Resource, each
 from entrypoints.http.degraded import unless_degraded
 from entrypoints.http.listing import (
     STANDARD,
@@ -17,6 +15,8 @@ from entrypoints.http.listing import (
     text,
     time_range,
 )
+from entrypoints.http.openapi.op import NODE, Op
+from entrypoints.http.routing import route
 
 SPEC = ListSpec(
     params=(
@@ -41,8 +41,15 @@ change_cluster = RESOURCE.update(ChangeCluster, lambda svc, key, cmd: svc.nodes.
     key, cmd), "change_cluster")
 
 ROUTES = [
-    *routes("/api/v1/nodes", "/api/v1/nodes/{id}", index=index, show=show,
-            delete=unless_degraded(delete)),
-    Route("/api/v1/nodes/{id}/change_cluster", unless_degraded(change_cluster),
-          methods=["PATCH"]),
+    route("GET", "/api/v1/nodes", index, Op(
+        NODE, "List all nodes", 200, "Node", (400,), listing=SPEC)),
+    route("GET", "/api/v1/nodes/{id}", show, Op(
+        NODE, "Get a specific node", 200, "Node", (400, 404))),
+    route("DELETE", "/api/v1/nodes/{id}", unless_degraded(delete), Op(
+        NODE, "Delete a node", 204, None, (400, 404, 503),
+        description="Delete a node; its aliases are deleted with it.")),
+    route("PATCH", "/api/v1/nodes/{id}/change_cluster", unless_degraded(change_cluster), Op(
+        NODE, "Change a node's cluster", 200, "Node", (400, 404, 409, 422, 503), ChangeCluster,
+        description="Move a node (and its aliases) to another cluster. 409 when the target is"
+        " at its node_limit or one of the node's alias names is taken there.")),
 ]

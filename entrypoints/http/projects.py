@@ -9,7 +9,6 @@ from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.projects import (
     ArchiveProject,
@@ -32,6 +31,14 @@ from entrypoints.http.appaloft_views import (
     run,
 )
 from entrypoints.http.inputs import path_uuid, services
+from entrypoints.http.openapi.appaloft import (
+    COMMAND_ERRORS,
+    COUNT_DATA,
+    ID_DATA,
+    PROJECT,
+    appaloft_op,
+)
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
 from projections.resource_tables import ProjectRecord
 
@@ -137,14 +144,28 @@ async def delete_check(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/projects", create, methods=["POST"]),
-    Route("/projects", index, methods=["GET"]),
-    Route("/projects/count", count, methods=["GET"]),
-    Route("/projects/{projectId}", show, methods=["GET"]),
-    Route("/projects/{projectId}", delete, methods=["DELETE"]),
-    Route("/projects/{projectId}/rename", rename, methods=["POST"]),
-    Route("/projects/{projectId}/description", describe, methods=["POST"]),
-    Route("/projects/{projectId}/archive", archive, methods=["POST"]),
-    Route("/projects/{projectId}/restore", restore, methods=["POST"]),
-    Route("/projects/{projectId}/delete-check", delete_check, methods=["GET"]),
+    route("POST", "/projects", create, appaloft_op(
+        PROJECT, "Create a project", 201, ID_DATA, (409, 422, 503), body=CreateProject,
+        description="The slug is derived from the name and unique.")),
+    route("GET", "/projects", index, appaloft_op(
+        PROJECT, "List projects", 200, "ProjectList", (400,), query=LimitQuery)),
+    route("GET", "/projects/count", count, appaloft_op(
+        PROJECT, "Count projects", 200, COUNT_DATA, (400,))),
+    route("GET", "/projects/{projectId}", show, appaloft_op(
+        PROJECT, "Show a project", 200, "Project", (400, 404))),
+    route("DELETE", "/projects/{projectId}", delete, appaloft_op(
+        PROJECT, "Delete a project", 200, ID_DATA, (400, *COMMAND_ERRORS), body=DeleteProject,
+        description="Only an archived project (see delete-check); confirmation.projectId"
+        " must repeat the id.")),
+    route("POST", "/projects/{projectId}/rename", rename, appaloft_op(
+        PROJECT, "Rename a project", 200, ID_DATA, (400, *COMMAND_ERRORS), body=RenameProject)),
+    route("POST", "/projects/{projectId}/description", describe, appaloft_op(
+        PROJECT, "Set or clear a project's description", 200, ID_DATA, (400, *COMMAND_ERRORS),
+        body=DescribeProject)),
+    route("POST", "/projects/{projectId}/archive", archive, appaloft_op(
+        PROJECT, "Archive a project", 200, ID_DATA, (400, *COMMAND_ERRORS), body=ArchiveProject)),
+    route("POST", "/projects/{projectId}/restore", restore, appaloft_op(
+        PROJECT, "Restore an archived project", 200, ID_DATA, (400, *COMMAND_ERRORS))),
+    route("GET", "/projects/{projectId}/delete-check", delete_check, appaloft_op(
+        PROJECT, "Whether a project can be deleted", 200, "ProjectDeleteCheck", (400, 404))),
 ]

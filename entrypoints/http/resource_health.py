@@ -20,12 +20,12 @@ import msgspec
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import Query, answer, generated_at, read_query, run
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, services
+from entrypoints.http.openapi.appaloft import RESOURCE, appaloft_op
 from entrypoints.http.resource_health_views import (
     Current,
     HistoryObservation,
@@ -35,6 +35,7 @@ from entrypoints.http.resource_health_views import (
     observation_item,
     summary,
 )
+from entrypoints.http.routing import route
 
 _ID = "resourceId"
 POLL = 0.1  # seconds between looks for a live probe's answer (any admin process may take it)
@@ -142,6 +143,19 @@ def _history(svc: Services, resource_id: UUID, window: tuple[datetime, datetime]
 
 
 ROUTES = [
-    Route("/resources/{resourceId}/health", show, methods=["GET"]),
-    Route("/resources/{resourceId}/health-history", history, methods=["GET"]),
+    route("GET", "/resources/{resourceId}/health", show, appaloft_op(
+        RESOURCE, "Read a resource's health", 200, "ResourceHealth", (400, 404), query=HealthQuery,
+        description="Of its current deployment (the one that last became healthy). cached:"
+        " from its agent's last report; live (or includeRuntimeProbe=true): its agent probes"
+        " it now, within timeoutSeconds, else the cached answer with a live-probe-timeout"
+        " source error. overall: not-deployed, stopped, unhealthy (its container exited, or"
+        " its check fails), healthy, or unknown (no health policy, or no report for three"
+        " heartbeats).")),
+    route("GET", "/resources/{resourceId}/health-history", history, appaloft_op(
+        RESOURCE, "Read a resource's retained health observations", 200, "ResourceHealthHistory",
+        (400, 404), query=HistoryQuery,
+        description="The agent's observations (changes, heartbeats, live probes, the"
+        " container's end) in [window.from, window.to], the newest `limit`, oldest first."
+        " 400 when a bound is not a UTC date-time ending in Z, or window.from is after"
+        " window.to.")),
 ]

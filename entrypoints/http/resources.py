@@ -12,7 +12,6 @@ from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.resources import (
     ConfigureHealthPolicy,
@@ -46,6 +45,15 @@ from entrypoints.http.appaloft_views import (
 from entrypoints.http.attempt_views import LatestDeployment, latest_fields
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.openapi.appaloft import (
+    COMMAND_ERRORS,
+    COUNT_DATA,
+    ID_DATA,
+    LOCKED,
+    RESOURCE,
+    appaloft_op,
+)
+from entrypoints.http.routing import route
 from entrypoints.http.runtime_control_views import RuntimeControlAttemptResponse
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
@@ -273,16 +281,44 @@ reset_health = _COMMANDS.item(Resources.reset_health)
 
 
 ROUTES = [
-    Route("/resources", create, methods=["POST"]),
-    Route("/resources", index, methods=["GET"]),
-    Route("/resources/count", count, methods=["GET"]),
-    Route("/resources/{resourceId}", show, methods=["GET"]),
-    Route("/resources/{resourceId}", delete, methods=["DELETE"]),
-    Route("/resources/{resourceId}/archive", archive, methods=["POST"]),
-    Route("/resources/{resourceId}/source", configure_source, methods=["POST"]),
-    Route("/resources/{resourceId}/runtime-profile", configure_runtime, methods=["POST"]),
-    Route("/resources/{resourceId}/network-profile", configure_network, methods=["POST"]),
-    Route("/resources/{resourceId}/health-policy", configure_health, methods=["POST"]),
-    Route("/resources/{resourceId}/health-policy/reset", reset_health, methods=["POST"]),
-    Route("/resources/{resourceId}/rollback-policy", configure_rollback, methods=["POST"]),
+    route("POST", "/resources", create, appaloft_op(
+        RESOURCE, "Create a resource", 201, ID_DATA, COMMAND_ERRORS, body=CreateResource,
+        description="The slug is derived from the name and unique in its environment."
+        + LOCKED)),
+    route("GET", "/resources", index, appaloft_op(
+        RESOURCE, "List resources", 200, "ResourceList", (400,), query=ResourceListQuery)),
+    route("GET", "/resources/count", count, appaloft_op(
+        RESOURCE, "Count resources", 200, COUNT_DATA, (400,), query=ResourceCountQuery)),
+    route("GET", "/resources/{resourceId}", show, appaloft_op(
+        RESOURCE, "Show a resource", 200, "ResourceShow", (400, 404))),
+    route("DELETE", "/resources/{resourceId}", delete, appaloft_op(
+        RESOURCE, "Delete a resource", 200, ID_DATA, (400, *COMMAND_ERRORS), body=DeleteResource,
+        description="Confirmed by its slug. 409 while an attempt is in progress: details"
+        " name the blocking deployment ids (blockers). The container still serving is"
+        " stopped." + LOCKED)),
+    route("POST", "/resources/{resourceId}/archive", archive, appaloft_op(
+        RESOURCE, "Archive a resource", 200, ID_DATA, (400, *COMMAND_ERRORS))),
+    route("POST", "/resources/{resourceId}/source", configure_source, appaloft_op(
+        RESOURCE, "Configure the source (a container image)", 200, ID_DATA, (400, *COMMAND_ERRORS),
+        body=ConfigureSource)),
+    route("POST", "/resources/{resourceId}/runtime-profile", configure_runtime, appaloft_op(
+        RESOURCE, "Configure the command and arguments", 200, ID_DATA, (400, *COMMAND_ERRORS),
+        body=ConfigureRuntimeProfile)),
+    route("POST", "/resources/{resourceId}/network-profile", configure_network, appaloft_op(
+        RESOURCE, "Configure the internal port and protocol", 200, ID_DATA, (400, *COMMAND_ERRORS),
+        body=ConfigureNetworkProfile)),
+    route("POST", "/resources/{resourceId}/health-policy", configure_health, appaloft_op(
+        RESOURCE, "Configure the health check", 200, ID_DATA, (400, *COMMAND_ERRORS),
+        body=ConfigureHealthPolicy,
+        description="HTTP (path, expected status) or TCP; an attempt succeeds only after it"
+        " passes.")),
+    route("POST", "/resources/{resourceId}/health-policy/reset", reset_health, appaloft_op(
+        RESOURCE, "Reset the health check (off)", 200, ID_DATA, (400, *COMMAND_ERRORS))),
+    route("POST", "/resources/{resourceId}/rollback-policy", configure_rollback, appaloft_op(
+        RESOURCE, "Configure automatic rollback", 200, ID_DATA, (400, *COMMAND_ERRORS),
+        body=ConfigureRollbackPolicy,
+        description="Ours (the seed names no such setting): with automatic true, an attempt"
+        " that fails is rolled back at once to the last healthy one"
+        " (edge.resource.automatic_rollback_decided); a rollback that fails is not rolled back"
+        " again.")),
 ]

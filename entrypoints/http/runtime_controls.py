@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.projects import AppaloftBody
 from entrypoints.http.appaloft_views import (
@@ -21,6 +20,8 @@ from entrypoints.http.appaloft_views import (
     run,
 )
 from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.openapi.appaloft import COMMAND_ERRORS, RESOURCE, appaloft_op
+from entrypoints.http.routing import route
 from entrypoints.http.runtime_control_views import RuntimeControlAttemptResponse, shape
 from projections.query import Cond, ListQuery, Order
 
@@ -83,11 +84,35 @@ async def show(request: Request) -> Response:
     return answer(shape(found(record, "runtime control", attempt_id)))
 
 
+_ATTEMPT = "RuntimeControlAttempt"
+_CONTROL = (
+    " Answers the runtime-control attempt: `accepted` (the node's agent carries it out:"
+    " `running` after a phase, then `succeeded`, or `failed` with errorCode runtime-ended when"
+    " the deployment ends meanwhile, runtime-control-timeout when no agent carried it out"
+    " within DEPLOYMENT_START_DEADLINE_SECONDS), or `blocked` with blockedReason resource-archived,"
+    " deployment-in-progress, runtime-control-in-progress or runtime-not-found (no ready"
+    " deployment). 404 for an unknown resource; 409 when its environment is locked or"
+    " archived.")
+
 ROUTES = [
-    Route("/resources/{resourceId}/runtime/stop", stop, methods=["POST"]),
-    Route("/resources/{resourceId}/runtime/start", start, methods=["POST"]),
-    Route("/resources/{resourceId}/runtime/restart", restart, methods=["POST"]),
-    Route("/resources/{resourceId}/runtime-controls", index, methods=["GET"]),
-    Route("/resources/{resourceId}/runtime-controls/{runtimeControlAttemptId}", show,
-          methods=["GET"]),
+    route("POST", "/resources/{resourceId}/runtime/stop", stop, appaloft_op(
+        RESOURCE, "Stop a resource's current runtime", 200, _ATTEMPT, (400, *COMMAND_ERRORS),
+        body=ControlRuntime,
+        description="Stops the container of its current deployment and keeps it: it stays"
+        " stopped (the agent does not start it again) until a start or a new deployment."
+        + _CONTROL)),
+    route("POST", "/resources/{resourceId}/runtime/start", start, appaloft_op(
+        RESOURCE, "Start a resource's stopped runtime", 200, _ATTEMPT, (400, *COMMAND_ERRORS),
+        body=ControlRuntime,
+        description="Starts the same container again (the same snapshot), health-checked as"
+        " when it was deployed; a running one completes at once." + _CONTROL)),
+    route("POST", "/resources/{resourceId}/runtime/restart", restart, appaloft_op(
+        RESOURCE, "Restart a resource's runtime", 200, _ATTEMPT, (400, *COMMAND_ERRORS),
+        body=ControlRuntime,
+        description="Phases stop then start of the same container." + _CONTROL)),
+    route("GET", "/resources/{resourceId}/runtime-controls", index, appaloft_op(
+        RESOURCE, "List a resource's runtime controls (newest first)", 200, "RuntimeControlList",
+        (400, 404), query=LimitQuery)),
+    route("GET", "/resources/{resourceId}/runtime-controls/{runtimeControlAttemptId}", show,
+          appaloft_op(RESOURCE, "Show a runtime-control attempt", 200, _ATTEMPT, (400, 404))),
 ]

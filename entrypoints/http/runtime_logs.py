@@ -20,11 +20,12 @@ import msgspec
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import AppaloftShape, Query, answer, found, read_query, run
 from entrypoints.http.inputs import first_of, path_uuid, services, stopping_event
+from entrypoints.http.openapi.appaloft import RESOURCE, appaloft_op
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
 from entrypoints.http.sse import (
     POLL_SECONDS,
@@ -185,6 +186,22 @@ async def stream(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/resources/{resourceId}/runtime-logs", index, methods=["GET"]),
-    Route("/resources/{resourceId}/runtime-logs/stream", stream, methods=["GET"]),
+    route("GET", "/resources/{resourceId}/runtime-logs", index, appaloft_op(
+        RESOURCE, "Read a resource's runtime logs", 200, "RuntimeLogs", (400, 404),
+        query=RuntimeLogsQuery,
+        description="The lines its deployment's container wrote while it ran (stdout and"
+        " stderr), as its agent ships them every 2 s, oldest first: the last tailLines, or"
+        " the first tailLines after `cursor`. The deployment is deploymentId (404 unless it"
+        " is this resource's), else the one serving, else the latest. Each deployment keeps"
+        " its last 1000 lines. Secret values are replaced by **** (masked: true). follow=true:"
+        " with no line to answer, waits up to 10 s for the next. 400 for a cursor that is not"
+        " a sequence from 0 to 2^63-1, tailLines out of 0..1000, or a since that is not an"
+        " RFC 3339 time with a zone.")),
+    route("GET", "/resources/{resourceId}/runtime-logs/stream", stream, appaloft_op(
+        RESOURCE, "Stream a resource's runtime logs (Server-Sent Events)", 200, None, (400, 404),
+        query=RuntimeLogStreamQuery, stream=True,
+        description="The same entries as text/event-stream: `id: <sequence>`, `data: <entry"
+        " JSON>`, then each new line as the agent ships it; a `: heartbeat` comment every 15 s"
+        " when idle. Resumes after Last-Event-ID (or `cursor`); else starts with the last"
+        " tailLines. follow=false sends the page and ends; a stopping server ends it.")),
 ]

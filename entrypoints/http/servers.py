@@ -13,7 +13,6 @@ from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from domain.node import NodeStatus
 from domain.shared import node_name, node_vpn_hostname
@@ -31,6 +30,8 @@ from entrypoints.http.appaloft_views import (
     run,
 )
 from entrypoints.http.inputs import path_uuid, services
+from entrypoints.http.openapi.appaloft import COUNT_DATA, SERVER, appaloft_op
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
 from projections.fleet_tables import NodeRecord
 from projections.query import ListQuery, Order
@@ -157,7 +158,12 @@ async def show(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/servers", index, methods=["GET"]),
-    Route("/servers/count", count, methods=["GET"]),
-    Route("/servers/{serverId}", show, methods=["GET"]),
+    route("GET", "/servers", index, appaloft_op(
+        SERVER, "List servers (enrolled nodes)", 200, "ServerList", (400,), query=LimitQuery,
+        description="Registering a server is enrolling its agent.")),
+    route("GET", "/servers/count", count, appaloft_op(
+        SERVER, "Count servers", 200, COUNT_DATA, (400,))),
+    route("GET", "/servers/{serverId}", show, appaloft_op(
+        SERVER, "Show a server with its rollups", 200, "ServerShow", (400, 404),
+        query=ServerShowQuery)),
 ]

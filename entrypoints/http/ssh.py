@@ -9,14 +9,13 @@ from msgspec import Meta
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.agent_protocol import CheckSshLogin
 from application.ssh_access import CreateSshPublicKey, CreateSshUsername
 from domain.ssh_access import LoginOutcome
 from entrypoints.bootstrap import Services
 from entrypoints.http import serializers
-from entrypoints.http.crud import Resource, each, routes
+from entrypoints.http.crud import Resource, each
 from entrypoints.http.inputs import agent_node, path_uuid, read_body, services
 from entrypoints.http.listing import (
     STANDARD,
@@ -27,7 +26,11 @@ from entrypoints.http.listing import (
     parse_uuid,
     text,
 )
+from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
+from entrypoints.http.openapi.ssh import KEY as KEY_TAG
+from entrypoints.http.openapi.ssh import USERNAME as USERNAME_TAG
 from entrypoints.http.responses import ok
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Shape, described
 from projections.ssh_tables import SshUsernameRecord
 
@@ -102,12 +105,53 @@ async def verify(request: Request) -> Response:
         ssh_username_id=verdict.ssh_username_id))
 
 
+_KEYS_RULES = (" Keys must be ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa of at least"
+               " 2048 bits; the base64 data is decoded and checked. A private key, an RFC 4716"
+               " key or a truncated one is a 422 saying so.")
+_LOGINS = (" Agents check every login against the admin and cache nothing, so the change"
+           " applies from the next login; sessions already open stay open.")
+
 ROUTES = [
-    *routes("/api/v1/ssh_usernames", "/api/v1/ssh_usernames/{id}", create=create_username,
-            index=list_usernames, show=show_username, delete=delete_username,
-            create_at="/api/v1/nodes/{node_id}/ssh_usernames"),
-    *routes("/api/v1/ssh_public_keys", "/api/v1/ssh_public_keys/{id}", create=create_key,
-            index=list_keys, show=show_key, delete=delete_key,
-            create_at="/api/v1/ssh_usernames/{ssh_username_id}/ssh_public_keys"),
-    Route("/agent/v1/ssh/verify", verify, methods=["POST"]),
+    route("POST", "/api/v1/nodes/{node_id}/ssh_usernames", create_username, Op(
+        USERNAME_TAG, "Create SSH username", 201, "SshUsername", (400, 404, 409, 422),
+        CreateSshUsername,
+        description="Create a new SSH username for a specific node, optionally with public"
+        " keys and/or password. All or nothing: one bad key refuses the whole request (422"
+        " naming `public_keys[i].public_key`). The password is hashed with Argon2id (OWASP:"
+        " 19 MiB, 2 iterations, 1 lane) and never returned. 409 when the node already has"
+        " this username, or when two inline keys are the same key or share a name."
+        + _KEYS_RULES)),
+    route("GET", "/api/v1/ssh_usernames", list_usernames, Op(
+        USERNAME_TAG, "List SSH usernames", 200, "SshUsername", (400,), listing=USERNAMES,
+        description="Returns a paginated list of SSH usernames with their public keys.")),
+    route("GET", "/api/v1/ssh_usernames/{id}", show_username, Op(
+        USERNAME_TAG, "Get SSH username", 200, "SshUsername", (400, 404),
+        description="Get a specific SSH username by ID")),
+    route("DELETE", "/api/v1/ssh_usernames/{id}", delete_username, Op(
+        USERNAME_TAG, "Delete SSH username", 204, None, (400, 404),
+        description="Delete an SSH username and all associated public keys." + _LOGINS)),
+    route("POST", "/api/v1/ssh_usernames/{ssh_username_id}/ssh_public_keys", create_key, Op(
+        KEY_TAG, "Create SSH public key", 201, "SshPublicKey", (400, 404, 409, 422),
+        CreateSshPublicKey,
+        description="Create a new SSH public key for a specific SSH username. The key must be"
+        " in valid OpenSSH format." + _KEYS_RULES + " 409 when this username already has the"
+        " same key (same fingerprint) or a key with the same name.")),
+    route("GET", "/api/v1/ssh_public_keys", list_keys, Op(
+        KEY_TAG, "List SSH public keys", 200, "SshPublicKey", (400,), listing=KEYS,
+        description="Returns a paginated list of SSH public keys.")),
+    route("GET", "/api/v1/ssh_public_keys/{id}", show_key, Op(
+        KEY_TAG, "Get SSH public key", 200, "SshPublicKey", (400, 404),
+        description="Get a specific SSH public key by ID")),
+    route("DELETE", "/api/v1/ssh_public_keys/{id}", delete_key, Op(
+        KEY_TAG, "Delete SSH public key", 204, None, (400, 404),
+        description="Delete a specific SSH public key." + _LOGINS)),
+    route("POST", "/agent/v1/ssh/verify", verify, Op(
+        AGENT, "Check an SSH login", 200, "AgentSshVerdict", (400, 422), CheckSshLogin,
+        security=NODE_TOKEN,
+        description="The agent's SSH server asks before letting anyone in: is this public key"
+        " or password valid for this username on the calling node? Answered from the read"
+        " model, recorded as edge.ssh_username.verified (method, outcome and key fingerprint;"
+        " never the password). After SSH_LOGIN_MAX_FAILURES failures for one node and"
+        " username within SSH_LOGIN_WINDOW_SECONDS, every attempt is refused as"
+        " `rate_limited` until older failures leave the window (counted per admin process).")),
 ]

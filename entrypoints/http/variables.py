@@ -16,7 +16,6 @@ from uuid import UUID
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from application.environments import SetVariable, UnsetVariable
 from application.resources import CreateSecret, RotateSecret
@@ -38,6 +37,8 @@ from entrypoints.http.appaloft_views import (
 )
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.openapi.appaloft import COMMAND_ERRORS, LOCKED, VARIABLE, appaloft_op
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
 
@@ -229,18 +230,38 @@ async def effective_config(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/environments/{environmentId}/variables", set_environment_variable,
-          methods=["POST"]),
-    Route("/environments/{environmentId}/variables/{key}", unset_environment_variable,
-          methods=["DELETE"]),
-    Route("/environments/{environmentId}/effective-precedence", effective_precedence,
-          methods=["GET"]),
-    Route("/resources/{resourceId}/variables", set_resource_variable, methods=["POST"]),
-    Route("/resources/{resourceId}/variables/{key}", unset_resource_variable,
-          methods=["DELETE"]),
-    Route("/resources/{resourceId}/secrets", secrets, methods=["GET"]),
-    Route("/resources/{resourceId}/secrets", create_secret, methods=["POST"]),
-    Route("/resources/{resourceId}/secrets/{key}", rotate_secret, methods=["POST"]),
-    Route("/resources/{resourceId}/secrets/{key}", delete_secret, methods=["DELETE"]),
-    Route("/resources/{resourceId}/effective-config", effective_config, methods=["GET"]),
+    route("POST", "/environments/{environmentId}/variables", set_environment_variable, appaloft_op(
+        VARIABLE, "Set an environment variable", 204, None, (400, *COMMAND_ERRORS),
+        body=SetVariable,
+        description="A secret (isSecret or kind secret) is sealed before it is recorded and"
+        " never shown again." + LOCKED)),
+    route("DELETE", "/environments/{environmentId}/variables/{key}", unset_environment_variable,
+          appaloft_op(VARIABLE, "Remove an environment variable", 204, None,
+                      (400, *COMMAND_ERRORS), body=UnsetVariable)),
+    route("GET", "/environments/{environmentId}/effective-precedence", effective_precedence,
+          appaloft_op(VARIABLE, "An environment's variables after precedence", 200,
+                      "EffectivePrecedence", (400, 404))),
+    route("POST", "/resources/{resourceId}/variables", set_resource_variable, appaloft_op(
+        VARIABLE, "Set a resource variable", 204, None, (400, *COMMAND_ERRORS), body=SetVariable,
+        description="It overrides the environment's entry with the same key and exposure."
+        + LOCKED)),
+    route("DELETE", "/resources/{resourceId}/variables/{key}", unset_resource_variable, appaloft_op(
+        VARIABLE, "Remove a resource variable", 204, None, (400, *COMMAND_ERRORS),
+        body=UnsetVariable)),
+    route("GET", "/resources/{resourceId}/secrets", secrets, appaloft_op(
+        VARIABLE, "List a resource's secrets (masked)", 200, "SecretList", (400, 404),
+        query=SecretsQuery)),
+    route("POST", "/resources/{resourceId}/secrets", create_secret, appaloft_op(
+        VARIABLE, "Create a resource secret", 200, "SecretAccepted", (400, *COMMAND_ERRORS),
+        body=CreateSecret,
+        description="The value is sealed and never echoed; 409 when it exists (rotate it).")),
+    route("POST", "/resources/{resourceId}/secrets/{key}", rotate_secret, appaloft_op(
+        VARIABLE, "Rotate a resource secret", 200, "SecretAccepted", (400, *COMMAND_ERRORS),
+        body=RotateSecret)),
+    route("DELETE", "/resources/{resourceId}/secrets/{key}", delete_secret, appaloft_op(
+        VARIABLE, "Delete a resource secret", 200, "SecretAccepted", (400, *COMMAND_ERRORS),
+        body=UnsetVariable)),
+    route("GET", "/resources/{resourceId}/effective-config", effective_config, appaloft_op(
+        VARIABLE, "What a deployment of the resource would get (masked)", 200, "EffectiveConfig",
+        (400, 404))),
 ]

@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from application.webhooks import CreateWebhook
-from entrypoints.http.crud import Resource, each, routes
+from entrypoints.http.crud import Resource, each
 from entrypoints.http.listing import (
     STANDARD,
     ListSpec,
@@ -14,6 +14,9 @@ from entrypoints.http.listing import (
     parse_event_type,
     text,
 )
+from entrypoints.http.openapi.events import WEBHOOK_DESCRIPTION
+from entrypoints.http.openapi.op import WEBHOOK, Op
+from entrypoints.http.routing import route
 from entrypoints.http.serializers import Created, EventType, Shape, Updated, described
 from projections.query import Cond
 from projections.webhook_tables import WebhookRecord, split_events
@@ -56,5 +59,16 @@ index = RESOURCE.index()
 show = RESOURCE.show()
 delete = RESOURCE.delete(lambda svc, key: svc.webhooks.delete(key))
 
-ROUTES = routes("/api/v1/webhooks", "/api/v1/webhooks/{id}", create=create, index=index,
-                show=show, delete=delete)
+ROUTES = [
+    route("POST", "/api/v1/webhooks", create, Op(
+        WEBHOOK, "Create webhook", 201, "Webhook", (400, 422, 503), CreateWebhook,
+        description=WEBHOOK_DESCRIPTION)),
+    route("GET", "/api/v1/webhooks", index, Op(
+        WEBHOOK, "List webhooks", 200, "Webhook", (400,), listing=SPEC)),
+    route("GET", "/api/v1/webhooks/{id}", show, Op(
+        WEBHOOK, "Get webhook", 200, "Webhook", (400, 404))),
+    route("DELETE", "/api/v1/webhooks/{id}", delete, Op(
+        WEBHOOK, "Delete webhook", 204, None, (400, 404, 503),
+        description="Permanently delete a webhook; deliveries still queued for it end as"
+        " failed.")),
+]

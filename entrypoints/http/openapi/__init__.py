@@ -1,5 +1,5 @@
-"""The API documents, built from the code that serves the API: OpenAPI (document.py, with one
-module of operation metadata per context) and AsyncAPI (asyncapi.py)."""
+"""The API documents, built from the code that serves the API: OpenAPI (document.py, from the Op
+each route carries and one module of tags and wording per context) and AsyncAPI (asyncapi.py)."""
 
 from __future__ import annotations
 

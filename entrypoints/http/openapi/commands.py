@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from application.commands import CreateCommand
-from application.self_updates import CreateSelfUpdateRequest
 from domain.targeting import Targeting
-from entrypoints.http import command_executions, commands, self_update_requests
-from entrypoints.http.openapi.op import Op
 from entrypoints.http.openapi.schemas import Schema
 
 COMMAND, EXECUTION, SELF_UPDATE = (
@@ -81,90 +77,12 @@ def targeting_components() -> dict[str, Schema]:
     return out
 
 
-
-_CONFLICT = " Returns 409 while any of them is pending or sent."
-_TARGETS = ("Targeting types: 'all' (all nodes), 'nodes' (node_ids) or 'clusters'"
+# Shared by commands and self-update requests.
+TARGETS = ("Targeting types: 'all' (all nodes), 'nodes' (node_ids) or 'clusters'"
             " (cluster_names), each refined by node_filters and cluster_filters (AND). Targets"
             " are resolved once, when the order is created; nodes that join later are not"
             " targeted. Unknown node ids and cluster names match nothing (not an error).")
-_NODE_GONE = (" When a node is deleted its executions stay with node_id null; the open ones"
-              " (pending, sent) end `cancelled` in the same transaction.")
-_LATE = (" Final states never change: a result the agent reports after a cancel or an expiry"
-         " is acknowledged and dropped.")
 _GET, _POST, _PATCH, _DELETE = "GET", "POST", "PATCH", "DELETE"
-OPERATIONS: dict[tuple[str, str], Op] = {
-    (_POST, "/api/v1/commands"): Op(
-        COMMAND, "Create a new command", 201, "Command", (400, 422), CreateCommand,
-        description="Create a new command for execution on nodes using flexible targeting"
-        " options. " + _TARGETS + " One `pending` execution per node is created in the same"
-        " transaction, each emitting edge.command_execution.created. 422 names the field:"
-        " `timeout` must be greater than 0, `expired_at` must be in the future,"
-        " `targeting.node_ids` / `targeting.cluster_names` are required for (and only for)"
-        " their type, filters refuse unknown keys and values outside their enums."),
-    (_GET, "/api/v1/commands"): Op(
-        COMMAND, "List all commands", 200, "Command", (400,), listing=commands.SPEC,
-        description="Returns a paginated list of all commands with filtering and sorting."
-        " `targeting` is informational only, not filterable."),
-    (_GET, "/api/v1/commands/{id}"): Op(
-        COMMAND, "Get a specific command", 200, "Command", (400, 404),
-        description="Returns details for a specific command by ID"),
-    (_DELETE, "/api/v1/commands/{id}"): Op(
-        COMMAND, "Delete a command", 204, None, (400, 404, 409),
-        description="Delete a command and all its related command executions (cascaded"
-        " deletion, each emitting edge.command_execution.pruned). Only commands whose"
-        " executions are all finished (completed, cancelled or expired) can be deleted."
-        + _CONFLICT),
-    (_GET, "/api/v1/command_executions"): Op(
-        EXECUTION, "List command executions", 200, "CommandExecution", (400,),
-        listing=command_executions.SPEC,
-        description="Returns a paginated list of command executions with filtering and"
-        " sorting. The `cluster_name` filter follows the node's current cluster (it moves"
-        " with PATCH /nodes/{id}/change_cluster), while the `cluster_name` field is the"
-        " cluster the command named." + _NODE_GONE),
-    (_GET, "/api/v1/command_executions/{id}"): Op(
-        EXECUTION, "Get a specific command execution", 200, "CommandExecution", (400, 404),
-        description="Returns details for a specific command execution by ID." + _NODE_GONE
-        + _LATE + " Open executions also end `expired` once the command's expired_at passes,"
-        " or when their node stays unreachable longer than EXECUTION_UNREACHABLE_GRACE_SECONDS."),
-    (_DELETE, "/api/v1/command_executions/{id}"): Op(
-        EXECUTION, "Delete a command execution", 204, None, (400, 404, 409),
-        description="Delete a specific command execution (emits"
-        " edge.command_execution.pruned). Only completed, cancelled, or expired executions"
-        " can be deleted; pending or sent ones return 409."),
-    (_PATCH, "/api/v1/command_executions/{id}/cancel"): Op(
-        EXECUTION, "Cancel a command execution", 200, "CancelExecutionData",
-        (400, 404, 409),
-        description="`pending`: cancelled at once (the command never ran); result"
-        " `cancelled`. `sent`: the agent is asked on its next poll (result `cancellation"
-        " request sent`, also when asked again) and stays the source of truth: exit code 143"
-        " means it honoured the cancellation (`cancelled`); any other result means the"
-        " command had finished (`completed`). Poll the execution to see the outcome."
-        " Terminal executions (completed, cancelled, expired) return 409." + _LATE),
-    (_POST, "/api/v1/self_update_requests"): Op(
-        SELF_UPDATE, "Create a new self-update request", 201, "SelfUpdateRequest", (400, 422),
-        CreateSelfUpdateRequest,
-        description="Create a new self-update request to trigger agent updates. The request"
-        " will be processed asynchronously. Only healthy nodes with self_update_enabled=true"
-        " will be updated: those filters are merged into the stored targeting, and asking for"
-        " other values of them is a 422. " + _TARGETS + " Created `pending` with summary"
-        " null; the scheduler resolves the targets (`processing`), tells each node (emitting"
-        " edge.node.update_triggered) and ends `completed` with its summary (emitting"
-        " edge.self_update_request.completed)."),
-    (_GET, "/api/v1/self_update_requests"): Op(
-        SELF_UPDATE, "List all self-update requests", 200, "SelfUpdateRequest", (400,),
-        listing=self_update_requests.SPEC,
-        description="Returns a paginated list of all self-update requests with filtering and"
-        " sorting. `summary` is null until a request is completed."),
-    (_GET, "/api/v1/self_update_requests/{id}"): Op(
-        SELF_UPDATE, "Get a specific self-update request", 200, "SelfUpdateRequest",
-        (400, 404),
-        description="Returns details for a specific self-update request by ID. `summary` is"
-        " null until the request is completed."),
-    (_DELETE, "/api/v1/self_update_requests/{id}"): Op(
-        SELF_UPDATE, "Delete a self-update request", 204, None, (400, 404, 409),
-        description="Only completed requests can be deleted. Attempting to delete a pending or"
-        " processing request will return 409."),
-}
 
 _WILD = "(exact match or wildcard: {})"
 _HAS = "Filter by whether {0} is set: true returns {1} with {2}, false returns {1} without"

@@ -1,9 +1,10 @@
 """build_openapi(): the OpenAPI 3.1 document of every admin and agent route.
 
 Paths, methods, path parameters, list query parameters and request bodies are read from the code
-(API_ROUTES, agent.ROUTES, each endpoint's ListSpec, the msgspec input structs), so the document
-cannot drift from what the service accepts. Regenerate the committed copy with
-`python -m entrypoints.http.openapi.document > schemas/openapi.json`; a test fails when it is stale.
+(API_ROUTES, agent.ROUTES, the Op each route module declares beside its route, each endpoint's
+ListSpec, the msgspec input structs), so the document cannot drift from what the service accepts.
+Regenerate the committed copy with `python -m entrypoints.http.openapi.document >
+schemas/openapi.json`; a test fails when it is stale.
 """
 
 from __future__ import annotations
@@ -11,21 +12,13 @@ from __future__ import annotations
 import inspect
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from http import HTTPStatus
-from types import SimpleNamespace
 from typing import Any, cast
 
 import msgspec
-from starlette.requests import Request
 from starlette.routing import Route
 
-from application.agent_protocol import EnrollNode, Heartbeat, ReregisterNode
-from application.aliases import CreateAlias
-from application.clusters import CreateCluster, UpdateCluster
-from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
-from application.nodes import ChangeCluster
-from application.webhooks import CreateWebhook
 from domain.catalog import EVENT_TYPES
 from entrypoints.http import (
     admin_metrics_shapes,
@@ -35,7 +28,6 @@ from entrypoints.http import (
     agent_health,
     agent_runtime_logs,
     agent_work,
-    aliases,
     app_hosting,
     appaloft_views,
     apps,
@@ -44,16 +36,13 @@ from entrypoints.http import (
     attempt_readiness,
     attempt_views,
     audit_events,
-    clusters,
     command_executions,
     deliveries,
     edgegap_shapes,
-    enrollment_keys,
     environments,
     event_types,
     events,
     node_metrics,
-    nodes,
     projects,
     resource_health_views,
     resources,
@@ -95,11 +84,11 @@ from entrypoints.http.openapi.op import (
     EVENT_TYPE,
     KEY,
     NODE,
-    NODE_TOKEN,
     PUBLIC,
     WEBHOOK,
     Op,
 )
+from entrypoints.http.routing import DocumentedRoute
 from entrypoints.settings import Settings
 
 SAMPLE_UUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -107,131 +96,14 @@ DATE_OR_TIME: oas.Schema = {"type": "string",
                              "anyOf": [{"format": "date-time"}, {"format": "date"}]}
 
 
-def _enrollment_key_spec() -> ListSpec:
-    """enrollment_keys.spec() reads the clock only for is_expired; any instant names the params."""
-    clock = SimpleNamespace(now=lambda: datetime(2000, 1, 1, tzinfo=UTC))
-    state = SimpleNamespace(services=SimpleNamespace(writes=SimpleNamespace(clock=clock)))
-    return enrollment_keys.spec(cast(Request, SimpleNamespace(app=SimpleNamespace(state=state))))
-
-
-_GET, _POST, _PATCH, _DELETE = "GET", "POST", "PATCH", "DELETE"
-OPERATIONS: dict[tuple[str, str], Op] = {
-    (_POST, "/api/v1/clusters"): Op(
-        CLUSTER, "Create a new cluster", 201, "Cluster", (400, 409, 422, 503), CreateCluster,
-        description="Create a new edge cluster with optional IP range. The name `default` is"
-        " reserved (used as a URL keyword on convenience routes) and is rejected with 422."),
-    (_GET, "/api/v1/clusters"): Op(
-        CLUSTER, "List all clusters", 200, "Cluster", (400,), listing=clusters.SPEC),
-    (_GET, "/api/v1/clusters/{name}"): Op(
-        CLUSTER, "Get a specific cluster", 200, "Cluster", (400, 404)),
-    (_PATCH, "/api/v1/clusters/{name}"): Op(
-        CLUSTER, "Update a cluster", 200, "Cluster", (400, 404, 422, 503), UpdateCluster),
-    (_DELETE, "/api/v1/clusters/{name}"): Op(
-        CLUSTER, "Delete a cluster", 204, None, (400, 404, 409, 503),
-        description="Delete an empty cluster (must have no nodes)."),
-    (_POST, enrollment_keys.PUBLIC_PATH): Op(
-        KEY, "Get a public enrollment key for the default cluster", 201, "EnrollmentKey",
-        (403, 404, 503), security=PUBLIC,
-        description="Public endpoint (no authentication required). Only enabled when both"
-        " PUBLIC_ENROLLMENT_KEY_ENABLED=true and DEFAULT_CLUSTER_NAME are configured."),
-    (_POST, "/api/v1/clusters/default/enrollment_keys"): Op(
-        KEY, "Create an enrollment key for the default cluster", 201, "EnrollmentKey",
-        (400, 403, 404, 422, 503), IssueEnrollmentKey,
-        description="Convenience endpoint for the default cluster (DEFAULT_CLUSTER_NAME)."),
-    (_POST, "/api/v1/clusters/{cluster_name}/enrollment_keys"): Op(
-        KEY, "Create an enrollment key for a cluster", 201, "EnrollmentKey",
-        (400, 404, 422, 503), IssueEnrollmentKey,
-        description="Set the returned key blob as ENROLLMENT_KEY on the agent. Keys can be"
-        " limited by use count (uses_remaining) or by expiry time (expired_at). Omit both for"
-        " a single-use key with no expiry."),
-    (_GET, "/api/v1/enrollment_keys"): Op(
-        KEY, "List enrollment keys", 200, "EnrollmentKey", (400,), listing=_enrollment_key_spec()),
-    (_GET, "/api/v1/enrollment_keys/{id}"): Op(
-        KEY, "Get an enrollment key", 200, "EnrollmentKey", (400, 404)),
-    (_PATCH, "/api/v1/enrollment_keys/{id}"): Op(
-        KEY, "Update an enrollment key", 200, "EnrollmentKey", (400, 404, 422, 503),
-        UpdateEnrollmentKey),
-    (_DELETE, "/api/v1/enrollment_keys/{id}"): Op(
-        KEY, "Delete an enrollment key", 204, None, (400, 404, 503)),
-    (_GET, "/api/v1/nodes"): Op(NODE, "List all nodes", 200, "Node", (400,), listing=nodes.SPEC),
-    (_GET, "/api/v1/nodes/{id}"): Op(NODE, "Get a specific node", 200, "Node", (400, 404)),
-    (_DELETE, "/api/v1/nodes/{id}"): Op(
-        NODE, "Delete a node", 204, None, (400, 404, 503),
-        description="Delete a node; its aliases are deleted with it."),
-    (_PATCH, "/api/v1/nodes/{id}/change_cluster"): Op(
-        NODE, "Change a node's cluster", 200, "Node", (400, 404, 409, 422, 503), ChangeCluster,
-        description="Move a node (and its aliases) to another cluster. 409 when the target is"
-        " at its node_limit or one of the node's alias names is taken there."),
-    (_POST, "/api/v1/nodes/{node_id}/aliases"): Op(
-        ALIAS, "Create a new alias for a node", 201, "Alias", (400, 404, 409, 422, 503),
-        CreateAlias),
-    (_GET, "/api/v1/aliases"): Op(
-        ALIAS, "List all aliases", 200, "Alias", (400,), listing=aliases.SPEC),
-    (_GET, "/api/v1/aliases/{id}"): Op(ALIAS, "Get a specific alias", 200, "Alias", (400, 404)),
-    (_DELETE, "/api/v1/aliases/{id}"): Op(ALIAS, "Delete an alias", 204, None, (400, 404, 503)),
-    (_GET, "/api/v1/event_types"): Op(
-        EVENT_TYPE, "List event types", 200, "EventTypes", (),
-        description="Returns the full catalog of event types, in catalog order. Every value is"
-        " valid in a webhook's subscribed_events; see /asyncdoc for each payload."),
-    (_POST, "/api/v1/webhooks"): Op(
-        WEBHOOK, "Create webhook", 201, "Webhook", (400, 422, 503), CreateWebhook,
-        description=oev.WEBHOOK_DESCRIPTION),
-    (_GET, "/api/v1/webhooks"): Op(
-        WEBHOOK, "List webhooks", 200, "Webhook", (400,), listing=webhooks.SPEC),
-    (_GET, "/api/v1/webhooks/{id}"): Op(WEBHOOK, "Get webhook", 200, "Webhook", (400, 404)),
-    (_DELETE, "/api/v1/webhooks/{id}"): Op(
-        WEBHOOK, "Delete webhook", 204, None, (400, 404, 503),
-        description="Permanently delete a webhook; deliveries still queued for it end as"
-        " failed."),
-    (_GET, "/api/v1/events"): Op(
-        EVENT, "List stored events", 200, "Event", (400,), listing=events.SPEC,
-        description=oev.EVENTS_DESCRIPTION),
-    (_GET, "/api/v1/events/stream"): Op(
-        EVENT, "Stream events (Server-Sent Events)", 200, None, (400,), stream=True,
-        description=oev.STREAM_DESCRIPTION),
-    (_GET, "/api/v1/webhooks/{id}/deliveries"): Op(
-        WEBHOOK, "List a webhook's deliveries", 200, "WebhookDelivery", (400, 404),
-        listing=deliveries.SPEC,
-        description="Newest first. Each delivery has a fixed webhook-id and body; attempts are"
-        " retried on network errors, 408, 429 and 5xx up to WEBHOOK_MAX_ATTEMPTS."),
-    (_POST, "/agent/v1/enroll"): Op(
-        AGENT, "Enroll a node with an enrollment key", 201, "AgentEnrollment",
-        (400, 401, 403, 409, 422, 503), EnrollNode, security=PUBLIC, also=(200,),
-        description="Consumes one use of the key. 201 for a new node; 200 when a persistent"
-        " node re-enrolls. 401: unknown key; 403: key expired, spent or its cluster deleted;"
-        " 409: the cluster is at its node_limit."),
-    (_POST, "/agent/v1/register"): Op(
-        AGENT, "Re-register a node after a restart", 200, "AgentNode", (400, 404, 422, 503),
-        ReregisterNode, security=NODE_TOKEN),
-    (_POST, "/agent/v1/heartbeat"): Op(
-        AGENT, "Report the node's liveness", 200, "AgentHeartbeat", (400, 404, 422, 503),
-        Heartbeat, security=NODE_TOKEN),
-}
-
-
-OPERATIONS.update(ocmd.OPERATIONS)
-OPERATIONS.update(owork.OPERATIONS)
-OPERATIONS.update(ossh.OPERATIONS)
-OPERATIONS.update(oadm.OPERATIONS)
-OPERATIONS.update(odep.OPERATIONS)
-OPERATIONS.update(oapp.OPERATIONS)
-OPERATIONS.update(oruntime.OPERATIONS)
-
-
 def build_openapi() -> dict[str, Any]:
     """The whole document as plain JSON values (a fresh copy on every call)."""
     paths: dict[str, dict[str, Any]] = {}
-    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES,
-              *agent_health.ROUTES, *agent_runtime_logs.ROUTES]
-    for route in [r for r in routes if isinstance(r, Route)]:
-        for method in sorted((route.methods or set()) - {"HEAD"}):
-            op = OPERATIONS.get((method, route.path))
-            if op is None:
-                raise LookupError(f"{method} {route.path}: add it to {__name__}")
-            paths.setdefault(route.path, {})[method.lower()] = _operation(route, op, method)
-    documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
-    if stale := OPERATIONS.keys() - documented:
-        raise LookupError(f"{__name__} documents routes that do not exist: {stale}")
+    for route in _documented():
+        operations = paths.setdefault(route.path, {})
+        if route.method.lower() in operations:  # Starlette would serve only the first
+            raise LookupError(f"{route.method} {route.path} is routed twice")
+        operations[route.method.lower()] = _operation(route)
     tags = [*oadm.TAGS, CLUSTER, KEY, NODE, ALIAS, *oadm.NODE_TAGS, *ocmd.TAGS, *ossh.TAGS,
             EVENT_TYPE, WEBHOOK, EVENT, *odep.TAGS, *oapp.TAGS, AGENT]
     document = {
@@ -252,8 +124,17 @@ def build_openapi() -> dict[str, Any]:
     return result
 
 
-def _operation(route: Route, op: Op, method: str) -> dict[str, Any]:
-    endpoint = cast(Any, route.endpoint)
+def _documented() -> list[DocumentedRoute]:
+    """Every route of the API and the agent, each with the Op declared beside it."""
+    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES,
+              *agent_health.ROUTES, *agent_runtime_logs.ROUTES]
+    if bare := [r.path for r in routes if not isinstance(r, DocumentedRoute)]:
+        raise LookupError(f"{bare}: declare them with entrypoints.http.routing.route and an Op")
+    return [r for r in routes if isinstance(r, DocumentedRoute)]
+
+
+def _operation(route: DocumentedRoute) -> dict[str, Any]:
+    op, method, endpoint = route.op, route.method, cast(Any, route.endpoint)
     # Every write goes through the write path, which answers 503 while the read model is stuck
     # or has not caught up in time (README "When the read model cannot go on").
     writes = {503} if method != "GET" else set()
@@ -412,7 +293,7 @@ def _paging_params(spec: ListSpec) -> list[dict[str, Any]]:
 
 def _envelopes() -> dict[str, oas.Schema]:
     out = {}
-    for op in OPERATIONS.values():
+    for op in (route.op for route in _documented()):
         if op.data is not None and op.listing is not None:
             out[f"{op.data}PaginatedResponse"] = oas.paginated(op.data)
         elif op.data is not None and not op.flat:
@@ -422,7 +303,8 @@ def _envelopes() -> dict[str, oas.Schema]:
 
 def _request_bodies() -> dict[str, oas.Schema]:
     """msgspec's schemas of the input structs, renamed to the seed's names and described."""
-    structs = list(dict.fromkeys(op.body for op in OPERATIONS.values() if op.body is not None))
+    bodies = (route.op.body for route in _documented())
+    structs = list(dict.fromkeys(body for body in bodies if body is not None))
     _, components = msgspec.json.schema_components(
         structs, ref_template="#/components/schemas/{name}")
     for struct in structs:

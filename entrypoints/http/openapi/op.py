@@ -1,4 +1,5 @@
-"""The operation record every OpenAPI table uses, and the tags and security values they share."""
+"""The operation record each documented route carries (entrypoints/http/routing.py), and the
+tags and security values the route modules share."""
 
 from __future__ import annotations
 
