@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from adapters.pg_recorder import CopyApplicationRecorder
+from adapters.pg_recorder import SMALL_SAVE, CopyApplicationRecorder
 from domain.command import Command
 from entrypoints.bootstrap import build_services
 from tests.conftest import make_settings
@@ -83,5 +83,26 @@ def test_pages_read_as_the_library_reads_them(pg_url: str) -> None:
                         recorder, start, limit, inclusive_of_start=inclusive)
                     assert ours == theirs
         assert len(recorder.select_notifications(0, 100)) == top
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize("count", [1, 2, SMALL_SAVE, SMALL_SAVE + 1])
+def test_either_way_in_each_event_gets_its_own_id_in_order(pg_url: str, count: int) -> None:
+    """A small save goes in with one INSERT, a larger one with COPY: both give the events
+    consecutive ids in the order of the save, and each id reads back its own event."""
+    services = build_services(make_settings(pg_url))
+    try:
+        services.store.save(*_commands(1, 3))  # an id taken before, so ours do not start at 1
+        commands = [Command.issue(uuid4(), f"c{n}", {"type": "all"}, None, None, [], AT)
+                    for n in range(count)]
+        recordings = services.store.save(*commands)
+        ids = [r.notification.id for r in recordings]
+        assert ids == list(range(2, 2 + count))
+        page = services.store.recorder.select_notifications(2, count)
+        read = [services.store.mapper.to_domain_event(n) for n in page]
+        assert [e.originator_id for e in read] == [c.id for c in commands]
+        assert [getattr(e, "command_text", None) for e in read] == [
+            f"c{n}" for n in range(count)]
     finally:
         services.close()
