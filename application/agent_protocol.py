@@ -194,15 +194,18 @@ class HealthCheck(msgspec.Struct, kw_only=True):
 
 
 class PortMapping(msgspec.Struct):
-    """A container port to publish, as the admin's spec keeps it (application/apps.py
-    PortSpec, domain/resource.py as_spec): the agent publishes it on a host port the engine
-    picks and reports the pair back under `name`. Its protocol names the transport (UDP,
-    TCP/UDP, else TCP) and the link's scheme; bounds are the admin's, checked on the way in."""
+    """A container port, published on a host port the engine picks (reported back by name)"""
 
-    port: int
-    protocol: str
-    name: str
-    tls_upgrade: bool = False
+    # As the admin's spec keeps it (application/apps.py PortSpec, domain/resource.py as_spec);
+    # its bounds are the admin's, checked on the way in. The descriptions are the OpenAPI
+    # document's (the admin's work answer carries this struct).
+    port: Annotated[int, Meta(description="The container's port")]
+    protocol: Annotated[str, Meta(description=(
+        "TCP, UDP, TCP/UDP, HTTP, HTTPS, WS or WSS: UDP is published as UDP, TCP/UDP as both,"
+        " the others as TCP; HTTP, HTTPS, WS and WSS also name the link's scheme"))]
+    name: Annotated[str, Meta(description="Its key in the deployment's reported ports")]
+    tls_upgrade: Annotated[bool, Meta(description=(
+        "TLS is terminated in front of it: an HTTP port's link is https"))] = False
 
 
 class ContainerSpec(msgspec.Struct):

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from application.agent_protocol import ExecutionResult, WorkPoll
+from application.agent_protocol import ExecutionResult, PortMapping, WorkPoll
 from application.executions import Work
 from domain.command_execution import ExecutionStatus
 from entrypoints.bootstrap import Services
@@ -74,7 +74,9 @@ class AgentContainer(Shape):
 
     request_id: Annotated[str, described("Deployment request ID")]
     image: Annotated[str, described("Container image")]
-    ports: Annotated[list[dict[str, Any]], described(
+    # The agent protocol's own struct, built from the stored spec's dicts (_body): the JSON is
+    # the spec's, field for field, so agents that read it as plain objects still do.
+    ports: Annotated[list[PortMapping], described(
         "Ports to publish, as the app version declares them")]
     env: Annotated[dict[str, str], described(
         "Environment (secrets unsealed, ARBITRIUM_* included)")]

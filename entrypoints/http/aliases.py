@@ -8,11 +8,17 @@ from entrypoints.http.crud import Resource, each
 from entrypoints.http.inputs import path_uuid
 from entrypoints.http.listing import STANDARD, ListSpec, exact, parse_uuid, text
 from entrypoints.http.openapi.op import ALIAS, Op
+from entrypoints.http.openapi.schemas import CLUSTER_FILTER
 from entrypoints.http.routing import route
 
 SPEC = ListSpec(
     params=(*STANDARD, text("cluster_name"), text("name"), exact("node_id", parse_uuid)),
     sortable=("name", "cluster_name", "inserted_at", "updated_at"),
+    docs={
+        "cluster_name": CLUSTER_FILTER,
+        "name": "Filter by alias name (exact match or wildcard: `web*`, `*east`, etc.)",
+        "node_id": "Filter by node ID (exact match UUID)",
+    },
 )
 
 

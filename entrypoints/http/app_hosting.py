@@ -157,7 +157,7 @@ async def create(request: Request) -> Response:
 ROUTES = [
     route("POST", "/deployments/app-hosting", create, Op(
         MENGI, "Create App Hosting Deployment", 200, "AppHostingDeployment", (413, 422),
-        AppHostingDeploymentCreate, flat=True,
+        AppHostingDeploymentCreate, flat=True, fastapi_errors=True,
         description="Mengi's request on the same deployments: `deployment_type: docker` only"
         " (docker_image, container_port, cpu_request in vCPU, memory_request_mb,"
         " environment_variables as KEY=value). The region picks the hosts whose location"

@@ -30,11 +30,15 @@ from entrypoints.http.serializers import Created, Shape, Updated, described
 from projections.deployment_tables import AppRecord, AppVersionRecord, HostRecord
 from projections.query import Cond
 
-APPS = ListSpec(params=(*STANDARD, text("name")), sortable=("name", "inserted_at"))
+APPS = ListSpec(params=(*STANDARD, text("name")), sortable=("name", "inserted_at"),
+                docs={"name": "Filter by name (exact or wildcard)"})
 VERSIONS = ListSpec(params=(*time_range("inserted_at"), text("name"), text("image")),
-                    sortable=("name", "inserted_at"))
+                    sortable=("name", "inserted_at"),
+                    docs={"name": "Filter by version name", "image": "Filter by image"})
 HOSTS = ListSpec(params=(*STANDARD, text("fleet"), text("status"), text("cluster_name")),
-                 sortable=("inserted_at", "fleet"))
+                 sortable=("inserted_at", "fleet"),
+                 docs={"fleet": "Filter by private fleet", "status": "Filter by node status",
+                       "cluster_name": "Filter by the node's cluster"})
 _d = described
 CpuUnits = Annotated[int, _d("1024 units = 1 vCPU")]
 

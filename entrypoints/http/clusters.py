@@ -29,6 +29,13 @@ SPEC = ListSpec(
         *int_range("node_limit", with_exact=True),
     ),
     sortable=("name", "ipv4_range", "node_count", "node_limit", "inserted_at", "updated_at"),
+    docs={
+        "has_node_limit": "Filter by whether a node limit is set: true returns clusters with a"
+        " limit, false returns unlimited",
+        "ipv4_range": "Filter by IPv4 range (exact match or wildcard)",
+        "name": "Filter by cluster name (exact match or wildcard: `prod*`, `*tion`, `*rod*`)",
+        "node_limit": "Filter by exact node limit",
+    },
 )
 
 

@@ -26,6 +26,7 @@ from entrypoints.http.listing import (
 )
 from entrypoints.http.openapi.commands import EXECUTION
 from entrypoints.http.openapi.op import Op
+from entrypoints.http.openapi.schemas import has_filter, wildcard
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
 from entrypoints.http.serializers import Shape, described
@@ -49,6 +50,22 @@ SPEC = ListSpec(
     ),
     sortable=("status", "exit_code", "sent_at", "completed_at", "cancelled_at", "expired_at",
               "inserted_at", "updated_at"),
+    docs={
+        "cluster_name": "Filter by cluster name via node's cluster (its current one) "
+        + wildcard("prod, staging*, etc."),
+        "command_id": "Filter by command ID",
+        "exit_code": "Filter by exact exit code",
+        "exit_code__gte": "Filter executions with exit code greater than or equal to this"
+        " value (e.g. 1 for all failures)",
+        "exit_code__lte": "Filter executions with exit code less than or equal to this value",
+        "has_cluster": "Filter by cluster_name presence (true = executions of a command that"
+        " targeted exactly one cluster, false = all, nodes or multi-cluster targeting)",
+        "has_output": has_filter("output", "executions", "output"),
+        "node_id": "Filter by node ID",
+        "output": "Text search in output " + wildcard("error, *failed*, etc."),
+        "status": "Filter by execution status",
+        "target_all": "Filter by target_all flag",
+    },
 )
 
 

@@ -15,6 +15,7 @@ from entrypoints.http.listing import (
 )
 from entrypoints.http.openapi.commands import COMMAND, TARGETS
 from entrypoints.http.openapi.op import Op
+from entrypoints.http.openapi.schemas import has_filter, wildcard
 from entrypoints.http.routing import route
 
 SPEC = ListSpec(
@@ -27,6 +28,15 @@ SPEC = ListSpec(
         *int_range("timeout"),
     ),
     sortable=("command_text", "timeout", "expired_at", "inserted_at", "updated_at"),
+    docs={
+        "command_text": "Filter by command text " + wildcard("ls, docker*, etc."),
+        "has_expired_at": has_filter("an expiration", "commands", "expired_at"),
+        "has_timeout": has_filter("a timeout", "commands", "a timeout"),
+        "timeout__gte": "Filter commands with timeout greater than or equal to this value"
+        " (milliseconds)",
+        "timeout__lte": "Filter commands with timeout less than or equal to this value"
+        " (milliseconds)",
+    },
 )
 
 RESOURCE = Resource(__name__, lambda svc: svc.command_reads.commands,

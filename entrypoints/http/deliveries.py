@@ -27,6 +27,7 @@ from projections.query import Cond, ListQuery, Page
 SPEC = ListSpec(
     params=(exact("status", one_of(*STATUSES)), exact("event_type", parse_event_type)),
     sortable=(),
+    docs={"status": "Filter by delivery status", "event_type": "Filter by event type"},
 )
 
 

@@ -30,9 +30,34 @@ from entrypoints.http.listing import (
     time_range,
 )
 from entrypoints.http.openapi.op import KEY, PUBLIC, Op
+from entrypoints.http.openapi.schemas import CLUSTER_FILTER
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
 from projections.query import AnyOf, Cond
+
+_FLAG = "Filter by whether the key {}: true returns keys {}, false returns {}"
+_FILTER_DOCS = {
+    "cluster_name": CLUSTER_FILTER,
+    "has_expiry": _FLAG.format("has an expiry set", "with expired_at present",
+                               "keys with no expiry (unlimited lifetime)"),
+    "has_name": _FLAG.format(
+        "has a name set", "with a human-readable label",
+        "unlabeled keys (e.g. those issued by the public/default-cluster endpoint)"),
+    "is_expired": _FLAG.format("is expired", "where expired_at is in the past",
+                               "active keys (including those with no expiry)"),
+    "is_never_used": _FLAG.format("has never been used", "where last_used_at is null",
+                                  "keys that have been used at least once"),
+    "is_spent": _FLAG.format("is exhausted", "with uses_remaining == 0",
+                             "keys with uses remaining"),
+    "is_unlimited": _FLAG.format("has unlimited uses",
+                                 "that are unlimited (uses_remaining is null)",
+                                 "keys with a finite use count"),
+    "key": "Filter by exact key value",
+    "name": "Filter by enrollment key name (case-insensitive substring or wildcard:"
+    " `prod*`, `*rollout`, etc.)",
+    "uses_remaining": "Filter by exact uses_remaining (positive integer; use"
+    " is_unlimited=true to find unlimited keys)",
+}
 
 
 def _spent(value: bool) -> tuple[Any, ...]:
@@ -67,6 +92,7 @@ def spec_at(now: datetime) -> ListSpec:
         ),
         sortable=("cluster_name", "name", "uses_remaining", "expired_at", "last_used_at",
                   "inserted_at", "updated_at"),
+        docs=_FILTER_DOCS,
     )
 
 

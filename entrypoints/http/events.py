@@ -83,6 +83,13 @@ SPEC = ListSpec(
     ),
     sortable=("position",),
     default_order=(Order("position"),),
+    docs={
+        "type": "Event type; repeat the parameter or separate types with commas",
+        "position__gt": "Only events after this position (resume point)",
+        "position__gte": "Only events at or after this position",
+        "position__lte": "Only events at or before this position",
+        "subject_id": "Only events about this node or enrollment key",
+    },
 )
 
 

@@ -6,7 +6,7 @@ malformed values and unsortable fields are 400 bad_request with a detail per par
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,15 +32,20 @@ class Param:
 
 @dataclass(frozen=True)
 class ListSpec:
-    """What one list endpoint accepts."""
+    """What one list endpoint accepts, and how the OpenAPI document words its filters."""
 
     params: tuple[Param, ...]
     sortable: tuple[str, ...]
     default_order: tuple[Order, ...] = (Order("inserted_at"),)
+    # Parameter name -> its description; one left out gets a standard wording from
+    # entrypoints/http/openapi/document.py.
+    docs: Mapping[str, str] = field(default_factory=dict)
     by_name: dict[str, Param] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {p.name: p for p in self.params})
+        if stray := set(self.docs) - set(self.by_name):  # wording no parameter would show
+            raise LookupError(f"describes no parameter of this list: {sorted(stray)}")
 
 
 # --- value parsers (raise ValueError with the message shown to the client) -------------------

@@ -16,6 +16,7 @@ from entrypoints.http.listing import (
     time_range,
 )
 from entrypoints.http.openapi.op import NODE, Op
+from entrypoints.http.openapi.schemas import CLUSTER_FILTER
 from entrypoints.http.routing import route
 
 SPEC = ListSpec(
@@ -30,6 +31,13 @@ SPEC = ListSpec(
     ),
     sortable=("cluster_name", "id_type", "status", "version", "self_update_enabled",
               "last_seen_at", "inserted_at", "updated_at"),
+    docs={
+        "cluster_name": CLUSTER_FILTER,
+        "id_type": "Filter by node ID type",
+        "self_update_enabled": "Filter by self-update enabled status",
+        "status": "Filter by node status",
+        "version": "Filter by agent version (exact match or wildcard: `1.0.0`, `1.*`, etc.)",
+    },
 )
 
 

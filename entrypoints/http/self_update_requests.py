@@ -14,6 +14,7 @@ from entrypoints.http.routing import route
 SPEC = ListSpec(
     params=(*STANDARD, exact("status", one_of(*(s.value for s in RequestStatus)))),
     sortable=("status", "inserted_at", "updated_at"),
+    docs={"status": "Filter by status"},
 )
 
 RESOURCE = Resource(__name__, lambda svc: svc.command_reads.self_update_requests,

@@ -27,6 +27,7 @@ from entrypoints.http.listing import (
     text,
 )
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
+from entrypoints.http.openapi.schemas import wildcard
 from entrypoints.http.openapi.ssh import KEY as KEY_TAG
 from entrypoints.http.openapi.ssh import USERNAME as USERNAME_TAG
 from entrypoints.http.responses import ok
@@ -34,16 +35,33 @@ from entrypoints.http.routing import route
 from entrypoints.http.serializers import Shape, described
 from projections.ssh_tables import SshUsernameRecord
 
+_CLUSTER = "Filter by cluster name via node's cluster " + wildcard("prod, east*, etc.")
 USERNAMES = ListSpec(
     params=(*STANDARD, text("cluster_name"), boolean("has_password"),
             exact("node_id", parse_uuid), text("username")),
     sortable=("username", "inserted_at", "updated_at"),
+    docs={
+        "cluster_name": _CLUSTER,
+        "has_password": "Filter by whether username has password configured",
+        "node_id": "Filter by node ID",
+        "username": "Filter by username " + wildcard("root, admin*, etc."),
+    },
 )
 KEYS = ListSpec(
     params=(*STANDARD, text("cluster_name"), text("key_name"), exact("node_id", parse_uuid),
             text("public_key"), exact("ssh_username_id", parse_uuid), text("username"),
             exact("fingerprint", parse_text)),
     sortable=("key_name", "username", "inserted_at", "updated_at"),
+    docs={
+        "cluster_name": _CLUSTER,
+        "fingerprint": "Filter by SHA256 fingerprint (exact, as `ssh-keygen -l` prints it)",
+        "key_name": "Filter by key name " + wildcard("my-key, prod*, etc."),
+        "node_id": "Filter by node ID",
+        "public_key": "Filter by public key content (useful for searching email comments:"
+        " *@example.com)",
+        "ssh_username_id": "Filter by SSH username ID",
+        "username": "Filter by SSH username " + wildcard("deploy, admin*, etc."),
+    },
 )
 MAX_KEYS_SHOWN = 10_000
 # Every outcome but `accepted` (domain/ssh_access.py LoginOutcome).

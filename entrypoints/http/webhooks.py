@@ -29,6 +29,11 @@ SPEC = ListSpec(
         text("url"),
     ),
     sortable=("url", "inserted_at", "updated_at"),
+    docs={
+        "event_type": "Returns webhooks whose subscribed_events list contains this event type."
+        " Pass a literal event type, e.g. edge.node.registered.",
+        "url": "Filter by URL (exact match or wildcard: `https://hooks.*`, `*/edge`, `*hook*`)",
+    },
 )
 
 

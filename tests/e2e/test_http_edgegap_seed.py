@@ -1,7 +1,8 @@
 """Where the Edgegap API's seed (seeds/edgegap-api-docs.txt, edgegap-v2-openapi.txt) says what
 an answer holds, ours holds it: self-stop's 401/403/404, the status object's fqdn, ports,
 public_ip, command and arguments, a renamed tag's create_time, and the fleet host's
-specifications. Every answer is also checked against the OpenAPI document (running())."""
+specifications; and the agent is handed the version's ports in the JSON older agents read. Every
+answer is also checked against the OpenAPI document (running())."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Placed:
     node_id: str
     agent: dict[str, str]  # the node's bearer header
     env: dict[str, str]  # what the container is started with
+    ports: list[dict[str, Any]]  # what it publishes, as the agent's work answer says it
 
 
 def placed(client: TestClient, **version: Any) -> Placed:
@@ -44,7 +46,14 @@ def placed(client: TestClient, **version: Any) -> Placed:
     assert answer.status_code == 202, answer.text
     work = data(client.post("/agent/v1/work", headers=agent, json={"wait_seconds": 0}))
     [start] = work["deployments"]
-    return Placed(answer.json()["request_id"], node_id, agent, start["env"])
+    return Placed(answer.json()["request_id"], node_id, agent, start["env"], start["ports"])
+
+
+def test_the_agent_gets_the_ports_in_the_json_older_agents_read() -> None:
+    # Typed now (PortMapping), but field for field the stored spec, name filled as before.
+    with running() as client:
+        assert placed(client).ports == [
+            {"port": 7777, "protocol": "UDP", "name": "7777", "tls_upgrade": False}]
 
 
 def test_self_stop_answers_401_without_a_token_403_with_a_wrong_one_404_if_unknown() -> None:

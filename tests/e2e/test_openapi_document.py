@@ -24,6 +24,7 @@ from entrypoints.http import (
     agent_work,
 )
 from entrypoints.http.app import API_ROUTES
+from entrypoints.http.listing import ListSpec, text
 from entrypoints.http.openapi import SCHEMAS
 from entrypoints.http.openapi import document as openapi
 from entrypoints.settings import Settings
@@ -59,6 +60,12 @@ def test_committed_document_is_current(capsys: pytest.CaptureFixture[str]) -> No
     assert json.loads(committed_text) == DOCUMENT, STALE
     openapi.main()
     assert capsys.readouterr().out == committed_text, STALE
+
+
+def test_filter_wording_names_a_parameter_of_its_list() -> None:
+    # The wording sits beside the ListSpec; a typo would otherwise be dropped without a word.
+    with pytest.raises(LookupError, match="nmae"):
+        ListSpec(params=(text("name"),), sortable=(), docs={"nmae": "Filter by name"})
 
 
 def test_the_document_passes_openapi_spec_validator() -> None:

@@ -75,6 +75,7 @@ from entrypoints.http.ssh import AgentSshVerdictResponse
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 # A port as the admin's specs keep it and hand it out (application/apps.py version_spec).
 PORT = {"port": 80, "protocol": "UDP", "name": "80", "tls_upgrade": False}
+TYPED_PORT = msgspec.convert(PORT, PortMapping)  # the work answer's, built from that dict
 NODE = uuid4()
 SAMPLES: list[tuple[msgspec.Struct, type[msgspec.Struct]]] = [
     (AgentEnrollmentResponse(node_id=NODE, cluster_name="edge", status=NodeStatus.HEALTHY,
@@ -87,11 +88,11 @@ SAMPLES: list[tuple[msgspec.Struct, type[msgspec.Struct]]] = [
                             heartbeat_interval_seconds=10.0),
      HeartbeatReply),
     (AgentWorkResponse(
-        deployments=[AgentContainer(request_id="abc", image="x:1", ports=[PORT],
+        deployments=[AgentContainer(request_id="abc", image="x:1", ports=[TYPED_PORT],
                                     env={"A": "1"}, cpu_units=256, memory_mb=128,
                                     command=None, arguments="-v", max_duration=0,
                                     health=None),
-                     AgentContainer(request_id="abd", image="x:1", ports=[PORT],
+                     AgentContainer(request_id="abd", image="x:1", ports=[TYPED_PORT],
                                     env={}, cpu_units=256, memory_mb=128, command="sh",
                                     arguments=None, max_duration=5, health=AgentHealthCheck(
                                         type="tcp", port=80, path="/", expected_status=200,

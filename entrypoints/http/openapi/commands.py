@@ -82,38 +82,6 @@ TARGETS = ("Targeting types: 'all' (all nodes), 'nodes' (node_ids) or 'clusters'
             " (cluster_names), each refined by node_filters and cluster_filters (AND). Targets"
             " are resolved once, when the order is created; nodes that join later are not"
             " targeted. Unknown node ids and cluster names match nothing (not an error).")
-_GET, _POST, _PATCH, _DELETE = "GET", "POST", "PATCH", "DELETE"
-
-_WILD = "(exact match or wildcard: {})"
-_HAS = "Filter by whether {0} is set: true returns {1} with {2}, false returns {1} without"
-QUERY_DOCS: dict[str, dict[str, str]] = {
-    "/api/v1/commands": {
-        "command_text": "Filter by command text " + _WILD.format("ls, docker*, etc."),
-        "has_expired_at": _HAS.format("an expiration", "commands", "expired_at"),
-        "has_timeout": _HAS.format("a timeout", "commands", "a timeout"),
-        "timeout__gte": "Filter commands with timeout greater than or equal to this value"
-        " (milliseconds)",
-        "timeout__lte": "Filter commands with timeout less than or equal to this value"
-        " (milliseconds)",
-    },
-    "/api/v1/command_executions": {
-        "cluster_name": "Filter by cluster name via node's cluster (its current one) "
-        + _WILD.format("prod, staging*, etc."),
-        "command_id": "Filter by command ID",
-        "exit_code": "Filter by exact exit code",
-        "exit_code__gte": "Filter executions with exit code greater than or equal to this"
-        " value (e.g. 1 for all failures)",
-        "exit_code__lte": "Filter executions with exit code less than or equal to this value",
-        "has_cluster": "Filter by cluster_name presence (true = executions of a command that"
-        " targeted exactly one cluster, false = all, nodes or multi-cluster targeting)",
-        "has_output": _HAS.format("output", "executions", "output"),
-        "node_id": "Filter by node ID",
-        "output": "Text search in output " + _WILD.format("error, *failed*, etc."),
-        "status": "Filter by execution status",
-        "target_all": "Filter by target_all flag",
-    },
-    "/api/v1/self_update_requests": {"status": "Filter by status"},
-}
 ID_DOCS = {COMMAND: "Command ID", EXECUTION: "Command Execution ID",
            SELF_UPDATE: "Self-update request ID"}
 BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {

@@ -1,8 +1,8 @@
 """OpenAPI parts for applications, hosts and the Edgegap-compatible deployment API: tags and the
-wording of path parameters, list filters and request bodies (each operation's Op is declared
-beside its route, in the route module). The response schemas come from the Structs the
-handlers return (entrypoints/http/edgegap_shapes.py, app_hosting.py, apps.py and
-agent_deployments.py SHAPES).
+wording of path parameters and request bodies (each operation's Op and each list's filter
+wording are declared beside its route, in the route module). The response schemas come from
+the Structs the handlers return (entrypoints/http/edgegap_shapes.py, app_hosting.py, apps.py
+and agent_deployments.py SHAPES).
 
 The Edgegap operations answer in Edgegap's own shapes (no {data, meta} envelope) and errors
 ({message, details}), as its clients expect; they accept `Authorization: token <key>`.
@@ -22,13 +22,6 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "request_id": (STR, "Deployment request id (12 hex characters)"),
     "access_point_id": (INT, "Access point number, from ARBITRIUM_DELETE_URL"),
     "tag_name": (STR, "Tag name"), "fleet_name": (STR, "Name of your private fleet"),
-}
-QUERY_DOCS: dict[str, dict[str, str]] = {
-    "/api/v1/apps": {"name": "Filter by name (exact or wildcard)"},
-    "/api/v1/apps/{app_name}/versions": {"name": "Filter by version name",
-                                         "image": "Filter by image"},
-    "/api/v1/hosts": {"fleet": "Filter by private fleet", "status": "Filter by node status",
-                      "cluster_name": "Filter by the node's cluster"},
 }
 BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
     "CreateApp": ("AppCreateRequest", {"name": "Lowercase letters, digits, hyphens"}),

@@ -2,9 +2,9 @@
 
 Paths, methods, path parameters, list query parameters and request bodies are read from the code
 (API_ROUTES, agent.ROUTES, the Op each route module declares beside its route, each endpoint's
-ListSpec, the msgspec input structs), so the document cannot drift from what the service accepts.
-Regenerate the committed copy with `python -m entrypoints.http.openapi.document >
-schemas/openapi.json`; a test fails when it is stale.
+ListSpec with its filter wording, the msgspec input structs), so the document cannot drift from
+what the service accepts. Regenerate the committed copy with `python -m
+entrypoints.http.openapi.document > schemas/openapi.json`; a test fails when it is stale.
 """
 
 from __future__ import annotations
@@ -143,11 +143,11 @@ def _operation(route: DocumentedRoute) -> dict[str, Any]:
         "tags": [op.tag],
         "summary": op.summary,
         "operationId": f"{endpoint.__module__.rsplit('.', 1)[-1]}_{endpoint.__name__}",
-        "parameters": [*_path_params(route, op), *_query_params(route.path, op.listing),
+        "parameters": [*_path_params(route, op), *_query_params(op.listing),
                        *_query_struct_params(op.query)],
         "responses": {
             **{str(status): _success(op, status) for status in (op.status, *op.also)},
-            **{str(s): _error(route.path, s) for s in errors},
+            **{str(s): _error(route.path, op, s) for s in errors},
         },
     }
     if op.description:
@@ -162,8 +162,8 @@ def _operation(route: DocumentedRoute) -> dict[str, Any]:
     return doc
 
 
-def _error(path: str, status: int) -> dict[str, Any]:
-    if path == "/deployments/app-hosting" and status in (413, 422):  # Mengi's FastAPI errors
+def _error(path: str, op: Op, status: int) -> dict[str, Any]:
+    if op.fastapi_errors and status in (413, 422):
         schema = "HTTPValidationErrorResponse" if status == 422 else "HTTPErrorResponse"
         return {"description": "Validation Error" if status == 422 else HTTPStatus(status).phrase,
                 "content": {"application/json": {"schema": oas.ref(schema)}}}
@@ -201,12 +201,10 @@ def _path_params(route: Route, op: Op) -> list[dict[str, Any]]:
     return params
 
 
-def _query_params(path: str, spec: ListSpec | None) -> list[dict[str, Any]]:
+def _query_params(spec: ListSpec | None) -> list[dict[str, Any]]:
     if spec is None:
         return []
-    docs = {**oas.QUERY_DOCS, **oev.QUERY_DOCS, **ocmd.QUERY_DOCS, **ossh.QUERY_DOCS,
-            **odep.QUERY_DOCS}[path]
-    params = [_filter_param(p, docs.get(p.name)) for p in spec.params]
+    params = [_filter_param(p, spec.docs.get(p.name)) for p in spec.params]
     return sorted([*params, *_paging_params(spec)], key=lambda p: str(p["name"]))
 
 

@@ -27,25 +27,6 @@ def event_components() -> dict[str, Schema]:
     return components
 
 
-QUERY_DOCS: dict[str, dict[str, str]] = {
-    "/api/v1/events": {
-        "type": "Event type; repeat the parameter or separate types with commas",
-        "position__gt": "Only events after this position (resume point)",
-        "position__gte": "Only events at or after this position",
-        "position__lte": "Only events at or before this position",
-        "subject_id": "Only events about this node or enrollment key",
-    },
-    "/api/v1/webhooks/{id}/deliveries": {
-        "status": "Filter by delivery status",
-        "event_type": "Filter by event type",
-    },
-    "/api/v1/webhooks": {
-        "event_type": "Returns webhooks whose subscribed_events list contains this event type."
-        " Pass a literal event type, e.g. edge.node.registered.",
-        "url": "Filter by URL (exact match or wildcard: `https://hooks.*`, `*/edge`, `*hook*`)",
-    },
-}
-
 BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
     "CreateWebhook": ("WebhookCreateRequest", {
         "url": "Absolute http(s) URL. SSRF-checked at create time and again at delivery time.",

@@ -36,3 +36,4 @@ class Op:
     flat: bool = False  # the body is <data>Response itself, not wrapped in {data, meta}
     query: type[msgspec.Struct] | None = None  # a query string decoded into this Struct
     stream: bool = False  # the body is a text/event-stream (data is None)
+    fastapi_errors: bool = False  # 413 and 422 are FastAPI's {detail} bodies (Mengi's route)

@@ -1,7 +1,8 @@
-"""Hand-written parts of the OpenAPI document: the seed's wording (info, security schemes, query,
-path and body docs) and the envelopes and errors every answer shares. Response bodies bring their
-own schemas (the shapes beside their routes and in entrypoints/http/serializers.py);
-tests/e2e/test_openapi_document.py validates real responses against the document."""
+"""Hand-written parts of the OpenAPI document: the seed's wording (info, security schemes, shared
+query phrases, path and body docs) and the envelopes and errors every answer shares. Response
+bodies bring their own schemas (the shapes beside their routes and in
+entrypoints/http/serializers.py); tests/e2e/test_openapi_document.py validates real responses
+against the document."""
 
 from __future__ import annotations
 
@@ -119,54 +120,20 @@ def error_responses() -> dict[str, Any]:
     return out
 
 
-# Query parameter wording from the seed (its lost `*` wildcards restored), per list path. Range
-# filters (`x__gte`, `x__lte`) get the seed's standard wording from
-# entrypoints/http/openapi/document.py.
-_CLUSTER_FILTER = "Filter by cluster name (exact match or wildcard: `prod*`, `*east`, etc.)"
-_KEY_FLAG = "Filter by whether the key {}: true returns keys {}, false returns {}"
-QUERY_DOCS: dict[str, dict[str, str]] = {
-    "/api/v1/clusters": {
-        "has_node_limit": "Filter by whether a node limit is set: true returns clusters with a"
-        " limit, false returns unlimited",
-        "ipv4_range": "Filter by IPv4 range (exact match or wildcard)",
-        "name": "Filter by cluster name (exact match or wildcard: `prod*`, `*tion`, `*rod*`)",
-        "node_limit": "Filter by exact node limit",
-    },
-    "/api/v1/enrollment_keys": {
-        "cluster_name": _CLUSTER_FILTER,
-        "has_expiry": _KEY_FLAG.format("has an expiry set", "with expired_at present",
-                                       "keys with no expiry (unlimited lifetime)"),
-        "has_name": _KEY_FLAG.format(
-            "has a name set", "with a human-readable label",
-            "unlabeled keys (e.g. those issued by the public/default-cluster endpoint)"),
-        "is_expired": _KEY_FLAG.format("is expired", "where expired_at is in the past",
-                                       "active keys (including those with no expiry)"),
-        "is_never_used": _KEY_FLAG.format("has never been used", "where last_used_at is null",
-                                          "keys that have been used at least once"),
-        "is_spent": _KEY_FLAG.format("is exhausted", "with uses_remaining == 0",
-                                     "keys with uses remaining"),
-        "is_unlimited": _KEY_FLAG.format("has unlimited uses",
-                                         "that are unlimited (uses_remaining is null)",
-                                         "keys with a finite use count"),
-        "key": "Filter by exact key value",
-        "name": "Filter by enrollment key name (case-insensitive substring or wildcard:"
-        " `prod*`, `*rollout`, etc.)",
-        "uses_remaining": "Filter by exact uses_remaining (positive integer; use"
-        " is_unlimited=true to find unlimited keys)",
-    },
-    "/api/v1/nodes": {
-        "cluster_name": _CLUSTER_FILTER,
-        "id_type": "Filter by node ID type",
-        "self_update_enabled": "Filter by self-update enabled status",
-        "status": "Filter by node status",
-        "version": "Filter by agent version (exact match or wildcard: `1.0.0`, `1.*`, etc.)",
-    },
-    "/api/v1/aliases": {
-        "cluster_name": _CLUSTER_FILTER,
-        "name": "Filter by alias name (exact match or wildcard: `web*`, `*east`, etc.)",
-        "node_id": "Filter by node ID (exact match UUID)",
-    },
-}
+# Query parameter wording from the seed (its lost `*` wildcards restored) sits in each list's
+# ListSpec.docs, beside its route; these phrases are shared by several lists.
+CLUSTER_FILTER = "Filter by cluster name (exact match or wildcard: `prod*`, `*east`, etc.)"
+
+
+def wildcard(examples: str) -> str:
+    return f"(exact match or wildcard: {examples})"
+
+
+def has_filter(what: str, items: str, having: str) -> str:
+    return (f"Filter by whether {what} is set: true returns {items} with {having}, false"
+            f" returns {items} without")
+
+
 QUERY_EXAMPLES = {"name": "prod*", "cluster_name": "prod-*", "version": "1.*",
                   "ipv4_range": "100.64.*"}
 

@@ -6,29 +6,6 @@ from entrypoints.http.openapi.schemas import UUID_S, Schema
 
 USERNAME, KEY = "Ssh.SshUsername", "Ssh.SshPublicKey"
 TAGS = [USERNAME, KEY]
-_GET, _POST, _DELETE = "GET", "POST", "DELETE"
-
-_WILD = "(exact match or wildcard: {})"
-QUERY_DOCS: dict[str, dict[str, str]] = {
-    "/api/v1/ssh_usernames": {
-        "cluster_name": "Filter by cluster name via node's cluster " + _WILD.format(
-            "prod, east*, etc."),
-        "has_password": "Filter by whether username has password configured",
-        "node_id": "Filter by node ID",
-        "username": "Filter by username " + _WILD.format("root, admin*, etc."),
-    },
-    "/api/v1/ssh_public_keys": {
-        "cluster_name": "Filter by cluster name via node's cluster " + _WILD.format(
-            "prod, east*, etc."),
-        "fingerprint": "Filter by SHA256 fingerprint (exact, as `ssh-keygen -l` prints it)",
-        "key_name": "Filter by key name " + _WILD.format("my-key, prod*, etc."),
-        "node_id": "Filter by node ID",
-        "public_key": "Filter by public key content (useful for searching email comments:"
-        " *@example.com)",
-        "ssh_username_id": "Filter by SSH username ID",
-        "username": "Filter by SSH username " + _WILD.format("deploy, admin*, etc."),
-    },
-}
 ID_DOCS = {USERNAME: "SSH username ID", KEY: "SSH public key ID"}
 PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "ssh_username_id": (UUID_S, "SSH username ID"),
