@@ -17,7 +17,7 @@ import msgspec
 
 from application.ports import DeploymentRef, DeploymentRuntime
 from domain.deployment import Status
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from projections.deployment_tables import DeploymentRecord, DeploymentTagRecord
 from projections.fleet_tables import NodeRecord
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order

@@ -38,7 +38,8 @@ from application.write_path import UnitOfWork, WritePath
 from domain.app import App, app_uuid
 from domain.deployment import AlreadyTerminatedError, Deployment, Status, deployment_uuid
 from domain.host import Host, HostFullError, host_uuid
-from domain.node import Node, NodeStatus
+from domain.node import Node
+from domain.node_status import NodeStatus
 from domain.placement import Candidate, Need, Point, fits, ranking
 from domain.shared import InvalidValueError
 

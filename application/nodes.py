@@ -20,7 +20,8 @@ from domain.claims import NameClaim
 from domain.cluster import Cluster
 from domain.command_execution import NODE_DELETED, CommandExecution
 from domain.enrollment_key import EnrollmentKey, KeyRefusedError, decode_blob
-from domain.node import IdType, Node, NodeStatus
+from domain.node import IdType, Node
+from domain.node_status import NodeStatus
 from domain.shared import InvalidValueError
 from domain.ssh_access import SshUsername
 

@@ -8,7 +8,8 @@ import msgspec
 
 from application.ports import ExecutionIndex, TargetFinder, WorkNotifier
 from application.write_path import UnitOfWork, WritePath
-from domain.node import Node, NodeStatus
+from domain.node import Node
+from domain.node_status import NodeStatus
 from domain.self_update import RequestStatus, SelfUpdateRequest
 from domain.shared import DomainError, InvalidValueError
 from domain.targeting import NodeFilters, Targeting

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 import nats
 import psycopg
 
-from domain.node import IdType, Node, NodeStatus
+from domain.node import IdType, Node
+from domain.node_status import NodeStatus
 from entrypoints.bootstrap import build_services
 from entrypoints.settings import Settings
 

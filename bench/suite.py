@@ -47,7 +47,8 @@ from bench.commands import (
     services_for,
 )
 from domain.cluster import Cluster
-from domain.node import IdType, Node, NodeStatus
+from domain.node import IdType, Node
+from domain.node_status import NodeStatus
 from entrypoints.bootstrap import Services
 from entrypoints.replay import ReplayReport, rebuild
 

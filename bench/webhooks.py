@@ -30,7 +30,8 @@ import nats.js.errors
 import psycopg
 
 from application.webhooks import CreateWebhook
-from domain.node import IdType, Node, NodeStatus
+from domain.node import IdType, Node
+from domain.node_status import NodeStatus
 from domain.signing import SignatureError, verify_edge
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings

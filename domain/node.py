@@ -10,25 +10,15 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import GoneError, InvalidValueError, StateConflictError
+from domain.node_ports import check_ports
+from domain.node_status import NodeStatus
+from domain.shared import GoneError, StateConflictError
 from domain.soft_delete import SoftDeletable
 
-DEFAULT_PORTS: dict[str, int] = {
-    "http_port": 44000,
-    "http_proxy_port": 44880,
-    "socks5_proxy_port": 44180,
-    "ssh_port": 42222,
-    "host_metrics_port": 49100,
-    "wireguard_metrics_port": 49586,
-}
 
-
-class NodeStatus(StrEnum):
-    HEALTHY = "healthy"
-    UNHEALTHY = "unhealthy"
-    UNREACHABLE = "unreachable"
-
-
+# Where a node's id comes from: a persistent one the agent keeps across restarts (a deleted node
+# can enroll again as itself); a random one the admin gives at every enrollment. (A comment, not
+# a docstring: msgspec would publish a docstring in the OpenAPI document.)
 class IdType(StrEnum):
     PERSISTENT = "persistent"
     RANDOM = "random"
@@ -42,19 +32,9 @@ class SameClusterError(StateConflictError):
     """A node cannot be moved into the cluster it is already in."""
 
 
-def check_ports(ports: dict[str, int]) -> dict[str, int]:
-    merged = dict(DEFAULT_PORTS)
-    for name, value in ports.items():
-        if name not in DEFAULT_PORTS:
-            raise InvalidValueError("is not a known port", name)
-        if not 1 <= value <= 65535:
-            raise InvalidValueError("must be between 1 and 65535", name)
-        merged[name] = value
-    return merged
-
-
 class NotUpdatableError(StateConflictError):
     """Self-updates only reach live, healthy nodes that allow them."""
+
 
 _NO_USERNAMES: Mapping[str, str] = MappingProxyType({})
 

@@ -14,7 +14,8 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
-from domain.node import IdType, NodeStatus
+from domain.node import IdType
+from domain.node_status import NodeStatus
 from domain.shared import InvalidValueError, parse_moment
 
 # One order may name every node of a large fleet; beyond this a client should use filters.

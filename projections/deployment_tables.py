@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from projections.model import Join, Kind, Table, cols
 from projections.records import Record, table_of
 

@@ -11,7 +11,8 @@ from eventsourcing.projection import Projection
 from domain.alias import Alias
 from domain.cluster import Cluster
 from domain.enrollment_key import EnrollmentKey
-from domain.node import DEFAULT_PORTS, Node
+from domain.node import Node
+from domain.node_ports import DEFAULT_PORTS
 from domain.webhook import Webhook
 from projections.admin_handlers import ADMIN_HANDLERS
 from projections.command_handlers import COMMAND_HANDLERS, NODE_EXTRAS

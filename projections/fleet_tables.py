@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from domain.node import IdType, NodeStatus
+from domain.node import IdType
+from domain.node_status import NodeStatus
 from projections.command_tables import (
     COMMAND_EXECUTIONS,
     COMMAND_RECORDS,

@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from application.errors import ConflictError, NotFoundError
 from domain.deployment import deployment_uuid
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from domain.shared import DomainError
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.http.inputs import BodyError, check_values

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from application.agent_protocol import EnrollNode, Heartbeat, ReregisterNode
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import agent_node, read_body, services
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, PUBLIC, Op

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from application.agent_protocol import Location
 from application.apps import CreateApp, CreateAppVersion
 from application.hosts import UpdateHost
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import not_found
 from entrypoints.http.inputs import path_uuid, read_body, services

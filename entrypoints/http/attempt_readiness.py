@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from domain.deployment_attempt import ACTIVE, RETRYABLE, AttemptStatus
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from domain.shared import node_name
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import AppaloftShape, Query, found

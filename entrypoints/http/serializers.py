@@ -17,7 +17,9 @@ from msgspec import Meta
 
 from domain.catalog import EVENT_TYPES
 from domain.command_execution import ExecutionStatus
-from domain.node import DEFAULT_PORTS, IdType, NodeStatus
+from domain.node import IdType
+from domain.node_ports import DEFAULT_PORTS
+from domain.node_status import NodeStatus
 from domain.self_update import RequestStatus
 from domain.shared import (
     alias_vpn_hostname,

@@ -14,7 +14,7 @@ from uuid import UUID
 from starlette.requests import Request
 from starlette.responses import Response
 
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from domain.shared import node_name, node_vpn_hostname
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import (

@@ -24,7 +24,8 @@ from domain.command_execution import CommandExecution
 from domain.deployment import Deployment
 from domain.enrollment_key import EnrollmentKey
 from domain.environment import Environment
-from domain.node import IdType, Node, NodeStatus
+from domain.node import IdType, Node
+from domain.node_status import NodeStatus
 from domain.project import Project
 from domain.resource import Resource
 from domain.self_update import SelfUpdateRequest

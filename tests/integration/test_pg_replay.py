@@ -15,7 +15,7 @@ from application.clusters import CreateCluster, UpdateCluster
 from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from application.nodes import ChangeCluster
 from domain.alias import Alias
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.replay import rebuild
 from projections import fleet

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from adapters.memory_views import MemoryTableView
 from adapters.postgres_views import PostgresFleetView
 from adapters.sqlite_views import SQLiteFleetView
-from domain.node import IdType, NodeStatus
+from domain.node import IdType
+from domain.node_status import NodeStatus
 from domain.targeting import ClusterFilters, NodeFilters, Targeting, TargetType
 from projections.fleet_tables import CLUSTERS, FLEET_TABLES, NODE_LIVENESS, NODES
 from projections.model import Delete, Upsert

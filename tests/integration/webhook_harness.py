@@ -21,7 +21,8 @@ import pytest
 from standardwebhooks import Webhook as ReferenceWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from domain.node import IdType, Node, NodeStatus
+from domain.node import IdType, Node
+from domain.node_status import NodeStatus
 from domain.signing import SignatureError, receiver_secret, verify_edge
 from entrypoints.bootstrap import Services
 from entrypoints.workers.webhooks import run_worker

@@ -38,7 +38,7 @@ from application.agent_protocol import (
     WorkReply,
 )
 from domain.command_execution import ExecutionStatus
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from entrypoints.http import node_metrics
 from entrypoints.http.agent import (
     AgentEnrollmentResponse,

@@ -21,7 +21,7 @@ from application.nodes import ChangeCluster
 from domain.catalog import Message
 from domain.command import execution_id
 from domain.command_execution import ExecutionNotTerminalError, ExecutionTerminalError
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from domain.shared import InvalidValueError, StateConflictError
 from entrypoints.bootstrap import Services
 from projections.query import Cond, ListQuery, Order

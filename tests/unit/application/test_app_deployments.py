@@ -33,7 +33,7 @@ from application.enrollment_keys import IssueEnrollmentKey
 from application.errors import ForbiddenError, NotFoundError, SecretUnavailableError
 from application.hosts import UpdateHost
 from domain.deployment import AlreadyTerminatedError, Status
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.workers.scheduler import schedule_once

@@ -25,7 +25,8 @@ from application.write_path import UnitOfWork
 from domain.cluster import Cluster
 from domain.command import execution_id
 from domain.command_execution import OUTPUT_LIMIT, CommandExecution
-from domain.node import IdType, Node, NodeStatus
+from domain.node import IdType, Node
+from domain.node_status import NodeStatus
 from domain.targeting import Targeting, TargetType
 from entrypoints.bootstrap import Services
 from entrypoints.workers.scheduler import schedule_once

@@ -17,7 +17,8 @@ from application.nodes import ChangeCluster
 from domain.claims import NameTakenError
 from domain.cluster import ClusterFullError
 from domain.enrollment_key import KeyRefusedError, encode_blob
-from domain.node import NodeStatus, SameClusterError
+from domain.node import SameClusterError
+from domain.node_status import NodeStatus
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services
 from tests.fakes import FixedClock

@@ -17,7 +17,8 @@ from application.event_log import messages_after, topics_of
 from application.self_updates import CHUNK, CreateSelfUpdateRequest
 from domain.catalog import Message
 from domain.cluster import Cluster
-from domain.node import IdType, Node, NodeStatus
+from domain.node import IdType, Node
+from domain.node_status import NodeStatus
 from domain.self_update import RequestNotCompletedError
 from domain.shared import InvalidValueError, StateConflictError
 from entrypoints.bootstrap import Services

@@ -8,15 +8,9 @@ from uuid import uuid4
 import msgspec
 import pytest
 
-from domain.catalog import (
-    SCHEMA_VERSION,
-    SOURCE,
-    Message,
-    NodeStatusChanged,
-    ResourceChanged,
-    decode_message,
-    to_message,
-)
+from domain.catalog import SCHEMA_VERSION, SOURCE, Message, decode_message, to_message
+from domain.catalog_fleet import NodeStatusChanged
+from domain.catalog_workloads import ResourceChanged
 
 
 def status_changed() -> Message:

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from application.store import EdgeStore
 from domain.alias import Alias, AliasGoneError, check_alias_name
-from domain.node import DEFAULT_PORTS, IdType, Node, NodeGoneError, NodeStatus, SameClusterError
+from domain.node import IdType, Node, NodeGoneError, SameClusterError
+from domain.node_ports import DEFAULT_PORTS
+from domain.node_status import NodeStatus
 from domain.shared import InvalidValueError, StateConflictError
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from domain.shared import InvalidValueError
 from domain.targeting import ClusterFilters, NodeFilters, Targeting, TargetType, moment_bound
 

@@ -15,7 +15,7 @@ from eventsourcing.persistence import Tracking
 from adapters.memory_views import MemoryTableView
 from adapters.sqlite_views import SQLiteFleetView
 from domain.deployment import Status
-from domain.node import NodeStatus
+from domain.node_status import NodeStatus
 from projections.deployment_handlers import version_id
 from projections.deployment_reads import DeploymentReads
 from projections.fleet_tables import FLEET_TABLES

@@ -23,7 +23,9 @@ from adapters.sqlite_views import SQLiteFleetView
 from domain.alias import Alias
 from domain.cluster import Cluster
 from domain.enrollment_key import EnrollmentKey
-from domain.node import DEFAULT_PORTS, IdType, Node, NodeStatus
+from domain.node import IdType, Node
+from domain.node_ports import DEFAULT_PORTS
+from domain.node_status import NodeStatus
 from entrypoints.settings import Settings
 from projections.fleet import HANDLERS, FleetProjection, changes_for
 from projections.fleet_tables import FLEET_TABLES

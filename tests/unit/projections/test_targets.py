@@ -12,7 +12,8 @@ from uuid import UUID, uuid4, uuid5
 import pytest
 
 from adapters.memory_views import MemoryTableView
-from domain.node import IdType, NodeStatus
+from domain.node import IdType
+from domain.node_status import NodeStatus
 from domain.targeting import ClusterFilters, NodeFilters, Targeting, TargetType
 from projections.fleet_tables import FLEET_TABLES, NODES
 from projections.model import Change, Upsert
