@@ -26,7 +26,7 @@ from entrypoints.agent.api import AdminError, Unreachable
 from entrypoints.agent.containers import ENGINE_GLITCHES, ContainerRunner
 from entrypoints.agent.health_watch import HealthWatch
 from entrypoints.agent.host_stats import host_memory
-from entrypoints.agent.session import AgentFatal, Link
+from entrypoints.agent.session import AgentFatal, Link, retry_delay
 
 log = logging.getLogger(__name__)
 HOST_REPORT_EVERY = 15.0
@@ -82,7 +82,7 @@ class Hosting:
                 return
             except Unreachable:
                 failures += 1
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                await asyncio.sleep(retry_delay(failures))
 
     async def send_telemetry(self, request_id: str, body: DeploymentTelemetry) -> None:
         """Best effort: a lost sample is replaced by the next one."""
