@@ -120,10 +120,7 @@ class RuntimeControl:
 
     async def _pause(self, request_id: str, container: Any) -> None:
         await _rename(container, f"edge-{request_id}{PAUSED}")
-        try:
-            await container.stop(t=STOP_GRACE)
-        except aiodocker.DockerError as exc:
-            log.warning("could not stop %s: %s", request_id, exc.message)
+        if not await stop_container(container, request_id):
             self._paused.discard(request_id)
             self._moving.discard(request_id)
 
@@ -161,6 +158,17 @@ class RuntimeControl:
         self._stopped.discard(request_id)
         self._moving.discard(request_id)
         self._changed = True
+
+
+async def stop_container(container: Any, request_id: str) -> bool:
+    """SIGTERM, then SIGKILL after STOP_GRACE. An engine that refuses is logged, not raised:
+    whoever watches the container learns how it ended (False: it may still run)."""
+    try:
+        await container.stop(t=STOP_GRACE)
+    except aiodocker.DockerError as exc:
+        log.warning("could not stop %s: %s", request_id, exc.message)
+        return False
+    return True
 
 
 async def _rename(container: Any, name: str) -> None:

@@ -37,7 +37,12 @@ from entrypoints.agent.container_health import (
     published_address,
     wait_healthy,
 )
-from entrypoints.agent.container_runtime import STOP_GRACE, RuntimeControl, paused_name
+from entrypoints.agent.container_runtime import (
+    STOP_GRACE,
+    RuntimeControl,
+    paused_name,
+    stop_container,
+)
 from entrypoints.agent.start_progress import SendProgress, StartProgress
 
 log = logging.getLogger(__name__)
@@ -346,10 +351,7 @@ class ContainerRunner(RuntimeControl):
         await self._send_crash_logs(request_id, None)
         await self.send(request_id, DeploymentReport(
             state="error", phase="health", detail=f"health check failed: {found}"[:4000]))
-        try:
-            await container.stop(t=STOP_GRACE)
-        except aiodocker.DockerError as exc:
-            log.warning("could not stop %s: %s", request_id, exc.message)
+        await stop_container(container, request_id)
         await self._watch(request_id, container)
 
     async def _watch(self, request_id: str, container: Any, phase: Phase | None = None) -> None:
@@ -389,10 +391,7 @@ class ContainerRunner(RuntimeControl):
         container = self._containers.get(request_id)
         if container is None:
             return  # still being created: _run stops it once it exists
-        try:
-            await container.stop(t=STOP_GRACE)
-        except aiodocker.DockerError as exc:
-            log.warning("could not stop %s: %s", request_id, exc.message)
+        await stop_container(container, request_id)
 
     def _spawn(self, job: Awaitable[None]) -> None:
         task = asyncio.ensure_future(job)

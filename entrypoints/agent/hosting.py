@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from entrypoints.agent.api import AdminError, Unreachable
 from entrypoints.agent.containers import ENGINE_GLITCHES, ContainerRunner
 from entrypoints.agent.health_watch import HealthWatch
 from entrypoints.agent.host_stats import host_memory
-from entrypoints.agent.session import AgentFatal, Link
+from entrypoints.agent.session import AgentFatal, Link, retry_delay
 
 log = logging.getLogger(__name__)
 HOST_REPORT_EVERY = 15.0
@@ -81,24 +82,27 @@ class Hosting:
                 return
             except Unreachable:
                 failures += 1
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                await asyncio.sleep(retry_delay(failures))
 
     async def send_telemetry(self, request_id: str, body: DeploymentTelemetry) -> None:
         """Best effort: a lost sample is replaced by the next one."""
-        try:
-            session = await self.link.session()
-            await self.link.api.telemetry(session.api_token, request_id, body)
-        except (Unreachable, AdminError) as exc:
-            log.debug("telemetry for %s not delivered: %s", request_id, exc)
+        await self._once("telemetry", request_id,
+                         lambda token: self.link.api.telemetry(token, request_id, body))
 
     async def send_progress(self, request_id: str, body: DeploymentProgress) -> None:
         """Once: a start's progress line is worth no wait (its report follows it). An admin
         that predates the route answers 404."""
+        await self._once("progress", request_id,
+                         lambda token: self.link.api.progress(token, request_id, body))
+
+    async def _once(self, what: str, request_id: str,
+                    send: Callable[[str], Awaitable[object]]) -> None:
+        """One try with this node's api token; what is not delivered is dropped."""
         try:
             session = await self.link.session()
-            await self.link.api.progress(session.api_token, request_id, body)
+            await send(session.api_token)
         except (Unreachable, AdminError) as exc:
-            log.debug("progress of %s not delivered: %s", request_id, exc)
+            log.debug("%s of %s not delivered: %s", what, request_id, exc)
 
     async def send_health(self, request_id: str, body: HealthObservation) -> None:
         """Tried a few times (a change is worth more than a sample), then dropped: the next

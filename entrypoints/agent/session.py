@@ -194,5 +194,11 @@ class Link:
             log.error("%s; this node will have to enroll again after a restart", exc)
 
 
+def retry_delay(failures: int) -> float:
+    """The pause before sending again what the admin has not taken (a report, a result, a
+    work poll): 1 s doubling up to 30 s. No jitter: each node's failures start at its own time."""
+    return min(30.0, 0.5 * 2.0 ** min(failures, 6))
+
+
 def interval(seconds: float) -> float:
     return max(seconds, MIN_HEARTBEAT_INTERVAL)

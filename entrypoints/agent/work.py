@@ -32,7 +32,7 @@ from entrypoints.agent.executor import (
     terminate,
 )
 from entrypoints.agent.journal import Journal, Result
-from entrypoints.agent.session import Link, Session
+from entrypoints.agent.session import Link, Session, retry_delay
 
 log = logging.getLogger("edge_agent")
 POLL_WAIT = 25.0
@@ -90,7 +90,7 @@ class WorkLoop:
                 if failures == 0:
                     log.warning("work poll failed (%s); retrying with backoff", exc)
                 failures += 1
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                await asyncio.sleep(retry_delay(failures))
                 continue
             failures = 0
             fresh = sum(self._start(assignment) for assignment in reply.executions)
@@ -184,7 +184,7 @@ class WorkLoop:
                                                     result.output)
             except Unreachable:
                 failures += 1
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                await asyncio.sleep(retry_delay(failures))
                 continue
             except AdminError as exc:
                 if exc.status == 401:
@@ -198,7 +198,7 @@ class WorkLoop:
                     result = Result(exit_code=result.exit_code,
                                     output=cap(result.output, FALLBACK_OUTPUT))
                     failures += 1
-                    await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                    await asyncio.sleep(retry_delay(failures))
                     continue
                 # Not this node's any more (deleted, or the node enrolled anew).
                 log.warning("admin refused the result of %s (%s); dropping it", exec_id, exc)

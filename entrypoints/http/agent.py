@@ -42,14 +42,9 @@ class AgentNodeResponse(Shape):
     heartbeat_interval_seconds: Interval
 
 
-class AgentEnrollmentResponse(Shape):
+class AgentEnrollmentResponse(AgentNodeResponse):
     """What an agent needs after enrolling; keep api_token, it is shown only here"""
 
-    node_id: NodeId
-    cluster_name: ClusterName
-    status: Status
-    version: Version
-    heartbeat_interval_seconds: Interval
     api_token: Annotated[str, described("Bearer token for the other agent endpoints")]
     reregistered: Annotated[bool, described(
         "True when an existing persistent node re-enrolled")]

@@ -23,7 +23,7 @@ from application.agent_protocol import (
     HostReply,
     TelemetryReply,
 )
-from entrypoints.http.inputs import agent_node, read_body, request_id_of, services
+from entrypoints.http.inputs import agent_node, agent_report, read_body, services
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
@@ -60,11 +60,8 @@ SHAPES = (AgentDeploymentReportResponse, AgentTelemetryResponse, AgentHostRespon
 
 
 async def report(request: Request) -> Response:
-    node = await run_in_threadpool(agent_node, request)
-    request_id = request_id_of(request)
-    body = await read_body(request, DeploymentReport)
-    status = await run_in_threadpool(services(request).deployments.report, node.id,
-                                     request_id, body)
+    request_id, status = await agent_report(request, DeploymentReport,
+                                            services(request).deployments.report)
     return ok(request, AgentDeploymentReportResponse(request_id=request_id, status=status))
 
 
@@ -76,20 +73,14 @@ async def host_report(request: Request) -> Response:
 
 
 async def telemetry(request: Request) -> Response:
-    node = await run_in_threadpool(agent_node, request)
-    request_id = str(request.path_params["request_id"])
-    body = await read_body(request, DeploymentTelemetry)
-    received = await run_in_threadpool(services(request).telemetry.record, node.id,
-                                       request_id, body)
+    request_id, received = await agent_report(request, DeploymentTelemetry,
+                                              services(request).telemetry.record)
     return ok(request, AgentTelemetryResponse(request_id=request_id, received_at=received))
 
 
 async def progress(request: Request) -> Response:
-    node = await run_in_threadpool(agent_node, request)
-    request_id = request_id_of(request)
-    body = await read_body(request, DeploymentProgress)
-    recorded = await run_in_threadpool(services(request).telemetry.progress, node.id,
-                                       request_id, body)
+    request_id, recorded = await agent_report(request, DeploymentProgress,
+                                              services(request).telemetry.progress)
     return ok(request, AgentProgressResponse(request_id=request_id, recorded=recorded))
 
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from application.agent_protocol import HealthObservation, HealthObservationReply
-from entrypoints.http.inputs import agent_node, read_body, request_id_of, services
+from entrypoints.http.inputs import agent_report, services
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
@@ -30,11 +29,8 @@ SHAPES = (AgentHealthObservationResponse,)
 
 
 async def observe(request: Request) -> Response:
-    node = await run_in_threadpool(agent_node, request)
-    request_id = request_id_of(request)
-    body = await read_body(request, HealthObservation)
-    recorded = await run_in_threadpool(services(request).resource_health.record, node.id,
-                                       request_id, body)
+    request_id, recorded = await agent_report(request, HealthObservation,
+                                              services(request).resource_health.record)
     return ok(request, AgentHealthObservationResponse(request_id=request_id,
                                                       recorded=recorded))
 

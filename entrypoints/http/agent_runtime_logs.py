@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from application.agent_protocol import RuntimeLogBatch, RuntimeLogReply
-from domain.deployment import REQUEST_ID
-from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import agent_node, read_body, services
+from entrypoints.http.inputs import agent_report, services
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
@@ -31,13 +28,8 @@ SHAPES = (AgentRuntimeLogResponse,)
 
 
 async def runtime_logs(request: Request) -> Response:
-    node = await run_in_threadpool(agent_node, request)
-    request_id = str(request.path_params["request_id"])
-    if not REQUEST_ID.match(request_id):
-        raise ApiError(404, None, f"deployment {request_id} not found")
-    body = await read_body(request, RuntimeLogBatch)
-    last = await run_in_threadpool(services(request).runtime_logs.append, node.id, request_id,
-                                   body)
+    request_id, last = await agent_report(request, RuntimeLogBatch,
+                                          services(request).runtime_logs.append)
     wakeups(request).committed(last)  # not a commit, but news for whoever follows the logs
     return ok(request, AgentRuntimeLogResponse(request_id=request_id, last_sequence=last))
 

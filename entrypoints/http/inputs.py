@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from domain.cluster import MAX_NAME
@@ -17,6 +19,7 @@ from entrypoints.http.errors import ApiError, validation_details
 from projections.fleet_tables import NodeRecord
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class BodyError(Exception):
@@ -156,6 +159,17 @@ def agent_node(request: Request) -> NodeRecord:
     if found is None:
         raise ApiError(401, None, "unknown or revoked node api_token")
     return found
+
+
+async def agent_report(request: Request, type_: type[T],
+                       record: Callable[[UUID, str, T], R]) -> tuple[str, R]:
+    """An agent's report on one of its deployments, taken in the order every such endpoint
+    answers: the node (401), the deployment's request id (404), the body (400/422); `record`
+    (an application service) then runs off the event loop."""
+    node = await run_in_threadpool(agent_node, request)
+    request_id = request_id_of(request)
+    body = await read_body(request, type_)
+    return request_id, await run_in_threadpool(record, node.id, request_id, body)
 
 
 def services(request: Request) -> Services:

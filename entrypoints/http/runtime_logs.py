@@ -122,6 +122,12 @@ def read_lines(svc: Services, where: Target, query: RuntimeLogsQuery, after: int
     return entries(where, svc.runtime_logs.read(where.request_id, after, limit, query.since))
 
 
+def _last_sequence(svc: Services, where: Target, query: RuntimeLogsQuery) -> int:
+    """The newest line's sequence (0: none yet): where following starts when no cursor says."""
+    latest = read_lines(svc, where, query, None, 1)
+    return latest[-1].sequence if latest else 0
+
+
 async def index(request: Request) -> Response:
     resource_id = path_uuid(request, "resourceId")
     query = read_query(request, RuntimeLogsQuery)
@@ -141,8 +147,7 @@ async def _follow(request: Request, where: Target, query: RuntimeLogsQuery,
     FOLLOW_SECONDS pass, or the server stops."""
     svc, stopping = services(request), stopping_event(request)
     if after is None:
-        latest = await run(read_lines, svc, where, query, None, 1)
-        after = latest[-1].sequence if latest else 0
+        after = await run(_last_sequence, svc, where, query)
     deadline = time.monotonic() + FOLLOW_SECONDS
     with wakeups(request).waiting() as woken:
         while True:
@@ -166,8 +171,7 @@ async def stream(request: Request) -> Response:
     where = await run(target, svc, resource_id, query.deployment_id)
     page = await run(read_lines, svc, where, query, resumed, query.tail_lines)
     if resumed is None and not page:
-        latest = await run(read_lines, svc, where, query, None, 1)
-        resumed = latest[-1].sequence if latest else 0
+        resumed = await run(_last_sequence, svc, where, query)
 
     async def fetch(cursor: int) -> list[RuntimeLogEntry]:
         return await run(read_lines, svc, where, query, cursor, 1000)

@@ -117,6 +117,11 @@ async def _set(request: Request, param: str, call: Callable[..., Any]) -> Respon
     return answer(None)
 
 
+async def _unset(request: Request, param: str, call: Callable[..., Any]) -> Response:
+    await _on_key(request, param, call, UnsetVariable)
+    return answer(None)
+
+
 async def _on_key(request: Request, param: str, call: Callable[..., Any],
                   body: type[B]) -> tuple[UUID, str, B]:
     """The id, the {key} and the body of a command on one key, once `call` ran with them."""
@@ -132,9 +137,7 @@ async def set_environment_variable(request: Request) -> Response:
 
 
 async def unset_environment_variable(request: Request) -> Response:
-    await _on_key(request, "environmentId", services(request).environments.unset_variable,
-                  UnsetVariable)
-    return answer(None)
+    return await _unset(request, "environmentId", services(request).environments.unset_variable)
 
 
 def _precedence(reads: ResourceReads, environment_id: UUID,
@@ -163,9 +166,7 @@ async def set_resource_variable(request: Request) -> Response:
 
 
 async def unset_resource_variable(request: Request) -> Response:
-    await _on_key(request, "resourceId", services(request).resources.unset_variable,
-                  UnsetVariable)
-    return answer(None)
+    return await _unset(request, "resourceId", services(request).resources.unset_variable)
 
 
 async def secrets(request: Request) -> Response:
