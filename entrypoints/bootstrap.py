@@ -12,7 +12,7 @@ from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.popo import POPOTrackingRecorder
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import Environment
 
 from adapters.admin_ports import ViewAdminDirectory, ViewNodeMetrics
@@ -32,7 +32,7 @@ from adapters.nats_consumer import JetStreamConsumer
 from adapters.nats_publisher import JetStreamPublisher
 from adapters.node_reports import ViewNodeReports
 from adapters.pg_commit_projection import CommitProjection
-from adapters.pg_datastore import prepare_database, tracking_recorder
+from adapters.pg_datastore import RelayTrackingRecorder, prepare_database, tracking_recorder
 from adapters.pg_lock import AdvisoryLock, LockSession
 from adapters.pg_notify import NotifyListener
 from adapters.pg_recorder import CopyApplicationRecorder
@@ -300,7 +300,7 @@ def build_tracking(
     if database_kind(settings.database_url) == "memory":
         return POPOTrackingRecorder()
     if pool is not None:
-        return tracking_recorder(pool, name, PostgresTrackingRecorder)
+        return tracking_recorder(pool, name, RelayTrackingRecorder)
     env = Environment(name, settings.persistence_env(name))
     factory: Any = InfrastructureFactory.construct(env=env)
     recorder: TrackingRecorder = factory.tracking_recorder()
