@@ -222,7 +222,11 @@ def said_as_it_went(agent: Agent, late: ContainerSpec, missing: ContainerSpec,
     assert lines[2 + len(probes):] == [("report", "ready")] and len(probes) == 5, lines
 
     lines = agent.lines(missing.request_id)
-    assert lines[2] == ("health", "probe 1 failed: GET /missing answered 404 (expected 200)")
+    # The first probe may come before httpd listens (refused) on a loaded machine.
+    phase, first = lines[2]
+    assert phase == "health" and first.startswith("probe 1 failed: ") and first.endswith(
+        ("GET /missing answered 404 (expected 200)", "connection refused")), lines
+    assert any(m.endswith("answered 404 (expected 200)") for _, m in lines), lines
     assert lines[-1] == ("report", "error") and len(lines) <= 7, lines
     assert [phase for phase, _ in agent.lines(plain.request_id)] == ["pull", "start", "report"]
     assert agent.lines(absent.request_id) == [
