@@ -43,6 +43,7 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         self.dialect = Dialect(postgres=True, schema=self.datastore.schema)
         pool = self.datastore.pool  # its conninfo and kwargs are plain values (eventsourcing's)
         assert isinstance(pool.conninfo, str) and isinstance(pool.kwargs, dict)
+        self._names: dict[str, tuple[str, ...]] = {}
         self._async_reads = AsyncReads(pool.conninfo, dict(pool.kwargs), read_pool_size,
                                        pool.timeout)
         for table in self.tables:
@@ -137,7 +138,9 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
     async def select_async(self, table: str, where: dict[str, Any], limit: int = 1000
                            ) -> list[dict[str, Any]]:
         spec = self.table(table)
-        names = self.dialect.shown(spec)
+        names = self._names.get(table)
+        if names is None:  # every readable column: fixed per table, so named once
+            names = self._names[table] = self.dialect.shown(spec)
         rows = await self._async_reads.fetch(self.dialect.select_equal(spec, where, limit))
         return [dict(zip(names, row, strict=True)) for row in rows]
 

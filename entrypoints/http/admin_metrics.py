@@ -177,11 +177,19 @@ class HttpMetrics:
             ("method", "route", "status"), registry=self.registry)
         ProcessCollector(registry=self.registry, namespace="edge_admin")
         self.services: Any = None
+        # (method, route template, status) -> its histogram and counter: a few hundred at most
+        # (routes are templates, unmatched paths one label), so never pruned.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.registry.register(_ServiceCollector(self))
 
     def observe(self, method: str, route: str, status: int, started: float) -> None:
-        self.duration.labels(method, route).observe(time.perf_counter() - started)
-        self.requests.labels(method, route, str(status)).inc()
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:  # labels() checks and converts its values on every call
+            children = self._children[key] = (self.duration.labels(method, route),
+                                              self.requests.labels(method, route, str(status)))
+        children[0].observe(time.perf_counter() - started)
+        children[1].inc()
 
 
 class _ServiceCollector(Collector):

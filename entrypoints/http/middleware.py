@@ -49,19 +49,20 @@ class RequestContext:
         incoming = Headers(scope=scope).get("x-request-id", "")
         rid = incoming if _SANE_ID.match(incoming) else _request_id()
         scope.setdefault("state", {})["request_id"] = rid
-        began, status = time.perf_counter(), 500
+        began = time.perf_counter()
+        started: list[int] = []  # the status answered, once the response has started
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                started.append(message["status"])
                 MutableHeaders(scope=message)["x-request-id"] = rid
             await send(message)
 
         token = request_id.set(rid)
         try:
-            await self._answer(scope, receive, send_with_id)
+            await self._answer(scope, receive, send_with_id, started)
         finally:
+            status = started[-1] if started else 500
             if access.isEnabledFor(logging.INFO):
                 took = round((time.perf_counter() - began) * 1000, 1)
                 client = scope.get("client")
@@ -75,7 +76,8 @@ class RequestContext:
                 route = scope.get("route")
                 self.observe(scope["method"], getattr(route, "path", "unmatched"), status, began)
 
-    async def _answer(self, scope: Scope, receive: Receive, send_with_id: Send) -> None:
+    async def _answer(self, scope: Scope, receive: Receive, send_with_id: Send,
+                      started: list[int]) -> None:
         path = scope["path"]
         guarded = (path.startswith(self.protected) and path not in self.public
                    and not path.startswith(self.public_prefixes))
@@ -86,15 +88,8 @@ class RequestContext:
             return
         if caller is not None:
             scope["state"]["caller"] = caller
-        started = False
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send_with_id(message)
-
         try:
-            await self.app(scope, receive, send_tracked)
+            await self.app(scope, receive, send_with_id)
         except Exception:
             # Answer here, inside the request-id wrapper, rather than in Starlette's outer
             # ServerErrorMiddleware, so even a 500 carries x-request-id.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+import time
 from typing import Any, Protocol
 
 import msgspec
@@ -20,9 +20,22 @@ def request_id(request: Request) -> str:
 
 
 def meta(request: Request) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-    return {"request_id": request_id(request), "timestamp": stamp}
+    return {"request_id": request_id(request), "timestamp": timestamp()}
+
+
+# (second since the epoch, its "YYYY-MM-DDTHH:MM:SS." in UTC): strftime once a second rather
+# than once a request (it was 1.5% of a GET's CPU). One tuple, so a thread reads a whole pair.
+_second: tuple[int, str] = (-1, "")
+
+
+def timestamp() -> str:
+    """Now in UTC, to the millisecond: 2026-01-02T03:04:05.678Z."""
+    global _second  # the cache of the current second's text
+    second, rest = divmod(time.time_ns(), 1_000_000_000)
+    cached = _second
+    if cached[0] != second:
+        cached = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
+    return f"{cached[1]}{rest // 1_000_000:03d}Z"
 
 
 class JSONResponse(Response):
