@@ -30,6 +30,9 @@ class InProcessBus:
     async def start(self) -> None:
         return None
 
+    async def reconnect(self) -> None:
+        return None
+
     async def publish(self, messages: Sequence[Message]) -> None:
         for handler in self._handlers:
             await handler(messages)

@@ -149,9 +149,13 @@ class JetStreamPublisher:
     def connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 
-    async def publish(self, messages: Sequence[Message]) -> None:
+    async def reconnect(self) -> None:
         if self._nc is None or self._nc.is_closed or self._js is None:
+            await self._drop()
             await self._open(attempts=1)  # a few seconds at most: the caller backs off
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        await self.reconnect()
         nc, js = self._nc, self._js
         assert nc is not None and js is not None
         try:
@@ -182,8 +186,8 @@ class JetStreamPublisher:
         return gathered.result()
 
     async def _drop(self) -> None:
-        """Closes the connection without waiting for what it still owes: nothing of a failed
-        batch may reach the stream after this."""
+        """Closes the connection: what it still buffered goes out on it first, after what it
+        carried already (so in order), and nothing is ever re-sent on another connection."""
         nc, self._nc, self._js = self._nc, None, None
         if nc is not None and not nc.is_closed:
             self._states.closing()

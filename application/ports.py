@@ -70,6 +70,11 @@ class EventPublisher(Protocol):
         """Publishes in order; returns only when every message is durably accepted."""
         ...
 
+    async def reconnect(self) -> None:
+        """Opens the connection again if it was dropped (so `connected` recovers while there
+        is nothing to publish); one bounded attempt, raising while the broker is away."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -126,11 +126,15 @@ class Relay:
                     if not await asyncio.to_thread(self.leader):
                         await self._wakeup.sleep(stop, 1.0)
                         continue
+                    if not self.publisher.connected:  # dropped under a batch, or since
+                        await unless_stopped(self.publisher.reconnect(), stop)
                     self.position = await asyncio.to_thread(self._tracked_position)
                     await self.drain(stop)
                     if self.last_error is not None:
                         log.info("relay publishing again from position %s", self.position)
                     backoff, self.last_error = self.poll_interval, None
+                except Stopped:
+                    break
                 except Exception as exc:  # noqa: BLE001 - the relay outlives broker/db outages
                     error = f"{type(exc).__name__}: {exc}"
                     if error != self.last_error:  # one line per new trouble, not per retry

@@ -15,7 +15,7 @@ import logging
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,8 @@ import pytest
 from adapters.nats_publisher import RETRY, JetStreamPublisher, PublishError
 from domain.catalog import Message
 from domain.event_stream import StreamSettings
+from entrypoints.bootstrap import build_services
+from tests.conftest import make_settings
 from tests.integration.webhook_harness import (
     NATS_URL,
     delete_stream,
@@ -190,3 +192,38 @@ def test_a_stream_refused_at_start_is_retried_until_it_can_be_made(
         assert stream_positions(name) == [1, 2, 3]
     finally:
         delete_stream(name)
+
+
+def test_the_relay_reconnects_a_dropped_connection_with_nothing_to_publish(
+    proxy: Cuttable, nats_settings: dict[str, Any],
+) -> None:
+    """A connection that is never re-opened by the client itself must be re-opened by the
+    relay even while idle: readiness reads `connected`, and an idle relay would otherwise
+    report the broker down until the next event."""
+    settings = {**nats_settings, "nats_url": f"nats://127.0.0.1:{proxy.port}"}
+    services = build_services(make_settings("memory://", **settings))
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(services.relay.run(stop))
+        try:
+            await until(lambda: services.relay.publisher.connected)
+            proxy.cut()
+            await until(lambda: not services.relay.publisher.connected)
+            await until(lambda: services.relay.publisher.connected)
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 15)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        services.close()
+        delete_stream(nats_settings["nats_stream"])
+
+
+async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
