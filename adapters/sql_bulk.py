@@ -18,7 +18,7 @@ from uuid import UUID
 
 import msgspec
 
-from adapters.sql_dialect import Dialect, Statement
+from adapters.sql_dialect import Dialect, Statement, by_shape
 from projections.model import Change, Delete, Increment, Kind, Patch, Table, Upsert, UpsertMax
 
 DELTA = "edge_delta_"  # the increment's column in the JSON rows (no table has one so named)
@@ -101,12 +101,7 @@ def _statement(dialect: Dialect, table: Table, first: Change, columns: dict[str,
         (c, v is None) for c, v in first.where.items())
     shape = (dialect.schema, dialect.prefix, table.name, type(first),
              getattr(first, "column", None), tuple(columns), nulls)
-    sql = _sql.get(shape)
-    if sql is None:
-        if len(_sql) > 10_000:  # shapes come from code, so this only guards a leak
-            _sql.clear()
-        sql = _sql[shape] = _build(dialect, table, first, columns)
-    return sql
+    return by_shape(_sql, shape, lambda: _build(dialect, table, first, columns))
 
 
 def _build(dialect: Dialect, table: Table, first: Change, columns: dict[str, Kind]) -> str:

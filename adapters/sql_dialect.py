@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -18,6 +18,22 @@ from projections.query import AnyOf, Cond, Filter, ListQuery, ascii_lower
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+SHAPES_KEPT = 10_000  # statement shapes come from code: the bound only guards a leak
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def by_shape(cache: dict[K, V], shape: K, build: Callable[[], V]) -> V:
+    """What `cache` holds for `shape`, built on its first use (statement text that depends only
+    on a change's or a query's shape is built once, not per call)."""
+    found = cache.get(shape)
+    if found is None:
+        if len(cache) > SHAPES_KEPT:
+            cache.clear()
+        found = cache[shape] = build()
+    return found
+
+
 _CMP = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 Statement = tuple[str, list[Any]]
@@ -144,12 +160,7 @@ class Dialect:
                 params.insert(0, change.delta)
             elif isinstance(change, Delete) and change.column is not None:
                 params.append(self.to_db(kinds[change.column], change.upto))
-        sql = self._sql.get(shape)
-        if sql is None:
-            if len(self._sql) > 10_000:  # shapes come from code, so this only guards a leak
-                self._sql.clear()
-            sql = self._sql[shape] = self._change_sql(table, change)
-        return sql, params
+        return by_shape(self._sql, shape, lambda: self._change_sql(table, change)), params
 
     def statements(
         self, table: Callable[[str], Table], changes: Iterable[Change]
@@ -273,21 +284,20 @@ class Dialect:
         limit: built once per shape, as a GET by id asks the same one every time (building
         it was 2-3% of that GET's CPU)."""
         shape = (table.name, tuple((c, v is None) for c, v in where.items()), limit)
-        found = self._equal_sql.get(shape)
-        if found is None:
-            if len(self._equal_sql) > 10_000:  # shapes come from code: this only guards a leak
-                self._equal_sql.clear()
-            source, exprs = self.source(table)
-            clause, _ = self.equal(table, exprs, where)
-            columns = ", ".join(f"{e} AS {n}" for n, e in exprs.items())
-            order = self._order(table, f"t.{table.key}", table.key, descending=False)
-            sql = (f"SELECT {columns} FROM {source} WHERE {clause or '1 = 1'} "
-                   f"ORDER BY {order} LIMIT {limit:d}")
-            kinds = tuple(table.kind_of(c) for c, v in where.items() if v is not None)
-            found = self._equal_sql[shape] = (sql, kinds)
-        sql, kinds = found
+        sql, kinds = by_shape(self._equal_sql, shape,
+                              lambda: self._select_equal_sql(table, where, limit))
         values = [v for v in where.values() if v is not None]
         return sql, [self.to_db(k, v) for k, v in zip(kinds, values, strict=True)]
+
+    def _select_equal_sql(self, table: Table, where: dict[str, Any], limit: int
+                          ) -> tuple[str, tuple[Kind, ...]]:
+        source, exprs = self.source(table)
+        clause, _ = self.equal(table, exprs, where)
+        columns = ", ".join(f"{e} AS {n}" for n, e in exprs.items())
+        order = self._order(table, f"t.{table.key}", table.key, descending=False)
+        sql = (f"SELECT {columns} FROM {source} WHERE {clause or '1 = 1'} "
+               f"ORDER BY {order} LIMIT {limit:d}")
+        return sql, tuple(table.kind_of(c) for c, v in where.items() if v is not None)
 
     def _order(self, table: Table, expr: str, column: str, descending: bool) -> str:
         collate = ' COLLATE "C"' if self.postgres and table.kind_of(column) is Kind.TEXT else ""
