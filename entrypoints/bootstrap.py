@@ -294,9 +294,11 @@ def build_lock(
     return None
 
 
-def build_tracking(
+def build_relay_tracking(
     settings: Settings, name: str, pool: PostgresDatastore | None = None
 ) -> TrackingRecorder:
+    """Where the relay records how far it has published (on PostgreSQL without waiting for
+    the flush: adapters/pg_datastore.RelayTrackingRecorder)."""
     if database_kind(settings.database_url) == "memory":
         return POPOTrackingRecorder()
     if pool is not None:
@@ -323,7 +325,7 @@ def build_relay(
         settings.nats_url, StreamSettings(settings.nats_stream, settings.nats_subject_prefix)
     )
     lock = build_lock(settings, "relay", locks)
-    relay = Relay(store, publisher, build_tracking(settings, "relay", store_pool(store)),
+    relay = Relay(store, publisher, build_relay_tracking(settings, "relay", store_pool(store)),
                   leader=lock.held if lock is not None else None,
                   # Only a projector in this process is waited for: elsewhere, none may run.
                   settled=partial(_settle, projector) if settings.run_projections else None)
