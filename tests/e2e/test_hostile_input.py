@@ -204,3 +204,37 @@ def test_no_route_answers_500_to_hostile_input(any_url: str,
                      if r.name.startswith("entrypoints.http") and r.levelname == "ERROR"]
         assert not unhandled
         assert_still_serving(client)
+
+
+AGENT_REPORTS = ("report", "telemetry", "progress", "health", "runtime-logs")
+REPORT_BODIES = [
+    json_body({"state": "error", "exit_code": HUGE, "detail": "\x00"}),
+    json_body({"logs": "a\x00b", "sample": {"cpu_percent": HUGE, "memory_bytes": -HUGE}}),
+    json_body({"phase": "start", "message": "x" * 1_000_000}),
+    json_body({"lines": [{"stream": "stdout", "timestamp": "2026-12-02T09:00:00Z",
+                          "message": "\x00"}] * 3}),
+    json_body({"lines": [{"stream": "nope", "timestamp": "not a time", "message": "m"}]}),
+    json_body({"status": "healthy", "observed_at": "2026-13-40T99:00:00Z"}),
+]
+
+
+def test_an_agents_reports_on_its_own_deployment_refuse_hostile_bodies(any_url: str) -> None:
+    """The report endpoints check the node and the request id before the body, so the hostile
+    bodies of the test above, sent for an unknown deployment, never reach their decoding: here
+    they do, for a deployment of the reporting node."""
+    from tests.e2e.test_http_runtime_logs import deployed
+
+    with running(any_url, max_body_bytes=65_536) as client:
+        _, token, _, request_id = deployed(client)
+        headers = {**token, "content-type": "application/json"}
+        answers = {(path, bytes(body[:40])): client.post(
+            f"/agent/v1/deployments/{request_id}/{path}", headers=headers, content=body
+        ).status_code for path in AGENT_REPORTS
+            for body in [*HOSTILE_BODIES, *REPORT_BODIES, b"x" * 65_537]}
+        # An empty body reads as {} (the house rule): telemetry, all optional, takes it.
+        refused = {k: v for k, v in answers.items() if k[1] != b""}
+        assert all(400 <= status < 500 for status in refused.values()), {
+            k: v for k, v in refused.items() if not 400 <= v < 500}
+        assert all(status < 500 for status in answers.values()), answers
+        assert 404 not in answers.values(), answers  # each reached its body's decoding
+        assert_still_serving(client)
