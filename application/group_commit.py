@@ -19,7 +19,7 @@ import copy
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -47,6 +47,8 @@ class Request:
     done: bool = False
     retry_alone: bool = False  # the batch lost a race: decide again, alone
     saved: bool = False  # its batch committed (or had nothing to commit)
+    # Set once: its batch is done, or it leads next (the leader handed over).
+    wake: threading.Event = field(default_factory=threading.Event)
 
     def answered(self) -> bool:
         return self.saved or self.retry_alone or self.error is not None
@@ -60,30 +62,45 @@ class GroupCommit:
         self.waiter = waiter
         self.max_batch = max_batch
         self._queue: deque[Request] = deque()
-        self._cond = threading.Condition()
+        self._mutex = threading.Lock()
         self._leading = False
         self.batches = 0  # transactions committed (for benchmarks and tests)
         self.decisions = 0
 
     def submit(self, request: Request) -> Request:
-        """Returns once the request's batch is durable (or it failed / must be retried)."""
-        with self._cond:
+        """Returns once the request's batch is durable (or it failed / must be retried).
+
+        Each waiting caller sleeps on its own event and is woken once: when its batch is done,
+        or when the leader hands it the lead. (One condition shared by every waiter woke them
+        all at each batch's end, a herd of a thread pool's size per commit.)"""
+        with self._mutex:
             self._queue.append(request)
-            while not request.done:
-                if self._leading:
-                    self._cond.wait()
-                    continue
-                self._leading = True
-                batch = [self._queue.popleft()
-                         for _ in range(min(self.max_batch, len(self._queue)))]
-                self._cond.release()
+            follow = self._leading
+            self._leading = True
+        if follow:
+            request.wake.wait()
+            if request.done:
+                return request
+        self._lead(request)  # nobody led, or the last leader handed over
+        return request
+
+    def _lead(self, own: Request) -> None:
+        try:
+            while not own.done:
+                with self._mutex:
+                    batch = [self._queue.popleft()
+                             for _ in range(min(self.max_batch, len(self._queue)))]
                 try:
                     self._commit(batch)
                 finally:
-                    self._cond.acquire()
+                    for request in batch:
+                        request.wake.set()
+        finally:
+            with self._mutex:
+                if self._queue:  # the first in line leads next; the others stay asleep
+                    self._queue[0].wake.set()
+                else:
                     self._leading = False
-                    self._cond.notify_all()
-        return request
 
     def _commit(self, batch: list[Request]) -> None:
         shared: dict[UUID, Aggregate] = {}
