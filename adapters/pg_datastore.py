@@ -15,6 +15,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresT
 from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.sql import SQL, Composed
 
 APPLICATION_NAME = "POSTGRES_APPLICATION_NAME"
 R = TypeVar("R", bound=PostgresTrackingRecorder)
@@ -38,7 +39,25 @@ def tracking_recorder(datastore: PostgresDatastore, name: str, recorder_class: t
     table the factory would have named `<name>_tracking`."""
     recorder = recorder_class(datastore, tracking_table_name=f"{name}_tracking", **kwargs)
     recorder.create_table()
+    render_statements(recorder)
     return recorder
+
+
+def rendered(statement: Composed) -> SQL:
+    """A composed statement as its final text. psycopg renders a Composed again at every
+    execute, quoting each identifier anew: 28 µs for the store's lock, NOTIFY and top, against
+    1 µs for the text; a write ran half a dozen such statements."""
+    return SQL(statement.as_string(None))
+
+
+def render_statements(recorder: object) -> None:
+    """Renders, once, the composed statements a recorder keeps as attributes (eventsourcing's
+    recorders compose theirs in __init__ and execute them as they are)."""
+    for name, value in list(vars(recorder).items()):
+        if isinstance(value, Composed):
+            setattr(recorder, name, rendered(value))
+        elif isinstance(value, list) and value and all(isinstance(v, Composed) for v in value):
+            setattr(recorder, name, [rendered(v) for v in value])
 
 
 class RelayTrackingRecorder(PostgresTrackingRecorder):

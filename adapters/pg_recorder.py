@@ -30,7 +30,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composed, Identifier, Literal
+from psycopg.sql import SQL, Identifier, Literal
+
+from adapters.pg_datastore import render_statements, rendered
 
 TOPIC = "adapters.pg_recorder:CopyApplicationRecorder"
 SMALL_SAVE = 64  # events a save inserts with one INSERT; more go in with COPY
@@ -80,8 +82,8 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                             "FROM STDIN (FORMAT BINARY)").format(table)
         # By row count (_sql_insert_of): rows as VALUES of plain parameters, which psycopg
         # dumps in C; four array parameters cost ten times as much to dump.
-        self._sql_inserts: dict[int, Composed] = {}
-        self._sql_begin: Composed | None = None
+        self._sql_inserts: dict[int, SQL] = {}
+        self._sql_begin: SQL | None = None
         self.sql_ids = SQL("SELECT notification_id FROM {0} WHERE notification_id > %s "
                            "ORDER BY notification_id").format(table)
         self.sql_many = SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
@@ -90,10 +92,11 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         self.sql_page = SQL("SELECT notification_id, originator_id, originator_version, topic, "
                             "state FROM {0} WHERE notification_id > %s "
                             "ORDER BY notification_id LIMIT %s").format(table)
-        self._sql_many_snapshotted: tuple[Any, Composed] | None = None  # (snapshot recorder, sql)
-        self._sql_pages: dict[tuple[str, ...], Composed] = {}  # by topics (_sql_page_of)
+        self._sql_many_snapshotted: tuple[Any, SQL] | None = None  # (snapshot recorder, sql)
+        self._sql_pages: dict[tuple[str, ...], SQL] = {}  # by topics (_sql_page_of)
         # Set by bootstrap when WRITE_PROJECT_IN_COMMIT is on (see the module's docstring).
         self.in_commit: InCommit | None = None
+        render_statements(self)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_notifications(
@@ -114,16 +117,16 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                                  topic=topic, state=bytes(state))
                     for nid, oid, version, topic, state in c.fetchall()]
 
-    def _sql_insert_of(self, rows: int) -> Composed:
+    def _sql_insert_of(self, rows: int) -> SQL:
         found = self._sql_inserts.get(rows)
         if found is None:
             values = SQL(", ").join([SQL("(%s, %s, %s, %s)")] * rows)
-            found = self._sql_inserts[rows] = SQL(
+            found = self._sql_inserts[rows] = rendered(SQL(
                 "INSERT INTO {0} (originator_id, originator_version, topic, state) VALUES {1} "
-                "RETURNING notification_id").format(self._table, values)
+                "RETURNING notification_id").format(self._table, values))
         return found
 
-    def _sql_page_of(self, topics: tuple[str, ...]) -> Composed:
+    def _sql_page_of(self, topics: tuple[str, ...]) -> SQL:
         """A page of these topics only (the relay's), with the topics written into the
         statement: as a parameter, psycopg dumped the list of topics again at every read, a
         tenth of a lone write's CPU. One statement per set of topics; callers use one or two."""
@@ -131,10 +134,10 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         if found is None:
             if len(self._sql_pages) >= 16:
                 self._sql_pages.clear()
-            found = self._sql_pages[topics] = SQL(
+            found = self._sql_pages[topics] = rendered(SQL(
                 "SELECT notification_id, originator_id, originator_version, topic, state "
                 "FROM {0} WHERE notification_id > %s AND topic = ANY({1}::text[]) "
-                "ORDER BY notification_id LIMIT %s").format(self._table, Literal(list(topics)))
+                "ORDER BY notification_id LIMIT %s").format(self._table, Literal(list(topics))))
         return found
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -155,10 +158,11 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                     topic=row["topic"], state=row["state"]))
         return found
 
-    def _sql_lock_notify_top(self) -> Composed:
+    def _sql_lock_notify_top(self) -> SQL:
         if self._sql_begin is None:
             notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
-            self._sql_begin = SQL("; ").join([*self.lock_table_statements, notify, self.sql_top])
+            self._sql_begin = rendered(
+                SQL("; ").join([*self.lock_table_statements, notify, self.sql_top]))
         return self._sql_begin
 
     def _insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
@@ -180,7 +184,7 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         curs.execute(self.sql_ids, (top,))
         return [row["notification_id"] for row in curs.fetchall()]
 
-    def _sql_snapshotted(self, snapshots: Any) -> Composed:
+    def _sql_snapshotted(self, snapshots: Any) -> SQL:
         """Composed once per snapshot recorder (the store always passes the same one)."""
         cached = self._sql_many_snapshotted
         if cached is not None and cached[0] is snapshots:
@@ -197,8 +201,8 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
             "WHERE e.originator_id = ANY(%(ids)s) "
             "AND e.originator_version > COALESCE(s.originator_version, 0) "
             "ORDER BY 1, 2").format(self._table, table)
-        self._sql_many_snapshotted = (snapshots, sql)
-        return sql
+        self._sql_many_snapshotted = (snapshots, rendered(sql))
+        return self._sql_many_snapshotted[1]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
