@@ -18,10 +18,9 @@ from uuid import UUID
 
 import msgspec
 
-from adapters.sql_dialect import Dialect, Statement, by_shape
+from adapters.sql_dialect import DELTA, Dialect, Statement, by_shape, change_sql
 from projections.model import Change, Delete, Increment, Kind, Patch, Table, Upsert, UpsertMax
 
-DELTA = "edge_delta_"  # the increment's column in the JSON rows (no table has one so named)
 _encode = msgspec.json.Encoder().encode
 _sql: dict[tuple[Any, ...], str] = {}
 
@@ -105,29 +104,6 @@ def _statement(dialect: Dialect, table: Table, first: Change, columns: dict[str,
 
 
 def _build(dialect: Dialect, table: Table, first: Change, columns: dict[str, Kind]) -> str:
-    name = dialect.name(table.name)
     spec = ", ".join(f"{c} {dialect.column_type(k)}" for c, k in columns.items())
     source = f"json_to_recordset(%s::json) AS v({spec})"
-    if isinstance(first, Upsert | UpsertMax):
-        cols = ", ".join(columns)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != table.key)
-        sql = (f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {source} "
-               f"ON CONFLICT ({table.key}) DO UPDATE SET {updates}")
-        if isinstance(first, UpsertMax):
-            c = first.column
-            sql += f" WHERE {name}.{c} IS NULL OR {name}.{c} < excluded.{c}"
-        return sql
-    match = " AND ".join(f"t.{c} IS NULL" if v is None else f"t.{c} = v.{c}"
-                         for c, v in first.where.items())
-    if isinstance(first, Patch):
-        sets = ", ".join(f"{c} = v.{c}" for c in first.fields)
-        return f"UPDATE {name} AS t SET {sets} FROM {source} WHERE {match}"
-    if isinstance(first, Increment):
-        c = first.column
-        return f"UPDATE {name} AS t SET {c} = t.{c} + v.{DELTA} FROM {source} WHERE {match}"
-    if isinstance(first, Delete):
-        if first.column is not None:
-            c = first.column
-            match += f" AND (t.{c} IS NULL OR t.{c} <= v.{c})"
-        return f"DELETE FROM {name} AS t USING {source} WHERE {match}"
-    raise TypeError(first)
+    return change_sql(dialect.name(table.name), table.key, first, lambda c: f"v.{c}", source)

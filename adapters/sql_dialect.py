@@ -67,6 +67,47 @@ def _pg_text(value: Any) -> Any:
     return value
 
 
+DELTA = "edge_delta_"  # an increment's column in a group's row source (no table has one so named)
+
+
+def change_sql(name: str, key: str, change: Change, value: Callable[[str], str],
+               source: str = "") -> str:
+    """The statement of a change's shape on table `name`, for one change or a group of like ones.
+
+    `value(column)` is where a column's value comes from: a placeholder for one change; for a
+    group (sql_bulk), a column of `source`, the row source the table (aliased t) is joined to.
+    A None in `where` reads IS NULL, as in the memory view's `==`."""
+    t = "t." if source else ""
+    if isinstance(change, Upsert | UpsertMax):
+        cols = ", ".join(change.row)
+        rows = (f"SELECT {cols} FROM {source}" if source
+                else f"VALUES ({', '.join(value(c) for c in change.row)})")
+        updates = ", ".join(f"{c} = excluded.{c}" for c in change.row if c != key)
+        sql = f"INSERT INTO {name} ({cols}) {rows} ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        if isinstance(change, UpsertMax):
+            c = change.column
+            sql += f" WHERE {name}.{c} IS NULL OR {name}.{c} < excluded.{c}"
+        return sql
+    target = f"{name} AS t" if source else name
+    conds = [f"{t}{c} IS NULL" if v is None else f"{t}{c} = {value(c)}"
+             for c, v in change.where.items()]
+    if isinstance(change, Delete):
+        if change.column is not None:
+            c = change.column
+            conds.append(f"({t}{c} IS NULL OR {t}{c} <= {value(c)})")
+        return f"DELETE FROM {target}{' USING ' + source if source else ''}{_where(conds)}"
+    if isinstance(change, Patch):
+        sets = ", ".join(f"{c} = {value(c)}" for c in change.fields)
+    else:
+        c = change.column
+        sets = f"{c} = {t}{c} + {value(DELTA)}"
+    return f"UPDATE {target} SET {sets}{' FROM ' + source if source else ''}{_where(conds)}"
+
+
+def _where(conds: list[str]) -> str:
+    return f" WHERE {' AND '.join(conds)}" if conds else ""
+
+
 class Dialect:
     """Differences between the two SQL engines, behind one small interface."""
 
@@ -160,7 +201,8 @@ class Dialect:
                 params.insert(0, change.delta)
             elif isinstance(change, Delete) and change.column is not None:
                 params.append(self.to_db(kinds[change.column], change.upto))
-        return by_shape(self._sql, shape, lambda: self._change_sql(table, change)), params
+        return by_shape(self._sql, shape, lambda: change_sql(
+            self.name(table.name), table.key, change, lambda _: self.p)), params
 
     def statements(
         self, table: Callable[[str], Table], changes: Iterable[Change]
@@ -175,39 +217,6 @@ class Dialect:
             else:
                 out.append((sql, [params]))
         return out
-
-    def _change_sql(self, table: Table, change: Change) -> str:
-        name = self.name(table.name)
-        if isinstance(change, Upsert | UpsertMax):
-            cols = list(change.row)
-            marks = ", ".join(self.p for _ in cols)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != table.key)
-            sql = (f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({marks}) "
-                   f"ON CONFLICT ({table.key}) DO UPDATE SET {updates}")
-            if isinstance(change, UpsertMax):
-                c = change.column
-                sql += f" WHERE {name}.{c} IS NULL OR {name}.{c} < excluded.{c}"
-            return sql
-        where, _ = self._where_equal(table, change.where)
-        if isinstance(change, Patch):
-            sets = ", ".join(f"{c} = {self.p}" for c in change.fields)
-            return f"UPDATE {name} SET {sets}{where}"
-        if isinstance(change, Increment):
-            c = change.column
-            return f"UPDATE {name} SET {c} = {c} + {self.p}{where}"
-        if isinstance(change, Delete):
-            if change.column is not None:
-                c = change.column
-                kept = f"({c} IS NULL OR {c} <= {self.p})"
-                where = f"{where} AND {kept}" if where else f" WHERE {kept}"
-            return f"DELETE FROM {name}{where}"
-        raise TypeError(change)
-
-    def _where_equal(self, table: Table, where: dict[str, Any]) -> Statement:
-        if not where:
-            return "", []
-        clause, params = self.equal(table, {c: c for c in where}, where)
-        return " WHERE " + clause, params
 
     def equal(self, table: Table, exprs: dict[str, str], where: dict[str, Any]) -> Statement:
         """Every column equals its value, None matching NULL as in the memory view's `==`."""

@@ -105,10 +105,7 @@ class Deployment(Aggregate):
         self._move(Status.DEPLOYING)
 
     def fail_placement(self, detail: str, at: datetime) -> None:
-        self._failed(
-            request_id=self.request_id, detail=detail, exit_code=None, previous=self.status, at=at
-        )
-        self._carry_out_pending(at)
+        self._fail(detail, None, at)
 
     def start_overdue(self, deadline: timedelta, now: datetime) -> bool:
         """Placed at least `deadline` ago and still not started by its node."""
@@ -142,23 +139,15 @@ class Deployment(Aggregate):
         if self.status in (Status.ERROR.value, Status.TERMINATED.value):
             return False
         if self.stopping is not None:  # it died while being stopped: that is the end asked for
-            self._terminated(
-                request_id=self.request_id,
-                reason=self.stopping,
-                exit_code=exit_code,
-                previous=self.status,
-                at=at,
-            )
+            self._terminate(self.stopping, exit_code, at)
             return True
-        self._failed(
-            request_id=self.request_id,
-            detail=detail,
-            exit_code=exit_code,
-            previous=self.status,
-            at=at,
-        )
-        self._carry_out_pending(at)
+        self._fail(detail, exit_code, at)
         return True
+
+    def _fail(self, detail: str, exit_code: int | None, at: datetime) -> None:
+        self._failed(request_id=self.request_id, detail=detail, exit_code=exit_code,
+                     previous=self.status, at=at)
+        self._carry_out_pending(at)
 
     @event("Failed")
     def _failed(
@@ -174,14 +163,12 @@ class Deployment(Aggregate):
             # The node removed a container of a deployment already over (one it started after
             # the admin gave up on it): cleaning up, not an end anyone asked for.
             return False
-        self._terminated(
-            request_id=self.request_id,
-            reason=self.stopping or "stopped",
-            exit_code=exit_code,
-            previous=self.status,
-            at=at,
-        )
+        self._terminate(self.stopping or "stopped", exit_code, at)
         return True
+
+    def _terminate(self, reason: str, exit_code: int | None, at: datetime) -> None:
+        self._terminated(request_id=self.request_id, reason=reason, exit_code=exit_code,
+                         previous=self.status, at=at)
 
     @event("Terminated")
     def _terminated(
@@ -220,13 +207,7 @@ class Deployment(Aggregate):
         # a node to confirm the end of an ERROR deployment left it "stopping" for good when
         # that node was gone or no longer held the container.
         if self.node_id is None or self.status == Status.ERROR.value:
-            self._terminated(
-                request_id=self.request_id,
-                reason=reason,
-                exit_code=None,
-                previous=self.status,
-                at=at,
-            )
+            self._terminate(reason, None, at)
         else:
             self._stop_requested(
                 request_id=self.request_id, reason=reason, status=self.status, at=at
