@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 
 import psycopg
 
@@ -16,10 +17,19 @@ class LockSession:
     """One connection for every session-level advisory lock of this process: a lock is held
     while the session lasts, so if the connection drops, all of them are lost (and retried)."""
 
-    def __init__(self, conninfo: str, application_name: str = "edge-admin:locks") -> None:
+    def __init__(self, conninfo: str, application_name: str = "edge-admin:locks",
+                 check_every: float = 1.0) -> None:
+        """`check_every`: how long a session that answered counts as alive. The relay and the
+        projector ask before every batch; a query each time was most of an idle admin's
+        queries and one more per write. A lock lost meanwhile (the connection dropped) is
+        noticed that much later: another process may then run a batch beside ours, which
+        both tolerate (the broker drops repeated messages, a read model's tracking refuses a
+        repeated batch)."""
         self.conninfo, self.application_name = conninfo, application_name
+        self.check_every = check_every
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._keys: set[int] = set()
+        self._checked_at = float("-inf")  # when the session last answered
         # The scheduler, sweeper, membership, projector and relay threads ask at once.
         self._guard = threading.Lock()
 
@@ -32,7 +42,10 @@ class LockSession:
             try:
                 conn = self._connection()
                 if key in self._keys:
+                    if time.monotonic() - self._checked_at < self.check_every:
+                        return True
                     conn.execute("SELECT 1")  # the session, and so the lock, is still there
+                    self._checked_at = time.monotonic()
                     return True
                 row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
             except psycopg.Error:
@@ -41,6 +54,7 @@ class LockSession:
                 return False
             if row and row[0]:
                 self._keys.add(key)
+                self._checked_at = time.monotonic()
                 return True
             return False
 
@@ -69,6 +83,7 @@ class LockSession:
 
     def _close(self) -> None:
         self._keys.clear()
+        self._checked_at = float("-inf")
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -63,11 +63,15 @@ class Relay:
         self._wakeup.set()
 
     def read_batch(self, start: int) -> tuple[list[Message], int]:
-        """Messages after `start` and the position they take the relay to.
+        """Messages after `start` and the position they take the relay to."""
+        messages, end, _ = self._read(start)
+        return messages, end
 
-        A short page holds every public event up to the head read before it (ids become
-        visible in commit order: the recorders insert under a table lock), so the relay moves
-        on to that head past internal events, and its lag reaches 0 when nothing is owed."""
+    def _read(self, start: int) -> tuple[list[Message], int, bool]:
+        """`read_batch`, and whether the page was short: then it holds every public event up
+        to the head read before it (ids become visible in commit order: the recorders insert
+        under a table lock), so the relay moves on to that head past internal events, and its
+        lag reaches 0 when nothing is owed."""
         head = self.store.recorder.max_notification_id() or 0
         notifications = self.store.recorder.select_notifications(
             start=start, limit=self.batch_size, topics=PUBLIC_TOPICS, inclusive_of_start=False,
@@ -78,24 +82,31 @@ class Relay:
             if message is not None:
                 messages.append(message)
         end = notifications[-1].id if notifications else start
-        if len(notifications) < self.batch_size:
+        short = len(notifications) < self.batch_size
+        if short:
             end = max(end, head)
-        return messages, end
+        return messages, end, short
 
     async def drain(self, stop: asyncio.Event) -> int:
-        """Publishes everything recorded so far; reads the next batch while publishing one."""
+        """Publishes everything recorded so far; reads the next batch while publishing a full
+        one. After a short batch there is nothing more to read: whatever commits later wakes
+        the relay again (the wake-up is cleared before this read), so a lone write costs one
+        read of the log, not two."""
         relayed = 0
-        if self.settled is not None:
-            await asyncio.to_thread(self._let_read_models_settle)
-        reading = asyncio.create_task(asyncio.to_thread(self.read_batch, self.position))
+        reading: asyncio.Task[tuple[list[Message], int, bool]] | None = asyncio.create_task(
+            asyncio.to_thread(self._read, self.position))
         try:
-            while True:
-                messages, end = await reading
+            while reading is not None:
+                messages, end, short = await reading
+                reading = None
                 if end == self.position or stop.is_set():
                     return relayed
-                reading = asyncio.create_task(asyncio.to_thread(self.read_batch, end))
+                if not short:
+                    reading = asyncio.create_task(asyncio.to_thread(self._read, end))
                 if messages:
                     self.read += len(messages)
+                    if self.settled is not None:
+                        await asyncio.to_thread(self._let_read_models_settle, end)
                     try:
                         await self.publisher.publish(messages)
                     except Exception:
@@ -107,11 +118,13 @@ class Relay:
                 self.position = end
                 self.published += len(messages)
                 relayed += len(messages)
+            return relayed
         finally:
             # Awaited, not cancelled: cancelling leaves the read running in its thread, and the
             # store may be closed under it next (a segfault on SQLite).
-            with contextlib.suppress(Exception):
-                await reading
+            if reading is not None:
+                with contextlib.suppress(Exception):
+                    await reading
 
     async def run(self, stop: asyncio.Event) -> None:
         self._wakeup.bind()
@@ -119,16 +132,20 @@ class Relay:
             self._wakeup.unbind()
             return
         backoff = self.poll_interval
+        leading = False  # led without interruption since the position was last read
         try:
             while not stop.is_set():
                 self._wakeup.clear()
                 try:
                     if not await asyncio.to_thread(self.leader):
+                        leading = False
                         await self._wakeup.sleep(stop, 1.0)
                         continue
                     if not self.publisher.connected:  # dropped under a batch, or since
                         await unless_stopped(self.publisher.reconnect(), stop)
-                    self.position = await asyncio.to_thread(self._tracked_position)
+                    if not leading:  # another process may have relayed until now
+                        self.position = await asyncio.to_thread(self._tracked_position)
+                        leading = True
                     await self.drain(stop)
                     if self.last_error is not None:
                         log.info("relay publishing again from position %s", self.position)
@@ -136,6 +153,7 @@ class Relay:
                 except Stopped:
                     break
                 except Exception as exc:  # noqa: BLE001 - the relay outlives broker/db outages
+                    leading = False  # read the recorded position again before going on
                     error = f"{type(exc).__name__}: {exc}"
                     if error != self.last_error:  # one line per new trouble, not per retry
                         log.warning("relay failed at position %s; retrying with backoff up to "
@@ -157,11 +175,11 @@ class Relay:
             return False
         return True
 
-    def _let_read_models_settle(self) -> None:
+    def _let_read_models_settle(self, position: int) -> None:
         if self.settled is None:
             return
         try:
-            self.settled(self.store.recorder.max_notification_id() or 0)
+            self.settled(position)
         except TimeoutError:  # read models stalled or run nowhere: publish all the same
             log.debug("relay publishing ahead of the read models")
 

@@ -3,6 +3,7 @@ one, exclusive between sessions, all lost together if the connection goes, and r
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from adapters.pg_lock import LockSession
 from tests.conftest import PG_BASE
 
 pytestmark = pytest.mark.integration
+CHECK = 0.3  # seconds a session that answered counts as alive, in these tests
 
 
 def backends(app_name: str) -> list[int]:
@@ -24,7 +26,8 @@ def backends(app_name: str) -> list[int]:
 
 @pytest.fixture
 def sessions(pg_url: str) -> Iterator[tuple[LockSession, LockSession]]:
-    one, two = (LockSession(PG_BASE, f"t{uuid.uuid4().hex[:10]}:locks") for _ in range(2))
+    one, two = (LockSession(PG_BASE, f"t{uuid.uuid4().hex[:10]}:locks", check_every=CHECK)
+                for _ in range(2))
     yield one, two
     one.close()
     two.close()
@@ -61,6 +64,9 @@ def test_a_lost_connection_loses_every_lock_and_they_are_taken_again(
     [pid] = backends(one.application_name)
     with psycopg.connect(PG_BASE, autocommit=True) as conn:
         conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    # Within check_every of its last answer the session is not asked again; then it is.
+    assert mine[0].held()
+    time.sleep(CHECK + 0.05)
     assert not mine[0].held()  # the failed check drops the session: both locks went with it
     assert all(two.lock(name).held() for name in names)
     two.close()
