@@ -9,8 +9,8 @@ import re
 import secrets
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 DEFAULT_DATABASE_URL = "sqlite:///./edge-data/edge.sqlite3"
@@ -31,117 +31,105 @@ class SettingsError(ValueError):
     """A setting has a value the service cannot run with."""
 
 
+# Each setting is declared once, in Settings: its default and how from_env reads it from the
+# environment (kept in the field's metadata under this key).
+_READ = "read_from_env"
+Env = Mapping[str, str]
+
+
+def _setting(default: object, read: Callable[[Env], object]) -> Any:
+    return field(default=default, metadata={_READ: read})
+
+
+def _text(key: str, default: str, *, blank_is_unset: bool = False,
+          clean: Callable[[str], str] | None = None) -> Any:
+    def read(env: Env) -> str:
+        value = env.get(key, default)
+        value = (value or default) if blank_is_unset else value
+        return clean(value) if clean else value
+
+    return _setting(default, read)
+
+
+def _flag(key: str, default: bool) -> Any:
+    return _setting(default, lambda env: _bool(env, key, default))
+
+
+def _whole(key: str, default: int, low: int, high: int) -> Any:
+    return _setting(default, lambda env: _int(env, key, default, low, high))
+
+
+def _seconds(key: str, default: float, zero: bool = False) -> Any:
+    return _setting(default, lambda env: _float(env, key, default, "seconds", zero))
+
+
+def _days(key: str, default: float) -> Any:
+    """A number of days, or 0 (off)."""
+    return _setting(default, lambda env: _float(env, key, default, "days", zero=True))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the admin service, with its documented default."""
 
-    database_url: str = DEFAULT_DATABASE_URL
-    nats_url: str = ""
-    nats_stream: str = "EDGE"
-    nats_subject_prefix: str = ""
-    run_relay: bool = True
-    run_webhook_worker: bool = True
-    webhook_allow_private_ips: bool = False
-    webhook_max_attempts: int = 3
-    webhook_timeout: float = 10.0
-    encryption_key: str = ""
-    api_key: str = ""
-    master_key: str = ""
+    database_url: str = _text("DATABASE_URL", DEFAULT_DATABASE_URL, blank_is_unset=True)
+    nats_url: str = _text("NATS_URL", "")
+    nats_stream: str = _text("NATS_STREAM", "EDGE", blank_is_unset=True)
+    nats_subject_prefix: str = _text("NATS_SUBJECT_PREFIX", "")
+    run_relay: bool = _flag("RUN_RELAY", True)
+    run_webhook_worker: bool = _flag("RUN_WEBHOOK_WORKER", True)
+    webhook_allow_private_ips: bool = _flag("WEBHOOK_ALLOW_PRIVATE_IPS", False)
+    webhook_max_attempts: int = _whole("WEBHOOK_MAX_ATTEMPTS", 3, 1, 100)
+    webhook_timeout: float = _seconds("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+    encryption_key: str = _text("ENCRYPTION_KEY", "")
+    api_key: str = _text("API_KEY", "")  # with MASTER_KEY unset too: one is generated
+    master_key: str = _text("MASTER_KEY", "")
     generated_api_key: bool = False
-    default_cluster_name: str = ""
-    public_enrollment_key_enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = 8080
-    public_url: str = ""
-    heartbeat_interval: float = 10.0
-    node_unhealthy_after: float = 30.0
-    node_unreachable_after: float = 90.0
-    execution_unreachable_grace: float = 900.0
-    execution_retention_days: float = 30.0
-    telemetry_retention_days: float = 7.0
-    scheduler_interval: float = 1.0
-    agent_poll_recheck: float = 5.0
-    ssh_login_max_failures: int = 10
-    ssh_login_window: float = 300.0
-    max_page_size: int = 100
-    max_body_bytes: int = 1_048_576
-    run_projections: bool = True
-    write_group_commit: bool = True
-    write_project_in_commit: bool = True
-    admin_id: str = ""
-    admin_cluster_name: str = "admin-cluster-main"
-    admin_max_peers: int = 100_000
-    admin_checkin_interval: float = 5.0
-    admin_offline_after: float = 15.0
-    admin_forget_after: float = 3600.0
-    log_format: str = "json"
-    access_log: bool = True  # one line per request, at info
-    placement_snapshot: float = 0.5
-    deployment_start_deadline: float = 600.0
-    deployment_domain: str = ""
-    database_pool_size: int = DATABASE_POOL_SIZE
-    database_app_name: str = "edge-admin"
+    default_cluster_name: str = _text("DEFAULT_CLUSTER_NAME", "")
+    public_enrollment_key_enabled: bool = _flag("PUBLIC_ENROLLMENT_KEY_ENABLED", False)
+    host: str = _text("HOST", "127.0.0.1")
+    port: int = _whole("PORT", 8080, 0, 65535)
+    public_url: str = _text("PUBLIC_URL", "")
+    heartbeat_interval: float = _seconds("HEARTBEAT_INTERVAL_SECONDS", 10.0)
+    node_unhealthy_after: float = _seconds("NODE_UNHEALTHY_AFTER_SECONDS", 30.0)
+    node_unreachable_after: float = _seconds("NODE_UNREACHABLE_AFTER_SECONDS", 90.0)
+    execution_unreachable_grace: float = _seconds("EXECUTION_UNREACHABLE_GRACE_SECONDS", 900.0)
+    execution_retention_days: float = _days("EXECUTION_RETENTION_DAYS", 30.0)
+    telemetry_retention_days: float = _days("DEPLOYMENT_TELEMETRY_RETENTION_DAYS", 7.0)
+    scheduler_interval: float = _seconds("SCHEDULER_INTERVAL_SECONDS", 1.0)
+    agent_poll_recheck: float = _seconds("AGENT_POLL_RECHECK_SECONDS", 5.0)
+    ssh_login_max_failures: int = _whole("SSH_LOGIN_MAX_FAILURES", 10, 1, 1_000_000)
+    ssh_login_window: float = _seconds("SSH_LOGIN_WINDOW_SECONDS", 300.0)
+    max_page_size: int = _whole("MAX_PAGE_SIZE", 100, 1, 10_000)
+    max_body_bytes: int = _whole("MAX_BODY_BYTES", 1_048_576, 1024, 1 << 30)
+    run_projections: bool = _flag("RUN_PROJECTIONS", True)
+    write_group_commit: bool = _flag("WRITE_GROUP_COMMIT", True)
+    write_project_in_commit: bool = _flag("WRITE_PROJECT_IN_COMMIT", True)
+    admin_id: str = _text("ADMIN_ID", "")
+    admin_cluster_name: str = _text("ADMIN_CLUSTER_NAME", "admin-cluster-main",
+                                    blank_is_unset=True)
+    admin_max_peers: int = _whole("ADMIN_MAX_PEERS", 100_000, 1, 1_000_000)
+    admin_checkin_interval: float = _seconds("ADMIN_CHECKIN_SECONDS", 5.0)
+    admin_offline_after: float = _seconds("ADMIN_OFFLINE_AFTER_SECONDS", 15.0)
+    admin_forget_after: float = _seconds("ADMIN_FORGET_AFTER_SECONDS", 3600.0)
+    log_format: str = _text("LOG_FORMAT", "json", blank_is_unset=True, clean=str.lower)
+    access_log: bool = _flag("ACCESS_LOG", True)  # one line per request, at info
+    placement_snapshot: float = _seconds("PLACEMENT_SNAPSHOT_SECONDS", 0.5, zero=True)
+    deployment_start_deadline: float = _seconds("DEPLOYMENT_START_DEADLINE_SECONDS", 600.0)
+    deployment_domain: str = _text("DEPLOYMENT_DOMAIN", "",
+                                   clean=lambda v: v.strip().strip(".").lower())
+    database_pool_size: int = _whole("DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, 1, 1000)
+    # libpq's own variable; our connections add their pool: `edge-admin:store`.
+    database_app_name: str = _text("PGAPPNAME", "edge-admin", blank_is_unset=True)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         e = dict(os.environ if env is None else env)
-        api_key, master_key = e.get("API_KEY", ""), e.get("MASTER_KEY", "")
-        generated = not api_key and not master_key
-        if generated:
-            api_key = secrets.token_urlsafe(24)
         values: dict[str, object] = {
-            "database_url": e.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-            "nats_url": e.get("NATS_URL", ""),
-            "nats_stream": e.get("NATS_STREAM") or "EDGE",
-            "nats_subject_prefix": e.get("NATS_SUBJECT_PREFIX", ""),
-            "run_relay": _bool(e, "RUN_RELAY", True),
-            "run_webhook_worker": _bool(e, "RUN_WEBHOOK_WORKER", True),
-            "webhook_allow_private_ips": _bool(e, "WEBHOOK_ALLOW_PRIVATE_IPS", False),
-            "webhook_max_attempts": _int(e, "WEBHOOK_MAX_ATTEMPTS", 3, 1, 100),
-            "webhook_timeout": _float(e, "WEBHOOK_TIMEOUT_SECONDS", 10.0),
-            "encryption_key": e.get("ENCRYPTION_KEY", ""),
-            "api_key": api_key,
-            "master_key": master_key,
-            "generated_api_key": generated,
-            "default_cluster_name": e.get("DEFAULT_CLUSTER_NAME", ""),
-            "public_enrollment_key_enabled": _bool(e, "PUBLIC_ENROLLMENT_KEY_ENABLED", False),
-            "host": e.get("HOST", "127.0.0.1"),
-            "port": _int(e, "PORT", 8080, 0, 65535),
-            "public_url": e.get("PUBLIC_URL", ""),
-            "heartbeat_interval": _float(e, "HEARTBEAT_INTERVAL_SECONDS", 10.0),
-            "node_unhealthy_after": _float(e, "NODE_UNHEALTHY_AFTER_SECONDS", 30.0),
-            "node_unreachable_after": _float(e, "NODE_UNREACHABLE_AFTER_SECONDS", 90.0),
-            "execution_unreachable_grace": _float(
-                e, "EXECUTION_UNREACHABLE_GRACE_SECONDS", 900.0),
-            "execution_retention_days": _float(
-                e, "EXECUTION_RETENTION_DAYS", 30.0, "days", zero=True),
-            "telemetry_retention_days": _float(
-                e, "DEPLOYMENT_TELEMETRY_RETENTION_DAYS", 7.0, "days", zero=True),
-            "scheduler_interval": _float(e, "SCHEDULER_INTERVAL_SECONDS", 1.0),
-            "agent_poll_recheck": _float(e, "AGENT_POLL_RECHECK_SECONDS", 5.0),
-            "ssh_login_max_failures": _int(e, "SSH_LOGIN_MAX_FAILURES", 10, 1, 1_000_000),
-            "ssh_login_window": _float(e, "SSH_LOGIN_WINDOW_SECONDS", 300.0),
-            "max_page_size": _int(e, "MAX_PAGE_SIZE", 100, 1, 10_000),
-            "max_body_bytes": _int(e, "MAX_BODY_BYTES", 1_048_576, 1024, 1 << 30),
-            "run_projections": _bool(e, "RUN_PROJECTIONS", True),
-            "write_group_commit": _bool(e, "WRITE_GROUP_COMMIT", True),
-            "write_project_in_commit": _bool(e, "WRITE_PROJECT_IN_COMMIT", True),
-            "admin_id": e.get("ADMIN_ID", ""),
-            "admin_cluster_name": e.get("ADMIN_CLUSTER_NAME") or "admin-cluster-main",
-            "admin_max_peers": _int(e, "ADMIN_MAX_PEERS", 100_000, 1, 1_000_000),
-            "admin_checkin_interval": _float(e, "ADMIN_CHECKIN_SECONDS", 5.0),
-            "admin_offline_after": _float(e, "ADMIN_OFFLINE_AFTER_SECONDS", 15.0),
-            "admin_forget_after": _float(e, "ADMIN_FORGET_AFTER_SECONDS", 3600.0),
-            "log_format": (e.get("LOG_FORMAT") or "json").lower(),
-            "access_log": _bool(e, "ACCESS_LOG", True),
-            "placement_snapshot": _float(e, "PLACEMENT_SNAPSHOT_SECONDS", 0.5, zero=True),
-            "deployment_start_deadline": _float(e, "DEPLOYMENT_START_DEADLINE_SECONDS", 600.0),
-            "deployment_domain": e.get("DEPLOYMENT_DOMAIN", "").strip().strip(".").lower(),
-            "database_pool_size": _int(e, "DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, 1, 1000),
-            # libpq's own variable; our connections add their pool: `edge-admin:store`.
-            "database_app_name": e.get("PGAPPNAME") or "edge-admin",
-        }
+            f.name: f.metadata[_READ](e) for f in fields(cls) if _READ in f.metadata}
+        if not values["api_key"] and not values["master_key"]:
+            values.update(api_key=secrets.token_urlsafe(24), generated_api_key=True)
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.validate()

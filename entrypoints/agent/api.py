@@ -47,6 +47,16 @@ from entrypoints.agent.identity import Identity
 T = TypeVar("T")
 LoginMethod = Literal["publickey", "password"]
 RETRYABLE_STATUS = frozenset({408, 425, 429})
+AboutDeployment = (DeploymentReport | DeploymentTelemetry | DeploymentProgress | HealthObservation
+                   | RuntimeLogBatch)
+# Each report on a deployment: its route below /agent/v1/deployments/{request_id}/, its reply.
+_ABOUT_DEPLOYMENT: dict[type[AboutDeployment], tuple[str, type[msgspec.Struct]]] = {
+    DeploymentReport: ("report", DeploymentReply),
+    DeploymentTelemetry: ("telemetry", TelemetryReply),
+    DeploymentProgress: ("progress", DeploymentProgressReply),
+    HealthObservation: ("health", HealthObservationReply),
+    RuntimeLogBatch: ("runtime-logs", RuntimeLogReply),
+}
 
 
 class Unreachable(Exception):
@@ -130,29 +140,12 @@ class AgentApi:
                              password=password)
         return await self._post("/agent/v1/ssh/verify", body, api_token, SshVerdict)
 
-    async def deployment(self, api_token: str, request_id: str,
-                         report: DeploymentReport) -> DeploymentReply:
-        return await self._post(f"/agent/v1/deployments/{request_id}/report", report,
-                                api_token, DeploymentReply)
-
-    async def telemetry(self, api_token: str, request_id: str,
-                        body: DeploymentTelemetry) -> TelemetryReply:
-        return await self._post(f"/agent/v1/deployments/{request_id}/telemetry", body,
-                                api_token, TelemetryReply)
-
-    async def progress(self, api_token: str, request_id: str,
-                       body: DeploymentProgress) -> DeploymentProgressReply:
-        return await self._post(f"/agent/v1/deployments/{request_id}/progress", body,
-                                api_token, DeploymentProgressReply)
-
-    async def health(self, api_token: str, request_id: str,
-                     body: HealthObservation) -> HealthObservationReply:
-        return await self._post(f"/agent/v1/deployments/{request_id}/health", body,
-                                api_token, HealthObservationReply)
-    async def runtime_logs(self, api_token: str, request_id: str,
-                           body: RuntimeLogBatch) -> RuntimeLogReply:
-        return await self._post(f"/agent/v1/deployments/{request_id}/runtime-logs", body,
-                                api_token, RuntimeLogReply)
+    async def report_on(self, api_token: str, request_id: str, body: AboutDeployment) -> None:
+        """One of the agent's reports on a deployment, to that report's route; the admin's
+        reply is checked (a body from anything else is `Unreachable`), not returned: the agent
+        acts on none of them."""
+        route, reply = _ABOUT_DEPLOYMENT[type(body)]
+        await self._post(f"/agent/v1/deployments/{request_id}/{route}", body, api_token, reply)
 
     async def host(self, api_token: str, report: AgentHostReport) -> HostReply:
         return await self._post("/agent/v1/host", report, api_token, HostReply)

@@ -68,7 +68,7 @@ class Hosting:
         while True:
             session = await self.link.session()
             try:
-                await self.link.api.deployment(session.api_token, request_id, report)
+                await self.link.api.report_on(session.api_token, request_id, report)
                 return
             except AdminError as exc:
                 if exc.status == 401:
@@ -87,13 +87,13 @@ class Hosting:
     async def send_telemetry(self, request_id: str, body: DeploymentTelemetry) -> None:
         """Best effort: a lost sample is replaced by the next one."""
         await self._once("telemetry", request_id,
-                         lambda token: self.link.api.telemetry(token, request_id, body))
+                         lambda token: self.link.api.report_on(token, request_id, body))
 
     async def send_progress(self, request_id: str, body: DeploymentProgress) -> None:
         """Once: a start's progress line is worth no wait (its report follows it). An admin
         that predates the route answers 404."""
         await self._once("progress", request_id,
-                         lambda token: self.link.api.progress(token, request_id, body))
+                         lambda token: self.link.api.report_on(token, request_id, body))
 
     async def _once(self, what: str, request_id: str,
                     send: Callable[[str], Awaitable[object]]) -> None:
@@ -110,7 +110,7 @@ class Hosting:
         for failures in range(HEALTH_TRIES):
             try:
                 session = await self.link.session()
-                await self.link.api.health(session.api_token, request_id, body)
+                await self.link.api.report_on(session.api_token, request_id, body)
                 return
             except Unreachable as exc:
                 log.debug("health of %s not delivered yet: %s", request_id, exc)

@@ -95,8 +95,8 @@ class LogShipper:
             return
         try:
             session = await self.link.session()
-            await self.link.api.runtime_logs(session.api_token, request_id,
-                                             RuntimeLogBatch(lines=[line for _, line in found]))
+            await self.link.api.report_on(session.api_token, request_id,
+                                          RuntimeLogBatch(lines=[line for _, line in found]))
         except Unreachable:
             return  # fetched again next round
         except AdminError as exc:

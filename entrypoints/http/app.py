@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import Route
 
 from domain.shared import DomainError
 from entrypoints.bootstrap import Services, build_services
@@ -95,42 +96,47 @@ Background = Callable[[Services], AbstractAsyncContextManager[None]]
 # Appaloft's resources sit at the root, as in its seed; Mengi's /deployments/... too.
 APPALOFT_PREFIXES = ("/projects", "/environments", "/servers", "/resources", "/deployments",
                      "/audit-events")
-API_ROUTES = [
-    *clusters.ROUTES,
-    *enrollment_keys.ROUTES,
-    *nodes.ROUTES,
-    *aliases.ROUTES,
-    *commands.ROUTES,
-    *command_executions.ROUTES,
-    *self_update_requests.ROUTES,
-    *ssh.ROUTES,
-    *admins.ROUTES,
-    *admin_metrics.ROUTES,
-    *node_metrics.ROUTES,
-    *edgegap.ROUTES,
-    *edgegap_fleet.ROUTES,
-    *edgegap_tags.ROUTES,
-    *edgegap_telemetry.ROUTES,
-    *apps.ROUTES,
-    *app_hosting.ROUTES,
+# The route modules, in the order Starlette tries their routes: the API (/api/v1 and the seeds'
+# root paths), then the agent's (/agent/v1). The OpenAPI document reads the same tuples.
+API_MODULES = (
+    clusters,
+    enrollment_keys,
+    nodes,
+    aliases,
+    commands,
+    command_executions,
+    self_update_requests,
+    ssh,
+    admins,
+    admin_metrics,
+    node_metrics,
+    edgegap,
+    edgegap_fleet,
+    edgegap_tags,
+    edgegap_telemetry,
+    apps,
+    app_hosting,
     # Appaloft (issue 17) at the seed's root paths; Mengi's /deployments/app-hosting first.
-    *projects.ROUTES,
-    *environments.ROUTES,
-    *variables.ROUTES,
-    *servers.ROUTES,
-    *resources.ROUTES,
-    *deployment_attempts.ROUTES,
-    *runtime_controls.ROUTES,
-    *runtime_logs.ROUTES,
-    *attempt_events.ROUTES,
-    *attempt_logs.ROUTES,
-    *audit_events.ROUTES,
-    *resource_health.ROUTES,
-    *webhooks.ROUTES,
-    *event_types.ROUTES,
-    *events.ROUTES,
-    *deliveries.ROUTES,
-]
+    projects,
+    environments,
+    variables,
+    servers,
+    resources,
+    deployment_attempts,
+    runtime_controls,
+    runtime_logs,
+    attempt_events,
+    attempt_logs,
+    audit_events,
+    resource_health,
+    webhooks,
+    event_types,
+    events,
+    deliveries,
+)
+AGENT_MODULES = (agent, agent_work, agent_deployments, agent_health, agent_runtime_logs)
+API_ROUTES: list[Route] = [r for module in API_MODULES for r in module.ROUTES]
+AGENT_ROUTES: list[Route] = [r for module in AGENT_MODULES for r in module.ROUTES]
 
 
 def create_http_app(
@@ -162,11 +168,7 @@ def create_http_app(
     app = Starlette(
         routes=[
             *API_ROUTES,
-            *agent.ROUTES,
-            *agent_work.ROUTES,
-            *agent_deployments.ROUTES,
-            *agent_health.ROUTES,
-            *agent_runtime_logs.ROUTES,
+            *AGENT_ROUTES,
             *swagger.ROUTES,
             *asyncdoc.ROUTES,
             *health.ROUTES,

@@ -26,7 +26,7 @@ from entrypoints.http.openapi.deployments import HOSTS as HOSTS_TAG
 from entrypoints.http.openapi.op import Op
 from entrypoints.http.responses import no_content, ok, paginated
 from entrypoints.http.routing import route
-from entrypoints.http.serializers import Created, Shape, Updated, described
+from entrypoints.http.serializers import Created, Shape, Timestamped, described
 from projections.deployment_tables import AppRecord, AppVersionRecord, HostRecord
 from projections.query import Cond
 
@@ -43,14 +43,12 @@ _d = described
 CpuUnits = Annotated[int, _d("1024 units = 1 vCPU")]
 
 
-class AppResponse(Shape):
+class AppResponse(Timestamped):
     """An application"""
 
     id: Annotated[UUID, _d("Application ID")]
     name: Annotated[str, _d("Application name (lowercase letters, digits, hyphens)")]
     version_count: Annotated[int, _d("Number of registered versions")]
-    inserted_at: Created
-    updated_at: Updated
 
 
 class VersionPort(Shape):
@@ -86,7 +84,7 @@ class AppVersionResponse(Shape):
     inserted_at: Created
 
 
-class HostResponse(Shape):
+class HostResponse(Timestamped):
     """A node's placement profile: location, capacity, fleet, what is allocated and which
     images it holds"""
 
@@ -102,8 +100,6 @@ class HostResponse(Shape):
     allocated_memory_mb: int
     deployment_count: Annotated[int, _d("Deployments holding room on the node")]
     cached_images: Annotated[list[str], _d("Image references the agent reported")]
-    inserted_at: Created
-    updated_at: Updated
 
 
 SHAPES = (AppResponse, AppVersionResponse, HostResponse)

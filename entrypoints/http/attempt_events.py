@@ -54,13 +54,13 @@ from entrypoints.http.sse import (
     event_stream,
     parse_cursor,
     resumed_at,
+    waited,
 )
 from entrypoints.http.wakeups import Wakeups, wakeups
 from projections.resource_reads import ProgressLine, TimelineEntry, timeline
 from projections.resource_tables import AttemptRecord
 
 _d = described
-FOLLOW_SECONDS = 10.0  # how long a follow=true page waits for the next event
 SCHEMA: Literal["deployments.stream-events/v1"] = "deployments.stream-events/v1"
 EventType = Literal["deployment-requested", "deployment-placed", "deployment-ready",
                     "deployment-failed", "deployment-stop-deferred",
@@ -197,18 +197,11 @@ async def start_of(svc: Services, deployment_id: UUID, query: EventsQuery,
 # --- GET /deployments/{id}/events ----------------------------------------------------------
 async def _follow(request: Request, deployment_id: UUID, cursor: int,
                   until_terminal: bool) -> Seen:
-    """The attempt's events after `cursor` once there are some (or it is terminal and
-    until_terminal, or FOLLOW_SECONDS pass, or the server stops)."""
-    svc, stopping = services(request), stopping_event(request)
-    deadline = time.monotonic() + FOLLOW_SECONDS
-    with wakeups(request).waiting() as woken:
-        while True:
-            woken.clear()
-            seen = await run(read_after, svc, deployment_id, cursor)
-            left = deadline - time.monotonic()
-            if seen.after or (until_terminal and seen.terminal) or left <= 0 or stopping.is_set():
-                return seen
-            await first_of(woken, stopping, min(POLL_SECONDS, left))
+    """The attempt's events after `cursor` once there are some, or it is terminal and
+    until_terminal (sse.waited)."""
+    svc = services(request)
+    return await waited(request, lambda: run(read_after, svc, deployment_id, cursor),
+                        lambda seen: bool(seen.after) or (until_terminal and seen.terminal))
 
 
 async def events(request: Request) -> Response:

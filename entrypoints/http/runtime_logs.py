@@ -10,7 +10,6 @@ lines are stored (`masked` says where).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -23,22 +22,21 @@ from starlette.responses import Response
 
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import AppaloftShape, Query, answer, found, read_query, run
-from entrypoints.http.inputs import first_of, path_uuid, services, stopping_event
+from entrypoints.http.inputs import path_uuid, services, stopping_event
 from entrypoints.http.openapi.appaloft import RESOURCE, appaloft_op
 from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
 from entrypoints.http.sse import (
-    POLL_SECONDS,
     event_stream,
     followed,
     parse_cursor,
     resumed_at,
+    waited,
 )
 from entrypoints.http.wakeups import wakeups
 from projections.resource_tables import ResourceRecord
 
 _d = described
-FOLLOW_SECONDS = 10.0  # how long a follow=true page waits for the next lines
 _encode = msgspec.json.Encoder().encode
 
 
@@ -143,20 +141,12 @@ async def index(request: Request) -> Response:
 
 async def _follow(request: Request, where: Target, query: RuntimeLogsQuery,
                   after: int | None) -> list[RuntimeLogEntry]:
-    """The next lines after `after` (or after the last one now), once there are some, or
-    FOLLOW_SECONDS pass, or the server stops."""
-    svc, stopping = services(request), stopping_event(request)
-    if after is None:
-        after = await run(_last_sequence, svc, where, query)
-    deadline = time.monotonic() + FOLLOW_SECONDS
-    with wakeups(request).waiting() as woken:
-        while True:
-            woken.clear()
-            logs = await run(read_lines, svc, where, query, after, query.tail_lines)
-            left = deadline - time.monotonic()
-            if logs or left <= 0 or stopping.is_set():
-                return logs
-            await first_of(woken, stopping, min(POLL_SECONDS, left))
+    """The next lines after `after` (or after the last one now), once there are some
+    (sse.waited)."""
+    svc = services(request)
+    start = await run(_last_sequence, svc, where, query) if after is None else after
+    return await waited(
+        request, lambda: run(read_lines, svc, where, query, start, query.tail_lines), bool)
 
 
 def frame(entry: RuntimeLogEntry) -> tuple[int, bytes]:

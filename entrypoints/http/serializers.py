@@ -58,6 +58,16 @@ class Shape(msgspec.Struct, forbid_unknown_fields=True):
     """Response shapes: closed objects whose every field is always present."""
 
 
+class Timestamped(Shape, kw_only=True):
+    """The shape of a stored object, ending with when it was created and last updated.
+
+    Keyword-only: msgspec puts these fields after those of the subclass, so they stay last on
+    the wire and in the schema."""
+
+    inserted_at: Created
+    updated_at: Updated
+
+
 class NodeSummary(Shape):
     """Summary of a node inside a cluster"""
 
@@ -67,7 +77,7 @@ class NodeSummary(Shape):
     vpn_hostname: Annotated[str, _d("DNS hostname for this node")]
 
 
-class ClusterResponse(Shape):
+class ClusterResponse(Timestamped):
     """An edge cluster"""
 
     id: Annotated[UUID, _d("Unique cluster identifier (use name for API operations)")]
@@ -78,11 +88,9 @@ class ClusterResponse(Shape):
     node_count: Annotated[int, _d("Number of nodes in this cluster")]
     node_limit: Annotated[int | None, _d("Maximum nodes allowed (null means no limit)")]
     nodes: Annotated[list[NodeSummary], _d("Nodes in this cluster")]
-    inserted_at: Created
-    updated_at: Updated
 
 
-class EnrollmentKeyResponse(Shape):
+class EnrollmentKeyResponse(Timestamped):
     """An enrollment key of a cluster"""
 
     id: Annotated[UUID, _d("Enrollment key ID")]
@@ -94,11 +102,9 @@ class EnrollmentKeyResponse(Shape):
     uses_remaining: Annotated[int | None, _d("Remaining uses. null means unlimited.")]
     expired_at: Annotated[Moment | None, _d("Expiry datetime. null means never expires.")]
     last_used_at: Annotated[Moment | None, _d("When the key was last used. null if unused.")]
-    inserted_at: Created
-    updated_at: Updated
 
 
-class NodeResponse(Shape):
+class NodeResponse(Timestamped):
     """A registered edge node"""
 
     id: Annotated[UUID, _d("Unique node identifier")]
@@ -126,11 +132,9 @@ class NodeResponse(Shape):
         "WireGuard metrics port (WireGuard Exporter)",
         examples=[DEFAULT_PORTS["wireguard_metrics_port"]])]
     last_seen_at: Annotated[Moment | None, _d("Last heartbeat timestamp from the node")]
-    inserted_at: Created
-    updated_at: Updated
 
 
-class AliasResponse(Shape):
+class AliasResponse(Timestamped):
     """A DNS alias of a node"""
 
     id: Annotated[UUID, _d("Unique alias identifier")]
@@ -138,11 +142,9 @@ class AliasResponse(Shape):
     node_id: Annotated[UUID, _d("ID of the node this alias belongs to")]
     cluster_name: Annotated[str, _d("Name of the cluster")]
     vpn_hostname: Annotated[str, _d("Full DNS hostname (FQDN)")]
-    inserted_at: Created
-    updated_at: Updated
 
 
-class CommandResponse(Shape):
+class CommandResponse(Timestamped):
     """A command: a shell script for the nodes its targeting resolved to at creation"""
 
     id: Annotated[UUID, _d("Unique command identifier")]
@@ -154,11 +156,9 @@ class CommandResponse(Shape):
     expired_at: Annotated[Moment | None, _d(
         "Deadline after which pending/sent executions are automatically expired (immutable "
         "after creation)")]
-    inserted_at: Created
-    updated_at: Updated
 
 
-class CommandExecutionResponse(Shape):
+class CommandExecutionResponse(Timestamped):
     """One command on one node"""
 
     id: Annotated[UUID, _d("Unique command execution identifier")]
@@ -188,8 +188,6 @@ class CommandExecutionResponse(Shape):
     output: Annotated[str | None, _d(
         "Combined stdout and stderr, at most 65,536 characters (head and tail kept around a "
         "marker when longer)")]
-    inserted_at: Created
-    updated_at: Updated
 
 
 class SelfUpdateSummary(Shape):
@@ -201,7 +199,7 @@ class SelfUpdateSummary(Shape):
                               "self-update switched off meanwhile)")]
 
 
-class SelfUpdateRequestResponse(Shape):
+class SelfUpdateRequestResponse(Timestamped):
     """A request for agents to update themselves"""
 
     id: Annotated[UUID, _d("Self-update request ID")]
@@ -213,11 +211,9 @@ class SelfUpdateRequestResponse(Shape):
     targeting: Annotated[Targeting, _d(
         "Targeting configuration (same format as commands), with the implicit status=healthy "
         "and self_update_enabled=true filters merged into node_filters")]
-    inserted_at: Created
-    updated_at: Updated
 
 
-class SshPublicKeyResponse(Shape):
+class SshPublicKeyResponse(Timestamped):
     """A public key allowed to log in as its username"""
 
     id: Annotated[UUID, _d("SSH public key ID")]
@@ -230,11 +226,9 @@ class SshPublicKeyResponse(Shape):
     fingerprint: Annotated[str, _d(
         "SHA256 fingerprint as `ssh-keygen -l` prints it (SHA256:...); not in the Edge Admin "
         "0.2.0 document")]
-    inserted_at: Created
-    updated_at: Updated
 
 
-class SshUsernameResponse(Shape):
+class SshUsernameResponse(Timestamped):
     """A login name on one node"""
 
     id: Annotated[UUID, _d("SSH username ID")]
@@ -246,8 +240,6 @@ class SshUsernameResponse(Shape):
     public_keys: Annotated[list[SshPublicKeyResponse], _d(
         "SSH public keys associated with this username (always preloaded here; ordered by "
         "creation, then name)")]
-    inserted_at: Created
-    updated_at: Updated
 
 
 # The shapes whose schemas the OpenAPI document takes from the classes themselves.

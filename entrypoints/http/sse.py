@@ -1,8 +1,9 @@
 """What the Server-Sent Events streams share (a deployment's events, a resource's runtime
 logs): cursors (a sequence from 0 to 2^63-1, as text; Last-Event-ID wins over `cursor`), the
-heartbeat and poll periods, the response, and the follow loop: frames after a cursor as they
-come, a comment line when idle, the end when the server stops. A commit of this process (or
-news an agent brought) wakes the loop at once; anything else is polled."""
+heartbeat and poll periods, the response, the follow loop (frames after a cursor as they come, a
+comment line when idle, the end when the server stops) and the long poll of their follow=true
+pages. A commit of this process (or news an agent brought) wakes them at once; anything else is
+polled."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import first_of
-from entrypoints.http.wakeups import Wakeups
+from entrypoints.http.inputs import first_of, stopping_event
+from entrypoints.http.wakeups import Wakeups, wakeups
 
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 15.0
 POLL_SECONDS = 0.25  # other processes' commits, and the projector catching up, are polled
+FOLLOW_SECONDS = 10.0  # how long a follow=true page waits for what comes next
 MAX_SEQUENCE = 2**63 - 1
 
 
@@ -63,4 +65,20 @@ async def followed(hub: Wakeups, stopping: asyncio.Event, cursor: int,
             if left <= 0:
                 yield b": heartbeat\n\n"
                 quiet_since, left = time.monotonic(), HEARTBEAT_SECONDS
+            await first_of(woken, stopping, min(POLL_SECONDS, left))
+
+
+async def waited(request: Request, fetch: Callable[[], Awaitable[T]],
+                 done: Callable[[T], bool]) -> T:
+    """The long poll of a follow=true page: what `fetch` reads, once `done` says it is worth
+    answering, or FOLLOW_SECONDS pass, or the server stops."""
+    stopping = stopping_event(request)
+    deadline = time.monotonic() + FOLLOW_SECONDS
+    with wakeups(request).waiting() as woken:
+        while True:
+            woken.clear()
+            found = await fetch()
+            left = deadline - time.monotonic()
+            if done(found) or left <= 0 or stopping.is_set():
+                return found
             await first_of(woken, stopping, min(POLL_SECONDS, left))

@@ -17,7 +17,7 @@ from entrypoints.http.listing import (
 from entrypoints.http.openapi.events import WEBHOOK_DESCRIPTION
 from entrypoints.http.openapi.op import WEBHOOK, Op
 from entrypoints.http.routing import route
-from entrypoints.http.serializers import Created, EventType, Shape, Updated, described
+from entrypoints.http.serializers import EventType, Timestamped, described
 from projections.query import Cond
 from projections.webhook_tables import WebhookRecord, split_events
 
@@ -37,15 +37,13 @@ SPEC = ListSpec(
 )
 
 
-class WebhookResponse(Shape):
+class WebhookResponse(Timestamped):
     """A webhook subscription (secret and headers are write-only and never returned)"""
 
     id: Annotated[UUID, described("Webhook ID")]
     url: Annotated[str, described("Destination URL — receives a POST per matching event")]
     subscribed_events: Annotated[list[EventType], described(
         "Explicit list of event types this webhook fires on")]
-    inserted_at: Created
-    updated_at: Updated
 
 
 SHAPES = (WebhookResponse,)

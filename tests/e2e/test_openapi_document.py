@@ -16,14 +16,7 @@ from starlette.testclient import TestClient
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from entrypoints.app import create_app
-from entrypoints.http import (
-    agent,
-    agent_deployments,
-    agent_health,
-    agent_runtime_logs,
-    agent_work,
-)
-from entrypoints.http.app import API_ROUTES
+from entrypoints.http.app import AGENT_ROUTES, API_ROUTES
 from entrypoints.http.listing import ListSpec, text
 from entrypoints.http.openapi import SCHEMAS
 from entrypoints.http.openapi import document as openapi
@@ -80,8 +73,7 @@ def test_served_document_covers_exactly_the_routes(client: TestClient) -> None:
     documented = {(m.upper(), p) for p, ops in DOCUMENT["paths"].items() for m in ops}
     routed = {
         (method, route.path)
-        for route in [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES,
-                      *agent_health.ROUTES, *agent_runtime_logs.ROUTES]
+        for route in [*API_ROUTES, *AGENT_ROUTES]
         if isinstance(route, Route)
         for method in (route.methods or set()) - {"HEAD"}
     }

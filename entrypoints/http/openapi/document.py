@@ -1,7 +1,7 @@
 """build_openapi(): the OpenAPI 3.1 document of every admin and agent route.
 
 Paths, methods, path parameters, list query parameters and request bodies are read from the code
-(API_ROUTES, agent.ROUTES, the Op each route module declares beside its route, each endpoint's
+(API_ROUTES, AGENT_ROUTES, the Op each route module declares beside its route, each endpoint's
 ListSpec with its filter wording, the msgspec input structs), so the document cannot drift from
 what the service accepts. Regenerate the committed copy with `python -m
 entrypoints.http.openapi.document > schemas/openapi.json`; a test fails when it is stale.
@@ -23,39 +23,17 @@ from domain.catalog import EVENT_TYPES
 from entrypoints.http import (
     admin_metrics_shapes,
     admins,
-    agent,
-    agent_deployments,
-    agent_health,
-    agent_runtime_logs,
-    agent_work,
-    app_hosting,
     appaloft_views,
-    apps,
-    attempt_events,
-    attempt_logs,
     attempt_readiness,
     attempt_views,
-    audit_events,
-    command_executions,
-    deliveries,
     edgegap_shapes,
-    environments,
     event_types,
     events,
-    node_metrics,
-    projects,
     resource_health_views,
-    resources,
     runtime_control_views,
-    runtime_controls,
-    runtime_logs,
     serializers,
-    servers,
-    ssh,
-    variables,
-    webhooks,
 )
-from entrypoints.http.app import API_ROUTES
+from entrypoints.http.app import AGENT_MODULES, AGENT_ROUTES, API_MODULES, API_ROUTES
 from entrypoints.http.errors import is_edgegap
 from entrypoints.http.listing import (
     ListSpec,
@@ -126,8 +104,7 @@ def build_openapi() -> dict[str, Any]:
 
 def _documented() -> list[DocumentedRoute]:
     """Every route of the API and the agent, each with the Op declared beside it."""
-    routes = [*API_ROUTES, *agent.ROUTES, *agent_work.ROUTES, *agent_deployments.ROUTES,
-              *agent_health.ROUTES, *agent_runtime_logs.ROUTES]
+    routes = [*API_ROUTES, *AGENT_ROUTES]
     if bare := [r.path for r in routes if not isinstance(r, DocumentedRoute)]:
         raise LookupError(f"{bare}: declare them with entrypoints.http.routing.route and an Op")
     return [r for r in routes if isinstance(r, DocumentedRoute)]
@@ -316,19 +293,15 @@ def _request_bodies() -> dict[str, oas.Schema]:
     return components
 
 
+# The shapes several route modules render; each route module lists its own (SHAPES).
+_SHAPE_MODULES = (serializers, admin_metrics_shapes, appaloft_views, attempt_readiness,
+                  attempt_views, edgegap_shapes, resource_health_views, runtime_control_views)
+
+
 def _response_shapes() -> dict[str, oas.Schema]:
     """The typed responses' schemas, from the classes the handlers return."""
-    shapes = (*serializers.SHAPES, *webhooks.SHAPES, *deliveries.SHAPES, *admins.SHAPES,
-              *admin_metrics_shapes.SHAPES, *node_metrics.SHAPES, *agent.SHAPES,
-              *agent_work.SHAPES, *ssh.SHAPES, *command_executions.SHAPES,
-              *appaloft_views.SHAPES, *projects.SHAPES, *environments.SHAPES,
-              *variables.SHAPES, *servers.SHAPES, *resources.SHAPES, *attempt_readiness.SHAPES,
-              *attempt_views.SHAPES, *attempt_events.SHAPES, *attempt_logs.SHAPES,
-              *audit_events.SHAPES, *resource_health_views.SHAPES, *agent_health.SHAPES,
-              *audit_events.SHAPES, *runtime_controls.SHAPES, *runtime_control_views.SHAPES,
-              *runtime_logs.SHAPES,
-              *edgegap_shapes.SHAPES, *app_hosting.SHAPES, *apps.SHAPES,
-              *agent_deployments.SHAPES, *agent_runtime_logs.SHAPES)
+    modules = (*_SHAPE_MODULES, *API_MODULES, *AGENT_MODULES)
+    shapes = [shape for module in modules for shape in getattr(module, "SHAPES", ())]
     named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
     schemas, components = msgspec.json.schema_components(
         [*shapes, *named.values()], ref_template="#/components/schemas/{name}")
