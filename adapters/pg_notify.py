@@ -37,6 +37,9 @@ class NotifyListener:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
                                      application_name=self.application_name) as conn:
                     conn.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(self.channel)))
+                    # Commits while not listening (start, a reconnect) sent no notice to us:
+                    # look now rather than at the workers' next poll. Pid 0 is nobody's.
+                    self.on_notify(0)
                     while not self._stop.is_set():
                         for notify in conn.notifies(timeout=0.5, stop_after=1):
                             self.on_notify(notify.pid)  # the committing backend's

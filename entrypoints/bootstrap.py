@@ -314,6 +314,10 @@ def build_relay_tracking(
 STORE_CACHE = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
 GEO = BundledGeoLocator()  # one per process: its data takes half a second to load
 RELAY_SETTLE_SECONDS = 2.0  # how long the relay lets the read models go first, at most
+# How often the projector and the relay look at the log unasked where every commit wakes them
+# (this process's through the write path, others' through LISTEN): only to catch a wake-up
+# lost while the listener reconnects. Polling every 50 ms was most of an idle admin's queries.
+LISTENED_POLL_SECONDS = 1.0
 
 
 def build_relay(
@@ -469,6 +473,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
 
         listener = NotifyListener(settings.postgres_conninfo(), channel, wake_all,
                                   settings.postgres_application_name("listen"))
+        if settings.run_projections:  # the listener runs (Services.start): polls are a net
+            projector.poll_interval = relay.poll_interval = LISTENED_POLL_SECONDS
     clock = clock or SystemClock()
     writes = WritePath(store, clock, projector, observers=[relay.wake],
                        group_commit=settings.write_group_commit)
