@@ -60,15 +60,6 @@ class Resource(Generic[R]):
         found = self.reads(svc).get(key)
         return self.render(svc, [found])[0] if found is not None else None
 
-    def answers_async(self, svc: Services) -> bool:
-        """Whether a record can be read and rendered on the event loop: the reads have an
-        async pool and the shape needs nothing more than the record."""
-        return self.reads(svc).reads_async and isinstance(self.render, Each)
-
-    async def load_async(self, svc: Services, key: Any) -> Any | None:
-        found = await self.reads(svc).get_async(key)
-        return self.render(svc, [found])[0] if found is not None else None
-
     def index(self, name: str = "index") -> Endpoint:
         async def index(request: Request) -> Response:
             spec = self.spec(request) if callable(self.spec) else self.spec
@@ -92,8 +83,10 @@ class Resource(Generic[R]):
     def show(self, name: str = "show") -> Endpoint:
         async def show(request: Request) -> Response:
             svc, key = services(request), path_uuid(request)
-            if self.answers_async(svc):  # no thread hand-off
-                found = await self.load_async(svc, key)
+            records = self.reads(svc)
+            if records.reads_async and isinstance(self.render, Each):  # no thread hand-off
+                record = await records.get_async(key)
+                found = self.render.render(record) if record is not None else None
             else:
                 found = await run_in_threadpool(self.load, svc, key)
             return ok(request, found) if found else not_found(request)
@@ -107,9 +100,6 @@ class Resource(Generic[R]):
         async def create(request: Request) -> Response:
             cmd = await read_body(request, body)
             svc = services(request)
-            if self.answers_async(svc):  # the answer read on the loop, not on a thread's pool
-                key = await run_in_threadpool(action, svc, request, cmd)
-                return ok(request, await self.load_async(svc, key), 201)
 
             def decide_and_load() -> Any:  # one thread hand-off per write, not two
                 return self.load(svc, action(svc, request, cmd))
@@ -126,9 +116,6 @@ class Resource(Generic[R]):
             key = path_uuid(request)
             cmd = await read_body(request, body)
             svc = services(request)
-            if self.answers_async(svc):
-                await run_in_threadpool(action, svc, key, cmd)
-                return ok(request, await self.load_async(svc, key))
 
             def decide_and_load() -> Any:
                 action(svc, key, cmd)
