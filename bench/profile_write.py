@@ -41,7 +41,7 @@ STAGES = [
     ("commit (insert, snapshots)", r"adapters/pg_recorder\.py|^save \(application/store\.py"),
     ("decide (load + rules)", r"application/write_path\.py|application/group_commit\.py"),
     ("targets (read before deciding)", r"adapters/read_ports\.py|projections/targets\.py"),
-    ("answer (read back + render)", r"^load \(entrypoints/http/crud\.py|responses\.py"
+    ("answer (read back + render)", r"(^|\.)load \(entrypoints/http/crud\.py|responses\.py"
                                     r"|serializers\.py"),
     ("decode (receive body, msgspec, checks)", r"entrypoints/http/inputs\.py"),
     ("relay (log -> bus)", r"application/relay\.py|memory_bus\.py"),
