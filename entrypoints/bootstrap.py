@@ -467,9 +467,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         own: set[int] = getattr(store.recorder, "backends", set())
 
         def wake_all(pid: int) -> None:
-            if pid not in own:  # own commits reach the projector through the write path
+            if pid not in own:  # own commits reach both through the write path
                 projector.wake()
-            relay.wake()
+                relay.wake()
 
         listener = NotifyListener(settings.postgres_conninfo(), channel, wake_all,
                                   settings.postgres_application_name("listen"))
