@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresTrackingRecorder
 from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
@@ -68,22 +68,11 @@ class RelayTrackingRecorder(PostgresTrackingRecorder):
     recording. An application crash loses nothing: the server flushes on its own."""
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        """BEGIN, the setting, the upsert and COMMIT in one round trip (a pipeline), not four.
-        As the library's, a position not above the recorded one is refused (no row back)."""
-        if not self.datastore.single_row_tracking:  # the library's own way, in full
-            with self.datastore.transaction(commit=True) as curs:
-                curs.execute("SET LOCAL synchronous_commit TO OFF")
-                self._insert_tracking(curs, tracking)
-            return
-        params = {"application_name": tracking.application_name,
-                  "notification_id": tracking.notification_id}
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            with conn.pipeline(), conn.transaction():
-                curs.execute("SET LOCAL synchronous_commit TO OFF")
-                curs.execute(self.insert_tracking_statement, params, prepare=True)
-            if curs.fetchone() is None:
-                raise IntegrityError(f"Failed to record tracking for "
-                                     f"{tracking.application_name} {tracking.notification_id}")
+        # Four round trips (BEGIN, the setting, the upsert, COMMIT). Pipelined into one they
+        # cost more CPU here (psycopg's pipeline machinery: 350 µs against 230 µs a call).
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SET LOCAL synchronous_commit TO OFF")
+            self._insert_tracking(curs, tracking)
 
 
 class DatabaseUnavailableError(Exception):

@@ -1,5 +1,5 @@
-"""The relay's position on PostgreSQL: recorded as the library records it (only forwards), in one
-round trip and without waiting for the disk flush."""
+"""The relay's position on PostgreSQL: recorded as the library records it (only forwards), without
+waiting for the disk flush, and without leaving that setting on the pool's connection."""
 
 from __future__ import annotations
 
