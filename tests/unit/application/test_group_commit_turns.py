@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from application.group_commit import GroupCommit, Request
@@ -18,77 +19,64 @@ def _answer(value: int) -> Any:
     return lambda shared: (value, {}, False)
 
 
-def _queue_behind(group: GroupCommit, count: int) -> tuple[list[threading.Thread],
-                                                            dict[int, Any]]:
-    """`count` callers queued behind the group's current leader (returns once they all wait)."""
-    answers: dict[int, Any] = {}
+def _behind_a_leader(group: GroupCommit, last: Callable[[], Any], count: int
+                     ) -> tuple[Request, list[BaseException], dict[int, Any]]:
+    """A leader whose decision waits until `count` callers queue behind it, then ends with
+    `last()`; returns its request, what its caller raised, and each queued caller's answer."""
+    gate, leading = threading.Event(), threading.Event()
+
+    def decide(shared: Any) -> Any:
+        leading.set()
+        assert gate.wait(WAIT)
+        return last(), {}, False
+
+    first, raised, answers = Request(decide), [], {}
+
+    def lead() -> None:
+        try:
+            group.submit(first)
+        except BaseException as exc:  # noqa: BLE001 - what the leader's caller hears
+            raised.append(exc)
 
     def call(i: int) -> None:
         request = group.submit(Request(_answer(i)))
         answers[i] = request.error or request.result
 
-    threads = [threading.Thread(target=call, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
+    leader = threading.Thread(target=lead, daemon=True)
+    leader.start()
+    assert leading.wait(WAIT)
+    callers = [threading.Thread(target=call, args=(i,), daemon=True) for i in range(count)]
+    for thread in callers:
         thread.start()
     deadline = time.monotonic() + WAIT
     while len(group._queue) < count:  # the turns are what is tested
         assert time.monotonic() < deadline, "callers did not queue"
         time.sleep(0.005)
-    return threads, answers
+    gate.set()
+    for thread in [leader, *callers]:
+        thread.join(WAIT)
+        assert not thread.is_alive(), "a caller was left waiting"
+    return first, raised, answers
 
 
 def test_callers_behind_a_slow_leader_lead_in_turn(memory_services: Services) -> None:
     group = memory_services.writes.group
     assert group is not None
     group.max_batch = 3  # 20 queued callers take several batches, so the lead changes hands
-    gate, leading = threading.Event(), threading.Event()
-
-    def slow(shared: Any) -> tuple[Any, dict[Any, Any], bool]:
-        leading.set()
-        assert gate.wait(WAIT)
-        return "first", {}, False
-
-    first = Request(slow)
-    leader = threading.Thread(target=group.submit, args=(first,), daemon=True)
-    leader.start()
-    assert leading.wait(WAIT)
-    threads, answers = _queue_behind(group, 20)
-    gate.set()
-    for thread in [leader, *threads]:
-        thread.join(WAIT)
-        assert not thread.is_alive(), "a caller was left waiting"
-    assert first.result == "first"
+    first, raised, answers = _behind_a_leader(group, lambda: "first", 20)
+    assert first.result == "first" and not raised
     assert answers == {i: i for i in range(20)}
 
 
 def test_an_interrupted_leader_hands_the_lead_on(memory_services: Services) -> None:
     group = memory_services.writes.group
     assert group is not None
-    gate, leading = threading.Event(), threading.Event()
 
-    def interrupted(shared: Any) -> Any:
-        leading.set()
-        assert gate.wait(WAIT)
+    def interrupted() -> Any:
         raise KeyboardInterrupt  # not an Exception: it goes past the decision's own handler
 
-    first = Request(interrupted)
-    raised: list[BaseException] = []
-
-    def lead() -> None:
-        try:
-            group.submit(first)
-        except KeyboardInterrupt as exc:
-            raised.append(exc)
-
-    leader = threading.Thread(target=lead, daemon=True)
-    leader.start()
-    assert leading.wait(WAIT)
-    threads, answers = _queue_behind(group, 8)
-    gate.set()
-    for thread in [leader, *threads]:
-        thread.join(WAIT)
-        assert not thread.is_alive(), "a caller was left waiting"
-    assert raised and isinstance(first.error, RuntimeError)  # its caller hears it
+    first, raised, answers = _behind_a_leader(group, interrupted, 8)
+    assert [type(e) for e in raised] == [KeyboardInterrupt]
+    assert isinstance(first.error, RuntimeError)  # its caller is told the write was cut short
     assert answers == {i: i for i in range(8)}  # the queue went on under the next leader
-    # And the group is free: a later caller leads at once.
-    assert group.submit(Request(_answer(99))).result == 99
+    assert group.submit(Request(_answer(99))).result == 99  # and a later caller leads at once
