@@ -94,6 +94,7 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                             "ORDER BY notification_id LIMIT %s").format(table)
         self._sql_many_snapshotted: tuple[Any, SQL] | None = None  # (snapshot recorder, sql)
         self._sql_pages: dict[tuple[str, ...], SQL] = {}  # by topics (_sql_page_of)
+        self._sql_heads: dict[tuple[str, ...], SQL] = {}  # by topics (_sql_page_and_head_of)
         # Set by bootstrap when WRITE_PROJECT_IN_COMMIT is on (see the module's docstring).
         self.in_commit: InCommit | None = None
         render_statements(self)
@@ -116,6 +117,35 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
             return [Notification(id=nid, originator_id=oid, originator_version=version,
                                  topic=topic, state=bytes(state))
                     for nid, oid, version, topic, state in c.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_page_and_head(self, start: int, limit: int, topics: Sequence[str]
+                             ) -> tuple[list[Notification], int]:
+        """Up to `limit` notifications of `topics` after `start`, and the last notification id,
+        in one statement (one snapshot): as the head is read with the page, a short page holds
+        every event of those topics up to it (ids become visible in commit order)."""
+        sql = self._sql_page_and_head_of(tuple(topics))
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
+            c.execute(sql, (start, limit), prepare=True)
+            rows = c.fetchall()
+        head = rows[0][0] if rows else 0
+        return [Notification(id=nid, originator_id=oid, originator_version=version,
+                             topic=topic, state=bytes(state))
+                for _, nid, oid, version, topic, state in rows if nid is not None], head
+
+    def _sql_page_and_head_of(self, topics: tuple[str, ...]) -> SQL:
+        found = self._sql_heads.get(topics)
+        if found is None:
+            if len(self._sql_heads) >= 16:
+                self._sql_heads.clear()
+            found = self._sql_heads[topics] = rendered(SQL(
+                "SELECT h.head, p.notification_id, p.originator_id, p.originator_version, "
+                "p.topic, p.state FROM (SELECT COALESCE(MAX(notification_id), 0) AS head "
+                "FROM {0}) h LEFT JOIN LATERAL (SELECT notification_id, originator_id, "
+                "originator_version, topic, state FROM {0} WHERE notification_id > %s AND "
+                "topic = ANY({1}::text[]) ORDER BY notification_id LIMIT %s) p ON true "
+                "ORDER BY p.notification_id").format(self._table, Literal(list(topics))))
+        return found
 
     def _sql_insert_of(self, rows: int) -> SQL:
         found = self._sql_inserts.get(rows)

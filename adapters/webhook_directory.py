@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from application.ports import SecretBox, Subscription
 from projections.query import AnyOf, Cond, ListQuery
@@ -16,15 +16,19 @@ from projections.webhook_tables import WebhookRecord, split_events
 class ViewWebhookDirectory:
     """Reloads the (small) webhooks table only when the read model has moved on."""
 
-    def __init__(self, view: TableView, reads: WebhookReads, application_name: str) -> None:
+    def __init__(self, view: TableView, reads: WebhookReads,
+                 position: Callable[[], int]) -> None:
+        """`position`: the last position the read model holds, as this process knows it (the
+        projector's, in memory where this process runs it; it never runs ahead of the
+        database, and a fan-out first waits for it to reach its messages)."""
         self.view, self.reads = view, reads
-        self.application_name = application_name
+        self.position = position
         self._lock = threading.Lock()
         self._seen_position: int | None = -1
         self._cached: list[Subscription] = []
 
     def subscriptions(self) -> list[Subscription]:
-        position = self.view.max_tracking_id(self.application_name)
+        position = self.position()
         with self._lock:
             if position != self._seen_position:
                 self._cached = [

@@ -24,6 +24,9 @@ from domain.catalog import PUBLIC_EVENTS, Message, to_message
 
 log = logging.getLogger(__name__)
 PUBLIC_TOPICS = tuple(get_topic(cls) for cls in PUBLIC_EVENTS)
+# A batch read from the log: its messages, the position it takes the relay to, and whether
+# the page was short (it holds everything up to the head).
+Batch = tuple[list[Message], int, bool]
 
 
 class Relay:
@@ -67,15 +70,13 @@ class Relay:
         messages, end, _ = self._read(start)
         return messages, end
 
-    def _read(self, start: int) -> tuple[list[Message], int, bool]:
+    def _read(self, start: int) -> Batch:
         """`read_batch`, and whether the page was short: then it holds every public event up
-        to the head read before it (ids become visible in commit order: the recorders insert
+        to the head read with it (ids become visible in commit order: the recorders insert
         under a table lock), so the relay moves on to that head past internal events, and its
-        lag reaches 0 when nothing is owed."""
-        head = self.store.recorder.max_notification_id() or 0
-        notifications = self.store.recorder.select_notifications(
-            start=start, limit=self.batch_size, topics=PUBLIC_TOPICS, inclusive_of_start=False,
-        )
+        lag reaches 0 when nothing is owed. Before it returns messages, the read models are
+        let reach them (in this thread: one hand-off for both)."""
+        notifications, head = self.store.page_after(start, self.batch_size, PUBLIC_TOPICS)
         messages = []
         for notification in notifications:
             message = to_message(self.store.mapper.to_domain_event(notification), notification.id)
@@ -85,28 +86,41 @@ class Relay:
         short = len(notifications) < self.batch_size
         if short:
             end = max(end, head)
+        if messages:
+            self._let_read_models_settle(end)
         return messages, end, short
 
-    async def drain(self, stop: asyncio.Event) -> int:
-        """Publishes everything recorded so far; reads the next batch while publishing a full
-        one. After a short batch there is nothing more to read: whatever commits later wakes
-        the relay again (the wake-up is cleared before this read), so a lone write costs one
-        read of the log, not two."""
+    def _lead_and_read(self, leading: bool) -> Batch | None:
+        """A pass's first step, in one hand-off to a thread: None if another process leads;
+        else the first batch, read from the recorded position when the lead was just taken
+        (another process may have relayed until then)."""
+        if not self.leader():
+            return None
+        if not leading:
+            self.position = self._tracked_position()
+        return self._read(self.position)
+
+    async def drain(self, stop: asyncio.Event, first: Batch | None = None) -> int:
+        """Publishes everything recorded so far (from `first`, if already read); reads the
+        next batch while publishing a full one. After a short batch there is nothing more to
+        read: whatever commits later wakes the relay again (the wake-up is cleared before
+        this pass's read), so a lone write costs one read of the log, not two."""
         relayed = 0
-        reading: asyncio.Task[tuple[list[Message], int, bool]] | None = asyncio.create_task(
-            asyncio.to_thread(self._read, self.position))
+        reading: asyncio.Task[Batch] | None = None
+        if first is None:
+            reading = asyncio.create_task(asyncio.to_thread(self._read, self.position))
         try:
-            while reading is not None:
-                messages, end, short = await reading
-                reading = None
+            while first is not None or reading is not None:
+                if reading is not None:
+                    first, reading = await reading, None
+                assert first is not None
+                (messages, end, short), first = first, None
                 if end == self.position or stop.is_set():
                     return relayed
                 if not short:
                     reading = asyncio.create_task(asyncio.to_thread(self._read, end))
                 if messages:
                     self.read += len(messages)
-                    if self.settled is not None:
-                        await asyncio.to_thread(self._let_read_models_settle, end)
                     try:
                         await self.publisher.publish(messages)
                     except Exception:
@@ -137,16 +151,15 @@ class Relay:
             while not stop.is_set():
                 self._wakeup.clear()
                 try:
-                    if not await asyncio.to_thread(self.leader):
+                    first = await asyncio.to_thread(self._lead_and_read, leading)
+                    if first is None:
                         leading = False
                         await self._wakeup.sleep(stop, 1.0)
                         continue
+                    leading = True
                     if not self.publisher.connected:  # dropped under a batch, or since
                         await unless_stopped(self.publisher.reconnect(), stop)
-                    if not leading:  # another process may have relayed until now
-                        self.position = await asyncio.to_thread(self._tracked_position)
-                        leading = True
-                    await self.drain(stop)
+                    await self.drain(stop, first)
                     if self.last_error is not None:
                         log.info("relay publishing again from position %s", self.position)
                     backoff, self.last_error = self.poll_interval, None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -12,7 +12,7 @@ from eventsourcing.application import (
     ProcessingEvent,
 )
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import Notification, Recording
 
 from domain.claims import AddressPool, NameClaim
 from domain.cluster import Cluster
@@ -90,3 +90,16 @@ class EdgeStore(Application[UUID]):
             if aggregate is not None:
                 found[aggregate_id] = aggregate
         return found
+
+    def page_after(self, start: int, limit: int, topics: Sequence[str]
+                   ) -> tuple[Sequence[Notification], int]:
+        """Up to `limit` notifications of `topics` after `start`, and the head of the log as
+        of that read: one query where the recorder can (PostgreSQL), else the head then the
+        page."""
+        select = getattr(self.recorder, "select_page_and_head", None)
+        if select is not None:
+            page: tuple[Sequence[Notification], int] = select(start, limit, topics)
+            return page
+        head = self.recorder.max_notification_id() or 0
+        return self.recorder.select_notifications(
+            start=start, limit=limit, topics=topics, inclusive_of_start=False), head

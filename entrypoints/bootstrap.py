@@ -508,7 +508,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         aliases=Aliases(writes),
         webhooks=Webhooks(
             writes, box, SsrfGuard(settings.webhook_allow_private_ips),
-            ViewWebhookDirectory(view, webhook_reads, store.name), deliveries,
+            ViewWebhookDirectory(view, webhook_reads, projector.applied), deliveries,
         ),
         commands=Commands(writes, targets, doorbell),
         executions=Executions(writes, index),

@@ -94,9 +94,31 @@ def test_pages_read_as_the_library_reads_them(pg_url: str) -> None:
                             recorder, start, limit, topics=topics,
                             inclusive_of_start=inclusive)
                         assert ours == theirs
+                    if inclusive:
+                        continue
+                    for topics in filters[1:]:  # the relay's read: the page and the head
+                        page, head = recorder.select_page_and_head(start, limit, topics)
+                        assert (page, head) == (PostgresApplicationRecorder.select_notifications(
+                            recorder, start, limit, topics=topics, inclusive_of_start=False),
+                            top)
         assert len(recorder.select_notifications(0, 100)) == top
         assert len(recorder.select_notifications(0, 100, topics=[issued])) == 10
         assert len(recorder.select_notifications(0, 100, topics=[deleted])) == 3
+    finally:
+        services.close()
+
+
+def test_an_empty_log_has_head_zero(pg_url: str) -> None:
+    services = build_services(make_settings(pg_url))
+    try:
+        recorder = services.store.recorder
+        assert isinstance(recorder, CopyApplicationRecorder)
+        top = recorder.max_notification_id() or 0  # a fresh admin records its own events
+        assert recorder.select_page_and_head(top, 10, ["no.such:Topic"]) == ([], top)
+        with recorder.datastore.get_connection() as conn:
+            conn.execute(f'DELETE FROM "{recorder.datastore.schema}"."edge_events"')
+            conn.commit()
+        assert recorder.select_page_and_head(0, 10, [get_topic(Command.Created)]) == ([], 0)
     finally:
         services.close()
 
