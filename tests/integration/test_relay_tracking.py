@@ -31,11 +31,10 @@ def test_the_relay_position_moves_forward_only(pg_url: str) -> None:
         tracking.insert_tracking(Tracking("other", 1))  # one row per name
         assert tracking.max_tracking_id("relay:edge") == 9
         assert tracking.max_tracking_id("other") == 1
-        # The pool's connection comes back as it went: out of any transaction, not in
-        # autocommit, with the flush setting it had (set_config(..., true) ended with the
-        # statement's transaction).
+        # The pool's connection comes back out of its transaction, with the flush setting it
+        # had (SET LOCAL ended with the transaction).
         with pool.get_connection() as conn:
-            assert conn.info.transaction_status.name == "IDLE" and not conn.autocommit
+            assert conn.info.transaction_status.name == "IDLE"
             assert conn.execute("SHOW synchronous_commit").fetchone()["synchronous_commit"] == "on"
     finally:
         services.close()
