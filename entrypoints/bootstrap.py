@@ -184,10 +184,16 @@ class Services:
         self.started_at = self.writes.clock.now()
         if self.settings.run_projections:
             self.projector.start()
-            if self.listener is not None:
-                self.listener.start()
+            self.listen()
         self.ensure_default_cluster()
         self.check_sealed()
+
+    def listen(self) -> None:
+        """Starts waking the projector and the relay on other processes' commits (PostgreSQL
+        LISTEN); their polls then only catch a wake-up lost while the listener reconnects."""
+        if self.listener is not None:
+            self.listener.start()
+            self.projector.poll_interval = self.relay.poll_interval = LISTENED_POLL_SECONDS
 
     def ensure_default_cluster(self) -> None:
         """Creates DEFAULT_CLUSTER_NAME unless done. A read model that cannot follow is not a
@@ -473,8 +479,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
 
         listener = NotifyListener(settings.postgres_conninfo(), channel, wake_all,
                                   settings.postgres_application_name("listen"))
-        if settings.run_projections:  # the listener runs (Services.start): polls are a net
-            projector.poll_interval = relay.poll_interval = LISTENED_POLL_SECONDS
     clock = clock or SystemClock()
     writes = WritePath(store, clock, projector, observers=[relay.wake],
                        group_commit=settings.write_group_commit)

@@ -93,6 +93,7 @@ def projections_run(args: argparse.Namespace) -> int:
     except Exception:  # noqa: BLE001 - the running projector reports it (readyz, status)
         logging.getLogger(__name__).debug("catching up stopped at a failing event")
     services.projector.start()
+    services.listen()  # other processes' commits wake it (it polled every 200 ms before)
     print(f"edge-admin: projections running at position {services.projector.position}",
           file=sys.stderr)
     stop.wait()
