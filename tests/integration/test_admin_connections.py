@@ -113,3 +113,23 @@ def test_three_admins_on_one_database_stay_within_their_budget(
             worker.join(30)
     assert all(count <= PER_ADMIN_MAX for count in peak.values()), peak
     assert sum(peak.values()) <= 3 * PER_ADMIN_MAX, peak
+
+
+def test_a_projections_process_listens_and_keeps_a_no_projections_serve_current(
+    env: dict[str, str], children: Children
+) -> None:
+    """`projections run` beside `serve --no-projections`: it holds its LISTEN connection (other
+    processes' commits wake it; it polls only once a second besides), stays within its budget,
+    and the serve's writes are answered once the read model, kept by the other process, has
+    them."""
+    app_name = "t" + uuid.uuid4().hex[:10]
+    projector_env = {**env, "PGAPPNAME": app_name}
+    children.spawn("projections", ["edge-admin", "projections", "run"], projector_env)
+    held = eventually(lambda: (lambda c: c if c[f"{app_name}:listen"] == 1 else None)(
+        connections(app_name)), "the projections process listening", children)
+    assert sum(held.values()) <= IDLE_BUDGET, held
+    serve = admin(children, env, RUN_PROJECTIONS="false").start()
+    for n in range(5):  # each answered with its row: the other process applied it
+        created = serve.post("/api/v1/clusters", {"name": f"p{n}"})
+        assert created["name"] == f"p{n}"
+        assert serve.get(f"/api/v1/clusters/p{n}")["name"] == f"p{n}"
