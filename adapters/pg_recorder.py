@@ -93,8 +93,7 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                             "state FROM {0} WHERE notification_id > %s "
                             "ORDER BY notification_id LIMIT %s").format(table)
         self._sql_many_snapshotted: tuple[Any, SQL] | None = None  # (snapshot recorder, sql)
-        self._sql_pages: dict[tuple[str, ...], SQL] = {}  # by topics (_sql_page_of)
-        self._sql_heads: dict[tuple[str, ...], SQL] = {}  # by topics (_sql_page_and_head_of)
+        self._sql_topics: dict[tuple[tuple[str, ...], bool], SQL] = {}  # _sql_topics_page
         # Set by bootstrap when WRITE_PROJECT_IN_COMMIT is on (see the module's docstring).
         self.in_commit: InCommit | None = None
         render_statements(self)
@@ -111,7 +110,7 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                 start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
             return page
         after = start if not inclusive_of_start else start - 1
-        sql = self._sql_page_of(tuple(topics)) if topics else self.sql_page
+        sql = self._sql_topics_page(tuple(topics)) if topics else self.sql_page
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
             c.execute(sql, (after, limit), prepare=True)
             return [Notification(id=nid, originator_id=oid, originator_version=version,
@@ -124,7 +123,7 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         """Up to `limit` notifications of `topics` after `start`, and the last notification id,
         in one statement (one snapshot): as the head is read with the page, a short page holds
         every event of those topics up to it (ids become visible in commit order)."""
-        sql = self._sql_page_and_head_of(tuple(topics))
+        sql = self._sql_topics_page(tuple(topics), head=True)
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
             c.execute(sql, (start, limit), prepare=True)
             rows = c.fetchall()
@@ -132,20 +131,6 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         return [Notification(id=nid, originator_id=oid, originator_version=version,
                              topic=topic, state=bytes(state))
                 for _, nid, oid, version, topic, state in rows if nid is not None], head
-
-    def _sql_page_and_head_of(self, topics: tuple[str, ...]) -> SQL:
-        found = self._sql_heads.get(topics)
-        if found is None:
-            if len(self._sql_heads) >= 16:
-                self._sql_heads.clear()
-            found = self._sql_heads[topics] = rendered(SQL(
-                "SELECT h.head, p.notification_id, p.originator_id, p.originator_version, "
-                "p.topic, p.state FROM (SELECT COALESCE(MAX(notification_id), 0) AS head "
-                "FROM {0}) h LEFT JOIN LATERAL (SELECT notification_id, originator_id, "
-                "originator_version, topic, state FROM {0} WHERE notification_id > %s AND "
-                "topic = ANY({1}::text[]) ORDER BY notification_id LIMIT %s) p ON true "
-                "ORDER BY p.notification_id").format(self._table, Literal(list(topics))))
-        return found
 
     def _sql_insert_of(self, rows: int) -> SQL:
         found = self._sql_inserts.get(rows)
@@ -156,18 +141,26 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                 "RETURNING notification_id").format(self._table, values))
         return found
 
-    def _sql_page_of(self, topics: tuple[str, ...]) -> SQL:
-        """A page of these topics only (the relay's), with the topics written into the
-        statement: as a parameter, psycopg dumped the list of topics again at every read, a
-        tenth of a lone write's CPU. One statement per set of topics; callers use one or two."""
-        found = self._sql_pages.get(topics)
+    def _sql_topics_page(self, topics: tuple[str, ...], head: bool = False) -> SQL:
+        """A page of these topics only, with the log's head beside each row when `head` (the
+        relay's read: one statement, one snapshot). The topics are written into the statement:
+        as a parameter, psycopg dumped the list again at every read, a tenth of a lone write's
+        CPU. One statement per (topics, head); callers use a few."""
+        found = self._sql_topics.get((topics, head))
         if found is None:
-            if len(self._sql_pages) >= 16:
-                self._sql_pages.clear()
-            found = self._sql_pages[topics] = rendered(SQL(
+            if len(self._sql_topics) >= 16:
+                self._sql_topics.clear()
+            page = SQL(
                 "SELECT notification_id, originator_id, originator_version, topic, state "
                 "FROM {0} WHERE notification_id > %s AND topic = ANY({1}::text[]) "
-                "ORDER BY notification_id LIMIT %s").format(self._table, Literal(list(topics))))
+                "ORDER BY notification_id LIMIT %s").format(self._table, Literal(list(topics)))
+            if head:
+                page = SQL(
+                    "SELECT h.head, p.notification_id, p.originator_id, p.originator_version, "
+                    "p.topic, p.state FROM (SELECT COALESCE(MAX(notification_id), 0) AS head "
+                    "FROM {0}) h LEFT JOIN LATERAL ({1}) p ON true ORDER BY p.notification_id"
+                ).format(self._table, page)
+            found = self._sql_topics[(topics, head)] = rendered(page)
         return found
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
