@@ -15,7 +15,7 @@ commit makes the events durable and the writer's read model current.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -52,6 +52,13 @@ class InCommit(Protocol):
     def committed(self, ids: Sequence[int]) -> None:
         """The transaction in which `apply` returned True has committed."""
         ...
+
+
+def _notifications(rows: Iterable[tuple[Any, ...]]) -> list[Notification]:
+    """Rows of (notification_id, originator_id, originator_version, topic, state)."""
+    return [Notification(id=nid, originator_id=oid, originator_version=version, topic=topic,
+                         state=bytes(state))
+            for nid, oid, version, topic, state in rows]
 
 
 class InCommitFailedError(Exception):
@@ -113,9 +120,7 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         sql = self._sql_topics_page(tuple(topics)) if topics else self.sql_page
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
             c.execute(sql, (after, limit), prepare=True)
-            return [Notification(id=nid, originator_id=oid, originator_version=version,
-                                 topic=topic, state=bytes(state))
-                    for nid, oid, version, topic, state in c.fetchall()]
+            return _notifications(c.fetchall())
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_page_and_head(self, start: int, limit: int, topics: Sequence[str]
@@ -128,9 +133,7 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
             c.execute(sql, (start, limit), prepare=True)
             rows = c.fetchall()
         head = rows[0][0] if rows else 0
-        return [Notification(id=nid, originator_id=oid, originator_version=version,
-                             topic=topic, state=bytes(state))
-                for _, nid, oid, version, topic, state in rows if nid is not None], head
+        return _notifications(row[1:] for row in rows if row[1] is not None), head
 
     def _sql_insert_of(self, rows: int) -> SQL:
         found = self._sql_inserts.get(rows)
