@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 
 class Kind(StrEnum):
@@ -59,14 +61,12 @@ def cols(*spec: tuple[str, Kind]) -> tuple[Column, ...]:
 STAMPS = (("inserted_at", Kind.TIME), ("updated_at", Kind.TIME))
 
 
-@dataclass(frozen=True)
-class Upsert:
+class Upsert(msgspec.Struct, frozen=True):
     table: str
     row: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class UpsertMax:
+class UpsertMax(msgspec.Struct, frozen=True):
     """Insert the row, or raise `column` to the row's value if that is later."""
 
     table: str
@@ -74,8 +74,7 @@ class UpsertMax:
     column: str
 
 
-@dataclass(frozen=True)
-class Patch:
+class Patch(msgspec.Struct, frozen=True):
     """Set fields on every row whose columns equal `where`."""
 
     table: str
@@ -83,22 +82,20 @@ class Patch:
     fields: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Increment:
+class Increment(msgspec.Struct, frozen=True):
     table: str
     where: dict[str, Any]
     column: str
     delta: int
 
 
-@dataclass(frozen=True)
-class Delete:
+class Delete(msgspec.Struct, frozen=True):
     """Delete every row whose columns equal `where`. With `column`, only the rows whose
     `column` is NULL or not later than `upto`: a row written after the event that deletes it
     (a heartbeat of a node re-enrolled since its deletion) outlives that event's replay."""
 
     table: str
-    where: dict[str, Any] = field(default_factory=dict)
+    where: dict[str, Any] = msgspec.field(default_factory=dict)
     column: str | None = None
     upto: Any = None
 
