@@ -16,10 +16,12 @@ from application.enrollment_keys import IssueEnrollmentKey, UpdateEnrollmentKey
 from application.nodes import ChangeCluster
 from domain.alias import Alias
 from domain.node_status import NodeStatus
+from entrypoints import replay
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.replay import rebuild
 from projections import fleet
 from projections.fleet_tables import FLEET_TABLES
+from projections.model import Change, Upsert
 from projections.runner import EventFailedError
 from tests.conftest import make_settings
 
@@ -97,7 +99,16 @@ def url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
     return sqlite_url if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
 
 
-def test_rebuild_reproduces_every_row(url: str) -> None:
+# 10,000 puts the whole history in one page; 2 and 3 keep a page in the writer's hands while the
+# next is prepared at every step, and end on a full page or a short one.
+PAGES = [10_000, 3, 2]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_rebuild_reproduces_every_row(
+    url: str, page: int, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(replay, "REPLAY_PAGE", page)
     with running(url) as live:
         build_history(live)
         before = snapshot(live)
@@ -107,7 +118,8 @@ def test_rebuild_reproduces_every_row(url: str) -> None:
     with running(url, run_projections=False) as offline:
         report = rebuild(offline)
         after = snapshot(offline)
-    assert report.events > 0
+        logged = len(offline.store.recorder.select_notifications(0, 1_000_000))
+    assert report.events == logged
     assert after == before
 
 
@@ -122,12 +134,26 @@ def test_rebuild_twice_is_stable(url: str) -> None:
     assert first.events == second.events > 0
 
 
+def _raises(event: Any) -> list[Change]:
+    raise RuntimeError("injected bug")
+
+
+def _refused_by_the_store(event: Any) -> list[Change]:
+    """Made without complaint, refused when written: no integer column holds 2**63."""
+    return [Upsert("clusters", {"id": event.originator_id, "name": event.name,
+                                "node_count": 2**63})]
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("bug", [_raises, _refused_by_the_store])
 def test_a_failing_event_stops_the_rebuild_with_everything_before_it_applied(
-    url: str, monkeypatch: pytest.MonkeyPatch,
+    url: str, page: int, bug: Any, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A replay's page (thousands of events, folded) that cannot be applied is applied again
-    event by event: the events before the bad one are in the read model, the bad one is
-    named, and the position stops just before it."""
+    """A replay's page (thousands of events, folded) that cannot be made or written is applied
+    again event by event: the events before the bad one are in the read model, the bad one is
+    named, and the position stops just before it, whether the page failed while it was made
+    or in the writer's hands while the next was made."""
+    monkeypatch.setattr(replay, "REPLAY_PAGE", page)
     with running(url) as live:
         build_history(live)
     handlers: dict[Any, Any] = fleet.HANDLERS
@@ -135,7 +161,7 @@ def test_a_failing_event_stops_the_rebuild_with_everything_before_it_applied(
 
     def fails_on_tmp(event: Any) -> list[Any]:
         if event.name == "tmp":
-            raise RuntimeError("injected bug")
+            return list(bug(event))
         return list(original(event))
 
     monkeypatch.setitem(handlers, Alias.Created, fails_on_tmp)
