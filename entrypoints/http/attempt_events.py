@@ -51,6 +51,7 @@ from entrypoints.http.serializers import Moment, described
 from entrypoints.http.sse import (
     HEARTBEAT_SECONDS,
     POLL_SECONDS,
+    Cursor,
     event_stream,
     parse_cursor,
     resumed_at,
@@ -75,9 +76,9 @@ _encode = msgspec.json.Encoder().encode
 
 
 class EventsQuery(Query):
-    cursor: Annotated[str, Meta(min_length=1, max_length=19, pattern="^[0-9]+$", description=(
+    cursor: Annotated[Cursor, _d(
         "Resume after this event: the `cursor` of the last envelope seen (its sequence)."
-        " Omitted: from the first event, or from now when includeHistory is false"))] | None = None
+        " Omitted: from the first event, or from now when includeHistory is false")] | None = None
     history_limit: Annotated[int, Meta(ge=0, le=200, description=(
         "At most this many events already recorded, oldest first (0 to 200, default 100;"
         " 0: none, only what comes next)"))] = 100

@@ -27,6 +27,7 @@ from entrypoints.http.openapi.appaloft import RESOURCE, appaloft_op
 from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
 from entrypoints.http.sse import (
+    Cursor,
     event_stream,
     followed,
     parse_cursor,
@@ -50,8 +51,8 @@ class RuntimeLogsQuery(Query):
         " 100)"))] = 100
     since: Annotated[datetime, Meta(tz=True, description=(
         "Only lines written at or after this time (RFC 3339 with a zone)"))] | None = None
-    cursor: Annotated[str, Meta(min_length=1, max_length=19, pattern="^[0-9]+$", description=(
-        "Resume after this line: the `cursor` of the last entry seen"))] | None = None
+    cursor: Annotated[Cursor, _d(
+        "Resume after this line: the `cursor` of the last entry seen")] | None = None
     follow: Annotated[bool, _d("With no line to answer, wait up to 10 s for the next")] = False
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
@@ -24,6 +25,8 @@ HEARTBEAT_SECONDS = 15.0
 POLL_SECONDS = 0.25  # other processes' commits, and the projector catching up, are polled
 FOLLOW_SECONDS = 10.0  # how long a follow=true page waits for what comes next
 MAX_SEQUENCE = 2**63 - 1
+# A `cursor` query parameter as its schema states it; parse_cursor then bounds it by MAX_SEQUENCE.
+Cursor = Annotated[str, Meta(min_length=1, max_length=19, pattern="^[0-9]+$")]
 
 
 def parse_cursor(raw: str, name: str) -> int:
