@@ -2,8 +2,13 @@
 
 Publishing never happens inline with a request. The relay reads what is committed, publishes it
 in store order and then records how far it got; after a crash it resumes from that record and the
-broker drops the re-sent head by message id (JetStream's duplicate window, which is far longer
-than one batch takes to publish).
+broker drops the re-sent head by message id (JetStream's duplicate window, 2 h, far longer than
+the relay goes without recording).
+
+It records at most every RECORD_EVERY while it keeps publishing, and once more when it falls
+idle or stops: with a write at a time each pass is one batch, and recording each (a transaction
+of its own) was a third of the relay's work. A crash re-sends at most that much, which the
+broker drops and the webhook fan-out enqueues once (deliveries are keyed by webhook and event).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +34,7 @@ PUBLIC_TOPICS = tuple(get_topic(cls) for cls in PUBLIC_EVENTS)
 # A batch read from the log: its messages, the position it takes the relay to, and whether
 # the page was short (it holds everything up to the head).
 Batch = tuple[list[Message], int, bool]
+RECORD_EVERY = 0.5  # seconds: how long the position may go unrecorded while publishing goes on
 
 
 class Relay:
@@ -55,6 +63,8 @@ class Relay:
         self.poll_interval = poll_interval
         self.leader = leader or (lambda: True)
         self.position = 0
+        self.recorded = 0  # the position this process last recorded
+        self._recorded_at = -math.inf  # when (monotonic): a first pass records at once
         self.published = 0
         self.read = 0  # messages read for publishing (some more than once, after a failure)
         self.failed_batches = 0
@@ -97,7 +107,7 @@ class Relay:
         if not self.leader():
             return None
         if not leading:
-            self.position = self._tracked_position()
+            self.position = self.recorded = self._tracked_position()
         return self._read(self.position)
 
     async def drain(self, stop: asyncio.Event, first: Batch | None = None) -> int:
@@ -126,12 +136,11 @@ class Relay:
                     except Exception:
                         self.failed_batches += 1
                         raise
-                await asyncio.to_thread(
-                    self.tracking.insert_tracking, Tracking(self.tracking_name, end)
-                )
                 self.position = end
                 self.published += len(messages)
                 relayed += len(messages)
+                if time.monotonic() - self._recorded_at >= RECORD_EVERY:
+                    await self.record()
             return relayed
         finally:
             # Awaited, not cancelled: cancelling leaves the read running in its thread, and the
@@ -160,6 +169,8 @@ class Relay:
                     if not self.publisher.connected:  # dropped under a batch, or since
                         await unless_stopped(self.publisher.reconnect(), stop)
                     await self.drain(stop, first)
+                    if self.record_due() == 0:
+                        await self.record()
                     if self.last_error is not None:
                         log.info("relay publishing again from position %s", self.position)
                     backoff, self.last_error = self.poll_interval, None
@@ -173,10 +184,29 @@ class Relay:
                                     "5 s: %s", self.position, error)
                     self.last_error = error
                     backoff = min(max(backoff * 2, 0.1), 5.0)
-                await self._wakeup.sleep(stop, backoff)
+                due = self.record_due()
+                await self._wakeup.sleep(stop, backoff if due is None else min(due, backoff))
         finally:
             self._wakeup.unbind()
+            if leading and self.record_due() is not None:  # what it published, kept for the next
+                with contextlib.suppress(Exception):
+                    await self.record()
             await self.publisher.close()
+
+    def record_due(self) -> float | None:
+        """Seconds until the published position should be recorded (0: now); None: it is."""
+        if self.position == self.recorded:
+            return None
+        return max(0.0, self._recorded_at + RECORD_EVERY - time.monotonic())
+
+    async def record(self) -> None:
+        """Records the position published so far (forwards only, like any tracking row)."""
+        position = self.position
+        if position != self.recorded:
+            await asyncio.to_thread(
+                self.tracking.insert_tracking, Tracking(self.tracking_name, position))
+            self.recorded = position
+        self._recorded_at = time.monotonic()
 
     async def _start_publisher(self, stop: asyncio.Event) -> bool:
         """Connects, however long the broker is away, unless the process stops first."""
@@ -200,9 +230,9 @@ class Relay:
         return self.tracking.max_tracking_id(self.tracking_name) or 0
 
     def published_position(self) -> int:
-        """How far the relay has published, as its tracking record says: the same on every
-        process (only one relays at a time; `position` is this process's own run)."""
-        return self._tracked_position()
+        """How far the relay has published: its tracking record, or where this process
+        relays, how far it got since it last recorded (only one relays at a time)."""
+        return max(self.position, self._tracked_position())
 
     def lag(self, head: int | None = None) -> int:
         """Notifications recorded (up to `head`, read here if not given) but not yet relayed
