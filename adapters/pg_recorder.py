@@ -55,10 +55,20 @@ class InCommit(Protocol):
 
 
 def _notifications(rows: Iterable[tuple[Any, ...]]) -> list[Notification]:
-    """Rows of (notification_id, originator_id, originator_version, topic, state)."""
-    return [Notification(id=nid, originator_id=oid, originator_version=version, topic=topic,
-                         state=bytes(state))
-            for nid, oid, version, topic, state in rows]
+    """Rows of (notification_id, originator_id, originator_version, topic, state).
+
+    The same objects as `Notification(...)` makes, without its frozen dataclass __init__
+    (five object.__setattr__ calls: 1.6 us against 0.4; a replay makes one per event)."""
+    out = []
+    for nid, oid, version, topic, state in rows:
+        notification = _new(Notification)
+        notification.__dict__.update(originator_id=oid, originator_version=version,
+                                     topic=topic, state=bytes(state), id=nid)
+        out.append(notification)
+    return out
+
+
+_new = object.__new__
 
 
 class InCommitFailedError(Exception):

@@ -42,11 +42,19 @@ _FITS: dict[Kind, Callable[[type], bool]] = {
 }
 
 
+def _never(_: type) -> bool:
+    return False
+
+
+_KEYS: dict[Kind, Callable[[type], bool]] = {**_FITS, Kind.TIME: _never, Kind.BOOL: _never}
+
+
 def row_identity(dialect: Dialect, table: Table, key: Any) -> Hashable | None:
     """The key as the store compares it; None for a key of another type than its column's
-    (two such values might name one row), which makes its change a barrier."""
+    (two such values might name one row), or of a time or a flag, which makes its change a
+    barrier."""
     kind = dialect.kinds(table)[table.key]
-    if kind is Kind.TIME or kind is Kind.BOOL or not _FITS[kind](type(key)):
+    if not _KEYS[kind](type(key)):
         return None
     return dialect.to_db(kind, key)  # type: ignore[no-any-return]
 

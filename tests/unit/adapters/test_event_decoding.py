@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import SafeUUID, uuid4
 
+import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters import event_decoding
 from adapters.event_decoding import FastMapper
 from application.store import EdgeStore
 from domain.node import IdType, Node
@@ -82,3 +84,20 @@ def test_other_transcoders_are_left_to_the_library() -> None:
         pass
 
     assert FastMapper(Mapper(Other())).names is None
+
+
+def test_uuids_kept_for_the_next_event_stay_bounded_and_equal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(event_decoding, "UUIDS_KEPT", 10)
+    monkeypatch.setattr(event_decoding, "_uuids", {})
+    ids = [uuid4() for _ in range(25)]
+    for uuid in ids * 2:
+        decoded = event_decoding._uuid(uuid.hex)
+        assert decoded == uuid and decoded.int == uuid.int and hash(decoded) == hash(uuid)
+        assert decoded.is_safe is SafeUUID.unknown
+        assert len(event_decoding._uuids) <= 10
+    # What is not 32 letters and digits is the library's to read (or refuse).
+    assert event_decoding._uuid(str(ids[0])) == ids[0]
+    with pytest.raises(ValueError):
+        event_decoding._uuid("z" * 32)
