@@ -135,3 +135,33 @@ def test_a_relay_taking_over_resends_the_unrecorded_head_and_deliveries_stay_sin
         assert relay.read - read_before == 6, "the unrecorded head (3 nodes) published again"
         assert queue.backlog().pending == 3
         assert recorded(services) == head(services)
+
+
+def test_writes_close_together_share_a_pass(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once woken, the relay waits LINGER before reading: writes 50 ms apart, one at a time,
+    reach subscribers in one or two batches instead of one each."""
+    monkeypatch.setattr(relay_module, "LINGER", 0.5)
+    with admin(pg_url) as services:
+        batches: list[int] = []
+
+        async def subscriber(messages: Sequence[Message]) -> None:
+            batches.append(len(messages))
+
+        assert services.bus is not None
+        services.bus.subscribe(subscriber)
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            task = asyncio.create_task(services.relay.run(stop))
+            await asyncio.sleep(0.6)  # past the first pass (it finds nothing)
+            for _ in range(4):
+                await asyncio.to_thread(write_registrations, services, 1)
+                await asyncio.sleep(0.05)
+            await until(lambda: sum(batches) == 8)
+            stopping = time.monotonic()
+            stop.set()
+            await task
+            assert time.monotonic() - stopping < 0.5, "a stop does not wait out the linger"
+
+        asyncio.run(scenario())
+        assert len(batches) <= 2, batches
