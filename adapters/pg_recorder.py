@@ -58,7 +58,7 @@ def _notifications(rows: Iterable[tuple[Any, ...]]) -> list[Notification]:
     """Rows of (notification_id, originator_id, originator_version, topic, state).
 
     The same objects as `Notification(...)` makes, without its frozen dataclass __init__
-    (five object.__setattr__ calls: 1.6 us against 0.4; a replay makes one per event)."""
+    (five object.__setattr__ calls: 1.0 us a row against 0.46; a replay makes one per event)."""
     out = []
     for nid, oid, version, topic, state in rows:
         notification = _new(Notification)
