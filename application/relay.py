@@ -143,7 +143,7 @@ class Relay:
                 self.position = end
                 self.published += len(messages)
                 relayed += len(messages)
-                if time.monotonic() - self._recorded_at >= RECORD_EVERY:
+                if self.record_due() == 0:
                     await self.record()
             return relayed
         finally:
