@@ -10,6 +10,7 @@ token with no ENROLLMENT_KEY to enroll again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import Counter
@@ -161,8 +162,21 @@ class Link:
                 return Session(reply.node_id, token, interval(reply.heartbeat_interval_seconds))
         if not adm.enrollment_key:
             raise AgentFatal("this node must enroll again but ENROLLMENT_KEY is not set")
+        # Once sent, an enrollment may be committed by the admin whatever happens here: a stop
+        # that arrives meanwhile waits for the answer (at most the request timeout) and keeps
+        # its token, else a restart would spend a use of the key, or find it spent.
+        sending = asyncio.ensure_future(self._enroll(adm.enrollment_key))
         try:
-            enrolled = await self.api.enroll(adm.enrollment_key, self.identity, adm.version,
+            return await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await sending
+            raise
+
+    async def _enroll(self, key: str) -> Session:
+        adm = self.admission
+        try:
+            enrolled = await self.api.enroll(key, self.identity, adm.version,
                                              adm.self_update, adm.ports)
         except AdminError as exc:
             if exc.status in REFUSED_KEY:

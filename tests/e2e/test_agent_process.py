@@ -4,8 +4,10 @@ process is killed at the end, whatever happens."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import stat
@@ -23,7 +25,9 @@ import pytest
 
 from application.agent_protocol import key_blob_server
 from domain.enrollment_key import encode_blob
-from entrypoints.agent.identity import node_id_for_machine
+from entrypoints.agent.api import AgentApi
+from entrypoints.agent.identity import IdentityStore, node_id_for_machine, persistent_identity
+from entrypoints.agent.session import Admission, Backoff, Link
 from tests.contract import HOOKS
 
 pytestmark = pytest.mark.e2e
@@ -266,6 +270,53 @@ def test_restarted_persistent_agent_is_the_same_node_with_its_new_version(
     assert list(admin.nodes(cluster)) == [node_id]  # no new node
     assert admin.nodes(cluster)[node_id]["api_token"] == first["api_token"]  # registered
     assert "registered node" in agents.children.log("a")
+
+
+class SlowAnswers(httpx.AsyncBaseTransport):
+    """The network between agent and admin: each answer arrives `delay` s after the admin sent
+    it, which leaves a window where the admin has committed and the agent does not know yet."""
+
+    def __init__(self, delay: float) -> None:
+        self.inner, self.delay = httpx.AsyncHTTPTransport(), delay
+        self.answered = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        self.answered.set()
+        await asyncio.sleep(self.delay)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_a_stop_during_enrollment_still_keeps_the_token_the_admin_issued(
+    admin: Admin, tmp_path: Path
+) -> None:
+    # CI once sent SIGTERM between the admin's enrollment and its answer: the agent stopped
+    # with no token on disk, and its next start would have spent another use of the key.
+    cluster, key = admin.new_cluster()
+    store = IdentityStore(tmp_path / "state")
+    store.prepare()
+    identity = persistent_identity(store, uuid.uuid4().hex)
+
+    async def stop_while_the_answer_travels() -> None:
+        network = SlowAnswers(0.3)
+        async with httpx.AsyncClient(base_url=admin.url, transport=network) as client:
+            link = Link(Admission("1.0.0", False, key, {}), identity, store,
+                        Backoff(0.1, 1.0, random.Random(0)))
+            link.attach(AgentApi(client))
+            connecting = asyncio.create_task(link.session())
+            await asyncio.wait_for(network.answered.wait(), DEADLINE)
+            connecting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await connecting
+
+    asyncio.run(stop_while_the_answer_travels())
+    (node,) = admin.nodes(cluster).values()
+    stored = store.load()
+    assert stored is not None and stored.node_id == identity.node_id
+    assert stored.api_token == node["api_token"]
 
 
 def test_deleted_node_is_enrolled_again_by_its_agent(admin: Admin, agents: Agents) -> None:
