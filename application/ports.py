@@ -38,6 +38,10 @@ class ReadModelWaiter(Protocol):
 
     def wait(self, position: int) -> None: ...
 
+    async def wait_async(self, position: int) -> None:
+        """`wait` on the event loop; returns at once when the read model holds `position`."""
+        ...
+
     def check(self) -> None:
         """Raises when the read model cannot follow the log, so a write would be recorded but
         never answered: the write is refused before it is decided."""
@@ -181,6 +185,8 @@ class TargetFinder(Protocol):
     """Resolves targeting against the fleet read model (once, when an order is created)."""
 
     def resolve(self, targeting: Targeting) -> list[Target]: ...
+
+    async def resolve_async(self, targeting: Targeting) -> list[Target]: ...
 
 
 @dataclass(frozen=True)

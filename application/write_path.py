@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -126,6 +127,31 @@ class WritePath:
                 self.waiter.wait(written.position)
         return written
 
+    async def execute_async(self, decide: Decision[T], *,
+                            prefetch: tuple[UUID, ...] = ()) -> Written[T]:
+        """`execute` for a caller on the event loop: the decision runs on the group commit's
+        writer thread and no thread waits for it. Same answer, same guarantees."""
+        if self.group is None:  # the naive path decides in the caller's thread
+            return await asyncio.to_thread(self.execute, decide, prefetch=prefetch)
+        self.waiter.check()
+        request = await self.group.submit_async(
+            Request(partial(self._decide_shared, decide), prefetch))
+        if request.error is not None:
+            raise request.error
+        if request.retry_alone:  # the batch lost a version race to another process
+            written = await asyncio.to_thread(self._alone, decide, self.max_attempts - 1)
+        else:
+            written = Written(request.result, request.position)
+        if written.position is not None:
+            self.waiter.notify_written(written.position)
+            for observer in self.observers:
+                observer(written.position)
+            await self.waiter.wait_async(written.position)
+        return written
+
+    async def run_async(self, decide: Decision[T], prefetch: tuple[UUID, ...] = ()) -> T:
+        return (await self.execute_async(decide, prefetch=prefetch)).result
+
     def _decide_and_save(self, decide: Decision[T], prefetch: tuple[UUID, ...]) -> Written[T]:
         if self.group is None:
             return self._alone(decide, self.max_attempts)
@@ -172,6 +198,10 @@ class WritePath:
             # Another process saved one of these aggregates first: decide again on fresh state.
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter only
         raise ConflictError("too many concurrent changes to the same objects; retry the request")
+
+    def close(self) -> None:
+        if self.group is not None:
+            self.group.close()
 
     def run(self, decide: Decision[T], prefetch: tuple[UUID, ...] = ()) -> T:
         return self.execute(decide, prefetch=prefetch).result

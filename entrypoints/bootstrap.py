@@ -217,6 +217,7 @@ class Services:
             log.warning("start-up check of sealed webhook secrets failed", exc_info=True)
 
     def close(self) -> None:
+        self.writes.close()  # the batches under way are committed before the store closes
         if self.listener is not None and self.settings.run_projections:
             self.listener.stop()
         self.projector.stop()

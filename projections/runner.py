@@ -20,6 +20,7 @@ holds, whichever process's writer applied it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -187,6 +188,11 @@ class ProjectionWorker:
                 if remaining <= 0 or self._stop.is_set():
                     raise TimeoutError(position)
                 self._changed.wait(remaining)
+
+    async def wait_async(self, position: int) -> None:
+        if self._thread is not None and self.position >= position:  # the usual case: the
+            return  # writer's own transaction applied it
+        await asyncio.to_thread(self.wait, position)
 
     def _poll_until(self, position: int, deadline: float) -> None:
         delay = 0.005

@@ -4,6 +4,7 @@ a version race lost to "another process" is decided again alone."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,18 @@ def admit(services: Services, cluster_id: UUID, node_id: UUID, prefetch: bool = 
     return True
 
 
+async def admit_async(services: Services, cluster_id: UUID, node_id: UUID,
+                      prefetch: bool = False) -> bool:
+    def decide(uow: UnitOfWork) -> None:
+        uow.get(Cluster, cluster_id, "cluster").admit(node_id)
+
+    try:
+        await services.writes.run_async(decide, prefetch=(cluster_id,) if prefetch else ())
+    except ClusterFullError:
+        return False
+    return True
+
+
 def outsider_raises_limit(services: Services, cluster_id: UUID, rounds: int) -> None:
     """Saves the cluster behind the write path, as another admin process would."""
     for _ in range(rounds):
@@ -55,14 +68,16 @@ def run_threads(threads: int, per_thread: int, target: Callable[[int], object],
         assert not worker.is_alive()
 
 
-@settings(max_examples=5, deadline=None,
+@settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(limit=st.integers(1, 60), threads=st.integers(2, 24), per_thread=st.integers(1, 6),
-       outsider=st.booleans(), prefetch=st.booleans())
+@given(limit=st.integers(1, 60), threads=st.integers(0, 24), tasks=st.integers(0, 24),
+       per_thread=st.integers(1, 6), outsider=st.booleans(), prefetch=st.booleans())
 def test_concurrent_admits_match_a_serial_order(
-    services: Services, limit: int, threads: int, per_thread: int, outsider: bool, prefetch: bool
+    services: Services, limit: int, threads: int, tasks: int, per_thread: int, outsider: bool,
+    prefetch: bool
 ) -> None:
-    """With prefetch, each batch loads the cluster up front (one query for the batch)."""
+    """Threads (`run`) and tasks on an event loop (`run_async`) admit at once. With prefetch,
+    each batch loads the cluster up front (one query for the batch)."""
     cluster_id = services.clusters.create(CreateCluster(name="g" + uuid4().hex[:10],
                                                          node_limit=limit))
     accepted: list[UUID] = []
@@ -76,9 +91,25 @@ def test_concurrent_admits_match_a_serial_order(
             with lock:
                 (accepted if ok else refused).append(node_id)
 
-    run_threads(threads, per_thread, worker,
-                (lambda: outsider_raises_limit(services, cluster_id, 20)) if outsider else None)
-    attempts = threads * per_thread
+    async def task() -> None:
+        for _ in range(per_thread):
+            node_id = uuid4()
+            ok = await admit_async(services, cluster_id, node_id, prefetch)
+            with lock:
+                (accepted if ok else refused).append(node_id)
+
+    async def tasks_on_a_loop() -> None:
+        await asyncio.gather(*(task() for _ in range(tasks)))
+
+    def others() -> None:
+        loop = threading.Thread(target=asyncio.run, args=(tasks_on_a_loop(),))
+        loop.start()
+        if outsider:
+            outsider_raises_limit(services, cluster_id, 20)
+        loop.join(60)
+
+    run_threads(threads, per_thread, worker, others)
+    attempts = (threads + tasks) * per_thread
     # Some serial order: the first `limit` admits win, every later one finds the cluster full.
     assert len(accepted) == min(limit, attempts) and len(refused) == attempts - len(accepted)
     events = services.store.events.get(cluster_id)
@@ -111,6 +142,62 @@ def test_concurrent_writers_share_transactions(services: Services) -> None:
     run_threads(64, 1, worker)
     batches, decisions = group.batches - before[0], group.decisions - before[1]
     assert decisions == 64 and batches <= 3, (batches, decisions)
+
+
+def test_concurrent_tasks_share_transactions_and_wait_without_threads(
+    services: Services
+) -> None:
+    group = services.writes.group
+    assert group is not None
+    before = (group.batches, group.decisions)
+    names = [f"a{uuid4().hex[:8]}-{i}" for i in range(64)]
+    first = threading.Event()
+    threads_before = threading.active_count()
+
+    def create(name: str) -> Callable[[UnitOfWork], None]:
+        def decide(uow: UnitOfWork) -> None:
+            if not first.is_set():  # the first decision is slow: everyone else queues meanwhile
+                first.set()
+                time.sleep(0.3)
+            uow.add(Cluster.create(uuid4(), name, "10.0.0.0/8", None, uow.now))
+        return decide
+
+    async def main() -> int:
+        writes = [asyncio.create_task(services.writes.run_async(create(n))) for n in names]
+        await asyncio.sleep(0.15)  # the first decision sleeps; the other 63 wait
+        waiting = threading.active_count() - threads_before
+        await asyncio.gather(*writes)
+        return waiting
+
+    waiting_threads = asyncio.run(main())
+    assert waiting_threads <= 1  # the writer thread, not one per waiting write
+    batches, decisions = group.batches - before[0], group.decisions - before[1]
+    assert decisions == 64 and batches <= 3, (batches, decisions)
+    assert all(services.view.select("clusters", {"name": n}) for n in names)
+
+
+def test_a_write_whose_caller_gave_up_is_still_saved(services: Services) -> None:
+    """A client that hangs up cancels its request: a decision already queued still commits
+    (it may have been batched with others), and closing the write path waits for it."""
+    name, started = "c" + uuid4().hex[:10], threading.Event()
+
+    def decide(uow: UnitOfWork) -> None:
+        started.set()
+        time.sleep(0.2)
+        uow.add(Cluster.create(uuid4(), name, "10.0.0.0/8", None, uow.now))
+
+    async def main() -> None:
+        write = asyncio.create_task(services.writes.run_async(decide))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        write.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await write
+
+    asyncio.run(main())
+    services.writes.close()
+    services.projector.wait(services.store.recorder.max_notification_id() or 0)
+    assert services.view.select("clusters", {"name": name})
 
 
 def test_a_failing_decision_fails_alone_and_leaves_no_trace(memory_services: Services) -> None:
