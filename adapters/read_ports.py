@@ -6,6 +6,7 @@ turn their records into the application's port types, which projections cannot i
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from uuid import UUID
 
@@ -13,7 +14,7 @@ from application.ports import ExecutionRef, StoredUsername, Target
 from domain.targeting import Targeting
 from projections.command_reads import CommandReads
 from projections.ssh_reads import SshReads
-from projections.targets import resolve
+from projections.targets import resolve, resolve_async
 from projections.view import TableView
 
 
@@ -25,6 +26,12 @@ class ViewTargetFinder:
 
     def resolve(self, targeting: Targeting) -> list[Target]:
         return [Target(r.node_id, r.cluster_name) for r in resolve(self.view, targeting)]
+
+    async def resolve_async(self, targeting: Targeting) -> list[Target]:
+        if not self.view.reads_async:
+            return await asyncio.to_thread(self.resolve, targeting)
+        return [Target(r.node_id, r.cluster_name)
+                for r in await resolve_async(self.view, targeting)]
 
 
 class ViewExecutionIndex:

@@ -6,7 +6,7 @@ query language's reference semantics are shared, so every view resolves alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -97,25 +97,48 @@ def _any(column: str, values: Sequence[Any]) -> AnyOf:
     return AnyOf(tuple(Cond(column, "eq", v) for v in values))
 
 
+# What resolving asks: (table, query) pairs, each answered with that page's rows. Written once
+# as a generator, so a thread (`resolve`) and the event loop (`resolve_async`) drive the same
+# plan, each with its own way of reading.
+Asks = Generator[tuple[str, ListQuery], list[dict[str, Any]], Any]
+
+
 def all_rows(  # noqa: PLR0913 - the parts of one query
     view: TableView, table: str, filters: list[Filter], size: int, columns: tuple[str, ...],
     order: str = "id",
 ) -> Iterator[dict[str, Any]]:
     """Every matching row, page by page in `order` (a unique column), without a COUNT."""
-    page = 1
-    while True:
-        query = ListQuery(tuple(filters), (Order(order),), page=page, page_size=size,
-                          columns=columns, count=False)
+    for query in _pages(table, filters, size, columns, order):
         rows = view.query(table, query).rows
         yield from rows
         if len(rows) < size:
             return
+
+
+def _pages(
+    table: str, filters: list[Filter], size: int, columns: tuple[str, ...], order: str = "id",
+) -> Iterator[ListQuery]:
+    page = 1
+    while True:
+        yield ListQuery(tuple(filters), (Order(order),), page=page, page_size=size,
+                        columns=columns, count=False)
         page += 1
 
 
-def cluster_scope(
-    view: TableView, targeting: Targeting, chunk: int = CHUNK, page: int = PAGE
-) -> list[str] | None:
+def _every(
+    table: str, filters: list[Filter], size: int, columns: tuple[str, ...],
+) -> Asks:
+    """all_rows as asks: returns every matching row."""
+    found: list[dict[str, Any]] = []
+    for query in _pages(table, filters, size, columns):
+        rows = yield table, query
+        found.extend(rows)
+        if len(rows) < size:
+            break
+    return found
+
+
+def _cluster_scope(targeting: Targeting, chunk: int, page: int) -> Asks:
     """Names of the clusters nodes must be in, or None when any cluster will do."""
     named = None
     if targeting.type is TargetType.CLUSTERS:
@@ -124,16 +147,17 @@ def cluster_scope(
         return list(named) if named is not None else None
     conditions = cluster_conditions(targeting.cluster_filters)
     if named is None:
-        return [r["name"] for r in all_rows(view, "clusters", conditions, page, _NAME)]
-    return [r["name"] for part in _chunks(named, chunk)
-            for r in all_rows(view, "clusters", [*conditions, _any("name", part)], page, _NAME)]
+        return [r["name"] for r in (yield from _every("clusters", conditions, page, _NAME))]
+    names: list[str] = []
+    for part in _chunks(named, chunk):
+        rows = yield from _every("clusters", [*conditions, _any("name", part)], page, _NAME)
+        names.extend(r["name"] for r in rows)
+    return names
 
 
-def resolve(
-    view: TableView, targeting: Targeting, *, chunk: int = CHUNK, page: int = PAGE
-) -> list[Resolved]:
+def _resolving(targeting: Targeting, chunk: int, page: int) -> Asks:
     """Every node the targeting reaches now, each once, ordered by id."""
-    scope = cluster_scope(view, targeting, chunk, page)
+    scope = yield from _cluster_scope(targeting, chunk, page)
     if scope is not None and not scope:
         return []
     base = node_conditions(targeting.node_filters) if targeting.node_filters else []
@@ -146,7 +170,34 @@ def resolve(
                         for r in restrictions for part in _chunks(scope, chunk)]
     found: dict[UUID, Resolved] = {}
     for extra in restrictions:
-        for row in all_rows(view, "nodes", [*base, *extra], page, _TARGET):
+        for row in (yield from _every("nodes", [*base, *extra], page, _TARGET)):
             found[row["id"]] = Resolved(row["id"], row["cluster_name"])
     return [found[k] for k in sorted(found, key=str)]
 
+
+def resolve(
+    view: TableView, targeting: Targeting, *, chunk: int = CHUNK, page: int = PAGE
+) -> list[Resolved]:
+    """Every node the targeting reaches now, each once, ordered by id."""
+    asks = _resolving(targeting, chunk, page)
+    try:
+        table, query = next(asks)
+        while True:
+            table, query = asks.send(view.query(table, query).rows)
+    except StopIteration as done:
+        resolved: list[Resolved] = done.value
+        return resolved
+
+
+async def resolve_async(
+    view: TableView, targeting: Targeting, *, chunk: int = CHUNK, page: int = PAGE
+) -> list[Resolved]:
+    """`resolve` awaited on the event loop (only where the view `reads_async`)."""
+    asks = _resolving(targeting, chunk, page)
+    try:
+        table, query = next(asks)
+        while True:
+            table, query = asks.send((await view.query_async(table, query)).rows)
+    except StopIteration as done:
+        resolved: list[Resolved] = done.value
+        return resolved

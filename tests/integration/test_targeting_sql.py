@@ -8,6 +8,7 @@ date is the whole UTC day), so a parsing or boundary slip in the resolver shows 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Iterator, Sequence
@@ -29,7 +30,7 @@ from domain.node_status import NodeStatus
 from domain.targeting import ClusterFilters, NodeFilters, Targeting, TargetType
 from projections.fleet_tables import CLUSTERS, FLEET_TABLES, NODE_LIVENESS, NODES
 from projections.model import Delete, Upsert
-from projections.targets import resolve
+from projections.targets import resolve, resolve_async
 from projections.view import TableView
 from tests.conftest import PG_BASE, pg_schema
 from tests.unit.projections.test_query_sqlite import construct_view
@@ -354,12 +355,23 @@ class SQLiteTargetView(SQLiteFleetView):
 
 
 @pytest.fixture(scope="module")
-def pg_view() -> Iterator[TableView]:
+def loop() -> Iterator[asyncio.Runner]:
+    """One event loop for the module: the PostgreSQL view's async pool belongs to its loop."""
+    with asyncio.Runner() as runner:
+        yield runner
+
+
+@pytest.fixture(scope="module")
+def pg_view(loop: asyncio.Runner) -> Iterator[TableView]:
+    """With a read pool, as the serve's: it also reads on the event loop."""
     with pg_schema() as schema:
-        factory, view = construct_view(PostgresTargetView, f"{PG_BASE}?schema={schema}")
+        factory, built = construct_view(PostgresTargetView, f"{PG_BASE}?schema={schema}")
+        assert isinstance(built, PostgresTargetView)
+        view = PostgresTargetView(built.datastore, read_pool_size=2)
         try:
             yield view
         finally:
+            loop.run(view.aclose())
             factory.close()
 
 
@@ -381,21 +393,33 @@ def resolved(view: TableView, targeting: Targeting, chunk: int, page: int) -> li
             for r in resolve(view, targeting, chunk=chunk, page=page)]
 
 
+def resolved_async(loop: asyncio.Runner, view: TableView, targeting: Targeting, chunk: int,
+                   page: int) -> list[Any]:
+    found = loop.run(resolve_async(view, targeting, chunk=chunk, page=page))
+    return [(r.node_id, r.cluster_name) for r in found]
+
+
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(scenarios())
 def test_every_view_resolves_targeting_as_the_model_does(
-    views: list[TableView], scenario: tuple[Fleet, list[Case], int, int]
+    views: list[TableView], loop: asyncio.Runner, scenario: tuple[Fleet, list[Case], int, int]
 ) -> None:
+    """On the event loop too, where the view reads there (PostgreSQL's)."""
     fleet, examples, chunk, page = scenario
     all_views = [MemoryTableView(FLEET_TABLES), *views]
     for view in all_views:
         load(view, fleet)
+    on_the_loop = [view for view in all_views if view.reads_async]
+    assert on_the_loop, "no view reads on the event loop: the async resolver goes untested"
     for case in examples:
         want = expected(fleet, case)
         for view in all_views:
             got = resolved(view, case.targeting, chunk, page)
             assert got == want, (type(view).__name__, case.targeting)
+        for view in on_the_loop:
+            got = resolved_async(loop, view, case.targeting, chunk, page)
+            assert got == want, (type(view).__name__, "async", case.targeting)
         # What the service resolves: the checked (deduplicated) form reaches the same nodes.
         assert resolved(all_views[0], case.targeting.checked(), chunk, page) == want
 

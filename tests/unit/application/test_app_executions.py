@@ -224,6 +224,9 @@ class SnapshotTargets:
     def resolve(self, targeting: Targeting) -> list[Target]:
         return list(self.targets)
 
+    async def resolve_async(self, targeting: Targeting) -> list[Target]:
+        return list(self.targets)
+
 
 def test_abandon_orphans_ends_executions_created_for_a_node_deleted_meanwhile(
     fleet: Fleet,
