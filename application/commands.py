@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
@@ -9,8 +10,8 @@ from uuid import UUID, uuid4
 import msgspec
 from msgspec import Meta
 
-from application.ports import TargetFinder, WorkNotifier
-from application.write_path import UnitOfWork, WritePath
+from application.ports import Target, TargetFinder, WorkNotifier
+from application.write_path import Decision, UnitOfWork, WritePath
 from domain.command import Command, execution_id
 from domain.command_execution import CancelOutcome, CommandExecution
 from domain.shared import as_utc
@@ -37,32 +38,19 @@ class Commands:
         self.work = work
 
     def create(self, cmd: CreateCommand) -> UUID:
-        expired_at = as_utc(cmd.expired_at)
-        Command.check(cmd.command_text, cmd.timeout, expired_at, self.writes.clock.now())
-        targeting = cmd.targeting.checked()
-        targets = self.targets.resolve(targeting)
-        node_ids = [t.node_id for t in targets]
-        command_id = uuid4()
+        order = _Order.checked(cmd, self.writes.clock.now())
+        targets = self.targets.resolve(order.targeting)
+        self.writes.run(order.decide(targets))
+        self.work.ring([t.node_id for t in targets])
+        return order.command_id
 
-        def decide(uow: UnitOfWork) -> UUID:
-            command = Command.issue(command_id, cmd.command_text, targeting.as_dict(),
-                                    cmd.timeout, expired_at, node_ids, uow.now)
-            uow.add(command, *(
-                CommandExecution(
-                    id=execution_id(command_id, target.node_id), command_id=command_id,
-                    node_id=target.node_id, cluster_name=targeting.single_cluster(),
-                    target_all=targeting.type is TargetType.ALL,
-                    command_text=command.command_text, timeout=command.timeout,
-                    expired_at=command.expired_at, node_cluster_name=target.cluster_name,
-                    at=uow.now,
-                )
-                for target in targets
-            ))
-            return command_id
-
-        self.writes.run(decide)
-        self.work.ring(node_ids)
-        return command_id
+    async def create_async(self, cmd: CreateCommand) -> UUID:
+        """`create` on the event loop (the HTTP route's way)."""
+        order = _Order.checked(cmd, self.writes.clock.now())
+        targets = await self.targets.resolve_async(order.targeting)
+        await self.writes.run_async(order.decide(targets))
+        self.work.ring([t.node_id for t in targets])
+        return order.command_id
 
     def delete(self, command_id: UUID) -> None:
         """Deletes a command and every execution; 409 while any execution is still open."""
@@ -91,3 +79,41 @@ class Commands:
             uow.get(CommandExecution, exec_id, "command execution").prune(uow.now)
 
         self.writes.run(decide)
+
+
+@dataclass(frozen=True)
+class _Order:
+    """A checked CreateCommand: what its decision needs once its targets are known."""
+
+    cmd: CreateCommand
+    targeting: Targeting
+    expired_at: datetime | None
+    command_id: UUID
+
+    @staticmethod
+    def checked(cmd: CreateCommand, now: datetime) -> _Order:
+        expired_at = as_utc(cmd.expired_at)
+        Command.check(cmd.command_text, cmd.timeout, expired_at, now)
+        return _Order(cmd, cmd.targeting.checked(), expired_at, uuid4())
+
+    def decide(self, targets: list[Target]) -> Decision[UUID]:
+        cmd, targeting, command_id = self.cmd, self.targeting, self.command_id
+
+        def decide(uow: UnitOfWork) -> UUID:
+            command = Command.issue(command_id, cmd.command_text, targeting.as_dict(),
+                                    cmd.timeout, self.expired_at, [t.node_id for t in targets],
+                                    uow.now)
+            uow.add(command, *(
+                CommandExecution(
+                    id=execution_id(command_id, target.node_id), command_id=command_id,
+                    node_id=target.node_id, cluster_name=targeting.single_cluster(),
+                    target_all=targeting.type is TargetType.ALL,
+                    command_text=command.command_text, timeout=command.timeout,
+                    expired_at=command.expired_at, node_cluster_name=target.cluster_name,
+                    at=uow.now,
+                )
+                for target in targets
+            ))
+            return command_id
+
+        return decide

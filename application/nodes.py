@@ -14,7 +14,7 @@ from application.clusters import ClusterName, claim_name, live_cluster
 from application.errors import NotFoundError, UnauthorizedError
 from application.ports import ExecutionIndex, Liveness
 from application.ssh_access import remove_username
-from application.write_path import UnitOfWork, WritePath
+from application.write_path import Decision, UnitOfWork, WritePath
 from domain.alias import Alias
 from domain.claims import NameClaim
 from domain.cluster import Cluster
@@ -53,6 +53,13 @@ class Nodes:
         self.executions = executions
 
     def enroll(self, cmd: EnrollNode) -> Enrolled:
+        return self.writes.run(self._enrolling(cmd))
+
+    async def enroll_async(self, cmd: EnrollNode) -> Enrolled:
+        """`enroll` on the event loop (the HTTP route's way)."""
+        return await self.writes.run_async(self._enrolling(cmd))
+
+    def _enrolling(self, cmd: EnrollNode) -> Decision[Enrolled]:
         _, token = decode_blob(cmd.enrollment_key)
         id_type = IdType(cmd.id_type)  # the wire's enum, as the domain names it
         if id_type is IdType.PERSISTENT and cmd.node_id is None:
@@ -92,7 +99,7 @@ class Nodes:
                 ))
             return Enrolled(node_id, api_token, reregistered=False)
 
-        return self.writes.run(decide)
+        return decide
 
     def reregister(self, node_id: UUID, cmd: ReregisterNode) -> None:
         def decide(uow: UnitOfWork) -> None:

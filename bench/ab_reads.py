@@ -4,11 +4,12 @@ Run: .venv/bin/python -m bench.ab_reads [--base main] [--rounds 5] [--seconds 3]
 The ceiling (bench/ceiling.py), `edge-admin serve` running the code of `--base` (exported with
 `git archive` into a temporary folder) and `edge-admin serve` running this checkout start at
 once, each on a fresh schema with 30 registered nodes. Every round drives the ceiling's GET,
-then GET /api/v1/nodes/{id} and GET /api/v1/nodes?page_size=20 on both servers (their order
-alternates). Each figure is divided by the ceiling's GET of the same round; the table shows the
-median over the rounds of those ratios, the median absolute figures beside them, and the CPU
-each request cost the serve process and its PostgreSQL backends (from /proc, over each wrk
-run): on a machine shared with other work, CPU per request moves less than requests/s.
+then the workloads (GET /api/v1/nodes/{id}, GET /api/v1/nodes?page_size=20, commands,
+enrollments) on both servers (their order alternates). Each figure is divided by the
+ceiling's GET of the same round; the table shows the median over the rounds of those ratios,
+the median absolute figures beside them, and the CPU each request cost the serve process and
+its PostgreSQL backends (from /proc, over each wrk run): on a machine shared with other work,
+CPU per request moves less than requests/s.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class Ours:
         self.client = stack.enter_context(server(url, log, False, root))
         relay_settled(url)
         self.ids = seed(client=self.client, nodes=30)
+        self.client.post("/api/v1/clusters", json={"name": "ab"}).raise_for_status()
+        self.key = self.client.post("/api/v1/clusters/ab/enrollment_keys",
+                                    json={"uses_remaining": None}).json()["data"]["key"]
         self.pid = serve_pid(int(str(self.client.base_url).rsplit(":", 1)[1].strip("/")))
 
     def cpu(self) -> tuple[float, float]:
@@ -64,9 +68,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[64])
-    parser.add_argument("--workloads", nargs="+", choices=["get", "list", "command"],
-                        default=["get", "list"], help="command: POST /api/v1/commands, one "
-                        "node (whether the read pool's share costs the writes anything)")
+    parser.add_argument("--workloads", nargs="+",
+                        choices=["get", "list", "command", "register"], default=["get", "list"],
+                        help="command: POST /api/v1/commands, one node; register: POST "
+                        "/agent/v1/enroll, a random node")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if not wrk.available():
@@ -97,7 +102,8 @@ def main() -> None:
                     ours = servers[name]
                     for workload in args.workloads:
                         before = ours.cpu()
-                        got = load(ours.client, workload, clients, args.seconds, ids=ours.ids)
+                        got = load(ours.client, workload, clients, args.seconds, ids=ours.ids,
+                                   key=ours.key)
                         after, served = ours.cpu(), got["rate"] * args.seconds or 1.0
                         got["server_ms"] = (after[0] - before[0]) * 1000 / served
                         got["pg_ms"] = (after[1] - before[1]) * 1000 / served

@@ -112,9 +112,15 @@ def profile(args: argparse.Namespace) -> None:
         ids = seed(client, 20)
         port = int(str(client.base_url).rsplit(":", 1)[1].strip("/"))
         pid = serve_pid(port)
-        lua = wrk.script(API_KEY, "POST", "/api/v1/commands", json.dumps(
-            {"command_text": "uptime", "targeting": {"type": "nodes", "node_ids": ["{id}"]}}),
-            ids)
+        if args.workload == "register":
+            key = client.post("/api/v1/clusters/profile/enrollment_keys",
+                              json={"uses_remaining": None}).json()["data"]["key"]
+            lua = wrk.script(API_KEY, "POST", "/agent/v1/enroll", json.dumps(
+                {"enrollment_key": key, "id_type": "random", "version": "1.0.0"}))
+        else:
+            lua = wrk.script(API_KEY, "POST", "/api/v1/commands", json.dumps(
+                {"command_text": "uptime", "targeting": {"type": "nodes", "node_ids": ["{id}"]}}),
+                ids)
         wrk.run(str(client.base_url), lua, args.clients, 3)  # warm up
         result: dict[str, Any] = {}
         load = threading.Thread(target=lambda: result.update(
@@ -135,7 +141,7 @@ def profile(args: argparse.Namespace) -> None:
         if args.keep is not None:
             args.keep.write_text("\n".join(stacks) + "\n")
         Path(raw.name).unlink()
-    print(f"WRITE_PROJECT_IN_COMMIT={args.in_commit}, {args.clients} clients: "
+    print(f"{args.workload}, WRITE_PROJECT_IN_COMMIT={args.in_commit}, {args.clients} clients: "
           f"{result['rate']:,.0f} req/s, p50 {result['p50_ms']:.1f} ms, "
           f"p99 {result['p99_ms']:.1f} ms, errors {result['errors']}")
     print_breakdown(Breakdown(result["rate"] * args.seconds, args.rate, watched, before, after),
@@ -176,6 +182,8 @@ def print_breakdown(run: Breakdown, stacks: list[str], stage: Callable[[list[str
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--workload", choices=["command", "register"], default="command",
+                        help="POST /api/v1/commands (one node) or POST /agent/v1/enroll")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")

@@ -49,6 +49,10 @@ class FleetReads(Reads):
         found = self.nodes.select({"api_token": token}, 1)
         return found[0] if found else None
 
+    async def node_by_api_token_async(self, token: str) -> NodeRecord | None:
+        found = await self.nodes.select_async({"api_token": token}, 1)
+        return found[0] if found else None
+
     def cluster_sizes(self) -> dict[str, int]:
         """Every cluster's node count by name (two columns read, for the whole fleet)."""
         rows = all_rows(self.view, "clusters", [], PAGE, ("name", "node_count"), order="name")

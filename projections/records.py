@@ -11,6 +11,7 @@ a node row takes about half a microsecond (bench/records.py).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import types
 import typing
@@ -101,14 +102,26 @@ class Records(Generic[R]):
 
     @property
     def reads_async(self) -> bool:
-        """Whether get_async and page_async may be awaited on the event loop."""
+        """Whether get_async and page_async read on the event loop itself (else they read in
+        a worker thread)."""
         return self.view.reads_async
 
     async def get_async(self, key: Any) -> R | None:
+        if not self.view.reads_async:
+            return await asyncio.to_thread(self.get, key)
         rows = await self.view.select_async(self.table, {self._key: key}, limit=1)
         return msgspec.convert(rows[0], self.record) if rows else None
 
+    async def select_async(self, where: dict[str, Any], limit: int = 1000) -> list[R]:
+        if not self.view.reads_async:
+            return await asyncio.to_thread(self.select, where, limit)
+        rows = await self.view.select_async(self.table, where, limit)
+        found: list[R] = msgspec.convert(rows, self._many)
+        return found
+
     async def page_async(self, query: ListQuery) -> RecordPage[R]:
+        if not self.view.reads_async:
+            return await asyncio.to_thread(self.page, query)
         assert not query.columns, "a record needs every column"
         found = await self.view.query_async(self.table, query)
         return RecordPage(msgspec.convert(found.rows, self._many), found.total)

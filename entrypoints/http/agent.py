@@ -61,9 +61,9 @@ class AgentHeartbeatResponse(Shape):
 SHAPES = (AgentNodeResponse, AgentEnrollmentResponse, AgentHeartbeatResponse)
 
 
-def _agent_view(request: Request, node_id: UUID) -> AgentNodeResponse:
+async def _agent_view(request: Request, node_id: UUID) -> AgentNodeResponse:
     svc = services(request)
-    row = svc.fleet_reads.nodes.get(node_id)
+    row = await svc.fleet_reads.nodes.get_async(node_id)
     return AgentNodeResponse(
         node_id=node_id,
         cluster_name=row.cluster_name if row else None,
@@ -75,22 +75,22 @@ def _agent_view(request: Request, node_id: UUID) -> AgentNodeResponse:
 
 async def enroll(request: Request) -> Response:
     cmd = await read_body(request, EnrollNode)
-    enrolled = await run_in_threadpool(services(request).nodes.enroll, cmd)
-    seen = await run_in_threadpool(_agent_view, request, enrolled.node_id)
+    enrolled = await services(request).nodes.enroll_async(cmd)
+    seen = await _agent_view(request, enrolled.node_id)
     body = AgentEnrollmentResponse(**msgspec.structs.asdict(seen), api_token=enrolled.api_token,
                                    reregistered=enrolled.reregistered)
     return ok(request, body, 200 if enrolled.reregistered else 201)
 
 
 async def register(request: Request) -> Response:
-    node = await run_in_threadpool(agent_node, request)
+    node = await agent_node(request)
     cmd = await read_body(request, ReregisterNode)
     await run_in_threadpool(services(request).nodes.reregister, node.id, cmd)
-    return ok(request, await run_in_threadpool(_agent_view, request, node.id))
+    return ok(request, await _agent_view(request, node.id))
 
 
 async def heartbeat(request: Request) -> Response:
-    node = await run_in_threadpool(agent_node, request)
+    node = await agent_node(request)
     beat = await read_body(request, Heartbeat)
     if beat.status == NodeStatus.UNREACHABLE.value:
         raise ApiError(422, {"status": ["must be healthy or unhealthy"]})

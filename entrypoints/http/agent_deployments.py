@@ -66,7 +66,7 @@ async def report(request: Request) -> Response:
 
 
 async def host_report(request: Request) -> Response:
-    node = await run_in_threadpool(agent_node, request)
+    node = await agent_node(request)
     body = await read_body(request, AgentHostReport)
     await run_in_threadpool(services(request).hosts.report, node.id, body)
     return ok(request, AgentHostResponse(node_id=node.id, images=len(set(body.images))))

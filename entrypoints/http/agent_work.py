@@ -177,7 +177,7 @@ def _count_delivery(svc: Services, handed_out: int) -> None:
 
 
 async def work(request: Request) -> Response:
-    node = await run_in_threadpool(agent_node, request)
+    node = await agent_node(request)
     poll = await read_body(request, WorkPoll)
     svc = services(request)
     stopping = stopping_event(request)
@@ -202,7 +202,7 @@ async def work(request: Request) -> Response:
 
 
 async def result(request: Request) -> Response:
-    node = await run_in_threadpool(agent_node, request)
+    node = await agent_node(request)
     exec_id = path_uuid(request)
     body = await read_body(request, ExecutionResult)
     reported = await run_in_threadpool(services(request).executions.report, node.id, exec_id,

@@ -41,7 +41,8 @@ SPEC = ListSpec(
 
 RESOURCE = Resource(__name__, lambda svc: svc.command_reads.commands,
                     each(serializers.command), SPEC)
-create = RESOURCE.create(CreateCommand, lambda svc, request, cmd: svc.commands.create(cmd))
+create = RESOURCE.create_async(CreateCommand,
+                              lambda svc, request, cmd: svc.commands.create_async(cmd))
 index = RESOURCE.index()
 show = RESOURCE.show()
 delete = RESOURCE.delete(lambda svc, key: svc.commands.delete(key))

@@ -80,15 +80,17 @@ class Resource(Generic[R]):
 
         return self.named(index, name)
 
+    async def load_async(self, svc: Services, key: Any) -> Any | None:
+        """`load` on the event loop: no thread hand-off where the reads and the shape allow."""
+        records = self.reads(svc)
+        if records.reads_async and isinstance(self.render, Each):
+            record = await records.get_async(key)
+            return self.render.render(record) if record is not None else None
+        return await run_in_threadpool(self.load, svc, key)
+
     def show(self, name: str = "show") -> Endpoint:
         async def show(request: Request) -> Response:
-            svc, key = services(request), path_uuid(request)
-            records = self.reads(svc)
-            if records.reads_async and isinstance(self.render, Each):  # no thread hand-off
-                record = await records.get_async(key)
-                found = self.render.render(record) if record is not None else None
-            else:
-                found = await run_in_threadpool(self.load, svc, key)
+            found = await self.load_async(services(request), path_uuid(request))
             return ok(request, found) if found else not_found(request)
 
         return self.named(show, name)
@@ -105,6 +107,19 @@ class Resource(Generic[R]):
                 return self.load(svc, action(svc, request, cmd))
 
             return ok(request, await run_in_threadpool(decide_and_load), 201)
+
+        return self.named(create, name)
+
+    def create_async(self, body: type[T],
+                     action: Callable[[Services, Request, T], Awaitable[UUID]],
+                     name: str = "create") -> Endpoint:
+        """`create` for a service that decides on the event loop: no thread waits for the
+        write, and the answer is read without one where the reads allow."""
+
+        async def create(request: Request) -> Response:
+            cmd = await read_body(request, body)
+            svc = services(request)
+            return ok(request, await self.load_async(svc, await action(svc, request, cmd)), 201)
 
         return self.named(create, name)
 

@@ -153,12 +153,12 @@ def request_id_of(request: Request) -> str:
     return request_id
 
 
-def agent_node(request: Request) -> NodeRecord:
+async def agent_node(request: Request) -> NodeRecord:
     """The node whose api_token the request bears (agent endpoints); 401 otherwise."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, None, "missing node api_token")
-    found = services(request).fleet_reads.node_by_api_token(token.strip())
+    found = await services(request).fleet_reads.node_by_api_token_async(token.strip())
     if found is None:
         raise ApiError(401, None, "unknown or revoked node api_token")
     return found
@@ -169,7 +169,7 @@ async def agent_report(request: Request, type_: type[T],
     """An agent's report on one of its deployments, taken in the order every such endpoint
     answers: the node (401), the deployment's request id (404), the body (400/422); `record`
     (an application service) then runs off the event loop."""
-    node = await run_in_threadpool(agent_node, request)
+    node = await agent_node(request)
     request_id = request_id_of(request)
     body = await read_body(request, type_)
     return request_id, await run_in_threadpool(record, node.id, request_id, body)

@@ -154,7 +154,7 @@ F = TypeVar("F", bound=Shape)
 
 
 async def report(request: Request) -> Response:
-    node = await run_in_threadpool(agent_node, request)
+    node = await agent_node(request)
     body = await read_body(request, MetricsBody)
     svc = services(request)
     at = svc.writes.clock.now()

@@ -112,7 +112,7 @@ delete_key = KEY.delete(lambda svc, key: svc.ssh_access.delete_key(key), "delete
 
 async def verify(request: Request) -> Response:
     """Agent API: may this credential log in as this username on the calling node?"""
-    node = await run_in_threadpool(agent_node, request)
+    node = await agent_node(request)
     cmd = await read_body(request, CheckSshLogin)
     verdict = await run_in_threadpool(services(request).ssh_logins.verify, node.id, cmd)
     services(request).counters.add("ssh.verifications_total")
