@@ -17,6 +17,10 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+def _seen(node_id: UUID, at: datetime) -> UpsertMax:
+    return UpsertMax("node_liveness", {"node_id": node_id, "last_seen_at": at}, "last_seen_at")
+
+
 class ViewLiveness:
     """Implements the Liveness port on the fleet view."""
 
@@ -27,9 +31,11 @@ class ViewLiveness:
         node = self.reads.nodes.get(node_id)
         if node is None:
             return None
-        row = {"node_id": node_id, "last_seen_at": at}
-        self.view.apply_untracked([UpsertMax("node_liveness", row, "last_seen_at")])
+        self.view.apply_untracked([_seen(node_id, at)])
         return node.status
+
+    async def seen_async(self, node_id: UUID, at: datetime) -> None:
+        await self.view.apply_untracked_async([_seen(node_id, at)])
 
     def silent(self, seen_before: datetime, statuses: tuple[str, ...], limit: int) -> list[UUID]:
         return self.reads.silent_nodes(seen_before, statuses, limit)

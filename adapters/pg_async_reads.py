@@ -82,6 +82,18 @@ class AsyncReads:
         finally:
             slots.release()
 
+    async def write(self, statements: list[tuple[str, list[list[Any]]]]) -> None:
+        """Untracked changes (heartbeats' last_seen_at), in one transaction; each statement's
+        rows as one executemany."""
+        pool = await self._open()
+        async with self._slots, pool.connection() as conn, conn.transaction():
+            cursor = conn.cursor()
+            for sql, rows in statements:
+                if len(rows) == 1:
+                    await cursor.execute(sql, rows[0])
+                else:
+                    await cursor.executemany(sql, rows)
+
     async def aclose(self) -> None:
         pool, self._pool, self._loop, self._opening = self._pool, None, None, None
         if pool is not None:

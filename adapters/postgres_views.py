@@ -7,6 +7,7 @@ then become durable and visible in one commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -143,6 +144,12 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
             names = self._names[table] = self.dialect.shown(spec)
         rows = await self._async_reads.fetch(self.dialect.select_equal(spec, where, limit))
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    async def apply_untracked_async(self, changes: Sequence[Change]) -> None:
+        if not self.reads_async:
+            await super().apply_untracked_async(changes)
+            return
+        await self._async_reads.write(self._statements(changes))
 
     async def aclose(self) -> None:
         """Closes the event loop's pool (the app's lifespan, on the loop that used it)."""

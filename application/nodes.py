@@ -120,11 +120,17 @@ class Nodes:
             return reported.value
         return current
 
-    def set_status(self, node_id: UUID, status: NodeStatus, reason: str) -> bool:
-        def decide(uow: UnitOfWork) -> bool:
-            return uow.get(Node, node_id, "node").change_status(status, reason, uow.now)
+    async def heartbeat_async(self, node_id: UUID, current: str, reported: NodeStatus) -> str:
+        """`heartbeat` on the event loop, for a caller that has just read the node and its
+        `current` status (the agent endpoints find it by its token)."""
+        await self.liveness.seen_async(node_id, self.writes.clock.now())
+        if current != reported.value:
+            await self.writes.run_async(_status_change(node_id, reported, "heartbeat"))
+            return reported.value
+        return current
 
-        return self.writes.run(decide)
+    def set_status(self, node_id: UUID, status: NodeStatus, reason: str) -> bool:
+        return self.writes.run(_status_change(node_id, status, reason))
 
     def sweep_stale(
         self, listening_since: datetime | None, unhealthy_after: float, unreachable_after: float
@@ -208,3 +214,10 @@ def remove_alias(uow: UnitOfWork, alias: Alias, node: Node | None) -> None:
     if node is not None:
         node.detach_alias(alias.id)
     alias.delete(uow.now)
+
+
+def _status_change(node_id: UUID, status: NodeStatus, reason: str) -> Decision[bool]:
+    def decide(uow: UnitOfWork) -> bool:
+        return uow.get(Node, node_id, "node").change_status(status, reason, uow.now)
+
+    return decide

@@ -55,6 +55,10 @@ class Liveness(Protocol):
         """Records last_seen_at; returns the node's current status, None if unknown."""
         ...
 
+    async def seen_async(self, node_id: UUID, at: datetime) -> None:
+        """Records last_seen_at of a node the caller has just found, on the event loop."""
+        ...
+
     def silent(self, seen_before: datetime, statuses: tuple[str, ...], limit: int) -> list[UUID]:
         """Nodes in one of `statuses` last heard from before `seen_before`, at most `limit`."""
         ...

@@ -5,7 +5,7 @@ The ceiling (bench/ceiling.py), `edge-admin serve` running the code of `--base` 
 `git archive` into a temporary folder) and `edge-admin serve` running this checkout start at
 once, each on a fresh schema with 30 registered nodes. Every round drives the ceiling's GET,
 then the workloads (GET /api/v1/nodes/{id}, GET /api/v1/nodes?page_size=20, commands,
-enrollments) on both servers (their order alternates). Each figure is divided by the
+enrollments, heartbeats) on both servers (their order alternates). Each figure is divided by the
 ceiling's GET of the same round; the table shows the median over the rounds of those ratios,
 the median absolute figures beside them, and the CPU each request cost the serve process and
 its PostgreSQL backends (from /proc, over each wrk run): on a machine shared with other work,
@@ -53,6 +53,8 @@ class Ours:
         relay_settled(url)
         self.ids = seed(client=self.client, nodes=30)
         self.client.post("/api/v1/clusters", json={"name": "ab"}).raise_for_status()
+        nodes = self.client.get("/api/v1/nodes", params={"page_size": 100}).json()["data"]
+        self.tokens = [n["api_token"] for n in nodes]
         self.key = self.client.post("/api/v1/clusters/ab/enrollment_keys",
                                     json={"uses_remaining": None}).json()["data"]["key"]
         self.pid = serve_pid(int(str(self.client.base_url).rsplit(":", 1)[1].strip("/")))
@@ -69,9 +71,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[64])
     parser.add_argument("--workloads", nargs="+",
-                        choices=["get", "list", "command", "register"], default=["get", "list"],
-                        help="command: POST /api/v1/commands, one node; register: POST "
-                        "/agent/v1/enroll, a random node")
+                        choices=["get", "list", "command", "register", "heartbeat"],
+                        default=["get", "list"], help="command: POST /api/v1/commands, one "
+                        "node; register: POST /agent/v1/enroll, a random node; heartbeat: POST "
+                        "/agent/v1/heartbeat, each with a node's token")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if not wrk.available():
@@ -102,7 +105,8 @@ def main() -> None:
                     ours = servers[name]
                     for workload in args.workloads:
                         before = ours.cpu()
-                        got = load(ours.client, workload, clients, args.seconds, ids=ours.ids,
+                        ids = ours.tokens if workload == "heartbeat" else ours.ids
+                        got = load(ours.client, workload, clients, args.seconds, ids=ids,
                                    key=ours.key)
                         after, served = ours.cpu(), got["rate"] * args.seconds or 1.0
                         got["server_ms"] = (after[0] - before[0]) * 1000 / served

@@ -67,6 +67,9 @@ def load(  # noqa: PLR0913 - one call per table row, all plain values
             ids),
         "list": lambda: wrk.script(API_KEY, "GET", "/api/v1/nodes?page_size=20"),
         "get": lambda: wrk.script(API_KEY, "GET", "/api/v1/nodes/{id}", ids=ids),
+        # ids: the nodes' api tokens
+        "heartbeat": lambda: wrk.script(API_KEY, "POST", "/agent/v1/heartbeat",
+                                        json.dumps({"status": "healthy"}), ids, bearer_ids=True),
     }[workload]()
     return wrk.run(str(client.base_url), lua, clients, seconds)
 

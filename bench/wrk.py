@@ -21,9 +21,12 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def script(api_key: str, method: str, path: str, body: str | None = None,
-           ids: list[str] | None = None) -> str:
-    """Lua for one workload; `{id}` in path or body becomes a random id from `ids`."""
+def script(api_key: str, method: str, path: str, body: str | None = None,  # noqa: PLR0913
+           ids: list[str] | None = None, bearer_ids: bool = False) -> str:
+    """Lua for one workload; `{id}` in path or body becomes a random id from `ids`.
+    bearer_ids: the ids are tokens, each request bears one (agents' heartbeats)."""
+    bearer = ('{["Authorization"] = "Bearer " .. id, ["Content-Type"] = "application/json"}'
+              if bearer_ids else "nil")
     lines = [f"wrk.method = {json.dumps(method)}",
              'wrk.headers["Content-Type"] = "application/json"',
              f'wrk.headers["Authorization"] = {json.dumps("Bearer " + api_key)}',
@@ -33,7 +36,7 @@ def script(api_key: str, method: str, path: str, body: str | None = None,
              "  local id = ids[math.random(#ids)]",
              '  local b = string.gsub(body, "{id}", id)',
              '  if b == "" then b = nil end',
-             '  return wrk.format(nil, (string.gsub(path, "{id}", id)), nil, b)',
+             f'  return wrk.format(nil, (string.gsub(path, "{{id}}", id)), {bearer}, b)',
              "end"]
     return "\n".join(lines) + "\n"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import abstractmethod
 from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
@@ -63,6 +64,11 @@ class TableView(TrackingRecorder):
     @abstractmethod
     def select(self, table: str, where: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
         """Rows whose columns equal `where`, in key order."""
+
+    async def apply_untracked_async(self, changes: Sequence[Change]) -> None:
+        """As `apply_untracked`, awaited on the event loop: written there where the view reads
+        there (`reads_async`), else in a worker thread."""
+        await asyncio.to_thread(self.apply_untracked, changes)
 
     async def query_async(self, table: str, query: ListQuery) -> Page:
         """As `query`, awaited on the event loop (only where `reads_async`)."""

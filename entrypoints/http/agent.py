@@ -94,8 +94,8 @@ async def heartbeat(request: Request) -> Response:
     beat = await read_body(request, Heartbeat)
     if beat.status == NodeStatus.UNREACHABLE.value:
         raise ApiError(422, {"status": ["must be healthy or unhealthy"]})
-    status = await run_in_threadpool(services(request).nodes.heartbeat, node.id,
-                                     NodeStatus(beat.status))
+    status = await services(request).nodes.heartbeat_async(node.id, node.status,
+                                                           NodeStatus(beat.status))
     services(request).counters.add("nodes.health_checks_total")
     return ok(request, AgentHeartbeatResponse(
         node_id=node.id, status=NodeStatus(status),
