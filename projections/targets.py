@@ -6,7 +6,7 @@ query language's reference semantics are shared, so every view resolves alike.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -175,29 +175,41 @@ def _resolving(targeting: Targeting, chunk: int, page: int) -> Asks:
     return [found[k] for k in sorted(found, key=str)]
 
 
+class _Plan:
+    """Drives the asks of a plan: `ask` is what to read next (None once the plan is done, its
+    answer then in `result`)."""
+
+    def __init__(self, asks: Asks) -> None:
+        self._asks = asks
+        self.result: list[Resolved] = []
+        self.ask: tuple[str, ListQuery] | None = None
+        self._step(lambda: next(asks))
+
+    def answer(self, rows: list[dict[str, Any]]) -> None:
+        self._step(lambda: self._asks.send(rows))
+
+    def _step(self, advance: Callable[[], tuple[str, ListQuery]]) -> None:
+        try:
+            self.ask = advance()
+        except StopIteration as done:
+            self.ask, self.result = None, done.value
+
+
 def resolve(
     view: TableView, targeting: Targeting, *, chunk: int = CHUNK, page: int = PAGE
 ) -> list[Resolved]:
     """Every node the targeting reaches now, each once, ordered by id."""
-    asks = _resolving(targeting, chunk, page)
-    try:
-        table, query = next(asks)
-        while True:
-            table, query = asks.send(view.query(table, query).rows)
-    except StopIteration as done:
-        resolved: list[Resolved] = done.value
-        return resolved
+    plan = _Plan(_resolving(targeting, chunk, page))
+    while plan.ask is not None:
+        plan.answer(view.query(*plan.ask).rows)
+    return plan.result
 
 
 async def resolve_async(
     view: TableView, targeting: Targeting, *, chunk: int = CHUNK, page: int = PAGE
 ) -> list[Resolved]:
     """`resolve` awaited on the event loop (only where the view `reads_async`)."""
-    asks = _resolving(targeting, chunk, page)
-    try:
-        table, query = next(asks)
-        while True:
-            table, query = asks.send((await view.query_async(table, query)).rows)
-    except StopIteration as done:
-        resolved: list[Resolved] = done.value
-        return resolved
+    plan = _Plan(_resolving(targeting, chunk, page))
+    while plan.ask is not None:
+        plan.answer((await view.query_async(*plan.ask)).rows)
+    return plan.result
