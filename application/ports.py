@@ -38,6 +38,10 @@ class ReadModelWaiter(Protocol):
 
     def wait(self, position: int) -> None: ...
 
+    async def check_async(self) -> None:
+        """`check` on the event loop (it reads the database where another process projects)."""
+        ...
+
     async def wait_async(self, position: int) -> None:
         """`wait` on the event loop; returns at once when the read model holds `position`."""
         ...

@@ -133,7 +133,7 @@ class WritePath:
         writer thread and no thread waits for it. Same answer, same guarantees."""
         if self.group is None:  # the naive path decides in the caller's thread
             return await asyncio.to_thread(self.execute, decide, prefetch=prefetch)
-        self.waiter.check()
+        await self.waiter.check_async()
         request = await self.group.submit_async(
             Request(partial(self._decide_shared, decide), prefetch))
         if request.error is not None:

@@ -189,6 +189,12 @@ class ProjectionWorker:
                     raise TimeoutError(position)
                 self._changed.wait(remaining)
 
+    async def check_async(self) -> None:
+        if self.running():  # the failure is in memory: nothing to read
+            self.check()
+        else:
+            await asyncio.to_thread(self.check)
+
     async def wait_async(self, position: int) -> None:
         if self._thread is not None and self.position >= position:  # the usual case: the
             return  # writer's own transaction applied it

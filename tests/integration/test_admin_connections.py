@@ -133,3 +133,7 @@ def test_a_projections_process_listens_and_keeps_a_no_projections_serve_current(
         created = serve.post("/api/v1/clusters", {"name": f"p{n}"})
         assert created["name"] == f"p{n}"
         assert serve.get(f"/api/v1/clusters/p{n}")["name"] == f"p{n}"
+    for n in range(3):  # a write decided on the event loop waits the same way
+        command = serve.post("/api/v1/commands", {"command_text": f"c{n}",
+                                                  "targeting": {"type": "all"}})
+        assert serve.get(f"/api/v1/commands/{command['id']}")["command_text"] == f"c{n}"
