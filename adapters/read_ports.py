@@ -28,7 +28,7 @@ class ViewTargetFinder:
         return [Target(r.node_id, r.cluster_name) for r in resolve(self.view, targeting)]
 
     async def resolve_async(self, targeting: Targeting) -> list[Target]:
-        if not self.view.reads_async:
+        if not self.view.reads_async:  # the whole plan in one worker thread, not a hop a step
             return await asyncio.to_thread(self.resolve, targeting)
         return [Target(r.node_id, r.cluster_name)
                 for r in await resolve_async(self.view, targeting)]

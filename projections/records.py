@@ -11,7 +11,6 @@ a node row takes about half a microsecond (bench/records.py).
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import types
 import typing
@@ -100,28 +99,18 @@ class Records(Generic[R]):
         rows = self.view.select(self.table, {self._key: key}, limit=1)
         return msgspec.convert(rows[0], self.record) if rows else None
 
-    @property
-    def reads_async(self) -> bool:
-        """Whether get_async and page_async read on the event loop itself (else they read in
-        a worker thread)."""
-        return self.view.reads_async
-
+    # The *_async reads are awaited on the event loop; the view reads there or in a worker
+    # thread (TableView.reads_async).
     async def get_async(self, key: Any) -> R | None:
-        if not self.view.reads_async:
-            return await asyncio.to_thread(self.get, key)
         rows = await self.view.select_async(self.table, {self._key: key}, limit=1)
         return msgspec.convert(rows[0], self.record) if rows else None
 
     async def select_async(self, where: dict[str, Any], limit: int = 1000) -> list[R]:
-        if not self.view.reads_async:
-            return await asyncio.to_thread(self.select, where, limit)
         rows = await self.view.select_async(self.table, where, limit)
         found: list[R] = msgspec.convert(rows, self._many)
         return found
 
     async def page_async(self, query: ListQuery) -> RecordPage[R]:
-        if not self.view.reads_async:
-            return await asyncio.to_thread(self.page, query)
         assert not query.columns, "a record needs every column"
         found = await self.view.query_async(self.table, query)
         return RecordPage(msgspec.convert(found.rows, self._many), found.total)

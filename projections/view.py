@@ -22,8 +22,8 @@ class TableView(TrackingRecorder):
     """A tracking recorder that also stores read-model tables; one class per persistence kind."""
 
     tables: tuple[Table, ...] = ()
-    # Whether query_async and select_async read without blocking the event loop; where they
-    # do not, a handler reads through the sync methods on a worker thread.
+    # Whether query_async and select_async read on the event loop itself; where they do not,
+    # they read through the sync methods in a worker thread (a store with no async driver).
     reads_async: bool = False
 
     def table(self, name: str) -> Table:
@@ -71,13 +71,14 @@ class TableView(TrackingRecorder):
         await asyncio.to_thread(self.apply_untracked, changes)
 
     async def query_async(self, table: str, query: ListQuery) -> Page:
-        """As `query`, awaited on the event loop (only where `reads_async`)."""
-        raise NotImplementedError
+        """As `query`, awaited on the event loop: read there where the view `reads_async`,
+        else in a worker thread."""
+        return await asyncio.to_thread(self.query, table, query)
 
     async def select_async(self, table: str, where: dict[str, Any], limit: int = 1000
                            ) -> list[dict[str, Any]]:
-        """As `select`, awaited on the event loop (only where `reads_async`)."""
-        raise NotImplementedError
+        """As `select`, awaited on the event loop (as `query_async`)."""
+        return await asyncio.to_thread(self.select, table, where, limit)
 
     @abstractmethod
     def prepare(self, application_name: str, ours: ReadModelVersion) -> Action:

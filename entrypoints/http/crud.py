@@ -66,11 +66,11 @@ class Resource(Generic[R]):
             assert spec is not None, f"{self.module}: a listed resource needs its ListSpec"
             query = parse_list_query(request, spec)
             svc = services(request)
-            records = self.reads(svc)
-            if records.reads_async and isinstance(self.render, Each):  # no thread hand-off
-                found = await records.page_async(query)
+            if isinstance(self.render, Each):  # shapes from the records alone: render here
+                found = await self.reads(svc).page_async(query)
                 return paginated(request, self.render(svc, found.records), found, query)
 
+            # Rendering reads more: the page and its shapes in one worker thread.
             def fetch() -> tuple[Any, list[Any]]:
                 page = self.reads(svc).page(query)
                 return page, self.render(svc, page.records)
@@ -81,10 +81,11 @@ class Resource(Generic[R]):
         return self.named(index, name)
 
     async def load_async(self, svc: Services, key: Any) -> Any | None:
-        """`load` on the event loop: no thread hand-off where the reads and the shape allow."""
-        records = self.reads(svc)
-        if records.reads_async and isinstance(self.render, Each):
-            record = await records.get_async(key)
+        """`load` awaited on the event loop: a shape from its record alone is rendered there
+        (the read on the loop where the view reads there), else read and rendered in one
+        worker thread."""
+        if isinstance(self.render, Each):
+            record = await self.reads(svc).get_async(key)
             return self.render.render(record) if record is not None else None
         return await run_in_threadpool(self.load, svc, key)
 
