@@ -1,9 +1,11 @@
 """Where a read's time goes under load, per request (issue 18; results in bench/PROFILE.md).
 
-Run: .venv/bin/python -m bench.profile_read [--workload get|list] [--clients 16] [--seconds 20]
-As bench/profile_write.py, for GET /api/v1/nodes/{id} or GET /api/v1/nodes?page_size=20 on 30
-registered nodes: the CPU each process spent per request, and the server's Python time (py-spy
---gil) split into the stages of the read path by the frames on each sampled stack.
+Run: .venv/bin/python -m bench.profile_read [--workload get|list|poll] [--clients 16]
+[--seconds 20]
+As bench/profile_write.py, for GET /api/v1/nodes/{id}, GET /api/v1/nodes?page_size=20 or an
+idle agent's look for work (POST /agent/v1/work, wait_seconds 0) on 30 registered nodes: the
+CPU each process spent per request, and the server's Python time (py-spy --gil) split into the
+stages of the read path by the frames on each sampled stack.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bench.profile_write import (
     seed,
     serve_pid,
 )
+from bench.suite import node_ids
 
 # (stage, pattern on one frame); the first stage any frame of a stack matches wins.
 STAGES = [
@@ -59,9 +62,12 @@ def profile(args: argparse.Namespace) -> None:
         ids = seed(client, 30)
         port = int(str(client.base_url).rsplit(":", 1)[1].strip("/"))
         pid = serve_pid(port)
-        lua = (wrk.script(API_KEY, "GET", "/api/v1/nodes/{id}", ids=ids)
-               if args.workload == "get" else
-               wrk.script(API_KEY, "GET", "/api/v1/nodes?page_size=20"))
+        lua = {
+            "get": lambda: wrk.script(API_KEY, "GET", "/api/v1/nodes/{id}", ids=ids),
+            "list": lambda: wrk.script(API_KEY, "GET", "/api/v1/nodes?page_size=20"),
+            "poll": lambda: wrk.script(API_KEY, "POST", "/agent/v1/work", '{"wait_seconds": 0}',
+                                       node_ids(client, "api_token"), bearer_ids=True),
+        }[args.workload]()
         wrk.run(str(client.base_url), lua, args.clients, 3)  # warm up
         result: dict[str, Any] = {}
         load = threading.Thread(target=lambda: result.update(
@@ -98,7 +104,8 @@ def report(  # noqa: PLR0913 - the figures of one profile, printed together
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workload", choices=["get", "list"], default="get")
+    parser.add_argument("--workload", choices=["get", "list", "poll"], default="get",
+                        help="poll: an idle agent's POST /agent/v1/work (wait_seconds 0)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")

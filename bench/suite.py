@@ -71,6 +71,10 @@ def load(  # noqa: PLR0913 - one call per table row, all plain values
         # ids: the nodes' api tokens
         "heartbeat": lambda: wrk.script(API_KEY, "POST", "/agent/v1/heartbeat",
                                         json.dumps({"status": "healthy"}), ids, bearer_ids=True),
+        # An idle agent's look for work (ids: tokens): what each connected agent costs every
+        # AGENT_POLL_RECHECK_SECONDS while its long poll waits.
+        "poll": lambda: wrk.script(API_KEY, "POST", "/agent/v1/work",
+                                   json.dumps({"wait_seconds": 0}), ids, bearer_ids=True),
     }[workload]()
     return wrk.run(str(client.base_url), lua, clients, seconds)
 
