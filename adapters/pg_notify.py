@@ -1,30 +1,38 @@
-"""Wakes a local worker when any process commits events (PostgreSQL LISTEN/NOTIFY)."""
+"""Other processes' news by PostgreSQL LISTEN/NOTIFY: their commits (the event store's channel,
+waking the projector and the relay) and the work they record for agents (the work bell's
+channel, waking the long polls of those agents here)."""
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import psycopg
+from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 
 log = logging.getLogger(__name__)
 
+# A notice: the notifying backend's pid and the payload. Called with (0, "") each time the
+# listener (re)connects: notices sent while it was not listening reached nobody.
+Handler = Callable[[int, str], None]
+
 
 class NotifyListener:
-    """LISTENs on the event store's channel on its own connection; reconnects after failures."""
+    """LISTENs on some channels on one connection of its own; reconnects after failures."""
 
-    def __init__(self, conninfo: str, channel: str, on_notify: Callable[[int], None],
+    def __init__(self, conninfo: str, channels: Mapping[str, Handler],
                  application_name: str = "edge-admin:listen") -> None:
         self.conninfo, self.application_name = conninfo, application_name
-        self.channel = channel
-        self.on_notify = on_notify
+        self.channels = dict(channels)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"listen-{channel}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="listen", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        if self._thread.ident is None:
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -36,13 +44,58 @@ class NotifyListener:
             try:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
                                      application_name=self.application_name) as conn:
-                    conn.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(self.channel)))
-                    # Commits while not listening (start, a reconnect) sent no notice to us:
-                    # look now rather than at the workers' next poll. Pid 0 is nobody's.
-                    self.on_notify(0)
+                    for channel in self.channels:
+                        conn.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(channel)))
+                    # Notices sent while not listening (start, a reconnect) reached nobody:
+                    # look now rather than at the next poll. Pid 0 is nobody's.
+                    for handler in self.channels.values():
+                        handler(0, "")
                     while not self._stop.is_set():
                         for notify in conn.notifies(timeout=0.5, stop_after=1):
-                            self.on_notify(notify.pid)  # the committing backend's
+                            heard = self.channels.get(notify.channel)
+                            if heard is not None:
+                                heard(notify.pid, notify.payload)
             except psycopg.Error:
-                log.warning("LISTEN %s failed; retrying", self.channel, exc_info=True)
+                log.warning("LISTEN %s failed; retrying", ", ".join(self.channels),
+                            exc_info=True)
                 self._stop.wait(1.0)
+
+
+class NotifySender:
+    """NOTIFYs sent from a thread of its own, on a connection of the store's pool borrowed per
+    batch: a caller (a request on the event loop, the group commit's writer) never waits for
+    the database. A notice that fails is logged and dropped; its receivers still look on
+    their own at AGENT_POLL_RECHECK_SECONDS."""
+
+    def __init__(self, datastore: PostgresDatastore, channel: str) -> None:
+        self.datastore, self.channel = datastore, channel
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"notify-{channel}", daemon=True)
+        self._lock = threading.Lock()
+
+    def send(self, payload: str) -> None:
+        with self._lock:
+            if self._thread.ident is None:
+                self._thread.start()
+        self._queue.put(payload)
+
+    def close(self) -> None:
+        if self._thread.ident is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while not self._queue.empty():  # what queued meanwhile goes in the same round trip
+                batch.append(self._queue.get())
+            payloads = [p for p in dict.fromkeys(batch) if p is not None]
+            if payloads:
+                try:
+                    with self.datastore.transaction(commit=True) as c:
+                        for payload in payloads:
+                            c.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+                except psycopg.Error:
+                    log.warning("NOTIFY %s failed", self.channel, exc_info=True)
+            if None in batch:
+                return

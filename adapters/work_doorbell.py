@@ -1,29 +1,83 @@
-"""Wakes agents' long polls when this process records work for their node.
+"""Wakes agents' long polls when work is recorded for their node, in this process or another.
 
-Rung from worker threads (the write path runs there); waiters are asyncio tasks of the HTTP
-server. Work recorded by another admin process is found by the poll's periodic re-check.
+Rung from worker threads and from the event loop (where the write path answers); waiters are
+asyncio tasks of the HTTP server. A ring also goes out to the other admin processes on the
+same PostgreSQL database (`broadcast`, a NOTIFY: adapters/pg_notify.py), whose listeners hand
+it to their own bell (`heard`). Without a broadcast (SQLite, memory) work recorded by another
+process is found by the poll's periodic re-check.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from uuid import UUID
+
+# A notice carries at most this many node ids (36 characters and a comma each: PostgreSQL takes
+# payloads under 8,000 bytes); a ring of more than ANY_NODE_AFTER wakes every poll instead.
+IDS_PER_NOTICE = 200
+ANY_NODE_AFTER = 2_000
+EVERY_NODE = "*"
+
+
+def notices(origin: str, node_ids: list[UUID]) -> list[str]:
+    """The payloads of one ring: `<origin> <id>,<id>,...`, or `<origin> *` for many nodes."""
+    if len(node_ids) > ANY_NODE_AFTER:
+        return [f"{origin} {EVERY_NODE}"]
+    return [f"{origin} " + ",".join(str(n) for n in node_ids[i:i + IDS_PER_NOTICE])
+            for i in range(0, len(node_ids), IDS_PER_NOTICE)]
 
 
 class WorkDoorbell:
     """WorkNotifier port: one asyncio.Event per waiting agent."""
 
-    def __init__(self) -> None:
+    def __init__(self, broadcast: Callable[[str], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._waiters: dict[UUID, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._broadcast = broadcast
+        # Tells this process's notices from others' (a listener hears its own process too).
+        self.origin = uuid.uuid4().hex[:12]
+
+    @property
+    def crosses_processes(self) -> bool:
+        """Whether other processes' rings reach this bell (else polls re-check on their own)."""
+        return self._broadcast is not None
 
     def ring(self, node_ids: Iterable[UUID]) -> None:
+        nodes = list(dict.fromkeys(node_ids))
+        if not nodes:
+            return
+        self.ring_here(nodes)
+        if self._broadcast is not None:
+            for payload in notices(self.origin, nodes):
+                self._broadcast(payload)
+
+    def heard(self, pid: int, payload: str) -> None:
+        """A notice on the work channel. An empty one follows a (re)connect of the listener:
+        rings may have been missed meanwhile, so every poll here looks again."""
+        origin, _, ids = payload.partition(" ")
+        if origin == self.origin:
+            return
+        if not payload or ids == EVERY_NODE:
+            self.ring_here(None)
+            return
+        try:
+            nodes = [UUID(text) for text in ids.split(",")]
+        except ValueError:  # not ours: someone else NOTIFYs on this channel
+            return
+        self.ring_here(nodes)
+
+    def ring_here(self, node_ids: Iterable[UUID] | None) -> None:
+        """Wakes this process's polls for `node_ids` (None: every poll)."""
         with self._lock:
             # Not popped: a poll re-arms by clearing its flag and keeps listening until it ends.
-            woken = [w for n in node_ids for w in self._waiters.get(n, [])]
+            if node_ids is None:
+                woken = [w for waiting in self._waiters.values() for w in waiting]
+            else:
+                woken = [w for n in node_ids for w in self._waiters.get(n, [])]
         for loop, flag in woken:
             try:
                 loop.call_soon_threadsafe(flag.set)

@@ -49,6 +49,9 @@ class Work:
 
     executions: list[Assignment]
     cancel: list[UUID]
+    # Seconds until a sent execution missing from the agent's journal is handed out again
+    # (REDELIVER_AFTER): a waiting poll looks again then. None: no such execution.
+    redeliver_in: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class Executions:
         wanted = [r.id for r in open_ if self._deliverable(r, held, now)][:limit]
         cancel = [r.id for r in open_ if r.cancel_requested and r.id in held]
         if not wanted:
-            return Work([], cancel)
+            return Work([], cancel, self._redeliver_in(open_, held, now))
 
         def decide(uow: UnitOfWork) -> list[Assignment]:
             handed = []
@@ -90,6 +93,14 @@ class Executions:
             return handed
 
         return Work(self.writes.run(decide), cancel)
+
+    @staticmethod
+    def _redeliver_in(open_: list[ExecutionRef], held: set[UUID], now: datetime
+                      ) -> float | None:
+        due = [r.sent_at + REDELIVER_AFTER for r in open_
+               if r.status == ExecutionStatus.SENT.value and r.id not in held
+               and r.sent_at is not None]
+        return max(0.0, (min(due) - now).total_seconds()) if due else None
 
     @staticmethod
     def _deliverable(ref: ExecutionRef, held: set[UUID], now: datetime) -> bool:

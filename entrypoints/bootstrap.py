@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -34,7 +35,7 @@ from adapters.node_reports import ViewNodeReports
 from adapters.pg_commit_projection import CommitProjection
 from adapters.pg_datastore import RelayTrackingRecorder, prepare_database, tracking_recorder
 from adapters.pg_lock import AdvisoryLock, LockSession
-from adapters.pg_notify import NotifyListener
+from adapters.pg_notify import NotifyListener, NotifySender
 from adapters.pg_recorder import CopyApplicationRecorder
 from adapters.pg_secret_key import TABLE as PG_KEY_TABLE
 from adapters.pg_secret_key import database_key
@@ -168,6 +169,7 @@ class Services:
     bus: InProcessBus | None = None
     intake: MessageSource | None = None  # webhook workers' intake with NATS (else the bus)
     listener: NotifyListener | None = None
+    notices: NotifySender | None = None  # the work bell's NOTIFYs to other processes
     lock: ProjectorLock | None = None
     relay_lock: ProjectorLock | None = None
     deliveries: AnyDeliveryQueue | None = None
@@ -185,6 +187,8 @@ class Services:
         if self.settings.run_projections:
             self.projector.start()
             self.listen()
+        elif self.listener is not None:  # agents' long polls here still hear others' work
+            self.listener.start()
         self.ensure_default_cluster()
         self.check_sealed()
 
@@ -218,8 +222,10 @@ class Services:
 
     def close(self) -> None:
         self.writes.close()  # the batches under way are committed before the store closes
-        if self.listener is not None and self.settings.run_projections:
+        if self.listener is not None:
             self.listener.stop()
+        if self.notices is not None:
+            self.notices.close()
         self.projector.stop()
         for lock in (self.lock, self.relay_lock, self.scheduler_lock, self.admin_lock):
             if lock is not None:
@@ -325,6 +331,7 @@ RELAY_SETTLE_SECONDS = 2.0  # how long the relay lets the read models go first, 
 # (this process's through the write path, others' through LISTEN): only to catch a wake-up
 # lost while the listener reconnects. Polling every 50 ms was most of an idle admin's queries.
 LISTENED_POLL_SECONDS = 1.0
+MAX_CHANNEL = 63  # PostgreSQL NAMEDATALEN - 1
 
 
 def build_relay(
@@ -467,18 +474,27 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     if settings.write_project_in_commit and settings.run_projections:
         project_in_commit(store, view, projector)
     relay, bus, relay_lock = build_relay(settings, store, projector, locks)
-    listener = None
-    if database_kind(settings.database_url) == "postgres":
+    listener, notices, doorbell = None, None, WorkDoorbell()
+    datastore = store_pool(store)
+    if datastore is not None:
         # Writers in other processes commit too: their NOTIFY wakes these workers at once.
         channel = store.recorder.channel_name  # type: ignore[attr-defined]
         own: set[int] = getattr(store.recorder, "backends", set())
 
-        def wake_all(pid: int) -> None:
+        def wake_all(pid: int, payload: str) -> None:
             if pid not in own:  # own commits reach both through the write path
                 projector.wake()
                 relay.wake()
 
-        listener = NotifyListener(settings.postgres_conninfo(), channel, wake_all,
+        # And they record work for agents whose long polls wait here: the work bell rings
+        # across processes on a channel of its own (adapters/work_doorbell.py).
+        work_channel = f"{channel}_work"
+        if len(work_channel) > MAX_CHANNEL:  # PostgreSQL's identifiers: a longer one fails
+            work_channel = "edge_work_" + hashlib.sha256(channel.encode()).hexdigest()[:32]
+        notices = NotifySender(datastore, work_channel)
+        doorbell = WorkDoorbell(notices.send)
+        listener = NotifyListener(settings.postgres_conninfo(),
+                                  {channel: wake_all, work_channel: doorbell.heard},
                                   settings.postgres_application_name("listen"))
     clock = clock or SystemClock()
     writes = WritePath(store, clock, projector, observers=[relay.wake],
@@ -487,7 +503,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     unsealing = UnsealFailures()
     fleet_reads, command_reads, ssh_reads = FleetReads(view), CommandReads(view), SshReads(view)
     webhook_reads = WebhookReads(view)
-    targets, doorbell = ViewTargetFinder(view), WorkDoorbell()
+    targets = ViewTargetFinder(view)
     index = ViewExecutionIndex(command_reads)
     hasher = Argon2Hasher()
     failures = FailureWindow(settings.ssh_login_max_failures,
@@ -551,6 +567,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         bus=bus,
         intake=build_intake(settings),
         listener=listener,
+        notices=notices,
         lock=lock,
         relay_lock=relay_lock,
         deliveries=deliveries,

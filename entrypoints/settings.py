@@ -97,7 +97,9 @@ class Settings:
     execution_retention_days: float = _days("EXECUTION_RETENTION_DAYS", 30.0)
     telemetry_retention_days: float = _days("DEPLOYMENT_TELEMETRY_RETENTION_DAYS", 7.0)
     scheduler_interval: float = _seconds("SCHEDULER_INTERVAL_SECONDS", 1.0)
-    agent_poll_recheck: float = _seconds("AGENT_POLL_RECHECK_SECONDS", 5.0)
+    # Unset: poll_recheck() picks by store (None here).
+    agent_poll_recheck: float | None = _setting(
+        None, lambda env: _float(env, "AGENT_POLL_RECHECK_SECONDS", 0.0) or None)
     ssh_login_max_failures: int = _whole("SSH_LOGIN_MAX_FAILURES", 10, 1, 1_000_000)
     ssh_login_window: float = _seconds("SSH_LOGIN_WINDOW_SECONDS", 300.0)
     max_page_size: int = _whole("MAX_PAGE_SIZE", 100, 1, 10_000)
@@ -196,6 +198,15 @@ class Settings:
     def encryption_keys(self) -> tuple[str, ...]:
         """ENCRYPTION_KEY as a key ring, newest (the sealing key) first."""
         return tuple(k.strip() for k in self.encryption_key.split(",") if k.strip())
+
+    def poll_recheck(self) -> float:
+        """Seconds between a waiting long poll's own looks for work: AGENT_POLL_RECHECK_SECONDS,
+        else 30 on PostgreSQL, where other admin processes ring the poll when they record work
+        for its node (the look only catches a ring lost while a listener reconnects), and 5
+        elsewhere, where nothing crosses processes."""
+        if self.agent_poll_recheck is not None:
+            return self.agent_poll_recheck
+        return 30.0 if database_kind(self.database_url) == "postgres" else 5.0
 
     def postgres_conninfo(self) -> str:
         return _conninfo(self.database_url)

@@ -197,8 +197,12 @@ async def work(request: Request) -> Response:
                 _count_delivery(svc, len(found.executions))
                 handed.handed(node.id, stops, now)
                 return ok(request, _body(svc, found, update, containers))
-            # Work recorded by another admin process rings nothing here: look again regularly.
-            await first_of(rung, stopping, min(remaining, svc.settings.agent_poll_recheck))
+            # Other admin processes ring this poll too where the store is PostgreSQL; the look
+            # again catches a ring lost meanwhile (Settings.poll_recheck) and a redelivery due.
+            wait = min(remaining, svc.settings.poll_recheck())
+            if found.redeliver_in is not None:
+                wait = min(wait, found.redeliver_in + 0.01)
+            await first_of(rung, stopping, wait)
 
 
 async def result(request: Request) -> Response:

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import psycopg
@@ -137,3 +138,36 @@ def test_a_projections_process_listens_and_keeps_a_no_projections_serve_current(
         command = serve.post("/api/v1/commands", {"command_text": f"c{n}",
                                                   "targeting": {"type": "all"}})
         assert serve.get(f"/api/v1/commands/{command['id']}")["command_text"] == f"c{n}"
+
+
+def test_work_recorded_on_one_admin_wakes_a_long_poll_waiting_on_another(
+    env: dict[str, str], children: Children
+) -> None:
+    """Two admins on one database, the agent's long poll waiting on the one that keeps no read
+    model (`--no-projections`): a command created on the other reaches it at once, by the work
+    bell's NOTIFY, not at the poll's own look again (30 s on PostgreSQL, past its 25 s wait)."""
+    writer = admin(children, env).start()
+    waiter = admin(children, env, RUN_PROJECTIONS="false").start()
+    writer.post("/api/v1/clusters", {"name": "bell"})
+    key = writer.post("/api/v1/clusters/bell/enrollment_keys", {"uses_remaining": None})["key"]
+    enrolled = waiter.post("/agent/v1/enroll", {"enrollment_key": key, "id_type": "random",
+                                                "version": "1.0.0"})
+    answers: list[tuple[float, dict[str, Any]]] = []
+
+    def poll() -> None:
+        response = httpx.post(f"{waiter.http.base_url}/agent/v1/work", json={"wait_seconds": 25},
+                              headers={"authorization": f"Bearer {enrolled['api_token']}"},
+                              timeout=40)
+        answers.append((time.monotonic(), response.json()["data"]))
+
+    polling = threading.Thread(target=poll)
+    polling.start()
+    time.sleep(1.0)  # it has looked, found nothing, and waits
+    assert not answers, answers
+    created_at = time.monotonic()
+    command = writer.post("/api/v1/commands", {"command_text": "uptime", "targeting": {
+        "type": "nodes", "node_ids": [enrolled["node_id"]]}})
+    polling.join(40)
+    [(answered_at, work)] = answers
+    assert [e["command_id"] for e in work["executions"]] == [command["id"]]
+    assert answered_at - created_at < 5, "the poll waited for its own look again"

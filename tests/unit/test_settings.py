@@ -14,7 +14,12 @@ def test_command_settings_have_documented_defaults() -> None:
     assert settings.execution_unreachable_grace == 900.0
     assert settings.execution_retention_days == 30.0
     assert settings.scheduler_interval == 1.0
-    assert settings.agent_poll_recheck == 5.0
+    assert settings.poll_recheck() == 5.0
+    postgres = Settings.from_env({**BASE, "DATABASE_URL": "postgresql://u@h/db"})
+    assert postgres.poll_recheck() == 30.0  # other admins ring its polls (LISTEN/NOTIFY)
+    chosen = Settings.from_env({**BASE, "DATABASE_URL": "postgresql://u@h/db",
+                                "AGENT_POLL_RECHECK_SECONDS": "2.5"})
+    assert chosen.poll_recheck() == 2.5
 
 
 def test_retention_zero_switches_pruning_off() -> None:
@@ -28,6 +33,7 @@ def test_retention_zero_switches_pruning_off() -> None:
     ("EXECUTION_UNREACHABLE_GRACE_SECONDS", "0", "must be greater than 0"),
     ("SCHEDULER_INTERVAL_SECONDS", "nan", "must be greater than 0"),
     ("AGENT_POLL_RECHECK_SECONDS", "x", "expected a number of seconds"),
+    ("AGENT_POLL_RECHECK_SECONDS", "0", "must be greater than 0"),
 ])
 def test_bad_values_name_the_setting(key: str, raw: str, message: str) -> None:
     with pytest.raises(SettingsError) as caught:

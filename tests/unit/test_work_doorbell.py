@@ -1,12 +1,17 @@
-"""The doorbell wakes exactly the long polls of the nodes it is rung for, from any thread."""
+"""The doorbell wakes exactly the long polls of the nodes it is rung for, from any thread, and
+in other processes through the notices it broadcasts."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from uuid import uuid4
+from contextlib import ExitStack
+from uuid import UUID, uuid4
 
-from adapters.work_doorbell import WorkDoorbell
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.work_doorbell import ANY_NODE_AFTER, IDS_PER_NOTICE, WorkDoorbell
 
 
 def test_a_ring_from_another_thread_wakes_only_that_nodes_poll() -> None:
@@ -60,3 +65,50 @@ def test_a_listener_hears_every_ring_until_its_poll_ends() -> None:
         return heard
 
     assert asyncio.run(scenario()) == [True, True, True]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.uuids(), max_size=2_100, unique=True))
+def test_what_one_process_rings_wakes_exactly_those_polls_in_another(nodes: list[UUID]) -> None:
+    sent: list[str] = []
+    here, there = WorkDoorbell(sent.append), WorkDoorbell()
+    waiting = [*nodes[:50], uuid4()]  # polls there: some rung, one not
+
+    async def scenario() -> set[UUID]:
+        with ExitStack() as stack:
+            flags = {n: stack.enter_context(there.listen(n)) for n in waiting}
+            here.ring(nodes)
+            for payload in sent:
+                assert len(payload.encode()) < 8_000  # PostgreSQL's limit on a payload
+                there.heard(1234, payload)
+            await asyncio.sleep(0)
+            return {n for n, flag in flags.items() if flag.is_set()}
+
+    woken = asyncio.run(scenario())
+    if len(nodes) > ANY_NODE_AFTER:  # one notice for every poll, not hundreds of ids
+        assert sent == [f"{here.origin} *"] and woken == set(waiting)
+    else:
+        assert len(sent) == -(-len(nodes) // IDS_PER_NOTICE)
+        assert woken == set(nodes) & set(waiting)
+
+
+def test_a_process_ignores_its_own_notices_and_strangers_payloads() -> None:
+    sent: list[str] = []
+    bell, node = WorkDoorbell(sent.append), uuid4()
+
+    async def scenario() -> list[bool]:
+        heard = []
+        with bell.listen(node) as woken:
+            for payload in ([f"{bell.origin} {node}"], ["other not-an-id"], [""],
+                            ["other *"]):
+                woken.clear()
+                bell.heard(1, payload[0])
+                await asyncio.sleep(0)
+                heard.append(woken.is_set())
+        return heard
+
+    # Its own ring woke its polls when it rang; a stranger's payload wakes nothing; a listener
+    # that (re)connected (empty) or a ring for many nodes (*) wakes every poll.
+    assert asyncio.run(scenario()) == [False, False, True, True]
+    bell.ring([])
+    assert sent == []  # nothing rung, nothing sent

@@ -116,6 +116,19 @@ def test_lost_executions_are_handed_out_again_after_two_seconds(fleet: Fleet) ->
     assert (fleet.deliveries(exec_id), fleet.status(exec_id)) == (3, "sent")
 
 
+def test_a_waiting_poll_is_told_when_a_lost_execution_falls_due(fleet: Fleet) -> None:
+    [node] = fleet.nodes(1)
+    exec_id = execution_id(fleet.command(), node)
+    assert fleet.handed(node) == [exec_id]
+    fleet.clock.advance(0.5)
+    work = fleet.services.executions.next_work(node, [])
+    assert work.executions == [] and work.redeliver_in == pytest.approx(1.5)
+    # Held by the agent: nothing falls due; past the grace it is handed out, not waited for.
+    assert fleet.services.executions.next_work(node, [exec_id]).redeliver_in is None
+    fleet.clock.advance(1.5)
+    assert fleet.handed(node) == [exec_id]
+
+
 def test_cancel_requests_reach_the_agent_that_holds_the_execution(fleet: Fleet) -> None:
     [node] = fleet.nodes(1)
     held, lost = (execution_id(fleet.command(), node) for _ in range(2))
