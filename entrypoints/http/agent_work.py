@@ -184,9 +184,11 @@ async def work(request: Request) -> Response:
     deadline = time.monotonic() + poll.wait_seconds
     # Armed before the first look, so work recorded while looking still wakes this poll.
     with svc.doorbell.listen(node.id) as rung:
+        look = True
         while True:
-            rung.clear()
-            found, update, containers = await run_in_threadpool(_find, svc, node.id, poll)
+            if look:
+                rung.clear()
+                found, update, containers = await run_in_threadpool(_find, svc, node.id, poll)
             now = time.monotonic()
             remaining = deadline - now
             stops, handed = containers["stop_deployments"], svc.deployments.stops_handed
@@ -203,6 +205,10 @@ async def work(request: Request) -> Response:
             if found.redeliver_in is not None:
                 wait = min(wait, found.redeliver_in + 0.01)
             await first_of(rung, stopping, wait)
+            # Over with no ring (its deadline, or the server stopping): nothing was recorded for
+            # the node by this process nor, on PostgreSQL, by another, so it answers what its
+            # last look found instead of looking once more; the agent's next poll looks at once.
+            look = rung.is_set() or not (stopping.is_set() or time.monotonic() >= deadline)
 
 
 async def result(request: Request) -> Response:
