@@ -66,6 +66,16 @@ class _Control(msgspec.Struct, frozen=True):
     resource_id: UUID
 
 
+class _RuntimeOf(msgspec.Struct, frozen=True):
+    deployment_id: UUID
+    resource_id: UUID
+    desired: str
+    attempt_id: UUID | None
+
+
+RUNTIMES_PER_READ = 100  # ids in one statement's OR (a node holds a few dozen containers)
+
+
 class ViewDeploymentFinder:
     """Answers from the deployments and deployment_tags tables."""
 
@@ -148,10 +158,16 @@ class ViewDeploymentFinder:
             DeploymentRef, ListQuery((Cond("request_id", "eq", request_id),), page_size=1))
         return found[0] if found else None
 
-    def runtime(self, deployment_id: UUID) -> DeploymentRuntime | None:
-        found = self.runtimes.narrow(DeploymentRuntime, ListQuery(
-            (Cond("deployment_id", "eq", deployment_id),), page_size=1))
-        return found[0] if found else None
+    def runtimes_of(self, deployment_ids: Sequence[UUID]) -> dict[UUID, DeploymentRuntime]:
+        ids, found = list(dict.fromkeys(deployment_ids)), {}
+        for start in range(0, len(ids), RUNTIMES_PER_READ):
+            chunk = ids[start:start + RUNTIMES_PER_READ]
+            either = AnyOf(tuple(Cond("deployment_id", "eq", d) for d in chunk))
+            for row in self.runtimes.narrow(_RuntimeOf, ListQuery((either,),
+                                                                  page_size=len(chunk))):
+                found[row.deployment_id] = DeploymentRuntime(
+                    resource_id=row.resource_id, desired=row.desired, attempt_id=row.attempt_id)
+        return found
 
     def runtime_controls_before(self, cutoff: datetime, limit: int) -> list[tuple[UUID, UUID]]:
         under_way = AnyOf((Cond("status", "eq", "accepted"), Cond("status", "eq", "running")))

@@ -116,9 +116,11 @@ class StopsHandedOut:
             self._handed.pop(node_id, None)
 
 
-def work_for(deployments: Deployments, node_id: UUID,
-             held: Sequence[str]) -> dict[str, list[Any]]:
-    rows = {r.request_id: r for r in deployments.finder.live_on(node_id)}
+def work_for(deployments: Deployments, node_id: UUID, held: Sequence[str],
+             live: Sequence[DeploymentRef] | None = None) -> dict[str, list[Any]]:
+    if live is None:
+        live = deployments.finder.live_on(node_id)
+    rows = {r.request_id: r for r in live}
     holding = set(held)
     starts = []
     for request_id, row in rows.items():

@@ -25,6 +25,7 @@ from application.deployment_work import StopsHandedOut, health_allowance, work_f
 from application.errors import ForbiddenError, NotFoundError, SecretUnavailableError
 from application.ports import (
     DeploymentFinder,
+    DeploymentRef,
     DestinationGuard,
     GeoLocator,
     PlacementIndex,
@@ -413,9 +414,11 @@ class Deployments:
         for request_id in request_ids:
             self.report(node_id, request_id, DeploymentReport(state="error", detail=LOST))
 
-    def work_for(self, node_id: UUID, held: Sequence[str]) -> dict[str, list[Any]]:
-        """The containers the node should start and stop now (see deployment_work)."""
-        return work_for(self, node_id, held)
+    def work_for(self, node_id: UUID, held: Sequence[str],
+                 live: Sequence[DeploymentRef] | None = None) -> dict[str, list[Any]]:
+        """The containers the node should start and stop now (see deployment_work). `live`:
+        the node's live deployments, if the caller has just read them."""
+        return work_for(self, node_id, held, live)
 
     def cannot_start(self, node_id: UUID, request_id: str, error: UnsealError) -> None:
         """A deployment whose secrets do not open cannot start: it fails now, with the reason,

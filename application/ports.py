@@ -392,8 +392,9 @@ class DeploymentFinder(Protocol):
         """One deployment (None: unknown)."""
         ...
 
-    def runtime(self, deployment_id: UUID) -> DeploymentRuntime | None:
-        """What runtime controls want of a deployment's container (None: nothing yet)."""
+    def runtimes_of(self, deployment_ids: Sequence[UUID]) -> dict[UUID, DeploymentRuntime]:
+        """What runtime controls want of each deployment's container, by deployment id (none
+        for a deployment no control has touched yet)."""
         ...
 
     def runtime_controls_before(self, cutoff: datetime, limit: int) -> list[tuple[UUID, UUID]]:

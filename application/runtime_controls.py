@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from application.environments import live_environment
-from application.ports import DeploymentFinder, WorkNotifier
+from application.ports import DeploymentFinder, DeploymentRef, WorkNotifier
 from application.write_path import UnitOfWork, WritePath
 from domain.deployment import Deployment, Status, deployment_uuid
 from domain.resource import Resource
@@ -60,26 +60,30 @@ class RuntimeControls:
             self.work.ring([node_id])
         return attempt_id
 
-    def work_for(self, node_id: UUID, held: Sequence[str],
-                 stopped: Sequence[str]) -> dict[str, list[str]]:
+    def work_for(self, node_id: UUID, held: Sequence[str], stopped: Sequence[str],
+                 live: Sequence[DeploymentRef] | None = None) -> dict[str, list[str]]:
         """The node's ready containers to pause and to resume now. The phases the agent's word
-        completes are recorded first, so a restart's start is asked in the same answer."""
-        pause, resume, seen = self._compare(node_id, held, stopped)
+        completes are recorded first, so a restart's start is asked in the same answer.
+        `live`: the node's live deployments, if the caller has just read them."""
+        holding = set(held)
+        ready = [row for row in (self.finder.live_on(node_id) if live is None else live)
+                 if row.status == Status.READY.value and not row.stopping
+                 and row.request_id in holding]
+        pause, resume, seen = self._compare(ready, stopped)
         if seen:
             self.observe(seen)
-            pause, resume, seen = self._compare(node_id, held, stopped)
+            pause, resume, seen = self._compare(ready, stopped)
         return {"pause_deployments": pause, "resume_deployments": resume}
 
-    def _compare(self, node_id: UUID, held: Sequence[str], stopped: Sequence[str]
+    def _compare(self, ready: list[DeploymentRef], stopped: Sequence[str]
                  ) -> tuple[list[str], list[str], list[Observation]]:
-        holding, paused = set(held), set(stopped)
+        paused = set(stopped)
         pause, resume, seen = [], [], []
-        for row in self.finder.live_on(node_id):
+        runtimes = self.finder.runtimes_of([deployment_uuid(r.request_id) for r in ready]
+                                           ) if ready else {}
+        for row in ready:
             request_id = row.request_id
-            if (row.status != Status.READY.value or row.stopping
-                    or request_id not in holding):
-                continue
-            runtime = self.finder.runtime(deployment_uuid(request_id))
+            runtime = runtimes.get(deployment_uuid(request_id))
             wanted = "running" if runtime is None else runtime.desired
             is_stopped = request_id in paused
             if wanted == "stopped" and not is_stopped:

@@ -136,12 +136,15 @@ SHAPES = (AgentWorkResponse, AgentAssignment, AgentSelfUpdate, AgentContainer, A
 def _find(
     svc: Services, node_id: UUID, poll: WorkPoll
 ) -> tuple[Work, UUID | None, dict[str, list[Any]]]:
+    # Everything read after the poll's doorbell is armed: the node as the token's lookup read
+    # it may predate a self-update whose ring came before the arming.
     work = svc.executions.next_work(node_id, poll.running, 50 if poll.accept_work else 0)
     row = svc.fleet_reads.nodes.get(node_id)
-    containers = svc.deployments.work_for(node_id, poll.deployments)
+    live = svc.deployments.finder.live_on(node_id)  # one read for starts, stops and pauses
+    containers = svc.deployments.work_for(node_id, poll.deployments, live)
     if poll.stopped is not None:  # an older agent cannot pause: never ask it to
         containers.update(svc.runtime_controls.work_for(node_id, poll.deployments,
-                                                        poll.stopped))
+                                                        poll.stopped, live))
     if not poll.accept_work:
         containers["deployments"] = []
     containers["health_probes"] = svc.resource_health.probes_for(node_id)
