@@ -64,6 +64,21 @@ def cap_output(output: str, limit: int = OUTPUT_LIMIT) -> str:
     return cap_text(output, limit, "edge-admin")
 
 
+def _reporting(node_id: UUID, exec_id: UUID, exit_code: int,
+               output: str) -> Callable[[UnitOfWork], Reported]:
+    """The decision of an agent's result: recorded once; a late one changes nothing."""
+    capped = cap_output(output)  # before the decision: the writer thread decides many
+
+    def decide(uow: UnitOfWork) -> Reported:
+        execution = uow.find(CommandExecution, exec_id)
+        if execution is None or execution.node_id != node_id:
+            raise NotFoundError("command execution not found")
+        accepted = execution.report(exit_code, capped, uow.now)
+        return Reported(execution.status, accepted)
+
+    return decide
+
+
 class Executions:
     """Hands executions to agents, records their results, and ends those that cannot finish."""
 
@@ -110,14 +125,13 @@ class Executions:
         return ref.status == ExecutionStatus.SENT.value and lost
 
     def report(self, node_id: UUID, exec_id: UUID, exit_code: int, output: str) -> Reported:
-        def decide(uow: UnitOfWork) -> Reported:
-            execution = uow.find(CommandExecution, exec_id)
-            if execution is None or execution.node_id != node_id:
-                raise NotFoundError("command execution not found")
-            accepted = execution.report(exit_code, cap_output(output), uow.now)
-            return Reported(execution.status, accepted)
+        return self.writes.run(_reporting(node_id, exec_id, exit_code, output))
 
-        return self.writes.run(decide)
+    async def report_async(self, node_id: UUID, exec_id: UUID, exit_code: int,
+                           output: str) -> Reported:
+        """`report` on the event loop (the HTTP route's way: a fleet-wide command's results
+        arrive together, and none holds a thread while its write waits for its batch)."""
+        return await self.writes.run_async(_reporting(node_id, exec_id, exit_code, output))
 
     # --- scheduler ------------------------------------------------------------------------
     def expire_due(self) -> int:

@@ -218,8 +218,8 @@ async def result(request: Request) -> Response:
     node = await agent_node(request)
     exec_id = path_uuid(request)
     body = await read_body(request, ExecutionResult)
-    reported = await run_in_threadpool(services(request).executions.report, node.id, exec_id,
-                                       body.exit_code, body.output)
+    reported = await services(request).executions.report_async(node.id, exec_id,
+                                                               body.exit_code, body.output)
     if reported.accepted:
         services(request).counters.add("commands.execution_completed_total")
     return ok(request, AgentExecutionResultResponse(
