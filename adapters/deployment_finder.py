@@ -73,6 +73,11 @@ class _RuntimeOf(msgspec.Struct, frozen=True):
     attempt_id: UUID | None
 
 
+def _live_on(node_id: UUID) -> ListQuery:
+    return ListQuery((Cond("node_id", "eq", node_id), LIVE), (Order("start_time"),),
+                     page_size=1000)
+
+
 RUNTIMES_PER_READ = 100  # ids in one statement's OR (a node holds a few dozen containers)
 
 
@@ -149,9 +154,10 @@ class ViewDeploymentFinder:
         return [r.request_id for r in placed if status.get(r.node_id) in lost]
 
     def live_on(self, node_id: UUID) -> list[DeploymentRef]:
-        query = ListQuery((Cond("node_id", "eq", node_id), LIVE), (Order("start_time"),),
-                          page_size=1000)
-        return self.deployments.narrow(DeploymentRef, query)
+        return self.deployments.narrow(DeploymentRef, _live_on(node_id))
+
+    async def live_on_async(self, node_id: UUID) -> list[DeploymentRef]:
+        return await self.deployments.narrow_async(DeploymentRef, _live_on(node_id))
 
     def one(self, request_id: str) -> DeploymentRef | None:
         found = self.deployments.narrow(

@@ -44,6 +44,10 @@ class ViewExecutionIndex:
         return [ExecutionRef(r.id, r.status, r.cancel_requested, r.sent_at)
                 for r in self.reads.open_for_node(node_id, limit)]
 
+    async def open_for_node_async(self, node_id: UUID, limit: int) -> list[ExecutionRef]:
+        return [ExecutionRef(r.id, r.status, r.cancel_requested, r.sent_at)
+                for r in await self.reads.open_for_node_async(node_id, limit)]
+
     def due(self, now: datetime, limit: int) -> list[UUID]:
         return self.reads.due(now, limit)
 

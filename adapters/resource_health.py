@@ -39,13 +39,16 @@ class ViewHealthObservations:
 
     def take_probes(self, node_id: UUID, since: datetime, now: datetime
                     ) -> list[dict[str, Any]]:
-        query = ListQuery((Cond("node_id", "eq", node_id), Cond("requested_at", "ge", since),
-                           Cond("handed_out_at", "null")), (Order("requested_at"),),
-                          page_size=100, count=False)
-        rows = self.view.query(PROBES, query).rows
+        rows = self.view.query(PROBES, _waiting(node_id, since)).rows
         if rows:
-            self.view.apply_untracked([Upsert(PROBES, {**r, "handed_out_at": now})
-                                       for r in rows])
+            self.view.apply_untracked(_handed_out(rows, now))
+        return rows
+
+    async def take_probes_async(self, node_id: UUID, since: datetime, now: datetime
+                                ) -> list[dict[str, Any]]:
+        rows = (await self.view.query_async(PROBES, _waiting(node_id, since))).rows
+        if rows:
+            await self.view.apply_untracked_async(_handed_out(rows, now))
         return rows
 
     def delete_before(self, cutoff: datetime, limit: int) -> int:
@@ -58,3 +61,14 @@ class ViewHealthObservations:
                 self.view.apply_untracked([Delete(table, {"id": r["id"]}) for r in rows])
             removed += len(rows)
         return removed
+
+
+def _waiting(node_id: UUID, since: datetime) -> ListQuery:
+    """The node's probes asked since `since` and not handed out yet, oldest first."""
+    return ListQuery((Cond("node_id", "eq", node_id), Cond("requested_at", "ge", since),
+                      Cond("handed_out_at", "null")), (Order("requested_at"),), page_size=100,
+                     count=False)
+
+
+def _handed_out(rows: list[dict[str, Any]], now: datetime) -> list[Upsert]:
+    return [Upsert(PROBES, {**r, "handed_out_at": now}) for r in rows]

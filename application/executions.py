@@ -88,12 +88,32 @@ class Executions:
 
     def next_work(self, node_id: UUID, running: Collection[UUID], limit: int = 50) -> Work:
         now = self.writes.clock.now()
-        open_ = self.index.open_for_node(node_id, 1000)
+        work, hand_out = self._planned(node_id, self.index.open_for_node(node_id, 1000), running,
+                                       limit, now)
+        if hand_out is None:
+            return work
+        return Work(self.writes.run(hand_out), work.cancel)
+
+    async def next_work_async(self, node_id: UUID, running: Collection[UUID],
+                              limit: int = 50) -> Work:
+        """`next_work` on the event loop (the work poll's look where the view reads there)."""
+        now = self.writes.clock.now()
+        open_ = await self.index.open_for_node_async(node_id, 1000)
+        work, hand_out = self._planned(node_id, open_, running, limit, now)
+        if hand_out is None:
+            return work
+        return Work(await self.writes.run_async(hand_out), work.cancel)
+
+    def _planned(self, node_id: UUID, open_: list[ExecutionRef], running: Collection[UUID],
+                 limit: int, now: datetime,
+                 ) -> tuple[Work, Callable[[UnitOfWork], list[Assignment]] | None]:
+        """The work as read (no execution to hand out yet), and the decision that hands out
+        the deliverable ones (None: there are none)."""
         held = set(running)
         wanted = [r.id for r in open_ if self._deliverable(r, held, now)][:limit]
         cancel = [r.id for r in open_ if r.cancel_requested and r.id in held]
         if not wanted:
-            return Work([], cancel, self._redeliver_in(open_, held, now))
+            return Work([], cancel, self._redeliver_in(open_, held, now)), None
 
         def decide(uow: UnitOfWork) -> list[Assignment]:
             handed = []
@@ -107,7 +127,7 @@ class Executions:
                                              execution.expired_at))
             return handed
 
-        return Work(self.writes.run(decide), cancel)
+        return Work([], cancel), decide
 
     @staticmethod
     def _redeliver_in(open_: list[ExecutionRef], held: set[UUID], now: datetime

@@ -214,6 +214,10 @@ class ExecutionIndex(Protocol):
         """Pending and sent executions of a node, oldest first."""
         ...
 
+    async def open_for_node_async(self, node_id: UUID, limit: int) -> list[ExecutionRef]:
+        """`open_for_node` awaited on the event loop."""
+        ...
+
     def due(self, now: datetime, limit: int) -> list[UUID]:
         """Open executions whose expired_at has passed."""
         ...
@@ -388,6 +392,10 @@ class DeploymentFinder(Protocol):
         """The node's DEPLOYING, READY and ERROR deployments, oldest first."""
         ...
 
+    async def live_on_async(self, node_id: UUID) -> list[DeploymentRef]:
+        """`live_on` awaited on the event loop."""
+        ...
+
     def one(self, request_id: str) -> DeploymentRef | None:
         """One deployment (None: unknown)."""
         ...
@@ -458,6 +466,11 @@ class HealthObservations(Protocol):
     def take_probes(self, node_id: UUID, since: datetime, now: datetime
                     ) -> list[dict[str, Any]]:
         """The node's probes asked since `since` and not handed out yet, marked handed out."""
+        ...
+
+    async def take_probes_async(self, node_id: UUID, since: datetime, now: datetime
+                                ) -> list[dict[str, Any]]:
+        """`take_probes` awaited on the event loop."""
         ...
 
     def delete_before(self, cutoff: datetime, limit: int) -> int:

@@ -70,6 +70,11 @@ class ResourceHealth:
         return [HealthProbe(probe_id=row["id"], request_id=row["request_id"])
                 for row in self.rows.take_probes(node_id, now - PROBE_TTL, now)]
 
+    async def probes_for_async(self, node_id: UUID) -> list[HealthProbe]:
+        now = self.clock.now()
+        return [HealthProbe(probe_id=row["id"], request_id=row["request_id"])
+                for row in await self.rows.take_probes_async(node_id, now - PROBE_TTL, now)]
+
     def prune(self, days: float) -> int:
         """Deletes up to PAGE observations and PAGE probes older than `days`."""
         return self.rows.delete_before(self.clock.now() - timedelta(days=days), PAGE)

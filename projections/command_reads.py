@@ -36,9 +36,11 @@ class CommandReads(Reads):
 
     def open_for_node(self, node_id: UUID, limit: int) -> list[CommandExecutionRecord]:
         """A node's pending and sent executions, oldest first."""
-        query = ListQuery((Cond("node_id", "eq", node_id), _OPEN), _OLDEST_FIRST,
-                          page_size=limit, count=False)
-        return self.executions.page(query).records
+        return self.executions.page(_open_for(node_id, limit)).records
+
+    async def open_for_node_async(self, node_id: UUID, limit: int
+                                  ) -> list[CommandExecutionRecord]:
+        return (await self.executions.page_async(_open_for(node_id, limit))).records
 
     def due(self, now: datetime, limit: int) -> list[UUID]:
         return _oldest(self.executions, (Cond("expired_at", "le", now), _OPEN), limit)
@@ -70,3 +72,8 @@ class CommandReads(Reads):
     def unfinished_update_requests(self, limit: int) -> list[UUID]:
         unfinished = AnyOf((Cond("status", "eq", "pending"), Cond("status", "eq", "processing")))
         return _oldest(self.self_update_requests, (unfinished,), limit)
+
+
+def _open_for(node_id: UUID, limit: int) -> ListQuery:
+    return ListQuery((Cond("node_id", "eq", node_id), _OPEN), _OLDEST_FIRST, page_size=limit,
+                     count=False)

@@ -147,13 +147,21 @@ class Records(Generic[R]):
     def narrow(self, shape: type[S], query: ListQuery) -> list[S]:
         """A page of only the columns `shape` names (some of the record's fields, the same
         names and types): the few columns a question of many rows needs, the rest unread."""
+        found: list[S] = msgspec.convert(
+            self.view.query(self.table, self._narrowed(shape, query)).rows,
+            list[shape])  # type: ignore[valid-type]
+        return found
+
+    async def narrow_async(self, shape: type[S], query: ListQuery) -> list[S]:
+        page = await self.view.query_async(self.table, self._narrowed(shape, query))
+        found: list[S] = msgspec.convert(page.rows, list[shape])  # type: ignore[valid-type]
+        return found
+
+    def _narrowed(self, shape: type[S], query: ListQuery) -> ListQuery:
         columns = shape.__struct_fields__
         assert set(columns) <= set(self.record.__struct_fields__), (shape, self.record)
-        narrowed = ListQuery(query.filters, query.order, query.page, query.page_size, columns,
-                             count=False)
-        found: list[S] = msgspec.convert(self.view.query(self.table, narrowed).rows,
-                                         list[shape])  # type: ignore[valid-type]
-        return found
+        return ListQuery(query.filters, query.order, query.page, query.page_size, columns,
+                         count=False)
 
     def every_narrow(self, shape: type[S], *filters: Filter, size: int = 1000) -> Iterator[S]:
         """`every`, narrowed to the columns `shape` names."""

@@ -18,8 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from application.agent_protocol import ExecutionResult, PortMapping, WorkPoll
+from application.agent_protocol import ExecutionResult, HealthProbe, PortMapping, WorkPoll
 from application.executions import Work
+from application.ports import DeploymentRef
 from domain.command_execution import ExecutionStatus
 from entrypoints.bootstrap import Services
 from entrypoints.http.inputs import (
@@ -34,6 +35,7 @@ from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, Shape, described
+from projections.fleet_tables import NodeRecord
 
 
 class AgentAssignment(Shape):
@@ -133,21 +135,49 @@ SHAPES = (AgentWorkResponse, AgentAssignment, AgentSelfUpdate, AgentContainer, A
           AgentExecutionResultResponse, AgentHealthProbe)
 
 
-def _find(
-    svc: Services, node_id: UUID, poll: WorkPoll
-) -> tuple[Work, UUID | None, dict[str, list[Any]]]:
-    # Everything read after the poll's doorbell is armed: the node as the token's lookup read
-    # it may predate a self-update whose ring came before the arming.
-    work = svc.executions.next_work(node_id, poll.running, 50 if poll.accept_work else 0)
+Found = tuple[Work, UUID | None, dict[str, list[Any]]]
+
+
+async def _look(svc: Services, node_id: UUID, poll: WorkPoll) -> Found:
+    """One look for the node's work. Everything is read after the poll's doorbell is armed
+    (the node as the token's lookup read it may predate a self-update whose ring came before
+    the arming). On the event loop where the view reads there and the node holds no container
+    (nothing to start, stop, pause or resume: deciding those may write), else in one worker
+    thread."""
+    if svc.view.reads_async:
+        live = await svc.deployments.finder.live_on_async(node_id)
+        if not live:
+            work = await svc.executions.next_work_async(node_id, poll.running, _limit(poll))
+            row = await svc.fleet_reads.nodes.get_async(node_id)
+            probes = await svc.resource_health.probes_for_async(node_id)
+            return _assembled(svc, node_id, poll, work, row, live, probes)
+    return await run_in_threadpool(_find, svc, node_id, poll)
+
+
+def _find(svc: Services, node_id: UUID, poll: WorkPoll) -> Found:
+    work = svc.executions.next_work(node_id, poll.running, _limit(poll))
     row = svc.fleet_reads.nodes.get(node_id)
     live = svc.deployments.finder.live_on(node_id)  # one read for starts, stops and pauses
+    return _assembled(svc, node_id, poll, work, row, live,
+                      svc.resource_health.probes_for(node_id))
+
+
+def _limit(poll: WorkPoll) -> int:
+    return 50 if poll.accept_work else 0
+
+
+def _assembled(  # noqa: PLR0913 - what one look read, put together
+    svc: Services, node_id: UUID, poll: WorkPoll, work: Work, row: NodeRecord | None,
+    live: list[DeploymentRef], probes: list[HealthProbe],
+) -> Found:
+    """The look's answer; its deployments' work decided from `live` (no read of its own)."""
     containers = svc.deployments.work_for(node_id, poll.deployments, live)
     if poll.stopped is not None:  # an older agent cannot pause: never ask it to
         containers.update(svc.runtime_controls.work_for(node_id, poll.deployments,
                                                         poll.stopped, live))
     if not poll.accept_work:
         containers["deployments"] = []
-    containers["health_probes"] = svc.resource_health.probes_for(node_id)
+    containers["health_probes"] = probes
     return work, row.update_request_id if row else None, containers
 
 
@@ -191,7 +221,7 @@ async def work(request: Request) -> Response:
         while True:
             if look:
                 rung.clear()
-                found, update, containers = await run_in_threadpool(_find, svc, node.id, poll)
+                found, update, containers = await _look(svc, node.id, poll)
             now = time.monotonic()
             remaining = deadline - now
             stops, handed = containers["stop_deployments"], svc.deployments.stops_handed
