@@ -41,11 +41,6 @@ class WorkDoorbell:
         # Tells this process's notices from others' (a listener hears its own process too).
         self.origin = uuid.uuid4().hex[:12]
 
-    @property
-    def crosses_processes(self) -> bool:
-        """Whether other processes' rings reach this bell (else polls re-check on their own)."""
-        return self._broadcast is not None
-
     def ring(self, node_ids: Iterable[UUID]) -> None:
         nodes = list(dict.fromkeys(node_ids))
         if not nodes:

@@ -144,6 +144,7 @@ async def _look(svc: Services, node_id: UUID, poll: WorkPoll) -> Found:
     the arming). On the event loop where the view reads there and the node holds no container
     (nothing to start, stop, pause or resume: deciding those may write), else in one worker
     thread."""
+    live = None
     if svc.view.reads_async:
         live = await svc.deployments.finder.live_on_async(node_id)
         if not live:
@@ -151,13 +152,16 @@ async def _look(svc: Services, node_id: UUID, poll: WorkPoll) -> Found:
             row = await svc.fleet_reads.nodes.get_async(node_id)
             probes = await svc.resource_health.probes_for_async(node_id)
             return _assembled(svc, node_id, poll, work, row, live, probes)
-    return await run_in_threadpool(_find, svc, node_id, poll)
+    return await run_in_threadpool(_find, svc, node_id, poll, live)
 
 
-def _find(svc: Services, node_id: UUID, poll: WorkPoll) -> Found:
+def _find(svc: Services, node_id: UUID, poll: WorkPoll,
+          live: list[DeploymentRef] | None = None) -> Found:
+    """The look in a worker thread; `live`: the node's live deployments, if just read."""
     work = svc.executions.next_work(node_id, poll.running, _limit(poll))
     row = svc.fleet_reads.nodes.get(node_id)
-    live = svc.deployments.finder.live_on(node_id)  # one read for starts, stops and pauses
+    if live is None:  # one read for starts, stops and pauses
+        live = svc.deployments.finder.live_on(node_id)
     return _assembled(svc, node_id, poll, work, row, live,
                       svc.resource_health.probes_for(node_id))
 
