@@ -13,6 +13,7 @@ from uuid import UUID
 from application.ports import ExecutionRef, StoredUsername, Target
 from domain.targeting import Targeting
 from projections.command_reads import CommandReads
+from projections.command_tables import CommandExecutionRecord
 from projections.ssh_reads import SshReads
 from projections.targets import resolve, resolve_async
 from projections.view import TableView
@@ -41,12 +42,10 @@ class ViewExecutionIndex:
         self.reads = reads
 
     def open_for_node(self, node_id: UUID, limit: int) -> list[ExecutionRef]:
-        return [ExecutionRef(r.id, r.status, r.cancel_requested, r.sent_at)
-                for r in self.reads.open_for_node(node_id, limit)]
+        return _refs(self.reads.open_for_node(node_id, limit))
 
     async def open_for_node_async(self, node_id: UUID, limit: int) -> list[ExecutionRef]:
-        return [ExecutionRef(r.id, r.status, r.cancel_requested, r.sent_at)
-                for r in await self.reads.open_for_node_async(node_id, limit)]
+        return _refs(await self.reads.open_for_node_async(node_id, limit))
 
     def due(self, now: datetime, limit: int) -> list[UUID]:
         return self.reads.due(now, limit)
@@ -76,3 +75,7 @@ class ViewSshCredentials:
 
     def has_key(self, ssh_username_id: UUID, fingerprint: str) -> bool:
         return self.reads.has_key(ssh_username_id, fingerprint)
+
+
+def _refs(records: list[CommandExecutionRecord]) -> list[ExecutionRef]:
+    return [ExecutionRef(r.id, r.status, r.cancel_requested, r.sent_at) for r in records]

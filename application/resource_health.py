@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from application.agent_protocol import HealthObservation, HealthProbe
@@ -67,17 +68,19 @@ class ResourceHealth:
     def probes_for(self, node_id: UUID) -> list[HealthProbe]:
         """The probes to hand out in the node's work answer (each once)."""
         now = self.clock.now()
-        return [HealthProbe(probe_id=row["id"], request_id=row["request_id"])
-                for row in self.rows.take_probes(node_id, now - PROBE_TTL, now)]
+        return _probes(self.rows.take_probes(node_id, now - PROBE_TTL, now))
 
     async def probes_for_async(self, node_id: UUID) -> list[HealthProbe]:
         now = self.clock.now()
-        return [HealthProbe(probe_id=row["id"], request_id=row["request_id"])
-                for row in await self.rows.take_probes_async(node_id, now - PROBE_TTL, now)]
+        return _probes(await self.rows.take_probes_async(node_id, now - PROBE_TTL, now))
 
     def prune(self, days: float) -> int:
         """Deletes up to PAGE observations and PAGE probes older than `days`."""
         return self.rows.delete_before(self.clock.now() - timedelta(days=days), PAGE)
+
+
+def _probes(rows: list[dict[str, Any]]) -> list[HealthProbe]:
+    return [HealthProbe(probe_id=row["id"], request_id=row["request_id"]) for row in rows]
 
 
 def _resource_of(spec: str) -> UUID | None:

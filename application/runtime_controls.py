@@ -60,14 +60,13 @@ class RuntimeControls:
             self.work.ring([node_id])
         return attempt_id
 
-    def work_for(self, node_id: UUID, held: Sequence[str], stopped: Sequence[str],
-                 live: Sequence[DeploymentRef] | None = None) -> dict[str, list[str]]:
-        """The node's ready containers to pause and to resume now. The phases the agent's word
-        completes are recorded first, so a restart's start is asked in the same answer.
-        `live`: the node's live deployments, if the caller has just read them."""
+    def work_for(self, live: Sequence[DeploymentRef], held: Sequence[str],
+                 stopped: Sequence[str]) -> dict[str, list[str]]:
+        """The node's ready containers to pause and to resume now, from its `live`
+        deployments as its work poll read them. The phases the agent's word completes are
+        recorded first, so a restart's start is asked in the same answer."""
         holding = set(held)
-        ready = [row for row in (self.finder.live_on(node_id) if live is None else live)
-                 if row.status == Status.READY.value and not row.stopping
+        ready = [row for row in live if row.status == Status.READY.value and not row.stopping
                  and row.request_id in holding]
         pause, resume, seen = self._compare(ready, stopped)
         if seen:

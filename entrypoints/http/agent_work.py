@@ -177,8 +177,8 @@ def _assembled(  # noqa: PLR0913 - what one look read, put together
     """The look's answer; its deployments' work decided from `live` (no read of its own)."""
     containers = svc.deployments.work_for(node_id, poll.deployments, live)
     if poll.stopped is not None:  # an older agent cannot pause: never ask it to
-        containers.update(svc.runtime_controls.work_for(node_id, poll.deployments,
-                                                        poll.stopped, live))
+        containers.update(svc.runtime_controls.work_for(live, poll.deployments,
+                                                        poll.stopped))
     if not poll.accept_work:
         containers["deployments"] = []
     containers["health_probes"] = probes
