@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from yoyo import get_backend, read_migrations
@@ -46,12 +47,27 @@ def backend_url(database_url: str) -> str:
     raise ValueError(f"no migrations for {parsed.scheme}:// databases")
 
 
+def _take_over_the_lock(backend: Any) -> None:
+    """yoyo's lock is a row: a process killed while migrating (kill -9, OOM) leaves it behind,
+    and every later start then failed with LockTimeout until someone ran `yoyo break-lock`.
+    Migrators of this release first take a session advisory lock, which PostgreSQL releases
+    when its holder dies; whoever holds it is the only live migrator, so a lock row found then
+    is a dead one's, and goes."""
+    cursor = backend.connection.cursor()
+    cursor.execute("SELECT pg_advisory_lock(hashtext('edge-admin migrations ' || "
+                   "current_schema()))")
+    backend.connection.commit()
+    backend.break_lock()
+
+
 def migrate(database_url: str, folder: Path | None = None) -> MigrationReport:
     """Applies every pending migration under the database's own migration lock."""
     dialect = "sqlite" if database_url.startswith("sqlite") else "postgres"
     migrations = read_migrations(str(folder or FOLDER / dialect))
     backend = get_backend(backend_url(database_url))
     try:
+        if dialect == "postgres":
+            _take_over_the_lock(backend)
         with backend.lock():
             pending = backend.to_apply(migrations)
             backend.apply_migrations(pending)
