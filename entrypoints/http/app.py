@@ -73,6 +73,7 @@ from entrypoints.http.errors import (
 )
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import asyncdoc, swagger
+from entrypoints.http.routing import PrefixRouter
 from entrypoints.settings import Settings
 from projections.status import ProjectionStuckError
 
@@ -166,14 +167,6 @@ def create_http_app(
             await run_in_threadpool(svc.close)
 
     app = Starlette(
-        routes=[
-            *API_ROUTES,
-            *AGENT_ROUTES,
-            *swagger.ROUTES,
-            *asyncdoc.ROUTES,
-            *health.ROUTES,
-            *admin_metrics.SCRAPE_ROUTES,
-        ],
         middleware=[
             Middleware(
                 RequestContext,
@@ -191,6 +184,18 @@ def create_http_app(
             ProjectionStuckError: on_projection_stuck,
             Exception: on_unexpected,
         },
+        lifespan=lifespan,
+    )
+    # Starlette makes a plain Router; ours tries only the routes a path's beginning allows.
+    app.router = PrefixRouter(
+        [
+            *API_ROUTES,
+            *AGENT_ROUTES,
+            *swagger.ROUTES,
+            *asyncdoc.ROUTES,
+            *health.ROUTES,
+            *admin_metrics.SCRAPE_ROUTES,
+        ],
         lifespan=lifespan,
     )
     app.state.http_metrics = http_metrics
