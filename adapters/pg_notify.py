@@ -64,11 +64,14 @@ class NotifyListener:
 class NotifySender:
     """NOTIFYs sent from a thread of its own, on a connection of the store's pool borrowed per
     batch: a caller (a request on the event loop, the group commit's writer) never waits for
-    the database. A notice that fails is logged and dropped; its receivers still look on
-    their own at AGENT_POLL_RECHECK_SECONDS."""
+    the database. What queued while the last batch was sent goes out in one statement, after
+    `merge` (say, one notice naming the nodes of many) has folded it. A notice that fails is
+    logged and dropped; its receivers still look on their own at AGENT_POLL_RECHECK_SECONDS."""
 
-    def __init__(self, datastore: PostgresDatastore, channel: str) -> None:
+    def __init__(self, datastore: PostgresDatastore, channel: str,
+                 merge: Callable[[list[str]], list[str]] | None = None) -> None:
         self.datastore, self.channel = datastore, channel
+        self.merge = merge or (lambda payloads: list(dict.fromkeys(payloads)))
         self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"notify-{channel}", daemon=True)
         self._lock = threading.Lock()
@@ -87,14 +90,15 @@ class NotifySender:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
-            while not self._queue.empty():  # what queued meanwhile goes in the same round trip
+            while not self._queue.empty():  # what queued meanwhile goes in the same statement
                 batch.append(self._queue.get())
-            payloads = [p for p in dict.fromkeys(batch) if p is not None]
+            payloads = self.merge([p for p in batch if p is not None])
             if payloads:
                 try:
-                    with self.datastore.transaction(commit=True) as c:
-                        for payload in payloads:
-                            c.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+                    # One autocommit statement: its NOTIFYs are delivered as it commits.
+                    with self.datastore.get_connection() as c:
+                        c.execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p",
+                                  (self.channel, payloads))
                 except psycopg.Error:
                     log.warning("NOTIFY %s failed", self.channel, exc_info=True)
             if None in batch:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from uuid import UUID
 
@@ -23,12 +23,27 @@ ANY_NODE_AFTER = 2_000
 EVERY_NODE = "*"
 
 
-def notices(origin: str, node_ids: list[UUID]) -> list[str]:
+def notices(origin: str, node_ids: Sequence[UUID | str]) -> list[str]:
     """The payloads of one ring: `<origin> <id>,<id>,...`, or `<origin> *` for many nodes."""
     if len(node_ids) > ANY_NODE_AFTER:
         return [f"{origin} {EVERY_NODE}"]
     return [f"{origin} " + ",".join(str(n) for n in node_ids[i:i + IDS_PER_NOTICE])
             for i in range(0, len(node_ids), IDS_PER_NOTICE)]
+
+
+def merged(payloads: list[str]) -> list[str]:
+    """Several rings' notices as few as carry the same nodes: under load every command rings
+    its nodes, and the sender sends what queued meanwhile together (adapters/pg_notify.py)."""
+    by_origin: dict[str, dict[str, None] | None] = {}  # None: every node
+    for payload in payloads:
+        origin, _, ids = payload.partition(" ")
+        known = by_origin.setdefault(origin, {})
+        if ids == EVERY_NODE or known is None:
+            by_origin[origin] = None
+        else:
+            known.update(dict.fromkeys(ids.split(",")))
+    return [p for origin, ids in by_origin.items()
+            for p in ([f"{origin} {EVERY_NODE}"] if ids is None else notices(origin, list(ids)))]
 
 
 class WorkDoorbell:

@@ -55,7 +55,7 @@ from adapters.webhook_http import (
     ViewWebhookTargets,
     check_webhook_secrets,
 )
-from adapters.work_doorbell import WorkDoorbell
+from adapters.work_doorbell import WorkDoorbell, merged
 from application.admins import AdminProfile, Admins
 from application.aliases import Aliases
 from application.app_hosting import AppHosting
@@ -491,7 +491,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         work_channel = f"{channel}_work"
         if len(work_channel) > MAX_CHANNEL:  # PostgreSQL's identifiers: a longer one fails
             work_channel = "edge_work_" + hashlib.sha256(channel.encode()).hexdigest()[:32]
-        notices = NotifySender(datastore, work_channel)
+        notices = NotifySender(datastore, work_channel, merge=merged)
         doorbell = WorkDoorbell(notices.send)
         listener = NotifyListener(settings.postgres_conninfo(),
                                   {channel: wake_all, work_channel: doorbell.heard},

@@ -8,10 +8,10 @@ import threading
 from contextlib import ExitStack
 from uuid import UUID, uuid4
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from adapters.work_doorbell import ANY_NODE_AFTER, IDS_PER_NOTICE, WorkDoorbell
+from adapters.work_doorbell import ANY_NODE_AFTER, IDS_PER_NOTICE, WorkDoorbell, merged, notices
 
 
 def test_a_ring_from_another_thread_wakes_only_that_nodes_poll() -> None:
@@ -112,3 +112,33 @@ def test_a_process_ignores_its_own_notices_and_strangers_payloads() -> None:
     assert asyncio.run(scenario()) == [False, False, True, True]
     bell.ring([])
     assert sent == []  # nothing rung, nothing sent
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a1", "b2"]),
+                          st.lists(st.uuids(), max_size=600, unique=True)), max_size=8))
+@example([("a1", [uuid4() for _ in range(150)]), ("a1", [uuid4() for _ in range(150)])])
+def test_merged_notices_wake_what_the_notices_one_by_one_wake(rings: list[tuple[str, list[UUID]]]
+                                                              ) -> None:
+    payloads = [p for origin, nodes in rings for p in notices(origin, nodes)]
+    waiting = {n for _, nodes in rings for n in (*nodes[:3], *nodes[-3:])} | {uuid4()}
+
+    def woken_by(sent: list[str]) -> set[UUID]:
+        there = WorkDoorbell()
+
+        async def scenario() -> set[UUID]:
+            with ExitStack() as stack:
+                flags = {n: stack.enter_context(there.listen(n)) for n in waiting}
+                for payload in sent:
+                    there.heard(1234, payload)
+                await asyncio.sleep(0)
+                return {n for n, flag in flags.items() if flag.is_set()}
+
+        return asyncio.run(scenario())
+
+    folded = merged(payloads)
+    assert woken_by(folded) == woken_by(payloads)
+    assert len(folded) <= len(payloads) and all(len(p.encode()) < 8_000 for p in folded)
+    # One origin's rings of a few nodes each become one notice.
+    if payloads and sum(len(nodes) for _, nodes in rings) <= IDS_PER_NOTICE:
+        assert len(folded) == len({origin for origin, nodes in rings if nodes})
