@@ -15,13 +15,18 @@ applies what is pending at start; `edge-admin migrate` does it alone and says wh
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from yoyo import get_backend, read_migrations
+from yoyo.connections import parse_uri
 
 log = logging.getLogger(__name__)
 # yoyo logs every statement at INFO; one line per applied migration (ours, below) is enough.
@@ -60,17 +65,39 @@ def _take_over_the_lock(backend: Any) -> None:
     backend.break_lock()
 
 
+@contextmanager
+def _sqlite_migrator(database: str) -> Iterator[None]:
+    """SQLite's take-over of a dead migrator's lock row: the only live migrator is whoever holds
+    an exclusive flock on a file beside the database, which the kernel drops when its holder
+    dies. (Not the database file itself: closing any descriptor of it would drop SQLite's own
+    locks in this process.)"""
+    if database in ("", ":memory:"):  # private to this connection: nobody else migrates it
+        yield
+        return
+    with open(database + ".migrate-lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+
+
 def migrate(database_url: str, folder: Path | None = None) -> MigrationReport:
     """Applies every pending migration under the database's own migration lock."""
     dialect = "sqlite" if database_url.startswith("sqlite") else "postgres"
     migrations = read_migrations(str(folder or FOLDER / dialect))
-    backend = get_backend(backend_url(database_url))
+    url = backend_url(database_url)
+    backend = get_backend(url)
     try:
-        if dialect == "postgres":
-            _take_over_the_lock(backend)
-        with backend.lock():
-            pending = backend.to_apply(migrations)
-            backend.apply_migrations(pending)
+        with (_sqlite_migrator(parse_uri(url).database) if dialect == "sqlite"
+              else contextlib.nullcontext()):
+            if dialect == "postgres":
+                _take_over_the_lock(backend)
+            else:
+                backend.break_lock()
+            with backend.lock():
+                pending = backend.to_apply(migrations)
+                backend.apply_migrations(pending)
     finally:
         backend.connection.close()
     applied = tuple(m.id for m in pending)

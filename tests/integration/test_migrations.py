@@ -172,14 +172,14 @@ def test_processes_starting_together_apply_each_migration_once(
     assert said == [f"applied {pending} migration(s)", "up to date", "up to date"], outcomes
 
 
-def test_a_migrator_killed_mid_way_does_not_lock_out_the_next_start(tmp_path: Path) -> None:
+def test_a_migrator_killed_mid_way_does_not_lock_out_the_next_start(kind: str, tmp_path: Path
+                                                                     ) -> None:
     """A lock row left by a process killed while migrating (its pid long gone) no longer makes
     every later start fail with yoyo's LockTimeout (seen: a relay SIGKILLed at start-up)."""
-    if not _pg_available():
-        pytest.skip("needs PostgreSQL")
-    db = Database("postgres", tmp_path)
+    db = Database(kind, tmp_path)
     migrate(db.url)
-    db.execute("INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, now(), 999999)")
+    now = "now()" if kind == "postgres" else "CURRENT_TIMESTAMP"
+    db.execute(f"INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, {now}, 999999)")
     report = migrate(db.url)
-    assert report.applied == () and report.total == len(list((FOLDER / "postgres").glob("*.sql")))
+    assert report.applied == () and report.total == len(list((FOLDER / kind).glob("*.sql")))
     assert db.execute("SELECT count(*) FROM yoyo_lock") == [(0,)]
