@@ -73,6 +73,21 @@ class _RuntimeOf(msgspec.Struct, frozen=True):
     attempt_id: UUID | None
 
 
+def _runtime_reads(deployment_ids: Sequence[UUID]) -> list[ListQuery]:
+    """One read per RUNTIMES_PER_READ deployments: an OR of their ids."""
+    ids = list(dict.fromkeys(deployment_ids))
+    chunks = [ids[start:start + RUNTIMES_PER_READ]
+              for start in range(0, len(ids), RUNTIMES_PER_READ)]
+    return [ListQuery((AnyOf(tuple(Cond("deployment_id", "eq", d) for d in chunk)),),
+                      page_size=len(chunk)) for chunk in chunks]
+
+
+def _runtimes(rows: list[_RuntimeOf]) -> dict[UUID, DeploymentRuntime]:
+    return {row.deployment_id: DeploymentRuntime(resource_id=row.resource_id,
+                                                 desired=row.desired, attempt_id=row.attempt_id)
+            for row in rows}
+
+
 def _live_on(node_id: UUID) -> ListQuery:
     return ListQuery((Cond("node_id", "eq", node_id), LIVE), (Order("start_time"),),
                      page_size=1000)
@@ -165,15 +180,13 @@ class ViewDeploymentFinder:
         return found[0] if found else None
 
     def runtimes_of(self, deployment_ids: Sequence[UUID]) -> dict[UUID, DeploymentRuntime]:
-        ids, found = list(dict.fromkeys(deployment_ids)), {}
-        for start in range(0, len(ids), RUNTIMES_PER_READ):
-            chunk = ids[start:start + RUNTIMES_PER_READ]
-            either = AnyOf(tuple(Cond("deployment_id", "eq", d) for d in chunk))
-            for row in self.runtimes.narrow(_RuntimeOf, ListQuery((either,),
-                                                                  page_size=len(chunk))):
-                found[row.deployment_id] = DeploymentRuntime(
-                    resource_id=row.resource_id, desired=row.desired, attempt_id=row.attempt_id)
-        return found
+        return _runtimes([row for query in _runtime_reads(deployment_ids)
+                          for row in self.runtimes.narrow(_RuntimeOf, query)])
+
+    async def runtimes_of_async(self, deployment_ids: Sequence[UUID]
+                                ) -> dict[UUID, DeploymentRuntime]:
+        return _runtimes([row for query in _runtime_reads(deployment_ids)
+                          for row in await self.runtimes.narrow_async(_RuntimeOf, query)])
 
     def runtime_controls_before(self, cutoff: datetime, limit: int) -> list[tuple[UUID, UUID]]:
         under_way = AnyOf((Cond("status", "eq", "accepted"), Cond("status", "eq", "running")))

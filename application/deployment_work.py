@@ -116,6 +116,14 @@ class StopsHandedOut:
             self._handed.pop(node_id, None)
 
 
+def writes_nothing(live: Sequence[DeploymentRef], held: Sequence[str]) -> bool:
+    """Whether `work_for` decides these deployments without writing: every one the agent does
+    not hold has failed. (A start to hand out may not unseal or may carry a refused policy,
+    and a ready container the agent does not hold is lost: each is recorded.)"""
+    holding = set(held)
+    return all(r.request_id in holding or r.status == Status.ERROR.value for r in live)
+
+
 def work_for(deployments: Deployments, node_id: UUID, held: Sequence[str],
              live: Sequence[DeploymentRef] | None = None) -> dict[str, list[Any]]:
     if live is None:

@@ -405,6 +405,11 @@ class DeploymentFinder(Protocol):
         for a deployment no control has touched yet)."""
         ...
 
+    async def runtimes_of_async(self, deployment_ids: Sequence[UUID]
+                                ) -> dict[UUID, DeploymentRuntime]:
+        """`runtimes_of` awaited on the event loop."""
+        ...
+
     def runtime_controls_before(self, cutoff: datetime, limit: int) -> list[tuple[UUID, UUID]]:
         """(resource id, attempt id) of runtime controls still under way, asked before
         `cutoff`, oldest first."""

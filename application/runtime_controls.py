@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from application.environments import live_environment
-from application.ports import DeploymentFinder, DeploymentRef, WorkNotifier
+from application.ports import DeploymentFinder, DeploymentRef, DeploymentRuntime, WorkNotifier
 from application.write_path import UnitOfWork, WritePath
 from domain.deployment import Deployment, Status, deployment_uuid
 from domain.resource import Resource
@@ -65,34 +65,27 @@ class RuntimeControls:
         """The node's ready containers to pause and to resume now, from its `live`
         deployments as its work poll read them. The phases the agent's word completes are
         recorded first, so a restart's start is asked in the same answer."""
-        holding = set(held)
-        ready = [row for row in live if row.status == Status.READY.value and not row.stopping
-                 and row.request_id in holding]
-        pause, resume, seen = self._compare(ready, stopped)
+        ready = _ready(live, held)
+        pause, resume, seen = _compare(ready, stopped, self._runtimes(ready))
         if seen:
             self.observe(seen)
-            pause, resume, seen = self._compare(ready, stopped)
+            pause, resume, seen = _compare(ready, stopped, self._runtimes(ready))
         return {"pause_deployments": pause, "resume_deployments": resume}
 
-    def _compare(self, ready: list[DeploymentRef], stopped: Sequence[str]
-                 ) -> tuple[list[str], list[str], list[Observation]]:
-        paused = set(stopped)
-        pause, resume, seen = [], [], []
-        runtimes = self.finder.runtimes_of([deployment_uuid(r.request_id) for r in ready]
-                                           ) if ready else {}
-        for row in ready:
-            request_id = row.request_id
-            runtime = runtimes.get(deployment_uuid(request_id))
-            wanted = "running" if runtime is None else runtime.desired
-            is_stopped = request_id in paused
-            if wanted == "stopped" and not is_stopped:
-                pause.append(request_id)
-            elif wanted == "running" and is_stopped:
-                resume.append(request_id)
-            elif runtime is not None and runtime.attempt_id is not None:
-                seen.append((runtime.resource_id, runtime.attempt_id,
-                             "stopped" if is_stopped else "running"))
-        return pause, resume, seen
+    async def work_without_phases_async(self, live: Sequence[DeploymentRef],
+                                        held: Sequence[str], stopped: Sequence[str]
+                                        ) -> dict[str, list[str]] | None:
+        """`work_for` read on the event loop, or None where the agent's word completes a phase
+        (recording it writes: the caller asks `work_for` in a thread instead)."""
+        ready = _ready(live, held)
+        runtimes = await self.finder.runtimes_of_async(_ids(ready)) if ready else {}
+        pause, resume, seen = _compare(ready, stopped, runtimes)
+        if seen:
+            return None
+        return {"pause_deployments": pause, "resume_deployments": resume}
+
+    def _runtimes(self, ready: list[DeploymentRef]) -> dict[UUID, DeploymentRuntime]:
+        return self.finder.runtimes_of(_ids(ready)) if ready else {}
 
     def expire_overdue(self, deadline: float, admin_started: datetime | None,
                        limit: int = 100) -> int:
@@ -125,3 +118,35 @@ class RuntimeControls:
                     resource.observe_runtime(attempt_id, observed, uow.now)
 
         self.writes.run(decide)
+
+
+def _ready(live: Sequence[DeploymentRef], held: Sequence[str]) -> list[DeploymentRef]:
+    """The containers a control can act on: ready, no stop asked, held by the agent."""
+    holding = set(held)
+    return [row for row in live if row.status == Status.READY.value and not row.stopping
+            and row.request_id in holding]
+
+
+def _ids(ready: list[DeploymentRef]) -> list[UUID]:
+    return [deployment_uuid(r.request_id) for r in ready]
+
+
+def _compare(ready: list[DeploymentRef], stopped: Sequence[str],
+             runtimes: dict[UUID, DeploymentRuntime]
+             ) -> tuple[list[str], list[str], list[Observation]]:
+    """(to pause, to resume, phases the agent's word completes) for its ready containers."""
+    paused = set(stopped)
+    pause, resume, seen = [], [], []
+    for row in ready:
+        request_id = row.request_id
+        runtime = runtimes.get(deployment_uuid(request_id))
+        wanted = "running" if runtime is None else runtime.desired
+        is_stopped = request_id in paused
+        if wanted == "stopped" and not is_stopped:
+            pause.append(request_id)
+        elif wanted == "running" and is_stopped:
+            resume.append(request_id)
+        elif runtime is not None and runtime.attempt_id is not None:
+            seen.append((runtime.resource_id, runtime.attempt_id,
+                         "stopped" if is_stopped else "running"))
+    return pause, resume, seen

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from application.agent_protocol import ExecutionResult, HealthProbe, PortMapping, WorkPoll
+from application.deployment_work import writes_nothing
 from application.executions import Work
 from application.ports import DeploymentRef
 from domain.command_execution import ExecutionStatus
@@ -141,17 +142,23 @@ Found = tuple[Work, UUID | None, dict[str, list[Any]]]
 async def _look(svc: Services, node_id: UUID, poll: WorkPoll) -> Found:
     """One look for the node's work. Everything is read after the poll's doorbell is armed
     (the node as the token's lookup read it may predate a self-update whose ring came before
-    the arming). On the event loop where the view reads there and the node holds no container
-    (nothing to start, stop, pause or resume: deciding those may write), else in one worker
-    thread."""
+    the arming). On the event loop where the view reads there and the answer writes nothing
+    (the steady state: the agent holds the node's containers, no control completes a phase);
+    else in one worker thread, where deciding a start, a lost container or a phase records
+    it."""
     live = None
     if svc.view.reads_async:
         live = await svc.deployments.finder.live_on_async(node_id)
-        if not live:
-            work = await svc.executions.next_work_async(node_id, poll.running, _limit(poll))
-            row = await svc.fleet_reads.nodes.get_async(node_id)
-            probes = await svc.resource_health.probes_for_async(node_id)
-            return _assembled(svc, node_id, poll, work, row, live, probes)
+        if writes_nothing(live, poll.deployments):
+            controls = None if poll.stopped is None else (
+                await svc.runtime_controls.work_without_phases_async(
+                    live, poll.deployments, poll.stopped))
+            if poll.stopped is None or controls is not None:
+                work = await svc.executions.next_work_async(node_id, poll.running,
+                                                            _limit(poll))
+                row = await svc.fleet_reads.nodes.get_async(node_id)
+                probes = await svc.resource_health.probes_for_async(node_id)
+                return _assembled(svc, node_id, poll, work, row, live, probes, controls)
     return await run_in_threadpool(_find, svc, node_id, poll, live)
 
 
@@ -173,12 +180,14 @@ def _limit(poll: WorkPoll) -> int:
 def _assembled(  # noqa: PLR0913 - what one look read, put together
     svc: Services, node_id: UUID, poll: WorkPoll, work: Work, row: NodeRecord | None,
     live: list[DeploymentRef], probes: list[HealthProbe],
+    controls: dict[str, list[str]] | None = None,
 ) -> Found:
-    """The look's answer; its deployments' work decided from `live` (no read of its own)."""
+    """The look's answer; its deployments' work decided from `live` (no read of its own),
+    its pauses and resumes from `controls` where they were decided already."""
     containers = svc.deployments.work_for(node_id, poll.deployments, live)
     if poll.stopped is not None:  # an older agent cannot pause: never ask it to
-        containers.update(svc.runtime_controls.work_for(live, poll.deployments,
-                                                        poll.stopped))
+        containers.update(controls if controls is not None else
+                          svc.runtime_controls.work_for(live, poll.deployments, poll.stopped))
     if not poll.accept_work:
         containers["deployments"] = []
     containers["health_probes"] = probes

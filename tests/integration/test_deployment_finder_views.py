@@ -3,6 +3,7 @@ store: a node's work poll reads the runtime of all its ready containers at once.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -76,3 +77,19 @@ def test_runtimes_of_every_deployment_takes_more_than_one_read(views: list[Table
     assert len(asked) > RUNTIMES_PER_READ
     for view in views:
         assert ViewDeploymentFinder(view).runtimes_of(asked) == want, type(view).__name__
+
+
+def test_runtimes_of_awaited_answers_the_same(views: list[TableView]) -> None:
+    asked = [d for d, _ in STORED] + [uuid.uuid4()]
+    want = {d: runtime_of(d) for d, kept in STORED if kept}
+
+    async def read(view: TableView) -> dict[uuid.UUID, DeploymentRuntime]:
+        try:
+            return await ViewDeploymentFinder(view).runtimes_of_async(asked)
+        finally:
+            aclose = getattr(view, "aclose", None)
+            if aclose is not None:  # this loop's read pool (adapters/pg_async_reads)
+                await aclose()
+
+    for view in views:
+        assert asyncio.run(read(view)) == want, type(view).__name__
