@@ -86,13 +86,20 @@ class AsyncReads:
         """Untracked changes (heartbeats' last_seen_at), in one transaction; each statement's
         rows as one executemany."""
         pool = await self._open()
-        async with self._slots, pool.connection() as conn, conn.transaction():
-            cursor = conn.cursor()
-            for sql, rows in statements:
-                if len(rows) == 1:
-                    await cursor.execute(sql, rows[0])
-                else:
-                    await cursor.executemany(sql, rows)
+        async with self._slots, pool.connection() as conn:
+            if len(statements) == 1 and len(statements[0][1]) == 1:
+                # One row of one statement (a heartbeat's): on this autocommit connection it
+                # is a transaction by itself, one round trip instead of BEGIN and COMMIT too.
+                sql, [row] = statements[0]
+                await conn.execute(sql, row)
+                return
+            async with conn.transaction():
+                cursor = conn.cursor()
+                for sql, rows in statements:
+                    if len(rows) == 1:
+                        await cursor.execute(sql, rows[0])
+                    else:
+                        await cursor.executemany(sql, rows)
 
     async def aclose(self) -> None:
         pool, self._pool, self._loop, self._opening = self._pool, None, None, None

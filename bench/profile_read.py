@@ -67,6 +67,9 @@ def profile(args: argparse.Namespace) -> None:
             "list": lambda: wrk.script(API_KEY, "GET", "/api/v1/nodes?page_size=20"),
             "poll": lambda: wrk.script(API_KEY, "POST", "/agent/v1/work", '{"wait_seconds": 0}',
                                        node_ids(client, "api_token"), bearer_ids=True),
+            "heartbeat": lambda: wrk.script(API_KEY, "POST", "/agent/v1/heartbeat",
+                                            '{"status": "healthy"}',
+                                            node_ids(client, "api_token"), bearer_ids=True),
         }[args.workload]()
         wrk.run(str(client.base_url), lua, args.clients, 3)  # warm up
         result: dict[str, Any] = {}
@@ -104,8 +107,9 @@ def report(  # noqa: PLR0913 - the figures of one profile, printed together
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workload", choices=["get", "list", "poll"], default="get",
-                        help="poll: an idle agent's POST /agent/v1/work (wait_seconds 0)")
+    parser.add_argument("--workload", choices=["get", "list", "poll", "heartbeat"],
+                        default="get", help="poll: an idle agent's POST /agent/v1/work "
+                        "(wait_seconds 0); heartbeat: POST /agent/v1/heartbeat, no change")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
