@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrypoints.http.errors import error_response
@@ -24,6 +24,7 @@ Observe = Callable[[str, str, int, float], None]
 log = logging.getLogger(__name__)
 access = logging.getLogger(ACCESS)  # one line per request (ACCESS_LOG), fields for JSON logs
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CLIENT_CLOSED = 499  # the status logged for a request whose client left before its answer
 
 
 class RequestContext:
@@ -90,6 +91,13 @@ class RequestContext:
             scope["state"]["caller"] = caller
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away before its request was read (an agent's connection dropped
+            # mid-body): nobody is left to answer, and nothing went wrong here. Logged and
+            # counted as 499, nginx's "client closed request".
+            log.info("client disconnected during %s %s", scope.get("method"), path)
+            if not started:
+                started.append(CLIENT_CLOSED)
         except Exception:
             # Answer here, inside the request-id wrapper, rather than in Starlette's outer
             # ServerErrorMiddleware, so even a 500 carries x-request-id.
