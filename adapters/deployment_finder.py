@@ -73,6 +73,10 @@ class _RuntimeOf(msgspec.Struct, frozen=True):
     attempt_id: UUID | None
 
 
+def _one(request_id: str) -> ListQuery:
+    return ListQuery((Cond("request_id", "eq", request_id),), page_size=1)
+
+
 def _runtime_reads(deployment_ids: Sequence[UUID]) -> list[ListQuery]:
     """One read per RUNTIMES_PER_READ deployments: an OR of their ids."""
     ids = list(dict.fromkeys(deployment_ids))
@@ -175,8 +179,11 @@ class ViewDeploymentFinder:
         return await self.deployments.narrow_async(DeploymentRef, _live_on(node_id))
 
     def one(self, request_id: str) -> DeploymentRef | None:
-        found = self.deployments.narrow(
-            DeploymentRef, ListQuery((Cond("request_id", "eq", request_id),), page_size=1))
+        found = self.deployments.narrow(DeploymentRef, _one(request_id))
+        return found[0] if found else None
+
+    async def one_async(self, request_id: str) -> DeploymentRef | None:
+        found = await self.deployments.narrow_async(DeploymentRef, _one(request_id))
         return found[0] if found else None
 
     def runtimes_of(self, deployment_ids: Sequence[UUID]) -> dict[UUID, DeploymentRuntime]:

@@ -26,15 +26,14 @@ class ViewNodeReports:
         self, request_id: str, logs: str, at: datetime, *, crashed: bool,
         exit_code: int | None, sample: dict[str, Any] | None,
     ) -> None:
-        log_row: dict[str, Any] = {"request_id": request_id, "logs": logs, "updated_at": at}
-        if crashed:
-            log_row.update(crash_logs=logs, exit_code=exit_code)
-        changes: list[Change] = [Upsert("deployment_logs", log_row)]
-        if sample is not None:
-            row = {"id": uuid.uuid4(), "request_id": request_id, "at": at, **sample}
-            row["cpu_percent"] = str(row["cpu_percent"])  # exact decimal text, as stored
-            changes.append(Upsert("deployment_samples", row))
-        self.view.apply_untracked(changes)
+        self.view.apply_untracked(_container(request_id, logs, at, crashed, exit_code, sample))
+
+    async def container_async(  # noqa: PLR0913 - one report's fields, named
+        self, request_id: str, logs: str, at: datetime, *, crashed: bool,
+        exit_code: int | None, sample: dict[str, Any] | None,
+    ) -> None:
+        await self.view.apply_untracked_async(
+            _container(request_id, logs, at, crashed, exit_code, sample))
 
     def progress(self, line: dict[str, Any], keep: int) -> bool:
         query = ListQuery((Cond("request_id", "eq", line["request_id"]),), page_size=1,
@@ -43,3 +42,19 @@ class ViewNodeReports:
             return False
         self.view.apply_untracked([Upsert("deployment_progress", line)])
         return True
+
+
+def _container(  # noqa: PLR0913 - one report's fields
+    request_id: str, logs: str, at: datetime, crashed: bool, exit_code: int | None,
+    sample: dict[str, Any] | None,
+) -> list[Change]:
+    """A container report's rows: its log tail (and crash), and its resource sample."""
+    log_row: dict[str, Any] = {"request_id": request_id, "logs": logs, "updated_at": at}
+    if crashed:
+        log_row.update(crash_logs=logs, exit_code=exit_code)
+    changes: list[Change] = [Upsert("deployment_logs", log_row)]
+    if sample is not None:
+        row = {"id": uuid.uuid4(), "request_id": request_id, "at": at, **sample}
+        row["cpu_percent"] = str(row["cpu_percent"])  # exact decimal text, as stored
+        changes.append(Upsert("deployment_samples", row))
+    return changes

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import msgspec
 
 from application.agent_protocol import DeploymentProgress, DeploymentTelemetry
 from application.errors import NotFoundError
-from application.ports import Clock, DeploymentFinder, NodeReports
+from application.ports import Clock, DeploymentFinder, DeploymentRef, NodeReports
 from domain.deployment import REQUEST_ID
 
 # Progress lines kept per deployment: an agent sends fewer (entrypoints/agent/start_progress.py
@@ -27,9 +28,19 @@ class ContainerTelemetry:
         """Only the node a deployment is placed on reports on it."""
         self._placed(node_id, request_id)
         now = self.clock.now()
-        sample = msgspec.structs.asdict(body.sample) if body.sample is not None else None
         self.reports.container(request_id, body.logs, now, crashed=body.crashed,
-                               exit_code=body.exit_code, sample=sample)
+                               exit_code=body.exit_code, sample=_sample(body))
+        return now
+
+    async def record_async(self, node_id: UUID, request_id: str, body: DeploymentTelemetry
+                           ) -> datetime:
+        """`record` on the event loop: every running container reports every 10 s, so a
+        fleet's telemetry is most of what its agents send."""
+        row = await self.finder.one_async(request_id) if REQUEST_ID.match(request_id) else None
+        _check_placed(row, node_id, request_id)
+        now = self.clock.now()
+        await self.reports.container_async(request_id, body.logs, now, crashed=body.crashed,
+                                           exit_code=body.exit_code, sample=_sample(body))
         return now
 
     def progress(self, node_id: UUID, request_id: str, body: DeploymentProgress) -> bool:
@@ -41,5 +52,13 @@ class ContainerTelemetry:
 
     def _placed(self, node_id: UUID, request_id: str) -> None:
         row = self.finder.one(request_id) if REQUEST_ID.match(request_id) else None
-        if row is None or row.node_id != node_id:
-            raise NotFoundError(f"deployment {request_id} not found")
+        _check_placed(row, node_id, request_id)
+
+
+def _check_placed(row: DeploymentRef | None, node_id: UUID, request_id: str) -> None:
+    if row is None or row.node_id != node_id:
+        raise NotFoundError(f"deployment {request_id} not found")
+
+
+def _sample(body: DeploymentTelemetry) -> dict[str, Any] | None:
+    return msgspec.structs.asdict(body.sample) if body.sample is not None else None

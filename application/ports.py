@@ -400,6 +400,10 @@ class DeploymentFinder(Protocol):
         """One deployment (None: unknown)."""
         ...
 
+    async def one_async(self, request_id: str) -> DeploymentRef | None:
+        """`one` awaited on the event loop."""
+        ...
+
     def runtimes_of(self, deployment_ids: Sequence[UUID]) -> dict[UUID, DeploymentRuntime]:
         """What runtime controls want of each deployment's container, by deployment id (none
         for a deployment no control has touched yet)."""
@@ -441,6 +445,13 @@ class NodeReports(Protocol):
         self, request_id: str, logs: str, at: datetime, *, crashed: bool,
         exit_code: int | None, sample: dict[str, Any] | None,
     ) -> None: ...
+
+    async def container_async(  # noqa: PLR0913 - one report's fields, named
+        self, request_id: str, logs: str, at: datetime, *, crashed: bool,
+        exit_code: int | None, sample: dict[str, Any] | None,
+    ) -> None:
+        """`container` awaited on the event loop."""
+        ...
 
     def progress(self, line: dict[str, Any], keep: int) -> bool:
         """Adds a start's progress line unless its deployment has `keep` already (False)."""

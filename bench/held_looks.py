@@ -1,5 +1,6 @@
-"""What one look for work costs for a node whose agent holds its containers, on the event loop
-(now) against a worker thread (before), in the same run on the same database.
+"""What one look for work and one telemetry report cost for a node whose agent holds its
+containers, on the event loop (now) against a worker thread (before), in the same run on the
+same database.
 
 Run: PATH=$PWD/.venv/bin:$PATH .venv/bin/python -m bench.held_looks [--containers 4]
      [--looks 3000] [--concurrency 16] [--rounds 3]
@@ -9,8 +10,10 @@ the agent runs (and which a runtime control stopped), and the answer is "nothing
 process (no HTTP), on PostgreSQL: one node with `containers` ready deployments; `concurrency`
 tasks on one event loop look `looks` times in all, either through `_look` (its reads on the
 loop's pool) or as before, the live deployments read on the loop and the rest of the look
-(`_find`) handed to a worker thread. The two alternate round by round. Printed: looks/s and
-the CPU of this process and of its PostgreSQL backends a look.
+(`_find`) handed to a worker thread. Then as many telemetry reports of one of its containers
+(a log tail and a sample, what each running container sends every 10 s), recorded by
+`record_async` or by `record` in a worker thread. Each pair alternates round by round.
+Printed: calls/s and the CPU of this process and of its PostgreSQL backends a call.
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ from uuid import UUID
 import msgspec
 from starlette.concurrency import run_in_threadpool
 
-from application.agent_protocol import DeploymentReport, EnrollNode, WorkPoll
+from application.agent_protocol import (
+    ContainerSample,
+    DeploymentReport,
+    DeploymentTelemetry,
+    EnrollNode,
+    WorkPoll,
+)
 from application.apps import CreateApp, CreateAppVersion
 from application.clusters import CreateCluster
 from application.deployment_inputs import DeploymentCreate
@@ -38,8 +47,6 @@ from bench.commands import fresh_schema, services_for
 from bench.profile_write import backends, cpu_seconds
 from entrypoints.bootstrap import Services
 from entrypoints.http.agent_work import _find, _look
-
-Look = Callable[[Services, UUID, WorkPoll], Awaitable[Any]]
 
 
 async def before(svc: Services, node: UUID, poll: WorkPoll) -> Any:
@@ -95,29 +102,38 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     app_name = f"held-looks-{uuid.uuid4().hex[:8]}"
-    ways: dict[str, Look] = {"worker thread (before)": before, "event loop (now)": _look}
-    figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name in ways}
+    figures: dict[str, list[tuple[float, float, float]]] = {}
     with fresh_schema() as url:
         svc = services_for(url, database_app_name=app_name)  # its backends' CPU is counted
         svc.start()
         try:
             node, held = held_node(svc, args.containers)
             poll = WorkPoll(wait_seconds=0, deployments=held, stopped=[])
+            report = DeploymentTelemetry(logs="listening\n", sample=ContainerSample(
+                cpu_percent=1.5, memory_bytes=1 << 20))
+            ways: dict[str, Callable[[], Awaitable[Any]]] = {
+                "look, worker thread (before)": partial(before, svc, node, poll),
+                "look, event loop (now)": partial(_look, svc, node, poll),
+                "telemetry, worker thread (before)": partial(
+                    run_in_threadpool, svc.telemetry.record, node, held[0], report),
+                "telemetry, event loop (now)": partial(
+                    svc.telemetry.record_async, node, held[0], report),
+            }
 
             async def run() -> None:
                 answer = await _look(svc, node, poll)
                 assert answer == await before(svc, node, poll), "the two looks disagree"
                 for round_ in range(args.rounds):
-                    names = list(ways)
-                    for name in names[round_ % 2:] + names[:round_ % 2]:
-                        pg = sum(map(cpu_seconds, backends(app_name)))
-                        cpu = time.process_time()
-                        took = await looks(partial(ways[name], svc, node, poll), args.looks,
-                                           args.concurrency)
-                        cpu = time.process_time() - cpu
-                        pg = sum(map(cpu_seconds, backends(app_name))) - pg
-                        figures[name].append((args.looks / took, cpu * 1000 / args.looks,
-                                              pg * 1000 / args.looks))
+                    for pair in (list(ways)[:2], list(ways)[2:]):
+                        for name in pair[round_ % 2:] + pair[:round_ % 2]:
+                            pg = sum(map(cpu_seconds, backends(app_name)))
+                            cpu = time.process_time()
+                            took = await looks(ways[name], args.looks, args.concurrency)
+                            cpu = time.process_time() - cpu
+                            pg = sum(map(cpu_seconds, backends(app_name))) - pg
+                            figures.setdefault(name, []).append((
+                                args.looks / took, cpu * 1000 / args.looks,
+                                pg * 1000 / args.looks))
                 aclose = getattr(svc.view, "aclose", None)
                 if aclose is not None:
                     await aclose()
@@ -126,13 +142,12 @@ def main() -> None:
         finally:
             svc.close()
     print(f"{os.cpu_count()} CPUs; one node holding {args.containers} ready containers; "
-          f"{args.looks} looks by {args.concurrency} tasks, {args.rounds} rounds alternating; "
+          f"{args.looks} calls by {args.concurrency} tasks, {args.rounds} rounds alternating; "
           "medians")
-    print(f"{'look':<24}{'looks/s':>9}{'CPU ms/look: this':>20}{'PostgreSQL':>12}")
+    print(f"{'call':<36}{'calls/s':>9}{'CPU ms/call: this':>20}{'PostgreSQL':>12}")
     for name, runs in figures.items():
         rate, cpu, pg = (sorted(r[i] for r in runs)[len(runs) // 2] for i in range(3))
-        print(f"{name:<24}{rate:>9,.0f}{cpu:>20.3f}{pg:>12.3f}")
-
+        print(f"{name:<36}{rate:>9,.0f}{cpu:>20.3f}{pg:>12.3f}")
 
 if __name__ == "__main__":
     main()

@@ -23,7 +23,13 @@ from application.agent_protocol import (
     HostReply,
     TelemetryReply,
 )
-from entrypoints.http.inputs import agent_node, agent_report, read_body, services
+from entrypoints.http.inputs import (
+    agent_node,
+    agent_report,
+    agent_report_async,
+    read_body,
+    services,
+)
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
@@ -73,8 +79,8 @@ async def host_report(request: Request) -> Response:
 
 
 async def telemetry(request: Request) -> Response:
-    request_id, received = await agent_report(request, DeploymentTelemetry,
-                                              services(request).telemetry.record)
+    request_id, received = await agent_report_async(request, DeploymentTelemetry,
+                                                    services(request).telemetry.record_async)
     return ok(request, AgentTelemetryResponse(request_id=request_id, received_at=received))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -169,10 +169,18 @@ async def agent_report(request: Request, type_: type[T],
     """An agent's report on one of its deployments, taken in the order every such endpoint
     answers: the node (401), the deployment's request id (404), the body (400/422); `record`
     (an application service) then runs off the event loop."""
+    return await agent_report_async(
+        request, type_, lambda node_id, request_id, body: run_in_threadpool(
+            record, node_id, request_id, body))
+
+
+async def agent_report_async(request: Request, type_: type[T],
+                             record: Callable[[UUID, str, T], Awaitable[R]]) -> tuple[str, R]:
+    """`agent_report` whose `record` is awaited on the event loop."""
     node = await agent_node(request)
     request_id = request_id_of(request)
     body = await read_body(request, type_)
-    return request_id, await run_in_threadpool(record, node.id, request_id, body)
+    return request_id, await record(node.id, request_id, body)
 
 
 def services(request: Request) -> Services:

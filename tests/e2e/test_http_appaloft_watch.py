@@ -181,3 +181,28 @@ def test_logs_show_each_phase_and_the_container_logs(any_url: str) -> None:
         events = envelopes(client, second)["envelopes"]
         assert (events[-1]["event"]["phase"], events[-1]["event"]["retriable"]) == (
             "health", True)
+
+
+def test_telemetry_is_kept_for_the_node_the_deployment_is_on(any_url: str) -> None:
+    """The agent's telemetry (a log tail and a resource sample) is taken on the event loop on
+    PostgreSQL and in a worker thread elsewhere; either way only from the deployment's node."""
+    with configured(any_url) as (flow, _, token):
+        client = flow.client
+        deployment = flow.deploy()
+        request_id = flow.show(deployment)["deployment"]["requestId"]
+        _, stranger = flow.node()
+        body = {"logs": "up\n", "sample": {"cpu_percent": 12.5, "memory_bytes": 4096}}
+        for who, path in ((stranger, request_id), (token, "0123456789ab")):
+            refused = client.post(f"/agent/v1/deployments/{path}/telemetry", headers=who,
+                                  json=body)
+            error(refused, 404, "not_found")
+        sent = client.post(f"/agent/v1/deployments/{request_id}/telemetry", headers=token,
+                           json=body)
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["data"]["request_id"] == request_id
+        metrics = client.get(f"/v1/metrics/deployment/{request_id}", headers=AUTH,
+                             params={"raw": "true"})
+        assert metrics.status_code == 200, metrics.text
+        assert "12.5" in metrics.text and "4096" in metrics.text
+        logs = get(client, f"/deployments/{deployment}/logs")["logs"]
+        assert [e["message"] for e in logs if e["source"] == "container"] == ["up"]
