@@ -47,6 +47,12 @@ class StoredMetrics(msgspec.Struct, frozen=True):
     agent: str  # JSON
 
 
+def _metrics_row(report: MetricsReport) -> Upsert:
+    return Upsert("node_metrics", {"node_id": report.node_id, "received_at": report.received_at,
+                                   "host": json.dumps(report.host),
+                                   "agent": json.dumps(report.agent)})
+
+
 class ViewNodeMetrics:
     """NodeMetricsBook: one row per node, replaced by each report."""
 
@@ -54,9 +60,11 @@ class ViewNodeMetrics:
         self.view = view
 
     def put(self, report: MetricsReport) -> None:
-        row = {"node_id": report.node_id, "received_at": report.received_at,
-               "host": json.dumps(report.host), "agent": json.dumps(report.agent)}
-        self.view.apply_untracked([Upsert("node_metrics", row)])
+        self.view.apply_untracked([_metrics_row(report)])
+
+    async def put_async(self, report: MetricsReport) -> None:
+        # Every node reports every 15 s: on the loop, one statement (adapters/pg_async_reads).
+        await self.view.apply_untracked_async([_metrics_row(report)])
 
     def latest(self, node_id: UUID) -> MetricsReport | None:
         row = self.view.get("node_metrics", node_id)

@@ -318,6 +318,10 @@ class NodeMetricsBook(Protocol):
 
     def put(self, report: MetricsReport) -> None: ...
 
+    async def put_async(self, report: MetricsReport) -> None:
+        """`put` awaited on the event loop."""
+        ...
+
     def latest(self, node_id: UUID) -> MetricsReport | None: ...
 
 

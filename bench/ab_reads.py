@@ -71,11 +71,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[64])
     parser.add_argument("--workloads", nargs="+",
-                        choices=["get", "list", "command", "register", "heartbeat", "poll"],
+                        choices=["get", "list", "command", "register", "heartbeat", "poll",
+                                 "metrics"],
                         default=["get", "list"], help="command: POST /api/v1/commands, one "
                         "node; register: POST /agent/v1/enroll, a random node; heartbeat: POST "
                         "/agent/v1/heartbeat, each with a node's token; poll: POST /agent/v1/work "
-                        "with wait_seconds 0, each with a node's token")
+                        "with wait_seconds 0, each with a node's token; metrics: POST "
+                        "/agent/v1/metrics, each with a node's token")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if not wrk.available():
@@ -106,7 +108,8 @@ def main() -> None:
                     ours = servers[name]
                     for workload in args.workloads:
                         before = ours.cpu()
-                        ids = ours.tokens if workload in ("heartbeat", "poll") else ours.ids
+                        ids = (ours.tokens if workload in ("heartbeat", "poll", "metrics")
+                               else ours.ids)
                         got = load(ours.client, workload, clients, args.seconds, ids=ids,
                                    key=ours.key)
                         after, served = ours.cpu(), got["rate"] * args.seconds or 1.0

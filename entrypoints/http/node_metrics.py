@@ -160,7 +160,7 @@ async def report(request: Request) -> Response:
     at = svc.writes.clock.now()
     stored = MetricsReport(node.id, at, msgspec.to_builtins(body.host),
                            msgspec.to_builtins(body.agent))
-    await run_in_threadpool(svc.node_metrics.put, stored)
+    await svc.node_metrics.put_async(stored)
     return ok(request, AgentMetricsReceiptResponse(received_at=at))
 
 

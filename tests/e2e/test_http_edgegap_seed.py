@@ -102,8 +102,9 @@ def test_a_renamed_tag_keeps_its_create_time_and_its_place() -> None:
         assert client.get(f"{tags}/blue", headers=TOKEN).json() == again
 
 
-def test_a_fleet_host_shows_the_base_clock_its_agent_reports() -> None:
-    with running() as client:
+def test_a_fleet_host_shows_the_base_clock_its_agent_reports(any_url: str) -> None:
+    # Every store: on PostgreSQL the report is written on the event loop (put_async).
+    with running(any_url) as client:
         deployment = placed(client)
 
         def specifications() -> dict[str, Any]:
