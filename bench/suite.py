@@ -78,7 +78,7 @@ def load(  # noqa: PLR0913 - one call per table row, all plain values
         # A node's host metrics, as its agent sends them every 15 s (ids: tokens).
         "metrics": lambda: wrk.script(API_KEY, "POST", "/agent/v1/metrics", json.dumps(
             {"host": {"cpu": {"cores": 2, "load_1m": 0.25}, "memory": {"total_bytes": 1 << 30}},
-             "agent": {"uptime_seconds": 60}}), ids, bearer_ids=True),
+             "agent": {"commands": {"executions_total": 3}}}), ids, bearer_ids=True),
     }[workload]()
     return wrk.run(str(client.base_url), lua, clients, seconds)
 
