@@ -8,6 +8,7 @@ Questions of many rows read only the columns they need, each into a small struct
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,8 +18,9 @@ import msgspec
 
 from application.ports import DeploymentRef, DeploymentRuntime
 from domain.deployment import Status
+from domain.host import Profile
 from domain.node_status import NodeStatus
-from projections.deployment_tables import DeploymentRecord, DeploymentTagRecord
+from projections.deployment_tables import DeploymentRecord, DeploymentTagRecord, HostRecord
 from projections.fleet_tables import NodeRecord
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order
 from projections.records import Records
@@ -110,6 +112,7 @@ class ViewDeploymentFinder:
         self.nodes = Records(view, NodeRecord)
         self.runtimes = Records(view, RuntimeRecord)
         self.controls = Records(view, RuntimeControlRecord)
+        self.hosts = Records(view, HostRecord)
 
     def _request_ids(self, *filters: Filter) -> set[str]:
         return {r.request_id for r in self.deployments.every_narrow(_Named, *filters, size=PAGE)}
@@ -185,6 +188,14 @@ class ViewDeploymentFinder:
     async def one_async(self, request_id: str) -> DeploymentRef | None:
         found = await self.deployments.narrow_async(DeploymentRef, _one(request_id))
         return found[0] if found else None
+
+    async def host_profile_async(self, node_id: UUID) -> Profile | None:
+        row = await self.hosts.get_async(node_id)
+        if row is None:
+            return None
+        # The projection keeps the location as the event's dict in JSON (projections/
+        # deployment_handlers.py): it reads back equal.
+        return Profile(json.loads(row.location or "{}"), row.cpu_units, row.memory_mb, row.fleet)
 
     def runtimes_of(self, deployment_ids: Sequence[UUID]) -> dict[UUID, DeploymentRuntime]:
         return _runtimes([row for query in _runtime_reads(deployment_ids)

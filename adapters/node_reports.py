@@ -19,8 +19,10 @@ class ViewNodeReports:
         self.view = view
 
     def images(self, node_id: UUID, images: Sequence[str]) -> None:
-        held = "|" + "|".join(sorted(set(images))) + "|" if images else ""
-        self.view.apply_untracked([Upsert("node_images", {"node_id": node_id, "images": held})])
+        self.view.apply_untracked([_images(node_id, images)])
+
+    async def images_async(self, node_id: UUID, images: Sequence[str]) -> None:
+        await self.view.apply_untracked_async([_images(node_id, images)])
 
     def container(  # noqa: PLR0913 - one report's fields, named
         self, request_id: str, logs: str, at: datetime, *, crashed: bool,
@@ -58,3 +60,9 @@ def _container(  # noqa: PLR0913 - one report's fields
         row["cpu_percent"] = str(row["cpu_percent"])  # exact decimal text, as stored
         changes.append(Upsert("deployment_samples", row))
     return changes
+
+
+def _images(node_id: UUID, images: Sequence[str]) -> Upsert:
+    held = "|" + "|".join(sorted(set(images))) + "|" if images else ""
+    return Upsert("node_images", {"node_id": node_id, "images": held})
+

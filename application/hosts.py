@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from uuid import UUID
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from application.agent_protocol import AgentHostReport, Location, Units
-from application.ports import NodeReports
+from application.ports import DeploymentFinder, NodeReports
 from application.write_path import UnitOfWork, WritePath
-from domain.host import Host, host_uuid
+from domain.host import Host, Profile, changed_profile, host_uuid
 from domain.node import Node
 
 
@@ -39,8 +40,9 @@ def changes_of(cmd: UpdateHost) -> dict[str, Any]:
 class Hosts:
     """Application service for host profiles."""
 
-    def __init__(self, writes: WritePath, reports: NodeReports) -> None:
-        self.writes, self.reports = writes, reports
+    def __init__(self, writes: WritePath, reports: NodeReports,
+                 finder: DeploymentFinder) -> None:
+        self.writes, self.reports, self.finder = writes, reports, finder
 
     def update(self, node_id: Any, cmd: UpdateHost) -> None:
         changes = changes_of(cmd)
@@ -49,8 +51,22 @@ class Hosts:
     def report(self, node_id: Any, report: AgentHostReport) -> None:
         """The agent's view: its flags win; what it detected fills only what is unset. The
         images it holds are noted on the read side (no event: they change at every pull)."""
-        self._apply(node_id, lambda host: agent_changes(report, host))
+        self._apply(node_id, lambda host: agent_changes(
+            report, None if host is None else host.current_profile()))
         self.reports.images(node_id, report.images)
+
+    async def report_unchanged_async(self, node_id: UUID, report: AgentHostReport) -> bool:
+        """Notes the images of a report that changes nothing, on the event loop: agents repeat
+        their profile every 15 s, and deciding each through the write path cost three
+        heartbeats. Unchanged means as the read model shows the host; one lagging behind an
+        edit made elsewhere delays the agent's word by one report, never loses it. False when
+        there is something to decide (or no host yet): the caller then runs `report`. A report
+        the host would refuse raises as `report` does."""
+        current = await self.finder.host_profile_async(node_id)
+        if current is None or changed_profile(current, agent_changes(report, current)) != current:
+            return False
+        await self.reports.images_async(node_id, report.images)
+        return True
 
     def _apply(self, node_id: Any, changes_for: Callable[[Host | None], dict[str, Any]]) -> None:
         def decide(uow: UnitOfWork) -> None:
@@ -67,7 +83,7 @@ class Hosts:
         self.writes.run(decide)
 
 
-def agent_changes(report: AgentHostReport, host: Host | None) -> dict[str, Any]:
+def agent_changes(report: AgentHostReport, host: Profile | None) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if report.location is not None:
         changes["location"] = msgspec.to_builtins(report.location)

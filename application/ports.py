@@ -12,6 +12,7 @@ from uuid import UUID
 import msgspec
 
 from domain.catalog import Message
+from domain.host import Profile
 from domain.placement import Candidate
 from domain.targeting import Targeting
 
@@ -408,6 +409,10 @@ class DeploymentFinder(Protocol):
         """`one` awaited on the event loop."""
         ...
 
+    async def host_profile_async(self, node_id: UUID) -> Profile | None:
+        """The node's host profile as the read model shows it (None: no host yet)."""
+        ...
+
     def runtimes_of(self, deployment_ids: Sequence[UUID]) -> dict[UUID, DeploymentRuntime]:
         """What runtime controls want of each deployment's container, by deployment id (none
         for a deployment no control has touched yet)."""
@@ -444,6 +449,10 @@ class NodeReports(Protocol):
     never replayed (cached images, container log tails, resource samples)."""
 
     def images(self, node_id: UUID, images: Sequence[str]) -> None: ...
+
+    async def images_async(self, node_id: UUID, images: Sequence[str]) -> None:
+        """`images` awaited on the event loop."""
+        ...
 
     def container(  # noqa: PLR0913 - one report's fields, named
         self, request_id: str, logs: str, at: datetime, *, crashed: bool,

@@ -72,12 +72,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[64])
     parser.add_argument("--workloads", nargs="+",
                         choices=["get", "list", "command", "register", "heartbeat", "poll",
-                                 "metrics"],
+                                 "metrics", "host"],
                         default=["get", "list"], help="command: POST /api/v1/commands, one "
                         "node; register: POST /agent/v1/enroll, a random node; heartbeat: POST "
                         "/agent/v1/heartbeat, each with a node's token; poll: POST /agent/v1/work "
                         "with wait_seconds 0, each with a node's token; metrics: POST "
-                        "/agent/v1/metrics, each with a node's token")
+                        "/agent/v1/metrics, each with a node's token; host: POST /agent/v1/host, "
+                        "unchanged, each with a node's token")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if not wrk.available():
@@ -108,8 +109,8 @@ def main() -> None:
                     ours = servers[name]
                     for workload in args.workloads:
                         before = ours.cpu()
-                        ids = (ours.tokens if workload in ("heartbeat", "poll", "metrics")
-                               else ours.ids)
+                        ids = (ours.tokens if workload in ("heartbeat", "poll", "metrics",
+                                                           "host") else ours.ids)
                         got = load(ours.client, workload, clients, args.seconds, ids=ids,
                                    key=ours.key)
                         after, served = ours.cpu(), got["rate"] * args.seconds or 1.0

@@ -79,6 +79,11 @@ def load(  # noqa: PLR0913 - one call per table row, all plain values
         "metrics": lambda: wrk.script(API_KEY, "POST", "/agent/v1/metrics", json.dumps(
             {"host": {"cpu": {"cores": 2, "load_1m": 0.25}, "memory": {"total_bytes": 1 << 30}},
              "agent": {"commands": {"executions_total": 3}}}), ids, bearer_ids=True),
+        # A hosting agent's profile, sent every 15 s; unchanged, as most are (ids: tokens).
+        "host": lambda: wrk.script(API_KEY, "POST", "/agent/v1/host", json.dumps(
+            {"location": {"city": "paris", "latitude": 48.86, "longitude": 2.35},
+             "detected_cpu_units": 2048, "detected_memory_mb": 2048,
+             "images": ["localhost/game:1", "localhost/game:2"]}), ids, bearer_ids=True),
     }[workload]()
     return wrk.run(str(client.base_url), lua, clients, seconds)
 

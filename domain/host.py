@@ -5,6 +5,7 @@ the last room on one node conflict on this aggregate's version instead of both l
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -44,6 +45,29 @@ def check_capacity(cpu_units: int, memory_mb: int) -> None:
         raise InvalidValueError("cpu_units and memory_mb must be between 0 and 2^40", "capacity")
 
 
+@dataclass(frozen=True)
+class Profile:
+    """What a host offers and where it is: the part of a Host that edits change."""
+
+    location: dict[str, Any]
+    cpu_units: int
+    memory_mb: int
+    fleet: str | None
+
+
+def changed_profile(current: Profile, changes: dict[str, Any]) -> Profile:
+    """The profile `changes` make of `current`, checked (fields not named stay as they are);
+    equal to `current` when they change nothing."""
+    location = {**current.location, **changes.get("location", {})}
+    check_location(location)
+    cpu = changes.get("cpu_units", current.cpu_units)
+    memory = changes.get("memory_mb", current.memory_mb)
+    check_capacity(cpu, memory)
+    fleet = changes.get("fleet", current.fleet)
+    _check_fleet(fleet)
+    return Profile(location, cpu, memory, fleet)
+
+
 class Host(Aggregate):
     """Placement profile and allocations of one node."""
 
@@ -71,17 +95,15 @@ class Host(Aggregate):
 
     def update(self, changes: dict[str, Any], at: datetime) -> None:
         """Operator or agent edits; fields not named stay as they are."""
-        location = {**self.location, **changes.get("location", {})}
-        check_location(location)
-        cpu = changes.get("cpu_units", self.cpu_units)
-        memory = changes.get("memory_mb", self.memory_mb)
-        check_capacity(cpu, memory)
-        fleet = changes.get("fleet", self.fleet)
-        _check_fleet(fleet)
-        if (location, cpu, memory, fleet) != (self.location, self.cpu_units, self.memory_mb,
-                                              self.fleet):
-            self._updated(node_id=self.node_id, location=location, cpu_units=cpu,
-                          memory_mb=memory, fleet=fleet, at=at)
+        now = self.current_profile()
+        after = changed_profile(now, changes)
+        if after != now:
+            self._updated(node_id=self.node_id, location=after.location,
+                          cpu_units=after.cpu_units, memory_mb=after.memory_mb,
+                          fleet=after.fleet, at=at)
+
+    def current_profile(self) -> Profile:
+        return Profile(dict(self.location), self.cpu_units, self.memory_mb, self.fleet)
 
     @event("Updated")
     def _updated(self, node_id: UUID, location: dict[str, Any], cpu_units: int,  # noqa: PLR0913

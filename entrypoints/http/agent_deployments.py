@@ -74,7 +74,9 @@ async def report(request: Request) -> Response:
 async def host_report(request: Request) -> Response:
     node = await agent_node(request)
     body = await read_body(request, AgentHostReport)
-    await run_in_threadpool(services(request).hosts.report, node.id, body)
+    hosts = services(request).hosts
+    if not await hosts.report_unchanged_async(node.id, body):
+        await run_in_threadpool(hosts.report, node.id, body)
     return ok(request, AgentHostResponse(node_id=node.id, images=len(set(body.images))))
 
 
