@@ -63,7 +63,9 @@ class MemoryTableView(POPOTrackingRecorder, TableView):
             old = data.get(key)
             if isinstance(change, UpsertMax) and old is not None:
                 new = change.row[change.column]
-                if old[change.column] is not None and not old[change.column] < new:
+                # As SQL's `WHERE old IS NULL OR old < new`: a NULL new value never wins.
+                if old[change.column] is not None and (new is None
+                                                       or not old[change.column] < new):
                     return
             touch(key)
             # As SQL's INSERT ... ON CONFLICT DO UPDATE: the columns it names change, the

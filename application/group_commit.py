@@ -78,6 +78,12 @@ class GroupCommit:
         self.batches = 0  # transactions committed (for benchmarks and tests)
         self.decisions = 0
 
+    @property
+    def queued(self) -> int:
+        """Decisions waiting for a batch (for tests)."""
+        with self._mutex:
+            return len(self._queue)
+
     def submit(self, request: Request) -> Request:
         """Returns once the request's batch is durable (or it failed / must be retried).
 

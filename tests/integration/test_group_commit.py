@@ -128,15 +128,29 @@ def test_concurrent_writers_share_transactions(services: Services) -> None:
     before = (group.batches, group.decisions)
     names = [f"s{uuid4().hex[:8]}-{i}" for i in range(64)]
     barrier, first = threading.Barrier(64), threading.Event()
+    entered: list[int] = []
+
+    def everyone_queued() -> None:
+        """Until all 64 have called in and the queue has stopped growing (a fixed sleep let a
+        busy machine's late threads form batches of their own)."""
+        deadline, seen, still_since = time.monotonic() + 10, -1, time.monotonic()
+        while time.monotonic() < deadline:
+            now = group.queued
+            if now != seen:
+                seen, still_since = now, time.monotonic()
+            elif len(entered) == 64 and time.monotonic() - still_since > 0.1:
+                return
+            time.sleep(0.01)
 
     def worker(i: int) -> None:
         def decide(uow: UnitOfWork) -> None:
             if not first.is_set():  # the first decision is slow: everyone else queues meanwhile
                 first.set()
-                time.sleep(0.3)
+                everyone_queued()
             uow.add(Cluster.create(uuid4(), names[i], "10.0.0.0/8", None, uow.now))
 
         barrier.wait()
+        entered.append(i)
         services.writes.run(decide)
 
     run_threads(64, 1, worker)
