@@ -65,4 +65,3 @@ def _container(  # noqa: PLR0913 - one report's fields
 def _images(node_id: UUID, images: Sequence[str]) -> Upsert:
     held = "|" + "|".join(sorted(set(images))) + "|" if images else ""
     return Upsert("node_images", {"node_id": node_id, "images": held})
-
