@@ -161,4 +161,3 @@ def test_without_a_deployment_domain_the_fqdn_is_null_not_an_address() -> None:
                                                          "public_ip": "100.10.0.85"}))
         status = client.get(f"/v1/status/{deployment.request_id}", headers=TOKEN).json()
         assert status["fqdn"] is None and status["public_ip"] == "100.10.0.85"
-
