@@ -11,9 +11,8 @@ from uuid import UUID
 import msgspec
 
 from application.agent_protocol import DeploymentProgress, DeploymentTelemetry
-from application.errors import NotFoundError
-from application.ports import Clock, DeploymentFinder, DeploymentRef, NodeReports
-from domain.deployment import REQUEST_ID
+from application.placed import placed_on, placed_on_async
+from application.ports import Clock, DeploymentFinder, NodeReports
 
 # Progress lines kept per deployment: an agent sends fewer (entrypoints/agent/start_progress.py
 # MAX_LINES); this bounds the table whatever one sends.
@@ -26,7 +25,7 @@ class ContainerTelemetry:
 
     def record(self, node_id: UUID, request_id: str, body: DeploymentTelemetry) -> datetime:
         """Only the node a deployment is placed on reports on it."""
-        self._placed(node_id, request_id)
+        placed_on(self.finder, node_id, request_id)
         now = self.clock.now()
         self.reports.container(request_id, body.logs, now, crashed=body.crashed,
                                exit_code=body.exit_code, sample=_sample(body))
@@ -36,8 +35,7 @@ class ContainerTelemetry:
                            ) -> datetime:
         """`record` on the event loop: every running container reports every 10 s, so a
         fleet's telemetry is most of what its agents send."""
-        row = await self.finder.one_async(request_id) if REQUEST_ID.match(request_id) else None
-        _check_placed(row, node_id, request_id)
+        await placed_on_async(self.finder, node_id, request_id)
         now = self.clock.now()
         await self.reports.container_async(request_id, body.logs, now, crashed=body.crashed,
                                            exit_code=body.exit_code, sample=_sample(body))
@@ -45,19 +43,11 @@ class ContainerTelemetry:
 
     def progress(self, node_id: UUID, request_id: str, body: DeploymentProgress) -> bool:
         """Keeps a line of the deployment's start unless it has MAX_PROGRESS (False)."""
-        self._placed(node_id, request_id)
+        placed_on(self.finder, node_id, request_id)
         return self.reports.progress({
             "id": uuid.uuid4(), "request_id": request_id, "at": self.clock.now(),
             "phase": body.phase, "level": body.level, "message": body.message}, MAX_PROGRESS)
 
-    def _placed(self, node_id: UUID, request_id: str) -> None:
-        row = self.finder.one(request_id) if REQUEST_ID.match(request_id) else None
-        _check_placed(row, node_id, request_id)
-
-
-def _check_placed(row: DeploymentRef | None, node_id: UUID, request_id: str) -> None:
-    if row is None or row.node_id != node_id:
-        raise NotFoundError(f"deployment {request_id} not found")
 
 
 def _sample(body: DeploymentTelemetry) -> dict[str, Any] | None:

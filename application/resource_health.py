@@ -16,9 +16,8 @@ from typing import Any
 from uuid import UUID
 
 from application.agent_protocol import HealthObservation, HealthProbe
-from application.errors import NotFoundError
+from application.placed import placed_on
 from application.ports import Clock, DeploymentFinder, HealthObservations, WorkNotifier
-from domain.deployment import REQUEST_ID
 from domain.resource_health import overall_of
 
 # Observations kept per resource: a change every minute for 12 hours, beyond the history's
@@ -38,9 +37,7 @@ class ResourceHealth:
 
     def record(self, node_id: UUID, request_id: str, body: HealthObservation) -> bool:
         """Keeps the observation when the deployment is a resource's (True), else nothing."""
-        row = self.finder.one(request_id) if REQUEST_ID.match(request_id) else None
-        if row is None or row.node_id != node_id:
-            raise NotFoundError(f"deployment {request_id} not found")
+        row = placed_on(self.finder, node_id, request_id)
         resource_id = _resource_of(row.spec)
         if resource_id is None:
             return False  # an Edgegap or Mengi deployment: no resource to keep it for

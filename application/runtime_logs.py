@@ -19,7 +19,7 @@ from uuid import UUID
 
 from application.agent_protocol import RuntimeLogBatch
 from application.apps import env_value, reveal
-from application.errors import NotFoundError
+from application.placed import placed_on
 from application.ports import (
     Clock,
     DeploymentFinder,
@@ -28,7 +28,6 @@ from application.ports import (
     SecretBox,
     UnsealError,
 )
-from domain.deployment import REQUEST_ID
 
 MASK = "****"
 MIN_SECRET = 4
@@ -70,9 +69,7 @@ class RuntimeLogs:
     def append(self, node_id: UUID, request_id: str, batch: RuntimeLogBatch) -> int:
         """Only the node a deployment is placed on ships its lines; returns the last
         sequence."""
-        row = self.finder.one(request_id) if REQUEST_ID.match(request_id) else None
-        if row is None or row.node_id != node_id:
-            raise NotFoundError(f"deployment {request_id} not found")
+        row = placed_on(self.finder, node_id, request_id)
         secrets = self._secrets_of(request_id, row)
         lines = []
         for line in batch.lines:
