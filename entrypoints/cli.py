@@ -22,6 +22,9 @@ from projections.versioning import ReadModelTooNewError
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Services
 
+# Below this limit of open files `serve` warns: about half as many agents would use it up.
+FEW_OPEN_FILES = 4096
+
 
 def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
     if getattr(args, "host", None) is not None:
@@ -40,12 +43,18 @@ def serve(args: argparse.Namespace) -> int:
 
     from entrypoints.app import create_app
     from entrypoints.bootstrap import build_services
-    from entrypoints.listen import ListenError, listen, where
+    from entrypoints.listen import ListenError, listen, open_files_limit, where
     from entrypoints.workers.membership import AdminIdInUseError, claim_admin_id
 
     overrides = {"run_projections": False} if args.no_projections else {}
     settings = _settings(args, **overrides)
     logs.configure(settings.log_format, args.log_level, settings.access_log)
+    files = open_files_limit()
+    if files < FEW_OPEN_FILES:
+        logging.getLogger(__name__).warning(
+            "this process may open only %d files: each connected agent holds one or two "
+            "connections, so fewer than about %d agents can connect (raise LimitNOFILE or "
+            "ulimit -n)", files, files // 2)
     try:
         sockets = listen(settings.host, settings.port)
     except ListenError as exc:
@@ -67,6 +76,7 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app(settings, services)
     config = uvicorn.Config(app, log_level=args.log_level,
                             access_log=False, log_config=None,
+                            timeout_keep_alive=settings.http_keep_alive,
                             # Open event streams would otherwise hold shutdown until clients leave.
                             timeout_graceful_shutdown=3)
 

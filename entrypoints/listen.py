@@ -3,6 +3,7 @@ started on a port in use must stop without having joined the admin cluster in it
 
 from __future__ import annotations
 
+import resource
 import socket
 
 BACKLOG = 2048  # uvicorn's default
@@ -43,3 +44,30 @@ def listen(host: str, port: int) -> list[socket.socket]:
         reason = (exc.strerror or str(exc)).lower()
         raise ListenError(f"cannot listen on {where(host, port)}: {reason}") from None
     return sockets
+
+
+def open_files_limit() -> int:
+    """Raises this process's limit of open files to the most it may have, and returns it.
+
+    Every connected agent holds a connection (its long poll) and often a second one: with the
+    soft limit many systems start services with (1,024), an admin of a thousand agents runs out
+    of descriptors and stops accepting anyone, operators included. Go servers raise it the same
+    way at start; Python does not by itself."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        # Linux refuses an infinite RLIMIT_NOFILE; nr_open bounds what it takes.
+        wanted = hard if hard != resource.RLIM_INFINITY else _nr_open()
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass  # kept as it was: the caller logs the limit it runs with
+    return soft
+
+
+def _nr_open() -> int:
+    try:
+        with open("/proc/sys/fs/nr_open") as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        return 1 << 20

@@ -90,6 +90,10 @@ class Settings:
     host: str = _text("HOST", "127.0.0.1")
     port: int = _whole("PORT", 8080, 0, 65535)
     public_url: str = _text("PUBLIC_URL", "")
+    # An idle client connection is kept this long. Longer than edge-agent keeps its own
+    # (entrypoints/agent/runner.ADMIN_KEEPALIVE_SECONDS), so the agent closes first: it never
+    # sends on a connection the admin is closing, and it never reconnects between reports.
+    http_keep_alive: int = _whole("HTTP_KEEP_ALIVE_SECONDS", 75, 1, 86400)
     heartbeat_interval: float = _seconds("HEARTBEAT_INTERVAL_SECONDS", 10.0)
     node_unhealthy_after: float = _seconds("NODE_UNHEALTHY_AFTER_SECONDS", 30.0)
     node_unreachable_after: float = _seconds("NODE_UNREACHABLE_AFTER_SECONDS", 90.0)

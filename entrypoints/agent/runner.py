@@ -29,6 +29,12 @@ from entrypoints.agent.work import WorkLoop
 
 log = logging.getLogger("edge_agent")
 RESTART_PAUSE = 5.0  # seconds before a failed reporting loop runs again
+# An idle connection to the admin is kept this long: longer than the gaps between an agent's
+# reports (10-15 s by default), so they all reuse one connection instead of opening one each,
+# and shorter than the admin keeps it (HTTP_KEEP_ALIVE_SECONDS, 75 s) and than common proxies'
+# idle timeouts (60 s and up), so the agent closes first and never sends on a connection the
+# other side is closing. httpx's default, 5 s, reconnected for nearly every report.
+ADMIN_KEEPALIVE_SECONDS = 50.0
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,9 @@ class Agent:
         """Runs until `stop` is set; raises AgentFatal if a loop cannot continue."""
         cfg = self.config
         headers = {"user-agent": f"edge-agent/{cfg.version}"}
-        async with httpx.AsyncClient(base_url=cfg.admin_url, headers=headers,
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20,  # httpx's
+                              keepalive_expiry=ADMIN_KEEPALIVE_SECONDS)
+        async with httpx.AsyncClient(base_url=cfg.admin_url, headers=headers, limits=limits,
                                      timeout=cfg.request_timeout) as client:
             self.link.attach(AgentApi(client))
             stopping = asyncio.create_task(stop.wait(), name="stop")

@@ -58,12 +58,13 @@ class Children:
         self.procs: list[subprocess.Popen[bytes]] = []
         logs.mkdir(parents=True, exist_ok=True)
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str],
+              preexec_fn: Callable[[], object] | None = None) -> subprocess.Popen[bytes]:
         executable = BIN / argv[0]
         assert executable.exists(), f"{executable} missing: run `.venv/bin/pip install -e .`"
         with open(self.logs / f"{name}.log", "ab") as log:
             proc = subprocess.Popen([str(executable), *argv[1:]], env=env, stdout=log,
-                                    stderr=subprocess.STDOUT)
+                                    stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
         self.procs.append(proc)
         return proc
 
@@ -106,9 +107,9 @@ class Admin:
                                  headers={"authorization": f"Bearer {API_KEY}"})
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, preexec_fn: Callable[[], object] | None = None) -> None:
         argv = ["edge-admin", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        proc = self.proc = self.children.spawn("admin", argv, self.env)
+        proc = self.proc = self.children.spawn("admin", argv, self.env, preexec_fn)
 
         def healthy() -> bool:
             assert proc.poll() is None, f"edge-admin exited {proc.returncode}"
@@ -159,12 +160,13 @@ class Agents:
         self.children, self.admin, self.tmp = children, admin, tmp
 
     def start(self, name: str, key: str | None, *args: str, version: str = "1.0.0",
-              machine_id: str | None = None) -> subprocess.Popen[bytes]:
+              machine_id: str | None = None, admin_url: str | None = None,
+              ) -> subprocess.Popen[bytes]:
         env = {"PATH": os.environ["PATH"], "HOME": str(self.tmp / "home"),
                "XDG_STATE_HOME": str(self.tmp / "xdg"), "ENROLLMENT_KEY": key or "",
                "EDGE_AGENT_MACHINE_ID": machine_id or ""}
-        argv = ["edge-agent", "--admin-url", self.admin.url, "--agent-version", version,
-                *LENIENT_CHECKS, *args]
+        argv = ["edge-agent", "--admin-url", admin_url or self.admin.url,
+                "--agent-version", version, *LENIENT_CHECKS, *args]
         return self.children.spawn(name, argv, env)
 
     def persistent(self, name: str, key: str | None, machine_id: str,

@@ -1,0 +1,147 @@
+"""Connections between agents and their admin: an agent keeps one connection for its reports
+instead of opening one each, the admin keeps idle connections as HTTP_KEEP_ALIVE_SECONDS says,
+and an admin started with a low limit of open files raises it before agents use it up."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import socket
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+
+from entrypoints.agent.runner import ADMIN_KEEPALIVE_SECONDS
+from entrypoints.settings import Settings
+from tests.e2e.test_agent_process import Agents, eventually, own_admin
+
+pytestmark = pytest.mark.e2e
+__all__ = ["own_admin"]  # the fixture
+HEARTBEAT = "POST /agent/v1/heartbeat "
+
+
+class CountingProxy:
+    """A TCP proxy in front of the admin that counts the connections made through it and the
+    heartbeats sent over them."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.connections = 0
+        self.heartbeats = 0
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._pumps: set[asyncio.Task[None]] = set()
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._client, "127.0.0.1", 0), self._loop).result(5)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+    async def _close(self) -> None:
+        self._server.close()
+        for pump in self._pumps:
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        pumps = [asyncio.create_task(self._pump(reader, up_writer, count=True)),
+                 asyncio.create_task(self._pump(up_reader, writer, count=False))]
+        self._pumps.update(pumps)
+        await asyncio.gather(*pumps, return_exceptions=True)
+        self._pumps.difference_update(pumps)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    count: bool) -> None:
+        seen = b""
+        try:
+            while data := await reader.read(65536):
+                if count:  # a request line cut between two reads is still counted once
+                    seen = seen[-len(HEARTBEAT) + 1:] + data
+                    self.heartbeats += seen.count(HEARTBEAT.encode())
+                    seen = seen[-len(HEARTBEAT) + 1:]
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+def test_an_agent_sends_its_reports_over_the_connections_it_keeps(own_admin: Agents) -> None:
+    agents, server = own_admin, own_admin.admin
+    # Heartbeats 5.1-6 s apart: longer than httpx's and uvicorn's default keep-alive (5 s).
+    server.env.update(HEARTBEAT_INTERVAL_SECONDS="6", NODE_UNHEALTHY_AFTER_SECONDS="30",
+                      NODE_UNREACHABLE_AFTER_SECONDS="60")
+    server.start()
+    cluster, key = server.new_cluster()
+    with CountingProxy(server.port) as proxy:
+        agents.start("a", key, "--id-type", "random", "--metrics-interval", "0",
+                     admin_url=f"http://127.0.0.1:{proxy.port}")
+        eventually(lambda: proxy.heartbeats >= 3, "three heartbeats", agents.children,
+                   timeout=30)
+        # One for the long poll for work, which is never idle, and one for the rest.
+        assert proxy.connections <= 2, (proxy.connections, proxy.heartbeats)
+    assert len(server.nodes(cluster)) == 1
+
+
+def test_the_admin_closes_a_connection_idle_for_http_keep_alive_seconds(
+    own_admin: Agents
+) -> None:
+    server = own_admin.admin
+    server.env["HTTP_KEEP_ALIVE_SECONDS"] = "1"
+    server.start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nhost: admin\r\n\r\n")
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert conn.recv(1) == b""  # closed by the admin
+        # uvicorn's default would have waited 5 s.
+        assert 0.8 < time.monotonic() - started < 3
+
+
+def test_the_agent_closes_first_and_outlasts_its_reports() -> None:
+    admin_keeps = Settings.from_env({}).http_keep_alive
+    told = Settings.from_env({}).heartbeat_interval
+    assert 15 < ADMIN_KEEPALIVE_SECONDS < admin_keeps  # 15 s: metrics and host reports
+    assert told < ADMIN_KEEPALIVE_SECONDS
+
+
+def few_files() -> None:
+    """In the admin's process before it starts: a soft limit of 256 open files, as some
+    systems give services (the hard limit stays)."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+def test_an_admin_started_with_few_open_files_keeps_accepting_past_them(
+    own_admin: Agents
+) -> None:
+    server = own_admin.admin
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft < 1024:  # the admin's hard limit is at least this process's soft one
+        pytest.skip(f"this process may open {soft} files; the test opens 400 sockets")
+    server.start(preexec_fn=few_files)
+    idle: list[socket.socket] = []
+    try:
+        # Agents' connections, idle: past the 256 the admin was started with.
+        idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                for _ in range(400)]
+        with httpx.Client(base_url=server.url, timeout=5) as http:
+            assert http.get("/healthz").status_code == 200
+        server.data(server.http.post("/api/v1/clusters",
+                                     json={"name": "c-" + uuid.uuid4().hex[:8]}))
+    finally:
+        for conn in idle:
+            conn.close()
