@@ -43,15 +43,17 @@ class CommitProjection:
         self.changes = changes
         self.applied = applied  # (last position, event count): told after the commit
         self.batches = 0  # saves whose read-model changes went in with them
+        self.position_lock = view.position_lock(application_name)
 
-    def apply(self, curs: Cursor[DictRow], top: int, events: Sequence[Any],
-              ids: Sequence[int]) -> bool:
+    def apply(self, curs: Cursor[DictRow], top: int, tracked: int | None,
+              events: Sequence[Any], ids: Sequence[int]) -> bool:
         try:
             changes = self.changes(list(zip(events, ids, strict=True)))
         except Exception:
             log.debug("a handler failed in the writer's transaction", exc_info=True)
             return False
-        return self.view.apply_in_commit(curs, self.application_name, top, changes, ids[-1])
+        return self.view.apply_in_commit(curs, self.application_name, top, tracked, changes,
+                                         ids[-1])
 
     def committed(self, ids: Sequence[int]) -> None:
         self.batches += 1

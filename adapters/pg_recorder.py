@@ -15,10 +15,12 @@ commit makes the events durable and the writer's read model current.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     InterfaceError,
     Notification,
@@ -28,7 +30,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
-from psycopg import Cursor
+from psycopg import Connection, Cursor
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier, Literal
 
@@ -42,11 +45,16 @@ log = logging.getLogger(__name__)
 class InCommit(Protocol):
     """Applies a save's read-model changes inside the save's own transaction."""
 
-    def apply(self, curs: Cursor[DictRow], top: int, events: Sequence[Any],
-              ids: Sequence[int]) -> bool:
-        """Under the table lock, after the insert (`top`: the last id before ours); True if
-        the changes and the tracking position were applied. May raise: the save is then
-        done again without it."""
+    # A statement run right after the table lock (in the same round trip) that locks the
+    # read model's position and answers it in a column `tracked` (no row: none); None: none.
+    position_lock: str | None
+
+    def apply(self, curs: Cursor[DictRow], top: int, tracked: int | None,
+              events: Sequence[Any], ids: Sequence[int]) -> bool:
+        """Under the table lock, after the insert (`top`: the last id before ours; `tracked`:
+        what `position_lock` read); True if the changes and the tracking position were
+        applied and the transaction committed with them (one round trip). May raise: the
+        save is then done again without it."""
         ...
 
     def committed(self, ids: Sequence[int]) -> None:
@@ -100,7 +108,7 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         # By row count (_sql_insert_of): rows as VALUES of plain parameters, which psycopg
         # dumps in C; four array parameters cost ten times as much to dump.
         self._sql_inserts: dict[int, SQL] = {}
-        self._sql_begin: SQL | None = None
+        self._sql_begin: dict[str | None, SQL] = {}  # by the read model's position lock
         self.sql_ids = SQL("SELECT notification_id FROM {0} WHERE notification_id > %s "
                            "ORDER BY notification_id").format(table)
         self.sql_many = SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
@@ -194,12 +202,17 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                     topic=row["topic"], state=row["state"]))
         return found
 
-    def _sql_lock_notify_top(self) -> SQL:
-        if self._sql_begin is None:
+    def _sql_begin_lock_notify_top(self, position_lock: str | None) -> SQL:
+        """BEGIN, the table lock, the NOTIFY, the last id before ours and, where the read
+        model is applied in the commit, its position locked: one simple query, one round
+        trip where psycopg's transaction() would send BEGIN alone first."""
+        found = self._sql_begin.get(position_lock)
+        if found is None:
             notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
-            self._sql_begin = rendered(
-                SQL("; ").join([*self.lock_table_statements, notify, self.sql_top]))
-        return self._sql_begin
+            extra = [SQL(position_lock)] if position_lock is not None else []
+            found = self._sql_begin[position_lock] = rendered(SQL("; ").join(
+                [SQL("BEGIN"), *self.lock_table_statements, notify, self.sql_top, *extra]))
+        return found
 
     def _insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
                      top: int) -> list[int]:
@@ -266,14 +279,11 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         events: Sequence[Any] | None, kwargs: dict[str, Any],
     ) -> tuple[list[int], bool]:
         applied = False
-        with self.datastore.transaction(commit=True) as curs:
+        position_lock = in_commit.position_lock if in_commit is not None else None
+        with self.datastore.get_connection() as conn, _transaction(conn) as curs:
+            curs.execute(self._sql_begin_lock_notify_top(position_lock))
+            top, tracked = _top_and_tracked(curs)
             self._insert_events(curs, stored_events, **kwargs)
-            # The lock, the NOTIFY and the last id before ours: one round trip (a simple
-            # query of several statements; the cursor ends on the last one's rows).
-            curs.execute(self._sql_lock_notify_top())
-            while curs.nextset():
-                pass
-            top = curs.fetchone()["top"]  # type: ignore[index]
             self.backends.add(curs.connection.info.backend_pid)
             ids = self._insert_rows(curs, stored_events, top)
             if len(ids) != len(stored_events):
@@ -281,7 +291,41 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                     f"{len(ids)} notification ids for {len(stored_events)} events")
             if in_commit is not None and events is not None:
                 try:
-                    applied = in_commit.apply(curs, top, events, ids)
+                    applied = in_commit.apply(curs, top, tracked, events, ids)
                 except Exception as exc:
                     raise InCommitFailedError from exc
         return ids, applied
+
+
+def _top_and_tracked(curs: Cursor[DictRow]) -> tuple[int, int | None]:
+    """The answers of the statement that began the save: the last id before ours (`top`)
+    and, if it locked the read model's position, that position (`tracked`; None: no row)."""
+    rows: list[DictRow | None] = []
+    while True:
+        if curs.description is not None:  # BEGIN, SET, LOCK and NOTIFY answer no rows
+            rows.append(curs.fetchone())
+        if not curs.nextset():
+            break
+    top, *more = rows
+    assert top is not None
+    tracked = more[0]["tracked"] if more and more[0] is not None else None
+    return top["top"], tracked
+
+
+@contextmanager
+def _transaction(conn: Connection[DictRow]) -> Iterator[Cursor[DictRow]]:
+    """A transaction on an autocommit connection (the pool's) whose BEGIN the caller sends
+    with its first statement; committed when the block ends, else rolled back."""
+    try:
+        with conn.cursor() as curs:
+            yield curs
+        # Sends COMMIT (psycopg sees the transaction the BEGIN opened), unless the read
+        # model's changes already went with theirs (InCommit.apply).
+        conn.commit()
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+            try:
+                conn.rollback()
+            except psycopg.Error:
+                log.debug("rollback failed; the pool discards the connection", exc_info=True)
+        raise

@@ -7,6 +7,7 @@ then become durable and visible in one commit.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -15,7 +16,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor as PgCursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from adapters.pg_async_reads import AsyncReads
 from adapters.sql_bulk import bulk_statement
@@ -25,6 +26,8 @@ from projections.fleet_tables import FLEET_TABLES
 from projections.model import Change
 from projections.query import ListQuery, Page
 from projections.view import Batch
+
+log = logging.getLogger(__name__)
 
 
 def _quoted(identifier: str) -> str:
@@ -53,31 +56,47 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         # Single-row tracking (eventsourcing's default): the row is the position. Locked, so
         # no projector transaction moves it meanwhile; skipped if one holds it, rather than
         # waiting for it with the events table locked.
-        self.sql_position_for_update = SQL(
-            "SELECT notification_id FROM {0}.{1} WHERE application_name = %s "
-            "FOR UPDATE SKIP LOCKED"
-        ).format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+        self._sql_position_select = SQL("SELECT notification_id AS tracked FROM {0}.{1}").format(
+            Identifier(self.datastore.schema), Identifier(self.tracking_table_name),
+        ).as_string(None)
 
-    def apply_in_commit(
-        self, c: PgCursor[DictRow], application_name: str, top: int,
+    def position_lock(self, application_name: str) -> str | None:
+        """The statement that locks `application_name`'s position for `apply_in_commit`, as
+        text for the event store to send with its own table lock (one round trip for both);
+        None where positions are not one row each."""
+        if not self.datastore.single_row_tracking:
+            return None
+        sql = SQL("{0} WHERE application_name = {1} FOR UPDATE SKIP LOCKED").format(
+            SQL(self._sql_position_select), Literal(application_name))
+        return sql.as_string(None)
+
+    def apply_in_commit(  # noqa: PLR0913
+        self, c: PgCursor[DictRow], application_name: str, top: int, tracked: int | None,
         changes: list[Change], last: int,
     ) -> bool:
         """Inside another transaction on this database (the event store's insert, which holds
-        the events table lock, so `top` is the last notification id committed before ours):
-        applies `changes` and records `last` as the position, but only if the read model
-        already holds everything up to `top`; otherwise does nothing (False) and the tailing
-        projector applies these events in their turn."""
-        if not self.datastore.single_row_tracking:
-            return False
-        c.execute(self.sql_position_for_update, (application_name,), prepare=True)
-        row = c.fetchone()
+        the events table lock, so `top` is the last notification id committed before ours, and
+        the position row, locked by `position_lock`'s statement, read `tracked`): applies
+        `changes`, records `last` as the position and commits the transaction, but only if the
+        read model already holds everything up to `top`; otherwise does nothing (False), the
+        caller commits, and the tailing projector applies these events in their turn."""
         # No row: nothing tracked yet (then the log must be empty before ours), or locked.
-        if (row["notification_id"] if row is not None else 0) != top:
+        if not self.datastore.single_row_tracking or (tracked or 0) != top:
             return False
         statements = self._statements(changes)
-        with c.connection.pipeline():  # every statement and the position: one round trip
-            execute(c, statements)
-            self._track(c, Tracking(application_name, last))
+        with c.connection.cursor() as position:
+            # The changes, the position and the COMMIT: one round trip. A statement that fails
+            # fails the pipeline before its COMMIT runs (the caller rolls back). The position's
+            # answer is read once the pipeline has synced (reading it inside would flush and
+            # wait there); the row is ours, locked at `tracked`, so the upsert always takes.
+            with c.connection.pipeline():
+                execute(c, statements)
+                position.execute(self.insert_tracking_statement, prepare=True, params={
+                    "application_name": application_name, "notification_id": last})
+                c.execute("COMMIT", prepare=False)
+            if position.fetchone() is None:  # cannot happen: see above
+                log.error("position %d of %s not recorded with its changes", last,
+                          application_name)
         return True
 
     def apply(self, batch: Batch) -> None:

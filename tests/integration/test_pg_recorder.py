@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -63,6 +64,16 @@ def test_a_version_conflict_is_still_an_integrity_error(pg_url: str) -> None:
         with pytest.raises(IntegrityError):
             services.store.save(second)
         assert services.store.recorder.max_notification_id() == 2
+        # The save begins its transaction itself (its BEGIN goes with the lock): the failed
+        # one was rolled back, so no connection is left in it and the next saves commit.
+        for _ in range(10):
+            services.store.save(*_commands(1, 10))
+        assert len(services.store.recorder.select_notifications(1, 100)) == 12
+        backends = list(services.store.recorder.backends)  # type: ignore[attr-defined]
+        with psycopg.connect(services.settings.postgres_conninfo(), autocommit=True) as conn:
+            busy = conn.execute("SELECT pid, state FROM pg_stat_activity WHERE pid = ANY(%s) "
+                                "AND state <> 'idle'", (backends,)).fetchall()
+        assert busy == []
     finally:
         services.close()
 
