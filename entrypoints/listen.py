@@ -62,7 +62,7 @@ def open_files_limit() -> int:
             soft = wanted
         except (ValueError, OSError):
             pass  # kept as it was: the caller logs the limit it runs with
-    return soft
+    return soft if soft != resource.RLIM_INFINITY else _nr_open()
 
 
 def _nr_open() -> int:
