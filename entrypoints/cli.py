@@ -43,7 +43,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from entrypoints.app import create_app
     from entrypoints.bootstrap import build_services
-    from entrypoints.listen import ListenError, listen, open_files_limit, where
+    from entrypoints.listen import HeadDeadline, ListenError, listen, open_files_limit, where
     from entrypoints.workers.membership import AdminIdInUseError, claim_admin_id
 
     overrides = {"run_projections": False} if args.no_projections else {}
@@ -76,7 +76,7 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app(settings, services)
     config = uvicorn.Config(app, log_level=args.log_level,
                             access_log=False, log_config=None,
-                            timeout_keep_alive=settings.http_keep_alive,
+                            timeout_keep_alive=settings.http_keep_alive, http=HeadDeadline,
                             # Open event streams would otherwise hold shutdown until clients leave.
                             timeout_graceful_shutdown=3)
 

@@ -1,10 +1,14 @@
 """The listening sockets of `serve`, bound before anything is built or recorded: a second admin
-started on a port in use must stop without having joined the admin cluster in its name."""
+started on a port in use must stop without having joined the admin cluster in its name; and
+what the process needs to hold many clients' connections."""
 
 from __future__ import annotations
 
+import asyncio
 import resource
 import socket
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 BACKLOG = 2048  # uvicorn's default
 
@@ -71,3 +75,44 @@ def _nr_open() -> int:
             return int(handle.read())
     except (OSError, ValueError):
         return 1 << 20
+
+
+class HeadDeadline(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, where a connection has HTTP_KEEP_ALIVE_SECONDS (uvicorn's
+    `timeout_keep_alive`) to send a whole request head, from when it opens and from each
+    answer, or is closed. uvicorn waits for a first request forever, and for the rest of a
+    head once any byte of it came: connections that send nothing, or a byte now and then,
+    would hold the admin's descriptors for good."""
+
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_head()
+
+    def on_headers_complete(self) -> None:
+        self._stop_waiting()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.timeout_keep_alive_task is not None:  # idle now: no pipelined request to run
+            self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_waiting()
+        super().connection_lost(exc)
+
+    def _await_head(self) -> None:
+        self._stop_waiting()
+        self._head_timer = self.loop.call_later(self.timeout_keep_alive, self._no_head)
+
+    def _stop_waiting(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _no_head(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()

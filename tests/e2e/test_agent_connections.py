@@ -1,6 +1,7 @@
 """Connections between agents and their admin: an agent keeps one connection for its reports
-instead of opening one each, the admin keeps idle connections as HTTP_KEEP_ALIVE_SECONDS says,
-and an admin started with a low limit of open files raises it before agents use it up."""
+instead of opening one each, the admin keeps idle connections as HTTP_KEEP_ALIVE_SECONDS says
+and closes those that send no whole request in that time, and an admin started with a low
+limit of open files raises it before agents use it up."""
 
 from __future__ import annotations
 
@@ -105,11 +106,54 @@ def test_the_admin_closes_a_connection_idle_for_http_keep_alive_seconds(
     server.start()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
         conn.sendall(b"GET /healthz HTTP/1.1\r\nhost: admin\r\n\r\n")
-        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        assert answered(conn).startswith(b"HTTP/1.1 200")
         started = time.monotonic()
         assert conn.recv(1) == b""  # closed by the admin
         # uvicorn's default would have waited 5 s.
         assert 0.8 < time.monotonic() - started < 3
+
+
+def answered(conn: socket.socket) -> bytes:
+    """One whole answer to a request sent on `conn` (head, then Content-Length bytes)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head
+
+
+@pytest.mark.parametrize("trickle", [False, True], ids=["nothing", "a byte now and then"])
+def test_a_connection_that_sends_no_whole_request_head_is_closed(
+    own_admin: Agents, trickle: bool
+) -> None:
+    server = own_admin.admin
+    server.env["HTTP_KEEP_ALIVE_SECONDS"] = "1"
+    server.start()
+    for answered_first in (False, True):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+            if answered_first:  # the same after an answer, on a kept connection
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nhost: admin\r\n\r\n")
+                assert answered(conn).startswith(b"HTTP/1.1 200")
+            started = time.monotonic()
+            closed = False
+            if trickle:  # a head that never ends: uvicorn alone would wait for it forever
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nx-slow: ")
+                while not closed and time.monotonic() - started < 3:
+                    time.sleep(0.2)
+                    try:
+                        conn.sendall(b"a")
+                    except (BrokenPipeError, ConnectionResetError):
+                        closed = True
+            if not closed:
+                try:
+                    assert conn.recv(1) == b""  # closed by the admin
+                except ConnectionResetError:
+                    pass  # closed by the admin with our bytes unread
+            assert time.monotonic() - started < 3
 
 
 def test_the_agent_closes_first_and_outlasts_its_reports() -> None:
