@@ -81,6 +81,19 @@ class CountingProxy:
             writer.close()
 
 
+def answered(conn: socket.socket) -> bytes:
+    """One whole answer to a request sent on `conn` (head, then Content-Length bytes)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head
+
+
 def test_an_agent_sends_its_reports_over_the_connections_it_keeps(own_admin: Agents) -> None:
     agents, server = own_admin, own_admin.admin
     # Heartbeats 5.1-6 s apart: longer than httpx's and uvicorn's default keep-alive (5 s).
@@ -111,19 +124,6 @@ def test_the_admin_closes_a_connection_idle_for_http_keep_alive_seconds(
         assert conn.recv(1) == b""  # closed by the admin
         # uvicorn's default would have waited 5 s.
         assert 0.8 < time.monotonic() - started < 3
-
-
-def answered(conn: socket.socket) -> bytes:
-    """One whole answer to a request sent on `conn` (head, then Content-Length bytes)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += conn.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length:"))
-    while len(body) < length:
-        body += conn.recv(65536)
-    return head
 
 
 @pytest.mark.parametrize("trickle", [False, True], ids=["nothing", "a byte now and then"])
