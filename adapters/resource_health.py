@@ -20,18 +20,14 @@ class ViewHealthObservations:
     def __init__(self, view: TableView) -> None:
         self.view = view
 
-    def add(self, row: dict[str, Any]) -> None:
-        self.view.apply_untracked([Upsert(OBSERVATIONS, row)])
+    async def add_async(self, row: dict[str, Any]) -> None:
+        await self.view.apply_untracked_async([Upsert(OBSERVATIONS, row)])
 
-    def trim(self, resource_id: UUID, keep: int) -> int:
-        # The rows past the newest `keep`: the second page of that size (one insert at a
-        # time goes past the bound, so one page always covers them).
-        query = ListQuery((Cond("resource_id", "eq", resource_id),),
-                          (Order("observed_at", descending=True), Order("id")), page=2,
-                          page_size=keep, columns=("id",), count=False)
-        rows = self.view.query(OBSERVATIONS, query).rows
+    async def trim_async(self, resource_id: UUID, keep: int) -> int:
+        rows = (await self.view.query_async(OBSERVATIONS, _beyond(resource_id, keep))).rows
         if rows:
-            self.view.apply_untracked([Delete(OBSERVATIONS, {"id": r["id"]}) for r in rows])
+            await self.view.apply_untracked_async(
+                [Delete(OBSERVATIONS, {"id": r["id"]}) for r in rows])
         return len(rows)
 
     def add_probe(self, row: dict[str, Any]) -> None:
@@ -61,6 +57,14 @@ class ViewHealthObservations:
                 self.view.apply_untracked([Delete(table, {"id": r["id"]}) for r in rows])
             removed += len(rows)
         return removed
+
+
+def _beyond(resource_id: UUID, keep: int) -> ListQuery:
+    """The resource's observations past its newest `keep`: the second page of that size (one
+    insert at a time goes past the bound, so one page always covers them)."""
+    return ListQuery((Cond("resource_id", "eq", resource_id),),
+                     (Order("observed_at", descending=True), Order("id")), page=2,
+                     page_size=keep, columns=("id",), count=False)
 
 
 def _waiting(node_id: UUID, since: datetime) -> ListQuery:

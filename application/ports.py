@@ -484,9 +484,12 @@ class HealthObservations(Protocol):
     """Agents' observations of resources' running deployments and the live probes asked of
     them: read-model rows, not events (projections/resource_health_tables.py)."""
 
-    def add(self, row: dict[str, Any]) -> None: ...
+    async def add_async(self, row: dict[str, Any]) -> None:
+        """Keeps one observation, on the event loop (each running container sends one a
+        minute, at least)."""
+        ...
 
-    def trim(self, resource_id: UUID, keep: int) -> int:
+    async def trim_async(self, resource_id: UUID, keep: int) -> int:
         """Deletes the resource's observations beyond its `keep` newest; how many went."""
         ...
 

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from application.agent_protocol import HealthObservation, HealthProbe
-from application.placed import placed_on
+from application.placed import placed_on_async
 from application.ports import Clock, DeploymentFinder, HealthObservations, WorkNotifier
 from domain.resource_health import overall_of
 
@@ -35,13 +35,15 @@ class ResourceHealth:
                  notifier: WorkNotifier, clock: Clock) -> None:
         self.rows, self.finder, self.notifier, self.clock = rows, finder, notifier, clock
 
-    def record(self, node_id: UUID, request_id: str, body: HealthObservation) -> bool:
-        """Keeps the observation when the deployment is a resource's (True), else nothing."""
-        row = placed_on(self.finder, node_id, request_id)
+    async def record_async(self, node_id: UUID, request_id: str, body: HealthObservation
+                           ) -> bool:
+        """Keeps the observation when the deployment is a resource's (True), else nothing.
+        On the event loop: every running container reports at least once a minute."""
+        row = await placed_on_async(self.finder, node_id, request_id)
         resource_id = _resource_of(row.spec)
         if resource_id is None:
             return False  # an Edgegap or Mengi deployment: no resource to keep it for
-        self.rows.add({
+        await self.rows.add_async({
             "id": uuid.uuid4(), "resource_id": resource_id, "deployment_id": row.id,
             "request_id": request_id, "node_id": node_id, "observed_at": self.clock.now(),
             "kind": body.kind, "lifecycle": body.lifecycle, "health": body.health,
@@ -49,7 +51,7 @@ class ResourceHealth:
             "duration_ms": body.duration_ms, "status_code": body.status_code,
             "exit_code": body.exit_code, "probe_id": body.probe_id,
         })
-        self.rows.trim(resource_id, MAX_PER_RESOURCE)
+        await self.rows.trim_async(resource_id, MAX_PER_RESOURCE)
         return True
 
     def ask(self, resource_id: UUID, request_id: str, node_id: UUID) -> UUID:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from application.agent_protocol import HealthObservation, HealthObservationReply
-from entrypoints.http.inputs import agent_report, services
+from entrypoints.http.inputs import agent_report_async, services
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
@@ -29,8 +29,8 @@ SHAPES = (AgentHealthObservationResponse,)
 
 
 async def observe(request: Request) -> Response:
-    request_id, recorded = await agent_report(request, HealthObservation,
-                                              services(request).resource_health.record)
+    request_id, recorded = await agent_report_async(
+        request, HealthObservation, services(request).resource_health.record_async)
     return ok(request, AgentHealthObservationResponse(request_id=request_id,
                                                       recorded=recorded))
 

@@ -4,7 +4,9 @@ retention (the scheduler's pass), and a live probe is handed out once, only whil
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -31,14 +33,34 @@ def row(resource_id: UUID, at: datetime) -> dict[str, object]:
             "exit_code": None, "probe_id": None}
 
 
-def test_each_resource_keeps_its_newest_observations(services: Services) -> None:
+@pytest.fixture
+def loop(services: Services) -> Iterator[asyncio.Runner]:
+    """One event loop for the awaited calls (PostgreSQL's read pool belongs to the loop that
+    used it, and is closed on it)."""
+    with asyncio.Runner() as runner:
+        yield runner
+        aclose = getattr(services.view, "aclose", None)
+        if aclose is not None:
+            runner.run(aclose())
+
+
+def add_all(loop: asyncio.Runner, rows: ViewHealthObservations, *added: dict[str, object]
+         ) -> None:
+    async def each() -> None:
+        for observation in added:
+            await rows.add_async(observation)
+
+    loop.run(each())
+
+
+def test_each_resource_keeps_its_newest_observations(services: Services,
+                                                     loop: asyncio.Runner) -> None:
     rows, reads = ViewHealthObservations(services.view), ResourceHealthReads(services.view)
     one, other = uuid.uuid4(), uuid.uuid4()
-    for i in range(7):
-        rows.add(row(one, NOW + timedelta(seconds=i)))
-    rows.add(row(other, NOW - timedelta(days=1)))
-    assert rows.trim(one, 5) == 2
-    assert rows.trim(one, 5) == 0
+    add_all(loop, rows, *(row(one, NOW + timedelta(seconds=i)) for i in range(7)),
+         row(other, NOW - timedelta(days=1)))
+    assert loop.run(rows.trim_async(one, 5)) == 2
+    assert loop.run(rows.trim_async(one, 5)) == 0
     kept = reads.window(one, NOW - timedelta(days=2), NOW + timedelta(days=1), 720)
     assert [o.observed_at for o in kept] == [NOW + timedelta(seconds=i) for i in range(2, 7)]
     assert len(reads.window(other, NOW - timedelta(days=2), NOW, 720)) == 1
@@ -46,13 +68,13 @@ def test_each_resource_keeps_its_newest_observations(services: Services) -> None
     assert [o.observed_at for o in newest] == [NOW + timedelta(seconds=i) for i in (5, 6)]
 
 
-def test_retention_deletes_old_observations_and_probes_page_by_page(services: Services
-                                                                     ) -> None:
+def test_retention_deletes_old_observations_and_probes_page_by_page(
+    services: Services, loop: asyncio.Runner
+) -> None:
     rows = ViewHealthObservations(services.view)
     resource, old = uuid.uuid4(), NOW - timedelta(days=8)
-    for i in range(PAGE + 3):
-        rows.add(row(resource, old + timedelta(seconds=i)))
-    rows.add(row(resource, NOW))
+    add_all(loop, rows, *(row(resource, old + timedelta(seconds=i)) for i in range(PAGE + 3)),
+         row(resource, NOW))
     health = ResourceHealth(rows, services.deployment_finder, WorkDoorbell(), FixedClock(old))
     health.ask(resource, "aaaaaaaaaaaa", uuid.uuid4())
     health.clock = FixedClock(NOW)
@@ -84,8 +106,8 @@ def test_the_scheduler_applies_the_retention_setting() -> None:
     try:
         rows, now = ViewHealthObservations(services.view), services.writes.clock.now()
         resource = uuid.uuid4()
-        rows.add(row(resource, now - timedelta(days=1)))
-        rows.add(row(resource, now))
+        with asyncio.Runner() as loop:  # memory://: no read pool to close
+            add_all(loop, rows, row(resource, now - timedelta(days=1)), row(resource, now))
         schedule_once(services)
         kept = ResourceHealthReads(services.view).window(resource, now - timedelta(days=2), now,
                                                          10)

@@ -1,8 +1,9 @@
-"""ResourceHealth.record keeps an observation only for a resource's deployment, from the node
+"""ResourceHealth.record_async keeps an observation only for a resource's deployment, from the node
 it is placed on; each keeps the resource's bound (in-memory view)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -28,12 +29,12 @@ SEEN = HealthObservation(kind="change", lifecycle="running", health="unhealthy",
 
 
 class Rows:
-    """DeploymentFinder over a dict of deployments (only `one` is used)."""
+    """DeploymentFinder over a dict of deployments (only `one_async` is used)."""
 
     def __init__(self, rows: dict[str, DeploymentRef]) -> None:
         self.rows = rows
 
-    def one(self, request_id: str) -> DeploymentRef | None:
+    async def one_async(self, request_id: str) -> DeploymentRef | None:
         return self.rows.get(request_id)
 
 
@@ -58,13 +59,17 @@ def test_only_a_resources_deployment_is_kept_and_only_from_its_node(
     rows = {"aaaaaaaaaaaa": mine, "bbbbbbbbbbbb": deployment({"app": "game"}),
             "cccccccccccc": deployment({"resource": {"resource_id": "not a uuid"}})}
     health = service(view, rows)
-    assert health.record(NODE, "aaaaaaaaaaaa", SEEN) is True
-    assert health.record(NODE, "bbbbbbbbbbbb", SEEN) is False
-    assert health.record(NODE, "cccccccccccc", SEEN) is False
+
+    def record(node: UUID, request_id: str) -> bool:
+        return asyncio.run(health.record_async(node, request_id, SEEN))
+
+    assert record(NODE, "aaaaaaaaaaaa") is True
+    assert record(NODE, "bbbbbbbbbbbb") is False
+    assert record(NODE, "cccccccccccc") is False
     for node, request_id in ((uuid.uuid4(), "aaaaaaaaaaaa"), (NODE, "dddddddddddd"),
                              (NODE, "../../etc")):
         with pytest.raises(NotFoundError):
-            health.record(node, request_id, SEEN)
+            record(node, request_id)
     latest = ResourceHealthReads(view).latest_of(mine.id)
     assert latest is not None
     assert (latest.resource_id, latest.overall, latest.status_code, latest.message) == (
