@@ -47,6 +47,7 @@ from entrypoints.agent.identity import Identity
 T = TypeVar("T")
 LoginMethod = Literal["publickey", "password"]
 RETRYABLE_STATUS = frozenset({408, 425, 429})
+ENROLL = "/agent/v1/enroll"
 AboutDeployment = (DeploymentReport | DeploymentTelemetry | DeploymentProgress | HealthObservation
                    | RuntimeLogBatch)
 # Each report on a deployment: its route below /agent/v1/deployments/{request_id}/, its reply.
@@ -105,7 +106,7 @@ class AgentApi:
         body = EnrollNode(enrollment_key=enrollment_key, id_type=identity.id_type,
                           node_id=identity.node_id if persistent else None, version=version,
                           self_update_enabled=self_update, ports=Ports(**(ports or {})))
-        return await self._post("/agent/v1/enroll", body, None, EnrollReply)
+        return await self._post(ENROLL, body, None, EnrollReply)
 
     async def register(self, api_token: str, version: str, self_update: bool,
                        ports: dict[str, int] | None = None) -> RegisterReply:
@@ -158,12 +159,22 @@ class AgentApi:
         headers = {"content-type": "application/json"}
         if token is not None:
             headers["authorization"] = f"Bearer {token}"
-        try:
-            response = await self.client.post(
-                path, content=msgspec.json.encode(body), headers=headers,
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
-        except httpx.HTTPError as exc:
-            raise Unreachable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+        content = msgspec.json.encode(body)
+        for attempt in (1, 2):
+            try:
+                response = await self.client.post(
+                    path, content=content, headers=headers,
+                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+                break
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                # A kept connection the other side closed (or reset) as the request went out
+                # (the admin, or a proxy between with a shorter idle timeout than ours: runner.
+                # ADMIN_KEEPALIVE_SECONDS): sent once more, on a new connection, unless it is
+                # an enrollment, which a second sending could make a second node of.
+                if attempt == 2 or path == ENROLL:
+                    raise Unreachable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+            except httpx.HTTPError as exc:
+                raise Unreachable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
         status = response.status_code
         if status >= 500 or status in RETRYABLE_STATUS:
             raise Unreachable(str(_admin_error(response)))
