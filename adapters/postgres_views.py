@@ -53,22 +53,21 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         for table in self.tables:
             for statement in self.dialect.create(table):
                 self.sql_create_statements.append(SQL(statement).format())
-        # Single-row tracking (eventsourcing's default): the row is the position. Locked, so
-        # no projector transaction moves it meanwhile; skipped if one holds it, rather than
-        # waiting for it with the events table locked.
-        self._sql_position_select = SQL("SELECT notification_id AS tracked FROM {0}.{1}").format(
-            Identifier(self.datastore.schema), Identifier(self.tracking_table_name),
-        ).as_string(None)
 
     def position_lock(self, application_name: str) -> str | None:
         """The statement that locks `application_name`'s position for `apply_in_commit`, as
         text for the event store to send with its own table lock (one round trip for both);
-        None where positions are not one row each."""
+        None where positions are not one row each.
+
+        Single-row tracking (eventsourcing's default): the row is the position. Locked, so no
+        projector transaction moves it meanwhile; skipped if one holds it, rather than waiting
+        for it with the events table locked."""
         if not self.datastore.single_row_tracking:
             return None
-        sql = SQL("{0} WHERE application_name = {1} FOR UPDATE SKIP LOCKED").format(
-            SQL(self._sql_position_select), Literal(application_name))
-        return sql.as_string(None)
+        return SQL("SELECT notification_id AS tracked FROM {0}.{1} WHERE application_name = {2} "
+                   "FOR UPDATE SKIP LOCKED").format(
+            Identifier(self.datastore.schema), Identifier(self.tracking_table_name),
+            Literal(application_name)).as_string(None)
 
     def apply_in_commit(  # noqa: PLR0913
         self, c: PgCursor[DictRow], application_name: str, top: int, tracked: int | None,

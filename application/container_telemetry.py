@@ -49,6 +49,5 @@ class ContainerTelemetry:
             "phase": body.phase, "level": body.level, "message": body.message}, MAX_PROGRESS)
 
 
-
 def _sample(body: DeploymentTelemetry) -> dict[str, Any] | None:
     return msgspec.structs.asdict(body.sample) if body.sample is not None else None

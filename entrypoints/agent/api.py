@@ -48,6 +48,7 @@ T = TypeVar("T")
 LoginMethod = Literal["publickey", "password"]
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 ENROLL = "/agent/v1/enroll"
+CLOSED_UNDER_US = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 AboutDeployment = (DeploymentReport | DeploymentTelemetry | DeploymentProgress | HealthObservation
                    | RuntimeLogBatch)
 # Each report on a deployment: its route below /agent/v1/deployments/{request_id}/, its reply.
@@ -166,14 +167,13 @@ class AgentApi:
                     path, content=content, headers=headers,
                     timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
                 break
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            except httpx.HTTPError as exc:
                 # A kept connection the other side closed (or reset) as the request went out
                 # (the admin, or a proxy between with a shorter idle timeout than ours: runner.
                 # ADMIN_KEEPALIVE_SECONDS): sent once more, on a new connection, unless it is
                 # an enrollment, which a second sending could make a second node of.
-                if attempt == 2 or path == ENROLL:
-                    raise Unreachable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
-            except httpx.HTTPError as exc:
+                if attempt == 1 and path != ENROLL and isinstance(exc, CLOSED_UNDER_US):
+                    continue
                 raise Unreachable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
         status = response.status_code
         if status >= 500 or status in RETRYABLE_STATUS:
