@@ -33,7 +33,7 @@ from eventsourcing.utils import retry
 from psycopg import Connection, Cursor
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg.sql import SQL, Composable, Identifier, Literal
 
 from adapters.pg_datastore import render_statements, rendered
 
@@ -202,17 +202,27 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                     topic=row["topic"], state=row["state"]))
         return found
 
-    def _sql_begin_lock_notify_top(self, position_lock: str | None) -> SQL:
+    def _sql_begin_lock_notify_top(self, position_lock: str | None,
+                                   notices: Sequence[str] = ()) -> SQL:
         """BEGIN, the table lock, the NOTIFY, the last id before ours and, where the read
         model is applied in the commit, its position locked: one simple query, one round
-        trip where psycopg's transaction() would send BEGIN alone first."""
+        trip where psycopg's transaction() would send BEGIN alone first.
+
+        notices: payloads for the channel's NOTIFY (EdgeStore.save), in place of the bare one;
+        PostgreSQL delivers them as the transaction commits, and never if it does not."""
+        if notices:
+            return self._sql_begin_with(SQL("; ").join(SQL("NOTIFY {0}, {1}").format(
+                Identifier(self.channel_name), Literal(p)) for p in notices), position_lock)
         found = self._sql_begin.get(position_lock)
         if found is None:
-            notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
-            extra = [SQL(position_lock)] if position_lock is not None else []
-            found = self._sql_begin[position_lock] = rendered(SQL("; ").join(
-                [SQL("BEGIN"), *self.lock_table_statements, notify, self.sql_top, *extra]))
+            found = self._sql_begin[position_lock] = self._sql_begin_with(
+                SQL("NOTIFY {0}").format(Identifier(self.channel_name)), position_lock)
         return found
+
+    def _sql_begin_with(self, notify: Composable, position_lock: str | None) -> SQL:
+        extra = [SQL(position_lock)] if position_lock is not None else []
+        return rendered(SQL("; ").join(
+            [SQL("BEGIN"), *self.lock_table_statements, notify, self.sql_top, *extra]))
 
     def _insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
                      top: int) -> list[int]:
@@ -260,28 +270,30 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return None
         events = kwargs.pop("events_to_project", None)
+        notices = kwargs.pop("notices", ())
         in_commit = self.in_commit if events is not None else None
         if in_commit is not None:
             try:
-                ids, applied = self._insert(stored_events, in_commit, events, kwargs)
+                ids, applied = self._insert(stored_events, in_commit, events, notices, kwargs)
             except InCommitFailedError as exc:
-                # The tailing projector meets the same error and reports it (readiness, 503).
+                # The tailing projector meets the same error and reports it (readiness, 503);
+                # the notices still go: the work they announce is not readable until then.
                 log.debug("read-model changes failed in the insert; saved without them",
                           exc_info=exc.__cause__)
-                ids, applied = self._insert(stored_events, None, None, kwargs)
+                ids, applied = self._insert(stored_events, None, None, notices, kwargs)
             if applied:
                 in_commit.committed(ids)
             return ids
-        return self._insert(stored_events, None, None, kwargs)[0]
+        return self._insert(stored_events, None, None, notices, kwargs)[0]
 
     def _insert(
         self, stored_events: Sequence[StoredEvent], in_commit: InCommit | None,
-        events: Sequence[Any] | None, kwargs: dict[str, Any],
+        events: Sequence[Any] | None, notices: Sequence[str], kwargs: dict[str, Any],
     ) -> tuple[list[int], bool]:
         applied = False
         position_lock = in_commit.position_lock if in_commit is not None else None
         with self.datastore.get_connection() as conn, _transaction(conn) as curs:
-            curs.execute(self._sql_begin_lock_notify_top(position_lock))
+            curs.execute(self._sql_begin_lock_notify_top(position_lock, notices))
             top, tracked = _top_and_tracked(curs)
             self._insert_events(curs, stored_events, **kwargs)
             self.backends.add(curs.connection.info.backend_pid)

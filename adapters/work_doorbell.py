@@ -2,9 +2,11 @@
 
 Rung from worker threads and from the event loop (where the write path answers); waiters are
 asyncio tasks of the HTTP server. A ring also goes out to the other admin processes on the
-same PostgreSQL database (`broadcast`, a NOTIFY: adapters/pg_notify.py), whose listeners hand
-it to their own bell (`heard`). Without a broadcast (SQLite, memory) work recorded by another
-process is found by the poll's periodic re-check.
+same PostgreSQL database, whose listeners hand it to their own bell (`heard`): with the commit
+that recorded the work, as the payload of the event store's NOTIFY (`notices`), or, for work
+recorded outside a decision or a store that cannot carry them, by a NOTIFY of its own
+(`broadcast`: adapters/pg_notify.py). Without a broadcast (SQLite, memory) work recorded by
+another process is found by the poll's periodic re-check.
 """
 
 from __future__ import annotations
@@ -64,6 +66,13 @@ class WorkDoorbell:
         if self._broadcast is not None:
             for payload in notices(self.origin, nodes):
                 self._broadcast(payload)
+
+    def notices(self, node_ids: Sequence[UUID]) -> list[str]:
+        """The payloads a commit carries to the other processes' bells (`heard` there): none
+        without a broadcast, where no other process listens."""
+        if self._broadcast is None or not node_ids:
+            return []
+        return notices(self.origin, list(dict.fromkeys(node_ids)))
 
     def heard(self, pid: int, payload: str) -> None:
         """A notice on the work channel. An empty one follows a (re)connect of the listener:

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import msgspec
 from msgspec import Meta
 
-from application.ports import Target, TargetFinder, WorkNotifier
+from application.ports import Target, TargetFinder
 from application.write_path import Decision, UnitOfWork, WritePath
 from domain.command import Command, execution_id
 from domain.command_execution import CancelOutcome, CommandExecution
@@ -32,24 +32,19 @@ class CreateCommand(msgspec.Struct, forbid_unknown_fields=True):
 class Commands:
     """Application service for commands and their executions (operator side)."""
 
-    def __init__(self, writes: WritePath, targets: TargetFinder, work: WorkNotifier) -> None:
+    def __init__(self, writes: WritePath, targets: TargetFinder) -> None:
         self.writes = writes
         self.targets = targets
-        self.work = work
 
     def create(self, cmd: CreateCommand) -> UUID:
         order = _Order.checked(cmd, self.writes.clock.now())
-        targets = self.targets.resolve(order.targeting)
-        self.writes.run(order.decide(targets))
-        self.work.ring([t.node_id for t in targets])
+        self.writes.run(order.decide(self.targets.resolve(order.targeting)))
         return order.command_id
 
     async def create_async(self, cmd: CreateCommand) -> UUID:
         """`create` on the event loop (the HTTP route's way)."""
         order = _Order.checked(cmd, self.writes.clock.now())
-        targets = await self.targets.resolve_async(order.targeting)
-        await self.writes.run_async(order.decide(targets))
-        self.work.ring([t.node_id for t in targets])
+        await self.writes.run_async(order.decide(await self.targets.resolve_async(order.targeting)))
         return order.command_id
 
     def delete(self, command_id: UUID) -> None:
@@ -66,13 +61,13 @@ class Commands:
         self.writes.run(decide)
 
     def cancel_execution(self, exec_id: UUID) -> CancelOutcome:
-        def decide(uow: UnitOfWork) -> tuple[CancelOutcome, UUID]:
+        def decide(uow: UnitOfWork) -> CancelOutcome:
             execution = uow.get(CommandExecution, exec_id, "command execution")
-            return execution.cancel(uow.now), execution.node_id
+            outcome = execution.cancel(uow.now)
+            uow.ring([execution.node_id])
+            return outcome
 
-        result, node_id = self.writes.run(decide)
-        self.work.ring([node_id])
-        return result
+        return self.writes.run(decide)
 
     def delete_execution(self, exec_id: UUID) -> None:
         def decide(uow: UnitOfWork) -> None:
@@ -114,6 +109,7 @@ class _Order:
                 )
                 for target in targets
             ))
+            uow.ring(t.node_id for t in targets)
             return command_id
 
         return decide

@@ -31,7 +31,6 @@ from application.ports import (
     PlacementIndex,
     SecretBox,
     UnsealError,
-    WorkNotifier,
 )
 from application.resources import settle_attempt
 from application.unsealing import UnsealFailures
@@ -106,10 +105,9 @@ class Deployments:
     """Application service for deployments."""
 
     def __init__(self, writes: WritePath, geo: GeoLocator, index: PlacementIndex,  # noqa: PLR0913
-                 work: WorkNotifier, public_url: str, guard: DestinationGuard,
-                 box: SecretBox, finder: DeploymentFinder,
-                 unsealing: UnsealFailures | None = None) -> None:
-        self.writes, self.geo, self.index, self.work = writes, geo, index, work
+                 public_url: str, guard: DestinationGuard, box: SecretBox,
+                 finder: DeploymentFinder, unsealing: UnsealFailures | None = None) -> None:
+        self.writes, self.geo, self.index = writes, geo, index
         self.guard, self.box, self.finder = guard, box, finder
         self.unsealing = unsealing or UnsealFailures()
         self.public_url = public_url.rstrip("/")
@@ -163,8 +161,6 @@ class Deployments:
         except _StaleSnapshotError:  # room may have appeared since the snapshot: look again
             accepted = self._place(request_id, spec_for, users, require_cached, preferred,
                                    hosts, reads, last_try=True, refuse=refuse_unplaced)
-        if accepted.node_id is not None:
-            self.work.ring([accepted.node_id])
         return accepted
 
     def _place(  # noqa: PLR0913
@@ -187,6 +183,7 @@ class Deployments:
             if chosen is not None:
                 deployment.place(UUID(chosen.host_id),
                                  dict(locations.get(chosen.host_id, {})), uow.now)
+                uow.ring([deployment.node_id])
             else:
                 if not last_try and self.index.refresh():
                     raise _StaleSnapshotError
@@ -237,18 +234,17 @@ class Deployments:
 
     def stop(self, request_id: str, reason: str = "stop requested") -> bool:
         """True: stopping now (200); False: deferred until READY or ERROR (202)."""
-        def decide(uow: UnitOfWork) -> tuple[bool, UUID | None]:
+        def decide(uow: UnitOfWork) -> bool:
             deployment = self._get(uow, request_id)
             now = deployment.stop(reason, uow.now)
             self._release_if_over(uow, deployment)
-            return now, deployment.node_id
+            uow.ring([deployment.node_id])
+            return now
 
-        stopping, node_id = self.writes.run(decide)
-        self._ring(node_id)
-        return stopping
+        return self.writes.run(decide)
 
     def self_stop(self, request_id: str, access_point_id: int, token: str) -> bool:
-        def decide(uow: UnitOfWork) -> tuple[bool, UUID | None]:
+        def decide(uow: UnitOfWork) -> bool:
             deployment = self._get(uow, request_id)
             spec = deployment.spec
             if spec["access_point_id"] != access_point_id or not hmac.compare_digest(
@@ -259,11 +255,10 @@ class Deployments:
                                      " match")
             now = deployment.stop("self-stop", uow.now)
             self._release_if_over(uow, deployment)
-            return now, deployment.node_id
+            uow.ring([deployment.node_id])
+            return now
 
-        stopping, node_id = self.writes.run(decide)
-        self._ring(node_id)
-        return stopping
+        return self.writes.run(decide)
 
     def _reveal(self, request_id: str, sealed: str) -> str:
         try:
@@ -285,14 +280,10 @@ class Deployments:
                 host.release(deployment.request_id, uow.now)
                 uow.add(host)
 
-    def _ring(self, node_id: UUID | None) -> None:
-        if node_id is not None:
-            self.work.ring([node_id])
-
     # -- what the agent reports -------------------------------------------------------------
     def report(self, node_id: UUID, request_id: str, report: DeploymentReport) -> str:
         """The node's word on its container; returns the status after it."""
-        def decide(uow: UnitOfWork) -> tuple[str, tuple[UUID | None, UUID | None]]:
+        def decide(uow: UnitOfWork) -> str:
             deployment = self._get(uow, request_id)
             if deployment.node_id != node_id:
                 raise NotFoundError(f"deployment {request_id} not found")
@@ -305,12 +296,11 @@ class Deployments:
             superseded = settle_attempt(uow, deployment)
             self._release_if_over(uow, deployment)
             uow.add(deployment)
-            return deployment.status, (self._stop_superseded(uow, superseded, request_id),
-                                       self._roll_back_if_due(uow, deployment))
+            uow.ring([self._stop_superseded(uow, superseded, request_id),
+                      self._roll_back_if_due(uow, deployment)])
+            return deployment.status
 
-        status, ring = self.writes.run(decide)
-        self.work.ring({n for n in ring if n is not None})
-        return status
+        return self.writes.run(decide)
 
     def _roll_back_if_due(self, uow: UnitOfWork, failed: Deployment) -> UUID | None:
         """A resource's attempt that just failed, on a resource asking for automatic rollback:
@@ -390,8 +380,7 @@ class Deployments:
         if not request_ids:
             return 0
 
-        def decide(uow: UnitOfWork) -> tuple[int, list[UUID | None]]:
-            ended: list[UUID | None] = []  # nodes to ring: each one's, and its rollback's
+        def decide(uow: UnitOfWork) -> int:
             count = 0
             for request_id in request_ids:
                 deployment = uow.find(Deployment, deployment_uuid(request_id))
@@ -400,14 +389,11 @@ class Deployments:
                 detail = why(uow, deployment)
                 if detail is not None and deployment.give_up_start(detail, uow.now):
                     self._release_if_over(uow, deployment)
-                    ended.extend((deployment.node_id, self._roll_back_if_due(uow, deployment)))
+                    uow.ring([deployment.node_id, self._roll_back_if_due(uow, deployment)])
                     count += 1
-            return count, ended
+            return count
 
-        count, nodes = self.writes.run(
-            decide, prefetch=tuple(deployment_uuid(r) for r in request_ids))
-        self.work.ring({n for n in nodes if n is not None})
-        return count
+        return self.writes.run(decide, prefetch=tuple(deployment_uuid(r) for r in request_ids))
 
     def lost(self, node_id: UUID, request_ids: list[str]) -> None:
         """Deployments whose container is gone from their node with no exit seen."""

@@ -25,20 +25,28 @@ import asyncio
 import copy
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
-from application.ports import ReadModelWaiter
+from application.ports import ReadModelWaiter, WorkNotifier
 from application.store import EdgeStore
 
-# shared aggregates of the batch -> (result, aggregates it touched, whether it changed any)
-Decide = Callable[[dict[UUID, Aggregate]], tuple[Any, dict[UUID, Aggregate], bool]]
+
+class Decided(NamedTuple):
+    result: Any
+    touched: dict[UUID, Aggregate]  # the aggregates it read or changed
+    changed: bool  # whether it added events
+    ring: tuple[UUID, ...] = ()  # nodes it gave work (UnitOfWork.ring)
+
+
+# shared aggregates of the batch -> what the decision made of them
+Decide = Callable[[dict[UUID, Aggregate]], Decided]
 
 
 @dataclass(eq=False)
@@ -55,6 +63,8 @@ class Request:
     done: bool = False
     retry_alone: bool = False  # the batch lost a race: decide again, alone
     saved: bool = False  # its batch committed (or had nothing to commit)
+    ring: tuple[UUID, ...] = ()  # nodes its decision gave work
+    told: bool = False  # its batch's commit carried its ring to the other processes
     # A thread caller's: set once, when its batch is done or it leads next (handed over).
     wake: threading.Event = field(default_factory=threading.Event)
     # An event-loop caller's: resolved on its loop once its batch is done.
@@ -67,9 +77,11 @@ class Request:
 class GroupCommit:
     """Batches decisions from any number of threads into shared transactions."""
 
-    def __init__(self, store: EdgeStore, waiter: ReadModelWaiter, max_batch: int = 500) -> None:
+    def __init__(self, store: EdgeStore, waiter: ReadModelWaiter,
+                 work: WorkNotifier | None = None, max_batch: int = 500) -> None:
         self.store = store
         self.waiter = waiter
+        self.work = work
         self.max_batch = max_batch
         self._queue: deque[Request] = deque()
         self._mutex = threading.Lock()
@@ -170,11 +182,13 @@ class GroupCommit:
                     return
             for request in batch:
                 try:
-                    request.result, touched, request.changed = request.decide(shared)
+                    outcome = request.decide(shared)
                 except Exception as exc:  # noqa: BLE001 - it belongs to that caller alone
                     request.error = exc
                     continue
-                shared.update(touched)
+                request.result, request.changed = outcome.result, outcome.changed
+                request.ring = outcome.ring
+                shared.update(outcome.touched)
                 decided.append(request)
             self._save(shared, decided)
         finally:
@@ -191,8 +205,10 @@ class GroupCommit:
             return
         self.waiter.saving()
         recordings: list[Recording[UUID]] | None = None
+        notices = notices_for(self.store, self.work,
+                              [n for request in decided for n in request.ring])
         try:
-            recordings = self.store.save(*changed)
+            recordings = self.store.save(*changed, notices=notices)
         except IntegrityError:
             for request in decided:
                 request.retry_alone = True
@@ -208,8 +224,19 @@ class GroupCommit:
         self.decisions += len(decided)
         for request in decided:
             request.saved = True
+            request.told = bool(notices)
             if request.changed:
                 request.position = position
+
+
+def notices_for(store: EdgeStore, work: WorkNotifier | None,
+                ring: Sequence[UUID]) -> list[str]:
+    """The notices a save carries for the nodes its decisions gave work: only where the store
+    applies the read model in the same commit, so that a poll the notice wakes in another
+    process finds the work there (elsewhere the write path rings once it reads it back)."""
+    if not ring or work is None or not store.notifies_in_commit():
+        return []
+    return work.notices(ring)
 
 
 def _answer(batch: list[Request]) -> None:

@@ -241,9 +241,21 @@ class ExecutionIndex(Protocol):
 
 
 class WorkNotifier(Protocol):
-    """Wakes the long polls of agents that have new work (executions, cancels, updates)."""
+    """Wakes the long polls of agents that have new work (executions, cancels, updates).
 
-    def ring(self, node_ids: Iterable[UUID]) -> None: ...
+    Work a decision records rings with its commit (UnitOfWork.ring): the write path wakes the
+    polls here once the commit is read back, and the commit itself carries `notices` to the
+    other processes where the store can. `ring` is for work recorded outside a decision."""
+
+    def ring(self, node_ids: Iterable[UUID]) -> None:
+        """Wakes the nodes' polls here, and in other processes by a notice of its own."""
+
+    def ring_here(self, node_ids: Iterable[UUID] | None) -> None:
+        """Wakes the nodes' polls in this process only (None: every poll)."""
+
+    def notices(self, node_ids: Sequence[UUID]) -> list[str]:
+        """What a commit carries so that other processes wake the nodes' polls (empty: no
+        other process can hear)."""
 
 
 class PasswordHasher(Protocol):

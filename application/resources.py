@@ -27,7 +27,7 @@ from application.environments import (
     live_environment,
     sealed_or_plain,
 )
-from application.ports import SecretBox, WorkNotifier
+from application.ports import SecretBox
 from application.projects import AppaloftBody, live_project
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
@@ -216,9 +216,8 @@ def settle_attempt(uow: UnitOfWork, deployment: Deployment) -> UUID | None:
 class Resources:
     """Application service for resources."""
 
-    def __init__(self, writes: WritePath, box: SecretBox,
-                 work: WorkNotifier | None = None) -> None:
-        self.writes, self.box, self.work = writes, box, work
+    def __init__(self, writes: WritePath, box: SecretBox) -> None:
+        self.writes, self.box = writes, box
 
     def create(self, cmd: CreateResource) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
@@ -289,7 +288,7 @@ class Resources:
         """Refused while an attempt runs (ResourceBusyError names it); the container still
         serving stops in the same transaction (nothing runs that no resource accounts for),
         and the slug is freed."""
-        def decide(uow: UnitOfWork) -> UUID | None:
+        def decide(uow: UnitOfWork) -> None:
             resource = mutable_resource(uow, resource_id)
             resource.delete_confirmed(cmd.confirmation.resource_slug, uow.now)
             claim = uow.find(NameClaim, resource_claim_id(resource.environment_id,
@@ -299,13 +298,11 @@ class Resources:
             serving = None if resource.serving_deployment is None else uow.find(
                 Deployment, resource.serving_deployment)
             if serving is None or serving.status != Status.READY.value or serving.stopping:
-                return None
+                return
             serving.stop(f"resource {resource.slug} deleted", uow.now)
-            return serving.node_id
+            uow.ring([serving.node_id])
 
-        node_id = self.writes.run(decide)
-        if node_id is not None and self.work is not None:
-            self.work.ring([node_id])
+        self.writes.run(decide)
         return resource_id
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from application.environments import live_environment
-from application.ports import DeploymentFinder, DeploymentRef, DeploymentRuntime, WorkNotifier
+from application.ports import DeploymentFinder, DeploymentRef, DeploymentRuntime
 from application.write_path import UnitOfWork, WritePath
 from domain.deployment import Deployment, Status, deployment_uuid
 from domain.resource import Resource
@@ -39,13 +39,12 @@ def current_runtime(uow: UnitOfWork, resource: Resource) -> Deployment | None:
 class RuntimeControls:
     """Application service for runtime stop, start and restart."""
 
-    def __init__(self, writes: WritePath, finder: DeploymentFinder,
-                 work: WorkNotifier | None = None) -> None:
-        self.writes, self.finder, self.work = writes, finder, work
+    def __init__(self, writes: WritePath, finder: DeploymentFinder) -> None:
+        self.writes, self.finder = writes, finder
 
     def request(self, resource_id: UUID, operation: str) -> UUID:
         """The attempt's id (accepted or blocked: its row says which)."""
-        def decide(uow: UnitOfWork) -> tuple[UUID, UUID | None]:
+        def decide(uow: UnitOfWork) -> UUID:
             resource = uow.get(Resource, resource_id, f"resource {resource_id}")
             resource.check_live()
             live_environment(uow, resource.environment_id).check_mutable()
@@ -53,12 +52,11 @@ class RuntimeControls:
             attempt_id = uuid4()
             reason = resource.request_runtime_control(
                 attempt_id, operation, None if serving is None else serving.id, uow.now)
-            return attempt_id, None if serving is None or reason else serving.node_id
+            if serving is not None and not reason:
+                uow.ring([serving.node_id])
+            return attempt_id
 
-        attempt_id, node_id = self.writes.run(decide)
-        if node_id is not None and self.work is not None:
-            self.work.ring([node_id])
-        return attempt_id
+        return self.writes.run(decide)
 
     def work_for(self, live: Sequence[DeploymentRef], held: Sequence[str],
                  stopped: Sequence[str]) -> dict[str, list[str]]:

@@ -6,7 +6,7 @@ from uuid import UUID, uuid4
 
 import msgspec
 
-from application.ports import ExecutionIndex, TargetFinder, WorkNotifier
+from application.ports import ExecutionIndex, TargetFinder
 from application.write_path import UnitOfWork, WritePath
 from domain.node import Node
 from domain.node_status import NodeStatus
@@ -40,13 +40,10 @@ def eligible(targeting: Targeting) -> Targeting:
 class SelfUpdates:
     """Application service for self-update requests."""
 
-    def __init__(
-        self, writes: WritePath, targets: TargetFinder, index: ExecutionIndex, work: WorkNotifier,
-    ) -> None:
+    def __init__(self, writes: WritePath, targets: TargetFinder, index: ExecutionIndex) -> None:
         self.writes = writes
         self.targets = targets
         self.index = index
-        self.work = work
         self.completed = 0  # requests this process brought to completion (metrics)
 
     def create(self, cmd: CreateSelfUpdateRequest) -> UUID:
@@ -84,7 +81,6 @@ class SelfUpdates:
         chunk = request.remaining()[:CHUNK]
         if chunk:
             request = self.writes.run(lambda uow: self._trigger(uow, request_id, chunk))
-            self.work.ring(chunk)
         if request.status == RequestStatus.COMPLETED.value:
             self.completed += 1
         return True
@@ -104,4 +100,5 @@ class SelfUpdates:
                 # Deleted, no longer healthy, or self-update switched off since resolution.
                 failed.append(node_id)
         request.record(triggered, failed, uow.now)
+        uow.ring(triggered)
         return request

@@ -6,7 +6,7 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -19,8 +19,8 @@ from eventsourcing.persistence import IntegrityError
 from msgspec import UNSET
 
 from application.errors import ConflictError, NotFoundError
-from application.group_commit import GroupCommit, Request, isolated
-from application.ports import Clock, ReadModelWaiter
+from application.group_commit import Decided, GroupCommit, Request, isolated, notices_for
+from application.ports import Clock, ReadModelWaiter, WorkNotifier
 from application.store import EdgeStore, project
 from domain.shared import GoneError
 
@@ -40,6 +40,7 @@ class UnitOfWork:
         # In a group commit: what the batch's earlier decisions left, read through copies.
         self._shared = shared or {}
         self._pending_before: dict[UUID, int] = {}
+        self._rung: dict[UUID, None] = {}
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         if aggregate_id not in self._seen:
@@ -72,6 +73,14 @@ class UnitOfWork:
     def touched(self) -> dict[UUID, Aggregate]:
         return dict(self._seen)
 
+    def ring(self, node_ids: Iterable[UUID | None]) -> None:
+        """These nodes have new work once this decision commits: their agents' long polls are
+        woken then, in every admin process (nothing rings for a decision that fails)."""
+        self._rung.update(dict.fromkeys(n for n in node_ids if n is not None))
+
+    def rung(self) -> tuple[UUID, ...]:
+        return tuple(self._rung)
+
     def made_changes(self) -> bool:
         """Whether this decision added events (copies may carry earlier decisions' events)."""
         return any(len(a.pending_events) > self._pending_before.get(i, 0)
@@ -87,6 +96,8 @@ class Written(Generic[T]):
 
     result: T
     position: int | None
+    ring: tuple[UUID, ...] = ()  # nodes with new work (UnitOfWork.ring)
+    told: bool = False  # the commit carried the ring to the other processes
 
 
 class WritePath:
@@ -100,19 +111,21 @@ class WritePath:
         max_attempts: int = 30,
         observers: list[Callable[[int], None]] | None = None,
         group_commit: bool = True,
+        work: WorkNotifier | None = None,
     ) -> None:
         self.store = store
         # Told the position of every commit (the relay wakes on it instead of polling).
         self.observers = observers or []
         self.clock = clock
         self.waiter = waiter
+        self.work = work
         self.max_attempts = max_attempts
         # The store serialises inserts on a table lock anyway; deciding one command at a time in
         # this process means in-process writers never conflict (other processes still can).
         self._lock = threading.Lock()
         # Concurrent commands share transactions; None: one transaction per command (the naive
         # path, kept for comparison benchmarks).
-        self.group = GroupCommit(store, waiter) if group_commit else None
+        self.group = GroupCommit(store, waiter, work) if group_commit else None
 
     def execute(self, decide: Decision[T], *, wait: bool = True,
                 prefetch: tuple[UUID, ...] = ()) -> Written[T]:
@@ -125,6 +138,7 @@ class WritePath:
                 observer(written.position)
             if wait:
                 self.waiter.wait(written.position)
+        self._ring(written)
         return written
 
     async def execute_async(self, decide: Decision[T], *,
@@ -141,12 +155,13 @@ class WritePath:
         if request.retry_alone:  # the batch lost a version race to another process
             written = await asyncio.to_thread(self._alone, decide, self.max_attempts - 1)
         else:
-            written = Written(request.result, request.position)
+            written = Written(request.result, request.position, request.ring, request.told)
         if written.position is not None:
             self.waiter.notify_written(written.position)
             for observer in self.observers:
                 observer(written.position)
             await self.waiter.wait_async(written.position)
+        self._ring(written)
         return written
 
     async def run_async(self, decide: Decision[T], prefetch: tuple[UUID, ...] = ()) -> T:
@@ -160,17 +175,25 @@ class WritePath:
             raise request.error
         if request.retry_alone:  # the batch lost a version race to another process
             return self._alone(decide, self.max_attempts - 1)
-        return Written(request.result, request.position)
+        return Written(request.result, request.position, request.ring, request.told)
 
-    def _decide_shared(
-        self, decide: Decision[T], shared: dict[UUID, Aggregate]
-    ) -> tuple[T, dict[UUID, Aggregate], bool]:
+    def _ring(self, written: Written[Any]) -> None:
+        """Wakes the polls of the nodes the decision gave work, once its answer is readable
+        (a poll woken sooner would look before the read model has it): here, and elsewhere
+        unless the commit already told the other processes."""
+        if written.ring and self.work is not None:
+            if written.told:
+                self.work.ring_here(written.ring)
+            else:
+                self.work.ring(written.ring)
+
+    def _decide_shared(self, decide: Decision[T], shared: dict[UUID, Aggregate]) -> Decided:
         uow = UnitOfWork(self.store, self.clock.now(), shared)
         try:
             result = decide(uow)
         except GoneError as exc:
             raise NotFoundError(exc.message, exc.field) from None
-        return result, uow.touched(), uow.made_changes()
+        return Decided(result, uow.touched(), uow.made_changes(), uow.rung())
 
     def _alone(self, decide: Decision[T], attempts: int) -> Written[T]:
         """One decision, one transaction; decided again on fresh state after a lost race."""
@@ -181,20 +204,22 @@ class WritePath:
                     result = decide(uow)
                 except GoneError as exc:
                     raise NotFoundError(exc.message, exc.field) from None
-                changed = uow.changed()
+                changed, ring = uow.changed(), uow.rung()
                 if not changed:
-                    return Written(result, None)
+                    return Written(result, None, ring)
                 self.waiter.saving()
                 recordings = None
+                notices = notices_for(self.store, self.work, ring)
                 try:
-                    recordings = self.store.save(*changed)
+                    recordings = self.store.save(*changed, notices=notices)
                 except IntegrityError:
                     pass
                 finally:
                     self.waiter.saved([(r.domain_event, r.notification.id)
                                        for r in recordings or ()])
             if recordings is not None:
-                return Written(result, max(r.notification.id for r in recordings))
+                return Written(result, max(r.notification.id for r in recordings), ring,
+                               bool(notices))
             # Another process saved one of these aggregates first: decide again on fresh state.
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter only
         raise ConflictError("too many concurrent changes to the same objects; retry the request")

@@ -481,13 +481,16 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         channel = store.recorder.channel_name  # type: ignore[attr-defined]
         own: set[int] = getattr(store.recorder, "backends", set())
 
+        # And they record work for agents whose long polls wait here: a commit's notice names
+        # the nodes it gave work (its payload, EdgeStore.save's `notices`); work recorded
+        # otherwise rings on a channel of its own (adapters/work_doorbell.py).
         def wake_all(pid: int, payload: str) -> None:
             if pid not in own:  # own commits reach both through the write path
                 projector.wake()
                 relay.wake()
+            if payload:  # the bell knows its own process's notices from others'
+                doorbell.heard(pid, payload)
 
-        # And they record work for agents whose long polls wait here: the work bell rings
-        # across processes on a channel of its own (adapters/work_doorbell.py).
         work_channel = f"{channel}_work"
         if len(work_channel) > MAX_CHANNEL:  # PostgreSQL's identifiers: a longer one fails
             work_channel = "edge_work_" + hashlib.sha256(channel.encode()).hexdigest()[:32]
@@ -498,7 +501,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                                   settings.postgres_application_name("listen"))
     clock = clock or SystemClock()
     writes = WritePath(store, clock, projector, observers=[relay.wake],
-                       group_commit=settings.write_group_commit)
+                       group_commit=settings.write_group_commit, work=doorbell)
     box, deliveries = build_box(settings), build_delivery_queue(settings, clock, store_pool(store))
     unsealing = UnsealFailures()
     fleet_reads, command_reads, ssh_reads = FleetReads(view), CommandReads(view), SshReads(view)
@@ -511,7 +514,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     counters = Counters()
     placement = ViewPlacementIndex(view, settings.placement_snapshot)
     finder, reports = ViewDeploymentFinder(view), ViewNodeReports(view)
-    deployments = Deployments(writes, GEO, placement, doorbell, settings.advertised_url,
+    deployments = Deployments(writes, GEO, placement, settings.advertised_url,
                               SsrfGuard(settings.webhook_allow_private_ips), box, finder,
                               unsealing)
     return Services(
@@ -531,9 +534,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             writes, box, SsrfGuard(settings.webhook_allow_private_ips),
             ViewWebhookDirectory(view, webhook_reads, projector.applied), deliveries,
         ),
-        commands=Commands(writes, targets, doorbell),
+        commands=Commands(writes, targets),
         executions=Executions(writes, index),
-        self_updates=SelfUpdates(writes, targets, index, doorbell),
+        self_updates=SelfUpdates(writes, targets, index),
         ssh_access=SshAccess(writes, hasher),
         ssh_logins=SshLogins(writes, ViewSshCredentials(ssh_reads), hasher, failures),
         doorbell=doorbell,
@@ -552,8 +555,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         deployment_telemetry=DeploymentTelemetry(ViewDeploymentTelemetry(view), clock),
         projects=Projects(writes),
         environments=Environments(writes, box),
-        resources=Resources(writes, box, doorbell),
-        runtime_controls=RuntimeControls(writes, finder, doorbell),
+        resources=Resources(writes, box),
+        runtime_controls=RuntimeControls(writes, finder),
         runtime_logs=RuntimeLogs(finder, ViewRuntimeLogStore(view), box, clock),
         deployment_attempts=DeploymentAttempts(deployments),
         fleet_reads=fleet_reads,

@@ -340,7 +340,7 @@ def with_an_agent(engine: Engine, admin: InProcessAdmin, children: Children,
                   tmp: Path) -> None:
     services = admin.services
     enroll_agent(admin, children, engine, tmp)
-    resources = Resources(services.writes, services.box, services.deployments.work)
+    resources = Resources(services.writes, services.box)
     attempts = DeploymentAttempts(services.deployments)
     project = Projects(services.writes).create(CreateProject(name="Shop"))
     environment = Environments(services.writes, services.box).create(CreateEnvironment(

@@ -67,7 +67,7 @@ class Flow:
         self.services = services
         self.projects = Projects(services.writes)
         self.environments = Environments(services.writes, services.box)
-        self.resources = Resources(services.writes, services.box, services.deployments.work)
+        self.resources = Resources(services.writes, services.box)
         self.attempts = DeploymentAttempts(services.deployments)
         self.project = self.projects.create(CreateProject(name="Shop"))
         self.environment = self.environments.create(CreateEnvironment(

@@ -247,7 +247,7 @@ def test_abandon_orphans_ends_executions_created_for_a_node_deleted_meanwhile(
     stays, goes = fleet.nodes(2)
     resolved = fleet.services.commands.targets.resolve(Targeting(type=TargetType.ALL))
     fleet.services.nodes.delete(goes)  # commits between resolution and the command's save
-    racing = Commands(fleet.services.writes, SnapshotTargets(resolved), fleet.services.doorbell)
+    racing = Commands(fleet.services.writes, SnapshotTargets(resolved))
     command_id = fleet.command(racing)
     orphan = fleet.row(execution_id(command_id, goes))
     assert (orphan["node_id"], orphan["last_seen_at"], orphan["status"]) == (goes, None, "pending")
@@ -327,7 +327,7 @@ def test_one_scheduler_pass_does_every_duty(fleet: Fleet) -> None:
     only_goes = {"type": "nodes", "node_ids": [str(goes)]}
     resolved = fleet.services.commands.targets.resolve(msgspec.convert(only_goes, Targeting))
     fleet.services.nodes.delete(goes)
-    racing = Commands(fleet.services.writes, SnapshotTargets(resolved), fleet.services.doorbell)
+    racing = Commands(fleet.services.writes, SnapshotTargets(resolved))
     orphaned = fleet.command(racing, targeting=only_goes)
     stuck = fleet.command(targeting={"type": "nodes", "node_ids": [str(unreachable)]})
     fleet.services.nodes.set_status(unreachable, NodeStatus.UNREACHABLE, "timeout")

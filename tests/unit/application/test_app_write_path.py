@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -11,6 +13,7 @@ from application.clusters import CreateCluster
 from application.errors import ConflictError, NotFoundError
 from application.write_path import UnitOfWork, WritePath
 from domain.cluster import Cluster
+from domain.command import Command
 from entrypoints.bootstrap import Services
 from tests.fakes import FixedClock
 
@@ -104,3 +107,39 @@ def test_every_write_returns_after_the_view_has_it(services: Services) -> None:
     assert written.position is not None
     assert (services.view.max_tracking_id(services.store.name) or 0) >= written.position
     assert must_get(services, "clusters", cid)["node_limit"] == 99
+
+
+def test_a_decision_wakes_the_polls_of_the_nodes_it_rings_once_committed(
+    services: Services,
+) -> None:
+    """UnitOfWork.ring: the nodes' long polls wake when the write is answered, on any store
+    and either way in (a thread, the event loop); a decision refused after ringing wakes none."""
+    rung, refused, untouched = uuid4(), uuid4(), uuid4()
+
+    def create(ring: UUID, refuse: bool = False) -> Any:
+        def decide(uow: UnitOfWork) -> None:
+            uow.add(Command.issue(uuid4(), "uptime", {"type": "all"}, None, None, [ring],
+                                  uow.now))
+            uow.ring([ring, None])
+            if refuse:
+                raise ConflictError("refused after ringing")
+        return decide
+
+    async def scenario() -> list[bool]:
+        bell = services.doorbell
+        if services.listener is not None:  # its first LISTEN wakes every poll: let it pass
+            with bell.listen(uuid4()) as connected, suppress(TimeoutError):
+                await asyncio.wait_for(connected.wait(), 3)  # (or it passed already)
+        with bell.listen(rung) as woken, bell.listen(refused) as quiet, \
+                bell.listen(untouched) as other:
+            with pytest.raises(ConflictError):
+                await services.writes.run_async(create(refused, refuse=True))
+            await services.writes.run_async(create(rung))
+            await asyncio.sleep(0.05)  # a ring is delivered through the loop
+            first = [woken.is_set(), quiet.is_set(), other.is_set()]
+            woken.clear()
+            await asyncio.to_thread(services.writes.run, create(rung))
+            await asyncio.sleep(0.05)
+            return [*first, woken.is_set()]
+
+    assert asyncio.run(scenario()) == [True, False, False, True]

@@ -9,14 +9,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from application.group_commit import GroupCommit, Request
+from application.group_commit import Decided, GroupCommit, Request
 from entrypoints.bootstrap import Services
 
 WAIT = 10.0  # seconds a thread may take before the test calls it stranded
 
 
 def _answer(value: int) -> Any:
-    return lambda shared: (value, {}, False)
+    return lambda shared: Decided(value, {}, False)
 
 
 def _behind_a_leader(group: GroupCommit, last: Callable[[], Any], count: int
@@ -28,7 +28,7 @@ def _behind_a_leader(group: GroupCommit, last: Callable[[], Any], count: int
     def decide(shared: Any) -> Any:
         leading.set()
         assert gate.wait(WAIT)
-        return last(), {}, False
+        return Decided(last(), {}, False)
 
     first, raised, answers = Request(decide), [], {}
 
