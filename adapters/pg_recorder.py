@@ -33,7 +33,7 @@ from eventsourcing.utils import retry
 from psycopg import Connection, Cursor
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composable, Identifier, Literal
+from psycopg.sql import SQL, Identifier, Literal
 
 from adapters.pg_datastore import render_statements, rendered
 
@@ -108,7 +108,9 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         # By row count (_sql_insert_of): rows as VALUES of plain parameters, which psycopg
         # dumps in C; four array parameters cost ten times as much to dump.
         self._sql_inserts: dict[int, SQL] = {}
-        self._sql_begin: dict[str | None, SQL] = {}  # by the read model's position lock
+        # Text before and after the NOTIFY, by the read model's position lock.
+        self._sql_begin: dict[str | None, tuple[str, str]] = {}
+        self._channel = Identifier(self.channel_name).as_string(None)
         self.sql_ids = SQL("SELECT notification_id FROM {0} WHERE notification_id > %s "
                            "ORDER BY notification_id").format(table)
         self.sql_many = SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
@@ -209,20 +211,21 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         trip where psycopg's transaction() would send BEGIN alone first.
 
         notices: payloads for the channel's NOTIFY (EdgeStore.save), in place of the bare one;
-        PostgreSQL delivers them as the transaction commits, and never if it does not."""
-        if notices:
-            return self._sql_begin_with(SQL("; ").join(SQL("NOTIFY {0}, {1}").format(
-                Identifier(self.channel_name), Literal(p)) for p in notices), position_lock)
+        PostgreSQL delivers them as the transaction commits, and never if it does not. Only
+        they are rendered per save (composing the whole statement again cost 14 µs, 2 µs)."""
         found = self._sql_begin.get(position_lock)
         if found is None:
-            found = self._sql_begin[position_lock] = self._sql_begin_with(
-                SQL("NOTIFY {0}").format(Identifier(self.channel_name)), position_lock)
-        return found
-
-    def _sql_begin_with(self, notify: Composable, position_lock: str | None) -> SQL:
-        extra = [SQL(position_lock)] if position_lock is not None else []
-        return rendered(SQL("; ").join(
-            [SQL("BEGIN"), *self.lock_table_statements, notify, self.sql_top, *extra]))
+            extra = [SQL(position_lock)] if position_lock is not None else []
+            lock = rendered(SQL("; ").join([SQL("BEGIN"), *self.lock_table_statements]))
+            read = rendered(SQL("; ").join([self.sql_top, *extra]))
+            found = self._sql_begin[position_lock] = (
+                lock.as_string(None) + "; ", "; " + read.as_string(None))
+        before, after = found
+        channel = self._channel
+        if not notices:
+            return SQL(f"{before}NOTIFY {channel}{after}")
+        notify = "; ".join(f"NOTIFY {channel}, {Literal(p).as_string(None)}" for p in notices)
+        return SQL(before + notify + after)
 
     def _insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
                      top: int) -> list[int]:
