@@ -1,6 +1,7 @@
 """Other processes' news by PostgreSQL LISTEN/NOTIFY: their commits (the event store's channel,
-waking the projector and the relay) and the work they record for agents (the work bell's
-channel, waking the long polls of those agents here)."""
+waking the projector and the relay; a commit that gave nodes work names them in its payload)
+and work recorded outside a commit that could say so (the work bell's channel); both wake the
+long polls of those nodes' agents here."""
 
 from __future__ import annotations
 
