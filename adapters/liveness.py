@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
+from application.ports import Seen
 from projections.fleet_reads import FleetReads
-from projections.model import UpsertMax
+from projections.model import FOUND, UpsertMax
 from projections.view import TableView
 
 
@@ -34,8 +35,12 @@ class ViewLiveness:
         self.view.apply_untracked([_seen(node_id, at)])
         return node.status
 
-    async def seen_async(self, node_id: UUID, at: datetime) -> None:
-        await self.view.apply_untracked_async([_seen(node_id, at)])
+    async def seen_by_token_async(self, api_token: str, at: datetime) -> Seen | None:
+        """One round trip on PostgreSQL: the node found by its token and its last_seen_at
+        touched in the same statement (a heartbeat was two: the lookup, then the touch)."""
+        row = await self.view.select_touching_async("nodes", {"api_token": api_token},
+                                                    _seen(FOUND, at))
+        return Seen(row["id"], row["status"]) if row is not None else None
 
     def silent(self, seen_before: datetime, statuses: tuple[str, ...], limit: int) -> list[UUID]:
         return self.reads.silent_nodes(seen_before, statuses, limit)

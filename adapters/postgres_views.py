@@ -23,7 +23,7 @@ from adapters.sql_bulk import bulk_statement
 from adapters.sql_dialect import Dialect, tracking_bounds
 from adapters.sql_views import Cursor, SqlTableView, Statements, execute
 from projections.fleet_tables import FLEET_TABLES
-from projections.model import Change
+from projections.model import Change, UpsertMax
 from projections.query import ListQuery, Page
 from projections.view import Batch
 
@@ -162,6 +162,18 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
             names = self._names[table] = self.dialect.shown(spec)
         rows = await self._async_reads.fetch(self.dialect.select_equal(spec, where, limit))
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    async def select_touching_async(self, table: str, where: dict[str, Any],
+                                    touch: UpsertMax) -> dict[str, Any] | None:
+        if not self.reads_async:
+            return await super().select_touching_async(table, where, touch)
+        spec = self.table(table)
+        names = self._names.get(table)
+        if names is None:
+            names = self._names[table] = self.dialect.shown(spec)
+        rows = await self._async_reads.fetch(
+            self.dialect.select_touching(spec, where, self.table(touch.table), touch))
+        return dict(zip(names, rows[0], strict=True)) if rows else None
 
     async def apply_untracked_async(self, changes: Sequence[Change]) -> None:
         if not self.reads_async:

@@ -13,7 +13,17 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from projections.model import Change, Delete, Increment, Kind, Patch, Table, Upsert, UpsertMax
+from projections.model import (
+    FOUND,
+    Change,
+    Delete,
+    Increment,
+    Kind,
+    Patch,
+    Table,
+    Upsert,
+    UpsertMax,
+)
 from projections.query import AnyOf, Cond, Filter, ListQuery, ascii_lower
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -302,6 +312,28 @@ class Dialect:
                               lambda: self._select_equal_sql(table, where, limit))
         values = [v for v in where.values() if v is not None]
         return sql, [self.to_db(k, v) for k, v in zip(kinds, values, strict=True)]
+
+    def select_touching(self, table: Table, where: dict[str, Any], target: Table,
+                        touch: UpsertMax) -> Statement:
+        """`select_equal` of one row that also applies `touch` (FOUND in its row: the key of
+        the row found) to `target`, in one statement: PostgreSQL's data-modifying CTE. The
+        row answered is as it was before the touch."""
+        assert self.postgres, "SQLite has no data-modifying CTE"
+        found, found_params = self.select_equal(table, where, 1)
+        shape = (found, target.name, tuple((c, v is FOUND) for c, v in touch.row.items()),
+                 touch.column)
+
+        def build() -> str:
+            picks = ", ".join(f"found.{table.key} AS {c}" if v is FOUND else f"{self.p} AS {c}"
+                              for c, v in touch.row.items())
+            upsert = change_sql(self.name(target.name), target.key, touch, lambda c: c,
+                                source="touch")
+            return (f"WITH found AS ({found}), touch AS (SELECT {picks} FROM found), "
+                    f"touched AS ({upsert}) SELECT * FROM found")
+
+        kinds = self.kinds(target)
+        params = [self.to_db(kinds[c], v) for c, v in touch.row.items() if v is not FOUND]
+        return by_shape(self._sql, shape, build), [*found_params, *params]
 
     def _select_equal_sql(self, table: Table, where: dict[str, Any], limit: int
                           ) -> tuple[str, tuple[Kind, ...]]:

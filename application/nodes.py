@@ -12,7 +12,7 @@ import msgspec
 from application.agent_protocol import EnrollNode, ReregisterNode
 from application.clusters import ClusterName, claim_name, live_cluster
 from application.errors import NotFoundError, UnauthorizedError
-from application.ports import ExecutionIndex, Liveness
+from application.ports import ExecutionIndex, Liveness, Seen
 from application.ssh_access import remove_username
 from application.write_path import Decision, UnitOfWork, WritePath
 from domain.alias import Alias
@@ -120,14 +120,15 @@ class Nodes:
             return reported.value
         return current
 
-    async def heartbeat_async(self, node_id: UUID, current: str, reported: NodeStatus) -> str:
-        """`heartbeat` on the event loop, for a caller that has just read the node and its
-        `current` status (the agent endpoints find it by its token)."""
-        await self.liveness.seen_async(node_id, self.writes.clock.now())
-        if current != reported.value:
-            await self.writes.run_async(_status_change(node_id, reported, "heartbeat"))
-            return reported.value
-        return current
+    async def heartbeat_async(self, api_token: str, reported: NodeStatus) -> Seen | None:
+        """`heartbeat` on the event loop, for the node bearing `api_token` (the agent
+        endpoints' way): that node and its status after the heartbeat, None if no node bears
+        the token (nothing recorded)."""
+        seen = await self.liveness.seen_by_token_async(api_token, self.writes.clock.now())
+        if seen is None or seen.status == reported.value:
+            return seen
+        await self.writes.run_async(_status_change(seen.node_id, reported, "heartbeat"))
+        return Seen(seen.node_id, reported.value)
 
     def set_status(self, node_id: UUID, status: NodeStatus, reason: str) -> bool:
         return self.writes.run(_status_change(node_id, status, reason))

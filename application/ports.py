@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 import msgspec
@@ -53,6 +53,13 @@ class ReadModelWaiter(Protocol):
         ...
 
 
+class Seen(NamedTuple):
+    """A node a heartbeat found, and its status before it."""
+
+    node_id: UUID
+    status: str
+
+
 class Liveness(Protocol):
     """Heartbeat sink on the read side; heartbeats are not events."""
 
@@ -60,8 +67,9 @@ class Liveness(Protocol):
         """Records last_seen_at; returns the node's current status, None if unknown."""
         ...
 
-    async def seen_async(self, node_id: UUID, at: datetime) -> None:
-        """Records last_seen_at of a node the caller has just found, on the event loop."""
+    async def seen_by_token_async(self, api_token: str, at: datetime) -> Seen | None:
+        """Records last_seen_at of the node bearing `api_token`, on the event loop; that node
+        and its status, None if no node bears it."""
         ...
 
     def silent(self, seen_before: datetime, statuses: tuple[str, ...], limit: int) -> list[UUID]:

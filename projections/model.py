@@ -74,6 +74,15 @@ class UpsertMax(msgspec.Struct, frozen=True):
     column: str
 
 
+class _Found:
+    def __repr__(self) -> str:
+        return "FOUND"
+
+
+# In the row of a `TableView.select_touching_async` touch: the key of the row found.
+FOUND: Any = _Found()
+
+
 class Patch(msgspec.Struct, frozen=True):
     """Set fields on every row whose columns equal `where`."""
 

@@ -11,7 +11,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from projections.change_order import in_rounds, same_value
-from projections.model import Change, Table, Upsert
+from projections.model import FOUND, Change, Table, Upsert, UpsertMax
 from projections.query import ListQuery, Page
 from projections.versioning import META, Action, ReadModelVersion
 
@@ -79,6 +79,20 @@ class TableView(TrackingRecorder):
                            ) -> list[dict[str, Any]]:
         """As `select`, awaited on the event loop (as `query_async`)."""
         return await asyncio.to_thread(self.select, table, where, limit)
+
+    async def select_touching_async(self, table: str, where: dict[str, Any],
+                                    touch: UpsertMax) -> dict[str, Any] | None:
+        """The first row whose columns equal `where` (as `select_async`), and, if there is
+        one, `touch` applied untracked with FOUND in its row standing for that row's key: in
+        one statement where the view can (PostgreSQL), else a read and a write. The row is
+        as it was before the touch."""
+        rows = await self.select_async(table, where, 1)
+        if not rows:
+            return None
+        key = rows[0][self.table(table).key]
+        row = {c: key if v is FOUND else v for c, v in touch.row.items()}
+        await self.apply_untracked_async([UpsertMax(touch.table, row, touch.column)])
+        return rows[0]
 
     @abstractmethod
     def prepare(self, application_name: str, ours: ReadModelVersion) -> Action:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from application.agent_protocol import EnrollNode, Heartbeat, ReregisterNode
 from domain.node_status import NodeStatus
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import agent_node, read_body, services
+from entrypoints.http.inputs import UNKNOWN_BEARER, agent_node, node_token, read_body, services
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, PUBLIC, Op
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
@@ -90,15 +90,22 @@ async def register(request: Request) -> Response:
 
 
 async def heartbeat(request: Request) -> Response:
-    node = await agent_node(request)
-    beat = await read_body(request, Heartbeat)
-    if beat.status == NodeStatus.UNREACHABLE.value:
-        raise ApiError(422, {"status": ["must be healthy or unhealthy"]})
-    status = await services(request).nodes.heartbeat_async(node.id, node.status,
-                                                           NodeStatus(beat.status))
+    """The node is found by its token and touched in one statement (nodes.heartbeat_async), so
+    the body is checked first; a stranger still hears 401 before what is wrong with it."""
+    token = node_token(request)
+    try:
+        beat = await read_body(request, Heartbeat)
+        if beat.status == NodeStatus.UNREACHABLE.value:
+            raise ApiError(422, {"status": ["must be healthy or unhealthy"]})
+    except ApiError:
+        await agent_node(request)
+        raise
+    seen = await services(request).nodes.heartbeat_async(token, NodeStatus(beat.status))
+    if seen is None:
+        raise ApiError(401, None, UNKNOWN_BEARER)
     services(request).counters.add("nodes.health_checks_total")
     return ok(request, AgentHeartbeatResponse(
-        node_id=node.id, status=NodeStatus(status),
+        node_id=seen.node_id, status=NodeStatus(seen.status),
         heartbeat_interval_seconds=services(request).settings.heartbeat_interval))
 
 

@@ -153,14 +153,22 @@ def request_id_of(request: Request) -> str:
     return request_id
 
 
-async def agent_node(request: Request) -> NodeRecord:
-    """The node whose api_token the request bears (agent endpoints); 401 otherwise."""
+UNKNOWN_BEARER = "unknown or revoked node api_token"
+
+
+def node_token(request: Request) -> str:
+    """The api_token the request bears (agent endpoints); 401 when it bears none."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, None, "missing node api_token")
-    found = await services(request).fleet_reads.node_by_api_token_async(token.strip())
+    return token.strip()
+
+
+async def agent_node(request: Request) -> NodeRecord:
+    """The node whose api_token the request bears (agent endpoints); 401 otherwise."""
+    found = await services(request).fleet_reads.node_by_api_token_async(node_token(request))
     if found is None:
-        raise ApiError(401, None, "unknown or revoked node api_token")
+        raise ApiError(401, None, UNKNOWN_BEARER)
     return found
 
 

@@ -242,6 +242,34 @@ def test_heartbeats_drive_status_transitions(any_url: str) -> None:
         assert listed(client, "/api/v1/nodes", status="unreachable") == []
 
 
+def test_a_refused_heartbeat_records_nothing_and_a_stranger_hears_401_first(
+    any_url: str,
+) -> None:
+    """The node is found and touched in one statement once the body is known good: a body the
+    API refuses leaves last_seen_at where it was, and a request with no node behind its token
+    is a 401 whatever its body (as on every agent endpoint)."""
+    clock = fixed_clock()
+    with running(any_url, clock=clock, **LIVENESS) as client:
+        node = enroll(client, issue_key(client, "main")["key"])
+        node_id, token = node["node_id"], node["api_token"]
+        clock.advance(10)
+        data(beat(client, token))
+        seen = get_node(client, node_id)["last_seen_at"]
+        clock.advance(10)
+        error(beat(client, token, "unreachable"), 422, "validation_failed", {"status"})
+        error(client.post("/agent/v1/heartbeat", headers=agent(token), content=b"{"), 400,
+              "bad_request")
+        assert get_node(client, node_id)["last_seen_at"] == seen
+        for body in (b"{", b'{"status": "unreachable"}', b'{"status": "healthy"}'):
+            error(client.post("/agent/v1/heartbeat", headers=agent("not-a-token"),
+                              content=body), 401, "unauthorized")
+        error(client.post("/agent/v1/heartbeat", content=b"{"), 401, "unauthorized")
+        assert get_node(client, node_id)["last_seen_at"] == seen
+        assert data(beat(client, token)) == {
+            "node_id": node_id, "status": "healthy", "heartbeat_interval_seconds": 3600.0}
+        assert get_node(client, node_id)["last_seen_at"] == "2026-01-01T12:00:20Z"
+
+
 def test_regular_heartbeats_keep_a_node_healthy() -> None:
     clock = fixed_clock()
     with running(clock=clock, **LIVENESS) as client:

@@ -56,20 +56,22 @@ def test_heartbeats_on_the_loop_move_last_seen_forward_and_change_status_on_tran
         assert found is not None
         return found["last_seen_at"]
 
-    def beat(current: str, reported: NodeStatus) -> str:
-        return loop.run(services.nodes.heartbeat_async(node_id, current, reported))
+    def beat(reported: NodeStatus) -> str:
+        seen = loop.run(services.nodes.heartbeat_async(enrolled.api_token, reported))
+        assert seen is not None and seen.node_id == node_id
+        return seen.status
 
     clock.advance(30)
-    assert beat("healthy", NodeStatus.HEALTHY) == "healthy"
+    assert beat(NodeStatus.HEALTHY) == "healthy"
     assert seen() == clock.now()
     events = len(list(services.store.events.get(node_id)))
     latest = clock.now()
     clock.advance(-10)  # a heartbeat that arrives late must not move last_seen_at back
-    assert beat("healthy", NodeStatus.HEALTHY) == "healthy"
+    assert beat(NodeStatus.HEALTHY) == "healthy"
     assert seen() == latest
     assert len(list(services.store.events.get(node_id))) == events  # no transition, no event
     clock.advance(40)
-    assert beat("healthy", NodeStatus.UNHEALTHY) == "unhealthy"
+    assert beat(NodeStatus.UNHEALTHY) == "unhealthy"
     row = services.view.get("nodes", node_id)
     assert row is not None and (row["status"], row["last_seen_at"]) == ("unhealthy", clock.now())
     assert len(list(services.store.events.get(node_id))) == events + 1
