@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import msgspec
 
 from application.ports import AdminMember, MetricsReport
 from projections.fleet_reads import FleetReads
-from projections.model import Upsert, UpsertMax
+from projections.model import FOUND, Upsert, UpsertMax
 from projections.view import TableView
 
 PAGE = 5000
@@ -62,9 +63,13 @@ class ViewNodeMetrics:
     def put(self, report: MetricsReport) -> None:
         self.view.apply_untracked([_metrics_row(report)])
 
-    async def put_async(self, report: MetricsReport) -> None:
-        # Every node reports every 15 s: on the loop, one statement (adapters/pg_async_reads).
-        await self.view.apply_untracked_async([_metrics_row(report)])
+    async def put_by_token_async(self, api_token: str, received_at: datetime,
+                                 host: dict[str, Any], agent: dict[str, Any]) -> UUID | None:
+        # Every node reports every 15 s: on the loop, the node found by its token and its row
+        # replaced in one statement where the view can (TableView.select_touching_async).
+        row = _metrics_row(MetricsReport(FOUND, received_at, host, agent))
+        node = await self.view.select_touching_async("nodes", {"api_token": api_token}, row)
+        return node["id"] if node is not None else None
 
     def latest(self, node_id: UUID) -> MetricsReport | None:
         row = self.view.get("node_metrics", node_id)

@@ -23,7 +23,7 @@ from adapters.sql_bulk import bulk_statement
 from adapters.sql_dialect import Dialect, tracking_bounds
 from adapters.sql_views import Cursor, SqlTableView, Statements, execute
 from projections.fleet_tables import FLEET_TABLES
-from projections.model import Change, UpsertMax
+from projections.model import Change, Upsert, UpsertMax
 from projections.query import ListQuery, Page
 from projections.view import Batch
 
@@ -164,7 +164,7 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     async def select_touching_async(self, table: str, where: dict[str, Any],
-                                    touch: UpsertMax) -> dict[str, Any] | None:
+                                    touch: Upsert | UpsertMax) -> dict[str, Any] | None:
         if not self.reads_async:
             return await super().select_touching_async(table, where, touch)
         spec = self.table(table)

@@ -314,14 +314,14 @@ class Dialect:
         return sql, [self.to_db(k, v) for k, v in zip(kinds, values, strict=True)]
 
     def select_touching(self, table: Table, where: dict[str, Any], target: Table,
-                        touch: UpsertMax) -> Statement:
+                        touch: Upsert | UpsertMax) -> Statement:
         """`select_equal` of one row that also applies `touch` (FOUND in its row: the key of
         the row found) to `target`, in one statement: PostgreSQL's data-modifying CTE. The
         row answered is as it was before the touch."""
         assert self.postgres, "SQLite has no data-modifying CTE"
         found, found_params = self.select_equal(table, where, 1)
         shape = (found, target.name, tuple((c, v is FOUND) for c, v in touch.row.items()),
-                 touch.column)
+                 type(touch), getattr(touch, "column", None))
 
         def build() -> str:
             picks = ", ".join(f"found.{table.key} AS {c}" if v is FOUND else f"{self.p} AS {c}"

@@ -339,8 +339,10 @@ class NodeMetricsBook(Protocol):
 
     def put(self, report: MetricsReport) -> None: ...
 
-    async def put_async(self, report: MetricsReport) -> None:
-        """`put` awaited on the event loop."""
+    async def put_by_token_async(self, api_token: str, received_at: datetime,
+                                 host: dict[str, Any], agent: dict[str, Any]) -> UUID | None:
+        """`put` for the node bearing `api_token`, on the event loop; that node's id, None if no
+        node bears it (nothing kept)."""
         ...
 
     def latest(self, node_id: UUID) -> MetricsReport | None: ...

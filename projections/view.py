@@ -8,6 +8,7 @@ from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from projections.change_order import in_rounds, same_value
@@ -81,7 +82,7 @@ class TableView(TrackingRecorder):
         return await asyncio.to_thread(self.select, table, where, limit)
 
     async def select_touching_async(self, table: str, where: dict[str, Any],
-                                    touch: UpsertMax) -> dict[str, Any] | None:
+                                    touch: Upsert | UpsertMax) -> dict[str, Any] | None:
         """The first row whose columns equal `where` (as `select_async`), and, if there is
         one, `touch` applied untracked with FOUND in its row standing for that row's key: in
         one statement where the view can (PostgreSQL), else a read and a write. The row is
@@ -91,7 +92,7 @@ class TableView(TrackingRecorder):
             return None
         key = rows[0][self.table(table).key]
         row = {c: key if v is FOUND else v for c, v in touch.row.items()}
-        await self.apply_untracked_async([UpsertMax(touch.table, row, touch.column)])
+        await self.apply_untracked_async([msgspec.structs.replace(touch, row=row)])
         return rows[0]
 
     @abstractmethod

@@ -18,7 +18,13 @@ from starlette.responses import Response
 from application.agent_protocol import EnrollNode, Heartbeat, ReregisterNode
 from domain.node_status import NodeStatus
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import UNKNOWN_BEARER, agent_node, node_token, read_body, services
+from entrypoints.http.inputs import (
+    UNKNOWN_BEARER,
+    agent_body,
+    agent_node,
+    read_body,
+    services,
+)
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, PUBLIC, Op
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
@@ -89,17 +95,13 @@ async def register(request: Request) -> Response:
     return ok(request, await _agent_view(request, node.id))
 
 
+def _reachable(beat: Heartbeat) -> None:
+    if beat.status == NodeStatus.UNREACHABLE.value:
+        raise ApiError(422, {"status": ["must be healthy or unhealthy"]})
+
+
 async def heartbeat(request: Request) -> Response:
-    """The node is found by its token and touched in one statement (nodes.heartbeat_async), so
-    the body is checked first; a stranger still hears 401 before what is wrong with it."""
-    token = node_token(request)
-    try:
-        beat = await read_body(request, Heartbeat)
-        if beat.status == NodeStatus.UNREACHABLE.value:
-            raise ApiError(422, {"status": ["must be healthy or unhealthy"]})
-    except ApiError:
-        await agent_node(request)
-        raise
+    token, beat = await agent_body(request, Heartbeat, _reachable)
     seen = await services(request).nodes.heartbeat_async(token, NodeStatus(beat.status))
     if seen is None:
         raise ApiError(401, None, UNKNOWN_BEARER)

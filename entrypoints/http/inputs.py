@@ -172,6 +172,23 @@ async def agent_node(request: Request) -> NodeRecord:
     return found
 
 
+async def agent_body(request: Request, type_: type[T],
+                     check: Callable[[T], None] | None = None) -> tuple[str, T]:
+    """The token and body of an agent's report whose service finds the node by its token in
+    the statement that records the report (one round trip, not a lookup first): the body is
+    checked before anything is read, and a request whose token names no node still hears
+    401 before what is wrong with its body, as on every agent endpoint."""
+    token = node_token(request)
+    try:
+        body = await read_body(request, type_)
+        if check is not None:
+            check(body)
+    except ApiError:
+        await agent_node(request)
+        raise
+    return token, body
+
+
 async def agent_report(request: Request, type_: type[T],
                        record: Callable[[UUID, str, T], R]) -> tuple[str, R]:
     """An agent's report on one of its deployments, taken in the order every such endpoint

@@ -23,7 +23,12 @@ from starlette.responses import Response
 from application.agent_protocol import MetricsBody
 from application.ports import MetricsReport
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import agent_node, path_uuid, read_body, services
+from entrypoints.http.inputs import (
+    UNKNOWN_BEARER,
+    agent_body,
+    path_uuid,
+    services,
+)
 from entrypoints.http.openapi.admins import NODE_METRICS, NULL_NOTE
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import JSONResponse, ok
@@ -154,13 +159,13 @@ F = TypeVar("F", bound=Shape)
 
 
 async def report(request: Request) -> Response:
-    node = await agent_node(request)
-    body = await read_body(request, MetricsBody)
+    token, body = await agent_body(request, MetricsBody)
     svc = services(request)
     at = svc.writes.clock.now()
-    stored = MetricsReport(node.id, at, msgspec.to_builtins(body.host),
-                           msgspec.to_builtins(body.agent))
-    await svc.node_metrics.put_async(stored)
+    node_id = await svc.node_metrics.put_by_token_async(
+        token, at, msgspec.to_builtins(body.host), msgspec.to_builtins(body.agent))
+    if node_id is None:
+        raise ApiError(401, None, UNKNOWN_BEARER)
     return ok(request, AgentMetricsReceiptResponse(received_at=at))
 
 

@@ -270,6 +270,39 @@ def test_a_refused_heartbeat_records_nothing_and_a_stranger_hears_401_first(
         assert get_node(client, node_id)["last_seen_at"] == "2026-01-01T12:00:20Z"
 
 
+def test_a_metrics_report_is_kept_for_its_token_and_a_refused_one_keeps_nothing(
+    any_url: str,
+) -> None:
+    """POST /agent/v1/metrics finds its node by token in the statement that keeps the report:
+    the node's latest figures are what it sent; a refused body and a stranger's report keep
+    nothing, and the stranger hears 401 whatever its body."""
+    clock = fixed_clock()
+    with running(any_url, clock=clock, **LIVENESS) as client:
+        node = enroll(client, issue_key(client, "main")["key"])
+        node_id, token = node["node_id"], node["api_token"]
+
+        def report(bearer: str, cores: Any) -> Any:
+            return client.post("/agent/v1/metrics", headers=agent(bearer), json={
+                "host": {"cpu": {"cores": cores}}, "agent": {}})
+
+        def kept() -> Any:
+            got = client.get(f"/api/v1/nodes/{node_id}/metrics/host", headers=AUTH)
+            return got.status_code, got.json()["cpu"]["cores"] if got.is_success else None
+
+        assert kept()[0] == 503  # nothing reported yet (the seed's "no metrics yet")
+        assert data(report(token, 2)) == {"received_at": "2026-01-01T12:00:00Z"}
+        assert kept() == (200, 2)
+        clock.advance(5)
+        error(report(token, "two"), 422, "validation_failed")
+        error(report("not-a-token", 8), 401, "unauthorized")
+        error(report("not-a-token", "two"), 401, "unauthorized")
+        error(client.post("/agent/v1/metrics", headers=agent("not-a-token"), content=b"{"), 401,
+              "unauthorized")
+        assert kept() == (200, 2)
+        assert data(report(token, 4)) == {"received_at": "2026-01-01T12:00:05Z"}
+        assert kept() == (200, 4)
+
+
 def test_regular_heartbeats_keep_a_node_healthy() -> None:
     clock = fixed_clock()
     with running(clock=clock, **LIVENESS) as client:
