@@ -108,8 +108,9 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         # By row count (_sql_insert_of): rows as VALUES of plain parameters, which psycopg
         # dumps in C; four array parameters cost ten times as much to dump.
         self._sql_inserts: dict[int, SQL] = {}
-        # Text before and after the NOTIFY, by the read model's position lock.
-        self._sql_begin: dict[str | None, tuple[str, str]] = {}
+        # Text before and after the NOTIFY, and the statement with a bare one, by the read
+        # model's position lock.
+        self._sql_begin: dict[str | None, tuple[str, str, SQL]] = {}
         self._channel = Identifier(self.channel_name).as_string(None)
         self.sql_ids = SQL("SELECT notification_id FROM {0} WHERE notification_id > %s "
                            "ORDER BY notification_id").format(table)
@@ -218,13 +219,14 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
             extra = [SQL(position_lock)] if position_lock is not None else []
             lock = rendered(SQL("; ").join([SQL("BEGIN"), *self.lock_table_statements]))
             read = rendered(SQL("; ").join([self.sql_top, *extra]))
+            before, after = lock.as_string(None) + "; ", "; " + read.as_string(None)
             found = self._sql_begin[position_lock] = (
-                lock.as_string(None) + "; ", "; " + read.as_string(None))
-        before, after = found
-        channel = self._channel
+                before, after, SQL(f"{before}NOTIFY {self._channel}{after}"))
+        before, after, bare = found
         if not notices:
-            return SQL(f"{before}NOTIFY {channel}{after}")
-        notify = "; ".join(f"NOTIFY {channel}, {Literal(p).as_string(None)}" for p in notices)
+            return bare
+        notify = "; ".join(f"NOTIFY {self._channel}, {Literal(p).as_string(None)}"
+                           for p in notices)
         return SQL(before + notify + after)
 
     def _insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],

@@ -23,7 +23,7 @@ from adapters.sql_bulk import bulk_statement
 from adapters.sql_dialect import Dialect, tracking_bounds
 from adapters.sql_views import Cursor, SqlTableView, Statements, execute
 from projections.fleet_tables import FLEET_TABLES
-from projections.model import Change, Upsert, UpsertMax
+from projections.model import Change, Table, Upsert, UpsertMax
 from projections.query import ListQuery, Page
 from projections.view import Batch
 
@@ -157,10 +157,8 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
     async def select_async(self, table: str, where: dict[str, Any], limit: int = 1000
                            ) -> list[dict[str, Any]]:
         spec = self.table(table)
-        names = self._names.get(table)
-        if names is None:  # every readable column: fixed per table, so named once
-            names = self._names[table] = self.dialect.shown(spec)
         rows = await self._async_reads.fetch(self.dialect.select_equal(spec, where, limit))
+        names = self._shown(spec)
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     async def select_touching_async(self, table: str, where: dict[str, Any],
@@ -168,12 +166,16 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         if not self.reads_async:
             return await super().select_touching_async(table, where, touch)
         spec = self.table(table)
-        names = self._names.get(table)
-        if names is None:
-            names = self._names[table] = self.dialect.shown(spec)
         rows = await self._async_reads.fetch(
             self.dialect.select_touching(spec, where, self.table(touch.table), touch))
-        return dict(zip(names, rows[0], strict=True)) if rows else None
+        return dict(zip(self._shown(spec), rows[0], strict=True)) if rows else None
+
+    def _shown(self, spec: Table) -> tuple[str, ...]:
+        """Every readable column of a table: fixed per table, so named once."""
+        names = self._names.get(spec.name)
+        if names is None:
+            names = self._names[spec.name] = self.dialect.shown(spec)
+        return names
 
     async def apply_untracked_async(self, changes: Sequence[Change]) -> None:
         if not self.reads_async:

@@ -19,9 +19,9 @@ from application.agent_protocol import EnrollNode, Heartbeat, ReregisterNode
 from domain.node_status import NodeStatus
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import (
-    UNKNOWN_BEARER,
     agent_body,
     agent_node,
+    known_bearer,
     read_body,
     services,
 )
@@ -102,9 +102,8 @@ def _reachable(beat: Heartbeat) -> None:
 
 async def heartbeat(request: Request) -> Response:
     token, beat = await agent_body(request, Heartbeat, _reachable)
-    seen = await services(request).nodes.heartbeat_async(token, NodeStatus(beat.status))
-    if seen is None:
-        raise ApiError(401, None, UNKNOWN_BEARER)
+    seen = known_bearer(
+        await services(request).nodes.heartbeat_async(token, NodeStatus(beat.status)))
     services(request).counters.add("nodes.health_checks_total")
     return ok(request, AgentHeartbeatResponse(
         node_id=seen.node_id, status=NodeStatus(seen.status),

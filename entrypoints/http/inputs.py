@@ -153,9 +153,6 @@ def request_id_of(request: Request) -> str:
     return request_id
 
 
-UNKNOWN_BEARER = "unknown or revoked node api_token"
-
-
 def node_token(request: Request) -> str:
     """The api_token the request bears (agent endpoints); 401 when it bears none."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -164,12 +161,17 @@ def node_token(request: Request) -> str:
     return token.strip()
 
 
+def known_bearer(found: T | None) -> T:
+    """What a lookup by the request's api_token found; 401 when no node bears it."""
+    if found is None:
+        raise ApiError(401, None, "unknown or revoked node api_token")
+    return found
+
+
 async def agent_node(request: Request) -> NodeRecord:
     """The node whose api_token the request bears (agent endpoints); 401 otherwise."""
-    found = await services(request).fleet_reads.node_by_api_token_async(node_token(request))
-    if found is None:
-        raise ApiError(401, None, UNKNOWN_BEARER)
-    return found
+    return known_bearer(
+        await services(request).fleet_reads.node_by_api_token_async(node_token(request)))
 
 
 async def agent_body(request: Request, type_: type[T],

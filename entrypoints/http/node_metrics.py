@@ -24,8 +24,8 @@ from application.agent_protocol import MetricsBody
 from application.ports import MetricsReport
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import (
-    UNKNOWN_BEARER,
     agent_body,
+    known_bearer,
     path_uuid,
     services,
 )
@@ -162,10 +162,8 @@ async def report(request: Request) -> Response:
     token, body = await agent_body(request, MetricsBody)
     svc = services(request)
     at = svc.writes.clock.now()
-    node_id = await svc.node_metrics.put_by_token_async(
-        token, at, msgspec.to_builtins(body.host), msgspec.to_builtins(body.agent))
-    if node_id is None:
-        raise ApiError(401, None, UNKNOWN_BEARER)
+    known_bearer(await svc.node_metrics.put_by_token_async(
+        token, at, msgspec.to_builtins(body.host), msgspec.to_builtins(body.agent)))
     return ok(request, AgentMetricsReceiptResponse(received_at=at))
 
 
