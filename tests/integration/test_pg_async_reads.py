@@ -1,10 +1,15 @@
 """The event loop's read pool (adapters/pg_async_reads.py): reads beyond its size wait their
-turn, and one that waits longer than the pool's timeout fails as the pool itself would."""
+turn, and one that waits longer than the pool's timeout fails as the pool itself would; a read
+reuses a free connection, one broken or cancelled is replaced without losing its place, and
+connections left unused go back to the pool, which closes them."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 
+import psycopg
 import pytest
 from psycopg_pool import PoolTimeout
 
@@ -43,3 +48,92 @@ def test_a_read_that_waits_past_the_timeout_fails_with_pool_timeout() -> None:
                 await reads.aclose()
 
         asyncio.run(second_waits())
+
+
+async def _backend(reads: AsyncReads) -> object:
+    """The server process behind the connection a read was given."""
+    return (await reads.fetch(("SELECT pg_backend_pid()", [])))[0][0]
+
+
+def test_a_refused_read_leaves_its_connection_to_the_next() -> None:
+    with pg_schema():
+        reads = AsyncReads(PG_BASE, {}, max_size=1)
+
+        async def refused_then_read() -> None:
+            try:
+                first = await _backend(reads)
+                with pytest.raises(psycopg.errors.DivisionByZero):
+                    await reads.fetch(("SELECT 1 / %s", [0]))
+                assert await _backend(reads) == first  # the same connection, still usable
+            finally:
+                await reads.aclose()
+
+        asyncio.run(refused_then_read())
+
+
+def test_a_connection_broken_while_free_is_replaced() -> None:
+    with pg_schema():
+        reads = AsyncReads(PG_BASE, {}, max_size=1)
+
+        async def killed_then_read() -> None:
+            try:
+                first = await _backend(reads)
+                with psycopg.connect(PG_BASE, autocommit=True) as other:
+                    other.execute("SELECT pg_terminate_backend(%s)", (first,))
+                with pytest.raises(psycopg.OperationalError):
+                    await reads.fetch(("SELECT 1", []))
+                # Its one slot came back: the next read leases a new connection at once.
+                assert await _backend(reads) != first
+            finally:
+                await reads.aclose()
+
+        asyncio.run(killed_then_read())
+
+
+def test_a_read_cancelled_mid_query_gives_its_slot_back() -> None:
+    with pg_schema():
+        reads = AsyncReads(PG_BASE, {}, max_size=1, timeout=2.0)
+
+        async def cancelled_then_read() -> None:
+            try:
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(reads.fetch(("SELECT pg_sleep(3)", [])), 0.2)
+                began = time.monotonic()
+                assert await reads.fetch(("SELECT 7", [])) == [(7,)]
+                assert time.monotonic() - began < 1.5  # not after the sleep, nor a timeout
+            finally:
+                await reads.aclose()
+
+        asyncio.run(cancelled_then_read())
+
+
+def test_connections_left_unused_go_back_and_the_pool_closes_them() -> None:
+    with pg_schema():
+        name = f"reads-{uuid.uuid4().hex[:8]}"
+        reads = AsyncReads(PG_BASE, {"application_name": name}, max_size=3,
+                           return_after=0.1, max_idle=0.3)
+
+        def open_connections() -> int:
+            with psycopg.connect(PG_BASE, autocommit=True) as conn:
+                row = conn.execute("SELECT count(*) FROM pg_stat_activity"
+                                   " WHERE application_name = %s", (name,)).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        async def burst_then_idle() -> tuple[int, int]:
+            try:
+                await asyncio.gather(*(reads.fetch(("SELECT pg_sleep(0.2)", []))
+                                       for _ in range(3)))
+                during = await asyncio.to_thread(open_connections)
+                deadline = time.monotonic() + 10
+                after = during
+                while after > 1 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)
+                    after = await asyncio.to_thread(open_connections)
+                return during, after
+            finally:
+                await reads.aclose()
+
+        during, after = asyncio.run(burst_then_idle())
+        assert during == 3
+        assert after == 1  # the pool's minimum
