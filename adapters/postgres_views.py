@@ -24,10 +24,14 @@ from adapters.sql_dialect import Dialect, tracking_bounds
 from adapters.sql_views import Cursor, SqlTableView, Statements, execute
 from projections.fleet_tables import FLEET_TABLES
 from projections.model import Change, Table, Upsert, UpsertMax
-from projections.query import ListQuery, Page
+from projections.query import AnyOf, ListQuery, Page
 from projections.view import Batch
 
 log = logging.getLogger(__name__)
+# Counts of list queries kept, each with the read model's version it holds at: a list whose
+# count is kept and the read model unchanged since is not counted again (the count is a scan
+# of every matching row: with 5,000 nodes, 0.7 ms of PostgreSQL's CPU for each page of 20).
+COUNTS_KEPT = 512
 
 
 def _quoted(identifier: str) -> str:
@@ -50,6 +54,15 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         self._names: dict[str, tuple[str, ...]] = {}
         self._async_reads = AsyncReads(pool.conninfo, dict(pool.kwargs), read_pool_size,
                                        pool.timeout)
+        # What versions the read model (see _counts_keep): every tracking row's position
+        # and the transaction that last wrote it, so that a rebuild ending at the same
+        # position is a new version too.
+        agg = "string_agg(application_name || ':' || notification_id || ':' || xmin, ','" \
+              " ORDER BY application_name)"
+        self._version_sql = f"SELECT {agg} FROM {self._tracking_table()}"  # noqa: S608
+        # A list's count -> (the read model's version it was counted at, the count).
+        self._counts: dict[tuple[Any, ...], tuple[str, int]] = {}
+        self._own_columns: dict[str, frozenset[str]] = {}
         for table in self.tables:
             for statement in self.dialect.create(table):
                 self.sql_create_statements.append(SQL(statement).format())
@@ -147,12 +160,45 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         if not query.count:
             rows = await self._async_reads.fetch(self.dialect.select(spec, query)[0])
             return Page([dict(zip(names, row, strict=True)) for row in rows], -1)
-        counted, counting = self.dialect.select_counted(spec, query)
+        if not self._counts_keep(spec, query):
+            counted, counting = self.dialect.select_counted(spec, query)
+            rows = await self._async_reads.fetch(counted)
+            if not rows:  # past the last page, or nothing matches: no row carries the total
+                return Page([], (await self._async_reads.fetch(counting))[0][0])
+            # The total rides in each row's last column; zip stops at the names before it.
+            return Page([dict(zip(names, row, strict=False)) for row in rows], rows[0][-1])
+        counted, counting = self.dialect.select_counted_since(spec, query, self._version_sql)
+        key: tuple[Any, ...] | None = (counting[0], *counting[1])
+        try:
+            known = self._counts.get(key)  # type: ignore[arg-type]
+        except TypeError:  # a value no dict can key (a list): counted every time
+            key = known = None
+        if known is not None:
+            counted[1][0], counted[1][1] = known
         rows = await self._async_reads.fetch(counted)
-        if not rows:  # past the last page, or nothing matches: no row carries the total
+        if not rows:
             return Page([], (await self._async_reads.fetch(counting))[0][0])
-        # The total rides in each row's last column; zip stops at the names before it.
-        return Page([dict(zip(names, row, strict=False)) for row in rows], rows[0][-1])
+        total, version = rows[0][-2], rows[0][-1]
+        if key is not None and version is not None and known != (version, total):
+            if len(self._counts) >= COUNTS_KEPT:
+                self._counts.clear()
+            self._counts[key] = (version, total)
+        return Page([dict(zip(names, row, strict=False)) for row in rows], total)
+
+    def _counts_keep(self, spec: Table, query: ListQuery) -> bool:
+        """Whether a count of this query may be kept (see COUNTS_KEPT): the table changes
+        only with the tracked position (owned, one position row per upstream), and the
+        filters read only its own columns (not a joined table's, which change untracked)."""
+        if not spec.owned or not self.datastore.single_row_tracking:
+            return False
+        own = self._own_columns.get(spec.name)
+        if own is None:
+            own = self._own_columns[spec.name] = frozenset(c.name for c in spec.columns)
+        for item in query.filters:
+            conds = item.items if isinstance(item, AnyOf) else (item,)
+            if any(cond.column not in own for cond in conds):
+                return False
+        return True
 
     async def select_async(self, table: str, where: dict[str, Any], limit: int = 1000
                            ) -> list[dict[str, Any]]:
@@ -177,11 +223,25 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
             names = self._names[spec.name] = self.dialect.shown(spec)
         return names
 
+    def apply_untracked(self, changes: Sequence[Change]) -> None:
+        self._forget_counts(changes)
+        super().apply_untracked(changes)
+        self._forget_counts(changes)
+
     async def apply_untracked_async(self, changes: Sequence[Change]) -> None:
+        self._forget_counts(changes)
         if not self.reads_async:
             await super().apply_untracked_async(changes)
-            return
-        await self._async_reads.write(self._statements(changes))
+        else:
+            await self._async_reads.write(self._statements(changes))
+        self._forget_counts(changes)
+
+    def _forget_counts(self, changes: Sequence[Change]) -> None:
+        """The counts kept assume an owned table changes only with the tracked position. The
+        service writes untracked rows only to tables it does not own (liveness, telemetry);
+        a test that fills an owned table this way is still counted right in this process."""
+        if self._counts and any(self.table(c.table).owned for c in changes):
+            self._counts.clear()
 
     async def aclose(self) -> None:
         """Closes the event loop's pool (the app's lifespan, on the loop that used it)."""

@@ -272,6 +272,20 @@ class Dialect:
                 [*counted[1], *params, query.page_size, (query.page - 1) * query.page_size])
         return rows, counted
 
+    def select_counted_since(self, table: Table, query: ListQuery, version: str
+                             ) -> tuple[Statement, Statement]:
+        """`select_counted`, whose rows also carry the read model's `version` (a scalar
+        query) as of the statement, in one more last column. The page's first two parameters
+        are a version and the count known at it (None and 0 as made: none known); where the
+        version is still that one, the count is that one and the table is not counted again
+        (PostgreSQL runs a subquery in a CASE only when its branch is taken)."""
+        (columns, rest, params), counted = self._page(table, query)
+        rows = (f"SELECT {columns}, CASE WHEN ({version}) = {self.p} THEN {self.p}"
+                f" ELSE ({counted[0]}) END AS total_, ({version}) AS version_{rest}",
+                [None, 0, *counted[1], *params, query.page_size,
+                 (query.page - 1) * query.page_size])
+        return rows, counted
+
     def _page(self, table: Table, query: ListQuery) -> tuple[tuple[str, str, list[Any]],
                                                                Statement]:
         """(select list, the rest after it less LIMIT's values, parameters), the count."""

@@ -1,9 +1,11 @@
 """Read path A/B on a shared, noisy machine: this checkout against a base commit, side by side.
 
 Run: .venv/bin/python -m bench.ab_reads [--base main] [--rounds 5] [--seconds 3] [--clients 64]
+                                        [--more-nodes 5000]
 The ceiling (bench/ceiling.py), `edge-admin serve` running the code of `--base` (exported with
 `git archive` into a temporary folder) and `edge-admin serve` running this checkout start at
-once, each on a fresh schema with 30 registered nodes. Every round drives the ceiling's GET,
+once, each on a fresh schema with 30 registered nodes (and --more-nodes beside them, the
+fleet a list counts). Every round drives the ceiling's GET,
 then the workloads (GET /api/v1/nodes/{id}, GET /api/v1/nodes?page_size=20, commands,
 enrollments, heartbeats) on both servers (their order alternates). Each figure is divided by the
 ceiling's GET of the same round; the table shows the median over the rounds of those ratios,
@@ -29,6 +31,7 @@ from pathlib import Path
 from bench import wrk
 from bench.ab import Key, Result, print_medians
 from bench.commands import API_KEY, ROOT, fresh_schema, relay_settled, server
+from bench.commands import seed as seed_fleet
 from bench.profile_write import backends, cpu_seconds, pids_of, seed, serve_pid
 from bench.suite import ceiling_server, load
 
@@ -43,15 +46,18 @@ def export(commit: str, into: Path) -> Path:
 
 
 class Ours:
-    """A started serve with 30 nodes, and the processes whose CPU a request costs."""
+    """A started serve with 30 nodes (and `more`, registered beside the serve: a fleet's
+    size for lists to count), and the processes whose CPU a request costs."""
 
-    def __init__(self, stack: ExitStack, root: Path, log: Path) -> None:
+    def __init__(self, stack: ExitStack, root: Path, log: Path, more: int = 0) -> None:
         self.app_name = f"ab-reads-{uuid.uuid4().hex[:8]}"
         os.environ["PGAPPNAME"] = self.app_name
         url = stack.enter_context(fresh_schema())
         self.client = stack.enter_context(server(url, log, False, root))
         relay_settled(url)
         self.ids = seed(client=self.client, nodes=30)
+        if more:
+            seed_fleet(url, more, 1)
         self.client.post("/api/v1/clusters", json={"name": "ab"}).raise_for_status()
         nodes = self.client.get("/api/v1/nodes", params={"page_size": 100}).json()["data"]
         self.tokens = [n["api_token"] for n in nodes]
@@ -70,6 +76,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[64])
+    parser.add_argument("--more-nodes", type=int, default=0,
+                        help="nodes registered beside the 30 (lists count them all)")
     parser.add_argument("--workloads", nargs="+",
                         choices=["get", "list", "command", "register", "heartbeat", "poll",
                                  "metrics", "host"],
@@ -91,7 +99,8 @@ def main() -> None:
         base_root = export(args.base, Path(stack.enter_context(tempfile.TemporaryDirectory())))
         ceiling = stack.enter_context(ceiling_server(stack.enter_context(fresh_schema())))
         rows = [ceiling.post("/rows", content=body).json()["data"]["id"] for _ in range(200)]
-        servers = {name: Ours(stack, root, Path(f"/tmp/bench-ab-reads-{name[:4]}.log"))
+        servers = {name: Ours(stack, root, Path(f"/tmp/bench-ab-reads-{name[:4]}.log"),
+                              args.more_nodes)
                    for name, root in ((f"base {args.base}", base_root), ("this", ROOT))}
         port = str(ceiling.base_url).rsplit(":", 1)[1].strip("/")
         ceiling_pid = pids_of(f"--port {port}", "python")[0]
