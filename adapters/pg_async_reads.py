@@ -10,10 +10,12 @@ Connections are leased from psycopg's pool (which opens them, retries, and close
 ones) and, between reads, kept here on a free list with a cursor each: taking one and giving it
 back are a list pop and append. Through the pool's `connection()` each read paid the pool's
 checkout and return bookkeeping and a new cursor, about 50 µs of a GET's 350 µs of CPU
-(bench/PROFILE.md, "A read's connection off a free list"). A connection left free for
-RETURN_AFTER seconds goes back to the pool, whose own idle rules then apply, so a serve that
-was busy once does not keep its peak of connections. One that fails with its connection no
-longer idle (broken, or cancelled mid-query) goes back to the pool at once, which replaces it.
+(bench/PROFILE.md, "A read's connection off a free list"). A read that finds its connection
+broken (the database restarted meanwhile) is sent again on another (`fetch`). A connection left
+free for RETURN_AFTER seconds goes back to the pool, whose own idle rules then apply, so a
+serve that was busy once does not keep its peak of connections. One that fails with its
+connection no longer idle (broken, or cancelled mid-query) goes back to the pool at once, which
+replaces it.
 
 At most `max_size` connections are leased; reads beyond them wait their turn in order and fail
 with the pool's PoolTimeout after `timeout`, as a read waiting in the pool itself would.
@@ -30,7 +32,7 @@ import time
 from collections import deque
 from typing import Any
 
-from psycopg import AsyncConnection, AsyncCursor
+from psycopg import AsyncConnection, AsyncCursor, OperationalError
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -85,7 +87,22 @@ class AsyncReads:
         self._trimming: asyncio.TimerHandle | None = None
 
     async def fetch(self, statement: Statement) -> list[tuple[Any, ...]]:
+        """The statement's rows. One found broken on its connection (the server restarted,
+        or ended the session) is sent again on another: each free connection, and each the
+        pool keeps, may be one of the broken, so up to that many times more, each failing at
+        once. A read is not refused for a connection lost while nobody used it; with the
+        database away, the last try waits for a new connection and fails with PoolTimeout."""
+        for _ in range(2 * self._max):
+            lane = await self._take()
+            try:
+                return await self._fetch_on(lane, statement)
+            except OperationalError:
+                if not lane.conn.broken:
+                    raise
         lane = await self._take()
+        return await self._fetch_on(lane, statement)
+
+    async def _fetch_on(self, lane: _Lane, statement: Statement) -> list[tuple[Any, ...]]:
         try:
             await lane.cursor.execute(statement[0], statement[1])
             rows = await lane.cursor.fetchall()
