@@ -160,29 +160,29 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         if not query.count:
             rows = await self._async_reads.fetch(self.dialect.select(spec, query)[0])
             return Page([dict(zip(names, row, strict=True)) for row in rows], -1)
-        if not self._counts_keep(spec, query):
+        key = known = None
+        versioned = self._counts_keep(spec, query)
+        if versioned:
+            counted, counting = self.dialect.select_counted_since(spec, query, self._version_sql)
+            key = (counting[0], *counting[1])
+            try:
+                known = self._counts.get(key)
+            except TypeError:  # a value no dict can key (a list): counted every time
+                key = None
+            if known is not None:
+                counted[1][0], counted[1][1] = known
+        else:
             counted, counting = self.dialect.select_counted(spec, query)
-            rows = await self._async_reads.fetch(counted)
-            if not rows:  # past the last page, or nothing matches: no row carries the total
-                return Page([], (await self._async_reads.fetch(counting))[0][0])
-            # The total rides in each row's last column; zip stops at the names before it.
-            return Page([dict(zip(names, row, strict=False)) for row in rows], rows[0][-1])
-        counted, counting = self.dialect.select_counted_since(spec, query, self._version_sql)
-        key: tuple[Any, ...] | None = (counting[0], *counting[1])
-        try:
-            known = self._counts.get(key)  # type: ignore[arg-type]
-        except TypeError:  # a value no dict can key (a list): counted every time
-            key = known = None
-        if known is not None:
-            counted[1][0], counted[1][1] = known
         rows = await self._async_reads.fetch(counted)
-        if not rows:
+        if not rows:  # past the last page, or nothing matches: no row carries the total
             return Page([], (await self._async_reads.fetch(counting))[0][0])
-        total, version = rows[0][-2], rows[0][-1]
-        if key is not None and version is not None and known != (version, total):
+        # The total rides in each row's last column (before the version, where one is read);
+        # zip stops at the names before them.
+        total = rows[0][-2] if versioned else rows[0][-1]
+        if key is not None and rows[0][-1] is not None and known != (rows[0][-1], total):
             if len(self._counts) >= COUNTS_KEPT:
                 self._counts.clear()
-            self._counts[key] = (version, total)
+            self._counts[key] = (rows[0][-1], total)
         return Page([dict(zip(names, row, strict=False)) for row in rows], total)
 
     def _counts_keep(self, spec: Table, query: ListQuery) -> bool:
