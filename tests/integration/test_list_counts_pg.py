@@ -16,6 +16,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
+from adapters.postgres_views import PostgresTableView
 from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
 from application.enrollment_keys import IssueEnrollmentKey
@@ -96,7 +97,9 @@ def test_a_count_is_kept_until_the_read_model_moves(schema: str) -> None:
                 assert _total(services, runner) == 8  # same position, rewritten: a new version
             finally:
                 for used, loop in ((services, runner), (other, other_runner)):
-                    loop.run(used.view.aclose())
+                    view = used.view
+                    assert isinstance(view, PostgresTableView)
+                    loop.run(view.aclose())
     finally:
         other.close()
         services.close()
