@@ -10,12 +10,12 @@ Connections are leased from psycopg's pool (which opens them, retries, and close
 ones) and, between reads, kept here on a free list with a cursor each: taking one and giving it
 back are a list pop and append. Through the pool's `connection()` each read paid the pool's
 checkout and return bookkeeping and a new cursor, about 50 µs of a GET's 350 µs of CPU
-(bench/PROFILE.md, "A read's connection off a free list"). A read that finds its connection
-broken (the database restarted meanwhile) is sent again on another (`fetch`). A connection left
-free for RETURN_AFTER seconds goes back to the pool, whose own idle rules then apply, so a
-serve that was busy once does not keep its peak of connections. One that fails with its
-connection no longer idle (broken, or cancelled mid-query) goes back to the pool at once, which
-replaces it.
+(bench/PROFILE.md, "A read's connection off a free list"). A read or write that finds its
+connection broken (the database restarted meanwhile) is sent again on another (`_on_a_lane`).
+A connection left free for RETURN_AFTER seconds goes back to the pool, whose own idle rules
+then apply, so a serve that was busy once does not keep its peak of connections. One that fails
+with its connection no longer idle (broken, or cancelled mid-query) goes back to the pool at
+once, which replaces it.
 
 At most `max_size` connections are leased; reads beyond them wait their turn in order and fail
 with the pool's PoolTimeout after `timeout`, as a read waiting in the pool itself would.
@@ -30,6 +30,8 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from psycopg import AsyncConnection, AsyncCursor, OperationalError
@@ -87,55 +89,36 @@ class AsyncReads:
         self._trimming: asyncio.TimerHandle | None = None
 
     async def fetch(self, statement: Statement) -> list[tuple[Any, ...]]:
-        """The statement's rows. One found broken on its connection (the server restarted,
-        or ended the session) is sent again on another: each free connection, and each the
-        pool keeps, may be one of the broken, so up to that many times more, each failing at
-        once. A read is not refused for a connection lost while nobody used it; with the
-        database away, the last try waits for a new connection and fails with PoolTimeout."""
-        for _ in range(2 * self._max):
-            lane = await self._take()
-            try:
-                return await self._fetch_on(lane, statement)
-            except OperationalError:
-                if not lane.conn.broken:
-                    raise
-        lane = await self._take()
-        return await self._fetch_on(lane, statement)
-
-    async def _fetch_on(self, lane: _Lane, statement: Statement) -> list[tuple[Any, ...]]:
-        try:
-            await lane.cursor.execute(statement[0], statement[1])
-            rows = await lane.cursor.fetchall()
-        except BaseException:
-            self._after_failure(lane)
-            raise
-        if len(rows) > KEEP_ROWS:
-            await lane.cursor.close()
-            lane.cursor = lane.conn.cursor()
-        self._give(lane)
+        """The statement's rows."""
+        rows: list[tuple[Any, ...]] = await self._on_a_lane(partial(_query, statement))
         return rows
 
     async def write(self, statements: list[tuple[str, list[list[Any]]]]) -> None:
         """Untracked changes (heartbeats' last_seen_at), in one transaction; each statement's
         rows as one executemany."""
-        lane = await self._take()
-        try:
-            if len(statements) == 1 and len(statements[0][1]) == 1:
-                # One row of one statement (a heartbeat's): on this autocommit connection it
-                # is a transaction by itself, one round trip instead of BEGIN and COMMIT too.
-                sql, [row] = statements[0]
-                await lane.cursor.execute(sql, row)
-            else:
-                async with lane.conn.transaction():
-                    for sql, rows in statements:
-                        if len(rows) == 1:
-                            await lane.cursor.execute(sql, rows[0])
-                        else:
-                            await lane.cursor.executemany(sql, rows)
-        except BaseException:
-            self._after_failure(lane)
-            raise
-        self._give(lane)
+        await self._on_a_lane(partial(_write, statements))
+
+    async def _on_a_lane(self, work: Callable[[_Lane], Awaitable[Any]]) -> Any:
+        """`work` done on a lane. Work that finds its connection broken (the server
+        restarted, or ended the session) is done again on another: each free connection, and
+        each the pool keeps, may be one of the broken, so up to that many times more, each
+        failing at once. Nothing is refused for a connection lost while nobody used it (the
+        server rolls back what a lost connection had not committed, and the untracked writes
+        are upserts); with the database away, the last try waits for a new connection and
+        fails with PoolTimeout."""
+        tries = 2 * self._max + 1
+        for tried in range(1, tries + 1):
+            lane = await self._take()
+            try:
+                done = await work(lane)
+            except BaseException as exc:
+                self._after_failure(lane)
+                if isinstance(exc, OperationalError) and lane.conn.broken and tried < tries:
+                    continue
+                raise
+            self._give(lane)
+            return done
+        raise AssertionError("the last try returns or raises")
 
     async def aclose(self) -> None:
         pool, self._pool, self._loop, self._opening = self._pool, None, None, None
@@ -264,3 +247,27 @@ def _quiet(task: asyncio.Task[None]) -> None:
     """A connection handed back to a pool closing meanwhile: nothing left to do with it."""
     if not task.cancelled():
         task.exception()
+
+
+async def _query(statement: Statement, lane: _Lane) -> list[tuple[Any, ...]]:
+    await lane.cursor.execute(statement[0], statement[1])
+    rows = await lane.cursor.fetchall()
+    if len(rows) > KEEP_ROWS:
+        await lane.cursor.close()
+        lane.cursor = lane.conn.cursor()
+    return rows
+
+
+async def _write(statements: list[tuple[str, list[list[Any]]]], lane: _Lane) -> None:
+    if len(statements) == 1 and len(statements[0][1]) == 1:
+        # One row of one statement (a heartbeat's): on this autocommit connection it is a
+        # transaction by itself, one round trip instead of BEGIN and COMMIT too.
+        sql, [row] = statements[0]
+        await lane.cursor.execute(sql, row)
+        return
+    async with lane.conn.transaction():
+        for sql, rows in statements:
+            if len(rows) == 1:
+                await lane.cursor.execute(sql, rows[0])
+            else:
+                await lane.cursor.executemany(sql, rows)

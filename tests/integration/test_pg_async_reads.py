@@ -71,7 +71,7 @@ def test_a_refused_read_leaves_its_connection_to_the_next() -> None:
         asyncio.run(refused_then_read())
 
 
-def test_reads_go_on_when_the_server_ended_every_free_connection() -> None:
+def test_reads_and_writes_go_on_when_the_server_ended_every_free_connection() -> None:
     """As after a database restart: no read is refused for a connection lost while free."""
     with pg_schema():
         name = f"reads-{uuid.uuid4().hex[:8]}"
@@ -86,6 +86,8 @@ def test_reads_go_on_when_the_server_ended_every_free_connection() -> None:
                 with psycopg.connect(PG_BASE, autocommit=True) as other:
                     other.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                                   " WHERE application_name = %s", (name,))
+                # A write (an untracked upsert's way: one transaction) goes on as well.
+                await reads.write([("SELECT %s::int", [[1]]), ("SELECT %s::int", [[2], [3]])])
                 for _ in range(4):
                     assert await _backend(reads) not in before
             finally:
