@@ -62,7 +62,9 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         self._version_sql = f"SELECT {agg} FROM {self._tracking_table()}"  # noqa: S608
         # A list's count -> (the read model's version it was counted at, the count).
         self._counts: dict[tuple[Any, ...], tuple[str, int]] = {}
-        self._own_columns: dict[str, frozenset[str]] = {}
+        # Each owned table's own columns (a kept count's filters may read only these).
+        self._own_columns = {t.name: frozenset(c.name for c in t.columns)
+                             for t in self.tables if t.owned}
         for table in self.tables:
             for statement in self.dialect.create(table):
                 self.sql_create_statements.append(SQL(statement).format())
@@ -189,11 +191,9 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         """Whether a count of this query may be kept (see COUNTS_KEPT): the table changes
         only with the tracked position (owned, one position row per upstream), and the
         filters read only its own columns (not a joined table's, which change untracked)."""
-        if not spec.owned or not self.datastore.single_row_tracking:
-            return False
         own = self._own_columns.get(spec.name)
-        if own is None:
-            own = self._own_columns[spec.name] = frozenset(c.name for c in spec.columns)
+        if own is None or not self.datastore.single_row_tracking:
+            return False
         for item in query.filters:
             conds = item.items if isinstance(item, AnyOf) else (item,)
             if any(cond.column not in own for cond in conds):
@@ -224,23 +224,27 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
         return names
 
     def apply_untracked(self, changes: Sequence[Change]) -> None:
-        self._forget_counts(changes)
-        super().apply_untracked(changes)
-        self._forget_counts(changes)
+        try:
+            super().apply_untracked(changes)
+        finally:
+            self._forget_counts(changes)
 
     async def apply_untracked_async(self, changes: Sequence[Change]) -> None:
-        self._forget_counts(changes)
         if not self.reads_async:
-            await super().apply_untracked_async(changes)
-        else:
+            await super().apply_untracked_async(changes)  # apply_untracked, in a thread
+            return
+        try:
             await self._async_reads.write(self._statements(changes))
-        self._forget_counts(changes)
+        finally:
+            self._forget_counts(changes)
 
     def _forget_counts(self, changes: Sequence[Change]) -> None:
         """The counts kept assume an owned table changes only with the tracked position. The
         service writes untracked rows only to tables it does not own (liveness, telemetry);
-        a test that fills an owned table this way is still counted right in this process."""
-        if self._counts and any(self.table(c.table).owned for c in changes):
+        a test that fills an owned table this way is still counted right in this process.
+        Once the write is over is enough: a count read before it ended, kept meanwhile, goes
+        too."""
+        if self._counts and any(c.table in self._own_columns for c in changes):
             self._counts.clear()
 
     async def aclose(self) -> None:
