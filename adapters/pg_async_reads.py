@@ -18,7 +18,7 @@ with its connection no longer idle (broken, or cancelled mid-query) goes back to
 once, which replaces it.
 
 At most `max_size` connections are leased; reads beyond them wait their turn in order and fail
-with the pool's PoolTimeout after `timeout`, as a read waiting in the pool itself would.
+with StoreUnavailableError after `timeout`, as one waiting for a database that is away does.
 
 The connections belong to the event loop that first reads through them; the app's lifespan
 closes them (`aclose`), and the next loop that reads opens a new pool.
@@ -37,6 +37,8 @@ from typing import Any
 from psycopg import AsyncConnection, AsyncCursor, OperationalError
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from projections.status import StoreUnavailableError
 
 Statement = tuple[str, list[Any]]
 RETURN_AFTER = 30.0  # seconds a leased connection may stay unused before the pool has it back
@@ -105,17 +107,23 @@ class AsyncReads:
         failing at once. Nothing is refused for a connection lost while nobody used it (the
         server rolls back what a lost connection had not committed, and the untracked writes
         are upserts); with the database away, the last try waits for a new connection and
-        fails with PoolTimeout."""
+        fails with StoreUnavailableError (the pool's timeout, which a caller need not know)."""
         tries = 2 * self._max + 1
         for tried in range(1, tries + 1):
-            lane = await self._take()
+            try:
+                lane = await self._take()
+            except PoolTimeout as exc:
+                raise StoreUnavailableError(f"the database gave no connection within "
+                                            f"{self._timeout:g} s") from exc
             try:
                 done = await work(lane)
             except BaseException as exc:
                 self._after_failure(lane)
-                if isinstance(exc, OperationalError) and lane.conn.broken and tried < tries:
-                    continue
-                raise
+                if not (isinstance(exc, OperationalError) and lane.conn.broken):
+                    raise
+                if tried == tries:
+                    raise StoreUnavailableError("the database closed every connection") from exc
+                continue
             self._give(lane)
             return done
         raise AssertionError("the last try returns or raises")

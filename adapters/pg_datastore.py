@@ -6,27 +6,56 @@ and creates the `?schema=` it names."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import OperationalError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresTrackingRecorder
 from eventsourcing.utils import Environment, EnvType
-from psycopg import sql
+from psycopg import Connection, sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
+from psycopg_pool import PoolTimeout
+
+from projections.status import StoreUnavailableError
 
 APPLICATION_NAME = "POSTGRES_APPLICATION_NAME"
 R = TypeVar("R", bound=PostgresTrackingRecorder)
 
 
+class TimelyDatastore(PostgresDatastore):
+    """eventsourcing's datastore, whose pool timeout says that the database is unavailable.
+    eventsourcing turns it into its OperationalError, which its recorders retry ten times, so a
+    read or write waited ten pool timeouts (50 s by default) with the database away, and a
+    client gave up before hearing why. A connection that breaks in use is still retried (on
+    another: the server restarted); waiting for one that never comes is not."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Connection[DictRow]]:
+        try:
+            with super().get_connection() as conn:
+                yield conn
+        except OperationalError as exc:
+            if isinstance(exc.__cause__, PoolTimeout):
+                raise StoreUnavailableError(
+                    f"the database gave no connection within {self.pool.timeout:g} s") from exc
+            raise
+
+
 class NamedPostgresFactory(PostgresFactory):
     """eventsourcing's factory, whose connections carry POSTGRES_APPLICATION_NAME, so an
-    operator reading pg_stat_activity sees which process and pool holds them."""
+    operator reading pg_stat_activity sees which process and pool holds them, and whose
+    datastore answers a pool timeout as StoreUnavailableError (TimelyDatastore)."""
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
+        # The factory builds its datastore inline from twenty settings; only get_connection
+        # differs, so the instance takes the subclass rather than a second pool being built.
+        self.datastore.__class__ = TimelyDatastore
         name = self.env.get(APPLICATION_NAME)
         kwargs = self.datastore.pool.kwargs
         if name and isinstance(kwargs, dict):  # the pool is not open yet: no connection made

@@ -10,7 +10,9 @@ there and says so in one place: `failure` (readiness, metrics, `edge-admin proje
 and the status row other processes read), one log line with the traceback, then one line a
 minute. Writers are refused at once instead of each waiting for a position that will not come.
 It keeps retrying, so a transient fault clears by itself; a fixed release resumes from the
-stuck event on restart, because the tracking position never moved past it.
+stuck event on restart, because the tracking position never moved past it. A database that does
+not answer (StoreUnavailableError) is not an event's fault: the runner waits for it and says so,
+without refusing writes in the event's name.
 
 On PostgreSQL a writer's own transaction may already have applied its events and moved the
 tracking position (adapters.pg_commit_projection): the writer tells this worker
@@ -32,7 +34,13 @@ from typing import Any, Protocol
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Tracking
 
 from projections.model import Delete, Upsert
-from projections.status import FAILURES, ProjectionFailure, ProjectionStuckError, describe_error
+from projections.status import (
+    FAILURES,
+    ProjectionFailure,
+    ProjectionStuckError,
+    StoreUnavailableError,
+    describe_error,
+)
 from projections.view import TableView
 
 log = logging.getLogger(__name__)
@@ -110,6 +118,7 @@ class ProjectionWorker:
         # the view's status table.
         self.failure: ProjectionFailure | None = None
         self.failed_attempts = 0  # every attempt that raised, since start (a metric)
+        self.store_away: str | None = None  # why the database does not answer, while it does not
         self._reminded = 0.0
         self._failure_read = 0.0
         self._published = False
@@ -381,7 +390,7 @@ class ProjectionWorker:
                     self._wake.wait(0.005 if behind else self.poll_interval)
                     continue
                 applied = self.step()
-                if self.failure is not None or not self._published:
+                if self.failure is not None or self.store_away or not self._published:
                     self._recovered()  # also clears what a stopped process left recorded
                 if applied >= self.page_size:
                     continue
@@ -397,6 +406,10 @@ class ProjectionWorker:
 
     def _failed(self, exc: BaseException) -> None:
         self.failed_attempts += 1
+        cause = exc.cause if isinstance(exc, EventFailedError) else exc
+        if isinstance(cause, StoreUnavailableError):
+            self._store_away(cause)
+            return
         if isinstance(exc, EventFailedError):
             nid, event_type, cause = exc.notification_id, type_name(exc.event), exc.cause
         else:  # reading or decoding the page failed: the next event is the one in question
@@ -425,12 +438,24 @@ class ProjectionWorker:
                       self.failure.describe())
         self._publish(self.failure)
 
+    def _store_away(self, exc: StoreUnavailableError) -> None:
+        """The database is away: no event is in question, so writers are not refused for it
+        (they fail on the database themselves, and go on when it is back)."""
+        now = time.monotonic()
+        if self.store_away is None or now - self._reminded >= REMIND_EVERY:
+            self._reminded = now
+            log.warning("projection %s waits for the database: %s", self.projection.name, exc)
+        self.store_away = str(exc)
+
     def clear_failure(self) -> None:
         """Everything up to the head was applied (a replay): forget any recorded failure."""
         self._recovered()
 
     def _recovered(self) -> None:
         failure, self.failure = self.failure, None
+        if self.store_away is not None:
+            self.store_away = None
+            log.warning("projection %s: the database answers again", self.projection.name)
         if failure is not None:
             log.warning("projection %s resumed: %s now applied after %d attempts",
                         self.projection.name, failure.describe_event(), failure.attempts)

@@ -2,6 +2,7 @@
 
 The projecting process keeps it in memory and records it in the `projection_failures` table, so
 other processes (their writers, their readiness, `edge-admin projections status`) see it too.
+A database that is away is not such a failure: that is StoreUnavailableError, and it passes.
 """
 
 from __future__ import annotations
@@ -80,3 +81,12 @@ class ProjectionStuckError(Exception):
             f"the read model is stuck at {failure.describe()}; writes are refused until a"
             f" release that can apply it is running (see /readyz)")
         self.failure = failure
+
+
+class StoreUnavailableError(Exception):
+    """The database did not give a connection in time: it is away (restarting, unreachable) or
+    every connection is busy. Nothing is wrong with any event; the caller may retry. Raised by
+    the stores' adapters in place of their pool's timeout, so that the write path does not
+    retry it (eventsourcing retries its own OperationalError ten times, a pool timeout each),
+    the projection worker does not take it for an event it cannot apply, and HTTP answers 503
+    instead of 500."""

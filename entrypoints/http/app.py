@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -68,6 +69,7 @@ from entrypoints.http.errors import (
     on_domain_error,
     on_http_exception,
     on_projection_stuck,
+    on_store_unavailable,
     on_timeout,
     on_unexpected,
 )
@@ -75,7 +77,7 @@ from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import asyncdoc, swagger
 from entrypoints.http.routing import PrefixRouter
 from entrypoints.settings import Settings
-from projections.status import ProjectionStuckError
+from projections.status import ProjectionStuckError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +184,9 @@ def create_http_app(
             HTTPException: on_http_exception,
             TimeoutError: on_timeout,
             ProjectionStuckError: on_projection_stuck,
+            StoreUnavailableError: on_store_unavailable,
+            OperationalError: on_store_unavailable,
+            InterfaceError: on_store_unavailable,
             Exception: on_unexpected,
         },
         lifespan=lifespan,

@@ -133,6 +133,14 @@ async def on_projection_stuck(request: Request, exc: Exception) -> Response:
     return error_response(request, 503, details, str(exc))
 
 
+async def on_store_unavailable(request: Request, exc: Exception) -> Response:
+    """The database did not answer: away, restarting, or every connection busy (a
+    StoreUnavailableError), or it broke the statement off (eventsourcing's OperationalError and
+    InterfaceError, after its own retries). Nothing is wrong with the request; retry it."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(request, 503, None, f"the database is unavailable ({exc}); retry")
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(request, 500)

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
-from psycopg_pool import PoolTimeout
 
 from adapters.pg_async_reads import AsyncReads
+from projections.status import StoreUnavailableError
 from tests.conftest import PG_BASE, pg_schema
 
 T = TypeVar("T")
@@ -50,12 +50,12 @@ def test_reads_beyond_the_pool_size_take_turns() -> None:
     assert _with_reads(many, max_size=2) == [[(i,)] for i in range(20)]
 
 
-def test_a_read_that_waits_past_the_timeout_fails_with_pool_timeout() -> None:
+def test_a_read_that_waits_past_the_timeout_fails_as_store_unavailable() -> None:
     async def second_waits(reads: AsyncReads) -> None:
         await reads.fetch(("SELECT 1", []))  # the pool is open before the race
         slow = asyncio.create_task(reads.fetch(("SELECT pg_sleep(1.5)", [])))
         await asyncio.sleep(0.05)
-        with pytest.raises(PoolTimeout):
+        with pytest.raises(StoreUnavailableError):
             await reads.fetch(("SELECT 1", []))
         await slow
         assert await reads.fetch(("SELECT 2", [])) == [(2,)]  # its turn came back

@@ -111,11 +111,11 @@ def _documented() -> list[DocumentedRoute]:
 
 
 def _operation(route: DocumentedRoute) -> dict[str, Any]:
-    op, method, endpoint = route.op, route.method, cast(Any, route.endpoint)
-    # Every write goes through the write path, which answers 503 while the read model is stuck
-    # or has not caught up in time (README "When the read model cannot go on").
-    writes = {503} if method != "GET" else set()
-    errors = sorted(set(op.errors) | writes | ({401} if op.security != PUBLIC else set()))
+    op, endpoint = route.op, cast(Any, route.endpoint)
+    # Every operation reads or writes the database, so any answers 503 while it is unavailable;
+    # a write also while the read model is stuck or has not caught up in time (README "When
+    # the read model cannot go on").
+    errors = sorted({*op.errors, 503, *({401} if op.security != PUBLIC else ())})
     doc: dict[str, Any] = {
         "tags": [op.tag],
         "summary": op.summary,
