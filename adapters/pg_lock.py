@@ -10,6 +10,8 @@ import time
 
 import psycopg
 
+from application.troubles import Trouble
+
 log = logging.getLogger(__name__)
 
 
@@ -32,6 +34,7 @@ class LockSession:
         self._checked_at = float("-inf")  # when the session last answered
         # The scheduler, sweeper, membership, projector and relay threads ask at once.
         self._guard = threading.Lock()
+        self._trouble = Trouble(log, "the advisory lock's connection")
 
     def lock(self, name: str) -> AdvisoryLock:
         return AdvisoryLock(self, name)
@@ -48,10 +51,11 @@ class LockSession:
                     self._checked_at = time.monotonic()
                     return True
                 row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-            except psycopg.Error:
-                log.warning("advisory lock connection failed; will retry", exc_info=True)
+            except psycopg.Error as exc:
+                self._trouble.failed(exc)
                 self._close()
                 return False
+            self._trouble.over()
             if row and row[0]:
                 self._keys.add(key)
                 self._checked_at = time.monotonic()

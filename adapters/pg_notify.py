@@ -14,6 +14,8 @@ import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 
+from application.troubles import Trouble
+
 log = logging.getLogger(__name__)
 
 # A notice: the notifying backend's pid and the payload. Called with (0, "") each time the
@@ -41,12 +43,14 @@ class NotifyListener:
             self._thread.join(timeout=2)
 
     def _run(self) -> None:
+        trouble = Trouble(log, f"LISTEN {', '.join(self.channels)}")
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
                                      application_name=self.application_name) as conn:
                     for channel in self.channels:
                         conn.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(channel)))
+                    trouble.over()
                     # Notices sent while not listening (start, a reconnect) reached nobody:
                     # look now rather than at the next poll. Pid 0 is nobody's.
                     for handler in self.channels.values():
@@ -56,9 +60,8 @@ class NotifyListener:
                             heard = self.channels.get(notify.channel)
                             if heard is not None:
                                 heard(notify.pid, notify.payload)
-            except psycopg.Error:
-                log.warning("LISTEN %s failed; retrying", ", ".join(self.channels),
-                            exc_info=True)
+            except psycopg.Error as exc:
+                trouble.failed(exc)
                 self._stop.wait(1.0)
 
 

@@ -22,6 +22,7 @@ from typing import Protocol
 from uuid import UUID
 
 from application.ports import Clock, NewDelivery
+from application.troubles import Trouble
 from application.wakeup import Wakeup
 from domain.signing import edge_signature, standard_signature
 
@@ -230,6 +231,7 @@ class Deliverer:
         self.rand = rand
         self.counts = {"attempts": 0, SUCCEEDED: 0, FAILED: 0, "recoverable": 0, "lost_leases": 0}
         self._wakeup = Wakeup()
+        self._claims = Trouble(log, "claiming deliveries")
 
     def wake(self, *_: object) -> None:
         """Thread-safe: new deliveries were enqueued, claim now instead of at the next poll."""
@@ -319,9 +321,11 @@ class Deliverer:
 
     async def _claim(self, limit: int) -> list[Claim]:
         try:
-            return await asyncio.to_thread(
+            claimed = await asyncio.to_thread(
                 self.ledger.claim, self.clock.now(), limit, self.lease_seconds
             )
-        except Exception:  # the worker outlives database outages
-            log.warning("claiming deliveries failed; retrying", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the worker outlives database outages
+            self._claims.failed(exc)
             return []
+        self._claims.over()
+        return claimed

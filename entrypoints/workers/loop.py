@@ -15,8 +15,9 @@ from typing import TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from application.counters import Counters
+from application.troubles import Trouble
 from application.wakeup import pause
-from projections.status import ProjectionStuckError
+from projections.status import ProjectionStuckError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,14 +42,17 @@ async def every(  # noqa: PLR0913
     time; a stuck read model is only counted (the projector logs why, once)."""
     if pause_first:
         await pause(stop, interval)
+    trouble = Trouble(log, what)
     while not stop.is_set():
         try:
             while again(await run_in_threadpool(step)) and not stop.is_set():
                 pass
             counters.add("quantum.jobs_executed_total")
+            trouble.over()
         except ProjectionStuckError:
             counters.add("quantum.jobs_exceptions_total")
-        except Exception:
+        except Exception as exc:  # noqa: BLE001 - counted, said once, retried next time
             counters.add("quantum.jobs_exceptions_total")
-            log.exception("%s failed; retrying", what)
+            # A database that is away is no bug: its one line says all there is to say.
+            trouble.failed(exc, traceback=not isinstance(exc, StoreUnavailableError))
         await pause(stop, interval)

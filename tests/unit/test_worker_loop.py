@@ -40,29 +40,37 @@ def test_stopping_waits_for_the_pass_in_flight() -> None:
     assert (counters.get(EXECUTED), counters.get(FAILED)) == (1, 0)
 
 
-def test_failures_are_counted_and_retried_a_stuck_read_model_quietly(
+def test_failures_are_counted_and_retried_each_said_once_a_stuck_read_model_quietly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     counters, calls = Counters(), []
     stuck = ProjectionStuckError(ProjectionFailure("fleet", 1, 2, "X", "boom", 0.0, 1))
+    # a stuck read model, the same failure three times, another, success, the first again
+    outcomes: list[Exception | None] = [
+        stuck, *[RuntimeError("database away")] * 3, KeyError("x"), None,
+        RuntimeError("database away")]
 
     def step() -> None:
         calls.append(True)
-        raise stuck if len(calls) == 1 else RuntimeError("database away")
+        outcome = outcomes[min(len(calls), len(outcomes)) - 1]
+        if outcome is not None:
+            raise outcome
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.create_task(every(0.01, stop, step, counters, "test pass"))
-        while len(calls) < 3:
+        while len(calls) < len(outcomes):
             await asyncio.sleep(0.01)
         stop.set()
         await asyncio.wait_for(loop, 10)
 
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.WARNING):
         asyncio.run(main())
-    assert counters.get(FAILED) == len(calls) and counters.get(EXECUTED) == 0
-    logged = [r.getMessage() for r in caplog.records]
-    assert logged == ["test pass failed; retrying"] * (len(calls) - 1)  # not the stuck one
+    assert counters.get(FAILED) == len(calls) - 1 and counters.get(EXECUTED) == 1
+    logged = [(r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    away = ("ERROR", "test pass failed; retrying: RuntimeError: database away", True)
+    assert logged == [away, ("ERROR", "test pass failed; retrying: KeyError: 'x'", True),
+                      ("WARNING", "test pass works again", False), away]
 
 
 def test_a_full_page_runs_again_at_once_and_pause_first_waits() -> None:
