@@ -1,0 +1,113 @@
+"""A real `edge-admin serve` whose database goes away and comes back: meanwhile every request is
+answered 503 service_unavailable within the pool's timeout (not 500, not a hang), /readyz says
+so within its bound, nothing is half-written or taken for a stuck read model, the background
+loops say each trouble once, and all goes on when the database is back."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.conftest import PG_BASE, pg_schema
+from tests.contract import HOOKS
+from tests.e2e.test_agent_process import Children, eventually, free_port
+
+pytestmark = pytest.mark.e2e
+
+POOL_TIMEOUT = 5.0  # POSTGRES_CONNECT_TIMEOUT (entrypoints/settings.py)
+READY_WITHIN = 2.0  # entrypoints/http/health.READY_WITHIN
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A database of its own (closing it to connections must not touch other tests' schemas)."""
+    with pg_schema():  # skips where PostgreSQL is not reachable
+        pass
+    name = "outage_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+def _connections(name: str, allowed: bool) -> None:
+    """Closes the database to new connections and ends its sessions, or opens it again: what a
+    restart, a failover or a network cut looks like from here."""
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+            sql.Identifier(name), sql.SQL("true" if allowed else "false")))
+        if not allowed:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = %s", (name,))
+
+
+def test_requests_answer_503_while_the_database_is_away_and_go_on_after(
+        tmp_path: Path, database: str) -> None:
+    children = Children(tmp_path / "logs")
+    port = free_port()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "API_KEY": "outage-api-key-01",
+           "DATABASE_URL": urlparse(PG_BASE)._replace(path=f"/{database}").geturl(),
+           "LOG_FORMAT": "json"}
+    children.spawn("admin", ["edge-admin", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                   env)
+    key = {"Authorization": "Bearer outage-api-key-01"}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=key,
+                          event_hooks=HOOKS) as http:
+            def ready() -> bool:
+                try:
+                    return http.get("/readyz").status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            eventually(ready, "ready admin", children)
+            assert http.post("/api/v1/clusters", json={"name": "c1"}).status_code == 201
+
+            _connections(database, allowed=False)
+            assert http.get("/healthz").status_code == 200  # the process itself is fine
+            started = time.monotonic()
+            readiness = http.get("/readyz")
+            assert time.monotonic() - started < READY_WITHIN + 1.5
+            assert readiness.status_code == 503
+            assert readiness.json()["checks"]["database"].startswith("error")
+            for method, path, body in [("GET", "/api/v1/clusters/c1", None),
+                                       ("POST", "/api/v1/clusters", {"name": "c2"}),
+                                       ("POST", "/api/v1/clusters", {"name": "c2"})]:
+                started = time.monotonic()
+                answer = http.request(method, path, json=body)
+                assert time.monotonic() - started < POOL_TIMEOUT + 3, (method, path)
+                assert answer.status_code == 503, (method, path, answer.text)
+                error = answer.json()["error"]
+                assert error["code"] == "service_unavailable"
+                assert "database is unavailable" in error["message"], error  # not "stuck"
+
+            _connections(database, allowed=True)
+            eventually(ready, "ready admin after the database came back", children,
+                       timeout=20)
+            names = [c["name"] for c in http.get("/api/v1/clusters").json()["data"]]
+            assert names == ["c1"]  # the refused write left nothing behind
+            assert http.post("/api/v1/clusters", json={"name": "c2"}).status_code == 201
+            assert http.get("/api/v1/clusters/c2").status_code == 200
+    finally:
+        children.close()
+    lines = [json.loads(line) for line in children.log("admin").splitlines() if line.strip()]
+    messages = [str(e["message"]) for e in lines]
+    assert not [m for m in messages if "unhandled error" in m or "cannot apply" in m]
+    retrying = [m for m in messages if "failed; retrying" in m]
+    # each loop says its trouble once or twice (a session ended, then refused), not per retry
+    assert len(retrying) <= 12, "\n".join(retrying)
+    assert any("works again" in m for m in messages)
