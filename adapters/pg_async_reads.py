@@ -245,7 +245,7 @@ class AsyncReads:
                 pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
                     self._conninfo, kwargs=self._kwargs, min_size=1, max_size=self._max,
                     open=False, name="read-models", timeout=self._timeout,
-                    max_idle=self._max_idle)
+                    max_idle=self._max_idle, reconnect_timeout=self._timeout)
                 await pool.open(wait=True, timeout=self._timeout)
                 self._pool = pool
         return self._pool

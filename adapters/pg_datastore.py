@@ -56,6 +56,11 @@ class NamedPostgresFactory(PostgresFactory):
         # The factory builds its datastore inline from twenty settings; only get_connection
         # differs, so the instance takes the subclass rather than a second pool being built.
         self.datastore.__class__ = TimelyDatastore
+        # psycopg's pool retries a lost connection at 1, 2, 4, 8... s for up to 5 min, so after
+        # an outage it answered again only 2 to 10 s (and up to minutes) after the database
+        # was back. Giving up an attempt after the pool's own timeout lets the next request
+        # start a new one at once (ConnectionPool._maybe_grow_pool): at most 2 s between tries.
+        self.datastore.pool.reconnect_timeout = self.datastore.pool.timeout
         name = self.env.get(APPLICATION_NAME)
         kwargs = self.datastore.pool.kwargs
         if name and isinstance(kwargs, dict):  # the pool is not open yet: no connection made

@@ -10,7 +10,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
-from eventsourcing.persistence import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -64,6 +63,7 @@ from entrypoints.http.admin_metrics import HttpMetrics
 from entrypoints.http.edgegap import SELF_STOP_PREFIX
 from entrypoints.http.errors import (
     EDGEGAP_PREFIXES,
+    UNAVAILABLE,
     ApiError,
     on_api_error,
     on_domain_error,
@@ -77,7 +77,7 @@ from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import asyncdoc, swagger
 from entrypoints.http.routing import PrefixRouter
 from entrypoints.settings import Settings
-from projections.status import ProjectionStuckError, StoreUnavailableError
+from projections.status import ProjectionStuckError
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +184,7 @@ def create_http_app(
             HTTPException: on_http_exception,
             TimeoutError: on_timeout,
             ProjectionStuckError: on_projection_stuck,
-            StoreUnavailableError: on_store_unavailable,
-            OperationalError: on_store_unavailable,
-            InterfaceError: on_store_unavailable,
+            **dict.fromkeys(UNAVAILABLE, on_store_unavailable),
             Exception: on_unexpected,
         },
         lifespan=lifespan,

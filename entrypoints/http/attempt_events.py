@@ -55,6 +55,7 @@ from entrypoints.http.sse import (
     event_stream,
     parse_cursor,
     resumed_at,
+    unless_away,
     waited,
 )
 from entrypoints.http.wakeups import Wakeups, wakeups
@@ -271,16 +272,25 @@ async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
     limit = watch.query.history_limit
     since: datetime | None = None
     first = True
+    last: Seen | None = None  # what the last read found, stood in while the database is away
     with watch.hub.waiting() as woken:
         quiet_since = time.monotonic()
         while True:
             woken.clear()
-            seen = await run(read_after, watch.svc, watch.deployment_id, cursor)
+            away = None if last is None else Seen(last.attempt, [])
+            seen = last = await unless_away(
+                run(read_after, watch.svc, watch.deployment_id, cursor), away)
+            if seen is None:  # the database went away before the first read: wait for it
+                await first_of(woken, watch.stopping, POLL_SECONDS)
+                if watch.stopping.is_set():
+                    return
+                continue
             lines: list[ProgressLine] = []
             if watch.query.include_progress:
                 if first:
                     since, first = _at_or_before(seen.attempt, cursor), False
-                lines = await run(progress_after, watch.svc, seen.attempt, since)
+                lines = await unless_away(run(progress_after, watch.svc, seen.attempt, since),
+                                          [])
             batch = seen.after[:limit] if limit else seen.after
             limit = 0  # only the first page is bounded; what follows comes as it is recorded
             if batch or lines:

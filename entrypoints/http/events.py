@@ -42,6 +42,7 @@ from entrypoints.http.openapi.events import EVENTS_DESCRIPTION, STREAM_DESCRIPTI
 from entrypoints.http.openapi.op import EVENT, Op
 from entrypoints.http.responses import paginated
 from entrypoints.http.routing import route
+from entrypoints.http.sse import unless_away
 from entrypoints.http.wakeups import Wakeups, wakeups
 from projections.query import Cond, ListQuery, Order, Page
 
@@ -166,9 +167,9 @@ class EventStreams:
             quiet_since = time.monotonic()
             while True:
                 woken.clear()
-                messages, cursor = await asyncio.to_thread(
+                messages, cursor = await unless_away(asyncio.to_thread(
                     messages_after, self.store, cursor, topics, STREAM_BATCH
-                )
+                ), ([], cursor))
                 if messages:
                     yield b"".join(frame(m) for m in messages)
                     quiet_since = time.monotonic()

@@ -16,7 +16,7 @@ from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from entrypoints.http.errors import ApiError
+from entrypoints.http.errors import UNAVAILABLE, ApiError
 from entrypoints.http.inputs import first_of, stopping_event
 from entrypoints.http.wakeups import Wakeups, wakeups
 
@@ -44,6 +44,16 @@ def resumed_at(request: Request, cursor: str | None) -> int | None:
     return None if cursor is None else parse_cursor(cursor, "cursor")
 
 
+async def unless_away(read: Awaitable[T], away: T) -> T:
+    """A stream's read, or `away` while the database does not answer: an open stream waits
+    it out (its heartbeats going on) and resumes at its cursor when it is back, instead of
+    breaking off mid-response."""
+    try:
+        return await read
+    except UNAVAILABLE:
+        return away
+
+
 def event_stream(frames: AsyncIterator[bytes]) -> StreamingResponse:
     return StreamingResponse(frames, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -58,7 +68,7 @@ async def followed(hub: Wakeups, stopping: asyncio.Event, cursor: int,
         quiet_since = time.monotonic()
         while not stopping.is_set():
             woken.clear()
-            batch = await fetch(cursor)
+            batch = await unless_away(fetch(cursor), [])
             if batch:
                 framed = [frame(item) for item in batch]
                 yield b"".join(data for _, data in framed)

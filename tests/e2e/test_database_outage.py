@@ -1,12 +1,14 @@
 """A real `edge-admin serve` whose database goes away and comes back: meanwhile every request is
 answered 503 service_unavailable within the pool's timeout (not 500, not a hang), /readyz says
 so within its bound, nothing is half-written or taken for a stuck read model, the background
-loops say each trouble once, and all goes on when the database is back."""
+loops say each trouble once, an open event stream waits it out, and all goes on when the
+database is back."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -55,6 +57,26 @@ def _connections(name: str, allowed: bool) -> None:
                          "WHERE datname = %s", (name,))
 
 
+class Stream:
+    """/api/v1/events/stream read on a thread of its own: its lines, and how it ended."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.lines: list[bytes] = []
+        self.ended: str | None = None
+        self.status = 0  # once the server has answered
+        threading.Thread(target=self._read, args=(url, headers), daemon=True).start()
+
+    def _read(self, url: str, headers: dict[str, str]) -> None:
+        try:
+            with httpx.stream("GET", url, headers=headers, timeout=None) as answer:
+                self.status = answer.status_code
+                for line in answer.iter_lines():
+                    self.lines.append(line.encode())
+            self.ended = "closed by the server"
+        except httpx.HTTPError as exc:
+            self.ended = repr(exc)
+
+
 def test_requests_answer_503_while_the_database_is_away_and_go_on_after(
         tmp_path: Path, database: str) -> None:
     children = Children(tmp_path / "logs")
@@ -76,6 +98,8 @@ def test_requests_answer_503_while_the_database_is_away_and_go_on_after(
 
             eventually(ready, "ready admin", children)
             assert http.post("/api/v1/clusters", json={"name": "c1"}).status_code == 201
+            stream = Stream(f"http://127.0.0.1:{port}/api/v1/events/stream", key)
+            assert eventually(lambda: stream.status, "the stream's answer", children) == 200
 
             _connections(database, allowed=False)
             assert http.get("/healthz").status_code == 200  # the process itself is fine
@@ -102,6 +126,12 @@ def test_requests_answer_503_while_the_database_is_away_and_go_on_after(
             assert names == ["c1"]  # the refused write left nothing behind
             assert http.post("/api/v1/clusters", json={"name": "c2"}).status_code == 201
             assert http.get("/api/v1/clusters/c2").status_code == 200
+            # the stream open through it all goes on with what is recorded now
+            assert http.post("/projects", json={"name": "after"}).status_code == 201
+            eventually(lambda: any(b"event: edge.project.created" in f for f in stream.lines),
+                       f"the project's event on the stream opened before the outage "
+                       f"({stream.lines[-5:]}, {stream.ended})", children, timeout=10)
+            assert stream.ended is None
     finally:
         children.close()
     lines = [json.loads(line) for line in children.log("admin").splitlines() if line.strip()]
