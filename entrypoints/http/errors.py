@@ -144,7 +144,10 @@ async def on_store_unavailable(request: Request, exc: Exception) -> Response:
     StoreUnavailableError), or it broke the statement off (eventsourcing's OperationalError and
     InterfaceError, after its own retries). Nothing is wrong with the request; retry it."""
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return error_response(request, 503, None, f"the database is unavailable ({exc}); retry")
+    # Our own words only: a driver's message names hosts and databases, and some callers
+    # (enrollment, self-stop) need no key.
+    why = exc if isinstance(exc, StoreUnavailableError) else "it broke the statement off"
+    return error_response(request, 503, None, f"the database is unavailable ({why}); retry")
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
