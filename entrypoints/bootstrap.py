@@ -106,7 +106,7 @@ from projections.resource_health_reads import ResourceHealthReads
 from projections.resource_reads import ResourceReads
 from projections.runner import ProjectionWorker
 from projections.ssh_reads import SshReads
-from projections.status import ProjectionStuckError
+from projections.status import ProjectionStuckError, StoreUnavailableError
 from projections.versioning import Action
 from projections.view import TableView
 from projections.webhook_reads import WebhookReads
@@ -207,7 +207,7 @@ class Services:
             return
         try:
             self.clusters.ensure(name)
-        except (ProjectionStuckError, TimeoutError) as exc:
+        except (ProjectionStuckError, StoreUnavailableError, TimeoutError) as exc:
             log.warning("could not create the default cluster %s yet: %s", name, exc)
             return
         self.default_cluster_ensured = True

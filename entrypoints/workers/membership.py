@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from entrypoints.bootstrap import Services
 from entrypoints.workers.loop import every
-from projections.status import ProjectionStuckError
+from projections.status import ProjectionStuckError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +34,12 @@ async def run_membership(services: Services, stop: asyncio.Event) -> None:
 
 
 def join_at_start(services: Services) -> None:
-    """Joins before serving; a read model that cannot follow must not stop the start (the
-    service answers /readyz with why): the membership loop joins once it can."""
+    """Joins before serving; a read model that cannot follow, or a database gone since the
+    start's check, must not stop the start (the service answers /readyz with why): the
+    membership loop joins once it can."""
     try:
         join_admin_cluster(services)
-    except (ProjectionStuckError, TimeoutError) as exc:
+    except (ProjectionStuckError, StoreUnavailableError, TimeoutError) as exc:
         log.warning("could not join the admin cluster at start (%s); retrying", exc)
 
 
