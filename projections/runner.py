@@ -10,9 +10,9 @@ there and says so in one place: `failure` (readiness, metrics, `edge-admin proje
 and the status row other processes read), one log line with the traceback, then one line a
 minute. Writers are refused at once instead of each waiting for a position that will not come.
 It keeps retrying, so a transient fault clears by itself; a fixed release resumes from the
-stuck event on restart, because the tracking position never moved past it. A database that does
-not answer (StoreUnavailableError) is not an event's fault: the runner waits for it and says so,
-without refusing writes in the event's name.
+stuck event on restart, because the tracking position never moved past it. The database's own
+trouble (STORE_TROUBLE: away, restarting, a statement broken off) is not an event's fault: the
+runner waits for it and says so (`store_away`), without refusing writes in the event's name.
 
 On PostgreSQL a writer's own transaction may already have applied its events and moved the
 tracking position (adapters.pg_commit_projection): the writer tells this worker
@@ -31,7 +31,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Tracking
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    Mapper,
+    OperationalError,
+    Tracking,
+)
 
 from projections.model import Delete, Upsert
 from projections.status import (
@@ -59,6 +65,11 @@ OFFER_WAIT = 0.5  # at most this long for a save in flight here, before reading 
 RETRY_CAP = 5.0  # seconds between attempts at an event that failed, at most
 REMIND_EVERY = 60.0  # seconds between the one-line reminders that the projection is stuck
 FAILURE_READ_EVERY = 0.5  # how often a following process reads the projecting one's failure
+# The database's trouble, not an event's: no connection in time (StoreUnavailableError), or a
+# statement broken off after eventsourcing's own retries (a session ended by a restart or an
+# administrator, a cancelled query, a lock not had in time, a full disk). A handler's bug is
+# anything else, including the database refusing its values (IntegrityError, DataError).
+STORE_TROUBLE = (StoreUnavailableError, OperationalError, InterfaceError)
 
 
 class EventFailedError(Exception):
@@ -407,7 +418,7 @@ class ProjectionWorker:
     def _failed(self, exc: BaseException) -> None:
         self.failed_attempts += 1
         cause = exc.cause if isinstance(exc, EventFailedError) else exc
-        if isinstance(cause, StoreUnavailableError):
+        if isinstance(cause, STORE_TROUBLE):
             self._store_away(cause)
             return
         if isinstance(exc, EventFailedError):
@@ -438,14 +449,16 @@ class ProjectionWorker:
                       self.failure.describe())
         self._publish(self.failure)
 
-    def _store_away(self, exc: StoreUnavailableError) -> None:
-        """The database is away: no event is in question, so writers are not refused for it
-        (they fail on the database themselves, and go on when it is back)."""
+    def _store_away(self, exc: BaseException) -> None:
+        """The database is away, or broke the work off: no event is in question, so writers
+        are not refused in its name (they fail on the database themselves, or wait for the read
+        model as usual, and go on when it is back). Readiness says so."""
         now = time.monotonic()
         if self.store_away is None or now - self._reminded >= REMIND_EVERY:
             self._reminded = now
-            log.warning("projection %s waits for the database: %s", self.projection.name, exc)
-        self.store_away = str(exc)
+            log.warning("projection %s waits for the database: %s", self.projection.name,
+                        describe_error(exc))
+        self.store_away = describe_error(exc)
 
     def clear_failure(self) -> None:
         """Everything up to the head was applied (a replay): forget any recorded failure."""

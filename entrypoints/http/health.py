@@ -80,6 +80,8 @@ def _projections(svc: Services) -> str:
     except Exception as exc:  # noqa: BLE001 - the database check reports the cause
         return f"error: cannot read the projection state ({type(exc).__name__})"
     if failure is None:
+        if svc.projector.store_away is not None:  # its words stay in the log (hosts, names)
+            return "error: the projector waits for the database"
         return _rebuild(svc)
     return (f"error: projection {failure.projection} stuck at {failure.describe()}"
             f" (since {failure.since_iso()}, {failure.attempts} attempts)")
