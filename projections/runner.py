@@ -31,20 +31,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    InterfaceError,
-    Mapper,
-    OperationalError,
-    Tracking,
-)
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Tracking
 
 from projections.model import Delete, Upsert
 from projections.status import (
     FAILURES,
+    STORE_TROUBLE,
     ProjectionFailure,
     ProjectionStuckError,
-    StoreUnavailableError,
     describe_error,
 )
 from projections.view import TableView
@@ -65,11 +59,6 @@ OFFER_WAIT = 0.5  # at most this long for a save in flight here, before reading 
 RETRY_CAP = 5.0  # seconds between attempts at an event that failed, at most
 REMIND_EVERY = 60.0  # seconds between the one-line reminders that the projection is stuck
 FAILURE_READ_EVERY = 0.5  # how often a following process reads the projecting one's failure
-# The database's trouble, not an event's: no connection in time (StoreUnavailableError), or a
-# statement broken off after eventsourcing's own retries (a session ended by a restart or an
-# administrator, a cancelled query, a lock not had in time, a full disk). A handler's bug is
-# anything else, including the database refusing its values (IntegrityError, DataError).
-STORE_TROUBLE = (StoreUnavailableError, OperationalError, InterfaceError)
 
 
 class EventFailedError(Exception):
@@ -401,7 +390,7 @@ class ProjectionWorker:
                     self._wake.wait(0.005 if behind else self.poll_interval)
                     continue
                 applied = self.step()
-                if self.failure is not None or self.store_away or not self._published:
+                if self.failure is not None or self.store_away is not None or not self._published:
                     self._recovered()  # also clears what a stopped process left recorded
                 if applied >= self.page_size:
                     continue

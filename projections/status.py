@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError
+
 from projections.model import Column, Kind, Table
 
 FAILURES = Table(
@@ -90,3 +92,11 @@ class StoreUnavailableError(Exception):
     retry it (eventsourcing retries its own OperationalError ten times, a pool timeout each),
     the projection worker does not take it for an event it cannot apply, and HTTP answers 503
     instead of 500."""
+
+
+# The database's trouble, not an event's or a request's: no connection in time
+# (StoreUnavailableError), or a statement broken off after eventsourcing's own retries (a
+# session ended by a restart or an administrator, a cancelled query, a lock not had in time, a
+# full disk). A handler's bug is anything else, including the database refusing its values
+# (IntegrityError, DataError). HTTP answers it 503; the projector waits it out.
+STORE_TROUBLE = (StoreUnavailableError, OperationalError, InterfaceError)

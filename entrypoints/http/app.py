@@ -63,7 +63,6 @@ from entrypoints.http.admin_metrics import HttpMetrics
 from entrypoints.http.edgegap import SELF_STOP_PREFIX
 from entrypoints.http.errors import (
     EDGEGAP_PREFIXES,
-    UNAVAILABLE,
     ApiError,
     on_api_error,
     on_domain_error,
@@ -77,7 +76,7 @@ from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import asyncdoc, swagger
 from entrypoints.http.routing import PrefixRouter
 from entrypoints.settings import Settings
-from projections.status import ProjectionStuckError
+from projections.status import STORE_TROUBLE, ProjectionStuckError
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +183,7 @@ def create_http_app(
             HTTPException: on_http_exception,
             TimeoutError: on_timeout,
             ProjectionStuckError: on_projection_stuck,
-            **dict.fromkeys(UNAVAILABLE, on_store_unavailable),
+            **dict.fromkeys(STORE_TROUBLE, on_store_unavailable),
             Exception: on_unexpected,
         },
         lifespan=lifespan,

@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import msgspec
-from eventsourcing.persistence import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -132,11 +131,6 @@ async def on_projection_stuck(request: Request, exc: Exception) -> Response:
     failure = exc.failure
     details = {"projection": [f"{failure.projection} stuck at {failure.describe()}"]}
     return error_response(request, 503, details, str(exc))
-
-
-# The database did not answer (StoreUnavailableError), or broke a statement off after
-# eventsourcing's own retries (its OperationalError and InterfaceError).
-UNAVAILABLE = (StoreUnavailableError, OperationalError, InterfaceError)
 
 
 async def on_store_unavailable(request: Request, exc: Exception) -> Response:

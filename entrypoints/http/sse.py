@@ -16,9 +16,10 @@ from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from entrypoints.http.errors import UNAVAILABLE, ApiError
+from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import first_of, stopping_event
 from entrypoints.http.wakeups import Wakeups, wakeups
+from projections.status import STORE_TROUBLE
 
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 15.0
@@ -50,7 +51,7 @@ async def unless_away(read: Awaitable[T], away: T) -> T:
     breaking off mid-response."""
     try:
         return await read
-    except UNAVAILABLE:
+    except STORE_TROUBLE:
         return away
 
 
