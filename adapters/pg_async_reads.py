@@ -38,6 +38,7 @@ from psycopg import AsyncConnection, AsyncCursor, OperationalError
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from adapters.outage import Outage
 from projections.status import StoreUnavailableError
 
 Statement = tuple[str, list[Any]]
@@ -89,6 +90,7 @@ class AsyncReads:
         # freed (a lane went back to the pool) and it should lease one itself.
         self._waiters: deque[asyncio.Future[_Lane | None]] = deque()
         self._trimming: asyncio.TimerHandle | None = None
+        self._outage = Outage(timeout)
 
     async def fetch(self, statement: Statement) -> list[tuple[Any, ...]]:
         """The statement's rows."""
@@ -107,26 +109,35 @@ class AsyncReads:
         failing at once. Nothing is refused for a connection lost while nobody used it (the
         server rolls back what a lost connection had not committed, and the untracked writes
         are upserts); with the database away, the last try waits for a new connection and
-        fails with StoreUnavailableError (the pool's timeout, which a caller need not know)."""
-        tries = 2 * self._max + 1
-        for tried in range(1, tries + 1):
-            try:
-                lane = await self._take()
-            except PoolTimeout as exc:
-                raise StoreUnavailableError(f"the database gave no connection within "
-                                            f"{self._timeout:g} s") from exc
-            try:
-                done = await work(lane)
-            except BaseException as exc:
-                self._after_failure(lane)
-                if not (isinstance(exc, OperationalError) and lane.conn.broken):
-                    raise
-                if tried == tries:
-                    raise StoreUnavailableError("the database closed every connection") from exc
-                continue
-            self._give(lane)
-            return done
-        raise AssertionError("the last try returns or raises")
+        fails with StoreUnavailableError (the pool's timeout, which a caller need not know);
+        after that, work is refused at once while one finds out whether it is back (Outage)."""
+        probe = self._outage.enter()
+        try:
+            tries = 2 * self._max + 1
+            for tried in range(1, tries + 1):
+                try:
+                    lane = await self._take()
+                except PoolTimeout as exc:
+                    self._outage.timed_out(probe)
+                    probe = False
+                    raise self._outage.unavailable() from exc
+                try:
+                    done = await work(lane)
+                except BaseException as exc:
+                    self._after_failure(lane)
+                    if not (isinstance(exc, OperationalError) and lane.conn.broken):
+                        raise
+                    if tried == tries:
+                        raise StoreUnavailableError("the database closed every connection") \
+                            from exc
+                    continue
+                self._give(lane)
+                self._outage.answered(probe)
+                probe = False
+                return done
+            raise AssertionError("the last try returns or raises")
+        finally:
+            self._outage.left(probe)
 
     async def aclose(self) -> None:
         pool, self._pool, self._loop, self._opening = self._pool, None, None, None

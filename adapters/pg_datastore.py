@@ -21,7 +21,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 from psycopg_pool import PoolTimeout
 
-from projections.status import StoreUnavailableError
+from adapters.outage import Outage
 
 APPLICATION_NAME = "POSTGRES_APPLICATION_NAME"
 R = TypeVar("R", bound=PostgresTrackingRecorder)
@@ -32,18 +32,27 @@ class TimelyDatastore(PostgresDatastore):
     eventsourcing turns it into its OperationalError, which its recorders retry ten times, so a
     read or write waited ten pool timeouts (50 s by default) with the database away, and a
     client gave up before hearing why. A connection that breaks in use is still retried (on
-    another: the server restarted); waiting for one that never comes is not."""
+    another: the server restarted); waiting for one that never comes is not. Once one wait has
+    timed out, callers are refused at once while one finds out whether it is back (Outage)."""
+
+    outage: Outage  # set by NamedPostgresFactory, which makes the instance one of these
 
     @contextmanager
     def get_connection(self) -> Iterator[Connection[DictRow]]:
+        probe = self.outage.enter()
         try:
             with super().get_connection() as conn:
+                self.outage.answered(probe)
+                probe = False
                 yield conn
         except OperationalError as exc:
             if isinstance(exc.__cause__, PoolTimeout):
-                raise StoreUnavailableError(
-                    f"the database gave no connection within {self.pool.timeout:g} s") from exc
+                self.outage.timed_out(probe)
+                probe = False
+                raise self.outage.unavailable() from exc
             raise
+        finally:
+            self.outage.left(probe)
 
 
 class NamedPostgresFactory(PostgresFactory):
@@ -51,11 +60,14 @@ class NamedPostgresFactory(PostgresFactory):
     operator reading pg_stat_activity sees which process and pool holds them, and whose
     datastore answers a pool timeout as StoreUnavailableError (TimelyDatastore)."""
 
+    datastore: TimelyDatastore
+
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         # The factory builds its datastore inline from twenty settings; only get_connection
         # differs, so the instance takes the subclass rather than a second pool being built.
         self.datastore.__class__ = TimelyDatastore
+        self.datastore.outage = Outage(self.datastore.pool.timeout)
         # psycopg's pool retries a lost connection at 1, 2, 4, 8... s for up to 5 min, so after
         # an outage it answered again only 2 to 10 s (and up to minutes) after the database
         # was back. Giving up an attempt after the pool's own timeout lets the next request

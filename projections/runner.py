@@ -57,6 +57,9 @@ class BatchProjection(Protocol):
 
 OFFER_WAIT = 0.5  # at most this long for a save in flight here, before reading from the store
 RETRY_CAP = 5.0  # seconds between attempts at an event that failed, at most
+# ... and at the database while it is away: a try costs nothing then (refused at once, or the
+# one waiting to find out: adapters/outage.py), and readiness clears only once one succeeds.
+STORE_RETRY_CAP = 1.0
 REMIND_EVERY = 60.0  # seconds between the one-line reminders that the projection is stuck
 FAILURE_READ_EVERY = 0.5  # how often a following process reads the projecting one's failure
 
@@ -397,7 +400,8 @@ class ProjectionWorker:
                 backoff = self.poll_interval
             except Exception as exc:  # noqa: BLE001 - whatever it is, it is reported and retried
                 self._failed(exc)
-                backoff = min(max(backoff, self.poll_interval) * 2, RETRY_CAP)
+                cap = RETRY_CAP if self.store_away is None else STORE_RETRY_CAP
+                backoff = min(max(backoff, self.poll_interval) * 2, cap)
                 self._resync()
                 # New writes would wake it at once; they cannot help the stuck event.
                 self._stop.wait(backoff)
@@ -410,6 +414,7 @@ class ProjectionWorker:
         if isinstance(cause, STORE_TROUBLE):
             self._store_away(cause)
             return
+        self.store_away = None  # the database answered, to say what is wrong with the event
         if isinstance(exc, EventFailedError):
             nid, event_type, cause = exc.notification_id, type_name(exc.event), exc.cause
         else:  # reading or decoding the page failed: the next event is the one in question

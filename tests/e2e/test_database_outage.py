@@ -1,5 +1,6 @@
 """A real `edge-admin serve` whose database goes away and comes back: meanwhile every request is
-answered 503 service_unavailable within the pool's timeout (not 500, not a hang), /readyz says
+answered 503 service_unavailable within the pool's timeout (not 500, not a hang; at once once
+it is known to be away), /readyz says
 so within its bound, nothing is half-written or taken for a stuck read model, the background
 loops say each trouble once, an open event stream waits it out, and all goes on when the
 database is back."""
@@ -12,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -118,6 +120,18 @@ def test_requests_answer_503_while_the_database_is_away_and_go_on_after(
                 error = answer.json()["error"]
                 assert error["code"] == "service_unavailable"
                 assert "database is unavailable" in error["message"], error  # not "stuck"
+
+            # Known to be away now: of many requests at once, one waits to find out, the rest
+            # are refused at once instead of each waiting for the pool's timeout.
+            def timed(_: int) -> tuple[int, float]:
+                started = time.monotonic()
+                return (http.get("/api/v1/clusters/c1").status_code,
+                        time.monotonic() - started)
+
+            with ThreadPoolExecutor(10) as pool:
+                answers = list(pool.map(timed, range(10)))
+            assert {status for status, _ in answers} == {503}
+            assert sum(took < 1.0 for _, took in answers) >= 8, answers
 
             _connections(database, allowed=True)
             eventually(ready, "ready admin after the database came back", children,
