@@ -11,7 +11,7 @@ and the status row other processes read), one log line with the traceback, then 
 minute. Writers are refused at once instead of each waiting for a position that will not come.
 It keeps retrying, so a transient fault clears by itself; a fixed release resumes from the
 stuck event on restart, because the tracking position never moved past it. The database's own
-trouble (STORE_TROUBLE: away, restarting, a statement broken off) is not an event's fault: the
+trouble (is_store_trouble: away, restarting, a statement broken off) is not an event's fault: the
 runner waits for it and says so (`store_away`), without refusing writes in the event's name.
 
 On PostgreSQL a writer's own transaction may already have applied its events and moved the
@@ -36,10 +36,10 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, Tracking
 from projections.model import Delete, Upsert
 from projections.status import (
     FAILURES,
-    STORE_TROUBLE,
     ProjectionFailure,
     ProjectionStuckError,
     describe_error,
+    is_store_trouble,
 )
 from projections.view import TableView
 
@@ -411,7 +411,7 @@ class ProjectionWorker:
     def _failed(self, exc: BaseException) -> None:
         self.failed_attempts += 1
         cause = exc.cause if isinstance(exc, EventFailedError) else exc
-        if isinstance(cause, STORE_TROUBLE):
+        if is_store_trouble(cause):
             self._store_away(cause)
             return
         self.store_away = None  # the database answered, to say what is wrong with the event

@@ -98,5 +98,16 @@ class StoreUnavailableError(Exception):
 # (StoreUnavailableError), or a statement broken off after eventsourcing's own retries (a
 # session ended by a restart or an administrator, a cancelled query, a lock not had in time, a
 # full disk). A handler's bug is anything else, including the database refusing its values
-# (IntegrityError, DataError). HTTP answers it 503; the projector waits it out.
+# (IntegrityError, DataError). HTTP answers it 503; the projector waits it out. The classes
+# catch it; is_store_trouble decides.
 STORE_TROUBLE = (StoreUnavailableError, OperationalError, InterfaceError)
+SQLITE_ERROR = 1  # sqlite3's code for an error in the statement itself: no such table, syntax
+
+
+def is_store_trouble(exc: BaseException) -> bool:
+    """Whether `exc` is the database's trouble rather than a bug. SQLite reports a statement it
+    cannot run (no such table or column, bad syntax) as an OperationalError too, where
+    PostgreSQL's is a ProgrammingError: that one is a bug, told by sqlite3's error code."""
+    if not isinstance(exc, STORE_TROUBLE):
+        return False
+    return getattr(exc.__cause__, "sqlite_errorcode", None) != SQLITE_ERROR

@@ -23,7 +23,7 @@ from domain.enrollment_key import KeyRefusedError
 from domain.shared import DomainError, GoneError, InvalidValueError, StateConflictError
 from entrypoints.http.edgegap_shapes import ErrorMessageResponse
 from entrypoints.http.responses import JSONResponse, error_body
-from projections.status import ProjectionStuckError, StoreUnavailableError
+from projections.status import ProjectionStuckError, StoreUnavailableError, is_store_trouble
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,10 @@ async def on_projection_stuck(request: Request, exc: Exception) -> Response:
 async def on_store_unavailable(request: Request, exc: Exception) -> Response:
     """The database did not answer: away, restarting, or every connection busy (a
     StoreUnavailableError), or it broke the statement off (eventsourcing's OperationalError and
-    InterfaceError, after its own retries). Nothing is wrong with the request; retry it."""
+    InterfaceError, after its own retries). Nothing is wrong with the request; retry it. A
+    statement SQLite could not run is a bug, answered as one."""
+    if not is_store_trouble(exc):
+        return await on_unexpected(request, exc)
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     # Our own words only: a driver's message names hosts and databases, and some callers
     # (enrollment, self-stop) need no key.

@@ -19,7 +19,7 @@ from starlette.responses import StreamingResponse
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import first_of, stopping_event
 from entrypoints.http.wakeups import Wakeups, wakeups
-from projections.status import STORE_TROUBLE
+from projections.status import STORE_TROUBLE, is_store_trouble
 
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 15.0
@@ -51,7 +51,9 @@ async def unless_away(read: Awaitable[T], away: T) -> T:
     breaking off mid-response."""
     try:
         return await read
-    except STORE_TROUBLE:
+    except STORE_TROUBLE as exc:
+        if not is_store_trouble(exc):
+            raise
         return away
 
 

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from application.counters import Counters
 from application.troubles import Trouble
 from application.wakeup import pause
-from projections.status import STORE_TROUBLE, ProjectionStuckError
+from projections.status import ProjectionStuckError, is_store_trouble
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,5 +54,5 @@ async def every(  # noqa: PLR0913
         except Exception as exc:  # noqa: BLE001 - counted, said once, retried next time
             counters.add("quantum.jobs_exceptions_total")
             # A database that is away is no bug: its one line says all there is to say.
-            trouble.failed(exc, traceback=not isinstance(exc, STORE_TROUBLE))
+            trouble.failed(exc, traceback=not is_store_trouble(exc))
         await pause(stop, interval)

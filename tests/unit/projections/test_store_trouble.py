@@ -1,10 +1,11 @@
 """The projector tells the database's trouble from an event's: a statement the database broke
 off (or no connection) leaves writes to wait for the read model as usual and goes on by itself;
-an error of the event's own (a handler's bug, a value the database refuses) makes it stuck and
-refuses writes at once."""
+an error of the event's own (a handler's bug, a value the database refuses, a statement SQLite
+cannot run) makes it stuck and refuses writes at once."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from application.clusters import CreateCluster
 from domain.cluster import Cluster
 from entrypoints.bootstrap import Services
 from projections import fleet
-from projections.status import ProjectionStuckError, StoreUnavailableError
+from projections.status import ProjectionStuckError, StoreUnavailableError, is_store_trouble
 
 HANDLERS: dict[Any, Any] = fleet.HANDLERS
 
@@ -60,15 +61,47 @@ def test_the_databases_trouble_is_waited_out_and_refuses_no_write(
     assert svc.fleet_reads.clusters.first() is not None
 
 
-def test_a_value_the_database_refuses_makes_the_projector_stuck(
-    memory_services: Services, monkeypatch: pytest.MonkeyPatch,
+def _sqlite_error(sql: str) -> OperationalError:
+    """What eventsourcing's SQLite datastore raises for a statement SQLite cannot run."""
+    try:
+        sqlite3.connect(":memory:").execute(sql)
+    except sqlite3.OperationalError as exc:
+        wrapped = OperationalError(exc)
+        wrapped.__cause__ = exc
+        return wrapped
+    raise AssertionError(sql)
+
+
+def _sqlite_busy() -> OperationalError:
+    busy = sqlite3.OperationalError("database is locked")
+    busy.sqlite_errorcode = 5  # SQLITE_BUSY, as sqlite3 sets it
+    wrapped = OperationalError(busy)
+    wrapped.__cause__ = busy
+    return wrapped
+
+
+@pytest.mark.parametrize("bug", [
+    DataError("value too long for type character varying(63)"),
+    _sqlite_error("SELECT no_such_column FROM sqlite_master"),
+])
+def test_an_error_of_the_events_own_makes_the_projector_stuck(
+    memory_services: Services, monkeypatch: pytest.MonkeyPatch, bug: Exception,
 ) -> None:
     def refused(event: Any) -> Any:
-        raise DataError("value too long for type character varying(63)")
+        raise bug
 
     monkeypatch.setitem(HANDLERS, Cluster.Created, refused)
     with pytest.raises(ProjectionStuckError):
         memory_services.clusters.create(CreateCluster(name="refused"))
     assert memory_services.projector.store_away is None
     failure = memory_services.projector.failure
-    assert failure is not None and "DataError" in failure.error
+    assert failure is not None and type(bug).__name__ in failure.error
+
+
+def test_which_errors_are_the_databases_trouble() -> None:
+    assert is_store_trouble(StoreUnavailableError("away"))
+    assert is_store_trouble(OperationalError("terminating connection"))
+    assert is_store_trouble(_sqlite_busy())
+    assert not is_store_trouble(_sqlite_error("SELECT * FROM no_such_table"))
+    assert not is_store_trouble(DataError("value too long"))
+    assert not is_store_trouble(RuntimeError("a handler's bug"))
