@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from application.troubles import Trouble
 from entrypoints.bootstrap import Services
 from entrypoints.http.inputs import services
 from entrypoints.http.responses import JSONResponse
@@ -54,14 +55,19 @@ async def healthz(request: Request) -> Response:
     return JSONResponse(HealthResponse(status="ok"))
 
 
+# Probes ask every few seconds: an outage is logged once, and its end.
+_DATABASE_CHECK = Trouble(log, "readiness: the database check")
+
+
 def _database(svc: Services) -> str:
     try:
         svc.store.recorder.max_notification_id()
         svc.fleet_reads.clusters.first()  # the read model answers
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; the reason is shown
-        log.warning("readiness: database check failed: %s", exc)
+        _DATABASE_CHECK.failed(exc)
         # Our own words only: a driver's message names hosts and databases to anyone asking.
         return f"error: {exc if isinstance(exc, StoreUnavailableError) else type(exc).__name__}"
+    _DATABASE_CHECK.over()
     return "ok"
 
 
