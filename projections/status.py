@@ -2,7 +2,8 @@
 
 The projecting process keeps it in memory and records it in the `projection_failures` table, so
 other processes (their writers, their readiness, `edge-admin projections status`) see it too.
-A database that is away is not such a failure: that is StoreUnavailableError, and it passes.
+The database's own trouble (away, restarting, a statement broken off: is_store_trouble) is not
+such a failure: the projector waits it out.
 """
 
 from __future__ import annotations
