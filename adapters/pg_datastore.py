@@ -17,11 +17,13 @@ from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresT
 from eventsourcing.utils import Environment, EnvType
 from psycopg import Connection, sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.errors import LockNotAvailable
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 from psycopg_pool import PoolTimeout
 
 from adapters.outage import Outage
+from projections.status import StoreUnavailableError
 
 APPLICATION_NAME = "POSTGRES_APPLICATION_NAME"
 R = TypeVar("R", bound=PostgresTrackingRecorder)
@@ -32,8 +34,9 @@ class TimelyDatastore(PostgresDatastore):
     eventsourcing turns it into its OperationalError, which its recorders retry ten times, so a
     read or write waited ten pool timeouts (50 s by default) with the database away, and a
     client gave up before hearing why. A connection that breaks in use is still retried (on
-    another: the server restarted); waiting for one that never comes is not. Once one wait has
-    timed out, callers are refused at once while one finds out whether it is back (Outage)."""
+    another: the server restarted); waiting for one that never comes is not, nor waiting again
+    for a table lock another session holds. Once one wait for a connection has timed out,
+    callers are refused at once while one finds out whether it is back (Outage)."""
 
     outage: Outage  # set by NamedPostgresFactory, which makes the instance one of these
 
@@ -50,6 +53,13 @@ class TimelyDatastore(PostgresDatastore):
                 self.outage.timed_out(probe)
                 probe = False
                 raise self.outage.unavailable() from exc
+            if isinstance(exc.__cause__, LockNotAvailable):
+                # Another session (a VACUUM FULL, an ALTER TABLE, a manual LOCK) held a table
+                # a save locks, past POSTGRES_LOCK_TIMEOUT. Retried ten times, a write waited
+                # up to 100 s, and all writes of the process behind it.
+                raise StoreUnavailableError(
+                    f"a table stayed locked by another session for {self.lock_timeout} s"
+                ) from exc
             raise
         finally:
             self.outage.left(probe)
