@@ -26,6 +26,7 @@ from eventsourcing.utils import get_topic
 
 from application.ports import EventPublisher
 from application.store import EdgeStore
+from application.troubles import Trouble
 from application.wakeup import Stopped, Wakeup, pause, unless_stopped
 from domain.catalog import PUBLIC_EVENTS, Message, to_message
 
@@ -72,7 +73,7 @@ class Relay:
         self.published = 0
         self.read = 0  # messages read for publishing (some more than once, after a failure)
         self.failed_batches = 0
-        self.last_error: str | None = None
+        self.trouble = Trouble(log, "the relay")  # backing off up to 5 s meanwhile
         self._wakeup = Wakeup()
 
     def wake(self, *_: Any) -> None:
@@ -175,18 +176,13 @@ class Relay:
                     await self.drain(stop, first)
                     if self.record_due() == 0:
                         await self.record()
-                    if self.last_error is not None:
-                        log.info("relay publishing again from position %s", self.position)
-                    backoff, self.last_error = self.poll_interval, None
+                    self.trouble.over(f" from position {self.position}")
+                    backoff = self.poll_interval
                 except Stopped:
                     break
                 except Exception as exc:  # noqa: BLE001 - the relay outlives broker/db outages
                     leading = False  # read the recorded position again before going on
-                    error = f"{type(exc).__name__}: {exc}"
-                    if error != self.last_error:  # one line per new trouble, not per retry
-                        log.warning("relay failed at position %s; retrying with backoff up to "
-                                    "5 s: %s", self.position, error)
-                    self.last_error = error
+                    self.trouble.failed(exc, where=f" at position {self.position}")
                     backoff = min(max(backoff * 2, 0.1), 5.0)
                 due = self.record_due()
                 await self._wakeup.sleep(stop, backoff if due is None else min(due, backoff))

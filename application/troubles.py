@@ -17,15 +17,16 @@ class Trouble:
         self.log, self.what = log, what
         self.last: str | None = None  # the error being retried, None while all is well
 
-    def failed(self, exc: BaseException, *, traceback: bool = False) -> None:
+    def failed(self, exc: BaseException, *, traceback: bool = False, where: str = "") -> None:
+        """`where`: said after the name when it is logged (" at position 12")."""
         error = f"{type(exc).__name__}: {exc}"
         if error != self.last:  # with its traceback at error level: it may be a bug
             self.log.log(logging.ERROR if traceback else logging.WARNING,
-                         "%s failed; retrying: %s", self.what, error,
+                         "%s failed%s; retrying: %s", self.what, where, error,
                          exc_info=exc if traceback else None)
         self.last = error
 
-    def over(self) -> None:
+    def over(self, where: str = "") -> None:
         if self.last is not None:
-            self.log.warning("%s works again", self.what)
+            self.log.warning("%s works again%s", self.what, where)
             self.last = None
