@@ -8,7 +8,6 @@ database is back."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -23,8 +22,7 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import PG_BASE, pg_schema
-from tests.contract import HOOKS
-from tests.e2e.test_agent_process import Children, eventually, free_port
+from tests.e2e.test_agent_process import API_KEY, Admin, Children, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -82,72 +80,70 @@ class Stream:
 def test_requests_answer_503_while_the_database_is_away_and_go_on_after(
         tmp_path: Path, database: str) -> None:
     children = Children(tmp_path / "logs")
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "API_KEY": "outage-api-key-01",
-           "DATABASE_URL": urlparse(PG_BASE)._replace(path=f"/{database}").geturl(),
-           "LOG_FORMAT": "json"}
-    children.spawn("admin", ["edge-admin", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                   env)
-    key = {"Authorization": "Bearer outage-api-key-01"}
+    admin = Admin(children, tmp_path)
+    admin.env.update(DATABASE_URL=urlparse(PG_BASE)._replace(path=f"/{database}").geturl(),
+                     LOG_FORMAT="json")
+    key = {"Authorization": f"Bearer {API_KEY}"}
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=key,
-                          event_hooks=HOOKS) as http:
-            def ready() -> bool:
-                try:
-                    return http.get("/readyz").status_code == 200
-                except httpx.TransportError:
-                    return False
+        admin.start()
+        http = admin.http
 
-            eventually(ready, "ready admin", children)
-            assert http.post("/api/v1/clusters", json={"name": "c1"}).status_code == 201
-            stream = Stream(f"http://127.0.0.1:{port}/api/v1/events/stream", key)
-            assert eventually(lambda: stream.status, "the stream's answer", children) == 200
+        def ready() -> bool:
+            try:
+                return http.get("/readyz").status_code == 200
+            except httpx.TransportError:
+                return False
 
-            _connections(database, allowed=False)
-            assert http.get("/healthz").status_code == 200  # the process itself is fine
+        eventually(ready, "ready admin", children)
+        assert http.post("/api/v1/clusters", json={"name": "c1"}).status_code == 201
+        stream = Stream(f"{admin.url}/api/v1/events/stream", key)
+        assert eventually(lambda: stream.status, "the stream's answer", children) == 200
+
+        _connections(database, allowed=False)
+        assert http.get("/healthz").status_code == 200  # the process itself is fine
+        started = time.monotonic()
+        readiness = http.get("/readyz")
+        assert time.monotonic() - started < READY_WITHIN + 1.5
+        assert readiness.status_code == 503
+        assert readiness.json()["checks"]["database"].startswith("error")
+        for method, path, body in [("GET", "/api/v1/clusters/c1", None),
+                                   ("POST", "/api/v1/clusters", {"name": "c2"}),
+                                   ("POST", "/api/v1/clusters", {"name": "c2"})]:
             started = time.monotonic()
-            readiness = http.get("/readyz")
-            assert time.monotonic() - started < READY_WITHIN + 1.5
-            assert readiness.status_code == 503
-            assert readiness.json()["checks"]["database"].startswith("error")
-            for method, path, body in [("GET", "/api/v1/clusters/c1", None),
-                                       ("POST", "/api/v1/clusters", {"name": "c2"}),
-                                       ("POST", "/api/v1/clusters", {"name": "c2"})]:
-                started = time.monotonic()
-                answer = http.request(method, path, json=body)
-                assert time.monotonic() - started < POOL_TIMEOUT + 3, (method, path)
-                assert answer.status_code == 503, (method, path, answer.text)
-                error = answer.json()["error"]
-                assert error["code"] == "service_unavailable"
-                assert "database is unavailable" in error["message"], error  # not "stuck"
+            answer = http.request(method, path, json=body)
+            assert time.monotonic() - started < POOL_TIMEOUT + 3, (method, path)
+            assert answer.status_code == 503, (method, path, answer.text)
+            error = answer.json()["error"]
+            assert error["code"] == "service_unavailable"
+            assert "database is unavailable" in error["message"], error  # not "stuck"
 
-            # Known to be away now: of many requests at once, one waits to find out, the rest
-            # are refused at once instead of each waiting for the pool's timeout.
-            def timed(_: int) -> tuple[int, float]:
-                started = time.monotonic()
-                return (http.get("/api/v1/clusters/c1").status_code,
-                        time.monotonic() - started)
+        # Known to be away now: of many requests at once, one waits to find out, the rest
+        # are refused at once instead of each waiting for the pool's timeout.
+        def timed(_: int) -> tuple[int, float]:
+            started = time.monotonic()
+            return (http.get("/api/v1/clusters/c1").status_code,
+                    time.monotonic() - started)
 
-            with ThreadPoolExecutor(10) as pool:
-                answers = list(pool.map(timed, range(10)))
-            assert {status for status, _ in answers} == {503}
-            assert sum(took < 1.0 for _, took in answers) >= 8, answers
+        with ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(timed, range(10)))
+        assert {status for status, _ in answers} == {503}
+        assert sum(took < 1.0 for _, took in answers) >= 8, answers
 
-            _connections(database, allowed=True)
-            eventually(ready, "ready admin after the database came back", children,
-                       timeout=20)
-            names = [c["name"] for c in http.get("/api/v1/clusters").json()["data"]]
-            assert names == ["c1"]  # the refused write left nothing behind
-            assert http.post("/api/v1/clusters", json={"name": "c2"}).status_code == 201
-            assert http.get("/api/v1/clusters/c2").status_code == 200
-            # the stream open through it all goes on with what is recorded now
-            assert http.post("/projects", json={"name": "after"}).status_code == 201
-            eventually(lambda: any(b"event: edge.project.created" in f for f in stream.lines),
-                       f"the project's event on the stream opened before the outage "
-                       f"({stream.lines[-5:]}, {stream.ended})", children, timeout=10)
-            assert stream.ended is None
+        _connections(database, allowed=True)
+        eventually(ready, "ready admin after the database came back", children,
+                   timeout=20)
+        names = [c["name"] for c in http.get("/api/v1/clusters").json()["data"]]
+        assert names == ["c1"]  # the refused write left nothing behind
+        assert http.post("/api/v1/clusters", json={"name": "c2"}).status_code == 201
+        assert http.get("/api/v1/clusters/c2").status_code == 200
+        # the stream open through it all goes on with what is recorded now
+        assert http.post("/projects", json={"name": "after"}).status_code == 201
+        eventually(lambda: any(b"event: edge.project.created" in f for f in stream.lines),
+                   f"the project's event on the stream opened before the outage "
+                   f"({stream.lines[-5:]}, {stream.ended})", children, timeout=10)
+        assert stream.ended is None
     finally:
-        children.close()
+        admin.close()
     lines = [json.loads(line) for line in children.log("admin").splitlines() if line.strip()]
     messages = [str(e["message"]) for e in lines]
     assert not [m for m in messages if "unhandled error" in m or "cannot apply" in m]

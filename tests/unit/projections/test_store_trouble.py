@@ -61,23 +61,26 @@ def test_the_databases_trouble_is_waited_out_and_refuses_no_write(
     assert svc.fleet_reads.clusters.first() is not None
 
 
+def _as_eventsourcing_does(exc: sqlite3.OperationalError) -> OperationalError:
+    """What eventsourcing's SQLite datastore raises for sqlite3's error."""
+    wrapped = OperationalError(exc)
+    wrapped.__cause__ = exc
+    return wrapped
+
+
 def _sqlite_error(sql: str) -> OperationalError:
-    """What eventsourcing's SQLite datastore raises for a statement SQLite cannot run."""
+    """A statement SQLite cannot run."""
     try:
         sqlite3.connect(":memory:").execute(sql)
     except sqlite3.OperationalError as exc:
-        wrapped = OperationalError(exc)
-        wrapped.__cause__ = exc
-        return wrapped
+        return _as_eventsourcing_does(exc)
     raise AssertionError(sql)
 
 
 def _sqlite_busy() -> OperationalError:
     busy = sqlite3.OperationalError("database is locked")
     busy.sqlite_errorcode = 5  # SQLITE_BUSY, as sqlite3 sets it
-    wrapped = OperationalError(busy)
-    wrapped.__cause__ = busy
-    return wrapped
+    return _as_eventsourcing_does(busy)
 
 
 @pytest.mark.parametrize("bug", [
