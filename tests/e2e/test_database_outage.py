@@ -1,9 +1,8 @@
 """A real `edge-admin serve` whose database goes away and comes back: meanwhile every request is
 answered 503 service_unavailable within the pool's timeout (not 500, not a hang; at once once
-it is known to be away), /readyz says
-so within its bound, nothing is half-written or taken for a stuck read model, the background
-loops say each trouble once, an open event stream waits it out, and all goes on when the
-database is back."""
+it is known to be away), /readyz says so within its bound, /metrics still answers (database_up
+0), nothing is half-written or taken for a stuck read model, the background loops say each
+trouble once, an open event stream waits it out, and all goes on when the database is back."""
 
 from __future__ import annotations
 
@@ -106,6 +105,11 @@ def test_requests_answer_503_while_the_database_is_away_and_go_on_after(
         assert time.monotonic() - started < READY_WITHIN + 1.5
         assert readiness.status_code == 503
         assert readiness.json()["checks"]["database"].startswith("error")
+        scrape = http.get("/metrics")  # Prometheus keeps the target and sees why
+        assert scrape.status_code == 200, scrape.text
+        assert "\nedge_admin_database_up 0.0\n" in scrape.text
+        assert 'route="/readyz",status="503"' in scrape.text
+        assert "edge_admin_projection_lag_events" not in scrape.text  # not read, not invented
         for method, path, body in [("GET", "/api/v1/clusters/c1", None),
                                    ("POST", "/api/v1/clusters", {"name": "c2"}),
                                    ("POST", "/api/v1/clusters", {"name": "c2"})]:
@@ -136,6 +140,9 @@ def test_requests_answer_503_while_the_database_is_away_and_go_on_after(
         assert names == ["c1"]  # the refused write left nothing behind
         assert http.post("/api/v1/clusters", json={"name": "c2"}).status_code == 201
         assert http.get("/api/v1/clusters/c2").status_code == 200
+        scrape = http.get("/metrics").text
+        assert "\nedge_admin_database_up 1.0\n" in scrape
+        assert "\nedge_admin_projection_lag_events " in scrape
         # the stream open through it all goes on with what is recorded now
         assert http.post("/projects", json={"name": "after"}).status_code == 201
         eventually(lambda: any(b"event: edge.project.created" in f for f in stream.lines),
