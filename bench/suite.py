@@ -15,6 +15,10 @@ after it is durable and its read model caught up. Then, in this process: project
 The same run measures the ceiling (bench/ceiling.py: the same stack doing one plain durable
 insert per POST and one primary-key read per GET) with the same wrk workloads, and prints each
 of our figures as a ratio to it: the ratios are the goals (issue 18), not the absolute figures.
+It also measures the event-sourced floor (bench/es_floor.py: that stack plus eventsourcing's own
+application and recorder saving one one-event aggregate per POST, batched by one writer thread
+and, apart, one save per request) and prints the floor against the ceiling and our writes
+against the floor: what event sourcing itself costs, and what of the rest is ours.
 """
 
 from __future__ import annotations
@@ -89,25 +93,28 @@ def load(  # noqa: PLR0913 - one call per table row, all plain values
 
 
 @contextmanager
-def ceiling_server(schema_url: str) -> Iterator[httpx.Client]:
-    """bench/ceiling.py in its own process, on the fresh schema behind `schema_url`."""
+def ceiling_server(schema_url: str, module: str = "bench.ceiling", *more: str
+                   ) -> Iterator[httpx.Client]:
+    """bench/ceiling.py (or bench/es_floor.py, which takes the schema's name) in its own
+    process, on the fresh schema behind `schema_url`."""
     schema = schema_url.rsplit("schema=", 1)[1]
     port = free_port()
+    where = (["--database-url", f"{BASE}?options=-csearch_path%3D{schema}"]
+             if module == "bench.ceiling" else ["--schema", schema])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.ceiling", "--port", str(port),
-         "--database-url", f"{BASE}?options=-csearch_path%3D{schema}"], cwd=ROOT)
+        [sys.executable, "-m", module, "--port", str(port), *where, *more], cwd=ROOT)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"bench.ceiling exited {proc.returncode}")
+                raise RuntimeError(f"{module} exited {proc.returncode}")
             try:
                 client.get("/rows/00000000-0000-0000-0000-000000000000")
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("bench.ceiling did not answer in 30 s") from None
+                    raise RuntimeError(f"{module} did not answer in 30 s") from None
                 time.sleep(0.1)
         yield client
     finally:
@@ -134,6 +141,23 @@ def run_ceiling(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+FLOORS = {"es floor": ("--batch",), "es per request": ()}  # path -> bench.es_floor's flags
+
+
+def run_floor(args: argparse.Namespace) -> list[Row]:
+    """The ceiling's write workload against the event-sourced floor, both ways of saving."""
+    rows: list[Row] = []
+    body = json.dumps({"command_text": "uptime",
+                       "targeting": {"type": "nodes", "node_ids": ["{id}"]}})
+    for path, flags in FLOORS.items():
+        with fresh_schema() as url, ceiling_server(url, "bench.es_floor", *flags) as client:
+            for clients in args.clients:
+                lua = wrk.script(API_KEY, "POST", "/rows", body)
+                rows.append((path, "write", clients,
+                             wrk.run(str(client.base_url), lua, clients, args.seconds)))
+    return rows
+
+
 def print_ratios(rows: list[Row]) -> None:
     """Ours against the ceiling at the same client count: rate ratio (higher is better) and
     latency ratios (lower is better). Lists are compared with the ceiling's single-row GET."""
@@ -143,8 +167,12 @@ def print_ratios(rows: list[Row]) -> None:
              (("group commit", "register"), ("ceiling", "write")),
              (("gc+projector", "register"), ("ceiling", "write")),
              (("group commit", "heartbeat"), ("ceiling", "write")),
-             (("reads", "get"), ("ceiling", "get")), (("reads", "list"), ("ceiling", "get"))]
-    print(f"{'ours / ceiling':<24}{'clients':>8}{'req/s':>9}{'p50':>9}{'p99':>9}")
+             (("reads", "get"), ("ceiling", "get")), (("reads", "list"), ("ceiling", "get")),
+             (("es floor", "write"), ("ceiling", "write")),
+             (("es per request", "write"), ("ceiling", "write")),
+             (("group commit", "command"), ("es floor", "write")),
+             (("group commit", "register"), ("es floor", "write"))]
+    print(f"{'ours / ceiling':<32}{'clients':>8}{'req/s':>9}{'p50':>9}{'p99':>9}")
     for (mode, workload), (base_mode, base_workload) in pairs:
         for clients in sorted({c for (_, _, c) in table}):
             ours = table.get((mode, workload, clients))
@@ -156,7 +184,8 @@ def print_ratios(rows: list[Row]) -> None:
                 return f"{o[key] / b[key]:.2f}x" if o[key] and b[key] else "-"
 
             label = ("" if mode in ("group commit", "reads") else mode + " ") + workload
-            print(f"{label + ' vs ' + base_workload:<24}{clients:>8}{ratio('rate'):>9}"
+            label += " vs " + ("" if base_mode == "ceiling" else base_mode + " ") + base_workload
+            print(f"{label:<32}{clients:>8}{ratio('rate'):>9}"
                   f"{ratio('p50_ms'):>9}{ratio('p99_ms'):>9}")
 
 
@@ -278,12 +307,12 @@ def replay_rate(events: int, rebuild_with: Callable[[Services], ReplayReport] = 
 
 
 def print_rows(rows: list[Row]) -> None:
-    print(f"{'path':<14}{'workload':<10}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+    print(f"{'path':<16}{'workload':<10}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'errors':>8}")
     for mode, workload, clients, r in rows:
         p50 = f"{r['p50_ms']:.1f}" if r["p50_ms"] is not None else "-"
         p99 = f"{r['p99_ms']:.1f}" if r["p99_ms"] is not None else "-"
-        print(f"{mode:<14}{workload:<10}{clients:>8}{r['rate']:>10,.0f}{p50:>9}{p99:>9}"
+        print(f"{mode:<16}{workload:<10}{clients:>8}{r['rate']:>10,.0f}{p50:>9}{p99:>9}"
               f"{r['errors']:>8}")
         if r["first_error"]:
             print(f"    {r['first_error'][0]}")
@@ -300,7 +329,7 @@ def main() -> None:
     if not wrk.available():
         sys.exit("bench.suite drives the server with wrk: apt-get install wrk")
     print(f"{os.cpu_count()} CPUs, PostgreSQL; server log: {args.log}")
-    rows = run_ceiling(args)
+    rows = run_ceiling(args) + run_floor(args)
     rows += [row for mode in args.modes for row in run_mode(mode, args)]
     print_rows(rows)
     print_ratios(rows)
