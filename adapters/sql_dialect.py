@@ -13,6 +13,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from domain.shared import utc_within_range
 from projections.model import (
     FOUND,
     Change,
@@ -156,7 +157,7 @@ class Dialect:
             return _pg_text(value) if kind is _TEXT else value
         if kind is _TIME:
             # strftime's %Y does not zero-pad years before 1000, which breaks fixed-width order.
-            value = value.astimezone(UTC)
+            value = utc_within_range(value)
             return f"{value.year:04d}" + value.strftime(TIME_FORMAT[2:])
         if kind is _UUID:
             return str(value)

@@ -87,7 +87,7 @@ class _Order:
 
     @staticmethod
     def checked(cmd: CreateCommand, now: datetime) -> _Order:
-        expired_at = as_utc(cmd.expired_at)
+        expired_at = as_utc(cmd.expired_at, "expired_at")
         Command.check(cmd.command_text, cmd.timeout, expired_at, now)
         return _Order(cmd, cmd.targeting.checked(), expired_at, uuid4())
 

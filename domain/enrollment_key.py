@@ -93,7 +93,7 @@ class EnrollmentKey(SoftDeletable, Aggregate):
         at: datetime,
     ) -> EnrollmentKey:
         check_uses(uses_remaining)
-        expired_at = as_utc(expired_at)
+        expired_at = as_utc(expired_at, "expired_at")
         check_expiry(expired_at, at)
         return cls(
             id=cls.id_for(token),
@@ -118,7 +118,7 @@ class EnrollmentKey(SoftDeletable, Aggregate):
         if "uses_remaining" in changes:
             check_uses(changes["uses_remaining"])
         if "expired_at" in changes:
-            changes = {**changes, "expired_at": as_utc(changes["expired_at"])}
+            changes = {**changes, "expired_at": as_utc(changes["expired_at"], "expired_at")}
             check_expiry(changes["expired_at"], at)
         self._updated(changes=dict(changes), at=at)
 

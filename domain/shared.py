@@ -56,13 +56,29 @@ class GoneError(DomainError):
     """The aggregate was deleted; commands against it behave as if it never existed (404)."""
 
 
-def as_utc(moment: datetime | None) -> datetime | None:
-    """Timestamps are stored in UTC; a timestamp without an offset is taken as UTC."""
+def as_utc(moment: datetime | None, field: str) -> datetime | None:
+    """Timestamps are stored in UTC; a timestamp without an offset is taken as UTC. One whose
+    UTC instant falls outside years 1 to 9999 (0001-01-01T00:00:00+01:00) is refused on `field`."""
     if moment is None:
         return None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidValueError("is out of range: its UTC time is before year 1 or after "
+                                "year 9999", field) from None
+
+
+def utc_within_range(moment: datetime) -> datetime:
+    """`moment` in UTC; one whose UTC instant falls before year 1 or after year 9999 (a valid
+    0001-01-01T00:00:00+01:00) becomes the first or last instant a datetime holds. A filter
+    compares the same way with either: no stored time lies outside those years."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        bound = datetime.min if moment.year == datetime.min.year else datetime.max
+        return bound.replace(tzinfo=UTC)
 
 
 def name_id(kind: str, *parts: str) -> UUID:

@@ -142,7 +142,7 @@ def key_fingerprint(raw: str) -> str:
         raise _fail("must be an OpenSSH public key: algorithm base64data [comment]")
     try:
         blob = base64.b64decode(parts[1], validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or text that is not ASCII at all
         raise _fail("is not a valid OpenSSH public key (bad base64 data)") from None
     if _Reader(blob).string() != parts[0].encode():
         raise _fail("names another algorithm than its key data")

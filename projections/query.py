@@ -6,7 +6,6 @@ SQL views compile the same structures; property tests check they agree with `mat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from projections.model import Kind, Table
@@ -142,15 +141,6 @@ def run(table: Table, rows: list[dict[str, Any]], query: ListQuery) -> Page:
     hits.sort(key=sort_key(table, query.order))
     start = (query.page - 1) * query.page_size
     return Page(hits[start : start + query.page_size], len(hits))
-
-
-def normalise_time(value: datetime) -> datetime:
-    """Microsecond UTC datetimes compare the same way in Python, SQLite text and PostgreSQL."""
-    from datetime import UTC
-
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def check_column(table: Table, column: str) -> Kind:

@@ -119,6 +119,10 @@ def test_app_hosting_keeps_to_the_body_limit() -> None:
 
 
 # --- every route, every hostile value ------------------------------------------------------
+# Valid RFC 3339 times whose UTC instant is before year 1 or after year 9999.
+EDGE_TIMES = ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00")
+TIME_FIELDS = ("expired_at", "observed_at", "timestamp", "since", "from", "to", "at",
+               "occurred_from", "occurred_to", "start_time", "end_time")
 HOSTILE_BODIES = [
     b'{"name": "a\xffb"}',
     b"\xff\xfe",
@@ -133,6 +137,10 @@ HOSTILE_BODIES = [
     b"null",
     b'"text"',
     b"{" * 3,
+    # one field at a time: the bodies are decoded with unknown fields refused
+    *(json_body({field: moment}) for field in TIME_FIELDS for moment in EDGE_TIMES),
+    *(json_body({"command_text": "uptime", "targeting": {"type": "all"}, "expired_at": moment})
+      for moment in EDGE_TIMES),
 ]
 HOSTILE_QUERIES = [
     {"page": str(10**30), "page_size": "20"},
@@ -143,6 +151,8 @@ HOSTILE_QUERIES = [
     {"node_count": str(10**30), "node_limit": str(-(10**30))},
     {"cursor": str(10**30), "after": str(10**30), "steps": "99999999999999999999h"},
     {"start_time": "\x00", "end_time": "99999-12-31 00:00:00.000000"},
+    *({field: moment} for field in ("inserted_at__gte", "updated_at__lte", *TIME_FIELDS)
+      for moment in EDGE_TIMES),
 ]
 
 

@@ -95,6 +95,18 @@ def test_expiry_without_offset_is_taken_as_utc() -> None:
     assert key.expired_at == datetime(2026, 7, 1, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("moment", [datetime.fromisoformat("0001-01-01T00:00:00+01:00"),
+                                    datetime.fromisoformat("9999-12-31T23:59:59-01:00")])
+def test_an_expiry_whose_utc_time_is_out_of_range_is_refused_on_its_field(
+        moment: datetime) -> None:
+    with pytest.raises(InvalidValueError, match="out of range") as refused:
+        new_key(expired_at=moment)
+    assert refused.value.field == "expired_at"
+    key = new_key()
+    with pytest.raises(InvalidValueError, match="out of range"):
+        key.update({"expired_at": moment}, AT)
+
+
 def test_use_decrements_and_refuses_when_spent() -> None:
     key = new_key(uses=2)
     key.use(uuid4(), AT)

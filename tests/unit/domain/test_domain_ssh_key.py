@@ -111,6 +111,7 @@ def test_private_and_foreign_formats_are_named() -> None:
 def test_login_fingerprints_accept_any_algorithm_but_not_garbage() -> None:
     dss_like = _line(_string(b"ssh-dss") + b"xyz", "ssh-dss")
     assert key_fingerprint(dss_like).startswith("SHA256:")
-    for bad in ("", "ssh-ed25519", "ssh-ed25519 !!!", _line(_string(b"ssh-rsa"), "ssh-dss")):
+    for bad in ("", "ssh-ed25519", "ssh-ed25519 !!!", "ssh-ed25519 AAAé",
+                _line(_string(b"ssh-rsa"), "ssh-dss")):
         with pytest.raises(InvalidValueError):
             key_fingerprint(bad)
