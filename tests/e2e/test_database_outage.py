@@ -140,9 +140,9 @@ def test_requests_answer_503_while_the_database_is_away_and_go_on_after(
         assert names == ["c1"]  # the refused write left nothing behind
         assert http.post("/api/v1/clusters", json={"name": "c2"}).status_code == 201
         assert http.get("/api/v1/clusters/c2").status_code == 200
-        scrape = http.get("/metrics").text
-        assert "\nedge_admin_database_up 1.0\n" in scrape
-        assert "\nedge_admin_projection_lag_events " in scrape
+        scraped = http.get("/metrics").text
+        assert "\nedge_admin_database_up 1.0\n" in scraped
+        assert "\nedge_admin_projection_lag_events " in scraped
         # the stream open through it all goes on with what is recorded now
         assert http.post("/projects", json={"name": "after"}).status_code == 201
         eventually(lambda: any(b"event: edge.project.created" in f for f in stream.lines),
