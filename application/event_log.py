@@ -81,6 +81,9 @@ def messages_after(
     return decode(store.mapper, notifications), end
 
 
+LAST_POSITION = 2**63 - 1  # a signed 64-bit integer, in PostgreSQL and SQLite alike
+
+
 @dataclass(frozen=True)
 class Window:
     """What the store can filter on directly: topic, position range (inclusive), originator."""
@@ -93,7 +96,10 @@ class Window:
 
     @property
     def empty(self) -> bool:
-        return not self.topics or (self.high is not None and self.high < self.low)
+        """Nothing can match: no topic, an empty range, or a range past the last position a
+        store holds (2^63-1: the first position after a cursor at it is not a stored integer)."""
+        return (not self.topics or self.low > LAST_POSITION
+                or (self.high is not None and self.high < self.low))
 
 
 class EventLog(Protocol):

@@ -153,6 +153,9 @@ HOSTILE_QUERIES = [
     {"start_time": "\x00", "end_time": "99999-12-31 00:00:00.000000"},
     *({field: moment} for field in ("inserted_at__gte", "updated_at__lte", *TIME_FIELDS)
       for moment in EDGE_TIMES),
+    # the largest position a cursor may name: the next one is not a stored integer
+    {"position__gt": str(2**63 - 1)}, {"cursor": str(2**63 - 1)},
+    {"position__lte": str(-(2**63)), "position__gte": str(2**63 - 1)},
 ]
 
 
