@@ -178,7 +178,8 @@ class Services:
     admin_lock: ProjectorLock | None = None  # held while this process acts as ADMIN_ID
     started_at: datetime | None = None  # silence counts only since (Nodes.sweep_stale, ...)
     default_cluster_ensured: bool = False
-    rebuilding_to: int = 0  # the position a read-model rebuild at start must reach
+    rebuilding_to: int = 0  # the position the read model must reach at start to be ready
+    upgraded: bool = False  # the read models were rebuilt at start for a new read-model version
     unsealing: UnsealFailures = field(default_factory=UnsealFailures)  # readiness, metrics
 
     def start(self) -> None:
@@ -273,15 +274,30 @@ def build_view(settings: Settings, pool: PostgresDatastore | None = None) -> Tab
     return factory.tracking_recorder(view_class)  # type: ignore[no-any-return]
 
 
-def prepare_view(view: TableView, store: EdgeStore) -> int:
-    """Rebuilds the read model if an older release built it; returns the log position the
-    rebuild must reach before the service is ready (0: nothing to rebuild)."""
+def prepare_view(view: TableView, store: EdgeStore) -> bool:
+    """Rebuilds the read model if an older release built it (True when it did)."""
     action = view.prepare(store.name, FLEET_VERSION)
     if action is not Action.REBUILD:
-        return 0
+        return False
     head = store.recorder.max_notification_id() or 0
     log.warning("read models rebuilt for read-model version %d: replaying %d events from the "
                 "log; /readyz answers 503 until they are in", FLEET_VERSION.version, head)
+    return True
+
+
+def catch_up_target(store: EdgeStore, projector: ProjectionWorker, upgraded: bool) -> int:
+    """The log position the read model must reach before this process is ready: the log's head
+    when the read model holds less at start, else 0. After an upgrade's rebuild it holds
+    nothing; after a start killed mid-rebuild, or a killed `replay`, it holds part of the log
+    while the version row already says it is current, and only this tells the two apart."""
+    head = store.recorder.max_notification_id() or 0
+    held = projector.applied()
+    if held >= head:
+        return 0
+    if not upgraded:
+        log.warning("the read models hold %d of %d events (a rebuild or a replay was "
+                    "interrupted, or another process wrote without them): catching up; /readyz "
+                    "answers 503 until they are in", held, head)
     return head
 
 
@@ -462,7 +478,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     migrate_database(settings)
     store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
     view = build_view(settings, store_pool(store))
-    rebuilding_to = prepare_view(view, store)
+    upgraded = prepare_view(view, store)
     locks = build_lock_session(settings)
     lock = build_lock(settings, "projector", locks)
     projector = ProjectionWorker(
@@ -577,6 +593,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         deliverer=build_deliverer(settings, deliveries, view, box, clock, unsealing),
         scheduler_lock=build_lock(settings, "scheduler", locks),
         admin_lock=build_lock(settings, f"admin-{settings.effective_admin_id}", locks),
-        rebuilding_to=rebuilding_to,
+        rebuilding_to=catch_up_target(store, projector, upgraded) if settings.run_projections
+        else 0,
+        upgraded=upgraded,
         unsealing=unsealing,
     )

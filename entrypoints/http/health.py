@@ -94,15 +94,18 @@ def _projections(svc: Services) -> str:
 
 
 def _rebuild(svc: Services) -> str:
-    """After an upgrade that changed the read models, they are replayed from the log first."""
+    """A read model that held less than the log at start (an upgrade's rebuild, or one a crash
+    interrupted) is not ready until it holds what the log held then."""
     target = svc.rebuilding_to
     if not target:
         return "ok"
-    position = svc.projector.position
+    position = svc.projector.applied()
     if position >= target:
         svc.rebuilding_to = 0
         return "ok"
-    return f"error: rebuilding the read models after an upgrade ({position} of {target} events)"
+    doing = ("rebuilding the read models after an upgrade" if svc.upgraded
+             else "the read models are catching up with the event log")
+    return f"error: {doing} ({position} of {target} events)"
 
 
 def _secrets(svc: Services) -> str:

@@ -25,9 +25,14 @@ async def background(svc: Services) -> AsyncIterator[None]:
     """Joins the admin cluster and runs the workers (started services) until the block ends,
     then stops them and leaves."""
     settings = svc.settings
-    await run_in_threadpool(join_at_start, svc)
+    # The join is a write answered once the read model holds it. A read model catching up at
+    # start (svc.rebuilding_to) holds it only after the whole backlog: joining before serving
+    # would leave /healthz and /readyz unanswered for as long, so the membership loop joins.
+    catching_up = bool(svc.rebuilding_to)
+    if not catching_up:
+        await run_in_threadpool(join_at_start, svc)
     stop = asyncio.Event()
-    membership = asyncio.create_task(run_membership(svc, stop))
+    membership = asyncio.create_task(run_membership(svc, stop, join_first=catching_up))
     sweeper = asyncio.create_task(run_sweeper(svc, settings.heartbeat_interval, stop))
     scheduler = asyncio.create_task(run_scheduler(svc, settings.scheduler_interval, stop))
     # The worker subscribes to the in-process bus before the relay can publish on it.

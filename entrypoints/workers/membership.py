@@ -26,8 +26,12 @@ def membership_once(services: Services) -> None:
     admins.recompute()
 
 
-async def run_membership(services: Services, stop: asyncio.Event) -> None:
-    """Checks in every interval until `stop` (`background` joins before and leaves after)."""
+async def run_membership(services: Services, stop: asyncio.Event,
+                         join_first: bool = False) -> None:
+    """Checks in every interval until `stop` (`background` joins before, or has this join
+    first, and leaves after)."""
+    if join_first:
+        await asyncio.to_thread(join_at_start, services)
     await every(services.settings.admin_checkin_interval, stop,
                 lambda: membership_once(services), services.counters, "admin check-in",
                 pause_first=True)
@@ -39,7 +43,10 @@ def join_at_start(services: Services) -> None:
     membership loop joins once it can."""
     try:
         join_admin_cluster(services)
-    except (ProjectionStuckError, StoreUnavailableError, TimeoutError) as exc:
+    except TimeoutError:  # its message is only the position waited for
+        log.warning("could not join the admin cluster at start: the read model did not take "
+                    "the join in time (it is catching up); retrying at the next check-in")
+    except (ProjectionStuckError, StoreUnavailableError) as exc:
         log.warning("could not join the admin cluster at start (%s); retrying", exc)
 
 

@@ -1,0 +1,76 @@
+"""A read model that holds less of the log at start than the log holds (a `replay` killed, or a
+start killed mid-rebuild after an upgrade: the version row already says current) keeps /readyz
+at 503 "catching up (x of y events)" until it holds what the log held, and the start does not
+wait for it: /healthz and /readyz answer meanwhile."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from application.clusters import CreateCluster
+from entrypoints.app import create_app
+from entrypoints.bootstrap import build_services
+from tests.conftest import PG_BASE, make_settings, pg_schema
+from tests.contract import checking_client
+from tests.e2e.test_http_support import AUTH
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/edge.sqlite3"
+        return
+    with pg_schema() as schema:
+        yield f"{PG_BASE}?schema={schema}"
+
+
+def test_a_read_model_left_behind_is_not_ready_until_it_caught_up(durable_url: str) -> None:
+    settings = make_settings(durable_url, default_cluster_name="")
+    first = build_services(settings)
+    first.start()
+    for n in range(5):
+        first.clusters.create(CreateCluster(name=f"c{n}"))
+    head = first.store.recorder.max_notification_id()
+    first.view.reset(first.store.name)  # what a replay killed before its first page leaves
+    first.close()
+
+    again = build_services(settings)  # not started: the projector has not moved yet
+    try:
+        assert again.rebuilding_to == head
+        assert not again.upgraded
+    finally:
+        again.close()
+
+    with checking_client(create_app(settings)) as client:  # the lifespan starts and joins
+        svc = client.app.state.services  # type: ignore[attr-defined]
+        assert svc.rebuilding_to in (head, 0)  # 0 once a readiness check saw it caught up
+        deadline = time.monotonic() + 30
+        lines = set()
+        while (ready := client.get("/readyz")).status_code != 200:
+            lines.add(ready.json()["checks"]["projections"])
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.05)
+        assert all(line.startswith("error: the read models are catching up with the event log")
+                   for line in lines), lines
+        names = [c["name"] for c in client.get("/api/v1/clusters", headers=AUTH).json()["data"]]
+        assert sorted(names) == [f"c{n}" for n in range(5)]
+        assert svc.rebuilding_to == 0
+
+
+def test_a_read_model_holding_the_whole_log_is_ready_at_once(durable_url: str) -> None:
+    settings = make_settings(durable_url, default_cluster_name="")
+    first = build_services(settings)
+    first.start()
+    first.clusters.create(CreateCluster(name="c"))
+    first.close()
+    again = build_services(settings)
+    try:
+        assert again.rebuilding_to == 0
+    finally:
+        again.close()
