@@ -28,7 +28,7 @@ from application.store import EdgeStore
 from domain.catalog import Message
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import first_of, services, stopping_event
 from entrypoints.http.listing import (
     ListSpec,
     Param,
@@ -161,11 +161,13 @@ class EventStreams:
     def open_streams(self) -> int:
         return self.wake.waiting_count()
 
-    async def frames(self, cursor: int, topics: tuple[str, ...]) -> AsyncIterator[bytes]:
-        """Events after `cursor` as they commit, with a comment line when idle."""
+    async def frames(self, cursor: int, topics: tuple[str, ...],
+                     stopping: asyncio.Event) -> AsyncIterator[bytes]:
+        """Events after `cursor` as they commit, with a comment line when idle, until the
+        server stops (the stream then ends cleanly: its client resumes with Last-Event-ID)."""
         with self.wake.waiting() as woken:
             quiet_since = time.monotonic()
-            while True:
+            while not stopping.is_set():
                 woken.clear()
                 messages, cursor = await unless_away(asyncio.to_thread(
                     messages_after, self.store, cursor, topics, STREAM_BATCH
@@ -179,10 +181,7 @@ class EventStreams:
                 if left <= 0:
                     yield b": heartbeat\n\n"
                     quiet_since, left = time.monotonic(), self.heartbeat
-                try:
-                    await asyncio.wait_for(woken.wait(), min(self.poll, left))
-                except TimeoutError:
-                    pass
+                await first_of(woken, stopping, min(self.poll, left))
 
 
 def frame(message: Message) -> bytes:
@@ -238,7 +237,7 @@ async def stream(request: Request) -> Response:
     if cursor is None:
         cursor = await run_in_threadpool(hub.store.recorder.max_notification_id) or 0
     return StreamingResponse(
-        hub.frames(cursor, topics_of(types)),
+        hub.frames(cursor, topics_of(types), stopping_event(request)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
