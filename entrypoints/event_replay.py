@@ -173,8 +173,8 @@ class ProgressLine:
 def progress_text(report: ReplayReport) -> str:
     span = max(1, report.stop - report.start)
     done = min(span, max(0, (report.last or report.start) - report.start))
-    return (f"replay: {report.events:,} events, at position {report.last} of {report.stop} "
-            f"({100 * done / span:.0f}%), {report.rate:,.0f} events/s")
+    return (f"replay {report.run_id}: {report.events:,} events, at position {report.last} of "
+            f"{report.stop} ({100 * done / span:.0f}%), {report.rate:,.0f} events/s")
 
 
 def options_from(args: argparse.Namespace) -> ReplayOptions:
@@ -194,6 +194,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except ReplayError as exc:
         print(f"edge-admin: {exc}", file=sys.stderr)
         return 2
+    # First, so that a run killed before its first progress line can still be repeated
+    # without doubling what it sent: the run id makes the copies' and deliveries' ids.
+    print(f"replay {options.run_id}: starting; if it is interrupted, run it again with "
+          f"--run-id {options.run_id} (nothing is sent twice)", file=sys.stderr, flush=True)
     services = build_services(settings)
     try:
         report = asyncio.run(replay(services, options, progress=ProgressLine()))

@@ -152,8 +152,13 @@ def test_replay_to_nats_filters_by_type_through_the_cli(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["events", "replay", "--from", "1", "--type", REGISTERED, "--nats"]) == 0
-    summary = capsys.readouterr().out
+    said = capsys.readouterr()
+    summary = said.out
     assert ": 2 events" in summary and "2 published to NATS" in summary and "events/s" in summary
+    run_id = summary.split()[1].rstrip(":")  # "replay <run id>: ..."
+    # said before anything is sent, so that a run killed early can be repeated without doubling
+    assert said.err.startswith(f"replay {run_id}: starting;")
+    assert f"--run-id {run_id}" in said.err
     received = asyncio.run(fetch_all(stream, 2))
     assert [json.loads(m.data)["type"] for m in received] == [REGISTERED, REGISTERED]
     assert [m.data for m in received] == [msgspec.json.encode(m) for m in
@@ -216,3 +221,4 @@ def test_replay_reports_progress_with_its_range_and_rate(services: Services) -> 
     assert heard and heard[-1] == (report.events, report.last, report.stop)
     line = progress_text(report)
     assert f"at position {report.last} of {report.stop}" in line and "events/s" in line
+    assert line.startswith(f"replay {report.run_id}: ")  # a killed run can be repeated
