@@ -197,7 +197,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # First, so that a run killed before its first progress line can still be repeated
     # without doubling what it sent: the run id makes the copies' and deliveries' ids.
     print(f"replay {options.run_id}: starting; if it is interrupted, run it again with "
-          f"--run-id {options.run_id} (nothing is sent twice)", file=sys.stderr, flush=True)
+          f"--run-id {options.run_id} (NATS drops the copies it has within its 2 h duplicate "
+          "window, the webhook queue the deliveries it has)", file=sys.stderr, flush=True)
     services = build_services(settings)
     try:
         report = asyncio.run(replay(services, options, progress=ProgressLine()))
