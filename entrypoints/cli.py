@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -331,7 +332,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not logging.getLogger().handlers:  # run as a program, not inside a host's logging
+        # Every command logs as serve does: LOG_FORMAT (JSON unless "text"), before its settings
+        # are read (a bad value is refused then, with its one line).
+        fmt = os.environ.get("LOG_FORMAT", "").strip().lower()
+        logs.configure("text" if fmt == "text" else "json")
     try:
         return int(args.func(args))
     except SettingsError as exc:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.contract import HOOKS
-from tests.e2e.test_agent_process import Children, eventually, free_port
+from tests.e2e.test_agent_process import BIN, Children, eventually, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -59,3 +59,19 @@ def test_json_lines_with_the_request_id_and_an_access_line(tmp_path: Path) -> No
 def test_access_lines_can_be_turned_off(tmp_path: Path) -> None:
     lines = _serve_and_ask(tmp_path, ACCESS_LOG="false")
     assert lines and not [e for e in lines if e.get("request_id") == "trace-4711"]
+
+
+def test_the_other_commands_log_as_serve_does(tmp_path: Path) -> None:
+    """`replay` (and every command) writes JSON lines by default, text with LOG_FORMAT=text."""
+    import subprocess
+
+    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/edge.sqlite3"}
+    command = [str(BIN / "edge-admin"), "replay"]
+    default = subprocess.run(command, env=base, capture_output=True, text=True,
+                             timeout=120, check=True)
+    lines = [json.loads(line) for line in default.stderr.splitlines() if line.strip()]
+    assert lines and any("applied migration" in str(e["message"]) for e in lines)
+    texted = subprocess.run(command, env={**base, "LOG_FORMAT": "text"},
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert not texted.stderr.lstrip().startswith("{"), texted.stderr
