@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -199,7 +200,24 @@ def streams(request: Request) -> EventStreams:
     return found
 
 
-STREAM_PARAMS = ("type", "last_event_id", "from_position")
+Position = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+Types = Annotated[str, Meta(pattern=r"^[a-z_.]+(,[a-z_.]+)*$", examples=["edge.node.registered"])]
+
+
+class EventStreamQuery(msgspec.Struct, kw_only=True):
+    """The stream's query string as the document shows it; `stream_start` reads the values
+    itself (the Last-Event-ID header comes first) and accepts only these names."""
+
+    type: Annotated[Types | None, Meta(
+        description="Event type; repeat the parameter or separate types with commas")] = None
+    last_event_id: Annotated[Position | None, Meta(
+        description="Resume strictly after this position (the Last-Event-ID header, when"
+        " sent, is used instead)")] = None
+    from_position: Annotated[Position | None, Meta(
+        description="Start at this position (inclusive)")] = None
+
+
+STREAM_PARAMS = tuple(f.encode_name for f in msgspec.structs.fields(EventStreamQuery))
 
 
 def stream_start(request: Request) -> tuple[tuple[str, ...], int | None]:
@@ -249,5 +267,5 @@ ROUTES = [
         description=EVENTS_DESCRIPTION)),
     route("GET", "/api/v1/events/stream", stream, Op(
         EVENT, "Stream events (Server-Sent Events)", 200, None, (400,), stream=True,
-        description=STREAM_DESCRIPTION)),
+        query=EventStreamQuery, description=STREAM_DESCRIPTION)),
 ]

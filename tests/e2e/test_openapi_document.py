@@ -37,6 +37,8 @@ LIST_PATHS = sorted(
     path for path, ops in DOCUMENT["paths"].items()
     if "{" not in path and path.startswith("/api/")
     and any(p["in"] == "query" for p in ops.get("get", {}).get("parameters", []))
+    # a stream answered a valid query by staying open: its parameters are tested apart
+    and "text/event-stream" not in ops["get"]["responses"]["200"].get("content", {})
 )
 EDGEGAP_LISTS = ("/v1/deployments", "/v1/locations")
 PATH_SAMPLES = {"uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6", None: "prod"}
