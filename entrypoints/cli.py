@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -32,7 +31,10 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None) is not None:
         overrides["port"] = args.port
-    return Settings.from_env(None, **overrides)
+    settings = Settings.from_env(None, **overrides)
+    if not logging.getLogger().handlers:  # run as a program, not inside a host's logging
+        logs.configure(settings.log_format)  # every command logs as serve does (JSON or text)
+    return settings
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -332,11 +334,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if not logging.getLogger().handlers:  # run as a program, not inside a host's logging
-        # Every command logs as serve does: LOG_FORMAT (JSON unless "text"), before its settings
-        # are read (a bad value is refused then, with its one line).
-        fmt = os.environ.get("LOG_FORMAT", "").strip().lower()
-        logs.configure("text" if fmt == "text" else "json")
     try:
         return int(args.func(args))
     except SettingsError as exc:
