@@ -6,15 +6,13 @@ wait for it: /healthz and /readyz answer meanwhile."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from application.clusters import CreateCluster
 from entrypoints.app import create_app
 from entrypoints.bootstrap import build_services
-from tests.conftest import PG_BASE, make_settings, pg_schema
+from tests.conftest import make_settings
 from tests.contract import checking_client
 from tests.e2e.test_http_support import AUTH
 
@@ -22,12 +20,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/edge.sqlite3"
-        return
-    with pg_schema() as schema:
-        yield f"{PG_BASE}?schema={schema}"
+def durable_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """A store another build of the services finds again (memory:// keeps nothing)."""
+    return sqlite_url if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
 
 
 def test_a_read_model_left_behind_is_not_ready_until_it_caught_up(durable_url: str) -> None:
