@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
+from hypothesis import settings
 
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
@@ -16,6 +17,12 @@ from tests.fakes import FixedClock
 
 PG_BASE = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 API_KEY = "test-api-key-0123456789"
+
+# Property tests check behaviour, not speed (speed is measured in bench/): on the two shared
+# cores, hypothesis's default 200 ms deadline failed correct examples of a pure function while
+# other work ran (test_ssrf under a load average of 18).
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
