@@ -174,7 +174,7 @@ Seconds = Annotated[float, Meta(ge=0, le=3600)]
 Period = Annotated[float, Meta(gt=0, le=3600)]
 # Absolute, no spaces or control characters (check_health_policy in domain/resource_profiles.py
 # allows no more: a path it takes must never fail the agent's decoding of its whole work answer).
-HealthPath = Annotated[str, Meta(min_length=1, max_length=1024, pattern=r"^/[^\x00-\x20\x7f]*$")]
+HealthPath = Annotated[str, Meta(min_length=1, max_length=1024, pattern=r"^/[^\x00-\x20\x7f]*\Z")]
 
 
 class HealthCheck(msgspec.Struct, kw_only=True):

@@ -10,7 +10,7 @@ from msgspec import Meta
 
 from application.ports import SecretBox
 from application.write_path import UnitOfWork, WritePath
-from domain.app import App, AppExistsError, app_uuid
+from domain.app import APP_NAME, ENV_KEY_PATTERN, VERSION_NAME, App, AppExistsError, app_uuid
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Units = Annotated[int, Meta(ge=1, le=1 << 20)]  # 1024 units = 1 vCPU, as Edgegap counts
@@ -24,13 +24,13 @@ class PortSpec(msgspec.Struct, forbid_unknown_fields=True):
 
     port: Port
     protocol: Literal["TCP", "UDP", "TCP/UDP", "HTTP", "HTTPS", "WS", "WSS"] = "UDP"
-    name: Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")] | None = (
+    name: Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+\Z")] | None = (
         None)
     tls_upgrade: bool = False
 
 
 class EnvVar(msgspec.Struct, forbid_unknown_fields=True):
-    key: Annotated[str, Meta(min_length=1, max_length=128)]
+    key: Annotated[str, Meta(min_length=1, max_length=128, pattern=ENV_KEY_PATTERN)]
     value: Text
     is_hidden: bool = False
 
@@ -38,13 +38,13 @@ class EnvVar(msgspec.Struct, forbid_unknown_fields=True):
 class CreateApp(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /api/v1/apps."""
 
-    name: Annotated[str, Meta(min_length=1, max_length=64)]
+    name: Annotated[str, Meta(min_length=1, max_length=64, pattern=APP_NAME.pattern)]
 
 
 class CreateAppVersion(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /api/v1/apps/{name}/versions."""
 
-    name: Annotated[str, Meta(min_length=1, max_length=128)]
+    name: Annotated[str, Meta(min_length=1, max_length=128, pattern=VERSION_NAME.pattern)]
     image: Annotated[str, Meta(min_length=1, max_length=512)]
     ports: Annotated[list[PortSpec], Meta(max_length=32)] = []
     cpu_units: Units = 256

@@ -22,7 +22,7 @@ from domain.cluster import (
 from domain.shared import DNS_LABEL_PATTERN, InvalidValueError
 
 ClusterName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME, pattern=DNS_LABEL_PATTERN)]
-Ipv4Range = Annotated[str, Meta(pattern=r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\/\d{1,2}$")]
+Ipv4Range = Annotated[str, Meta(pattern=r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\/\d{1,2}\Z")]
 NodeLimit = Annotated[int, Meta(ge=1)]
 
 

@@ -18,15 +18,16 @@ from application.clusters import add_named, claim_name
 from application.ports import SecretBox
 from application.projects import AppaloftBody, live_project
 from application.write_path import UnitOfWork, WritePath
+from domain.app import ENV_KEY_PATTERN
 from domain.claims import NameClaim
 from domain.environment import MAX_REASON, Environment
 from domain.renaming import MAX_NAME
 from domain.variables import MAX_VALUE, SECRET
 
 EnvironmentName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
-EnvironmentKind = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9-]*$")]
+EnvironmentKind = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9-]*\Z")]
 Reason = Annotated[str, Meta(min_length=1, max_length=MAX_REASON)]
-VariableKey = Annotated[str, Meta(min_length=1, max_length=128)]
+VariableKey = Annotated[str, Meta(min_length=1, max_length=128, pattern=ENV_KEY_PATTERN)]
 VariableValue = Annotated[str, Meta(max_length=MAX_VALUE)]
 Exposure = Literal["build-time", "runtime"]
 

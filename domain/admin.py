@@ -12,8 +12,8 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.shared import VPN_SUFFIX, InvalidValueError, declared_by_fields, name_id
 
-ADMIN_ID = re.compile(r"^[a-z0-9]{12}$")
-ADMIN_CLUSTER = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+ADMIN_ID = re.compile(r"^[a-z0-9]{12}\Z")
+ADMIN_CLUSTER = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 MAX_PEERS_LIMIT = 1_000_000
 
 

@@ -20,14 +20,23 @@ from domain.shared import (
     StateConflictError,
     declared_by_fields,
     name_id,
+    shown,
 )
 from domain.soft_delete import SoftDeletable
 
-APP_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
-VERSION_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
-ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+APP_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?\Z")
+VERSION_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?\Z")
 PROTOCOLS = ("TCP", "UDP", "TCP/UDP", "HTTP", "HTTPS", "WS", "WSS")
-RESERVED_ENV = "ARBITRIUM_"
+RESERVED_ENV = "ARBITRIUM_"  # the platform's own variables (the request id, the delete URL...)
+# Both rules in one pattern, so the request bodies declare it to clients as well.
+ENV_KEY_PATTERN = rf"^(?!{RESERVED_ENV})[A-Za-z_][A-Za-z0-9_]{{0,127}}\Z"
+_ENV_KEY = re.compile(ENV_KEY_PATTERN)
+
+
+def check_env_key(key: str, field: str) -> None:
+    if not _ENV_KEY.match(key):
+        raise InvalidValueError(f"must match {shown(ENV_KEY_PATTERN)} (no {RESERVED_ENV} prefix:"
+                                " the platform sets those)", field)
 
 
 class AppExistsError(StateConflictError):
@@ -56,9 +65,7 @@ def check_version(spec: dict[str, Any]) -> None:
     if len(set(keys)) != len(keys):
         raise InvalidValueError("environment variable keys must be unique", "env")
     for i, key in enumerate(keys):
-        if not ENV_KEY.match(key) or key.startswith(RESERVED_ENV):
-            raise InvalidValueError(f"must match {ENV_KEY.pattern} and not start with"
-                                    f" {RESERVED_ENV} (set by the platform)", f"env[{i}].key")
+        check_env_key(key, f"env[{i}].key")
 
 
 @declared_by_fields

@@ -21,7 +21,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.shared import GoneError, InvalidValueError, StateConflictError, name_id
 
-REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
+REQUEST_ID = re.compile(r"^[0-9a-f]{12}\Z")
 MAX_TAG = 128
 
 

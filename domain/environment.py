@@ -22,11 +22,12 @@ from domain.shared import (
     StateConflictError,
     check_reason,
     declared_by_fields,
+    shown,
 )
 from domain.variables import Configurable, entry_id, variable_entry
 
 MAX_REASON = 500
-KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}\Z")
 ACTIVE, LOCKED, ARCHIVED = "active", "locked", "archived"
 
 
@@ -40,7 +41,7 @@ class EnvironmentArchivedError(StateConflictError):
 
 def check_kind(kind: str) -> str:
     if not KIND.match(kind):
-        raise InvalidValueError(f"must match {KIND.pattern} (local, staging, production...)",
+        raise InvalidValueError(f"must match {shown(KIND.pattern)} (local, staging, production...)",
                                 "kind")
     return kind
 

@@ -14,7 +14,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.shared import InvalidValueError, StateConflictError, name_id
 
-FLEET_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+FLEET_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 LOCATION_FIELDS = ("city", "country", "continent", "administrative_division", "timezone",
                    "latitude", "longitude")
 MAX_UNITS = 1 << 40

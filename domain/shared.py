@@ -12,10 +12,21 @@ from uuid import UUID, uuid5
 # Namespace for name-derived identifiers (uuid5). Changing it would orphan stored aggregates.
 EDGE_NAMESPACE = UUID("6f1c2a52-8d0e-4c71-9a0e-2b5d3f7e8a10")
 
-DNS_LABEL_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+
+def shown(pattern: str) -> str:
+    r"""A whole-string pattern as JSON Schema and error messages show it.
+
+    Whole-string patterns here end in \Z, never $: Python's $ also matches before a final
+    newline, so ^[a-z]+$ took "abc\n" (a cluster named "nl\n" got the VPN domain
+    "cluster-nl\n.nm.internal"). JSON Schema's patterns are ECMA-262, whose $ is Python's \Z
+    and which has no \Z, so documents and messages show $."""
+    return pattern.replace(r"\Z", "$")
+
+
+DNS_LABEL_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z"
 DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
-BAD_DNS_LABEL = f"Invalid format. Expected ~r/{DNS_LABEL_PATTERN}/"
-UUID_SHAPE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+BAD_DNS_LABEL = f"Invalid format. Expected ~r/{shown(DNS_LABEL_PATTERN)}/"
+UUID_SHAPE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 VPN_SUFFIX = "nm.internal"
 
 C = TypeVar("C", bound=type)

@@ -11,11 +11,17 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import GoneError, InvalidValueError, StateConflictError, declared_by_fields
+from domain.shared import (
+    GoneError,
+    InvalidValueError,
+    StateConflictError,
+    declared_by_fields,
+    shown,
+)
 from domain.soft_delete import SoftDeletable
 from domain.ssh_key import SshKey
 
-USERNAME_PATTERN = r"^[a-z_][a-z0-9_-]*$"
+USERNAME_PATTERN = r"^[a-z_][a-z0-9_-]*\Z"
 _USERNAME = re.compile(USERNAME_PATTERN)
 MIN_USERNAME, MAX_USERNAME = 3, 32
 MIN_PASSWORD, MAX_PASSWORD = 12, 128
@@ -35,7 +41,8 @@ def check_username(username: str) -> None:
         raise InvalidValueError(
             f"should be {MIN_USERNAME} to {MAX_USERNAME} character(s)", "username")
     if not _USERNAME.match(username):
-        raise InvalidValueError(f"Invalid format. Expected ~r/{USERNAME_PATTERN}/", "username")
+        raise InvalidValueError(f"Invalid format. Expected ~r/{shown(USERNAME_PATTERN)}/",
+                                "username")
 
 
 def check_password(password: str) -> None:

@@ -22,9 +22,9 @@ IPAddress = IPv4Address | IPv6Address
 MAX_URL_LENGTH = 2048
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 # WHATWG "ends in a number": a host whose last label is numeric must be an IPv4 address.
-_NUMERIC_LABEL = re.compile(r"^([0-9]+|0x[0-9a-f]*)$")
+_NUMERIC_LABEL = re.compile(r"^([0-9]+|0x[0-9a-f]*)\Z")
 
 # Names refused without asking DNS: they resolve through /etc/hosts or a cloud-local resolver,
 # so the answer seen at check time says nothing about what the worker would reach.
@@ -166,7 +166,7 @@ def _parse_port(text: str | None, default: int) -> int:
     if text is None:
         return default
     # An empty port ("host:/") is legal in RFC 3986 but a parser-confusion favourite: refuse it.
-    if not text.isdigit() or len(text) > 5 or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or len(text) > 5 or not 1 <= int(text) <= 65535:
         raise _refuse("URL port must be a number from 1 to 65535")
     return int(text)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from domain.app import ENV_KEY, RESERVED_ENV
+from domain.app import check_env_key
 from domain.shared import GoneError, InvalidValueError, StateConflictError
 
 EXPOSURES = ("build-time", "runtime")
@@ -48,9 +48,7 @@ def entry_id(key: str, exposure: str) -> str:
 
 
 def check_key(key: str) -> None:
-    if not ENV_KEY.match(key) or key.startswith(RESERVED_ENV):
-        raise InvalidValueError(f"must match {ENV_KEY.pattern} and not start with"
-                                f" {RESERVED_ENV} (set by the platform)", "key")
+    check_env_key(key, "key")
 
 
 def check_exposure(exposure: str) -> None:

@@ -18,7 +18,7 @@ MAX_EVENTS = 20
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 4096
 SECRET_LENGTH = (32, 256)
-HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}\Z")
 # Headers the delivery sets itself; letting a subscriber override them would break signing,
 # framing or routing.
 RESERVED_HEADERS = frozenset({

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 DEFAULT_DATABASE_URL = "sqlite:///./edge-data/edge.sqlite3"
-CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-ADMIN_ID = re.compile(r"^[a-z0-9]{12}$")
+CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z")
+ADMIN_ID = re.compile(r"^[a-z0-9]{12}\Z")
 # A domain under which each deployment gets `<request_id>.<domain>` (12 + 1 characters).
-DNS_NAME = re.compile(r"^(?=.{1,240}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*"
-                      r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+DNS_NAME = re.compile(r"^(?=.{1,240}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*"
+                      r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 MAX_START_DEADLINE = 7 * 86400  # beyond that, a start is not late but lost (and inf overflows)
 # The main pool's ceiling: commands share transactions (group commit) and the interpreter, not
 # the database, bounds throughput, so a few connections serve 64 clients (README, Performance).

@@ -35,6 +35,7 @@ from entrypoints.http.edgegap_views import (
 )
 from entrypoints.http.errors import ApiError, edgegap_error
 from entrypoints.http.inputs import read_body, request_id_of, services
+from entrypoints.http.listing import MAX_PAGE
 from entrypoints.http.openapi.deployments import DEPLOY, FLEETS, LEGACY
 from entrypoints.http.openapi.op import PUBLIC, Op
 from entrypoints.http.responses import JSONResponse
@@ -42,7 +43,6 @@ from entrypoints.http.routing import route
 from projections.query import ListQuery, Order
 
 SELF_STOP_PREFIX = "/v1/self/stop/"
-MAX_PAGE = 1_000_000  # as the admin API's lists: an offset that always fits a bigint
 MAX_LIMIT = 100
 
 

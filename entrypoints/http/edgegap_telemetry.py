@@ -32,7 +32,7 @@ from entrypoints.http.responses import JSONResponse
 from entrypoints.http.routing import route
 from projections.query import Cond, ListQuery, Order
 
-STEP = re.compile(r"^(\d{1,6})([smhd])$")
+STEP = re.compile(r"^(\d{1,6})([smhd])\Z")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 MAX_POINTS = 10_000

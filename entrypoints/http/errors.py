@@ -20,7 +20,7 @@ from application.errors import (
     UnauthorizedError,
 )
 from domain.enrollment_key import KeyRefusedError
-from domain.shared import DomainError, GoneError, InvalidValueError, StateConflictError
+from domain.shared import DomainError, GoneError, InvalidValueError, StateConflictError, shown
 from entrypoints.http.edgegap_shapes import ErrorMessageResponse
 from entrypoints.http.responses import JSONResponse, error_body
 from projections.status import ProjectionStuckError, StoreUnavailableError, is_store_trouble
@@ -152,20 +152,21 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, 500)
 
 
-_AT = re.compile(r" - at `\$\.?([^`]*)`$")
+_PATTERN_RULE = re.compile(r"^Expected `str` matching regex '(.*)'\Z")
+_AT = re.compile(r" - at `\$\.?([^`]*)`\Z")
 _RULES = [
-    (re.compile(r"^Expected `str` of length <= (\d+)$"), "should be at most {0} character(s)"),
-    (re.compile(r"^Expected `str` of length >= (\d+)$"), "should be at least {0} character(s)"),
-    (re.compile(r"^Expected `array` of length <= (\d+)$"), "should have at most {0} item(s)"),
-    (re.compile(r"^Expected `array` of length >= (\d+)$"), "should have at least {0} item(s)"),
-    (re.compile(r"^Expected `object` of length <= (\d+)$"), "should have at most {0} entries"),
-    (re.compile(r"^Expected `int` >= (-?\d+)$"), "must be greater than or equal to {0}"),
-    (re.compile(r"^Expected `int` <= (-?\d+)$"), "must be less than or equal to {0}"),
-    (re.compile(r"^Expected `str` matching regex '(.*)'$"), "Invalid format. Expected ~r/{0}/"),
-    (re.compile(r"^Object missing required field `(\w+)`$"), "can't be blank"),
-    (re.compile(r"^Object contains unknown field `(\w+)`$"), "is not a known field"),
-    (re.compile(r"^Invalid enum value (.*)$"), "is invalid: {0}"),
-    (re.compile(r"^Expected `([\w |]+)`, got `(\w+)`$"), "is invalid: expected {0}, got {1}"),
+    (re.compile(r"^Expected `str` of length <= (\d+)\Z"), "should be at most {0} character(s)"),
+    (re.compile(r"^Expected `str` of length >= (\d+)\Z"), "should be at least {0} character(s)"),
+    (re.compile(r"^Expected `array` of length <= (\d+)\Z"), "should have at most {0} item(s)"),
+    (re.compile(r"^Expected `array` of length >= (\d+)\Z"), "should have at least {0} item(s)"),
+    (re.compile(r"^Expected `object` of length <= (\d+)\Z"), "should have at most {0} entries"),
+    (re.compile(r"^Expected `int` >= (-?\d+)\Z"), "must be greater than or equal to {0}"),
+    (re.compile(r"^Expected `int` <= (-?\d+)\Z"), "must be less than or equal to {0}"),
+    (_PATTERN_RULE, "Invalid format. Expected ~r/{0}/"),
+    (re.compile(r"^Object missing required field `(\w+)`\Z"), "can't be blank"),
+    (re.compile(r"^Object contains unknown field `(\w+)`\Z"), "is not a known field"),
+    (re.compile(r"^Invalid enum value (.*)\Z"), "is invalid: {0}"),
+    (re.compile(r"^Expected `([\w |]+)`, got `(\w+)`\Z"), "is invalid: expected {0}, got {1}"),
 ]
 
 
@@ -181,6 +182,9 @@ def validation_details(exc: msgspec.ValidationError) -> dict[str, list[str]]:
             if template in ("can't be blank", "is not a known field"):
                 name = found.group(1)
                 return {f"{path}.{name}" if path else name: [template]}
+            if pattern is _PATTERN_RULE:  # msgspec quotes the pattern as repr() would
+                return {path or "body": [template.format(
+                    shown(found.group(1).replace("\\\\", "\\")))]}
             return {path or "body": [template.format(*found.groups())]}
     return {path or "body": [text]}
 

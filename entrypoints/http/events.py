@@ -201,7 +201,7 @@ def streams(request: Request) -> EventStreams:
 
 
 Position = Annotated[int, Meta(ge=0, le=2**63 - 1)]
-Types = Annotated[str, Meta(pattern=r"^[a-z_.]+(,[a-z_.]+)*$", examples=["edge.node.registered"])]
+Types = Annotated[str, Meta(pattern=r"^[a-z_.]+(,[a-z_.]+)*\Z", examples=["edge.node.registered"])]
 
 
 class EventStreamQuery(msgspec.Struct, kw_only=True):

@@ -141,6 +141,9 @@ def time_range(column: str) -> tuple[Param, ...]:
 
 STANDARD = (*time_range("inserted_at"), *time_range("updated_at"))
 RESERVED = ("page", "page_size", "order_by", "order_directions")
+# Pages stop here: the offset page * page_size always fits a bigint, and no client pages
+# through a million pages.
+MAX_PAGE = 1_000_000
 
 
 # --- the whole query --------------------------------------------------------------------------
@@ -160,7 +163,7 @@ def parse_list_query(request: Request, spec: ListSpec) -> ListQuery:
         except ValueError as exc:
             errors[name] = [str(exc)]
     max_size: int = request.app.state.settings.max_page_size
-    page = _bounded(params.get("page"), 1, 1, 1_000_000, "page", errors)
+    page = _bounded(params.get("page"), 1, 1, MAX_PAGE, "page", errors)
     size = _bounded(params.get("page_size"), 20, 1, max_size, "page_size", errors)
     order = _order(params.get("order_by"), params.get("order_directions"), spec, errors)
     if errors:

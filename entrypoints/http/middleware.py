@@ -23,7 +23,7 @@ Observe = Callable[[str, str, int, float], None]
 
 log = logging.getLogger(__name__)
 access = logging.getLogger(ACCESS)  # one line per request (ACCESS_LOG), fields for JSON logs
-_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
 CLIENT_CLOSED = 499  # the status logged for a request whose client left before its answer
 
 

@@ -42,7 +42,7 @@ POLL = 0.1  # seconds between looks for a live probe's answer (any admin process
 MAX_LIMIT = 720
 DEFAULT_WINDOW = timedelta(hours=24)
 # RFC 3339 in UTC, as the seed's pattern: a date, a time to the minute or finer, then Z.
-MOMENT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z$"
+MOMENT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z\Z"
 Flag = Annotated[bool, Meta(description="true or false")]
 Instant = Annotated[str, Meta(pattern=MOMENT, extra_json_schema={"format": "date-time"})]
 

@@ -27,7 +27,7 @@ POLL_SECONDS = 0.25  # other processes' commits, and the projector catching up, 
 FOLLOW_SECONDS = 10.0  # how long a follow=true page waits for what comes next
 MAX_SEQUENCE = 2**63 - 1
 # A `cursor` query parameter as its schema states it; parse_cursor then bounds it by MAX_SEQUENCE.
-Cursor = Annotated[str, Meta(min_length=1, max_length=19, pattern="^[0-9]+$")]
+Cursor = Annotated[str, Meta(min_length=1, max_length=19, pattern=r"^[0-9]+\Z")]
 
 
 def parse_cursor(raw: str, name: str) -> int:

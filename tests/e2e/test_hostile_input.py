@@ -81,6 +81,38 @@ def test_nul_is_refused_naming_the_field_not_altered(any_url: str) -> None:
         assert_still_serving(client)
 
 
+def test_a_name_with_a_trailing_newline_is_refused(any_url: str) -> None:
+    """Python's $ matched before a final newline: "nl\\n" became a cluster whose VPN domain held
+    the newline, "bob\\n" an SSH username, "A\\n" a container's variable."""
+    with running(any_url) as client:
+        node, _ = agent_node(client)
+        assert client.post("/api/v1/apps", headers=AUTH, json={"name": "game"}).status_code == 201
+        ids = appaloft_ids(client)
+        sent = [
+            ("/api/v1/clusters", {"name": "nl\n"}, "name"),
+            (f"/api/v1/nodes/{node}/aliases", {"name": "nl\n"}, "name"),
+            (f"/api/v1/nodes/{node}/ssh_usernames", {"username": "bob\n"}, "username"),
+            ("/api/v1/apps", {"name": "nl\n"}, "name"),
+            ("/api/v1/apps/game/versions", {"name": "v1\n", "image": "busybox"}, "name"),
+            ("/api/v1/apps/game/versions", {"name": "v1", "image": "busybox",
+                                            "env": [{"key": "A\n", "value": "x"}]}, "env[0].key"),
+            ("/api/v1/webhooks", {"url": "https://example.com/hook", "secret": "s" * 32,
+                                  "headers": {"X-Team\n": "a"},
+                                  "subscribed_events": ["edge.node.registered"]}, "headers"),
+        ]
+        for path, body, field in sent:
+            answer = client.post(path, headers=AUTH, json=body)
+            assert error(answer, 422, "validation_failed", {field}), (path, answer.text)
+            assert "\\Z" not in answer.text, answer.text  # patterns show as JSON Schema's $
+        variable = client.post(f"/resources/{ids['resourceId']}/variables", headers=AUTH,
+                               json={"key": "A\n", "value": "x"})
+        assert variable.status_code == 422 and "A\\n" not in json.dumps(
+            client.get(f"/resources/{ids['resourceId']}", headers=AUTH).json()), variable.text
+        names = [c["name"] for c in client.get("/api/v1/clusters", headers=AUTH).json()["data"]]
+        assert "nl\n" not in names
+        assert_still_serving(client)
+
+
 def test_invalid_utf8_and_deep_nesting_are_4xx(any_url: str) -> None:
     with running(any_url) as client:
         node, token = agent_node(client)

@@ -20,6 +20,7 @@ import msgspec
 from starlette.routing import Route
 
 from domain.catalog import EVENT_TYPES
+from domain.shared import shown
 from entrypoints.http import (
     admin_metrics_shapes,
     admins,
@@ -36,6 +37,7 @@ from entrypoints.http import (
 from entrypoints.http.app import AGENT_MODULES, AGENT_ROUTES, API_MODULES, API_ROUTES
 from entrypoints.http.errors import is_edgegap
 from entrypoints.http.listing import (
+    MAX_PAGE,
     ListSpec,
     Param,
     parse_bool,
@@ -99,7 +101,18 @@ def build_openapi() -> dict[str, Any]:
         },
     }
     result: dict[str, Any] = json.loads(json.dumps(document))  # tuples to lists, no shared dicts
-    return result
+    return cast(dict[str, Any], ecma_patterns(result))
+
+
+def ecma_patterns(node: Any) -> Any:
+    """Every `pattern` as JSON Schema reads it (ECMA-262): the code's whole-string patterns end
+    in Python's \\Z (see domain.shared.shown)."""
+    if isinstance(node, dict):
+        return {k: shown(v) if k == "pattern" and isinstance(v, str) else ecma_patterns(v)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [ecma_patterns(v) for v in node]
+    return node
 
 
 def _documented() -> list[DocumentedRoute]:
@@ -245,7 +258,7 @@ def _paging_params(spec: ListSpec) -> list[dict[str, Any]]:
     csv = {**query, "style": "form", "explode": False}
     paging = [
         {"name": "page", **query, "description": "Page number (1-indexed)",
-         "schema": {**oas.INT, "minimum": 1, "default": 1}},
+         "schema": {**oas.INT, "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
         {"name": "page_size", **query, "schema": {**oas.INT, "minimum": 1, "default": 20},
          "description": f"Items per page (at most MAX_PAGE_SIZE, {Settings.max_page_size} unless"
          " configured)"},
