@@ -44,6 +44,7 @@ from projections.query import ListQuery, Order
 
 SELF_STOP_PREFIX = "/v1/self/stop/"
 MAX_LIMIT = 100
+MAX_ACCESS_POINT_DIGITS = 10  # access points are below 2^31 (application.deployments)
 
 
 class DeploymentListQuery(msgspec.Struct):
@@ -114,12 +115,15 @@ async def self_stop(request: Request) -> Response:
     request_id = request_id_of(request)
     raw_point = str(request.path_params["access_point_id"])
     token = request.headers.get("authorization", "").strip()
-    if not raw_point.isdigit() or not token:
-        raise ApiError(401 if not token else 404, None,
-                       "Unauthorized" if not token else f"deployment {request_id} not found")
+    if not token:
+        raise ApiError(401, None, "Unauthorized")
+    # An access point that is no number is no deployment's: 403 like a wrong one, 404 when the
+    # deployment is unknown. ASCII only: "²".isdigit() is true and int() refuses it.
+    point = int(raw_point) if raw_point.isascii() and raw_point.isdigit() and len(
+        raw_point) <= MAX_ACCESS_POINT_DIGITS else -1
     try:
         now = await run_in_threadpool(services(request).deployments.self_stop, request_id,
-                                      int(raw_point), token)
+                                      point, token)
     except AlreadyTerminatedError:
         return edgegap_error(410, None, "Instance Already terminated")
     return await _stopped(request, request_id, now)

@@ -69,6 +69,13 @@ def test_self_stop_answers_401_without_a_token_403_with_a_wrong_one_404_if_unkno
         assert set(wrong.json()) == {"message", "details"}
         other_point = path.rsplit("/", 1)[0] + "/" + str(int(path.rsplit("/", 1)[1]) + 1)
         assert client.delete(other_point, headers={"authorization": token}).status_code == 403
+        base = path.rsplit("/", 1)[0]
+        # Not a number: no deployment's access point (int() refuses "²" though isdigit() is
+        # true; it answered 500). Any header will do to get there.
+        for point in ("abc", "%C2%B2", "%E2%91%A0", "%D9%A1%D9%A2", "9" * 40):
+            odd = client.delete(f"{base}/{point}", headers={"authorization": "x"})
+            assert odd.status_code == 403, (point, odd.text)
+            assert set(odd.json()) == {"message", "details"}
         unknown = f"/v1/self/stop/000000000000/{path.rsplit('/', 1)[1]}"
         assert client.delete(unknown, headers={"authorization": token}).status_code == 404
         status = client.get(f"/v1/status/{deployment.request_id}", headers=TOKEN).json()
