@@ -14,6 +14,7 @@ import msgspec
 from msgspec import Meta
 
 from application.ports import GeoLocator
+from domain.deployment import MAX_TAGS
 from domain.placement import Point
 from domain.shared import InvalidValueError
 
@@ -48,7 +49,7 @@ class DeploymentCreate(msgspec.Struct):
     require_cached_locations: bool | None = False
     environment_variables: Annotated[list[DeploymentEnvironmentVariable],
                                      Meta(max_length=256)] = []
-    tags: Annotated[list[Tag], Meta(max_length=64)] = []
+    tags: Annotated[list[Tag], Meta(max_length=MAX_TAGS)] = []
     webhook_on_ready: BasicWebhook | None = None
     webhook_on_error: BasicWebhook | None = None
     webhook_on_terminated: BasicWebhook | None = None

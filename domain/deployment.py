@@ -23,6 +23,7 @@ from domain.shared import GoneError, InvalidValueError, StateConflictError, name
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{12}\Z")
 MAX_TAG = 128
+MAX_TAGS = 64  # per deployment, at its request and after
 
 
 class Status(StrEnum):
@@ -223,6 +224,8 @@ class Deployment(Aggregate):
         check_tag(name)
         if name in self.tags:
             raise TagExistsError(f"tag {name} already exists on {self.request_id}", "name")
+        if len(self.tags) >= MAX_TAGS:
+            raise InvalidValueError(f"a deployment has at most {MAX_TAGS} tags", "name")
         self._tag_added(name=name, at=at)
 
     @event("TagAdded")

@@ -53,7 +53,8 @@ def check(response: Response) -> None:
     if _media(response) != "text/event-stream":  # a stream's events are not read here
         response.read()
     where = f"{method} {path} -> {response.status_code}"
-    template = match(path)
+    # Matched as sent: a parameter holding "/" travels percent-encoded, in one segment.
+    template = match(response.request.url.raw_path.decode("ascii").partition("?")[0])
     operation = DOCUMENT["paths"][template].get(_verb(method)) if template else None
     if template is None or operation is None:
         if response.status_code not in UNROUTED:

@@ -76,10 +76,10 @@ ROUTES = [
     route("POST", TAGS, create_tag, Op(
         TAGS_TAG, "Create a tag", 200, "Tag", (400, 404, 409), TagBody, flat=True,
         description="Not injected into a running container.")),
-    route("GET", TAGS + "/{tag_name}", get_tag, Op(
+    route("GET", TAGS + "/{tag_name:path}", get_tag, Op(
         TAGS_TAG, "Get a tag", 200, "Tag", (404,), flat=True)),
-    route("PATCH", TAGS + "/{tag_name}", update_tag, Op(
+    route("PATCH", TAGS + "/{tag_name:path}", update_tag, Op(
         TAGS_TAG, "Rename a tag", 200, "Tag", (400, 404, 409), TagBody, flat=True)),
-    route("DELETE", TAGS + "/{tag_name}", delete_tag, Op(
+    route("DELETE", TAGS + "/{tag_name:path}", delete_tag, Op(
         TAGS_TAG, "Delete a tag", 204, None, (404,))),
 ]

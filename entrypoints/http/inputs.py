@@ -52,7 +52,7 @@ async def decode_body(request: Request, type_: type[T]) -> T:
     msgspec.ValidationError for a value of the wrong type, BodyError for the rest."""
     limit: int = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyError(400, "body", f"must be at most {limit} bytes", too_large=True)
     chunks, size = [], 0
     async for chunk in request.stream():

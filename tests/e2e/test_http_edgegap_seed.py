@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from domain.deployment import MAX_TAGS
 from tests.conftest import API_KEY
 from tests.e2e.test_http_support import AUTH, data, enroll, fixed_clock, issue_key, running
 
@@ -107,6 +108,23 @@ def test_a_renamed_tag_keeps_its_create_time_and_its_place() -> None:
         assert [t["name"] for t in client.get(tags, headers=TOKEN).json()["tags"]] == [
             "green", "blue"]
         assert client.get(f"{tags}/blue", headers=TOKEN).json() == again
+
+
+def test_a_tag_with_a_slash_is_reachable_and_tags_stop_at_64() -> None:
+    with running() as client:
+        tags = f"/v1/deployments/{placed(client).request_id}/tags"
+        made = client.post(tags, headers=TOKEN, json={"name": "team/blue"})
+        assert made.status_code == 200, made.text
+        # Its path holds the name percent-encoded; it answered 404 to all three before.
+        assert client.get(f"{tags}/team%2Fblue", headers=TOKEN).json()["name"] == "team/blue"
+        renamed = client.patch(f"{tags}/team%2Fblue", headers=TOKEN, json={"name": "a/b/c"})
+        assert renamed.status_code == 200 and renamed.json()["name"] == "a/b/c", renamed.text
+        assert client.delete(f"{tags}/a%2Fb%2Fc", headers=TOKEN).status_code == 204
+        for i in range(MAX_TAGS):
+            assert client.post(tags, headers=TOKEN, json={"name": f"t{i}"}).status_code == 200
+        over = client.post(tags, headers=TOKEN, json={"name": "one-more"})
+        assert over.status_code == 400 and set(over.json()) == {"message", "details"}, over.text
+        assert client.get(tags, headers=TOKEN).json()["count"] == MAX_TAGS
 
 
 def test_a_fleet_host_shows_the_base_clock_its_agent_reports(any_url: str) -> None:

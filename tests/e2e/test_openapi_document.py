@@ -74,7 +74,7 @@ def test_served_document_covers_exactly_the_routes(client: TestClient) -> None:
     assert response.json() == DOCUMENT
     documented = {(m.upper(), p) for p, ops in DOCUMENT["paths"].items() for m in ops}
     routed = {
-        (method, route.path)
+        (method, route.path_format)
         for route in [*API_ROUTES, *AGENT_ROUTES]
         if isinstance(route, Route)
         for method in (route.methods or set()) - {"HEAD"}

@@ -80,9 +80,9 @@ def build_openapi() -> dict[str, Any]:
     """The whole document as plain JSON values (a fresh copy on every call)."""
     paths: dict[str, dict[str, Any]] = {}
     for route in _documented():
-        operations = paths.setdefault(route.path, {})
+        operations = paths.setdefault(route.path_format, {})
         if route.method.lower() in operations:  # Starlette would serve only the first
-            raise LookupError(f"{route.method} {route.path} is routed twice")
+            raise LookupError(f"{route.method} {route.path_format} is routed twice")
         operations[route.method.lower()] = _operation(route)
     tags = [*oadm.TAGS, CLUSTER, KEY, NODE, ALIAS, *oadm.NODE_TAGS, *ocmd.TAGS, *ossh.TAGS,
             EVENT_TYPE, WEBHOOK, EVENT, *odep.TAGS, *oapp.TAGS, AGENT]
@@ -137,7 +137,7 @@ def _operation(route: DocumentedRoute) -> dict[str, Any]:
                        *_query_struct_params(op.query)],
         "responses": {
             **{str(status): _success(op, status) for status in (op.status, *op.also)},
-            **{str(s): _error(route.path, op, s) for s in errors},
+            **{str(s): _error(route.path_format, op, s) for s in errors},
         },
     }
     if op.description:
