@@ -17,6 +17,7 @@ from msgspec import Meta
 
 from application.deployments import NO_ROOM, Accepted, Deployments, NoRoomError
 from application.ports import PlacementIndex
+from domain.app import MAX_ENV, check_env_key
 from domain.placement import Candidate, Point
 from domain.shared import InvalidValueError
 
@@ -30,7 +31,7 @@ APP_TYPES: tuple[AppType, ...] = get_args(AppType)
 
 class VolumeConfig(msgspec.Struct):
     path: Text
-    sizeGb: int = 10  # the seed's (camelCase) name
+    sizeGb: Annotated[int, Meta(ge=0, le=1 << 20)] = 10  # the seed's (camelCase) name
     purpose: Text | None = None
 
 
@@ -43,11 +44,11 @@ class AppHostingDeploymentCreate(msgspec.Struct):
     config: dict[str, Any] | None = None
     cpu_request: Annotated[float, Meta(gt=0, le=1024)] | None = None
     memory_request_mb: Annotated[int, Meta(ge=1, le=1 << 22)] | None = None
-    replicas: Annotated[int, Meta(ge=0, le=1000)] | None = None
+    replicas: Annotated[int, Meta(ge=1, le=1000)] | None = None
     container_port: Annotated[int, Meta(ge=1, le=MAX_PORT)] | None = None
-    environment_variables: list[Text] | None = None
+    environment_variables: Annotated[list[Text], Meta(max_length=MAX_ENV)] | None = None
     docker_image: Annotated[str, Meta(min_length=1, max_length=512)] | None = None
-    storage_size_gb: int | None = None
+    storage_size_gb: Annotated[int, Meta(ge=0, le=1 << 20)] | None = None
     volumes: list[VolumeConfig] | None = None
     run_as_uid: int | None = None
     deployment_type: str = "docker"
@@ -68,8 +69,15 @@ def _env(items: list[str] | None) -> list[dict[str, Any]]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidValueError("expected KEY=value", f"environment_variables[{i}]")
+        check_env_key(key, f"environment_variables[{i}]")
         env.append({"key": key, "value": value, "is_hidden": False})
     return env
+
+
+def cpu_units(cpu_request: float | None) -> int:
+    """Mengi asks in vCPU, the hosts count 1024 units a vCPU: at least one unit, since 0 units
+    would start the container with no CPU limit and take no room on its host."""
+    return max(1, round((cpu_request or 0.25) * 1024))
 
 
 def app_type_of(asked: dict[str, Any]) -> AppType:
@@ -86,13 +94,17 @@ def hosting_spec(cmd: AppHostingDeploymentCreate, user_id: UUID) -> dict[str, An
         raise InvalidValueError(f"should be one of {', '.join(APP_TYPES)}", "app_type")
     if cmd.docker_image is None:
         raise InvalidValueError("is required for a docker deployment", "docker_image")
-    if (cmd.replicas or 1) != 1:
+    if cmd.replicas not in (None, 1):
         raise InvalidValueError("one replica per deployment here", "replicas")
+    if cmd.volumes:
+        # Refused rather than ignored: an app that asked for a volume expects its data kept.
+        raise InvalidValueError("no persistent volumes here: a container's disk lasts as long"
+                                " as the deployment", "volumes")
     port = cmd.container_port
     ports = [{"port": port, "protocol": "HTTP", "name": str(port), "tls_upgrade": False}] \
         if port else []
     return {"app": cmd.deployment_name, "version": "app-hosting", "image": cmd.docker_image,
-            "ports": ports, "cpu_units": round((cmd.cpu_request or 0.25) * 1024),
+            "ports": ports, "cpu_units": cpu_units(cmd.cpu_request),
             "memory_mb": cmd.memory_request_mb or 256, "max_duration": 0, "command": None,
             "arguments": None, "env": _env(cmd.environment_variables),
             "hosting": {**json.loads(msgspec.json.encode(cmd)), "user_id": str(user_id)}}

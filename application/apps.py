@@ -10,7 +10,15 @@ from msgspec import Meta
 
 from application.ports import SecretBox
 from application.write_path import UnitOfWork, WritePath
-from domain.app import APP_NAME, ENV_KEY_PATTERN, VERSION_NAME, App, AppExistsError, app_uuid
+from domain.app import (
+    APP_NAME,
+    ENV_KEY_PATTERN,
+    MAX_ENV,
+    VERSION_NAME,
+    App,
+    AppExistsError,
+    app_uuid,
+)
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Units = Annotated[int, Meta(ge=1, le=1 << 20)]  # 1024 units = 1 vCPU, as Edgegap counts
@@ -49,7 +57,7 @@ class CreateAppVersion(msgspec.Struct, forbid_unknown_fields=True):
     ports: Annotated[list[PortSpec], Meta(max_length=32)] = []
     cpu_units: Units = 256
     memory_mb: MemoryMb = 256
-    env: Annotated[list[EnvVar], Meta(max_length=256)] = []
+    env: Annotated[list[EnvVar], Meta(max_length=MAX_ENV)] = []
     max_duration: Minutes = 0  # minutes; 0 runs until stopped
     command: Text | None = None
     arguments: Text | None = None

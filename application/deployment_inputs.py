@@ -14,6 +14,7 @@ import msgspec
 from msgspec import Meta
 
 from application.ports import GeoLocator
+from domain.app import ENV_KEY_PATTERN, MAX_ENV
 from domain.deployment import MAX_TAGS
 from domain.placement import Point
 from domain.shared import InvalidValueError
@@ -31,7 +32,8 @@ class User(msgspec.Struct):
 
 
 class DeploymentEnvironmentVariable(msgspec.Struct):
-    key: Annotated[str, Meta(min_length=1, max_length=128)]
+    # The versions' rule: "A=B" gave the container A="B=v", ARBITRIUM_* were overridden unsaid.
+    key: Annotated[str, Meta(min_length=1, max_length=128, pattern=ENV_KEY_PATTERN)]
     value: Annotated[str, Meta(max_length=4096)]
     is_hidden: bool
 
@@ -48,7 +50,7 @@ class DeploymentCreate(msgspec.Struct):
     users: Annotated[list[User], Meta(min_length=1, max_length=1000)]
     require_cached_locations: bool | None = False
     environment_variables: Annotated[list[DeploymentEnvironmentVariable],
-                                     Meta(max_length=256)] = []
+                                     Meta(max_length=MAX_ENV)] = []
     tags: Annotated[list[Tag], Meta(max_length=MAX_TAGS)] = []
     webhook_on_ready: BasicWebhook | None = None
     webhook_on_error: BasicWebhook | None = None

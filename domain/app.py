@@ -7,6 +7,7 @@ application with versions cannot be deleted from under them.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import field
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ RESERVED_ENV = "ARBITRIUM_"  # the platform's own variables (the request id, the
 # Both rules in one pattern, so the request bodies declare it to clients as well.
 ENV_KEY_PATTERN = rf"^(?!{RESERVED_ENV})[A-Za-z_][A-Za-z0-9_]{{0,127}}\Z"
 _ENV_KEY = re.compile(ENV_KEY_PATTERN)
+MAX_ENV = 256  # variables a version, and a deployment adds at most as many
 
 
 def check_env_key(key: str, field: str) -> None:
@@ -66,6 +68,13 @@ def check_version(spec: dict[str, Any]) -> None:
         raise InvalidValueError("environment variable keys must be unique", "env")
     for i, key in enumerate(keys):
         check_env_key(key, f"env[{i}].key")
+    for name in ("command", "arguments"):
+        # The agent splits them as a shell would (shlex): an unbalanced quote must be refused
+        # here, not found on a node as a start that can never happen.
+        try:
+            shlex.split(spec.get(name) or "")
+        except ValueError as exc:
+            raise InvalidValueError(f"must split as shell words ({exc})", name) from None
 
 
 @declared_by_fields

@@ -5,6 +5,7 @@ Structs the handler returns and the OpenAPI document takes its schemas from (SHA
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from application.app_hosting import AppHostingDeploymentCreate, AppType, app_typ
 from domain.deployment import Status
 from domain.shared import InvalidValueError, name_id
 from entrypoints.http.edgegap_shapes import RequestId
+from entrypoints.http.errors import validation_details
 from entrypoints.http.inputs import BodyError, decode_body, services
 from entrypoints.http.openapi.deployments import MENGI
 from entrypoints.http.openapi.op import Op
@@ -128,6 +130,14 @@ def hosting_body(row: DeploymentRecord) -> AppHostingDeploymentResponse:
     )
 
 
+def fastapi_loc(field: str) -> list[str | int]:
+    """FastAPI's loc of a field path: "volumes[0].sizeGb" -> ["body", "volumes", 0, "sizeGb"]."""
+    loc: list[str | int] = ["body"]
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", field if field != "body" else ""):
+        loc.append(int(index) if index else name)
+    return loc
+
+
 def user_of(request: Request) -> UUID:
     """One user per key setting that authorises (the middleware names it)."""
     return name_id("api-key-user", str(request.scope["state"]["caller"]))
@@ -137,7 +147,8 @@ async def create(request: Request) -> Response:
     try:
         cmd = await decode_body(request, AppHostingDeploymentCreate)
     except msgspec.ValidationError as exc:
-        return invalid(["body"], str(exc), "value_error")
+        [(field, [message])] = validation_details(exc).items()
+        return invalid(fastapi_loc(field), message, "value_error")
     except BodyError as exc:
         if exc.too_large:
             return JSONResponse(HTTPErrorResponse(detail=f"request body {exc.message}"),

@@ -85,11 +85,39 @@ def test_what_cannot_run_here_is_a_fastapi_validation_error() -> None:
                             ({"geographic_region": "europe", "docker_image": None},
                              "docker_image"),
                             ({"geographic_region": "europe", "environment_variables": ["X"]},
-                             "environment_variables[0]")):
+                             "environment_variables[0]"),
+                            # Each of these was taken and ignored or bent.
+                            ({"geographic_region": "europe", "replicas": 0}, "replicas"),
+                            ({"geographic_region": "europe", "storage_size_gb": -1},
+                             "storage_size_gb"),
+                            ({"geographic_region": "europe",
+                              "volumes": [{"path": "/data", "sizeGb": 10}]}, "volumes"),
+                            ({"geographic_region": "europe",
+                              "environment_variables": ["A B=1"]}, "environment_variables[0]"),
+                            ({"geographic_region": "europe",
+                              "environment_variables": ["ARBITRIUM_REQUEST_ID=x"]},
+                             "environment_variables[0]"),
+                            ({"geographic_region": "europe",
+                              "environment_variables": ["A=1"] * 257}, "environment_variables")):
             answer = post(client, **body)
             assert answer.status_code == 422, answer.text
             [problem] = answer.json()["detail"]
             assert problem["loc"] == ["body", field] and problem["msg"]
         missing = client.post("/deployments/app-hosting", headers=AUTH, json={})
-        assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["body"]
+        # FastAPI's loc names the field (it was ["body"] with msgspec's whole message).
+        assert missing.status_code == 422
+        assert missing.json()["detail"][0]["loc"] == ["body", "geographic_region"]
+        nested = post(client, geographic_region="europe", volumes=[{"path": "/d", "sizeGb": -1}])
+        assert nested.json()["detail"][0]["loc"] == ["body", "volumes", 0, "sizeGb"]
         assert client.post("/deployments/app-hosting", json={}).status_code == 401
+
+
+def test_the_smallest_cpu_request_still_takes_one_unit() -> None:
+    # round(1e-9 * 1024) was 0 units: a container without a CPU limit, taking no room.
+    with running(placement_snapshot=0) as client:
+        where = hosts(client)
+        answer = post(client, geographic_region="europe", cpu_request=1e-9,
+                      memory_request_mb=64)
+        assert answer.status_code == 200, answer.text
+        host = data(client.get(f"/api/v1/nodes/{where['paris']}/host", headers=AUTH))
+        assert host["allocated_cpu_units"] == 1

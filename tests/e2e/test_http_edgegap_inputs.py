@@ -34,3 +34,32 @@ def test_a_private_fleet_deploy_names_at_least_one_host() -> None:
         answer = client.post("/v2/private-fleets:deploy", headers=AUTH, json=DEPLOY)
         assert answer.status_code in (400, 422)
         assert "private_host_ids" in answer.text
+
+
+@pytest.mark.parametrize("key", ["A=B", "A B", "1ABC", "ARBITRIUM_REQUEST_ID", "A\n"])
+def test_a_deploy_time_variable_follows_the_versions_key_rule(key: str) -> None:
+    # "A=B" gave the container A="B=v"; ARBITRIUM_* were silently overridden by the platform.
+    with running() as client:
+        variables = [{"key": key, "value": "v", "is_hidden": False}]
+        answer = client.post("/v2/deployments", headers=AUTH,
+                             json={**DEPLOY, "environment_variables": variables})
+        assert answer.status_code == 400, answer.text
+        assert "environment_variables[0].key" in answer.json()["details"], answer.text
+
+
+def test_a_version_whose_command_line_cannot_be_split_is_refused() -> None:
+    # The agent splits command and arguments as a shell would; an unbalanced quote crashed
+    # its start and left the deployment DEPLOYING for the whole start deadline.
+    with running() as client:
+        bearer = {"Authorization": f"Bearer {API_KEY}"}
+        assert client.post("/api/v1/apps", headers=bearer, json={"name": "game"}
+                           ).status_code == 201
+        for field, text in (("arguments", "-c 'echo hi"), ("command", '/bin/sh -c "x')):
+            answer = client.post("/api/v1/apps/game/versions", headers=bearer, json={
+                "name": "v1", "image": "busybox", field: text})
+            assert answer.status_code == 422, answer.text
+            assert field in answer.json()["error"]["details"], answer.text
+        fine = client.post("/api/v1/apps/game/versions", headers=bearer, json={
+            "name": "v1", "image": "busybox", "command": "/bin/sh",
+            "arguments": "-c 'echo \"hi there\"'"})
+        assert fine.status_code == 201, fine.text
