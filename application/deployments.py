@@ -237,6 +237,11 @@ class Deployments:
         def decide(uow: UnitOfWork) -> bool:
             deployment = self._get(uow, request_id)
             now = deployment.stop(reason, uow.now)
+            node = uow.find(Node, deployment.node_id) if deployment.node_id else None
+            if deployment.node_id and (node is None or node.deleted):
+                # No node will carry the stop out (one deleted before deletions ended its
+                # deployments): it ends here.
+                now = deployment.node_deleted(uow.now) or now
             self._release_if_over(uow, deployment)
             uow.ring([deployment.node_id])
             return now
@@ -394,6 +399,14 @@ class Deployments:
             return count
 
         return self.writes.run(decide, prefetch=tuple(deployment_uuid(r) for r in request_ids))
+
+    def end_on_deleted_node(self, uow: UnitOfWork, request_ids: Sequence[str]) -> None:
+        """Inside a node's deletion: its deployments end (Deployment.node_deleted) and give
+        their room back. No rollback: it would be placed on the node just deleted."""
+        for request_id in request_ids:
+            deployment = uow.find(Deployment, deployment_uuid(request_id))
+            if deployment is not None and deployment.node_deleted(uow.now):
+                self._release_if_over(uow, deployment)
 
     def lost(self, node_id: UUID, request_ids: list[str]) -> None:
         """Deployments whose container is gone from their node with no exit seen."""

@@ -11,6 +11,7 @@ import msgspec
 
 from application.agent_protocol import EnrollNode, ReregisterNode
 from application.clusters import ClusterName, claim_name, live_cluster
+from application.deployments import Deployments
 from application.errors import NotFoundError, UnauthorizedError
 from application.ports import ExecutionIndex, Liveness, Seen
 from application.ssh_access import remove_username
@@ -47,10 +48,12 @@ class Enrolled:
 class Nodes:
     """Application service for nodes."""
 
-    def __init__(self, writes: WritePath, liveness: Liveness, executions: ExecutionIndex) -> None:
+    def __init__(self, writes: WritePath, liveness: Liveness, executions: ExecutionIndex,
+                 deployments: Deployments) -> None:
         self.writes = writes
         self.liveness = liveness
         self.executions = executions
+        self.deployments = deployments
 
     def enroll(self, cmd: EnrollNode) -> Enrolled:
         return self.writes.run(self._enrolling(cmd))
@@ -164,8 +167,9 @@ class Nodes:
 
     def delete(self, node_id: UUID) -> None:
         """Cascades to aliases and SSH usernames (with their keys); open executions end as
-        cancelled (history keeps the rest)."""
+        cancelled (history keeps the rest); its deployments end and give their room back."""
         open_executions = [ref.id for ref in self.executions.open_for_node(node_id, 100_000)]
+        held = [ref.request_id for ref in self.deployments.finder.live_on(node_id)]
 
         def decide(uow: UnitOfWork) -> None:
             node = uow.get(Node, node_id, "node")
@@ -178,6 +182,7 @@ class Nodes:
             for username_id in list(node.ssh_usernames):
                 remove_username(uow, uow.get(SshUsername, UUID(username_id), "ssh username"),
                                 node)
+            self.deployments.end_on_deleted_node(uow, held)
             cluster = uow.find(Cluster, node.cluster_id)
             if cluster is not None:
                 cluster.release(node.id)

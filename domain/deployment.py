@@ -121,6 +121,12 @@ class Deployment(Aggregate):
             return False
         return self.fail(detail, None, at)
 
+    def node_deleted(self, at: datetime) -> bool:
+        """Its node was deleted: nothing will start it, report on it or stop it any more. It
+        ends: TERMINATED when a stop was asked (the end asked for), else ERROR. A READY one too,
+        unlike an unreachable node's, which may come back with its container."""
+        return self.fail(f"node {self.node_id} was deleted", None, at)
+
     # -- what the agent reports -------------------------------------------------------------
     def ready(self, ports: dict[str, Any], public_ip: str, at: datetime) -> bool:
         """Recorded once; a report after a stop or an error changes nothing."""

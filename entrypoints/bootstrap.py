@@ -544,7 +544,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             writes, settings.advertised_url, settings.default_cluster_name or None,
             settings.public_enrollment_key_enabled,
         ),
-        nodes=Nodes(writes, ViewLiveness(view, fleet_reads), index),
+        nodes=Nodes(writes, ViewLiveness(view, fleet_reads), index, deployments),
         aliases=Aliases(writes),
         webhooks=Webhooks(
             writes, box, SsrfGuard(settings.webhook_allow_private_ips),

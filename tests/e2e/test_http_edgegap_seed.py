@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import pytest
 from starlette.testclient import TestClient
 
+from application.write_path import UnitOfWork
 from domain.deployment import MAX_TAGS
+from domain.node import Node
 from tests.conftest import API_KEY
-from tests.e2e.test_http_support import AUTH, data, enroll, fixed_clock, issue_key, running
+from tests.e2e.test_http_support import (
+    AUTH,
+    data,
+    enroll,
+    fixed_clock,
+    issue_key,
+    running,
+    services_of,
+)
 
 pytestmark = pytest.mark.e2e
 TOKEN = {"Authorization": f"token {API_KEY}"}
@@ -186,3 +197,68 @@ def test_without_a_deployment_domain_the_fqdn_is_null_not_an_address() -> None:
                                                          "public_ip": "100.10.0.85"}))
         status = client.get(f"/v1/status/{deployment.request_id}", headers=TOKEN).json()
         assert status["fqdn"] is None and status["public_ip"] == "100.10.0.85"
+
+
+def _ready(client: TestClient, deployment: Placed) -> None:
+    data(client.post(f"/agent/v1/deployments/{deployment.request_id}/report",
+                     headers=deployment.agent, json={"state": "ready"}))
+
+
+def _status(client: TestClient, request_id: str) -> Any:
+    return client.get(f"/v1/status/{request_id}", headers=TOKEN).json()
+
+
+def _allocated(client: TestClient, node_id: str) -> int:
+    host = data(client.get(f"/api/v1/nodes/{node_id}/host", headers=AUTH))
+    return int(host["allocated_cpu_units"])
+
+
+@pytest.mark.parametrize("ready", [True, False])
+def test_deleting_a_node_ends_its_deployments_and_frees_their_room(any_url: str,
+                                                                    ready: bool) -> None:
+    # A READY deployment stayed READY for good once its node was deleted, holding its room,
+    # and a stop then waited for a node that would never carry it out.
+    with running(any_url) as client:
+        deployment = placed(client)
+        if ready:
+            _ready(client, deployment)
+        assert _allocated(client, deployment.node_id) > 0
+        assert client.delete(f"/api/v1/nodes/{deployment.node_id}",
+                             headers=AUTH).status_code == 204
+        status = _status(client, deployment.request_id)
+        assert status["current_status"] == "Status.ERROR", status
+        assert status["error_detail"] == f"node {deployment.node_id} was deleted"
+        assert _allocated(client, deployment.node_id) == 0
+        stopped = client.delete(f"/v1/stop/{deployment.request_id}", headers=TOKEN)
+        assert stopped.status_code == 200, stopped.text
+        assert _status(client, deployment.request_id)["current_status"] == "Status.TERMINATED"
+
+
+def test_a_stop_asked_before_the_node_was_deleted_ends_terminated() -> None:
+    with running() as client:
+        deployment = placed(client)
+        _ready(client, deployment)
+        assert client.delete(f"/v1/stop/{deployment.request_id}", headers=TOKEN
+                             ).status_code == 200
+        assert _status(client, deployment.request_id)["current_status"] == "Status.READY"
+        client.delete(f"/api/v1/nodes/{deployment.node_id}", headers=AUTH)
+        assert _status(client, deployment.request_id)["current_status"] == "Status.TERMINATED"
+
+
+def test_a_stop_on_a_node_deleted_without_ending_its_deployments_ends_it_at_once() -> None:
+    # Deleted before node deletions ended their deployments: the node is gone, the deployment
+    # still READY. A stop has no node to carry it out, so it ends there and then.
+    with running() as client:
+        deployment = placed(client)
+        _ready(client, deployment)
+        svc = services_of(client)
+
+        def delete_node_alone(uow: UnitOfWork) -> None:
+            uow.get(Node, UUID(deployment.node_id), "node").delete(uow.now)
+
+        svc.writes.run(delete_node_alone)
+        assert _status(client, deployment.request_id)["current_status"] == "Status.READY"
+        stopped = client.delete(f"/v1/stop/{deployment.request_id}", headers=TOKEN)
+        assert stopped.status_code == 200, stopped.text
+        assert _status(client, deployment.request_id)["current_status"] == "Status.TERMINATED"
+        assert _allocated(client, deployment.node_id) == 0

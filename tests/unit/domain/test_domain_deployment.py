@@ -16,7 +16,7 @@ from domain.deployment import AlreadyTerminatedError, Deployment, Status
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 ACTIONS = st.lists(st.sampled_from(
     ["place", "fail_placement", "ready", "fail", "terminated", "stop", "give_up",
-     "late_terminated"]), max_size=12)
+     "late_terminated", "node_deleted"]), max_size=12)
 
 
 def new() -> Deployment:
@@ -41,6 +41,9 @@ def act(d: Deployment, action: str) -> None:
     elif action == "late_terminated":  # the node removed a container nobody asked it to stop
         if d.node_id is not None and d.stopping is None:
             d.terminated(0, AT)
+    elif action == "node_deleted":
+        if d.node_id is not None:
+            d.node_deleted(AT)
     elif action == "give_up":
         d.give_up_start("not started within 600 s", AT)
     elif action == "stop":
@@ -145,3 +148,20 @@ def test_a_stop_after_a_crash_ends_it_at_once() -> None:
     assert d.fail("container exited with code 3", 3, AT)
     assert d.stop("stop requested", AT) is True
     assert d.status == Status.TERMINATED.value and d.stopping is None
+
+
+def test_a_deleted_node_ends_what_it_held() -> None:
+    running = new()
+    act(running, "place")
+    act(running, "ready")
+    assert running.node_deleted(AT) and running.status == Status.ERROR.value
+    assert running.error_detail == f"node {running.node_id} was deleted"
+    assert not running.node_deleted(AT)  # over already
+    stopping = new()
+    for action in ("place", "ready", "stop"):
+        act(stopping, action)
+    assert stopping.node_deleted(AT) and stopping.status == Status.TERMINATED.value
+    deferred = new()
+    for action in ("place", "stop"):  # a stop before READY waits for it
+        act(deferred, action)
+    assert deferred.node_deleted(AT) and deferred.status == Status.TERMINATED.value
