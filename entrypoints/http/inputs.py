@@ -67,6 +67,10 @@ async def decode_body(request: Request, type_: type[T]) -> T:
         body.decode("utf-8")
         decoded = msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError:
+        # msgspec stops at the first wrong field it reads: '{"a": 1' named field a (422)
+        # before it reached the end that makes it no JSON at all (400).
+        if not _is_json(body):
+            raise BodyError(400, "body", "is not valid JSON") from None
         raise
     except msgspec.DecodeError:
         raise BodyError(400, "body", "is not valid JSON") from None
@@ -76,6 +80,14 @@ async def decode_body(request: Request, type_: type[T]) -> T:
         raise BodyError(400, "body", f"nests more than {MAX_DEPTH} levels deep") from None
     check_values(decoded)
     return decoded
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return True
 
 
 # Every value a request carries is stored (events, read-model columns) and must stay storable

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -79,6 +79,15 @@ def _moment(text: str | None, name: str) -> datetime | None:
         raise ApiError(400, {name: ["is not a valid date-time"]}) from None
 
 
+def _window_before(end: datetime) -> datetime:
+    """The default window's start; from the first instant for an end within it of year 1
+    (0001-01-01T00:00:00Z - 24 h overflowed into a 500)."""
+    try:
+        return end - DEFAULT_WINDOW
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
 async def show(request: Request) -> Response:
     resource_id = path_uuid(request, _ID)
     query = read_query(request, HealthQuery)
@@ -123,7 +132,7 @@ async def history(request: Request) -> Response:
     query = read_query(request, HistoryQuery)
     now = generated_at(request)
     end = _moment(query.window_to, "window.to") or now
-    start = _moment(query.window_from, "window.from") or end - DEFAULT_WINDOW
+    start = _moment(query.window_from, "window.from") or _window_before(end)
     if start > end:
         raise ApiError(400, {"window.from": ["is after window.to"]})
     svc = services(request)

@@ -125,6 +125,10 @@ def test_longest_legal_name_is_accepted(client: TestClient) -> None:
     [
         (b"{not json", "is not valid JSON"),
         (b'{"name": "x",}', "is not valid JSON"),
+        # A wrong field before the end that breaks it: still no JSON (it answered 422).
+        (b'{"a": 1', "is not valid JSON"),
+        (b'{"name": 5', "is not valid JSON"),
+        (b"{}x", "is not valid JSON"),
         (b"[1, 2]", "must be a JSON object"),
         (b'"name"', "must be a JSON object"),
         (b"null", "must be a JSON object"),

@@ -157,6 +157,9 @@ def test_bad_input_is_a_4xx_in_the_house_envelope() -> None:
         assert history(client, flow.resource, limit=720, **{
             "window.from": "2026-01-01T00:00Z",
             "window.to": "9999-12-31T23:59:59.123456789Z"})["observations"] == []
+        # The default window (24 h before window.to) reached before year 1: it was a 500.
+        earliest = history(client, flow.resource, **{"window.to": "0001-01-01T00:00:00Z"})
+        assert earliest["from"] == "0001-01-01T00:00:00Z" and earliest["observations"] == []
         first = flow.deploy()
         request_id = flow.show(first)["deployment"]["requestId"]
         url = f"/agent/v1/deployments/{request_id}/health"
