@@ -17,6 +17,7 @@ from uuid import UUID
 from msgspec import Meta
 
 from application.deployments import Accepted, Deployments
+from application.errors import NotFoundError
 from application.projects import AppaloftBody
 from application.resources import snapshot_for_deployment
 from application.write_path import UnitOfWork
@@ -28,6 +29,7 @@ from domain.deployment_attempt import (
     check_retryable,
     check_rollback_candidate,
 )
+from domain.node import Node
 from domain.placement import Candidate
 from domain.resource import Resource
 from domain.resource_snapshot import ResourceSnapshot
@@ -127,6 +129,12 @@ class DeploymentAttempts:
         def spec_for(uow: UnitOfWork, request_id: str) -> dict[str, Any]:
             resource = uow.get(Resource, resource_id, f"resource {resource_id}")
             spec = spec_of(uow, resource)
+            if server_id is not None:
+                # As the plan says server-not-found: nothing recorded (it was a failed attempt
+                # "Couldn't Allocate Server").
+                server = uow.find(Node, server_id)
+                if server is None or server.deleted:
+                    raise NotFoundError(f"server {server_id} not found", "serverId")
             resource.begin_deployment(deployment_uuid(request_id), trigger, uow.now)
             return {**spec, "trigger": trigger,
                     "source_deployment_id": None if source is None else str(source)}

@@ -399,6 +399,12 @@ class DeploymentRuntime(msgspec.Struct, frozen=True, kw_only=True):
     attempt_id: UUID | None = None  # the control waiting for the agent's word; None: none
 
 
+class ProjectContents(Protocol):
+    """What a project still holds (read model)."""
+
+    def resource_ids(self, project_id: UUID) -> list[UUID]: ...
+
+
 class DeploymentFinder(Protocol):
     """request_ids of the deployments matching bulk-stop filters (read model)."""
 

@@ -14,9 +14,10 @@ import msgspec
 from msgspec import Meta
 
 from application.clusters import add_named
+from application.ports import ProjectContents
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
-from domain.project import MAX_DESCRIPTION, MAX_REASON, Project
+from domain.project import MAX_DESCRIPTION, MAX_REASON, Project, ProjectNotEmptyError
 from domain.renaming import MAX_NAME
 from domain.shared import InvalidValueError
 
@@ -76,8 +77,9 @@ def live_project(uow: UnitOfWork, project_id: UUID) -> Project:
 class Projects:
     """Application service for projects."""
 
-    def __init__(self, writes: WritePath) -> None:
+    def __init__(self, writes: WritePath, contents: ProjectContents) -> None:
         self.writes = writes
+        self.contents = contents
 
     def create(self, cmd: CreateProject) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
@@ -106,8 +108,16 @@ class Projects:
         if cmd.confirmation.project_id != project_id:
             raise InvalidValueError("must equal the project's id", "confirmation.projectId")
 
+        # Read before deciding: once archived (which deleting needs) a project takes no new
+        # resource, so none appears between this read and the decision.
+        held = self.contents.resource_ids(project_id)
+
         def decide(uow: UnitOfWork) -> UUID:
             project = live_project(uow, project_id)
+            project.check_deletable()
+            if held:
+                raise ProjectNotEmptyError(
+                    f"project {project.slug} still has resources; delete them first", held)
             project.delete(uow.now)
             claim = uow.find(NameClaim, project_claim_id(project.slug))
             if claim is not None:

@@ -184,8 +184,10 @@ def mutable_resource(uow: UnitOfWork, resource_id: UUID) -> Resource:
 
 def snapshot_for_deployment(uow: UnitOfWork, resource_id: UUID) -> ResourceSnapshot:
     """What a deployment of this resource runs, taken inside the deployment's decision; a
-    locked environment refuses it like any other change."""
+    locked environment refuses it like any other change, and an archived project too (the
+    plan said project-archived while the deployment went ahead)."""
     resource = uow.get(Resource, resource_id, f"resource {resource_id}")
+    live_project(uow, resource.project_id).check_mutable()
     environment = live_environment(uow, resource.environment_id)
     environment.check_mutable()
     return resource.snapshot(environment.variables, uow.now)
@@ -289,7 +291,10 @@ class Resources:
         serving stops in the same transaction (nothing runs that no resource accounts for),
         and the slug is freed."""
         def decide(uow: UnitOfWork) -> None:
-            resource = mutable_resource(uow, resource_id)
+            resource = uow.get(Resource, resource_id, f"resource {resource_id}")
+            # Cleaning up: allowed in an archived environment, whose containers would run on
+            # for good otherwise; not in a locked one.
+            live_environment(uow, resource.environment_id).check_unlocked()
             resource.delete_confirmed(cmd.confirmation.resource_slug, uow.now)
             claim = uow.find(NameClaim, resource_claim_id(resource.environment_id,
                                                           resource.slug))

@@ -81,6 +81,11 @@ class Environment(Configurable, Renamable, Aggregate):
     def check_mutable(self) -> None:
         """Open and unlocked: what any change in this environment needs."""
         self.check_open()
+        self.check_unlocked()
+
+    def check_unlocked(self) -> None:
+        """What deleting a resource needs: cleaning up is allowed in an archived environment
+        (its containers could not be stopped otherwise), not while it is locked."""
         if self.locked_at is not None:
             why = f" ({self.lock_reason})" if self.lock_reason else ""
             raise EnvironmentLockedError(f"environment {self.name} is locked{why}")

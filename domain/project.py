@@ -42,6 +42,15 @@ class ProjectActiveError(StateConflictError):
     """Only an archived project can be deleted (blocker kind `active-project`)."""
 
 
+class ProjectNotEmptyError(StateConflictError):
+    """A project is deleted once its resources are (blocker kind `active-resource`): deleting
+    it left them, their environments and their containers running with no project."""
+
+    def __init__(self, message: str, blockers: list[UUID]) -> None:
+        super().__init__(message, "projectId")
+        self.blockers = blockers
+
+
 def check_description(description: str) -> str:
     return check_text(description, "description", MAX_DESCRIPTION, min_length=0)
 

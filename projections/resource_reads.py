@@ -57,6 +57,7 @@ def timeline(attempt: AttemptRecord) -> list[TimelineEntry]:
 
 
 PROGRESS_PAGE = 100  # more than the admin keeps of one deployment
+BLOCKERS_LISTED = 1000  # resources named as keeping their project from being deleted
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,12 @@ class ResourceReads(Reads):
                       limit: int) -> list[ResourceRecord]:
         where = _filters(project_id=project_id, environment_id=environment_id)
         return self._list(self.resources, where, limit)
+
+    def resource_ids(self, project_id: UUID) -> list[UUID]:
+        """The project's resources not deleted, oldest first: the first BLOCKERS_LISTED (any
+        one keeps the project from being deleted)."""
+        return [r.id for r in self._list(self.resources, _filters(project_id=project_id),
+                                         BLOCKERS_LISTED)]
 
     def resource_count(self, project_id: UUID | None, environment_id: UUID | None) -> int:
         return self._count(self.resources,

@@ -18,6 +18,7 @@ from application.projects import (
     Projects,
     RenameProject,
 )
+from domain.project import ProjectNotEmptyError
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
@@ -25,12 +26,14 @@ from entrypoints.http.appaloft_views import (
     LimitQuery,
     NoQuery,
     Reads,
+    accepted,
     answer,
     found,
     generated_at,
     run,
 )
-from entrypoints.http.inputs import path_uuid, services
+from entrypoints.http.errors import ApiError
+from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.openapi.appaloft import (
     COMMAND_ERRORS,
     COUNT_DATA,
@@ -69,7 +72,8 @@ class ProjectListResponse(AppaloftShape):
 
 
 class DeleteBlocker(AppaloftShape):
-    kind: Annotated[str, _d("active-project: archive it first")]
+    kind: Annotated[str, _d("active-project: archive it first; active-resource: delete that"
+                            " resource first (one blocker a resource)")]
     related_entity_id: str
     related_entity_type: str
     count: int
@@ -122,20 +126,35 @@ rename = _COMMANDS.item(Projects.rename, RenameProject)
 describe = _COMMANDS.item(Projects.describe, DescribeProject)
 archive = _COMMANDS.item(Projects.archive, ArchiveProject)
 restore = _COMMANDS.item(Projects.restore)
-delete = _COMMANDS.item(Projects.delete, DeleteProject)
+async def delete(request: Request) -> Response:
+    project_id, cmd = path_uuid(request, _ID), await read_body(request, DeleteProject)
+    try:
+        await run(services(request).projects.delete, project_id, cmd)
+    except ProjectNotEmptyError as exc:
+        raise ApiError(409, {"projectId": [exc.message],
+                             "blockers": [str(b) for b in exc.blockers]}, exc.message) from None
+    return accepted(project_id)
 
 
-def blockers_of(record: ProjectRecord) -> list[DeleteBlocker]:
-    """Project.check_deletable's rule, read: only an archived project can be deleted."""
-    if record.lifecycle_status == "archived":
-        return []
-    return [DeleteBlocker(kind="active-project", related_entity_id=str(record.id),
-                          related_entity_type="project", count=1)]
+def blockers_of(record: ProjectRecord, resource_ids: list[UUID]) -> list[DeleteBlocker]:
+    """Projects.delete's rules, read: only an archived project, and only once its resources
+    are deleted."""
+    active = [] if record.lifecycle_status == "archived" else [DeleteBlocker(
+        kind="active-project", related_entity_id=str(record.id),
+        related_entity_type="project", count=1)]
+    return active + [DeleteBlocker(kind="active-resource", related_entity_id=str(r),
+                                   related_entity_type="resource", count=1)
+                     for r in resource_ids]
+
+
+def _check(request: Request) -> tuple[ProjectRecord, list[UUID]]:
+    record = _project(request)
+    return record, services(request).resource_reads.resource_ids(record.id)
 
 
 async def delete_check(request: Request) -> Response:
-    record = await run(_project, request)
-    blockers = blockers_of(record)
+    record, resource_ids = await run(_check, request)
+    blockers = blockers_of(record, resource_ids)
     now: datetime = generated_at(request)
     return answer(ProjectDeleteCheckResponse(
         schema_version="projects.delete-check/v1", project_id=record.id,
@@ -155,7 +174,8 @@ ROUTES = [
         PROJECT, "Show a project", 200, "Project", (400, 404))),
     route("DELETE", "/projects/{projectId}", delete, appaloft_op(
         PROJECT, "Delete a project", 200, ID_DATA, (400, *COMMAND_ERRORS), body=DeleteProject,
-        description="Only an archived project (see delete-check); confirmation.projectId"
+        description="Only an archived project whose resources are deleted (see delete-check;"
+        " 409 with details.blockers, the resource ids, while it has any); confirmation.projectId"
         " must repeat the id.")),
     route("POST", "/projects/{projectId}/rename", rename, appaloft_op(
         PROJECT, "Rename a project", 200, ID_DATA, (400, *COMMAND_ERRORS), body=RenameProject)),

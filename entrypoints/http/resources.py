@@ -295,7 +295,8 @@ ROUTES = [
         RESOURCE, "Delete a resource", 200, ID_DATA, (400, *COMMAND_ERRORS), body=DeleteResource,
         description="Confirmed by its slug. 409 while an attempt is in progress: details"
         " name the blocking deployment ids (blockers). The container still serving is"
-        " stopped." + LOCKED)),
+        " stopped. 409 when its environment is locked; an archived one allows it (cleaning"
+        " up).")),
     route("POST", "/resources/{resourceId}/archive", archive, appaloft_op(
         RESOURCE, "Archive a resource", 200, ID_DATA, (400, *COMMAND_ERRORS))),
     route("POST", "/resources/{resourceId}/source", configure_source, appaloft_op(

@@ -342,7 +342,7 @@ def with_an_agent(engine: Engine, admin: InProcessAdmin, children: Children,
     enroll_agent(admin, children, engine, tmp)
     resources = Resources(services.writes, services.box)
     attempts = DeploymentAttempts(services.deployments)
-    project = Projects(services.writes).create(CreateProject(name="Shop"))
+    project = Projects(services.writes, services.resource_reads).create(CreateProject(name="Shop"))
     environment = Environments(services.writes, services.box).create(CreateEnvironment(
         project_id=project, name="production"))
     resource = resources.create(CreateResource(project_id=project, environment_id=environment,

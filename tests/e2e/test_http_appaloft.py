@@ -346,3 +346,51 @@ def test_bad_input_is_a_4xx_in_the_house_envelope() -> None:
         unauthenticated = client.get("/projects")
         assert unauthenticated.status_code == 401
         assert client.get("/deployments").status_code == 401
+
+
+def test_a_project_is_deleted_once_its_resources_are_even_in_an_archived_environment() -> None:
+    # Deleting a project left its resources deployable and their containers running, and in
+    # an archived environment nothing in Appaloft could stop them.
+    with configured() as (flow, _, token):
+        client, project = flow.client, flow.project
+        deployment = flow.deploy()
+        flow.report(token, deployment, "ready")
+        post(client, f"/environments/{flow.environment}/archive")
+        post(client, f"/projects/{project}/archive")
+        check = get(client, f"/projects/{project}/delete-check")
+        assert not check["eligible"]
+        assert [(b["kind"], b["relatedEntityId"]) for b in check["blockers"]] == [
+            ("active-resource", flow.resource)]
+        confirm = {"confirmation": {"projectId": project}}
+        refused = client.request("DELETE", f"/projects/{project}", headers=AUTH, json=confirm)
+        assert error(refused, 409, "conflict", {"blockers"})["blockers"] == [flow.resource]
+        gone = client.request("DELETE", f"/resources/{flow.resource}", headers=AUTH,
+                              json={"confirmation": {"resourceSlug": "web-app"}})
+        assert gone.status_code == 200, gone.text
+        request_id = flow.show(deployment)["deployment"]["requestId"]
+        status = client.get(f"/v1/status/{request_id}", headers=AUTH).json()
+        assert status["current_status"] == "Status.READY" and status["running"], status
+        work = client.post("/agent/v1/work", headers=token, json={
+            "wait_seconds": 0, "deployments": [request_id]}).json()["data"]
+        assert work["stop_deployments"] == [request_id], work  # its container is removed
+        assert get(client, f"/projects/{project}/delete-check")["eligible"]
+        deleted = client.request("DELETE", f"/projects/{project}", headers=AUTH, json=confirm)
+        assert deleted.status_code == 200, deleted.text
+
+
+def test_an_archived_project_takes_no_deployment() -> None:
+    with configured() as (flow, _, _):
+        post(flow.client, f"/projects/{flow.project}/archive")
+        plan = get(flow.client, "/deployments/plan", **flow.context)
+        assert "project-archived" in plan["readiness"]["reasonCodes"], plan
+        refused = flow.client.post("/deployments", headers=AUTH, json=flow.context)
+        error(refused, 409, "conflict")
+        assert get(flow.client, "/deployments/count") == {"count": 0}
+
+
+def test_a_deployment_on_an_unknown_server_is_a_404_and_records_nothing() -> None:
+    with configured() as (flow, _, _):
+        unknown = flow.client.post("/deployments", headers=AUTH,
+                                   json={**flow.context, "serverId": MISSING})
+        error(unknown, 404, "not_found")
+        assert get(flow.client, "/deployments/count") == {"count": 0}

@@ -65,7 +65,7 @@ def services() -> Iterator[Services]:
 class Flow:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.projects = Projects(services.writes)
+        self.projects = Projects(services.writes, services.resource_reads)
         self.environments = Environments(services.writes, services.box)
         self.resources = Resources(services.writes, services.box)
         self.attempts = DeploymentAttempts(services.deployments)

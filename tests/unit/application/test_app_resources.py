@@ -43,7 +43,7 @@ from application.resources import (
 from application.write_path import UnitOfWork
 from domain.claims import NameTakenError
 from domain.environment import EnvironmentArchivedError, EnvironmentLockedError
-from domain.project import ProjectActiveError, ProjectArchivedError
+from domain.project import ProjectActiveError, ProjectArchivedError, ProjectNotEmptyError
 from domain.resource import Resource
 from domain.resource_attempts import ResourceBusyError
 from domain.resource_snapshot import ResourceSnapshot
@@ -56,7 +56,7 @@ class Core:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.projects = Projects(services.writes)
+        self.projects = Projects(services.writes, services.resource_reads)
         self.environments = Environments(services.writes, services.box)
         self.resources = Resources(services.writes, services.box)
 
@@ -137,8 +137,8 @@ def test_an_environment_rename_moves_its_name_claim(core: Core) -> None:
         core.environments.create(CreateEnvironment(project_id=project, name="prod"))
 
 
-def test_a_project_is_archived_before_its_delete_frees_its_slug(core: Core) -> None:
-    project, _, _ = core.tree()
+def test_a_project_is_archived_and_emptied_before_its_delete_frees_its_slug(core: Core) -> None:
+    project, _, resource = core.tree()
     with pytest.raises(InvalidValueError):
         core.projects.delete(project, decode({"confirmation": {"projectId": str(uuid4())}},
                                              DeleteProject))
@@ -150,6 +150,11 @@ def test_a_project_is_archived_before_its_delete_frees_its_slug(core: Core) -> N
         core.projects.rename(project, RenameProject(name="Shop 2"))
     with pytest.raises(ProjectArchivedError):
         core.environments.create(CreateEnvironment(project_id=project, name="staging"))
+    with pytest.raises(ProjectNotEmptyError) as held:
+        core.projects.delete(project, confirm)
+    assert held.value.blockers == [resource]
+    core.resources.delete(resource, decode({"confirmation": {"resourceSlug": "web-console"}},
+                                           DeleteResource))
     core.projects.delete(project, confirm)
     with pytest.raises(NotFoundError):
         core.projects.restore(project)
