@@ -6,6 +6,7 @@ Pure: the caller passes every fact and `now`. The rules, in order:
 - no healthy attempt yet: `not-deployed`;
 - its Deployment ended: `stopped` when it was asked to stop, else `unhealthy` (the container
   exited: a crash, or a failed check the agent ended it for);
+- a runtime control stopped its container (kept to start again): `stopped`;
 - still running: the latest observation says `healthy` or `unhealthy`; with none yet, the
   ready report is the last word (its check passed then); an observation older than STALE_AFTER
   says nothing any more (`unknown`: the agent has gone quiet); without a health policy the
@@ -46,6 +47,9 @@ class Facts:
     stopping: bool  # a stop was asked (by an operator, a newer deployment, a cancel)
     observed: Observed | None
     heartbeat_seconds: float
+    # What runtime controls made of its container: "stopping"/"stopped" once one stops it (the
+    # Deployment stays READY: the container is kept, to start again).
+    runtime_state: str = "running"
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,10 @@ def derive(facts: Facts | None, now: datetime) -> Health:
                           "the current deployment was stopped")
         return Health("unhealthy", "exited", "unhealthy", _at(observed), "runtime-exited",
                       (observed.message if observed else "") or "the container exited")
+    if facts.runtime_state in ("stopping", "stopped"):
+        # Before the agent's failing probes of a stopped container: those say nothing here.
+        return Health("stopped", "stopped", "unknown", _at(observed), "runtime-stopped",
+                      f"a runtime control stopped its container ({facts.runtime_state})")
     if observed is not None and observed.lifecycle == "stopped":
         return Health("stopped", "stopped", "unknown", observed.at, "runtime-stopped",
                       observed.message or "the container was stopped")

@@ -193,7 +193,15 @@ class Current:
             observed=None if obs is None else Observed(obs.observed_at, obs.lifecycle,
                                                        obs.health, obs.message),
             heartbeat_seconds=max(HEALTH_HEARTBEAT_SECONDS,
-                                  float(policy.get("interval_seconds") or 0))), now)
+                                  float(policy.get("interval_seconds") or 0)),
+            runtime_state=self.runtime_state()), now)
+
+    def runtime_state(self) -> str:
+        """The serving deployment's container as the latest runtime control left it."""
+        control, serving = self.control, self.serving
+        if control is None or serving is None or control.deployment_id != serving.id:
+            return "running"
+        return control.runtime_state
 
 
 def current_of(reads: ResourceReads, deployments: DeploymentReads,

@@ -76,6 +76,13 @@ def test_stop_start_restart_follow_the_agents_word(any_url: str) -> None:
         assert flow.status(deployment) == "succeeded"
         again = control(client, resource, "stop")  # already stopped: done at once
         assert (again["status"], again["runtimeState"]) == ("succeeded", "stopped")
+        # The agent's probes of the stopped container fail: that is no unhealthy resource.
+        health_url = f"/agent/v1/deployments/{rid}/health"
+        assert client.post(health_url, headers=token, json={
+            "kind": "change", "lifecycle": "running", "health": "unhealthy"}).status_code == 200
+        stopped = get(client, f"/resources/{resource}/health")
+        assert (stopped["overall"], stopped["runtime"]["lifecycle"],
+                stopped["runtime"]["reasonCode"]) == ("stopped", "stopped", "runtime-stopped")
 
         start = control(client, resource, "start")
         assert poll(client, token, [rid], [rid])["resume_deployments"] == [rid]

@@ -16,9 +16,10 @@ READY_AT = NOW - timedelta(minutes=5)
 
 
 def facts(status: str | None = "Status.READY", *, checked: bool = True, stopping: bool = False,
-          observed: Observed | None = None) -> Facts:
+          observed: Observed | None = None, runtime: str = "running") -> Facts:
     return Facts(deployment_status=status, ready_at=READY_AT, checked=checked,
-                 stopping=stopping, observed=observed, heartbeat_seconds=60)
+                 stopping=stopping, observed=observed, heartbeat_seconds=60,
+                 runtime_state=runtime)
 
 
 def seen(health: str, lifecycle: str = "running", ago: float = 1, message: str = ""
@@ -48,6 +49,14 @@ def seen(health: str, lifecycle: str = "running", ago: float = 1, message: str =
     (facts("Status.ERROR"), ("unhealthy", "exited", "unhealthy", "runtime-exited")),
     (facts("Status.ERROR", stopping=True), ("stopped", "stopped", "unknown", "runtime-stopped")),
     (facts("Status.TERMINATED"), ("stopped", "stopped", "unknown", "runtime-stopped")),
+    # A runtime control's stop: the agent's failing probes of the stopped container said
+    # unhealthy, then unknown (stale), never stopped.
+    (facts(observed=seen("unhealthy"), runtime="stopped"),
+     ("stopped", "stopped", "unknown", "runtime-stopped")),
+    (facts(observed=seen("healthy"), runtime="stopping"),
+     ("stopped", "stopped", "unknown", "runtime-stopped")),
+    (facts(observed=seen("healthy"), runtime="starting"),
+     ("healthy", "running", "healthy", "health-check-passed")),
 ])
 def test_each_rule(given_facts: Facts | None, expected: tuple[str, str, str, str]) -> None:
     found = derive(given_facts, NOW)
@@ -75,7 +84,8 @@ FACTS = st.none() | st.builds(
     Facts, deployment_status=st.sampled_from([None, "Status.READY", "Status.ERROR",
                                               "Status.TERMINATED", "Status.DEPLOYING"]),
     ready_at=st.none() | st.just(READY_AT), checked=st.booleans(), stopping=st.booleans(),
-    observed=OBSERVED, heartbeat_seconds=st.floats(min_value=1, max_value=3600))
+    observed=OBSERVED, heartbeat_seconds=st.floats(min_value=1, max_value=3600),
+    runtime_state=st.sampled_from(["running", "stopping", "stopped", "starting", "unknown"]))
 
 
 @given(FACTS)
