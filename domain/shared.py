@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from datetime import UTC, date, datetime, time
 from typing import TypeVar, dataclass_transform
 from uuid import UUID, uuid5
@@ -157,8 +158,12 @@ def check_reason(reason: str | None, max_length: int) -> None:
 
 
 def slug_of(name: str, max_length: int = 63) -> str:
-    """A DNS-label-like slug of a display name ("My Web App" -> "my-web-app")."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:max_length].strip("-")
+    """A DNS-label-like slug of a display name ("My Web App" -> "my-web-app"). Letters are
+    folded to ASCII where Unicode says how ("Shöp", and "Shop" with a full-width S, -> "shop";
+    they became "sh-p" and "hop"). Only new names: a slug is kept once made."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", name)
+                     if not unicodedata.combining(c))
+    slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")[:max_length].strip("-")
     if not slug:
         raise InvalidValueError("must contain at least one ASCII letter or digit", "name")
     return slug

@@ -34,6 +34,13 @@ def test_the_slug_comes_from_the_name_and_survives_a_rename() -> None:
     assert (project.name, project.slug) == ("Storefront", "my-shop-2")
 
 
+@pytest.mark.parametrize(("name", "slug"), [
+    ("Shöp", "shop"), ("\uff33hop", "shop"), ("Crème Brûlée", "creme-brulee"), ("ﬁle 2", "file-2")])
+def test_letters_fold_to_ascii_in_the_slug(name: str, slug: str) -> None:
+    # They became "sh-p" and "hop" (which an unrelated project "hop" would then collide with).
+    assert Project.create(uuid4(), name, AT).slug == slug
+
+
 @pytest.mark.parametrize("name", ["", " x", "x ", "a\nb", "a\x00b", "\ud800", "x" * 101, "---"])
 def test_bad_names_are_refused_with_the_field(name: str) -> None:
     with pytest.raises(InvalidValueError) as err:
