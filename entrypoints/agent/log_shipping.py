@@ -5,10 +5,12 @@ time), oldest first, at most MAX_LOG_BATCH lines a round (the rest go next round
 MAX_LOG_LINE characters.
 
 Lines are found by the engine's own timestamps (timestamps=true; `since` in whole seconds,
-then the lines at or before the last shipped one dropped here): nothing is kept on disk, so an
-agent that restarts ships at most the last FIRST_TAIL lines again. A batch the admin does not
-take (unreachable) is fetched again next round; one it refuses (404: no longer this node's)
-is forgotten.
+then the lines before the last shipped one dropped here, and of the lines stamped as it, as
+many as were shipped: podman 4 stamps whole seconds, so a line written later in the same second
+carries the same stamp, and dropping every line "at or before" lost it): nothing is kept on
+disk, so an agent that restarts ships at most the last FIRST_TAIL lines again. A batch the
+admin does not take (unreachable) is fetched again next round; one it refuses (404: no longer
+this node's) is forgotten.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ SHIP_EVERY = 2.0
 FIRST_TAIL = 500
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) ?")
 Key = tuple[int, int]  # epoch seconds, nanoseconds: engines cut trailing zeros of the fraction
+# Where the next round starts: the last key shipped, and how many lines of each stream stamped
+# with it were shipped.
+Cursor = tuple[Key, dict[str, int]]
 
 
 def parse_line(raw: str, stream: Literal["stdout", "stderr"]
@@ -46,8 +51,8 @@ def parse_line(raw: str, stream: Literal["stdout", "stderr"]
                                                         message=message)
 
 
-async def new_lines(container: Any, after: Key | None) -> list[tuple[Key, RuntimeLogLine]]:
-    """Both streams' lines after `after` (all of the last FIRST_TAIL when None), in order."""
+async def new_lines(container: Any, after: Cursor | None) -> list[tuple[Key, RuntimeLogLine]]:
+    """Both streams' lines not shipped yet (all of the last FIRST_TAIL when None), in order."""
     found: list[tuple[Key, RuntimeLogLine]] = []
     for stream in ("stdout", "stderr"):
         params: dict[str, Any] = {"timestamps": True, "stdout": stream == "stdout",
@@ -55,20 +60,40 @@ async def new_lines(container: Any, after: Key | None) -> list[tuple[Key, Runtim
         if after is None:
             params["tail"] = FIRST_TAIL
         else:
-            params["since"] = after[0]
+            params["since"] = after[0][0]
+        at_last = 0  # lines of this stream stamped as the last shipped one, seen so far
         for raw in await container.log(**params):
             for piece in raw.splitlines():
                 parsed = parse_line(piece, stream)
-                if parsed is not None and (after is None or parsed[0] > after):
-                    found.append(parsed)
-    found.sort(key=lambda item: item[0])
+                if parsed is None:
+                    continue
+                if after is not None and parsed[0] <= after[0]:
+                    if parsed[0] < after[0]:
+                        continue
+                    at_last += 1
+                    if at_last <= after[1].get(stream, 0):
+                        continue
+                found.append(parsed)
+    found.sort(key=lambda item: item[0])  # stable: a stream's lines keep their order
     return found[:MAX_LOG_BATCH]
+
+
+def advanced(after: Cursor | None, shipped: list[tuple[Key, RuntimeLogLine]]) -> Cursor | None:
+    """The cursor once `shipped` (what new_lines found from `after`) went out."""
+    if not shipped:
+        return after
+    last = shipped[-1][0]
+    counts = dict(after[1]) if after is not None and after[0] == last else {}
+    for key, line in shipped:
+        if key == last:
+            counts[line.stream] = counts.get(line.stream, 0) + 1
+    return last, counts
 
 
 class LogShipper:
     def __init__(self, runner: ContainerRunner, link: Link, every: float = SHIP_EVERY) -> None:
         self.runner, self.link, self.every = runner, link, every
-        self._after: dict[str, Key | None] = {}
+        self._after: dict[str, Cursor | None] = {}
 
     async def run(self) -> None:
         while True:
@@ -101,4 +126,4 @@ class LogShipper:
             return  # fetched again next round
         except AdminError as exc:
             log.debug("runtime logs of %s refused: %s", request_id, exc)
-        self._after[request_id] = found[-1][0]
+        self._after[request_id] = advanced(after, found)
