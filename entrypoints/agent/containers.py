@@ -8,7 +8,8 @@ HTTP-like protocols). A container that exits unasked is reported as an error wit
 one that exits after a stop, as terminated. A deployment with a health policy is reported ready
 only once its check passes (entrypoints/agent/container_health.py); one whose check fails is
 reported as an error with the last probe's result, its log tail goes out as crash logs, and the
-agent stops and removes it as it does a crashed one.
+agent stops and removes it as it does a crashed one. A start that fails in any way (the engine
+refuses it, a command with unbalanced quotes, a bug) is reported as an error with the reason.
 """
 
 from __future__ import annotations
@@ -91,6 +92,19 @@ def _protocols(protocol: str) -> list[str]:
     return {"UDP": ["udp"], "TCP/UDP": ["tcp", "udp"]}.get(protocol, ["tcp"])
 
 
+class SpecError(ValueError):
+    """A spec this agent cannot turn into a container (the admin should have refused it)."""
+
+
+def split_words(field: str, text: str) -> list[str]:
+    """A version's command or arguments as the shell would split them; unbalanced quotes are
+    a SpecError naming the field, not a crash of the start."""
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise SpecError(f"cannot split the {field} {text!r}: {exc}") from None
+
+
 def container_config(spec: ContainerSpec) -> dict[str, Any]:
     exposed: dict[str, Any] = {}
     bindings: dict[str, Any] = {}
@@ -112,9 +126,9 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
                        "Memory": spec.memory_mb * 1024 * 1024},
     }
     if spec.command:
-        config["Entrypoint"] = shlex.split(spec.command)
+        config["Entrypoint"] = split_words("command", spec.command)
     if spec.arguments:
-        config["Cmd"] = shlex.split(spec.arguments)
+        config["Cmd"] = split_words("arguments", spec.arguments)
     return config
 
 
@@ -241,13 +255,8 @@ class ContainerRunner(RuntimeControl):
             info = await container.show()
             published = info["NetworkSettings"]["Ports"] or {}
             ports = reported_ports(spec, published, self.public_ip)
-        except aiodocker.DockerError as exc:
-            log.warning("deployment %s could not %s: %s", spec.request_id, phase[0],
-                        exc.message)
-            self._held.discard(spec.request_id)
-            await progress.flush()
-            await self.send(spec.request_id, DeploymentReport(
-                state="error", phase=phase[0], detail=exc.message[:4000]))
+        except Exception as exc:  # noqa: BLE001 - every failed start ends in a report
+            await self._failed_start(spec.request_id, phase[0], exc, progress)
             return
         if spec.health is not None and spec.request_id not in self._stopping:
             log.info("deployment %s started; checking its health", spec.request_id)
@@ -268,6 +277,23 @@ class ContainerRunner(RuntimeControl):
         if spec.request_id in self._stopping:  # asked to stop while starting
             await container.stop(t=STOP_GRACE)
         await self._watch(spec.request_id, container)
+
+    async def _failed_start(self, request_id: str, phase: Phase, exc: Exception,
+                            progress: StartProgress) -> None:
+        """Reported as an error at once with the reason: left unreported, the deployment
+        would wait in DEPLOYING for the admin's start deadline."""
+        if isinstance(exc, aiodocker.DockerError):
+            detail = exc.message
+        elif isinstance(exc, SpecError):
+            detail = str(exc)
+        else:  # a bug, or an engine answer nobody foresaw
+            log.error("deployment %s: the start broke", request_id, exc_info=exc)
+            detail = f"the agent could not start it: {exc!r}"
+        log.warning("deployment %s could not %s: %s", request_id, phase, detail)
+        self._held.discard(request_id)
+        await progress.flush()
+        await self.send(request_id, DeploymentReport(state="error", phase=phase,
+                                                     detail=detail[:4000]))
 
     async def _resume(self, request_id: str, container: Any, labels: dict[str, str]) -> None:
         """A health-checked container found running: the earlier run may have stopped while
@@ -396,4 +422,10 @@ class ContainerRunner(RuntimeControl):
     def _spawn(self, job: Awaitable[None]) -> None:
         task = asyncio.ensure_future(job)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """Its failure is logged here, where someone reads it, not by asyncio at exit."""
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("a container task failed", exc_info=error)
