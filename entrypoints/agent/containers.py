@@ -9,7 +9,8 @@ one that exits after a stop, as terminated. A deployment with a health policy is
 only once its check passes (entrypoints/agent/container_health.py); one whose check fails is
 reported as an error with the last probe's result, its log tail goes out as crash logs, and the
 agent stops and removes it as it does a crashed one. A start that fails in any way (the engine
-refuses it, a command with unbalanced quotes, a bug) is reported as an error with the reason.
+refuses it, a command with unbalanced quotes, a bug) is reported as an error with the reason,
+and its container, if the engine made one, is removed.
 """
 
 from __future__ import annotations
@@ -290,10 +291,19 @@ class ContainerRunner(RuntimeControl):
             log.error("deployment %s: the start broke", request_id, exc_info=exc)
             detail = f"the agent could not start it: {exc!r}"
         log.warning("deployment %s could not %s: %s", request_id, phase, detail)
-        self._held.discard(request_id)
         await progress.flush()
+        container = self._containers.get(request_id)
+        if container is not None:  # created, then failed: what it wrote may say why
+            await self._send_crash_logs(request_id, None, only_some=True)
         await self.send(request_id, DeploymentReport(state="error", phase=phase,
                                                      detail=detail[:4000]))
+        # Left "Created", it would stay on the node until the next agent start. Held until
+        # removed: a poll meanwhile must not see the start as not begun.
+        if container is not None:
+            await self._remove(request_id, container)
+        self._held.discard(request_id)
+        self._stopping.discard(request_id)
+        self._containers.pop(request_id, None)
 
     async def _resume(self, request_id: str, container: Any, labels: dict[str, str]) -> None:
         """A health-checked container found running: the earlier run may have stopped while
@@ -394,22 +404,30 @@ class ContainerRunner(RuntimeControl):
         log.info("deployment %s ended (%s, exit code %s)", request_id, report.state, code)
         if request_id not in self._reported:  # an unhealthy one's end was reported already
             await self.send(request_id, report)
-        try:
-            await container.delete(force=True)
-        except aiodocker.DockerError as exc:
-            log.warning("could not remove the container of %s: %s", request_id, exc.message)
+        await self._remove(request_id, container)
         self._held.discard(request_id)
         self._stopping.discard(request_id)
         self._reported.discard(request_id)
         self._containers.pop(request_id, None)
 
-    async def _send_crash_logs(self, request_id: str, code: int | None) -> None:
+    async def _remove(self, request_id: str, container: Any) -> None:
+        try:
+            await container.delete(force=True)
+        except aiodocker.DockerError as exc:
+            log.warning("could not remove the container of %s: %s", request_id, exc.message)
+
+    async def _send_crash_logs(self, request_id: str, code: int | None,
+                               only_some: bool = False) -> None:
+        """only_some: sent only if the container wrote something (one that never ran)."""
         if self.telemetry is None:
             return
         try:
             logs = await self.logs(request_id)
-        except aiodocker.DockerError as exc:
-            logs = f"[edge-agent] logs unavailable: {exc.message}"
+        except ENGINE_GLITCHES as exc:  # the report that follows must still go out
+            why = exc.message if isinstance(exc, aiodocker.DockerError) else repr(exc)
+            logs = f"[edge-agent] logs unavailable: {why}"
+        if only_some and not logs:
+            return
         await self.telemetry(request_id,
                              DeploymentTelemetry(logs=logs, crashed=True, exit_code=code))
 

@@ -3,7 +3,9 @@ reports kept as the admin would get them; tests/e2e/test_agent_health_containers
 harness).
 
 A version whose arguments or command have unbalanced quotes fails at once with the reason
-instead of leaving the deployment DEPLOYING until the admin's start deadline.
+instead of leaving the deployment DEPLOYING until the admin's start deadline. A container the
+engine created but could not start (runc cannot run its command) is reported as an error with
+the engine's reason and then removed, not left on the node as "Created".
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import msgspec
 import pytest
 
 from tests.e2e.podman_harness import Engine
-from tests.e2e.test_agent_health_containers import Agent, spec
+from tests.e2e.test_agent_health_containers import Agent, containers, spec
 
 pytestmark = pytest.mark.e2e
 
@@ -39,5 +41,25 @@ async def unbalanced_quotes(engine: Engine) -> None:
         assert failed.state == "error" and failed.detail is not None
         assert failed.detail.startswith("cannot split the command"), failed.detail
         assert not {arguments.request_id, command.request_id} & set(agent.runner.held())
+    finally:
+        await agent.runner.close()
+
+
+def test_a_container_that_cannot_start_is_removed(engine: Engine) -> None:
+    asyncio.run(cannot_start(engine))
+
+
+async def cannot_start(engine: Engine) -> None:
+    agent = Agent(engine)
+    await agent.runner.open()
+    try:
+        missing = msgspec.structs.replace(spec("sleep 60", None), command="/nonexistent",
+                                          arguments=None)
+        assert agent.runner.start(missing)
+        [failed] = await agent.until(missing.request_id, 1)
+        assert (failed.state, failed.phase) == ("error", "start")
+        assert failed.detail is not None and "/nonexistent" in failed.detail, failed.detail
+        await agent.gone(missing.request_id)
+        assert f"edge-{missing.request_id}" not in containers(engine)
     finally:
         await agent.runner.close()
