@@ -6,8 +6,9 @@ ready only once it serves, and failed with the last probe's result when it does 
 A probe is an HTTP GET answered with the expected status, or a TCP connection the other side
 keeps open: an engine's port forwarder (podman's rootlessport, docker-proxy) accepts a
 connection on the host even when nothing listens in the container, then drops it at once.
-The check and the ports ride on the container's labels, so an agent restarted while checking
-(a self-update re-executes it) checks again and reports the deployment ready.
+The ports (and the check, if any) ride on the container's labels, so an agent restarted while
+checking (a self-update re-executes it), or before it reported a started container ready,
+checks again if there is a check and reports the deployment ready.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from application.agent_protocol import ContainerSpec, HealthCheck, PortMapping
 
 LOOPBACK = "127.0.0.1"
 HEALTH_LABEL = "edge.health"  # a container's HealthCheck, JSON (health-checked ones only)
-PORTS_LABEL = "edge.ports"  # its spec's ports, JSON, beside it
+PORTS_LABEL = "edge.ports"  # its spec's ports, JSON (every container since ports were kept)
 # How long a TCP probe waits to see whether the accepted connection is dropped at once.
 TCP_SETTLE = 0.1
 # The first wait before an early probe while a container starts (wait_healthy).
@@ -36,21 +37,22 @@ STATUS = re.compile(r"[0-9]{3}")
 PATH_SAFE = "".join(chr(c) for c in range(33, 127))
 
 
-def check_labels(spec: ContainerSpec) -> dict[str, str]:
-    """Labels of a health-checked deployment's container: what an agent restarted while the
-    check was under way (a self-update) needs to check it again and report it ready."""
-    if spec.health is None:
-        return {}
-    return {HEALTH_LABEL: msgspec.json.encode(spec.health).decode(),
-            PORTS_LABEL: msgspec.json.encode(spec.ports).decode()}
+def spec_labels(spec: ContainerSpec) -> dict[str, str]:
+    """Labels of a deployment's container: what an agent restarted before it reported the
+    deployment ready (a self-update, a crash) needs to report it: its ports, and its check."""
+    labels = {PORTS_LABEL: msgspec.json.encode(spec.ports).decode()}
+    if spec.health is not None:
+        labels[HEALTH_LABEL] = msgspec.json.encode(spec.health).decode()
+    return labels
 
 
-def checked_spec(request_id: str, labels: dict[str, str]) -> ContainerSpec | None:
-    """The part of its spec a found container's labels keep: its ports and health check
-    (None: it has no check, or labels this agent cannot read)."""
+def labelled_spec(request_id: str, labels: dict[str, str]) -> ContainerSpec | None:
+    """The part of its spec a found container's labels keep: its ports and its health check
+    (None: labels this agent cannot read, or an agent that labelled no ports made it)."""
     try:
-        check = msgspec.json.decode(labels[HEALTH_LABEL], type=HealthCheck)
         ports = msgspec.json.decode(labels[PORTS_LABEL], type=list[PortMapping])
+        check = (msgspec.json.decode(labels[HEALTH_LABEL], type=HealthCheck)
+                 if HEALTH_LABEL in labels else None)
     except (KeyError, msgspec.DecodeError):
         return None
     return ContainerSpec(request_id=request_id, image="", ports=ports, env={}, cpu_units=0,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import aiodocker
 
 from application.agent_protocol import DeploymentReport
-from entrypoints.agent.container_health import checked_spec
+from entrypoints.agent.container_health import labelled_spec
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -138,7 +138,7 @@ class RuntimeControl:
             self._spawn(self._watch(request_id, container))
             return
         labels = (info.get("Config") or {}).get("Labels") or {}
-        spec = checked_spec(request_id, labels)
+        spec = labelled_spec(request_id, labels)
         if spec is not None and spec.health is not None:
             published = (info.get("NetworkSettings") or {}).get("Ports") or {}
             unhealthy = await self._check(spec.health, container, published)

@@ -2,15 +2,16 @@
 service), driven with aiodocker.
 
 Each container carries the label `edge.request_id`, so an agent that restarts finds its
-containers again and keeps watching them (containers outlive the agent). Every port is published
-on a host port the engine picks; the reported link is `<public ip>:<port>` (with a scheme for
-HTTP-like protocols). A container that exits unasked is reported as an error with its exit code;
-one that exits after a stop, as terminated. A deployment with a health policy is reported ready
-only once its check passes (entrypoints/agent/container_health.py); one whose check fails is
-reported as an error with the last probe's result, its log tail goes out as crash logs, and the
-agent stops and removes it as it does a crashed one. A start that fails in any way (the engine
-refuses it, a command with unbalanced quotes, a bug) is reported as an error with the reason,
-and its container, if the engine made one, is removed.
+containers again, keeps watching them (containers outlive the agent) and reports the running
+ones ready again (their ports are kept in labels: entrypoints/agent/container_health.py). Every
+port is published on a host port the engine picks; the reported link is `<public ip>:<port>`
+(with a scheme for HTTP-like protocols). A container that exits unasked is reported as an error
+with its exit code; one that exits after a stop, as terminated. A deployment with a health
+policy is reported ready only once its check passes (entrypoints/agent/container_health.py); one
+whose check fails is reported as an error with the last probe's result, its log tail goes out as
+crash logs, and the agent stops and removes it as it does a crashed one. A start that fails in
+any way (the engine refuses it, a command with unbalanced quotes, a bug) is reported as an error
+with the reason, and its container, if the engine made one, is removed.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from application.agent_protocol import (
     ReportedPort,
 )
 from entrypoints.agent.container_health import (
-    check_labels,
-    checked_spec,
+    labelled_spec,
     published_address,
+    spec_labels,
     wait_healthy,
 )
 from entrypoints.agent.container_runtime import (
@@ -121,7 +122,7 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
     config: dict[str, Any] = {
         "Image": spec.image,
         "Env": [f"{k}={v}" for k, v in spec.env.items()],
-        "Labels": {LABEL: spec.request_id, **check_labels(spec)},
+        "Labels": {LABEL: spec.request_id, **spec_labels(spec)},
         "ExposedPorts": exposed,
         "HostConfig": {"PortBindings": bindings, "NanoCpus": spec.cpu_units * 1_000_000_000 // 1024,
                        "Memory": spec.memory_mb * 1024 * 1024},
@@ -306,26 +307,37 @@ class ContainerRunner(RuntimeControl):
         self._containers.pop(request_id, None)
 
     async def _resume(self, request_id: str, container: Any, labels: dict[str, str]) -> None:
-        """A health-checked container found running: the earlier run may have stopped while
-        checking it (a self-update), so it is checked again and reported ready once it passes
-        (the admin ignores a second ready). One that fails is left running: the admin stops it
-        if its start deadline passes, and one long ready is not ended by an agent restart."""
-        spec = checked_spec(request_id, labels)
-        if spec is not None and spec.health is not None:
-            try:
-                info = await container.show()
-            except aiodocker.DockerError as exc:  # gone meanwhile: _watch says how it ended
-                log.warning("cannot inspect %s: %s", request_id, exc.message)
-                info = {"NetworkSettings": {"Ports": {}}}
-            published = info["NetworkSettings"]["Ports"] or {}
+        """A container found running: the earlier run may have stopped before reporting it
+        ready (a self-update, a crash between its start and its report), so it is reported
+        ready again, once its check passes if it has one; the admin ignores a second ready,
+        and until the first it holds back a stop asked meanwhile. One that fails its check is
+        left running: the admin stops it if its start deadline passes, and one long ready is
+        not ended by an agent restart. One made by an agent that labelled no ports is only
+        watched (its ports' names are not known here)."""
+        spec = labelled_spec(request_id, labels)
+        if spec is None:
+            log.info("deployment %s: its container carries no ports label; not reported"
+                     " ready again", request_id)
+            await self._watch(request_id, container)
+            return
+        try:
+            info = await container.show()
+        except aiodocker.DockerError as exc:  # gone meanwhile: _watch says how it ended
+            log.warning("cannot inspect %s: %s", request_id, exc.message)
+            await self._watch(request_id, container)
+            return
+        published = info["NetworkSettings"]["Ports"] or {}
+        if spec.health is not None:
             unhealthy = await self._check(spec.health, container, published)
-            if unhealthy is None:
-                await self.send(request_id, DeploymentReport(
-                    state="ready", phase="health", public_ip=self.public_ip,
-                    ports=reported_ports(spec, published, self.public_ip)))
-            elif unhealthy is not ENDED:
-                log.warning("deployment %s fails its health check (%s); not reported ready",
-                            request_id, unhealthy)
+            if unhealthy is not None:
+                if unhealthy is not ENDED:
+                    log.warning("deployment %s fails its health check (%s); not reported"
+                                " ready", request_id, unhealthy)
+                await self._watch(request_id, container)
+                return
+        await self.send(request_id, DeploymentReport(
+            state="ready", phase="start" if spec.health is None else "health",
+            public_ip=self.public_ip, ports=reported_ports(spec, published, self.public_ip)))
         await self._watch(request_id, container)
 
     async def _create(self, name: str, spec: ContainerSpec, phase: list[Phase],

@@ -29,7 +29,7 @@ from application.agent_protocol import (
     HealthObservation,
     HealthProbe,
 )
-from entrypoints.agent.container_health import checked_spec, probe, published_address
+from entrypoints.agent.container_health import labelled_spec, probe, published_address
 from entrypoints.agent.containers import ContainerRunner
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class HealthWatch:
         state = info.get("State") or {}
         if not state.get("Running"):
             raise _NotRunning("exited", f"its container is {state.get('Status', 'not running')}")
-        spec = checked_spec(request_id, (info.get("Config") or {}).get("Labels") or {})
+        spec = labelled_spec(request_id, (info.get("Config") or {}).get("Labels") or {})
         if spec is None or spec.health is None:
             return None
         address = published_address(spec.health, (info.get("NetworkSettings") or {})

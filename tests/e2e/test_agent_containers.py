@@ -5,16 +5,21 @@ harness).
 A version whose arguments or command have unbalanced quotes fails at once with the reason
 instead of leaving the deployment DEPLOYING until the admin's start deadline. A container the
 engine created but could not start (runc cannot run its command) is reported as an error with
-the engine's reason and then removed, not left on the node as "Created".
+the engine's reason and then removed, not left on the node as "Created". An agent that
+stopped between a container's start and its ready report (killed, or its report never went
+through) and is started again reports the container ready, with its ports.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import msgspec
 import pytest
 
+from application.agent_protocol import DeploymentReport
+from entrypoints.agent.containers import ContainerRunner
 from tests.e2e.podman_harness import Engine
 from tests.e2e.test_agent_health_containers import Agent, containers, spec
 
@@ -63,3 +68,44 @@ async def cannot_start(engine: Engine) -> None:
         assert f"edge-{missing.request_id}" not in containers(engine)
     finally:
         await agent.runner.close()
+
+
+def test_a_container_started_but_not_reported_is_reported_ready_after_a_restart(
+        engine: Engine) -> None:
+    asyncio.run(started_not_reported(engine))
+
+
+async def unanswered(request_id: str, report: DeploymentReport) -> None:
+    """An admin that never takes a report: the agent dies before its ready report is in."""
+    await asyncio.Event().wait()
+
+
+async def started_not_reported(engine: Engine) -> None:
+    plain = spec("sleep 120", None)
+    first = ContainerRunner(engine.url, "127.0.0.1", unanswered)
+    await first.open()
+    try:
+        assert first.start(plain)
+        deadline = time.monotonic() + 30
+        while f"edge-{plain.request_id}" not in containers(engine, running=True):
+            assert time.monotonic() < deadline, "not started"
+            await asyncio.sleep(0.1)
+    finally:
+        await first.close()  # as a kill -9 does: the container keeps running
+    second = Agent(engine)
+    await second.runner.open()
+    try:
+        assert plain.request_id in second.runner.held()
+        [ready] = await second.until(plain.request_id, 1, within=10)
+        assert (ready.state, ready.phase, ready.public_ip) == ("ready", "start", "127.0.0.1")
+        web = ready.ports["web"]
+        assert web.internal == 8080 and web.external
+        assert web.link == f"http://127.0.0.1:{web.external}"
+        # The stop the admin held back until then is carried out.
+        assert second.runner.stop(plain.request_id)
+        [_, ended] = await second.until(plain.request_id, 2)
+        assert ended.state == "terminated"
+        await second.gone(plain.request_id)
+        assert f"edge-{plain.request_id}" not in containers(engine)
+    finally:
+        await second.runner.close()

@@ -19,10 +19,10 @@ from application.agent_protocol import ContainerSpec, HealthCheck, PortMapping
 from entrypoints.agent.container_health import (
     HEALTH_LABEL,
     PORTS_LABEL,
-    check_labels,
-    checked_spec,
+    labelled_spec,
     probe,
     published_address,
+    spec_labels,
     wait_healthy,
 )
 from entrypoints.agent.containers import container_config
@@ -252,23 +252,26 @@ def test_the_check_reaches_the_port_published_for_the_containers_port(
     assert published_address(check(), {"8080/tcp": None}) is None
 
 
-def test_a_containers_labels_keep_its_check_and_ports_for_a_restarted_agent() -> None:
+def test_a_containers_labels_keep_its_ports_and_check_for_a_restarted_agent() -> None:
     ports = [PortMapping(port=8080, protocol="HTTP", name="web")]
     spec = ContainerSpec(request_id="abc", image="x:1", ports=ports, env={"SECRET": "s"},
                          cpu_units=256, memory_mb=64, health=check(path="/caf\u00e9"))
-    labels = check_labels(spec)
+    labels = spec_labels(spec)
     assert "SECRET" not in str(labels)
-    found = checked_spec("abc", labels)
+    found = labelled_spec("abc", labels)
     assert found is not None
     assert (found.request_id, found.ports, found.health) == ("abc", ports, spec.health)
-    assert check_labels(ContainerSpec(request_id="abc", image="x:1", ports=ports, env={},
-                                      cpu_units=256, memory_mb=64)) == {}
+    plain = ContainerSpec(request_id="abc", image="x:1", ports=ports, env={}, cpu_units=256,
+                          memory_mb=64)
+    assert set(spec_labels(plain)) == {PORTS_LABEL}  # a restarted agent reports it ready
+    found_plain = labelled_spec("abc", spec_labels(plain))
+    assert found_plain is not None and (found_plain.ports, found_plain.health) == (ports, None)
     # An older agent labelled its containers with the ports as it got them (dicts): the same.
     older = '[{"name": "web", "port": 8080, "protocol": "HTTP", "tls_upgrade": false}]'
-    assert checked_spec("abc", {**labels, PORTS_LABEL: older}) == found
-    assert checked_spec("abc", {}) is None
-    assert checked_spec("abc", {**labels, HEALTH_LABEL: '{"port": 0}'}) is None
-    assert checked_spec("abc", {**labels, HEALTH_LABEL: "not json"}) is None
+    assert labelled_spec("abc", {**labels, PORTS_LABEL: older}) == found
+    assert labelled_spec("abc", {}) is None  # made by an agent that labelled no ports
+    assert labelled_spec("abc", {**labels, HEALTH_LABEL: '{"port": 0}'}) is None
+    assert labelled_spec("abc", {**labels, HEALTH_LABEL: "not json"}) is None
 
 
 def test_a_checked_port_the_spec_does_not_publish_is_published_on_loopback_alone() -> None:
@@ -277,7 +280,7 @@ def test_a_checked_port_the_spec_does_not_publish_is_published_on_loopback_alone
                          memory_mb=64)
     plain = container_config(base)
     assert plain["HostConfig"]["PortBindings"] == {"8080/udp": [{"HostIp": "", "HostPort": ""}]}
-    assert plain["Labels"] == {"edge.request_id": "abc"}
+    assert set(plain["Labels"]) == {"edge.request_id", PORTS_LABEL}
     checked = container_config(msgspec.structs.replace(base, health=check(type="tcp")))
     assert checked["HostConfig"]["PortBindings"] == {
         "8080/udp": [{"HostIp": "", "HostPort": ""}],
