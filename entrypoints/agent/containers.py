@@ -1,17 +1,18 @@
 """Deployments as containers on this node's Docker-API engine (Docker, or podman's compatible
 service), driven with aiodocker.
 
-Each container carries the label `edge.request_id`, so an agent that restarts finds its
-containers again, keeps watching them (containers outlive the agent) and reports the running
-ones ready again (their ports are kept in labels: entrypoints/agent/container_health.py). Every
-port is published on a host port the engine picks; the reported link is `<public ip>:<port>`
-(with a scheme for HTTP-like protocols). A container that exits unasked is reported as an error
-with its exit code; one that exits after a stop, as terminated. A deployment with a health
-policy is reported ready only once its check passes (entrypoints/agent/container_health.py); one
-whose check fails is reported as an error with the last probe's result, its log tail goes out as
-crash logs, and the agent stops and removes it as it does a crashed one. A start that fails in
-any way (the engine refuses it, a command with unbalanced quotes, a bug) is reported as an error
-with the reason, and its container, if the engine made one, is removed.
+Each container carries the labels `edge.request_id` and `edge.node_id`, so an agent that
+restarts finds its containers again, keeps watching them (containers outlive the agent) and
+reports the running ones ready again (their ports are kept in labels:
+entrypoints/agent/container_health.py). Every port is published on a host port the engine picks;
+the reported link is `<public ip>:<port>` (with a scheme for HTTP-like protocols). A container
+that exits unasked is reported as an error with its exit code; one that exits after a stop, as
+terminated. A deployment with a health policy is reported ready only once its check passes
+(entrypoints/agent/container_health.py); one whose check fails is reported as an error with the
+last probe's result, its log tail goes out as crash logs, and the agent stops and removes it as
+it does a crashed one. A start that fails in any way (the engine refuses it, a command with
+unbalanced quotes, a bug) is reported as an error with the reason, and its container, if the
+engine made one, is removed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import logging
 import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 import aiodocker
 import aiohttp
@@ -50,6 +52,8 @@ from entrypoints.agent.start_progress import SendProgress, StartProgress
 
 log = logging.getLogger(__name__)
 LABEL = "edge.request_id"
+# The node whose agent made the container: agents sharing one engine adopt only their own.
+NODE_LABEL = "edge.node_id"
 SCHEMES = {"HTTP": "http", "HTTPS": "https", "WS": "ws", "WSS": "wss"}
 Send = Callable[[str, DeploymentReport], Awaitable[None]]
 SendTelemetry = Callable[[str, DeploymentTelemetry], Awaitable[None]]
@@ -107,7 +111,7 @@ def split_words(field: str, text: str) -> list[str]:
         raise SpecError(f"cannot split the {field} {text!r}: {exc}") from None
 
 
-def container_config(spec: ContainerSpec) -> dict[str, Any]:
+def container_config(spec: ContainerSpec, node_id: UUID | None = None) -> dict[str, Any]:
     exposed: dict[str, Any] = {}
     bindings: dict[str, Any] = {}
     for port in spec.ports:
@@ -122,7 +126,8 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
     config: dict[str, Any] = {
         "Image": spec.image,
         "Env": [f"{k}={v}" for k, v in spec.env.items()],
-        "Labels": {LABEL: spec.request_id, **spec_labels(spec)},
+        "Labels": {LABEL: spec.request_id, **spec_labels(spec),
+                   **({NODE_LABEL: str(node_id)} if node_id is not None else {})},
         "ExposedPorts": exposed,
         "HostConfig": {"PortBindings": bindings, "NanoCpus": spec.cpu_units * 1_000_000_000 // 1024,
                        "Memory": spec.memory_mb * 1024 * 1024},
@@ -153,14 +158,29 @@ def reported_ports(spec: ContainerSpec, published: dict[str, Any], public_ip: st
     return ports
 
 
+def owned(labels: dict[str, str], node: UUID | None) -> bool:
+    """Whether a container found on the engine is this node's to adopt. Another node's is left
+    alone: agents sharing one engine would otherwise adopt each other's containers and then be
+    told to stop them. An agent that does not know its node yet is a new node (a random
+    identity that has not enrolled): nothing there is its own. A container made before
+    containers were labelled with their node is adopted by any agent that knows its node, as
+    it was then: after an upgrade, the node that made it is the one restarting."""
+    if node is None:
+        return False
+    made_by = labels.get(NODE_LABEL)
+    return made_by is None or made_by == str(node)
+
+
 class ContainerRunner(RuntimeControl):
     """Starts, watches and stops this node's deployment containers (and pauses and resumes
     them: entrypoints/agent/container_runtime.py)."""
 
-    def __init__(self, url: str, public_ip: str, send: Send,
+    def __init__(self, url: str, public_ip: str, send: Send,  # noqa: PLR0913
                  telemetry: SendTelemetry | None = None,
-                 progress: SendProgress | None = None) -> None:
+                 progress: SendProgress | None = None, *,
+                 node: Callable[[], UUID | None]) -> None:
         self.url, self.public_ip, self.send, self.telemetry = url, public_ip, send, telemetry
+        self.node = node  # this agent's node id; None until a new node has enrolled
         self.progress = progress  # lines while a start is under way (start_progress.py)
         self.docker: aiodocker.Docker | None = None
         self._held: set[str] = set()
@@ -172,11 +192,12 @@ class ContainerRunner(RuntimeControl):
 
     async def open(self) -> None:
         self.docker = aiodocker.Docker(url=self.url)
+        node = self.node()
         for container in await self.docker.containers.list(all=True,
                                                            filters={"label": [LABEL]}):
             labels = container._container.get("Labels") or {}
             request_id = labels.get(LABEL)
-            if request_id:
+            if request_id and owned(labels, node):
                 log.info("found deployment %s from an earlier run; watching it", request_id)
                 self._held.add(request_id)
                 self._containers[request_id] = container
@@ -343,7 +364,7 @@ class ContainerRunner(RuntimeControl):
     async def _create(self, name: str, spec: ContainerSpec, phase: list[Phase],
                       progress: StartProgress) -> Any:
         assert self.docker is not None
-        config = container_config(spec)
+        config = container_config(spec, self.node())
         try:
             created = await self.docker.containers.create_or_replace(name=name, config=config)
         except aiodocker.DockerError as exc:

@@ -52,7 +52,8 @@ class Hosting:
     def __init__(self, link: Link, config: HostingConfig) -> None:
         self.link, self.config = link, config
         self.runner = ContainerRunner(config.docker_url, config.public_ip, self.deliver,
-                                      self.send_telemetry, self.send_progress)
+                                      self.send_telemetry, self.send_progress,
+                                      node=lambda: link.identity.node_id)
         self.health = HealthWatch(self.runner, self.send_health)
 
     async def open(self) -> None:

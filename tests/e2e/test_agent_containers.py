@@ -7,21 +7,25 @@ instead of leaving the deployment DEPLOYING until the admin's start deadline. A 
 engine created but could not start (runc cannot run its command) is reported as an error with
 the engine's reason and then removed, not left on the node as "Created". An agent that
 stopped between a container's start and its ready report (killed, or its report never went
-through) and is started again reports the container ready, with its ports.
+through) and is started again reports the container ready, with its ports. Agents sharing
+one engine adopt only their own node's containers (and those made before containers named
+their node, if they know their node).
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
+import uuid
 
 import msgspec
 import pytest
 
 from application.agent_protocol import DeploymentReport
 from entrypoints.agent.containers import ContainerRunner
-from tests.e2e.podman_harness import Engine
-from tests.e2e.test_agent_health_containers import Agent, containers, spec
+from tests.e2e.podman_harness import IMAGE, Engine
+from tests.e2e.test_agent_health_containers import NODE, Agent, containers, spec
 
 pytestmark = pytest.mark.e2e
 
@@ -82,7 +86,7 @@ async def unanswered(request_id: str, report: DeploymentReport) -> None:
 
 async def started_not_reported(engine: Engine) -> None:
     plain = spec("sleep 120", None)
-    first = ContainerRunner(engine.url, "127.0.0.1", unanswered)
+    first = ContainerRunner(engine.url, "127.0.0.1", unanswered, node=lambda: NODE)
     await first.open()
     try:
         assert first.start(plain)
@@ -109,3 +113,47 @@ async def started_not_reported(engine: Engine) -> None:
         assert f"edge-{plain.request_id}" not in containers(engine)
     finally:
         await second.runner.close()
+
+
+def test_agents_sharing_an_engine_adopt_only_their_own_containers(engine: Engine) -> None:
+    asyncio.run(sharing(engine))
+
+
+async def sharing(engine: Engine) -> None:
+    mine = spec("sleep 120", None)
+    first = Agent(engine)
+    await first.runner.open()
+    try:
+        assert first.runner.start(mine)
+        [ready] = await first.until(mine.request_id, 1)
+        assert ready.state == "ready"
+    finally:
+        await first.runner.close()  # the container keeps running
+    # Made by an agent from before containers named their node.
+    older = uuid.uuid4().hex[:12]
+    subprocess.run(["podman", "run", "-d", "--name", f"edge-{older}", "--label",
+                    f"edge.request_id={older}", IMAGE, "sleep", "120"], env=engine.env,
+                   check=True, capture_output=True, timeout=60)
+    # Another node's agent leaves this node's container alone; one made before containers
+    # named their node goes to whichever agent knows its node (README: after an upgrade that
+    # is the node that made it). A new node (no id yet) takes neither.
+    other, new = Agent(engine, uuid.uuid4()), Agent(engine, None)
+    for each, held in ((other, {older}), (new, set())):
+        await each.runner.open()
+        try:
+            assert {mine.request_id, older} & set(each.runner.held()) == held
+        finally:
+            await each.runner.close()
+    again = Agent(engine)
+    await again.runner.open()
+    try:
+        assert {mine.request_id, older} <= set(again.runner.held())
+        [ready] = await again.until(mine.request_id, 1)
+        assert ready.state == "ready"
+        for request_id in (mine.request_id, older):
+            assert again.runner.stop(request_id)
+            await again.gone(request_id)
+        assert [r.state for r in again.of(older)] == ["terminated"]
+        assert not {f"edge-{mine.request_id}", f"edge-{older}"} & set(containers(engine))
+    finally:
+        await again.runner.close()

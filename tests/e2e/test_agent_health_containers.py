@@ -63,18 +63,19 @@ from tests.e2e.test_agent_process import LENIENT_CHECKS, Children, eventually, f
 
 pytestmark = pytest.mark.e2e
 HTTPD = "/bin/httpd -f -p 8080 -h /www"
+NODE = uuid.uuid4()  # the node of every runner below unless a test says otherwise
 
 
 class Agent:
     """A ContainerRunner whose reports are kept in order, as the admin would receive them,
     and, in `said`, its progress lines and reports in the order they came."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, node: UUID | None = NODE) -> None:
         self.reports: list[tuple[str, DeploymentReport]] = []
         self.telemetry: list[tuple[str, DeploymentTelemetry]] = []
         self.said: list[tuple[str, str, str]] = []  # request id, phase or report, message
         self.runner = ContainerRunner(engine.url, "127.0.0.1", self._send, self._telemetry,
-                                      self._progress)
+                                      self._progress, node=lambda: node)
 
     async def _send(self, request_id: str, report: DeploymentReport) -> None:
         self.reports.append((request_id, report))
