@@ -7,6 +7,7 @@ the message and details from its error envelope, so the logs say what the admin 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
@@ -49,6 +50,7 @@ LoginMethod = Literal["publickey", "password"]
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 ENROLL = "/agent/v1/enroll"
 CLOSED_UNDER_US = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL, and surrogates (lone in a str)
 AboutDeployment = (DeploymentReport | DeploymentTelemetry | DeploymentProgress | HealthObservation
                    | RuntimeLogBatch)
 # Each report on a deployment: its route below /agent/v1/deployments/{request_id}/, its reply.
@@ -160,7 +162,7 @@ class AgentApi:
         headers = {"content-type": "application/json"}
         if token is not None:
             headers["authorization"] = f"Bearer {token}"
-        content = msgspec.json.encode(body)
+        content = encode(body)
         for attempt in (1, 2):
             try:
                 response = await self.client.post(
@@ -186,6 +188,33 @@ class AgentApi:
         except msgspec.DecodeError as exc:
             # Something other than the admin at that URL (a proxy's page, another service).
             raise Unreachable(f"unexpected {status} answer to {path}: {exc}") from exc
+
+
+def encode(body: Any) -> bytes:
+    """`body` as JSON the admin takes. The admin refuses text with a NUL or a lone surrogate
+    in any field (422), and what carries it (container output in logs, a command's output)
+    is not the agent's to choose: one NUL a container printed made every later telemetry
+    report of its deployment, logs and metrics together, refused for good. Such characters
+    become U+FFFD, one for one, so lengths the admin bounds are kept."""
+    try:
+        content = msgspec.json.encode(body)
+    except UnicodeEncodeError:  # a lone surrogate
+        content = None
+    # A literal backslash before "u0000" would be written "\\u0000": a false alarm costs
+    # one more encoding, never a wrong body.
+    if content is None or b"\\u0000" in content:
+        content = msgspec.json.encode(_storable(msgspec.to_builtins(body)))
+    return content
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
 
 
 def _admin_error(response: httpx.Response) -> AdminError:
