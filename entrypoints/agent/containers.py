@@ -4,15 +4,16 @@ service), driven with aiodocker.
 Each container carries the labels `edge.request_id` and `edge.node_id`, so an agent that
 restarts finds its containers again, keeps watching them (containers outlive the agent) and
 reports the running ones ready again (their ports are kept in labels:
-entrypoints/agent/container_health.py). Every port is published on a host port the engine picks;
-the reported link is `<public ip>:<port>` (with a scheme for HTTP-like protocols). A container
-that exits unasked is reported as an error with its exit code; one that exits after a stop, as
-terminated. A deployment with a health policy is reported ready only once its check passes
-(entrypoints/agent/container_health.py); one whose check fails is reported as an error with the
-last probe's result, its log tail goes out as crash logs, and the agent stops and removes it as
-it does a crashed one. A start that fails in any way (the engine refuses it, a command with
-unbalanced quotes, a bug) is reported as an error with the reason, and its container, if the
-engine made one, is removed.
+entrypoints/agent/container_health.py). Every port is published on a host port the engine picks
+(a TCP/UDP one on a port the agent picks for both protocols:
+entrypoints/agent/container_ports.py); the reported link is `<public ip>:<port>` (with a scheme
+for HTTP-like protocols). A container that exits unasked is reported as an error with its exit
+code; one that exits after a stop, as terminated. A deployment with a health policy is reported
+ready only once its check passes (entrypoints/agent/container_health.py); one whose check fails
+is reported as an error with the last probe's result, its log tail goes out as crash logs, and
+the agent stops and removes it as it does a crashed one. A start that fails in any way (the
+engine refuses it, a command with unbalanced quotes, a bug) is reported as an error with the
+reason, and its container, if the engine made one, is removed.
 """
 
 from __future__ import annotations
@@ -34,13 +35,19 @@ from application.agent_protocol import (
     DeploymentTelemetry,
     HealthCheck,
     Phase,
-    ReportedPort,
 )
 from entrypoints.agent.container_health import (
     labelled_spec,
     published_address,
     spec_labels,
     wait_healthy,
+)
+from entrypoints.agent.container_ports import (
+    BOTH,
+    CLASH,
+    port_bindings,
+    reported_ports,
+    shared_host_ports,
 )
 from entrypoints.agent.container_runtime import (
     STOP_GRACE,
@@ -54,7 +61,6 @@ log = logging.getLogger(__name__)
 LABEL = "edge.request_id"
 # The node whose agent made the container: agents sharing one engine adopt only their own.
 NODE_LABEL = "edge.node_id"
-SCHEMES = {"HTTP": "http", "HTTPS": "https", "WS": "ws", "WSS": "wss"}
 Send = Callable[[str, DeploymentReport], Awaitable[None]]
 SendTelemetry = Callable[[str, DeploymentTelemetry], Awaitable[None]]
 
@@ -62,6 +68,7 @@ SendTelemetry = Callable[[str, DeploymentTelemetry], Awaitable[None]]
 # What a call to the engine raises besides its own errors when a container goes away under it:
 # podman answers a stats request for a container being removed with an empty body, which
 # aiodocker fails to decode (ValueError), and the socket can drop mid-answer.
+PORT_TRIES = 5  # starts of a deployment whose picked host port was taken meanwhile
 ENGINE_GLITCHES = (aiodocker.DockerError, ValueError, aiohttp.ClientError, asyncio.TimeoutError)
 LOG_TAIL = 65_536  # characters of logs sent (the admin keeps no more)
 
@@ -94,10 +101,6 @@ def stats_sample(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _protocols(protocol: str) -> list[str]:
-    return {"UDP": ["udp"], "TCP/UDP": ["tcp", "udp"]}.get(protocol, ["tcp"])
-
-
 class SpecError(ValueError):
     """A spec this agent cannot turn into a container (the admin should have refused it)."""
 
@@ -111,18 +114,11 @@ def split_words(field: str, text: str) -> list[str]:
         raise SpecError(f"cannot split the {field} {text!r}: {exc}") from None
 
 
-def container_config(spec: ContainerSpec, node_id: UUID | None = None) -> dict[str, Any]:
-    exposed: dict[str, Any] = {}
-    bindings: dict[str, Any] = {}
-    for port in spec.ports:
-        for proto in _protocols(port.protocol):
-            key = f"{port.port}/{proto}"
-            exposed[key] = {}
-            bindings[key] = [{"HostIp": "", "HostPort": ""}]
-    if spec.health is not None and f"{spec.health.port}/tcp" not in bindings:
-        # Checked but not served: published for the agent's check alone, on loopback only.
-        exposed[f"{spec.health.port}/tcp"] = {}
-        bindings[f"{spec.health.port}/tcp"] = [{"HostIp": "127.0.0.1", "HostPort": ""}]
+def container_config(spec: ContainerSpec, node_id: UUID | None = None,
+                     host_ports: dict[int, int] | None = None) -> dict[str, Any]:
+    """host_ports: the host port of some container ports (container_ports.py), else the
+    engine picks."""
+    exposed, bindings = port_bindings(spec, host_ports or {})
     config: dict[str, Any] = {
         "Image": spec.image,
         "Env": [f"{k}={v}" for k, v in spec.env.items()],
@@ -137,25 +133,6 @@ def container_config(spec: ContainerSpec, node_id: UUID | None = None) -> dict[s
     if spec.arguments:
         config["Cmd"] = split_words("arguments", spec.arguments)
     return config
-
-
-def reported_ports(spec: ContainerSpec, published: dict[str, Any], public_ip: str
-                   ) -> dict[str, ReportedPort]:
-    ports: dict[str, ReportedPort] = {}
-    for port in spec.ports:
-        key = f"{port.port}/{_protocols(port.protocol)[0]}"
-        binding = (published.get(key) or [{}])[0]
-        external = int(binding.get("HostPort") or 0)
-        scheme = SCHEMES.get(port.protocol)
-        if scheme == "http" and port.tls_upgrade:
-            scheme = "https"
-        address = f"{public_ip}:{external}"
-        ports[port.name] = ReportedPort(
-            name=port.name, internal=port.port, external=external,
-            protocol=port.protocol, tls_upgrade=port.tls_upgrade,
-            link=f"{scheme}://{address}" if scheme else address, proxy=None,
-        )
-    return ports
 
 
 def owned(labels: dict[str, str], node: UUID | None) -> bool:
@@ -270,10 +247,7 @@ class ContainerRunner(RuntimeControl):
         phase: list[Phase] = ["start"]  # _create moves it to "pull" while it pulls
         progress = StartProgress(spec.request_id, self.progress)
         try:
-            container = await self._create(name, spec, phase, progress)
-            self._containers[spec.request_id] = container
-            phase[0] = "start"
-            await container.start()
+            container = await self._started(name, spec, phase, progress)
             progress.note("start", f"container {name} started")
             info = await container.show()
             published = info["NetworkSettings"]["Ports"] or {}
@@ -361,10 +335,30 @@ class ContainerRunner(RuntimeControl):
             public_ip=self.public_ip, ports=reported_ports(spec, published, self.public_ip)))
         await self._watch(request_id, container)
 
+    async def _started(self, name: str, spec: ContainerSpec, phase: list[Phase],
+                       progress: StartProgress) -> Any:
+        """The container, created and started. One whose picked host port was taken before
+        it started (container_ports.py) is created again on another."""
+        picked = any(p.protocol == BOTH for p in spec.ports)
+        for attempt in range(1, PORT_TRIES + 1):
+            container = await self._create(name, spec, phase, progress)
+            self._containers[spec.request_id] = container
+            phase[0] = "start"
+            try:
+                await container.start()
+            except aiodocker.DockerError as exc:
+                if not picked or CLASH not in exc.message or attempt == PORT_TRIES:
+                    raise
+                log.info("deployment %s: its picked host port was taken (%s); picking"
+                         " again", spec.request_id, exc.message)
+                continue
+            return container
+        raise AssertionError("the last attempt returns or raises")
+
     async def _create(self, name: str, spec: ContainerSpec, phase: list[Phase],
                       progress: StartProgress) -> Any:
         assert self.docker is not None
-        config = container_config(spec, self.node())
+        config = container_config(spec, self.node(), shared_host_ports(spec))
         try:
             created = await self.docker.containers.create_or_replace(name=name, config=config)
         except aiodocker.DockerError as exc:

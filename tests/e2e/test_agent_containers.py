@@ -9,12 +9,14 @@ the engine's reason and then removed, not left on the node as "Created". An agen
 stopped between a container's start and its ready report (killed, or its report never went
 through) and is started again reports the container ready, with its ports. Agents sharing
 one engine adopt only their own node's containers (and those made before containers named
-their node, if they know their node).
+their node, if they know their node). A TCP/UDP port is published on one host port for both
+protocols, the one reported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
 import uuid
@@ -22,7 +24,7 @@ import uuid
 import msgspec
 import pytest
 
-from application.agent_protocol import DeploymentReport
+from application.agent_protocol import DeploymentReport, PortMapping
 from entrypoints.agent.containers import ContainerRunner
 from tests.e2e.podman_harness import IMAGE, Engine
 from tests.e2e.test_agent_health_containers import NODE, Agent, containers, spec
@@ -157,3 +159,32 @@ async def sharing(engine: Engine) -> None:
         assert not {f"edge-{mine.request_id}", f"edge-{older}"} & set(containers(engine))
     finally:
         await again.runner.close()
+
+
+def test_a_tcp_udp_port_is_published_on_one_host_port_for_both(engine: Engine) -> None:
+    asyncio.run(both_protocols(engine))
+
+
+async def both_protocols(engine: Engine) -> None:
+    agent = Agent(engine)
+    await agent.runner.open()
+    game = msgspec.convert({"port": 9000, "protocol": "TCP/UDP", "name": "game"}, PortMapping)
+    served = msgspec.structs.replace(spec("sleep 120", None),
+                                     ports=[*spec("", None).ports, game])
+    try:
+        assert agent.runner.start(served)
+        [ready] = await agent.until(served.request_id, 1)
+        assert ready.state == "ready", ready
+        external = ready.ports["game"].external
+        assert ready.ports["game"].link == f"127.0.0.1:{external}"
+        shown = subprocess.run(["podman", "inspect", f"edge-{served.request_id}"],
+                               env=engine.env, capture_output=True, text=True, check=True,
+                               timeout=60)
+        published = json.loads(shown.stdout)[0]["NetworkSettings"]["Ports"]
+        assert [b["HostPort"] for b in published["9000/tcp"]] == [str(external)]
+        assert [b["HostPort"] for b in published["9000/udp"]] == [str(external)]
+        assert published["8080/tcp"][0]["HostPort"] == str(ready.ports["web"].external)
+    finally:
+        agent.runner.stop(served.request_id)
+        await agent.gone(served.request_id)
+        await agent.runner.close()
