@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.renaming import Renamable, check_name
 from domain.shared import (
+    BlockedError,
     GoneError,
     StateConflictError,
     check_reason,
@@ -42,13 +43,12 @@ class ProjectActiveError(StateConflictError):
     """Only an archived project can be deleted (blocker kind `active-project`)."""
 
 
-class ProjectNotEmptyError(StateConflictError):
+class ProjectNotEmptyError(BlockedError):
     """A project is deleted once its resources are (blocker kind `active-resource`): deleting
     it left them, their environments and their containers running with no project."""
 
     def __init__(self, message: str, blockers: list[UUID]) -> None:
-        super().__init__(message, "projectId")
-        self.blockers = blockers
+        super().__init__(message, "projectId", blockers)
 
 
 def check_description(description: str) -> str:

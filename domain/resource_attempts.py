@@ -19,7 +19,7 @@ from uuid import UUID
 
 from domain.resource_profiles import configuration_blockers
 from domain.resource_snapshot import ResourceSnapshot
-from domain.shared import InvalidValueError, StateConflictError
+from domain.shared import BlockedError, InvalidValueError, StateConflictError
 from domain.variables import effective
 
 MAX_GOOD = 50  # healthy attempts remembered as rollback candidates, newest last
@@ -29,12 +29,11 @@ OUTCOMES = (*HEALTHY_OUTCOMES, "failed", "canceled")
 TRIGGERS = ("create", "redeploy", "retry", "rollback")
 
 
-class ResourceBusyError(StateConflictError):
+class ResourceBusyError(BlockedError):
     """An attempt is still in progress (delete, or a second attempt, must wait)."""
 
     def __init__(self, message: str, blockers: list[UUID]) -> None:
-        super().__init__(message, "resourceId")
-        self.blockers = blockers
+        super().__init__(message, "resourceId", blockers)
 
 
 class ResourceNotReadyError(StateConflictError):

@@ -64,6 +64,15 @@ class StateConflictError(DomainError):
     """The command is valid but the aggregate's current state forbids it (maps to 409)."""
 
 
+class BlockedError(StateConflictError):
+    """Refused while other things that must go first remain: `blockers` names them (409, with
+    their ids as details.blockers)."""
+
+    def __init__(self, message: str, field: str, blockers: list[UUID]) -> None:
+        super().__init__(message, field)
+        self.blockers = blockers
+
+
 class GoneError(DomainError):
     """The aggregate was deleted; commands against it behave as if it never existed (404)."""
 

@@ -20,7 +20,14 @@ from application.errors import (
     UnauthorizedError,
 )
 from domain.enrollment_key import KeyRefusedError
-from domain.shared import DomainError, GoneError, InvalidValueError, StateConflictError, shown
+from domain.shared import (
+    BlockedError,
+    DomainError,
+    GoneError,
+    InvalidValueError,
+    StateConflictError,
+    shown,
+)
 from entrypoints.http.edgegap_shapes import ErrorMessageResponse
 from entrypoints.http.responses import JSONResponse, error_body
 from projections.status import ProjectionStuckError, StoreUnavailableError, is_store_trouble
@@ -84,7 +91,10 @@ def edgegap_error(status: int, details: Any = None, message: str | None = None) 
 
 
 def _field_details(exc: DomainError, default_field: str = "base") -> dict[str, list[str]]:
-    return {exc.field or default_field: [exc.message]}
+    details = {exc.field or default_field: [exc.message]}
+    if isinstance(exc, BlockedError):
+        details["blockers"] = [str(b) for b in exc.blockers]
+    return details
 
 
 def domain_status(exc: DomainError) -> int:

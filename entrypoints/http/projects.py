@@ -18,7 +18,6 @@ from application.projects import (
     Projects,
     RenameProject,
 )
-from domain.project import ProjectNotEmptyError
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import (
     AppaloftShape,
@@ -26,14 +25,12 @@ from entrypoints.http.appaloft_views import (
     LimitQuery,
     NoQuery,
     Reads,
-    accepted,
     answer,
     found,
     generated_at,
     run,
 )
-from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.openapi.appaloft import (
     COMMAND_ERRORS,
     COUNT_DATA,
@@ -126,14 +123,7 @@ rename = _COMMANDS.item(Projects.rename, RenameProject)
 describe = _COMMANDS.item(Projects.describe, DescribeProject)
 archive = _COMMANDS.item(Projects.archive, ArchiveProject)
 restore = _COMMANDS.item(Projects.restore)
-async def delete(request: Request) -> Response:
-    project_id, cmd = path_uuid(request, _ID), await read_body(request, DeleteProject)
-    try:
-        await run(services(request).projects.delete, project_id, cmd)
-    except ProjectNotEmptyError as exc:
-        raise ApiError(409, {"projectId": [exc.message],
-                             "blockers": [str(b) for b in exc.blockers]}, exc.message) from None
-    return accepted(project_id)
+delete = _COMMANDS.item(Projects.delete, DeleteProject)
 
 
 def blockers_of(record: ProjectRecord, resource_ids: list[UUID]) -> list[DeleteBlocker]:

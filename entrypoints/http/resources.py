@@ -23,7 +23,6 @@ from application.resources import (
     DeleteResource,
     Resources,
 )
-from domain.resource_attempts import ResourceBusyError
 from entrypoints.bootstrap import Services
 from entrypoints.http import runtime_control_views
 from entrypoints.http.appaloft_views import (
@@ -35,7 +34,6 @@ from entrypoints.http.appaloft_views import (
     ProjectFilter,
     Query,
     Reads,
-    accepted,
     answer,
     found,
     generated_at,
@@ -43,8 +41,7 @@ from entrypoints.http.appaloft_views import (
     run,
 )
 from entrypoints.http.attempt_views import LatestDeployment, latest_fields
-from entrypoints.http.errors import ApiError
-from entrypoints.http.inputs import path_uuid, read_body, services
+from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.openapi.appaloft import (
     COMMAND_ERRORS,
     COUNT_DATA,
@@ -260,14 +257,7 @@ async def show(request: Request) -> Response:
                             generated_at(request)))
 
 
-async def delete(request: Request) -> Response:
-    resource_id, cmd = path_uuid(request, _ID), await read_body(request, DeleteResource)
-    try:
-        await run(services(request).resources.delete, resource_id, cmd)
-    except ResourceBusyError as exc:
-        raise ApiError(409, {"resourceId": [exc.message],
-                             "blockers": [str(b) for b in exc.blockers]}, exc.message) from None
-    return accepted(resource_id)
+delete = _COMMANDS.item(Resources.delete, DeleteResource)
 
 
 create = _COMMANDS.create(Resources.create, CreateResource)
