@@ -35,23 +35,30 @@ class FailureWindow:
         self._failures: OrderedDict[tuple[UUID, str], deque[datetime]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def blocked(self, node_id: UUID, username: str, now: datetime) -> bool:
-        with self._lock:
-            times = self._failures.get((node_id, username))
-            if times is None:
-                return False
-            while times and times[0] <= now - self.window:
-                times.popleft()
-            return len(times) >= self.limit
-
-    def failed(self, node_id: UUID, username: str, now: datetime) -> None:
+    def begin(self, node_id: UUID, username: str, now: datetime) -> bool:
+        """Whether an attempt may be checked now (False: rate limited). One that may counts as
+        failed until `succeeded` says otherwise, decided under the lock: checking first and
+        counting the failure after let concurrent attempts all pass the check (8 wrong
+        passwords at once against a limit of 5)."""
         with self._lock:
             key = (node_id, username)
             times = self._failures.pop(key, None) or deque()
-            times.append(now)
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            allowed = len(times) < self.limit
+            if allowed:
+                times.append(now)
             self._failures[key] = times
             while len(self._failures) > self.max_keys:
                 self._failures.popitem(last=False)
+            return allowed
+
+    def succeeded(self, node_id: UUID, username: str, now: datetime) -> None:
+        """The attempt `begin` allowed at `now` did not fail: it no longer counts."""
+        with self._lock:
+            times = self._failures.get((node_id, username))
+            if times is not None and now in times:
+                times.remove(now)
 
 
 class SshLogins:
@@ -70,14 +77,14 @@ class SshLogins:
         password = self._password(cmd) if method is LoginMethod.PASSWORD else None
         now = self.writes.clock.now()
         found = self.credentials.username(node_id, cmd.username)
-        if self.failures.blocked(node_id, cmd.username, now):
+        if not self.failures.begin(node_id, cmd.username, now):
             outcome = LoginOutcome.RATE_LIMITED
         elif fingerprint is not None:
             outcome = self._check_key(found, fingerprint)
         else:
             outcome = self._check_password(found, password or "")
-        if outcome not in (LoginOutcome.ACCEPTED, LoginOutcome.RATE_LIMITED):
-            self.failures.failed(node_id, cmd.username, now)
+        if outcome is LoginOutcome.ACCEPTED:
+            self.failures.succeeded(node_id, cmd.username, now)
         owner = found.id if found else None
         self._record(SshLogin(id=uuid4(), node_id=node_id, ssh_username_id=owner,
                               username=cmd.username, method=method.value,

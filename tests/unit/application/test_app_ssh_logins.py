@@ -29,28 +29,38 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def test_failure_window_matches_a_model(
     steps: list[tuple[int, str, bool]], limit: int, window: int
 ) -> None:
-    """Steps move time forward; each either records a failure or asks whether one is blocked."""
+    """Steps move time forward; each is an attempt, allowed while fewer than `limit` failures
+    lie in the window, that then fails or succeeds."""
     node = uuid4()
     failures = FailureWindow(limit, timedelta(seconds=window))
     model: dict[str, list[datetime]] = {"a": [], "b": []}
     now = T0
     for advance, user, fail in steps:
         now += timedelta(seconds=advance)
-        if fail:
-            failures.failed(node, user, now)
+        recent = [t for t in model[user] if t > now - timedelta(seconds=window)]
+        allowed = failures.begin(node, user, now)
+        assert allowed == (len(recent) < limit)
+        if allowed and fail:
             model[user].append(now)
-        else:
-            recent = [t for t in model[user] if t > now - timedelta(seconds=window)]
-            assert failures.blocked(node, user, now) == (len(recent) >= limit)
+        elif allowed:
+            failures.succeeded(node, user, now)
+
+
+def test_concurrent_attempts_cannot_outrun_the_limit() -> None:
+    # Each is allowed before any has been checked: only `limit` of them may be.
+    failures, node = FailureWindow(5, timedelta(minutes=1)), uuid4()
+    assert [failures.begin(node, "racer", T0) for _ in range(8)] == [True] * 5 + [False] * 3
+    failures.succeeded(node, "racer", T0)  # one of them was the right password
+    assert failures.begin(node, "racer", T0) and not failures.begin(node, "racer", T0)
 
 
 def test_failure_window_forgets_the_least_recent_pairs_beyond_its_bound() -> None:
     failures = FailureWindow(1, timedelta(hours=1), max_keys=2)
     node = uuid4()
     for user in ("a", "b", "c"):
-        failures.failed(node, user, T0)
-    assert not failures.blocked(node, "a", T0)
-    assert failures.blocked(node, "b", T0) and failures.blocked(node, "c", T0)
+        assert failures.begin(node, user, T0)
+    assert not failures.begin(node, "b", T0) and not failures.begin(node, "c", T0)
+    assert failures.begin(node, "a", T0)  # forgotten
 
 
 def test_the_wire_accepts_exactly_the_keys_the_domain_stores() -> None:
