@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import signal
 import struct
 import termios
 from collections.abc import Awaitable, Callable
@@ -112,21 +113,37 @@ async def serve(host: str, port: int, key: asyncssh.SSHKey, check: Check,
 
 
 async def run_session(process: asyncssh.SSHServerProcess[bytes]) -> None:
+    """Runs the session's command until it ends or the client goes: then the work is cancelled
+    and its `finally` ends the child's process group. Waiting on the child alone left a quiet
+    one (`sleep 300`) running after the client went, nothing reading its output any more."""
+    if process.subsystem is not None:  # sftp is refused by asyncssh; any other one here
+        process.stderr.write(f"subsystem {process.subsystem} is not served\n".encode())
+        process.exit(1)
+        return
+    work = asyncio.ensure_future(_on_terminal(process) if process.get_terminal_type() is not None
+                                 else _on_pipes(process))
+    gone = asyncio.ensure_future(process.channel.wait_closed())
     try:
-        if process.get_terminal_type() is not None:
-            code = await _on_terminal(process)
-        else:
-            code = await _on_pipes(process)
-    except (ConnectionError, asyncssh.Error):
+        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not work.done():
+            work.cancel()
+    try:
+        code = await work
+    except (ConnectionError, asyncssh.Error, asyncio.CancelledError):
         return  # the client went away; its processes were ended on the way out
     except Exception:  # a session must not take the server down
         log.exception("ssh session failed")
         code = 255
-    process.exit(code)
+    if code < 0:  # ended by a signal: said as OpenSSH says it (exit-signal), not 256 - N
+        process.exit_with_signal(signal.Signals(-code).name.removeprefix("SIG"))
+    else:
+        process.exit(code)
 
 
 def _argv(process: asyncssh.SSHServerProcess[bytes], interactive: bool) -> list[str]:
-    if process.command:
+    if process.command is not None:  # an empty one too: `sh -c ''`, as OpenSSH (a shell hung)
         return ["/bin/sh", "-c", process.command]
     return ["/bin/sh", "-i"] if interactive else ["/bin/sh"]
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import getpass
 import socket
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import asyncssh
 import pytest
@@ -118,6 +121,67 @@ def test_an_interactive_shell_gets_a_terminal(admin: Admin, node: tuple[str, int
 
     output = asyncio.run(session())
     assert "on-a-tty" in output and "30 100" in output and "42" in output
+
+
+def _alive(marker: str) -> bool:
+    """Whether a process whose command line holds `marker` still runs on this machine."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_session_ends_with_its_client(admin: Admin, node: tuple[str, int, Agents],
+                                        terminal: bool) -> None:
+    # A quiet command (nothing to read) ran on for good once its client went away.
+    node_id, port, _ = node
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    admin.data(admin.http.post(f"/api/v1/nodes/{node_id}/ssh_usernames", json={
+        "username": "gone", "public_keys": [{"key_name": "k", "public_key": public(key)}]}))
+    marker = f"sleep 3{uuid4().int % 1000:03d}"
+
+    async def leave() -> None:
+        async with asyncssh.connect("127.0.0.1", port, username="gone", client_keys=[key],
+                                    known_hosts=None) as conn:
+            await conn.create_process(marker, term_type="xterm" if terminal else None)
+            for _ in range(50):
+                if _alive(marker):
+                    break
+                await asyncio.sleep(0.1)
+            assert _alive(marker)
+            conn.abort() if terminal else conn.close()
+
+    asyncio.run(leave())
+    for _ in range(100):
+        if not _alive(marker):
+            break
+        time.sleep(0.1)
+    assert not _alive(marker), "the session's command outlived its client"
+
+
+def test_a_signal_is_an_exit_signal_and_other_subsystems_are_refused(admin: Admin,
+                                                  node: tuple[str, int, Agents]) -> None:
+    node_id, port, _ = node
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    admin.data(admin.http.post(f"/api/v1/nodes/{node_id}/ssh_usernames", json={
+        "username": "odd", "public_keys": [{"key_name": "k", "public_key": public(key)}]}))
+    killed = ssh(port, "odd", "kill -9 $$", client_keys=[key])
+    assert (killed.exit_status, killed.exit_signal[0] if killed.exit_signal else None) == (
+        -1, "KILL")  # it was 247: 256 - 9
+
+    async def subsystem() -> int | None:
+        async with asyncssh.connect("127.0.0.1", port, username="odd", client_keys=[key],
+                                    known_hosts=None) as conn:
+            process = await conn.create_process(subsystem="foo")
+            await asyncio.wait_for(process.wait(), 20)
+            return process.exit_status
+
+    assert asyncio.run(subsystem()) == 1
 
 
 def test_repeated_failures_lock_the_username_out(
