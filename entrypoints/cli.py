@@ -246,15 +246,27 @@ def events_replay(args: argparse.Namespace) -> int:
     return run_replay(args, _settings(args, run_projections=False))
 
 
+def position(text: str) -> int:
+    """An event log position, 1 to 2^63-1: anything else is a bad flag (exit 2), not a run
+    that starts and then fails (`--from 0` exited 1 after announcing its run)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a position") from None
+    if not 1 <= value <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a position (1 to 2^63-1)")
+    return value
+
+
 def add_events_parser(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     events = sub.add_parser("events", help="the event log")
     events_sub = events.add_subparsers(dest="action", required=True)
     r = events_sub.add_parser(
         "replay", help="re-send a range of stored events to NATS and/or a webhook (new ids)"
     )
-    r.add_argument("--from", dest="start", type=int, required=True, metavar="POSITION",
+    r.add_argument("--from", dest="start", type=position, required=True, metavar="POSITION",
                    help="first position to replay (inclusive)")
-    r.add_argument("--to", dest="stop", type=int, metavar="POSITION",
+    r.add_argument("--to", dest="stop", type=position, metavar="POSITION",
                    help="last position to replay (inclusive; default: the end of the log now)")
     r.add_argument("--type", action="append", metavar="TYPE",
                    help="catalog type to replay; repeatable or comma-separated (default: all, "

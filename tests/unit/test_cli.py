@@ -28,6 +28,10 @@ def test_version_prints_and_exits(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize("argv", [
     ("serve", "--port", "99999"), ("serve", "--port", "-1"), ("serve", "--port", "http"),
     ("serve", "--log-level", "nonsense"), ("nonsense",), (),
+    # Positions out of range: these exited 1 after the run had announced itself.
+    ("events", "replay", "--from", "0", "--dry-run"),
+    ("events", "replay", "--from", "-5", "--dry-run"),
+    ("events", "replay", "--from", "1", "--to", str(2**63), "--dry-run"),
 ])
 def test_a_bad_flag_is_one_line_and_exit_code_2(capsys: pytest.CaptureFixture[str],
                                                 argv: tuple[str, ...]) -> None:
