@@ -188,6 +188,9 @@ def test_event_types_through_create_app() -> None:
     with checking_client(app) as client:
         assert client.get("/api/v1/event_types").status_code == 401
         _assert_catalog(client.get("/api/v1/event_types", headers=AUTH))
+        # It takes no parameter, and refuses one as every route does (it answered 200).
+        paged = client.get("/api/v1/event_types", headers=AUTH, params={"page": "2"})
+        assert paged.status_code == 400 and "page" in paged.json()["error"]["details"]
         assert client.get("/asyncdoc").status_code == 200
 
 
