@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import asyncssh
 import httpx
 
 from entrypoints.agent import health, ssh_server
@@ -102,10 +103,13 @@ class Agent:
         async with httpx.AsyncClient(base_url=cfg.admin_url, headers=headers, limits=limits,
                                      timeout=cfg.request_timeout) as client:
             self.link.attach(AgentApi(client))
+            # Bound before anything enrolls: a port in use stops the agent before it records a
+            # node no one can reach (it enrolled, then exited, leaving a healthy ghost).
+            ssh = await self._ssh_listen() if cfg.ssh_port else None
             stopping = asyncio.create_task(stop.wait(), name="stop")
             loops = [asyncio.create_task(self._heartbeat_loop(), name="heartbeat")]
-            if cfg.ssh_port:
-                loops.append(asyncio.create_task(self._ssh(), name="ssh"))
+            if ssh is not None:
+                loops.append(asyncio.create_task(ssh_server.serve(ssh), name="ssh"))
             if cfg.metrics_interval:
                 reporter = MetricsReporter(self.link, self.started, cfg.version,
                                            cfg.metrics_interval)
@@ -137,12 +141,13 @@ class Agent:
             if isinstance(result, Exception):
                 raise result
 
-    async def _ssh(self) -> None:
+    async def _ssh_listen(self) -> asyncssh.SSHAcceptor:
         cfg = self.config
         key = await asyncio.to_thread(ssh_server.host_key, cfg.state_dir)
         try:
-            await ssh_server.serve(cfg.ssh_host, cfg.ssh_port, key, self.check_login,
-                                   lambda: self.link.counters.update(["ssh.connections_total"]))
+            return await ssh_server.listen(
+                cfg.ssh_host, cfg.ssh_port, key, self.check_login,
+                lambda: self.link.counters.update(["ssh.connections_total"]))
         except OSError as exc:
             raise AgentFatal(f"cannot serve SSH on {cfg.ssh_host}:{cfg.ssh_port}: "
                              f"{exc.strerror or exc}") from exc

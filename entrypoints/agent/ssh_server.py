@@ -95,9 +95,9 @@ class _Gate(asyncssh.SSHServer):
         log.info("ssh %s %s login for %r from %s", verdict, method, username, self._peer)
 
 
-async def serve(host: str, port: int, key: asyncssh.SSHKey, check: Check,
-                connected: Callable[[], None] = lambda: None) -> None:
-    """Listens until cancelled; raises OSError if the address cannot be bound."""
+async def listen(host: str, port: int, key: asyncssh.SSHKey, check: Check,
+                 connected: Callable[[], None] = lambda: None) -> asyncssh.SSHAcceptor:
+    """Bound and accepting until `serve` ends; raises OSError if the address cannot be bound."""
     server = await asyncssh.create_server(
         lambda: _Gate(check, connected), host, port, server_host_keys=[key],
         process_factory=run_session,
@@ -105,6 +105,11 @@ async def serve(host: str, port: int, key: asyncssh.SSHKey, check: Check,
         sftp_factory=None, login_timeout=30,
     )
     log.info("ssh server listening on %s:%d", host, port)
+    return server
+
+
+async def serve(server: asyncssh.SSHAcceptor) -> None:
+    """Serves what `listen` bound until cancelled."""
     try:
         await asyncio.Future()  # until cancelled
     finally:

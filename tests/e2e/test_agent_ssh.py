@@ -203,7 +203,7 @@ def test_a_taken_ssh_port_stops_the_agent_with_a_clear_message(
 ) -> None:
     children = Children(tmp_path / "logs", peer=admin.children)
     try:
-        _, key = admin.new_cluster()
+        cluster, key = admin.new_cluster()
         with socket.socket() as taken:
             taken.bind(("127.0.0.1", 0))
             taken.listen()
@@ -212,5 +212,8 @@ def test_a_taken_ssh_port_stops_the_agent_with_a_clear_message(
                           str(port), "--ssh-host", "127.0.0.1")
             assert agent.wait(30) == 1
         assert f"cannot serve SSH on 127.0.0.1:{port}" in children.log("late")
+        # Before it enrolled: it left a healthy node no one could reach.
+        nodes = admin.data(admin.http.get("/api/v1/nodes", params={"cluster_name": cluster}))
+        assert nodes == []
     finally:
         children.close()
