@@ -25,8 +25,12 @@ class ViewRuntimeLogStore:
         newest = taken
         changes: list[Change] = []
         for line in lines:
-            if taken is not None and line["timestamp"] <= taken:
-                continue  # shipped before (an agent that restarted sends its last lines again)
+            if taken is not None and line["timestamp"] < taken:
+                # Shipped before (an agent that restarted sends its last lines again). Not the
+                # lines stamped as the last one taken: podman stamps whole seconds, and the next
+                # batch's first lines can share the last one's second (they were dropped, 2 of
+                # 60). A batch sent again after its answer was lost repeats those few instead.
+                continue
             newest = line["timestamp"] if newest is None else max(newest, line["timestamp"])
             last += 1
             changes.append(Upsert("runtime_log_lines", {
