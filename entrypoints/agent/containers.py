@@ -114,6 +114,16 @@ def split_words(field: str, text: str) -> list[str]:
         raise SpecError(f"cannot split the {field} {text!r}: {exc}") from None
 
 
+# The least CPU an engine grants: a CFS quota of 1 ms in its 100 ms period. Below it (10 units or
+# fewer) every start failed ("CPU cfs quota cannot be less than 1ms").
+MIN_NANO_CPUS = 10_000_000
+
+
+def nano_cpus(cpu_units: int) -> int:
+    """The engine's NanoCpus for Edgegap's units (1024 a vCPU), at least what it grants."""
+    return max(MIN_NANO_CPUS, cpu_units * 1_000_000_000 // 1024)
+
+
 def container_config(spec: ContainerSpec, node_id: UUID | None = None,
                      host_ports: dict[int, int] | None = None) -> dict[str, Any]:
     """host_ports: the host port of some container ports (container_ports.py), else the
@@ -125,7 +135,7 @@ def container_config(spec: ContainerSpec, node_id: UUID | None = None,
         "Labels": {LABEL: spec.request_id, **spec_labels(spec),
                    **({NODE_LABEL: str(node_id)} if node_id is not None else {})},
         "ExposedPorts": exposed,
-        "HostConfig": {"PortBindings": bindings, "NanoCpus": spec.cpu_units * 1_000_000_000 // 1024,
+        "HostConfig": {"PortBindings": bindings, "NanoCpus": nano_cpus(spec.cpu_units),
                        "Memory": spec.memory_mb * 1024 * 1024},
     }
     if spec.command:

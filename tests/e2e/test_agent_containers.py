@@ -188,3 +188,21 @@ async def both_protocols(engine: Engine) -> None:
         agent.runner.stop(served.request_id)
         await agent.gone(served.request_id)
         await agent.runner.close()
+
+
+def test_the_least_cpu_a_version_may_ask_for_still_starts(engine: Engine) -> None:
+    asyncio.run(least_cpu(engine))
+
+
+async def least_cpu(engine: Engine) -> None:
+    # 1 to 10 units (1/1024 vCPU each) is a CFS quota under the engine's 1 ms: every start
+    # failed with "CPU cfs quota cannot be less than 1ms".
+    agent = Agent(engine)
+    await agent.runner.open()
+    try:
+        tiny = msgspec.structs.replace(spec("sleep 60", None), cpu_units=1)
+        assert agent.runner.start(tiny)
+        [report] = await agent.until(tiny.request_id, 1)
+        assert report.state == "ready", report.detail
+    finally:
+        await agent.runner.close()
