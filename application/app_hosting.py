@@ -19,7 +19,8 @@ from application.deployments import NO_ROOM, Accepted, Deployments, NoRoomError
 from application.ports import PlacementIndex
 from domain.app import MAX_ENV, check_env_key
 from domain.placement import Candidate, Point
-from domain.shared import InvalidValueError
+from domain.resource_profiles import check_image
+from domain.shared import InvalidValueError, check_text
 
 Text = Annotated[str, Meta(max_length=4096)]
 MAX_PORT = 65535
@@ -94,6 +95,9 @@ def hosting_spec(cmd: AppHostingDeploymentCreate, user_id: UUID) -> dict[str, An
         raise InvalidValueError(f"should be one of {', '.join(APP_TYPES)}", "app_type")
     if cmd.docker_image is None:
         raise InvalidValueError("is required for a docker deployment", "docker_image")
+    # Checked here as a version's are: "busybox\n" was placed, then refused by the engine.
+    check_image(cmd.docker_image, "docker_image")
+    check_text(cmd.deployment_name, "deployment_name", 128)
     if cmd.replicas not in (None, 1):
         raise InvalidValueError("one replica per deployment here", "replicas")
     if cmd.volumes:

@@ -30,10 +30,10 @@ DEFAULT_HEALTH: dict[str, Any] = {
 }
 
 
-def check_image(image: str) -> str:
+def check_image(image: str, field: str = "image") -> str:
     if not 1 <= len(image) <= MAX_IMAGE or not IMAGE.match(image):
         raise InvalidValueError(f"an image reference (registry/name:tag or @digest), at most"
-                                f" {MAX_IMAGE} characters, no spaces", "image")
+                                f" {MAX_IMAGE} characters, no spaces", field)
     return image
 
 

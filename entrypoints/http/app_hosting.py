@@ -159,7 +159,7 @@ async def create(request: Request) -> Response:
     try:
         accepted = await run_in_threadpool(svc.app_hosting.create, cmd, user_of(request))
     except InvalidValueError as exc:
-        return invalid(["body", exc.field or "body"], exc.message)
+        return invalid(fastapi_loc(exc.field or "body"), exc.message)
     row = await run_in_threadpool(svc.deployment_reads.deployment, accepted.request_id)
     assert row is not None  # written through the read model before deploy() returned
     return JSONResponse(hosting_body(row))

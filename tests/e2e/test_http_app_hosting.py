@@ -85,7 +85,7 @@ def test_what_cannot_run_here_is_a_fastapi_validation_error() -> None:
                             ({"geographic_region": "europe", "docker_image": None},
                              "docker_image"),
                             ({"geographic_region": "europe", "environment_variables": ["X"]},
-                             "environment_variables[0]"),
+                             ("environment_variables", 0)),
                             # Each of these was taken and ignored or bent.
                             ({"geographic_region": "europe", "replicas": 0}, "replicas"),
                             ({"geographic_region": "europe", "storage_size_gb": -1},
@@ -93,16 +93,27 @@ def test_what_cannot_run_here_is_a_fastapi_validation_error() -> None:
                             ({"geographic_region": "europe",
                               "volumes": [{"path": "/data", "sizeGb": 10}]}, "volumes"),
                             ({"geographic_region": "europe",
-                              "environment_variables": ["A B=1"]}, "environment_variables[0]"),
+                              "environment_variables": ["A B=1"]}, ("environment_variables", 0)),
                             ({"geographic_region": "europe",
                               "environment_variables": ["ARBITRIUM_REQUEST_ID=x"]},
-                             "environment_variables[0]"),
+                             ("environment_variables", 0)),
+                            # Placed, then refused by the engine on the node.
+                            ({"geographic_region": "europe", "docker_image": "busybox\n"},
+                             "docker_image"),
+                            ({"geographic_region": "europe", "docker_image": "a b"},
+                             "docker_image"),
+                            ({"geographic_region": "europe", "deployment_name": "m\n"},
+                             "deployment_name"),
+                            ({"geographic_region": "europe", "cpu_request": 0}, "cpu_request"),
                             ({"geographic_region": "europe",
                               "environment_variables": ["A=1"] * 257}, "environment_variables")):
             answer = post(client, **body)
             assert answer.status_code == 422, answer.text
             [problem] = answer.json()["detail"]
-            assert problem["loc"] == ["body", field] and problem["msg"]
+            # FastAPI's loc: an item of a list is its index after the list's name.
+            where = list(field) if isinstance(field, tuple) else [field]
+            assert problem["loc"] == ["body", *where] and problem["msg"], problem
+            assert not problem["msg"].startswith("Expected"), problem  # words, not msgspec's
         missing = client.post("/deployments/app-hosting", headers=AUTH, json={})
         # FastAPI's loc names the field (it was ["body"] with msgspec's whole message).
         assert missing.status_code == 422

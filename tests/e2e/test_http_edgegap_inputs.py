@@ -47,14 +47,15 @@ def test_a_deploy_time_variable_follows_the_versions_key_rule(key: str) -> None:
         assert "environment_variables[0].key" in answer.json()["details"], answer.text
 
 
-def test_a_version_whose_command_line_cannot_be_split_is_refused() -> None:
+def test_a_version_the_engine_could_not_start_is_refused() -> None:
     # The agent splits command and arguments as a shell would; an unbalanced quote crashed
     # its start and left the deployment DEPLOYING for the whole start deadline.
     with running() as client:
         bearer = {"Authorization": f"Bearer {API_KEY}"}
         assert client.post("/api/v1/apps", headers=bearer, json={"name": "game"}
                            ).status_code == 201
-        for field, text in (("arguments", "-c 'echo hi"), ("command", '/bin/sh -c "x')):
+        for field, text in (("arguments", "-c 'echo hi"), ("command", '/bin/sh -c "x'),
+                            ("image", "busybox\x7f"), ("image", "busybox\u200b")):
             answer = client.post("/api/v1/apps/game/versions", headers=bearer, json={
                 "name": "v1", "image": "busybox", field: text})
             assert answer.status_code == 422, answer.text
