@@ -141,10 +141,11 @@ async def run_session(process: asyncssh.SSHServerProcess[bytes]) -> None:
     except Exception:  # a session must not take the server down
         log.exception("ssh session failed")
         code = 255
-    if code < 0:  # ended by a signal: said as OpenSSH says it (exit-signal), not 256 - N
-        process.exit_with_signal(signal.Signals(-code).name.removeprefix("SIG"))
+    named = {s.value: s.name.removeprefix("SIG") for s in signal.Signals}
+    if code < 0 and -code in named:  # a signal ended it: said as OpenSSH does, not 256 - N
+        process.exit_with_signal(named[-code])
     else:
-        process.exit(code)
+        process.exit(128 - code if code < 0 else code)  # a real-time signal: as the shell says
 
 
 def _argv(process: asyncssh.SSHServerProcess[bytes], interactive: bool) -> list[str]:
