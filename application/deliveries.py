@@ -24,6 +24,7 @@ from uuid import UUID
 from application.ports import Clock, NewDelivery
 from application.troubles import Trouble
 from application.wakeup import Wakeup
+from domain.shared import ascii_digits
 from domain.signing import edge_signature, standard_signature
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isascii() and value.isdigit():
+    if ascii_digits(value):
         return float(min(int(value), 10**9))
     try:
         when = parsedate_to_datetime(value)

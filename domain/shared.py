@@ -24,6 +24,12 @@ def shown(pattern: str) -> str:
     return pattern.replace(r"\Z", "$")
 
 
+def ascii_digits(text: str) -> bool:
+    """Whether `text` is a number written in 0-9 alone: str.isdigit() alone is true for "²",
+    which int() refuses (a 500), and for "١٢", which int() reads as 12."""
+    return text.isascii() and text.isdigit()
+
+
 DNS_LABEL_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z"
 DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
 BAD_DNS_LABEL = f"Invalid format. Expected ~r/{shown(DNS_LABEL_PATTERN)}/"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from urllib.parse import unquote
 
-from domain.shared import InvalidValueError
+from domain.shared import InvalidValueError, ascii_digits
 
 IPAddress = IPv4Address | IPv6Address
 
@@ -166,7 +166,7 @@ def _parse_port(text: str | None, default: int) -> int:
     if text is None:
         return default
     # An empty port ("host:/") is legal in RFC 3986 but a parser-confusion favourite: refuse it.
-    if not (text.isascii() and text.isdigit()) or len(text) > 5 or not 1 <= int(text) <= 65535:
+    if not ascii_digits(text) or len(text) > 5 or not 1 <= int(text) <= 65535:
         raise _refuse("URL port must be a number from 1 to 65535")
     return int(text)
 

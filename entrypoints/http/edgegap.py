@@ -18,6 +18,7 @@ from application.deployment_inputs import (
 )
 from application.deployments import NO_ROOM, Accepted, InvalidAppVersionError
 from domain.deployment import AlreadyTerminatedError
+from domain.shared import ascii_digits
 from entrypoints.http.edgegap_shapes import (
     AllocationErrorResponse,
     BulkStopResponse,
@@ -118,8 +119,8 @@ async def self_stop(request: Request) -> Response:
     if not token:
         raise ApiError(401, None, "Unauthorized")
     # An access point that is no number is no deployment's: 403 like a wrong one, 404 when the
-    # deployment is unknown. ASCII only: "²".isdigit() is true and int() refuses it.
-    point = int(raw_point) if raw_point.isascii() and raw_point.isdigit() and len(
+    # deployment is unknown.
+    point = int(raw_point) if ascii_digits(raw_point) and len(
         raw_point) <= MAX_ACCESS_POINT_DIGITS else -1
     try:
         now = await run_in_threadpool(services(request).deployments.self_stop, request_id,

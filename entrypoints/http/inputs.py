@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from domain.cluster import MAX_NAME
 from domain.deployment import REQUEST_ID
-from domain.shared import BAD_DNS_LABEL, DNS_LABEL
+from domain.shared import BAD_DNS_LABEL, DNS_LABEL, ascii_digits
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import ApiError, validation_details
 from projections.fleet_tables import NodeRecord
@@ -52,7 +52,7 @@ async def decode_body(request: Request, type_: type[T]) -> T:
     msgspec.ValidationError for a value of the wrong type, BodyError for the rest."""
     limit: int = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
+    if declared and ascii_digits(declared) and int(declared) > limit:
         raise BodyError(400, "body", f"must be at most {limit} bytes", too_large=True)
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -16,6 +16,7 @@ from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
+from domain.shared import ascii_digits
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import first_of, stopping_event
 from entrypoints.http.wakeups import Wakeups, wakeups
@@ -31,7 +32,7 @@ Cursor = Annotated[str, Meta(min_length=1, max_length=19, pattern=r"^[0-9]+\Z")]
 
 
 def parse_cursor(raw: str, name: str) -> int:
-    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else -1
+    value = int(raw) if ascii_digits(raw) and len(raw) <= 19 else -1
     if not 0 <= value <= MAX_SEQUENCE:
         raise ApiError(400, {name: [f"must be a sequence from 0 to {MAX_SEQUENCE}"]})
     return value
