@@ -61,7 +61,8 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     value = value.strip()
     if ascii_digits(value):
-        return float(min(int(value), 10**9))
+        # Ten digits or more is past the cap; int() would refuse more than 4300 of them.
+        return float(10**9 if len(value) > 9 else int(value))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, OverflowError, IndexError):

@@ -73,6 +73,11 @@ def test_retry_after_seconds_is_honoured_up_to_an_hour(seconds: int, rand: float
     assert RetryPolicy().delay(1, parsed, rand) == min(seconds, 3600)
 
 
+def test_a_retry_after_of_thousands_of_digits_is_the_cap() -> None:
+    # int() refuses more than 4300 digits: a receiver's header made the settlement raise.
+    assert parse_retry_after("9" * 5000, FixedClock().now()) == 10**9
+
+
 @given(seconds=st.integers(-86_400, 86_400))
 def test_retry_after_http_date(seconds: int) -> None:
     now = FixedClock().now()
