@@ -155,14 +155,18 @@ def parse_moment(raw: str, end_of_day: bool) -> datetime:
 
 
 def check_text(value: str, field: str, max_length: int, *, min_length: int = 1) -> str:
-    """A one-line label (a name, a reason): within its length, no control characters, no lone
-    surrogates (they cannot be stored as UTF-8), no leading or trailing spaces."""
+    """A one-line label (a name, a reason): within its length, no control characters (C0 and
+    C1), no lone surrogates (they cannot be stored as UTF-8), no leading or trailing spaces, and
+    something to see: a label of only invisible characters ("\u200b") would show as blank in
+    every list. Format characters stay allowed beside visible ones (emoji joiners)."""
     if not min_length <= len(value) <= max_length:
         raise InvalidValueError(f"should be {min_length} to {max_length} character(s)", field)
-    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
         raise InvalidValueError("must be one line of printable text", field)
     if value != value.strip():
         raise InvalidValueError("must not start or end with spaces", field)
+    if value and all(unicodedata.category(c)[0] in "CZ" for c in value):
+        raise InvalidValueError("must hold at least one visible character", field)
     return value
 
 

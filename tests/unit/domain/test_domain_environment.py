@@ -139,3 +139,21 @@ def test_a_bad_reason_is_refused_and_records_nothing(change: str, reason: str) -
         getattr(environment, change)(reason, AT)
     assert err.value.field == "reason"
     assert (environment.lifecycle_status, environment.version) == ("active", 1)
+
+
+# "\u200b" alone was taken as an environment's name (projects and resources refused it only
+# because its slug came out empty); NEL (U+0085, a C1 control) was taken as part of any label.
+@pytest.mark.parametrize("name", ["\u200b", "\u200b\u200c\ufeff", "\u2060", "a\x85b", "\x9b"])
+def test_a_name_with_nothing_to_see_or_a_c1_control_is_refused(name: str) -> None:
+    with pytest.raises(InvalidValueError):
+        Environment.create(uuid4(), uuid4(), name, "staging", AT)
+    environment = new_environment()
+    with pytest.raises(InvalidValueError):
+        environment.rename(name, AT)
+    assert environment.name == "staging"
+
+
+@pytest.mark.parametrize("name", ["a\u200bb", "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+                                  "\u00e9t\u00e9", "\u05e9\u05dc\u05d5\u05dd"])
+def test_invisible_characters_beside_visible_ones_are_kept(name: str) -> None:
+    assert Environment.create(uuid4(), uuid4(), name, "staging", AT).name == name
