@@ -148,8 +148,11 @@ async def index(request: Request) -> Response:
 
 # --- Server-Sent Events ---------------------------------------------------------------------
 class EventStreams:
-    """Open streams: each waits on the app's commit wake-ups (entrypoints/http/wakeups.py), and
-    polls for other processes' commits."""
+    """Open streams: each waits on the app's commit wake-ups (entrypoints/http/wakeups.py).
+    Other processes' commits are found by one look at the store's newest position a poll
+    period, shared by every stream of this process; a stream reads only once the position
+    passed what it has read. (Each stream polling the store itself cost about 0.1% of a core
+    per idle stream: 400 open streams, 37%.)"""
 
     def __init__(self, svc: Services, heartbeat: float = HEARTBEAT_SECONDS,
                  poll: float = POLL_SECONDS, wake: Wakeups | None = None) -> None:
@@ -157,26 +160,52 @@ class EventStreams:
         self.heartbeat = heartbeat
         self.poll = poll
         self.wake = wake or Wakeups(svc)
+        self.looks = 0  # reads of the store's newest position, for every stream together
+        self._looked_at = -poll
+        self._look: asyncio.Future[None] | None = None  # the look under way, or the last one
 
     @property
     def open_streams(self) -> int:
         return self.wake.waiting_count()
 
+    async def head(self) -> int:
+        """The newest position known committed; the store is asked at most once a poll period,
+        by whichever stream comes first, and the others wait for its answer."""
+        look, loop = self._look, asyncio.get_running_loop()
+        stale = time.monotonic() - self._looked_at >= self.poll
+        if look is None or look.get_loop() is not loop or (look.done() and stale):
+            self._looked_at = time.monotonic()
+            self.looks += 1
+            look = self._look = loop.create_task(self._read_head())
+        await asyncio.shield(look)  # a stream leaving does not cancel the others' look
+        return self.wake.head
+
+    async def _read_head(self) -> None:
+        found = await unless_away(
+            asyncio.to_thread(self.store.recorder.max_notification_id), None)
+        self.wake.seen(found or 0)
+
     async def frames(self, cursor: int, topics: tuple[str, ...],
                      stopping: asyncio.Event) -> AsyncIterator[bytes]:
         """Events after `cursor` as they commit, with a comment line when idle, until the
         server stops (the stream then ends cleanly: its client resumes with Last-Event-ID)."""
+        read_to = -1  # the head this stream has read up to (the cursor stays at its last match)
         with self.wake.waiting() as woken:
             quiet_since = time.monotonic()
             while not stopping.is_set():
                 woken.clear()
-                messages, cursor = await unless_away(asyncio.to_thread(
-                    messages_after, self.store, cursor, topics, STREAM_BATCH
-                ), ([], cursor))
+                head = await self.head()
+                messages: list[Message] = []
+                if head > read_to:  # commits are visible in position order
+                    found = await unless_away(asyncio.to_thread(
+                        messages_after, self.store, cursor, topics, STREAM_BATCH), None)
+                    if found is not None:  # else the database is away: read again next time
+                        (messages, cursor), read_to = found, head
                 if messages:
                     yield b"".join(frame(m) for m in messages)
                     quiet_since = time.monotonic()
                     if len(messages) == STREAM_BATCH:
+                        read_to = -1  # more may wait behind a full batch
                         continue
                 left = self.heartbeat - (time.monotonic() - quiet_since)
                 if left <= 0:

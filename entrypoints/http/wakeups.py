@@ -25,14 +25,22 @@ class Wakeups:
         self.services = svc
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        # The newest store position known committed: this process's commits, and what a
+        # stream's look at the store found (`seen`). Set before the waiters are woken.
+        self.head = 0
         svc.writes.observers.append(self.committed)
 
     def waiting_count(self) -> int:
         with self._lock:
             return len(self._waiters)
 
+    def seen(self, position: int) -> None:
+        with self._lock:
+            self.head = max(self.head, position)
+
     def committed(self, position: int) -> None:
         with self._lock:
+            self.head = max(self.head, position)
             waiters = list(self._waiters)
         for loop, event in waiters:
             with contextlib.suppress(RuntimeError):  # that request's loop has just closed
