@@ -18,6 +18,10 @@ from domain.shared import InvalidValueError, StateConflictError, declared_by_fie
 
 # 128 + SIGTERM: how a shell reports that it honoured a cancellation.
 CANCELLED_EXIT_CODE = 143
+# 128 + SIGKILL: what the agent reports for a command its own stop or death cut short (it
+# reports a cancel it carried out as 143, however the command then died). After a cancel
+# request the command did not finish either way, so it ends cancelled, not completed.
+INTERRUPTED_EXIT_CODE = 137
 # The reason an execution ends with when its node is deleted (the read model then forgets the
 # node id, as the seed keeps such executions "with node_id set to NULL").
 NODE_DELETED = "node deleted"
@@ -119,6 +123,9 @@ class CommandExecution(Aggregate):
         if self.cancel_requested and exit_code == CANCELLED_EXIT_CODE:
             self._cancelled(**self._refs(), reason="the agent honoured the cancellation",
                             exit_code=exit_code, output=output, at=now)
+        elif self.cancel_requested and exit_code == INTERRUPTED_EXIT_CODE:
+            self._cancelled(**self._refs(), reason="interrupted before the agent could honour"
+                            " the cancellation", exit_code=exit_code, output=output, at=now)
         else:
             self._completed(**self._refs(), exit_code=exit_code, output=output, at=now)
         return True

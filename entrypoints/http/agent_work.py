@@ -280,6 +280,7 @@ ROUTES = [
     route("POST", "/agent/v1/executions/{id}/result", result, Op(
         AGENT, "Report how an execution ended", 200, "AgentExecutionResult", (400, 404, 422),
         ExecutionResult, security=NODE_TOKEN,
-        description="Idempotent. Exit code 143 after a cancel request records `cancelled`;"
-        " anything else `completed`. 404 if the execution is not this node's.")),
+        description="Idempotent. Exit code 143 (honoured) or 137 (interrupted) after a cancel"
+        " request records `cancelled`; anything else `completed`. 404 if the execution is not"
+        " this node's.")),
 ]

@@ -121,7 +121,9 @@ ROUTES = [
         description="`pending`: cancelled at once (the command never ran); result"
         " `cancelled`. `sent`: the agent is asked on its next poll (result `cancellation"
         " request sent`, also when asked again) and stays the source of truth: exit code 143"
-        " means it honoured the cancellation (`cancelled`); any other result means the"
-        " command had finished (`completed`). Poll the execution to see the outcome."
+        " means it honoured the cancellation (`cancelled`), 137 that the agent stopped or died"
+        " while the command ran, before it could (`cancelled` too: the command never"
+        " finished); any other result means the command had finished (`completed`). Poll the"
+        " execution to see the outcome."
         " Terminal executions (completed, cancelled, expired) return 409." + _LATE)),
 ]

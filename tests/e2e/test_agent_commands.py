@@ -170,6 +170,31 @@ def test_an_agent_stopped_mid_command_reports_it_interrupted_and_leaves_nothing_
             os.kill(background, signal.SIGKILL)
 
 
+def test_a_cancel_asked_while_the_agent_was_down_ends_cancelled_after_its_restart(
+    agents: Agents,
+) -> None:
+    # The command never finished: the agent died with it (its group killed) and reports it
+    # interrupted (137) on restart. A cancel asked meanwhile is what the operator wanted.
+    admin = agents.admin
+    cluster, key = admin.new_cluster()
+    proc = start(agents, "k", key)
+    [node] = agents.healthy(cluster, 1)
+    command_id = command(admin, "echo begun; exec sleep 120", {"type": "nodes",
+                                                               "node_ids": [node]})
+    row = sent(agents, command_id)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(10) == -signal.SIGKILL
+    cancel = admin.http.patch(f"/api/v1/command_executions/{row['id']}/cancel")
+    assert admin.data(cancel) == {"result": "cancellation request sent"}
+    start(agents, "k", key)
+    [ended_row] = ended(agents, command_id, 1).values()
+    assert (ended_row["status"], ended_row["exit_code"]) == ("cancelled", 137)
+    assert "interrupted: the agent stopped while this command ran" in ended_row["output"]
+    events = admin.data(admin.http.get("/api/v1/events", params={
+        "type": "edge.command_execution.cancelled", "subject_id": row["id"]}))
+    assert "interrupted" in events[0]["data"]["reason"]
+
+
 def test_work_of_an_agent_that_never_comes_back_expires(agents: Agents) -> None:
     admin = agents.admin
     cluster, key = admin.new_cluster()

@@ -16,6 +16,7 @@ from application.store import EdgeStore
 from domain.catalog import to_message
 from domain.command_execution import (
     CANCELLED_EXIT_CODE,
+    INTERRUPTED_EXIT_CODE,
     OUTPUT_LIMIT,
     TERMINAL,
     CommandExecution,
@@ -78,7 +79,7 @@ def test_send_then_redeliver_counts_deliveries() -> None:
     assert (execution.status, execution.deliveries) == ("sent", 2)
 
 
-@pytest.mark.parametrize("exit_code", [0, 5, -1, CANCELLED_EXIT_CODE])
+@pytest.mark.parametrize("exit_code", [0, 5, -1, CANCELLED_EXIT_CODE, INTERRUPTED_EXIT_CODE])
 def test_report_completes_whatever_the_exit_code_without_a_cancel(exit_code: int) -> None:
     execution = sent()
     assert execution.report(exit_code, "out", AT)
@@ -142,6 +143,20 @@ def test_agent_that_already_ran_it_completes_despite_the_cancel() -> None:
     execution.cancel(AT)
     assert execution.report(0, "done", AT)
     assert (execution.status, execution.exit_code) == ("completed", 0)
+
+
+def test_a_run_interrupted_after_the_cancel_was_asked_ends_cancelled() -> None:
+    # The agent died with the command (or stopped it on its own stop) before it saw the
+    # cancel, and reports it interrupted (137) once back: the command never finished.
+    execution = sent()
+    execution.cancel(AT)
+    execution.collect_events()
+    assert execution.report(INTERRUPTED_EXIT_CODE, "begun\n[edge-agent] interrupted", AT)
+    cancelled: Any = single(execution.collect_events())
+    assert type(cancelled).__name__ == "Cancelled"
+    assert cancelled.reason == "interrupted before the agent could honour the cancellation"
+    assert (execution.status, execution.exit_code, execution.output) == (
+        "cancelled", 137, "begun\n[edge-agent] interrupted")
 
 
 def test_cancel_requested_execution_handed_out_again_ends_cancelled() -> None:
@@ -262,7 +277,8 @@ class ExecutionMachine(RuleBasedStateMachine):
             assert not handed
             self.expect([])
 
-    @rule(exit_code=st.just(CANCELLED_EXIT_CODE) | st.integers(-(2**31), 2**31 - 1),
+    @rule(exit_code=st.sampled_from([CANCELLED_EXIT_CODE, INTERRUPTED_EXIT_CODE])
+          | st.integers(-(2**31), 2**31 - 1),
           output=st.text(max_size=10))
     def report(self, exit_code: int, output: str) -> None:
         accepted = self.execution.report(exit_code, output, AT)
@@ -271,7 +287,7 @@ class ExecutionMachine(RuleBasedStateMachine):
             self.expect([])
             return
         self.result = (exit_code, output)
-        if self.cancel_requested and exit_code == CANCELLED_EXIT_CODE:
+        if self.cancel_requested and exit_code in (CANCELLED_EXIT_CODE, INTERRUPTED_EXIT_CODE):
             self.status = "cancelled"
             self.expect(["Cancelled"])
         else:
