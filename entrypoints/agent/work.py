@@ -59,6 +59,10 @@ class WorkLoop:
         self.running: dict[UUID, Execution] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.updating = False
+        # The self-update request acted on last. A poll under way when a failed update ended
+        # may answer with it again (looked at before the registration that clears it): it is
+        # not run a second time.
+        self.update_request: UUID | None = None
 
     async def run(self) -> None:
         self.journal.prepare()
@@ -79,7 +83,10 @@ class WorkLoop:
                 held = runner.held() if runner is not None else []
                 stopped = runner.stopped() if runner is not None else None
                 # A runtime control under way is reported within a second, not a poll later.
-                wait = QUIET_POLL if runner is not None and runner.transitioning() else POLL_WAIT
+                # While updating, polls refuse work: one must not wait long, refusing what
+                # comes, after a failed update has ended.
+                quick = self.updating or (runner is not None and runner.transitioning())
+                wait = QUIET_POLL if quick else POLL_WAIT
                 reply = await self.link.api.work(session.api_token, self.journal.held(),
                                                   wait, accept_work=not self.updating,
                                                   deployments=held, stopped=stopped)
@@ -98,10 +105,12 @@ class WorkLoop:
                 if exec_id in self.running and self.running[exec_id].stop("cancel"):
                     log.info("cancelling execution %s", exec_id)
                     fresh += 1
-            if reply.self_update is not None and not self.updating:
-                self.updating = True
+            update = reply.self_update
+            if update is not None and not self.updating and (
+                    update.request_id != self.update_request):
+                self.updating, self.update_request = True, update.request_id
                 fresh += 1
-                self._spawn(self._self_update(session, reply.self_update.request_id))
+                self._spawn(self._self_update(session, update.request_id))
             fresh += self._containers(reply)
             asked = (reply.deployments or reply.stop_deployments or reply.pause_deployments
                      or reply.resume_deployments)
