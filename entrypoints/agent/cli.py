@@ -39,6 +39,7 @@ import msgspec
 
 from application.agent_protocol import key_blob_server
 from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
+from entrypoints.agent.former_nodes import FormerNodes
 from entrypoints.agent.health import HealthLimits
 from entrypoints.agent.hosting_cli import HostingSettingsError, add_hosting_args, hosting_config
 from entrypoints.agent.identity import (
@@ -53,7 +54,7 @@ from entrypoints.agent.identity import (
 )
 from entrypoints.agent.logs import JsonFormatter
 from entrypoints.agent.runner import Agent, AgentConfig
-from entrypoints.agent.session import AgentFatal
+from entrypoints.agent.session import AgentFatal, Keeper
 from entrypoints.agent.work import HANDOFF_ENV
 
 log = logging.getLogger("edge_agent")
@@ -82,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="edge-agent", description="Enroll this machine with the edge admin "
                      "and keep it heartbeating. ENROLLMENT_KEY comes from the environment.")
     parser.add_argument("--admin-url", help="the admin's base URL (default: $ADMIN_URL)")
-    parser.add_argument("--state-dir", type=Path, help="where a persistent identity is kept "
-                        "(default: $XDG_STATE_HOME/edge-agent or ~/.local/state/edge-agent)")
+    parser.add_argument("--state-dir", type=Path, help="where a persistent identity is kept, "
+                        "or a random one's node ids when it runs containers (default: "
+                        "$XDG_STATE_HOME/edge-agent or ~/.local/state/edge-agent)")
     parser.add_argument("--id-type", choices=("persistent", "random"), default="persistent")
     parser.add_argument("--version", action="version", version=f"edge-agent {_package_version()}")
     parser.add_argument("--agent-version", default=_package_version(), metavar="V",
@@ -178,8 +180,10 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
         version=version,
         self_update=args.self_update,
         state_dir=state_dir if args.id_type == "persistent" else None,
-        # A random agent keeps nothing on disk: its journal is a temporary directory (main).
+        # A random agent keeps no identity on disk: its journal is a temporary directory (main).
         journal_dir=state_dir / "executions" if args.id_type == "persistent" else None,
+        # ... but the node ids it held, if it runs containers (former_nodes.py).
+        random_state_dir=state_dir if args.id_type == "random" and hosting else None,
         output_limit=args.output_limit,
         update_command=(args.update_command or env.get("EDGE_AGENT_UPDATE_COMMAND", "")).strip()
         or None,
@@ -193,17 +197,23 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
 
 def load_identity(
     config: AgentConfig, args: argparse.Namespace, env: Mapping[str, str]
-) -> tuple[AgentConfig, Identity, IdentityStore | None]:
+) -> tuple[AgentConfig, Identity, Keeper | None]:
+    store: Keeper | None = None
     if config.state_dir is None:
-        identity, store = random_identity(), None
+        identity = random_identity()
+        if config.random_state_dir is not None:
+            store = FormerNodes(config.random_state_dir)
+            store.prepare()
     else:
-        store = IdentityStore(config.state_dir)
-        store.prepare()
+        kept = store = IdentityStore(config.state_dir)
+        kept.prepare()
         machine_id = read_machine_id(args.machine_id or env.get(MACHINE_ID_ENV))
-        identity = persistent_identity(store, machine_id)
+        identity = persistent_identity(kept, machine_id)
     handed = _handoff(os.environ)
     if handed is not None:  # re-executed for a self-update: same node, same token
         identity = replace(identity, node_id=handed.node_id, api_token=handed.api_token)
+        if isinstance(store, FormerNodes):  # still this run's: its lock came across the exec
+            store.hold(handed.node_id)
         if config.journal_dir is None and handed.journal_dir:
             config = replace(config, journal_dir=Path(handed.journal_dir))
     if identity.api_token is None and config.enrollment_key is None:

@@ -21,11 +21,11 @@ from entrypoints.agent import health, ssh_server
 from entrypoints.agent.api import AdminError, AgentApi, LoginMethod, Unreachable
 from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
 from entrypoints.agent.hosting import Hosting, HostingConfig
-from entrypoints.agent.identity import Identity, IdentityStore
+from entrypoints.agent.identity import Identity
 from entrypoints.agent.journal import Journal
 from entrypoints.agent.log_shipping import LogShipper
 from entrypoints.agent.metrics import MetricsReporter
-from entrypoints.agent.session import Admission, AgentFatal, Backoff, Link, interval
+from entrypoints.agent.session import Admission, AgentFatal, Backoff, Keeper, Link, interval
 from entrypoints.agent.work import WorkLoop
 
 log = logging.getLogger("edge_agent")
@@ -50,6 +50,8 @@ class AgentConfig:
     state_dir: Path | None = None
     # The execution journal lives here whatever the id type (a random id keeps no identity).
     journal_dir: Path | None = None
+    # A random agent that hosts containers records its node ids here (former_nodes.py).
+    random_state_dir: Path | None = None
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     update_command: str | None = None
     limits: health.HealthLimits = field(default_factory=health.HealthLimits)
@@ -84,7 +86,7 @@ class Agent:
     in `run` and share the session through `self.link`."""
 
     def __init__(self, config: AgentConfig, identity: Identity,
-                 store: IdentityStore | None = None, rng: random.Random | None = None) -> None:
+                 store: Keeper | None = None, rng: random.Random | None = None) -> None:
         self.config = config
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         ports = {"ssh_port": config.ssh_port} if config.ssh_port else {}

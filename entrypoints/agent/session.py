@@ -15,10 +15,11 @@ import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, replace
+from typing import Protocol
 from uuid import UUID
 
 from entrypoints.agent.api import AdminError, AgentApi, Unreachable
-from entrypoints.agent.identity import Identity, IdentityError, IdentityStore
+from entrypoints.agent.identity import Identity, IdentityError
 
 log = logging.getLogger("edge_agent")
 MIN_HEARTBEAT_INTERVAL = 0.1  # whatever the admin says, never a busy loop
@@ -76,12 +77,19 @@ class Backoff:
         self.failures = 0
 
 
+class Keeper(Protocol):
+    """Where the identity the session enrolled is kept: a persistent agent's identity.json
+    (IdentityStore), a random agent's record of its node ids (FormerNodes)."""
+
+    def save(self, identity: Identity) -> None: ...
+
+
 class Link:
     """Holds the current session; `session()` connects first if there is none, `drop()` ends
     one so the next caller connects again. The API client is attached once the run opens it.
     Every loop holds the link, so it also carries the agent's counters (its metrics report)."""
 
-    def __init__(self, admission: Admission, identity: Identity, store: IdentityStore | None,
+    def __init__(self, admission: Admission, identity: Identity, store: Keeper | None,
                  backoff: Backoff) -> None:
         self.admission, self.identity, self.store, self.backoff = (
             admission, identity, store, backoff)

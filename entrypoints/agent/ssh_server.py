@@ -35,7 +35,7 @@ Check = Callable[[str, LoginMethod, str | None, str | None], Awaitable[bool]]
 
 def host_key(state_dir: Path | None) -> asyncssh.SSHKey:
     """The node's ed25519 host key: kept in the state dir (0600) so clients can pin it; a
-    random agent keeps nothing on disk and gets a new one each start."""
+    random agent keeps no identity on disk and gets a new one each start."""
     if state_dir is None:
         return asyncssh.generate_private_key("ssh-ed25519")
     path = state_dir / HOST_KEY_FILE

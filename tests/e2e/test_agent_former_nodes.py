@@ -1,0 +1,70 @@
+"""A `random` agent is a new node at every start, so the containers its earlier run made belong
+to a node nobody speaks for any more: killed with one running, its node deleted on the admin,
+then started again, it stops and removes that container (it used to run for good) and the
+admin never hears of it from the new node. Real admin, real agents, podman.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.podman_harness import Engine
+from tests.e2e.test_agent_process import Children, eventually
+from tests.e2e.test_deployments_containers import Fleet
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, engine: Engine) -> Iterator[Fleet]:
+    children = Children(tmp_path / "logs")
+    running = None
+    try:
+        running = Fleet(children, tmp_path, engine)
+        yield running
+    finally:
+        if running is not None:
+            running.http.close()
+        children.close()
+
+
+def names(fleet: Fleet) -> list[str]:
+    return subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], env=fleet.engine.env,
+                          check=True, capture_output=True, text=True, timeout=60).stdout.split()
+
+
+def test_a_random_agent_restarted_after_a_crash_removes_what_its_deleted_node_ran(
+    fleet: Fleet,
+) -> None:
+    hosts = fleet.start_agents()
+    assert fleet.http.post("/api/v1/apps", headers=fleet.api, json={"name": "game"}).is_success
+    fleet.version("v1", "exec httpd -f -p 8080 -h /www")
+    orphan = fleet.deploy("v1", "montreal")
+    fleet.reaches(orphan, "Status.READY")
+    argv, env, agent = fleet.agents["montreal"]
+    agent.kill()
+    agent.wait(10)
+    deleted = fleet.http.delete(f"/api/v1/nodes/{hosts['montreal']}", headers=fleet.api)
+    assert deleted.status_code == 204, deleted.text
+    assert "was deleted" in fleet.reaches(orphan, "Status.ERROR")["error_detail"]
+    assert f"edge-{orphan}" in names(fleet)  # no agent watches it now
+
+    fleet.children.spawn("montreal-again", argv, env)
+    eventually(lambda: f"edge-{orphan}" not in names(fleet), "the orphan removed",
+               fleet.children, timeout=60)
+    log = fleet.children.log("montreal-again")
+    assert f"found deployment {orphan}" not in log  # not adopted, so never reported
+    assert fleet.status(orphan)["current_status"] == "Status.ERROR"
+
+    def new_node() -> bool:
+        rows = fleet.http.get("/api/v1/hosts", headers=fleet.api).json()["data"]
+        return any(r["location"].get("city") == "montreal" and r["node_id"] != hosts["montreal"]
+                   for r in rows)
+
+    eventually(new_node, "the new node's profile", fleet.children)
+    # Its own work goes on: a deployment there runs on the new node.
+    fleet.reaches(fleet.deploy("v1", "montreal"), "Status.READY")
