@@ -24,7 +24,7 @@ from domain.shared import (
     declared_by_fields,
     shown,
 )
-from domain.variables import Configurable, entry_id, variable_entry
+from domain.variables import Configurable, VariableWasSet, VariableWasUnset
 
 MAX_REASON = 500
 KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}\Z")
@@ -126,14 +126,8 @@ class Environment(Configurable, Renamable, Aggregate):
         self.archived_at = at
         self.archive_reason = reason
 
-    @event("VariableSet")
-    def _variable_set(  # noqa: PLR0913
-        self, key: str, exposure: str, kind: str, value: str | None, sealed: str | None,
-        at: datetime,
-    ) -> None:
-        self.variables[entry_id(key, exposure)] = variable_entry(key, exposure, kind, value,
-                                                                 sealed, at)
+    class VariableSet(VariableWasSet):
+        """Stored as `domain.environment:Environment.VariableSet` (applied: domain/variables.py)."""
 
-    @event("VariableUnset")
-    def _variable_unset(self, key: str, exposure: str, at: datetime) -> None:
-        self.variables.pop(entry_id(key, exposure), None)
+    class VariableUnset(VariableWasUnset):
+        """Stored as `domain.environment:Environment.VariableUnset`."""

@@ -42,7 +42,7 @@ from domain.shared import (
     slug_of,
 )
 from domain.soft_delete import SoftDeletable
-from domain.variables import SecretKeeping, entry_id, variable_entry
+from domain.variables import SecretKeeping, VariableWasSet, VariableWasUnset
 
 MAX_NAME = 100
 MAX_DESCRIPTION = 1000
@@ -182,17 +182,11 @@ class Resource(SoftDeletable, SecretKeeping, Deployable, RuntimeControllable, Ag
     def _rollback_configured(self, automatic: bool, at: datetime) -> None:
         self.automatic_rollback = automatic
 
-    @event("VariableSet")
-    def _variable_set(  # noqa: PLR0913
-        self, key: str, exposure: str, kind: str, value: str | None, sealed: str | None,
-        at: datetime,
-    ) -> None:
-        self.variables[entry_id(key, exposure)] = variable_entry(key, exposure, kind, value,
-                                                                 sealed, at)
+    class VariableSet(VariableWasSet):
+        """Stored as `domain.resource:Resource.VariableSet` (applied: domain/variables.py)."""
 
-    @event("VariableUnset")
-    def _variable_unset(self, key: str, exposure: str, at: datetime) -> None:
-        self.variables.pop(entry_id(key, exposure), None)
+    class VariableUnset(VariableWasUnset):
+        """Stored as `domain.resource:Resource.VariableUnset`."""
 
     def archive(self, at: datetime) -> None:
         """Archiving an archived resource changes nothing; an attempt in progress blocks it."""

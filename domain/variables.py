@@ -4,14 +4,19 @@ precedence that merges the layers into what a deployment gets.
 
 A variable is keyed by (key, exposure), as Appaloft keys them. A secret's value arrives here
 already sealed by the application (SecretBox) and is kept only sealed: events are forever, and a
-secret written into one in clear could never be scrubbed. Like SoftDeletable, the mixins hold the
-rules only; each aggregate declares its own `@event` methods, whose topics are stored.
+secret written into one in clear could never be scrubbed. The mixins hold the rules, and the
+events (their fields and how they apply) are declared here once, but each aggregate names them as
+its own nested classes (`class VariableSet(VariableWasSet)`): eventsourcing stores an event under
+the class that declares it (`domain.environment:Environment.VariableSet`), so that is where the
+topic stays (tests/unit/domain/test_event_topics.py pins it).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from eventsourcing.domain import Aggregate
 
 from domain.app import check_env_key
 from domain.shared import GoneError, InvalidValueError, StateConflictError
@@ -66,20 +71,45 @@ def check_sealed(sealed: str) -> None:
         raise InvalidValueError("sealed value of an unexpected size", "value")
 
 
+class VariableWasSet(Aggregate.Event):
+    """A plain value or a sealed secret set under (key, exposure); what a Configurable
+    aggregate's own `VariableSet` records and applies."""
+
+    key: str
+    exposure: str
+    kind: str
+    value: str | None
+    sealed: str | None
+    at: datetime
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.variables[entry_id(self.key, self.exposure)] = variable_entry(
+            self.key, self.exposure, self.kind, self.value, self.sealed, self.at)
+
+
+class VariableWasUnset(Aggregate.Event):
+    """The entry under (key, exposure) removed; a Configurable aggregate's own `VariableUnset`."""
+
+    key: str
+    exposure: str
+    at: datetime
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.variables.pop(entry_id(self.key, self.exposure), None)
+
+
 class Configurable:
-    """Mixed into an aggregate whose `variables` are empty when created."""
+    """Mixed into an aggregate whose `variables` are empty when created, and which declares
+    `class VariableSet(VariableWasSet)` and `class VariableUnset(VariableWasUnset)`."""
 
     if TYPE_CHECKING:  # provided by the aggregate; declared here for the type checker only
         variables: dict[str, dict[str, Any]]
+        VariableSet: type[VariableWasSet]
+        VariableUnset: type[VariableWasUnset]
 
         def check_mutable(self) -> None: ...
 
-        def _variable_set(  # noqa: PLR0913
-            self, key: str, exposure: str, kind: str, value: str | None, sealed: str | None,
-            at: datetime,
-        ) -> None: ...
-
-        def _variable_unset(self, key: str, exposure: str, at: datetime) -> None: ...
+        def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None: ...
 
     def set_variable(
         self, key: str, exposure: str, value: str | None, sealed: str | None, at: datetime,
@@ -105,14 +135,14 @@ class Configurable:
         if found is not None and (found["value"], found["sealed"], found["kind"]) == (
                 value, sealed, kind):
             return
-        self._variable_set(key=key, exposure=exposure, kind=kind, value=value, sealed=sealed,
-                           at=at)
+        self.trigger_event(self.VariableSet, key=key, exposure=exposure, kind=kind, value=value,
+                           sealed=sealed, at=at)
 
     def unset_variable(self, key: str, exposure: str, at: datetime) -> None:
         self.check_mutable()
         check_exposure(exposure)
         self.variable(key, exposure)
-        self._variable_unset(key=key, exposure=exposure, at=at)
+        self.trigger_event(self.VariableUnset, key=key, exposure=exposure, at=at)
 
     def variable(self, key: str, exposure: str) -> dict[str, Any]:
         found = self.variables.get(entry_id(key, exposure))

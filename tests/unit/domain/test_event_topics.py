@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import pkgutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
 import domain
@@ -22,6 +24,7 @@ from domain.alias import Alias, AliasGoneError
 from domain.app import App
 from domain.cluster import Cluster, ClusterGoneError
 from domain.enrollment_key import EnrollmentKey, KeyGoneError
+from domain.environment import Environment
 from domain.node import IdType, Node, NodeGoneError
 from domain.project import Project, ProjectGoneError
 from domain.resource import Resource, ResourceGoneError
@@ -33,6 +36,7 @@ from domain.ssh_access import (
     SshUsernameGoneError,
 )
 from domain.ssh_key import parse_public_key
+from domain.variables import variable_entry
 from domain.webhook import Webhook, WebhookGoneError
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -276,3 +280,65 @@ def test_a_delete_is_stored_under_the_aggregates_own_topic_and_reloads(
         loaded.delete(AT)
     assert type(refused.value) is gone
     assert len(list(store.recorder.select_events(aggregate.id))) == len(stored)
+
+
+def _moment(name: str) -> str:
+    return f'"{name}":{{"_type_":"datetime_iso","_data_":"2026-01-01T00:00:00+00:00"}}'
+
+
+_PROJECT = '"project_id":{"_type_":"uuid_hex","_data_":"00000000000000000000000000000002"}'
+_ENVIRONMENT = '"environment_id":{"_type_":"uuid_hex","_data_":"00000000000000000000000000000003"}'
+# Events as the store held them while each aggregate declared its own @event methods for
+# variables (before VariableWasSet and VariableWasUnset were declared once, in domain/variables):
+# topic suffix, then the event's own fields as stored.
+VARIABLES_AS_STORED: dict[str, tuple[Callable[[], Any], list[tuple[str, str]]]] = {
+    "domain.environment:Environment": (
+        lambda: Environment.create(UUID(int=1), UUID(int=2), "staging", "staging", AT), [
+            ("Created", '"originator_topic":"domain.environment:Environment",'
+             f'{_PROJECT},"name":"staging","kind":"staging"'),
+            ("VariableSet", '"key":"A","exposure":"runtime","kind":"plain-config","value":"1",'
+             '"sealed":null'),
+            ("VariableSet", '"key":"S","exposure":"build-time","kind":"secret","value":null,'
+             '"sealed":"sealed!"'),
+            ("VariableUnset", '"key":"A","exposure":"runtime"'),
+        ]),
+    "domain.resource:Resource": (
+        lambda: Resource.create(UUID(int=1), UUID(int=2), UUID(int=3), "staging", AT), [
+            ("Created", '"originator_topic":"domain.resource:Resource",'
+             f'{_PROJECT},{_ENVIRONMENT},"name":"staging","slug":"staging",'
+             '"kind":"application","description":""'),
+            ("VariableSet", '"key":"A","exposure":"runtime","kind":"plain-config","value":"1",'
+             '"sealed":null'),
+            ("VariableSet", '"key":"S","exposure":"build-time","kind":"secret","value":null,'
+             '"sealed":"sealed!"'),
+            ("VariableUnset", '"key":"A","exposure":"runtime"'),
+        ]),
+}
+
+
+def _fields(state: bytes) -> dict[str, Any]:
+    return {k: v for k, v in json.loads(state).items() if k != "timestamp"}
+
+
+@pytest.mark.parametrize("aggregate_topic", sorted(VARIABLES_AS_STORED))
+def test_variable_events_stored_before_they_were_declared_once_still_load_and_match(
+    aggregate_topic: str,
+) -> None:
+    make, as_stored = VARIABLES_AS_STORED[aggregate_topic]
+    old = [StoredEvent(UUID(int=1), version, f"{aggregate_topic}.{suffix}",
+                       f"{{{_moment('timestamp')},{fields},{_moment('at')}}}".encode())
+           for version, (suffix, fields) in enumerate(as_stored, 1)]
+    store = EdgeStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    store.recorder.insert_events(old)
+    loaded: Any = store.repository.get(UUID(int=1))
+    assert loaded.variables == {"build-time:S": variable_entry(
+        "S", "build-time", "secret", None, "sealed!", AT)}
+
+    aggregate = make()
+    aggregate.set_variable("A", "runtime", "1", None, AT)
+    aggregate.set_variable("S", "build-time", None, "sealed!", AT)
+    aggregate.unset_variable("A", "runtime", AT)
+    fresh = EdgeStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    fresh.save(aggregate)
+    assert [(e.topic, _fields(e.state)) for e in fresh.recorder.select_events(UUID(int=1))] \
+        == [(e.topic, _fields(e.state)) for e in old]
