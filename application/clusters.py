@@ -113,6 +113,13 @@ def claim_name(uow: UnitOfWork, claim_id: UUID, owner_id: UUID, label: str) -> N
     return claim
 
 
+def release_name(uow: UnitOfWork, claim_id: UUID, owner_id: UUID) -> None:
+    """Gives a name up for others to take; a claim already gone (or another's) stays as it is."""
+    claim = uow.find(NameClaim, claim_id)
+    if claim is not None:
+        claim.release(owner_id)
+
+
 def add_named(uow: UnitOfWork, aggregate: Aggregate, claim_id: UUID, label: str) -> UUID:
     """A new aggregate whose name is unique: claims the name for it (or refuses, as
     `claim_name` does), adds it, and answers its id."""

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 from msgspec import Meta
 
-from application.clusters import add_named, claim_name
+from application.clusters import add_named, claim_name, release_name
 from application.ports import SecretBox
 from application.projects import AppaloftBody, live_project
 from application.write_path import UnitOfWork, WritePath
@@ -118,9 +118,7 @@ class Environments:
                 project_id = environment.project_id
                 claim_name(uow, environment_claim_id(project_id, cmd.name), environment_id,
                            f"environment {cmd.name}")
-                old_claim = uow.find(NameClaim, environment_claim_id(project_id, old))
-                if old_claim is not None:
-                    old_claim.release(environment_id)
+                release_name(uow, environment_claim_id(project_id, old), environment_id)
             return environment_id
 
         return self.writes.run(decide)

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import msgspec
 
 from application.agent_protocol import EnrollNode, ReregisterNode
-from application.clusters import ClusterName, claim_name, live_cluster
+from application.clusters import ClusterName, claim_name, live_cluster, release_name
 from application.deployments import Deployments
 from application.errors import NotFoundError, UnauthorizedError
 from application.ports import ExecutionIndex, Liveness, Seen
@@ -214,9 +214,7 @@ def move_node(uow: UnitOfWork, node: Node, target: Cluster) -> None:
 
 
 def remove_alias(uow: UnitOfWork, alias: Alias, node: Node | None) -> None:
-    claim = uow.find(NameClaim, alias_claim_id(alias.cluster_id, alias.name))
-    if claim is not None:
-        claim.release(alias.id)
+    release_name(uow, alias_claim_id(alias.cluster_id, alias.name), alias.id)
     if node is not None:
         node.detach_alias(alias.id)
     alias.delete(uow.now)

@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 import msgspec
 from msgspec import Meta
 
-from application.clusters import add_named
+from application.clusters import add_named, release_name
 from application.ports import ProjectContents
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
@@ -119,9 +119,7 @@ class Projects:
                 raise ProjectNotEmptyError(
                     f"project {project.slug} still has resources; delete them first", held)
             project.delete(uow.now)
-            claim = uow.find(NameClaim, project_claim_id(project.slug))
-            if claim is not None:
-                claim.release(project.id)
+            release_name(uow, project_claim_id(project.slug), project.id)
             return project_id
 
         return self.writes.run(decide)

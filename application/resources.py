@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 import msgspec
 from msgspec import Meta
 
-from application.clusters import add_named
+from application.clusters import add_named, release_name
 from application.environments import (
     Exposure,
     SetVariable,
@@ -296,10 +296,8 @@ class Resources:
             # for good otherwise; not in a locked one.
             live_environment(uow, resource.environment_id).check_unlocked()
             resource.delete_confirmed(cmd.confirmation.resource_slug, uow.now)
-            claim = uow.find(NameClaim, resource_claim_id(resource.environment_id,
-                                                          resource.slug))
-            if claim is not None:
-                claim.release(resource.id)
+            release_name(uow, resource_claim_id(resource.environment_id, resource.slug),
+                         resource.id)
             serving = None if resource.serving_deployment is None else uow.find(
                 Deployment, resource.serving_deployment)
             if serving is None or serving.status != Status.READY.value or serving.stopping:
