@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 # How long a batch's acknowledgements may take before its connection is given up (a loaded
 # broker acknowledges a batch of 2,000 within a second or two).
 ACK_WAIT = 30.0
+# Acknowledgements outstanding this long make the publisher ask whether the stream is still
+# there: a stream deleted under it takes the messages to nowhere, and while anything else
+# subscribes to the subjects the server answers no "no responders" either, so the acks would
+# only time out after ACK_WAIT.
+STREAM_CHECK = 1.0
 RETRY = 2.0  # seconds between attempts to ready the stream
 _encode = msgspec.json.Encoder().encode
 
@@ -161,29 +166,65 @@ class JetStreamPublisher:
         try:
             futures = [await js.publish_async(self.stream.subject(m), _encode(m),
                                               headers=self.headers(m)) for m in messages]
-            results = await self._acks(nc, futures)
-        except (TimeoutError, NatsError, OSError) as exc:
+            results = await self._acks(nc, js, futures)
+        except (TimeoutError, NatsError, OSError, StreamGoneError) as exc:
             await self._drop()
             raise PublishError(f"batch of {len(messages)} not acknowledged: "
                                f"{describe(exc)}") from exc
-        failures = [r for r in results if isinstance(r, BaseException)]
+        failures = [f for f in map(self._refusal, results) if f is not None]
         if failures:
             await self._drop()
-            unacked = f"{len(failures)} of {len(messages)} not acknowledged"
-            raise PublishError(unacked) from failures[0]
+            raise PublishError(f"{len(failures)} of {len(messages)} not acknowledged: "
+                               f"{describe(failures[0])}") from failures[0]
 
-    async def _acks(self, nc: Client, futures: list[asyncio.Future[Any]]) -> list[Any]:
-        """Every ack or error; TimeoutError after `ack_wait`, or as soon as the connection is
-        gone (the acks it owed will never come)."""
-        gathered = asyncio.gather(*futures, return_exceptions=True)
-        deadline = asyncio.get_running_loop().time() + self.ack_wait
-        while not gathered.done():
-            if nc.is_closed or asyncio.get_running_loop().time() > deadline:
-                gathered.cancel()
-                raise TimeoutError("connection lost" if nc.is_closed else
-                                   f"no acknowledgement within {self.ack_wait:g} s")
-            await asyncio.wait({gathered}, timeout=0.05)
-        return gathered.result()
+    def _refusal(self, result: Any) -> BaseException | None:
+        """Why a message's answer is no acknowledgement, if it is not: an error, or an ack
+        from another stream, one that took the subjects over once ours was deleted and keeps
+        the message where no consumer of ours looks. (The Nats-Expected-Stream header would
+        have it refused too, but the stream keeps that header on every message it takes.)"""
+        if isinstance(result, BaseException):
+            return result
+        if result.stream != self.stream.name:
+            return StreamGoneError(f"stream {self.stream.name} is gone; stream "
+                                   f"{result.stream} holds its subjects")
+        return None
+
+    async def _acks(self, nc: Client, js: JetStreamContext,
+                    futures: list[asyncio.Future[Any]]) -> list[Any]:
+        """Every ack or error; TimeoutError after `ack_wait`, as soon as the connection is
+        gone, or once the stream is found gone (the acks owed will never come). Each future's
+        outcome is retrieved, so none is reported unretrieved when it is collected."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.ack_wait
+        check_at = loop.time() + STREAM_CHECK
+        pending: set[asyncio.Future[Any]] = set(futures)
+        try:
+            while pending:
+                if nc.is_closed:
+                    raise TimeoutError("connection lost")
+                if loop.time() > deadline:
+                    raise TimeoutError(f"no acknowledgement within {self.ack_wait:g} s")
+                if loop.time() >= check_at:
+                    await self._check_stream(js)
+                    check_at = loop.time() + STREAM_CHECK
+                _, pending = await asyncio.wait(pending, timeout=0.05)
+        finally:
+            for future in futures:
+                if not future.done():
+                    future.cancel()
+                elif not future.cancelled():
+                    future.exception()  # retrieved: an unawaited failure is logged otherwise
+        return [f.exception() or f.result() for f in futures]
+
+    async def _check_stream(self, js: JetStreamContext) -> None:
+        """Raises StreamGoneError if the stream no longer exists; any other answer (or none
+        within STREAM_CHECK) leaves the acks to come or to time out."""
+        try:
+            await asyncio.wait_for(js.stream_info(self.stream.name), STREAM_CHECK)
+        except NotFoundError as exc:
+            raise StreamGoneError(f"stream {self.stream.name} is gone") from exc
+        except (TimeoutError, NatsError, OSError):
+            pass
 
     async def _drop(self) -> None:
         """Closes the connection: what it still buffered goes out on it first, after what it
@@ -203,3 +244,7 @@ class JetStreamPublisher:
 
 class PublishError(RuntimeError):
     """Some messages of a batch were not acknowledged; the relay re-sends the whole batch."""
+
+
+class StreamGoneError(RuntimeError):
+    """The stream was deleted under a batch; the next batch creates it again."""

@@ -73,6 +73,9 @@ class Relay:
         self.published = 0
         self.read = 0  # messages read for publishing (some more than once, after a failure)
         self.failed_batches = 0
+        # Why the last batch was not published (the publisher's words), None once one is:
+        # readiness reports it, since the connection alone looks fine to a stream deleted.
+        self.publish_failure: str | None = None
         self.trouble = Trouble(log, "the relay")  # backing off up to 5 s meanwhile
         self._wakeup = Wakeup()
 
@@ -138,9 +141,11 @@ class Relay:
                     self.read += len(messages)
                     try:
                         await self.publisher.publish(messages)
-                    except Exception:
+                    except Exception as exc:
                         self.failed_batches += 1
+                        self.publish_failure = f"{type(exc).__name__}: {exc}"
                         raise
+                    self.publish_failure = None
                 self.position = end
                 self.published += len(messages)
                 relayed += len(messages)
@@ -168,6 +173,7 @@ class Relay:
                     first = await asyncio.to_thread(self._lead_and_read, leading)
                     if first is None:
                         leading = False
+                        self.publish_failure = None  # another process relays now
                         await self._wakeup.sleep(stop, 1.0)
                         continue
                     leading = True

@@ -1,8 +1,9 @@
 """/healthz: the process answers (liveness). /readyz: it can do its job now, meaning the event
 store and read model answer, the read model can apply every event recorded (otherwise writes are
-refused), when NATS is configured the relay is connected to it, and every sealed value it needed
-opened; it answers within READY_WITHIN seconds even when the database does not. Both sit outside
-the API document (probes, no key) but answer typed shapes like it."""
+refused), when NATS is configured the relay is connected to it and its last batch was
+acknowledged, and every sealed value it needed opened; it answers within READY_WITHIN seconds
+even when the database does not. Both sit outside the API document (probes, no key) but answer
+typed shapes like it."""
 
 from __future__ import annotations
 
@@ -76,6 +77,9 @@ def _broker(svc: Services) -> str:
         return "ok (in-process bus)"
     if not svc.settings.run_relay:
         return "not used by this process (RUN_RELAY=false)"
+    failure = svc.relay.publish_failure  # its last batch was refused or never acknowledged
+    if failure is not None:  # (and it drops the connection: this says why)
+        return f"error: the relay cannot publish ({failure}); retrying"
     return "ok" if svc.relay.publisher.connected else "error: not connected to NATS"
 
 
