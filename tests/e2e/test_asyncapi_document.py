@@ -127,6 +127,10 @@ def test_schemas_reject_what_the_catalog_does_not_publish() -> None:
         assert _errors(message, schema), message
     headers = DOCUMENT["components"]["schemas"]["NatsHeaders"]
     assert _errors({"Nats-Msg-Id": good["id"], "Edge-Position": "x1"}, headers, DOCUMENT)
+    relayed = {"Nats-Msg-Id": good["id"], "Edge-Position": "1", "Edge-Schema-Version": "1"}
+    assert _errors(relayed, headers, DOCUMENT) == []
+    assert _errors({**relayed, "Edge-Replay": str(uuid.uuid4())}, headers, DOCUMENT) == []
+    assert _errors({**relayed, "Edge-Replay": "run-7"}, headers, DOCUMENT)
 
 
 def test_real_domain_events_match_the_schema_of_their_type() -> None:

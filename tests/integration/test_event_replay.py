@@ -10,11 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
+import jsonschema  # type: ignore[import-untyped]
 import msgspec
 import nats
 import pytest
 from nats.errors import NoServersError
 from nats.js.errors import NotFoundError as StreamNotFoundError
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
 from adapters.memory_delivery_queue import MemoryDeliveryQueue
 from adapters.nats_publisher import connect, ensure_stream
@@ -29,6 +32,7 @@ from domain.event_stream import StreamSettings
 from entrypoints import cli
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.event_replay import ReplayError, ReplayOptions, progress_text, replay
+from entrypoints.http.openapi import asyncdoc
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration
@@ -140,6 +144,63 @@ def test_replay_to_nats_sends_copies_with_new_ids_and_the_same_bodies(
     asyncio.run(replay(services, ReplayOptions(start=first, stop=first, nats=True)))
     again = asyncio.run(fetch_all(stream, 5))
     assert len({m.headers["Edge-Replay"] for m in again}) == 2
+
+
+async def relay_all(svc: Services) -> None:
+    """Runs the relay until it has published everything recorded."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(svc.relay.run(stop))
+    head = svc.store.recorder.max_notification_id() or 0
+    try:
+        async with asyncio.timeout(30):
+            while svc.relay.position < head:
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await running
+
+
+def schema_errors(value: Any, ref: str, document: dict[str, Any]) -> list[str]:
+    """What is wrong with `value` by the document's schema at `ref`, formats included."""
+    schema = {"$ref": ref, "components": document["components"]}
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(value)]
+
+
+def test_what_the_relay_and_a_replay_put_on_nats_is_what_the_served_asyncapi_says(
+    services: Services, stream: StreamSettings
+) -> None:
+    """Every captured message, the relay's and a replay's copies: its headers are documented
+    ones and match NatsHeaders, its body matches its channel's payload, and Nats-Msg-Id is the
+    body's id exactly when the message is no replayed copy (Edge-Replay)."""
+    add_nodes(services, 2)
+    originals = stored(services)
+    asyncio.run(relay_all(services))
+    run_id = uuid.uuid4()
+    asyncio.run(replay(services, ReplayOptions(
+        start=originals[0].position, stop=originals[-1].position, nats=True, run_id=run_id)))
+    received = asyncio.run(fetch_all(stream, 2 * len(originals)))
+    with TestClient(Starlette(routes=asyncdoc.ROUTES)) as client:
+        document = client.get("/asyncapi.json").json()
+    documented = document["components"]["schemas"]["NatsHeaders"]["properties"]
+    replayed = []
+    for msg in received:
+        kind = msg.subject.removeprefix(stream.subject_prefix)
+        (ref,) = document["channels"][kind]["messages"].values()
+        name = ref["$ref"].rsplit("/", 1)[-1]
+        message = document["components"]["messages"][name]
+        body = json.loads(msg.data)
+        assert set(msg.headers) <= set(documented), f"undocumented headers: {msg.headers}"
+        assert schema_errors(msg.headers, message["headers"]["$ref"], document) == []
+        assert schema_errors(body, message["payload"]["$ref"], document) == []
+        if "Edge-Replay" in msg.headers:
+            replayed.append(body["id"])
+            assert msg.headers["Edge-Replay"] == str(run_id)
+            assert msg.headers["Nats-Msg-Id"] != body["id"]
+        else:
+            assert msg.headers["Nats-Msg-Id"] == body["id"]
+    assert replayed == [str(m.id) for m in originals]
 
 
 def test_replay_to_nats_filters_by_type_through_the_cli(

@@ -1,9 +1,9 @@
 """build_asyncapi(): the AsyncAPI 3.0 document of the edge.* catalog; build_event_schemas(): one
 JSON Schema per event type. Channels follow EVENT_TYPES, schemas are msgspec's view of the payload
 structs inside the `Message` envelope, examples are encoded `Message`s, NATS headers are the
-publisher's. Only wording and samples live here; a missing one fails the build. Regenerate the
-committed copies with `python -m entrypoints.http.openapi.asyncapi [DIR]`; a test fails when they
-are stale.
+relay's and those `edge-admin events replay` adds. Only wording and samples live here; a missing
+one fails the build. Regenerate the committed copies with `python -m
+entrypoints.http.openapi.asyncapi [DIR]`; a test fails when they are stale.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
+from application.event_replay import replay_headers
 from domain.catalog import EVENT_TYPES, PAYLOADS, SCHEMA_VERSION, SOURCE, Message, message_id
 from domain.event_stream import StreamSettings, headers_for
 from entrypoints.http.openapi import SCHEMAS
@@ -37,7 +38,9 @@ Every event is one JSON `Message` envelope: `id`, `type`, `schema_version`, `sou
 `occurred_at`, `subject_id` and the type's payload in `data`. The same body travels three ways:
 - NATS JetStream: subject = the type, stream `{_STREAM.name}` (subjects \
 {", ".join(f"`{s}`" for s in _STREAM.subjects)}), headers `Nats-Msg-Id` = `id` and \
-`Edge-Position` = `position`.
+`Edge-Position` = `position`. A copy re-sent by `edge-admin events replay` has the same body \
+(its `id` included) but a `Nats-Msg-Id` of its own, derived from `id` and the replay run, and \
+an `Edge-Replay` header naming the run: deduplicate on the body's `id`, not on `Nats-Msg-Id`.
 - Webhooks: an HTTP POST of the body to each webhook subscribed to the type, signed (see the \
 WebhookDelivery trait for the headers).
 - `GET /api/v1/events/stream`: Server-Sent Events for bearer-key holders.
@@ -117,7 +120,9 @@ TYPE_DOCS = {
     " (runtime-control-timeout).",
 }
 ENVELOPE_DOCS = {
-    "id": "Stable for one stored event forever (and equal to Nats-Msg-Id): deduplicate on it.",
+    "id": "Stable for one stored event forever: deduplicate on it. Equal to Nats-Msg-Id as"
+    " the relay publishes it; a copy re-sent by a replay (Edge-Replay) has its own"
+    " Nats-Msg-Id.",
     "type": "The catalog type, also the NATS subject.",
     "schema_version": "Version of this type's schema.",
     "source": "The publishing service.",
@@ -228,9 +233,13 @@ _STRING = {"type": "string"}
 _DIGITS = {"type": "string", "pattern": "^[0-9]+$"}
 NATS_HEADER_DOCS: dict[str, tuple[Schema, str]] = {
     "Nats-Msg-Id": ({**_STRING, "format": "uuid"}, "The message id; JetStream stores a re-sent"
-                    " message once."),
+                    " message once. The body's id as the relay publishes it; on a replayed"
+                    " copy (Edge-Replay) an id of the copy's own, the same for one event"
+                    " within one run."),
     "Edge-Position": (_DIGITS, "The message position, in decimal."),
     "Edge-Schema-Version": (_DIGITS, "The message schema_version, in decimal."),
+    "Edge-Replay": ({**_STRING, "format": "uuid"}, "Only on a copy re-sent by `edge-admin events"
+                    " replay`: the run's id. The body is the stored event's, unchanged."),
 }
 WEBHOOK_HEADER_DOCS = {
     "X-Edge-Signature": "t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.<body>'>, keyed with the"
@@ -296,9 +305,11 @@ def sample_message(kind: str, position: int = SAMPLE_POSITION) -> Message:
                    subject_id=subject, data=struct)
 
 
-def _headers(title: str, docs: dict[str, tuple[Schema, str]], names: list[str]) -> Schema:
+def _headers(title: str, docs: dict[str, tuple[Schema, str]], names: list[str],
+             required: list[str] | None = None) -> Schema:
     properties = {n: {**docs[n][0], "description": docs[n][1]} for n in names}
-    return {"title": title, "type": "object", "properties": properties, "required": names}
+    return {"title": title, "type": "object", "properties": properties,
+            "required": names if required is None else required}
 
 
 def _message(kind: str, sample: Message) -> Schema:
@@ -319,8 +330,11 @@ def build_asyncapi() -> Schema:
     """The whole document as plain JSON values, channels in catalog order (a fresh copy)."""
     schemas = message_schemas(EVENT_TYPES, COMPONENTS)
     samples = {k: sample_message(k, SAMPLE_POSITION + i) for i, k in enumerate(EVENT_TYPES)}
-    nats_names = list(headers_for(samples[EVENT_TYPES[0]]))
-    schemas["NatsHeaders"] = _headers("NatsHeaders", NATS_HEADER_DOCS, nats_names)
+    # Every message has the relay's headers; a replayed copy has the replay's too.
+    sample = samples[EVENT_TYPES[0]]
+    relayed, replayed = list(headers_for(sample)), list(replay_headers(sample, sample.id))
+    names = relayed + [n for n in replayed if n not in relayed]
+    schemas["NatsHeaders"] = _headers("NatsHeaders", NATS_HEADER_DOCS, names, relayed)
     webhook_docs = {n: (_STRING, text) for n, text in WEBHOOK_HEADER_DOCS.items()}
     schemas["WebhookHeaders"] = _headers("WebhookHeaders", webhook_docs, list(webhook_docs))
     channels, operations, messages = {}, {}, {}
