@@ -106,7 +106,7 @@ class Deployment(Aggregate):
         self._move(Status.DEPLOYING)
 
     def fail_placement(self, detail: str, at: datetime) -> None:
-        self._fail(detail, None, at)
+        self._fail(detail, None, at, reported=False)
 
     def start_overdue(self, deadline: timedelta, now: datetime) -> bool:
         """Placed at least `deadline` ago and still not started by its node."""
@@ -119,13 +119,13 @@ class Deployment(Aggregate):
         DEPLOYING deployment: one the node already started is left to the node's reports."""
         if self.status != Status.DEPLOYING.value:
             return False
-        return self.fail(detail, None, at)
+        return self.fail(detail, None, at, reported=False)
 
     def node_deleted(self, at: datetime) -> bool:
         """Its node was deleted: nothing will start it, report on it or stop it any more. It
         ends: TERMINATED when a stop was asked (the end asked for), else ERROR. A READY one too,
         unlike an unreachable node's, which may come back with its container."""
-        return self.fail(f"node {self.node_id} was deleted", None, at)
+        return self.fail(f"node {self.node_id} was deleted", None, at, reported=False)
 
     # -- what the agent reports -------------------------------------------------------------
     def ready(self, ports: dict[str, Any], public_ip: str, at: datetime) -> bool:
@@ -141,24 +141,52 @@ class Deployment(Aggregate):
         self.ever_ready = True
         self._move(Status.READY)
 
-    def fail(self, detail: str, exit_code: int | None, at: datetime) -> bool:
-        """The container could not start or crashed."""
+    def fail(self, detail: str, exit_code: int | None, at: datetime, *,
+             reported: bool = True) -> bool:
+        """The container could not start or crashed (`reported`: its node says so; False:
+        the admin decided it, as in `give_up_start` and `node_deleted`)."""
         if self.status in (Status.ERROR.value, Status.TERMINATED.value):
             return False
         if self.stopping is not None:  # it died while being stopped: that is the end asked for
             self._terminate(self.stopping, exit_code, at)
             return True
-        self._fail(detail, exit_code, at)
+        self._fail(detail, exit_code, at, reported=reported)
         return True
 
-    def _fail(self, detail: str, exit_code: int | None, at: datetime) -> None:
+    def _fail(self, detail: str, exit_code: int | None, at: datetime, *, reported: bool) -> None:
         self._failed(request_id=self.request_id, detail=detail, exit_code=exit_code,
-                     previous=self.status, at=at)
+                     previous=self.status, reported=reported, at=at)
         self._carry_out_pending(at)
 
-    @event("Failed")
-    def _failed(
-        self, request_id: str, detail: str, exit_code: int | None, previous: str, at: datetime
+    class Failed(Aggregate.Event):
+        """ERROR. `reported`: the node reported the failure (its container failed or was
+        lost); False: the admin decided it (no room at placement, a start never reported in
+        time, the node unreachable or deleted). Version 2 added `reported`."""
+
+        class_version = 2
+        request_id: str
+        detail: str
+        exit_code: int | None
+        previous: str
+        reported: bool
+        at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Events stored before `reported` was: the admin's own failures are told by the
+            words it wrote for them (application/deployments.py), the rest were reports."""
+            detail = state["detail"]
+            decided = (state["previous"] == Status.SEEKING.value
+                       or detail.startswith("not started within ")
+                       or (detail.startswith("node ") and (
+                           detail.endswith(" was deleted")
+                           or detail.endswith(" before starting it"))))
+            state["reported"] = not decided
+
+    @event(Failed)
+    def _failed(  # noqa: PLR0913 - the event's fields
+        self, request_id: str, detail: str, exit_code: int | None, previous: str,
+        reported: bool, at: datetime,
     ) -> None:
         self.error_detail = detail
         self._move(Status.ERROR)

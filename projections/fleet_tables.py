@@ -144,7 +144,8 @@ FLEET_TABLES = (
 # 5: resources.automatic_rollback (the rollback policy); runtime controls of resources and
 #    the runtime each deployment should have, and the lines running containers write; the
 #    agents' health observations (issue 17).
-FLEET_VERSION = ReadModelVersion("fleet", 5, fingerprint(FLEET_TABLES))
+# 6: deployment_attempts.failure_reported (who decided a failure: its node or the admin).
+FLEET_VERSION = ReadModelVersion("fleet", 6, fingerprint(FLEET_TABLES))
 
 # Every record of a fleet table (tests/unit/projections/test_records.py holds each to its table).
 FLEET_RECORDS: tuple[type[Record], ...] = (

@@ -157,7 +157,7 @@ def _attempt_requested(e: Any) -> list[Change]:
            "source_deployment_id": source, "rollback_candidate_id": candidate,
            "is_rollback": is_rollback(spec), "status": AttemptStatus.CREATED.value,
            "snapshot": json.dumps(masked_snapshot(spec), sort_keys=True), "error_detail": None,
-           "created_at": e.at, "started_at": None, "finished_at": None,
+           "failure_reported": None, "created_at": e.at, "started_at": None, "finished_at": None,
            **{f"{p}_{c}": None for p in TIMELINE.values() for c in ("seq", "at")},
            "requested_seq": e.originator_version, "requested_at": e.at, "updated_at": e.at}
     return [Upsert("deployment_attempts", row)]
@@ -196,7 +196,7 @@ def _attempt_event(name: str) -> Handler:
         if name == "Placed":
             stamp |= {"server_id": e.node_id, "started_at": e.at}
         elif name == "Failed":
-            stamp["error_detail"] = e.detail
+            stamp |= {"error_detail": e.detail, "failure_reported": e.reported}
         return [Patch("deployment_attempts", _by_id(e), stamp), *_moves(e, name)]
 
     return handle

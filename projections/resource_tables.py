@@ -115,6 +115,8 @@ class AttemptRecord(Record, frozen=True, kw_only=True):
     status: AttemptStatus
     snapshot: str  # JSON, secrets masked
     error_detail: str | None
+    # Whether its node reported the failure (False: the admin decided it); None: not failed.
+    failure_reported: bool | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

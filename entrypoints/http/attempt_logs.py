@@ -33,6 +33,7 @@ from entrypoints.http.appaloft_views import (
     read_query,
     run,
 )
+from entrypoints.http.attempt_views import failure_source
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.openapi.appaloft import DEPLOYMENT, appaloft_op
 from entrypoints.http.routing import route
@@ -49,10 +50,12 @@ Level = Literal["info", "error"]
 
 class LogEntry(AppaloftShape):
     timestamp: Moment
-    source: Annotated[Source, _d("edge-admin (the request and its placement), edge-agent (its"
-                                 " reports, and its progress while it starts the container:"
-                                 " the pull, the start, each health probe), container (the"
-                                 " output the agent sent)")]
+    source: Annotated[Source, _d("edge-admin (the request, its placement, and the failures the"
+                                 " admin decides: no room, a start not reported in time, the"
+                                 " node unreachable or deleted), edge-agent (its reports, and"
+                                 " its progress while it starts the container: the pull, the"
+                                 " start, each health probe), container (the output the agent"
+                                 " sent)")]
     phase: Annotated[Phase, _d("plan, pull (placed: its node pulls the image), start, health,"
                                " stop")]
     level: Level
@@ -102,8 +105,8 @@ def _lifecycle(attempt: AttemptRecord, image: str, check: str | None,
             entries.append(_entry(e.at, "edge-agent", "health", f"health check passed ({check})"))
         elif e.event_type == "Failed":
             phase: Phase = "health" if _health_failure(attempt) else "start"
-            entries.append(_entry(e.at, "edge-agent", phase, attempt.error_detail or "failed",
-                                  "error"))
+            entries.append(_entry(e.at, failure_source(attempt), phase,
+                                  attempt.error_detail or "failed", "error"))
         else:
             entries.append(_entry(e.at, "edge-agent" if e.event_type == "Terminated"
                                   else "edge-admin", "stop", {

@@ -133,9 +133,21 @@ class Snapshot(AppaloftShape):
     environment_snapshot: EnvironmentSnapshot
 
 
+FailureSource = Literal["edge-admin", "edge-agent"]
+
+
+def failure_source(attempt: AttemptRecord) -> FailureSource:
+    """Who decided the failure: its node reporting it, or the admin (no room at placement, a
+    start not reported in time, the node unreachable or deleted)."""
+    return "edge-admin" if attempt.failure_reported is False else "edge-agent"
+
+
 class Failure(AppaloftShape):
     timestamp: Moment
-    source: Literal["edge-agent"]
+    source: Annotated[FailureSource, _d(
+        "edge-agent: its node reported it (the container failed, its health check failed, it"
+        " was lost); edge-admin: the admin decided it (no room at placement, a start not"
+        " reported in time, the node unreachable or deleted)")]
     phase: Literal["run"]
     level: Literal["error"]
     message: str
@@ -235,7 +247,7 @@ def show(svc: Services, deployment_id: UUID, include: DeploymentShowQuery,
                             emitted_at=e.at) for e in timeline(attempt)]
     failure = None
     if attempt.status == AttemptStatus.FAILED and attempt.failed_at is not None:
-        failure = Failure(timestamp=attempt.failed_at, source="edge-agent", phase="run",
+        failure = Failure(timestamp=attempt.failed_at, source=failure_source(attempt), phase="run",
                           level="error", message=attempt.error_detail or "failed")
     ready = readiness(svc, attempt, now, 1)
     summary = RecoverySummary(

@@ -394,3 +394,26 @@ def test_a_deployment_on_an_unknown_server_is_a_404_and_records_nothing() -> Non
                                    json={**flow.context, "serverId": MISSING})
         error(unknown, 404, "not_found")
         assert get(flow.client, "/deployments/count") == {"count": 0}
+
+
+def test_a_failure_names_who_decided_it_the_node_or_the_admin(any_url: str) -> None:
+    """latestFailure.source and the failure's log line: edge-agent for what the node reported,
+    edge-admin for what the admin decided (node deleted, no room); both said edge-agent."""
+    with configured(any_url) as (flow, node, token):
+        client = flow.client
+        reported = flow.deploy()
+        flow.report(token, reported, "error")
+        orphaned = flow.deploy(f"/resources/{flow.resource}/redeploy", {})
+        deleted = client.delete(f"/api/v1/nodes/{node}", headers=AUTH)
+        assert deleted.status_code in (200, 204), deleted.text
+        no_room = flow.deploy(f"/resources/{flow.resource}/redeploy", {})
+        expected = [(reported, "edge-agent", "health check failed: 503"),
+                    (orphaned, "edge-admin", f"node {node} was deleted"),
+                    (no_room, "edge-admin", "Couldn't Allocate Server")]
+        for deployment, source, message in expected:
+            assert flow.status(deployment) == "failed"
+            failure = flow.show(deployment)["latestFailure"]
+            assert (failure["source"], failure["message"]) == (source, message), failure
+            logs = get(client, f"/deployments/{deployment}/logs")["logs"]
+            errors = [(e["source"], e["message"]) for e in logs if e["level"] == "error"]
+            assert errors == [(source, message)], logs

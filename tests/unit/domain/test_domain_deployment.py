@@ -165,3 +165,25 @@ def test_a_deleted_node_ends_what_it_held() -> None:
     for action in ("place", "stop"):  # a stop before READY waits for it
         act(deferred, action)
     assert deferred.node_deleted(AT) and deferred.status == Status.TERMINATED.value
+
+
+def _failed(d: Deployment) -> Deployment.Failed:
+    (failed,) = [e for e in d.collect_events() if isinstance(e, Deployment.Failed)]
+    return failed
+
+
+def test_a_failure_says_whether_its_node_reported_it_or_the_admin_decided_it() -> None:
+    reported = new()
+    reported.place(uuid4(), {}, AT)
+    reported.fail("health check failed: 503", None, AT)
+    no_room = new()
+    no_room.fail_placement("Couldn't Allocate Server", AT)
+    late = new()
+    late.place(uuid4(), {}, AT)
+    late.give_up_start("not started within 600 s on node x", AT)
+    orphan = new()
+    orphan.place(uuid4(), {}, AT)
+    orphan.ready({}, "127.0.0.1", AT)
+    orphan.node_deleted(AT)
+    assert [_failed(d).reported for d in (reported, no_room, late, orphan)] == [
+        True, False, False, False]

@@ -92,7 +92,8 @@ STORED_EVENTS: dict[str, str] = {
     "domain.command_execution:CommandExecution.Redelivered": "command_id node_id cluster_name at",
     "domain.command_execution:CommandExecution.Sent": "command_id node_id cluster_name at",
     "domain.deployment:Deployment.Created": "",
-    "domain.deployment:Deployment.Failed": "request_id detail exit_code previous at",
+    # Version 2 added `reported`; version 1 events are upcast (Deployment.Failed.upcast_v1_v2).
+    "domain.deployment:Deployment.Failed": "request_id detail exit_code previous reported at",
     "domain.deployment:Deployment.Placed": "request_id node_id location at",
     "domain.deployment:Deployment.Ready": "request_id ports public_ip at",
     "domain.deployment:Deployment.Requested": "request_id spec at",
