@@ -171,14 +171,18 @@ class Relay:
                 self._wakeup.clear()
                 try:
                     first = await asyncio.to_thread(self._lead_and_read, leading)
+                    # Standing by or not, a dropped connection is opened again: readiness reads
+                    # it, and a standby that never did stayed "not connected to NATS" (503) for
+                    # as long as another process led, after a broker restart of a second.
+                    if not self.publisher.connected:
+                        await unless_stopped(self.publisher.reconnect(), stop)
                     if first is None:
                         leading = False
                         self.publish_failure = None  # another process relays now
+                        self.trouble.over()
                         await self._wakeup.sleep(stop, 1.0)
                         continue
                     leading = True
-                    if not self.publisher.connected:  # dropped under a batch, or since
-                        await unless_stopped(self.publisher.reconnect(), stop)
                     await self.drain(stop, first)
                     if self.record_due() == 0:
                         await self.record()

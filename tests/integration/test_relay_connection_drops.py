@@ -26,7 +26,7 @@ import pytest
 from adapters.nats_publisher import RETRY, JetStreamPublisher, PublishError
 from domain.catalog import Message
 from domain.event_stream import StreamSettings
-from entrypoints.bootstrap import build_services
+from entrypoints.bootstrap import build_lock, build_services
 from tests.conftest import make_settings
 from tests.integration.webhook_harness import (
     NATS_URL,
@@ -220,6 +220,38 @@ def test_the_relay_reconnects_a_dropped_connection_with_nothing_to_publish(
     finally:
         services.close()
         delete_stream(nats_settings["nats_stream"])
+
+
+def test_a_standing_by_relay_reconnects_a_dropped_connection_too(
+    proxy: Cuttable, nats_settings: dict[str, Any], pg_url: str,
+) -> None:
+    """With another process relaying (it holds the relay lock), this one stands by: after a
+    broker restart it stayed "not connected to NATS" for as long as the other led, so its
+    /readyz answered 503 on an admin with nothing wrong."""
+    settings = make_settings(pg_url, **{**nats_settings,
+                                        "nats_url": f"nats://127.0.0.1:{proxy.port}"})
+    other = build_lock(settings, "relay")  # the relaying process's lock
+    assert other is not None and other.held()
+    services = build_services(settings)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(services.relay.run(stop))
+        try:
+            await until(lambda: services.relay.publisher.connected)
+            proxy.cut()
+            await until(lambda: not services.relay.publisher.connected)
+            await until(lambda: services.relay.publisher.connected)
+            assert services.relay.published == 0  # it stood by all along
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 15)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        services.close()
+        other.release()
 
 
 async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
