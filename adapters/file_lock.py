@@ -1,10 +1,13 @@
-"""An exclusive lock file beside the SQLite database: one active projector per file."""
+"""Exclusive lock files beside the SQLite database: one active projector per file, one process
+at a time making its tables."""
 
 from __future__ import annotations
 
 import fcntl
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class FileLock:
@@ -34,3 +37,17 @@ class FileLock:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+@contextmanager
+def held_alone(path: str) -> Iterator[None]:
+    """Waits for, then holds, an exclusive flock on `path` for the block (the kernel drops it
+    if the process dies): processes starting together on one SQLite file make its tables one
+    at a time (eventsourcing's tracking table records its own version with a check, then an
+    insert, and the second of two starts died on the first one's row)."""
+    with open(path, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)

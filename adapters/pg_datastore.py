@@ -156,12 +156,27 @@ def prepare_database(conninfo: str, schema: str, timeout: int = 5) -> bool:
             return False
         try:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        except psycopg.errors.UniqueViolation:  # another process made it meanwhile (see above)
+            return False
         except psycopg.errors.InsufficientPrivilege:
             raise DatabaseUnavailableError(
                 f'schema "{schema}" does not exist in database "{database}" and role "{user}" '
                 f'may not create it: as a superuser, CREATE SCHEMA "{schema}" AUTHORIZATION '
                 f'"{user}"') from None
         return True
+
+
+@contextmanager
+def making_tables_alone(conninfo: str, schema: str, timeout: int = 5) -> Iterator[None]:
+    """Holds a session advisory lock (per schema) while a process makes its tables. PostgreSQL's
+    CREATE TABLE IF NOT EXISTS is no guard against the same create in another transaction: the
+    second fails on the catalog's unique index (pg_type_typname_nsp_index), so of two admins
+    started together on a new database one died with a traceback. The lock goes with its
+    connection, so a process killed meanwhile does not hold the others up."""
+    with psycopg.connect(conninfo, connect_timeout=timeout, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))",
+                     (f"edge-admin tables {schema or 'public'}",))
+        yield
 
 
 def _why(exc: psycopg.Error, where: str, database: str, user: str) -> str:

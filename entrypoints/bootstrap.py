@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -22,7 +23,7 @@ from adapters.deployment_finder import ViewDeploymentFinder
 from adapters.deployment_telemetry import ViewDeploymentTelemetry
 from adapters.event_decoding import FastMapper
 from adapters.event_log import event_log_for
-from adapters.file_lock import FileLock
+from adapters.file_lock import FileLock, held_alone
 from adapters.geo_ip import BundledGeoLocator
 from adapters.liveness import SystemClock, ViewLiveness
 from adapters.memory_bus import InProcessBus
@@ -33,7 +34,12 @@ from adapters.nats_consumer import JetStreamConsumer
 from adapters.nats_publisher import JetStreamPublisher
 from adapters.node_reports import ViewNodeReports
 from adapters.pg_commit_projection import CommitProjection
-from adapters.pg_datastore import RelayTrackingRecorder, prepare_database, tracking_recorder
+from adapters.pg_datastore import (
+    RelayTrackingRecorder,
+    making_tables_alone,
+    prepare_database,
+    tracking_recorder,
+)
 from adapters.pg_lock import AdvisoryLock, LockSession
 from adapters.pg_notify import NotifyListener, NotifySender
 from adapters.pg_recorder import CopyApplicationRecorder
@@ -474,8 +480,27 @@ def project_in_commit(store: EdgeStore, view: TableView, projector: ProjectionWo
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Raises DatabaseUnavailableError (one line: what is wrong with DATABASE_URL) before any
     pool tries; creates the `?schema=` DATABASE_URL names if it is missing, and applies the
-    pending migrations (adapters/migrate.py)."""
+    pending migrations (adapters/migrate.py). On PostgreSQL, processes starting together make
+    their tables one at a time."""
     migrate_database(settings)
+    with making_tables(settings):
+        return _build_services(settings, clock)
+
+
+def making_tables(settings: Settings) -> contextlib.AbstractContextManager[None]:
+    """Held while a process makes the tables it needs (IF NOT EXISTS is no guard against the
+    same statement in a process starting beside it)."""
+    kind = database_kind(settings.database_url)
+    if kind == "postgres":
+        return making_tables_alone(settings.postgres_conninfo(), settings.postgres_schema())
+    if kind == "sqlite":
+        database = settings.persistence_env("edge")["SQLITE_DBNAME"]
+        if database != ":memory:" and "mode=memory" not in database:
+            return held_alone(database + ".tables-lock")
+    return contextlib.nullcontext()
+
+
+def _build_services(settings: Settings, clock: Clock | None) -> Services:
     store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
     view = build_view(settings, store_pool(store))
     upgraded = prepare_view(view, store)

@@ -1,6 +1,7 @@
 """Versioned migrations (adapters/migrate.py): they make exactly the tables the code defines,
 a database made before migrations existed adopts them with its rows, a later migration applies
-once on top keeping rows, and processes starting together apply each migration once."""
+once on top keeping rows, and processes starting together apply each migration once (and make
+the other tables one at a time)."""
 
 from __future__ import annotations
 
@@ -170,6 +171,23 @@ def test_processes_starting_together_apply_each_migration_once(
     said = sorted(out.split(":")[0] for out, _ in outcomes)
     pending = len(list((FOLDER / "postgres").glob("*.sql")))
     assert said == [f"applied {pending} migration(s)", "up to date", "up to date"], outcomes
+
+
+def test_processes_starting_together_on_a_new_database_all_start(
+    fresh: Any, tmp_path: Path
+) -> None:
+    """Beyond the migrations, each start makes the event store's and read models' tables: of
+    admins started together on a new PostgreSQL database, one died with a traceback
+    (CREATE TABLE IF NOT EXISTS raced: pg_type_typname_nsp_index)."""
+    database = fresh()
+    binary = Path(sys.executable).parent / "edge-admin"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DATABASE_URL": database.url}
+    procs = [subprocess.Popen([str(binary), "projections", "status"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outcomes = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], outcomes
+    assert all(out.startswith("projection fleet: ok, at 0 of 0") for out, _ in outcomes)
 
 
 def test_a_migrator_killed_mid_way_does_not_lock_out_the_next_start(kind: str, tmp_path: Path
