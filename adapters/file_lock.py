@@ -32,6 +32,11 @@ class FileLock:
             self._fd = fd
             return True
 
+    @property
+    def sessions(self) -> int:
+        """Always 0: unlike a database session, a flock is not lost while its process runs."""
+        return 0
+
     def release(self) -> None:
         with self._guard:
             if self._fd is not None:

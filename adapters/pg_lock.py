@@ -32,6 +32,10 @@ class LockSession:
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._keys: set[int] = set()
         self._checked_at = float("-inf")  # when the session last answered
+        # Sessions opened so far: one opened again means the last one dropped (the database
+        # restarted, failed over or was away), and with it whatever the process could not
+        # record meanwhile, such as heartbeats (Services.listening_since).
+        self.opened = 0
         # The scheduler, sweeper, membership, projector and relay threads ask at once.
         self._guard = threading.Lock()
         self._trouble = Trouble(log, "the advisory lock's connection")
@@ -83,6 +87,7 @@ class LockSession:
             self._keys.clear()
             self._conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
                                          application_name=self.application_name)
+            self.opened += 1
         return self._conn
 
     def _close(self) -> None:
@@ -103,6 +108,11 @@ class AdvisoryLock:
     def held(self) -> bool:
         """True while this process holds the lock; tries to take it when it does not."""
         return self.session.held(self.key)
+
+    @property
+    def sessions(self) -> int:
+        """How many database sessions held (or tried) this process's locks so far."""
+        return self.session.opened
 
     def release(self) -> None:
         self.session.release(self.key)

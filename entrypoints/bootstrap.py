@@ -182,7 +182,11 @@ class Services:
     deliverer: Deliverer | None = None
     scheduler_lock: ProjectorLock | None = None
     admin_lock: ProjectorLock | None = None  # held while this process acts as ADMIN_ID
-    started_at: datetime | None = None  # silence counts only since (Nodes.sweep_stale, ...)
+    started_at: datetime | None = None  # silence counts only since (listening_since)
+    # listening_since: the scheduler lock's sessions when last looked, and when one was opened
+    # again (the database seen back).
+    _lock_sessions: int | None = field(default=None, init=False, repr=False)
+    _resumed_at: datetime | None = field(default=None, init=False, repr=False)
     default_cluster_ensured: bool = False
     rebuilding_to: int = 0  # the position the read model must reach at start to be ready
     upgraded: bool = False  # the read models were rebuilt at start for a new read-model version
@@ -198,6 +202,24 @@ class Services:
             self.listener.start()
         self.ensure_default_cluster()
         self.check_sealed()
+
+    def listening_since(self) -> datetime | None:
+        """Since when silence counts (a node's missed heartbeats, a start or a result not
+        reported): this process's start, or when its locks' session was last opened again
+        after one dropped (None: not started). Meanwhile the database was away, restarting or
+        failing over, and agents' reports were refused: when it came back every node looked
+        silent, and the sweep marked them all unreachable, which failed the deployments they
+        had not started yet. Called by the sweeper and the scheduler after asking for the
+        scheduler lock, which opens the session again when it dropped."""
+        lock, started = self.scheduler_lock, self.started_at
+        if lock is None or started is None:
+            return started
+        sessions = lock.sessions
+        if self._lock_sessions is not None and sessions != self._lock_sessions:
+            self._resumed_at = self.writes.clock.now()
+        self._lock_sessions = sessions
+        resumed = self._resumed_at
+        return started if resumed is None else max(started, resumed)
 
     def listen(self) -> None:
         """Starts waking the projector and the relay on other processes' commits (PostgreSQL

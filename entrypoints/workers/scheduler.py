@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 
 from application.deployments import BATCH as DEPLOYMENTS_BATCH
 from application.executions import BATCH
@@ -34,14 +35,16 @@ def _drain(step: Callable[[], int], batch: int = BATCH) -> int:
 def schedule_once(services: Services) -> int:
     """One pass of every duty; returns how many executions or chunks it handled."""
     lock = services.scheduler_lock
-    if lock is not None and not lock.held():
+    held = lock is None or lock.held()
+    since = services.listening_since()  # after held(): it notices a session opened again
+    if not held:
         return 0
     executions = services.executions
     grace = services.settings.execution_unreachable_grace
     handled = _drain(executions.expire_due)
     services.counters.add("commands.expiration_total")
     handled += _drain(executions.abandon_orphans)
-    handled += _drain(lambda: executions.expire_unreachable(grace, services.started_at))
+    handled += _drain(lambda: executions.expire_unreachable(grace, since))
     retention = services.settings.execution_retention_days
     if retention > 0:
         handled += _drain(lambda: executions.prune_finished(retention))
@@ -50,9 +53,9 @@ def schedule_once(services: Services) -> int:
         handled += _drain(lambda: services.deployment_telemetry.prune(telemetry_days))
         handled += _drain(lambda: services.resource_health.prune(telemetry_days))
     handled += services.deployments.stop_all_overdue()
-    handled += _unstarted(services)
+    handled += _unstarted(services, since)
     handled += services.runtime_controls.expire_overdue(
-        services.settings.deployment_start_deadline, services.started_at)
+        services.settings.deployment_start_deadline, since)
     for _ in range(UPDATE_CHUNKS_PER_PASS):
         if not services.self_updates.process_next():
             break
@@ -60,11 +63,11 @@ def schedule_once(services: Services) -> int:
     return handled
 
 
-def _unstarted(services: Services) -> int:
+def _unstarted(services: Services, since: datetime | None) -> int:
     deployments = services.deployments
     handled = _drain(deployments.abandon_on_lost_nodes, DEPLOYMENTS_BATCH)
     deadline = services.settings.deployment_start_deadline
-    handled += _drain(lambda: deployments.expire_unstarted(deadline, services.started_at),
+    handled += _drain(lambda: deployments.expire_unstarted(deadline, since),
                       DEPLOYMENTS_BATCH)
     return handled
 

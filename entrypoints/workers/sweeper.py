@@ -13,10 +13,12 @@ def sweep_once(services: Services) -> int:
     """One pass; returns how many transitions it recorded. With several admins only the
     scheduler-lock holder sweeps, so a missed heartbeat is recorded once."""
     lock = services.scheduler_lock
-    if lock is not None and not lock.held():
+    held = lock is None or lock.held()
+    since = services.listening_since()  # after held(): it notices a session opened again
+    if not held:
         return 0
     settings = services.settings
-    return services.nodes.sweep_stale(services.started_at, settings.node_unhealthy_after,
+    return services.nodes.sweep_stale(since, settings.node_unhealthy_after,
                                       settings.node_unreachable_after)
 
 

@@ -1,22 +1,28 @@
-"""The scheduler on PostgreSQL: expiry survives an admin restart, and with two admins on one
-database only the holder of the scheduler lock acts."""
+"""The scheduler on PostgreSQL: expiry survives an admin restart, with two admins on one
+database only the holder of the scheduler lock acts, and silence during a database outage is
+not counted against the nodes."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import timedelta
 from uuid import UUID
 
 import msgspec
+import psycopg
 import pytest
 
 from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
 from application.commands import CreateCommand
 from application.enrollment_keys import IssueEnrollmentKey
+from domain.node_status import NodeStatus
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.workers.scheduler import schedule_once
+from entrypoints.workers.sweeper import sweep_once
 from projections.query import Cond, ListQuery
-from tests.conftest import make_settings
+from tests.conftest import PG_BASE, make_settings
 from tests.fakes import FixedClock
 
 pytestmark = pytest.mark.integration
@@ -89,3 +95,38 @@ def test_only_the_lock_holder_runs_the_scheduler(pg_url: str) -> None:
         assert _statuses(two, command_two) == ["expired"] * 3
     finally:
         two.close()
+
+
+def test_silence_while_the_database_was_away_is_not_the_nodes(pg_url: str) -> None:
+    """Heartbeats are refused while the database is away: when it came back, the sweep found
+    every node silent for as long as the outage and marked them unreachable (which also failed
+    the deployments they had not started). Silence counts again from the database's return."""
+    clock = FixedClock()
+    app_name = f"t{uuid.uuid4().hex[:10]}"
+    services = build_services(make_settings(pg_url, database_app_name=app_name), clock=clock)
+    services.start()
+    try:
+        [node] = _fleet(services, 1)
+        services.nodes.heartbeat(node, NodeStatus.HEALTHY)
+        assert sweep_once(services) == 0
+        clock.advance(120)  # the outage: no heartbeat could be recorded
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:  # the server restarting
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE application_name = %s", (f"{app_name}:locks",))
+        time.sleep(1.1)  # a session that answered is trusted for a second
+        assert sweep_once(services) == 0  # the dropped session: the lock is lost
+        lock = services.scheduler_lock
+        assert lock is not None and lock.held()  # the database is back
+        assert sweep_once(services) == 0
+        assert _node_status(services, node) == "healthy"
+        clock.advance(31)  # silent for this long since the database came back
+        assert sweep_once(services) == 1
+        assert _node_status(services, node) == "unhealthy"
+    finally:
+        services.close()
+
+
+def _node_status(services: Services, node: UUID) -> str:
+    row = services.view.get("nodes", node)
+    assert row is not None
+    return str(row["status"])
