@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -62,13 +62,16 @@ class MemoryDeliveryQueue:
                     added += 1
         return added
 
-    def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[Claim]:
+    def claim(self, now: datetime, limit: int, lease_seconds: float, *,
+              exclude: Collection[UUID] = (), only: UUID | None = None) -> list[Claim]:
         lease = now + timedelta(seconds=lease_seconds)
         with self._lock:
             due = sorted(
                 (r for r in self._rows.values()
                  if r.status == PENDING and r.next_attempt_at is not None
-                 and r.next_attempt_at <= now and (r.lease_until is None or r.lease_until < now)),
+                 and r.next_attempt_at <= now and (r.lease_until is None or r.lease_until < now)
+                 and r.delivery.webhook_id not in exclude
+                 and (only is None or r.delivery.webhook_id == only)),
                 key=lambda r: (r.next_attempt_at or now, r.delivery.position),
             )[:limit]
             claims = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,20 +93,27 @@ class SqlDeliveryQueue(ABC):
                 added += max(cur.rowcount, 0)
         return added
 
-    def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[Claim]:
+    def claim(self, now: datetime, limit: int, lease_seconds: float, *,
+              exclude: Collection[UUID] = (), only: UUID | None = None) -> list[Claim]:
         p, lease = self.p, now + timedelta(seconds=lease_seconds)
+        which, webhooks = "", [self._uuid(w) for w in exclude]
+        if webhooks:
+            which += f"AND webhook_id NOT IN ({', '.join(p for _ in webhooks)}) "
+        if only is not None:
+            which += f"AND webhook_id = {p} "
+            webhooks.append(self._uuid(only))
         due = (f"SELECT id FROM {self.t} WHERE status = 'pending' AND next_attempt_at <= {p} "
-               f"AND (lease_until IS NULL OR lease_until < {p}) "
+               f"AND (lease_until IS NULL OR lease_until < {p}) {which}"
                f"ORDER BY next_attempt_at, position LIMIT {p}")
         returning = "id, webhook_id, message_id, event_type, position, body, attempts"
         with self._tx(immediate=True) as cur:
             if self.postgres:
                 cur.execute(f"UPDATE {self.t} SET lease_until = {p} WHERE id IN "
                             f"({due} FOR UPDATE SKIP LOCKED) RETURNING {returning}",
-                            (lease, now, now, limit))
+                            (lease, now, now, *webhooks, limit))
                 rows = cur.fetchall()
             else:
-                cur.execute(due, (self._time(now), self._time(now), limit))
+                cur.execute(due, (self._time(now), self._time(now), *webhooks, limit))
                 ids = [r["id"] for r in cur.fetchall()]
                 marks = ", ".join(p for _ in ids)
                 rows = []

@@ -13,11 +13,13 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import Enum
+from functools import partial
 from typing import Protocol
 from uuid import UUID
 
@@ -34,6 +36,7 @@ STATUSES = (PENDING, SUCCEEDED, FAILED)
 WEBHOOK_DELETED = "webhook deleted"
 UNSEALABLE = "webhook secret cannot be unsealed"
 UNSEALABLE_HINT = "the key that sealed it is missing from ENCRYPTION_KEY"
+SLOW_AFTER = 1.0  # seconds: an attempt this long makes its webhook slow (Deliverer)
 
 
 class Verdict(Enum):
@@ -169,8 +172,10 @@ class DeliveryLedger(Protocol):
 
     def enqueue(self, deliveries: Sequence[NewDelivery]) -> int: ...
 
-    def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[Claim]:
-        """Leases up to `limit` due pending deliveries (not leased by a live worker)."""
+    def claim(self, now: datetime, limit: int, lease_seconds: float, *,
+              exclude: Collection[UUID] = (), only: UUID | None = None) -> list[Claim]:
+        """Leases up to `limit` due pending deliveries (not leased by a live worker), of no
+        webhook in `exclude`, and only of webhook `only` when given."""
         ...
 
     def settle(self, claim: Claim, settlement: Settlement) -> bool:
@@ -224,11 +229,22 @@ class Deliverer:
         concurrency: int = 64,
         poll_interval: float = 0.5,
         rand: Callable[[], float] = random.random,
+        slow_after: float = SLOW_AFTER,
+        slow_share: int | None = None,
     ) -> None:
         self.ledger, self.transport, self.targets, self.clock = ledger, transport, targets, clock
         self.policy = policy or RetryPolicy()
         self.lease_seconds = lease_seconds
         self.concurrency = concurrency
+        # A slow webhook (its last attempt took `slow_after` or more: a receiver that hangs
+        # until the timeout, or answers in seconds) has at most `slow_share` deliveries in
+        # flight. Without a share, one receiver that hung took every slot in turn (its oldest
+        # rows come due first) and every other webhook's deliveries went at its pace: 64 per
+        # timeout instead of hundreds a second.
+        self.slow_after = slow_after
+        self.slow_share = slow_share if slow_share is not None else max(1, concurrency // 4)
+        self._slow: dict[UUID, None] = {}  # insertion-ordered set
+        self._in_flight: Counter[UUID] = Counter()
         self.poll_interval = poll_interval
         self.rand = rand
         self.counts = {"attempts": 0, SUCCEEDED: 0, FAILED: 0, "recoverable": 0, "lost_leases": 0}
@@ -281,6 +297,8 @@ class Deliverer:
         except Exception:  # the worker outlives database outages
             log.warning("delivery %s not recorded; it will be retried", claim.id, exc_info=True)
             return None
+        if settlement.attempt is not None:
+            self._pace(claim.webhook_id, settlement.attempt)
         self.counts["attempts"] += settlement.attempt is not None
         if not kept:
             self.counts["lost_leases"] += 1
@@ -304,10 +322,12 @@ class Deliverer:
             while not stop.is_set():
                 self._wakeup.clear()
                 free = self.concurrency - len(inflight)
-                claims = await self._claim(free) if free > 0 else []
+                claims = await self._claim_fairly(free) if free > 0 else []
                 for claim in claims:
                     task = asyncio.create_task(self.deliver(claim))
                     inflight.add(task)
+                    self._in_flight[claim.webhook_id] += 1
+                    task.add_done_callback(partial(self._landed, claim.webhook_id))
                     task.add_done_callback(inflight.discard)
                 if free > 0 and len(claims) < free:
                     await self._wakeup.sleep(stop, self.poll_interval)
@@ -321,11 +341,34 @@ class Deliverer:
     async def close(self) -> None:
         await self.transport.close()
 
-    async def _claim(self, limit: int) -> list[Claim]:
+    def _pace(self, webhook_id: UUID, attempt: Attempt) -> None:
+        if attempt.duration_ms >= self.slow_after * 1000:
+            self._slow[webhook_id] = None
+        else:
+            self._slow.pop(webhook_id, None)
+
+    def _landed(self, webhook_id: UUID, _: object) -> None:
+        self._in_flight[webhook_id] -= 1
+        if self._in_flight[webhook_id] <= 0:
+            del self._in_flight[webhook_id]
+
+    async def _claim_fairly(self, free: int) -> list[Claim]:
+        """Up to `free` claims: any webhook's but the slow ones', then each slow one's up to
+        its share."""
+        slow = list(self._slow)
+        claims = await self._claim(free, exclude=slow)
+        for webhook_id in slow:
+            room = min(self.slow_share - self._in_flight[webhook_id], free - len(claims))
+            if room > 0:
+                claims += await self._claim(room, only=webhook_id)
+        return claims
+
+    async def _claim(self, limit: int, exclude: Collection[UUID] = (),
+                     only: UUID | None = None) -> list[Claim]:
         try:
-            claimed = await asyncio.to_thread(
-                self.ledger.claim, self.clock.now(), limit, self.lease_seconds
-            )
+            claimed = await asyncio.to_thread(partial(
+                self.ledger.claim, self.clock.now(), limit, self.lease_seconds,
+                exclude=exclude, only=only))
         except Exception as exc:  # noqa: BLE001 - the worker outlives database outages
             self._claims.failed(exc)
             return []

@@ -60,6 +60,20 @@ def test_enqueue_is_idempotent_and_claims_return_the_exact_body(
     assert queue.claim(clock.now(), 10, 30) == []  # all leased
 
 
+def test_claims_leave_out_or_keep_to_the_webhooks_asked(
+    queue: AnyDeliveryQueue, clock: FixedClock
+) -> None:
+    """The worker claims slow webhooks' deliveries apart, up to their share (Deliverer)."""
+    slow, other, third = uuid4(), uuid4(), uuid4()
+    queue.enqueue([delivery(slow, 1), delivery(slow, 2), delivery(other, 3), delivery(third, 4)])
+    claims = queue.claim(clock.now(), 10, 30, exclude=[slow, third])
+    assert [(c.webhook_id, c.position) for c in claims] == [(other, 3)]
+    claims = queue.claim(clock.now(), 1, 30, only=slow)
+    assert [(c.webhook_id, c.position) for c in claims] == [(slow, 1)]
+    claims = queue.claim(clock.now(), 10, 30, exclude=[other])
+    assert [(c.webhook_id, c.position) for c in claims] == [(slow, 2), (third, 4)]
+
+
 def test_expired_lease_is_retried_and_the_stale_holder_is_fenced_off(
     queue: AnyDeliveryQueue, clock: FixedClock
 ) -> None:

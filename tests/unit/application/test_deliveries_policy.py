@@ -242,3 +242,58 @@ def test_run_delivers_as_soon_as_woken() -> None:
     asyncio.run(scenario())
     assert world.queue.counts() == {"pending": 0, "succeeded": 1, "failed": 0}
     assert world.deliverer.counts[SUCCEEDED] == 1
+
+
+class PacedTransport:
+    """Answers at once, but a request to a `hang` host only after `hang` seconds, with no
+    answer (a receiver that never answers, seen at the timeout)."""
+
+    def __init__(self, hang: float) -> None:
+        self.hang = hang
+        self.sent: list[str] = []
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
+        self.sent.append(url)
+        if "hang" in url:
+            await asyncio.sleep(self.hang)
+            return Sent(error=f"no answer within {self.hang:g}s")
+        return Sent(status_code=204)
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_receiver_that_hangs_does_not_hold_up_the_other_webhooks() -> None:
+    """A hanging receiver's deliveries came due first and took every slot in turn, so another
+    webhook's waited for all of them, one timeout per `concurrency` (seen: 6 webhooks
+    delivering 8 a second between them, one of them hanging). A slow webhook now has its
+    share of the slots, no more."""
+    clock = FixedClock()
+    queue = MemoryDeliveryQueue(clock)
+    hang, ok = uuid4(), uuid4()
+    targets = {hang: WebhookTarget("https://hang.example.com/h", SECRET, {}),
+               ok: WebhookTarget("https://ok.example.com/h", SECRET, {})}
+    transport = PacedTransport(hang=0.2)
+    deliverer = Deliverer(queue, transport, targets.get, clock, lease_seconds=30, concurrency=4,
+                          rand=lambda: 0.5, slow_after=0.1)
+    queue.enqueue([NewDelivery(uuid4(), hang, uuid4(), "edge.node.registered", n, b"{}")
+                   for n in range(40)])
+    queue.enqueue([NewDelivery(uuid4(), ok, uuid4(), "edge.node.registered", 40 + n, b"{}")
+                   for n in range(8)])
+
+    async def scenario() -> int:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(deliverer.run(stop))
+        try:
+            for _ in range(1000):
+                if queue.counts(ok)[SUCCEEDED] == 8:
+                    break
+                await asyncio.sleep(0.01)
+            return sum("hang" in url for url in transport.sent)
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 5)
+
+    hung = asyncio.run(scenario())
+    assert queue.counts(ok)[SUCCEEDED] == 8
+    assert hung <= 4 + deliverer.slow_share  # its first claim (still unknown), then its share
