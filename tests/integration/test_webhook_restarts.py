@@ -181,7 +181,9 @@ def test_relay_sigkilled_at_random_moments_publishes_each_event_once_in_order(
         print(f"relay killed {kills} times; stream position at each kill: {progress}")
         assert kills >= 3
         assert len({p for p in progress if p}) >= 2  # killed while making progress, repeatedly
-        assert len(expected) == 60 * 25 * 2  # registered + status_changed per node
+        # registered + status_changed per node, for 60 batches of 25 or more: the writer goes
+        # on until the third kill, which a loaded machine makes later
+        assert len(expected) >= 60 * 25 * 2 and len(expected) % (25 * 2) == 0
         assert positions == expected, f"seed {seed}"
     finally:
         if writer.ident is not None:
