@@ -54,6 +54,14 @@ class Topology:
     def weak_leader(self) -> str:
         return self.live[0].name if self.live else self.me.name
 
+    @property
+    def left_out(self) -> bool:
+        """This running admin is not a present member: a peer forgot it while it could not
+        check in (partitioned from the database, or the database away, for longer than
+        ADMIN_FORGET_AFTER_SECONDS), or it left."""
+        mine = admin_uuid(self.me.admin_id)
+        return not any(m.id == mine and m.present for m, _ in self.members)
+
 
 class Admins:
     """Membership commands and the topology computation, for this admin process."""

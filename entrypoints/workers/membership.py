@@ -23,7 +23,14 @@ def membership_once(services: Services) -> None:
     lock = services.scheduler_lock
     if lock is None or lock.held():
         admins.forget_silent(timedelta(seconds=services.settings.admin_forget_after))
-    admins.recompute()
+    if admins.recompute().left_out:
+        # Forgotten by a peer while it could not check in: it joins again. Before, it went on
+        # checking in outside the topology until restarted, its capacity lost (degraded, if
+        # the others' could not hold the nodes), and after a database away for longer than
+        # ADMIN_FORGET_AFTER_SECONDS the lock holder forgot every other admin for good.
+        log.warning("this admin was forgotten by a peer (silent for longer than "
+                    "ADMIN_FORGET_AFTER_SECONDS); joining the admin cluster again")
+        join_admin_cluster(services)
 
 
 async def run_membership(services: Services, stop: asyncio.Event,

@@ -15,6 +15,7 @@ from application.enrollment_keys import IssueEnrollmentKey
 from domain.admin import Admin, admin_uuid
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services, build_admins, build_services
+from entrypoints.workers.membership import join_admin_cluster, membership_once
 from tests.conftest import make_settings
 from tests.fakes import FixedClock
 
@@ -118,3 +119,22 @@ def test_degraded_when_nodes_exceed_capacity_and_clusters_orphaned(services: Ser
 def test_a_bad_admin_id_is_refused(services: Services) -> None:
     with pytest.raises(InvalidValueError):
         Admin.join("NOT-VALID", "admin-cluster-main", 10, "http://x", services.writes.clock.now())
+
+
+def test_an_admin_forgotten_while_it_could_not_check_in_joins_again(
+    services: Services, clock: FixedClock
+) -> None:
+    """Partitioned from the database (or the database away) for longer than the forget
+    threshold, a running admin was forgotten by a peer and, checking in again, stayed out of
+    the topology until restarted: its capacity lost for good."""
+    join_admin_cluster(services)
+    a = peer(services, "aaaaaaaaaaaa")
+    a.join()
+    for _ in range(8):  # a checks in; this admin cannot
+        clock.advance(OFFLINE)
+        a.check_in()
+    assert a.forget_silent(timedelta(seconds=7 * OFFLINE)) == 1
+    assert [m.name for m in a.recompute().live] == ["admin-aaaaaaaaaaaa"]
+    membership_once(services)  # this admin's next pass, the database reachable again
+    assert [m.name for m in a.recompute().live] == ["admin-aaaaaaaaaaaa", "admin-bbbbbbbbbbbb"]
+    assert not services.admins.latest().left_out
