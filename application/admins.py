@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from application.counters import Counters
@@ -75,6 +75,9 @@ class Admins:
         self._latest: Topology | None = None
         self._lock = threading.Lock()
         self.joined = False  # recorded as joined by this process (a failed join is retried)
+        # When this admin could hear its peers again after the database was away: their
+        # silence counts from then (kept for the recomputations of API reads, which do not know).
+        self.heard_since: datetime | None = None
 
     def join(self) -> None:
         me = self.me
@@ -105,12 +108,15 @@ class Admins:
 
         self.writes.run(decide)
 
-    def forget_silent(self, after: timedelta) -> int:
-        """Zombie cleanup: peers silent for `after` leave the topology (they rejoin on start)."""
+    def forget_silent(self, after: timedelta, heard_since: datetime | None = None) -> int:
+        """Zombie cleanup: peers silent for `after` leave the topology (they join again when
+        they notice). `heard_since`: when this admin could hear them again after the database
+        was away (their silence counts from then); kept for later calls."""
+        heard_since = self._heard(heard_since)
         now = self.writes.clock.now()
         silent = [m.id for m in self.directory.members()
                   if m.present and m.id != admin_uuid(self.me.admin_id)
-                  and (m.last_checked_in is None or now - m.last_checked_in >= after)]
+                  and now - _last_heard(m, heard_since) >= after]
 
         def decide(uow: UnitOfWork) -> None:
             for admin_id in silent:
@@ -125,10 +131,12 @@ class Admins:
         self.counters.set("vpn.zombie_cleanup_deleted_count", len(silent))
         return len(silent)
 
-    def recompute(self) -> Topology:
+    def recompute(self, heard_since: datetime | None = None) -> Topology:
+        """`heard_since`: as in `forget_silent`."""
+        heard_since = self._heard(heard_since)
         now = self.writes.clock.now()
         members = self.directory.members()
-        statuses = [(m, self._status(m, now)) for m in members]
+        statuses = [(m, self._status(m, now, heard_since)) for m in members]
         mine = self.me.admin_cluster_name
         live = sorted((m for m, s in statuses if s == "online" and m.admin_cluster_name == mine),
                       key=lambda m: m.name)
@@ -141,6 +149,11 @@ class Admins:
         self.counters.add("metadata.recomputations_total")
         return topology
 
+    def _heard(self, since: datetime | None) -> datetime | None:
+        if since is not None and (self.heard_since is None or since > self.heard_since):
+            self.heard_since = since
+        return self.heard_since
+
     def latest(self) -> Topology:
         with self._lock:
             latest = self._latest
@@ -149,10 +162,20 @@ class Admins:
     def degraded(self) -> bool:
         return self.latest().shards.degraded
 
-    def _status(self, member: AdminMember, now: datetime) -> AdminStatus:
+    def _status(self, member: AdminMember, now: datetime,
+                heard_since: datetime | None) -> AdminStatus:
         if not member.present:
             return "disconnected"
         if member.id == admin_uuid(self.me.admin_id):
             return "online"  # this process is, by definition, alive
-        seen = member.last_checked_in
-        return "online" if seen is not None and now - seen < self.offline_after else "offline"
+        return "online" if now - _last_heard(member, heard_since) < self.offline_after else (
+            "offline")
+
+
+def _last_heard(member: AdminMember, heard_since: datetime | None) -> datetime:
+    """A peer's last check-in, or when this admin could hear it again if later; a peer that
+    never checked in counts as silent since ever (unless heard since)."""
+    seen = member.last_checked_in
+    if heard_since is not None and (seen is None or heard_since > seen):
+        return heard_since
+    return seen if seen is not None else datetime.min.replace(tzinfo=UTC)

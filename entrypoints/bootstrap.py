@@ -205,21 +205,28 @@ class Services:
 
     def listening_since(self) -> datetime | None:
         """Since when silence counts (a node's missed heartbeats, a start or a result not
-        reported): this process's start, or when its locks' session was last opened again
-        after one dropped (None: not started). Meanwhile the database was away, restarting or
-        failing over, and agents' reports were refused: when it came back every node looked
+        reported): this process's start, or when the database was last seen back (None: not
+        started). Meanwhile agents' reports were refused: when it came back every node looked
         silent, and the sweep marked them all unreachable, which failed the deployments they
-        had not started yet. Called by the sweeper and the scheduler after asking for the
-        scheduler lock, which opens the session again when it dropped."""
-        lock, started = self.scheduler_lock, self.started_at
-        if lock is None or started is None:
+        had not started yet."""
+        started, back = self.started_at, self.database_back_at()
+        if started is None or back is None:
             return started
+        return max(started, back)
+
+    def database_back_at(self) -> datetime | None:
+        """When this process's locks' session was last opened again after one dropped: the
+        database was away, restarting or failing over (None: not since the start). Called by
+        the sweeper, the scheduler and the membership pass after asking for the scheduler
+        lock, which opens the session again when it dropped."""
+        lock = self.scheduler_lock
+        if lock is None:
+            return None
         sessions = lock.sessions
         if self._lock_sessions is not None and sessions != self._lock_sessions:
             self._resumed_at = self.writes.clock.now()
         self._lock_sessions = sessions
-        resumed = self._resumed_at
-        return started if resumed is None else max(started, resumed)
+        return self._resumed_at
 
     def listen(self) -> None:
         """Starts waking the projector and the relay on other processes' commits (PostgreSQL

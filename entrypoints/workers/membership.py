@@ -21,9 +21,14 @@ def membership_once(services: Services) -> None:
     services.ensure_default_cluster()
     admins.check_in()
     lock = services.scheduler_lock
-    if lock is None or lock.held():
-        admins.forget_silent(timedelta(seconds=services.settings.admin_forget_after))
-    if admins.recompute().left_out:
+    held = lock is None or lock.held()
+    # Peers could not check in while the database was away either: their silence counts
+    # from its return (before, every admin saw the others offline for a pass, so degraded and
+    # refusing writes for a moment, and the lock holder forgot them after a long outage).
+    back = services.database_back_at()  # after held(): it notices a session opened again
+    if held:
+        admins.forget_silent(timedelta(seconds=services.settings.admin_forget_after), back)
+    if admins.recompute(back).left_out:
         # Forgotten by a peer while it could not check in: it joins again. Before, it went on
         # checking in outside the topology until restarted, its capacity lost (degraded, if
         # the others' could not hold the nodes), and after a database away for longer than

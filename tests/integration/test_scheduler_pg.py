@@ -1,6 +1,6 @@
 """The scheduler on PostgreSQL: expiry survives an admin restart, with two admins on one
 database only the holder of the scheduler lock acts, and silence during a database outage is
-not counted against the nodes."""
+counted against neither the nodes nor the other admins."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from application.commands import CreateCommand
 from application.enrollment_keys import IssueEnrollmentKey
 from domain.node_status import NodeStatus
 from entrypoints.bootstrap import Services, build_services
+from entrypoints.workers.membership import join_admin_cluster, membership_once
 from entrypoints.workers.scheduler import schedule_once
 from entrypoints.workers.sweeper import sweep_once
 from projections.query import Cond, ListQuery
@@ -130,3 +131,44 @@ def _node_status(services: Services, node: UUID) -> str:
     row = services.view.get("nodes", node)
     assert row is not None
     return str(row["status"])
+
+
+def test_peers_silent_while_the_database_was_away_stay_in_the_topology(pg_url: str) -> None:
+    """Admins could not check in while the database was away either: when it came back, each
+    saw the others offline for a pass (degraded, refusing writes, clusters moved), and after an
+    outage longer than ADMIN_FORGET_AFTER_SECONDS the lock holder forgot them."""
+    clock = FixedClock()
+    app_name = f"t{uuid.uuid4().hex[:10]}"
+    mine = build_services(make_settings(pg_url, database_app_name=app_name,
+                                        admin_id="bbbbbbbbbbbb"), clock=clock)
+    peer = build_services(make_settings(pg_url, admin_id="aaaaaaaaaaaa"), clock=clock)
+    mine.start()
+    peer.start()
+    both = ["admin-aaaaaaaaaaaa", "admin-bbbbbbbbbbbb"]
+    try:
+        join_admin_cluster(peer)
+        join_admin_cluster(mine)
+        membership_once(mine)
+        assert [m.name for m in mine.admins.latest().live] == both
+        clock.advance(2 * 3600)  # the outage: nobody could check in, for longer than forgetting
+        lock = mine.scheduler_lock
+        assert lock is not None
+        opened = lock.sessions
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:  # the server restarting
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE application_name = %s", (f"{app_name}:locks",))
+        deadline = time.monotonic() + 10
+        while lock.sessions == opened:  # noticed (by the projector's lock too), opened again
+            assert time.monotonic() < deadline
+            lock.held()
+            time.sleep(0.1)
+        membership_once(mine)  # its first pass with the database back
+        assert [m.name for m in mine.admins.latest().live] == both
+        assert [m.name for m in mine.admins.recompute().live] == both  # as GET /admins/... do
+        assert not mine.admins.degraded()
+        clock.advance(16)  # the peer stays silent since: now it is offline
+        membership_once(mine)
+        assert [m.name for m in mine.admins.latest().live] == ["admin-bbbbbbbbbbbb"]
+    finally:
+        mine.close()
+        peer.close()
