@@ -179,9 +179,13 @@ def test_a_cancel_asked_while_the_agent_was_down_ends_cancelled_after_its_restar
     cluster, key = admin.new_cluster()
     proc = start(agents, "k", key)
     [node] = agents.healthy(cluster, 1)
-    command_id = command(admin, "echo begun; exec sleep 120", {"type": "nodes",
-                                                               "node_ids": [node]})
+    # Killed only once the command runs: killed between the hand-out and the agent's journal,
+    # it never ran, and the cancel rightly ends it with no exit code.
+    running = agents.tmp / "cancel-running"
+    command_id = command(admin, f"echo begun; touch {running}; exec sleep 120",
+                         {"type": "nodes", "node_ids": [node]})
     row = sent(agents, command_id)
+    agents.wait(lambda: running.exists() or None, "the command running")
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(10) == -signal.SIGKILL
     cancel = admin.http.patch(f"/api/v1/command_executions/{row['id']}/cancel")

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def fleet(tmp_path: Path, engine: Engine) -> Iterator[Fleet]:
     children = Children(tmp_path / "logs")
+    before = set(names(engine))
     running = None
     try:
         running = Fleet(children, tmp_path, engine)
@@ -30,10 +31,16 @@ def fleet(tmp_path: Path, engine: Engine) -> Iterator[Fleet]:
         if running is not None:
             running.http.close()
         children.close()
+        # The engine is the suite's: later tests count its edge- containers, and the last
+        # deployment here is left running when the agents go.
+        made = [n for n in names(engine) if n.startswith("edge-") and n not in before]
+        if made:
+            subprocess.run(["podman", "rm", "-f", "-t", "0", *made], env=engine.env,
+                           check=True, capture_output=True, timeout=120)
 
 
-def names(fleet: Fleet) -> list[str]:
-    return subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], env=fleet.engine.env,
+def names(engine: Engine) -> list[str]:
+    return subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], env=engine.env,
                           check=True, capture_output=True, text=True, timeout=60).stdout.split()
 
 
@@ -51,10 +58,10 @@ def test_a_random_agent_restarted_after_a_crash_removes_what_its_deleted_node_ra
     deleted = fleet.http.delete(f"/api/v1/nodes/{hosts['montreal']}", headers=fleet.api)
     assert deleted.status_code == 204, deleted.text
     assert "was deleted" in fleet.reaches(orphan, "Status.ERROR")["error_detail"]
-    assert f"edge-{orphan}" in names(fleet)  # no agent watches it now
+    assert f"edge-{orphan}" in names(fleet.engine)  # no agent watches it now
 
     fleet.children.spawn("montreal-again", argv, env)
-    eventually(lambda: f"edge-{orphan}" not in names(fleet), "the orphan removed",
+    eventually(lambda: f"edge-{orphan}" not in names(fleet.engine), "the orphan removed",
                fleet.children, timeout=60)
     log = fleet.children.log("montreal-again")
     assert f"found deployment {orphan}" not in log  # not adopted, so never reported
