@@ -184,9 +184,11 @@ def _reason(exc: aiohttp.ClientConnectorError) -> str:
 
 class ViewWebhookTargets:
     """Finds a webhook in the read model and unseals its secret and headers for a delivery;
-    None when it was deleted. Answers are reused for `ttl` seconds (webhooks are immutable, so
-    only a deletion can be missed, and only for that long). A secret that does not open raises
-    UnsealError, after `unsealing` has logged and counted it."""
+    None when it was deleted. Answers found are reused for `ttl` seconds (webhooks are
+    immutable, so only a deletion can be missed, and only for that long); a miss is not, since
+    it may be a webhook the read model does not hold yet (rebuilt after an upgrade) that the
+    next look finds. A secret that does not open raises UnsealError, after `unsealing` has
+    logged and counted it."""
 
     def __init__(self, view: TableView, reads: WebhookReads, box: SecretBox,
                  ttl: float = 2.0, unsealing: UnsealFailures | None = None) -> None:
@@ -195,7 +197,7 @@ class ViewWebhookTargets:
         self.ttl = ttl
         self.unsealing = unsealing or UnsealFailures()
         self._lock = threading.Lock()
-        self._cache: dict[UUID, tuple[float, WebhookTarget | None]] = {}
+        self._cache: dict[UUID, tuple[float, WebhookTarget]] = {}
 
     def __call__(self, webhook_id: UUID) -> WebhookTarget | None:
         now = time.monotonic()
@@ -217,6 +219,8 @@ class ViewWebhookTargets:
                                       partial(_deployment_live, self.view, hook["request_id"]))
                 raise
             target = WebhookTarget(url=hook["url"], secret=secret, headers={})
+        if target is None:
+            return None
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

@@ -37,6 +37,7 @@ WEBHOOK_DELETED = "webhook deleted"
 UNSEALABLE = "webhook secret cannot be unsealed"
 UNSEALABLE_HINT = "the key that sealed it is missing from ENCRYPTION_KEY"
 SLOW_AFTER = 1.0  # seconds: an attempt this long makes its webhook slow (Deliverer)
+UNPROJECTED = "waiting for the read models to reach position {}"
 
 
 class Verdict(Enum):
@@ -231,8 +232,16 @@ class Deliverer:
         rand: Callable[[], float] = random.random,
         slow_after: float = SLOW_AFTER,
         slow_share: int | None = None,
+        projected: Callable[[], int] | None = None,
+        unprojected_wait: float = 5.0,
     ) -> None:
         self.ledger, self.transport, self.targets, self.clock = ledger, transport, targets, clock
+        # The position the read model `targets` reads holds. A webhook missing from it is
+        # deleted only once it holds the delivery's event: the webhook existed before that
+        # event, and while the read models are rebuilt after an upgrade (or catch up) it may
+        # simply not be in yet. Such a delivery waits `unprojected_wait` s, no attempt counted.
+        self.projected = projected
+        self.unprojected_wait = unprojected_wait
         self.policy = policy or RetryPolicy()
         self.lease_seconds = lease_seconds
         self.concurrency = concurrency
@@ -278,6 +287,11 @@ class Deliverer:
             return Settlement(FAILED, started, None, None,
                               f"{UNSEALABLE}: {exc}; {UNSEALABLE_HINT}")
         if target is None:
+            if self.projected is not None and await asyncio.to_thread(
+                    self.projected) < claim.position:
+                return Settlement(PENDING, started,
+                                  started + timedelta(seconds=self.unprojected_wait), None,
+                                  UNPROJECTED.format(claim.position))
             return Settlement(FAILED, started, None, None, WEBHOOK_DELETED)
         headers = {**target.headers,
                    **signed_headers(claim, target.secret, int(started.timestamp()))}

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -475,7 +476,7 @@ def store_pool(store: EdgeStore) -> PostgresDatastore | None:
 
 def build_deliverer(  # noqa: PLR0913
     settings: Settings, queue: AnyDeliveryQueue, view: TableView, box: AesGcmBox, clock: Clock,
-    unsealing: UnsealFailures | None = None,
+    projected: Callable[[], int], unsealing: UnsealFailures | None = None,
 ) -> Deliverer:
     transport = HttpWebhookTransport(SsrfGuard(settings.webhook_allow_private_ips),
                                      settings.webhook_timeout)
@@ -484,7 +485,8 @@ def build_deliverer(  # noqa: PLR0913
     lease = MAX_ADDRESSES * settings.webhook_timeout + 5
     targets = ViewWebhookTargets(view, WebhookReads(view), box, unsealing=unsealing)
     return Deliverer(queue, transport, targets, clock,
-                     RetryPolicy(max_attempts=settings.webhook_max_attempts), lease_seconds=lease)
+                     RetryPolicy(max_attempts=settings.webhook_max_attempts), lease_seconds=lease,
+                     projected=projected)
 
 
 def build_admins(
@@ -644,7 +646,8 @@ def _build_services(settings: Settings, clock: Clock | None) -> Services:
         lock=lock,
         relay_lock=relay_lock,
         deliveries=deliveries,
-        deliverer=build_deliverer(settings, deliveries, view, box, clock, unsealing),
+        deliverer=build_deliverer(settings, deliveries, view, box, clock, projector.applied,
+                                  unsealing),
         scheduler_lock=build_lock(settings, "scheduler", locks),
         admin_lock=build_lock(settings, f"admin-{settings.effective_admin_id}", locks),
         rebuilding_to=catch_up_target(store, projector, upgraded) if settings.run_projections

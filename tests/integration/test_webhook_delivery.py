@@ -221,3 +221,42 @@ def test_deliveries_of_a_deleted_webhook_fail_without_a_request(
     records, _ = services.deliveries.page(webhook)
     assert {(r.last_error, r.attempts) for r in records} == {("webhook deleted", 0)}
     assert receiver.at("/gone") == []
+
+
+def test_deliveries_owed_across_an_upgrade_wait_for_the_rebuilt_read_models(
+    pg_url: str, receiver: Receiver
+) -> None:
+    """Deliveries still owed when an admin stops (a receiver down, a kill -9) are sent by the
+    next start. If that start rebuilds the read models (a release with a new read-model
+    version), their webhooks are missing from the read model until the rebuild reaches them:
+    the deliveries wait for it instead of failing as "webhook deleted"."""
+    settings = make_settings(pg_url, webhook_allow_private_ips=True, webhook_timeout=2.0)
+    before = build_services(settings)
+    before.start()
+    try:
+        webhook = hook(before, receiver.url("/later"))
+        write_registrations(before, 2)
+        messages, _ = before.relay.read_batch(0)
+        before.projector.wait(messages[-1].position)
+        assert before.webhooks.fan_out(messages) == 2  # owed, not yet sent
+        head = before.store.recorder.max_notification_id()
+        before.view.reset(before.store.name)  # the read models as a rebuild at start finds them
+    finally:
+        before.close()
+
+    after = build_services(settings)  # not started: the read models hold nothing yet
+    try:
+        assert after.deliverer is not None and after.deliveries is not None
+        after.deliverer.unprojected_wait = 0.2
+        assert after.rebuilding_to == head
+        assert asyncio.run(after.deliverer.deliver_due()) == 2
+        assert after.deliveries.counts(webhook) == {"pending": 2, "succeeded": 0, "failed": 0}
+        assert receiver.at("/later") == []
+        after.start()
+        after.projector.wait(head)
+        with Background(after, relay=False):
+            records = final(after, webhook, 2)
+        assert {(r.status, r.attempts) for r in records} == {(SUCCEEDED, 1)}
+        assert len(receiver.at("/later")) == 2
+    finally:
+        after.close()
