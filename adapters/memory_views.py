@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.popo import POPOTrackingRecorder
@@ -107,7 +107,8 @@ class MemoryTableView(POPOTrackingRecorder, TableView):
         rows.sort(key=sort_key(spec, ()))  # key order, as SQL's ORDER BY key (not str order)
         return rows[:limit]
 
-    def prepare(self, application_name: str, ours: ReadModelVersion) -> Action:
+    def prepare(self, application_name: str, ours: ReadModelVersion,
+                may_rebuild: Callable[[], bool] | None = None) -> Action:
         """Nothing outlives the process: the version is only recorded."""
         self.apply_untracked([version_row(ours)])
         return Action.RECORD

@@ -8,7 +8,7 @@ and the eventsourcing recorder it extends (`postgres_views.py`, `sqlite_views.py
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,7 +18,7 @@ from adapters.sql_bulk import row_identity
 from adapters.sql_dialect import Dialect, tracking_bounds
 from projections.model import Change, Table
 from projections.query import ListQuery, Page
-from projections.versioning import META, Action, ReadModelVersion, decide
+from projections.versioning import META, Action, ReadModelBusyError, ReadModelVersion, decide
 from projections.view import Batch, TableView, version_row
 
 Statements = list[tuple[str, list[list[Any]]]]
@@ -112,7 +112,8 @@ class SqlTableView(TableView):
         c.execute(f"DELETE FROM {self._tracking_table()} WHERE application_name = "
                   f"{self.dialect.p}", (application_name,))
 
-    def prepare(self, application_name: str, ours: ReadModelVersion) -> Action:
+    def prepare(self, application_name: str, ours: ReadModelVersion,
+                may_rebuild: Callable[[], bool] | None = None) -> Action:
         """Rebuilds the owned tables if an older release built them (see projections.versioning)."""
         p = self.dialect.p
         with self._writing() as c:
@@ -125,6 +126,11 @@ class SqlTableView(TableView):
             c.execute(f"SELECT 1 FROM {self._tracking_table()} WHERE application_name = {p} "
                       "LIMIT 1", (application_name,))
             action = decide(ours, stored, c.fetchone() is not None)
+            if action is Action.REBUILD and may_rebuild is not None and not may_rebuild():
+                raise ReadModelBusyError(
+                    "the read models must be rebuilt for this release, but another process "
+                    "projects into them (an admin of the earlier release still running or "
+                    "stopping?): stop it first")
             if action is Action.REBUILD:
                 for table in self.tables:
                     if table.owned:

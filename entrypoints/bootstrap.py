@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -114,12 +116,15 @@ from projections.resource_reads import ResourceReads
 from projections.runner import ProjectionWorker
 from projections.ssh_reads import SshReads
 from projections.status import ProjectionStuckError, StoreUnavailableError
-from projections.versioning import Action
+from projections.versioning import Action, ReadModelBusyError
 from projections.view import TableView
 from projections.webhook_reads import WebhookReads
 
 log = logging.getLogger(__name__)
 ProjectorLock = AdvisoryLock | FileLock
+# How long a start that must rebuild the read models waits for another process projecting
+# into them (an admin of the earlier release still stopping) before it gives up.
+REBUILD_LOCK_WAIT = 30.0
 AnyDeliveryQueue = MemoryDeliveryQueue | PostgresDeliveryQueue | SQLiteDeliveryQueue
 
 
@@ -310,9 +315,27 @@ def build_view(settings: Settings, pool: PostgresDatastore | None = None) -> Tab
     return factory.tracking_recorder(view_class)  # type: ignore[no-any-return]
 
 
-def prepare_view(view: TableView, store: EdgeStore) -> bool:
-    """Rebuilds the read model if an older release built it (True when it did)."""
-    action = view.prepare(store.name, FLEET_VERSION)
+def prepare_view(view: TableView, store: EdgeStore, lock: ProjectorLock | None,
+                 wait: float = REBUILD_LOCK_WAIT) -> bool:
+    """Rebuilds the read model if an older release built it (True when it did). Only once
+    this process holds the projector's lock: an admin of the earlier release still running
+    (or still stopping) projects under the same lock, and would record its position past the
+    whole log while the rebuild starts from nothing. It is waited for up to `wait` s."""
+    may_rebuild = lock.held if lock is not None else None
+    deadline = time.monotonic() + wait
+    for tries in itertools.count():
+        try:
+            action = view.prepare(store.name, FLEET_VERSION, may_rebuild)
+            break
+        except ReadModelBusyError:
+            if time.monotonic() >= deadline:
+                raise
+            if tries == 0:
+                log.warning("the read models must be rebuilt for read-model version %d, and "
+                            "another process projects into them (an admin of the earlier "
+                            "release?): waiting up to %.0f s for it to stop",
+                            FLEET_VERSION.version, wait)
+            time.sleep(min(1.0, wait))
     if action is not Action.REBUILD:
         return False
     head = store.recorder.max_notification_id() or 0
@@ -534,9 +557,11 @@ def making_tables(settings: Settings) -> contextlib.AbstractContextManager[None]
 def _build_services(settings: Settings, clock: Clock | None) -> Services:
     store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
     view = build_view(settings, store_pool(store))
-    upgraded = prepare_view(view, store)
     locks = build_lock_session(settings)
     lock = build_lock(settings, "projector", locks)
+    upgraded = prepare_view(view, store, lock)
+    if upgraded and lock is not None and not settings.run_projections:
+        lock.release()  # the rebuild is another process's to do
     projector = ProjectionWorker(
         FleetProjection(view), store.recorder, FastMapper(store.mapper), store.name,
         leader=lock.held if lock is not None else None,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 from adapters.pg_datastore import DatabaseUnavailableError
 from entrypoints import logs
 from entrypoints.settings import Settings, SettingsError
-from projections.versioning import ReadModelTooNewError
+from projections.versioning import ReadModelBusyError, ReadModelTooNewError
 
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Services
@@ -351,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"edge-admin: invalid setting: {exc}", file=sys.stderr)
         return 2
-    except (ReadModelTooNewError, DatabaseUnavailableError) as exc:
+    except (ReadModelTooNewError, ReadModelBusyError, DatabaseUnavailableError) as exc:
         print(f"edge-admin: {exc}", file=sys.stderr)
         return 1
 

@@ -52,6 +52,13 @@ class ReadModelTooNewError(Exception):
     """The read models were built by a newer release; rebuilding them here would undo it."""
 
 
+class ReadModelBusyError(Exception):
+    """The read models must be rebuilt, but another process projects into them (an admin of
+    the earlier release still running, or still stopping): dropping them under it would let
+    it record its position past events the rebuild has not applied yet, and the rebuild would
+    skip them all."""
+
+
 def decide(ours: ReadModelVersion, stored: dict[str, Any] | None, projected: bool) -> Action:
     """stored: the meta row (None if there is none); projected: tracking rows exist."""
     if stored is None:

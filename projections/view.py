@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,9 +96,11 @@ class TableView(TrackingRecorder):
         return rows[0]
 
     @abstractmethod
-    def prepare(self, application_name: str, ours: ReadModelVersion) -> Action:
+    def prepare(self, application_name: str, ours: ReadModelVersion,
+                may_rebuild: Callable[[], bool] | None = None) -> Action:
         """Before projecting: rebuilds the owned tables (empty, tracking forgotten) when an
-        older release built them; records the version otherwise."""
+        older release built them; records the version otherwise. A rebuild needs
+        `may_rebuild()` (this process may project: no other does), else ReadModelBusyError."""
 
     @abstractmethod
     def reset(self, application_name: str) -> None:

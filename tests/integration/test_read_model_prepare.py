@@ -3,17 +3,24 @@ release keeps its tables, an older build is dropped and replayed, a newer one is
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 
 from adapters.postgres_views import PostgresTableView
 from adapters.sqlite_views import SQLiteTableView
+from application.clusters import CreateCluster
+from entrypoints.bootstrap import Services, build_lock, build_services
+from projections.fleet_tables import FLEET_VERSION
 from projections.model import Kind, Table, Upsert, cols
 from projections.versioning import META, Action, ReadModelTooNewError, ReadModelVersion
-from projections.view import TableView
+from projections.view import TableView, version_row
+from tests.conftest import PG_BASE, make_settings
 from tests.unit.projections.test_query_sqlite import construct_view
 
 pytestmark = pytest.mark.integration
@@ -86,3 +93,51 @@ def test_a_changed_fingerprint_rebuilds_too(view: TableView) -> None:
     _fill(view, 2)
     assert view.prepare(APP, ReadModelVersion("fleet", 1, "cccc")) is Action.REBUILD
     assert view.select(THINGS.name, {}) == []
+
+
+def _clusters(schema: str) -> int:
+    with psycopg.connect(PG_BASE, autocommit=True, options=f"-csearch_path={schema}") as conn:
+        row = conn.execute("SELECT count(*) FROM rm_clusters").fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_an_upgrade_rebuilds_only_once_the_earlier_releases_projector_stopped(
+    pg_url: str,
+) -> None:
+    """The earlier release's admin still runs (or still stops) and holds the projector's lock:
+    dropping the read models under it let it record its position at the head while the
+    rebuild started from nothing, and the rebuild then skipped the whole log (every list
+    empty, /readyz ready). The new start waits for the lock before it drops anything."""
+    settings = make_settings(pg_url, default_cluster_name="")
+    schema = pg_url.split("?schema=")[1]
+    before = build_services(settings)
+    try:
+        before.start()
+        for n in range(5):
+            before.clusters.create(CreateCluster(name=f"c{n}"))
+        older = ReadModelVersion(FLEET_VERSION.name, FLEET_VERSION.version - 1,
+                                 FLEET_VERSION.fingerprint)
+        before.view.apply_untracked([version_row(older)])  # as the earlier release left it
+    finally:
+        before.close()
+    earlier = build_lock(settings, "projector")  # the earlier release's running projector
+    assert earlier is not None and earlier.held()
+    built: list[Services] = []
+    starting = threading.Thread(target=lambda: built.append(build_services(settings)))
+    starting.start()
+    try:
+        time.sleep(1.5)
+        assert starting.is_alive()  # waiting for the lock
+        assert _clusters(schema) == 5  # nothing dropped under the earlier projector
+    finally:
+        earlier.release()
+        starting.join(30)
+    assert built, "the start did not go on once the lock was free"
+    after = built[0]
+    try:
+        assert after.upgraded
+        after.start()
+        after.projector.wait(after.store.recorder.max_notification_id() or 0)
+        assert _clusters(schema) == 5
+    finally:
+        after.close()
