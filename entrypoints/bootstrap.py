@@ -115,7 +115,7 @@ from projections.resource_health_reads import ResourceHealthReads
 from projections.resource_reads import ResourceReads
 from projections.runner import ProjectionWorker
 from projections.ssh_reads import SshReads
-from projections.status import ProjectionStuckError, StoreUnavailableError
+from projections.status import ProjectionStuckError, ReadModelBehindError, StoreUnavailableError
 from projections.versioning import Action, ReadModelBusyError
 from projections.view import TableView
 from projections.webhook_reads import WebhookReads
@@ -249,7 +249,8 @@ class Services:
             return
         try:
             self.clusters.ensure(name)
-        except (ProjectionStuckError, StoreUnavailableError, TimeoutError) as exc:
+        except (ProjectionStuckError, ReadModelBehindError, StoreUnavailableError,
+                TimeoutError) as exc:
             log.warning("could not create the default cluster %s yet: %s", name, exc)
             return
         self.default_cluster_ensured = True
@@ -614,6 +615,9 @@ def _build_services(settings: Settings, clock: Clock | None) -> Services:
     deployments = Deployments(writes, GEO, placement, settings.advertised_url,
                               SsrfGuard(settings.webhook_allow_private_ips), box, finder,
                               unsealing)
+    rebuilding_to = (catch_up_target(store, projector, upgraded) if settings.run_projections
+                     else 0)
+    projector.catching_up_to = rebuilding_to  # writes wait for the whole backlog
     return Services(
         settings=settings,
         store=store,
@@ -675,8 +679,7 @@ def _build_services(settings: Settings, clock: Clock | None) -> Services:
                                   unsealing),
         scheduler_lock=build_lock(settings, "scheduler", locks),
         admin_lock=build_lock(settings, f"admin-{settings.effective_admin_id}", locks),
-        rebuilding_to=catch_up_target(store, projector, upgraded) if settings.run_projections
-        else 0,
+        rebuilding_to=rebuilding_to,
         upgraded=upgraded,
         unsealing=unsealing,
     )

@@ -38,6 +38,7 @@ from projections.status import (
     FAILURES,
     ProjectionFailure,
     ProjectionStuckError,
+    ReadModelBehindError,
     describe_error,
     is_store_trouble,
 )
@@ -120,6 +121,9 @@ class ProjectionWorker:
         # Why the projection cannot go on (None: it can); shared with other processes through
         # the view's status table.
         self.failure: ProjectionFailure | None = None
+        # The log's head at start when the read model held less (a rebuild after an upgrade, a
+        # start killed mid-rebuild): writes are refused until it holds that much (`check`).
+        self.catching_up_to = 0
         self.failed_attempts = 0  # every attempt that raised, since start (a metric)
         self.store_away: str | None = None  # why the database does not answer, while it does not
         self._reminded = 0.0
@@ -166,10 +170,17 @@ class ProjectionWorker:
 
     def check(self) -> None:
         """Raises ProjectionStuckError when the read model cannot follow the log: a write now
-        would be recorded but never answered, so it is refused before it is decided."""
+        would be recorded but never answered, so it is refused before it is decided; and
+        ReadModelBehindError while it catches up at start (a write would decide on part of
+        the log)."""
         failure = self.current_failure()
         if failure is not None:
             raise ProjectionStuckError(failure)
+        if self.catching_up_to:
+            held = self.applied()
+            if held < self.catching_up_to:
+                raise ReadModelBehindError(held, self.catching_up_to)
+            self.catching_up_to = 0
 
     def current_failure(self) -> ProjectionFailure | None:
         """Why the read model cannot go on, wherever it is projected: kept in memory while this

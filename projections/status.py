@@ -86,6 +86,19 @@ class ProjectionStuckError(Exception):
         self.failure = failure
 
 
+class ReadModelBehindError(Exception):
+    """A write refused while the read model is rebuilt after an upgrade, or catches up at
+    start with a log it holds only part of: decided now, it would read a read model that lacks
+    part of the log (a command to every node finds none, a deploy finds no host), so it is
+    refused before it is decided, as when the read model is stuck."""
+
+    def __init__(self, position: int, target: int) -> None:
+        super().__init__(
+            f"the read models are being rebuilt ({position} of {target} events); writes are "
+            f"refused until they are in (see /readyz); retry")
+        self.position, self.target = position, target
+
+
 class StoreUnavailableError(Exception):
     """The database did not give a connection in time: it is away (restarting, unreachable) or
     every connection is busy. Nothing is wrong with any event; the caller may retry. Raised by

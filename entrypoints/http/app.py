@@ -68,6 +68,7 @@ from entrypoints.http.errors import (
     on_domain_error,
     on_http_exception,
     on_projection_stuck,
+    on_read_model_behind,
     on_store_unavailable,
     on_timeout,
     on_unexpected,
@@ -76,7 +77,7 @@ from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import asyncdoc, swagger
 from entrypoints.http.routing import PrefixRouter
 from entrypoints.settings import Settings
-from projections.status import STORE_TROUBLE, ProjectionStuckError
+from projections.status import STORE_TROUBLE, ProjectionStuckError, ReadModelBehindError
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,7 @@ def create_http_app(
             HTTPException: on_http_exception,
             TimeoutError: on_timeout,
             ProjectionStuckError: on_projection_stuck,
+            ReadModelBehindError: on_read_model_behind,
             **dict.fromkeys(STORE_TROUBLE, on_store_unavailable),
             Exception: on_unexpected,
         },

@@ -30,7 +30,12 @@ from domain.shared import (
 )
 from entrypoints.http.edgegap_shapes import ErrorMessageResponse
 from entrypoints.http.responses import JSONResponse, error_body
-from projections.status import ProjectionStuckError, StoreUnavailableError, is_store_trouble
+from projections.status import (
+    ProjectionStuckError,
+    ReadModelBehindError,
+    StoreUnavailableError,
+    is_store_trouble,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +145,13 @@ async def on_projection_stuck(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProjectionStuckError)
     failure = exc.failure
     details = {"projection": [f"{failure.projection} stuck at {failure.describe()}"]}
+    return error_response(request, 503, details, str(exc))
+
+
+async def on_read_model_behind(request: Request, exc: Exception) -> Response:
+    """Writes refused at once while the read model is rebuilt at start (after an upgrade)."""
+    assert isinstance(exc, ReadModelBehindError)
+    details = {"projection": [f"rebuilding: {exc.position} of {exc.target} events"]}
     return error_response(request, 503, details, str(exc))
 
 

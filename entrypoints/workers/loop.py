@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from application.counters import Counters
 from application.troubles import Trouble
 from application.wakeup import pause
-from projections.status import ProjectionStuckError, is_store_trouble
+from projections.status import ProjectionStuckError, ReadModelBehindError, is_store_trouble
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,7 +49,7 @@ async def every(  # noqa: PLR0913
                 pass
             counters.add("quantum.jobs_executed_total")
             trouble.over()
-        except ProjectionStuckError:
+        except (ProjectionStuckError, ReadModelBehindError):
             counters.add("quantum.jobs_exceptions_total")
         except Exception as exc:  # noqa: BLE001 - counted, said once, retried next time
             counters.add("quantum.jobs_exceptions_total")

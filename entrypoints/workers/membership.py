@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from entrypoints.bootstrap import Services
 from entrypoints.workers.loop import every
-from projections.status import ProjectionStuckError, StoreUnavailableError
+from projections.status import ProjectionStuckError, ReadModelBehindError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def join_at_start(services: Services) -> None:
     except TimeoutError:  # its message is only the position waited for
         log.warning("could not join the admin cluster at start: the read model did not take "
                     "the join in time (it is catching up); retrying at the next check-in")
-    except (ProjectionStuckError, StoreUnavailableError) as exc:
+    except (ProjectionStuckError, ReadModelBehindError, StoreUnavailableError) as exc:
         log.warning("could not join the admin cluster at start (%s); retrying", exc)
 
 
@@ -95,7 +95,7 @@ def leave_admin_cluster(services: Services) -> None:
         return
     try:
         services.admins.leave()
-    except ProjectionStuckError as exc:
+    except (ProjectionStuckError, ReadModelBehindError) as exc:
         log.warning("could not record leaving the admin cluster: %s", exc)
     except Exception:  # shutting down regardless (the database may be gone)
         log.warning("could not record leaving the admin cluster", exc_info=True)

@@ -10,11 +10,15 @@ import time
 import pytest
 
 from application.clusters import CreateCluster
+from application.commands import CreateCommand
+from domain.targeting import Targeting, TargetType
 from entrypoints.app import create_app
 from entrypoints.bootstrap import build_services
+from projections.status import ReadModelBehindError
 from tests.conftest import make_settings
 from tests.contract import checking_client
 from tests.e2e.test_http_support import AUTH
+from tests.integration.webhook_harness import write_registrations
 
 pytestmark = pytest.mark.e2e
 
@@ -67,5 +71,33 @@ def test_a_read_model_holding_the_whole_log_is_ready_at_once(durable_url: str) -
     again = build_services(settings)
     try:
         assert again.rebuilding_to == 0
+    finally:
+        again.close()
+
+
+def test_writes_wait_for_the_read_model_to_hold_the_log_it_held_less_of(durable_url: str) -> None:
+    """A write decided while the read model is rebuilt (after an upgrade) reads part of the
+    log: a command to every node, created then, targeted none of them. It is refused (503)
+    until the read model holds what the log held at start, and nothing is recorded."""
+    settings = make_settings(durable_url, default_cluster_name="")
+    first = build_services(settings)
+    first.start()
+    write_registrations(first, 3)
+    first.projector.wait(first.store.recorder.max_notification_id() or 0)
+    first.view.reset(first.store.name)  # what a rebuild at start begins with
+    first.close()
+
+    again = build_services(settings)  # not started: the read model holds nothing yet
+    try:
+        head = again.store.recorder.max_notification_id()
+        order = CreateCommand(command_text="uptime", targeting=Targeting(type=TargetType.ALL))
+        with pytest.raises(ReadModelBehindError):
+            again.commands.create(order)
+        assert again.store.recorder.max_notification_id() == head  # nothing recorded
+        again.start()
+        again.projector.wait(head or 0)
+        command = again.commands.create(order)
+        executions = again.view.select("command_executions", {"command_id": command})
+        assert len(executions) == 3
     finally:
         again.close()
