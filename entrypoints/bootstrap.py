@@ -209,6 +209,14 @@ class Services:
         self.ensure_default_cluster()
         self.check_sealed()
 
+    def on_duty(self) -> tuple[bool, datetime | None]:
+        """Whether this process does the fleet's timed duties now (it holds the scheduler lock,
+        or there is none to hold), and since when silence counts (`listening_since`). In that
+        order: asking for the lock opens a dropped session again, which the other notices."""
+        lock = self.scheduler_lock
+        held = lock is None or lock.held()
+        return held, self.listening_since()
+
     def listening_since(self) -> datetime | None:
         """Since when silence counts (a node's missed heartbeats, a start or a result not
         reported): this process's start, or when the database was last seen back (None: not

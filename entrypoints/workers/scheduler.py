@@ -34,9 +34,7 @@ def _drain(step: Callable[[], int], batch: int = BATCH) -> int:
 
 def schedule_once(services: Services) -> int:
     """One pass of every duty; returns how many executions or chunks it handled."""
-    lock = services.scheduler_lock
-    held = lock is None or lock.held()
-    since = services.listening_since()  # after held(): it notices a session opened again
+    held, since = services.on_duty()
     if not held:
         return 0
     executions = services.executions

@@ -12,9 +12,7 @@ from entrypoints.workers.loop import every
 def sweep_once(services: Services) -> int:
     """One pass; returns how many transitions it recorded. With several admins only the
     scheduler-lock holder sweeps, so a missed heartbeat is recorded once."""
-    lock = services.scheduler_lock
-    held = lock is None or lock.held()
-    since = services.listening_since()  # after held(): it notices a session opened again
+    held, since = services.on_duty()
     if not held:
         return 0
     settings = services.settings
