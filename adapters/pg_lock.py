@@ -98,16 +98,30 @@ class LockSession:
             self._conn = None
 
 
-class AdvisoryLock:
-    """Session-level pg_try_advisory_lock on the process's LockSession."""
+def key_of(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
-    def __init__(self, session: LockSession, name: str) -> None:
+
+class AdvisoryLock:
+    """Session-level pg_try_advisory_lock on the process's LockSession. `also`: names held
+    with `name`, all or none (a name older releases used, so that they and this one exclude
+    each other too)."""
+
+    def __init__(self, session: LockSession, name: str, *also: str) -> None:
         self.session = session
-        self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        self.key = key_of(name)
+        self.others = tuple(key_of(n) for n in also)
 
     def held(self) -> bool:
         """True while this process holds the lock; tries to take it when it does not."""
-        return self.session.held(self.key)
+        if not self.session.held(self.key):
+            return False
+        for taken, other in enumerate(self.others):
+            if not self.session.held(other):
+                for key in (self.key, *self.others[:taken]):
+                    self.session.release(key)
+                return False
+        return True
 
     @property
     def sessions(self) -> int:
@@ -115,4 +129,5 @@ class AdvisoryLock:
         return self.session.opened
 
     def release(self) -> None:
-        self.session.release(self.key)
+        for key in (*self.others, self.key):
+            self.session.release(key)

@@ -380,12 +380,20 @@ def build_lock_session(settings: Settings) -> LockSession | None:
 def build_lock(
     settings: Settings, role: str, session: LockSession | None = None
 ) -> ProjectorLock | None:
-    """Who may do `role` (project, relay) for this database: one process at a time."""
+    """Who may do `role` (project, relay) for this database: one process at a time.
+
+    On PostgreSQL the lock is named by the role and the schema of our tables (advisory locks
+    belong to one database already). It was named by DATABASE_URL's text, so two processes
+    reaching one database by two spellings (`localhost` and `127.0.0.1`, another parameter)
+    both led: two relays publishing every event, two schedulers, two admins of one ADMIN_ID.
+    The old name is held as well, so a process of an earlier release still excludes this one
+    (an upgrade waits for its projector)."""
     kind = database_kind(settings.database_url)
     if kind == "postgres":
         session = session or build_lock_session(settings)
         assert session is not None
-        return AdvisoryLock(session, f"{role}:{settings.database_url}")
+        return AdvisoryLock(session, f"{role}@{settings.postgres_schema() or 'public'}",
+                            f"{role}:{settings.database_url}")
     if kind == "sqlite":
         return FileLock(settings.persistence_env(role)["SQLITE_DBNAME"] + f".{role}.lock")
     return None

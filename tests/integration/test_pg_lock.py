@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from adapters.pg_lock import LockSession
-from tests.conftest import PG_BASE
+from adapters.pg_lock import AdvisoryLock, LockSession
+from entrypoints.bootstrap import build_lock
+from tests.conftest import PG_BASE, make_settings
 
 pytestmark = pytest.mark.integration
 CHECK = 0.3  # seconds a session that answered counts as alive, in these tests
@@ -71,3 +72,41 @@ def test_a_lost_connection_loses_every_lock_and_they_are_taken_again(
     assert all(two.lock(name).held() for name in names)
     two.close()
     assert all(lock.held() for lock in mine)  # retried on a new connection
+
+
+def test_two_spellings_of_one_database_take_one_lock(pg_url: str) -> None:
+    # The lock was named by DATABASE_URL's text: a process on "localhost" and one on
+    # "127.0.0.1" (or with one more parameter) both led: both relays published every event.
+    spelled = pg_url.replace("127.0.0.1", "localhost") + "&connect_timeout=9"
+    assert spelled != pg_url
+    first, second = (build_lock(make_settings(url), "relay") for url in (pg_url, spelled))
+    assert isinstance(first, AdvisoryLock) and isinstance(second, AdvisoryLock)
+    try:
+        assert first.held()
+        assert not second.held()
+        first.release()
+        assert second.held() and not first.held()
+    finally:
+        first.release()
+        second.release()
+        for lock in (first, second):
+            lock.session.close()
+
+
+def test_a_process_of_an_earlier_release_still_excludes_this_one(pg_url: str) -> None:
+    # Earlier releases named the lock "relay:<DATABASE_URL>": during an upgrade both kinds run.
+    earlier = LockSession(PG_BASE, f"t{uuid.uuid4().hex[:10]}:locks", check_every=CHECK)
+    old = earlier.lock(f"relay:{pg_url}")
+    lock = build_lock(make_settings(pg_url), "relay")
+    assert isinstance(lock, AdvisoryLock)
+    try:
+        assert old.held()
+        assert not lock.held()
+        assert not lock.held()  # asked again: still refused, and nothing left half-taken
+        old.release()
+        assert lock.held()
+        assert not old.held()
+    finally:
+        lock.release()
+        earlier.close()
+        lock.session.close()
