@@ -154,18 +154,28 @@ def parse_moment(raw: str, end_of_day: bool) -> datetime:
         raise ValueError("is out of range") from None
 
 
+# Characters that show nothing though their category is a letter, a symbol or a mark: the Hangul
+# fillers and the blank braille pattern (the usual "invisible name" characters), the combining
+# grapheme joiner, Khmer's inherent vowels, and the variation selectors (Unicode's
+# Default_Ignorable_Code_Point outside the format controls, which the category check finds).
+_BLANK = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10))) + "".join(map(chr, range(0xE0100, 0xE01F0))))
+
+
 def check_text(value: str, field: str, max_length: int, *, min_length: int = 1) -> str:
     """A one-line label (a name, a reason): within its length, no control characters (C0 and
-    C1), no lone surrogates (they cannot be stored as UTF-8), no leading or trailing spaces, and
-    something to see: a label of only invisible characters ("\u200b") would show as blank in
-    every list. Format characters stay allowed beside visible ones (emoji joiners)."""
+    C1) nor line or paragraph separators (U+2028, U+2029), no lone surrogates (they cannot be
+    stored as UTF-8), no leading or trailing spaces, and something to see: a label of only
+    invisible characters ("\u200b", "\u3164") would show as blank in every list. Format
+    characters stay allowed beside visible ones (emoji joiners)."""
     if not min_length <= len(value) <= max_length:
         raise InvalidValueError(f"should be {min_length} to {max_length} character(s)", field)
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in value):
         raise InvalidValueError("must be one line of printable text", field)
     if value != value.strip():
         raise InvalidValueError("must not start or end with spaces", field)
-    if value and all(unicodedata.category(c)[0] in "CZ" for c in value):
+    if value and all(c in _BLANK or unicodedata.category(c)[0] in "CZ" for c in value):
         raise InvalidValueError("must hold at least one visible character", field)
     return value
 

@@ -143,7 +143,12 @@ def test_a_bad_reason_is_refused_and_records_nothing(change: str, reason: str) -
 
 # "\u200b" alone was taken as an environment's name (projects and resources refused it only
 # because its slug came out empty); NEL (U+0085, a C1 control) was taken as part of any label.
-@pytest.mark.parametrize("name", ["\u200b", "\u200b\u200c\ufeff", "\u2060", "a\x85b", "\x9b"])
+# Hangul fillers, the blank braille pattern and variation selectors are letters, symbols and
+# marks by category, yet show nothing (U+3164 is the usual "invisible name"); U+2028 and U+2029
+# break the line they sit in.
+@pytest.mark.parametrize("name", ["\u200b", "\u200b\u200c\ufeff", "\u2060", "a\x85b", "\x9b",
+                                  "\u3164", "\u115f\u1160\uffa0", "\u2800", "\ufe0f",
+                                  "\u034f\u200b", "\U000e0101", "a\u2028b", "a\u2029b"])
 def test_a_name_with_nothing_to_see_or_a_c1_control_is_refused(name: str) -> None:
     with pytest.raises(InvalidValueError):
         Environment.create(uuid4(), uuid4(), name, "staging", AT)
@@ -154,6 +159,7 @@ def test_a_name_with_nothing_to_see_or_a_c1_control_is_refused(name: str) -> Non
 
 
 @pytest.mark.parametrize("name", ["a\u200bb", "\U0001f468\u200d\U0001f469\u200d\U0001f467",
-                                  "\u00e9t\u00e9", "\u05e9\u05dc\u05d5\u05dd"])
+                                  "\u00e9t\u00e9", "\u05e9\u05dc\u05d5\u05dd",
+                                  "\u2764\ufe0f", "\ud55c\uae00"])
 def test_invisible_characters_beside_visible_ones_are_kept(name: str) -> None:
     assert Environment.create(uuid4(), uuid4(), name, "staging", AT).name == name
