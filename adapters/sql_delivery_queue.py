@@ -42,6 +42,10 @@ def _schema(postgres: bool, t: str, a: str) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_due_idx ON {t} (next_attempt_at) "
         "WHERE status = 'pending'",
         f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_webhook_idx ON {t} (webhook_id, created_at)",
+        # One webhook's due deliveries in order (a slow webhook's share), and on PostgreSQL the
+        # webhooks with pending ones, each found by one probe (claims that leave slow ones out).
+        f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_webhook_due_idx ON {t} "
+        "(webhook_id, next_attempt_at, position) WHERE status = 'pending'",
         f"CREATE TABLE IF NOT EXISTS {a} (delivery_id {uuid} NOT NULL, attempt INTEGER NOT NULL, "
         f"at {time} NOT NULL, status_code INTEGER, error TEXT, duration_ms INTEGER NOT NULL, "
         "PRIMARY KEY (delivery_id, attempt))",
@@ -105,12 +109,15 @@ class SqlDeliveryQueue(ABC):
         due = (f"SELECT id FROM {self.t} WHERE status = 'pending' AND next_attempt_at <= {p} "
                f"AND (lease_until IS NULL OR lease_until < {p}) {which}"
                f"ORDER BY next_attempt_at, position LIMIT {p}")
+        args: tuple[Any, ...] = (now, now, *webhooks, limit)
+        if self.postgres and exclude and only is None:
+            due, args = self._due_but(len(webhooks)), (now, now, limit, *webhooks, limit, now)
         returning = "id, webhook_id, message_id, event_type, position, body, attempts"
         with self._tx(immediate=True) as cur:
             if self.postgres:
                 cur.execute(f"UPDATE {self.t} SET lease_until = {p} WHERE id IN "
                             f"({due} FOR UPDATE SKIP LOCKED) RETURNING {returning}",
-                            (lease, now, now, *webhooks, limit))
+                            (lease, *args))
                 rows = cur.fetchall()
             else:
                 cur.execute(due, (self._time(now), self._time(now), *webhooks, limit))
@@ -127,6 +134,27 @@ class SqlDeliveryQueue(ABC):
                         self._from_uuid(r["message_id"]), r["event_type"], r["position"],
                         bytes(r["body"]), r["attempts"], token) for r in rows]
         return sorted(claims, key=lambda c: c.position)
+
+    def _due_but(self, excluded: int) -> str:
+        """PostgreSQL: the first due deliveries of every webhook but `excluded` ones, in order.
+        Read per webhook (each one with pending deliveries found by one index probe, then its
+        first due ones), since a scan of the due index in order first walked past every due
+        delivery of the slow webhooks left out: a backlog of 100,000 made each claim 28 ms
+        and halved the other webhooks' rate."""
+        t, p = self.t, self.p
+        return (f"SELECT id FROM {t} WHERE id IN (WITH RECURSIVE w(webhook_id) AS ("
+                f"(SELECT webhook_id FROM {t} WHERE status = 'pending' "
+                f"ORDER BY webhook_id LIMIT 1) UNION ALL "
+                f"SELECT (SELECT webhook_id FROM {t} WHERE status = 'pending' "
+                f"AND webhook_id > w.webhook_id ORDER BY webhook_id LIMIT 1) "
+                f"FROM w WHERE w.webhook_id IS NOT NULL) "
+                f"SELECT d.id FROM w CROSS JOIN LATERAL (SELECT id, next_attempt_at, position "
+                f"FROM {t} WHERE webhook_id = w.webhook_id AND status = 'pending' "
+                f"AND next_attempt_at <= {p} AND (lease_until IS NULL OR lease_until < {p}) "
+                f"ORDER BY next_attempt_at, position LIMIT {p}) d "
+                f"WHERE w.webhook_id NOT IN ({', '.join(p for _ in range(excluded))}) "
+                f"ORDER BY d.next_attempt_at, d.position LIMIT {p}) "
+                f"AND status = 'pending' AND (lease_until IS NULL OR lease_until < {p})")
 
     def settle(self, claim: Claim, settlement: Settlement) -> bool:
         p, s, attempt = self.p, settlement, settlement.attempt
