@@ -252,8 +252,16 @@ class Deliverer:
         # timeout instead of hundreds a second.
         self.slow_after = slow_after
         self.slow_share = slow_share if slow_share is not None else max(1, concurrency // 4)
-        self._slow: dict[UUID, None] = {}  # insertion-ordered set
+        # Slow webhooks (insertion-ordered), each with its fast attempts in a row since. One
+        # fast answer did not make it fast again: a receiver that failed half its requests at
+        # once and let the other half hang was taken for fast by each quick failure, and its
+        # next claim took every free slot (16 of 16 hanging, for a share of 4). It is fast
+        # again after `slow_share` fast attempts in a row, none older still out (`_pace`);
+        # and an attempt in flight for `slow_after` makes its webhook slow at once (it waited for
+        # the attempt's end: a receiver that began to hang took every slot for a timeout).
+        self._slow: dict[UUID, int] = {}
         self._in_flight: Counter[UUID] = Counter()
+        self._started: dict[UUID, tuple[UUID, float]] = {}  # claim -> (webhook, monotonic)
         self.poll_interval = poll_interval
         self.rand = rand
         self.counts = {"attempts": 0, SUCCEEDED: 0, FAILED: 0, "recoverable": 0, "lost_leases": 0}
@@ -312,7 +320,7 @@ class Deliverer:
             log.warning("delivery %s not recorded; it will be retried", claim.id, exc_info=True)
             return None
         if settlement.attempt is not None:
-            self._pace(claim.webhook_id, settlement.attempt)
+            self._pace(claim, settlement.attempt)
         self.counts["attempts"] += settlement.attempt is not None
         if not kept:
             self.counts["lost_leases"] += 1
@@ -341,7 +349,8 @@ class Deliverer:
                     task = asyncio.create_task(self.deliver(claim))
                     inflight.add(task)
                     self._in_flight[claim.webhook_id] += 1
-                    task.add_done_callback(partial(self._landed, claim.webhook_id))
+                    self._started[claim.id] = (claim.webhook_id, time.monotonic())
+                    task.add_done_callback(partial(self._landed, claim))
                     task.add_done_callback(inflight.discard)
                 if free > 0 and len(claims) < free:
                     await self._wakeup.sleep(stop, self.poll_interval)
@@ -355,20 +364,35 @@ class Deliverer:
     async def close(self) -> None:
         await self.transport.close()
 
-    def _pace(self, webhook_id: UUID, attempt: Attempt) -> None:
+    def _pace(self, claim: Claim, attempt: Attempt) -> None:
+        webhook_id = claim.webhook_id
         if attempt.duration_ms >= self.slow_after * 1000:
-            self._slow[webhook_id] = None
-        else:
-            self._slow.pop(webhook_id, None)
+            self._slow[webhook_id] = 0
+        elif webhook_id in self._slow:
+            # Fast again only once this attempt is its oldest in flight: an older one still
+            # out may be hanging (younger than slow_after, nothing says so yet).
+            _, began = self._started.get(claim.id, (webhook_id, 0.0))
+            older = any(w == webhook_id and at < began and other != claim.id
+                        for other, (w, at) in self._started.items())
+            streak = self._slow[webhook_id] + 1
+            if streak >= self.slow_share and not older:
+                del self._slow[webhook_id]
+            else:
+                self._slow[webhook_id] = streak
 
-    def _landed(self, webhook_id: UUID, _: object) -> None:
-        self._in_flight[webhook_id] -= 1
-        if self._in_flight[webhook_id] <= 0:
-            del self._in_flight[webhook_id]
+    def _landed(self, claim: Claim, _: object) -> None:
+        self._started.pop(claim.id, None)
+        self._in_flight[claim.webhook_id] -= 1
+        if self._in_flight[claim.webhook_id] <= 0:
+            del self._in_flight[claim.webhook_id]
 
     async def _claim_fairly(self, free: int) -> list[Claim]:
         """Up to `free` claims: any webhook's but the slow ones', then each slow one's up to
         its share."""
+        now = time.monotonic()  # one hanging now is slow already, before its timeout
+        for webhook_id, at in list(self._started.values()):
+            if now - at >= self.slow_after:
+                self._slow[webhook_id] = 0
         slow = list(self._slow)
         claims = await self._claim(free, exclude=slow)
         for webhook_id in slow:

@@ -297,3 +297,102 @@ def test_a_receiver_that_hangs_does_not_hold_up_the_other_webhooks() -> None:
     hung = asyncio.run(scenario())
     assert queue.counts(ok)[SUCCEEDED] == 8
     assert hung <= 4 + deliverer.slow_share  # its first claim (still unknown), then its share
+
+
+class FlappingTransport:
+    """A receiver behind a balancer with one dead backend: every other request to a `flap`
+    host fails at once (503), the others hang `hang` seconds with no answer."""
+
+    def __init__(self, hang: float) -> None:
+        self.hang = hang
+        self.requests = self.hanging = self.most_hanging = 0
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
+        self.requests += 1
+        if self.requests % 2:
+            return Sent(status_code=503)
+        self.hanging += 1
+        self.most_hanging = max(self.most_hanging, self.hanging)
+        try:
+            await asyncio.sleep(self.hang)
+        finally:
+            self.hanging -= 1
+        return Sent(error=f"no answer within {self.hang:g}s")
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_receiver_that_fails_fast_between_hangs_keeps_to_its_share() -> None:
+    """Each quick failure made a slow webhook fast again, so its next claim took every free
+    slot and half of them hung: 16 of 16 slots hanging for a share of 4. It is fast again
+    only after its share of fast attempts in a row, with none of its others hanging."""
+    clock = FixedClock()
+    queue = MemoryDeliveryQueue(clock)
+    flap = uuid4()
+    transport = FlappingTransport(hang=0.6)
+    deliverer = Deliverer(queue, transport, {flap: WebhookTarget(
+        "https://flap.example.com/h", SECRET, {})}.get, clock, lease_seconds=30, concurrency=16,
+        poll_interval=0.02, rand=lambda: 0.5, slow_after=0.1)
+    queue.enqueue([NewDelivery(uuid4(), flap, uuid4(), "edge.node.registered", n, b"{}")
+                   for n in range(400)])
+
+    async def scenario() -> int:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(deliverer.run(stop))
+        try:
+            await asyncio.sleep(0.8)  # its first claims (still unknown) took every slot
+            transport.most_hanging = transport.hanging  # they hung until 0.6 s
+            await asyncio.sleep(1.5)
+            return transport.most_hanging
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 5)
+
+    assert asyncio.run(scenario()) <= deliverer.slow_share == 4
+
+
+class RecoveringTransport:
+    """Hangs `hang` seconds (no answer) until `until` on the loop's clock, then answers 204
+    after 10 ms; counts the requests out at once after it recovered."""
+
+    def __init__(self, hang: float, until: float) -> None:
+        self.hang, self.until = hang, until
+        self.out = self.most_out = 0
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
+        if asyncio.get_running_loop().time() < self.until:
+            await asyncio.sleep(self.hang)
+            return Sent(error=f"no answer within {self.hang:g}s")
+        self.out += 1
+        self.most_out = max(self.most_out, self.out)
+        await asyncio.sleep(0.01)
+        self.out -= 1
+        return Sent(status_code=204)
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_slow_webhook_that_turns_fast_again_gets_every_slot_again() -> None:
+    clock = FixedClock()
+    queue = MemoryDeliveryQueue(clock)
+    webhook = uuid4()
+    queue.enqueue([NewDelivery(uuid4(), webhook, uuid4(), "edge.node.registered", n, b"{}")
+                   for n in range(3000)])
+
+    async def scenario() -> int:
+        transport = RecoveringTransport(hang=0.3, until=asyncio.get_running_loop().time() + 0.5)
+        deliverer = Deliverer(queue, transport, {webhook: WebhookTarget(
+            "https://back.example.com/h", SECRET, {})}.get, clock, lease_seconds=30,
+            concurrency=16, poll_interval=0.02, rand=lambda: 0.5, slow_after=0.1)
+        stop = asyncio.Event()
+        runner = asyncio.create_task(deliverer.run(stop))
+        try:
+            await asyncio.sleep(2)
+            return transport.most_out
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 5)
+
+    assert asyncio.run(scenario()) > 8  # past its share of 4
