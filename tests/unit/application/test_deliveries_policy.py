@@ -4,8 +4,8 @@ queue with a scripted transport (a fake of the WebhookTransport port)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from uuid import UUID, uuid4
 
@@ -19,6 +19,7 @@ from application.deliveries import (
     PENDING,
     SUCCEEDED,
     WEBHOOK_DELETED,
+    Claim,
     Deliverer,
     RetryPolicy,
     Sent,
@@ -396,3 +397,57 @@ def test_a_slow_webhook_that_turns_fast_again_gets_every_slot_again() -> None:
             await asyncio.wait_for(runner, 5)
 
     assert asyncio.run(scenario()) > 8  # past its share of 4
+
+
+class CountedQueue(MemoryDeliveryQueue):
+    """The in-memory queue, counting the claims asked of it."""
+
+    claims = 0
+
+    def claim(self, now: datetime, limit: int, lease_seconds: float, *,
+              exclude: Collection[UUID] = (), only: UUID | None = None) -> list[Claim]:
+        self.claims += 1
+        return super().claim(now, limit, lease_seconds, exclude=exclude, only=only)
+
+
+class SlowTransport:
+    """Answers 204 after `after` seconds."""
+
+    def __init__(self, after: float) -> None:
+        self.after = after
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
+        await asyncio.sleep(self.after)
+        return Sent(status_code=204)
+
+    async def close(self) -> None:
+        return None
+
+
+def test_slow_webhooks_with_nothing_left_are_let_go() -> None:
+    """A slow webhook's share is claimed apart, one query a pass; one slow answer kept a
+    webhook slow for good, so 50 webhooks that had each answered slowly once, with nothing
+    due, cost 102 claims a second instead of 2 for as long as the worker ran."""
+    clock = FixedClock()
+    queue = CountedQueue(clock)
+    webhooks = [uuid4() for _ in range(10)]
+    queue.enqueue([NewDelivery(uuid4(), w, uuid4(), "edge.node.registered", n, b"{}")
+                   for n, w in enumerate(webhooks)])
+    target = WebhookTarget("https://slow.example.com/h", SECRET, {})
+    deliverer = Deliverer(queue, SlowTransport(0.15), dict.fromkeys(webhooks, target).get,
+                          clock, poll_interval=0.05, slow_after=0.1, slow_forget=0.3)
+
+    async def scenario() -> int:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(deliverer.run(stop))
+        try:
+            await asyncio.sleep(1)  # delivered (slowly) at once, then let go after 0.3 s
+            before = queue.claims
+            await asyncio.sleep(1)
+            return queue.claims - before
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 5)
+
+    assert asyncio.run(scenario()) <= 2 / 0.05  # one a pass; was 11 a pass
+    assert queue.counts()[SUCCEEDED] == 10
