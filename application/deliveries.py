@@ -329,6 +329,8 @@ class Deliverer:
             return None
         if settlement.attempt is not None:
             self._pace(claim, settlement.attempt)
+        elif settlement.status == FAILED:  # no request (its webhook deleted, a key missing):
+            self._slow.pop(claim.webhook_id, None)  # the rest fail as fast, all at once
         self.counts["attempts"] += settlement.attempt is not None
         if not kept:
             self.counts["lost_leases"] += 1

@@ -451,3 +451,35 @@ def test_slow_webhooks_with_nothing_left_are_let_go() -> None:
 
     assert asyncio.run(scenario()) <= 2 / 0.05  # one a pass; was 11 a pass
     assert queue.counts()[SUCCEEDED] == 10
+
+
+def test_a_slow_webhook_deleted_with_a_backlog_has_it_failed_at_once() -> None:
+    """Its deliveries fail without a request ("webhook deleted"), yet it stayed slow (only an
+    attempt's duration changed that), so they failed its share a pass: 16 every half second,
+    an hour for a backlog of 100,000."""
+    clock = FixedClock()
+    queue = MemoryDeliveryQueue(clock)
+    webhook = uuid4()
+    targets = {webhook: WebhookTarget("https://slow.example.com/h", SECRET, {})}
+    deliverer = Deliverer(queue, SlowTransport(0.15), targets.get, clock, slow_after=0.1)
+    queue.enqueue([NewDelivery(uuid4(), webhook, uuid4(), "edge.node.registered", 0, b"{}")])
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(deliverer.run(stop))
+        try:
+            await asyncio.sleep(0.3)  # one slow delivery: the webhook is slow
+            del targets[webhook]
+            queue.enqueue([NewDelivery(uuid4(), webhook, uuid4(), "edge.node.registered", n,
+                                       b"{}") for n in range(1, 2001)])
+            deliverer.wake()
+            for _ in range(300):
+                if queue.counts()[FAILED] == 2000:
+                    return
+                await asyncio.sleep(0.01)
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 5)
+
+    asyncio.run(scenario())
+    assert queue.counts() == {PENDING: 0, SUCCEEDED: 1, FAILED: 2000}
