@@ -102,8 +102,8 @@ def _reachable(beat: Heartbeat) -> None:
 
 async def heartbeat(request: Request) -> Response:
     token, beat = await agent_body(request, Heartbeat, _reachable)
-    seen = known_bearer(
-        await services(request).nodes.heartbeat_async(token, NodeStatus(beat.status)))
+    seen = await known_bearer(request, await services(request).nodes.heartbeat_async(
+        token, NodeStatus(beat.status)))
     services(request).counters.add("nodes.health_checks_total")
     return ok(request, AgentHeartbeatResponse(
         node_id=seen.node_id, status=NodeStatus(seen.status),

@@ -174,17 +174,21 @@ def node_token(request: Request) -> str:
     return token.strip()
 
 
-def known_bearer(found: T | None) -> T:
-    """What a lookup by the request's api_token found; 401 when no node bears it."""
+async def known_bearer(request: Request, found: T | None) -> T:
+    """What a lookup by the request's api_token found; 401 when no node bears it, but 503
+    while the read model cannot say (rebuilt at start, or stuck): a node it does not hold yet
+    heard 401, on which its agent forgets its token and enrolls again (a new node, for a
+    random one)."""
     if found is None:
+        await run_in_threadpool(services(request).projector.check)
         raise ApiError(401, None, "unknown or revoked node api_token")
     return found
 
 
 async def agent_node(request: Request) -> NodeRecord:
     """The node whose api_token the request bears (agent endpoints); 401 otherwise."""
-    return known_bearer(
-        await services(request).fleet_reads.node_by_api_token_async(node_token(request)))
+    return await known_bearer(request, await services(request).fleet_reads
+                              .node_by_api_token_async(node_token(request)))
 
 
 async def agent_body(request: Request, type_: type[T],

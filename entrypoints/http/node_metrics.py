@@ -162,7 +162,7 @@ async def report(request: Request) -> Response:
     token, body = await agent_body(request, MetricsBody)
     svc = services(request)
     at = svc.writes.clock.now()
-    known_bearer(await svc.node_metrics.put_by_token_async(
+    await known_bearer(request, await svc.node_metrics.put_by_token_async(
         token, at, msgspec.to_builtins(body.host), msgspec.to_builtins(body.agent)))
     return ok(request, AgentMetricsReceiptResponse(received_at=at))
 

@@ -17,7 +17,7 @@ from entrypoints.bootstrap import build_services
 from projections.status import ReadModelBehindError
 from tests.conftest import make_settings
 from tests.contract import checking_client
-from tests.e2e.test_http_support import AUTH
+from tests.e2e.test_http_support import AUTH, enroll, issue_key, running
 from tests.integration.webhook_harness import write_registrations
 
 pytestmark = pytest.mark.e2e
@@ -99,5 +99,39 @@ def test_writes_wait_for_the_read_model_to_hold_the_log_it_held_less_of(durable_
         command = again.commands.create(order)
         executions = again.view.select("command_executions", {"command_id": command})
         assert len(executions) == 3
+    finally:
+        again.close()
+
+
+def test_an_agent_the_rebuilt_read_model_does_not_hold_yet_is_told_to_wait(
+    durable_url: str,
+) -> None:
+    """While the read models are rebuilt at start (after an upgrade), a node not projected yet
+    was unknown to its token: heartbeats and the other agent reports answered 401, on which
+    an agent forgets its token and enrolls again (a new node for a random one; a spent key
+    use, or an agent that exits without ENROLLMENT_KEY, for a persistent one). It hears 503
+    until the read model holds the log, and its token works on afterwards."""
+    settings = make_settings(durable_url, default_cluster_name="main")
+    with running(durable_url) as client:
+        token = enroll(client, issue_key(client)["key"])["api_token"]
+    stopped = build_services(settings)
+    stopped.view.reset(stopped.store.name)  # what a rebuild at start begins with
+    stopped.close()
+
+    again = build_services(settings)  # not started: the read model holds nothing yet
+    app = create_app(settings, again)
+    app.state.services = again  # served without the lifespan, which would start the projector
+    bearer = {"Authorization": f"Bearer {token}"}
+    try:
+        client = checking_client(app)
+        beat = client.post("/agent/v1/heartbeat", headers=bearer, json={"status": "healthy"})
+        assert beat.status_code == 503, beat.text
+        assert "rebuilt" in beat.json()["error"]["message"]
+        assert client.post("/agent/v1/work", headers=bearer,
+                           json={"wait_seconds": 0}).status_code == 503
+        again.start()
+        again.projector.wait(again.store.recorder.max_notification_id() or 0)
+        beat = client.post("/agent/v1/heartbeat", headers=bearer, json={"status": "healthy"})
+        assert beat.status_code == 200, beat.text
     finally:
         again.close()
