@@ -193,6 +193,10 @@ class Services:
     # again (the database seen back).
     _lock_sessions: int | None = field(default=None, init=False, repr=False)
     _resumed_at: datetime | None = field(default=None, init=False, repr=False)
+    # The position the read model had to reach at start (rebuilding_to, which readiness
+    # clears), and when it was first seen there.
+    _catching_up_to: int = field(default=0, init=False, repr=False)
+    _caught_up_at: datetime | None = field(default=None, init=False, repr=False)
     default_cluster_ensured: bool = False
     rebuilding_to: int = 0  # the position the read model must reach at start to be ready
     upgraded: bool = False  # the read models were rebuilt at start for a new read-model version
@@ -201,6 +205,7 @@ class Services:
     def start(self) -> None:
         """Starts background work: the projector (unless another process runs it)."""
         self.started_at = self.writes.clock.now()
+        self._catching_up_to = self.rebuilding_to
         if self.settings.run_projections:
             self.projector.start()
             self.listen()
@@ -219,14 +224,31 @@ class Services:
 
     def listening_since(self) -> datetime | None:
         """Since when silence counts (a node's missed heartbeats, a start or a result not
-        reported): this process's start, or when the database was last seen back (None: not
-        started). Meanwhile agents' reports were refused: when it came back every node looked
-        silent, and the sweep marked them all unreachable, which failed the deployments they
-        had not started yet."""
+        reported): this process's start, when the read model held the log again if it held
+        less at start, or when the database was last seen back (None: not started, or still
+        catching up). Meanwhile agents' reports were refused: when it came back every node
+        looked silent, and the sweep marked them all unreachable, which failed the deployments
+        they had not started yet."""
         started, back = self.started_at, self.database_back_at()
-        if started is None or back is None:
-            return started
-        return max(started, back)
+        if started is None:
+            return None
+        caught_up = self._caught_up()
+        if caught_up is None:
+            return None
+        return max(started, caught_up, back or started)
+
+    def _caught_up(self) -> datetime | None:
+        """When the read model was first seen holding what the log held at start (None: not
+        yet). Until then agents' reports of nodes it does not hold yet are refused (503), so a
+        rebuild after an upgrade is silence no node is to blame for, like an outage."""
+        if self._caught_up_at is None:
+            if not self._catching_up_to:
+                self._caught_up_at = self.started_at
+            elif self.projector.applied() < self._catching_up_to:
+                return None
+            else:  # seen by the scheduler's passes (every second) and the sweeper's
+                self._caught_up_at = self.writes.clock.now()
+        return self._caught_up_at
 
     def database_back_at(self) -> datetime | None:
         """When this process's locks' session was last opened again after one dropped: the

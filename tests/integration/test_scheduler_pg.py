@@ -18,7 +18,7 @@ from application.clusters import CreateCluster
 from application.commands import CreateCommand
 from application.enrollment_keys import IssueEnrollmentKey
 from domain.node_status import NodeStatus
-from entrypoints.bootstrap import Services, build_services
+from entrypoints.bootstrap import Services, build_lock, build_lock_session, build_services
 from entrypoints.workers.membership import join_admin_cluster, membership_once
 from entrypoints.workers.scheduler import schedule_once
 from entrypoints.workers.sweeper import sweep_once
@@ -172,3 +172,44 @@ def test_peers_silent_while_the_database_was_away_stay_in_the_topology(pg_url: s
     finally:
         mine.close()
         peer.close()
+
+
+def test_silence_while_the_read_models_were_rebuilt_is_not_the_nodes(pg_url: str) -> None:
+    """While the read models are rebuilt at start (an upgrade), a node not projected yet has
+    its heartbeats refused (503): silence counted from the process's start, so a rebuild
+    longer than NODE_UNREACHABLE_AFTER_SECONDS had the first sweep after it mark such nodes
+    unreachable (and fail the deployments they had not started). Silence counts from when
+    the read model held the log again."""
+    clock = FixedClock()
+    settings = make_settings(pg_url)
+    first = build_services(settings, clock=clock)
+    first.start()
+    try:
+        [node] = _fleet(first, 1)
+        first.nodes.heartbeat(node, NodeStatus.HEALTHY)
+    finally:
+        first.close()
+    stopped = build_services(settings, clock=clock)
+    stopped.view.reset(stopped.store.name)  # what a rebuild at start begins with
+    stopped.close()
+
+    clock.advance(5)
+    # The rebuild is held back while another session holds the projector's lock.
+    holder = build_lock(settings, "projector", build_lock_session(settings))
+    assert holder is not None and holder.held()
+    services = build_services(settings, clock=clock)
+    try:
+        assert services.rebuilding_to
+        services.start()
+        assert sweep_once(services) == 0  # rebuilding
+        clock.advance(120)  # how long the rebuild took: no heartbeat of it could be recorded
+        assert sweep_once(services) == 0
+        holder.release()
+        services.projector.wait(services.rebuilding_to, timeout=30)
+        assert sweep_once(services) == 0
+        assert _node_status(services, node) == "healthy"
+        clock.advance(31)
+        assert sweep_once(services) == 1
+        assert _node_status(services, node) == "unhealthy"
+    finally:
+        services.close()
