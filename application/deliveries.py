@@ -254,6 +254,11 @@ class Deliverer:
         # timeout instead of hundreds a second.
         self.slow_after = slow_after
         self.slow_share = slow_share if slow_share is not None else max(1, concurrency // 4)
+        # And slow webhooks together have at most half of them: four that hung held every
+        # slot between them, so each other webhook's delivery waited for one of them to time
+        # out (half a timeout on average). They take turns at what is left to them.
+        self.slow_total = max(self.slow_share, concurrency // 2)
+        self._turn = 0
         # Slow webhooks (insertion-ordered), each with its fast attempts in a row since. One
         # fast answer did not make it fast again: a receiver that failed half its requests at
         # once and let the other half hang was taken for fast by each quick failure, and its
@@ -405,11 +410,14 @@ class Deliverer:
                 self._slow[webhook_id] = 0
         slow = list(self._slow)
         claims = await self._claim(free, exclude=slow)
-        for webhook_id in slow:
-            room = min(self.slow_share - self._in_flight[webhook_id], free - len(claims))
+        left = self.slow_total - sum(self._in_flight[w] for w in slow)
+        self._turn = (self._turn + 1) % max(len(slow), 1)
+        for webhook_id in slow[self._turn:] + slow[:self._turn]:
+            room = min(self.slow_share - self._in_flight[webhook_id], free - len(claims), left)
             if room > 0:
                 mine = await self._claim(room, only=webhook_id)
                 claims += mine
+                left -= len(mine)
                 if mine or self._in_flight[webhook_id]:
                     self._quiet.pop(webhook_id, None)
                 elif now - self._quiet.setdefault(webhook_id, now) >= self.slow_forget:

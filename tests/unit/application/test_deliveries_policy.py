@@ -4,6 +4,7 @@ queue with a scripted transport (a fake of the WebhookTransport port)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -483,3 +484,60 @@ def test_a_slow_webhook_deleted_with_a_backlog_has_it_failed_at_once() -> None:
 
     asyncio.run(scenario())
     assert queue.counts() == {PENDING: 0, SUCCEEDED: 1, FAILED: 2000}
+
+
+class TimedTransport:
+    """Hangs `hang` seconds on a `hang` host; answers others at once, noting how long each
+    waited since it was enqueued (`enqueued`, by event id)."""
+
+    def __init__(self, hang: float) -> None:
+        self.hang = hang
+        self.enqueued: dict[str, float] = {}
+        self.waited: list[float] = []
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
+        if "hang" in url:
+            await asyncio.sleep(self.hang)
+            return Sent(error=f"no answer within {self.hang:g}s")
+        self.waited.append(time.monotonic() - self.enqueued[headers["X-Edge-Event-Id"]])
+        return Sent(status_code=204)
+
+    async def close(self) -> None:
+        return None
+
+
+def test_slow_webhooks_together_leave_the_others_room() -> None:
+    """Each slow webhook had a quarter of the slots, so four that hung held every slot between
+    them and each other webhook's delivery waited for one of them to time out (median half a
+    timeout). Together they now have half of the slots."""
+    clock = FixedClock()
+    queue = MemoryDeliveryQueue(clock)
+    hanging, ok = [uuid4() for _ in range(6)], uuid4()
+    targets = dict.fromkeys(hanging, WebhookTarget("https://hang.example.com/h", SECRET, {}))
+    targets[ok] = WebhookTarget("https://ok.example.com/h", SECRET, {})
+    transport = TimedTransport(hang=0.6)
+    deliverer = Deliverer(queue, transport, targets.get, clock, concurrency=16,
+                          rand=lambda: 0.5, slow_after=0.1)
+    queue.enqueue([NewDelivery(uuid4(), w, uuid4(), "edge.node.registered", n, b"{}")
+                   for w in hanging for n in range(100)])
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(deliverer.run(stop))
+        try:
+            await asyncio.sleep(1.3)  # every hanging webhook is known slow
+            for n in range(50):
+                message = uuid4()
+                transport.enqueued[str(message)] = time.monotonic()
+                queue.enqueue([NewDelivery(uuid4(), ok, message, "edge.node.registered",
+                                           1000 + n, b"{}")])
+                deliverer.wake()
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.7)
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 5)
+
+    asyncio.run(scenario())
+    assert len(transport.waited) == 50
+    assert sorted(transport.waited)[25] < 0.1  # was about 0.3: half the hang
