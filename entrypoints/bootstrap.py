@@ -375,16 +375,24 @@ def prepare_view(view: TableView, store: EdgeStore, lock: ProjectorLock | None,
     return True
 
 
-def catch_up_target(store: EdgeStore, projector: ProjectionWorker, upgraded: bool) -> int:
+def catch_up_target(store: EdgeStore, projector: ProjectionWorker, upgraded: bool,
+                    projects: bool = True) -> int:
     """The log position the read model must reach before this process is ready: the log's head
     when the read model holds less at start, else 0. After an upgrade's rebuild it holds
     nothing; after a start killed mid-rebuild, or a killed `replay`, it holds part of the log
-    while the version row already says it is current, and only this tells the two apart."""
+    while the version row already says it is current, and only this tells the two apart.
+
+    A process that does not project (`serve --no-projections`) waits the same way for the one
+    that does: started while that one rebuilds, its writes were decided on part of the log."""
     head = store.recorder.max_notification_id() or 0
     held = projector.applied()
     if held >= head:
         return 0
-    if not upgraded:
+    if not projects:
+        log.warning("the read models hold %d of %d events: waiting for the process that "
+                    "projects them to catch up; /readyz answers 503 and writes 503 until they "
+                    "are in", held, head)
+    elif not upgraded:
         log.warning("the read models hold %d of %d events (a rebuild or a replay was "
                     "interrupted, or another process wrote without them): catching up; /readyz "
                     "answers 503 until they are in", held, head)
@@ -653,8 +661,7 @@ def _build_services(settings: Settings, clock: Clock | None) -> Services:
     deployments = Deployments(writes, GEO, placement, settings.advertised_url,
                               SsrfGuard(settings.webhook_allow_private_ips), box, finder,
                               unsealing)
-    rebuilding_to = (catch_up_target(store, projector, upgraded) if settings.run_projections
-                     else 0)
+    rebuilding_to = catch_up_target(store, projector, upgraded, settings.run_projections)
     projector.catching_up_to = rebuilding_to  # writes wait for the whole backlog
     return Services(
         settings=settings,

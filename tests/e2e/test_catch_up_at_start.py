@@ -135,3 +135,36 @@ def test_an_agent_the_rebuilt_read_model_does_not_hold_yet_is_told_to_wait(
         assert beat.status_code == 200, beat.text
     finally:
         again.close()
+
+
+def test_a_process_that_does_not_project_waits_for_the_one_that_does(durable_url: str) -> None:
+    """`serve --no-projections` started while the projecting process rebuilds the read models
+    (an upgrade) decided writes on part of the log: a command to every node targeted none.
+    It refuses writes (503) until the read model holds what the log held at its start."""
+    settings = make_settings(durable_url, default_cluster_name="")
+    first = build_services(settings)
+    first.start()
+    write_registrations(first, 3)
+    first.projector.wait(first.store.recorder.max_notification_id() or 0)
+    first.view.reset(first.store.name)  # what a rebuild at start begins with
+    first.close()
+
+    follower = build_services(make_settings(durable_url, default_cluster_name="",
+                                            run_projections=False))
+    projecting = build_services(settings)  # not started yet: nothing projected
+    try:
+        head = follower.store.recorder.max_notification_id() or 0
+        assert follower.rebuilding_to == head
+        order = CreateCommand(command_text="uptime", targeting=Targeting(type=TargetType.ALL))
+        with pytest.raises(ReadModelBehindError):
+            follower.commands.create(order)
+        assert follower.store.recorder.max_notification_id() == head  # nothing recorded
+        projecting.start()
+        projecting.projector.wait(head)
+        command = follower.commands.create(order)
+        follower.projector.wait(follower.store.recorder.max_notification_id() or 0)
+        executions = follower.view.select("command_executions", {"command_id": command})
+        assert len(executions) == 3
+    finally:
+        projecting.close()
+        follower.close()
