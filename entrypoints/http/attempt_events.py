@@ -44,6 +44,7 @@ from entrypoints.http.appaloft_views import (
     read_query,
     run,
 )
+from entrypoints.http.attempt_views import PHASES, Phase, failure_phase
 from entrypoints.http.inputs import first_of, path_uuid, services, stopping_event
 from entrypoints.http.openapi.appaloft import DEPLOYMENT, appaloft_op
 from entrypoints.http.routing import route
@@ -72,7 +73,6 @@ EVENT_TYPES: dict[str, EventType] = {
     "Ready": "deployment-ready", "Failed": "deployment-failed",
     "StopDeferred": "deployment-stop-deferred", "StopRequested": "deployment-stop-requested",
     "Terminated": "deployment-terminated"}
-Phase = Literal["plan", "pull", "start", "health", "stop"]
 _encode = msgspec.json.Encoder().encode
 
 
@@ -108,8 +108,7 @@ class DeploymentEvent(AppaloftShape):
     emitted_at: Moment
     source: Literal["domain-event"]
     event_type: EventType
-    phase: Annotated[Phase, _d("plan (requested), pull (placed: its node pulls the image),"
-                               " start, health (the health check passed or failed), stop")]
+    phase: Annotated[Phase, _d(PHASES)]
     status: Annotated[AttemptStatus, _d("The attempt status right after it")]
     retriable: Annotated[bool, _d("The attempt can be retried now (failed or canceled)")]
     summary: str
@@ -141,7 +140,7 @@ def _phase(entry: TimelineEntry, attempt: AttemptRecord, checked: bool) -> Phase
     if entry.event_type == "Ready":
         return "health" if checked else "start"
     if entry.event_type == "Failed":
-        return "health" if (attempt.error_detail or "").startswith("health check") else "start"
+        return failure_phase(attempt)
     return "stop"
 
 

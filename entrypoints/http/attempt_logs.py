@@ -33,7 +33,7 @@ from entrypoints.http.appaloft_views import (
     read_query,
     run,
 )
-from entrypoints.http.attempt_views import failure_source
+from entrypoints.http.attempt_views import PHASES, Phase, failure_phase, failure_source
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.openapi.appaloft import DEPLOYMENT, appaloft_op
 from entrypoints.http.routing import route
@@ -43,7 +43,6 @@ from projections.resource_tables import AttemptRecord
 
 _d = described
 MAX_LINES = 1000  # of the container's log tail, the last ones
-Phase = Literal["plan", "pull", "start", "health", "stop"]
 Source = Literal["edge-admin", "edge-agent", "container"]
 Level = Literal["info", "error"]
 
@@ -56,8 +55,7 @@ class LogEntry(AppaloftShape):
                                  " its progress while it starts the container: the pull, the"
                                  " start, each health probe), container (the output the agent"
                                  " sent)")]
-    phase: Annotated[Phase, _d("plan, pull (placed: its node pulls the image), start, health,"
-                               " stop")]
+    phase: Annotated[Phase, _d(PHASES)]
     level: Level
     message: str
     masked: Annotated[bool, _d("Always false: the container's own output is shown as it was"
@@ -80,10 +78,6 @@ def _entry(at: datetime, source: Source, phase: Phase, message: str,
                     masked=False)
 
 
-def _health_failure(attempt: AttemptRecord) -> bool:
-    return (attempt.error_detail or "").startswith("health check")
-
-
 def _lifecycle(attempt: AttemptRecord, image: str, check: str | None,
                progressed: bool) -> list[LogEntry]:
     """`progressed`: the agent's lines said how the start went; its ready report is one line."""
@@ -104,8 +98,7 @@ def _lifecycle(attempt: AttemptRecord, image: str, check: str | None,
             entries.append(_entry(e.at, "edge-agent", "start", "container started"))
             entries.append(_entry(e.at, "edge-agent", "health", f"health check passed ({check})"))
         elif e.event_type == "Failed":
-            phase: Phase = "health" if _health_failure(attempt) else "start"
-            entries.append(_entry(e.at, failure_source(attempt), phase,
+            entries.append(_entry(e.at, failure_source(attempt), failure_phase(attempt),
                                   attempt.error_detail or "failed", "error"))
         else:
             entries.append(_entry(e.at, "edge-agent" if e.event_type == "Terminated"
@@ -121,7 +114,7 @@ def _container(attempt: AttemptRecord, found_: ContainerLogs | None) -> list[Log
         return []
     crashed = found_.crash_logs is not None
     text = found_.crash_logs if found_.crash_logs is not None else found_.logs
-    phase: Phase = "health" if crashed and _health_failure(attempt) else "start"
+    phase: Phase = failure_phase(attempt) if crashed else "start"
     level: Level = "error" if crashed and attempt.status == AttemptStatus.FAILED else "info"
     lines = text.splitlines()[-MAX_LINES:]
     return [_entry(found_.at, "container", phase, line, level) for line in lines]

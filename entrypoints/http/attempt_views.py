@@ -142,13 +142,28 @@ def failure_source(attempt: AttemptRecord) -> FailureSource:
     return "edge-admin" if attempt.failure_reported is False else "edge-agent"
 
 
+Phase = Literal["plan", "pull", "start", "health", "stop"]
+PHASES = ("plan (requested, or failed before it was placed: no room), pull (placed: its node"
+          " pulls the image), start, health (the health check passed or failed), stop")
+
+
+def failure_phase(attempt: AttemptRecord) -> Phase:
+    """Where a failed attempt failed; the same in its failure, its events and its logs. (An
+    attempt fails only before it was healthy: one that crashes later stays succeeded.)"""
+    if attempt.placed_at is None:
+        return "plan"
+    if (attempt.error_detail or "").startswith("health check"):
+        return "health"
+    return "start"
+
+
 class Failure(AppaloftShape):
     timestamp: Moment
     source: Annotated[FailureSource, _d(
         "edge-agent: its node reported it (the container failed, its health check failed, it"
         " was lost); edge-admin: the admin decided it (no room at placement, a start not"
         " reported in time, the node unreachable or deleted)")]
-    phase: Literal["run"]
+    phase: Annotated[Phase, _d(PHASES)]
     level: Literal["error"]
     message: str
 
@@ -247,7 +262,8 @@ def show(svc: Services, deployment_id: UUID, include: DeploymentShowQuery,
                             emitted_at=e.at) for e in timeline(attempt)]
     failure = None
     if attempt.status == AttemptStatus.FAILED and attempt.failed_at is not None:
-        failure = Failure(timestamp=attempt.failed_at, source=failure_source(attempt), phase="run",
+        failure = Failure(timestamp=attempt.failed_at, source=failure_source(attempt),
+                          phase=failure_phase(attempt),
                           level="error", message=attempt.error_detail or "failed")
     ready = readiness(svc, attempt, now, 1)
     summary = RecoverySummary(

@@ -398,22 +398,35 @@ def test_a_deployment_on_an_unknown_server_is_a_404_and_records_nothing() -> Non
 
 def test_a_failure_names_who_decided_it_the_node_or_the_admin(any_url: str) -> None:
     """latestFailure.source and the failure's log line: edge-agent for what the node reported,
-    edge-admin for what the admin decided (node deleted, no room); both said edge-agent."""
+    edge-admin for what the admin decided (node deleted, no room); both said edge-agent. And
+    its phase, the same in the failure, its log line and its event: latestFailure said `run`
+    for every failure, its log line and event `start` even for no room (never placed)."""
     with configured(any_url) as (flow, node, token):
         client = flow.client
         reported = flow.deploy()
         flow.report(token, reported, "error")
+        exited = flow.deploy(f"/resources/{flow.resource}/redeploy", {})
+        request_id = flow.show(exited)["deployment"]["requestId"]
+        sent = client.post(f"/agent/v1/deployments/{request_id}/report", headers=token,
+                           json={"state": "error", "detail": "container exited (1)"})
+        assert sent.status_code == 200, sent.text
         orphaned = flow.deploy(f"/resources/{flow.resource}/redeploy", {})
         deleted = client.delete(f"/api/v1/nodes/{node}", headers=AUTH)
         assert deleted.status_code in (200, 204), deleted.text
         no_room = flow.deploy(f"/resources/{flow.resource}/redeploy", {})
-        expected = [(reported, "edge-agent", "health check failed: 503"),
-                    (orphaned, "edge-admin", f"node {node} was deleted"),
-                    (no_room, "edge-admin", "Couldn't Allocate Server")]
-        for deployment, source, message in expected:
+        expected = [(reported, "edge-agent", "health check failed: 503", "health"),
+                    (exited, "edge-agent", "container exited (1)", "start"),
+                    (orphaned, "edge-admin", f"node {node} was deleted", "start"),
+                    (no_room, "edge-admin", "Couldn't Allocate Server", "plan")]
+        for deployment, source, message, phase in expected:
             assert flow.status(deployment) == "failed"
             failure = flow.show(deployment)["latestFailure"]
-            assert (failure["source"], failure["message"]) == (source, message), failure
+            assert (failure["source"], failure["message"], failure["phase"]) == (
+                source, message, phase), failure
             logs = get(client, f"/deployments/{deployment}/logs")["logs"]
-            errors = [(e["source"], e["message"]) for e in logs if e["level"] == "error"]
-            assert errors == [(source, message)], logs
+            errors = [(e["source"], e["message"], e["phase"]) for e in logs
+                      if e["level"] == "error"]
+            assert errors == [(source, message, phase)], logs
+            events = get(client, f"/deployments/{deployment}/events")["envelopes"]
+            assert [e["event"]["phase"] for e in events
+                    if e["event"]["eventType"] == "deployment-failed"] == [phase], events
