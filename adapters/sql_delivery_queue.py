@@ -39,8 +39,12 @@ def _schema(postgres: bool, t: str, a: str) -> list[str]:
         f"next_attempt_at {time}, lease_until {time}, last_status_code INTEGER, "
         f"last_error TEXT, created_at {time} NOT NULL, updated_at {time} NOT NULL, "
         f"delivered_at {time})",
-        f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_due_idx ON {t} (next_attempt_at) "
-        "WHERE status = 'pending'",
+        # Due deliveries in claim order: deliveries enqueued together share one due time, so
+        # an index of the time alone left a claim to sort the whole tie (100,000: 43 ms).
+        # `position + 0` (SqlDeliveryQueue._due): an index in the very order of one webhook's
+        # claims tempted the planner to walk it, past other webhooks' rows, for those too.
+        f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_due_position_idx ON {t} "
+        "(next_attempt_at, (position + 0)) WHERE status = 'pending'",
         f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_webhook_idx ON {t} (webhook_id, created_at)",
         # One webhook's due deliveries in order (a slow webhook's share), and on PostgreSQL the
         # webhooks with pending ones, each found by one probe (claims that leave slow ones out).
@@ -106,9 +110,7 @@ class SqlDeliveryQueue(ABC):
         if only is not None:
             which += f"AND webhook_id = {p} "
             webhooks.append(self._uuid(only))
-        due = (f"SELECT id FROM {self.t} WHERE status = 'pending' AND next_attempt_at <= {p} "
-               f"AND (lease_until IS NULL OR lease_until < {p}) {which}"
-               f"ORDER BY next_attempt_at, position LIMIT {p}")
+        due = self._due(which, one_webhook=only is not None)
         args: tuple[Any, ...] = (now, now, *webhooks, limit)
         if self.postgres and exclude and only is None:
             due, args = self._due_but(len(webhooks)), (now, now, limit, *webhooks, limit, now)
@@ -134,6 +136,18 @@ class SqlDeliveryQueue(ABC):
                         self._from_uuid(r["message_id"]), r["event_type"], r["position"],
                         bytes(r["body"]), r["attempts"], token) for r in rows]
         return sorted(claims, key=lambda c: c.position)
+
+    def _due(self, which: str = "", one_webhook: bool = False) -> str:
+        """Due, unleased deliveries in order (due time, then log position); `which` narrows
+        them to some webhooks. Read in that order from the due index, whose second column is
+        `position + 0`: one webhook's are read from the (webhook, due) index instead, and an
+        index of plain `position` matched their order as well, so a plan made for any webhook
+        (a prepared claim, a webhook the statistics do not single out) walked it past the
+        other webhooks' rows (a slow webhook's backlog of 60,000: 15 ms a claim, not 0.1)."""
+        p, position = self.p, "position" if one_webhook else "position + 0"
+        return (f"SELECT id FROM {self.t} WHERE status = 'pending' AND next_attempt_at <= {p} "
+                f"AND (lease_until IS NULL OR lease_until < {p}) {which}"
+                f"ORDER BY next_attempt_at, {position} LIMIT {p}")
 
     def _due_but(self, excluded: int) -> str:
         """PostgreSQL: the first due deliveries of every webhook but `excluded` ones, in order.

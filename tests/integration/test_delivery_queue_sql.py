@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
+from adapters.sql_delivery_queue import SqlDeliveryQueue
 from application.deliveries import FAILED, PENDING, SUCCEEDED, Attempt, Settlement
 from application.ports import Backlog, NewDelivery
 from entrypoints.bootstrap import AnyDeliveryQueue, build_delivery_queue
@@ -211,5 +212,76 @@ def test_leaving_out_a_slow_webhooks_backlog_costs_no_more_than_having_none(
                          "next_attempt_at + interval '2 hours' WHERE webhook_id = %s", (slow,))
             not_due = cost()
         assert due < 4 * not_due + 0.002, (due, not_due)
+    finally:
+        queue.close()
+
+
+def test_a_batch_due_at_once_is_claimed_in_order_without_sorting_it(
+    any_url: str, clock: FixedClock
+) -> None:
+    """Deliveries enqueued together share one due time, and the due index held the time
+    alone: each claim sorted the whole tie by position (100,000 due: 43 ms a claim). The
+    index now holds the position too, so a claim reads its first rows in order, and one
+    webhook's deliveries still go in log order, claim after claim."""
+    if any_url == "memory://":
+        pytest.skip("no query plan")
+    queue = build_delivery_queue(make_settings(any_url), clock)
+    webhooks = [uuid4(), uuid4()]
+    try:
+        assert isinstance(queue, SqlDeliveryQueue)
+        queue.enqueue([delivery(webhooks[p % 2], p) for p in range(3000, 0, -1)])
+        firsts = [[c.position for c in queue.claim(clock.now(), 7, 30)] for _ in range(3)]
+        assert firsts == [list(range(1, 8)), list(range(8, 15)), list(range(15, 22))]
+        mine = queue.claim(clock.now(), 5, 30, only=webhooks[1])
+        assert [c.position for c in mine] == [23, 25, 27, 29, 31]
+        now, statement = queue._time(clock.now()), queue._due()
+        with queue._tx() as cur:
+            if queue.postgres:
+                cur.execute(f"ANALYZE {queue.t}")
+                cur.execute("EXPLAIN " + statement, (now, now, 64))
+                plan = "\n".join(row["QUERY PLAN"] for row in cur.fetchall())
+            else:
+                cur.execute("ANALYZE")
+                cur.execute("EXPLAIN QUERY PLAN " + statement, (now, now, 64))
+                plan = "\n".join(row["detail"] for row in cur.fetchall())
+        assert "sort" not in plan.lower() and "B-TREE" not in plan, plan
+        assert "due_position_idx" in plan, plan
+    finally:
+        queue.close()
+
+
+def test_claims_of_some_webhooks_read_them_apart_in_any_plan(
+    pg_url: str, clock: FixedClock
+) -> None:
+    """An index in the very order of one webhook's claims (due time, then position) tempted
+    the planner to walk it past the other webhooks' rows, filtering on the webhook, when it
+    planned for no webhook in particular: a claim that left a slow webhook out (its lateral
+    read per webhook) walked the slow one's backlog of 20,000 (7 ms a claim, not 0.1), and so
+    did a slow webhook's share when the statistics did not single it out. Both still read
+    the (webhook, due) index."""
+    queue = build_delivery_queue(make_settings(pg_url), clock)
+    slow, ok = uuid4(), uuid4()
+    try:
+        assert isinstance(queue, SqlDeliveryQueue)
+        queue.enqueue([delivery(ok, p) for p in range(1, 121)])
+        now = clock.now()
+        with psycopg.connect(pg_url.split("?")[0], autocommit=True) as conn:
+            conn.execute(
+                f"INSERT INTO {queue.t} (id, webhook_id, message_id, event_type, position, body, "
+                "status, next_attempt_at, created_at, updated_at) SELECT gen_random_uuid(), %s, "
+                "gen_random_uuid(), 'edge.node.registered', 1000 + n, '\\x7b7d', 'pending', "
+                "%s - interval '1 hour', %s, %s FROM generate_series(1, 20000) n",
+                (slow, now, now, now))
+            conn.execute(f"ANALYZE {queue.t}")
+            cur = psycopg.ClientCursor(conn)
+            but_slow = cur.mogrify(queue._due_but(1), (now, now, 4, slow, 4, now))
+            # One webhook's share, planned for whichever webhook: the webhook a parameter.
+            one = cur.mogrify(queue._due("AND webhook_id = %s ", one_webhook=True),
+                              (now, now, "$1", 4)).replace("'$1'", "$1::uuid")
+            cur.execute(f"PREPARE share AS {one}")
+            for explain in (f"EXPLAIN {but_slow}", f"EXPLAIN EXECUTE share('{ok}')"):
+                plan = "\n".join(row[0] for row in cur.execute(explain).fetchall())
+                assert "due_position_idx" not in plan and "webhook_due_idx" in plan, plan
+        assert [c.webhook_id for c in queue.claim(now, 4, 30, exclude=[slow])] == [ok] * 4
     finally:
         queue.close()
