@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import msgspec
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.nats_publisher import ConnectionLog, connect, describe, ensure_stream
@@ -29,6 +32,10 @@ BATCH = 256
 # killed worker's unacknowledged batch comes back soon. Redelivery early is harmless: the
 # fan-out is idempotent.
 ACK_WAIT = 10.0
+# Seconds of pulling nothing after which a worker asks whether its consumer is still there: a
+# stream deleted takes its consumers with it, and a pull on a consumer that no longer exists
+# only times out, so the workers pulled from nothing for good once the stream was made again.
+CONSUMER_CHECK = 5.0
 
 
 def decode_batch(batch: list[Msg]) -> list[Message]:
@@ -45,10 +52,12 @@ def decode_batch(batch: list[Msg]) -> list[Message]:
 class JetStreamConsumer:
     """Implements the MessageSource port on the shared durable consumer DURABLE."""
 
-    def __init__(self, url: str, stream: StreamSettings, name: str = "edge-webhook-worker"):
+    def __init__(self, url: str, stream: StreamSettings, name: str = "edge-webhook-worker",
+                 check_every: float = CONSUMER_CHECK):
         self.url = url
         self.stream = stream
         self.name = name
+        self.check_every = check_every
 
     def _config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -71,10 +80,14 @@ class JetStreamConsumer:
                 await ensure_stream(js, self.stream)
                 sub = await js.pull_subscribe(self.stream.subjects[0], durable=DURABLE,
                                               stream=self.stream.name, config=self._config())
+                checked = time.monotonic()
                 while not stop.is_set():
                     try:
                         batch = await sub.fetch(BATCH, timeout=1.0)
                     except nats.errors.TimeoutError:
+                        if time.monotonic() - checked >= self.check_every:
+                            await self._check_consumer(js)
+                            checked = time.monotonic()
                         continue
                     await handle(decode_batch(batch))
                     for msg in batch:
@@ -97,3 +110,19 @@ class JetStreamConsumer:
                 if nc is not None and not nc.is_closed:
                     states.closing()
                     await nc.close()
+
+    async def _check_consumer(self, js: JetStreamContext) -> None:
+        """Raises ConsumerGoneError if the durable consumer no longer exists (its stream was
+        deleted): the caller subscribes again, making the stream again if it is still gone.
+        Any other answer, or none, leaves the pulls to go on."""
+        try:
+            await asyncio.wait_for(js.consumer_info(self.stream.name, DURABLE), 1.0)
+        except nats.js.errors.NotFoundError as exc:
+            raise ConsumerGoneError(f"consumer {DURABLE} of stream {self.stream.name} is gone "
+                                    "(the stream was deleted?); subscribing again") from exc
+        except (TimeoutError, nats.errors.Error, OSError):
+            pass
+
+
+class ConsumerGoneError(RuntimeError):
+    """The durable consumer went (with its stream); the worker subscribes again."""
