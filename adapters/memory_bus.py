@@ -33,6 +33,9 @@ class InProcessBus:
     async def reconnect(self) -> None:
         return None
 
+    async def check(self) -> None:
+        return None
+
     async def publish(self, messages: Sequence[Message]) -> None:
         for handler in self._handlers:
             await handler(messages)

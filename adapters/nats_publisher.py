@@ -159,6 +159,30 @@ class JetStreamPublisher:
             await self._drop()
             await self._open(attempts=1)  # a few seconds at most: the caller backs off
 
+    async def check(self) -> None:
+        """Makes the stream again if it was deleted while nothing was published: the next
+        event made it, so until then the stream was missing with readiness green, even while
+        another stream held its subjects (the event could not go out). Raises PublishError
+        if it cannot be made; a slow answer leaves it to the next publish."""
+        await self.reconnect()
+        js = self._js
+        assert js is not None
+        try:
+            await asyncio.wait_for(js.stream_info(self.stream.name), STREAM_CHECK)
+        except NotFoundError:
+            pass
+        except (TimeoutError, NatsError, OSError):
+            return
+        else:
+            return
+        try:
+            await asyncio.wait_for(ensure_stream(js, self.stream), self.ack_wait)
+        except (TimeoutError, NatsError, OSError) as exc:
+            await self._drop()
+            raise PublishError(f"stream {self.stream.name} is gone and cannot be made again: "
+                               f"{describe(exc)}") from exc
+        log.warning("%s: stream %s was gone; made it again", self.name, self.stream.name)
+
     async def publish(self, messages: Sequence[Message]) -> None:
         await self.reconnect()
         nc, js = self._nc, self._js

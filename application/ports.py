@@ -96,6 +96,11 @@ class EventPublisher(Protocol):
         is nothing to publish); one bounded attempt, raising while the broker is away."""
         ...
 
+    async def check(self) -> None:
+        """While nothing is published: readies again what a publish needs that went away
+        meanwhile (a stream deleted is made again), raising if it cannot."""
+        ...
+
     async def close(self) -> None: ...
 
 

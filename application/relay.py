@@ -40,6 +40,9 @@ RECORD_EVERY = 0.5  # seconds: how long the position may go unrecorded while pub
 # same pass: with one writer at a time, each write had a pass of its own (a read, a publish
 # and a fan-out), a third of the write's CPU, competing with the writer's next request.
 LINGER = 0.01
+# Seconds without anything to publish after which the relay asks the broker whether it could
+# (`EventPublisher.check`): a stream deleted meanwhile was made again only at the next event.
+IDLE_CHECK = 5.0
 
 
 class Relay:
@@ -77,6 +80,8 @@ class Relay:
         # readiness reports it, since the connection alone looks fine to a stream deleted.
         self.publish_failure: str | None = None
         self.trouble = Trouble(log, "the relay")  # backing off up to 5 s meanwhile
+        self.idle_check = IDLE_CHECK
+        self._checked_at = time.monotonic()  # when the broker was last known to take messages
         self._wakeup = Wakeup()
 
     def wake(self, *_: Any) -> None:
@@ -183,7 +188,10 @@ class Relay:
                         await self._wakeup.sleep(stop, 1.0)
                         continue
                     leading = True
-                    await self.drain(stop, first)
+                    if await self.drain(stop, first):
+                        self._checked_at = time.monotonic()
+                    elif time.monotonic() - self._checked_at >= self.idle_check:
+                        await self._check_publisher()
                     if self.record_due() == 0:
                         await self.record()
                     self.trouble.over(f" from position {self.position}")
@@ -203,6 +211,17 @@ class Relay:
                 with contextlib.suppress(Exception):
                     await self.record()
             await self.publisher.close()
+
+    async def _check_publisher(self) -> None:
+        """Nothing was owed (this pass published nothing and failed nothing, so no batch
+        waits): whether the next one could go out; readiness says so when not."""
+        self._checked_at = time.monotonic()
+        try:
+            await self.publisher.check()
+        except Exception as exc:
+            self.publish_failure = f"{type(exc).__name__}: {exc}"
+            raise
+        self.publish_failure = None
 
     def record_due(self) -> float | None:
         """Seconds until the published position should be recorded (0: now); None: it is."""
