@@ -3,10 +3,11 @@ history queries; and on PostgreSQL, concurrent workers never claim the same row.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 import psycopg
@@ -274,7 +275,7 @@ def test_claims_of_some_webhooks_read_them_apart_in_any_plan(
                 (slow, now, now, now))
             conn.execute(f"ANALYZE {queue.t}")
             cur = psycopg.ClientCursor(conn)
-            but_slow = cur.mogrify(queue._due_but(1), (now, now, 4, slow, 4, now))
+            but_slow = cur.mogrify(*queue._due_but([slow], now, 4))
             # One webhook's share, planned for whichever webhook: the webhook a parameter.
             one = cur.mogrify(queue._due("AND webhook_id = %s ", one_webhook=True),
                               (now, now, "$1", 4)).replace("'$1'", "$1::uuid")
@@ -283,5 +284,52 @@ def test_claims_of_some_webhooks_read_them_apart_in_any_plan(
                 plan = "\n".join(row[0] for row in cur.execute(explain).fetchall())
                 assert "due_position_idx" not in plan and "webhook_due_idx" in plan, plan
         assert [c.webhook_id for c in queue.claim(now, 4, 30, exclude=[slow])] == [ok] * 4
+    finally:
+        queue.close()
+
+
+def test_claims_that_leave_webhooks_out_take_the_first_due_of_the_others(
+    pg_url: str, clock: FixedClock
+) -> None:
+    """On PostgreSQL such a claim finds the webhooks with due deliveries a window of the
+    (webhook, due) index at a time (not by one probe per webhook with deliveries owed). Against
+    the rule itself, over webhooks of every shape: none owed but retries (fewer and more than
+    a window), due ones behind retries of the same webhook, leased ones, and left out ones."""
+    rng = random.Random(7)
+    queue = build_delivery_queue(make_settings(pg_url), clock)
+    try:
+        assert isinstance(queue, SqlDeliveryQueue)
+        now = clock.now()
+        webhooks = [uuid4() for _ in range(40)]
+        due_at: dict[UUID, tuple[datetime, int]] = {}
+        position = 0
+        with psycopg.connect(pg_url.split("?")[0], autocommit=True) as conn:
+            schema = pg_url.split("schema=")[1]
+            for webhook in webhooks:
+                for _ in range(rng.choice([0, 1, 3, 63, 64, 65, 150])):
+                    position += 1
+                    row = delivery(webhook, position)
+                    at = now + timedelta(seconds=rng.choice([-60, -1, 0, 1, 3600]))
+                    leased = now + timedelta(seconds=30) if rng.random() < 0.2 else None
+                    conn.execute(
+                        f'INSERT INTO "{schema}".webhook_deliveries (id, webhook_id, message_id, '
+                        "event_type, position, body, status, next_attempt_at, lease_until, "
+                        "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, "
+                        "%s, %s, %s)", (row.id, webhook, row.message_id, row.event_type,
+                                        position, row.body, at, leased, now, now))
+                    if at <= now and leased is None:
+                        due_at[row.id] = (at, position)
+            conn.execute(f'ANALYZE "{schema}".webhook_deliveries')
+        with queue._tx() as cur:
+            cur.execute(f"SELECT id, webhook_id FROM {queue.t}")
+            of = {row["id"]: row["webhook_id"] for row in cur.fetchall()}
+        for _ in range(12):
+            left_out = rng.sample(webhooks, rng.choice([1, 3, 10]))
+            limit = rng.choice([1, 7, 64])
+            expected = sorted((key, i) for i, key in due_at.items() if of[i] not in left_out)
+            claims = queue.claim(now, limit, 30, exclude=left_out)
+            assert sorted(c.id for c in claims) == sorted(i for _, i in expected[:limit])
+            for claim in claims:
+                del due_at[claim.id]
     finally:
         queue.close()
