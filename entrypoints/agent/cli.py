@@ -84,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "and keep it heartbeating. ENROLLMENT_KEY comes from the environment.")
     parser.add_argument("--admin-url", help="the admin's base URL (default: $ADMIN_URL)")
     parser.add_argument("--state-dir", type=Path, help="where a persistent identity is kept, "
-                        "or a random one's node ids when it runs containers (default: "
-                        "$XDG_STATE_HOME/edge-agent or ~/.local/state/edge-agent)")
+                        "or a random one's node ids and their journals, if it is given or the "
+                        "agent runs containers (default: $XDG_STATE_HOME/edge-agent or "
+                        "~/.local/state/edge-agent)")
     parser.add_argument("--id-type", choices=("persistent", "random"), default="persistent")
     parser.add_argument("--version", action="version", version=f"edge-agent {_package_version()}")
     parser.add_argument("--agent-version", default=_package_version(), metavar="V",
@@ -180,10 +181,12 @@ def build_config(args: argparse.Namespace, env: Mapping[str, str]) -> AgentConfi
         version=version,
         self_update=args.self_update,
         state_dir=state_dir if args.id_type == "persistent" else None,
-        # A random agent keeps no identity on disk: its journal is a temporary directory (main).
+        # A random agent keeps no identity on disk; its journal is a temporary directory (main)
+        # unless it keeps records of its nodes, with their journals (former_nodes.py): it runs
+        # containers, or was given a state dir for them.
         journal_dir=state_dir / "executions" if args.id_type == "persistent" else None,
-        # ... but the node ids it held, if it runs containers (former_nodes.py).
-        random_state_dir=state_dir if args.id_type == "random" and hosting else None,
+        random_state_dir=state_dir if args.id_type == "random" and (
+            hosting or args.state_dir is not None) else None,
         output_limit=args.output_limit,
         update_command=(args.update_command or env.get("EDGE_AGENT_UPDATE_COMMAND", "")).strip()
         or None,
@@ -214,7 +217,7 @@ def load_identity(
         identity = replace(identity, node_id=handed.node_id, api_token=handed.api_token)
         if isinstance(store, FormerNodes):  # still this run's: its lock came across the exec
             store.hold(handed.node_id)
-        if config.journal_dir is None and handed.journal_dir:
+        if config.journal_dir is None and handed.journal_dir and store is None:
             config = replace(config, journal_dir=Path(handed.journal_dir))
     if identity.api_token is None and config.enrollment_key is None:
         raise SettingsError("ENROLLMENT_KEY is not set and there is no stored node token to "
@@ -291,10 +294,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     node = identity.node_id or "assigned at enrollment"
     log.info("edge-agent %s starting: admin %s, %s node %s%s", config.version, config.admin_url,
              config.id_type, node, where)
-    if config.journal_dir is None:
+    scratch = None
+    if config.journal_dir is None and config.random_state_dir is None:
         config = replace(config, journal_dir=Path(tempfile.mkdtemp(prefix="edge-agent-")))
-    # A random agent's journal (maybe handed over by its pre-update self) goes when it stops.
-    scratch = config.journal_dir if config.id_type == "random" else None
+    if config.id_type == "random" and config.random_state_dir is None:
+        # Its journal (maybe handed over by its pre-update self) goes when it stops.
+        scratch = config.journal_dir
     try:
         asyncio.run(_run(Agent(config, identity, store)))
     except AgentFatal as exc:

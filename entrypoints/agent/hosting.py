@@ -10,7 +10,6 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
 import aiodocker
 
@@ -25,7 +24,6 @@ from application.agent_protocol import (
 )
 from entrypoints.agent.api import AdminError, Unreachable
 from entrypoints.agent.containers import ENGINE_GLITCHES, ContainerRunner
-from entrypoints.agent.former_nodes import FormerNodes, remove_containers
 from entrypoints.agent.health_watch import HealthWatch
 from entrypoints.agent.host_stats import host_memory
 from entrypoints.agent.session import AgentFatal, Link, retry_delay
@@ -57,9 +55,6 @@ class Hosting:
                                       self.send_telemetry, self.send_progress,
                                       node=lambda: link.identity.node_id)
         self.health = HealthWatch(self.runner, self.send_health)
-        # A random agent's record of its node ids: the earlier runs' containers go.
-        self.former = link.store if isinstance(link.store, FormerNodes) else None
-        self._clearing: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         try:
@@ -67,21 +62,6 @@ class Hosting:
         except (aiodocker.DockerError, OSError) as exc:
             raise AgentFatal(f"cannot reach the container engine at {self.config.docker_url}:"
                              f" {exc}") from exc
-        ended = self.former.claim() if self.former is not None else set()
-        if ended:
-            self._clearing = asyncio.create_task(self._clear(ended), name="former-nodes")
-
-    async def _clear(self, nodes: set[UUID]) -> None:
-        """Beside the agent's work (each stop may take its grace period); a node whose
-        containers could not all be removed is tried again at the next start."""
-        assert self.former is not None and self.runner.docker is not None
-        try:
-            cleared = await remove_containers(self.runner.docker, nodes)
-        except ENGINE_GLITCHES as exc:
-            log.warning("could not remove the containers of earlier runs' nodes: %r", exc)
-            return
-        for node_id in cleared:
-            self.former.forget(node_id)
 
     async def deliver(self, request_id: str, report: DeploymentReport) -> None:
         self.health.reported(request_id, report)
@@ -177,8 +157,5 @@ class Hosting:
         await self.link.api.host(session.api_token, body)
 
     async def close(self) -> None:
-        if self._clearing is not None:
-            self._clearing.cancel()
-            await asyncio.gather(self._clearing, return_exceptions=True)
         await self.health.close()
         await self.runner.close()

@@ -20,6 +20,7 @@ import httpx
 from entrypoints.agent import health, ssh_server
 from entrypoints.agent.api import AdminError, AgentApi, LoginMethod, Unreachable
 from entrypoints.agent.executor import DEFAULT_OUTPUT_LIMIT
+from entrypoints.agent.former_nodes import FormerNodes, clear_former_nodes
 from entrypoints.agent.hosting import Hosting, HostingConfig
 from entrypoints.agent.identity import Identity
 from entrypoints.agent.journal import Journal
@@ -50,7 +51,8 @@ class AgentConfig:
     state_dir: Path | None = None
     # The execution journal lives here whatever the id type (a random id keeps no identity).
     journal_dir: Path | None = None
-    # A random agent that hosts containers records its node ids here (former_nodes.py).
+    # A random agent that keeps records (it hosts containers, or was given a state dir) keeps
+    # its node ids, their tokens and journals here, not in journal_dir (former_nodes.py).
     random_state_dir: Path | None = None
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     update_command: str | None = None
@@ -125,12 +127,7 @@ class Agent:
                                      ("telemetry", hosting.report_telemetry),
                                      ("runtime-logs", shipper.run)):
                     loops.append(asyncio.create_task(keep_going(name, report), name=name))
-            if cfg.journal_dir is not None:
-                work = WorkLoop(self.link, Journal(cfg.journal_dir),
-                                cfg.output_limit, cfg.update_command,
-                                hosting.runner if hosting is not None else None,
-                                hosting.health.probe if hosting is not None else None)
-                loops.append(asyncio.create_task(work.run(), name="work"))
+            loops.extend(self._work(hosting))
             try:
                 await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -142,6 +139,29 @@ class Agent:
         for result in results:
             if isinstance(result, Exception):
                 raise result
+
+    def _work(self, hosting: Hosting | None) -> list[asyncio.Task[None]]:
+        """The work loop; a random agent that keeps records has a journal per node and clears
+        up after the nodes it no longer speaks for (former_nodes.py)."""
+        cfg, nodes = self.config, self.link.store
+        runner, probe = (hosting.runner, hosting.health.probe) if hosting else (None, None)
+        if not isinstance(nodes, FormerNodes):
+            if cfg.journal_dir is None:
+                return []
+            work = WorkLoop(self.link, Journal(cfg.journal_dir), cfg.output_limit,
+                            cfg.update_command, runner, probe)
+            return [asyncio.create_task(work.run(), name="work")]
+        node_id = self.link.identity.node_id  # known after a self-update's re-exec
+        work = WorkLoop(self.link, nodes.journal(node_id) if node_id else None,
+                        cfg.output_limit, cfg.update_command, runner, probe, nodes.journal)
+        docker = runner.docker if runner is not None else None
+        api = self.link.api
+
+        async def clear() -> None:
+            await clear_former_nodes(nodes, api, docker, cfg.output_limit)
+
+        return [asyncio.create_task(work.run(), name="work"),
+                asyncio.create_task(keep_going("former-nodes", clear), name="former-nodes")]
 
     async def _ssh_listen(self) -> asyncssh.SSHAcceptor:
         cfg = self.config

@@ -50,10 +50,16 @@ UPDATE_TIMEOUT = 600.0
 class WorkLoop:
     """Runs beside the heartbeat loop and shares the agent's session."""
 
-    def __init__(self, link: Link, journal: Journal, output_limit: int,  # noqa: PLR0913
+    def __init__(self, link: Link, journal: Journal | None, output_limit: int,  # noqa: PLR0913
                  update_command: str | None, containers: ContainerRunner | None = None,
-                 probes: Callable[[HealthProbe], None] | None = None) -> None:
-        self.link, self.journal, self.containers = link, journal, containers
+                 probes: Callable[[HealthProbe], None] | None = None,
+                 journals: Callable[[UUID], Journal] | None = None) -> None:
+        """`journals`: a random agent keeps one journal per node (former_nodes.py); `journal`
+        is then its node's at start, if it knows it (after a self-update), else None."""
+        self.link, self.containers = link, containers
+        self.journals = journals
+        self.journal = journal
+        self.node = link.identity.node_id if journal is not None else None
         self.probes = probes  # live health probes the admin asks for
         self.output_limit, self.update_command = output_limit, update_command
         self.running: dict[UUID, Execution] = {}
@@ -65,8 +71,9 @@ class WorkLoop:
         self.update_request: UUID | None = None
 
     async def run(self) -> None:
-        self.journal.prepare()
-        self._recover()
+        if self.journal is not None:
+            self.journal.prepare()
+            self._recover(self.journal)
         try:
             await self._poll()
         except asyncio.CancelledError:
@@ -77,6 +84,7 @@ class WorkLoop:
         failures = 0
         while True:
             session = await self.link.session()
+            journal = self._journal(session)
             try:
                 self.link.counters["commands.synced_total"] += 1
                 runner = self.containers
@@ -87,7 +95,7 @@ class WorkLoop:
                 # comes, after a failed update has ended.
                 quick = self.updating or (runner is not None and runner.transitioning())
                 wait = QUIET_POLL if quick else POLL_WAIT
-                reply = await self.link.api.work(session.api_token, self.journal.held(),
+                reply = await self.link.api.work(session.api_token, journal.held(),
                                                   wait, accept_work=not self.updating,
                                                   deployments=held, stopped=stopped)
             except (Unreachable, AdminError) as exc:
@@ -100,7 +108,7 @@ class WorkLoop:
                 await asyncio.sleep(retry_delay(failures))
                 continue
             failures = 0
-            fresh = sum(self._start(assignment) for assignment in reply.executions)
+            fresh = sum(self._start(assignment, journal) for assignment in reply.executions)
             for exec_id in reply.cancel:
                 if exec_id in self.running and self.running[exec_id].stop("cancel"):
                     log.info("cancelling execution %s", exec_id)
@@ -118,6 +126,16 @@ class WorkLoop:
                 # Every answer repeats a cancel until its result is in, and the pending update
                 # while this agent drains its commands: poll gently, not in a tight loop.
                 await asyncio.sleep(QUIET_POLL)
+
+    def _journal(self, session: Session) -> Journal:
+        """The journal of the session's node: a random agent that enrolled again (a new node)
+        takes that node's; what still runs for the node it left reports from its own."""
+        if self.journals is not None and (self.journal is None or session.node_id != self.node):
+            self.node, self.journal = session.node_id, self.journals(session.node_id)
+            self.journal.prepare()
+            self._recover(self.journal)
+        assert self.journal is not None
+        return self.journal
 
     def _containers(self, reply: WorkReply) -> int:
         if self.containers is None:
@@ -139,20 +157,20 @@ class WorkLoop:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def _start(self, assignment: Assignment) -> bool:
+    def _start(self, assignment: Assignment, journal: Journal) -> bool:
         if self.updating:
             return False  # not journaled: the admin hands it out again to the updated agent
-        if not self.journal.accept(assignment):
+        if not journal.accept(assignment):
             return False  # already held: a repeated hand-out
         log.info("running execution %s of command %s", assignment.id, assignment.command_id)
         self.link.counters["commands.enqueued_total"] += 1
-        self._spawn(self._execute(assignment))
+        self._spawn(self._execute(assignment, journal))
         return True
 
-    async def _execute(self, assignment: Assignment) -> None:
-        execution = Execution(assignment, self.journal.output_path(assignment.id),
+    async def _execute(self, assignment: Assignment, journal: Journal) -> None:
+        execution = Execution(assignment, journal.output_path(assignment.id),
                               self.output_limit,
-                              on_spawn=lambda pgid: self.journal.started(assignment.id, pgid))
+                              on_spawn=lambda pgid: journal.started(assignment.id, pgid))
         self.running[assignment.id] = execution
         try:
             exit_code, output = await execution.run()
@@ -160,30 +178,17 @@ class WorkLoop:
             exit_code, output = 127, f"[edge-agent] could not run the command: {exc}"
         finally:
             self.running.pop(assignment.id, None)
-        self.journal.finish(assignment.id, Result(exit_code=exit_code, output=output))
+        journal.finish(assignment.id, Result(exit_code=exit_code, output=output))
         self.link.counters["commands.completed_total"] += 1
         log.info("execution %s ended with exit code %d", assignment.id, exit_code)
-        await self._report(assignment.id, Result(exit_code=exit_code, output=output))
+        await self._report(assignment.id, Result(exit_code=exit_code, output=output), journal)
 
-    def _recover(self) -> None:
+    def _recover(self, journal: Journal) -> None:
         """Entries left by an earlier run: finish the interrupted ones, then report them all."""
-        for entry in self.journal.entries():
-            result = entry.result
-            if result is None:
-                exec_id = entry.assignment.id
-                pgid = self.journal.pgid(exec_id)
-                # The shell died with the agent, but what it started in the background may not.
-                if pgid is not None and kill_leftovers(pgid, exec_id):
-                    log.warning("killed what was left of execution %s", exec_id)
-                partial = read_output(self.journal.output_path(exec_id),
-                                      self.output_limit - len(INTERRUPTED_NOTE))
-                result = Result(exit_code=INTERRUPTED, output=partial + INTERRUPTED_NOTE)
-                self.journal.finish(exec_id, result)
-                log.warning("execution %s was interrupted by an agent restart; reporting it",
-                            entry.assignment.id)
-            self._spawn(self._report(entry.assignment.id, result))
+        for exec_id, result in interrupted(journal, self.output_limit):
+            self._spawn(self._report(exec_id, result, journal))
 
-    async def _report(self, exec_id: UUID, result: Result) -> None:
+    async def _report(self, exec_id: UUID, result: Result, journal: Journal) -> None:
         """Retries until the admin has the result; only then is the journal entry dropped."""
         failures = 0
         while True:
@@ -216,7 +221,7 @@ class WorkLoop:
                 if not reply.accepted:
                     log.info("execution %s had already ended as %s; result dropped", exec_id,
                              reply.status)
-            self.journal.forget(exec_id)
+            journal.forget(exec_id)
             return
 
     async def _self_update(self, session: Session, request_id: UUID) -> None:
@@ -233,7 +238,7 @@ class WorkLoop:
         log.info("re-executing to complete self-update %s", request_id)
         os.environ[HANDOFF_ENV] = json.dumps(
             {"node_id": str(session.node_id), "api_token": session.api_token,
-             "journal_dir": str(self.journal.directory)})
+             "journal_dir": str(self.journal.directory) if self.journal else None})
         for handler in logging.getLogger().handlers:
             handler.flush()
         argv = [sys.executable, "-m", "entrypoints.agent.cli", *sys.argv[1:]]
@@ -270,3 +275,25 @@ class WorkLoop:
             log.error("update command exited with %d; not updating", code)
             return False
         return True
+
+
+def interrupted(journal: Journal, output_limit: int) -> list[tuple[UUID, Result]]:
+    """The entries an earlier run left, each with its result to report: a command that was
+    running when that run died is finished as interrupted (never run again), and what is left
+    of it killed."""
+    found = []
+    for entry in journal.entries():
+        exec_id, result = entry.assignment.id, entry.result
+        if result is None:
+            pgid = journal.pgid(exec_id)
+            # The shell died with the agent, but what it started in the background may not.
+            if pgid is not None and kill_leftovers(pgid, exec_id):
+                log.warning("killed what was left of execution %s", exec_id)
+            partial = read_output(journal.output_path(exec_id),
+                                  output_limit - len(INTERRUPTED_NOTE))
+            result = Result(exit_code=INTERRUPTED, output=partial + INTERRUPTED_NOTE)
+            journal.finish(exec_id, result)
+            log.warning("execution %s was interrupted by an agent restart; reporting it",
+                        exec_id)
+        found.append((exec_id, result))
+    return found

@@ -75,3 +75,26 @@ def test_a_random_agent_restarted_after_a_crash_removes_what_its_deleted_node_ra
     eventually(new_node, "the new node's profile", fleet.children)
     # Its own work goes on: a deployment there runs on the new node.
     fleet.reaches(fleet.deploy("v1", "montreal"), "Status.READY")
+
+
+def test_a_random_agent_whose_node_is_deleted_removes_what_it_ran_as_it_enrolls_again(
+    fleet: Fleet,
+) -> None:
+    hosts = fleet.start_agents()
+    assert fleet.http.post("/api/v1/apps", headers=fleet.api, json={"name": "game"}).is_success
+    fleet.version("v1", "exec httpd -f -p 8080 -h /www")
+    orphan = fleet.deploy("v1", "montreal")
+    fleet.reaches(orphan, "Status.READY")
+    folder = fleet.tmp / "montreal" / ".local" / "state" / "edge-agent" / "random-nodes"
+    old = hosts["montreal"]
+    assert old in {p.name for p in folder.iterdir()}
+    deleted = fleet.http.delete(f"/api/v1/nodes/{old}", headers=fleet.api)
+    assert deleted.status_code == 204, deleted.text
+    # The running agent enrolls again as a new node, and the admin has it stop the container
+    # it still holds; the deleted node's record used to stay (locked) until the next start.
+    eventually(lambda: f"edge-{orphan}" not in names(fleet.engine), "the orphan removed",
+               fleet.children, timeout=60)
+    eventually(lambda: old not in {p.name for p in folder.iterdir()}, "the old record gone",
+               fleet.children)
+    assert fleet.agents["montreal"][2].poll() is None
+    assert "enrolling again" in fleet.children.log("montreal")

@@ -363,7 +363,11 @@ def test_restarted_random_agent_is_a_new_node(admin: Admin, agents: Agents) -> N
     agents.wait(lambda: len(admin.nodes(cluster)) == 2, "a second node")
     (new_id,) = set(admin.nodes(cluster)) - {old_id}
     agents.status(cluster, new_id, "healthy")
-    assert not state_dir.exists() and not (agents.tmp / "xdg").exists()  # nothing on disk
+    assert not (agents.tmp / "xdg").exists()  # no identity on disk
+    # Given a state dir, it keeps its node's record and journal there; the first node's go
+    # (tests/e2e/test_agent_former_node_commands.py).
+    agents.wait(lambda: {p.name for p in (state_dir / "random-nodes").iterdir()} == {
+        new_id, f"{new_id}.executions"}, "the first node's record gone")
 
 
 def test_agent_whose_checks_fail_reports_unhealthy(admin: Admin, agents: Agents) -> None:

@@ -48,3 +48,19 @@ def test_only_the_nodes_of_agents_that_ended_are_claimed_and_only_once(tmp_path:
         starting.forget(killed_id)
         assert sorted(p.name for p in (tmp_path / FOLDER).iterdir()) == sorted(
             [str(running_id), str(own)])
+
+
+def test_a_record_keeps_its_nodes_token_and_a_node_left_is_queued_for_clearing(
+    tmp_path: Path,
+) -> None:
+    running = FormerNodes(tmp_path)
+    running.prepare()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    running.save(Identity("random", first, "first-token"))
+    assert running.token(first) == "first-token"
+    running.save(Identity("random", first, None))  # the admin refused it
+    assert running.token(first) is None and running.left.empty()
+    running.save(Identity("random", second, "second-token"))  # enrolled again
+    assert running.left.get_nowait() == first and running.current == second
+    running.forget(first)
+    assert sorted(p.name for p in (tmp_path / FOLDER).iterdir()) == [str(second)]
