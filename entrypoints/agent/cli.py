@@ -205,7 +205,7 @@ def load_identity(
     if config.state_dir is None:
         identity = random_identity()
         if config.random_state_dir is not None:
-            store = FormerNodes(config.random_state_dir)
+            store = FormerNodes(config.random_state_dir, containers=config.hosting is not None)
             store.prepare()
     else:
         kept = store = IdentityStore(config.state_dir)

@@ -50,13 +50,17 @@ LEFT_NODE_LOOK = 1.0
 
 class _Record(msgspec.Struct):
     api_token: str | None = None
+    # Whether the run that held it ran containers (unknown, as in the empty records of the
+    # release before tokens: assume so).
+    containers: bool = True
 
 
 class FormerNodes:
     """The files of this run's node ids (held) and of ended runs' (claimed, then forgotten)."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, containers: bool = True) -> None:
         self.folder = state_dir / FOLDER
+        self.containers = containers  # this run's: it has a container engine
         self._locks: dict[uuid.UUID, int] = {}
         self.current: uuid.UUID | None = None
         # Nodes this run held and left (it enrolled again), for `clear_former_nodes`.
@@ -83,9 +87,10 @@ class FormerNodes:
         fd = self._locks.get(identity.node_id)
         if fd is None:
             return
+        record = msgspec.json.encode(_Record(identity.api_token, self.containers))
         try:  # in place: a new file (written, then renamed) would not be the locked one
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, msgspec.json.encode(_Record(identity.api_token)), 0)
+            os.pwrite(fd, record, 0)
+            os.ftruncate(fd, len(record))
             os.fsync(fd)
         except OSError as exc:
             log.error("cannot record the token of node %s (%s); a restart will not report its "
@@ -113,14 +118,18 @@ class FormerNodes:
 
     def token(self, node_id: uuid.UUID) -> str | None:
         """The api_token recorded for a node this process holds (None: unknown, or refused)."""
+        return self._record(node_id).api_token
+
+    def had_containers(self, node_id: uuid.UUID) -> bool:
+        return self._record(node_id).containers
+
+    def _record(self, node_id: uuid.UUID) -> _Record:
         fd = self._locks.get(node_id)
-        if fd is None:
-            return None
         try:
-            raw = os.pread(fd, 4096, 0)
-            return msgspec.json.decode(raw, type=_Record).api_token if raw else None
+            raw = os.pread(fd, 4096, 0) if fd is not None else b""
+            return msgspec.json.decode(raw, type=_Record) if raw else _Record()
         except (OSError, msgspec.DecodeError):  # torn by a crash mid-write
-            return None
+            return _Record()
 
     def claim(self) -> set[uuid.UUID]:
         """The node ids of runs that ended, locked now by this one until `forget`."""
@@ -155,6 +164,12 @@ class FormerNodes:
             return False
         self._locks[node_id] = fd
         return True
+
+    def release(self, node_id: uuid.UUID) -> None:
+        """A claimed node left for a later start to clear (its lock dropped, its file kept)."""
+        fd = self._locks.pop(node_id, None)
+        if fd is not None:
+            os.close(fd)
 
     def forget(self, node_id: uuid.UUID) -> None:
         """A node with nothing left to clean up: its journal goes, then its file (the lock)."""
@@ -199,6 +214,13 @@ async def _clear(nodes: FormerNodes, node_id: uuid.UUID, ours: bool,  # noqa: PL
         token = nodes.token(node_id)
         await asyncio.gather(*(_report(api, node_id, token, journal, exec_id, result)
                                for exec_id, result in interrupted(journal, output_limit)))
+    if docker is None and nodes.had_containers(node_id):
+        # Left to a start that can reach the engine: forgotten, its containers would run
+        # for good (this state dir is shared with, or was, an agent running containers).
+        log.info("leaving node %s, whose run had containers, to a start that runs them",
+                 node_id)
+        nodes.release(node_id)
+        return
     if docker is not None:
         try:
             if not await remove_containers(docker, {node_id}):

@@ -98,3 +98,29 @@ def test_a_random_agent_whose_node_is_deleted_removes_what_it_ran_as_it_enrolls_
                fleet.children)
     assert fleet.agents["montreal"][2].poll() is None
     assert "enrolling again" in fleet.children.log("montreal")
+
+
+def test_a_random_agent_without_containers_leaves_a_former_nodes_containers_to_one_with(
+    fleet: Fleet,
+) -> None:
+    hosts = fleet.start_agents()
+    assert fleet.http.post("/api/v1/apps", headers=fleet.api, json={"name": "game"}).is_success
+    fleet.version("v1", "exec httpd -f -p 8080 -h /www")
+    orphan = fleet.deploy("v1", "montreal")
+    fleet.reaches(orphan, "Status.READY")
+    argv, env, agent = fleet.agents["montreal"]
+    agent.kill()
+    agent.wait(10)
+    # The same state dir, without --docker-url: it cannot remove that node's containers, so
+    # it must not forget the node either (it used to: its containers then ran for good).
+    state_dir = Path(env["HOME"]) / ".local" / "state" / "edge-agent"
+    plain = [a for a in argv[:argv.index("--docker-url")] if a not in ("--id-type", "random")]
+    fleet.children.spawn("plain", [*plain, "--id-type", "random", "--state-dir",
+                                   str(state_dir)], env)
+    record = state_dir / "random-nodes" / hosts["montreal"]
+    eventually(lambda: f"leaving node {hosts['montreal']}" in fleet.children.log("plain")
+               or not record.exists(), "the node seen to", fleet.children)
+    assert f"edge-{orphan}" in names(fleet.engine)
+    fleet.children.spawn("montreal-again", argv, env)
+    eventually(lambda: f"edge-{orphan}" not in names(fleet.engine), "the orphan removed",
+               fleet.children, timeout=60)
