@@ -44,7 +44,7 @@ from entrypoints.agent.work import interrupted
 log = logging.getLogger(__name__)
 FOLDER = "random-nodes"
 JOURNAL_SUFFIX = ".executions"
-# How often a node this run left is looked at until its commands here have ended.
+# How often a node this run left is looked at until its commands and containers have ended.
 LEFT_NODE_LOOK = 1.0
 
 
@@ -207,13 +207,16 @@ async def clear_former_nodes(nodes: FormerNodes, api: AgentApi,
 async def _clear(nodes: FormerNodes, node_id: uuid.UUID, ours: bool,  # noqa: PLR0913
                  api: AgentApi, docker: aiodocker.Docker | None, output_limit: int) -> None:
     journal = nodes.journal(node_id)
-    if ours:  # its commands run here, reported by the work loop: wait until they have ended
-        while journal.directory.exists() and journal.held():
+    if ours:
+        # Its commands here report through the work loop, and the admin has this agent stop
+        # the containers it holds that are not its new node's: both are this run's to end.
+        while journal.held() or await _made_for(docker, node_id):
             await asyncio.sleep(LEFT_NODE_LOOK)
-    elif journal.directory.exists():
-        token = nodes.token(node_id)
-        await asyncio.gather(*(_report(api, node_id, token, journal, exec_id, result)
-                               for exec_id, result in interrupted(journal, output_limit)))
+        nodes.forget(node_id)
+        return
+    token = nodes.token(node_id)
+    await asyncio.gather(*(_report(api, node_id, token, journal, exec_id, result)
+                           for exec_id, result in interrupted(journal, output_limit)))
     if docker is None and nodes.had_containers(node_id):
         # Left to a start that can reach the engine: forgotten, its containers would run
         # for good (this state dir is shared with, or was, an agent running containers).
@@ -229,6 +232,18 @@ async def _clear(nodes: FormerNodes, node_id: uuid.UUID, ours: bool,  # noqa: PL
             log.warning("could not remove the containers of node %s: %r", node_id, exc)
             return
     nodes.forget(node_id)
+
+
+async def _made_for(docker: aiodocker.Docker | None, node_id: uuid.UUID) -> bool:
+    """Whether a deployment container made for the node is still on the engine."""
+    if docker is None:
+        return False
+    try:
+        found = await docker.containers.list(
+            all=True, filters={"label": [f"{NODE_LABEL}={node_id}"]})
+    except ENGINE_GLITCHES:
+        return True  # asked again later
+    return bool(found)
 
 
 async def _report(api: AgentApi, node_id: uuid.UUID, token: str | None,  # noqa: PLR0913
