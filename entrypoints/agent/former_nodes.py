@@ -11,10 +11,12 @@ api_token (0600, as a persistent agent's identity.json), and the node's executio
 `<state-dir>/random-nodes/<node id>.executions/`. A file nobody holds is a run that ended,
 however it ended (the kernel drops the lock of a killed process): the next start takes it over,
 reports the node's interrupted commands with its token (killing what is left of them) and the
-results it still owed, stops and removes its containers, then deletes its journal and file. A
-node this run leaves (it enrolled again) is cleared the same way, once its commands here have
-ended. Random agents sharing one state dir leave each other alone, since a live run's files are
-locked. The lock of the run's own node survives the self-update's re-exec (inherited), which
+results it still owed, stops and removes its containers, then deletes its journal and file. The
+file of a node this run leaves (it enrolled again) goes once its commands here have ended and
+its containers are gone (the agent stops them on the admin's word, as any it holds for another
+node). A start without a container engine leaves the file of a run that had one to a start
+with one. Random agents sharing one state dir leave each other alone, since a live run's files
+are locked. The lock of the run's own node survives the self-update's re-exec (inherited), which
 keeps the node.
 """
 
