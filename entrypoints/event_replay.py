@@ -47,6 +47,16 @@ class ReplayOptions:
     dry_run: bool = False
     run_id: UUID = field(default_factory=uuid4)
 
+    def check(self, nats_url: str) -> None:
+        """What can be refused before the database is opened (and the run announced)."""
+        if not (self.nats or self.webhook_id or self.dry_run):
+            raise ReplayError("nothing to do: pass --nats and/or --webhook WEBHOOK_ID "
+                              "(or --dry-run)")
+        if self.nats and not nats_url:
+            raise ReplayError("--nats needs NATS_URL to be set")
+        if self.stop is not None and self.stop < self.start:
+            raise ReplayError(f"--to ({self.stop}) is before --from ({self.start})")
+
 
 @dataclass
 class ReplayReport:
@@ -81,10 +91,7 @@ class ReplayReport:
 def _plan(
     services: Services, options: ReplayOptions
 ) -> tuple[ReplayRange, WebhookTarget | None, list[str]]:
-    if not (options.nats or options.webhook_id or options.dry_run):
-        raise ReplayError("nothing to do: pass --nats and/or --webhook WEBHOOK_ID (or --dry-run)")
-    if options.nats and not services.settings.nats_url:
-        raise ReplayError("--nats needs NATS_URL to be set")
+    options.check(services.settings.nats_url)
     end = services.store.recorder.max_notification_id() or 0
     if options.stop is None and end < options.start:
         raise ReplayError(f"the event log ends at position {end}; nothing from {options.start}")
@@ -191,6 +198,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """The CLI command: prints a summary on stdout, a one-line reason on stderr on refusal."""
     try:
         options = options_from(args)
+        options.check(settings.nats_url)
     except ReplayError as exc:
         print(f"edge-admin: {exc}", file=sys.stderr)
         return 2

@@ -42,6 +42,25 @@ def test_a_bad_flag_is_one_line_and_exit_code_2(capsys: pytest.CaptureFixture[st
     assert err.startswith("edge-admin")
 
 
+@pytest.mark.parametrize(("argv", "said"), [
+    (("--from", "10", "--to", "5", "--dry-run"), "--to (5) is before --from (10)"),
+    (("--from", "1"), "nothing to do"),
+    (("--from", "1", "--nats"), "--nats needs NATS_URL"),
+])
+def test_a_replay_refused_by_its_flags_is_not_announced_as_a_run(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        argv: tuple[str, ...], said: str) -> None:
+    # These exited 1 after the run had announced itself (its id, "run it again with
+    # --run-id") and opened the database, which a bad flag does not need.
+    monkeypatch.delenv("NATS_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    assert cli.main(["events", "replay", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1 and err.startswith("edge-admin: ")
+    assert said in err and "starting" not in err
+
+
 def test_port_and_log_level_accept_their_whole_range() -> None:
     args = cli.parser().parse_args(["serve", "--port", "0", "--log-level", "DEBUG"])
     assert (args.port, args.log_level) == (0, "debug")
