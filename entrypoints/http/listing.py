@@ -15,7 +15,7 @@ from uuid import UUID
 from starlette.requests import Request
 
 from domain.catalog import EVENT_TYPES
-from domain.shared import parse_moment
+from domain.shared import ascii_digits, parse_moment
 from entrypoints.http.errors import ApiError
 from projections.query import AnyOf, Cond, Filter, ListQuery, Order
 
@@ -49,11 +49,17 @@ class ListSpec:
 
 
 # --- value parsers (raise ValueError with the message shown to the client) -------------------
+def to_int(raw: str) -> int:
+    """A decimal integer in ASCII digits, with an optional sign: int() alone also reads
+    "1_000", " 5" and other scripts' digits ("١٢" as 12)."""
+    digits = raw[1:] if raw[:1] in ("-", "+") else raw
+    if not ascii_digits(digits):
+        raise ValueError("must be an integer")
+    return int(raw)
+
+
 def parse_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError("must be an integer") from None
+    value = to_int(raw)
     if not -(2**63) <= value < 2**63:  # stored integers are signed 64-bit
         raise ValueError("is out of range")
     return value
@@ -177,7 +183,7 @@ def _bounded(  # noqa: PLR0913 - one call per pagination parameter, all plain va
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = to_int(raw)
     except ValueError:
         errors[name] = ["must be an integer"]
         return default

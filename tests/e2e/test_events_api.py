@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from adapters.event_log import event_log_for
 from application.event_log import EventAudit, topics_of
-from entrypoints.http.events import EventStreams
+from entrypoints.http.events import EventStreams, parse_position
 from tests.e2e.test_http_support import (
     AUTH,
     MISSING,
@@ -137,6 +137,12 @@ def test_time_filter_refuses_a_scan_beyond_the_limit() -> None:
         ({"order_directions": "desc"}, "order_directions"),  # house rule: needs order_by
         ({"cluster_name": "main"}, "cluster_name"),
         ({"page_size": "101"}, "page_size"),
+        # int() reads these as 12, 3 and 1000; the deployment streams' cursors refuse them
+        ({"position__gt": "\uff11\uff12"}, "position__gt"),
+        ({"position__lte": "\u0663"}, "position__lte"),
+        ({"position__gte": "1_000"}, "position__gte"),
+        ({"page": "\u0663"}, "page"),
+        ({"page_size": "1_0"}, "page_size"),
     ],
 )
 def test_bad_parameters_are_400(params: dict[str, str], field: str) -> None:
@@ -352,6 +358,13 @@ def test_open_streams_share_one_look_at_the_store_and_see_another_process_commit
         # commit late); before, one a poll period: 20 a stream.
         assert idle_reads <= 3 * 20
         assert len(saw_it) == 20
+
+
+@pytest.mark.parametrize("raw", ["1_000", "\uff11\uff12", "\u0663", "\u00b2", "0x1"])
+def test_stream_positions_are_ascii_digits(raw: str) -> None:
+    # Read directly: a stream that accepted one would stay open, not answer 400.
+    with pytest.raises(ValueError, match="must be an integer"):
+        parse_position(raw)
 
 
 @pytest.mark.parametrize(
