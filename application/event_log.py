@@ -67,17 +67,20 @@ def decode(mapper: Mapper[UUID], notifications: Iterable[Notification]) -> list[
 def messages_after(
     store: EdgeStore, cursor: int, topics: Sequence[str], limit: int
 ) -> tuple[list[Message], int]:
-    """Messages strictly after `cursor` and the position reached (the last one read).
+    """Messages strictly after `cursor` and the position reached: the last one read, or the
+    head of the log read with them when the page is short.
 
     Notification ids become visible in order (the store inserts under a table lock), so
-    resuming after the last position read never skips or repeats an event.
+    resuming after the position reached never skips or repeats an event, and a short page
+    holds every event of those topics up to the head: the next read starts there, not at the
+    last match (a stream of a rare type read every later event again at each wake-up).
     """
     if not topics:
         return [], cursor
-    notifications = store.recorder.select_notifications(
-        start=cursor, limit=limit, topics=list(topics), inclusive_of_start=False,
-    )
+    notifications, head = store.page_after(cursor, limit, list(topics))
     end = notifications[-1].id if notifications else cursor
+    if len(notifications) < limit:
+        end = max(end, head)
     return decode(store.mapper, notifications), end
 
 

@@ -14,7 +14,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapters.event_log import event_log_for
-from application.event_log import EventAudit, topics_of
+from application.agent_protocol import EnrollNode
+from application.clusters import CreateCluster
+from application.enrollment_keys import IssueEnrollmentKey
+from application.event_log import EventAudit, messages_after, topics_of
+from entrypoints.bootstrap import Services
 from entrypoints.http.events import EventStreams, parse_position
 from tests.e2e.test_http_support import (
     AUTH,
@@ -32,6 +36,7 @@ MESSAGE_FIELDS = {
     "id", "type", "schema_version", "source", "position", "occurred_at", "subject_id", "data",
 }
 REGISTERED, VERIFIED = "edge.node.registered", "edge.enrollment_key.verified"
+CLUSTER_CHANGED = "edge.node.cluster_changed"
 STREAM = "/api/v1/events/stream"
 
 
@@ -281,6 +286,24 @@ def test_stream_filters_by_type() -> None:
         assert {e["event"] for e in found} == {REGISTERED}
         assert all(f'"subject_id":"{n}"' in e["data"] for n, e in zip(nodes, found, strict=True))
         assert received(found) == as_stream(every_event(client, type=REGISTERED))
+
+
+def test_a_filtered_read_moves_past_the_events_it_skipped(services: Services) -> None:
+    # A stream of a rare type stayed at its last match and read every later event again at
+    # each wake-up: with a million events since, a scan of them per commit and stream.
+    services.clusters.create(CreateCluster(name="main"))
+    key_id = services.enrollment_keys.issue("main", IssueEnrollmentKey(uses_remaining=None))
+    key = services.view.get("enrollment_keys", key_id)
+    assert key is not None
+    for _ in range(2):
+        services.nodes.enroll(EnrollNode(enrollment_key=key["key"]))
+    head = services.store.recorder.max_notification_id() or 0
+    nothing, end = messages_after(services.store, 0, topics_of((CLUSTER_CHANGED,)), 500)
+    assert (nothing, end) == ([], head)
+    verified, end = messages_after(services.store, 0, topics_of((VERIFIED,)), 500)
+    assert len(verified) == 2 and end == head > verified[-1].position
+    first, end = messages_after(services.store, 0, topics_of((VERIFIED,)), 1)
+    assert end == first[0].position  # a full page: more may follow it
 
 
 def test_stream_under_concurrent_writes_has_no_gap_and_no_repeat() -> None:
