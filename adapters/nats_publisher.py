@@ -127,6 +127,9 @@ class JetStreamPublisher:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._states = ConnectionLog(url, name)
+        # Acknowledged messages the stream had already (their Nats-Msg-Id within its
+        # duplicate window), so dropped: what a repeated replay run reports.
+        self.duplicates = 0
 
     async def start(self) -> None:
         """Connects and readies the stream, however long the broker is away or refuses (a
@@ -200,6 +203,7 @@ class JetStreamPublisher:
             await self._drop()
             raise PublishError(f"{len(failures)} of {len(messages)} not acknowledged: "
                                f"{describe(failures[0])}") from failures[0]
+        self.duplicates += sum(bool(result.duplicate) for result in results)
 
     def _refusal(self, result: Any) -> BaseException | None:
         """Why a message's answer is no acknowledgement, if it is not: an error, or an ack

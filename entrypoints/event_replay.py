@@ -67,6 +67,7 @@ class ReplayReport:
     dry_run: bool
     events: int = 0
     published: int = 0
+    duplicates: int = 0  # of those published, copies the stream had already (dropped)
     enqueued: int = 0
     first: int | None = None
     last: int | None = None
@@ -79,11 +80,13 @@ class ReplayReport:
     def summary(self) -> str:
         would = "would be " if self.dry_run else ""
         found = f"positions {self.first}..{self.last}" if self.events else "none"
+        dropped = (f" ({self.duplicates} of them in the stream already: dropped)"
+                   if self.duplicates else "")
         return (
             f"replay {self.run_id}{' (dry run)' if self.dry_run else ''}: {self.events} events "
             f"({found}) in range {self.start}..{self.stop} for "
             f"{' and '.join(self.targets) or 'no target'}: {self.published} {would}published "
-            f"to NATS, {self.enqueued} deliveries {would}queued; {self.seconds:.2f}s "
+            f"to NATS{dropped}, {self.enqueued} deliveries {would}queued; {self.seconds:.2f}s "
             f"({self.rate:,.0f} events/s)"
         )
 
@@ -152,6 +155,7 @@ async def replay(
             if publisher is not None:
                 await publisher.publish(to_nats)
                 report.published += len(to_nats)
+                report.duplicates = publisher.duplicates
             if owed:
                 report.enqueued += await asyncio.to_thread(queue.enqueue, owed)
             if progress is not None:

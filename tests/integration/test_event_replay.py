@@ -139,8 +139,13 @@ def test_replay_to_nats_sends_copies_with_new_ids_and_the_same_bodies(
         assert msg.headers["Nats-Msg-Id"] != str(original.id)
         assert msg.headers["Edge-Replay"] == str(run_id)
         assert msg.headers["Edge-Position"] == str(original.position)
-    # The same run again is swallowed by the duplicate window; a new run is not.
-    asyncio.run(replay(services, options))
+    assert report.duplicates == 0 and "already" not in report.summary()
+    # The same run again is swallowed by the duplicate window, and says so (it said "4
+    # published", as if the stream had taken them again); a new run is not.
+    repeated = asyncio.run(replay(services, options))
+    assert (repeated.published, repeated.duplicates) == (4, 4)
+    assert "4 published to NATS (4 of them in the stream already: dropped)" in (
+        repeated.summary())
     asyncio.run(replay(services, ReplayOptions(start=first, stop=first, nats=True)))
     again = asyncio.run(fetch_all(stream, 5))
     assert len({m.headers["Edge-Replay"] for m in again}) == 2
