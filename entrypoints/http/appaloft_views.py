@@ -60,11 +60,19 @@ class LimitQuery(Query):
 
 def read_query(request: Request, query: type[Q]) -> Q:
     """The query string as `query`; a value its type refuses, or an unknown name, is a 400
-    naming it."""
+    naming it. Lax conversion reads the text of numbers, ids and flags, but also "null" as
+    None: for a parameter that was sent, that dropped its filter (?resourceId=null counted
+    every resource's deployments), so it is refused too."""
+    params = dict(request.query_params)
     try:
-        return msgspec.convert(dict(request.query_params), query, strict=False)
+        value = msgspec.convert(params, query, strict=False)
     except msgspec.ValidationError as exc:
         raise ApiError(400, validation_details(exc)) from None
+    nulled = {f.encode_name: ["can't be null"] for f in msgspec.structs.fields(query)
+              if f.encode_name in params and getattr(value, f.name) is None}
+    if nulled:
+        raise ApiError(400, nulled)
+    return value
 
 
 class AppaloftShape(Shape, rename="camel"):

@@ -348,6 +348,21 @@ def test_bad_input_is_a_4xx_in_the_house_envelope() -> None:
         assert client.get("/deployments").status_code == 401
 
 
+def test_a_null_query_value_is_refused_not_taken_for_no_filter() -> None:
+    # msgspec's lax conversion read "null" as None for id, number and flag parameters, so
+    # ?resourceId=null counted every resource's deployments and ?aggregateId=null listed
+    # every aggregate's events, where Appaloft matches no such id.
+    with running() as client:
+        flow = Workflow(client)
+        for path, name in [("/deployments/count", "resourceId"), ("/deployments", "projectId"),
+                           ("/resources/count", "projectId"), ("/audit-events", "aggregateId"),
+                           ("/audit-events", "cursor"), ("/projects", "limit")]:
+            for null in ("null", "NULL"):
+                error(client.get(path, headers=AUTH, params={name: null}), 400, "bad_request",
+                      {name})
+        assert get(client, "/resources/count", projectId=flow.project) == {"count": 1}
+
+
 def test_a_project_is_deleted_once_its_resources_are_even_in_an_archived_environment() -> None:
     # Deleting a project left its resources deployable and their containers running, and in
     # an archived environment nothing in Appaloft could stop them.
