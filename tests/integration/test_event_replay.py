@@ -176,9 +176,12 @@ def schema_errors(value: Any, ref: str, document: dict[str, Any]) -> list[str]:
 def test_what_the_relay_and_a_replay_put_on_nats_is_what_the_served_asyncapi_says(
     services: Services, stream: StreamSettings
 ) -> None:
-    """Every captured message, the relay's and a replay's copies: its headers are documented
-    ones and match NatsHeaders, its body matches its channel's payload, and Nats-Msg-Id is the
-    body's id exactly when the message is no replayed copy (Edge-Replay)."""
+    """Every captured message, the relay's and a replay's copies: its subject is its channel's
+    address, its headers are documented ones and match NatsHeaders, its body matches its
+    channel's payload, and Nats-Msg-Id is the body's id exactly when the message is no
+    replayed copy (Edge-Replay). The document served is this admin's: with NATS_SUBJECT_PREFIX
+    set it named unprefixed addresses and stream EDGE, which a consumer following it
+    literally subscribed to and found nothing on."""
     add_nodes(services, 2)
     originals = stored(services)
     asyncio.run(relay_all(services))
@@ -186,13 +189,17 @@ def test_what_the_relay_and_a_replay_put_on_nats_is_what_the_served_asyncapi_say
     asyncio.run(replay(services, ReplayOptions(
         start=originals[0].position, stop=originals[-1].position, nats=True, run_id=run_id)))
     received = asyncio.run(fetch_all(stream, 2 * len(originals)))
-    with TestClient(Starlette(routes=asyncdoc.ROUTES)) as client:
+    served = Starlette(routes=asyncdoc.ROUTES)
+    served.state.settings = services.settings
+    with TestClient(served) as client:
         document = client.get("/asyncapi.json").json()
+    assert f"stream {stream.name} " in document["servers"]["nats"]["description"]
+    assert f"stream `{stream.name}`" in document["info"]["description"]
+    channels = {c["address"]: c for c in document["channels"].values()}
     documented = document["components"]["schemas"]["NatsHeaders"]["properties"]
     replayed = []
     for msg in received:
-        kind = msg.subject.removeprefix(stream.subject_prefix)
-        (ref,) = document["channels"][kind]["messages"].values()
+        (ref,) = channels[msg.subject]["messages"].values()
         name = ref["$ref"].rsplit("/", 1)[-1]
         message = document["components"]["messages"][name]
         body = json.loads(msg.data)

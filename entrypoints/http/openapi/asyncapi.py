@@ -29,15 +29,19 @@ SCHEMA_BASE = "https://edge.example/schemas/events/"
 COMPONENTS = "#/components/schemas/{name}"
 SAMPLE_AT = datetime(2025, 6, 9, 8, 0, tzinfo=UTC)
 SAMPLE_POSITION = 1040
-_STREAM = StreamSettings()
 
-DESCRIPTION = f"""Lifecycle events of Edge Admin, one channel per catalog type (the list `GET \
+
+def description(stream: StreamSettings) -> str:
+    """The document's overview, naming the stream and subjects this admin publishes to."""
+    return f"""Lifecycle events of Edge Admin, one channel per catalog type (the list `GET \
 /api/v1/event_types` returns, in the same order).
 
 Every event is one JSON `Message` envelope: `id`, `type`, `schema_version`, `source`, `position`, \
 `occurred_at`, `subject_id` and the type's payload in `data`. The same body travels three ways:
-- NATS JetStream: subject = the type, stream `{_STREAM.name}` (subjects \
-{", ".join(f"`{s}`" for s in _STREAM.subjects)}), headers `Nats-Msg-Id` = `id` and \
+- NATS JetStream: subject = the type{
+    f" prefixed by `{stream.subject_prefix}`" if stream.subject_prefix else ""}, stream \
+`{stream.name}` (subjects \
+{", ".join(f"`{s}`" for s in stream.subjects)}), headers `Nats-Msg-Id` = `id` and \
 `Edge-Position` = `position`. A copy re-sent by `edge-admin events replay` has the same body \
 (its `id` included) but a `Nats-Msg-Id` of its own, derived from `id` and the replay run, and \
 an `Edge-Replay` header naming the run: deduplicate on the body's `id`, not on `Nats-Msg-Id`.
@@ -52,10 +56,11 @@ new version.
 
 Delivery: the relay publishes committed events in store order and re-sends after a crash, so \
 every path is at-least-once at the source. The stream stores each event exactly once: JetStream \
-drops a re-sent `Nats-Msg-Id` within its duplicate window ({_STREAM.duplicate_window / 3600:g} h). \
+drops a re-sent `Nats-Msg-Id` within its duplicate window ({stream.duplicate_window / 3600:g} h). \
 Webhooks are at-least-once (retried up to `WEBHOOK_MAX_ATTEMPTS`): deduplicate on `id` and \
 order by `position`, which increases in commit order across all types, with gaps for internal \
 events."""
+
 
 TYPE_DOCS = {
     "edge.enrollment_key.verified": "An agent enrolled with a valid key; one use was consumed.",
@@ -326,8 +331,11 @@ def _message(kind: str, sample: Message) -> Schema:
     }
 
 
-def build_asyncapi() -> Schema:
-    """The whole document as plain JSON values, channels in catalog order (a fresh copy)."""
+def build_asyncapi(stream: StreamSettings = StreamSettings()) -> Schema:  # noqa: B008 - frozen
+    """The whole document as plain JSON values, channels in catalog order (a fresh copy), for
+    the stream and subject prefix an admin publishes to (NATS_STREAM, NATS_SUBJECT_PREFIX): a
+    consumer that follows the served document literally subscribes to what it publishes. The
+    committed schemas/asyncapi.yaml is the default's."""
     schemas = message_schemas(EVENT_TYPES, COMPONENTS)
     samples = {k: sample_message(k, SAMPLE_POSITION + i) for i, k in enumerate(EVENT_TYPES)}
     # Every message has the relay's headers; a replayed copy has the replay's too.
@@ -341,15 +349,18 @@ def build_asyncapi() -> Schema:
     for kind in EVENT_TYPES:
         name = struct_name(kind)
         messages[name] = _message(kind, samples[kind])
-        channels[kind] = {"address": kind, "title": name, "description": TYPE_DOCS[kind],
+        channels[kind] = {"address": stream.subject_prefix + kind, "title": name,
+                          "description": TYPE_DOCS[kind],
                           "messages": {name: {"$ref": f"#/components/messages/{name}"}}}
         operations[f"send{name}"] = {
             "action": "send", "title": f"Publish {kind}", "summary": TYPE_DOCS[kind],
             "channel": {"$ref": f"#/channels/{kind}"},
             "messages": [{"$ref": f"#/channels/{kind}/messages/{name}"}]}
     nats = {"host": "{host}:{port}", "protocol": "nats", "title": "NATS JetStream",
-            "description": f"NATS_URL of the admin; JetStream stream {_STREAM.name} (NATS_STREAM)."
-            " Subjects are the types, prefixed by NATS_SUBJECT_PREFIX when it is set.",
+            "description": f"NATS_URL of the admin; JetStream stream {stream.name} (NATS_STREAM)."
+            " Subjects are the types"
+            + (f", prefixed by {stream.subject_prefix} (NATS_SUBJECT_PREFIX)."
+               if stream.subject_prefix else ", prefixed by NATS_SUBJECT_PREFIX when it is set."),
             "variables": {"host": {"default": "localhost", "description": "NATS host"},
                           "port": {"default": "4222", "description": "NATS client port"}}}
     trait = {"description": "Webhook deliveries POST the same body with Content-Type"
@@ -359,7 +370,7 @@ def build_asyncapi() -> Schema:
     document = {
         "asyncapi": "3.0.0",
         "info": {"title": "Edge Admin events", "version": f"{SCHEMA_VERSION}.0.0",
-                 "description": DESCRIPTION},
+                 "description": description(stream)},
         "defaultContentType": "application/json",
         "servers": {"nats": nats},
         "channels": channels,

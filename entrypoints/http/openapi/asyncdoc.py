@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from domain.event_stream import StreamSettings
 from entrypoints.http.openapi.asyncapi import build_asyncapi, to_yaml
 from entrypoints.http.responses import JSONResponse
 
@@ -36,30 +37,36 @@ h1 small { color: #656d76; font-weight: normal; }
 
 
 @functools.cache
-def document() -> Schema:
-    return build_asyncapi()
+def document(stream: StreamSettings) -> Schema:
+    return build_asyncapi(stream)
 
 
 @functools.cache
-def page() -> str:
-    return render(document())
+def page(stream: StreamSettings) -> str:
+    return render(document(stream))
 
 
 @functools.cache
-def yaml_text() -> str:
-    return to_yaml(document())
+def yaml_text(stream: StreamSettings) -> str:
+    return to_yaml(document(stream))
+
+
+def _stream(request: Request) -> StreamSettings:
+    """The stream and subjects this admin publishes to, which the served document names."""
+    settings = request.app.state.settings
+    return StreamSettings(settings.nats_stream, settings.nats_subject_prefix)
 
 
 async def asyncapi_yaml(request: Request) -> Response:
-    return Response(yaml_text(), media_type="application/yaml")
+    return Response(yaml_text(_stream(request)), media_type="application/yaml")
 
 
 async def asyncapi_json(request: Request) -> Response:
-    return JSONResponse(document())
+    return JSONResponse(document(_stream(request)))
 
 
 async def asyncdoc(request: Request) -> Response:
-    return HTMLResponse(page())
+    return HTMLResponse(page(_stream(request)))
 
 
 ROUTES = [
