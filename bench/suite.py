@@ -273,37 +273,43 @@ def projection_lag(
 
 def replay_rate(events: int, rebuild_with: Callable[[Services], ReplayReport] = rebuild
                 ) -> float:
-    """Rebuilds the read models from a store holding about `events` events of a fleet's life:
-    per node, its cluster admitting it, its registration and two status changes (a flap), so
-    the rebuild inserts rows, patches them and counts, as a real log makes it do."""
-    per_node = 4
+    """Rebuilds the read models from a store holding about `events` events of a fleet's life
+    (`write_replay_log`)."""
     with fresh_schema() as url:
-        services = services_for(url)
-        services.start()
-        try:
-            cluster_id = services.clusters.create(CreateCluster(name="replay"))
-            nodes_per_batch = 125  # 500 events a transaction
-            for _ in range(events // (per_node * nodes_per_batch)):
-                def decide(uow: UnitOfWork) -> None:
-                    cluster = uow.get(Cluster, cluster_id, "cluster")
-                    for _ in range(nodes_per_batch):
-                        node_id = uuid4()
-                        cluster.admit(node_id)
-                        node = Node.register(
-                            node_id, cluster.id, cluster.name, IdType.RANDOM, "1.0.0", True,
-                            {}, ("token", "password"), uuid4(), uow.now)
-                        node.change_status(NodeStatus.UNHEALTHY, "bench flap", uow.now)
-                        node.change_status(NodeStatus.HEALTHY, "bench flap", uow.now)
-                        uow.add(node)
-
-                services.writes.run(decide)
-        finally:
-            services.close()
+        write_replay_log(url, events)
         replayer = services_for(url, run_projections=False)  # the rebuild is the only projector
         try:
             return rebuild_with(replayer).rate
         finally:
             replayer.close()
+
+
+def write_replay_log(url: str, events: int) -> None:
+    """Writes about `events` events of a fleet's life: per node, its cluster admitting it, its
+    registration and two status changes (a flap), so a rebuild inserts rows, patches them and
+    counts, as a real log makes it do."""
+    per_node = 4
+    services = services_for(url)
+    services.start()
+    try:
+        cluster_id = services.clusters.create(CreateCluster(name="replay"))
+        nodes_per_batch = 125  # 500 events a transaction
+        for _ in range(events // (per_node * nodes_per_batch)):
+            def decide(uow: UnitOfWork) -> None:
+                cluster = uow.get(Cluster, cluster_id, "cluster")
+                for _ in range(nodes_per_batch):
+                    node_id = uuid4()
+                    cluster.admit(node_id)
+                    node = Node.register(
+                        node_id, cluster.id, cluster.name, IdType.RANDOM, "1.0.0", True,
+                        {}, ("token", "password"), uuid4(), uow.now)
+                    node.change_status(NodeStatus.UNHEALTHY, "bench flap", uow.now)
+                    node.change_status(NodeStatus.HEALTHY, "bench flap", uow.now)
+                    uow.add(node)
+
+            services.writes.run(decide)
+    finally:
+        services.close()
 
 
 def print_rows(rows: list[Row]) -> None:
