@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -173,3 +174,19 @@ def test_a_failing_event_stops_the_rebuild_with_everything_before_it_applied(
     assert isinstance(failed.value.event, Alias.Created)
     assert position == failed.value.notification_id - 1
     assert [a["name"] for a in aliases] == ["web"]  # the first alias; "tmp" failed
+
+
+def test_the_cyclic_collector_is_back_after_a_rebuild_that_fails(
+    url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A replay runs the collector itself (entrypoints.replay._rare_collections); after it,
+    failed or not, the process collects as before and nothing stays frozen."""
+    with running(url) as live:
+        build_history(live)
+    handlers: dict[Any, Any] = fleet.HANDLERS
+    monkeypatch.setitem(handlers, Alias.Created, _raises)
+    with running(url, run_projections=False) as offline:
+        with pytest.raises(EventFailedError):
+            rebuild(offline)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
