@@ -116,6 +116,12 @@ def _uuid(data: str) -> UUID:
     return UUIDAsHex().decode(data)
 
 
+def uuid_of(text: str) -> UUID:
+    """UUID(text) for PostgreSQL's text of a uuid (8-4-4-4-12 hex digits), from the UUIDs kept
+    for the events' own (an originator id is often named in an earlier event's state)."""
+    return _uuid(text.replace("-", ""))
+
+
 UUIDS_KEPT = 20_000  # ~4 MB at most; emptied when full (a replay moves on through the fleet)
 _uuids: dict[str, UUID] = {}
 
