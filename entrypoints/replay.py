@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from entrypoints.bootstrap import Services
+from projections.runner import rare_collections
 
 
 class ProjectorBusyError(RuntimeError):
@@ -30,8 +29,6 @@ Progress = Callable[[int, float], None]
 # Events a replay applies per transaction: large enough that a row's changes meet in one page
 # and fold into one statement, small enough to hold a page and the next (read ahead) in memory.
 REPLAY_PAGE = 10_000
-# Events between the replay's own collections of cyclic garbage (see _rare_collections).
-COLLECT_EVERY = 200_000
 
 
 def rebuild(services: Services, progress: Progress | None = None) -> ReplayReport:
@@ -49,32 +46,12 @@ def rebuild(services: Services, progress: Progress | None = None) -> ReplayRepor
     worker.position = 0
     started = time.perf_counter()
     total = 0
-    with worker.replaying(REPLAY_PAGE), _rare_collections():
+    with worker.replaying(REPLAY_PAGE), rare_collections():
         while count := worker.step():
             total += count
-            if total // COLLECT_EVERY != (total - count) // COLLECT_EVERY:
-                gc.collect()
+            worker.collect_now_and_then()
             if progress is not None:
                 progress(total, time.perf_counter() - started)
     worker.clear_failure()  # a failure recorded earlier is behind us now
     return ReplayReport(total, time.perf_counter() - started)
 
-
-@contextmanager
-def _rare_collections() -> Iterator[None]:
-    """A replay allocates millions of short-lived objects (events, changes, rows), nearly all
-    freed by reference counting; the cyclic collector, run every 700 allocations by default,
-    kept rescanning each page's and cost a third of the replay's CPU. Every 50,000 it still
-    cost a fifth: each collection walked the pages in hand (a page and the one read ahead)
-    and found nothing (20 collections over 100,000 events freed no object). Meanwhile it runs
-    only when the loop calls it (every COLLECT_EVERY events), over what was allocated since the
-    replay began (older objects are frozen)."""
-    enabled = gc.isenabled()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-        gc.unfreeze()

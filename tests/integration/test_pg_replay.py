@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +21,7 @@ from domain.node_status import NodeStatus
 from entrypoints import replay
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.replay import rebuild
-from projections import fleet
+from projections import fleet, runner
 from projections.fleet_tables import FLEET_TABLES
 from projections.model import Change, Upsert
 from projections.runner import EventFailedError
@@ -188,5 +189,63 @@ def test_the_cyclic_collector_is_back_after_a_rebuild_that_fails(
     with running(url, run_projections=False) as offline:
         with pytest.raises(EventFailedError):
             rebuild(offline)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_read_model_left_behind_catches_up_at_start_to_every_row(
+    url: str, page: int, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rebuild at start (a read model that holds less of the log than the log) reads and
+    applies pages as a replay's (runner.CATCH_UP_PAGE, folded): the rows are the live ones,
+    and once it has caught up the process collects as before."""
+    monkeypatch.setattr(runner, "CATCH_UP_PAGE", page)
+    with running(url) as live:
+        build_history(live)
+        before = snapshot(live)
+        head = live.store.recorder.max_notification_id() or 0
+        live.view.reset(live.store.name)  # what a rebuild at start begins with
+    with running(url) as again:
+        assert again.rebuilding_to == head
+        again.projector.wait(head)
+        after = snapshot(again)
+        reads = again.projector.log_reads
+    assert after == before
+    assert reads >= head // page  # pages of the catch-up's size, not the live 500
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
+
+def test_an_event_that_fails_while_catching_up_at_start_stops_it_there(
+    url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As in a replay: everything before the bad event is applied, the projector is stuck on
+    it, and while it is stuck the process collects as before (the large pages' pause of the
+    collector ends)."""
+    monkeypatch.setattr(runner, "CATCH_UP_PAGE", 3)
+    with running(url) as live:
+        build_history(live)
+        live.view.reset(live.store.name)
+    handlers: dict[Any, Any] = fleet.HANDLERS
+    original = handlers[Alias.Created]
+
+    def fails_on_tmp(event: Any) -> list[Any]:
+        if event.name == "tmp":
+            raise RuntimeError("injected bug")
+        return list(original(event))
+
+    monkeypatch.setitem(handlers, Alias.Created, fails_on_tmp)
+    with running(url) as again:
+        deadline = time.monotonic() + 30
+        while again.projector.failure is None or not gc.isenabled():
+            assert time.monotonic() < deadline, again.projector.failure
+            time.sleep(0.05)
+        failure = again.projector.failure
+        position = again.view.max_tracking_id(again.store.name)
+        aliases = again.view.select("aliases", {})
+    assert failure.event_type == "Alias.Created"
+    assert position == failure.notification_id - 1
+    assert [a["name"] for a in aliases] == ["web"]
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
