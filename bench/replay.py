@@ -4,7 +4,7 @@ Run: .venv/bin/python -m bench.replay [--events 12000] [--runs 3]
 Each run builds the log `bench.suite.replay_rate` builds (per node: its cluster admitting it,
 its registration, two status changes) in a fresh schema of the local PostgreSQL `test` database
 and times only the rebuild. CPU per event is steadier than events/s on a shared machine; to
-compare two trees, run this in each in turn.
+compare two trees, `bench.ab_replay` runs both in turns on one log.
 """
 
 from __future__ import annotations
