@@ -20,6 +20,9 @@ ADMIN_ID = re.compile(r"^[a-z0-9]{12}\Z")
 DNS_NAME = re.compile(r"^(?=.{1,240}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*"
                       r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 MAX_START_DEADLINE = 7 * 86400  # beyond that, a start is not late but lost (and inf overflows)
+# Longer durations mean "never" to an operator, but the sweeps subtract them from now and
+# 1e12 seconds (or inf) reach before year 1: every worker pass failed on OverflowError.
+MAX_DAYS = 3650
 # The main pool's ceiling: commands share transactions (group commit) and the interpreter, not
 # the database, bounds throughput, so a few connections serve 64 clients (README, Performance).
 DATABASE_POOL_SIZE = 8
@@ -333,11 +336,13 @@ def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) ->
 def _float(
     env: Mapping[str, str], key: str, default: float, unit: str = "seconds", zero: bool = False
 ) -> float:
-    """A positive number (or zero, where zero means "off")."""
+    """A positive number (or zero, where zero means "off"), at most ten years."""
     value = _number(env, key, float, f"a number of {unit}")
     if value is None:
         return default
-    if math.isnan(value) or value < 0 or (value == 0 and not zero):
+    high = MAX_DAYS * (86400 if unit == "seconds" else 1)
+    if math.isnan(value) or value < 0 or (value == 0 and not zero) or value > high:
         or_zero = " or 0" if zero else ""
-        raise SettingsError(f"{key}={env[key]!r}: must be greater than 0{or_zero}")
+        raise SettingsError(f"{key}={env[key]!r}: must be greater than 0{or_zero} and at most "
+                            f"{high} (ten years)")
     return value

@@ -59,3 +59,30 @@ def test_the_deployment_domain_is_a_dns_name() -> None:
         with pytest.raises(SettingsError) as caught:
             Settings.from_env({**BASE, "DEPLOYMENT_DOMAIN": raw})
         assert str(caught.value).startswith("DEPLOYMENT_DOMAIN=")
+
+
+DURATIONS = ["WEBHOOK_TIMEOUT_SECONDS", "HEARTBEAT_INTERVAL_SECONDS",
+             "NODE_UNHEALTHY_AFTER_SECONDS", "NODE_UNREACHABLE_AFTER_SECONDS",
+             "SCHEDULER_INTERVAL_SECONDS", "EXECUTION_UNREACHABLE_GRACE_SECONDS",
+             "EXECUTION_RETENTION_DAYS", "DEPLOYMENT_TELEMETRY_RETENTION_DAYS",
+             "AGENT_POLL_RECHECK_SECONDS", "SSH_LOGIN_WINDOW_SECONDS", "ADMIN_CHECKIN_SECONDS",
+             "ADMIN_OFFLINE_AFTER_SECONDS", "ADMIN_FORGET_AFTER_SECONDS",
+             "PLACEMENT_SNAPSHOT_SECONDS", "DEPLOYMENT_START_DEADLINE_SECONDS"]
+
+
+@pytest.mark.parametrize("key", DURATIONS)
+@pytest.mark.parametrize("raw", ["inf", "1e400", "1e12"])
+def test_durations_past_ten_years_are_refused(key: str, raw: str) -> None:
+    # Accepted, they made every sweep and scheduler pass fail with OverflowError (now minus
+    # the duration falls before year 1), and SSH_LOGIN_WINDOW_SECONDS=inf stopped serve with
+    # a traceback.
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**BASE, key: raw})
+    assert str(caught.value).startswith(f"{key}={raw!r}: ")
+
+
+def test_ten_years_is_still_a_duration() -> None:
+    settings = Settings.from_env({**BASE, "EXECUTION_RETENTION_DAYS": "3650",
+                                  "ADMIN_FORGET_AFTER_SECONDS": "315360000"})
+    assert settings.execution_retention_days == 3650
+    assert settings.admin_forget_after == 315360000
