@@ -55,6 +55,7 @@ from adapters.resource_health import ViewHealthObservations
 from adapters.runtime_log_store import ViewRuntimeLogStore
 from adapters.secret_box import AesGcmBox, derive_key, key_file
 from adapters.sql_delivery_queue import PostgresDeliveryQueue, SQLiteDeliveryQueue
+from adapters.sqlite_database import prepare_sqlite_database
 from adapters.sqlite_views import SQLiteFleetView
 from adapters.webhook_directory import ViewWebhookDirectory
 from adapters.webhook_guard import SsrfGuard
@@ -326,6 +327,7 @@ def migrate_database(settings: Settings) -> MigrationReport | None:
         log.info("created schema %s", settings.postgres_schema())
     url = settings.database_url
     if kind == "sqlite":  # the file the store opens (its folder made if missing), absolute
+        prepare_sqlite_database(settings.sqlite_path())
         path = os.path.abspath(settings.persistence_env("edge")["SQLITE_DBNAME"])
         url = "sqlite:////" + path.lstrip("/")  # POSIX keeps a leading "//"; yoyo cannot
     return migrate(url)

@@ -244,6 +244,11 @@ class Settings:
         return {n: k for n, k in (("API_KEY", self.api_key), ("MASTER_KEY", self.master_key))
                 if k}
 
+    def sqlite_path(self) -> str:
+        """The file an `sqlite://` DATABASE_URL names (`sqlite:///./x.db` is relative)."""
+        path = unquote(urlparse(self.database_url).path)
+        return path[1:] if path.startswith("/./") else path
+
     def persistence_env(self, name: str) -> dict[str, str]:
         """The eventsourcing environment for DATABASE_URL, prefixed for one recorder `name`."""
         kind = database_kind(self.database_url)
@@ -251,8 +256,7 @@ class Settings:
             return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
         url = urlparse(self.database_url)
         if kind == "sqlite":
-            path = unquote(url.path)
-            path = path[1:] if path.startswith("/./") else path
+            path = self.sqlite_path()
             directory = os.path.dirname(path)
             if directory:
                 os.makedirs(directory, exist_ok=True)

@@ -4,6 +4,9 @@ setting. The agent finds the admin URL in its key blob when no flag names it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from application.agent_protocol import key_blob_server
@@ -93,3 +96,30 @@ def test_the_old_agent_version_flag_fails_loudly(capsys: pytest.CaptureFixture[s
     # unit file's agent silently not running.
     assert agent_cli.main(["--admin-url", "http://x", "--version", "1.2.3"]) == 2
     assert "--agent-version" in capsys.readouterr().err
+
+
+def _under_a_file(tmp: Path) -> Path:
+    (tmp / "a-file").write_text("x")
+    return tmp / "a-file" / "edge.sqlite3"
+
+
+def _not_a_database(tmp: Path) -> Path:
+    (tmp / "x.db").write_bytes(b"not sqlite " * 100)
+    return tmp / "x.db"
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (_under_a_file, "cannot make the folder"),
+    (_not_a_database, "file is not a database"),
+    (lambda tmp: tmp, "unable to open database file"),  # a folder, not a file
+])
+def test_an_sqlite_file_it_cannot_use_is_one_line_and_exit_1(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        make: Callable[[Path], Path], says: str) -> None:
+    # Each was a traceback of 15 to 20 lines from os.makedirs, yoyo or sqlite3 (exit 1).
+    path = make(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    assert cli.main(["migrate"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and says in err and str(path) in err, err
