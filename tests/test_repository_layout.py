@@ -14,6 +14,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no type information
 
+from entrypoints.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("domain", "application", "projections", "adapters", "entrypoints")
 TOP_LEVEL = (
@@ -100,6 +102,19 @@ def test_edge_admin_publishes_8080(services: dict[str, Any]) -> None:
             parts = str(port).split("/")[0].split(":")
             published.add((parts[-2] if len(parts) > 1 else "", parts[-1]))
     assert ("8080", "8080") in published
+
+
+def test_the_service_starts_on_its_compose_settings_and_names_a_reachable_url(
+        services: dict[str, Any]) -> None:
+    env = _env(services["edge-admin"])
+    settings = Settings.from_env({**env, "API_KEY": "k"})  # raises on a setting it lacks
+    assert (settings.host, settings.port) == ("0.0.0.0", 8080)
+    # The URL key blobs and ARBITRIUM_DELETE_URL name: it was http://0.0.0.0:8080, which no
+    # agent on another machine reaches, and PUBLIC_URL could not be passed in without editing
+    # the file (nor ENCRYPTION_KEY, which the service asks for at every start).
+    assert urlparse(settings.advertised_url).hostname not in ("0.0.0.0", "::")
+    for passed in ("PUBLIC_URL", "ENCRYPTION_KEY"):
+        assert f"${{{passed}" in str(services["edge-admin"]["environment"][passed])
 
 
 def test_import_layers_hold() -> None:
