@@ -83,13 +83,7 @@ class EnvironmentListResponse(AppaloftShape):
     items: list[EnvironmentResponse]
 
 
-class EnvironmentShowResponse(AppaloftShape):
-    """One environment"""
-
-    environment: EnvironmentResponse
-
-
-SHAPES = (EnvironmentResponse, EnvironmentListResponse, EnvironmentShowResponse)
+SHAPES = (EnvironmentResponse, EnvironmentListResponse)
 
 
 def shape(record: EnvironmentRecord, reads: ResourceReads) -> EnvironmentResponse:
@@ -125,7 +119,7 @@ count = _READS.count(EnvironmentCountQuery,
 async def show(request: Request) -> Response:
     environment_id = path_uuid(request, _ID)
     environment = await run(_show, services(request).resource_reads, environment_id)
-    return answer(EnvironmentShowResponse(environment=environment))
+    return answer(environment)
 
 
 create = _COMMANDS.create(Environments.create, CreateEnvironment)
@@ -145,7 +139,7 @@ ROUTES = [
     route("GET", "/environments/count", count, appaloft_op(
         ENVIRONMENT, "Count environments", 200, COUNT_DATA, (400,), query=EnvironmentCountQuery)),
     route("GET", "/environments/{environmentId}", show, appaloft_op(
-        ENVIRONMENT, "Show an environment", 200, "EnvironmentShow", (400, 404))),
+        ENVIRONMENT, "Show an environment", 200, "Environment", (400, 404))),
     route("POST", "/environments/{environmentId}/rename", rename, appaloft_op(
         ENVIRONMENT, "Rename an environment", 200, ID_DATA, (400, *COMMAND_ERRORS),
         body=RenameEnvironment, description=LOCKED)),

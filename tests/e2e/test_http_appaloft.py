@@ -134,13 +134,15 @@ def test_environment_variables_are_masked_and_a_lock_refuses_changes(any_url: st
                            json={"key": "MODE", "value": "prod"}).status_code == 204
         assert client.post(f"{env}/variables", headers=AUTH, json={
             "key": "DB_PASSWORD", "value": SECRET, "isSecret": True}).status_code == 204
-        shown = get(client, env)["environment"]
+        # The seed shows the environment itself, not wrapped (it was {"environment": {...}}).
+        shown = get(client, env)
+        assert shown["id"] == flow.environment and shown["projectId"] == flow.project
         values = {v["key"]: v["value"] for v in shown["maskedVariables"]}
         assert values == {"DB_PASSWORD": "****", "MODE": "prod"}
         precedence = get(client, f"{env}/effective-precedence")
         assert precedence["precedence"] == ["defaults", "environment", "resource"]
         post(client, f"{env}/lock", {"lockReason": "release freeze"})
-        assert get(client, env)["environment"]["lifecycleStatus"] == "locked"
+        assert get(client, env)["lifecycleStatus"] == "locked"
         refused = client.post(f"{env}/variables", headers=AUTH, json={"key": "A", "value": "b"})
         assert "locked" in error(refused, 409, "conflict")["base"][0]
         error(client.post(f"/resources/{flow.resource}/source", headers=AUTH,
@@ -152,7 +154,7 @@ def test_environment_variables_are_masked_and_a_lock_refuses_changes(any_url: st
         removed = client.request("DELETE", f"{env}/variables/MODE", headers=AUTH,
                                  json={"exposure": "runtime"})
         assert removed.status_code == 204
-        assert [v["key"] for v in get(client, env)["environment"]["maskedVariables"]] == [
+        assert [v["key"] for v in get(client, env)["maskedVariables"]] == [
             "DB_PASSWORD"]
         assert get(client, "/environments/count", projectId=flow.project) == {"count": 1}
         post(client, f"{env}/archive", {"archiveReason": "gone"})
