@@ -60,6 +60,7 @@ class Hosting:
         try:
             await self.runner.open()
         except (aiodocker.DockerError, OSError) as exc:
+            await self.runner.close()  # its client session, else asyncio complains at exit
             raise AgentFatal(f"cannot reach the container engine at {self.config.docker_url}:"
                              f" {exc}") from exc
 

@@ -463,6 +463,19 @@ def test_a_key_the_admin_refuses_stops_the_agent_with_status_3(
     assert log.count("refuses ENROLLMENT_KEY") == 1  # said once, not retried
 
 
+def test_an_engine_it_cannot_reach_stops_the_agent_with_one_line(
+    admin: Admin, agents: Agents
+) -> None:
+    _, key = admin.new_cluster()
+    engine = f"unix://{agents.tmp}/no-engine.sock"
+    assert agents.start("a", key, "--id-type", "random", "--docker-url", engine
+                        ).wait(DEADLINE) == 1
+    errors = [line for line in agents.children.log("a").splitlines()
+              if json.loads(line)["level"] != "info"]
+    # The engine's client session was left open: asyncio added "Unclosed client session".
+    assert len(errors) == 1 and "cannot reach the container engine" in errors[0], errors
+
+
 def test_a_long_poll_in_flight_is_answered_when_the_admin_stops(own_admin: Agents) -> None:
     server = own_admin.admin
     server.start()
