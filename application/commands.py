@@ -25,7 +25,8 @@ class CreateCommand(msgspec.Struct, forbid_unknown_fields=True):
 
     command_text: CommandText
     targeting: Targeting
-    timeout: int | None = None
+    # Documented, as the seed does; enforced by the domain.
+    timeout: Annotated[int, Meta(extra_json_schema={"minimum": 1})] | None = None
     expired_at: datetime | None = None
 
 

@@ -465,3 +465,17 @@ class _Checker:
         assert match(url) == template, (url, template)
         response = self.client.request(method, url, json=json, headers=auth, params=params)
         return response.json() if response.content else None
+
+
+@pytest.mark.parametrize("timeout", [0, -1])
+def test_the_command_timeout_documents_the_minimum_it_enforces(client: TestClient,
+                                                              timeout: int) -> None:
+    # The seed documents `minimum: 1`; ours said nothing, so a client built from the document
+    # could send 0 and only learn from the 422.
+    schema = DOCUMENT["components"]["schemas"]["CommandCreateRequest"]["properties"]["timeout"]
+    (number,) = [s for s in schema["anyOf"] if s.get("type") == "integer"]
+    assert number["minimum"] == 1
+    refused = client.post("/api/v1/commands", headers=AUTH, json={
+        "command_text": "true", "targeting": {"type": "all"}, "timeout": timeout})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"] == {"timeout": ["must be greater than 0"]}
