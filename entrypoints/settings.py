@@ -27,6 +27,8 @@ MAX_DAYS = 3650
 # the database, bounds throughput, so a few connections serve 64 clients (README, Performance).
 DATABASE_POOL_SIZE = 8
 N = TypeVar("N", int, float)
+NATS_NAME_FORBIDS = frozenset(">*. /\\\t\r\n")  # as nats.go's validateStreamName
+NATS_SUBJECT_FORBIDS = frozenset(">* \t\r\n")
 TRUE, FALSE = {"1", "true", "yes", "on", "y"}, {"0", "false", "no", "off", "n", ""}
 
 
@@ -171,6 +173,28 @@ class Settings:
                                 " name (e.g. deployments.example.com)")
 
         self._validate_admin()
+        self._validate_names()
+
+    def _validate_names(self) -> None:
+        """What NATS and the agents will read: refused there, it stalled the relay and the
+        webhook intake for good, or every enrollment key."""
+        if not self.nats_stream or any(c in NATS_NAME_FORBIDS for c in self.nats_stream):
+            raise SettingsError(f"NATS_STREAM={self.nats_stream!r}: a stream name has no "
+                                "spaces, '.', '*', '>', '/' or '\\'")
+        tokens = f"{self.nats_subject_prefix}edge.x".split(".")
+        if any(not t or any(c in NATS_SUBJECT_FORBIDS for c in t) for t in tokens):
+            raise SettingsError(f"NATS_SUBJECT_PREFIX={self.nats_subject_prefix!r}: subjects "
+                                "are dot-separated words without spaces, '*' or '>' (e.g. "
+                                "tenant1.)")
+        if self.public_url:
+            parts = urlparse(self.public_url)
+            try:
+                port_ok = parts.port is None or parts.port > 0
+            except ValueError:
+                port_ok = False
+            if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+                raise SettingsError(f"PUBLIC_URL={self.public_url!r}: expected the URL agents "
+                                    "reach this admin at, http(s)://host[:port]")
 
     def _validate_admin(self) -> None:
         if self.admin_id and not ADMIN_ID.match(self.admin_id):

@@ -86,3 +86,27 @@ def test_ten_years_is_still_a_duration() -> None:
                                   "ADMIN_FORGET_AFTER_SECONDS": "315360000"})
     assert settings.execution_retention_days == 3650
     assert settings.admin_forget_after == 315360000
+
+
+@pytest.mark.parametrize(("key", "raw"), [
+    ("NATS_STREAM", "bad stream.name"), ("NATS_STREAM", "a.b"), ("NATS_STREAM", "a*"),
+    ("NATS_STREAM", "a/b"),
+    ("NATS_SUBJECT_PREFIX", "a b."), ("NATS_SUBJECT_PREFIX", "a*."),
+    ("NATS_SUBJECT_PREFIX", ".a."), ("NATS_SUBJECT_PREFIX", "a..b."),
+    ("PUBLIC_URL", "notaurl"), ("PUBLIC_URL", "ftp://admin.example"), ("PUBLIC_URL", "http://"),
+    ("PUBLIC_URL", "http://admin.example:99999"),
+])
+def test_names_nats_and_agents_cannot_use_are_refused_at_start(key: str, raw: str) -> None:
+    # Accepted, a bad stream name or subject prefix left the relay and the webhook intake
+    # retrying forever (and a bad stream name failed the shutdown with a traceback); a bad
+    # PUBLIC_URL went into every enrollment key, for each agent to refuse.
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**BASE, key: raw})
+    assert str(caught.value).startswith(f"{key}={raw!r}: ")
+
+
+def test_usual_stream_names_prefixes_and_public_urls_are_accepted() -> None:
+    settings = Settings.from_env({**BASE, "NATS_STREAM": "h2_EDGE-1", "NATS_SUBJECT_PREFIX": "h2.",
+                                  "PUBLIC_URL": "https://admin.example.com:8443/edge"})
+    assert settings.advertised_url == "https://admin.example.com:8443/edge"
+    assert Settings.from_env({**BASE, "NATS_SUBJECT_PREFIX": "tenant"}).nats_subject_prefix
