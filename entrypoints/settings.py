@@ -317,6 +317,11 @@ def _conninfo(url: str) -> str:
 def database_kind(url: str) -> str:
     scheme = urlparse(url).scheme
     if scheme in ("postgresql", "postgres"):
+        try:
+            urlparse(url).port  # noqa: B018 - raises on a port that is no port
+        except ValueError:
+            raise SettingsError(f"DATABASE_URL={_without_password(url)!r}: the port must be a "
+                                "number up to 65535") from None
         return "postgres"
     if scheme == "sqlite":
         if not urlparse(url).path.strip("/"):
@@ -324,9 +329,17 @@ def database_kind(url: str) -> str:
         return "sqlite"
     if scheme == "memory":
         return "memory"
-    raise SettingsError(
-        f"DATABASE_URL={url!r}: expected postgresql://user@host:port/db or sqlite:///path"
-    )
+    raise SettingsError(f"DATABASE_URL={_without_password(url)!r}: expected "
+                        "postgresql://user@host:port/db or sqlite:///path")
+
+
+def _without_password(url: str) -> str:
+    """The URL as an error line may show it: a password is not for logs."""
+    head, at, rest = url.rpartition("@")
+    if not at or ":" not in head.partition("://")[2]:
+        return url
+    scheme, _, user = head.partition("://")
+    return f"{scheme}://{user.partition(':')[0]}:***@{rest}"
 
 
 def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:

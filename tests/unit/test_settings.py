@@ -110,3 +110,19 @@ def test_usual_stream_names_prefixes_and_public_urls_are_accepted() -> None:
                                   "PUBLIC_URL": "https://admin.example.com:8443/edge"})
     assert settings.advertised_url == "https://admin.example.com:8443/edge"
     assert Settings.from_env({**BASE, "NATS_SUBJECT_PREFIX": "tenant"}).nats_subject_prefix
+
+
+@pytest.mark.parametrize("url", ["postgresql://u@h:notaport/db", "postgresql://u@h:99999/db"])
+def test_a_postgres_url_with_a_bad_port_is_a_bad_setting(url: str) -> None:
+    # It went to libpq, and stopped the start as if the database were away (exit 1):
+    # "cannot connect to PostgreSQL on h:notaport: connection is bad: invalid integer value".
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**BASE, "DATABASE_URL": url})
+    assert str(caught.value).startswith(f"DATABASE_URL={url!r}: ")
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:s3cret@h:x/db", "mysql://u:s3cret@h/db"])
+def test_a_bad_database_url_is_shown_without_its_password(url: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**BASE, "DATABASE_URL": url})
+    assert "s3cret" not in str(caught.value) and "u:***@h" in str(caught.value)
