@@ -129,6 +129,10 @@ def _admin_url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     url = (args.admin_url or env.get("ADMIN_URL", "")).strip()
     if not url:
         url = key_blob_server(env.get("ENROLLMENT_KEY", "")) or ""
+    if not url and env.get("ENROLLMENT_KEY", "").strip():
+        raise SettingsError("the admin URL is not set: ENROLLMENT_KEY is not a key blob (the "
+                            "`key` a POST /api/v1/clusters/{name}/enrollment_keys answers, "
+                            "which names the admin); pass --admin-url or set ADMIN_URL")
     if not url:
         raise SettingsError("the admin URL is not set: pass --admin-url, set ADMIN_URL, or set "
                             "an ENROLLMENT_KEY whose blob names it")

@@ -418,6 +418,8 @@ def test_agent_without_admin_retries_quietly_and_stops_cleanly(own_admin: Agents
     ("args", "env", "message"),
     [
         ((), {"ENROLLMENT_KEY": "k"}, "the admin URL is not set"),
+        # It said only to "set an ENROLLMENT_KEY whose blob names it", to someone who had.
+        ((), {"ENROLLMENT_KEY": "k"}, "ENROLLMENT_KEY is not a key blob"),
         (("--admin-url", "ftp://x"), {"ENROLLMENT_KEY": "k"}, "must be http(s)://"),
         (("--admin-url", "http://127.0.0.1:9"), {}, "ENROLLMENT_KEY is not set"),
         (("--admin-url", "http://x", "--id-type", "other"), {}, "invalid choice"),
