@@ -103,10 +103,13 @@ async def ensure_stream(js: JetStreamContext, stream: StreamSettings) -> None:
         try:
             await js.add_stream(config)
             return
-        except BadRequestError:
+        except BadRequestError as refused:
             # Another client (this process's webhook consumer, another serve) created it in
             # between; the server may then answer "subjects overlap". Ours if the name is.
-            await js.stream_info(stream.name)  # NotFoundError: the overlap is someone else's
+            try:
+                await js.stream_info(stream.name)
+            except NotFoundError:  # another stream holds the subjects: the refusal says so
+                raise refused from None
     await js.update_stream(config)
 
 

@@ -19,7 +19,10 @@ from typing import Any
 
 import nats
 import pytest
+from nats.js.errors import BadRequestError
 
+from adapters.nats_publisher import ensure_stream
+from domain.event_stream import StreamSettings
 from entrypoints.app import create_app
 from entrypoints.bootstrap import Services
 from tests.conftest import make_settings
@@ -100,5 +103,26 @@ def test_a_deleted_stream_is_made_again_at_once_and_readiness_says_when_it_canno
             eventually(lambda: client.get("/readyz").status_code == 200, 5, "/readyz 200")
         gc.collect()  # an unretrieved future's exception is logged when it is collected
         assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+    finally:
+        delete_stream(blocker)
+
+
+def test_a_stream_whose_subjects_another_holds_says_so(nats_settings: dict[str, Any]) -> None:
+    # The relay's warning said "stream not found" (its own, looked up again after the refusal)
+    # and left the operator to guess that another stream held the subjects.
+    stream, prefix = nats_settings["nats_stream"], nats_settings["nats_subject_prefix"]
+    blocker = f"{stream}_TAKER"
+    add_stream(blocker, [f"{prefix}edge.>"])
+
+    async def ensure() -> None:
+        nc = await nats.connect(NATS_URL)
+        try:
+            await ensure_stream(nc.jetstream(), StreamSettings(stream, prefix))
+        finally:
+            await nc.close()
+
+    try:
+        with pytest.raises(BadRequestError, match="overlap"):
+            asyncio.run(ensure())
     finally:
         delete_stream(blocker)
