@@ -88,6 +88,8 @@ def edgegap_error(status: int, details: Any = None, message: str | None = None) 
     if status == 422:
         status = 400
         message = None if message == STATUS[422][1] else message
+    if message == STATUS[400][1]:  # the house wording; Edgegap's follows
+        message = None
     text = message or ("Client Side Request Error" if status == 400
                        else STATUS.get(status, STATUS[500])[1])
     headers = {"WWW-Authenticate": "token"} if status == 401 else None

@@ -64,3 +64,18 @@ def test_a_version_the_engine_could_not_start_is_refused() -> None:
             "name": "v1", "image": "busybox", "command": "/bin/sh",
             "arguments": "-c 'echo \"hi there\"'"})
         assert fine.status_code == 201, fine.text
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v2/deployments", b"null"),
+    ("/v2/deployments", b"{"),
+    ("/v2/private-fleets:deploy", b'{"application": "a", "version": "v", "users": [{"user_type":'
+     b' "ip_address", "user_data": {"ip_address": "1.2.3.4"}}], "private_host_ids": ["h", "h"]}'),
+])
+def test_every_bad_request_says_what_edgegap_says(path: str, body: bytes) -> None:
+    # Some said the house API's "Invalid request parameters" instead.
+    with running() as client:
+        refused = client.post(path, headers={**AUTH, "Content-Type": "application/json"},
+                              content=body)
+        assert refused.status_code == 400
+        assert refused.json()["message"] == "Client Side Request Error"
