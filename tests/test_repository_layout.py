@@ -117,6 +117,18 @@ def test_the_service_starts_on_its_compose_settings_and_names_a_reachable_url(
         assert f"${{{passed}" in str(services["edge-admin"]["environment"][passed])
 
 
+def test_the_image_build_leaves_a_working_copys_state_out() -> None:
+    # Without a .dockerignore, `docker compose up --build` from a working copy sent its .venv
+    # (about 450 MB), .git and edge-data (the SQLite store and its key file) to the build.
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {".venv", ".git", "edge-data", "*.egg-info"} <= ignored
+    assert not any(line.startswith("!") for line in ignored)
+    # What the Dockerfile's `pip install .` needs stays in.
+    for needed in ("pyproject.toml", "README.md", *LAYERS):
+        assert needed not in ignored
+
+
 def test_import_layers_hold() -> None:
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert lint_imports, f"lint-imports not found next to {sys.executable}; install .[test]"
