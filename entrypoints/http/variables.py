@@ -84,12 +84,18 @@ class EffectiveConfigResponse(AppaloftShape):
     generated_at: Moment
 
 
+class SecretEntry(VariableEntry, kw_only=True):
+    """One secret of a resource; its value is always ****"""
+
+    resource_id: UUID
+
+
 class SecretListResponse(AppaloftShape):
     """A resource's secrets of one exposure; values are never shown"""
 
     schema_version: Literal["resources.secrets.list/v1"]
     resource_id: UUID
-    items: list[VariableEntry]
+    items: list[SecretEntry]
     generated_at: Moment
 
 
@@ -175,8 +181,9 @@ async def secrets(request: Request) -> Response:
     reads = services(request).resource_reads
     found(await run(reads.resources.get, resource_id), "resource", resource_id)
     own = await run(reads.variables_of, resource_id)
-    items = [shown(e, "resource") for e in layer(own).values()
-             if e["is_secret"] and e["exposure"] == exposure]
+    items = [SecretEntry(**msgspec.structs.asdict(shown(e, "resource")),
+                         resource_id=resource_id)
+             for e in layer(own).values() if e["is_secret"] and e["exposure"] == exposure]
     return answer(SecretListResponse(schema_version="resources.secrets.list/v1",
                                      resource_id=resource_id, items=items,
                                      generated_at=generated_at(request)))

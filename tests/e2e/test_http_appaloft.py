@@ -183,6 +183,7 @@ def test_resource_profiles_secrets_and_the_plan() -> None:
         secrets = get(client, f"/resources/{flow.resource}/secrets")["items"]
         assert [(s["key"], s["value"], s["kind"]) for s in secrets] == [
             ("API_KEY", "****", "secret")]
+        assert secrets[0]["resourceId"] == flow.resource  # each item names it, as the seed's
         config = get(client, f"/resources/{flow.resource}/effective-config")
         [entry] = config["effectiveEntries"]
         assert (entry["scope"], entry["value"]) == ("resource", "****")
