@@ -40,6 +40,11 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
 def serve(args: argparse.Namespace) -> int:
     """Listens first, then builds and joins: a port in use (or an ADMIN_ID another running
     admin holds) stops this process with one line and exit code 1, having recorded nothing."""
+    # Settings first: a bad one is told before the whole app is imported (seconds on a busy
+    # machine).
+    overrides = {"run_projections": False} if args.no_projections else {}
+    settings = _settings(args, **overrides)
+
     import dataclasses
 
     import uvicorn
@@ -49,8 +54,6 @@ def serve(args: argparse.Namespace) -> int:
     from entrypoints.listen import HeadDeadline, ListenError, listen, open_files_limit, where
     from entrypoints.workers.membership import AdminIdInUseError, claim_admin_id
 
-    overrides = {"run_projections": False} if args.no_projections else {}
-    settings = _settings(args, **overrides)
     logs.configure(settings.log_format, args.log_level, settings.access_log)
     files = open_files_limit()
     if files < FEW_OPEN_FILES:

@@ -4,6 +4,9 @@ setting. The agent finds the admin URL in its key blob when no flag names it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -123,3 +126,17 @@ def test_an_sqlite_file_it_cannot_use_is_one_line_and_exit_1(
     out, err = capsys.readouterr()
     assert out == ""
     assert len(err.strip().splitlines()) == 1 and says in err and str(path) in err, err
+
+
+def test_serve_tells_a_bad_setting_before_it_imports_the_app() -> None:
+    """A bad setting was told only after the whole app was imported: seconds on a busy
+    machine, for a line that needs none of it."""
+    probe = ("import sys\n"
+             "from entrypoints.cli import main\n"
+             "code = main(['serve', '--port', '1'])\n"
+             "print(code, 'uvicorn' in sys.modules, 'entrypoints.app' in sys.modules)\n")
+    env = {**os.environ, "HEARTBEAT_INTERVAL_SECONDS": "abc"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert "invalid setting: HEARTBEAT_INTERVAL_SECONDS" in done.stderr, done.stderr
+    assert done.stdout.split() == ["2", "False", "False"], done.stdout
