@@ -249,8 +249,9 @@ class EventStreamQuery(msgspec.Struct, kw_only=True):
 STREAM_PARAMS = tuple(f.encode_name for f in msgspec.structs.fields(EventStreamQuery))
 
 
-def stream_start(request: Request) -> tuple[tuple[str, ...], int | None]:
-    """(types, cursor): resume after Last-Event-ID, else from from_position, else None (now)."""
+def stream_start(request: Request) -> tuple[tuple[str, ...], int | None, str | None]:
+    """(types, cursor, resumed): resume after Last-Event-ID, else from from_position, else None
+    (now); `resumed` names the parameter of a resume after an event the client received."""
     params = request.query_params
     errors = {n: ["is not a supported parameter"] for n in params if n not in STREAM_PARAMS}
     types: tuple[str, ...] = ()
@@ -258,7 +259,7 @@ def stream_start(request: Request) -> tuple[tuple[str, ...], int | None]:
         types = select_types(params.getlist("type"))
     except ValueError as exc:
         errors["type"] = [str(exc)]
-    cursor = None
+    cursor, resumed = None, None
     candidates: Iterable[tuple[str, str | None, int]] = (
         ("Last-Event-ID", request.headers.get("last-event-id"), 0),
         ("last_event_id", params.get("last_event_id"), 0),
@@ -272,17 +273,25 @@ def stream_start(request: Request) -> tuple[tuple[str, ...], int | None]:
         except ValueError as exc:
             errors[name] = [str(exc)]
             continue
-        cursor = max(value + shift, 0) if cursor is None else cursor
+        if cursor is None:
+            cursor, resumed = max(value + shift, 0), None if shift else name
     if errors:
         raise ApiError(400, errors)
-    return types, cursor
+    return types, cursor, resumed
 
 
 async def stream(request: Request) -> Response:
-    types, cursor = stream_start(request)
+    types, cursor, resumed = stream_start(request)
     hub = streams(request)
-    if cursor is None:
-        cursor = await run_in_threadpool(hub.store.recorder.max_notification_id) or 0
+    if cursor is None or resumed is not None:
+        head = await run_in_threadpool(hub.store.recorder.max_notification_id) or 0
+        if cursor is None:
+            cursor = head
+        elif cursor > head:  # the log lost what the client saw: silence would hide it
+            raise ApiError(409, {resumed: [
+                f"is past the end of the event log (position {head}): the events after it"
+                " are gone (a database restored from an earlier backup?); start again from"
+                " a position at or before the end"]})
     return StreamingResponse(
         hub.frames(cursor, topics_of(types), stopping_event(request)),
         media_type="text/event-stream",
@@ -295,6 +304,6 @@ ROUTES = [
         EVENT, "List stored events", 200, "Event", (400,), listing=SPEC,
         description=EVENTS_DESCRIPTION)),
     route("GET", "/api/v1/events/stream", stream, Op(
-        EVENT, "Stream events (Server-Sent Events)", 200, None, (400,), stream=True,
+        EVENT, "Stream events (Server-Sent Events)", 200, None, (400, 409), stream=True,
         query=EventStreamQuery, description=STREAM_DESCRIPTION)),
 ]

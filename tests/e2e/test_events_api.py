@@ -406,3 +406,27 @@ def test_stream_bad_parameters_are_400(
     with running() as client:
         response = client.get(STREAM, headers={**AUTH, **headers}, params=params)
         error(response, 400, "bad_request", {field})
+
+
+def test_resuming_past_the_end_of_the_log_is_a_409_not_silence(any_url: str) -> None:
+    """A Last-Event-ID past the log's end (a database restored from an earlier backup) left the
+    stream silent until the log grew past it: the events in between never came, and nothing
+    said so. The end itself is a resume with nothing missed; from_position may name the next
+    event on."""
+    with running(any_url) as client:
+        add_node(client)
+        head = every_event(client)[-1]["position"]
+        for headers, params, field in (({"Last-Event-ID": str(head + 1)}, {}, "Last-Event-ID"),
+                                       ({}, {"last_event_id": str(2**63 - 1)}, "last_event_id")):
+            with client.stream("GET", STREAM, headers={**AUTH, **headers},
+                               params=params) as response:  # a 200 would stream for good
+                assert response.status_code == 409, response.headers
+                response.read()
+            error(response, 409, "conflict", {field})
+        with sse(client, headers={"Last-Event-ID": str(head)}) as stream:
+            node = add_node(client)
+            assert f'"subject_id":"{node}"' in "".join(e["data"] for e in stream.take(2))
+        head = every_event(client)[-1]["position"]
+        with sse(client, from_position=head + 1) as stream:
+            node = add_node(client)
+            assert f'"subject_id":"{node}"' in "".join(e["data"] for e in stream.take(2))

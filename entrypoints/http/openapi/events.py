@@ -58,5 +58,7 @@ STREAM_DESCRIPTION = (
     " <type>`, `data: <message JSON>`. Resumes strictly after the Last-Event-ID header (or"
     " last_event_id); else from from_position (inclusive); else only new events. Query: type"
     " (repeatable or comma-separated), last_event_id, from_position. A `: heartbeat` comment"
-    " line every 15 s while idle."
+    " line every 15 s while idle. 409 when Last-Event-ID (or last_event_id) is past the log's"
+    " end: the events after it are gone (a database restored from an earlier backup), and"
+    " waiting for new ones would hide that."
 )
