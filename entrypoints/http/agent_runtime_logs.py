@@ -30,7 +30,7 @@ SHAPES = (AgentRuntimeLogResponse,)
 async def runtime_logs(request: Request) -> Response:
     request_id, last = await agent_report(request, RuntimeLogBatch,
                                           services(request).runtime_logs.append)
-    wakeups(request).committed(last)  # not a commit, but news for whoever follows the logs
+    wakeups(request).news()  # for whoever follows the logs
     return ok(request, AgentRuntimeLogResponse(request_id=request_id, last_sequence=last))
 
 

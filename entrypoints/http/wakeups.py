@@ -41,6 +41,12 @@ class Wakeups:
     def committed(self, position: int) -> None:
         with self._lock:
             self.head = max(self.head, position)
+        self.news()
+
+    def news(self) -> None:
+        """Wakes every waiter without moving `head`: what an agent reported (log lines) is no
+        store position, and taken for one it hid every commit below it from the streams."""
+        with self._lock:
             waiters = list(self._waiters)
         for loop, event in waiters:
             with contextlib.suppress(RuntimeError):  # that request's loop has just closed

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from adapters.event_log import event_log_for
@@ -20,6 +21,8 @@ from application.enrollment_keys import IssueEnrollmentKey
 from application.event_log import EventAudit, messages_after, topics_of
 from entrypoints.bootstrap import Services
 from entrypoints.http.events import EventStreams, parse_position
+from tests.e2e.test_http_runtime_logs import deployed, ship
+from tests.e2e.test_http_runtime_logs import line as log_line
 from tests.e2e.test_http_support import (
     AUTH,
     MISSING,
@@ -388,6 +391,41 @@ def test_stream_positions_are_ascii_digits(raw: str) -> None:
     # Read directly: a stream that accepted one would stay open, not answer 400.
     with pytest.raises(ValueError, match="must be an integer"):
         parse_position(raw)
+
+
+def test_runtime_log_lines_do_not_pass_for_store_positions() -> None:
+    """An agent's log batch woke the streams with its last line's sequence as if it were a
+    store position: the shared head jumped past the log, and every stream then read nothing
+    until the store grew that far (here: the node registered after 600 log lines never came).
+    """
+    with running() as client:
+        _, token, _, request_id = deployed(client)
+        for batch in range(2):
+            ship(client, token, request_id, [log_line(f"{batch}-{i}") for i in range(300)])
+        # The app's wake-ups, which the log batches reached
+        app: Starlette = client.app  # type: ignore[assignment]
+        hub = EventStreams(services_of(client), heartbeat=60, poll=0.05, wake=app.state.wakeups)
+        start = hub.store.recorder.max_notification_id() or 0
+
+        async def follow(stopping: asyncio.Event) -> bytes:
+            seen = b""
+            async for chunk in hub.frames(start, topics_of(()), stopping):
+                seen += chunk
+                if REGISTERED.encode() in seen:
+                    break
+            return seen
+
+        async def watch() -> bytes:
+            stopping = asyncio.Event()
+            stream = asyncio.create_task(follow(stopping))
+            await asyncio.sleep(0.3)  # it has read what there is, and waits
+            await asyncio.to_thread(add_node, client)
+            try:
+                return await asyncio.wait_for(stream, 5)
+            except TimeoutError:
+                return b""
+
+        assert REGISTERED.encode() in asyncio.run(watch())
 
 
 @pytest.mark.parametrize(
