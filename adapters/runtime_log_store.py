@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.shared import name_id
 from projections.model import Change, Upsert
-from projections.query import Cond, ListQuery, Order
+from projections.query import AnyOf, Cond, ListQuery, Order
 from projections.runtime_logs import RETAINED
 from projections.view import TableView
 
@@ -41,6 +41,16 @@ class ViewRuntimeLogStore:
             "updated_at": at}))
         self.view.apply_untracked(changes)
         return last
+
+    def heads(self, request_ids: Sequence[str]) -> dict[str, int]:
+        if not request_ids:
+            return {}
+        ids = tuple(dict.fromkeys(request_ids))
+        query = ListQuery((AnyOf(tuple(Cond("request_id", "eq", r) for r in ids)),),
+                          page_size=len(ids), columns=("request_id", "last_sequence"),
+                          count=False)
+        return {row["request_id"]: int(row["last_sequence"])
+                for row in self.view.query("runtime_log_heads", query).rows}
 
     def read(self, request_id: str, after: int | None, limit: int,
              since: datetime | None) -> list[dict[str, Any]]:

@@ -476,6 +476,10 @@ class RuntimeLogStore(Protocol):
         `limit` lines; only those written at or after `since`."""
         ...
 
+    def heads(self, request_ids: Sequence[str]) -> dict[str, int]:
+        """The last sequence of each deployment that has lines (one read for them all)."""
+        ...
+
 
 class NodeReports(Protocol):
     """What agents report that is no event: kept on the read side, replaced at each report,

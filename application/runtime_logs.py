@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -81,6 +82,10 @@ class RuntimeLogs:
     def read(self, request_id: str, after: int | None, limit: int,
              since: datetime | None) -> list[dict[str, Any]]:
         return self.store.read(request_id, after, limit, since)
+
+    def heads(self, request_ids: Sequence[str]) -> dict[str, int]:
+        """Each deployment's last sequence: what its followers look at to know there is more."""
+        return self.store.heads(request_ids)
 
     def _secrets_of(self, request_id: str, row: DeploymentRef) -> list[str]:
         with self._lock:

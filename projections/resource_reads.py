@@ -6,6 +6,7 @@ the container logs its agent last sent)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -185,6 +186,22 @@ class ResourceReads(Reads):
         return [ProgressLine(at=r["at"], phase=r["phase"], level=r["level"],
                              message=r["message"])
                 for r in self.view.query("deployment_progress", query).rows]
+
+    def progress_marks(self, request_ids: Sequence[str]) -> dict[str, tuple[int, datetime]]:
+        """(how many lines, the newest line's time) of each deployment that has progress
+        lines, in one read: a line more changes it (lines are only added, and its followers
+        read those after the newest they saw)."""
+        if not request_ids:
+            return {}
+        ids = tuple(dict.fromkeys(request_ids))
+        query = ListQuery((AnyOf(tuple(Cond("request_id", "eq", r) for r in ids)),),
+                          page_size=PROGRESS_PAGE * len(ids), columns=("request_id", "at"),
+                          count=False)
+        marks: dict[str, tuple[int, datetime]] = {}
+        for row in self.view.query("deployment_progress", query).rows:
+            count, newest = marks.get(row["request_id"], (0, row["at"]))
+            marks[row["request_id"]] = (count + 1, max(newest, row["at"]))
+        return marks
 
     def attempts_on_server(self, server_id: UUID, limit: int) -> list[AttemptRecord]:
         return self._list(self.attempts, (Cond("server_id", "eq", server_id),), limit,

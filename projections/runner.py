@@ -139,6 +139,9 @@ class ProjectionWorker:
         self._live_page = page_size
         self._collections: AbstractContextManager[None] | None = None  # while catching up
         self._collected = 0  # `processed` at the last collection
+        # Told each time the position moves (open streams of the read model wake on it); called
+        # on whichever thread moved it, outside the lock.
+        self.moved: list[Callable[[], None]] = []
 
     # --- ReadModelWaiter port -------------------------------------------------------------
     def notify_written(self, position: int) -> None:
@@ -169,9 +172,12 @@ class ProjectionWorker:
             self.processed += count
             self.handed_over += 1
             self.in_commit += 1
-            if position > self.position:
+            moved = position > self.position
+            if moved:
                 self.position = position
             self._changed.notify_all()
+        if moved:
+            self._tell()
 
     def wake(self) -> None:
         """Something was committed somewhere: look for new notifications now."""
@@ -335,9 +341,16 @@ class ProjectionWorker:
     def _advance(self, position: int, count: int) -> None:
         with self._changed:
             # A writer's transaction may have moved it further meanwhile (applied_in_commit).
+            moved = position > self.position
             self.position = max(self.position, position)
             self.processed += count
             self._changed.notify_all()
+        if moved:
+            self._tell()
+
+    def _tell(self) -> None:
+        for observer in self.moved:
+            observer()
 
     def _skip_applied(self, batch: list[tuple[Any, Tracking]]) -> int:
         """How many events at the head of the page the tracking position already covers
@@ -352,8 +365,11 @@ class ProjectionWorker:
             return 0
         self._ahead = None  # it was read from the old position
         with self._changed:
+            moved = tracked > self.position
             self.position = max(self.position, tracked)
             self._changed.notify_all()
+        if moved:
+            self._tell()
         self._wake.set()
         return covered
 
@@ -429,8 +445,11 @@ class ProjectionWorker:
             self._failure_read = now
             self.failure = self.read_failure()
         with self._changed:
+            moved = current > self.position
             self.position = max(self.position, current)
             self._changed.notify_all()
+        if moved:
+            self._tell()
 
     def _loop(self) -> None:
         try:

@@ -30,6 +30,8 @@ from entrypoints.http.inputs import (
     read_body,
     services,
 )
+from entrypoints.http.looks import looks
+from entrypoints.http.looks import progress as progress_of
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
@@ -89,6 +91,8 @@ async def telemetry(request: Request) -> Response:
 async def progress(request: Request) -> Response:
     request_id, recorded = await agent_report(request, DeploymentProgress,
                                               services(request).telemetry.progress)
+    if recorded:  # its deployment's streams here send it at once
+        looks(request).touched(progress_of(request_id))
     return ok(request, AgentProgressResponse(request_id=request_id, recorded=recorded))
 
 

@@ -1,6 +1,7 @@
 """The agent's side of a resource's runtime logs: POST /agent/v1/deployments/{request_id}/
 runtime-logs takes the lines a running container wrote since the last batch (application/
-runtime_logs.py masks and stores them) and wakes this process's log readers and streams."""
+runtime_logs.py masks and stores them) and wakes this process's log readers and streams
+(entrypoints/http/looks.py); those of other processes see the deployment's head move."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from starlette.responses import Response
 
 from application.agent_protocol import RuntimeLogBatch, RuntimeLogReply
 from entrypoints.http.inputs import agent_report, services
+from entrypoints.http.looks import logs, looks
 from entrypoints.http.openapi.op import AGENT, NODE_TOKEN, Op
 from entrypoints.http.responses import ok
 from entrypoints.http.routing import route
 from entrypoints.http.serializers import Shape, described
-from entrypoints.http.wakeups import wakeups
 
 
 class AgentRuntimeLogResponse(RuntimeLogReply, Shape):
@@ -30,7 +31,7 @@ SHAPES = (AgentRuntimeLogResponse,)
 async def runtime_logs(request: Request) -> Response:
     request_id, last = await agent_report(request, RuntimeLogBatch,
                                           services(request).runtime_logs.append)
-    wakeups(request).news()  # for whoever follows the logs
+    looks(request).touched(logs(request_id))  # its followers here read at once
     return ok(request, AgentRuntimeLogResponse(request_id=request_id, last_sequence=last))
 
 

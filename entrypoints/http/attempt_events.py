@@ -4,15 +4,16 @@
 
 Both read the attempt's timeline (projections/resource_reads.py `timeline`: each lifecycle
 event of its Deployment with its sequence number), never the store or NATS. A cursor is the
-sequence of the last event seen, as text; the next page starts after it. A commit of this
-process wakes every waiting request at once (as /api/v1/events/stream does); commits of other
-processes, and a read model that is still applying the batch, are caught by polling. A stop of
+sequence of the last event seen, as text; the next page starts after it. They read again only
+once the read model moved (the projector's position: at once when it moves in this process,
+whoever committed), shared with every other follower (entrypoints/http/looks.py). A stop of
 the server ends every wait at once (inputs.stopping_event).
 
 The stream also sends the agent's progress lines while it starts the container (`event:
-progress` frames without an `id:`): they are telemetry, not events, so they have no sequence,
-move no cursor, and are polled (an agent's line wakes nothing). A resumed stream sends again the
-lines recorded after the event it resumes from.
+progress` frames without an `id:`): they are telemetry, not events, so they have no sequence
+and move no cursor; a line this process records wakes the stream, one another process records
+is seen by the shared look within its poll period. A resumed stream sends again the lines
+recorded after the event it resumes from.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -46,6 +47,7 @@ from entrypoints.http.appaloft_views import (
 )
 from entrypoints.http.attempt_views import PHASES, Phase, failure_phase
 from entrypoints.http.inputs import first_of, path_uuid, services, stopping_event
+from entrypoints.http.looks import READ_MODEL, Key, Looks, looks, progress
 from entrypoints.http.openapi.appaloft import DEPLOYMENT, appaloft_op
 from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
@@ -59,7 +61,6 @@ from entrypoints.http.sse import (
     unless_away,
     waited,
 )
-from entrypoints.http.wakeups import Wakeups, wakeups
 from projections.resource_reads import ProgressLine, TimelineEntry, timeline
 from projections.resource_tables import AttemptRecord
 
@@ -185,14 +186,14 @@ def read_after(svc: Services, deployment_id: UUID, cursor: int) -> Seen:
 
 
 async def start_of(svc: Services, deployment_id: UUID, query: EventsQuery,
-                   resumed: int | None) -> int:
+                   resumed: int | None) -> tuple[int, AttemptRecord]:
     """Where the page starts: the cursor; else the first event, or the latest one when the
-    history is not wanted (includeHistory=false or historyLimit=0)."""
+    history is not wanted (includeHistory=false or historyLimit=0). And the attempt."""
     seen = await run(read_after, svc, deployment_id, 0)  # 404 for an unknown attempt
     latest = max((e.sequence for e in seen.after), default=0)
     if resumed is None:
         resumed = 0 if query.include_history else latest
-    return max(resumed, latest) if query.history_limit == 0 else resumed
+    return max(resumed, latest) if query.history_limit == 0 else resumed, seen.attempt
 
 
 # --- GET /deployments/{id}/events ----------------------------------------------------------
@@ -201,7 +202,7 @@ async def _follow(request: Request, deployment_id: UUID, cursor: int,
     """The attempt's events after `cursor` once there are some, or it is terminal and
     until_terminal (sse.waited)."""
     svc = services(request)
-    return await waited(request, lambda: run(read_after, svc, deployment_id, cursor),
+    return await waited(request, [READ_MODEL], lambda: run(read_after, svc, deployment_id, cursor),
                         lambda seen: bool(seen.after) or (until_terminal and seen.terminal))
 
 
@@ -209,7 +210,7 @@ async def events(request: Request) -> Response:
     deployment_id = path_uuid(request, "deploymentId")
     query = read_query(request, EventsQuery)
     resumed = None if query.cursor is None else parse_cursor(query.cursor, "cursor")
-    start = await start_of(services(request), deployment_id, query, resumed)
+    start, _ = await start_of(services(request), deployment_id, query, resumed)
     seen = await run(read_after, services(request), deployment_id, start)
     page = seen.after[:query.history_limit]
     if not page and query.follow and not (query.until_terminal and seen.terminal):
@@ -258,10 +259,17 @@ def end_frame(seen: Seen, cursor: int) -> bytes:
 @dataclass(frozen=True)
 class Watch:
     svc: Services
-    hub: Wakeups
+    hub: Looks
     stopping: asyncio.Event
     deployment_id: UUID
+    request_id: str
     query: StreamQuery
+
+    @property
+    def keys(self) -> list[Key]:
+        """What it reads: the read model, and the agent's progress lines if wanted."""
+        return [READ_MODEL, *([progress(self.request_id)] if self.query.include_progress
+                              else [])]
 
 
 async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
@@ -271,38 +279,40 @@ async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
     limit = watch.query.history_limit
     since: datetime | None = None
     first = True
-    last: Seen | None = None  # what the last read found, stood in while the database is away
-    with watch.hub.waiting() as woken:
+    read_at: tuple[Hashable, ...] | None = None  # the marks when a read found all there was
+    with watch.hub.following(watch.keys) as woken:
         quiet_since = time.monotonic()
         while True:
             woken.clear()
-            away = None if last is None else Seen(last.attempt, [])
-            seen = last = await unless_away(
-                run(read_after, watch.svc, watch.deployment_id, cursor), away)
-            if seen is None:  # the database went away before the first read: wait for it
-                await first_of(woken, watch.stopping, POLL_SECONDS)
-                if watch.stopping.is_set():
-                    return
-                continue
-            lines: list[ProgressLine] = []
-            if watch.query.include_progress:
+            marks = await watch.hub.mark(watch.keys)
+            seen = None
+            if marks != read_at:  # else nothing it reads moved since: no read
+                seen = await unless_away(
+                    run(read_after, watch.svc, watch.deployment_id, cursor), None)
+            lines: list[ProgressLine] | None = []
+            if seen is not None and watch.query.include_progress:
                 if first:
                     since, first = _at_or_before(seen.attempt, cursor), False
                 lines = await unless_away(run(progress_after, watch.svc, seen.attempt, since),
-                                          [])
-            batch = seen.after[:limit] if limit else seen.after
-            limit = 0  # only the first page is bounded; what follows comes as it is recorded
-            if batch or lines:
-                yield _merged(seen, batch, lines)
-                quiet_since = time.monotonic()
-                cursor = batch[-1].sequence if batch else cursor
-                since = max([since, *(p.at for p in lines)], key=_moment)
-            if not watch.query.follow or watch.stopping.is_set():
-                return
-            if len(batch) < len(seen.after):
-                continue
-            if watch.query.until_terminal and seen.terminal:
-                yield end_frame(seen, cursor)
+                                          None)
+            if seen is not None:
+                batch = seen.after[:limit] if limit else seen.after
+                limit = 0  # only the first page is bounded; what follows comes as recorded
+                if batch or lines:
+                    yield _merged(seen, batch, lines or [])
+                    quiet_since = time.monotonic()
+                    cursor = batch[-1].sequence if batch else cursor
+                    since = max([since, *(p.at for p in lines or [])], key=_moment)
+                if not watch.query.follow or watch.stopping.is_set():
+                    return
+                if len(batch) < len(seen.after):
+                    continue
+                if watch.query.until_terminal and seen.terminal:
+                    yield end_frame(seen, cursor)
+                    return
+                if lines is not None:  # else the database went away before the lines
+                    read_at = marks
+            elif watch.stopping.is_set():
                 return
             left = HEARTBEAT_SECONDS - (time.monotonic() - quiet_since)
             if left <= 0:
@@ -326,10 +336,11 @@ async def stream(request: Request) -> Response:
     query = read_query(request, StreamQuery)
     resumed = resumed_at(request, query.cursor)
     svc = services(request)
-    start = await start_of(svc, deployment_id, query, resumed)
+    start, attempt = await start_of(svc, deployment_id, query, resumed)
     if query.history_limit == 0:
         query = msgspec.structs.replace(query, history_limit=200)  # start_of skipped history
-    watch = Watch(svc, wakeups(request), stopping_event(request), deployment_id, query)
+    watch = Watch(svc, looks(request), stopping_event(request), deployment_id,
+                  attempt.request_id, query)
     return event_stream(frames(watch, start))
 
 
@@ -348,8 +359,9 @@ async def create_stream(request: Request) -> Response:
     svc = services(request)
     accepted = await perform(request, svc.deployment_attempts.create, body=CreateDeployment)
     deployment_id = deployment_uuid(accepted.request_id)
-    watch = Watch(svc, wakeups(request), stopping_event(request), deployment_id, StreamQuery(
-        history_limit=200, follow=query.follow, until_terminal=query.until_terminal))
+    watch = Watch(svc, looks(request), stopping_event(request), deployment_id,
+                  accepted.request_id, StreamQuery(history_limit=200, follow=query.follow,
+                                                   until_terminal=query.until_terminal))
     response = event_stream(frames(watch, 0))
     response.headers["Location"] = f"/deployments/{deployment_id}"
     return response

@@ -22,7 +22,8 @@ from starlette.responses import Response
 
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import AppaloftShape, Query, answer, found, read_query, run
-from entrypoints.http.inputs import path_uuid, services, stopping_event
+from entrypoints.http.inputs import path_uuid, services
+from entrypoints.http.looks import logs as logs_of
 from entrypoints.http.openapi.appaloft import RESOURCE, appaloft_op
 from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
@@ -34,7 +35,6 @@ from entrypoints.http.sse import (
     resumed_at,
     waited,
 )
-from entrypoints.http.wakeups import wakeups
 from projections.resource_tables import ResourceRecord
 
 _d = described
@@ -146,8 +146,10 @@ async def _follow(request: Request, where: Target, query: RuntimeLogsQuery,
     (sse.waited)."""
     svc = services(request)
     start = await run(_last_sequence, svc, where, query) if after is None else after
+    assert where.request_id is not None
     return await waited(
-        request, lambda: run(read_lines, svc, where, query, start, query.tail_lines), bool)
+        request, [logs_of(where.request_id)],
+        lambda: run(read_lines, svc, where, query, start, query.tail_lines), bool)
 
 
 def frame(entry: RuntimeLogEntry) -> tuple[int, bytes]:
@@ -173,8 +175,8 @@ async def stream(request: Request) -> Response:
             yield b"".join(frame(e)[1] for e in page)
             start = page[-1].sequence
         if query.follow:
-            async for chunk in followed(wakeups(request), stopping_event(request), start,
-                                        fetch, frame):
+            keys = [] if where.request_id is None else [logs_of(where.request_id)]
+            async for chunk in followed(request, keys, start, fetch, frame):
                 yield chunk
 
     return event_stream(frames())

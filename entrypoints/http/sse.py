@@ -2,14 +2,14 @@
 logs): cursors (a sequence from 0 to 2^63-1, as text; Last-Event-ID wins over `cursor`), the
 heartbeat and poll periods, the response, the follow loop (frames after a cursor as they come, a
 comment line when idle, the end when the server stops) and the long poll of their follow=true
-pages. A commit of this process (or news an agent brought) wakes them at once; anything else is
-polled."""
+pages. They read only when a mark of what they follow moved (entrypoints/http/looks.py: one
+look a poll period for every one of them); what this process writes, and the read model's
+moves, wake them at once."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import Annotated, TypeVar
 
 from msgspec import Meta
@@ -19,12 +19,12 @@ from starlette.responses import StreamingResponse
 from domain.shared import ascii_digits
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import first_of, stopping_event
-from entrypoints.http.wakeups import Wakeups, wakeups
+from entrypoints.http.looks import Key, looks
 from projections.status import STORE_TROUBLE, is_store_trouble
 
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 15.0
-POLL_SECONDS = 0.25  # other processes' commits, and the projector catching up, are polled
+POLL_SECONDS = 0.25  # how often an idle follower looks at the marks (looks.POLL_SECONDS)
 FOLLOW_SECONDS = 10.0  # how long a follow=true page waits for what comes next
 MAX_SEQUENCE = 2**63 - 1
 # A `cursor` query parameter as its schema states it; parse_cursor then bounds it by MAX_SEQUENCE.
@@ -63,21 +63,28 @@ def event_stream(frames: AsyncIterator[bytes]) -> StreamingResponse:
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def followed(hub: Wakeups, stopping: asyncio.Event, cursor: int,
+async def followed(request: Request, keys: Sequence[Key], cursor: int,
                    fetch: Callable[[int], Awaitable[Sequence[T]]],
                    frame: Callable[[T], tuple[int, bytes]]) -> AsyncIterator[bytes]:
     """Each item after `cursor` as `fetch` finds it (`frame` gives its sequence and bytes),
-    until the server stops; `: heartbeat` every HEARTBEAT_SECONDS of quiet."""
-    with hub.waiting() as woken:
+    until the server stops; `: heartbeat` every HEARTBEAT_SECONDS of quiet. `fetch` is called
+    only when the marks of `keys` moved since it last found nothing more."""
+    hub, stopping = looks(request), stopping_event(request)
+    read_at: tuple[Hashable, ...] | None = None
+    with hub.following(keys) as woken:
         quiet_since = time.monotonic()
         while not stopping.is_set():
             woken.clear()
-            batch = await unless_away(fetch(cursor), [])
-            if batch:
-                framed = [frame(item) for item in batch]
-                yield b"".join(data for _, data in framed)
-                cursor, quiet_since = framed[-1][0], time.monotonic()
-                continue
+            marks = await hub.mark(keys)
+            if marks != read_at:
+                batch = await unless_away(fetch(cursor), None)
+                if batch:
+                    framed = [frame(item) for item in batch]
+                    yield b"".join(data for _, data in framed)
+                    cursor, quiet_since = framed[-1][0], time.monotonic()
+                    continue  # read again: more may follow
+                if batch is not None:  # else the database is away: read again next time
+                    read_at = marks
             left = HEARTBEAT_SECONDS - (time.monotonic() - quiet_since)
             if left <= 0:
                 yield b": heartbeat\n\n"
@@ -85,17 +92,23 @@ async def followed(hub: Wakeups, stopping: asyncio.Event, cursor: int,
             await first_of(woken, stopping, min(POLL_SECONDS, left))
 
 
-async def waited(request: Request, fetch: Callable[[], Awaitable[T]],
+async def waited(request: Request, keys: Sequence[Key], fetch: Callable[[], Awaitable[T]],
                  done: Callable[[T], bool]) -> T:
     """The long poll of a follow=true page: what `fetch` reads, once `done` says it is worth
-    answering, or FOLLOW_SECONDS pass, or the server stops."""
+    answering, or FOLLOW_SECONDS pass, or the server stops. `fetch` is called again only
+    when the marks of `keys` moved."""
     stopping = stopping_event(request)
     deadline = time.monotonic() + FOLLOW_SECONDS
-    with wakeups(request).waiting() as woken:
+    hub = looks(request)
+    with hub.following(keys) as woken:
+        marks = await hub.mark(keys)
+        found = await fetch()
         while True:
-            woken.clear()
-            found = await fetch()
             left = deadline - time.monotonic()
             if done(found) or left <= 0 or stopping.is_set():
                 return found
             await first_of(woken, stopping, min(POLL_SECONDS, left))
+            woken.clear()
+            read_at, marks = marks, await hub.mark(keys)
+            if marks != read_at:
+                found = await fetch()

@@ -1,7 +1,9 @@
-"""Waking long polls and streams when this process commits, so they answer at once instead of
-at their next poll: the write path calls every observer with the position it committed (on a
+"""Waking /api/v1/events streams when this process commits, so they answer at once instead of
+at their next look: the write path calls every observer with the position it committed (on a
 worker thread), and each waiting request's event is set on its own loop. Commits of other
-processes are not seen here: a waiter still polls the read model at its own pace.
+processes are not seen here: the streams' shared look at the store finds them
+(entrypoints/http/events.py). The deployment and runtime-log streams wait on
+entrypoints/http/looks.py instead.
 """
 
 from __future__ import annotations
@@ -41,12 +43,6 @@ class Wakeups:
     def committed(self, position: int) -> None:
         with self._lock:
             self.head = max(self.head, position)
-        self.news()
-
-    def news(self) -> None:
-        """Wakes every waiter without moving `head`: what an agent reported (log lines) is no
-        store position, and taken for one it hid every commit below it from the streams."""
-        with self._lock:
             waiters = list(self._waiters)
         for loop, event in waiters:
             with contextlib.suppress(RuntimeError):  # that request's loop has just closed

@@ -21,6 +21,7 @@ from application.enrollment_keys import IssueEnrollmentKey
 from application.event_log import EventAudit, messages_after, topics_of
 from entrypoints.bootstrap import Services
 from entrypoints.http.events import EventStreams, parse_position
+from entrypoints.http.wakeups import Wakeups
 from tests.e2e.test_http_runtime_logs import deployed, ship
 from tests.e2e.test_http_runtime_logs import line as log_line
 from tests.e2e.test_http_support import (
@@ -400,11 +401,11 @@ def test_runtime_log_lines_do_not_pass_for_store_positions() -> None:
     """
     with running() as client:
         _, token, _, request_id = deployed(client)
+        app: Starlette = client.app  # type: ignore[assignment]
+        app.state.wakeups = wake = Wakeups(services_of(client))  # the app's, that routes wake
         for batch in range(2):
             ship(client, token, request_id, [log_line(f"{batch}-{i}") for i in range(300)])
-        # The app's wake-ups, which the log batches reached
-        app: Starlette = client.app  # type: ignore[assignment]
-        hub = EventStreams(services_of(client), heartbeat=60, poll=0.05, wake=app.state.wakeups)
+        hub = EventStreams(services_of(client), heartbeat=60, poll=0.05, wake=wake)
         start = hub.store.recorder.max_notification_id() or 0
 
         async def follow(stopping: asyncio.Event) -> bytes:

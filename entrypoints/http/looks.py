@@ -1,0 +1,153 @@
+"""One look a poll period at what the deployment and runtime-log streams follow, shared by
+every open stream and follow=true page of this process (as /api/v1/events/stream shares its look
+at the store's head: entrypoints/http/events.py).
+
+They follow the read model (a deployment's events) and agents' telemetry: a deployment's runtime
+log lines and its progress lines, which other admin processes write as their agents report, with
+no store position to look at. Each reads only when a mark of what it follows moved since its
+last read:
+
+- the read model: the projector's position, kept in memory by every process (it projects, or it
+  follows the one that does, within its poll period or at once on the commit's NOTIFY); a move
+  wakes the followers at once;
+- a deployment's log lines: its head's last sequence (one row per deployment, written in the
+  same transaction as its lines); its progress lines: how many, and the newest's time (lines are
+  only added). Both are read for every followed deployment together, in one query a poll period,
+  and this process's own writes bump them at once (`touched`).
+
+A mark is read before the read it allows, so a read misses nothing committed before the look;
+what is committed after it moves a later look's mark. A mark moved by both a bump and the look
+costs one read for nothing, never a line. (A table's newest id or time would not do: those are
+taken before the commit, so a row can become visible after a newer one was seen, and the
+processes' clocks differ.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Hashable, Iterator, Sequence
+
+from starlette.requests import Request
+
+from entrypoints.bootstrap import Services
+from entrypoints.http.inputs import services
+from projections.status import STORE_TROUBLE, is_store_trouble
+
+POLL_SECONDS = 0.25  # how soon another process's telemetry is seen
+PER_READ = 200  # deployments a look asks about in one statement
+READ_MODEL = ("read-model", "")
+Key = tuple[str, str]  # ("logs" | "progress", request_id), or READ_MODEL
+
+
+def logs(request_id: str) -> Key:
+    return ("logs", request_id)
+
+
+def progress(request_id: str) -> Key:
+    return ("progress", request_id)
+
+
+class Looks:
+    def __init__(self, svc: Services, poll: float = POLL_SECONDS) -> None:
+        self.services, self.poll = svc, poll
+        self.looks = 0  # looks at the database, for every follower together
+        self._lock = threading.Lock()
+        self._followed: Counter[Key] = Counter()
+        self._waiters: dict[Key, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._bumps: Counter[Key] = Counter()  # this process's writes
+        self._seen: dict[Key, Hashable] = {}  # what the last look found
+        self._looked_at = -poll
+        self._look: asyncio.Future[None] | None = None  # the look under way, or the last one
+        svc.projector.moved.append(lambda: self.touched(READ_MODEL, bump=False))
+
+    def touched(self, key: Key, *, bump: bool = True) -> None:
+        """This process committed what `key` marks: its followers here read now."""
+        with self._lock:
+            if bump:
+                self._bumps[key] += 1
+            woken = list(self._waiters.get(key, ()))
+        for loop, event in woken:
+            with contextlib.suppress(RuntimeError):  # that request's loop has just closed
+                loop.call_soon_threadsafe(event.set)
+
+    @contextlib.contextmanager
+    def following(self, keys: Sequence[Key]) -> Iterator[asyncio.Event]:
+        """An event set when this process touches one of `keys`, which are looked at until
+        the caller leaves."""
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            for key in keys:
+                self._followed[key] += 1
+                self._waiters.setdefault(key, set()).add(waiter)
+        try:
+            yield waiter[1]
+        finally:
+            with self._lock:
+                for key in keys:
+                    self._followed[key] -= 1
+                    if not self._followed[key]:
+                        del self._followed[key]
+                        self._seen.pop(key, None)
+                    waiting = self._waiters.get(key, set())
+                    waiting.discard(waiter)
+                    if not waiting:
+                        self._waiters.pop(key, None)
+
+    async def mark(self, keys: Sequence[Key]) -> tuple[Hashable, ...]:
+        """Where `keys` stand: looked at in the database at most once a poll period, by
+        whichever follower asks first (the others wait for its answer)."""
+        look, loop = self._look, asyncio.get_running_loop()
+        stale = time.monotonic() - self._looked_at >= self.poll
+        if look is None or look.get_loop() is not loop or (look.done() and stale):
+            self._looked_at = time.monotonic()
+            look = self._look = loop.create_task(self._read())
+        await asyncio.shield(look)  # a follower leaving does not cancel the others' look
+        with self._lock:
+            return tuple((self._position() if key == READ_MODEL else self._seen.get(key),
+                          self._bumps[key]) for key in keys)
+
+    def _position(self) -> Hashable:
+        projector = self.services.projector
+        return projector.position if projector.running() else self._seen.get(READ_MODEL)
+
+    async def _read(self) -> None:
+        pushed = self.services.projector.running()  # its moves are told: nothing to look at
+        with self._lock:
+            followed = [k for k in self._followed if k != READ_MODEL or not pushed]
+        if not followed:
+            return
+        self.looks += 1
+        try:
+            found = await asyncio.to_thread(self._marks, followed)
+        except STORE_TROUBLE as exc:  # the database is away: the marks stand until it is back
+            if not is_store_trouble(exc):
+                raise
+            return
+        with self._lock:  # not for keys nobody follows any more
+            self._seen.update((k, v) for k, v in found.items() if k in self._followed)
+
+    def _marks(self, followed: list[Key]) -> dict[Key, Hashable]:
+        svc = self.services
+        found: dict[Key, Hashable] = dict.fromkeys(followed)
+        for kind, read in (("logs", svc.runtime_logs.heads),
+                           ("progress", svc.resource_reads.progress_marks)):
+            ids = [rid for k, rid in followed if k == kind]
+            for start in range(0, len(ids), PER_READ):
+                found.update({(kind, rid): mark
+                              for rid, mark in read(ids[start:start + PER_READ]).items()})
+        if READ_MODEL in found:
+            found[READ_MODEL] = svc.projector.applied()
+        return found
+
+
+def looks(request: Request) -> Looks:
+    """The app's looks, made for the services it runs now."""
+    svc = services(request)
+    found: Looks | None = getattr(request.app.state, "looks", None)
+    if found is None or found.services is not svc:
+        found = request.app.state.looks = Looks(svc)
+    return found
