@@ -284,7 +284,7 @@ async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
         quiet_since = time.monotonic()
         while True:
             woken.clear()
-            marks = await watch.hub.mark(watch.keys)
+            marks = watch.hub.marks(watch.keys)
             seen = None
             if marks != read_at:  # else nothing it reads moved since: no read
                 seen = await unless_away(
@@ -318,7 +318,9 @@ async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
             if left <= 0:
                 yield b": heartbeat\n\n"
                 quiet_since, left = time.monotonic(), HEARTBEAT_SECONDS
-            await first_of(woken, watch.stopping, min(POLL_SECONDS, left))
+            if marks != read_at:  # the database did not answer: try again soon
+                left = min(POLL_SECONDS, left)
+            await first_of(woken, watch.stopping, left)  # else woken when a mark moves
 
 
 def _at_or_before(attempt: AttemptRecord, cursor: int) -> datetime | None:

@@ -15,8 +15,11 @@ last read:
   only added). Both are read for every followed deployment together, in one query a poll period,
   and this process's own writes bump them at once (`touched`).
 
-A mark is read before the read it allows, so a read misses nothing committed before the look;
-what is committed after it moves a later look's mark. A mark moved by both a bump and the look
+While anyone follows, a task of the process looks every poll period and wakes the followers
+whose mark moved; a follower waits for that (or its heartbeat), not on a timer of its own. A
+follower clears its wake-up before it takes the marks, and takes them before the read they allow,
+so the read misses nothing committed before their look; what is committed after it moves a
+later look's mark, which wakes it. A mark moved by both a bump and the look
 costs one read for nothing, never a line. (A table's newest id or time would not do: those are
 taken before the commit, so a row can become visible after a newer one was seen, and the
 processes' clocks differ.)
@@ -26,8 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Hashable, Iterator, Sequence
 
@@ -37,10 +40,12 @@ from entrypoints.bootstrap import Services
 from entrypoints.http.inputs import services
 from projections.status import STORE_TROUBLE, is_store_trouble
 
+log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25  # how soon another process's telemetry is seen
 PER_READ = 200  # deployments a look asks about in one statement
 READ_MODEL = ("read-model", "")
 Key = tuple[str, str]  # ("logs" | "progress", request_id), or READ_MODEL
+Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
 
 
 def logs(request_id: str) -> Key:
@@ -57,11 +62,10 @@ class Looks:
         self.looks = 0  # looks at the database, for every follower together
         self._lock = threading.Lock()
         self._followed: Counter[Key] = Counter()
-        self._waiters: dict[Key, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._waiters: dict[Key, set[Waiter]] = {}
         self._bumps: Counter[Key] = Counter()  # this process's writes
         self._seen: dict[Key, Hashable] = {}  # what the last look found
-        self._looked_at = -poll
-        self._look: asyncio.Future[None] | None = None  # the look under way, or the last one
+        self._looking: asyncio.Task[None] | None = None  # looks while anyone follows
         svc.projector.moved.append(lambda: self.touched(READ_MODEL, bump=False))
 
     def touched(self, key: Key, *, bump: bool = True) -> None:
@@ -69,20 +73,21 @@ class Looks:
         with self._lock:
             if bump:
                 self._bumps[key] += 1
-            woken = list(self._waiters.get(key, ()))
-        for loop, event in woken:
-            with contextlib.suppress(RuntimeError):  # that request's loop has just closed
-                loop.call_soon_threadsafe(event.set)
+            woken = set(self._waiters.get(key, ()))
+        _wake(woken)
 
     @contextlib.contextmanager
     def following(self, keys: Sequence[Key]) -> Iterator[asyncio.Event]:
-        """An event set when this process touches one of `keys`, which are looked at until
-        the caller leaves."""
-        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        """An event set when a mark of `keys` moves (this process touched it, or a look found it
+        moved), until the caller leaves; the looks go on while anyone follows."""
+        loop = asyncio.get_running_loop()
+        waiter = (loop, asyncio.Event())
         with self._lock:
             for key in keys:
                 self._followed[key] += 1
                 self._waiters.setdefault(key, set()).add(waiter)
+            if self._looking is None or self._looking.get_loop() is not loop:
+                self._looking = loop.create_task(self._look_on())
         try:
             yield waiter[1]
         finally:
@@ -97,15 +102,9 @@ class Looks:
                     if not waiting:
                         self._waiters.pop(key, None)
 
-    async def mark(self, keys: Sequence[Key]) -> tuple[Hashable, ...]:
-        """Where `keys` stand: looked at in the database at most once a poll period, by
-        whichever follower asks first (the others wait for its answer)."""
-        look, loop = self._look, asyncio.get_running_loop()
-        stale = time.monotonic() - self._looked_at >= self.poll
-        if look is None or look.get_loop() is not loop or (look.done() and stale):
-            self._looked_at = time.monotonic()
-            look = self._look = loop.create_task(self._read())
-        await asyncio.shield(look)  # a follower leaving does not cancel the others' look
+    def marks(self, keys: Sequence[Key]) -> tuple[Hashable, ...]:
+        """Where `keys` stand now. A caller clears its event before it asks, then reads: a mark
+        that moves later sets the event."""
         with self._lock:
             return tuple((self._position() if key == READ_MODEL else self._seen.get(key),
                           self._bumps[key]) for key in keys)
@@ -113,6 +112,19 @@ class Looks:
     def _position(self) -> Hashable:
         projector = self.services.projector
         return projector.position if projector.running() else self._seen.get(READ_MODEL)
+
+    async def _look_on(self) -> None:
+        """One look a poll period while anyone follows, for all of them."""
+        while True:
+            with self._lock:
+                if not self._followed:
+                    self._looking = None
+                    return
+            try:
+                await self._read()
+            except Exception:  # a bug: said, and the next period looks again
+                log.exception("looking at what the streams follow failed")
+            await asyncio.sleep(self.poll)
 
     async def _read(self) -> None:
         pushed = self.services.projector.running()  # its moves are told: nothing to look at
@@ -127,8 +139,11 @@ class Looks:
             if not is_store_trouble(exc):
                 raise
             return
-        with self._lock:  # not for keys nobody follows any more
-            self._seen.update((k, v) for k, v in found.items() if k in self._followed)
+        with self._lock:  # the keys still followed whose mark moved
+            moved = [k for k, v in found.items() if k in self._followed and self._seen.get(k) != v]
+            self._seen.update((k, found[k]) for k in moved)
+            woken = {w for k in moved for w in self._waiters.get(k, ())}
+        _wake(woken)
 
     def _marks(self, followed: list[Key]) -> dict[Key, Hashable]:
         svc = self.services
@@ -142,6 +157,12 @@ class Looks:
         if READ_MODEL in found:
             found[READ_MODEL] = svc.projector.applied()
         return found
+
+
+def _wake(waiters: set[Waiter]) -> None:
+    for loop, event in waiters:
+        with contextlib.suppress(RuntimeError):  # that request's loop has just closed
+            loop.call_soon_threadsafe(event.set)
 
 
 def looks(request: Request) -> Looks:

@@ -2,9 +2,9 @@
 logs): cursors (a sequence from 0 to 2^63-1, as text; Last-Event-ID wins over `cursor`), the
 heartbeat and poll periods, the response, the follow loop (frames after a cursor as they come, a
 comment line when idle, the end when the server stops) and the long poll of their follow=true
-pages. They read only when a mark of what they follow moved (entrypoints/http/looks.py: one
-look a poll period for every one of them); what this process writes, and the read model's
-moves, wake them at once."""
+pages. They read only when a mark of what they follow moved, and wait to be woken for that
+(entrypoints/http/looks.py: one look a poll period for every one of them); what this process
+writes, and the read model's moves, wake them at once."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from projections.status import STORE_TROUBLE, is_store_trouble
 
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 15.0
-POLL_SECONDS = 0.25  # how often an idle follower looks at the marks (looks.POLL_SECONDS)
+POLL_SECONDS = 0.25  # a read the database did not answer is tried again this often
 FOLLOW_SECONDS = 10.0  # how long a follow=true page waits for what comes next
 MAX_SEQUENCE = 2**63 - 1
 # A `cursor` query parameter as its schema states it; parse_cursor then bounds it by MAX_SEQUENCE.
@@ -75,7 +75,7 @@ async def followed(request: Request, keys: Sequence[Key], cursor: int,
         quiet_since = time.monotonic()
         while not stopping.is_set():
             woken.clear()
-            marks = await hub.mark(keys)
+            marks = hub.marks(keys)
             if marks != read_at:
                 batch = await unless_away(fetch(cursor), None)
                 if batch:
@@ -83,13 +83,14 @@ async def followed(request: Request, keys: Sequence[Key], cursor: int,
                     yield b"".join(data for _, data in framed)
                     cursor, quiet_since = framed[-1][0], time.monotonic()
                     continue  # read again: more may follow
-                if batch is not None:  # else the database is away: read again next time
+                if batch is not None:  # else the database is away: read again next period
                     read_at = marks
             left = HEARTBEAT_SECONDS - (time.monotonic() - quiet_since)
             if left <= 0:
                 yield b": heartbeat\n\n"
                 quiet_since, left = time.monotonic(), HEARTBEAT_SECONDS
-            await first_of(woken, stopping, min(POLL_SECONDS, left))
+            # Woken when a mark moves; a read the database did not answer is tried again soon.
+            await first_of(woken, stopping, left if marks == read_at else min(POLL_SECONDS, left))
 
 
 async def waited(request: Request, keys: Sequence[Key], fetch: Callable[[], Awaitable[T]],
@@ -101,14 +102,14 @@ async def waited(request: Request, keys: Sequence[Key], fetch: Callable[[], Awai
     deadline = time.monotonic() + FOLLOW_SECONDS
     hub = looks(request)
     with hub.following(keys) as woken:
-        marks = await hub.mark(keys)
+        marks = hub.marks(keys)
         found = await fetch()
         while True:
             left = deadline - time.monotonic()
             if done(found) or left <= 0 or stopping.is_set():
                 return found
-            await first_of(woken, stopping, min(POLL_SECONDS, left))
+            await first_of(woken, stopping, left)
             woken.clear()
-            read_at, marks = marks, await hub.mark(keys)
+            read_at, marks = marks, hub.marks(keys)
             if marks != read_at:
                 found = await fetch()
