@@ -71,7 +71,7 @@ class Looks:
     def touched(self, key: Key, *, bump: bool = True) -> None:
         """This process committed what `key` marks: its followers here read now."""
         with self._lock:
-            if bump:
+            if bump and key in self._followed:  # else whoever follows it later reads first
                 self._bumps[key] += 1
             woken = set(self._waiters.get(key, ()))
         _wake(woken)
@@ -86,7 +86,8 @@ class Looks:
             for key in keys:
                 self._followed[key] += 1
                 self._waiters.setdefault(key, set()).add(waiter)
-            if self._looking is None or self._looking.get_loop() is not loop:
+            looking = self._looking
+            if looking is None or looking.done() or looking.get_loop() is not loop:
                 self._looking = loop.create_task(self._look_on())
         try:
             yield waiter[1]
@@ -97,10 +98,16 @@ class Looks:
                     if not self._followed[key]:
                         del self._followed[key]
                         self._seen.pop(key, None)
+                        self._bumps.pop(key, None)
                     waiting = self._waiters.get(key, set())
                     waiting.discard(waiter)
                     if not waiting:
                         self._waiters.pop(key, None)
+
+    def held(self) -> int:
+        """How many marks it keeps (none once nobody follows)."""
+        with self._lock:
+            return len(self._followed) + len(self._seen) + len(self._bumps)
 
     def marks(self, keys: Sequence[Key]) -> tuple[Hashable, ...]:
         """Where `keys` stand now. A caller clears its event before it asks, then reads: a mark

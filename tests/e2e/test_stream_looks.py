@@ -5,6 +5,7 @@ it; and idle streams cost one look a poll period between them, not reads of thei
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import threading
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from entrypoints.http.looks import Looks
+from entrypoints.http.looks import Looks, logs
 from tests.e2e.test_events_api import counted
 from tests.e2e.test_http_appaloft import Workflow
 from tests.e2e.test_http_runtime_logs import deployed, line, ship
@@ -192,3 +193,26 @@ def test_idle_streams_share_one_look_and_see_the_other_admin_write(
         for thread in streams:
             thread.join(30)
         assert got == ["elsewhere"] * len(streams)
+
+
+def test_looks_keep_nothing_of_deployments_nobody_follows() -> None:
+    """Every runtime-log batch bumped its deployment's mark, followed or not, and the marks of
+    deployments whose followers had left stayed: a process kept a mark for every deployment
+    that ever shipped a line, for good."""
+    with running() as client:
+        _, token, _, request_id = deployed(client)
+        for batch in range(3):
+            ship(client, token, request_id, [line(f"unfollowed {batch}")])
+        app: Any = client.app
+        hub: Looks = app.state.looks
+
+        async def follow_then_leave() -> None:
+            keys = [logs(request_id)]
+            with hub.following(keys) as woken:
+                before = hub.marks(keys)
+                hub.touched(logs(request_id))  # a batch taken while it follows
+                await asyncio.wait_for(woken.wait(), 5)
+                assert hub.marks(keys) != before
+
+        asyncio.run(follow_then_leave())
+        assert hub.held() == 0
