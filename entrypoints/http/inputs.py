@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -230,6 +230,24 @@ async def agent_report_async(request: Request, type_: type[T],
 def services(request: Request) -> Services:
     """The process's wired services, kept in the app state by the lifespan."""
     return request.app.state.services  # type: ignore[no-any-return]
+
+
+class OfServices(Protocol):
+    services: Services
+
+
+H = TypeVar("H", bound=OfServices)
+
+
+def held_by_app(request: Request, name: str, make: Callable[[Services], H]) -> H:
+    """The app's one `name` (a hub its requests share), made for the services it runs now: a
+    new one when they change (an app served again with other services, as tests do)."""
+    svc = services(request)
+    found: H | None = getattr(request.app.state, name, None)
+    if found is None or found.services is not svc:
+        found = make(svc)
+        setattr(request.app.state, name, found)
+    return found
 
 
 _NEVER = asyncio.Event()  # never set: what a request sees when its app has no stopping signal

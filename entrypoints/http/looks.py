@@ -37,7 +37,7 @@ from collections.abc import Hashable, Iterator, Sequence
 from starlette.requests import Request
 
 from entrypoints.bootstrap import Services
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import held_by_app
 from projections.status import STORE_TROUBLE, is_store_trouble
 
 log = logging.getLogger(__name__)
@@ -174,8 +174,4 @@ def _wake(waiters: set[Waiter]) -> None:
 
 def looks(request: Request) -> Looks:
     """The app's looks, made for the services it runs now."""
-    svc = services(request)
-    found: Looks | None = getattr(request.app.state, "looks", None)
-    if found is None or found.services is not svc:
-        found = request.app.state.looks = Looks(svc)
-    return found
+    return held_by_app(request, "looks", Looks)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from starlette.requests import Request
 
 from entrypoints.bootstrap import Services
-from entrypoints.http.inputs import services
+from entrypoints.http.inputs import held_by_app
 
 
 class Wakeups:
@@ -62,8 +62,4 @@ class Wakeups:
 
 def wakeups(request: Request) -> Wakeups:
     """The app's hub, made for the services it runs now."""
-    svc = services(request)
-    hub: Wakeups | None = getattr(request.app.state, "wakeups", None)
-    if hub is None or hub.services is not svc:
-        hub = request.app.state.wakeups = Wakeups(svc)
-    return hub
+    return held_by_app(request, "wakeups", Wakeups)
