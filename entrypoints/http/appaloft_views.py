@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -101,6 +101,39 @@ class VariableEntry(AppaloftShape):
     is_secret: bool
     kind: Annotated[str, _d("plain-config or secret")]
     updated_at: Moment | None = None
+
+
+class HttpCheckView(AppaloftShape):
+    method: Literal["GET"]
+    scheme: Literal["http"]
+    host: Annotated[None, _d("The agent probes the container's published port: null")]
+    port: int | None
+    path: str
+    expected_status_code: int
+    expected_response_text: Annotated[None, _d("Only the status is checked here: null")]
+
+
+class HealthPolicyView(AppaloftShape):
+    """A health check as a resource configures it and a deployment runs it"""
+
+    enabled: bool
+    type: Annotated[str, _d("http or tcp")]
+    interval_seconds: int
+    timeout_seconds: int
+    retries: int
+    start_period_seconds: int
+    http: HttpCheckView
+
+
+def health_view(policy: dict[str, Any]) -> HealthPolicyView:
+    """A stored health policy (domain/resource_profiles.py's fields) as Appaloft shows it."""
+    return HealthPolicyView(
+        enabled=policy["enabled"], type=policy["type"],
+        interval_seconds=policy["interval_seconds"], timeout_seconds=policy["timeout_seconds"],
+        retries=policy["retries"], start_period_seconds=policy["start_period_seconds"],
+        http=HttpCheckView(method="GET", scheme="http", host=None, port=policy["port"],
+                           path=policy["path"], expected_status_code=policy["expected_status"],
+                           expected_response_text=None))
 
 
 SHAPES = (AppaloftIdResponse, AppaloftCountResponse, VariableEntry)

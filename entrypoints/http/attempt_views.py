@@ -16,6 +16,12 @@ from domain.shared import node_name
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import AppaloftShape, Query, found
 from entrypoints.http.attempt_readiness import readiness
+from entrypoints.http.attempt_snapshot import (
+    EnvironmentSnapshot,
+    RuntimePlan,
+    environment_snapshot,
+    runtime_plan,
+)
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import timeline
 from projections.resource_tables import AttemptRecord
@@ -32,22 +38,6 @@ class DeploymentShowQuery(Query):
     include_recovery_summary: _Include = True
 
 
-class VariableView(AppaloftShape):
-    key: str
-    value: Annotated[str | None, _d("**** for a secret")]
-    scope: str
-    exposure: str
-    is_secret: bool
-    kind: str
-
-
-class EnvironmentSnapshot(AppaloftShape):
-    environment_id: UUID
-    created_at: Moment
-    precedence: list[str]
-    variables: list[VariableView]
-
-
 class DeploymentAttemptResponse(AppaloftShape):
     """An attempt to deploy a resource"""
 
@@ -62,13 +52,19 @@ class DeploymentAttemptResponse(AppaloftShape):
     trigger_kind: Annotated[str, _d("create, redeploy, retry or rollback")]
     source_deployment_id: UUID | None
     rollback_candidate_deployment_id: UUID | None
-    rollback_of_deployment_id: UUID | None
+    source_commit_sha: Annotated[None, _d("Images, not commits, are deployed here: null")]
+    runtime_plan: RuntimePlan
     environment_snapshot: EnvironmentSnapshot
-    log_count: int
+    dependency_binding_references: Annotated[list[str], _d(
+        "Always empty: no dependency bindings here")]
+    logs: Annotated[list[str], _d("Always empty: not embedded here; GET"
+                                  " /deployments/{deploymentId}/logs has them")]
+    log_count: Annotated[int, _d("Always 0: see logs")]
     created_at: Moment
     started_at: Moment | None
     finished_at: Moment | None
     archived_at: None
+    rollback_of_deployment_id: UUID | None
 
 
 class LatestDeployment(AppaloftShape):
@@ -129,8 +125,9 @@ class StatusView(AppaloftShape):
 
 
 class Snapshot(AppaloftShape):
-    runtime_plan: dict[str, Any]
+    runtime_plan: RuntimePlan
     environment_snapshot: EnvironmentSnapshot
+    dependency_bindings: Annotated[None, _d("No dependency bindings here: null")]
 
 
 FailureSource = Literal["edge-admin", "edge-agent"]
@@ -204,34 +201,13 @@ def shape(attempt: AttemptRecord) -> DeploymentAttemptResponse:
         environment_id=attempt.environment_id, resource_id=attempt.resource_id,
         server_id=attempt.server_id, destination_id=None, status=attempt.status,
         trigger_kind=attempt.trigger_kind, source_deployment_id=attempt.source_deployment_id,
-        rollback_candidate_deployment_id=attempt.rollback_candidate_id,
-        rollback_of_deployment_id=attempt.source_deployment_id if attempt.is_rollback else None,
-        environment_snapshot=_environment_snapshot(attempt, snapshot), log_count=0,
+        rollback_candidate_deployment_id=attempt.rollback_candidate_id, source_commit_sha=None,
+        runtime_plan=runtime_plan(attempt, snapshot),
+        environment_snapshot=environment_snapshot(attempt, snapshot),
+        dependency_binding_references=[], logs=[], log_count=0,
         created_at=attempt.created_at, started_at=attempt.started_at,
-        finished_at=attempt.finished_at, archived_at=None)
-
-
-def _environment_snapshot(attempt: AttemptRecord,
-                          snapshot: dict[str, Any]) -> EnvironmentSnapshot:
-    variables = [VariableView(key=v["key"], value=v["value"], scope=v["scope"],
-                              exposure=v["exposure"], is_secret=v["is_secret"], kind=v["kind"])
-                 for v in snapshot["variables"]]
-    taken = snapshot.get("createdAt")  # a retry's or rollback's is the original's time
-    return EnvironmentSnapshot(environment_id=attempt.environment_id,
-                               created_at=attempt.created_at if taken is None
-                               else datetime.fromisoformat(taken),
-                               precedence=snapshot["precedence"], variables=variables)
-
-
-def _runtime_plan(attempt: AttemptRecord, snapshot: dict[str, Any]) -> dict[str, Any]:
-    return {"source": {"kind": "docker-image", "locator": snapshot["image"]},
-            "execution": {"kind": "docker-container", "image": snapshot["image"],
-                          "startCommand": snapshot["command"], "args": snapshot["args"],
-                          "port": snapshot["internalPort"], "protocol": snapshot["protocol"],
-                          "healthCheck": snapshot["health"], "cpuUnits": snapshot["cpuUnits"],
-                          "memoryMb": snapshot["memoryMb"]},
-            "target": {"kind": "single-server", "providerKey": "edge-agent",
-                       "serverIds": [] if attempt.server_id is None else [str(attempt.server_id)]}}
+        finished_at=attempt.finished_at, archived_at=None,
+        rollback_of_deployment_id=attempt.source_deployment_id if attempt.is_rollback else None)
 
 
 def _context(svc: Services, attempt: AttemptRecord) -> dict[str, Any]:
@@ -257,7 +233,7 @@ def _context(svc: Services, attempt: AttemptRecord) -> dict[str, Any]:
 def show(svc: Services, deployment_id: UUID, include: DeploymentShowQuery,
          now: datetime) -> DeploymentShowResponse:
     attempt = found(svc.resource_reads.attempts.get(deployment_id), "deployment", deployment_id)
-    deployment, snapshot = shape(attempt), json.loads(attempt.snapshot)
+    deployment = shape(attempt)
     events = [TimelineEvent(sequence=e.sequence, event_type=e.event_type, status=e.status,
                             emitted_at=e.at) for e in timeline(attempt)]
     failure = None
@@ -279,8 +255,9 @@ def show(svc: Services, deployment_id: UUID, include: DeploymentShowQuery,
                           started_at=attempt.started_at, finished_at=attempt.finished_at,
                           rollback_of_deployment_id=deployment.rollback_of_deployment_id),
         related_context=_context(svc, attempt) if include.include_related_context else None,
-        snapshot=Snapshot(runtime_plan=_runtime_plan(attempt, snapshot),
-                          environment_snapshot=deployment.environment_snapshot)
+        snapshot=Snapshot(runtime_plan=deployment.runtime_plan,
+                          environment_snapshot=deployment.environment_snapshot,
+                          dependency_bindings=None)
         if include.include_snapshot else None,
         timeline=Timeline(created_at=attempt.created_at, started_at=attempt.started_at,
                           finished_at=attempt.finished_at, log_count=0, events=events)

@@ -40,13 +40,9 @@ from entrypoints.http.appaloft_views import (
     read_query,
     run,
 )
-from entrypoints.http.attempt_readiness import (
-    PlanQuery,
-    PlanResponse,
-    RecoveryReadinessResponse,
-    plan,
-    readiness,
-)
+from entrypoints.http.attempt_plan import PlanQuery, PlanResponse, plan
+from entrypoints.http.attempt_readiness import RecoveryReadinessResponse, readiness
+from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, read_body, services
 from entrypoints.http.openapi.appaloft import (
     COMMAND_ERRORS,
@@ -81,6 +77,7 @@ class DeploymentListQuery(DeploymentCountQuery):
 
 
 class RecoveryReadinessQuery(Query):
+    resource_id: Annotated[UUID | None, _d("The attempt's resource; another is a 404")] = None
     include_candidates: Annotated[bool, _d("List the rollback candidates (default true)")] = True
     max_candidates: Annotated[int, Meta(ge=1, le=50, description="At most this many"
                                                                  " candidates (default 10)")] = 10
@@ -153,6 +150,9 @@ async def recovery_readiness(request: Request) -> Response:
     svc = services(request)
     attempt = found(await run(svc.resource_reads.attempts.get, deployment_id), "deployment",
                     deployment_id)
+    if query.resource_id not in (None, attempt.resource_id):
+        raise ApiError(404, None, f"deployment {deployment_id} is not of resource"
+                                  f" {query.resource_id}")
     result: RecoveryReadinessResponse = await run(readiness, svc, attempt,
                                                   generated_at(request), query.max_candidates)
     if not query.include_candidates:

@@ -29,14 +29,15 @@ from entrypoints.http.appaloft_views import (
     AppaloftShape,
     Commands,
     EnvironmentFilter,
+    HealthPolicyView,
     Limit,
-    NoQuery,
     ProjectFilter,
     Query,
     Reads,
     answer,
     found,
     generated_at,
+    health_view,
     read_query,
     run,
 )
@@ -69,7 +70,17 @@ class ResourceCountQuery(Query):
 
 
 class ResourceListQuery(ResourceCountQuery):
+    include_preview_resources: Annotated[bool, _d("Accepted for Appaloft's clients: no preview"
+                                                  " resources here")] = False
     limit: Limit = 100
+
+
+class ResourceShowQuery(Query):
+    include_latest_deployment: Annotated[bool, _d("Show latestDeployment (default true)")] = True
+    include_access_summary: Annotated[bool, _d("Accepted: accessSummary is always null here"
+                                               " (no proxy)")] = True
+    include_profile_diagnostics: Annotated[bool, _d("Accepted: no profile drift is diagnosed"
+                                                    " here (diagnostics stays empty)")] = True
 
 
 class NetworkProfileView(AppaloftShape):
@@ -110,35 +121,41 @@ class ResourceListResponse(AppaloftShape):
     items: list[ResourceListItem]
 
 
+_NoGit = _d("Images, not repositories, are deployed here: null")
+_NoBuild = _d("Nothing is built here (the image runs as it is): null")
+
+
 class SourceView(AppaloftShape):
     kind: Literal["docker-image"]
     locator: Annotated[str | None, _d("The image reference; null until configured")]
+    display_name: Annotated[str | None, _d("The image reference")]
+    source_binding_fingerprint: Annotated[None, _NoGit]
+    git_ref: Annotated[None, _NoGit]
+    commit_sha: Annotated[None, _NoGit]
+    base_directory: Annotated[None, _NoGit]
+    original_locator: Annotated[str | None, _d("The image reference as configured")]
+    repository_id: Annotated[None, _NoGit]
+    repository_full_name: Annotated[None, _NoGit]
+    default_branch: Annotated[None, _NoGit]
     image_name: str | None
     image_tag: str | None
+    image_digest: Annotated[str | None, _d("The digest when the reference names one")]
+    metadata: Annotated[dict[str, str], _d("Always empty here")]
 
 
 class RuntimeProfileView(AppaloftShape):
     strategy: Literal["docker-container"]
+    install_command: Annotated[None, _NoBuild]
+    build_command: Annotated[None, _NoBuild]
     start_command: Annotated[str | None, _d("Entrypoint; null keeps the image's")]
-    args: list[str]
-
-
-class HttpCheckView(AppaloftShape):
-    method: Literal["GET"]
-    scheme: Literal["http"]
-    port: int | None
-    path: str
-    expected_status_code: int
-
-
-class HealthPolicyView(AppaloftShape):
-    enabled: bool
-    type: Annotated[str, _d("http or tcp")]
-    interval_seconds: int
-    timeout_seconds: int
-    retries: int
-    start_period_seconds: int
-    http: HttpCheckView
+    runtime_name: Annotated[str, _d("The container's service name: the resource's slug")]
+    publish_directory: Annotated[None, _NoBuild]
+    dockerfile_path: Annotated[None, _NoBuild]
+    docker_compose_file_path: Annotated[None, _NoBuild]
+    build_target: Annotated[None, _NoBuild]
+    health_check_path: Annotated[str | None, _d("The HTTP health check's path; null: none")]
+    health_check: Annotated[HealthPolicyView, _d("The health policy (as healthPolicy)")]
+    args: Annotated[list[str], _d("Ours: the command's arguments")]
 
 
 class RollbackPolicyView(AppaloftShape):
@@ -198,19 +215,26 @@ def _summary(record: ResourceRecord, last: AttemptRecord | None) -> dict[str, An
 
 
 def _source(image: str | None) -> SourceView:
-    name, tag = image, None
-    if image is not None and "@" not in image and ":" in image.rsplit("/", 1)[-1]:
+    name, tag, digest = image, None, None
+    if image is not None and "@" in image:
+        name, digest = image.split("@", 1)
+    elif image is not None and ":" in image.rsplit("/", 1)[-1]:
         name, tag = image.rsplit(":", 1)
-    return SourceView(kind="docker-image", locator=image, image_name=name, image_tag=tag)
+    return SourceView(
+        kind="docker-image", locator=image, display_name=image, source_binding_fingerprint=None,
+        git_ref=None, commit_sha=None, base_directory=None, original_locator=image,
+        repository_id=None, repository_full_name=None, default_branch=None, image_name=name,
+        image_tag=tag, image_digest=digest, metadata={})
 
 
-def _health(policy: dict[str, Any]) -> HealthPolicyView:
-    return HealthPolicyView(
-        enabled=policy["enabled"], type=policy["type"],
-        interval_seconds=policy["interval_seconds"], timeout_seconds=policy["timeout_seconds"],
-        retries=policy["retries"], start_period_seconds=policy["start_period_seconds"],
-        http=HttpCheckView(method="GET", scheme="http", port=policy["port"], path=policy["path"],
-                           expected_status_code=policy["expected_status"]))
+def _runtime(record: ResourceRecord, health: HealthPolicyView) -> RuntimeProfileView:
+    checked = health.enabled and health.type == "http"
+    return RuntimeProfileView(
+        strategy="docker-container", install_command=None, build_command=None,
+        start_command=record.command, runtime_name=record.slug, publish_directory=None,
+        dockerfile_path=None, docker_compose_file_path=None, build_target=None,
+        health_check_path=health.http.path if checked else None, health_check=health,
+        args=json.loads(record.args))
 
 
 def _list(svc: Services, query: ResourceListQuery) -> ResourceListResponse:
@@ -225,21 +249,22 @@ def _control(record: RuntimeControlRecord | None) -> RuntimeControlAttemptRespon
     return None if record is None else runtime_control_views.shape(record)
 
 
-def _show(reads: ResourceReads, resource_id: UUID, now: datetime) -> ResourceShowResponse:
+def _show(reads: ResourceReads, resource_id: UUID, include: ResourceShowQuery,
+          now: datetime) -> ResourceShowResponse:
     record = found(reads.resources.get(resource_id), "resource", resource_id)
     last = _last(reads, record)
     latest = None if last is None else LatestDeployment(**latest_fields(last))
+    health = health_view(json.loads(record.health))
     return ResourceShowResponse(
         schema_version="resources.show/v1", resource=ResourceSummary(**_summary(record, last)),
         source=_source(record.image), auto_deploy_policy=None,
-        runtime_profile=RuntimeProfileView(strategy="docker-container",
-                                           start_command=record.command,
-                                           args=json.loads(record.args)),
+        runtime_profile=_runtime(record, health),
         network_profile=_network(record), access_profile=None,
-        health_policy=_health(json.loads(record.health)),
+        health_policy=health,
         rollback_policy=RollbackPolicyView(automatic=record.automatic_rollback),
         storage_attachments=[],
-        access_summary=None, latest_deployment=latest,
+        access_summary=None, latest_deployment=latest if include.include_latest_deployment
+        else None,
         lifecycle=Lifecycle(status=record.lifecycle_status, archived_at=record.archived_at,
                             deleted_at=None),
         diagnostics=[], generated_at=now)
@@ -252,8 +277,8 @@ count = _READS.count(ResourceCountQuery, lambda svc, query: svc.resource_reads.r
 
 async def show(request: Request) -> Response:
     resource_id = path_uuid(request, _ID)
-    read_query(request, NoQuery)
-    return answer(await run(_show, services(request).resource_reads, resource_id,
+    include = read_query(request, ResourceShowQuery)
+    return answer(await run(_show, services(request).resource_reads, resource_id, include,
                             generated_at(request)))
 
 
@@ -280,7 +305,7 @@ ROUTES = [
     route("GET", "/resources/count", count, appaloft_op(
         RESOURCE, "Count resources", 200, COUNT_DATA, (400,), query=ResourceCountQuery)),
     route("GET", "/resources/{resourceId}", show, appaloft_op(
-        RESOURCE, "Show a resource", 200, "ResourceShow", (400, 404))),
+        RESOURCE, "Show a resource", 200, "ResourceShow", (400, 404), query=ResourceShowQuery)),
     route("DELETE", "/resources/{resourceId}", delete, appaloft_op(
         RESOURCE, "Delete a resource", 200, ID_DATA, (400, *COMMAND_ERRORS), body=DeleteResource,
         description="Confirmed by its slug. 409 while an attempt is in progress: details"

@@ -25,7 +25,9 @@ from entrypoints.http import (
     admin_metrics_shapes,
     admins,
     appaloft_views,
+    attempt_plan,
     attempt_readiness,
+    attempt_reasons,
     attempt_views,
     edgegap_shapes,
     event_types,
@@ -307,8 +309,9 @@ def _request_bodies() -> dict[str, oas.Schema]:
 
 
 # The shapes several route modules render; each route module lists its own (SHAPES).
-_SHAPE_MODULES = (serializers, admin_metrics_shapes, appaloft_views, attempt_readiness,
-                  attempt_views, edgegap_shapes, resource_health_views, runtime_control_views)
+_SHAPE_MODULES = (serializers, admin_metrics_shapes, appaloft_views, attempt_plan,
+                  attempt_readiness, attempt_reasons, attempt_views, edgegap_shapes,
+                  resource_health_views, runtime_control_views)
 
 
 def _response_shapes() -> dict[str, oas.Schema]:

@@ -1,0 +1,133 @@
+"""Appaloft's read shapes field for field with the seed (issue 17): recovery readiness's reasons
+(recommendation, related ids, retriable), the plan's reasons and sections, the runtime plan of
+a deployment's list item, a resource's source and runtime profile, and the seed's query
+parameters these reads take. Each response is also checked against the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_http_appaloft import Workflow, configured, get, post
+from tests.e2e.test_http_support import AUTH, MISSING, error, running
+
+pytestmark = pytest.mark.e2e
+
+RECOVERY_REASON = {"code", "category", "phase", "relatedDeploymentId", "relatedEntityId",
+                   "relatedEntityType", "retriable", "recommendation"}
+PLAN_REASON = {"code", "reasonCode", "category", "phase", "message", "recommendation",
+               "evidence", "fixPath", "overridePath", "affectedProfileField", "relatedEntityId",
+               "relatedEntityType"}
+
+
+def test_recovery_reasons_name_what_blocks_and_whether_waiting_clears_it() -> None:
+    with configured() as (flow, node, token):
+        first = flow.deploy()
+        flow.report(token, first, "ready")
+        second = flow.deploy(f"/resources/{flow.resource}/redeploy", {})
+        recovery = get(flow.client, f"/deployments/{second}/recovery-readiness")
+        [reason] = recovery["retry"]["reasons"]
+        assert set(reason) == RECOVERY_REASON
+        assert reason == {
+            "code": "attempt-not-terminal", "category": "blocked", "phase": "recovery",
+            "relatedDeploymentId": second, "relatedEntityId": second,
+            "relatedEntityType": "deployment", "retriable": True,
+            "recommendation": "wait for it to end, or cancel it"}
+        redeploy = recovery["redeploy"]["reasons"]
+        assert [(r["code"], r["relatedDeploymentId"]) for r in redeploy] == [
+            ("attempt-not-terminal", second)]
+        assert recovery["stateVersion"] == str(int(recovery["stateVersion"]))
+        [candidate] = recovery["rollback"]["candidates"]
+        assert (candidate["deploymentId"], candidate["artifactSummary"],
+                candidate["environmentSnapshotId"], candidate["runtimeTargetSummary"]) == (
+            first, "busybox:1.36", first, f"node-{node}")
+        flow.report(token, second, "error")
+        post(flow.client, f"/environments/{flow.environment}/lock", {})
+        locked = get(flow.client, f"/deployments/{second}/recovery-readiness",
+                     resourceId=flow.resource)
+        [reason] = locked["retry"]["reasons"]
+        assert (reason["code"], reason["relatedEntityId"], reason["relatedEntityType"],
+                reason["relatedDeploymentId"], reason["retriable"]) == (
+            "environment-locked", flow.environment, "environment", None, False)
+        assert [a["blockedReasonCode"] for a in locked["recommendedActions"]] == []
+        error(flow.client.get(f"/deployments/{second}/recovery-readiness", headers=AUTH,
+                              params={"resourceId": MISSING}), 404, "not_found")
+
+
+def test_plan_reasons_say_what_clears_them_and_what_comes_next() -> None:
+    with running() as client:
+        flow = Workflow(client)
+        plan = get(client, "/deployments/plan", **flow.context, includeAccessPlan="true",
+                   includeCommandSpecs="false")
+        reasons = {r["code"]: r for r in plan["unsupportedReasons"]}
+        assert set(reasons) == {"resource-source-missing", "no-server-available"}
+        missing = reasons["resource-source-missing"]
+        assert set(missing) == PLAN_REASON
+        assert (missing["reasonCode"], missing["affectedProfileField"],
+                missing["relatedEntityId"], missing["relatedEntityType"]) == (
+            "resource-source-missing", "source", flow.resource, "resource")
+        assert [(f["kind"], f["targetOperation"], f["profileField"]) for f in
+                missing["fixPath"]] == [("command", "resources.configure-source", "source")]
+        nobody = reasons["no-server-available"]
+        assert (nobody["relatedEntityId"], nobody["fixPath"]) == (None, [])
+        assert [(a["targetOperation"], a["blockedReasonCode"]) for a in plan["nextActions"]] == [
+            ("resources.configure-source", "resource-source-missing")]
+        assert (plan["buildpack"], plan["access"], plan["dependencyBindings"]) == (
+            None, None, None)
+        assert plan["planner"]["targetProviderKey"] == "edge-agent"
+        assert plan["source"]["detectedFiles"] == [] and plan["source"]["framework"] is None
+        flow.configure()
+        flow.node()
+        ready = get(client, "/deployments/plan", **flow.context)
+        assert ready["unsupportedReasons"] == []
+        assert ready["artifact"]["image"] == "busybox:1.36"
+        assert [(a["targetOperation"], a["blockedReasonCode"]) for a in ready["nextActions"]] == [
+            ("deployments.create", None)]
+
+
+def test_deployment_list_items_carry_the_runtime_plan_they_run() -> None:
+    with configured() as (flow, node, _token):
+        post(flow.client, f"/resources/{flow.resource}/runtime-profile",
+             {"runtimeProfile": {"command": "httpd", "args": ["-f"]}})
+        deployment = flow.deploy()
+        [item] = get(flow.client, "/deployments", resourceId=flow.resource)["items"]
+        assert item["id"] == deployment
+        assert (item["sourceCommitSha"], item["dependencyBindingReferences"], item["logs"]) == (
+            None, [], [])
+        plan: dict[str, Any] = item["runtimePlan"]
+        assert plan["id"] == deployment
+        assert plan["source"]["locator"] == "busybox:1.36"
+        assert plan["runtimeArtifact"] == {"kind": "image", "intent": None,
+                                           "image": "busybox:1.36", "composeFile": None,
+                                           "metadata": {}}
+        execution = plan["execution"]
+        assert (execution["startCommand"], execution["args"], execution["port"],
+                execution["healthCheckPath"]) == ("httpd", ["-f"], 8080, "/healthz")
+        assert execution["healthCheck"]["http"]["expectedStatusCode"] == 200
+        assert plan["target"]["serverIds"] == [node]
+        assert item["environmentSnapshot"]["id"] == deployment
+        shown = flow.show(deployment)
+        assert shown["snapshot"]["runtimePlan"] == plan
+        assert shown["snapshot"]["dependencyBindings"] is None
+
+
+def test_resource_source_and_runtime_profile_in_the_seed_shape() -> None:
+    with running() as client:
+        flow = Workflow(client)
+        flow.configure()
+        digest = "busybox@sha256:" + "a" * 64
+        post(client, f"/resources/{flow.resource}/source", {"source": {"locator": digest}})
+        shown = get(client, f"/resources/{flow.resource}", includeLatestDeployment="false",
+                    includeAccessSummary="true", includeProfileDiagnostics="true")
+        source = shown["source"]
+        assert (source["imageName"], source["imageTag"], source["imageDigest"],
+                source["displayName"], source["gitRef"], source["metadata"]) == (
+            "busybox", None, "sha256:" + "a" * 64, digest, None, {})
+        runtime = shown["runtimeProfile"]
+        assert (runtime["runtimeName"], runtime["buildCommand"], runtime["healthCheckPath"]) == (
+            "web-app", None, "/healthz")
+        assert runtime["healthCheck"] == shown["healthPolicy"]
+        assert shown["healthPolicy"]["http"]["expectedResponseText"] is None
+        assert get(client, "/resources", includePreviewResources="false")["items"][0][
+            "id"] == flow.resource
