@@ -28,6 +28,7 @@ from entrypoints.http import (
     agent_work,
     aliases,
     app_hosting,
+    appaloft_unsupported,
     apps,
     attempt_events,
     attempt_logs,
@@ -119,7 +120,10 @@ API_MODULES = (
     edgegap_telemetry,
     apps,
     app_hosting,
-    # Appaloft (issue 17) at the seed's root paths; Mengi's /deployments/app-hosting first.
+    # Appaloft (issue 17) at the seed's root paths; Mengi's /deployments/app-hosting first,
+    # then the operations not served (501), before any served route could read a literal
+    # segment of theirs as an id.
+    appaloft_unsupported,
     projects,
     environments,
     variables,

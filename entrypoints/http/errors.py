@@ -50,6 +50,7 @@ STATUS = {
     415: ("unsupported_media_type", "Expected application/json"),
     422: ("validation_failed", "Validation failed"),
     500: ("internal_error", "Internal server error"),
+    501: ("not_implemented", "Not implemented"),
     503: ("service_unavailable", "Downstream dependency unreachable"),
 }
 

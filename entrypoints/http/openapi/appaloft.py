@@ -26,6 +26,12 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "deploymentId": (UUID_S, "Deployment (attempt) id"),
     "auditEventId": (UUID_S, "Audit event id: the catalog message id"),
     "key": ({**STR, "minLength": 1, "maxLength": 128}, "Variable key"),
+    # The seed's ids of what this service does not have (its operations answer 501).
+    **{name: ({**STR, "minLength": 1}, f"{what} id (not served here)") for name, what in (
+        ("policyId", "Capacity policy"), ("otherEnvironmentId", "Environment"),
+        ("archiveId", "Archive"), ("attachmentId", "Storage attachment"),
+        ("bindingId", "Dependency binding"), ("previewEnvironmentId", "Preview environment"),
+        ("holdId", "Legal hold"))},
 }
 # Shared by the Appaloft route modules' Ops.
 ID_DATA, COUNT_DATA = "AppaloftId", "AppaloftCount"

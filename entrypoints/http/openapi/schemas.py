@@ -102,6 +102,8 @@ ERRORS: dict[int, tuple[str, str, str, str]] = {
     409: ("Conflict", "conflict", "Resource already exists",
           "The name is taken or the resource is in a conflicting state"),
     422: ("ValidationFailed", "validation_failed", "Validation failed", "The body is invalid"),
+    501: ("NotImplemented", "not_implemented", "Not implemented",
+          "A seed operation this service does not serve: details.feature names what it needs"),
     503: ("ServiceUnavailable", "service_unavailable", "Downstream dependency unreachable",
           "A dependency is unreachable or the read model did not catch up in time"),
 }
