@@ -10,6 +10,7 @@ environment's variables, inside the deployment's own decision.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
@@ -33,6 +34,7 @@ from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
 from domain.deployment import Deployment, Status
 from domain.deployment_attempt import HEALTHY, TERMINAL, attempt_of
+from domain.dotenv import MAX_CONTENT, Duplicate, looks_secret, parse_dotenv
 from domain.resource import MAX_DESCRIPTION, MAX_NAME, Resource
 from domain.resource_profiles import (
     MAX_ARGS,
@@ -44,6 +46,7 @@ from domain.resource_profiles import (
 )
 from domain.resource_snapshot import ResourceSnapshot
 from domain.shared import InvalidValueError
+from domain.variables import ImportAction
 
 ResourceName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
 Image = Annotated[str, Meta(min_length=1, max_length=MAX_IMAGE)]
@@ -159,6 +162,30 @@ class RotateSecret(AppaloftBody):
 
     value: VariableValue
     exposure: Exposure = "runtime"
+
+
+class ImportVariables(AppaloftBody):
+    """Body of POST /resources/{id}/variables/import: pasted .env content."""
+
+    content: Annotated[str, Meta(max_length=MAX_CONTENT)]
+    exposure: Exposure = "runtime"
+
+
+@dataclass(frozen=True)
+class ImportedVariable:
+    """One entry an import set: a secret's value is not kept here (it left sealed)."""
+
+    key: str
+    value: str | None  # None for a secret
+    is_secret: bool
+    action: ImportAction
+    line: int
+
+
+@dataclass(frozen=True)
+class VariablesImported:
+    entries: list[ImportedVariable]
+    duplicates: list[Duplicate]
 
 
 class ResourceConfirmation(AppaloftBody):
@@ -278,6 +305,26 @@ class Resources:
         sealed = self.box.seal(cmd.value.encode())
         return self._change(resource_id, lambda r, now: r.rotate_secret(
             key, cmd.exposure, sealed, now))
+
+    def import_variables(self, resource_id: UUID, cmd: ImportVariables) -> VariablesImported:
+        """The content's lines set on the resource in one decision (all or none); values that
+        look secret (domain/dotenv.py) are sealed here, before anything records them."""
+        lines, duplicates = parse_dotenv(cmd.content)
+        secret = [looks_secret(line.key, line.value) for line in lines]
+        entries = [(line.key, None, self.box.seal(line.value.encode())) if hidden
+                   else (line.key, line.value, None) for line, hidden in zip(lines, secret,
+                                                                              strict=True)]
+
+        def decide(uow: UnitOfWork) -> list[ImportAction]:
+            return mutable_resource(uow, resource_id).import_variables(
+                entries, cmd.exposure, uow.now)
+
+        actions = self.writes.run(decide)
+        return VariablesImported(
+            entries=[ImportedVariable(line.key, None if hidden else line.value, hidden, action,
+                                      line.line)
+                     for line, hidden, action in zip(lines, secret, actions, strict=True)],
+            duplicates=duplicates)
 
     def delete_secret(self, resource_id: UUID, key: str, cmd: UnsetVariable) -> UUID:
         return self._change(resource_id,

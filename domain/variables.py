@@ -13,8 +13,9 @@ topic stays (tests/unit/domain/test_event_topics.py pins it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from eventsourcing.domain import Aggregate
 
@@ -28,6 +29,7 @@ MAX_SEALED = 16384
 MAX_VARIABLES = 256
 # Lowest first: a later layer's entry replaces an earlier one with the same (key, exposure).
 PRECEDENCE = ("defaults", "environment", "resource")
+ImportAction = Literal["created", "updated", "unchanged"]
 MASK = "****"
 
 
@@ -137,6 +139,24 @@ class Configurable:
             return
         self.trigger_event(self.VariableSet, key=key, exposure=exposure, kind=kind, value=value,
                            sealed=sealed, at=at)
+
+    def import_variables(self, entries: Sequence[tuple[str, str | None, str | None]],
+                         exposure: str, at: datetime) -> list[ImportAction]:
+        """Each (key, value, sealed) set under `exposure`, as set_variable would, except that an
+        entry of the other kind is replaced (an import sets what it names); one action per
+        entry: created, updated or unchanged. A refused entry refuses the whole import (the
+        decision is discarded)."""
+        self.check_mutable()
+        actions: list[ImportAction] = []
+        for key, value, sealed in entries:
+            found = self.variables.get(entry_id(key, exposure))
+            if found is not None and found["is_secret"] != (sealed is not None):
+                self.unset_variable(key, exposure, at)
+            self.set_variable(key, exposure, value, sealed, at)
+            after = self.variables.get(entry_id(key, exposure))
+            actions.append("created" if found is None else
+                           "unchanged" if after is found else "updated")
+        return actions
 
     def unset_variable(self, key: str, exposure: str, at: datetime) -> None:
         self.check_mutable()

@@ -57,6 +57,7 @@ from entrypoints.http import (
     self_update_requests,
     servers,
     ssh,
+    variable_imports,
     variables,
     webhooks,
 )
@@ -127,6 +128,7 @@ API_MODULES = (
     projects,
     environments,
     variables,
+    variable_imports,
     servers,
     resources,
     deployment_attempts,

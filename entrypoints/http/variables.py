@@ -99,6 +99,14 @@ class SecretListResponse(AppaloftShape):
     generated_at: Moment
 
 
+class SecretShowResponse(AppaloftShape):
+    """One secret of a resource; its value is never shown"""
+
+    schema_version: Literal["resources.secrets.show/v1"]
+    secret: SecretEntry
+    generated_at: Moment
+
+
 class SecretAcceptedResponse(AppaloftShape):
     """The secret was stored sealed; its value is never echoed"""
 
@@ -108,7 +116,7 @@ class SecretAcceptedResponse(AppaloftShape):
 
 
 SHAPES = (EffectivePrecedenceResponse, ConfigOverride, EffectiveConfigResponse,
-          SecretListResponse, SecretAcceptedResponse)
+          SecretListResponse, SecretShowResponse, SecretAcceptedResponse)
 
 
 def path_key(request: Request) -> str:
@@ -175,18 +183,34 @@ async def unset_resource_variable(request: Request) -> Response:
     return await _unset(request, "resourceId", services(request).resources.unset_variable)
 
 
-async def secrets(request: Request) -> Response:
-    resource_id = path_uuid(request, "resourceId")
+async def _secrets(request: Request, resource_id: UUID) -> tuple[str, list[SecretEntry]]:
+    """The exposure asked for (the query) and the resource's secrets of it, masked."""
     exposure = read_query(request, SecretsQuery).exposure
     reads = services(request).resource_reads
     found(await run(reads.resources.get, resource_id), "resource", resource_id)
     own = await run(reads.variables_of, resource_id)
-    items = [SecretEntry(**msgspec.structs.asdict(shown(e, "resource")),
-                         resource_id=resource_id)
-             for e in layer(own).values() if e["is_secret"] and e["exposure"] == exposure]
+    return exposure, [SecretEntry(**msgspec.structs.asdict(shown(e, "resource")),
+                                  resource_id=resource_id)
+                      for e in layer(own).values()
+                      if e["is_secret"] and e["exposure"] == exposure]
+
+
+async def secrets(request: Request) -> Response:
+    resource_id = path_uuid(request, "resourceId")
+    _, items = await _secrets(request, resource_id)
     return answer(SecretListResponse(schema_version="resources.secrets.list/v1",
                                      resource_id=resource_id, items=items,
                                      generated_at=generated_at(request)))
+
+
+async def secret(request: Request) -> Response:
+    resource_id, key = path_uuid(request, "resourceId"), path_key(request)
+    exposure, items = await _secrets(request, resource_id)
+    matched = [item for item in items if item.key == key]
+    if not matched:
+        raise ApiError(404, None, f"resource {resource_id} has no {exposure} secret {key}")
+    return answer(SecretShowResponse(schema_version="resources.secrets.show/v1",
+                                     secret=matched[0], generated_at=generated_at(request)))
 
 
 async def create_secret(request: Request) -> Response:
@@ -263,6 +287,11 @@ ROUTES = [
         VARIABLE, "Create a resource secret", 200, "SecretAccepted", (400, *COMMAND_ERRORS),
         body=CreateSecret,
         description="The value is sealed and never echoed; 409 when it exists (rotate it).")),
+    route("GET", "/resources/{resourceId}/secrets/{key}", secret, appaloft_op(
+        VARIABLE, "Show one of a resource's secrets (masked)", 200, "SecretShow", (400, 404),
+        query=SecretsQuery,
+        description="404 unless the resource has a secret of that key and exposure (a plain"
+        " variable is no secret).")),
     route("POST", "/resources/{resourceId}/secrets/{key}", rotate_secret, appaloft_op(
         VARIABLE, "Rotate a resource secret", 200, "SecretAccepted", (400, *COMMAND_ERRORS),
         body=RotateSecret)),

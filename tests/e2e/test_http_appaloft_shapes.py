@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_http_appaloft import Workflow, configured, get, post
+from tests.e2e.test_http_appaloft import SECRET, Workflow, configured, get, post
 from tests.e2e.test_http_support import AUTH, MISSING, error, running
 
 pytestmark = pytest.mark.e2e
@@ -131,3 +131,42 @@ def test_resource_source_and_runtime_profile_in_the_seed_shape() -> None:
         assert shown["healthPolicy"]["http"]["expectedResponseText"] is None
         assert get(client, "/resources", includePreviewResources="false")["items"][0][
             "id"] == flow.resource
+
+
+def test_one_secret_and_an_env_import() -> None:
+    with running() as client:
+        flow = Workflow(client)
+        flow.configure()
+        base = f"/resources/{flow.resource}"
+        secret = get(client, f"{base}/secrets/API_KEY")
+        assert secret["schemaVersion"] == "resources.secrets.show/v1"
+        assert (secret["secret"]["key"], secret["secret"]["value"], secret["secret"]["kind"],
+                secret["secret"]["resourceId"]) == ("API_KEY", "****", "secret", flow.resource)
+        error(client.get(f"{base}/secrets/API_KEY", headers=AUTH,
+                         params={"exposure": "build-time"}), 404, "not_found")
+        assert client.post(f"{base}/variables", headers=AUTH,
+                           json={"key": "MODE", "value": "dev"}).status_code == 204
+        error(client.get(f"{base}/secrets/MODE", headers=AUTH), 404, "not_found")
+        content = ("# pasted\nMODE=prod\nDB_PASSWORD='" + SECRET + "'\nexport PORT=8080\n"
+                   "MODE=production\n")
+        imported = post(client, f"{base}/variables/import", {"content": content})
+        assert imported["resourceId"] == flow.resource
+        assert [(e["key"], e["value"], e["isSecret"], e["action"], e["sourceLine"])
+                for e in imported["importedEntries"]] == [
+            ("DB_PASSWORD", "****", True, "created", 3), ("PORT", "8080", False, "created", 4),
+            ("MODE", "production", False, "updated", 5)]
+        assert imported["duplicateOverrides"] == [{"key": "MODE", "exposure": "runtime",
+                                                   "firstLine": 2, "lastLine": 5,
+                                                   "rule": "last-wins"}]
+        assert [o["key"] for o in imported["existingOverrides"]] == ["MODE"]
+        assert get(client, f"{base}/secrets/DB_PASSWORD")["secret"]["value"] == "****"
+        config = get(client, f"{base}/effective-config")["effectiveEntries"]
+        assert {e["key"]: e["value"] for e in config}["MODE"] == "production"
+        refused = client.post(f"{base}/variables/import", headers=AUTH,
+                              json={"content": "NEW=1\nnot a line"})
+        assert "line 2" in error(refused, 422, "validation_failed", {"content"})["content"][0]
+        assert "NEW" not in {e["key"] for e in get(client, f"{base}/effective-config")[
+            "effectiveEntries"]}  # all or nothing
+        post(client, f"/environments/{flow.environment}/lock", {})
+        error(client.post(f"{base}/variables/import", headers=AUTH, json={"content": "A=1"}),
+              409, "conflict")

@@ -84,6 +84,9 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
     "CreateSecret": ("SecretCreateRequest", {
         "key": "An environment variable name", "value": "Sealed at once, never echoed",
         "exposure": "runtime or build-time"}),
+    "ImportVariables": ("VariablesImportRequest", {
+        "content": ".env text: KEY=value lines", "exposure": "runtime or build-time, for"
+        " every line"}),
     "RotateSecret": ("SecretRotateRequest", {"value": "The new value, sealed",
                                              "exposure": "Which entry (default runtime)"}),
     "DeleteResource": ("ResourceDeleteRequest", {"confirmation": "{resourceSlug}"}),
