@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from domain.deployment_attempt import AttemptStatus
-from domain.shared import node_name
+from domain.shared import node_name, node_vpn_hostname
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import AppaloftShape, Query, found
 from entrypoints.http.attempt_readiness import readiness
@@ -225,7 +225,9 @@ def _context(svc: Services, attempt: AttemptRecord) -> dict[str, Any]:
             "id": resource.id, "name": resource.name, "slug": resource.slug,
             "kind": resource.kind},
         "server": None if node is None else {
-            "id": node.id, "name": node_name(node.id), "providerKey": "edge-agent"},
+            "id": node.id, "name": node_name(node.id),
+            "host": node_vpn_hostname(node.id, node.cluster_name), "port": node.ssh_port,
+            "providerKey": "edge-agent"},
         "destination": None,
     }
 

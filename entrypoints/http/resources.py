@@ -111,8 +111,10 @@ class ResourceSummary(AppaloftShape):
 
 class ResourceListItem(ResourceSummary):
     network_profile: NetworkProfileView
+    access_profile: Annotated[None, _d("No proxy or generated access here: null")]
     latest_runtime_control: Annotated[RuntimeControlAttemptResponse | None, _d(
         "Its latest runtime stop, start or restart; null: none yet")]
+    access_summary: Annotated[None, _d("No proxy or generated access here: null")]
 
 
 class ResourceListResponse(AppaloftShape):
@@ -241,7 +243,9 @@ def _list(svc: Services, query: ResourceListQuery) -> ResourceListResponse:
     reads = svc.resource_reads
     return ResourceListResponse(items=[
         ResourceListItem(**_summary(r, _last(reads, r)), network_profile=_network(r),
-                         latest_runtime_control=_control(reads.latest_runtime_control(r.id)))
+                         access_profile=None,
+                         latest_runtime_control=_control(reads.latest_runtime_control(r.id)),
+                         access_summary=None)
         for r in reads.resource_list(query.project_id, query.environment_id, query.limit)])
 
 

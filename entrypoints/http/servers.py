@@ -89,9 +89,19 @@ class DeploymentRollup(AppaloftShape):
     latest_deployment_status: str | None
 
 
+class DomainRollup(AppaloftShape):
+    """No domain bindings here: always none"""
+
+    total: Literal[0]
+    status_counts: list[StatusCount]
+    latest_domain_binding_id: None
+    latest_domain_binding_status: None
+
+
 class ServerRollups(AppaloftShape):
     resources: ResourceRollup
     deployments: DeploymentRollup
+    domains: DomainRollup
 
 
 class ServerShowResponse(AppaloftShape):
@@ -135,7 +145,9 @@ def _rollups(svc: Services, server_id: UUID) -> ServerRollups:
             total=reads.attempt_count_on_server(server_id),
             status_counts=[StatusCount(status=s, count=n) for s, n in sorted(counts.items())],
             latest_deployment_id=latest.id if latest else None,
-            latest_deployment_status=str(latest.status) if latest else None))
+            latest_deployment_status=str(latest.status) if latest else None),
+        domains=DomainRollup(total=0, status_counts=[], latest_domain_binding_id=None,
+                             latest_domain_binding_status=None))
 
 
 def _show(svc: Services, server_id: UUID, rollups: bool, now: datetime) -> ServerShowResponse:

@@ -170,3 +170,17 @@ def test_one_secret_and_an_env_import() -> None:
         post(client, f"/environments/{flow.environment}/lock", {})
         error(client.post(f"{base}/variables/import", headers=AUTH, json={"content": "A=1"}),
               409, "conflict")
+
+
+def test_list_items_server_rollups_and_related_server_carry_the_seed_fields() -> None:
+    with configured() as (flow, node, _token):
+        deployment = flow.deploy()
+        [item] = get(flow.client, "/resources")["items"]
+        assert (item["accessProfile"], item["accessSummary"]) == (None, None)
+        rollups = get(flow.client, f"/servers/{node}")["rollups"]
+        assert rollups["domains"] == {"total": 0, "statusCounts": [],
+                                      "latestDomainBindingId": None,
+                                      "latestDomainBindingStatus": None}
+        server = flow.show(deployment)["relatedContext"]["server"]
+        assert server["id"] == node and server["host"].startswith(f"node-{node}")
+        assert isinstance(server["port"], int)
