@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
+import msgspec.inspect
 from msgspec import Meta
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -63,7 +64,10 @@ def read_query(request: Request, query: type[Q]) -> Q:
     naming it. Lax conversion reads the text of numbers, ids and flags, but also "null" as
     None: for a parameter that was sent, that dropped its filter (?resourceId=null counted
     every resource's deployments), so it is refused too."""
-    params = dict(request.query_params)
+    params: dict[str, Any] = dict(request.query_params)
+    for name in _repeatable(query):  # an array parameter is the parameter repeated
+        if name in params:
+            params[name] = request.query_params.getlist(name)
     try:
         value = msgspec.convert(params, query, strict=False)
     except msgspec.ValidationError as exc:
@@ -73,6 +77,18 @@ def read_query(request: Request, query: type[Q]) -> Q:
     if nulled:
         raise ApiError(400, nulled)
     return value
+
+
+def _repeatable(query: type[msgspec.Struct]) -> list[str]:
+    """The wire names of the query's array fields."""
+    names = []
+    for field in msgspec.inspect.type_info(query).fields:  # type: ignore[attr-defined]
+        kind = field.type
+        while isinstance(kind, msgspec.inspect.Metadata):  # Annotated[...]
+            kind = kind.type
+        if any(isinstance(k, msgspec.inspect.ListType) for k in getattr(kind, "types", (kind,))):
+            names.append(field.encode_name)
+    return names
 
 
 class AppaloftShape(Shape, rename="camel"):

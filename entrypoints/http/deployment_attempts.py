@@ -70,6 +70,10 @@ class DeploymentCountQuery(Query):
     include_archived: Annotated[bool, _d("Accepted for Appaloft's clients; attempts are never"
                                          " archived here")] = False
     status: Annotated[StatusName | None, _d("Only attempts in this status")] = None
+    statuses: Annotated[
+        Annotated[list[StatusName], Meta(max_length=len(get_args(StatusName)))] | None,
+        _d("Only attempts in one of these statuses (the parameter repeated); with status, in"
+           " any of them")] = None
 
 
 class DeploymentListQuery(DeploymentCountQuery):
@@ -102,7 +106,8 @@ create = _COMMANDS.create(DeploymentAttempts.create, CreateDeployment)
 
 
 def _statuses(query: DeploymentCountQuery) -> tuple[str, ...]:
-    return (query.status,) if query.status else ()
+    asked = [*([query.status] if query.status else []), *(query.statuses or [])]
+    return tuple(dict.fromkeys(asked))
 
 
 def _list(svc: Services,

@@ -67,11 +67,11 @@ _COMMANDS = Commands(__name__, lambda svc: svc.resources, _ID)
 class ResourceCountQuery(Query):
     project_id: ProjectFilter = None
     environment_id: EnvironmentFilter = None
+    include_preview_resources: Annotated[bool, _d("Accepted for Appaloft's clients: no preview"
+                                                  " resources here")] = False
 
 
 class ResourceListQuery(ResourceCountQuery):
-    include_preview_resources: Annotated[bool, _d("Accepted for Appaloft's clients: no preview"
-                                                  " resources here")] = False
     limit: Limit = 100
 
 

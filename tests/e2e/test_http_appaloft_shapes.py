@@ -184,3 +184,24 @@ def test_list_items_server_rollups_and_related_server_carry_the_seed_fields() ->
         server = flow.show(deployment)["relatedContext"]["server"]
         assert server["id"] == node and server["host"].startswith(f"node-{node}")
         assert isinstance(server["port"], int)
+
+
+def test_the_seed_query_parameters_of_the_counts() -> None:
+    with configured() as (flow, _node, token):
+        client = flow.client
+        first = flow.deploy()
+        flow.report(token, first, "ready")
+        second = flow.deploy(f"/resources/{flow.resource}/redeploy", {})
+        flow.report(token, second, "error")
+        flow.deploy(f"/deployments/{second}/retry", {})
+
+        def counted(**params: Any) -> int:
+            number: int = get(client, "/deployments/count", **params)["count"]
+            return number
+
+        assert counted(statuses=["succeeded", "failed"]) == 2
+        assert counted(statuses=["running"], status="failed") == 2
+        assert counted(statuses="failed") == 1
+        error(client.get("/deployments/count", headers=AUTH,
+                         params={"statuses": ["failed", "nonsense"]}), 400, "bad_request")
+        assert get(client, "/resources/count", includePreviewResources="true") == {"count": 1}
