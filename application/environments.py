@@ -46,6 +46,12 @@ class RenameEnvironment(AppaloftBody):
     name: EnvironmentName
 
 
+class CloneEnvironment(AppaloftBody):
+    """Body of POST /environments/{environmentId}/clone."""
+
+    target_name: EnvironmentName
+
+
 class LockEnvironment(AppaloftBody):
     """Body of POST /environments/{environmentId}/lock."""
 
@@ -120,6 +126,17 @@ class Environments:
                            f"environment {cmd.name}")
                 release_name(uow, environment_claim_id(project_id, old), environment_id)
             return environment_id
+
+        return self.writes.run(decide)
+
+    def clone(self, environment_id: UUID, cmd: CloneEnvironment) -> UUID:
+        """The new environment's id; its name is claimed in the project as a created one's."""
+        def decide(uow: UnitOfWork) -> UUID:
+            source = live_environment(uow, environment_id)
+            live_project(uow, source.project_id).check_mutable()
+            copy = source.clone(uuid4(), cmd.target_name, uow.now)
+            return add_named(uow, copy, environment_claim_id(source.project_id, cmd.target_name),
+                             f"environment {cmd.target_name}")
 
         return self.writes.run(decide)
 

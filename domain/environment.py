@@ -116,6 +116,17 @@ class Environment(Configurable, Renamable, Aggregate):
         self.locked_at = None
         self.lock_reason = None
 
+    def clone(self, environment_id: UUID, name: str, at: datetime) -> Environment:
+        """A new environment of the same project and kind holding this one's variables
+        (secrets as sealed as they are here). Appaloft clones an active environment only: a
+        locked or archived one is refused."""
+        self.check_mutable()
+        copy = Environment.create(environment_id, self.project_id, name, self.kind, at)
+        for entry in self.variables.values():
+            copy.set_variable(entry["key"], entry["exposure"], entry["value"], entry["sealed"],
+                              at)
+        return copy
+
     def archive(self, reason: str | None, at: datetime) -> None:
         self.check_mutable()
         check_reason(reason, MAX_REASON)

@@ -577,13 +577,14 @@ class TotalityMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.environments)
     @rule(data=st.data(), action=st.sampled_from(["rename", "lock", "unlock", "archive",
-                                                   "set", "unset"]),
+                                                   "set", "unset", "clone"]),
           text=TEXTS | RESOURCE_NAMES, key=VARIABLE_KEYS, secret=st.booleans(),
           exposure=st.sampled_from(["runtime", "build-time", "other"]))
     def change_environment(self, data: st.DataObject, action: str, text: str,
                            key: str, secret: bool, exposure: str) -> None:
         from application.environments import (
             ArchiveEnvironment,
+            CloneEnvironment,
             LockEnvironment,
             RenameEnvironment,
             SetVariable,
@@ -611,6 +612,10 @@ class TotalityMachine(RuleBasedStateMachine):
             run = lambda: environments.set_variable(environment, variable)  # noqa: E731
         elif action == "unset" and (unset := edge({"exposure": exposure}, UnsetVariable)):
             run = lambda: environments.unset_variable(environment, key, unset)  # noqa: E731
+        elif action == "clone" and (copy := edge({"targetName": text}, CloneEnvironment)):
+            cloned = attempt(lambda: environments.clone(environment, copy))
+            if cloned is not None:
+                self.environments.append(cloned)
         if run is not None:
             attempt(run)
 
@@ -636,7 +641,7 @@ class TotalityMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.resources)
     @rule(data=st.data(), action=st.sampled_from(
         ["source", "runtime", "network", "health", "reset", "set", "unset", "secret",
-         "rotate", "unsecret", "archive", "delete", "rollback"]),
+         "rotate", "unsecret", "import", "archive", "delete", "rollback"]),
           text=TEXTS, number=INTS, key=VARIABLE_KEYS, secret=st.booleans())
     def change_resource(self, data: st.DataObject, action: str, text: str,
                         number: int, key: str, secret: bool) -> None:
@@ -667,6 +672,8 @@ class TotalityMachine(RuleBasedStateMachine):
             "rotate": ({"value": text}, r.RotateSecret,
                        lambda c: svc.rotate_secret(resource, key, c)),
             "unsecret": ({}, UnsetVariable, lambda c: svc.delete_secret(resource, key, c)),
+            "import": ({"content": f"{key}={text}\n{key}_PASSWORD='{text}'\n{text}"},
+                       r.ImportVariables, lambda c: svc.import_variables(resource, c)),
             "rollback": ({"rollbackPolicy": {"automatic": secret}}, r.ConfigureRollbackPolicy,
                          lambda c: svc.configure_rollback(resource, c)),
             "delete": ({"confirmation": {"resourceSlug": slug if secret else text}},

@@ -35,8 +35,8 @@ FEATURES = {
                        " GET /api/v1/nodes/{id}/metrics)",
     "edge-proxy": "no edge proxy or generated access is managed here: a container publishes"
                   " its ports on its node",
-    "environment-promotion": "environments are not cloned, promoted or compared here: create"
-                             " one and set its variables",
+    "environment-promotion": "environments are not promoted or compared here: clone one"
+                             " (POST /environments/{id}/clone) and set its variables",
     "auto-deploy": "no git sources or source events here: a resource's source is an image",
     "storage-volumes": "no storage volumes are attached here",
     "runtime-log-archives": "runtime logs are kept per deployment (its last 1000 lines) for"
@@ -71,7 +71,6 @@ _TABLE: list[tuple[str, str, str, str]] = [  # method, path, tag, feature
     ("POST", "/servers/{serverId}/capacity/prune", SERVER, "server-capacity"),
     ("POST", "/servers/{serverId}/edge-proxy/configuration", SERVER, "edge-proxy"),
     ("POST", "/servers/{serverId}/edge-proxy/bootstrap", SERVER, "edge-proxy"),
-    ("POST", "/environments/{environmentId}/clone", ENVIRONMENT, "environment-promotion"),
     ("POST", "/environments/{environmentId}/promote", ENVIRONMENT, "environment-promotion"),
     ("GET", "/environments/{environmentId}/diff/{otherEnvironmentId}", ENVIRONMENT,
      "environment-promotion"),

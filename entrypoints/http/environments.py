@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from application.environments import (
     ArchiveEnvironment,
+    CloneEnvironment,
     CreateEnvironment,
     Environments,
     LockEnvironment,
@@ -127,6 +128,7 @@ rename = _COMMANDS.item(Environments.rename, RenameEnvironment)
 lock = _COMMANDS.item(Environments.lock, LockEnvironment)
 unlock = _COMMANDS.item(Environments.unlock)
 archive = _COMMANDS.item(Environments.archive, ArchiveEnvironment)
+clone = _COMMANDS.item(Environments.clone, CloneEnvironment, status=201)
 
 
 ROUTES = [
@@ -153,4 +155,10 @@ ROUTES = [
     route("POST", "/environments/{environmentId}/archive", archive, appaloft_op(
         ENVIRONMENT, "Archive an environment", 200, ID_DATA, (400, *COMMAND_ERRORS),
         body=ArchiveEnvironment, description="For good; it stays readable." + LOCKED)),
+    route("POST", "/environments/{environmentId}/clone", clone, appaloft_op(
+        ENVIRONMENT, "Clone an environment into a new one", 201, ID_DATA,
+        (400, *COMMAND_ERRORS), body=CloneEnvironment,
+        description="The new environment (its id is the answer) has the same project, kind"
+        " and variables (secrets stay sealed, never shown). Only an active environment is"
+        " cloned: a locked or archived one is a 409, as is a name taken in the project.")),
 ]

@@ -205,3 +205,27 @@ def test_the_seed_query_parameters_of_the_counts() -> None:
         error(client.get("/deployments/count", headers=AUTH,
                          params={"statuses": ["failed", "nonsense"]}), 400, "bad_request")
         assert get(client, "/resources/count", includePreviewResources="true") == {"count": 1}
+
+
+def test_an_environment_is_cloned_with_its_variables() -> None:
+    with running() as client:
+        flow = Workflow(client)
+        env = f"/environments/{flow.environment}"
+        for body in ({"key": "MODE", "value": "prod"},
+                     {"key": "DB_PASSWORD", "value": SECRET, "isSecret": True}):
+            assert client.post(f"{env}/variables", headers=AUTH, json=body).status_code == 204
+        copy = post(client, f"{env}/clone", {"targetName": "staging"}, 201)["id"]
+        shown = get(client, f"/environments/{copy}")
+        assert (shown["name"], shown["projectId"], shown["kind"]) == (
+            "staging", flow.project, "production")
+        assert {v["key"]: v["value"] for v in shown["maskedVariables"]} == {
+            "MODE": "prod", "DB_PASSWORD": "****"}
+        error(client.post(f"{env}/clone", headers=AUTH, json={"targetName": "staging"}), 409,
+              "conflict")
+        error(client.post(f"{env}/clone", headers=AUTH, json={}), 422, "validation_failed",
+              {"targetName"})
+        post(client, f"{env}/lock", {})
+        error(client.post(f"{env}/clone", headers=AUTH, json={"targetName": "qa"}), 409,
+              "conflict")
+        assert get(client, "/environments/count", projectId=flow.project) == {"count": 2}
+

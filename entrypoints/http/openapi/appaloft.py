@@ -59,6 +59,8 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
     "CreateEnvironment": ("EnvironmentCreateRequest", {
         "projectId": "The project", **_NAME, "kind": "local, staging, production..."}),
     "RenameEnvironment": ("EnvironmentRenameRequest", _NAME),
+    "CloneEnvironment": ("EnvironmentCloneRequest", {
+        "targetName": "The new environment's name (1 to 100 characters), free in the project"}),
     "LockEnvironment": ("EnvironmentLockRequest", {"lockReason": "Why (optional)"}),
     "ArchiveEnvironment": ("EnvironmentArchiveRequest", {"archiveReason": "Why (optional)"}),
     "SetVariable": ("VariableSetRequest", {

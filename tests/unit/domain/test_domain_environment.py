@@ -163,3 +163,22 @@ def test_a_name_with_nothing_to_see_or_a_c1_control_is_refused(name: str) -> Non
                                   "\u2764\ufe0f", "\ud55c\uae00"])
 def test_invisible_characters_beside_visible_ones_are_kept(name: str) -> None:
     assert Environment.create(uuid4(), uuid4(), name, "staging", AT).name == name
+
+
+def test_a_clone_has_the_same_project_kind_and_variables_and_only_an_active_one_is_cloned(
+) -> None:
+    source = Environment.create(uuid4(), uuid4(), "production", "production", AT)
+    source.set_variable("MODE", "runtime", "prod", None, AT)
+    source.set_variable("DB_PASSWORD", "runtime", None, "sealed-bytes", AT)
+    copy = source.clone(uuid4(), "staging", AT)
+    assert (copy.project_id, copy.kind, copy.name) == (source.project_id, "production",
+                                                       "staging")
+    assert {k: (v["value"], v["sealed"]) for k, v in copy.variables.items()} == {
+        "runtime:MODE": ("prod", None), "runtime:DB_PASSWORD": (None, "sealed-bytes")}
+    source.lock("freeze", AT)
+    with pytest.raises(EnvironmentLockedError):
+        source.clone(uuid4(), "other", AT)
+    source.unlock(AT)
+    source.archive(None, AT)
+    with pytest.raises(EnvironmentArchivedError):
+        source.clone(uuid4(), "other", AT)
