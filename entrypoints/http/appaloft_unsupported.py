@@ -50,7 +50,6 @@ FEATURES = {
                           " Deployment's events",
     "deployment-prune": "a deployment's history is events and is never pruned here; its"
                         " logs and telemetry age out after DEPLOYMENT_TELEMETRY_RETENTION_DAYS",
-    "audit-export": "no audit export here: page GET /audit-events with its cursor",
     "audit-retention": "the audit is the event store itself: its events are never pruned,"
                        " archived or held here",
 }
@@ -99,8 +98,6 @@ _TABLE: list[tuple[str, str, str, str]] = [  # method, path, tag, feature
     ("POST", "/deployments/prune", DEPLOYMENT, "deployment-prune"),
     ("POST", "/deployments/logs/prune", DEPLOYMENT, "deployment-prune"),
     ("POST", "/deployments/{deploymentId}/archive", DEPLOYMENT, "deployment-archive"),
-    ("GET", "/audit-events/export", AUDIT, "audit-export"),
-    ("GET", "/audit-events/export-global", AUDIT, "audit-export"),
     ("POST", "/audit-events/prune", AUDIT, "audit-retention"),
     ("GET", "/audit-events/archives", AUDIT, "audit-retention"),
     ("POST", "/audit-events/archives", AUDIT, "audit-retention"),

@@ -46,6 +46,22 @@ EnvironmentFilter = Annotated[UUID | None, Meta(description="Only those of this 
 ResourceFilter = Annotated[UUID | None, Meta(description="Only those of this resource")]
 
 
+# RFC 3339 in UTC, as the seed's pattern: a date, a time to the minute or finer, then Z.
+MOMENT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z\Z"
+Instant = Annotated[str, Meta(pattern=MOMENT, extra_json_schema={"format": "date-time"})]
+
+
+def instant(text: str | None, name: str) -> datetime | None:
+    """An Instant query value as a datetime; a date that is none (02-30) is a 400 naming it."""
+    if text is None:
+        return None
+    head, _, fraction = text[:-1].partition(".")
+    try:  # more than microseconds of a fraction is cut, not refused
+        return datetime.fromisoformat(f"{head}.{(fraction or '0')[:6]}+00:00")
+    except ValueError:
+        raise ApiError(400, {name: ["is not a valid date-time"]}) from None
+
+
 class Query(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
     """An Appaloft query string: its fields are the documented parameters; any other is a 400,
     as on the house lists."""

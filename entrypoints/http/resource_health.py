@@ -22,7 +22,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from entrypoints.bootstrap import Services
-from entrypoints.http.appaloft_views import Query, answer, generated_at, read_query, run
+from entrypoints.http.appaloft_views import (
+    Instant,
+    Query,
+    answer,
+    generated_at,
+    instant,
+    read_query,
+    run,
+)
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.openapi.appaloft import RESOURCE, appaloft_op
@@ -41,10 +49,7 @@ _ID = "resourceId"
 POLL = 0.1  # seconds between looks for a live probe's answer (any admin process may take it)
 MAX_LIMIT = 720
 DEFAULT_WINDOW = timedelta(hours=24)
-# RFC 3339 in UTC, as the seed's pattern: a date, a time to the minute or finer, then Z.
-MOMENT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z\Z"
 Flag = Annotated[bool, Meta(description="true or false")]
-Instant = Annotated[str, Meta(pattern=MOMENT, extra_json_schema={"format": "date-time"})]
 
 
 class HealthQuery(Query):
@@ -67,16 +72,6 @@ class HistoryQuery(Query):
                                                                        name="window.to")
     limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT, description="At most this many, the"
                                " newest in the window (1 to 720, default 200)")] = 200
-
-
-def _moment(text: str | None, name: str) -> datetime | None:
-    if text is None:
-        return None
-    head, _, fraction = text[:-1].partition(".")
-    try:  # more than microseconds of a fraction is cut, not refused
-        return datetime.fromisoformat(f"{head}.{(fraction or '0')[:6]}+00:00")
-    except ValueError:
-        raise ApiError(400, {name: ["is not a valid date-time"]}) from None
 
 
 def _window_before(end: datetime) -> datetime:
@@ -131,8 +126,8 @@ async def history(request: Request) -> Response:
     resource_id = path_uuid(request, _ID)
     query = read_query(request, HistoryQuery)
     now = generated_at(request)
-    end = _moment(query.window_to, "window.to") or now
-    start = _moment(query.window_from, "window.from") or _window_before(end)
+    end = instant(query.window_to, "window.to") or now
+    start = instant(query.window_from, "window.from") or _window_before(end)
     if start > end:
         raise ApiError(400, {"window.from": ["is after window.to"]})
     svc = services(request)

@@ -229,3 +229,37 @@ def test_an_environment_is_cloned_with_its_variables() -> None:
               "conflict")
         assert get(client, "/environments/count", projectId=flow.project) == {"count": 2}
 
+
+def test_audit_export_for_one_aggregate_and_across_them() -> None:
+    with running() as client:
+        flow = Workflow(client)
+        flow.configure()
+        exported = get(client, "/audit-events/export", aggregateId=flow.resource, limit=2)
+        assert exported["schemaVersion"] == "audit-events.export/v1"
+        assert exported["aggregateId"] == flow.resource
+        assert [i["eventType"] for i in exported["items"]] == [
+            "edge.resource.created", "edge.resource.source_configured"]
+        assert (exported["itemCount"], exported["truncated"]) == (2, True)
+        assert exported["filters"] == {"eventType": None, "from": None, "to": None, "limit": 2}
+        whole = get(client, "/audit-events/export", aggregateId=flow.resource)
+        secret = whole["items"][-1]
+        assert (secret["payload"]["key"], secret["redactedFields"]) == ("API_KEY", ["value"])
+        assert not whole["truncated"]
+        start = whole["items"][1]["createdAt"].replace("+00:00", "Z")
+        later = get(client, "/audit-events/export", aggregateId=flow.resource,
+                    **{"from": start})["items"]
+        assert later == whole["items"][1:]  # two commands: two instants
+        window = {"from": "2000-01-01T00:00:00Z", "to": "2999-01-01T00:00Z"}
+        everything = get(client, "/audit-events/export-global", eventType="edge.project.created",
+                         **window)
+        assert everything["schemaVersion"] == "audit-events.export-global/v1"
+        assert [i["aggregateId"] for i in everything["items"]] == [flow.project]
+        assert everything["filters"]["aggregateId"] is None
+        error(client.get("/audit-events/export-global", headers=AUTH), 400, "bad_request")
+        error(client.get("/audit-events/export", headers=AUTH,
+                         params={"from": "2026-01-01T00:00:00+02:00"}), 400, "bad_request")
+        error(client.get("/audit-events/export", headers=AUTH,
+                         params={"from": "2026-02-01T00:00Z", "to": "2026-01-01T00:00Z"}),
+              400, "bad_request")
+        error(client.get("/audit-events/export", headers=AUTH,
+                         params={"eventType": "edge.nonsense"}), 400, "bad_request")

@@ -31,7 +31,7 @@ def test_every_operation_not_served_answers_501_naming_its_feature() -> None:
 def test_literal_segments_are_not_read_as_ids() -> None:
     with running() as client:
         for method, path in (("GET", "/resources/runtime-log-archives"),
-                             ("GET", "/audit-events/export"), ("POST", "/servers"),
+                             ("GET", "/audit-events/archives"), ("POST", "/servers"),
                              ("POST", "/deployments/prune")):
             error(client.request(method, path, headers=AUTH), 501, "not_implemented")
         # The served routes beside them still answer as they did.
