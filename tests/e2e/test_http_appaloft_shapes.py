@@ -133,8 +133,8 @@ def test_resource_source_and_runtime_profile_in_the_seed_shape() -> None:
             "id"] == flow.resource
 
 
-def test_one_secret_and_an_env_import() -> None:
-    with running() as client:
+def test_one_secret_and_an_env_import(any_url: str) -> None:
+    with running(any_url) as client:
         flow = Workflow(client)
         flow.configure()
         base = f"/resources/{flow.resource}"
@@ -207,8 +207,8 @@ def test_the_seed_query_parameters_of_the_counts() -> None:
         assert get(client, "/resources/count", includePreviewResources="true") == {"count": 1}
 
 
-def test_an_environment_is_cloned_with_its_variables() -> None:
-    with running() as client:
+def test_an_environment_is_cloned_with_its_variables(any_url: str) -> None:
+    with running(any_url) as client:
         flow = Workflow(client)
         env = f"/environments/{flow.environment}"
         for body in ({"key": "MODE", "value": "prod"},
