@@ -28,8 +28,9 @@ _NODES = ("servers are edge nodes: a node's agent enrolls itself with an enrollm
 FEATURES = {
     "server-registration": _NODES + "; nothing is registered or reached by host here",
     "server-lifecycle": _NODES + "; there is no rename, deactivation or delete-check here",
-    "server-connectivity": "the admin never connects to a server: its agent calls in, and GET"
-                           " /servers/{id} shows its nodeStatus and lastSeenAt",
+    "server-connectivity": "the admin never connects to a server, least of all one not"
+                           " enrolled: its agent calls in (POST /servers/{id}/connectivity-tests"
+                           " reports what an enrolled one's heartbeats say)",
     "ssh-credentials": "agents call the admin; it keeps no SSH credential for a server",
     "server-capacity": "server capacity is not inspected or pruned here (a node's metrics:"
                        " GET /api/v1/nodes/{id}/metrics)",
@@ -64,7 +65,6 @@ _TABLE: list[tuple[str, str, str, str]] = [  # method, path, tag, feature
     ("POST", "/servers/{serverId}/rename", SERVER, "server-lifecycle"),
     ("POST", "/servers/{serverId}/deactivate", SERVER, "server-lifecycle"),
     ("GET", "/servers/{serverId}/delete-check", SERVER, "server-lifecycle"),
-    ("POST", "/servers/{serverId}/connectivity-tests", SERVER, "server-connectivity"),
     ("POST", "/servers/{serverId}/credentials", SERVER, "ssh-credentials"),
     ("GET", "/servers/{serverId}/capacity", SERVER, "server-capacity"),
     ("POST", "/servers/{serverId}/capacity/prune", SERVER, "server-capacity"),

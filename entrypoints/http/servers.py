@@ -113,7 +113,34 @@ class ServerShowResponse(AppaloftShape):
     generated_at: Moment
 
 
-SHAPES = (ServerResponse, ServerListResponse, ServerShowResponse)
+_NOT_MEASURED = _d("Always 0: nothing is measured, the check reads what the agent last sent")
+
+
+class ConnectivityCheck(AppaloftShape):
+    name: Annotated[Literal["agent-reachable", "agent-healthy"], _d(
+        "agent-reachable: its heartbeats arrive; agent-healthy: it reports itself healthy")]
+    status: Literal["passed", "failed"]
+    message: str
+    duration_ms: Annotated[Literal[0], _NOT_MEASURED]
+    metadata: Annotated[dict[str, str], _d("lastSeenAt and nodeStatus as the admin knows them")]
+
+
+class ConnectivityTestResponse(AppaloftShape):
+    """What the server's agent last told the admin (the admin never connects to a server)"""
+
+    server_id: UUID
+    name: str
+    host: str
+    port: int
+    provider_key: Literal["edge-agent"]
+    checked_at: Moment
+    status: Annotated[Literal["healthy", "degraded", "unreachable"], _d(
+        "healthy: both checks pass; degraded: it is reached but reports itself unhealthy;"
+        " unreachable: its heartbeats stopped (the admin's sweep decides it)")]
+    checks: list[ConnectivityCheck]
+
+
+SHAPES = (ServerResponse, ServerListResponse, ServerShowResponse, ConnectivityTestResponse)
 
 
 def shape(node: NodeRecord) -> ServerResponse:
@@ -157,6 +184,28 @@ def _show(svc: Services, server_id: UUID, rollups: bool, now: datetime) -> Serve
                               generated_at=now)
 
 
+def _connectivity(svc: Services, server_id: UUID, now: datetime) -> ConnectivityTestResponse:
+    node = found(svc.fleet_reads.nodes.get(server_id), "server", server_id)
+    seen = "never" if node.last_seen_at is None else node.last_seen_at.isoformat()
+    metadata = {"lastSeenAt": "" if node.last_seen_at is None else seen,
+                "nodeStatus": str(node.status)}
+    reached = node.status != NodeStatus.UNREACHABLE
+    healthy = node.status == NodeStatus.HEALTHY
+    checks = [
+        ConnectivityCheck(name="agent-reachable", status="passed" if reached else "failed",
+                          message=f"last heartbeat: {seen}", duration_ms=0, metadata=metadata),
+        ConnectivityCheck(name="agent-healthy", status="passed" if healthy else "failed",
+                          message=f"the agent reports the node {node.status}", duration_ms=0,
+                          metadata=metadata),
+    ]
+    server = shape(node)
+    return ConnectivityTestResponse(
+        server_id=node.id, name=server.name, host=server.host, port=server.port,
+        provider_key="edge-agent", checked_at=now,
+        status="healthy" if healthy else "degraded" if reached else "unreachable",
+        checks=checks)
+
+
 index = _READS.index(LimitQuery, _list)
 count = _READS.count(NoQuery,
                      lambda svc, _: svc.fleet_reads.nodes.page(ListQuery(page_size=1)).total)
@@ -169,6 +218,13 @@ async def show(request: Request) -> Response:
                             generated_at(request)))
 
 
+async def connectivity_test(request: Request) -> Response:
+    server_id = path_uuid(request, "serverId")
+    read_query(request, NoQuery)
+    return answer(await run(_connectivity, services(request), server_id,
+                            generated_at(request)))
+
+
 ROUTES = [
     route("GET", "/servers", index, appaloft_op(
         SERVER, "List servers (enrolled nodes)", 200, "ServerList", (400,), query=LimitQuery,
@@ -178,4 +234,10 @@ ROUTES = [
     route("GET", "/servers/{serverId}", show, appaloft_op(
         SERVER, "Show a server with its rollups", 200, "ServerShow", (400, 404),
         query=ServerShowQuery)),
+    route("POST", "/servers/{serverId}/connectivity-tests", connectivity_test, appaloft_op(
+        SERVER, "Test a server's connectivity (from its agent's heartbeats)", 200,
+        "ConnectivityTest", (400, 404),
+        description="The admin never connects to a server: its agent calls in. The checks say"
+        " whether its heartbeats arrive and whether it reports itself healthy, as the admin"
+        " last heard; no body is read.")),
 ]

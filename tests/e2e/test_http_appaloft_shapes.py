@@ -263,3 +263,24 @@ def test_audit_export_for_one_aggregate_and_across_them() -> None:
               400, "bad_request")
         error(client.get("/audit-events/export", headers=AUTH,
                          params={"eventType": "edge.nonsense"}), 400, "bad_request")
+
+
+def test_a_server_connectivity_test_reads_its_agents_heartbeats() -> None:
+    with running() as client:
+        node, token = Workflow(client).node()
+        path = f"/servers/{node}/connectivity-tests"
+        tested = post(client, path)
+        assert (tested["serverId"], tested["status"], tested["providerKey"]) == (
+            node, "healthy", "edge-agent")
+        assert [(c["name"], c["status"]) for c in tested["checks"]] == [
+            ("agent-reachable", "passed"), ("agent-healthy", "passed")]
+        beat = client.post("/agent/v1/heartbeat", headers=token, json={"status": "unhealthy"})
+        assert beat.status_code == 200, beat.text
+        degraded = post(client, path)
+        assert degraded["status"] == "degraded"
+        assert degraded["checks"][1]["metadata"]["nodeStatus"] == "unhealthy"
+        assert degraded["checks"][0]["metadata"]["lastSeenAt"]
+        error(client.post(f"/servers/{MISSING}/connectivity-tests", headers=AUTH), 404,
+              "not_found")
+        error(client.post("/servers/connectivity-tests", headers=AUTH, json={}), 501,
+              "not_implemented")
