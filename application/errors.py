@@ -22,6 +22,15 @@ class UnauthorizedError(DomainError):
     """A credential (enrollment key, agent token) was not recognised."""
 
 
+class NotSupportedError(DomainError):
+    """Valid for the API the request follows, but it needs a feature this service does not
+    have (`feature` names it, e.g. builds)."""
+
+    def __init__(self, message: str, feature: str) -> None:
+        super().__init__(message)
+        self.feature = feature
+
+
 class SecretUnavailableError(DomainError):
     """A sealed value the operation needs does not open: its key is missing from this process
     (logged and counted where it failed)."""

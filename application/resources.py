@@ -28,6 +28,7 @@ from application.environments import (
     live_environment,
     sealed_or_plain,
 )
+from application.errors import NotSupportedError
 from application.ports import SecretBox
 from application.projects import AppaloftBody, live_project
 from application.write_path import UnitOfWork, WritePath
@@ -48,6 +49,7 @@ from domain.resource_snapshot import ResourceSnapshot
 from domain.shared import InvalidValueError
 from domain.variables import ImportAction
 
+IMAGE_SOURCE = "docker-image"
 ResourceName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
 Image = Annotated[str, Meta(min_length=1, max_length=MAX_IMAGE)]
 Command = Annotated[str, Meta(min_length=1, max_length=MAX_COMMAND)]
@@ -67,12 +69,19 @@ class CreateResource(AppaloftBody):
     description: Annotated[str, Meta(max_length=MAX_DESCRIPTION)] = ""
 
 
+SourceKey = Annotated[str, Meta(min_length=1, max_length=100)]
+
+
 class Source(AppaloftBody):
-    """A container image here (Appaloft's other kinds need builds this platform does not do)."""
+    """A container image here. Appaloft's other kinds (a folder, a repository...) need builds
+    this platform does not do: they are decoded, to be refused as such (501), not as bad
+    input; so are the fields only they use (baseDirectory, metadata)."""
 
     locator: Image
-    kind: Literal["docker-image"] = "docker-image"
+    kind: Annotated[str, Meta(min_length=1, max_length=64)] = IMAGE_SOURCE
     display_name: Label | None = None
+    base_directory: Label | None = None
+    metadata: Annotated[dict[SourceKey, Label], Meta(max_length=32)] | None = None
 
 
 class ConfigureSource(AppaloftBody):
@@ -263,8 +272,18 @@ class Resources:
         return self.writes.run(decide)
 
     def configure_source(self, resource_id: UUID, cmd: ConfigureSource) -> UUID:
+        source = cmd.source
+        if source.kind != IMAGE_SOURCE:
+            raise NotSupportedError(
+                f"a {source.kind} source needs a build, and nothing is built here: configure a"
+                f" container image (kind {IMAGE_SOURCE})", "builds")
+        for name, value in (("baseDirectory", source.base_directory),
+                            ("metadata", source.metadata)):
+            if value is not None:
+                raise InvalidValueError("an image source has none (nothing is kept of it)",
+                                        f"source.{name}")
         return self._change(resource_id,
-                            lambda r, now: r.configure_source(cmd.source.locator, now))
+                            lambda r, now: r.configure_source(source.locator, now))
 
     def configure_runtime(self, resource_id: UUID, cmd: ConfigureRuntimeProfile) -> UUID:
         profile = cmd.runtime_profile

@@ -15,6 +15,7 @@ from application.errors import (
     ConflictError,
     ForbiddenError,
     NotFoundError,
+    NotSupportedError,
     ReadModelLagError,
     SecretUnavailableError,
     UnauthorizedError,
@@ -106,6 +107,8 @@ def _field_details(exc: DomainError, default_field: str = "base") -> dict[str, l
 
 
 def domain_status(exc: DomainError) -> int:
+    if isinstance(exc, NotSupportedError):
+        return 501
     if isinstance(exc, NotFoundError | GoneError):
         return 404
     if isinstance(exc, UnauthorizedError):
@@ -125,7 +128,9 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     status = domain_status(exc)
     details = None if status == 404 else _field_details(exc)
-    message = exc.message if status in (401, 403, 404, 409, 503) else None
+    if isinstance(exc, NotSupportedError):
+        details = {"feature": [exc.feature]}
+    message = exc.message if status in (401, 403, 404, 409, 501, 503) else None
     return error_response(request, status, details, message)
 
 

@@ -284,3 +284,22 @@ def test_a_server_connectivity_test_reads_its_agents_heartbeats() -> None:
               "not_found")
         error(client.post("/servers/connectivity-tests", headers=AUTH, json={}), 501,
               "not_implemented")
+
+
+def test_a_source_that_needs_a_build_is_not_supported_rather_than_invalid() -> None:
+    with running() as client:
+        flow = Workflow(client)
+        path = f"/resources/{flow.resource}/source"
+        seed_example = {"source": {"kind": "local-folder", "locator": "./apps/web",
+                                   "displayName": "Web console", "baseDirectory": ".",
+                                   "metadata": {"framework": "sveltekit"}},
+                        "idempotencyKey": "configure-source-res-web-console"}
+        refused = client.post(path, headers=AUTH, json=seed_example)
+        assert error(refused, 501, "not_implemented", {"feature"}) == {"feature": ["builds"]}
+        assert "nothing is built here" in refused.json()["error"]["message"]
+        assert get(client, f"/resources/{flow.resource}")["source"]["locator"] is None
+        error(client.post(path, headers=AUTH, json={"source": {
+            "locator": "busybox:1.36", "baseDirectory": "."}}), 422, "validation_failed",
+            {"source.baseDirectory"})
+        post(client, path, {"source": {"kind": "docker-image", "locator": "busybox:1.36"}})
+        assert get(client, f"/resources/{flow.resource}")["source"]["locator"] == "busybox:1.36"

@@ -72,8 +72,9 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
         "projectId": "The project", "environmentId": "An environment of that project",
         **_NAME, "kind": "application", "description": "Free text"}),
     "ConfigureSource": ("ResourceSourceRequest", {
-        "source": "{locator: an image reference}", "idempotencyKey": "Accepted; the command"
-        " is idempotent by value"}),
+        "source": "{locator: an image reference, kind: docker-image (any other is a 501:"
+        " builds), displayName}", "idempotencyKey": "Accepted; the command is idempotent by"
+        " value"}),
     "ConfigureRuntimeProfile": ("ResourceRuntimeProfileRequest", {
         "runtimeProfile": "{command, args}"}),
     "ConfigureNetworkProfile": ("ResourceNetworkProfileRequest", {
