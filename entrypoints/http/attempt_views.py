@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from domain.deployment_attempt import AttemptStatus
+from domain.deployment_attempt import ACTIVE, AttemptStatus
 from domain.shared import node_name, node_vpn_hostname
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import AppaloftShape, Query, found
-from entrypoints.http.attempt_readiness import readiness
+from entrypoints.http.attempt_readiness import RecoveryReadinessResponse, readiness
 from entrypoints.http.attempt_snapshot import (
     EnvironmentSnapshot,
     RuntimePlan,
@@ -130,6 +130,7 @@ class Snapshot(AppaloftShape):
     dependency_bindings: Annotated[None, _d("No dependency bindings here: null")]
 
 
+NextStep = Literal["logs", "cancel", "retry", "redeploy", "rollback"]
 FailureSource = Literal["edge-admin", "edge-agent"]
 
 
@@ -185,7 +186,9 @@ class DeploymentShowResponse(AppaloftShape):
     timeline: Timeline | None
     latest_failure: Failure | None
     recovery_summary: RecoverySummary | None
-    next_actions: list[str]
+    next_actions: Annotated[list[NextStep], _d(
+        "logs always; cancel while it is active; retry, redeploy and rollback when its recovery"
+        " readiness allows them (ours beyond logs: the seed shows that one only)")]
     section_errors: list[str]
     generated_at: Moment
 
@@ -232,6 +235,16 @@ def _context(svc: Services, attempt: AttemptRecord) -> dict[str, Any]:
     }
 
 
+def _next_steps(attempt: AttemptRecord, ready: RecoveryReadinessResponse) -> list[NextStep]:
+    steps: list[NextStep] = ["logs"]
+    if attempt.status in ACTIVE:
+        steps.append("cancel")
+    allowed: list[tuple[NextStep, bool]] = [
+        ("retry", ready.retryable), ("redeploy", ready.redeployable),
+        ("rollback", ready.rollback_ready)]
+    return steps + [step for step, ok in allowed if ok]
+
+
 def show(svc: Services, deployment_id: UUID, include: DeploymentShowQuery,
          now: datetime) -> DeploymentShowResponse:
     attempt = found(svc.resource_reads.attempts.get(deployment_id), "deployment", deployment_id)
@@ -266,4 +279,4 @@ def show(svc: Services, deployment_id: UUID, include: DeploymentShowQuery,
         if include.include_timeline else None,
         latest_failure=failure if include.include_latest_failure else None,
         recovery_summary=summary if include.include_recovery_summary else None,
-        next_actions=[], section_errors=[], generated_at=now)
+        next_actions=_next_steps(attempt, ready), section_errors=[], generated_at=now)

@@ -42,7 +42,9 @@ def test_recovery_reasons_name_what_blocks_and_whether_waiting_clears_it() -> No
         assert (candidate["deploymentId"], candidate["artifactSummary"],
                 candidate["environmentSnapshotId"], candidate["runtimeTargetSummary"]) == (
             first, "busybox:1.36", first, f"node-{node}")
+        assert flow.show(second)["nextActions"] == ["logs", "cancel"]
         flow.report(token, second, "error")
+        assert flow.show(second)["nextActions"] == ["logs", "retry", "redeploy", "rollback"]
         post(flow.client, f"/environments/{flow.environment}/lock", {})
         locked = get(flow.client, f"/deployments/{second}/recovery-readiness",
                      resourceId=flow.resource)
