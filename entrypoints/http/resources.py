@@ -51,6 +51,12 @@ from entrypoints.http.openapi.appaloft import (
     RESOURCE,
     appaloft_op,
 )
+from entrypoints.http.resource_profile_views import (
+    RuntimeProfileView,
+    SourceView,
+    runtime_view,
+    source_view,
+)
 from entrypoints.http.routing import route
 from entrypoints.http.runtime_control_views import RuntimeControlAttemptResponse
 from entrypoints.http.serializers import Moment, described
@@ -123,43 +129,6 @@ class ResourceListResponse(AppaloftShape):
     items: list[ResourceListItem]
 
 
-_NoGit = _d("Images, not repositories, are deployed here: null")
-_NoBuild = _d("Nothing is built here (the image runs as it is): null")
-
-
-class SourceView(AppaloftShape):
-    kind: Literal["docker-image"]
-    locator: Annotated[str | None, _d("The image reference; null until configured")]
-    display_name: Annotated[str | None, _d("The image reference")]
-    source_binding_fingerprint: Annotated[None, _NoGit]
-    git_ref: Annotated[None, _NoGit]
-    commit_sha: Annotated[None, _NoGit]
-    base_directory: Annotated[None, _NoGit]
-    original_locator: Annotated[str | None, _d("The image reference as configured")]
-    repository_id: Annotated[None, _NoGit]
-    repository_full_name: Annotated[None, _NoGit]
-    default_branch: Annotated[None, _NoGit]
-    image_name: str | None
-    image_tag: str | None
-    image_digest: Annotated[str | None, _d("The digest when the reference names one")]
-    metadata: Annotated[dict[str, str], _d("Always empty here")]
-
-
-class RuntimeProfileView(AppaloftShape):
-    strategy: Literal["docker-container"]
-    install_command: Annotated[None, _NoBuild]
-    build_command: Annotated[None, _NoBuild]
-    start_command: Annotated[str | None, _d("Entrypoint; null keeps the image's")]
-    runtime_name: Annotated[str, _d("The container's service name: the resource's slug")]
-    publish_directory: Annotated[None, _NoBuild]
-    dockerfile_path: Annotated[None, _NoBuild]
-    docker_compose_file_path: Annotated[None, _NoBuild]
-    build_target: Annotated[None, _NoBuild]
-    health_check_path: Annotated[str | None, _d("The HTTP health check's path; null: none")]
-    health_check: Annotated[HealthPolicyView, _d("The health policy (as healthPolicy)")]
-    args: Annotated[list[str], _d("Ours: the command's arguments")]
-
-
 class RollbackPolicyView(AppaloftShape):
     automatic: Annotated[bool, _d("A failed attempt is rolled back to the last healthy one"
                                   " (ours: the seed names no such setting)")]
@@ -216,29 +185,6 @@ def _summary(record: ResourceRecord, last: AttemptRecord | None) -> dict[str, An
             "last_deployment_status": None if last is None else str(last.status)}
 
 
-def _source(image: str | None) -> SourceView:
-    name, tag, digest = image, None, None
-    if image is not None and "@" in image:
-        name, digest = image.split("@", 1)
-    elif image is not None and ":" in image.rsplit("/", 1)[-1]:
-        name, tag = image.rsplit(":", 1)
-    return SourceView(
-        kind="docker-image", locator=image, display_name=image, source_binding_fingerprint=None,
-        git_ref=None, commit_sha=None, base_directory=None, original_locator=image,
-        repository_id=None, repository_full_name=None, default_branch=None, image_name=name,
-        image_tag=tag, image_digest=digest, metadata={})
-
-
-def _runtime(record: ResourceRecord, health: HealthPolicyView) -> RuntimeProfileView:
-    checked = health.enabled and health.type == "http"
-    return RuntimeProfileView(
-        strategy="docker-container", install_command=None, build_command=None,
-        start_command=record.command, runtime_name=record.slug, publish_directory=None,
-        dockerfile_path=None, docker_compose_file_path=None, build_target=None,
-        health_check_path=health.http.path if checked else None, health_check=health,
-        args=json.loads(record.args))
-
-
 def _list(svc: Services, query: ResourceListQuery) -> ResourceListResponse:
     reads = svc.resource_reads
     return ResourceListResponse(items=[
@@ -261,8 +207,8 @@ def _show(reads: ResourceReads, resource_id: UUID, include: ResourceShowQuery,
     health = health_view(json.loads(record.health))
     return ResourceShowResponse(
         schema_version="resources.show/v1", resource=ResourceSummary(**_summary(record, last)),
-        source=_source(record.image), auto_deploy_policy=None,
-        runtime_profile=_runtime(record, health),
+        source=source_view(record.image), auto_deploy_policy=None,
+        runtime_profile=runtime_view(record, health),
         network_profile=_network(record), access_profile=None,
         health_policy=health,
         rollback_policy=RollbackPolicyView(automatic=record.automatic_rollback),
