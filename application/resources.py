@@ -74,7 +74,7 @@ SourceKey = Annotated[str, Meta(min_length=1, max_length=100)]
 
 class Source(AppaloftBody):
     """A container image here. Appaloft's other kinds (a folder, a repository...) need builds
-    this platform does not do: they are decoded, to be refused as such (501), not as bad
+    this platform does not do: they are decoded, to be refused as such (403), not as bad
     input; so are the fields only they use (baseDirectory, metadata)."""
 
     locator: Image

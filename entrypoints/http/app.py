@@ -122,7 +122,7 @@ API_MODULES = (
     apps,
     app_hosting,
     # Appaloft (issue 17) at the seed's root paths; Mengi's /deployments/app-hosting first,
-    # then the operations not served (501), before any served route could read a literal
+    # then the operations not served (403), before any served route could read a literal
     # segment of theirs as an id.
     appaloft_unsupported,
     projects,

@@ -1,6 +1,8 @@
 """The Appaloft operations under the prefixes we serve that this service does not do: each
-answers 501 `not_implemented` in the house error envelope, naming the feature it needs
-(`details.feature`) and what to use instead, whatever its ids and body.
+answers 403 `forbidden` in the house error envelope, naming the feature it needs
+(`details.feature`) and what to use instead, whatever its ids and body: a 4xx, as a feature
+switched off by configuration is, since a 5xx reads as the server failing (monitors alert on it,
+clients retry it).
 
 Before, such a request got whatever the route table happened to give it: 404 "Resource not
 found" (as for an unknown id), 405 (POST /servers), or a 400 about a path id that is not a UUID
@@ -121,15 +123,15 @@ def unsupported(method: str, path: str, feature: str) -> Endpoint:
     message = f"not supported here ({feature}): {FEATURES[feature]}"
 
     async def endpoint(request: Request) -> Response:
-        raise ApiError(501, {"feature": [feature]}, message)
+        raise ApiError(403, {"feature": [feature]}, message)
 
     return named(endpoint, __name__, _name(method, path))
 
 
 def _route(method: str, path: str, tag: str, feature: str) -> DocumentedRoute:
     return route(method, path, unsupported(method, path, feature), Op(
-        tag, f"Not served: {feature}", 501, None, (501,), flat=True,
-        description=f"501 not_implemented, details.feature `{feature}`: {FEATURES[feature]}."))
+        tag, f"Not served: {feature}", 403, None, (403,), flat=True,
+        description=f"403 forbidden, details.feature `{feature}`: {FEATURES[feature]}."))
 
 
 ROUTES = [_route(*row) for row in _TABLE]

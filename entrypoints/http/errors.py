@@ -107,8 +107,8 @@ def _field_details(exc: DomainError, default_field: str = "base") -> dict[str, l
 
 
 def domain_status(exc: DomainError) -> int:
-    if isinstance(exc, NotSupportedError):
-        return 501
+    if isinstance(exc, NotSupportedError):  # a feature this service does not have: a 4xx,
+        return 403  # as a switched-off one is (a 5xx would read as the server failing)
     if isinstance(exc, NotFoundError | GoneError):
         return 404
     if isinstance(exc, UnauthorizedError):
@@ -130,7 +130,7 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
     details = None if status == 404 else _field_details(exc)
     if isinstance(exc, NotSupportedError):
         details = {"feature": [exc.feature]}
-    message = exc.message if status in (401, 403, 404, 409, 501, 503) else None
+    message = exc.message if status in (401, 403, 404, 409, 503) else None
     return error_response(request, status, details, message)
 
 

@@ -266,9 +266,9 @@ ROUTES = [
         RESOURCE, "Archive a resource", 200, ID_DATA, (400, *COMMAND_ERRORS))),
     route("POST", "/resources/{resourceId}/source", configure_source, appaloft_op(
         RESOURCE, "Configure the source (a container image)", 200, ID_DATA,
-        (400, *COMMAND_ERRORS, 501), body=ConfigureSource,
-        description="Any kind but docker-image (a folder, a repository...) needs a build: 501"
-        " not_implemented, details.feature builds, nothing recorded. An image source takes no"
+        (400, 403, *COMMAND_ERRORS), body=ConfigureSource,
+        description="Any kind but docker-image (a folder, a repository...) needs a build: 403"
+        " forbidden, details.feature builds, nothing recorded. An image source takes no"
         " baseDirectory or metadata (422).")),
     route("POST", "/resources/{resourceId}/runtime-profile", configure_runtime, appaloft_op(
         RESOURCE, "Configure the command and arguments", 200, ID_DATA, (400, *COMMAND_ERRORS),

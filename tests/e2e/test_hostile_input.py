@@ -12,7 +12,6 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from entrypoints.http import appaloft_unsupported
 from tests.e2e.test_http_support import AUTH, error, issue_key, running, services_of
 
 pytestmark = pytest.mark.e2e
@@ -226,9 +225,8 @@ def test_no_route_answers_500_to_hostile_input(any_url: str,
         client.post("/api/v1/apps", headers=AUTH, json={"name": "game"})
         node, token = agent_node(client)
         appaloft = appaloft_ids(client)
-        # The operations not served answer 501 whatever they are sent (their own test).
         routes = [r for r in client.app.routes  # type: ignore[attr-defined]
-                  if isinstance(r, Route) and r not in appaloft_unsupported.ROUTES]
+                  if isinstance(r, Route)]
         failures: list[tuple[str, str, object, int]] = []
         for route in routes:
             path = concrete(route.path, node, appaloft)

@@ -284,8 +284,8 @@ def test_a_server_connectivity_test_reads_its_agents_heartbeats() -> None:
         assert degraded["checks"][0]["metadata"]["lastSeenAt"]
         error(client.post(f"/servers/{MISSING}/connectivity-tests", headers=AUTH), 404,
               "not_found")
-        error(client.post("/servers/connectivity-tests", headers=AUTH, json={}), 501,
-              "not_implemented")
+        error(client.post("/servers/connectivity-tests", headers=AUTH, json={}), 403,
+              "forbidden")
 
 
 def test_a_source_that_needs_a_build_is_not_supported_rather_than_invalid() -> None:
@@ -297,7 +297,7 @@ def test_a_source_that_needs_a_build_is_not_supported_rather_than_invalid() -> N
                                    "metadata": {"framework": "sveltekit"}},
                         "idempotencyKey": "configure-source-res-web-console"}
         refused = client.post(path, headers=AUTH, json=seed_example)
-        assert error(refused, 501, "not_implemented", {"feature"}) == {"feature": ["builds"]}
+        assert error(refused, 403, "forbidden", {"feature"}) == {"feature": ["builds"]}
         assert "nothing is built here" in refused.json()["error"]["message"]
         assert get(client, f"/resources/{flow.resource}")["source"]["locator"] is None
         error(client.post(path, headers=AUTH, json={"source": {

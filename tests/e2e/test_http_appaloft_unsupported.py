@@ -1,4 +1,4 @@
-"""Appaloft operations this service does not do answer 501 `not_implemented`, documented, in
+"""Appaloft operations this service does not do answer 403 `forbidden`, documented, in
 the house envelope naming the feature (README "Resources (Appaloft)"), whatever their ids and
 body: never a 404 as for an unknown id, a 405, or a 400 about an id that is not one."""
 
@@ -15,14 +15,14 @@ from tests.e2e.test_http_support import AUTH, error, running
 pytestmark = pytest.mark.e2e
 
 
-def test_every_operation_not_served_answers_501_naming_its_feature() -> None:
+def test_every_operation_not_served_answers_403_naming_its_feature() -> None:
     with running() as client:
         flow = Workflow(client)  # real ids too: a known resource is no reason to serve it
         for route in ROUTES:
             path = re.sub(r"\{resourceId\}", flow.resource, route.path)
             path = re.sub(r"\{[^}]+\}", "anything", path)
             response = client.request(route.method, path, headers=AUTH, json={"a": 1})
-            details = error(response, 501, "not_implemented")
+            details = error(response, 403, "forbidden")
             [feature] = details["feature"]
             assert feature in FEATURES, route.path
             assert FEATURES[feature] in response.json()["error"]["message"]
@@ -33,7 +33,7 @@ def test_literal_segments_are_not_read_as_ids() -> None:
         for method, path in (("GET", "/resources/runtime-log-archives"),
                              ("GET", "/audit-events/archives"), ("POST", "/servers"),
                              ("POST", "/deployments/prune")):
-            error(client.request(method, path, headers=AUTH), 501, "not_implemented")
+            error(client.request(method, path, headers=AUTH), 403, "forbidden")
         # The served routes beside them still answer as they did.
         error(client.get("/resources/not-a-uuid", headers=AUTH), 400, "bad_request")
         assert client.get("/servers", headers=AUTH).status_code == 200

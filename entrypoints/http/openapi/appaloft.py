@@ -26,7 +26,7 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "deploymentId": (UUID_S, "Deployment (attempt) id"),
     "auditEventId": (UUID_S, "Audit event id: the catalog message id"),
     "key": ({**STR, "minLength": 1, "maxLength": 128}, "Variable key"),
-    # The seed's ids of what this service does not have (its operations answer 501).
+    # The seed's ids of what this service does not have (its operations answer 403).
     **{name: ({**STR, "minLength": 1}, f"{what} id (not served here)") for name, what in (
         ("policyId", "Capacity policy"), ("otherEnvironmentId", "Environment"),
         ("archiveId", "Archive"), ("attachmentId", "Storage attachment"),
@@ -72,7 +72,7 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
         "projectId": "The project", "environmentId": "An environment of that project",
         **_NAME, "kind": "application", "description": "Free text"}),
     "ConfigureSource": ("ResourceSourceRequest", {
-        "source": "{locator: an image reference, kind: docker-image (any other is a 501:"
+        "source": "{locator: an image reference, kind: docker-image (any other is a 403:"
         " builds), displayName}", "idempotencyKey": "Accepted; the command is idempotent by"
         " value"}),
     "ConfigureRuntimeProfile": ("ResourceRuntimeProfileRequest", {

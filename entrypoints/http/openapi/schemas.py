@@ -97,13 +97,13 @@ ERRORS: dict[int, tuple[str, str, str, str]] = {
           "Malformed path or query parameter, or a body that is not a JSON object"),
     401: ("Unauthorized", "unauthorized", "Missing or invalid credentials",
           "Missing or unknown bearer token"),
-    403: ("Forbidden", "forbidden", "Insufficient permissions", "Switched off by configuration"),
+    403: ("Forbidden", "forbidden", "Insufficient permissions",
+          "Switched off by configuration, or a feature this service does not have"
+          " (details.feature names it)"),
     404: ("NotFound", "not_found", "Resource not found", "The addressed resource does not exist"),
     409: ("Conflict", "conflict", "Resource already exists",
           "The name is taken or the resource is in a conflicting state"),
     422: ("ValidationFailed", "validation_failed", "Validation failed", "The body is invalid"),
-    501: ("NotImplemented", "not_implemented", "Not implemented",
-          "A seed operation this service does not serve: details.feature names what it needs"),
     503: ("ServiceUnavailable", "service_unavailable", "Downstream dependency unreachable",
           "A dependency is unreachable or the read model did not catch up in time"),
 }
