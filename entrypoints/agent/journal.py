@@ -7,6 +7,7 @@ was running (reported as interrupted, never re-run) and which results it still o
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
@@ -57,9 +58,12 @@ class Journal:
 
         Called twice per command (by the child before it runs, by the agent after the spawn as
         a fallback): the second call must not truncate a file the command may already be
-        reading, or a crash then would find it empty."""
+        reading, or a crash then would find it empty. A disk that takes nothing (full) costs
+        only that clean-up after a crash: raised, it reported a running command as never
+        started (127) and left it unwatched."""
         if self.pgid(exec_id) != pgid:
-            self._path(exec_id, ".pid").write_text(f"{pgid}\n")
+            with contextlib.suppress(OSError):
+                self._path(exec_id, ".pid").write_text(f"{pgid}\n")
 
     def pgid(self, exec_id: UUID) -> int | None:
         try:

@@ -69,10 +69,12 @@ class WorkLoop:
         # may answer with it again (looked at before the registration that clears it): it is
         # not run a second time.
         self.update_request: UUID | None = None
+        # Executions handed out that the journal could not take (a full disk), said once each.
+        self.unjournaled: set[UUID] = set()
 
     async def run(self) -> None:
         if self.journal is not None:
-            self.journal.prepare()
+            prepare(self.journal)
             self._recover(self.journal)
         try:
             await self._poll()
@@ -132,7 +134,7 @@ class WorkLoop:
         takes that node's; what still runs for the node it left reports from its own."""
         if self.journals is not None and (self.journal is None or session.node_id != self.node):
             self.node, self.journal = session.node_id, self.journals(session.node_id)
-            self.journal.prepare()
+            prepare(self.journal)
             self._recover(self.journal)
         assert self.journal is not None
         return self.journal
@@ -160,8 +162,19 @@ class WorkLoop:
     def _start(self, assignment: Assignment, journal: Journal) -> bool:
         if self.updating:
             return False  # not journaled: the admin hands it out again to the updated agent
-        if not journal.accept(assignment):
-            return False  # already held: a repeated hand-out
+        try:
+            if not journal.accept(assignment):
+                return False  # already held: a repeated hand-out
+        except OSError as exc:
+            # Unjournaled it is not run: a crash would leave it unknown to the next start,
+            # which could not report it. Not held, it is handed out again (its due time, 2 s)
+            # until there is room. The agent used to exit here with a traceback.
+            if assignment.id not in self.unjournaled:
+                self.unjournaled.add(assignment.id)
+                log.error("cannot journal execution %s (%s); it runs once the journal can "
+                          "take it", assignment.id, exc)
+            return False
+        self.unjournaled.discard(assignment.id)
         log.info("running execution %s of command %s", assignment.id, assignment.command_id)
         self.link.counters["commands.enqueued_total"] += 1
         self._spawn(self._execute(assignment, journal))
@@ -178,10 +191,11 @@ class WorkLoop:
             exit_code, output = 127, f"[edge-agent] could not run the command: {exc}"
         finally:
             self.running.pop(assignment.id, None)
-        journal.finish(assignment.id, Result(exit_code=exit_code, output=output))
+        result = Result(exit_code=exit_code, output=output)
+        keep(journal, assignment.id, result)
         self.link.counters["commands.completed_total"] += 1
         log.info("execution %s ended with exit code %d", assignment.id, exit_code)
-        await self._report(assignment.id, Result(exit_code=exit_code, output=output), journal)
+        await self._report(assignment.id, result, journal)
 
     def _recover(self, journal: Journal) -> None:
         """Entries left by an earlier run: finish the interrupted ones, then report them all."""
@@ -292,8 +306,29 @@ def interrupted(journal: Journal, output_limit: int) -> list[tuple[UUID, Result]
             partial = read_output(journal.output_path(exec_id),
                                   output_limit - len(INTERRUPTED_NOTE))
             result = Result(exit_code=INTERRUPTED, output=partial + INTERRUPTED_NOTE)
-            journal.finish(exec_id, result)
+            keep(journal, exec_id, result)
             log.warning("execution %s was interrupted by an agent restart; reporting it",
                         exec_id)
         found.append((exec_id, result))
     return found
+
+
+def prepare(journal: Journal) -> None:
+    """A journal folder that cannot be made (a full disk) leaves the agent polling: what it is
+    handed cannot be journaled, so waits (see WorkLoop._start), instead of the agent exiting."""
+    try:
+        journal.prepare()
+    except OSError as exc:
+        log.error("cannot make the execution journal %s (%s)", journal.directory, exc)
+
+
+def keep(journal: Journal, exec_id: UUID, result: Result) -> None:
+    """Journals a result before it is reported. One the disk will not take (full) is reported
+    from memory all the same: it used to end the task, and the result never reached the admin
+    (the execution stayed `sent` for as long as the agent ran)."""
+    try:
+        journal.finish(exec_id, result)
+    except OSError as exc:
+        log.error("cannot journal the result of execution %s (%s); reporting it from memory "
+                  "(should the agent stop before the admin has it, it is reported interrupted)",
+                  exec_id, exc)

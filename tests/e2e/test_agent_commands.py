@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -214,6 +216,43 @@ def test_work_of_an_agent_that_never_comes_back_expires(agents: Agents) -> None:
     events = admin.data(admin.http.get("/api/v1/events", params={
         "type": "edge.command_execution.expired", "subject_id": row["id"]}))
     assert "node unreachable" in events[0]["data"]["reason"]
+
+
+def test_a_disk_that_takes_no_journal_neither_stops_the_agent_nor_loses_a_result(
+    agents: Agents,
+) -> None:
+    """The agent's disk refusing writes, as a full one does (ENOSPC), made real here by a limit
+    on the size of the files the agent may write (RLIMIT_FSIZE: its writes fail with EFBIG).
+    Reproduced with a full tmpfs under --state-dir: the agent exited with a traceback when
+    handed a command, and a result it could not journal was never reported."""
+    admin = agents.admin
+    cluster, key = admin.new_cluster()
+    agent = start(agents, "j", key)
+    [node] = agents.healthy(cluster, 1)
+    target = {"type": "nodes", "node_ids": [node]}
+    _, hard = resource.prlimit(agent.pid, resource.RLIMIT_FSIZE)
+    try:
+        # Handed out while nothing can be journaled: not run (a crash would leave it unknown to
+        # the next start), not lost either: it runs once the journal takes it.
+        resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (0, hard))
+        waiting = command(admin, "echo ran", target)
+        sent(agents, waiting)
+        time.sleep(2)  # the hand-out and its repeat (2 s) meet the refusing disk
+        assert agent.poll() is None
+        resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (hard, hard))
+        [row] = ended(agents, waiting, 1).values()
+        assert row["status"] == "completed" and row["output"] == "ran\n"
+        # The disk refuses the result once the command ran (the command fills it, here it
+        # lowers the agent's limit): the result is reported all the same.
+        fill = (f'{sys.executable} -c "import resource as r; '
+                f'r.prlimit($PPID, r.RLIMIT_FSIZE, (0, r.RLIM_INFINITY))"; echo filled')
+        filling = command(admin, fill, target)
+        [row] = ended(agents, filling, 1).values()
+        assert row["status"] == "completed" and row["output"] == "filled\n"
+        assert agent.poll() is None
+    finally:
+        if agent.poll() is None:
+            resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (hard, hard))
 
 
 def test_self_update_re_executes_the_agent_with_its_new_version(agents: Agents) -> None:

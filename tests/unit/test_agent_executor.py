@@ -197,3 +197,15 @@ def test_the_process_group_is_journaled_before_the_command_runs(tmp_path: Path) 
         recorded, shell = seen.read_text().split()
         assert recorded == shell
         pid_path.unlink()
+
+
+def test_a_process_group_the_disk_will_not_take_does_not_fail_the_command(tmp_path: Path) -> None:
+    """On a full disk the record of the command's group could not be written: the error was
+    taken for the command not starting (127) while it ran on, unwatched."""
+    journal = Journal(tmp_path / "journal")
+    journal.prepare()
+    job = assignment("echo ran")
+    (tmp_path / "journal" / f"{job.id}.pid").mkdir()  # a write there fails, as on a full disk
+    execution = Execution(job, journal.output_path(job.id), 65_536,
+                          on_spawn=lambda pgid: journal.started(job.id, pgid))
+    assert asyncio.run(execution.run()) == (0, "ran\n")
