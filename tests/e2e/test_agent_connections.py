@@ -1,7 +1,7 @@
 """Connections between agents and their admin: an agent keeps one connection for its reports
 instead of opening one each, the admin keeps idle connections as HTTP_KEEP_ALIVE_SECONDS says
-and closes those that send no whole request in that time, and an admin started with a low
-limit of open files raises it before agents use it up."""
+and closes those that send no whole request head (or, after it, no whole body) in that time,
+and an admin started with a low limit of open files raises it before agents use it up."""
 
 from __future__ import annotations
 
@@ -154,6 +154,31 @@ def test_a_connection_that_sends_no_whole_request_head_is_closed(
                 except ConnectionResetError:
                     pass  # closed by the admin with our bytes unread
             assert time.monotonic() - started < 3
+
+
+def test_a_request_whose_body_never_ends_is_closed(own_admin: Agents) -> None:
+    """A head in whole, then a body a byte at a time, to a route that needs no key: uvicorn
+    alone waits for the rest forever, so one client could hold every descriptor this way."""
+    server = own_admin.admin
+    server.env["HTTP_KEEP_ALIVE_SECONDS"] = "1"
+    server.start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(b"POST /agent/v1/enroll HTTP/1.1\r\nhost: admin\r\n"
+                     b"content-type: application/json\r\ncontent-length: 1000\r\n\r\n{")
+        started = time.monotonic()
+        closed = False
+        while not closed and time.monotonic() - started < 5:
+            time.sleep(0.2)
+            try:
+                conn.sendall(b" ")
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+        if not closed:
+            try:
+                assert conn.recv(1) == b""  # closed by the admin
+            except ConnectionResetError:
+                pass  # closed by the admin with our bytes unread
+        assert time.monotonic() - started < 5
 
 
 def test_the_agent_closes_first_and_outlasts_its_reports() -> None:
