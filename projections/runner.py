@@ -42,6 +42,7 @@ from projections.status import (
     ReadModelBehindError,
     describe_error,
     is_store_trouble,
+    store_trouble_reason,
 )
 from projections.view import TableView
 
@@ -132,6 +133,7 @@ class ProjectionWorker:
         self.catching_up_to = 0
         self.failed_attempts = 0  # every attempt that raised, since start (a metric)
         self.store_away: str | None = None  # why the database does not answer, while it does not
+        self.store_short_of: str | None = None  # what it is short of, when it says (disk full)
         self._reminded = 0.0
         self._failure_read = 0.0
         self._published = False
@@ -529,6 +531,7 @@ class ProjectionWorker:
             log.warning("projection %s waits for the database: %s", self.projection.name,
                         describe_error(exc))
         self.store_away = describe_error(exc)
+        self.store_short_of = store_trouble_reason(exc)
 
     def clear_failure(self) -> None:
         """Everything up to the head was applied (a replay): forget any recorded failure."""

@@ -118,6 +118,34 @@ STORE_TROUBLE = (StoreUnavailableError, OperationalError, InterfaceError)
 SQLITE_ERROR = 1  # sqlite3's code for an error in the statement itself: no such table, syntax
 
 
+# What the database said was short, in our own words (a driver's message names hosts, files and
+# databases): sqlite3's primary result codes, PostgreSQL's SQLSTATEs of class 53.
+_SHORT_OF = {
+    13: "its disk is full",  # SQLITE_FULL
+    14: "its file cannot be opened: no file descriptor left, or no access",  # SQLITE_CANTOPEN
+    "53100": "its disk is full",
+    "53200": "it is out of memory",
+    "53300": "it has no connection left (max_connections)",
+}
+
+
+def store_trouble_reason(exc: BaseException) -> str | None:
+    """What the database is short of, when its error says: a full disk (SQLite and
+    PostgreSQL), no file descriptor left, memory or connections. None for the rest (a restart,
+    a session ended). Told apart, an operator reads why writes fail where they used to read
+    only that the database 'broke the statement off'."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        code = getattr(seen, "sqlite_errorcode", None)
+        if code is not None:
+            return _SHORT_OF.get(code & 0xFF)
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str):
+            return _SHORT_OF.get(state)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def is_store_trouble(exc: BaseException) -> bool:
     """Whether `exc` is the database's trouble rather than a bug. SQLite reports a statement it
     cannot run (no such table or column, bad syntax) as an OperationalError too, where

@@ -66,6 +66,7 @@ from entrypoints.http.edgegap import SELF_STOP_PREFIX
 from entrypoints.http.errors import (
     EDGEGAP_PREFIXES,
     ApiError,
+    StoreTrouble,
     on_api_error,
     on_domain_error,
     on_http_exception,
@@ -210,4 +211,5 @@ def create_http_app(
     )
     app.state.http_metrics = http_metrics
     app.state.settings = settings
+    app.state.store_trouble = StoreTrouble()
     return app

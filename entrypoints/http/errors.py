@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 import msgspec
@@ -36,6 +37,7 @@ from projections.status import (
     ReadModelBehindError,
     StoreUnavailableError,
     is_store_trouble,
+    store_trouble_reason,
 )
 
 log = logging.getLogger(__name__)
@@ -173,8 +175,34 @@ async def on_store_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     # Our own words only: a driver's message names hosts and databases, and some callers
     # (enrollment, self-stop) need no key.
-    why = exc if isinstance(exc, StoreUnavailableError) else "it broke the statement off"
+    short_of = store_trouble_reason(exc)
+    if short_of is not None:
+        request.app.state.store_trouble.failed(short_of)
+    why = exc if isinstance(exc, StoreUnavailableError) else (
+        short_of or "it broke the statement off")
     return error_response(request, 503, None, f"the database is unavailable ({why}); retry")
+
+
+class StoreTrouble:
+    """What the database was last short of when it failed a request (a full disk, no
+    connection left), for /readyz to say while requests meet it: with SQLite's disk full,
+    reads and the projector went on, and /readyz said ready while every write answered 503.
+    It holds for WINDOW seconds after the last such failure, so it clears by itself
+    once requests go through again."""
+
+    WINDOW = 10.0
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.at = 0.0
+
+    def failed(self, reason: str) -> None:
+        self.reason, self.at = reason, time.monotonic()
+
+    def recent(self) -> str | None:
+        if self.reason is not None and time.monotonic() - self.at < self.WINDOW:
+            return self.reason
+        return None
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

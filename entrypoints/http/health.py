@@ -91,7 +91,9 @@ def _projections(svc: Services) -> str:
         return f"error: cannot read the projection state ({type(exc).__name__})"
     if failure is None:
         if svc.projector.store_away is not None:  # its words stay in the log (hosts, names)
-            return "error: the projector waits for the database"
+            short_of = svc.projector.store_short_of
+            return "error: the projector waits for the database" + (
+                f" ({short_of})" if short_of else "")
         return _rebuild(svc)
     return (f"error: projection {failure.projection} stuck at {failure.describe()}"
             f" (since {failure.since_iso()}, {failure.attempts} attempts)")
@@ -131,6 +133,9 @@ async def readyz(request: Request) -> Response:
     svc = services(request)
     database, projections, secrets = await asyncio.gather(
         _within(_database, svc), _within(_projections, svc), _within(_secrets, svc))
+    short_of = request.app.state.store_trouble.recent()
+    if short_of is not None and database == "ok":  # it reads, yet writes fail
+        database = f"error: requests fail: {short_of}"
     checks = ReadinessChecks(database=database, broker=_broker(svc), projections=projections,
                              secrets=secrets)
     ready = not any(v.startswith("error") for v in msgspec.structs.astuple(checks))

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psycopg.errors
 import pytest
 from eventsourcing.persistence import DataError, OperationalError
 
@@ -18,7 +19,12 @@ from application.clusters import CreateCluster
 from domain.cluster import Cluster
 from entrypoints.bootstrap import Services
 from projections import fleet
-from projections.status import ProjectionStuckError, StoreUnavailableError, is_store_trouble
+from projections.status import (
+    ProjectionStuckError,
+    StoreUnavailableError,
+    is_store_trouble,
+    store_trouble_reason,
+)
 
 HANDLERS: dict[Any, Any] = fleet.HANDLERS
 
@@ -108,3 +114,27 @@ def test_which_errors_are_the_databases_trouble() -> None:
     assert not is_store_trouble(_sqlite_error("SELECT * FROM no_such_table"))
     assert not is_store_trouble(DataError("value too long"))
     assert not is_store_trouble(RuntimeError("a handler's bug"))
+
+
+def test_what_the_database_is_short_of_is_said_in_our_words() -> None:
+    """A full disk (SQLite's own error, raised here by a page limit; PostgreSQL's SQLSTATE
+    53100), no connection left: wrapped as eventsourcing wraps them."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("PRAGMA max_page_count = 2")
+    conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(sqlite3.OperationalError) as full:
+        for _ in range(10):
+            conn.execute("INSERT INTO t VALUES (?)", ("x" * 5000,))
+
+    def wrapped(cause: BaseException) -> OperationalError:
+        try:
+            raise OperationalError(str(cause)) from cause
+        except OperationalError as exc:
+            return exc
+
+    assert store_trouble_reason(wrapped(full.value)) == "its disk is full"
+    assert store_trouble_reason(wrapped(psycopg.errors.DiskFull())) == "its disk is full"
+    assert store_trouble_reason(wrapped(psycopg.errors.TooManyConnections())) == (
+        "it has no connection left (max_connections)")
+    assert store_trouble_reason(wrapped(psycopg.errors.AdminShutdown())) is None
+    assert store_trouble_reason(StoreUnavailableError("no connection within 5 s")) is None
