@@ -37,10 +37,14 @@ class SecretUnavailableError(DomainError):
 
 
 class ReadModelLagError(DomainError):
-    """The write committed but the read model did not catch up in time."""
+    """The write committed but the read model did not catch up in time (the projector waits
+    for the database: a full disk, a table another session holds). Answered as a plain timeout
+    ("retry"), the client sent it again and it was recorded twice: a command ran twice on every
+    node it targets."""
 
     def __init__(self, position: int, waited: float) -> None:
         super().__init__(
-            f"write committed at position {position}; read model did not catch up in {waited:.1f}s"
-        )
+            f"the change was recorded (position {position}), but the read model did not show "
+            f"it within {waited:.0f} s; do not send it again: read it back once /readyz is "
+            f"ready")
         self.position = position

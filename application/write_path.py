@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from msgspec import UNSET
 
-from application.errors import ConflictError, NotFoundError
+from application.errors import ConflictError, NotFoundError, ReadModelLagError
 from application.group_commit import Decided, GroupCommit, Request, isolated, notices_for
 from application.ports import Clock, ReadModelWaiter, WorkNotifier
 from application.store import EdgeStore, project
@@ -137,7 +137,12 @@ class WritePath:
             for observer in self.observers:
                 observer(written.position)
             if wait:
-                self.waiter.wait(written.position)
+                began = time.monotonic()
+                try:
+                    self.waiter.wait(written.position)
+                except TimeoutError:
+                    raise ReadModelLagError(written.position,
+                                            time.monotonic() - began) from None
         self._ring(written)
         return written
 
@@ -160,7 +165,11 @@ class WritePath:
             self.waiter.notify_written(written.position)
             for observer in self.observers:
                 observer(written.position)
-            await self.waiter.wait_async(written.position)
+            began = time.monotonic()
+            try:
+                await self.waiter.wait_async(written.position)
+            except TimeoutError:
+                raise ReadModelLagError(written.position, time.monotonic() - began) from None
         self._ring(written)
         return written
 
