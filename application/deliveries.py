@@ -280,6 +280,8 @@ class Deliverer:
         self.counts = {"attempts": 0, SUCCEEDED: 0, FAILED: 0, "recoverable": 0, "lost_leases": 0}
         self._wakeup = Wakeup()
         self._claims = Trouble(log, "claiming deliveries")
+        # The lease lapses and the same row is tried again.
+        self._records = Trouble(log, "looking up or recording deliveries")
 
     def wake(self, *_: object) -> None:
         """Thread-safe: new deliveries were enqueued, claim now instead of at the next poll."""
@@ -329,9 +331,12 @@ class Deliverer:
         try:
             settlement = await self.attempt(claim)
             kept = await asyncio.to_thread(self.ledger.settle, claim, settlement)
-        except Exception:  # the worker outlives database outages
-            log.warning("delivery %s not recorded; it will be retried", claim.id, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the worker outlives database outages
+            # Said once, not once per delivery with its traceback: a full disk or an outage
+            # gave 64 tracebacks a pass, hundreds in a minute.
+            self._records.failed(exc)
             return None
+        self._records.over()
         if settlement.attempt is not None:
             self._pace(claim, settlement.attempt)
         elif settlement.status == FAILED:  # no request (its webhook deleted, a key missing):

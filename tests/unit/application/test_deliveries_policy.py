@@ -4,6 +4,8 @@ queue with a scripted transport (a fake of the WebhookTransport port)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import time
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
@@ -148,6 +150,32 @@ def test_success_is_signed_and_recorded() -> None:
                                                                      world.clock.now())
     assert [(a.attempt, a.status_code, a.error) for a in record.attempt_log] == [(1, 204, None)]
     assert world.round() == 0  # nothing left to do
+
+
+def test_a_database_that_fails_every_delivery_is_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It was a warning with its traceback for each delivery, 64 a pass."""
+    world = World(Sent(status_code=204))
+    for _ in range(20):
+        world.enqueue()
+    found = world.targets.get
+
+    def away(webhook_id: UUID) -> WebhookTarget | None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    world.deliverer.targets = away
+    with caplog.at_level(logging.WARNING, logger="application.deliveries"):
+        assert world.round() == 20
+        world.clock.advance(31)  # the leases lapse
+        assert world.round() == 20
+        world.deliverer.targets = found
+        world.clock.advance(31)
+        assert world.round() == 20
+    said = [(r.getMessage(), r.exc_info) for r in caplog.records]
+    assert said == [("looking up or recording deliveries failed; retrying: OperationalError: "
+                     "database or disk is full", None),
+                    ("looking up or recording deliveries works again", None)]
 
 
 def test_server_error_is_retried_after_backoff_then_succeeds() -> None:
