@@ -172,19 +172,24 @@ async def on_store_unavailable(request: Request, exc: Exception) -> Response:
     statement SQLite could not run is a bug, answered as one."""
     if not is_store_trouble(exc):
         return await on_unexpected(request, exc)
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    trouble: StoreTrouble = request.app.state.store_trouble
+    unsaid = trouble.to_say(str(exc))
+    if unsaid is not None:
+        log.warning("database unavailable on %s %s: %s%s", request.method, request.url.path,
+                    exc, f" ({unsaid} more requests since the last line)" if unsaid else "")
     # Our own words only: a driver's message names hosts and databases, and some callers
     # (enrollment, self-stop) need no key.
     short_of = store_trouble_reason(exc)
     if short_of is not None:
-        request.app.state.store_trouble.failed(short_of)
+        trouble.failed(short_of)
     why = exc if isinstance(exc, StoreUnavailableError) else (
         short_of or "it broke the statement off")
     return error_response(request, 503, None, f"the database is unavailable ({why}); retry")
 
 
 class StoreTrouble:
-    """What the database was last short of when it failed a request (a full disk, no
+    """How requests meet the database's trouble: the log says each error once and then every
+    WINDOW s with a count; and what the database was last short of (a full disk, no
     connection left), for /readyz to say while requests meet it: with SQLite's disk full,
     reads and the projector went on, and /readyz said ready while every write answered 503.
     It holds for WINDOW seconds after the last such failure, so it clears by itself
@@ -195,6 +200,21 @@ class StoreTrouble:
     def __init__(self) -> None:
         self.reason: str | None = None
         self.at = 0.0
+        self._said: str | None = None
+        self._said_at = 0.0
+        self._unsaid = 0
+
+    def to_say(self, error: str) -> int | None:
+        """How many requests met this error since the log last said it (None: not yet time to
+        say it again). A new error is said at once, the same one at most every WINDOW s: a
+        full disk logged a warning per request, 280 lines a second."""
+        now = time.monotonic()
+        if error == self._said and now - self._said_at < self.WINDOW:
+            self._unsaid += 1
+            return None
+        unsaid = self._unsaid if error == self._said else 0
+        self._said, self._said_at, self._unsaid = error, now, 0
+        return unsaid
 
     def failed(self, reason: str) -> None:
         self.reason, self.at = reason, time.monotonic()
