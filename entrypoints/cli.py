@@ -51,11 +51,19 @@ def serve(args: argparse.Namespace) -> int:
 
     from entrypoints.app import create_app
     from entrypoints.bootstrap import build_services
-    from entrypoints.listen import HeadDeadline, ListenError, listen, open_files_limit, where
+    from entrypoints.listen import (
+        HeadDeadline,
+        ListenError,
+        listen,
+        open_files_limit,
+        watch_open_files,
+        where,
+    )
     from entrypoints.workers.membership import AdminIdInUseError, claim_admin_id
 
     logs.configure(settings.log_format, args.log_level, settings.access_log)
     files = open_files_limit()
+    watch_open_files(files)
     if files < FEW_OPEN_FILES:
         logging.getLogger(__name__).warning(
             "this process may open only %d files: each connected agent holds one or two "

@@ -1,7 +1,8 @@
 """Connections between agents and their admin: an agent keeps one connection for its reports
 instead of opening one each, the admin keeps idle connections as HTTP_KEEP_ALIVE_SECONDS says
 and closes those that send no whole request head (or, after it, no whole body) in that time,
-and an admin started with a low limit of open files raises it before agents use it up."""
+an admin started with a low limit of open files raises it before agents use it up, and one
+near a limit it cannot raise says so."""
 
 from __future__ import annotations
 
@@ -214,3 +215,30 @@ def test_an_admin_started_with_few_open_files_keeps_accepting_past_them(
     finally:
         for conn in idle:
             conn.close()
+
+
+def at_most_256_files() -> None:
+    """In the admin's process before it starts: 256 open files, soft and hard alike."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+def test_an_admin_near_its_limit_of_open_files_says_so_and_when_it_is_clear(
+    own_admin: Agents
+) -> None:
+    """At the limit uvloop closes each new connection unanswered, and logs nothing."""
+    server = own_admin.admin
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft < 1024:
+        pytest.skip(f"this process may open {soft} files; the test opens 300 sockets")
+    server.start(preexec_fn=at_most_256_files)
+    idle: list[socket.socket] = []
+    try:
+        idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                for _ in range(300)]
+        eventually(lambda: "of the 256 files this process may open are open: at the limit"
+                   in server.children.log("admin"), "a warning", server.children)
+    finally:
+        for conn in idle:
+            conn.close()
+    eventually(lambda: "of the 256 files this process may open are open again"
+               in server.children.log("admin"), "the all-clear", server.children)

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from entrypoints.listen import ListenError, listen
+from entrypoints.listen import ListenError, OpenFiles, listen
 
 
 def test_a_port_in_use_is_one_line_naming_host_and_port() -> None:
@@ -43,3 +43,14 @@ def test_port_zero_gets_a_port_and_ipv6_hosts_are_bracketed() -> None:
             listen("::1", six.getsockname()[1])
     finally:
         six.close()
+
+
+def test_open_files_are_said_near_the_limit_and_once_clear_again() -> None:
+    files = OpenFiles(1000)
+    assert files.check(899) is None
+    line = files.check(900)
+    assert line is not None and line.startswith("900 of the 1000 files this process may open")
+    assert files.check(1000) is None  # said once
+    assert files.check(850) is None
+    assert files.check(799) == "799 of the 1000 files this process may open are open again"
+    assert files.check(10) is None
