@@ -439,5 +439,6 @@ class Deliverer:
         except Exception as exc:  # noqa: BLE001 - the worker outlives database outages
             self._claims.failed(exc)
             return []
-        self._claims.over()
+        if claimed:  # one that found nothing due wrote nothing: it proves nothing (a full disk
+            self._claims.over()  # had the log say 'failed' and 'works again' twice a second)
         return claimed

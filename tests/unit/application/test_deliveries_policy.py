@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from uuid import UUID, uuid4
@@ -26,6 +26,7 @@ from application.deliveries import (
     Deliverer,
     RetryPolicy,
     Sent,
+    Settlement,
     Verdict,
     WebhookTarget,
     classify,
@@ -176,6 +177,49 @@ def test_a_database_that_fails_every_delivery_is_said_once(
     assert said == [("looking up or recording deliveries failed; retrying: OperationalError: "
                      "database or disk is full", None),
                     ("looking up or recording deliveries works again", None)]
+
+
+class FullDisk:
+    """A ledger on a full disk, as SQLite's behaves: a claim that would lease rows fails, one
+    that finds nothing due (it writes nothing) goes through; they took turns."""
+
+    def __init__(self) -> None:
+        self.claims = 0
+
+    def enqueue(self, deliveries: Sequence[NewDelivery]) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def claim(self, now: datetime, limit: int, lease_seconds: float, *,
+              exclude: Collection[UUID] = (), only: UUID | None = None) -> list[Claim]:
+        self.claims += 1
+        if self.claims % 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return []
+
+    def settle(self, claim: Claim, settlement: Settlement) -> bool:
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_claims_that_fail_and_find_nothing_in_turn_are_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ledger = FullDisk()
+    targets: dict[UUID, WebhookTarget] = {}
+    deliverer = Deliverer(ledger, ScriptedTransport(Sent(status_code=204)), targets.get,
+                          FixedClock(), poll_interval=0.001)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(deliverer.run(stop))
+        while ledger.claims < 10:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(runner, 5)
+
+    with caplog.at_level(logging.WARNING, logger="application.deliveries"):
+        asyncio.run(scenario())
+    assert [r.getMessage() for r in caplog.records] == [
+        "claiming deliveries failed; retrying: OperationalError: database or disk is full"]
 
 
 def test_server_error_is_retried_after_backoff_then_succeeds() -> None:
