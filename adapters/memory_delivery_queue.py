@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -97,6 +98,18 @@ class MemoryDeliveryQueue:
             if settlement.status == SUCCEEDED:
                 row.delivered_at = settlement.at
             return True
+
+    # --- retention ------------------------------------------------------------------------
+    def delete_finished_before(self, cutoff: datetime, limit: int) -> int:
+        """Deletes up to `limit` deliveries finished before `cutoff`, oldest first, with
+        their attempts (kept in the row)."""
+        with self._lock:
+            old = heapq.nsmallest(limit, (r for r in self._rows.values() if r.status != PENDING
+                                          and r.updated_at is not None and r.updated_at < cutoff),
+                                  key=lambda r: r.updated_at or cutoff)
+            for row in old:
+                del self._rows[row.delivery.id]
+            return len(old)
 
     # --- queries --------------------------------------------------------------------------
     def page(

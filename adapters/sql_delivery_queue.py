@@ -53,6 +53,10 @@ def _schema(postgres: bool, t: str, a: str) -> list[str]:
         # webhooks with pending ones, each found by one probe (claims that leave slow ones out).
         f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_webhook_due_idx ON {t} "
         "(webhook_id, next_attempt_at, position) WHERE status = 'pending'",
+        # Finished deliveries by when they finished, oldest first: what retention deletes
+        # (SqlDeliveryQueue.delete_finished_before), found without reading the table.
+        f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_finished_idx ON {t} (updated_at) "
+        "WHERE status <> 'pending'",
         f"CREATE TABLE IF NOT EXISTS {a} (delivery_id {uuid} NOT NULL, attempt INTEGER NOT NULL, "
         f"at {time} NOT NULL, status_code INTEGER, error TEXT, duration_ms INTEGER NOT NULL, "
         "PRIMARY KEY (delivery_id, attempt))",
@@ -72,6 +76,11 @@ class SqlDeliveryQueue(ABC):
     @abstractmethod
     def _tx(self, immediate: bool = False) -> AbstractContextManager[Any]:
         """A transaction's cursor (rows by column name); commits on a clean exit."""
+
+    def _read(self) -> AbstractContextManager[Any]:
+        """A transaction whose statements all see one state of the tables: a page and its
+        count, a delivery and its attempts, agree however retention deletes meanwhile."""
+        return self._tx()
 
     def _time(self, value: datetime | None) -> Any:
         return value
@@ -212,6 +221,30 @@ class SqlDeliveryQueue(ABC):
                              attempt.status_code, attempt.error, attempt.duration_ms))
         return True
 
+    # --- retention ------------------------------------------------------------------------
+    def delete_finished_before(self, cutoff: datetime, limit: int) -> int:
+        """Deletes up to `limit` deliveries finished before `cutoff`, oldest first, and their
+        attempts, in one transaction. Finished rows are never claimed nor settled again, so
+        the batch waits on no worker and no worker waits on it (on SQLite, as any write, it
+        holds the database's write lock while it runs)."""
+        p, finished = self.p, "status <> 'pending'"
+        oldest = (f"SELECT id FROM {self.t} WHERE {finished} AND updated_at < {p} "
+                  f"ORDER BY updated_at LIMIT {p}")
+        with self._tx(immediate=True) as cur:
+            if self.postgres:
+                cur.execute(f"WITH gone AS (DELETE FROM {self.t} WHERE id IN ({oldest} FOR "
+                            f"UPDATE SKIP LOCKED) AND {finished} RETURNING id), attempts AS "
+                            f"(DELETE FROM {self.a} WHERE delivery_id IN (SELECT id FROM gone)) "
+                            "SELECT count(*) AS n FROM gone", (cutoff, limit))
+                return int(cur.fetchone()["n"])
+            cur.execute(oldest, (self._time(cutoff), limit))
+            ids = [r["id"] for r in cur.fetchall()]
+            if ids:
+                marks = ", ".join(p for _ in ids)
+                cur.execute(f"DELETE FROM {self.a} WHERE delivery_id IN ({marks})", ids)
+                cur.execute(f"DELETE FROM {self.t} WHERE id IN ({marks})", ids)
+            return len(ids)
+
     # --- queries --------------------------------------------------------------------------
     def page(
         self, webhook_id: UUID, *, status: str | None = None, event_type: str | None = None,
@@ -224,7 +257,7 @@ class SqlDeliveryQueue(ABC):
             if value is not None:
                 where += f" AND {column} = {p}"
                 params.append(value)
-        with self._tx() as cur:
+        with self._read() as cur:
             cur.execute(f"SELECT COUNT(*) AS n FROM {self.t} WHERE {where}", params)
             total = int(cur.fetchone()["n"])
             cur.execute(f"SELECT {_COLUMNS} FROM {self.t} WHERE {where} ORDER BY created_at DESC, "
@@ -235,7 +268,7 @@ class SqlDeliveryQueue(ABC):
         return [self._record(r, logs.get(self._from_uuid(r["id"]), ())) for r in rows], total
 
     def get(self, delivery_id: UUID) -> DeliveryRecord | None:
-        with self._tx() as cur:
+        with self._read() as cur:
             cur.execute(f"SELECT {_COLUMNS} FROM {self.t} WHERE id = {self.p}",
                         (self._uuid(delivery_id),))
             row = cur.fetchone()
@@ -311,6 +344,14 @@ class PostgresDeliveryQueue(SqlDeliveryQueue):
     def _tx(self, immediate: bool = False) -> Iterator[Any]:
         with self.datastore.transaction(commit=True) as cur:
             yield cur  # rows by column name; commits on a clean exit, rolls back on an exception
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        # Read committed gave each statement its own snapshot: a batch of retention committed
+        # between them left a page's total above its rows, or a delivery without its attempts.
+        with self.datastore.transaction(commit=False) as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield cur
 
     def close(self) -> None:
         if self.owned:

@@ -180,6 +180,17 @@ class DeliveryQueue(Protocol):
     def enqueue(self, deliveries: Sequence[NewDelivery]) -> int: ...
 
 
+class DeliveryHistory(Protocol):
+    """Deliveries sent or failed for good, kept with their attempts for the deliveries API:
+    nothing but retention removes them (application/delivery_retention.py)."""
+
+    def delete_finished_before(self, cutoff: datetime, limit: int) -> int:
+        """Deletes up to `limit` deliveries that finished (succeeded or failed for good)
+        before `cutoff`, oldest first, with their attempts, in one short transaction; never
+        a pending one. Returns how many deliveries went."""
+        ...
+
+
 @dataclass(frozen=True)
 class Backlog:
     """Deliveries still owed (due, leased or waiting for a retry alike), and since when the

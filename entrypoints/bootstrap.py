@@ -75,6 +75,7 @@ from application.commands import Commands
 from application.container_telemetry import ContainerTelemetry
 from application.counters import Counters
 from application.deliveries import Deliverer, RetryPolicy
+from application.delivery_retention import DeliveryRetention
 from application.deployment_attempts import DeploymentAttempts
 from application.deployment_telemetry import DeploymentTelemetry
 from application.deployments import Deployments
@@ -162,6 +163,7 @@ class Services:
     deployment_finder: DeploymentFinder
     app_hosting: AppHosting
     deployment_telemetry: DeploymentTelemetry
+    delivery_retention: DeliveryRetention  # deletes webhook deliveries past their age
     # Appaloft's hierarchy (issue 17): projects, environments, resources and their attempts.
     projects: Projects
     environments: Environments
@@ -701,6 +703,7 @@ def _build_services(settings: Settings, clock: Clock | None) -> Services:
         deployment_finder=finder,
         app_hosting=AppHosting(deployments, placement),
         deployment_telemetry=DeploymentTelemetry(ViewDeploymentTelemetry(view), clock),
+        delivery_retention=DeliveryRetention(deliveries, clock),
         projects=Projects(writes, ResourceReads(view)),
         environments=Environments(writes, box),
         resources=Resources(writes, box),

@@ -86,6 +86,7 @@ class Settings:
     webhook_allow_private_ips: bool = _flag("WEBHOOK_ALLOW_PRIVATE_IPS", False)
     webhook_max_attempts: int = _whole("WEBHOOK_MAX_ATTEMPTS", 3, 1, 100)
     webhook_timeout: float = _seconds("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+    webhook_delivery_retention_days: float = _days("WEBHOOK_DELIVERY_RETENTION_DAYS", 7.0)
     encryption_key: str = _text("ENCRYPTION_KEY", "")
     api_key: str = _text("API_KEY", "")  # with MASTER_KEY unset too: one is generated
     master_key: str = _text("MASTER_KEY", "")
