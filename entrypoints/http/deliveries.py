@@ -1,7 +1,8 @@
 """GET /api/v1/webhooks/{id}/deliveries: what was sent where, each attempt, and what is owed.
 
 Newest first, house pagination; filters `status` and `event_type`. Never the secret, the
-webhook's headers or the signatures.
+webhook's headers or the signatures. Finished deliveries are kept for
+WEBHOOK_DELIVERY_RETENTION_DAYS (application/delivery_retention.py).
 """
 
 from __future__ import annotations
@@ -109,5 +110,8 @@ ROUTES = [
         WEBHOOK, "List a webhook's deliveries", 200, "WebhookDelivery", (400, 404),
         listing=SPEC,
         description="Newest first. Each delivery has a fixed webhook-id and body; attempts are"
-        " retried on network errors, 408, 429 and 5xx up to WEBHOOK_MAX_ATTEMPTS.")),
+        " retried on network errors, 408, 429 and 5xx up to WEBHOOK_MAX_ATTEMPTS. Deliveries"
+        " delivered or failed for good longer ago than WEBHOOK_DELIVERY_RETENTION_DAYS"
+        " (default 7) are deleted with their attempts and no longer listed; pending ones"
+        " always are.")),
 ]
