@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -199,8 +200,13 @@ def waiting_on_attempts(schema: str) -> None:
             time.sleep(0.01)
 
 
-def test_only_the_scheduler_lock_holder_deletes(pg_url: str, clock: FixedClock) -> None:
-    settings = make_settings(pg_url, run_relay=False, run_webhook_worker=False,
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_only_the_scheduler_lock_holder_deletes(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock
+) -> None:
+    url = (f"sqlite:///{tmp_path}/edge.sqlite3" if kind == "sqlite"
+           else str(request.getfixturevalue("pg_url")))
+    settings = make_settings(url, run_relay=False, run_webhook_worker=False,
                              webhook_delivery_retention_days=1.0)
     one = build_services(settings, clock=clock)
     two = build_services(settings, clock=clock)
