@@ -12,8 +12,8 @@ from application.ports import Clock, DeliveryHistory
 
 # Deliveries per transaction: a batch holds its rows' locks (and on SQLite the database's write
 # lock, which commands and delivery claims wait for) only while it deletes this many with their
-# attempts: 13 ms on PostgreSQL and 24 ms on SQLite (medians beside deliveries, p99 35-60 ms;
-# a batch of 1,000 took 30 and 55 ms; bench.delivery_retention).
+# attempts: 7-14 ms on PostgreSQL and 23-24 ms on SQLite (medians beside deliveries, p99
+# 22-60 ms; a batch of 1,000 took 30 and 55 ms; bench.delivery_retention).
 BATCH = 500
 
 
