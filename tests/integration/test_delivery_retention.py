@@ -20,8 +20,8 @@ from application.deliveries import FAILED, PENDING, SUCCEEDED, Attempt, Delivery
 from application.delivery_retention import BATCH, DeliveryRetention
 from application.ports import NewDelivery
 from application.webhooks import CreateWebhook
-from entrypoints.app import create_app
 from entrypoints.bootstrap import AnyDeliveryQueue, build_delivery_queue, build_services
+from entrypoints.http.app import create_http_app
 from entrypoints.workers.scheduler import schedule_once
 from tests.conftest import API_KEY, PG_BASE, make_settings
 from tests.contract import checking_client
@@ -104,13 +104,13 @@ def test_finished_deliveries_past_the_age_go_with_their_attempts(
 
 
 def test_the_deliveries_api_lists_what_retention_left(any_url: str, clock: FixedClock) -> None:
-    settings = make_settings(any_url, run_relay=False, run_webhook_worker=False,
-                             scheduler_interval=3600.0, webhook_allow_private_ips=True,
+    settings = make_settings(any_url, webhook_allow_private_ips=True,
                              webhook_delivery_retention_days=7.0)
     served = build_services(settings, clock=clock)
     queue = served.deliveries
     assert queue is not None
-    with checking_client(create_app(settings, served)) as client:  # closes the services
+    # No workers: the scheduler passes are this test's own. The lifespan closes the services.
+    with checking_client(create_http_app(settings, served)) as client:
         webhook = served.webhooks.create(CreateWebhook(
             url="http://127.0.0.1:19700/hook", secret="s" * 32,
             subscribed_events=["edge.node.registered"]))
