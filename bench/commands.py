@@ -111,12 +111,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, log: Path, projector_process: bool,
-           root: Path = ROOT) -> Iterator[httpx.Client]:
+def server(url: str, log: Path, projector_process: bool,  # noqa: PLR0913 - plain settings
+           root: Path = ROOT, *, port: int | None = None, more_env: dict[str, str] | None = None,
+           serve: list[str] | None = None) -> Iterator[httpx.Client]:
     """`edge-admin serve` (and with projector_process, `edge-admin projections run` beside it:
     projections then get a core and an interpreter lock of their own), running the code under
-    `root` (another checkout's, for a comparison)."""
-    port = free_port()
+    `root` (another checkout's, for a comparison). `more_env` adds settings (NATS, webhooks);
+    `serve` replaces the serve command line (bench.soak's traced launcher)."""
+    port = port or free_port()
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
            "DATABASE_URL": url, "API_KEY": API_KEY, "HOST": "127.0.0.1", "PORT": str(port)}
     env.update({k: v for k, v in os.environ.items()
@@ -124,6 +126,7 @@ def server(url: str, log: Path, projector_process: bool,
                 or k in ("DATABASE_POOL_SIZE", "PGAPPNAME")})
     env["PYTHONPATH"] = str(root)
     env["ACCESS_LOG"] = "false"  # as the ceiling (bench/ceiling.py) runs uvicorn: no access log
+    env.update(more_env or {})
     binary = str(Path(sys.executable).parent / "edge-admin")
     procs = []
     with open(log, "wb") as out:
@@ -131,7 +134,7 @@ def server(url: str, log: Path, projector_process: bool,
             env["RUN_PROJECTIONS"] = "false"
             procs.append(subprocess.Popen([binary, "projections", "run"], env=env, stdout=out,
                                           stderr=subprocess.STDOUT))
-        procs.append(subprocess.Popen([binary, "serve"], env=env, stdout=out,
+        procs.append(subprocess.Popen(serve or [binary, "serve"], env=env, stdout=out,
                                       stderr=subprocess.STDOUT))
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120,
                           headers={"authorization": f"Bearer {API_KEY}"})
@@ -279,8 +282,8 @@ def run(url: str, nodes: int, args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def fresh_schema() -> Iterator[str]:
-    schema = "bench_" + uuid.uuid4().hex[:8]
+def fresh_schema(prefix: str = "bench_") -> Iterator[str]:
+    schema = prefix + uuid.uuid4().hex[:8]
     with psycopg.connect(BASE, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
