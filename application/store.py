@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
@@ -71,10 +72,24 @@ class EdgeStore(Application[UUID]):
         if notices:
             processing.saved_kwargs["notices"] = notices
         recordings = self._record(processing)
+        self._forget_ended(processing.aggregates.values())
         self._take_snapshots(processing)
         self._notify(recordings)
         self.notify(processing.events)  # deprecated hook, still called by the base class
         return recordings
+
+    def _forget_ended(self, aggregates: Iterable[Any]) -> None:
+        """Drops from the aggregate cache (AGGREGATE_CACHE_MAXSIZE, kept for hot aggregates)
+        those this save deleted or ended: a finished or pruned execution, a deployment ended,
+        a deleted node are seldom loaded again. Kept, they filled the cache in a long-running
+        admin (one per execution and per deployment), and a pruned execution held its output."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate in aggregates:
+            if getattr(aggregate, "deleted", False) or getattr(aggregate, "ended", False):
+                with contextlib.suppress(KeyError):
+                    cache.get(aggregate.id, evict=True)
 
     def notifies_in_commit(self) -> bool:
         """Whether a save can carry notices, sent as it commits together with its read-model

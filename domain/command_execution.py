@@ -79,6 +79,11 @@ class CommandExecution(Aggregate):
     def is_open(self) -> bool:
         return self.status in OPEN
 
+    @property
+    def ended(self) -> bool:
+        """Finished: only a late result or the prune is left to it."""
+        return self.status in TERMINAL
+
     def _refs(self) -> dict[str, Any]:
         return {"command_id": self.command_id, "node_id": self.node_id,
                 "cluster_name": self.cluster_name}

@@ -93,6 +93,11 @@ class Deployment(Aggregate):
     def request(cls, request_id: str, spec: dict[str, Any], at: datetime) -> Deployment:
         return cls(id=deployment_uuid(request_id), request_id=request_id, spec=spec, at=at)
 
+    @property
+    def ended(self) -> bool:
+        """ERROR or TERMINATED: only a late report or stop is left to it."""
+        return self.status in (Status.ERROR.value, Status.TERMINATED.value)
+
     # -- placement ------------------------------------------------------------------------
     def place(self, node_id: UUID, location: dict[str, Any], at: datetime) -> None:
         self._placed(request_id=self.request_id, node_id=node_id, location=location, at=at)
