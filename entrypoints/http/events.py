@@ -291,7 +291,7 @@ async def stream(request: Request) -> Response:
             raise ApiError(409, {resumed: [
                 f"is past the end of the event log (position {head}): the events after it"
                 " are gone (a database restored from an earlier backup?); start again from"
-                " a position at or before the end"]})
+                " a position at or before the end"]}, f"{resumed} is past the end of the event log")
     return StreamingResponse(
         hub.frames(cursor, topics_of(types), stopping_event(request)),
         media_type="text/event-stream",

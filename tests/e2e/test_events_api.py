@@ -462,6 +462,8 @@ def test_resuming_past_the_end_of_the_log_is_a_409_not_silence(any_url: str) -> 
                 assert response.status_code == 409, response.headers
                 response.read()
             error(response, 409, "conflict", {field})
+            assert response.json()["error"]["message"] == (
+                f"{field} is past the end of the event log")
         with sse(client, headers={"Last-Event-ID": str(head)}) as stream:
             node = add_node(client)
             assert f'"subject_id":"{node}"' in "".join(e["data"] for e in stream.take(2))
