@@ -10,11 +10,13 @@ snapshot's ids are the attempt's own.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from domain.resource_profiles import DEFAULT_HEALTH
+from domain.shared import name_id
 from entrypoints.http.appaloft_views import AppaloftShape, HealthPolicyView, health_view
 from entrypoints.http.serializers import Moment, described
 from projections.resource_tables import AttemptRecord
@@ -33,7 +35,8 @@ class VariableView(AppaloftShape):
 
 
 class EnvironmentSnapshot(AppaloftShape):
-    id: Annotated[UUID, _d("Ours: the attempt's id (each attempt keeps its snapshot)")]
+    id: Annotated[UUID, _d("Ours: the snapshot's (a retry or rollback runs, and shows, the"
+                           " original's)")]
     environment_id: UUID
     created_at: Moment
     precedence: list[str]
@@ -88,7 +91,8 @@ class RuntimeTarget(AppaloftShape):
 class RuntimePlan(AppaloftShape):
     """What the attempt runs: the image, its command and checks, and where"""
 
-    id: Annotated[UUID, _d("Ours: the attempt's id (each attempt keeps its plan)")]
+    id: Annotated[UUID, _d("Ours: the plan's (a retry or rollback runs, and shows, the"
+                           " original's)")]
     source: PlanSourceView
     build_strategy: Annotated[None, _d("Nothing is built here: null")]
     packaging_mode: Annotated[None, _d("Nothing is packaged here: null")]
@@ -97,17 +101,31 @@ class RuntimePlan(AppaloftShape):
     target: RuntimeTarget
     detect_summary: Annotated[None, _d("Nothing is detected here: null")]
     steps: Annotated[list[str], _Empty]
-    generated_at: Annotated[Moment, _d("When the attempt was requested")]
+    generated_at: Annotated[Moment, _d("When the snapshot was taken: the original attempt's"
+                                       " request")]
+
+
+def _taken(attempt: AttemptRecord, snapshot: dict[str, Any]) -> datetime:
+    """When the snapshot was taken: a retry's or rollback's is the original's time."""
+    taken = snapshot.get("createdAt")
+    return attempt.created_at if taken is None else datetime.fromisoformat(taken)
+
+
+def _snapshot_id(kind: str, attempt: AttemptRecord, snapshot: dict[str, Any]) -> UUID:
+    """An id of the snapshot itself, not of the attempt: a retry or a rollback runs the
+    original's snapshot, and shows the same ids (what it ran is that snapshot, exactly)."""
+    content = {k: v for k, v in snapshot.items() if k != "createdAt"}
+    return name_id(kind, str(attempt.environment_id), _taken(attempt, snapshot).isoformat(),
+                   json.dumps(content, sort_keys=True))
 
 
 def environment_snapshot(attempt: AttemptRecord, snapshot: dict[str, Any]) -> EnvironmentSnapshot:
     variables = [VariableView(key=v["key"], value=v["value"], scope=v["scope"],
                               exposure=v["exposure"], is_secret=v["is_secret"], kind=v["kind"])
                  for v in snapshot["variables"]]
-    taken = snapshot.get("createdAt")  # a retry's or rollback's is the original's time
-    return EnvironmentSnapshot(id=attempt.id, environment_id=attempt.environment_id,
-                               created_at=attempt.created_at if taken is None
-                               else datetime.fromisoformat(taken),
+    return EnvironmentSnapshot(id=_snapshot_id("environment-snapshot", attempt, snapshot),
+                               environment_id=attempt.environment_id,
+                               created_at=_taken(attempt, snapshot),
                                precedence=snapshot["precedence"], variables=variables)
 
 
@@ -116,7 +134,7 @@ def runtime_plan(attempt: AttemptRecord, snapshot: dict[str, Any]) -> RuntimePla
     image, health = snapshot["image"], {**DEFAULT_HEALTH, **snapshot["health"]}
     checked = health["enabled"] and health["type"] == "http"
     return RuntimePlan(
-        id=attempt.id,
+        id=_snapshot_id("runtime-plan", attempt, snapshot),
         source=PlanSourceView(kind="docker-image", locator=image, display_name=image,
                               integration_key=None, inspection=None, metadata={}),
         build_strategy=None, packaging_mode=None,
@@ -133,4 +151,4 @@ def runtime_plan(attempt: AttemptRecord, snapshot: dict[str, Any]) -> RuntimePla
         target=RuntimeTarget(kind="single-server", provider_key="edge-agent",
                              server_ids=[] if attempt.server_id is None
                              else [str(attempt.server_id)], metadata={}),
-        detect_summary=None, steps=[], generated_at=attempt.created_at)
+        detect_summary=None, steps=[], generated_at=_taken(attempt, snapshot))

@@ -98,7 +98,7 @@ def test_deployment_list_items_carry_the_runtime_plan_they_run() -> None:
         assert (item["sourceCommitSha"], item["dependencyBindingReferences"], item["logs"]) == (
             None, [], [])
         plan: dict[str, Any] = item["runtimePlan"]
-        assert plan["id"] == deployment
+        assert plan["id"] != item["environmentSnapshot"]["id"]  # each names its own thing
         assert plan["source"]["locator"] == "busybox:1.36"
         assert plan["runtimeArtifact"] == {"kind": "image", "intent": None,
                                            "image": "busybox:1.36", "composeFile": None,
@@ -108,8 +108,8 @@ def test_deployment_list_items_carry_the_runtime_plan_they_run() -> None:
                 execution["healthCheckPath"]) == ("httpd", ["-f"], 8080, "/healthz")
         assert execution["healthCheck"]["http"]["expectedStatusCode"] == 200
         assert plan["target"]["serverIds"] == [node]
-        assert item["environmentSnapshot"]["id"] == deployment
         shown = flow.show(deployment)
+        assert shown["snapshot"]["environmentSnapshot"]["id"] == item["environmentSnapshot"]["id"]
         assert shown["snapshot"]["runtimePlan"] == plan
         assert shown["snapshot"]["dependencyBindings"] is None
 
