@@ -48,7 +48,12 @@ async def serving(handler: Handler) -> AsyncIterator[int]:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    server = await asyncio.start_server(closing, HOST, 0)
+    # Without SO_REUSEADDR the kernel hands out no port that an earlier test's connection
+    # still holds (TIME_WAIT, FIN_WAIT2); with it, half of these servers got such a port. A
+    # connection meeting an old one's remains can be reset (a SYN into FIN_WAIT2 is), which
+    # is the likeliest reading of the "connection refused" CI once got from a listening
+    # server here (it did not reproduce on this machine).
+    server = await asyncio.start_server(closing, HOST, 0, reuse_address=False)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
