@@ -9,20 +9,21 @@ run yet. Names are unique within a project (a name claim per project and name).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import hmac
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from msgspec import Meta
 
 from application.clusters import add_named, claim_name, release_name
-from application.ports import SecretBox
+from application.ports import SecretBox, UnsealError
 from application.projects import AppaloftBody, live_project
 from application.write_path import UnitOfWork, WritePath
 from domain.app import ENV_KEY_PATTERN
 from domain.claims import NameClaim
 from domain.environment import MAX_REASON, Environment
 from domain.renaming import MAX_NAME
-from domain.variables import MAX_VALUE, SECRET
+from domain.variables import MAX_VALUE, SECRET, Change, compare
 
 EnvironmentName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
 EnvironmentKind = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9-]*\Z")]
@@ -50,6 +51,13 @@ class CloneEnvironment(AppaloftBody):
     """Body of POST /environments/{environmentId}/clone."""
 
     target_name: EnvironmentName
+
+
+class PromoteEnvironment(AppaloftBody):
+    """Body of POST /environments/{environmentId}/promote."""
+
+    target_name: EnvironmentName
+    target_kind: EnvironmentKind
 
 
 class LockEnvironment(AppaloftBody):
@@ -131,14 +139,38 @@ class Environments:
 
     def clone(self, environment_id: UUID, cmd: CloneEnvironment) -> UUID:
         """The new environment's id; its name is claimed in the project as a created one's."""
+        return self._copy(environment_id, cmd.target_name, None)
+
+    def promote(self, environment_id: UUID, cmd: PromoteEnvironment) -> UUID:
+        """A clone of another kind: the new environment's id."""
+        return self._copy(environment_id, cmd.target_name, cmd.target_kind)
+
+    def _copy(self, environment_id: UUID, name: str, kind: str | None) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
             source = live_environment(uow, environment_id)
             live_project(uow, source.project_id).check_mutable()
-            copy = source.clone(uuid4(), cmd.target_name, uow.now)
-            return add_named(uow, copy, environment_claim_id(source.project_id, cmd.target_name),
-                             f"environment {cmd.target_name}")
+            copy = source.clone(uuid4(), name, uow.now, kind)
+            return add_named(uow, copy, environment_claim_id(source.project_id, name),
+                             f"environment {name}")
 
         return self.writes.run(decide)
+
+    def diff(self, left: dict[str, dict[str, Any]], right: dict[str, dict[str, Any]],
+             ) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None, Change]]:
+        """Two environments' own entries (read-model entries, secrets sealed) compared entry by
+        entry: secrets are opened here only to compare them, and go no further."""
+        return compare(left, right, self._same_secret)
+
+    def _same_secret(self, sealed: str, other: str) -> bool:
+        """Whether two sealed values hold the same secret. One sealed value that does not
+        open (its key is gone from ENCRYPTION_KEY) cannot be shown equal: it counts as
+        changed."""
+        if sealed == other:  # a clone's or a promotion's secret, sealed once
+            return True
+        try:
+            return hmac.compare_digest(self.box.open(sealed), self.box.open(other))
+        except UnsealError:
+            return False
 
     def lock(self, environment_id: UUID, cmd: LockEnvironment) -> UUID:
         return self.writes.change(live_environment, environment_id,

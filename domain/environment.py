@@ -116,12 +116,14 @@ class Environment(Configurable, Renamable, Aggregate):
         self.locked_at = None
         self.lock_reason = None
 
-    def clone(self, environment_id: UUID, name: str, at: datetime) -> Environment:
-        """A new environment of the same project and kind holding this one's variables
-        (secrets as sealed as they are here). Appaloft clones an active environment only: a
-        locked or archived one is refused."""
+    def clone(self, environment_id: UUID, name: str, at: datetime,
+              kind: str | None = None) -> Environment:
+        """A new environment of the same project holding this one's variables (secrets as
+        sealed as they are here), of this one's kind or of `kind`: Appaloft's promote is a clone
+        into a named environment of another kind (staging to production). Appaloft clones and
+        promotes an active environment only: a locked or archived one is refused."""
         self.check_mutable()
-        copy = Environment.create(environment_id, self.project_id, name, self.kind, at)
+        copy = Environment.create(environment_id, self.project_id, name, kind or self.kind, at)
         for entry in self.variables.values():
             copy.set_variable(entry["key"], entry["exposure"], entry["value"], entry["sealed"],
                               at)

@@ -13,7 +13,7 @@ topic stays (tests/unit/domain/test_event_topics.py pins it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,6 +30,7 @@ MAX_VARIABLES = 256
 # Lowest first: a later layer's entry replaces an earlier one with the same (key, exposure).
 PRECEDENCE = ("defaults", "environment", "resource")
 ImportAction = Literal["created", "updated", "unchanged"]
+Change = Literal["added", "removed", "changed", "unchanged"]
 MASK = "****"
 
 
@@ -226,3 +227,25 @@ def masked(entry: dict[str, Any]) -> dict[str, Any]:
     if entry["is_secret"]:
         shown["value"] = MASK
     return shown
+
+
+def compare(
+    left: dict[str, dict[str, Any]], right: dict[str, dict[str, Any]],
+    same_secret: Callable[[str, str], bool],
+) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None, Change]]:
+    """Two configuration sets (entries by entry_id) entry by entry, by key then exposure: what
+    going from `left` to `right` does to each (key, exposure) either holds. Two secrets are the
+    same when `same_secret` says their sealed values hold the same value (the caller opens
+    them: no secret is opened here); a secret and a plain value always differ."""
+    found: list[tuple[dict[str, Any] | None, dict[str, Any] | None, Change]] = []
+    for ident in sorted(left.keys() | right.keys(), key=lambda i: i.partition(":")[::-1]):
+        before, after = left.get(ident), right.get(ident)
+        if before is None or after is None:
+            found.append((before, after, "added" if before is None else "removed"))
+            continue
+        if before["is_secret"] and after["is_secret"]:
+            same = same_secret(before["sealed"], after["sealed"])
+        else:
+            same = (before["is_secret"], before["value"]) == (after["is_secret"], after["value"])
+        found.append((before, after, "unchanged" if same else "changed"))
+    return found

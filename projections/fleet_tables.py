@@ -145,7 +145,8 @@ FLEET_TABLES = (
 #    the runtime each deployment should have, and the lines running containers write; the
 #    agents' health observations (issue 17).
 # 6: deployment_attempts.failure_reported (who decided a failure: its node or the admin).
-FLEET_VERSION = ReadModelVersion("fleet", 6, fingerprint(FLEET_TABLES))
+# 7: config_variables.sealed_value (a secret as sealed, for the environment diff).
+FLEET_VERSION = ReadModelVersion("fleet", 7, fingerprint(FLEET_TABLES))
 
 # Every record of a fleet table (tests/unit/projections/test_records.py holds each to its table).
 FLEET_RECORDS: tuple[type[Record], ...] = (

@@ -75,7 +75,7 @@ def _variable_set(scope: str) -> Handler:
             "id": variable_id(e.originator_id, e.exposure, e.key), "owner_id": e.originator_id,
             "scope": scope, "key": e.key, "exposure": e.exposure, "kind": e.kind,
             "is_secret": secret, "plain_value": None if secret else e.value,
-            "updated_at": e.at})]
+            "sealed_value": e.sealed if secret else None, "updated_at": e.at})]
 
     return handle
 

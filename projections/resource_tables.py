@@ -60,7 +60,10 @@ class VariableRecord(Record, frozen=True, kw_only=True):
     exposure: str
     kind: str
     is_secret: bool
-    plain_value: str | None  # None for a secret: its sealed value stays in the events
+    plain_value: str | None  # None for a secret
+    # A secret's value as sealed in its event (None for a plain one): only the application
+    # opens it, to compare two environments' secrets (environment diff) without showing them.
+    sealed_value: str | None
     updated_at: datetime
 
 

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from entrypoints.http.crud import Endpoint, named
 from entrypoints.http.errors import ApiError
-from entrypoints.http.openapi.appaloft import AUDIT, DEPLOYMENT, ENVIRONMENT, RESOURCE, SERVER
+from entrypoints.http.openapi.appaloft import AUDIT, DEPLOYMENT, RESOURCE, SERVER
 from entrypoints.http.openapi.op import Op
 from entrypoints.http.routing import DocumentedRoute, route
 
@@ -38,8 +38,6 @@ FEATURES = {
                        " GET /api/v1/nodes/{id}/metrics)",
     "edge-proxy": "no edge proxy or generated access is managed here: a container publishes"
                   " its ports on its node",
-    "environment-promotion": "environments are not promoted or compared here: clone one"
-                             " (POST /environments/{id}/clone) and set its variables",
     "auto-deploy": "no git sources or source events here: a resource's source is an image",
     "storage-volumes": "no storage volumes are attached here",
     "runtime-log-archives": "runtime logs are kept per deployment (its last 1000 lines) for"
@@ -72,9 +70,6 @@ _TABLE: list[tuple[str, str, str, str]] = [  # method, path, tag, feature
     ("POST", "/servers/{serverId}/capacity/prune", SERVER, "server-capacity"),
     ("POST", "/servers/{serverId}/edge-proxy/configuration", SERVER, "edge-proxy"),
     ("POST", "/servers/{serverId}/edge-proxy/bootstrap", SERVER, "edge-proxy"),
-    ("POST", "/environments/{environmentId}/promote", ENVIRONMENT, "environment-promotion"),
-    ("GET", "/environments/{environmentId}/diff/{otherEnvironmentId}", ENVIRONMENT,
-     "environment-promotion"),
     ("GET", "/resources/runtime-log-archives", RESOURCE, "runtime-log-archives"),
     ("GET", "/resources/runtime-log-archives/{archiveId}", RESOURCE, "runtime-log-archives"),
     ("POST", "/resources/runtime-log-archives/prune", RESOURCE, "runtime-log-archives"),

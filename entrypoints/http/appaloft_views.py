@@ -281,7 +281,7 @@ def entry_of(variable: VariableRecord) -> dict[str, Any]:
     """A read-model variable as domain/variables.py's entries (for `effective`)."""
     return {"key": variable.key, "exposure": variable.exposure, "kind": variable.kind,
             "is_secret": variable.is_secret, "value": variable.plain_value,
-            "updated_at": variable.updated_at}
+            "sealed": variable.sealed_value, "updated_at": variable.updated_at}
 
 
 def layer(variables: list[VariableRecord]) -> dict[str, dict[str, Any]]:

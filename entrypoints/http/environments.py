@@ -1,9 +1,10 @@
 """Appaloft's /environments: create, list, count, show (variables masked), rename, lock,
-unlock and archive. Their variables are entrypoints/http/variables.py's."""
+unlock, archive, clone and promote (a clone of another kind), and the diff of two environments'
+variables. Their variables are entrypoints/http/variables.py's."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from starlette.requests import Request
@@ -15,6 +16,7 @@ from application.environments import (
     CreateEnvironment,
     Environments,
     LockEnvironment,
+    PromoteEnvironment,
     RenameEnvironment,
 )
 from entrypoints.bootstrap import Services
@@ -41,6 +43,7 @@ from entrypoints.http.openapi.appaloft import (
     LOCKED,
     appaloft_op,
 )
+from entrypoints.http.responses import JSONResponse
 from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import ResourceReads
@@ -84,7 +87,26 @@ class EnvironmentListResponse(AppaloftShape):
     items: list[EnvironmentResponse]
 
 
-SHAPES = (EnvironmentResponse, EnvironmentListResponse)
+class EnvironmentDiffEntry(AppaloftShape):
+    """One variable (key and exposure) of either environment, and what going from the first
+    environment to the other does to it"""
+
+    key: str
+    exposure: Annotated[str, _d("build-time or runtime")]
+    left: Annotated[VariableEntry | None, _d(
+        "Its entry in the first environment (environmentId; secrets ****); null: none there")]
+    right: Annotated[VariableEntry | None, _d(
+        "Its entry in the other environment (otherEnvironmentId); null: none there")]
+    change: Annotated[Literal["added", "removed", "changed", "unchanged"], _d(
+        "added: only the other has it; removed: only the first has it; changed: both, with"
+        " different values (or one secret, one plain); two secrets are compared by value"
+        " without showing either")]
+
+
+SHAPES = (EnvironmentResponse, EnvironmentListResponse, EnvironmentDiffEntry)
+# Named responses that are not objects: component name -> type.
+NAMED: dict[str, Any] = {"EnvironmentDiffResponse": Annotated[list[EnvironmentDiffEntry], _d(
+    "Every variable either environment has, by key then exposure")]}
 
 
 def shape(record: EnvironmentRecord, reads: ResourceReads) -> EnvironmentResponse:
@@ -123,12 +145,30 @@ async def show(request: Request) -> Response:
     return answer(environment)
 
 
+def _diff(svc: Services, environment_id: UUID, other_id: UUID) -> list[EnvironmentDiffEntry]:
+    reads = svc.resource_reads
+    left, right = (layer(reads.variables_of(found(reads.environments.get(i), "environment", i).id))
+                   for i in (environment_id, other_id))
+    return [EnvironmentDiffEntry(
+        key=(before or after or {})["key"], exposure=(before or after or {})["exposure"],
+        left=None if before is None else shown(before, "environment"),
+        right=None if after is None else shown(after, "environment"), change=change)
+        for before, after, change in svc.environments.diff(left, right)]
+
+
+async def diff(request: Request) -> Response:
+    environment_id = path_uuid(request, _ID)
+    other_id = path_uuid(request, "otherEnvironmentId")
+    return JSONResponse(await run(_diff, services(request), environment_id, other_id))
+
+
 create = _COMMANDS.create(Environments.create, CreateEnvironment)
 rename = _COMMANDS.item(Environments.rename, RenameEnvironment)
 lock = _COMMANDS.item(Environments.lock, LockEnvironment)
 unlock = _COMMANDS.item(Environments.unlock)
 archive = _COMMANDS.item(Environments.archive, ArchiveEnvironment)
 clone = _COMMANDS.item(Environments.clone, CloneEnvironment, status=201)
+promote = _COMMANDS.item(Environments.promote, PromoteEnvironment, status=201)
 
 
 ROUTES = [
@@ -161,4 +201,19 @@ ROUTES = [
         description="The new environment (its id is the answer) has the same project, kind"
         " and variables (secrets stay sealed, never shown). Only an active environment is"
         " cloned: a locked or archived one is a 409, as is a name taken in the project.")),
+    route("POST", "/environments/{environmentId}/promote", promote, appaloft_op(
+        ENVIRONMENT, "Promote an environment's configuration into a new environment", 201,
+        ID_DATA, (400, *COMMAND_ERRORS), body=PromoteEnvironment,
+        description="A clone of another kind: a new active environment (its id is the answer)"
+        " named `targetName`, of kind `targetKind`, in the same project, with this one's"
+        " variables (secrets stay sealed, never shown). Resources and deployments are not"
+        " copied. Only an active environment is promoted: a locked or archived one is a 409,"
+        " as is a name taken in the project.")),
+    route("GET", "/environments/{environmentId}/diff/{otherEnvironmentId}", diff, appaloft_op(
+        ENVIRONMENT, "Compare two environments' variables", 200, "EnvironmentDiff", (400, 404),
+        description="A bare array: every variable (key and exposure) either environment sets"
+        " itself, with its entry on each side (null where absent; secrets ****) and `change`."
+        " Secrets are compared by value, which is never shown. Archived and locked"
+        " environments are compared too; an environment compared with itself is all"
+        " `unchanged`.")),
 ]

@@ -21,6 +21,7 @@ TAGS = [PROJECT, ENVIRONMENT, VARIABLE, SERVER, RESOURCE, DEPLOYMENT, AUDIT]
 PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "projectId": (UUID_S, "Project id"),
     "environmentId": (UUID_S, "Environment id"),
+    "otherEnvironmentId": (UUID_S, "The environment compared with environmentId"),
     "resourceId": (UUID_S, "Resource id"),
     "serverId": (UUID_S, "Server id: an enrolled node's id"),
     "deploymentId": (UUID_S, "Deployment (attempt) id"),
@@ -28,7 +29,7 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "key": ({**STR, "minLength": 1, "maxLength": 128}, "Variable key"),
     # The seed's ids of what this service does not have (its operations answer 403).
     **{name: ({**STR, "minLength": 1}, f"{what} id (not served here)") for name, what in (
-        ("policyId", "Capacity policy"), ("otherEnvironmentId", "Environment"),
+        ("policyId", "Capacity policy"),
         ("archiveId", "Archive"), ("attachmentId", "Storage attachment"),
         ("bindingId", "Dependency binding"), ("previewEnvironmentId", "Preview environment"),
         ("holdId", "Legal hold"))},
@@ -61,6 +62,9 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
     "RenameEnvironment": ("EnvironmentRenameRequest", _NAME),
     "CloneEnvironment": ("EnvironmentCloneRequest", {
         "targetName": "The new environment's name (1 to 100 characters), free in the project"}),
+    "PromoteEnvironment": ("EnvironmentPromoteRequest", {
+        "targetName": "The new environment's name (1 to 100 characters), free in the project",
+        "targetKind": "Its kind: local, staging, production..."}),
     "LockEnvironment": ("EnvironmentLockRequest", {"lockReason": "Why (optional)"}),
     "ArchiveEnvironment": ("EnvironmentArchiveRequest", {"archiveReason": "Why (optional)"}),
     "SetVariable": ("VariableSetRequest", {

@@ -30,6 +30,7 @@ from entrypoints.http import (
     attempt_reasons,
     attempt_views,
     edgegap_shapes,
+    environments,
     event_types,
     events,
     resource_health_views,
@@ -318,7 +319,8 @@ def _response_shapes() -> dict[str, oas.Schema]:
     """The typed responses' schemas, from the classes the handlers return."""
     modules = (*_SHAPE_MODULES, *API_MODULES, *AGENT_MODULES)
     shapes = [shape for module in modules for shape in getattr(module, "SHAPES", ())]
-    named = {**admins.NAMED, **event_types.NAMED}  # not objects: their component names
+    # not objects: their component names
+    named = {**admins.NAMED, **event_types.NAMED, **environments.NAMED}
     schemas, components = msgspec.json.schema_components(
         [*shapes, *named.values()], ref_template="#/components/schemas/{name}")
     components.update(zip(named, schemas[len(shapes):], strict=True))

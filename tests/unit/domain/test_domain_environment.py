@@ -9,6 +9,8 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.environment import (
     Environment,
@@ -21,8 +23,11 @@ from domain.variables import (
     TooManyVariablesError,
     VariableKindError,
     VariableNotFoundError,
+    compare,
     effective,
+    entry_id,
     masked,
+    variable_entry,
 )
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -182,3 +187,48 @@ def test_a_clone_has_the_same_project_kind_and_variables_and_only_an_active_one_
     source.archive(None, AT)
     with pytest.raises(EnvironmentArchivedError):
         source.clone(uuid4(), "other", AT)
+
+
+_ENTRY = st.builds(
+    lambda key, exposure, value, secret: variable_entry(
+        key, exposure, "secret" if secret else "plain-config", None if secret else value,
+        value if secret else None, AT),
+    st.sampled_from(["A", "B", "C"]), st.sampled_from(["runtime", "build-time"]),
+    st.sampled_from(["1", "2"]), st.booleans())
+_SIDE = st.lists(_ENTRY, max_size=6).map(
+    lambda entries: {entry_id(e["key"], e["exposure"]): e for e in entries})
+
+
+def _same(sealed: str, other: str) -> bool:  # the test's "sealing" keeps the value as is
+    return sealed == other
+
+
+@given(_SIDE, _SIDE)
+def test_compare_is_each_entry_of_either_side_and_reads_the_same_both_ways(
+        left: dict[str, dict[str, Any]], right: dict[str, dict[str, Any]]) -> None:
+    forth, back = compare(left, right, _same), compare(right, left, _same)
+    assert len(forth) == len(left.keys() | right.keys())
+    swapped = {"added": "removed", "removed": "added"}
+    assert [swapped.get(c, c) for *_, c in forth] == [c for *_, c in back]
+    for before, after, change in forth:
+        assert (change == "added") == (before is None)
+        assert (change == "removed") == (after is None)
+        if change == "unchanged":
+            assert before is not None and after is not None
+            assert masked(before)["value"] == masked(after)["value"]
+    assert {c for *_, c in compare(left, left, _same)} <= {"unchanged"}
+
+
+def test_compare_leaves_secrets_to_the_caller_and_a_secret_never_equals_a_plain_value(
+        ) -> None:
+    plain = {"runtime:K": variable_entry("K", "runtime", "plain-config", "v", None, AT)}
+    secret = {"runtime:K": variable_entry("K", "runtime", "secret", None, "sealed-v", AT)}
+    asked: list[tuple[str, str]] = []
+
+    def same(sealed: str, other: str) -> bool:
+        asked.append((sealed, other))
+        return True
+
+    assert [c for *_, c in compare(plain, secret, same)] == ["changed"]
+    assert [c for *_, c in compare(secret, secret, same)] == ["unchanged"]
+    assert asked == [("sealed-v", "sealed-v")]
