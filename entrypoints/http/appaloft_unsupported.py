@@ -45,8 +45,6 @@ FEATURES = {
     "dependency-bindings": "no dependency resources (databases...) are provisioned or bound"
                            " here",
     "preview-environments": "no preview environments here",
-    "resource-diagnostics": "no diagnostic summary here: GET /resources/{id}/health,"
-                            " .../runtime-logs and GET /deployments/{id} have its parts",
     "deployment-archive": "deployments are never archived here: they are the history of the"
                           " Deployment's events",
     "deployment-prune": "a deployment's history is events and is never pruned here; its"
@@ -80,7 +78,6 @@ _TABLE: list[tuple[str, str, str, str]] = [  # method, path, tag, feature
     ("POST", "/resources/{resourceId}/storage-attachments", RESOURCE, "storage-volumes"),
     ("DELETE", "/resources/{resourceId}/storage-attachments/{attachmentId}", RESOURCE,
      "storage-volumes"),
-    ("GET", "/resources/{resourceId}/diagnostic-summary", RESOURCE, "resource-diagnostics"),
     ("GET", "/resources/{resourceId}/dependency-bindings", RESOURCE, "dependency-bindings"),
     ("POST", "/resources/{resourceId}/dependency-bindings", RESOURCE, "dependency-bindings"),
     ("GET", "/resources/{resourceId}/dependency-bindings/{bindingId}", RESOURCE,

@@ -53,6 +53,20 @@ class RuntimeProfileView(AppaloftShape):
 
 
 
+class NetworkProfileView(AppaloftShape):
+    internal_port: Annotated[int | None, _d("The port the app listens on in its container")]
+    upstream_protocol: Annotated[str, _d("http, tcp or udp")]
+    exposure_mode: Literal["none"]
+    target_service_name: None
+    host_port: None
+
+
+def network_view(record: ResourceRecord) -> NetworkProfileView:
+    return NetworkProfileView(internal_port=record.internal_port,
+                              upstream_protocol=record.protocol, exposure_mode="none",
+                              target_service_name=None, host_port=None)
+
+
 def source_view(image: str | None) -> SourceView:
     name, tag, digest = image, None, None
     if image is not None and "@" in image:

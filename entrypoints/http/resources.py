@@ -52,8 +52,10 @@ from entrypoints.http.openapi.appaloft import (
     appaloft_op,
 )
 from entrypoints.http.resource_profile_views import (
+    NetworkProfileView,
     RuntimeProfileView,
     SourceView,
+    network_view,
     runtime_view,
     source_view,
 )
@@ -87,14 +89,6 @@ class ResourceShowQuery(Query):
                                                " (no proxy)")] = True
     include_profile_diagnostics: Annotated[bool, _d("Accepted: no profile drift is diagnosed"
                                                     " here (diagnostics stays empty)")] = True
-
-
-class NetworkProfileView(AppaloftShape):
-    internal_port: Annotated[int | None, _d("The port the app listens on in its container")]
-    upstream_protocol: Annotated[str, _d("http, tcp or udp")]
-    exposure_mode: Literal["none"]
-    target_service_name: None
-    host_port: None
 
 
 class ResourceSummary(AppaloftShape):
@@ -163,12 +157,6 @@ class ResourceShowResponse(AppaloftShape):
 SHAPES = (ResourceListResponse, ResourceShowResponse)
 
 
-def _network(record: ResourceRecord) -> NetworkProfileView:
-    return NetworkProfileView(internal_port=record.internal_port,
-                              upstream_protocol=record.protocol, exposure_mode="none",
-                              target_service_name=None, host_port=None)
-
-
 def _last(reads: ResourceReads, record: ResourceRecord) -> AttemptRecord | None:
     if record.last_deployment_id is None:
         return None
@@ -188,7 +176,7 @@ def _summary(record: ResourceRecord, last: AttemptRecord | None) -> dict[str, An
 def _list(svc: Services, query: ResourceListQuery) -> ResourceListResponse:
     reads = svc.resource_reads
     return ResourceListResponse(items=[
-        ResourceListItem(**_summary(r, _last(reads, r)), network_profile=_network(r),
+        ResourceListItem(**_summary(r, _last(reads, r)), network_profile=network_view(r),
                          access_profile=None,
                          latest_runtime_control=_control(reads.latest_runtime_control(r.id)),
                          access_summary=None)
@@ -209,7 +197,7 @@ def _show(reads: ResourceReads, resource_id: UUID, include: ResourceShowQuery,
         schema_version="resources.show/v1", resource=ResourceSummary(**_summary(record, last)),
         source=source_view(record.image), auto_deploy_policy=None,
         runtime_profile=runtime_view(record, health),
-        network_profile=_network(record), access_profile=None,
+        network_profile=network_view(record), access_profile=None,
         health_policy=health,
         rollback_policy=RollbackPolicyView(automatic=record.automatic_rollback),
         storage_attachments=[],
