@@ -65,6 +65,7 @@ class EnvironmentChanged(msgspec.Struct, kw_only=True):
     project_id: UUID | None = None
     name: str | None = None
     kind: str | None = None
+    parent_environment_id: UUID | None = None  # created: cloned or promoted from
     reason: str | None = None
     key: str | None = None
     exposure: str | None = None
@@ -156,6 +157,7 @@ def _environment(e: Any) -> msgspec.Struct:
     return EnvironmentChanged(
         environment_id=e.originator_id, project_id=getattr(e, "project_id", None),
         name=getattr(e, "name", None), kind=None if variable else getattr(e, "kind", None),
+        parent_environment_id=getattr(e, "parent_environment_id", None),
         reason=getattr(e, "reason", None), **variable)
 
 

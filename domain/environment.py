@@ -55,6 +55,9 @@ class Environment(Configurable, Renamable, Aggregate):
     name: str
     kind: str
     at: datetime
+    # The environment this one was cloned or promoted from (None: created on its own, or
+    # created before clones recorded it).
+    parent_environment_id: UUID | None = None
     locked_at: datetime | None = field(default=None, init=False)
     lock_reason: str | None = field(default=None, init=False)
     archived_at: datetime | None = field(default=None, init=False)
@@ -62,11 +65,14 @@ class Environment(Configurable, Renamable, Aggregate):
     variables: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
 
     @classmethod
-    def create(cls, environment_id: UUID, project_id: UUID, name: str, kind: str,
-               at: datetime) -> Environment:
+    def create(  # noqa: PLR0913 - the source of a clone is named, not positional
+        cls, environment_id: UUID, project_id: UUID, name: str, kind: str, at: datetime, *,
+        parent_environment_id: UUID | None = None,
+    ) -> Environment:
         check_name(name)
         check_kind(kind)
-        return cls(id=environment_id, project_id=project_id, name=name, kind=kind, at=at)
+        return cls(id=environment_id, project_id=project_id, name=name, kind=kind, at=at,
+                   parent_environment_id=parent_environment_id)
 
     @property
     def lifecycle_status(self) -> str:
@@ -123,7 +129,8 @@ class Environment(Configurable, Renamable, Aggregate):
         into a named environment of another kind (staging to production). Appaloft clones and
         promotes an active environment only: a locked or archived one is refused."""
         self.check_mutable()
-        copy = Environment.create(environment_id, self.project_id, name, kind or self.kind, at)
+        copy = Environment.create(environment_id, self.project_id, name, kind or self.kind, at,
+                                  parent_environment_id=self.id)
         for entry in self.variables.values():
             copy.set_variable(entry["key"], entry["exposure"], entry["value"], entry["sealed"],
                               at)

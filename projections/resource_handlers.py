@@ -64,6 +64,8 @@ def _project_created(e: Any) -> list[Change]:
 def _environment_created(e: Any) -> list[Change]:
     return [Upsert("environments", {
         "id": e.originator_id, "project_id": e.project_id, "name": e.name, "kind": e.kind,
+        # Events from before clones recorded their source have no such attribute.
+        "parent_environment_id": getattr(e, "parent_environment_id", None),
         "lifecycle_status": "active", "locked_at": None, "lock_reason": None,
         "archived_at": None, "archive_reason": None, "inserted_at": e.at, "updated_at": e.at})]
 

@@ -1,7 +1,8 @@
 """Tables of the Resources context (Appaloft's projects, environments, resources, their
 variables and the attempts of deployments of resources) and their records.
 
-Secrets never reach these tables: a variable row of a secret has no value, and an attempt's
+Secrets reach these tables only sealed: a variable row of a secret holds no value, only the
+value as sealed in its event (opened by the application alone), and an attempt's
 snapshot is stored masked (domain/variables.py: masked). JSON-shaped values (args, health
 policy, snapshot) are stored as JSON text; they are shown, never filtered on. An attempt keeps
 its lifecycle events as columns (`<kind>_seq`, `<kind>_at`): a Deployment emits each of them at
@@ -38,6 +39,7 @@ class EnvironmentRecord(Record, frozen=True, kw_only=True):
     project_id: UUID
     name: str
     kind: str
+    parent_environment_id: UUID | None  # cloned or promoted from
     lifecycle_status: str  # active | locked | archived
     locked_at: datetime | None
     lock_reason: str | None

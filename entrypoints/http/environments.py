@@ -70,7 +70,8 @@ class EnvironmentResponse(AppaloftShape):
     project_id: UUID
     name: str
     kind: str
-    parent_environment_id: Annotated[None, _d("Always null: environments are not cloned")]
+    parent_environment_id: Annotated[UUID | None, _d(
+        "The environment this one was cloned or promoted from; null: created on its own")]
     lifecycle_status: Annotated[Literal["active", "locked", "archived"],
                                 _d("locked: readable, refuses every change but unlock")]
     locked_at: Moment | None
@@ -114,7 +115,7 @@ def shape(record: EnvironmentRecord, reads: ResourceReads) -> EnvironmentRespons
     status = record.lifecycle_status
     return EnvironmentResponse(
         id=record.id, project_id=record.project_id, name=record.name, kind=record.kind,
-        parent_environment_id=None,
+        parent_environment_id=record.parent_environment_id,
         lifecycle_status="locked" if status == "locked" else (
             "archived" if status == "archived" else "active"),
         locked_at=record.locked_at, lock_reason=record.lock_reason,

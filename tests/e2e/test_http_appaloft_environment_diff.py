@@ -34,6 +34,13 @@ def test_promote_makes_an_environment_of_the_target_kind_with_the_variables(
         shown = get(client, f"/environments/{promoted}")
         assert (shown["name"], shown["kind"], shown["projectId"], shown["lifecycleStatus"]) == (
             "prod-eu", "production-eu", flow.project, "active")
+        # Lineage: a promotion and a clone name their source; an environment made on its own
+        # names none.
+        assert shown["parentEnvironmentId"] == flow.environment
+        assert get(client, env)["parentEnvironmentId"] is None
+        cloned = post(client, f"/environments/{promoted}/clone", {"targetName": "prod-us"},
+                      201)["id"]
+        assert get(client, f"/environments/{cloned}")["parentEnvironmentId"] == promoted
         assert {v["key"]: v["value"] for v in shown["maskedVariables"]} == {
             "MODE": "staging", "DB_PASSWORD": "****"}
         assert without_times(get(client, f"{env}/diff/{promoted}")) == [
@@ -54,7 +61,7 @@ def test_promote_makes_an_environment_of_the_target_kind_with_the_variables(
         post(client, f"{env}/lock", {})
         error(client.post(f"{env}/promote", headers=AUTH,
                           json={"targetName": "qa", "targetKind": "qa"}), 409, "conflict")
-        assert get(client, "/environments/count", projectId=flow.project) == {"count": 2}
+        assert get(client, "/environments/count", projectId=flow.project) == {"count": 3}
 
 
 def entry(key: str, value: str, change: str, *, secret: bool = False,

@@ -172,6 +172,8 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "detail": (None, "Why it is in error (Couldn't Allocate Server, exit code...)."),
     "project_id": (_ID, "The project (on created events; else null)."),
     "environment_id": (_ID, "The environment (on created events; else null)."),
+    "parent_environment_id": (None, "The environment it was cloned or promoted from (on"
+                              " created; null for one made on its own, and on other events)."),
     "resource_id": (_ID, "The resource (an app)."),
     "name": ("Web Console", "The display name (on created and renamed; else null)."),
     "slug": ("web-console", "The slug derived from the name at create (on created; else"

@@ -38,6 +38,8 @@ from domain.ssh_access import (
 from domain.ssh_key import parse_public_key
 from domain.variables import variable_entry
 from domain.webhook import Webhook, WebhookGoneError
+from projections.model import Upsert
+from projections.resource_handlers import RESOURCE_HANDLERS
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
@@ -110,7 +112,7 @@ STORED_EVENTS: dict[str, str] = {
     "domain.enrollment_key:EnrollmentKey.Updated": "changes at",
     "domain.enrollment_key:EnrollmentKey.Used": "node_id cluster_name uses_remaining at",
     "domain.environment:Environment.Archived": "reason at",
-    "domain.environment:Environment.Created": "project_id name kind at",
+    "domain.environment:Environment.Created": "project_id name kind at parent_environment_id",
     "domain.environment:Environment.Locked": "reason at",
     "domain.environment:Environment.Renamed": "name at",
     "domain.environment:Environment.Unlocked": "at",
@@ -317,8 +319,14 @@ VARIABLES_AS_STORED: dict[str, tuple[Callable[[], Any], list[tuple[str, str]]]] 
 }
 
 
+# Attributes added to an event since it was first stored, with their default: a stored event
+# without one loads as if it held the default.
+ADDED_SINCE = {"parent_environment_id": None}
+
+
 def _fields(state: bytes) -> dict[str, Any]:
-    return {k: v for k, v in json.loads(state).items() if k != "timestamp"}
+    return {k: v for k, v in json.loads(state).items()
+            if k != "timestamp" and not (k in ADDED_SINCE and v == ADDED_SINCE[k])}
 
 
 @pytest.mark.parametrize("aggregate_topic", sorted(VARIABLES_AS_STORED))
@@ -343,3 +351,26 @@ def test_variable_events_stored_before_they_were_declared_once_still_load_and_ma
     fresh.save(aggregate)
     assert [(e.topic, _fields(e.state)) for e in fresh.recorder.select_events(UUID(int=1))] \
         == [(e.topic, _fields(e.state)) for e in old]
+
+
+def test_an_environment_stored_before_clones_named_their_source_loads_and_projects_without_one(
+) -> None:
+    _, as_stored = VARIABLES_AS_STORED["domain.environment:Environment"]
+    suffix, fields = as_stored[0]
+    stored = StoredEvent(UUID(int=1), 1, f"domain.environment:Environment.{suffix}",
+                         f"{{{_moment('timestamp')},{fields},{_moment('at')}}}".encode())
+    store = EdgeStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    store.recorder.insert_events([stored])
+    loaded: Any = store.repository.get(UUID(int=1))
+    assert loaded.parent_environment_id is None
+    [created] = RESOURCE_HANDLERS[Environment.Created](store.mapper.to_domain_event(stored))
+    assert isinstance(created, Upsert)
+    assert created.row["parent_environment_id"] is None
+
+    source = Environment.create(UUID(int=4), UUID(int=2), "staging", "staging", AT)
+    copy = source.clone(UUID(int=5), "staging-2", AT, "production")
+    assert copy.parent_environment_id == source.id
+    [event] = copy.collect_events()
+    [created] = RESOURCE_HANDLERS[Environment.Created](event)
+    assert isinstance(created, Upsert)
+    assert created.row["parent_environment_id"] == source.id
