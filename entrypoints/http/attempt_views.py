@@ -24,7 +24,7 @@ from entrypoints.http.attempt_snapshot import (
 )
 from entrypoints.http.serializers import Moment, described
 from projections.resource_reads import timeline
-from projections.resource_tables import AttemptRecord
+from projections.resource_tables import AttemptRecord, ResourceRecord
 
 _d = described
 _Include = Annotated[bool, _d("Include this section (default true)")]
@@ -77,6 +77,19 @@ class LatestDeployment(AppaloftShape):
     finished_at: Moment | None
     server_id: UUID | None
     destination_id: None
+
+
+def in_focus(svc: Services, resource: ResourceRecord,
+             requested: UUID | None) -> AttemptRecord | None:
+    """The attempt a resource's runtime logs and diagnostics look at: `requested` (404 unless it
+    is the resource's), else the serving one, else the latest; None when it has none."""
+    chosen = requested or resource.serving_deployment_id or resource.last_deployment_id
+    attempt = None if chosen is None else svc.resource_reads.attempts.get(chosen)
+    if attempt is None or attempt.resource_id != resource.id:
+        if requested is not None:
+            found(None, "deployment", requested)
+        return None
+    return attempt
 
 
 def latest_fields(attempt: AttemptRecord) -> dict[str, Any]:

@@ -30,13 +30,12 @@ from entrypoints.http.appaloft_views import (
     Instant,
     Query,
     answer,
-    found,
     generated_at,
     instant,
     read_query,
     run,
 )
-from entrypoints.http.attempt_views import failure_phase
+from entrypoints.http.attempt_views import failure_phase, in_focus
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.openapi.appaloft import RESOURCE, appaloft_op
@@ -45,7 +44,7 @@ from entrypoints.http.resource_profile_views import NetworkProfileView, network_
 from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
 from entrypoints.settings import database_kind
-from projections.resource_tables import AttemptRecord, ResourceRecord
+from projections.resource_tables import AttemptRecord
 
 _d = described
 _ID = "resourceId"
@@ -208,17 +207,6 @@ class DiagnosticSummaryResponse(AppaloftShape):
 SHAPES = (DiagnosticSummaryResponse,)
 
 
-def _focus(svc: Services, resource: ResourceRecord,
-           requested: UUID | None) -> AttemptRecord | None:
-    chosen = requested or resource.serving_deployment_id or resource.last_deployment_id
-    attempt = None if chosen is None else svc.resource_reads.attempts.get(chosen)
-    if attempt is None or attempt.resource_id != resource.id:
-        if requested is not None:
-            found(None, "deployment", requested)
-        return None
-    return attempt
-
-
 def _within(at: datetime, start: datetime | None, end: datetime | None) -> bool:
     return (start is None or at >= start) and (end is None or at <= end)
 
@@ -279,7 +267,7 @@ def summarize(svc: Services, resource_id: UUID, query: DiagnosticQuery, now: dat
     current = current_of(svc.resource_reads, svc.deployment_reads, svc.resource_health_reads,
                          resource_id)
     resource = current.resource
-    attempt = _focus(svc, resource, query.deployment_id)
+    attempt = in_focus(svc, resource, query.deployment_id)
     window = (instant(query.observation_from, "observationFrom"),
               instant(query.observation_to, "observationTo"))
     if None not in window and window[0] > window[1]:  # type: ignore[operator]

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from entrypoints.bootstrap import Services
 from entrypoints.http.appaloft_views import AppaloftShape, Query, answer, found, read_query, run
+from entrypoints.http.attempt_views import in_focus
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.looks import logs as logs_of
 from entrypoints.http.openapi.appaloft import RESOURCE, appaloft_op
@@ -93,13 +94,9 @@ class Target(msgspec.Struct, frozen=True):
 
 
 def target(svc: Services, resource_id: UUID, deployment_id: UUID | None) -> Target:
-    reads = svc.resource_reads
-    resource = found(reads.resources.get(resource_id), "resource", resource_id)
-    chosen = deployment_id or resource.serving_deployment_id or resource.last_deployment_id
-    attempt = None if chosen is None else reads.attempts.get(chosen)
-    if attempt is None or attempt.resource_id != resource_id:
-        if deployment_id is not None:
-            found(None, "deployment", deployment_id)
+    resource = found(svc.resource_reads.resources.get(resource_id), "resource", resource_id)
+    attempt = in_focus(svc, resource, deployment_id)
+    if attempt is None:
         return Target(resource, None, None)
     return Target(resource, attempt.id, attempt.request_id)
 
