@@ -19,6 +19,7 @@ from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
 from domain.project import MAX_DESCRIPTION, MAX_REASON, Project, ProjectNotEmptyError
 from domain.renaming import MAX_NAME
+from domain.resource import Resource
 from domain.shared import InvalidValueError
 
 ProjectName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
@@ -74,6 +75,11 @@ def live_project(uow: UnitOfWork, project_id: UUID) -> Project:
     return uow.get(Project, project_id, f"project {project_id}")
 
 
+def _live_resource(uow: UnitOfWork, resource_id: UUID) -> bool:
+    found = uow.find(Resource, resource_id)
+    return found is not None and not found.deleted
+
+
 class Projects:
     """Application service for projects."""
 
@@ -108,13 +114,15 @@ class Projects:
         if cmd.confirmation.project_id != project_id:
             raise InvalidValueError("must equal the project's id", "confirmation.projectId")
 
-        # Read before deciding: once archived (which deleting needs) a project takes no new
-        # resource, so none appears between this read and the decision.
-        held = self.contents.resource_ids(project_id)
+        # The read model knows the resources created before projects recorded theirs; the
+        # project knows every one since, including a create committed after this read.
+        listed = self.contents.resource_ids(project_id)
 
         def decide(uow: UnitOfWork) -> UUID:
             project = live_project(uow, project_id)
             project.check_deletable()
+            held = [*listed, *(r for r in project.resource_ids
+                               if r not in listed and _live_resource(uow, r))]
             if held:
                 raise ProjectNotEmptyError(
                     f"project {project.slug} still has resources; delete them first", held)

@@ -259,13 +259,17 @@ class Resources:
 
     def create(self, cmd: CreateResource) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
-            live_project(uow, cmd.project_id).check_mutable()
+            project = live_project(uow, cmd.project_id)
+            project.check_mutable()
             environment = live_environment(uow, cmd.environment_id)
             if environment.project_id != cmd.project_id:
                 raise InvalidValueError("belongs to another project", "environmentId")
             environment.check_mutable()
             resource = Resource.create(uuid4(), cmd.project_id, cmd.environment_id, cmd.name,
                                        uow.now, cmd.kind, cmd.description)
+            # Written, not only read: an archive or delete of the project committed since
+            # this read makes the save conflict, and the create is decided again.
+            project.add_resource(resource.id, uow.now)
             return add_named(uow, resource, resource_claim_id(cmd.environment_id, resource.slug),
                              f"resource slug {resource.slug}")
 

@@ -4,6 +4,10 @@ A project is active or archived; only an archived project can be deleted (Appalo
 delete-check blocker `active-project`), so deleting is always a second, deliberate step. Its slug
 is derived from the name once, at create, and kept on rename: it is how clients and the
 uniqueness claim address it.
+
+A resource created in a project is recorded on the project too (`ResourceAdded`): that write is
+what makes a create that read the project active conflict with an archive or delete committed
+meanwhile, so a delete never leaves a resource behind that its check did not see.
 """
 
 from __future__ import annotations
@@ -68,6 +72,9 @@ class Project(SoftDeletable, Renamable, Aggregate):
     archived_at: datetime | None = field(default=None, init=False)
     archive_reason: str | None = field(default=None, init=False)
     deleted: bool = field(default=False, init=False)
+    # Resources created in it (those created before this was recorded are only in the read
+    # model); a deleted one stays listed: deleting the project looks each up.
+    resource_ids: list[UUID] = field(default_factory=list, init=False)
 
     @classmethod
     def create(cls, project_id: UUID, name: str, at: datetime, description: str = "") -> Project:
@@ -126,6 +133,14 @@ class Project(SoftDeletable, Renamable, Aggregate):
         self.lifecycle_status = ACTIVE
         self.archived_at = None
         self.archive_reason = None
+
+    def add_resource(self, resource_id: UUID, at: datetime) -> None:
+        self.check_mutable()
+        self._resource_added(resource_id=resource_id, at=at)
+
+    @event("ResourceAdded")
+    def _resource_added(self, resource_id: UUID, at: datetime) -> None:
+        self.resource_ids = [*self.resource_ids, resource_id]
 
     def check_deletable(self) -> None:
         if not self.archived:

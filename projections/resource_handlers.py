@@ -208,6 +208,7 @@ RESOURCE_HANDLERS: dict[type[Any], Handler] = {
     Project.Created: _project_created,
     Project.Renamed: _patch("projects", name="name"),
     Project.DescriptionSet: _patch("projects", description="description"),
+    Project.ResourceAdded: lambda e: [],  # the resource's own Created makes its row
     Project.Archived: lambda e: _set("projects", lifecycle_status="archived", archived_at=e.at,
                                      archive_reason=e.reason)(e),
     Project.Restored: _set("projects", lifecycle_status="active", archived_at=None,

@@ -8,6 +8,7 @@ and must retry).
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +22,18 @@ from application.agent_protocol import EnrollNode
 from application.aliases import CreateAlias
 from application.clusters import CreateCluster
 from application.enrollment_keys import IssueEnrollmentKey
+from application.environments import CreateEnvironment
+from application.projects import (
+    ArchiveProject,
+    CreateProject,
+    DeleteProject,
+    ProjectConfirmation,
+)
+from application.resources import CreateResource
 from domain.claims import NameTakenError
 from domain.cluster import ClusterFullError
 from domain.enrollment_key import KeyRefusedError
+from domain.project import ProjectActiveError, ProjectNotEmptyError
 from entrypoints.bootstrap import Services, build_services
 from tests.conftest import make_settings
 
@@ -153,3 +163,42 @@ def test_node_limit_holds_under_concurrent_enrollment(fleet: list[Services]) -> 
     assert must_get(main, "clusters", cid)["node_count"] == 3
     assert len(main.view.select("nodes", {"cluster_id": cid})) == 3
     assert must_get(main, "enrollment_keys", key_id)["uses_remaining"] is None
+
+
+
+def create_archive_delete(fleet: list[Services]) -> tuple[Any, Any]:
+    """One round: a resource created in a new project while the project is archived and then
+    deleted; answers what the create and the delete got."""
+    first = fleet[0]
+    project = first.projects.create(CreateProject(name=f"p-{uuid4().hex[:8]}"))
+    environment = first.environments.create(CreateEnvironment(project_id=project,
+                                                              name="production"))
+
+    def step(services: Services, i: int) -> Any:
+        if i == 0:
+            return services.resources.create(CreateResource(
+                project_id=project, environment_id=environment, name="web"))
+        if i == 1:
+            return services.projects.archive(project, ArchiveProject())
+        time.sleep(0.002)  # after the archive: a delete needs an archived project
+        return services.projects.delete(project, DeleteProject(
+            confirmation=ProjectConfirmation(project_id=project)))
+
+    created, _, deleted = race(fleet, 3, step)
+    return created, deleted
+
+
+def test_a_project_deleted_while_a_resource_is_created_in_it_keeps_none(
+        fleet: list[Services]) -> None:
+    """Create a resource, archive its project and delete it, all at once: the create read the
+    project active and the delete read no resource, so both answered and the resource lived
+    on in a deleted project (22 runs of 40 through HTTP). Now the create writes the project,
+    so one of them refuses."""
+    both = 0
+    for _ in range(15):
+        created, deleted = create_archive_delete(fleet)
+        if isinstance(created, UUID) and isinstance(deleted, UUID):
+            both += 1
+        elif isinstance(created, UUID):
+            assert isinstance(deleted, (ProjectNotEmptyError, ProjectActiveError)), deleted
+    assert both == 0, f"{both} of 15 resources outlived their deleted project"

@@ -151,6 +151,7 @@ STORED_EVENTS: dict[str, str] = {
     "domain.project:Project.Deleted": "at",
     "domain.project:Project.DescriptionSet": "description at",
     "domain.project:Project.Renamed": "name at",
+    "domain.project:Project.ResourceAdded": "resource_id at",
     "domain.project:Project.Restored": "at",
     "domain.resource:Resource.Archived": "at",
     "domain.resource:Resource.AutomaticRollbackDecided": (
