@@ -28,6 +28,9 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from yoyo import get_backend, read_migrations
 from yoyo.connections import parse_uri
 
+from adapters.sql_dialect import Dialect
+from projections.versioning import META, ReadModelVersion, refuse_newer
+
 log = logging.getLogger(__name__)
 # yoyo logs every statement at INFO; one line per applied migration (ours, below) is enough.
 logging.getLogger("yoyo").setLevel(logging.WARNING)
@@ -38,6 +41,34 @@ FOLDER = Path(__file__).resolve().parent / "migrations"
 class MigrationReport:
     applied: tuple[str, ...]  # ids applied by this call, in order
     total: int  # migrations the release has, all applied once this returns
+
+
+class DatabaseTooNewError(Exception):
+    """A newer release migrated the database: this release's code would run on tables it does
+    not know as if all were well (and a later start of the newer release would find rows this
+    one wrote by its older rules)."""
+
+
+def _refuse_a_newer_database(backend: Any, migrations: Any,
+                             read_model: ReadModelVersion | None) -> None:
+    """Refuses, before anything is applied, a database carrying migrations this release does
+    not have or read models of a newer read-model version."""
+    backend.ensure_internal_schema_updated()  # a new database: yoyo's tables made, empty
+    known = {m.id for m in migrations}
+    rows = backend.execute(backend.format_sql(
+        "SELECT {quoted.migration_id} FROM {0.migration_table_quoted} "
+        "ORDER BY {quoted.applied_at_utc}")).fetchall()
+    unknown = [row[0] for row in rows if row[0] not in known]
+    if unknown:
+        raise DatabaseTooNewError(
+            f"the database was migrated by a newer release (migrations this release does not "
+            f"know: {', '.join(unknown)}): run that release or a later one (README: "
+            f"Downgrades)")
+    meta = Dialect(postgres=False).name(META.name)  # unqualified: yoyo's connection's schema
+    if read_model is not None and meta in backend.list_tables():
+        row = backend.execute(f"SELECT version FROM {meta} WHERE name = :name",  # noqa: S608
+                              {"name": read_model.name}).fetchone()
+        refuse_newer(read_model, None if row is None else row[0])
 
 
 def backend_url(database_url: str) -> str:
@@ -82,8 +113,11 @@ def _sqlite_migrator(database: str) -> Iterator[None]:
             fcntl.flock(held, fcntl.LOCK_UN)
 
 
-def migrate(database_url: str, folder: Path | None = None) -> MigrationReport:
-    """Applies every pending migration under the database's own migration lock."""
+def migrate(database_url: str, folder: Path | None = None,
+            read_model: ReadModelVersion | None = None) -> MigrationReport:
+    """Applies every pending migration under the database's own migration lock; raises
+    DatabaseTooNewError (or ReadModelTooNewError, given the release's `read_model`) for a
+    database a newer release migrated, having applied nothing."""
     dialect = "sqlite" if database_url.startswith("sqlite") else "postgres"
     migrations = read_migrations(str(folder or FOLDER / dialect))
     url = backend_url(database_url)
@@ -96,6 +130,7 @@ def migrate(database_url: str, folder: Path | None = None) -> MigrationReport:
             else:
                 backend.break_lock()
             with backend.lock():
+                _refuse_a_newer_database(backend, migrations, read_model)
                 pending = backend.to_apply(migrations)
                 backend.apply_migrations(pending)
     finally:

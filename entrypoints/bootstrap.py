@@ -320,7 +320,9 @@ class Services:
 
 
 def migrate_database(settings: Settings) -> MigrationReport | None:
-    """The database as this release needs it (None for memory://, which keeps nothing)."""
+    """The database as this release needs it (None for memory://, which keeps nothing). A
+    database a newer release migrated is refused before anything is applied or opened
+    (DatabaseTooNewError, ReadModelTooNewError): every command starts here."""
     kind = database_kind(settings.database_url)
     if kind == "memory":
         return None
@@ -332,7 +334,7 @@ def migrate_database(settings: Settings) -> MigrationReport | None:
         prepare_sqlite_database(settings.sqlite_path())
         path = os.path.abspath(settings.persistence_env("edge")["SQLITE_DBNAME"])
         url = "sqlite:////" + path.lstrip("/")  # POSIX keeps a leading "//"; yoyo cannot
-    return migrate(url)
+    return migrate(url, read_model=FLEET_VERSION)
 
 
 def build_view(settings: Settings, pool: PostgresDatastore | None = None) -> TableView:

@@ -14,6 +14,7 @@ from importlib import metadata
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
+from adapters.migrate import DatabaseTooNewError
 from adapters.pg_datastore import DatabaseUnavailableError
 from entrypoints import logs
 from entrypoints.settings import Settings, SettingsError
@@ -362,7 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"edge-admin: invalid setting: {exc}", file=sys.stderr)
         return 2
-    except (ReadModelTooNewError, ReadModelBusyError, DatabaseUnavailableError) as exc:
+    except (ReadModelTooNewError, DatabaseTooNewError, ReadModelBusyError,
+            DatabaseUnavailableError) as exc:
         print(f"edge-admin: {exc}", file=sys.stderr)
         return 1
 

@@ -59,15 +59,22 @@ class ReadModelBusyError(Exception):
     skip them all."""
 
 
+def refuse_newer(ours: ReadModelVersion, stored_version: int | None) -> int:
+    """The stored version (UNVERSIONED for none), unless a newer release wrote it."""
+    version = stored_version or UNVERSIONED
+    if version > ours.version:
+        raise ReadModelTooNewError(
+            f"the read models were built by a newer release (read-model version {version}; "
+            f"this release has {ours.version}): run that release or a later one (README: "
+            f"Downgrades)")
+    return version
+
+
 def decide(ours: ReadModelVersion, stored: dict[str, Any] | None, projected: bool) -> Action:
     """stored: the meta row (None if there is none); projected: tracking rows exist."""
     if stored is None:
         return Action.REBUILD if projected else Action.RECORD
-    version = stored["version"] or UNVERSIONED
-    if version > ours.version:
-        raise ReadModelTooNewError(
-            f"the read models were built by a newer release (read-model version {version}; "
-            f"this release has {ours.version}): run that release or a later one")
+    version = refuse_newer(ours, stored["version"])
     if version < ours.version or stored["fingerprint"] != ours.fingerprint:
         return Action.REBUILD
     return Action.KEEP
