@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 # yoyo logs every statement at INFO; one line per applied migration (ours, below) is enough.
 logging.getLogger("yoyo").setLevel(logging.WARNING)
 FOLDER = Path(__file__).resolve().parent / "migrations"
+LOCK_POLL = 0.2  # seconds between tries for the migration lock another process holds
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,16 @@ def _take_over_the_lock(backend: Any) -> None:
     and every later start then failed with LockTimeout until someone ran `yoyo break-lock`.
     Migrators of this release first take a session advisory lock, which PostgreSQL releases
     when its holder dies; whoever holds it is the only live migrator, so a lock row found then
-    is a dead one's, and goes."""
-    cursor = backend.connection.cursor()
-    cursor.execute("SELECT pg_advisory_lock(hashtext('edge-admin migrations ' || "
-                   "current_schema()))")
-    backend.connection.commit()
+    is a dead one's, and goes.
+
+    Tried again and again, not waited for in `pg_advisory_lock`: a statement waiting holds a
+    snapshot, and CREATE INDEX CONCURRENTLY (a non-transactional migration, see
+    migrations/README.md) waits for every older snapshot to end, so the holder's build and
+    the waiter waited for each other for good."""
+    cursor = backend.connection.cursor()  # autocommit: idle between tries
+    while not cursor.execute("SELECT pg_try_advisory_lock(hashtext('edge-admin migrations ' "
+                             "|| current_schema()))").fetchone()[0]:
+        time.sleep(LOCK_POLL)
     backend.break_lock()
 
 
