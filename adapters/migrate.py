@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlparse
 
 from yoyo import get_backend, read_migrations
 from yoyo.connections import parse_uri
@@ -85,6 +85,12 @@ def backend_url(database_url: str) -> str:
     raise ValueError(f"no migrations for {parsed.scheme}:// databases")
 
 
+def _with_options(url: str, options: str) -> str:
+    parsed = urlparse(url)
+    query = dict(parse_qsl(parsed.query))
+    return parsed._replace(query=urlencode({**query, "options": options})).geturl()
+
+
 def _take_over_the_lock(backend: Any) -> None:
     """yoyo's lock is a row: a process killed while migrating (kill -9, OOM) leaves it behind,
     and every later start then failed with LockTimeout until someone ran `yoyo break-lock`.
@@ -129,6 +135,14 @@ def migrate(database_url: str, folder: Path | None = None,
     migrations = read_migrations(str(folder or FOLDER / dialect))
     url = backend_url(database_url)
     backend = get_backend(url)
+    if dialect == "postgres" and backend.connection.info.server_version >= 140000:
+        # A migrator killed mid-statement (kill -9, OOM) left that statement running on the
+        # server to its end, a whole index build holding its locks, before PostgreSQL saw the
+        # client gone: the next start waited for it. Each of yoyo's connections (it opens one
+        # per migration) now has the server look for its client every second.
+        backend.connection.close()
+        url = _with_options(url, "-c client_connection_check_interval=1000")
+        backend = get_backend(url)
     try:
         with (_sqlite_migrator(parse_uri(url).database) if dialect == "sqlite"
               else contextlib.nullcontext()):
