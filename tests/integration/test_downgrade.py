@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,21 +17,11 @@ import pytest
 from adapters.migrate import FOLDER, DatabaseTooNewError, migrate
 from projections.fleet_tables import FLEET_VERSION
 from projections.versioning import ReadModelTooNewError
-from tests.conftest import _pg_available
 from tests.integration.test_migrations import Database
 
 pytestmark = pytest.mark.integration
 NEWER = "9999_from_a_newer_release"
 PORT = 18501  # this helper's range
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "postgres" and not _pg_available():
-        pytest.skip("needs PostgreSQL")
-    made = Database(request.param, tmp_path)
-    yield made
-    made.drop()
 
 
 def _migrated_by_a_newer_release(database: Database, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -30,15 +30,6 @@ SLOW = {  # a statement that runs for seconds, in the migration's transaction
     "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
               "WHERE x < 1000000000) SELECT count(*) FROM c;\n",
 }
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "postgres" and not _pg_available():
-        pytest.skip("needs PostgreSQL")
-    made = Database(request.param, tmp_path)
-    yield made
-    made.drop()
 
 
 def _folder(path: Path, kind: str, name: str, text: str) -> Path:
