@@ -11,7 +11,7 @@ from eventsourcing.popo import POPOTrackingRecorder
 from projections.model import Change, Delete, Increment, Patch, Table, Upsert, UpsertMax
 from projections.query import ListQuery, Page, run, sort_key
 from projections.versioning import Action, ReadModelVersion
-from projections.view import Batch, TableView, version_row
+from projections.view import Batch, Decide, T, TableView, version_row
 
 Undo = dict[tuple[str, Any], dict[str, Any] | None]  # (table, key) -> row before the batch
 
@@ -47,6 +47,12 @@ class MemoryTableView(POPOTrackingRecorder, TableView):
         with self._database_lock:
             for change in changes:
                 self._change(change, {})
+
+    def apply_locked(self, lock: str, decide: Decide[T]) -> T:
+        with self._database_lock:  # reentrant: the reads and writes below take it again
+            changes, result = decide(self)
+            self.apply_untracked(changes)
+        return result
 
     def _change(self, change: Change, undo: Undo) -> None:
         """Applies one change, first noting in `undo` how each row it touches was before."""

@@ -8,8 +8,8 @@ then become durable and visible in one commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -257,6 +257,15 @@ class PostgresTableView(PostgresTrackingRecorder, SqlTableView):
     def _reading(self) -> AbstractContextManager[Cursor]:
         # Autocommit reads: no BEGIN/ROLLBACK round trips.
         return self.datastore.cursor()
+
+    @contextmanager
+    def _locked(self, lock: str) -> Iterator[Cursor]:
+        """A transaction-scoped advisory lock on `lock` in this schema (no row to lock: a
+        deployment's first batch has no head yet); two names hashing alike only take turns."""
+        with self._writing() as c:
+            c.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                      (f"{self.datastore.schema}:{lock}",))
+            yield c
 
     def _tracking_table(self) -> str:
         return f"{_quoted(self.datastore.schema)}.{_quoted(self.tracking_table_name)}"

@@ -11,7 +11,7 @@ from domain.shared import name_id
 from projections.model import Change, Upsert
 from projections.query import AnyOf, Cond, ListQuery, Order
 from projections.runtime_logs import RETAINED
-from projections.view import TableView
+from projections.view import Reads, TableView
 
 
 class ViewRuntimeLogStore:
@@ -19,28 +19,34 @@ class ViewRuntimeLogStore:
         self.view = view
 
     def append(self, request_id: str, lines: Sequence[dict[str, Any]], at: datetime) -> int:
-        head = self.view.get("runtime_log_heads", request_id)
-        last = int(head["last_sequence"]) if head else 0
-        taken: datetime | None = head.get("last_timestamp") if head else None
-        newest = taken
-        changes: list[Change] = []
-        for line in lines:
-            if taken is not None and line["timestamp"] < taken:
-                # Shipped before (an agent that restarted sends its last lines again). Not the
-                # lines stamped as the last one taken: podman stamps whole seconds, and the next
-                # batch's first lines can share the last one's second (they were dropped, 2 of
-                # 60). A batch sent again after its answer was lost repeats those few instead.
-                continue
-            newest = line["timestamp"] if newest is None else max(newest, line["timestamp"])
-            last += 1
-            changes.append(Upsert("runtime_log_lines", {
-                "id": name_id("runtime-log", request_id, str(last % RETAINED)),
-                "request_id": request_id, "sequence": last, "received_at": at, **line}))
-        changes.append(Upsert("runtime_log_heads", {
-            "request_id": request_id, "last_sequence": last, "last_timestamp": newest,
-            "updated_at": at}))
-        self.view.apply_untracked(changes)
-        return last
+        """Numbers the lines after the deployment's last, its head read and written under a
+        lock of the deployment (two admins may take batches of it at once)."""
+
+        def decide(reads: Reads) -> tuple[list[Change], int]:
+            head = reads.get("runtime_log_heads", request_id)
+            last = int(head["last_sequence"]) if head else 0
+            taken: datetime | None = head.get("last_timestamp") if head else None
+            newest = taken
+            changes: list[Change] = []
+            for line in lines:
+                if taken is not None and line["timestamp"] < taken:
+                    # Shipped before (an agent that restarted sends its last lines again). Not
+                    # the lines stamped as the last one taken: podman stamps whole seconds, and
+                    # the next batch's first lines can share the last one's second (they were
+                    # dropped, 2 of 60). A batch sent again after its answer was lost repeats
+                    # those few instead: nothing in a batch tells it from the next one.
+                    continue
+                newest = line["timestamp"] if newest is None else max(newest, line["timestamp"])
+                last += 1
+                changes.append(Upsert("runtime_log_lines", {
+                    "id": name_id("runtime-log", request_id, str(last % RETAINED)),
+                    "request_id": request_id, "sequence": last, "received_at": at, **line}))
+            changes.append(Upsert("runtime_log_heads", {
+                "request_id": request_id, "last_sequence": last, "last_timestamp": newest,
+                "updated_at": at}))
+            return changes, last
+
+        return self.view.apply_locked(f"runtime-log:{request_id}", decide)
 
     def heads(self, request_ids: Sequence[str]) -> dict[str, int]:
         if not request_ids:

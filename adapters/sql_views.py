@@ -19,7 +19,7 @@ from adapters.sql_dialect import Dialect, tracking_bounds
 from projections.model import Change, Table
 from projections.query import ListQuery, Page
 from projections.versioning import META, Action, ReadModelBusyError, ReadModelVersion, decide
-from projections.view import Batch, TableView, version_row
+from projections.view import Batch, Decide, T, TableView, version_row
 
 Statements = list[tuple[str, list[list[Any]]]]
 
@@ -53,6 +53,11 @@ class SqlTableView(TableView):
         """A cursor for reads (its store decides whether that needs a transaction)."""
         raise NotImplementedError
 
+    def _locked(self, lock: str) -> AbstractContextManager[Cursor]:
+        """`_writing`, holding `lock` (see apply_locked) from before its first read until its
+        commit."""
+        raise NotImplementedError
+
     def _tracking_table(self) -> str:
         raise NotImplementedError
 
@@ -79,27 +84,40 @@ class SqlTableView(TableView):
         by_name = {t.name: t for t in self.tables}
         return self.dialect.statements(by_name.__getitem__, changes)
 
+    def apply_locked(self, lock: str, decide: Decide[T]) -> T:
+        with self._locked(lock) as c:
+            changes, result = decide(_Within(self, c))
+            execute(c, self._statements(changes))
+        return result
+
     def query(self, table: str, query: ListQuery) -> Page:
+        with self._reading() as c:
+            return self._query_on(c, table, query)
+
+    def _query_on(self, c: Cursor, table: str, query: ListQuery) -> Page:
         spec = self.table(table)
         (rows_sql, rows_params), counting = self.dialect.select(spec, query)
         # The total is its own statement (a window count would sort every matching row instead
         # of reading the top of an index), so under concurrent writes it may differ from the
         # page by what was just written.
-        with self._reading() as c:
-            c.execute(rows_sql, rows_params)
-            rows = [self.dialect.row(spec, r, query.columns) for r in c.fetchall()]
-            if counting is None:
-                return Page(rows, -1)
-            c.execute(*counting)
-            total: int = c.fetchone()["n"]
+        c.execute(rows_sql, rows_params)
+        rows = [self.dialect.row(spec, r, query.columns) for r in c.fetchall()]
+        if counting is None:
+            return Page(rows, -1)
+        c.execute(*counting)
+        total: int = c.fetchone()["n"]
         return Page(rows, total)
 
     def select(self, table: str, where: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
+        with self._reading() as c:
+            return self._select_on(c, table, where, limit)
+
+    def _select_on(self, c: Cursor, table: str, where: dict[str, Any], limit: int
+                   ) -> list[dict[str, Any]]:
         spec = self.table(table)
         sql, params = self.dialect.select_equal(spec, where, limit)
-        with self._reading() as c:
-            c.execute(sql, params)
-            return [self.dialect.row(spec, r) for r in c.fetchall()]
+        c.execute(sql, params)
+        return [self.dialect.row(spec, r) for r in c.fetchall()]
 
     def reset(self, application_name: str) -> None:
         with self._writing() as c:
@@ -141,6 +159,20 @@ class SqlTableView(TableView):
             if action is not Action.KEEP:
                 execute(c, self._statements([version_row(ours)]))
         return action
+
+
+class _Within:
+    """Reads in the transaction of an `apply_locked`."""
+
+    def __init__(self, view: SqlTableView, c: Cursor) -> None:
+        self.view, self.c = view, c
+
+    def get(self, table: str, key: Any) -> dict[str, Any] | None:
+        rows = self.view._select_on(self.c, table, {self.view.table(table).key: key}, 1)
+        return rows[0] if rows else None
+
+    def query(self, table: str, query: ListQuery) -> Page:
+        return self.view._query_on(self.c, table, query)
 
 
 def execute(c: Cursor, statements: Statements) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
@@ -30,6 +31,21 @@ class SQLiteTableView(SQLiteTrackingRecorder, SqlTableView):
 
     def _reading(self) -> AbstractContextManager[Cursor]:
         return self.datastore.transaction(commit=False)
+
+    @contextmanager
+    def _locked(self, lock: str) -> Iterator[Cursor]:
+        """BEGIN IMMEDIATE: the database's one write lock from the start, not at the first
+        write (as the library's BEGIN does), so nothing another connection writes (another
+        process's too) comes between the reads and the writes. The lock is the database's:
+        `lock` needs no name of its own."""
+        with self.datastore.get_connection(commit=True) as conn, conn.cursor() as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
     def _tracking_table(self) -> str:
         return "tracking"

@@ -6,7 +6,7 @@ import asyncio
 from abc import abstractmethod
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -17,6 +17,18 @@ from projections.query import ListQuery, Page
 from projections.versioning import META, Action, ReadModelVersion
 
 Batch = Sequence[tuple[Sequence[Change], Tracking]]
+T = TypeVar("T")
+
+
+class Reads(Protocol):
+    """What a locked decision (`TableView.apply_locked`) reads its rows with."""
+
+    def get(self, table: str, key: Any) -> dict[str, Any] | None: ...
+
+    def query(self, table: str, query: ListQuery) -> Page: ...
+
+
+Decide = Callable[[Reads], tuple[Sequence[Change], T]]
 
 
 class TableView(TrackingRecorder):
@@ -57,6 +69,15 @@ class TableView(TrackingRecorder):
     @abstractmethod
     def apply_untracked(self, changes: Sequence[Change]) -> None:
         """Applies changes that do not come from events (heartbeats)."""
+
+    @abstractmethod
+    def apply_locked(self, lock: str, decide: Decide[T]) -> T:
+        """A read-modify-write of untracked rows (telemetry: tables no projection owns):
+        `decide` reads through what it is given and answers the changes to apply and what to
+        return; no other `apply_locked` of the same `lock`, in this process or another on the
+        same store, runs between its reads and its writes' commit. (A read then an
+        `apply_untracked` is not one: two admins numbering one deployment's lines at once
+        gave both batches the same numbers, and the later overwrote the earlier.)"""
 
     @abstractmethod
     def query(self, table: str, query: ListQuery) -> Page:

@@ -1,0 +1,79 @@
+"""Two admins on one database take lines of one deployment at once (an agent that sent a batch
+again to the other admin after its answer was lost): each batch's lines get numbers of their
+own, consecutive, and no line is lost, on PostgreSQL and SQLite. The append read the
+deployment's last number, then wrote, holding nothing between: both batches got the same
+numbers, and the later overwrote the earlier's lines."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from entrypoints.bootstrap import Services, build_services
+from tests.conftest import make_settings
+from tests.integration.test_pg_races import shut
+
+pytestmark = pytest.mark.integration
+AT = datetime(2026, 6, 1, 12, tzinfo=UTC)
+ROUNDS = 20
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def admins(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Services]]:
+    """Two admins' services on one database (each its own connections)."""
+    url = (f"sqlite:///{tmp_path}/edge.sqlite3" if request.param == "sqlite"
+           else str(request.getfixturevalue("pg_url")))
+    built: list[Services] = []
+    try:
+        for _ in range(2):
+            built.append(build_services(make_settings(url)))
+        yield built
+    finally:
+        for services in built:
+            shut(services)
+
+
+def together(admins: list[Services], work: Callable[[int, Services, int], None]) -> None:
+    """work(which, services, round) on one thread per admin, each round started together."""
+    barrier = threading.Barrier(len(admins))
+
+    def one(which: int) -> None:
+        for round_ in range(ROUNDS):
+            barrier.wait(30)  # a thread that failed leaves the other broken here, not stuck
+            work(which, admins[which], round_)
+
+    with ThreadPoolExecutor(len(admins)) as pool:
+        for done in [pool.submit(one, i) for i in range(len(admins))]:
+            done.result(120)
+
+def test_batches_taken_at_once_by_two_admins_get_numbers_of_their_own(
+    admins: list[Services],
+) -> None:
+    request_id = uuid.uuid4().hex[:12]
+    per_batch = 5
+    answered: dict[tuple[int, int], int] = {}
+
+    def ship(which: int, services: Services, round_: int) -> None:
+        # A round's two batches share their stamp: neither is older than the other's last
+        # line (which the admin would drop as shipped before).
+        stamp = AT + timedelta(seconds=round_)
+        lines = [{"stream": "stdout", "timestamp": stamp, "message": f"{which}.{round_}.{i}",
+                  "masked": False} for i in range(per_batch)]
+        answered[which, round_] = services.runtime_logs.store.append(request_id, lines, AT)
+
+    together(admins, ship)
+    total = 2 * ROUNDS * per_batch
+    rows = admins[0].runtime_logs.read(request_id, 0, 1000, None)
+    assert [r["sequence"] for r in rows] == list(range(1, total + 1))
+    numbered = {r["message"]: r["sequence"] for r in rows}
+    assert len(numbered) == total
+    for (which, round_), last in answered.items():
+        assert [numbered[f"{which}.{round_}.{i}"] for i in range(per_batch)] == list(
+            range(last - per_batch + 1, last + 1))
+    assert admins[1].runtime_logs.heads([request_id]) == {request_id: total}
