@@ -10,8 +10,8 @@ from typing import Any
 from uuid import UUID
 
 from projections.model import Change, Upsert
-from projections.query import Cond, ListQuery
-from projections.view import TableView
+from projections.query import Cond, ListQuery, Order
+from projections.view import Reads, TableView
 
 
 class ViewNodeReports:
@@ -38,13 +38,21 @@ class ViewNodeReports:
             _container(request_id, logs, at, crashed, exit_code, sample))
 
     def progress(self, line: dict[str, Any], keep: int) -> bool:
-        query = ListQuery((Cond("request_id", "eq", line["request_id"]),), page_size=1,
-                          columns=("id",))
-        if self.view.query("deployment_progress", query).total >= keep:
-            return False
-        self.view.apply_untracked([Upsert("deployment_progress", line)])
-        return True
+        """Numbers the line after the deployment's last, under a lock of the deployment (two
+        admins may take its lines at once: the count and the number read, then written)."""
+        request_id = line["request_id"]
+        last = ListQuery((Cond("request_id", "eq", request_id),),
+                         (Order("sequence", descending=True),), page_size=1,
+                         columns=("sequence",))
 
+        def decide(reads: Reads) -> tuple[list[Change], bool]:
+            found = reads.query("deployment_progress", last)
+            if found.total >= keep:
+                return [], False
+            sequence = int(found.rows[0]["sequence"]) + 1 if found.rows else 1
+            return [Upsert("deployment_progress", {**line, "sequence": sequence})], True
+
+        return self.view.apply_locked(f"deployment-progress:{request_id}", decide)
 
 def _container(  # noqa: PLR0913 - one report's fields
     request_id: str, logs: str, at: datetime, crashed: bool, exit_code: int | None,

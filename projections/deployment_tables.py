@@ -146,12 +146,14 @@ DEPLOYMENT_SAMPLES = Table(
 
 # What an agent said while it started a deployment (pull, start, each health probe's result:
 # entrypoints/agent/start_progress.py), at most MAX_PROGRESS lines each (application/
-# container_telemetry.py); `at` is the admin's clock when the line came in.
+# container_telemetry.py); `at` is the admin's clock when the line came in, `sequence` its
+# place in the deployment's lines (from 1, in the order they were committed: what a stream
+# follows, since one admin's clock may be behind another's).
 DEPLOYMENT_PROGRESS = Table(
     "deployment_progress", "id",
     cols(("id", UID), ("request_id", TXT), ("at", TIME), ("phase", TXT), ("level", TXT),
-         ("message", TXT)),
-    indexes=("request_id, at", "at"),
+         ("message", TXT), ("sequence", INT)),
+    indexes=("request_id, sequence", "at"),
     owned=False,
 )
 

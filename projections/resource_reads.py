@@ -75,8 +75,10 @@ class ContainerLogs:
 @dataclass(frozen=True)
 class ProgressLine:
     """A step the agent reported while it started an attempt's container (its pull, its
-    start, a health probe), at the admin's clock when it came in."""
+    start, a health probe), at the admin's clock when it came in; `sequence` numbers the
+    attempt's lines in the order they were recorded."""
 
+    sequence: int
     at: datetime
     phase: str
     level: str
@@ -178,29 +180,31 @@ class ResourceReads(Reads):
         return ContainerLogs(logs=row.get("logs") or "", crash_logs=row.get("crash_logs"),
                              exit_code=row.get("exit_code"), at=row["updated_at"])
 
-    def progress(self, request_id: str) -> list[ProgressLine]:
-        """What the agent said while it started the attempt, oldest first (at most
-        application/container_telemetry.py MAX_PROGRESS lines)."""
-        query = ListQuery((Cond("request_id", "eq", request_id),), (Order("at"),),
-                          page_size=PROGRESS_PAGE, count=False)
-        return [ProgressLine(at=r["at"], phase=r["phase"], level=r["level"],
-                             message=r["message"])
+    def progress(self, request_id: str, after: int = 0) -> list[ProgressLine]:
+        """What the agent said while it started the attempt, in the order the lines were
+        recorded (at most application/container_telemetry.py MAX_PROGRESS lines); those
+        after the line numbered `after`."""
+        where = [Cond("request_id", "eq", request_id)]
+        if after:
+            where.append(Cond("sequence", "gt", after))
+        query = ListQuery(tuple(where), (Order("sequence"),), page_size=PROGRESS_PAGE,
+                          count=False)
+        return [ProgressLine(sequence=r["sequence"], at=r["at"], phase=r["phase"],
+                             level=r["level"], message=r["message"])
                 for r in self.view.query("deployment_progress", query).rows]
 
-    def progress_marks(self, request_ids: Sequence[str]) -> dict[str, tuple[int, datetime]]:
-        """(how many lines, the newest line's time) of each deployment that has progress
-        lines, in one read: a line more changes it (lines are only added, and its followers
-        read those after the newest they saw)."""
+    def progress_marks(self, request_ids: Sequence[str]) -> dict[str, int]:
+        """The last line's number of each deployment that has progress lines, in one read: a
+        line more moves it (its followers read those after the last they saw)."""
         if not request_ids:
             return {}
         ids = tuple(dict.fromkeys(request_ids))
         query = ListQuery((AnyOf(tuple(Cond("request_id", "eq", r) for r in ids)),),
-                          page_size=PROGRESS_PAGE * len(ids), columns=("request_id", "at"),
-                          count=False)
-        marks: dict[str, tuple[int, datetime]] = {}
+                          page_size=PROGRESS_PAGE * len(ids),
+                          columns=("request_id", "sequence"), count=False)
+        marks: dict[str, int] = {}
         for row in self.view.query("deployment_progress", query).rows:
-            count, newest = marks.get(row["request_id"], (0, row["at"]))
-            marks[row["request_id"]] = (count + 1, max(newest, row["at"]))
+            marks[row["request_id"]] = max(marks.get(row["request_id"], 0), row["sequence"])
         return marks
 
     def attempts_on_server(self, server_id: UUID, limit: int) -> list[AttemptRecord]:

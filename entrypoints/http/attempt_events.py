@@ -10,10 +10,13 @@ whoever committed), shared with every other follower (entrypoints/http/looks.py)
 the server ends every wait at once (inputs.stopping_event).
 
 The stream also sends the agent's progress lines while it starts the container (`event:
-progress` frames without an `id:`): they are telemetry, not events, so they have no sequence
-and move no cursor; a line this process records wakes the stream, one another process records
-is seen by the shared look within its poll period. A resumed stream sends again the lines
-recorded after the event it resumes from.
+progress` frames without an `id:`): they are telemetry, not events, so they move no cursor of
+the client's; a line this process records wakes the stream, one another process records is
+seen by the shared look within its poll period. The stream follows them by the number the
+store gives each line as it records it, not by their time: a line stamped by an admin whose
+clock is behind (or stamped before another admin's line but committed after it) still comes,
+once. A resumed stream sends again the lines recorded after the event it resumes from (by
+their time: the client's cursor is the event's).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -235,10 +238,13 @@ def progress_frame(attempt: AttemptRecord, line: ProgressLine) -> bytes:
     return b"event: progress\ndata: %s\n\n" % _encode(body)
 
 
-def progress_after(svc: Services, attempt: AttemptRecord, since: datetime | None
-                   ) -> list[ProgressLine]:
-    lines = svc.resource_reads.progress(attempt.request_id)
-    return lines if since is None else [p for p in lines if p.at > since]
+def progress_after(svc: Services, attempt: AttemptRecord, after: int, since: datetime | None
+                   ) -> tuple[list[ProgressLine], int]:
+    """The attempt's progress lines after the one numbered `after`, of those only the ones
+    recorded after `since` (where a resumed stream starts), and the last one's number."""
+    lines = svc.resource_reads.progress(attempt.request_id, after)
+    last = lines[-1].sequence if lines else after
+    return [p for p in lines if since is None or p.at > since], last
 
 
 def _merged(seen: Seen, batch: list[TimelineEntry], lines: list[ProgressLine]) -> bytes:
@@ -275,9 +281,11 @@ class Watch:
 async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
     """The page after `cursor`, then (follow) each event as it is recorded; a comment line
     when idle; `event: end` once the attempt is terminal (untilTerminal). Progress lines
-    come between them, from those after the event at `cursor`."""
+    come between them: first those recorded after the event at `cursor`, then each line as
+    it is recorded."""
     limit = watch.query.history_limit
-    since: datetime | None = None
+    since: datetime | None = None  # where the first read of progress lines starts
+    lines_read = 0  # the number of the last progress line read (sent, or before `since`)
     first = True
     read_at: tuple[Hashable, ...] | None = None  # the marks when a read found all there was
     with watch.hub.following(watch.keys) as woken:
@@ -293,8 +301,12 @@ async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
             if seen is not None and watch.query.include_progress:
                 if first:
                     since, first = _at_or_before(seen.attempt, cursor), False
-                lines = await unless_away(run(progress_after, watch.svc, seen.attempt, since),
-                                          None)
+                read = await unless_away(
+                    run(progress_after, watch.svc, seen.attempt, lines_read, since), None)
+                if read is None:
+                    lines = None
+                else:  # the next lines come whatever their time
+                    (lines, lines_read), since = read, None
             if seen is not None:
                 batch = seen.after[:limit] if limit else seen.after
                 limit = 0  # only the first page is bounded; what follows comes as recorded
@@ -302,7 +314,6 @@ async def frames(watch: Watch, cursor: int) -> AsyncIterator[bytes]:
                     yield _merged(seen, batch, lines or [])
                     quiet_since = time.monotonic()
                     cursor = batch[-1].sequence if batch else cursor
-                    since = max([since, *(p.at for p in lines or [])], key=_moment)
                 if not watch.query.follow or watch.stopping.is_set():
                     return
                 if len(batch) < len(seen.after):
@@ -327,10 +338,6 @@ def _at_or_before(attempt: AttemptRecord, cursor: int) -> datetime | None:
     """When the event at `cursor` (or the last one before it) was recorded; None: before
     the first."""
     return max((e.at for e in timeline(attempt) if e.sequence <= cursor), default=None)
-
-
-def _moment(at: datetime | None) -> datetime:
-    return at or datetime.min.replace(tzinfo=UTC)
 
 
 async def stream(request: Request) -> Response:

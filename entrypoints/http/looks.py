@@ -11,8 +11,8 @@ last read:
   follows the one that does, within its poll period or at once on the commit's NOTIFY); a move
   wakes the followers at once;
 - a deployment's log lines: its head's last sequence (one row per deployment, written in the
-  same transaction as its lines); its progress lines: how many, and the newest's time (lines are
-  only added). Both are read for every followed deployment together, in one query a poll period,
+  same transaction as its lines); its progress lines: the last one's number (numbered as they
+  are committed). Both are read for every followed deployment together, in one query a poll period,
   and this process's own writes bump them at once (`touched`).
 
 While anyone follows, a task of the process looks every poll period and wakes the followers

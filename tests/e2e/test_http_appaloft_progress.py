@@ -5,13 +5,16 @@ per deployment; refused when malformed or from another node."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from tests.e2e.test_http_appaloft import Workflow, get
 from tests.e2e.test_http_appaloft_watch import envelopes, later, sse
-from tests.e2e.test_http_support import error, running
+from tests.e2e.test_http_support import error, fixed_clock, running
+from tests.e2e.test_stream_looks import frames
 
 pytestmark = pytest.mark.e2e
 
@@ -118,3 +121,38 @@ def test_the_events_stream_carries_progress_between_the_events(any_url: str) -> 
         # The page of events stays lifecycle events only.
         page = envelopes(client, first)["envelopes"]
         assert [e["kind"] for e in page] == ["event"] * 3
+
+
+def test_a_line_stamped_before_the_last_one_sent_still_reaches_an_open_stream(
+    any_url: str,
+) -> None:
+    """A progress line stamped earlier than the last one an open stream had sent (taken by an
+    admin whose clock is behind, or stamped before another admin's line and committed after
+    it) never reached the stream, which followed the lines by their time. It comes, once."""
+    clock = fixed_clock()
+    with running(any_url, clock=clock) as client:
+        flow = Workflow(client)
+        flow.configure()
+        _, token = flow.node()
+        first = flow.deploy()
+        request_id = flow.show(first)["deployment"]["requestId"]
+        clock.advance(10)
+        say(flow, token, request_id, "pull", "pulled")
+
+        def shown(frame: dict[str, str]) -> str:
+            data = json.loads(frame["data"])
+            return str(data["progress"]["message"] if "progress" in data
+                       else data.get("event", data)["eventType" if "event" in data else "kind"])
+
+        with frames(client, f"/deployments/{first}/events/stream", {},
+                    untilTerminal="true") as stream:
+            sent = [shown(next(stream)) for _ in range(3)]
+            assert sent == ["deployment-requested", "deployment-placed", "pulled"]
+            clock.current -= timedelta(seconds=5)  # the next admin's clock is behind
+            say(flow, token, request_id, "start", "started, stamped earlier")
+            sent.append(shown(next(stream)))
+            clock.advance(20)
+            flow.report(token, first, "ready")
+            sent += [shown(frame) for frame in stream]
+        assert sent == ["deployment-requested", "deployment-placed", "pulled",
+                        "started, stamped earlier", "deployment-ready", "end"]

@@ -5,6 +5,7 @@ the other tables one at a time)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sqlite3
@@ -24,16 +25,31 @@ from adapters.sql_delivery_queue import ATTEMPTS, DELIVERIES, _schema
 from adapters.sql_dialect import Dialect
 from entrypoints.bootstrap import build_services
 from projections.fleet_tables import FLEET_TABLES
+from projections.model import Table
 from tests.conftest import PG_BASE, _pg_available, make_settings
 
 pytestmark = pytest.mark.integration
 KEPT = [t for t in FLEET_TABLES if not t.owned]  # the tables events cannot rebuild
 
 
-def _code_statements(postgres: bool) -> list[str]:
-    """What the code (a release before migrations, or the table definitions now) creates."""
+# Columns a migration added to a kept table: a release before migrations made it without them.
+ADDED_SINCE = {"deployment_progress": ("sequence",)}
+
+
+def _code_statements(postgres: bool, *, before_migrations: bool = False) -> list[str]:
+    """What the code creates: the table definitions now, or a release before migrations."""
     dialect = Dialect(postgres=postgres)
-    return [s for t in KEPT for s in dialect.create(t)] + _schema(postgres, DELIVERIES, ATTEMPTS)
+    tables = [_without(t, ADDED_SINCE.get(t.name, ())) if before_migrations else t
+              for t in KEPT]
+    return [s for t in tables for s in dialect.create(t)] + _schema(postgres, DELIVERIES,
+                                                                      ATTEMPTS)
+
+
+def _without(table: Table, added: tuple[str, ...]) -> Table:
+    """The table without the columns `added` and its indexes on them."""
+    return dataclasses.replace(
+        table, columns=tuple(c for c in table.columns if c.name not in added),
+        indexes=tuple(i for i in table.indexes if not set(i.split(", ")) & set(added)))
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -127,7 +143,8 @@ def test_a_database_made_before_migrations_adopts_them_with_its_rows(
     kind: str, fresh: Any
 ) -> None:
     old = fresh()
-    for statement in _code_statements(kind == "postgres"):  # as the previous release did
+    # as the previous release did
+    for statement in _code_statements(kind == "postgres", before_migrations=True):
         old.execute(statement)
     node = str(uuid.uuid4())
     seen = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -137,6 +154,32 @@ def test_a_database_made_before_migrations_adopts_them_with_its_rows(
     assert old.execute("SELECT node_id FROM rm_node_liveness") in ([(node,)], [(uuid.UUID(node),)])
     assert migrate(old.url).applied == ()
 
+
+
+def test_progress_lines_kept_from_before_are_numbered_by_their_time(
+    kind: str, fresh: Any, tmp_path: Path
+) -> None:
+    """0008 numbers each deployment's progress lines (what an events stream follows now);
+    those kept from before get numbers in the order of their time."""
+    database = fresh()
+    folder = tmp_path / "before"
+    shutil.copytree(FOLDER / kind, folder)
+    for later in folder.glob("0008_*.sql"):
+        later.unlink()
+    migrate(database.url, folder)
+    base = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    rows = [("aaaaaaaaaaaa", 2, "a3"), ("aaaaaaaaaaaa", 0, "a1"), ("bbbbbbbbbbbb", 1, "b1"),
+            ("aaaaaaaaaaaa", 1, "a2")]
+    for request_id, seconds, message in rows:
+        at = base.replace(second=seconds)
+        database.execute(
+            "INSERT INTO rm_deployment_progress (id, request_id, at, phase, level, message)"
+            " VALUES (?, ?, ?, 'start', 'info', ?)",
+            (str(uuid.uuid4()), request_id, at if kind == "postgres" else at.isoformat(),
+             message))
+    assert migrate(database.url).applied == ("0008_deployment_progress_sequence",)
+    assert database.execute("SELECT message, sequence FROM rm_deployment_progress ORDER BY "
+                            "message") == [("a1", 1), ("a2", 2), ("a3", 3), ("b1", 1)]
 
 def test_a_later_migration_applies_once_on_top_keeping_rows(
     kind: str, fresh: Any, tmp_path: Path

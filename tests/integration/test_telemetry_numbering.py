@@ -1,8 +1,8 @@
 """Two admins on one database take lines of one deployment at once (an agent that sent a batch
-again to the other admin after its answer was lost): each batch's lines get numbers of their
-own, consecutive, and no line is lost, on PostgreSQL and SQLite. The append read the
-deployment's last number, then wrote, holding nothing between: both batches got the same
-numbers, and the later overwrote the earlier's lines."""
+again to the other admin after its answer was lost; its progress lines split between them):
+each batch's lines get numbers of their own, consecutive, and no line is lost, on PostgreSQL
+and SQLite. The append read the deployment's last number, then wrote, holding nothing between:
+both batches got the same numbers, and the later overwrote the earlier's lines."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.node_reports import ViewNodeReports
+from application.container_telemetry import MAX_PROGRESS
 from entrypoints.bootstrap import Services, build_services
 from tests.conftest import make_settings
 from tests.integration.test_pg_races import shut
@@ -77,3 +79,27 @@ def test_batches_taken_at_once_by_two_admins_get_numbers_of_their_own(
         assert [numbered[f"{which}.{round_}.{i}"] for i in range(per_batch)] == list(
             range(last - per_batch + 1, last + 1))
     assert admins[1].runtime_logs.heads([request_id]) == {request_id: total}
+
+
+def test_progress_lines_taken_at_once_by_two_admins_are_numbered_and_bounded(
+    admins: list[Services],
+) -> None:
+    """Progress lines are numbered as they are committed (what an events stream follows), and
+    the bound on them holds: it was counted, then written, holding nothing between."""
+    request_id = uuid.uuid4().hex[:12]
+    recorded: dict[str, bool] = {}
+
+    def say(which: int, services: Services, round_: int) -> None:
+        reports = ViewNodeReports(services.view)
+        for i in range(2):
+            message = f"{which}.{round_}.{i}"
+            recorded[message] = reports.progress({
+                "id": uuid.uuid4(), "request_id": request_id, "at": AT, "phase": "start",
+                "level": "info", "message": message}, MAX_PROGRESS)
+
+    together(admins, say)
+    assert 2 * 2 * ROUNDS > MAX_PROGRESS
+    lines = admins[1].resource_reads.progress(request_id)
+    assert [p.sequence for p in lines] == list(range(1, MAX_PROGRESS + 1))
+    assert sorted(p.message for p in lines) == sorted(m for m, kept in recorded.items() if kept)
+    assert admins[0].resource_reads.progress_marks([request_id]) == {request_id: MAX_PROGRESS}
