@@ -1,5 +1,5 @@
 """Deployments of Resources (Appaloft's /deployments commands): create, redeploy, retry,
-rollback and cancel, on the one Deployment machinery (placement, agent work, reports).
+rollback, cancel and archive, on the one Deployment machinery (placement, agent work, reports).
 
 Each command decides the spec inside the placement's own transaction: the Resource's snapshot
 (or an earlier attempt's, for retry and rollback, re-run exactly) and `begin_deployment`, so
@@ -25,6 +25,7 @@ from domain.deployment import Deployment, deployment_uuid
 from domain.deployment_attempt import (
     AttemptStatus,
     attempt_of,
+    check_archivable,
     check_cancelable,
     check_retryable,
     check_rollback_candidate,
@@ -53,10 +54,22 @@ class RollbackDeployment(AppaloftBody):
     rollback_candidate_deployment_id: UUID
 
 
-class CancelDeployment(AppaloftBody):
-    """Body of POST /deployments/{deploymentId}/cancel: the deployment id again, to confirm."""
+class ConfirmedBody(AppaloftBody):
+    """A body that repeats the deployment id, to confirm the command is meant for it."""
 
     confirm: Annotated[str, Meta(min_length=1, max_length=64)]
+
+    def check(self, deployment_id: UUID) -> None:
+        if self.confirm != str(deployment_id):
+            raise InvalidValueError("must equal the deployment id", "confirm")
+
+
+class CancelDeployment(ConfirmedBody):
+    """Body of POST /deployments/{deploymentId}/cancel: the deployment id again, to confirm."""
+
+
+class ArchiveDeployment(ConfirmedBody):
+    """Body of POST /deployments/{deploymentId}/archive: the deployment id again, to confirm."""
 
 
 def _on(server_id: UUID | None) -> Callable[[Candidate], bool] | None:
@@ -115,12 +128,23 @@ class DeploymentAttempts:
 
     def cancel(self, deployment_id: UUID, cmd: CancelDeployment) -> bool:
         """Stops an active attempt (True: at once; False: when its node has it)."""
-        if cmd.confirm != str(deployment_id):
-            raise InvalidValueError("must equal the deployment id", "confirm")
+        cmd.check(deployment_id)
         deployment = self._load(deployment_id)
         _resource_of(deployment)
         check_cancelable(attempt_of(deployment))
         return self.deployments.stop(deployment.request_id, "canceled")
+
+    def archive(self, deployment_id: UUID, cmd: ArchiveDeployment) -> None:
+        """Hides a terminal attempt from the lists (again: nothing changes)."""
+        cmd.check(deployment_id)
+
+        def decide(uow: UnitOfWork) -> None:
+            deployment = uow.get(Deployment, deployment_id, f"deployment {deployment_id}")
+            _resource_of(deployment)
+            check_archivable(attempt_of(deployment))
+            deployment.archive(uow.now)
+
+        self.deployments.writes.run(decide)
 
     def _attempt(
         self, resource_id: UUID, trigger: str, source: UUID | None,

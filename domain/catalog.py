@@ -65,6 +65,7 @@ PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "edge.deployment.error": DeploymentChanged,
     "edge.deployment.stop_requested": DeploymentChanged,
     "edge.deployment.terminated": DeploymentChanged,
+    "edge.deployment.archived": DeploymentChanged,
     "edge.project.created": ProjectChanged,
     "edge.project.renamed": ProjectChanged,
     "edge.project.archived": ProjectChanged,

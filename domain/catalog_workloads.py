@@ -201,6 +201,8 @@ EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     # Its status is the one the stop found (READY or ERROR); the event carries it.
     Deployment.StopRequested: ("edge.deployment.stop_requested", _deployment("Status.READY")),
     Deployment.Terminated: ("edge.deployment.terminated", _deployment("Status.TERMINATED")),
+    # Archived carries the status it had (an attempt archived once terminal: READY, ERROR...).
+    Deployment.Archived: ("edge.deployment.archived", _deployment("Status.TERMINATED")),
     Project.Created: ("edge.project.created", _project),
     Project.Renamed: ("edge.project.renamed", _project),
     Project.Archived: ("edge.project.archived", _project),

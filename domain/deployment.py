@@ -87,6 +87,7 @@ class Deployment(Aggregate):
         self.ever_ready = False
         self.requested_at = at
         self.placed_at: datetime | None = None
+        self.archived_at: datetime | None = None  # Appaloft's archive of a terminal attempt
         self.tags: list[str] = list(spec.get("tags", []))
 
     @classmethod
@@ -257,6 +258,17 @@ class Deployment(Aggregate):
     def _stop_requested(self, request_id: str, reason: str, status: str, at: datetime) -> None:
         self.stopping = reason
         self.stop_pending = None
+
+    # -- archiving (Appaloft's terminal attempts: domain/deployment_attempt.py) --------------
+    def archive(self, at: datetime) -> None:
+        """Hides it from Appaloft's lists; nothing it recorded is deleted and nothing it runs
+        changes. Archiving an archived deployment changes nothing."""
+        if self.archived_at is None:
+            self._archived(request_id=self.request_id, status=self.status, at=at)
+
+    @event("Archived")
+    def _archived(self, request_id: str, status: str, at: datetime) -> None:
+        self.archived_at = at
 
     # -- tags (not injected into a running container, as the seed says) -------------------
     def add_tag(self, name: str, at: datetime) -> None:

@@ -17,6 +17,8 @@ Resource in the transaction of the report that ends an attempt.
   (an error, or a container that exited on its own): `failed`.
 - Terminal statuses never change: a healthy attempt later stopped (superseded by a redeploy,
   or its runtime stopped) or crashed stays `succeeded`.
+- Only a terminal attempt can be archived (`Deployment.Archived`, once): it leaves the lists,
+  keeps its status, events and logs, and whatever it runs (a succeeded one may still serve).
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class AttemptNotActiveError(StateConflictError):
 class AttemptNotRetryableError(StateConflictError):
     """Only a failed or canceled attempt can be retried (reason code `attempt-not-terminal`
     while it runs)."""
+
+
+class AttemptNotTerminalError(StateConflictError):
+    """Only a terminal attempt (succeeded, failed, canceled, rolled-back) can be archived
+    (reason code `attempt-not-terminal`)."""
 
 
 class NotRollbackCandidateError(StateConflictError):
@@ -127,6 +134,12 @@ def check_retryable(status: AttemptStatus) -> None:
     if status not in RETRYABLE:
         raise AttemptNotRetryableError(f"the attempt is {status}; only a failed or canceled one"
                                        " can be retried", "deploymentId")
+
+
+def check_archivable(status: AttemptStatus) -> None:
+    if status not in TERMINAL:
+        raise AttemptNotTerminalError(f"the attempt is {status}; only a terminal one can be"
+                                      " archived", "deploymentId")
 
 
 def check_rollback_candidate(status: AttemptStatus) -> None:

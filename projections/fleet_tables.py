@@ -147,7 +147,8 @@ FLEET_TABLES = (
 # 6: deployment_attempts.failure_reported (who decided a failure: its node or the admin).
 # 7: config_variables.sealed_value (a secret as sealed, for the environment diff);
 #    environments.parent_environment_id (what a clone or promotion came from).
-FLEET_VERSION = ReadModelVersion("fleet", 7, fingerprint(FLEET_TABLES))
+# 8: deployment_attempts.archived_at (Deployment.Archived: Appaloft's archive of an attempt).
+FLEET_VERSION = ReadModelVersion("fleet", 8, fingerprint(FLEET_TABLES))
 
 # Every record of a fleet table (tests/unit/projections/test_records.py holds each to its table).
 FLEET_RECORDS: tuple[type[Record], ...] = (

@@ -161,7 +161,8 @@ def _attempt_requested(e: Any) -> list[Change]:
            "snapshot": json.dumps(masked_snapshot(spec), sort_keys=True), "error_detail": None,
            "failure_reported": None, "created_at": e.at, "started_at": None, "finished_at": None,
            **{f"{p}_{c}": None for p in TIMELINE.values() for c in ("seq", "at")},
-           "requested_seq": e.originator_version, "requested_at": e.at, "updated_at": e.at}
+           "requested_seq": e.originator_version, "requested_at": e.at, "archived_at": None,
+           "updated_at": e.at}
     return [Upsert("deployment_attempts", row)]
 
 
@@ -249,4 +250,7 @@ ATTEMPT_HANDLERS: dict[type[Any], Handler] = {
     Deployment.Requested: _attempt_requested,
     **{getattr(Deployment, name): _attempt_event(name) for name in TIMELINE if
        name != "Requested"},
+    # Not on the timeline: the attempt's status and events stay as they were.
+    Deployment.Archived: lambda e: [Patch("deployment_attempts", _by_id(e),
+                                          {"archived_at": e.at, "updated_at": e.at})],
 }

@@ -147,19 +147,24 @@ class ResourceReads(Reads):
 
     # --- attempts -------------------------------------------------------------------------
     def attempt_list(self, project_id: UUID | None, resource_id: UUID | None,
-                     statuses: tuple[str, ...], limit: int) -> list[AttemptRecord]:
-        return self._list(self.attempts, self._attempt_filters(project_id, resource_id,
-                                                               statuses), limit, NEWEST_FIRST)
+                     statuses: tuple[str, ...], limit: int,
+                     include_archived: bool = False) -> list[AttemptRecord]:
+        where = self._attempt_filters(project_id, resource_id, statuses, include_archived)
+        return self._list(self.attempts, where, limit, NEWEST_FIRST)
 
     def attempt_count(self, project_id: UUID | None, resource_id: UUID | None,
-                      statuses: tuple[str, ...]) -> int:
-        return self._count(self.attempts,
-                           self._attempt_filters(project_id, resource_id, statuses))
+                      statuses: tuple[str, ...], include_archived: bool = False) -> int:
+        return self._count(self.attempts, self._attempt_filters(project_id, resource_id,
+                                                                statuses, include_archived))
 
     @staticmethod
     def _attempt_filters(project_id: UUID | None, resource_id: UUID | None,
-                         statuses: tuple[str, ...]) -> tuple[Filter, ...]:
+                         statuses: tuple[str, ...],
+                         include_archived: bool) -> tuple[Filter, ...]:
+        """Archived attempts only when asked for (Appaloft's includeArchived)."""
         where = _filters(project_id=project_id, resource_id=resource_id)
+        if not include_archived:
+            where += (Cond("archived_at", "null"),)
         if statuses:
             where += (AnyOf(tuple(Cond("status", "eq", s) for s in statuses)),)
         return where

@@ -139,6 +139,7 @@ class AttemptRecord(Record, frozen=True, kw_only=True):
     stop_requested_at: datetime | None
     terminated_seq: int | None
     terminated_at: datetime | None
+    archived_at: datetime | None  # archived (terminal only): hidden from lists unless asked
     updated_at: datetime
 
 

@@ -705,9 +705,10 @@ class TotalityMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.resources)
     @rule(data=st.data(), action=st.sampled_from(["create", "redeploy", "retry", "rollback",
-                                                   "cancel"]))
+                                                   "cancel", "archive"]))
     def deploy_resource(self, data: st.DataObject, action: str) -> None:
         from application.deployment_attempts import (
+            ArchiveDeployment,
             CancelDeployment,
             CreateDeployment,
             RollbackDeployment,
@@ -736,6 +737,8 @@ class TotalityMachine(RuleBasedStateMachine):
         elif action == "rollback":
             back = RollbackDeployment(rollback_candidate_deployment_id=other)
             accepted = attempt(lambda: attempts.rollback(earlier, back))
+        elif action == "archive":  # terminal or not, archived already or not
+            attempt(lambda: attempts.archive(earlier, ArchiveDeployment(confirm=str(earlier))))
         else:
             attempt(lambda: attempts.cancel(earlier, CancelDeployment(confirm=str(earlier))))
         if accepted is not None:

@@ -45,8 +45,6 @@ FEATURES = {
     "dependency-bindings": "no dependency resources (databases...) are provisioned or bound"
                            " here",
     "preview-environments": "no preview environments here",
-    "deployment-archive": "deployments are never archived here: they are the history of the"
-                          " Deployment's events",
     "deployment-prune": "a deployment's history is events and is never pruned here; its"
                         " logs and telemetry age out after DEPLOYMENT_TELEMETRY_RETENTION_DAYS",
     "audit-retention": "the audit is the event store itself: its events are never pruned,"
@@ -91,7 +89,6 @@ _TABLE: list[tuple[str, str, str, str]] = [  # method, path, tag, feature
     ("POST", "/deployments/cleanup-preview", DEPLOYMENT, "preview-environments"),
     ("POST", "/deployments/prune", DEPLOYMENT, "deployment-prune"),
     ("POST", "/deployments/logs/prune", DEPLOYMENT, "deployment-prune"),
-    ("POST", "/deployments/{deploymentId}/archive", DEPLOYMENT, "deployment-archive"),
     ("POST", "/audit-events/prune", AUDIT, "audit-retention"),
     ("GET", "/audit-events/archives", AUDIT, "audit-retention"),
     ("POST", "/audit-events/archives", AUDIT, "audit-retention"),

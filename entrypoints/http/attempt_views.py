@@ -63,7 +63,9 @@ class DeploymentAttemptResponse(AppaloftShape):
     created_at: Moment
     started_at: Moment | None
     finished_at: Moment | None
-    archived_at: None
+    archived_at: Annotated[Moment | None, _d(
+        "When it was archived (POST /deployments/{deploymentId}/archive); null if it is not."
+        " Lists leave archived attempts out unless includeArchived=true")]
     rollback_of_deployment_id: UUID | None
 
 
@@ -111,6 +113,13 @@ class CancelResponse(AppaloftShape):
     id: UUID
     status: AttemptStatus
     canceled_at: Moment | None
+
+
+class ArchiveResponse(AppaloftShape):
+    """The attempt is archived (since archivedAt: archiving it again changes nothing)"""
+
+    id: UUID
+    archived_at: Moment
 
 
 class TimelineEvent(AppaloftShape):
@@ -207,7 +216,7 @@ class DeploymentShowResponse(AppaloftShape):
 
 
 SHAPES = (DeploymentAttemptResponse, DeploymentAttemptListResponse, CancelResponse,
-          DeploymentShowResponse)
+          ArchiveResponse, DeploymentShowResponse)
 
 
 def shape(attempt: AttemptRecord) -> DeploymentAttemptResponse:
@@ -222,7 +231,7 @@ def shape(attempt: AttemptRecord) -> DeploymentAttemptResponse:
         environment_snapshot=environment_snapshot(attempt, snapshot),
         dependency_binding_references=[], logs=[], log_count=0,
         created_at=attempt.created_at, started_at=attempt.started_at,
-        finished_at=attempt.finished_at, archived_at=None,
+        finished_at=attempt.finished_at, archived_at=attempt.archived_at,
         rollback_of_deployment_id=attempt.source_deployment_id if attempt.is_rollback else None)
 
 

@@ -1,9 +1,10 @@
 """Appaloft's /deployments: the attempts of resources on the one Deployment machinery.
 
-The plan (readiness and reason codes, no mutation), create, redeploy, retry, rollback and
-cancel, the list, count and show (`deployments.show/v1`: the masked snapshot and the timeline
-of the Deployment's events with their sequence numbers), and recovery readiness. Statuses are
-derived as domain/deployment_attempt.py says; nothing here shows a secret, not even sealed.
+The plan (readiness and reason codes, no mutation), create, redeploy, retry, rollback,
+cancel and archive, the list, count and show (`deployments.show/v1`: the masked snapshot and
+the timeline of the Deployment's events with their sequence numbers), and recovery
+readiness. Statuses are derived as domain/deployment_attempt.py says; nothing here shows a
+secret, not even sealed.
 Mengi's POST /deployments/app-hosting shares the path prefix and is matched first.
 """
 
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from application.deployment_attempts import (
+    ArchiveDeployment,
     CancelDeployment,
     CreateDeployment,
     DeploymentAttempts,
@@ -67,8 +69,8 @@ assert set(get_args(StatusName)) == {s.value for s in AttemptStatus}
 class DeploymentCountQuery(Query):
     project_id: ProjectFilter = None
     resource_id: ResourceFilter = None
-    include_archived: Annotated[bool, _d("Accepted for Appaloft's clients; attempts are never"
-                                         " archived here")] = False
+    include_archived: Annotated[bool, _d("Count and list archived attempts too (default"
+                                         " false: they are left out)")] = False
     status: Annotated[StatusName | None, _d("Only attempts in this status")] = None
     statuses: Annotated[
         Annotated[list[StatusName], Meta(max_length=len(get_args(StatusName)))] | None,
@@ -113,14 +115,15 @@ def _statuses(query: DeploymentCountQuery) -> tuple[str, ...]:
 def _list(svc: Services,
           query: DeploymentListQuery) -> attempt_views.DeploymentAttemptListResponse:
     attempts = svc.resource_reads.attempt_list(query.project_id, query.resource_id,
-                                               _statuses(query), query.limit)
+                                               _statuses(query), query.limit,
+                                               query.include_archived)
     return attempt_views.DeploymentAttemptListResponse(
         items=[attempt_views.shape(a) for a in attempts])
 
 
 index = _READS.index(DeploymentListQuery, _list)
 count = _READS.count(DeploymentCountQuery, lambda svc, query: svc.resource_reads.attempt_count(
-    query.project_id, query.resource_id, _statuses(query)))
+    query.project_id, query.resource_id, _statuses(query), query.include_archived))
 
 
 async def show(request: Request) -> Response:
@@ -144,6 +147,18 @@ async def cancel(request: Request) -> Response:
     canceled_at = attempt.finished_at if attempt.status == AttemptStatus.CANCELED else None
     return answer(attempt_views.CancelResponse(id=attempt.id, status=attempt.status,
                                                canceled_at=canceled_at))
+
+
+async def archive(request: Request) -> Response:
+    deployment_id = path_uuid(request, _ID)
+    cmd = await read_body(request, ArchiveDeployment)
+    svc = services(request)
+    await run(svc.deployment_attempts.archive, deployment_id, cmd)
+    attempt = found(await run(svc.resource_reads.attempts.get, deployment_id), "deployment",
+                    deployment_id)
+    if attempt.archived_at is None:  # the read model waited for the write: never here
+        raise ApiError(503, None, f"deployment {deployment_id} is archived but not read yet")
+    return answer(attempt_views.ArchiveResponse(id=attempt.id, archived_at=attempt.archived_at))
 
 
 redeploy = _COMMANDS.item(DeploymentAttempts.redeploy, param="resourceId", status=201)
@@ -191,6 +206,14 @@ ROUTES = [
         body=CancelDeployment,
         description="confirm must repeat the id. cancel-requested until its node stops it,"
         " then canceled.")),
+    route("POST", "/deployments/{deploymentId}/archive", archive, appaloft_op(
+        DEPLOYMENT, "Archive a terminal deployment", 200, "Archive", (400, *COMMAND_ERRORS),
+        body=ArchiveDeployment,
+        description="confirm must repeat the id. Only a succeeded, failed, canceled or"
+        " rolled-back attempt (409 while it is active); its status, events and logs stay,"
+        " and whatever it runs keeps running. Lists and counts leave it out unless"
+        " includeArchived=true; the show still answers it. Archiving it again answers the"
+        " same archivedAt.")),
     route("POST", "/deployments/{deploymentId}/rollback", rollback, appaloft_op(
         DEPLOYMENT, "Roll back to an earlier healthy deployment", 201, ID_DATA,
         (400, *COMMAND_ERRORS), body=RollbackDeployment,

@@ -257,13 +257,15 @@ def _domain_events() -> list[Any]:
 
 
 def _deployment_events(node_id: uuid.UUID) -> list[Any]:
-    """A deployment through its whole life, and one that found no room."""
+    """A deployment through its whole life (archived once over), and one that found no
+    room."""
     spec = {"app": "game", "version": "1.0.3", "tags": ["blue"]}
     served = Deployment.request("a69f8e3e0555", spec, AT)
     served.place(node_id, {"city": "Montreal"}, AT)
     served.ready({"web": {"external": 31000}}, "203.0.113.7", AT)
     served.stop("stop requested", AT)
     served.terminated(143, AT)
+    served.archive(AT)
     refused = Deployment.request("c0653765de3b", spec, AT)
     refused.fail_placement("Couldn't Allocate Server", AT)
     return [*served.collect_events(), *refused.collect_events()]

@@ -104,4 +104,5 @@ BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
     "RollbackDeployment": ("DeploymentRollbackRequest", {
         "rollbackCandidateDeploymentId": "An earlier healthy attempt of the same resource"}),
     "CancelDeployment": ("DeploymentCancelRequest", {"confirm": "The deployment id again"}),
+    "ArchiveDeployment": ("DeploymentArchiveRequest", {"confirm": "The deployment id again"}),
 }

@@ -86,6 +86,9 @@ TYPE_DOCS = {
                               " deleted (Status.ERROR)."),
     "edge.deployment.stop_requested": "A stop (API, self-stop, bulk, max_duration) began.",
     "edge.deployment.terminated": "It ended; its container is gone (Status.TERMINATED).",
+    "edge.deployment.archived": ("A terminal attempt of a resource was archived (POST"
+                                 " /deployments/{id}/archive): hidden from Appaloft's lists;"
+                                 " status is the one it had, and nothing it runs changes."),
     "edge.project.created": "A project was created (Appaloft's projects).",
     "edge.project.renamed": "A project's display name changed (its slug stays).",
     "edge.project.archived": "A project was archived: read-only until restored.",
@@ -235,6 +238,7 @@ SAMPLES_BY_TYPE: dict[str, dict[str, Any]] = {
     "edge.deployment.stop_requested": {"status": "Status.READY", "reason": "self-stop"},
     "edge.deployment.terminated": {"status": "Status.TERMINATED", "exit_code": 143,
                                    "reason": "stop requested"},
+    "edge.deployment.archived": {"status": "Status.TERMINATED"},
 }
 _STRING = {"type": "string"}
 _DIGITS = {"type": "string", "pattern": "^[0-9]+$"}

@@ -93,6 +93,7 @@ STORED_EVENTS: dict[str, str] = {
     "domain.command_execution:CommandExecution.Pruned": "command_id node_id cluster_name at",
     "domain.command_execution:CommandExecution.Redelivered": "command_id node_id cluster_name at",
     "domain.command_execution:CommandExecution.Sent": "command_id node_id cluster_name at",
+    "domain.deployment:Deployment.Archived": "request_id status at",
     "domain.deployment:Deployment.Created": "",
     # Version 2 added `reported`; version 1 events are upcast (Deployment.Failed.upcast_v1_v2).
     "domain.deployment:Deployment.Failed": "request_id detail exit_code previous reported at",
