@@ -13,7 +13,8 @@ from projections.view import TableView
 # (a deployment's runtime log head is never older than its lines: they go first, or together)
 AGED = (("deployment_samples", "at", "id"), ("deployment_logs", "updated_at", "request_id"),
         ("deployment_progress", "at", "id"), ("runtime_log_lines", "received_at", "id"),
-        ("runtime_log_heads", "updated_at", "request_id"))
+        ("runtime_log_heads", "updated_at", "request_id"),
+        ("deployment_log_counts", "updated_at", "request_id"))
 
 
 class ViewDeploymentTelemetry:

@@ -9,9 +9,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from projections.model import Change, Upsert
+from projections.deployment_tables import DEPLOYMENT_LOG_COUNTS, container_lines
+from projections.model import Change, Increment, Upsert, UpsertMax
 from projections.query import Cond, ListQuery, Order
 from projections.view import Reads, TableView
+
+_COUNTS = DEPLOYMENT_LOG_COUNTS.name
 
 
 class ViewNodeReports:
@@ -39,20 +42,30 @@ class ViewNodeReports:
 
     def progress(self, line: dict[str, Any], keep: int) -> bool:
         """Numbers the line after the deployment's last, under a lock of the deployment (two
-        admins may take its lines at once: the count and the number read, then written)."""
+        admins may take its lines at once: the count and the number read, then written), and
+        counts it in the same write (logCount)."""
         request_id = line["request_id"]
         last = ListQuery((Cond("request_id", "eq", request_id),),
                          (Order("sequence", descending=True),), page_size=1,
                          columns=("sequence",))
+        counted = {"request_id": request_id}
 
         def decide(reads: Reads) -> tuple[list[Change], bool]:
             found = reads.query("deployment_progress", last)
             if found.total >= keep:
                 return [], False
             sequence = int(found.rows[0]["sequence"]) + 1 if found.rows else 1
-            return [Upsert("deployment_progress", {**line, "sequence": sequence})], True
+            return [
+                Upsert("deployment_progress", {**line, "sequence": sequence}),
+                # A count from 0 (made if absent, else left alone), one more, and the time of
+                # the newest line it counts.
+                UpsertMax(_COUNTS, {**counted, "progress_lines": 0}, "progress_lines"),
+                Increment(_COUNTS, counted, "progress_lines", 1),
+                UpsertMax(_COUNTS, {**counted, "updated_at": line["at"]}, "updated_at"),
+            ], True
 
         return self.view.apply_locked(f"deployment-progress:{request_id}", decide)
+
 
 def _container(  # noqa: PLR0913 - one report's fields
     request_id: str, logs: str, at: datetime, crashed: bool, exit_code: int | None,
@@ -62,7 +75,11 @@ def _container(  # noqa: PLR0913 - one report's fields
     log_row: dict[str, Any] = {"request_id": request_id, "logs": logs, "updated_at": at}
     if crashed:
         log_row.update(crash_logs=logs, exit_code=exit_code)
-    changes: list[Change] = [Upsert("deployment_logs", log_row)]
+    shown = container_lines(logs)
+    counts: dict[str, Any] = {"request_id": request_id, "log_lines": shown, "updated_at": at}
+    if crashed:
+        counts["crash_lines"] = shown
+    changes: list[Change] = [Upsert("deployment_logs", log_row), Upsert(_COUNTS, counts)]
     if sample is not None:
         row = {"id": uuid.uuid4(), "request_id": request_id, "at": at, **sample}
         row["cpu_percent"] = str(row["cpu_percent"])  # exact decimal text, as stored

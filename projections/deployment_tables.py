@@ -157,6 +157,24 @@ DEPLOYMENT_PROGRESS = Table(
     owned=False,
 )
 
+# How many lines of a deployment's log each source holds, kept as they are stored (Appaloft's
+# logCount, read with the attempt: no count per deployment at read time): the agent's progress
+# lines, and the lines shown of the container's last log tail and of its crash (the crash's
+# when it had one). Aged with what it counts: a line's time is never later than its count's.
+DEPLOYMENT_LOG_COUNTS = Table(
+    "deployment_log_counts", "request_id",
+    cols(("request_id", TXT), ("progress_lines", INT), ("log_lines", INT), ("crash_lines", INT),
+         ("updated_at", TIME)),
+    owned=False,
+)
+CONTAINER_LINES = 1000  # of a container's log tail a deployment's log shows, the last ones
+
+
+def container_lines(text: str) -> int:
+    """How many lines of this container output a deployment's log shows."""
+    return min(len(text.splitlines()), CONTAINER_LINES)
+
+
 # A deployment's webhook_on_<kind> URLs, with the secret their deliveries are signed with.
 class DeploymentHookRecord(Record, frozen=True, kw_only=True):
     id: UUID
@@ -169,7 +187,8 @@ class DeploymentHookRecord(Record, frozen=True, kw_only=True):
 DEPLOYMENT_HOOKS = table_of(DeploymentHookRecord, "deployment_hooks", indexes=("request_id",))
 
 DEPLOYMENT_TABLES = (APPS, APP_VERSIONS, NODE_IMAGES, HOSTS, DEPLOYMENTS, DEPLOYMENT_TAGS,
-                     DEPLOYMENT_LOGS, DEPLOYMENT_SAMPLES, DEPLOYMENT_PROGRESS, DEPLOYMENT_HOOKS)
+                     DEPLOYMENT_LOGS, DEPLOYMENT_SAMPLES, DEPLOYMENT_PROGRESS,
+                     DEPLOYMENT_LOG_COUNTS, DEPLOYMENT_HOOKS)
 DEPLOYMENT_RECORDS: tuple[type[Record], ...] = (
     AppRecord, AppVersionRecord, HostRecord, DeploymentRecord, DeploymentTagRecord,
     DeploymentHookRecord,

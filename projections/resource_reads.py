@@ -57,6 +57,17 @@ def timeline(attempt: AttemptRecord) -> list[TimelineEntry]:
     return entries
 
 
+def log_count(attempt: AttemptRecord, checked: bool) -> int:
+    """How many lines its log (GET /deployments/{id}/logs) has, from the counts kept as they
+    were stored: a line per lifecycle event, and one more for a ready report when no progress
+    line told its start and a health check passed (`checked`: its snapshot has one); the
+    agent's progress lines; the lines shown of its container's output (a crash's, if any)."""
+    told = bool(attempt.progress_lines)
+    extra = 1 if attempt.ready_seq is not None and checked and not told else 0
+    shown = attempt.crash_lines if attempt.crash_lines is not None else attempt.log_lines
+    return len(timeline(attempt)) + extra + (attempt.progress_lines or 0) + (shown or 0)
+
+
 PROGRESS_PAGE = 100  # more than the admin keeps of one deployment
 BLOCKERS_LISTED = 1000  # resources named as keeping their project from being deleted
 

@@ -16,6 +16,8 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.deployment_attempt import AttemptStatus
+from projections.deployment_tables import DEPLOYMENT_LOG_COUNTS
+from projections.model import Join
 from projections.records import Record, table_of
 
 
@@ -141,10 +143,18 @@ class AttemptRecord(Record, frozen=True, kw_only=True):
     terminated_at: datetime | None
     archived_at: datetime | None  # archived (terminal only): hidden from lists unless asked
     updated_at: datetime
+    # What its log holds besides its lifecycle (deployment_log_counts: agents' reports, no
+    # events); None before any.
+    progress_lines: int | None = None
+    log_lines: int | None = None
+    crash_lines: int | None = None
 
 
 ATTEMPTS = table_of(AttemptRecord, "deployment_attempts",
-                    indexes=("resource_id", "project_id", "server_id", "status", "created_at"))
+                    indexes=("resource_id", "project_id", "server_id", "status", "created_at"),
+                    joins=(Join(DEPLOYMENT_LOG_COUNTS.name, "request_id", "request_id", tuple(
+                        c for c in DEPLOYMENT_LOG_COUNTS.columns
+                        if c.name.endswith("_lines"))),))
 
 
 RESOURCE_TABLES = (PROJECTS, ENVIRONMENTS, VARIABLES, RESOURCES, ATTEMPTS)

@@ -33,16 +33,22 @@ from entrypoints.http.appaloft_views import (
     read_query,
     run,
 )
-from entrypoints.http.attempt_views import PHASES, Phase, failure_phase, failure_source
+from entrypoints.http.attempt_views import (
+    PHASES,
+    Phase,
+    check_of,
+    failure_phase,
+    failure_source,
+)
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.openapi.appaloft import DEPLOYMENT, appaloft_op
 from entrypoints.http.routing import route
 from entrypoints.http.serializers import Moment, described
+from projections.deployment_tables import CONTAINER_LINES
 from projections.resource_reads import ContainerLogs, timeline
 from projections.resource_tables import AttemptRecord
 
 _d = described
-MAX_LINES = 1000  # of the container's log tail, the last ones
 Source = Literal["edge-admin", "edge-agent", "container"]
 Level = Literal["info", "error"]
 
@@ -116,16 +122,8 @@ def _container(attempt: AttemptRecord, found_: ContainerLogs | None) -> list[Log
     text = found_.crash_logs if found_.crash_logs is not None else found_.logs
     phase: Phase = failure_phase(attempt) if crashed else "start"
     level: Level = "error" if crashed and attempt.status == AttemptStatus.FAILED else "info"
-    lines = text.splitlines()[-MAX_LINES:]
+    lines = text.splitlines()[-CONTAINER_LINES:]
     return [_entry(found_.at, "container", phase, line, level) for line in lines]
-
-
-def _check(health: dict[str, object]) -> str | None:
-    if not health.get("enabled"):
-        return None
-    if health.get("type") == "http":
-        return f"http {health.get('path')}"
-    return str(health.get("type"))
 
 
 def logs(svc: Services, deployment_id: UUID) -> DeploymentLogsResponse:
@@ -134,7 +132,7 @@ def logs(svc: Services, deployment_id: UUID) -> DeploymentLogsResponse:
     snapshot = json.loads(attempt.snapshot)
     progress = [_entry(p.at, "edge-agent", cast(Phase, p.phase), p.message,
                        cast(Level, p.level)) for p in reads.progress(attempt.request_id)]
-    entries = [*_lifecycle(attempt, snapshot["image"], _check(snapshot["health"]),
+    entries = [*_lifecycle(attempt, snapshot["image"], check_of(snapshot["health"]),
                            bool(progress)),
                *progress, *_container(attempt, reads.container_logs(attempt.request_id))]
     entries.sort(key=lambda entry: entry.timestamp)  # stable: lifecycle first at a tie

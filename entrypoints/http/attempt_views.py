@@ -23,7 +23,7 @@ from entrypoints.http.attempt_snapshot import (
     runtime_plan,
 )
 from entrypoints.http.serializers import Moment, described
-from projections.resource_reads import timeline
+from projections.resource_reads import log_count, timeline
 from projections.resource_tables import AttemptRecord, ResourceRecord
 
 _d = described
@@ -59,7 +59,8 @@ class DeploymentAttemptResponse(AppaloftShape):
         "Always empty: no dependency bindings here")]
     logs: Annotated[list[str], _d("Always empty: not embedded here; GET"
                                   " /deployments/{deploymentId}/logs has them")]
-    log_count: Annotated[int, _d("Always 0: see logs")]
+    log_count: Annotated[int, _d("How many lines GET /deployments/{deploymentId}/logs"
+                                 " answers")]
     created_at: Moment
     started_at: Moment | None
     finished_at: Moment | None
@@ -134,7 +135,7 @@ class Timeline(AppaloftShape):
     created_at: Moment
     started_at: Moment | None
     finished_at: Moment | None
-    log_count: int
+    log_count: Annotated[int, _d("As the deployment's logCount")]
     events: list[TimelineEvent]
 
 
@@ -219,6 +220,15 @@ SHAPES = (DeploymentAttemptResponse, DeploymentAttemptListResponse, CancelRespon
           ArchiveResponse, DeploymentShowResponse)
 
 
+def check_of(health: dict[str, object]) -> str | None:
+    """The health check an attempt's snapshot runs, as its log names it (None: none)."""
+    if not health.get("enabled"):
+        return None
+    if health.get("type") == "http":
+        return f"http {health.get('path')}"
+    return str(health.get("type"))
+
+
 def shape(attempt: AttemptRecord) -> DeploymentAttemptResponse:
     snapshot = json.loads(attempt.snapshot)
     return DeploymentAttemptResponse(
@@ -229,7 +239,8 @@ def shape(attempt: AttemptRecord) -> DeploymentAttemptResponse:
         rollback_candidate_deployment_id=attempt.rollback_candidate_id, source_commit_sha=None,
         runtime_plan=runtime_plan(attempt, snapshot),
         environment_snapshot=environment_snapshot(attempt, snapshot),
-        dependency_binding_references=[], logs=[], log_count=0,
+        dependency_binding_references=[], logs=[],
+        log_count=log_count(attempt, check_of(snapshot["health"]) is not None),
         created_at=attempt.created_at, started_at=attempt.started_at,
         finished_at=attempt.finished_at, archived_at=attempt.archived_at,
         rollback_of_deployment_id=attempt.source_deployment_id if attempt.is_rollback else None)
@@ -297,7 +308,8 @@ def show(svc: Services, deployment_id: UUID, include: DeploymentShowQuery,
                           dependency_bindings=None)
         if include.include_snapshot else None,
         timeline=Timeline(created_at=attempt.created_at, started_at=attempt.started_at,
-                          finished_at=attempt.finished_at, log_count=0, events=events)
+                          finished_at=attempt.finished_at, log_count=deployment.log_count,
+                          events=events)
         if include.include_timeline else None,
         latest_failure=failure if include.include_latest_failure else None,
         recovery_summary=summary if include.include_recovery_summary else None,

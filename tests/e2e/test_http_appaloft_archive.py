@@ -1,7 +1,8 @@
 """POST /deployments/{id}/archive (Appaloft's archive of a terminal attempt): it answers
 {id, archivedAt}, again with the same archivedAt; an active attempt is a 409; lists and counts
 leave archived attempts out unless includeArchived=true, while the show still answers them.
-Before, the route was a 403 `deployment-archive`."""
+Before, the route was a 403 `deployment-archive`. And an attempt's logCount: how many lines
+its log has (it was always 0)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import uuid
 
 import pytest
 
-from tests.e2e.test_http_appaloft import configured, get, post
+from tests.e2e.test_http_appaloft import Workflow, configured, get, post
+from tests.e2e.test_http_appaloft_progress import say
 from tests.e2e.test_http_support import AUTH, error
 
 pytestmark = pytest.mark.e2e
@@ -71,3 +73,50 @@ def test_archive_refuses_what_it_cannot_do(any_url: str) -> None:
         assert not_json.status_code == 400, not_json.text
         assert flow.show(first)["deployment"]["archivedAt"] is None  # nothing was recorded
         assert post(client, f"/deployments/{first}/archive", {"confirm": first})["id"] == first
+
+
+def _counts(flow: Workflow, deployment: str) -> tuple[int, int, int, int]:
+    """(logCount in the list item, in the show, in its timeline; the lines of its log)."""
+    client = flow.client
+    listed = get(client, "/deployments", resourceId=flow.resource, includeArchived="true")
+    item = next(d for d in listed["items"] if d["id"] == deployment)
+    shown = flow.show(deployment)
+    logs = get(client, f"/deployments/{deployment}/logs")["logs"]
+    return (item["logCount"], shown["deployment"]["logCount"], shown["timeline"]["logCount"],
+            len(logs))
+
+
+def test_log_count_is_how_many_lines_its_log_has(any_url: str) -> None:
+    """logCount was always 0; it counts what GET /deployments/{id}/logs answers (lifecycle
+    lines, the agent's progress, the container's lines shown), kept as lines are stored."""
+    with configured(any_url) as (flow, _, token):
+        client = flow.client
+
+        def telemetry(deployment: str, logs: str, crashed: bool = False) -> None:
+            request_id = flow.show(deployment)["deployment"]["requestId"]
+            sent = client.post(f"/agent/v1/deployments/{request_id}/telemetry", headers=token,
+                               json={"logs": logs, "crashed": crashed,
+                                     "exit_code": 1 if crashed else None})
+            assert sent.status_code == 200, sent.text
+
+        quiet = flow.deploy()
+        assert _counts(flow, quiet) == (2, 2, 2, 2)  # planned, placed
+        flow.report(token, quiet, "ready")  # started, and its health check passed: two lines
+        assert _counts(flow, quiet) == (4, 4, 4, 4)
+        telemetry(quiet, "one\ntwo\nthree\n")
+        assert _counts(flow, quiet) == (7, 7, 7, 7)
+        telemetry(quiet, "".join(f"line {n}\n" for n in range(1200)))  # the last 1000 shown
+        assert _counts(flow, quiet) == (1004, 1004, 1004, 1004)
+        telemetry(quiet, "boom\n", crashed=True)
+        telemetry(quiet, "after\nthe\ncrash\n")  # the crash's lines are what is shown
+        assert _counts(flow, quiet) == (5, 5, 5, 5)
+
+        told = flow.deploy()
+        request_id = flow.show(told)["deployment"]["requestId"]
+        for phase, message in (("pull", "image found"), ("start", "container started")):
+            say(flow, token, request_id, phase, message)
+        assert _counts(flow, told) == (4, 4, 4, 4)
+        flow.report(token, told, "ready")  # its progress told the start: one line
+        assert _counts(flow, told) == (5, 5, 5, 5)
+        # The healthy one stops the one it replaces: a line more there, its own count.
+        assert _counts(flow, quiet) == (6, 6, 6, 6)

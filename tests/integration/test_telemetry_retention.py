@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.deployment_telemetry import ViewDeploymentTelemetry
+from adapters.node_reports import ViewNodeReports
 from adapters.runtime_log_store import ViewRuntimeLogStore
 from application.deployment_telemetry import PAGE, DeploymentTelemetry
 from entrypoints.bootstrap import Services, build_services
@@ -78,3 +79,26 @@ def test_old_runtime_log_lines_and_their_heads_go(services: Services) -> None:
     assert services.view.get("runtime_log_heads", "dddddddddddd") is None
     assert [r["sequence"] for r in store.read("eeeeeeeeeeee", None, 10, None)] == [2]
     assert store.append("eeeeeeeeeeee", [{**line, "timestamp": NOW}], NOW) == 3
+
+
+def test_a_deployments_log_counts_go_with_the_lines_they_count(services: Services) -> None:
+    """The counts Appaloft's logCount reads are kept as lines are stored (progress lines one by
+    one, a container's report its lines shown) and aged with them."""
+    old, fresh = NOW - timedelta(days=8), NOW - timedelta(days=6)
+    reports = ViewNodeReports(services.view)
+    for request_id, at in (("aaaaaaaaaaaa", old), ("bbbbbbbbbbbb", fresh)):
+        for n in range(3):
+            line = {"id": uuid.uuid4(), "request_id": request_id, "at": at, "phase": "health",
+                    "level": "info", "message": f"probe {n}"}
+            assert reports.progress(line, keep=64)
+        reports.container(request_id, "one\ntwo\n", at, crashed=False, exit_code=None,
+                          sample=None)
+    reports.container("bbbbbbbbbbbb", "boom\n", fresh, crashed=True, exit_code=1, sample=None)
+    kept = services.view.get("deployment_log_counts", "bbbbbbbbbbbb")
+    assert kept is not None
+    assert (kept["progress_lines"], kept["log_lines"], kept["crash_lines"]) == (3, 1, 1)
+    telemetry = DeploymentTelemetry(ViewDeploymentTelemetry(services.view), FixedClock(NOW))
+    while telemetry.prune(7):
+        pass
+    assert services.view.get("deployment_log_counts", "aaaaaaaaaaaa") is None
+    assert services.view.get("deployment_log_counts", "bbbbbbbbbbbb") == kept
