@@ -10,7 +10,8 @@ Mengi's POST /deployments/app-hosting shares the path prefix and is matched firs
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from collections.abc import Callable
+from typing import Annotated, Literal, TypeVar, get_args
 from uuid import UUID
 
 from msgspec import Meta
@@ -20,6 +21,7 @@ from starlette.responses import Response
 from application.deployment_attempts import (
     ArchiveDeployment,
     CancelDeployment,
+    ConfirmedBody,
     CreateDeployment,
     DeploymentAttempts,
     RollbackDeployment,
@@ -55,9 +57,11 @@ from entrypoints.http.openapi.appaloft import (
 )
 from entrypoints.http.routing import route
 from entrypoints.http.serializers import described
+from projections.resource_tables import AttemptRecord
 
 _d = described
 _ID = "deploymentId"  # the path parameter
+C = TypeVar("C", bound=ConfirmedBody)
 
 
 # AttemptStatus's values, inline: a query parameter's schema cannot refer to a component.
@@ -137,27 +141,28 @@ retry = _COMMANDS.item(DeploymentAttempts.retry, status=201)
 rollback = _COMMANDS.item(DeploymentAttempts.rollback, RollbackDeployment, status=201)
 
 
-async def cancel(request: Request) -> Response:
+async def _confirmed(request: Request, body: type[C],
+                     act: Callable[[DeploymentAttempts, UUID, C], object]) -> AttemptRecord:
+    """Runs a command whose body repeats the deployment id; the attempt as it is after it."""
     deployment_id = path_uuid(request, _ID)
-    cmd = await read_body(request, CancelDeployment)
+    cmd = await read_body(request, body)
     svc = services(request)
-    await run(svc.deployment_attempts.cancel, deployment_id, cmd)
-    attempt = found(await run(svc.resource_reads.attempts.get, deployment_id), "deployment",
-                    deployment_id)
+    await run(act, svc.deployment_attempts, deployment_id, cmd)
+    return found(await run(svc.resource_reads.attempts.get, deployment_id), "deployment",
+                 deployment_id)
+
+
+async def cancel(request: Request) -> Response:
+    attempt = await _confirmed(request, CancelDeployment, DeploymentAttempts.cancel)
     canceled_at = attempt.finished_at if attempt.status == AttemptStatus.CANCELED else None
     return answer(attempt_views.CancelResponse(id=attempt.id, status=attempt.status,
                                                canceled_at=canceled_at))
 
 
 async def archive(request: Request) -> Response:
-    deployment_id = path_uuid(request, _ID)
-    cmd = await read_body(request, ArchiveDeployment)
-    svc = services(request)
-    await run(svc.deployment_attempts.archive, deployment_id, cmd)
-    attempt = found(await run(svc.resource_reads.attempts.get, deployment_id), "deployment",
-                    deployment_id)
+    attempt = await _confirmed(request, ArchiveDeployment, DeploymentAttempts.archive)
     if attempt.archived_at is None:  # the read model waited for the write: never here
-        raise ApiError(503, None, f"deployment {deployment_id} is archived but not read yet")
+        raise ApiError(503, None, f"deployment {attempt.id} is archived but not read yet")
     return answer(attempt_views.ArchiveResponse(id=attempt.id, archived_at=attempt.archived_at))
 
 
