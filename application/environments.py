@@ -16,12 +16,14 @@ from uuid import UUID, uuid4
 from msgspec import Meta
 
 from application.clusters import add_named, claim_name, release_name
+from application.errors import NotFoundError
 from application.ports import SecretBox, UnsealError
 from application.projects import AppaloftBody, live_project
 from application.write_path import UnitOfWork, WritePath
 from domain.app import ENV_KEY_PATTERN
 from domain.claims import NameClaim
 from domain.environment import MAX_REASON, Environment
+from domain.project import Project
 from domain.renaming import MAX_NAME
 from domain.variables import MAX_VALUE, SECRET, Change, compare
 
@@ -97,7 +99,24 @@ def environment_claim_id(project_id: UUID, name: str) -> UUID:
 
 
 def live_environment(uow: UnitOfWork, environment_id: UUID) -> Environment:
-    return uow.get(Environment, environment_id, f"environment {environment_id}")
+    """The environment, not deleted and in a project not deleted: a project deleted before
+    its delete took its environments with it left them without a Deleted of their own."""
+    what = f"environment {environment_id}"
+    environment = uow.get(Environment, environment_id, what)
+    project = uow.find(Project, environment.project_id)
+    if project is None or project.deleted:
+        raise NotFoundError(f"{what} not found")
+    return environment
+
+
+def _created(uow: UnitOfWork, project: Project, environment: Environment) -> UUID:
+    """A new environment, recorded on its project too: written, not only read, so an archive
+    or delete of the project committed since this decision's read makes the save conflict and
+    the create is decided again (refused then)."""
+    project.add_environment(environment.id, uow.now)
+    return add_named(uow, environment,
+                     environment_claim_id(environment.project_id, environment.name),
+                     f"environment {environment.name}")
 
 
 def sealed_or_plain(box: SecretBox, cmd: SetVariable) -> tuple[str | None, str | None]:
@@ -115,11 +134,10 @@ class Environments:
 
     def create(self, cmd: CreateEnvironment) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
-            live_project(uow, cmd.project_id).check_mutable()
-            environment = Environment.create(uuid4(), cmd.project_id, cmd.name, cmd.kind,
-                                             uow.now)
-            return add_named(uow, environment, environment_claim_id(cmd.project_id, cmd.name),
-                             f"environment {cmd.name}")
+            project = live_project(uow, cmd.project_id)
+            project.check_mutable()
+            return _created(uow, project, Environment.create(
+                uuid4(), cmd.project_id, cmd.name, cmd.kind, uow.now))
 
         return self.writes.run(decide)
 
@@ -148,10 +166,9 @@ class Environments:
     def _copy(self, environment_id: UUID, name: str, kind: str | None) -> UUID:
         def decide(uow: UnitOfWork) -> UUID:
             source = live_environment(uow, environment_id)
-            live_project(uow, source.project_id).check_mutable()
-            copy = source.clone(uuid4(), name, uow.now, kind)
-            return add_named(uow, copy, environment_claim_id(source.project_id, name),
-                             f"environment {name}")
+            project = live_project(uow, source.project_id)
+            project.check_mutable()
+            return _created(uow, project, source.clone(uuid4(), name, uow.now, kind))
 
         return self.writes.run(decide)
 

@@ -420,6 +420,8 @@ class ProjectContents(Protocol):
 
     def resource_ids(self, project_id: UUID) -> list[UUID]: ...
 
+    def environment_ids(self, project_id: UUID) -> list[UUID]: ...
+
 
 class DeploymentFinder(Protocol):
     """request_ids of the deployments matching bulk-stop filters (read model)."""

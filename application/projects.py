@@ -17,6 +17,7 @@ from application.clusters import add_named, release_name
 from application.ports import ProjectContents
 from application.write_path import UnitOfWork, WritePath
 from domain.claims import NameClaim
+from domain.environment import Environment
 from domain.project import MAX_DESCRIPTION, MAX_REASON, Project, ProjectNotEmptyError
 from domain.renaming import MAX_NAME
 from domain.resource import Resource
@@ -80,6 +81,14 @@ def _live_resource(uow: UnitOfWork, resource_id: UUID) -> bool:
     return found is not None and not found.deleted
 
 
+def _live_environments(uow: UnitOfWork, listed: list[UUID], project: Project,
+                       ) -> list[Environment]:
+    """The project's environments not yet deleted: those the read model listed and those the
+    project recorded (a create committed after that read among them)."""
+    found = (uow.find(Environment, e) for e in dict.fromkeys([*listed, *project.environment_ids]))
+    return [e for e in found if e is not None and not e.deleted and e.project_id == project.id]
+
+
 class Projects:
     """Application service for projects."""
 
@@ -114,9 +123,11 @@ class Projects:
         if cmd.confirmation.project_id != project_id:
             raise InvalidValueError("must equal the project's id", "confirmation.projectId")
 
-        # The read model knows the resources created before projects recorded theirs; the
-        # project knows every one since, including a create committed after this read.
+        # The read model knows the resources and environments created before projects recorded
+        # theirs; the project knows every one since, including a create committed after this
+        # read.
         listed = self.contents.resource_ids(project_id)
+        environments = self.contents.environment_ids(project_id)
 
         def decide(uow: UnitOfWork) -> UUID:
             project = live_project(uow, project_id)
@@ -127,6 +138,10 @@ class Projects:
                 raise ProjectNotEmptyError(
                     f"project {project.slug} still has resources; delete them first", held)
             project.delete(uow.now)
+            # Its environments go with it (Appaloft has no environment delete of its own): left
+            # behind, they stayed listed, readable and writable under a project that was gone.
+            for environment in _live_environments(uow, environments, project):
+                environment.delete(uow.now)
             release_name(uow, project_claim_id(project.slug), project.id)
             return project_id
 

@@ -36,6 +36,7 @@ from domain.claims import NameClaim
 from domain.deployment import Deployment, Status
 from domain.deployment_attempt import HEALTHY, TERMINAL, attempt_of
 from domain.dotenv import MAX_CONTENT, Duplicate, looks_secret, parse_dotenv
+from domain.environment import Environment
 from domain.resource import MAX_DESCRIPTION, MAX_NAME, Resource
 from domain.resource_profiles import (
     MAX_ARGS,
@@ -363,8 +364,11 @@ class Resources:
         def decide(uow: UnitOfWork) -> None:
             resource = uow.get(Resource, resource_id, f"resource {resource_id}")
             # Cleaning up: allowed in an archived environment, whose containers would run on
-            # for good otherwise; not in a locked one.
-            live_environment(uow, resource.environment_id).check_unlocked()
+            # for good otherwise, and in a deleted project (a resource created while it was
+            # deleted, before projects recorded theirs, is left there); not in a locked one.
+            environment = uow.find(Environment, resource.environment_id)
+            if environment is not None:
+                environment.check_unlocked()
             resource.delete_confirmed(cmd.confirmation.resource_slug, uow.now)
             release_name(uow, resource_claim_id(resource.environment_id, resource.slug),
                          resource.id)

@@ -76,6 +76,7 @@ PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "edge.environment.locked": EnvironmentChanged,
     "edge.environment.unlocked": EnvironmentChanged,
     "edge.environment.archived": EnvironmentChanged,
+    "edge.environment.deleted": EnvironmentChanged,
     "edge.environment.variable_set": EnvironmentChanged,
     "edge.environment.variable_unset": EnvironmentChanged,
     "edge.resource.created": ResourceChanged,

@@ -213,6 +213,7 @@ EVENTS: dict[type[Any], tuple[str, Callable[[Any], msgspec.Struct]]] = {
     Environment.Locked: ("edge.environment.locked", _environment),
     Environment.Unlocked: ("edge.environment.unlocked", _environment),
     Environment.Archived: ("edge.environment.archived", _environment),
+    Environment.Deleted: ("edge.environment.deleted", _environment),
     Environment.VariableSet: ("edge.environment.variable_set", _environment),
     Environment.VariableUnset: ("edge.environment.variable_unset", _environment),
     Resource.Created: ("edge.resource.created", _resource),

@@ -18,17 +18,23 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.renaming import Renamable, check_name
 from domain.shared import (
+    GoneError,
     InvalidValueError,
     StateConflictError,
     check_reason,
     declared_by_fields,
     shown,
 )
+from domain.soft_delete import SoftDeletable
 from domain.variables import Configurable, VariableWasSet, VariableWasUnset
 
 MAX_REASON = 500
 KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}\Z")
 ACTIVE, LOCKED, ARCHIVED = "active", "locked", "archived"
+
+
+class EnvironmentGoneError(GoneError):
+    """The environment was deleted with its project."""
 
 
 class EnvironmentLockedError(StateConflictError):
@@ -47,7 +53,7 @@ def check_kind(kind: str) -> str:
 
 
 @declared_by_fields
-class Environment(Configurable, Renamable, Aggregate):
+class Environment(SoftDeletable, Configurable, Renamable, Aggregate):
     """One environment of one project."""
 
     id: UUID
@@ -63,6 +69,7 @@ class Environment(Configurable, Renamable, Aggregate):
     archived_at: datetime | None = field(default=None, init=False)
     archive_reason: str | None = field(default=None, init=False)
     variables: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    deleted: bool = field(default=False, init=False)
 
     @classmethod
     def create(  # noqa: PLR0913 - the source of a clone is named, not positional
@@ -74,6 +81,9 @@ class Environment(Configurable, Renamable, Aggregate):
         return cls(id=environment_id, project_id=project_id, name=name, kind=kind, at=at,
                    parent_environment_id=parent_environment_id)
 
+    def gone(self) -> GoneError:
+        return EnvironmentGoneError(f"environment {self.name} was deleted with its project")
+
     @property
     def lifecycle_status(self) -> str:
         if self.archived_at is not None:
@@ -81,6 +91,7 @@ class Environment(Configurable, Renamable, Aggregate):
         return LOCKED if self.locked_at is not None else ACTIVE
 
     def check_open(self) -> None:
+        self.check_live()
         if self.archived_at is not None:
             raise EnvironmentArchivedError(f"environment {self.name} is archived")
 
@@ -145,6 +156,10 @@ class Environment(Configurable, Renamable, Aggregate):
     def _archived(self, reason: str | None, at: datetime) -> None:
         self.archived_at = at
         self.archive_reason = reason
+
+    @event("Deleted")
+    def _deleted(self, at: datetime) -> None:
+        self.deleted = True
 
     class VariableSet(VariableWasSet):
         """Stored as `domain.environment:Environment.VariableSet` (applied: domain/variables.py)."""

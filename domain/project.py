@@ -7,7 +7,9 @@ uniqueness claim address it.
 
 A resource created in a project is recorded on the project too (`ResourceAdded`): that write is
 what makes a create that read the project active conflict with an archive or delete committed
-meanwhile, so a delete never leaves a resource behind that its check did not see.
+meanwhile, so a delete never leaves a resource behind that its check did not see. An
+environment created in it is recorded the same way (`EnvironmentAdded`): deleting the project
+deletes its environments in the same decision, every one of them, a concurrent create included.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ class Project(SoftDeletable, Renamable, Aggregate):
     # Resources created in it (those created before this was recorded are only in the read
     # model); a deleted one stays listed: deleting the project looks each up.
     resource_ids: list[UUID] = field(default_factory=list, init=False)
+    # Environments created in it, likewise (the older ones are only in the read model).
+    environment_ids: list[UUID] = field(default_factory=list, init=False)
 
     @classmethod
     def create(cls, project_id: UUID, name: str, at: datetime, description: str = "") -> Project:
@@ -141,6 +145,14 @@ class Project(SoftDeletable, Renamable, Aggregate):
     @event("ResourceAdded")
     def _resource_added(self, resource_id: UUID, at: datetime) -> None:
         self.resource_ids = [*self.resource_ids, resource_id]
+
+    def add_environment(self, environment_id: UUID, at: datetime) -> None:
+        self.check_mutable()
+        self._environment_added(environment_id=environment_id, at=at)
+
+    @event("EnvironmentAdded")
+    def _environment_added(self, environment_id: UUID, at: datetime) -> None:
+        self.environment_ids = [*self.environment_ids, environment_id]
 
     def check_deletable(self) -> None:
         if not self.archived:

@@ -148,6 +148,8 @@ FLEET_TABLES = (
 # 7: config_variables.sealed_value (a secret as sealed, for the environment diff);
 #    environments.parent_environment_id (what a clone or promotion came from).
 # 8: deployment_attempts.archived_at (Deployment.Archived: Appaloft's archive of an attempt).
+#    A deleted project's environments leave the environments table with it (they stayed
+#    listed as active).
 FLEET_VERSION = ReadModelVersion("fleet", 8, fingerprint(FLEET_TABLES))
 
 # Every record of a fleet table (tests/unit/projections/test_records.py holds each to its table).

@@ -70,6 +70,19 @@ def _environment_created(e: Any) -> list[Change]:
         "archived_at": None, "archive_reason": None, "inserted_at": e.at, "updated_at": e.at})]
 
 
+def _environment_deleted(e: Any) -> list[Change]:
+    return [Delete("environments", _by_id(e)),
+            Delete("config_variables", {"owner_id": e.originator_id})]
+
+
+def _project_deleted(e: Any) -> list[Change]:
+    """The project's row, and its environments' rows: a project deleted before its delete
+    recorded one Environment.Deleted each left them (their variables' rows stay, unread: none
+    names its project)."""
+    return [Delete("projects", _by_id(e)),
+            Delete("environments", {"project_id": e.originator_id})]
+
+
 def _variable_set(scope: str) -> Handler:
     def handle(e: Any) -> list[Change]:
         secret = e.kind == "secret"
@@ -210,11 +223,12 @@ RESOURCE_HANDLERS: dict[type[Any], Handler] = {
     Project.Renamed: _patch("projects", name="name"),
     Project.DescriptionSet: _patch("projects", description="description"),
     Project.ResourceAdded: lambda e: [],  # the resource's own Created makes its row
+    Project.EnvironmentAdded: lambda e: [],  # the environment's own Created makes its row
     Project.Archived: lambda e: _set("projects", lifecycle_status="archived", archived_at=e.at,
                                      archive_reason=e.reason)(e),
     Project.Restored: _set("projects", lifecycle_status="active", archived_at=None,
                            archive_reason=None),
-    Project.Deleted: lambda e: [Delete("projects", _by_id(e))],
+    Project.Deleted: _project_deleted,
     Environment.Created: _environment_created,
     Environment.Renamed: _patch("environments", name="name"),
     Environment.Locked: lambda e: _set("environments", lifecycle_status="locked",
@@ -223,6 +237,7 @@ RESOURCE_HANDLERS: dict[type[Any], Handler] = {
                                lock_reason=None),
     Environment.Archived: lambda e: _set("environments", lifecycle_status="archived",
                                          archived_at=e.at, archive_reason=e.reason)(e),
+    Environment.Deleted: _environment_deleted,
     Environment.VariableSet: _variable_set("environment"),
     Environment.VariableUnset: _variable_unset,
     Resource.Created: _resource_created,

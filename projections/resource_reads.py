@@ -142,6 +142,11 @@ class ResourceReads(Reads):
         return [r.id for r in self._list(self.resources, _filters(project_id=project_id),
                                          BLOCKERS_LISTED)]
 
+    def environment_ids(self, project_id: UUID) -> list[UUID]:
+        """Every environment of the project (archived and locked ones too): all of them are
+        deleted with it."""
+        return [e.id for e in self.environments.every(Cond("project_id", "eq", project_id))]
+
     def resource_count(self, project_id: UUID | None, environment_id: UUID | None) -> int:
         return self._count(self.resources,
                            _filters(project_id=project_id, environment_id=environment_id))

@@ -575,6 +575,29 @@ class TotalityMachine(RuleBasedStateMachine):
             if environment is not None:
                 self.environments.append(environment)
 
+    @precondition(lambda self: self.projects)
+    @rule(data=st.data())
+    def delete_project_as_before(self, data: st.DataObject) -> None:
+        """A log of a release before projects took their environments with them: the delete
+        leaves them, a write to one and a create land after it."""
+        from application.projects import ArchiveProject
+        from tests.legacy import (
+            create_environment_after,
+            delete_project_leaving_environments,
+            write_left_environment,
+        )
+
+        project = pick(data, self.projects)
+        if project is None:
+            return
+        left = self.svc.resource_reads.environment_ids(project)
+        attempt(lambda: self.svc.projects.archive(project, ArchiveProject()))
+        if attempt(lambda: delete_project_leaving_environments(self.svc, project)) is None:
+            return
+        if left:
+            attempt(lambda: write_left_environment(self.svc, left[0]))
+        create_environment_after(self.svc, project)
+
     @precondition(lambda self: self.environments)
     @rule(data=st.data(), action=st.sampled_from(["rename", "lock", "unlock", "archive",
                                                    "set", "unset", "clone"]),

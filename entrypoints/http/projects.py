@@ -166,7 +166,8 @@ ROUTES = [
         PROJECT, "Delete a project", 200, ID_DATA, (400, *COMMAND_ERRORS), body=DeleteProject,
         description="Only an archived project whose resources are deleted (see delete-check;"
         " 409 with details.blockers, the resource ids, while it has any); confirmation.projectId"
-        " must repeat the id.")),
+        " must repeat the id. Its environments, archived and locked ones too, are deleted with"
+        " it: they answer 404 and are no longer listed.")),
     route("POST", "/projects/{projectId}/rename", rename, appaloft_op(
         PROJECT, "Rename a project", 200, ID_DATA, (400, *COMMAND_ERRORS), body=RenameProject)),
     route("POST", "/projects/{projectId}/description", describe, appaloft_op(

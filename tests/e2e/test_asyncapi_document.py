@@ -314,6 +314,7 @@ def _resource_events() -> list[Any]:
     project.restore(AT)
     project.archive(None, AT)
     project.delete(AT)
+    environment.delete(AT)
     return [*project.collect_events(), *environment.collect_events(),
             *resource.collect_events()]
 

@@ -397,6 +397,52 @@ def test_a_project_is_deleted_once_its_resources_are_even_in_an_archived_environ
         assert deleted.status_code == 200, deleted.text
 
 
+def test_a_deleted_projects_environments_go_with_it(any_url: str) -> None:
+    """A deleted project's environments were still listed as active, answered 200 and took
+    writes (variables, lock, rename, clone) under a project that was gone."""
+    with running(any_url) as client:
+        project = post(client, "/projects", {"name": "Shop"}, 201)["id"]
+        other = post(client, "/projects", {"name": "Kept"}, 201)["id"]
+        kept = post(client, "/environments", {"projectId": other, "name": "production"},
+                    201)["id"]
+        names = ("production", "staging", "old")
+        production, staging, old = (post(client, "/environments", {
+            "projectId": project, "name": name}, 201)["id"] for name in names)
+        assert client.post(f"/environments/{production}/variables", headers=AUTH,
+                           json={"key": "MODE", "value": "prod"}).status_code == 204
+        post(client, f"/environments/{staging}/lock", {"lockReason": "freeze"})
+        post(client, f"/environments/{old}/archive")
+        post(client, f"/projects/{project}/archive")
+        confirm = {"confirmation": {"projectId": project}}
+        deleted = client.request("DELETE", f"/projects/{project}", headers=AUTH, json=confirm)
+        assert ok(deleted) == {"id": project}
+
+        assert get(client, "/environments", projectId=project)["items"] == []
+        assert get(client, "/environments/count", projectId=project) == {"count": 0}
+        assert [e["id"] for e in get(client, "/environments")["items"]] == [kept]
+        for environment in (production, staging, old):
+            path = f"/environments/{environment}"
+            error(client.get(path, headers=AUTH), 404, "not_found")
+            error(client.get(f"{path}/effective-precedence", headers=AUTH), 404, "not_found")
+            error(client.get(f"{path}/diff/{kept}", headers=AUTH), 404, "not_found")
+            for write, body in ((f"{path}/variables", {"key": "A", "value": "b"}),
+                                (f"{path}/lock", {}), (f"{path}/unlock", None),
+                                (f"{path}/rename", {"name": "renamed"}),
+                                (f"{path}/archive", {}),
+                                (f"{path}/clone", {"targetName": "copy"}),
+                                (f"{path}/promote", {"targetName": "up", "targetKind": "prod"})):
+                error(client.post(write, headers=AUTH, json=body), 404, "not_found")
+            unset = client.request("DELETE", f"{path}/variables/MODE", headers=AUTH,
+                                   json={"exposure": "runtime"})
+            error(unset, 404, "not_found")
+            gone = get(client, "/audit-events", aggregateId=environment)["items"]
+            assert gone[-1]["eventType"] == "edge.environment.deleted"
+        assert get(client, "/environments/count") == {"count": 1}
+        refused = client.post("/resources", headers=AUTH, json={
+            "projectId": project, "environmentId": production, "name": "web"})
+        error(refused, 404, "not_found")
+
+
 def test_an_archived_project_takes_no_deployment() -> None:
     with configured() as (flow, _, _):
         post(flow.client, f"/projects/{flow.project}/archive")

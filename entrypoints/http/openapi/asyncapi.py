@@ -93,13 +93,16 @@ TYPE_DOCS = {
     "edge.project.renamed": "A project's display name changed (its slug stays).",
     "edge.project.archived": "A project was archived: read-only until restored.",
     "edge.project.restored": "An archived project became active again.",
-    "edge.project.deleted": "An archived project was deleted.",
+    "edge.project.deleted": "An archived project was deleted, its environments with it"
+                            " (edge.environment.deleted for each).",
     "edge.environment.created": "An environment was created in a project.",
     "edge.environment.renamed": "An environment's name changed.",
     "edge.environment.locked": "An environment was locked: it refuses every change until"
                                " unlocked.",
     "edge.environment.unlocked": "A locked environment takes changes again.",
     "edge.environment.archived": "An environment was archived for good (still readable).",
+    "edge.environment.deleted": "An environment was deleted with its project (no longer"
+                                " readable).",
     "edge.environment.variable_set": "An environment variable was set (never its value).",
     "edge.environment.variable_unset": "An environment variable was removed.",
     "edge.resource.created": "A resource (an app) was created in an environment.",

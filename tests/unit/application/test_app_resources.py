@@ -13,6 +13,7 @@ import pytest
 
 from application.environments import (
     ArchiveEnvironment,
+    CloneEnvironment,
     CreateEnvironment,
     Environments,
     LockEnvironment,
@@ -49,6 +50,8 @@ from domain.resource_attempts import ResourceBusyError
 from domain.resource_snapshot import ResourceSnapshot
 from domain.shared import InvalidValueError
 from entrypoints.bootstrap import Services
+from entrypoints.replay import rebuild
+from tests.legacy import delete_project_leaving_environments
 
 
 class Core:
@@ -159,6 +162,40 @@ def test_a_project_is_archived_and_emptied_before_its_delete_frees_its_slug(core
     with pytest.raises(NotFoundError):
         core.projects.restore(project)
     core.projects.create(CreateProject(name="Shop"))
+
+
+def test_environments_a_project_deleted_before_left_behind_are_gone(services: Services) -> None:
+    """A project deleted before its delete took its environments with it left them listed,
+    readable and writable. The read model now drops them with the project (on a rebuild too),
+    and the application refuses them as the deleted environments they are; the resource such a
+    delete could leave behind can still be deleted (its container stopped). On every store."""
+    core = Core(services)
+    project, environment, resource = core.tree()
+    core.environments.set_variable(environment, SetVariable(key="MODE", value="prod"))
+    core.projects.archive(project, ArchiveProject())
+    delete_project_leaving_environments(core.services, project)
+    writes: list[Callable[[], object]] = [
+        lambda: core.environments.set_variable(environment, SetVariable(key="A", value="b")),
+        lambda: core.environments.unset_variable(environment, "MODE", UnsetVariable()),
+        lambda: core.environments.lock(environment, LockEnvironment()),
+        lambda: core.environments.unlock(environment),
+        lambda: core.environments.rename(environment, RenameEnvironment(name="renamed")),
+        lambda: core.environments.archive(environment, ArchiveEnvironment()),
+        lambda: core.environments.clone(environment, CloneEnvironment(target_name="copy")),
+        lambda: core.resources.create(CreateResource(
+            project_id=project, environment_id=environment, name="api")),
+    ]
+    for write in writes:
+        with pytest.raises(NotFoundError, match="not found"):
+            write()
+    core.resources.delete(resource, decode({"confirmation": {"resourceSlug": "web-console"}},
+                                           DeleteResource))
+    reads = core.services.resource_reads
+    for _ in ("live", "rebuilt"):
+        assert reads.environments.get(environment) is None
+        assert reads.environment_list(project, 10) == []
+        core.services.projector.stop()
+        rebuild(core.services)
 
 
 LOCKED_CHANGES: dict[str, Callable[[Core, UUID], object]] = {
