@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.contract import HOOKS
-from tests.e2e.test_agent_process import BIN, Children, eventually, free_port
+from tests.e2e.agent_fixtures import BIN, Children, eventually, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -11,47 +11,23 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import PG_BASE, pg_schema
-from tests.e2e.test_agent_process import Admin, Agents, Children, eventually
+from tests.e2e.agent_fixtures import (
+    Admin,
+    Agents,
+    agents_of,
+    eventually,
+    module_admin,
+    pg_admin,
+)
 
 pytestmark = pytest.mark.e2e
-FAST = {"SCHEDULER_INTERVAL_SECONDS": "0.2", "AGENT_POLL_RECHECK_SECONDS": "1",
-        "EXECUTION_UNREACHABLE_GRACE_SECONDS": "2"}
-
-
-@contextlib.contextmanager
-def pg_admin(tmp: Path, **settings: str) -> Iterator[Admin]:
-    """`edge-admin serve` on a fresh PostgreSQL schema, dropped afterwards."""
-    with pg_schema() as schema:
-        server = Admin(Children(tmp / "logs"), tmp)
-        server.env.update({"DATABASE_URL": f"{PG_BASE}?schema={schema}", **FAST, **settings})
-        try:
-            server.start()
-            yield server
-        finally:
-            server.close()
-
-
-@pytest.fixture(scope="module")
-def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
-    with pg_admin(tmp_path_factory.mktemp("admin")) as server:
-        yield server
-
-
-@pytest.fixture
-def agents(admin: Admin, tmp_path: Path) -> Iterator[Agents]:
-    children = Children(tmp_path / "logs", peer=admin.children)
-    try:
-        yield Agents(children, admin, tmp_path)
-    finally:
-        children.close()
+admin = module_admin(postgres=True)
 
 
 def start(agents: Agents, name: str, key: str, *args: str,
@@ -287,20 +263,16 @@ def test_a_result_finished_while_the_admin_was_down_arrives_after_its_restart(
     tmp_path: Path,
 ) -> None:
     # Its own admin: the module's aggressive unreachable grace would end the work first.
-    with pg_admin(tmp_path / "own", EXECUTION_UNREACHABLE_GRACE_SECONDS="60") as admin:
-        children = Children(tmp_path / "logs", peer=admin.children)
-        try:
-            agents = Agents(children, admin, tmp_path)
-            cluster, key = admin.new_cluster()
-            start(agents, "h", key)
-            [node] = agents.healthy(cluster, 1)
-            target = {"type": "nodes", "node_ids": [node]}
-            command_id = command(admin, "sleep 1; echo finished", target)
-            sent(agents, command_id)
-            admin.stop()
-            time.sleep(2.5)  # the command ends while nobody can take its result
-            admin.start()
-            [row] = ended(agents, command_id, 1).values()
-            assert row["status"] == "completed" and row["output"] == "finished\n"
-        finally:
-            children.close()
+    with (pg_admin(tmp_path / "own", EXECUTION_UNREACHABLE_GRACE_SECONDS="60") as admin,
+          agents_of(admin, tmp_path) as agents):
+        cluster, key = admin.new_cluster()
+        start(agents, "h", key)
+        [node] = agents.healthy(cluster, 1)
+        target = {"type": "nodes", "node_ids": [node]}
+        command_id = command(admin, "sleep 1; echo finished", target)
+        sent(agents, command_id)
+        admin.stop()
+        time.sleep(2.5)  # the command ends while nobody can take its result
+        admin.start()
+        [row] = ended(agents, command_id, 1).values()
+        assert row["status"] == "completed" and row["output"] == "finished\n"

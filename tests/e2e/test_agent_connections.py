@@ -18,10 +18,9 @@ import pytest
 
 from entrypoints.agent.runner import ADMIN_KEEPALIVE_SECONDS
 from entrypoints.settings import Settings
-from tests.e2e.test_agent_process import Agents, eventually, own_admin
+from tests.e2e.agent_fixtures import Agents, eventually
 
 pytestmark = pytest.mark.e2e
-__all__ = ["own_admin"]  # the fixture
 HEARTBEAT = "POST /agent/v1/heartbeat "
 
 

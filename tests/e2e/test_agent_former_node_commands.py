@@ -12,38 +12,16 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.agent_fixtures import Agents, module_admin
 from tests.e2e.test_agent_commands import alive, command, ended, sent
-from tests.e2e.test_agent_process import Admin, Agents, Children
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
-    # The default grace: an execution of a node that went away stays `sent` for 15 minutes.
-    tmp = tmp_path_factory.mktemp("admin")
-    server = Admin(Children(tmp / "logs"), tmp)
-    server.env.update({"SCHEDULER_INTERVAL_SECONDS": "0.2", "AGENT_POLL_RECHECK_SECONDS": "1"})
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-def agents(admin: Admin, tmp_path: Path) -> Iterator[Agents]:
-    children = Children(tmp_path / "logs", peer=admin.children)
-    try:
-        yield Agents(children, admin, tmp_path)
-    finally:
-        children.close()
-        print(children.tails())
+# The default grace: an execution of a node that went away stays `sent` for 15 minutes.
+admin = module_admin(SCHEDULER_INTERVAL_SECONDS="0.2", AGENT_POLL_RECHECK_SECONDS="1")
 
 
 def start(agents: Agents, name: str, key: str) -> subprocess.Popen[bytes]:

@@ -18,21 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
-import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import msgspec
 import pytest
-import uvicorn
 
 from application.agent_protocol import (
     ContainerSpec,
@@ -40,9 +36,7 @@ from application.agent_protocol import (
     DeploymentReport,
     DeploymentTelemetry,
 )
-from application.clusters import CreateCluster
 from application.deployment_attempts import CreateDeployment, DeploymentAttempts
-from application.enrollment_keys import IssueEnrollmentKey
 from application.environments import CreateEnvironment, Environments
 from application.projects import CreateProject, Projects
 from application.resources import (
@@ -55,15 +49,19 @@ from application.resources import (
 from domain.deployment import Deployment, deployment_uuid
 from domain.deployment_attempt import AttemptStatus, attempt_of
 from entrypoints.agent.containers import ContainerRunner
-from entrypoints.app import create_app
-from entrypoints.bootstrap import build_services
-from tests.conftest import make_settings
+from tests.e2e.agent_fixtures import (
+    Children,
+    InProcessAdmin,
+    enroll_agent,
+    eventually,
+    in_process_admin,
+)
 from tests.e2e.podman_harness import IMAGE, Engine
-from tests.e2e.test_agent_process import LENIENT_CHECKS, Children, eventually, free_port
 
 pytestmark = pytest.mark.e2e
 HTTPD = "/bin/httpd -f -p 8080 -h /www"
 NODE = uuid.uuid4()  # the node of every runner below unless a test says otherwise
+admin = in_process_admin
 
 
 class Agent:
@@ -271,57 +269,6 @@ async def restarted(engine: Engine) -> None:
 # ---- through an admin: a Resource with a health policy, deployed and redeployed -------------
 
 
-class InProcessAdmin:
-    """The admin's ASGI app on uvicorn in a thread, so the test can call the resource services
-    (no HTTP routes for them yet) on the very store the agent's reports reach."""
-
-    def __init__(self, port: int) -> None:
-        self.services = build_services(make_settings(
-            "memory://", port=port, heartbeat_interval=0.5, placement_snapshot=0))
-        config = uvicorn.Config(create_app(self.services.settings, self.services),
-                                host="127.0.0.1", port=port, log_config=None,
-                                access_log=False, timeout_graceful_shutdown=1)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "admin not up"
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-        assert not self.thread.is_alive(), "the admin did not stop"
-
-
-@pytest.fixture
-def admin() -> Iterator[InProcessAdmin]:
-    running = InProcessAdmin(free_port())
-    yield running
-    running.close()
-
-
-def enroll_agent(admin: InProcessAdmin, children: Children, engine: Engine, home: Path
-                 ) -> UUID:
-    services = admin.services
-    services.clusters.create(CreateCluster(name="edge"))
-    key_id = services.enrollment_keys.issue("edge", IssueEnrollmentKey())
-    blob = services.view.get("enrollment_keys", key_id)["key"]  # type: ignore[index]
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "ENROLLMENT_KEY": blob}
-    children.spawn("agent", [
-        "edge-agent", "--admin-url", f"http://127.0.0.1:{services.settings.port}",
-        *LENIENT_CHECKS, "--docker-url", engine.url, "--public-ip", "127.0.0.1",
-        "--cpu-units", "2048", "--memory-mb", "512", "--metrics-interval", "0",
-        "--telemetry-interval", "1"], env)
-
-    def profiled() -> UUID | None:
-        rows = services.view.select("hosts", {})
-        return next((r["node_id"] for r in rows if r["cpu_units"] == 2048), None)
-
-    return eventually(profiled, "the agent's host profile", children)
-
-
 def health(path: str) -> ConfigureHealthPolicy:
     return msgspec.convert({"healthCheck": {
         "http": {"path": path}, "intervalSeconds": 1, "timeoutSeconds": 1, "retries": 2}},
@@ -329,12 +276,8 @@ def health(path: str) -> ConfigureHealthPolicy:
 
 
 def test_a_resource_succeeds_once_healthy_and_a_failing_redeploy_leaves_it_serving(
-        engine: Engine, admin: InProcessAdmin, tmp_path: Path) -> None:
-    children = Children(tmp_path / "logs")
-    try:
-        with_an_agent(engine, admin, children, tmp_path)
-    finally:
-        children.close()
+        engine: Engine, admin: InProcessAdmin, children: Children, tmp_path: Path) -> None:
+    with_an_agent(engine, admin, children, tmp_path)
 
 
 def with_an_agent(engine: Engine, admin: InProcessAdmin, children: Children,

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_agent_process import Admin, Agents, Children
+from tests.e2e.agent_fixtures import Admin, Agents, agents_of, started_admin
 
 pytestmark = pytest.mark.e2e
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -20,13 +20,8 @@ MISSING = "00000000-0000-4000-8000-000000000000"
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[tuple[Admin, Agents]]:
-    children = Children(tmp_path / "logs")
-    admin = Admin(children, tmp_path)
-    try:
-        admin.start()
-        yield admin, Agents(children, admin, tmp_path)
-    finally:
-        admin.close()
+    with started_admin(tmp_path / "admin") as admin, agents_of(admin, tmp_path) as agents:
+        yield admin, agents
 
 
 def meminfo_total() -> int:

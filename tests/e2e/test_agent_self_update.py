@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -25,25 +25,11 @@ from entrypoints.agent.identity import Identity
 from entrypoints.agent.journal import Journal
 from entrypoints.agent.session import Admission, Backoff, Link
 from entrypoints.agent.work import WorkLoop
-from tests.e2e.test_agent_commands import command, ended, pg_admin
-from tests.e2e.test_agent_process import DEADLINE, Admin, Agents, Children
+from tests.e2e.agent_fixtures import DEADLINE, Agents, module_admin
+from tests.e2e.test_agent_commands import command, ended
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
-    with pg_admin(tmp_path_factory.mktemp("admin")) as server:
-        yield server
-
-
-@pytest.fixture
-def agents(admin: Admin, tmp_path: Path) -> Iterator[Agents]:
-    children = Children(tmp_path / "logs", peer=admin.children)
-    try:
-        yield Agents(children, admin, tmp_path)
-    finally:
-        children.close()
+admin = module_admin(postgres=True)
 
 
 class SlowPolls(httpx.AsyncBaseTransport):

@@ -16,34 +16,24 @@ from uuid import uuid4
 import asyncssh
 import pytest
 
-from tests.e2e.test_agent_commands import pg_admin, start
-from tests.e2e.test_agent_process import Admin, Agents, Children, free_port
+from tests.e2e.agent_fixtures import Admin, Agents, agents_of, free_port, module_admin
+from tests.e2e.test_agent_commands import start
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "correct horse battery"
 LIMIT = 4
-
-
-@pytest.fixture(scope="module")
-def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
-    with pg_admin(tmp_path_factory.mktemp("admin"),
-                  SSH_LOGIN_MAX_FAILURES=str(LIMIT)) as server:
-        yield server
+admin = module_admin(postgres=True, SSH_LOGIN_MAX_FAILURES=str(LIMIT))
 
 
 @pytest.fixture
 def node(admin: Admin, tmp_path: Any) -> Iterator[tuple[str, int, Agents]]:
     """One agent with its SSH server on a free loopback port: (node id, port, agents)."""
-    children = Children(tmp_path / "logs", peer=admin.children)
-    agents = Agents(children, admin, tmp_path)
-    try:
+    with agents_of(admin, tmp_path) as agents:
         cluster, key = admin.new_cluster()
         port = free_port()
         start(agents, "ssh", key, "--ssh-port", str(port), "--ssh-host", "127.0.0.1")
         [node_id] = agents.healthy(cluster, 1)
         yield node_id, port, agents
-    finally:
-        children.close()
 
 
 def public(key: asyncssh.SSHKey) -> str:
@@ -199,21 +189,16 @@ def test_repeated_failures_lock_the_username_out(
 
 
 def test_a_taken_ssh_port_stops_the_agent_with_a_clear_message(
-    admin: Admin, tmp_path: Any
+    admin: Admin, agents: Agents
 ) -> None:
-    children = Children(tmp_path / "logs", peer=admin.children)
-    try:
-        cluster, key = admin.new_cluster()
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", 0))
-            taken.listen()
-            port = taken.getsockname()[1]
-            agent = start(Agents(children, admin, tmp_path), "late", key, "--ssh-port",
-                          str(port), "--ssh-host", "127.0.0.1")
-            assert agent.wait(30) == 1
-        assert f"cannot serve SSH on 127.0.0.1:{port}" in children.log("late")
-        # Before it enrolled: it left a healthy node no one could reach.
-        nodes = admin.data(admin.http.get("/api/v1/nodes", params={"cluster_name": cluster}))
-        assert nodes == []
-    finally:
-        children.close()
+    cluster, key = admin.new_cluster()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        agent = start(agents, "late", key, "--ssh-port", str(port), "--ssh-host", "127.0.0.1")
+        assert agent.wait(30) == 1
+    assert f"cannot serve SSH on 127.0.0.1:{port}" in agents.children.log("late")
+    # Before it enrolled: it left a healthy node no one could reach.
+    nodes = admin.data(admin.http.get("/api/v1/nodes", params={"cluster_name": cluster}))
+    assert nodes == []

@@ -13,25 +13,20 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.agent_fixtures import Children, InProcessAdmin, enroll_agent, eventually
 from tests.e2e.podman_harness import IMAGE, Engine
-from tests.e2e.test_agent_health_containers import InProcessAdmin, containers, enroll_agent, fetch
-from tests.e2e.test_agent_process import Children, eventually
-from tests.e2e.test_appaloft_containers import Api, admin, health
+from tests.e2e.test_agent_health_containers import containers, fetch
+from tests.e2e.test_appaloft_containers import Api, admin, api, health
 
 pytestmark = pytest.mark.e2e
-__all__ = ["admin"]  # the fixture, shared with the resource workflow's test
+__all__ = ["admin", "api"]  # the fixtures, shared with the resource workflow's test
 PAGE = b"hello from the edge\n"
 
 
 def test_a_failing_redeploy_is_rolled_back_by_itself_on_podman(
-        engine: Engine, admin: InProcessAdmin, tmp_path: Path) -> None:
-    children = Children(tmp_path / "logs")
-    api = Api(admin.services.settings.port)
-    try:
-        rolled_back_by_itself(api, engine, admin, children, tmp_path)
-    finally:
-        api.http.close()
-        children.close()
+        engine: Engine, admin: InProcessAdmin, children: Children, api: Api, tmp_path: Path
+) -> None:
+    rolled_back_by_itself(api, engine, admin, children, tmp_path)
 
 
 def resource_asking_for_rollback(api: Api) -> dict[str, str]:

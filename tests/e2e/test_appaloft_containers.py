@@ -22,14 +22,15 @@ import httpx
 import pytest
 
 from tests.contract import HOOKS
-from tests.e2e.podman_harness import IMAGE, Engine
-from tests.e2e.test_agent_health_containers import (
+from tests.e2e.agent_fixtures import (
+    Children,
     InProcessAdmin,
-    containers,
     enroll_agent,
-    fetch,
+    eventually,
+    in_process_admin,
 )
-from tests.e2e.test_agent_process import Children, eventually, free_port
+from tests.e2e.podman_harness import IMAGE, Engine
+from tests.e2e.test_agent_health_containers import containers, fetch
 from tests.e2e.test_http_support import AUTH
 
 pytestmark = pytest.mark.e2e
@@ -64,11 +65,17 @@ class Api:
         return str(port["link"])
 
 
+admin = in_process_admin
+
+
 @pytest.fixture
-def admin() -> Iterator[InProcessAdmin]:
-    running = InProcessAdmin(free_port())
-    yield running
-    running.close()
+def api(admin: InProcessAdmin) -> Iterator[Api]:
+    """The in-process admin's HTTP API, every answer checked against the OpenAPI document."""
+    client = Api(admin.services.settings.port)
+    try:
+        yield client
+    finally:
+        client.http.close()
 
 
 def health(path: str) -> dict[str, Any]:
@@ -91,14 +98,9 @@ def progress(api: Api, deployment: str, settled: str = "deployment-ready"
 
 
 def test_deploy_fail_and_roll_back_a_resource_on_podman_through_http(
-        engine: Engine, admin: InProcessAdmin, tmp_path: Path) -> None:
-    children = Children(tmp_path / "logs")
-    api = Api(admin.services.settings.port)
-    try:
-        workflow(api, engine, admin, children, tmp_path)
-    finally:
-        api.http.close()
-        children.close()
+        engine: Engine, admin: InProcessAdmin, children: Children, api: Api, tmp_path: Path
+) -> None:
+    workflow(api, engine, admin, children, tmp_path)
 
 
 def workflow(api: Api, engine: Engine, admin: InProcessAdmin, children: Children,

@@ -21,7 +21,7 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import PG_BASE, pg_schema
-from tests.e2e.test_agent_process import API_KEY, Admin, Children, eventually
+from tests.e2e.agent_fixtures import API_KEY, Admin, Children, eventually
 
 pytestmark = pytest.mark.e2e
 

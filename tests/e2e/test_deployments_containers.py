@@ -10,6 +10,7 @@ Mengi's app hosting runs its docker image in the region asked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -23,15 +24,8 @@ import httpx
 import pytest
 
 from tests.contract import HOOKS
+from tests.e2e.agent_fixtures import API_KEY, BIN, LENIENT_CHECKS, Admin, Children, eventually
 from tests.e2e.podman_harness import IMAGE, Engine
-from tests.e2e.test_agent_process import (
-    API_KEY,
-    BIN,
-    LENIENT_CHECKS,
-    Children,
-    eventually,
-    free_port,
-)
 from tests.integration.webhook_harness import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -50,26 +44,19 @@ class Fleet:
 
     def __init__(self, children: Children, tmp: Path, engine: Engine) -> None:
         self.children, self.tmp, self.engine = children, tmp, engine
-        self.port = free_port()
-        env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "API_KEY": API_KEY,
-               "DATABASE_URL": f"sqlite:///{tmp}/edge.sqlite3", "DEFAULT_CLUSTER_NAME": "main",
-               "PUBLIC_URL": f"http://host.containers.internal:{self.port}",
-               "HEARTBEAT_INTERVAL_SECONDS": "1", "SCHEDULER_INTERVAL_SECONDS": "0.5",
-               "WEBHOOK_ALLOW_PRIVATE_IPS": "true"}  # the hook receiver is on loopback
-        self.admin = children.spawn("admin", ["edge-admin", "serve", "--host", "0.0.0.0",
-                                              "--port", str(self.port)], env)
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=15,
-                                 event_hooks=HOOKS)
-        eventually(self._up, "the admin", children)
+        self.server = Admin(children, tmp, host="0.0.0.0")
+        self.port = self.server.port
+        self.server.env = {
+            "PATH": os.environ["PATH"], "HOME": str(tmp), "API_KEY": API_KEY,
+            "DATABASE_URL": f"sqlite:///{tmp}/edge.sqlite3", "DEFAULT_CLUSTER_NAME": "main",
+            "PUBLIC_URL": f"http://host.containers.internal:{self.port}",
+            "HEARTBEAT_INTERVAL_SECONDS": "1", "SCHEDULER_INTERVAL_SECONDS": "0.5",
+            "WEBHOOK_ALLOW_PRIVATE_IPS": "true"}  # the hook receiver is on loopback
+        # Its own client, without the admin's key: each request says which credentials it uses.
+        self.http = httpx.Client(base_url=self.server.url, timeout=15, event_hooks=HOOKS)
+        self.server.start()
         self.api = {"Authorization": f"Bearer {API_KEY}"}
         self.agents: dict[str, tuple[list[str], dict[str, str], subprocess.Popen[bytes]]] = {}
-
-    def _up(self) -> bool:
-        assert self.admin.poll() is None, "edge-admin exited"
-        try:
-            return self.http.get("/healthz").status_code == 200
-        except httpx.TransportError:
-            return False
 
     def start_agents(self, keeps_identity: str | None = None) -> dict[str, str]:
         """keeps_identity: the one city whose agent keeps its node across restarts (persistent
@@ -136,17 +123,25 @@ class Fleet:
                           and s, f"{request_id} {status}", self.children, timeout=60)
 
 
-@pytest.fixture
-def fleet(tmp_path: Path, engine: Engine) -> Iterator[Fleet]:
-    children = Children(tmp_path / "logs")
+@contextlib.contextmanager
+def fleet_of(tmp: Path, engine: Engine) -> Iterator[Fleet]:
+    """A started Fleet (its agents not yet), every process of it killed at the end."""
+    children = Children(tmp / "logs")
     running = None
     try:
-        running = Fleet(children, tmp_path, engine)
+        running = Fleet(children, tmp, engine)
         yield running
     finally:
         if running is not None:
             running.http.close()
+            running.server.http.close()
         children.close()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, engine: Engine) -> Iterator[Fleet]:
+    with fleet_of(tmp_path, engine) as running:
+        yield running
 
 
 def fetch(url: str) -> str:

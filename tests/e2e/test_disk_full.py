@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_agent_process import Admin, Children, eventually
+from tests.e2e.agent_fixtures import eventually, started_admin
 
 pytestmark = pytest.mark.e2e
 FULL = "the database is unavailable (its disk is full); retry"
@@ -49,10 +49,7 @@ def fill(path: Path) -> None:
 
 
 def test_a_full_disk_is_said_and_outlived(small_disk: Path, tmp_path: Path) -> None:
-    server = Admin(Children(tmp_path / "logs"), tmp_path)
-    server.env["DATABASE_URL"] = f"sqlite:///{small_disk}/edge.sqlite3"
-    try:
-        server.start()
+    with started_admin(tmp_path, DATABASE_URL=f"sqlite:///{small_disk}/edge.sqlite3") as server:
         server.new_cluster()
         filler = small_disk / "filler"
         fill(filler)
@@ -87,5 +84,3 @@ def test_a_full_disk_is_said_and_outlived(small_disk: Path, tmp_path: Path) -> N
                    server.children)
         eventually(lambda: server.http.get("/readyz").status_code == 200, "ready again",
                    server.children)
-    finally:
-        server.close()

@@ -14,8 +14,7 @@ import psycopg
 import pytest
 
 from tests.conftest import PG_BASE
-from tests.e2e.test_agent_commands import pg_admin
-from tests.e2e.test_agent_process import eventually
+from tests.e2e.agent_fixtures import eventually, pg_admin
 
 pytestmark = pytest.mark.e2e
 

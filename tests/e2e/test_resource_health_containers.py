@@ -13,25 +13,19 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.agent_fixtures import Children, InProcessAdmin, enroll_agent, eventually
 from tests.e2e.podman_harness import IMAGE, Engine
-from tests.e2e.test_agent_health_containers import InProcessAdmin, enroll_agent
-from tests.e2e.test_agent_process import Children, eventually
-from tests.e2e.test_appaloft_containers import Api, admin
+from tests.e2e.test_appaloft_containers import Api, admin, api
 
 pytestmark = pytest.mark.e2e
-__all__ = ["admin"]  # the fixture, used by name
+__all__ = ["admin", "api"]  # the fixtures, used by name
 SERVE = "echo ok > /www/health.txt; exec /bin/httpd -f -p 8080 -h /www"
 
 
 def test_cached_health_history_and_live_probes_follow_a_real_container(
-        engine: Engine, admin: InProcessAdmin, tmp_path: Path) -> None:
-    children = Children(tmp_path / "logs")
-    api = Api(admin.services.settings.port)
-    try:
-        watch_health(api, engine, admin, children, tmp_path)
-    finally:
-        api.http.close()
-        children.close()
+        engine: Engine, admin: InProcessAdmin, children: Children, api: Api, tmp_path: Path
+) -> None:
+    watch_health(api, engine, admin, children, tmp_path)
 
 
 def watch_health(api: Api, engine: Engine, admin: InProcessAdmin, children: Children,

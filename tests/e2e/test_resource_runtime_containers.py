@@ -15,32 +15,23 @@ import signal
 import subprocess
 import time
 import urllib.error
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from tests.e2e.agent_fixtures import Children, InProcessAdmin, enroll_agent, eventually
 from tests.e2e.podman_harness import IMAGE, Engine
-from tests.e2e.test_agent_health_containers import (
-    InProcessAdmin,
-    containers,
-    enroll_agent,
-    fetch,
-)
-from tests.e2e.test_agent_process import Children, eventually, free_port
-from tests.e2e.test_appaloft_containers import Api, health
+from tests.e2e.test_agent_health_containers import containers, fetch
+from tests.e2e.test_appaloft_containers import Api, admin, api, health
 
 pytestmark = pytest.mark.e2e
 PAGE = b"hello from the edge\n"
 SECRET = "s3cr3t-never-logged"
+__all__ = ["admin", "api"]  # the fixtures, used by name
 
 
-@pytest.fixture
-def admin() -> Iterator[InProcessAdmin]:
-    running = InProcessAdmin(free_port())
-    yield running
-    running.close()
 
 
 def serves(link: str) -> bool:
@@ -51,14 +42,9 @@ def serves(link: str) -> bool:
 
 
 def test_stop_start_restart_a_resource_runtime_on_podman(
-        engine: Engine, admin: InProcessAdmin, tmp_path: Path) -> None:
-    children = Children(tmp_path / "logs")
-    api = Api(admin.services.settings.port)
-    try:
-        runtime_workflow(api, engine, admin, children, tmp_path)
-    finally:
-        api.http.close()
-        children.close()
+        engine: Engine, admin: InProcessAdmin, children: Children, api: Api, tmp_path: Path
+) -> None:
+    runtime_workflow(api, engine, admin, children, tmp_path)
 
 
 def deploy(api: Api, admin: InProcessAdmin, children: Children, engine: Engine,

@@ -9,17 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_agent_process import API_KEY, Admin, Children, eventually
+from tests.e2e.agent_fixtures import API_KEY, eventually, started_admin
 from tests.e2e.test_database_outage import Stream
 
 pytestmark = pytest.mark.e2e
 
 
 def test_an_open_event_stream_ends_cleanly_when_the_server_stops(tmp_path: Path) -> None:
-    children = Children(tmp_path / "logs")
-    admin = Admin(children, tmp_path)
-    try:
-        admin.start()
+    with started_admin(tmp_path) as admin:
+        children = admin.children
         stream = Stream(f"{admin.url}/api/v1/events/stream",
                         {"Authorization": f"Bearer {API_KEY}"})
         assert eventually(lambda: stream.status, "the stream's answer", children) == 200
@@ -32,5 +30,3 @@ def test_an_open_event_stream_ends_cleanly_when_the_server_stops(tmp_path: Path)
         log = children.log("admin")
         assert "Cancel" not in log and "Exception in ASGI application" not in log, log[-3000:]
         assert took < 3.0, took  # uvicorn's graceful timeout (3 s) was not waited out
-    finally:
-        admin.close()

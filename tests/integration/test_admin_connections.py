@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import PG_BASE
 from tests.contract import HOOKS
-from tests.e2e.test_agent_process import Children, eventually
+from tests.e2e.agent_fixtures import Children, eventually
 from tests.integration.test_admin_processes import API_KEY, AdminProcess, children
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.contract import HOOKS
-from tests.e2e.test_agent_process import Children, eventually, free_port
+from tests.e2e.agent_fixtures import Children, eventually, free_port
 from tests.integration.webhook_harness import (
     NATS_URL,
     delete_stream,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_agent_process import Children, free_port
+from tests.e2e.agent_fixtures import Children, free_port
 from tests.integration.test_admin_processes import API_KEY, FAST, AdminProcess, children, enroll
 
 pytestmark = pytest.mark.integration
