@@ -47,6 +47,7 @@ from entrypoints.agent.identity import (
     Identity,
     IdentityError,
     IdentityStore,
+    StateDiskFull,
     default_state_dir,
     persistent_identity,
     random_identity,
@@ -291,6 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.log_level, fmt)
     try:
         config, identity, store = load_identity(build_config(args, os.environ), args, os.environ)
+    except StateDiskFull as exc:  # not a bad setting: something broke, as below (README)
+        print(f"edge-agent: {exc}", file=sys.stderr)
+        return 1
     except (SettingsError, IdentityError) as exc:
         print(f"edge-agent: {exc}", file=sys.stderr)
         return 2

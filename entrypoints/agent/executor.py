@@ -19,6 +19,7 @@ from pathlib import Path
 from uuid import UUID
 
 from application.agent_protocol import Assignment, cap_output, cut_marker
+from entrypoints.agent.disk import lost_output_note, no_room
 
 TIMED_OUT, STOPPED, INTERRUPTED = 124, 143, 137
 KILL_AFTER = 5.0
@@ -132,6 +133,9 @@ class Execution:
         if until is not None and until <= 0:
             return STOPPED, NOT_STARTED_NOTE  # started now it would run past its deadline
         env = {**child_env(os.environ), EXECUTION_ENV: str(self.assignment.id)}
+        # A disk without room when the command starts or ends took none or not all of its
+        # output; read back, it would look as if the command said nothing.
+        room = no_room(self.output_path.parent)
         with open(self.output_path, "wb") as out:
             process = await asyncio.create_subprocess_exec(
                 "/bin/sh", "-c", self.assignment.command_text,
@@ -144,7 +148,12 @@ class Execution:
         why = await self._wait(process)
         code = process.returncode if process.returncode is not None else -signal.SIGKILL
         exit_code, note = self._verdict(why, 128 - code if code < 0 else code)
-        output = await asyncio.to_thread(read_output, self.output_path, self.limit - len(note))
+        room = room or no_room(self.output_path.parent)
+        # The longer of the two notes is kept room for: which one depends on what is read.
+        reserve = len(note) + (len(lost_output_note("cut", room)) if room else 0)
+        output = await asyncio.to_thread(read_output, self.output_path, self.limit - reserve)
+        if room is not None:
+            note = lost_output_note(output, room) + note
         return exit_code, output + note
 
     def _verdict(self, why: str, exit_code: int) -> tuple[int, str]:

@@ -20,6 +20,8 @@ from typing import Literal
 
 import msgspec
 
+from entrypoints.agent.disk import full_disk, is_full
+
 log = logging.getLogger(__name__)
 
 IdType = Literal["persistent", "random"]
@@ -33,6 +35,11 @@ NODE_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:edge-control-plane:agent
 
 class IdentityError(Exception):
     """The state directory cannot be read or written; the agent cannot keep its identity."""
+
+
+class StateDiskFull(IdentityError):
+    """The state directory's disk has no room: nothing an operator set is wrong, but the agent
+    cannot keep its identity until someone makes room."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,8 @@ class IdentityStore:
         try:
             self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
+            if is_full(exc):
+                raise StateDiskFull(full_disk(self.state_dir, exc)) from exc
             raise IdentityError(f"cannot create state directory {self.state_dir}: {exc}") from exc
         if not os.access(self.state_dir, os.W_OK | os.X_OK):
             raise IdentityError(f"state directory {self.state_dir} is not writable")
@@ -137,6 +146,8 @@ class IdentityStore:
         try:
             write_private(self.path, body)
         except OSError as exc:
+            if is_full(exc):
+                raise StateDiskFull(full_disk(self.path, exc)) from exc
             raise IdentityError(f"cannot write {self.path}: {exc}") from exc
 
 

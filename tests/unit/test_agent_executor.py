@@ -27,6 +27,9 @@ from entrypoints.agent.executor import (
     read_output,
 )
 from entrypoints.agent.journal import Journal, Result
+from tests.e2e.test_disk_full import small_disk
+
+__all__ = ["small_disk"]  # the fixture: a small tmpfs (root only)
 
 
 def assignment(text: str, **fields: object) -> Assignment:
@@ -209,3 +212,15 @@ def test_a_process_group_the_disk_will_not_take_does_not_fail_the_command(tmp_pa
     execution = Execution(job, journal.output_path(job.id), 65_536,
                           on_spawn=lambda pgid: journal.started(job.id, pgid))
     assert asyncio.run(execution.run()) == (0, "ran\n")
+
+
+def test_output_a_full_disk_cut_short_says_so_within_the_limit(small_disk: Path) -> None:
+    # What was written before the disk filled is kept (in a block it already had), the rest
+    # may not be: the note says so, and output and note together stay within the limit.
+    code, output = run(small_disk, f"seq 1 2000; head -c 64m /dev/zero > {small_disk}/filler",
+                       limit=1024)
+    assert code != 0 and len(output) <= 1024
+    assert output.startswith("1\n2\n3\n"), output
+    assert output.endswith("\n[edge-agent] output may be cut short: no space left on device")
+    (small_disk / "filler").unlink()
+    assert run(small_disk, "echo room again") == (0, "room again\n")
