@@ -43,7 +43,7 @@ from entrypoints.http.openapi.events import EVENTS_DESCRIPTION, STREAM_DESCRIPTI
 from entrypoints.http.openapi.op import EVENT, Op
 from entrypoints.http.responses import paginated
 from entrypoints.http.routing import route
-from entrypoints.http.sse import unless_away
+from entrypoints.http.sse import last_event_id, unless_away
 from entrypoints.http.wakeups import Wakeups, wakeups
 from projections.query import Cond, ListQuery, Order, Page
 
@@ -261,7 +261,7 @@ def stream_start(request: Request) -> tuple[tuple[str, ...], int | None, str | N
         errors["type"] = [str(exc)]
     cursor, resumed = None, None
     candidates: Iterable[tuple[str, str | None, int]] = (
-        ("Last-Event-ID", request.headers.get("last-event-id"), 0),
+        ("Last-Event-ID", last_event_id(request), 0),
         ("last_event_id", params.get("last_event_id"), 0),
         ("from_position", params.get("from_position"), -1),
     )

@@ -38,11 +38,19 @@ def parse_cursor(raw: str, name: str) -> int:
     return value
 
 
+def last_event_id(request: Request) -> str | None:
+    """The Last-Event-ID header, stripped; None when absent or blank. Browsers' EventSource
+    never sends an empty one, but a proxy may pass one on, and it names no event: a 400 for it
+    kept such clients from connecting at all."""
+    header = (request.headers.get("last-event-id") or "").strip()
+    return header or None
+
+
 def resumed_at(request: Request, cursor: str | None) -> int | None:
     """Where a client resumes: its Last-Event-ID header, else the `cursor` parameter."""
-    header = request.headers.get("last-event-id")
+    header = last_event_id(request)
     if header is not None:
-        return parse_cursor(header.strip(), "Last-Event-ID")
+        return parse_cursor(header, "Last-Event-ID")
     return None if cursor is None else parse_cursor(cursor, "cursor")
 
 

@@ -279,6 +279,18 @@ def test_reconnecting_with_last_event_id_resumes_exactly(any_url: str) -> None:
             assert received(stream.take(1)) == rest[-1:]
 
 
+def test_a_blank_last_event_id_is_no_header() -> None:
+    """An empty Last-Event-ID (a proxy passing one on; EventSource never sends it) was a 400:
+    it names no event, so the stream starts as without the header (here from from_position)."""
+    with running() as client:
+        quick_heartbeats(client)
+        add_node(client)
+        history = as_stream(every_event(client))
+        for blank in ("", "  ", "\t"):
+            with sse(client, headers={"Last-Event-ID": blank}, from_position=1) as stream:
+                assert received(stream.take(len(history))) == history
+
+
 def test_stream_filters_by_type() -> None:
     with running() as client:
         quick_heartbeats(client)

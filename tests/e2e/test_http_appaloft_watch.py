@@ -128,6 +128,10 @@ def test_stream_resumes_by_cursor_and_ends_at_terminal_or_stop(any_url: str) -> 
         assert [f["data"]["event"]["eventType"] for f in page] == [
             "deployment-requested", "deployment-placed"]
         assert [f["id"] for f in page] == [f["data"]["event"]["cursor"] for f in page]
+        # A blank Last-Event-ID (a proxy's) names no event: as without the header.
+        for blank in ("", " "):
+            assert sse(client, first, headers={"Last-Event-ID": blank}, follow="false",
+                       cursor=page[0]["id"]) == page[1:]
         # following until terminal: the report's commit wakes it, then `end`
         woke = later(0.3, lambda: flow.report(token, first, "ready"))
         frames = sse(client, first, headers={"Last-Event-ID": page[-1]["id"]},

@@ -114,6 +114,10 @@ def test_follow_waits_for_the_next_line_and_streams_resume(any_url: str) -> None
         assert [i for i, _ in frames(tailLines=2)] == ["3", "4"]
         assert [d["message"] for _, d in frames(cursor="2")] == ["line 2", "late"]
         assert [i for i, _ in frames(headers={"Last-Event-ID": "3"}, cursor="1")] == ["4"]
+        # A blank header (a proxy's) names no event: the cursor counts, as without it.
+        for blank in ("", " "):
+            assert [i for i, _ in frames(headers={"Last-Event-ID": blank}, cursor="2")] == [
+                "3", "4"]
 
 
 def test_each_deployment_keeps_its_last_1000_lines(any_url: str) -> None:

@@ -56,7 +56,8 @@ EVENTS_DESCRIPTION = (
 STREAM_DESCRIPTION = (
     "text/event-stream of catalog messages as they are recorded: `id: <position>`, `event:"
     " <type>`, `data: <message JSON>`. Resumes strictly after the Last-Event-ID header (or"
-    " last_event_id); else from from_position (inclusive); else only new events. Query: type"
+    " last_event_id; an empty header counts as none); else from from_position (inclusive);"
+    " else only new events. Query: type"
     " (repeatable or comma-separated), last_event_id, from_position. A `: heartbeat` comment"
     " line every 15 s while idle. 409 when Last-Event-ID (or last_event_id) is past the log's"
     " end: the events after it are gone (a database restored from an earlier backup), and"
