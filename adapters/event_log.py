@@ -8,7 +8,7 @@ table eventsourcing created (`<schema>.<app>_events` keyed by notification_id; S
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
@@ -30,7 +30,17 @@ def event_log_for(recorder: ApplicationRecorder) -> EventLog:
     return MemoryEventLog(recorder)
 
 
-class PostgresEventLog:
+R = TypeVar("R", bound=ApplicationRecorder)
+
+
+class _RecorderHead(Generic[R]):
+    recorder: R
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+
+class PostgresEventLog(_RecorderHead[PostgresApplicationRecorder]):
     """count(*) and LIMIT/OFFSET on the notification_id index, with topic = ANY(...)."""
 
     def __init__(self, recorder: PostgresApplicationRecorder) -> None:
@@ -74,7 +84,7 @@ class PostgresEventLog:
         ]
 
 
-class SQLiteEventLog:
+class SQLiteEventLog(_RecorderHead[SQLiteApplicationRecorder]):
     """The same queries on SQLite, where the notification id is the rowid."""
 
     def __init__(self, recorder: SQLiteApplicationRecorder) -> None:
@@ -118,7 +128,7 @@ class SQLiteEventLog:
         ]
 
 
-class MemoryEventLog:
+class MemoryEventLog(_RecorderHead[ApplicationRecorder]):
     """The in-process store: walks the recorder's notifications (development and tests)."""
 
     def __init__(self, recorder: ApplicationRecorder) -> None:

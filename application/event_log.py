@@ -109,6 +109,11 @@ class Window:
 class EventLog(Protocol):
     """Counts and pages stored notifications in a Window, in position order."""
 
+    def head(self) -> int:
+        """The newest position committed (0: none). Every position below it is committed too
+        (ids become visible in order), so a window bounded by it never changes."""
+        ...
+
     def count(self, window: Window) -> int: ...
 
     def select(self, window: Window, offset: int, limit: int) -> Sequence[Notification]: ...
@@ -145,6 +150,10 @@ class AuditQuery:
 class AuditPage:
     messages: list[Message]
     total: int
+    # The newest position the page and its total cover: the log's head when it was read (or
+    # the query's own `high`, if lower). Asked again with it as `high`, every later page of the
+    # same query sees the same rows, however many events are written meanwhile.
+    high: int = 0
 
 
 class EventAudit:
@@ -156,14 +165,18 @@ class EventAudit:
         self.max_scan = max_scan
 
     def page(self, query: AuditQuery) -> AuditPage:
-        window = query.window()
+        """One page of the query, pinned to the log as it is now: offsets count from the
+        newest end when descending, where each write moved every row one place on."""
+        head = self.log.head()
+        high = head if query.high is None else min(query.high, head)
+        window = replace(query.window(), high=high)
         if window.empty:
-            return AuditPage([], 0)
+            return AuditPage([], 0, max(high, 0))
         offset = (query.page - 1) * query.page_size
         if not query.timed():
             total = self.log.count(window)
             rows = self.log.select(window, offset, query.page_size) if offset < total else []
-            return AuditPage(decode(self.mapper, rows), total)
+            return AuditPage(decode(self.mapper, rows), total, high)
         candidates = self.log.count(window)
         if candidates > self.max_scan:
             raise QueryTooBroadError(
@@ -171,7 +184,7 @@ class EventAudit:
                 f"decodes each one (limit {self.max_scan}); narrow it with "
                 "position__gte/position__lte, type or subject_id"
             )
-        return self._scan(window, query, offset)
+        return replace(self._scan(window, query, offset), high=high)
 
     def _scan(self, window: Window, query: AuditQuery, offset: int) -> AuditPage:
         kept: list[Message] = []

@@ -39,7 +39,7 @@ from entrypoints.http.listing import (
     parse_uuid,
     time_range,
 )
-from entrypoints.http.openapi.events import EVENTS_DESCRIPTION, STREAM_DESCRIPTION
+from entrypoints.http.openapi.events import EVENTS_DESCRIPTION, LIST_META, STREAM_DESCRIPTION
 from entrypoints.http.openapi.op import EVENT, Op
 from entrypoints.http.responses import paginated
 from entrypoints.http.routing import route
@@ -143,7 +143,8 @@ async def index(request: Request) -> Response:
     except QueryTooBroadError as exc:
         raise ApiError(400, {"occurred_at": [str(exc)]}) from None
     meta = ListQuery(page=query.page, page_size=query.page_size)
-    return paginated(request, result.messages, Page([], result.total), meta)
+    return paginated(request, result.messages, Page([], result.total), meta,
+                     position__lte=result.high)
 
 
 # --- Server-Sent Events ---------------------------------------------------------------------
@@ -302,7 +303,7 @@ async def stream(request: Request) -> Response:
 ROUTES = [
     route("GET", "/api/v1/events", index, Op(
         EVENT, "List stored events", 200, "Event", (400,), listing=SPEC,
-        description=EVENTS_DESCRIPTION)),
+        description=EVENTS_DESCRIPTION, list_meta=LIST_META)),
     route("GET", "/api/v1/events/stream", stream, Op(
         EVENT, "Stream events (Server-Sent Events)", 200, None, (400, 409), stream=True,
         query=EventStreamQuery, description=STREAM_DESCRIPTION)),

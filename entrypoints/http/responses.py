@@ -62,7 +62,8 @@ class Counted(Protocol):
     def total(self) -> int: ...
 
 
-def paginated(request: Request, data: list[Any], page: Counted, query: ListQuery) -> JSONResponse:
+def paginated(request: Request, data: list[Any], page: Counted, query: ListQuery,
+              **more_meta: Any) -> JSONResponse:
     size = query.page_size
     pages = max(1, math.ceil(page.total / size)) if page.total else 0
     has_next = query.page < pages
@@ -77,7 +78,8 @@ def paginated(request: Request, data: list[Any], page: Counted, query: ListQuery
         "total_count": page.total,
         "total_pages": pages,
     }
-    return JSONResponse({"data": data, "meta": {**meta(request), "pagination": pagination}})
+    return JSONResponse({"data": data, "meta": {**meta(request), "pagination": pagination,
+                                                **more_meta}})
 
 
 def error_body(request: Request, code: str, message: str, details: Any) -> dict[str, Any]:

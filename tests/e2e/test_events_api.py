@@ -45,7 +45,16 @@ STREAM = "/api/v1/events/stream"
 
 
 def events(client: TestClient, **params: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    return page(client.get("/api/v1/events", headers=AUTH, params=params))
+    rows, pagination, _ = pinned(client, **params)
+    return rows, pagination
+
+
+def pinned(client: TestClient, **params: Any
+           ) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
+    """(rows, pagination, meta.position__lte) of a page of the audit list."""
+    response = client.get("/api/v1/events", headers=AUTH, params=params)
+    rows, pagination = page(response)
+    return rows, pagination, response.json()["meta"]["position__lte"]
 
 
 def every_event(client: TestClient, **params: Any) -> list[dict[str, Any]]:
@@ -75,6 +84,37 @@ def test_lists_public_messages_in_position_order_with_pagination(any_url: str) -
         assert positions(newest_first) == ordered[::-1]
         beyond, meta = events(client, page=9, page_size=4)
         assert beyond == [] and meta["total_count"] == 6 and meta["next_page"] is None
+
+
+def test_newest_first_pages_hold_still_while_events_are_written(any_url: str) -> None:
+    """Newest first, page 2 was an offset from the newest end: each event written between the
+    requests moved every row one place on, and page 2 repeated page 1's oldest rows. Each page
+    names the newest position it covers; following pages pinned to it hold the same events."""
+    with running(any_url) as client:
+        for _ in range(3):
+            add_node(client)
+        desc = {"order_by": "position", "order_directions": "desc", "page_size": 2}
+        first, meta, pin = pinned(client, **desc)
+        every = every_event(client)
+        assert pin == first[0]["position"] == every[-1]["position"]
+        taken = positions(first)
+        while meta["next_page"] is not None:
+            add_node(client)  # two more events, newer than the pin
+            rows, meta, again = pinned(client, **desc, page=meta["next_page"], position__lte=pin)
+            assert again == pin and meta["total_count"] == len(every)
+            taken += positions(rows)
+        assert taken == positions(every)[::-1]
+        # Unpinned, the same walk repeats rows: the reason for the pin.
+        second, _ = events(client, **desc, page=2)
+        add_node(client)
+        third, _ = events(client, **desc, page=3)
+        assert set(positions(second)) & set(positions(third))
+        # A pin past the end is the end; one below the first event covers nothing.
+        head = every_event(client, order_by="position", order_directions="desc")[0]["position"]
+        assert pinned(client, position__lte=2**63 - 1)[2] == head
+        for low in (0, -1, -(2**63)):
+            rows, meta, pin = pinned(client, position__lte=low)
+            assert (rows, meta["total_count"], pin) == ([], 0, 0)
 
 
 def test_filters_by_type_position_and_subject(any_url: str) -> None:

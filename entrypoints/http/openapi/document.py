@@ -286,7 +286,7 @@ def _envelopes() -> dict[str, oas.Schema]:
     out = {}
     for op in (route.op for route in _documented()):
         if op.data is not None and op.listing is not None:
-            out[f"{op.data}PaginatedResponse"] = oas.paginated(op.data)
+            out[f"{op.data}PaginatedResponse"] = oas.paginated(op.data, op.list_meta)
         elif op.data is not None and not op.flat:
             out[f"{op.data}SingleResponse"] = oas.single(op.data)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from domain.catalog import EVENT_TYPES
 from entrypoints.http.openapi.asyncapi import message_schemas, struct_name
-from entrypoints.http.openapi.schemas import Schema, ref
+from entrypoints.http.openapi.schemas import INT, Schema, doc, ref
 
 TYPE_ENUM: Schema = {"type": "string", "enum": list(EVENT_TYPES)}
 TYPES_CSV: Schema = {"type": "string", "pattern": r"^[a-z_.]+(,[a-z_.]+)*$"}
@@ -51,8 +51,16 @@ EVENTS_DESCRIPTION = (
     "The public catalog messages recorded in the event store, oldest first (order_by=position"
     " with order_directions=desc for newest first). Read from the store, not NATS. Filtering by"
     " occurred_at decodes every event the other filters leave; a query that would decode more"
-    " than 100000 is a 400 asking for a narrower position range, type or subject_id."
+    " than 100000 is a 400 asking for a narrower position range, type or subject_id. Each page"
+    " says in meta.position__lte the newest position it covers: pass that as position__lte"
+    " with the next pages, and they hold the same events (and total) however many are written"
+    " meanwhile (newest first, without it, each write moves every event one place on)."
 )
+LIST_META: dict[str, Schema] = {
+    "position__lte": doc(INT, "The newest position this page and total_count cover (the log's"
+                         " end when read, or position__lte if lower): pass it as position__lte"
+                         " to page on without repeats or gaps while events are written"),
+}
 STREAM_DESCRIPTION = (
     "text/event-stream of catalog messages as they are recorded: `id: <position>`, `event:"
     " <type>`, `data: <message JSON>`. Resumes strictly after the Last-Event-ID header (or"

@@ -3,7 +3,9 @@ tags and security values the route modules share."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -30,6 +32,7 @@ class Op:
     errors: tuple[int, ...]  # 401 is added unless the operation is public
     body: type[msgspec.Struct] | None = None
     listing: ListSpec | None = None
+    list_meta: Mapping[str, Any] | None = None  # a list's own members of `meta`, by schema
     description: str = ""
     security: Security | None = None  # None: the document-wide apiKey
     also: tuple[int, ...] = ()  # further success statuses with the same body

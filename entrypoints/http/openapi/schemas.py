@@ -6,6 +6,7 @@ against the document."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from domain.cluster import MAX_NAME
@@ -59,9 +60,13 @@ def single(name: str) -> Schema:
     return obj(f"One {name} with response metadata", data=ref(f"{name}Response"), meta=ref("Meta"))
 
 
-def paginated(name: str) -> Schema:
+def paginated(name: str, more_meta: Mapping[str, Schema] | None = None) -> Schema:
     items = {"type": "array", "items": ref(f"{name}Response")}
-    return obj(f"Paginated list of {name} with metadata", data=items, meta=ref("PaginatedMeta"))
+    meta = ref("PaginatedMeta")
+    if more_meta:
+        meta = obj("Response metadata of this list", pagination=ref("Pagination"),
+                   request_id=_REQUEST_ID, timestamp=_STAMP, **more_meta)
+    return obj(f"Paginated list of {name} with metadata", data=items, meta=meta)
 
 
 _REQUEST_ID = doc(STR, "Unique request identifier (mirrors x-request-id response header)")
