@@ -10,11 +10,16 @@ import sqlite3
 from adapters.pg_datastore import DatabaseUnavailableError
 
 
-def prepare_sqlite_database(path: str) -> None:
-    """Makes the file's folder if missing; raises DatabaseUnavailableError if the folder cannot
-    be made, or the file cannot be opened, read as a database or written."""
+def plain_sqlite_path(path: str) -> str:
+    """The path as the operator means it."""
     if path.startswith("//"):  # sqlite:////abs.db: said with one slash, as the operator means
-        path = "/" + path.lstrip("/")
+        return "/" + path.lstrip("/")
+    return path
+
+
+def make_sqlite_folder(path: str) -> None:
+    """Makes the file's folder if missing; raises DatabaseUnavailableError if it cannot."""
+    path = plain_sqlite_path(path)
     folder = os.path.dirname(path)
     try:
         if folder:
@@ -23,6 +28,13 @@ def prepare_sqlite_database(path: str) -> None:
         raise DatabaseUnavailableError(
             f"cannot make the folder {folder} for the SQLite database {path}: {exc.strerror}"
         ) from None
+
+
+def prepare_sqlite_database(path: str) -> None:
+    """Makes the file's folder if missing; raises DatabaseUnavailableError if the folder cannot
+    be made, or the file cannot be opened, read as a database or written."""
+    make_sqlite_folder(path)
+    path = plain_sqlite_path(path)
     try:
         conn = sqlite3.connect(path, timeout=30)
     except sqlite3.Error as exc:

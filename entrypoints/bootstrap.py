@@ -38,6 +38,7 @@ from adapters.nats_publisher import JetStreamPublisher
 from adapters.node_reports import ViewNodeReports
 from adapters.pg_commit_projection import CommitProjection
 from adapters.pg_datastore import (
+    DatabaseUnavailableError,
     RelayTrackingRecorder,
     making_tables_alone,
     prepare_database,
@@ -55,7 +56,11 @@ from adapters.resource_health import ViewHealthObservations
 from adapters.runtime_log_store import ViewRuntimeLogStore
 from adapters.secret_box import AesGcmBox, derive_key, key_file
 from adapters.sql_delivery_queue import PostgresDeliveryQueue, SQLiteDeliveryQueue
-from adapters.sqlite_database import prepare_sqlite_database
+from adapters.sqlite_database import (
+    make_sqlite_folder,
+    plain_sqlite_path,
+    prepare_sqlite_database,
+)
 from adapters.sqlite_views import SQLiteFleetView
 from adapters.webhook_directory import ViewWebhookDirectory
 from adapters.webhook_guard import SsrfGuard
@@ -589,21 +594,44 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     pool tries; creates the `?schema=` DATABASE_URL names if it is missing, and applies the
     pending migrations (adapters/migrate.py). On PostgreSQL, processes starting together make
     their tables one at a time."""
-    migrate_database(settings)
-    with making_tables(settings):
-        return _build_services(settings, clock)
+    with starting_alone(settings):
+        migrate_database(settings)
+        with making_tables(settings):
+            return _build_services(settings, clock)
+
+
+def starting_alone(settings: Settings) -> contextlib.AbstractContextManager[None]:
+    """SQLite: held from a process's first look at the file to its tables made, so processes
+    starting together on one file go one at a time. Making only the tables one at a time
+    was not enough: one of three `projections status` started together on a new file died
+    about one time in forty with "database is locked", SQLite's answer without waiting when
+    the store's first connection turns the file to WAL, or a transaction that read writes,
+    while another process migrates or checks the file. (PostgreSQL: making_tables.)"""
+    if database_kind(settings.database_url) != "sqlite":
+        return contextlib.nullcontext()
+    database = settings.persistence_env("edge")["SQLITE_DBNAME"]
+    if database == ":memory:" or "mode=memory" in database:
+        return contextlib.nullcontext()
+    make_sqlite_folder(settings.sqlite_path())  # the lock's file lives beside the database
+    lock = database + ".tables-lock"
+    try:
+        open(lock, "a").close()  # only whether it can be made
+    except OSError as exc:
+        shown = plain_sqlite_path(database)
+        raise DatabaseUnavailableError(
+            f"cannot use {shown} as an SQLite database: cannot write {shown}.tables-lock"
+            f" beside it ({exc.strerror})") from None
+    return held_alone(lock)
 
 
 def making_tables(settings: Settings) -> contextlib.AbstractContextManager[None]:
     """Held while a process makes the tables it needs (IF NOT EXISTS is no guard against the
-    same statement in a process starting beside it)."""
-    kind = database_kind(settings.database_url)
-    if kind == "postgres":
+    same statement in a process starting beside it). PostgreSQL only: an SQLite start holds
+    starting_alone throughout; a PostgreSQL one does not hold this while it migrates, since a
+    session waiting for it would hold a snapshot that a concurrent index build (a
+    non-transactional migration) waits for."""
+    if database_kind(settings.database_url) == "postgres":
         return making_tables_alone(settings.postgres_conninfo(), settings.postgres_schema())
-    if kind == "sqlite":
-        database = settings.persistence_env("edge")["SQLITE_DBNAME"]
-        if database != ":memory:" and "mode=memory" not in database:
-            return held_alone(database + ".tables-lock")
     return contextlib.nullcontext()
 
 

@@ -140,3 +140,18 @@ def test_serve_tells_a_bad_setting_before_it_imports_the_app() -> None:
                           text=True, timeout=60, check=False)
     assert "invalid setting: HEARTBEAT_INTERVAL_SECONDS" in done.stderr, done.stderr
     assert done.stdout.split() == ["2", "False", "False"], done.stdout
+
+
+def test_an_sqlite_start_that_cannot_make_its_lock_beside_the_file_is_one_line_and_exit_1(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    # Processes starting on one file take turns through a lock file beside it, from their
+    # first look at the file; one that cannot be made is the database's trouble, said so.
+    path = tmp_path / "edge.sqlite3"
+    (tmp_path / "edge.sqlite3.tables-lock").mkdir()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    assert cli.main(["projections", "status"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"cannot write {path}.tables-lock beside it" in err, err
