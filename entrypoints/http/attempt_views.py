@@ -229,6 +229,13 @@ def check_of(health: dict[str, object]) -> str | None:
     return str(health.get("type"))
 
 
+def lines_of(attempt: AttemptRecord, snapshot: dict[str, Any] | None = None) -> int:
+    """Its logCount: how many lines GET /deployments/{id}/logs answers, wherever it is shown
+    (its list item, show, timeline, a diagnostic summary), whatever window a read asks for."""
+    snapshot = json.loads(attempt.snapshot) if snapshot is None else snapshot
+    return log_count(attempt, check_of(snapshot["health"]) is not None)
+
+
 def shape(attempt: AttemptRecord) -> DeploymentAttemptResponse:
     snapshot = json.loads(attempt.snapshot)
     return DeploymentAttemptResponse(
@@ -240,7 +247,7 @@ def shape(attempt: AttemptRecord) -> DeploymentAttemptResponse:
         runtime_plan=runtime_plan(attempt, snapshot),
         environment_snapshot=environment_snapshot(attempt, snapshot),
         dependency_binding_references=[], logs=[],
-        log_count=log_count(attempt, check_of(snapshot["health"]) is not None),
+        log_count=lines_of(attempt, snapshot),
         created_at=attempt.created_at, started_at=attempt.started_at,
         finished_at=attempt.finished_at, archived_at=attempt.archived_at,
         rollback_of_deployment_id=attempt.source_deployment_id if attempt.is_rollback else None)

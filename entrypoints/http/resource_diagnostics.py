@@ -35,7 +35,7 @@ from entrypoints.http.appaloft_views import (
     read_query,
     run,
 )
-from entrypoints.http.attempt_views import failure_phase, in_focus
+from entrypoints.http.attempt_views import failure_phase, in_focus, lines_of
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import path_uuid, services
 from entrypoints.http.openapi.appaloft import RESOURCE, appaloft_op
@@ -122,7 +122,8 @@ class DiagnosticDeployment(AppaloftShape):
     created_at: Moment
     started_at: Moment | None
     finished_at: Moment | None
-    log_count: Annotated[int, _d("Lines of its deployment log")]
+    log_count: Annotated[int, _d("Lines of its deployment log (as the deployment's"
+                                  " logCount: the whole log, not only the window's)")]
     last_error: LastError | None
 
 
@@ -296,7 +297,7 @@ def summarize(svc: Services, resource_id: UUID, query: DiagnosticQuery, now: dat
             services=[ServiceView(name=slug, kind="web")],
             network_profile=network_view(resource),
             observation_window=Window(from_=window[0], to=window[1])),
-        deployment=None if attempt is None else _deployment(attempt, len(deploy_lines)),
+        deployment=None if attempt is None else _deployment(attempt),
         health=health_view, access=None, proxy=None,
         deployment_logs=_tail(query.include_deployment_log_tail, attempt, limit, deploy_lines),
         runtime_logs=runtime,
@@ -310,14 +311,14 @@ def summarize(svc: Services, resource_id: UUID, query: DiagnosticQuery, now: dat
         copy=None)
 
 
-def _deployment(attempt: AttemptRecord, log_count: int) -> DiagnosticDeployment:
+def _deployment(attempt: AttemptRecord) -> DiagnosticDeployment:
     failed = attempt.status == AttemptStatus.FAILED
     return DiagnosticDeployment(
         id=attempt.id, status=attempt.status, lifecycle_phase=attempt.status,
         runtime_plan_id=attempt.id, source_kind="docker-image",
         source_display_name=_image(attempt), server_id=attempt.server_id, destination_id=None,
         created_at=attempt.created_at, started_at=attempt.started_at,
-        finished_at=attempt.finished_at, log_count=log_count,
+        finished_at=attempt.finished_at, log_count=lines_of(attempt),
         last_error=LastError(timestamp=attempt.failed_at or attempt.finished_at,
                              phase=failure_phase(attempt),
                              message=attempt.error_detail or "failed") if failed else None)

@@ -76,6 +76,8 @@ def test_a_failed_attempt_its_logs_and_what_is_wrong(any_url: str) -> None:
         window = summary(flow, observationFrom="2999-01-01T00:00:00Z")
         assert window["runtimeLogs"]["lines"] == [] == window["deploymentLogs"]["lines"]
         assert window["context"]["observationWindow"]["from"].startswith("2999-01-01T00:00:00")
+        # the window bounds the tails, not the attempt's logCount (it counted the window's)
+        assert window["deployment"]["logCount"] == flow.show(first)["deployment"]["logCount"] > 0
 
 
 def test_hostile_inputs() -> None:
