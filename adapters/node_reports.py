@@ -45,24 +45,36 @@ class ViewNodeReports:
         admins may take its lines at once: the count and the number read, then written), and
         counts it in the same write (logCount)."""
         request_id = line["request_id"]
-        last = ListQuery((Cond("request_id", "eq", request_id),),
+        last = ListQuery((Cond("request_id", "eq", request_id), Cond("sequence", "notnull")),
                          (Order("sequence", descending=True),), page_size=1,
                          columns=("sequence",))
+        # Lines an admin of the release before numbering stored (one still running while
+        # this release migrated): they sorted first in `last`, and None + 1 failed every later
+        # line of the deployment. They are numbered here, in their order, before this one.
+        loose = ListQuery((Cond("request_id", "eq", request_id), Cond("sequence", "null")),
+                          (Order("at"), Order("id")), page_size=keep, count=False)
         counted = {"request_id": request_id}
 
         def decide(reads: Reads) -> tuple[list[Change], bool]:
             found = reads.query("deployment_progress", last)
-            if found.total >= keep:
-                return [], False
-            sequence = int(found.rows[0]["sequence"]) + 1 if found.rows else 1
-            return [
-                Upsert("deployment_progress", {**line, "sequence": sequence}),
-                # A count from 0 (made if absent, else left alone), one more, and the time of
-                # the newest line it counts.
-                UpsertMax(_COUNTS, {**counted, "progress_lines": 0}, "progress_lines"),
-                Increment(_COUNTS, counted, "progress_lines", 1),
-                UpsertMax(_COUNTS, {**counted, "updated_at": line["at"]}, "updated_at"),
-            ], True
+            sequence = int(found.rows[0]["sequence"]) if found.rows else 0
+            changes: list[Change] = []
+            for row in reads.query("deployment_progress", loose).rows:
+                sequence += 1
+                changes.append(Upsert("deployment_progress", {**row, "sequence": sequence}))
+            kept = found.total + len(changes) < keep
+            if kept:
+                sequence += 1
+                changes.append(Upsert("deployment_progress", {**line, "sequence": sequence}))
+            if changes:
+                changes += [
+                    # A count from 0 (made if absent, else left alone), the lines numbered
+                    # here, and the time of the newest line it counts.
+                    UpsertMax(_COUNTS, {**counted, "progress_lines": 0}, "progress_lines"),
+                    Increment(_COUNTS, counted, "progress_lines", len(changes)),
+                    UpsertMax(_COUNTS, {**counted, "updated_at": line["at"]}, "updated_at"),
+                ]
+            return changes, kept
 
         return self.view.apply_locked(f"deployment-progress:{request_id}", decide)
 

@@ -205,7 +205,8 @@ class ResourceReads(Reads):
         """What the agent said while it started the attempt, in the order the lines were
         recorded (at most application/container_telemetry.py MAX_PROGRESS lines); those
         after the line numbered `after`."""
-        where = [Cond("request_id", "eq", request_id)]
+        # unnumbered: an earlier release's admin stored it; numbered with the next line
+        where = [Cond("request_id", "eq", request_id), Cond("sequence", "notnull")]
         if after:
             where.append(Cond("sequence", "gt", after))
         query = ListQuery(tuple(where), (Order("sequence"),), page_size=PROGRESS_PAGE,
@@ -225,7 +226,7 @@ class ResourceReads(Reads):
                           columns=("request_id", "sequence"), count=False)
         marks: dict[str, int] = {}
         for row in self.view.query("deployment_progress", query).rows:
-            marks[row["request_id"]] = max(marks.get(row["request_id"], 0), row["sequence"])
+            marks[row["request_id"]] = max(marks.get(row["request_id"], 0), row["sequence"] or 0)
         return marks
 
     def attempts_on_server(self, server_id: UUID, limit: int) -> list[AttemptRecord]:

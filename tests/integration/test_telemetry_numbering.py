@@ -18,6 +18,7 @@ import pytest
 from adapters.node_reports import ViewNodeReports
 from application.container_telemetry import MAX_PROGRESS
 from entrypoints.bootstrap import Services, build_services
+from projections.model import Upsert
 from tests.conftest import make_settings
 from tests.integration.test_pg_races import shut
 
@@ -103,3 +104,31 @@ def test_progress_lines_taken_at_once_by_two_admins_are_numbered_and_bounded(
     assert [p.sequence for p in lines] == list(range(1, MAX_PROGRESS + 1))
     assert sorted(p.message for p in lines) == sorted(m for m, kept in recorded.items() if kept)
     assert admins[0].resource_reads.progress_marks([request_id]) == {request_id: MAX_PROGRESS}
+
+
+def test_lines_an_earlier_release_stored_unnumbered_are_numbered_with_the_next(
+    admins: list[Services],
+) -> None:
+    """An admin of the release before numbering, still running while this one migrated, stores
+    progress lines with no number. The next line of the deployment failed (None + 1), and so
+    did every look at the deployment's progress marks (every open stream of the process);
+    now the unnumbered lines are numbered, in their order, before it."""
+    old, new = admins
+    request_id = uuid.uuid4().hex[:12]
+    reports = ViewNodeReports(new.view)
+
+    def line(message: str, at: datetime) -> dict[str, object]:
+        return {"id": uuid.uuid4(), "request_id": request_id, "at": at, "phase": "pull",
+                "level": "info", "message": message}
+
+    assert reports.progress(line("numbered", AT), MAX_PROGRESS)
+    old.view.apply_untracked([
+        Upsert("deployment_progress", {**line(f"unnumbered {n}", AT + timedelta(seconds=n)),
+                                       "sequence": None}) for n in (1, 2)])
+    assert new.resource_reads.progress_marks([request_id]) == {request_id: 1}
+    assert reports.progress(line("next", AT + timedelta(seconds=3)), MAX_PROGRESS)
+    lines = old.resource_reads.progress(request_id)
+    assert [(p.sequence, p.message) for p in lines] == [
+        (1, "numbered"), (2, "unnumbered 1"), (3, "unnumbered 2"), (4, "next")]
+    assert new.resource_reads.progress(request_id, 2)[0].message == "unnumbered 2"
+    assert new.resource_reads.progress_marks([request_id]) == {request_id: 4}
