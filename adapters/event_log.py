@@ -16,9 +16,15 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
 
-from application.event_log import EventLog, Window
+from adapters.event_message_ids import TABLE, pg_ids_table
+from application.event_log import EventLog, Window, topics_of
+from domain.catalog import message_id as catalog_id
 
 _COLUMNS = "originator_id, originator_version, topic, state"
+_COLUMNS_OF_E = "e.originator_id, e.originator_version, e.topic, e.state"
+# An entry of the message-id index names its event by the events table's primary key.
+_ON_KEY = ("ON e.originator_id = m.originator_id AND "
+           "e.originator_version = m.originator_version")
 
 
 def event_log_for(recorder: ApplicationRecorder) -> EventLog:
@@ -48,6 +54,9 @@ class PostgresEventLog(_RecorderHead[PostgresApplicationRecorder]):
         self.table = sql.SQL("{}.{}").format(
             sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
         )
+        self.sql_find = sql.SQL(
+            "SELECT e.notification_id, {} FROM {} m JOIN {} e {} WHERE m.message_id = %s"
+        ).format(sql.SQL(_COLUMNS_OF_E), pg_ids_table(recorder), self.table, sql.SQL(_ON_KEY))
 
     def _where(self, window: Window) -> tuple[sql.Composable, list[Any]]:
         clauses = [sql.SQL("notification_id >= %s"), sql.SQL("topic = ANY(%s)")]
@@ -76,12 +85,18 @@ class PostgresEventLog(_RecorderHead[PostgresApplicationRecorder]):
                  sql.SQL("DESC" if window.descending else "ASC"))
         with self.recorder.datastore.get_connection() as conn:
             rows = conn.execute(query, [*params, limit, offset]).fetchall()
-        return [
-            Notification(id=r["notification_id"], originator_id=r["originator_id"],
-                         originator_version=r["originator_version"], topic=r["topic"],
-                         state=bytes(r["state"]))
-            for r in rows
-        ]
+        return [_pg_notification(r) for r in rows]
+
+    def find(self, message_id: UUID) -> Notification | None:
+        with self.recorder.datastore.get_connection() as conn:
+            row = conn.execute(self.sql_find, [message_id]).fetchone()
+        return _pg_notification(row) if row is not None else None
+
+
+def _pg_notification(r: Any) -> Notification:
+    return Notification(id=r["notification_id"], originator_id=r["originator_id"],
+                        originator_version=r["originator_version"], topic=r["topic"],
+                        state=bytes(r["state"]))
 
 
 class SQLiteEventLog(_RecorderHead[SQLiteApplicationRecorder]):
@@ -119,13 +134,23 @@ class SQLiteEventLog(_RecorderHead[SQLiteApplicationRecorder]):
         with self.recorder.datastore.transaction(commit=False) as c:
             c.execute(statement, [*params, limit, offset])
             rows = c.fetchall()
-        return [
-            Notification(id=r["rowid"],
-                         originator_id=self.recorder.convert_originator_id(r["originator_id"]),
-                         originator_version=r["originator_version"], topic=r["topic"],
-                         state=r["state"])
-            for r in rows
-        ]
+        return [self._notification(r) for r in rows]
+
+    def find(self, message_id: UUID) -> Notification | None:
+        statement = (
+            f"SELECT e.rowid, {_COLUMNS_OF_E} FROM {TABLE} m JOIN {self.table} e "  # noqa: S608
+            f"{_ON_KEY} WHERE m.message_id = ?"
+        )
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.execute(statement, [message_id.hex])
+            row = c.fetchone()
+        return self._notification(row) if row is not None else None
+
+    def _notification(self, r: Any) -> Notification:
+        return Notification(id=r["rowid"],
+                            originator_id=self.recorder.convert_originator_id(r["originator_id"]),
+                            originator_version=r["originator_version"], topic=r["topic"],
+                            state=r["state"])
 
 
 class MemoryEventLog(_RecorderHead[ApplicationRecorder]):
@@ -148,6 +173,16 @@ class MemoryEventLog(_RecorderHead[ApplicationRecorder]):
 
     def count(self, window: Window) -> int:
         return len(self._all(window))
+
+    def find(self, message_id: UUID) -> Notification | None:
+        """By hashing each public event: the in-process store keeps no index (development
+        and tests only)."""
+        for row in self._all(Window(topics_of(()))):
+            originator = row.originator_id
+            if catalog_id(originator if isinstance(originator, UUID) else UUID(originator),
+                          row.originator_version) == message_id:
+                return row
+        return None
 
     def select(self, window: Window, offset: int, limit: int) -> Sequence[Notification]:
         return self._all(window)[offset:offset + limit]

@@ -26,6 +26,7 @@ from adapters.deployment_finder import ViewDeploymentFinder
 from adapters.deployment_telemetry import ViewDeploymentTelemetry
 from adapters.event_decoding import FastMapper
 from adapters.event_log import event_log_for
+from adapters.event_message_ids import fill_message_ids
 from adapters.file_lock import FileLock, held_alone
 from adapters.geo_ip import BundledGeoLocator
 from adapters.liveness import SystemClock, ViewLiveness
@@ -637,6 +638,7 @@ def making_tables(settings: Settings) -> contextlib.AbstractContextManager[None]
 
 def _build_services(settings: Settings, clock: Clock | None) -> Services:
     store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
+    fill_message_ids(store.recorder)  # events saved before the index of their ids existed
     view = build_view(settings, store_pool(store))
     locks = build_lock_session(settings)
     lock = build_lock(settings, "projector", locks)

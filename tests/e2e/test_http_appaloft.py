@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.e2e.test_http_support import AUTH, MISSING, enroll, error, issue_key, running
+from tests.e2e.test_http_support import (
+    AUTH,
+    MISSING,
+    enroll,
+    error,
+    issue_key,
+    running,
+    services_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -304,6 +312,33 @@ def test_audit_lists_every_change_from_the_store_without_secrets(any_url: str) -
         typed = get(client, "/audit-events", eventType="edge.project.created")["items"]
         assert [i["aggregateId"] for i in typed] == [flow.project]
         error(client.get(f"/audit-events/{MISSING}", headers=AUTH), 404, "not_found")
+
+
+def test_an_audit_event_is_found_by_its_id_alone_in_a_log_of_any_size(any_url: str) -> None:
+    """Without aggregateId, the show hashed every public event's (originator, version) to find
+    the one with this id, and refused (400) past 100,000 of them; an index finds it now."""
+    with running(any_url) as client:
+        flow = Workflow(client)
+        flow.configure()
+        services_of(client).event_audit.max_scan = 2  # the old cap, met at once
+        items = get(client, "/audit-events", limit=100)["items"]
+        assert len(items) > 2
+        for item in items:
+            shown = get(client, f"/audit-events/{item['auditEventId']}")["event"]
+            assert {k: shown[k] for k in item} == item
+        mine = items[-1]["auditEventId"]
+        assert get(client, f"/audit-events/{mine}",
+                   aggregateId=items[-1]["aggregateId"])["event"]["auditEventId"] == mine
+        for missing in (MISSING, "00000000-0000-0000-0000-000000000000", mine.upper()[:-1] + "0"):
+            if missing != mine:
+                error(client.get(f"/audit-events/{missing}", headers=AUTH), 404, "not_found")
+        error(client.get(f"/audit-events/{mine}", headers=AUTH,
+                         params={"aggregateId": items[0]["aggregateId"]}), 404, "not_found")
+        for bad in (str(2**63), "-1", "0", "%00", "x" * 10_000, mine + "0", mine[:-1]):
+            error(client.get(f"/audit-events/{bad}", headers=AUTH), 400, "bad_request")
+        for bad in (str(2**63), "-1", mine[:-1] + "\x00"):
+            error(client.get(f"/audit-events/{mine}", headers=AUTH,
+                             params={"aggregateId": bad}), 400, "bad_request")
 
 
 BIG = 2**63

@@ -1,0 +1,163 @@
+"""Where each public event is found by its catalog message id (GET /audit-events/{id}).
+
+A message id is uuid5 of the event's originator and version (domain.catalog.message_id): a hash,
+which no column of the event's row gives back, so finding one hashed every public event (up to a
+cap, past which the lookup was refused). `event_message_ids` maps each id to the event's key
+(originator, version), which a save knows before its insert gives the events positions: on
+PostgreSQL the entries go in with the insert statement itself (adapters/pg_recorder.py: no round
+trip more, no join to the positions it makes; the ids are hashed here, the server has no sha1
+without pgcrypto), on SQLite in the same transaction (adapters/sqlite_recorder.py). The events
+saved before the table existed are filled in at start (fill_message_ids), a chunk per
+transaction from where the last start got to, up to the log's end as the first start found it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Composable, Composed, Identifier
+
+from application.event_log import topics_of
+from domain.catalog import message_id
+
+TABLE = "event_message_ids"
+FILL = "event_message_ids_fill"  # one row: (through, until) of the filling of older events
+FILL_CHUNK = 20_000  # positions a filling transaction covers
+PUBLIC_TOPICS = frozenset(topics_of(()))
+SQLITE_INSERT = ("INSERT OR IGNORE INTO event_message_ids (message_id, originator_id, "
+                 "originator_version) VALUES (?, ?, ?)")
+log = logging.getLogger(__name__)
+
+
+def table_statements(postgres: bool, schema: str | None = None) -> list[str]:
+    """The tables, as migration 0010 makes them (in `schema` when given)."""
+    prefix = f"{Identifier(schema).as_string(None)}." if schema else ""
+    if postgres:
+        return [f"CREATE TABLE IF NOT EXISTS {prefix}{TABLE} (message_id uuid PRIMARY KEY, "
+                "originator_id uuid NOT NULL, originator_version bigint NOT NULL)",
+                f"CREATE TABLE IF NOT EXISTS {prefix}{FILL} (through bigint NOT NULL, "
+                "until bigint NOT NULL)"]
+    return [f"CREATE TABLE IF NOT EXISTS {TABLE} (message_id TEXT PRIMARY KEY, "
+            "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {FILL} (through INTEGER NOT NULL, "
+            "until INTEGER NOT NULL)"]
+
+
+def id_of(originator_id: UUID | str, version: int, topic: str) -> UUID | None:
+    """The message id of a stored event, None if it is not public (no catalog message)."""
+    if topic not in PUBLIC_TOPICS:
+        return None
+    return message_id(originator_id if isinstance(originator_id, UUID) else UUID(originator_id),
+                      version)
+
+
+def public_ids(rows: Iterable[Sequence[Any]]) -> list[tuple[UUID, Any, int]]:
+    """(message id, originator, version) of the public ones of (originator, version, topic)
+    rows."""
+    found = ((id_of(o, v, topic), o, v) for o, v, topic in rows)
+    return [(m, o, v) for m, o, v in found if m is not None]
+
+
+def pg_ids_table(recorder: PostgresApplicationRecorder) -> Composed:
+    return SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(TABLE))
+
+
+def fill_message_ids(recorder: ApplicationRecorder, chunk: int = FILL_CHUNK) -> int:
+    """Records the ids of the events saved before `event_message_ids` existed, a chunk per
+    transaction (a large log holds no lock for long and a stop loses one chunk); how many
+    positions it went through. Run at start, one process at a time (bootstrap.making_tables)."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return _fill(_PostgresFill(recorder), chunk)
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return _fill(_SQLiteFill(recorder), chunk)
+    return 0
+
+
+def _fill(filling: _PostgresFill | _SQLiteFill, chunk: int) -> int:
+    through, until = filling.progress()
+    start = through
+    while through < until:
+        upto = min(through + chunk, until)
+        filling.chunk(through, upto)
+        through = upto
+    if through > start:
+        log.info("recorded the message ids of events %d to %d", start + 1, until)
+    return through - start
+
+
+class _PostgresFill:
+    def __init__(self, recorder: PostgresApplicationRecorder) -> None:
+        self.recorder = recorder
+        schema = Identifier(recorder.datastore.schema)
+        self.fill = SQL("{}.{}").format(schema, Identifier(FILL))
+        self.events = SQL("{}.{}").format(schema, Identifier(recorder.events_table_name))
+        self.select = SQL("SELECT originator_id, originator_version, topic "
+                          "FROM {0} WHERE notification_id > %s AND notification_id <= %s"
+                          ).format(self.events)
+        self.record = pg_record(pg_ids_table(recorder))
+
+    def progress(self) -> tuple[int, int]:
+        with self.recorder.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("INSERT INTO {0} (through, until) SELECT 0, "
+                             "COALESCE(MAX(notification_id), 0) FROM {1} "
+                             "WHERE NOT EXISTS (SELECT 1 FROM {0})").format(
+                                 self.fill, self.events))
+            curs.execute(SQL("SELECT through, until FROM {0}").format(self.fill))
+            row = curs.fetchone()
+        assert row is not None
+        return int(row["through"]), int(row["until"])
+
+    def chunk(self, after: int, upto: int) -> None:
+        with self.recorder.datastore.transaction(commit=True) as curs:
+            curs.execute(self.select, (after, upto))
+            ids = public_ids((r["originator_id"], r["originator_version"], r["topic"])
+                             for r in curs.fetchall())
+            curs.execute(self.record, pg_columns(ids))
+            curs.execute(SQL("UPDATE {0} SET through = %s").format(self.fill), (upto,))
+
+
+class _SQLiteFill:
+    def __init__(self, recorder: SQLiteApplicationRecorder) -> None:
+        self.recorder = recorder
+        self.events = recorder.events_table_name
+
+    def progress(self) -> tuple[int, int]:
+        with self.recorder.datastore.transaction(commit=True) as c:
+            c.execute(f"INSERT INTO {FILL} (through, until) SELECT 0, "  # noqa: S608
+                      f"COALESCE(MAX(rowid), 0) FROM {self.events} "
+                      f"WHERE NOT EXISTS (SELECT 1 FROM {FILL})")
+            c.execute(f"SELECT through, until FROM {FILL}")  # noqa: S608
+            through, until = c.fetchone()
+        return int(through), int(until)
+
+    def chunk(self, after: int, upto: int) -> None:
+        with self.recorder.datastore.transaction(commit=True) as c:
+            c.execute(f"SELECT originator_id, originator_version, topic "  # noqa: S608
+                      f"FROM {self.events} WHERE rowid > ? AND rowid <= ?", (after, upto))
+            sqlite_record_ids(c, c.fetchall())
+            c.execute(f"UPDATE {FILL} SET through = ?", (upto,))  # noqa: S608
+
+
+def pg_record(ids_table: Composable) -> Composed:
+    """The INSERT of entries as three arrays (pg_columns): one statement however many."""
+    return SQL("INSERT INTO {0} (message_id, originator_id, originator_version) SELECT * FROM "
+               "unnest(%s::uuid[], %s::uuid[], %s::bigint[]) ON CONFLICT DO NOTHING"
+               ).format(ids_table)
+
+
+def pg_columns(ids: Sequence[tuple[UUID, Any, int]]) -> tuple[list[Any], ...]:
+    return [m for m, _, _ in ids], [o for _, o, _ in ids], [v for _, _, v in ids]
+
+
+def sqlite_record_ids(cursor: Any, rows: Iterable[Sequence[Any]]) -> None:
+    """Records the ids of the public ones of (originator, version, topic) rows."""
+    ids = public_ids(rows)
+    if ids:
+        cursor.executemany(SQLITE_INSERT, [
+            (m.hex, o.hex if isinstance(o, UUID) else o, v) for m, o, v in ids])
