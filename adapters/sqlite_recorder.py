@@ -11,8 +11,6 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
 from adapters.event_message_ids import sqlite_record_ids, table_statements
 
-TOPIC = "adapters.sqlite_recorder:MessageIdRecorder"
-
 
 class MessageIdRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
