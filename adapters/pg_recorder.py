@@ -33,16 +33,9 @@ from eventsourcing.utils import retry
 from psycopg import Connection, Cursor
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composed, Identifier, Literal
+from psycopg.sql import SQL, Identifier, Literal
 
 from adapters.event_decoding import uuid_of
-from adapters.event_message_ids import (
-    pg_columns,
-    pg_ids_table,
-    pg_record,
-    public_ids,
-    table_statements,
-)
 from adapters.pg_datastore import render_statements, rendered
 
 TOPIC = "adapters.pg_recorder:CopyApplicationRecorder"
@@ -119,21 +112,13 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
                             "FROM STDIN (FORMAT BINARY)").format(table)
         # By row count (_sql_insert_of): rows as VALUES of plain parameters, which psycopg
         # dumps in C; four array parameters cost ten times as much to dump.
-        self._sql_inserts: dict[tuple[int, int], SQL] = {}
+        self._sql_inserts: dict[int, SQL] = {}
         # Text before and after the NOTIFY, and the statement with a bare one, by the read
         # model's position lock.
         self._sql_begin: dict[str | None, tuple[str, str, SQL]] = {}
         self._channel = Identifier(self.channel_name).as_string(None)
-        # The catalog message ids of a save's public events go in with them (the table and
-        # why: adapters/event_message_ids.py).
-        self.sql_create_statements += [
-            Composed([SQL(s)]) for s in table_statements(postgres=True,
-                                                         schema=self.datastore.schema)]
-        self._ids_table = pg_ids_table(self)
         self.sql_ids = SQL("SELECT notification_id FROM {0} WHERE notification_id > %s "
                            "ORDER BY notification_id").format(table)
-        self.sql_record_and_ids = SQL("WITH ids AS ({0}) {1}").format(
-            pg_record(self._ids_table), self.sql_ids)
         self.sql_many = SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
                             "WHERE originator_id = ANY(%(ids)s) "
                             "ORDER BY originator_id, originator_version").format(table)
@@ -180,22 +165,13 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         head = rows[0][0] if rows else 0
         return _notifications(row[1:] for row in rows if row[1] is not None), head
 
-    def _sql_insert_of(self, rows: int, public: int = 0) -> SQL:
-        """The INSERT of `rows` events answering their ids, after the one of the message-id
-        entries of `public` of them in the same statement (a CTE that runs whether read or
-        not): no round trip more, and no join to the ids the insert makes."""
-        found = self._sql_inserts.get((rows, public))
+    def _sql_insert_of(self, rows: int) -> SQL:
+        found = self._sql_inserts.get(rows)
         if found is None:
             values = SQL(", ").join([SQL("(%s, %s, %s, %s)")] * rows)
-            insert = SQL(
+            found = self._sql_inserts[rows] = rendered(SQL(
                 "INSERT INTO {0} (originator_id, originator_version, topic, state) VALUES {1} "
-                "RETURNING notification_id").format(self._table, values)
-            if public:
-                insert = SQL(
-                    "WITH ids AS (INSERT INTO {0} (message_id, originator_id, "
-                    "originator_version) VALUES {1} ON CONFLICT DO NOTHING) {2}").format(
-                        self._ids_table, SQL(", ").join([SQL("(%s, %s, %s)")] * public), insert)
-            found = self._sql_inserts[(rows, public)] = rendered(insert)
+                "RETURNING notification_id").format(self._table, values))
         return found
 
     def _sql_topics_page(self, topics: tuple[str, ...], head: bool = False) -> SQL:
@@ -269,24 +245,16 @@ class CopyApplicationRecorder(PostgresApplicationRecorder):
         save) go in one INSERT answering its ids: two round trips fewer than COPY and the
         read of the ids after it, which a large save still takes (COPY is faster there)."""
         if len(stored_events) <= SMALL_SAVE:
-            ids = public_ids((e.originator_id, e.originator_version, e.topic)
-                             for e in stored_events)
-            params = [v for entry in ids for v in entry]
-            params += [v for e in stored_events
-                       for v in (e.originator_id, e.originator_version, e.topic, e.state)]
-            curs.execute(self._sql_insert_of(len(stored_events), len(ids)), params,
+            params = [v for e in stored_events
+                      for v in (e.originator_id, e.originator_version, e.topic, e.state)]
+            curs.execute(self._sql_insert_of(len(stored_events)), params,
                          prepare=True if len(stored_events) <= 8 else None)
             return sorted(row["notification_id"] for row in curs.fetchall())
         with curs.copy(self.sql_copy) as copy:
             copy.set_types(["uuid", "int8", "text", "bytea"])
             for e in stored_events:
                 copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
-        public = public_ids((e.originator_id, e.originator_version, e.topic)
-                            for e in stored_events)
-        if public:
-            curs.execute(self.sql_record_and_ids, (*pg_columns(public), top))
-        else:
-            curs.execute(self.sql_ids, (top,))
+        curs.execute(self.sql_ids, (top,))
         return [row["notification_id"] for row in curs.fetchall()]
 
     def _sql_snapshotted(self, snapshots: Any) -> SQL:

@@ -10,7 +10,7 @@ is refused with a hint to narrow it by position, type or subject.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -117,7 +117,8 @@ class EventLog(Protocol):
     def count(self, window: Window) -> int: ...
 
     def find(self, message_id: UUID) -> Notification | None:
-        """The stored event whose catalog message id this is (domain.catalog.message_id)."""
+        """The stored event whose catalog message id this is (domain.catalog.message_id),
+        if the index of message ids holds it."""
         ...
 
     def select(self, window: Window, offset: int, limit: int) -> Sequence[Notification]: ...
@@ -163,10 +164,14 @@ class AuditPage:
 class EventAudit:
     """The audit list: column filters in the store, time filters by an exact bounded scan."""
 
-    def __init__(self, log: EventLog, mapper: Mapper[UUID], max_scan: int = MAX_SCAN) -> None:
+    def __init__(self, log: EventLog, mapper: Mapper[UUID], max_scan: int = MAX_SCAN,
+                 indexed_through: Callable[[], int] = lambda: 0) -> None:
         self.log = log
         self.mapper = mapper
         self.max_scan = max_scan
+        # The position up to which the log's index of message ids holds every public event
+        # (the relay's recorded position: it writes the entries with it).
+        self.indexed_through = indexed_through
 
     def page(self, query: AuditQuery) -> AuditPage:
         """One page of the query, pinned to the log as it is now: offsets count from the
@@ -210,8 +215,15 @@ class EventAudit:
 
     def find(self, message_id: UUID, subject_id: UUID | None = None) -> Message | None:
         """One public message by its id (Appaloft's audit event show), through the log's index
-        of message ids; None if it is not one, or not about `subject_id` when given."""
+        of message ids, or among the public events past what the index holds yet (the relay's
+        lag) by hashing each; None if it is not one, or not about `subject_id` when given."""
+        # Read before the index: the relay commits its position with the entries up to it, so
+        # every event up to this one is in the index when the index is read.
+        through = self.indexed_through()
         row = self.log.find(message_id)
+        if row is None:
+            row = self._hashing(message_id, Window(topics_of(()), low=through + 1,
+                                                   subject_id=subject_id))
         if row is None:
             return None
         originator = row.originator_id
@@ -223,3 +235,18 @@ class EventAudit:
             return None
         found = decode(self.mapper, [row])
         return found[0] if found else None
+
+    def _hashing(self, message_id: UUID, window: Window) -> Notification | None:
+        """The event of `window` whose (originator, version) hash to `message_id`: a message's
+        id comes from columns of the row, so only the match is decoded."""
+        while not window.empty:
+            rows = self.log.select(window, 0, SCAN_CHUNK)
+            for row in rows:
+                originator = row.originator_id
+                if catalog_id(originator if isinstance(originator, UUID) else UUID(originator),
+                              row.originator_version) == message_id:
+                    return row
+            if len(rows) < SCAN_CHUNK:
+                return None
+            window = replace(window, low=rows[-1].id + 1)
+        return None

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 import msgspec
+from eventsourcing.persistence import Tracking
 
 from domain.catalog import Message
 from domain.host import Profile
@@ -75,6 +76,21 @@ class Liveness(Protocol):
     def silent(self, seen_before: datetime, statuses: tuple[str, ...], limit: int) -> list[UUID]:
         """Nodes in one of `statuses` last heard from before `seen_before`, at most `limit`."""
         ...
+
+
+# A public event's catalog message id and its position in the log.
+MessageKey = tuple[UUID, int]
+
+
+class RelayTracking(Protocol):
+    """Where the relay records how far it has published, and with it, in the same
+    transaction, the message ids of what it published since it last recorded: the index
+    GET /audit-events/{id} reads (adapters/event_message_ids.py), written off the write path
+    and complete up to the recorded position."""
+
+    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+    def insert_tracking_and_ids(self, tracking: Tracking, ids: Sequence[MessageKey]) -> None: ...
 
 
 class EventPublisher(Protocol):

@@ -9,6 +9,11 @@ It records at most every RECORD_EVERY while it keeps publishing, and once more w
 idle or stops: with a write at a time each pass is one batch, and recording each (a transaction
 of its own) was a third of the relay's work. A crash re-sends at most that much, which the
 broker drops and the webhook fan-out enqueues once (deliveries are keyed by webhook and event).
+
+With its position it records the message id of each public event it published since (one
+multi-row insert in the same transaction): the index GET /audit-events/{id} reads, so it holds
+every public event up to the recorded position, and a save's own transaction writes nothing
+for it (adapters/event_message_ids.py).
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
-from application.ports import EventPublisher
+from application.ports import EventPublisher, MessageKey, RelayTracking
 from application.store import EdgeStore
 from application.troubles import Trouble
 from application.wakeup import Stopped, Wakeup, pause, unless_stopped
@@ -52,7 +57,7 @@ class Relay:
         self,
         store: EdgeStore,
         publisher: EventPublisher,
-        tracking: TrackingRecorder,
+        tracking: RelayTracking,
         *,
         batch_size: int = 2000,
         poll_interval: float = 0.05,
@@ -72,6 +77,8 @@ class Relay:
         self.leader = leader or (lambda: True)
         self.position = 0
         self.recorded = 0  # the position this process last recorded
+        # (message id, position) of what it published past `recorded`: recorded with it.
+        self.unrecorded: list[MessageKey] = []
         self._recorded_at = -math.inf  # when (monotonic): a first pass records at once
         self.published = 0
         self.read = 0  # messages read for publishing (some more than once, after a failure)
@@ -120,7 +127,8 @@ class Relay:
         if not self.leader():
             return None
         if not leading:
-            self.position = self.recorded = self._tracked_position()
+            self.position = self.recorded = self.recorded_position()
+            self.unrecorded = []  # published again from there, and recorded with it then
         return self._read(self.position)
 
     async def drain(self, stop: asyncio.Event, first: Batch | None = None) -> int:
@@ -152,6 +160,7 @@ class Relay:
                         raise
                     self.publish_failure = None
                 self.position = end
+                self.unrecorded += [(m.id, m.position) for m in messages]
                 self.published += len(messages)
                 relayed += len(messages)
                 if self.record_due() == 0:
@@ -230,12 +239,14 @@ class Relay:
         return max(0.0, self._recorded_at + RECORD_EVERY - time.monotonic())
 
     async def record(self) -> None:
-        """Records the position published so far (forwards only, like any tracking row)."""
-        position = self.position
+        """Records the position published so far (forwards only, like any tracking row) and
+        the message ids of what was published since the last record."""
+        position, ids = self.position, list(self.unrecorded)
         if position != self.recorded:
-            await asyncio.to_thread(
-                self.tracking.insert_tracking, Tracking(self.tracking_name, position))
+            await asyncio.to_thread(self.tracking.insert_tracking_and_ids,
+                                    Tracking(self.tracking_name, position), ids)
             self.recorded = position
+            del self.unrecorded[:len(ids)]
         self._recorded_at = time.monotonic()
 
     async def _start_publisher(self, stop: asyncio.Event) -> bool:
@@ -256,13 +267,15 @@ class Relay:
         except TimeoutError:  # read models stalled or run nowhere: publish all the same
             log.debug("relay publishing ahead of the read models")
 
-    def _tracked_position(self) -> int:
+    def recorded_position(self) -> int:
+        """The position the relay (of whichever process) last recorded: the index of message
+        ids holds every public event up to it."""
         return self.tracking.max_tracking_id(self.tracking_name) or 0
 
     def published_position(self) -> int:
         """How far the relay has published: its tracking record, or where this process
         relays, how far it got since it last recorded (only one relays at a time)."""
-        return max(self.position, self._tracked_position())
+        return max(self.position, self.recorded_position())
 
     def lag(self, head: int | None = None) -> int:
         """Notifications recorded (up to `head`, read here if not given) but not yet relayed

@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
-from eventsourcing.popo import POPOTrackingRecorder
+from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import Environment
 
@@ -26,7 +25,12 @@ from adapters.deployment_finder import ViewDeploymentFinder
 from adapters.deployment_telemetry import ViewDeploymentTelemetry
 from adapters.event_decoding import FastMapper
 from adapters.event_log import event_log_for
-from adapters.event_message_ids import fill_message_ids
+from adapters.event_message_ids import (
+    MemoryRelayTracking,
+    PostgresRelayTracking,
+    SQLiteRelayTracking,
+    fill_message_ids,
+)
 from adapters.file_lock import FileLock, held_alone
 from adapters.geo_ip import BundledGeoLocator
 from adapters.liveness import SystemClock, ViewLiveness
@@ -40,7 +44,6 @@ from adapters.node_reports import ViewNodeReports
 from adapters.pg_commit_projection import CommitProjection
 from adapters.pg_datastore import (
     DatabaseUnavailableError,
-    RelayTrackingRecorder,
     making_tables_alone,
     prepare_database,
     tracking_recorder,
@@ -443,16 +446,19 @@ def build_lock(
 
 def build_relay_tracking(
     settings: Settings, name: str, pool: PostgresDatastore | None = None
-) -> TrackingRecorder:
+) -> MemoryRelayTracking | PostgresRelayTracking | SQLiteRelayTracking:
     """Where the relay records how far it has published (on PostgreSQL without waiting for
-    the flush: adapters/pg_datastore.RelayTrackingRecorder)."""
-    if database_kind(settings.database_url) == "memory":
-        return POPOTrackingRecorder()
+    the flush: adapters/pg_datastore.RelayTrackingRecorder), and with it the message ids of
+    what it published (adapters/event_message_ids.py)."""
+    kind = database_kind(settings.database_url)
+    if kind == "memory":
+        return MemoryRelayTracking()
     if pool is not None:
-        return tracking_recorder(pool, name, RelayTrackingRecorder)
+        return tracking_recorder(pool, name, PostgresRelayTracking)
     env = Environment(name, settings.persistence_env(name))
     factory: Any = InfrastructureFactory.construct(env=env)
-    recorder: TrackingRecorder = factory.tracking_recorder()
+    recorder: PostgresRelayTracking | SQLiteRelayTracking = factory.tracking_recorder(
+        PostgresRelayTracking if kind == "postgres" else SQLiteRelayTracking)
     return recorder
 
 
@@ -482,6 +488,14 @@ def build_relay(
                   # Only a projector in this process is waited for: elsewhere, none may run.
                   settled=partial(_settle, projector) if settings.run_projections else None)
     return relay, bus, lock
+
+
+def indexed_through(settings: Settings, relay: Relay) -> Callable[[], int]:
+    """Up to where the index of message ids holds every public event: the relay's recorded
+    position, which it writes with the entries (memory:// keeps no index: nothing)."""
+    if database_kind(settings.database_url) == "memory":
+        return lambda: 0
+    return relay.recorded_position
 
 
 def build_intake(settings: Settings) -> MessageSource | None:
@@ -730,7 +744,8 @@ def _build_services(settings: Settings, clock: Clock | None) -> Services:
         box=box,
         hosts=Hosts(writes, reports, finder),
         telemetry=ContainerTelemetry(finder, reports, clock),
-        event_audit=EventAudit(event_log_for(store.recorder), store.mapper),
+        event_audit=EventAudit(event_log_for(store.recorder), store.mapper,
+                               indexed_through=indexed_through(settings, relay)),
         deployments=deployments,
         deployment_finder=finder,
         app_hosting=AppHosting(deployments, placement),

@@ -286,9 +286,7 @@ class Settings:
             if directory:
                 os.makedirs(directory, exist_ok=True)
             return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
-                    "SQLITE_LOCK_TIMEOUT": "30", "CREATE_TABLE": "y",
-                    # Records each public event's message id (adapters/event_message_ids.py).
-                    "APPLICATION_RECORDER_TOPIC": "adapters.sqlite_recorder:MessageIdRecorder"}
+                    "SQLITE_LOCK_TIMEOUT": "30", "CREATE_TABLE": "y"}
         return {
             # eventsourcing's factory, naming its connections (POSTGRES_APPLICATION_NAME).
             "PERSISTENCE_MODULE": "adapters.pg_datastore:NamedPostgresFactory",
