@@ -13,9 +13,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import nats
-import psycopg
-
+from bench.ab_index import scratch
 from domain.node import IdType, Node
 from domain.node_status import NodeStatus
 from entrypoints.bootstrap import build_services
@@ -58,31 +56,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=50_000)
     args = parser.parse_args()
-    schema = "bench_" + uuid.uuid4().hex[:8]
-    stream = "BENCH_" + uuid.uuid4().hex[:8].upper()
-    with psycopg.connect(BASE, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    env = {"DATABASE_URL": f"{BASE}?schema={schema}", "API_KEY": "bench", "NATS_URL": NATS,
-           "NATS_STREAM": stream, "NATS_SUBJECT_PREFIX": f"{stream.lower()}."}
-    services = build_services(Settings.from_env(env, run_projections=False))
-    try:
-        started = time.perf_counter()
-        write_events(services, args.events)
-        print(f"wrote {args.events} public events in {time.perf_counter() - started:.1f}s")
-        elapsed = asyncio.run(relay_all(services, args.events))
-        print(f"relay: {args.events} events in {elapsed:.2f}s = {args.events / elapsed:,.0f} msg/s "
-              "(store read + JSON + JetStream publish with acks + tracking)")
-    finally:
-        services.close()
-
-        async def drop() -> None:
-            nc = await nats.connect(NATS)
-            await nc.jetstream().delete_stream(stream)
-            await nc.close()
-
-        asyncio.run(drop())
-        with psycopg.connect(BASE, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with scratch() as env:
+        services = build_services(Settings.from_env(env, run_projections=False))
+        try:
+            started = time.perf_counter()
+            write_events(services, args.events)
+            print(f"wrote {args.events} public events in {time.perf_counter() - started:.1f}s")
+            elapsed = asyncio.run(relay_all(services, args.events))
+            print(f"relay: {args.events} events in {elapsed:.2f}s = "
+                  f"{args.events / elapsed:,.0f} msg/s "
+                  "(store read + JSON + JetStream publish with acks + tracking)")
+        finally:
+            services.close()
 
 
 if __name__ == "__main__":
