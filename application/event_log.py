@@ -238,9 +238,17 @@ class EventAudit:
 
     def _hashing(self, message_id: UUID, window: Window) -> Notification | None:
         """The event of `window` whose (originator, version) hash to `message_id`: a message's
-        id comes from columns of the row, so only the match is decoded."""
+        id comes from columns of the row, so only the match is decoded. Past `max_scan` rows
+        of every aggregate it gives up (QueryTooBroadError): the relay is that far behind
+        (NATS away for long), and each lookup would hash all of them."""
+        hashed = 0
         while not window.empty:
+            if window.subject_id is None and hashed >= self.max_scan:
+                raise QueryTooBroadError(
+                    f"over {self.max_scan} events are past the index of message ids (its relay"
+                    " is behind: is NATS away?); name the event's aggregate (aggregateId)")
             rows = self.log.select(window, 0, SCAN_CHUNK)
+            hashed += len(rows)
             for row in rows:
                 originator = row.originator_id
                 if catalog_id(originator if isinstance(originator, UUID) else UUID(originator),

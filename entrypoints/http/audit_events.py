@@ -234,7 +234,10 @@ async def export_global(request: Request) -> Response:
 async def show(request: Request) -> Response:
     event_id = path_uuid(request, "auditEventId")
     subject = read_query(request, AuditShowQuery).aggregate_id
-    message = await run(services(request).event_audit.find, event_id, subject)
+    try:
+        message = await run(services(request).event_audit.find, event_id, subject)
+    except QueryTooBroadError as exc:
+        raise ApiError(400, {"aggregateId": [str(exc)]}) from None
     if message is None:
         raise ApiError(404, None, f"audit event {event_id} not found")
     return answer(AuditEventShowResponse(schema_version="audit-events.show/v1",

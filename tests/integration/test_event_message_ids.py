@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from adapters.event_message_ids import FILL, TABLE, fill_message_ids, id_of
 from adapters.pg_recorder import SMALL_SAVE
+from application.event_log import SCAN_CHUNK, QueryTooBroadError
 from domain.catalog import message_id
 from domain.claims import NameClaim
 from domain.project import Project
@@ -126,6 +127,31 @@ def test_an_event_not_yet_relayed_is_found_by_hashing_the_few_past_the_index(
                 assert services.event_audit.find(message_id(project.id, 1), uuid4()) is None
         assert services.event_audit.find(message_id(uuid4(), 1)) is None
         assert services.event_audit.find(message_id(early[-1].id, 1)) is None  # not public
+    finally:
+        services.close()
+
+
+def test_a_relay_far_behind_is_a_clear_400_not_a_scan_of_everything_behind_it(
+    url: str
+) -> None:
+    """With NATS away the relay records nothing, and every public event written meanwhile is
+    past the index: past max_scan of them a lookup without its aggregate gives up
+    (QueryTooBroadError, a 400 naming aggregateId) instead of hashing them all, each time.
+    Named by its aggregate, it is still found."""
+    services = build_services(make_settings(url))
+    try:
+        services.event_audit.max_scan = SCAN_CHUNK
+        saved = next(_saves([(SCAN_CHUNK + 5, 0)]))
+        services.store.save(*saved)
+        with pytest.raises(QueryTooBroadError, match="aggregateId"):
+            services.event_audit.find(message_id(uuid4(), 1))
+        last = saved[-1]
+        found = services.event_audit.find(message_id(last.id, 1), last.id)
+        assert found is not None and found.subject_id == last.id
+        relay(services)  # NATS back: the relay catches up and records the ids
+        found = services.event_audit.find(message_id(last.id, 1))
+        assert found is not None and found.subject_id == last.id
+        assert services.event_audit.find(message_id(uuid4(), 1)) is None
     finally:
         services.close()
 
