@@ -111,6 +111,25 @@ def test_an_agent_sends_its_reports_over_the_connections_it_keeps(own_admin: Age
     assert len(server.nodes(cluster)) == 1
 
 
+def closed_within(conn: socket.socket, seconds: float, trickle: bytes | None) -> None:
+    """The admin closes `conn` within `seconds`, while `trickle` (if any) is sent a byte at a
+    time every 0.2 s."""
+    started = time.monotonic()
+    closed = False
+    while trickle is not None and not closed and time.monotonic() - started < seconds:
+        time.sleep(0.2)
+        try:
+            conn.sendall(trickle)
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+    if not closed:
+        try:
+            assert conn.recv(1) == b""  # closed by the admin
+        except ConnectionResetError:
+            pass  # closed by the admin with our bytes unread
+    assert time.monotonic() - started < seconds
+
+
 def test_the_admin_closes_a_connection_idle_for_http_keep_alive_seconds(
     own_admin: Agents
 ) -> None:
@@ -138,22 +157,9 @@ def test_a_connection_that_sends_no_whole_request_head_is_closed(
             if answered_first:  # the same after an answer, on a kept connection
                 conn.sendall(b"GET /healthz HTTP/1.1\r\nhost: admin\r\n\r\n")
                 assert answered(conn).startswith(b"HTTP/1.1 200")
-            started = time.monotonic()
-            closed = False
             if trickle:  # a head that never ends: uvicorn alone would wait for it forever
                 conn.sendall(b"GET /healthz HTTP/1.1\r\nx-slow: ")
-                while not closed and time.monotonic() - started < 3:
-                    time.sleep(0.2)
-                    try:
-                        conn.sendall(b"a")
-                    except (BrokenPipeError, ConnectionResetError):
-                        closed = True
-            if not closed:
-                try:
-                    assert conn.recv(1) == b""  # closed by the admin
-                except ConnectionResetError:
-                    pass  # closed by the admin with our bytes unread
-            assert time.monotonic() - started < 3
+            closed_within(conn, 3, b"a" if trickle else None)
 
 
 def test_a_request_whose_body_never_ends_is_closed(own_admin: Agents) -> None:
@@ -165,20 +171,7 @@ def test_a_request_whose_body_never_ends_is_closed(own_admin: Agents) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
         conn.sendall(b"POST /agent/v1/enroll HTTP/1.1\r\nhost: admin\r\n"
                      b"content-type: application/json\r\ncontent-length: 1000\r\n\r\n{")
-        started = time.monotonic()
-        closed = False
-        while not closed and time.monotonic() - started < 5:
-            time.sleep(0.2)
-            try:
-                conn.sendall(b" ")
-            except (BrokenPipeError, ConnectionResetError):
-                closed = True
-        if not closed:
-            try:
-                assert conn.recv(1) == b""  # closed by the admin
-            except ConnectionResetError:
-                pass  # closed by the admin with our bytes unread
-        assert time.monotonic() - started < 5
+        closed_within(conn, 5, b" ")
 
 
 def test_the_agent_closes_first_and_outlasts_its_reports() -> None:
