@@ -144,12 +144,17 @@ def server(url: str, log: Path, projector_process: bool,  # noqa: PLR0913 - plai
     finally:
         client.close()
         for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def _wait_healthy(client: httpx.Client, procs: list[subprocess.Popen[bytes]], log: Path) -> None:

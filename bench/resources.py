@@ -48,7 +48,7 @@ import httpx
 from application.agent_protocol import ContainerSpec, HealthCheck, PortMapping
 from application.clusters import CreateCluster
 from application.enrollment_keys import IssueEnrollmentKey
-from bench.commands import API_KEY, fresh_schema, server, services_for
+from bench.commands import API_KEY, fresh_schema, server, services_for, stop_process
 from entrypoints.agent.container_health import published_address, wait_healthy
 from entrypoints.agent.containers import container_config
 from tests.e2e.podman_harness import IMAGE, Engine, podman_engine, podman_present
@@ -230,12 +230,7 @@ def agent(engine: Engine, admin: str, key: str, home: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 def resource(client: httpx.Client) -> dict[str, str]:

@@ -49,7 +49,7 @@ import httpx
 import nats
 import nats.js.errors
 
-from bench.commands import API_KEY, fresh_schema, relay_settled, server
+from bench.commands import API_KEY, fresh_schema, relay_settled, server, stop_process
 from bench.webhooks import SECRET, ReceiverProtocol, Tally
 from entrypoints.cli import main as admin_main
 
@@ -312,15 +312,6 @@ def start_agent(stack: ExitStack, admin: Admin, name: str) -> subprocess.Popen[b
             env=env, stdout=out, stderr=subprocess.STDOUT)
     stack.callback(stop_process, proc)
     return proc
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 def agent_node(admin: Admin, known: set[str]) -> str:
