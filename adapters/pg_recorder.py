@@ -37,6 +37,7 @@ from psycopg.sql import SQL, Identifier, Literal
 
 from adapters.event_decoding import uuid_of
 from adapters.pg_datastore import render_statements, rendered
+from application.ports import CommittedRows
 
 TOPIC = "adapters.pg_recorder:CopyApplicationRecorder"
 SMALL_SAVE = 64  # events a save inserts with one INSERT; more go in with COPY
@@ -60,6 +61,11 @@ class InCommit(Protocol):
 
     def committed(self, ids: Sequence[int]) -> None:
         """The transaction in which `apply` returned True has committed."""
+        ...
+
+    def rows(self, position: int) -> CommittedRows:
+        """The rows the calling thread's last save left in the read model, if that save's
+        last event is at `position` and its changes went in with it (else NO_ROWS)."""
         ...
 
 

@@ -165,6 +165,10 @@ class Dialect:
             return int(value)
         return value
 
+    def stored(self, kind: Kind, value: Any) -> Any:
+        """What reading back gives for `value` written to a column of `kind`."""
+        return self.from_db(kind, self.to_db(kind, value))
+
     def from_db(self, kind: Kind, value: Any) -> Any:
         if value is None:
             return None

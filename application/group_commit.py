@@ -34,7 +34,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
-from application.ports import ReadModelWaiter, WorkNotifier
+from application.ports import NO_ROWS, CommittedRows, ReadModelWaiter, WorkNotifier
 from application.store import EdgeStore
 
 
@@ -65,6 +65,7 @@ class Request:
     saved: bool = False  # its batch committed (or had nothing to commit)
     ring: tuple[UUID, ...] = ()  # nodes its decision gave work
     told: bool = False  # its batch's commit carried its ring to the other processes
+    rows: CommittedRows = NO_ROWS  # the read-model rows its batch's commit left
     # A thread caller's: set once, when its batch is done or it leads next (handed over).
     wake: threading.Event = field(default_factory=threading.Event)
     # An event-loop caller's: resolved on its loop once its batch is done.
@@ -220,11 +221,13 @@ class GroupCommit:
         finally:
             self.waiter.saved([(r.domain_event, r.notification.id) for r in recordings or ()])
         position = max(r.notification.id for r in recordings)
+        rows = self.store.committed_rows(position)
         self.batches += 1
         self.decisions += len(decided)
         for request in decided:
             request.saved = True
             request.told = bool(notices)
+            request.rows = rows
             if request.changed:
                 request.position = position
 

@@ -54,6 +54,23 @@ class ReadModelWaiter(Protocol):
         ...
 
 
+class CommittedRows(Protocol):
+    """Read-model rows as a save's own commit left them, where its changes alone tell them
+    (projections.committed): a write's answer is rendered from them instead of read back."""
+
+    def row(self, table: str, key: Any) -> dict[str, Any] | None:
+        """The row of `table` with this key, None where the changes do not tell it."""
+        ...
+
+
+class _NoRows:
+    def row(self, table: str, key: Any) -> dict[str, Any] | None:
+        return None
+
+
+NO_ROWS: CommittedRows = _NoRows()  # a save whose read-model changes went in another commit
+
+
 class Seen(NamedTuple):
     """A node a heartbeat found, and its status before it."""
 

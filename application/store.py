@@ -15,6 +15,7 @@ from eventsourcing.application import (
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification, Recording
 
+from application.ports import NO_ROWS, CommittedRows
 from domain.claims import AddressPool, NameClaim
 from domain.cluster import Cluster
 from domain.enrollment_key import EnrollmentKey
@@ -90,6 +91,12 @@ class EdgeStore(Application[UUID]):
             if getattr(aggregate, "deleted", False) or getattr(aggregate, "ended", False):
                 with contextlib.suppress(KeyError):
                     cache.get(aggregate.id, evict=True)
+
+    def committed_rows(self, position: int) -> CommittedRows:
+        """The read-model rows this thread's last save left, where that save (its last event
+        at `position`) applied them in its own commit (application.ports.CommittedRows)."""
+        in_commit = getattr(self.recorder, "in_commit", None)
+        return NO_ROWS if in_commit is None else in_commit.rows(position)
 
     def notifies_in_commit(self) -> bool:
         """Whether a save can carry notices, sent as it commits together with its read-model

@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -20,7 +21,7 @@ from msgspec import UNSET
 
 from application.errors import ConflictError, NotFoundError, ReadModelLagError
 from application.group_commit import Decided, GroupCommit, Request, isolated, notices_for
-from application.ports import Clock, ReadModelWaiter, WorkNotifier
+from application.ports import NO_ROWS, Clock, CommittedRows, ReadModelWaiter, WorkNotifier
 from application.store import EdgeStore, project
 from domain.shared import GoneError
 
@@ -98,6 +99,18 @@ class Written(Generic[T]):
     position: int | None
     ring: tuple[UUID, ...] = ()  # nodes with new work (UnitOfWork.ring)
     told: bool = False  # the commit carried the ring to the other processes
+    rows: CommittedRows = NO_ROWS  # the read-model rows its commit left
+
+
+# The rows the last write of this context (one HTTP request: its task, or the worker thread it
+# writes in) left: the request answers from them instead of reading its object back
+# (entrypoints.http.crud). Every write sets it, so it never speaks of an earlier write.
+_last_write_rows: ContextVar[CommittedRows] = ContextVar("last_write_rows", default=NO_ROWS)
+
+
+def rows_of_last_write() -> CommittedRows:
+    """The read-model rows the last write made in this context left at its commit."""
+    return _last_write_rows.get()
 
 
 class WritePath:
@@ -132,6 +145,7 @@ class WritePath:
         """prefetch: aggregates the decision will likely read, loaded with its batch's."""
         self.waiter.check()
         written = self._decide_and_save(decide, prefetch)
+        _last_write_rows.set(written.rows)
         if written.position is not None:
             self.waiter.notify_written(written.position)
             for observer in self.observers:
@@ -160,7 +174,9 @@ class WritePath:
         if request.retry_alone:  # the batch lost a version race to another process
             written = await asyncio.to_thread(self._alone, decide, self.max_attempts - 1)
         else:
-            written = Written(request.result, request.position, request.ring, request.told)
+            written = Written(request.result, request.position, request.ring, request.told,
+                              request.rows)
+        _last_write_rows.set(written.rows)
         if written.position is not None:
             self.waiter.notify_written(written.position)
             for observer in self.observers:
@@ -184,7 +200,8 @@ class WritePath:
             raise request.error
         if request.retry_alone:  # the batch lost a version race to another process
             return self._alone(decide, self.max_attempts - 1)
-        return Written(request.result, request.position, request.ring, request.told)
+        return Written(request.result, request.position, request.ring, request.told,
+                       request.rows)
 
     def _ring(self, written: Written[Any]) -> None:
         """Wakes the polls of the nodes the decision gave work, once its answer is readable
@@ -227,8 +244,9 @@ class WritePath:
                     self.waiter.saved([(r.domain_event, r.notification.id)
                                        for r in recordings or ()])
             if recordings is not None:
-                return Written(result, max(r.notification.id for r in recordings), ring,
-                               bool(notices))
+                position = max(r.notification.id for r in recordings)
+                return Written(result, position, ring, bool(notices),
+                               self.store.committed_rows(position))
             # Another process saved one of these aggregates first: decide again on fresh state.
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter only
         raise ConflictError("too many concurrent changes to the same objects; retry the request")

@@ -99,6 +99,10 @@ class Records(Generic[R]):
         rows = self.view.select(self.table, {self._key: key}, limit=1)
         return msgspec.convert(rows[0], self.record) if rows else None
 
+    def of_row(self, row: dict[str, Any]) -> R:
+        """The record of a row known without reading it (projections.committed)."""
+        return msgspec.convert(row, self.record)
+
     # The *_async reads are awaited on the event loop; the view reads there or in a worker
     # thread (TableView.reads_async).
     async def get_async(self, key: Any) -> R | None:

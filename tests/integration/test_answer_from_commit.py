@@ -1,0 +1,70 @@
+"""A write's answer from the rows its own commit left (projections.committed), on PostgreSQL
+with the read model applied in the insert transaction: the created object is rendered without
+reading it back, and renders as a read of it does."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from application.clusters import CreateCluster
+from application.commands import CreateCommand
+from application.write_path import rows_of_last_write
+from domain.targeting import Targeting, TargetType
+from entrypoints.bootstrap import Services
+from tests.e2e.test_http_support import AUTH, add_node, create_cluster, data, running
+from tests.integration.test_project_in_commit import started
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_created_command_is_known_from_its_commit(pg_url: str) -> None:
+    services = started(pg_url)
+    try:
+        services.clusters.create(CreateCluster(name="main"))
+        cmd = CreateCommand(command_text="echo \x00 hi", targeting=Targeting(type=TargetType.ALL))
+
+        async def create() -> tuple[Any, Any]:
+            key = await services.commands.create_async(cmd)
+            return key, rows_of_last_write().row("commands", key)
+
+        key, row = asyncio.run(create())
+        assert row is not None
+        read = services.command_reads.commands.get(key)
+        assert services.command_reads.commands.of_row(row) == read
+        assert read is not None and read.command_text == "echo \ufffd hi"  # as stored
+        # The thread path: the same rows, for a write decided in the caller's thread.
+        key = services.commands.create(cmd)
+        row = rows_of_last_write().row("commands", key)
+        assert row is not None
+        assert services.command_reads.commands.of_row(row) == \
+            services.command_reads.commands.get(key)
+    finally:
+        services.close()
+
+
+def test_without_the_read_model_in_the_commit_nothing_is_known(pg_url: str) -> None:
+    services: Services = started(pg_url, write_project_in_commit=False)
+    try:
+        services.clusters.create(CreateCluster(name="main"))
+        key = services.commands.create(CreateCommand(command_text="x",
+                                                     targeting=Targeting(type=TargetType.ALL)))
+        assert rows_of_last_write().row("commands", key) is None
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize("fields", [
+    {},
+    {"command_text": "é ✓ \U0001f600", "timeout": 2**62},
+    {"expired_at": "2999-01-01T10:00:00+05:30"},
+])
+def test_the_answer_is_the_read(pg_url: str, fields: dict[str, Any]) -> None:
+    with running(pg_url) as client:
+        create_cluster(client, "prod")
+        add_node(client, "prod")
+        body = {"command_text": "echo hi", "targeting": {"type": "all"}, **fields}
+        created = data(client.post("/api/v1/commands", headers=AUTH, json=body), 201)
+        assert data(client.get(f"/api/v1/commands/{created['id']}", headers=AUTH)) == created
