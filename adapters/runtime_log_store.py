@@ -10,7 +10,7 @@ from typing import Any
 from domain.shared import name_id
 from projections.model import Change, Upsert
 from projections.query import AnyOf, Cond, ListQuery, Order
-from projections.runtime_logs import RETAINED
+from projections.runtime_logs import RETAINED, STREAMS
 from projections.view import Reads, TableView
 
 
@@ -18,32 +18,46 @@ class ViewRuntimeLogStore:
     def __init__(self, view: TableView) -> None:
         self.view = view
 
-    def append(self, request_id: str, lines: Sequence[dict[str, Any]], at: datetime) -> int:
+    def append(self, request_id: str, lines: Sequence[dict[str, Any]], at: datetime,
+               places: Sequence[int] | None = None) -> int:
         """Numbers the lines after the deployment's last, its head read and written under a
         lock of the deployment (two admins may take batches of it at once)."""
 
         def decide(reads: Reads) -> tuple[list[Change], int]:
-            head = reads.get("runtime_log_heads", request_id)
-            last = int(head["last_sequence"]) if head else 0
-            taken: datetime | None = head.get("last_timestamp") if head else None
-            newest = taken
+            head = reads.get("runtime_log_heads", request_id) or {}
+            last = int(head.get("last_sequence") or 0)
+            taken: datetime | None = head.get("last_timestamp")
+            # Of each stream's lines stamped as the last one taken, the place of the last taken;
+            # none known if they are of another stamp (an admin of the release before places,
+            # still running while this one migrated, moved the head on and left them).
+            known = head.get("place_timestamp") == taken
+            taken_places = {stream: int(head.get(f"last_{stream}_place") or 0) if known else 0
+                            for stream in STREAMS}
+            newest, reached = taken, dict(taken_places)
             changes: list[Change] = []
-            for line in lines:
-                if taken is not None and line["timestamp"] < taken:
-                    # Shipped before (an agent that restarted sends its last lines again). Not
-                    # the lines stamped as the last one taken: podman stamps whole seconds, and
-                    # the next batch's first lines can share the last one's second (they were
-                    # dropped, 2 of 60). A batch sent again after its answer was lost repeats
-                    # those few instead: nothing in a batch tells it from the next one.
+            named: Sequence[int | None] = places if places is not None else [None] * len(lines)
+            for line, place in zip(lines, named, strict=True):
+                stamp, stream = line["timestamp"], line["stream"]
+                if taken is not None and stamp < taken:
+                    continue  # shipped before (an agent that restarted sends its last lines)
+                if stamp == taken and place is not None and place <= taken_places[stream]:
+                    # Taken before: the batch is sent again (its answer lost), or the agent
+                    # restarted. Without places (an older agent) they are taken again: podman
+                    # stamps whole seconds, and the next batch's first lines can share the
+                    # last one's second.
                     continue
-                newest = line["timestamp"] if newest is None else max(newest, line["timestamp"])
+                if newest is None or stamp > newest:
+                    newest, reached = stamp, dict.fromkeys(STREAMS, 0)
+                if stamp == newest:
+                    reached[stream] = reached[stream] + 1 if place is None else place
                 last += 1
                 changes.append(Upsert("runtime_log_lines", {
                     "id": name_id("runtime-log", request_id, str(last % RETAINED)),
                     "request_id": request_id, "sequence": last, "received_at": at, **line}))
             changes.append(Upsert("runtime_log_heads", {
                 "request_id": request_id, "last_sequence": last, "last_timestamp": newest,
-                "updated_at": at}))
+                "updated_at": at, "place_timestamp": newest,
+                **{f"last_{stream}_place": reached[stream] for stream in STREAMS}}))
             return changes, last
 
         return self.view.apply_locked(f"runtime-log:{request_id}", decide)

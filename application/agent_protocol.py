@@ -516,11 +516,27 @@ class RuntimeLogLine(msgspec.Struct, forbid_unknown_fields=True):
     message: Annotated[str, Meta(max_length=MAX_LOG_LINE)]
 
 
+class RuntimeLogMark(msgspec.Struct, forbid_unknown_fields=True):
+    """Where a batch starts in its container's log, which names each of its lines however often
+    it is sent: a line's place among its stream's lines stamped as it (engines stamp whole
+    seconds, so the stamp alone does not). The batch's lines of a stream stamped `timestamp`
+    come after the first `stdout` (`stderr`) lines of that stream stamped so, sent before; at
+    any other stamp, it holds its stream's lines from the first one stamped so. No
+    `timestamp`: every stamp from its first line (the agent's first batch for a container)."""
+
+    timestamp: Annotated[datetime, Meta(tz=True)] | None = None  # RFC 3339 with its zone
+    stdout: Annotated[int, Meta(ge=0)] = 0
+    stderr: Annotated[int, Meta(ge=0)] = 0
+
+
 class RuntimeLogBatch(msgspec.Struct, forbid_unknown_fields=True):
     """Agent -> admin: the lines a deployment's container wrote since the last batch, oldest
-    first."""
+    first. `after` lets the admin store once the lines of a batch sent again (its answer lost);
+    an agent that sends none (before this field) has the lines of the last second it sent
+    stored twice then."""
 
     lines: Annotated[list[RuntimeLogLine], Meta(max_length=MAX_LOG_BATCH)]
+    after: RuntimeLogMark | None = None
 
 
 class RuntimeLogReply(msgspec.Struct):

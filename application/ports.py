@@ -512,8 +512,12 @@ class RuntimeLogStore(Protocol):
     """Lines running containers wrote (agent reports, not events), per deployment, each with
     its sequence (from 1); the oldest are dropped past a bound."""
 
-    def append(self, request_id: str, lines: Sequence[dict[str, Any]], at: datetime) -> int:
-        """Stores the lines after the deployment's last; returns the last sequence."""
+    def append(self, request_id: str, lines: Sequence[dict[str, Any]], at: datetime,
+               places: Sequence[int] | None = None) -> int:
+        """Stores the lines after the deployment's last, but none it holds already: a line
+        older than the last one taken, or with `places` (each line's place among its stream's
+        lines stamped as it) one stamped as the last taken at a place already taken. Returns
+        the last sequence."""
         ...
 
     def read(self, request_id: str, after: int | None, limit: int,

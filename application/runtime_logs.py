@@ -53,6 +53,24 @@ def secret_values(box: SecretBox, spec: dict[str, Any]) -> list[str]:
     return sorted({v for v in found if len(v) >= MIN_SECRET}, key=len, reverse=True)
 
 
+def places(batch: RuntimeLogBatch) -> list[int] | None:
+    """Each line's place among its stream's lines stamped as it (1: the first the container
+    wrote), from where the batch says it starts: what names a line however often it is sent.
+    None when the batch does not say (an agent from before RuntimeLogMark)."""
+    if batch.after is None:
+        return None
+    start = batch.after
+    reached: dict[tuple[str, datetime], int] = {}
+    found = []
+    for line in batch.lines:
+        key = line.stream, line.timestamp
+        if key not in reached:
+            reached[key] = getattr(start, line.stream) if line.timestamp == start.timestamp else 0
+        reached[key] += 1
+        found.append(reached[key])
+    return found
+
+
 def mask(message: str, secrets: list[str]) -> tuple[str, bool]:
     masked = message
     for value in secrets:
@@ -77,7 +95,7 @@ class RuntimeLogs:
             message, masked = mask(line.message, secrets)
             lines.append({"stream": line.stream, "timestamp": line.timestamp,
                           "message": message, "masked": masked})
-        return self.store.append(request_id, lines, self.clock.now())
+        return self.store.append(request_id, lines, self.clock.now(), places(batch))
 
     def read(self, request_id: str, after: int | None, limit: int,
              since: datetime | None) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The agent's side of a resource's runtime logs: POST /agent/v1/deployments/{request_id}/
 runtime-logs takes the lines a running container wrote since the last batch (application/
-runtime_logs.py masks and stores them) and wakes this process's log readers and streams
-(entrypoints/http/looks.py); those of other processes see the deployment's head move."""
+runtime_logs.py masks and stores them, once: the batch says where it starts) and wakes this
+process's log readers and streams (entrypoints/http/looks.py); those of other processes see the
+deployment's head move."""
 
 from __future__ import annotations
 
@@ -40,5 +41,9 @@ ROUTES = [
         AGENT, "Send the lines a running container wrote", 200, "AgentRuntimeLog", (400, 404, 422),
         RuntimeLogBatch, security=NODE_TOKEN,
         description="The lines since the last batch, oldest first (at most 500, each at most"
-        " 8192 characters); the admin masks secret values and numbers them.")),
+        " 8192 characters); the admin masks secret values and numbers them. `after` says where"
+        " the batch starts (each line's place among its stream's lines stamped as it): lines"
+        " the admin holds already (a batch sent again, its answer lost; an agent that"
+        " restarted) are not stored again. Without it, as before it: the lines stamped as the"
+        " last one stored are stored again.")),
 ]

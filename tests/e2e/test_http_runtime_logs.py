@@ -160,6 +160,10 @@ def test_bad_input_is_a_4xx(any_url: str) -> None:
                     [line("x", at="soon")], [{"stream": "stdout", "message": "x"}]):
             ship(client, token, rid, bad, 422)
         ship(client, token, rid, [line("nul \x00 inside")], 422)
+        for after in ({"timestamp": "2026-12-02T10:00:00"}, {"stdout": -1}, {"stdin": 1}):
+            answer = client.post(f"/agent/v1/deployments/{rid}/runtime-logs", headers=token,
+                                 json={"lines": [line("x")], "after": after})
+            assert answer.status_code == 422, (after, answer.text)
         assert logs(client, flow.resource) == []
 
 
@@ -174,3 +178,15 @@ def test_older_lines_shipped_again_are_not_taken_twice(any_url: str) -> None:
                                           line("d", at="2026-12-02T10:00:03Z")])
         assert again["data"]["last_sequence"] == 4
         assert [e["message"] for e in logs(client, flow.resource)] == ["a", "b", "c", "d"]
+
+
+def test_old_agent_batch_sent_again_has_its_last_second_taken_twice(any_url: str) -> None:
+    """An agent from before RuntimeLogMark says nothing of where its batch starts: a batch it
+    sends again after its answer was lost is taken as before, its last second's lines twice
+    (they cannot be told from lines written later in that second)."""
+    with running(any_url) as client:
+        flow, token, _, rid = deployed(client)
+        batch = [line("a", at="2026-12-02T10:00:01Z"), line("b", at="2026-12-02T10:00:02Z")]
+        ship(client, token, rid, batch)
+        assert ship(client, token, rid, batch)["data"]["last_sequence"] == 3
+        assert [e["message"] for e in logs(client, flow.resource)] == ["a", "b", "b"]

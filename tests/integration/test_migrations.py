@@ -34,7 +34,9 @@ KEPT = [t for t in FLEET_TABLES if not t.owned]  # the tables events cannot rebu
 
 
 # Columns a migration added to a kept table: a release before migrations made it without them.
-ADDED_SINCE = {"deployment_progress": ("sequence",)}
+ADDED_SINCE = {"deployment_progress": ("sequence",),
+               "runtime_log_heads": ("place_timestamp", "last_stdout_place",
+                                     "last_stderr_place")}
 
 
 def _code_statements(postgres: bool, *, before_migrations: bool = False) -> list[str]:

@@ -2,7 +2,8 @@
 again to the other admin after its answer was lost; its progress lines split between them):
 each batch's lines get numbers of their own, consecutive, and no line is lost, on PostgreSQL
 and SQLite. The append read the deployment's last number, then wrote, holding nothing between:
-both batches got the same numbers, and the later overwrote the earlier's lines."""
+both batches got the same numbers, and the later overwrote the earlier's lines. A batch that
+says where it starts is taken once, whichever admin takes it first."""
 
 from __future__ import annotations
 
@@ -82,6 +83,27 @@ def test_batches_taken_at_once_by_two_admins_get_numbers_of_their_own(
     assert admins[1].runtime_logs.heads([request_id]) == {request_id: total}
 
 
+def test_a_batch_sent_again_to_the_other_admin_at_once_is_taken_once(
+    admins: list[Services],
+) -> None:
+    """Each round the agent's batch reaches both admins at once (sent again to the other, its
+    answer lost), saying where it starts (each line's place among its stamp's): whichever
+    takes it first, its lines are stored once, numbered in order."""
+    request_id = uuid.uuid4().hex[:12]
+    per_batch = 5
+
+    def ship(which: int, services: Services, round_: int) -> None:
+        stamp = AT + timedelta(seconds=round_)
+        lines = [{"stream": "stdout", "timestamp": stamp, "message": f"{round_}.{i}",
+                  "masked": False} for i in range(per_batch)]
+        services.runtime_logs.store.append(request_id, lines, AT, range(1, per_batch + 1))
+
+    together(admins, ship)
+    rows = admins[0].runtime_logs.read(request_id, 0, 1000, None)
+    assert [(r["sequence"], r["message"]) for r in rows] == [
+        (n * per_batch + i + 1, f"{n}.{i}") for n in range(ROUNDS) for i in range(per_batch)]
+
+
 def test_progress_lines_taken_at_once_by_two_admins_are_numbered_and_bounded(
     admins: list[Services],
 ) -> None:
@@ -132,3 +154,25 @@ def test_lines_an_earlier_release_stored_unnumbered_are_numbered_with_the_next(
         (1, "numbered"), (2, "unnumbered 1"), (3, "unnumbered 2"), (4, "next")]
     assert new.resource_reads.progress(request_id, 2)[0].message == "unnumbered 2"
     assert new.resource_reads.progress_marks([request_id]) == {request_id: 4}
+
+
+def test_places_left_by_an_earlier_release_moving_the_head_on_are_not_trusted(
+    admins: list[Services],
+) -> None:
+    """An admin of the release before places, still running while this one migrated, moves a
+    deployment's head to a later stamp and leaves the places of the earlier one: the next
+    batch's lines of the later stamp are new, not the ones those places counted."""
+    old, new = admins
+    request_id = uuid.uuid4().hex[:12]
+
+    def line(message: str, at: datetime) -> dict[str, object]:
+        return {"stream": "stdout", "timestamp": at, "message": message, "masked": False}
+
+    assert new.runtime_logs.store.append(
+        request_id, [line("a1", AT), line("a2", AT)], AT, [1, 2]) == 2
+    later = AT + timedelta(seconds=1)
+    old.view.apply_untracked([Upsert("runtime_log_heads", {
+        "request_id": request_id, "last_sequence": 3, "last_timestamp": later,
+        "updated_at": later})])  # its line "b" itself left out: only the head matters here
+    # "c" follows "b" in its second: its place is 2, which the places left counted at AT.
+    assert new.runtime_logs.store.append(request_id, [line("c", later)], later, [2]) == 4

@@ -12,5 +12,8 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
 BODY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
     "ControlRuntime": ("RuntimeControlRequest", {}),
     "RuntimeLogBatch": ("AgentRuntimeLogRequest", {
-        "lines": "{stream (stdout or stderr), timestamp (RFC 3339), message}, oldest first"}),
+        "lines": "{stream (stdout or stderr), timestamp (RFC 3339), message}, oldest first",
+        "after": "{timestamp (RFC 3339) or null, stdout, stderr}: the batch's lines of each"
+                 " stream stamped `timestamp` come after that many of them sent before; null"
+                 " timestamp: each stamp from its first line. Absent: an agent from before it"}),
 }
