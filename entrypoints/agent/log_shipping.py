@@ -9,8 +9,10 @@ then the lines before the last shipped one dropped here, and of the lines stampe
 many as were shipped: podman 4 stamps whole seconds, so a line written later in the same second
 carries the same stamp, and dropping every line "at or before" lost it): nothing is kept on
 disk, so an agent that restarts ships at most the last FIRST_TAIL lines again. A batch the
-admin does not take (unreachable) is fetched again next round; one it refuses (404: no longer
-this node's) is forgotten.
+admin does not take (unreachable, or its answer lost) is fetched again next round from the same
+cursor; each batch says where it starts (RuntimeLogMark), so the admin takes the lines it took
+already once, across agent restarts too. One the admin refuses (404: no longer this node's) is
+forgotten.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from application.agent_protocol import MAX_LOG_BATCH, MAX_LOG_LINE, RuntimeLogBatch, RuntimeLogLine
+from application.agent_protocol import (
+    MAX_LOG_BATCH,
+    MAX_LOG_LINE,
+    RuntimeLogBatch,
+    RuntimeLogLine,
+    RuntimeLogMark,
+)
 from entrypoints.agent.api import AdminError, Unreachable
 from entrypoints.agent.containers import ENGINE_GLITCHES, ContainerRunner
 from entrypoints.agent.session import Link
@@ -30,7 +38,9 @@ log = logging.getLogger(__name__)
 SHIP_EVERY = 2.0
 FIRST_TAIL = 500
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) ?")
-Key = tuple[int, int]  # epoch seconds, nanoseconds: engines cut trailing zeros of the fraction
+# A line's stamp to the microsecond, as the admin keeps it (engines that stamp to the
+# nanosecond: lines apart by less than a microsecond share it, here and there alike).
+Key = datetime
 # Where the next round starts: the last key shipped, and how many lines of each stream stamped
 # with it were shipped.
 Cursor = tuple[Key, dict[str, int]]
@@ -44,38 +54,56 @@ def parse_line(raw: str, stream: Literal["stdout", "stderr"]
         return None
     zone = "+00:00" if found[3] == "Z" else found[3]
     at = datetime.fromisoformat(found[1] + zone).astimezone(UTC)
-    nanos = int((found[2] or "0").ljust(9, "0"))
+    stamp = at.replace(microsecond=int((found[2] or "0").ljust(9, "0")) // 1000)
     message = raw[found.end():].rstrip("\r\n")[:MAX_LOG_LINE]
-    stamp = at.replace(microsecond=nanos // 1000)
-    return (int(at.timestamp()), nanos), RuntimeLogLine(stream=stream, timestamp=stamp,
-                                                        message=message)
+    return stamp, RuntimeLogLine(stream=stream, timestamp=stamp, message=message)
+
+
+async def stream_lines(container: Any, stream: Literal["stdout", "stderr"],
+                       **params: Any) -> list[tuple[Key, RuntimeLogLine]]:
+    found = []
+    for raw in await container.log(timestamps=True, stdout=stream == "stdout",
+                                   stderr=stream == "stderr", **params):
+        for piece in raw.splitlines():
+            parsed = parse_line(piece, stream)
+            if parsed is not None:
+                found.append(parsed)
+    return found
 
 
 async def new_lines(container: Any, after: Cursor | None) -> list[tuple[Key, RuntimeLogLine]]:
-    """Both streams' lines not shipped yet (all of the last FIRST_TAIL when None), in order."""
+    """Both streams' lines not shipped yet (all of the last FIRST_TAIL when None), in order.
+
+    Each stamp's lines of a stream are there from its first one, so that their places among
+    the lines stamped so name them (RuntimeLogMark): the last FIRST_TAIL lines can begin
+    within a second, and then that second is read whole."""
     found: list[tuple[Key, RuntimeLogLine]] = []
     for stream in ("stdout", "stderr"):
-        params: dict[str, Any] = {"timestamps": True, "stdout": stream == "stdout",
-                                  "stderr": stream == "stderr"}
         if after is None:
-            params["tail"] = FIRST_TAIL
-        else:
-            params["since"] = after[0][0]
+            lines = await stream_lines(container, stream, tail=FIRST_TAIL)
+            if len(lines) >= FIRST_TAIL:
+                lines = await stream_lines(container, stream, since=int(lines[0][0].timestamp()))
+            found += lines
+            continue
         at_last = 0  # lines of this stream stamped as the last shipped one, seen so far
-        for raw in await container.log(**params):
-            for piece in raw.splitlines():
-                parsed = parse_line(piece, stream)
-                if parsed is None:
+        for key, line in await stream_lines(container, stream, since=int(after[0].timestamp())):
+            if key <= after[0]:
+                if key < after[0]:
                     continue
-                if after is not None and parsed[0] <= after[0]:
-                    if parsed[0] < after[0]:
-                        continue
-                    at_last += 1
-                    if at_last <= after[1].get(stream, 0):
-                        continue
-                found.append(parsed)
+                at_last += 1
+                if at_last <= after[1].get(stream, 0):
+                    continue
+            found.append((key, line))
     found.sort(key=lambda item: item[0])  # stable: a stream's lines keep their order
     return found[:MAX_LOG_BATCH]
+
+
+def mark(after: Cursor | None) -> RuntimeLogMark:
+    """Where a batch new_lines found from `after` starts, for the admin."""
+    if after is None:
+        return RuntimeLogMark()
+    return RuntimeLogMark(timestamp=after[0], stdout=after[1].get("stdout", 0),
+                          stderr=after[1].get("stderr", 0))
 
 
 def advanced(after: Cursor | None, shipped: list[tuple[Key, RuntimeLogLine]]) -> Cursor | None:
@@ -121,7 +149,8 @@ class LogShipper:
         try:
             session = await self.link.session()
             await self.link.api.report_on(session.api_token, request_id,
-                                          RuntimeLogBatch(lines=[line for _, line in found]))
+                                          RuntimeLogBatch(lines=[line for _, line in found],
+                                                          after=mark(after)))
         except Unreachable:
             return  # fetched again next round
         except AdminError as exc:

@@ -4,17 +4,23 @@ Server-Sent Events, masked, bounded per deployment; and bad input answered 4xx."
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from application.agent_protocol import RuntimeLogBatch
+from entrypoints.agent.api import encode
+from entrypoints.agent.log_shipping import Cursor, advanced, mark, new_lines
 from tests.e2e.test_http_appaloft import SECRET, Workflow, get, post
 from tests.e2e.test_http_appaloft_watch import later
 from tests.e2e.test_http_support import AUTH, MISSING, error, running
+from tests.fakes import WholeSecondEngine
 
 pytestmark = pytest.mark.e2e
 AT = "2026-12-02T10:00:00.000001Z"
@@ -190,3 +196,52 @@ def test_old_agent_batch_sent_again_has_its_last_second_taken_twice(any_url: str
         ship(client, token, rid, batch)
         assert ship(client, token, rid, batch)["data"]["last_sequence"] == 3
         assert [e["message"] for e in logs(client, flow.resource)] == ["a", "b", "b"]
+
+
+class ShippingAgent:
+    """The agent's shipping rounds (entrypoints/agent/log_shipping.py) on one container of an
+    engine that stamps whole seconds, each batch posted to the admin as the agent posts it."""
+
+    def __init__(self, client: TestClient, token: dict[str, str], request_id: str) -> None:
+        self.client, self.token, self.request_id = client, token, request_id
+        self.engine = WholeSecondEngine()
+        self.after: Cursor | None = None
+
+    def round(self, answered: bool = True) -> None:
+        """One round; not `answered`: the admin took the batch but its answer was lost, so
+        the next round sends it again (from the same cursor)."""
+        found = asyncio.run(new_lines(self.engine, self.after))
+        body = RuntimeLogBatch(lines=[line for _, line in found], after=mark(self.after))
+        for _ in range(1 if answered else 2):  # api.AdminApi sends once more at once, too
+            answer = self.client.post(
+                f"/agent/v1/deployments/{self.request_id}/runtime-logs", content=encode(body),
+                headers={**self.token, "content-type": "application/json"})
+            assert answer.status_code == 200, answer.text
+        if answered:
+            self.after = advanced(self.after, found)
+
+    def restart(self) -> None:
+        """Nothing is kept on disk: the next round ships the container's last lines again."""
+        self.after = None
+
+
+def test_a_batch_sent_again_after_its_answer_was_lost_is_taken_once(any_url: str) -> None:
+    with running(any_url) as client:
+        flow, token, _, rid = deployed(client)
+        agent = ShippingAgent(client, token, rid)
+        second = int(datetime(2026, 12, 2, 10, tzinfo=UTC).timestamp())
+        agent.engine.write("stdout", second, "a")
+        agent.engine.write("stdout", second, "b")
+        agent.round(answered=False)
+        agent.engine.write("stdout", second, "c")  # the second of the lines sent again
+        agent.engine.write("stderr", second, "x")
+        agent.round(answered=False)
+        agent.round()
+        agent.engine.write("stdout", second + 1, "d")
+        agent.round()
+        agent.restart()  # ships a, b, c, x and d again, and e
+        agent.engine.write("stderr", second + 1, "e")
+        agent.round(answered=False)
+        agent.round()
+        assert [e["message"] for e in logs(client, flow.resource)] == [
+            "a", "b", "c", "x", "d", "e"]
