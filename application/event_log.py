@@ -165,13 +165,17 @@ class EventAudit:
     """The audit list: column filters in the store, time filters by an exact bounded scan."""
 
     def __init__(self, log: EventLog, mapper: Mapper[UUID], max_scan: int = MAX_SCAN,
-                 indexed_through: Callable[[], int] = lambda: 0) -> None:
+                 indexed_through: Callable[[], int] = lambda: 0,
+                 filled: Callable[[], tuple[int, int]] = lambda: (0, 0)) -> None:
         self.log = log
         self.mapper = mapper
         self.max_scan = max_scan
         # The position up to which the log's index of message ids holds every public event
-        # (the relay's recorded position: it writes the entries with it).
+        # the relay published (its recorded position: it writes the entries with it).
         self.indexed_through = indexed_through
+        # (through, until) of the filling in of the events saved before the index existed:
+        # those up to `through` are in it, those past it up to `until` may not be yet.
+        self.filled = filled
 
     def page(self, query: AuditQuery) -> AuditPage:
         """One page of the query, pinned to the log as it is now: offsets count from the
@@ -217,13 +221,13 @@ class EventAudit:
         """One public message by its id (Appaloft's audit event show), through the log's index
         of message ids, or among the public events past what the index holds yet (the relay's
         lag) by hashing each; None if it is not one, or not about `subject_id` when given."""
-        # Read before the index: the relay commits its position with the entries up to it, so
-        # every event up to this one is in the index when the index is read.
-        through = self.indexed_through()
+        # Read before the index: the relay and the filling commit their positions with the
+        # entries up to them, so those entries are in the index when the index is read.
+        filled, until = self.filled()
+        relayed = self.indexed_through()
         row = self.log.find(message_id)
         if row is None:
-            row = self._hashing(message_id, Window(topics_of(()), low=through + 1,
-                                                   subject_id=subject_id))
+            row = self._hashing(message_id, not_indexed(filled, until, relayed, subject_id))
         if row is None:
             return None
         originator = row.originator_id
@@ -236,25 +240,43 @@ class EventAudit:
         found = decode(self.mapper, [row])
         return found[0] if found else None
 
-    def _hashing(self, message_id: UUID, window: Window) -> Notification | None:
-        """The event of `window` whose (originator, version) hash to `message_id`: a message's
+    def _hashing(self, message_id: UUID, windows: Sequence[Window]) -> Notification | None:
+        """The event of `windows` whose (originator, version) hash to `message_id`: a message's
         id comes from columns of the row, so only the match is decoded. Past `max_scan` rows
         of every aggregate it gives up (QueryTooBroadError): the relay is that far behind
-        (NATS away for long), and each lookup would hash all of them."""
+        (NATS away for long), or the filling of older events that far from done, and each
+        lookup would hash all of them."""
         hashed = 0
-        while not window.empty:
-            if window.subject_id is None and hashed >= self.max_scan:
-                raise QueryTooBroadError(
-                    f"over {self.max_scan} events are past the index of message ids (its relay"
-                    " is behind: is NATS away?); name the event's aggregate (aggregateId)")
-            rows = self.log.select(window, 0, SCAN_CHUNK)
-            hashed += len(rows)
-            for row in rows:
-                originator = row.originator_id
-                if catalog_id(originator if isinstance(originator, UUID) else UUID(originator),
-                              row.originator_version) == message_id:
-                    return row
-            if len(rows) < SCAN_CHUNK:
-                return None
-            window = replace(window, low=rows[-1].id + 1)
+        for window in windows:
+            while not window.empty:
+                if window.subject_id is None and hashed >= self.max_scan:
+                    raise QueryTooBroadError(
+                        f"over {self.max_scan} events are past the index of message ids (its "
+                        "relay is behind: is NATS away? or it is still being filled in for the "
+                        "events saved before this release); name the event's aggregate "
+                        "(aggregateId)")
+                rows = self.log.select(window, 0, SCAN_CHUNK)
+                hashed += len(rows)
+                for row in rows:
+                    originator = row.originator_id
+                    if catalog_id(originator if isinstance(originator, UUID)
+                                  else UUID(originator), row.originator_version) == message_id:
+                        return row
+                if len(rows) < SCAN_CHUNK:
+                    break
+                window = replace(window, low=rows[-1].id + 1)
         return None
+
+
+def not_indexed(filled: int, until: int, relayed: int,
+                subject_id: UUID | None = None) -> list[Window]:
+    """Where the index of message ids may lack a public event: past what the relay recorded
+    (and past what the filling did: every event up to it is in), and the filling's range not
+    reached yet. The tail first: the newest events, a few unless NATS is away."""
+    public = topics_of(())
+    tail = Window(public, low=max(filled, relayed) + 1, subject_id=subject_id)
+    if filled >= until:
+        return [tail]
+    if tail.low <= until + 1:  # they meet: one window
+        return [replace(tail, low=filled + 1)]
+    return [tail, Window(public, low=filled + 1, high=until, subject_id=subject_id)]
