@@ -9,13 +9,15 @@ multi-row insert), so the index holds every public event up to the relay's recor
 and nothing is added to a write's own transaction (an insert there cost a save 10-24% more CPU,
 and half as much again for a save of 100 events). The events past that position (the relay's
 lag) are found by hashing them (application/event_log.EventAudit.find). The events saved before
-the table existed are filled in at start (fill_message_ids), a chunk per transaction from where
-the last start got to, up to the log's end as the first start found it.
+the table existed are filled in by a serving process in the background (MessageIdFill, run by
+entrypoints/workers/message_id_fill.py), a chunk per transaction from where the last one got
+to, up to the log's end as the first start of this release found it; meanwhile lookups hash the
+positions it has not reached too. Filling before serving held a start that long unanswered
+(about two minutes for ten million events), and a liveness probe killed it over and over.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -27,7 +29,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteTrackingRecord
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from adapters.pg_datastore import RelayTrackingRecorder
-from application.event_log import topics_of
+from application.event_log import LAST_POSITION, topics_of
 from application.ports import MessageKey
 from domain.catalog import message_id
 
@@ -36,7 +38,6 @@ FILL = "event_message_ids_fill"  # one row: (through, until) of the filling of o
 FILL_CHUNK = 20_000  # positions a filling transaction covers
 PUBLIC_TOPICS = frozenset(topics_of(()))
 SQLITE_INSERT = "INSERT OR IGNORE INTO event_message_ids (message_id, position) VALUES (?, ?)"
-log = logging.getLogger(__name__)
 
 
 def table_statements(postgres: bool, schema: str | None = None) -> list[str]:
@@ -131,27 +132,51 @@ class MemoryRelayTracking(POPOTrackingRecorder):
         self.insert_tracking(tracking)
 
 
-def fill_message_ids(recorder: ApplicationRecorder, chunk: int = FILL_CHUNK) -> int:
-    """Records the ids of the events saved before `event_message_ids` existed, a chunk per
-    transaction (a large log holds no lock for long and a stop loses one chunk); how many
-    positions it went through. Run at start, one process at a time (bootstrap.making_tables)."""
-    if isinstance(recorder, PostgresApplicationRecorder):
-        return _fill(_PostgresFill(recorder), chunk)
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        return _fill(_SQLiteFill(recorder), chunk)
-    return 0
+class MessageIdFill:
+    """The filling in of the ids of events saved before `event_message_ids` existed: `begin` at
+    start (one quick statement: the log's end as the first start of this release found it is
+    where the filling ends), then `step` after step in the background, a chunk of positions per
+    transaction with its progress (a stop loses nothing, the next start goes on from there),
+    while lookups read `progress` to hash the events not filled in yet."""
+
+    def __init__(self, recorder: PostgresApplicationRecorder | SQLiteApplicationRecorder,
+                 chunk: int = FILL_CHUNK) -> None:
+        self.filling = (_PostgresFill(recorder) if isinstance(recorder, PostgresApplicationRecorder)
+                        else _SQLiteFill(recorder))
+        self.chunk = chunk
+        self.positions = 0  # how many this process filled
+        self._done: tuple[int, int] | None = None  # the progress once done
+
+    def begin(self) -> None:
+        """Records where the filling ends, if no earlier start did. Run at start, one process at
+        a time (bootstrap.making_tables)."""
+        self.filling.begin()
+
+    def progress(self) -> tuple[int, int]:
+        """(through, until): every public event up to `through` is in the index; those past it
+        up to `until` may not be. Not begun: nothing counts as filled. Once done, never read
+        again (`until` does not move)."""
+        if self._done is not None:
+            return self._done
+        found = self.filling.progress()
+        if found is None:
+            return 0, LAST_POSITION
+        if found[0] >= found[1]:
+            self._done = found
+        return found
+
+    def step(self) -> int:
+        """Fills the next chunk; how many positions are left to fill after it."""
+        done, left = self.filling.step(self.chunk)
+        self.positions += done
+        return left
 
 
-def _fill(filling: _PostgresFill | _SQLiteFill, chunk: int) -> int:
-    through, until = filling.progress()
-    start = through
-    while through < until:
-        upto = min(through + chunk, until)
-        filling.chunk(through, upto)
-        through = upto
-    if through > start:
-        log.info("recorded the message ids of events %d to %d", start + 1, until)
-    return through - start
+def message_id_fill(recorder: ApplicationRecorder, chunk: int = FILL_CHUNK) -> MessageIdFill | None:
+    """The filling for `recorder`'s database; None in memory (memory:// keeps no index)."""
+    if isinstance(recorder, PostgresApplicationRecorder | SQLiteApplicationRecorder):
+        return MessageIdFill(recorder, chunk)
+    return None
 
 
 class _PostgresFill:
@@ -165,24 +190,34 @@ class _PostgresFill:
                           ).format(self.events)
         self.record = pg_record(pg_ids_table(recorder.datastore.schema))
 
-    def progress(self) -> tuple[int, int]:
+    def begin(self) -> None:
         with self.recorder.datastore.transaction(commit=True) as curs:
             curs.execute(SQL("INSERT INTO {0} (through, until) SELECT 0, "
                              "COALESCE(MAX(notification_id), 0) FROM {1} "
                              "WHERE NOT EXISTS (SELECT 1 FROM {0})").format(
                                  self.fill, self.events))
-            curs.execute(SQL("SELECT through, until FROM {0}").format(self.fill))
-            row = curs.fetchone()
-        assert row is not None
-        return int(row["through"]), int(row["until"])
 
-    def chunk(self, after: int, upto: int) -> None:
+    def progress(self) -> tuple[int, int] | None:
+        with self.recorder.datastore.get_connection() as conn:
+            row = conn.execute(SQL("SELECT through, until FROM {0}").format(self.fill)).fetchone()
+        return (int(row["through"]), int(row["until"])) if row is not None else None
+
+    def step(self, chunk: int) -> tuple[int, int]:
+        # The row stays locked to the commit: a second filler (its lock lost with its session)
+        # waits, then starts past this chunk instead of doing it again.
         with self.recorder.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("SELECT through, until FROM {0} FOR UPDATE").format(self.fill))
+            row = curs.fetchone()
+            if row is None or row["through"] >= row["until"]:
+                return 0, 0
+            after, until = int(row["through"]), int(row["until"])
+            upto = min(after + chunk, until)
             curs.execute(self.select, (after, upto))
             ids = public_ids((r["notification_id"], r["originator_id"], r["originator_version"],
                               r["topic"]) for r in curs.fetchall())
             curs.execute(self.record, pg_columns(ids))
             curs.execute(SQL("UPDATE {0} SET through = %s").format(self.fill), (upto,))
+        return upto - after, until - upto
 
 
 class _SQLiteFill:
@@ -190,18 +225,32 @@ class _SQLiteFill:
         self.recorder = recorder
         self.events = recorder.events_table_name
 
-    def progress(self) -> tuple[int, int]:
+    def begin(self) -> None:
         with self.recorder.datastore.transaction(commit=True) as c:
             c.execute(f"INSERT INTO {FILL} (through, until) SELECT 0, "  # noqa: S608
                       f"COALESCE(MAX(rowid), 0) FROM {self.events} "
                       f"WHERE NOT EXISTS (SELECT 1 FROM {FILL})")
-            c.execute(f"SELECT through, until FROM {FILL}")  # noqa: S608
-            through, until = c.fetchone()
-        return int(through), int(until)
 
-    def chunk(self, after: int, upto: int) -> None:
+    def progress(self) -> tuple[int, int] | None:
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT through, until FROM {FILL}")  # noqa: S608
+            row = c.fetchone()
+        return (int(row[0]), int(row[1])) if row is not None else None
+
+    def step(self, chunk: int) -> tuple[int, int]:
         with self.recorder.datastore.transaction(commit=True) as c:
+            # A write first takes the file's write lock before the transaction reads: read
+            # first, it could not write once the relay's connection had written meanwhile
+            # ("database is locked" at once, however long the busy timeout).
+            c.execute(f"UPDATE {FILL} SET through = through")  # noqa: S608
+            c.execute(f"SELECT through, until FROM {FILL}")  # noqa: S608
+            row = c.fetchone()
+            if row is None or row[0] >= row[1]:
+                return 0, 0
+            after, until = int(row[0]), int(row[1])
+            upto = min(after + chunk, until)
             c.execute(f"SELECT rowid, originator_id, originator_version, topic "  # noqa: S608
                       f"FROM {self.events} WHERE rowid > ? AND rowid <= ?", (after, upto))
             sqlite_record_ids(c, public_ids(c.fetchall()))
             c.execute(f"UPDATE {FILL} SET through = ?", (upto,))  # noqa: S608
+        return upto - after, until - upto

@@ -27,9 +27,10 @@ from adapters.event_decoding import FastMapper
 from adapters.event_log import event_log_for
 from adapters.event_message_ids import (
     MemoryRelayTracking,
+    MessageIdFill,
     PostgresRelayTracking,
     SQLiteRelayTracking,
-    fill_message_ids,
+    message_id_fill,
 )
 from adapters.file_lock import FileLock, held_alone
 from adapters.geo_ip import BundledGeoLocator
@@ -200,6 +201,10 @@ class Services:
     deliverer: Deliverer | None = None
     scheduler_lock: ProjectorLock | None = None
     admin_lock: ProjectorLock | None = None  # held while this process acts as ADMIN_ID
+    # The filling in of older events' message ids (None: memory://, nothing to fill), and who
+    # may do it (one process at a time: entrypoints/workers/message_id_fill.py).
+    message_id_fill: MessageIdFill | None = None
+    fill_lock: ProjectorLock | None = None
     started_at: datetime | None = None  # silence counts only since (listening_since)
     # listening_since: the scheduler lock's sessions when last looked, and when one was opened
     # again (the database seen back).
@@ -312,7 +317,8 @@ class Services:
         if self.notices is not None:
             self.notices.close()
         self.projector.stop()
-        for lock in (self.lock, self.relay_lock, self.scheduler_lock, self.admin_lock):
+        for lock in (self.lock, self.relay_lock, self.scheduler_lock, self.admin_lock,
+                     self.fill_lock):
             if lock is not None:
                 lock.release()  # the last one closes the locks' connection
         if self.deliveries is not None:
@@ -652,7 +658,11 @@ def making_tables(settings: Settings) -> contextlib.AbstractContextManager[None]
 
 def _build_services(settings: Settings, clock: Clock | None) -> Services:
     store = EdgeStore(env={**settings.persistence_env("edge"), **STORE_CACHE})
-    fill_message_ids(store.recorder)  # events saved before the index of their ids existed
+    # Events saved before the index of their ids existed: where their filling ends is
+    # recorded now, the filling itself is a serving process's background work.
+    fill = message_id_fill(store.recorder, settings.message_id_fill_chunk)
+    if fill is not None:
+        fill.begin()
     view = build_view(settings, store_pool(store))
     locks = build_lock_session(settings)
     lock = build_lock(settings, "projector", locks)
@@ -745,7 +755,8 @@ def _build_services(settings: Settings, clock: Clock | None) -> Services:
         hosts=Hosts(writes, reports, finder),
         telemetry=ContainerTelemetry(finder, reports, clock),
         event_audit=EventAudit(event_log_for(store.recorder), store.mapper,
-                               indexed_through=indexed_through(settings, relay)),
+                               indexed_through=indexed_through(settings, relay),
+                               filled=fill.progress if fill is not None else lambda: (0, 0)),
         deployments=deployments,
         deployment_finder=finder,
         app_hosting=AppHosting(deployments, placement),
@@ -776,6 +787,8 @@ def _build_services(settings: Settings, clock: Clock | None) -> Services:
                                   unsealing),
         scheduler_lock=build_lock(settings, "scheduler", locks),
         admin_lock=build_lock(settings, f"admin-{settings.effective_admin_id}", locks),
+        message_id_fill=fill,
+        fill_lock=build_lock(settings, "message-id-fill", locks),
         rebuilding_to=rebuilding_to,
         upgraded=upgraded,
         unsealing=unsealing,

@@ -107,6 +107,10 @@ class Settings:
     execution_retention_days: float = _days("EXECUTION_RETENTION_DAYS", 30.0)
     telemetry_retention_days: float = _days("DEPLOYMENT_TELEMETRY_RETENTION_DAYS", 7.0)
     scheduler_interval: float = _seconds("SCHEDULER_INTERVAL_SECONDS", 1.0)
+    # The filling in of the message ids of events saved before this release (in the
+    # background): positions per transaction, and a pause after each (0: none).
+    message_id_fill_chunk: int = _whole("MESSAGE_ID_FILL_CHUNK", 20_000, 1, 1_000_000)
+    message_id_fill_pause: float = _seconds("MESSAGE_ID_FILL_PAUSE_SECONDS", 0.0, zero=True)
     # Unset: poll_recheck() picks by store (None here).
     agent_poll_recheck: float | None = _setting(
         None, lambda env: _float(env, "AGENT_POLL_RECHECK_SECONDS", 0.0) or None)

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from entrypoints.bootstrap import Services
 from entrypoints.workers.membership import join_at_start, leave_admin_cluster, run_membership
+from entrypoints.workers.message_id_fill import run_message_id_fill
 from entrypoints.workers.scheduler import run_scheduler
 from entrypoints.workers.sweeper import run_sweeper
 from entrypoints.workers.webhooks import run_worker
@@ -38,6 +39,7 @@ async def background(svc: Services) -> AsyncIterator[None]:
     # The worker subscribes to the in-process bus before the relay can publish on it.
     worker = asyncio.create_task(run_worker(svc, stop)) if settings.run_webhook_worker else None
     relay = asyncio.create_task(svc.relay.run(stop)) if settings.run_relay else None
+    fill = asyncio.create_task(run_message_id_fill(svc, stop))
     try:
         yield
     finally:
@@ -45,6 +47,7 @@ async def background(svc: Services) -> AsyncIterator[None]:
         await sweeper
         await scheduler
         await membership
+        await fill
         if relay is not None:
             await relay
         if worker is not None:

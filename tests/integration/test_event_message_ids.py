@@ -1,8 +1,8 @@
 """The index of catalog message ids (adapters/event_message_ids.py): the relay records the ids of
 what it publishes with its position, never the save; a lookup finds an event the relay has not
 recorded yet by hashing the few past its position; a second admin, whose relay stands by, finds
-events all the same; the events saved before the index existed are filled in at start, a chunk
-at a time and resumably."""
+events all the same; the events saved before the index existed are filled in, a chunk at a time
+and resumably (in the background: tests/integration/test_message_id_fill.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.event_message_ids import FILL, TABLE, fill_message_ids, id_of
+from adapters.event_message_ids import FILL, TABLE, MessageIdFill, id_of
 from adapters.pg_recorder import SMALL_SAVE
 from application.event_log import SCAN_CHUNK, QueryTooBroadError
 from domain.catalog import message_id
@@ -202,18 +202,19 @@ def test_events_saved_before_the_index_are_filled_in_chunks_and_resumably(
     # As a database of the release before: no index, no record of a fill.
     _sql(services, f"DELETE FROM {TABLE}")
     _sql(services, f"DELETE FROM {FILL}")
-    assert services.event_audit.find(next(iter(everything))) is None
+    assert indexed(services) == {}
     # A start stopped half way: the next one goes on from where it got to.
-    recorder = services.store.recorder
-    _sql(services, f"INSERT INTO {FILL} (through, until) VALUES (0, ?)", (head,))
+    recorder: Any = services.store.recorder
+    MessageIdFill(recorder).begin()
+    assert _sql(services, f"SELECT through, until FROM {FILL}") == [(0, head)]
     half = head // 2
     _sql(services, f"UPDATE {FILL} SET through = ?", (half,))
-    assert fill_message_ids(recorder, chunk=7) == head - half
+    assert fill_all(MessageIdFill(recorder, chunk=7)) == head - half
     assert indexed(services) == {m: p for m, p in everything.items() if p > half}
     _sql(services, f"UPDATE {FILL} SET through = 0")
-    assert fill_message_ids(recorder, chunk=7) == head
+    assert fill_all(MessageIdFill(recorder, chunk=7)) == head
     assert indexed(services) == everything
-    assert fill_message_ids(recorder) == 0  # done: a later start reads nothing
+    assert fill_all(MessageIdFill(recorder)) == 0  # done: a later start reads nothing
     for public, position in everything.items():
         found = services.event_audit.find(public)
         assert found is not None and found.position == position
@@ -223,9 +224,19 @@ def test_events_saved_before_the_index_are_filled_in_chunks_and_resumably(
     assert indexed(services) == expected(services)
 
 
+def fill_all(fill: MessageIdFill) -> int:
+    """Fills chunk after chunk to the end; how many positions that went through."""
+    steps, left = 0, fill.step()
+    while left:
+        steps, left = steps + 1, fill.step()
+    assert steps <= fill.positions // fill.chunk  # a chunk's worth each, but the last
+    return fill.positions
+
+
 def test_a_fresh_database_has_nothing_to_fill(services: Services) -> None:
     assert _sql(services, f"SELECT through, until FROM {FILL}") == [(0, 0)]
-    assert fill_message_ids(services.store.recorder) == 0
+    fill = MessageIdFill(services.store.recorder)  # type: ignore[arg-type]
+    assert fill.progress() == (0, 0) and fill.step() == 0 and fill.positions == 0
 
 
 def test_an_entry_without_its_event_or_not_its_own_finds_nothing(services: Services) -> None:
