@@ -30,31 +30,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BASE = "postgresql://postgres@127.0.0.1:5432/test"
-
 
 @contextmanager
 def database(kind: str, prefix: str) -> Iterator[str]:
     """The URL of a fresh database of `kind` (a schema named by `prefix`), dropped after."""
-    import psycopg
+    from bench.commands import fresh_schema
 
-    tag = uuid.uuid4().hex[:8]
-    if kind == "sqlite":
-        folder = Path(f"/tmp/{prefix}{tag}")
-        folder.mkdir()
-        try:
-            yield f"sqlite:///{folder}/edge.sqlite3"
-        finally:
-            shutil.rmtree(folder)
+    if kind == "postgres":
+        with fresh_schema(prefix) as url:
+            yield url
         return
-    schema = f"{prefix}{tag}"
-    with psycopg.connect(BASE, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
+    folder = Path(f"/tmp/{prefix}{uuid.uuid4().hex[:8]}")
+    folder.mkdir()
     try:
-        yield f"{BASE}?schema={schema}"
+        yield f"sqlite:///{folder}/edge.sqlite3"
     finally:
-        with psycopg.connect(BASE, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        shutil.rmtree(folder)
 
 
 def _services(url: str) -> Any:
