@@ -10,8 +10,9 @@ read.
 Only what the changes determine is known: a row the batch wrote whole (an Upsert naming every
 column), then changed only through its key. A table the batch changed any other way (a Patch,
 Increment or Delete by other columns, an UpsertMax) may have had any of its rows touched, so
-none of its rows is known, and a table with joined columns is never known: the answer is read
-back as before. `stored` turns a value into what the database gives back for it (PostgreSQL
+none of its rows is known: the answer is read back as before. A known row holds the table's own
+columns; those a join brings from another table are not known (Records.of_row reads such a
+row as no record). `stored` turns a value into what the database gives back for it (PostgreSQL
 keeps U+FFFD for U+0000, and answers times in UTC), so a known row equals the row read.
 """
 
@@ -32,7 +33,7 @@ def rows_left(tables: Mapping[str, Table], changes: Iterable[Change],
     unknown: set[str] = set()
     for change in changes:
         table = tables.get(change.table)
-        if table is None or table.joins or change.table in unknown:
+        if table is None or change.table in unknown:
             continue
         key = table.key
         if type(change) is Upsert:

@@ -99,8 +99,11 @@ class Records(Generic[R]):
         rows = self.view.select(self.table, {self._key: key}, limit=1)
         return msgspec.convert(rows[0], self.record) if rows else None
 
-    def of_row(self, row: dict[str, Any]) -> R:
-        """The record of a row known without reading it (projections.committed)."""
+    def of_row(self, row: dict[str, Any]) -> R | None:
+        """The record of a row known without reading it (projections.committed); None for a
+        table with joins, whose joined columns such a row does not hold."""
+        if self.record.TABLE.joins:
+            return None
         return msgspec.convert(row, self.record)
 
     # The *_async reads are awaited on the event loop; the view reads there or in a worker

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from application.agent_protocol import EnrollNode, Heartbeat, ReregisterNode
+from application.write_path import rows_of_last_write
 from domain.node_status import NodeStatus
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import (
@@ -67,9 +68,23 @@ class AgentHeartbeatResponse(Shape):
 SHAPES = (AgentNodeResponse, AgentEnrollmentResponse, AgentHeartbeatResponse)
 
 
-async def _agent_view(request: Request, node_id: UUID) -> AgentNodeResponse:
+class _Written(msgspec.Struct):
+    """The node's own columns an agent is told, from the row its write's commit left (the
+    node's record also joins its liveness, which no commit tells)."""
+
+    cluster_name: str
+    status: NodeStatus
+    version: str | None
+
+
+async def _agent_view(request: Request, node_id: UUID, written: bool = False
+                      ) -> AgentNodeResponse:
+    """written: just after this request's own write, whose commit may tell the row (no read)."""
     svc = services(request)
-    row = await svc.fleet_reads.nodes.get_async(node_id)
+    reads = svc.fleet_reads.nodes
+    known = rows_of_last_write().row(reads.table, node_id) if written else None
+    row = msgspec.convert(known, _Written) if known is not None else \
+        await reads.get_async(node_id)
     return AgentNodeResponse(
         node_id=node_id,
         cluster_name=row.cluster_name if row else None,
@@ -82,7 +97,7 @@ async def _agent_view(request: Request, node_id: UUID) -> AgentNodeResponse:
 async def enroll(request: Request) -> Response:
     cmd = await read_body(request, EnrollNode)
     enrolled = await services(request).nodes.enroll_async(cmd)
-    seen = await _agent_view(request, enrolled.node_id)
+    seen = await _agent_view(request, enrolled.node_id, written=True)
     body = AgentEnrollmentResponse(**msgspec.structs.asdict(seen), api_token=enrolled.api_token,
                                    reregistered=enrolled.reregistered)
     return ok(request, body, 200 if enrolled.reregistered else 201)

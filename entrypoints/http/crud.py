@@ -65,10 +65,10 @@ class Resource(Generic[R]):
         """`load` of what this request's write just made or changed: from the rows its commit
         left where they tell (no read back: a third of a command's CPU), else read."""
         reads = self.reads(svc)
-        row = rows_of_last_write().row(reads.table, key)
-        if row is None:
+        record = _written(reads, key)
+        if record is None:
             return self.load(svc, key)
-        return self.render(svc, [reads.of_row(row)])[0]
+        return self.render(svc, [record])[0]
 
     def index(self, name: str = "index") -> Endpoint:
         async def index(request: Request) -> Response:
@@ -101,11 +101,12 @@ class Resource(Generic[R]):
 
     async def load_written_async(self, svc: Services, key: Any) -> Any | None:
         """`load_written` on the event loop."""
-        reads = self.reads(svc)
-        row = rows_of_last_write().row(reads.table, key)
-        if row is None or not isinstance(self.render, Each):
+        if not isinstance(self.render, Each):
             return await self.load_async(svc, key)
-        return self.render.render(reads.of_row(row))
+        record = _written(self.reads(svc), key)
+        if record is None:
+            return await self.load_async(svc, key)
+        return self.render.render(record)
 
     def show(self, name: str = "show") -> Endpoint:
         async def show(request: Request) -> Response:
@@ -169,6 +170,12 @@ class Resource(Generic[R]):
 
     def named(self, endpoint: Endpoint, name: str | None = None) -> Endpoint:
         return named(endpoint, self.module, name or endpoint.__name__)
+
+
+def _written(reads: Records[R], key: Any) -> R | None:
+    """The record as this request's last write left it, where its commit tells (no read)."""
+    row = rows_of_last_write().row(reads.table, key)
+    return None if row is None else reads.of_row(row)
 
 
 def named(endpoint: Endpoint, module: str, name: str) -> Endpoint:

@@ -6,15 +6,27 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
+from application.agent_protocol import EnrollNode
 from application.clusters import CreateCluster
 from application.commands import CreateCommand
+from application.enrollment_keys import IssueEnrollmentKey
 from application.write_path import rows_of_last_write
 from domain.targeting import Targeting, TargetType
 from entrypoints.bootstrap import Services
-from tests.e2e.test_http_support import AUTH, add_node, create_cluster, data, running
+from tests.e2e.test_http_support import (
+    AUTH,
+    add_node,
+    create_cluster,
+    data,
+    enroll,
+    get_node,
+    issue_key,
+    running,
+)
 from tests.integration.test_project_in_commit import started
 
 pytestmark = pytest.mark.integration
@@ -68,3 +80,40 @@ def test_the_answer_is_the_read(pg_url: str, fields: dict[str, Any]) -> None:
         body = {"command_text": "echo hi", "targeting": {"type": "all"}, **fields}
         created = data(client.post("/api/v1/commands", headers=AUTH, json=body), 201)
         assert data(client.get(f"/api/v1/commands/{created['id']}", headers=AUTH)) == created
+
+
+def test_an_enrollment_answers_from_its_commit_as_a_read_would(pg_url: str) -> None:
+    """The node's table joins its liveness, which no commit tells: the agent's answer takes the
+    node's own columns from the commit, and matches the node read afterwards."""
+    with running(pg_url) as client:
+        create_cluster(client, "prod")
+        versions: list[dict[str, Any]] = [{"version": "1.2.3"}, {}, {"version": "é" * 64}]
+        for fields in versions:
+            key = issue_key(client, "prod")["key"]
+            answer = enroll(client, key, **fields)
+            node = get_node(client, answer["node_id"])
+            assert (answer["cluster_name"], answer["status"], answer["version"]) == \
+                (node["cluster_name"], node["status"], node["version"])
+        persistent: dict[str, Any] = {"id_type": "persistent", "node_id": str(uuid4())}
+        for status, version in ((201, "1.0"), (200, "2.0")):  # enrolled, then re-enrolled
+            answer = enroll(client, issue_key(client, "prod")["key"], status, version=version,
+                            **persistent)
+            node = get_node(client, persistent["node_id"])
+            assert (answer["cluster_name"], answer["status"], answer["version"]) == \
+                (node["cluster_name"], node["status"], version)
+
+
+def test_a_node_s_row_from_a_commit_makes_no_record_but_its_columns_are_known(
+        pg_url: str) -> None:
+    services = started(pg_url)
+    try:
+        services.clusters.create(CreateCluster(name="main"))
+        key_id = services.enrollment_keys.issue("main", IssueEnrollmentKey(uses_remaining=None))
+        blob = services.view.get("enrollment_keys", key_id)
+        assert blob is not None
+        enrolled = services.nodes.enroll(EnrollNode(enrollment_key=blob["key"], version="9.9"))
+        row = rows_of_last_write().row("nodes", enrolled.node_id)
+        assert row is not None and row["version"] == "9.9" and "last_seen_at" not in row
+        assert services.fleet_reads.nodes.of_row(row) is None
+    finally:
+        services.close()
