@@ -17,6 +17,7 @@ from domain.catalog import Message
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.workers.webhooks import subscribe_bus
 from tests.conftest import make_settings
+from tests.integration.test_event_message_ids import indexed
 from tests.integration.webhook_harness import write_registrations
 
 pytestmark = pytest.mark.integration
@@ -97,6 +98,39 @@ def test_recorded_once_it_falls_idle(pg_url: str, monkeypatch: pytest.MonkeyPatc
                 await task
 
         asyncio.run(scenario())
+
+
+def test_the_recorded_position_never_runs_ahead_of_what_was_published(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The position recorded never runs ahead of what was published and acknowledged: whenever
+    a batch is handed to the broker, each of its messages lies past the recorded position, a
+    record being due after every batch (and one that ran behind the next publish, overlapping
+    it, would hold only the batch before). The subscriber is slow, as a broker's
+    acknowledgements are, so that a record started with the batch it is handed would land
+    before the check."""
+    monkeypatch.setattr(relay_module, "RECORD_EVERY", 0.0)  # a record due after every batch
+    with admin(pg_url) as services:
+        relay = services.relay
+        relay.batch_size = 4
+        write_registrations(services, 10)  # 20 public events: 5 batches
+        # (a batch's first position, the recorded position and the index's last as it went)
+        seen: list[tuple[int, int, int]] = []
+
+        def record_and_index() -> tuple[int, int]:
+            return recorded(services), max(indexed(services).values(), default=0)
+
+        async def subscriber(messages: Sequence[Message]) -> None:
+            await asyncio.sleep(0.05)
+            seen.append((messages[0].position, *await asyncio.to_thread(record_and_index)))
+
+        assert services.bus is not None
+        services.bus.subscribe(subscriber)
+        asyncio.run(relay.drain(asyncio.Event()))
+        assert len(seen) == 5
+        assert [s for s in seen if max(s[1:]) >= s[0]] == [], seen
+        assert seen[-1][1] > 0, "records landed while publishing went on"
+        assert recorded(services) == head(services), "the last batch recorded as the pass ends"
 
 
 def test_a_relay_taking_over_resends_the_unrecorded_head_and_deliveries_stay_single(
