@@ -58,9 +58,9 @@ def _saves(services: Any, size: int, count: int) -> float:
     return used / count
 
 
-def _relay(services: Any, events: int) -> float:
-    """Messages/s of the relay publishing `events` public events already written."""
-    from domain.project import Project
+def write_projects(services: Any, events: int) -> None:
+    """`events` public events (a project each), 500 a save."""
+    from domain.project import Project  # the tree's own code (PYTHONPATH)
 
     at = datetime.now(UTC)
     written = 0
@@ -68,21 +68,35 @@ def _relay(services: Any, events: int) -> float:
         batch = min(500, events - written)
         services.store.save(*[Project.create(uuid.uuid4(), "p", at) for _ in range(batch)])
         written += batch
-    relay = services.relay
 
-    async def run() -> float:
+
+def relay_times(relay: Any, events: int, head: int) -> tuple[float, float, float]:
+    """Runs `relay` until it has published `events` messages and recorded `head`: seconds to
+    the last publish and to the record, and its process's CPU seconds."""
+    async def run() -> tuple[float, float, float]:
         stop = asyncio.Event()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         task = asyncio.create_task(relay.run(stop))
-        head = services.store.recorder.max_notification_id()
+        published = None
         while relay.published < events or relay.recorded != head:
-            await asyncio.sleep(0.005)
-        elapsed = time.perf_counter() - started
+            if published is None and relay.published >= events:
+                published = time.perf_counter() - started
+            await asyncio.sleep(0.002)
+        recorded = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         stop.set()
         await task
-        return elapsed
+        return published or recorded, recorded, cpu
 
-    return events / asyncio.run(run())
+    return asyncio.run(run())
+
+
+def _relay(services: Any, events: int) -> float:
+    """Messages/s of the relay publishing `events` public events already written, until
+    recorded."""
+    write_projects(services, events)
+    head = services.store.recorder.max_notification_id()
+    return events / relay_times(services.relay, events, head)[1]
 
 
 @contextmanager
@@ -111,12 +125,12 @@ def scratch(prefix: str = "bench_") -> Iterator[dict[str, str]]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def worker(saves: int, events: int) -> None:
+def worker(saves: int, events: int, prefix: str) -> None:
     """In the tree's process: one round's figures, as JSON on stdout."""
     from entrypoints.bootstrap import build_services
     from entrypoints.settings import Settings
 
-    with scratch("bench_h9_") as env:
+    with scratch(prefix) as env:
         services = build_services(Settings.from_env(env, run_projections=False))
         try:
             result = {"save2_us": _saves(services, 2, saves) * 1e6,
@@ -133,10 +147,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--saves", type=int, default=1000, help="saves of 2 events a round")
     parser.add_argument("--events", type=int, default=20_000, help="events the relay sends")
+    parser.add_argument("--prefix", default="bench_",
+                        help="of the scratch schema and stream (a session's own)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.saves, args.events)
+        worker(args.saves, args.events, args.prefix)
         return
     trees = [str(Path(t).resolve()) for t in args.trees]
     results: dict[str, list[dict[str, float]]] = {t: [] for t in trees}
@@ -145,7 +161,7 @@ def main() -> None:
         for tree in order:
             out = subprocess.run(
                 [sys.executable, __file__, "--worker", "--saves", str(args.saves),
-                 "--events", str(args.events)],
+                 "--events", str(args.events), "--prefix", args.prefix],
                 env={**os.environ, "PYTHONPATH": tree}, cwd=tree, check=True,
                 capture_output=True, text=True).stdout
             results[tree].append(json.loads(out.strip().splitlines()[-1]))
