@@ -10,11 +10,13 @@ the Op that documents it (entrypoints/http/routing.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +29,7 @@ from entrypoints.http.listing import ListSpec, parse_list_query
 from entrypoints.http.responses import no_content, ok, paginated
 from projections.records import Record, Records
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R", bound=Record)
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -175,7 +178,12 @@ class Resource(Generic[R]):
 def _written(reads: Records[R], key: Any) -> R | None:
     """The record as this request's last write left it, where its commit tells (no read)."""
     row = rows_of_last_write().row(reads.table, key)
-    return None if row is None else reads.of_row(row)
+    try:
+        return None if row is None else reads.of_row(row)
+    except msgspec.ValidationError:  # a handler's value the database stores as another type
+        log.warning("%s row %s from the commit is not its record; read instead", reads.table,
+                    key, exc_info=True)
+        return None
 
 
 def named(endpoint: Endpoint, module: str, name: str) -> Endpoint:

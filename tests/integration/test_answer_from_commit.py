@@ -117,3 +117,27 @@ def test_a_node_s_row_from_a_commit_makes_no_record_but_its_columns_are_known(
         assert services.fleet_reads.nodes.of_row(row) is None
     finally:
         services.close()
+
+
+def test_every_edge_admin_create_answers_as_its_read(pg_url: str) -> None:
+    """The creates answered through crud's load_written, on PostgreSQL: each 201 is what a GET
+    of the new object answers (values the database keeps otherwise than sent included)."""
+    with running(pg_url, webhook_allow_private_ips=True) as client:
+        cluster = create_cluster(client, "prod", node_limit=2**31, ipv4_range="10.9.0.0/16")
+        assert data(client.get("/api/v1/clusters/prod", headers=AUTH)) == cluster
+        node_id = add_node(client, "prod", version="1.0.0", self_update_enabled=True)
+        made = {
+            "enrollment_keys": client.post("/api/v1/clusters/prod/enrollment_keys", headers=AUTH,
+                                           json={"name": "k é", "uses_remaining": 2**40,
+                                                 "expired_at": "2999-01-01T00:00:00-09:30"}),
+            "aliases": client.post(f"/api/v1/nodes/{node_id}/aliases", headers=AUTH,
+                                   json={"name": "web-1"}),
+            "webhooks": client.post("/api/v1/webhooks", headers=AUTH, json={
+                "url": "http://127.0.0.1:9/hook", "secret": "s" * 32,
+                "subscribed_events": ["edge.node.registered"]}),
+            "self_update_requests": client.post("/api/v1/self_update_requests", headers=AUTH,
+                                                json={"targeting": {"type": "all"}}),
+        }
+        for kind, response in made.items():
+            created = data(response, 201)
+            assert data(client.get(f"/api/v1/{kind}/{created['id']}", headers=AUTH)) == created
