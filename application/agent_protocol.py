@@ -510,9 +510,16 @@ MAX_LOG_LINE = 8192  # characters of one line kept (the agent cuts longer ones)
 MAX_LOG_BATCH = 500  # lines in one batch (the agent sends the rest in the next)
 
 
+# A stamp with its zone: one without cannot be put beside those stored (agents always sent one).
+Stamp = Annotated[datetime, Meta(tz=True)]
+# Of a stream's lines stamped alike, how many a batch's mark says were sent: the places of the
+# batch's lines (this plus up to MAX_LOG_BATCH) are kept in 64 bits.
+SentCount = Annotated[int, Meta(ge=0, le=2**63 - 1 - MAX_LOG_BATCH)]
+
+
 class RuntimeLogLine(msgspec.Struct, forbid_unknown_fields=True):
     stream: Literal["stdout", "stderr"]
-    timestamp: datetime  # when the engine read it from the container (RFC 3339)
+    timestamp: Stamp  # when the engine read it from the container (RFC 3339 with its zone)
     message: Annotated[str, Meta(max_length=MAX_LOG_LINE)]
 
 
@@ -524,9 +531,9 @@ class RuntimeLogMark(msgspec.Struct, forbid_unknown_fields=True):
     any other stamp, it holds its stream's lines from the first one stamped so. No
     `timestamp`: every stamp from its first line (the agent's first batch for a container)."""
 
-    timestamp: Annotated[datetime, Meta(tz=True)] | None = None  # RFC 3339 with its zone
-    stdout: Annotated[int, Meta(ge=0)] = 0
-    stderr: Annotated[int, Meta(ge=0)] = 0
+    timestamp: Stamp | None = None
+    stdout: SentCount = 0
+    stderr: SentCount = 0
 
 
 class RuntimeLogBatch(msgspec.Struct, forbid_unknown_fields=True):

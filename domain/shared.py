@@ -83,6 +83,9 @@ class GoneError(DomainError):
     """The aggregate was deleted; commands against it behave as if it never existed (404)."""
 
 
+OUT_OF_UTC_RANGE = "is out of range: its UTC time is before year 1 or after year 9999"
+
+
 def as_utc(moment: datetime | None, field: str) -> datetime | None:
     """Timestamps are stored in UTC; a timestamp without an offset is taken as UTC. One whose
     UTC instant falls outside years 1 to 9999 (0001-01-01T00:00:00+01:00) is refused on `field`."""
@@ -93,8 +96,7 @@ def as_utc(moment: datetime | None, field: str) -> datetime | None:
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        raise InvalidValueError("is out of range: its UTC time is before year 1 or after "
-                                "year 9999", field) from None
+        raise InvalidValueError(OUT_OF_UTC_RANGE, field) from None
 
 
 def utc_within_range(moment: datetime) -> datetime:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -13,7 +14,7 @@ from starlette.requests import Request
 
 from domain.cluster import MAX_NAME
 from domain.deployment import REQUEST_ID
-from domain.shared import BAD_DNS_LABEL, DNS_LABEL, ascii_digits
+from domain.shared import BAD_DNS_LABEL, DNS_LABEL, OUT_OF_UTC_RANGE, ascii_digits
 from entrypoints.bootstrap import Services
 from entrypoints.http.errors import ApiError, validation_details
 from projections.fleet_tables import NodeRecord
@@ -99,7 +100,9 @@ MAX_DEPTH = 32  # levels of nesting in a body; free-form JSON (user_data, config
 
 def check_values(value: Any) -> None:
     """Raises BodyError (422, naming the field) for an integer outside 64 bits, text with a NUL
-    or a lone surrogate, or nesting deeper than MAX_DEPTH."""
+    or a lone surrogate, a time whose UTC instant is outside years 1 to 9999 (no store keeps
+    it as such, and PostgreSQL keeps but cannot give back 10000-01-01), or nesting deeper than
+    MAX_DEPTH."""
     stack: list[tuple[Any, str, int]] = [(value, "", 0)]
     while stack:
         item, path, depth = stack.pop()
@@ -110,6 +113,8 @@ def check_values(value: Any) -> None:
             _check_text(item, path)
         elif isinstance(item, bool) or item is None or isinstance(item, float):
             continue
+        elif isinstance(item, datetime):
+            _check_instant(item, path)
         elif isinstance(item, int):
             if not INT_MIN <= item <= INT_MAX:
                 raise BodyError(422, path or "body",
@@ -141,6 +146,15 @@ def _check_text(text: str, path: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise BodyError(422, path or "body", "must not contain lone surrogates") from None
+
+
+def _check_instant(moment: datetime, path: str) -> None:
+    if moment.tzinfo is None:
+        return  # no offset to push it past the first or last instant
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise BodyError(422, path or "body", OUT_OF_UTC_RANGE) from None
 
 
 def path_uuid(request: Request, name: str = "id") -> UUID:

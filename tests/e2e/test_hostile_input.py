@@ -284,3 +284,78 @@ def test_an_agents_reports_on_its_own_deployment_refuse_hostile_bodies(any_url: 
         assert all(status < 500 for status in answers.values()), answers
         assert 404 not in answers.values(), answers  # each reached its body's decoding
         assert_still_serving(client)
+
+
+# --- an agent's runtime-log batches, at and past their bounds --------------------------------
+def log_line(**fields: str) -> dict[str, str]:
+    return {"stream": "stdout", "timestamp": "2026-12-02T09:00:00Z", "message": "m", **fields}
+
+
+# The largest count `after` may give: its batch's places (that count plus up to 500) stay within
+# 64 bits, where the deployment's head keeps them.
+LAST_PLACE = 2**63 - 1 - 500
+NAIVE = "2026-12-02T09:00:01"  # no zone: it cannot be put beside the stored (zoned) stamps
+RUNTIME_LOG_BODIES: list[tuple[bytes, int, str]] = [
+    (json_body({"lines": [log_line(timestamp=NAIVE)]}), 422, "lines[0].timestamp"),
+    # a bad line after a good one: nothing of the batch is stored
+    (json_body({"lines": [log_line(), log_line(timestamp=NAIVE)]}), 422, "lines[1].timestamp"),
+    (json_body({"lines": [log_line()], "after": {"timestamp": NAIVE}}), 422, "after.timestamp"),
+    *((json_body({"lines": [log_line(), log_line(timestamp=moment)]}), 422, "lines[1].timestamp")
+      for moment in EDGE_TIMES),
+    *((json_body({"lines": [log_line()], "after": {"timestamp": moment}}), 422,
+       "after.timestamp") for moment in EDGE_TIMES),
+    (json_body({"lines": [log_line()], "after": {"stdout": HUGE}}), 422, "after.stdout"),
+    (json_body({"lines": [log_line()], "after": {"timestamp": "2026-12-02T09:00:00Z",
+                                                 "stderr": LAST_PLACE + 1}}), 422, "after.stderr"),
+    (json_body({"lines": [log_line()], "after": {"stdout": -1}}), 422, "after.stdout"),
+    (json_body({"lines": [log_line()], "after": {"timestamp": ""}}), 422, "after.timestamp"),
+    (json_body({"lines": [log_line()], "after": {"timestamp": "x" * 60_000}}), 422,
+     "after.timestamp"),
+    (json_body({"lines": [log_line(message="x" * 8193)]}), 422, "lines[0].message"),
+    (json_body({"lines": [log_line(), log_line(message="a\x00b")]}), 422, "lines[1].message"),
+    (json_body({"lines": [log_line(stream="")]}), 422, "lines[0].stream"),
+    (json_body({"lines": [log_line(timestamp="")]}), 422, "lines[0].timestamp"),
+    (json_body({"lines": [log_line()], "after": {"stdout": [[[]]]}}), 422, "after.stdout"),
+    (b'{"lines": [{"stream": "stdout", "timestamp": "2026-12-02T09:00:00Z", "message": "\xff"}]}',
+     400, "body"),
+    (('{"lines": [], "after": {"timestamp": ' + deep_array(NESTED) + "}}").encode(), 422,
+     "after.timestamp"),
+    (('{"lines": [], "after": ' + deep_array(DEEP) + "}").encode(), 400, "body"),
+]
+
+
+def test_runtime_log_batches_past_their_bounds_are_refused_and_nothing_stored(
+        any_url: str) -> None:
+    """A stamp without a zone was compared with the zoned ones stored (500); one whose UTC
+    time is past year 9999 was stored, and on PostgreSQL every later batch failed reading the
+    deployment's head back (500 for good); a count in `after` near 2**63 overflowed the head's
+    place (500 on SQLite and PostgreSQL). Each is a 422 naming its field, stored in no part."""
+    from tests.e2e.test_http_runtime_logs import deployed, logs
+
+    with running(any_url, max_body_bytes=65_536) as client:
+        flow, token, _, request_id = deployed(client)
+        path = f"/agent/v1/deployments/{request_id}/runtime-logs"
+        headers = {**token, "content-type": "application/json"}
+        for body, status, field in RUNTIME_LOG_BODIES:
+            answer = client.post(path, headers=headers, content=body)
+            code = "validation_failed" if status == 422 else "bad_request"
+            assert error(answer, status, code, {field}), (body[:80], answer.text)
+        assert logs(client, flow.resource) == []
+        # At the bounds: the first and last instants, and the largest count `after` may give.
+        last = "9999-12-31T23:59:59.999999Z"
+        edges = [log_line(timestamp="0001-01-01T00:00:00Z", message="first"),
+                 log_line(timestamp=last)]
+        assert client.post(path, headers=token, json={"lines": edges}).status_code == 200
+        at_bound = {"lines": [log_line(timestamp=last, message="place")],
+                    "after": {"timestamp": last, "stdout": LAST_PLACE}}
+        for _ in range(2):  # sent again: its place is taken already
+            answer = client.post(path, headers=token, json=at_bound)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["data"]["last_sequence"] == 3
+        # Duplicate keys: the last one counts, as on every route (one outcome, not two).
+        twice = b'{"lines": [' + json_body(log_line(timestamp=last)) + b'], "lines": []}'
+        answer = client.post(path, headers=headers, content=twice)
+        assert answer.json()["data"]["last_sequence"] == 3, answer.text
+        assert [(e["message"], e["timestamp"]) for e in logs(client, flow.resource)] == [
+            ("first", "0001-01-01T00:00:00Z"), ("m", last), ("place", last)]
+        assert_still_serving(client)
