@@ -536,11 +536,12 @@ class RuntimeLogMark(msgspec.Struct, forbid_unknown_fields=True):
     stderr: SentCount = 0
 
 
-class RuntimeLogBatch(msgspec.Struct, forbid_unknown_fields=True):
+class RuntimeLogBatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Agent -> admin: the lines a deployment's container wrote since the last batch, oldest
     first. `after` lets the admin store once the lines of a batch sent again (its answer lost);
     an agent that sends none (before this field) has the lines of the last second it sent
-    stored twice then."""
+    stored twice then. No `after` is left out of the body, not sent as null: an admin of the
+    release before it refuses any field it does not know, null too."""
 
     lines: Annotated[list[RuntimeLogLine], Meta(max_length=MAX_LOG_BATCH)]
     after: RuntimeLogMark | None = None

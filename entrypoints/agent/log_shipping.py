@@ -13,6 +13,13 @@ admin does not take (unreachable, or its answer lost) is fetched again next roun
 cursor; each batch says where it starts (RuntimeLogMark), so the admin takes the lines it took
 already once, across agent restarts too. One the admin refuses (404: no longer this node's) is
 forgotten.
+
+An admin of the release before RuntimeLogMark refuses a batch that says where it starts (422:
+its bodies take no field they do not know), and there are such admins while a fleet's admins
+are upgraded one by one. A batch refused with 422 is sent once more without its mark, as
+before it; taken so, it shows the admin does not take marks (the two differed in nothing
+else), and batches go without one for MARKS_REFUSED_FOR seconds. Without a mark the lines of
+the last second of a batch sent again may be stored twice; none is lost.
 """
 
 from __future__ import annotations
@@ -20,8 +27,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+
+import msgspec
 
 from application.agent_protocol import (
     MAX_LOG_BATCH,
@@ -31,12 +42,15 @@ from application.agent_protocol import (
     RuntimeLogMark,
 )
 from entrypoints.agent.api import AdminError, Unreachable
-from entrypoints.agent.containers import ENGINE_GLITCHES, ContainerRunner
+from entrypoints.agent.containers import ENGINE_GLITCHES
 from entrypoints.agent.session import Link
 
 log = logging.getLogger(__name__)
 SHIP_EVERY = 2.0
 FIRST_TAIL = 500
+# How long batches go without their mark once the admin refused one: an upgrade of the
+# admins takes minutes; then marks are tried again (one batch sent twice if still refused).
+MARKS_REFUSED_FOR = 300.0
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) ?")
 # A line's stamp to the microsecond, as the admin keeps it (engines that stamp to the
 # nanosecond: lines apart by less than a microsecond share it, here and there alike).
@@ -118,20 +132,36 @@ def advanced(after: Cursor | None, shipped: list[tuple[Key, RuntimeLogLine]]) ->
     return last, counts
 
 
+class Containers(Protocol):
+    """What the shipper reads of the agent's containers (containers.py ContainerRunner)."""
+
+    def running(self) -> list[str]: ...
+
+    def held(self) -> list[str]: ...
+
+    def container(self, request_id: str) -> Any | None: ...
+
+
 class LogShipper:
-    def __init__(self, runner: ContainerRunner, link: Link, every: float = SHIP_EVERY) -> None:
-        self.runner, self.link, self.every = runner, link, every
+    def __init__(self, runner: Containers, link: Link, every: float = SHIP_EVERY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.runner, self.link, self.every, self.clock = runner, link, every, clock
         self._after: dict[str, Cursor | None] = {}
+        self._marks_refused_until: float | None = None
 
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.every)
-            running = self.runner.running()
-            for request_id in list(self._after):
-                if request_id not in self.runner.held():
-                    del self._after[request_id]  # ended and removed
-            for request_id in running:
-                await self._ship(request_id)
+            await self.round()
+
+    async def round(self) -> None:
+        """Ships each running container's new lines."""
+        running = self.runner.running()
+        for request_id in list(self._after):
+            if request_id not in self.runner.held():
+                del self._after[request_id]  # ended and removed
+        for request_id in running:
+            await self._ship(request_id)
 
     async def _ship(self, request_id: str) -> None:
         container = self.runner.container(request_id)
@@ -147,12 +177,32 @@ class LogShipper:
             self._after.setdefault(request_id, None)
             return
         try:
-            session = await self.link.session()
-            await self.link.api.report_on(session.api_token, request_id,
-                                          RuntimeLogBatch(lines=[line for _, line in found],
-                                                          after=mark(after)))
+            await self._send(request_id, RuntimeLogBatch(lines=[line for _, line in found],
+                                                         after=mark(after)))
         except Unreachable:
             return  # fetched again next round
         except AdminError as exc:
             log.debug("runtime logs of %s refused: %s", request_id, exc)
         self._after[request_id] = advanced(after, found)
+
+    async def _send(self, request_id: str, batch: RuntimeLogBatch) -> None:
+        """Sends `batch`: without its mark to an admin that refused one lately, and once more
+        without it when the admin refuses it (raising as report_on does)."""
+        refused_until = self._marks_refused_until
+        if refused_until is not None and self.clock() < refused_until:
+            batch = msgspec.structs.replace(batch, after=None)
+        session = await self.link.session()
+        try:
+            await self.link.api.report_on(session.api_token, request_id, batch)
+        except AdminError as exc:
+            # Any 422, not only one naming `after`: how an admin of another release words it
+            # is its own. Sent without the mark, at worst the lines of the last second of a
+            # batch sent again are stored twice; skipped, every line of it is lost.
+            if exc.status != 422 or batch.after is None:
+                raise
+            await self.link.api.report_on(session.api_token, request_id,
+                                          msgspec.structs.replace(batch, after=None))
+            log.warning("the admin refuses runtime-log batches that say where they start (%s;"
+                        " an admin of an earlier release?): they go without it for %gs",
+                        exc, MARKS_REFUSED_FOR)
+            self._marks_refused_until = self.clock() + MARKS_REFUSED_FOR
