@@ -7,7 +7,7 @@ the more tolerant reply structs of application/agent_protocol.py.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from application.agent_protocol import EnrollNode, Heartbeat, ReregisterNode
-from application.write_path import rows_of_last_write
 from domain.node_status import NodeStatus
+from entrypoints.http.crud import written_as
 from entrypoints.http.errors import ApiError
 from entrypoints.http.inputs import (
     agent_body,
@@ -77,14 +77,17 @@ class _Written(msgspec.Struct):
     version: str | None
 
 
+def _as_written(row: dict[str, Any]) -> _Written:
+    return msgspec.convert(row, _Written)
+
+
 async def _agent_view(request: Request, node_id: UUID, written: bool = False
                       ) -> AgentNodeResponse:
     """written: just after this request's own write, whose commit may tell the row (no read)."""
     svc = services(request)
     reads = svc.fleet_reads.nodes
-    known = rows_of_last_write().row(reads.table, node_id) if written else None
-    row = msgspec.convert(known, _Written) if known is not None else \
-        await reads.get_async(node_id)
+    known = written_as(reads.table, node_id, _as_written) if written else None
+    row = known if known is not None else await reads.get_async(node_id)
     return AgentNodeResponse(
         node_id=node_id,
         cluster_name=row.cluster_name if row else None,

@@ -32,6 +32,7 @@ from projections.records import Record, Records
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R", bound=Record)
+S = TypeVar("S")
 Endpoint = Callable[[Request], Awaitable[Response]]
 # Records to response shapes, several at a time (a shape may need one more read for the batch).
 Render = Callable[[Services, list[R]], list[Any]]
@@ -177,11 +178,17 @@ class Resource(Generic[R]):
 
 def _written(reads: Records[R], key: Any) -> R | None:
     """The record as this request's last write left it, where its commit tells (no read)."""
-    row = rows_of_last_write().row(reads.table, key)
+    return written_as(reads.table, key, reads.of_row)
+
+
+def written_as(table: str, key: Any, convert: Callable[[dict[str, Any]], S | None]) -> S | None:
+    """A row of `table` as this request's last write left it, converted, where its commit
+    tells; None: read it instead."""
+    row = rows_of_last_write().row(table, key)
     try:
-        return None if row is None else reads.of_row(row)
+        return None if row is None else convert(row)
     except msgspec.ValidationError:  # a handler's value the database stores as another type
-        log.warning("%s row %s from the commit is not its record; read instead", reads.table,
+        log.warning("%s row %s from the commit is not what it reads as; read instead", table,
                     key, exc_info=True)
         return None
 

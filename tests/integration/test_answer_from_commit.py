@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 from uuid import uuid4
 
+import msgspec
 import pytest
 
 from application.agent_protocol import EnrollNode
@@ -17,6 +18,7 @@ from application.enrollment_keys import IssueEnrollmentKey
 from application.write_path import rows_of_last_write
 from domain.targeting import Targeting, TargetType
 from entrypoints.bootstrap import Services
+from entrypoints.http.crud import written_as
 from tests.e2e.test_http_support import (
     AUTH,
     add_node,
@@ -141,3 +143,23 @@ def test_every_edge_admin_create_answers_as_its_read(pg_url: str) -> None:
         for kind, response in made.items():
             created = data(response, 201)
             assert data(client.get(f"/api/v1/{kind}/{created['id']}", headers=AUTH)) == created
+
+
+class _NotTheRecord(msgspec.Struct):
+    command_text: int  # the row holds text: it does not convert
+
+
+def test_a_committed_row_that_does_not_convert_is_read_instead(
+        pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    services = started(pg_url)
+    try:
+        services.clusters.create(CreateCluster(name="main"))
+        key = services.commands.create(CreateCommand(command_text="x",
+                                                     targeting=Targeting(type=TargetType.ALL)))
+        assert written_as("commands", key, lambda row: msgspec.convert(row, _NotTheRecord)) \
+            is None
+        assert "not what it reads as" in caplog.text
+        converted = written_as("commands", key, services.command_reads.commands.of_row)
+        assert converted == services.command_reads.commands.get(key)
+    finally:
+        services.close()
