@@ -48,9 +48,8 @@ async def run_message_id_fill(services: Services, stop: asyncio.Event) -> None:
     fill = services.message_id_fill
     if fill is None:
         return
-    through, until = fill.progress()
-    if through >= until:
-        return
+    # Even the first look at the progress is in the loop's try: a database failing at that
+    # moment ended the task for good (no filling until the next start).
     settings = services.settings
     trouble = Trouble(log, "filling in message ids")
     started = None
@@ -63,12 +62,14 @@ async def run_message_id_fill(services: Services, stop: asyncio.Event) -> None:
             left = None
         if left and started is None:
             started = time.monotonic()
-            log.info("filling in the message ids of events up to %d in the background", until)
+            log.info("filling in the message ids of older events in the background (%d "
+                     "positions left)", left)
         if left == 0:
             if started is not None:
                 seconds = time.monotonic() - started
                 log.info("filled in the message ids of events up to %d (%d positions here, "
-                         "%.0f events/s)", until, fill.positions, fill.positions / seconds)
+                         "%.0f events/s)", fill.progress()[1], fill.positions,
+                         fill.positions / seconds)
             return
         await pause(stop, settings.message_id_fill_pause if left is not None
                     else settings.scheduler_interval)

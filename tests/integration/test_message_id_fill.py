@@ -6,6 +6,7 @@ the filling loses nothing and the next start completes it, with no entry twice."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -23,7 +24,7 @@ from adapters.event_message_ids import FILL, TABLE
 from application.event_log import MAX_SCAN, SCAN_CHUNK, QueryTooBroadError
 from domain.catalog import message_id
 from entrypoints.bootstrap import Services, build_services
-from entrypoints.workers.message_id_fill import fill_once
+from entrypoints.workers.message_id_fill import fill_once, run_message_id_fill
 from tests.conftest import make_settings
 from tests.e2e.agent_fixtures import Children, eventually, free_port
 from tests.integration.test_event_message_ids import _saves, _sql, expected, relay
@@ -219,3 +220,27 @@ def test_one_process_fills_the_others_wait_for_it(url: str) -> None:
     finally:
         second.close()
         first.close()
+
+
+def test_a_filling_whose_first_look_fails_tries_again(url: str) -> None:
+    """The database fails the worker's very first look at the progress (here: its table is
+    away for a moment): the worker says so, looks again after a pause and fills everything,
+    instead of ending for good with the error."""
+    everything, head = release_before(url)
+    services = build_services(make_settings(url, scheduler_interval=0.05))
+    try:
+        _sql(services, f"ALTER TABLE {FILL} RENAME TO {FILL}_away")
+
+        async def run() -> None:
+            stop = asyncio.Event()
+            task = asyncio.create_task(run_message_id_fill(services, stop))
+            await asyncio.sleep(0.3)
+            assert not task.done(), "the worker ended on the failure"
+            _sql(services, f"ALTER TABLE {FILL}_away RENAME TO {FILL}")
+            await asyncio.wait_for(task, 30)  # done: it returns once everything is filled
+
+        asyncio.run(run())
+        assert progress(url) == (head, head)
+        assert index_of(url, head) == everything
+    finally:
+        services.close()
