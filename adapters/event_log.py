@@ -16,7 +16,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
 
-from adapters.event_message_ids import TABLE, pg_ids_table
+from adapters.event_message_ids import TABLE
+from adapters.pg_datastore import pg_table
 from application.event_log import EventLog, Window
 
 _COLUMNS = "originator_id, originator_version, topic, state"
@@ -47,13 +48,11 @@ class PostgresEventLog(_RecorderHead[PostgresApplicationRecorder]):
 
     def __init__(self, recorder: PostgresApplicationRecorder) -> None:
         self.recorder = recorder
-        self.table = sql.SQL("{}.{}").format(
-            sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
-        )
+        self.table = pg_table(recorder.datastore.schema, recorder.events_table_name)
         self.sql_find = sql.SQL(
             "SELECT e.notification_id, {} FROM {} m JOIN {} e ON e.notification_id = m.position "
             "WHERE m.message_id = %s"
-        ).format(sql.SQL(_COLUMNS_OF_E), pg_ids_table(recorder.datastore.schema), self.table)
+        ).format(sql.SQL(_COLUMNS_OF_E), pg_table(recorder.datastore.schema, TABLE), self.table)
 
     def _where(self, window: Window) -> tuple[sql.Composable, list[Any]]:
         clauses = [sql.SQL("notification_id >= %s"), sql.SQL("topic = ANY(%s)")]

@@ -28,7 +28,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
-from adapters.pg_datastore import RelayTrackingRecorder
+from adapters.pg_datastore import RelayTrackingRecorder, pg_table
 from application.event_log import LAST_POSITION, topics_of
 from application.ports import MessageKey
 from domain.catalog import message_id
@@ -69,10 +69,6 @@ def public_ids(rows: Iterable[Sequence[Any]]) -> list[MessageKey]:
     return [(m, p) for m, p in found if m is not None]
 
 
-def pg_ids_table(schema: str) -> Composed:
-    return SQL("{}.{}").format(Identifier(schema), Identifier(TABLE))
-
-
 def pg_record(ids_table: Composable) -> Composed:
     """The INSERT of entries as two lists (pg_columns): one statement however many. The lists
     go as comma-separated text, split by the server: psycopg dumping a list of UUID objects
@@ -102,7 +98,7 @@ class PostgresRelayTracking(RelayTrackingRecorder):
         self.sql_create_statements += [
             Composed([SQL(s)]) for s in table_statements(postgres=True,
                                                          schema=self.datastore.schema)]
-        self.sql_record_ids = pg_record(pg_ids_table(self.datastore.schema))
+        self.sql_record_ids = pg_record(pg_table(self.datastore.schema, TABLE))
 
     def insert_tracking_and_ids(self, tracking: Tracking, ids: Sequence[MessageKey]) -> None:
         with self.datastore.transaction(commit=True) as curs:
@@ -182,13 +178,13 @@ def message_id_fill(recorder: ApplicationRecorder, chunk: int = FILL_CHUNK) -> M
 class _PostgresFill:
     def __init__(self, recorder: PostgresApplicationRecorder) -> None:
         self.recorder = recorder
-        schema = Identifier(recorder.datastore.schema)
-        self.fill = SQL("{}.{}").format(schema, Identifier(FILL))
-        self.events = SQL("{}.{}").format(schema, Identifier(recorder.events_table_name))
+        schema = recorder.datastore.schema
+        self.fill = pg_table(schema, FILL)
+        self.events = pg_table(schema, recorder.events_table_name)
         self.select = SQL("SELECT notification_id, originator_id, originator_version, topic "
                           "FROM {0} WHERE notification_id > %s AND notification_id <= %s"
                           ).format(self.events)
-        self.record = pg_record(pg_ids_table(recorder.datastore.schema))
+        self.record = pg_record(pg_table(schema, TABLE))
 
     def begin(self) -> None:
         with self.recorder.datastore.transaction(commit=True) as curs:

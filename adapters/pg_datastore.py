@@ -99,6 +99,11 @@ def tracking_recorder(datastore: PostgresDatastore, name: str, recorder_class: t
     return recorder
 
 
+def pg_table(schema: str, name: str) -> Composed:
+    """A table of ours by its schema-qualified name, quoted."""
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+
 def rendered(statement: Composed) -> SQL:
     """A composed statement as its final text. psycopg renders a Composed again at every
     execute, quoting each identifier anew: 28 µs for the store's lock, NOTIFY and top, against
